@@ -1,0 +1,125 @@
+//! Who is acting, in which organization, with which role, through which channel.
+
+use crate::{Channel, Email, OrgId, Role, UserId};
+
+/// The identity behind an action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A person or service account that signed in.
+    User {
+        id: UserId,
+        email: Email,
+        /// Entra ID object id, when the user signed in through Entra ID.
+        oid: Option<String>,
+    },
+    /// The system itself: the operator's admin CLI or a background job. `name` is stable and
+    /// appears as the audit `userId` as `system:<name>`; `detail` (for example the operating
+    /// system account that ran the CLI) appears as the audit `upn`.
+    System { name: &'static str, detail: String },
+}
+
+/// An authenticated caller acting in exactly one organization. Built once per request by
+/// authentication and passed down; services never read headers.
+///
+/// Fields are private so an `Actor` can only come from [`Actor::authenticated`] (called by the
+/// service layer's authentication code and nowhere else — an architecture test greps for it)
+/// or [`Actor::system`] (for named system operations).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    principal: Principal,
+    org: OrgId,
+    role: Role,
+    channel: Channel,
+    /// Whether the identity has been verified beyond the credential (for MCP write tools).
+    verified: bool,
+}
+
+impl Actor {
+    /// The result of authentication: a verified credential and a membership in `org`.
+    pub fn authenticated(
+        principal: Principal,
+        org: OrgId,
+        role: Role,
+        channel: Channel,
+        verified: bool,
+    ) -> Self {
+        Self {
+            principal,
+            org,
+            role,
+            channel,
+            verified,
+        }
+    }
+
+    /// The system acting in `org` (admin CLI, demo seeding, background jobs). Greppable on
+    /// purpose: every use is a named system operation.
+    pub fn system(
+        name: &'static str,
+        detail: impl Into<String>,
+        org: OrgId,
+        channel: Channel,
+    ) -> Self {
+        Self {
+            principal: Principal::System {
+                name,
+                detail: detail.into(),
+            },
+            org,
+            role: Role::SuperAdmin,
+            channel,
+            verified: true,
+        }
+    }
+
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    pub fn org(&self) -> OrgId {
+        self.org
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn channel(&self) -> Channel {
+        self.channel
+    }
+
+    pub fn is_verified(&self) -> bool {
+        self.verified
+    }
+
+    pub fn user_id(&self) -> Option<UserId> {
+        match &self.principal {
+            Principal::User { id, .. } => Some(*id),
+            Principal::System { .. } => None,
+        }
+    }
+
+    /// The `userId` written to the audit log: the user's id, or `system:<name>`.
+    pub fn audit_user_id(&self) -> String {
+        match &self.principal {
+            Principal::User { id, .. } => id.to_string(),
+            Principal::System { name, .. } => format!("system:{name}"),
+        }
+    }
+
+    /// The `upn` written to the audit log: the user's e-mail (the UPN for Entra users), or the
+    /// system actor's detail.
+    pub fn audit_upn(&self) -> String {
+        match &self.principal {
+            Principal::User { email, .. } => email.to_string(),
+            Principal::System { detail, .. } => detail.clone(),
+        }
+    }
+
+    pub fn audit_oid(&self) -> Option<String> {
+        match &self.principal {
+            Principal::User { oid, .. } => oid.clone(),
+            Principal::System { .. } => None,
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! Organizations, users, memberships and API keys: who exists and who may act where.
+
+use crate::{ApiKeyId, Email, OrgId, Role, Timestamp, UserId};
+
+/// An organization (a tenant).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Org {
+    pub id: OrgId,
+    pub name: String,
+    /// The Entra ID tenant (`tid`) whose tokens may sign in to this organization.
+    pub entra_tenant_id: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A person or service identity. Roles come from memberships, never from the user itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub email: Email,
+    pub display_name: Option<String>,
+    /// Argon2id PHC string; `None` for users who sign in only through Entra ID.
+    pub password_hash: Option<String>,
+    /// Entra ID object id (`oid`).
+    pub entra_oid: Option<String>,
+    /// Local sign-in tokens issued before this instant are no longer accepted.
+    pub tokens_valid_after: Timestamp,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl std::fmt::Debug for User {
+    /// The password hash is never printed, not even in debug logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("has_password", &self.password_hash.is_some())
+            .field("entra_oid", &self.entra_oid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A user's role in one organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub org: OrgId,
+    pub user: UserId,
+    pub role: Role,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// An API key as stored: the SHA-256 of the secret, never the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub user: UserId,
+    /// Bound keys act only in this organization; unbound keys in any of the user's.
+    pub org: Option<OrgId>,
+    /// Lowercase hex SHA-256 of the whole key.
+    pub key_hash: String,
+    /// The first characters of the key, for display (`tater_1a2b…`).
+    pub prefix: String,
+    pub name: String,
+    /// A ceiling below the user's role, if the key was created with one.
+    pub role: Option<Role>,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}

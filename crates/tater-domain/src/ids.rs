@@ -1,0 +1,110 @@
+//! Typed identifiers. A `UserId` can never be passed where an `OrgId` is expected, and every id
+//! is validated when it is parsed from a path, a header or a database row.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use uuid::Uuid;
+
+/// The error for a string that is not a canonical UUID.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a valid id")]
+pub struct InvalidId;
+
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A new, time-ordered (UUIDv7) id, so ids sort roughly by creation time.
+            pub fn generate() -> Self {
+                Self(Uuid::now_v7())
+            }
+
+            pub fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+
+            pub fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.as_hyphenated().fmt(f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0.as_hyphenated())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+
+            /// Only the canonical hyphenated form is accepted, so one id has one spelling.
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                if s.len() != 36 {
+                    return Err(InvalidId);
+                }
+                Uuid::try_parse(s).map(|u| Self(u)).map_err(|_| InvalidId)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(deserializer)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// An organization, which is a tenant.
+    OrgId
+);
+typed_id!(
+    /// A person (or service identity) who can sign in; memberships give it roles in orgs.
+    UserId
+);
+typed_id!(
+    /// A record of a declared module (a POAM item, a risk, a configuration document, ...).
+    RecordId
+);
+typed_id!(
+    /// An API key (the id, never the secret).
+    ApiKeyId
+);
+typed_id!(
+    /// An audit log entry.
+    AuditId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_only_canonical_uuids() {
+        let id = OrgId::generate();
+        assert_eq!(id.to_string().parse::<OrgId>(), Ok(id));
+        assert!("not-an-id".parse::<OrgId>().is_err());
+        // Uuid::parse_str accepts the simple and braced forms; ids have exactly one spelling.
+        let simple = id.as_uuid().simple().to_string();
+        assert!(simple.parse::<OrgId>().is_err());
+        assert!(format!("{{{id}}}").parse::<OrgId>().is_err());
+    }
+}

@@ -1,0 +1,29 @@
+//! Tater's domain: the types and rules every channel shares, with no I/O.
+//!
+//! Nothing here talks to a database, the network or the clock; time comes in as a
+//! [`time::Timestamp`] argument. The store, service and server crates build on these types.
+
+pub mod actor;
+pub mod audit;
+pub mod channel;
+pub mod email;
+pub mod error;
+pub mod identity;
+pub mod ids;
+pub mod module;
+pub mod modules;
+pub mod policy;
+pub mod role;
+pub mod scope;
+pub mod time;
+
+pub use actor::{Actor, Principal};
+pub use audit::{AuditAction, AuditDraft, AuditEntry};
+pub use channel::Channel;
+pub use email::Email;
+pub use error::{FieldError, ValidationErrors};
+pub use identity::{ApiKey, Membership, Org, User};
+pub use ids::{ApiKeyId, AuditId, OrgId, RecordId, UserId};
+pub use role::Role;
+pub use scope::TenantScope;
+pub use time::Timestamp;

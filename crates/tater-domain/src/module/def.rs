@@ -1,0 +1,228 @@
+//! Declarations: what a module is made of.
+
+use serde_json::{Map, Value};
+use time::Date;
+
+use super::query::Condition;
+use crate::ValidationErrors;
+
+/// A module of GRC records, declared once as a `static`.
+pub struct ModuleDef {
+    /// URL segment and module key: `/api/<name>`.
+    pub name: &'static str,
+    /// `entityType` in audit entries.
+    pub entity_type: &'static str,
+    /// Human names, for documents and pages.
+    pub singular: &'static str,
+    pub plural: &'static str,
+    pub description: &'static str,
+    pub fields: &'static [FieldDef],
+    pub derived: &'static [Derived],
+    /// Rules across fields (e.g. "False Positive needs a justification"), run after every field
+    /// has passed its own checks.
+    pub rules: fn(&Map<String, Value>, &mut ValidationErrors),
+    /// Columns of the CSV export, in order: field, derived or meta names.
+    pub csv_columns: &'static [&'static str],
+    /// Sort used when the client names none, e.g. `-createdAt`.
+    pub default_sort: &'static str,
+}
+
+impl ModuleDef {
+    pub fn field(&self, name: &str) -> Option<&'static FieldDef> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    pub fn derived(&self, name: &str) -> Option<&'static Derived> {
+        self.derived.iter().find(|d| d.name == name)
+    }
+}
+
+/// No rules beyond each field's own.
+pub fn no_rules(_: &Map<String, Value>, _: &mut ValidationErrors) {}
+
+/// One input field.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldDef {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub kind: FieldKind,
+    pub required: bool,
+    /// Value used when the client sends none (enums such as a status).
+    pub default: Option<&'static str>,
+    /// Offered as a list filter (`?name=value`, or `name.gte`/`name.lte` for numbers and dates).
+    pub filter: bool,
+    /// Offered as a sort key (`?sort=name` or `?sort=-name`).
+    pub sort: bool,
+    /// Searched by the `q` parameter (case-insensitive substring).
+    pub search: bool,
+}
+
+/// What a field holds, and so how it is validated, filtered, sorted and exported.
+#[derive(Debug, Clone, Copy)]
+pub enum FieldKind {
+    /// One line of text, at most `max` characters.
+    Text {
+        max: usize,
+    },
+    /// Multi-line text (Markdown allowed), at most `max` characters.
+    LongText {
+        max: usize,
+    },
+    /// One of the listed values, exactly as spelled. Sorting follows the listed order.
+    Enum(&'static [&'static str]),
+    Integer {
+        min: i64,
+        max: i64,
+    },
+    Number {
+        min: f64,
+        max: f64,
+    },
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
+    /// SP 800-53 control ids, normalised to OSCAL form (`AC-2(1)` becomes `ac-2.1`).
+    ControlIds,
+    /// Short labels.
+    Tags,
+    /// A list of small objects (e.g. milestones), each with an integer `id` that the server
+    /// assigns when absent and keeps across updates.
+    Objects {
+        fields: &'static [FieldDef],
+        max_items: usize,
+    },
+}
+
+/// Limits shared by list-valued fields.
+pub const MAX_CONTROL_IDS: usize = 500;
+pub const MAX_TAGS: usize = 50;
+pub const MAX_TAG_LEN: usize = 64;
+
+impl FieldDef {
+    const fn new(name: &'static str, label: &'static str, kind: FieldKind) -> Self {
+        Self {
+            name,
+            label,
+            kind,
+            required: false,
+            default: None,
+            filter: false,
+            sort: false,
+            search: false,
+        }
+    }
+
+    pub const fn text(name: &'static str, label: &'static str, max: usize) -> Self {
+        Self::new(name, label, FieldKind::Text { max })
+    }
+
+    pub const fn long_text(name: &'static str, label: &'static str, max: usize) -> Self {
+        Self::new(name, label, FieldKind::LongText { max })
+    }
+
+    pub const fn enumeration(
+        name: &'static str,
+        label: &'static str,
+        values: &'static [&'static str],
+    ) -> Self {
+        Self::new(name, label, FieldKind::Enum(values))
+    }
+
+    pub const fn integer(name: &'static str, label: &'static str, min: i64, max: i64) -> Self {
+        Self::new(name, label, FieldKind::Integer { min, max })
+    }
+
+    pub const fn number(name: &'static str, label: &'static str, min: f64, max: f64) -> Self {
+        Self::new(name, label, FieldKind::Number { min, max })
+    }
+
+    pub const fn date(name: &'static str, label: &'static str) -> Self {
+        Self::new(name, label, FieldKind::Date)
+    }
+
+    pub const fn control_ids(name: &'static str, label: &'static str) -> Self {
+        Self::new(name, label, FieldKind::ControlIds)
+    }
+
+    pub const fn tags(name: &'static str, label: &'static str) -> Self {
+        Self::new(name, label, FieldKind::Tags)
+    }
+
+    pub const fn objects(
+        name: &'static str,
+        label: &'static str,
+        fields: &'static [FieldDef],
+        max_items: usize,
+    ) -> Self {
+        Self::new(name, label, FieldKind::Objects { fields, max_items })
+    }
+
+    pub const fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    pub const fn default_value(mut self, value: &'static str) -> Self {
+        self.default = Some(value);
+        self
+    }
+
+    pub const fn filter(mut self) -> Self {
+        self.filter = true;
+        self
+    }
+
+    pub const fn sort(mut self) -> Self {
+        self.sort = true;
+        self
+    }
+
+    pub const fn search(mut self) -> Self {
+        self.search = true;
+        self
+    }
+
+    /// How the stored value compares in filters and sorts.
+    pub fn value_type(&self) -> ValueType {
+        match self.kind {
+            FieldKind::Text { .. } | FieldKind::LongText { .. } | FieldKind::Date => {
+                ValueType::Text
+            }
+            FieldKind::Enum(values) => ValueType::Rank(values),
+            FieldKind::Integer { .. } | FieldKind::Number { .. } => ValueType::Number,
+            FieldKind::ControlIds | FieldKind::Tags | FieldKind::Objects { .. } => ValueType::List,
+        }
+    }
+}
+
+/// How a stored JSON value is compared by the store.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValueType {
+    Text,
+    Number,
+    Bool,
+    /// Text sorted by its position in the list (e.g. High, Moderate, Low).
+    Rank(&'static [&'static str]),
+    /// An array of strings.
+    List,
+}
+
+/// When a derived field is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DerivedWhen {
+    /// On every write, from the record alone; stored, so it filters and sorts like a field.
+    Write,
+    /// On every read, because it depends on today's date; filtered through `filter`.
+    Read,
+}
+
+/// A field the server computes (ALE, overdue, ...). Clients may send it back; it is ignored.
+pub struct Derived {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub value_type: ValueType,
+    pub when: DerivedWhen,
+    pub compute: fn(&Map<String, Value>, Date) -> Value,
+    /// For `Read` fields that can be filtered: the condition equivalent to `name=<bool>` today.
+    pub filter: Option<fn(bool, Date) -> Condition>,
+    pub sort: bool,
+}

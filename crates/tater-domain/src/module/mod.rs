@@ -1,0 +1,22 @@
+//! The module machinery: declare a module once (fields, validation, derived fields, filters,
+//! CSV columns) and every channel derives its behaviour from that declaration.
+//!
+//! A module is data, not code: [`ModuleDef`] is a `static` value. The REST routes, exports,
+//! OpenAPI schemas and audit entries for all modules are produced by generic code reading it.
+
+mod controls;
+mod def;
+mod query;
+mod schema;
+mod validate;
+mod view;
+
+pub use controls::normalize_control_id;
+pub use def::{Derived, DerivedWhen, FieldDef, FieldKind, ModuleDef, ValueType, no_rules};
+pub use query::{
+    CmpOp, Condition, CursorError, DEFAULT_PAGE_SIZE, ListQuery, MAX_PAGE_SIZE, MAX_SEARCH_LEN,
+    Operand, PageCursor, Scalar, SortSpec, parse_list_query,
+};
+pub use schema::{input_schema, output_schema};
+pub use validate::validate;
+pub use view::{META_FIELDS, Record, RecordMeta, record_view};

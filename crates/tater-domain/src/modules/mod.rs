@@ -1,0 +1,48 @@
+//! The declared modules. Adding a module is adding a `static ModuleDef` here and to [`ALL`].
+
+mod config_docs;
+mod poam;
+mod risks;
+
+pub use config_docs::CONFIG_DOCS;
+pub use poam::POAM;
+pub use risks::RISKS;
+
+use crate::module::ModuleDef;
+
+/// Every module, in the order the API document and UI list them.
+pub static ALL: &[&ModuleDef] = &[&POAM, &RISKS, &CONFIG_DOCS];
+
+/// The module served at `/api/<name>`.
+pub fn by_name(name: &str) -> Option<&'static ModuleDef> {
+    ALL.iter().copied().find(|m| m.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declarations_are_consistent() {
+        for m in ALL {
+            for col in m.csv_columns {
+                let known = m.field(col).is_some()
+                    || m.derived(col).is_some()
+                    || crate::module::META_FIELDS.contains(col);
+                assert!(known, "{}: csv column {col} is not a field", m.name);
+            }
+            assert!(
+                crate::module::parse_list_query(m, &[], time::macros::date!(2026 - 01 - 01), &[])
+                    .is_ok(),
+                "{}: default sort {} is not sortable",
+                m.name,
+                m.default_sort
+            );
+            for f in m.fields {
+                if let (Some(d), crate::module::FieldKind::Enum(values)) = (f.default, f.kind) {
+                    assert!(values.contains(&d), "{}.{} default", m.name, f.name);
+                }
+            }
+        }
+    }
+}

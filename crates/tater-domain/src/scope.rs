@@ -1,0 +1,42 @@
+//! The tenant scope: the only way to reach tenant data.
+
+use crate::{Actor, OrgId};
+
+/// Proof that the holder may touch one organization's data. Every store method on tenant data
+/// takes one, so a query without a tenant cannot be written (SPEC T1).
+///
+/// It can be obtained only from an authenticated [`Actor`] or, for named cross-tenant work
+/// (SPEC T2), from [`TenantScope::system`], whose `purpose` says why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TenantScope {
+    org: OrgId,
+}
+
+/// Why the system reaches into a tenant without a user: each variant is a named operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemPurpose {
+    /// The operator's admin CLI, acting on an organization it names.
+    AdminCli,
+    /// Seeding the demo organization.
+    DemoSeed,
+    /// Creating an organization writes its first audit entry into it.
+    OrgCreation,
+    /// Identity changes (users, memberships, keys) audited into each affected organization.
+    IdentityAudit,
+}
+
+impl TenantScope {
+    pub fn of(actor: &Actor) -> Self {
+        Self { org: actor.org() }
+    }
+
+    /// A scope for a system operation, not for a request.
+    pub fn system(org: OrgId, purpose: SystemPurpose) -> Self {
+        let _ = purpose;
+        Self { org }
+    }
+
+    pub fn org(&self) -> OrgId {
+        self.org
+    }
+}

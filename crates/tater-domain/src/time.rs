@@ -1,0 +1,133 @@
+//! Time as a value. The domain never reads the clock; callers pass `now` in.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime, UtcOffset};
+
+/// A UTC instant with millisecond resolution, stored as milliseconds since the Unix epoch and
+/// written as ISO 8601 with exactly three fractional digits and `Z`, e.g.
+/// `2026-11-29T21:44:13.123Z`. That written form is what audit signatures cover (SPEC L2), so it
+/// must never vary.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a valid timestamp (expected RFC 3339, e.g. 2026-11-29T21:44:13.123Z, or a date)")]
+pub struct InvalidTimestamp;
+
+impl Timestamp {
+    pub fn from_millis(ms: i64) -> Self {
+        Self(ms)
+    }
+
+    pub fn millis(self) -> i64 {
+        self.0
+    }
+
+    pub fn from_datetime(dt: OffsetDateTime) -> Self {
+        Self((dt.unix_timestamp_nanos() / 1_000_000) as i64)
+    }
+
+    pub fn to_datetime(self) -> OffsetDateTime {
+        let nanos = i128::from(self.0) * 1_000_000;
+        OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+
+    /// The UTC calendar date of this instant.
+    pub fn date(self) -> Date {
+        self.to_datetime().to_offset(UtcOffset::UTC).date()
+    }
+
+    /// The start (00:00:00.000 UTC) of a calendar date.
+    pub fn start_of(date: Date) -> Self {
+        Self::from_datetime(date.midnight().assume_utc())
+    }
+
+    pub fn plus_seconds(self, secs: i64) -> Self {
+        Self(self.0.saturating_add(secs.saturating_mul(1000)))
+    }
+
+    /// Parses RFC 3339 with any offset (normalised to UTC) or a bare `YYYY-MM-DD` date (its
+    /// start in UTC), as users type them into filters.
+    pub fn parse(s: &str) -> Result<Self, InvalidTimestamp> {
+        if let Ok(dt) = OffsetDateTime::parse(s, &Rfc3339) {
+            return Ok(Self::from_datetime(dt));
+        }
+        parse_date(s)
+            .map(Self::start_of)
+            .map_err(|_| InvalidTimestamp)
+    }
+}
+
+/// Parses a strict `YYYY-MM-DD` calendar date.
+pub fn parse_date(s: &str) -> Result<Date, InvalidTimestamp> {
+    let format = format_description!("[year]-[month]-[day]");
+    if s.len() != 10 {
+        return Err(InvalidTimestamp);
+    }
+    Date::parse(s, &format).map_err(|_| InvalidTimestamp)
+}
+
+/// Writes a date as `YYYY-MM-DD`.
+pub fn format_date(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let dt = self.to_datetime().to_offset(UtcOffset::UTC);
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            dt.year(),
+            u8::from(dt.month()),
+            dt.day(),
+            dt.hour(),
+            dt.minute(),
+            dt.second(),
+            dt.millisecond()
+        )
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Timestamp({self})")
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Timestamp::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_with_exactly_three_fraction_digits() {
+        let t = Timestamp::parse("2026-11-29T21:44:13.123Z").unwrap();
+        assert_eq!(t.to_string(), "2026-11-29T21:44:13.123Z");
+        let whole = Timestamp::parse("2026-11-29T21:44:13Z").unwrap();
+        assert_eq!(whole.to_string(), "2026-11-29T21:44:13.000Z");
+        let offset = Timestamp::parse("2026-11-29T23:44:13.5+02:00").unwrap();
+        assert_eq!(offset.to_string(), "2026-11-29T21:44:13.500Z");
+        let date = Timestamp::parse("2026-11-29").unwrap();
+        assert_eq!(date.to_string(), "2026-11-29T00:00:00.000Z");
+        assert!(Timestamp::parse("29/11/2026").is_err());
+        assert!(parse_date("2026-2-1").is_err());
+        assert_eq!(format_date(parse_date("2026-02-01").unwrap()), "2026-02-01");
+    }
+}

@@ -1,0 +1,589 @@
+//! The SQL both engines share. `impl_engine!` expands once per engine (in `sqlite.rs` and
+//! `postgres.rs`) into the transaction types and their trait implementations, so the queries
+//! are written once and compiled against each driver's concrete types. Where the engines
+//! differ, `sql.rs` and the `lock` argument say how.
+
+macro_rules! impl_engine {
+    (db: $db:ty, engine: $engine:expr, lock: $lock:expr) => {
+        use async_trait::async_trait;
+        use serde_json::Value;
+        use sqlx::Row as _;
+        use sqlx::types::Json;
+        use tater_domain::module::{ListQuery, Record, RecordMeta};
+        use tater_domain::{
+            ApiKey, ApiKeyId, AuditDraft, AuditEntry, Email, Membership, Org, OrgId, RecordId,
+            TenantScope, Timestamp, User, UserId,
+        };
+
+        use $crate::sql::{Arg, SqlBuilder, integer_expr, push_conditions, push_page};
+        use $crate::{AuditQuery, IdentityTx, Mode, Result, StoreError, TenantTx, data_json};
+
+        type Row = <$db as sqlx::Database>::Row;
+        type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>;
+
+        const RECORD_COLUMNS: &str =
+            "id, data, version, created_at, updated_at, created_by, updated_by";
+        const USER_COLUMNS: &str = "id, email, display_name, password_hash, entra_oid, \
+             tokens_valid_after, created_at, updated_at";
+        const ORG_COLUMNS: &str = "id, name, entra_tenant_id, created_at, updated_at";
+        const KEY_COLUMNS: &str = "id, user_id, tenant_id, key_hash, prefix, name, role, \
+             created_at, expires_at, last_used_at, revoked_at";
+
+        fn bind_args<'q>(mut q: Query<'q>, args: &'q [Arg]) -> Query<'q> {
+            for a in args {
+                q = match a {
+                    Arg::Text(s) => q.bind(s.as_str()),
+                    Arg::Int(i) => q.bind(*i),
+                    Arg::Real(r) => q.bind(*r),
+                };
+            }
+            q
+        }
+
+        fn corrupt(what: &str) -> StoreError {
+            StoreError::Corrupt(what.to_owned())
+        }
+
+        fn parse_col<T: std::str::FromStr>(row: &Row, col: &str) -> Result<T> {
+            let s: String = row.try_get(col)?;
+            s.parse().map_err(|_| corrupt(col))
+        }
+
+        fn parse_opt_col<T: std::str::FromStr>(row: &Row, col: &str) -> Result<Option<T>> {
+            let s: Option<String> = row.try_get(col)?;
+            s.map(|s| s.parse().map_err(|_| corrupt(col))).transpose()
+        }
+
+        fn ts(row: &Row, col: &str) -> Result<Timestamp> {
+            Ok(Timestamp::from_millis(row.try_get::<i64, _>(col)?))
+        }
+
+        fn opt_ts(row: &Row, col: &str) -> Result<Option<Timestamp>> {
+            Ok(row.try_get::<Option<i64>, _>(col)?.map(Timestamp::from_millis))
+        }
+
+        fn record_from_row(row: &Row) -> Result<Record> {
+            let Json(data): Json<Value> = row.try_get("data")?;
+            let Value::Object(data) = data else {
+                return Err(corrupt("record data is not an object"));
+            };
+            Ok(Record {
+                meta: RecordMeta {
+                    id: parse_col(row, "id")?,
+                    version: row.try_get("version")?,
+                    created_at: ts(row, "created_at")?,
+                    updated_at: ts(row, "updated_at")?,
+                    created_by: row.try_get("created_by")?,
+                    updated_by: row.try_get("updated_by")?,
+                },
+                data,
+            })
+        }
+
+        fn user_from_row(row: &Row) -> Result<User> {
+            let email: String = row.try_get("email")?;
+            Ok(User {
+                id: parse_col(row, "id")?,
+                email: Email::parse(&email).map_err(|_| corrupt("email"))?,
+                display_name: row.try_get("display_name")?,
+                password_hash: row.try_get("password_hash")?,
+                entra_oid: row.try_get("entra_oid")?,
+                tokens_valid_after: ts(row, "tokens_valid_after")?,
+                created_at: ts(row, "created_at")?,
+                updated_at: ts(row, "updated_at")?,
+            })
+        }
+
+        fn org_from_row(row: &Row) -> Result<Org> {
+            Ok(Org {
+                id: parse_col(row, "id")?,
+                name: row.try_get("name")?,
+                entra_tenant_id: row.try_get("entra_tenant_id")?,
+                created_at: ts(row, "created_at")?,
+                updated_at: ts(row, "updated_at")?,
+            })
+        }
+
+        fn membership_from_row(row: &Row) -> Result<Membership> {
+            Ok(Membership {
+                org: parse_col(row, "tenant_id")?,
+                user: parse_col(row, "user_id")?,
+                role: parse_col(row, "role")?,
+                created_at: ts(row, "m_created_at")?,
+                updated_at: ts(row, "m_updated_at")?,
+            })
+        }
+
+        fn key_from_row(row: &Row) -> Result<ApiKey> {
+            Ok(ApiKey {
+                id: parse_col(row, "id")?,
+                user: parse_col(row, "user_id")?,
+                org: parse_opt_col(row, "tenant_id")?,
+                key_hash: row.try_get("key_hash")?,
+                prefix: row.try_get("prefix")?,
+                name: row.try_get("name")?,
+                role: parse_opt_col(row, "role")?,
+                created_at: ts(row, "created_at")?,
+                expires_at: opt_ts(row, "expires_at")?,
+                last_used_at: opt_ts(row, "last_used_at")?,
+                revoked_at: opt_ts(row, "revoked_at")?,
+            })
+        }
+
+        fn audit_from_row(row: &Row) -> Result<AuditEntry> {
+            let Json(changes): Json<Value> = row.try_get("changes")?;
+            Ok(AuditEntry {
+                seq: row.try_get("seq")?,
+                tenant_id: parse_col(row, "tenant_id")?,
+                draft: AuditDraft {
+                    id: parse_col(row, "id")?,
+                    action: parse_col(row, "action")?,
+                    entity_type: row.try_get("entity_type")?,
+                    entity_id: row.try_get("entity_id")?,
+                    user_id: row.try_get("user_id")?,
+                    upn: row.try_get("upn")?,
+                    oid: row.try_get("oid")?,
+                    timestamp: ts(row, "ts")?,
+                    via: parse_col(row, "via")?,
+                    changes,
+                },
+            })
+        }
+
+        /// Appends one entry to the tenant's log, taking the next sequence number. On
+        /// PostgreSQL the upsert locks the tenant's head row, so concurrent writers of one
+        /// tenant queue here and sequence numbers have no gaps.
+        async fn append_audit(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            tenant: OrgId,
+            d: &AuditDraft,
+        ) -> Result<()> {
+            let tenant = tenant.to_string();
+            let seq: i64 = sqlx::query_scalar(
+                "INSERT INTO audit_heads (tenant_id, last_seq) VALUES ($1, 1) \
+                 ON CONFLICT (tenant_id) DO UPDATE SET last_seq = audit_heads.last_seq + 1 \
+                 RETURNING last_seq",
+            )
+            .bind(&tenant)
+            .fetch_one(&mut *conn)
+            .await?;
+            sqlx::query(
+                "INSERT INTO audit_log (tenant_id, seq, id, action, entity_type, entity_id, \
+                 user_id, upn, oid, ts, via, changes) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(&tenant)
+            .bind(seq)
+            .bind(d.id.to_string())
+            .bind(d.action.as_str())
+            .bind(&d.entity_type)
+            .bind(&d.entity_id)
+            .bind(&d.user_id)
+            .bind(&d.upn)
+            .bind(&d.oid)
+            .bind(d.timestamp.millis())
+            .bind(d.via.as_str())
+            .bind(Json(&d.changes))
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+
+        async fn append_audits(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            audits: &[(OrgId, AuditDraft)],
+        ) -> Result<()> {
+            for (org, d) in audits {
+                append_audit(&mut *conn, *org, d).await?;
+            }
+            Ok(())
+        }
+
+        /// A transaction on one tenant's data.
+        pub struct EngineTenantTx {
+            pub(crate) tx: sqlx::Transaction<'static, $db>,
+            pub(crate) scope: TenantScope,
+            pub(crate) mode: Mode,
+        }
+
+        impl EngineTenantTx {
+            fn tenant(&self) -> String {
+                self.scope.org().to_string()
+            }
+        }
+
+        #[async_trait]
+        impl TenantTx for EngineTenantTx {
+            fn scope(&self) -> TenantScope {
+                self.scope
+            }
+
+            async fn get_record(&mut self, module: &str, id: RecordId) -> Result<Option<Record>> {
+                let lock = if self.mode == Mode::Write { $lock } else { "" };
+                let sql = format!(
+                    "SELECT {RECORD_COLUMNS} FROM records \
+                     WHERE tenant_id = $1 AND module = $2 AND id = $3{lock}"
+                );
+                let row = sqlx::query(&sql)
+                    .bind(self.tenant())
+                    .bind(module)
+                    .bind(id.to_string())
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                row.as_ref().map(record_from_row).transpose()
+            }
+
+            async fn list_records(&mut self, module: &str, query: &ListQuery) -> Result<Vec<Record>> {
+                let mut b = SqlBuilder::new(
+                    $engine,
+                    format!("SELECT {RECORD_COLUMNS} FROM records WHERE tenant_id = $1 AND module = $2"),
+                    2,
+                );
+                push_conditions(&mut b, &query.filter);
+                push_page(&mut b, query);
+                let tenant = self.tenant();
+                let q = sqlx::query(&b.sql).bind(tenant).bind(module);
+                let rows = bind_args(q, &b.args).fetch_all(&mut *self.tx).await?;
+                rows.iter().map(record_from_row).collect()
+            }
+
+            async fn count_by(
+                &mut self,
+                module: &str,
+                fields: &[&'static str],
+            ) -> Result<Vec<(Vec<Option<i64>>, i64)>> {
+                let exprs: Vec<String> = fields.iter().map(|f| integer_expr($engine, f)).collect();
+                let keys: Vec<String> = (1..=fields.len()).map(|i| i.to_string()).collect();
+                let sql = format!(
+                    "SELECT {}, COUNT(*) AS n FROM records WHERE tenant_id = $1 AND module = $2 \
+                     GROUP BY {}",
+                    exprs.join(", "),
+                    keys.join(", ")
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(self.tenant())
+                    .bind(module)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        let mut key = Vec::with_capacity(fields.len());
+                        for i in 0..fields.len() {
+                            key.push(row.try_get::<Option<i64>, _>(i)?);
+                        }
+                        Ok((key, row.try_get::<i64, _>("n")?))
+                    })
+                    .collect()
+            }
+
+            async fn insert_record(
+                &mut self,
+                module: &str,
+                record: &Record,
+                audit: &AuditDraft,
+            ) -> Result<()> {
+                let m = &record.meta;
+                sqlx::query(
+                    "INSERT INTO records (tenant_id, module, id, data, version, created_at, \
+                     updated_at, created_by, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(self.tenant())
+                .bind(module)
+                .bind(m.id.to_string())
+                .bind(Json(data_json(record)))
+                .bind(m.version)
+                .bind(m.created_at.millis())
+                .bind(m.updated_at.millis())
+                .bind(&m.created_by)
+                .bind(&m.updated_by)
+                .execute(&mut *self.tx)
+                .await?;
+                append_audit(&mut self.tx, self.scope.org(), audit).await
+            }
+
+            async fn update_record(
+                &mut self,
+                module: &str,
+                record: &Record,
+                expected_version: i64,
+                audit: &AuditDraft,
+            ) -> Result<()> {
+                let m = &record.meta;
+                let done = sqlx::query(
+                    "UPDATE records SET data = $4, version = $5, updated_at = $6, updated_by = $7 \
+                     WHERE tenant_id = $1 AND module = $2 AND id = $3 AND version = $8",
+                )
+                .bind(self.tenant())
+                .bind(module)
+                .bind(m.id.to_string())
+                .bind(Json(data_json(record)))
+                .bind(m.version)
+                .bind(m.updated_at.millis())
+                .bind(&m.updated_by)
+                .bind(expected_version)
+                .execute(&mut *self.tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(self.missing_or_changed(module, m.id).await);
+                }
+                append_audit(&mut self.tx, self.scope.org(), audit).await
+            }
+
+            async fn delete_record(
+                &mut self,
+                module: &str,
+                id: RecordId,
+                expected_version: i64,
+                audit: &AuditDraft,
+            ) -> Result<()> {
+                let done = sqlx::query(
+                    "DELETE FROM records WHERE tenant_id = $1 AND module = $2 AND id = $3 \
+                     AND version = $4",
+                )
+                .bind(self.tenant())
+                .bind(module)
+                .bind(id.to_string())
+                .bind(expected_version)
+                .execute(&mut *self.tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(self.missing_or_changed(module, id).await);
+                }
+                append_audit(&mut self.tx, self.scope.org(), audit).await
+            }
+
+            async fn list_audit(&mut self, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
+                let mut b = SqlBuilder::new(
+                    $engine,
+                    "SELECT tenant_id, seq, id, action, entity_type, entity_id, user_id, upn, oid, \
+                     ts, via, changes FROM audit_log WHERE tenant_id = $1",
+                    1,
+                );
+                let text_filters = [
+                    ("via", q.via.map(|v| v.as_str().to_owned())),
+                    ("user_id", q.user_id.clone()),
+                    ("entity_type", q.entity_type.clone()),
+                    ("entity_id", q.entity_id.clone()),
+                    ("action", q.action.map(|a| a.as_str().to_owned())),
+                ];
+                let mut args = Vec::new();
+                for (col, value) in text_filters {
+                    if let Some(v) = value {
+                        args.push(Arg::Text(v));
+                        b.push(&format!(" AND {col} = ${}", 1 + args.len()));
+                    }
+                }
+                let int_filters = [
+                    ("ts >=", q.from.map(Timestamp::millis)),
+                    ("ts <", q.to.map(Timestamp::millis)),
+                    ("seq <", q.before_seq),
+                ];
+                for (cmp, value) in int_filters {
+                    if let Some(v) = value {
+                        args.push(Arg::Int(v));
+                        b.push(&format!(" AND {cmp} ${}", 1 + args.len()));
+                    }
+                }
+                b.push(&format!(" ORDER BY seq DESC LIMIT {}", u64::from(q.limit) + 1));
+                let q = sqlx::query(&b.sql).bind(self.tenant());
+                let rows = bind_args(q, &args).fetch_all(&mut *self.tx).await?;
+                rows.iter().map(audit_from_row).collect()
+            }
+
+            async fn members(&mut self) -> Result<Vec<(Membership, User)>> {
+                let sql = format!(
+                    "SELECT m.tenant_id, m.user_id, m.role, m.created_at AS m_created_at, \
+                     m.updated_at AS m_updated_at, {} FROM memberships m \
+                     JOIN users u ON u.id = m.user_id WHERE m.tenant_id = $1 ORDER BY u.email",
+                    USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
+                );
+                let rows = sqlx::query(&sql).bind(self.tenant()).fetch_all(&mut *self.tx).await?;
+                rows.iter()
+                    .map(|r| Ok((membership_from_row(r)?, user_from_row(r)?)))
+                    .collect()
+            }
+
+            async fn commit(self: Box<Self>) -> Result<()> {
+                Ok(self.tx.commit().await?)
+            }
+        }
+
+        impl EngineTenantTx {
+            /// After an update or delete touched no row: was the record deleted, or changed?
+            async fn missing_or_changed(&mut self, module: &str, id: RecordId) -> StoreError {
+                match self.get_record(module, id).await {
+                    Ok(Some(_)) => StoreError::Conflict("the record was changed by someone else".into()),
+                    Ok(None) => StoreError::NotFound,
+                    Err(e) => e,
+                }
+            }
+        }
+
+        /// A transaction on identity data.
+        pub struct EngineIdentityTx {
+            pub(crate) tx: sqlx::Transaction<'static, $db>,
+        }
+
+        #[async_trait]
+        impl IdentityTx for EngineIdentityTx {
+            async fn org(&mut self, id: OrgId) -> Result<Option<Org>> {
+                let sql = format!("SELECT {ORG_COLUMNS} FROM organizations WHERE id = $1");
+                let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut *self.tx).await?;
+                row.as_ref().map(org_from_row).transpose()
+            }
+
+            async fn org_by_name(&mut self, name: &str) -> Result<Option<Org>> {
+                let sql = format!("SELECT {ORG_COLUMNS} FROM organizations WHERE lower(name) = lower($1)");
+                let row = sqlx::query(&sql).bind(name).fetch_optional(&mut *self.tx).await?;
+                row.as_ref().map(org_from_row).transpose()
+            }
+
+            async fn orgs(&mut self) -> Result<Vec<Org>> {
+                let sql = format!("SELECT {ORG_COLUMNS} FROM organizations ORDER BY name, id");
+                let rows = sqlx::query(&sql).fetch_all(&mut *self.tx).await?;
+                rows.iter().map(org_from_row).collect()
+            }
+
+            async fn insert_org(&mut self, org: &Org, audit: &AuditDraft) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO organizations (id, name, entra_tenant_id, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(org.id.to_string())
+                .bind(&org.name)
+                .bind(&org.entra_tenant_id)
+                .bind(org.created_at.millis())
+                .bind(org.updated_at.millis())
+                .execute(&mut *self.tx)
+                .await?;
+                append_audit(&mut self.tx, org.id, audit).await
+            }
+
+            async fn user(&mut self, id: UserId) -> Result<Option<User>> {
+                let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+                let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut *self.tx).await?;
+                row.as_ref().map(user_from_row).transpose()
+            }
+
+            async fn user_by_email(&mut self, email: &Email) -> Result<Option<User>> {
+                let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
+                let row = sqlx::query(&sql).bind(email.as_str()).fetch_optional(&mut *self.tx).await?;
+                row.as_ref().map(user_from_row).transpose()
+            }
+
+            async fn insert_user(&mut self, user: &User, audits: &[(OrgId, AuditDraft)]) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO users (id, email, display_name, password_hash, entra_oid, \
+                     tokens_valid_after, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(user.id.to_string())
+                .bind(user.email.as_str())
+                .bind(&user.display_name)
+                .bind(&user.password_hash)
+                .bind(&user.entra_oid)
+                .bind(user.tokens_valid_after.millis())
+                .bind(user.created_at.millis())
+                .bind(user.updated_at.millis())
+                .execute(&mut *self.tx)
+                .await?;
+                append_audits(&mut self.tx, audits).await
+            }
+
+            async fn update_user(&mut self, user: &User, audits: &[(OrgId, AuditDraft)]) -> Result<()> {
+                let done = sqlx::query(
+                    "UPDATE users SET email = $2, display_name = $3, password_hash = $4, \
+                     entra_oid = $5, tokens_valid_after = $6, updated_at = $7 WHERE id = $1",
+                )
+                .bind(user.id.to_string())
+                .bind(user.email.as_str())
+                .bind(&user.display_name)
+                .bind(&user.password_hash)
+                .bind(&user.entra_oid)
+                .bind(user.tokens_valid_after.millis())
+                .bind(user.updated_at.millis())
+                .execute(&mut *self.tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                append_audits(&mut self.tx, audits).await
+            }
+
+            async fn memberships_of(&mut self, user: UserId) -> Result<Vec<Membership>> {
+                let rows = sqlx::query(
+                    "SELECT tenant_id, user_id, role, created_at AS m_created_at, \
+                     updated_at AS m_updated_at FROM memberships WHERE user_id = $1 ORDER BY tenant_id",
+                )
+                .bind(user.to_string())
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter().map(membership_from_row).collect()
+            }
+
+            async fn put_membership(&mut self, m: &Membership, audit: &AuditDraft) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO memberships (tenant_id, user_id, role, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, user_id) \
+                     DO UPDATE SET role = excluded.role, updated_at = excluded.updated_at",
+                )
+                .bind(m.org.to_string())
+                .bind(m.user.to_string())
+                .bind(m.role.as_str())
+                .bind(m.created_at.millis())
+                .bind(m.updated_at.millis())
+                .execute(&mut *self.tx)
+                .await?;
+                append_audit(&mut self.tx, m.org, audit).await
+            }
+
+            async fn api_key(&mut self, id: ApiKeyId) -> Result<Option<ApiKey>> {
+                let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1");
+                let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut *self.tx).await?;
+                row.as_ref().map(key_from_row).transpose()
+            }
+
+            async fn api_key_by_hash(&mut self, key_hash: &str) -> Result<Option<ApiKey>> {
+                let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1");
+                let row = sqlx::query(&sql).bind(key_hash).fetch_optional(&mut *self.tx).await?;
+                row.as_ref().map(key_from_row).transpose()
+            }
+
+            async fn insert_api_key(&mut self, key: &ApiKey, audits: &[(OrgId, AuditDraft)]) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO api_keys (id, user_id, tenant_id, key_hash, prefix, name, role, \
+                     created_at, expires_at, last_used_at, revoked_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(key.id.to_string())
+                .bind(key.user.to_string())
+                .bind(key.org.map(|o| o.to_string()))
+                .bind(&key.key_hash)
+                .bind(&key.prefix)
+                .bind(&key.name)
+                .bind(key.role.map(|r| r.as_str()))
+                .bind(key.created_at.millis())
+                .bind(key.expires_at.map(Timestamp::millis))
+                .bind(key.last_used_at.map(Timestamp::millis))
+                .bind(key.revoked_at.map(Timestamp::millis))
+                .execute(&mut *self.tx)
+                .await?;
+                append_audits(&mut self.tx, audits).await
+            }
+
+            async fn touch_api_key(&mut self, id: ApiKeyId, now: Timestamp) -> Result<()> {
+                sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
+                    .bind(id.to_string())
+                    .bind(now.millis())
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn commit(self: Box<Self>) -> Result<()> {
+                Ok(self.tx.commit().await?)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_engine;

@@ -1,0 +1,33 @@
+use thiserror::Error;
+
+/// What can go wrong in the store. Database details stay in the `Database` variant, which the
+/// server logs and answers as an opaque 500.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A version check failed or a unique value is taken; the string says which.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("configuration: {0}")]
+    Config(String),
+    /// A stored row could not be read back (corrupt or from an incompatible version).
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("database: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e
+            && db.is_unique_violation()
+        {
+            let what = db.constraint().unwrap_or("a unique value").to_owned();
+            return StoreError::Conflict(what);
+        }
+        StoreError::Database(e)
+    }
+}

@@ -1,0 +1,179 @@
+//! Tater's storage: one [`Store`] trait, two engines.
+//!
+//! * SQLite (embedded, the default) and PostgreSQL (scale-out) implement the same traits from
+//!   one body of SQL (see `engine.rs`), with migrations per engine under `migrations/`.
+//! * Tenant data is reachable only through [`Store::tenant`], which takes a
+//!   [`TenantScope`]; every query it runs is filtered by that tenant. On PostgreSQL the
+//!   transaction also sets `tater.tenant_id`, and row-level security refuses any row of another
+//!   tenant even if a query forgot its filter.
+//! * Every write method takes the audit entry that describes it and writes both in the same
+//!   transaction (SPEC L1); there is no write without an audit entry.
+
+mod engine;
+mod error;
+mod postgres;
+mod sql;
+mod sqlite;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use tater_domain::module::{ListQuery, Record};
+use tater_domain::{
+    ApiKey, ApiKeyId, AuditAction, AuditDraft, AuditEntry, Channel, Email, Membership, Org, OrgId,
+    RecordId, TenantScope, Timestamp, User, UserId,
+};
+
+pub use error::StoreError;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Whether a transaction will write. SQLite write transactions take the write lock up front
+/// (`BEGIN IMMEDIATE`); PostgreSQL write transactions lock the rows they read for update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Read,
+    Write,
+}
+
+/// Opens the store named by `url`: `postgres://` or `postgresql://` selects PostgreSQL,
+/// `sqlite:` a SQLite file. Migrations run before it returns.
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(PgStore::connect(url).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(SqliteStore::connect(url).await?))
+    } else {
+        Err(StoreError::Config(
+            "the database URL must start with postgres://, postgresql:// or sqlite:".into(),
+        ))
+    }
+}
+
+/// The storage behind every channel.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn engine(&self) -> Engine;
+
+    /// Begins a transaction on one tenant's data.
+    async fn tenant(&self, scope: &TenantScope, mode: Mode) -> Result<Box<dyn TenantTx>>;
+
+    /// Begins a transaction on identity data (organizations, users, memberships, API keys).
+    /// Authentication must find a user's memberships before it knows the tenant, and the
+    /// operator's CLI works across tenants, so this is the one named cross-tenant entry point
+    /// (SPEC T2); it exposes no module records.
+    async fn identity(&self, mode: Mode) -> Result<Box<dyn IdentityTx>>;
+
+    /// Checks the database answers (for `/healthz` and the status endpoint).
+    async fn ping(&self) -> Result<()>;
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    async fn close(&self);
+}
+
+/// Filters of the audit log (SPEC L3), newest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditQuery {
+    pub via: Option<Channel>,
+    pub user_id: Option<String>,
+    pub entity_type: Option<String>,
+    pub entity_id: Option<String>,
+    pub action: Option<AuditAction>,
+    /// Inclusive lower bound.
+    pub from: Option<Timestamp>,
+    /// Exclusive upper bound.
+    pub to: Option<Timestamp>,
+    /// Only entries with a smaller sequence number (the cursor).
+    pub before_seq: Option<i64>,
+    pub limit: u32,
+}
+
+/// A transaction on one tenant's data. Dropping it without [`TenantTx::commit`] rolls back.
+#[async_trait]
+pub trait TenantTx: Send {
+    fn scope(&self) -> TenantScope;
+
+    async fn get_record(&mut self, module: &str, id: RecordId) -> Result<Option<Record>>;
+
+    /// Up to `query.limit + 1` records, so the caller can tell whether another page exists.
+    async fn list_records(&mut self, module: &str, query: &ListQuery) -> Result<Vec<Record>>;
+
+    /// Counts records grouped by the integer values of `fields` (e.g. a 5×5 heat map).
+    async fn count_by(
+        &mut self,
+        module: &str,
+        fields: &[&'static str],
+    ) -> Result<Vec<(Vec<Option<i64>>, i64)>>;
+
+    async fn insert_record(
+        &mut self,
+        module: &str,
+        record: &Record,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+
+    /// Replaces the record if its stored version is still `expected_version`;
+    /// [`StoreError::Conflict`] if it changed, [`StoreError::NotFound`] if it is gone.
+    async fn update_record(
+        &mut self,
+        module: &str,
+        record: &Record,
+        expected_version: i64,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+
+    async fn delete_record(
+        &mut self,
+        module: &str,
+        id: RecordId,
+        expected_version: i64,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+
+    async fn list_audit(&mut self, query: &AuditQuery) -> Result<Vec<AuditEntry>>;
+
+    async fn members(&mut self) -> Result<Vec<(Membership, User)>>;
+
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// A transaction on identity data. Each write names the organizations whose audit logs record
+/// it.
+#[async_trait]
+pub trait IdentityTx: Send {
+    async fn org(&mut self, id: OrgId) -> Result<Option<Org>>;
+    async fn org_by_name(&mut self, name: &str) -> Result<Option<Org>>;
+    async fn orgs(&mut self) -> Result<Vec<Org>>;
+    /// Creates the organization and writes `audit` as the first entry of its log.
+    async fn insert_org(&mut self, org: &Org, audit: &AuditDraft) -> Result<()>;
+
+    async fn user(&mut self, id: UserId) -> Result<Option<User>>;
+    async fn user_by_email(&mut self, email: &Email) -> Result<Option<User>>;
+    async fn insert_user(&mut self, user: &User, audits: &[(OrgId, AuditDraft)]) -> Result<()>;
+    async fn update_user(&mut self, user: &User, audits: &[(OrgId, AuditDraft)]) -> Result<()>;
+
+    async fn memberships_of(&mut self, user: UserId) -> Result<Vec<Membership>>;
+    /// Creates or changes a membership; `audit` goes to the membership's organization.
+    async fn put_membership(&mut self, membership: &Membership, audit: &AuditDraft) -> Result<()>;
+
+    async fn api_key(&mut self, id: ApiKeyId) -> Result<Option<ApiKey>>;
+    async fn api_key_by_hash(&mut self, key_hash: &str) -> Result<Option<ApiKey>>;
+    async fn insert_api_key(&mut self, key: &ApiKey, audits: &[(OrgId, AuditDraft)]) -> Result<()>;
+    /// Records when a key was last used. Bookkeeping, not a change of the key: not audited.
+    async fn touch_api_key(&mut self, id: ApiKeyId, now: Timestamp) -> Result<()>;
+
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// JSON stored for a record's data.
+pub(crate) fn data_json(record: &Record) -> Value {
+    Value::Object(record.data.clone())
+}

@@ -1,0 +1,90 @@
+//! The scale-out engine, with row-level security as a second wall behind the typed scope.
+
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::engine::impl_engine;
+use crate::{Engine, Store};
+
+impl_engine!(db: sqlx::Postgres, engine: crate::Engine::Postgres, lock: " FOR UPDATE");
+
+/// PostgreSQL. Tenant transactions set `tater.tenant_id` for the transaction only; identity
+/// transactions set `tater.cross_tenant`. The policies in `migrations/postgres` admit a row
+/// only under one of those settings, so even a query without a tenant filter cannot see or
+/// change another tenant's rows — provided the server connects as a role that row-level
+/// security applies to (not a superuser, not `BYPASSRLS`); start-up warns otherwise.
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        let bypass: bool = sqlx::query_scalar(
+            "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
+        )
+        .fetch_one(&pool)
+        .await?;
+        if bypass {
+            tracing::warn!(
+                "connected to PostgreSQL as a superuser or BYPASSRLS role: row-level security is \
+                 not enforced; tenant isolation rests on the typed scope alone. Connect as an \
+                 ordinary role that owns the schema."
+            );
+        }
+        Ok(Self { pool })
+    }
+
+    async fn begin(
+        &self,
+        setting: &str,
+        value: &str,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT set_config($1, $2, true)")
+            .bind(setting)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn engine(&self) -> Engine {
+        Engine::Postgres
+    }
+
+    async fn tenant(&self, scope: &TenantScope, mode: Mode) -> Result<Box<dyn TenantTx>> {
+        let tx = self
+            .begin("tater.tenant_id", &scope.org().to_string())
+            .await?;
+        Ok(Box::new(EngineTenantTx {
+            tx,
+            scope: *scope,
+            mode,
+        }))
+    }
+
+    async fn identity(&self, _mode: Mode) -> Result<Box<dyn IdentityTx>> {
+        let tx = self.begin("tater.cross_tenant", "on").await?;
+        Ok(Box::new(EngineIdentityTx { tx }))
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,76 @@
+//! The embedded default engine.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::engine::impl_engine;
+use crate::{Engine, Store};
+
+impl_engine!(db: sqlx::Sqlite, engine: crate::Engine::Sqlite, lock: "");
+
+/// SQLite in WAL mode, shared safely by the server and the admin CLI: every connection gets a
+/// busy timeout and foreign keys, and write transactions take the write lock up front.
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("invalid SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    async fn begin(&self, mode: Mode) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(match mode {
+            // A deferred transaction that reads and then writes can fail to upgrade its lock
+            // when another connection wrote in between; take the write lock first.
+            Mode::Write => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Mode::Read => self.pool.begin().await?,
+        })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn engine(&self) -> Engine {
+        Engine::Sqlite
+    }
+
+    async fn tenant(&self, scope: &TenantScope, mode: Mode) -> Result<Box<dyn TenantTx>> {
+        let tx = self.begin(mode).await?;
+        Ok(Box::new(EngineTenantTx {
+            tx,
+            scope: *scope,
+            mode,
+        }))
+    }
+
+    async fn identity(&self, mode: Mode) -> Result<Box<dyn IdentityTx>> {
+        let tx = self.begin(mode).await?;
+        Ok(Box::new(EngineIdentityTx { tx }))
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

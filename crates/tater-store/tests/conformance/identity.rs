@@ -1,0 +1,139 @@
+use tater_domain::{
+    ApiKey, ApiKeyId, AuditAction, AuditDraft, Email, Membership, Role, Timestamp, User, UserId,
+};
+use tater_store::{Mode, StoreError};
+use tater_testkit::{TestDb, both_engines};
+
+use crate::support::*;
+
+both_engines!(identity_round_trip, unique_names_and_emails);
+
+fn user(email: &str) -> User {
+    let t = Timestamp::from_millis(NOW);
+    User {
+        id: UserId::generate(),
+        email: Email::parse(email).unwrap(),
+        display_name: Some("Ann".into()),
+        password_hash: Some("$argon2id$stub".into()),
+        entra_oid: None,
+        tokens_valid_after: t,
+        created_at: t,
+        updated_at: t,
+    }
+}
+
+async fn identity_round_trip(db: TestDb) {
+    let store = open(&db).await;
+    let (a, _) = new_org(&*store, "A").await;
+    let (b, _) = new_org(&*store, "B").await;
+    let u = user("ann@example.com");
+    let t = Timestamp::from_millis(NOW);
+    let audit = |org| AuditDraft::new(&system(org), AuditAction::Create, "user", u.id, t);
+    let mut tx = store.identity(Mode::Write).await.unwrap();
+    tx.insert_user(&u, &[(a, audit(a)), (b, audit(b))])
+        .await
+        .unwrap();
+    for (org, role) in [(a, Role::Admin), (b, Role::Viewer)] {
+        let m = Membership {
+            org,
+            user: u.id,
+            role,
+            created_at: t,
+            updated_at: t,
+        };
+        tx.put_membership(
+            &m,
+            &AuditDraft::new(&system(org), AuditAction::Create, "membership", u.id, t),
+        )
+        .await
+        .unwrap();
+    }
+    let key = ApiKey {
+        id: ApiKeyId::generate(),
+        user: u.id,
+        org: Some(a),
+        key_hash: "ab".repeat(32),
+        prefix: "tater_1234".into(),
+        name: "ci".into(),
+        role: Some(Role::Viewer),
+        created_at: t,
+        expires_at: None,
+        last_used_at: None,
+        revoked_at: None,
+    };
+    tx.insert_api_key(
+        &key,
+        &[(
+            a,
+            AuditDraft::new(&system(a), AuditAction::Create, "api-key", key.id, t),
+        )],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.identity(Mode::Write).await.unwrap();
+    let found = tx
+        .user_by_email(&Email::parse("ANN@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, u);
+    let ms = tx.memberships_of(u.id).await.unwrap();
+    assert_eq!(ms.len(), 2);
+    assert!(ms.iter().any(|m| m.org == a && m.role == Role::Admin));
+    assert_eq!(
+        tx.api_key_by_hash(&"ab".repeat(32)).await.unwrap().unwrap(),
+        key
+    );
+    tx.touch_api_key(key.id, Timestamp::from_millis(NOW + 5))
+        .await
+        .unwrap();
+    assert_eq!(
+        tx.api_key(key.id).await.unwrap().unwrap().last_used_at,
+        Some(Timestamp::from_millis(NOW + 5))
+    );
+    let mut changed = u.clone();
+    changed.tokens_valid_after = Timestamp::from_millis(NOW + 9);
+    tx.update_user(&changed, &[]).await.unwrap();
+    assert_eq!(tx.user(u.id).await.unwrap().unwrap(), changed);
+    let orgs = tx.orgs().await.unwrap();
+    assert_eq!(
+        orgs.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(),
+        ["A", "B"]
+    );
+    assert_eq!(tx.org_by_name("a").await.unwrap().unwrap().id, a);
+    tx.commit().await.unwrap();
+}
+
+async fn unique_names_and_emails(db: TestDb) {
+    let store = open(&db).await;
+    let (a, _) = new_org(&*store, "Acme").await;
+    let org = tater_domain::Org {
+        id: tater_domain::OrgId::generate(),
+        name: "ACME".into(),
+        entra_tenant_id: None,
+        created_at: Timestamp::from_millis(NOW),
+        updated_at: Timestamp::from_millis(NOW),
+    };
+    let mut tx = store.identity(Mode::Write).await.unwrap();
+    let dup = tx
+        .insert_org(
+            &org,
+            &AuditDraft::new(
+                &system(org.id),
+                AuditAction::Create,
+                "organization",
+                org.id,
+                org.created_at,
+            ),
+        )
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    drop(tx);
+    let mut tx = store.identity(Mode::Write).await.unwrap();
+    tx.insert_user(&user("x@example.com"), &[]).await.unwrap();
+    let again = tx.insert_user(&user("x@example.com"), &[]).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    let _ = a;
+}

@@ -1,0 +1,149 @@
+//! Throwaway databases for tests, on both engines.
+//!
+//! * SQLite: a file in a fresh temporary directory.
+//! * PostgreSQL: when `TATER_TEST_POSTGRES_URL` is set (CI sets it), a fresh schema owned by
+//!   `tater_app`, an ordinary role (no superuser, no BYPASSRLS), and a URL that connects as
+//!   that role — so every PostgreSQL test runs with row-level security enforced, as production
+//!   should. The schema is dropped when the value is dropped.
+
+#![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)] // test support: failing loudly is the point
+
+use std::path::PathBuf;
+
+use sqlx::Connection;
+
+/// The environment variable that enables the PostgreSQL leg of the suites.
+pub const POSTGRES_ENV: &str = "TATER_TEST_POSTGRES_URL";
+/// The ordinary role the application connects as in PostgreSQL tests.
+pub const APP_ROLE: &str = "tater_app";
+
+/// Which engine a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that exists for one test.
+pub struct TestDb {
+    pub engine: Engine,
+    /// The URL the application uses.
+    pub url: String,
+    /// For SQLite: the data directory holding the file.
+    pub dir: Option<tempfile::TempDir>,
+    pg: Option<PgSchema>,
+}
+
+struct PgSchema {
+    admin_url: String,
+    schema: String,
+}
+
+impl TestDb {
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("tater.db").display());
+        Self {
+            engine: Engine::Sqlite,
+            url,
+            dir: Some(dir),
+            pg: None,
+        }
+    }
+
+    /// `None` (after printing why) when `TATER_TEST_POSTGRES_URL` is not set.
+    pub async fn postgres() -> Option<Self> {
+        let Ok(admin_url) = std::env::var(POSTGRES_ENV) else {
+            eprintln!("skipped: PostgreSQL leg ({POSTGRES_ENV} is not set)");
+            return None;
+        };
+        let schema = format!("tt_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("{POSTGRES_ENV} is set but PostgreSQL refused: {e}"));
+        // Parallel tests race to create the role; either error means it exists.
+        sqlx::raw_sql(&format!(
+            "DO $$ BEGIN CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS; \
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;"
+        ))
+        .execute(&mut admin)
+        .await
+        .expect("create app role");
+        sqlx::raw_sql(&format!("CREATE SCHEMA {schema} AUTHORIZATION {APP_ROLE}"))
+            .execute(&mut admin)
+            .await
+            .expect("create schema");
+        let mut url = url::Url::parse(&admin_url).expect("TATER_TEST_POSTGRES_URL is a URL");
+        url.set_username(APP_ROLE).expect("URL takes a user");
+        url.set_password(None).expect("URL takes no password");
+        url.query_pairs_mut()
+            .append_pair("options[search_path]", &schema)
+            .append_pair("application_name", "tater-test");
+        Some(Self {
+            engine: Engine::Postgres,
+            url: url.to_string(),
+            dir: None,
+            pg: Some(PgSchema { admin_url, schema }),
+        })
+    }
+
+    /// The SQLite data directory (for the CLI's `--data-dir`), or a fresh temporary one.
+    pub fn data_dir(&self) -> PathBuf {
+        match &self.dir {
+            Some(d) => d.path().to_path_buf(),
+            None => std::env::temp_dir(),
+        }
+    }
+
+    /// The PostgreSQL schema of this test.
+    pub fn pg_schema(&self) -> Option<&str> {
+        self.pg.as_ref().map(|p| p.schema.as_str())
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(pg) = self.pg.take() else { return };
+        // Drop may run inside an async runtime; use a thread with its own runtime.
+        let handle = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(rt) = rt {
+                rt.block_on(async {
+                    if let Ok(mut c) = sqlx::PgConnection::connect(&pg.admin_url).await {
+                        let _ =
+                            sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS {} CASCADE", pg.schema))
+                                .execute(&mut c)
+                                .await;
+                    }
+                });
+            }
+        });
+        let _ = handle.join();
+    }
+}
+
+/// Runs `$body` (an async fn taking a `TestDb`) once per engine: `sqlite` and `postgres` test
+/// functions in a module named after the test. The PostgreSQL one passes with a "skipped" line
+/// when no PostgreSQL is configured.
+#[macro_export]
+macro_rules! both_engines {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::TestDb::sqlite()).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(db) = $crate::TestDb::postgres().await {
+                        super::$name(db).await;
+                    }
+                }
+            }
+        )+
+    };
+}
