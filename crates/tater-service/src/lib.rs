@@ -1,1 +1,64 @@
+//! Tater's use cases. Every channel (REST, MCP, AI, agent, jobs) calls these functions with an
+//! [`Actor`](tater_domain::Actor); each one checks the policy, scopes to the actor's tenant,
+//! validates input and writes the change with its audit entry in one transaction.
 
+mod admin;
+mod audit_log;
+mod auth;
+mod clock;
+mod error;
+mod records;
+mod secrets;
+
+use std::sync::Arc;
+
+use tater_store::Store;
+
+pub use admin::{AdminOrgRef, NewApiKey, SystemOperator};
+pub use audit_log::audit_entry_view;
+pub use auth::{Credential, Identity, LoginToken, MIN_PASSWORD_LEN, hash_password};
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use error::{ServiceError, ServiceResult};
+pub use records::{HeatMap, Page, RecordExport};
+pub use secrets::{API_KEY_PREFIX, generate_api_key, hash_api_key, is_well_formed_api_key};
+
+/// Settings the use cases need; the server fills them from flags and environment.
+#[derive(Clone)]
+pub struct ServiceConfig {
+    /// Signs local session tokens (HS256). At least 32 bytes.
+    pub jwt_secret: Vec<u8>,
+    /// How long a local session token lives.
+    pub session_ttl_secs: i64,
+}
+
+impl std::fmt::Debug for ServiceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceConfig")
+            .field("jwt_secret", &"[redacted]")
+            .field("session_ttl_secs", &self.session_ttl_secs)
+            .finish()
+    }
+}
+
+/// The use cases, shared by every channel. Cheap to clone.
+#[derive(Clone)]
+pub struct Service {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    auth: Arc<auth::AuthKeys>,
+}
+
+impl Service {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServiceConfig) -> anyhow::Result<Self> {
+        let auth = Arc::new(auth::AuthKeys::new(&config)?);
+        Ok(Self { store, clock, auth })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn now(&self) -> tater_domain::Timestamp {
+        self.clock.now()
+    }
+}

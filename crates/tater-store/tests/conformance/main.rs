@@ -1,5 +1,7 @@
 //! The store conformance suite: the same tests on SQLite and on PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a panic is a failed assertion
+
 mod identity;
 mod records;
 mod rls;

@@ -1,0 +1,282 @@
+//! Authentication: local sign-in, session tokens, API keys, and choosing the organization.
+//! The result is an [`Actor`]; nothing else in the system creates one for a request.
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tater_domain::{Actor, ApiKey, Channel, Email, Membership, OrgId, Principal, Role, Timestamp, User};
+use tater_store::Mode;
+
+use crate::secrets::{hash_api_key, is_well_formed_api_key};
+use crate::{Service, ServiceConfig, ServiceError, ServiceResult};
+
+/// The shortest password accepted for new passwords.
+pub const MIN_PASSWORD_LEN: usize = 12;
+/// Longer inputs are refused before hashing, so nobody can make the server hash megabytes.
+const MAX_PASSWORD_LEN: usize = 1024;
+const ISSUER: &str = "tater";
+const AUDIENCE: &str = "tater";
+/// The `typ` claim of local session tokens; Entra ID tokens never carry it.
+const LOCAL_TOKEN_TYPE: &str = "tater-local";
+/// `last_used_at` of an API key is refreshed at most this often, not on every request.
+const KEY_TOUCH_INTERVAL_SECS: i64 = 60;
+
+const BAD_LOGIN: &str = "the email or password is incorrect";
+const BAD_TOKEN: &str = "the token is invalid or expired";
+const BAD_KEY: &str = "the API key is invalid, revoked or expired";
+
+/// A credential as presented by a client.
+pub enum Credential {
+    /// `Authorization: Bearer <jwt>`.
+    Bearer(String),
+    /// `X-API-Key: tater_…`.
+    ApiKey(String),
+}
+
+/// A session token from a successful sign-in.
+#[derive(Debug, Clone)]
+pub struct LoginToken {
+    pub token: String,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SessionClaims {
+    sub: String,
+    typ: String,
+    iss: String,
+    aud: String,
+    iat: i64,
+    exp: i64,
+    /// Issue time in milliseconds, compared with the user's `tokens_valid_after`.
+    iat_ms: i64,
+}
+
+pub(crate) struct AuthKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    ttl_secs: i64,
+    /// A real Argon2id hash of a random password, verified against when the email is unknown
+    /// so that unknown emails take as long as wrong passwords.
+    dummy_hash: String,
+}
+
+impl AuthKeys {
+    pub(crate) fn new(config: &ServiceConfig) -> anyhow::Result<Self> {
+        anyhow::ensure!(config.jwt_secret.len() >= 32, "the JWT secret must be at least 32 bytes");
+        anyhow::ensure!(config.session_ttl_secs > 0, "the session lifetime must be positive");
+        Ok(Self {
+            encoding: EncodingKey::from_secret(&config.jwt_secret),
+            decoding: DecodingKey::from_secret(&config.jwt_secret),
+            ttl_secs: config.session_ttl_secs,
+            dummy_hash: hash_password(&crate::generate_api_key())?,
+        })
+    }
+}
+
+/// An Argon2id PHC string for `password` (default parameters: 19 MiB, 2 passes).
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))
+}
+
+fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+/// Who a credential belongs to, before an organization is chosen.
+pub struct Identity {
+    user: User,
+    memberships: Vec<Membership>,
+    channel: Channel,
+    /// Set for API keys: the organization a bound key is limited to, and the role ceiling.
+    key: Option<ApiKey>,
+}
+
+impl Identity {
+    pub fn user(&self) -> &User {
+        &self.user
+    }
+
+    pub fn memberships(&self) -> &[Membership] {
+        &self.memberships
+    }
+
+    /// Picks the organization to act in: the one named by `x-organization-id` (among the
+    /// caller's memberships), else the only membership; a bound key is limited to its own.
+    pub fn actor(&self, org_header: Option<&str>) -> ServiceResult<Actor> {
+        let wanted = org_header
+            .map(|h| {
+                h.trim().parse::<OrgId>().map_err(|_| {
+                    ServiceError::BadRequest("x-organization-id must be an organization id (UUID)".into())
+                })
+            })
+            .transpose()?;
+        let bound = self.key.as_ref().and_then(|k| k.org);
+        let chosen = match (bound, wanted) {
+            (Some(b), Some(w)) if b != w => return Err(ServiceError::OrgMismatch),
+            (Some(b), _) => Some(b),
+            (None, w) => w,
+        };
+        let membership = match chosen {
+            Some(org) => self.memberships.iter().find(|m| m.org == org).ok_or(ServiceError::NotAMember)?,
+            None => match self.memberships.as_slice() {
+                [] => return Err(ServiceError::NoMembership),
+                [only] => only,
+                _ => return Err(ServiceError::AmbiguousOrg),
+            },
+        };
+        // A key may lower its user's role, never raise it.
+        let ceiling = self.key.as_ref().and_then(|k| k.role).unwrap_or(Role::SuperAdmin);
+        let role = membership.role.min(ceiling);
+        let principal = Principal::User {
+            id: self.user.id,
+            email: self.user.email.clone(),
+            oid: self.user.entra_oid.clone(),
+        };
+        Ok(Actor::authenticated(principal, membership.org, role, self.channel, false))
+    }
+}
+
+impl Service {
+    /// Email and password sign-in. Every failure gives the same answer after the same work.
+    pub async fn login(&self, email: &str, password: &str) -> ServiceResult<LoginToken> {
+        if password.len() > MAX_PASSWORD_LEN {
+            return Err(ServiceError::Unauthorized(BAD_LOGIN));
+        }
+        let user = match Email::parse(email) {
+            Ok(email) => {
+                let mut tx = self.store.identity(Mode::Read).await?;
+                tx.user_by_email(&email).await?
+            }
+            Err(_) => None,
+        };
+        let hash = user
+            .as_ref()
+            .and_then(|u| u.password_hash.clone())
+            .unwrap_or_else(|| self.auth.dummy_hash.clone());
+        let password = password.to_owned();
+        let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+            .await
+            .map_err(|e| ServiceError::Internal(e.into()))?;
+        match user {
+            Some(user) if matches && user.password_hash.is_some() => self.issue_token(&user),
+            _ => Err(ServiceError::Unauthorized(BAD_LOGIN)),
+        }
+    }
+
+    fn issue_token(&self, user: &User) -> ServiceResult<LoginToken> {
+        let now = self.clock.now();
+        let expires_at = now.plus_seconds(self.auth.ttl_secs);
+        let claims = SessionClaims {
+            sub: user.id.to_string(),
+            typ: LOCAL_TOKEN_TYPE.into(),
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            iat: now.millis() / 1000,
+            exp: expires_at.millis() / 1000,
+            iat_ms: now.millis(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.auth.encoding)
+            .map_err(|e| ServiceError::Internal(e.into()))?;
+        Ok(LoginToken { token, expires_at })
+    }
+
+    /// Verifies a credential and loads the caller's memberships.
+    pub async fn identify(&self, credential: Credential) -> ServiceResult<Identity> {
+        match credential {
+            Credential::Bearer(token) => self.identify_session(&token).await,
+            Credential::ApiKey(key) => self.identify_api_key(&key).await,
+        }
+    }
+
+    /// [`Service::identify`], then [`Identity::actor`].
+    pub async fn authenticate(&self, credential: Credential, org_header: Option<&str>) -> ServiceResult<Actor> {
+        self.identify(credential).await?.actor(org_header)
+    }
+
+    async fn identify_session(&self, token: &str) -> ServiceResult<Identity> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        // Expiry is checked against the service clock below, not the library's.
+        validation.validate_exp = false;
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        let claims = jsonwebtoken::decode::<SessionClaims>(token, &self.auth.decoding, &validation)
+            .map_err(|_| ServiceError::Unauthorized(BAD_TOKEN))?
+            .claims;
+        let now = self.clock.now();
+        if claims.typ != LOCAL_TOKEN_TYPE || claims.exp.saturating_mul(1000) <= now.millis() {
+            return Err(ServiceError::Unauthorized(BAD_TOKEN));
+        }
+        let user_id = claims.sub.parse().map_err(|_| ServiceError::Unauthorized(BAD_TOKEN))?;
+        let mut tx = self.store.identity(Mode::Read).await?;
+        let user = tx.user(user_id).await?.ok_or(ServiceError::Unauthorized(BAD_TOKEN))?;
+        if claims.iat_ms < user.tokens_valid_after.millis() {
+            return Err(ServiceError::Unauthorized(BAD_TOKEN));
+        }
+        let memberships = tx.memberships_of(user.id).await?;
+        Ok(Identity { user, memberships, channel: Channel::Web, key: None })
+    }
+
+    async fn identify_api_key(&self, key: &str) -> ServiceResult<Identity> {
+        if !is_well_formed_api_key(key) {
+            return Err(ServiceError::Unauthorized(BAD_KEY));
+        }
+        let now = self.clock.now();
+        let mut tx = self.store.identity(Mode::Read).await?;
+        let stored = tx.api_key_by_hash(&hash_api_key(key)).await?.ok_or(ServiceError::Unauthorized(BAD_KEY))?;
+        let expired = stored.expires_at.is_some_and(|e| e <= now);
+        if stored.revoked_at.is_some() || expired {
+            return Err(ServiceError::Unauthorized(BAD_KEY));
+        }
+        let user = tx.user(stored.user).await?.ok_or(ServiceError::Unauthorized(BAD_KEY))?;
+        let memberships = tx.memberships_of(user.id).await?;
+        drop(tx);
+        let stale = stored
+            .last_used_at
+            .is_none_or(|t| t.plus_seconds(KEY_TOUCH_INTERVAL_SECS) <= now);
+        if stale {
+            self.touch_api_key(&stored, now).await;
+        }
+        Ok(Identity { user, memberships, channel: Channel::Api, key: Some(stored) })
+    }
+
+    /// Best effort: a failure to record the last use must not fail the request.
+    async fn touch_api_key(&self, key: &ApiKey, now: Timestamp) {
+        let result = async {
+            let mut tx = self.store.identity(Mode::Write).await?;
+            tx.touch_api_key(key.id, now).await?;
+            tx.commit().await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(key_id = %key.id, error = %e, "could not record API key use");
+        }
+    }
+
+    /// The caller's account and memberships, for `GET /api/me`.
+    pub async fn me(&self, identity: &Identity, active: Option<&Actor>) -> ServiceResult<Value> {
+        let mut tx = self.store.identity(Mode::Read).await?;
+        let mut memberships = Vec::new();
+        for m in identity.memberships() {
+            let name = tx.org(m.org).await?.map(|o| o.name).unwrap_or_default();
+            memberships.push(json!({ "orgId": m.org, "orgName": name, "role": m.role }));
+        }
+        let user = identity.user();
+        Ok(json!({
+            "user": { "id": user.id, "email": user.email, "displayName": user.display_name },
+            "via": identity.channel,
+            "apiKey": identity.key.as_ref().map(|k| json!({ "id": k.id, "prefix": k.prefix, "orgId": k.org, "role": k.role })),
+            "activeOrganization": active.map(|a| json!({ "id": a.org(), "role": a.role() })),
+            "memberships": memberships,
+        }))
+    }
+}

@@ -1,0 +1,64 @@
+//! What a use case can answer instead of a result.
+
+use tater_domain::ValidationErrors;
+use tater_domain::policy::Denied;
+use tater_store::StoreError;
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// Client-facing outcomes are variants of their own; everything unexpected is `Internal`,
+/// whose cause is logged by the channel and never shown to the client.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// No valid credential. The message is safe to show and never says which part failed.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// Authenticated, but the role is too low.
+    #[error("{0}")]
+    Forbidden(Denied),
+    /// A bound API key named another organization.
+    #[error("this API key is bound to another organization")]
+    OrgMismatch,
+    /// `x-organization-id` named an organization the caller is not a member of.
+    #[error("you are not a member of that organization")]
+    NotAMember,
+    /// The caller belongs to no organization at all.
+    #[error("your account is not a member of any organization")]
+    NoMembership,
+    /// Several memberships and no `x-organization-id`.
+    #[error("you are a member of several organizations; name one in the x-organization-id header")]
+    AmbiguousOrg,
+    /// A header or parameter that is not the right shape (not field validation).
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Validation(ValidationErrors),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl From<Denied> for ServiceError {
+    fn from(d: Denied) -> Self {
+        ServiceError::Forbidden(d)
+    }
+}
+
+impl From<ValidationErrors> for ServiceError {
+    fn from(e: ValidationErrors) -> Self {
+        ServiceError::Validation(e)
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ServiceError::NotFound,
+            StoreError::Conflict(what) => ServiceError::Conflict(what),
+            other => ServiceError::Internal(other.into()),
+        }
+    }
+}

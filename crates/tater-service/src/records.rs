@@ -1,0 +1,223 @@
+//! Use cases of declared modules: list, get, create, update, delete, export, heat map.
+
+use serde_json::{Value, json};
+use tater_domain::module::{ListQuery, ModuleDef, PageCursor, Record, RecordMeta, parse_list_query, record_view, validate};
+use tater_domain::policy::{Action, authorize};
+use tater_domain::{Actor, AuditAction, AuditDraft, RecordId, TenantScope, ValidationErrors};
+use tater_store::Mode;
+
+use crate::{Service, ServiceError, ServiceResult};
+
+/// One page of a list.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub items: Vec<Value>,
+    /// Pass back as `cursor` for the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Counts of risks on the 5×5 grid: `cells[likelihood - 1][impact - 1]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeatMap {
+    pub residual: bool,
+    pub cells: [[i64; 5]; 5],
+    /// Risks without both ratings.
+    pub unscored: i64,
+}
+
+/// An export in progress: pages of records in list order, read one transaction at a time so a
+/// million rows never sit in memory at once.
+pub struct RecordExport {
+    service: Service,
+    actor: Actor,
+    def: &'static ModuleDef,
+    query: ListQuery,
+    done: bool,
+}
+
+/// Rows per page of an export.
+const EXPORT_PAGE: u32 = 500;
+
+fn parse_id(id: &str) -> ServiceResult<RecordId> {
+    // An id that cannot exist is as absent as one that does not.
+    id.parse().map_err(|_| ServiceError::NotFound)
+}
+
+impl Service {
+    fn today(&self) -> time::Date {
+        self.clock.now().date()
+    }
+
+    fn view(&self, def: &ModuleDef, record: &Record) -> Value {
+        record_view(def, record, self.today())
+    }
+
+    /// Parses list parameters for `def` (errors name the parameter).
+    pub fn list_query(&self, def: &ModuleDef, params: &[(String, String)], reserved: &[&str]) -> ServiceResult<ListQuery> {
+        Ok(parse_list_query(def, params, self.today(), reserved)?)
+    }
+
+    pub async fn list_records(&self, actor: &Actor, def: &'static ModuleDef, query: &ListQuery) -> ServiceResult<Page> {
+        authorize(actor, Action::Read)?;
+        let mut tx = self.store.tenant(&TenantScope::of(actor), Mode::Read).await?;
+        let mut rows = tx.list_records(def.name, query).await?;
+        let more = rows.len() > query.limit as usize;
+        rows.truncate(query.limit as usize);
+        let next_cursor = match (more, rows.last()) {
+            (true, Some(last)) => Some(
+                PageCursor { value: query.sort.value_of(last), id: last.meta.id }.encode(&query.sort),
+            ),
+            _ => None,
+        };
+        let items = rows.iter().map(|r| self.view(def, r)).collect();
+        Ok(Page { items, next_cursor })
+    }
+
+    pub async fn get_record(&self, actor: &Actor, def: &'static ModuleDef, id: &str) -> ServiceResult<Value> {
+        authorize(actor, Action::Read)?;
+        let id = parse_id(id)?;
+        let mut tx = self.store.tenant(&TenantScope::of(actor), Mode::Read).await?;
+        let record = tx.get_record(def.name, id).await?.ok_or(ServiceError::NotFound)?;
+        Ok(self.view(def, &record))
+    }
+
+    pub async fn create_record(&self, actor: &Actor, def: &'static ModuleDef, body: &Value) -> ServiceResult<Value> {
+        authorize(actor, Action::WriteRecord)?;
+        let data = validate(def, body, None, self.today())?;
+        let now = self.clock.now();
+        let record = Record {
+            meta: RecordMeta {
+                id: RecordId::generate(),
+                version: 1,
+                created_at: now,
+                updated_at: now,
+                created_by: actor.audit_user_id(),
+                updated_by: actor.audit_user_id(),
+            },
+            data,
+        };
+        let after = Value::Object(record.data.clone());
+        let audit = AuditDraft::new(actor, AuditAction::Create, def.entity_type, record.meta.id, now)
+            .with_changes(None, Some(&after), &[]);
+        let mut tx = self.store.tenant(&TenantScope::of(actor), Mode::Write).await?;
+        tx.insert_record(def.name, &record, &audit).await?;
+        tx.commit().await?;
+        Ok(self.view(def, &record))
+    }
+
+    /// Full replacement. A `version` in the body must match the stored one (else 409), so two
+    /// people editing the same record cannot silently overwrite each other. An update that
+    /// changes nothing writes nothing and is not audited.
+    pub async fn update_record(&self, actor: &Actor, def: &'static ModuleDef, id: &str, body: &Value) -> ServiceResult<Value> {
+        authorize(actor, Action::WriteRecord)?;
+        let id = parse_id(id)?;
+        let mut tx = self.store.tenant(&TenantScope::of(actor), Mode::Write).await?;
+        let current = tx.get_record(def.name, id).await?.ok_or(ServiceError::NotFound)?;
+        let data = validate(def, body, Some(&current.data), self.today())?;
+        check_version(body, current.meta.version)?;
+        if data == current.data {
+            return Ok(self.view(def, &current));
+        }
+        let now = self.clock.now();
+        let before = Value::Object(current.data.clone());
+        let after = Value::Object(data.clone());
+        let updated = Record {
+            meta: RecordMeta {
+                version: current.meta.version + 1,
+                updated_at: now,
+                updated_by: actor.audit_user_id(),
+                ..current.meta.clone()
+            },
+            data,
+        };
+        let audit = AuditDraft::new(actor, AuditAction::Update, def.entity_type, id, now)
+            .with_changes(Some(&before), Some(&after), &[]);
+        tx.update_record(def.name, &updated, current.meta.version, &audit).await?;
+        tx.commit().await?;
+        Ok(self.view(def, &updated))
+    }
+
+    pub async fn delete_record(&self, actor: &Actor, def: &'static ModuleDef, id: &str) -> ServiceResult<()> {
+        authorize(actor, Action::WriteRecord)?;
+        let id = parse_id(id)?;
+        let mut tx = self.store.tenant(&TenantScope::of(actor), Mode::Write).await?;
+        let current = tx.get_record(def.name, id).await?.ok_or(ServiceError::NotFound)?;
+        let before = Value::Object(current.data.clone());
+        let audit = AuditDraft::new(actor, AuditAction::Delete, def.entity_type, id, self.clock.now())
+            .with_changes(Some(&before), None, &[]);
+        tx.delete_record(def.name, id, current.meta.version, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Starts an export of every record matching `query` (its limit and cursor are ignored).
+    pub fn export_records(&self, actor: &Actor, def: &'static ModuleDef, mut query: ListQuery) -> ServiceResult<RecordExport> {
+        authorize(actor, Action::Read)?;
+        query.limit = EXPORT_PAGE;
+        query.after = None;
+        Ok(RecordExport { service: self.clone(), actor: actor.clone(), def, query, done: false })
+    }
+
+    /// Counts risks on the 5×5 grid, inherent or residual.
+    pub async fn risk_heat_map(&self, actor: &Actor, residual: bool) -> ServiceResult<HeatMap> {
+        authorize(actor, Action::Read)?;
+        let fields: [&'static str; 2] =
+            if residual { ["residualLikelihood", "residualImpact"] } else { ["likelihood", "impact"] };
+        let mut tx = self.store.tenant(&TenantScope::of(actor), Mode::Read).await?;
+        let groups = tx.count_by(tater_domain::modules::RISKS.name, &fields).await?;
+        let mut map = HeatMap { residual, cells: [[0; 5]; 5], unscored: 0 };
+        for (key, n) in groups {
+            match (key.first().copied().flatten(), key.get(1).copied().flatten()) {
+                (Some(l @ 1..=5), Some(i @ 1..=5)) => map.cells[(l - 1) as usize][(i - 1) as usize] += n,
+                _ => map.unscored += n,
+            }
+        }
+        Ok(map)
+    }
+}
+
+fn check_version(body: &Value, stored: i64) -> ServiceResult<()> {
+    match body.get("version") {
+        None | Some(Value::Null) => Ok(()),
+        Some(v) => match v.as_i64() {
+            Some(sent) if sent == stored => Ok(()),
+            Some(sent) => Err(ServiceError::Conflict(format!(
+                "the record is at version {stored}, not {sent}: someone else changed it; reload and retry"
+            ))),
+            None => Err(ValidationErrors::single("version", "must be a whole number").into()),
+        },
+    }
+}
+
+impl RecordExport {
+    pub fn module(&self) -> &'static ModuleDef {
+        self.def
+    }
+
+    /// The next page of record views, or `None` when done.
+    pub async fn next_page(&mut self) -> ServiceResult<Option<Vec<Value>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self.service.list_records(&self.actor, self.def, &self.query).await?;
+        match page.next_cursor {
+            Some(token) => {
+                self.query.after = Some(PageCursor::decode(&token, &self.query.sort).map_err(|e| ServiceError::Internal(e.into()))?);
+            }
+            None => self.done = true,
+        }
+        Ok(Some(page.items))
+    }
+}
+
+impl HeatMap {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "kind": if self.residual { "residual" } else { "inherent" },
+            "axes": { "rows": "likelihood 1–5", "columns": "impact 1–5" },
+            "cells": self.cells,
+            "total": self.cells.iter().flatten().sum::<i64>(),
+            "unscored": self.unscored,
+        })
+    }
+}

@@ -1,0 +1,51 @@
+//! API key material: generation, format and hashing.
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+/// Every API key starts with this, so secret scanners can spot leaked keys.
+pub const API_KEY_PREFIX: &str = "tater_";
+const API_KEY_HEX_LEN: usize = 32;
+
+/// A new key: `tater_` and 32 lowercase hex digits (128 random bits).
+pub fn generate_api_key() -> String {
+    let mut bytes = [0u8; API_KEY_HEX_LEN / 2];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{API_KEY_PREFIX}{}", hex::encode(bytes))
+}
+
+/// Whether `key` has exactly the shape of a key this server issues.
+pub fn is_well_formed_api_key(key: &str) -> bool {
+    key.strip_prefix(API_KEY_PREFIX).is_some_and(|hex| {
+        hex.len() == API_KEY_HEX_LEN && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
+
+/// What is stored: lowercase hex SHA-256 of the whole key. Keys carry 128 random bits, so a
+/// fast hash is safe here and keeps per-request verification cheap.
+pub fn hash_api_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// The part of a key kept for display: the prefix and the first four hex digits.
+pub fn display_prefix(key: &str) -> String {
+    key.chars().take(API_KEY_PREFIX.len() + 4).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_have_the_documented_shape() {
+        let k = generate_api_key();
+        assert!(is_well_formed_api_key(&k), "{k}");
+        assert_eq!(k.len(), 38);
+        assert_ne!(k, generate_api_key());
+        assert!(!is_well_formed_api_key(&k.to_uppercase()));
+        assert!(!is_well_formed_api_key(&format!("{k}0")));
+        assert!(!is_well_formed_api_key(&k.replace("tater_", "tatr_")));
+        assert_eq!(hash_api_key("tater_x").len(), 64);
+        assert_eq!(display_prefix(&k).len(), 10);
+    }
+}
