@@ -27,7 +27,9 @@ impl CsvExport {
     /// The byte-order mark and the header row (the module's declared column names).
     pub fn header(&self) -> Vec<u8> {
         let mut out = UTF8_BOM.as_bytes().to_vec();
-        out.extend(encode_row(self.def.csv_columns.iter().map(|c| (*c).to_owned())));
+        out.extend(encode_row(
+            self.def.csv_columns.iter().map(|c| (*c).to_owned()),
+        ));
         out
     }
 
@@ -35,7 +37,11 @@ impl CsvExport {
     pub fn rows(&self, records: &[Value]) -> Vec<u8> {
         let mut out = Vec::new();
         for r in records {
-            let cells = self.def.csv_columns.iter().map(|c| cell(r.get(*c).unwrap_or(&Value::Null)));
+            let cells = self
+                .def
+                .csv_columns
+                .iter()
+                .map(|c| cell(r.get(*c).unwrap_or(&Value::Null)));
             out.extend(encode_row(cells));
         }
         out
@@ -61,7 +67,11 @@ pub fn cell(value: &Value) -> String {
         Value::String(s) => neutralise(s),
         Value::Array(items) => {
             let parts: Vec<String> = items.iter().map(flatten).collect();
-            let sep = if items.iter().any(Value::is_object) { " | " } else { "; " };
+            let sep = if items.iter().any(Value::is_object) {
+                " | "
+            } else {
+                "; "
+            };
             neutralise(&parts.join(sep))
         }
         Value::Object(_) => neutralise(&flatten(value)),
@@ -107,7 +117,9 @@ mod tests {
         assert_eq!(cell(&json!("plain")), "plain");
         assert_eq!(cell(&json!(["ac-2", "ac-3"])), "ac-2; ac-3");
         assert_eq!(
-            cell(&json!([{"id": 1, "description": "a", "completionDate": null}, {"id": 2, "description": "=b"}])),
+            cell(
+                &json!([{"id": 1, "description": "a", "completionDate": null}, {"id": 2, "description": "=b"}])
+            ),
             "id: 1, description: a | id: 2, description: =b"
         );
     }
@@ -118,7 +130,8 @@ mod tests {
         let header = String::from_utf8(export.header()).unwrap();
         assert!(header.starts_with("\u{feff}id,title,"));
         assert!(header.ends_with("\r\n"));
-        let row = String::from_utf8(export.rows(&[json!({"id": "x", "title": "a, \"b\"\nc"})])).unwrap();
+        let row =
+            String::from_utf8(export.rows(&[json!({"id": "x", "title": "a, \"b\"\nc"})])).unwrap();
         assert!(row.starts_with("x,\"a, \"\"b\"\"\nc\","), "{row}");
     }
 }

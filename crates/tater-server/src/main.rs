@@ -1,1 +1,39 @@
-fn main() {}
+//! The `tater` binary: parse flags, set up logging, run the command.
+
+use clap::Parser;
+use tater_server::cli::{self, Cli, Command};
+use tater_server::config::LogFormat;
+use tracing_subscriber::EnvFilter;
+
+fn init_logging(format: LogFormat, default: &str) {
+    let filter = EnvFilter::try_from_env("TATER_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => {
+            init_logging(args.log_format, "info,sqlx=warn");
+            cli::serve(args).await
+        }
+        Command::Admin(args) => {
+            init_logging(LogFormat::Text, "warn");
+            cli::admin(args).await
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -2,8 +2,8 @@
 
 use serde_json::{Value, json};
 use tater_domain::{
-    Actor, ApiKey, ApiKeyId, AuditAction, AuditDraft, Channel, Email, Membership, Org, OrgId, Role, Timestamp, User,
-    UserId, ValidationErrors,
+    Actor, ApiKey, ApiKeyId, AuditAction, AuditDraft, Channel, Email, Membership, Org, OrgId, Role,
+    Timestamp, User, UserId, ValidationErrors,
 };
 use tater_store::{IdentityTx, Mode};
 
@@ -39,9 +39,9 @@ impl SystemOperator {
 fn guid(field: &str, raw: Option<&str>) -> ServiceResult<Option<String>> {
     raw.map(|s| {
         let s = s.trim().to_ascii_lowercase();
-        uuid_shape(&s)
-            .then_some(s)
-            .ok_or_else(|| ValidationErrors::single(field, "must be a GUID (8-4-4-4-12 hex digits)").into())
+        uuid_shape(&s).then_some(s).ok_or_else(|| {
+            ValidationErrors::single(field, "must be a GUID (8-4-4-4-12 hex digits)").into()
+        })
     })
     .transpose()
 }
@@ -49,7 +49,10 @@ fn guid(field: &str, raw: Option<&str>) -> ServiceResult<Option<String>> {
 fn uuid_shape(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn check_password(password: &str) -> ServiceResult<()> {
@@ -72,7 +75,10 @@ impl Service {
         };
         match by_id {
             Some(org) => Ok(org),
-            None => tx.org_by_name(reference.0.trim()).await?.ok_or(ServiceError::NotFound),
+            None => tx
+                .org_by_name(reference.0.trim())
+                .await?
+                .ok_or(ServiceError::NotFound),
         }
     }
 
@@ -81,10 +87,22 @@ impl Service {
         Self::find_org(&mut *tx, &reference).await
     }
 
-    pub async fn admin_create_org(&self, op: &SystemOperator, name: &str, entra_tenant: Option<&str>) -> ServiceResult<Org> {
+    pub async fn admin_create_org(
+        &self,
+        op: &SystemOperator,
+        name: &str,
+        entra_tenant: Option<&str>,
+    ) -> ServiceResult<Org> {
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > MAX_ORG_NAME || name.chars().any(char::is_control) {
-            return Err(ValidationErrors::single("name", format!("must be 1 to {MAX_ORG_NAME} characters on one line")).into());
+        if name.is_empty()
+            || name.chars().count() > MAX_ORG_NAME
+            || name.chars().any(char::is_control)
+        {
+            return Err(ValidationErrors::single(
+                "name",
+                format!("must be 1 to {MAX_ORG_NAME} characters on one line"),
+            )
+            .into());
         }
         let now = self.clock.now();
         let org = Org {
@@ -95,13 +113,23 @@ impl Service {
             updated_at: now,
         };
         let after = json!({ "name": org.name, "entraTenantId": org.entra_tenant_id });
-        let audit = AuditDraft::new(&op.actor(org.id), AuditAction::Create, "organization", org.id, now)
-            .with_changes(None, Some(&after), &[]);
+        let audit = AuditDraft::new(
+            &op.actor(org.id),
+            AuditAction::Create,
+            "organization",
+            org.id,
+            now,
+        )
+        .with_changes(None, Some(&after), &[]);
         let mut tx = self.store.identity(Mode::Write).await?;
-        tx.insert_org(&org, &audit).await.map_err(|e| match ServiceError::from(e) {
-            ServiceError::Conflict(_) => ServiceError::Conflict("an organization with that name or Entra tenant exists".into()),
-            other => other,
-        })?;
+        tx.insert_org(&org, &audit)
+            .await
+            .map_err(|e| match ServiceError::from(e) {
+                ServiceError::Conflict(_) => ServiceError::Conflict(
+                    "an organization with that name or Entra tenant exists".into(),
+                ),
+                other => other,
+            })?;
         tx.commit().await?;
         Ok(org)
     }
@@ -117,13 +145,19 @@ impl Service {
         password: Option<&str>,
         entra_oid: Option<&str>,
     ) -> ServiceResult<(UserId, bool)> {
-        let email = Email::parse(email).map_err(|e| ValidationErrors::single("email", e.to_string()))?;
+        let email =
+            Email::parse(email).map_err(|e| ValidationErrors::single("email", e.to_string()))?;
         let entra_oid = guid("entraOid", entra_oid)?;
         let password_hash = match password {
             Some(p) => {
                 check_password(p)?;
                 let p = p.to_owned();
-                Some(tokio::task::spawn_blocking(move || hash_password(&p)).await.map_err(|e| ServiceError::Internal(e.into()))?.map_err(ServiceError::Internal)?)
+                Some(
+                    tokio::task::spawn_blocking(move || hash_password(&p))
+                        .await
+                        .map_err(|e| ServiceError::Internal(e.into()))?
+                        .map_err(ServiceError::Internal)?,
+                )
             }
             None => None,
         };
@@ -151,7 +185,11 @@ impl Service {
                 (user, true)
             }
         };
-        let previous = tx.memberships_of(user.id).await?.into_iter().find(|m| m.org == org.id);
+        let previous = tx
+            .memberships_of(user.id)
+            .await?
+            .into_iter()
+            .find(|m| m.org == org.id);
         if previous.as_ref().is_none_or(|m| m.role != role) {
             let membership = Membership {
                 org: org.id,
@@ -162,9 +200,16 @@ impl Service {
             };
             let view = |r: Role| json!({ "userId": user.id, "email": user.email, "role": r });
             let before = previous.as_ref().map(|m| view(m.role));
-            let action = if previous.is_some() { AuditAction::Update } else { AuditAction::Create };
-            let audit = AuditDraft::new(&actor, action, "membership", user.id, now)
-                .with_changes(before.as_ref(), Some(&view(role)), &[]);
+            let action = if previous.is_some() {
+                AuditAction::Update
+            } else {
+                AuditAction::Create
+            };
+            let audit = AuditDraft::new(&actor, action, "membership", user.id, now).with_changes(
+                before.as_ref(),
+                Some(&view(role)),
+                &[],
+            );
             tx.put_membership(&membership, &audit).await?;
         }
         tx.commit().await?;
@@ -173,8 +218,14 @@ impl Service {
 
     /// Sets a user's password and signs out its earlier sessions. Audited in every
     /// organization the user belongs to.
-    pub async fn admin_set_password(&self, op: &SystemOperator, email: &str, password: &str) -> ServiceResult<UserId> {
-        let email = Email::parse(email).map_err(|e| ValidationErrors::single("email", e.to_string()))?;
+    pub async fn admin_set_password(
+        &self,
+        op: &SystemOperator,
+        email: &str,
+        password: &str,
+    ) -> ServiceResult<UserId> {
+        let email =
+            Email::parse(email).map_err(|e| ValidationErrors::single("email", e.to_string()))?;
         check_password(password)?;
         let p = password.to_owned();
         let hash = tokio::task::spawn_blocking(move || hash_password(&p))
@@ -183,16 +234,25 @@ impl Service {
             .map_err(ServiceError::Internal)?;
         let now = self.clock.now();
         let mut tx = self.store.identity(Mode::Write).await?;
-        let user = tx.user_by_email(&email).await?.ok_or(ServiceError::NotFound)?;
-        let updated = User { password_hash: Some(hash), tokens_valid_after: now, updated_at: now, ..user.clone() };
+        let user = tx
+            .user_by_email(&email)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let updated = User {
+            password_hash: Some(hash),
+            tokens_valid_after: now,
+            updated_at: now,
+            ..user.clone()
+        };
         let (before, after) = (user_audit_view(&user), user_audit_view(&updated));
         let audits: Vec<(OrgId, AuditDraft)> = tx
             .memberships_of(user.id)
             .await?
             .iter()
             .map(|m| {
-                let a = AuditDraft::new(&op.actor(m.org), AuditAction::Update, "user", user.id, now)
-                    .with_changes(Some(&before), Some(&after), &["passwordHash"]);
+                let a =
+                    AuditDraft::new(&op.actor(m.org), AuditAction::Update, "user", user.id, now)
+                        .with_changes(Some(&before), Some(&after), &["passwordHash"]);
                 (m.org, a)
             })
             .collect();
@@ -212,23 +272,35 @@ impl Service {
         role: Option<Role>,
         expires_at: Option<Timestamp>,
     ) -> ServiceResult<NewApiKey> {
-        let email = Email::parse(email).map_err(|e| ValidationErrors::single("user", e.to_string()))?;
+        let email =
+            Email::parse(email).map_err(|e| ValidationErrors::single("user", e.to_string()))?;
         let now = self.clock.now();
         let mut tx = self.store.identity(Mode::Write).await?;
-        let user = tx.user_by_email(&email).await?.ok_or(ServiceError::NotFound)?;
+        let user = tx
+            .user_by_email(&email)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
         let memberships = tx.memberships_of(user.id).await?;
         let bound = match org {
             Some(r) => {
                 let org = Self::find_org(&mut *tx, &r).await?;
                 if !memberships.iter().any(|m| m.org == org.id) {
-                    return Err(ValidationErrors::single("org", "the user is not a member of that organization").into());
+                    return Err(ValidationErrors::single(
+                        "org",
+                        "the user is not a member of that organization",
+                    )
+                    .into());
                 }
                 Some(org.id)
             }
             None => None,
         };
         if memberships.is_empty() {
-            return Err(ValidationErrors::single("user", "the user is not a member of any organization").into());
+            return Err(ValidationErrors::single(
+                "user",
+                "the user is not a member of any organization",
+            )
+            .into());
         }
         let key = generate_api_key();
         let record = ApiKey {
@@ -257,8 +329,9 @@ impl Service {
         let audits: Vec<(OrgId, AuditDraft)> = orgs
             .into_iter()
             .map(|o| {
-                let a = AuditDraft::new(&op.actor(o), AuditAction::Create, "api-key", record.id, now)
-                    .with_changes(None, Some(&after), &[]);
+                let a =
+                    AuditDraft::new(&op.actor(o), AuditAction::Create, "api-key", record.id, now)
+                        .with_changes(None, Some(&after), &[]);
                 (o, a)
             })
             .collect();
@@ -275,4 +348,13 @@ fn user_audit_view(u: &User) -> Value {
         "entraOid": u.entra_oid,
         "passwordHash": u.password_hash,
     })
+}
+
+impl Service {
+    /// Cross-organization (SPEC T2): every organization on the server. SuperAdmin only.
+    pub async fn cross_org_list_organizations(&self, actor: &Actor) -> ServiceResult<Vec<Org>> {
+        tater_domain::policy::authorize(actor, tater_domain::policy::Action::CrossOrg)?;
+        let mut tx = self.store.identity(Mode::Read).await?;
+        Ok(tx.orgs().await?)
+    }
 }

@@ -1,9 +1,9 @@
 //! Reading the audit log (SPEC L3).
 
 use serde_json::{Value, json};
+use tater_domain::module::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use tater_domain::policy::{Action, authorize};
 use tater_domain::{Actor, AuditEntry, TenantScope, Timestamp, ValidationErrors};
-use tater_domain::module::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use tater_store::{AuditQuery, Mode};
 
 use crate::{Page, Service, ServiceResult};
@@ -31,7 +31,10 @@ const MAX_FILTER_LEN: usize = 200;
 
 /// Parses `via`, `userId`, `entityType`, `entityId`, `action`, `from`, `to`, `limit`, `cursor`.
 pub fn parse_audit_query(params: &[(String, String)]) -> Result<AuditQuery, ValidationErrors> {
-    let mut q = AuditQuery { limit: DEFAULT_PAGE_SIZE, ..Default::default() };
+    let mut q = AuditQuery {
+        limit: DEFAULT_PAGE_SIZE,
+        ..Default::default()
+    };
     let mut errors = ValidationErrors::new();
     let mut seen: Vec<&str> = Vec::new();
     for (key, value) in params {
@@ -49,13 +52,23 @@ pub fn parse_audit_query(params: &[(String, String)]) -> Result<AuditQuery, Vali
             }
         };
         let result: Result<(), String> = match key.as_str() {
-            "via" => value.parse().map(|v| q.via = Some(v)).map_err(|e: tater_domain::channel::UnknownChannel| e.to_string()),
-            "action" => value.parse().map(|v| q.action = Some(v)).map_err(|e: tater_domain::audit::UnknownAction| e.to_string()),
+            "via" => value
+                .parse()
+                .map(|v| q.via = Some(v))
+                .map_err(|e: tater_domain::channel::UnknownChannel| e.to_string()),
+            "action" => value
+                .parse()
+                .map(|v| q.action = Some(v))
+                .map_err(|e: tater_domain::audit::UnknownAction| e.to_string()),
             "userId" => text().map(|v| q.user_id = Some(v)),
             "entityType" => text().map(|v| q.entity_type = Some(v)),
             "entityId" => text().map(|v| q.entity_id = Some(v)),
-            "from" => Timestamp::parse(value).map(|t| q.from = Some(t)).map_err(|e| e.to_string()),
-            "to" => Timestamp::parse(value).map(|t| q.to = Some(t)).map_err(|e| e.to_string()),
+            "from" => Timestamp::parse(value)
+                .map(|t| q.from = Some(t))
+                .map_err(|e| e.to_string()),
+            "to" => Timestamp::parse(value)
+                .map(|t| q.to = Some(t))
+                .map_err(|e| e.to_string()),
             "limit" => match value.parse::<u32>() {
                 Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => {
                     q.limit = n;
@@ -81,14 +94,28 @@ pub fn parse_audit_query(params: &[(String, String)]) -> Result<AuditQuery, Vali
 
 impl Service {
     /// The active organization's audit log, newest first. Auditor and above.
-    pub async fn audit_log(&self, actor: &Actor, params: &[(String, String)]) -> ServiceResult<Page> {
+    pub async fn audit_log(
+        &self,
+        actor: &Actor,
+        params: &[(String, String)],
+    ) -> ServiceResult<Page> {
         authorize(actor, Action::ReadAudit)?;
         let q = parse_audit_query(params)?;
-        let mut tx = self.store.tenant(&TenantScope::of(actor), Mode::Read).await?;
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Read)
+            .await?;
         let mut rows = tx.list_audit(&q).await?;
         let more = rows.len() > q.limit as usize;
         rows.truncate(q.limit as usize);
-        let next_cursor = if more { rows.last().map(|e| e.seq.to_string()) } else { None };
-        Ok(Page { items: rows.iter().map(audit_entry_view).collect(), next_cursor })
+        let next_cursor = if more {
+            rows.last().map(|e| e.seq.to_string())
+        } else {
+            None
+        };
+        Ok(Page {
+            items: rows.iter().map(audit_entry_view).collect(),
+            next_cursor,
+        })
     }
 }

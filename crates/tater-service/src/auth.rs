@@ -1,13 +1,15 @@
 //! Authentication: local sign-in, session tokens, API keys, and choosing the organization.
 //! The result is an [`Actor`]; nothing else in the system creates one for a request.
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tater_domain::{Actor, ApiKey, Channel, Email, Membership, OrgId, Principal, Role, Timestamp, User};
+use tater_domain::{
+    Actor, ApiKey, Channel, Email, Membership, OrgId, Principal, Role, Timestamp, User,
+};
 use tater_store::Mode;
 
 use crate::secrets::{hash_api_key, is_well_formed_api_key};
@@ -66,8 +68,14 @@ pub(crate) struct AuthKeys {
 
 impl AuthKeys {
     pub(crate) fn new(config: &ServiceConfig) -> anyhow::Result<Self> {
-        anyhow::ensure!(config.jwt_secret.len() >= 32, "the JWT secret must be at least 32 bytes");
-        anyhow::ensure!(config.session_ttl_secs > 0, "the session lifetime must be positive");
+        anyhow::ensure!(
+            config.jwt_secret.len() >= 32,
+            "the JWT secret must be at least 32 bytes"
+        );
+        anyhow::ensure!(
+            config.session_ttl_secs > 0,
+            "the session lifetime must be positive"
+        );
         Ok(Self {
             encoding: EncodingKey::from_secret(&config.jwt_secret),
             decoding: DecodingKey::from_secret(&config.jwt_secret),
@@ -87,8 +95,11 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
 }
 
 fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc)
-        .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(phc).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 /// Who a credential belongs to, before an organization is chosen.
@@ -115,7 +126,9 @@ impl Identity {
         let wanted = org_header
             .map(|h| {
                 h.trim().parse::<OrgId>().map_err(|_| {
-                    ServiceError::BadRequest("x-organization-id must be an organization id (UUID)".into())
+                    ServiceError::BadRequest(
+                        "x-organization-id must be an organization id (UUID)".into(),
+                    )
                 })
             })
             .transpose()?;
@@ -126,7 +139,11 @@ impl Identity {
             (None, w) => w,
         };
         let membership = match chosen {
-            Some(org) => self.memberships.iter().find(|m| m.org == org).ok_or(ServiceError::NotAMember)?,
+            Some(org) => self
+                .memberships
+                .iter()
+                .find(|m| m.org == org)
+                .ok_or(ServiceError::NotAMember)?,
             None => match self.memberships.as_slice() {
                 [] => return Err(ServiceError::NoMembership),
                 [only] => only,
@@ -134,14 +151,24 @@ impl Identity {
             },
         };
         // A key may lower its user's role, never raise it.
-        let ceiling = self.key.as_ref().and_then(|k| k.role).unwrap_or(Role::SuperAdmin);
+        let ceiling = self
+            .key
+            .as_ref()
+            .and_then(|k| k.role)
+            .unwrap_or(Role::SuperAdmin);
         let role = membership.role.min(ceiling);
         let principal = Principal::User {
             id: self.user.id,
             email: self.user.email.clone(),
             oid: self.user.entra_oid.clone(),
         };
-        Ok(Actor::authenticated(principal, membership.org, role, self.channel, false))
+        Ok(Actor::authenticated(
+            principal,
+            membership.org,
+            role,
+            self.channel,
+            false,
+        ))
     }
 }
 
@@ -184,8 +211,9 @@ impl Service {
             exp: expires_at.millis() / 1000,
             iat_ms: now.millis(),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.auth.encoding)
-            .map_err(|e| ServiceError::Internal(e.into()))?;
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.auth.encoding)
+                .map_err(|e| ServiceError::Internal(e.into()))?;
         Ok(LoginToken { token, expires_at })
     }
 
@@ -198,7 +226,11 @@ impl Service {
     }
 
     /// [`Service::identify`], then [`Identity::actor`].
-    pub async fn authenticate(&self, credential: Credential, org_header: Option<&str>) -> ServiceResult<Actor> {
+    pub async fn authenticate(
+        &self,
+        credential: Credential,
+        org_header: Option<&str>,
+    ) -> ServiceResult<Actor> {
         self.identify(credential).await?.actor(org_header)
     }
 
@@ -216,14 +248,25 @@ impl Service {
         if claims.typ != LOCAL_TOKEN_TYPE || claims.exp.saturating_mul(1000) <= now.millis() {
             return Err(ServiceError::Unauthorized(BAD_TOKEN));
         }
-        let user_id = claims.sub.parse().map_err(|_| ServiceError::Unauthorized(BAD_TOKEN))?;
+        let user_id = claims
+            .sub
+            .parse()
+            .map_err(|_| ServiceError::Unauthorized(BAD_TOKEN))?;
         let mut tx = self.store.identity(Mode::Read).await?;
-        let user = tx.user(user_id).await?.ok_or(ServiceError::Unauthorized(BAD_TOKEN))?;
+        let user = tx
+            .user(user_id)
+            .await?
+            .ok_or(ServiceError::Unauthorized(BAD_TOKEN))?;
         if claims.iat_ms < user.tokens_valid_after.millis() {
             return Err(ServiceError::Unauthorized(BAD_TOKEN));
         }
         let memberships = tx.memberships_of(user.id).await?;
-        Ok(Identity { user, memberships, channel: Channel::Web, key: None })
+        Ok(Identity {
+            user,
+            memberships,
+            channel: Channel::Web,
+            key: None,
+        })
     }
 
     async fn identify_api_key(&self, key: &str) -> ServiceResult<Identity> {
@@ -232,12 +275,18 @@ impl Service {
         }
         let now = self.clock.now();
         let mut tx = self.store.identity(Mode::Read).await?;
-        let stored = tx.api_key_by_hash(&hash_api_key(key)).await?.ok_or(ServiceError::Unauthorized(BAD_KEY))?;
+        let stored = tx
+            .api_key_by_hash(&hash_api_key(key))
+            .await?
+            .ok_or(ServiceError::Unauthorized(BAD_KEY))?;
         let expired = stored.expires_at.is_some_and(|e| e <= now);
         if stored.revoked_at.is_some() || expired {
             return Err(ServiceError::Unauthorized(BAD_KEY));
         }
-        let user = tx.user(stored.user).await?.ok_or(ServiceError::Unauthorized(BAD_KEY))?;
+        let user = tx
+            .user(stored.user)
+            .await?
+            .ok_or(ServiceError::Unauthorized(BAD_KEY))?;
         let memberships = tx.memberships_of(user.id).await?;
         drop(tx);
         let stale = stored
@@ -246,7 +295,12 @@ impl Service {
         if stale {
             self.touch_api_key(&stored, now).await;
         }
-        Ok(Identity { user, memberships, channel: Channel::Api, key: Some(stored) })
+        Ok(Identity {
+            user,
+            memberships,
+            channel: Channel::Api,
+            key: Some(stored),
+        })
     }
 
     /// Best effort: a failure to record the last use must not fail the request.

@@ -49,7 +49,11 @@ pub struct Service {
 }
 
 impl Service {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServiceConfig) -> anyhow::Result<Self> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        config: ServiceConfig,
+    ) -> anyhow::Result<Self> {
         let auth = Arc::new(auth::AuthKeys::new(&config)?);
         Ok(Self { store, clock, auth })
     }

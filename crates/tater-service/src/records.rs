@@ -1,7 +1,9 @@
 //! Use cases of declared modules: list, get, create, update, delete, export, heat map.
 
 use serde_json::{Value, json};
-use tater_domain::module::{ListQuery, ModuleDef, PageCursor, Record, RecordMeta, parse_list_query, record_view, validate};
+use tater_domain::module::{
+    ListQuery, ModuleDef, PageCursor, Record, RecordMeta, parse_list_query, record_view, validate,
+};
 use tater_domain::policy::{Action, authorize};
 use tater_domain::{Actor, AuditAction, AuditDraft, RecordId, TenantScope, ValidationErrors};
 use tater_store::Mode;
@@ -53,19 +55,36 @@ impl Service {
     }
 
     /// Parses list parameters for `def` (errors name the parameter).
-    pub fn list_query(&self, def: &ModuleDef, params: &[(String, String)], reserved: &[&str]) -> ServiceResult<ListQuery> {
+    pub fn list_query(
+        &self,
+        def: &ModuleDef,
+        params: &[(String, String)],
+        reserved: &[&str],
+    ) -> ServiceResult<ListQuery> {
         Ok(parse_list_query(def, params, self.today(), reserved)?)
     }
 
-    pub async fn list_records(&self, actor: &Actor, def: &'static ModuleDef, query: &ListQuery) -> ServiceResult<Page> {
+    pub async fn list_records(
+        &self,
+        actor: &Actor,
+        def: &'static ModuleDef,
+        query: &ListQuery,
+    ) -> ServiceResult<Page> {
         authorize(actor, Action::Read)?;
-        let mut tx = self.store.tenant(&TenantScope::of(actor), Mode::Read).await?;
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Read)
+            .await?;
         let mut rows = tx.list_records(def.name, query).await?;
         let more = rows.len() > query.limit as usize;
         rows.truncate(query.limit as usize);
         let next_cursor = match (more, rows.last()) {
             (true, Some(last)) => Some(
-                PageCursor { value: query.sort.value_of(last), id: last.meta.id }.encode(&query.sort),
+                PageCursor {
+                    value: query.sort.value_of(last),
+                    id: last.meta.id,
+                }
+                .encode(&query.sort),
             ),
             _ => None,
         };
@@ -73,15 +92,31 @@ impl Service {
         Ok(Page { items, next_cursor })
     }
 
-    pub async fn get_record(&self, actor: &Actor, def: &'static ModuleDef, id: &str) -> ServiceResult<Value> {
+    pub async fn get_record(
+        &self,
+        actor: &Actor,
+        def: &'static ModuleDef,
+        id: &str,
+    ) -> ServiceResult<Value> {
         authorize(actor, Action::Read)?;
         let id = parse_id(id)?;
-        let mut tx = self.store.tenant(&TenantScope::of(actor), Mode::Read).await?;
-        let record = tx.get_record(def.name, id).await?.ok_or(ServiceError::NotFound)?;
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Read)
+            .await?;
+        let record = tx
+            .get_record(def.name, id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
         Ok(self.view(def, &record))
     }
 
-    pub async fn create_record(&self, actor: &Actor, def: &'static ModuleDef, body: &Value) -> ServiceResult<Value> {
+    pub async fn create_record(
+        &self,
+        actor: &Actor,
+        def: &'static ModuleDef,
+        body: &Value,
+    ) -> ServiceResult<Value> {
         authorize(actor, Action::WriteRecord)?;
         let data = validate(def, body, None, self.today())?;
         let now = self.clock.now();
@@ -97,9 +132,18 @@ impl Service {
             data,
         };
         let after = Value::Object(record.data.clone());
-        let audit = AuditDraft::new(actor, AuditAction::Create, def.entity_type, record.meta.id, now)
-            .with_changes(None, Some(&after), &[]);
-        let mut tx = self.store.tenant(&TenantScope::of(actor), Mode::Write).await?;
+        let audit = AuditDraft::new(
+            actor,
+            AuditAction::Create,
+            def.entity_type,
+            record.meta.id,
+            now,
+        )
+        .with_changes(None, Some(&after), &[]);
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Write)
+            .await?;
         tx.insert_record(def.name, &record, &audit).await?;
         tx.commit().await?;
         Ok(self.view(def, &record))
@@ -108,11 +152,23 @@ impl Service {
     /// Full replacement. A `version` in the body must match the stored one (else 409), so two
     /// people editing the same record cannot silently overwrite each other. An update that
     /// changes nothing writes nothing and is not audited.
-    pub async fn update_record(&self, actor: &Actor, def: &'static ModuleDef, id: &str, body: &Value) -> ServiceResult<Value> {
+    pub async fn update_record(
+        &self,
+        actor: &Actor,
+        def: &'static ModuleDef,
+        id: &str,
+        body: &Value,
+    ) -> ServiceResult<Value> {
         authorize(actor, Action::WriteRecord)?;
         let id = parse_id(id)?;
-        let mut tx = self.store.tenant(&TenantScope::of(actor), Mode::Write).await?;
-        let current = tx.get_record(def.name, id).await?.ok_or(ServiceError::NotFound)?;
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Write)
+            .await?;
+        let current = tx
+            .get_record(def.name, id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
         let data = validate(def, body, Some(&current.data), self.today())?;
         check_version(body, current.meta.version)?;
         if data == current.data {
@@ -132,43 +188,90 @@ impl Service {
         };
         let audit = AuditDraft::new(actor, AuditAction::Update, def.entity_type, id, now)
             .with_changes(Some(&before), Some(&after), &[]);
-        tx.update_record(def.name, &updated, current.meta.version, &audit).await?;
+        tx.update_record(def.name, &updated, current.meta.version, &audit)
+            .await?;
         tx.commit().await?;
         Ok(self.view(def, &updated))
     }
 
-    pub async fn delete_record(&self, actor: &Actor, def: &'static ModuleDef, id: &str) -> ServiceResult<()> {
+    pub async fn delete_record(
+        &self,
+        actor: &Actor,
+        def: &'static ModuleDef,
+        id: &str,
+    ) -> ServiceResult<()> {
         authorize(actor, Action::WriteRecord)?;
         let id = parse_id(id)?;
-        let mut tx = self.store.tenant(&TenantScope::of(actor), Mode::Write).await?;
-        let current = tx.get_record(def.name, id).await?.ok_or(ServiceError::NotFound)?;
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Write)
+            .await?;
+        let current = tx
+            .get_record(def.name, id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
         let before = Value::Object(current.data.clone());
-        let audit = AuditDraft::new(actor, AuditAction::Delete, def.entity_type, id, self.clock.now())
-            .with_changes(Some(&before), None, &[]);
-        tx.delete_record(def.name, id, current.meta.version, &audit).await?;
+        let audit = AuditDraft::new(
+            actor,
+            AuditAction::Delete,
+            def.entity_type,
+            id,
+            self.clock.now(),
+        )
+        .with_changes(Some(&before), None, &[]);
+        tx.delete_record(def.name, id, current.meta.version, &audit)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Starts an export of every record matching `query` (its limit and cursor are ignored).
-    pub fn export_records(&self, actor: &Actor, def: &'static ModuleDef, mut query: ListQuery) -> ServiceResult<RecordExport> {
+    pub fn export_records(
+        &self,
+        actor: &Actor,
+        def: &'static ModuleDef,
+        mut query: ListQuery,
+    ) -> ServiceResult<RecordExport> {
         authorize(actor, Action::Read)?;
         query.limit = EXPORT_PAGE;
         query.after = None;
-        Ok(RecordExport { service: self.clone(), actor: actor.clone(), def, query, done: false })
+        Ok(RecordExport {
+            service: self.clone(),
+            actor: actor.clone(),
+            def,
+            query,
+            done: false,
+        })
     }
 
     /// Counts risks on the 5×5 grid, inherent or residual.
     pub async fn risk_heat_map(&self, actor: &Actor, residual: bool) -> ServiceResult<HeatMap> {
         authorize(actor, Action::Read)?;
-        let fields: [&'static str; 2] =
-            if residual { ["residualLikelihood", "residualImpact"] } else { ["likelihood", "impact"] };
-        let mut tx = self.store.tenant(&TenantScope::of(actor), Mode::Read).await?;
-        let groups = tx.count_by(tater_domain::modules::RISKS.name, &fields).await?;
-        let mut map = HeatMap { residual, cells: [[0; 5]; 5], unscored: 0 };
+        let fields: [&'static str; 2] = if residual {
+            ["residualLikelihood", "residualImpact"]
+        } else {
+            ["likelihood", "impact"]
+        };
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Read)
+            .await?;
+        let groups = tx
+            .count_by(tater_domain::modules::RISKS.name, &fields)
+            .await?;
+        let mut map = HeatMap {
+            residual,
+            cells: [[0; 5]; 5],
+            unscored: 0,
+        };
         for (key, n) in groups {
-            match (key.first().copied().flatten(), key.get(1).copied().flatten()) {
-                (Some(l @ 1..=5), Some(i @ 1..=5)) => map.cells[(l - 1) as usize][(i - 1) as usize] += n,
+            match (
+                key.first().copied().flatten(),
+                key.get(1).copied().flatten(),
+            ) {
+                (Some(l @ 1..=5), Some(i @ 1..=5)) => {
+                    map.cells[(l - 1) as usize][(i - 1) as usize] += n
+                }
                 _ => map.unscored += n,
             }
         }
@@ -199,10 +302,16 @@ impl RecordExport {
         if self.done {
             return Ok(None);
         }
-        let page = self.service.list_records(&self.actor, self.def, &self.query).await?;
+        let page = self
+            .service
+            .list_records(&self.actor, self.def, &self.query)
+            .await?;
         match page.next_cursor {
             Some(token) => {
-                self.query.after = Some(PageCursor::decode(&token, &self.query.sort).map_err(|e| ServiceError::Internal(e.into()))?);
+                self.query.after = Some(
+                    PageCursor::decode(&token, &self.query.sort)
+                        .map_err(|e| ServiceError::Internal(e.into()))?,
+                );
             }
             None => self.done = true,
         }

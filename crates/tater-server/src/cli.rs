@@ -1,0 +1,248 @@
+//! `tater serve` and `tater admin …`. Admin commands print only the created id or key on
+//! stdout, so scripts can capture it; everything else goes to stderr.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tater_domain::{Role, Timestamp};
+use tater_service::{
+    AdminOrgRef, Service, ServiceConfig, ServiceError, SystemClock, SystemOperator,
+};
+
+use crate::app::{App, AppConfig, shutdown_signal};
+use crate::config::{ServeArgs, StorageArgs, jwt_secret};
+
+#[derive(Debug, Parser)]
+#[command(name = "tater", version, about = "Tater: compliance posture and GRC")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Operator tasks on the database, without a running server.
+    Admin(AdminArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AdminArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Users and memberships.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization; prints its id.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Entra ID tenant id whose users may sign in.
+        #[arg(long)]
+        entra_tenant: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user (password from TATER_PASSWORD) or, for an existing email, add or change
+    /// its membership; prints the user id.
+    Create {
+        /// Organization id or name.
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        role: Role,
+        /// Entra ID object id, for users who sign in through Entra ID.
+        #[arg(long)]
+        entra_oid: Option<String>,
+    },
+    /// Set a user's password from TATER_PASSWORD and sign out its sessions; prints the user id.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key; prints the key (shown this once only).
+    Create {
+        /// The user's email.
+        #[arg(long)]
+        user: String,
+        /// Bind the key to this organization (id or name); without it the key is unbound.
+        #[arg(long)]
+        org: Option<String>,
+        /// A label to recognise the key by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Lower the key's role below the user's.
+        #[arg(long)]
+        role: Option<Role>,
+        /// Expire the key after this many days.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        expires_in_days: Option<u32>,
+    },
+}
+
+/// `tater serve`: prints the URL (and demo login) on stdout, serves until SIGTERM/Ctrl-C.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let database_url = args.storage.database_url()?;
+    let data_dir = args.storage.ensure_data_dir()?.to_path_buf();
+    let config = AppConfig {
+        listen: args.listen,
+        database_url,
+        jwt_secret: jwt_secret(args.jwt_secret.as_deref(), &data_dir)?,
+        session_ttl_secs: i64::from(args.session_ttl_hours) * 3600,
+        security_contact: args.security_contact,
+        body_limit: args.body_limit,
+        demo_password_file: args.demo.then(|| data_dir.join("demo-password")),
+        clock: Arc::new(SystemClock),
+    };
+    let app = App::build(config).await?;
+    println!("Tater is running at http://{}/", app.addr);
+    if let Some(demo) = &app.demo_login {
+        println!("Demo login: {} / {}", demo.email, demo.password);
+    }
+    tracing::info!(addr = %app.addr, "listening");
+    app.run_until(shutdown_signal()).await
+}
+
+/// The OS account running the CLI, recorded as the audit `upn` of its changes.
+fn operator() -> SystemOperator {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    SystemOperator {
+        name: "admin-cli",
+        detail: format!("os-user:{user}"),
+    }
+}
+
+fn password_from_env(required: bool) -> anyhow::Result<Option<String>> {
+    match std::env::var("TATER_PASSWORD") {
+        Ok(p) if !p.is_empty() => Ok(Some(p)),
+        _ if required => anyhow::bail!("set TATER_PASSWORD to the new password"),
+        _ => Ok(None),
+    }
+}
+
+/// Explains service errors to an operator.
+fn explain(e: ServiceError) -> anyhow::Error {
+    match e {
+        ServiceError::NotFound => {
+            anyhow::anyhow!("not found (check the organization id or name, or the email)")
+        }
+        ServiceError::Validation(v) => anyhow::anyhow!("invalid input: {v}"),
+        other => anyhow::Error::new(other),
+    }
+}
+
+pub async fn admin(args: AdminArgs) -> anyhow::Result<()> {
+    let url = args.storage.database_url()?;
+    let store = tater_store::open(&url)
+        .await
+        .context("opening the database")?;
+    // The CLI never issues session tokens; an ephemeral secret keeps one code path.
+    let secret = tater_service::generate_api_key().into_bytes();
+    let service = Service::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        ServiceConfig {
+            jwt_secret: secret,
+            session_ttl_secs: 3600,
+        },
+    )?;
+    let op = operator();
+    let out = match args.command {
+        AdminCommand::Org(OrgCommand::Create { name, entra_tenant }) => service
+            .admin_create_org(&op, &name, entra_tenant.as_deref())
+            .await
+            .map_err(explain)?
+            .id
+            .to_string(),
+        AdminCommand::User(UserCommand::Create {
+            org,
+            email,
+            role,
+            entra_oid,
+        }) => {
+            let password = password_from_env(false)?;
+            let (id, created) = service
+                .admin_create_user(
+                    &op,
+                    AdminOrgRef(&org),
+                    &email,
+                    role,
+                    password.as_deref(),
+                    entra_oid.as_deref(),
+                )
+                .await
+                .map_err(explain)?;
+            if !created {
+                eprintln!(
+                    "user exists: membership set to {role}; password unchanged (use `tater admin user set-password`)"
+                );
+            }
+            id.to_string()
+        }
+        AdminCommand::User(UserCommand::SetPassword { email }) => {
+            let password = password_from_env(true)?.unwrap_or_default();
+            service
+                .admin_set_password(&op, &email, &password)
+                .await
+                .map_err(explain)?
+                .to_string()
+        }
+        AdminCommand::ApiKey(ApiKeyCommand::Create {
+            user,
+            org,
+            name,
+            role,
+            expires_in_days,
+        }) => {
+            let expires = expires_in_days
+                .map(|d| Timestamp::plus_seconds(service.now(), i64::from(d) * 86_400));
+            let key = service
+                .admin_create_api_key(
+                    &op,
+                    &user,
+                    org.as_deref().map(AdminOrgRef),
+                    &name,
+                    role,
+                    expires,
+                )
+                .await
+                .map_err(explain)?;
+            eprintln!(
+                "API key {} created; it is shown once, store it now",
+                key.record.prefix
+            );
+            key.key
+        }
+    };
+    store.close().await;
+    println!("{out}");
+    Ok(())
+}

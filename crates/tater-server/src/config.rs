@@ -1,0 +1,133 @@
+//! Command-line flags (each with a `TATER_` environment variable) and what they resolve to.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+
+/// Where the data lives; shared by `serve` and `admin`.
+#[derive(Debug, Clone, Args)]
+pub struct StorageArgs {
+    /// Directory for the SQLite database and generated secrets.
+    #[arg(
+        long,
+        env = "TATER_DATA_DIR",
+        default_value = "./tater-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// Database URL. `postgres://…` selects PostgreSQL; unset means SQLite in the data directory.
+    #[arg(
+        long,
+        env = "TATER_DATABASE_URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub database_url: Option<String>,
+}
+
+impl StorageArgs {
+    /// Creates the data directory (owner-only) if needed.
+    pub fn ensure_data_dir(&self) -> anyhow::Result<&Path> {
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("creating the data directory {}", self.data_dir.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ =
+                std::fs::set_permissions(&self.data_dir, std::fs::Permissions::from_mode(0o700));
+        }
+        Ok(&self.data_dir)
+    }
+
+    /// The database URL to open: the flag, or the SQLite file in the data directory.
+    pub fn database_url(&self) -> anyhow::Result<String> {
+        match &self.database_url {
+            Some(url) => Ok(url.clone()),
+            None => {
+                let dir = self.ensure_data_dir()?;
+                Ok(format!("sqlite://{}", dir.join("tater.db").display()))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `tater serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TATER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Seed a demo organization with sample data (idempotent) and print its login.
+    #[arg(long, env = "TATER_DEMO")]
+    pub demo: bool,
+    /// The disclosure contact in /.well-known/security.txt (a mailto: or https: URI).
+    #[arg(
+        long,
+        env = "TATER_SECURITY_CONTACT",
+        default_value = "mailto:security@localhost"
+    )]
+    pub security_contact: String,
+    /// Secret for signing session tokens (at least 32 bytes). Unset: generated once and kept
+    /// in the data directory. Several servers sharing one database must share it.
+    #[arg(long, env = "TATER_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Lifetime of a session token, in hours.
+    #[arg(long, env = "TATER_SESSION_TTL_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=720))]
+    pub session_ttl_hours: u32,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "TATER_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    pub body_limit: usize,
+    /// Log format on stderr.
+    #[arg(long, env = "TATER_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+/// The session-token secret: the configured one, or the one kept in `<data-dir>/jwt-secret`
+/// (created owner-only on first start).
+pub fn jwt_secret(configured: Option<&str>, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    if let Some(s) = configured {
+        anyhow::ensure!(s.len() >= 32, "TATER_JWT_SECRET must be at least 32 bytes");
+        return Ok(s.as_bytes().to_vec());
+    }
+    let path = data_dir.join("jwt-secret");
+    match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().len() >= 32 => return Ok(s.trim().as_bytes().to_vec()),
+        Ok(_) => anyhow::bail!(
+            "{} is shorter than 32 bytes; delete it to generate a new one",
+            path.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    let secret = tater_service::generate_api_key().replace(tater_service::API_KEY_PREFIX, "")
+        + &tater_service::generate_api_key().replace(tater_service::API_KEY_PREFIX, "");
+    write_private(&path, &secret)?;
+    Ok(secret.into_bytes())
+}
+
+/// Writes a file only its owner can read.
+pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(contents.as_bytes())?;
+    Ok(())
+}

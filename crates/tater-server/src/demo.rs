@@ -1,0 +1,208 @@
+//! `tater serve --demo`: a demo organization with realistic sample data, seeded idempotently.
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde_json::{Value, json};
+use tater_domain::module::ModuleDef;
+use tater_domain::modules::{CONFIG_DOCS, POAM, RISKS};
+use tater_domain::{Actor, Channel, Role};
+use tater_service::{AdminOrgRef, Service, ServiceError, SystemOperator};
+use time::Duration;
+
+pub const DEMO_ORG: &str = "Demo Organization";
+pub const DEMO_EMAIL: &str = "demo@tater.local";
+
+/// The demo account, printed at start-up.
+#[derive(Debug, Clone)]
+pub struct DemoLogin {
+    pub email: String,
+    pub password: String,
+}
+
+fn operator() -> SystemOperator {
+    SystemOperator {
+        name: "demo-seed",
+        detail: "tater serve --demo".into(),
+    }
+}
+
+/// Ensures the demo organization, its OrgAdmin account (password kept in `password_file`,
+/// owner-only) and its sample records exist. Running it again changes nothing.
+pub async fn seed(service: &Service, password_file: &Path) -> anyhow::Result<DemoLogin> {
+    let op = operator();
+    let org = match service.admin_find_org(AdminOrgRef(DEMO_ORG)).await {
+        Ok(org) => org,
+        Err(ServiceError::NotFound) => service.admin_create_org(&op, DEMO_ORG, None).await?,
+        Err(e) => return Err(e.into()),
+    };
+    let stored = std::fs::read_to_string(password_file)
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| s.len() >= 12);
+    let password = match stored {
+        Some(p) => p,
+        None => {
+            let p = tater_service::generate_api_key().replace(tater_service::API_KEY_PREFIX, "")
+                [..20]
+                .to_owned();
+            crate::config::write_private(password_file, &p).context("saving the demo password")?;
+            p
+        }
+    };
+    let org_ref = org.id.to_string();
+    let (_, created) = service
+        .admin_create_user(
+            &op,
+            AdminOrgRef(&org_ref),
+            DEMO_EMAIL,
+            Role::OrgAdmin,
+            Some(&password),
+            None,
+        )
+        .await?;
+    if !created && service.login(DEMO_EMAIL, &password).await.is_err() {
+        service
+            .admin_set_password(&op, DEMO_EMAIL, &password)
+            .await?;
+    }
+    let actor = Actor::system(op.name, op.detail.clone(), org.id, Channel::Api);
+    let mut untouched = true;
+    for def in [&POAM, &RISKS, &CONFIG_DOCS] {
+        untouched &= is_empty(service, &actor, def).await?;
+    }
+    if untouched {
+        let today = service.now().date();
+        let day = |offset: i64| tater_domain::time::format_date(today + Duration::days(offset));
+        for body in poams(&day) {
+            service.create_record(&actor, &POAM, &body).await?;
+        }
+        for body in risks() {
+            service.create_record(&actor, &RISKS, &body).await?;
+        }
+        for body in config_docs() {
+            service.create_record(&actor, &CONFIG_DOCS, &body).await?;
+        }
+    }
+    Ok(DemoLogin {
+        email: DEMO_EMAIL.into(),
+        password,
+    })
+}
+
+/// Samples are added only to an organization that has no records of any module, so a demo
+/// someone has started using is never topped up or duplicated.
+async fn is_empty(
+    service: &Service,
+    actor: &Actor,
+    def: &'static ModuleDef,
+) -> Result<bool, ServiceError> {
+    let q = service.list_query(def, &[("limit".into(), "1".into())], &[])?;
+    Ok(service.list_records(actor, def, &q).await?.items.is_empty())
+}
+
+fn poams(day: &dyn Fn(i64) -> String) -> Vec<Value> {
+    vec![
+        json!({
+            "title": "Privileged accounts not reviewed quarterly",
+            "weaknessDescription": "Domain admin and cloud owner accounts were last reviewed eight months ago; two belong to staff who changed roles.",
+            "impact": "High", "status": "Open", "scheduledCompletion": day(-12),
+            "controls": ["AC-2", "AC-2(3)", "AC-6(7)"], "source": "Internal assessment Q3",
+            "asset": "Active Directory; Azure tenant", "pointOfContact": "Dana Whitfield, IAM lead",
+            "resourcesRequired": "40 hours IAM staff time",
+            "milestones": [
+                {"description": "Export privileged account inventory", "status": "Completed", "scheduledCompletion": day(-30), "completionDate": day(-28)},
+                {"description": "Owners attest each account", "status": "In Progress", "scheduledCompletion": day(-12)},
+                {"description": "Automate quarterly review in IGA tool", "scheduledCompletion": day(60)}
+            ]
+        }),
+        json!({
+            "title": "Multi-factor authentication missing for VPN contractors",
+            "weaknessDescription": "Contractor VPN profile accepts password-only sign-in.",
+            "impact": "High", "status": "In Progress", "scheduledCompletion": day(21),
+            "controls": ["IA-2(1)", "IA-2(2)"], "source": "Penetration test 2026-09",
+            "asset": "Remote access gateway", "pointOfContact": "Sam Ortiz, network engineering",
+            "milestones": [{"description": "Enroll contractors in FIDO2 keys", "status": "In Progress", "scheduledCompletion": day(14)}]
+        }),
+        json!({
+            "title": "Audit logs retained for only 30 days",
+            "weaknessDescription": "Firewall and server logs roll over after 30 days; policy requires one year.",
+            "impact": "Moderate", "status": "Open", "scheduledCompletion": day(45),
+            "controls": ["AU-11", "AU-4"], "source": "Continuous monitoring", "asset": "SIEM",
+            "pointOfContact": "Priya Raman, SOC manager", "resourcesRequired": "Additional 4 TB archive storage"
+        }),
+        json!({
+            "title": "Critical patches applied late on engineering workstations",
+            "weaknessDescription": "Median time to patch critical vulnerabilities is 41 days against a 15-day target.",
+            "impact": "High", "status": "Open", "scheduledCompletion": day(-3),
+            "controls": ["SI-2", "SI-2(2)", "RA-5"], "source": "Vulnerability scan", "asset": "Engineering workstations (212)",
+            "pointOfContact": "Lee Chen, desktop engineering"
+        }),
+        json!({
+            "title": "Incident response plan not tested this year",
+            "weaknessDescription": "No tabletop or functional exercise of the incident response plan in the last 12 months.",
+            "impact": "Moderate", "status": "Completed", "scheduledCompletion": day(-20), "completionDate": day(-25),
+            "controls": ["IR-3"], "source": "Annual assessment", "pointOfContact": "Priya Raman, SOC manager"
+        }),
+        json!({
+            "title": "Legacy FTP service flagged by scanner",
+            "weaknessDescription": "Scanner reported an FTP banner on 10.2.4.17.",
+            "impact": "Low", "status": "False Positive",
+            "justification": "The host runs an FTP honeypot for the SOC; no data is stored and it is isolated in the deception VLAN.",
+            "controls": ["CM-7"], "source": "Vulnerability scan", "asset": "10.2.4.17"
+        }),
+        json!({
+            "title": "Backup restores not verified for HR system",
+            "weaknessDescription": "Backups complete nightly but no restore has been tested for the HR system.",
+            "impact": "Moderate", "status": "Risk Accepted", "scheduledCompletion": day(90),
+            "controls": ["CP-9", "CP-9(1)"], "source": "Internal audit", "asset": "HRIS",
+            "pointOfContact": "Morgan Blake, infrastructure"
+        }),
+        json!({
+            "title": "Security awareness training below 95% completion",
+            "weaknessDescription": "Annual training completion is 81%; 37 staff are overdue.",
+            "impact": "Low", "status": "In Progress", "scheduledCompletion": day(30),
+            "controls": ["AT-2"], "source": "HR report", "pointOfContact": "Jordan Lee, security awareness"
+        }),
+    ]
+}
+
+fn risks() -> Vec<Value> {
+    vec![
+        json!({"title": "Ransomware encrypts file servers", "category": "Operational", "owner": "CIO",
+               "likelihood": 3, "impact": 5, "sle": 850000, "aro": 0.3, "treatment": "Mitigate",
+               "treatmentPlan": "Immutable backups, EDR on all servers, segmentation of file shares.",
+               "residualLikelihood": 2, "residualImpact": 4, "controls": ["CP-9", "SI-3", "SC-7"]}),
+        json!({"title": "CUI exposed through misconfigured cloud storage", "category": "Compliance", "owner": "CISO",
+               "likelihood": 2, "impact": 5, "sle": 1200000, "aro": 0.1, "treatment": "Mitigate",
+               "treatmentPlan": "Policy-as-code guardrails; weekly public-bucket scan.", "controls": ["AC-3", "SC-28"]}),
+        json!({"title": "Key supplier fails CMMC Level 2 assessment", "category": "Strategic", "owner": "Supply chain director",
+               "likelihood": 3, "impact": 4, "sle": 400000, "aro": 0.25, "treatment": "Transfer",
+               "treatmentPlan": "Flow-down clauses and an alternate qualified supplier.", "controls": ["SR-6", "SA-9"]}),
+        json!({"title": "Phishing leads to payroll diversion", "category": "Financial", "owner": "CFO",
+               "likelihood": 4, "impact": 3, "sle": 60000, "aro": 1.5, "treatment": "Mitigate",
+               "treatmentPlan": "Call-back verification for bank detail changes.", "residualLikelihood": 2, "residualImpact": 3,
+               "controls": ["AT-2", "IA-2"]}),
+        json!({"title": "End-of-life database server", "category": "Technical", "owner": "Infrastructure manager",
+               "likelihood": 3, "impact": 3, "sle": 90000, "aro": 0.5, "treatment": "Avoid",
+               "treatmentPlan": "Migrate to the supported cluster by next quarter.", "controls": ["SA-22"]}),
+        json!({"title": "Public disclosure of a breach harms reputation", "category": "Reputational", "owner": "CEO",
+               "likelihood": 2, "impact": 4, "treatment": "Accept", "treatmentPlan": "Crisis communications plan maintained."}),
+        json!({"title": "Insider copies design files to personal storage", "category": "Operational", "owner": "CISO",
+               "likelihood": 2, "impact": 4, "sle": 300000, "aro": 0.2, "treatment": "Mitigate",
+               "treatmentPlan": "DLP on endpoints; USB storage blocked.", "controls": ["AC-19", "SC-7(10)"]}),
+        json!({"title": "Regulatory change in DFARS reporting", "category": "Compliance", "owner": "Compliance lead",
+               "treatment": "Accept"}),
+    ]
+}
+
+fn config_docs() -> Vec<Value> {
+    vec![
+        json!({"title": "SSH server baseline", "tags": ["linux", "baseline"], "controls": ["CM-6", "AC-17"],
+               "body": "# SSH server baseline\n\n- `PermitRootLogin no`\n- `PasswordAuthentication no`\n- `MaxAuthTries 4`\n- `ClientAliveInterval 300`\n"}),
+        json!({"title": "Windows workstation hardening", "tags": ["windows", "baseline"], "controls": ["CM-6", "CM-7"],
+               "body": "# Windows workstation hardening\n\nApply the DISA STIG GPO pack; BitLocker with TPM+PIN; Credential Guard on.\n"}),
+        json!({"title": "Log forwarding standard", "tags": ["logging"], "controls": ["AU-6", "AU-9"],
+               "body": "# Log forwarding\n\nAll servers forward to the SIEM over TLS (RFC 5425) within 60 seconds.\n"}),
+    ]
+}

@@ -1,0 +1,221 @@
+//! Extractors: credentials to an `Actor`, JSON bodies and query strings, each rejecting bad
+//! input with a problem instead of axum's plain-text rejections.
+
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use bytes::Bytes;
+use percent_encoding::percent_decode_str;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tater_domain::{Actor, ValidationErrors};
+use tater_service::{Credential, Identity};
+
+use crate::error::Problem;
+use crate::state::AppState;
+
+/// The header that selects the organization to act in (SPEC A3).
+pub const ORG_HEADER: &str = "x-organization-id";
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Problem> {
+    headers
+        .get(name)
+        .map(|v| {
+            v.to_str().map_err(|_| {
+                Problem::bad_request("BAD_HEADER", format!("the {name} header is not valid text"))
+            })
+        })
+        .transpose()
+}
+
+fn credential(headers: &HeaderMap) -> Result<Credential, Problem> {
+    let unauthorized = |msg: &str| {
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            "Unauthorized",
+            msg,
+        )
+    };
+    let authorization = header_str(headers, header::AUTHORIZATION.as_str())?;
+    let key = header_str(headers, API_KEY_HEADER)?;
+    match (authorization, key) {
+        (Some(_), Some(_)) => Err(Problem::bad_request(
+            "BAD_REQUEST",
+            "send either Authorization or X-API-Key, not both",
+        )),
+        (Some(v), None) => {
+            let (scheme, token) = v.trim().split_once(' ').unwrap_or((v, ""));
+            if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+                return Err(unauthorized("use Authorization: Bearer <token>"));
+            }
+            Ok(Credential::Bearer(token.trim().to_owned()))
+        }
+        (None, Some(k)) => Ok(Credential::ApiKey(k.trim().to_owned())),
+        (None, None) => Err(unauthorized(
+            "sign in: send Authorization: Bearer <token> or X-API-Key",
+        )),
+    }
+}
+
+/// Who is calling, before an organization is chosen.
+pub struct AuthIdentity {
+    pub identity: Identity,
+    pub org_header: Option<String>,
+}
+
+impl FromRequestParts<AppState> for AuthIdentity {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let credential = credential(&parts.headers)?;
+        let org_header = header_str(&parts.headers, ORG_HEADER)?.map(str::to_owned);
+        let identity = state.service.identify(credential).await?;
+        Ok(Self {
+            identity,
+            org_header,
+        })
+    }
+}
+
+/// An authenticated caller acting in one organization.
+pub struct AuthActor(pub Actor);
+
+impl FromRequestParts<AppState> for AuthActor {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let who = AuthIdentity::from_request_parts(parts, state).await?;
+        Ok(Self(who.identity.actor(who.org_header.as_deref())?))
+    }
+}
+
+/// A JSON body: `Content-Type: application/json` required, size capped by the body limit,
+/// syntax errors and type errors answered as problems.
+pub struct JsonBody<T>(pub T);
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .is_some_and(|m| {
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        if !is_json(req.headers()) {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "Unsupported media type",
+                "send the body as JSON with Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Problem::from_status(StatusCode::PAYLOAD_TOO_LARGE)
+            } else {
+                Problem::bad_request("BAD_BODY", "the request body could not be read")
+            }
+        })?;
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            Problem::bad_request("MALFORMED_JSON", format!("the body is not valid JSON: {e}"))
+        })?;
+        let typed = T::deserialize(value)
+            .map_err(|e| Problem::validation(ValidationErrors::single("", e.to_string()).0))?;
+        Ok(Self(typed))
+    }
+}
+
+/// Most parameters a list accepts at once; more is an abuse, not a query.
+const MAX_PARAMS: usize = 64;
+const MAX_PARAM_LEN: usize = 4096;
+
+/// Query parameters in order, percent-decoded strictly: invalid UTF-8 is a 400, never
+/// silently replaced with U+FFFD.
+pub struct Params(pub Vec<(String, String)>);
+
+fn decode_component(raw: &str) -> Result<String, Problem> {
+    let plus_as_space = raw.replace('+', " ");
+    let decoded = percent_decode_str(&plus_as_space)
+        .decode_utf8()
+        .map_err(|_| {
+            Problem::bad_request(
+                "INVALID_QUERY",
+                "the query string is not valid UTF-8 after percent-decoding",
+            )
+        })?;
+    if decoded.chars().count() > MAX_PARAM_LEN {
+        return Err(Problem::bad_request(
+            "INVALID_QUERY",
+            format!("query parameters are limited to {MAX_PARAM_LEN} characters"),
+        ));
+    }
+    Ok(decoded.into_owned())
+}
+
+pub fn parse_query(query: Option<&str>) -> Result<Vec<(String, String)>, Problem> {
+    let mut out = Vec::new();
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        if out.len() == MAX_PARAMS {
+            return Err(Problem::bad_request(
+                "INVALID_QUERY",
+                format!("at most {MAX_PARAMS} query parameters"),
+            ));
+        }
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        out.push((decode_component(k)?, decode_component(v)?));
+    }
+    Ok(out)
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        parse_query(parts.uri.query()).map(Params)
+    }
+}
+
+/// The `{id}` of a record route. An id that cannot be decoded cannot exist: 404.
+pub struct IdPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| IdPath(id))
+            .map_err(|_| Problem::not_found())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_decoding_is_strict() {
+        let ok = parse_query(Some("q=caf%C3%A9+au+lait&status=Open%2CIn%20Progress&flag")).unwrap();
+        assert_eq!(
+            ok,
+            vec![
+                ("q".into(), "café au lait".into()),
+                ("status".into(), "Open,In Progress".into()),
+                ("flag".into(), String::new())
+            ]
+        );
+        assert!(parse_query(Some("q=%FF")).is_err());
+        assert!(parse_query(Some("q=%C3")).is_err());
+        let many = vec!["a=1"; 65].join("&");
+        assert!(parse_query(Some(&many)).is_err());
+    }
+}

@@ -1,0 +1,121 @@
+//! The layer every response passes through: request id, logging, problem rendering and the
+//! security headers of SPEC H1/H2 — on every response, errors and 404s included.
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+use crate::error::{PROBLEM_JSON, Problem};
+
+/// The request's id, echoed in `x-request-id`, in problem bodies and in every log line.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A client-supplied id is kept when it is short and plain, so it can join logs across
+/// services; anything else is replaced.
+fn incoming_id(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(&REQUEST_ID)?.to_str().ok()?;
+    let ok = !v.is_empty()
+        && v.len() <= 64
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    ok.then(|| v.to_owned())
+}
+
+pub async fn request_context(mut req: Request, next: Next) -> Response {
+    let id = incoming_id(req.headers()).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    // The path only: query strings can carry search text users consider private.
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let started = Instant::now();
+    let res = next.run(req).instrument(span.clone()).await;
+    let mut res = render_problem(res, &id);
+    let status = res.status().as_u16();
+    span.in_scope(|| {
+        let ms = started.elapsed().as_millis() as u64;
+        if status >= 500 {
+            tracing::error!(status, latency_ms = ms, "response");
+        } else {
+            tracing::info!(status, latency_ms = ms, "response");
+        }
+    });
+    let headers = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        headers.insert(REQUEST_ID, v);
+    }
+    security_headers(headers);
+    res
+}
+
+/// Gives every error response a problem+json body carrying the request id: problems from our
+/// handlers are rendered from the `Problem` they left in the extensions; plain errors from
+/// routing, timeouts or caught panics get a generic problem for their status.
+fn render_problem(mut res: Response, request_id: &str) -> Response {
+    let problem = match res.extensions_mut().remove::<Problem>() {
+        Some(p) => p,
+        None => {
+            let is_problem = res
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+            if res.status().as_u16() < 400 || is_problem {
+                return res;
+            }
+            Problem::from_status(res.status())
+        }
+    };
+    let (mut parts, _) = res.into_parts();
+    let body = problem.body(Some(request_id)).to_string();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    parts.status = problem.status;
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// SPEC H1 and H2. The policy allows scripts, styles and images from this origin only, no
+/// framing, no plugins, no base-URI tricks and forms posting only here.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; \
+     base-uri 'none'; form-action 'self'";
+
+fn security_headers(h: &mut HeaderMap) {
+    let set = |h: &mut HeaderMap, name: HeaderName, value: &'static str| {
+        h.insert(name, HeaderValue::from_static(value));
+    };
+    set(
+        h,
+        header::STRICT_TRANSPORT_SECURITY,
+        "max-age=31536000; includeSubDomains",
+    );
+    set(h, header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY);
+    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(h, header::REFERRER_POLICY, "no-referrer");
+    set(h, header::X_FRAME_OPTIONS, "DENY");
+    set(
+        h,
+        HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    );
+    set(
+        h,
+        HeaderName::from_static("cross-origin-resource-policy"),
+        "same-origin",
+    );
+    set(
+        h,
+        HeaderName::from_static("permissions-policy"),
+        "camera=(), microphone=(), geolocation=(), payment=()",
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        set(h, header::CACHE_CONTROL, "no-store");
+    }
+}

@@ -1,0 +1,71 @@
+//! Sign-in and the caller's own account.
+
+use axum::Json;
+use axum::extract::State;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api_doc::{Access, ApiRouter, Op};
+use crate::error::ApiResult;
+use crate::extract::{AuthIdentity, JsonBody};
+use crate::state::AppState;
+
+pub fn routes(api: ApiRouter) -> ApiRouter {
+    let login_body = json!({
+        "type": "object",
+        "required": ["email", "password"],
+        "additionalProperties": false,
+        "properties": { "email": { "type": "string" }, "password": { "type": "string" } },
+    });
+    let token = json!({
+        "type": "object",
+        "properties": { "token": { "type": "string" }, "tokenType": { "const": "Bearer" }, "expiresAt": { "type": "string" } },
+    });
+    api.route(
+        Op::post(
+            "/api/auth/login",
+            "login",
+            "Sign in with email and password",
+        )
+        .tag("identity")
+        .body(login_body)
+        .ok(200, "A session token", Some(token)),
+        post(login),
+    )
+    .route(
+        Op::get(
+            "/api/me",
+            "me",
+            "The caller's account, memberships and active organization",
+        )
+        .tag("identity")
+        .access(Access::Signed)
+        .ok(200, "Account", Some(json!({ "type": "object" }))),
+        get(me),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    email: String,
+    password: String,
+}
+
+async fn login(
+    State(s): State<AppState>,
+    JsonBody(body): JsonBody<LoginBody>,
+) -> ApiResult<Json<Value>> {
+    let token = s.service.login(&body.email, &body.password).await?;
+    Ok(Json(
+        json!({ "token": token.token, "tokenType": "Bearer", "expiresAt": token.expires_at }),
+    ))
+}
+
+/// Works without an organization selected, so a client can discover its memberships; the
+/// active organization is shown when one is chosen (or is the only one).
+async fn me(State(s): State<AppState>, who: AuthIdentity) -> ApiResult<Json<Value>> {
+    let active = who.identity.actor(who.org_header.as_deref()).ok();
+    Ok(Json(s.service.me(&who.identity, active.as_ref()).await?))
+}

@@ -1,0 +1,85 @@
+//! Liveness, status and the security contact (SPEC H4).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+use tater_store::Engine;
+
+use crate::api_doc::{ApiRouter, Op};
+use crate::state::AppState;
+
+pub fn routes(api: ApiRouter) -> ApiRouter {
+    api.route(
+        Op::get("/healthz", "healthz", "Liveness and database reachability").ok(
+            200,
+            "Healthy",
+            Some(json!({ "type": "object" })),
+        ),
+        get(healthz),
+    )
+    .route(
+        Op::get(
+            "/api/status",
+            "status",
+            "Version, database engine and uptime",
+        )
+        .ok(200, "Status", Some(json!({ "type": "object" }))),
+        get(status),
+    )
+    .route(
+        Op::get(
+            "/.well-known/security.txt",
+            "security_txt",
+            "RFC 9116 security contact",
+        )
+        .ok_content("text/plain", json!({ "type": "string" })),
+        get(security_txt),
+    )
+}
+
+/// 200 when the database answers, 503 otherwise (so orchestrators restart or route around us).
+async fn healthz(State(s): State<AppState>) -> Response {
+    match s.service.store().ping().await {
+        Ok(()) => Json(json!({ "status": "ok" })).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn status(State(s): State<AppState>) -> Json<Value> {
+    let engine = match s.info.engine {
+        Engine::Sqlite => "sqlite",
+        Engine::Postgres => "postgres",
+    };
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "database": engine,
+        "startedAt": s.info.started_at,
+        "uptimeSeconds": s.info.started.elapsed().as_secs(),
+    }))
+}
+
+/// RFC 9116: `Contact` and `Expires` are required; the file is valid for a year from now.
+async fn security_txt(State(s): State<AppState>) -> Response {
+    let expires = s.service.now().plus_seconds(365 * 24 * 3600);
+    let body = format!(
+        "Contact: {}\nExpires: {}\nPreferred-Languages: en\n",
+        s.info.security_contact, expires
+    );
+    let mut res = body.into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    res
+}

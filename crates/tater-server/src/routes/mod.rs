@@ -1,0 +1,57 @@
+//! The router: one module per resource, each adding its documented routes.
+
+mod audit;
+mod auth;
+mod health;
+mod home;
+mod modules;
+mod openapi;
+mod orgs;
+mod risks;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::api_doc::ApiRouter;
+use crate::error::Problem;
+use crate::middleware::request_context;
+use crate::state::AppState;
+
+/// Limits of the HTTP surface.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    pub body_bytes: usize,
+    pub request_timeout: Duration,
+}
+
+/// The whole application: documented routes, fallbacks and the layers every request passes.
+pub fn router(state: AppState, limits: HttpLimits) -> Router {
+    let mut api = ApiRouter::new();
+    api = home::routes(api);
+    api = health::routes(api);
+    api = auth::routes(api);
+    for def in tater_domain::modules::ALL {
+        api = modules::routes(api, def);
+    }
+    api = risks::routes(api);
+    api = audit::routes(api);
+    api = orgs::routes(api);
+    api = openapi::routes(api);
+    let (router, doc) = api.finish();
+    let _ = state.info.openapi.set(doc);
+    router
+        .fallback(|| async { Problem::from_status(StatusCode::NOT_FOUND) })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+        .layer(CatchPanicLayer::new())
+        .layer(axum::middleware::from_fn(request_context))
+}

@@ -1,0 +1,329 @@
+//! Routes of every declared module, derived from its declaration:
+//! `GET/POST /api/<m>`, `GET/PUT/DELETE /api/<m>/{id}`, `GET /api/<m>/export`.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tater_domain::Role;
+use tater_domain::module::{ModuleDef, input_schema, output_schema};
+use tater_export::CsvExport;
+
+use crate::api_doc::{Access, ApiRouter, Op};
+use crate::error::{ApiResult, Problem};
+use crate::extract::{AuthActor, IdPath, JsonBody, Params};
+use crate::state::AppState;
+
+fn list_params(mut op: Op, def: &ModuleDef) -> Op {
+    op = op
+        .query(
+            "limit",
+            json!({ "type": "integer", "minimum": 1, "maximum": 500, "default": 50 }),
+            "page size",
+        )
+        .query(
+            "cursor",
+            json!({ "type": "string" }),
+            "nextCursor of the previous page",
+        )
+        .query(
+            "sort",
+            json!({ "type": "string", "default": def.default_sort }),
+            "field to sort by; prefix - for descending",
+        )
+        .query(
+            "q",
+            json!({ "type": "string", "maxLength": 200 }),
+            "case-insensitive text search",
+        );
+    for f in def.fields.iter().filter(|f| f.filter) {
+        op = op.query(f.name, json!({ "type": "string" }), &format!("filter on {} (comma-separated values for choices; .gte/.lte/.gt/.lt for numbers and dates)", f.label));
+    }
+    for d in def.derived {
+        op = op.query(
+            d.name,
+            json!({ "type": "string" }),
+            &format!("filter on {}", d.label),
+        );
+    }
+    op
+}
+
+pub fn routes(mut api: ApiRouter, def: &'static ModuleDef) -> ApiRouter {
+    let name = def.name;
+    let key = name.replace('-', "_");
+    let tag = def.plural;
+    let schema_name: String = def.singular.split_whitespace().collect::<Vec<_>>().join("");
+    let input = api.schema(&format!("{schema_name}Input"), input_schema(def));
+    let output = api.schema(&schema_name, output_schema(def));
+    let page = json!({
+        "type": "object",
+        "required": ["items", "nextCursor"],
+        "properties": { "items": { "type": "array", "items": output }, "nextCursor": { "type": ["string", "null"] } },
+    });
+    let base = format!("/api/{name}");
+    let one = format!("/api/{name}/{{id}}");
+    let read = Access::Role(Role::Viewer);
+    let write = Access::Role(Role::Admin);
+
+    let list_op = list_params(
+        Op::get(
+            &base,
+            &format!("{key}_list"),
+            &format!("List {}", def.plural),
+        ),
+        def,
+    )
+    .tag(tag)
+    .access(read)
+    .ok(200, "A page of records", Some(page));
+    let export_op = list_params(
+        Op::get(
+            &format!("{base}/export"),
+            &format!("{key}_export"),
+            &format!("Export {} as CSV or JSON", def.plural),
+        ),
+        def,
+    )
+    .tag(tag)
+    .access(read)
+    .query(
+        "format",
+        json!({ "type": "string", "enum": ["csv", "json"], "default": "json" }),
+        "file format",
+    )
+    .ok_content("text/csv", json!({ "type": "string" }));
+    api.route(
+        list_op,
+        get(move |s: State<AppState>, a: AuthActor, p: Params| list(s, a, p, def)),
+    )
+    .route(
+        Op::post(
+            &base,
+            &format!("{key}_create"),
+            &format!("Create a {}", def.singular),
+        )
+        .tag(tag)
+        .access(write)
+        .body(input.clone())
+        .ok(201, "Created", Some(output.clone())),
+        post(move |s: State<AppState>, a: AuthActor, b: JsonBody<Value>| create(s, a, b, def)),
+    )
+    .route(
+        export_op,
+        get(move |s: State<AppState>, a: AuthActor, p: Params| export(s, a, p, def)),
+    )
+    .route(
+        Op::get(
+            &one,
+            &format!("{key}_get"),
+            &format!("Get a {}", def.singular),
+        )
+        .tag(tag)
+        .access(read)
+        .path_id()
+        .ok(200, "The record", Some(output.clone())),
+        get(move |s: State<AppState>, a: AuthActor, id: IdPath| get_one(s, a, id, def)),
+    )
+    .route(
+        Op::put(
+            &one,
+            &format!("{key}_update"),
+            &format!("Replace a {}", def.singular),
+        )
+        .tag(tag)
+        .access(write)
+        .path_id()
+        .body(input)
+        .ok(200, "Updated", Some(output)),
+        put(
+            move |s: State<AppState>, a: AuthActor, id: IdPath, b: JsonBody<Value>| {
+                update(s, a, id, b, def)
+            },
+        ),
+    )
+    .route(
+        Op::delete(
+            &one,
+            &format!("{key}_delete"),
+            &format!("Delete a {}", def.singular),
+        )
+        .tag(tag)
+        .access(write)
+        .path_id()
+        .ok(204, "Deleted", None),
+        delete(move |s: State<AppState>, a: AuthActor, id: IdPath| remove(s, a, id, def)),
+    )
+}
+
+async fn list(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    Params(p): Params,
+    def: &'static ModuleDef,
+) -> ApiResult<Json<Value>> {
+    let query = s.service.list_query(def, &p, &[])?;
+    let page = s.service.list_records(&actor, def, &query).await?;
+    Ok(Json(
+        json!({ "items": page.items, "nextCursor": page.next_cursor }),
+    ))
+}
+
+async fn get_one(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+    def: &'static ModuleDef,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(s.service.get_record(&actor, def, &id).await?))
+}
+
+async fn create(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    JsonBody(body): JsonBody<Value>,
+    def: &'static ModuleDef,
+) -> ApiResult<Response> {
+    let record = s.service.create_record(&actor, def, &body).await?;
+    let location = record["id"]
+        .as_str()
+        .map(|id| format!("/api/{}/{id}", def.name))
+        .unwrap_or_default();
+    let mut res = (StatusCode::CREATED, Json(record)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
+async fn update(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+    JsonBody(body): JsonBody<Value>,
+    def: &'static ModuleDef,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        s.service.update_record(&actor, def, &id, &body).await?,
+    ))
+}
+
+async fn remove(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+    def: &'static ModuleDef,
+) -> ApiResult<StatusCode> {
+    s.service.delete_record(&actor, def, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Format {
+    Csv,
+    Json,
+}
+
+/// Streams every matching record. The first page is read before the response starts, so a bad
+/// filter or a missing permission is still a proper error status.
+async fn export(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    Params(p): Params,
+    def: &'static ModuleDef,
+) -> ApiResult<Response> {
+    let format = match p
+        .iter()
+        .find(|(k, _)| k == "format")
+        .map(|(_, v)| v.as_str())
+    {
+        None | Some("json") => Format::Json,
+        Some("csv") => Format::Csv,
+        Some(_) => {
+            return Err(Problem::validation(
+                tater_domain::ValidationErrors::single("format", "must be csv or json").0,
+            ));
+        }
+    };
+    let query = s.service.list_query(def, &p, &["format"])?;
+    let mut export = s.service.export_records(&actor, def, query)?;
+    let first = export.next_page().await?;
+    let csv = CsvExport::new(def);
+    let head = match format {
+        Format::Csv => csv.header(),
+        Format::Json => b"[".to_vec(),
+    };
+    let stream = futures::stream::unfold(
+        (export, first, true, false),
+        move |(mut export, pending, mut first_item, finished)| {
+            let csv = CsvExport::new(def);
+            async move {
+                if finished {
+                    return None;
+                }
+                let page = match pending {
+                    Some(p) => Some(p),
+                    None => match export.next_page().await {
+                        Ok(p) => p,
+                        Err(e) => {
+                            tracing::error!(error = %e, module = def.name, "export stopped");
+                            return Some((
+                                Err(std::io::Error::other("export failed")),
+                                (export, None, first_item, true),
+                            ));
+                        }
+                    },
+                };
+                let Some(items) = page else {
+                    let tail = if format == Format::Json {
+                        b"]\n".to_vec()
+                    } else {
+                        Vec::new()
+                    };
+                    return Some((Ok(tail), (export, None, first_item, true)));
+                };
+                let chunk = match format {
+                    Format::Csv => csv.rows(&items),
+                    Format::Json => json_chunk(&items, &mut first_item),
+                };
+                Some((Ok(chunk), (export, None, first_item, false)))
+            }
+        },
+    );
+    let body = Body::from_stream(
+        futures::stream::once(async move { Ok::<_, std::io::Error>(head) }).chain(stream),
+    );
+    let (content_type, ext) = match format {
+        Format::Csv => ("text/csv; charset=utf-8", "csv"),
+        Format::Json => ("application/json", "json"),
+    };
+    let filename = format!(
+        "{}-{}.{ext}",
+        def.name,
+        tater_domain::time::format_date(s.service.now().date())
+    );
+    let mut res = Response::new(body);
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}
+
+fn json_chunk(items: &[Value], first: &mut bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for item in items {
+        if !*first {
+            out.push(b',');
+        }
+        *first = false;
+        out.push(b'\n');
+        out.extend(item.to_string().into_bytes());
+    }
+    out
+}

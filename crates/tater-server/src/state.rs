@@ -1,0 +1,28 @@
+//! What every handler can reach.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use serde_json::Value;
+use tater_domain::Timestamp;
+use tater_service::Service;
+use tater_store::Engine;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Service,
+    pub info: Arc<ServerInfo>,
+}
+
+/// Facts about this running server.
+pub struct ServerInfo {
+    pub started: Instant,
+    pub started_at: Timestamp,
+    pub engine: Engine,
+    /// The RFC 9116 `Contact:` value, e.g. `mailto:security@example.com`.
+    pub security_contact: String,
+    /// The demo account's e-mail when started with `--demo`.
+    pub demo_email: Option<String>,
+    /// The OpenAPI document, set once the router is built.
+    pub openapi: OnceLock<Value>,
+}
