@@ -57,7 +57,12 @@ pub fn routes(mut api: ApiRouter, def: &'static ModuleDef) -> ApiRouter {
     let name = def.name;
     let key = name.replace('-', "_");
     let tag = def.plural;
-    let schema_name: String = def.singular.split_whitespace().collect::<Vec<_>>().join("");
+    // PascalCase of the entity type: poam → Poam, config-doc → ConfigDoc.
+    let schema_name: String = def
+        .entity_type
+        .split('-')
+        .map(|w| w[..1].to_ascii_uppercase() + &w[1..])
+        .collect();
     let input = api.schema(&format!("{schema_name}Input"), input_schema(def));
     let output = api.schema(&schema_name, output_schema(def));
     let page = json!({

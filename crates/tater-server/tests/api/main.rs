@@ -1,0 +1,15 @@
+//! The API suite: the real router on a random port against a throwaway database, on SQLite
+//! and (when `TATER_TEST_POSTGRES_URL` is set) PostgreSQL as an ordinary role under RLS.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a panic is a failed assertion
+
+mod audit;
+mod bad_input;
+mod cli;
+mod http;
+mod identity;
+mod isolation;
+mod lifecycle;
+mod modules;
+mod roles;
+mod support;

@@ -1,0 +1,105 @@
+//! The role matrix: every write route × every role; only the allowed roles succeed, and a
+//! refused write changes nothing.
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tater_domain::Role;
+use tater_testkit::{TestDb, both_engines};
+
+use crate::support::*;
+
+both_engines!(
+    every_write_route_by_every_role,
+    reads_audit_and_cross_org_by_role
+);
+
+async fn every_write_route_by_every_role(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Org").await;
+    let owner = app.member(org, "owner@example.com", Role::OrgAdmin).await;
+    let mut keys = Vec::new();
+    for role in Role::ALL {
+        keys.push((
+            role,
+            app.member(org, &format!("{role}@example.com"), role).await,
+        ));
+    }
+    for module in modules() {
+        for (i, (role, key)) in keys.iter().enumerate() {
+            let allowed = *role >= Role::Admin;
+            let target = app.create(module, &owner, sample(module, i)).await;
+            let path = format!("/api/{module}/{}", target["id"].as_str().unwrap());
+            let before = app.snapshot(org).await;
+
+            let (s, body) = app
+                .send(
+                    Method::POST,
+                    &format!("/api/{module}"),
+                    key,
+                    &sample(module, 100 + i),
+                )
+                .await;
+            let expect = if allowed {
+                StatusCode::CREATED
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            assert_eq!(s, expect, "POST /api/{module} as {role}: {body}");
+            if !allowed {
+                assert_eq!(body["error"], "FORBIDDEN");
+            }
+            let (s, _) = app.send(Method::PUT, &path, key, &changed(module, i)).await;
+            let expect = if allowed {
+                StatusCode::OK
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            assert_eq!(s, expect, "PUT {path} as {role}");
+            let s = app
+                .req(Method::DELETE, &path, key)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            let expect = if allowed {
+                StatusCode::NO_CONTENT
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            assert_eq!(s, expect, "DELETE {path} as {role}");
+
+            if !allowed {
+                assert_eq!(
+                    app.snapshot(org).await,
+                    before,
+                    "{role} changed nothing in {module}"
+                );
+            }
+            // Every role reads.
+            let (s, _) = app.get(&format!("/api/{module}"), key).await;
+            assert_eq!(s, StatusCode::OK, "GET /api/{module} as {role}");
+        }
+    }
+}
+
+async fn reads_audit_and_cross_org_by_role(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Org").await;
+    for role in Role::ALL {
+        let key = app.member(org, &format!("{role}@example.com"), role).await;
+        let (s, _) = app.get("/api/audit-log", &key).await;
+        assert_eq!(
+            s == StatusCode::OK,
+            role >= Role::Auditor,
+            "audit log as {role}: {s}"
+        );
+        let (s, body): (StatusCode, Value) = app.get("/api/organizations", &key).await;
+        assert_eq!(
+            s == StatusCode::OK,
+            role >= Role::SuperAdmin,
+            "cross-org list as {role}: {s} {body}"
+        );
+        let (s, _) = app.get("/api/risks/heat-map", &key).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+}

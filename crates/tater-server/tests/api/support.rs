@@ -1,0 +1,252 @@
+use std::sync::Arc;
+
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+use tater_domain::scope::SystemPurpose;
+use tater_domain::{OrgId, Role, TenantScope};
+use tater_server::{App, AppConfig};
+use tater_service::{AdminOrgRef, Clock, Service, SystemClock, SystemOperator};
+use tater_store::{AuditQuery, Mode};
+use tater_testkit::TestDb;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A running server for one test.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub service: Service,
+    /// Kept so the database outlives the server.
+    _db: Option<TestDb>,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+pub fn operator() -> SystemOperator {
+    SystemOperator {
+        name: "test",
+        detail: "test-suite".into(),
+    }
+}
+
+pub fn config(db: &TestDb, clock: Arc<dyn Clock>) -> AppConfig {
+    AppConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: db.url.clone(),
+        jwt_secret: b"test-secret-test-secret-test-secret!".to_vec(),
+        session_ttl_secs: 3600,
+        security_contact: "mailto:security@example.test".into(),
+        body_limit: 1024 * 1024,
+        demo_password_file: None,
+        clock,
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(db: TestDb) -> Self {
+        Self::spawn_with(db, Arc::new(SystemClock)).await
+    }
+
+    pub async fn spawn_with(db: TestDb, clock: Arc<dyn Clock>) -> Self {
+        let app = App::build(config(&db, clock)).await.expect("app builds");
+        Self::start(app, Some(db))
+    }
+
+    /// Serves an already built app; `db` is kept alive as long as the server.
+    pub fn start(app: App, db: Option<TestDb>) -> Self {
+        let base = format!("http://{}", app.addr);
+        let service = app.service.clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(app.run_until(async move {
+            let _ = rx.await;
+        }));
+        Self {
+            base,
+            client: reqwest::Client::builder().no_proxy().build().unwrap(),
+            service,
+            _db: db,
+            shutdown: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    /// Stops accepting and waits for in-flight requests.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.unwrap().unwrap();
+        }
+    }
+
+    pub async fn org(&self, name: &str) -> OrgId {
+        self.service
+            .admin_create_org(&operator(), name, None)
+            .await
+            .unwrap()
+            .id
+    }
+
+    /// A new member of `org` with `role` and a key bound to `org`.
+    pub async fn member(&self, org: OrgId, email: &str, role: Role) -> Key {
+        let org_ref = org.to_string();
+        self.service
+            .admin_create_user(&operator(), AdminOrgRef(&org_ref), email, role, None, None)
+            .await
+            .unwrap();
+        let key = self
+            .service
+            .admin_create_api_key(
+                &operator(),
+                email,
+                Some(AdminOrgRef(&org_ref)),
+                "test",
+                None,
+                None,
+            )
+            .await
+            .unwrap();
+        Key { key: key.key }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn req(&self, method: Method, path: &str, key: &Key) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header("x-api-key", &key.key)
+    }
+
+    pub async fn get(&self, path: &str, key: &Key) -> (StatusCode, Value) {
+        json_of(self.req(Method::GET, path, key).send().await.unwrap()).await
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        key: &Key,
+        body: &Value,
+    ) -> (StatusCode, Value) {
+        json_of(self.req(method, path, key).json(body).send().await.unwrap()).await
+    }
+
+    pub async fn create(&self, module: &str, key: &Key, body: Value) -> Value {
+        let (status, v) = self
+            .send(Method::POST, &format!("/api/{module}"), key, &body)
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        v
+    }
+
+    /// Every record of every module and the audit log of `org`, read through the store, to
+    /// prove that something changed nothing.
+    pub async fn snapshot(&self, org: OrgId) -> Value {
+        let scope = TenantScope::system(org, SystemPurpose::AdminCli);
+        let mut tx = self
+            .service
+            .store()
+            .tenant(&scope, Mode::Read)
+            .await
+            .unwrap();
+        let mut out = serde_json::Map::new();
+        for def in tater_domain::modules::ALL {
+            let q = tater_domain::module::parse_list_query(
+                def,
+                &[("limit".into(), "500".into())],
+                time::macros::date!(2026 - 01 - 01),
+                &[],
+            )
+            .unwrap();
+            let rows = tx.list_records(def.name, &q).await.unwrap();
+            let rows: Vec<Value> = rows
+                .iter()
+                .map(
+                    |r| json!({ "id": r.meta.id.to_string(), "v": r.meta.version, "data": r.data }),
+                )
+                .collect();
+            out.insert(def.name.into(), Value::Array(rows));
+        }
+        let audit = tx
+            .list_audit(&AuditQuery {
+                limit: 500,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        out.insert("auditCount".into(), json!(audit.len()));
+        Value::Object(out)
+    }
+
+    pub async fn audit_entries(&self, org: OrgId) -> Vec<Value> {
+        let scope = TenantScope::system(org, SystemPurpose::AdminCli);
+        let mut tx = self
+            .service
+            .store()
+            .tenant(&scope, Mode::Read)
+            .await
+            .unwrap();
+        let audit = tx
+            .list_audit(&AuditQuery {
+                limit: 500,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        audit.iter().map(tater_service::audit_entry_view).collect()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// An API key to call with.
+#[derive(Clone)]
+pub struct Key {
+    pub key: String,
+}
+
+pub async fn json_of(res: Response) -> (StatusCode, Value) {
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    let v = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, v)
+}
+
+/// A valid body for each module, so tests can loop over all of them.
+pub fn sample(module: &str, n: usize) -> Value {
+    match module {
+        "poam" => {
+            json!({ "title": format!("POAM {n}"), "weaknessDescription": "weakness", "impact": "High",
+                          "scheduledCompletion": "2030-01-01", "controls": ["AC-2"] })
+        }
+        "risks" => {
+            json!({ "title": format!("Risk {n}"), "likelihood": 3, "impact": 4, "sle": 1000, "aro": 0.5 })
+        }
+        "config-docs" => json!({ "title": format!("Doc {n}"), "body": "# hello", "tags": ["t"] }),
+        other => panic!("no sample for {other}"),
+    }
+}
+
+/// A valid change to apply with PUT.
+pub fn changed(module: &str, n: usize) -> Value {
+    let mut body = sample(module, n);
+    body["title"] = json!(format!("Changed {n}"));
+    body
+}
+
+pub fn modules() -> impl Iterator<Item = &'static str> {
+    tater_domain::modules::ALL.iter().map(|m| m.name)
+}
