@@ -12,17 +12,12 @@ pub struct TenantScope {
     org: OrgId,
 }
 
-/// Why the system reaches into a tenant without a user: each variant is a named operation.
+/// Why the system reaches into a tenant without a user. Each variant is a named operation;
+/// an architecture test lists where production code may use one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SystemPurpose {
-    /// The operator's admin CLI, acting on an organization it names.
-    AdminCli,
-    /// Seeding the demo organization.
-    DemoSeed,
-    /// Creating an organization writes its first audit entry into it.
-    OrgCreation,
-    /// Identity changes (users, memberships, keys) audited into each affected organization.
-    IdentityAudit,
+    /// Reading a tenant's data from operator tooling and test suites, outside any request.
+    Inspection,
 }
 
 impl TenantScope {

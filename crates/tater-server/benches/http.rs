@@ -1,1 +1,241 @@
-fn main() {}
+//! Throughput and latency of authenticated, tenant-scoped reads, next to a bare axum handler
+//! measured in the same run on the same machine.
+//!
+//! Run: `cargo bench -p tater-server --bench http` (set `TATER_TEST_POSTGRES_URL` to include
+//! PostgreSQL; `TATER_BENCH_SECONDS` and `TATER_BENCH_CONCURRENCY` tune the run).
+//! The load generator runs in the same process as the server, so absolute figures understate
+//! a dedicated server; the ratios to the bare handler are the point.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a benchmark, not a service
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::routing::get;
+use serde_json::json;
+use tater_domain::modules::POAM;
+use tater_domain::{Actor, Channel, Role};
+use tater_server::{App, AppConfig};
+use tater_service::{AdminOrgRef, SystemClock, SystemOperator};
+use tater_testkit::TestDb;
+
+struct Stats {
+    requests: usize,
+    errors: usize,
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `concurrency` workers issue requests back to back for `seconds`, after a one-second warm-up.
+async fn measure(client: &reqwest::Client, url: &str, key: Option<&str>) -> Stats {
+    let seconds = env_or("TATER_BENCH_SECONDS", 5);
+    let concurrency = env_or("TATER_BENCH_CONCURRENCY", 16) as usize;
+    let run = |window: Duration| {
+        let mut workers = Vec::new();
+        for _ in 0..concurrency {
+            let client = client.clone();
+            let url = url.to_owned();
+            let key = key.map(str::to_owned);
+            workers.push(tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut errors = 0;
+                let end = Instant::now() + window;
+                while Instant::now() < end {
+                    let started = Instant::now();
+                    let mut req = client.get(&url);
+                    if let Some(k) = &key {
+                        req = req.header("x-api-key", k);
+                    }
+                    match req.send().await {
+                        Ok(res) if res.status().is_success() => {
+                            let _ = res.bytes().await;
+                            latencies.push(started.elapsed());
+                        }
+                        _ => errors += 1,
+                    }
+                }
+                (latencies, errors)
+            }));
+        }
+        async move {
+            let mut all = Vec::new();
+            let mut errors = 0;
+            for w in workers {
+                let (l, e) = w.await.unwrap();
+                all.extend(l);
+                errors += e;
+            }
+            (all, errors)
+        }
+    };
+    run(Duration::from_secs(1)).await;
+    let window = Duration::from_secs(seconds);
+    let (mut latencies, errors) = run(window).await;
+    latencies.sort();
+    let pct = |p: f64| {
+        let i = ((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1));
+        latencies.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    Stats {
+        requests: latencies.len(),
+        errors,
+        rps: latencies.len() as f64 / window.as_secs_f64(),
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+    }
+}
+
+/// A running Tater with one organization, an Admin API key and 1,000 POAM items.
+async fn tater(db: &TestDb) -> (String, String, String) {
+    let config = AppConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: db.url.clone(),
+        jwt_secret: b"bench-secret-bench-secret-bench-secret".to_vec(),
+        session_ttl_secs: 3600,
+        security_contact: "mailto:security@example.test".into(),
+        body_limit: 1024 * 1024,
+        demo_password_file: None,
+        clock: Arc::new(SystemClock),
+    };
+    let app = App::build(config).await.unwrap();
+    let base = format!("http://{}", app.addr);
+    let service = app.service.clone();
+    let op = SystemOperator {
+        name: "bench",
+        detail: "bench".into(),
+    };
+    let org = service
+        .admin_create_org(&op, "Bench", None)
+        .await
+        .unwrap()
+        .id;
+    let org_ref = org.to_string();
+    service
+        .admin_create_user(
+            &op,
+            AdminOrgRef(&org_ref),
+            "bench@example.com",
+            Role::Admin,
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    let key = service
+        .admin_create_api_key(
+            &op,
+            "bench@example.com",
+            Some(AdminOrgRef(&org_ref)),
+            "bench",
+            None,
+            None,
+        )
+        .await
+        .unwrap()
+        .key;
+    // A second tenant with as much data, so tenant scoping has something to skip.
+    let other = service
+        .admin_create_org(&op, "Other", None)
+        .await
+        .unwrap()
+        .id;
+    let actor = Actor::system("bench", "seed", org, Channel::Api);
+    let other_actor = Actor::system("bench", "seed", other, Channel::Api);
+    let mut last_id = String::new();
+    for n in 0..1000 {
+        let impact = ["High", "Moderate", "Low"][n % 3];
+        let body = json!({
+            "title": format!("Finding {n}"), "weaknessDescription": "Configuration drift on a production host.",
+            "impact": impact, "scheduledCompletion": "2027-06-30",
+            "controls": ["CM-6", "SI-2"], "milestones": [{ "description": "Remediate" }],
+        });
+        let rec = service.create_record(&actor, &POAM, &body).await.unwrap();
+        service
+            .create_record(&other_actor, &POAM, &body)
+            .await
+            .unwrap();
+        last_id = rec["id"].as_str().unwrap().to_owned();
+    }
+    tokio::spawn(app.run_until(std::future::pending()));
+    (base, key, last_id)
+}
+
+/// The baseline: axum with no middleware, returning a small JSON document.
+async fn bare() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = axum::Router::new().route(
+        "/bare",
+        get(|| async { Json(json!({ "status": "ok", "items": [] })) }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}/bare")
+}
+
+fn row(name: &str, s: &Stats, baseline: f64) {
+    println!(
+        "{name:<44} {:>9.0} {:>8.2} {:>8.2} {:>8.3} {:>7} {:>6}",
+        s.rps,
+        s.p50_ms,
+        s.p99_ms,
+        s.rps / baseline,
+        s.requests,
+        s.errors
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    // Log every request as production does, into a sink.
+    tracing_subscriber::fmt()
+        .with_env_filter("info,sqlx=warn")
+        .with_writer(std::io::sink)
+        .init();
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
+    println!(
+        "concurrency {}, {} s per target, {} cores",
+        env_or("TATER_BENCH_CONCURRENCY", 16),
+        env_or("TATER_BENCH_SECONDS", 5),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!(
+        "{:<44} {:>9} {:>8} {:>8} {:>8} {:>7} {:>6}",
+        "target", "req/s", "p50 ms", "p99 ms", "× bare", "n", "errors"
+    );
+    let bare_url = bare().await;
+    let baseline = measure(&client, &bare_url, None).await;
+    row("bare axum handler", &baseline, baseline.rps);
+
+    let mut engines = vec![("sqlite", TestDb::sqlite())];
+    if let Some(pg) = TestDb::postgres().await {
+        engines.push(("postgres", pg));
+    }
+    for (engine, db) in &engines {
+        let (base, key, id) = tater(db).await;
+        let list = measure(&client, &format!("{base}/api/poam?limit=50"), Some(&key)).await;
+        row(
+            &format!("{engine}: GET /api/poam?limit=50"),
+            &list,
+            baseline.rps,
+        );
+        let one = measure(&client, &format!("{base}/api/poam/{id}"), Some(&key)).await;
+        row(
+            &format!("{engine}: GET /api/poam/{{id}}"),
+            &one,
+            baseline.rps,
+        );
+    }
+}

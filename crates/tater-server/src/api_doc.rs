@@ -176,6 +176,12 @@ pub struct ApiRouter {
     schemas: Map<String, Value>,
 }
 
+impl Default for ApiRouter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl ApiRouter {
     pub fn new() -> Self {
         let mut schemas = Map::new();
@@ -211,7 +217,6 @@ impl ApiRouter {
                 "title": "Tater API",
                 "version": env!("CARGO_PKG_VERSION"),
                 "description": "Compliance posture and GRC. Every list takes `limit` (1–500, default 50) and `cursor` (from `nextCursor`); errors are application/problem+json with a machine code in `error`.",
-                "license": { "name": "AGPL-3.0-or-later" },
             },
             "components": {
                 "securitySchemes": {

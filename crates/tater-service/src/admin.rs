@@ -55,6 +55,24 @@ fn uuid_shape(s: &str) -> bool {
             .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
+fn parse_email(field: &str, raw: &str) -> ServiceResult<Email> {
+    Email::parse(raw).map_err(|e| ValidationErrors::single(field, e.to_string()).into())
+}
+
+/// Argon2id is deliberately slow; keep it off the async workers.
+async fn hash_in_background(password: &str) -> ServiceResult<String> {
+    check_password(password)?;
+    let p = password.to_owned();
+    tokio::task::spawn_blocking(move || hash_password(&p))
+        .await
+        .map_err(|e| ServiceError::Internal(e.into()))?
+        .map_err(ServiceError::Internal)
+}
+
+async fn user_by_email(tx: &mut dyn IdentityTx, email: &Email) -> ServiceResult<User> {
+    tx.user_by_email(email).await?.ok_or(ServiceError::NotFound)
+}
+
 fn check_password(password: &str) -> ServiceResult<()> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_LEN || password.len() > 1024 {
@@ -145,20 +163,10 @@ impl Service {
         password: Option<&str>,
         entra_oid: Option<&str>,
     ) -> ServiceResult<(UserId, bool)> {
-        let email =
-            Email::parse(email).map_err(|e| ValidationErrors::single("email", e.to_string()))?;
+        let email = parse_email("email", email)?;
         let entra_oid = guid("entraOid", entra_oid)?;
         let password_hash = match password {
-            Some(p) => {
-                check_password(p)?;
-                let p = p.to_owned();
-                Some(
-                    tokio::task::spawn_blocking(move || hash_password(&p))
-                        .await
-                        .map_err(|e| ServiceError::Internal(e.into()))?
-                        .map_err(ServiceError::Internal)?,
-                )
-            }
+            Some(p) => Some(hash_in_background(p).await?),
             None => None,
         };
         let now = self.clock.now();
@@ -224,20 +232,11 @@ impl Service {
         email: &str,
         password: &str,
     ) -> ServiceResult<UserId> {
-        let email =
-            Email::parse(email).map_err(|e| ValidationErrors::single("email", e.to_string()))?;
-        check_password(password)?;
-        let p = password.to_owned();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&p))
-            .await
-            .map_err(|e| ServiceError::Internal(e.into()))?
-            .map_err(ServiceError::Internal)?;
+        let email = parse_email("email", email)?;
+        let hash = hash_in_background(password).await?;
         let now = self.clock.now();
         let mut tx = self.store.identity(Mode::Write).await?;
-        let user = tx
-            .user_by_email(&email)
-            .await?
-            .ok_or(ServiceError::NotFound)?;
+        let user = user_by_email(&mut *tx, &email).await?;
         let updated = User {
             password_hash: Some(hash),
             tokens_valid_after: now,
@@ -272,14 +271,10 @@ impl Service {
         role: Option<Role>,
         expires_at: Option<Timestamp>,
     ) -> ServiceResult<NewApiKey> {
-        let email =
-            Email::parse(email).map_err(|e| ValidationErrors::single("user", e.to_string()))?;
+        let email = parse_email("user", email)?;
         let now = self.clock.now();
         let mut tx = self.store.identity(Mode::Write).await?;
-        let user = tx
-            .user_by_email(&email)
-            .await?
-            .ok_or(ServiceError::NotFound)?;
+        let user = user_by_email(&mut *tx, &email).await?;
         let memberships = tx.memberships_of(user.id).await?;
         let bound = match org {
             Some(r) => {

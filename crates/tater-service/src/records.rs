@@ -6,7 +6,7 @@ use tater_domain::module::{
 };
 use tater_domain::policy::{Action, authorize};
 use tater_domain::{Actor, AuditAction, AuditDraft, RecordId, TenantScope, ValidationErrors};
-use tater_store::Mode;
+use tater_store::{Mode, TenantTx};
 
 use crate::{Service, ServiceError, ServiceResult};
 
@@ -46,6 +46,10 @@ fn parse_id(id: &str) -> ServiceResult<RecordId> {
 }
 
 impl Service {
+    async fn tenant_tx(&self, actor: &Actor, mode: Mode) -> ServiceResult<Box<dyn TenantTx>> {
+        Ok(self.store.tenant(&TenantScope::of(actor), mode).await?)
+    }
+
     fn today(&self) -> time::Date {
         self.clock.now().date()
     }
@@ -71,10 +75,7 @@ impl Service {
         query: &ListQuery,
     ) -> ServiceResult<Page> {
         authorize(actor, Action::Read)?;
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Read)
-            .await?;
+        let mut tx = self.tenant_tx(actor, Mode::Read).await?;
         let mut rows = tx.list_records(def.name, query).await?;
         let more = rows.len() > query.limit as usize;
         rows.truncate(query.limit as usize);
@@ -100,14 +101,8 @@ impl Service {
     ) -> ServiceResult<Value> {
         authorize(actor, Action::Read)?;
         let id = parse_id(id)?;
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Read)
-            .await?;
-        let record = tx
-            .get_record(def.name, id)
-            .await?
-            .ok_or(ServiceError::NotFound)?;
+        let mut tx = self.tenant_tx(actor, Mode::Read).await?;
+        let record = existing(&mut *tx, def, id).await?;
         Ok(self.view(def, &record))
     }
 
@@ -140,10 +135,7 @@ impl Service {
             now,
         )
         .with_changes(None, Some(&after), &[]);
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Write)
-            .await?;
+        let mut tx = self.tenant_tx(actor, Mode::Write).await?;
         tx.insert_record(def.name, &record, &audit).await?;
         tx.commit().await?;
         Ok(self.view(def, &record))
@@ -161,14 +153,8 @@ impl Service {
     ) -> ServiceResult<Value> {
         authorize(actor, Action::WriteRecord)?;
         let id = parse_id(id)?;
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Write)
-            .await?;
-        let current = tx
-            .get_record(def.name, id)
-            .await?
-            .ok_or(ServiceError::NotFound)?;
+        let mut tx = self.tenant_tx(actor, Mode::Write).await?;
+        let current = existing(&mut *tx, def, id).await?;
         let data = validate(def, body, Some(&current.data), self.today())?;
         check_version(body, current.meta.version)?;
         if data == current.data {
@@ -202,14 +188,8 @@ impl Service {
     ) -> ServiceResult<()> {
         authorize(actor, Action::WriteRecord)?;
         let id = parse_id(id)?;
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Write)
-            .await?;
-        let current = tx
-            .get_record(def.name, id)
-            .await?
-            .ok_or(ServiceError::NotFound)?;
+        let mut tx = self.tenant_tx(actor, Mode::Write).await?;
+        let current = existing(&mut *tx, def, id).await?;
         let before = Value::Object(current.data.clone());
         let audit = AuditDraft::new(
             actor,
@@ -252,10 +232,7 @@ impl Service {
         } else {
             ["likelihood", "impact"]
         };
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Read)
-            .await?;
+        let mut tx = self.tenant_tx(actor, Mode::Read).await?;
         let groups = tx
             .count_by(tater_domain::modules::RISKS.name, &fields)
             .await?;
@@ -277,6 +254,13 @@ impl Service {
         }
         Ok(map)
     }
+}
+
+/// The record, or `NotFound` (also for another tenant's id: the scope cannot see it).
+async fn existing(tx: &mut dyn TenantTx, def: &ModuleDef, id: RecordId) -> ServiceResult<Record> {
+    tx.get_record(def.name, id)
+        .await?
+        .ok_or(ServiceError::NotFound)
 }
 
 fn check_version(body: &Value, stored: i64) -> ServiceResult<()> {

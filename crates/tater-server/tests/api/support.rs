@@ -145,7 +145,7 @@ impl TestApp {
     /// Every record of every module and the audit log of `org`, read through the store, to
     /// prove that something changed nothing.
     pub async fn snapshot(&self, org: OrgId) -> Value {
-        let scope = TenantScope::system(org, SystemPurpose::AdminCli);
+        let scope = TenantScope::system(org, SystemPurpose::Inspection);
         let mut tx = self
             .service
             .store()
@@ -182,7 +182,7 @@ impl TestApp {
     }
 
     pub async fn audit_entries(&self, org: OrgId) -> Vec<Value> {
-        let scope = TenantScope::system(org, SystemPurpose::AdminCli);
+        let scope = TenantScope::system(org, SystemPurpose::Inspection);
         let mut tx = self
             .service
             .store()

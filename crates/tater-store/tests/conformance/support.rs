@@ -38,7 +38,10 @@ pub async fn new_org(store: &dyn Store, name: &str) -> (OrgId, TenantScope) {
     let mut tx = store.identity(Mode::Write).await.unwrap();
     tx.insert_org(&org, &audit).await.unwrap();
     tx.commit().await.unwrap();
-    (org.id, TenantScope::system(org.id, SystemPurpose::AdminCli))
+    (
+        org.id,
+        TenantScope::system(org.id, SystemPurpose::Inspection),
+    )
 }
 
 pub fn record(def: &ModuleDef, body: Value, at: i64) -> Record {
