@@ -26,6 +26,8 @@ macro_rules! impl_engine {
         const USER_COLUMNS: &str = "id, email, display_name, password_hash, entra_oid, \
              tokens_valid_after, created_at, updated_at";
         const ORG_COLUMNS: &str = "id, name, entra_tenant_id, created_at, updated_at";
+        const MEMBERSHIP_COLUMNS: &str = "m.tenant_id AS m_tenant_id, m.user_id AS m_user_id, \
+             m.role AS m_role, m.created_at AS m_created_at, m.updated_at AS m_updated_at";
         const KEY_COLUMNS: &str = "id, user_id, tenant_id, key_hash, prefix, name, role, \
              created_at, expires_at, last_used_at, revoked_at";
 
@@ -80,18 +82,25 @@ macro_rules! impl_engine {
             })
         }
 
-        fn user_from_row(row: &Row) -> Result<User> {
-            let email: String = row.try_get("email")?;
+/// Reads a user from columns named `<prefix><column>`.
+        fn user_from_row(row: &Row, prefix: &str) -> Result<User> {
+            let col = |c: &str| format!("{prefix}{c}");
+            let email: String = row.try_get(col("email").as_str())?;
             Ok(User {
-                id: parse_col(row, "id")?,
+                id: parse_col(row, &col("id"))?,
                 email: Email::parse(&email).map_err(|_| corrupt("email"))?,
-                display_name: row.try_get("display_name")?,
-                password_hash: row.try_get("password_hash")?,
-                entra_oid: row.try_get("entra_oid")?,
-                tokens_valid_after: ts(row, "tokens_valid_after")?,
-                created_at: ts(row, "created_at")?,
-                updated_at: ts(row, "updated_at")?,
+                display_name: row.try_get(col("display_name").as_str())?,
+                password_hash: row.try_get(col("password_hash").as_str())?,
+                entra_oid: row.try_get(col("entra_oid").as_str())?,
+                tokens_valid_after: ts(row, &col("tokens_valid_after"))?,
+                created_at: ts(row, &col("created_at"))?,
+                updated_at: ts(row, &col("updated_at"))?,
             })
+        }
+
+        /// `USER_COLUMNS` of table alias `u`, renamed `u_<column>`.
+        fn user_columns_as_u() -> String {
+            USER_COLUMNS.split(", ").map(|c| format!("u.{c} AS u_{c}")).collect::<Vec<_>>().join(", ")
         }
 
         fn org_from_row(row: &Row) -> Result<Org> {
@@ -104,14 +113,26 @@ macro_rules! impl_engine {
             })
         }
 
+/// Reads a membership from the columns of `MEMBERSHIP_COLUMNS`.
         fn membership_from_row(row: &Row) -> Result<Membership> {
             Ok(Membership {
-                org: parse_col(row, "tenant_id")?,
-                user: parse_col(row, "user_id")?,
-                role: parse_col(row, "role")?,
+                org: parse_col(row, "m_tenant_id")?,
+                user: parse_col(row, "m_user_id")?,
+                role: parse_col(row, "m_role")?,
                 created_at: ts(row, "m_created_at")?,
                 updated_at: ts(row, "m_updated_at")?,
             })
+        }
+
+        /// Memberships from a `LEFT JOIN`: none when the joined columns are null.
+        fn memberships_from_rows(rows: &[Row]) -> Result<Vec<Membership>> {
+            let mut out = Vec::new();
+            for row in rows {
+                if row.try_get::<Option<String>, _>("m_tenant_id")?.is_some() {
+                    out.push(membership_from_row(row)?);
+                }
+            }
+            Ok(out)
         }
 
         fn key_from_row(row: &Row) -> Result<ApiKey> {
@@ -392,14 +413,13 @@ macro_rules! impl_engine {
 
             async fn members(&mut self) -> Result<Vec<(Membership, User)>> {
                 let sql = format!(
-                    "SELECT m.tenant_id, m.user_id, m.role, m.created_at AS m_created_at, \
-                     m.updated_at AS m_updated_at, {} FROM memberships m \
+                    "SELECT {MEMBERSHIP_COLUMNS}, {} FROM memberships m \
                      JOIN users u ON u.id = m.user_id WHERE m.tenant_id = $1 ORDER BY u.email",
-                    USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
+                    user_columns_as_u()
                 );
                 let rows = sqlx::query(&sql).bind(self.tenant()).fetch_all(&mut *self.tx).await?;
                 rows.iter()
-                    .map(|r| Ok((membership_from_row(r)?, user_from_row(r)?)))
+                    .map(|r| Ok((membership_from_row(r)?, user_from_row(r, "u_")?)))
                     .collect()
             }
 
@@ -462,13 +482,13 @@ macro_rules! impl_engine {
             async fn user(&mut self, id: UserId) -> Result<Option<User>> {
                 let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
                 let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut *self.tx).await?;
-                row.as_ref().map(user_from_row).transpose()
+                row.as_ref().map(|r| user_from_row(r, "")).transpose()
             }
 
             async fn user_by_email(&mut self, email: &Email) -> Result<Option<User>> {
                 let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
                 let row = sqlx::query(&sql).bind(email.as_str()).fetch_optional(&mut *self.tx).await?;
-                row.as_ref().map(user_from_row).transpose()
+                row.as_ref().map(|r| user_from_row(r, "")).transpose()
             }
 
             async fn insert_user(&mut self, user: &User, audits: &[(OrgId, AuditDraft)]) -> Result<()> {
@@ -510,10 +530,10 @@ macro_rules! impl_engine {
             }
 
             async fn memberships_of(&mut self, user: UserId) -> Result<Vec<Membership>> {
-                let rows = sqlx::query(
-                    "SELECT tenant_id, user_id, role, created_at AS m_created_at, \
-                     updated_at AS m_updated_at FROM memberships WHERE user_id = $1 ORDER BY tenant_id",
-                )
+                let sql = format!(
+                    "SELECT {MEMBERSHIP_COLUMNS} FROM memberships m WHERE m.user_id = $1 ORDER BY m.tenant_id"
+                );
+                let rows = sqlx::query(&sql)
                 .bind(user.to_string())
                 .fetch_all(&mut *self.tx)
                 .await?;
@@ -546,6 +566,35 @@ macro_rules! impl_engine {
                 let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = $1");
                 let row = sqlx::query(&sql).bind(key_hash).fetch_optional(&mut *self.tx).await?;
                 row.as_ref().map(key_from_row).transpose()
+            }
+
+            async fn api_key_identity(
+                &mut self,
+                key_hash: &str,
+            ) -> Result<Option<(ApiKey, User, Vec<Membership>)>> {
+                // One round trip: the key, its user, and one row per membership.
+                let sql = format!(
+                    "SELECT {}, {}, {MEMBERSHIP_COLUMNS} FROM api_keys k \
+                     JOIN users u ON u.id = k.user_id \
+                     LEFT JOIN memberships m ON m.user_id = u.id \
+                     WHERE k.key_hash = $1 ORDER BY m.tenant_id",
+                    KEY_COLUMNS.split(", ").map(|c| format!("k.{c}")).collect::<Vec<_>>().join(", "),
+                    user_columns_as_u()
+                );
+                let rows = sqlx::query(&sql).bind(key_hash).fetch_all(&mut *self.tx).await?;
+                let Some(first) = rows.first() else { return Ok(None) };
+                Ok(Some((key_from_row(first)?, user_from_row(first, "u_")?, memberships_from_rows(&rows)?)))
+            }
+
+            async fn user_identity(&mut self, id: UserId) -> Result<Option<(User, Vec<Membership>)>> {
+                let sql = format!(
+                    "SELECT {}, {MEMBERSHIP_COLUMNS} FROM users u \
+                     LEFT JOIN memberships m ON m.user_id = u.id WHERE u.id = $1 ORDER BY m.tenant_id",
+                    user_columns_as_u()
+                );
+                let rows = sqlx::query(&sql).bind(id.to_string()).fetch_all(&mut *self.tx).await?;
+                let Some(first) = rows.first() else { return Ok(None) };
+                Ok(Some((user_from_row(first, "u_")?, memberships_from_rows(&rows)?)))
             }
 
             async fn insert_api_key(&mut self, key: &ApiKey, audits: &[(OrgId, AuditDraft)]) -> Result<()> {

@@ -166,6 +166,13 @@ pub trait IdentityTx: Send {
 
     async fn api_key(&mut self, id: ApiKeyId) -> Result<Option<ApiKey>>;
     async fn api_key_by_hash(&mut self, key_hash: &str) -> Result<Option<ApiKey>>;
+    /// The key, its user and the user's memberships, in one query (authentication's hot path).
+    async fn api_key_identity(
+        &mut self,
+        key_hash: &str,
+    ) -> Result<Option<(ApiKey, User, Vec<Membership>)>>;
+    /// The user and its memberships, in one query.
+    async fn user_identity(&mut self, id: UserId) -> Result<Option<(User, Vec<Membership>)>>;
     async fn insert_api_key(&mut self, key: &ApiKey, audits: &[(OrgId, AuditDraft)]) -> Result<()>;
     /// Records when a key was last used. Bookkeeping, not a change of the key: not audited.
     async fn touch_api_key(&mut self, id: ApiKeyId, now: Timestamp) -> Result<()>;

@@ -9,6 +9,12 @@ use crate::{Engine, Store};
 
 impl_engine!(db: sqlx::Postgres, engine: crate::Engine::Postgres, lock: " FOR UPDATE");
 
+/// The transaction-local setting row-level security reads.
+enum Setting {
+    Tenant(OrgId),
+    CrossTenant,
+}
+
 /// PostgreSQL. Tenant transactions set `tater.tenant_id` for the transaction only; identity
 /// transactions set `tater.cross_tenant`. The policies in `migrations/postgres` admit a row
 /// only under one of those settings, so even a query without a tenant filter cannot see or
@@ -42,18 +48,24 @@ impl PgStore {
         Ok(Self { pool })
     }
 
-    async fn begin(
-        &self,
-        setting: &str,
-        value: &str,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT set_config($1, $2, true)")
-            .bind(setting)
-            .bind(value)
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
+    /// Begins a transaction and sets one transaction-local setting, in one round trip. The
+    /// value is written into the statement, so it must come from a trusted type: an `OrgId`
+    /// (canonical UUID: hex digits and hyphens) or a constant.
+    async fn begin(&self, setting: Setting) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        let (name, value) = match setting {
+            Setting::Tenant(org) => ("tater.tenant_id", org.to_string()),
+            Setting::CrossTenant => ("tater.cross_tenant", "on".to_owned()),
+        };
+        if !value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(StoreError::Config(
+                "refusing an unsafe session setting".into(),
+            ));
+        }
+        let statement = format!("BEGIN; SELECT set_config('{name}', '{value}', true)");
+        Ok(self.pool.begin_with(statement).await?)
     }
 }
 
@@ -64,9 +76,7 @@ impl Store for PgStore {
     }
 
     async fn tenant(&self, scope: &TenantScope, mode: Mode) -> Result<Box<dyn TenantTx>> {
-        let tx = self
-            .begin("tater.tenant_id", &scope.org().to_string())
-            .await?;
+        let tx = self.begin(Setting::Tenant(scope.org())).await?;
         Ok(Box::new(EngineTenantTx {
             tx,
             scope: *scope,
@@ -75,7 +85,7 @@ impl Store for PgStore {
     }
 
     async fn identity(&self, _mode: Mode) -> Result<Box<dyn IdentityTx>> {
-        let tx = self.begin("tater.cross_tenant", "on").await?;
+        let tx = self.begin(Setting::CrossTenant).await?;
         Ok(Box::new(EngineIdentityTx { tx }))
     }
 

@@ -236,7 +236,10 @@ fn condition(b: &mut SqlBuilder, c: &Condition) -> String {
 
 /// Appends the keyset condition for the page after `cursor`, the `ORDER BY` and the `LIMIT`
 /// (one more than the page, so the caller can tell whether another page follows).
-/// Nulls sort last in both directions on both engines.
+///
+/// Timestamps are never null, so they sort on the plain column and a row-value comparison
+/// that the `(tenant_id, module, created_at, id)` index serves directly. Field values may be
+/// null: those sort last in both directions on both engines, via a leading `IS NULL` key.
 pub fn push_page(b: &mut SqlBuilder, query: &ListQuery) {
     let e = operand_expr(b.engine, query.sort.operand);
     let (cmp, dir) = if query.sort.descending {
@@ -244,10 +247,15 @@ pub fn push_page(b: &mut SqlBuilder, query: &ListQuery) {
     } else {
         (">", "ASC")
     };
+    let nullable = !matches!(query.sort.operand, Operand::CreatedAt | Operand::UpdatedAt);
     if let Some(PageCursor { value, id }) = &query.after {
         let id = b.bind(Arg::Text(id.to_string()));
         let sql = match value {
             None => format!(" AND ({e} IS NULL AND id {cmp} {id})"),
+            Some(v) if !nullable => {
+                let v = b.bind_scalar(query.sort.operand, v);
+                format!(" AND ({e}, id) {cmp} ({v}, {id})")
+            }
             Some(v) => {
                 let v = b.bind_scalar(query.sort.operand, v);
                 format!(
@@ -257,8 +265,13 @@ pub fn push_page(b: &mut SqlBuilder, query: &ListQuery) {
         };
         b.push(&sql);
     }
+    let nulls_last = if nullable {
+        format!("({e} IS NULL) ASC, ")
+    } else {
+        String::new()
+    };
     b.push(&format!(
-        " ORDER BY ({e} IS NULL) ASC, {e} {dir}, id {dir} LIMIT {}",
+        " ORDER BY {nulls_last}{e} {dir}, id {dir} LIMIT {}",
         u64::from(query.limit) + 1
     ));
 }

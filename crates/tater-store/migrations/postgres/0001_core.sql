@@ -62,6 +62,7 @@ CREATE TABLE records (
     PRIMARY KEY (tenant_id, module, id)
 );
 CREATE INDEX records_by_created ON records (tenant_id, module, created_at, id);
+CREATE INDEX records_by_updated ON records (tenant_id, module, updated_at, id);
 
 CREATE TABLE audit_heads (
     tenant_id TEXT PRIMARY KEY NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,

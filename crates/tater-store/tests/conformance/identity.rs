@@ -86,6 +86,30 @@ async fn identity_round_trip(db: TestDb) {
         tx.api_key_by_hash(&"ab".repeat(32)).await.unwrap().unwrap(),
         key
     );
+    let (k, ku, kms) = tx
+        .api_key_identity(&"ab".repeat(32))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((k, ku), (key.clone(), u.clone()));
+    assert_eq!(kms, ms, "the joined lookup sees the same memberships");
+    assert!(
+        tx.api_key_identity(&"cd".repeat(32))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (iu, ims) = tx.user_identity(u.id).await.unwrap().unwrap();
+    assert_eq!((iu, ims), (u.clone(), ms.clone()));
+    let loner = user("loner@example.com");
+    tx.insert_user(&loner, &[]).await.unwrap();
+    assert_eq!(tx.user_identity(loner.id).await.unwrap().unwrap().1, vec![]);
+    assert!(
+        tx.user_identity(UserId::generate())
+            .await
+            .unwrap()
+            .is_none()
+    );
     tx.touch_api_key(key.id, Timestamp::from_millis(NOW + 5))
         .await
         .unwrap();
