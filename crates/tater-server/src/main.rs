@@ -7,9 +7,12 @@ use tracing_subscriber::EnvFilter;
 
 fn init_logging(format: LogFormat, default: &str) {
     let filter = EnvFilter::try_from_env("TATER_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    // Colour only for a person at a terminal; files and journald get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
