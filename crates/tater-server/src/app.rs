@@ -6,11 +6,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use tater_service::{Clock, Service, ServiceConfig};
+use tater_service::{Clock, EntraConfig, Service, ServiceConfig};
 use tater_store::Store;
 use tokio::net::TcpListener;
 
 use crate::demo::{self, DemoLogin};
+use crate::rate_limit::{RateLimitConfig, RateLimiter};
 use crate::routes::{HttpLimits, router};
 use crate::state::{AppState, ServerInfo};
 
@@ -25,6 +26,9 @@ pub struct AppConfig {
     /// Seed the demo organization; its password is kept in this file.
     pub demo_password_file: Option<std::path::PathBuf>,
     pub clock: Arc<dyn Clock>,
+    /// Entra ID sign-in, when configured.
+    pub entra: Option<EntraConfig>,
+    pub rate_limits: RateLimitConfig,
 }
 
 /// A built server, bound to its port but not yet serving.
@@ -50,6 +54,7 @@ impl App {
             ServiceConfig {
                 jwt_secret: config.jwt_secret,
                 session_ttl_secs: config.session_ttl_secs,
+                entra: config.entra,
             },
         )?;
         let demo_login = match &config.demo_password_file {
@@ -68,6 +73,7 @@ impl App {
             demo_email: demo_login.as_ref().map(|d| d.email.clone()),
             openapi: OnceLock::new(),
         });
+        let limiter = Arc::new(RateLimiter::new(config.rate_limits).await?);
         let state = AppState {
             service: service.clone(),
             info,
@@ -76,7 +82,7 @@ impl App {
             body_bytes: config.body_limit,
             request_timeout: Duration::from_secs(30),
         };
-        let router = router(state, limits);
+        let router = router(state, limits, limiter);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listening on {}", config.listen))?;

@@ -119,6 +119,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         body_limit: args.body_limit,
         demo_password_file: args.demo.then(|| data_dir.join("demo-password")),
         clock: Arc::new(SystemClock),
+        entra: args.entra.config(),
+        rate_limits: args.rate_limits.config(),
     };
     let app = App::build(config).await?;
     println!("Tater is running at http://{}/", app.addr);
@@ -172,6 +174,7 @@ pub async fn admin(args: AdminArgs) -> anyhow::Result<()> {
         ServiceConfig {
             jwt_secret: secret,
             session_ttl_secs: 3600,
+            entra: None,
         },
     )?;
     let op = operator();

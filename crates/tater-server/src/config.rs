@@ -5,6 +5,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
+use ipnet::IpNet;
+use tater_service::EntraConfig;
+
+use crate::rate_limit::{Limits, RateLimitConfig};
 
 /// Where the data lives; shared by `serve` and `admin`.
 #[derive(Debug, Clone, Args)]
@@ -90,6 +94,79 @@ pub struct ServeArgs {
     /// Log format on stderr.
     #[arg(long, env = "TATER_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    #[command(flatten)]
+    pub entra: EntraArgs,
+    #[command(flatten)]
+    pub rate_limits: RateLimitArgs,
+}
+
+/// Entra ID sign-in (SPEC A1); off unless audiences are set.
+#[derive(Debug, Clone, Args)]
+pub struct EntraArgs {
+    /// Accepted token audiences (the API's application id and/or App ID URI), comma-separated.
+    #[arg(
+        long = "entra-audiences",
+        env = "TATER_ENTRA_AUDIENCES",
+        value_delimiter = ','
+    )]
+    pub audiences: Vec<String>,
+    /// The JWKS with Entra ID's signing keys (https; http only to a loopback address).
+    #[arg(long = "entra-jwks-url", env = "TATER_ENTRA_JWKS_URL", default_value = tater_service::DEFAULT_JWKS_URL)]
+    pub jwks_url: String,
+}
+
+impl EntraArgs {
+    pub fn config(&self) -> Option<EntraConfig> {
+        let audiences: Vec<String> = self
+            .audiences
+            .iter()
+            .map(|a| a.trim().to_owned())
+            .filter(|a| !a.is_empty())
+            .collect();
+        (!audiences.is_empty()).then(|| EntraConfig {
+            jwks_url: self.jwks_url.clone(),
+            audiences,
+            refresh_floor: std::time::Duration::from_secs(60),
+        })
+    }
+}
+
+/// Rate limits (SPEC A6): requests per minute per client IP and per tenant; 0 turns one off.
+#[derive(Debug, Clone, Args)]
+pub struct RateLimitArgs {
+    #[arg(long, env = "TATER_RATE_LIMIT_AUTH", default_value_t = 10)]
+    pub rate_limit_auth: u32,
+    #[arg(long, env = "TATER_RATE_LIMIT_WRITE", default_value_t = 60)]
+    pub rate_limit_write: u32,
+    #[arg(long, env = "TATER_RATE_LIMIT_SETTINGS", default_value_t = 120)]
+    pub rate_limit_settings: u32,
+    #[arg(long, env = "TATER_RATE_LIMIT_GENERAL", default_value_t = 100)]
+    pub rate_limit_general: u32,
+    /// Proxies whose X-Forwarded-For is believed (CIDRs, comma-separated).
+    #[arg(long, env = "TATER_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Redis for buckets shared by several servers (e.g. redis://127.0.0.1:6379).
+    #[arg(long, env = "TATER_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Prefix of the Redis keys; servers sharing limits must share it.
+    #[arg(long, env = "TATER_REDIS_PREFIX", default_value = "tater:rl:")]
+    pub redis_prefix: String,
+}
+
+impl RateLimitArgs {
+    pub fn config(&self) -> RateLimitConfig {
+        RateLimitConfig {
+            limits: Limits {
+                auth: self.rate_limit_auth,
+                write: self.rate_limit_write,
+                settings: self.rate_limit_settings,
+                general: self.rate_limit_general,
+            },
+            trusted_proxies: self.trusted_proxies.clone(),
+            redis_url: self.redis_url.clone(),
+            redis_prefix: self.redis_prefix.clone(),
+        }
+    }
 }
 
 /// The session-token secret: the configured one, or the one kept in `<data-dir>/jwt-secret`

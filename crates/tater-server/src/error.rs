@@ -143,6 +143,9 @@ impl From<ServiceError> for Problem {
             ServiceError::Forbidden(denied) => {
                 Problem::new(S::FORBIDDEN, "FORBIDDEN", "Forbidden", denied.to_string())
             }
+            ServiceError::LastOrgAdmin => {
+                Problem::new(S::CONFLICT, "LAST_ORG_ADMIN", "Conflict", e.to_string())
+            }
             ServiceError::OrgMismatch => {
                 Problem::new(S::FORBIDDEN, "ORG_MISMATCH", "Forbidden", e.to_string())
             }
@@ -192,6 +195,7 @@ mod tests {
                 "FORBIDDEN",
             ),
             (ServiceError::OrgMismatch, 403, "ORG_MISMATCH"),
+            (ServiceError::LastOrgAdmin, 409, "LAST_ORG_ADMIN"),
             (ServiceError::NotAMember, 403, "NOT_A_MEMBER"),
             (ServiceError::NoMembership, 403, "NO_MEMBERSHIP"),
             (ServiceError::AmbiguousOrg, 400, "AMBIGUOUS_ORG"),

@@ -12,6 +12,7 @@ use tater_domain::{Actor, ValidationErrors};
 use tater_service::{Credential, Identity};
 
 use crate::error::Problem;
+use crate::rate_limit::TenantBucket;
 use crate::state::AppState;
 
 /// The header that selects the organization to act in (SPEC A3).
@@ -87,7 +88,12 @@ impl FromRequestParts<AppState> for AuthActor {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
         let who = AuthIdentity::from_request_parts(parts, state).await?;
-        Ok(Self(who.identity.actor(who.org_header.as_deref())?))
+        let actor = who.identity.actor(who.org_header.as_deref())?;
+        // The tenant's bucket, now that the tenant is known (SPEC A6).
+        if let Some(bucket) = parts.extensions.get::<TenantBucket>() {
+            bucket.check(actor.org()).await?;
+        }
+        Ok(Self(actor))
     }
 }
 

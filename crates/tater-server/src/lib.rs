@@ -15,3 +15,4 @@ pub mod routes;
 pub mod state;
 
 pub use app::{App, AppConfig};
+pub mod rate_limit;

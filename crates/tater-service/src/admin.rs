@@ -60,7 +60,7 @@ fn parse_email(field: &str, raw: &str) -> ServiceResult<Email> {
 }
 
 /// Argon2id is deliberately slow; keep it off the async workers.
-async fn hash_in_background(password: &str) -> ServiceResult<String> {
+pub(crate) async fn hash_in_background(password: &str) -> ServiceResult<String> {
     check_password(password)?;
     let p = password.to_owned();
     tokio::task::spawn_blocking(move || hash_password(&p))

@@ -8,10 +8,12 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tater_domain::{
-    Actor, ApiKey, Channel, Email, Membership, OrgId, Principal, Role, Timestamp, User,
+    Actor, ApiKey, AuditAction, AuditDraft, Channel, Email, Membership, OrgId, Principal, Role,
+    Timestamp, User, ValidationErrors,
 };
 use tater_store::Mode;
 
+use crate::entra::EntraVerifier;
 use crate::secrets::{hash_api_key, is_well_formed_api_key};
 use crate::{Service, ServiceConfig, ServiceError, ServiceResult};
 
@@ -64,6 +66,8 @@ pub(crate) struct AuthKeys {
     /// A real Argon2id hash of a random password, verified against when the email is unknown
     /// so that unknown emails take as long as wrong passwords.
     dummy_hash: String,
+    /// Set when Entra ID sign-in is configured.
+    entra: Option<EntraVerifier>,
 }
 
 impl AuthKeys {
@@ -81,6 +85,7 @@ impl AuthKeys {
             decoding: DecodingKey::from_secret(&config.jwt_secret),
             ttl_secs: config.session_ttl_secs,
             dummy_hash: hash_password(&crate::generate_api_key())?,
+            entra: config.entra.clone().map(EntraVerifier::new).transpose()?,
         })
     }
 }
@@ -107,7 +112,10 @@ pub struct Identity {
     user: User,
     memberships: Vec<Membership>,
     channel: Channel,
-    /// Set for API keys: the organization a bound key is limited to, and the role ceiling.
+    /// The one organization this credential may act in: a bound key's, or the organization
+    /// onboarded for an Entra ID token's tenant.
+    bound_org: Option<OrgId>,
+    /// Set for API keys (role ceiling, display).
     key: Option<ApiKey>,
 }
 
@@ -132,7 +140,7 @@ impl Identity {
                 })
             })
             .transpose()?;
-        let bound = self.key.as_ref().and_then(|k| k.org);
+        let bound = self.bound_org;
         let chosen = match (bound, wanted) {
             (Some(b), Some(w)) if b != w => return Err(ServiceError::OrgMismatch),
             (Some(b), _) => Some(b),
@@ -150,6 +158,11 @@ impl Identity {
                 _ => return Err(ServiceError::AmbiguousOrg),
             },
         };
+        Ok(self.actor_in(membership))
+    }
+
+    /// The caller acting through one of its memberships.
+    fn actor_in(&self, membership: &Membership) -> Actor {
         // A key may lower its user's role, never raise it.
         let ceiling = self
             .key
@@ -162,13 +175,30 @@ impl Identity {
             email: self.user.email.clone(),
             oid: self.user.entra_oid.clone(),
         };
-        Ok(Actor::authenticated(
-            principal,
-            membership.org,
-            role,
-            self.channel,
-            false,
-        ))
+        Actor::authenticated(principal, membership.org, role, self.channel, false)
+    }
+
+    /// One audit draft per organization of the caller, for changes to the account itself.
+    fn account_audits(
+        &self,
+        before: &Value,
+        after: &Value,
+        now: Timestamp,
+    ) -> Vec<(OrgId, AuditDraft)> {
+        self.memberships
+            .iter()
+            .map(|m| {
+                let draft = AuditDraft::new(
+                    &self.actor_in(m),
+                    AuditAction::Update,
+                    "user",
+                    self.user.id,
+                    now,
+                )
+                .with_changes(Some(before), Some(after), &["passwordHash"]);
+                (m.org, draft)
+            })
+            .collect()
     }
 }
 
@@ -220,7 +250,13 @@ impl Service {
     /// Verifies a credential and loads the caller's memberships.
     pub async fn identify(&self, credential: Credential) -> ServiceResult<Identity> {
         match credential {
-            Credential::Bearer(token) => self.identify_session(&token).await,
+            // The header's algorithm only picks which verifier runs; each verifier then accepts
+            // exactly one algorithm and one token type, so neither kind passes as the other.
+            Credential::Bearer(token) => match jsonwebtoken::decode_header(&token).map(|h| h.alg) {
+                Ok(Algorithm::HS256) => self.identify_session(&token).await,
+                Ok(Algorithm::RS256) => self.identify_entra(&token).await,
+                _ => Err(ServiceError::Unauthorized(BAD_TOKEN)),
+            },
             Credential::ApiKey(key) => self.identify_api_key(&key).await,
         }
     }
@@ -253,18 +289,19 @@ impl Service {
             .parse()
             .map_err(|_| ServiceError::Unauthorized(BAD_TOKEN))?;
         let mut tx = self.store.identity(Mode::Read).await?;
-        let user = tx
-            .user(user_id)
+        let (user, memberships) = tx
+            .user_identity(user_id)
             .await?
             .ok_or(ServiceError::Unauthorized(BAD_TOKEN))?;
+        tx.commit().await?;
         if claims.iat_ms < user.tokens_valid_after.millis() {
             return Err(ServiceError::Unauthorized(BAD_TOKEN));
         }
-        let memberships = tx.memberships_of(user.id).await?;
         Ok(Identity {
             user,
             memberships,
             channel: Channel::Web,
+            bound_org: None,
             key: None,
         })
     }
@@ -274,21 +311,17 @@ impl Service {
             return Err(ServiceError::Unauthorized(BAD_KEY));
         }
         let now = self.clock.now();
+        // One query for key, user and memberships: this runs on every API-key request.
         let mut tx = self.store.identity(Mode::Read).await?;
-        let stored = tx
-            .api_key_by_hash(&hash_api_key(key))
+        let (stored, user, memberships) = tx
+            .api_key_identity(&hash_api_key(key))
             .await?
             .ok_or(ServiceError::Unauthorized(BAD_KEY))?;
+        tx.commit().await?;
         let expired = stored.expires_at.is_some_and(|e| e <= now);
         if stored.revoked_at.is_some() || expired {
             return Err(ServiceError::Unauthorized(BAD_KEY));
         }
-        let user = tx
-            .user(stored.user)
-            .await?
-            .ok_or(ServiceError::Unauthorized(BAD_KEY))?;
-        let memberships = tx.memberships_of(user.id).await?;
-        drop(tx);
         let stale = stored
             .last_used_at
             .is_none_or(|t| t.plus_seconds(KEY_TOUCH_INTERVAL_SECS) <= now);
@@ -299,6 +332,7 @@ impl Service {
             user,
             memberships,
             channel: Channel::Api,
+            bound_org: stored.org,
             key: Some(stored),
         })
     }
@@ -314,6 +348,167 @@ impl Service {
         if let Err(e) = result {
             tracing::warn!(key_id = %key.id, error = %e, "could not record API key use");
         }
+    }
+
+    /// An Entra ID access token: verified, then (`tid`, `oid`) mapped to a member of the
+    /// organization onboarded for `tid`. First sign-in rule: when no user carries this `oid`,
+    /// a member of that organization who was invited by email, has no password and no Entra
+    /// link yet, and whose email equals the token's `upn` (or `preferred_username`), is linked
+    /// to the `oid` once; from then on only the `oid` counts.
+    async fn identify_entra(&self, token: &str) -> ServiceResult<Identity> {
+        let Some(verifier) = &self.auth.entra else {
+            return Err(ServiceError::Unauthorized(BAD_TOKEN));
+        };
+        let refuse = |reason: &dyn std::fmt::Display| {
+            tracing::info!(%reason, "Entra ID token refused");
+            ServiceError::Unauthorized(BAD_TOKEN)
+        };
+        let claims = verifier
+            .verify(token, self.clock.now().millis() / 1000)
+            .await
+            .map_err(|r| refuse(&r))?;
+        let mut tx = self.store.identity(Mode::Read).await?;
+        let org = tx
+            .org_by_entra_tenant(&claims.tid)
+            .await?
+            .ok_or_else(|| refuse(&"tenant is not onboarded"))?;
+        for user in tx.users_by_entra_oid(&claims.oid).await? {
+            let memberships = tx.memberships_of(user.id).await?;
+            if memberships.iter().any(|m| m.org == org.id) {
+                tx.commit().await?;
+                return Ok(Identity {
+                    user,
+                    memberships,
+                    channel: Channel::Web,
+                    bound_org: Some(org.id),
+                    key: None,
+                });
+            }
+        }
+        drop(tx);
+        self.link_entra_user(org.id, &claims)
+            .await?
+            .ok_or_else(|| refuse(&"oid is not a member"))
+    }
+
+    /// The first sign-in link described on [`Service::identify_entra`].
+    async fn link_entra_user(
+        &self,
+        org: OrgId,
+        claims: &crate::entra::EntraClaims,
+    ) -> ServiceResult<Option<Identity>> {
+        let Some(email) = claims
+            .upn
+            .as_deref()
+            .or(claims.preferred_username.as_deref())
+            .and_then(|e| Email::parse(e).ok())
+        else {
+            return Ok(None);
+        };
+        let mut tx = self.store.identity(Mode::Write).await?;
+        let Some(user) = tx.user_by_email(&email).await? else {
+            return Ok(None);
+        };
+        let memberships = tx.memberships_of(user.id).await?;
+        let invited = user.entra_oid.is_none() && user.password_hash.is_none();
+        if !invited || !memberships.iter().any(|m| m.org == org) {
+            return Ok(None);
+        }
+        let now = self.clock.now();
+        let linked = User {
+            entra_oid: Some(claims.oid.clone()),
+            updated_at: now,
+            ..user.clone()
+        };
+        let identity = Identity {
+            user: linked,
+            memberships,
+            channel: Channel::Web,
+            bound_org: Some(org),
+            key: None,
+        };
+        let before = json!({ "entraOid": null });
+        let after = json!({ "entraOid": claims.oid });
+        let audits: Vec<(OrgId, AuditDraft)> = identity
+            .account_audits(&before, &after, now)
+            .into_iter()
+            .filter(|(o, _)| *o == org)
+            .collect();
+        tx.update_user(&identity.user, &audits).await?;
+        tx.commit().await?;
+        tracing::info!(user = %identity.user.id, "linked an invited member to their Entra ID account");
+        Ok(Some(identity))
+    }
+
+    /// Signs the caller out everywhere: every session token issued before now stops working.
+    pub async fn logout_everywhere(&self, identity: &Identity) -> ServiceResult<()> {
+        let now = self.clock.now();
+        let user = User {
+            tokens_valid_after: now,
+            updated_at: now,
+            ..identity.user.clone()
+        };
+        let before = json!({ "tokensValidAfter": identity.user.tokens_valid_after });
+        let after = json!({ "tokensValidAfter": now });
+        let mut tx = self.store.identity(Mode::Write).await?;
+        tx.update_user(&user, &identity.account_audits(&before, &after, now))
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Changes the caller's own password after checking the current one; earlier sessions end
+    /// and a fresh token is returned.
+    pub async fn change_password(
+        &self,
+        identity: &Identity,
+        current: &str,
+        new: &str,
+    ) -> ServiceResult<LoginToken> {
+        let Some(hash) = identity.user.password_hash.clone() else {
+            return Err(ValidationErrors::single(
+                "currentPassword",
+                "this account signs in through Entra ID and has no password",
+            )
+            .into());
+        };
+        let current = current.to_owned();
+        let matches = tokio::task::spawn_blocking(move || {
+            current.len() <= MAX_PASSWORD_LEN && verify_password(&current, &hash)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.into()))?;
+        if !matches {
+            return Err(ValidationErrors::single(
+                "currentPassword",
+                "is not your current password",
+            )
+            .into());
+        }
+        let new_hash = crate::admin::hash_in_background(new)
+            .await
+            .map_err(|e| match e {
+                ServiceError::Validation(_) => ValidationErrors::single(
+                    "newPassword",
+                    format!("must be {MIN_PASSWORD_LEN} to 1024 characters"),
+                )
+                .into(),
+                other => other,
+            })?;
+        let now = self.clock.now();
+        let user = User {
+            password_hash: Some(new_hash),
+            tokens_valid_after: now,
+            updated_at: now,
+            ..identity.user.clone()
+        };
+        let before = json!({ "passwordHash": identity.user.password_hash });
+        let after = json!({ "passwordHash": user.password_hash });
+        let mut tx = self.store.identity(Mode::Write).await?;
+        tx.update_user(&user, &identity.account_audits(&before, &after, now))
+            .await?;
+        tx.commit().await?;
+        self.issue_token(&user)
     }
 
     /// The caller's account and memberships, for `GET /api/me`.

@@ -37,6 +37,9 @@ pub enum ServiceError {
     Validation(ValidationErrors),
     #[error("{0}")]
     Conflict(String),
+    /// The change would leave the organization without an OrgAdmin.
+    #[error("the organization must keep at least one OrgAdmin")]
+    LastOrgAdmin,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }

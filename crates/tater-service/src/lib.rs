@@ -3,10 +3,13 @@
 //! validates input and writes the change with its audit entry in one transaction.
 
 mod admin;
+mod api_keys;
 mod audit_log;
 mod auth;
 mod clock;
+mod entra;
 mod error;
+mod members;
 mod records;
 mod secrets;
 
@@ -15,10 +18,13 @@ use std::sync::Arc;
 use tater_store::Store;
 
 pub use admin::{AdminOrgRef, NewApiKey, SystemOperator};
+pub use api_keys::api_key_view;
 pub use audit_log::audit_entry_view;
 pub use auth::{Credential, Identity, LoginToken, MIN_PASSWORD_LEN, hash_password};
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use entra::{DEFAULT_JWKS_URL, EntraConfig};
 pub use error::{ServiceError, ServiceResult};
+pub use members::member_view;
 pub use records::{HeatMap, Page, RecordExport};
 pub use secrets::{API_KEY_PREFIX, generate_api_key, hash_api_key, is_well_formed_api_key};
 
@@ -29,6 +35,8 @@ pub struct ServiceConfig {
     pub jwt_secret: Vec<u8>,
     /// How long a local session token lives.
     pub session_ttl_secs: i64,
+    /// Entra ID sign-in, when configured.
+    pub entra: Option<EntraConfig>,
 }
 
 impl std::fmt::Debug for ServiceConfig {

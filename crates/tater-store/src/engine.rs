@@ -12,7 +12,7 @@ macro_rules! impl_engine {
         use tater_domain::module::{ListQuery, Record, RecordMeta};
         use tater_domain::{
             ApiKey, ApiKeyId, AuditDraft, AuditEntry, Email, Membership, Org, OrgId, RecordId,
-            TenantScope, Timestamp, User, UserId,
+            Role, TenantScope, Timestamp, User, UserId,
         };
 
         use $crate::sql::{Arg, SqlBuilder, integer_expr, push_conditions, push_page};
@@ -28,6 +28,10 @@ macro_rules! impl_engine {
         const ORG_COLUMNS: &str = "id, name, entra_tenant_id, created_at, updated_at";
         const MEMBERSHIP_COLUMNS: &str = "m.tenant_id AS m_tenant_id, m.user_id AS m_user_id, \
              m.role AS m_role, m.created_at AS m_created_at, m.updated_at AS m_updated_at";
+        /// Keys (alias `k`) that can act in tenant `$1`: bound to it, or unbound and owned by
+        /// one of its members.
+        const KEY_IN_TENANT: &str = "(k.tenant_id = $1 OR (k.tenant_id IS NULL AND EXISTS \
+             (SELECT 1 FROM memberships km WHERE km.tenant_id = $1 AND km.user_id = k.user_id)))";
         const KEY_COLUMNS: &str = "id, user_id, tenant_id, key_hash, prefix, name, role, \
              created_at, expires_at, last_used_at, revoked_at";
 
@@ -217,6 +221,46 @@ macro_rules! impl_engine {
             for (org, d) in audits {
                 append_audit(&mut *conn, *org, d).await?;
             }
+            Ok(())
+        }
+
+        async fn insert_user_row(conn: &mut <$db as sqlx::Database>::Connection, user: &User) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO users (id, email, display_name, password_hash, entra_oid, \
+                 tokens_valid_after, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(user.id.to_string())
+            .bind(user.email.as_str())
+            .bind(&user.display_name)
+            .bind(&user.password_hash)
+            .bind(&user.entra_oid)
+            .bind(user.tokens_valid_after.millis())
+            .bind(user.created_at.millis())
+            .bind(user.updated_at.millis())
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+
+        async fn insert_key_row(conn: &mut <$db as sqlx::Database>::Connection, key: &ApiKey) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO api_keys (id, user_id, tenant_id, key_hash, prefix, name, role, \
+                 created_at, expires_at, last_used_at, revoked_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(key.id.to_string())
+            .bind(key.user.to_string())
+            .bind(key.org.map(|o| o.to_string()))
+            .bind(&key.key_hash)
+            .bind(&key.prefix)
+            .bind(&key.name)
+            .bind(key.role.map(|r| r.as_str()))
+            .bind(key.created_at.millis())
+            .bind(key.expires_at.map(Timestamp::millis))
+            .bind(key.last_used_at.map(Timestamp::millis))
+            .bind(key.revoked_at.map(Timestamp::millis))
+            .execute(&mut *conn)
+            .await?;
             Ok(())
         }
 
@@ -423,6 +467,136 @@ macro_rules! impl_engine {
                     .collect()
             }
 
+            async fn member(&mut self, user: UserId) -> Result<Option<(Membership, User)>> {
+                let lock = if self.mode == Mode::Write { " FOR UPDATE OF m" } else { "" };
+                let lock = if $lock.is_empty() { "" } else { lock };
+                let sql = format!(
+                    "SELECT {MEMBERSHIP_COLUMNS}, {} FROM memberships m \
+                     JOIN users u ON u.id = m.user_id WHERE m.tenant_id = $1 AND m.user_id = $2{lock}",
+                    user_columns_as_u()
+                );
+                let row = sqlx::query(&sql)
+                    .bind(self.tenant())
+                    .bind(user.to_string())
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                row.as_ref()
+                    .map(|r| Ok((membership_from_row(r)?, user_from_row(r, "u_")?)))
+                    .transpose()
+            }
+
+            async fn count_members_with(&mut self, roles: &[Role]) -> Result<i64> {
+                if roles.is_empty() {
+                    return Ok(0);
+                }
+                // Lock the rows counted, so two concurrent demotions cannot both pass.
+                let lock = if self.mode == Mode::Write { $lock } else { "" };
+                let placeholders: Vec<String> = (0..roles.len()).map(|i| format!("${}", i + 2)).collect();
+                let sql = format!(
+                    "SELECT user_id FROM memberships WHERE tenant_id = $1 AND role IN ({}){lock}",
+                    placeholders.join(", ")
+                );
+                let mut q = sqlx::query(&sql).bind(self.tenant());
+                for r in roles {
+                    q = q.bind(r.as_str());
+                }
+                Ok(q.fetch_all(&mut *self.tx).await?.len() as i64)
+            }
+
+            async fn user_by_email(&mut self, email: &Email) -> Result<Option<User>> {
+                let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
+                let row = sqlx::query(&sql).bind(email.as_str()).fetch_optional(&mut *self.tx).await?;
+                row.as_ref().map(|r| user_from_row(r, "")).transpose()
+            }
+
+            async fn insert_user(&mut self, user: &User, audit: &AuditDraft) -> Result<()> {
+                insert_user_row(&mut self.tx, user).await?;
+                append_audit(&mut self.tx, self.scope.org(), audit).await
+            }
+
+            async fn add_member(&mut self, m: &Membership, audit: &AuditDraft) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO memberships (tenant_id, user_id, role, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(self.tenant())
+                .bind(m.user.to_string())
+                .bind(m.role.as_str())
+                .bind(m.created_at.millis())
+                .bind(m.updated_at.millis())
+                .execute(&mut *self.tx)
+                .await?;
+                append_audit(&mut self.tx, self.scope.org(), audit).await
+            }
+
+            async fn set_member_role(
+                &mut self,
+                user: UserId,
+                role: Role,
+                now: Timestamp,
+                audit: &AuditDraft,
+            ) -> Result<()> {
+                let done = sqlx::query(
+                    "UPDATE memberships SET role = $3, updated_at = $4 WHERE tenant_id = $1 AND user_id = $2",
+                )
+                .bind(self.tenant())
+                .bind(user.to_string())
+                .bind(role.as_str())
+                .bind(now.millis())
+                .execute(&mut *self.tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                append_audit(&mut self.tx, self.scope.org(), audit).await
+            }
+
+            async fn remove_member(&mut self, user: UserId, audit: &AuditDraft) -> Result<()> {
+                let done = sqlx::query("DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2")
+                    .bind(self.tenant())
+                    .bind(user.to_string())
+                    .execute(&mut *self.tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                append_audit(&mut self.tx, self.scope.org(), audit).await
+            }
+
+            async fn api_keys(&mut self) -> Result<Vec<(ApiKey, User)>> {
+                let sql = format!(
+                    "SELECT {}, {} FROM api_keys k JOIN users u ON u.id = k.user_id \
+                     WHERE {KEY_IN_TENANT} ORDER BY k.created_at DESC, k.id",
+                    KEY_COLUMNS.split(", ").map(|c| format!("k.{c}")).collect::<Vec<_>>().join(", "),
+                    user_columns_as_u()
+                );
+                let rows = sqlx::query(&sql).bind(self.tenant()).fetch_all(&mut *self.tx).await?;
+                rows.iter().map(|r| Ok((key_from_row(r)?, user_from_row(r, "u_")?))).collect()
+            }
+
+            async fn insert_api_key(&mut self, key: &ApiKey, audit: &AuditDraft) -> Result<()> {
+                let bound = ApiKey { org: Some(self.scope.org()), ..key.clone() };
+                insert_key_row(&mut self.tx, &bound).await?;
+                append_audit(&mut self.tx, self.scope.org(), audit).await
+            }
+
+            async fn revoke_api_key(&mut self, id: ApiKeyId, now: Timestamp, audit: &AuditDraft) -> Result<()> {
+                let sql = format!(
+                    "UPDATE api_keys SET revoked_at = $3 WHERE id = $2 AND revoked_at IS NULL \
+                     AND id IN (SELECT k.id FROM api_keys k WHERE {KEY_IN_TENANT})"
+                );
+                let done = sqlx::query(&sql)
+                    .bind(self.tenant())
+                    .bind(id.to_string())
+                    .bind(now.millis())
+                    .execute(&mut *self.tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                append_audit(&mut self.tx, self.scope.org(), audit).await
+            }
+
             async fn commit(self: Box<Self>) -> Result<()> {
                 Ok(self.tx.commit().await?)
             }
@@ -456,6 +630,18 @@ macro_rules! impl_engine {
                 let sql = format!("SELECT {ORG_COLUMNS} FROM organizations WHERE lower(name) = lower($1)");
                 let row = sqlx::query(&sql).bind(name).fetch_optional(&mut *self.tx).await?;
                 row.as_ref().map(org_from_row).transpose()
+            }
+
+            async fn org_by_entra_tenant(&mut self, tid: &str) -> Result<Option<Org>> {
+                let sql = format!("SELECT {ORG_COLUMNS} FROM organizations WHERE entra_tenant_id = $1");
+                let row = sqlx::query(&sql).bind(tid).fetch_optional(&mut *self.tx).await?;
+                row.as_ref().map(org_from_row).transpose()
+            }
+
+            async fn users_by_entra_oid(&mut self, oid: &str) -> Result<Vec<User>> {
+                let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE entra_oid = $1 ORDER BY id");
+                let rows = sqlx::query(&sql).bind(oid).fetch_all(&mut *self.tx).await?;
+                rows.iter().map(|r| user_from_row(r, "")).collect()
             }
 
             async fn orgs(&mut self) -> Result<Vec<Org>> {
@@ -492,20 +678,7 @@ macro_rules! impl_engine {
             }
 
             async fn insert_user(&mut self, user: &User, audits: &[(OrgId, AuditDraft)]) -> Result<()> {
-                sqlx::query(
-                    "INSERT INTO users (id, email, display_name, password_hash, entra_oid, \
-                     tokens_valid_after, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(user.id.to_string())
-                .bind(user.email.as_str())
-                .bind(&user.display_name)
-                .bind(&user.password_hash)
-                .bind(&user.entra_oid)
-                .bind(user.tokens_valid_after.millis())
-                .bind(user.created_at.millis())
-                .bind(user.updated_at.millis())
-                .execute(&mut *self.tx)
-                .await?;
+                insert_user_row(&mut self.tx, user).await?;
                 append_audits(&mut self.tx, audits).await
             }
 
@@ -598,24 +771,7 @@ macro_rules! impl_engine {
             }
 
             async fn insert_api_key(&mut self, key: &ApiKey, audits: &[(OrgId, AuditDraft)]) -> Result<()> {
-                sqlx::query(
-                    "INSERT INTO api_keys (id, user_id, tenant_id, key_hash, prefix, name, role, \
-                     created_at, expires_at, last_used_at, revoked_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                )
-                .bind(key.id.to_string())
-                .bind(key.user.to_string())
-                .bind(key.org.map(|o| o.to_string()))
-                .bind(&key.key_hash)
-                .bind(&key.prefix)
-                .bind(&key.name)
-                .bind(key.role.map(|r| r.as_str()))
-                .bind(key.created_at.millis())
-                .bind(key.expires_at.map(Timestamp::millis))
-                .bind(key.last_used_at.map(Timestamp::millis))
-                .bind(key.revoked_at.map(Timestamp::millis))
-                .execute(&mut *self.tx)
-                .await?;
+                insert_key_row(&mut self.tx, key).await?;
                 append_audits(&mut self.tx, audits).await
             }
 

@@ -20,7 +20,7 @@ use serde_json::Value;
 use tater_domain::module::{ListQuery, Record};
 use tater_domain::{
     ApiKey, ApiKeyId, AuditAction, AuditDraft, AuditEntry, Channel, Email, Membership, Org, OrgId,
-    RecordId, TenantScope, Timestamp, User, UserId,
+    RecordId, Role, TenantScope, Timestamp, User, UserId,
 };
 
 pub use error::StoreError;
@@ -142,6 +142,46 @@ pub trait TenantTx: Send {
 
     async fn members(&mut self) -> Result<Vec<(Membership, User)>>;
 
+    /// One member of this tenant (locked for update in a PostgreSQL write transaction).
+    async fn member(&mut self, user: UserId) -> Result<Option<(Membership, User)>>;
+
+    /// How many members hold one of `roles` (locked in write mode, for "last OrgAdmin" rules).
+    async fn count_members_with(&mut self, roles: &[Role]) -> Result<i64>;
+
+    /// Looks a user up in the global directory by email, to invite them. Users are not tenant
+    /// data; this reveals nothing the caller may not learn by inviting.
+    async fn user_by_email(&mut self, email: &Email) -> Result<Option<User>>;
+
+    /// Creates a user invited into this tenant; `audit` goes to this tenant's log.
+    async fn insert_user(&mut self, user: &User, audit: &AuditDraft) -> Result<()>;
+
+    /// Adds a member; [`StoreError::Conflict`] if they already are one.
+    async fn add_member(&mut self, membership: &Membership, audit: &AuditDraft) -> Result<()>;
+
+    async fn set_member_role(
+        &mut self,
+        user: UserId,
+        role: Role,
+        now: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+
+    async fn remove_member(&mut self, user: UserId, audit: &AuditDraft) -> Result<()>;
+
+    /// API keys that can act in this tenant: bound to it, or unbound and owned by a member.
+    async fn api_keys(&mut self) -> Result<Vec<(ApiKey, User)>>;
+
+    /// Stores a key bound to this tenant (whatever `key.org` says).
+    async fn insert_api_key(&mut self, key: &ApiKey, audit: &AuditDraft) -> Result<()>;
+
+    /// Revokes a key that can act in this tenant; [`StoreError::NotFound`] for any other.
+    async fn revoke_api_key(
+        &mut self,
+        id: ApiKeyId,
+        now: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+
     async fn commit(self: Box<Self>) -> Result<()>;
 }
 
@@ -151,12 +191,16 @@ pub trait TenantTx: Send {
 pub trait IdentityTx: Send {
     async fn org(&mut self, id: OrgId) -> Result<Option<Org>>;
     async fn org_by_name(&mut self, name: &str) -> Result<Option<Org>>;
+    /// The organization that Entra ID tenant `tid` signs in to.
+    async fn org_by_entra_tenant(&mut self, tid: &str) -> Result<Option<Org>>;
     async fn orgs(&mut self) -> Result<Vec<Org>>;
     /// Creates the organization and writes `audit` as the first entry of its log.
     async fn insert_org(&mut self, org: &Org, audit: &AuditDraft) -> Result<()>;
 
     async fn user(&mut self, id: UserId) -> Result<Option<User>>;
     async fn user_by_email(&mut self, email: &Email) -> Result<Option<User>>;
+    /// Users linked to an Entra ID object id (one, unless the same oid was linked twice).
+    async fn users_by_entra_oid(&mut self, oid: &str) -> Result<Vec<User>>;
     async fn insert_user(&mut self, user: &User, audits: &[(OrgId, AuditDraft)]) -> Result<()>;
     async fn update_user(&mut self, user: &User, audits: &[(OrgId, AuditDraft)]) -> Result<()>;
 

@@ -44,6 +44,21 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
         .ok(200, "Account", Some(json!({ "type": "object" }))),
         get(me),
     )
+    .route(
+        Op::post("/api/auth/logout-all", "logout_everywhere", "Sign out everywhere: every earlier session token stops working")
+            .tag("identity").access(Access::Signed).ok(204, "Signed out", None),
+        post(logout_all),
+    )
+    .route(
+        Op::post("/api/auth/password", "change_password", "Change your password (signs out other sessions); returns a new token")
+            .tag("identity").access(Access::Signed)
+            .body(json!({
+                "type": "object", "additionalProperties": false, "required": ["currentPassword", "newPassword"],
+                "properties": { "currentPassword": { "type": "string" }, "newPassword": { "type": "string", "minLength": 12 } },
+            }))
+            .ok(200, "A new session token", None),
+        post(change_password),
+    )
 }
 
 #[derive(Deserialize)]
@@ -68,4 +83,33 @@ async fn login(
 async fn me(State(s): State<AppState>, who: AuthIdentity) -> ApiResult<Json<Value>> {
     let active = who.identity.actor(who.org_header.as_deref()).ok();
     Ok(Json(s.service.me(&who.identity, active.as_ref()).await?))
+}
+
+async fn logout_all(
+    State(s): State<AppState>,
+    who: AuthIdentity,
+) -> ApiResult<axum::http::StatusCode> {
+    s.service.logout_everywhere(&who.identity).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PasswordBody {
+    current_password: String,
+    new_password: String,
+}
+
+async fn change_password(
+    State(s): State<AppState>,
+    who: AuthIdentity,
+    JsonBody(body): JsonBody<PasswordBody>,
+) -> ApiResult<Json<Value>> {
+    let token = s
+        .service
+        .change_password(&who.identity, &body.current_password, &body.new_password)
+        .await?;
+    Ok(Json(
+        json!({ "token": token.token, "tokenType": "Bearer", "expiresAt": token.expires_at }),
+    ))
 }

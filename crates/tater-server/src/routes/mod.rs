@@ -1,14 +1,17 @@
 //! The router: one module per resource, each adding its documented routes.
 
+mod api_keys;
 mod audit;
 mod auth;
 mod health;
 mod home;
+mod members;
 mod modules;
 mod openapi;
 mod orgs;
 mod risks;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -20,6 +23,7 @@ use tower_http::timeout::TimeoutLayer;
 use crate::api_doc::ApiRouter;
 use crate::error::Problem;
 use crate::middleware::request_context;
+use crate::rate_limit::{RateLimiter, rate_limit};
 use crate::state::AppState;
 
 /// Limits of the HTTP surface.
@@ -30,7 +34,7 @@ pub struct HttpLimits {
 }
 
 /// The whole application: documented routes, fallbacks and the layers every request passes.
-pub fn router(state: AppState, limits: HttpLimits) -> Router {
+pub fn router(state: AppState, limits: HttpLimits, limiter: Arc<RateLimiter>) -> Router {
     let mut api = ApiRouter::new();
     api = home::routes(api);
     api = health::routes(api);
@@ -40,6 +44,8 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
     }
     api = risks::routes(api);
     api = audit::routes(api);
+    api = members::routes(api);
+    api = api_keys::routes(api);
     api = orgs::routes(api);
     api = openapi::routes(api);
     let (router, doc) = api.finish();
@@ -53,5 +59,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
             limits.request_timeout,
         ))
         .layer(CatchPanicLayer::new())
+        // Inside the request context, so a 429 is a problem with a request id and headers.
+        .layer(axum::middleware::from_fn_with_state(limiter, rate_limit))
         .layer(axum::middleware::from_fn(request_context))
 }

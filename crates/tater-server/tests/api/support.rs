@@ -4,6 +4,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use tater_domain::scope::SystemPurpose;
 use tater_domain::{OrgId, Role, TenantScope};
+use tater_server::rate_limit::RateLimitConfig;
 use tater_server::{App, AppConfig};
 use tater_service::{AdminOrgRef, Clock, Service, SystemClock, SystemOperator};
 use tater_store::{AuditQuery, Mode};
@@ -39,6 +40,13 @@ pub fn config(db: &TestDb, clock: Arc<dyn Clock>) -> AppConfig {
         body_limit: 1024 * 1024,
         demo_password_file: None,
         clock,
+        entra: None,
+        // Limits are configuration: the suite raises them so it never trips them by accident;
+        // the rate-limit tests set real ones.
+        rate_limits: RateLimitConfig {
+            limits: unlimited(),
+            ..Default::default()
+        },
     }
 }
 
@@ -249,4 +257,14 @@ pub fn changed(module: &str, n: usize) -> Value {
 
 pub fn modules() -> impl Iterator<Item = &'static str> {
     tater_domain::modules::ALL.iter().map(|m| m.name)
+}
+
+/// Limits no test run reaches.
+pub fn unlimited() -> tater_server::rate_limit::Limits {
+    tater_server::rate_limit::Limits {
+        auth: 1_000_000,
+        write: 1_000_000,
+        settings: 1_000_000,
+        general: 1_000_000,
+    }
 }

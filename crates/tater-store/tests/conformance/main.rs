@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a panic is a failed assertion
 
 mod identity;
+mod members;
 mod records;
 mod rls;
 mod support;

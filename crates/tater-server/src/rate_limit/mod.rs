@@ -1,0 +1,446 @@
+//! Rate limits (SPEC A6): per minute, in a per-IP bucket and a per-tenant bucket for each
+//! category of request. Buckets live in memory, or in Redis when `TATER_REDIS_URL` is set so
+//! several replicas share them.
+
+mod gcra;
+mod redis;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ipnet::IpNet;
+use tater_domain::OrgId;
+
+use crate::error::Problem;
+pub use gcra::{Outcome, decide};
+
+/// Requests per minute for each category; 0 switches a category off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub auth: u32,
+    pub write: u32,
+    pub settings: u32,
+    pub general: u32,
+}
+
+impl Default for Limits {
+    /// SPEC A6.
+    fn default() -> Self {
+        Self {
+            auth: 10,
+            write: 60,
+            settings: 120,
+            general: 100,
+        }
+    }
+}
+
+/// Everything the limiter needs from configuration.
+#[derive(Debug, Clone)]
+pub struct RateLimitConfig {
+    pub limits: Limits,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    pub redis_url: Option<String>,
+    /// Prefix of the Redis keys; replicas sharing limits must share it.
+    pub redis_prefix: String,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            trusted_proxies: Vec::new(),
+            redis_url: None,
+            redis_prefix: "tater:rl:".into(),
+        }
+    }
+}
+
+/// What kind of request, for choosing its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Category {
+    Auth,
+    Write,
+    Settings,
+    General,
+}
+
+impl Category {
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Auth => "auth",
+            Category::Write => "write",
+            Category::Settings => "settings",
+            Category::General => "general",
+        }
+    }
+
+    /// The category of a request; `None` for the health check, which is never limited.
+    pub fn of(method: &Method, path: &str) -> Option<Category> {
+        let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+        if path == "/healthz" {
+            None
+        } else if under("/api/auth") {
+            Some(Category::Auth)
+        } else if under("/api/members") || under("/api/api-keys") || under("/api/settings") {
+            Some(Category::Settings)
+        } else if matches!(
+            *method,
+            Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+        ) {
+            Some(Category::Write)
+        } else {
+            Some(Category::General)
+        }
+    }
+
+    fn limit(self, limits: &Limits) -> u32 {
+        match self {
+            Category::Auth => limits.auth,
+            Category::Write => limits.write,
+            Category::Settings => limits.settings,
+            Category::General => limits.general,
+        }
+    }
+}
+
+/// Whose bucket.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject {
+    Ip(IpAddr),
+    Tenant(OrgId),
+}
+
+/// One bucket's answer, with what the response headers say.
+#[derive(Debug, Clone, Copy)]
+pub struct Verdict {
+    pub category: Category,
+    pub limit: u32,
+    pub outcome: Outcome,
+}
+
+impl Verdict {
+    fn unlimited(category: Category) -> Self {
+        let outcome = Outcome {
+            allowed: true,
+            remaining: u32::MAX,
+            reset_us: 0,
+            retry_after_us: 0,
+            tat: 0,
+        };
+        Self {
+            category,
+            limit: 0,
+            outcome,
+        }
+    }
+
+    fn secs(us: i64) -> i64 {
+        (us + 999_999) / 1_000_000
+    }
+
+    /// `RateLimit-Policy`/`RateLimit` (draft-ietf-httpapi-ratelimit-headers) and the older
+    /// `RateLimit-Limit/-Remaining/-Reset` many clients still read; `Retry-After` when refused.
+    pub fn write_headers(&self, h: &mut HeaderMap) {
+        if self.limit == 0 {
+            return;
+        }
+        let name = self.category.name();
+        let reset = Self::secs(self.outcome.reset_us);
+        let mut put = |k: &'static str, v: String| {
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                h.insert(HeaderName::from_static(k), v);
+            }
+        };
+        put(
+            "ratelimit-policy",
+            format!("\"{name}\";q={};w=60", self.limit),
+        );
+        put(
+            "ratelimit",
+            format!("\"{name}\";r={};t={reset}", self.outcome.remaining),
+        );
+        put("ratelimit-limit", self.limit.to_string());
+        put("ratelimit-remaining", self.outcome.remaining.to_string());
+        put("ratelimit-reset", reset.to_string());
+        if !self.outcome.allowed {
+            put(
+                "retry-after",
+                Self::secs(self.outcome.retry_after_us).max(1).to_string(),
+            );
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let wait = Self::secs(self.outcome.retry_after_us).max(1);
+        Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            "Too many requests",
+            format!(
+                "too many {} requests; retry in {wait} s",
+                self.category.name()
+            ),
+        )
+    }
+}
+
+/// The limiter shared by all requests of one server.
+pub struct RateLimiter {
+    config: RateLimitConfig,
+    memory: Mutex<HashMap<String, i64>>,
+    checks: AtomicU64,
+    redis: Option<redis::RedisBuckets>,
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+impl RateLimiter {
+    /// Connects to Redis when configured; start-up fails if it cannot, so replicas never run
+    /// with limits silently unshared.
+    pub async fn new(config: RateLimitConfig) -> anyhow::Result<Self> {
+        let redis = match &config.redis_url {
+            Some(url) => Some(redis::RedisBuckets::connect(url, &config.redis_prefix).await?),
+            None => None,
+        };
+        Ok(Self {
+            config,
+            memory: Mutex::new(HashMap::new()),
+            checks: AtomicU64::new(0),
+            redis,
+        })
+    }
+
+    /// Counts one request of `category` against `subject`'s bucket.
+    pub async fn check(&self, subject: Subject, category: Category) -> Verdict {
+        let limit = category.limit(&self.config.limits);
+        if limit == 0 {
+            return Verdict::unlimited(category);
+        }
+        let key = match subject {
+            Subject::Ip(ip) => format!("ip:{}:{ip}", category.name()),
+            Subject::Tenant(org) => format!("tenant:{}:{org}", category.name()),
+        };
+        let outcome = match &self.redis {
+            Some(r) => match r.decide(&key, limit).await {
+                Ok(o) => o,
+                Err(e) => {
+                    // Redis down: limit locally rather than not at all.
+                    tracing::warn!(error = %e, "rate limit store unreachable; limiting in memory");
+                    self.decide_in_memory(&key, limit)
+                }
+            },
+            None => self.decide_in_memory(&key, limit),
+        };
+        Verdict {
+            category,
+            limit,
+            outcome,
+        }
+    }
+
+    fn decide_in_memory(&self, key: &str, limit: u32) -> Outcome {
+        let now = now_us();
+        let mut buckets = self
+            .memory
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Now and then, forget buckets that are back to full quota.
+        if self.checks.fetch_add(1, Ordering::Relaxed).is_multiple_of(4096) {
+            buckets.retain(|_, tat| *tat > now);
+        }
+        let outcome = decide(buckets.get(key).copied(), now, limit);
+        if outcome.allowed {
+            buckets.insert(key.to_owned(), outcome.tat);
+        }
+        outcome
+    }
+
+    /// The client's address: the socket peer, unless the peer is a trusted proxy; then the
+    /// right-most `X-Forwarded-For` hop that is not itself a trusted proxy.
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let trusted = |ip: &IpAddr| self.config.trusted_proxies.iter().any(|n| n.contains(ip));
+        if !trusted(&peer) {
+            return peer;
+        }
+        let hops: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        for hop in hops.iter().rev() {
+            match hop.parse::<IpAddr>() {
+                Ok(ip) if trusted(&ip) => continue,
+                Ok(ip) => return ip,
+                // A hop we cannot read: stop believing the header there.
+                Err(_) => return peer,
+            }
+        }
+        peer
+    }
+}
+
+/// Put in the request by the middleware; authentication counts the tenant bucket through it
+/// once it knows the tenant, and the middleware reports the tighter of the two buckets.
+#[derive(Clone)]
+pub struct TenantBucket {
+    limiter: Arc<RateLimiter>,
+    category: Category,
+    verdict: Arc<Mutex<Option<Verdict>>>,
+}
+
+impl TenantBucket {
+    /// Counts the request against `org`'s bucket; the 429 problem when it is spent.
+    pub async fn check(&self, org: OrgId) -> Result<(), Problem> {
+        let v = self
+            .limiter
+            .check(Subject::Tenant(org), self.category)
+            .await;
+        if let Ok(mut slot) = self.verdict.lock() {
+            *slot = Some(v);
+        }
+        if v.outcome.allowed {
+            Ok(())
+        } else {
+            Err(v.problem())
+        }
+    }
+}
+
+/// Counts every request against its client IP's bucket, and lets authentication count the
+/// tenant's.
+pub async fn rate_limit(
+    State(limiter): State<Arc<RateLimiter>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let Some(category) = Category::of(req.method(), req.uri().path()) else {
+        return next.run(req).await;
+    };
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    let ip = limiter.client_ip(peer, req.headers());
+    let by_ip = limiter.check(Subject::Ip(ip), category).await;
+    if !by_ip.outcome.allowed {
+        tracing::info!(%ip, category = category.name(), "rate limited (client IP)");
+        let mut res = by_ip.problem().into_response();
+        by_ip.write_headers(res.headers_mut());
+        return res;
+    }
+    let slot = TenantBucket {
+        limiter: limiter.clone(),
+        category,
+        verdict: Arc::new(Mutex::new(None)),
+    };
+    req.extensions_mut().insert(slot.clone());
+    let mut res = next.run(req).await;
+    let by_tenant = slot.verdict.lock().ok().and_then(|mut v| v.take());
+    let shown = match by_tenant {
+        Some(t) if !t.outcome.allowed || t.outcome.remaining < by_ip.outcome.remaining => t,
+        _ => by_ip,
+    };
+    shown.write_headers(res.headers_mut());
+    if !shown.outcome.allowed {
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limiter(trusted: &[&str]) -> RateLimiter {
+        let config = RateLimitConfig {
+            trusted_proxies: trusted.iter().map(|t| t.parse().unwrap()).collect(),
+            ..Default::default()
+        };
+        RateLimiter {
+            config,
+            memory: Mutex::new(HashMap::new()),
+            checks: AtomicU64::new(0),
+            redis: None,
+        }
+    }
+
+    fn xff(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", v.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn client_ip_believes_only_trusted_proxies() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let none = limiter(&[]);
+        assert_eq!(
+            none.client_ip(ip("203.0.113.9"), &xff("198.51.100.1")),
+            ip("203.0.113.9"),
+            "untrusted peer: header ignored"
+        );
+        let lb = limiter(&["10.0.0.0/8"]);
+        assert_eq!(
+            lb.client_ip(ip("10.0.0.2"), &xff("198.51.100.1")),
+            ip("198.51.100.1")
+        );
+        // A client cannot hide behind a forged left-most entry: the right-most untrusted hop wins.
+        assert_eq!(
+            lb.client_ip(ip("10.0.0.2"), &xff("1.2.3.4, 198.51.100.1, 10.0.0.7")),
+            ip("198.51.100.1")
+        );
+        assert_eq!(
+            lb.client_ip(ip("10.0.0.2"), &xff("garbage")),
+            ip("10.0.0.2")
+        );
+        assert_eq!(
+            lb.client_ip(ip("10.0.0.2"), &HeaderMap::new()),
+            ip("10.0.0.2")
+        );
+    }
+
+    #[test]
+    fn categories() {
+        assert_eq!(
+            Category::of(&Method::POST, "/api/auth/login"),
+            Some(Category::Auth)
+        );
+        assert_eq!(
+            Category::of(&Method::DELETE, "/api/api-keys/x"),
+            Some(Category::Settings)
+        );
+        assert_eq!(
+            Category::of(&Method::GET, "/api/members"),
+            Some(Category::Settings)
+        );
+        assert_eq!(
+            Category::of(&Method::PUT, "/api/poam/x"),
+            Some(Category::Write)
+        );
+        assert_eq!(
+            Category::of(&Method::GET, "/api/poam"),
+            Some(Category::General)
+        );
+        assert_eq!(
+            Category::of(&Method::GET, "/api/authors"),
+            Some(Category::General)
+        );
+        assert_eq!(Category::of(&Method::GET, "/healthz"), None);
+    }
+}

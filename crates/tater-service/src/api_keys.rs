@@ -1,0 +1,153 @@
+//! API keys managed through the API (OrgAdmin). A key created here belongs to its creator, is
+//! bound to the active organization and may carry a lower role; nobody mints a credential that
+//! acts as someone else (the operator CLI can, for service accounts). Any key that can act in
+//! the organization can be revoked here, with immediate effect.
+
+use serde_json::{Value, json};
+use tater_domain::policy::{Action, authorize};
+use tater_domain::{
+    Actor, ApiKey, ApiKeyId, AuditAction, AuditDraft, Role, TenantScope, Timestamp, User,
+    ValidationErrors,
+};
+use tater_store::Mode;
+
+use crate::secrets::{display_prefix, generate_api_key, hash_api_key};
+use crate::{NewApiKey, Service, ServiceError, ServiceResult};
+
+/// Keys expire at most this long after creation when an expiry is given.
+const MAX_KEY_LIFETIME_SECS: i64 = 5 * 366 * 24 * 3600;
+const MAX_KEY_NAME: usize = 100;
+
+/// A key as listed: never the secret or its hash.
+pub fn api_key_view(k: &ApiKey, owner: &User, now: Timestamp) -> Value {
+    let status = if k.revoked_at.is_some() {
+        "revoked"
+    } else if k.expires_at.is_some_and(|e| e <= now) {
+        "expired"
+    } else {
+        "active"
+    };
+    json!({
+        "id": k.id,
+        "name": k.name,
+        "prefix": k.prefix,
+        "userId": owner.id,
+        "email": owner.email,
+        "orgId": k.org,
+        "bound": k.org.is_some(),
+        "role": k.role,
+        "status": status,
+        "createdAt": k.created_at,
+        "expiresAt": k.expires_at,
+        "lastUsedAt": k.last_used_at,
+        "revokedAt": k.revoked_at,
+    })
+}
+
+fn audit_view(k: &ApiKey) -> Value {
+    json!({ "name": k.name, "prefix": k.prefix, "userId": k.user, "orgId": k.org, "role": k.role, "expiresAt": k.expires_at })
+}
+
+impl Service {
+    pub async fn list_api_keys(&self, actor: &Actor) -> ServiceResult<Vec<Value>> {
+        authorize(actor, Action::ManageKeys)?;
+        let now = self.clock.now();
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Read)
+            .await?;
+        Ok(tx
+            .api_keys()
+            .await?
+            .iter()
+            .map(|(k, u)| api_key_view(k, u, now))
+            .collect())
+    }
+
+    /// Creates a key for the caller, bound to the active organization. `role` may only lower
+    /// the caller's role.
+    pub async fn create_api_key(
+        &self,
+        actor: &Actor,
+        name: &str,
+        role: Option<Role>,
+        expires_at: Option<Timestamp>,
+    ) -> ServiceResult<(NewApiKey, Value)> {
+        authorize(actor, Action::ManageKeys)?;
+        let user = actor
+            .user_id()
+            .ok_or_else(|| ServiceError::BadRequest("only a user can own an API key".into()))?;
+        let mut errors = ValidationErrors::new();
+        let name = name.trim();
+        if name.is_empty()
+            || name.chars().count() > MAX_KEY_NAME
+            || name.chars().any(char::is_control)
+        {
+            errors.add(
+                "name",
+                format!("must be 1 to {MAX_KEY_NAME} characters on one line"),
+            );
+        }
+        if role.is_some_and(|r| r > actor.role()) {
+            errors.add(
+                "role",
+                format!("cannot be above your own role ({})", actor.role()),
+            );
+        }
+        let now = self.clock.now();
+        if let Some(e) = expires_at
+            && (e <= now || e > now.plus_seconds(MAX_KEY_LIFETIME_SECS))
+        {
+            errors.add("expiresAt", "must be in the future and within five years");
+        }
+        errors.into_result(())?;
+        let key = generate_api_key();
+        let record = ApiKey {
+            id: ApiKeyId::generate(),
+            user,
+            org: Some(actor.org()),
+            key_hash: hash_api_key(&key),
+            prefix: display_prefix(&key),
+            name: name.to_owned(),
+            role,
+            created_at: now,
+            expires_at,
+            last_used_at: None,
+            revoked_at: None,
+        };
+        let audit = AuditDraft::new(actor, AuditAction::Create, "api-key", record.id, now)
+            .with_changes(None, Some(&audit_view(&record)), &[]);
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Write)
+            .await?;
+        tx.insert_api_key(&record, &audit).await?;
+        let owner = tx
+            .member(user)
+            .await?
+            .map(|(_, u)| u)
+            .ok_or(ServiceError::NotAMember)?;
+        tx.commit().await?;
+        let view = api_key_view(&record, &owner, now);
+        Ok((NewApiKey { key, record }, view))
+    }
+
+    /// Revokes a key that can act in the active organization; others answer 404.
+    pub async fn revoke_api_key(&self, actor: &Actor, id: &str) -> ServiceResult<()> {
+        authorize(actor, Action::ManageKeys)?;
+        let id: ApiKeyId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        let now = self.clock.now();
+        let audit = AuditDraft::new(actor, AuditAction::Delete, "api-key", id, now).with_changes(
+            None,
+            Some(&json!({ "revokedAt": now })),
+            &[],
+        );
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Write)
+            .await?;
+        tx.revoke_api_key(id, now, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

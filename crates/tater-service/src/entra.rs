@@ -1,0 +1,301 @@
+//! Microsoft Entra ID access tokens (SPEC A1): RS256 only, keys from the JWKS (cached with their
+//! lifetime, refreshed once on an unknown `kid` with a floor between refreshes), audience from
+//! the configured list, issuer tied to the token's own `tid`, `exp`/`nbf` with 60 s leeway.
+//! Then (`tid`, `oid`) must map to a member of the organization onboarded for that tenant.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use tokio::sync::{Mutex, RwLock};
+
+/// Where Entra ID tokens come from and whom they must be for.
+#[derive(Debug, Clone)]
+pub struct EntraConfig {
+    /// The JWKS document (https, or http to a loopback address for tests).
+    pub jwks_url: String,
+    /// Accepted `aud` values (the API's application id and/or App ID URI).
+    pub audiences: Vec<String>,
+    /// Least time between two refreshes caused by unknown key ids.
+    pub refresh_floor: Duration,
+}
+
+pub const DEFAULT_JWKS_URL: &str = "https://login.microsoftonline.com/common/discovery/v2.0/keys";
+/// Clock skew tolerated on `exp` and `nbf`.
+pub const LEEWAY_SECS: i64 = 60;
+/// Bounds on how long a fetched key set is trusted without refetching.
+const MIN_KEY_LIFETIME: Duration = Duration::from_secs(5 * 60);
+const MAX_KEY_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+const DEFAULT_KEY_LIFETIME: Duration = Duration::from_secs(3600);
+/// A JWKS document larger than this is refused.
+const MAX_JWKS_BYTES: usize = 512 * 1024;
+
+impl EntraConfig {
+    /// Checks the URL: https, or plain http only to a loopback address.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let url = url::Url::parse(&self.jwks_url)?;
+        let loopback = match url.host() {
+            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            None => false,
+        };
+        match url.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            _ => anyhow::bail!(
+                "TATER_ENTRA_JWKS_URL must be https (http only to a loopback address)"
+            ),
+        }
+        anyhow::ensure!(!self.audiences.is_empty(), "TATER_ENTRA_AUDIENCES is empty");
+        Ok(())
+    }
+}
+
+/// Why a token was refused, for the log only; clients always get the same 401.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Rejection {
+    #[error("token header is not RS256 with a kid")]
+    Header,
+    #[error("signing key {0} is not in the JWKS")]
+    UnknownKey(String),
+    #[error("JWKS could not be fetched: {0}")]
+    Jwks(String),
+    #[error("signature, audience or claims invalid: {0}")]
+    Invalid(String),
+    #[error("issuer does not match the token's tenant")]
+    Issuer,
+    #[error("token expired or not yet valid")]
+    Time,
+}
+
+/// The claims Tater reads. `upn`/`preferred_username` are used only for the documented first
+/// sign-in link, never to authorize.
+#[derive(Debug, Deserialize)]
+pub(crate) struct EntraClaims {
+    pub iss: String,
+    pub tid: String,
+    pub oid: String,
+    pub exp: i64,
+    pub nbf: Option<i64>,
+    pub upn: Option<String>,
+    pub preferred_username: Option<String>,
+}
+
+struct KeySet {
+    keys: HashMap<String, DecodingKey>,
+    fresh_until: Instant,
+}
+
+/// The verifier: configuration, HTTP client and the cached keys.
+pub(crate) struct EntraVerifier {
+    config: EntraConfig,
+    client: reqwest::Client,
+    keys: RwLock<Option<KeySet>>,
+    /// When the keys were last fetched; also serialises fetches (one at a time).
+    last_fetch: Mutex<Option<Instant>>,
+}
+
+fn is_guid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// `max-age` from a Cache-Control header, clamped.
+fn key_lifetime(headers: &reqwest::header::HeaderMap) -> Duration {
+    let max_age = headers
+        .get(reqwest::header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split(',')
+                .filter_map(|part| part.trim().strip_prefix("max-age="))
+                .find_map(|n| n.parse::<u64>().ok())
+        });
+    max_age
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_KEY_LIFETIME)
+        .clamp(MIN_KEY_LIFETIME, MAX_KEY_LIFETIME)
+}
+
+impl EntraVerifier {
+    pub(crate) fn new(config: EntraConfig) -> anyhow::Result<Self> {
+        config.validate()?;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self {
+            config,
+            client,
+            keys: RwLock::new(None),
+            last_fetch: Mutex::new(None),
+        })
+    }
+
+    /// Verifies signature, audience, issuer/tenant and times; returns the claims.
+    pub(crate) async fn verify(
+        &self,
+        token: &str,
+        now_secs: i64,
+    ) -> Result<EntraClaims, Rejection> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::Header)?;
+        let kid = match (header.alg, header.kid) {
+            (Algorithm::RS256, Some(kid)) if !kid.is_empty() && kid.len() <= 128 => kid,
+            _ => return Err(Rejection::Header),
+        };
+        let key = self.key(&kid).await?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        // Times are checked below against the service clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        validation.set_audience(&self.config.audiences);
+        let claims = jsonwebtoken::decode::<EntraClaims>(token, &key, &validation)
+            .map_err(|e| Rejection::Invalid(e.to_string()))?
+            .claims;
+        if !is_guid(&claims.tid) || claims.oid.is_empty() || claims.oid.len() > 64 {
+            return Err(Rejection::Invalid("tid or oid malformed".into()));
+        }
+        let v2 = format!("https://login.microsoftonline.com/{}/v2.0", claims.tid);
+        let v1 = format!("https://sts.windows.net/{}/", claims.tid);
+        if claims.iss != v2 && claims.iss != v1 {
+            return Err(Rejection::Issuer);
+        }
+        let expired = claims.exp + LEEWAY_SECS <= now_secs;
+        let early = claims.nbf.is_some_and(|nbf| nbf - LEEWAY_SECS > now_secs);
+        if expired || early {
+            return Err(Rejection::Time);
+        }
+        Ok(claims)
+    }
+
+    /// The key for `kid`: from the cache while fresh; otherwise refetched, at most once per
+    /// `refresh_floor` for unknown ids, so a flood of made-up kids cannot hammer the JWKS host.
+    async fn key(&self, kid: &str) -> Result<DecodingKey, Rejection> {
+        {
+            let keys = self.keys.read().await;
+            if let Some(set) = keys.as_ref()
+                && set.fresh_until > Instant::now()
+                && let Some(k) = set.keys.get(kid)
+            {
+                return Ok(k.clone());
+            }
+        }
+        let mut last = self.last_fetch.lock().await;
+        // Another request may have refreshed while this one waited.
+        if let Some(set) = self.keys.read().await.as_ref()
+            && set.fresh_until > Instant::now()
+            && let Some(k) = set.keys.get(kid)
+        {
+            return Ok(k.clone());
+        }
+        let stale = self
+            .keys
+            .read()
+            .await
+            .as_ref()
+            .is_none_or(|s| s.fresh_until <= Instant::now());
+        let floor_passed = last.is_none_or(|t| t.elapsed() >= self.config.refresh_floor);
+        if stale || floor_passed {
+            *last = Some(Instant::now());
+            let set = self.fetch().await?;
+            *self.keys.write().await = Some(set);
+        }
+        self.keys
+            .read()
+            .await
+            .as_ref()
+            .and_then(|s| s.keys.get(kid).cloned())
+            .ok_or_else(|| Rejection::UnknownKey(kid.chars().take(64).collect()))
+    }
+
+    async fn fetch(&self) -> Result<KeySet, Rejection> {
+        let fail = |e: String| Rejection::Jwks(e);
+        let res = self
+            .client
+            .get(&self.config.jwks_url)
+            .send()
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        if !res.status().is_success() {
+            return Err(fail(format!("status {}", res.status())));
+        }
+        let lifetime = key_lifetime(res.headers());
+        if res
+            .content_length()
+            .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
+        {
+            return Err(fail("document too large".into()));
+        }
+        let body = res.bytes().await.map_err(|e| fail(e.to_string()))?;
+        if body.len() > MAX_JWKS_BYTES {
+            return Err(fail("document too large".into()));
+        }
+        let set: JwkSet = serde_json::from_slice(&body).map_err(|e| fail(e.to_string()))?;
+        let mut keys = HashMap::new();
+        for jwk in &set.keys {
+            let usable = matches!(jwk.algorithm, AlgorithmParameters::RSA(_))
+                && jwk
+                    .common
+                    .public_key_use
+                    .as_ref()
+                    .is_none_or(|u| *u == PublicKeyUse::Signature)
+                && jwk
+                    .common
+                    .key_algorithm
+                    .is_none_or(|a| a == KeyAlgorithm::RS256);
+            if let (true, Some(kid)) = (usable, jwk.common.key_id.as_ref())
+                && let Ok(key) = DecodingKey::from_jwk(jwk)
+            {
+                keys.insert(kid.clone(), key);
+            }
+        }
+        tracing::info!(keys = keys.len(), "fetched Entra ID signing keys");
+        Ok(KeySet {
+            keys,
+            fresh_until: Instant::now() + lifetime,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jwks_url_must_be_https_or_loopback() {
+        let cfg = |url: &str| EntraConfig {
+            jwks_url: url.into(),
+            audiences: vec!["a".into()],
+            refresh_floor: Duration::from_secs(60),
+        };
+        assert!(cfg(DEFAULT_JWKS_URL).validate().is_ok());
+        assert!(cfg("http://127.0.0.1:9/keys").validate().is_ok());
+        assert!(cfg("http://[::1]:9/keys").validate().is_ok());
+        assert!(cfg("http://login.example.com/keys").validate().is_err());
+        assert!(cfg("ftp://127.0.0.1/keys").validate().is_err());
+        let mut none = cfg(DEFAULT_JWKS_URL);
+        none.audiences.clear();
+        assert!(none.validate().is_err());
+    }
+
+    #[test]
+    fn cache_lifetime_follows_max_age_within_bounds() {
+        let mut h = reqwest::header::HeaderMap::new();
+        assert_eq!(key_lifetime(&h), DEFAULT_KEY_LIFETIME);
+        h.insert(
+            reqwest::header::CACHE_CONTROL,
+            "public, max-age=7200".parse().unwrap(),
+        );
+        assert_eq!(key_lifetime(&h), Duration::from_secs(7200));
+        h.insert(reqwest::header::CACHE_CONTROL, "max-age=1".parse().unwrap());
+        assert_eq!(key_lifetime(&h), MIN_KEY_LIFETIME);
+    }
+}
