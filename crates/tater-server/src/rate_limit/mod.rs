@@ -258,7 +258,11 @@ impl RateLimiter {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         // Now and then, forget buckets that are back to full quota.
-        if self.checks.fetch_add(1, Ordering::Relaxed).is_multiple_of(4096) {
+        if self
+            .checks
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(4096)
+        {
             buckets.retain(|_, tat| *tat > now);
         }
         let outcome = decide(buckets.get(key).copied(), now, limit);

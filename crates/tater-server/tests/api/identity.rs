@@ -179,17 +179,15 @@ async fn organization_selection_and_keys(db: TestDb) {
         )
         .await
         .unwrap();
-    let unbound = Key {
-        key: app
-            .service
+    let unbound = Key::api(
+        app.service
             .admin_create_api_key(&op, "multi@example.com", None, "u", None, None)
             .await
             .unwrap()
             .key,
-    };
-    let bound_b = Key {
-        key: app
-            .service
+    );
+    let bound_b = Key::api(
+        app.service
             .admin_create_api_key(
                 &op,
                 "multi@example.com",
@@ -201,10 +199,9 @@ async fn organization_selection_and_keys(db: TestDb) {
             .await
             .unwrap()
             .key,
-    };
-    let lowered = Key {
-        key: app
-            .service
+    );
+    let lowered = Key::api(
+        app.service
             .admin_create_api_key(
                 &op,
                 "multi@example.com",
@@ -216,7 +213,7 @@ async fn organization_selection_and_keys(db: TestDb) {
             .await
             .unwrap()
             .key,
-    };
+    );
 
     let with_org = |key: &Key, org: Option<String>, method: Method, path: &str| {
         let mut req = app.req(method, path, key);
@@ -365,7 +362,7 @@ async fn organization_selection_and_keys(db: TestDb) {
     let res = app
         .client
         .get(app.url("/api/poam"))
-        .header("authorization", format!("Bearer {}", unbound.key))
+        .header("authorization", format!("Bearer {}", unbound.value))
         .send()
         .await
         .unwrap();
@@ -378,7 +375,7 @@ async fn organization_selection_and_keys(db: TestDb) {
         .client
         .get(app.url("/api/poam"))
         .bearer_auth("x.y.z")
-        .header("x-api-key", &unbound.key)
+        .header("x-api-key", &unbound.value)
         .send()
         .await
         .unwrap();

@@ -9,15 +9,26 @@ use crate::support::*;
 
 both_engines!(
     foreign_ids_are_not_found_and_untouched,
+    foreign_ids_are_not_found_and_untouched_with_entra_tokens,
     lists_and_exports_stay_in_their_org
 );
 
 async fn foreign_ids_are_not_found_and_untouched(db: TestDb) {
+    foreign_ids(db, Cred::ApiKey).await;
+}
+
+async fn foreign_ids_are_not_found_and_untouched_with_entra_tokens(db: TestDb) {
+    foreign_ids(db, Cred::Entra).await;
+}
+
+async fn foreign_ids(db: TestDb, cred: Cred) {
     let app = TestApp::spawn(db).await;
     let a = app.org("Org A").await;
     let b = app.org("Org B").await;
     let ka = app.member(a, "a@example.com", Role::OrgAdmin).await;
-    let kb = app.member(b, "b@example.com", Role::OrgAdmin).await;
+    let kb = app
+        .member_as(cred, b, "b@example.com", Role::OrgAdmin)
+        .await;
     for module in modules() {
         let mine = app.create(module, &kb, sample(module, 1)).await;
         let theirs = app.create(module, &ka, sample(module, 2)).await;

@@ -4,13 +4,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a panic is a failed assertion
 
 mod architecture;
+mod attacks;
 mod audit;
 mod bad_input;
 mod cli;
 mod http;
 mod identity;
+mod idp;
 mod isolation;
 mod lifecycle;
+mod members;
 mod modules;
+mod rate_limits;
 mod roles;
 mod support;

@@ -10,10 +10,19 @@ use crate::support::*;
 
 both_engines!(
     every_write_route_by_every_role,
+    every_write_route_by_every_role_with_entra_tokens,
     reads_audit_and_cross_org_by_role
 );
 
 async fn every_write_route_by_every_role(db: TestDb) {
+    role_matrix(db, Cred::ApiKey).await;
+}
+
+async fn every_write_route_by_every_role_with_entra_tokens(db: TestDb) {
+    role_matrix(db, Cred::Entra).await;
+}
+
+async fn role_matrix(db: TestDb, cred: Cred) {
     let app = TestApp::spawn(db).await;
     let org = app.org("Org").await;
     let owner = app.member(org, "owner@example.com", Role::OrgAdmin).await;
@@ -21,7 +30,8 @@ async fn every_write_route_by_every_role(db: TestDb) {
     for role in Role::ALL {
         keys.push((
             role,
-            app.member(org, &format!("{role}@example.com"), role).await,
+            app.member_as(cred, org, &format!("{role}@example.com"), role)
+                .await,
         ));
     }
     for module in modules() {
@@ -79,6 +89,13 @@ async fn every_write_route_by_every_role(db: TestDb) {
             let (s, _) = app.get(&format!("/api/{module}"), key).await;
             assert_eq!(s, StatusCode::OK, "GET /api/{module} as {role}");
         }
+    }
+    if cred == Cred::Entra {
+        assert_eq!(
+            app.entra.hits(),
+            1,
+            "the JWKS is fetched once, not per request"
+        );
     }
 }
 

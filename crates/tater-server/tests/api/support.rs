@@ -14,6 +14,10 @@ use tokio::task::JoinHandle;
 
 /// A running server for one test.
 pub struct TestApp {
+    /// The Entra ID stand-in this server trusts (a local JWKS).
+    pub entra: crate::idp::FakeEntra,
+    /// Entra tenant of each organization created with [`TestApp::org`].
+    tids: std::sync::Mutex<std::collections::HashMap<OrgId, String>>,
     pub base: String,
     pub client: reqwest::Client,
     pub service: Service,
@@ -56,12 +60,64 @@ impl TestApp {
     }
 
     pub async fn spawn_with(db: TestDb, clock: Arc<dyn Clock>) -> Self {
-        let app = App::build(config(&db, clock)).await.expect("app builds");
-        Self::start(app, Some(db))
+        let entra = crate::idp::FakeEntra::start().await;
+        let mut cfg = config(&db, clock);
+        cfg.entra = Some(entra.config());
+        let app = App::build(cfg).await.expect("app builds");
+        Self::start(app, Some(db), entra)
+    }
+
+    /// A server whose configuration `adjust` changes first (Entra ID, rate limits, ...).
+    pub async fn spawn_configured(db: TestDb, adjust: impl FnOnce(&mut AppConfig)) -> Self {
+        let entra = crate::idp::FakeEntra::start().await;
+        let mut cfg = config(&db, Arc::new(SystemClock));
+        cfg.entra = Some(entra.config());
+        adjust(&mut cfg);
+        let app = App::build(cfg).await.expect("app builds");
+        Self::start(app, Some(db), entra)
+    }
+
+    /// An organization onboarded for a fresh Entra ID tenant; returns its id and the `tid`.
+    pub async fn entra_org(&self, name: &str) -> (OrgId, String) {
+        let tid = uuid::Uuid::new_v4().to_string();
+        let org = self
+            .service
+            .admin_create_org(&operator(), name, Some(&tid))
+            .await
+            .unwrap()
+            .id;
+        self.tids.lock().unwrap().insert(org, tid.clone());
+        (org, tid)
+    }
+
+    /// A member who signs in through Entra ID; returns a valid token (signed with `k1`) and
+    /// the member's `oid`.
+    pub async fn entra_member(
+        &self,
+        org: OrgId,
+        tid: &str,
+        email: &str,
+        role: Role,
+    ) -> (Key, String) {
+        let oid = uuid::Uuid::new_v4().to_string();
+        let org_ref = org.to_string();
+        self.service
+            .admin_create_user(
+                &operator(),
+                AdminOrgRef(&org_ref),
+                email,
+                role,
+                None,
+                Some(&oid),
+            )
+            .await
+            .unwrap();
+        let token = crate::idp::sign("k1", &crate::idp::claims(tid, &oid, email));
+        (Key::bearer(&token), oid)
     }
 
     /// Serves an already built app; `db` is kept alive as long as the server.
-    pub fn start(app: App, db: Option<TestDb>) -> Self {
+    pub fn start(app: App, db: Option<TestDb>, entra: crate::idp::FakeEntra) -> Self {
         let base = format!("http://{}", app.addr);
         let service = app.service.clone();
         let (tx, rx) = oneshot::channel::<()>();
@@ -69,6 +125,8 @@ impl TestApp {
             let _ = rx.await;
         }));
         Self {
+            entra,
+            tids: Default::default(),
             base,
             client: reqwest::Client::builder().no_proxy().build().unwrap(),
             service,
@@ -88,12 +146,27 @@ impl TestApp {
         }
     }
 
+    /// An organization, onboarded for its own Entra ID tenant so members can use either kind
+    /// of credential.
     pub async fn org(&self, name: &str) -> OrgId {
-        self.service
-            .admin_create_org(&operator(), name, None)
-            .await
-            .unwrap()
-            .id
+        self.entra_org(name).await.0
+    }
+
+    /// A member of `org` with `role`, and a credential of the given kind.
+    pub async fn member_as(&self, cred: Cred, org: OrgId, email: &str, role: Role) -> Key {
+        match cred {
+            Cred::ApiKey => self.member(org, email, role).await,
+            Cred::Entra => {
+                let tid = self
+                    .tids
+                    .lock()
+                    .unwrap()
+                    .get(&org)
+                    .cloned()
+                    .expect("org made by TestApp::org");
+                self.entra_member(org, &tid, email, role).await.0
+            }
+        }
     }
 
     /// A new member of `org` with `role` and a key bound to `org`.
@@ -115,7 +188,7 @@ impl TestApp {
             )
             .await
             .unwrap();
-        Key { key: key.key }
+        Key::api(key.key)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -125,7 +198,7 @@ impl TestApp {
     pub fn req(&self, method: Method, path: &str, key: &Key) -> RequestBuilder {
         self.client
             .request(method, self.url(path))
-            .header("x-api-key", &key.key)
+            .header(key.header, &key.value)
     }
 
     pub async fn get(&self, path: &str, key: &Key) -> (StatusCode, Value) {
@@ -216,10 +289,27 @@ impl Drop for TestApp {
     }
 }
 
-/// An API key to call with.
+/// A credential to call with: an API key or a bearer token.
 #[derive(Clone)]
 pub struct Key {
-    pub key: String,
+    pub header: &'static str,
+    pub value: String,
+}
+
+impl Key {
+    pub fn api(key: String) -> Self {
+        Self {
+            header: "x-api-key",
+            value: key,
+        }
+    }
+
+    pub fn bearer(token: &str) -> Self {
+        Self {
+            header: "authorization",
+            value: format!("Bearer {token}"),
+        }
+    }
 }
 
 pub async fn json_of(res: Response) -> (StatusCode, Value) {
@@ -267,4 +357,11 @@ pub fn unlimited() -> tater_server::rate_limit::Limits {
         settings: 1_000_000,
         general: 1_000_000,
     }
+}
+
+/// The kinds of credential the role matrix and isolation tests run with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cred {
+    ApiKey,
+    Entra,
 }

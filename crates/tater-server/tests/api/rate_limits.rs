@@ -1,0 +1,179 @@
+//! Rate limits (SPEC A6) against the real server: per client IP, per tenant across IPs, only
+//! trusted proxies' X-Forwarded-For, and one combined limit for replicas sharing Redis.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tater_domain::Role;
+use tater_server::rate_limit::{Limits, RateLimitConfig};
+use tater_testkit::TestDb;
+
+use crate::support::*;
+
+fn limits(auth: u32, write: u32) -> Limits {
+    Limits {
+        auth,
+        write,
+        settings: 1_000,
+        general: 1_000,
+    }
+}
+
+async fn login_attempt(app: &TestApp, forwarded_for: Option<&str>) -> reqwest::Response {
+    let mut req = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .json(&json!({ "email": "ann@example.com", "password": "wrong password!" }));
+    if let Some(ip) = forwarded_for {
+        req = req.header("x-forwarded-for", ip);
+    }
+    req.send().await.unwrap()
+}
+
+fn assert_throttled(res: &reqwest::Response, what: &str) {
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "{what}");
+    let h = res.headers();
+    let retry: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{what}: Retry-After {retry}");
+    assert_eq!(h["ratelimit-remaining"], "0", "{what}");
+    assert!(
+        h["ratelimit"].to_str().unwrap().contains(";r=0;t="),
+        "{what}"
+    );
+    assert_eq!(h["content-type"], "application/problem+json");
+}
+
+#[tokio::test]
+async fn the_eleventh_login_from_one_ip_is_throttled() {
+    let app = TestApp::spawn_configured(TestDb::sqlite(), |c| {
+        c.rate_limits = RateLimitConfig {
+            limits: limits(10, 1_000),
+            ..Default::default()
+        };
+    })
+    .await;
+    for n in 1..=10 {
+        let res = login_attempt(&app, None).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::UNAUTHORIZED,
+            "attempt {n} is judged on its password"
+        );
+        assert_eq!(res.headers()["ratelimit-policy"], "\"auth\";q=10;w=60");
+        assert_eq!(
+            res.headers()["ratelimit-remaining"].to_str().unwrap(),
+            (10 - n).to_string()
+        );
+    }
+    let res = login_attempt(&app, None).await;
+    assert_throttled(&res, "11th login");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "RATE_LIMITED");
+    // A header an untrusted client adds does not buy a new bucket.
+    let res = login_attempt(&app, Some("198.51.100.77")).await;
+    assert_throttled(&res, "X-Forwarded-For from an untrusted peer is ignored");
+    // Other categories have their own buckets; the health check is never limited.
+    assert_eq!(
+        app.client
+            .get(app.url("/api/status"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_tenant_bucket_trips_across_ips() {
+    let app = TestApp::spawn_configured(TestDb::sqlite(), |c| {
+        c.rate_limits = RateLimitConfig {
+            limits: limits(1_000, 5),
+            trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+            ..Default::default()
+        };
+    })
+    .await;
+    let org = app.org("Org").await;
+    let other = app.org("Other").await;
+    let key = app.member(org, "a@example.com", Role::Admin).await;
+    let other_key = app.member(other, "b@example.com", Role::Admin).await;
+    let post = |key: &Key, ip: String| {
+        app.req(Method::POST, "/api/poam", key)
+            .header("x-forwarded-for", ip)
+            .json(&sample("poam", 1))
+    };
+    for n in 0..5 {
+        let res = post(&key, format!("203.0.113.{n}")).send().await.unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::CREATED,
+            "write {n} from its own IP"
+        );
+    }
+    let before = app.snapshot(org).await;
+    let res = post(&key, "203.0.113.99".into()).send().await.unwrap();
+    assert_throttled(&res, "6th write to the tenant from a 6th IP");
+    assert_eq!(
+        app.snapshot(org).await,
+        before,
+        "the throttled write did not happen"
+    );
+    // Another tenant, same IP as before: its own buckets.
+    let res = post(&other_key, "203.0.113.1".into()).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+}
+
+/// Two servers sharing Redis enforce one combined limit. Needs Redis (CI provides it).
+#[tokio::test]
+async fn replicas_sharing_redis_share_the_limit() {
+    let Ok(redis_url) = std::env::var("TATER_TEST_REDIS_URL") else {
+        eprintln!("skipped: Redis leg (TATER_TEST_REDIS_URL is not set)");
+        return;
+    };
+    let prefix = format!("tater-test:{}:", uuid::Uuid::new_v4().simple());
+    let shared = RateLimitConfig {
+        limits: limits(10, 1_000),
+        redis_url: Some(redis_url),
+        redis_prefix: prefix,
+        ..Default::default()
+    };
+    let first =
+        TestApp::spawn_configured(TestDb::sqlite(), |c| c.rate_limits = shared.clone()).await;
+    let second =
+        TestApp::spawn_configured(TestDb::sqlite(), |c| c.rate_limits = shared.clone()).await;
+    for n in 0..10 {
+        let app = if n % 2 == 0 { &first } else { &second };
+        assert_eq!(
+            login_attempt(app, None).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "attempt {n}"
+        );
+    }
+    assert_throttled(
+        &login_attempt(&first, None).await,
+        "11th attempt, on the first server",
+    );
+    assert_throttled(
+        &login_attempt(&second, None).await,
+        "12th attempt, on the second server",
+    );
+    // A server with its own prefix (another deployment) is not affected.
+    let separate = RateLimitConfig {
+        redis_prefix: format!("tater-test:{}:", uuid::Uuid::new_v4().simple()),
+        ..shared
+    };
+    let third = TestApp::spawn_configured(TestDb::sqlite(), |c| c.rate_limits = separate).await;
+    assert_eq!(
+        login_attempt(&third, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
