@@ -19,6 +19,7 @@ use tater_domain::{Actor, Channel, Role};
 use tater_server::{App, AppConfig};
 use tater_service::{AdminOrgRef, SystemClock, SystemOperator};
 use tater_testkit::TestDb;
+use tater_testkit::entra::FakeEntra;
 
 struct Stats {
     requests: usize,
@@ -36,7 +37,7 @@ fn env_or(name: &str, default: u64) -> u64 {
 }
 
 /// `concurrency` workers issue requests back to back for `seconds`, after a one-second warm-up.
-async fn measure(client: &reqwest::Client, url: &str, key: Option<&str>) -> Stats {
+async fn measure(client: &reqwest::Client, url: &str, credential: Option<(&str, &str)>) -> Stats {
     let seconds = env_or("TATER_BENCH_SECONDS", 5);
     let concurrency = env_or("TATER_BENCH_CONCURRENCY", 16) as usize;
     let run = |window: Duration| {
@@ -44,7 +45,7 @@ async fn measure(client: &reqwest::Client, url: &str, key: Option<&str>) -> Stat
         for _ in 0..concurrency {
             let client = client.clone();
             let url = url.to_owned();
-            let key = key.map(str::to_owned);
+            let credential = credential.map(|(h, v)| (h.to_owned(), v.to_owned()));
             workers.push(tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut errors = 0;
@@ -52,8 +53,8 @@ async fn measure(client: &reqwest::Client, url: &str, key: Option<&str>) -> Stat
                 while Instant::now() < end {
                     let started = Instant::now();
                     let mut req = client.get(&url);
-                    if let Some(k) = &key {
-                        req = req.header("x-api-key", k);
+                    if let Some((h, v)) = &credential {
+                        req = req.header(h, v);
                     }
                     match req.send().await {
                         Ok(res) if res.status().is_success() => {
@@ -94,8 +95,19 @@ async fn measure(client: &reqwest::Client, url: &str, key: Option<&str>) -> Stat
     }
 }
 
-/// A running Tater with one organization, an Admin API key and 1,000 POAM items.
-async fn tater(db: &TestDb) -> (String, String, String) {
+/// A running Tater with one organization (onboarded for an Entra ID tenant), a member who
+/// can use each kind of credential, and 1,000 POAM items (plus as many in a second tenant).
+struct Fixture {
+    base: String,
+    api_key: String,
+    session: String,
+    entra_token: String,
+    id: String,
+    _entra: FakeEntra,
+}
+
+async fn tater(db: &TestDb) -> Fixture {
+    let entra = FakeEntra::start().await;
     let config = AppConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: db.url.clone(),
@@ -105,7 +117,7 @@ async fn tater(db: &TestDb) -> (String, String, String) {
         body_limit: 1024 * 1024,
         demo_password_file: None,
         clock: Arc::new(SystemClock),
-        entra: None,
+        entra: Some(entra.config()),
         rate_limits: tater_server::rate_limit::RateLimitConfig {
             limits: unlimited(),
             ..Default::default()
@@ -118,24 +130,27 @@ async fn tater(db: &TestDb) -> (String, String, String) {
         name: "bench",
         detail: "bench".into(),
     };
+    let tid = uuid::Uuid::new_v4().to_string();
+    let oid = uuid::Uuid::new_v4().to_string();
     let org = service
-        .admin_create_org(&op, "Bench", None)
+        .admin_create_org(&op, "Bench", Some(&tid))
         .await
         .unwrap()
         .id;
     let org_ref = org.to_string();
+    let password = "bench password 123";
     service
         .admin_create_user(
             &op,
             AdminOrgRef(&org_ref),
             "bench@example.com",
             Role::Admin,
-            None,
-            None,
+            Some(password),
+            Some(&oid),
         )
         .await
         .unwrap();
-    let key = service
+    let api_key = service
         .admin_create_api_key(
             &op,
             "bench@example.com",
@@ -147,6 +162,15 @@ async fn tater(db: &TestDb) -> (String, String, String) {
         .await
         .unwrap()
         .key;
+    let session = service
+        .login("bench@example.com", password)
+        .await
+        .unwrap()
+        .token;
+    let entra_token = tater_testkit::entra::sign(
+        "k1",
+        &tater_testkit::entra::claims(&tid, &oid, "bench@example.com"),
+    );
     // A second tenant with as much data, so tenant scoping has something to skip.
     let other = service
         .admin_create_org(&op, "Other", None)
@@ -155,7 +179,7 @@ async fn tater(db: &TestDb) -> (String, String, String) {
         .id;
     let actor = Actor::system("bench", "seed", org, Channel::Api);
     let other_actor = Actor::system("bench", "seed", other, Channel::Api);
-    let mut last_id = String::new();
+    let mut id = String::new();
     for n in 0..1000 {
         let impact = ["High", "Moderate", "Low"][n % 3];
         let body = json!({
@@ -168,10 +192,17 @@ async fn tater(db: &TestDb) -> (String, String, String) {
             .create_record(&other_actor, &POAM, &body)
             .await
             .unwrap();
-        last_id = rec["id"].as_str().unwrap().to_owned();
+        id = rec["id"].as_str().unwrap().to_owned();
     }
     tokio::spawn(app.run_until(std::future::pending()));
-    (base, key, last_id)
+    Fixture {
+        base,
+        api_key,
+        session,
+        entra_token,
+        id,
+        _entra: entra,
+    }
 }
 
 /// The baseline: axum with no middleware, returning a small JSON document.
@@ -229,19 +260,43 @@ async fn main() {
         engines.push(("postgres", pg));
     }
     for (engine, db) in &engines {
-        let (base, key, id) = tater(db).await;
-        let list = measure(&client, &format!("{base}/api/poam?limit=50"), Some(&key)).await;
+        let f = tater(db).await;
+        let one = format!("{}/api/poam/{}", f.base, f.id);
+        let status = measure(&client, &format!("{}/api/status", f.base), None).await;
         row(
-            &format!("{engine}: GET /api/poam?limit=50"),
+            &format!("{engine}: GET /api/status (no auth)"),
+            &status,
+            baseline.rps,
+        );
+        let list = measure(
+            &client,
+            &format!("{}/api/poam?limit=50", f.base),
+            Some(("x-api-key", &f.api_key)),
+        )
+        .await;
+        row(
+            &format!("{engine}: GET /api/poam?limit=50 (API key)"),
             &list,
             baseline.rps,
         );
-        let one = measure(&client, &format!("{base}/api/poam/{id}"), Some(&key)).await;
-        row(
-            &format!("{engine}: GET /api/poam/{{id}}"),
-            &one,
-            baseline.rps,
-        );
+        for (name, header) in [
+            ("API key", ("x-api-key", f.api_key.clone())),
+            (
+                "local JWT",
+                ("authorization", format!("Bearer {}", f.session)),
+            ),
+            (
+                "Entra ID token",
+                ("authorization", format!("Bearer {}", f.entra_token)),
+            ),
+        ] {
+            let s = measure(&client, &one, Some((header.0, &header.1))).await;
+            row(
+                &format!("{engine}: GET /api/poam/{{id}} ({name})"),
+                &s,
+                baseline.rps,
+            );
+        }
     }
 }
 

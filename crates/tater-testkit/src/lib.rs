@@ -1,4 +1,7 @@
-//! Throwaway databases for tests, on both engines.
+//! Test support: throwaway databases on both engines, and a local Entra ID stand-in
+//! ([`entra`]).
+//!
+//! Databases:
 //!
 //! * SQLite: a file in a fresh temporary directory.
 //! * PostgreSQL: when `TATER_TEST_POSTGRES_URL` is set (CI sets it), a fresh schema owned by
@@ -7,6 +10,8 @@
 //!   should. The schema is dropped when the value is dropped.
 
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)] // test support: failing loudly is the point
+
+pub mod entra;
 
 use std::path::PathBuf;
 

@@ -10,8 +10,8 @@ use tater_domain::{OrgId, Role, Timestamp};
 use tater_service::AdminOrgRef;
 use tater_testkit::{TestDb, both_engines};
 
-use crate::idp::{self, FakeEntra, claims, hs256, raw_token, sign, sign_as};
 use crate::support::*;
+use tater_testkit::entra::{self as idp, FakeEntra, claims, hs256, raw_token, sign, sign_as};
 
 both_engines!(
     entra_token_attacks,

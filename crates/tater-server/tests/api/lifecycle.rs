@@ -26,7 +26,7 @@ async fn demo_seeding_is_idempotent(db: TestDb) {
         cfg.demo_password_file = Some(password_file.clone());
         let app = App::build(cfg).await.unwrap();
         let login = app.demo_login.clone().unwrap();
-        let running = TestApp::start(app, None, crate::idp::FakeEntra::start().await);
+        let running = TestApp::start(app, None, tater_testkit::entra::FakeEntra::start().await);
         let res = running
             .client
             .post(running.url("/api/auth/login"))

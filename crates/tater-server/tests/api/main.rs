@@ -10,7 +10,6 @@ mod bad_input;
 mod cli;
 mod http;
 mod identity;
-mod idp;
 mod isolation;
 mod lifecycle;
 mod members;

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 /// A running server for one test.
 pub struct TestApp {
     /// The Entra ID stand-in this server trusts (a local JWKS).
-    pub entra: crate::idp::FakeEntra,
+    pub entra: tater_testkit::entra::FakeEntra,
     /// Entra tenant of each organization created with [`TestApp::org`].
     tids: std::sync::Mutex<std::collections::HashMap<OrgId, String>>,
     pub base: String,
@@ -60,7 +60,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with(db: TestDb, clock: Arc<dyn Clock>) -> Self {
-        let entra = crate::idp::FakeEntra::start().await;
+        let entra = tater_testkit::entra::FakeEntra::start().await;
         let mut cfg = config(&db, clock);
         cfg.entra = Some(entra.config());
         let app = App::build(cfg).await.expect("app builds");
@@ -69,7 +69,7 @@ impl TestApp {
 
     /// A server whose configuration `adjust` changes first (Entra ID, rate limits, ...).
     pub async fn spawn_configured(db: TestDb, adjust: impl FnOnce(&mut AppConfig)) -> Self {
-        let entra = crate::idp::FakeEntra::start().await;
+        let entra = tater_testkit::entra::FakeEntra::start().await;
         let mut cfg = config(&db, Arc::new(SystemClock));
         cfg.entra = Some(entra.config());
         adjust(&mut cfg);
@@ -112,12 +112,13 @@ impl TestApp {
             )
             .await
             .unwrap();
-        let token = crate::idp::sign("k1", &crate::idp::claims(tid, &oid, email));
+        let token =
+            tater_testkit::entra::sign("k1", &tater_testkit::entra::claims(tid, &oid, email));
         (Key::bearer(&token), oid)
     }
 
     /// Serves an already built app; `db` is kept alive as long as the server.
-    pub fn start(app: App, db: Option<TestDb>, entra: crate::idp::FakeEntra) -> Self {
+    pub fn start(app: App, db: Option<TestDb>, entra: tater_testkit::entra::FakeEntra) -> Self {
         let base = format!("http://{}", app.addr);
         let service = app.service.clone();
         let (tx, rx) = oneshot::channel::<()>();
