@@ -111,6 +111,35 @@ impl Service {
         name: &str,
         entra_tenant: Option<&str>,
     ) -> ServiceResult<Org> {
+        self.create_org(name, entra_tenant, |org| op.actor(org), None)
+            .await
+    }
+
+    /// Cross-organization (SPEC T2): a SuperAdmin creates an organization and becomes its
+    /// first OrgAdmin, so someone can manage it. Audited in the new organization's log.
+    pub async fn cross_org_create_organization(
+        &self,
+        actor: &Actor,
+        name: &str,
+        entra_tenant: Option<&str>,
+    ) -> ServiceResult<Org> {
+        tater_domain::policy::authorize(actor, tater_domain::policy::Action::CrossOrg)?;
+        let creator = actor.user_id().ok_or_else(|| {
+            ServiceError::BadRequest("only a user can create organizations here".into())
+        })?;
+        self.create_org(name, entra_tenant, |_| actor.clone(), Some(creator))
+            .await
+    }
+
+    /// Creates an organization, audited (as `audit_as` returns for the new id) as the first
+    /// entry of its own log; `first_admin` becomes its OrgAdmin in the same transaction.
+    async fn create_org(
+        &self,
+        name: &str,
+        entra_tenant: Option<&str>,
+        audit_as: impl Fn(OrgId) -> Actor,
+        first_admin: Option<UserId>,
+    ) -> ServiceResult<Org> {
         let name = name.trim();
         if name.is_empty()
             || name.chars().count() > MAX_ORG_NAME
@@ -126,19 +155,14 @@ impl Service {
         let org = Org {
             id: OrgId::generate(),
             name: name.to_owned(),
-            entra_tenant_id: guid("entraTenant", entra_tenant)?,
+            entra_tenant_id: guid("entraTenantId", entra_tenant)?,
             created_at: now,
             updated_at: now,
         };
+        let actor = audit_as(org.id);
         let after = json!({ "name": org.name, "entraTenantId": org.entra_tenant_id });
-        let audit = AuditDraft::new(
-            &op.actor(org.id),
-            AuditAction::Create,
-            "organization",
-            org.id,
-            now,
-        )
-        .with_changes(None, Some(&after), &[]);
+        let audit = AuditDraft::new(&actor, AuditAction::Create, "organization", org.id, now)
+            .with_changes(None, Some(&after), &[]);
         let mut tx = self.store.identity(Mode::Write).await?;
         tx.insert_org(&org, &audit)
             .await
@@ -148,6 +172,20 @@ impl Service {
                 ),
                 other => other,
             })?;
+        if let Some(user) = first_admin {
+            let membership = Membership {
+                org: org.id,
+                user,
+                role: Role::OrgAdmin,
+                created_at: now,
+                updated_at: now,
+            };
+            let view =
+                json!({ "userId": user, "email": actor.audit_upn(), "role": Role::OrgAdmin });
+            let audit = AuditDraft::new(&actor, AuditAction::Create, "membership", user, now)
+                .with_changes(None, Some(&view), &[]);
+            tx.put_membership(&membership, &audit).await?;
+        }
         tx.commit().await?;
         Ok(org)
     }

@@ -2,13 +2,15 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tater_domain::Role;
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::ApiResult;
-use crate::extract::AuthActor;
+use crate::extract::{AuthActor, JsonBody};
 use crate::state::AppState;
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
@@ -20,7 +22,38 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
     .tag("platform")
     .access(Access::Role(Role::SuperAdmin))
     .ok(200, "All organizations", Some(json!({ "type": "object" })));
-    api.route(op, get(list_all))
+    let create = Op::post("/api/organizations", "cross_org_create_organization", "Cross-organization: create an organization (you become its OrgAdmin)")
+        .tag("platform")
+        .access(Access::Role(Role::SuperAdmin))
+        .body(json!({
+            "type": "object", "additionalProperties": false, "required": ["name"],
+            "properties": { "name": { "type": "string", "maxLength": 200 }, "entraTenantId": { "type": "string", "format": "uuid" } },
+        }))
+        .ok(201, "Created", Some(json!({ "type": "object" })));
+    api.route(op, get(list_all)).route(create, post(create_org))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CreateOrg {
+    name: String,
+    entra_tenant_id: Option<String>,
+}
+
+fn org_view(o: &tater_domain::Org) -> Value {
+    json!({ "id": o.id, "name": o.name, "entraTenantId": o.entra_tenant_id, "createdAt": o.created_at })
+}
+
+async fn create_org(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    JsonBody(body): JsonBody<CreateOrg>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let org = s
+        .service
+        .cross_org_create_organization(&actor, &body.name, body.entra_tenant_id.as_deref())
+        .await?;
+    Ok((StatusCode::CREATED, Json(org_view(&org))))
 }
 
 async fn list_all(
@@ -28,9 +61,6 @@ async fn list_all(
     AuthActor(actor): AuthActor,
 ) -> ApiResult<Json<Value>> {
     let orgs = s.service.cross_org_list_organizations(&actor).await?;
-    let items: Vec<Value> = orgs
-        .iter()
-        .map(|o| json!({ "id": o.id, "name": o.name, "entraTenantId": o.entra_tenant_id, "createdAt": o.created_at }))
-        .collect();
+    let items: Vec<Value> = orgs.iter().map(org_view).collect();
     Ok(Json(json!({ "items": items })))
 }

@@ -118,5 +118,55 @@ async fn reads_audit_and_cross_org_by_role(db: TestDb) {
         );
         let (s, _) = app.get("/api/risks/heat-map", &key).await;
         assert_eq!(s, StatusCode::OK);
+        let name = format!("Created by {role}");
+        let (s, created) = app
+            .send(
+                Method::POST,
+                "/api/organizations",
+                &key,
+                &serde_json::json!({ "name": name }),
+            )
+            .await;
+        let expect = if role >= Role::SuperAdmin {
+            StatusCode::CREATED
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        assert_eq!(s, expect, "cross-org create as {role}: {created}");
+        // Managing keys and members needs OrgAdmin.
+        let (s, _) = app.get("/api/members", &key).await;
+        assert_eq!(
+            s == StatusCode::OK,
+            role >= Role::OrgAdmin,
+            "members as {role}"
+        );
+        let (s, _) = app.get("/api/api-keys", &key).await;
+        assert_eq!(
+            s == StatusCode::OK,
+            role >= Role::OrgAdmin,
+            "api keys as {role}"
+        );
+        if s == StatusCode::OK && role >= Role::SuperAdmin {
+            // The creator is the new organization's first OrgAdmin, and its log says so.
+            let new_org: tater_domain::OrgId = created["id"].as_str().unwrap().parse().unwrap();
+            let log = app.audit_entries(new_org).await;
+            let kinds: Vec<&str> = log
+                .iter()
+                .map(|e| e["entityType"].as_str().unwrap())
+                .collect();
+            assert_eq!(kinds, vec!["membership", "organization"]);
+            assert_eq!(log[0]["changes"]["role"]["after"], "orgadmin");
+        }
     }
+    let (_, all) = app
+        .get(
+            "/api/organizations",
+            &app.member(org, "root@example.com", Role::SuperAdmin).await,
+        )
+        .await;
+    assert_eq!(
+        all["items"].as_array().unwrap().len(),
+        2,
+        "the org and the one the superadmin created"
+    );
 }
