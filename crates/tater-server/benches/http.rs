@@ -205,6 +205,32 @@ async fn tater(db: &TestDb) -> Fixture {
     }
 }
 
+/// Sign-in must not reveal whether an email exists: an unknown email costs one Argon2id
+/// verification, like a wrong password. Prints the mean of sequential attempts of each kind.
+async fn login_timing(client: &reqwest::Client, base: &str) {
+    let attempts = 30;
+    let mut means = Vec::new();
+    for email in ["bench@example.com", "nobody@example.com"] {
+        let started = Instant::now();
+        for _ in 0..attempts {
+            let res = client
+                .post(format!("{base}/api/auth/login"))
+                .json(&json!({ "email": email, "password": "wrong password!" }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 401);
+        }
+        means.push(started.elapsed().as_secs_f64() * 1000.0 / f64::from(attempts));
+    }
+    println!(
+        "login refused: wrong password {:.2} ms, unknown email {:.2} ms (ratio {:.3})",
+        means[0],
+        means[1],
+        means[1] / means[0]
+    );
+}
+
 /// The baseline: axum with no middleware, returning a small JSON document.
 async fn bare() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -296,6 +322,9 @@ async fn main() {
                 &s,
                 baseline.rps,
             );
+        }
+        if *engine == "sqlite" {
+            login_timing(&client, &f.base).await;
         }
     }
 }

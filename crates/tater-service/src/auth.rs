@@ -367,26 +367,27 @@ impl Service {
             .verify(token, self.clock.now().millis() / 1000)
             .await
             .map_err(|r| refuse(&r))?;
+        // One query on the hot path: the org for tid, the member for oid, its memberships.
+        let mut tx = self.store.identity(Mode::Read).await?;
+        let found = tx.entra_identity(&claims.tid, &claims.oid).await?;
+        tx.commit().await?;
+        if let Some((org, user, memberships)) = found {
+            return Ok(Identity {
+                user,
+                memberships,
+                channel: Channel::Web,
+                bound_org: Some(org),
+                key: None,
+            });
+        }
         let mut tx = self.store.identity(Mode::Read).await?;
         let org = tx
             .org_by_entra_tenant(&claims.tid)
             .await?
             .ok_or_else(|| refuse(&"tenant is not onboarded"))?;
-        for user in tx.users_by_entra_oid(&claims.oid).await? {
-            let memberships = tx.memberships_of(user.id).await?;
-            if memberships.iter().any(|m| m.org == org.id) {
-                tx.commit().await?;
-                return Ok(Identity {
-                    user,
-                    memberships,
-                    channel: Channel::Web,
-                    bound_org: Some(org.id),
-                    key: None,
-                });
-            }
-        }
         drop(tx);
-        self.link_entra_user(org.id, &claims)
+        let org = org.id;
+        self.link_entra_user(org, &claims)
             .await?
             .ok_or_else(|| refuse(&"oid is not a member"))
     }

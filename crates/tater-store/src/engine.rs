@@ -759,6 +759,38 @@ macro_rules! impl_engine {
                 Ok(Some((key_from_row(first)?, user_from_row(first, "u_")?, memberships_from_rows(&rows)?)))
             }
 
+            async fn entra_identity(
+                &mut self,
+                tid: &str,
+                oid: &str,
+            ) -> Result<Option<(OrgId, User, Vec<Membership>)>> {
+                let sql = format!(
+                    "SELECT o.id AS org_id, {}, {MEMBERSHIP_COLUMNS} FROM organizations o \
+                     JOIN users u ON u.entra_oid = $2 \
+                     LEFT JOIN memberships m ON m.user_id = u.id \
+                     WHERE o.entra_tenant_id = $1 ORDER BY u.id, m.tenant_id",
+                    user_columns_as_u()
+                );
+                let rows = sqlx::query(&sql).bind(tid).bind(oid).fetch_all(&mut *self.tx).await?;
+                // Rows come grouped by user; pick the user who is a member of the org.
+                let mut start = 0;
+                while start < rows.len() {
+                    let user_id: String = rows[start].try_get("u_id")?;
+                    let mut end = start + 1;
+                    while end < rows.len() && rows[end].try_get::<String, _>("u_id")? == user_id {
+                        end += 1;
+                    }
+                    let group = &rows[start..end];
+                    let org: OrgId = parse_col(&group[0], "org_id")?;
+                    let memberships = memberships_from_rows(group)?;
+                    if memberships.iter().any(|m| m.org == org) {
+                        return Ok(Some((org, user_from_row(&group[0], "u_")?, memberships)));
+                    }
+                    start = end;
+                }
+                Ok(None)
+            }
+
             async fn user_identity(&mut self, id: UserId) -> Result<Option<(User, Vec<Membership>)>> {
                 let sql = format!(
                     "SELECT {}, {MEMBERSHIP_COLUMNS} FROM users u \

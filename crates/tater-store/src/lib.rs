@@ -215,6 +215,13 @@ pub trait IdentityTx: Send {
         &mut self,
         key_hash: &str,
     ) -> Result<Option<(ApiKey, User, Vec<Membership>)>>;
+    /// For an Entra ID token: the organization onboarded for `tid` and the user linked to `oid`
+    /// who is a member of it, with all that user's memberships — one query.
+    async fn entra_identity(
+        &mut self,
+        tid: &str,
+        oid: &str,
+    ) -> Result<Option<(OrgId, User, Vec<Membership>)>>;
     /// The user and its memberships, in one query.
     async fn user_identity(&mut self, id: UserId) -> Result<Option<(User, Vec<Membership>)>>;
     async fn insert_api_key(&mut self, key: &ApiKey, audits: &[(OrgId, AuditDraft)]) -> Result<()>;

@@ -289,6 +289,18 @@ async fn api_keys_are_managed_by_org_admins(db: TestDb) {
     );
     let (_, me) = app.get("/api/me", &ci).await;
     assert!(me["apiKey"]["id"].is_string());
+    let (_, listed) = app.get("/api/api-keys", &owner).await;
+    let mine = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == created["id"])
+        .unwrap()
+        .clone();
+    assert!(
+        mine["lastUsedAt"].is_string(),
+        "last use is recorded: {mine}"
+    );
 
     // The secret is never listed or logged.
     let (_, list) = app.get("/api/api-keys", &owner).await;

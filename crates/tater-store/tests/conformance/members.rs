@@ -283,7 +283,37 @@ async fn entra_lookups(db: TestDb) {
         tx.users_by_entra_oid("00000000-0000-0000-0000-0000000000aa")
             .await
             .unwrap(),
-        vec![u]
+        vec![u.clone()]
     );
     assert!(tx.users_by_entra_oid("nope").await.unwrap().is_empty());
+    // Not a member yet: no identity; once a member, one query finds org, user and memberships.
+    let tid = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let oid = "00000000-0000-0000-0000-0000000000aa";
+    assert!(tx.entra_identity(tid, oid).await.unwrap().is_none());
+    let m = Membership {
+        org: org.id,
+        user: u.id,
+        role: Role::Viewer,
+        created_at: Timestamp::from_millis(NOW),
+        updated_at: Timestamp::from_millis(NOW),
+    };
+    tx.put_membership(&m, &draft(org.id, AuditAction::Create, "membership", u.id))
+        .await
+        .unwrap();
+    let (found_org, found_user, ms) = tx.entra_identity(tid, oid).await.unwrap().unwrap();
+    assert_eq!((found_org, found_user.id, ms), (org.id, u.id, vec![m]));
+    assert!(
+        tx.entra_identity("00000000-0000-0000-0000-000000000000", oid)
+            .await
+            .unwrap()
+            .is_none(),
+        "other tenant"
+    );
+    assert!(
+        tx.entra_identity(tid, "someone-else")
+            .await
+            .unwrap()
+            .is_none(),
+        "other oid"
+    );
 }
