@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, RwLock};
 
 /// Where Entra ID tokens come from and whom they must be for.
@@ -74,7 +75,7 @@ pub(crate) enum Rejection {
 
 /// The claims Tater reads. `upn`/`preferred_username` are used only for the documented first
 /// sign-in link, never to authorize.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub(crate) struct EntraClaims {
     pub iss: String,
     pub tid: String,
@@ -97,7 +98,14 @@ pub(crate) struct EntraVerifier {
     keys: RwLock<Option<KeySet>>,
     /// When the keys were last fetched; also serialises fetches (one at a time).
     last_fetch: Mutex<Option<Instant>>,
+    /// Tokens that already passed every check, by SHA-256 of the token, so a client reusing its
+    /// access token costs no RSA verification. Used only while the key set is fresh, emptied
+    /// whenever it is refetched, and times are still checked on every use.
+    verified: std::sync::Mutex<HashMap<[u8; 32], EntraClaims>>,
 }
+
+/// More verified tokens than this and the cache starts over.
+const MAX_VERIFIED: usize = 10_000;
 
 fn is_guid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
@@ -136,6 +144,7 @@ impl EntraVerifier {
             client,
             keys: RwLock::new(None),
             last_fetch: Mutex::new(None),
+            verified: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -145,6 +154,44 @@ impl EntraVerifier {
         token: &str,
         now_secs: i64,
     ) -> Result<EntraClaims, Rejection> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let fresh = self
+            .keys
+            .read()
+            .await
+            .as_ref()
+            .is_some_and(|k| k.fresh_until > Instant::now());
+        let cached = if fresh {
+            self.verified
+                .lock()
+                .ok()
+                .and_then(|c| c.get(&digest).cloned())
+        } else {
+            None
+        };
+        let claims = match cached {
+            Some(claims) => claims,
+            None => {
+                let claims = self.verify_signature_and_claims(token).await?;
+                if let Ok(mut cache) = self.verified.lock() {
+                    if cache.len() >= MAX_VERIFIED {
+                        cache.clear();
+                    }
+                    cache.insert(digest, claims.clone());
+                }
+                claims
+            }
+        };
+        let expired = claims.exp + LEEWAY_SECS <= now_secs;
+        let early = claims.nbf.is_some_and(|nbf| nbf - LEEWAY_SECS > now_secs);
+        if expired || early {
+            return Err(Rejection::Time);
+        }
+        Ok(claims)
+    }
+
+    /// Signature, algorithm, audience, issuer/tenant: everything but the times.
+    async fn verify_signature_and_claims(&self, token: &str) -> Result<EntraClaims, Rejection> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::Header)?;
         let kid = match (header.alg, header.kid) {
             (Algorithm::RS256, Some(kid)) if !kid.is_empty() && kid.len() <= 128 => kid,
@@ -167,11 +214,6 @@ impl EntraVerifier {
         let v1 = format!("https://sts.windows.net/{}/", claims.tid);
         if claims.iss != v2 && claims.iss != v1 {
             return Err(Rejection::Issuer);
-        }
-        let expired = claims.exp + LEEWAY_SECS <= now_secs;
-        let early = claims.nbf.is_some_and(|nbf| nbf - LEEWAY_SECS > now_secs);
-        if expired || early {
-            return Err(Rejection::Time);
         }
         Ok(claims)
     }
@@ -207,6 +249,10 @@ impl EntraVerifier {
             *last = Some(Instant::now());
             let set = self.fetch().await?;
             *self.keys.write().await = Some(set);
+            // Verdicts reached under the old keys do not outlive them.
+            if let Ok(mut cache) = self.verified.lock() {
+                cache.clear();
+            }
         }
         self.keys
             .read()

@@ -16,6 +16,7 @@ use tater_testkit::entra::{self as idp, FakeEntra, claims, hs256, raw_token, sig
 both_engines!(
     entra_token_attacks,
     entra_key_rotation,
+    entra_verdicts_are_cached_but_tokens_still_expire,
     local_token_and_key_attacks
 );
 
@@ -730,4 +731,29 @@ async fn local_token_and_key_attacks(db: TestDb) {
     .await;
     w.report("local tokens and API keys");
     assert!(w.refused.load(Ordering::SeqCst) >= 25);
+}
+
+/// A token verified once is not RSA-checked again, but its expiry still applies on every use.
+async fn entra_verdicts_are_cached_but_tokens_still_expire(db: TestDb) {
+    let clock = std::sync::Arc::new(tater_service::FixedClock::new(Timestamp::from_millis(
+        idp::now_secs() * 1000,
+    )));
+    let app = TestApp::spawn_with(db, clock.clone()).await;
+    let (a, tid) = app.entra_org("Org A").await;
+    let (key, _) = app
+        .entra_member(a, &tid, "ann@a.example", Role::Admin)
+        .await;
+    let w = World::new(app, vec![a]);
+    for _ in 0..3 {
+        w.accepted("cached verdict", w.post((key.header, key.value.clone())))
+            .await;
+    }
+    clock.advance_secs(600 + 61);
+    w.refused(
+        "the same token after exp + leeway",
+        w.post((key.header, key.value.clone())),
+        UNAUTHORIZED,
+        "UNAUTHORIZED",
+    )
+    .await;
 }
