@@ -545,10 +545,7 @@ macro_rules! impl_engine {
                 .bind(now.millis())
                 .execute(&mut *self.tx)
                 .await?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                append_audit(&mut self.tx, self.scope.org(), audit).await
+                self.audit_if_touched(done.rows_affected(), audit).await
             }
 
             async fn remove_member(&mut self, user: UserId, audit: &AuditDraft) -> Result<()> {
@@ -557,10 +554,7 @@ macro_rules! impl_engine {
                     .bind(user.to_string())
                     .execute(&mut *self.tx)
                     .await?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                append_audit(&mut self.tx, self.scope.org(), audit).await
+                self.audit_if_touched(done.rows_affected(), audit).await
             }
 
             async fn api_keys(&mut self) -> Result<Vec<(ApiKey, User)>> {
@@ -591,10 +585,7 @@ macro_rules! impl_engine {
                     .bind(now.millis())
                     .execute(&mut *self.tx)
                     .await?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                append_audit(&mut self.tx, self.scope.org(), audit).await
+                self.audit_if_touched(done.rows_affected(), audit).await
             }
 
             async fn commit(self: Box<Self>) -> Result<()> {
@@ -603,6 +594,15 @@ macro_rules! impl_engine {
         }
 
         impl EngineTenantTx {
+            /// Writes the audit entry of a change that had to touch a row; `NotFound` if it
+            /// touched none (another tenant's or a missing row).
+            async fn audit_if_touched(&mut self, rows: u64, audit: &AuditDraft) -> Result<()> {
+                if rows == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                append_audit(&mut self.tx, self.scope.org(), audit).await
+            }
+
             /// After an update or delete touched no row: was the record deleted, or changed?
             async fn missing_or_changed(&mut self, module: &str, id: RecordId) -> StoreError {
                 match self.get_record(module, id).await {

@@ -73,6 +73,11 @@ async fn members_are_managed_within_their_tenant(db: TestDb) {
     )
     .await
     .unwrap();
+    tx.commit().await.unwrap();
+
+    // Adding an existing member is a conflict (in its own transaction: on PostgreSQL a failed
+    // statement ends the transaction).
+    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
     let again = tx
         .add_member(
             &membership(&bob, Role::Admin),
@@ -83,24 +88,6 @@ async fn members_are_managed_within_their_tenant(db: TestDb) {
     drop(tx);
 
     let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
-    tx.insert_user(&ann, &draft(a, AuditAction::Create, "user", ann.id))
-        .await
-        .unwrap();
-    tx.insert_user(&bob, &draft(a, AuditAction::Create, "user", bob.id))
-        .await
-        .unwrap();
-    tx.add_member(
-        &membership(&ann, Role::OrgAdmin),
-        &draft(a, AuditAction::Create, "membership", ann.id),
-    )
-    .await
-    .unwrap();
-    tx.add_member(
-        &membership(&bob, Role::Viewer),
-        &draft(a, AuditAction::Create, "membership", bob.id),
-    )
-    .await
-    .unwrap();
     assert_eq!(
         tx.count_members_with(&[Role::OrgAdmin, Role::SuperAdmin])
             .await
