@@ -55,6 +55,7 @@ impl App {
                 jwt_secret: config.jwt_secret,
                 session_ttl_secs: config.session_ttl_secs,
                 entra: config.entra,
+                catalog: None,
             },
         )?;
         let demo_login = match &config.demo_password_file {

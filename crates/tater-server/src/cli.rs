@@ -175,6 +175,7 @@ pub async fn admin(args: AdminArgs) -> anyhow::Result<()> {
             jwt_secret: secret,
             session_ttl_secs: 3600,
             entra: None,
+            catalog: None,
         },
     )?;
     let op = operator();

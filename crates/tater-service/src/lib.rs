@@ -7,6 +7,7 @@ mod api_keys;
 mod audit_log;
 mod auth;
 mod clock;
+mod controls;
 mod entra;
 mod error;
 mod members;
@@ -37,6 +38,8 @@ pub struct ServiceConfig {
     pub session_ttl_secs: i64,
     /// Entra ID sign-in, when configured.
     pub entra: Option<EntraConfig>,
+    /// The control catalog; `None` means the built-in one, loaded on first use.
+    pub catalog: Option<Arc<tater_catalog::Catalog>>,
 }
 
 impl std::fmt::Debug for ServiceConfig {
@@ -54,6 +57,7 @@ pub struct Service {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     auth: Arc<auth::AuthKeys>,
+    catalog: Option<Arc<tater_catalog::Catalog>>,
 }
 
 impl Service {
@@ -63,7 +67,13 @@ impl Service {
         config: ServiceConfig,
     ) -> anyhow::Result<Self> {
         let auth = Arc::new(auth::AuthKeys::new(&config)?);
-        Ok(Self { store, clock, auth })
+        let catalog = config.catalog.clone();
+        Ok(Self {
+            store,
+            clock,
+            auth,
+            catalog,
+        })
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -263,7 +263,7 @@ async fn existing(tx: &mut dyn TenantTx, def: &ModuleDef, id: RecordId) -> Servi
         .ok_or(ServiceError::NotFound)
 }
 
-fn check_version(body: &Value, stored: i64) -> ServiceResult<()> {
+pub(crate) fn check_version(body: &Value, stored: i64) -> ServiceResult<()> {
     match body.get("version") {
         None | Some(Value::Null) => Ok(()),
         Some(v) => match v.as_i64() {

@@ -90,6 +90,12 @@ pub enum FieldKind {
         fields: &'static [FieldDef],
         max_items: usize,
     },
+    /// Named text values (`{"ac-02_odp.01": "quarterly"}`): at most `max_entries`, each value
+    /// at most `max_len` characters. What the names may be is for the caller to check.
+    TextMap {
+        max_entries: usize,
+        max_len: usize,
+    },
 }
 
 /// Limits shared by list-valued fields.
@@ -156,6 +162,22 @@ impl FieldDef {
         Self::new(name, label, FieldKind::Objects { fields, max_items })
     }
 
+    pub const fn text_map(
+        name: &'static str,
+        label: &'static str,
+        max_entries: usize,
+        max_len: usize,
+    ) -> Self {
+        Self::new(
+            name,
+            label,
+            FieldKind::TextMap {
+                max_entries,
+                max_len,
+            },
+        )
+    }
+
     pub const fn required(mut self) -> Self {
         self.required = true;
         self
@@ -190,6 +212,7 @@ impl FieldDef {
             FieldKind::Enum(values) => ValueType::Rank(values),
             FieldKind::Integer { .. } | FieldKind::Number { .. } => ValueType::Number,
             FieldKind::ControlIds | FieldKind::Tags | FieldKind::Objects { .. } => ValueType::List,
+            FieldKind::TextMap { .. } => ValueType::List,
         }
     }
 }

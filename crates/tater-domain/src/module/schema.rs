@@ -31,6 +31,14 @@ fn field_schema(field: &FieldDef) -> Value {
             "maxItems": MAX_TAGS,
             "items": { "type": "string", "maxLength": MAX_TAG_LEN },
         }),
+        FieldKind::TextMap {
+            max_entries,
+            max_len,
+        } => json!({
+            "type": "object",
+            "maxProperties": max_entries,
+            "additionalProperties": { "type": "string", "maxLength": max_len },
+        }),
         FieldKind::Objects { fields, max_items } => {
             let mut item = object_schema(fields);
             if let Some(props) = item.get_mut("properties").and_then(Value::as_object_mut) {

@@ -86,6 +86,7 @@ fn empty_value(field: &FieldDef) -> Value {
         FieldKind::ControlIds | FieldKind::Tags | FieldKind::Objects { .. } => {
             Value::Array(Vec::new())
         }
+        FieldKind::TextMap { .. } => Value::Object(Map::new()),
         _ => Value::Null,
     }
 }
@@ -134,6 +135,10 @@ fn check_kind(
         }
         FieldKind::ControlIds => control_ids(raw),
         FieldKind::Tags => tags(raw),
+        FieldKind::TextMap {
+            max_entries,
+            max_len,
+        } => text_map(raw, max_entries, max_len),
         FieldKind::Objects { fields, max_items } => {
             objects(fields, max_items, raw, previous, path, errors)
         }
@@ -172,6 +177,29 @@ fn string_list(raw: &Value, max_items: usize) -> Result<Vec<&str>, String> {
                 .ok_or_else(|| "must be a list of strings".to_owned())
         })
         .collect()
+}
+
+fn text_map(raw: &Value, max_entries: usize, max_len: usize) -> Result<Value, String> {
+    let obj = raw.as_object().ok_or("must be an object of text values")?;
+    if obj.len() > max_entries {
+        return Err(format!("must have at most {max_entries} entries"));
+    }
+    let mut out = Map::new();
+    for (k, v) in obj {
+        if k.is_empty() || k.chars().count() > 100 || k.chars().any(char::is_control) {
+            return Err("names must be 1 to 100 characters".into());
+        }
+        match v {
+            Value::Null => {}
+            _ => {
+                let t = text(v, max_len, true).map_err(|e| format!("{k}: {e}"))?;
+                if !t.is_empty() {
+                    out.insert(k.clone(), Value::String(t));
+                }
+            }
+        }
+    }
+    Ok(Value::Object(out))
 }
 
 fn control_ids(raw: &Value) -> Result<Value, String> {

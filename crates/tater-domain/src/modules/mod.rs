@@ -1,10 +1,14 @@
 //! The declared modules. Adding a module is adding a `static ModuleDef` here and to [`ALL`].
 
 mod config_docs;
+mod control_overlays;
 mod poam;
 mod risks;
 
 pub use config_docs::CONFIG_DOCS;
+pub use control_overlays::{
+    APPLICABILITY, CONTROL_OVERLAYS, IMPLEMENTATION_STATUSES, overlay_record_id,
+};
 pub use poam::POAM;
 pub use risks::RISKS;
 

@@ -3,6 +3,7 @@
 mod api_keys;
 mod audit;
 mod auth;
+mod controls;
 mod health;
 mod home;
 mod members;
@@ -43,6 +44,7 @@ pub fn router(state: AppState, limits: HttpLimits, limiter: Arc<RateLimiter>) ->
         api = modules::routes(api, def);
     }
     api = risks::routes(api);
+    api = controls::routes(api);
     api = audit::routes(api);
     api = members::routes(api);
     api = api_keys::routes(api);

@@ -1,0 +1,496 @@
+//! The control catalog as each organization sees it: the shared, read-only catalog merged with
+//! the organization's overlays (SPEC D1). Reads say where every field came from.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use tater_catalog::{Catalog, Control};
+use tater_domain::module::{
+    ListQuery, MAX_PAGE_SIZE, Record, RecordMeta, parse_list_query, validate,
+};
+use tater_domain::modules::{CONTROL_OVERLAYS, IMPLEMENTATION_STATUSES, overlay_record_id};
+use tater_domain::policy::{Action, authorize};
+use tater_domain::{Actor, AuditAction, AuditDraft, TenantScope, ValidationErrors};
+use tater_store::{Mode, TenantTx};
+
+use crate::{Page, Service, ServiceError, ServiceResult};
+
+/// Longest `q` accepted on the control list.
+const MAX_SEARCH: usize = 200;
+/// Overlays read per request; an organization has at most one per control.
+const MAX_OVERLAYS: u32 = 100_000;
+
+/// Filters of `GET /api/controls`.
+#[derive(Debug, Default)]
+struct ControlQuery {
+    framework: Option<String>,
+    family: Option<String>,
+    status: Option<String>,
+    applicability: Option<String>,
+    withdrawn: Option<bool>,
+    q: Option<String>,
+    after: Option<String>,
+    limit: usize,
+}
+
+fn parse_control_query(
+    catalog: &Catalog,
+    params: &[(String, String)],
+) -> Result<ControlQuery, ValidationErrors> {
+    let mut q = ControlQuery {
+        limit: 50,
+        ..Default::default()
+    };
+    let mut errors = ValidationErrors::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for (key, value) in params {
+        if seen.contains(&key.as_str()) {
+            errors.add(key.as_str(), "is given more than once");
+            continue;
+        }
+        seen.push(key);
+        let v = value.trim();
+        let result: Result<(), String> = match key.as_str() {
+            "framework" => match catalog.framework(v) {
+                Some(_) => Ok(q.framework = Some(v.to_owned())),
+                None => Err("is not a framework (see GET /api/frameworks)".into()),
+            },
+            "family" => match catalog
+                .families()
+                .iter()
+                .find(|(f, _)| f.eq_ignore_ascii_case(v))
+            {
+                Some((f, _)) => Ok(q.family = Some(f.clone())),
+                None => Err("is not a control family (e.g. ac, au, si)".into()),
+            },
+            "status" if v == "unset" || IMPLEMENTATION_STATUSES.contains(&v) => {
+                Ok(q.status = Some(v.to_owned()))
+            }
+            "status" => Err(format!(
+                "must be unset or one of: {}",
+                IMPLEMENTATION_STATUSES.join(", ")
+            )),
+            "applicability" if v == "applicable" || v == "not-applicable" => {
+                Ok(q.applicability = Some(v.to_owned()))
+            }
+            "applicability" => Err("must be applicable or not-applicable".into()),
+            "withdrawn" => match v {
+                "true" => Ok(q.withdrawn = Some(true)),
+                "false" => Ok(q.withdrawn = Some(false)),
+                _ => Err("must be true or false".into()),
+            },
+            "q" if v.chars().count() <= MAX_SEARCH => Ok(q.q = Some(v.to_lowercase())),
+            "q" => Err(format!("must be at most {MAX_SEARCH} characters")),
+            "limit" => match v.parse::<usize>() {
+                Ok(n) if (1..=MAX_PAGE_SIZE as usize).contains(&n) => Ok(q.limit = n),
+                _ => Err(format!("must be a whole number from 1 to {MAX_PAGE_SIZE}")),
+            },
+            "cursor" => match catalog.control(v) {
+                Some(c) => Ok(q.after = Some(c.id.clone())),
+                None => Err("is not a cursor this server issued".into()),
+            },
+            _ => Err("unknown parameter".into()),
+        };
+        if let Err(message) = result {
+            errors.add(key.as_str(), message);
+        }
+    }
+    errors.into_result(q)
+}
+
+/// The control merged with the organization's overlay; `provenance` names the origin of each
+/// field: `catalog`, `organization`, `default` (a value nobody set) or `unset`.
+pub fn control_view(catalog: &Catalog, control: &Control, overlay: Option<&Record>) -> Value {
+    let data = overlay.map(|o| &o.data);
+    let get = |k: &str| {
+        data.and_then(|d| d.get(k))
+            .filter(|v| !v.is_null())
+            .cloned()
+    };
+    let nonempty = |v: &Value| match v {
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        Value::Null => false,
+        _ => true,
+    };
+    let values = get("parameterValues")
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default();
+    let params: Vec<Value> = control
+        .params
+        .iter()
+        .map(|p| {
+            let value = values.get(&p.id).cloned();
+            json!({
+                "id": p.id, "altIds": p.alt_ids, "label": p.label, "guidelines": p.guidelines,
+                "choices": p.choices, "howMany": p.how_many,
+                "value": value, "valueSource": if value.is_some() { "organization" } else { "catalog" },
+            })
+        })
+        .collect();
+    let mut provenance = Map::new();
+    for k in [
+        "label",
+        "title",
+        "family",
+        "statement",
+        "guidance",
+        "params",
+        "withdrawn",
+    ] {
+        provenance.insert(k.into(), json!("catalog"));
+    }
+    let mut out = json!({
+        "id": control.id, "label": control.label, "title": control.title,
+        "family": control.family, "familyTitle": control.family_title, "parent": control.parent,
+        "withdrawn": control.withdrawn, "statement": control.statement, "guidance": control.guidance,
+        "source": &*control.source, "frameworks": catalog.frameworks_of(&control.id), "params": params,
+    });
+    for field in [
+        "applicability",
+        "implementationStatus",
+        "justification",
+        "narrative",
+        "responsibleRoles",
+        "owner",
+        "notes",
+    ] {
+        let value = get(field).filter(nonempty);
+        let origin = match (&value, field) {
+            (Some(_), _) => "organization",
+            (None, "applicability") => "default",
+            (None, _) => "unset",
+        };
+        let shown = match (value, field) {
+            (Some(v), _) => v,
+            (None, "applicability") => json!("applicable"),
+            (None, "responsibleRoles") => json!([]),
+            (None, _) => Value::Null,
+        };
+        out[field] = shown;
+        provenance.insert(field.into(), json!(origin));
+    }
+    provenance.insert(
+        "parameterValues".into(),
+        json!(if values.is_empty() {
+            "catalog"
+        } else {
+            "organization"
+        }),
+    );
+    out["provenance"] = Value::Object(provenance);
+    out["overlay"] = match overlay {
+        Some(o) => {
+            json!({ "version": o.meta.version, "updatedAt": o.meta.updated_at, "updatedBy": o.meta.updated_by, "createdAt": o.meta.created_at })
+        }
+        None => Value::Null,
+    };
+    out
+}
+
+/// Checks parameter values against the control's parameters; names may be either id form and
+/// are stored under the current id. Selection parameters accept their choices (`; `-separated
+/// when several may be chosen).
+fn check_parameter_values(
+    control: &Control,
+    data: &mut Map<String, Value>,
+    errors: &mut ValidationErrors,
+) {
+    let Some(Value::Object(values)) = data.get("parameterValues").cloned() else {
+        return;
+    };
+    let mut normalised = Map::new();
+    for (name, value) in values {
+        let Some(param) = control
+            .params
+            .iter()
+            .find(|p| p.id == name || p.alt_ids.contains(&name))
+        else {
+            errors.add(
+                format!("parameterValues.{name}"),
+                format!("is not a parameter of {}", control.label),
+            );
+            continue;
+        };
+        let text = value.as_str().unwrap_or_default();
+        if !param.choices.is_empty() {
+            let picked: Vec<&str> = text
+                .split(';')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
+            let many = param.how_many.as_deref() == Some("one-or-more");
+            let valid = !picked.is_empty()
+                && (many || picked.len() == 1)
+                && picked.iter().all(|p| param.choices.iter().any(|c| c == p));
+            if !valid {
+                errors.add(
+                    format!("parameterValues.{name}"),
+                    format!(
+                        "must be {} of: {}",
+                        if many {
+                            "one or more (separated by ;)"
+                        } else {
+                            "one"
+                        },
+                        param.choices.join("; ")
+                    ),
+                );
+                continue;
+            }
+        }
+        normalised.insert(param.id.clone(), value);
+    }
+    data.insert("parameterValues".into(), Value::Object(normalised));
+}
+
+async fn overlays(
+    tx: &mut dyn TenantTx,
+    today: time::Date,
+) -> ServiceResult<HashMap<String, Record>> {
+    let mut q: ListQuery = parse_list_query(&CONTROL_OVERLAYS, &[], today, &[])?;
+    q.limit = MAX_OVERLAYS;
+    let rows = tx.list_records(CONTROL_OVERLAYS.name, &q).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            r.data
+                .get("control")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .map(|c| (c, r))
+        })
+        .collect())
+}
+
+impl Service {
+    /// The shared catalog.
+    pub fn catalog(&self) -> ServiceResult<Arc<Catalog>> {
+        match &self.catalog {
+            Some(c) => Ok(c.clone()),
+            None => Catalog::builtin()
+                .map_err(|e| ServiceError::Internal(anyhow::anyhow!("loading the catalog: {e}"))),
+        }
+    }
+
+    pub fn list_frameworks(&self, actor: &Actor) -> ServiceResult<Vec<Value>> {
+        authorize(actor, Action::Read)?;
+        let catalog = self.catalog()?;
+        Ok(catalog
+            .frameworks()
+            .iter()
+            .map(|f| json!({ "id": f.id, "title": f.title, "controlCount": f.controls.len() }))
+            .collect())
+    }
+
+    pub async fn list_controls(
+        &self,
+        actor: &Actor,
+        params: &[(String, String)],
+    ) -> ServiceResult<Page> {
+        authorize(actor, Action::Read)?;
+        let catalog = self.catalog()?;
+        let q = parse_control_query(&catalog, params)?;
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Read)
+            .await?;
+        let overlays = overlays(&mut *tx, self.clock.now().date()).await?;
+        drop(tx);
+        let framework = q.framework.as_deref().and_then(|f| catalog.framework(f));
+        let start = q
+            .after
+            .as_deref()
+            .and_then(|id| catalog.position(id))
+            .map_or(0, |p| p + 1);
+        let mut items = Vec::new();
+        let mut next_cursor = None;
+        for control in &catalog.controls()[start..] {
+            let overlay = overlays.get(&control.id);
+            let status = overlay
+                .and_then(|o| o.data.get("implementationStatus"))
+                .and_then(Value::as_str);
+            let applicability = overlay
+                .and_then(|o| o.data.get("applicability"))
+                .and_then(Value::as_str)
+                .unwrap_or("applicable");
+            let keep = framework.is_none_or(|f| f.contains(&control.id))
+                && q.family.as_deref().is_none_or(|f| control.family == f)
+                && q.withdrawn.is_none_or(|w| control.withdrawn == w)
+                && q.applicability
+                    .as_deref()
+                    .is_none_or(|a| a == applicability)
+                && q.status.as_deref().is_none_or(|s| {
+                    if s == "unset" {
+                        status.is_none()
+                    } else {
+                        status == Some(s)
+                    }
+                })
+                && q.q.as_deref().is_none_or(|t| {
+                    control.id.contains(t)
+                        || control.label.to_lowercase().contains(t)
+                        || control.title.to_lowercase().contains(t)
+                        || control.statement.to_lowercase().contains(t)
+                });
+            if !keep {
+                continue;
+            }
+            if items.len() == q.limit {
+                next_cursor = items
+                    .last()
+                    .and_then(|v: &Value| v["id"].as_str())
+                    .map(str::to_owned);
+                break;
+            }
+            items.push(control_view(&catalog, control, overlay));
+        }
+        Ok(Page { items, next_cursor })
+    }
+
+    pub async fn get_control(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
+        authorize(actor, Action::Read)?;
+        let catalog = self.catalog()?;
+        let control = catalog.control(id).ok_or(ServiceError::NotFound)?;
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Read)
+            .await?;
+        let overlay = tx
+            .get_record(CONTROL_OVERLAYS.name, overlay_record_id(&control.id))
+            .await?;
+        Ok(control_view(&catalog, control, overlay.as_ref()))
+    }
+
+    /// Creates or replaces the organization's overlay of a control. A `version` in the body
+    /// must match the stored overlay's.
+    pub async fn put_overlay(&self, actor: &Actor, id: &str, body: &Value) -> ServiceResult<Value> {
+        authorize(actor, Action::WriteRecord)?;
+        let catalog = self.catalog()?;
+        let control = catalog.control(id).ok_or(ServiceError::NotFound)?;
+        if control.withdrawn {
+            return Err(ValidationErrors::single(
+                "",
+                format!("{} is withdrawn and cannot be tailored", control.label),
+            )
+            .into());
+        }
+        let mut body = body.clone();
+        if let Some(obj) = body.as_object_mut() {
+            obj.insert("control".into(), Value::String(control.id.clone()));
+        }
+        let record_id = overlay_record_id(&control.id);
+        let now = self.clock.now();
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Write)
+            .await?;
+        let current = tx.get_record(CONTROL_OVERLAYS.name, record_id).await?;
+        let mut errors = ValidationErrors::new();
+        let mut data = match validate(
+            &CONTROL_OVERLAYS,
+            &body,
+            current.as_ref().map(|r| &r.data),
+            now.date(),
+        ) {
+            Ok(d) => d,
+            Err(e) => {
+                errors = e;
+                Map::new()
+            }
+        };
+        check_parameter_values(control, &mut data, &mut errors);
+        errors.into_result(())?;
+        crate::records::check_version(&body, current.as_ref().map_or(0, |r| r.meta.version))?;
+        let after = Value::Object(data.clone());
+        let record = match &current {
+            Some(cur) if cur.data == data => return Ok(control_view(&catalog, control, Some(cur))),
+            Some(cur) => {
+                let updated = Record {
+                    meta: RecordMeta {
+                        version: cur.meta.version + 1,
+                        updated_at: now,
+                        updated_by: actor.audit_user_id(),
+                        ..cur.meta.clone()
+                    },
+                    data,
+                };
+                let audit = AuditDraft::new(
+                    actor,
+                    AuditAction::Update,
+                    CONTROL_OVERLAYS.entity_type,
+                    &control.id,
+                    now,
+                )
+                .with_changes(
+                    Some(&Value::Object(cur.data.clone())),
+                    Some(&after),
+                    &[],
+                );
+                tx.update_record(CONTROL_OVERLAYS.name, &updated, cur.meta.version, &audit)
+                    .await?;
+                updated
+            }
+            None => {
+                let created = Record {
+                    meta: RecordMeta {
+                        id: record_id,
+                        version: 1,
+                        created_at: now,
+                        updated_at: now,
+                        created_by: actor.audit_user_id(),
+                        updated_by: actor.audit_user_id(),
+                    },
+                    data,
+                };
+                let audit = AuditDraft::new(
+                    actor,
+                    AuditAction::Create,
+                    CONTROL_OVERLAYS.entity_type,
+                    &control.id,
+                    now,
+                )
+                .with_changes(None, Some(&after), &[]);
+                tx.insert_record(CONTROL_OVERLAYS.name, &created, &audit)
+                    .await?;
+                created
+            }
+        };
+        tx.commit().await?;
+        Ok(control_view(&catalog, control, Some(&record)))
+    }
+
+    /// Removes the organization's overlay; the control reads as the catalog has it again.
+    pub async fn delete_overlay(&self, actor: &Actor, id: &str) -> ServiceResult<()> {
+        authorize(actor, Action::WriteRecord)?;
+        let catalog = self.catalog()?;
+        let control = catalog.control(id).ok_or(ServiceError::NotFound)?;
+        let record_id = overlay_record_id(&control.id);
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Write)
+            .await?;
+        let current = tx
+            .get_record(CONTROL_OVERLAYS.name, record_id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let audit = AuditDraft::new(
+            actor,
+            AuditAction::Delete,
+            CONTROL_OVERLAYS.entity_type,
+            &control.id,
+            self.clock.now(),
+        )
+        .with_changes(Some(&Value::Object(current.data.clone())), None, &[]);
+        tx.delete_record(
+            CONTROL_OVERLAYS.name,
+            record_id,
+            current.meta.version,
+            &audit,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
