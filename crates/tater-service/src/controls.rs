@@ -34,6 +34,11 @@ struct ControlQuery {
     limit: usize,
 }
 
+fn set<T>(slot: &mut Option<T>, value: T) -> Result<(), String> {
+    *slot = Some(value);
+    Ok(())
+}
+
 fn parse_control_query(
     catalog: &Catalog,
     params: &[(String, String)],
@@ -51,9 +56,9 @@ fn parse_control_query(
         }
         seen.push(key);
         let v = value.trim();
-        let result: Result<(), String> = match key.as_str() {
+        let result = match key.as_str() {
             "framework" => match catalog.framework(v) {
-                Some(_) => Ok(q.framework = Some(v.to_owned())),
+                Some(f) => set(&mut q.framework, f.id.clone()),
                 None => Err("is not a framework (see GET /api/frameworks)".into()),
             },
             "family" => match catalog
@@ -61,33 +66,36 @@ fn parse_control_query(
                 .iter()
                 .find(|(f, _)| f.eq_ignore_ascii_case(v))
             {
-                Some((f, _)) => Ok(q.family = Some(f.clone())),
+                Some((f, _)) => set(&mut q.family, f.clone()),
                 None => Err("is not a control family (e.g. ac, au, si)".into()),
             },
             "status" if v == "unset" || IMPLEMENTATION_STATUSES.contains(&v) => {
-                Ok(q.status = Some(v.to_owned()))
+                set(&mut q.status, v.to_owned())
             }
             "status" => Err(format!(
                 "must be unset or one of: {}",
                 IMPLEMENTATION_STATUSES.join(", ")
             )),
             "applicability" if v == "applicable" || v == "not-applicable" => {
-                Ok(q.applicability = Some(v.to_owned()))
+                set(&mut q.applicability, v.to_owned())
             }
             "applicability" => Err("must be applicable or not-applicable".into()),
             "withdrawn" => match v {
-                "true" => Ok(q.withdrawn = Some(true)),
-                "false" => Ok(q.withdrawn = Some(false)),
+                "true" => set(&mut q.withdrawn, true),
+                "false" => set(&mut q.withdrawn, false),
                 _ => Err("must be true or false".into()),
             },
-            "q" if v.chars().count() <= MAX_SEARCH => Ok(q.q = Some(v.to_lowercase())),
+            "q" if v.chars().count() <= MAX_SEARCH => set(&mut q.q, v.to_lowercase()),
             "q" => Err(format!("must be at most {MAX_SEARCH} characters")),
             "limit" => match v.parse::<usize>() {
-                Ok(n) if (1..=MAX_PAGE_SIZE as usize).contains(&n) => Ok(q.limit = n),
+                Ok(n) if (1..=MAX_PAGE_SIZE as usize).contains(&n) => {
+                    q.limit = n;
+                    Ok(())
+                }
                 _ => Err(format!("must be a whole number from 1 to {MAX_PAGE_SIZE}")),
             },
             "cursor" => match catalog.control(v) {
-                Some(c) => Ok(q.after = Some(c.id.clone())),
+                Some(c) => set(&mut q.after, c.id.clone()),
                 None => Err("is not a cursor this server issued".into()),
             },
             _ => Err("unknown parameter".into()),
