@@ -7,8 +7,11 @@
 //! 800-53 Rev 5 with its LOW, MODERATE, HIGH and PRIVACY baselines, embedded in the binary.
 //! A catalog is read-only once built and shared by every tenant.
 
+mod checks;
 mod oscal;
 mod render;
+
+pub use checks::{Check, CheckCatalog, Severity};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};

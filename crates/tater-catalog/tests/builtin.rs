@@ -175,3 +175,30 @@ fn lookups_accept_both_id_forms_and_render_text() {
         assert!(frameworks.contains(&f), "ac-2 is in {f}");
     }
 }
+
+#[test]
+fn every_check_maps_to_real_controls() {
+    let catalog = Catalog::builtin().unwrap();
+    let checks = tater_catalog::CheckCatalog::builtin().unwrap();
+    assert!(!checks.checks().is_empty());
+    let mut ids = HashSet::new();
+    for check in checks.checks() {
+        assert!(ids.insert(check.id.clone()), "{} is listed twice", check.id);
+        assert!(
+            !check.controls.is_empty(),
+            "{} maps to no control",
+            check.id
+        );
+        for c in &check.controls {
+            let control = catalog
+                .control(c)
+                .unwrap_or_else(|| panic!("{}: {c} is not in the catalog", check.id));
+            assert_eq!(
+                &control.id, c,
+                "{}: control ids are stored in OSCAL form",
+                check.id
+            );
+            assert!(!control.withdrawn, "{}: {c} is withdrawn", check.id);
+        }
+    }
+}

@@ -7,6 +7,8 @@ use crate::{Actor, Role};
 pub enum Action {
     /// Read the organization's records, catalog and posture.
     Read,
+    /// Read the check catalog (people, and endpoint agents deciding what to run).
+    ReadChecks,
     /// Read the audit log.
     ReadAudit,
     /// Create, update or delete a record of a module.
@@ -25,7 +27,7 @@ impl Action {
     /// The least role that may perform the action.
     pub fn required_role(self) -> Role {
         match self {
-            Action::Read => Role::Viewer,
+            Action::Read | Action::ReadChecks => Role::Viewer,
             Action::ReadAudit => Role::Auditor,
             Action::WriteRecord => Role::Admin,
             Action::ManageSettings | Action::ManageMembers | Action::ManageKeys => Role::OrgAdmin,
@@ -79,6 +81,7 @@ mod tests {
         use Action::*;
         let expect = [
             (Read, Role::Viewer),
+            (ReadChecks, Role::Viewer),
             (ReadAudit, Role::Auditor),
             (WriteRecord, Role::Admin),
             (ManageSettings, Role::OrgAdmin),

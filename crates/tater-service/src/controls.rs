@@ -502,3 +502,33 @@ impl Service {
         Ok(())
     }
 }
+
+impl Service {
+    /// The check catalog.
+    pub fn check_catalog(&self) -> ServiceResult<Arc<tater_catalog::CheckCatalog>> {
+        tater_catalog::CheckCatalog::builtin()
+            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("loading the checks: {e}")))
+    }
+
+    /// Every technical check, with the controls it gives evidence for.
+    pub fn list_checks(&self, actor: &Actor) -> ServiceResult<Vec<Value>> {
+        authorize(actor, Action::ReadChecks)?;
+        let catalog = self.catalog()?;
+        Ok(self
+            .check_catalog()?
+            .checks()
+            .iter()
+            .map(|c| {
+                let controls: Vec<Value> = c
+                    .controls
+                    .iter()
+                    .map(|id| json!({ "id": id, "label": catalog.control(id).map(|k| k.label.clone()) }))
+                    .collect();
+                json!({
+                    "id": c.id, "title": c.title, "severity": c.severity, "rationale": c.rationale,
+                    "remediation": c.remediation, "controls": controls, "platforms": c.platforms,
+                })
+            })
+            .collect())
+    }
+}

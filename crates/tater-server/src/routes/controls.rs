@@ -50,6 +50,17 @@ pub fn routes(mut api: ApiRouter) -> ApiRouter {
         .ok(200, "A page of controls", Some(json!({ "type": "object", "properties": { "items": { "type": "array", "items": control.clone() }, "nextCursor": { "type": ["string", "null"] } } })));
     api.route(
         Op::get(
+            "/api/checks",
+            "checks_list",
+            "Technical checks the agent runs, with severity and mapped controls",
+        )
+        .tag("controls")
+        .access(read)
+        .ok(200, "Checks", Some(json!({ "type": "object" }))),
+        get(checks),
+    )
+    .route(
+        Op::get(
             "/api/frameworks",
             "frameworks_list",
             "Frameworks (SP 800-53 Rev 5 and its baselines)",
@@ -97,6 +108,10 @@ pub fn routes(mut api: ApiRouter) -> ApiRouter {
         .ok(204, "Removed", None),
         delete(delete_overlay),
     )
+}
+
+async fn checks(State(s): State<AppState>, AuthActor(actor): AuthActor) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "items": s.service.list_checks(&actor)? })))
 }
 
 async fn frameworks(
