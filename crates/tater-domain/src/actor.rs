@@ -1,6 +1,6 @@
 //! Who is acting, in which organization, with which role, through which channel.
 
-use crate::{Channel, Email, OrgId, Role, UserId};
+use crate::{Channel, Email, EndpointId, OrgId, Role, UserId};
 
 /// The identity behind an action.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +12,8 @@ pub enum Principal {
         /// Entra ID object id, when the user signed in through Entra ID.
         oid: Option<String>,
     },
+    /// An enrolled endpoint's agent. Audited as `endpoint:<id>` with the hostname as `upn`.
+    Endpoint { id: EndpointId, hostname: String },
     /// The system itself: the operator's admin CLI or a background job. `name` is stable and
     /// appears as the audit `userId` as `system:<name>`; `detail` (for example the operating
     /// system account that ran the CLI) appears as the audit `upn`.
@@ -95,7 +97,14 @@ impl Actor {
     pub fn user_id(&self) -> Option<UserId> {
         match &self.principal {
             Principal::User { id, .. } => Some(*id),
-            Principal::System { .. } => None,
+            Principal::Endpoint { .. } | Principal::System { .. } => None,
+        }
+    }
+
+    pub fn endpoint_id(&self) -> Option<EndpointId> {
+        match &self.principal {
+            Principal::Endpoint { id, .. } => Some(*id),
+            _ => None,
         }
     }
 
@@ -103,6 +112,7 @@ impl Actor {
     pub fn audit_user_id(&self) -> String {
         match &self.principal {
             Principal::User { id, .. } => id.to_string(),
+            Principal::Endpoint { id, .. } => format!("endpoint:{id}"),
             Principal::System { name, .. } => format!("system:{name}"),
         }
     }
@@ -112,6 +122,7 @@ impl Actor {
     pub fn audit_upn(&self) -> String {
         match &self.principal {
             Principal::User { email, .. } => email.to_string(),
+            Principal::Endpoint { hostname, .. } => hostname.clone(),
             Principal::System { detail, .. } => detail.clone(),
         }
     }
@@ -119,7 +130,7 @@ impl Actor {
     pub fn audit_oid(&self) -> Option<String> {
         match &self.principal {
             Principal::User { oid, .. } => oid.clone(),
-            Principal::System { .. } => None,
+            Principal::Endpoint { .. } | Principal::System { .. } => None,
         }
     }
 }

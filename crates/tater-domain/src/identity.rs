@@ -70,3 +70,53 @@ pub struct ApiKey {
     pub last_used_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
 }
+
+/// A one-time or reusable secret that lets an agent enroll its endpoint in an organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrollmentToken {
+    pub id: crate::EnrollmentTokenId,
+    pub org: OrgId,
+    /// Lowercase hex SHA-256 of the token.
+    pub token_hash: String,
+    pub prefix: String,
+    pub label: String,
+    pub single_use: bool,
+    pub uses: i64,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+    /// Audit `userId` of the creator.
+    pub created_by: String,
+}
+
+impl EnrollmentToken {
+    /// Whether an agent may still enroll with it at `now`.
+    pub fn usable(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now && !(self.single_use && self.uses > 0)
+    }
+}
+
+/// A machine that runs the agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub id: crate::EndpointId,
+    pub org: OrgId,
+    /// Lower-case; unique within the organization.
+    pub hostname: String,
+    pub os: String,
+    pub os_version: String,
+    pub arch: String,
+    pub agent_version: String,
+    pub tags: Vec<String>,
+    /// `active` or `retired` (a retired endpoint's credential no longer works).
+    pub status: String,
+    /// SHA-256 of the agent credential; `None` once retired.
+    pub credential_hash: Option<String>,
+    pub credential_prefix: Option<String>,
+    pub enrolled_at: Timestamp,
+    pub last_seen_at: Option<Timestamp>,
+    pub last_scan_id: Option<crate::ScanId>,
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}

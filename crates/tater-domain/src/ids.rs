@@ -92,6 +92,18 @@ typed_id!(
     /// An audit log entry.
     AuditId
 );
+typed_id!(
+    /// An enrolled endpoint (a machine running the agent).
+    EndpointId
+);
+typed_id!(
+    /// An enrollment token (the id, never the secret).
+    EnrollmentTokenId
+);
+typed_id!(
+    /// A scan, chosen by the agent so that retries are idempotent.
+    ScanId
+);
 
 #[cfg(test)]
 mod tests {

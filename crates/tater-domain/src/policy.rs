@@ -21,13 +21,16 @@ pub enum Action {
     ManageKeys,
     /// List or create organizations, and other platform-operator work.
     CrossOrg,
+    /// Report scans and heartbeats: endpoint agents only, never people.
+    AgentReport,
 }
 
 impl Action {
     /// The least role that may perform the action.
     pub fn required_role(self) -> Role {
         match self {
-            Action::Read | Action::ReadChecks => Role::Viewer,
+            Action::ReadChecks | Action::AgentReport => Role::Agent,
+            Action::Read => Role::Viewer,
             Action::ReadAudit => Role::Auditor,
             Action::WriteRecord => Role::Admin,
             Action::ManageSettings | Action::ManageMembers | Action::ManageKeys => Role::OrgAdmin,
@@ -47,6 +50,13 @@ pub struct Denied {
 /// Decides whether `actor` may perform `action` in its organization.
 pub fn authorize(actor: &Actor, action: Action) -> Result<(), Denied> {
     let required = action.required_role();
+    // Reports come from endpoints; a person's role, however high, does not make one.
+    if action == Action::AgentReport && actor.endpoint_id().is_none() {
+        return Err(Denied {
+            required,
+            actual: actor.role(),
+        });
+    }
     if actor.role() >= required {
         Ok(())
     } else {
@@ -82,6 +92,7 @@ mod tests {
         let expect = [
             (Read, Role::Viewer),
             (ReadChecks, Role::Viewer),
+            (AgentReport, Role::SuperAdmin),
             (ReadAudit, Role::Auditor),
             (WriteRecord, Role::Admin),
             (ManageSettings, Role::OrgAdmin),
@@ -91,12 +102,37 @@ mod tests {
         ];
         for (action, least) in expect {
             for role in Role::ALL {
+                let allowed = role >= least && action != AgentReport;
                 assert_eq!(
                     authorize(&actor(role), action).is_ok(),
-                    role >= least,
+                    allowed,
                     "{action:?} as {role}"
                 );
             }
         }
+        // An endpoint may report and read checks, and nothing else.
+        let endpoint = Actor::authenticated(
+            Principal::Endpoint {
+                id: crate::EndpointId::generate(),
+                hostname: "web-01".into(),
+            },
+            OrgId::generate(),
+            Role::Agent,
+            Channel::Agent,
+            true,
+        );
+        for action in [
+            Read,
+            ReadAudit,
+            WriteRecord,
+            ManageSettings,
+            ManageMembers,
+            ManageKeys,
+            CrossOrg,
+        ] {
+            assert!(authorize(&endpoint, action).is_err(), "{action:?}");
+        }
+        assert!(authorize(&endpoint, AgentReport).is_ok());
+        assert!(authorize(&endpoint, ReadChecks).is_ok());
     }
 }

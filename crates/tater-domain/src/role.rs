@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// An endpoint agent's credential: reports scans and reads the check catalog, nothing
+    /// else. Never a member's role.
+    Agent,
     /// Reads the organization's records (SPEC A4 calls this role "Reader").
     Viewer,
     /// Reads, plus the audit log.
@@ -23,6 +26,7 @@ pub enum Role {
 }
 
 impl Role {
+    /// The roles a member can hold (every role but `Agent`).
     pub const ALL: [Role; 5] = [
         Role::Viewer,
         Role::Auditor,
@@ -33,6 +37,7 @@ impl Role {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Agent => "agent",
             Role::Viewer => "viewer",
             Role::Auditor => "auditor",
             Role::Admin => "admin",

@@ -11,12 +11,16 @@ macro_rules! impl_engine {
         use sqlx::types::Json;
         use tater_domain::module::{ListQuery, Record, RecordMeta};
         use tater_domain::{
-            ApiKey, ApiKeyId, AuditDraft, AuditEntry, Email, Membership, Org, OrgId, RecordId,
-            Role, TenantScope, Timestamp, User, UserId,
+            ApiKey, ApiKeyId, AuditDraft, AuditEntry, CheckStatus, Counts, Email, Endpoint, EndpointId,
+            EnrollmentToken, EnrollmentTokenId, Membership, Org, OrgId, RecordId, Role, Scan, ScanId,
+            ScanResult, TenantScope, Timestamp, User, UserId,
         };
 
         use $crate::sql::{Arg, SqlBuilder, integer_expr, push_conditions, push_page};
-        use $crate::{AuditQuery, IdentityTx, Mode, Result, StoreError, TenantTx, data_json};
+        use $crate::{
+            AuditQuery, EndpointQuery, IdentityTx, Mode, Result, ResultCount, ResultFilter, ResultGroup,
+            StoreError, TenantTx, data_json,
+        };
 
         type Row = <$db as sqlx::Database>::Row;
         type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>;
@@ -32,6 +36,18 @@ macro_rules! impl_engine {
         /// one of its members.
         const KEY_IN_TENANT: &str = "(k.tenant_id = $1 OR (k.tenant_id IS NULL AND EXISTS \
              (SELECT 1 FROM memberships km WHERE km.tenant_id = $1 AND km.user_id = k.user_id)))";
+        const TOKEN_COLUMNS: &str = "tenant_id, id, token_hash, prefix, label, single_use, uses, \
+             created_at, expires_at, revoked_at, created_by";
+        const ENDPOINT_COLUMNS: &str = "tenant_id, id, hostname, os, os_version, arch, agent_version, \
+             tags, status, credential_hash, credential_prefix, enrolled_at, last_seen_at, last_scan_id, \
+             version, created_at, updated_at";
+        const SCAN_COLUMNS: &str = "tenant_id, id, endpoint_id, started_at, finished_at, received_at, counts";
+        /// The latest scan's results of each active endpoint of tenant `$1`.
+        const LATEST_RESULTS: &str = "FROM endpoints e JOIN scan_results r \
+             ON r.tenant_id = e.tenant_id AND r.scan_id = e.last_scan_id \
+             WHERE e.tenant_id = $1 AND e.status = 'active'";
+        /// Rows per multi-row insert of scan results (6 parameters each).
+        const RESULT_BATCH: usize = 500;
         const KEY_COLUMNS: &str = "id, user_id, tenant_id, key_hash, prefix, name, role, \
              created_at, expires_at, last_used_at, revoked_at";
 
@@ -152,6 +168,82 @@ macro_rules! impl_engine {
                 expires_at: opt_ts(row, "expires_at")?,
                 last_used_at: opt_ts(row, "last_used_at")?,
                 revoked_at: opt_ts(row, "revoked_at")?,
+            })
+        }
+
+        fn token_from_row(row: &Row) -> Result<EnrollmentToken> {
+            Ok(EnrollmentToken {
+                id: parse_col(row, "id")?,
+                org: parse_col(row, "tenant_id")?,
+                token_hash: row.try_get("token_hash")?,
+                prefix: row.try_get("prefix")?,
+                label: row.try_get("label")?,
+                single_use: row.try_get("single_use")?,
+                uses: row.try_get("uses")?,
+                created_at: ts(row, "created_at")?,
+                expires_at: ts(row, "expires_at")?,
+                revoked_at: opt_ts(row, "revoked_at")?,
+                created_by: row.try_get("created_by")?,
+            })
+        }
+
+        fn endpoint_from_row(row: &Row) -> Result<Endpoint> {
+            let Json(tags): Json<Vec<String>> = row.try_get("tags")?;
+            Ok(Endpoint {
+                id: parse_col(row, "id")?,
+                org: parse_col(row, "tenant_id")?,
+                hostname: row.try_get("hostname")?,
+                os: row.try_get("os")?,
+                os_version: row.try_get("os_version")?,
+                arch: row.try_get("arch")?,
+                agent_version: row.try_get("agent_version")?,
+                tags,
+                status: row.try_get("status")?,
+                credential_hash: row.try_get("credential_hash")?,
+                credential_prefix: row.try_get("credential_prefix")?,
+                enrolled_at: ts(row, "enrolled_at")?,
+                last_seen_at: opt_ts(row, "last_seen_at")?,
+                last_scan_id: parse_opt_col(row, "last_scan_id")?,
+                version: row.try_get("version")?,
+                created_at: ts(row, "created_at")?,
+                updated_at: ts(row, "updated_at")?,
+            })
+        }
+
+        fn counts_json(c: &Counts) -> Value {
+            serde_json::json!({
+                "pass": c.pass, "fail": c.fail, "manualReview": c.manual_review,
+                "skip": c.skip, "error": c.error, "notApplicable": c.not_applicable,
+            })
+        }
+
+        fn scan_from_row(row: &Row) -> Result<Scan> {
+            let Json(c): Json<Value> = row.try_get("counts")?;
+            let n = |k: &str| c.get(k).and_then(Value::as_i64).unwrap_or(0);
+            Ok(Scan {
+                id: parse_col(row, "id")?,
+                org: parse_col(row, "tenant_id")?,
+                endpoint: parse_col(row, "endpoint_id")?,
+                started_at: ts(row, "started_at")?,
+                finished_at: ts(row, "finished_at")?,
+                received_at: ts(row, "received_at")?,
+                counts: Counts {
+                    pass: n("pass"),
+                    fail: n("fail"),
+                    manual_review: n("manualReview"),
+                    skip: n("skip"),
+                    error: n("error"),
+                    not_applicable: n("notApplicable"),
+                },
+            })
+        }
+
+        fn result_from_row(row: &Row) -> Result<ScanResult> {
+            Ok(ScanResult {
+                check_id: row.try_get("check_id")?,
+                status: parse_col(row, "status")?,
+                severity: row.try_get("severity")?,
+                evidence: row.try_get("evidence")?,
             })
         }
 
@@ -588,6 +680,281 @@ macro_rules! impl_engine {
                 self.audit_if_touched(done.rows_affected(), audit).await
             }
 
+            async fn enrollment_tokens(&mut self) -> Result<Vec<EnrollmentToken>> {
+                let sql = format!(
+                    "SELECT {TOKEN_COLUMNS} FROM enrollment_tokens WHERE tenant_id = $1 ORDER BY created_at DESC, id"
+                );
+                let rows = sqlx::query(&sql).bind(self.tenant()).fetch_all(&mut *self.tx).await?;
+                rows.iter().map(token_from_row).collect()
+            }
+
+            async fn insert_enrollment_token(&mut self, t: &EnrollmentToken, audit: &AuditDraft) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO enrollment_tokens (tenant_id, id, token_hash, prefix, label, single_use, \
+                     uses, created_at, expires_at, revoked_at, created_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(self.tenant())
+                .bind(t.id.to_string())
+                .bind(&t.token_hash)
+                .bind(&t.prefix)
+                .bind(&t.label)
+                .bind(t.single_use)
+                .bind(t.uses)
+                .bind(t.created_at.millis())
+                .bind(t.expires_at.millis())
+                .bind(t.revoked_at.map(Timestamp::millis))
+                .bind(&t.created_by)
+                .execute(&mut *self.tx)
+                .await?;
+                append_audit(&mut self.tx, self.scope.org(), audit).await
+            }
+
+            async fn revoke_enrollment_token(
+                &mut self,
+                id: EnrollmentTokenId,
+                now: Timestamp,
+                audit: &AuditDraft,
+            ) -> Result<()> {
+                let done = sqlx::query(
+                    "UPDATE enrollment_tokens SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 \
+                     AND revoked_at IS NULL",
+                )
+                .bind(self.tenant())
+                .bind(id.to_string())
+                .bind(now.millis())
+                .execute(&mut *self.tx)
+                .await?;
+                self.audit_if_touched(done.rows_affected(), audit).await
+            }
+
+            async fn endpoints(&mut self, q: &EndpointQuery) -> Result<Vec<Endpoint>> {
+                let mut b = SqlBuilder::new(
+                    $engine,
+                    format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE tenant_id = $1"),
+                    1,
+                );
+                if let Some(status) = &q.status {
+                    let p = b.arg(Arg::Text(status.clone()));
+                    b.push(&format!(" AND status = {p}"));
+                }
+                if let Some(text) = &q.q {
+                    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                    let p = b.arg(Arg::Text(format!("%{escaped}%")));
+                    b.push(&format!(" AND hostname LIKE {p} ESCAPE '\\'"));
+                }
+                if let Some(after) = &q.after_hostname {
+                    let p = b.arg(Arg::Text(after.clone()));
+                    b.push(&format!(" AND hostname > {p}"));
+                }
+                b.push(&format!(" ORDER BY hostname LIMIT {}", u64::from(q.limit) + 1));
+                let query = sqlx::query(&b.sql).bind(self.tenant());
+                let rows = bind_args(query, &b.args).fetch_all(&mut *self.tx).await?;
+                rows.iter().map(endpoint_from_row).collect()
+            }
+
+            async fn endpoint(&mut self, id: EndpointId) -> Result<Option<Endpoint>> {
+                let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE tenant_id = $1 AND id = $2");
+                let row = sqlx::query(&sql)
+                    .bind(self.tenant())
+                    .bind(id.to_string())
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                row.as_ref().map(endpoint_from_row).transpose()
+            }
+
+            async fn update_endpoint(&mut self, e: &Endpoint, expected_version: i64, audit: &AuditDraft) -> Result<()> {
+                let done = sqlx::query(
+                    "UPDATE endpoints SET tags = $3, status = $4, credential_hash = $5, credential_prefix = $6, \
+                     version = $7, updated_at = $8 WHERE tenant_id = $1 AND id = $2 AND version = $9",
+                )
+                .bind(self.tenant())
+                .bind(e.id.to_string())
+                .bind(Json(&e.tags))
+                .bind(&e.status)
+                .bind(&e.credential_hash)
+                .bind(&e.credential_prefix)
+                .bind(e.version)
+                .bind(e.updated_at.millis())
+                .bind(expected_version)
+                .execute(&mut *self.tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(match self.endpoint(e.id).await {
+                        Ok(Some(_)) => StoreError::Conflict("the endpoint was changed by someone else".into()),
+                        Ok(None) => StoreError::NotFound,
+                        Err(err) => err,
+                    });
+                }
+                append_audit(&mut self.tx, self.scope.org(), audit).await
+            }
+
+            async fn delete_endpoint(&mut self, id: EndpointId, audit: &AuditDraft) -> Result<()> {
+                let done = sqlx::query("DELETE FROM endpoints WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.tenant())
+                    .bind(id.to_string())
+                    .execute(&mut *self.tx)
+                    .await?;
+                self.audit_if_touched(done.rows_affected(), audit).await
+            }
+
+            async fn scan(&mut self, id: ScanId) -> Result<Option<Scan>> {
+                let sql = format!("SELECT {SCAN_COLUMNS} FROM scans WHERE tenant_id = $1 AND id = $2");
+                let row = sqlx::query(&sql)
+                    .bind(self.tenant())
+                    .bind(id.to_string())
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                row.as_ref().map(scan_from_row).transpose()
+            }
+
+            async fn insert_scan(&mut self, scan: &Scan, results: &[ScanResult], audit: &AuditDraft) -> Result<()> {
+                let tenant = self.tenant();
+                let scan_id = scan.id.to_string();
+                sqlx::query(
+                    "INSERT INTO scans (tenant_id, id, endpoint_id, started_at, finished_at, received_at, counts) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&tenant)
+                .bind(&scan_id)
+                .bind(scan.endpoint.to_string())
+                .bind(scan.started_at.millis())
+                .bind(scan.finished_at.millis())
+                .bind(scan.received_at.millis())
+                .bind(Json(counts_json(&scan.counts)))
+                .execute(&mut *self.tx)
+                .await?;
+                for chunk in results.chunks(RESULT_BATCH) {
+                    let mut b = SqlBuilder::new(
+                        $engine,
+                        "INSERT INTO scan_results (tenant_id, scan_id, check_id, status, severity, evidence) VALUES ",
+                        0,
+                    );
+                    b.values(chunk.iter().map(|r| {
+                        vec![
+                            Arg::Text(tenant.clone()),
+                            Arg::Text(scan_id.clone()),
+                            Arg::Text(r.check_id.clone()),
+                            Arg::Text(r.status.as_str().to_owned()),
+                            Arg::Text(r.severity.clone()),
+                            Arg::Text(r.evidence.clone()),
+                        ]
+                    }));
+                    bind_args(sqlx::query(&b.sql), &b.args).execute(&mut *self.tx).await?;
+                }
+                // The newest finished scan is the endpoint's latest; a late retry of an older
+                // scan is stored but does not replace it.
+                sqlx::query(
+                    "UPDATE endpoints SET last_seen_at = $4, \
+                     last_scan_id = CASE WHEN last_scan_id IS NULL OR \
+                       (SELECT s.finished_at FROM scans s WHERE s.tenant_id = endpoints.tenant_id \
+                        AND s.id = endpoints.last_scan_id) <= $5 THEN $3 ELSE last_scan_id END \
+                     WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(&tenant)
+                .bind(scan.endpoint.to_string())
+                .bind(&scan_id)
+                .bind(scan.received_at.millis())
+                .bind(scan.finished_at.millis())
+                .execute(&mut *self.tx)
+                .await?;
+                append_audit(&mut self.tx, self.scope.org(), audit).await
+            }
+
+            async fn scan_results(&mut self, scan: ScanId) -> Result<Vec<ScanResult>> {
+                let rows = sqlx::query(
+                    "SELECT check_id, status, severity, evidence FROM scan_results \
+                     WHERE tenant_id = $1 AND scan_id = $2 ORDER BY check_id",
+                )
+                .bind(self.tenant())
+                .bind(scan.to_string())
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter().map(result_from_row).collect()
+            }
+
+            async fn scans(&mut self, from: Option<Timestamp>, to: Option<Timestamp>, limit: u32) -> Result<Vec<Scan>> {
+                let mut b = SqlBuilder::new($engine, format!("SELECT {SCAN_COLUMNS} FROM scans WHERE tenant_id = $1"), 1);
+                if let Some(f) = from {
+                    let p = b.arg(Arg::Int(f.millis()));
+                    b.push(&format!(" AND finished_at >= {p}"));
+                }
+                if let Some(t) = to {
+                    let p = b.arg(Arg::Int(t.millis()));
+                    b.push(&format!(" AND finished_at < {p}"));
+                }
+                b.push(&format!(" ORDER BY finished_at, id LIMIT {}", u64::from(limit) + 1));
+                let rows = bind_args(sqlx::query(&b.sql).bind(self.tenant()), &b.args).fetch_all(&mut *self.tx).await?;
+                rows.iter().map(scan_from_row).collect()
+            }
+
+            async fn latest_result_counts(&mut self, group: ResultGroup, f: &ResultFilter) -> Result<Vec<ResultCount>> {
+                let key = match group {
+                    ResultGroup::Check => "r.check_id",
+                    ResultGroup::Endpoint => "e.id",
+                };
+                let mut b = SqlBuilder::new(
+                    $engine,
+                    format!("SELECT {key} AS k, r.status, r.severity, COUNT(*) AS n {LATEST_RESULTS}"),
+                    1,
+                );
+                if let Some(status) = f.status {
+                    let p = b.arg(Arg::Text(status.as_str().to_owned()));
+                    b.push(&format!(" AND r.status = {p}"));
+                }
+                if let Some(checks) = &f.checks {
+                    if checks.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    b.push(" AND r.check_id");
+                    b.in_list(checks.iter().map(|c| Arg::Text(c.clone())));
+                }
+                if let Some(e) = f.endpoint {
+                    let p = b.arg(Arg::Text(e.to_string()));
+                    b.push(&format!(" AND e.id = {p}"));
+                }
+                b.push(&format!(" GROUP BY {key}, r.status, r.severity"));
+                let rows = bind_args(sqlx::query(&b.sql).bind(self.tenant()), &b.args).fetch_all(&mut *self.tx).await?;
+                rows.iter()
+                    .map(|row| {
+                        let k: String = row.try_get("k")?;
+                        let (endpoint, check_id) = match group {
+                            ResultGroup::Check => (None, Some(k)),
+                            ResultGroup::Endpoint => (Some(k.parse().map_err(|_| corrupt("endpoint id"))?), None),
+                        };
+                        Ok(ResultCount {
+                            endpoint,
+                            check_id,
+                            status: parse_col(row, "status")?,
+                            severity: row.try_get("severity")?,
+                            count: row.try_get("n")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn latest_results_of(
+                &mut self,
+                checks: &[String],
+                status: CheckStatus,
+                limit: u32,
+            ) -> Result<Vec<(EndpointId, ScanResult)>> {
+                if checks.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut b = SqlBuilder::new(
+                    $engine,
+                    format!("SELECT e.id AS endpoint_id, r.check_id, r.status, r.severity, r.evidence {LATEST_RESULTS}"),
+                    1,
+                );
+                let p = b.arg(Arg::Text(status.as_str().to_owned()));
+                b.push(&format!(" AND r.status = {p} AND r.check_id"));
+                b.in_list(checks.iter().map(|c| Arg::Text(c.clone())));
+                b.push(&format!(" ORDER BY e.hostname, r.check_id LIMIT {limit}"));
+                let rows = bind_args(sqlx::query(&b.sql).bind(self.tenant()), &b.args).fetch_all(&mut *self.tx).await?;
+                rows.iter().map(|r| Ok((parse_col(r, "endpoint_id")?, result_from_row(r)?))).collect()
+            }
+
             async fn commit(self: Box<Self>) -> Result<()> {
                 Ok(self.tx.commit().await?)
             }
@@ -805,6 +1172,103 @@ macro_rules! impl_engine {
             async fn insert_api_key(&mut self, key: &ApiKey, audits: &[(OrgId, AuditDraft)]) -> Result<()> {
                 insert_key_row(&mut self.tx, key).await?;
                 append_audits(&mut self.tx, audits).await
+            }
+
+            async fn enrollment_token_by_hash(&mut self, token_hash: &str) -> Result<Option<EnrollmentToken>> {
+                let sql = format!("SELECT {TOKEN_COLUMNS} FROM enrollment_tokens WHERE token_hash = $1");
+                let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&mut *self.tx).await?;
+                row.as_ref().map(token_from_row).transpose()
+            }
+
+            async fn endpoint_by_hostname(&mut self, org: OrgId, hostname: &str) -> Result<Option<Endpoint>> {
+                let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE tenant_id = $1 AND hostname = $2");
+                let row = sqlx::query(&sql).bind(org.to_string()).bind(hostname).fetch_optional(&mut *self.tx).await?;
+                row.as_ref().map(endpoint_from_row).transpose()
+            }
+
+            async fn enroll_endpoint(
+                &mut self,
+                token: &EnrollmentToken,
+                e: &Endpoint,
+                existed: bool,
+                audit: &AuditDraft,
+            ) -> Result<()> {
+                let org = token.org.to_string();
+                if existed {
+                    let done = sqlx::query(
+                        "UPDATE endpoints SET os = $3, os_version = $4, arch = $5, agent_version = $6, \
+                         status = 'active', credential_hash = $7, credential_prefix = $8, enrolled_at = $9, \
+                         last_seen_at = $9, version = version + 1, updated_at = $9 \
+                         WHERE tenant_id = $1 AND id = $2",
+                    )
+                    .bind(&org)
+                    .bind(e.id.to_string())
+                    .bind(&e.os)
+                    .bind(&e.os_version)
+                    .bind(&e.arch)
+                    .bind(&e.agent_version)
+                    .bind(&e.credential_hash)
+                    .bind(&e.credential_prefix)
+                    .bind(e.enrolled_at.millis())
+                    .execute(&mut *self.tx)
+                    .await?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                } else {
+                    sqlx::query(
+                        "INSERT INTO endpoints (tenant_id, id, hostname, os, os_version, arch, agent_version, \
+                         tags, status, credential_hash, credential_prefix, enrolled_at, last_seen_at, \
+                         last_scan_id, version, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10, $11, $11, NULL, 1, $11, $11)",
+                    )
+                    .bind(&org)
+                    .bind(e.id.to_string())
+                    .bind(&e.hostname)
+                    .bind(&e.os)
+                    .bind(&e.os_version)
+                    .bind(&e.arch)
+                    .bind(&e.agent_version)
+                    .bind(Json(&e.tags))
+                    .bind(&e.credential_hash)
+                    .bind(&e.credential_prefix)
+                    .bind(e.enrolled_at.millis())
+                    .execute(&mut *self.tx)
+                    .await?;
+                }
+                // Counting the use in the same statement as its condition keeps a single-use
+                // token single-use under concurrent enrolments.
+                let used = sqlx::query(
+                    "UPDATE enrollment_tokens SET uses = uses + 1 WHERE tenant_id = $1 AND id = $2 \
+                     AND revoked_at IS NULL AND (single_use = $3 OR uses = 0)",
+                )
+                .bind(&org)
+                .bind(token.id.to_string())
+                .bind(false)
+                .execute(&mut *self.tx)
+                .await?;
+                if used.rows_affected() == 0 {
+                    return Err(StoreError::Conflict("the enrollment token was used or revoked".into()));
+                }
+                append_audit(&mut self.tx, token.org, audit).await
+            }
+
+            async fn endpoint_by_credential(&mut self, credential_hash: &str) -> Result<Option<Endpoint>> {
+                let sql = format!(
+                    "SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE credential_hash = $1 AND status = 'active'"
+                );
+                let row = sqlx::query(&sql).bind(credential_hash).fetch_optional(&mut *self.tx).await?;
+                row.as_ref().map(endpoint_from_row).transpose()
+            }
+
+            async fn touch_endpoint(&mut self, org: OrgId, id: EndpointId, now: Timestamp) -> Result<()> {
+                sqlx::query("UPDATE endpoints SET last_seen_at = $3 WHERE tenant_id = $1 AND id = $2")
+                    .bind(org.to_string())
+                    .bind(id.to_string())
+                    .bind(now.millis())
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
             }
 
             async fn touch_api_key(&mut self, id: ApiKeyId, now: Timestamp) -> Result<()> {

@@ -19,8 +19,9 @@ use async_trait::async_trait;
 use serde_json::Value;
 use tater_domain::module::{ListQuery, Record};
 use tater_domain::{
-    ApiKey, ApiKeyId, AuditAction, AuditDraft, AuditEntry, Channel, Email, Membership, Org, OrgId,
-    RecordId, Role, TenantScope, Timestamp, User, UserId,
+    ApiKey, ApiKeyId, AuditAction, AuditDraft, AuditEntry, Channel, CheckStatus, Email, Endpoint,
+    EndpointId, EnrollmentToken, EnrollmentTokenId, Membership, Org, OrgId, RecordId, Role, Scan,
+    ScanId, ScanResult, TenantScope, Timestamp, User, UserId,
 };
 
 pub use error::StoreError;
@@ -94,6 +95,44 @@ pub struct AuditQuery {
     /// Only entries with a smaller sequence number (the cursor).
     pub before_seq: Option<i64>,
     pub limit: u32,
+}
+
+/// Filters of the endpoint list, ordered by hostname.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EndpointQuery {
+    pub status: Option<String>,
+    /// Substring of the hostname.
+    pub q: Option<String>,
+    /// Only endpoints whose hostname sorts after this one (the cursor).
+    pub after_hostname: Option<String>,
+    pub limit: u32,
+}
+
+/// How latest results are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultGroup {
+    /// By check, status and severity.
+    Check,
+    /// By endpoint, status and severity.
+    Endpoint,
+}
+
+/// Which latest results to count.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResultFilter {
+    pub status: Option<CheckStatus>,
+    pub checks: Option<Vec<String>>,
+    pub endpoint: Option<EndpointId>,
+}
+
+/// A count of latest results (the latest scan of each active endpoint).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultCount {
+    pub endpoint: Option<EndpointId>,
+    pub check_id: Option<String>,
+    pub status: CheckStatus,
+    pub severity: String,
+    pub count: i64,
 }
 
 /// A transaction on one tenant's data. Dropping it without [`TenantTx::commit`] rolls back.
@@ -182,6 +221,65 @@ pub trait TenantTx: Send {
         audit: &AuditDraft,
     ) -> Result<()>;
 
+    async fn enrollment_tokens(&mut self) -> Result<Vec<EnrollmentToken>>;
+    /// Stores a token of this tenant (whatever `token.org` says).
+    async fn insert_enrollment_token(
+        &mut self,
+        token: &EnrollmentToken,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    async fn revoke_enrollment_token(
+        &mut self,
+        id: EnrollmentTokenId,
+        now: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+
+    /// Up to `query.limit + 1` endpoints.
+    async fn endpoints(&mut self, query: &EndpointQuery) -> Result<Vec<Endpoint>>;
+    async fn endpoint(&mut self, id: EndpointId) -> Result<Option<Endpoint>>;
+    /// Replaces tags, status and credential if the version still matches.
+    async fn update_endpoint(
+        &mut self,
+        endpoint: &Endpoint,
+        expected_version: i64,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    /// Deletes the endpoint with its scans and results.
+    async fn delete_endpoint(&mut self, id: EndpointId, audit: &AuditDraft) -> Result<()>;
+
+    async fn scan(&mut self, id: ScanId) -> Result<Option<Scan>>;
+    /// Stores a scan and its results, and makes it the endpoint's latest scan if it finished
+    /// after the current one.
+    async fn insert_scan(
+        &mut self,
+        scan: &Scan,
+        results: &[ScanResult],
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    async fn scan_results(&mut self, scan: ScanId) -> Result<Vec<ScanResult>>;
+    /// Scans finished in `[from, to)`, oldest first, at most `limit + 1`.
+    async fn scans(
+        &mut self,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        limit: u32,
+    ) -> Result<Vec<Scan>>;
+    /// Counts of the latest results of active endpoints.
+    async fn latest_result_counts(
+        &mut self,
+        group: ResultGroup,
+        filter: &ResultFilter,
+    ) -> Result<Vec<ResultCount>>;
+    /// Latest results with status `status` of `checks` on every active endpoint (with
+    /// evidence), at most `limit`.
+    async fn latest_results_of(
+        &mut self,
+        checks: &[String],
+        status: CheckStatus,
+        limit: u32,
+    ) -> Result<Vec<(EndpointId, ScanResult)>>;
+
     async fn commit(self: Box<Self>) -> Result<()>;
 }
 
@@ -227,6 +325,29 @@ pub trait IdentityTx: Send {
     async fn insert_api_key(&mut self, key: &ApiKey, audits: &[(OrgId, AuditDraft)]) -> Result<()>;
     /// Records when a key was last used. Bookkeeping, not a change of the key: not audited.
     async fn touch_api_key(&mut self, id: ApiKeyId, now: Timestamp) -> Result<()>;
+
+    async fn enrollment_token_by_hash(
+        &mut self,
+        token_hash: &str,
+    ) -> Result<Option<EnrollmentToken>>;
+    async fn endpoint_by_hostname(
+        &mut self,
+        org: OrgId,
+        hostname: &str,
+    ) -> Result<Option<Endpoint>>;
+    /// Enrolls (inserts, or re-enrolls by replacing) `endpoint` in the token's organization,
+    /// counts the token's use, and writes `audit` there.
+    async fn enroll_endpoint(
+        &mut self,
+        token: &EnrollmentToken,
+        endpoint: &Endpoint,
+        existed: bool,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    /// An active endpoint by the SHA-256 of its agent credential.
+    async fn endpoint_by_credential(&mut self, credential_hash: &str) -> Result<Option<Endpoint>>;
+    /// Records that an endpoint was seen. Bookkeeping: not audited.
+    async fn touch_endpoint(&mut self, org: OrgId, id: EndpointId, now: Timestamp) -> Result<()>;
 
     async fn commit(self: Box<Self>) -> Result<()>;
 }

@@ -37,6 +37,31 @@ impl SqlBuilder {
     }
 
     /// Adds a bound value and returns its placeholder.
+    pub fn arg(&mut self, arg: Arg) -> String {
+        self.bind(arg)
+    }
+
+    /// Appends `(p, p, …), (p, p, …)` for rows of values (a multi-row `VALUES` list).
+    pub fn values(&mut self, rows: impl IntoIterator<Item = Vec<Arg>>) {
+        let mut first = true;
+        for row in rows {
+            let ps: Vec<String> = row.into_iter().map(|a| self.bind(a)).collect();
+            if !first {
+                self.sql.push_str(", ");
+            }
+            first = false;
+            self.sql.push('(');
+            self.sql.push_str(&ps.join(", "));
+            self.sql.push(')');
+        }
+    }
+
+    /// Appends ` IN (p, p, …)` for the values.
+    pub fn in_list(&mut self, values: impl IntoIterator<Item = Arg>) {
+        let ps: Vec<String> = values.into_iter().map(|a| self.bind(a)).collect();
+        self.sql.push_str(&format!(" IN ({})", ps.join(", ")));
+    }
+
     fn bind(&mut self, arg: Arg) -> String {
         self.args.push(arg);
         format!("${}", self.first + self.args.len())

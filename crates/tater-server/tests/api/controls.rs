@@ -95,10 +95,21 @@ async fn catalog_reads_and_filters(db: TestDb) {
     let (s, checks) = app.get("/api/checks", &key).await;
     assert_eq!(s, StatusCode::OK);
     let builtin = tater_catalog::CheckCatalog::builtin().unwrap();
-    assert_eq!(checks["items"].as_array().unwrap().len(), builtin.checks().len());
-    let root = checks["items"].as_array().unwrap().iter().find(|c| c["id"] == "linux.ssh.root-login").unwrap();
+    assert_eq!(
+        checks["items"].as_array().unwrap().len(),
+        builtin.checks().len()
+    );
+    let root = checks["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "linux.ssh.root-login")
+        .unwrap();
     assert_eq!(root["severity"], "High");
-    assert_eq!(root["controls"][0], json!({ "id": "ac-6.2", "label": "AC-6(2)" }));
+    assert_eq!(
+        root["controls"][0],
+        json!({ "id": "ac-6.2", "label": "AC-6(2)" })
+    );
 
     for id in ["ac-2.1", "AC-2(1)", "AC-2.1"] {
         let (s, c) = app.get(&format!("/api/controls/{id}"), &key).await;

@@ -1,0 +1,412 @@
+use tater_domain::{
+    AuditAction, AuditDraft, CheckStatus, Counts, Endpoint, EndpointId, EnrollmentToken,
+    EnrollmentTokenId, OrgId, Scan, ScanId, ScanResult, Timestamp,
+};
+use tater_store::{EndpointQuery, Mode, ResultFilter, ResultGroup, StoreError};
+use tater_testkit::{TestDb, both_engines};
+
+use crate::support::*;
+
+both_engines!(
+    enrollment_and_credentials,
+    scans_latest_results_and_isolation
+);
+
+fn draft(org: OrgId, action: AuditAction, kind: &str, id: impl ToString) -> AuditDraft {
+    AuditDraft::new(&system(org), action, kind, id, Timestamp::from_millis(NOW))
+}
+
+fn token(org: OrgId, hash: &str, single_use: bool) -> EnrollmentToken {
+    EnrollmentToken {
+        id: EnrollmentTokenId::generate(),
+        org,
+        token_hash: hash.repeat(64 / hash.len()),
+        prefix: "tater_enr".into(),
+        label: "rollout".into(),
+        single_use,
+        uses: 0,
+        created_at: Timestamp::from_millis(NOW),
+        expires_at: Timestamp::from_millis(NOW + 3_600_000),
+        revoked_at: None,
+        created_by: "system:test".into(),
+    }
+}
+
+fn endpoint(org: OrgId, hostname: &str, credential: &str) -> Endpoint {
+    let t = Timestamp::from_millis(NOW);
+    Endpoint {
+        id: EndpointId::generate(),
+        org,
+        hostname: hostname.into(),
+        os: "linux".into(),
+        os_version: "Debian 12".into(),
+        arch: "x86_64".into(),
+        agent_version: "0.1.0".into(),
+        tags: vec!["prod".into()],
+        status: "active".into(),
+        credential_hash: Some(credential.repeat(64 / credential.len())),
+        credential_prefix: Some("tater_agent_ab".into()),
+        enrolled_at: t,
+        last_seen_at: Some(t),
+        last_scan_id: None,
+        version: 1,
+        created_at: t,
+        updated_at: t,
+    }
+}
+
+async fn enrollment_and_credentials(db: TestDb) {
+    let store = open(&db).await;
+    let (a, sa) = new_org(&*store, "A").await;
+    let (_, sb) = new_org(&*store, "B").await;
+    let once = token(a, "a1", true);
+    let many = token(a, "b2", false);
+    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    tx.insert_enrollment_token(
+        &once,
+        &draft(a, AuditAction::Create, "enrollment-token", once.id),
+    )
+    .await
+    .unwrap();
+    tx.insert_enrollment_token(
+        &many,
+        &draft(a, AuditAction::Create, "enrollment-token", many.id),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut itx = store.identity(Mode::Write).await.unwrap();
+    let found = itx
+        .enrollment_token_by_hash(&once.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, once);
+    let web = endpoint(a, "web-01", "c3");
+    itx.enroll_endpoint(
+        &found,
+        &web,
+        false,
+        &draft(a, AuditAction::Create, "endpoint", web.id),
+    )
+    .await
+    .unwrap();
+    itx.commit().await.unwrap();
+
+    // A single-use token enrolls once.
+    let mut itx = store.identity(Mode::Write).await.unwrap();
+    let again = itx
+        .enroll_endpoint(
+            &found,
+            &endpoint(a, "web-02", "d4"),
+            false,
+            &draft(a, AuditAction::Create, "endpoint", "x"),
+        )
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    drop(itx);
+
+    // Re-enrolling the same hostname replaces the credential of the same endpoint.
+    let mut itx = store.identity(Mode::Write).await.unwrap();
+    let existing = itx
+        .endpoint_by_hostname(a, "web-01")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut renewed = existing.clone();
+    renewed.credential_hash = Some("e5".repeat(32));
+    itx.enroll_endpoint(
+        &many,
+        &renewed,
+        true,
+        &draft(a, AuditAction::Update, "endpoint", existing.id),
+    )
+    .await
+    .unwrap();
+    assert!(
+        itx.endpoint_by_credential(&"c3".repeat(32))
+            .await
+            .unwrap()
+            .is_none(),
+        "old credential gone"
+    );
+    let by_cred = itx
+        .endpoint_by_credential(&"e5".repeat(32))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((by_cred.id, by_cred.version), (existing.id, 2));
+    itx.commit().await.unwrap();
+
+    // Tenant B sees none of it.
+    let mut tx = store.tenant(&sb, Mode::Write).await.unwrap();
+    assert!(tx.enrollment_tokens().await.unwrap().is_empty());
+    assert!(
+        tx.endpoints(&EndpointQuery {
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .is_empty()
+    );
+    assert!(tx.endpoint(existing.id).await.unwrap().is_none());
+    let revoke = tx
+        .revoke_enrollment_token(
+            many.id,
+            Timestamp::from_millis(NOW),
+            &draft(a, AuditAction::Delete, "enrollment-token", many.id),
+        )
+        .await;
+    assert!(matches!(revoke, Err(StoreError::NotFound)));
+    drop(tx);
+
+    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    let tokens = tx.enrollment_tokens().await.unwrap();
+    assert_eq!(tokens.iter().map(|t| t.uses).sum::<i64>(), 2);
+    let list = tx
+        .endpoints(&EndpointQuery {
+            q: Some("web".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1);
+    let none = tx
+        .endpoints(&EndpointQuery {
+            q: Some("%".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        none.is_empty(),
+        "LIKE wildcards in the search text are literal"
+    );
+    // Retire: the credential stops working.
+    let mut retired = by_cred.clone();
+    retired.status = "retired".into();
+    retired.credential_hash = None;
+    retired.version = 3;
+    tx.update_endpoint(
+        &retired,
+        2,
+        &draft(a, AuditAction::Update, "endpoint", retired.id),
+    )
+    .await
+    .unwrap();
+    let stale = tx
+        .update_endpoint(
+            &retired,
+            2,
+            &draft(a, AuditAction::Update, "endpoint", retired.id),
+        )
+        .await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))));
+    tx.commit().await.unwrap();
+    let mut itx = store.identity(Mode::Read).await.unwrap();
+    assert!(
+        itx.endpoint_by_credential(&"e5".repeat(32))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+fn results(n: usize, fail_every: usize) -> Vec<ScanResult> {
+    (0..n)
+        .map(|i| ScanResult {
+            check_id: format!("check.{i:04}"),
+            status: if i % fail_every == 0 {
+                CheckStatus::Fail
+            } else {
+                CheckStatus::Pass
+            },
+            severity: if i % 2 == 0 {
+                "High".into()
+            } else {
+                "Low".into()
+            },
+            evidence: format!("evidence {i}"),
+        })
+        .collect()
+}
+
+fn scan(org: OrgId, e: &Endpoint, finished: i64, results: &[ScanResult]) -> Scan {
+    Scan {
+        id: ScanId::generate(),
+        org,
+        endpoint: e.id,
+        started_at: Timestamp::from_millis(finished - 1000),
+        finished_at: Timestamp::from_millis(finished),
+        received_at: Timestamp::from_millis(NOW),
+        counts: Counts::of(results),
+    }
+}
+
+async fn scans_latest_results_and_isolation(db: TestDb) {
+    let store = open(&db).await;
+    let (a, sa) = new_org(&*store, "A").await;
+    let (_, sb) = new_org(&*store, "B").await;
+    let tok = token(a, "f6", false);
+    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    tx.insert_enrollment_token(
+        &tok,
+        &draft(a, AuditAction::Create, "enrollment-token", tok.id),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let (e1, e2) = (endpoint(a, "db-01", "11"), endpoint(a, "db-02", "22"));
+    let mut itx = store.identity(Mode::Write).await.unwrap();
+    for e in [&e1, &e2] {
+        itx.enroll_endpoint(
+            &tok,
+            e,
+            false,
+            &draft(a, AuditAction::Create, "endpoint", e.id),
+        )
+        .await
+        .unwrap();
+    }
+    itx.commit().await.unwrap();
+
+    // 700 results cross the multi-row insert batch.
+    let first = results(700, 7);
+    let s1 = scan(a, &e1, NOW + 10_000, &first);
+    let s2 = scan(a, &e2, NOW + 10_000, &results(10, 2));
+    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    tx.insert_scan(&s1, &first, &draft(a, AuditAction::Create, "scan", s1.id))
+        .await
+        .unwrap();
+    tx.insert_scan(
+        &s2,
+        &results(10, 2),
+        &draft(a, AuditAction::Create, "scan", s2.id),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    assert_eq!(tx.scan(s1.id).await.unwrap().unwrap(), s1);
+    assert_eq!(tx.scan_results(s1.id).await.unwrap().len(), 700);
+    let by_endpoint = tx
+        .latest_result_counts(ResultGroup::Endpoint, &ResultFilter::default())
+        .await
+        .unwrap();
+    let total = |rows: &[tater_store::ResultCount], status| {
+        rows.iter()
+            .filter(|r| r.status == status)
+            .map(|r| r.count)
+            .sum::<i64>()
+    };
+    assert_eq!(total(&by_endpoint, CheckStatus::Fail), 100 + 5);
+    assert_eq!(total(&by_endpoint, CheckStatus::Pass), 600 + 5);
+    let e1_fails = tx
+        .latest_result_counts(
+            ResultGroup::Check,
+            &ResultFilter {
+                status: Some(CheckStatus::Fail),
+                endpoint: Some(e1.id),
+                checks: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(e1_fails.iter().map(|r| r.count).sum::<i64>(), 100);
+    let some = tx
+        .latest_result_counts(
+            ResultGroup::Check,
+            &ResultFilter {
+                checks: Some(vec!["check.0000".into(), "check.0001".into()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        some.iter().map(|r| r.count).sum::<i64>(),
+        4,
+        "two checks on two endpoints"
+    );
+    let failing = tx
+        .latest_results_of(&["check.0000".into()], CheckStatus::Fail, 10)
+        .await
+        .unwrap();
+    assert_eq!(failing.len(), 2);
+    assert!(
+        failing
+            .iter()
+            .any(|(e, r)| *e == e1.id && r.evidence == "evidence 0")
+    );
+
+    // A newer scan replaces the latest; a late retry of an older one does not.
+    let newer = results(700, 700);
+    let s3 = scan(a, &e1, NOW + 20_000, &newer);
+    tx.insert_scan(&s3, &newer, &draft(a, AuditAction::Create, "scan", s3.id))
+        .await
+        .unwrap();
+    let older = results(700, 1);
+    let s0 = scan(a, &e1, NOW + 5_000, &older);
+    tx.insert_scan(&s0, &older, &draft(a, AuditAction::Create, "scan", s0.id))
+        .await
+        .unwrap();
+    let e1_now = tx.endpoint(e1.id).await.unwrap().unwrap();
+    assert_eq!(e1_now.last_scan_id, Some(s3.id));
+    let fails = tx
+        .latest_result_counts(
+            ResultGroup::Check,
+            &ResultFilter {
+                status: Some(CheckStatus::Fail),
+                endpoint: Some(e1.id),
+                checks: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(fails.iter().map(|r| r.count).sum::<i64>(), 1);
+    let history = tx.scans(None, None, 100).await.unwrap();
+    let order: Vec<ScanId> = history.iter().map(|s| s.id).collect();
+    assert_eq!(
+        order,
+        vec![s0.id, s1.id, s2.id, s3.id],
+        "oldest first, ties by id"
+    );
+    let window = tx
+        .scans(
+            Some(Timestamp::from_millis(NOW + 10_000)),
+            Some(Timestamp::from_millis(NOW + 20_000)),
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(window.len(), 2);
+    tx.commit().await.unwrap();
+
+    // Tenant B sees no scan of A's.
+    let mut tx = store.tenant(&sb, Mode::Read).await.unwrap();
+    assert!(tx.scan(s1.id).await.unwrap().is_none());
+    assert!(tx.scan_results(s1.id).await.unwrap().is_empty());
+    assert!(
+        tx.latest_result_counts(ResultGroup::Check, &ResultFilter::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(tx.scans(None, None, 100).await.unwrap().is_empty());
+    drop(tx);
+
+    // Deleting an endpoint deletes its scans and results.
+    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    tx.delete_endpoint(e1.id, &draft(a, AuditAction::Delete, "endpoint", e1.id))
+        .await
+        .unwrap();
+    assert!(tx.scan(s1.id).await.unwrap().is_none());
+    assert!(tx.scan_results(s3.id).await.unwrap().is_empty());
+    assert_eq!(tx.scans(None, None, 100).await.unwrap().len(), 1);
+    tx.commit().await.unwrap();
+}
