@@ -118,6 +118,7 @@ async fn tater(db: &TestDb) -> Fixture {
         demo_password_file: None,
         clock: Arc::new(SystemClock),
         entra: Some(entra.config()),
+        compliance: Default::default(),
         rate_limits: tater_server::rate_limit::RateLimitConfig {
             limits: unlimited(),
             ..Default::default()

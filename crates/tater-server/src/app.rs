@@ -29,6 +29,7 @@ pub struct AppConfig {
     /// Entra ID sign-in, when configured.
     pub entra: Option<EntraConfig>,
     pub rate_limits: RateLimitConfig,
+    pub compliance: tater_service::ComplianceConfig,
 }
 
 /// A built server, bound to its port but not yet serving.
@@ -56,6 +57,7 @@ impl App {
                 session_ttl_secs: config.session_ttl_secs,
                 entra: config.entra,
                 catalog: None,
+                compliance: config.compliance,
             },
         )?;
         let demo_login = match &config.demo_password_file {

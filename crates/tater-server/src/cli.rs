@@ -121,6 +121,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         clock: Arc::new(SystemClock),
         entra: args.entra.config(),
         rate_limits: args.rate_limits.config(),
+        compliance: tater_service::ComplianceConfig {
+            stale_after_secs: i64::from(args.stale_after_hours) * 3600,
+            max_acceptance_days: i64::from(args.max_acceptance_days),
+        },
     };
     let app = App::build(config).await?;
     println!("Tater is running at http://{}/", app.addr);
@@ -176,6 +180,7 @@ pub async fn admin(args: AdminArgs) -> anyhow::Result<()> {
             session_ttl_secs: 3600,
             entra: None,
             catalog: None,
+            compliance: Default::default(),
         },
     )?;
     let op = operator();

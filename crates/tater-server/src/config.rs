@@ -94,6 +94,12 @@ pub struct ServeArgs {
     /// Log format on stderr.
     #[arg(long, env = "TATER_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// An endpoint without contact for this many hours is flagged stale.
+    #[arg(long, env = "TATER_STALE_AFTER_HOURS", default_value_t = 168, value_parser = clap::value_parser!(u32).range(1..=87_600))]
+    pub stale_after_hours: u32,
+    /// The longest a risk acceptance may run, in days.
+    #[arg(long, env = "TATER_MAX_ACCEPTANCE_DAYS", default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub max_acceptance_days: u32,
     #[command(flatten)]
     pub entra: EntraArgs,
     #[command(flatten)]

@@ -87,8 +87,9 @@ impl FromRequestParts<AppState> for AuthActor {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
-        let who = AuthIdentity::from_request_parts(parts, state).await?;
-        let actor = who.identity.actor(who.org_header.as_deref())?;
+        let credential = credential(&parts.headers)?;
+        let org_header = header_str(&parts.headers, ORG_HEADER)?;
+        let actor = state.service.authenticate(credential, org_header).await?;
         // The tenant's bucket, now that the tenant is known (SPEC A6).
         if let Some(bucket) = parts.extensions.get::<TenantBucket>() {
             bucket.check(actor.org()).await?;

@@ -14,7 +14,9 @@ use tater_domain::{
 use tater_store::Mode;
 
 use crate::entra::EntraVerifier;
-use crate::secrets::{hash_api_key, is_well_formed_api_key};
+use crate::secrets::{
+    AGENT_CREDENTIAL_PREFIX, hash_api_key, is_well_formed, is_well_formed_api_key,
+};
 use crate::{Service, ServiceConfig, ServiceError, ServiceResult};
 
 /// The shortest password accepted for new passwords.
@@ -105,6 +107,15 @@ fn verify_password(password: &str, phc: &str) -> bool {
             .verify_password(password.as_bytes(), &parsed)
             .is_ok()
     })
+}
+
+/// An enrolled endpoint acting as itself.
+pub(crate) fn endpoint_actor(endpoint: &tater_domain::Endpoint) -> Actor {
+    let principal = Principal::Endpoint {
+        id: endpoint.id,
+        hostname: endpoint.hostname.clone(),
+    };
+    Actor::authenticated(principal, endpoint.org, Role::Agent, Channel::Agent, true)
 }
 
 /// Who a credential belongs to, before an organization is chosen.
@@ -267,7 +278,51 @@ impl Service {
         credential: Credential,
         org_header: Option<&str>,
     ) -> ServiceResult<Actor> {
-        self.identify(credential).await?.actor(org_header)
+        match credential {
+            Credential::ApiKey(key) if key.starts_with(AGENT_CREDENTIAL_PREFIX) => {
+                self.authenticate_agent(&key, org_header).await
+            }
+            other => self.identify(other).await?.actor(org_header),
+        }
+    }
+
+    /// An endpoint agent's credential: the endpoint acts in its own organization only, with
+    /// the `Agent` role, through the `agent` channel.
+    async fn authenticate_agent(
+        &self,
+        credential: &str,
+        org_header: Option<&str>,
+    ) -> ServiceResult<Actor> {
+        if !is_well_formed(AGENT_CREDENTIAL_PREFIX, credential) {
+            return Err(ServiceError::Unauthorized(BAD_KEY));
+        }
+        let mut tx = self.store.identity(Mode::Read).await?;
+        let endpoint = tx
+            .endpoint_by_credential(&hash_api_key(credential))
+            .await?
+            .ok_or(ServiceError::Unauthorized(BAD_KEY))?;
+        tx.commit().await?;
+        if let Some(h) = org_header
+            && h.trim().parse::<OrgId>().ok() != Some(endpoint.org)
+        {
+            return Err(ServiceError::OrgMismatch);
+        }
+        let now = self.clock.now();
+        if endpoint
+            .last_seen_at
+            .is_none_or(|t| t.plus_seconds(KEY_TOUCH_INTERVAL_SECS) <= now)
+        {
+            let touched = async {
+                let mut tx = self.store.identity(Mode::Write).await?;
+                tx.touch_endpoint(endpoint.org, endpoint.id, now).await?;
+                tx.commit().await
+            }
+            .await;
+            if let Err(e) = touched {
+                tracing::warn!(endpoint = %endpoint.id, error = %e, "could not record endpoint contact");
+            }
+        }
+        Ok(endpoint_actor(&endpoint))
     }
 
     async fn identify_session(&self, token: &str) -> ServiceResult<Identity> {

@@ -400,7 +400,7 @@ impl Service {
             &CONTROL_OVERLAYS,
             &body,
             current.as_ref().map(|r| &r.data),
-            now.date(),
+            &self.rule_context(),
         ) {
             Ok(d) => d,
             Err(e) => {

@@ -8,10 +8,13 @@ mod audit_log;
 mod auth;
 mod clock;
 mod controls;
+mod endpoints;
 mod entra;
 mod error;
 mod members;
+mod posture;
 mod records;
+mod scans;
 mod secrets;
 
 use std::sync::Arc;
@@ -23,10 +26,12 @@ pub use api_keys::api_key_view;
 pub use audit_log::audit_entry_view;
 pub use auth::{Credential, Identity, LoginToken, MIN_PASSWORD_LEN, hash_password};
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use endpoints::{EnrollRequest, Enrolled, endpoint_view};
 pub use entra::{DEFAULT_JWKS_URL, EntraConfig};
 pub use error::{ServiceError, ServiceResult};
 pub use members::member_view;
 pub use records::{HeatMap, Page, RecordExport};
+pub use scans::Ingested;
 pub use secrets::{API_KEY_PREFIX, generate_api_key, hash_api_key, is_well_formed_api_key};
 
 /// Settings the use cases need; the server fills them from flags and environment.
@@ -40,6 +45,25 @@ pub struct ServiceConfig {
     pub entra: Option<EntraConfig>,
     /// The control catalog; `None` means the built-in one, loaded on first use.
     pub catalog: Option<Arc<tater_catalog::Catalog>>,
+    pub compliance: ComplianceConfig,
+}
+
+/// Knobs of the compliance engine.
+#[derive(Debug, Clone, Copy)]
+pub struct ComplianceConfig {
+    /// An active endpoint without contact for this long is flagged stale.
+    pub stale_after_secs: i64,
+    /// The longest a risk acceptance may run, in days.
+    pub max_acceptance_days: i64,
+}
+
+impl Default for ComplianceConfig {
+    fn default() -> Self {
+        Self {
+            stale_after_secs: 7 * 24 * 3600,
+            max_acceptance_days: 365,
+        }
+    }
 }
 
 impl std::fmt::Debug for ServiceConfig {
@@ -58,6 +82,7 @@ pub struct Service {
     clock: Arc<dyn Clock>,
     auth: Arc<auth::AuthKeys>,
     catalog: Option<Arc<tater_catalog::Catalog>>,
+    compliance: ComplianceConfig,
 }
 
 impl Service {
@@ -68,11 +93,13 @@ impl Service {
     ) -> anyhow::Result<Self> {
         let auth = Arc::new(auth::AuthKeys::new(&config)?);
         let catalog = config.catalog.clone();
+        let compliance = config.compliance;
         Ok(Self {
             store,
             clock,
             auth,
             catalog,
+            compliance,
         })
     }
 

@@ -50,6 +50,44 @@ impl Service {
         Ok(self.store.tenant(&TenantScope::of(actor), mode).await?)
     }
 
+    /// Control ids must name controls of the catalog (the shape was checked by validation).
+    fn check_control_ids(
+        &self,
+        def: &ModuleDef,
+        data: &serde_json::Map<String, Value>,
+    ) -> ServiceResult<()> {
+        use tater_domain::module::FieldKind;
+        let catalog = self.catalog()?;
+        let mut errors = ValidationErrors::new();
+        for field in def
+            .fields
+            .iter()
+            .filter(|f| matches!(f.kind, FieldKind::ControlId | FieldKind::ControlIds))
+        {
+            let ids: Vec<&str> = match data.get(field.name) {
+                Some(Value::String(s)) => vec![s.as_str()],
+                Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+                _ => Vec::new(),
+            };
+            if let Some(unknown) = ids.iter().find(|id| catalog.control(id).is_none()) {
+                errors.add(
+                    field.name,
+                    format!("{unknown} is not a control of the catalog"),
+                );
+            }
+        }
+        errors.into_result(())?;
+        Ok(())
+    }
+
+    /// What validation rules may depend on: today and the configured limits.
+    pub(crate) fn rule_context(&self) -> tater_domain::module::Context {
+        tater_domain::module::Context {
+            today: self.today(),
+            max_acceptance_days: self.compliance.max_acceptance_days,
+        }
+    }
+
     fn today(&self) -> time::Date {
         self.clock.now().date()
     }
@@ -113,7 +151,8 @@ impl Service {
         body: &Value,
     ) -> ServiceResult<Value> {
         authorize(actor, Action::WriteRecord)?;
-        let data = validate(def, body, None, self.today())?;
+        let data = validate(def, body, None, &self.rule_context())?;
+        self.check_control_ids(def, &data)?;
         let now = self.clock.now();
         let record = Record {
             meta: RecordMeta {
@@ -155,7 +194,8 @@ impl Service {
         let id = parse_id(id)?;
         let mut tx = self.tenant_tx(actor, Mode::Write).await?;
         let current = existing(&mut *tx, def, id).await?;
-        let data = validate(def, body, Some(&current.data), self.today())?;
+        let data = validate(def, body, Some(&current.data), &self.rule_context())?;
+        self.check_control_ids(def, &data)?;
         check_version(body, current.meta.version)?;
         if data == current.data {
             return Ok(self.view(def, &current));

@@ -9,14 +9,29 @@ const API_KEY_HEX_LEN: usize = 32;
 
 /// A new key: `tater_` and 32 lowercase hex digits (128 random bits).
 pub fn generate_api_key() -> String {
-    let mut bytes = [0u8; API_KEY_HEX_LEN / 2];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("{API_KEY_PREFIX}{}", hex::encode(bytes))
+    generate_secret(API_KEY_PREFIX)
 }
 
 /// Whether `key` has exactly the shape of a key this server issues.
 pub fn is_well_formed_api_key(key: &str) -> bool {
-    key.strip_prefix(API_KEY_PREFIX).is_some_and(|hex| {
+    is_well_formed(API_KEY_PREFIX, key)
+}
+
+/// Agent credentials: `tater_agent_` and 32 lowercase hex digits.
+pub const AGENT_CREDENTIAL_PREFIX: &str = "tater_agent_";
+/// Enrollment tokens: `tater_enroll_` and 32 lowercase hex digits.
+pub const ENROLLMENT_TOKEN_PREFIX: &str = "tater_enroll_";
+
+/// A new secret: `prefix` and 32 lowercase hex digits (128 random bits).
+pub fn generate_secret(prefix: &str) -> String {
+    let mut bytes = [0u8; API_KEY_HEX_LEN / 2];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{prefix}{}", hex::encode(bytes))
+}
+
+/// Whether `secret` is `prefix` followed by exactly 32 lowercase hex digits.
+pub fn is_well_formed(prefix: &str, secret: &str) -> bool {
+    secret.strip_prefix(prefix).is_some_and(|hex| {
         hex.len() == API_KEY_HEX_LEN && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
     })
 }
@@ -29,7 +44,8 @@ pub fn hash_api_key(key: &str) -> String {
 
 /// The part of a key kept for display: the prefix and the first four hex digits.
 pub fn display_prefix(key: &str) -> String {
-    key.chars().take(API_KEY_PREFIX.len() + 4).collect()
+    let hex_start = key.len().saturating_sub(API_KEY_HEX_LEN);
+    key.chars().take(hex_start + 4).collect()
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ pub struct ModuleDef {
     pub derived: &'static [Derived],
     /// Rules across fields (e.g. "False Positive needs a justification"), run after every field
     /// has passed its own checks.
-    pub rules: fn(&Map<String, Value>, &mut ValidationErrors),
+    pub rules: fn(&Map<String, Value>, &Context, &mut ValidationErrors),
     /// Columns of the CSV export, in order: field, derived or meta names.
     pub csv_columns: &'static [&'static str],
     /// Sort used when the client names none, e.g. `-createdAt`.
@@ -38,7 +38,26 @@ impl ModuleDef {
 }
 
 /// No rules beyond each field's own.
-pub fn no_rules(_: &Map<String, Value>, _: &mut ValidationErrors) {}
+pub fn no_rules(_: &Map<String, Value>, _: &Context, _: &mut ValidationErrors) {}
+
+/// What validation may depend on besides the input: today's date and the organization-wide
+/// limits that rules enforce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Context {
+    pub today: Date,
+    /// The longest a risk acceptance may run, in days from today.
+    pub max_acceptance_days: i64,
+}
+
+impl Context {
+    /// Today, with default limits.
+    pub fn on(today: Date) -> Self {
+        Self {
+            today,
+            max_acceptance_days: 365,
+        }
+    }
+}
 
 /// One input field.
 #[derive(Debug, Clone, Copy)]
@@ -80,6 +99,8 @@ pub enum FieldKind {
     },
     /// A calendar date, `YYYY-MM-DD`.
     Date,
+    /// One SP 800-53 control id, normalised to OSCAL form.
+    ControlId,
     /// SP 800-53 control ids, normalised to OSCAL form (`AC-2(1)` becomes `ac-2.1`).
     ControlIds,
     /// Short labels.
@@ -145,6 +166,10 @@ impl FieldDef {
         Self::new(name, label, FieldKind::Date)
     }
 
+    pub const fn control_id(name: &'static str, label: &'static str) -> Self {
+        Self::new(name, label, FieldKind::ControlId)
+    }
+
     pub const fn control_ids(name: &'static str, label: &'static str) -> Self {
         Self::new(name, label, FieldKind::ControlIds)
     }
@@ -206,9 +231,10 @@ impl FieldDef {
     /// How the stored value compares in filters and sorts.
     pub fn value_type(&self) -> ValueType {
         match self.kind {
-            FieldKind::Text { .. } | FieldKind::LongText { .. } | FieldKind::Date => {
-                ValueType::Text
-            }
+            FieldKind::Text { .. }
+            | FieldKind::LongText { .. }
+            | FieldKind::Date
+            | FieldKind::ControlId => ValueType::Text,
             FieldKind::Enum(values) => ValueType::Rank(values),
             FieldKind::Integer { .. } | FieldKind::Number { .. } => ValueType::Number,
             FieldKind::ControlIds | FieldKind::Tags | FieldKind::Objects { .. } => ValueType::List,
@@ -229,6 +255,9 @@ pub enum ValueType {
     List,
 }
 
+/// Turns `name=<value>` on a read-time derived field into a store condition for `today`.
+pub type DerivedFilter = fn(&str, Date) -> Result<Condition, String>;
+
 /// When a derived field is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DerivedWhen {
@@ -245,7 +274,8 @@ pub struct Derived {
     pub value_type: ValueType,
     pub when: DerivedWhen,
     pub compute: fn(&Map<String, Value>, Date) -> Value,
-    /// For `Read` fields that can be filtered: the condition equivalent to `name=<bool>` today.
-    pub filter: Option<fn(bool, Date) -> Condition>,
+    /// For `Read` fields that can be filtered: the condition equivalent to `name=<value>`
+    /// today, or why the value is not one the field can take.
+    pub filter: Option<DerivedFilter>,
     pub sort: bool,
 }

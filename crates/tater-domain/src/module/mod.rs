@@ -12,7 +12,7 @@ mod validate;
 mod view;
 
 pub use controls::normalize_control_id;
-pub use def::{Derived, DerivedWhen, FieldDef, FieldKind, ModuleDef, ValueType, no_rules};
+pub use def::{Context, Derived, DerivedWhen, FieldDef, FieldKind, ModuleDef, ValueType, no_rules};
 pub use query::{
     CmpOp, Condition, CursorError, DEFAULT_PAGE_SIZE, ListQuery, MAX_PAGE_SIZE, MAX_SEARCH_LEN,
     Operand, PageCursor, Scalar, SortSpec, parse_list_query,

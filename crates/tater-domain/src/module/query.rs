@@ -365,6 +365,9 @@ fn parse_filter(def: &ModuleDef, key: &str, value: &str, today: Date) -> Result<
             (FieldKind::Integer { .. } | FieldKind::Number { .. }, op) => {
                 number_filter(operand, op, value)
             }
+            (FieldKind::ControlId, None) => normalize_control_id(value)
+                .map(|id| Condition::Eq(operand, Scalar::Text(id)))
+                .ok_or_else(|| "must be an SP 800-53 control id (e.g. AC-2 or AC-2(1))".into()),
             (FieldKind::ControlIds, None) => normalize_control_id(value)
                 .map(|id| Condition::Contains(operand, id))
                 .ok_or_else(|| "must be an SP 800-53 control id (e.g. AC-2 or AC-2(1))".into()),
@@ -378,11 +381,7 @@ fn parse_filter(def: &ModuleDef, key: &str, value: &str, today: Date) -> Result<
             ty: d.value_type,
         };
         return match (d.when, d.filter, op) {
-            (DerivedWhen::Read, Some(make), None) => match value {
-                "true" => Ok(make(true, today)),
-                "false" => Ok(make(false, today)),
-                _ => Err("must be true or false".into()),
-            },
+            (DerivedWhen::Read, Some(make), None) => make(value.trim(), today),
             (DerivedWhen::Write, _, op) if d.value_type == ValueType::Number => {
                 number_filter(operand, op, value)
             }

@@ -20,6 +20,11 @@ fn field_schema(field: &FieldDef) -> Value {
             json!({ "type": "number", "minimum": min, "maximum": max })
         }
         FieldKind::Date => json!({ "type": "string", "format": "date" }),
+        FieldKind::ControlId => json!({
+            "type": "string",
+            "examples": ["ac-2", "AC-2(1)"],
+            "description": "an SP 800-53 control id; stored in OSCAL form (ac-2.1)",
+        }),
         FieldKind::ControlIds => json!({
             "type": "array",
             "maxItems": MAX_CONTROL_IDS,

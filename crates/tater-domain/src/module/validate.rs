@@ -1,10 +1,9 @@
 //! Turning untrusted JSON into a normalised record, or a list of per-field errors.
 
 use serde_json::{Map, Number, Value};
-use time::Date;
 
 use super::def::{
-    DerivedWhen, FieldDef, FieldKind, MAX_CONTROL_IDS, MAX_TAG_LEN, MAX_TAGS, ModuleDef,
+    Context, DerivedWhen, FieldDef, FieldKind, MAX_CONTROL_IDS, MAX_TAG_LEN, MAX_TAGS, ModuleDef,
 };
 use super::normalize_control_id;
 use super::view::META_FIELDS;
@@ -21,7 +20,7 @@ pub fn validate(
     def: &ModuleDef,
     input: &Value,
     previous: Option<&Map<String, Value>>,
-    today: Date,
+    ctx: &Context,
 ) -> Result<Map<String, Value>, ValidationErrors> {
     let mut errors = ValidationErrors::new();
     let Some(obj) = input.as_object() else {
@@ -42,10 +41,10 @@ pub fn validate(
         out.insert(field.name.to_owned(), value);
     }
     if errors.is_empty() {
-        (def.rules)(&out, &mut errors);
+        (def.rules)(&out, ctx, &mut errors);
     }
     for derived in def.derived.iter().filter(|d| d.when == DerivedWhen::Write) {
-        out.insert(derived.name.to_owned(), (derived.compute)(&out, today));
+        out.insert(derived.name.to_owned(), (derived.compute)(&out, ctx.today));
     }
     errors.into_result(out)
 }
@@ -134,6 +133,12 @@ fn check_kind(
                 .map_err(|_| "must be a valid date (YYYY-MM-DD)".into())
         }
         FieldKind::ControlIds => control_ids(raw),
+        FieldKind::ControlId => {
+            let s = raw.as_str().ok_or("must be a string")?;
+            normalize_control_id(s)
+                .map(Value::String)
+                .ok_or_else(|| "must be an SP 800-53 control id (e.g. AC-2 or AC-2(1))".into())
+        }
         FieldKind::Tags => tags(raw),
         FieldKind::TextMap {
             max_entries,

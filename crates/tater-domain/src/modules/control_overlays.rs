@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::module::{FieldDef, ModuleDef};
+use crate::module::{Context, FieldDef, ModuleDef};
 use crate::{RecordId, ValidationErrors};
 
 /// OSCAL implementation-status values.
@@ -65,7 +65,7 @@ pub static CONTROL_OVERLAYS: ModuleDef = ModuleDef {
     default_sort: "-updatedAt",
 };
 
-fn rules(data: &Map<String, Value>, errors: &mut ValidationErrors) {
+fn rules(data: &Map<String, Value>, _: &Context, errors: &mut ValidationErrors) {
     let text = |k: &str| data.get(k).and_then(Value::as_str);
     let not_applicable = text("applicability") == Some("not-applicable");
     if not_applicable && text("justification").is_none() {

@@ -3,6 +3,7 @@
 mod config_docs;
 mod control_overlays;
 mod poam;
+mod risk_acceptances;
 mod risks;
 
 pub use config_docs::CONFIG_DOCS;
@@ -10,12 +11,13 @@ pub use control_overlays::{
     APPLICABILITY, CONTROL_OVERLAYS, IMPLEMENTATION_STATUSES, overlay_record_id,
 };
 pub use poam::POAM;
+pub use risk_acceptances::{RISK_ACCEPTANCES, is_active as acceptance_is_active};
 pub use risks::RISKS;
 
 use crate::module::ModuleDef;
 
 /// Every module, in the order the API document and UI list them.
-pub static ALL: &[&ModuleDef] = &[&POAM, &RISKS, &CONFIG_DOCS];
+pub static ALL: &[&ModuleDef] = &[&POAM, &RISKS, &CONFIG_DOCS, &RISK_ACCEPTANCES];
 
 /// The module served at `/api/<name>`.
 pub fn by_name(name: &str) -> Option<&'static ModuleDef> {

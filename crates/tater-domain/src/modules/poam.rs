@@ -5,7 +5,8 @@ use time::Date;
 
 use crate::ValidationErrors;
 use crate::module::{
-    CmpOp, Condition, Derived, DerivedWhen, FieldDef, ModuleDef, Operand, Scalar, ValueType,
+    CmpOp, Condition, Context, Derived, DerivedWhen, FieldDef, ModuleDef, Operand, Scalar,
+    ValueType,
 };
 use crate::time::{format_date, parse_date};
 
@@ -121,7 +122,12 @@ fn overdue(data: &Map<String, Value>, today: Date) -> Value {
 }
 
 /// The same rule as [`overdue`], as a store condition.
-fn overdue_filter(wanted: bool, today: Date) -> Condition {
+fn overdue_filter(value: &str, today: Date) -> Result<Condition, String> {
+    let wanted = match value {
+        "true" => true,
+        "false" => false,
+        _ => return Err("must be true or false".into()),
+    };
     let status = Operand::Field {
         name: "status",
         ty: ValueType::Rank(STATUSES),
@@ -135,7 +141,7 @@ fn overdue_filter(wanted: bool, today: Date) -> Condition {
         .map(|s| Scalar::Text((*s).into()))
         .collect();
     let today = Scalar::Text(format_date(today));
-    if wanted {
+    Ok(if wanted {
         Condition::All(vec![
             Condition::In(status, open),
             Condition::NotNull(due),
@@ -147,10 +153,10 @@ fn overdue_filter(wanted: bool, today: Date) -> Condition {
             Condition::IsNull(due),
             Condition::Cmp(due, CmpOp::Gte, today),
         ])
-    }
+    })
 }
 
-fn rules(data: &Map<String, Value>, errors: &mut ValidationErrors) {
+fn rules(data: &Map<String, Value>, _: &Context, errors: &mut ValidationErrors) {
     let status = str_field(data, "status");
     if status == Some("False Positive") && str_field(data, "justification").is_none() {
         errors.add(
@@ -190,7 +196,7 @@ mod tests {
                 &json!({"title": "t", "weaknessDescription": "w", "status": status,
                 "scheduledCompletion": due, "completionDate": "2026-01-01", "justification": "j"}),
                 None,
-                TODAY,
+                &Context::on(TODAY),
             )
             .unwrap()
         };
@@ -216,12 +222,12 @@ mod tests {
             &POAM,
             &json!({"title": "t", "weaknessDescription": "w", "status": "False Positive"}),
             None,
-            TODAY,
+            &Context::on(TODAY),
         )
         .unwrap_err();
         assert_eq!(err.0[0].field, "justification");
         let ok = validate(&POAM, &json!({"title": "t", "weaknessDescription": "w",
-            "milestones": [{"description": "a"}, {"id": 7, "description": "b"}, {"description": "c"}]}), None, TODAY)
+            "milestones": [{"description": "a"}, {"id": 7, "description": "b"}, {"description": "c"}]}), None, &Context::on(TODAY))
             .unwrap();
         let ids: Vec<i64> = ok["milestones"]
             .as_array()

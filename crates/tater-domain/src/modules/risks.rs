@@ -158,7 +158,7 @@ mod tests {
             &RISKS,
             &json!({"title": "t", "sle": 0.1, "aro": 3, "likelihood": 4, "impact": 5}),
             None,
-            date!(2026 - 01 - 01),
+            &crate::module::Context::on(date!(2026 - 01 - 01)),
         )
         .unwrap();
         assert_eq!(r["ale"], json!(0.3));
@@ -168,7 +168,7 @@ mod tests {
             &RISKS,
             &json!({"title": "t", "likelihood": 6, "impact": 2.5}),
             None,
-            date!(2026 - 01 - 01),
+            &crate::module::Context::on(date!(2026 - 01 - 01)),
         )
         .unwrap_err();
         let fields: Vec<&str> = bad.0.iter().map(|e| e.field.as_str()).collect();

@@ -87,7 +87,7 @@ impl Category {
         let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
         if path == "/healthz" {
             None
-        } else if under("/api/auth") {
+        } else if under("/api/auth") || path == "/api/agent/enroll" {
             Some(Category::Auth)
         } else if under("/api/members") || under("/api/api-keys") || under("/api/settings") {
             Some(Category::Settings)

@@ -4,12 +4,14 @@ mod api_keys;
 mod audit;
 mod auth;
 mod controls;
+mod endpoints;
 mod health;
 mod home;
 mod members;
 mod modules;
 mod openapi;
 mod orgs;
+mod posture;
 mod risks;
 
 use std::sync::Arc;
@@ -45,6 +47,8 @@ pub fn router(state: AppState, limits: HttpLimits, limiter: Arc<RateLimiter>) ->
     }
     api = risks::routes(api);
     api = controls::routes(api);
+    api = endpoints::routes(api);
+    api = posture::routes(api);
     api = audit::routes(api);
     api = members::routes(api);
     api = api_keys::routes(api);

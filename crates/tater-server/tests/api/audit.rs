@@ -72,9 +72,10 @@ async fn every_write_has_exactly_one_entry(db: TestDb) {
         let fresh = new_entries(&app, org, n).await;
         assert_eq!(fresh.len(), 1, "{module} create");
         check(&fresh[0], "create", id);
+        let label = label_field(module);
         assert_eq!(
-            fresh[0]["changes"]["title"],
-            json!({ "after": created["title"] })
+            fresh[0]["changes"][label],
+            json!({ "after": created[label] })
         );
 
         let n = app.audit_entries(org).await.len();
@@ -92,7 +93,7 @@ async fn every_write_has_exactly_one_entry(db: TestDb) {
         check(&fresh[0], "update", id);
         assert_eq!(
             fresh[0]["changes"],
-            json!({ "title": { "before": created["title"], "after": "Changed 1" } }),
+            json!({ label: { "before": created[label], "after": "Changed 1" } }),
             "only the changed field"
         );
 
@@ -124,10 +125,7 @@ async fn every_write_has_exactly_one_entry(db: TestDb) {
         let fresh = new_entries(&app, org, n).await;
         assert_eq!(fresh.len(), 1, "{module} delete");
         check(&fresh[0], "delete", id);
-        assert_eq!(
-            fresh[0]["changes"]["title"],
-            json!({ "before": "Changed 1" })
-        );
+        assert_eq!(fresh[0]["changes"][label], json!({ "before": "Changed 1" }));
     }
 }
 

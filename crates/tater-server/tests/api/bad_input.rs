@@ -52,6 +52,9 @@ async fn bad_bodies_are_refused_and_change_nothing(db: TestDb) {
     let doc = app
         .create("config-docs", &key, sample("config-docs", 1))
         .await;
+    let acceptance = app
+        .create("risk-acceptances", &key, sample("risk-acceptances", 1))
+        .await;
     let before = app.snapshot(org).await;
 
     let poam_ok = sample("poam", 2);
@@ -211,6 +214,36 @@ async fn bad_bodies_are_refused_and_change_nothing(db: TestDb) {
             "VALIDATION_FAILED",
             "tags",
         ),
+        (
+            "risk-acceptances",
+            json!({ "control": "AC-99x", "justification": "j", "expires": in_days(5) }),
+            "VALIDATION_FAILED",
+            "control",
+        ),
+        (
+            "risk-acceptances",
+            json!({ "control": "AC-2", "justification": "j", "expires": in_days(400) }),
+            "VALIDATION_FAILED",
+            "expires",
+        ),
+        (
+            "risk-acceptances",
+            json!({ "control": "AC-2", "expires": in_days(5) }),
+            "VALIDATION_FAILED",
+            "justification",
+        ),
+        (
+            "risk-acceptances",
+            json!({ "control": "AC-2", "justification": "j", "expires": in_days(5), "status": "Active", "endpoint": "web-01" }),
+            "VALIDATION_FAILED",
+            "endpoint",
+        ),
+        (
+            "risk-acceptances",
+            json!({ "control": "AC-2", "justification": "j", "expires": in_days(5), "revokedOn": in_days(0) }),
+            "VALIDATION_FAILED",
+            "revocationReason",
+        ),
     ];
     // 10,000-character strings in every one-line text field of every module.
     for def in tater_domain::modules::ALL {
@@ -230,7 +263,7 @@ async fn bad_bodies_are_refused_and_change_nothing(db: TestDb) {
                 Method::PUT,
                 format!(
                     "/api/{module}/{}",
-                    [&poam, &risk, &doc]
+                    [&poam, &risk, &doc, &acceptance]
                         .iter()
                         .find(|r| module_of(r) == *module)
                         .map(|r| r["id"].as_str().unwrap())
@@ -321,6 +354,8 @@ fn module_of(record: &Value) -> &'static str {
         "poam"
     } else if record.get("likelihood").is_some() {
         "risks"
+    } else if record.get("justification").is_some() && record.get("expires").is_some() {
+        "risk-acceptances"
     } else {
         "config-docs"
     }

@@ -40,7 +40,9 @@ async fn foreign_ids(db: TestDb, cred: Cred) {
         assert_eq!(s, StatusCode::NOT_FOUND, "{module} GET foreign: {body}");
         assert_eq!(body["error"], "NOT_FOUND");
         assert!(
-            !body.to_string().contains(theirs["title"].as_str().unwrap()),
+            !body
+                .to_string()
+                .contains(theirs[label_field(module)].as_str().unwrap()),
             "no foreign data in the error"
         );
         let (s, _) = app.send(Method::PUT, &path, &kb, &changed(module, 9)).await;

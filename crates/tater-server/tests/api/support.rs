@@ -47,6 +47,7 @@ pub fn config(db: &TestDb, clock: Arc<dyn Clock>) -> AppConfig {
         entra: None,
         // Limits are configuration: the suite raises them so it never trips them by accident;
         // the rate-limit tests set real ones.
+        compliance: Default::default(),
         rate_limits: RateLimitConfig {
             limits: unlimited(),
             ..Default::default()
@@ -335,15 +336,32 @@ pub fn sample(module: &str, n: usize) -> Value {
             json!({ "title": format!("Risk {n}"), "likelihood": 3, "impact": 4, "sle": 1000, "aro": 0.5 })
         }
         "config-docs" => json!({ "title": format!("Doc {n}"), "body": "# hello", "tags": ["t"] }),
+        "risk-acceptances" => {
+            json!({ "control": "AC-2", "justification": format!("Accepted {n}"), "expires": in_days(30) })
+        }
         other => panic!("no sample for {other}"),
     }
 }
 
-/// A valid change to apply with PUT.
+/// A valid change to apply with PUT: the module's label field gets `Changed <n>`.
 pub fn changed(module: &str, n: usize) -> Value {
     let mut body = sample(module, n);
-    body["title"] = json!(format!("Changed {n}"));
+    body[label_field(module)] = json!(format!("Changed {n}"));
     body
+}
+
+/// The field that names a record of the module (for tests that look for it).
+pub fn label_field(module: &str) -> &'static str {
+    match module {
+        "risk-acceptances" => "justification",
+        _ => "title",
+    }
+}
+
+/// The date `days` from today, `YYYY-MM-DD`.
+pub fn in_days(days: i64) -> String {
+    let today = time::OffsetDateTime::now_utc().date();
+    tater_domain::time::format_date(today + time::Duration::days(days))
 }
 
 pub fn modules() -> impl Iterator<Item = &'static str> {

@@ -45,7 +45,13 @@ pub async fn new_org(store: &dyn Store, name: &str) -> (OrgId, TenantScope) {
 }
 
 pub fn record(def: &ModuleDef, body: Value, at: i64) -> Record {
-    let data = validate(def, &body, None, date!(2026 - 11 - 29)).expect("valid body");
+    let data = validate(
+        def,
+        &body,
+        None,
+        &tater_domain::module::Context::on(date!(2026 - 11 - 29)),
+    )
+    .expect("valid body");
     let t = Timestamp::from_millis(at);
     Record {
         meta: RecordMeta {

@@ -1,0 +1,241 @@
+//! Endpoints and their agents: enrollment tokens (Admin), enrollment and scan reports (agents),
+//! the inventory and scans (readers).
+
+use axum::Json;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tater_domain::Role;
+use tater_service::EnrollRequest;
+
+use crate::api_doc::{Access, ApiRouter, Op};
+use crate::error::ApiResult;
+use crate::extract::{AuthActor, IdPath, JsonBody, Params};
+use crate::state::AppState;
+
+/// Scan reports carry up to 16 KiB of evidence per result; they get a larger body limit.
+pub const SCAN_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+pub fn routes(api: ApiRouter) -> ApiRouter {
+    let s = |t: &str| json!({ "type": t });
+    let obj = Some(s("object"));
+    let admin = Access::Role(Role::Admin);
+    let read = Access::Role(Role::Viewer);
+    let agent = Access::Role(Role::Agent);
+    let enroll_body = json!({
+        "type": "object", "additionalProperties": false,
+        "required": ["token", "hostname", "os", "osVersion", "arch", "agentVersion"],
+        "properties": {
+            "token": s("string"), "hostname": s("string"), "os": s("string"), "osVersion": s("string"),
+            "arch": s("string"), "agentVersion": s("string"),
+        },
+    });
+    let scan_body = json!({
+        "type": "object", "additionalProperties": false, "required": ["scanId", "startedAt", "finishedAt", "results"],
+        "properties": {
+            "scanId": { "type": "string", "format": "uuid", "description": "chosen by the agent; a retry with the same id is stored once" },
+            "startedAt": s("string"), "finishedAt": s("string"),
+            "results": { "type": "array", "maxItems": 5000, "items": {
+                "type": "object", "additionalProperties": false, "required": ["checkId", "status"],
+                "properties": {
+                    "checkId": s("string"),
+                    "status": { "enum": ["Pass", "Fail", "Manual Review", "Skip", "Error", "Not Applicable"] },
+                    "evidence": { "type": "string", "maxLength": 16384 },
+                    "severity": { "enum": ["Critical", "High", "Medium", "Low"] },
+                },
+            } },
+        },
+    });
+    let token_body = json!({
+        "type": "object", "additionalProperties": false,
+        "properties": {
+            "label": { "type": "string", "maxLength": 200 },
+            "expiresInHours": { "type": "integer", "minimum": 1, "maximum": 720, "default": 24 },
+            "singleUse": { "type": "boolean", "default": false },
+        },
+    });
+    api.route(
+        Op::post("/api/enrollment-tokens", "enrollment_tokens_create", "Create an enrollment token (shown once)").tag("endpoints").access(admin).body(token_body).ok(201, "The token (field `token`)", obj.clone()),
+        post(create_token),
+    )
+    .route(
+        Op::get("/api/enrollment-tokens", "enrollment_tokens_list", "Enrollment tokens (never their secrets)").tag("endpoints").access(admin).ok(200, "Tokens", obj.clone()),
+        get(list_tokens),
+    )
+    .route(
+        Op::delete("/api/enrollment-tokens/{id}", "enrollment_tokens_revoke", "Revoke an enrollment token").tag("endpoints").access(admin).path_id().ok(204, "Revoked", None),
+        delete(revoke_token),
+    )
+    .route(
+        Op::post("/api/agent/enroll", "agent_enroll", "Enroll an endpoint with a token; returns its agent credential once").tag("agent").body(enroll_body).ok(201, "{endpointId, apiKey}", obj.clone()),
+        post(enroll),
+    )
+    .route(
+        Op::post("/api/agent/scans", "agent_report_scan", "Report a scan (agent credential); retries with the same scanId are stored once").tag("agent").access(agent).body(scan_body).ok(201, "Stored (200: already stored)", obj.clone()),
+        post(report_scan).layer(DefaultBodyLimit::max(SCAN_BODY_LIMIT)),
+    )
+    .route(
+        Op::get("/api/endpoints", "endpoints_list", "Enrolled endpoints").tag("endpoints").access(read)
+            .query("status", json!({ "enum": ["active", "retired"] }), "status")
+            .query("stale", s("boolean"), "no contact within the stale window")
+            .query("q", s("string"), "text in the hostname")
+            .query("limit", json!({ "type": "integer", "minimum": 1, "maximum": 500 }), "page size")
+            .query("cursor", s("string"), "nextCursor of the previous page")
+            .ok(200, "A page of endpoints", obj.clone()),
+        get(list_endpoints),
+    )
+    .route(
+        Op::get("/api/endpoints/{id}", "endpoints_get", "One endpoint, with its latest scan").tag("endpoints").access(read).path_id().ok(200, "The endpoint", obj.clone()),
+        get(get_endpoint),
+    )
+    .route(
+        Op::put("/api/endpoints/{id}", "endpoints_update", "Change an endpoint's tags").tag("endpoints").access(admin).path_id()
+            .body(json!({ "type": "object", "additionalProperties": false, "required": ["tags"], "properties": { "tags": { "type": "array", "items": s("string") }, "version": s("integer") } }))
+            .ok(200, "The endpoint", obj.clone()),
+        axum::routing::put(update_endpoint),
+    )
+    .route(
+        Op::post("/api/endpoints/{id}/retire", "endpoints_retire", "Retire an endpoint: its credential stops working, its history stays").tag("endpoints").access(admin).path_id().ok(200, "The endpoint", obj.clone()),
+        post(retire_endpoint),
+    )
+    .route(
+        Op::delete("/api/endpoints/{id}", "endpoints_delete", "Delete an endpoint and its scans").tag("endpoints").access(admin).path_id().ok(204, "Deleted", None),
+        delete(delete_endpoint),
+    )
+    .route(
+        Op::get("/api/scans/{id}", "scans_get", "A scan with its results").tag("endpoints").access(read).path_id().ok(200, "The scan", obj),
+        get(get_scan),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct TokenBody {
+    #[serde(default)]
+    label: String,
+    expires_in_hours: Option<i64>,
+    #[serde(default)]
+    single_use: bool,
+}
+
+async fn create_token(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    JsonBody(b): JsonBody<TokenBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let (secret, mut view) = s
+        .service
+        .create_enrollment_token(&actor, &b.label, b.expires_in_hours, b.single_use)
+        .await?;
+    view["token"] = json!(secret);
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+async fn list_tokens(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        json!({ "items": s.service.list_enrollment_tokens(&actor).await? }),
+    ))
+}
+
+async fn revoke_token(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+) -> ApiResult<StatusCode> {
+    s.service.revoke_enrollment_token(&actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn enroll(
+    State(s): State<AppState>,
+    JsonBody(req): JsonBody<EnrollRequest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let enrolled = s.service.enroll(&req).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "endpointId": enrolled.endpoint_id, "apiKey": enrolled.credential })),
+    ))
+}
+
+async fn report_scan(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let ingested = s.service.ingest_scan(&actor, &body).await?;
+    let status = if ingested.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(ingested.scan)))
+}
+
+async fn list_endpoints(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    Params(p): Params,
+) -> ApiResult<Json<Value>> {
+    let page = s.service.list_endpoints(&actor, &p).await?;
+    Ok(Json(
+        json!({ "items": page.items, "nextCursor": page.next_cursor }),
+    ))
+}
+
+async fn get_endpoint(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(s.service.get_endpoint(&actor, &id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TagsBody {
+    tags: Vec<String>,
+    version: Option<i64>,
+}
+
+async fn update_endpoint(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+    JsonBody(b): JsonBody<TagsBody>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        s.service
+            .update_endpoint_tags(&actor, &id, &b.tags, b.version)
+            .await?,
+    ))
+}
+
+async fn retire_endpoint(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(s.service.retire_endpoint(&actor, &id).await?))
+}
+
+async fn delete_endpoint(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+) -> ApiResult<StatusCode> {
+    s.service.delete_endpoint(&actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn get_scan(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(s.service.get_scan(&actor, &id).await?))
+}

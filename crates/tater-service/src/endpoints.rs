@@ -1,0 +1,455 @@
+//! Endpoints: enrollment tokens (Admin), enrollment by agents, and the endpoint inventory.
+
+use serde_json::{Value, json};
+use tater_domain::policy::{Action, authorize};
+use tater_domain::{
+    Actor, AuditAction, AuditDraft, Endpoint, EndpointId, EnrollmentToken, EnrollmentTokenId,
+    TenantScope, Timestamp, ValidationErrors,
+};
+use tater_store::{EndpointQuery, Mode};
+
+use crate::auth::endpoint_actor;
+use crate::secrets::{
+    AGENT_CREDENTIAL_PREFIX, ENROLLMENT_TOKEN_PREFIX, display_prefix, generate_secret,
+    hash_api_key, is_well_formed,
+};
+use crate::{Service, ServiceError, ServiceResult};
+
+const MAX_TOKEN_HOURS: i64 = 24 * 30;
+const MAX_TAGS: usize = 50;
+
+/// What an agent sends to enroll.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EnrollRequest {
+    pub token: String,
+    pub hostname: String,
+    pub os: String,
+    pub os_version: String,
+    pub arch: String,
+    pub agent_version: String,
+}
+
+/// What enrollment returns: shown once.
+#[derive(Debug, Clone)]
+pub struct Enrolled {
+    pub endpoint_id: EndpointId,
+    pub credential: String,
+}
+
+fn token_view(t: &EnrollmentToken, now: Timestamp) -> Value {
+    let status = if t.revoked_at.is_some() {
+        "revoked"
+    } else if t.single_use && t.uses > 0 {
+        "used"
+    } else if t.expires_at <= now {
+        "expired"
+    } else {
+        "active"
+    };
+    json!({
+        "id": t.id, "label": t.label, "prefix": t.prefix, "singleUse": t.single_use, "uses": t.uses,
+        "status": status, "createdAt": t.created_at, "expiresAt": t.expires_at, "revokedAt": t.revoked_at,
+        "createdBy": t.created_by,
+    })
+}
+
+/// An endpoint as the API shows it; `stale` when it has not reported a scan within the window.
+pub fn endpoint_view(e: &Endpoint, stale: bool) -> Value {
+    json!({
+        "id": e.id, "hostname": e.hostname, "os": e.os, "osVersion": e.os_version, "arch": e.arch,
+        "agentVersion": e.agent_version, "tags": e.tags, "status": e.status, "stale": stale,
+        "enrolledAt": e.enrolled_at, "lastSeenAt": e.last_seen_at, "lastScanId": e.last_scan_id,
+        "credentialPrefix": e.credential_prefix, "version": e.version,
+        "createdAt": e.created_at, "updatedAt": e.updated_at,
+    })
+}
+
+/// A short identifier field: trimmed, 1 to `max` characters of `[A-Za-z0-9._ ()+-]`.
+fn short(errors: &mut ValidationErrors, field: &str, raw: &str, max: usize) -> String {
+    let v = raw.trim();
+    let ok = !v.is_empty()
+        && v.chars().count() <= max
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || " ._-()+/:".contains(c));
+    if !ok {
+        errors.add(
+            field,
+            format!("must be 1 to {max} characters of letters, digits and . _ - ( ) + / :"),
+        );
+    }
+    v.to_owned()
+}
+
+/// Hostnames are lower-cased DNS names (RFC 1123 labels).
+fn hostname(errors: &mut ValidationErrors, raw: &str) -> String {
+    let h = raw.trim().trim_end_matches('.').to_ascii_lowercase();
+    let ok = !h.is_empty()
+        && h.len() <= 253
+        && h.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if !ok {
+        errors.add(
+            "hostname",
+            "must be a host name (letters, digits, hyphens and dots)",
+        );
+    }
+    h
+}
+
+fn tags(errors: &mut ValidationErrors, raw: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if raw.len() > MAX_TAGS {
+        errors.add("tags", format!("at most {MAX_TAGS} tags"));
+    }
+    for t in raw {
+        let t = t.trim();
+        if t.is_empty() || t.chars().count() > 64 || t.chars().any(char::is_control) {
+            errors.add("tags", "each tag must be 1 to 64 characters on one line");
+        } else if !out.iter().any(|x| x == t) {
+            out.push(t.to_owned());
+        }
+    }
+    out
+}
+
+impl Service {
+    pub async fn create_enrollment_token(
+        &self,
+        actor: &Actor,
+        label: &str,
+        expires_in_hours: Option<i64>,
+        single_use: bool,
+    ) -> ServiceResult<(String, Value)> {
+        authorize(actor, Action::WriteRecord)?;
+        let mut errors = ValidationErrors::new();
+        let label = label.trim();
+        if label.chars().count() > 200 || label.chars().any(char::is_control) {
+            errors.add("label", "must be at most 200 characters on one line");
+        }
+        let hours = expires_in_hours.unwrap_or(24);
+        if !(1..=MAX_TOKEN_HOURS).contains(&hours) {
+            errors.add(
+                "expiresInHours",
+                format!("must be from 1 to {MAX_TOKEN_HOURS}"),
+            );
+        }
+        errors.into_result(())?;
+        let now = self.clock.now();
+        let secret = generate_secret(ENROLLMENT_TOKEN_PREFIX);
+        let token = EnrollmentToken {
+            id: EnrollmentTokenId::generate(),
+            org: actor.org(),
+            token_hash: hash_api_key(&secret),
+            prefix: display_prefix(&secret),
+            label: label.to_owned(),
+            single_use,
+            uses: 0,
+            created_at: now,
+            expires_at: now.plus_seconds(hours * 3600),
+            revoked_at: None,
+            created_by: actor.audit_user_id(),
+        };
+        let view = token_view(&token, now);
+        let after = json!({ "label": token.label, "prefix": token.prefix, "singleUse": single_use, "expiresAt": token.expires_at });
+        let audit = AuditDraft::new(
+            actor,
+            AuditAction::Create,
+            "enrollment-token",
+            token.id,
+            now,
+        )
+        .with_changes(None, Some(&after), &[]);
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Write)
+            .await?;
+        tx.insert_enrollment_token(&token, &audit).await?;
+        tx.commit().await?;
+        Ok((secret, view))
+    }
+
+    pub async fn list_enrollment_tokens(&self, actor: &Actor) -> ServiceResult<Vec<Value>> {
+        authorize(actor, Action::WriteRecord)?;
+        let now = self.clock.now();
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Read)
+            .await?;
+        Ok(tx
+            .enrollment_tokens()
+            .await?
+            .iter()
+            .map(|t| token_view(t, now))
+            .collect())
+    }
+
+    pub async fn revoke_enrollment_token(&self, actor: &Actor, id: &str) -> ServiceResult<()> {
+        authorize(actor, Action::WriteRecord)?;
+        let id: EnrollmentTokenId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        let now = self.clock.now();
+        let audit = AuditDraft::new(actor, AuditAction::Delete, "enrollment-token", id, now)
+            .with_changes(None, Some(&json!({ "revokedAt": now })), &[]);
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Write)
+            .await?;
+        tx.revoke_enrollment_token(id, now, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// An agent enrolls its machine with a token. A hostname already enrolled in the
+    /// organization keeps its id, tags and history and gets a new credential (re-install).
+    /// Every refusal of the token reads the same.
+    pub async fn enroll(&self, req: &EnrollRequest) -> ServiceResult<Enrolled> {
+        let mut errors = ValidationErrors::new();
+        let host = hostname(&mut errors, &req.hostname);
+        let os = short(&mut errors, "os", &req.os, 64);
+        let os_version = short(&mut errors, "osVersion", &req.os_version, 64);
+        let arch = short(&mut errors, "arch", &req.arch, 32);
+        let agent_version = short(&mut errors, "agentVersion", &req.agent_version, 64);
+        errors.into_result(())?;
+        let refused = || {
+            ServiceError::Unauthorized("the enrollment token is invalid, used, revoked or expired")
+        };
+        if !is_well_formed(ENROLLMENT_TOKEN_PREFIX, req.token.trim()) {
+            return Err(refused());
+        }
+        let now = self.clock.now();
+        let mut tx = self.store.identity(Mode::Write).await?;
+        let token = tx
+            .enrollment_token_by_hash(&hash_api_key(req.token.trim()))
+            .await?
+            .ok_or_else(refused)?;
+        if !token.usable(now) {
+            return Err(refused());
+        }
+        let credential = generate_secret(AGENT_CREDENTIAL_PREFIX);
+        let existing = tx.endpoint_by_hostname(token.org, &host).await?;
+        let endpoint = Endpoint {
+            id: existing
+                .as_ref()
+                .map_or_else(EndpointId::generate, |e| e.id),
+            org: token.org,
+            hostname: host,
+            os,
+            os_version,
+            arch,
+            agent_version,
+            tags: existing
+                .as_ref()
+                .map(|e| e.tags.clone())
+                .unwrap_or_default(),
+            status: "active".into(),
+            credential_hash: Some(hash_api_key(&credential)),
+            credential_prefix: Some(display_prefix(&credential)),
+            enrolled_at: now,
+            last_seen_at: Some(now),
+            last_scan_id: existing.as_ref().and_then(|e| e.last_scan_id),
+            version: existing.as_ref().map_or(1, |e| e.version + 1),
+            created_at: existing.as_ref().map_or(now, |e| e.created_at),
+            updated_at: now,
+        };
+        let view = |e: &Endpoint| json!({ "hostname": e.hostname, "os": e.os, "osVersion": e.os_version, "arch": e.arch, "agentVersion": e.agent_version, "status": e.status });
+        let mut after = view(&endpoint);
+        after["enrollmentToken"] = json!(token.id);
+        let action = if existing.is_some() {
+            AuditAction::Update
+        } else {
+            AuditAction::Create
+        };
+        let audit = AuditDraft::new(
+            &endpoint_actor(&endpoint),
+            action,
+            "endpoint",
+            endpoint.id,
+            now,
+        )
+        .with_changes(existing.as_ref().map(view).as_ref(), Some(&after), &[]);
+        tx.enroll_endpoint(&token, &endpoint, existing.is_some(), &audit)
+            .await
+            .map_err(|e| match ServiceError::from(e) {
+                ServiceError::Conflict(_) => refused(),
+                other => other,
+            })?;
+        tx.commit().await?;
+        Ok(Enrolled {
+            endpoint_id: endpoint.id,
+            credential,
+        })
+    }
+
+    /// The inventory: `status`, `q` (hostname), `stale`, `limit`, `cursor`.
+    pub async fn list_endpoints(
+        &self,
+        actor: &Actor,
+        params: &[(String, String)],
+    ) -> ServiceResult<crate::Page> {
+        authorize(actor, Action::Read)?;
+        let mut q = EndpointQuery {
+            limit: 50,
+            ..Default::default()
+        };
+        let mut stale_filter = None;
+        let mut errors = ValidationErrors::new();
+        for (k, v) in params {
+            match (k.as_str(), v.as_str()) {
+                ("status", s @ ("active" | "retired")) => q.status = Some(s.into()),
+                ("status", _) => errors.add("status", "must be active or retired"),
+                ("q", s) if s.chars().count() <= 200 => q.q = Some(s.trim().to_ascii_lowercase()),
+                ("q", _) => errors.add("q", "must be at most 200 characters"),
+                ("stale", "true") => stale_filter = Some(true),
+                ("stale", "false") => stale_filter = Some(false),
+                ("stale", _) => errors.add("stale", "must be true or false"),
+                ("limit", s) => match s.parse::<u32>() {
+                    Ok(n) if (1..=500).contains(&n) => q.limit = n,
+                    _ => errors.add("limit", "must be a whole number from 1 to 500"),
+                },
+                ("cursor", s) if s.len() <= 253 => q.after_hostname = Some(s.to_owned()),
+                ("cursor", _) => errors.add("cursor", "is not a cursor this server issued"),
+                (other, _) => errors.add(other, "unknown parameter"),
+            }
+        }
+        errors.into_result(())?;
+        let now = self.clock.now();
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Read)
+            .await?;
+        let mut items = Vec::new();
+        let mut next_cursor = None;
+        // The stale filter is applied here, so keep reading pages until this one is full.
+        'pages: loop {
+            let page = tx.endpoints(&q).await?;
+            let more = page.len() > q.limit as usize;
+            for e in page.into_iter().take(q.limit as usize) {
+                q.after_hostname = Some(e.hostname.clone());
+                let stale = self.endpoint_is_stale(&e, now);
+                if stale_filter.is_some_and(|want| want != stale) {
+                    continue;
+                }
+                if items.len() == q.limit as usize {
+                    next_cursor = items
+                        .last()
+                        .and_then(|v: &Value| v["hostname"].as_str())
+                        .map(str::to_owned);
+                    break 'pages;
+                }
+                items.push(endpoint_view(&e, stale));
+            }
+            if !more {
+                break;
+            }
+        }
+        Ok(crate::Page { items, next_cursor })
+    }
+
+    pub async fn get_endpoint(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
+        authorize(actor, Action::Read)?;
+        let id: EndpointId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Read)
+            .await?;
+        let e = tx.endpoint(id).await?.ok_or(ServiceError::NotFound)?;
+        let mut view = endpoint_view(&e, self.endpoint_is_stale(&e, self.clock.now()));
+        if let Some(scan_id) = e.last_scan_id
+            && let Some(scan) = tx.scan(scan_id).await?
+        {
+            view["lastScan"] = crate::scans::scan_view(&scan);
+        }
+        Ok(view)
+    }
+
+    /// Changes an endpoint's tags (the only field people edit; the rest comes from the agent).
+    pub async fn update_endpoint_tags(
+        &self,
+        actor: &Actor,
+        id: &str,
+        new_tags: &[String],
+        version: Option<i64>,
+    ) -> ServiceResult<Value> {
+        authorize(actor, Action::WriteRecord)?;
+        let id: EndpointId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        let mut errors = ValidationErrors::new();
+        let new_tags = tags(&mut errors, new_tags);
+        errors.into_result(())?;
+        self.change_endpoint(actor, id, version, |e| e.tags = new_tags.clone())
+            .await
+    }
+
+    /// Retires an endpoint: its credential stops working at once; its history stays.
+    pub async fn retire_endpoint(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
+        authorize(actor, Action::WriteRecord)?;
+        let id: EndpointId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        self.change_endpoint(actor, id, None, |e| {
+            e.status = "retired".into();
+            e.credential_hash = None;
+            e.credential_prefix = None;
+        })
+        .await
+    }
+
+    async fn change_endpoint(
+        &self,
+        actor: &Actor,
+        id: EndpointId,
+        version: Option<i64>,
+        change: impl Fn(&mut Endpoint),
+    ) -> ServiceResult<Value> {
+        let now = self.clock.now();
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Write)
+            .await?;
+        let current = tx.endpoint(id).await?.ok_or(ServiceError::NotFound)?;
+        if version.is_some_and(|v| v != current.version) {
+            return Err(ServiceError::Conflict(format!(
+                "the endpoint is at version {}, not the one you sent; reload and retry",
+                current.version
+            )));
+        }
+        let mut next = current.clone();
+        change(&mut next);
+        if next == current {
+            return Ok(endpoint_view(
+                &current,
+                self.endpoint_is_stale(&current, now),
+            ));
+        }
+        next.version = current.version + 1;
+        next.updated_at = now;
+        let view = |e: &Endpoint| json!({ "tags": e.tags, "status": e.status });
+        let audit = AuditDraft::new(actor, AuditAction::Update, "endpoint", id, now).with_changes(
+            Some(&view(&current)),
+            Some(&view(&next)),
+            &[],
+        );
+        tx.update_endpoint(&next, current.version, &audit).await?;
+        tx.commit().await?;
+        Ok(endpoint_view(&next, self.endpoint_is_stale(&next, now)))
+    }
+
+    /// Deletes an endpoint with its scans.
+    pub async fn delete_endpoint(&self, actor: &Actor, id: &str) -> ServiceResult<()> {
+        authorize(actor, Action::WriteRecord)?;
+        let id: EndpointId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Write)
+            .await?;
+        let current = tx.endpoint(id).await?.ok_or(ServiceError::NotFound)?;
+        let before = json!({ "hostname": current.hostname, "os": current.os, "tags": current.tags, "status": current.status });
+        let audit = AuditDraft::new(actor, AuditAction::Delete, "endpoint", id, self.clock.now())
+            .with_changes(Some(&before), None, &[]);
+        tx.delete_endpoint(id, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,525 @@
+//! Compliance posture (SPEC D1): what the latest scan of every active endpoint says, with
+//! active risk acceptances applied.
+//!
+//! The unit is one check result on one endpoint. A `Fail` becomes `Override` when an active
+//! risk acceptance names one of the controls the check maps to, organization-wide or for that
+//! endpoint. The score is the severity-weighted share of resolved results:
+//!
+//! ```text
+//! score = 100 × Σ w(Pass, Override) / Σ w(Pass, Override, Fail, Manual Review, Error)
+//! w: Critical 4, High 3, Medium 2, Low 1;   Skip and Not Applicable are left out
+//! ```
+//!
+//! Counting is done by the database (grouped counts of the latest results), so the work here
+//! is proportional to checks × endpoints, not to results.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde_json::{Value, json};
+use tater_catalog::{Catalog, CheckCatalog, Severity};
+use tater_domain::module::parse_list_query;
+use tater_domain::modules::{RISK_ACCEPTANCES, acceptance_is_active};
+use tater_domain::policy::{Action, authorize};
+use tater_domain::{
+    Actor, CheckStatus, Endpoint, EndpointId, TenantScope, Timestamp, ValidationErrors,
+};
+use tater_store::{EndpointQuery, Mode, ResultCount, ResultFilter, ResultGroup, TenantTx};
+
+use crate::scans::counts_view;
+use crate::{Service, ServiceResult};
+
+pub const SCORE_FORMULA: &str = "100 × Σw(Pass, Override) / Σw(Pass, Override, Fail, Manual Review, Error); w: Critical 4, High 3, Medium 2, Low 1; Skip and Not Applicable excluded; Override = Fail under an active risk acceptance";
+
+/// A result's status after acceptances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    Status(CheckStatus),
+    Override,
+}
+
+/// Counts by outcome and severity.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tally(BTreeMap<(Outcome, Severity), i64>);
+
+impl Tally {
+    pub fn add(&mut self, outcome: Outcome, severity: Severity, n: i64) {
+        *self.0.entry((outcome, severity)).or_default() += n;
+    }
+
+    /// Moves up to `n` failed results of `severity` to Override.
+    pub fn accept(&mut self, severity: Severity, n: i64) {
+        let key = (Outcome::Status(CheckStatus::Fail), severity);
+        let moved = n.min(self.0.get(&key).copied().unwrap_or(0));
+        self.add(Outcome::Status(CheckStatus::Fail), severity, -moved);
+        self.add(Outcome::Override, severity, moved);
+    }
+
+    pub fn merge(&mut self, other: &Tally) {
+        for (&(o, s), &n) in &other.0 {
+            self.add(o, s, n);
+        }
+    }
+
+    fn count(&self, outcome: Outcome) -> i64 {
+        self.0
+            .iter()
+            .filter(|((o, _), _)| *o == outcome)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    fn weighted(&self, outcomes: &[Outcome]) -> i64 {
+        self.0
+            .iter()
+            .filter(|((o, _), _)| outcomes.contains(o))
+            .map(|((_, s), n)| n * i64::from(s.weight()))
+            .sum()
+    }
+
+    /// The score (0–100, one decimal), or `None` when nothing counts.
+    pub fn score(&self) -> Option<f64> {
+        use CheckStatus::*;
+        let resolved = [Outcome::Status(Pass), Outcome::Override];
+        let all = [
+            Outcome::Status(Pass),
+            Outcome::Override,
+            Outcome::Status(Fail),
+            Outcome::Status(ManualReview),
+            Outcome::Status(Error),
+        ];
+        let denominator = self.weighted(&all);
+        (denominator > 0)
+            .then(|| (1000.0 * self.weighted(&resolved) as f64 / denominator as f64).round() / 10.0)
+    }
+
+    pub fn totals(&self) -> Value {
+        use CheckStatus::*;
+        json!({
+            "pass": self.count(Outcome::Status(Pass)),
+            "fail": self.count(Outcome::Status(Fail)),
+            "manualReview": self.count(Outcome::Status(ManualReview)),
+            "notApplicable": self.count(Outcome::Status(NotApplicable)),
+            "override": self.count(Outcome::Override),
+            "skip": self.count(Outcome::Status(Skip)),
+            "error": self.count(Outcome::Status(Error)),
+        })
+    }
+
+    fn summary(&self) -> Value {
+        json!({ "score": self.score(), "totals": self.totals() })
+    }
+}
+
+fn severity(s: &str) -> Severity {
+    Severity::parse(s).unwrap_or(Severity::Low)
+}
+
+/// Active acceptances: organization-wide controls, and controls per endpoint.
+struct Acceptances {
+    org_wide: HashSet<String>,
+    scoped: HashMap<EndpointId, HashSet<String>>,
+}
+
+async fn active_acceptances(
+    tx: &mut dyn TenantTx,
+    today: time::Date,
+) -> ServiceResult<Acceptances> {
+    let mut q = parse_list_query(&RISK_ACCEPTANCES, &[], today, &[])?;
+    q.limit = 1_000_000;
+    let mut out = Acceptances {
+        org_wide: HashSet::new(),
+        scoped: HashMap::new(),
+    };
+    for r in tx.list_records(RISK_ACCEPTANCES.name, &q).await? {
+        if !acceptance_is_active(&r.data, today) {
+            continue;
+        }
+        let Some(control) = r.data.get("control").and_then(Value::as_str) else {
+            continue;
+        };
+        match r
+            .data
+            .get("endpoint")
+            .and_then(Value::as_str)
+            .and_then(|e| e.parse::<EndpointId>().ok())
+        {
+            Some(e) => {
+                out.scoped.entry(e).or_default().insert(control.to_owned());
+            }
+            None => {
+                out.org_wide.insert(control.to_owned());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Checks (ids) that map to any of `controls`.
+fn checks_for(checks: &CheckCatalog, controls: &HashSet<String>) -> Vec<String> {
+    checks
+        .checks()
+        .iter()
+        .filter(|c| c.controls.iter().any(|k| controls.contains(k)))
+        .map(|c| c.id.clone())
+        .collect()
+}
+
+/// The posture of one organization, computed.
+pub struct Computed {
+    pub by_check: HashMap<String, Tally>,
+    pub by_endpoint: HashMap<EndpointId, Tally>,
+    pub endpoints: Vec<Endpoint>,
+}
+
+impl Computed {
+    pub fn total(&self) -> Tally {
+        let mut t = Tally::default();
+        for tally in self.by_check.values() {
+            t.merge(tally);
+        }
+        t
+    }
+}
+
+impl Service {
+    /// Latest results with acceptances applied, by check and by endpoint.
+    pub(crate) async fn compute_posture(&self, actor: &Actor) -> ServiceResult<Computed> {
+        let checks = self.check_catalog()?;
+        let today = self.clock.now().date();
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Read)
+            .await?;
+        let acceptances = active_acceptances(&mut *tx, today).await?;
+        let mut by_check: HashMap<String, Tally> = HashMap::new();
+        for row in tx
+            .latest_result_counts(ResultGroup::Check, &ResultFilter::default())
+            .await?
+        {
+            let check = row.check_id.clone().unwrap_or_default();
+            by_check.entry(check).or_default().add(
+                Outcome::Status(row.status),
+                severity(&row.severity),
+                row.count,
+            );
+        }
+        let mut by_endpoint: HashMap<EndpointId, Tally> = HashMap::new();
+        for row in tx
+            .latest_result_counts(ResultGroup::Endpoint, &ResultFilter::default())
+            .await?
+        {
+            if let Some(e) = row.endpoint {
+                by_endpoint.entry(e).or_default().add(
+                    Outcome::Status(row.status),
+                    severity(&row.severity),
+                    row.count,
+                );
+            }
+        }
+        // Organization-wide acceptances: every failed result of their checks.
+        let org_checks = checks_for(&checks, &acceptances.org_wide);
+        for check in &org_checks {
+            if let Some(t) = by_check.get_mut(check) {
+                for s in [
+                    Severity::Critical,
+                    Severity::High,
+                    Severity::Medium,
+                    Severity::Low,
+                ] {
+                    t.accept(s, i64::MAX);
+                }
+            }
+        }
+        let fail = |checks: Vec<String>, endpoint: Option<EndpointId>| ResultFilter {
+            status: Some(CheckStatus::Fail),
+            checks: Some(checks),
+            endpoint,
+        };
+        let rows: Vec<ResultCount> = tx
+            .latest_result_counts(ResultGroup::Endpoint, &fail(org_checks.clone(), None))
+            .await?;
+        for row in rows {
+            if let Some(t) = row.endpoint.and_then(|e| by_endpoint.get_mut(&e)) {
+                t.accept(severity(&row.severity), row.count);
+            }
+        }
+        // Endpoint-scoped acceptances: that endpoint's failed results of their checks (those
+        // not already accepted organization-wide).
+        let org_set: HashSet<&String> = org_checks.iter().collect();
+        for (endpoint, controls) in &acceptances.scoped {
+            let scoped: Vec<String> = checks_for(&checks, controls)
+                .into_iter()
+                .filter(|c| !org_set.contains(c))
+                .collect();
+            if scoped.is_empty() {
+                continue;
+            }
+            for row in tx
+                .latest_result_counts(ResultGroup::Check, &fail(scoped, Some(*endpoint)))
+                .await?
+            {
+                let s = severity(&row.severity);
+                if let Some(t) = row.check_id.as_ref().and_then(|c| by_check.get_mut(c)) {
+                    t.accept(s, row.count);
+                }
+                if let Some(t) = by_endpoint.get_mut(endpoint) {
+                    t.accept(s, row.count);
+                }
+            }
+        }
+        let endpoints = tx
+            .endpoints(&EndpointQuery {
+                status: Some("active".into()),
+                limit: 1_000_000,
+                ..Default::default()
+            })
+            .await?;
+        Ok(Computed {
+            by_check,
+            by_endpoint,
+            endpoints,
+        })
+    }
+
+    /// `GET /api/posture`.
+    pub async fn posture(&self, actor: &Actor) -> ServiceResult<Value> {
+        authorize(actor, Action::Read)?;
+        let catalog = self.catalog()?;
+        let checks = self.check_catalog()?;
+        let computed = self.compute_posture(actor).await?;
+        let now = self.clock.now();
+        let total = computed.total();
+        Ok(json!({
+            "generatedAt": now,
+            "score": total.score(),
+            "scoreFormula": SCORE_FORMULA,
+            "totals": total.totals(),
+            "byFramework": by_framework(&catalog, &checks, &computed),
+            "byFamily": by_family(&catalog, &checks, &computed),
+            "byEndpoint": self.by_endpoint(&computed, now),
+            "failing": failing(&catalog, &checks, &computed),
+            "endpoints": {
+                "active": computed.endpoints.len(),
+                "reporting": computed.by_endpoint.len(),
+                "stale": computed.endpoints.iter().filter(|e| self.endpoint_is_stale(e, now)).count(),
+            },
+        }))
+    }
+
+    fn by_endpoint(&self, computed: &Computed, now: Timestamp) -> Vec<Value> {
+        computed
+            .endpoints
+            .iter()
+            .map(|e| {
+                let tally = computed.by_endpoint.get(&e.id).cloned().unwrap_or_default();
+                json!({
+                    "endpointId": e.id, "hostname": e.hostname, "lastSeenAt": e.last_seen_at,
+                    "lastScanId": e.last_scan_id, "stale": self.endpoint_is_stale(e, now),
+                    "score": tally.score(), "totals": tally.totals(),
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) fn endpoint_is_stale(&self, e: &Endpoint, now: Timestamp) -> bool {
+        e.status == "active"
+            && e.last_seen_at
+                .is_none_or(|t| t.plus_seconds(self.compliance.stale_after_secs) < now)
+    }
+
+    /// `GET /api/posture/trend`: one point per scan (raw counts at scan time) in the window,
+    /// and the current resolved totals.
+    pub async fn posture_trend(
+        &self,
+        actor: &Actor,
+        params: &[(String, String)],
+    ) -> ServiceResult<Value> {
+        authorize(actor, Action::Read)?;
+        let mut from = None;
+        let mut to = None;
+        let mut limit = 500u32;
+        let mut errors = ValidationErrors::new();
+        for (k, v) in params {
+            match k.as_str() {
+                "from" => {
+                    from = Timestamp::parse(v)
+                        .map_err(|e| errors.add("from", e.to_string()))
+                        .ok()
+                }
+                "to" => {
+                    to = Timestamp::parse(v)
+                        .map_err(|e| errors.add("to", e.to_string()))
+                        .ok()
+                }
+                "limit" => match v.parse::<u32>() {
+                    Ok(n) if (1..=5000).contains(&n) => limit = n,
+                    _ => errors.add("limit", "must be a whole number from 1 to 5000"),
+                },
+                other => errors.add(other, "unknown parameter"),
+            }
+        }
+        errors.into_result(())?;
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Read)
+            .await?;
+        let mut scans = tx.scans(from, to, limit).await?;
+        drop(tx);
+        let truncated = scans.len() > limit as usize;
+        scans.truncate(limit as usize);
+        let points: Vec<Value> = scans
+            .iter()
+            .map(|s| json!({ "scanId": s.id, "endpointId": s.endpoint, "finishedAt": s.finished_at, "counts": counts_view(&s.counts) }))
+            .collect();
+        let total = self.compute_posture(actor).await?.total();
+        Ok(json!({
+            "points": points,
+            "truncated": truncated,
+            "latest": { "at": self.clock.now(), "score": total.score(), "totals": total.totals() },
+        }))
+    }
+}
+
+/// Tallies of the checks that map to any control selected by `keep`.
+fn grouped<'a>(
+    checks: &CheckCatalog,
+    computed: &Computed,
+    keep: impl Fn(&str) -> Option<&'a str>,
+) -> BTreeMap<&'a str, Tally> {
+    let mut out: BTreeMap<&str, Tally> = BTreeMap::new();
+    for (check_id, tally) in &computed.by_check {
+        let Some(check) = checks.get(check_id) else {
+            continue;
+        };
+        let groups: HashSet<&str> = check.controls.iter().filter_map(|c| keep(c)).collect();
+        for g in groups {
+            out.entry(g).or_default().merge(tally);
+        }
+    }
+    out
+}
+
+fn by_framework(catalog: &Catalog, checks: &CheckCatalog, computed: &Computed) -> Vec<Value> {
+    catalog
+        .frameworks()
+        .iter()
+        .map(|f| {
+            let tally = grouped(checks, computed, |c| f.contains(c).then_some(f.id.as_str()))
+                .remove(f.id.as_str())
+                .unwrap_or_default();
+            let mut v = tally.summary();
+            v["id"] = json!(f.id);
+            v["title"] = json!(f.title);
+            v
+        })
+        .collect()
+}
+
+fn by_family(catalog: &Catalog, checks: &CheckCatalog, computed: &Computed) -> Vec<Value> {
+    let tallies = grouped(checks, computed, |c| {
+        catalog.control(c).map(|k| k.family.as_str())
+    });
+    catalog
+        .families()
+        .iter()
+        .filter_map(|(id, title)| {
+            let tally = tallies.get(id.as_str())?;
+            let mut v = tally.summary();
+            v["family"] = json!(id);
+            v["title"] = json!(title);
+            Some(v)
+        })
+        .collect()
+}
+
+/// Controls with failed results (after acceptances), worst severity first.
+fn failing(catalog: &Catalog, checks: &CheckCatalog, computed: &Computed) -> Vec<Value> {
+    struct Failing<'a> {
+        worst: Severity,
+        results: i64,
+        checks: Vec<&'a str>,
+    }
+    let mut by_control: BTreeMap<&str, Failing> = BTreeMap::new();
+    for (check_id, tally) in &computed.by_check {
+        let Some(check) = checks.get(check_id) else {
+            continue;
+        };
+        for s in [
+            Severity::Critical,
+            Severity::High,
+            Severity::Medium,
+            Severity::Low,
+        ] {
+            let n = tally
+                .0
+                .get(&(Outcome::Status(CheckStatus::Fail), s))
+                .copied()
+                .unwrap_or(0);
+            if n <= 0 {
+                continue;
+            }
+            for control in &check.controls {
+                let f = by_control.entry(control.as_str()).or_insert(Failing {
+                    worst: s,
+                    results: 0,
+                    checks: Vec::new(),
+                });
+                f.worst = f.worst.min(s);
+                f.results += n;
+                if !f.checks.contains(&check.id.as_str()) {
+                    f.checks.push(check.id.as_str());
+                }
+            }
+        }
+    }
+    let mut rows: Vec<(&str, Failing)> = by_control.into_iter().collect();
+    rows.sort_by(|a, b| {
+        a.1.worst
+            .cmp(&b.1.worst)
+            .then(b.1.results.cmp(&a.1.results))
+            .then(a.0.cmp(b.0))
+    });
+    rows.into_iter()
+        .map(|(id, mut f)| {
+            f.checks.sort();
+            let c = catalog.control(id);
+            json!({
+                "control": id, "label": c.map(|c| c.label.clone()), "title": c.map(|c| c.title.clone()),
+                "family": c.map(|c| c.family.clone()), "severity": f.worst, "failedResults": f.results, "checks": f.checks,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn score_weights_severity_and_ignores_skip_and_na() {
+        let mut t = Tally::default();
+        t.add(Outcome::Status(CheckStatus::Pass), Severity::Low, 2); // 2
+        t.add(Outcome::Status(CheckStatus::Fail), Severity::Critical, 1); // 4
+        t.add(Outcome::Status(CheckStatus::Skip), Severity::High, 5);
+        t.add(
+            Outcome::Status(CheckStatus::NotApplicable),
+            Severity::High,
+            5,
+        );
+        assert_eq!(t.score(), Some(33.3), "2 / 6");
+        t.accept(Severity::Critical, 1);
+        assert_eq!(t.score(), Some(100.0));
+        assert_eq!(t.totals()["override"], 1);
+        assert_eq!(t.totals()["fail"], 0);
+        t.add(
+            Outcome::Status(CheckStatus::ManualReview),
+            Severity::Medium,
+            1,
+        ); // 2 unresolved
+        assert_eq!(t.score(), Some(75.0), "6 / 8");
+        assert_eq!(Tally::default().score(), None);
+        let mut only_skip = Tally::default();
+        only_skip.add(Outcome::Status(CheckStatus::Skip), Severity::High, 1);
+        assert_eq!(only_skip.score(), None);
+    }
+}

@@ -1,0 +1,240 @@
+//! Scan ingestion from endpoint agents: validated whole, stored whole, idempotent by scan id.
+
+use std::collections::HashSet;
+
+use serde_json::{Map, Value, json};
+use tater_catalog::Severity;
+use tater_domain::policy::{Action, authorize};
+use tater_domain::{
+    Actor, AuditAction, AuditDraft, CheckStatus, Counts, Scan, ScanId, ScanResult, TenantScope,
+    Timestamp, ValidationErrors,
+};
+use tater_store::Mode;
+
+use crate::{Service, ServiceError, ServiceResult};
+
+/// Results one scan may carry.
+pub const MAX_RESULTS: usize = 5000;
+/// Evidence kept per result.
+pub const MAX_EVIDENCE_BYTES: usize = 16 * 1024;
+/// Reports finishing later than this after the server's now are refused (clock skew).
+const MAX_FUTURE_SECS: i64 = 300;
+/// A report with more problems than this lists only the first ones.
+const MAX_ERRORS: usize = 50;
+
+pub fn scan_view(s: &Scan) -> Value {
+    json!({
+        "id": s.id, "endpointId": s.endpoint, "startedAt": s.started_at, "finishedAt": s.finished_at,
+        "receivedAt": s.received_at, "counts": counts_view(&s.counts),
+    })
+}
+
+pub fn counts_view(c: &Counts) -> Value {
+    json!({
+        "pass": c.pass, "fail": c.fail, "manualReview": c.manual_review, "skip": c.skip,
+        "error": c.error, "notApplicable": c.not_applicable,
+    })
+}
+
+/// Outcome of an ingestion.
+pub struct Ingested {
+    /// False when the same scan had been stored before (a retry).
+    pub created: bool,
+    pub scan: Value,
+}
+
+fn time_field(
+    errors: &mut ValidationErrors,
+    obj: &Map<String, Value>,
+    name: &str,
+) -> Option<Timestamp> {
+    match obj.get(name).and_then(Value::as_str).map(Timestamp::parse) {
+        Some(Ok(t)) => Some(t),
+        _ => {
+            errors.add(name, "must be an RFC 3339 timestamp");
+            None
+        }
+    }
+}
+
+impl Service {
+    /// Validates a whole report first, so a bad report stores nothing; then stores the scan
+    /// and its results with one audit entry. The same scan id from the same endpoint again is
+    /// a retry: answered, not stored twice.
+    pub async fn ingest_scan(&self, actor: &Actor, body: &Value) -> ServiceResult<Ingested> {
+        authorize(actor, Action::AgentReport)?;
+        let endpoint = actor.endpoint_id().ok_or(ServiceError::NotFound)?;
+        let checks = self.check_catalog()?;
+        let now = self.clock.now();
+        let mut errors = ValidationErrors::new();
+        let Some(obj) = body.as_object() else {
+            return Err(ValidationErrors::single("", "expected a JSON object").into());
+        };
+        for key in obj.keys() {
+            if !matches!(
+                key.as_str(),
+                "scanId" | "startedAt" | "finishedAt" | "results"
+            ) {
+                errors.add(key.as_str(), "unknown field");
+            }
+        }
+        let scan_id = obj
+            .get("scanId")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<ScanId>().ok());
+        if scan_id.is_none() {
+            errors.add("scanId", "must be a UUID chosen by the agent");
+        }
+        let started = time_field(&mut errors, obj, "startedAt");
+        let finished = time_field(&mut errors, obj, "finishedAt");
+        if let (Some(s), Some(f)) = (started, finished) {
+            if f < s {
+                errors.add("finishedAt", "must not be before startedAt");
+            }
+            if f > now.plus_seconds(MAX_FUTURE_SECS) {
+                errors.add("finishedAt", "is in the future; check the endpoint's clock");
+            }
+        }
+        let raw = obj.get("results").and_then(Value::as_array);
+        match raw {
+            None => errors.add("results", "must be a list"),
+            Some(list) if list.len() > MAX_RESULTS => {
+                errors.add("results", format!("at most {MAX_RESULTS} results per scan"))
+            }
+            _ => {}
+        }
+        let mut results = Vec::new();
+        let mut seen = HashSet::new();
+        for (i, item) in raw.into_iter().flatten().enumerate().take(MAX_RESULTS) {
+            if errors.0.len() >= MAX_ERRORS {
+                break;
+            }
+            let path = |f: &str| format!("results[{i}].{f}");
+            let Some(r) = item.as_object() else {
+                errors.add(format!("results[{i}]"), "must be an object");
+                continue;
+            };
+            for key in r.keys() {
+                if !matches!(key.as_str(), "checkId" | "status" | "evidence" | "severity") {
+                    errors.add(path(key), "unknown field");
+                }
+            }
+            let check = r
+                .get("checkId")
+                .and_then(Value::as_str)
+                .and_then(|id| checks.get(id));
+            let Some(check) = check else {
+                errors.add(
+                    path("checkId"),
+                    "is not a known check (see GET /api/checks)",
+                );
+                continue;
+            };
+            if !seen.insert(check.id.clone()) {
+                errors.add(path("checkId"), "appears twice in this scan");
+            }
+            let status = r
+                .get("status")
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse::<CheckStatus>().ok());
+            if status.is_none() {
+                errors.add(
+                    path("status"),
+                    tater_domain::scan::UnknownStatus.to_string(),
+                );
+            }
+            let severity = match r.get("severity") {
+                None | Some(Value::Null) => Some(check.severity),
+                Some(v) => v.as_str().and_then(Severity::parse),
+            };
+            if severity.is_none() {
+                errors.add(path("severity"), "must be Critical, High, Medium or Low");
+            }
+            let evidence = match r.get("evidence") {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(s)) if s.len() <= MAX_EVIDENCE_BYTES => s.clone(),
+                Some(Value::String(_)) => {
+                    errors.add(
+                        path("evidence"),
+                        format!("must be at most {MAX_EVIDENCE_BYTES} bytes"),
+                    );
+                    String::new()
+                }
+                Some(_) => {
+                    errors.add(path("evidence"), "must be text");
+                    String::new()
+                }
+            };
+            if let (Some(status), Some(severity)) = (status, severity) {
+                results.push(ScanResult {
+                    check_id: check.id.clone(),
+                    status,
+                    severity: severity.as_str().to_owned(),
+                    evidence,
+                });
+            }
+        }
+        errors.into_result(())?;
+        let (Some(id), Some(started_at), Some(finished_at)) = (scan_id, started, finished) else {
+            return Err(ServiceError::Internal(anyhow::anyhow!(
+                "validated scan lacks its id or times"
+            )));
+        };
+        let scan = Scan {
+            id,
+            org: actor.org(),
+            endpoint,
+            started_at,
+            finished_at,
+            received_at: now,
+            counts: Counts::of(&results),
+        };
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Write)
+            .await?;
+        if let Some(existing) = tx.scan(id).await? {
+            if existing.endpoint != endpoint {
+                return Err(ServiceError::Conflict(
+                    "another endpoint reported a scan with this id".into(),
+                ));
+            }
+            return Ok(Ingested {
+                created: false,
+                scan: scan_view(&existing),
+            });
+        }
+        let after = json!({ "endpointId": endpoint, "startedAt": started_at, "finishedAt": finished_at, "counts": counts_view(&scan.counts) });
+        let audit = AuditDraft::new(actor, AuditAction::Create, "scan", id, now).with_changes(
+            None,
+            Some(&after),
+            &[],
+        );
+        tx.insert_scan(&scan, &results, &audit).await?;
+        tx.commit().await?;
+        Ok(Ingested {
+            created: true,
+            scan: scan_view(&scan),
+        })
+    }
+
+    /// A scan with its results.
+    pub async fn get_scan(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
+        authorize(actor, Action::Read)?;
+        let id: ScanId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Read)
+            .await?;
+        let scan = tx.scan(id).await?.ok_or(ServiceError::NotFound)?;
+        let results: Vec<Value> = tx
+            .scan_results(id)
+            .await?
+            .iter()
+            .map(|r| json!({ "checkId": r.check_id, "status": r.status.as_str(), "severity": r.severity, "evidence": r.evidence }))
+            .collect();
+        let mut view = scan_view(&scan);
+        view["results"] = Value::Array(results);
+        Ok(view)
+    }
+}
