@@ -368,7 +368,27 @@ impl Service {
         let overlay = tx
             .get_record(CONTROL_OVERLAYS.name, overlay_record_id(&control.id))
             .await?;
-        Ok(control_view(&catalog, control, overlay.as_ref()))
+        // The POAM items that name this control lead back to it.
+        let params = [
+            ("controls".to_owned(), control.id.clone()),
+            ("limit".to_owned(), "100".to_owned()),
+        ];
+        let q = parse_list_query(
+            &tater_domain::modules::POAM,
+            &params,
+            self.clock.now().date(),
+            &[],
+        )?;
+        let poams: Vec<Value> = tx
+            .list_records(tater_domain::modules::POAM.name, &q)
+            .await?
+            .iter()
+            .take(100)
+            .map(|r| json!({ "id": r.meta.id, "title": r.data.get("title"), "status": r.data.get("status") }))
+            .collect();
+        let mut view = control_view(&catalog, control, overlay.as_ref());
+        view["poams"] = Value::Array(poams);
+        Ok(view)
     }
 
     /// Creates or replaces the organization's overlay of a control. A `version` in the body
@@ -412,8 +432,11 @@ impl Service {
         errors.into_result(())?;
         crate::records::check_version(&body, current.as_ref().map_or(0, |r| r.meta.version))?;
         let after = Value::Object(data.clone());
-        let record = match &current {
-            Some(cur) if cur.data == data => return Ok(control_view(&catalog, control, Some(cur))),
+        match &current {
+            Some(cur) if cur.data == data => {
+                drop(tx);
+                return self.get_control(actor, &control.id).await;
+            }
             Some(cur) => {
                 let updated = Record {
                     meta: RecordMeta {
@@ -438,7 +461,6 @@ impl Service {
                 );
                 tx.update_record(CONTROL_OVERLAYS.name, &updated, cur.meta.version, &audit)
                     .await?;
-                updated
             }
             None => {
                 let created = Record {
@@ -462,11 +484,11 @@ impl Service {
                 .with_changes(None, Some(&after), &[]);
                 tx.insert_record(CONTROL_OVERLAYS.name, &created, &audit)
                     .await?;
-                created
             }
-        };
+        }
         tx.commit().await?;
-        Ok(control_view(&catalog, control, Some(&record)))
+        // The same representation as a read.
+        self.get_control(actor, &control.id).await
     }
 
     /// Removes the organization's overlay; the control reads as the catalog has it again.

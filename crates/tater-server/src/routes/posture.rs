@@ -2,13 +2,14 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tater_domain::Role;
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::ApiResult;
-use crate::extract::{AuthActor, Params};
+use crate::extract::{AuthActor, JsonBody, Params};
 use crate::state::AppState;
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
@@ -29,6 +30,35 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
             .ok(200, "points and latest", Some(s("object"))),
         get(trend),
     )
+    .route(
+        Op::post("/api/poam/from-control", "poam_from_control", "Create a POAM item for a failing control, from its failed checks, endpoints and evidence")
+            .tag("POAM items").access(Access::Role(Role::Admin))
+            .body(json!({
+                "type": "object", "additionalProperties": false, "required": ["control"],
+                "properties": { "control": s("string"), "scheduledCompletion": { "type": "string", "format": "date" } },
+            }))
+            .ok(201, "The POAM item", Some(s("object"))),
+        post(from_control),
+    )
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct FromControl {
+    control: String,
+    scheduled_completion: Option<String>,
+}
+
+async fn from_control(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    JsonBody(b): JsonBody<FromControl>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let item = s
+        .service
+        .poam_from_control(&actor, &b.control, b.scheduled_completion.as_deref())
+        .await?;
+    Ok((StatusCode::CREATED, Json(item)))
 }
 
 async fn posture(State(s): State<AppState>, AuthActor(actor): AuthActor) -> ApiResult<Json<Value>> {

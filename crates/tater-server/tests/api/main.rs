@@ -8,6 +8,7 @@ mod attacks;
 mod audit;
 mod bad_input;
 mod cli;
+mod compliance;
 mod controls;
 mod http;
 mod identity;
