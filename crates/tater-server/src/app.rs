@@ -30,6 +30,8 @@ pub struct AppConfig {
     pub entra: Option<EntraConfig>,
     pub rate_limits: RateLimitConfig,
     pub compliance: tater_service::ComplianceConfig,
+    /// The check catalog; `None` means the built-in one (tests and benchmarks use others).
+    pub checks: Option<Arc<tater_catalog::CheckCatalog>>,
 }
 
 /// A built server, bound to its port but not yet serving.
@@ -57,6 +59,7 @@ impl App {
                 session_ttl_secs: config.session_ttl_secs,
                 entra: config.entra,
                 catalog: None,
+                checks: config.checks,
                 compliance: config.compliance,
             },
         )?;

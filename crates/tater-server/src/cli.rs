@@ -125,6 +125,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             stale_after_secs: i64::from(args.stale_after_hours) * 3600,
             max_acceptance_days: i64::from(args.max_acceptance_days),
         },
+        checks: None,
     };
     let app = App::build(config).await?;
     println!("Tater is running at http://{}/", app.addr);
@@ -180,6 +181,7 @@ pub async fn admin(args: AdminArgs) -> anyhow::Result<()> {
             session_ttl_secs: 3600,
             entra: None,
             catalog: None,
+            checks: None,
             compliance: Default::default(),
         },
     )?;

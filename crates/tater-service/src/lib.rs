@@ -45,6 +45,8 @@ pub struct ServiceConfig {
     pub entra: Option<EntraConfig>,
     /// The control catalog; `None` means the built-in one, loaded on first use.
     pub catalog: Option<Arc<tater_catalog::Catalog>>,
+    /// The check catalog; `None` means the built-in one.
+    pub checks: Option<Arc<tater_catalog::CheckCatalog>>,
     pub compliance: ComplianceConfig,
 }
 
@@ -82,6 +84,7 @@ pub struct Service {
     clock: Arc<dyn Clock>,
     auth: Arc<auth::AuthKeys>,
     catalog: Option<Arc<tater_catalog::Catalog>>,
+    checks: Option<Arc<tater_catalog::CheckCatalog>>,
     compliance: ComplianceConfig,
 }
 
@@ -94,11 +97,13 @@ impl Service {
         let auth = Arc::new(auth::AuthKeys::new(&config)?);
         let catalog = config.catalog.clone();
         let compliance = config.compliance;
+        let checks = config.checks.clone();
         Ok(Self {
             store,
             clock,
             auth,
             catalog,
+            checks,
             compliance,
         })
     }
