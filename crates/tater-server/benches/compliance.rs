@@ -216,11 +216,16 @@ async fn bare_insert(db: &TestDb, scans: usize) -> f64 {
     };
     match db.engine {
         Engine::Sqlite => {
-            let pool = sqlx::SqlitePool::connect(&format!("{}?mode=rwc", db.url))
-                .await
-                .unwrap();
-            sqlx::query("PRAGMA journal_mode = WAL")
-                .execute(&pool)
+            // The same connection settings as the store's SQLite engine.
+            let options: sqlx::sqlite::SqliteConnectOptions =
+                std::str::FromStr::from_str(&db.url).unwrap();
+            let options = options
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(std::time::Duration::from_secs(30));
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
                 .await
                 .unwrap();
             sqlx::query(ddl).execute(&pool).await.unwrap();
