@@ -10,8 +10,9 @@
 //! w: Critical 4, High 3, Medium 2, Low 1;   Skip and Not Applicable are left out
 //! ```
 //!
-//! Counting is done by the database (grouped counts of the latest results), so the work here
-//! is proportional to checks × endpoints, not to results.
+//! The counts are kept current at write time (per check in `posture_counts`, per endpoint in
+//! each scan's tally), so reading posture costs checks + endpoints, not results; only
+//! acceptances need a look at individual results, and only for the checks they cover.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -192,10 +193,8 @@ impl Service {
             .await?;
         let acceptances = active_acceptances(&mut *tx, today).await?;
         let mut by_check: HashMap<String, Tally> = HashMap::new();
-        for row in tx
-            .latest_result_counts(ResultGroup::Check, &ResultFilter::default())
-            .await?
-        {
+        // Both come from counts kept at write time: no pass over every result.
+        for row in tx.posture_counts().await? {
             let check = row.check_id.clone().unwrap_or_default();
             by_check.entry(check).or_default().add(
                 Outcome::Status(row.status),
@@ -204,10 +203,7 @@ impl Service {
             );
         }
         let mut by_endpoint: HashMap<EndpointId, Tally> = HashMap::new();
-        for row in tx
-            .latest_result_counts(ResultGroup::Endpoint, &ResultFilter::default())
-            .await?
-        {
+        for row in tx.latest_tallies().await? {
             if let Some(e) = row.endpoint {
                 by_endpoint.entry(e).or_default().add(
                     Outcome::Status(row.status),

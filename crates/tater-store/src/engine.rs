@@ -356,6 +356,70 @@ macro_rules! impl_engine {
             Ok(())
         }
 
+        /// Adds (`add`) or removes a scan's results to or from the tenant's posture counts.
+        async fn apply_posture(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            tenant: &str,
+            scan_id: &str,
+            add: bool,
+        ) -> Result<()> {
+            let sql = if add {
+                "INSERT INTO posture_counts (tenant_id, check_id, status, severity, n) \
+                 SELECT tenant_id, check_id, status, severity, 1 FROM scan_results \
+                 WHERE tenant_id = $1 AND scan_id = $2 \
+                 ON CONFLICT (tenant_id, check_id, status, severity) DO UPDATE SET n = posture_counts.n + 1"
+            } else {
+                "UPDATE posture_counts SET n = n - 1 WHERE tenant_id = $1 AND EXISTS \
+                 (SELECT 1 FROM scan_results r WHERE r.tenant_id = $1 AND r.scan_id = $2 \
+                  AND r.check_id = posture_counts.check_id AND r.status = posture_counts.status \
+                  AND r.severity = posture_counts.severity)"
+            };
+            sqlx::query(sql).bind(tenant).bind(scan_id).execute(&mut *conn).await?;
+            Ok(())
+        }
+
+        /// An endpoint's status and latest scan (with when it finished), before a change.
+        async fn endpoint_state(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            tenant: &str,
+            id: &str,
+        ) -> Result<Option<(String, Option<String>, Option<i64>)>> {
+            let row = sqlx::query(
+                "SELECT e.status, e.last_scan_id, s.finished_at FROM endpoints e \
+                 LEFT JOIN scans s ON s.tenant_id = e.tenant_id AND s.id = e.last_scan_id \
+                 WHERE e.tenant_id = $1 AND e.id = $2",
+            )
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            row.map(|r| Ok((r.try_get("status")?, r.try_get("last_scan_id")?, r.try_get("finished_at")?))).transpose()
+        }
+
+        /// Keeps posture counts right when an endpoint goes from `was_active` to `is_active`
+        /// with the same latest scan.
+        async fn follow_status(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            tenant: &str,
+            latest: Option<&str>,
+            was_active: bool,
+            is_active: bool,
+        ) -> Result<()> {
+            match (latest, was_active, is_active) {
+                (Some(scan), true, false) => apply_posture(conn, tenant, scan, false).await,
+                (Some(scan), false, true) => apply_posture(conn, tenant, scan, true).await,
+                _ => Ok(()),
+            }
+        }
+
+        fn tally_json(results: &[ScanResult]) -> Value {
+            let mut counts: std::collections::BTreeMap<(&str, &str), i64> = std::collections::BTreeMap::new();
+            for r in results {
+                *counts.entry((r.status.as_str(), r.severity.as_str())).or_default() += 1;
+            }
+            Value::Array(counts.into_iter().map(|((st, sv), n)| serde_json::json!([st, sv, n])).collect())
+        }
+
         /// A transaction on one tenant's data.
         pub struct EngineTenantTx {
             pub(crate) tx: sqlx::Transaction<'static, $db>,
@@ -680,6 +744,46 @@ macro_rules! impl_engine {
                 self.audit_if_touched(done.rows_affected(), audit).await
             }
 
+            async fn posture_counts(&mut self) -> Result<Vec<ResultCount>> {
+                let rows = sqlx::query(
+                    "SELECT check_id, status, severity, n FROM posture_counts WHERE tenant_id = $1 AND n > 0",
+                )
+                .bind(self.tenant())
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(ResultCount {
+                            endpoint: None,
+                            check_id: Some(row.try_get("check_id")?),
+                            status: parse_col(row, "status")?,
+                            severity: row.try_get("severity")?,
+                            count: row.try_get("n")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn latest_tallies(&mut self) -> Result<Vec<ResultCount>> {
+                let rows = sqlx::query(
+                    "SELECT e.id, s.tally FROM endpoints e JOIN scans s ON s.tenant_id = e.tenant_id \
+                     AND s.id = e.last_scan_id WHERE e.tenant_id = $1 AND e.status = 'active'",
+                )
+                .bind(self.tenant())
+                .fetch_all(&mut *self.tx)
+                .await?;
+                let mut out = Vec::new();
+                for row in &rows {
+                    let endpoint: EndpointId = parse_col(row, "id")?;
+                    let Json(tally): Json<Vec<(String, String, i64)>> = row.try_get("tally")?;
+                    for (status, severity, count) in tally {
+                        let status = status.parse().map_err(|_| corrupt("tally status"))?;
+                        out.push(ResultCount { endpoint: Some(endpoint), check_id: None, status, severity, count });
+                    }
+                }
+                Ok(out)
+            }
+
             async fn enrollment_tokens(&mut self) -> Result<Vec<EnrollmentToken>> {
                 let sql = format!(
                     "SELECT {TOKEN_COLUMNS} FROM enrollment_tokens WHERE tenant_id = $1 ORDER BY created_at DESC, id"
@@ -764,11 +868,14 @@ macro_rules! impl_engine {
             }
 
             async fn update_endpoint(&mut self, e: &Endpoint, expected_version: i64, audit: &AuditDraft) -> Result<()> {
+                append_audit(&mut self.tx, self.scope.org(), audit).await?;
+                let tenant = self.tenant();
+                let before = endpoint_state(&mut self.tx, &tenant, &e.id.to_string()).await?;
                 let done = sqlx::query(
                     "UPDATE endpoints SET tags = $3, status = $4, credential_hash = $5, credential_prefix = $6, \
                      version = $7, updated_at = $8 WHERE tenant_id = $1 AND id = $2 AND version = $9",
                 )
-                .bind(self.tenant())
+                .bind(&tenant)
                 .bind(e.id.to_string())
                 .bind(Json(&e.tags))
                 .bind(&e.status)
@@ -779,23 +886,27 @@ macro_rules! impl_engine {
                 .bind(expected_version)
                 .execute(&mut *self.tx)
                 .await?;
-                if done.rows_affected() == 0 {
+                let Some((status, latest, _)) = before.filter(|_| done.rows_affected() > 0) else {
                     return Err(match self.endpoint(e.id).await {
                         Ok(Some(_)) => StoreError::Conflict("the endpoint was changed by someone else".into()),
                         Ok(None) => StoreError::NotFound,
                         Err(err) => err,
                     });
-                }
-                append_audit(&mut self.tx, self.scope.org(), audit).await
+                };
+                follow_status(&mut self.tx, &tenant, latest.as_deref(), status == "active", e.status == "active").await
             }
 
             async fn delete_endpoint(&mut self, id: EndpointId, audit: &AuditDraft) -> Result<()> {
-                let done = sqlx::query("DELETE FROM endpoints WHERE tenant_id = $1 AND id = $2")
-                    .bind(self.tenant())
+                append_audit(&mut self.tx, self.scope.org(), audit).await?;
+                let tenant = self.tenant();
+                let (status, latest, _) = endpoint_state(&mut self.tx, &tenant, &id.to_string()).await?.ok_or(StoreError::NotFound)?;
+                follow_status(&mut self.tx, &tenant, latest.as_deref(), status == "active", false).await?;
+                sqlx::query("DELETE FROM endpoints WHERE tenant_id = $1 AND id = $2")
+                    .bind(&tenant)
                     .bind(id.to_string())
                     .execute(&mut *self.tx)
                     .await?;
-                self.audit_if_touched(done.rows_affected(), audit).await
+                Ok(())
             }
 
             async fn scan(&mut self, id: ScanId) -> Result<Option<Scan>> {
@@ -809,19 +920,25 @@ macro_rules! impl_engine {
             }
 
             async fn insert_scan(&mut self, scan: &Scan, results: &[ScanResult], audit: &AuditDraft) -> Result<()> {
+                // The audit head first: it orders the tenant's writers, so posture counts are
+                // always locked in the same order (no deadlocks between concurrent reports).
+                append_audit(&mut self.tx, self.scope.org(), audit).await?;
                 let tenant = self.tenant();
                 let scan_id = scan.id.to_string();
+                let endpoint = scan.endpoint.to_string();
+                let before = endpoint_state(&mut self.tx, &tenant, &endpoint).await?.ok_or(StoreError::NotFound)?;
                 sqlx::query(
-                    "INSERT INTO scans (tenant_id, id, endpoint_id, started_at, finished_at, received_at, counts) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO scans (tenant_id, id, endpoint_id, started_at, finished_at, received_at, counts, tally) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(&tenant)
                 .bind(&scan_id)
-                .bind(scan.endpoint.to_string())
+                .bind(&endpoint)
                 .bind(scan.started_at.millis())
                 .bind(scan.finished_at.millis())
                 .bind(scan.received_at.millis())
                 .bind(Json(counts_json(&scan.counts)))
+                .bind(Json(tally_json(results)))
                 .execute(&mut *self.tx)
                 .await?;
                 for chunk in results.chunks(RESULT_BATCH) {
@@ -844,21 +961,31 @@ macro_rules! impl_engine {
                 }
                 // The newest finished scan is the endpoint's latest; a late retry of an older
                 // scan is stored but does not replace it.
-                sqlx::query(
-                    "UPDATE endpoints SET last_seen_at = $4, \
-                     last_scan_id = CASE WHEN last_scan_id IS NULL OR \
-                       (SELECT s.finished_at FROM scans s WHERE s.tenant_id = endpoints.tenant_id \
-                        AND s.id = endpoints.last_scan_id) <= $5 THEN $3 ELSE last_scan_id END \
-                     WHERE tenant_id = $1 AND id = $2",
-                )
-                .bind(&tenant)
-                .bind(scan.endpoint.to_string())
-                .bind(&scan_id)
-                .bind(scan.received_at.millis())
-                .bind(scan.finished_at.millis())
-                .execute(&mut *self.tx)
-                .await?;
-                append_audit(&mut self.tx, self.scope.org(), audit).await
+                let (status, old_latest, old_finished) = before;
+                let newer = old_finished.is_none_or(|f| f <= scan.finished_at.millis());
+                if newer {
+                    if status == "active" {
+                        if let Some(old) = &old_latest {
+                            apply_posture(&mut self.tx, &tenant, old, false).await?;
+                        }
+                        apply_posture(&mut self.tx, &tenant, &scan_id, true).await?;
+                    }
+                    sqlx::query("UPDATE endpoints SET last_seen_at = $3, last_scan_id = $4 WHERE tenant_id = $1 AND id = $2")
+                        .bind(&tenant)
+                        .bind(&endpoint)
+                        .bind(scan.received_at.millis())
+                        .bind(&scan_id)
+                        .execute(&mut *self.tx)
+                        .await?;
+                } else {
+                    sqlx::query("UPDATE endpoints SET last_seen_at = $3 WHERE tenant_id = $1 AND id = $2")
+                        .bind(&tenant)
+                        .bind(&endpoint)
+                        .bind(scan.received_at.millis())
+                        .execute(&mut *self.tx)
+                        .await?;
+                }
+                Ok(())
             }
 
             async fn scan_results(&mut self, scan: ScanId) -> Result<Vec<ScanResult>> {
@@ -1194,6 +1321,8 @@ macro_rules! impl_engine {
                 audit: &AuditDraft,
             ) -> Result<()> {
                 let org = token.org.to_string();
+                append_audit(&mut self.tx, token.org, audit).await?;
+                let before = if existed { endpoint_state(&mut self.tx, &org, &e.id.to_string()).await? } else { None };
                 if existed {
                     let done = sqlx::query(
                         "UPDATE endpoints SET os = $3, os_version = $4, arch = $5, agent_version = $6, \
@@ -1250,7 +1379,11 @@ macro_rules! impl_engine {
                 if used.rows_affected() == 0 {
                     return Err(StoreError::Conflict("the enrollment token was used or revoked".into()));
                 }
-                append_audit(&mut self.tx, token.org, audit).await
+                // Re-enrolling a retired endpoint brings its latest results back into posture.
+                if let Some((status, latest, _)) = before {
+                    follow_status(&mut self.tx, &org, latest.as_deref(), status == "active", true).await?;
+                }
+                Ok(())
             }
 
             async fn endpoint_by_credential(&mut self, credential_hash: &str) -> Result<Option<Endpoint>> {

@@ -271,6 +271,12 @@ pub trait TenantTx: Send {
         group: ResultGroup,
         filter: &ResultFilter,
     ) -> Result<Vec<ResultCount>>;
+    /// Latest results of active endpoints counted by check, status and severity, as kept
+    /// current at write time (the same numbers as `latest_result_counts(Check, all)`).
+    async fn posture_counts(&mut self) -> Result<Vec<ResultCount>>;
+    /// Latest results of active endpoints counted by endpoint, status and severity, from each
+    /// latest scan's tally.
+    async fn latest_tallies(&mut self) -> Result<Vec<ResultCount>>;
     /// Latest results with status `status` of `checks` on every active endpoint (with
     /// evidence), at most `limit`.
     async fn latest_results_of(

@@ -9,7 +9,8 @@ use crate::support::*;
 
 both_engines!(
     enrollment_and_credentials,
-    scans_latest_results_and_isolation
+    scans_latest_results_and_isolation,
+    posture_counts_follow_every_change
 );
 
 fn draft(org: OrgId, action: AuditAction, kind: &str, id: impl ToString) -> AuditDraft {
@@ -408,5 +409,128 @@ async fn scans_latest_results_and_isolation(db: TestDb) {
     assert!(tx.scan(s1.id).await.unwrap().is_none());
     assert!(tx.scan_results(s3.id).await.unwrap().is_empty());
     assert_eq!(tx.scans(None, None, 100).await.unwrap().len(), 1);
+    tx.commit().await.unwrap();
+}
+
+/// The counts kept at write time always equal a recount of the latest results.
+async fn posture_counts_follow_every_change(db: TestDb) {
+    use std::collections::BTreeMap;
+    use tater_store::TenantTx;
+    async fn check(tx: &mut dyn TenantTx, when: &str) {
+        let key = |r: &tater_store::ResultCount| {
+            (
+                r.check_id.clone().unwrap_or_default(),
+                r.status,
+                r.severity.clone(),
+            )
+        };
+        let kept: BTreeMap<_, i64> = tx
+            .posture_counts()
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (key(r), r.count))
+            .collect();
+        let recount: BTreeMap<_, i64> = tx
+            .latest_result_counts(ResultGroup::Check, &ResultFilter::default())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (key(r), r.count))
+            .collect();
+        assert_eq!(kept, recount, "{when}");
+        let by_endpoint: i64 = tx
+            .latest_tallies()
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.count)
+            .sum();
+        assert_eq!(
+            by_endpoint,
+            recount.values().sum::<i64>(),
+            "{when}: tallies"
+        );
+    }
+    let store = open(&db).await;
+    let (a, sa) = new_org(&*store, "A").await;
+    let tok = token(a, "ab", false);
+    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    tx.insert_enrollment_token(
+        &tok,
+        &draft(a, AuditAction::Create, "enrollment-token", tok.id),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let (e1, e2) = (endpoint(a, "p-01", "31"), endpoint(a, "p-02", "32"));
+    let mut itx = store.identity(Mode::Write).await.unwrap();
+    for e in [&e1, &e2] {
+        itx.enroll_endpoint(
+            &tok,
+            e,
+            false,
+            &draft(a, AuditAction::Create, "endpoint", e.id),
+        )
+        .await
+        .unwrap();
+    }
+    itx.commit().await.unwrap();
+
+    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    let (r1, r2, r3) = (results(50, 3), results(50, 5), results(50, 2));
+    let s1 = scan(a, &e1, NOW + 1_000, &r1);
+    tx.insert_scan(&s1, &r1, &draft(a, AuditAction::Create, "scan", s1.id))
+        .await
+        .unwrap();
+    check(&mut *tx, "first scan").await;
+    let s2 = scan(a, &e2, NOW + 1_000, &r2);
+    tx.insert_scan(&s2, &r2, &draft(a, AuditAction::Create, "scan", s2.id))
+        .await
+        .unwrap();
+    check(&mut *tx, "second endpoint").await;
+    let s3 = scan(a, &e1, NOW + 2_000, &r3);
+    tx.insert_scan(&s3, &r3, &draft(a, AuditAction::Create, "scan", s3.id))
+        .await
+        .unwrap();
+    check(&mut *tx, "newer scan replaces").await;
+    let old = scan(a, &e1, NOW + 500, &r2);
+    tx.insert_scan(&old, &r2, &draft(a, AuditAction::Create, "scan", old.id))
+        .await
+        .unwrap();
+    check(&mut *tx, "older retry changes nothing").await;
+    let mut retired = tx.endpoint(e2.id).await.unwrap().unwrap();
+    retired.status = "retired".into();
+    retired.version += 1;
+    tx.update_endpoint(
+        &retired,
+        retired.version - 1,
+        &draft(a, AuditAction::Update, "endpoint", e2.id),
+    )
+    .await
+    .unwrap();
+    check(&mut *tx, "retired endpoint leaves posture").await;
+    tx.commit().await.unwrap();
+
+    let mut itx = store.identity(Mode::Write).await.unwrap();
+    let back = itx.endpoint_by_hostname(a, "p-02").await.unwrap().unwrap();
+    itx.enroll_endpoint(
+        &tok,
+        &Endpoint {
+            credential_hash: Some("77".repeat(32)),
+            ..back
+        },
+        true,
+        &draft(a, AuditAction::Update, "endpoint", e2.id),
+    )
+    .await
+    .unwrap();
+    itx.commit().await.unwrap();
+    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    check(&mut *tx, "re-enrolled endpoint returns").await;
+    tx.delete_endpoint(e1.id, &draft(a, AuditAction::Delete, "endpoint", e1.id))
+        .await
+        .unwrap();
+    check(&mut *tx, "deleted endpoint leaves posture").await;
     tx.commit().await.unwrap();
 }
