@@ -920,13 +920,9 @@ macro_rules! impl_engine {
             }
 
             async fn insert_scan(&mut self, scan: &Scan, results: &[ScanResult], audit: &AuditDraft) -> Result<()> {
-                // The audit head first: it orders the tenant's writers, so posture counts are
-                // always locked in the same order (no deadlocks between concurrent reports).
-                append_audit(&mut self.tx, self.scope.org(), audit).await?;
                 let tenant = self.tenant();
                 let scan_id = scan.id.to_string();
                 let endpoint = scan.endpoint.to_string();
-                let before = endpoint_state(&mut self.tx, &tenant, &endpoint).await?.ok_or(StoreError::NotFound)?;
                 sqlx::query(
                     "INSERT INTO scans (tenant_id, id, endpoint_id, started_at, finished_at, received_at, counts, tally) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -959,9 +955,14 @@ macro_rules! impl_engine {
                     }));
                     bind_args(sqlx::query(&b.sql), &b.args).execute(&mut *self.tx).await?;
                 }
+                // Only now the audit head: it orders the tenant's writers, so the shared posture
+                // rows below are always locked in one order (no deadlocks), while the bulk of
+                // the work above ran in parallel with other reports.
+                append_audit(&mut self.tx, self.scope.org(), audit).await?;
+                let (status, old_latest, old_finished) =
+                    endpoint_state(&mut self.tx, &tenant, &endpoint).await?.ok_or(StoreError::NotFound)?;
                 // The newest finished scan is the endpoint's latest; a late retry of an older
                 // scan is stored but does not replace it.
-                let (status, old_latest, old_finished) = before;
                 let newer = old_finished.is_none_or(|f| f <= scan.finished_at.millis());
                 if newer {
                     if status == "active" {
