@@ -356,25 +356,63 @@ macro_rules! impl_engine {
             Ok(())
         }
 
-        /// Adds (`add`) or removes a scan's results to or from the tenant's posture counts.
-        async fn apply_posture(
+        /// Shards of the posture counters (see migration 0003).
+        const POSTURE_SHARDS: u32 = 16;
+
+        /// The counter shard of an endpoint.
+        fn shard_of(endpoint: &str) -> i64 {
+            let h = endpoint.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+            i64::from(h % POSTURE_SHARDS)
+        }
+
+        /// Moves the endpoint's contribution to the posture counts from scan `from` to scan
+        /// `to` (either may be absent): only the results that differ between the two change a
+        /// counter, so a routine re-scan touches few rows.
+        async fn move_posture(
             conn: &mut <$db as sqlx::Database>::Connection,
             tenant: &str,
-            scan_id: &str,
-            add: bool,
+            endpoint: &str,
+            from: Option<&str>,
+            to: Option<&str>,
         ) -> Result<()> {
-            let sql = if add {
-                "INSERT INTO posture_counts (tenant_id, check_id, status, severity, n) \
-                 SELECT tenant_id, check_id, status, severity, 1 FROM scan_results \
-                 WHERE tenant_id = $1 AND scan_id = $2 \
-                 ON CONFLICT (tenant_id, check_id, status, severity) DO UPDATE SET n = posture_counts.n + 1"
-            } else {
-                "UPDATE posture_counts SET n = n - 1 WHERE tenant_id = $1 AND EXISTS \
-                 (SELECT 1 FROM scan_results r WHERE r.tenant_id = $1 AND r.scan_id = $2 \
-                  AND r.check_id = posture_counts.check_id AND r.status = posture_counts.status \
-                  AND r.severity = posture_counts.severity)"
+            let shard = shard_of(endpoint);
+            // The (check, status, severity) keys of scan `$2` that scan `$4` lacks. A set
+            // difference rather than a correlated NOT EXISTS: PostgreSQL's generic plans guess
+            // one row per side and a nested anti-join then costs seconds per report.
+            let only_in = |this: &str, other: Option<&str>| {
+                let pick = |scan: &str| {
+                    format!("SELECT check_id, status, severity FROM scan_results WHERE tenant_id = $1 AND scan_id = {scan}")
+                };
+                match other {
+                    Some(other) => format!("{} EXCEPT {}", pick(this), pick(other)),
+                    None => pick(this),
+                }
             };
-            sqlx::query(sql).bind(tenant).bind(scan_id).execute(&mut *conn).await?;
+            if let Some(old) = from {
+                let sql = format!(
+                    "UPDATE posture_counts SET n = n - 1 WHERE tenant_id = $1 AND shard = $3 \
+                     AND (check_id, status, severity) IN ({})",
+                    only_in("$2", to.map(|_| "$4"))
+                );
+                let q = sqlx::query(&sql).bind(tenant).bind(old).bind(shard);
+                match to {
+                    Some(other) => q.bind(other).execute(&mut *conn).await?,
+                    None => q.execute(&mut *conn).await?,
+                };
+            }
+            if let Some(new) = to {
+                let sql = format!(
+                    "INSERT INTO posture_counts (tenant_id, check_id, status, severity, shard, n) \
+                     SELECT $1, d.check_id, d.status, d.severity, $3, 1 FROM ({}) d WHERE true \
+                     ON CONFLICT (tenant_id, check_id, status, severity, shard) DO UPDATE SET n = posture_counts.n + 1",
+                    only_in("$2", from.map(|_| "$4"))
+                );
+                let q = sqlx::query(&sql).bind(tenant).bind(new).bind(shard);
+                match from {
+                    Some(other) => q.bind(other).execute(&mut *conn).await?,
+                    None => q.execute(&mut *conn).await?,
+                };
+            }
             Ok(())
         }
 
@@ -401,13 +439,14 @@ macro_rules! impl_engine {
         async fn follow_status(
             conn: &mut <$db as sqlx::Database>::Connection,
             tenant: &str,
+            endpoint: &str,
             latest: Option<&str>,
             was_active: bool,
             is_active: bool,
         ) -> Result<()> {
             match (latest, was_active, is_active) {
-                (Some(scan), true, false) => apply_posture(conn, tenant, scan, false).await,
-                (Some(scan), false, true) => apply_posture(conn, tenant, scan, true).await,
+                (Some(scan), true, false) => move_posture(conn, tenant, endpoint, Some(scan), None).await,
+                (Some(scan), false, true) => move_posture(conn, tenant, endpoint, None, Some(scan)).await,
                 _ => Ok(()),
             }
         }
@@ -746,7 +785,8 @@ macro_rules! impl_engine {
 
             async fn posture_counts(&mut self) -> Result<Vec<ResultCount>> {
                 let rows = sqlx::query(
-                    "SELECT check_id, status, severity, n FROM posture_counts WHERE tenant_id = $1 AND n > 0",
+                    "SELECT check_id, status, severity, CAST(SUM(n) AS BIGINT) AS n FROM posture_counts WHERE tenant_id = $1 \
+                     GROUP BY check_id, status, severity HAVING SUM(n) > 0",
                 )
                 .bind(self.tenant())
                 .fetch_all(&mut *self.tx)
@@ -893,14 +933,14 @@ macro_rules! impl_engine {
                         Err(err) => err,
                     });
                 };
-                follow_status(&mut self.tx, &tenant, latest.as_deref(), status == "active", e.status == "active").await
+                follow_status(&mut self.tx, &tenant, &e.id.to_string(), latest.as_deref(), status == "active", e.status == "active").await
             }
 
             async fn delete_endpoint(&mut self, id: EndpointId, audit: &AuditDraft) -> Result<()> {
                 append_audit(&mut self.tx, self.scope.org(), audit).await?;
                 let tenant = self.tenant();
                 let (status, latest, _) = endpoint_state(&mut self.tx, &tenant, &id.to_string()).await?.ok_or(StoreError::NotFound)?;
-                follow_status(&mut self.tx, &tenant, latest.as_deref(), status == "active", false).await?;
+                follow_status(&mut self.tx, &tenant, &id.to_string(), latest.as_deref(), status == "active", false).await?;
                 sqlx::query("DELETE FROM endpoints WHERE tenant_id = $1 AND id = $2")
                     .bind(&tenant)
                     .bind(id.to_string())
@@ -966,10 +1006,7 @@ macro_rules! impl_engine {
                 let newer = old_finished.is_none_or(|f| f <= scan.finished_at.millis());
                 if newer {
                     if status == "active" {
-                        if let Some(old) = &old_latest {
-                            apply_posture(&mut self.tx, &tenant, old, false).await?;
-                        }
-                        apply_posture(&mut self.tx, &tenant, &scan_id, true).await?;
+                        move_posture(&mut self.tx, &tenant, &endpoint, old_latest.as_deref(), Some(&scan_id)).await?;
                     }
                     sqlx::query("UPDATE endpoints SET last_seen_at = $3, last_scan_id = $4 WHERE tenant_id = $1 AND id = $2")
                         .bind(&tenant)
@@ -1382,7 +1419,7 @@ macro_rules! impl_engine {
                 }
                 // Re-enrolling a retired endpoint brings its latest results back into posture.
                 if let Some((status, latest, _)) = before {
-                    follow_status(&mut self.tx, &org, latest.as_deref(), status == "active", true).await?;
+                    follow_status(&mut self.tx, &org, &e.id.to_string(), latest.as_deref(), status == "active", true).await?;
                 }
                 Ok(())
             }

@@ -10,6 +10,9 @@ CREATE TABLE posture_counts (
     check_id  TEXT NOT NULL,
     status    TEXT NOT NULL,
     severity  TEXT NOT NULL,
+    -- Reports from different endpoints update different shards, so they rarely wait on each
+    -- other's row locks; readers add the shards up.
+    shard     INTEGER NOT NULL,
     n         INTEGER NOT NULL,
-    PRIMARY KEY (tenant_id, check_id, status, severity)
+    PRIMARY KEY (tenant_id, check_id, status, severity, shard)
 );
