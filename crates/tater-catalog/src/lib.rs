@@ -14,6 +14,7 @@ mod render;
 pub use checks::{Check, CheckCatalog, Severity};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use tater_domain::module::normalize_control_id;
@@ -78,6 +79,10 @@ pub enum CatalogError {
     Parse { name: String, reason: String },
     #[error("{0}: neither an OSCAL catalog nor a profile")]
     NotCatalogOrProfile(String),
+    #[error("{name}: {reason}")]
+    Read { name: String, reason: String },
+    #[error("profile {profile}: imports all of '{href}', which names no loaded catalog")]
+    UnresolvedImport { profile: String, href: String },
 }
 
 /// Controls and frameworks, immutable once built.
@@ -96,6 +101,42 @@ impl Catalog {
         BUILTIN
             .get_or_init(|| build_builtin().map(Arc::new).map_err(Arc::new))
             .clone()
+    }
+
+    /// The built-in documents plus every `*.json` OSCAL catalog and profile in `dir`, so
+    /// another framework is data, not code. Catalogs add or replace controls; each profile
+    /// becomes a framework named after its file (`cmmc-l2.json` → `cmmc-l2`) and may select
+    /// controls from any catalog loaded.
+    pub fn with_dir(dir: &Path) -> Result<Catalog, CatalogError> {
+        let read_err = |name: &Path, e: std::io::Error| CatalogError::Read {
+            name: name.display().to_string(),
+            reason: e.to_string(),
+        };
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| read_err(dir, e))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json") && p.is_file())
+            .collect();
+        // Sorted, so the later of two catalogs defining a control is predictable.
+        files.sort();
+        let mut b = builtin_builder()?;
+        for path in &files {
+            let size = std::fs::metadata(path)
+                .map_err(|e| read_err(path, e))?
+                .len();
+            if size > MAX_DOCUMENT_BYTES {
+                return Err(CatalogError::Read {
+                    name: path.display().to_string(),
+                    reason: format!("larger than {MAX_DOCUMENT_BYTES} bytes"),
+                });
+            }
+            let bytes = std::fs::read(path).map_err(|e| read_err(path, e))?;
+            let name = path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            b.add_document(&name, None, &bytes)?;
+        }
+        b.build()
     }
 
     /// All controls in catalog order.
@@ -139,8 +180,9 @@ impl Catalog {
 
 /// The built-in documents, in load order: (name, framework id for profiles, bytes).
 const BUILTIN_DOCUMENTS: &[(&str, Option<&str>, &[u8])] = &[
+    // Named as NIST publishes it, so profiles importing the catalog by file name resolve.
     (
-        "catalog-5.0.1.json",
+        "NIST_SP-800-53_rev5_catalog.json",
         None,
         include_bytes!("../data/nist-sp800-53-rev5/catalog-5.0.1.json"),
     ),
@@ -179,7 +221,14 @@ const BUILTIN_DOCUMENTS: &[(&str, Option<&str>, &[u8])] = &[
 /// The id of the framework holding every built-in control.
 pub const FULL_CATALOG_FRAMEWORK: &str = "nist-800-53-rev5";
 
+/// The largest OSCAL document read from a catalog directory (the full Rev 5 catalog is 3 MiB).
+const MAX_DOCUMENT_BYTES: u64 = 64 * 1024 * 1024;
+
 fn build_builtin() -> Result<Catalog, CatalogError> {
+    builtin_builder()?.build()
+}
+
+fn builtin_builder() -> Result<CatalogBuilder, CatalogError> {
     let mut b = CatalogBuilder::new();
     for (name, framework, bytes) in BUILTIN_DOCUMENTS {
         b.add_document(name, *framework, bytes)?;
@@ -188,8 +237,11 @@ fn build_builtin() -> Result<Catalog, CatalogError> {
         FULL_CATALOG_FRAMEWORK,
         "NIST SP 800-53 Rev 5 (all controls)",
     );
-    Ok(b.build())
+    Ok(b)
 }
+
+/// A loaded catalog document: its names and the controls it defined.
+type Source = (Vec<String>, HashSet<String>);
 
 /// Collects catalogs and profiles, then resolves them into a [`Catalog`].
 #[derive(Default)]
@@ -197,7 +249,12 @@ pub struct CatalogBuilder {
     controls: BTreeMap<String, Control>,
     families: Vec<(String, String)>,
     profiles: Vec<(String, oscal::Profile)>,
-    full: Vec<(String, String)>,
+    full: Vec<(String, String, HashSet<String>)>,
+    /// Each catalog document's names (file name, its stem, OSCAL uuid) and the controls it
+    /// defined, for profiles that import all of one catalog.
+    sources: Vec<Source>,
+    /// Controls defined by the catalog being added.
+    defined: HashSet<String>,
 }
 
 impl CatalogBuilder {
@@ -220,7 +277,11 @@ impl CatalogBuilder {
             })?;
         match (doc.catalog, doc.profile) {
             (Some(catalog), _) => {
+                let mut names = vec![name.to_owned(), file_stem(name).to_owned()];
+                names.extend(catalog.uuid.clone());
                 self.add_catalog(catalog);
+                let defined = std::mem::take(&mut self.defined);
+                self.sources.push((names, defined));
                 Ok(())
             }
             (None, Some(profile)) => {
@@ -233,9 +294,11 @@ impl CatalogBuilder {
         }
     }
 
-    /// A framework holding every control loaded (withdrawn ones included).
+    /// A framework holding every control loaded so far (withdrawn ones included); controls
+    /// from documents added later are not in it.
     pub fn add_full_framework(&mut self, id: &str, title: &str) {
-        self.full.push((id.to_owned(), title.to_owned()));
+        let members = self.controls.keys().cloned().collect();
+        self.full.push((id.to_owned(), title.to_owned(), members));
     }
 
     fn add_catalog(&mut self, catalog: oscal::Catalog) {
@@ -314,6 +377,7 @@ impl CatalogBuilder {
             },
             None => control,
         };
+        self.defined.insert(merged.id.clone());
         self.controls.insert(merged.id.clone(), merged);
         for child in &c.controls {
             self.add_control(child, family, Some(&c.id), source);
@@ -321,7 +385,7 @@ impl CatalogBuilder {
     }
 
     /// Resolves profiles and orders controls.
-    pub fn build(self) -> Catalog {
+    pub fn build(self) -> Result<Catalog, CatalogError> {
         let mut controls: Vec<Control> = self.controls.into_values().collect();
         controls.sort_by(|a, b| a.sort_id.cmp(&b.sort_id).then_with(|| a.id.cmp(&b.id)));
         let index: HashMap<String, usize> = controls
@@ -341,7 +405,13 @@ impl CatalogBuilder {
             let mut selected: HashSet<String> = HashSet::new();
             for import in &profile.imports {
                 if import.include_all.is_some() {
-                    selected.extend(controls.iter().map(|c| c.id.clone()));
+                    let all = imported_catalog(&self.sources, &import.href, profile).ok_or_else(
+                        || CatalogError::UnresolvedImport {
+                            profile: id.clone(),
+                            href: import.href.clone(),
+                        },
+                    )?;
+                    selected.extend(all.iter().cloned());
                 }
                 let expand = |sel: &oscal::Selection| -> Vec<String> {
                     let mut ids: Vec<String> = sel
@@ -374,17 +444,53 @@ impl CatalogBuilder {
             }
             frameworks.push(framework(id, &profile.metadata.title, &controls, selected));
         }
-        for (id, title) in &self.full {
-            let all = controls.iter().map(|c| c.id.clone()).collect();
-            frameworks.push(framework(id, title, &controls, all));
+        for (id, title, members) in self.full {
+            frameworks.push(framework(&id, &title, &controls, members));
         }
-        Catalog {
+        Ok(Catalog {
             controls,
             index,
             frameworks,
             families: self.families,
+        })
+    }
+}
+
+/// The controls of the catalog an import's href names: a loaded document's file name (or
+/// stem) or uuid, directly or through the profile's back-matter resource for `#uuid`.
+fn imported_catalog<'a>(
+    sources: &'a [Source],
+    href: &str,
+    profile: &oscal::Profile,
+) -> Option<&'a HashSet<String>> {
+    let mut refs = vec![href];
+    if let Some(uuid) = href.strip_prefix('#') {
+        refs.push(uuid);
+        for r in profile
+            .back_matter
+            .resources
+            .iter()
+            .filter(|r| r.uuid == uuid)
+        {
+            refs.extend(r.rlinks.iter().map(|l| l.href.as_str()));
         }
     }
+    let wanted: Vec<&str> = refs
+        .iter()
+        .map(|r| r.rsplit('/').next().unwrap_or(r))
+        .flat_map(|r| [r, file_stem(r)])
+        .collect();
+    sources
+        .iter()
+        .rev()
+        .find(|(names, _)| names.iter().any(|n| wanted.contains(&n.as_str())))
+        .map(|(_, ids)| ids)
+}
+
+/// A file name without its last extension (`a/b.json` → `b`).
+fn file_stem(name: &str) -> &str {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    base.rsplit_once('.').map_or(base, |(stem, _)| stem)
 }
 
 fn framework(id: &str, title: &str, controls: &[Control], members: HashSet<String>) -> Framework {
@@ -423,7 +529,7 @@ mod tests {
         b.add_document("mini.json", None, catalog).unwrap();
         b.add_document("base.json", None, profile).unwrap();
         assert!(b.add_document("junk.json", None, b"{}").is_err());
-        let c = b.build();
+        let c = b.build().unwrap();
         let one = c.control("XX-1").unwrap();
         assert_eq!(
             one.statement,

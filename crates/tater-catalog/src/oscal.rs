@@ -18,6 +18,8 @@ pub struct Metadata {
 
 #[derive(Debug, Deserialize)]
 pub struct Catalog {
+    #[serde(default)]
+    pub uuid: Option<String>,
     pub metadata: Metadata,
     #[serde(default)]
     pub groups: Vec<Group>,
@@ -101,10 +103,33 @@ pub struct Profile {
     pub metadata: Metadata,
     #[serde(default)]
     pub imports: Vec<Import>,
+    #[serde(rename = "back-matter", default)]
+    pub back_matter: BackMatter,
+}
+
+/// Where a profile's `#uuid` import hrefs point.
+#[derive(Debug, Default, Deserialize)]
+pub struct BackMatter {
+    #[serde(default)]
+    pub resources: Vec<Resource>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Resource {
+    pub uuid: String,
+    #[serde(default)]
+    pub rlinks: Vec<Link>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Link {
+    pub href: String,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct Import {
+    #[serde(default)]
+    pub href: String,
     #[serde(rename = "include-all", default)]
     pub include_all: Option<serde_json::Value>,
     #[serde(rename = "include-controls", default)]

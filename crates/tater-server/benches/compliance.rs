@@ -91,6 +91,7 @@ async fn app(db: &TestDb) -> (App, Service) {
         clock: Arc::new(SystemClock),
         entra: None,
         compliance: Default::default(),
+        catalog: None,
         checks: Some(checks()),
         rate_limits: tater_server::rate_limit::RateLimitConfig {
             limits: tater_server::rate_limit::Limits {

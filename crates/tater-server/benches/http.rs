@@ -119,6 +119,7 @@ async fn tater(db: &TestDb) -> Fixture {
         clock: Arc::new(SystemClock),
         entra: Some(entra.config()),
         compliance: Default::default(),
+        catalog: None,
         checks: None,
         rate_limits: tater_server::rate_limit::RateLimitConfig {
             limits: unlimited(),

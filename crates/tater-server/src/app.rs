@@ -30,6 +30,8 @@ pub struct AppConfig {
     pub entra: Option<EntraConfig>,
     pub rate_limits: RateLimitConfig,
     pub compliance: tater_service::ComplianceConfig,
+    /// The control catalog; `None` means the built-in one.
+    pub catalog: Option<Arc<tater_catalog::Catalog>>,
     /// The check catalog; `None` means the built-in one (tests and benchmarks use others).
     pub checks: Option<Arc<tater_catalog::CheckCatalog>>,
 }
@@ -58,7 +60,7 @@ impl App {
                 jwt_secret: config.jwt_secret,
                 session_ttl_secs: config.session_ttl_secs,
                 entra: config.entra,
-                catalog: None,
+                catalog: config.catalog,
                 checks: config.checks,
                 compliance: config.compliance,
             },

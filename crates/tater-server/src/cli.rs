@@ -125,6 +125,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             stale_after_secs: i64::from(args.stale_after_hours) * 3600,
             max_acceptance_days: i64::from(args.max_acceptance_days),
         },
+        catalog: match &args.catalog_dir {
+            Some(dir) => Some(Arc::new(
+                tater_catalog::Catalog::with_dir(dir)
+                    .with_context(|| format!("loading the catalog directory {}", dir.display()))?,
+            )),
+            None => None,
+        },
         checks: None,
     };
     let app = App::build(config).await?;

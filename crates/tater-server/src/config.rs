@@ -100,6 +100,10 @@ pub struct ServeArgs {
     /// The longest a risk acceptance may run, in days.
     #[arg(long, env = "TATER_MAX_ACCEPTANCE_DAYS", default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub max_acceptance_days: u32,
+    /// A directory of extra OSCAL catalogs and profiles (`*.json`) loaded beside the built-in
+    /// SP 800-53 Rev 5; each profile becomes a framework named after its file.
+    #[arg(long, env = "TATER_CATALOG_DIR")]
+    pub catalog_dir: Option<PathBuf>,
     #[command(flatten)]
     pub entra: EntraArgs,
     #[command(flatten)]

@@ -99,9 +99,9 @@ pub enum FieldKind {
     },
     /// A calendar date, `YYYY-MM-DD`.
     Date,
-    /// One SP 800-53 control id, normalised to OSCAL form.
+    /// One control id, normalised to OSCAL form.
     ControlId,
-    /// SP 800-53 control ids, normalised to OSCAL form (`AC-2(1)` becomes `ac-2.1`).
+    /// Control ids, normalised to OSCAL form (`AC-2(1)` becomes `ac-2.1`).
     ControlIds,
     /// Short labels.
     Tags,

@@ -367,10 +367,10 @@ fn parse_filter(def: &ModuleDef, key: &str, value: &str, today: Date) -> Result<
             }
             (FieldKind::ControlId, None) => normalize_control_id(value)
                 .map(|id| Condition::Eq(operand, Scalar::Text(id)))
-                .ok_or_else(|| "must be an SP 800-53 control id (e.g. AC-2 or AC-2(1))".into()),
+                .ok_or_else(|| "must be a control id (e.g. AC-2 or AC-2(1))".into()),
             (FieldKind::ControlIds, None) => normalize_control_id(value)
                 .map(|id| Condition::Contains(operand, id))
-                .ok_or_else(|| "must be an SP 800-53 control id (e.g. AC-2 or AC-2(1))".into()),
+                .ok_or_else(|| "must be a control id (e.g. AC-2 or AC-2(1))".into()),
             (FieldKind::Tags, None) => Ok(Condition::Contains(operand, value.trim().to_owned())),
             _ => Err("this filter does not take .gte/.lte/.gt/.lt".into()),
         };

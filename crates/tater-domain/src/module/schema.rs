@@ -23,13 +23,13 @@ fn field_schema(field: &FieldDef) -> Value {
         FieldKind::ControlId => json!({
             "type": "string",
             "examples": ["ac-2", "AC-2(1)"],
-            "description": "an SP 800-53 control id; stored in OSCAL form (ac-2.1)",
+            "description": "a control id (SP 800-53 or a loaded OSCAL catalog); stored in OSCAL form (ac-2.1)",
         }),
         FieldKind::ControlIds => json!({
             "type": "array",
             "maxItems": MAX_CONTROL_IDS,
             "items": { "type": "string", "examples": ["ac-2", "AC-2(1)"] },
-            "description": "SP 800-53 control ids; stored in OSCAL form (ac-2.1)",
+            "description": "control ids (SP 800-53 or a loaded OSCAL catalog); stored in OSCAL form (ac-2.1)",
         }),
         FieldKind::Tags => json!({
             "type": "array",

@@ -137,7 +137,7 @@ fn check_kind(
             let s = raw.as_str().ok_or("must be a string")?;
             normalize_control_id(s)
                 .map(Value::String)
-                .ok_or_else(|| "must be an SP 800-53 control id (e.g. AC-2 or AC-2(1))".into())
+                .ok_or_else(|| "must be a control id (e.g. AC-2 or AC-2(1))".into())
         }
         FieldKind::Tags => tags(raw),
         FieldKind::TextMap {
@@ -212,7 +212,7 @@ fn control_ids(raw: &Value) -> Result<Value, String> {
     for item in string_list(raw, MAX_CONTROL_IDS)? {
         let id = normalize_control_id(item).ok_or_else(|| {
             let shown: String = item.chars().take(40).collect();
-            format!("'{shown}' is not an SP 800-53 control id (e.g. AC-2 or AC-2(1))")
+            format!("'{shown}' is not a control id (e.g. AC-2 or AC-2(1))")
         })?;
         if !out.contains(&id) {
             out.push(id);

@@ -11,7 +11,8 @@ use crate::support::*;
 both_engines!(
     catalog_reads_and_filters,
     an_overlay_changes_only_its_org,
-    overlay_rules_and_roles
+    overlay_rules_and_roles,
+    a_loaded_catalog_is_served_like_the_builtin
 );
 
 async fn catalog_reads_and_filters(db: TestDb) {
@@ -370,4 +371,79 @@ async fn overlay_rules_and_roles(db: TestDb) {
         );
         assert_eq!(app.get("/api/controls/au-6", &key).await.0, StatusCode::OK);
     }
+}
+
+/// An SP 800-171-style catalog and profile in a catalog directory: data, not code.
+async fn a_loaded_catalog_is_served_like_the_builtin(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("sp800-171.json"),
+        json!({"catalog": {"uuid": "6a1b5c3e-0000-4000-8000-000000000171",
+            "metadata": {"title": "NIST SP 800-171", "version": "3"},
+            "groups": [{"id": "sp_800_171_03.01", "title": "Access Control", "controls": [
+                {"id": "sp_800_171_03.01.01", "title": "Account Management",
+                 "props": [{"name": "label", "value": "03.01.01"}],
+                 "parts": [{"name": "statement", "prose": "Define the types of system accounts allowed."}]},
+                {"id": "sp_800_171_03.01.02", "title": "Access Enforcement",
+                 "props": [{"name": "label", "value": "03.01.02"}]}]}]}})
+        .to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("cmmc-l2.json"),
+        json!({"profile": {"uuid": "6a1b5c3e-0000-4000-8000-000000000002",
+            "metadata": {"title": "CMMC Level 2"},
+            "imports": [{"href": "sp800-171.json", "include-all": {}}]}})
+        .to_string(),
+    )
+    .unwrap();
+    let catalog = std::sync::Arc::new(Catalog::with_dir(dir.path()).unwrap());
+    let app = TestApp::spawn_configured(db, |c| c.catalog = Some(catalog)).await;
+    let org = app.org("Org").await;
+    let admin = app.member(org, "a@example.com", Role::Admin).await;
+
+    let (_, fw) = app.get("/api/frameworks", &admin).await;
+    let cmmc = fw["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "cmmc-l2")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (cmmc["title"].as_str(), cmmc["controlCount"].as_u64()),
+        (Some("CMMC Level 2"), Some(2))
+    );
+    let (s, listed) = app.get("/api/controls?framework=cmmc-l2", &admin).await;
+    assert_eq!(s, StatusCode::OK, "{listed}");
+    let ids: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["sp_800_171_03.01.01", "sp_800_171_03.01.02"]);
+    let (s, one) = app.get("/api/controls/SP_800_171_03.01.01", &admin).await;
+    assert_eq!(s, StatusCode::OK, "{one}");
+    assert_eq!(
+        one["statement"],
+        "Define the types of system accounts allowed."
+    );
+
+    // Tailored and tracked like an 800-53 control.
+    let (s, tailored) = app
+        .send(
+            Method::PUT,
+            "/api/controls/sp_800_171_03.01.01/overlay",
+            &admin,
+            &json!({"implementationStatus": "planned", "narrative": "Rolling out with the IdP."}),
+        )
+        .await;
+    assert_eq!(
+        (s, tailored["implementationStatus"].as_str()),
+        (StatusCode::OK, Some("planned")),
+        "{tailored}"
+    );
+    let (_, ac2) = app.get("/api/controls/ac-2", &admin).await;
+    assert_eq!(ac2["title"], "Account Management", "800-53 is still there");
 }

@@ -48,6 +48,7 @@ pub fn config(db: &TestDb, clock: Arc<dyn Clock>) -> AppConfig {
         // Limits are configuration: the suite raises them so it never trips them by accident;
         // the rate-limit tests set real ones.
         compliance: Default::default(),
+        catalog: None,
         checks: None,
         rate_limits: RateLimitConfig {
             limits: unlimited(),
