@@ -112,6 +112,21 @@ pub struct AuditEntry {
     pub seq: i64,
     pub tenant_id: OrgId,
     pub draft: AuditDraft,
+    pub seal: AuditSeal,
+}
+
+/// What makes an entry tamper-evident (SPEC L2 and the hash chain); computed by `tater-audit`
+/// when the store appends the entry.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditSeal {
+    /// The previous entry's `hash` (64 zeros for the first entry of a tenant).
+    pub prev_hash: String,
+    /// Lowercase hex SHA-256 over `prev_hash` and the entry's canonical form.
+    pub hash: String,
+    /// Which signing key made `signature`; absent when no key was configured.
+    pub key_id: Option<String>,
+    /// Lowercase hex HMAC-SHA256 over `id|tenantId|action|entityType|entityId|userId|timestamp`.
+    pub signature: Option<String>,
 }
 
 /// Field-level changes between two JSON objects.

@@ -19,7 +19,7 @@ pub mod scope;
 pub mod time;
 
 pub use actor::{Actor, Principal};
-pub use audit::{AuditAction, AuditDraft, AuditEntry};
+pub use audit::{AuditAction, AuditDraft, AuditEntry, AuditSeal};
 pub use channel::Channel;
 pub use email::Email;
 pub use error::{FieldError, ValidationErrors};

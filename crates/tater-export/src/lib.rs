@@ -48,7 +48,8 @@ impl CsvExport {
     }
 }
 
-fn encode_row(cells: impl Iterator<Item = String>) -> Vec<u8> {
+/// One RFC 4180 row, CRLF-terminated. Cells are written as given (callers neutralise).
+pub fn encode_row(cells: impl Iterator<Item = String>) -> Vec<u8> {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());

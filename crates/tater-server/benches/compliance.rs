@@ -93,6 +93,8 @@ async fn app(db: &TestDb) -> (App, Service) {
         compliance: Default::default(),
         catalog: None,
         checks: Some(checks()),
+        audit: tater_store::AuditSettings::unsigned(),
+        checkpoint_interval: None,
         rate_limits: tater_server::rate_limit::RateLimitConfig {
             limits: tater_server::rate_limit::Limits {
                 auth: 0,

@@ -121,6 +121,8 @@ async fn tater(db: &TestDb) -> Fixture {
         compliance: Default::default(),
         catalog: None,
         checks: None,
+        audit: tater_store::AuditSettings::unsigned(),
+        checkpoint_interval: None,
         rate_limits: tater_server::rate_limit::RateLimitConfig {
             limits: unlimited(),
             ..Default::default()

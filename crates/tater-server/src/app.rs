@@ -34,6 +34,10 @@ pub struct AppConfig {
     pub catalog: Option<Arc<tater_catalog::Catalog>>,
     /// The check catalog; `None` means the built-in one (tests and benchmarks use others).
     pub checks: Option<Arc<tater_catalog::CheckCatalog>>,
+    /// Audit signing keys and inline checkpoint interval.
+    pub audit: tater_store::AuditSettings,
+    /// Time between checkpoints of every audit head; `None` for none.
+    pub checkpoint_interval: Option<Duration>,
 }
 
 /// A built server, bound to its port but not yet serving.
@@ -44,13 +48,16 @@ pub struct App {
     listener: TcpListener,
     router: axum::Router,
     store: Arc<dyn Store>,
+    checkpoint_interval: Option<Duration>,
 }
 
 impl App {
     /// Opens the store (running migrations), seeds the demo if asked, and binds the listener
     /// (port 0 picks a free port; see `addr`).
     pub async fn build(config: AppConfig) -> anyhow::Result<App> {
-        let store = tater_store::open(&config.database_url)
+        log_audit_keys(&config.audit.keys);
+        let audit_keys = config.audit.keys.clone();
+        let store = tater_store::open_with(&config.database_url, config.audit)
             .await
             .context("opening the database")?;
         let service = Service::new(
@@ -63,6 +70,7 @@ impl App {
                 catalog: config.catalog,
                 checks: config.checks,
                 compliance: config.compliance,
+                audit_keys,
             },
         )?;
         let demo_login = match &config.demo_password_file {
@@ -102,6 +110,7 @@ impl App {
             listener,
             router,
             store,
+            checkpoint_interval: config.checkpoint_interval,
         })
     }
 
@@ -111,14 +120,49 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let jobs = self
+            .checkpoint_interval
+            .map(|every| tokio::spawn(checkpoint_job(self.service.clone(), every)));
         let app = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app)
+        let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
-            .await?;
+            .await;
+        if let Some(job) = jobs {
+            job.abort();
+        }
         self.store.close().await;
-        Ok(())
+        Ok(served?)
+    }
+}
+
+/// Says which audit keys are in use (their ids, never the keys).
+fn log_audit_keys(keys: &tater_audit::AuditKeys) {
+    match keys.signing() {
+        Some(k) => tracing::info!(
+            key_id = k.id(),
+            verify_key_ids = ?keys.ids(),
+            "audit entries are signed (HMAC-SHA256)"
+        ),
+        None => tracing::warn!(
+            "AUDIT_SIGNING_KEY is not set: audit entries are hash-chained but not signed"
+        ),
+    }
+}
+
+/// Checkpoints every organization's audit head that moved, every `every`. A failure is
+/// logged and retried at the next tick; the inline checkpoints keep working meanwhile.
+async fn checkpoint_job(service: Service, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match service.checkpoint_audit_heads().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(checkpoints = n, "audit heads checkpointed"),
+            Err(e) => tracing::error!(error = %e, "checkpointing audit heads failed"),
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use tater_service::{
 };
 
 use crate::app::{App, AppConfig, shutdown_signal};
-use crate::config::{ServeArgs, StorageArgs, jwt_secret};
+use crate::config::{AuditArgs, ServeArgs, StorageArgs, jwt_secret};
 
 #[derive(Debug, Parser)]
 #[command(name = "tater", version, about = "Tater: compliance posture and GRC")]
@@ -26,12 +26,17 @@ pub enum Command {
     Serve(ServeArgs),
     /// Operator tasks on the database, without a running server.
     Admin(AdminArgs),
+    /// The audit trail, offline.
+    #[command(subcommand)]
+    Audit(crate::audit_cli::AuditCommand),
 }
 
 #[derive(Debug, clap::Args)]
 pub struct AdminArgs {
     #[command(flatten)]
     pub storage: StorageArgs,
+    #[command(flatten)]
+    pub audit: AuditArgs,
     #[command(subcommand)]
     pub command: AdminCommand,
 }
@@ -133,6 +138,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             None => None,
         },
         checks: None,
+        audit: args.audit.settings()?,
+        checkpoint_interval: (args.audit_checkpoint_interval > 0)
+            .then(|| std::time::Duration::from_secs(args.audit_checkpoint_interval)),
     };
     let app = App::build(config).await?;
     println!("Tater is running at http://{}/", app.addr);
@@ -175,7 +183,9 @@ fn explain(e: ServiceError) -> anyhow::Error {
 
 pub async fn admin(args: AdminArgs) -> anyhow::Result<()> {
     let url = args.storage.database_url()?;
-    let store = tater_store::open(&url)
+    let audit = args.audit.settings()?;
+    let audit_keys = audit.keys.clone();
+    let store = tater_store::open_with(&url, audit)
         .await
         .context("opening the database")?;
     // The CLI never issues session tokens; an ephemeral secret keeps one code path.
@@ -190,6 +200,7 @@ pub async fn admin(args: AdminArgs) -> anyhow::Result<()> {
             catalog: None,
             checks: None,
             compliance: Default::default(),
+            audit_keys,
         },
     )?;
     let op = operator();

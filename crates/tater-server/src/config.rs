@@ -108,6 +108,50 @@ pub struct ServeArgs {
     pub entra: EntraArgs,
     #[command(flatten)]
     pub rate_limits: RateLimitArgs,
+    #[command(flatten)]
+    pub audit: AuditArgs,
+    /// Seconds between checkpoints of every organization's audit head (0: only the inline
+    /// checkpoints every N entries).
+    #[arg(long, env = "TATER_AUDIT_CHECKPOINT_INTERVAL", default_value_t = 3600)]
+    pub audit_checkpoint_interval: u64,
+}
+
+/// How audit entries are sealed (SPEC L2). The server and the admin CLI both write entries,
+/// so both take these.
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    /// HMAC-SHA256 key that signs every new audit entry (at least 32 bytes).
+    #[arg(long, env = "AUDIT_SIGNING_KEY", hide_env_values = true)]
+    pub audit_signing_key: Option<String>,
+    /// Earlier signing keys, comma-separated: they no longer sign but still verify.
+    #[arg(
+        long,
+        env = "AUDIT_PREVIOUS_SIGNING_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub audit_previous_keys: Vec<String>,
+    /// Every this-many entries of an organization also get a signed checkpoint.
+    #[arg(long, env = "TATER_AUDIT_CHECKPOINT_EVERY", default_value_t = 1000, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
+    pub audit_checkpoint_every: i64,
+}
+
+impl AuditArgs {
+    pub fn settings(&self) -> anyhow::Result<tater_store::AuditSettings> {
+        let previous: Vec<&str> = self
+            .audit_previous_keys
+            .iter()
+            .map(|k| k.trim())
+            .filter(|k| !k.is_empty())
+            .collect();
+        let current = self.audit_signing_key.as_deref().filter(|k| !k.is_empty());
+        let keys = tater_audit::AuditKeys::new(current, &previous)
+            .map_err(|e| anyhow::anyhow!("AUDIT_SIGNING_KEY / AUDIT_PREVIOUS_SIGNING_KEYS: {e}"))?;
+        Ok(tater_store::AuditSettings {
+            keys,
+            checkpoint_every: self.audit_checkpoint_every,
+        })
+    }
 }
 
 /// Entra ID sign-in (SPEC A1); off unless audiences are set.

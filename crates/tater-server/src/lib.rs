@@ -5,6 +5,7 @@
 
 pub mod api_doc;
 pub mod app;
+pub mod audit_cli;
 pub mod cli;
 pub mod config;
 pub mod demo;

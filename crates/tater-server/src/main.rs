@@ -31,6 +31,7 @@ async fn main() -> std::process::ExitCode {
             init_logging(LogFormat::Text, "warn");
             cli::admin(args).await
         }
+        Command::Audit(command) => return tater_server::audit_cli::run(command),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,30 +1,18 @@
 //! Reading the audit log (SPEC L3).
 
-use serde_json::{Value, json};
+use serde_json::Value;
+use tater_audit::export::{ExportEnd, ExportHeader, Line};
+use tater_audit::{Report, Verifier};
 use tater_domain::module::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use tater_domain::policy::{Action, authorize};
 use tater_domain::{Actor, AuditEntry, TenantScope, Timestamp, ValidationErrors};
-use tater_store::{AuditQuery, Mode};
+use tater_store::{AuditQuery, Mode, TenantTx};
 
-use crate::{Page, Service, ServiceResult};
+use crate::{Page, Service, ServiceError, ServiceResult};
 
-/// An entry as the API returns it.
+/// An entry as the API returns it (the same object as an export line).
 pub fn audit_entry_view(e: &AuditEntry) -> Value {
-    let d = &e.draft;
-    json!({
-        "id": d.id,
-        "tenantId": e.tenant_id,
-        "seq": e.seq,
-        "action": d.action,
-        "entityType": d.entity_type,
-        "entityId": d.entity_id,
-        "userId": d.user_id,
-        "upn": d.upn,
-        "oid": d.oid,
-        "timestamp": d.timestamp,
-        "via": d.via,
-        "changes": d.changes,
-    })
+    tater_audit::entry_json(e)
 }
 
 const MAX_FILTER_LEN: usize = 200;
@@ -117,5 +105,175 @@ impl Service {
             items: rows.iter().map(audit_entry_view).collect(),
             next_cursor,
         })
+    }
+}
+
+/// Entries per page of an export or a verification walk.
+const WALK_PAGE: u32 = 1000;
+
+/// An export of the audit log in progress (JSON Lines, see `tater_audit::export`): entries
+/// oldest first up to the head as it was when the export began, each followed by the
+/// checkpoints taken at it, then a signed end line. Pages are read one transaction at a time,
+/// so memory stays flat however long the log.
+pub struct AuditExport {
+    service: Service,
+    scope: TenantScope,
+    query: AuditQuery,
+    header: ExportHeader,
+    started: bool,
+    finished: bool,
+    entries: u64,
+    last: (i64, String),
+    /// Checkpoints past the head when the export began. A healthy log has none; a log whose
+    /// tail was cut off in the database still has them, and the verifier reports it.
+    beyond_head: Vec<tater_audit::Checkpoint>,
+}
+
+impl AuditExport {
+    /// Whether list filters narrowed the export (then it carries no checkpoints).
+    pub fn filtered(&self) -> bool {
+        self.header.filtered
+    }
+
+    /// The next lines, or `None` when the end line has been given.
+    pub async fn next_lines(&mut self) -> ServiceResult<Option<Vec<Line>>> {
+        if self.finished {
+            return Ok(None);
+        }
+        let mut lines = Vec::new();
+        if !self.started {
+            self.started = true;
+            lines.push(Line::Header(self.header.clone()));
+        }
+        let mut tx = self.service.store.tenant(&self.scope, Mode::Read).await?;
+        let mut page = tx.list_audit(&self.query).await?;
+        page.truncate(WALK_PAGE as usize);
+        let Some(last) = page.last() else {
+            self.finished = true;
+            lines.extend(self.beyond_head.drain(..).map(Line::Checkpoint));
+            let keys = &self.service.audit_keys;
+            let end = ExportEnd::new(&self.header, self.entries, self.last.0, &self.last.1, keys);
+            lines.push(Line::End(end));
+            return Ok(Some(lines));
+        };
+        let page_end = last.seq;
+        let mut checkpoints = if self.header.filtered {
+            Vec::new()
+        } else {
+            tx.audit_checkpoints(self.last.0, page_end).await?
+        }
+        .into_iter()
+        .peekable();
+        for e in &page {
+            lines.push(Line::Entry(audit_entry_view(e)));
+            while let Some(cp) = checkpoints.next_if(|c| c.seq <= e.seq) {
+                lines.push(Line::Checkpoint(cp));
+            }
+            self.entries += 1;
+            self.last = (e.seq, e.seal.hash.clone());
+        }
+        self.query.after_seq = Some(page_end);
+        Ok(Some(lines))
+    }
+}
+
+/// Whether any filter narrows `q` (then an export is not the whole log).
+fn is_filtered(q: &AuditQuery) -> bool {
+    q.via.is_some()
+        || q.user_id.is_some()
+        || q.entity_type.is_some()
+        || q.entity_id.is_some()
+        || q.action.is_some()
+        || q.from.is_some()
+        || q.to.is_some()
+}
+
+impl Service {
+    /// Starts an export of the active organization's audit log with the list's filters
+    /// (`limit` and `cursor` do not apply). Auditor and above.
+    pub async fn export_audit(
+        &self,
+        actor: &Actor,
+        params: &[(String, String)],
+    ) -> ServiceResult<AuditExport> {
+        authorize(actor, Action::ReadAudit)?;
+        if let Some((key, _)) = params.iter().find(|(k, _)| k == "limit" || k == "cursor") {
+            let message = "does not apply to an export (it holds every matching entry)";
+            return Err(ValidationErrors::single(key.as_str(), message).into());
+        }
+        let mut query = parse_audit_query(params)?;
+        let scope = TenantScope::of(actor);
+        let mut tx = self.store.tenant(&scope, Mode::Read).await?;
+        let (head, _) = tx.audit_head().await?;
+        let filtered = is_filtered(&query);
+        let beyond_head = if filtered {
+            Vec::new()
+        } else {
+            tx.audit_checkpoints(head, i64::MAX).await?
+        };
+        query.upto_seq = Some(head);
+        query.ascending = true;
+        query.limit = WALK_PAGE;
+        Ok(AuditExport {
+            service: self.clone(),
+            scope,
+            header: ExportHeader::new(actor.org(), filtered, self.now()),
+            query,
+            started: false,
+            finished: false,
+            entries: 0,
+            last: (0, tater_audit::GENESIS_HASH.to_owned()),
+            beyond_head,
+        })
+    }
+
+    /// Verifies the active organization's whole audit log in the database: every entry's
+    /// hash and signature, the chain, the checkpoints and the head. Auditor and above.
+    pub async fn verify_audit(&self, actor: &Actor) -> ServiceResult<Report> {
+        authorize(actor, Action::ReadAudit)?;
+        let scope = TenantScope::of(actor);
+        let mut tx = self.store.tenant(&scope, Mode::Read).await?;
+        let (head_seq, head_hash) = tx.audit_head().await?;
+        let mut v = Verifier::new(&self.audit_keys, false);
+        for cp in tx.audit_checkpoints(0, i64::MAX).await? {
+            v.checkpoint(cp);
+        }
+        drop(tx);
+        let mut query = AuditQuery {
+            ascending: true,
+            limit: WALK_PAGE,
+            ..AuditQuery::default()
+        };
+        loop {
+            let mut page = self.audit_page(&scope, &query).await?;
+            page.truncate(WALK_PAGE as usize);
+            let Some(last) = page.last().map(|e| e.seq) else {
+                break;
+            };
+            for e in &page {
+                v.entry(&audit_entry_view(e));
+            }
+            query.after_seq = Some(last);
+        }
+        v.head(head_seq, &head_hash, "the head record");
+        Ok(v.finish())
+    }
+
+    async fn audit_page(
+        &self,
+        scope: &TenantScope,
+        query: &AuditQuery,
+    ) -> ServiceResult<Vec<AuditEntry>> {
+        let mut tx: Box<dyn TenantTx> = self.store.tenant(scope, Mode::Read).await?;
+        Ok(tx.list_audit(query).await?)
+    }
+
+    /// Checkpoints every organization's audit head that moved since its last checkpoint: a
+    /// system job (SPEC T2), run periodically by the server.
+    pub async fn checkpoint_audit_heads(&self) -> ServiceResult<u64> {
+        let mut tx = self.store.identity(Mode::Write).await?;
+        let n = tx.checkpoint_audit_heads(self.now()).await?;
+        tx.commit().await.map_err(ServiceError::from)?;
+        Ok(n)
     }
 }

@@ -23,7 +23,7 @@ use tater_store::Store;
 
 pub use admin::{AdminOrgRef, NewApiKey, SystemOperator};
 pub use api_keys::api_key_view;
-pub use audit_log::audit_entry_view;
+pub use audit_log::{AuditExport, audit_entry_view};
 pub use auth::{Credential, Identity, LoginToken, MIN_PASSWORD_LEN, hash_password};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use endpoints::{EnrollRequest, Enrolled, endpoint_view};
@@ -48,6 +48,8 @@ pub struct ServiceConfig {
     /// The check catalog; `None` means the built-in one.
     pub checks: Option<Arc<tater_catalog::CheckCatalog>>,
     pub compliance: ComplianceConfig,
+    /// Keys that verify audit signatures (the store signs with the same configuration).
+    pub audit_keys: tater_audit::AuditKeys,
 }
 
 /// Knobs of the compliance engine.
@@ -86,6 +88,7 @@ pub struct Service {
     catalog: Option<Arc<tater_catalog::Catalog>>,
     checks: Option<Arc<tater_catalog::CheckCatalog>>,
     compliance: ComplianceConfig,
+    audit_keys: Arc<tater_audit::AuditKeys>,
 }
 
 impl Service {
@@ -98,6 +101,7 @@ impl Service {
         let catalog = config.catalog.clone();
         let compliance = config.compliance;
         let checks = config.checks.clone();
+        let audit_keys = Arc::new(config.audit_keys.clone());
         Ok(Self {
             store,
             clock,
@@ -105,6 +109,7 @@ impl Service {
             catalog,
             checks,
             compliance,
+            audit_keys,
         })
     }
 

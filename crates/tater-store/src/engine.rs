@@ -18,7 +18,7 @@ macro_rules! impl_engine {
 
         use $crate::sql::{Arg, SqlBuilder, integer_expr, push_conditions, push_page};
         use $crate::{
-            AuditQuery, EndpointQuery, IdentityTx, Mode, Result, ResultCount, ResultFilter, ResultGroup,
+            AuditQuery, AuditSettings, EndpointQuery, IdentityTx, Mode, Result, ResultCount, ResultFilter, ResultGroup,
             StoreError, TenantTx, data_json,
         };
 
@@ -264,33 +264,51 @@ macro_rules! impl_engine {
                     via: parse_col(row, "via")?,
                     changes,
                 },
+                seal: tater_domain::AuditSeal {
+                    prev_hash: row.try_get("prev_hash")?,
+                    hash: row.try_get("hash")?,
+                    key_id: row.try_get("key_id")?,
+                    signature: row.try_get("signature")?,
+                },
             })
         }
 
-        /// Appends one entry to the tenant's log, taking the next sequence number. On
-        /// PostgreSQL the upsert locks the tenant's head row, so concurrent writers of one
-        /// tenant queue here and sequence numbers have no gaps.
+        /// Appends one entry to the tenant's log, taking the next sequence number and sealing
+        /// it (chain hash, signature; `tater-audit`). On PostgreSQL the upsert locks the
+        /// tenant's head row, so concurrent writers of one tenant queue here: sequence numbers
+        /// have no gaps and each entry links to the one before it. Every
+        /// `checkpoint_every`-th entry also gets a checkpoint.
         async fn append_audit(
             conn: &mut <$db as sqlx::Database>::Connection,
+            settings: &AuditSettings,
             tenant: OrgId,
             d: &AuditDraft,
         ) -> Result<()> {
-            let tenant = tenant.to_string();
-            let seq: i64 = sqlx::query_scalar(
-                "INSERT INTO audit_heads (tenant_id, last_seq) VALUES ($1, 1) \
+            let tenant_text = tenant.to_string();
+            let head = sqlx::query(
+                "INSERT INTO audit_heads (tenant_id, last_seq, head_hash) VALUES ($1, 1, $2) \
                  ON CONFLICT (tenant_id) DO UPDATE SET last_seq = audit_heads.last_seq + 1 \
-                 RETURNING last_seq",
+                 RETURNING last_seq, head_hash",
             )
-            .bind(&tenant)
+            .bind(&tenant_text)
+            .bind(tater_audit::GENESIS_HASH)
             .fetch_one(&mut *conn)
             .await?;
+            let mut entry = AuditEntry {
+                seq: head.try_get("last_seq")?,
+                tenant_id: tenant,
+                draft: d.clone(),
+                seal: Default::default(),
+            };
+            let prev: String = head.try_get("head_hash")?;
+            entry.seal = tater_audit::seal(&entry, &prev, &settings.keys);
             sqlx::query(
                 "INSERT INTO audit_log (tenant_id, seq, id, action, entity_type, entity_id, \
-                 user_id, upn, oid, ts, via, changes) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                 user_id, upn, oid, ts, via, changes, prev_hash, hash, key_id, signature) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
             )
-            .bind(&tenant)
-            .bind(seq)
+            .bind(&tenant_text)
+            .bind(entry.seq)
             .bind(d.id.to_string())
             .bind(d.action.as_str())
             .bind(&d.entity_type)
@@ -301,17 +319,116 @@ macro_rules! impl_engine {
             .bind(d.timestamp.millis())
             .bind(d.via.as_str())
             .bind(Json(&d.changes))
+            .bind(&entry.seal.prev_hash)
+            .bind(&entry.seal.hash)
+            .bind(&entry.seal.key_id)
+            .bind(&entry.seal.signature)
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query("UPDATE audit_heads SET head_hash = $2 WHERE tenant_id = $1")
+                .bind(&tenant_text)
+                .bind(&entry.seal.hash)
+                .execute(&mut *conn)
+                .await?;
+            if settings.checkpoint_every > 0 && entry.seq % settings.checkpoint_every == 0 {
+                let cp = tater_audit::Checkpoint::new(
+                    tenant,
+                    entry.seq,
+                    &entry.seal.hash,
+                    d.timestamp,
+                    &settings.keys,
+                );
+                insert_checkpoint(&mut *conn, &cp).await?;
+            }
+            Ok(())
+        }
+
+        /// Seals the entries written before audit sealing existed (migration 0004 left their
+        /// hash empty). They are a prefix of each tenant's log, so each tenant's chain starts at
+        /// its first entry and the head row gets the last hash. Runs at start-up; a no-op once
+        /// done.
+        pub(crate) async fn seal_legacy_entries(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            settings: &AuditSettings,
+        ) -> Result<u64> {
+            let rows = sqlx::query(
+                "SELECT tenant_id, seq, id, action, entity_type, entity_id, user_id, upn, oid, \
+                 ts, via, changes, prev_hash, hash, key_id, signature FROM audit_log \
+                 WHERE hash = '' ORDER BY tenant_id, seq",
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            let mut prev: Option<(OrgId, String)> = None;
+            for row in &rows {
+                let mut entry = audit_from_row(row)?;
+                let prev_hash = match &prev {
+                    Some((t, h)) if *t == entry.tenant_id => h.clone(),
+                    _ => tater_audit::GENESIS_HASH.to_owned(),
+                };
+                entry.seal = tater_audit::seal(&entry, &prev_hash, &settings.keys);
+                sqlx::query(
+                    "UPDATE audit_log SET prev_hash = $3, hash = $4, key_id = $5, signature = $6 \
+                     WHERE tenant_id = $1 AND seq = $2",
+                )
+                .bind(entry.tenant_id.to_string())
+                .bind(entry.seq)
+                .bind(&entry.seal.prev_hash)
+                .bind(&entry.seal.hash)
+                .bind(&entry.seal.key_id)
+                .bind(&entry.seal.signature)
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query("UPDATE audit_heads SET head_hash = $2 WHERE tenant_id = $1 AND last_seq = $3")
+                    .bind(entry.tenant_id.to_string())
+                    .bind(&entry.seal.hash)
+                    .bind(entry.seq)
+                    .execute(&mut *conn)
+                    .await?;
+                prev = Some((entry.tenant_id, entry.seal.hash));
+            }
+            if !rows.is_empty() {
+                tracing::info!(entries = rows.len(), "sealed audit entries written before the hash chain existed");
+            }
+            Ok(rows.len() as u64)
+        }
+
+        async fn insert_checkpoint(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            cp: &tater_audit::Checkpoint,
+        ) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO audit_checkpoints (tenant_id, seq, head_hash, ts, key_id, signature) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, seq) DO NOTHING",
+            )
+            .bind(cp.tenant_id.to_string())
+            .bind(cp.seq)
+            .bind(&cp.head_hash)
+            .bind(cp.timestamp.millis())
+            .bind(&cp.key_id)
+            .bind(&cp.signature)
             .execute(&mut *conn)
             .await?;
             Ok(())
         }
 
+        fn checkpoint_from_row(row: &Row) -> Result<tater_audit::Checkpoint> {
+            Ok(tater_audit::Checkpoint {
+                tenant_id: parse_col(row, "tenant_id")?,
+                seq: row.try_get("seq")?,
+                head_hash: row.try_get("head_hash")?,
+                timestamp: ts(row, "ts")?,
+                key_id: row.try_get("key_id")?,
+                signature: row.try_get("signature")?,
+            })
+        }
+
         async fn append_audits(
             conn: &mut <$db as sqlx::Database>::Connection,
+            audit: &AuditSettings,
             audits: &[(OrgId, AuditDraft)],
         ) -> Result<()> {
             for (org, d) in audits {
-                append_audit(&mut *conn, *org, d).await?;
+                append_audit(&mut *conn, audit, *org, d).await?;
             }
             Ok(())
         }
@@ -464,6 +581,7 @@ macro_rules! impl_engine {
             pub(crate) tx: sqlx::Transaction<'static, $db>,
             pub(crate) scope: TenantScope,
             pub(crate) mode: Mode,
+            pub(crate) audit: std::sync::Arc<AuditSettings>,
         }
 
         impl EngineTenantTx {
@@ -558,7 +676,7 @@ macro_rules! impl_engine {
                 .bind(&m.updated_by)
                 .execute(&mut *self.tx)
                 .await?;
-                append_audit(&mut self.tx, self.scope.org(), audit).await
+                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
             }
 
             async fn update_record(
@@ -586,7 +704,7 @@ macro_rules! impl_engine {
                 if done.rows_affected() == 0 {
                     return Err(self.missing_or_changed(module, m.id).await);
                 }
-                append_audit(&mut self.tx, self.scope.org(), audit).await
+                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
             }
 
             async fn delete_record(
@@ -609,14 +727,15 @@ macro_rules! impl_engine {
                 if done.rows_affected() == 0 {
                     return Err(self.missing_or_changed(module, id).await);
                 }
-                append_audit(&mut self.tx, self.scope.org(), audit).await
+                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
             }
 
             async fn list_audit(&mut self, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
                 let mut b = SqlBuilder::new(
                     $engine,
                     "SELECT tenant_id, seq, id, action, entity_type, entity_id, user_id, upn, oid, \
-                     ts, via, changes FROM audit_log WHERE tenant_id = $1",
+                     ts, via, changes, prev_hash, hash, key_id, signature FROM audit_log \
+                     WHERE tenant_id = $1",
                     1,
                 );
                 let text_filters = [
@@ -637,6 +756,8 @@ macro_rules! impl_engine {
                     ("ts >=", q.from.map(Timestamp::millis)),
                     ("ts <", q.to.map(Timestamp::millis)),
                     ("seq <", q.before_seq),
+                    ("seq >", q.after_seq),
+                    ("seq <=", q.upto_seq),
                 ];
                 for (cmp, value) in int_filters {
                     if let Some(v) = value {
@@ -644,10 +765,35 @@ macro_rules! impl_engine {
                         b.push(&format!(" AND {cmp} ${}", 1 + args.len()));
                     }
                 }
-                b.push(&format!(" ORDER BY seq DESC LIMIT {}", u64::from(q.limit) + 1));
+                let order = if q.ascending { "ASC" } else { "DESC" };
+                b.push(&format!(" ORDER BY seq {order} LIMIT {}", u64::from(q.limit) + 1));
                 let q = sqlx::query(&b.sql).bind(self.tenant());
                 let rows = bind_args(q, &args).fetch_all(&mut *self.tx).await?;
                 rows.iter().map(audit_from_row).collect()
+            }
+
+            async fn audit_head(&mut self) -> Result<(i64, String)> {
+                let row = sqlx::query("SELECT last_seq, head_hash FROM audit_heads WHERE tenant_id = $1")
+                    .bind(self.tenant())
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                match row {
+                    Some(r) => Ok((r.try_get("last_seq")?, r.try_get("head_hash")?)),
+                    None => Ok((0, tater_audit::GENESIS_HASH.to_owned())),
+                }
+            }
+
+            async fn audit_checkpoints(&mut self, after_seq: i64, upto_seq: i64) -> Result<Vec<tater_audit::Checkpoint>> {
+                let rows = sqlx::query(
+                    "SELECT tenant_id, seq, head_hash, ts, key_id, signature FROM audit_checkpoints \
+                     WHERE tenant_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
+                )
+                .bind(self.tenant())
+                .bind(after_seq)
+                .bind(upto_seq)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter().map(checkpoint_from_row).collect()
             }
 
             async fn members(&mut self) -> Result<Vec<(Membership, User)>> {
@@ -706,7 +852,7 @@ macro_rules! impl_engine {
 
             async fn insert_user(&mut self, user: &User, audit: &AuditDraft) -> Result<()> {
                 insert_user_row(&mut self.tx, user).await?;
-                append_audit(&mut self.tx, self.scope.org(), audit).await
+                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
             }
 
             async fn add_member(&mut self, m: &Membership, audit: &AuditDraft) -> Result<()> {
@@ -721,7 +867,7 @@ macro_rules! impl_engine {
                 .bind(m.updated_at.millis())
                 .execute(&mut *self.tx)
                 .await?;
-                append_audit(&mut self.tx, self.scope.org(), audit).await
+                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
             }
 
             async fn set_member_role(
@@ -766,7 +912,7 @@ macro_rules! impl_engine {
             async fn insert_api_key(&mut self, key: &ApiKey, audit: &AuditDraft) -> Result<()> {
                 let bound = ApiKey { org: Some(self.scope.org()), ..key.clone() };
                 insert_key_row(&mut self.tx, &bound).await?;
-                append_audit(&mut self.tx, self.scope.org(), audit).await
+                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
             }
 
             async fn revoke_api_key(&mut self, id: ApiKeyId, now: Timestamp, audit: &AuditDraft) -> Result<()> {
@@ -851,7 +997,7 @@ macro_rules! impl_engine {
                 .bind(&t.created_by)
                 .execute(&mut *self.tx)
                 .await?;
-                append_audit(&mut self.tx, self.scope.org(), audit).await
+                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
             }
 
             async fn revoke_enrollment_token(
@@ -908,7 +1054,7 @@ macro_rules! impl_engine {
             }
 
             async fn update_endpoint(&mut self, e: &Endpoint, expected_version: i64, audit: &AuditDraft) -> Result<()> {
-                append_audit(&mut self.tx, self.scope.org(), audit).await?;
+                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await?;
                 let tenant = self.tenant();
                 let before = endpoint_state(&mut self.tx, &tenant, &e.id.to_string()).await?;
                 let done = sqlx::query(
@@ -937,7 +1083,7 @@ macro_rules! impl_engine {
             }
 
             async fn delete_endpoint(&mut self, id: EndpointId, audit: &AuditDraft) -> Result<()> {
-                append_audit(&mut self.tx, self.scope.org(), audit).await?;
+                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await?;
                 let tenant = self.tenant();
                 let (status, latest, _) = endpoint_state(&mut self.tx, &tenant, &id.to_string()).await?.ok_or(StoreError::NotFound)?;
                 follow_status(&mut self.tx, &tenant, &id.to_string(), latest.as_deref(), status == "active", false).await?;
@@ -998,7 +1144,7 @@ macro_rules! impl_engine {
                 // Only now the audit head: it orders the tenant's writers, so the shared posture
                 // rows below are always locked in one order (no deadlocks), while the bulk of
                 // the work above ran in parallel with other reports.
-                append_audit(&mut self.tx, self.scope.org(), audit).await?;
+                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await?;
                 let (status, old_latest, old_finished) =
                     endpoint_state(&mut self.tx, &tenant, &endpoint).await?.ok_or(StoreError::NotFound)?;
                 // The newest finished scan is the endpoint's latest; a late retry of an older
@@ -1132,7 +1278,7 @@ macro_rules! impl_engine {
                 if rows == 0 {
                     return Err(StoreError::NotFound);
                 }
-                append_audit(&mut self.tx, self.scope.org(), audit).await
+                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
             }
 
             /// After an update or delete touched no row: was the record deleted, or changed?
@@ -1148,10 +1294,32 @@ macro_rules! impl_engine {
         /// A transaction on identity data.
         pub struct EngineIdentityTx {
             pub(crate) tx: sqlx::Transaction<'static, $db>,
+            pub(crate) audit: std::sync::Arc<AuditSettings>,
         }
 
         #[async_trait]
         impl IdentityTx for EngineIdentityTx {
+            async fn checkpoint_audit_heads(&mut self, now: Timestamp) -> Result<u64> {
+                let rows = sqlx::query(
+                    "SELECT h.tenant_id, h.last_seq, h.head_hash FROM audit_heads h \
+                     WHERE NOT EXISTS (SELECT 1 FROM audit_checkpoints c \
+                     WHERE c.tenant_id = h.tenant_id AND c.seq = h.last_seq)",
+                )
+                .fetch_all(&mut *self.tx)
+                .await?;
+                for row in &rows {
+                    let cp = tater_audit::Checkpoint::new(
+                        parse_col(row, "tenant_id")?,
+                        row.try_get("last_seq")?,
+                        &row.try_get::<String, _>("head_hash")?,
+                        now,
+                        &self.audit.keys,
+                    );
+                    insert_checkpoint(&mut *self.tx, &cp).await?;
+                }
+                Ok(rows.len() as u64)
+            }
+
             async fn org(&mut self, id: OrgId) -> Result<Option<Org>> {
                 let sql = format!("SELECT {ORG_COLUMNS} FROM organizations WHERE id = $1");
                 let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut *self.tx).await?;
@@ -1194,7 +1362,7 @@ macro_rules! impl_engine {
                 .bind(org.updated_at.millis())
                 .execute(&mut *self.tx)
                 .await?;
-                append_audit(&mut self.tx, org.id, audit).await
+                append_audit(&mut self.tx, &self.audit, org.id, audit).await
             }
 
             async fn user(&mut self, id: UserId) -> Result<Option<User>> {
@@ -1211,7 +1379,7 @@ macro_rules! impl_engine {
 
             async fn insert_user(&mut self, user: &User, audits: &[(OrgId, AuditDraft)]) -> Result<()> {
                 insert_user_row(&mut self.tx, user).await?;
-                append_audits(&mut self.tx, audits).await
+                append_audits(&mut self.tx, &self.audit, audits).await
             }
 
             async fn update_user(&mut self, user: &User, audits: &[(OrgId, AuditDraft)]) -> Result<()> {
@@ -1231,7 +1399,7 @@ macro_rules! impl_engine {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
-                append_audits(&mut self.tx, audits).await
+                append_audits(&mut self.tx, &self.audit, audits).await
             }
 
             async fn memberships_of(&mut self, user: UserId) -> Result<Vec<Membership>> {
@@ -1258,7 +1426,7 @@ macro_rules! impl_engine {
                 .bind(m.updated_at.millis())
                 .execute(&mut *self.tx)
                 .await?;
-                append_audit(&mut self.tx, m.org, audit).await
+                append_audit(&mut self.tx, &self.audit, m.org, audit).await
             }
 
             async fn api_key(&mut self, id: ApiKeyId) -> Result<Option<ApiKey>> {
@@ -1336,7 +1504,7 @@ macro_rules! impl_engine {
 
             async fn insert_api_key(&mut self, key: &ApiKey, audits: &[(OrgId, AuditDraft)]) -> Result<()> {
                 insert_key_row(&mut self.tx, key).await?;
-                append_audits(&mut self.tx, audits).await
+                append_audits(&mut self.tx, &self.audit, audits).await
             }
 
             async fn enrollment_token_by_hash(&mut self, token_hash: &str) -> Result<Option<EnrollmentToken>> {
@@ -1359,7 +1527,7 @@ macro_rules! impl_engine {
                 audit: &AuditDraft,
             ) -> Result<()> {
                 let org = token.org.to_string();
-                append_audit(&mut self.tx, token.org, audit).await?;
+                append_audit(&mut self.tx, &self.audit, token.org, audit).await?;
                 let before = if existed { endpoint_state(&mut self.tx, &org, &e.id.to_string()).await? } else { None };
                 if existed {
                     let done = sqlx::query(

@@ -27,6 +27,7 @@ use tater_domain::{
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub use tater_audit;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -48,10 +49,16 @@ pub enum Mode {
 /// Opens the store named by `url`: `postgres://` or `postgresql://` selects PostgreSQL,
 /// `sqlite:` a SQLite file. Migrations run before it returns.
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {
+    open_with(url, AuditSettings::unsigned()).await
+}
+
+/// [`open`] with audit sealing settings (signing keys, checkpoint interval).
+pub async fn open_with(url: &str, audit: AuditSettings) -> Result<std::sync::Arc<dyn Store>> {
+    let audit = std::sync::Arc::new(audit);
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(std::sync::Arc::new(PgStore::connect(url).await?))
+        Ok(std::sync::Arc::new(PgStore::connect(url, audit).await?))
     } else if url.starts_with("sqlite:") {
-        Ok(std::sync::Arc::new(SqliteStore::connect(url).await?))
+        Ok(std::sync::Arc::new(SqliteStore::connect(url, audit).await?))
     } else {
         Err(StoreError::Config(
             "the database URL must start with postgres://, postgresql:// or sqlite:".into(),
@@ -94,8 +101,36 @@ pub struct AuditQuery {
     pub to: Option<Timestamp>,
     /// Only entries with a smaller sequence number (the cursor).
     pub before_seq: Option<i64>,
+    /// Only entries with a larger sequence number (exports walk forward).
+    pub after_seq: Option<i64>,
+    /// Only entries up to this sequence number (an export's snapshot of the head).
+    pub upto_seq: Option<i64>,
+    /// Oldest first instead of newest first.
+    pub ascending: bool,
     pub limit: u32,
 }
+
+/// How the store seals audit entries as it appends them.
+#[derive(Debug, Clone, Default)]
+pub struct AuditSettings {
+    /// `AUDIT_SIGNING_KEY` (signs) and earlier keys (verify only).
+    pub keys: tater_audit::AuditKeys,
+    /// Every this-many entries of a tenant also get a checkpoint (0: none inline).
+    pub checkpoint_every: i64,
+}
+
+impl AuditSettings {
+    /// Unsigned entries, a checkpoint every 1,000 entries.
+    pub fn unsigned() -> Self {
+        Self {
+            keys: tater_audit::AuditKeys::none(),
+            checkpoint_every: DEFAULT_CHECKPOINT_EVERY,
+        }
+    }
+}
+
+/// Entries between inline checkpoints, by default.
+pub const DEFAULT_CHECKPOINT_EVERY: i64 = 1000;
 
 /// Filters of the endpoint list, ordered by hostname.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -178,6 +213,17 @@ pub trait TenantTx: Send {
     ) -> Result<()>;
 
     async fn list_audit(&mut self, query: &AuditQuery) -> Result<Vec<AuditEntry>>;
+
+    /// The tenant's audit head: the last sequence number and its hash (0 and the genesis hash
+    /// for an empty log).
+    async fn audit_head(&mut self) -> Result<(i64, String)>;
+
+    /// The tenant's checkpoints with `after_seq < seq <= upto_seq`, oldest first.
+    async fn audit_checkpoints(
+        &mut self,
+        after_seq: i64,
+        upto_seq: i64,
+    ) -> Result<Vec<tater_audit::Checkpoint>>;
 
     async fn members(&mut self) -> Result<Vec<(Membership, User)>>;
 
@@ -293,6 +339,10 @@ pub trait TenantTx: Send {
 /// it.
 #[async_trait]
 pub trait IdentityTx: Send {
+    /// Checkpoints every tenant's audit head that has none yet (a system job; SPEC T2: a
+    /// named operation over all tenants). Returns how many were written.
+    async fn checkpoint_audit_heads(&mut self, now: Timestamp) -> Result<u64>;
+
     async fn org(&mut self, id: OrgId) -> Result<Option<Org>>;
     async fn org_by_name(&mut self, name: &str) -> Result<Option<Org>>;
     /// The organization that Entra ID tenant `tid` signs in to.

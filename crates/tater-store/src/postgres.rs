@@ -22,10 +22,11 @@ enum Setting {
 /// security applies to (not a superuser, not `BYPASSRLS`); start-up warns otherwise.
 pub struct PgStore {
     pool: PgPool,
+    audit: std::sync::Arc<crate::AuditSettings>,
 }
 
 impl PgStore {
-    pub async fn connect(url: &str) -> Result<Self> {
+    pub async fn connect(url: &str, audit: std::sync::Arc<crate::AuditSettings>) -> Result<Self> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
         let pool = PgPoolOptions::new()
@@ -45,7 +46,11 @@ impl PgStore {
                  ordinary role that owns the schema."
             );
         }
-        Ok(Self { pool })
+        let self_ = Self { pool, audit };
+        let mut tx = self_.begin(Setting::CrossTenant).await?;
+        seal_legacy_entries(&mut tx, &self_.audit).await?;
+        tx.commit().await?;
+        Ok(self_)
     }
 
     /// Begins a transaction and sets one transaction-local setting, in one round trip. The
@@ -81,12 +86,16 @@ impl Store for PgStore {
             tx,
             scope: *scope,
             mode,
+            audit: self.audit.clone(),
         }))
     }
 
     async fn identity(&self, _mode: Mode) -> Result<Box<dyn IdentityTx>> {
         let tx = self.begin(Setting::CrossTenant).await?;
-        Ok(Box::new(EngineIdentityTx { tx }))
+        Ok(Box::new(EngineIdentityTx {
+            tx,
+            audit: self.audit.clone(),
+        }))
     }
 
     async fn ping(&self) -> Result<()> {

@@ -16,10 +16,11 @@ impl_engine!(db: sqlx::Sqlite, engine: crate::Engine::Sqlite, lock: "");
 /// busy timeout and foreign keys, and write transactions take the write lock up front.
 pub struct SqliteStore {
     pool: SqlitePool,
+    audit: std::sync::Arc<crate::AuditSettings>,
 }
 
 impl SqliteStore {
-    pub async fn connect(url: &str) -> Result<Self> {
+    pub async fn connect(url: &str, audit: std::sync::Arc<crate::AuditSettings>) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("invalid SQLite URL: {e}")))?
             .create_if_missing(true)
@@ -32,7 +33,11 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        let self_ = Self { pool, audit };
+        let mut tx = self_.begin(Mode::Write).await?;
+        seal_legacy_entries(&mut tx, &self_.audit).await?;
+        tx.commit().await?;
+        Ok(self_)
     }
 
     async fn begin(&self, mode: Mode) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
@@ -57,12 +62,16 @@ impl Store for SqliteStore {
             tx,
             scope: *scope,
             mode,
+            audit: self.audit.clone(),
         }))
     }
 
     async fn identity(&self, mode: Mode) -> Result<Box<dyn IdentityTx>> {
         let tx = self.begin(mode).await?;
-        Ok(Box::new(EngineIdentityTx { tx }))
+        Ok(Box::new(EngineIdentityTx {
+            tx,
+            audit: self.audit.clone(),
+        }))
     }
 
     async fn ping(&self) -> Result<()> {

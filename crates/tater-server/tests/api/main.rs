@@ -6,6 +6,7 @@
 mod architecture;
 mod attacks;
 mod audit;
+mod audit_trail;
 mod bad_input;
 mod cli;
 mod compliance;

@@ -35,9 +35,18 @@ pub fn operator() -> SystemOperator {
 }
 
 pub fn config(db: &TestDb, clock: Arc<dyn Clock>) -> AppConfig {
+    config_with(&db.url, clock)
+}
+
+/// The test configuration for a database that outlives one server (restart tests).
+pub fn config_for_url(url: &str) -> AppConfig {
+    config_with(url, Arc::new(SystemClock))
+}
+
+fn config_with(url: &str, clock: Arc<dyn Clock>) -> AppConfig {
     AppConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: db.url.clone(),
+        database_url: url.to_owned(),
         jwt_secret: b"test-secret-test-secret-test-secret!".to_vec(),
         session_ttl_secs: 3600,
         security_contact: "mailto:security@example.test".into(),
@@ -50,6 +59,8 @@ pub fn config(db: &TestDb, clock: Arc<dyn Clock>) -> AppConfig {
         compliance: Default::default(),
         catalog: None,
         checks: None,
+        audit: tater_store::AuditSettings::unsigned(),
+        checkpoint_interval: None,
         rate_limits: RateLimitConfig {
             limits: unlimited(),
             ..Default::default()

@@ -1,0 +1,284 @@
+//! Sealing an entry: its canonical form, its link in the tenant's hash chain, its signature;
+//! and checkpoints over the chain.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tater_domain::{AuditEntry, AuditSeal, OrgId, Timestamp};
+
+use crate::AuditKeys;
+
+/// The `prevHash` of a tenant's first entry.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The fields the chain hash covers, in canonical (sorted) order.
+pub const CANONICAL_FIELDS: [&str; 12] = [
+    "action",
+    "changes",
+    "entityId",
+    "entityType",
+    "id",
+    "oid",
+    "seq",
+    "tenantId",
+    "timestamp",
+    "upn",
+    "userId",
+    "via",
+];
+
+/// The fields L2 signs, in order.
+pub const SIGNED_FIELDS: [&str; 7] = [
+    "id",
+    "tenantId",
+    "action",
+    "entityType",
+    "entityId",
+    "userId",
+    "timestamp",
+];
+
+/// An entry as the API and the export show it: the entry's fields and its seal.
+pub fn entry_json(e: &AuditEntry) -> Value {
+    let d = &e.draft;
+    json!({
+        "id": d.id,
+        "tenantId": e.tenant_id,
+        "seq": e.seq,
+        "action": d.action,
+        "entityType": d.entity_type,
+        "entityId": d.entity_id,
+        "userId": d.user_id,
+        "upn": d.upn,
+        "oid": d.oid,
+        "timestamp": d.timestamp,
+        "via": d.via,
+        "changes": d.changes,
+        "prevHash": e.seal.prev_hash,
+        "hash": e.seal.hash,
+        "keyId": e.seal.key_id,
+        "signature": e.seal.signature,
+    })
+}
+
+/// The string L2 signs: `id|tenantId|action|entityType|entityId|userId|timestamp`, each field
+/// exactly as the API returns it.
+pub fn signature_payload(e: &AuditEntry) -> String {
+    signature_payload_of(&entry_json(e))
+}
+
+/// [`signature_payload`] of an entry as JSON (an API answer or an export line), taking each
+/// field's text as it appears there.
+pub fn signature_payload_of(entry: &Value) -> String {
+    let texts: Vec<String> = SIGNED_FIELDS
+        .iter()
+        .map(|f| match entry.get(f) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        })
+        .collect();
+    texts.join("|")
+}
+
+/// The entry's canonical form, which the chain hash covers: the JSON object of the
+/// [`CANONICAL_FIELDS`] with keys sorted (at every depth, by code point) and no whitespace —
+/// what `python3 -c 'import json,sys; print(json.dumps(obj, sort_keys=True,
+/// separators=(",",":"), ensure_ascii=False))'` prints for the same fields. The seal itself
+/// (hashes, key id, signature) is not part of it.
+pub fn canonical(e: &AuditEntry) -> String {
+    canonical_of(&entry_json(e))
+}
+
+/// [`canonical`] of an entry as JSON; a missing field counts as `null`.
+pub fn canonical_of(entry: &Value) -> String {
+    let picked: serde_json::Map<String, Value> = CANONICAL_FIELDS
+        .iter()
+        .map(|f| {
+            (
+                (*f).to_owned(),
+                entry.get(f).cloned().unwrap_or(Value::Null),
+            )
+        })
+        .collect();
+    let mut out = String::with_capacity(512);
+    write_sorted(&Value::Object(picked), &mut out);
+    out
+}
+
+/// Compact JSON with object keys sorted, whatever order the map kept them in (PostgreSQL's
+/// JSONB reorders keys, so stored order cannot be relied on).
+fn write_sorted(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::from(k.as_str()).to_string());
+                out.push(':');
+                write_sorted(&map[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_sorted(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// `SHA-256(prev_hash ‖ canonical)` as lowercase hex; `prev_hash` is taken as its 64 ASCII hex
+/// digits, so `printf '%s%s' "$prev" "$canonical" | sha256sum` reproduces it.
+pub fn chain_hash(prev_hash: &str, canonical: &str) -> String {
+    hex::encode(
+        Sha256::new()
+            .chain_update(prev_hash.as_bytes())
+            .chain_update(canonical.as_bytes())
+            .finalize(),
+    )
+}
+
+/// Seals an entry that follows `prev_hash` in its tenant's log: the chain hash, and the
+/// signature when a signing key is configured. `entry.seal` is ignored and replaced.
+pub fn seal(entry: &AuditEntry, prev_hash: &str, keys: &AuditKeys) -> AuditSeal {
+    let hash = chain_hash(prev_hash, &canonical(entry));
+    let (key_id, signature) = match keys.signing() {
+        Some(k) => (
+            Some(k.id().to_owned()),
+            Some(k.sign(&signature_payload(entry))),
+        ),
+        None => (None, None),
+    };
+    AuditSeal {
+        prev_hash: prev_hash.to_owned(),
+        hash,
+        key_id,
+        signature,
+    }
+}
+
+/// A signed statement that a tenant's log held `seq` entries, the last with hash `head_hash`,
+/// at `timestamp`. An auditor who keeps one can later prove the log was not truncated or
+/// rewritten before that point.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Checkpoint {
+    pub tenant_id: OrgId,
+    pub seq: i64,
+    pub head_hash: String,
+    pub timestamp: Timestamp,
+    pub key_id: Option<String>,
+    pub signature: Option<String>,
+}
+
+impl Checkpoint {
+    /// A checkpoint of the head `(seq, head_hash)`, signed when a key is configured.
+    pub fn new(
+        tenant_id: OrgId,
+        seq: i64,
+        head_hash: &str,
+        timestamp: Timestamp,
+        keys: &AuditKeys,
+    ) -> Self {
+        let mut cp = Self {
+            tenant_id,
+            seq,
+            head_hash: head_hash.to_owned(),
+            timestamp,
+            key_id: None,
+            signature: None,
+        };
+        if let Some(k) = keys.signing() {
+            cp.key_id = Some(k.id().to_owned());
+            cp.signature = Some(k.sign(&cp.payload()));
+        }
+        cp
+    }
+
+    /// What the checkpoint signature covers: `checkpoint|tenantId|seq|headHash|timestamp`.
+    pub fn payload(&self) -> String {
+        format!(
+            "checkpoint|{}|{}|{}|{}",
+            self.tenant_id, self.seq, self.head_hash, self.timestamp
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use tater_domain::{AuditAction, AuditDraft, AuditId, Channel};
+
+    pub(crate) fn entry(seq: i64) -> AuditEntry {
+        AuditEntry {
+            seq,
+            tenant_id: OrgId::generate(),
+            draft: AuditDraft {
+                id: AuditId::generate(),
+                action: AuditAction::Update,
+                entity_type: "poam".into(),
+                entity_id: "e|1".into(),
+                user_id: "u1".into(),
+                upn: Some("a@b.c".into()),
+                oid: None,
+                timestamp: Timestamp::from_millis(1_764_450_253_123),
+                via: Channel::Web,
+                changes: json!({"z": {"after": 1}, "a": {"before": "x\n\"y\"", "after": null}}),
+            },
+            seal: AuditSeal::default(),
+        }
+    }
+
+    #[test]
+    fn canonical_form_sorts_keys_at_every_depth() {
+        let e = entry(7);
+        let c = canonical(&e);
+        assert!(c.starts_with(r#"{"action":"update","changes":{"a":{"after":null,"before":"x\n\"y\""},"z":{"after":1}},"entityId":"e|1""#), "{c}");
+        assert!(c.contains(r#""seq":7,"#), "{c}");
+        assert!(
+            c.contains(r#""timestamp":"2025-11-29T21:04:13.123Z""#),
+            "{c}"
+        );
+        assert!(
+            c.ends_with(r#""upn":"a@b.c","userId":"u1","via":"web"}"#),
+            "{c}"
+        );
+    }
+
+    #[test]
+    fn the_payload_joins_the_fields_with_pipes() {
+        let e = entry(1);
+        let p = signature_payload(&e);
+        assert_eq!(p.split('|').count(), 8, "entity id contains a pipe: {p}");
+        assert!(p.ends_with("|u1|2025-11-29T21:04:13.123Z"));
+    }
+
+    #[test]
+    fn sealing_links_to_the_previous_hash() {
+        let keys = AuditKeys::new(Some("k".repeat(32).as_str()), &[]).unwrap();
+        let e = entry(1);
+        let s = seal(&e, GENESIS_HASH, &keys);
+        assert_eq!(s.prev_hash, GENESIS_HASH);
+        assert_eq!(s.hash.len(), 64);
+        assert_ne!(seal(&e, &s.hash, &keys).hash, s.hash);
+        assert_eq!(s.key_id.as_deref(), keys.signing().map(|k| k.id()));
+        assert!(
+            keys.signing()
+                .unwrap()
+                .verifies(&signature_payload(&e), s.signature.as_deref().unwrap())
+        );
+        assert_eq!(seal(&e, GENESIS_HASH, &AuditKeys::none()).signature, None);
+    }
+}
