@@ -11,6 +11,7 @@
 
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)] // test support: failing loudly is the point
 
+pub mod dns;
 pub mod entra;
 
 use std::path::PathBuf;
