@@ -104,6 +104,10 @@ typed_id!(
     /// A scan, chosen by the agent so that retries are idempotent.
     ScanId
 );
+typed_id!(
+    /// A SIEM destination (syslog receiver or webhook).
+    DestinationId
+);
 
 #[cfg(test)]
 mod tests {

@@ -16,6 +16,7 @@ pub mod policy;
 pub mod role;
 pub mod scan;
 pub mod scope;
+pub mod siem;
 pub mod time;
 
 pub use actor::{Actor, Principal};
@@ -24,8 +25,12 @@ pub use channel::Channel;
 pub use email::Email;
 pub use error::{FieldError, ValidationErrors};
 pub use identity::{ApiKey, Endpoint, EnrollmentToken, Membership, Org, User};
-pub use ids::{ApiKeyId, AuditId, EndpointId, EnrollmentTokenId, OrgId, RecordId, ScanId, UserId};
+pub use ids::{
+    ApiKeyId, AuditId, DestinationId, EndpointId, EnrollmentTokenId, OrgId, RecordId, ScanId,
+    UserId,
+};
 pub use role::Role;
 pub use scan::{CheckStatus, Counts, Scan, ScanResult};
 pub use scope::TenantScope;
+pub use siem::{DeliveryState, Destination, DestinationKind};
 pub use time::Timestamp;

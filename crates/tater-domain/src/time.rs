@@ -46,6 +46,10 @@ impl Timestamp {
         Self::from_datetime(date.midnight().assume_utc())
     }
 
+    pub fn plus_millis(self, ms: i64) -> Self {
+        Self(self.0.saturating_add(ms))
+    }
+
     pub fn plus_seconds(self, secs: i64) -> Self {
         Self(self.0.saturating_add(secs.saturating_mul(1000)))
     }

@@ -95,6 +95,7 @@ async fn app(db: &TestDb) -> (App, Service) {
         checks: Some(checks()),
         audit: tater_store::AuditSettings::unsigned(),
         checkpoint_interval: None,
+        siem: None,
         rate_limits: tater_server::rate_limit::RateLimitConfig {
             limits: tater_server::rate_limit::Limits {
                 auth: 0,

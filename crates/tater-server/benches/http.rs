@@ -123,6 +123,7 @@ async fn tater(db: &TestDb) -> Fixture {
         checks: None,
         audit: tater_store::AuditSettings::unsigned(),
         checkpoint_interval: None,
+        siem: None,
         rate_limits: tater_server::rate_limit::RateLimitConfig {
             limits: unlimited(),
             ..Default::default()

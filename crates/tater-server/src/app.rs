@@ -38,6 +38,21 @@ pub struct AppConfig {
     pub audit: tater_store::AuditSettings,
     /// Time between checkpoints of every audit head; `None` for none.
     pub checkpoint_interval: Option<Duration>,
+    /// SIEM forwarding; `None` turns destinations off.
+    pub siem: Option<SiemConfig>,
+}
+
+/// SIEM forwarding settings.
+#[derive(Debug, Clone)]
+pub struct SiemConfig {
+    pub egress: tater_egress::EgressConfig,
+    /// The master key as text (see `SecretBox::from_text`).
+    pub master_key: String,
+    pub failing_after_secs: i64,
+    /// The HOSTNAME of syslog messages.
+    pub hostname: String,
+    /// The delivery worker; `None` runs none in this process.
+    pub worker: Option<tater_siem::worker::WorkerConfig>,
 }
 
 /// A built server, bound to its port but not yet serving.
@@ -49,6 +64,8 @@ pub struct App {
     router: axum::Router,
     store: Arc<dyn Store>,
     checkpoint_interval: Option<Duration>,
+    /// The SIEM delivery worker, started with the server.
+    worker: Option<Arc<tater_siem::worker::Worker>>,
 }
 
 impl App {
@@ -60,6 +77,10 @@ impl App {
         let store = tater_store::open_with(&config.database_url, config.audit)
             .await
             .context("opening the database")?;
+        let siem = match &config.siem {
+            Some(c) => Some(siem_support(c)?),
+            None => None,
+        };
         let service = Service::new(
             store.clone(),
             config.clock.clone(),
@@ -71,6 +92,7 @@ impl App {
                 checks: config.checks,
                 compliance: config.compliance,
                 audit_keys,
+                siem: siem.clone(),
             },
         )?;
         let demo_login = match &config.demo_password_file {
@@ -103,6 +125,19 @@ impl App {
             .await
             .with_context(|| format!("listening on {}", config.listen))?;
         let addr = listener.local_addr()?;
+        let worker = match (&siem, config.siem.as_ref().and_then(|c| c.worker.clone())) {
+            (Some(support), Some(wc)) => {
+                let clock = service.clone();
+                Some(Arc::new(tater_siem::worker::Worker::new(
+                    store.clone(),
+                    support.sender.clone(),
+                    support.secrets.clone(),
+                    wc,
+                    Arc::new(move || clock.now()),
+                )))
+            }
+            _ => None,
+        };
         Ok(App {
             addr,
             demo_login,
@@ -111,6 +146,7 @@ impl App {
             router,
             store,
             checkpoint_interval: config.checkpoint_interval,
+            worker,
         })
     }
 
@@ -120,21 +156,50 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let jobs = self
-            .checkpoint_interval
-            .map(|every| tokio::spawn(checkpoint_job(self.service.clone(), every)));
+        let mut jobs: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+        if let Some(every) = self.checkpoint_interval {
+            jobs.push(tokio::spawn(checkpoint_job(self.service.clone(), every)));
+        }
+        if let Some(worker) = &self.worker {
+            jobs.push(tokio::spawn(worker.clone().run()));
+        }
         let app = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
-        if let Some(job) = jobs {
+        for job in jobs {
             job.abort();
+            let _ = job.await;
+        }
+        if let Some(worker) = &self.worker
+            && let Err(e) = worker.release_leases().await
+        {
+            tracing::warn!(error = %e, "could not give back SIEM delivery leases; they expire on their own");
         }
         self.store.close().await;
         Ok(served?)
     }
+}
+
+/// The egress module, sender and secret box behind SIEM destinations.
+fn siem_support(c: &SiemConfig) -> anyhow::Result<tater_service::SiemSupport> {
+    if c.egress.allow.is_empty() {
+        tracing::info!("egress allowlist is empty: destinations must be public addresses");
+    } else {
+        tracing::warn!(allow = ?c.egress.allow.nets(), "egress allowlist: these non-public ranges may be reached");
+    }
+    if c.egress.allow_http {
+        tracing::warn!("plain http webhook URLs are allowed (TATER_EGRESS_ALLOW_HTTP)");
+    }
+    let egress = Arc::new(tater_egress::Egress::new(c.egress.clone()).context("egress resolver")?);
+    Ok(tater_service::SiemSupport {
+        sender: tater_siem::deliver::Sender::new(egress, c.hostname.clone()),
+        secrets: tater_siem::secret_box::SecretBox::from_text(&c.master_key)
+            .context("master key")?,
+        failing_after_secs: c.failing_after_secs,
+    })
 }
 
 /// Says which audit keys are in use (their ids, never the keys).

@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Operator tasks on the database, without a running server.
     Admin(AdminArgs),
     /// The audit trail, offline.
@@ -139,6 +139,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         checks: None,
         audit: args.audit.settings()?,
+        siem: Some(args.siem.config(&data_dir)?),
         checkpoint_interval: (args.audit_checkpoint_interval > 0)
             .then(|| std::time::Duration::from_secs(args.audit_checkpoint_interval)),
     };
@@ -201,6 +202,7 @@ pub async fn admin(args: AdminArgs) -> anyhow::Result<()> {
             checks: None,
             compliance: Default::default(),
             audit_keys,
+            siem: None,
         },
     )?;
     let op = operator();

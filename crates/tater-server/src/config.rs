@@ -110,10 +110,88 @@ pub struct ServeArgs {
     pub rate_limits: RateLimitArgs,
     #[command(flatten)]
     pub audit: AuditArgs,
+    #[command(flatten)]
+    pub siem: SiemArgs,
     /// Seconds between checkpoints of every organization's audit head (0: only the inline
     /// checkpoints every N entries).
     #[arg(long, env = "TATER_AUDIT_CHECKPOINT_INTERVAL", default_value_t = 3600)]
     pub audit_checkpoint_interval: u64,
+}
+
+/// SIEM forwarding and the egress rules for customer-supplied addresses (SPEC L4, L6, T4).
+#[derive(Debug, Clone, Args)]
+pub struct SiemArgs {
+    /// Non-public ranges that destinations may reach anyway (CIDRs, comma-separated): an
+    /// on-premises SIEM. Empty by default; logged at start-up.
+    #[arg(long, env = "TATER_EGRESS_ALLOW", value_delimiter = ',')]
+    pub egress_allow: Vec<IpNet>,
+    /// Allow plain http webhook URLs (only for receivers on a trusted network).
+    #[arg(long, env = "TATER_EGRESS_ALLOW_HTTP")]
+    pub egress_allow_http: bool,
+    /// The DNS server (ip:port) for destination names; unset: the system's resolver.
+    #[arg(long, env = "TATER_EGRESS_DNS")]
+    pub egress_dns: Option<SocketAddr>,
+    /// Key (32 bytes as 64 hex digits or base64) that encrypts stored secrets such as webhook
+    /// secrets. Unset: generated once and kept in the data directory. Replicas must share it.
+    #[arg(long, env = "TATER_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// A destination failing for this many seconds is shown as failing (entries keep
+    /// queueing).
+    #[arg(long, env = "TATER_SIEM_FAILING_AFTER", default_value_t = 900)]
+    pub siem_failing_after: u32,
+    /// The HOSTNAME of syslog messages; unset: this machine's host name.
+    #[arg(long, env = "TATER_SYSLOG_HOSTNAME")]
+    pub syslog_hostname: Option<String>,
+}
+
+impl SiemArgs {
+    pub fn config(&self, data_dir: &Path) -> anyhow::Result<crate::app::SiemConfig> {
+        Ok(crate::app::SiemConfig {
+            egress: tater_egress::EgressConfig {
+                allow_http: self.egress_allow_http,
+                allow: tater_egress::Allowlist::new(self.egress_allow.clone()),
+                nameserver: self.egress_dns,
+                ..Default::default()
+            },
+            master_key: master_key(self.master_key.as_deref(), data_dir)?,
+            failing_after_secs: i64::from(self.siem_failing_after),
+            hostname: self.syslog_hostname.clone().unwrap_or_else(host_name),
+            worker: Some(tater_siem::worker::WorkerConfig::default()),
+        })
+    }
+}
+
+/// This machine's host name, for syslog's HOSTNAME field.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "-".into())
+}
+
+/// The master key: the configured one, or the one kept in `<data-dir>/master-key` (created
+/// owner-only on first start).
+pub fn master_key(configured: Option<&str>, data_dir: &Path) -> anyhow::Result<String> {
+    if let Some(k) = configured {
+        tater_siem::secret_box::SecretBox::from_text(k).context("TATER_MASTER_KEY")?;
+        return Ok(k.trim().to_owned());
+    }
+    let path = data_dir.join("master-key");
+    match std::fs::read_to_string(&path) {
+        Ok(k) => {
+            tater_siem::secret_box::SecretBox::from_text(&k)
+                .with_context(|| format!("{}", path.display()))?;
+            Ok(k.trim().to_owned())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let k = tater_siem::secret_box::SecretBox::generate_key_text();
+            write_private(&path, &k)?;
+            Ok(k)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
 }
 
 /// How audit entries are sealed (SPEC L2). The server and the admin CLI both write entries,

@@ -25,7 +25,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => {
             init_logging(args.log_format, "info,sqlx=warn");
-            cli::serve(args).await
+            cli::serve(*args).await
         }
         Command::Admin(args) => {
             init_logging(LogFormat::Text, "warn");

@@ -16,6 +16,7 @@ mod posture;
 mod records;
 mod scans;
 mod secrets;
+mod siem_destinations;
 
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ pub use members::member_view;
 pub use records::{HeatMap, Page, RecordExport};
 pub use scans::Ingested;
 pub use secrets::{API_KEY_PREFIX, generate_api_key, hash_api_key, is_well_formed_api_key};
+pub use siem_destinations::{SiemSupport, destination_view};
 
 /// Settings the use cases need; the server fills them from flags and environment.
 #[derive(Clone)]
@@ -50,6 +52,8 @@ pub struct ServiceConfig {
     pub compliance: ComplianceConfig,
     /// Keys that verify audit signatures (the store signs with the same configuration).
     pub audit_keys: tater_audit::AuditKeys,
+    /// SIEM destinations (egress, secrets); `None` where forwarding is not offered (the CLI).
+    pub siem: Option<SiemSupport>,
 }
 
 /// Knobs of the compliance engine.
@@ -89,6 +93,7 @@ pub struct Service {
     checks: Option<Arc<tater_catalog::CheckCatalog>>,
     compliance: ComplianceConfig,
     audit_keys: Arc<tater_audit::AuditKeys>,
+    siem: Option<Arc<SiemSupport>>,
 }
 
 impl Service {
@@ -102,6 +107,7 @@ impl Service {
         let compliance = config.compliance;
         let checks = config.checks.clone();
         let audit_keys = Arc::new(config.audit_keys.clone());
+        let siem = config.siem.clone().map(Arc::new);
         Ok(Self {
             store,
             clock,
@@ -110,6 +116,7 @@ impl Service {
             checks,
             compliance,
             audit_keys,
+            siem,
         })
     }
 

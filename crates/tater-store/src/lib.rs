@@ -80,6 +80,10 @@ pub trait Store: Send + Sync + 'static {
     /// (SPEC T2); it exposes no module records.
     async fn identity(&self, mode: Mode) -> Result<Box<dyn IdentityTx>>;
 
+    /// Begins the SIEM delivery worker's transaction: claims, outbox reads and delivery state
+    /// across all tenants (SPEC T2: a named system operation, used only by the worker).
+    async fn delivery(&self) -> Result<Box<dyn DeliveryTx>>;
+
     /// Checks the database answers (for `/healthz` and the status endpoint).
     async fn ping(&self) -> Result<()>;
 
@@ -108,6 +112,87 @@ pub struct AuditQuery {
     /// Oldest first instead of newest first.
     pub ascending: bool,
     pub limit: u32,
+}
+
+/// An outbox entry that could not be delivered, kept for the operator to see and replay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    pub seq: i64,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub dead_at: Option<Timestamp>,
+}
+
+/// A destination the worker has leased for a round of delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueDestination {
+    pub org: OrgId,
+    pub id: tater_domain::DestinationId,
+    pub kind: tater_domain::DestinationKind,
+    pub config: Value,
+    pub secret_enc: Option<String>,
+    /// Consecutive failed attempts so far.
+    pub attempts: i64,
+    pub failing_since: Option<Timestamp>,
+}
+
+/// The delivery worker's transaction. Dropping it without commit rolls back.
+#[async_trait]
+pub trait DeliveryTx: Send {
+    /// Leases up to `limit` enabled destinations that have pending entries and are due,
+    /// skipping those another worker holds (on PostgreSQL, also rows being claimed right now).
+    async fn claim_due(
+        &mut self,
+        owner: &str,
+        now: Timestamp,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<DueDestination>>;
+    /// The oldest pending entries of a destination, in sequence order.
+    async fn pending(
+        &mut self,
+        org: OrgId,
+        id: tater_domain::DestinationId,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>>;
+    /// Entries through `through_seq` were accepted: drop them from the outbox.
+    async fn delivered(
+        &mut self,
+        org: OrgId,
+        id: tater_domain::DestinationId,
+        through_seq: i64,
+        count: i64,
+        now: Timestamp,
+    ) -> Result<()>;
+    /// Delivering `seq` failed and will be retried at `retry_at`.
+    async fn failed(
+        &mut self,
+        org: OrgId,
+        id: tater_domain::DestinationId,
+        seq: i64,
+        error: &str,
+        now: Timestamp,
+        retry_at: Timestamp,
+    ) -> Result<()>;
+    /// `seq` was refused for good: keep it as a dead letter and go on.
+    async fn dead(
+        &mut self,
+        org: OrgId,
+        id: tater_domain::DestinationId,
+        seq: i64,
+        error: &str,
+        now: Timestamp,
+    ) -> Result<()>;
+    /// Gives the lease back.
+    async fn release(
+        &mut self,
+        org: OrgId,
+        id: tater_domain::DestinationId,
+        owner: &str,
+    ) -> Result<()>;
+    /// Gives back every lease `owner` holds (a worker stopping cleanly).
+    async fn release_all(&mut self, owner: &str) -> Result<u64>;
+    async fn commit(self: Box<Self>) -> Result<()>;
 }
 
 /// How the store seals audit entries as it appends them.
@@ -213,6 +298,45 @@ pub trait TenantTx: Send {
     ) -> Result<()>;
 
     async fn list_audit(&mut self, query: &AuditQuery) -> Result<Vec<AuditEntry>>;
+
+    async fn insert_destination(
+        &mut self,
+        d: &tater_domain::Destination,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    /// Replaces a destination if its version is still `expected_version`; it is tried again
+    /// at once.
+    async fn update_destination(
+        &mut self,
+        d: &tater_domain::Destination,
+        expected_version: i64,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    /// Deletes a destination and its queued entries.
+    async fn delete_destination(
+        &mut self,
+        id: tater_domain::DestinationId,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    async fn destinations(
+        &mut self,
+    ) -> Result<Vec<(tater_domain::Destination, tater_domain::DeliveryState)>>;
+    /// One destination (locked in write mode).
+    async fn destination(
+        &mut self,
+        id: tater_domain::DestinationId,
+    ) -> Result<Option<(tater_domain::Destination, tater_domain::DeliveryState)>>;
+    async fn dead_letters(
+        &mut self,
+        id: tater_domain::DestinationId,
+        limit: u32,
+    ) -> Result<Vec<DeadLetter>>;
+    /// Queues a destination's dead letters again; returns how many (audited when any).
+    async fn replay_dead_letters(
+        &mut self,
+        id: tater_domain::DestinationId,
+        audit: &AuditDraft,
+    ) -> Result<u64>;
 
     /// The tenant's audit head: the last sequence number and its hash (0 and the genesis hash
     /// for an empty log).

@@ -7,7 +7,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use crate::engine::impl_engine;
 use crate::{Engine, Store};
 
-impl_engine!(db: sqlx::Postgres, engine: crate::Engine::Postgres, lock: " FOR UPDATE");
+// Replicas claim different destinations: a row another one is claiming is skipped.
+impl_engine!(db: sqlx::Postgres, engine: crate::Engine::Postgres, lock: " FOR UPDATE", skip_locked: " FOR UPDATE SKIP LOCKED");
 
 /// The transaction-local setting row-level security reads.
 enum Setting {
@@ -96,6 +97,11 @@ impl Store for PgStore {
             tx,
             audit: self.audit.clone(),
         }))
+    }
+
+    async fn delivery(&self) -> Result<Box<dyn crate::DeliveryTx>> {
+        let tx = self.begin(Setting::CrossTenant).await?;
+        Ok(Box::new(EngineDeliveryTx { tx }))
     }
 
     async fn ping(&self) -> Result<()> {

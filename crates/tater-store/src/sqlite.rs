@@ -10,7 +10,8 @@ use sqlx::sqlite::{
 use crate::engine::impl_engine;
 use crate::{Engine, Store};
 
-impl_engine!(db: sqlx::Sqlite, engine: crate::Engine::Sqlite, lock: "");
+// SQLite has one writer at a time, so claiming needs no row locks.
+impl_engine!(db: sqlx::Sqlite, engine: crate::Engine::Sqlite, lock: "", skip_locked: "");
 
 /// SQLite in WAL mode, shared safely by the server and the admin CLI: every connection gets a
 /// busy timeout and foreign keys, and write transactions take the write lock up front.
@@ -72,6 +73,11 @@ impl Store for SqliteStore {
             tx,
             audit: self.audit.clone(),
         }))
+    }
+
+    async fn delivery(&self) -> Result<Box<dyn crate::DeliveryTx>> {
+        let tx = self.begin(Mode::Write).await?;
+        Ok(Box::new(EngineDeliveryTx { tx }))
     }
 
     async fn ping(&self) -> Result<()> {

@@ -89,7 +89,11 @@ impl Category {
             None
         } else if under("/api/auth") || path == "/api/agent/enroll" {
             Some(Category::Auth)
-        } else if under("/api/members") || under("/api/api-keys") || under("/api/settings") {
+        } else if under("/api/members")
+            || under("/api/api-keys")
+            || under("/api/settings")
+            || under("/api/siem-destinations")
+        {
             Some(Category::Settings)
         } else if matches!(
             *method,

@@ -13,6 +13,7 @@ mod openapi;
 mod orgs;
 mod posture;
 mod risks;
+mod siem;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,6 +53,7 @@ pub fn router(state: AppState, limits: HttpLimits, limiter: Arc<RateLimiter>) ->
     api = audit::routes(api);
     api = members::routes(api);
     api = api_keys::routes(api);
+    api = siem::routes(api);
     api = orgs::routes(api);
     api = openapi::routes(api);
     let (router, doc) = api.finish();

@@ -19,4 +19,5 @@ mod members;
 mod modules;
 mod rate_limits;
 mod roles;
+mod siem;
 mod support;

@@ -61,6 +61,7 @@ fn config_with(url: &str, clock: Arc<dyn Clock>) -> AppConfig {
         checks: None,
         audit: tater_store::AuditSettings::unsigned(),
         checkpoint_interval: None,
+        siem: Some(test_siem()),
         rate_limits: RateLimitConfig {
             limits: unlimited(),
             ..Default::default()
@@ -396,4 +397,25 @@ pub fn unlimited() -> tater_server::rate_limit::Limits {
 pub enum Cred {
     ApiKey,
     Entra,
+}
+
+/// SIEM forwarding for tests: receivers on loopback are allowlisted and may be plain http;
+/// the worker polls and backs off quickly.
+pub fn test_siem() -> tater_server::app::SiemConfig {
+    tater_server::app::SiemConfig {
+        egress: tater_egress::EgressConfig {
+            allow_http: true,
+            allow: tater_egress::Allowlist::new(vec!["127.0.0.0/8".parse().unwrap()]),
+            ..Default::default()
+        },
+        master_key: tater_siem::secret_box::SecretBox::generate_key_text(),
+        failing_after_secs: 900,
+        hostname: "tater-test".into(),
+        worker: Some(tater_siem::worker::WorkerConfig {
+            poll: std::time::Duration::from_millis(50),
+            base_backoff: std::time::Duration::from_millis(100),
+            max_backoff: std::time::Duration::from_millis(1000),
+            ..Default::default()
+        }),
+    }
 }

@@ -1,0 +1,361 @@
+//! SIEM destinations (SPEC L4, L6, T4): OrgAdmin configures where the organization's audit
+//! entries go. Every change is audited; addresses are vetted by the egress module when saved
+//! (and again by the worker at every delivery); webhook secrets are encrypted at rest and never
+//! shown again.
+
+use serde_json::{Map, Value, json};
+use tater_domain::policy::{Action, authorize};
+use tater_domain::{
+    Actor, AuditAction, AuditDraft, AuditEntry, AuditId, AuditSeal, DeliveryState, Destination,
+    DestinationId, TenantScope, Timestamp, ValidationErrors,
+};
+use tater_siem::Event;
+use tater_siem::deliver::{Failure, Sender, Target};
+use tater_siem::destination::{self, DestinationInput, Spec, secret_context, stored_spec};
+use tater_siem::secret_box::SecretBox;
+use tater_store::{Mode, TenantTx};
+
+use crate::{Service, ServiceError, ServiceResult};
+
+/// What the service needs to vet, test and encrypt destinations.
+#[derive(Clone)]
+pub struct SiemSupport {
+    pub sender: Sender,
+    pub secrets: SecretBox,
+    /// A destination failing for longer than this shows as `failing` (before: `retrying`).
+    pub failing_after_secs: i64,
+}
+
+const ENTITY: &str = "siem-destination";
+const MAX_DEAD_LETTERS_SHOWN: u32 = 500;
+
+/// A destination as the API shows it: settings, never the secret, and delivery status.
+pub fn destination_view(
+    d: &Destination,
+    s: &DeliveryState,
+    now: Timestamp,
+    failing_after_secs: i64,
+) -> Value {
+    let mut v = Map::new();
+    v.insert("id".into(), json!(d.id));
+    v.insert("type".into(), json!(d.kind.as_str()));
+    v.insert("name".into(), json!(d.name));
+    v.insert("enabled".into(), json!(d.enabled));
+    if let Value::Object(config) = &d.config {
+        v.extend(config.clone());
+    }
+    if d.secret_enc.is_some() {
+        v.insert("secretSet".into(), json!(true));
+    }
+    let state = if !d.enabled {
+        "disabled"
+    } else if let Some(since) = s.failing_since {
+        if now.millis() - since.millis() >= failing_after_secs * 1000 {
+            "failing"
+        } else {
+            "retrying"
+        }
+    } else if s.pending > 0 {
+        "delivering"
+    } else {
+        "ok"
+    };
+    let lag = s
+        .oldest_pending_at
+        .map(|t| (now.millis() - t.millis()).max(0) / 1000);
+    v.insert(
+        "delivery".into(),
+        json!({
+            "state": state,
+            "pending": s.pending,
+            "lagSeconds": lag,
+            "oldestPendingAt": s.oldest_pending_at,
+            "delivered": s.delivered,
+            "deadLetters": s.dead_letters,
+            "lastSuccessAt": s.last_success_at,
+            "lastError": s.last_error,
+            "lastErrorAt": s.last_error_at,
+            "failingSince": s.failing_since,
+            "consecutiveFailures": s.attempts,
+            "nextAttemptAt": s.next_attempt_at,
+        }),
+    );
+    v.insert("version".into(), json!(d.version));
+    v.insert("createdAt".into(), json!(d.created_at));
+    v.insert("updatedAt".into(), json!(d.updated_at));
+    Value::Object(v)
+}
+
+/// What the audit entry records of a destination; `secret` is redacted by the diff.
+fn audit_view(d: &Destination, secret: Option<&str>) -> Value {
+    let mut v = json!({ "name": d.name, "type": d.kind.as_str(), "enabled": d.enabled });
+    if let (Value::Object(m), Value::Object(c)) = (&mut v, &d.config) {
+        m.extend(c.clone());
+        if let Some(s) = secret {
+            m.insert("secret".into(), json!(s));
+        }
+    }
+    v
+}
+
+fn parse_id(id: &str) -> ServiceResult<DestinationId> {
+    id.parse().map_err(|_| ServiceError::NotFound)
+}
+
+impl Service {
+    fn siem(&self) -> ServiceResult<&SiemSupport> {
+        self.siem.as_deref().ok_or_else(|| {
+            ServiceError::BadRequest("SIEM forwarding is not configured on this server".into())
+        })
+    }
+
+    /// Vets the address; a refusal is a validation error on the field that holds it.
+    async fn vet(&self, spec: &Spec) -> ServiceResult<()> {
+        let egress = self.siem()?.sender.egress();
+        let (field, result) = match spec {
+            Spec::Syslog(c) => ("host", egress.vet_host(&c.host, c.port).await.map(|_| ())),
+            Spec::Webhook { config, .. } => ("url", egress.vet_url(&config.url).await.map(|_| ())),
+        };
+        result.map_err(|e| ValidationErrors::single(field, e.to_string()).into())
+    }
+
+    fn destination_view(&self, d: &Destination, s: &DeliveryState) -> ServiceResult<Value> {
+        let failing_after = self.siem()?.failing_after_secs;
+        Ok(destination_view(d, s, self.now(), failing_after))
+    }
+
+    pub async fn list_destinations(&self, actor: &Actor) -> ServiceResult<Vec<Value>> {
+        authorize(actor, Action::ManageSettings)?;
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Read)
+            .await?;
+        let rows = tx.destinations().await?;
+        rows.iter()
+            .map(|(d, s)| self.destination_view(d, s))
+            .collect()
+    }
+
+    /// Checks the caller may manage destinations and opens one in a transaction; another
+    /// organization's id is as missing as an unknown one.
+    async fn open_destination(
+        &self,
+        actor: &Actor,
+        id: &str,
+        mode: Mode,
+    ) -> ServiceResult<(Box<dyn TenantTx>, Destination, DeliveryState)> {
+        authorize(actor, Action::ManageSettings)?;
+        let id = parse_id(id)?;
+        let mut tx = self.store.tenant(&TenantScope::of(actor), mode).await?;
+        let (d, s) = tx.destination(id).await?.ok_or(ServiceError::NotFound)?;
+        Ok((tx, d, s))
+    }
+
+    pub async fn get_destination(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
+        let (_, d, s) = self.open_destination(actor, id, Mode::Read).await?;
+        self.destination_view(&d, &s)
+    }
+
+    pub async fn create_destination(&self, actor: &Actor, body: &Value) -> ServiceResult<Value> {
+        authorize(actor, Action::ManageSettings)?;
+        let input = destination::parse(body, true)?;
+        self.vet(&input.spec).await?;
+        let now = self.now();
+        let id = DestinationId::generate();
+        let secrets = &self.siem()?.secrets;
+        let secret = match &input.spec {
+            Spec::Webhook { secret, .. } => secret.clone(),
+            Spec::Syslog(_) => None,
+        };
+        let d = Destination {
+            id,
+            org: actor.org(),
+            name: input.name.clone(),
+            kind: input.spec.kind(),
+            config: input.spec.config_json(),
+            secret_enc: secret.as_deref().map(|s| {
+                secrets.seal(
+                    &secret_context(&actor.org().to_string(), &id.to_string()),
+                    s,
+                )
+            }),
+            enabled: input.enabled,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let audit = AuditDraft::new(actor, AuditAction::Create, ENTITY, id, now).with_changes(
+            None,
+            Some(&audit_view(&d, secret.as_deref())),
+            &["secret"],
+        );
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Write)
+            .await?;
+        tx.insert_destination(&d, &audit)
+            .await
+            .map_err(name_taken)?;
+        let (d, s) = tx.destination(id).await?.ok_or(ServiceError::NotFound)?;
+        tx.commit().await?;
+        self.destination_view(&d, &s)
+    }
+
+    pub async fn update_destination(
+        &self,
+        actor: &Actor,
+        id: &str,
+        body: &Value,
+    ) -> ServiceResult<Value> {
+        authorize(actor, Action::ManageSettings)?;
+        let input: DestinationInput = destination::parse(body, false)?;
+        let (mut tx, old, _) = self.open_destination(actor, id, Mode::Write).await?;
+        let id = old.id;
+        if old.kind != input.spec.kind() {
+            return Err(ValidationErrors::single(
+                "type",
+                "cannot change; create a new destination",
+            )
+            .into());
+        }
+        if input.version.is_some_and(|v| v != old.version) {
+            return Err(ServiceError::Conflict(
+                "the destination was changed by someone else".into(),
+            ));
+        }
+        self.vet(&input.spec).await?;
+        let secrets = &self.siem()?.secrets;
+        let context = secret_context(&actor.org().to_string(), &id.to_string());
+        let old_secret = old
+            .secret_enc
+            .as_deref()
+            .and_then(|e| secrets.open(&context, e).ok());
+        let new_secret = match &input.spec {
+            Spec::Webhook {
+                secret: Some(s), ..
+            } => Some(s.clone()),
+            _ => old_secret.clone(),
+        };
+        let now = self.now();
+        let new = Destination {
+            name: input.name.clone(),
+            config: input.spec.config_json(),
+            secret_enc: match (&new_secret, &old_secret) {
+                (Some(n), Some(o)) if n == o => old.secret_enc.clone(),
+                (Some(n), _) => Some(secrets.seal(&context, n)),
+                (None, _) => None,
+            },
+            enabled: input.enabled,
+            version: old.version + 1,
+            updated_at: now,
+            ..old.clone()
+        };
+        let before = audit_view(&old, old_secret.as_deref());
+        let after = audit_view(&new, new_secret.as_deref());
+        if before == after {
+            let (d, s) = tx.destination(id).await?.ok_or(ServiceError::NotFound)?;
+            return self.destination_view(&d, &s);
+        }
+        let audit = AuditDraft::new(actor, AuditAction::Update, ENTITY, id, now).with_changes(
+            Some(&before),
+            Some(&after),
+            &["secret"],
+        );
+        tx.update_destination(&new, old.version, &audit)
+            .await
+            .map_err(name_taken)?;
+        let (d, s) = tx.destination(id).await?.ok_or(ServiceError::NotFound)?;
+        tx.commit().await?;
+        self.destination_view(&d, &s)
+    }
+
+    pub async fn delete_destination(&self, actor: &Actor, id: &str) -> ServiceResult<()> {
+        let (mut tx, old, _) = self.open_destination(actor, id, Mode::Write).await?;
+        let id = old.id;
+        let now = self.now();
+        let audit = AuditDraft::new(actor, AuditAction::Delete, ENTITY, id, now).with_changes(
+            Some(&audit_view(&old, None)),
+            None,
+            &[],
+        );
+        tx.delete_destination(id, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sends a test event (not an audit entry, not queued) and says how it went.
+    pub async fn test_destination(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
+        let (tx, d, _) = self.open_destination(actor, id, Mode::Read).await?;
+        drop(tx);
+        let siem = self.siem()?;
+        let spec = stored_spec(d.kind, &d.config).ok_or_else(|| {
+            ServiceError::Internal(anyhow::anyhow!("unreadable destination settings"))
+        })?;
+        let secret = match &d.secret_enc {
+            Some(enc) => Some(
+                siem.secrets
+                    .open(&secret_context(&d.org.to_string(), &d.id.to_string()), enc)
+                    .map_err(|e| ServiceError::Internal(e.into()))?,
+            ),
+            None => None,
+        };
+        let target = Target {
+            id: d.id.to_string(),
+            spec,
+            secret,
+        };
+        let now = self.now();
+        let mut draft = AuditDraft::new(actor, AuditAction::Update, ENTITY, d.id, now);
+        draft.id = AuditId::generate();
+        draft.changes =
+            json!({ "testEvent": { "after": "a test event from Tater; no change was made" } });
+        let entry = AuditEntry {
+            seq: 0,
+            tenant_id: d.org,
+            draft,
+            seal: AuditSeal::default(),
+        };
+        let sent = siem.sender.send(&target, &[Event::of(&entry)]).await;
+        Ok(match sent.failure {
+            None => json!({ "delivered": true, "eventId": entry.draft.id }),
+            Some(Failure::Retry { error, .. } | Failure::Dead { error }) => {
+                json!({ "delivered": false, "eventId": entry.draft.id, "error": error })
+            }
+        })
+    }
+
+    /// Entries the destination refused for good.
+    pub async fn dead_letters(&self, actor: &Actor, id: &str) -> ServiceResult<Vec<Value>> {
+        let (mut tx, found, _) = self.open_destination(actor, id, Mode::Read).await?;
+        let id = found.id;
+        let rows = tx.dead_letters(id, MAX_DEAD_LETTERS_SHOWN).await?;
+        Ok(rows
+            .iter()
+            .map(|r| json!({ "seq": r.seq, "attempts": r.attempts, "lastError": r.last_error, "deadAt": r.dead_at }))
+            .collect())
+    }
+
+    /// Queues the dead letters again (after the receiver was fixed). Audited.
+    pub async fn replay_dead_letters(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
+        let (mut tx, found, _) = self.open_destination(actor, id, Mode::Write).await?;
+        let (id, now) = (found.id, self.now());
+        let audit = AuditDraft::new(actor, AuditAction::Update, ENTITY, id, now).with_changes(
+            None,
+            Some(&json!({ "deadLettersReplayed": true })),
+            &[],
+        );
+        let n = tx.replay_dead_letters(id, &audit).await?;
+        tx.commit().await?;
+        Ok(json!({ "replayed": n }))
+    }
+}
+
+/// A taken name is a validation error on `name`, not a bare conflict.
+fn name_taken(e: tater_store::StoreError) -> ServiceError {
+    match e {
+        tater_store::StoreError::Conflict(what) if what.contains("siem_destinations_name") => {
+            ValidationErrors::single("name", "another destination has this name").into()
+        }
+        other => other.into(),
+    }
+}
