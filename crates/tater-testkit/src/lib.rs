@@ -13,6 +13,7 @@
 
 pub mod dns;
 pub mod entra;
+pub mod rsyslog;
 
 use std::path::PathBuf;
 

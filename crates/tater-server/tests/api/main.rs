@@ -21,3 +21,4 @@ mod rate_limits;
 mod roles;
 mod siem;
 mod support;
+mod syslog;
