@@ -70,15 +70,18 @@ pub fn signature_payload(e: &AuditEntry) -> String {
 /// [`signature_payload`] of an entry as JSON (an API answer or an export line), taking each
 /// field's text as it appears there.
 pub fn signature_payload_of(entry: &Value) -> String {
-    let texts: Vec<String> = SIGNED_FIELDS
-        .iter()
-        .map(|f| match entry.get(f) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Null) | None => String::new(),
-            Some(other) => other.to_string(),
-        })
-        .collect();
-    texts.join("|")
+    let mut out = String::with_capacity(256);
+    for (i, f) in SIGNED_FIELDS.iter().enumerate() {
+        if i > 0 {
+            out.push('|');
+        }
+        match entry.get(f) {
+            Some(Value::String(s)) => out.push_str(s),
+            Some(Value::Null) | None => {}
+            Some(other) => out.push_str(&other.to_string()),
+        }
+    }
+    out
 }
 
 /// The entry's canonical form, which the chain hash covers: the JSON object of the
@@ -92,49 +95,60 @@ pub fn canonical(e: &AuditEntry) -> String {
 
 /// [`canonical`] of an entry as JSON; a missing field counts as `null`.
 pub fn canonical_of(entry: &Value) -> String {
-    let picked: serde_json::Map<String, Value> = CANONICAL_FIELDS
-        .iter()
-        .map(|f| {
-            (
-                (*f).to_owned(),
-                entry.get(f).cloned().unwrap_or(Value::Null),
-            )
-        })
-        .collect();
-    let mut out = String::with_capacity(512);
-    write_sorted(&Value::Object(picked), &mut out);
-    out
+    // CANONICAL_FIELDS is already in sorted order, so the top level is written directly.
+    let mut out = Vec::with_capacity(512);
+    out.push(b'{');
+    for (i, field) in CANONICAL_FIELDS.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(field, &mut out);
+        out.push(b':');
+        write_sorted(entry.get(field).unwrap_or(&Value::Null), &mut out);
+    }
+    out.push(b'}');
+    // serde_json writes valid UTF-8 only.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// A JSON string, escaped as serde_json escapes (the same as Python's `json.dumps` with
+/// `ensure_ascii=False`).
+fn write_str(s: &str, out: &mut Vec<u8>) {
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 /// Compact JSON with object keys sorted, whatever order the map kept them in (PostgreSQL's
 /// JSONB reorders keys, so stored order cannot be relied on).
-fn write_sorted(v: &Value, out: &mut String) {
+fn write_sorted(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            out.push('{');
+            out.push(b'{');
             for (i, k) in keys.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::from(k.as_str()).to_string());
-                out.push(':');
+                write_str(k, out);
+                out.push(b':');
                 write_sorted(&map[k], out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_sorted(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        scalar => out.push_str(&scalar.to_string()),
+        scalar => {
+            let _ = serde_json::to_writer(&mut *out, scalar);
+        }
     }
 }
 
@@ -152,11 +166,12 @@ pub fn chain_hash(prev_hash: &str, canonical: &str) -> String {
 /// Seals an entry that follows `prev_hash` in its tenant's log: the chain hash, and the
 /// signature when a signing key is configured. `entry.seal` is ignored and replaced.
 pub fn seal(entry: &AuditEntry, prev_hash: &str, keys: &AuditKeys) -> AuditSeal {
-    let hash = chain_hash(prev_hash, &canonical(entry));
+    let view = entry_json(entry);
+    let hash = chain_hash(prev_hash, &canonical_of(&view));
     let (key_id, signature) = match keys.signing() {
         Some(k) => (
             Some(k.id().to_owned()),
-            Some(k.sign(&signature_payload(entry))),
+            Some(k.sign(&signature_payload_of(&view))),
         ),
         None => (None, None),
     };

@@ -17,7 +17,8 @@ both_engines!(
     signatures_and_hashes_are_reproduced_by_ordinary_tools,
     exports_verify_offline_and_file_tampering_is_located,
     database_tampering_is_located,
-    rotated_keys_still_verify
+    rotated_keys_still_verify,
+    periodic_checkpoints_pin_the_head
 );
 
 const KEY: &str = "audit-key-for-tests-0123456789abcdef";
@@ -447,6 +448,9 @@ async fn database_tampering_is_located(db: TestDb) {
     for (case, key, sql, kind, seq) in cases {
         raw.exec(&sql).await;
         assert_located(case, server_report(&app, key).await, kind, Some(seq));
+        // The export of the tampered log shows the same to the offline verifier.
+        let text = export_text(&app, key, "").await;
+        assert_located(case, verify_file(&text, &[KEY]), kind, Some(seq));
     }
 
     // A forged entry appended with a correct chain hash but no key: its signature fails.
@@ -474,6 +478,13 @@ async fn database_tampering_is_located(db: TestDb) {
     assert_located(
         "forge",
         server_report(&app, &forge_key).await,
+        "badSignature",
+        Some(13),
+    );
+    let text = export_text(&app, &forge_key, "").await;
+    assert_located(
+        "forge, offline",
+        verify_file(&text, &[KEY]),
         "badSignature",
         Some(13),
     );
@@ -543,4 +554,45 @@ async fn rotated_keys_still_verify(db: TestDb) {
         "unknownKey",
         Some(1),
     );
+}
+
+async fn periodic_checkpoints_pin_the_head(db: TestDb) {
+    let app = signed_app(db, KEY, &[]).await;
+    let (org, auditor) = org_with_entries(&app, "periodic", 7).await;
+    // The periodic job checkpoints every head that moved: this organization's at entry 7.
+    assert!(app.service.checkpoint_audit_heads().await.unwrap() >= 1);
+    assert_eq!(
+        app.service.checkpoint_audit_heads().await.unwrap(),
+        0,
+        "nothing moved since"
+    );
+    let (_, report) = server_report(&app, &auditor).await;
+    assert_eq!(
+        report["checkpoints"], 2,
+        "inline at 5, periodic at 7: {report}"
+    );
+    let text = export_text(&app, &auditor, "").await;
+    let cps: Vec<Value> = lines(&text)
+        .into_iter()
+        .filter_map(|l| l.get("checkpoint").cloned())
+        .collect();
+    assert_eq!(cps.len(), 2);
+    let last = &cps[1];
+    assert_eq!(
+        (last["seq"].as_i64(), last["tenantId"].as_str()),
+        (Some(7), Some(org.to_string().as_str()))
+    );
+    let payload = format!(
+        "checkpoint|{}|{}|{}|{}",
+        last["tenantId"].as_str().unwrap(),
+        last["seq"],
+        last["headHash"].as_str().unwrap(),
+        last["timestamp"].as_str().unwrap()
+    );
+    assert_eq!(
+        last["signature"],
+        openssl_hmac(KEY, &payload),
+        "checkpoints verify with openssl too"
+    );
+    assert_eq!(verify_file(&text, &[KEY]).0, 0);
 }

@@ -367,7 +367,8 @@ fn assert_in_order_once(bodies: &[Value], from_seq: i64, to_seq: i64) {
 
 async fn outage_and_restart_lose_nothing(db: TestDb) {
     let url = db.url.clone();
-    let siem = test_siem();
+    let mut siem = test_siem();
+    siem.failing_after_secs = 1;
     let mut app = TestApp::spawn_configured(db, |c| c.siem = Some(siem.clone())).await;
     let port = free_port().await;
     let (org, boss, admin) = org_admin(&app, "outage").await;
@@ -399,6 +400,15 @@ async fn outage_and_restart_lose_nothing(db: TestDb) {
             .as_str()
             .unwrap()
             .contains("connect"),
+        "{seen}"
+    );
+    // Past the configured time, the destination shows as failing; entries keep queueing.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (_, seen) = app.get(&path, &boss).await;
+    assert_eq!(seen["delivery"]["state"], "failing", "{seen}");
+    assert_eq!(seen["delivery"]["pending"], N + 1, "{seen}");
+    assert!(
+        seen["delivery"]["lagSeconds"].as_i64().unwrap() >= 1,
         "{seen}"
     );
 
