@@ -11,7 +11,7 @@ mod checks;
 mod oscal;
 mod render;
 
-pub use checks::{Check, CheckCatalog, Severity};
+pub use checks::{Check, CheckCatalog, CheckFileError, Severity};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -60,6 +60,8 @@ fn checks() -> Arc<CheckCatalog> {
                 moderate[(i * 7 + 3) % moderate.len()].clone(),
             ],
             platforms: vec!["linux".into()],
+            remediation_script: None,
+            rule: None,
         })
         .collect();
     Arc::new(CheckCatalog::new(checks))

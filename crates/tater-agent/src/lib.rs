@@ -1,0 +1,14 @@
+//! Tater's endpoint agent. This crate evaluates the built-in declarative checks
+//! (`tater-checks`) against a root filesystem — the running system or a mounted image — and
+//! never writes to it.
+//!
+//! * [`root`]: reading under `--root`;
+//! * [`eval`]: one rule → Pass/Fail/Not Applicable/Error with evidence;
+//! * [`scan`]: every check, each within a time budget.
+
+pub mod eval;
+pub mod root;
+pub mod scan;
+
+pub use eval::Status;
+pub use scan::{CheckResult, run};

@@ -1,0 +1,86 @@
+//! The filesystem being audited: `/` on a live machine, or a mounted image or container root
+//! (`--root DIR`). Every path a rule names is read under it; nothing is ever written.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+/// Files larger than this are read only up to it (configuration files are far smaller).
+const MAX_READ: u64 = 4 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Root {
+    base: PathBuf,
+    /// Whether this is the running system (then /proc and the running mounts count).
+    live: bool,
+}
+
+impl Root {
+    pub fn new(base: &Path) -> Self {
+        let live = fs::canonicalize(base).is_ok_and(|p| p == Path::new("/"));
+        Self {
+            base: base.to_path_buf(),
+            live,
+        }
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.live
+    }
+
+    /// `path` (absolute, as on the audited system) under the root. `..` components are
+    /// dropped so a rule cannot climb out of the root.
+    pub fn path(&self, path: &str) -> PathBuf {
+        let mut out = self.base.clone();
+        for c in Path::new(path).components() {
+            if let Component::Normal(part) = c {
+                out.push(part);
+            }
+        }
+        out
+    }
+
+    /// A text file, or `None` if it does not exist. Other errors (permission) are errors.
+    pub fn read(&self, path: &str) -> Result<Option<String>, String> {
+        let full = self.path(path);
+        match fs::File::open(&full) {
+            Ok(f) => {
+                let mut buf = Vec::new();
+                f.take(MAX_READ)
+                    .read_to_end(&mut buf)
+                    .map_err(|e| format!("cannot read {path}: {e}"))?;
+                Ok(Some(String::from_utf8_lossy(&buf).into_owned()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => Ok(None),
+            Err(e) => Err(format!("cannot read {path}: {e}")),
+        }
+    }
+
+    /// Expands a trailing `*` in the last component (`/etc/sysctl.d/*.conf`); other paths are
+    /// returned as they are. Results are sorted, as the tools reading them sort them.
+    pub fn expand(&self, pattern: &str) -> Vec<String> {
+        let Some((dir, name)) = pattern.rsplit_once('/') else {
+            return vec![pattern.to_owned()];
+        };
+        let Some((prefix, suffix)) = name.split_once('*') else {
+            return vec![pattern.to_owned()];
+        };
+        let Ok(entries) = fs::read_dir(self.path(dir)) else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.starts_with(prefix) && n.ends_with(suffix) && !n.starts_with('.'))
+            .map(|n| format!("{dir}/{n}"))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Metadata without following a final symbolic link; `None` if absent.
+    pub fn symlink_metadata(&self, path: &str) -> Option<fs::Metadata> {
+        fs::symlink_metadata(self.path(path)).ok()
+    }
+}
