@@ -6,9 +6,14 @@
 //! * [`eval`]: one rule → Pass/Fail/Not Applicable/Error with evidence;
 //! * [`scan`]: every check, each within a time budget.
 
+pub mod client;
+pub mod config;
 pub mod eval;
+pub mod facts;
+pub mod report;
 pub mod root;
 pub mod scan;
+pub mod spool;
 
 pub use eval::Status;
 pub use scan::{CheckResult, run};

@@ -5,7 +5,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use tater_agent::{CheckResult, Status, root::Root, run};
+use std::time::{Duration, Instant};
+
+use tater_agent::config::{AgentConfig, DEFAULT_PATH};
+use tater_agent::report::{ScanReport, now_millis, now_rfc3339};
+use tater_agent::spool::Spool;
+use tater_agent::{CheckResult, Status, client, facts, root::Root, run};
 use tater_checks::CheckCatalog;
 
 #[derive(Debug, Parser)]
@@ -32,6 +37,34 @@ enum Command {
         #[arg(long = "only")]
         only: Vec<String>,
     },
+    /// Enroll this machine with a server using an enrollment token; writes the configuration
+    /// (mode 0600).
+    Enroll {
+        #[arg(long)]
+        server: String,
+        #[arg(long, env = "TATER_ENROLL_TOKEN", hide_env_values = true)]
+        token: String,
+        #[arg(long, default_value = DEFAULT_PATH)]
+        config: PathBuf,
+        /// Where reports wait for the server (default /var/lib/tater-agent/spool).
+        #[arg(long)]
+        spool_dir: Option<String>,
+        #[arg(long, default_value = "/")]
+        root: PathBuf,
+    },
+    /// The daemon: scan at start and on the configured schedule, deliver spooled reports with
+    /// backoff, send heartbeats. `--once`: scan, deliver, exit (1 if reports stay spooled).
+    Run {
+        #[arg(long, default_value = DEFAULT_PATH)]
+        config: PathBuf,
+        #[arg(long, default_value = "/")]
+        root: PathBuf,
+        #[arg(long)]
+        once: bool,
+        /// With --once: deliver what is spooled without scanning.
+        #[arg(long, requires = "once")]
+        no_scan: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -44,6 +77,154 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Scan { root, format, only } => scan(&root, format, &only),
+        Command::Enroll {
+            server,
+            token,
+            config,
+            spool_dir,
+            root,
+        } => block_on(enroll(&server, &token, &config, spool_dir, &root)),
+        Command::Run {
+            config,
+            root,
+            once,
+            no_scan,
+        } => block_on(daemon(&config, &root, once, no_scan)),
+    }
+}
+
+fn block_on(f: impl std::future::Future<Output = Result<ExitCode, String>>) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    match rt.block_on(f) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+async fn enroll(
+    server: &str,
+    token: &str,
+    path: &std::path::Path,
+    spool: Option<String>,
+    root: &std::path::Path,
+) -> Result<ExitCode, String> {
+    let facts = facts::gather(&Root::new(root));
+    let (endpoint_id, api_key) = client::enroll(server, token, &facts).await?;
+    AgentConfig::new(server, endpoint_id.clone(), api_key, spool).save(path)?;
+    println!(
+        "enrolled {} as endpoint {endpoint_id}; configuration in {}",
+        facts.hostname,
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Scans and spools one report.
+fn scan_and_spool(root: &std::path::Path, spool: &Spool) -> Result<(), String> {
+    let catalog = CheckCatalog::builtin().map_err(|e| e.to_string())?;
+    let started = now_rfc3339();
+    let results = run(catalog.checks(), &Root::new(root));
+    let report = ScanReport::new(started, &results);
+    let body = serde_json::to_vec(&report).map_err(|e| e.to_string())?;
+    let stamp = now_millis();
+    spool.add(&format!("{stamp:014}-{}", report.scan_id), &body)?;
+    Ok(())
+}
+
+/// Delivers spooled reports oldest first; stops at the first that must wait.
+async fn flush(
+    http: &reqwest::Client,
+    config: &AgentConfig,
+    spool: &Spool,
+) -> Result<usize, String> {
+    let mut sent = 0;
+    for path in spool.pending() {
+        let body = std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        match client::report(http, config, body).await {
+            client::Delivery::Accepted => {
+                spool.done(&path)?;
+                sent += 1;
+            }
+            client::Delivery::Rejected(why) => {
+                eprintln!(
+                    "the server refused {} for good, kept in rejected/: {why}",
+                    path.display()
+                );
+                spool.reject(&path, &why)?;
+            }
+            client::Delivery::Retry(why) => return Err(why),
+        }
+    }
+    Ok(sent)
+}
+
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(300);
+const MAX_BACKOFF: Duration = Duration::from_secs(900);
+
+async fn daemon(
+    path: &std::path::Path,
+    root: &std::path::Path,
+    once: bool,
+    no_scan: bool,
+) -> Result<ExitCode, String> {
+    let config = AgentConfig::load(path)?;
+    let spool = Spool::open(std::path::Path::new(&config.spool_dir))?;
+    let http = client::http()?;
+    let interval = Duration::from_secs(config.scan_interval_secs.max(60));
+    let mut next_scan = Instant::now();
+    let mut backoff = Duration::from_secs(5);
+    let mut last_heartbeat: Option<Instant> = None;
+    loop {
+        if !no_scan && Instant::now() >= next_scan {
+            scan_and_spool(root, &spool)?;
+            next_scan = Instant::now() + interval;
+        }
+        let flushed = flush(&http, &config, &spool).await;
+        if once {
+            return Ok(match flushed {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(why) => {
+                    eprintln!("reports stay spooled in {}: {why}", config.spool_dir);
+                    ExitCode::from(1)
+                }
+            });
+        }
+        if last_heartbeat.is_none_or(|t| t.elapsed() >= HEARTBEAT_EVERY) {
+            if let Err(e) = client::heartbeat(&http, &config).await {
+                eprintln!("heartbeat failed: {e}");
+            }
+            last_heartbeat = Some(Instant::now());
+        }
+        let wait = match flushed {
+            Ok(_) => {
+                backoff = Duration::from_secs(5);
+                next_scan
+                    .saturating_duration_since(Instant::now())
+                    .min(HEARTBEAT_EVERY)
+            }
+            Err(why) => {
+                eprintln!("delivery failed, retrying in {}s: {why}", backoff.as_secs());
+                let w = backoff;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                w
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
+        }
     }
 }
 

@@ -29,7 +29,7 @@ use tater_domain::{
     Actor, AuditAction, AuditDraft, AuditEntry, AuditId, AuditSeal, Channel, OrgId, Timestamp,
 };
 use tater_server::{App, AppConfig};
-use tater_service::{Service, SystemClock, SystemOperator};
+use tater_service::{Service, SystemOperator};
 use tater_testkit::{Engine, TestDb};
 use tokio::io::AsyncReadExt;
 
@@ -118,31 +118,11 @@ fn config(
     audit: tater_store::AuditSettings,
     siem: Option<tater_server::app::SiemConfig>,
 ) -> AppConfig {
-    AppConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: db.url.clone(),
-        jwt_secret: b"bench-secret-bench-secret-bench-secret".to_vec(),
-        session_ttl_secs: 3600,
-        security_contact: "mailto:security@example.test".into(),
-        body_limit: 1024 * 1024,
-        demo_password_file: None,
-        clock: Arc::new(SystemClock),
-        entra: None,
-        compliance: Default::default(),
-        catalog: None,
-        checks: None,
-        audit,
-        checkpoint_interval: None,
-        siem,
-        rate_limits: tater_server::rate_limit::RateLimitConfig {
-            limits: tater_server::rate_limit::Limits {
-                auth: 0,
-                write: 0,
-                settings: 0,
-                general: 0,
-            },
-            ..Default::default()
-        },
+    {
+        let mut c = AppConfig::for_tests(&db.url);
+        c.audit = audit;
+        c.siem = siem;
+        c
     }
 }
 

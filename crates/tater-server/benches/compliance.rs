@@ -21,7 +21,7 @@ use tater_domain::{
     TenantScope,
 };
 use tater_server::{App, AppConfig};
-use tater_service::{EnrollRequest, Service, SystemClock, SystemOperator};
+use tater_service::{EnrollRequest, Service, SystemOperator};
 use tater_store::Mode;
 use tater_testkit::{Engine, TestDb};
 
@@ -82,31 +82,10 @@ fn status(endpoint: usize, check: usize) -> CheckStatus {
 }
 
 async fn app(db: &TestDb) -> (App, Service) {
-    let config = AppConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: db.url.clone(),
-        jwt_secret: b"bench-secret-bench-secret-bench-secret".to_vec(),
-        session_ttl_secs: 3600,
-        security_contact: "mailto:security@example.test".into(),
-        body_limit: 1024 * 1024,
-        demo_password_file: None,
-        clock: Arc::new(SystemClock),
-        entra: None,
-        compliance: Default::default(),
-        catalog: None,
-        checks: Some(checks()),
-        audit: tater_store::AuditSettings::unsigned(),
-        checkpoint_interval: None,
-        siem: None,
-        rate_limits: tater_server::rate_limit::RateLimitConfig {
-            limits: tater_server::rate_limit::Limits {
-                auth: 0,
-                write: 0,
-                settings: 0,
-                general: 0,
-            },
-            ..Default::default()
-        },
+    let config = {
+        let mut c = AppConfig::for_tests(&db.url);
+        c.checks = Some(checks());
+        c
     };
     let app = App::build(config).await.unwrap();
     let service = app.service.clone();

@@ -8,7 +8,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a benchmark, not a service
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
@@ -17,7 +16,7 @@ use serde_json::json;
 use tater_domain::modules::POAM;
 use tater_domain::{Actor, Channel, Role};
 use tater_server::{App, AppConfig};
-use tater_service::{AdminOrgRef, SystemClock, SystemOperator};
+use tater_service::{AdminOrgRef, SystemOperator};
 use tater_testkit::TestDb;
 use tater_testkit::entra::FakeEntra;
 
@@ -108,26 +107,11 @@ struct Fixture {
 
 async fn tater(db: &TestDb) -> Fixture {
     let entra = FakeEntra::start().await;
-    let config = AppConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: db.url.clone(),
-        jwt_secret: b"bench-secret-bench-secret-bench-secret".to_vec(),
-        session_ttl_secs: 3600,
-        security_contact: "mailto:security@example.test".into(),
-        body_limit: 1024 * 1024,
-        demo_password_file: None,
-        clock: Arc::new(SystemClock),
-        entra: Some(entra.config()),
-        compliance: Default::default(),
-        catalog: None,
-        checks: None,
-        audit: tater_store::AuditSettings::unsigned(),
-        checkpoint_interval: None,
-        siem: None,
-        rate_limits: tater_server::rate_limit::RateLimitConfig {
-            limits: unlimited(),
-            ..Default::default()
-        },
+    let mut config = AppConfig::for_tests(&db.url);
+    // Rate limiting stays on (its cost is part of every request) but never trips.
+    config.rate_limits = tater_server::rate_limit::RateLimitConfig {
+        limits: unlimited(),
+        ..Default::default()
     };
     let app = App::build(config).await.unwrap();
     let base = format!("http://{}", app.addr);

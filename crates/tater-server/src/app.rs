@@ -42,6 +42,40 @@ pub struct AppConfig {
     pub siem: Option<SiemConfig>,
 }
 
+impl AppConfig {
+    /// A server on a random loopback port for tests and benchmarks: the given database, a
+    /// fixed session secret, the system clock, no Entra ID, no rate limits, no SIEM
+    /// forwarding, unsigned audit entries. Callers change what they need.
+    pub fn for_tests(database_url: &str) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: database_url.to_owned(),
+            jwt_secret: b"test-secret-test-secret-test-secret!".to_vec(),
+            session_ttl_secs: 3600,
+            security_contact: "mailto:security@example.test".into(),
+            body_limit: 1024 * 1024,
+            demo_password_file: None,
+            clock: Arc::new(tater_service::SystemClock),
+            entra: None,
+            rate_limits: RateLimitConfig {
+                limits: crate::rate_limit::Limits {
+                    auth: 0,
+                    write: 0,
+                    settings: 0,
+                    general: 0,
+                },
+                ..Default::default()
+            },
+            compliance: Default::default(),
+            catalog: None,
+            checks: None,
+            audit: tater_store::AuditSettings::unsigned(),
+            checkpoint_interval: None,
+            siem: None,
+        }
+    }
+}
+
 /// SIEM forwarding settings.
 #[derive(Debug, Clone)]
 pub struct SiemConfig {

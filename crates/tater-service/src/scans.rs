@@ -58,6 +58,13 @@ fn time_field(
 }
 
 impl Service {
+    /// An agent's sign of life. Authenticating it already recorded the contact (at most once
+    /// a minute); this only checks that the caller is an endpoint agent.
+    pub fn agent_heartbeat(&self, actor: &Actor) -> ServiceResult<()> {
+        authorize(actor, Action::AgentReport)?;
+        Ok(())
+    }
+
     /// Validates a whole report first, so a bad report stores nothing; then stores the scan
     /// and its results with one audit entry. The same scan id from the same endpoint again is
     /// a retry: answered, not stored twice.

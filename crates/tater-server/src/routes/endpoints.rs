@@ -73,6 +73,10 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
         post(enroll),
     )
     .route(
+        Op::post("/api/agent/heartbeat", "agent_heartbeat", "An agent says it is alive (agent credential); updates the endpoint's last contact").tag("agent").access(agent).ok(204, "Noted", None),
+        post(heartbeat),
+    )
+    .route(
         Op::post("/api/agent/scans", "agent_report_scan", "Report a scan (agent credential); retries with the same scanId are stored once").tag("agent").access(agent).body(scan_body).ok(201, "Stored (200: already stored)", obj.clone()),
         post(report_scan).layer(DefaultBodyLimit::max(SCAN_BODY_LIMIT)),
     )
@@ -160,6 +164,14 @@ async fn enroll(
         StatusCode::CREATED,
         Json(json!({ "endpointId": enrolled.endpoint_id, "apiKey": enrolled.credential })),
     ))
+}
+
+async fn heartbeat(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+) -> ApiResult<StatusCode> {
+    s.service.agent_heartbeat(&actor)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn report_scan(

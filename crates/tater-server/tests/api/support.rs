@@ -44,29 +44,16 @@ pub fn config_for_url(url: &str) -> AppConfig {
 }
 
 fn config_with(url: &str, clock: Arc<dyn Clock>) -> AppConfig {
-    AppConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: url.to_owned(),
-        jwt_secret: b"test-secret-test-secret-test-secret!".to_vec(),
-        session_ttl_secs: 3600,
-        security_contact: "mailto:security@example.test".into(),
-        body_limit: 1024 * 1024,
-        demo_password_file: None,
-        clock,
-        entra: None,
-        // Limits are configuration: the suite raises them so it never trips them by accident;
-        // the rate-limit tests set real ones.
-        compliance: Default::default(),
-        catalog: None,
-        checks: None,
-        audit: tater_store::AuditSettings::unsigned(),
-        checkpoint_interval: None,
-        siem: Some(test_siem()),
-        rate_limits: RateLimitConfig {
-            limits: unlimited(),
-            ..Default::default()
-        },
-    }
+    let mut c = AppConfig::for_tests(url);
+    c.clock = clock;
+    // Limits are configuration: the suite raises them so it never trips them by accident;
+    // the rate-limit tests set real ones.
+    c.rate_limits = RateLimitConfig {
+        limits: unlimited(),
+        ..Default::default()
+    };
+    c.siem = Some(test_siem());
+    c
 }
 
 impl TestApp {

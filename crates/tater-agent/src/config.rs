@@ -1,0 +1,140 @@
+//! The agent's configuration (SPEC G3): server URL, endpoint id, credential and flags, in a
+//! JSON file only root can read. The agent refuses to start when the file is readable by
+//! anyone else, and says how to fix it.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Where `enroll` writes and `run` reads by default.
+pub const DEFAULT_PATH: &str = "/etc/tater-agent/config.json";
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentConfig {
+    /// The server's base URL, e.g. `https://tater.example.com`.
+    pub server: String,
+    pub endpoint_id: String,
+    /// The agent credential (`tater_agent_…`); sent as `X-API-Key`.
+    pub api_key: String,
+    /// Whether this machine runs scripts the server sends (off unless its owner turns it on).
+    #[serde(default)]
+    pub allow_remote_scripts: bool,
+    /// Seconds between scheduled scans (default: daily).
+    #[serde(default = "default_interval")]
+    pub scan_interval_secs: u64,
+    /// Where reports wait until the server has them.
+    #[serde(default = "default_spool")]
+    pub spool_dir: String,
+}
+
+fn default_interval() -> u64 {
+    24 * 3600
+}
+
+fn default_spool() -> String {
+    "/var/lib/tater-agent/spool".into()
+}
+
+impl std::fmt::Debug for AgentConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentConfig")
+            .field("server", &self.server)
+            .field("endpoint_id", &self.endpoint_id)
+            .field("api_key", &"[redacted]")
+            .field("allow_remote_scripts", &self.allow_remote_scripts)
+            .finish()
+    }
+}
+
+impl AgentConfig {
+    pub fn new(
+        server: &str,
+        endpoint_id: String,
+        api_key: String,
+        spool_dir: Option<String>,
+    ) -> Self {
+        Self {
+            server: server.trim_end_matches('/').to_owned(),
+            endpoint_id,
+            api_key,
+            allow_remote_scripts: false,
+            scan_interval_secs: default_interval(),
+            spool_dir: spool_dir.unwrap_or_else(default_spool),
+        }
+    }
+
+    /// Writes the file with mode 0600 (replacing it atomically), creating its directory 0700.
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        }
+        let tmp = path.with_extension("tmp");
+        let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .and_then(|()| f.write_all(text.as_bytes()))
+            .and_then(|()| f.sync_all())
+            .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, path).map_err(|e| format!("writing {}: {e}", path.display()))
+    }
+
+    /// Reads the file, refusing one that group or others can read or write.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let meta = std::fs::metadata(path).map_err(|e| {
+            format!(
+                "cannot read {}: {e} (run `tater-agent enroll` first)",
+                path.display()
+            )
+        })?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(format!(
+                "{} is accessible to other users (mode {mode:03o}); it holds the agent's credential. \
+                 Fix it with `chmod 600 {}` (and check who may have read it).",
+                path.display(),
+                path.display()
+            ));
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not a valid agent configuration: {e}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_file_is_private_and_a_readable_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("etc/config.json");
+        let c = AgentConfig::new(
+            "https://t.example/",
+            "e1".into(),
+            "tater_agent_x".into(),
+            None,
+        );
+        c.save(&path).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(AgentConfig::load(&path).unwrap(), c);
+        assert_eq!(c.server, "https://t.example");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = AgentConfig::load(&path).unwrap_err();
+        assert!(err.contains("chmod 600"), "{err}");
+        assert!(!format!("{c:?}").contains("tater_agent_x"));
+    }
+}

@@ -1,0 +1,47 @@
+//! Fixture roots for the agent's tests.
+
+#![allow(dead_code)] // each test file uses part of it
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+pub fn fixtures() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"))
+}
+
+/// Copies a fixture (keeping symbolic links as links) and applies its MODES; returns whether
+/// owners could be set (only as root).
+pub fn prepare(name: &str, into: &Path) -> bool {
+    copy_tree(&fixtures().join(name), into);
+    let modes = std::fs::read_to_string(into.join("MODES")).unwrap();
+    std::fs::remove_file(into.join("MODES")).unwrap();
+    let mut owners = true;
+    for line in modes.lines().filter(|l| !l.trim().is_empty()) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let path = into.join(f[0].trim_start_matches('/'));
+        let mode = u32::from_str_radix(f[1], 8).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        let (uid, gid) = (f[2].parse().unwrap(), f[3].parse().unwrap());
+        if std::os::unix::fs::chown(&path, Some(uid), Some(gid)).is_err() {
+            owners = false;
+        }
+    }
+    owners
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        let ft = e.file_type().unwrap();
+        if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(e.path()).unwrap(), &target).unwrap();
+        } else if ft.is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+}

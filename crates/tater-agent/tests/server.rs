@@ -1,0 +1,252 @@
+//! The agent against a real `tater serve` (in process, on a random port): enroll with a token,
+//! scan a fixture root, see the results in posture; stop the server during a report, find it
+//! spooled, start the server again and see it delivered exactly once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests
+
+mod common;
+
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+use tater_domain::Role;
+use tater_server::{App, AppConfig};
+use tater_service::{AdminOrgRef, SystemOperator};
+use tater_testkit::{TestDb, both_engines};
+
+both_engines!(enroll_scan_report_and_survive_an_outage);
+
+fn config(db: &TestDb, listen: SocketAddr) -> AppConfig {
+    let mut c = AppConfig::for_tests(&db.url);
+    c.listen = listen;
+    c
+}
+
+struct Running {
+    addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+async fn start(db: &TestDb, listen: SocketAddr) -> (Running, tater_service::Service) {
+    let app = App::build(config(db, listen)).await.unwrap();
+    let (addr, service) = (app.addr, app.service.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    (Running { addr, stop, task }, service)
+}
+
+impl Running {
+    async fn shutdown(self) {
+        let _ = self.stop.send(());
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// Runs the agent binary (blocking, on a worker thread so the in-process server keeps serving).
+async fn agent(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_tater-agent"))
+            .args(&args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+async fn get(client: &reqwest::Client, url: String, key: &str) -> Value {
+    client
+        .get(url)
+        .header("x-api-key", key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn enroll_scan_report_and_survive_an_outage(db: TestDb) {
+    let (server, service) = start(&db, "127.0.0.1:0".parse().unwrap()).await;
+    let base = format!("http://{}", server.addr);
+    let op = SystemOperator {
+        name: "test",
+        detail: "agent-tests".into(),
+    };
+    let org = service
+        .admin_create_org(&op, "Agents", None)
+        .await
+        .unwrap()
+        .id
+        .to_string();
+    service
+        .admin_create_user(
+            &op,
+            AdminOrgRef(&org),
+            "admin@agents.test",
+            Role::Admin,
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    let key = service
+        .admin_create_api_key(
+            &op,
+            "admin@agents.test",
+            Some(AdminOrgRef(&org)),
+            "t",
+            None,
+            None,
+        )
+        .await
+        .unwrap()
+        .key;
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .post(format!("{base}/api/enrollment-tokens"))
+        .header("x-api-key", &key)
+        .json(&json!({ "label": "agents", "expiresInHours": 1 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["token"].as_str().unwrap().to_owned();
+
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("root");
+    common::prepare("weak", &root);
+    let cfg = work.path().join("etc/config.json");
+    let spool = work.path().join("spool");
+    let s = |p: &Path| p.display().to_string();
+    let out = agent(vec![
+        "enroll".into(),
+        "--server".into(),
+        base.clone(),
+        "--token".into(),
+        token,
+        "--config".into(),
+        s(&cfg),
+        "--spool-dir".into(),
+        s(&spool),
+        "--root".into(),
+        s(&root),
+    ])
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::metadata(&cfg).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let endpoints = get(&http, format!("{base}/api/endpoints"), &key).await;
+    let endpoint = &endpoints["items"][0];
+    assert_eq!(
+        (endpoint["hostname"].as_str(), endpoint["os"].as_str()),
+        (Some("weak-host"), Some("Debian GNU/Linux"))
+    );
+
+    // A readable configuration is refused, with the fix in the message.
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let refused = agent(vec![
+        "run".into(),
+        "--once".into(),
+        "--config".into(),
+        s(&cfg),
+        "--root".into(),
+        s(&root),
+    ])
+    .await;
+    assert!(!refused.status.success());
+    assert!(text(&refused).contains("chmod 600"), "{}", text(&refused));
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    let run_once = |extra: &[&str]| {
+        let mut args = vec![
+            "run".to_owned(),
+            "--once".into(),
+            "--config".into(),
+            s(&cfg),
+            "--root".into(),
+            s(&root),
+        ];
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        agent(args)
+    };
+    let out = run_once(&[]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let posture = get(&http, format!("{base}/api/posture"), &key).await;
+    let checks = tater_checks::CheckCatalog::builtin()
+        .unwrap()
+        .checks()
+        .len() as i64;
+    let totals = &posture["totals"];
+    assert_eq!(
+        totals["fail"].as_i64().unwrap() + totals["pass"].as_i64().unwrap(),
+        checks,
+        "{posture}"
+    );
+    assert!(
+        totals["fail"].as_i64().unwrap() >= checks - 9,
+        "the weak root fails (ownership aside): {posture}"
+    );
+    assert!(
+        posture["failing"].to_string().contains("ac-6"),
+        "failing controls listed"
+    );
+
+    // The server goes away: the report is spooled, not lost.
+    let addr = server.addr;
+    server.shutdown().await;
+    let out = run_once(&[]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let spooled: Vec<_> = std::fs::read_dir(&spool)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .collect();
+    assert_eq!(spooled.len(), 1, "one report waits in the spool");
+    let copy = std::fs::read(spooled[0].path()).unwrap();
+
+    // Back on the same address: delivered once; delivering the same report again changes nothing.
+    let (server, _) = start(&db, addr).await;
+    let out = run_once(&["--no-scan"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_dir(&spool)
+            .unwrap()
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "json"))
+            .count(),
+        0
+    );
+    std::fs::write(spool.join("99999999999999-again.json"), &copy).unwrap();
+    let out = run_once(&["--no-scan"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let trend = get(&http, format!("{base}/api/posture/trend"), &key).await;
+    assert_eq!(
+        trend["points"].as_array().unwrap().len(),
+        2,
+        "two scans, each stored once: {trend}"
+    );
+    server.shutdown().await;
+}
