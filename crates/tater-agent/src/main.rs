@@ -37,6 +37,8 @@ enum Command {
         #[arg(long = "only")]
         only: Vec<String>,
     },
+    /// Print the CycloneDX 1.5 SBOM of this binary's dependency tree, as built.
+    Sbom,
     /// Enroll this machine with a server using an enrollment token; writes the configuration
     /// (mode 0600).
     Enroll {
@@ -90,6 +92,7 @@ fn main() -> ExitCode {
             once,
             no_scan,
         } => block_on(daemon(&config, &root, once, no_scan)),
+        Command::Sbom => sbom(),
     }
 }
 
@@ -318,4 +321,16 @@ fn table(results: &[CheckResult], colour: bool) -> String {
         count(Status::Error)
     ));
     out
+}
+
+/// The SBOM the build script embedded.
+const SBOM: &str = include_str!(concat!(env!("OUT_DIR"), "/sbom.json"));
+
+fn sbom() -> ExitCode {
+    if SBOM.is_empty() {
+        eprintln!("error: this build has no SBOM (its build script could not run cargo tree)");
+        return ExitCode::from(3);
+    }
+    println!("{SBOM}");
+    ExitCode::SUCCESS
 }

@@ -26,6 +26,8 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Operator tasks on the database, without a running server.
     Admin(AdminArgs),
+    /// Print the CycloneDX 1.5 SBOM of this binary's dependency tree, as built.
+    Sbom,
     /// The audit trail, offline.
     #[command(subcommand)]
     Audit(crate::audit_cli::AuditCommand),
@@ -277,3 +279,6 @@ pub async fn admin(args: AdminArgs) -> anyhow::Result<()> {
     println!("{out}");
     Ok(())
 }
+
+/// The SBOM the build script embedded (`tater sbom`).
+pub const SBOM: &str = include_str!(concat!(env!("OUT_DIR"), "/sbom.json"));

@@ -32,6 +32,16 @@ async fn main() -> std::process::ExitCode {
             cli::admin(args).await
         }
         Command::Audit(command) => return tater_server::audit_cli::run(command),
+        Command::Sbom => {
+            if cli::SBOM.is_empty() {
+                eprintln!(
+                    "error: this build has no SBOM (its build script could not run cargo tree)"
+                );
+                return std::process::ExitCode::FAILURE;
+            }
+            println!("{}", cli::SBOM);
+            return std::process::ExitCode::SUCCESS;
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -279,3 +279,45 @@ async fn admin_commands_then_serve(db: TestDb) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// SPEC G4: `tater sbom` prints a CycloneDX 1.5 SBOM that Python's jsonschema accepts
+/// against the official schema.
+#[test]
+fn the_server_sbom_is_valid_cyclonedx() {
+    use std::io::Write;
+    let out = Command::new(env!("CARGO_BIN_EXE_tater"))
+        .arg("sbom")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tater-sbom/tests/validate.py"
+    );
+    let mut child = Command::new("python3")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&out.stdout).unwrap();
+    let verdict = child.wait_with_output().unwrap();
+    assert!(
+        verdict.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verdict.stdout)
+    );
+    let bom: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(bom["metadata"]["component"]["name"], "tater-server");
+    let names: Vec<&str> = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"sqlx") && names.contains(&"axum") && names.contains(&"tater-audit"));
+}
