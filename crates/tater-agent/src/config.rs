@@ -8,6 +8,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::sealed::ConfigKey;
+
 /// Where `enroll` writes and `run` reads by default.
 pub const DEFAULT_PATH: &str = "/etc/tater-agent/config.json";
 
@@ -68,11 +70,19 @@ impl AgentConfig {
 
     /// Writes the file with mode 0600 (replacing it atomically), creating its directory 0700.
     pub fn save(&self, path: &Path) -> Result<(), String> {
+        self.save_with(path, None)
+    }
+
+    /// [`AgentConfig::save`], encrypted under `key` when given.
+    pub fn save_with(&self, path: &Path, key: Option<&ConfigKey>) -> Result<(), String> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
         }
         let tmp = path.with_extension("tmp");
-        let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
+        let mut text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
+        if let Some(k) = key {
+            text = k.seal(&text)?;
+        }
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -89,6 +99,12 @@ impl AgentConfig {
 
     /// Reads the file, refusing one that group or others can read or write.
     pub fn load(path: &Path) -> Result<Self, String> {
+        Self::load_with(path, None)
+    }
+
+    /// [`AgentConfig::load`] of a file that may be encrypted (then `key`, or the systemd
+    /// credential, opens it).
+    pub fn load_with(path: &Path, key: Option<&ConfigKey>) -> Result<Self, String> {
         let meta = std::fs::metadata(path).map_err(|e| {
             format!(
                 "cannot read {}: {e} (run `tater-agent enroll` first)",
@@ -104,8 +120,20 @@ impl AgentConfig {
                 path.display()
             ));
         }
-        let text = std::fs::read_to_string(path)
+        let mut text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if text.starts_with(crate::sealed::MAGIC) {
+            let credential = ConfigKey::from_credentials().transpose()?;
+            let key = key.or(credential.as_ref()).ok_or_else(|| {
+                format!(
+                    "{} is encrypted: give --key-file PATH, or start the service with the systemd \
+                     credential {}",
+                    path.display(),
+                    crate::sealed::CREDENTIAL
+                )
+            })?;
+            text = key.open(&text)?;
+        }
         serde_json::from_str(&text)
             .map_err(|e| format!("{} is not a valid agent configuration: {e}", path.display()))
     }
@@ -136,5 +164,16 @@ mod tests {
         let err = AgentConfig::load(&path).unwrap_err();
         assert!(err.contains("chmod 600"), "{err}");
         assert!(!format!("{c:?}").contains("tater_agent_x"));
+        // Encrypted at rest: unreadable without the key, readable with it.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let key = ConfigKey::load_or_create(&dir.path().join("key")).unwrap();
+        c.save_with(&path, Some(&key)).unwrap();
+        assert!(
+            !std::fs::read_to_string(&path)
+                .unwrap()
+                .contains("tater_agent_x")
+        );
+        assert!(AgentConfig::load(&path).unwrap_err().contains("--key-file"));
+        assert_eq!(AgentConfig::load_with(&path, Some(&key)).unwrap(), c);
     }
 }

@@ -13,6 +13,7 @@ pub mod facts;
 pub mod report;
 pub mod root;
 pub mod scan;
+pub mod sealed;
 pub mod spool;
 
 pub use eval::Status;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use tater_agent::config::{AgentConfig, DEFAULT_PATH};
 use tater_agent::report::{ScanReport, now_millis, now_rfc3339};
+use tater_agent::sealed::ConfigKey;
 use tater_agent::spool::Spool;
 use tater_agent::{CheckResult, Status, client, facts, root::Root, run};
 use tater_checks::CheckCatalog;
@@ -51,6 +52,9 @@ enum Command {
         /// Where reports wait for the server (default /var/lib/tater-agent/spool).
         #[arg(long)]
         spool_dir: Option<String>,
+        /// Encrypt the configuration with the key in this file (created 0400 if missing).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
         #[arg(long, default_value = "/")]
         root: PathBuf,
     },
@@ -66,6 +70,9 @@ enum Command {
         /// With --once: deliver what is spooled without scanning.
         #[arg(long, requires = "once")]
         no_scan: bool,
+        /// The key of an encrypted configuration (else the systemd credential).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
     },
 }
 
@@ -84,14 +91,23 @@ fn main() -> ExitCode {
             token,
             config,
             spool_dir,
+            key_file,
             root,
-        } => block_on(enroll(&server, &token, &config, spool_dir, &root)),
+        } => block_on(enroll(
+            &server,
+            &token,
+            &config,
+            spool_dir,
+            &root,
+            key_file.as_deref(),
+        )),
         Command::Run {
             config,
             root,
             once,
             no_scan,
-        } => block_on(daemon(&config, &root, once, no_scan)),
+            key_file,
+        } => block_on(daemon(&config, &root, once, no_scan, key_file.as_deref())),
         Command::Sbom => sbom(),
     }
 }
@@ -122,10 +138,13 @@ async fn enroll(
     path: &std::path::Path,
     spool: Option<String>,
     root: &std::path::Path,
+    key_file: Option<&std::path::Path>,
 ) -> Result<ExitCode, String> {
+    // The key first: a bad key file should not cost an enrollment token.
+    let key = key_file.map(ConfigKey::load_or_create).transpose()?;
     let facts = facts::gather(&Root::new(root));
     let (endpoint_id, api_key) = client::enroll(server, token, &facts).await?;
-    AgentConfig::new(server, endpoint_id.clone(), api_key, spool).save(path)?;
+    AgentConfig::new(server, endpoint_id.clone(), api_key, spool).save_with(path, key.as_ref())?;
     println!(
         "enrolled {} as endpoint {endpoint_id}; configuration in {}",
         facts.hostname,
@@ -181,8 +200,10 @@ async fn daemon(
     root: &std::path::Path,
     once: bool,
     no_scan: bool,
+    key_file: Option<&std::path::Path>,
 ) -> Result<ExitCode, String> {
-    let config = AgentConfig::load(path)?;
+    let key = key_file.map(ConfigKey::load_or_create).transpose()?;
+    let config = AgentConfig::load_with(path, key.as_ref())?;
     let spool = Spool::open(std::path::Path::new(&config.spool_dir))?;
     let http = client::http()?;
     let interval = Duration::from_secs(config.scan_interval_secs.max(60));
