@@ -30,6 +30,10 @@ pub struct AgentConfig {
     /// Where reports wait until the server has them.
     #[serde(default = "default_spool")]
     pub spool_dir: String,
+    /// Base64 Ed25519 key that must have signed any update (then releases are trusted even
+    /// if the server is not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_public_key: Option<String>,
 }
 
 fn default_interval() -> u64 {
@@ -65,6 +69,7 @@ impl AgentConfig {
             allow_remote_scripts: false,
             scan_interval_secs: default_interval(),
             spool_dir: spool_dir.unwrap_or_else(default_spool),
+            release_public_key: None,
         }
     }
 

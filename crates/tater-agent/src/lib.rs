@@ -15,6 +15,7 @@ pub mod root;
 pub mod scan;
 pub mod sealed;
 pub mod spool;
+pub mod update;
 
 pub use eval::Status;
 pub use scan::{CheckResult, run};

@@ -11,7 +11,7 @@ use tater_agent::config::{AgentConfig, DEFAULT_PATH};
 use tater_agent::report::{ScanReport, now_millis, now_rfc3339};
 use tater_agent::sealed::ConfigKey;
 use tater_agent::spool::Spool;
-use tater_agent::{CheckResult, Status, client, facts, root::Root, run};
+use tater_agent::{CheckResult, Status, client, facts, root::Root, run, update};
 use tater_checks::CheckCatalog;
 
 #[derive(Debug, Parser)]
@@ -40,6 +40,23 @@ enum Command {
     },
     /// Print the CycloneDX 1.5 SBOM of this binary's dependency tree, as built.
     Sbom,
+    /// Update this binary to the server's newest release after verifying its size, SHA-256
+    /// and (with a release public key) Ed25519 signature; the old binary is kept as
+    /// `<binary>.previous`. `--check` only says whether an update is available.
+    Update {
+        #[arg(long)]
+        check: bool,
+        /// The server (default: the one in the configuration).
+        #[arg(long)]
+        server: Option<String>,
+        #[arg(long, default_value = DEFAULT_PATH)]
+        config: PathBuf,
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// Base64 Ed25519 release public key (overrides the configured and built-in ones).
+        #[arg(long)]
+        public_key: Option<String>,
+    },
     /// Enroll this machine with a server using an enrollment token; writes the configuration
     /// (mode 0600).
     Enroll {
@@ -109,6 +126,19 @@ fn main() -> ExitCode {
             key_file,
         } => block_on(daemon(&config, &root, once, no_scan, key_file.as_deref())),
         Command::Sbom => sbom(),
+        Command::Update {
+            check,
+            server,
+            config,
+            key_file,
+            public_key,
+        } => block_on(self_update(
+            check,
+            server,
+            &config,
+            key_file.as_deref(),
+            public_key,
+        )),
     }
 }
 
@@ -354,4 +384,45 @@ fn sbom() -> ExitCode {
     }
     println!("{SBOM}");
     ExitCode::SUCCESS
+}
+
+async fn self_update(
+    check: bool,
+    server: Option<String>,
+    config_path: &std::path::Path,
+    key_file: Option<&std::path::Path>,
+    public_key: Option<String>,
+) -> Result<ExitCode, String> {
+    // The configuration is needed only for what the command line does not give.
+    let config = match (&server, &public_key) {
+        (Some(_), Some(_)) => None,
+        _ => {
+            let key = key_file.map(ConfigKey::load_or_create).transpose()?;
+            AgentConfig::load_with(config_path, key.as_ref()).ok()
+        }
+    };
+    let server = server
+        .or_else(|| config.as_ref().map(|c| c.server.clone()))
+        .ok_or("give --server URL (or enroll first)")?;
+    let key_text = public_key
+        .or_else(|| config.as_ref().and_then(|c| c.release_public_key.clone()))
+        .or_else(|| update::BUILT_IN_KEY.map(str::to_owned));
+    let key = key_text
+        .as_deref()
+        .map(update::parse_public_key)
+        .transpose()?;
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    let http = client::http()?;
+    match update::update(&http, &server, &exe, key.as_ref(), check).await? {
+        update::Outcome::UpToDate(v) => println!("tater-agent {v} is up to date"),
+        update::Outcome::Available(v) => println!(
+            "tater-agent {v} is available (this is {})",
+            env!("CARGO_PKG_VERSION")
+        ),
+        update::Outcome::Updated { version, previous } => println!(
+            "updated to tater-agent {version}; the previous binary is kept at {}",
+            previous.display()
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
 }

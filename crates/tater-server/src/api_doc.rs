@@ -80,6 +80,12 @@ impl Op {
         self
     }
 
+    /// A required string path parameter.
+    pub fn path_param(mut self, name: &str, description: &str) -> Self {
+        self.params.push(json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" }, "description": description }));
+        self
+    }
+
     pub fn path_id(mut self) -> Self {
         self.params.push(json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } }));
         self

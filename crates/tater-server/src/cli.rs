@@ -54,6 +54,28 @@ pub enum AdminCommand {
     /// API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Endpoint agent releases.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Publish an agent build for self-update; prints its SHA-256.
+    Publish {
+        #[arg(long)]
+        file: std::path::PathBuf,
+        /// MAJOR.MINOR.PATCH
+        #[arg(long)]
+        version: String,
+        #[arg(long, default_value = "linux")]
+        os: String,
+        #[arg(long, default_value = "x86_64")]
+        arch: String,
+        /// Base64 Ed25519 signature of the file, made offline with the release key.
+        #[arg(long)]
+        signature: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -273,6 +295,40 @@ pub async fn admin(args: AdminArgs) -> anyhow::Result<()> {
                 key.record.prefix
             );
             key.key
+        }
+        AdminCommand::Agent(AgentCommand::Publish {
+            file,
+            version,
+            os,
+            arch,
+            signature,
+        }) => {
+            let content =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let release = service
+                .admin_publish_agent_release(
+                    &op,
+                    &version,
+                    &os,
+                    &arch,
+                    &content,
+                    signature.as_deref(),
+                )
+                .await
+                .map_err(explain)?;
+            eprintln!(
+                "agent {} for {}/{} published ({} bytes{})",
+                release.version,
+                release.os,
+                release.arch,
+                release.size,
+                if release.signature.is_some() {
+                    ", signed"
+                } else {
+                    ", unsigned"
+                }
+            );
+            release.sha256
         }
     };
     store.close().await;

@@ -3,6 +3,7 @@
 //! validates input and writes the change with its audit entry in one transaction.
 
 mod admin;
+mod agent_releases;
 mod api_keys;
 mod audit_log;
 mod auth;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use tater_store::Store;
 
 pub use admin::{AdminOrgRef, NewApiKey, SystemOperator};
+pub use agent_releases::{MAX_RELEASE_BYTES, parse_version};
 pub use api_keys::api_key_view;
 pub use audit_log::{AuditExport, audit_entry_view};
 pub use auth::{Credential, Identity, LoginToken, MIN_PASSWORD_LEN, hash_password};

@@ -1639,6 +1639,57 @@ macro_rules! impl_engine {
 
         #[async_trait]
         impl IdentityTx for EngineIdentityTx {
+            async fn publish_release(&mut self, r: &$crate::AgentRelease, content: &[u8]) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO agent_releases (version, os, arch, sha256, size, signature, content, published_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (version, os, arch) DO UPDATE SET \
+                     sha256 = excluded.sha256, size = excluded.size, signature = excluded.signature, \
+                     content = excluded.content, published_at = excluded.published_at",
+                )
+                .bind(&r.version)
+                .bind(&r.os)
+                .bind(&r.arch)
+                .bind(&r.sha256)
+                .bind(r.size)
+                .bind(&r.signature)
+                .bind(content)
+                .bind(r.published_at.millis())
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn releases(&mut self) -> Result<Vec<$crate::AgentRelease>> {
+                let rows = sqlx::query(
+                    "SELECT version, os, arch, sha256, size, signature, published_at FROM agent_releases \
+                     ORDER BY published_at",
+                )
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::AgentRelease {
+                            version: r.try_get("version")?,
+                            os: r.try_get("os")?,
+                            arch: r.try_get("arch")?,
+                            sha256: r.try_get("sha256")?,
+                            size: r.try_get("size")?,
+                            signature: r.try_get("signature")?,
+                            published_at: ts(r, "published_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn release_content(&mut self, version: &str, os: &str, arch: &str) -> Result<Option<Vec<u8>>> {
+                Ok(sqlx::query_scalar("SELECT content FROM agent_releases WHERE version = $1 AND os = $2 AND arch = $3")
+                    .bind(version)
+                    .bind(os)
+                    .bind(arch)
+                    .fetch_optional(&mut *self.tx)
+                    .await?)
+            }
+
             async fn checkpoint_audit_heads(&mut self, now: Timestamp) -> Result<u64> {
                 let rows = sqlx::query(
                     "SELECT h.tenant_id, h.last_seq, h.head_hash FROM audit_heads h \

@@ -195,6 +195,20 @@ pub trait DeliveryTx: Send {
     async fn commit(self: Box<Self>) -> Result<()>;
 }
 
+/// A published agent build (its bytes are fetched separately).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRelease {
+    pub version: String,
+    pub os: String,
+    pub arch: String,
+    /// Lowercase hex SHA-256 of the binary.
+    pub sha256: String,
+    pub size: i64,
+    /// Base64 Ed25519 signature over the binary, when the publisher signed it.
+    pub signature: Option<String>,
+    pub published_at: Timestamp,
+}
+
 /// How the store seals audit entries as it appends them.
 #[derive(Debug, Clone, Default)]
 pub struct AuditSettings {
@@ -463,6 +477,18 @@ pub trait TenantTx: Send {
 /// it.
 #[async_trait]
 pub trait IdentityTx: Send {
+    /// Stores (or replaces) an agent release and its bytes. Platform-wide data.
+    async fn publish_release(&mut self, release: &AgentRelease, content: &[u8]) -> Result<()>;
+    /// Every published release (without bytes).
+    async fn releases(&mut self) -> Result<Vec<AgentRelease>>;
+    /// A release's bytes.
+    async fn release_content(
+        &mut self,
+        version: &str,
+        os: &str,
+        arch: &str,
+    ) -> Result<Option<Vec<u8>>>;
+
     /// Checkpoints every tenant's audit head that has none yet (a system job; SPEC T2: a
     /// named operation over all tenants). Returns how many were written.
     async fn checkpoint_audit_heads(&mut self, now: Timestamp) -> Result<u64>;

@@ -102,6 +102,18 @@ impl TestDb {
         }
     }
 
+    /// Direct access to this database as its owner (see [`DbOwner`]); usable after the
+    /// `TestDb` itself has moved into a server.
+    pub fn owner(&self) -> DbOwner {
+        DbOwner {
+            url: self.url.clone(),
+            pg: self
+                .pg
+                .as_ref()
+                .map(|p| (p.admin_url.clone(), p.schema.clone())),
+        }
+    }
+
     /// The PostgreSQL schema of this test.
     pub fn pg_schema(&self) -> Option<&str> {
         self.pg.as_ref().map(|p| p.schema.as_str())
@@ -153,4 +165,35 @@ macro_rules! both_engines {
             }
         )+
     };
+}
+
+/// Runs SQL directly, as the database's owner would — an attacker with database credentials,
+/// or a test arranging a broken state. On PostgreSQL it connects as the superuser, which
+/// row-level security does not stop.
+#[derive(Debug, Clone)]
+pub struct DbOwner {
+    url: String,
+    pg: Option<(String, String)>,
+}
+
+impl DbOwner {
+    pub async fn exec(&self, sql: &str) {
+        match &self.pg {
+            None => {
+                let mut c = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("open SQLite");
+                sqlx::raw_sql(sql).execute(&mut c).await.expect("raw SQL");
+            }
+            Some((admin_url, schema)) => {
+                let mut c = sqlx::PgConnection::connect(admin_url)
+                    .await
+                    .expect("connect");
+                sqlx::raw_sql(&format!("SET search_path TO {schema}; {sql}"))
+                    .execute(&mut c)
+                    .await
+                    .expect("raw SQL");
+            }
+        }
+    }
 }

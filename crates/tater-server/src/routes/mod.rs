@@ -1,5 +1,6 @@
 //! The router: one module per resource, each adding its documented routes.
 
+mod agent_releases;
 mod api_keys;
 mod audit;
 mod auth;
@@ -49,6 +50,7 @@ pub fn router(state: AppState, limits: HttpLimits, limiter: Arc<RateLimiter>) ->
     api = risks::routes(api);
     api = controls::routes(api);
     api = endpoints::routes(api);
+    api = agent_releases::routes(api);
     api = posture::routes(api);
     api = audit::routes(api);
     api = members::routes(api);

@@ -9,7 +9,7 @@ use std::io::Write;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tater_domain::{OrgId, Role};
-use tater_testkit::{Engine, TestDb, both_engines};
+use tater_testkit::{TestDb, both_engines};
 
 use crate::support::*;
 
@@ -357,43 +357,6 @@ async fn exports_verify_offline_and_file_tampering_is_located(db: TestDb) {
     assert_eq!(reader.records().count(), 12);
 }
 
-/// Direct access to the test database as its owner would have it (an attacker with database
-/// credentials): on PostgreSQL the superuser, which row-level security does not stop.
-struct RawDb {
-    engine: Engine,
-    url: String,
-    schema: Option<String>,
-}
-
-impl RawDb {
-    fn of(db: &TestDb) -> Self {
-        Self {
-            engine: db.engine,
-            url: db.url.clone(),
-            schema: db.pg_schema().map(str::to_owned),
-        }
-    }
-
-    async fn exec(&self, sql: &str) {
-        use sqlx::Connection;
-        match self.engine {
-            Engine::Sqlite => {
-                let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-                sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
-            }
-            Engine::Postgres => {
-                let admin = std::env::var(tater_testkit::POSTGRES_ENV).unwrap();
-                let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
-                let schema = self.schema.as_deref().unwrap();
-                sqlx::raw_sql(&format!("SET search_path TO {schema}; {sql}"))
-                    .execute(&mut c)
-                    .await
-                    .unwrap();
-            }
-        }
-    }
-}
-
 async fn server_report(app: &TestApp, key: &Key) -> (i32, Value) {
     let (status, report) = app.get("/api/audit-log/verify", key).await;
     assert_eq!(status, StatusCode::OK, "{report}");
@@ -401,7 +364,7 @@ async fn server_report(app: &TestApp, key: &Key) -> (i32, Value) {
 }
 
 async fn database_tampering_is_located(db: TestDb) {
-    let raw = RawDb::of(&db);
+    let raw = db.owner();
     let app = signed_app(db, KEY, &[]).await;
     let mut orgs = Vec::new();
     for name in ["edit", "delete", "swap", "forge", "truncate"] {
@@ -514,8 +477,7 @@ async fn database_tampering_is_located(db: TestDb) {
 
 async fn rotated_keys_still_verify(db: TestDb) {
     // Entries signed under the old key, then the server restarts with a new one.
-    let raw = RawDb::of(&db);
-    let url = raw.url.clone();
+    let url = db.url.clone();
     let mut app = signed_app(db, OLD_KEY, &[]).await;
     let (org, _) = org_with_entries(&app, "rotate", 6).await;
     app.stop().await;
