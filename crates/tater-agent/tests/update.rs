@@ -50,6 +50,23 @@ async fn updates_are_verified_before_anything_changes(db: TestDb) {
     let release_key = SigningKey::from_bytes(&[7u8; 32]);
     let other_key = SigningKey::from_bytes(&[8u8; 32]);
     let public = b64(release_key.verifying_key().as_bytes());
+    let publish = |content: &'static [u8], key: Option<&SigningKey>| {
+        let signature = key.map(|k| b64(&k.sign(content).to_bytes()));
+        let (service, op) = (service.clone(), &op);
+        async move {
+            service
+                .admin_publish_agent_release(
+                    op,
+                    "9.9.9",
+                    "linux",
+                    "x86_64",
+                    content,
+                    signature.as_deref(),
+                )
+                .await
+                .unwrap();
+        }
+    };
 
     // The agent under test is a copy, so updating it cannot touch the build's binary.
     let dir = tempfile::tempdir().unwrap();
@@ -94,17 +111,7 @@ async fn updates_are_verified_before_anything_changes(db: TestDb) {
     );
 
     // Wrong hash: the served bytes are not the announced ones.
-    service
-        .admin_publish_agent_release(
-            &op,
-            "9.9.9",
-            "linux",
-            "x86_64",
-            EVIL,
-            Some(&b64(&release_key.sign(EVIL).to_bytes())),
-        )
-        .await
-        .unwrap();
+    publish(EVIL, Some(&release_key)).await;
     let announced = hex_sha(NEW);
     owner
         .exec(&format!("UPDATE agent_releases SET sha256 = '{announced}'"))
@@ -117,17 +124,7 @@ async fn updates_are_verified_before_anything_changes(db: TestDb) {
     untouched();
 
     // Wrong signature: signed by a key the agent does not trust.
-    service
-        .admin_publish_agent_release(
-            &op,
-            "9.9.9",
-            "linux",
-            "x86_64",
-            NEW,
-            Some(&b64(&other_key.sign(NEW).to_bytes())),
-        )
-        .await
-        .unwrap();
+    publish(NEW, Some(&other_key)).await;
     let out = update(&[]).await;
     assert!(!out.status.success());
     assert!(
@@ -138,10 +135,7 @@ async fn updates_are_verified_before_anything_changes(db: TestDb) {
     untouched();
 
     // Unsigned while the agent requires a signature.
-    service
-        .admin_publish_agent_release(&op, "9.9.9", "linux", "x86_64", NEW, None)
-        .await
-        .unwrap();
+    publish(NEW, None).await;
     let out = update(&[]).await;
     assert!(
         !out.status.success() && say(&out).contains("not signed"),
@@ -151,17 +145,7 @@ async fn updates_are_verified_before_anything_changes(db: TestDb) {
     untouched();
 
     // A good release: replaced, the old binary kept, the new one runs.
-    service
-        .admin_publish_agent_release(
-            &op,
-            "9.9.9",
-            "linux",
-            "x86_64",
-            NEW,
-            Some(&b64(&release_key.sign(NEW).to_bytes())),
-        )
-        .await
-        .unwrap();
+    publish(NEW, Some(&release_key)).await;
     let out = update(&[]).await;
     assert!(out.status.success(), "{}", say(&out));
     assert_eq!(
