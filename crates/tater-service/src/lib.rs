@@ -17,6 +17,7 @@ mod posture;
 mod records;
 mod scans;
 mod secrets;
+mod settings;
 mod siem_destinations;
 
 use std::sync::Arc;

@@ -824,6 +824,31 @@ macro_rules! impl_engine {
                 rows.iter().map(audit_from_row).collect()
             }
 
+            async fn settings(&mut self) -> Result<$crate::OrgSettings> {
+                let row = sqlx::query("SELECT remote_execution FROM org_settings WHERE tenant_id = $1")
+                    .bind(self.tenant())
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                Ok(match row {
+                    Some(r) => $crate::OrgSettings { remote_execution: r.try_get("remote_execution")? },
+                    None => $crate::OrgSettings::default(),
+                })
+            }
+
+            async fn put_settings(&mut self, st: &$crate::OrgSettings, now: Timestamp, audit: &AuditDraft) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO org_settings (tenant_id, remote_execution, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (tenant_id) DO UPDATE SET remote_execution = excluded.remote_execution, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(self.tenant())
+                .bind(st.remote_execution)
+                .bind(now.millis())
+                .execute(&mut *self.tx)
+                .await?;
+                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
+            }
+
             async fn insert_destination(&mut self, d: &Destination, audit: &AuditDraft) -> Result<()> {
                 sqlx::query(
                     "INSERT INTO siem_destinations (tenant_id, id, name, kind, config, secret_enc, \

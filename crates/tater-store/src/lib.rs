@@ -195,6 +195,13 @@ pub trait DeliveryTx: Send {
     async fn commit(self: Box<Self>) -> Result<()>;
 }
 
+/// An organization's feature switches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrgSettings {
+    /// Whether Admins may run scripts on endpoints (the command channel).
+    pub remote_execution: bool,
+}
+
 /// A published agent build (its bytes are fetched separately).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentRelease {
@@ -312,6 +319,15 @@ pub trait TenantTx: Send {
     ) -> Result<()>;
 
     async fn list_audit(&mut self, query: &AuditQuery) -> Result<Vec<AuditEntry>>;
+
+    /// The organization's settings (defaults when never saved).
+    async fn settings(&mut self) -> Result<OrgSettings>;
+    async fn put_settings(
+        &mut self,
+        s: &OrgSettings,
+        now: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<()>;
 
     async fn insert_destination(
         &mut self,

@@ -5,6 +5,7 @@ mod control_overlays;
 mod poam;
 mod risk_acceptances;
 mod risks;
+mod scripts;
 
 pub use config_docs::CONFIG_DOCS;
 pub use control_overlays::{
@@ -13,11 +14,12 @@ pub use control_overlays::{
 pub use poam::POAM;
 pub use risk_acceptances::{RISK_ACCEPTANCES, is_active as acceptance_is_active};
 pub use risks::RISKS;
+pub use scripts::{LANGUAGES, RISK_LEVELS, SCRIPTS};
 
 use crate::module::ModuleDef;
 
 /// Every module, in the order the API document and UI list them.
-pub static ALL: &[&ModuleDef] = &[&POAM, &RISKS, &CONFIG_DOCS, &RISK_ACCEPTANCES];
+pub static ALL: &[&ModuleDef] = &[&POAM, &RISKS, &CONFIG_DOCS, &RISK_ACCEPTANCES, &SCRIPTS];
 
 /// The module served at `/api/<name>`.
 pub fn by_name(name: &str) -> Option<&'static ModuleDef> {

@@ -14,6 +14,7 @@ mod openapi;
 mod orgs;
 mod posture;
 mod risks;
+mod settings;
 mod siem;
 
 use std::sync::Arc;
@@ -56,6 +57,7 @@ pub fn router(state: AppState, limits: HttpLimits, limiter: Arc<RateLimiter>) ->
     api = members::routes(api);
     api = api_keys::routes(api);
     api = siem::routes(api);
+    api = settings::routes(api);
     api = orgs::routes(api);
     api = openapi::routes(api);
     let (router, doc) = api.finish();

@@ -55,6 +55,7 @@ async fn bad_bodies_are_refused_and_change_nothing(db: TestDb) {
     let acceptance = app
         .create("risk-acceptances", &key, sample("risk-acceptances", 1))
         .await;
+    let script = app.create("scripts", &key, sample("scripts", 1)).await;
     let before = app.snapshot(org).await;
 
     let poam_ok = sample("poam", 2);
@@ -263,7 +264,7 @@ async fn bad_bodies_are_refused_and_change_nothing(db: TestDb) {
                 Method::PUT,
                 format!(
                     "/api/{module}/{}",
-                    [&poam, &risk, &doc, &acceptance]
+                    [&poam, &risk, &doc, &acceptance, &script]
                         .iter()
                         .find(|r| module_of(r) == *module)
                         .map(|r| r["id"].as_str().unwrap())
@@ -350,7 +351,9 @@ async fn bad_bodies_are_refused_and_change_nothing(db: TestDb) {
 }
 
 fn module_of(record: &Value) -> &'static str {
-    if record.get("weaknessDescription").is_some() {
+    if record.get("timeoutSecs").is_some() {
+        "scripts"
+    } else if record.get("weaknessDescription").is_some() {
         "poam"
     } else if record.get("likelihood").is_some() {
         "risks"

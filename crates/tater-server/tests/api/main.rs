@@ -19,6 +19,7 @@ mod members;
 mod modules;
 mod rate_limits;
 mod roles;
+mod settings;
 mod siem;
 mod support;
 mod syslog;

@@ -340,6 +340,8 @@ pub fn sample(module: &str, n: usize) -> Value {
         "risk-acceptances" => {
             json!({ "control": "AC-2", "justification": format!("Accepted {n}"), "expires": in_days(30) })
         }
+        "scripts" => json!({ "name": format!("Script {n}"), "language": "bash", "riskLevel": "Low",
+                              "timeoutSecs": 60, "content": "echo hello" }),
         other => panic!("no sample for {other}"),
     }
 }
@@ -355,6 +357,7 @@ pub fn changed(module: &str, n: usize) -> Value {
 pub fn label_field(module: &str) -> &'static str {
     match module {
         "risk-acceptances" => "justification",
+        "scripts" => "name",
         _ => "title",
     }
 }
