@@ -107,3 +107,51 @@ pub async fn heartbeat(client: &reqwest::Client, config: &AgentConfig) -> Result
 fn snippet(text: &str) -> String {
     text.chars().take(300).collect()
 }
+
+/// The pending commands for this endpoint.
+pub async fn commands(
+    client: &reqwest::Client,
+    config: &AgentConfig,
+) -> Result<Vec<Value>, String> {
+    let url = format!("{}/api/agent/commands", config.server);
+    let res = client
+        .get(&url)
+        .header("x-api-key", &config.api_key)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !res.status().is_success() {
+        return Err(format!("HTTP {}", res.status()));
+    }
+    let v: Value = res.json().await.map_err(|e| e.to_string())?;
+    Ok(v.get("items")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default())
+}
+
+/// Reports a command's outcome.
+pub async fn command_result(
+    client: &reqwest::Client,
+    config: &AgentConfig,
+    job_id: &str,
+    outcome: &Value,
+) -> Result<(), String> {
+    let url = format!("{}/api/agent/commands/{job_id}/result", config.server);
+    let res = client
+        .post(&url)
+        .header("x-api-key", &config.api_key)
+        .json(outcome)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if res.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "HTTP {}: {}",
+            res.status(),
+            snippet(&res.text().await.unwrap_or_default())
+        ))
+    }
+}

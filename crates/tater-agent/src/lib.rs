@@ -9,6 +9,7 @@
 pub mod client;
 pub mod config;
 pub mod eval;
+pub mod exec;
 pub mod facts;
 pub mod report;
 pub mod root;

@@ -223,6 +223,56 @@ async fn flush(
 }
 
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(300);
+const POLL_COMMANDS_EVERY: Duration = Duration::from_secs(30);
+const UPDATE_CHECK_EVERY: Duration = Duration::from_secs(6 * 3600);
+
+/// The daemon's periodic update: verified like `tater-agent update`; once the new binary is in
+/// place, the process replaces itself with it (same arguments), so the service keeps running.
+async fn auto_update(http: &reqwest::Client, config: &AgentConfig) {
+    let key = match config
+        .release_public_key
+        .as_deref()
+        .or(update::BUILT_IN_KEY)
+        .map(update::parse_public_key)
+        .transpose()
+    {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("update check skipped: {e}");
+            return;
+        }
+    };
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    match update::update(http, &config.server, &exe, key.as_ref(), false).await {
+        Ok(update::Outcome::Updated { version, .. }) => {
+            eprintln!("updated to tater-agent {version}; restarting into it");
+            use std::os::unix::process::CommandExt;
+            let err = std::process::Command::new(&exe)
+                .args(std::env::args_os().skip(1))
+                .exec();
+            eprintln!("could not restart into the new binary: {err}; it runs at the next start");
+        }
+        Ok(_) => {}
+        Err(e) => eprintln!("update check: {e}"),
+    }
+}
+
+/// Fetches this endpoint's commands, runs each (if the configuration allows remote
+/// scripts; otherwise each is refused) and reports the outcomes.
+async fn run_commands(http: &reqwest::Client, config: &AgentConfig) -> Result<usize, String> {
+    let commands = client::commands(http, config).await?;
+    for c in &commands {
+        let Some(cmd) = tater_agent::exec::Command::from_json(c) else {
+            eprintln!("ignoring a malformed command: {c}");
+            continue;
+        };
+        let outcome = tater_agent::exec::run(&cmd, config.allow_remote_scripts).await;
+        client::command_result(http, config, &cmd.job_id, &outcome).await?;
+    }
+    Ok(commands.len())
+}
 const MAX_BACKOFF: Duration = Duration::from_secs(900);
 
 async fn daemon(
@@ -240,12 +290,24 @@ async fn daemon(
     let mut next_scan = Instant::now();
     let mut backoff = Duration::from_secs(5);
     let mut last_heartbeat: Option<Instant> = None;
+    let mut last_poll: Option<Instant> = None;
+    let mut last_update_check = Instant::now();
     loop {
         if !no_scan && Instant::now() >= next_scan {
             scan_and_spool(root, &spool)?;
             next_scan = Instant::now() + interval;
         }
         let flushed = flush(&http, &config, &spool).await;
+        if once || last_poll.is_none_or(|t| t.elapsed() >= POLL_COMMANDS_EVERY) {
+            if let Err(e) = run_commands(&http, &config).await {
+                eprintln!("commands: {e}");
+            }
+            last_poll = Some(Instant::now());
+        }
+        if !once && last_update_check.elapsed() >= UPDATE_CHECK_EVERY {
+            last_update_check = Instant::now();
+            auto_update(&http, &config).await;
+        }
         if once {
             return Ok(match flushed {
                 Ok(_) => ExitCode::SUCCESS,
@@ -266,7 +328,7 @@ async fn daemon(
                 backoff = Duration::from_secs(5);
                 next_scan
                     .saturating_duration_since(Instant::now())
-                    .min(HEARTBEAT_EVERY)
+                    .min(POLL_COMMANDS_EVERY)
             }
             Err(why) => {
                 eprintln!("delivery failed, retrying in {}s: {why}", backoff.as_secs());

@@ -6,67 +6,17 @@
 
 mod common;
 
-use std::net::SocketAddr;
+use common::{agent, start, text};
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 use tater_domain::Role;
-use tater_server::{App, AppConfig};
 use tater_service::{AdminOrgRef, SystemOperator};
 use tater_testkit::{TestDb, both_engines};
 
 both_engines!(enroll_scan_report_and_survive_an_outage);
-
-fn config(db: &TestDb, listen: SocketAddr) -> AppConfig {
-    let mut c = AppConfig::for_tests(&db.url);
-    c.listen = listen;
-    c
-}
-
-struct Running {
-    addr: SocketAddr,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-async fn start(db: &TestDb, listen: SocketAddr) -> (Running, tater_service::Service) {
-    let app = App::build(config(db, listen)).await.unwrap();
-    let (addr, service) = (app.addr, app.service.clone());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(app.run_until(async move {
-        let _ = stopped.await;
-    }));
-    (Running { addr, stop, task }, service)
-}
-
-impl Running {
-    async fn shutdown(self) {
-        let _ = self.stop.send(());
-        self.task.await.unwrap().unwrap();
-    }
-}
-
-/// Runs the agent binary (blocking, on a worker thread so the in-process server keeps serving).
-async fn agent(args: Vec<String>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_tater-agent"))
-            .args(&args)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 async fn get(client: &reqwest::Client, url: String, key: &str) -> Value {
     client

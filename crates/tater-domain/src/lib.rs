@@ -10,6 +10,7 @@ pub mod email;
 pub mod error;
 pub mod identity;
 pub mod ids;
+pub mod jobs;
 pub mod module;
 pub mod modules;
 pub mod policy;
@@ -29,6 +30,7 @@ pub use ids::{
     ApiKeyId, AuditId, DestinationId, EndpointId, EnrollmentTokenId, OrgId, RecordId, ScanId,
     UserId,
 };
+pub use jobs::{Job, JobTarget, TargetStatus};
 pub use role::Role;
 pub use scan::{CheckStatus, Counts, Scan, ScanResult};
 pub use scope::TenantScope;

@@ -165,6 +165,9 @@ impl From<ServiceError> for Problem {
             ServiceError::NotFound => Problem::not_found(),
             ServiceError::Validation(errors) => Problem::validation(errors.0),
             ServiceError::Conflict(msg) => Problem::new(S::CONFLICT, "CONFLICT", "Conflict", msg),
+            ServiceError::FeatureDisabled(msg) => {
+                Problem::new(S::FORBIDDEN, "FEATURE_DISABLED", "Feature disabled", msg)
+            }
             ServiceError::Internal(cause) => {
                 tracing::error!(error = ?cause, "internal error");
                 Problem::from_status(S::INTERNAL_SERVER_ERROR)
@@ -195,6 +198,11 @@ mod tests {
                 "FORBIDDEN",
             ),
             (ServiceError::OrgMismatch, 403, "ORG_MISMATCH"),
+            (
+                ServiceError::FeatureDisabled("off"),
+                403,
+                "FEATURE_DISABLED",
+            ),
             (ServiceError::LastOrgAdmin, 409, "LAST_ORG_ADMIN"),
             (ServiceError::NotAMember, 403, "NOT_A_MEMBER"),
             (ServiceError::NoMembership, 403, "NO_MEMBERSHIP"),

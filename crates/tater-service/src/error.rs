@@ -40,6 +40,9 @@ pub enum ServiceError {
     /// The change would leave the organization without an OrgAdmin.
     #[error("the organization must keep at least one OrgAdmin")]
     LastOrgAdmin,
+    /// The organization has not turned the feature on (its settings).
+    #[error("{0}")]
+    FeatureDisabled(&'static str),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }

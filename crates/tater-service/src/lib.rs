@@ -12,6 +12,7 @@ mod controls;
 mod endpoints;
 mod entra;
 mod error;
+mod jobs;
 mod members;
 mod posture;
 mod records;

@@ -159,7 +159,10 @@ impl Service {
             }
             let evidence = match r.get("evidence") {
                 None | Some(Value::Null) => String::new(),
-                Some(Value::String(s)) if s.len() <= MAX_EVIDENCE_BYTES => s.clone(),
+                // PostgreSQL text cannot hold NUL; both engines store U+FFFD instead.
+                Some(Value::String(s)) if s.len() <= MAX_EVIDENCE_BYTES => {
+                    s.replace('\0', "\u{fffd}")
+                }
                 Some(Value::String(_)) => {
                     errors.add(
                         path("evidence"),

@@ -463,6 +463,26 @@ macro_rules! impl_engine {
             Ok((d, state))
         }
 
+        const JOB_COLUMNS: &str = "id, tenant_id, name, script_id, script_version, check_id, language, run_as, \
+             timeout_secs, content, created_by, created_at";
+
+        fn job_from_row(row: &Row) -> Result<tater_domain::Job> {
+            Ok(tater_domain::Job {
+                id: parse_col(row, "id")?,
+                org: parse_col(row, "tenant_id")?,
+                name: row.try_get("name")?,
+                script_id: parse_opt_col(row, "script_id")?,
+                script_version: row.try_get("script_version")?,
+                check_id: row.try_get("check_id")?,
+                language: row.try_get("language")?,
+                run_as: row.try_get("run_as")?,
+                timeout_secs: row.try_get("timeout_secs")?,
+                content: row.try_get("content")?,
+                created_by: row.try_get("created_by")?,
+                created_at: ts(row, "created_at")?,
+            })
+        }
+
         fn checkpoint_from_row(row: &Row) -> Result<tater_audit::Checkpoint> {
             Ok(tater_audit::Checkpoint {
                 tenant_id: parse_col(row, "tenant_id")?,
@@ -822,6 +842,132 @@ macro_rules! impl_engine {
                 let q = sqlx::query(&b.sql).bind(self.tenant());
                 let rows = bind_args(q, &args).fetch_all(&mut *self.tx).await?;
                 rows.iter().map(audit_from_row).collect()
+            }
+
+            async fn endpoint_named(&mut self, hostname: &str) -> Result<Option<Endpoint>> {
+                let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE tenant_id = $1 AND hostname = $2");
+                let row = sqlx::query(&sql).bind(self.tenant()).bind(hostname).fetch_optional(&mut *self.tx).await?;
+                row.as_ref().map(endpoint_from_row).transpose()
+            }
+
+            async fn insert_job(&mut self, job: &tater_domain::Job, targets: &[tater_domain::JobTarget], audit: &AuditDraft) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO jobs (tenant_id, id, name, script_id, script_version, check_id, language, \
+                     run_as, timeout_secs, content, created_by, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(self.tenant())
+                .bind(job.id.to_string())
+                .bind(&job.name)
+                .bind(job.script_id.map(|i| i.to_string()))
+                .bind(job.script_version)
+                .bind(&job.check_id)
+                .bind(&job.language)
+                .bind(&job.run_as)
+                .bind(job.timeout_secs)
+                .bind(&job.content)
+                .bind(&job.created_by)
+                .bind(job.created_at.millis())
+                .execute(&mut *self.tx)
+                .await?;
+                for t in targets {
+                    sqlx::query(
+                        "INSERT INTO job_targets (tenant_id, job_id, endpoint_id, hostname, status) \
+                         VALUES ($1, $2, $3, $4, 'pending')",
+                    )
+                    .bind(self.tenant())
+                    .bind(job.id.to_string())
+                    .bind(t.endpoint.to_string())
+                    .bind(&t.hostname)
+                    .execute(&mut *self.tx)
+                    .await?;
+                }
+                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
+            }
+
+            async fn job(&mut self, id: RecordId) -> Result<Option<(tater_domain::Job, Vec<tater_domain::JobTarget>)>> {
+                let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND id = $2"))
+                    .bind(self.tenant())
+                    .bind(id.to_string())
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                let Some(row) = row else { return Ok(None) };
+                let job = job_from_row(&row)?;
+                let rows = sqlx::query(
+                    "SELECT endpoint_id, hostname, status, exit_code, stdout, stderr, duration_ms, reason, \
+                     sent_at, finished_at FROM job_targets WHERE tenant_id = $1 AND job_id = $2 ORDER BY hostname",
+                )
+                .bind(self.tenant())
+                .bind(id.to_string())
+                .fetch_all(&mut *self.tx)
+                .await?;
+                let targets = rows
+                    .iter()
+                    .map(|r| {
+                        Ok(tater_domain::JobTarget {
+                            endpoint: parse_col(r, "endpoint_id")?,
+                            hostname: r.try_get("hostname")?,
+                            status: parse_col(r, "status").map_err(|_| corrupt("status"))?,
+                            exit_code: r.try_get("exit_code")?,
+                            stdout: r.try_get("stdout")?,
+                            stderr: r.try_get("stderr")?,
+                            duration_ms: r.try_get("duration_ms")?,
+                            reason: r.try_get("reason")?,
+                            sent_at: opt_ts(r, "sent_at")?,
+                            finished_at: opt_ts(r, "finished_at")?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Some((job, targets)))
+            }
+
+            async fn take_commands(&mut self, endpoint: EndpointId, now: Timestamp, limit: u32) -> Result<Vec<tater_domain::Job>> {
+                let sql = format!(
+                    "SELECT {} FROM jobs j JOIN job_targets t ON t.tenant_id = j.tenant_id AND t.job_id = j.id \
+                     WHERE t.tenant_id = $1 AND t.endpoint_id = $2 AND t.status = 'pending' \
+                     ORDER BY j.created_at LIMIT {limit}",
+                    JOB_COLUMNS.split(", ").map(|c| format!("j.{c}")).collect::<Vec<_>>().join(", ")
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(self.tenant())
+                    .bind(endpoint.to_string())
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                let jobs = rows.iter().map(job_from_row).collect::<Result<Vec<_>>>()?;
+                for j in &jobs {
+                    sqlx::query(
+                        "UPDATE job_targets SET status = 'sent', sent_at = $4 \
+                         WHERE tenant_id = $1 AND job_id = $2 AND endpoint_id = $3 AND status = 'pending'",
+                    )
+                    .bind(self.tenant())
+                    .bind(j.id.to_string())
+                    .bind(endpoint.to_string())
+                    .bind(now.millis())
+                    .execute(&mut *self.tx)
+                    .await?;
+                }
+                Ok(jobs)
+            }
+
+            async fn finish_command(&mut self, job: RecordId, o: &tater_domain::JobTarget, audit: &AuditDraft) -> Result<()> {
+                let done = sqlx::query(
+                    "UPDATE job_targets SET status = $4, exit_code = $5, stdout = $6, stderr = $7, \
+                     duration_ms = $8, reason = $9, finished_at = $10 \
+                     WHERE tenant_id = $1 AND job_id = $2 AND endpoint_id = $3 AND status = 'sent'",
+                )
+                .bind(self.tenant())
+                .bind(job.to_string())
+                .bind(o.endpoint.to_string())
+                .bind(o.status.as_str())
+                .bind(o.exit_code)
+                .bind(&o.stdout)
+                .bind(&o.stderr)
+                .bind(o.duration_ms)
+                .bind(&o.reason)
+                .bind(o.finished_at.map(Timestamp::millis))
+                .execute(&mut *self.tx)
+                .await?;
+                self.audit_if_touched(done.rows_affected(), audit).await
             }
 
             async fn settings(&mut self) -> Result<$crate::OrgSettings> {

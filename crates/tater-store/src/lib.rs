@@ -320,6 +320,36 @@ pub trait TenantTx: Send {
 
     async fn list_audit(&mut self, query: &AuditQuery) -> Result<Vec<AuditEntry>>;
 
+    /// The organization's endpoint with this (lower-case) hostname.
+    async fn endpoint_named(&mut self, hostname: &str) -> Result<Option<Endpoint>>;
+    /// Stores a job and its targets (all pending).
+    async fn insert_job(
+        &mut self,
+        job: &tater_domain::Job,
+        targets: &[tater_domain::JobTarget],
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    /// A job and how it stands on each endpoint.
+    async fn job(
+        &mut self,
+        id: RecordId,
+    ) -> Result<Option<(tater_domain::Job, Vec<tater_domain::JobTarget>)>>;
+    /// The pending commands of an endpoint, oldest first, now marked sent.
+    async fn take_commands(
+        &mut self,
+        endpoint: EndpointId,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<tater_domain::Job>>;
+    /// Records an endpoint's outcome of a command it was sent; `NotFound` unless the command
+    /// is this endpoint's and still awaiting its outcome.
+    async fn finish_command(
+        &mut self,
+        job: RecordId,
+        outcome: &tater_domain::JobTarget,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+
     /// The organization's settings (defaults when never saved).
     async fn settings(&mut self) -> Result<OrgSettings>;
     async fn put_settings(

@@ -2,8 +2,13 @@
 
 #![allow(dead_code)] // each test file uses part of it
 
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::process::{Command, Output};
+
+use tater_server::{App, AppConfig};
+use tater_testkit::TestDb;
 
 pub fn fixtures() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"))
@@ -44,4 +49,53 @@ fn copy_tree(from: &Path, to: &Path) {
             std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
         }
     }
+}
+
+pub fn config(db: &TestDb, listen: SocketAddr) -> AppConfig {
+    let mut c = AppConfig::for_tests(&db.url);
+    c.listen = listen;
+    c
+}
+
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+pub async fn start(db: &TestDb, listen: SocketAddr) -> (Running, tater_service::Service) {
+    let app = App::build(config(db, listen)).await.unwrap();
+    let (addr, service) = (app.addr, app.service.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    (Running { addr, stop, task }, service)
+}
+
+impl Running {
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// Runs the agent binary (blocking, on a worker thread so the in-process server keeps serving).
+pub async fn agent(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_tater-agent"))
+            .args(&args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }

@@ -8,6 +8,7 @@ mod controls;
 mod endpoints;
 mod health;
 mod home;
+mod jobs;
 mod members;
 mod modules;
 mod openapi;
@@ -58,6 +59,7 @@ pub fn router(state: AppState, limits: HttpLimits, limiter: Arc<RateLimiter>) ->
     api = api_keys::routes(api);
     api = siem::routes(api);
     api = settings::routes(api);
+    api = jobs::routes(api);
     api = orgs::routes(api);
     api = openapi::routes(api);
     let (router, doc) = api.finish();

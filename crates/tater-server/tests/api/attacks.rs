@@ -748,7 +748,9 @@ async fn entra_verdicts_are_cached_but_tokens_still_expire(db: TestDb) {
         w.accepted("cached verdict", w.post((key.header, key.value.clone())))
             .await;
     }
-    clock.advance_secs(600 + 61);
+    // Past exp (600 s after signing) plus the 60 s leeway, with room for a slow setup: the
+    // token was signed by the real clock some seconds after this test's clock started.
+    clock.advance_secs(600 + 61 + 300);
     w.refused(
         "the same token after exp + leeway",
         w.post((key.header, key.value.clone())),

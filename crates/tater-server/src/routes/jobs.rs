@@ -1,0 +1,95 @@
+//! The command channel: run scripts or remediations on endpoints (Admin, when the
+//! organization allows remote execution), follow jobs, and the agent's side of it.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tater_domain::Role;
+
+use crate::api_doc::{Access, ApiRouter, Op};
+use crate::error::ApiResult;
+use crate::extract::{AuthActor, IdPath, JsonBody};
+use crate::state::AppState;
+
+pub fn routes(api: ApiRouter) -> ApiRouter {
+    let obj = Some(json!({ "type": "object" }));
+    let admin = Access::Role(Role::Admin);
+    api.route(
+        Op::post("/api/scripts/{id}/execute", "scripts_execute", "Run a script on endpoints by hostname (Admin; needs remoteExecution); audited")
+            .tag("commands").access(admin).path_id()
+            .body(json!({ "type": "object", "additionalProperties": false, "required": ["targets"], "properties": { "targets": { "type": "array", "minItems": 1, "maxItems": 500, "items": { "type": "string" } } } }))
+            .ok(201, "The job", obj.clone()),
+        post(execute),
+    )
+    .route(
+        Op::post("/api/controls/{id}/remediate", "controls_remediate", "Run the failing checks' remediation scripts on the failing endpoints (Admin; needs remoteExecution); audited")
+            .tag("commands").access(admin).path_id()
+            .ok(200, "`{control, jobs, failingWithoutScript}`", obj.clone()),
+        post(remediate),
+    )
+    .route(
+        Op::get("/api/jobs/{id}", "jobs_get", "A job and its status on each endpoint").tag("commands").access(Access::Role(Role::Viewer)).path_id()
+            .ok(200, "The job", obj.clone()),
+        get(job),
+    )
+    .route(
+        Op::get("/api/agent/commands", "agent_commands", "An agent's pending commands (agent credential); they are marked sent").tag("agent").access(Access::Role(Role::Agent))
+            .ok(200, "`{items: [{jobId, name, language, runAs, timeoutSecs, content}]}`", obj.clone()),
+        get(commands),
+    )
+    .route(
+        Op::post("/api/agent/commands/{id}/result", "agent_command_result", "An agent reports a command's outcome (agent credential)").tag("agent").access(Access::Role(Role::Agent)).path_id()
+            .body(json!({ "type": "object", "required": ["status"], "properties": { "status": { "enum": ["succeeded", "failed", "timedOut", "refused"] }, "exitCode": { "type": "integer" }, "stdout": { "type": "string" }, "stderr": { "type": "string" }, "durationMs": { "type": "integer" }, "reason": { "type": "string" } } }))
+            .ok(204, "Recorded", None),
+        post(command_result),
+    )
+}
+
+async fn execute(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.service.execute_script(&actor, &id, &body).await?),
+    ))
+}
+
+async fn remediate(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(s.service.remediate_control(&actor, &id).await?))
+}
+
+async fn job(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(s.service.get_job(&actor, &id).await?))
+}
+
+async fn commands(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        json!({ "items": s.service.agent_commands(&actor).await? }),
+    ))
+}
+
+async fn command_result(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<StatusCode> {
+    s.service.agent_command_result(&actor, &id, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

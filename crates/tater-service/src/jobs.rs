@@ -1,0 +1,373 @@
+//! The command channel (server side): Admins run library scripts, or a failing check's
+//! remediation, on endpoints — only when the organization turned `remoteExecution` on, and
+//! each agent still decides for its own machine. Jobs are audited; agents fetch their
+//! commands and report outcomes with their own credential.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde_json::{Map, Value, json};
+use tater_domain::modules::SCRIPTS;
+use tater_domain::policy::{Action, authorize};
+use tater_domain::{
+    Actor, AuditAction, AuditDraft, CheckStatus, Job, JobTarget, RecordId, TargetStatus,
+    TenantScope, ValidationErrors,
+};
+use tater_store::{Mode, TenantTx};
+
+use crate::{Service, ServiceError, ServiceResult};
+
+/// Endpoints one job may target.
+pub const MAX_TARGETS: usize = 500;
+/// Output kept per stream, as the agent caps it.
+pub const MAX_OUTPUT_BYTES: usize = 64 * 1024;
+/// Commands handed to an agent per poll.
+const COMMANDS_PER_POLL: u32 = 20;
+
+pub fn job_view(job: &Job, targets: &[JobTarget]) -> Value {
+    let counts: BTreeMap<&str, usize> = targets.iter().fold(BTreeMap::new(), |mut m, t| {
+        *m.entry(t.status.as_str()).or_default() += 1;
+        m
+    });
+    json!({
+        "id": job.id, "name": job.name, "scriptId": job.script_id, "scriptVersion": job.script_version,
+        "checkId": job.check_id, "language": job.language, "runAs": job.run_as,
+        "timeoutSecs": job.timeout_secs, "createdBy": job.created_by, "createdAt": job.created_at,
+        "counts": counts,
+        "targets": targets.iter().map(|t| json!({
+            "endpointId": t.endpoint, "hostname": t.hostname, "status": t.status.as_str(),
+            "exitCode": t.exit_code, "stdout": t.stdout, "stderr": t.stderr, "durationMs": t.duration_ms,
+            "reason": t.reason, "sentAt": t.sent_at, "finishedAt": t.finished_at,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// What the agent receives: what to run, never who asked.
+fn command_view(job: &Job) -> Value {
+    json!({
+        "jobId": job.id, "name": job.name, "language": job.language, "runAs": job.run_as,
+        "timeoutSecs": job.timeout_secs, "content": job.content,
+    })
+}
+
+impl Service {
+    async fn require_remote_execution(&self, tx: &mut dyn TenantTx) -> ServiceResult<()> {
+        if tx.settings().await?.remote_execution {
+            Ok(())
+        } else {
+            Err(ServiceError::FeatureDisabled(
+                "remote execution is off for this organization; an OrgAdmin can turn it on in PUT /api/settings",
+            ))
+        }
+    }
+
+    /// Runs a library script on endpoints named by hostname: `{"targets": ["host", ...]}`.
+    pub async fn execute_script(
+        &self,
+        actor: &Actor,
+        script_id: &str,
+        body: &Value,
+    ) -> ServiceResult<Value> {
+        authorize(actor, Action::WriteRecord)?;
+        let script_id: RecordId = script_id.parse().map_err(|_| ServiceError::NotFound)?;
+        let hostnames = parse_targets(body)?;
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Write)
+            .await?;
+        let script = tx
+            .get_record(SCRIPTS.name, script_id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        self.require_remote_execution(&mut *tx).await?;
+        let mut targets = Vec::new();
+        let mut unknown = Vec::new();
+        for h in &hostnames {
+            match tx.endpoint_named(h).await? {
+                Some(e) if e.status == "active" => {
+                    targets.push(JobTarget::pending(e.id, e.hostname))
+                }
+                _ => unknown.push(h.clone()),
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(ValidationErrors::single(
+                "targets",
+                format!("no active endpoint named {}", unknown.join(", ")),
+            )
+            .into());
+        }
+        let text = |k: &str| {
+            script
+                .data
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let job = Job {
+            id: RecordId::generate(),
+            org: actor.org(),
+            name: text("name"),
+            script_id: Some(script_id),
+            script_version: Some(script.meta.version),
+            check_id: None,
+            language: text("language"),
+            run_as: if text("runAs").is_empty() {
+                "root".into()
+            } else {
+                text("runAs")
+            },
+            timeout_secs: script
+                .data
+                .get("timeoutSecs")
+                .and_then(Value::as_i64)
+                .unwrap_or(60),
+            content: text("content"),
+            created_by: actor.audit_user_id(),
+            created_at: self.now(),
+        };
+        self.store_job(actor, tx, job, targets).await
+    }
+
+    async fn store_job(
+        &self,
+        actor: &Actor,
+        mut tx: Box<dyn TenantTx>,
+        job: Job,
+        targets: Vec<JobTarget>,
+    ) -> ServiceResult<Value> {
+        let after = json!({
+            "name": job.name, "scriptId": job.script_id, "scriptVersion": job.script_version, "checkId": job.check_id,
+            "targets": targets.iter().map(|t| t.hostname.clone()).collect::<Vec<_>>(),
+        });
+        let audit = AuditDraft::new(actor, AuditAction::Create, "job", job.id, job.created_at)
+            .with_changes(None, Some(&after), &[]);
+        tx.insert_job(&job, &targets, &audit).await?;
+        let (job, targets) = tx.job(job.id).await?.ok_or(ServiceError::NotFound)?;
+        tx.commit().await?;
+        Ok(job_view(&job, &targets))
+    }
+
+    /// Runs the remediation scripts of the checks failing a control on the endpoints where
+    /// they fail: one job per check. Checks without a script are listed, not run.
+    pub async fn remediate_control(&self, actor: &Actor, control: &str) -> ServiceResult<Value> {
+        authorize(actor, Action::WriteRecord)?;
+        let catalog = self.catalog()?;
+        let control = catalog
+            .control(control)
+            .ok_or(ServiceError::NotFound)?
+            .id
+            .clone();
+        let checks = self.check_catalog()?;
+        let mapped: Vec<&tater_catalog::Check> = checks
+            .checks()
+            .iter()
+            .filter(|c| c.controls.contains(&control))
+            .collect();
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Read)
+            .await?;
+        self.require_remote_execution(&mut *tx).await?;
+        let ids: Vec<String> = mapped.iter().map(|c| c.id.clone()).collect();
+        let failing = tx
+            .latest_results_of(&ids, CheckStatus::Fail, 10_000)
+            .await?;
+        drop(tx);
+        let mut jobs = Vec::new();
+        let mut without_script = Vec::new();
+        for check in mapped {
+            let endpoints: HashSet<_> = failing
+                .iter()
+                .filter(|(_, r)| r.check_id == check.id)
+                .map(|(e, _)| *e)
+                .collect();
+            if endpoints.is_empty() {
+                continue;
+            }
+            let Some(script) = &check.remediation_script else {
+                without_script.push(check.id.clone());
+                continue;
+            };
+            let mut tx = self
+                .store
+                .tenant(&TenantScope::of(actor), Mode::Write)
+                .await?;
+            let mut targets = Vec::new();
+            for e in endpoints.into_iter().take(MAX_TARGETS) {
+                if let Some(ep) = tx.endpoint(e).await? {
+                    targets.push(JobTarget::pending(ep.id, ep.hostname));
+                }
+            }
+            let job = Job {
+                id: RecordId::generate(),
+                org: actor.org(),
+                name: format!("Remediate {}: {}", check.id, check.title),
+                script_id: None,
+                script_version: None,
+                check_id: Some(check.id.clone()),
+                language: "bash".into(),
+                run_as: "root".into(),
+                timeout_secs: 600,
+                content: script.clone(),
+                created_by: actor.audit_user_id(),
+                created_at: self.now(),
+            };
+            jobs.push(self.store_job(actor, tx, job, targets).await?);
+        }
+        Ok(json!({ "control": control, "jobs": jobs, "failingWithoutScript": without_script }))
+    }
+
+    pub async fn get_job(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
+        authorize(actor, Action::Read)?;
+        let id: RecordId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Read)
+            .await?;
+        let (job, targets) = tx.job(id).await?.ok_or(ServiceError::NotFound)?;
+        Ok(job_view(&job, &targets))
+    }
+
+    /// An agent's pending commands (now marked sent).
+    pub async fn agent_commands(&self, actor: &Actor) -> ServiceResult<Vec<Value>> {
+        authorize(actor, Action::AgentReport)?;
+        let endpoint = actor.endpoint_id().ok_or(ServiceError::NotFound)?;
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Write)
+            .await?;
+        let jobs = tx
+            .take_commands(endpoint, self.now(), COMMANDS_PER_POLL)
+            .await?;
+        tx.commit().await?;
+        Ok(jobs.iter().map(command_view).collect())
+    }
+
+    /// An agent's outcome of a command: `{status, exitCode?, stdout?, stderr?, durationMs?, reason?}`.
+    pub async fn agent_command_result(
+        &self,
+        actor: &Actor,
+        job_id: &str,
+        body: &Value,
+    ) -> ServiceResult<()> {
+        authorize(actor, Action::AgentReport)?;
+        let endpoint = actor.endpoint_id().ok_or(ServiceError::NotFound)?;
+        let job: RecordId = job_id.parse().map_err(|_| ServiceError::NotFound)?;
+        let outcome = parse_outcome(body, endpoint)?;
+        let now = self.now();
+        let outcome = JobTarget {
+            finished_at: Some(now),
+            ..outcome
+        };
+        let audit = AuditDraft::new(actor, AuditAction::Update, "job", job, now).with_changes(
+            None,
+            Some(&json!({ "endpointId": endpoint, "status": outcome.status.as_str(), "exitCode": outcome.exit_code })),
+            &[],
+        );
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Write)
+            .await?;
+        tx.finish_command(job, &outcome, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn parse_targets(body: &Value) -> ServiceResult<Vec<String>> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| ValidationErrors::single("body", "must be a JSON object"))?;
+    if let Some(k) = obj.keys().find(|k| k.as_str() != "targets") {
+        return Err(
+            ValidationErrors::single(k.as_str(), "is not a field (expected only targets)").into(),
+        );
+    }
+    let list = obj
+        .get("targets")
+        .and_then(Value::as_array)
+        .filter(|a| (1..=MAX_TARGETS).contains(&a.len()))
+        .ok_or_else(|| {
+            ValidationErrors::single(
+                "targets",
+                format!("must be a list of 1 to {MAX_TARGETS} hostnames"),
+            )
+        })?;
+    let mut out: Vec<String> = Vec::new();
+    for v in list {
+        let h = v
+            .as_str()
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty() && s.len() <= 253);
+        match h {
+            Some(h) if !out.contains(&h) => out.push(h),
+            Some(_) => {}
+            None => {
+                return Err(
+                    ValidationErrors::single("targets", "every target must be a hostname").into(),
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn parse_outcome(body: &Value, endpoint: tater_domain::EndpointId) -> ServiceResult<JobTarget> {
+    let empty = Map::new();
+    let obj = body.as_object().unwrap_or(&empty);
+    let mut errors = ValidationErrors::new();
+    const FIELDS: [&str; 6] = [
+        "status",
+        "exitCode",
+        "stdout",
+        "stderr",
+        "durationMs",
+        "reason",
+    ];
+    for k in obj.keys().filter(|k| !FIELDS.contains(&k.as_str())) {
+        errors.add(k.as_str(), "is not a field");
+    }
+    let status = obj
+        .get("status")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse::<TargetStatus>().ok())
+        .filter(|s| s.is_final());
+    if status.is_none() {
+        errors.add("status", "must be succeeded, failed, timedOut or refused");
+    }
+    let text = |k: &str, errors: &mut ValidationErrors| match obj.get(k) {
+        None | Some(Value::Null) => None,
+        // Scripts may print NUL; PostgreSQL text cannot hold it, so both engines store U+FFFD.
+        Some(Value::String(s)) if s.len() <= MAX_OUTPUT_BYTES + 64 => {
+            Some(s.replace('\0', "\u{fffd}"))
+        }
+        Some(_) => {
+            errors.add(
+                k,
+                format!("must be text of at most {MAX_OUTPUT_BYTES} bytes"),
+            );
+            None
+        }
+    };
+    let (stdout, stderr, reason) = (
+        text("stdout", &mut errors),
+        text("stderr", &mut errors),
+        text("reason", &mut errors),
+    );
+    let int = |k: &str| obj.get(k).and_then(Value::as_i64);
+    errors
+        .into_result(JobTarget {
+            endpoint,
+            hostname: String::new(),
+            status: status.unwrap_or(TargetStatus::Failed),
+            exit_code: int("exitCode"),
+            stdout,
+            stderr,
+            duration_ms: int("durationMs"),
+            reason,
+            sent_at: None,
+            finished_at: None,
+        })
+        .map_err(Into::into)
+}
