@@ -6,9 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 use tater_catalog::{Catalog, Control};
-use tater_domain::module::{
-    ListQuery, MAX_PAGE_SIZE, Record, RecordMeta, parse_list_query, validate,
-};
+use tater_domain::module::{ListQuery, MAX_PAGE_SIZE, Record, parse_list_query};
 use tater_domain::modules::{CONTROL_OVERLAYS, IMPLEMENTATION_STATUSES, overlay_record_id};
 use tater_domain::policy::{Action, authorize};
 use tater_domain::{Actor, AuditAction, AuditDraft, TenantScope, ValidationErrors};
@@ -408,85 +406,16 @@ impl Service {
         if let Some(obj) = body.as_object_mut() {
             obj.insert("control".into(), Value::String(control.id.clone()));
         }
-        let record_id = overlay_record_id(&control.id);
-        let now = self.clock.now();
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Write)
-            .await?;
-        let current = tx.get_record(CONTROL_OVERLAYS.name, record_id).await?;
-        let mut errors = ValidationErrors::new();
-        let mut data = match validate(
+        crate::records::upsert_singleton(
+            self,
+            actor,
             &CONTROL_OVERLAYS,
+            overlay_record_id(&control.id),
+            &control.id,
             &body,
-            current.as_ref().map(|r| &r.data),
-            &self.rule_context(),
-        ) {
-            Ok(d) => d,
-            Err(e) => {
-                errors = e;
-                Map::new()
-            }
-        };
-        check_parameter_values(control, &mut data, &mut errors);
-        errors.into_result(())?;
-        crate::records::check_version(&body, current.as_ref().map_or(0, |r| r.meta.version))?;
-        let after = Value::Object(data.clone());
-        match &current {
-            Some(cur) if cur.data == data => {
-                drop(tx);
-                return self.get_control(actor, &control.id).await;
-            }
-            Some(cur) => {
-                let updated = Record {
-                    meta: RecordMeta {
-                        version: cur.meta.version + 1,
-                        updated_at: now,
-                        updated_by: actor.audit_user_id(),
-                        ..cur.meta.clone()
-                    },
-                    data,
-                };
-                let audit = AuditDraft::new(
-                    actor,
-                    AuditAction::Update,
-                    CONTROL_OVERLAYS.entity_type,
-                    &control.id,
-                    now,
-                )
-                .with_changes(
-                    Some(&Value::Object(cur.data.clone())),
-                    Some(&after),
-                    &[],
-                );
-                tx.update_record(CONTROL_OVERLAYS.name, &updated, cur.meta.version, &audit)
-                    .await?;
-            }
-            None => {
-                let created = Record {
-                    meta: RecordMeta {
-                        id: record_id,
-                        version: 1,
-                        created_at: now,
-                        updated_at: now,
-                        created_by: actor.audit_user_id(),
-                        updated_by: actor.audit_user_id(),
-                    },
-                    data,
-                };
-                let audit = AuditDraft::new(
-                    actor,
-                    AuditAction::Create,
-                    CONTROL_OVERLAYS.entity_type,
-                    &control.id,
-                    now,
-                )
-                .with_changes(None, Some(&after), &[]);
-                tx.insert_record(CONTROL_OVERLAYS.name, &created, &audit)
-                    .await?;
-            }
-        }
-        tx.commit().await?;
+            |data, errors| check_parameter_values(control, data, errors),
+        )
+        .await?;
         // The same representation as a read.
         self.get_control(actor, &control.id).await
     }

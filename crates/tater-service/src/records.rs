@@ -1,6 +1,6 @@
 //! Use cases of declared modules: list, get, create, update, delete, export, heat map.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use tater_domain::module::{
     ListQuery, ModuleDef, PageCursor, Record, RecordMeta, parse_list_query, record_view, validate,
 };
@@ -301,6 +301,80 @@ async fn existing(tx: &mut dyn TenantTx, def: &ModuleDef, id: RecordId) -> Servi
     tx.get_record(def.name, id)
         .await?
         .ok_or(ServiceError::NotFound)
+}
+
+/// Creates or replaces a module's one record with a fixed id (a control's overlay, the system
+/// profile): validation (plus `extra` checks), the body's `version` against the stored one,
+/// and one audit entry naming `entity_id` — none when nothing changed.
+pub(crate) async fn upsert_singleton(
+    service: &Service,
+    actor: &Actor,
+    def: &'static ModuleDef,
+    record_id: RecordId,
+    entity_id: &str,
+    body: &Value,
+    extra: impl FnOnce(&mut Map<String, Value>, &mut ValidationErrors),
+) -> ServiceResult<()> {
+    let now = service.clock.now();
+    let mut tx = service
+        .store
+        .tenant(&TenantScope::of(actor), Mode::Write)
+        .await?;
+    let current = tx.get_record(def.name, record_id).await?;
+    let mut errors = ValidationErrors::new();
+    let mut data = match validate(
+        def,
+        body,
+        current.as_ref().map(|r| &r.data),
+        &service.rule_context(),
+    ) {
+        Ok(d) => d,
+        Err(e) => {
+            errors = e;
+            Map::new()
+        }
+    };
+    extra(&mut data, &mut errors);
+    errors.into_result(())?;
+    check_version(body, current.as_ref().map_or(0, |r| r.meta.version))?;
+    let after = Value::Object(data.clone());
+    let by = actor.audit_user_id();
+    match current {
+        Some(cur) if cur.data == data => return Ok(()),
+        Some(cur) => {
+            let audit =
+                AuditDraft::new(actor, AuditAction::Update, def.entity_type, entity_id, now)
+                    .with_changes(Some(&Value::Object(cur.data.clone())), Some(&after), &[]);
+            let updated = Record {
+                meta: RecordMeta {
+                    version: cur.meta.version + 1,
+                    updated_at: now,
+                    updated_by: by,
+                    ..cur.meta.clone()
+                },
+                data,
+            };
+            tx.update_record(def.name, &updated, cur.meta.version, &audit)
+                .await?;
+        }
+        None => {
+            let audit =
+                AuditDraft::new(actor, AuditAction::Create, def.entity_type, entity_id, now)
+                    .with_changes(None, Some(&after), &[]);
+            let meta = RecordMeta {
+                id: record_id,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+                created_by: by.clone(),
+                updated_by: by,
+            };
+            tx.insert_record(def.name, &Record { meta, data }, &audit)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 pub(crate) fn check_version(body: &Value, stored: i64) -> ServiceResult<()> {

@@ -6,6 +6,7 @@ mod poam;
 mod risk_acceptances;
 mod risks;
 mod scripts;
+mod system_profile;
 
 pub use config_docs::CONFIG_DOCS;
 pub use control_overlays::{
@@ -15,6 +16,9 @@ pub use poam::POAM;
 pub use risk_acceptances::{RISK_ACCEPTANCES, is_active as acceptance_is_active};
 pub use risks::RISKS;
 pub use scripts::{LANGUAGES, RISK_LEVELS, SCRIPTS};
+pub use system_profile::{
+    BASELINES, IMPACT_LEVELS, SYSTEM_PROFILE, SYSTEM_STATUSES, system_profile_record_id,
+};
 
 use crate::module::ModuleDef;
 

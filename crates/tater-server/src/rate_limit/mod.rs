@@ -93,6 +93,7 @@ impl Category {
             || under("/api/api-keys")
             || under("/api/settings")
             || under("/api/siem-destinations")
+            || under("/api/system-profile")
         {
             Some(Category::Settings)
         } else if matches!(

@@ -17,6 +17,7 @@ mod posture;
 mod risks;
 mod settings;
 mod siem;
+mod system_profile;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,6 +60,7 @@ pub fn router(state: AppState, limits: HttpLimits, limiter: Arc<RateLimiter>) ->
     api = api_keys::routes(api);
     api = siem::routes(api);
     api = settings::routes(api);
+    api = system_profile::routes(api);
     api = jobs::routes(api);
     api = orgs::routes(api);
     api = openapi::routes(api);

@@ -23,3 +23,4 @@ mod settings;
 mod siem;
 mod support;
 mod syslog;
+mod system_profile;

@@ -1,0 +1,60 @@
+//! The system profile an SSP is built from: `GET /api/system-profile` (members),
+//! `PUT /api/system-profile` (OrgAdmin, audited).
+
+use axum::Json;
+use axum::extract::State;
+use axum::routing::{get, put};
+use serde_json::Value;
+use tater_domain::Role;
+use tater_domain::modules::SYSTEM_PROFILE;
+
+use crate::api_doc::{Access, ApiRouter, Op};
+use crate::error::ApiResult;
+use crate::extract::{AuthActor, JsonBody};
+use crate::state::AppState;
+
+pub fn routes(mut api: ApiRouter) -> ApiRouter {
+    let schema = api.schema(
+        "SystemProfile",
+        tater_domain::module::output_schema(&SYSTEM_PROFILE),
+    );
+    let input = tater_domain::module::input_schema(&SYSTEM_PROFILE);
+    api.route(
+        Op::get(
+            "/api/system-profile",
+            "system_profile_get",
+            "The system profile (or `{configured: false}`)",
+        )
+        .tag("federal")
+        .access(Access::Role(Role::Viewer))
+        .ok(200, "The profile", Some(schema.clone())),
+        get(get_profile),
+    )
+    .route(
+        Op::put(
+            "/api/system-profile",
+            "system_profile_put",
+            "Create or replace the system profile (OrgAdmin; audited)",
+        )
+        .tag("federal")
+        .access(Access::Role(Role::OrgAdmin))
+        .body(input)
+        .ok(200, "The profile", Some(schema)),
+        put(put_profile),
+    )
+}
+
+async fn get_profile(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(s.service.get_system_profile(&actor).await?))
+}
+
+async fn put_profile(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(s.service.put_system_profile(&actor, &body).await?))
+}
