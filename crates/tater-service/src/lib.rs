@@ -20,6 +20,7 @@ mod scans;
 mod secrets;
 mod settings;
 mod siem_destinations;
+mod ssp;
 mod system_profile;
 
 use std::sync::Arc;

@@ -17,6 +17,7 @@ mod posture;
 mod risks;
 mod settings;
 mod siem;
+mod ssp;
 mod system_profile;
 
 use std::sync::Arc;
@@ -61,6 +62,7 @@ pub fn router(state: AppState, limits: HttpLimits, limiter: Arc<RateLimiter>) ->
     api = siem::routes(api);
     api = settings::routes(api);
     api = system_profile::routes(api);
+    api = ssp::routes(api);
     api = jobs::routes(api);
     api = orgs::routes(api);
     api = openapi::routes(api);

@@ -21,6 +21,7 @@ mod rate_limits;
 mod roles;
 mod settings;
 mod siem;
+mod ssp;
 mod support;
 mod syslog;
 mod system_profile;

@@ -1,0 +1,269 @@
+//! The SSP as OSCAL: valid against the official OSCAL 1.2.1 schema (the same validator accepts
+//! NIST's examples, see tater-export/tests/oscal_schema.rs) for a tailored organization, an
+//! untailored one and one with every baseline control tailored; the overlays, the profile and
+//! the endpoints show in it; two exports of unchanged data are byte-identical.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tater_domain::Role;
+use tater_testkit::{TestDb, both_engines};
+
+use crate::support::*;
+
+both_engines!(
+    the_ssp_is_valid_oscal_and_reflects_the_organization,
+    every_control_tailored_still_validates
+);
+
+fn schema_errors(ssp: &Value) -> Vec<String> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tater-export/tests/data/oscal-schema-1.2.1/oscal_ssp_schema.json"
+    );
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    validator
+        .iter_errors(ssp)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .take(20)
+        .collect()
+}
+
+async fn ssp_text(app: &TestApp, key: &Key) -> String {
+    let res = app
+        .req(Method::GET, "/api/ssp?format=oscal-json", key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.text().await.unwrap()
+}
+
+fn requirement<'a>(ssp: &'a Value, control: &str) -> &'a Value {
+    ssp["system-security-plan"]["control-implementation"]["implemented-requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["control-id"] == control)
+        .unwrap_or_else(|| panic!("{control} missing"))
+}
+
+async fn the_ssp_is_valid_oscal_and_reflects_the_organization(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("SSP Org").await;
+    let boss = app.member(org, "boss@ssp.test", Role::OrgAdmin).await;
+    let viewer = app.member(org, "viewer@ssp.test", Role::Viewer).await;
+
+    // Untailored and without a profile, the SSP is still valid.
+    let bare: Value = serde_json::from_str(&ssp_text(&app, &viewer).await).unwrap();
+    assert_eq!(schema_errors(&bare), Vec::<String>::new());
+
+    let profile = json!({
+        "name": "Acme Mission System", "abbreviation": "AMS", "description": "Processes CUI for the Navy.",
+        "confidentiality": "moderate", "integrity": "high", "availability": "low",
+        "informationTypes": [{ "title": "Controlled Unclassified Information", "description": "Contract data.", "confidentiality": "moderate" }],
+        "authorizationBoundary": "Two VPCs and the office LAN.", "networkArchitecture": "Hub and spoke.",
+        "issoName": "Ivy Isso", "issoEmail": "isso@acme.example", "authorizingOfficialName": "Al Official",
+        "baseline": "nist-800-53-rev5-moderate",
+    });
+    assert_eq!(
+        app.send(Method::PUT, "/api/system-profile", &boss, &profile)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let overlays = [
+        (
+            "ac-2",
+            json!({ "implementationStatus": "implemented", "narrative": "Accounts are managed in Entra ID.", "responsibleRoles": ["Identity Team"], "parameterValues": { "ac-02_odp.01": "security officer" } }),
+        ),
+        (
+            "pe-3",
+            json!({ "applicability": "not-applicable", "justification": "Cloud only; the CSP covers physical access." }),
+        ),
+    ];
+    for (control, body) in &overlays {
+        let (s, v) = app
+            .send(
+                Method::PUT,
+                &format!("/api/controls/{control}/overlay"),
+                &boss,
+                body,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{control}: {v}");
+    }
+    let (_, token) = app
+        .send(
+            Method::POST,
+            "/api/enrollment-tokens",
+            &boss,
+            &json!({ "label": "ssp" }),
+        )
+        .await;
+    let enroll = json!({ "token": token["token"], "hostname": "web-01.acme.example", "os": "Debian GNU/Linux", "osVersion": "12", "arch": "x86_64", "agentVersion": "0.1.0" });
+    let res = app
+        .client
+        .post(app.url("/api/agent/enroll"))
+        .json(&enroll)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    let text = ssp_text(&app, &viewer).await;
+    let ssp: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(schema_errors(&ssp), Vec::<String>::new());
+    let plan = &ssp["system-security-plan"];
+    assert_eq!(plan["metadata"]["oscal-version"], "1.2.1");
+    assert_eq!(
+        plan["metadata"]["title"],
+        "Acme Mission System System Security Plan"
+    );
+    assert!(
+        plan["import-profile"]["href"]
+            .as_str()
+            .unwrap()
+            .ends_with("MODERATE-baseline_profile.json")
+    );
+    let sc = &plan["system-characteristics"];
+    assert_eq!(sc["system-name-short"], "AMS");
+    assert_eq!(
+        sc["security-sensitivity-level"], "fips-199-high",
+        "the high-water mark"
+    );
+    assert_eq!(
+        sc["security-impact-level"]["security-objective-integrity"],
+        "fips-199-high"
+    );
+    assert_eq!(
+        sc["authorization-boundary"]["description"],
+        "Two VPCs and the office LAN."
+    );
+    let catalog = tater_catalog::Catalog::builtin().unwrap();
+    let moderate = catalog
+        .framework("nist-800-53-rev5-moderate")
+        .unwrap()
+        .controls
+        .len();
+    let reqs = plan["control-implementation"]["implemented-requirements"]
+        .as_array()
+        .unwrap();
+    assert_eq!(
+        reqs.len(),
+        moderate,
+        "one implemented requirement per baseline control"
+    );
+    let ac2 = requirement(&ssp, "ac-2");
+    assert_eq!(
+        ac2["by-components"][0]["implementation-status"]["state"],
+        "implemented"
+    );
+    assert_eq!(
+        ac2["by-components"][0]["description"],
+        "Accounts are managed in Entra ID."
+    );
+    assert_eq!(ac2["responsible-roles"][0]["role-id"], "identity-team");
+    assert_eq!(
+        ac2["set-parameters"][0],
+        json!({ "param-id": "ac-02_odp.01", "values": ["security officer"] })
+    );
+    let pe3 = requirement(&ssp, "pe-3");
+    assert_eq!(
+        pe3["by-components"][0]["implementation-status"]["state"],
+        "not-applicable"
+    );
+    assert!(
+        pe3["by-components"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("CSP covers physical access")
+    );
+    let roles = plan["metadata"]["roles"].to_string();
+    assert!(
+        roles.contains("identity-team"),
+        "responsible roles are declared: {roles}"
+    );
+    let inventory = &plan["system-implementation"]["inventory-items"];
+    assert_eq!(
+        inventory[0]["props"][0],
+        json!({ "name": "fqdn", "value": "web-01.acme.example" })
+    );
+    let isso = plan["metadata"]["parties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Ivy Isso")
+        .unwrap();
+    assert_eq!(isso["email-addresses"], json!(["isso@acme.example"]));
+
+    // Deterministic: the same bytes again; another organization's SSP has other UUIDs.
+    assert_eq!(
+        ssp_text(&app, &viewer).await,
+        text,
+        "two exports of unchanged data differ"
+    );
+    assert_ne!(bare["system-security-plan"]["uuid"], Value::Null);
+    let other = app.org("Other").await;
+    let other_viewer = app.member(other, "viewer@other.test", Role::Viewer).await;
+    let theirs: Value = serde_json::from_str(&ssp_text(&app, &other_viewer).await).unwrap();
+    assert_ne!(theirs["system-security-plan"]["uuid"], plan["uuid"]);
+    assert!(
+        !theirs.to_string().contains("Entra ID"),
+        "nothing of another organization"
+    );
+    assert_eq!(
+        app.get("/api/ssp?format=docx", &viewer).await.0,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+async fn every_control_tailored_still_validates(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Tailored").await;
+    let boss = app.member(org, "boss@tailored.test", Role::OrgAdmin).await;
+    let (s, _) = app
+        .send(
+            Method::PUT,
+            "/api/system-profile",
+            &boss,
+            &json!({ "name": "Low System", "baseline": "nist-800-53-rev5-low" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let catalog = tater_catalog::Catalog::builtin().unwrap();
+    let low = catalog
+        .framework("nist-800-53-rev5-low")
+        .unwrap()
+        .controls
+        .clone();
+    let statuses = ["implemented", "partial", "planned", "alternative"];
+    for (i, control) in low.iter().enumerate() {
+        let body = json!({
+            "implementationStatus": statuses[i % 4],
+            "narrative": format!("How {control} is met: <b>markup</b> & \"quotes\"\nand lines."),
+            "responsibleRoles": [format!("Team {}", i % 3)],
+        });
+        let (s, v) = app
+            .send(
+                Method::PUT,
+                &format!("/api/controls/{control}/overlay"),
+                &boss,
+                &body,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{control}: {v}");
+    }
+    let ssp: Value = serde_json::from_str(&ssp_text(&app, &boss).await).unwrap();
+    assert_eq!(schema_errors(&ssp), Vec::<String>::new());
+    let reqs = ssp["system-security-plan"]["control-implementation"]["implemented-requirements"]
+        .as_array()
+        .unwrap();
+    assert_eq!(reqs.len(), low.len());
+    assert!(reqs.iter().all(|r| {
+        r["by-components"][0]["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("How ")
+    }));
+}
