@@ -34,7 +34,19 @@ pub fn uuid_of(org: &str, key: &str) -> String {
     Uuid::new_v5(&org_ns, key.as_bytes()).to_string()
 }
 
-fn text(m: &Map<String, Value>, k: &str) -> Option<String> {
+/// The objects of a list field (information types, milestones).
+pub(crate) fn objects<'a>(
+    m: &'a Map<String, Value>,
+    k: &str,
+) -> impl Iterator<Item = &'a Map<String, Value>> {
+    m.get(k)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+}
+
+pub(crate) fn text(m: &Map<String, Value>, k: &str) -> Option<String> {
     m.get(k)
         .and_then(Value::as_str)
         .map(str::trim)
@@ -139,12 +151,7 @@ pub fn ssp(input: &SspInput) -> Value {
     }
 
     let impact = |k: &str| fips(text(p, k));
-    let mut info_types: Vec<Value> = p
-        .get("informationTypes")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_object)
+    let mut info_types: Vec<Value> = objects(p, "informationTypes")
         .enumerate()
         .map(|(i, t)| {
             let level = |k: &str| json!({ "base": text(t, k).map_or_else(|| impact(k), |l| fips(Some(l))) });

@@ -248,9 +248,20 @@ async fn export(
     {
         None | Some("json") => Format::Json,
         Some("csv") => Format::Csv,
+        // The POA&M also exports as OSCAL for OSCAL toolchains.
+        Some("oscal-json") if def.name == tater_domain::modules::POAM.name => {
+            let query = s.service.list_query(def, &p, &["format"])?;
+            let doc = s.service.poam_oscal(&actor, query).await?;
+            return Ok(axum::Json(doc).into_response());
+        }
         Some(_) => {
+            let allowed = if def.name == tater_domain::modules::POAM.name {
+                "must be csv, json or oscal-json"
+            } else {
+                "must be csv or json"
+            };
             return Err(Problem::validation(
-                tater_domain::ValidationErrors::single("format", "must be csv or json").0,
+                tater_domain::ValidationErrors::single("format", allowed).0,
             ));
         }
     };
