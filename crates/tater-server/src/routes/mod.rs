@@ -5,6 +5,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod controls;
+mod endpoint_export;
 mod endpoints;
 mod health;
 mod home;
@@ -53,6 +54,7 @@ pub fn router(state: AppState, limits: HttpLimits, limiter: Arc<RateLimiter>) ->
     }
     api = risks::routes(api);
     api = controls::routes(api);
+    api = endpoint_export::routes(api);
     api = endpoints::routes(api);
     api = agent_releases::routes(api);
     api = posture::routes(api);

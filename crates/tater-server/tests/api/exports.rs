@@ -1,4 +1,4 @@
-//! The SSP as OSCAL: valid against the official OSCAL 1.2.1 schema (the same validator accepts
+//! Federal artifacts and data exports. The SSP as OSCAL: valid against the official OSCAL 1.2.1 schema (the same validator accepts
 //! NIST's examples, see tater-export/tests/oscal_schema.rs) for a tailored organization, an
 //! untailored one and one with every baseline control tailored; the overlays, the profile and
 //! the endpoints show in it; two exports of unchanged data are byte-identical.
@@ -13,7 +13,8 @@ use crate::support::*;
 both_engines!(
     the_ssp_is_valid_oscal_and_reflects_the_organization,
     every_control_tailored_still_validates,
-    the_poam_exports_as_valid_oscal
+    the_poam_exports_as_valid_oscal,
+    the_endpoint_inventory_exports_as_csv_and_json
 );
 
 fn schema_errors(ssp: &Value) -> Vec<String> {
@@ -346,4 +347,94 @@ async fn the_poam_exports_as_valid_oscal(db: TestDb) {
             .0,
         StatusCode::BAD_REQUEST
     );
+}
+
+/// Endpoint inventory export (issue 7 item 1): CSV and JSON with the list's filters,
+/// formula-looking tags neutralised, another organization's endpoints absent.
+async fn the_endpoint_inventory_exports_as_csv_and_json(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Inventory").await;
+    let admin = app.member(org, "admin@inv.test", Role::Admin).await;
+    let other = app.org("Elsewhere").await;
+    let other_admin = app.member(other, "admin@else.test", Role::Admin).await;
+    for (key, host) in [
+        (&admin, "db-01"),
+        (&admin, "web-01"),
+        (&admin, "web-02"),
+        (&other_admin, "web-99"),
+    ] {
+        let (_, token) = app
+            .send(
+                Method::POST,
+                "/api/enrollment-tokens",
+                key,
+                &json!({ "label": "x" }),
+            )
+            .await;
+        let body = json!({ "token": token["token"], "hostname": host, "os": "linux", "osVersion": "12", "arch": "x86_64", "agentVersion": "0.1.0" });
+        let res = app
+            .client
+            .post(app.url("/api/agent/enroll"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    let (_, list) = app.get("/api/endpoints?q=db-01", &admin).await;
+    let id = list["items"][0]["id"].as_str().unwrap().to_owned();
+    let (s, _) = app
+        .send(
+            Method::PUT,
+            &format!("/api/endpoints/{id}"),
+            &admin,
+            &json!({ "tags": ["=HYPERLINK(\"x\")", "prod"] }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    let get_text = |q: &'static str| {
+        let req = app.req(Method::GET, &format!("/api/endpoints/export{q}"), &admin);
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status(), res.text().await.unwrap())
+        }
+    };
+    let (status, json_text) = get_text("").await;
+    assert_eq!(status, StatusCode::OK);
+    let all: Value = serde_json::from_str(&json_text).unwrap();
+    let hosts: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["hostname"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        hosts,
+        ["db-01", "web-01", "web-02"],
+        "sorted, and only this organization's"
+    );
+    let (_, filtered) = get_text("?q=web&format=json").await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&filtered)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let (status, csv) = get_text("?format=csv").await;
+    assert_eq!(status, StatusCode::OK);
+    let mut reader = csv::Reader::from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+    assert_eq!(reader.headers().unwrap().iter().next(), Some("id"));
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows[0].iter().any(|c| c.starts_with("'=HYPERLINK")),
+        "formula neutralised: {:?}",
+        rows[0]
+    );
+    for bad in ["?format=xml", "?limit=5", "?status=lost"] {
+        assert_eq!(get_text(bad).await.0, StatusCode::BAD_REQUEST, "{bad}");
+    }
 }
