@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use common::{agent, start, text};
 use serde_json::{Value, json};
 use tater_domain::Role;
-use tater_service::{AdminOrgRef, SystemOperator};
 use tater_testkit::{TestDb, both_engines};
 
 both_engines!(commands_run_only_when_both_sides_allow_them);
@@ -49,40 +48,15 @@ impl Api {
     }
 }
 
-async fn key_for(service: &tater_service::Service, org: &str, email: &str, role: Role) -> String {
-    let op = SystemOperator {
-        name: "test",
-        detail: "commands".into(),
-    };
-    service
-        .admin_create_user(&op, AdminOrgRef(org), email, role, None, None)
-        .await
-        .unwrap();
-    service
-        .admin_create_api_key(&op, email, Some(AdminOrgRef(org)), "t", None, None)
-        .await
-        .unwrap()
-        .key
-}
-
 async fn commands_run_only_when_both_sides_allow_them(db: TestDb) {
     let (server, service) = start(&db, "127.0.0.1:0".parse().unwrap()).await;
     let api = Api {
         base: format!("http://{}", server.addr),
         http: reqwest::Client::new(),
     };
-    let op = SystemOperator {
-        name: "test",
-        detail: "commands".into(),
-    };
-    let org = service
-        .admin_create_org(&op, "Commands", None)
-        .await
-        .unwrap()
-        .id
-        .to_string();
-    let admin = key_for(&service, &org, "admin@cmd.test", Role::Admin).await;
-    let boss = key_for(&service, &org, "boss@cmd.test", Role::OrgAdmin).await;
+    let org = common::org(&service, "Commands").await;
+    let admin = common::member_key(&service, &org, "admin@cmd.test", Role::Admin).await;
+    let boss = common::member_key(&service, &org, "boss@cmd.test", Role::OrgAdmin).await;
 
     // Enroll the agent (facts from the weak fixture: hostname weak-host).
     let (_, token) = api

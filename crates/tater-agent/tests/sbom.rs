@@ -3,30 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
-/// Validates with `crates/tater-sbom/tests/validate.py`; returns its verdict and output.
-pub fn validate(bom: &[u8]) -> (bool, String) {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tater-sbom/tests/validate.py"
-    );
-    let mut child = Command::new("python3")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 with jsonschema is installed");
-    child.stdin.take().unwrap().write_all(bom).unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
-}
+use tater_testkit::sbom::validate_cyclonedx as validate;
 
 #[test]
 fn the_agent_sbom_is_valid_cyclonedx_of_what_was_built() {

@@ -13,7 +13,6 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 use tater_domain::Role;
-use tater_service::{AdminOrgRef, SystemOperator};
 use tater_testkit::{TestDb, both_engines};
 
 both_engines!(enroll_scan_report_and_survive_an_outage);
@@ -33,39 +32,8 @@ async fn get(client: &reqwest::Client, url: String, key: &str) -> Value {
 async fn enroll_scan_report_and_survive_an_outage(db: TestDb) {
     let (server, service) = start(&db, "127.0.0.1:0".parse().unwrap()).await;
     let base = format!("http://{}", server.addr);
-    let op = SystemOperator {
-        name: "test",
-        detail: "agent-tests".into(),
-    };
-    let org = service
-        .admin_create_org(&op, "Agents", None)
-        .await
-        .unwrap()
-        .id
-        .to_string();
-    service
-        .admin_create_user(
-            &op,
-            AdminOrgRef(&org),
-            "admin@agents.test",
-            Role::Admin,
-            None,
-            None,
-        )
-        .await
-        .unwrap();
-    let key = service
-        .admin_create_api_key(
-            &op,
-            "admin@agents.test",
-            Some(AdminOrgRef(&org)),
-            "t",
-            None,
-            None,
-        )
-        .await
-        .unwrap()
-        .key;
+    let org = common::org(&service, "Agents").await;
+    let key = common::member_key(&service, &org, "admin@agents.test", Role::Admin).await;
     let http = reqwest::Client::new();
     let token: Value = http
         .post(format!("{base}/api/enrollment-tokens"))
@@ -110,6 +78,17 @@ async fn enroll_scan_report_and_survive_an_outage(db: TestDb) {
         (endpoint["hostname"].as_str(), endpoint["os"].as_str()),
         (Some("weak-host"), Some("Debian GNU/Linux"))
     );
+
+    // Heartbeats: the agent's credential may send them, a person's may not.
+    let config: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    let agent_key = config["apiKey"].as_str().unwrap();
+    let beat = |k: &str| {
+        http.post(format!("{base}/api/agent/heartbeat"))
+            .header("x-api-key", k)
+            .send()
+    };
+    assert_eq!(beat(agent_key).await.unwrap().status().as_u16(), 204);
+    assert_eq!(beat(&key).await.unwrap().status().as_u16(), 403);
 
     // A readable configuration is refused, with the fix in the message.
     std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();

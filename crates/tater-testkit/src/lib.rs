@@ -14,6 +14,7 @@
 pub mod dns;
 pub mod entra;
 pub mod rsyslog;
+pub mod sbom;
 
 use std::path::PathBuf;
 

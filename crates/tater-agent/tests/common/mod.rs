@@ -99,3 +99,48 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// A new organization; returns its id as text.
+pub async fn org(service: &tater_service::Service, name: &str) -> String {
+    let op = operator();
+    service
+        .admin_create_org(&op, name, None)
+        .await
+        .unwrap()
+        .id
+        .to_string()
+}
+
+/// A member of `org` with `role`, and an API key bound to `org`.
+pub async fn member_key(
+    service: &tater_service::Service,
+    org: &str,
+    email: &str,
+    role: tater_domain::Role,
+) -> String {
+    let op = operator();
+    let org_ref = tater_service::AdminOrgRef(org);
+    service
+        .admin_create_user(&op, org_ref, email, role, None, None)
+        .await
+        .unwrap();
+    service
+        .admin_create_api_key(
+            &op,
+            email,
+            Some(tater_service::AdminOrgRef(org)),
+            "t",
+            None,
+            None,
+        )
+        .await
+        .unwrap()
+        .key
+}
+
+fn operator() -> tater_service::SystemOperator {
+    tater_service::SystemOperator {
+        name: "test",
+        detail: "agent-tests".into(),
+    }
+}
