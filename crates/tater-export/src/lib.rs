@@ -5,6 +5,7 @@
 //! with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'`, so spreadsheet programs
 //! show it as text instead of evaluating it. Numbers are written as numbers.
 
+pub mod emass;
 pub mod oscal_poam;
 pub mod oscal_ssp;
 

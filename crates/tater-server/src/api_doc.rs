@@ -32,7 +32,8 @@ pub struct Op {
     body: Option<Value>,
     ok_status: u16,
     ok_description: String,
-    ok_content: Option<(String, Value)>,
+    /// Response media types and their schemas (several when a route serves several formats).
+    ok_content: Vec<(String, Value)>,
 }
 
 impl Op {
@@ -48,7 +49,7 @@ impl Op {
             body: None,
             ok_status: 200,
             ok_description: "OK".into(),
-            ok_content: None,
+            ok_content: Vec::new(),
         }
     }
 
@@ -99,12 +100,15 @@ impl Op {
     pub fn ok(mut self, status: u16, description: &str, schema: Option<Value>) -> Self {
         self.ok_status = status;
         self.ok_description = description.to_owned();
-        self.ok_content = schema.map(|s| ("application/json".to_owned(), s));
+        self.ok_content = schema
+            .map(|s| ("application/json".to_owned(), s))
+            .into_iter()
+            .collect();
         self
     }
 
     pub fn ok_content(mut self, content_type: &str, schema: Value) -> Self {
-        self.ok_content = Some((content_type.to_owned(), schema));
+        self.ok_content.push((content_type.to_owned(), schema));
         self
     }
 
@@ -112,8 +116,13 @@ impl Op {
         let mut params = self.params.clone();
         let mut responses = Map::new();
         let mut ok = json!({ "description": self.ok_description });
-        if let Some((ct, schema)) = &self.ok_content {
-            ok["content"] = json!({ ct.as_str(): { "schema": schema } });
+        if !self.ok_content.is_empty() {
+            let content: Map<String, Value> = self
+                .ok_content
+                .iter()
+                .map(|(ct, schema)| (ct.clone(), json!({ "schema": schema })))
+                .collect();
+            ok["content"] = Value::Object(content);
         }
         responses.insert(self.ok_status.to_string(), ok);
         let problem = |d: &str| json!({ "description": d, "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } } });

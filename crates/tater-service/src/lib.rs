@@ -14,6 +14,7 @@ mod entra;
 mod error;
 mod jobs;
 mod members;
+mod poam_export;
 mod posture;
 mod records;
 mod scans;

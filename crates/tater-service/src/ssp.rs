@@ -98,7 +98,7 @@ impl Service {
         Ok(ssp(&input))
     }
 
-    async fn system_profile_record(
+    pub(crate) async fn system_profile_record(
         &self,
         actor: &Actor,
     ) -> ServiceResult<Option<tater_domain::module::Record>> {
@@ -111,68 +111,12 @@ impl Service {
             .await?)
     }
 
-    async fn org_name(&self, actor: &Actor) -> ServiceResult<String> {
+    pub(crate) async fn org_name(&self, actor: &Actor) -> ServiceResult<String> {
         let mut tx = self.store.identity(Mode::Read).await?;
         Ok(tx
             .org(actor.org())
             .await?
             .map(|o| o.name)
             .unwrap_or_default())
-    }
-}
-
-impl Service {
-    /// The POA&M (with the list's filters) as OSCAL 1.2.1 JSON; deterministic like the SSP.
-    pub async fn poam_oscal(
-        &self,
-        actor: &Actor,
-        query: tater_domain::module::ListQuery,
-    ) -> ServiceResult<Value> {
-        let mut export = self.export_records(actor, &tater_domain::modules::POAM, query)?;
-        let mut items = Vec::new();
-        let mut newest = String::new();
-        while let Some(page) = export.next_page().await? {
-            for v in page {
-                let Value::Object(map) = v else { continue };
-                let id = map
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
-                if let Some(u) = map.get("updatedAt").and_then(Value::as_str)
-                    && u > newest.as_str()
-                {
-                    newest = u.to_owned();
-                }
-                items.push((id, map));
-            }
-        }
-        if items.is_empty() {
-            return Err(tater_domain::ValidationErrors::single(
-                "format",
-                "an OSCAL POA&M needs at least one item, and this selection has none",
-            )
-            .into());
-        }
-        let profile = self.system_profile_record(actor).await?;
-        let system_name = match profile
-            .as_ref()
-            .and_then(|p| p.data.get("name"))
-            .and_then(Value::as_str)
-        {
-            Some(n) => n.to_owned(),
-            None => format!("{} system", self.org_name(actor).await?),
-        };
-        if newest.is_empty() {
-            newest = Timestamp::from_millis(0).to_string();
-        }
-        let input = tater_export::oscal_poam::PoamInput {
-            org_id: actor.org().to_string(),
-            system_name,
-            version: newest.clone(),
-            last_modified: newest,
-            items,
-        };
-        Ok(tater_export::oscal_poam::poam(&input))
     }
 }

@@ -76,6 +76,15 @@ pub static SYSTEM_PROFILE: ModuleDef = ModuleDef {
         ),
         FieldDef::enumeration("baseline", "Selected baseline", BASELINES)
             .default_value("nist-800-53-rev5-moderate"),
+        // What the eMASS POA&M header block and banner carry.
+        FieldDef::text("issoPhone", "ISSO's phone", 50),
+        FieldDef::text("classification", "Classification marking", 100)
+            .default_value("CONTROLLED UNCLASSIFIED INFORMATION"),
+        FieldDef::text("component", "CC/S/A/FA (DoD component)", 200),
+        FieldDef::text("itRegistrationNumber", "DoD IT registration number", 50),
+        FieldDef::text("systemType", "System type (eMASS)", 100),
+        FieldDef::text("ombProjectId", "OMB project ID", 100),
+        FieldDef::text("securityCosts", "Security costs", 100),
     ],
     derived: &[],
     rules: no_rules,

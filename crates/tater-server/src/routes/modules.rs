@@ -9,9 +9,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use futures::StreamExt;
 use serde_json::{Value, json};
-use tater_domain::Role;
 use tater_domain::module::{ModuleDef, input_schema, output_schema};
+use tater_domain::{Actor, Role};
 use tater_export::CsvExport;
+use tater_export::emass::Layout;
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::{ApiResult, Problem};
@@ -95,13 +96,32 @@ pub fn routes(mut api: ApiRouter, def: &'static ModuleDef) -> ApiRouter {
         def,
     )
     .tag(tag)
-    .access(read)
-    .query(
-        "format",
-        json!({ "type": "string", "enum": ["csv", "json"], "default": "json" }),
-        "file format",
-    )
-    .ok_content("text/csv", json!({ "type": "string" }));
+    .access(read);
+    let export_op = if def.name == tater_domain::modules::POAM.name {
+        export_op
+            .query(
+                "format",
+                json!({ "type": "string", "enum": ["csv", "json", "oscal-json", "emass-xlsx"], "default": "json" }),
+                "file format: CSV, JSON, OSCAL 1.2.1 POA&M, or the DoD eMASS import workbook",
+            )
+            .query(
+                "layout",
+                json!({ "type": "string", "enum": Layout::NAMES, "default": "navy" }),
+                "eMASS template layout (with format=emass-xlsx)",
+            )
+            .ok_content(
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                json!({ "type": "string", "format": "binary" }),
+            )
+    } else {
+        export_op.query(
+            "format",
+            json!({ "type": "string", "enum": ["csv", "json"], "default": "json" }),
+            "file format",
+        )
+    }
+    .ok_content("text/csv", json!({ "type": "string" }))
+    .ok_content("application/json", json!({ "type": "array", "items": { "type": "object" } }));
     api.route(
         list_op,
         get(move |s: State<AppState>, a: AuthActor, p: Params| list(s, a, p, def)),
@@ -254,9 +274,12 @@ async fn export(
             let doc = s.service.poam_oscal(&actor, query).await?;
             return Ok(axum::Json(doc).into_response());
         }
+        Some("emass-xlsx") if def.name == tater_domain::modules::POAM.name => {
+            return emass_export(&s, &actor, &p).await;
+        }
         Some(_) => {
             let allowed = if def.name == tater_domain::modules::POAM.name {
-                "must be csv, json or oscal-json"
+                "must be csv, json, oscal-json or emass-xlsx"
             } else {
                 "must be csv or json"
             };
@@ -325,6 +348,49 @@ async fn export(
     let mut res = Response::new(body);
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}
+
+/// The POA&M as an eMASS import workbook; `layout` picks the template (default `navy`).
+async fn emass_export(s: &AppState, actor: &Actor, p: &[(String, String)]) -> ApiResult<Response> {
+    let layout = match p
+        .iter()
+        .find(|(k, _)| k == "layout")
+        .map(|(_, v)| v.as_str())
+    {
+        None => Layout::Navy,
+        Some(v) => Layout::parse(v).ok_or_else(|| {
+            Problem::validation(
+                tater_domain::ValidationErrors::single(
+                    "layout",
+                    "must be navy, army, marine-corps or legacy",
+                )
+                .0,
+            )
+        })?,
+    };
+    let def = &tater_domain::modules::POAM;
+    let query = s.service.list_query(def, p, &["format", "layout"])?;
+    let bytes = s.service.poam_emass(actor, query, layout).await?;
+    let name = Layout::NAMES
+        .iter()
+        .find(|n| Layout::parse(n) == Some(layout))
+        .unwrap_or(&"navy");
+    let filename = format!(
+        "poam-emass-{name}-{}.xlsx",
+        tater_domain::time::format_date(s.service.now().date())
+    );
+    let mut res = Response::new(Body::from(bytes));
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+    );
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
