@@ -8,6 +8,7 @@
 pub mod emass;
 pub mod oscal_poam;
 pub mod oscal_ssp;
+pub mod ssp_docx;
 
 use serde_json::Value;
 use tater_domain::module::ModuleDef;

@@ -74,7 +74,7 @@ fn token(s: &str) -> String {
 }
 
 /// The people the profile names, as (role id, role title, name field, email field).
-const PEOPLE: [(&str, &str, &str, &str); 3] = [
+pub(crate) const PEOPLE: [(&str, &str, &str, &str); 3] = [
     (
         "system-owner",
         "System Owner",
@@ -177,16 +177,7 @@ pub fn ssp(input: &SspInput) -> Value {
     }
     let levels = ["confidentiality", "integrity", "availability"]
         .map(|k| text(p, k).unwrap_or_else(|| "moderate".into()));
-    let rank = |l: &str| match l {
-        "high" => 3,
-        "moderate" => 2,
-        _ => 1,
-    };
-    let high_water = levels
-        .iter()
-        .max_by_key(|l| rank(l))
-        .cloned()
-        .unwrap_or_else(|| "moderate".into());
+    let high_water = high_water(&levels);
     let state = text(p, "status").unwrap_or_else(|| "operational".into());
     let mut characteristics = json!({
         "system-ids": [{ "identifier-type": "https://ietf.org/rfc/rfc4122", "id": uuid_of(org, "system") }],
@@ -269,19 +260,42 @@ pub fn ssp(input: &SspInput) -> Value {
     })
 }
 
-/// One control's implemented requirement, from the organization's overlay.
-fn requirement(org: &str, id: &str, o: &Map<String, Value>, this_system: &str) -> Value {
-    let not_applicable = text(o, "applicability").as_deref() == Some("not-applicable");
-    let status = if not_applicable {
+/// A control's OSCAL implementation status from its overlay (`planned` when untailored).
+pub(crate) fn implementation_status(o: &Map<String, Value>) -> String {
+    if text(o, "applicability").as_deref() == Some("not-applicable") {
         "not-applicable".to_owned()
     } else {
         text(o, "implementationStatus").unwrap_or_else(|| "planned".into())
-    };
-    let narrative = if not_applicable {
+    }
+}
+
+/// The narrative an SSP shows for a control: the justification when it is not applicable.
+pub(crate) fn implementation_narrative(o: &Map<String, Value>) -> Option<String> {
+    if text(o, "applicability").as_deref() == Some("not-applicable") {
         text(o, "justification").map(|j| format!("Not applicable: {j}"))
     } else {
         text(o, "narrative")
+    }
+}
+
+/// The overall FIPS 199 level: the highest of confidentiality, integrity and availability.
+pub(crate) fn high_water(levels: &[String]) -> String {
+    let rank = |l: &str| match l {
+        "high" => 3,
+        "moderate" => 2,
+        _ => 1,
     };
+    levels
+        .iter()
+        .max_by_key(|l| rank(l))
+        .cloned()
+        .unwrap_or_else(|| "moderate".into())
+}
+
+/// One control's implemented requirement, from the organization's overlay.
+fn requirement(org: &str, id: &str, o: &Map<String, Value>, this_system: &str) -> Value {
+    let status = implementation_status(o);
+    let narrative = implementation_narrative(o);
     let mut by = json!({
         "component-uuid": this_system,
         "uuid": uuid_of(org, &format!("by-component/{id}")),

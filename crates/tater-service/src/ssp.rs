@@ -8,6 +8,7 @@ use tater_domain::modules::{
 use tater_domain::policy::{Action, authorize};
 use tater_domain::{Actor, TenantScope, Timestamp};
 use tater_export::oscal_ssp::{SspInput, ssp};
+use tater_export::ssp_docx::{ControlHeading, SspDocument, ssp_docx};
 use tater_store::{EndpointQuery, Mode};
 
 use crate::{Service, ServiceError, ServiceResult};
@@ -29,6 +30,49 @@ impl Service {
     /// The organization's SSP as OSCAL 1.2.1 JSON. Deterministic: unchanged data gives the
     /// same bytes (`last-modified` is the newest change among its inputs).
     pub async fn ssp_oscal(&self, actor: &Actor) -> ServiceResult<Value> {
+        let (input, _) = self.ssp_input(actor).await?;
+        Ok(ssp(&input))
+    }
+
+    /// The organization's SSP as a Word document, from the same data as the OSCAL export.
+    pub async fn ssp_docx(&self, actor: &Actor) -> ServiceResult<Vec<u8>> {
+        let (input, baseline_title) = self.ssp_input(actor).await?;
+        let catalog = self.catalog()?;
+        let headings: Vec<ControlHeading> = input
+            .controls
+            .iter()
+            .map(|(id, _)| match catalog.control(id) {
+                Some(c) => ControlHeading {
+                    label: c.label.clone(),
+                    title: c.title.clone(),
+                    family: c.family.clone(),
+                    family_title: c.family_title.clone(),
+                },
+                None => ControlHeading {
+                    label: id.to_uppercase(),
+                    title: String::new(),
+                    family: id.split('-').next().unwrap_or_default().to_owned(),
+                    family_title: String::new(),
+                },
+            })
+            .collect();
+        let date = tater_domain::time::format_date(self.now().date());
+        // Building the document is CPU work: off the runtime.
+        tokio::task::spawn_blocking(move || {
+            ssp_docx(&SspDocument {
+                ssp: &input,
+                headings: &headings,
+                baseline_title,
+                date,
+            })
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("SSP document task: {e}")))?
+        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("SSP document: {e}")))
+    }
+
+    /// What both SSP exports show, and the baseline's title.
+    async fn ssp_input(&self, actor: &Actor) -> ServiceResult<(SspInput, String)> {
         authorize(actor, Action::Read)?;
         let catalog = self.catalog()?;
         let mut tx = self
@@ -48,6 +92,7 @@ impl Service {
         let framework = catalog.framework(&baseline).ok_or_else(|| {
             ServiceError::Internal(anyhow::anyhow!("baseline {baseline} is not in the catalog"))
         })?;
+        let baseline_title = framework.title.clone();
         let mut controls = Vec::with_capacity(framework.controls.len());
         for id in &framework.controls {
             let overlay = tx
@@ -95,7 +140,7 @@ impl Service {
             last_modified: newest.unwrap_or(Timestamp::from_millis(0)).to_string(),
             version: profile.map_or_else(|| "0".into(), |r| r.meta.version.to_string()),
         };
-        Ok(ssp(&input))
+        Ok((input, baseline_title))
     }
 
     pub(crate) async fn system_profile_record(

@@ -1,9 +1,12 @@
-//! `GET /api/ssp?format=oscal-json`: the System Security Plan.
+//! `GET /api/ssp?format=oscal-json|docx`: the System Security Plan.
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::{Value, json};
+use serde_json::json;
 use tater_domain::Role;
 
 use crate::api_doc::{Access, ApiRouter, Op};
@@ -13,32 +16,49 @@ use crate::state::AppState;
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     api.route(
-        Op::get("/api/ssp", "ssp_get", "The System Security Plan as OSCAL 1.2.1 JSON (deterministic UUIDs: unchanged data gives identical bytes)")
+        Op::get("/api/ssp", "ssp_get", "The System Security Plan as OSCAL 1.2.1 JSON (deterministic UUIDs: unchanged data gives identical bytes) or as a Word document")
             .tag("federal")
             .access(Access::Role(Role::Viewer))
-            .query("format", json!({ "enum": ["oscal-json"] }), "oscal-json (default)")
-            .ok(200, "An OSCAL `system-security-plan` document", Some(json!({ "type": "object" }))),
+            .query("format", json!({ "enum": ["oscal-json", "docx"], "default": "oscal-json" }), "oscal-json (default) or docx")
+            .ok(200, "An OSCAL `system-security-plan` document", Some(json!({ "type": "object" })))
+            .ok_content(DOCX, json!({ "type": "string", "format": "binary" })),
         get(ssp),
     )
 }
+
+const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
 
 async fn ssp(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     Params(p): Params,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
+    let mut docx = false;
     for (k, v) in &p {
-        let ok = k == "format" && v == "oscal-json";
-        if !ok {
-            let (field, message) = if k == "format" {
-                ("format", "must be oscal-json")
-            } else {
-                (k.as_str(), "unknown parameter")
-            };
-            return Err(Problem::validation(
-                tater_domain::ValidationErrors::single(field, message).0,
-            ));
+        match (k.as_str(), v.as_str()) {
+            ("format", "oscal-json") => docx = false,
+            ("format", "docx") => docx = true,
+            ("format", _) => return Err(invalid("format", "must be oscal-json or docx")),
+            (other, _) => return Err(invalid(other, "unknown parameter")),
         }
     }
-    Ok(Json(s.service.ssp_oscal(&actor).await?))
+    if !docx {
+        return Ok(Json(s.service.ssp_oscal(&actor).await?).into_response());
+    }
+    let bytes = s.service.ssp_docx(&actor).await?;
+    let filename = format!(
+        "ssp-{}.docx",
+        tater_domain::time::format_date(s.service.now().date())
+    );
+    let mut res = Response::new(Body::from(bytes));
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(DOCX));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}
+
+fn invalid(field: &str, message: &str) -> Problem {
+    Problem::validation(tater_domain::ValidationErrors::single(field, message).0)
 }

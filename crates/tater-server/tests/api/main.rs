@@ -23,6 +23,7 @@ mod rate_limits;
 mod roles;
 mod settings;
 mod siem;
+mod ssp_docx;
 mod support;
 mod syslog;
 mod system_profile;
