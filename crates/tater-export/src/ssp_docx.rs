@@ -94,7 +94,7 @@ pub fn ssp_docx(doc: &SspDocument<'_>) -> std::io::Result<Vec<u8>> {
     for block in body.blocks {
         docx = match block {
             Block::Paragraph(p) => docx.add_paragraph(*p),
-            Block::Table(t) => docx.add_table(t),
+            Block::Table(t) => docx.add_table(*t),
         };
     }
     let mut out = std::io::Cursor::new(Vec::new());
@@ -106,7 +106,7 @@ pub fn ssp_docx(doc: &SspDocument<'_>) -> std::io::Result<Vec<u8>> {
 
 enum Block {
     Paragraph(Box<Paragraph>),
-    Table(Table),
+    Table(Box<Table>),
 }
 
 /// The document after the title page, built first so the table of contents can list it.
@@ -156,7 +156,7 @@ impl Body {
     }
 
     fn table(&mut self, t: Table) {
-        self.blocks.push(Block::Table(t));
+        self.blocks.push(Block::Table(Box::new(t)));
     }
 
     /// The `TOC` field: begun in the first entry's paragraph, ended after the last.
