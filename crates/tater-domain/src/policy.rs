@@ -19,6 +19,8 @@ pub enum Action {
     ManageMembers,
     /// Create or revoke API keys.
     ManageKeys,
+    /// Take a copy of everything the organization holds (`GET /api/export`).
+    ExportAll,
     /// List or create organizations, and other platform-operator work.
     CrossOrg,
     /// Report scans and heartbeats: endpoint agents only, never people.
@@ -33,7 +35,10 @@ impl Action {
             Action::Read => Role::Viewer,
             Action::ReadAudit => Role::Auditor,
             Action::WriteRecord => Role::Admin,
-            Action::ManageSettings | Action::ManageMembers | Action::ManageKeys => Role::OrgAdmin,
+            Action::ManageSettings
+            | Action::ManageMembers
+            | Action::ManageKeys
+            | Action::ExportAll => Role::OrgAdmin,
             Action::CrossOrg => Role::SuperAdmin,
         }
     }

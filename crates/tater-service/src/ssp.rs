@@ -156,7 +156,8 @@ impl Service {
             .await?)
     }
 
-    pub(crate) async fn org_name(&self, actor: &Actor) -> ServiceResult<String> {
+    /// The active organization's name.
+    pub async fn org_name(&self, actor: &Actor) -> ServiceResult<String> {
         let mut tx = self.store.identity(Mode::Read).await?;
         Ok(tx
             .org(actor.org())

@@ -19,7 +19,7 @@ macro_rules! impl_engine {
 
         use $crate::sql::{Arg, SqlBuilder, integer_expr, push_conditions, push_page};
         use $crate::{
-            AuditQuery, AuditSettings, DeadLetter, DeliveryTx, DueDestination, EndpointQuery, IdentityTx, Mode, Result, ResultCount, ResultFilter, ResultGroup,
+            AuditQuery, AuditSettings, DeadLetter, DeliveryTx, DueDestination, EndpointQuery, IdentityTx, Mode, Result, LatestResult, ResultCount, ResultFilter, ResultGroup, ResultKey,
             StoreError, TenantTx, data_json,
         };
 
@@ -1612,6 +1612,56 @@ macro_rules! impl_engine {
                 b.push(&format!(" ORDER BY e.hostname, r.check_id LIMIT {limit}"));
                 let rows = bind_args(sqlx::query(&b.sql).bind(self.tenant()), &b.args).fetch_all(&mut *self.tx).await?;
                 rows.iter().map(|r| Ok((parse_col(r, "endpoint_id")?, result_from_row(r)?))).collect()
+            }
+
+            async fn latest_results_page(
+                &mut self,
+                f: &ResultFilter,
+                after: Option<&ResultKey>,
+                limit: u32,
+            ) -> Result<Vec<LatestResult>> {
+                let mut b = SqlBuilder::new(
+                    $engine,
+                    format!("SELECT e.id AS endpoint_id, e.hostname, e.last_scan_id AS scan_id, r.check_id, r.status, r.severity, r.evidence {LATEST_RESULTS}"),
+                    1,
+                );
+                if let Some(status) = f.status {
+                    let p = b.arg(Arg::Text(status.as_str().to_owned()));
+                    b.push(&format!(" AND r.status = {p}"));
+                }
+                if let Some(checks) = &f.checks {
+                    if checks.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    b.push(" AND r.check_id");
+                    b.in_list(checks.iter().map(|c| Arg::Text(c.clone())));
+                }
+                if let Some(e) = f.endpoint {
+                    let p = b.arg(Arg::Text(e.to_string()));
+                    b.push(&format!(" AND e.id = {p}"));
+                }
+                if let Some(k) = after {
+                    let h = b.arg(Arg::Text(k.hostname.clone()));
+                    let e = b.arg(Arg::Text(k.endpoint.to_string()));
+                    let c = b.arg(Arg::Text(k.check_id.clone()));
+                    b.push(&format!(" AND (e.hostname, e.id, r.check_id) > ({h}, {e}, {c})"));
+                }
+                b.push(&format!(" ORDER BY e.hostname, e.id, r.check_id LIMIT {}", u64::from(limit) + 1));
+                let rows = bind_args(sqlx::query(&b.sql).bind(self.tenant()), &b.args).fetch_all(&mut *self.tx).await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(LatestResult {
+                            endpoint: parse_col(r, "endpoint_id")?,
+                            hostname: r.try_get("hostname")?,
+                            scan: parse_col(r, "scan_id")?,
+                            result: result_from_row(r)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn record_event(&mut self, audit: &AuditDraft) -> Result<()> {
+                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
             }
 
             async fn commit(self: Box<Self>) -> Result<()> {

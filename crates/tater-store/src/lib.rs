@@ -266,6 +266,23 @@ pub struct ResultFilter {
     pub endpoint: Option<EndpointId>,
 }
 
+/// Where a page of latest results starts: after this (hostname, endpoint, check).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultKey {
+    pub hostname: String,
+    pub endpoint: EndpointId,
+    pub check_id: String,
+}
+
+/// One latest result with the endpoint and scan it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatestResult {
+    pub endpoint: EndpointId,
+    pub hostname: String,
+    pub scan: ScanId,
+    pub result: ScanResult,
+}
+
 /// A count of latest results (the latest scan of each active endpoint).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResultCount {
@@ -515,6 +532,18 @@ pub trait TenantTx: Send {
         status: CheckStatus,
         limit: u32,
     ) -> Result<Vec<(EndpointId, ScanResult)>>;
+
+    /// Latest results of active endpoints matching `filter`, ordered by hostname, endpoint
+    /// and check, after `after`; at most `limit + 1` so the caller can tell whether more exist.
+    async fn latest_results_page(
+        &mut self,
+        filter: &ResultFilter,
+        after: Option<&ResultKey>,
+        limit: u32,
+    ) -> Result<Vec<LatestResult>>;
+
+    /// Records an event that changed no row but belongs in the audit log (a full data export).
+    async fn record_event(&mut self, audit: &AuditDraft) -> Result<()>;
 
     async fn commit(self: Box<Self>) -> Result<()>;
 }

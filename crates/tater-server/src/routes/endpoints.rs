@@ -109,9 +109,31 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
         delete(delete_endpoint),
     )
     .route(
-        Op::get("/api/scans/{id}", "scans_get", "A scan with its results").tag("endpoints").access(read).path_id().ok(200, "The scan", obj),
+        Op::get("/api/scans/{id}", "scans_get", "A scan with its results").tag("endpoints").access(read).path_id().ok(200, "The scan", obj.clone()),
         get(get_scan),
     )
+    .route(
+        Op::get("/api/scan-results", "scan_results_list", "Current results: the latest result of every check on every active endpoint, by hostname").tag("endpoints").access(read)
+            .query("status", json!({ "enum": ["Pass", "Fail", "Manual Review", "Skip", "Error", "Not Applicable"] }), "result status")
+            .query("endpoint", s("string"), "endpoint id")
+            .query("check", s("string"), "check id")
+            .query("control", s("string"), "control id: the checks mapped to it")
+            .query("limit", json!({ "type": "integer", "minimum": 1, "maximum": 500 }), "page size")
+            .query("cursor", s("string"), "nextCursor of the previous page")
+            .ok(200, "A page of results", obj),
+        get(list_scan_results),
+    )
+}
+
+async fn list_scan_results(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    Params(p): Params,
+) -> ApiResult<Json<Value>> {
+    let page = s.service.list_scan_results(&actor, &p).await?;
+    Ok(Json(
+        json!({ "items": page.items, "nextCursor": page.next_cursor }),
+    ))
 }
 
 #[derive(Deserialize)]

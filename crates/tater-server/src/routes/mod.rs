@@ -5,11 +5,12 @@ mod api_keys;
 mod audit;
 mod auth;
 mod controls;
-mod endpoint_export;
+mod data_export;
 mod endpoints;
 mod health;
 mod home;
 mod jobs;
+mod list_export;
 mod members;
 mod modules;
 mod openapi;
@@ -54,7 +55,8 @@ pub fn router(state: AppState, limits: HttpLimits, limiter: Arc<RateLimiter>) ->
     }
     api = risks::routes(api);
     api = controls::routes(api);
-    api = endpoint_export::routes(api);
+    api = list_export::routes(api);
+    api = data_export::routes(api);
     api = endpoints::routes(api);
     api = agent_releases::routes(api);
     api = posture::routes(api);

@@ -28,44 +28,6 @@ async fn setup(db: TestDb) -> (TestApp, tater_domain::OrgId, Key, Arc<FixedClock
     (app, org, admin, clock)
 }
 
-async fn token(app: &TestApp, admin: &Key, single_use: bool) -> String {
-    let (s, t) = app
-        .send(
-            Method::POST,
-            "/api/enrollment-tokens",
-            admin,
-            &json!({ "label": "rollout", "singleUse": single_use }),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{t}");
-    t["token"].as_str().unwrap().to_owned()
-}
-
-async fn enroll(app: &TestApp, token: &str, hostname: &str) -> (StatusCode, Value) {
-    let body = json!({ "token": token, "hostname": hostname, "os": "linux", "osVersion": "Debian 12", "arch": "x86_64", "agentVersion": "0.1.0" });
-    json_of(
-        app.client
-            .post(app.url("/api/agent/enroll"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
-fn report(scan_id: &str, finished: &str, results: &[(&str, &str)]) -> Value {
-    let results: Vec<Value> = results
-        .iter()
-        .map(|(c, s)| json!({ "checkId": c, "status": s, "evidence": format!("{c}: {s}") }))
-        .collect();
-    json!({ "scanId": scan_id, "startedAt": finished, "finishedAt": finished, "results": results })
-}
-
-fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
 async fn posture(app: &TestApp, key: &Key) -> Value {
     let (s, p) = app.get("/api/posture", key).await;
     assert_eq!(s, StatusCode::OK, "{p}");

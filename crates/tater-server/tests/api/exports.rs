@@ -220,7 +220,7 @@ async fn the_ssp_is_valid_oscal_and_reflects_the_organization(db: TestDb) {
         "nothing of another organization"
     );
     assert_eq!(
-        app.get("/api/ssp?format=docx", &viewer).await.0,
+        app.get("/api/ssp?format=pdf", &viewer).await.0,
         StatusCode::BAD_REQUEST
     );
 }

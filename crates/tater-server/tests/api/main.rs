@@ -11,6 +11,7 @@ mod bad_input;
 mod cli;
 mod compliance;
 mod controls;
+mod data_export;
 mod emass;
 mod exports;
 mod http;

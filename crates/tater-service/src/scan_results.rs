@@ -1,0 +1,122 @@
+//! The organization's current scan results: the latest result of every check on every active
+//! endpoint, one row each, with the check's title and mapped controls. Listed a page at a time
+//! (keyset on hostname, endpoint and check), so an export of a large fleet streams.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use tater_domain::policy::{Action, authorize};
+use tater_domain::{Actor, CheckStatus, TenantScope, ValidationErrors};
+use tater_store::{LatestResult, Mode, ResultFilter, ResultKey};
+
+use crate::{Page, Service, ServiceResult};
+
+fn encode_cursor(k: &ResultKey) -> String {
+    let raw = json!([k.hostname, k.endpoint.to_string(), k.check_id]).to_string();
+    URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn decode_cursor(s: &str) -> Option<ResultKey> {
+    let raw = URL_SAFE_NO_PAD.decode(s).ok()?;
+    let v: Vec<String> = serde_json::from_slice(&raw).ok()?;
+    match v.as_slice() {
+        [hostname, endpoint, check_id] => Some(ResultKey {
+            hostname: hostname.clone(),
+            endpoint: endpoint.parse().ok()?,
+            check_id: check_id.clone(),
+        }),
+        _ => None,
+    }
+}
+
+impl Service {
+    /// Latest results: `status`, `endpoint`, `check`, `control` (the checks mapped to it),
+    /// `limit` (1–500, default 50) and `cursor`.
+    pub async fn list_scan_results(
+        &self,
+        actor: &Actor,
+        params: &[(String, String)],
+    ) -> ServiceResult<Page> {
+        authorize(actor, Action::Read)?;
+        let checks = self.check_catalog()?;
+        let catalog = self.catalog()?;
+        let mut filter = ResultFilter::default();
+        let mut limit = 50u32;
+        let mut after = None;
+        let mut errors = ValidationErrors::new();
+        for (k, v) in params {
+            match k.as_str() {
+                "status" => match v.parse::<CheckStatus>() {
+                    Ok(s) => filter.status = Some(s),
+                    Err(e) => errors.add("status", e.to_string()),
+                },
+                "endpoint" => match v.parse() {
+                    Ok(id) => filter.endpoint = Some(id),
+                    Err(_) => errors.add("endpoint", "must be an endpoint id"),
+                },
+                "check" => match checks.get(v) {
+                    Some(c) => filter.checks = Some(vec![c.id.clone()]),
+                    None => errors.add("check", "is not a check of the catalog"),
+                },
+                "control" => match catalog.control(&v.to_lowercase()) {
+                    Some(c) => {
+                        let mapped = checks
+                            .checks()
+                            .iter()
+                            .filter(|k| k.controls.contains(&c.id))
+                            .map(|k| k.id.clone())
+                            .collect();
+                        filter.checks = Some(mapped);
+                    }
+                    None => errors.add("control", "is not a control of the catalog"),
+                },
+                "limit" => match v.parse::<u32>() {
+                    Ok(n) if (1..=500).contains(&n) => limit = n,
+                    _ => errors.add("limit", "must be a whole number from 1 to 500"),
+                },
+                "cursor" => match decode_cursor(v) {
+                    Some(k) => after = Some(k),
+                    None => errors.add("cursor", "is not a cursor this server issued"),
+                },
+                other => errors.add(other, "unknown parameter"),
+            }
+        }
+        errors.into_result(())?;
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Read)
+            .await?;
+        let mut rows = tx
+            .latest_results_page(&filter, after.as_ref(), limit)
+            .await?;
+        let next_cursor = if rows.len() > limit as usize {
+            rows.truncate(limit as usize);
+            rows.last().map(|r| {
+                encode_cursor(&ResultKey {
+                    hostname: r.hostname.clone(),
+                    endpoint: r.endpoint,
+                    check_id: r.result.check_id.clone(),
+                })
+            })
+        } else {
+            None
+        };
+        let items = rows.iter().map(|r| self.result_view(&checks, r)).collect();
+        Ok(Page { items, next_cursor })
+    }
+
+    fn result_view(&self, checks: &tater_catalog::CheckCatalog, r: &LatestResult) -> Value {
+        let check = checks.get(&r.result.check_id);
+        json!({
+            "endpointId": r.endpoint,
+            "hostname": r.hostname,
+            "scanId": r.scan,
+            "checkId": r.result.check_id,
+            "checkTitle": check.map(|c| c.title.as_str()),
+            "controls": check.map(|c| c.controls.clone()).unwrap_or_default(),
+            "status": r.result.status.as_str(),
+            "severity": r.result.severity,
+            "evidence": r.result.evidence,
+        })
+    }
+}
