@@ -251,7 +251,8 @@ fn check_parameter_values(
     data.insert("parameterValues".into(), Value::Object(normalised));
 }
 
-async fn overlays(
+/// Every overlay of the organization by control id, in one read.
+pub(crate) async fn overlays(
     tx: &mut dyn TenantTx,
     today: time::Date,
 ) -> ServiceResult<HashMap<String, Record>> {

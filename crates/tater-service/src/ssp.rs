@@ -2,9 +2,7 @@
 //! selected baseline with the organization's overlays, and the endpoints, as OSCAL JSON.
 
 use serde_json::{Map, Value};
-use tater_domain::modules::{
-    CONTROL_OVERLAYS, SYSTEM_PROFILE, overlay_record_id, system_profile_record_id,
-};
+use tater_domain::modules::{SYSTEM_PROFILE, system_profile_record_id};
 use tater_domain::policy::{Action, authorize};
 use tater_domain::{Actor, TenantScope, Timestamp};
 use tater_export::oscal_ssp::{SspInput, ssp};
@@ -93,11 +91,11 @@ impl Service {
             ServiceError::Internal(anyhow::anyhow!("baseline {baseline} is not in the catalog"))
         })?;
         let baseline_title = framework.title.clone();
+        // One read for every overlay (not one per baseline control).
+        let mut overlays = crate::controls::overlays(&mut *tx, self.now().date()).await?;
         let mut controls = Vec::with_capacity(framework.controls.len());
         for id in &framework.controls {
-            let overlay = tx
-                .get_record(CONTROL_OVERLAYS.name, overlay_record_id(id))
-                .await?;
+            let overlay = overlays.remove(id);
             if let Some(o) = &overlay {
                 newest = newest.max(Some(o.meta.updated_at));
             }
