@@ -1,7 +1,10 @@
 //! SPEC T1: nothing crosses organizations. For every module route, a foreign id answers 404,
 //! lists and exports never contain a foreign row, and the foreign row is unchanged.
 
+use std::io::{Cursor, Read};
+
 use reqwest::{Method, StatusCode};
+use serde_json::json;
 use tater_domain::Role;
 use tater_testkit::{TestDb, both_engines};
 
@@ -10,7 +13,8 @@ use crate::support::*;
 both_engines!(
     foreign_ids_are_not_found_and_untouched,
     foreign_ids_are_not_found_and_untouched_with_entra_tokens,
-    lists_and_exports_stay_in_their_org
+    lists_and_exports_stay_in_their_org,
+    federal_artifacts_and_full_exports_stay_in_their_org
 );
 
 async fn foreign_ids_are_not_found_and_untouched(db: TestDb) {
@@ -161,4 +165,98 @@ async fn lists_and_exports_stay_in_their_org(db: TestDb) {
             .all(|e| e["tenantId"] == b.to_string()),
         "audit log shows only B's entries"
     );
+}
+
+/// Issue 7: every export format — eMASS workbook (each layout), OSCAL POA&M and SSP, Word SSP,
+/// the endpoint, control and scan-result lists, and the full zip — holds the caller's
+/// organization's data and none of another's.
+async fn federal_artifacts_and_full_exports_stay_in_their_org(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let mut keys = Vec::new();
+    for tag in ["alpha", "bravo"] {
+        let org = app.org(&format!("Org {tag}")).await;
+        let key = app
+            .member(org, &format!("boss@{tag}.test"), Role::OrgAdmin)
+            .await;
+        let marker = format!("{tag}-only-marker");
+        let mut poam = sample("poam", 1);
+        poam["title"] = json!(format!("{marker} poam"));
+        poam["milestones"] = json!([{ "description": format!("{marker} milestone") }]);
+        app.create("poam", &key, poam).await;
+        let profile =
+            json!({ "name": format!("{marker} system"), "issoName": format!("{marker} isso") });
+        assert_eq!(
+            app.send(Method::PUT, "/api/system-profile", &key, &profile)
+                .await
+                .0,
+            StatusCode::OK
+        );
+        let overlay = json!({ "narrative": format!("{marker} narrative"), "responsibleRoles": [format!("{marker} role")] });
+        assert_eq!(
+            app.send(Method::PUT, "/api/controls/ac-2/overlay", &key, &overlay)
+                .await
+                .0,
+            StatusCode::OK
+        );
+        let t = token(&app, &key, false).await;
+        let (s, e) = enroll(&app, &t, &format!("{marker}-host")).await;
+        assert_eq!(s, StatusCode::CREATED, "{e}");
+        let agent = Key::api(e["apiKey"].as_str().unwrap().to_owned());
+        let mut scan = report(
+            &new_id(),
+            "2026-11-29T09:00:00Z",
+            &[("linux.ssh.root-login", "Fail")],
+        );
+        scan["results"][0]["evidence"] = json!(format!("{marker} evidence"));
+        assert_eq!(
+            app.send(Method::POST, "/api/agent/scans", &agent, &scan)
+                .await
+                .0,
+            StatusCode::CREATED
+        );
+        keys.push((key, marker));
+    }
+    let mut paths = vec![
+        "/api/poam/export?format=oscal-json".to_owned(),
+        "/api/ssp?format=oscal-json".into(),
+        "/api/ssp?format=docx".into(),
+        "/api/endpoints/export?format=csv".into(),
+        "/api/controls/export?format=json&framework=nist-800-53-rev5-moderate".into(),
+        "/api/scan-results/export?format=csv".into(),
+        "/api/export".into(),
+    ];
+    for layout in ["navy", "army", "marine-corps", "legacy"] {
+        paths.push(format!(
+            "/api/poam/export?format=emass-xlsx&layout={layout}"
+        ));
+    }
+    for (me, (key, mine)) in keys.iter().enumerate() {
+        let theirs = &keys[1 - me].1;
+        for path in &paths {
+            let res = app.req(Method::GET, path, key).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            let text = readable_text(&res.bytes().await.unwrap());
+            assert!(text.contains(mine.as_str()), "{path}: {mine} missing");
+            assert!(
+                !text.contains(theirs.as_str()),
+                "{path}: {theirs} leaked into {mine}'s export"
+            );
+        }
+    }
+}
+
+/// The text of an export: every member of a zip package (xlsx, docx, the full export), or the
+/// body itself.
+fn readable_text(bytes: &[u8]) -> String {
+    if !bytes.starts_with(b"PK") {
+        return String::from_utf8(bytes.to_vec()).unwrap();
+    }
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+    let mut all = String::new();
+    for i in 0..zip.len() {
+        let mut part = String::new();
+        zip.by_index(i).unwrap().read_to_string(&mut part).unwrap();
+        all.push_str(&part);
+    }
+    all
 }
