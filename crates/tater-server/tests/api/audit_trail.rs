@@ -18,7 +18,8 @@ both_engines!(
     exports_verify_offline_and_file_tampering_is_located,
     database_tampering_is_located,
     rotated_keys_still_verify,
-    periodic_checkpoints_pin_the_head
+    periodic_checkpoints_pin_the_head,
+    the_full_exports_audit_log_verifies_offline
 );
 
 const KEY: &str = "audit-key-for-tests-0123456789abcdef";
@@ -557,4 +558,26 @@ async fn periodic_checkpoints_pin_the_head(db: TestDb) {
         "checkpoints verify with openssl too"
     );
     assert_eq!(verify_file(&text, &[KEY]).0, 0);
+}
+
+/// The audit log inside `GET /api/export`'s zip is the same signed export: `tater audit
+/// verify` accepts it with the key and counts every entry.
+async fn the_full_exports_audit_log_verifies_offline(db: TestDb) {
+    let app = signed_app(db, KEY, &[]).await;
+    let (org, auditor) = org_with_entries(&app, "zipped", 7).await;
+    let boss = app.member(org, "boss@zipped.test", Role::OrgAdmin).await;
+    let entries = audit_len(&app, &auditor).await;
+    let res = app
+        .req(reqwest::Method::GET, "/api/export", &boss)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let bytes = res.bytes().await.unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("audit-log.jsonl").unwrap(), &mut text).unwrap();
+    let (code, report) = verify_file(&text, &[KEY]);
+    assert_eq!((code, &report["ok"]), (0, &json!(true)), "{report}");
+    assert_eq!(report["entriesChecked"], entries);
 }
