@@ -29,16 +29,22 @@ pub enum Layout {
 }
 
 impl Layout {
-    pub const NAMES: &'static [&'static str] = &["navy", "army", "marine-corps", "legacy"];
+    pub const ALL: [Layout; 4] = [Self::Navy, Self::Army, Self::MarineCorps, Self::Legacy];
+    /// The names of [`Layout::ALL`], for the API description.
+    pub const NAMES: [&'static str; 4] = ["navy", "army", "marine-corps", "legacy"];
+
+    /// The layout's name in the API (`layout=`) and in file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Navy => "navy",
+            Self::Army => "army",
+            Self::MarineCorps => "marine-corps",
+            Self::Legacy => "legacy",
+        }
+    }
 
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "navy" => Some(Self::Navy),
-            "army" => Some(Self::Army),
-            "marine-corps" => Some(Self::MarineCorps),
-            "legacy" => Some(Self::Legacy),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|l| l.name() == s)
     }
 
     /// Row 7, column B onwards: each header's exact text and what Tater puts under it.
@@ -651,4 +657,30 @@ fn write_instructions(sheet: &mut Worksheet, layout: Layout) -> Result<(), XlsxE
         sheet.write_string(RowNum::try_from(i).unwrap_or(0), 0, line)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_names_round_trip() {
+        assert_eq!(Layout::ALL.map(Layout::name), Layout::NAMES);
+        for l in Layout::ALL {
+            assert_eq!(Layout::parse(l.name()), Some(l));
+        }
+        assert_eq!(Layout::parse("Navy"), None);
+    }
+
+    #[test]
+    fn marine_corps_is_navy_without_the_last_column() {
+        let navy = Layout::Navy.columns();
+        let marines = Layout::MarineCorps.columns();
+        assert_eq!(marines.len() + 1, navy.len());
+        assert_eq!(marines[21].0, "Mitigations");
+        assert_eq!(
+            navy[21].0,
+            "Mitigations (in-house and in conjunction with the Navy CSSP)"
+        );
+    }
 }

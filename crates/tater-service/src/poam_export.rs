@@ -6,32 +6,30 @@ use tater_domain::module::ListQuery;
 use tater_domain::modules::POAM;
 use tater_domain::{Actor, Timestamp};
 use tater_export::emass::{EmassHeader, Layout, emass_xlsx};
+use tater_export::oscal_poam::PoamWriter;
 
 use crate::{Service, ServiceError, ServiceResult};
 
 impl Service {
-    /// The POA&M (with the list's filters) as OSCAL 1.2.1 JSON; deterministic like the SSP.
-    pub async fn poam_oscal(&self, actor: &Actor, query: ListQuery) -> ServiceResult<Value> {
+    /// The POA&M (with the list's filters) as OSCAL 1.2.1 JSON bytes; deterministic like
+    /// the SSP. Items are written as their pages arrive.
+    pub async fn poam_oscal(&self, actor: &Actor, query: ListQuery) -> ServiceResult<Vec<u8>> {
         let mut export = self.export_records(actor, &POAM, query)?;
-        let mut items = Vec::new();
+        let mut writer = PoamWriter::new(&actor.org().to_string());
         let mut newest = String::new();
         while let Some(page) = export.next_page().await? {
             for v in page {
                 let Value::Object(map) = v else { continue };
-                let id = map
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
+                let id = map.get("id").and_then(Value::as_str).unwrap_or_default();
                 if let Some(u) = map.get("updatedAt").and_then(Value::as_str)
                     && u > newest.as_str()
                 {
                     newest = u.to_owned();
                 }
-                items.push((id, map));
+                writer.push(id, &map);
             }
         }
-        if items.is_empty() {
+        if writer.is_empty() {
             return Err(tater_domain::ValidationErrors::single(
                 "format",
                 "an OSCAL POA&M needs at least one item, and this selection has none",
@@ -50,14 +48,7 @@ impl Service {
         if newest.is_empty() {
             newest = Timestamp::from_millis(0).to_string();
         }
-        let input = tater_export::oscal_poam::PoamInput {
-            org_id: actor.org().to_string(),
-            system_name,
-            version: newest.clone(),
-            last_modified: newest,
-            items,
-        };
-        Ok(tater_export::oscal_poam::poam(&input))
+        Ok(writer.finish(&system_name, &newest, &newest))
     }
 }
 
@@ -70,13 +61,6 @@ impl Service {
         layout: Layout,
     ) -> ServiceResult<Vec<u8>> {
         let mut export = self.export_records(actor, &POAM, query)?;
-        let mut items = Vec::new();
-        while let Some(page) = export.next_page().await? {
-            items.extend(page.into_iter().filter_map(|v| match v {
-                Value::Object(m) => Some(m),
-                _ => None,
-            }));
-        }
         let profile = self
             .system_profile_record(actor)
             .await?
@@ -108,8 +92,25 @@ impl Service {
             security_costs: field("securityCosts"),
             organization,
         };
-        // Building the workbook is CPU work (and writes a temporary file): off the runtime.
-        tokio::task::spawn_blocking(move || emass_xlsx(&header, layout, items))
+        // The workbook is written on a blocking thread (CPU work and a temporary file) while
+        // pages are read here and handed over, so the items never all sit in memory at once.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Value>>(2);
+        let writer = tokio::task::spawn_blocking(move || {
+            let items = std::iter::from_fn(move || rx.blocking_recv())
+                .flatten()
+                .filter_map(|v| match v {
+                    Value::Object(m) => Some(m),
+                    _ => None,
+                });
+            emass_xlsx(&header, layout, items)
+        });
+        while let Some(page) = export.next_page().await? {
+            if tx.send(page).await.is_err() {
+                break; // the writer failed; its error is reported below
+            }
+        }
+        drop(tx);
+        writer
             .await
             .map_err(|e| ServiceError::Internal(anyhow::anyhow!("eMASS export task: {e}")))?
             .map_err(|e| ServiceError::Internal(anyhow::anyhow!("eMASS workbook: {e}")))

@@ -272,7 +272,14 @@ async fn export(
         Some("oscal-json") if def.name == tater_domain::modules::POAM.name => {
             let query = s.service.list_query(def, &p, &["format"])?;
             let doc = s.service.poam_oscal(&actor, query).await?;
-            return Ok(axum::Json(doc).into_response());
+            return Ok((
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                doc,
+            )
+                .into_response());
         }
         Some("emass-xlsx") if def.name == tater_domain::modules::POAM.name => {
             return emass_export(&s, &actor, &p).await;
@@ -375,12 +382,9 @@ async fn emass_export(s: &AppState, actor: &Actor, p: &[(String, String)]) -> Ap
     let def = &tater_domain::modules::POAM;
     let query = s.service.list_query(def, p, &["format", "layout"])?;
     let bytes = s.service.poam_emass(actor, query, layout).await?;
-    let name = Layout::NAMES
-        .iter()
-        .find(|n| Layout::parse(n) == Some(layout))
-        .unwrap_or(&"navy");
     let filename = format!(
-        "poam-emass-{name}-{}.xlsx",
+        "poam-emass-{}-{}.xlsx",
+        layout.name(),
         tater_domain::time::format_date(s.service.now().date())
     );
     let mut res = Response::new(Body::from(bytes));
