@@ -2,7 +2,9 @@ use tater_domain::{
     AuditAction, AuditDraft, CheckStatus, Counts, Endpoint, EndpointId, EnrollmentToken,
     EnrollmentTokenId, OrgId, Scan, ScanId, ScanResult, Timestamp,
 };
-use tater_store::{EndpointQuery, Mode, ResultFilter, ResultGroup, StoreError};
+use tater_store::{
+    AuditQuery, EndpointQuery, Mode, ResultFilter, ResultGroup, ResultKey, StoreError,
+};
 use tater_testkit::{TestDb, both_engines};
 
 use crate::support::*;
@@ -345,6 +347,58 @@ async fn scans_latest_results_and_isolation(db: TestDb) {
             .any(|(e, r)| *e == e1.id && r.evidence == "evidence 0")
     );
 
+    // Keyset pages of latest results: every row once, ordered by hostname, endpoint, check.
+    let mut after: Option<ResultKey> = None;
+    let mut rows = Vec::new();
+    loop {
+        let mut page = tx
+            .latest_results_page(&ResultFilter::default(), after.as_ref(), 100)
+            .await
+            .unwrap();
+        let more = page.len() > 100;
+        page.truncate(100);
+        after = page.last().map(|r| ResultKey {
+            hostname: r.hostname.clone(),
+            endpoint: r.endpoint,
+            check_id: r.result.check_id.clone(),
+        });
+        rows.extend(page);
+        if !more {
+            break;
+        }
+    }
+    assert_eq!(rows.len(), 710);
+    let keys: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (r.hostname.clone(), r.result.check_id.clone()))
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(keys, sorted, "ordered, no row twice");
+    assert!(
+        rows.iter()
+            .all(|r| (r.endpoint == e1.id) == (r.scan == s1.id))
+    );
+    let e1_fail_rows = tx
+        .latest_results_page(
+            &ResultFilter {
+                status: Some(CheckStatus::Fail),
+                endpoint: Some(e1.id),
+                checks: None,
+            },
+            None,
+            500,
+        )
+        .await
+        .unwrap();
+    assert_eq!(e1_fail_rows.len(), 100);
+    // An event that changed no row still lands in the audit log.
+    let export = draft(a, AuditAction::Create, "data-export", "export-1");
+    tx.record_event(&export).await.unwrap();
+    let log = tx.list_audit(&AuditQuery::default()).await.unwrap();
+    assert!(log.iter().any(|e| e.draft.entity_type == "data-export"));
+
     // A newer scan replaces the latest; a late retry of an older one does not.
     let newer = results(700, 700);
     let s3 = scan(a, &e1, NOW + 20_000, &newer);
@@ -399,6 +453,12 @@ async fn scans_latest_results_and_isolation(db: TestDb) {
             .is_empty()
     );
     assert!(tx.scans(None, None, 100).await.unwrap().is_empty());
+    assert!(
+        tx.latest_results_page(&ResultFilter::default(), None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     drop(tx);
 
     // Deleting an endpoint deletes its scans and results.
