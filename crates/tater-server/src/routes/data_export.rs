@@ -220,7 +220,6 @@ async fn fill(s: &AppState, actor: &Actor, archive: &mut Archive) -> ApiResult<(
     let settings = s.service.get_settings(actor).await?;
     archive.file("settings.json", pretty(&settings)).await?;
     let lists = [
-        ("members.json", s.service.list_members(actor).await?),
         ("api-keys.json", s.service.list_api_keys(actor).await?),
         (
             "siem-destinations.json",

@@ -1,8 +1,9 @@
 //! CSV and JSON exports of the lists that are not modules: the endpoint inventory
 //! (`/api/endpoints/export`), controls with the organization's overlays
-//! (`/api/controls/export`) and the current scan results (`/api/scan-results/export`). Each
-//! takes its list's filters and is streamed a page (500) at a time, each page its own read, so
-//! a large fleet never sits in memory.
+//! (`/api/controls/export`), the current scan results (`/api/scan-results/export`) and the
+//! members (`/api/members/export`, for access reviews). Each takes its list's filters and is
+//! streamed a page (500) at a time, each page its own read, so a large fleet never sits in
+//! memory.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -26,10 +27,16 @@ pub enum Source {
     Endpoints,
     Controls,
     ScanResults,
+    Members,
 }
 
 impl Source {
-    pub const ALL: [Source; 3] = [Source::Endpoints, Source::Controls, Source::ScanResults];
+    pub const ALL: [Source; 4] = [
+        Source::Endpoints,
+        Source::Controls,
+        Source::ScanResults,
+        Source::Members,
+    ];
 
     /// The file name (without extension) and the list's path segment.
     pub fn name(self) -> &'static str {
@@ -37,6 +44,15 @@ impl Source {
             Source::Endpoints => "endpoints",
             Source::Controls => "controls",
             Source::ScanResults => "scan-results",
+            Source::Members => "members",
+        }
+    }
+
+    /// Who may export it (the list's own rule; the service checks it again).
+    fn access(self) -> Role {
+        match self {
+            Source::Members => Role::OrgAdmin,
+            _ => Role::Viewer,
         }
     }
 
@@ -82,6 +98,16 @@ impl Source {
                 "severity",
                 "evidence",
             ],
+            Source::Members => &[
+                "userId",
+                "email",
+                "displayName",
+                "role",
+                "entraLinked",
+                "hasPassword",
+                "createdAt",
+                "updatedAt",
+            ],
         }
     }
 
@@ -90,6 +116,7 @@ impl Source {
             Source::Endpoints => "status, q, stale",
             Source::Controls => "framework, family, status, applicability, withdrawn, q",
             Source::ScanResults => "status, endpoint, check, control",
+            Source::Members => "none",
         }
     }
 
@@ -104,6 +131,16 @@ impl Source {
             Source::Endpoints => s.service.list_endpoints(actor, params).await?,
             Source::Controls => s.service.list_controls(actor, params).await?,
             Source::ScanResults => s.service.list_scan_results(actor, params).await?,
+            // A short list, read whole: one page.
+            Source::Members => {
+                if let Some((k, _)) = params.iter().find(|(k, _)| k != "limit" && k != "cursor") {
+                    return Err(invalid(k, "unknown parameter"));
+                }
+                Page {
+                    items: s.service.list_members(actor).await?,
+                    next_cursor: None,
+                }
+            }
         })
     }
 
@@ -137,12 +174,12 @@ pub fn routes(mut api: ApiRouter) -> ApiRouter {
                 source.filters()
             ),
         )
-        .tag(if source == Source::Controls {
-            "controls"
-        } else {
-            "endpoints"
+        .tag(match source {
+            Source::Controls => "controls",
+            Source::Members => "members",
+            _ => "endpoints",
         })
-        .access(Access::Role(Role::Viewer))
+        .access(Access::Role(source.access()))
         .query(
             "format",
             json!({ "enum": ["csv", "json"] }),

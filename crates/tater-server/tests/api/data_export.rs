@@ -376,6 +376,19 @@ async fn the_whole_organization_exports_as_a_zip(db: TestDb) {
     );
     assert_eq!(json("system-profile.json")["name"], "Whole System");
     assert_eq!(json("members.json").as_array().unwrap().len(), 2);
+    // Members also export alone, for access reviews (OrgAdmin).
+    let members = csv_rows(&text(&app, &boss, "/api/members/export?format=csv").await);
+    let mut emails: Vec<&str> = members.iter().map(|r| r[1].as_str()).collect();
+    emails.sort();
+    assert_eq!(emails, ["admin2@whole.test", "admin@whole.test"]);
+    assert_eq!(
+        app.get("/api/members/export", &admin).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get("/api/members/export?role=admin", &boss).await.0,
+        StatusCode::BAD_REQUEST
+    );
     assert_eq!(
         json("api-keys.json").as_array().unwrap().len(),
         3,
