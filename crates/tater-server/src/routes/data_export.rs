@@ -1,7 +1,7 @@
 //! `GET /api/export` (OrgAdmin): "take all my data". A zip with every container of the
 //! organization as JSON — each module, controls with overlays, endpoints, current scan
-//! results, the system profile, settings, members, API keys and SIEM destinations (never
-//! their secrets), the audit log as the signed JSON Lines export `tater audit verify` checks —
+//! results, the system profile, settings, members, API keys, enrollment tokens and SIEM
+//! destinations (never their secrets), the audit log as the signed JSON Lines export `tater audit verify` checks —
 //! and a `manifest.json` saying what each file holds.
 //!
 //! Pages are read one at a time and handed to a blocking task that compresses them into a
@@ -221,6 +221,10 @@ async fn fill(s: &AppState, actor: &Actor, archive: &mut Archive) -> ApiResult<(
     archive.file("settings.json", pretty(&settings)).await?;
     let lists = [
         ("api-keys.json", s.service.list_api_keys(actor).await?),
+        (
+            "enrollment-tokens.json",
+            s.service.list_enrollment_tokens(actor).await?,
+        ),
         (
             "siem-destinations.json",
             s.service.list_destinations(actor).await?,

@@ -352,6 +352,7 @@ async fn the_whole_organization_exports_as_a_zip(db: TestDb) {
         "members.json",
         "api-keys.json",
         "siem-destinations.json",
+        "enrollment-tokens.json",
         "audit-log.jsonl",
         "manifest.json",
     ] {
@@ -376,6 +377,9 @@ async fn the_whole_organization_exports_as_a_zip(db: TestDb) {
     );
     assert_eq!(json("system-profile.json")["name"], "Whole System");
     assert_eq!(json("members.json").as_array().unwrap().len(), 2);
+    let tokens = json("enrollment-tokens.json");
+    assert_eq!(tokens.as_array().unwrap().len(), 1);
+    assert!(tokens[0].get("token").is_none() && tokens[0].get("tokenHash").is_none());
     // Members also export alone, for access reviews (OrgAdmin).
     let members = csv_rows(&text(&app, &boss, "/api/members/export?format=csv").await);
     let mut emails: Vec<&str> = members.iter().map(|r| r[1].as_str()).collect();
