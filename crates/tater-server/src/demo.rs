@@ -83,6 +83,13 @@ pub async fn seed(service: &Service, password_file: &Path) -> anyhow::Result<Dem
         for body in config_docs() {
             service.create_record(&actor, &CONFIG_DOCS, &body).await?;
         }
+        // What the SSP and the eMASS header block show: a system and some tailoring.
+        service
+            .put_system_profile(&actor, &system_profile())
+            .await?;
+        for (control, body) in overlays() {
+            service.put_overlay(&actor, control, &body).await?;
+        }
     }
     Ok(DemoLogin {
         email: DEMO_EMAIL.into(),
@@ -204,5 +211,60 @@ fn config_docs() -> Vec<Value> {
                "body": "# Windows workstation hardening\n\nApply the DISA STIG GPO pack; BitLocker with TPM+PIN; Credential Guard on.\n"}),
         json!({"title": "Log forwarding standard", "tags": ["logging"], "controls": ["AU-6", "AU-9"],
                "body": "# Log forwarding\n\nAll servers forward to the SIEM over TLS (RFC 5425) within 60 seconds.\n"}),
+    ]
+}
+
+fn system_profile() -> Value {
+    json!({
+        "name": "Demo Mission Support System", "abbreviation": "DMSS",
+        "description": "Web portal, API tier and PostgreSQL database that process contract data (CUI) for the demo organization.",
+        "status": "operational",
+        "confidentiality": "moderate", "integrity": "moderate", "availability": "low",
+        "informationTypes": [
+            { "title": "Controlled Unclassified Information", "description": "Contract and proposal data.", "confidentiality": "moderate", "integrity": "moderate", "availability": "low" },
+        ],
+        "authorizationBoundary": "Two cloud VPCs (web and data tiers), the office LAN's admin jump hosts and the CI runners that deploy to them.",
+        "networkArchitecture": "Internet → WAF → load balancer → web tier → API tier → database; administration only through the jump hosts over SSH with MFA.",
+        "dataFlow": "Users upload contract documents through the portal over TLS 1.3; the API tier stores them encrypted in the database and object storage.",
+        "systemOwnerName": "Dana Owner", "systemOwnerEmail": "owner@demo.tater.local",
+        "issoName": "Ivy Isso", "issoEmail": "isso@demo.tater.local", "issoPhone": "555-0100",
+        "authorizingOfficialName": "Al Official", "authorizingOfficialEmail": "ao@demo.tater.local",
+        "component": "Demo Agency", "systemType": "IS Major Application",
+        "baseline": "nist-800-53-rev5-moderate",
+    })
+}
+
+fn overlays() -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "ac-2",
+            json!({ "implementationStatus": "implemented", "responsibleRoles": ["Identity Team"],
+                         "narrative": "Accounts are provisioned from the HR system into Entra ID; access reviews run quarterly and leavers are disabled within 24 hours." }),
+        ),
+        (
+            "ia-2",
+            json!({ "implementationStatus": "implemented", "responsibleRoles": ["Identity Team"],
+                         "narrative": "Every interactive sign-in uses Entra ID with phishing-resistant MFA." }),
+        ),
+        (
+            "au-2",
+            json!({ "implementationStatus": "partial", "responsibleRoles": ["Security Operations"],
+                         "narrative": "Servers forward audit events to the SIEM; workstation coverage is in progress (see the POA&M)." }),
+        ),
+        (
+            "cm-6",
+            json!({ "implementationStatus": "implemented", "responsibleRoles": ["Platform Team"],
+                         "narrative": "Hardened baselines (see the configuration documents) are enforced by configuration management and verified by the Tater agent." }),
+        ),
+        (
+            "si-2",
+            json!({ "implementationStatus": "planned", "responsibleRoles": ["Platform Team"],
+                         "narrative": "Automated patching of the web tier is planned; critical patches are applied by hand within 15 days until then." }),
+        ),
+        (
+            "pe-3",
+            json!({ "applicability": "not-applicable",
+                         "justification": "The system runs in a FedRAMP-authorized cloud; the provider implements physical access control." }),
+        ),
     ]
 }

@@ -14,7 +14,8 @@ both_engines!(
     the_ssp_is_valid_oscal_and_reflects_the_organization,
     every_control_tailored_still_validates,
     the_poam_exports_as_valid_oscal,
-    the_endpoint_inventory_exports_as_csv_and_json
+    the_endpoint_inventory_exports_as_csv_and_json,
+    the_demo_organizations_artifacts_validate
 );
 
 fn schema_errors(ssp: &Value) -> Vec<String> {
@@ -436,5 +437,64 @@ async fn the_endpoint_inventory_exports_as_csv_and_json(db: TestDb) {
     );
     for bad in ["?format=xml", "?limit=5", "?status=lost"] {
         assert_eq!(get_text(bad).await.0, StatusCode::BAD_REQUEST, "{bad}");
+    }
+}
+
+/// `tater serve --demo`: the demo organization's SSP and POA&M are valid OSCAL, and its eMASS
+/// workbook and Word SSP export.
+async fn the_demo_organizations_artifacts_validate(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&db, std::sync::Arc::new(tater_service::SystemClock));
+    cfg.demo_password_file = Some(dir.path().join("demo-password"));
+    let app = tater_server::App::build(cfg).await.unwrap();
+    let login = app.demo_login.clone().unwrap();
+    let app = TestApp::start(app, None, tater_testkit::entra::FakeEntra::start().await);
+    let (s, session) = json_of(
+        app.client
+            .post(app.url("/api/auth/login"))
+            .json(&json!({ "email": login.email, "password": login.password }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{session}");
+    let demo = Key::bearer(session["token"].as_str().unwrap());
+
+    let ssp: Value = serde_json::from_str(&ssp_text(&app, &demo).await).unwrap();
+    assert_eq!(schema_errors(&ssp), Vec::<String>::new());
+    let plan = &ssp["system-security-plan"];
+    assert_eq!(
+        plan["system-characteristics"]["system-name"],
+        "Demo Mission Support System"
+    );
+    assert_eq!(
+        requirement(&ssp, "pe-3")["by-components"][0]["implementation-status"]["state"],
+        "not-applicable"
+    );
+    let (s, poam) = app.get("/api/poam/export?format=oscal-json", &demo).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        errors_against("oscal_poam_schema.json", &poam),
+        Vec::<String>::new()
+    );
+    assert!(
+        poam["plan-of-action-and-milestones"]["poam-items"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= 3
+    );
+    for path in [
+        "/api/poam/export?format=emass-xlsx",
+        "/api/ssp?format=docx",
+        "/api/export",
+    ] {
+        let res = app.req(Method::GET, path, &demo).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        assert!(
+            res.bytes().await.unwrap().starts_with(b"PK"),
+            "{path} is a zip package"
+        );
     }
 }
