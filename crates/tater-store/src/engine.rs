@@ -239,6 +239,27 @@ macro_rules! impl_engine {
             })
         }
 
+/// Adds `f`'s conditions on latest results (`r`) and endpoints (`e`); false when it
+        /// can match nothing (an empty check list).
+        fn push_result_filter(b: &mut SqlBuilder, f: &ResultFilter) -> bool {
+            if let Some(status) = f.status {
+                let p = b.arg(Arg::Text(status.as_str().to_owned()));
+                b.push(&format!(" AND r.status = {p}"));
+            }
+            if let Some(checks) = &f.checks {
+                if checks.is_empty() {
+                    return false;
+                }
+                b.push(" AND r.check_id");
+                b.in_list(checks.iter().map(|c| Arg::Text(c.clone())));
+            }
+            if let Some(e) = f.endpoint {
+                let p = b.arg(Arg::Text(e.to_string()));
+                b.push(&format!(" AND e.id = {p}"));
+            }
+            true
+        }
+
         fn result_from_row(row: &Row) -> Result<ScanResult> {
             Ok(ScanResult {
                 check_id: row.try_get("check_id")?,
@@ -1557,20 +1578,8 @@ macro_rules! impl_engine {
                     format!("SELECT {key} AS k, r.status, r.severity, COUNT(*) AS n {LATEST_RESULTS}"),
                     1,
                 );
-                if let Some(status) = f.status {
-                    let p = b.arg(Arg::Text(status.as_str().to_owned()));
-                    b.push(&format!(" AND r.status = {p}"));
-                }
-                if let Some(checks) = &f.checks {
-                    if checks.is_empty() {
-                        return Ok(Vec::new());
-                    }
-                    b.push(" AND r.check_id");
-                    b.in_list(checks.iter().map(|c| Arg::Text(c.clone())));
-                }
-                if let Some(e) = f.endpoint {
-                    let p = b.arg(Arg::Text(e.to_string()));
-                    b.push(&format!(" AND e.id = {p}"));
+                if !push_result_filter(&mut b, f) {
+                    return Ok(Vec::new());
                 }
                 b.push(&format!(" GROUP BY {key}, r.status, r.severity"));
                 let rows = bind_args(sqlx::query(&b.sql).bind(self.tenant()), &b.args).fetch_all(&mut *self.tx).await?;
@@ -1625,20 +1634,8 @@ macro_rules! impl_engine {
                     format!("SELECT e.id AS endpoint_id, e.hostname, e.last_scan_id AS scan_id, r.check_id, r.status, r.severity, r.evidence {LATEST_RESULTS}"),
                     1,
                 );
-                if let Some(status) = f.status {
-                    let p = b.arg(Arg::Text(status.as_str().to_owned()));
-                    b.push(&format!(" AND r.status = {p}"));
-                }
-                if let Some(checks) = &f.checks {
-                    if checks.is_empty() {
-                        return Ok(Vec::new());
-                    }
-                    b.push(" AND r.check_id");
-                    b.in_list(checks.iter().map(|c| Arg::Text(c.clone())));
-                }
-                if let Some(e) = f.endpoint {
-                    let p = b.arg(Arg::Text(e.to_string()));
-                    b.push(&format!(" AND e.id = {p}"));
+                if !push_result_filter(&mut b, f) {
+                    return Ok(Vec::new());
                 }
                 if let Some(k) = after {
                     let h = b.arg(Arg::Text(k.hostname.clone()));
