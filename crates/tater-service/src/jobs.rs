@@ -218,6 +218,48 @@ impl Service {
         Ok(json!({ "control": control, "jobs": jobs, "failingWithoutScript": without_script }))
     }
 
+    /// The command channel's history, newest first: `limit` (1–500, default 50), `cursor`.
+    pub async fn list_jobs(
+        &self,
+        actor: &Actor,
+        params: &[(String, String)],
+    ) -> ServiceResult<crate::Page> {
+        authorize(actor, Action::Read)?;
+        let mut limit = 50u32;
+        let mut before = None;
+        let mut errors = ValidationErrors::new();
+        for (k, v) in params {
+            match k.as_str() {
+                "limit" => match v.parse::<u32>() {
+                    Ok(n) if (1..=500).contains(&n) => limit = n,
+                    _ => errors.add("limit", "must be a whole number from 1 to 500"),
+                },
+                "cursor" => match decode_job_cursor(v) {
+                    Some(c) => before = Some(c),
+                    None => errors.add("cursor", "is not a cursor this server issued"),
+                },
+                other => errors.add(other, "unknown parameter"),
+            }
+        }
+        errors.into_result(())?;
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Read)
+            .await?;
+        let mut jobs = tx.jobs(before, limit).await?;
+        let next_cursor = if jobs.len() > limit as usize {
+            jobs.truncate(limit as usize);
+            jobs.last()
+                .map(|(j, _)| format!("{}.{}", j.created_at.millis(), j.id))
+        } else {
+            None
+        };
+        Ok(crate::Page {
+            items: jobs.iter().map(|(j, t)| job_view(j, t)).collect(),
+            next_cursor,
+        })
+    }
+
     pub async fn get_job(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
         authorize(actor, Action::Read)?;
         let id: RecordId = id.parse().map_err(|_| ServiceError::NotFound)?;
@@ -370,4 +412,13 @@ fn parse_outcome(body: &Value, endpoint: tater_domain::EndpointId) -> ServiceRes
             finished_at: None,
         })
         .map_err(Into::into)
+}
+
+/// A jobs cursor: `<created-at millis>.<job id>` of the last job of the previous page.
+fn decode_job_cursor(s: &str) -> Option<(tater_domain::Timestamp, RecordId)> {
+    let (at, id) = s.split_once('.')?;
+    Some((
+        tater_domain::Timestamp::from_millis(at.parse().ok()?),
+        id.parse().ok()?,
+    ))
 }

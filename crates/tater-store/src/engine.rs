@@ -504,6 +504,24 @@ macro_rules! impl_engine {
             })
         }
 
+        const TARGET_COLUMNS: &str = "job_id, endpoint_id, hostname, status, exit_code, stdout, stderr, \
+             duration_ms, reason, sent_at, finished_at";
+
+        fn target_from_row(r: &Row) -> Result<tater_domain::JobTarget> {
+            Ok(tater_domain::JobTarget {
+                endpoint: parse_col(r, "endpoint_id")?,
+                hostname: r.try_get("hostname")?,
+                status: parse_col(r, "status").map_err(|_| corrupt("status"))?,
+                exit_code: r.try_get("exit_code")?,
+                stdout: r.try_get("stdout")?,
+                stderr: r.try_get("stderr")?,
+                duration_ms: r.try_get("duration_ms")?,
+                reason: r.try_get("reason")?,
+                sent_at: opt_ts(r, "sent_at")?,
+                finished_at: opt_ts(r, "finished_at")?,
+            })
+        }
+
         fn checkpoint_from_row(row: &Row) -> Result<tater_audit::Checkpoint> {
             Ok(tater_audit::Checkpoint {
                 tenant_id: parse_col(row, "tenant_id")?,
@@ -914,32 +932,58 @@ macro_rules! impl_engine {
                     .await?;
                 let Some(row) = row else { return Ok(None) };
                 let job = job_from_row(&row)?;
-                let rows = sqlx::query(
-                    "SELECT endpoint_id, hostname, status, exit_code, stdout, stderr, duration_ms, reason, \
-                     sent_at, finished_at FROM job_targets WHERE tenant_id = $1 AND job_id = $2 ORDER BY hostname",
-                )
+                let rows = sqlx::query(&format!(
+                    "SELECT {TARGET_COLUMNS} FROM job_targets WHERE tenant_id = $1 AND job_id = $2 ORDER BY hostname"
+                ))
                 .bind(self.tenant())
                 .bind(id.to_string())
                 .fetch_all(&mut *self.tx)
                 .await?;
                 let targets = rows
                     .iter()
-                    .map(|r| {
-                        Ok(tater_domain::JobTarget {
-                            endpoint: parse_col(r, "endpoint_id")?,
-                            hostname: r.try_get("hostname")?,
-                            status: parse_col(r, "status").map_err(|_| corrupt("status"))?,
-                            exit_code: r.try_get("exit_code")?,
-                            stdout: r.try_get("stdout")?,
-                            stderr: r.try_get("stderr")?,
-                            duration_ms: r.try_get("duration_ms")?,
-                            reason: r.try_get("reason")?,
-                            sent_at: opt_ts(r, "sent_at")?,
-                            finished_at: opt_ts(r, "finished_at")?,
-                        })
-                    })
+                    .map(target_from_row)
                     .collect::<Result<Vec<_>>>()?;
                 Ok(Some((job, targets)))
+            }
+
+            async fn jobs(
+                &mut self,
+                before: Option<(Timestamp, RecordId)>,
+                limit: u32,
+            ) -> Result<Vec<(tater_domain::Job, Vec<tater_domain::JobTarget>)>> {
+                let mut b = SqlBuilder::new($engine, format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1"), 1);
+                if let Some((at, id)) = before {
+                    let t = b.arg(Arg::Int(at.millis()));
+                    let i = b.arg(Arg::Text(id.to_string()));
+                    b.push(&format!(" AND (created_at, id) < ({t}, {i})"));
+                }
+                b.push(&format!(" ORDER BY created_at DESC, id DESC LIMIT {}", u64::from(limit) + 1));
+                let rows = bind_args(sqlx::query(&b.sql).bind(self.tenant()), &b.args).fetch_all(&mut *self.tx).await?;
+                let jobs = rows.iter().map(job_from_row).collect::<Result<Vec<_>>>()?;
+                if jobs.is_empty() {
+                    return Ok(Vec::new());
+                }
+                // Every target of the page in one read.
+                let mut b = SqlBuilder::new(
+                    $engine,
+                    format!("SELECT {TARGET_COLUMNS} FROM job_targets WHERE tenant_id = $1 AND job_id"),
+                    1,
+                );
+                b.in_list(jobs.iter().map(|j| Arg::Text(j.id.to_string())));
+                b.push(" ORDER BY hostname");
+                let rows = bind_args(sqlx::query(&b.sql).bind(self.tenant()), &b.args).fetch_all(&mut *self.tx).await?;
+                let mut targets: std::collections::HashMap<String, Vec<tater_domain::JobTarget>> = std::collections::HashMap::new();
+                for r in &rows {
+                    let job: String = r.try_get("job_id")?;
+                    targets.entry(job).or_default().push(target_from_row(r)?);
+                }
+                Ok(jobs
+                    .into_iter()
+                    .map(|j| {
+                        let t = targets.remove(&j.id.to_string()).unwrap_or_default();
+                        (j, t)
+                    })
+                    .collect())
             }
 
             async fn take_commands(&mut self, endpoint: EndpointId, now: Timestamp, limit: u32) -> Result<Vec<tater_domain::Job>> {

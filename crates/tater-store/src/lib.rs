@@ -351,6 +351,13 @@ pub trait TenantTx: Send {
         &mut self,
         id: RecordId,
     ) -> Result<Option<(tater_domain::Job, Vec<tater_domain::JobTarget>)>>;
+    /// Jobs newest first (by creation time, then id), each with its targets, created before
+    /// `before`; at most `limit + 1` so the caller can tell whether more exist.
+    async fn jobs(
+        &mut self,
+        before: Option<(Timestamp, RecordId)>,
+        limit: u32,
+    ) -> Result<Vec<(tater_domain::Job, Vec<tater_domain::JobTarget>)>>;
     /// The pending commands of an endpoint, oldest first, now marked sent.
     async fn take_commands(
         &mut self,

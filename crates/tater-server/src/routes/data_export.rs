@@ -1,7 +1,7 @@
 //! `GET /api/export` (OrgAdmin): "take all my data". A zip with every container of the
 //! organization as JSON — each module, controls with overlays, endpoints, current scan
-//! results, the system profile, settings, members, API keys, enrollment tokens and SIEM
-//! destinations (never their secrets), the audit log as the signed JSON Lines export `tater audit verify` checks —
+//! results, the command channel's jobs, the system profile, settings, members, API keys,
+//! enrollment tokens and SIEM destinations (never their secrets), the audit log as the signed JSON Lines export `tater audit verify` checks —
 //! and a `manifest.json` saying what each file holds.
 //!
 //! Pages are read one at a time and handed to a blocking task that compresses them into a

@@ -10,7 +10,7 @@ use tater_domain::Role;
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::ApiResult;
-use crate::extract::{AuthActor, IdPath, JsonBody};
+use crate::extract::{AuthActor, IdPath, JsonBody, Params};
 use crate::state::AppState;
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
@@ -30,6 +30,13 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
         post(remediate),
     )
     .route(
+        Op::get("/api/jobs", "jobs_list", "The command channel's history, newest first, each job with its status on each endpoint").tag("commands").access(Access::Role(Role::Viewer))
+            .query("limit", json!({ "type": "integer", "minimum": 1, "maximum": 500 }), "page size")
+            .query("cursor", json!({ "type": "string" }), "nextCursor of the previous page")
+            .ok(200, "A page of jobs", obj.clone()),
+        get(list_jobs),
+    )
+    .route(
         Op::get("/api/jobs/{id}", "jobs_get", "A job and its status on each endpoint").tag("commands").access(Access::Role(Role::Viewer)).path_id()
             .ok(200, "The job", obj.clone()),
         get(job),
@@ -45,6 +52,17 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
             .ok(204, "Recorded", None),
         post(command_result),
     )
+}
+
+async fn list_jobs(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    Params(p): Params,
+) -> ApiResult<Json<Value>> {
+    let page = s.service.list_jobs(&actor, &p).await?;
+    Ok(Json(
+        json!({ "items": page.items, "nextCursor": page.next_cursor }),
+    ))
 }
 
 async fn execute(

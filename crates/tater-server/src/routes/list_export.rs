@@ -1,7 +1,8 @@
 //! CSV and JSON exports of the lists that are not modules: the endpoint inventory
 //! (`/api/endpoints/export`), controls with the organization's overlays
 //! (`/api/controls/export`), the current scan results (`/api/scan-results/export`) and the
-//! members (`/api/members/export`, for access reviews). Each takes its list's filters and is
+//! members (`/api/members/export`, for access reviews) and the command channel's jobs
+//! (`/api/jobs/export`). Each takes its list's filters and is
 //! streamed a page (500) at a time, each page its own read, so a large fleet never sits in
 //! memory.
 
@@ -28,14 +29,16 @@ pub enum Source {
     Controls,
     ScanResults,
     Members,
+    Jobs,
 }
 
 impl Source {
-    pub const ALL: [Source; 4] = [
+    pub const ALL: [Source; 5] = [
         Source::Endpoints,
         Source::Controls,
         Source::ScanResults,
         Source::Members,
+        Source::Jobs,
     ];
 
     /// The file name (without extension) and the list's path segment.
@@ -45,6 +48,7 @@ impl Source {
             Source::Controls => "controls",
             Source::ScanResults => "scan-results",
             Source::Members => "members",
+            Source::Jobs => "jobs",
         }
     }
 
@@ -108,6 +112,20 @@ impl Source {
                 "createdAt",
                 "updatedAt",
             ],
+            Source::Jobs => &[
+                "id",
+                "name",
+                "scriptId",
+                "scriptVersion",
+                "checkId",
+                "language",
+                "runAs",
+                "timeoutSecs",
+                "createdBy",
+                "createdAt",
+                "counts",
+                "targets",
+            ],
         }
     }
 
@@ -116,7 +134,7 @@ impl Source {
             Source::Endpoints => "status, q, stale",
             Source::Controls => "framework, family, status, applicability, withdrawn, q",
             Source::ScanResults => "status, endpoint, check, control",
-            Source::Members => "none",
+            Source::Members | Source::Jobs => "none",
         }
     }
 
@@ -131,6 +149,7 @@ impl Source {
             Source::Endpoints => s.service.list_endpoints(actor, params).await?,
             Source::Controls => s.service.list_controls(actor, params).await?,
             Source::ScanResults => s.service.list_scan_results(actor, params).await?,
+            Source::Jobs => s.service.list_jobs(actor, params).await?,
             // A short list, read whole: one page.
             Source::Members => {
                 if let Some((k, _)) = params.iter().find(|(k, _)| k != "limit" && k != "cursor") {
@@ -177,6 +196,7 @@ pub fn routes(mut api: ApiRouter) -> ApiRouter {
         .tag(match source {
             Source::Controls => "controls",
             Source::Members => "members",
+            Source::Jobs => "commands",
             _ => "endpoints",
         })
         .access(Access::Role(source.access()))

@@ -16,7 +16,8 @@ use crate::support::*;
 both_engines!(
     scan_results_list_and_export_with_filters,
     controls_export_with_overlays,
-    the_whole_organization_exports_as_a_zip
+    the_whole_organization_exports_as_a_zip,
+    jobs_list_and_export_newest_first
 );
 
 /// An organization with two endpoints that reported, and an org admin.
@@ -447,4 +448,82 @@ async fn the_whole_organization_exports_as_a_zip(db: TestDb) {
             .iter()
             .all(|e| e["entityType"] != "data-export")
     );
+}
+
+/// The command channel's history: `GET /api/jobs` newest first across pages, its export, and
+/// another organization's jobs nowhere.
+async fn jobs_list_and_export_newest_first(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let mut keys = Vec::new();
+    for name in ["Runner", "Sprinter"] {
+        let (_, boss) = fleet(
+            &app,
+            name,
+            &[&format!("{}-host", name.to_lowercase().replace(' ', "-"))],
+        )
+        .await;
+        let (s, v) = app
+            .send(
+                Method::PUT,
+                "/api/settings",
+                &boss,
+                &json!({ "remoteExecution": true }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let script = app.create("scripts", &boss, sample("scripts", 1)).await;
+        let host = format!("{}-host", name.to_lowercase().replace(' ', "-"));
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            let (s, job) = app
+                .send(
+                    Method::POST,
+                    &format!("/api/scripts/{}/execute", script["id"].as_str().unwrap()),
+                    &boss,
+                    &json!({ "targets": [host] }),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{job}");
+            ids.push(job["id"].as_str().unwrap().to_owned());
+        }
+        keys.push((boss, ids));
+    }
+    let (boss, ids) = &keys[0];
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (s, page) = app.get(&format!("/api/jobs?limit=2{cursor}"), boss).await;
+        assert_eq!(s, StatusCode::OK, "{page}");
+        for job in page["items"].as_array().unwrap() {
+            assert_eq!(job["targets"].as_array().unwrap().len(), 1, "{job}");
+            seen.push(job["id"].as_str().unwrap().to_owned());
+        }
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    let mut newest_first = ids.clone();
+    newest_first.reverse();
+    assert_eq!(seen, newest_first, "every job once, newest first");
+    let csv = csv_rows(&text(&app, boss, "/api/jobs/export?format=csv").await);
+    assert_eq!(csv.len(), 5);
+    let theirs = &keys[1].1;
+    let json_export = text(&app, boss, "/api/jobs/export").await;
+    assert!(theirs.iter().all(|id| !json_export.contains(id.as_str())));
+    for bad in ["limit=0", "cursor=x", "cursor=1.nope", "status=failed"] {
+        assert_eq!(
+            app.get(&format!("/api/jobs?{bad}"), boss).await.0,
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+    let res = app
+        .req(Method::GET, "/api/export", boss)
+        .send()
+        .await
+        .unwrap();
+    let files = unzip(&res.bytes().await.unwrap());
+    let jobs: Value = serde_json::from_str(&files["jobs.json"]).unwrap();
+    assert_eq!(jobs.as_array().unwrap().len(), 5);
 }
