@@ -307,10 +307,11 @@ impl Service {
                 ("stale", "true") => stale_filter = Some(true),
                 ("stale", "false") => stale_filter = Some(false),
                 ("stale", _) => errors.add("stale", "must be true or false"),
-                ("limit", s) => match s.parse::<u32>() {
-                    Ok(n) if (1..=500).contains(&n) => q.limit = n,
-                    _ => errors.add("limit", "must be a whole number from 1 to 500"),
-                },
+                ("limit", s) => {
+                    if let Some(n) = crate::paging::parse_limit(s, &mut errors) {
+                        q.limit = n;
+                    }
+                }
                 ("cursor", s) if s.len() <= 253 => q.after_hostname = Some(s.to_owned()),
                 ("cursor", _) => errors.add("cursor", "is not a cursor this server issued"),
                 (other, _) => errors.add(other, "unknown parameter"),

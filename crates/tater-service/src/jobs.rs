@@ -14,6 +14,7 @@ use tater_domain::{
 };
 use tater_store::{Mode, TenantTx};
 
+use crate::paging::{parse_cursor, parse_limit, split_page};
 use crate::{Service, ServiceError, ServiceResult};
 
 /// Endpoints one job may target.
@@ -230,14 +231,12 @@ impl Service {
         let mut errors = ValidationErrors::new();
         for (k, v) in params {
             match k.as_str() {
-                "limit" => match v.parse::<u32>() {
-                    Ok(n) if (1..=500).contains(&n) => limit = n,
-                    _ => errors.add("limit", "must be a whole number from 1 to 500"),
-                },
-                "cursor" => match decode_job_cursor(v) {
-                    Some(c) => before = Some(c),
-                    None => errors.add("cursor", "is not a cursor this server issued"),
-                },
+                "limit" => {
+                    if let Some(n) = parse_limit(v, &mut errors) {
+                        limit = n;
+                    }
+                }
+                "cursor" => before = parse_cursor(v, decode_job_cursor, &mut errors),
                 other => errors.add(other, "unknown parameter"),
             }
         }
@@ -247,13 +246,9 @@ impl Service {
             .tenant(&TenantScope::of(actor), Mode::Read)
             .await?;
         let mut jobs = tx.jobs(before, limit).await?;
-        let next_cursor = if jobs.len() > limit as usize {
-            jobs.truncate(limit as usize);
-            jobs.last()
-                .map(|(j, _)| format!("{}.{}", j.created_at.millis(), j.id))
-        } else {
-            None
-        };
+        let next_cursor = split_page(&mut jobs, limit, |(j, _)| {
+            format!("{}.{}", j.created_at.millis(), j.id)
+        });
         Ok(crate::Page {
             items: jobs.iter().map(|(j, t)| job_view(j, t)).collect(),
             next_cursor,

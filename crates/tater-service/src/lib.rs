@@ -15,6 +15,7 @@ mod entra;
 mod error;
 mod jobs;
 mod members;
+mod paging;
 mod poam_export;
 mod posture;
 mod records;

@@ -9,6 +9,7 @@ use tater_domain::policy::{Action, authorize};
 use tater_domain::{Actor, CheckStatus, TenantScope, ValidationErrors};
 use tater_store::{LatestResult, Mode, ResultFilter, ResultKey};
 
+use crate::paging::{parse_cursor, parse_limit, split_page};
 use crate::{Page, Service, ServiceResult};
 
 fn encode_cursor(k: &ResultKey) -> String {
@@ -70,14 +71,12 @@ impl Service {
                     }
                     None => errors.add("control", "is not a control of the catalog"),
                 },
-                "limit" => match v.parse::<u32>() {
-                    Ok(n) if (1..=500).contains(&n) => limit = n,
-                    _ => errors.add("limit", "must be a whole number from 1 to 500"),
-                },
-                "cursor" => match decode_cursor(v) {
-                    Some(k) => after = Some(k),
-                    None => errors.add("cursor", "is not a cursor this server issued"),
-                },
+                "limit" => {
+                    if let Some(n) = parse_limit(v, &mut errors) {
+                        limit = n;
+                    }
+                }
+                "cursor" => after = parse_cursor(v, decode_cursor, &mut errors),
                 other => errors.add(other, "unknown parameter"),
             }
         }
@@ -89,18 +88,13 @@ impl Service {
         let mut rows = tx
             .latest_results_page(&filter, after.as_ref(), limit)
             .await?;
-        let next_cursor = if rows.len() > limit as usize {
-            rows.truncate(limit as usize);
-            rows.last().map(|r| {
-                encode_cursor(&ResultKey {
-                    hostname: r.hostname.clone(),
-                    endpoint: r.endpoint,
-                    check_id: r.result.check_id.clone(),
-                })
+        let next_cursor = split_page(&mut rows, limit, |r| {
+            encode_cursor(&ResultKey {
+                hostname: r.hostname.clone(),
+                endpoint: r.endpoint,
+                check_id: r.result.check_id.clone(),
             })
-        } else {
-            None
-        };
+        });
         let items = rows.iter().map(|r| self.result_view(&checks, r)).collect();
         Ok(Page { items, next_cursor })
     }
