@@ -110,17 +110,41 @@ async fn updates_are_verified_before_anything_changes(db: TestDb) {
         say(&out)
     );
 
-    // Wrong hash: the served bytes are not the announced ones.
-    publish(EVIL, Some(&release_key)).await;
+    // Wrong hash: a mirror (or anyone in the path) serves other bytes than the server
+    // announces.
+    publish(NEW, Some(&release_key)).await;
     let announced = hex_sha(NEW);
-    owner
-        .exec(&format!("UPDATE agent_releases SET sha256 = '{announced}'"))
-        .await;
-    let out = update(&["--check"]).await;
-    assert!(say(&out).contains("9.9.9 is available"), "{}", say(&out));
-    let out = update(&[]).await;
+    let mirror = evil_mirror(base.clone(), EVIL).await;
+    let mut args = vec![
+        bin.display().to_string(),
+        "update".into(),
+        "--server".into(),
+        mirror,
+        "--public-key".into(),
+        public.clone(),
+    ];
+    let out = agent(args.clone()).await;
     assert!(!out.status.success(), "{}", say(&out));
     assert!(say(&out).contains("SHA-256"), "{}", say(&out));
+    untouched();
+    args.push("--check".into());
+    let out = agent(args).await;
+    assert!(say(&out).contains("9.9.9 is available"), "{}", say(&out));
+
+    // The server itself never serves bytes that do not match what it announces (a damaged
+    // row): it refuses the download.
+    owner
+        .exec(&format!(
+            "UPDATE agent_releases SET sha256 = '{}'",
+            hex_sha(EVIL)
+        ))
+        .await;
+    let res = reqwest::get(format!("{base}/api/agent/download/9.9.9/linux/x86_64"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 500);
+    let out = update(&[]).await;
+    assert!(!out.status.success(), "{}", say(&out));
     untouched();
 
     // Wrong signature: signed by a key the agent does not trust.
@@ -177,4 +201,50 @@ fn hex_sha(b: &[u8]) -> String {
         .iter()
         .map(|x| format!("{x:02x}"))
         .collect()
+}
+
+/// A mirror that passes the version document through from `upstream` and answers every
+/// download with `payload`: what a compromised mirror or a man in the middle would do.
+async fn evil_mirror(upstream: String, payload: &'static [u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let body = if path.starts_with("/api/agent/download/") {
+                    payload.to_vec()
+                } else {
+                    reqwest::get(format!("{upstream}{path}"))
+                        .await
+                        .unwrap()
+                        .bytes()
+                        .await
+                        .unwrap()
+                        .to_vec()
+                };
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(reply.as_bytes()).await;
+                let _ = socket.write_all(&body).await;
+            });
+        }
+    });
+    format!("http://{addr}")
 }

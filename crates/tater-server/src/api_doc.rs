@@ -172,6 +172,12 @@ impl Op {
                 problem("Stale version or duplicate (CONFLICT)"),
             );
         }
+        if self.path != "/healthz" {
+            responses.insert(
+                "429".into(),
+                problem("Over a rate limit (RATE_LIMITED) or too many at once (TOO_MANY_CONCURRENT: downloads per address, exports per organization); wait for Retry-After"),
+            );
+        }
         responses.insert(
             "500".into(),
             problem("Internal error (INTERNAL); details are logged, never returned"),

@@ -11,9 +11,15 @@ use tater_store::Store;
 use tokio::net::TcpListener;
 
 use crate::demo::{self, DemoLogin};
+use crate::gate::{ConcurrencyGate, Gates};
 use crate::rate_limit::{RateLimitConfig, RateLimiter};
 use crate::routes::{HttpLimits, router};
 use crate::state::{AppState, ServerInfo};
+
+/// Agent downloads one client address may run at once, by default.
+pub const DEFAULT_DOWNLOAD_CONCURRENCY: usize = 4;
+/// Exports one organization may run at once, by default.
+pub const DEFAULT_EXPORT_CONCURRENCY: usize = 4;
 
 /// Everything `App::build` needs, resolved from flags (or set by tests).
 pub struct AppConfig {
@@ -40,6 +46,10 @@ pub struct AppConfig {
     pub checkpoint_interval: Option<Duration>,
     /// SIEM forwarding; `None` turns destinations off.
     pub siem: Option<SiemConfig>,
+    /// Agent downloads one client address may run at once (0: no cap).
+    pub download_concurrency: usize,
+    /// Exports one organization may run at once (0: no cap).
+    pub export_concurrency: usize,
 }
 
 impl AppConfig {
@@ -72,6 +82,8 @@ impl AppConfig {
             audit: tater_store::AuditSettings::unsigned(),
             checkpoint_interval: None,
             siem: None,
+            download_concurrency: DEFAULT_DOWNLOAD_CONCURRENCY,
+            export_concurrency: DEFAULT_EXPORT_CONCURRENCY,
         }
     }
 }
@@ -146,9 +158,23 @@ impl App {
             openapi: OnceLock::new(),
         });
         let limiter = Arc::new(RateLimiter::new(config.rate_limits).await?);
+        let gates = Arc::new(Gates {
+            // A refused download is an agent that retries on its next update check.
+            downloads: ConcurrencyGate::new(
+                config.download_concurrency,
+                "agent downloads per client address",
+                30,
+            ),
+            exports: ConcurrencyGate::new(
+                config.export_concurrency,
+                "exports per organization",
+                10,
+            ),
+        });
         let state = AppState {
             service: service.clone(),
             info,
+            gates,
         };
         let limits = HttpLimits {
             body_bytes: config.body_limit,

@@ -166,6 +166,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         siem: Some(args.siem.config(&data_dir)?),
         checkpoint_interval: (args.audit_checkpoint_interval > 0)
             .then(|| std::time::Duration::from_secs(args.audit_checkpoint_interval)),
+        download_concurrency: args.download_concurrency,
+        export_concurrency: args.export_concurrency,
     };
     let app = App::build(config).await?;
     println!("Tater is running at http://{}/", app.addr);

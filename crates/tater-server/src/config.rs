@@ -116,6 +116,14 @@ pub struct ServeArgs {
     /// checkpoints every N entries).
     #[arg(long, env = "TATER_AUDIT_CHECKPOINT_INTERVAL", default_value_t = 3600)]
     pub audit_checkpoint_interval: u64,
+    /// Agent downloads one client address may run at once (0: no cap); the ones over it get
+    /// 429 with Retry-After.
+    #[arg(long, env = "TATER_DOWNLOAD_CONCURRENCY", default_value_t = crate::app::DEFAULT_DOWNLOAD_CONCURRENCY)]
+    pub download_concurrency: usize,
+    /// Exports (CSV, JSON, OSCAL, eMASS, Word, the full zip, the audit log) one organization
+    /// may run at once (0: no cap); the ones over it get 429 with Retry-After.
+    #[arg(long, env = "TATER_EXPORT_CONCURRENCY", default_value_t = crate::app::DEFAULT_EXPORT_CONCURRENCY)]
+    pub export_concurrency: usize,
 }
 
 /// SIEM forwarding and the egress rules for customer-supplied addresses (SPEC L4, L6, T4).

@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod gate;
 pub mod middleware;
 pub mod routes;
 pub mod state;

@@ -12,6 +12,8 @@ use tater_store::Engine;
 pub struct AppState {
     pub service: Service,
     pub info: Arc<ServerInfo>,
+    /// Caps on long-running responses (downloads, exports).
+    pub gates: Arc<crate::gate::Gates>,
 }
 
 /// Facts about this running server.

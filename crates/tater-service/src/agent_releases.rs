@@ -2,11 +2,15 @@
 //! SHA-256 (and optionally an Ed25519 signature made offline with the release key); agents
 //! read the version document without credentials and download the bytes.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+
 use base64::Engine as _;
+use bytes::Bytes;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tater_domain::ValidationErrors;
-use tater_store::{AgentRelease, Mode};
+use tater_store::{AgentRelease, Mode, Store};
 
 use crate::{Service, ServiceError, ServiceResult, SystemOperator};
 
@@ -99,26 +103,126 @@ impl Service {
         Ok(json!({ "version": latest, "artifacts": artifacts }))
     }
 
-    /// A release's metadata and bytes.
+    /// A release's metadata and bytes. The bytes are one buffer shared by every download in
+    /// flight (see [`ReleaseCache`]): a hundred slow readers hold one copy, not a hundred.
     pub async fn agent_download(
         &self,
         version: &str,
         os: &str,
         arch: &str,
-    ) -> ServiceResult<(AgentRelease, Vec<u8>)> {
-        let mut tx = self.store.identity(Mode::Read).await?;
-        let release = tx
-            .releases()
-            .await?
-            .into_iter()
-            .find(|r| r.version == version && r.os == os && r.arch == arch)
-            .ok_or(ServiceError::NotFound)?;
-        let content = tx
-            .release_content(version, os, arch)
-            .await?
-            .ok_or(ServiceError::NotFound)?;
-        Ok((release, content))
+    ) -> ServiceResult<(AgentRelease, Bytes)> {
+        let release = {
+            let mut tx = self.store.identity(Mode::Read).await?;
+            tx.release(version, os, arch)
+                .await?
+                .ok_or(ServiceError::NotFound)?
+        };
+        let bytes = self
+            .releases
+            .bytes_of(self.store.as_ref(), &release)
+            .await?;
+        Ok((release, bytes))
     }
+}
+
+/// Which release a buffer holds; the digest makes a republished build a different entry.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ReleaseKey {
+    version: String,
+    os: String,
+    arch: String,
+    sha256: String,
+}
+
+/// The release buffer, owned jointly by every response body that serves it.
+struct SharedRelease(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedRelease {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Release bytes in memory while someone downloads them, and only then: the map keeps weak
+/// references, so the buffer is freed when the last download ends. Loading is single-flight
+/// (the lock is held while a release is read), so concurrent first downloads read the
+/// database once.
+#[derive(Default)]
+pub(crate) struct ReleaseCache {
+    loaded: tokio::sync::Mutex<HashMap<ReleaseKey, Weak<Vec<u8>>>>,
+}
+
+impl ReleaseCache {
+    async fn bytes_of(&self, store: &dyn Store, release: &AgentRelease) -> ServiceResult<Bytes> {
+        let key = ReleaseKey {
+            version: release.version.clone(),
+            os: release.os.clone(),
+            arch: release.arch.clone(),
+            sha256: release.sha256.clone(),
+        };
+        let mut loaded = self.loaded.lock().await;
+        loaded.retain(|_, weak| weak.strong_count() > 0);
+        let shared = match loaded.get(&key).and_then(Weak::upgrade) {
+            Some(shared) => shared,
+            None => {
+                let shared = Arc::new(read_release(store, release).await?);
+                loaded.insert(key, Arc::downgrade(&shared));
+                shared
+            }
+        };
+        Ok(Bytes::from_owner(SharedRelease(shared)))
+    }
+}
+
+/// Reads a release chunk by chunk into one buffer of its size and checks it against its
+/// digest, so a damaged row is never served as a release.
+async fn read_release(store: &dyn Store, release: &AgentRelease) -> ServiceResult<Vec<u8>> {
+    let size = usize::try_from(release.size).unwrap_or(0);
+    if size == 0 || size > MAX_RELEASE_BYTES {
+        return Err(ServiceError::Internal(anyhow::anyhow!(
+            "agent release {} {} {} has an impossible size {}",
+            release.version,
+            release.os,
+            release.arch,
+            release.size
+        )));
+    }
+    let mut content = Vec::with_capacity(size);
+    let mut tx = store.identity(Mode::Read).await?;
+    let mut seq = 0i64;
+    while content.len() < size {
+        let chunk = tx
+            .release_chunk(&release.version, &release.os, &release.arch, seq)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::Internal(anyhow::anyhow!(
+                    "agent release {} {} {} is missing chunk {seq}",
+                    release.version,
+                    release.os,
+                    release.arch
+                ))
+            })?;
+        if chunk.is_empty() || content.len() + chunk.len() > size {
+            return Err(ServiceError::Internal(anyhow::anyhow!(
+                "agent release {} {} {}: chunk {seq} does not fit its size",
+                release.version,
+                release.os,
+                release.arch
+            )));
+        }
+        content.extend_from_slice(&chunk);
+        seq += 1;
+    }
+    drop(tx);
+    if hex::encode(Sha256::digest(&content)) != release.sha256 {
+        return Err(ServiceError::Internal(anyhow::anyhow!(
+            "agent release {} {} {} does not match its SHA-256",
+            release.version,
+            release.os,
+            release.arch
+        )));
+    }
+    Ok(content)
 }
 
 #[cfg(test)]

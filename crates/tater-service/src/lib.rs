@@ -104,6 +104,8 @@ pub struct Service {
     compliance: ComplianceConfig,
     audit_keys: Arc<tater_audit::AuditKeys>,
     siem: Option<Arc<SiemSupport>>,
+    /// Agent release bytes shared by the downloads in flight.
+    releases: Arc<agent_releases::ReleaseCache>,
 }
 
 impl Service {
@@ -127,6 +129,7 @@ impl Service {
             compliance,
             audit_keys,
             siem,
+            releases: Default::default(),
         })
     }
 

@@ -52,6 +52,20 @@ macro_rules! impl_engine {
         const KEY_COLUMNS: &str = "id, user_id, tenant_id, key_hash, prefix, name, role, \
              created_at, expires_at, last_used_at, revoked_at";
 
+        const RELEASE_COLUMNS: &str = "version, os, arch, sha256, size, signature, published_at";
+
+        fn release_from_row(r: &Row) -> Result<$crate::AgentRelease> {
+            Ok($crate::AgentRelease {
+                version: r.try_get("version")?,
+                os: r.try_get("os")?,
+                arch: r.try_get("arch")?,
+                sha256: r.try_get("sha256")?,
+                size: r.try_get("size")?,
+                signature: r.try_get("signature")?,
+                published_at: ts(r, "published_at")?,
+            })
+        }
+
         fn bind_args<'q>(mut q: Query<'q>, args: &'q [Arg]) -> Query<'q> {
             for a in args {
                 q = match a {
@@ -1914,42 +1928,60 @@ macro_rules! impl_engine {
                 .bind(&r.sha256)
                 .bind(r.size)
                 .bind(&r.signature)
-                .bind(content)
+                .bind(&[] as &[u8])
                 .bind(r.published_at.millis())
                 .execute(&mut *self.tx)
                 .await?;
+                sqlx::query("DELETE FROM agent_release_chunks WHERE version = $1 AND os = $2 AND arch = $3")
+                    .bind(&r.version)
+                    .bind(&r.os)
+                    .bind(&r.arch)
+                    .execute(&mut *self.tx)
+                    .await?;
+                for (seq, chunk) in content.chunks($crate::RELEASE_CHUNK_BYTES).enumerate() {
+                    sqlx::query(
+                        "INSERT INTO agent_release_chunks (version, os, arch, seq, bytes) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(&r.version)
+                    .bind(&r.os)
+                    .bind(&r.arch)
+                    .bind(seq as i64)
+                    .bind(chunk)
+                    .execute(&mut *self.tx)
+                    .await?;
+                }
                 Ok(())
             }
 
             async fn releases(&mut self) -> Result<Vec<$crate::AgentRelease>> {
-                let rows = sqlx::query(
-                    "SELECT version, os, arch, sha256, size, signature, published_at FROM agent_releases \
-                     ORDER BY published_at",
-                )
-                .fetch_all(&mut *self.tx)
-                .await?;
-                rows.iter()
-                    .map(|r| {
-                        Ok($crate::AgentRelease {
-                            version: r.try_get("version")?,
-                            os: r.try_get("os")?,
-                            arch: r.try_get("arch")?,
-                            sha256: r.try_get("sha256")?,
-                            size: r.try_get("size")?,
-                            signature: r.try_get("signature")?,
-                            published_at: ts(r, "published_at")?,
-                        })
-                    })
-                    .collect()
+                let rows = sqlx::query(&format!("SELECT {RELEASE_COLUMNS} FROM agent_releases ORDER BY published_at"))
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                rows.iter().map(release_from_row).collect()
             }
 
-            async fn release_content(&mut self, version: &str, os: &str, arch: &str) -> Result<Option<Vec<u8>>> {
-                Ok(sqlx::query_scalar("SELECT content FROM agent_releases WHERE version = $1 AND os = $2 AND arch = $3")
-                    .bind(version)
-                    .bind(os)
-                    .bind(arch)
-                    .fetch_optional(&mut *self.tx)
-                    .await?)
+            async fn release(&mut self, version: &str, os: &str, arch: &str) -> Result<Option<$crate::AgentRelease>> {
+                let row = sqlx::query(&format!(
+                    "SELECT {RELEASE_COLUMNS} FROM agent_releases WHERE version = $1 AND os = $2 AND arch = $3"
+                ))
+                .bind(version)
+                .bind(os)
+                .bind(arch)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+                row.as_ref().map(release_from_row).transpose()
+            }
+
+            async fn release_chunk(&mut self, version: &str, os: &str, arch: &str, seq: i64) -> Result<Option<Vec<u8>>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT bytes FROM agent_release_chunks WHERE version = $1 AND os = $2 AND arch = $3 AND seq = $4",
+                )
+                .bind(version)
+                .bind(os)
+                .bind(arch)
+                .bind(seq)
+                .fetch_optional(&mut *self.tx)
+                .await?)
             }
 
             async fn checkpoint_audit_heads(&mut self, now: Timestamp) -> Result<u64> {

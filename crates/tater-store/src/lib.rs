@@ -202,6 +202,10 @@ pub struct OrgSettings {
     pub remote_execution: bool,
 }
 
+/// Releases are stored in chunks of this many bytes, so reading one never needs a second
+/// whole copy in memory.
+pub const RELEASE_CHUNK_BYTES: usize = 1024 * 1024;
+
 /// A published agent build (its bytes are fetched separately).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentRelease {
@@ -563,12 +567,20 @@ pub trait IdentityTx: Send {
     async fn publish_release(&mut self, release: &AgentRelease, content: &[u8]) -> Result<()>;
     /// Every published release (without bytes).
     async fn releases(&mut self) -> Result<Vec<AgentRelease>>;
-    /// A release's bytes.
-    async fn release_content(
+    /// One release (without bytes).
+    async fn release(
         &mut self,
         version: &str,
         os: &str,
         arch: &str,
+    ) -> Result<Option<AgentRelease>>;
+    /// Chunk `seq` of a release's bytes ([`RELEASE_CHUNK_BYTES`] each, the last one shorter).
+    async fn release_chunk(
+        &mut self,
+        version: &str,
+        os: &str,
+        arch: &str,
+        seq: i64,
     ) -> Result<Option<Vec<u8>>>;
 
     /// Checkpoints every tenant's audit head that has none yet (a system job; SPEC T2: a

@@ -345,6 +345,7 @@ pub async fn rate_limit(
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
     let ip = limiter.client_ip(peer, req.headers());
+    req.extensions_mut().insert(crate::gate::ClientIp(ip));
     let by_ip = limiter.check(Subject::Ip(ip), category).await;
     if !by_ip.outcome.allowed {
         tracing::info!(%ip, category = category.name(), "rate limited (client IP)");

@@ -1,16 +1,19 @@
 //! Agent self-update (SPEC G2): the version document and the downloads, without credentials
 //! (a release is public; its SHA-256 and optional Ed25519 signature make it trustworthy).
 
-use axum::Json;
+use std::net::{IpAddr, Ipv4Addr};
+
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Extension, Json};
 use serde_json::{Value, json};
 
 use crate::api_doc::{ApiRouter, Op};
 use crate::error::ApiResult;
+use crate::gate::ClientIp;
 use crate::state::AppState;
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
@@ -58,18 +61,42 @@ async fn version(State(s): State<AppState>) -> ApiResult<Json<Value>> {
     Ok(Json(s.service.agent_version().await?))
 }
 
+/// Bytes per frame of a download: slices of the shared buffer, so no copy is made per client.
+const FRAME_BYTES: usize = 64 * 1024;
+
 async fn download(
     State(s): State<AppState>,
+    client: Option<Extension<ClientIp>>,
     Path((version, os, arch)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
+    // Set by the rate-limit layer, which every route but /healthz passes.
+    let ip = client.map_or(
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        |Extension(ClientIp(ip))| ip,
+    );
+    // Counted before any work: a refused client costs a map lookup.
+    let permit = match s.gates.downloads.acquire(ip) {
+        Ok(p) => p,
+        Err(refused) => {
+            tracing::info!(%ip, "agent download refused: too many at once from this address");
+            return Ok(refused.into_response());
+        }
+    };
     let (release, content) = s.service.agent_download(&version, &os, &arch).await?;
     let name = format!(
         "tater-agent-{}-{}-{}",
         release.version, release.os, release.arch
     );
+    let len = content.len();
+    // The permit lives as long as the body: until the last byte is sent or the client leaves.
+    let frames = futures::stream::iter((0..len).step_by(FRAME_BYTES).map(move |at| {
+        let _held = &permit;
+        Ok::<_, std::io::Error>(content.slice(at..len.min(at + FRAME_BYTES)))
+    }));
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (header::CONTENT_LENGTH, len.to_string()),
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{name}\""),
@@ -79,7 +106,7 @@ async fn download(
                 release.sha256,
             ),
         ],
-        Body::from(content),
+        Body::from_stream(frames),
     )
         .into_response())
 }

@@ -6,5 +6,6 @@ mod endpoints;
 mod identity;
 mod members;
 mod records;
+mod releases;
 mod rls;
 mod support;

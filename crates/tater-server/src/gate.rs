@@ -1,0 +1,147 @@
+//! Caps on work that outlives its request: a response body that streams for minutes holds
+//! memory and a connection for as long as its client takes to read it, so the number of such
+//! bodies per client address (agent downloads) or per organization (exports) is capped. The
+//! permit travels with the body and is given back when the body ends or the client goes away.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::error::Problem;
+
+/// At most `limit` permits per key at a time.
+pub struct ConcurrencyGate<K> {
+    limit: usize,
+    held: Arc<Mutex<HashMap<K, usize>>>,
+    /// Says what is limited, in the 429 problem.
+    what: &'static str,
+    /// Seconds a refused client is asked to wait.
+    retry_after_secs: u32,
+}
+
+/// One unit of a gate, held until dropped.
+pub struct Permit<K: Hash + Eq> {
+    key: Option<K>,
+    held: Arc<Mutex<HashMap<K, usize>>>,
+}
+
+impl<K: Hash + Eq + Clone> ConcurrencyGate<K> {
+    /// `limit` 0 means no limit.
+    pub fn new(limit: usize, what: &'static str, retry_after_secs: u32) -> Self {
+        Self {
+            limit,
+            held: Arc::new(Mutex::new(HashMap::new())),
+            what,
+            retry_after_secs,
+        }
+    }
+
+    /// A permit for `key`, or the 429 answer when `key` already holds `limit` of them.
+    pub fn acquire(&self, key: K) -> Result<Permit<K>, Refused> {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let count = held.entry(key.clone()).or_insert(0);
+        if self.limit > 0 && *count >= self.limit {
+            return Err(Refused {
+                what: self.what,
+                limit: self.limit,
+                retry_after_secs: self.retry_after_secs,
+            });
+        }
+        *count += 1;
+        Ok(Permit {
+            key: Some(key),
+            held: self.held.clone(),
+        })
+    }
+
+    /// Permits held for `key` right now.
+    pub fn in_use(&self, key: &K) -> usize {
+        let held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        held.get(key).copied().unwrap_or(0)
+    }
+}
+
+impl<K: Hash + Eq> Drop for Permit<K> {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else { return };
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = held.get_mut(&key) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                held.remove(&key);
+            }
+        }
+    }
+}
+
+/// A gate's refusal: 429 with `Retry-After`.
+#[derive(Debug)]
+pub struct Refused {
+    what: &'static str,
+    limit: usize,
+    retry_after_secs: u32,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let mut res = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TOO_MANY_CONCURRENT",
+            "Too many at once",
+            format!(
+                "at most {} {} may run at once; retry in {} s",
+                self.limit, self.what, self.retry_after_secs
+            ),
+        )
+        .into_response();
+        res.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(self.retry_after_secs),
+        );
+        res
+    }
+}
+
+/// The gates of one server.
+pub struct Gates {
+    /// Agent downloads per client address.
+    pub downloads: ConcurrencyGate<IpAddr>,
+    /// Exports per organization.
+    pub exports: ConcurrencyGate<tater_domain::OrgId>,
+}
+
+/// The client's address as the rate limiter determined it (trusted proxies applied).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permits_are_counted_per_key_and_given_back() {
+        let gate = ConcurrencyGate::new(2, "downloads", 5);
+        let a = gate.acquire("a").unwrap();
+        let b = gate.acquire("a").unwrap();
+        assert!(gate.acquire("a").is_err(), "a third one is refused");
+        let other = gate.acquire("b").unwrap();
+        drop(a);
+        assert_eq!(gate.in_use(&"a"), 1);
+        let again = gate.acquire("a").unwrap();
+        drop((b, again, other));
+        assert_eq!(gate.in_use(&"a"), 0);
+        assert!(gate.held.lock().unwrap().is_empty(), "no key is kept");
+    }
+
+    #[test]
+    fn zero_means_unlimited() {
+        let gate = ConcurrencyGate::new(0, "exports", 5);
+        let permits: Vec<_> = (0..100).map(|_| gate.acquire(1).unwrap()).collect();
+        assert_eq!(gate.in_use(&1), 100);
+        drop(permits);
+    }
+}

@@ -1,0 +1,199 @@
+//! What a hostile client can do to the server's memory, measured on the real `tater` binary
+//! as a child process (`VmRSS`/`VmHWM` from `/proc/<pid>/status`). Figures are printed so the
+//! run's log carries them.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use sha2::{Digest, Sha256};
+
+use crate::process::{ServerProcess, SlowReader, mib, tater_cli};
+use crate::support::*;
+
+const RELEASE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Incompressible bytes (xorshift), so no layer can make the release smaller than it is.
+fn release_bytes(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Waits until the server's resident size stops growing (the kernel takes a moment to fill
+/// every socket buffer), at most `limit`.
+async fn settle(server: &ServerProcess, limit: Duration) {
+    let start = std::time::Instant::now();
+    let mut last = server.rss();
+    while start.elapsed() < limit {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = server.rss();
+        if now <= last {
+            return;
+        }
+        last = now;
+    }
+}
+
+/// Finding 1: a hundred slow readers of a 64 MiB release cost one copy of it, not a hundred.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_readers_of_an_agent_release_share_one_copy() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("tater-agent");
+    let content = release_bytes(RELEASE_BYTES);
+    std::fs::write(&file, &content).unwrap();
+    let sha = hex::encode(Sha256::digest(&content));
+    drop(content);
+    tater_cli(
+        data.path(),
+        &[
+            "admin",
+            "agent",
+            "publish",
+            "--file",
+            file.to_str().unwrap(),
+            "--version",
+            "9.9.9",
+            "--os",
+            "linux",
+            "--arch",
+            "x86_64",
+        ],
+        &[],
+    );
+    let server = ServerProcess::start(
+        data.path(),
+        &[
+            ("TATER_DOWNLOAD_CONCURRENCY", "1000"),
+            ("TATER_RATE_LIMIT_GENERAL", "0"),
+            ("TATER_RATE_LIMIT_AUTH", "0"),
+        ],
+    );
+    let path = "/api/agent/download/9.9.9/linux/x86_64";
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let version = client
+        .get(format!("{}/api/agent/version", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(version.status(), StatusCode::OK);
+    let before = server.rss();
+
+    let mut readers = Vec::new();
+    for _ in 0..100 {
+        let r = SlowReader::open(server.addr, path, &[], 100).await;
+        assert_eq!(r.status(), 200, "{}", r.head);
+        readers.push(r);
+    }
+    settle(&server, Duration::from_secs(10)).await;
+    let during = server.rss();
+    let peak = server.hwm();
+    let growth = peak.saturating_sub(before);
+    eprintln!(
+        "agent download, 100 slow readers of a {:.0} MiB release: VmRSS {:.1} MiB before, {:.1} MiB with the readers connected, VmHWM {:.1} MiB; growth {:.1} MiB = {:.2}× the release",
+        mib(RELEASE_BYTES as u64),
+        mib(before),
+        mib(during),
+        mib(peak),
+        mib(growth),
+        growth as f64 / RELEASE_BYTES as f64
+    );
+    assert!(
+        growth < 2 * RELEASE_BYTES as u64,
+        "resident growth {:.1} MiB is not under twice the release",
+        mib(growth)
+    );
+
+    // A reader that reads to the end gets exactly the published bytes.
+    let whole = client
+        .get(format!("{}{path}", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(whole.status(), StatusCode::OK);
+    assert_eq!(
+        whole.headers()["content-length"],
+        RELEASE_BYTES.to_string().as_str()
+    );
+    let body = whole.bytes().await.unwrap();
+    assert_eq!(hex::encode(Sha256::digest(&body)), sha);
+
+    // When the readers go away, so does the buffer.
+    drop(readers);
+    let start = std::time::Instant::now();
+    while server.rss() > before + RELEASE_BYTES as u64 / 2
+        && start.elapsed() < Duration::from_secs(20)
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!(
+        "agent download: VmRSS {:.1} MiB after the readers left",
+        mib(server.rss())
+    );
+}
+
+/// Finding 1, the cap: with the default of 4 downloads per client address, a fifth slow
+/// reader gets 429 with Retry-After; a slot comes back when a reader leaves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_per_address_are_capped() {
+    let app = TestApp::spawn(tater_testkit::TestDb::sqlite()).await;
+    assert_eq!(tater_server::app::DEFAULT_DOWNLOAD_CONCURRENCY, 4);
+    app.service
+        .admin_publish_agent_release(
+            &operator(),
+            "1.0.0",
+            "linux",
+            "x86_64",
+            &release_bytes(8 * 1024 * 1024),
+            None,
+        )
+        .await
+        .unwrap();
+    let addr: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
+    let path = "/api/agent/download/1.0.0/linux/x86_64";
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let r = SlowReader::open(addr, path, &[], 100).await;
+        assert_eq!(r.status(), 200, "{}", r.head);
+        held.push(r);
+    }
+    for _ in 0..3 {
+        let over = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(over.headers()["retry-after"], "30");
+        let (s, p) = json_of(over).await;
+        assert_eq!(
+            (s, p["error"].as_str()),
+            (StatusCode::TOO_MANY_REQUESTS, Some("TOO_MANY_CONCURRENT"))
+        );
+    }
+    // Another route from the same address is not affected.
+    let (s, _) = json_of(
+        app.client
+            .get(app.url("/api/agent/version"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    drop(held.pop());
+    let start = std::time::Instant::now();
+    loop {
+        let r = SlowReader::open(addr, path, &[], 100).await;
+        if r.status() == 200 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the slot never came back: {}",
+            r.head
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
