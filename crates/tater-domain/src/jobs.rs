@@ -37,6 +37,11 @@ pub enum TargetStatus {
     TimedOut,
     /// The endpoint would not run it (its configuration forbids remote scripts, ...).
     Refused,
+    /// Stopped before delivery: by an Admin, or because the organization turned remote
+    /// execution off (the reason says which).
+    Cancelled,
+    /// Not fetched by the agent within the job lifetime (`--job-ttl-hours`).
+    Expired,
 }
 
 impl TargetStatus {
@@ -48,12 +53,20 @@ impl TargetStatus {
             TargetStatus::Failed => "failed",
             TargetStatus::TimedOut => "timedOut",
             TargetStatus::Refused => "refused",
+            TargetStatus::Cancelled => "cancelled",
+            TargetStatus::Expired => "expired",
         }
     }
 
-    /// The statuses an agent may report.
-    pub fn is_final(self) -> bool {
-        !matches!(self, TargetStatus::Pending | TargetStatus::Sent)
+    /// The statuses an agent may report (the server alone cancels and expires).
+    pub fn is_reportable(self) -> bool {
+        matches!(
+            self,
+            TargetStatus::Succeeded
+                | TargetStatus::Failed
+                | TargetStatus::TimedOut
+                | TargetStatus::Refused
+        )
     }
 }
 
@@ -74,6 +87,8 @@ impl FromStr for TargetStatus {
             TargetStatus::Failed,
             TargetStatus::TimedOut,
             TargetStatus::Refused,
+            TargetStatus::Cancelled,
+            TargetStatus::Expired,
         ]
         .into_iter()
         .find(|t| t.as_str() == s)

@@ -223,6 +223,7 @@ impl App {
         if let Some(worker) = &self.worker {
             jobs.push(tokio::spawn(worker.clone().run()));
         }
+        jobs.push(tokio::spawn(job_expiry(self.service.clone())));
         let app = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -287,6 +288,21 @@ async fn checkpoint_job(service: Service, every: Duration) {
             Ok(0) => {}
             Ok(n) => tracing::info!(checkpoints = n, "audit heads checkpointed"),
             Err(e) => tracing::error!(error = %e, "checkpointing audit heads failed"),
+        }
+    }
+}
+
+/// Expires commands nobody fetched within the job lifetime, and cancels any still queued where
+/// remote execution is off, every minute (agents' polls do the same for their own commands).
+async fn job_expiry(service: Service) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(60));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match service.expire_overdue_jobs().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(targets = n, "queued commands expired or cancelled"),
+            Err(e) => tracing::error!(error = %e, "the job expiry sweep failed"),
         }
     }
 }

@@ -153,6 +153,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         compliance: tater_service::ComplianceConfig {
             stale_after_secs: i64::from(args.stale_after_hours) * 3600,
             max_acceptance_days: i64::from(args.max_acceptance_days),
+            job_ttl_secs: i64::from(args.job_ttl_hours) * 3600,
         },
         catalog: match &args.catalog_dir {
             Some(dir) => Some(Arc::new(

@@ -97,6 +97,9 @@ pub struct ServeArgs {
     /// An endpoint without contact for this many hours is flagged stale.
     #[arg(long, env = "TATER_STALE_AFTER_HOURS", default_value_t = 168, value_parser = clap::value_parser!(u32).range(1..=87_600))]
     pub stale_after_hours: u32,
+    /// A command the agent has not fetched within this many hours expires (`expired`).
+    #[arg(long, env = "TATER_JOB_TTL_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=8760))]
+    pub job_ttl_hours: u32,
     /// The longest a risk acceptance may run, in days.
     #[arg(long, env = "TATER_MAX_ACCEPTANCE_DAYS", default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub max_acceptance_days: u32,

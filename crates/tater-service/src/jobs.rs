@@ -9,8 +9,8 @@ use serde_json::{Map, Value, json};
 use tater_domain::modules::SCRIPTS;
 use tater_domain::policy::{Action, authorize};
 use tater_domain::{
-    Actor, AuditAction, AuditDraft, CheckStatus, Job, JobTarget, RecordId, TargetStatus,
-    TenantScope, ValidationErrors,
+    Actor, AuditAction, AuditDraft, Channel, CheckStatus, Job, JobTarget, OrgId, RecordId,
+    TargetStatus, TenantScope, ValidationErrors,
 };
 use tater_store::{Mode, TenantTx};
 
@@ -266,7 +266,9 @@ impl Service {
         Ok(job_view(&job, &targets))
     }
 
-    /// An agent's pending commands (now marked sent).
+    /// An agent's pending commands (now marked sent). The organization's switch and the job
+    /// lifetime are checked here, at delivery, not only when a job is created: a command that
+    /// is no longer allowed is never handed out.
     pub async fn agent_commands(&self, actor: &Actor) -> ServiceResult<Vec<Value>> {
         authorize(actor, Action::AgentReport)?;
         let endpoint = actor.endpoint_id().ok_or(ServiceError::NotFound)?;
@@ -274,11 +276,112 @@ impl Service {
             .store
             .tenant(&TenantScope::of(actor), Mode::Write)
             .await?;
-        let jobs = tx
-            .take_commands(endpoint, self.now(), COMMANDS_PER_POLL)
-            .await?;
+        let open = self.stop_what_may_not_run(&mut *tx, actor.org()).await?;
+        let jobs = if open {
+            tx.take_commands(endpoint, self.now(), COMMANDS_PER_POLL)
+                .await?
+        } else {
+            Vec::new()
+        };
         tx.commit().await?;
         Ok(jobs.iter().map(command_view).collect())
+    }
+
+    /// Cancels a job's targets that are still pending (Admin, audited). Commands already sent
+    /// cannot be recalled; 409 when nothing is left to cancel.
+    pub async fn cancel_job(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
+        authorize(actor, Action::WriteRecord)?;
+        let id: RecordId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        let mut tx = self
+            .store
+            .tenant(&TenantScope::of(actor), Mode::Write)
+            .await?;
+        tx.job(id).await?.ok_or(ServiceError::NotFound)?;
+        let reason = format!("cancelled by {}", actor.audit_upn());
+        let ended = end_pending(
+            &mut *tx,
+            actor,
+            Some(id),
+            None,
+            TargetStatus::Cancelled,
+            &reason,
+            self.now(),
+        )
+        .await?;
+        if ended == 0 {
+            return Err(ServiceError::Conflict(
+                "no target of this job is still pending; commands already sent cannot be recalled"
+                    .into(),
+            ));
+        }
+        let (job, targets) = tx.job(id).await?.ok_or(ServiceError::NotFound)?;
+        tx.commit().await?;
+        Ok(job_view(&job, &targets))
+    }
+
+    /// The job expiry sweep (a named system operation over every organization with pending
+    /// commands): pending targets older than the job lifetime become `expired`, and any still
+    /// pending where remote execution is off become `cancelled`. Audited in each organization
+    /// through the `cron` channel. Returns how many targets it ended.
+    pub async fn expire_overdue_jobs(&self) -> ServiceResult<u64> {
+        let orgs = {
+            let mut tx = self.store.identity(Mode::Read).await?;
+            tx.orgs_with_pending_jobs().await?
+        };
+        let mut ended = 0;
+        for org in orgs {
+            let system = job_sweeper(org, "job lifetime and remote-execution switch");
+            let mut tx = self
+                .store
+                .tenant(&TenantScope::of(&system), Mode::Write)
+                .await?;
+            ended += self.stop_pending_in(&mut *tx, org).await?;
+            tx.commit().await?;
+        }
+        Ok(ended)
+    }
+
+    /// Ends what may no longer run in the organization (see [`Service::stop_pending_in`]);
+    /// whether the command channel is open.
+    async fn stop_what_may_not_run(
+        &self,
+        tx: &mut dyn TenantTx,
+        org: OrgId,
+    ) -> ServiceResult<bool> {
+        self.stop_pending_in(tx, org).await?;
+        Ok(tx.settings().await?.remote_execution)
+    }
+
+    /// Expires pending targets past the job lifetime, and cancels every pending target when
+    /// remote execution is off; both attributed to the system through `cron`.
+    async fn stop_pending_in(&self, tx: &mut dyn TenantTx, org: OrgId) -> ServiceResult<u64> {
+        let now = self.now();
+        if !tx.settings().await?.remote_execution {
+            let system = job_sweeper(org, "remote execution is off");
+            return end_pending(
+                tx,
+                &system,
+                None,
+                None,
+                TargetStatus::Cancelled,
+                REMOTE_EXECUTION_OFF,
+                now,
+            )
+            .await;
+        }
+        let ttl = self.compliance.job_ttl_secs;
+        let system = job_sweeper(org, format!("job lifetime {} h", ttl / 3600));
+        let reason = format!("not fetched by the agent within {} hours", ttl / 3600);
+        end_pending(
+            tx,
+            &system,
+            None,
+            Some(now.plus_seconds(-ttl)),
+            TargetStatus::Expired,
+            &reason,
+            now,
+        )
+        .await
     }
 
     /// An agent's outcome of a command: `{status, exitCode?, stdout?, stderr?, durationMs?, reason?}`.
@@ -309,6 +412,46 @@ impl Service {
         tx.finish_command(job, &outcome, &audit).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// Why targets are cancelled when an organization turns remote execution off.
+const REMOTE_EXECUTION_OFF: &str = "remote execution was turned off for the organization";
+/// Pending jobs ended per store call; the sweep repeats until none are left.
+const END_BATCH: u32 = 200;
+
+/// The system actor of the job expiry sweep.
+fn job_sweeper(org: OrgId, detail: impl Into<String>) -> Actor {
+    Actor::system("job-expiry", detail, org, Channel::Cron)
+}
+
+/// Ends pending targets (of `job`, or of jobs created before `created_before`, or all) as
+/// `status` with `reason`, one audit entry per job naming the hosts; how many it ended.
+pub(crate) async fn end_pending(
+    tx: &mut dyn TenantTx,
+    actor: &Actor,
+    job: Option<RecordId>,
+    created_before: Option<tater_domain::Timestamp>,
+    status: TargetStatus,
+    reason: &str,
+    now: tater_domain::Timestamp,
+) -> ServiceResult<u64> {
+    let mut ended = 0;
+    loop {
+        let batch = tx.pending_targets(job, created_before, END_BATCH).await?;
+        if batch.is_empty() {
+            return Ok(ended);
+        }
+        for (id, hosts) in batch {
+            let audit = AuditDraft::new(actor, AuditAction::Update, "job", id, now).with_changes(
+                Some(&json!({ "pending": hosts })),
+                Some(&json!({ status.as_str(): hosts, "reason": reason })),
+                &[],
+            );
+            ended += tx
+                .end_pending_targets(id, status, reason, now, &audit)
+                .await?;
+        }
     }
 }
 
@@ -369,7 +512,7 @@ fn parse_outcome(body: &Value, endpoint: tater_domain::EndpointId) -> ServiceRes
         .get("status")
         .and_then(Value::as_str)
         .and_then(|s| s.parse::<TargetStatus>().ok())
-        .filter(|s| s.is_final());
+        .filter(|s| s.is_reportable());
     if status.is_none() {
         errors.add("status", "must be succeeded, failed, timedOut or refused");
     }

@@ -73,6 +73,8 @@ pub struct ComplianceConfig {
     pub stale_after_secs: i64,
     /// The longest a risk acceptance may run, in days.
     pub max_acceptance_days: i64,
+    /// A command not fetched by its agent within this long expires.
+    pub job_ttl_secs: i64,
 }
 
 impl Default for ComplianceConfig {
@@ -80,6 +82,7 @@ impl Default for ComplianceConfig {
         Self {
             stale_after_secs: 7 * 24 * 3600,
             max_acceptance_days: 365,
+            job_ttl_secs: 24 * 3600,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 use tater_domain::policy::{Action, authorize};
-use tater_domain::{Actor, AuditAction, AuditDraft, TenantScope, ValidationErrors};
+use tater_domain::{Actor, AuditAction, AuditDraft, TargetStatus, TenantScope, ValidationErrors};
 use tater_store::{Mode, OrgSettings};
 
 use crate::{Service, ServiceResult};
@@ -53,6 +53,21 @@ impl Service {
             let audit = AuditDraft::new(actor, AuditAction::Update, "settings", actor.org(), now)
                 .with_changes(Some(&settings_view(&old)), Some(&settings_view(&new)), &[]);
             tx.put_settings(&new, now, &audit).await?;
+            if old.remote_execution && !new.remote_execution {
+                // The switch also stops what is queued, in the same transaction: no agent
+                // can fetch a command once the change is committed.
+                let reason = format!("remote execution was turned off by {}", actor.audit_upn());
+                crate::jobs::end_pending(
+                    &mut *tx,
+                    actor,
+                    None,
+                    None,
+                    TargetStatus::Cancelled,
+                    &reason,
+                    now,
+                )
+                .await?;
+            }
             tx.commit().await?;
         }
         Ok(settings_view(&new))

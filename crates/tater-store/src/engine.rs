@@ -1013,8 +1013,11 @@ macro_rules! impl_engine {
                     .fetch_all(&mut *self.tx)
                     .await?;
                 let jobs = rows.iter().map(job_from_row).collect::<Result<Vec<_>>>()?;
-                for j in &jobs {
-                    sqlx::query(
+                let mut taken = Vec::with_capacity(jobs.len());
+                for j in jobs {
+                    // Only what this statement moved from pending to sent is handed out: a
+                    // target cancelled or expired meanwhile stays where it is.
+                    let moved = sqlx::query(
                         "UPDATE job_targets SET status = 'sent', sent_at = $4 \
                          WHERE tenant_id = $1 AND job_id = $2 AND endpoint_id = $3 AND status = 'pending'",
                     )
@@ -1024,8 +1027,80 @@ macro_rules! impl_engine {
                     .bind(now.millis())
                     .execute(&mut *self.tx)
                     .await?;
+                    if moved.rows_affected() == 1 {
+                        taken.push(j);
+                    }
                 }
-                Ok(jobs)
+                Ok(taken)
+            }
+
+            async fn pending_targets(
+                &mut self,
+                job: Option<RecordId>,
+                created_before: Option<Timestamp>,
+                limit: u32,
+            ) -> Result<Vec<(RecordId, Vec<String>)>> {
+                let mut b = SqlBuilder::new(
+                    $engine,
+                    "SELECT t.job_id, t.hostname FROM job_targets t JOIN jobs j \
+                     ON j.tenant_id = t.tenant_id AND j.id = t.job_id \
+                     WHERE t.tenant_id = $1 AND t.status = 'pending' AND t.job_id IN \
+                     (SELECT pj.id FROM jobs pj WHERE pj.tenant_id = $1 AND EXISTS (SELECT 1 FROM job_targets pt \
+                     WHERE pt.tenant_id = pj.tenant_id AND pt.job_id = pj.id AND pt.status = 'pending')".to_owned(),
+                    1,
+                );
+                if let Some(id) = job {
+                    let p = b.arg(Arg::Text(id.to_string()));
+                    b.push(&format!(" AND pj.id = {p}"));
+                }
+                if let Some(before) = created_before {
+                    let p = b.arg(Arg::Int(before.millis()));
+                    b.push(&format!(" AND pj.created_at < {p}"));
+                }
+                b.push(&format!(" ORDER BY pj.created_at, pj.id LIMIT {limit})"));
+                b.push(" ORDER BY j.created_at, t.job_id, t.hostname");
+                if self.mode == Mode::Write {
+                    b.push($lock);
+                }
+                let rows = bind_args(sqlx::query(&b.sql).bind(self.tenant()), &b.args)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                let mut out: Vec<(RecordId, Vec<String>)> = Vec::new();
+                for r in &rows {
+                    let id: RecordId = parse_col(r, "job_id")?;
+                    let host: String = r.try_get("hostname")?;
+                    match out.last_mut() {
+                        Some((last, hosts)) if *last == id => hosts.push(host),
+                        _ => out.push((id, vec![host])),
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn end_pending_targets(
+                &mut self,
+                job: RecordId,
+                status: tater_domain::TargetStatus,
+                reason: &str,
+                now: Timestamp,
+                audit: &AuditDraft,
+            ) -> Result<u64> {
+                let ended = sqlx::query(
+                    "UPDATE job_targets SET status = $3, reason = $4, finished_at = $5 \
+                     WHERE tenant_id = $1 AND job_id = $2 AND status = 'pending'",
+                )
+                .bind(self.tenant())
+                .bind(job.to_string())
+                .bind(status.as_str())
+                .bind(reason)
+                .bind(now.millis())
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+                if ended > 0 {
+                    append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await?;
+                }
+                Ok(ended)
             }
 
             async fn finish_command(&mut self, job: RecordId, o: &tater_domain::JobTarget, audit: &AuditDraft) -> Result<()> {
@@ -1982,6 +2057,17 @@ macro_rules! impl_engine {
                 .bind(seq)
                 .fetch_optional(&mut *self.tx)
                 .await?)
+            }
+
+            async fn orgs_with_pending_jobs(&mut self) -> Result<Vec<OrgId>> {
+                let rows: Vec<String> = sqlx::query_scalar(
+                    "SELECT DISTINCT tenant_id FROM job_targets WHERE status = 'pending' ORDER BY tenant_id",
+                )
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter()
+                    .map(|s| s.parse().map_err(|_| corrupt("tenant_id")))
+                    .collect()
             }
 
             async fn checkpoint_audit_heads(&mut self, now: Timestamp) -> Result<u64> {

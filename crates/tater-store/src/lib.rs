@@ -369,6 +369,25 @@ pub trait TenantTx: Send {
         now: Timestamp,
         limit: u32,
     ) -> Result<Vec<tater_domain::Job>>;
+    /// Jobs with targets still pending, oldest first, each with those targets' hostnames:
+    /// only `job`, or only jobs created before `created_before`, or any; at most `limit` jobs.
+    /// Locked in write mode.
+    async fn pending_targets(
+        &mut self,
+        job: Option<RecordId>,
+        created_before: Option<Timestamp>,
+        limit: u32,
+    ) -> Result<Vec<(RecordId, Vec<String>)>>;
+    /// Ends a job's still-pending targets as `status` (cancelled or expired) with `reason`;
+    /// returns how many it ended, and writes `audit` only when that is more than none.
+    async fn end_pending_targets(
+        &mut self,
+        job: RecordId,
+        status: tater_domain::TargetStatus,
+        reason: &str,
+        now: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<u64>;
     /// Records an endpoint's outcome of a command it was sent; `NotFound` unless the command
     /// is this endpoint's and still awaiting its outcome.
     async fn finish_command(
@@ -582,6 +601,10 @@ pub trait IdentityTx: Send {
         arch: &str,
         seq: i64,
     ) -> Result<Option<Vec<u8>>>;
+
+    /// Organizations with command-channel targets still pending (SPEC T2: a named operation
+    /// over all tenants, for the job expiry sweep).
+    async fn orgs_with_pending_jobs(&mut self) -> Result<Vec<OrgId>>;
 
     /// Checkpoints every tenant's audit head that has none yet (a system job; SPEC T2: a
     /// named operation over all tenants). Returns how many were written.

@@ -42,6 +42,12 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
         get(job),
     )
     .route(
+        Op::post("/api/jobs/{id}/cancel", "jobs_cancel", "Cancel a job's targets that are still pending (Admin); audited. Commands already sent cannot be recalled (409 when nothing is pending)")
+            .tag("commands").access(admin).path_id()
+            .ok(200, "The job, its pending targets now `cancelled`", obj.clone()),
+        post(cancel),
+    )
+    .route(
         Op::get("/api/agent/commands", "agent_commands", "An agent's pending commands (agent credential); they are marked sent").tag("agent").access(Access::Role(Role::Agent))
             .ok(200, "`{items: [{jobId, name, language, runAs, timeoutSecs, content}]}`", obj.clone()),
         get(commands),
@@ -63,6 +69,14 @@ async fn list_jobs(
     Ok(Json(
         json!({ "items": page.items, "nextCursor": page.next_cursor }),
     ))
+}
+
+async fn cancel(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(s.service.cancel_job(&actor, &id).await?))
 }
 
 async fn execute(

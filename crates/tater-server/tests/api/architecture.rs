@@ -79,7 +79,8 @@ fn only_authentication_creates_request_actors() {
         users_of("Actor::system("),
         vec![
             "crates/tater-server/src/demo.rs",
-            "crates/tater-service/src/admin.rs"
+            "crates/tater-service/src/admin.rs",
+            "crates/tater-service/src/jobs.rs"
         ],
         "system actors only for named operator actions"
     );

@@ -9,6 +9,7 @@ mod audit;
 mod audit_trail;
 mod bad_input;
 mod cli;
+mod command_channel;
 mod compliance;
 mod controls;
 mod data_export;
