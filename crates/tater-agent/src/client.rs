@@ -30,16 +30,24 @@ pub fn http() -> Result<reqwest::Client, String> {
         .map_err(|e| format!("HTTP client: {e}"))
 }
 
-/// Enrolls with a token; returns the endpoint id and credential.
-pub async fn enroll(server: &str, token: &str, facts: &Facts) -> Result<(String, String), String> {
+/// Enrolls with a token; returns the endpoint id and credential. `current`, the credential of
+/// an earlier enrolment of this machine, proves continuity when the hostname is enrolled.
+pub async fn enroll(
+    server: &str,
+    token: &str,
+    facts: &Facts,
+    current: Option<&str>,
+) -> Result<(String, String), String> {
     let url = format!("{}/api/agent/enroll", server.trim_end_matches('/'));
     let body = json!({
         "token": token, "hostname": facts.hostname, "os": facts.os, "osVersion": facts.os_version,
         "arch": facts.arch, "agentVersion": env!("CARGO_PKG_VERSION"),
     });
-    let res = http()?
-        .post(&url)
-        .json(&body)
+    let mut req = http()?.post(&url).json(&body);
+    if let Some(credential) = current {
+        req = req.header("x-api-key", credential);
+    }
+    let res = req
         .send()
         .await
         .map_err(|e| format!("cannot reach {url}: {e}"))?;

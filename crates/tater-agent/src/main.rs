@@ -173,7 +173,13 @@ async fn enroll(
     // The key first: a bad key file should not cost an enrollment token.
     let key = key_file.map(ConfigKey::load_or_create).transpose()?;
     let facts = facts::gather(&Root::new(root));
-    let (endpoint_id, api_key) = client::enroll(server, token, &facts).await?;
+    // Enrolling again from a machine that is already enrolled with this server: its current
+    // credential proves it is the same machine, so the server lets it keep its endpoint.
+    let current = AgentConfig::load_with(path, key.as_ref())
+        .ok()
+        .filter(|c| c.server.trim_end_matches('/') == server.trim_end_matches('/'))
+        .map(|c| c.api_key);
+    let (endpoint_id, api_key) = client::enroll(server, token, &facts, current.as_deref()).await?;
     AgentConfig::new(server, endpoint_id.clone(), api_key, spool).save_with(path, key.as_ref())?;
     println!(
         "enrolled {} as endpoint {endpoint_id}; configuration in {}",

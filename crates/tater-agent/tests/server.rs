@@ -58,7 +58,7 @@ async fn enroll_scan_report_and_survive_an_outage(db: TestDb) {
         "--server".into(),
         base.clone(),
         "--token".into(),
-        token,
+        token.clone(),
         "--config".into(),
         s(&cfg),
         "--spool-dir".into(),
@@ -72,6 +72,33 @@ async fn enroll_scan_report_and_survive_an_outage(db: TestDb) {
         std::fs::metadata(&cfg).unwrap().permissions().mode() & 0o777,
         0o600
     );
+    // Enrolling the same machine again: its current credential proves continuity, so it
+    // keeps its endpoint and gets a new credential; another copy of the agent without that
+    // credential (a fresh configuration) is refused.
+    let first: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    let reenroll = |config: &Path| {
+        agent(vec![
+            "enroll".into(),
+            "--server".into(),
+            base.clone(),
+            "--token".into(),
+            token.clone(),
+            "--config".into(),
+            s(config),
+            "--spool-dir".into(),
+            s(&spool),
+            "--root".into(),
+            s(&root),
+        ])
+    };
+    let out = reenroll(&cfg).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let second: Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    assert_eq!(second["endpointId"], first["endpointId"]);
+    assert_ne!(second["apiKey"], first["apiKey"]);
+    let impostor = reenroll(&work.path().join("impostor.json")).await;
+    assert!(!impostor.status.success());
+    assert!(text(&impostor).contains("409"), "{}", text(&impostor));
     let endpoints = get(&http, format!("{base}/api/endpoints"), &key).await;
     let endpoint = &endpoints["items"][0];
     assert_eq!(

@@ -87,12 +87,21 @@ pub struct EnrollmentToken {
     pub revoked_at: Option<Timestamp>,
     /// Audit `userId` of the creator.
     pub created_by: String,
+    /// The only (lower-case) hostnames this token enrolls; `None` for any.
+    pub hostnames: Option<Vec<String>>,
 }
 
 impl EnrollmentToken {
     /// Whether an agent may still enroll with it at `now`.
     pub fn usable(&self, now: Timestamp) -> bool {
         self.revoked_at.is_none() && self.expires_at > now && !(self.single_use && self.uses > 0)
+    }
+
+    /// Whether the token may enroll `hostname` (lower-case).
+    pub fn allows_host(&self, hostname: &str) -> bool {
+        self.hostnames
+            .as_ref()
+            .is_none_or(|hosts| hosts.iter().any(|h| h == hostname))
     }
 }
 
@@ -116,6 +125,9 @@ pub struct Endpoint {
     pub enrolled_at: Timestamp,
     pub last_seen_at: Option<Timestamp>,
     pub last_scan_id: Option<crate::ScanId>,
+    /// Until when an agent may enroll this hostname again without its current credential
+    /// (an Admin's one-time allowance, `POST /api/endpoints/{id}/allow-reenroll`).
+    pub reenroll_allowed_until: Option<Timestamp>,
     pub version: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,

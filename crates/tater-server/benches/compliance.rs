@@ -104,7 +104,7 @@ async fn org_with_endpoints(
     let org = service.admin_create_org(&op, name, None).await.unwrap().id;
     let actor = Actor::system("bench", "bench", org, Channel::Api);
     let (token, _) = service
-        .create_enrollment_token(&actor, "bench", Some(24), false)
+        .create_enrollment_token(&actor, "bench", Some(24), false, None)
         .await
         .unwrap();
     let mut endpoints = Vec::with_capacity(n);
@@ -117,7 +117,7 @@ async fn org_with_endpoints(
             arch: "x86_64".into(),
             agent_version: "0.1.0".into(),
         };
-        let e = service.enroll(&req).await.unwrap();
+        let e = service.enroll(&req, None).await.unwrap();
         endpoints.push((e.endpoint_id, e.credential));
     }
     (org, endpoints)

@@ -165,6 +165,12 @@ impl From<ServiceError> for Problem {
             ServiceError::NotFound => Problem::not_found(),
             ServiceError::Validation(errors) => Problem::validation(errors.0),
             ServiceError::Conflict(msg) => Problem::new(S::CONFLICT, "CONFLICT", "Conflict", msg),
+            ServiceError::ConflictCode(code, msg) => {
+                Problem::new(S::CONFLICT, code, "Conflict", msg)
+            }
+            ServiceError::ForbiddenCode(code, msg) => {
+                Problem::new(S::FORBIDDEN, code, "Forbidden", msg)
+            }
             ServiceError::FeatureDisabled(msg) => {
                 Problem::new(S::FORBIDDEN, "FEATURE_DISABLED", "Feature disabled", msg)
             }
@@ -215,6 +221,16 @@ mod tests {
                 "VALIDATION_FAILED",
             ),
             (ServiceError::Conflict("x".into()), 409, "CONFLICT"),
+            (
+                ServiceError::ConflictCode("ENDPOINT_EXISTS", "x".into()),
+                409,
+                "ENDPOINT_EXISTS",
+            ),
+            (
+                ServiceError::ForbiddenCode("HOSTNAME_NOT_ALLOWED", "x".into()),
+                403,
+                "HOSTNAME_NOT_ALLOWED",
+            ),
             (
                 ServiceError::Internal(anyhow::anyhow!("SELECT secret FROM x")),
                 500,

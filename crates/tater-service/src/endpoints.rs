@@ -1,6 +1,7 @@
 //! Endpoints: enrollment tokens (Admin), enrollment by agents, and the endpoint inventory.
 
 use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
 use tater_domain::policy::{Action, authorize};
 use tater_domain::{
     Actor, AuditAction, AuditDraft, Endpoint, EndpointId, EnrollmentToken, EnrollmentTokenId,
@@ -17,6 +18,9 @@ use crate::{Service, ServiceError, ServiceResult};
 
 const MAX_TOKEN_HOURS: i64 = 24 * 30;
 const MAX_TAGS: usize = 50;
+const MAX_TOKEN_HOSTNAMES: usize = 500;
+/// How long an Admin's allowance to re-enroll a hostname lasts.
+const REENROLL_WINDOW_SECS: i64 = 3600;
 
 /// What an agent sends to enroll.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -50,7 +54,7 @@ fn token_view(t: &EnrollmentToken, now: Timestamp) -> Value {
     json!({
         "id": t.id, "label": t.label, "prefix": t.prefix, "singleUse": t.single_use, "uses": t.uses,
         "status": status, "createdAt": t.created_at, "expiresAt": t.expires_at, "revokedAt": t.revoked_at,
-        "createdBy": t.created_by,
+        "createdBy": t.created_by, "hostnames": t.hostnames,
     })
 }
 
@@ -60,7 +64,8 @@ pub fn endpoint_view(e: &Endpoint, stale: bool) -> Value {
         "id": e.id, "hostname": e.hostname, "os": e.os, "osVersion": e.os_version, "arch": e.arch,
         "agentVersion": e.agent_version, "tags": e.tags, "status": e.status, "stale": stale,
         "enrolledAt": e.enrolled_at, "lastSeenAt": e.last_seen_at, "lastScanId": e.last_scan_id,
-        "credentialPrefix": e.credential_prefix, "version": e.version,
+        "credentialPrefix": e.credential_prefix, "reenrollAllowedUntil": e.reenroll_allowed_until,
+        "version": e.version,
         "createdAt": e.created_at, "updatedAt": e.updated_at,
     })
 }
@@ -102,6 +107,30 @@ fn hostname(errors: &mut ValidationErrors, raw: &str) -> String {
     h
 }
 
+/// An enrollment token's hostnames: 1 to 500 host names, lower-cased, without repeats.
+fn token_hostnames(errors: &mut ValidationErrors, raw: &[String]) -> Vec<String> {
+    if raw.is_empty() || raw.len() > MAX_TOKEN_HOSTNAMES {
+        errors.add(
+            "hostnames",
+            format!("must list 1 to {MAX_TOKEN_HOSTNAMES} host names (leave it out for any)"),
+        );
+    }
+    let mut out: Vec<String> = Vec::new();
+    for h in raw.iter().take(MAX_TOKEN_HOSTNAMES) {
+        let mut one = ValidationErrors::new();
+        let h = hostname(&mut one, h);
+        if one.is_empty() {
+            if !out.contains(&h) {
+                out.push(h);
+            }
+        } else {
+            errors.add("hostnames", "every entry must be a host name");
+            break;
+        }
+    }
+    out
+}
+
 fn tags(errors: &mut ValidationErrors, raw: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     if raw.len() > MAX_TAGS {
@@ -118,16 +147,61 @@ fn tags(errors: &mut ValidationErrors, raw: &[String]) -> Vec<String> {
     out
 }
 
+fn endpoint_exists(host: &str) -> ServiceError {
+    ServiceError::ConflictCode(
+        "ENDPOINT_EXISTS",
+        format!(
+            "an endpoint named {host} is already enrolled: re-enroll from that machine with its current credential (X-API-Key), or ask an Admin to allow one re-enrolment (POST /api/endpoints/{{id}}/allow-reenroll)"
+        ),
+    )
+}
+
+fn retired(host: &str) -> ServiceError {
+    ServiceError::ConflictCode(
+        "ENDPOINT_EXISTS",
+        format!(
+            "the endpoint named {host} is retired and stays retired; an Admin can delete it to enroll that host anew"
+        ),
+    )
+}
+
+/// How re-enrolling an existing endpoint is justified, or why it is refused.
+fn continuity(
+    existing: &Endpoint,
+    presented: Option<&str>,
+    now: Timestamp,
+) -> ServiceResult<&'static str> {
+    if existing.status != "active" {
+        return Err(retired(&existing.hostname));
+    }
+    let holds_credential = match (presented, &existing.credential_hash) {
+        (Some(c), Some(stored)) => {
+            bool::from(hash_api_key(c.trim()).as_bytes().ct_eq(stored.as_bytes()))
+        }
+        _ => false,
+    };
+    if holds_credential {
+        Ok("credential")
+    } else if existing.reenroll_allowed_until.is_some_and(|t| t > now) {
+        Ok("admin-allowance")
+    } else {
+        Err(endpoint_exists(&existing.hostname))
+    }
+}
+
 impl Service {
+    /// A token for enrolling endpoints; `hostnames` limits it to those hosts.
     pub async fn create_enrollment_token(
         &self,
         actor: &Actor,
         label: &str,
         expires_in_hours: Option<i64>,
         single_use: bool,
+        hostnames: Option<&[String]>,
     ) -> ServiceResult<(String, Value)> {
         authorize(actor, Action::WriteRecord)?;
         let mut errors = ValidationErrors::new();
+        let hostnames = hostnames.map(|list| token_hostnames(&mut errors, list));
         let label = label.trim();
         if label.chars().count() > 200 || label.chars().any(char::is_control) {
             errors.add("label", "must be at most 200 characters on one line");
@@ -154,9 +228,10 @@ impl Service {
             expires_at: now.plus_seconds(hours * 3600),
             revoked_at: None,
             created_by: actor.audit_user_id(),
+            hostnames,
         };
         let view = token_view(&token, now);
-        let after = json!({ "label": token.label, "prefix": token.prefix, "singleUse": single_use, "expiresAt": token.expires_at });
+        let after = json!({ "label": token.label, "prefix": token.prefix, "singleUse": single_use, "expiresAt": token.expires_at, "hostnames": token.hostnames });
         let audit = AuditDraft::new(
             actor,
             AuditAction::Create,
@@ -205,9 +280,16 @@ impl Service {
     }
 
     /// An agent enrolls its machine with a token. A hostname already enrolled in the
-    /// organization keeps its id, tags and history and gets a new credential (re-install).
-    /// Every refusal of the token reads the same.
-    pub async fn enroll(&self, req: &EnrollRequest) -> ServiceResult<Enrolled> {
+    /// organization is taken over only by proof of continuity: the agent presents the
+    /// endpoint's current credential (`presented`), or an Admin allowed one re-enrolment
+    /// within the last hour. Then it keeps its id, tags and history and gets a new credential;
+    /// otherwise `409 ENDPOINT_EXISTS`. A retired endpoint stays retired. Every refusal of the
+    /// token itself reads the same.
+    pub async fn enroll(
+        &self,
+        req: &EnrollRequest,
+        presented: Option<&str>,
+    ) -> ServiceResult<Enrolled> {
         let mut errors = ValidationErrors::new();
         let host = hostname(&mut errors, &req.hostname);
         let os = short(&mut errors, "os", &req.os, 64);
@@ -230,8 +312,18 @@ impl Service {
         if !token.usable(now) {
             return Err(refused());
         }
-        let credential = generate_secret(AGENT_CREDENTIAL_PREFIX);
+        if !token.allows_host(&host) {
+            return Err(ServiceError::ForbiddenCode(
+                "HOSTNAME_NOT_ALLOWED",
+                "this enrollment token does not enroll that hostname".into(),
+            ));
+        }
         let existing = tx.endpoint_by_hostname(token.org, &host).await?;
+        let proof = match &existing {
+            None => None,
+            Some(e) => Some(continuity(e, presented, now)?),
+        };
+        let credential = generate_secret(AGENT_CREDENTIAL_PREFIX);
         let endpoint = Endpoint {
             id: existing
                 .as_ref()
@@ -252,13 +344,17 @@ impl Service {
             enrolled_at: now,
             last_seen_at: Some(now),
             last_scan_id: existing.as_ref().and_then(|e| e.last_scan_id),
+            reenroll_allowed_until: None,
             version: existing.as_ref().map_or(1, |e| e.version + 1),
             created_at: existing.as_ref().map_or(now, |e| e.created_at),
             updated_at: now,
         };
-        let view = |e: &Endpoint| json!({ "hostname": e.hostname, "os": e.os, "osVersion": e.os_version, "arch": e.arch, "agentVersion": e.agent_version, "status": e.status });
+        let view = |e: &Endpoint| json!({ "hostname": e.hostname, "os": e.os, "osVersion": e.os_version, "arch": e.arch, "agentVersion": e.agent_version, "status": e.status, "credentialPrefix": e.credential_prefix });
         let mut after = view(&endpoint);
         after["enrollmentToken"] = json!(token.id);
+        if let Some(proof) = proof {
+            after["reenrolledWith"] = json!(proof);
+        }
         let action = if existing.is_some() {
             AuditAction::Update
         } else {
@@ -276,6 +372,8 @@ impl Service {
             .await
             .map_err(|e| match ServiceError::from(e) {
                 ServiceError::Conflict(_) => refused(),
+                // The endpoint changed under us (another re-enrolment used the allowance).
+                ServiceError::NotFound => endpoint_exists(&endpoint.hostname),
                 other => other,
             })?;
         tx.commit().await?;
@@ -283,6 +381,26 @@ impl Service {
             endpoint_id: endpoint.id,
             credential,
         })
+    }
+
+    /// Lets an agent enroll this endpoint's hostname again once within the next hour without
+    /// its current credential (a reinstalled machine). Admin; audited.
+    pub async fn allow_reenroll(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
+        authorize(actor, Action::WriteRecord)?;
+        let id: EndpointId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        let until = self.clock.now().plus_seconds(REENROLL_WINDOW_SECS);
+        {
+            let mut tx = self
+                .store
+                .tenant(&TenantScope::of(actor), Mode::Read)
+                .await?;
+            let e = tx.endpoint(id).await?.ok_or(ServiceError::NotFound)?;
+            if e.status != "active" {
+                return Err(retired(&e.hostname));
+            }
+        }
+        self.change_endpoint(actor, id, None, |e| e.reenroll_allowed_until = Some(until))
+            .await
     }
 
     /// The inventory: `status`, `q` (hostname), `stale`, `limit`, `cursor`.
@@ -393,6 +511,7 @@ impl Service {
             e.status = "retired".into();
             e.credential_hash = None;
             e.credential_prefix = None;
+            e.reenroll_allowed_until = None;
         })
         .await
     }
@@ -426,7 +545,7 @@ impl Service {
         }
         next.version = current.version + 1;
         next.updated_at = now;
-        let view = |e: &Endpoint| json!({ "tags": e.tags, "status": e.status });
+        let view = |e: &Endpoint| json!({ "tags": e.tags, "status": e.status, "reenrollAllowedUntil": e.reenroll_allowed_until });
         let audit = AuditDraft::new(actor, AuditAction::Update, "endpoint", id, now).with_changes(
             Some(&view(&current)),
             Some(&view(&next)),

@@ -37,6 +37,12 @@ pub enum ServiceError {
     Validation(ValidationErrors),
     #[error("{0}")]
     Conflict(String),
+    /// A conflict with a machine code of its own (`ENDPOINT_EXISTS`, ...): 409.
+    #[error("{1}")]
+    ConflictCode(&'static str, String),
+    /// Refused for a reason other than the caller's role, with a machine code: 403.
+    #[error("{1}")]
+    ForbiddenCode(&'static str, String),
     /// The change would leave the organization without an OrgAdmin.
     #[error("the organization must keep at least one OrgAdmin")]
     LastOrgAdmin,

@@ -38,10 +38,10 @@ macro_rules! impl_engine {
         const KEY_IN_TENANT: &str = "(k.tenant_id = $1 OR (k.tenant_id IS NULL AND EXISTS \
              (SELECT 1 FROM memberships km WHERE km.tenant_id = $1 AND km.user_id = k.user_id)))";
         const TOKEN_COLUMNS: &str = "tenant_id, id, token_hash, prefix, label, single_use, uses, \
-             created_at, expires_at, revoked_at, created_by";
+             created_at, expires_at, revoked_at, created_by, hostnames";
         const ENDPOINT_COLUMNS: &str = "tenant_id, id, hostname, os, os_version, arch, agent_version, \
              tags, status, credential_hash, credential_prefix, enrolled_at, last_seen_at, last_scan_id, \
-             version, created_at, updated_at";
+             reenroll_allowed_until, version, created_at, updated_at";
         const SCAN_COLUMNS: &str = "tenant_id, id, endpoint_id, started_at, finished_at, received_at, counts";
         /// The latest scan's results of each active endpoint of tenant `$1`.
         const LATEST_RESULTS: &str = "FROM endpoints e JOIN scan_results r \
@@ -199,6 +199,9 @@ macro_rules! impl_engine {
                 expires_at: ts(row, "expires_at")?,
                 revoked_at: opt_ts(row, "revoked_at")?,
                 created_by: row.try_get("created_by")?,
+                hostnames: row
+                    .try_get::<Option<Json<Vec<String>>>, _>("hostnames")?
+                    .map(|Json(h)| h),
             })
         }
 
@@ -219,6 +222,7 @@ macro_rules! impl_engine {
                 enrolled_at: ts(row, "enrolled_at")?,
                 last_seen_at: opt_ts(row, "last_seen_at")?,
                 last_scan_id: parse_opt_col(row, "last_scan_id")?,
+                reenroll_allowed_until: opt_ts(row, "reenroll_allowed_until")?,
                 version: row.try_get("version")?,
                 created_at: ts(row, "created_at")?,
                 updated_at: ts(row, "updated_at")?,
@@ -1483,8 +1487,8 @@ macro_rules! impl_engine {
             async fn insert_enrollment_token(&mut self, t: &EnrollmentToken, audit: &AuditDraft) -> Result<()> {
                 sqlx::query(
                     "INSERT INTO enrollment_tokens (tenant_id, id, token_hash, prefix, label, single_use, \
-                     uses, created_at, expires_at, revoked_at, created_by) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                     uses, created_at, expires_at, revoked_at, created_by, hostnames) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                 )
                 .bind(self.tenant())
                 .bind(t.id.to_string())
@@ -1497,6 +1501,7 @@ macro_rules! impl_engine {
                 .bind(t.expires_at.millis())
                 .bind(t.revoked_at.map(Timestamp::millis))
                 .bind(&t.created_by)
+                .bind(t.hostnames.as_ref().map(Json))
                 .execute(&mut *self.tx)
                 .await?;
                 append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
@@ -1561,7 +1566,8 @@ macro_rules! impl_engine {
                 let before = endpoint_state(&mut self.tx, &tenant, &e.id.to_string()).await?;
                 let done = sqlx::query(
                     "UPDATE endpoints SET tags = $3, status = $4, credential_hash = $5, credential_prefix = $6, \
-                     version = $7, updated_at = $8 WHERE tenant_id = $1 AND id = $2 AND version = $9",
+                     version = $7, updated_at = $8, reenroll_allowed_until = $10 \
+                     WHERE tenant_id = $1 AND id = $2 AND version = $9",
                 )
                 .bind(&tenant)
                 .bind(e.id.to_string())
@@ -1572,6 +1578,7 @@ macro_rules! impl_engine {
                 .bind(e.version)
                 .bind(e.updated_at.millis())
                 .bind(expected_version)
+                .bind(e.reenroll_allowed_until.map(Timestamp::millis))
                 .execute(&mut *self.tx)
                 .await?;
                 let Some((status, latest, _)) = before.filter(|_| done.rows_affected() > 0) else {
@@ -2299,13 +2306,14 @@ macro_rules! impl_engine {
             ) -> Result<()> {
                 let org = token.org.to_string();
                 append_audit(&mut self.tx, &self.audit, token.org, audit).await?;
-                let before = if existed { endpoint_state(&mut self.tx, &org, &e.id.to_string()).await? } else { None };
                 if existed {
+                    // Only the active endpoint as the caller read it: a retired one stays
+                    // retired, and a concurrent re-enrolment (or a used allowance) loses.
                     let done = sqlx::query(
                         "UPDATE endpoints SET os = $3, os_version = $4, arch = $5, agent_version = $6, \
-                         status = 'active', credential_hash = $7, credential_prefix = $8, enrolled_at = $9, \
-                         last_seen_at = $9, version = version + 1, updated_at = $9 \
-                         WHERE tenant_id = $1 AND id = $2",
+                         credential_hash = $7, credential_prefix = $8, enrolled_at = $9, \
+                         last_seen_at = $9, reenroll_allowed_until = NULL, version = version + 1, updated_at = $9 \
+                         WHERE tenant_id = $1 AND id = $2 AND status = 'active' AND version = $10",
                     )
                     .bind(&org)
                     .bind(e.id.to_string())
@@ -2316,6 +2324,7 @@ macro_rules! impl_engine {
                     .bind(&e.credential_hash)
                     .bind(&e.credential_prefix)
                     .bind(e.enrolled_at.millis())
+                    .bind(e.version - 1)
                     .execute(&mut *self.tx)
                     .await?;
                     if done.rows_affected() == 0 {
@@ -2355,10 +2364,6 @@ macro_rules! impl_engine {
                 .await?;
                 if used.rows_affected() == 0 {
                     return Err(StoreError::Conflict("the enrollment token was used or revoked".into()));
-                }
-                // Re-enrolling a retired endpoint brings its latest results back into posture.
-                if let Some((status, latest, _)) = before {
-                    follow_status(&mut self.tx, &org, &e.id.to_string(), latest.as_deref(), status == "active", true).await?;
                 }
                 Ok(())
             }

@@ -658,8 +658,10 @@ pub trait IdentityTx: Send {
         org: OrgId,
         hostname: &str,
     ) -> Result<Option<Endpoint>>;
-    /// Enrolls (inserts, or re-enrolls by replacing) `endpoint` in the token's organization,
-    /// counts the token's use, and writes `audit` there.
+    /// Enrolls `endpoint` in the token's organization (or, when `existed`, gives the active
+    /// endpoint at version `endpoint.version - 1` its new credential and facts, clearing any
+    /// re-enrolment allowance; [`StoreError::NotFound`] when it is no longer that), counts
+    /// the token's use ([`StoreError::Conflict`] when it is used up), and writes `audit`.
     async fn enroll_endpoint(
         &mut self,
         token: &EnrollmentToken,

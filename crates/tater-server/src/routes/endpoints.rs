@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -12,7 +12,7 @@ use tater_service::EnrollRequest;
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::ApiResult;
-use crate::extract::{AuthActor, IdPath, JsonBody, Params};
+use crate::extract::{API_KEY_HEADER, AuthActor, IdPath, JsonBody, Params};
 use crate::state::AppState;
 
 /// Scan reports carry up to 16 KiB of evidence per result; they get a larger body limit.
@@ -54,6 +54,7 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
             "label": { "type": "string", "maxLength": 200 },
             "expiresInHours": { "type": "integer", "minimum": 1, "maximum": 720, "default": 24 },
             "singleUse": { "type": "boolean", "default": false },
+            "hostnames": { "type": "array", "minItems": 1, "maxItems": 500, "items": s("string"), "description": "the only host names this token enrolls (default: any)" },
         },
     });
     api.route(
@@ -69,7 +70,7 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
         delete(revoke_token),
     )
     .route(
-        Op::post("/api/agent/enroll", "agent_enroll", "Enroll an endpoint with a token; returns its agent credential once").tag("agent").body(enroll_body).ok(201, "{endpointId, apiKey}", obj.clone()),
+        Op::post("/api/agent/enroll", "agent_enroll", "Enroll an endpoint with a token; returns its agent credential once. A hostname already enrolled needs the endpoint's current credential in X-API-Key, or an Admin's allowance (409 ENDPOINT_EXISTS otherwise); a retired endpoint stays retired").tag("agent").body(enroll_body).ok(201, "{endpointId, apiKey}", obj.clone()),
         post(enroll),
     )
     .route(
@@ -103,6 +104,10 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
     .route(
         Op::post("/api/endpoints/{id}/retire", "endpoints_retire", "Retire an endpoint: its credential stops working, its history stays").tag("endpoints").access(admin).path_id().ok(200, "The endpoint", obj.clone()),
         post(retire_endpoint),
+    )
+    .route(
+        Op::post("/api/endpoints/{id}/allow-reenroll", "endpoints_allow_reenroll", "Allow one re-enrolment of this endpoint's hostname without its current credential, within the next hour (a reinstalled machine); audited").tag("endpoints").access(admin).path_id().ok(200, "The endpoint, with reenrollAllowedUntil", obj.clone()),
+        post(allow_reenroll),
     )
     .route(
         Op::delete("/api/endpoints/{id}", "endpoints_delete", "Delete an endpoint and its scans").tag("endpoints").access(admin).path_id().ok(204, "Deleted", None),
@@ -144,6 +149,7 @@ struct TokenBody {
     expires_in_hours: Option<i64>,
     #[serde(default)]
     single_use: bool,
+    hostnames: Option<Vec<String>>,
 }
 
 async fn create_token(
@@ -153,7 +159,13 @@ async fn create_token(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (secret, mut view) = s
         .service
-        .create_enrollment_token(&actor, &b.label, b.expires_in_hours, b.single_use)
+        .create_enrollment_token(
+            &actor,
+            &b.label,
+            b.expires_in_hours,
+            b.single_use,
+            b.hostnames.as_deref(),
+        )
         .await?;
     view["token"] = json!(secret);
     Ok((StatusCode::CREATED, Json(view)))
@@ -179,9 +191,12 @@ async fn revoke_token(
 
 async fn enroll(
     State(s): State<AppState>,
+    headers: HeaderMap,
     JsonBody(req): JsonBody<EnrollRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let enrolled = s.service.enroll(&req).await?;
+    // An agent re-enrolling its own machine proves continuity with its current credential.
+    let presented = headers.get(API_KEY_HEADER).and_then(|v| v.to_str().ok());
+    let enrolled = s.service.enroll(&req, presented).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "endpointId": enrolled.endpoint_id, "apiKey": enrolled.credential })),
@@ -247,6 +262,14 @@ async fn update_endpoint(
             .update_endpoint_tags(&actor, &id, &b.tags, b.version)
             .await?,
     ))
+}
+
+async fn allow_reenroll(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(s.service.allow_reenroll(&actor, &id).await?))
 }
 
 async fn retire_endpoint(

@@ -14,6 +14,7 @@ mod compliance;
 mod controls;
 mod data_export;
 mod emass;
+mod enrollment;
 mod exports;
 mod http;
 mod identity;

@@ -32,6 +32,7 @@ fn token(org: OrgId, hash: &str, single_use: bool) -> EnrollmentToken {
         expires_at: Timestamp::from_millis(NOW + 3_600_000),
         revoked_at: None,
         created_by: "system:test".into(),
+        hostnames: None,
     }
 }
 
@@ -52,6 +53,7 @@ fn endpoint(org: OrgId, hostname: &str, credential: &str) -> Endpoint {
         enrolled_at: t,
         last_seen_at: Some(t),
         last_scan_id: None,
+        reenroll_allowed_until: None,
         version: 1,
         created_at: t,
         updated_at: t,
@@ -117,8 +119,23 @@ async fn enrollment_and_credentials(db: TestDb) {
         .await
         .unwrap()
         .unwrap();
+    // Only from the version the caller read: a stale one is refused.
+    let mut stale = existing.clone();
+    stale.credential_hash = Some("f6".repeat(32));
+    let lost = itx
+        .enroll_endpoint(
+            &many,
+            &stale,
+            true,
+            &draft(a, AuditAction::Update, "endpoint", existing.id),
+        )
+        .await;
+    assert!(matches!(lost, Err(StoreError::NotFound)), "{lost:?}");
+    drop(itx);
+    let mut itx = store.identity(Mode::Write).await.unwrap();
     let mut renewed = existing.clone();
     renewed.credential_hash = Some("e5".repeat(32));
+    renewed.version = existing.version + 1;
     itx.enroll_endpoint(
         &many,
         &renewed,
@@ -572,22 +589,25 @@ async fn posture_counts_follow_every_change(db: TestDb) {
     check(&mut *tx, "retired endpoint leaves posture").await;
     tx.commit().await.unwrap();
 
+    // Enrolment never brings a retired endpoint back.
     let mut itx = store.identity(Mode::Write).await.unwrap();
     let back = itx.endpoint_by_hostname(a, "p-02").await.unwrap().unwrap();
-    itx.enroll_endpoint(
-        &tok,
-        &Endpoint {
-            credential_hash: Some("77".repeat(32)),
-            ..back
-        },
-        true,
-        &draft(a, AuditAction::Update, "endpoint", e2.id),
-    )
-    .await
-    .unwrap();
-    itx.commit().await.unwrap();
+    let refused = itx
+        .enroll_endpoint(
+            &tok,
+            &Endpoint {
+                credential_hash: Some("77".repeat(32)),
+                version: back.version + 1,
+                ..back
+            },
+            true,
+            &draft(a, AuditAction::Update, "endpoint", e2.id),
+        )
+        .await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+    drop(itx);
     let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
-    check(&mut *tx, "re-enrolled endpoint returns").await;
+    check(&mut *tx, "a retired endpoint stays out of posture").await;
     tx.delete_endpoint(e1.id, &draft(a, AuditAction::Delete, "endpoint", e1.id))
         .await
         .unwrap();
