@@ -1,6 +1,6 @@
 //! Organizations, users, memberships and API keys: who exists and who may act where.
 
-use crate::{ApiKeyId, Email, OrgId, Role, Timestamp, UserId};
+use crate::{ApiKeyId, Email, InvitationId, OrgId, Role, Timestamp, UserId};
 
 /// An organization (a tenant).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,4 +131,81 @@ pub struct Endpoint {
     pub version: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// Where an invitation stands. Nobody becomes a member of an organization until they accept
+/// (or, for an address without an account, sign in for the first time through it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationStatus {
+    Pending,
+    Accepted,
+    Declined,
+    /// Withdrawn by an OrgAdmin.
+    Revoked,
+    /// Replaced by a new invitation after it ran out (a pending one past `expires_at` reads
+    /// as expired without being rewritten).
+    Expired,
+}
+
+impl InvitationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvitationStatus::Pending => "pending",
+            InvitationStatus::Accepted => "accepted",
+            InvitationStatus::Declined => "declined",
+            InvitationStatus::Revoked => "revoked",
+            InvitationStatus::Expired => "expired",
+        }
+    }
+}
+
+impl std::str::FromStr for InvitationStatus {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        [
+            InvitationStatus::Pending,
+            InvitationStatus::Accepted,
+            InvitationStatus::Declined,
+            InvitationStatus::Revoked,
+            InvitationStatus::Expired,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+        .ok_or(())
+    }
+}
+
+/// An invitation of an e-mail address into an organization with a role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub id: InvitationId,
+    pub org: OrgId,
+    pub email: Email,
+    pub role: Role,
+    pub status: InvitationStatus,
+    /// Audit `userId` and e-mail of the OrgAdmin who invited.
+    pub invited_by: String,
+    pub invited_by_email: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub decided_at: Option<Timestamp>,
+    /// The account that accepted it.
+    pub user: Option<UserId>,
+}
+
+impl Invitation {
+    /// The status as of `now`: a pending invitation past its expiry reads as expired.
+    pub fn status_at(&self, now: Timestamp) -> InvitationStatus {
+        if self.status == InvitationStatus::Pending && self.expires_at <= now {
+            InvitationStatus::Expired
+        } else {
+            self.status
+        }
+    }
+
+    /// Whether it can still be accepted or declined at `now`.
+    pub fn is_open(&self, now: Timestamp) -> bool {
+        self.status_at(now) == InvitationStatus::Pending
+    }
 }

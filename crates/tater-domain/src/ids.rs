@@ -108,6 +108,10 @@ typed_id!(
     /// A SIEM destination (syslog receiver or webhook).
     DestinationId
 );
+typed_id!(
+    /// An invitation to join an organization.
+    InvitationId
+);
 
 #[cfg(test)]
 mod tests {

@@ -25,10 +25,12 @@ pub use audit::{AuditAction, AuditDraft, AuditEntry, AuditSeal};
 pub use channel::Channel;
 pub use email::Email;
 pub use error::{FieldError, ValidationErrors};
-pub use identity::{ApiKey, Endpoint, EnrollmentToken, Membership, Org, User};
+pub use identity::{
+    ApiKey, Endpoint, EnrollmentToken, Invitation, InvitationStatus, Membership, Org, User,
+};
 pub use ids::{
-    ApiKeyId, AuditId, DestinationId, EndpointId, EnrollmentTokenId, OrgId, RecordId, ScanId,
-    UserId,
+    ApiKeyId, AuditId, DestinationId, EndpointId, EnrollmentTokenId, InvitationId, OrgId, RecordId,
+    ScanId, UserId,
 };
 pub use jobs::{Job, JobTarget, TargetStatus};
 pub use role::Role;

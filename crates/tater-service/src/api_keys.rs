@@ -1,7 +1,9 @@
 //! API keys managed through the API (OrgAdmin). A key created here belongs to its creator, is
 //! bound to the active organization and may carry a lower role; nobody mints a credential that
-//! acts as someone else (the operator CLI can, for service accounts). Any key that can act in
-//! the organization can be revoked here, with immediate effect.
+//! acts as someone else (the operator CLI can, for service accounts). The organization's
+//! OrgAdmins list and revoke the keys bound to it (with immediate effect), never those of a
+//! member ranked above them; unbound keys belong to their owner across organizations and no
+//! single organization manages them.
 
 use serde_json::{Value, json};
 use tater_domain::policy::{Action, authorize};
@@ -132,7 +134,8 @@ impl Service {
         Ok((NewApiKey { key, record }, view))
     }
 
-    /// Revokes a key that can act in the active organization; others answer 404.
+    /// Revokes a key bound to the active organization; others answer 404. As with members,
+    /// nobody touches the key of someone ranked above them (403).
     pub async fn revoke_api_key(&self, actor: &Actor, id: &str) -> ServiceResult<()> {
         authorize(actor, Action::ManageKeys)?;
         let id: ApiKeyId = id.parse().map_err(|_| ServiceError::NotFound)?;
@@ -146,6 +149,15 @@ impl Service {
             .store
             .tenant(&TenantScope::of(actor), Mode::Write)
             .await?;
+        let (_, owner_role) = tx.api_key_here(id).await?.ok_or(ServiceError::NotFound)?;
+        if let Some(role) = owner_role
+            && role > actor.role()
+        {
+            return Err(ServiceError::Forbidden(tater_domain::policy::Denied {
+                required: role,
+                actual: actor.role(),
+            }));
+        }
         tx.revoke_api_key(id, now, &audit).await?;
         tx.commit().await?;
         Ok(())

@@ -172,6 +172,22 @@ impl Identity {
         Ok(self.actor_in(membership))
     }
 
+    /// Whether the credential is an API key bound to one organization.
+    pub(crate) fn is_bound_key(&self) -> bool {
+        self.key.as_ref().is_some_and(|k| k.org.is_some())
+    }
+
+    /// The caller as a member of `org` with `role`, for the audit entries of joining it.
+    pub(crate) fn actor_joining(&self, org: OrgId, role: Role) -> Actor {
+        self.actor_in(&Membership {
+            org,
+            user: self.user.id,
+            role,
+            created_at: Timestamp::from_millis(0),
+            updated_at: Timestamp::from_millis(0),
+        })
+    }
+
     /// The caller acting through one of its memberships.
     fn actor_in(&self, membership: &Membership) -> Actor {
         // A key may lower its user's role, never raise it.
@@ -447,7 +463,11 @@ impl Service {
             .ok_or_else(|| refuse(&"oid is not a member"))
     }
 
-    /// The first sign-in link described on [`Service::identify_entra`].
+    /// The first sign-in described on [`Service::identify_entra`]: an address invited into
+    /// the tenant's organization signs in through Entra ID for the first time. An account
+    /// that exists without any way to sign in (invited before invitations needed consent) is
+    /// linked to the `oid`; an address without an account gets one. Either way, signing in is
+    /// the acceptance of the organization's pending invitation, audited there.
     async fn link_entra_user(
         &self,
         org: OrgId,
@@ -461,38 +481,80 @@ impl Service {
         else {
             return Ok(None);
         };
-        let mut tx = self.store.identity(Mode::Write).await?;
-        let Some(user) = tx.user_by_email(&email).await? else {
-            return Ok(None);
-        };
-        let memberships = tx.memberships_of(user.id).await?;
-        let invited = user.entra_oid.is_none() && user.password_hash.is_none();
-        if !invited || !memberships.iter().any(|m| m.org == org) {
-            return Ok(None);
-        }
         let now = self.clock.now();
-        let linked = User {
-            entra_oid: Some(claims.oid.clone()),
-            updated_at: now,
-            ..user.clone()
+        let mut tx = self.store.identity(Mode::Write).await?;
+        let invitation = tx
+            .invitations_for(&email)
+            .await?
+            .into_iter()
+            .map(|(i, _)| i)
+            .find(|i| i.org == org && i.is_open(now));
+        let (user, created) = match tx.user_by_email(&email).await? {
+            // An account that signs in some other way accepts invitations itself.
+            Some(u) if u.entra_oid.is_some() || u.password_hash.is_some() => return Ok(None),
+            Some(u) => (u, false),
+            None if invitation.is_some() => (
+                User {
+                    id: tater_domain::UserId::generate(),
+                    email: email.clone(),
+                    display_name: None,
+                    password_hash: None,
+                    entra_oid: None,
+                    tokens_valid_after: Timestamp::from_millis(0),
+                    created_at: now,
+                    updated_at: now,
+                },
+                true,
+            ),
+            None => return Ok(None),
         };
+        let mut memberships = tx.memberships_of(user.id).await?;
+        let joining = match (memberships.iter().any(|m| m.org == org), &invitation) {
+            (true, _) => None,
+            (false, Some(i)) => Some(Membership {
+                org,
+                user: user.id,
+                role: i.role,
+                created_at: now,
+                updated_at: now,
+            }),
+            (false, None) => return Ok(None),
+        };
+        memberships.extend(joining.clone());
         let identity = Identity {
-            user: linked,
+            user: User {
+                entra_oid: Some(claims.oid.clone()),
+                updated_at: now,
+                ..user
+            },
             memberships,
             channel: Channel::Web,
             bound_org: Some(org),
             key: None,
         };
-        let before = json!({ "entraOid": null });
-        let after = json!({ "entraOid": claims.oid });
-        let audits: Vec<(OrgId, AuditDraft)> = identity
-            .account_audits(&before, &after, now)
-            .into_iter()
-            .filter(|(o, _)| *o == org)
-            .collect();
-        tx.update_user(&identity.user, &audits).await?;
+        let Some(here) = identity.memberships.iter().find(|m| m.org == org) else {
+            return Ok(None);
+        };
+        let actor = identity.actor_in(here);
+        let after = json!({ "email": identity.user.email, "entraOid": claims.oid });
+        if created {
+            let audit = AuditDraft::new(&actor, AuditAction::Create, "user", identity.user.id, now)
+                .with_changes(None, Some(&after), &[]);
+            tx.insert_user(&identity.user, &[(org, audit)]).await?;
+        } else {
+            let audit = AuditDraft::new(&actor, AuditAction::Update, "user", identity.user.id, now)
+                .with_changes(
+                    Some(&json!({ "entraOid": null })),
+                    Some(&json!({ "entraOid": claims.oid })),
+                    &[],
+                );
+            tx.update_user(&identity.user, &[(org, audit)]).await?;
+        }
+        if let (Some(m), Some(i)) = (&joining, &invitation) {
+            crate::invitations::accept_in(&mut *tx, &actor, i, m, now).await?;
+        }
         tx.commit().await?;
-        tracing::info!(user = %identity.user.id, "linked an invited member to their Entra ID account");
+        tracing::info!(user = %identity.user.id, created, "first Entra ID sign-in of an invited address");
         Ok(Some(identity))
     }
 

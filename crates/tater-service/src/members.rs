@@ -5,12 +5,31 @@
 use serde_json::{Value, json};
 use tater_domain::policy::{Action, Denied, authorize};
 use tater_domain::{
-    Actor, AuditAction, AuditDraft, Email, Membership, Role, Timestamp, User, UserId,
-    ValidationErrors,
+    Actor, AuditAction, AuditDraft, Email, Invitation, InvitationId, InvitationStatus, Membership,
+    Role, Timestamp, User, UserId, ValidationErrors,
 };
 use tater_store::{Mode, TenantTx};
 
 use crate::{Service, ServiceError, ServiceResult};
+
+/// An invitation stays open this long.
+pub const INVITATION_TTL_SECS: i64 = 14 * 24 * 3600;
+/// Invitations listed for an organization, newest first.
+const MAX_LISTED_INVITATIONS: u32 = 500;
+
+/// An invitation as the inviting organization sees it: nothing about any account.
+pub fn invitation_view(i: &Invitation, now: Timestamp) -> Value {
+    json!({
+        "id": i.id,
+        "email": i.email,
+        "role": i.role,
+        "status": i.status_at(now).as_str(),
+        "invitedBy": i.invited_by_email,
+        "createdAt": i.created_at,
+        "expiresAt": i.expires_at,
+        "decidedAt": i.decided_at,
+    })
+}
 
 /// Roles that administer an organization; at least one member must keep one.
 const ADMIN_ROLES: [Role; 2] = [Role::OrgAdmin, Role::SuperAdmin];
@@ -76,8 +95,10 @@ impl Service {
             .collect())
     }
 
-    /// Invites `email` with `role`: the account is created when new (no password; it signs in
-    /// through Entra ID or after an operator sets one) and becomes a member.
+    /// Invites `email` with `role`. Nobody becomes a member until they act: an existing
+    /// account accepts or declines at `GET /api/invitations`; an address without an account
+    /// accepts by signing in for the first time (Entra ID `upn`). The answer is the same
+    /// whether or not an account exists, and says nothing about it.
     pub async fn invite_member(
         &self,
         actor: &Actor,
@@ -93,45 +114,101 @@ impl Service {
             .store
             .tenant(&tater_domain::TenantScope::of(actor), Mode::Write)
             .await?;
-        let user = match tx.user_by_email(&email).await? {
-            Some(u) => u,
-            None => {
-                let user = User {
-                    id: UserId::generate(),
-                    email,
-                    display_name: None,
-                    password_hash: None,
-                    entra_oid: None,
-                    tokens_valid_after: Timestamp::from_millis(0),
-                    created_at: now,
-                    updated_at: now,
-                };
-                let after = json!({ "email": user.email, "invitedBy": actor.audit_user_id() });
-                let audit = AuditDraft::new(actor, AuditAction::Create, "user", user.id, now)
-                    .with_changes(None, Some(&after), &[]);
-                tx.insert_user(&user, &audit).await?;
-                user
+        if tx.members().await?.iter().any(|(_, u)| u.email == email) {
+            return Err(ServiceError::Conflict(
+                "that person is already a member".into(),
+            ));
+        }
+        if let Some(old) = tx.pending_invitation(&email).await? {
+            if old.is_open(now) {
+                return Err(ServiceError::Conflict(
+                    "that address has a pending invitation; revoke it first to change it".into(),
+                ));
             }
-        };
-        let membership = Membership {
+            // Ran out: closed as expired, so a new one can take its place.
+            let audit = AuditDraft::new(actor, AuditAction::Update, "invitation", old.id, now)
+                .with_changes(
+                    Some(&json!({ "status": "pending" })),
+                    Some(&json!({ "status": "expired" })),
+                    &[],
+                );
+            tx.close_invitation(old.id, InvitationStatus::Expired, now, &audit)
+                .await?;
+        }
+        let invitation = Invitation {
+            id: InvitationId::generate(),
             org: actor.org(),
-            user: user.id,
+            email,
             role,
+            status: InvitationStatus::Pending,
+            invited_by: actor.audit_user_id(),
+            invited_by_email: actor.audit_upn(),
             created_at: now,
-            updated_at: now,
+            expires_at: now.plus_seconds(INVITATION_TTL_SECS),
+            decided_at: None,
+            user: None,
         };
-        let audit = AuditDraft::new(actor, AuditAction::Create, "membership", user.id, now)
-            .with_changes(None, Some(&audit_view(&user, role)), &[]);
-        tx.add_member(&membership, &audit)
+        let audit = AuditDraft::new(actor, AuditAction::Create, "invitation", invitation.id, now)
+            .with_changes(
+                None,
+                Some(&json!({ "email": invitation.email, "role": role, "expiresAt": invitation.expires_at })),
+                &[],
+            );
+        tx.insert_invitation(&invitation, &audit)
             .await
             .map_err(|e| match ServiceError::from(e) {
-                ServiceError::Conflict(_) => {
-                    ServiceError::Conflict("that person is already a member".into())
-                }
+                ServiceError::Conflict(_) => ServiceError::Conflict(
+                    "that address has a pending invitation; revoke it first to change it".into(),
+                ),
                 other => other,
             })?;
         tx.commit().await?;
-        Ok(member_view(&membership, &user))
+        Ok(invitation_view(&invitation, now))
+    }
+
+    /// The organization's invitations, newest first (OrgAdmin).
+    pub async fn list_invitations(&self, actor: &Actor) -> ServiceResult<Vec<Value>> {
+        authorize(actor, Action::ManageMembers)?;
+        let now = self.clock.now();
+        let mut tx = self
+            .store
+            .tenant(&tater_domain::TenantScope::of(actor), Mode::Read)
+            .await?;
+        Ok(tx
+            .invitations(MAX_LISTED_INVITATIONS)
+            .await?
+            .iter()
+            .map(|i| invitation_view(i, now))
+            .collect())
+    }
+
+    /// Withdraws a pending invitation (OrgAdmin; never one for a role above the caller's).
+    pub async fn revoke_invitation(&self, actor: &Actor, id: &str) -> ServiceResult<()> {
+        authorize(actor, Action::ManageMembers)?;
+        let id: InvitationId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        let now = self.clock.now();
+        let mut tx = self
+            .store
+            .tenant(&tater_domain::TenantScope::of(actor), Mode::Write)
+            .await?;
+        let invitation = tx.invitation(id).await?.ok_or(ServiceError::NotFound)?;
+        within_own_role(actor, invitation.role)?;
+        if !invitation.is_open(now) {
+            return Err(ServiceError::Conflict(format!(
+                "the invitation is {}, not pending",
+                invitation.status_at(now).as_str()
+            )));
+        }
+        let audit = AuditDraft::new(actor, AuditAction::Delete, "invitation", id, now)
+            .with_changes(
+                Some(&json!({ "email": invitation.email, "role": invitation.role, "status": "pending" })),
+                Some(&json!({ "status": "revoked" })),
+                &[],
+            );
+        tx.close_invitation(id, InvitationStatus::Revoked, now, &audit)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn change_member_role(
@@ -182,14 +259,25 @@ impl Service {
         let (current, user) = tx.member(user_id).await?.ok_or(ServiceError::NotFound)?;
         within_own_role(actor, current.role)?;
         keep_an_admin(&mut *tx, current.role, None).await?;
-        let audit = AuditDraft::new(
-            actor,
-            AuditAction::Delete,
-            "membership",
-            user.id,
-            self.clock.now(),
-        )
-        .with_changes(Some(&audit_view(&user, current.role)), None, &[]);
+        let now = self.clock.now();
+        // Their keys bound to this organization go with the membership (else they would come
+        // back to life if the person were invited again). Unbound keys are theirs, for their
+        // other organizations, and stay.
+        let keys = tx.api_keys().await?;
+        for (key, _) in keys
+            .iter()
+            .filter(|(k, _)| k.user == user.id && k.revoked_at.is_none())
+        {
+            let audit = AuditDraft::new(actor, AuditAction::Delete, "api-key", key.id, now)
+                .with_changes(
+                    None,
+                    Some(&json!({ "revokedAt": now, "reason": "member removed" })),
+                    &[],
+                );
+            tx.revoke_api_key(key.id, now, &audit).await?;
+        }
+        let audit = AuditDraft::new(actor, AuditAction::Delete, "membership", user.id, now)
+            .with_changes(Some(&audit_view(&user, current.role)), None, &[]);
         tx.remove_member(user.id, &audit).await?;
         tx.commit().await?;
         Ok(())

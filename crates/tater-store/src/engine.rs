@@ -33,10 +33,6 @@ macro_rules! impl_engine {
         const ORG_COLUMNS: &str = "id, name, entra_tenant_id, created_at, updated_at";
         const MEMBERSHIP_COLUMNS: &str = "m.tenant_id AS m_tenant_id, m.user_id AS m_user_id, \
              m.role AS m_role, m.created_at AS m_created_at, m.updated_at AS m_updated_at";
-        /// Keys (alias `k`) that can act in tenant `$1`: bound to it, or unbound and owned by
-        /// one of its members.
-        const KEY_IN_TENANT: &str = "(k.tenant_id = $1 OR (k.tenant_id IS NULL AND EXISTS \
-             (SELECT 1 FROM memberships km WHERE km.tenant_id = $1 AND km.user_id = k.user_id)))";
         const TOKEN_COLUMNS: &str = "tenant_id, id, token_hash, prefix, label, single_use, uses, \
              created_at, expires_at, revoked_at, created_by, hostnames";
         const ENDPOINT_COLUMNS: &str = "tenant_id, id, hostname, os, os_version, arch, agent_version, \
@@ -51,6 +47,27 @@ macro_rules! impl_engine {
         const RESULT_BATCH: usize = 500;
         const KEY_COLUMNS: &str = "id, user_id, tenant_id, key_hash, prefix, name, role, \
              created_at, expires_at, last_used_at, revoked_at";
+
+        const INVITATION_COLUMNS: &str = "tenant_id, id, email, role, status, invited_by, \
+             invited_by_email, created_at, expires_at, decided_at, user_id";
+
+        fn invitation_from_row(r: &Row) -> Result<tater_domain::Invitation> {
+            let email: String = r.try_get("email")?;
+            let status: String = r.try_get("status")?;
+            Ok(tater_domain::Invitation {
+                id: parse_col(r, "id")?,
+                org: parse_col(r, "tenant_id")?,
+                email: Email::parse(&email).map_err(|_| corrupt("email"))?,
+                role: parse_col(r, "role")?,
+                status: status.parse().map_err(|_| corrupt("status"))?,
+                invited_by: r.try_get("invited_by")?,
+                invited_by_email: r.try_get("invited_by_email")?,
+                created_at: ts(r, "created_at")?,
+                expires_at: ts(r, "expires_at")?,
+                decided_at: opt_ts(r, "decided_at")?,
+                user: parse_opt_col(r, "user_id")?,
+            })
+        }
 
         const RELEASE_COLUMNS: &str = "version, os, arch, sha256, size, signature, published_at";
 
@@ -1350,12 +1367,6 @@ macro_rules! impl_engine {
                 Ok(q.fetch_all(&mut *self.tx).await?.len() as i64)
             }
 
-            async fn user_by_email(&mut self, email: &Email) -> Result<Option<User>> {
-                let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
-                let row = sqlx::query(&sql).bind(email.as_str()).fetch_optional(&mut *self.tx).await?;
-                row.as_ref().map(|r| user_from_row(r, "")).transpose()
-            }
-
             async fn insert_user(&mut self, user: &User, audit: &AuditDraft) -> Result<()> {
                 insert_user_row(&mut self.tx, user).await?;
                 append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
@@ -1407,7 +1418,7 @@ macro_rules! impl_engine {
             async fn api_keys(&mut self) -> Result<Vec<(ApiKey, User)>> {
                 let sql = format!(
                     "SELECT {}, {} FROM api_keys k JOIN users u ON u.id = k.user_id \
-                     WHERE {KEY_IN_TENANT} ORDER BY k.created_at DESC, k.id",
+                     WHERE k.tenant_id = $1 ORDER BY k.created_at DESC, k.id",
                     KEY_COLUMNS.split(", ").map(|c| format!("k.{c}")).collect::<Vec<_>>().join(", "),
                     user_columns_as_u()
                 );
@@ -1421,12 +1432,104 @@ macro_rules! impl_engine {
                 append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
             }
 
-            async fn revoke_api_key(&mut self, id: ApiKeyId, now: Timestamp, audit: &AuditDraft) -> Result<()> {
+            async fn api_key_here(&mut self, id: ApiKeyId) -> Result<Option<(ApiKey, Option<Role>)>> {
+                let lock = if self.mode == Mode::Write { " FOR UPDATE OF k" } else { "" };
+                let lock = if $lock.is_empty() { "" } else { lock };
                 let sql = format!(
-                    "UPDATE api_keys SET revoked_at = $3 WHERE id = $2 AND revoked_at IS NULL \
-                     AND id IN (SELECT k.id FROM api_keys k WHERE {KEY_IN_TENANT})"
+                    "SELECT {}, m.role AS owner_role FROM api_keys k LEFT JOIN memberships m \
+                     ON m.tenant_id = k.tenant_id AND m.user_id = k.user_id \
+                     WHERE k.tenant_id = $1 AND k.id = $2{lock}",
+                    KEY_COLUMNS.split(", ").map(|c| format!("k.{c}")).collect::<Vec<_>>().join(", "),
                 );
-                let done = sqlx::query(&sql)
+                let row = sqlx::query(&sql)
+                    .bind(self.tenant())
+                    .bind(id.to_string())
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                row.as_ref()
+                    .map(|r| Ok((key_from_row(r)?, parse_opt_col(r, "owner_role")?)))
+                    .transpose()
+            }
+
+            async fn invitations(&mut self, limit: u32) -> Result<Vec<tater_domain::Invitation>> {
+                let sql = format!(
+                    "SELECT {INVITATION_COLUMNS} FROM invitations WHERE tenant_id = $1 \
+                     ORDER BY created_at DESC, id DESC LIMIT {limit}"
+                );
+                let rows = sqlx::query(&sql).bind(self.tenant()).fetch_all(&mut *self.tx).await?;
+                rows.iter().map(invitation_from_row).collect()
+            }
+
+            async fn invitation(&mut self, id: tater_domain::InvitationId) -> Result<Option<tater_domain::Invitation>> {
+                let lock = if self.mode == Mode::Write { $lock } else { "" };
+                let sql = format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE tenant_id = $1 AND id = $2{lock}");
+                let row = sqlx::query(&sql)
+                    .bind(self.tenant())
+                    .bind(id.to_string())
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                row.as_ref().map(invitation_from_row).transpose()
+            }
+
+            async fn pending_invitation(&mut self, email: &Email) -> Result<Option<tater_domain::Invitation>> {
+                let lock = if self.mode == Mode::Write { $lock } else { "" };
+                let sql = format!(
+                    "SELECT {INVITATION_COLUMNS} FROM invitations WHERE tenant_id = $1 AND email = $2 \
+                     AND status = 'pending'{lock}"
+                );
+                let row = sqlx::query(&sql)
+                    .bind(self.tenant())
+                    .bind(email.as_str())
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                row.as_ref().map(invitation_from_row).transpose()
+            }
+
+            async fn insert_invitation(&mut self, i: &tater_domain::Invitation, audit: &AuditDraft) -> Result<()> {
+                sqlx::query(&format!(
+                    "INSERT INTO invitations ({INVITATION_COLUMNS}) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                ))
+                .bind(self.tenant())
+                .bind(i.id.to_string())
+                .bind(i.email.as_str())
+                .bind(i.role.as_str())
+                .bind(i.status.as_str())
+                .bind(&i.invited_by)
+                .bind(&i.invited_by_email)
+                .bind(i.created_at.millis())
+                .bind(i.expires_at.millis())
+                .bind(i.decided_at.map(Timestamp::millis))
+                .bind(i.user.map(|u| u.to_string()))
+                .execute(&mut *self.tx)
+                .await?;
+                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
+            }
+
+            async fn close_invitation(
+                &mut self,
+                id: tater_domain::InvitationId,
+                status: tater_domain::InvitationStatus,
+                at: Timestamp,
+                audit: &AuditDraft,
+            ) -> Result<()> {
+                let done = sqlx::query(
+                    "UPDATE invitations SET status = $3, decided_at = $4 \
+                     WHERE tenant_id = $1 AND id = $2 AND status = 'pending'",
+                )
+                .bind(self.tenant())
+                .bind(id.to_string())
+                .bind(status.as_str())
+                .bind(at.millis())
+                .execute(&mut *self.tx)
+                .await?;
+                self.audit_if_touched(done.rows_affected(), audit).await
+            }
+
+            async fn revoke_api_key(&mut self, id: ApiKeyId, now: Timestamp, audit: &AuditDraft) -> Result<()> {
+                let sql = "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 \
+                     AND revoked_at IS NULL";
+                let done = sqlx::query(sql)
                     .bind(self.tenant())
                     .bind(id.to_string())
                     .bind(now.millis())
@@ -2189,6 +2292,49 @@ macro_rules! impl_engine {
                 .fetch_all(&mut *self.tx)
                 .await?;
                 rows.iter().map(membership_from_row).collect()
+            }
+
+            async fn invitations_for(&mut self, email: &Email) -> Result<Vec<(tater_domain::Invitation, String)>> {
+                let sql = format!(
+                    "SELECT {}, o.name AS org_name FROM invitations i JOIN organizations o ON o.id = i.tenant_id \
+                     WHERE i.email = $1 AND i.status = 'pending' ORDER BY i.created_at DESC, i.id",
+                    INVITATION_COLUMNS.split(", ").map(|c| format!("i.{c}")).collect::<Vec<_>>().join(", ")
+                );
+                let rows = sqlx::query(&sql).bind(email.as_str()).fetch_all(&mut *self.tx).await?;
+                rows.iter()
+                    .map(|r| Ok((invitation_from_row(r)?, r.try_get("org_name")?)))
+                    .collect()
+            }
+
+            async fn invitation_by_id(&mut self, id: tater_domain::InvitationId) -> Result<Option<tater_domain::Invitation>> {
+                let sql = format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE id = $1{}", $lock);
+                let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut *self.tx).await?;
+                row.as_ref().map(invitation_from_row).transpose()
+            }
+
+            async fn decide_invitation(
+                &mut self,
+                i: &tater_domain::Invitation,
+                status: tater_domain::InvitationStatus,
+                at: Timestamp,
+                user: Option<UserId>,
+                audit: &AuditDraft,
+            ) -> Result<()> {
+                let done = sqlx::query(
+                    "UPDATE invitations SET status = $3, decided_at = $4, user_id = $5 \
+                     WHERE tenant_id = $1 AND id = $2 AND status = 'pending'",
+                )
+                .bind(i.org.to_string())
+                .bind(i.id.to_string())
+                .bind(status.as_str())
+                .bind(at.millis())
+                .bind(user.map(|u| u.to_string()))
+                .execute(&mut *self.tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                append_audit(&mut self.tx, &self.audit, i.org, audit).await
             }
 
             async fn put_membership(&mut self, m: &Membership, audit: &AuditDraft) -> Result<()> {

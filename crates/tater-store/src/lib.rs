@@ -20,8 +20,9 @@ use serde_json::Value;
 use tater_domain::module::{ListQuery, Record};
 use tater_domain::{
     ApiKey, ApiKeyId, AuditAction, AuditDraft, AuditEntry, Channel, CheckStatus, Email, Endpoint,
-    EndpointId, EnrollmentToken, EnrollmentTokenId, Membership, Org, OrgId, RecordId, Role, Scan,
-    ScanId, ScanResult, TenantScope, Timestamp, User, UserId,
+    EndpointId, EnrollmentToken, EnrollmentTokenId, Invitation, InvitationId, InvitationStatus,
+    Membership, Org, OrgId, RecordId, Role, Scan, ScanId, ScanResult, TenantScope, Timestamp, User,
+    UserId,
 };
 
 pub use error::StoreError;
@@ -464,10 +465,6 @@ pub trait TenantTx: Send {
     /// How many members hold one of `roles` (locked in write mode, for "last OrgAdmin" rules).
     async fn count_members_with(&mut self, roles: &[Role]) -> Result<i64>;
 
-    /// Looks a user up in the global directory by email, to invite them. Users are not tenant
-    /// data; this reveals nothing the caller may not learn by inviting.
-    async fn user_by_email(&mut self, email: &Email) -> Result<Option<User>>;
-
     /// Creates a user invited into this tenant; `audit` goes to this tenant's log.
     async fn insert_user(&mut self, user: &User, audit: &AuditDraft) -> Result<()>;
 
@@ -484,17 +481,45 @@ pub trait TenantTx: Send {
 
     async fn remove_member(&mut self, user: UserId, audit: &AuditDraft) -> Result<()>;
 
-    /// API keys that can act in this tenant: bound to it, or unbound and owned by a member.
+    /// API keys bound to this tenant, with their owners. (Unbound keys belong to the person,
+    /// across all their organizations: no one organization's OrgAdmin manages them.)
     async fn api_keys(&mut self) -> Result<Vec<(ApiKey, User)>>;
+
+    /// A key bound to this tenant, with its owner's role here (`None` when the owner is no
+    /// longer a member); locked in write mode.
+    async fn api_key_here(&mut self, id: ApiKeyId) -> Result<Option<(ApiKey, Option<Role>)>>;
 
     /// Stores a key bound to this tenant (whatever `key.org` says).
     async fn insert_api_key(&mut self, key: &ApiKey, audit: &AuditDraft) -> Result<()>;
 
-    /// Revokes a key that can act in this tenant; [`StoreError::NotFound`] for any other.
+    /// Revokes a key bound to this tenant; [`StoreError::NotFound`] for any other.
     async fn revoke_api_key(
         &mut self,
         id: ApiKeyId,
         now: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+
+    /// The organization's invitations, newest first, at most `limit`.
+    async fn invitations(&mut self, limit: u32) -> Result<Vec<Invitation>>;
+    /// One invitation of this tenant (locked in write mode).
+    async fn invitation(&mut self, id: InvitationId) -> Result<Option<Invitation>>;
+    /// The invitation of `email` still marked pending, if any (locked in write mode).
+    async fn pending_invitation(&mut self, email: &Email) -> Result<Option<Invitation>>;
+    /// Stores an invitation of this tenant; [`StoreError::Conflict`] when the address has one
+    /// pending already.
+    async fn insert_invitation(
+        &mut self,
+        invitation: &Invitation,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    /// Moves a pending invitation of this tenant to `status`; [`StoreError::NotFound`] when
+    /// it is not pending any more.
+    async fn close_invitation(
+        &mut self,
+        id: InvitationId,
+        status: InvitationStatus,
+        at: Timestamp,
         audit: &AuditDraft,
     ) -> Result<()>;
 
@@ -626,6 +651,23 @@ pub trait IdentityTx: Send {
     async fn update_user(&mut self, user: &User, audits: &[(OrgId, AuditDraft)]) -> Result<()>;
 
     async fn memberships_of(&mut self, user: UserId) -> Result<Vec<Membership>>;
+
+    /// Invitations still marked pending that are addressed to `email`, in every organization,
+    /// with the organization's name: the invitee's own view (SPEC T2, a named operation).
+    async fn invitations_for(&mut self, email: &Email) -> Result<Vec<(Invitation, String)>>;
+    /// One invitation by id, whatever its organization (locked in write mode); callers check
+    /// it is addressed to whoever asks.
+    async fn invitation_by_id(&mut self, id: InvitationId) -> Result<Option<Invitation>>;
+    /// Moves a pending invitation to `status` (accepted by `user`, or declined) and writes
+    /// `audit` to its organization; [`StoreError::NotFound`] when it is not pending any more.
+    async fn decide_invitation(
+        &mut self,
+        invitation: &Invitation,
+        status: InvitationStatus,
+        at: Timestamp,
+        user: Option<UserId>,
+        audit: &AuditDraft,
+    ) -> Result<()>;
     /// Creates or changes a membership; `audit` goes to the membership's organization.
     async fn put_membership(&mut self, membership: &Membership, audit: &AuditDraft) -> Result<()>;
 

@@ -31,6 +31,18 @@ pub fn routes(mut api: ApiRouter) -> ApiRouter {
         "properties": { "email": { "type": "string" }, "role": roles },
     });
     let change = json!({ "type": "object", "additionalProperties": false, "required": ["role"], "properties": { "role": roles } });
+    let invitation = api.schema(
+        "Invitation",
+        json!({
+            "type": "object",
+            "properties": {
+                "id": { "type": "string" }, "email": { "type": "string" }, "role": roles,
+                "status": { "enum": ["pending", "accepted", "declined", "revoked", "expired"] },
+                "invitedBy": { "type": "string" }, "createdAt": { "type": "string" },
+                "expiresAt": { "type": "string" }, "decidedAt": { "type": ["string", "null"] },
+            },
+        }),
+    );
     let admin = Access::Role(Role::OrgAdmin);
     api.route(
         Op::get("/api/members", "members_list", "Members of the organization").tag("members").access(admin)
@@ -38,9 +50,19 @@ pub fn routes(mut api: ApiRouter) -> ApiRouter {
         get(list),
     )
     .route(
-        Op::post("/api/members", "members_invite", "Invite a person by email with a role (never above your own)").tag("members").access(admin)
-            .body(invite).ok(201, "Invited", Some(member.clone())),
+        Op::post("/api/members", "members_invite", "Invite a person by email with a role (never above your own). Nobody joins until they accept: the answer is the pending invitation, the same whether or not the address has an account").tag("members").access(admin)
+            .body(invite).ok(202, "Invited (pending until the person accepts)", Some(invitation.clone())),
         post(invite_member),
+    )
+    .route(
+        Op::get("/api/members/invitations", "members_invitations", "The organization's invitations, newest first, with their status").tag("members").access(admin)
+            .ok(200, "Invitations", Some(json!({ "type": "object", "properties": { "items": { "type": "array", "items": invitation } } }))),
+        get(list_invitations),
+    )
+    .route(
+        Op::delete("/api/members/invitations/{id}", "members_invitation_revoke", "Withdraw a pending invitation").tag("members").access(admin)
+            .path_id().ok(204, "Withdrawn", None),
+        delete(revoke_invitation),
     )
     .route(
         Op::put("/api/members/{id}", "members_change_role", "Change a member's role; the last OrgAdmin cannot be demoted").tag("members").access(admin)
@@ -73,13 +95,31 @@ async fn list(State(s): State<AppState>, AuthActor(actor): AuthActor) -> ApiResu
     ))
 }
 
+async fn list_invitations(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        json!({ "items": s.service.list_invitations(&actor).await? }),
+    ))
+}
+
+async fn revoke_invitation(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+) -> ApiResult<StatusCode> {
+    s.service.revoke_invitation(&actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 async fn invite_member(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     JsonBody(body): JsonBody<InviteBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     Ok((
-        StatusCode::CREATED,
+        StatusCode::ACCEPTED,
         Json(
             s.service
                 .invite_member(&actor, &body.email, body.role)

@@ -9,6 +9,7 @@ mod data_export;
 mod endpoints;
 mod health;
 mod home;
+mod invitations;
 mod jobs;
 mod list_export;
 mod members;
@@ -62,6 +63,7 @@ pub fn router(state: AppState, limits: HttpLimits, limiter: Arc<RateLimiter>) ->
     api = posture::routes(api);
     api = audit::routes(api);
     api = members::routes(api);
+    api = invitations::routes(api);
     api = api_keys::routes(api);
     api = siem::routes(api);
     api = settings::routes(api);

@@ -17,7 +17,8 @@ both_engines!(
     entra_token_attacks,
     entra_key_rotation,
     entra_verdicts_are_cached_but_tokens_still_expire,
-    local_token_and_key_attacks
+    local_token_and_key_attacks,
+    outside_attack_findings
 );
 
 struct World {
@@ -346,7 +347,8 @@ async fn entra_token_attacks(db: TestDb) {
     )
     .await;
 
-    // First sign-in link: an invited member without a password is linked by UPN once.
+    // First sign-in: an address without an account, invited, signs in through Entra ID
+    // with that UPN; that is its acceptance, once.
     let invite: Value = w
         .app
         .req(Method::POST, "/api/members", &owner)
@@ -357,7 +359,7 @@ async fn entra_token_attacks(db: TestDb) {
         .json()
         .await
         .unwrap();
-    assert_eq!(invite["entraLinked"], false);
+    assert_eq!(invite["status"], "pending");
     let new_oid = uuid::Uuid::new_v4().to_string();
     w.accepted(
         "first sign-in links an invited member",
@@ -758,4 +760,134 @@ async fn entra_verdicts_are_cached_but_tokens_still_expire(db: TestDb) {
         "UNAUTHORIZED",
     )
     .await;
+}
+
+/// What an attack from outside the code found (issue 21), replayed: each attempt is refused
+/// and changes no organization.
+async fn outside_attack_findings(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let home = app.org("Home").await;
+    let hostile = app.org("Hostile").await;
+    let w = World::new(app, vec![home, hostile]);
+    let app = &w.app;
+    let root = app
+        .member(home, "root@home.example", Role::SuperAdmin)
+        .await;
+    let boss = app.member(home, "boss@home.example", Role::OrgAdmin).await;
+    let admin = app.member(home, "admin@home.example", Role::Admin).await;
+    let attacker = app
+        .member(hostile, "boss@hostile.example", Role::OrgAdmin)
+        .await;
+    let victim = app.person(home, "victim@home.example", Role::Admin).await;
+    let victim_key = Key::api(
+        app.service
+            .admin_create_api_key(&operator(), "victim@home.example", None, "ci", None, None)
+            .await
+            .unwrap()
+            .key,
+    );
+    let key_id = |k: &Key| {
+        let k = k.clone();
+        async move {
+            app.get("/api/me", &k).await.1["apiKey"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+
+    // Enrollment takeover: a multi-use token holder re-enrolls an existing host.
+    let token = token(app, &admin, false).await;
+    let (_, real) = enroll(app, &token, "db-01").await;
+    let body = json!({ "token": token, "hostname": "DB-01", "os": "linux", "osVersion": "x", "arch": "x86_64", "agentVersion": "6.6.6" });
+    w.refused(
+        "enrollment takeover by hostname",
+        app.client.post(app.url("/api/agent/enroll")).json(&body),
+        StatusCode::CONFLICT,
+        "ENDPOINT_EXISTS",
+    )
+    .await;
+    let real_agent = Key::api(real["apiKey"].as_str().unwrap().to_owned());
+    assert_eq!(
+        app.get("/api/agent/commands", &real_agent).await.0,
+        StatusCode::OK
+    );
+
+    // Member capture: inviting an account of another organization links nothing.
+    let victim_key_id = key_id(&victim_key).await;
+    let invite = app
+        .req(Method::POST, "/api/members", &attacker)
+        .json(&json!({ "email": "victim@home.example", "role": "viewer" }));
+    let (s, answer) = json_of(invite.send().await.unwrap()).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    assert!(answer.get("hasPassword").is_none() && answer.get("userId").is_none());
+    assert_eq!(
+        app.get("/api/poam", &victim).await.0,
+        StatusCode::OK,
+        "no AMBIGUOUS_ORG"
+    );
+    let (_, listed) = app.get("/api/api-keys", &attacker).await;
+    assert!(!listed.to_string().contains(&victim_key_id));
+    w.refused(
+        "revoking another organization's member's unbound key",
+        app.req(
+            Method::DELETE,
+            &format!("/api/api-keys/{victim_key_id}"),
+            &attacker,
+        ),
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
+
+    // Rank on keys: an OrgAdmin revoking a SuperAdmin's key.
+    let root_key = key_id(&root).await;
+    w.refused(
+        "revoking a SuperAdmin's key",
+        app.req(Method::DELETE, &format!("/api/api-keys/{root_key}"), &boss),
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+    )
+    .await;
+    assert_eq!(app.get("/api/poam", &root).await.0, StatusCode::OK);
+
+    // Kill switch: a command queued while remote execution was on never runs after it is off,
+    // however the agent asks.
+    let on = json!({ "remoteExecution": true });
+    app.send(Method::PUT, "/api/settings", &boss, &on).await;
+    let script = app
+        .create(
+            "scripts",
+            &admin,
+            json!({ "name": "s", "language": "bash", "riskLevel": "High", "timeoutSecs": 30, "content": "cat /etc/shadow" }),
+        )
+        .await;
+    let (s, job) = app
+        .send(
+            Method::POST,
+            &format!("/api/scripts/{}/execute", script["id"].as_str().unwrap()),
+            &admin,
+            &json!({ "targets": ["db-01"] }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{job}");
+    let off = json!({ "remoteExecution": false });
+    app.send(Method::PUT, "/api/settings", &boss, &off).await;
+    for _ in 0..3 {
+        let (s, got) = app.get("/api/agent/commands", &real_agent).await;
+        assert_eq!(
+            (s, got["items"].as_array().map(Vec::len)),
+            (StatusCode::OK, Some(0))
+        );
+    }
+    let result = format!("/api/agent/commands/{}/result", job["id"].as_str().unwrap());
+    w.refused(
+        "reporting a cancelled command as run",
+        app.req(Method::POST, &result, &real_agent)
+            .json(&json!({ "status": "succeeded", "exitCode": 0, "stdout": "root:x:..." })),
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
+    w.report("outside attack findings");
 }

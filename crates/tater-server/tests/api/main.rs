@@ -18,6 +18,7 @@ mod enrollment;
 mod exports;
 mod http;
 mod identity;
+mod invitations;
 mod isolation;
 mod lifecycle;
 mod members;

@@ -37,7 +37,7 @@ async fn members_are_managed_by_org_admins(db: TestDb) {
         .collect();
     assert_eq!(emails, vec!["admin@example.com", "owner@example.com"]);
 
-    // Invite.
+    // Invite: pending until the person accepts.
     let (s, invited) = app
         .send(
             Method::POST,
@@ -46,16 +46,15 @@ async fn members_are_managed_by_org_admins(db: TestDb) {
             &json!({ "email": "New@Example.com", "role": "auditor" }),
         )
         .await;
-    assert_eq!(s, StatusCode::CREATED, "{invited}");
+    assert_eq!(s, StatusCode::ACCEPTED, "{invited}");
     assert_eq!(
         (
             invited["email"].as_str(),
             invited["role"].as_str(),
-            invited["hasPassword"].as_bool()
+            invited["status"].as_str()
         ),
-        (Some("new@example.com"), Some("auditor"), Some(false))
+        (Some("new@example.com"), Some("auditor"), Some("pending"))
     );
-    let new_id = invited["userId"].as_str().unwrap().to_owned();
     let (s, p) = app
         .send(
             Method::POST,
@@ -95,6 +94,15 @@ async fn members_are_managed_by_org_admins(db: TestDb) {
         before,
         "refused invitations change nothing"
     );
+    // The person (who has an account elsewhere) accepts and becomes a member.
+    let home = app.org("Home").await;
+    let newcomer = app.person(home, "new@example.com", Role::Viewer).await;
+    let joined = app.accept_invitation(&newcomer, org).await;
+    assert_eq!(joined["role"], "auditor");
+    let new_id = app.get("/api/me", &newcomer).await.1["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // Change a role; nobody grants above their own role.
     let (s, changed) = app
@@ -219,10 +227,16 @@ async fn members_are_managed_by_org_admins(db: TestDb) {
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert_eq!(
         app.get("/api/poam", &admin).await.0,
-        StatusCode::FORBIDDEN,
-        "removed member's key no longer acts"
+        StatusCode::UNAUTHORIZED,
+        "the removed member's key bound to the organization is revoked with the membership"
     );
     let log = app.audit_entries(org).await;
+    assert!(
+        log.iter().any(|e| e["entityType"] == "api-key"
+            && e["action"] == "delete"
+            && e["changes"]["reason"]["after"] == "member removed"),
+        "the key's revocation is audited"
+    );
     let memberships: Vec<&Value> = log
         .iter()
         .filter(|e| e["entityType"] == "membership")

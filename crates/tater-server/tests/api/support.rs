@@ -194,6 +194,66 @@ impl TestApp {
         Key::api(key.key)
     }
 
+    /// A member of `org` with a password, signed in: a session token (which, unlike a bound
+    /// key, acts for the person in every organization they belong to).
+    pub async fn person(&self, org: OrgId, email: &str, role: Role) -> Key {
+        let org_ref = org.to_string();
+        self.service
+            .admin_create_user(
+                &operator(),
+                AdminOrgRef(&org_ref),
+                email,
+                role,
+                Some(TEST_PASSWORD),
+                None,
+            )
+            .await
+            .unwrap();
+        self.login(email).await
+    }
+
+    /// A session token for an account made by [`TestApp::person`].
+    pub async fn login(&self, email: &str) -> Key {
+        let res = self
+            .client
+            .post(self.url("/api/auth/login"))
+            .json(&json!({ "email": email, "password": TEST_PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        let (s, v) = json_of(res).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        Key::bearer(v["token"].as_str().unwrap())
+    }
+
+    /// The caller's open invitations (`GET /api/invitations`).
+    pub async fn invitations(&self, key: &Key) -> Vec<Value> {
+        let (s, v) = self.get("/api/invitations", key).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v["items"].as_array().unwrap().clone()
+    }
+
+    /// Accepts the caller's invitation into `org`.
+    pub async fn accept_invitation(&self, key: &Key, org: OrgId) -> Value {
+        let id = self
+            .invitations(key)
+            .await
+            .into_iter()
+            .find(|i| i["orgId"] == org.to_string())
+            .expect("an invitation into that organization")["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let res = self
+            .req(Method::POST, &format!("/api/invitations/{id}/accept"), key)
+            .send()
+            .await
+            .unwrap();
+        let (s, v) = json_of(res).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -291,6 +351,9 @@ impl Drop for TestApp {
         }
     }
 }
+
+/// The password of accounts made by [`TestApp::person`].
+pub const TEST_PASSWORD: &str = "a long enough test password";
 
 /// A credential to call with: an API key or a bearer token.
 #[derive(Clone)]

@@ -4,6 +4,7 @@
 
 mod endpoints;
 mod identity;
+mod invitations;
 mod members;
 mod records;
 mod releases;

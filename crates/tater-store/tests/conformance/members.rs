@@ -54,7 +54,6 @@ async fn members_are_managed_within_their_tenant(db: TestDb) {
     let ann = user("ann@example.com");
     let bob = user("bob@example.com");
     let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
-    assert!(tx.user_by_email(&ann.email).await.unwrap().is_none());
     tx.insert_user(&ann, &draft(a, AuditAction::Create, "user", ann.id))
         .await
         .unwrap();
@@ -177,23 +176,29 @@ async fn api_keys_are_listed_and_revoked_per_tenant(db: TestDb) {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    // An unbound key of Ann's (made by the operator) also acts in A.
+    // An unbound key of Ann's (made by the operator) acts in A too, but it is Ann's own
+    // across all her organizations: A's list and revocation cover bound keys only.
     let unbound = key(&ann, "b2");
     let mut itx = store.identity(Mode::Write).await.unwrap();
     itx.insert_api_key(&unbound, &[]).await.unwrap();
     itx.commit().await.unwrap();
 
-    let mut tx = store.tenant(&sa, Mode::Read).await.unwrap();
+    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
     let keys = tx.api_keys().await.unwrap();
-    let mut ids: Vec<ApiKeyId> = keys.iter().map(|(k, _)| k.id).collect();
-    ids.sort();
-    let mut want = vec![bound.id, unbound.id];
-    want.sort();
-    assert_eq!(ids, want);
-    assert!(
-        keys.iter()
-            .all(|(k, u)| u.id == ann.id && (k.org == Some(a) || k.org.is_none()))
-    );
+    let ids: Vec<ApiKeyId> = keys.iter().map(|(k, _)| k.id).collect();
+    assert_eq!(ids, vec![bound.id]);
+    assert!(keys.iter().all(|(k, u)| u.id == ann.id && k.org == Some(a)));
+    let (here, owner_role) = tx.api_key_here(bound.id).await.unwrap().unwrap();
+    assert_eq!((here.id, owner_role), (bound.id, Some(Role::Admin)));
+    assert!(tx.api_key_here(unbound.id).await.unwrap().is_none());
+    let r = tx
+        .revoke_api_key(
+            unbound.id,
+            Timestamp::from_millis(NOW),
+            &draft(a, AuditAction::Delete, "api-key", unbound.id),
+        )
+        .await;
+    assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
     drop(tx);
 
     let mut tx = store.tenant(&sb, Mode::Write).await.unwrap();

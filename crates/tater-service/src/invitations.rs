@@ -1,0 +1,163 @@
+//! The invitee's side of invitations: a person sees the invitations addressed to their
+//! account's e-mail in every organization, and accepts or declines each. Acceptance is the
+//! only way into an organization besides the operator's CLI and a first Entra ID sign-in.
+
+use serde_json::{Value, json};
+use tater_domain::{
+    Actor, AuditAction, AuditDraft, Invitation, InvitationId, InvitationStatus, Membership,
+    Timestamp,
+};
+use tater_store::{IdentityTx, Mode};
+
+use crate::{Identity, Service, ServiceError, ServiceResult};
+
+/// An invitation as its invitee sees it.
+fn received_view(i: &Invitation, org_name: &str) -> Value {
+    json!({
+        "id": i.id,
+        "orgId": i.org,
+        "orgName": org_name,
+        "role": i.role,
+        "invitedBy": i.invited_by_email,
+        "createdAt": i.created_at,
+        "expiresAt": i.expires_at,
+    })
+}
+
+/// Makes the membership and closes the invitation as accepted, audited in its organization
+/// by the person joining.
+pub(crate) async fn accept_in(
+    tx: &mut dyn IdentityTx,
+    actor: &Actor,
+    invitation: &Invitation,
+    membership: &Membership,
+    now: Timestamp,
+) -> ServiceResult<()> {
+    let joined = AuditDraft::new(actor, AuditAction::Create, "membership", membership.user, now)
+        .with_changes(
+            None,
+            Some(&json!({ "userId": membership.user, "email": invitation.email, "role": membership.role, "invitation": invitation.id })),
+            &[],
+        );
+    tx.put_membership(membership, &joined).await?;
+    let closed = AuditDraft::new(actor, AuditAction::Update, "invitation", invitation.id, now)
+        .with_changes(
+            Some(&json!({ "status": "pending" })),
+            Some(&json!({ "status": "accepted" })),
+            &[],
+        );
+    tx.decide_invitation(
+        invitation,
+        InvitationStatus::Accepted,
+        now,
+        Some(membership.user),
+        &closed,
+    )
+    .await?;
+    Ok(())
+}
+
+impl Service {
+    /// Open invitations addressed to the caller, in every organization.
+    pub async fn my_invitations(&self, identity: &Identity) -> ServiceResult<Vec<Value>> {
+        let now = self.clock.now();
+        let mut tx = self.store.identity(Mode::Read).await?;
+        Ok(tx
+            .invitations_for(&identity.user().email)
+            .await?
+            .iter()
+            .filter(|(i, _)| i.is_open(now))
+            .map(|(i, name)| received_view(i, name))
+            .collect())
+    }
+
+    /// Joins the organization of an invitation addressed to the caller, with its role.
+    pub async fn accept_invitation(&self, identity: &Identity, id: &str) -> ServiceResult<Value> {
+        let now = self.clock.now();
+        let mut tx = self.store.identity(Mode::Write).await?;
+        let invitation = self.addressed_to(&mut *tx, identity, id, now).await?;
+        if identity
+            .memberships()
+            .iter()
+            .any(|m| m.org == invitation.org)
+            || tx
+                .memberships_of(identity.user().id)
+                .await?
+                .iter()
+                .any(|m| m.org == invitation.org)
+        {
+            return Err(ServiceError::Conflict(
+                "you are already a member of that organization".into(),
+            ));
+        }
+        let membership = Membership {
+            org: invitation.org,
+            user: identity.user().id,
+            role: invitation.role,
+            created_at: now,
+            updated_at: now,
+        };
+        let actor = identity.actor_joining(invitation.org, invitation.role);
+        accept_in(&mut *tx, &actor, &invitation, &membership, now).await?;
+        let name = tx
+            .org(invitation.org)
+            .await?
+            .map(|o| o.name)
+            .unwrap_or_default();
+        tx.commit().await?;
+        Ok(json!({ "orgId": invitation.org, "orgName": name, "role": invitation.role }))
+    }
+
+    /// Turns an invitation addressed to the caller down; the organization sees it declined.
+    pub async fn decline_invitation(&self, identity: &Identity, id: &str) -> ServiceResult<()> {
+        let now = self.clock.now();
+        let mut tx = self.store.identity(Mode::Write).await?;
+        let invitation = self.addressed_to(&mut *tx, identity, id, now).await?;
+        let actor = identity.actor_joining(invitation.org, invitation.role);
+        let audit = AuditDraft::new(
+            &actor,
+            AuditAction::Update,
+            "invitation",
+            invitation.id,
+            now,
+        )
+        .with_changes(
+            Some(&json!({ "status": "pending" })),
+            Some(&json!({ "status": "declined" })),
+            &[],
+        );
+        tx.decide_invitation(&invitation, InvitationStatus::Declined, now, None, &audit)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The open invitation `id` if it is addressed to the caller: anyone else's is not found.
+    async fn addressed_to(
+        &self,
+        tx: &mut dyn IdentityTx,
+        identity: &Identity,
+        id: &str,
+        now: Timestamp,
+    ) -> ServiceResult<Invitation> {
+        if identity.is_bound_key() {
+            return Err(ServiceError::ForbiddenCode(
+                "KEY_BOUND",
+                "a key bound to one organization cannot answer invitations; sign in, or use an unbound key".into(),
+            ));
+        }
+        let id: InvitationId = id.parse().map_err(|_| ServiceError::NotFound)?;
+        let invitation = tx
+            .invitation_by_id(id)
+            .await?
+            .filter(|i| i.email == identity.user().email)
+            .ok_or(ServiceError::NotFound)?;
+        match invitation.status_at(now) {
+            InvitationStatus::Pending => Ok(invitation),
+            other => Err(ServiceError::Conflict(format!(
+                "the invitation is {}; ask the organization for a new one",
+                other.as_str()
+            ))),
+        }
+    }
+}
