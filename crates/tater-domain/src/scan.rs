@@ -114,3 +114,13 @@ impl Counts {
         c
     }
 }
+
+/// The id a scan is stored under: the agent's scan id is unique only on its endpoint, so the
+/// stored id is derived from both (UUIDv5 in the endpoint's namespace). Another endpoint that
+/// reports the same scan id stores a scan of its own and learns nothing about the first.
+pub fn stored_scan_id(endpoint: crate::EndpointId, agent_scan_id: crate::ScanId) -> crate::ScanId {
+    crate::ScanId::from_uuid(uuid::Uuid::new_v5(
+        &endpoint.as_uuid(),
+        agent_scan_id.as_uuid().as_bytes(),
+    ))
+}

@@ -175,6 +175,7 @@ impl Service {
         )
         .with_changes(None, Some(&after), &[]);
         let mut tx = self.tenant_tx(actor, Mode::Write).await?;
+        check_endpoint_refs(&mut *tx, def, &record.data).await?;
         tx.insert_record(def.name, &record, &audit).await?;
         tx.commit().await?;
         Ok(self.view(def, &record))
@@ -200,6 +201,7 @@ impl Service {
         if data == current.data {
             return Ok(self.view(def, &current));
         }
+        check_endpoint_refs(&mut *tx, def, &data).await?;
         let now = self.clock.now();
         let before = Value::Object(current.data.clone());
         let after = Value::Object(data.clone());
@@ -294,6 +296,35 @@ impl Service {
         }
         Ok(map)
     }
+}
+
+/// Endpoint references must name endpoints of the record's own organization, checked in the
+/// transaction that writes the record. Another organization's endpoint reads as unknown.
+async fn check_endpoint_refs(
+    tx: &mut dyn TenantTx,
+    def: &ModuleDef,
+    data: &Map<String, Value>,
+) -> ServiceResult<()> {
+    use tater_domain::module::FieldKind;
+    let mut errors = ValidationErrors::new();
+    for field in def
+        .fields
+        .iter()
+        .filter(|f| matches!(f.kind, FieldKind::EndpointRef))
+    {
+        let Some(id) = data.get(field.name).and_then(Value::as_str) else {
+            continue;
+        };
+        let known = match id.parse() {
+            Ok(id) => tx.endpoint(id).await?.is_some(),
+            Err(_) => false,
+        };
+        if !known {
+            errors.add(field.name, "is not an endpoint of this organization");
+        }
+    }
+    errors.into_result(())?;
+    Ok(())
 }
 
 /// The record, or `NotFound` (also for another tenant's id: the scope cannot see it).

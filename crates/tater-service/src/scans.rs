@@ -67,7 +67,8 @@ impl Service {
 
     /// Validates a whole report first, so a bad report stores nothing; then stores the scan
     /// and its results with one audit entry. The same scan id from the same endpoint again is
-    /// a retry: answered, not stored twice.
+    /// a retry: answered, not stored twice. Scan ids are the agent's, unique per endpoint: the
+    /// answer carries the agent's `scanId` and the stored `id`.
     pub async fn ingest_scan(&self, actor: &Actor, body: &Value) -> ServiceResult<Ingested> {
         authorize(actor, Action::AgentReport)?;
         let endpoint = actor.endpoint_id().ok_or(ServiceError::NotFound)?;
@@ -190,8 +191,9 @@ impl Service {
                 "validated scan lacks its id or times"
             )));
         };
+        let stored = tater_domain::scan::stored_scan_id(endpoint, id);
         let scan = Scan {
-            id,
+            id: stored,
             org: actor.org(),
             endpoint,
             started_at,
@@ -203,28 +205,35 @@ impl Service {
             .store
             .tenant(&TenantScope::of(actor), Mode::Write)
             .await?;
-        if let Some(existing) = tx.scan(id).await? {
-            if existing.endpoint != endpoint {
-                return Err(ServiceError::Conflict(
-                    "another endpoint reported a scan with this id".into(),
-                ));
-            }
+        // A retry: stored under the derived id, or (reported before scan ids were per
+        // endpoint) under the agent's own id by this same endpoint. Anyone else's scan with
+        // that id is not looked at.
+        let legacy = tx.scan(id).await?.filter(|s| s.endpoint == endpoint);
+        let existing = match legacy {
+            Some(s) => Some(s),
+            None => tx.scan(stored).await?,
+        };
+        if let Some(existing) = existing {
+            let mut view = scan_view(&existing);
+            view["scanId"] = json!(id);
             return Ok(Ingested {
                 created: false,
-                scan: scan_view(&existing),
+                scan: view,
             });
         }
-        let after = json!({ "endpointId": endpoint, "startedAt": started_at, "finishedAt": finished_at, "counts": counts_view(&scan.counts) });
-        let audit = AuditDraft::new(actor, AuditAction::Create, "scan", id, now).with_changes(
+        let after = json!({ "scanId": id, "endpointId": endpoint, "startedAt": started_at, "finishedAt": finished_at, "counts": counts_view(&scan.counts) });
+        let audit = AuditDraft::new(actor, AuditAction::Create, "scan", stored, now).with_changes(
             None,
             Some(&after),
             &[],
         );
         tx.insert_scan(&scan, &results, &audit).await?;
         tx.commit().await?;
+        let mut view = scan_view(&scan);
+        view["scanId"] = json!(id);
         Ok(Ingested {
             created: true,
-            scan: scan_view(&scan),
+            scan: view,
         })
     }
 

@@ -103,6 +103,8 @@ pub enum FieldKind {
     ControlId,
     /// Control ids, normalised to OSCAL form (`AC-2(1)` becomes `ac-2.1`).
     ControlIds,
+    /// The id of one of the organization's endpoints (the service checks it exists there).
+    EndpointRef,
     /// Short labels.
     Tags,
     /// A list of small objects (e.g. milestones), each with an integer `id` that the server
@@ -170,6 +172,10 @@ impl FieldDef {
         Self::new(name, label, FieldKind::ControlId)
     }
 
+    pub const fn endpoint_ref(name: &'static str, label: &'static str) -> Self {
+        Self::new(name, label, FieldKind::EndpointRef)
+    }
+
     pub const fn control_ids(name: &'static str, label: &'static str) -> Self {
         Self::new(name, label, FieldKind::ControlIds)
     }
@@ -234,7 +240,8 @@ impl FieldDef {
             FieldKind::Text { .. }
             | FieldKind::LongText { .. }
             | FieldKind::Date
-            | FieldKind::ControlId => ValueType::Text,
+            | FieldKind::ControlId
+            | FieldKind::EndpointRef => ValueType::Text,
             FieldKind::Enum(values) => ValueType::Rank(values),
             FieldKind::Integer { .. } | FieldKind::Number { .. } => ValueType::Number,
             FieldKind::ControlIds | FieldKind::Tags | FieldKind::Objects { .. } => ValueType::List,

@@ -354,6 +354,11 @@ fn parse_filter(def: &ModuleDef, key: &str, value: &str, today: Date) -> Result<
                 operand,
                 Scalar::Text(value.trim().to_owned()),
             )),
+            (FieldKind::EndpointRef, None) => value
+                .trim()
+                .parse::<crate::EndpointId>()
+                .map(|id| Condition::Eq(operand, Scalar::Text(id.to_string())))
+                .map_err(|_| "must be an endpoint id".into()),
             (FieldKind::Date, op) => {
                 let d = parse_date(value.trim()).map_err(|_| "must be a date (YYYY-MM-DD)")?;
                 let s = Scalar::Text(format_date(d));

@@ -25,6 +25,11 @@ fn field_schema(field: &FieldDef) -> Value {
             "examples": ["ac-2", "AC-2(1)"],
             "description": "a control id (SP 800-53 or a loaded OSCAL catalog); stored in OSCAL form (ac-2.1)",
         }),
+        FieldKind::EndpointRef => json!({
+            "type": "string",
+            "format": "uuid",
+            "description": "the id of one of the organization's endpoints",
+        }),
         FieldKind::ControlIds => json!({
             "type": "array",
             "maxItems": MAX_CONTROL_IDS,

@@ -139,6 +139,12 @@ fn check_kind(
                 .map(Value::String)
                 .ok_or_else(|| "must be a control id (e.g. AC-2 or AC-2(1))".into())
         }
+        FieldKind::EndpointRef => {
+            let s = raw.as_str().ok_or("must be a string")?.trim();
+            s.parse::<crate::EndpointId>()
+                .map(|id| Value::String(id.to_string()))
+                .map_err(|_| "must be the id of one of your endpoints".into())
+        }
         FieldKind::Tags => tags(raw),
         FieldKind::TextMap {
             max_entries,

@@ -25,7 +25,7 @@ pub static RISK_ACCEPTANCES: ModuleDef = ModuleDef {
             .required()
             .filter()
             .sort(),
-        FieldDef::text("endpoint", "Endpoint id (empty: every endpoint)", 36).filter(),
+        FieldDef::endpoint_ref("endpoint", "Endpoint (empty: every endpoint)").filter(),
         FieldDef::long_text("justification", "Justification", 8000)
             .required()
             .search(),

@@ -293,19 +293,18 @@ async fn ingestion_is_idempotent_and_rejects_bad_reports(db: TestDb) {
             ("linux.time.sync", "Fail"),
         ],
     );
-    assert_eq!(
-        app.send(Method::POST, "/api/agent/scans", &agent, &scan)
-            .await
-            .0,
-        StatusCode::CREATED
-    );
+    let (s, stored) = app
+        .send(Method::POST, "/api/agent/scans", &agent, &scan)
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{stored}");
+    assert_eq!(stored["scanId"], id.as_str());
     let before = app.snapshot(org).await;
     let (s, again) = app
         .send(Method::POST, "/api/agent/scans", &agent, &scan)
         .await;
     assert_eq!(
-        (s, again["id"].as_str()),
-        (StatusCode::OK, Some(id.as_str())),
+        (s, again["scanId"].as_str(), &again["id"]),
+        (StatusCode::OK, Some(id.as_str()), &stored["id"]),
         "a retry is answered, not stored twice"
     );
     assert_eq!(
@@ -425,7 +424,12 @@ async fn ingestion_is_idempotent_and_rejects_bad_reports(db: TestDb) {
     assert_eq!(trend["points"].as_array().unwrap().len(), 1);
 
     // The scan can be read back, with its results and evidence.
-    let (s, read) = app.get(&format!("/api/scans/{id}"), &admin).await;
+    let (s, read) = app
+        .get(
+            &format!("/api/scans/{}", stored["id"].as_str().unwrap()),
+            &admin,
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(read["results"].as_array().unwrap().len(), 2);
     assert_eq!(read["results"][0]["evidence"], "linux.ssh.root-login: Pass");

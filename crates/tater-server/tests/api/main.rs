@@ -26,6 +26,7 @@ mod memory;
 mod modules;
 mod process;
 mod rate_limits;
+mod references;
 mod roles;
 mod settings;
 mod siem;
