@@ -7,6 +7,9 @@ use crate::{Actor, Role};
 pub enum Action {
     /// Read the organization's records, catalog and posture.
     Read,
+    /// Read a module's records, or the command channel's jobs: the declaration says from
+    /// which role up (`ModuleDef::read_role`).
+    ReadRecords(Role),
     /// Read the check catalog (people, and endpoint agents deciding what to run).
     ReadChecks,
     /// Read the audit log.
@@ -33,6 +36,8 @@ impl Action {
         match self {
             Action::ReadChecks | Action::AgentReport => Role::Agent,
             Action::Read => Role::Viewer,
+            // Never below Viewer, whatever a declaration says.
+            Action::ReadRecords(role) => role.max(Role::Viewer),
             Action::ReadAudit => Role::Auditor,
             Action::WriteRecord => Role::Admin,
             Action::ManageSettings
@@ -104,6 +109,9 @@ mod tests {
             (ManageMembers, Role::OrgAdmin),
             (ManageKeys, Role::OrgAdmin),
             (CrossOrg, Role::SuperAdmin),
+            (ReadRecords(Role::Viewer), Role::Viewer),
+            (ReadRecords(Role::Auditor), Role::Auditor),
+            (ReadRecords(Role::Agent), Role::Viewer),
         ];
         for (action, least) in expect {
             for role in Role::ALL {

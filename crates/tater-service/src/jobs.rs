@@ -225,7 +225,8 @@ impl Service {
         actor: &Actor,
         params: &[(String, String)],
     ) -> ServiceResult<crate::Page> {
-        authorize(actor, Action::Read)?;
+        // Jobs carry the scripts they ran and their output: readable as the scripts are.
+        authorize(actor, Action::ReadRecords(SCRIPTS.read_role))?;
         let mut limit = 50u32;
         let mut before = None;
         let mut errors = ValidationErrors::new();
@@ -256,7 +257,8 @@ impl Service {
     }
 
     pub async fn get_job(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
-        authorize(actor, Action::Read)?;
+        // Jobs carry the scripts they ran and their output: readable as the scripts are.
+        authorize(actor, Action::ReadRecords(SCRIPTS.read_role))?;
         let id: RecordId = id.parse().map_err(|_| ServiceError::NotFound)?;
         let mut tx = self
             .store

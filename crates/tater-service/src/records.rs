@@ -112,7 +112,7 @@ impl Service {
         def: &'static ModuleDef,
         query: &ListQuery,
     ) -> ServiceResult<Page> {
-        authorize(actor, Action::Read)?;
+        authorize(actor, Action::ReadRecords(def.read_role))?;
         let mut tx = self.tenant_tx(actor, Mode::Read).await?;
         let mut rows = tx.list_records(def.name, query).await?;
         let more = rows.len() > query.limit as usize;
@@ -137,7 +137,7 @@ impl Service {
         def: &'static ModuleDef,
         id: &str,
     ) -> ServiceResult<Value> {
-        authorize(actor, Action::Read)?;
+        authorize(actor, Action::ReadRecords(def.read_role))?;
         let id = parse_id(id)?;
         let mut tx = self.tenant_tx(actor, Mode::Read).await?;
         let record = existing(&mut *tx, def, id).await?;
@@ -254,7 +254,7 @@ impl Service {
         def: &'static ModuleDef,
         mut query: ListQuery,
     ) -> ServiceResult<RecordExport> {
-        authorize(actor, Action::Read)?;
+        authorize(actor, Action::ReadRecords(def.read_role))?;
         query.limit = EXPORT_PAGE;
         query.after = None;
         Ok(RecordExport {
@@ -268,7 +268,10 @@ impl Service {
 
     /// Counts risks on the 5×5 grid, inherent or residual.
     pub async fn risk_heat_map(&self, actor: &Actor, residual: bool) -> ServiceResult<HeatMap> {
-        authorize(actor, Action::Read)?;
+        authorize(
+            actor,
+            Action::ReadRecords(tater_domain::modules::RISKS.read_role),
+        )?;
         let fields: [&'static str; 2] = if residual {
             ["residualLikelihood", "residualImpact"]
         } else {

@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 use time::Date;
 
 use super::query::Condition;
-use crate::ValidationErrors;
+use crate::{Role, ValidationErrors};
 
 /// A module of GRC records, declared once as a `static`.
 pub struct ModuleDef {
@@ -16,6 +16,10 @@ pub struct ModuleDef {
     pub singular: &'static str,
     pub plural: &'static str,
     pub description: &'static str,
+    /// The least role that reads the module's records (lists, records, exports); writes
+    /// need Admin. Most modules are for every member; some hold what only auditors and above
+    /// should see (the command channel's scripts).
+    pub read_role: Role,
     pub fields: &'static [FieldDef],
     pub derived: &'static [Derived],
     /// Rules across fields (e.g. "False Positive needs a justification"), run after every field

@@ -1,5 +1,6 @@
 //! Customer-authored configuration documents (SPEC D1).
 
+use crate::Role;
 use crate::module::{FieldDef, ModuleDef, no_rules};
 
 /// 256 KiB of Markdown is a long document; the request limit is 1 MiB.
@@ -11,6 +12,7 @@ pub static CONFIG_DOCS: ModuleDef = ModuleDef {
     singular: "Configuration document",
     plural: "Configuration documents",
     description: "A configuration document in Markdown. Its `version` goes up on every update.",
+    read_role: Role::Viewer,
     fields: &[
         FieldDef::text("title", "Title", 300)
             .required()

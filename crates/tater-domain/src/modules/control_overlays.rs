@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::Role;
 use crate::module::{Context, FieldDef, ModuleDef};
 use crate::{RecordId, ValidationErrors};
 
@@ -24,6 +25,7 @@ pub static CONTROL_OVERLAYS: ModuleDef = ModuleDef {
     singular: "Control overlay",
     plural: "Control overlays",
     description: "An organization's tailoring of a catalog control: applicability, implementation status and narrative, responsible roles, parameter values, owner and notes.",
+    read_role: Role::Viewer,
     fields: &[
         FieldDef::text("control", "Control id (set by the server)", 20),
         // No stored default: unset reads as "applicable", with provenance "default".

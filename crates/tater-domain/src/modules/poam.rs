@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 use time::Date;
 
+use crate::Role;
 use crate::ValidationErrors;
 use crate::module::{
     CmpOp, Condition, Context, Derived, DerivedWhen, FieldDef, ModuleDef, Operand, Scalar,
@@ -35,6 +36,7 @@ pub static POAM: ModuleDef = ModuleDef {
     singular: "POAM item",
     plural: "POAM items",
     description: "A weakness with its plan of action and milestones (eMASS POA&M).",
+    read_role: Role::Viewer,
     fields: &[
         FieldDef::text("title", "Title", 300)
             .required()

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 use time::{Date, Duration};
 
+use crate::Role;
 use crate::ValidationErrors;
 use crate::module::{
     CmpOp, Condition, Context, Derived, DerivedWhen, FieldDef, ModuleDef, Operand, Scalar,
@@ -20,6 +21,7 @@ pub static RISK_ACCEPTANCES: ModuleDef = ModuleDef {
     singular: "Risk acceptance",
     plural: "Risk acceptances",
     description: "An accepted risk for a failing control, organization-wide or on one endpoint, until it expires or is revoked.",
+    read_role: Role::Viewer,
     fields: &[
         FieldDef::control_id("control", "Control")
             .required()

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 use time::Date;
 
+use crate::Role;
 use crate::module::{Derived, DerivedWhen, FieldDef, ModuleDef, ValueType, no_rules};
 
 pub const CATEGORIES: &[&str] = &[
@@ -23,6 +24,7 @@ pub static RISKS: ModuleDef = ModuleDef {
     singular: "Risk",
     plural: "Risks",
     description: "A risk in the register, rated on a 5×5 likelihood × impact grid.",
+    read_role: Role::Viewer,
     fields: &[
         FieldDef::text("title", "Title", 300)
             .required()

@@ -3,6 +3,7 @@
 //! endpoint's own configuration allows it. Every save raises `version`; jobs record the
 //! version they ran.
 
+use crate::Role;
 use crate::module::{FieldDef, ModuleDef, no_rules};
 
 pub const LANGUAGES: &[&str] = &["bash", "powershell"];
@@ -15,7 +16,8 @@ pub static SCRIPTS: ModuleDef = ModuleDef {
     entity_type: "script",
     singular: "Script",
     plural: "Scripts",
-    description: "A script for the command channel. Its `version` goes up on every save.",
+    description: "A script for the command channel. Its `version` goes up on every save. Readable from Auditor up: scripts run as root and may carry secrets.",
+    read_role: Role::Auditor,
     fields: &[
         FieldDef::text("name", "Name", 100)
             .required()

@@ -6,6 +6,7 @@
 use uuid::Uuid;
 
 use crate::RecordId;
+use crate::Role;
 use crate::module::{FieldDef, ModuleDef, no_rules};
 
 /// FIPS 199 impact levels (OSCAL writes them `fips-199-low` and so on).
@@ -39,6 +40,7 @@ pub static SYSTEM_PROFILE: ModuleDef = ModuleDef {
     singular: "System profile",
     plural: "System profiles",
     description: "The organization's system as an SSP describes it: name, categorization, boundary, people, baseline.",
+    read_role: Role::Viewer,
     fields: &[
         FieldDef::text("name", "System name", 300).required(),
         FieldDef::text("abbreviation", "Abbreviation", 40),

@@ -30,14 +30,14 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
         post(remediate),
     )
     .route(
-        Op::get("/api/jobs", "jobs_list", "The command channel's history, newest first, each job with its status on each endpoint").tag("commands").access(Access::Role(Role::Viewer))
+        Op::get("/api/jobs", "jobs_list", "The command channel's history, newest first, each job with its status on each endpoint").tag("commands").access(Access::Role(tater_domain::modules::SCRIPTS.read_role))
             .query("limit", json!({ "type": "integer", "minimum": 1, "maximum": 500 }), "page size")
             .query("cursor", json!({ "type": "string" }), "nextCursor of the previous page")
             .ok(200, "A page of jobs", obj.clone()),
         get(list_jobs),
     )
     .route(
-        Op::get("/api/jobs/{id}", "jobs_get", "A job and its status on each endpoint").tag("commands").access(Access::Role(Role::Viewer)).path_id()
+        Op::get("/api/jobs/{id}", "jobs_get", "A job and its status on each endpoint").tag("commands").access(Access::Role(tater_domain::modules::SCRIPTS.read_role)).path_id()
             .ok(200, "The job", obj.clone()),
         get(job),
     )

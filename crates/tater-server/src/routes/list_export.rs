@@ -56,6 +56,7 @@ impl Source {
     fn access(self) -> Role {
         match self {
             Source::Members => Role::OrgAdmin,
+            Source::Jobs => tater_domain::modules::SCRIPTS.read_role,
             _ => Role::Viewer,
         }
     }

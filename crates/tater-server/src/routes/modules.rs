@@ -73,7 +73,7 @@ pub fn routes(mut api: ApiRouter, def: &'static ModuleDef) -> ApiRouter {
     });
     let base = format!("/api/{name}");
     let one = format!("/api/{name}/{{id}}");
-    let read = Access::Role(Role::Viewer);
+    let read = Access::Role(def.read_role);
     let write = Access::Role(Role::Admin);
 
     let list_op = list_params(

@@ -35,6 +35,7 @@ async fn role_matrix(db: TestDb, cred: Cred) {
         ));
     }
     for module in modules() {
+        let kept = app.create(module, &owner, sample(module, 999)).await;
         for (i, (role, key)) in keys.iter().enumerate() {
             let allowed = *role >= Role::Admin;
             let target = app.create(module, &owner, sample(module, i)).await;
@@ -85,9 +86,38 @@ async fn role_matrix(db: TestDb, cred: Cred) {
                     "{role} changed nothing in {module}"
                 );
             }
-            // Every role reads.
+            // Reads follow the declaration: lists, records and exports alike.
+            let def = tater_domain::modules::by_name(module).unwrap();
+            let reads = *role >= def.read_role;
             let (s, _) = app.get(&format!("/api/{module}"), key).await;
-            assert_eq!(s, StatusCode::OK, "GET /api/{module} as {role}");
+            assert_eq!(
+                s == StatusCode::OK,
+                reads,
+                "GET /api/{module} as {role}: {s}"
+            );
+            let one = format!("/api/{module}/{}", kept["id"].as_str().unwrap());
+            let (s, _) = app.get(&one, key).await;
+            assert_eq!(s == StatusCode::OK, reads, "GET {one} as {role}: {s}");
+            for format in ["csv", "json"] {
+                let res = app
+                    .req(
+                        Method::GET,
+                        &format!("/api/{module}/export?format={format}"),
+                        key,
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    res.status() == StatusCode::OK,
+                    reads,
+                    "export {module} {format} as {role}: {}",
+                    res.status()
+                );
+            }
+            if !reads {
+                assert_eq!(s, StatusCode::FORBIDDEN);
+            }
         }
     }
     if cred == Cred::Entra {
@@ -110,6 +140,21 @@ async fn reads_audit_and_cross_org_by_role(db: TestDb) {
             role >= Role::Auditor,
             "audit log as {role}: {s}"
         );
+        // The command channel's jobs carry script output: read as the scripts module is.
+        let scripts = tater_domain::modules::SCRIPTS.read_role;
+        for (path, exists) in [
+            ("/api/jobs".to_owned(), true),
+            ("/api/jobs/export?format=csv".to_owned(), true),
+            (format!("/api/jobs/{}", new_id()), false),
+        ] {
+            let (s, _) = app.get(&path, &key).await;
+            let expect = match (role >= scripts, exists) {
+                (false, _) => StatusCode::FORBIDDEN,
+                (true, true) => StatusCode::OK,
+                (true, false) => StatusCode::NOT_FOUND,
+            };
+            assert_eq!(s, expect, "{path} as {role}");
+        }
         let (s, body): (StatusCode, Value) = app.get("/api/organizations", &key).await;
         assert_eq!(
             s == StatusCode::OK,
