@@ -17,6 +17,8 @@ pub struct Problem {
     pub title: &'static str,
     pub detail: String,
     pub errors: Vec<FieldError>,
+    /// Seconds for `Retry-After` (429 and 503 answers).
+    pub retry_after_secs: Option<u32>,
 }
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -34,7 +36,14 @@ impl Problem {
             title,
             detail: detail.into(),
             errors: Vec::new(),
+            retry_after_secs: None,
         }
+    }
+
+    /// The same problem, asking the client to retry after `secs` seconds.
+    pub fn retry_after(mut self, secs: u32) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
     }
 
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
@@ -121,6 +130,10 @@ impl IntoResponse for Problem {
         let mut res = (self.status, axum::Json(self.body(None))).into_response();
         res.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Some(secs) = self.retry_after_secs {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -12,6 +12,7 @@ use tater_domain::{Actor, ValidationErrors};
 use tater_service::{Credential, Identity};
 
 use crate::error::Problem;
+use crate::gate::Permit;
 use crate::rate_limit::TenantBucket;
 use crate::state::AppState;
 
@@ -77,6 +78,26 @@ impl FromRequestParts<AppState> for AuthIdentity {
             identity,
             org_header,
         })
+    }
+}
+
+/// An authenticated caller taking one of its organization's export slots
+/// (`--export-concurrency`): the slot is held until the export's body is sent or dropped
+/// (see [`Permit::hold_until_sent`]); over the cap, 429 with `Retry-After`.
+pub struct ExportSlot {
+    pub actor: Actor,
+    pub permit: Permit<tater_domain::OrgId>,
+}
+
+impl FromRequestParts<AppState> for ExportSlot {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let AuthActor(actor) = AuthActor::from_request_parts(parts, state).await?;
+        let permit = state.gates.exports.acquire(actor.org()).inspect_err(
+            |_| tracing::info!(org = %actor.org(), "export refused: too many at once for the organization"),
+        )?;
+        Ok(Self { actor, permit })
     }
 }
 

@@ -8,8 +8,10 @@ use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::body::Body;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 
 use crate::error::Problem;
 
@@ -86,23 +88,38 @@ pub struct Refused {
     retry_after_secs: u32,
 }
 
-impl IntoResponse for Refused {
-    fn into_response(self) -> Response {
-        let mut res = Problem::new(
+impl From<Refused> for Problem {
+    fn from(r: Refused) -> Self {
+        Problem::new(
             StatusCode::TOO_MANY_REQUESTS,
             "TOO_MANY_CONCURRENT",
             "Too many at once",
             format!(
                 "at most {} {} may run at once; retry in {} s",
-                self.limit, self.what, self.retry_after_secs
+                r.limit, r.what, r.retry_after_secs
             ),
         )
-        .into_response();
-        res.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(self.retry_after_secs),
-        );
-        res
+        .retry_after(r.retry_after_secs)
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        Problem::from(self).into_response()
+    }
+}
+
+impl<K: Hash + Eq + Send + Sync + 'static> Permit<K> {
+    /// Keeps the permit until `res`'s body has been sent or dropped (the client went away):
+    /// a slow reader of a long export holds its slot as long as it holds the server's work.
+    pub fn hold_until_sent(self, res: Response) -> Response {
+        let (parts, body) = res.into_parts();
+        let permit = self;
+        let stream = body.into_data_stream().map(move |chunk| {
+            let _held = &permit;
+            chunk
+        });
+        Response::from_parts(parts, Body::from_stream(stream))
     }
 }
 

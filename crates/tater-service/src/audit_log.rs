@@ -4,6 +4,8 @@ use serde_json::Value;
 use tater_audit::export::{ExportEnd, ExportHeader, Line};
 use tater_audit::{Report, Verifier};
 use tater_domain::module::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+
+use crate::paging::PAGE_BYTES;
 use tater_domain::policy::{Action, authorize};
 use tater_domain::{Actor, AuditEntry, TenantScope, Timestamp, ValidationErrors};
 use tater_store::{AuditQuery, Mode, TenantTx};
@@ -93,9 +95,7 @@ impl Service {
             .store
             .tenant(&TenantScope::of(actor), Mode::Read)
             .await?;
-        let mut rows = tx.list_audit(&q).await?;
-        let more = rows.len() > q.limit as usize;
-        rows.truncate(q.limit as usize);
+        let (rows, more) = tx.page_audit(&q, PAGE_BYTES).await?;
         let next_cursor = if more {
             rows.last().map(|e| e.seq.to_string())
         } else {
@@ -146,8 +146,7 @@ impl AuditExport {
             lines.push(Line::Header(self.header.clone()));
         }
         let mut tx = self.service.store.tenant(&self.scope, Mode::Read).await?;
-        let mut page = tx.list_audit(&self.query).await?;
-        page.truncate(WALK_PAGE as usize);
+        let (page, _) = tx.page_audit(&self.query, PAGE_BYTES).await?;
         let Some(last) = page.last() else {
             self.finished = true;
             lines.extend(self.beyond_head.drain(..).map(Line::Checkpoint));
@@ -245,8 +244,7 @@ impl Service {
             ..AuditQuery::default()
         };
         loop {
-            let mut page = self.audit_page(&scope, &query).await?;
-            page.truncate(WALK_PAGE as usize);
+            let page = self.audit_page(&scope, &query).await?;
             let Some(last) = page.last().map(|e| e.seq) else {
                 break;
             };
@@ -265,7 +263,7 @@ impl Service {
         query: &AuditQuery,
     ) -> ServiceResult<Vec<AuditEntry>> {
         let mut tx: Box<dyn TenantTx> = self.store.tenant(scope, Mode::Read).await?;
-        Ok(tx.list_audit(query).await?)
+        Ok(tx.page_audit(query, PAGE_BYTES).await?.0)
     }
 
     /// Checkpoints every organization's audit head that moved since its last checkpoint: a

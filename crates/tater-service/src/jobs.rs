@@ -14,7 +14,7 @@ use tater_domain::{
 };
 use tater_store::{Mode, TenantTx};
 
-use crate::paging::{parse_cursor, parse_limit, split_page};
+use crate::paging::{PAGE_BYTES, next_cursor, parse_cursor, parse_limit};
 use crate::{Service, ServiceError, ServiceResult};
 
 /// Endpoints one job may target.
@@ -246,8 +246,8 @@ impl Service {
             .store
             .tenant(&TenantScope::of(actor), Mode::Read)
             .await?;
-        let mut jobs = tx.jobs(before, limit).await?;
-        let next_cursor = split_page(&mut jobs, limit, |(j, _)| {
+        let (jobs, more) = tx.jobs(before, limit, PAGE_BYTES).await?;
+        let next_cursor = next_cursor(&jobs, more, |(j, _)| {
             format!("{}.{}", j.created_at.millis(), j.id)
         });
         Ok(crate::Page {

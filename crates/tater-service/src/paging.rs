@@ -1,8 +1,14 @@
 //! What every keyset-paged list that is not a module shares: reading `limit` and `cursor`,
-//! and cutting the `limit + 1` rows the store returns into a page and the next cursor.
+//! the byte budget of a page, and the next cursor.
 
 use tater_domain::ValidationErrors;
 use tater_domain::module::MAX_PAGE_SIZE;
+
+/// The most record data one page for a client holds (lists and every export's pages): a
+/// page stops at `limit` rows or at this many bytes, whichever comes first (at least one row
+/// always comes). A slow reader of an export holds one such page, so memory per client stays
+/// bounded whatever the records weigh.
+pub const PAGE_BYTES: u64 = 1024 * 1024;
 
 /// A page size of 1 to [`MAX_PAGE_SIZE`], or an error noted on `limit`.
 pub(crate) fn parse_limit(v: &str, errors: &mut ValidationErrors) -> Option<u32> {
@@ -31,18 +37,18 @@ pub(crate) fn parse_cursor<T>(
     parsed
 }
 
-/// Keeps the first `limit` of `rows` (the store reads one more to tell whether another page
-/// exists) and returns the cursor of the last kept row when there is more.
-pub(crate) fn split_page<T>(
-    rows: &mut Vec<T>,
-    limit: u32,
+/// The cursor of a page's last row when more rows follow (the store says so: its pages stop
+/// at the row limit or the byte budget).
+pub(crate) fn next_cursor<T>(
+    rows: &[T],
+    more: bool,
     cursor_of: impl Fn(&T) -> String,
 ) -> Option<String> {
-    if rows.len() <= limit as usize {
-        return None;
+    if more {
+        rows.last().map(cursor_of)
+    } else {
+        None
     }
-    rows.truncate(limit as usize);
-    rows.last().map(cursor_of)
 }
 
 #[cfg(test)]
@@ -57,12 +63,12 @@ mod tests {
         assert_eq!(parse_limit("501", &mut errors), None);
         assert_eq!(parse_cursor("x", |_| None::<u8>, &mut errors), None);
         assert_eq!(errors.0.len(), 3);
-        let mut rows = vec![1, 2, 3];
+        let rows = vec![1, 2];
         assert_eq!(
-            split_page(&mut rows, 2, |n| n.to_string()),
+            next_cursor(&rows, true, |n| n.to_string()),
             Some("2".into())
         );
-        assert_eq!(rows, [1, 2]);
-        assert_eq!(split_page(&mut rows, 2, |n| n.to_string()), None);
+        assert_eq!(next_cursor(&rows, false, |n| n.to_string()), None);
+        assert_eq!(next_cursor(&[] as &[u8], true, |n| n.to_string()), None);
     }
 }

@@ -114,9 +114,9 @@ impl Service {
     ) -> ServiceResult<Page> {
         authorize(actor, Action::ReadRecords(def.read_role))?;
         let mut tx = self.tenant_tx(actor, Mode::Read).await?;
-        let mut rows = tx.list_records(def.name, query).await?;
-        let more = rows.len() > query.limit as usize;
-        rows.truncate(query.limit as usize);
+        let (rows, more) = tx
+            .page_records(def.name, query, crate::paging::PAGE_BYTES)
+            .await?;
         let next_cursor = match (more, rows.last()) {
             (true, Some(last)) => Some(
                 PageCursor {

@@ -9,7 +9,7 @@ use tater_domain::policy::{Action, authorize};
 use tater_domain::{Actor, CheckStatus, TenantScope, ValidationErrors};
 use tater_store::{LatestResult, Mode, ResultFilter, ResultKey};
 
-use crate::paging::{parse_cursor, parse_limit, split_page};
+use crate::paging::{PAGE_BYTES, next_cursor, parse_cursor, parse_limit};
 use crate::{Page, Service, ServiceResult};
 
 fn encode_cursor(k: &ResultKey) -> String {
@@ -85,10 +85,10 @@ impl Service {
             .store
             .tenant(&TenantScope::of(actor), Mode::Read)
             .await?;
-        let mut rows = tx
-            .latest_results_page(&filter, after.as_ref(), limit)
+        let (rows, more) = tx
+            .latest_results_page(&filter, after.as_ref(), limit, PAGE_BYTES)
             .await?;
-        let next_cursor = split_page(&mut rows, limit, |r| {
+        let next_cursor = next_cursor(&rows, more, |r| {
             encode_cursor(&ResultKey {
                 hostname: r.hostname.clone(),
                 endpoint: r.endpoint,

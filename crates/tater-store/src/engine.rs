@@ -17,10 +17,10 @@ macro_rules! impl_engine {
             ScanResult, TenantScope, Timestamp, User, UserId,
         };
 
-        use $crate::sql::{Arg, SqlBuilder, integer_expr, push_conditions, push_page};
+        use $crate::sql::{Arg, SqlBuilder, byte_length, integer_expr, push_conditions, push_page};
         use $crate::{
             AuditQuery, AuditSettings, DeadLetter, DeliveryTx, DueDestination, EndpointQuery, IdentityTx, Mode, Result, LatestResult, ResultCount, ResultFilter, ResultGroup, ResultKey,
-            StoreError, TenantTx, data_json,
+            StoreError, TenantTx, data_json, fit_page, json_size,
         };
 
         type Row = <$db as sqlx::Database>::Row;
@@ -304,6 +304,45 @@ macro_rules! impl_engine {
             })
         }
 
+        const AUDIT_COLUMNS: &str = "tenant_id, seq, id, action, entity_type, entity_id, user_id, upn, oid, \
+             ts, via, changes, prev_hash, hash, key_id, signature";
+
+        /// `SELECT <columns> FROM audit_log` with the query's filters (tenant `$1`), unordered.
+        fn audit_select(columns: &str, q: &AuditQuery) -> SqlBuilder {
+            let mut b = SqlBuilder::new(
+                $engine,
+                format!("SELECT {columns} FROM audit_log WHERE tenant_id = $1"),
+                1,
+            );
+            let text_filters = [
+                ("via", q.via.map(|v| v.as_str().to_owned())),
+                ("user_id", q.user_id.clone()),
+                ("entity_type", q.entity_type.clone()),
+                ("entity_id", q.entity_id.clone()),
+                ("action", q.action.map(|a| a.as_str().to_owned())),
+            ];
+            for (col, value) in text_filters {
+                if let Some(v) = value {
+                    let p = b.arg(Arg::Text(v));
+                    b.push(&format!(" AND {col} = {p}"));
+                }
+            }
+            let int_filters = [
+                ("ts >=", q.from.map(Timestamp::millis)),
+                ("ts <", q.to.map(Timestamp::millis)),
+                ("seq <", q.before_seq),
+                ("seq >", q.after_seq),
+                ("seq <=", q.upto_seq),
+            ];
+            for (cmp, value) in int_filters {
+                if let Some(v) = value {
+                    let p = b.arg(Arg::Int(v));
+                    b.push(&format!(" AND {cmp} {p}"));
+                }
+            }
+            b
+        }
+
         fn audit_from_row(row: &Row) -> Result<AuditEntry> {
             let Json(changes): Json<Value> = row.try_get("changes")?;
             Ok(AuditEntry {
@@ -361,8 +400,8 @@ macro_rules! impl_engine {
             entry.seal = tater_audit::seal(&entry, &prev, &settings.keys);
             sqlx::query(
                 "INSERT INTO audit_log (tenant_id, seq, id, action, entity_type, entity_id, \
-                 user_id, upn, oid, ts, via, changes, prev_hash, hash, key_id, signature) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                 user_id, upn, oid, ts, via, changes, prev_hash, hash, key_id, signature, size_bytes) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
             )
             .bind(&tenant_text)
             .bind(entry.seq)
@@ -380,6 +419,7 @@ macro_rules! impl_engine {
             .bind(&entry.seal.hash)
             .bind(&entry.seal.key_id)
             .bind(&entry.seal.signature)
+            .bind(json_size(&d.changes))
             .execute(&mut *conn)
             .await?;
             sqlx::query("UPDATE audit_heads SET head_hash = $2 WHERE tenant_id = $1")
@@ -771,6 +811,44 @@ macro_rules! impl_engine {
                 rows.iter().map(record_from_row).collect()
             }
 
+            async fn page_records(&mut self, module: &str, query: &ListQuery, max_bytes: u64) -> Result<(Vec<Record>, bool)> {
+                // First the ids and sizes of the candidates, in page order; then only the rows
+                // that fit are read whole.
+                let mut b = SqlBuilder::new(
+                    $engine,
+                    "SELECT id, size_bytes FROM records WHERE tenant_id = $1 AND module = $2".to_owned(),
+                    2,
+                );
+                push_conditions(&mut b, &query.filter);
+                push_page(&mut b, query);
+                let tenant = self.tenant();
+                let sized = bind_args(sqlx::query(&b.sql).bind(&tenant).bind(module), &b.args)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                let sizes = sized.iter().map(|r| r.try_get::<i64, _>("size_bytes")).collect::<std::result::Result<Vec<_>, _>>()?;
+                let (n, more) = fit_page(&sizes, query.limit, max_bytes);
+                if n == 0 {
+                    return Ok((Vec::new(), false));
+                }
+                let ids = sized[..n].iter().map(|r| r.try_get::<String, _>("id")).collect::<std::result::Result<Vec<_>, _>>()?;
+                let mut b = SqlBuilder::new(
+                    $engine,
+                    format!("SELECT {RECORD_COLUMNS} FROM records WHERE tenant_id = $1 AND module = $2 AND id"),
+                    2,
+                );
+                b.in_list(ids.iter().map(|id| Arg::Text(id.clone())));
+                let rows = bind_args(sqlx::query(&b.sql).bind(&tenant).bind(module), &b.args)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                let mut by_id: std::collections::HashMap<String, Record> = std::collections::HashMap::new();
+                for row in &rows {
+                    let r = record_from_row(row)?;
+                    by_id.insert(r.meta.id.to_string(), r);
+                }
+                // In page order; a row deleted between the two reads is simply not there.
+                Ok((ids.iter().filter_map(|id| by_id.remove(id)).collect(), more))
+            }
+
             async fn count_by(
                 &mut self,
                 module: &str,
@@ -809,7 +887,7 @@ macro_rules! impl_engine {
                 let m = &record.meta;
                 sqlx::query(
                     "INSERT INTO records (tenant_id, module, id, data, version, created_at, \
-                     updated_at, created_by, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                     updated_at, created_by, updated_by, size_bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(self.tenant())
                 .bind(module)
@@ -820,6 +898,7 @@ macro_rules! impl_engine {
                 .bind(m.updated_at.millis())
                 .bind(&m.created_by)
                 .bind(&m.updated_by)
+                .bind(json_size(&data_json(record)))
                 .execute(&mut *self.tx)
                 .await?;
                 append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
@@ -834,8 +913,8 @@ macro_rules! impl_engine {
             ) -> Result<()> {
                 let m = &record.meta;
                 let done = sqlx::query(
-                    "UPDATE records SET data = $4, version = $5, updated_at = $6, updated_by = $7 \
-                     WHERE tenant_id = $1 AND module = $2 AND id = $3 AND version = $8",
+                    "UPDATE records SET data = $4, version = $5, updated_at = $6, updated_by = $7, \
+                     size_bytes = $9 WHERE tenant_id = $1 AND module = $2 AND id = $3 AND version = $8",
                 )
                 .bind(self.tenant())
                 .bind(module)
@@ -845,6 +924,7 @@ macro_rules! impl_engine {
                 .bind(m.updated_at.millis())
                 .bind(&m.updated_by)
                 .bind(expected_version)
+                .bind(json_size(&data_json(record)))
                 .execute(&mut *self.tx)
                 .await?;
                 if done.rows_affected() == 0 {
@@ -877,45 +957,39 @@ macro_rules! impl_engine {
             }
 
             async fn list_audit(&mut self, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
-                let mut b = SqlBuilder::new(
-                    $engine,
-                    "SELECT tenant_id, seq, id, action, entity_type, entity_id, user_id, upn, oid, \
-                     ts, via, changes, prev_hash, hash, key_id, signature FROM audit_log \
-                     WHERE tenant_id = $1",
-                    1,
-                );
-                let text_filters = [
-                    ("via", q.via.map(|v| v.as_str().to_owned())),
-                    ("user_id", q.user_id.clone()),
-                    ("entity_type", q.entity_type.clone()),
-                    ("entity_id", q.entity_id.clone()),
-                    ("action", q.action.map(|a| a.as_str().to_owned())),
-                ];
-                let mut args = Vec::new();
-                for (col, value) in text_filters {
-                    if let Some(v) = value {
-                        args.push(Arg::Text(v));
-                        b.push(&format!(" AND {col} = ${}", 1 + args.len()));
-                    }
-                }
-                let int_filters = [
-                    ("ts >=", q.from.map(Timestamp::millis)),
-                    ("ts <", q.to.map(Timestamp::millis)),
-                    ("seq <", q.before_seq),
-                    ("seq >", q.after_seq),
-                    ("seq <=", q.upto_seq),
-                ];
-                for (cmp, value) in int_filters {
-                    if let Some(v) = value {
-                        args.push(Arg::Int(v));
-                        b.push(&format!(" AND {cmp} ${}", 1 + args.len()));
-                    }
-                }
+                let mut b = audit_select(AUDIT_COLUMNS, q);
                 let order = if q.ascending { "ASC" } else { "DESC" };
                 b.push(&format!(" ORDER BY seq {order} LIMIT {}", u64::from(q.limit) + 1));
-                let q = sqlx::query(&b.sql).bind(self.tenant());
-                let rows = bind_args(q, &args).fetch_all(&mut *self.tx).await?;
+                let rows = bind_args(sqlx::query(&b.sql).bind(self.tenant()), &b.args)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
                 rows.iter().map(audit_from_row).collect()
+            }
+
+            async fn page_audit(&mut self, q: &AuditQuery, max_bytes: u64) -> Result<(Vec<AuditEntry>, bool)> {
+                let order = if q.ascending { "ASC" } else { "DESC" };
+                let mut b = audit_select("seq, size_bytes", q);
+                b.push(&format!(" ORDER BY seq {order} LIMIT {}", u64::from(q.limit) + 1));
+                let sized = bind_args(sqlx::query(&b.sql).bind(self.tenant()), &b.args)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                let sizes = sized.iter().map(|r| r.try_get::<i64, _>("size_bytes")).collect::<std::result::Result<Vec<_>, _>>()?;
+                let (n, more) = fit_page(&sizes, q.limit, max_bytes);
+                if n == 0 {
+                    return Ok((Vec::new(), false));
+                }
+                // The entries between the first and the last that fit: sequence numbers are
+                // fixed once written, so the second read returns exactly those.
+                let first: i64 = sized[0].try_get("seq")?;
+                let last: i64 = sized[n - 1].try_get("seq")?;
+                let mut b = audit_select(AUDIT_COLUMNS, q);
+                let lo = b.arg(Arg::Int(first.min(last)));
+                let hi = b.arg(Arg::Int(first.max(last)));
+                b.push(&format!(" AND seq >= {lo} AND seq <= {hi} ORDER BY seq {order} LIMIT {n}"));
+                let rows = bind_args(sqlx::query(&b.sql).bind(self.tenant()), &b.args)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                Ok((rows.iter().map(audit_from_row).collect::<Result<Vec<_>>>()?, more))
             }
 
             async fn endpoint_named(&mut self, hostname: &str) -> Result<Option<Endpoint>> {
@@ -985,19 +1059,41 @@ macro_rules! impl_engine {
                 &mut self,
                 before: Option<(Timestamp, RecordId)>,
                 limit: u32,
-            ) -> Result<Vec<(tater_domain::Job, Vec<tater_domain::JobTarget>)>> {
-                let mut b = SqlBuilder::new($engine, format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1"), 1);
+                max_bytes: u64,
+            ) -> Result<(Vec<(tater_domain::Job, Vec<tater_domain::JobTarget>)>, bool)> {
+                // Sizes first (script, and each target's output plus what its view adds), so
+                // a page never reads more job output than it returns.
+                let size = format!(
+                    "{} + COALESCE((SELECT SUM({} + {} + {} + 256) FROM job_targets t \
+                     WHERE t.tenant_id = j.tenant_id AND t.job_id = j.id), 0)",
+                    byte_length($engine, "j.content"),
+                    byte_length($engine, "t.stdout"),
+                    byte_length($engine, "t.stderr"),
+                    byte_length($engine, "t.reason"),
+                );
+                let mut b = SqlBuilder::new(
+                    $engine,
+                    format!("SELECT j.id, CAST({size} AS BIGINT) AS size_bytes FROM jobs j WHERE j.tenant_id = $1"),
+                    1,
+                );
                 if let Some((at, id)) = before {
                     let t = b.arg(Arg::Int(at.millis()));
                     let i = b.arg(Arg::Text(id.to_string()));
-                    b.push(&format!(" AND (created_at, id) < ({t}, {i})"));
+                    b.push(&format!(" AND (j.created_at, j.id) < ({t}, {i})"));
                 }
-                b.push(&format!(" ORDER BY created_at DESC, id DESC LIMIT {}", u64::from(limit) + 1));
+                b.push(&format!(" ORDER BY j.created_at DESC, j.id DESC LIMIT {}", u64::from(limit) + 1));
+                let sized = bind_args(sqlx::query(&b.sql).bind(self.tenant()), &b.args).fetch_all(&mut *self.tx).await?;
+                let sizes = sized.iter().map(|r| r.try_get::<i64, _>("size_bytes")).collect::<std::result::Result<Vec<_>, _>>()?;
+                let (n, more) = fit_page(&sizes, limit, max_bytes);
+                if n == 0 {
+                    return Ok((Vec::new(), false));
+                }
+                let ids = sized[..n].iter().map(|r| r.try_get::<String, _>("id")).collect::<std::result::Result<Vec<_>, _>>()?;
+                let mut b = SqlBuilder::new($engine, format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND id"), 1);
+                b.in_list(ids.iter().map(|id| Arg::Text(id.clone())));
+                b.push(" ORDER BY created_at DESC, id DESC");
                 let rows = bind_args(sqlx::query(&b.sql).bind(self.tenant()), &b.args).fetch_all(&mut *self.tx).await?;
                 let jobs = rows.iter().map(job_from_row).collect::<Result<Vec<_>>>()?;
-                if jobs.is_empty() {
-                    return Ok(Vec::new());
-                }
                 // Every target of the page in one read.
                 let mut b = SqlBuilder::new(
                     $engine,
@@ -1012,13 +1108,14 @@ macro_rules! impl_engine {
                     let job: String = r.try_get("job_id")?;
                     targets.entry(job).or_default().push(target_from_row(r)?);
                 }
-                Ok(jobs
+                let page = jobs
                     .into_iter()
                     .map(|j| {
                         let t = targets.remove(&j.id.to_string()).unwrap_or_default();
                         (j, t)
                     })
-                    .collect())
+                    .collect();
+                Ok((page, more))
             }
 
             async fn take_commands(&mut self, endpoint: EndpointId, now: Timestamp, limit: u32) -> Result<Vec<tater_domain::Job>> {
@@ -1871,24 +1968,43 @@ macro_rules! impl_engine {
                 f: &ResultFilter,
                 after: Option<&ResultKey>,
                 limit: u32,
-            ) -> Result<Vec<LatestResult>> {
-                let mut b = SqlBuilder::new(
-                    $engine,
-                    format!("SELECT e.id AS endpoint_id, e.hostname, e.last_scan_id AS scan_id, r.check_id, r.status, r.severity, r.evidence {LATEST_RESULTS}"),
-                    1,
-                );
-                if !push_result_filter(&mut b, f) {
-                    return Ok(Vec::new());
+                max_bytes: u64,
+            ) -> Result<(Vec<LatestResult>, bool)> {
+                // The keys and evidence sizes of the candidates first, then only the rows that
+                // fit are read with their evidence.
+                let select = |columns: &str, n: u64| -> Option<SqlBuilder> {
+                    let mut b = SqlBuilder::new($engine, format!("SELECT {columns} {LATEST_RESULTS}"), 1);
+                    if !push_result_filter(&mut b, f) {
+                        return None;
+                    }
+                    if let Some(k) = after {
+                        let h = b.arg(Arg::Text(k.hostname.clone()));
+                        let e = b.arg(Arg::Text(k.endpoint.to_string()));
+                        let c = b.arg(Arg::Text(k.check_id.clone()));
+                        b.push(&format!(" AND (e.hostname, e.id, r.check_id) > ({h}, {e}, {c})"));
+                    }
+                    b.push(&format!(" ORDER BY e.hostname, e.id, r.check_id LIMIT {n}"));
+                    Some(b)
+                };
+                let sizing = format!("CAST({} + 256 AS BIGINT) AS size_bytes", byte_length($engine, "r.evidence"));
+                let Some(b) = select(&sizing, u64::from(limit) + 1) else {
+                    return Ok((Vec::new(), false));
+                };
+                let sized = bind_args(sqlx::query(&b.sql).bind(self.tenant()), &b.args).fetch_all(&mut *self.tx).await?;
+                let sizes = sized.iter().map(|r| r.try_get::<i64, _>("size_bytes")).collect::<std::result::Result<Vec<_>, _>>()?;
+                let (n, more) = fit_page(&sizes, limit, max_bytes);
+                if n == 0 {
+                    return Ok((Vec::new(), false));
                 }
-                if let Some(k) = after {
-                    let h = b.arg(Arg::Text(k.hostname.clone()));
-                    let e = b.arg(Arg::Text(k.endpoint.to_string()));
-                    let c = b.arg(Arg::Text(k.check_id.clone()));
-                    b.push(&format!(" AND (e.hostname, e.id, r.check_id) > ({h}, {e}, {c})"));
-                }
-                b.push(&format!(" ORDER BY e.hostname, e.id, r.check_id LIMIT {}", u64::from(limit) + 1));
+                let Some(b) = select(
+                    "e.id AS endpoint_id, e.hostname, e.last_scan_id AS scan_id, r.check_id, r.status, r.severity, r.evidence",
+                    n as u64,
+                ) else {
+                    return Ok((Vec::new(), false));
+                };
                 let rows = bind_args(sqlx::query(&b.sql).bind(self.tenant()), &b.args).fetch_all(&mut *self.tx).await?;
-                rows.iter()
+                let page = rows
+                    .iter()
                     .map(|r| {
                         Ok(LatestResult {
                             endpoint: parse_col(r, "endpoint_id")?,
@@ -1897,7 +2013,8 @@ macro_rules! impl_engine {
                             result: result_from_row(r)?,
                         })
                     })
-                    .collect()
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((page, more))
             }
 
             async fn record_event(&mut self, audit: &AuditDraft) -> Result<()> {

@@ -308,6 +308,15 @@ pub trait TenantTx: Send {
     /// Up to `query.limit + 1` records, so the caller can tell whether another page exists.
     async fn list_records(&mut self, module: &str, query: &ListQuery) -> Result<Vec<Record>>;
 
+    /// A page for a client: at most `query.limit` records and `max_bytes` of record data
+    /// (at least one record), and whether more follow. Only the records returned are read.
+    async fn page_records(
+        &mut self,
+        module: &str,
+        query: &ListQuery,
+        max_bytes: u64,
+    ) -> Result<(Vec<Record>, bool)>;
+
     /// Counts records grouped by the integer values of `fields` (e.g. a 5×5 heat map).
     async fn count_by(
         &mut self,
@@ -342,6 +351,14 @@ pub trait TenantTx: Send {
 
     async fn list_audit(&mut self, query: &AuditQuery) -> Result<Vec<AuditEntry>>;
 
+    /// A page of the audit log: at most `query.limit` entries and `max_bytes` of their
+    /// changes (at least one entry), and whether more follow.
+    async fn page_audit(
+        &mut self,
+        query: &AuditQuery,
+        max_bytes: u64,
+    ) -> Result<(Vec<AuditEntry>, bool)>;
+
     /// The organization's endpoint with this (lower-case) hostname.
     async fn endpoint_named(&mut self, hostname: &str) -> Result<Option<Endpoint>>;
     /// Stores a job and its targets (all pending).
@@ -357,12 +374,15 @@ pub trait TenantTx: Send {
         id: RecordId,
     ) -> Result<Option<(tater_domain::Job, Vec<tater_domain::JobTarget>)>>;
     /// Jobs newest first (by creation time, then id), each with its targets, created before
-    /// `before`; at most `limit + 1` so the caller can tell whether more exist.
+    /// `before`: at most `limit` jobs and about `max_bytes` of scripts and output (at least
+    /// one job), and whether more follow.
+    #[allow(clippy::type_complexity)]
     async fn jobs(
         &mut self,
         before: Option<(Timestamp, RecordId)>,
         limit: u32,
-    ) -> Result<Vec<(tater_domain::Job, Vec<tater_domain::JobTarget>)>>;
+        max_bytes: u64,
+    ) -> Result<(Vec<(tater_domain::Job, Vec<tater_domain::JobTarget>)>, bool)>;
     /// The pending commands of an endpoint, oldest first, now marked sent.
     async fn take_commands(
         &mut self,
@@ -589,13 +609,15 @@ pub trait TenantTx: Send {
     ) -> Result<Vec<(EndpointId, ScanResult)>>;
 
     /// Latest results of active endpoints matching `filter`, ordered by hostname, endpoint
-    /// and check, after `after`; at most `limit + 1` so the caller can tell whether more exist.
+    /// and check, after `after`: at most `limit` rows and about `max_bytes` of evidence (at
+    /// least one row), and whether more follow.
     async fn latest_results_page(
         &mut self,
         filter: &ResultFilter,
         after: Option<&ResultKey>,
         limit: u32,
-    ) -> Result<Vec<LatestResult>>;
+        max_bytes: u64,
+    ) -> Result<(Vec<LatestResult>, bool)>;
 
     /// Records an event that changed no row but belongs in the audit log (a full data export).
     async fn record_event(&mut self, audit: &AuditDraft) -> Result<()>;
@@ -722,4 +744,50 @@ pub trait IdentityTx: Send {
 /// JSON stored for a record's data.
 pub(crate) fn data_json(record: &Record) -> Value {
     Value::Object(record.data.clone())
+}
+
+/// The size of a JSON value as stored (its compact text), for byte-bounded pages.
+pub(crate) fn json_size(v: &Value) -> i64 {
+    serde_json::to_vec(v).map_or(0, |b| b.len() as i64)
+}
+
+/// How many of the leading rows (with these sizes, in page order) fit a page of at most
+/// `limit` rows and `max_bytes` bytes — always at least one, so a single large row still
+/// moves a client forward — and whether more rows follow.
+pub fn fit_page(sizes: &[i64], limit: u32, max_bytes: u64) -> (usize, bool) {
+    let mut total: u64 = 0;
+    let mut n = 0;
+    for size in sizes.iter().take(limit as usize) {
+        let size = u64::try_from(*size).unwrap_or(0);
+        if n > 0 && total.saturating_add(size) > max_bytes {
+            break;
+        }
+        total = total.saturating_add(size);
+        n += 1;
+    }
+    (n, sizes.len() > n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit_page;
+
+    #[test]
+    fn pages_stop_at_rows_or_bytes() {
+        assert_eq!(fit_page(&[], 50, 100), (0, false));
+        assert_eq!(fit_page(&[10, 10, 10], 50, 100), (3, false));
+        assert_eq!(fit_page(&[10, 10, 10], 2, 100), (2, true));
+        assert_eq!(fit_page(&[60, 60, 10], 50, 100), (1, true));
+        assert_eq!(
+            fit_page(&[500, 1], 50, 100),
+            (1, true),
+            "one large row still comes"
+        );
+        assert_eq!(fit_page(&[50, 50, 1], 50, 100), (2, true), "exactly full");
+        assert_eq!(
+            fit_page(&[-5, 1], 50, 100),
+            (2, false),
+            "nonsense sizes count as 0"
+        );
+    }
 }

@@ -105,6 +105,14 @@ fn number_expr(engine: Engine, name: &'static str) -> String {
     }
 }
 
+/// The size in bytes of a text column (0 when NULL).
+pub fn byte_length(engine: Engine, column: &str) -> String {
+    match engine {
+        Engine::Sqlite => format!("COALESCE(length(CAST({column} AS BLOB)), 0)"),
+        Engine::Postgres => format!("COALESCE(octet_length({column}), 0)"),
+    }
+}
+
 /// Integer values of a field, as a `GROUP BY` key.
 pub fn integer_expr(engine: Engine, name: &'static str) -> String {
     let name = checked(name);

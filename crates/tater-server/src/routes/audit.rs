@@ -13,7 +13,7 @@ use tater_service::AuditExport;
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::{ApiResult, Problem};
-use crate::extract::{AuthActor, Params};
+use crate::extract::{AuthActor, ExportSlot, Params};
 use crate::state::AppState;
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
@@ -96,9 +96,10 @@ enum Format {
 /// bad input is still a proper error status.
 async fn audit_export(
     State(s): State<AppState>,
-    AuthActor(actor): AuthActor,
+    slot: ExportSlot,
     Params(p): Params,
 ) -> ApiResult<Response> {
+    let ExportSlot { actor, permit } = slot;
     let format = match p
         .iter()
         .find(|(k, _)| k == "format")
@@ -142,7 +143,7 @@ async fn audit_export(
         Format::Csv => ("text/csv; charset=utf-8", "audit-log.csv"),
     };
     let body = Body::from_stream(futures::StreamExt::chain(first, rest));
-    Ok((
+    let res = (
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
             (
@@ -152,7 +153,8 @@ async fn audit_export(
         ],
         body,
     )
-        .into_response())
+        .into_response();
+    Ok(permit.hold_until_sent(res))
 }
 
 fn encode(lines: &[Line], format: Format) -> Vec<u8> {

@@ -23,7 +23,7 @@ use zip::write::SimpleFileOptions;
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::{ApiResult, Problem};
-use crate::extract::{AuthActor, Params};
+use crate::extract::{ExportSlot, Params};
 use crate::routes::list_export::Source;
 use crate::state::AppState;
 
@@ -58,9 +58,10 @@ const CHUNK: usize = 64 * 1024;
 
 async fn export_all(
     State(s): State<AppState>,
-    AuthActor(actor): AuthActor,
+    slot: ExportSlot,
     Params(p): Params,
 ) -> ApiResult<Response> {
+    let ExportSlot { actor, permit } = slot;
     if let Some((k, _)) = p.first() {
         return Err(Problem::validation(
             tater_domain::ValidationErrors::single(k.as_str(), "unknown parameter").0,
@@ -99,7 +100,7 @@ async fn export_all(
         actor.org(),
         tater_domain::time::format_date(s.service.now().date())
     );
-    stream_file(file, &filename).await
+    Ok(permit.hold_until_sent(stream_file(file, &filename).await?))
 }
 
 fn internal(message: &str) -> Problem {

@@ -17,7 +17,7 @@ use tater_service::Page;
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::{ApiResult, Problem};
-use crate::extract::{AuthActor, Params};
+use crate::extract::{ExportSlot, Params};
 use crate::state::AppState;
 
 const PAGE: &str = "500";
@@ -213,7 +213,7 @@ pub fn routes(mut api: ApiRouter) -> ApiRouter {
         .ok_content("text/csv", json!({ "type": "string" }));
         api = api.route(
             op,
-            get(move |s: State<AppState>, a: AuthActor, p: Params| export(s, a, p, source)),
+            get(move |s: State<AppState>, a: ExportSlot, p: Params| export(s, a, p, source)),
         );
     }
     api
@@ -227,10 +227,11 @@ enum Format {
 
 async fn export(
     State(s): State<AppState>,
-    AuthActor(actor): AuthActor,
+    slot: ExportSlot,
     Params(p): Params,
     source: Source,
 ) -> ApiResult<Response> {
+    let ExportSlot { actor, permit } = slot;
     let mut format = Format::Json;
     let mut filters = Vec::new();
     for (k, v) in p {
@@ -267,7 +268,7 @@ async fn export(
         source.name(),
         if format == Format::Csv { "csv" } else { "json" }
     );
-    Ok((
+    let res = (
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
             (
@@ -277,7 +278,8 @@ async fn export(
         ],
         Body::from_stream(body),
     )
-        .into_response())
+        .into_response();
+    Ok(permit.hold_until_sent(res))
 }
 
 fn invalid(field: &str, message: &str) -> Problem {

@@ -16,7 +16,7 @@ use tater_export::emass::Layout;
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::{ApiResult, Problem};
-use crate::extract::{AuthActor, IdPath, JsonBody, Params};
+use crate::extract::{AuthActor, ExportSlot, IdPath, JsonBody, Params};
 use crate::state::AppState;
 
 fn list_params(mut op: Op, def: &ModuleDef) -> Op {
@@ -140,7 +140,7 @@ pub fn routes(mut api: ApiRouter, def: &'static ModuleDef) -> ApiRouter {
     )
     .route(
         export_op,
-        get(move |s: State<AppState>, a: AuthActor, p: Params| export(s, a, p, def)),
+        get(move |s: State<AppState>, a: ExportSlot, p: Params| export(s, a, p, def)),
     )
     .route(
         Op::get(
@@ -257,8 +257,18 @@ enum Format {
 /// filter or a missing permission is still a proper error status.
 async fn export(
     State(s): State<AppState>,
-    AuthActor(actor): AuthActor,
+    slot: ExportSlot,
     Params(p): Params,
+    def: &'static ModuleDef,
+) -> ApiResult<Response> {
+    let res = export_records(&s, &slot.actor, &p, def).await?;
+    Ok(slot.permit.hold_until_sent(res))
+}
+
+async fn export_records(
+    s: &AppState,
+    actor: &Actor,
+    p: &[(String, String)],
     def: &'static ModuleDef,
 ) -> ApiResult<Response> {
     let format = match p
@@ -270,8 +280,8 @@ async fn export(
         Some("csv") => Format::Csv,
         // The POA&M also exports as OSCAL for OSCAL toolchains.
         Some("oscal-json") if def.name == tater_domain::modules::POAM.name => {
-            let query = s.service.list_query(def, &p, &["format"])?;
-            let doc = s.service.poam_oscal(&actor, query).await?;
+            let query = s.service.list_query(def, p, &["format"])?;
+            let doc = s.service.poam_oscal(actor, query).await?;
             return Ok((
                 [(
                     header::CONTENT_TYPE,
@@ -282,7 +292,7 @@ async fn export(
                 .into_response());
         }
         Some("emass-xlsx") if def.name == tater_domain::modules::POAM.name => {
-            return emass_export(&s, &actor, &p).await;
+            return emass_export(s, actor, p).await;
         }
         Some(_) => {
             let allowed = if def.name == tater_domain::modules::POAM.name {
@@ -295,8 +305,8 @@ async fn export(
             ));
         }
     };
-    let query = s.service.list_query(def, &p, &["format"])?;
-    let mut export = s.service.export_records(&actor, def, query)?;
+    let query = s.service.list_query(def, p, &["format"])?;
+    let mut export = s.service.export_records(actor, def, query)?;
     let first = export.next_page().await?;
     let csv = CsvExport::new(def);
     let head = match format {

@@ -11,7 +11,7 @@ use tater_domain::Role;
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::{ApiResult, Problem};
-use crate::extract::{AuthActor, Params};
+use crate::extract::{ExportSlot, Params};
 use crate::state::AppState;
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
@@ -30,9 +30,10 @@ const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessing
 
 async fn ssp(
     State(s): State<AppState>,
-    AuthActor(actor): AuthActor,
+    slot: ExportSlot,
     Params(p): Params,
 ) -> ApiResult<Response> {
+    let ExportSlot { actor, permit } = slot;
     let mut docx = false;
     for (k, v) in &p {
         match (k.as_str(), v.as_str()) {
@@ -43,7 +44,8 @@ async fn ssp(
         }
     }
     if !docx {
-        return Ok(Json(s.service.ssp_oscal(&actor).await?).into_response());
+        let doc = Json(s.service.ssp_oscal(&actor).await?).into_response();
+        return Ok(permit.hold_until_sent(doc));
     }
     let bytes = s.service.ssp_docx(&actor).await?;
     let filename = format!(
@@ -56,7 +58,7 @@ async fn ssp(
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    Ok(res)
+    Ok(permit.hold_until_sent(res))
 }
 
 fn invalid(field: &str, message: &str) -> Problem {

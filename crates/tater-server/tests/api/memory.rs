@@ -197,3 +197,177 @@ async fn downloads_per_address_are_capped() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A configuration document of `kib` KiB.
+fn big_doc(n: usize, kib: usize) -> serde_json::Value {
+    let body: String = std::iter::repeat_n("lorem ipsum dolor sit amet, ", kib * 1024 / 28 + 1)
+        .collect::<String>()
+        .chars()
+        .take(kib * 1024)
+        .collect();
+    serde_json::json!({ "title": format!("Hardening guide {n}"), "body": body, "tags": ["big"] })
+}
+
+/// Finding 6: forty slow readers of a JSON export of 256 KiB documents hold one bounded page
+/// each, not a page of 500 records each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_readers_of_an_export_hold_one_bounded_page_each() {
+    const DOCS: usize = 300;
+    let data = tempfile::tempdir().unwrap();
+    let line = |out: std::process::Output| String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let org = line(tater_cli(
+        data.path(),
+        &["admin", "org", "create", "--name", "Big Docs"],
+        &[],
+    ));
+    let mut keys = Vec::new();
+    for (email, role) in [("admin@big.test", "admin"), ("viewer@big.test", "viewer")] {
+        tater_cli(
+            data.path(),
+            &[
+                "admin", "user", "create", "--org", &org, "--email", email, "--role", role,
+            ],
+            &[],
+        );
+        keys.push(line(tater_cli(
+            data.path(),
+            &["admin", "api-key", "create", "--user", email, "--org", &org],
+            &[],
+        )));
+    }
+    let server = ServerProcess::start(
+        data.path(),
+        &[
+            ("TATER_EXPORT_CONCURRENCY", "1000"),
+            ("TATER_RATE_LIMIT_GENERAL", "0"),
+            ("TATER_RATE_LIMIT_WRITE", "0"),
+        ],
+    );
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    for n in 0..DOCS {
+        let res = client
+            .post(format!("{}/api/config-docs", server.base))
+            .header("x-api-key", &keys[0])
+            .json(&big_doc(n, 256))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    let before = server.rss();
+    let path = "/api/config-docs/export?format=json";
+    let mut readers = Vec::new();
+    for _ in 0..40 {
+        let r = SlowReader::open(server.addr, path, &[("x-api-key", &keys[1])], 100).await;
+        assert_eq!(r.status(), 200, "{}", r.head);
+        readers.push(r);
+    }
+    settle(&server, Duration::from_secs(10)).await;
+    let peak = server.hwm();
+    let growth = peak.saturating_sub(before);
+    eprintln!(
+        "config-docs JSON export, {DOCS} documents of 256 KiB ({:.0} MiB), 40 slow readers: VmRSS {:.1} MiB before, VmHWM {:.1} MiB; growth {:.1} MiB",
+        mib((DOCS * 256 * 1024) as u64),
+        mib(before),
+        mib(peak),
+        mib(growth)
+    );
+    assert!(
+        growth < 256 * 1024 * 1024,
+        "resident growth {:.1} MiB is not under 256 MiB",
+        mib(growth)
+    );
+    // A list asking for 500 of them gets a page that fits the byte budget, and a cursor.
+    let list: serde_json::Value = client
+        .get(format!("{}/api/config-docs?limit=500", server.base))
+        .header("x-api-key", &keys[1])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let n = list["items"].as_array().unwrap().len();
+    assert!(
+        (1..=4).contains(&n),
+        "{n} documents of 256 KiB in a 1 MiB page"
+    );
+    assert!(list["nextCursor"].is_string());
+    drop(readers);
+}
+
+/// Finding 6, the cap: with the default of 4 exports per organization, a fifth gets 429 with
+/// Retry-After while another organization exports freely; a slot comes back when a reader
+/// leaves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_per_organization_are_capped() {
+    let app = TestApp::spawn(tater_testkit::TestDb::sqlite()).await;
+    assert_eq!(tater_server::app::DEFAULT_EXPORT_CONCURRENCY, 4);
+    let org = app.org("Busy").await;
+    let other = app.org("Calm").await;
+    let viewer = app
+        .member(org, "viewer@busy.test", tater_domain::Role::Viewer)
+        .await;
+    let admin = app
+        .member(org, "admin@busy.test", tater_domain::Role::Admin)
+        .await;
+    let calm = app
+        .member(other, "viewer@calm.test", tater_domain::Role::Viewer)
+        .await;
+    // Far more than the sockets' buffers hold, so the readers' exports stay in flight.
+    for n in 0..120 {
+        app.create("config-docs", &admin, big_doc(n, 256)).await;
+    }
+    let addr: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
+    let path = "/api/config-docs/export?format=json";
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let r = SlowReader::open(addr, path, &[(viewer.header, &viewer.value)], 100).await;
+        assert_eq!(r.status(), 200, "{}", r.head);
+        held.push(r);
+    }
+    for over in [
+        path,
+        "/api/endpoints/export?format=csv",
+        "/api/audit-log/export",
+    ] {
+        let res = app
+            .req(reqwest::Method::GET, over, &admin)
+            .send()
+            .await
+            .unwrap();
+        let retry = res.headers().get("retry-after").cloned();
+        let (s, p) = json_of(res).await;
+        assert_eq!(
+            (s, p["error"].as_str()),
+            (StatusCode::TOO_MANY_REQUESTS, Some("TOO_MANY_CONCURRENT")),
+            "{over}: {p}"
+        );
+        assert_eq!(retry.unwrap(), "10");
+    }
+    // Lists are not exports; another organization is not affected.
+    assert_eq!(
+        app.get("/api/config-docs?limit=1", &viewer).await.0,
+        StatusCode::OK
+    );
+    let res = app
+        .req(reqwest::Method::GET, path, &calm)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    drop(held.pop());
+    let start = std::time::Instant::now();
+    loop {
+        let r = SlowReader::open(addr, path, &[(viewer.header, &viewer.value)], 100).await;
+        if r.status() == 200 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the slot never came back: {}",
+            r.head
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

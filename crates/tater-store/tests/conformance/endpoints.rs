@@ -368,12 +368,11 @@ async fn scans_latest_results_and_isolation(db: TestDb) {
     let mut after: Option<ResultKey> = None;
     let mut rows = Vec::new();
     loop {
-        let mut page = tx
-            .latest_results_page(&ResultFilter::default(), after.as_ref(), 100)
+        let (page, more) = tx
+            .latest_results_page(&ResultFilter::default(), after.as_ref(), 100, 1 << 20)
             .await
             .unwrap();
-        let more = page.len() > 100;
-        page.truncate(100);
+        assert!(page.len() <= 100);
         after = page.last().map(|r| ResultKey {
             hostname: r.hostname.clone(),
             endpoint: r.endpoint,
@@ -406,10 +405,22 @@ async fn scans_latest_results_and_isolation(db: TestDb) {
             },
             None,
             500,
+            1 << 20,
         )
         .await
-        .unwrap();
+        .unwrap()
+        .0;
     assert_eq!(e1_fail_rows.len(), 100);
+    // A byte budget cuts a page early, and says more follow.
+    let (small, more) = tx
+        .latest_results_page(&ResultFilter::default(), None, 500, 2_000)
+        .await
+        .unwrap();
+    assert!(
+        more && !small.is_empty() && small.len() < 10,
+        "{}",
+        small.len()
+    );
     // An event that changed no row still lands in the audit log.
     let export = draft(a, AuditAction::Create, "data-export", "export-1");
     tx.record_event(&export).await.unwrap();
@@ -471,9 +482,10 @@ async fn scans_latest_results_and_isolation(db: TestDb) {
     );
     assert!(tx.scans(None, None, 100).await.unwrap().is_empty());
     assert!(
-        tx.latest_results_page(&ResultFilter::default(), None, 100)
+        tx.latest_results_page(&ResultFilter::default(), None, 100, 1 << 20)
             .await
             .unwrap()
+            .0
             .is_empty()
     );
     drop(tx);

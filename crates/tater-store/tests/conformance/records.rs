@@ -17,6 +17,7 @@ both_engines!(
     cursor_pages_cover_everything_once,
     count_by_groups_integers,
     audit_sequence_and_filters,
+    pages_are_bounded_by_bytes,
 );
 
 async fn crud_writes_record_and_audit_together(db: TestDb) {
@@ -463,4 +464,102 @@ async fn audit_sequence_and_filters(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(b_log.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 1]);
+}
+
+/// Pages for clients stop at the row limit or the byte budget, whichever comes first, and
+/// still cover every record once; the audit log pages the same way.
+async fn pages_are_bounded_by_bytes(db: TestDb) {
+    let store = open(&db).await;
+    let (org, scope) = new_org(&*store, "Bytes").await;
+    let _ = org;
+    let def = &tater_domain::modules::CONFIG_DOCS;
+    let big = "x".repeat(20_000);
+    let mut ids = Vec::new();
+    for n in 0..12 {
+        let body = if n % 3 == 0 { big.as_str() } else { "small" };
+        let rec = insert(
+            &*store,
+            &scope,
+            def,
+            json!({ "title": format!("doc {n:02}"), "body": body }),
+            NOW + n,
+        )
+        .await;
+        ids.push(rec.meta.id);
+    }
+    let params = vec![
+        ("sort".to_owned(), "title".to_owned()),
+        ("limit".to_owned(), "500".to_owned()),
+    ];
+    let mut q = tater_domain::module::parse_list_query(
+        def,
+        &params,
+        time::macros::date!(2026 - 11 - 29),
+        &[],
+    )
+    .unwrap();
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    let mut tx = store.tenant(&scope, Mode::Read).await.unwrap();
+    loop {
+        let (page, more) = tx.page_records(def.name, &q, 30_000).await.unwrap();
+        assert!(!page.is_empty());
+        let bytes: usize = page
+            .iter()
+            .map(|r| serde_json::to_vec(&r.data).unwrap().len())
+            .sum();
+        assert!(
+            page.len() == 1 || bytes <= 30_000,
+            "{} records, {bytes} bytes",
+            page.len()
+        );
+        pages += 1;
+        seen.extend(page.iter().map(|r| r.meta.id));
+        if !more {
+            break;
+        }
+        let last = page.last().unwrap();
+        q.after = Some(tater_domain::module::PageCursor {
+            value: q.sort.value_of(last),
+            id: last.meta.id,
+        });
+    }
+    assert_eq!(seen, ids, "every record once, in order");
+    assert!(pages >= 4, "the 20 kB bodies split the pages: {pages}");
+    // The row limit still applies under a large budget.
+    q.after = None;
+    q.limit = 5;
+    let (page, more) = tx.page_records(def.name, &q, u64::MAX).await.unwrap();
+    assert_eq!((page.len(), more), (5, true));
+
+    // The audit log: 12 creations, big changes every third.
+    let mut aq = tater_store::AuditQuery {
+        ascending: true,
+        limit: 500,
+        ..Default::default()
+    };
+    let mut entries = 0;
+    loop {
+        let (page, more) = tx.page_audit(&aq, 30_000).await.unwrap();
+        entries += page.len();
+        let Some(last) = page.last() else { break };
+        aq.after_seq = Some(last.seq);
+        if !more {
+            break;
+        }
+    }
+    // The organization's creation and the twelve records.
+    assert_eq!(entries, 13);
+    let (newest, _) = tx
+        .page_audit(
+            &tater_store::AuditQuery {
+                limit: 2,
+                ..Default::default()
+            },
+            u64::MAX,
+        )
+        .await
+        .unwrap();
+    assert_eq!(newest.len(), 2);
+    assert!(newest[0].seq > newest[1].seq, "newest first");
 }
