@@ -212,7 +212,7 @@ fn big_doc(n: usize, kib: usize) -> serde_json::Value {
 /// each, not a page of 500 records each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_readers_of_an_export_hold_one_bounded_page_each() {
-    const DOCS: usize = 300;
+    const DOCS: usize = 200;
     let data = tempfile::tempdir().unwrap();
     let line = |out: std::process::Output| String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let org = line(tater_cli(
