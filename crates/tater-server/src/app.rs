@@ -11,7 +11,7 @@ use tater_store::Store;
 use tokio::net::TcpListener;
 
 use crate::demo::{self, DemoLogin};
-use crate::gate::{ConcurrencyGate, Gates};
+use crate::gate::Gates;
 use crate::rate_limit::{RateLimitConfig, RateLimiter};
 use crate::routes::{HttpLimits, router};
 use crate::state::{AppState, ServerInfo};
@@ -158,19 +158,10 @@ impl App {
             openapi: OnceLock::new(),
         });
         let limiter = Arc::new(RateLimiter::new(config.rate_limits).await?);
-        let gates = Arc::new(Gates {
-            // A refused download is an agent that retries on its next update check.
-            downloads: ConcurrencyGate::new(
-                config.download_concurrency,
-                "agent downloads per client address",
-                30,
-            ),
-            exports: ConcurrencyGate::new(
-                config.export_concurrency,
-                "exports per organization",
-                10,
-            ),
-        });
+        let gates = Arc::new(Gates::new(
+            config.download_concurrency,
+            config.export_concurrency,
+        ));
         let state = AppState {
             service: service.clone(),
             info,

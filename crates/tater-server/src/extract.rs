@@ -12,7 +12,7 @@ use tater_domain::{Actor, ValidationErrors};
 use tater_service::{Credential, Identity};
 
 use crate::error::Problem;
-use crate::gate::Permit;
+use crate::gate::ExportPermit;
 use crate::rate_limit::TenantBucket;
 use crate::state::AppState;
 
@@ -86,7 +86,7 @@ impl FromRequestParts<AppState> for AuthIdentity {
 /// (see [`Permit::hold_until_sent`]); over the cap, 429 with `Retry-After`.
 pub struct ExportSlot {
     pub actor: Actor,
-    pub permit: Permit<tater_domain::OrgId>,
+    pub permit: ExportPermit,
 }
 
 impl FromRequestParts<AppState> for ExportSlot {
@@ -94,7 +94,7 @@ impl FromRequestParts<AppState> for ExportSlot {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
         let AuthActor(actor) = AuthActor::from_request_parts(parts, state).await?;
-        let permit = state.gates.exports.acquire(actor.org()).inspect_err(
+        let permit = state.gates.export(actor.org(), actor.audit_user_id()).inspect_err(
             |_| tracing::info!(org = %actor.org(), "export refused: too many at once for the organization"),
         )?;
         Ok(Self { actor, permit })

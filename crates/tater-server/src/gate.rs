@@ -109,17 +109,35 @@ impl IntoResponse for Refused {
     }
 }
 
-impl<K: Hash + Eq + Send + Sync + 'static> Permit<K> {
-    /// Keeps the permit until `res`'s body has been sent or dropped (the client went away):
-    /// a slow reader of a long export holds its slot as long as it holds the server's work.
+/// Keeps `held` until `res`'s body has been sent or dropped (the client went away): a slow
+/// reader of a long response holds its slot as long as it holds the server's work.
+fn hold_until_sent<T: Send + 'static>(held: T, res: Response) -> Response {
+    let (parts, body) = res.into_parts();
+    let stream = body.into_data_stream().map(move |chunk| {
+        let _held = &held;
+        chunk
+    });
+    Response::from_parts(parts, Body::from_stream(stream))
+}
+
+impl<K: Hash + Eq + Send + 'static> Permit<K> {
+    /// See [`hold_until_sent`].
     pub fn hold_until_sent(self, res: Response) -> Response {
-        let (parts, body) = res.into_parts();
-        let permit = self;
-        let stream = body.into_data_stream().map(move |chunk| {
-            let _held = &permit;
-            chunk
-        });
-        Response::from_parts(parts, Body::from_stream(stream))
+        hold_until_sent(self, res)
+    }
+}
+
+/// An export's slots: one of its organization's, and one of the caller's own share of them
+/// (half, at least one), so no single member can hold every slot of the organization.
+pub struct ExportPermit {
+    _org: Permit<tater_domain::OrgId>,
+    _caller: Permit<(tater_domain::OrgId, String)>,
+}
+
+impl ExportPermit {
+    /// See [`hold_until_sent`].
+    pub fn hold_until_sent(self, res: Response) -> Response {
+        hold_until_sent(self, res)
     }
 }
 
@@ -129,11 +147,63 @@ pub struct Gates {
     pub downloads: ConcurrencyGate<IpAddr>,
     /// Exports per organization.
     pub exports: ConcurrencyGate<tater_domain::OrgId>,
+    /// Exports per caller within an organization (half the organization's, at least one).
+    pub exports_per_caller: ConcurrencyGate<(tater_domain::OrgId, String)>,
+}
+
+impl Gates {
+    pub fn new(download_concurrency: usize, export_concurrency: usize) -> Self {
+        let per_caller = if export_concurrency == 0 {
+            0
+        } else {
+            (export_concurrency / 2).max(1)
+        };
+        Self {
+            // A refused download is an agent that retries on its next update check.
+            downloads: ConcurrencyGate::new(
+                download_concurrency,
+                "agent downloads per client address",
+                30,
+            ),
+            exports: ConcurrencyGate::new(export_concurrency, "exports per organization", 10),
+            exports_per_caller: ConcurrencyGate::new(
+                per_caller,
+                "exports per person in an organization",
+                10,
+            ),
+        }
+    }
+
+    /// An export's slots for `org` and the caller `who`, or the 429 answer.
+    pub fn export(&self, org: tater_domain::OrgId, who: String) -> Result<ExportPermit, Refused> {
+        let caller = self.exports_per_caller.acquire((org, who))?;
+        let org = self.exports.acquire(org)?;
+        Ok(ExportPermit {
+            _org: org,
+            _caller: caller,
+        })
+    }
 }
 
 /// The client's address as the rate limiter determined it (trusted proxies applied).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
+
+impl ClientIp {
+    /// The key a per-address cap counts under: the address itself for IPv4, its /64 for IPv6
+    /// (one host usually holds a whole /64, so counting single addresses would let it rotate
+    /// past the cap).
+    pub fn cap_key(self) -> IpAddr {
+        match self.0 {
+            IpAddr::V4(v4) => IpAddr::V4(v4),
+            IpAddr::V6(v6) => {
+                let mut octets = v6.octets();
+                octets[8..].fill(0);
+                IpAddr::V6(std::net::Ipv6Addr::from(octets))
+            }
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -152,6 +222,17 @@ mod tests {
         drop((b, again, other));
         assert_eq!(gate.in_use(&"a"), 0);
         assert!(gate.held.lock().unwrap().is_empty(), "no key is kept");
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_slash_64() {
+        let a = ClientIp("2001:db8:1:2:aaaa::1".parse().unwrap()).cap_key();
+        let b = ClientIp("2001:db8:1:2:bbbb::9".parse().unwrap()).cap_key();
+        let other = ClientIp("2001:db8:1:3::1".parse().unwrap()).cap_key();
+        assert_eq!(a, b);
+        assert_ne!(a, other);
+        let v4 = ClientIp("203.0.113.7".parse().unwrap());
+        assert_eq!(v4.cap_key(), v4.0);
     }
 
     #[test]

@@ -143,14 +143,17 @@ impl AsRef<[u8]> for SharedRelease {
     }
 }
 
-/// Release bytes in memory while someone downloads them, and only then: the map keeps weak
-/// references, so the buffer is freed when the last download ends. Loading is single-flight
-/// (the lock is held while a release is read), so concurrent first downloads read the
-/// database once.
+/// Release bytes in memory while someone downloads them, and only then: each release's slot
+/// keeps a weak reference, so the buffer is freed when the last download ends. Loading is
+/// single-flight per release (its slot's lock is held while it is read), so concurrent first
+/// downloads read the database once, and loading one release never holds up another.
 #[derive(Default)]
 pub(crate) struct ReleaseCache {
-    loaded: tokio::sync::Mutex<HashMap<ReleaseKey, Weak<Vec<u8>>>>,
+    slots: std::sync::Mutex<HashMap<ReleaseKey, Arc<Slot>>>,
 }
+
+/// One release's buffer while it is downloaded; the lock makes its loading single-flight.
+type Slot = tokio::sync::Mutex<Weak<Vec<u8>>>;
 
 impl ReleaseCache {
     async fn bytes_of(&self, store: &dyn Store, release: &AgentRelease) -> ServiceResult<Bytes> {
@@ -160,13 +163,20 @@ impl ReleaseCache {
             arch: release.arch.clone(),
             sha256: release.sha256.clone(),
         };
-        let mut loaded = self.loaded.lock().await;
-        loaded.retain(|_, weak| weak.strong_count() > 0);
-        let shared = match loaded.get(&key).and_then(Weak::upgrade) {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            // Forget releases nobody downloads (a slot in use has more than the map's handle).
+            slots.retain(|_, s| {
+                Arc::strong_count(s) > 1 || s.try_lock().is_ok_and(|w| w.strong_count() > 0)
+            });
+            slots.entry(key).or_default().clone()
+        };
+        let mut loaded = slot.lock().await;
+        let shared = match loaded.upgrade() {
             Some(shared) => shared,
             None => {
                 let shared = Arc::new(read_release(store, release).await?);
-                loaded.insert(key, Arc::downgrade(&shared));
+                *loaded = Arc::downgrade(&shared);
                 shared
             }
         };

@@ -172,9 +172,10 @@ impl Identity {
         Ok(self.actor_in(membership))
     }
 
-    /// Whether the credential is an API key bound to one organization.
-    pub(crate) fn is_bound_key(&self) -> bool {
-        self.key.as_ref().is_some_and(|k| k.org.is_some())
+    /// Whether the credential can act in one organization only: a bound API key, or an
+    /// Entra ID token (bound to the organization onboarded for its tenant).
+    pub(crate) fn is_bound(&self) -> bool {
+        self.bound_org.is_some()
     }
 
     /// The caller as a member of `org` with `role`, for the audit entries of joining it.
@@ -422,10 +423,11 @@ impl Service {
     }
 
     /// An Entra ID access token: verified, then (`tid`, `oid`) mapped to a member of the
-    /// organization onboarded for `tid`. First sign-in rule: when no user carries this `oid`,
-    /// a member of that organization who was invited by email, has no password and no Entra
-    /// link yet, and whose email equals the token's `upn` (or `preferred_username`), is linked
-    /// to the `oid` once; from then on only the `oid` counts.
+    /// organization onboarded for `tid`. First sign-in rule: when no user carries this `oid`
+    /// and the token's `upn` is an address that organization invited (or a member it added
+    /// before invitations needed consent) with no password and no Entra link yet, that
+    /// address's account is created or linked to the `oid` once, and the invitation accepted;
+    /// from then on only the `oid` counts.
     async fn identify_entra(&self, token: &str) -> ServiceResult<Identity> {
         let Some(verifier) = &self.auth.entra else {
             return Err(ServiceError::Unauthorized(BAD_TOKEN));
@@ -473,6 +475,9 @@ impl Service {
         org: OrgId,
         claims: &crate::entra::EntraClaims,
     ) -> ServiceResult<Option<Identity>> {
+        // The address names which invitation of the tenant's own organization this sign-in
+        // accepts, nothing more: the account can act only through tokens bound to that
+        // organization, which cannot answer other organizations' invitations.
         let Some(email) = claims
             .upn
             .as_deref()

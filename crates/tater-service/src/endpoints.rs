@@ -147,20 +147,13 @@ fn tags(errors: &mut ValidationErrors, raw: &[String]) -> Vec<String> {
     out
 }
 
+/// One answer whether the endpoint is active or retired: a token holder learns no more than
+/// that the hostname is taken.
 fn endpoint_exists(host: &str) -> ServiceError {
     ServiceError::ConflictCode(
         "ENDPOINT_EXISTS",
         format!(
-            "an endpoint named {host} is already enrolled: re-enroll from that machine with its current credential (X-API-Key), or ask an Admin to allow one re-enrolment (POST /api/endpoints/{{id}}/allow-reenroll)"
-        ),
-    )
-}
-
-fn retired(host: &str) -> ServiceError {
-    ServiceError::ConflictCode(
-        "ENDPOINT_EXISTS",
-        format!(
-            "the endpoint named {host} is retired and stays retired; an Admin can delete it to enroll that host anew"
+            "an endpoint named {host} exists: re-enroll from that machine with its current credential (X-API-Key), or ask an Admin to allow one re-enrolment (POST /api/endpoints/{{id}}/allow-reenroll); a retired endpoint stays retired until an Admin deletes it"
         ),
     )
 }
@@ -172,7 +165,7 @@ fn continuity(
     now: Timestamp,
 ) -> ServiceResult<&'static str> {
     if existing.status != "active" {
-        return Err(retired(&existing.hostname));
+        return Err(endpoint_exists(&existing.hostname));
     }
     let holds_credential = match (presented, &existing.credential_hash) {
         (Some(c), Some(stored)) => {
@@ -396,7 +389,10 @@ impl Service {
                 .await?;
             let e = tx.endpoint(id).await?.ok_or(ServiceError::NotFound)?;
             if e.status != "active" {
-                return Err(retired(&e.hostname));
+                return Err(ServiceError::ConflictCode(
+                    "ENDPOINT_RETIRED",
+                    "a retired endpoint stays retired; delete it to enroll the host anew".into(),
+                ));
             }
         }
         self.change_endpoint(actor, id, None, |e| e.reenroll_allowed_until = Some(until))

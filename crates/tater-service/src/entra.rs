@@ -73,8 +73,11 @@ pub(crate) enum Rejection {
     Time,
 }
 
-/// The claims Tater reads. `upn`/`preferred_username` are used only for the documented first
-/// sign-in link, never to authorize.
+/// The claims Tater reads. `upn` (or, as v2.0 tokens carry it by default,
+/// `preferred_username`) is used only for the documented first sign-in into the token's own
+/// organization, never to authorize anything else: an account made that way acts only through
+/// tokens bound to that organization, and such credentials cannot answer other organizations'
+/// invitations.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct EntraClaims {
     pub iss: String,

@@ -11,6 +11,18 @@ use tater_store::{IdentityTx, Mode};
 
 use crate::{Identity, Service, ServiceError, ServiceResult};
 
+/// Invitations are the person's business across organizations; a credential bound to one of
+/// them (a bound API key, an Entra ID token) neither sees nor answers them.
+fn refuse_bound(identity: &Identity) -> ServiceResult<()> {
+    if identity.is_bound() {
+        return Err(ServiceError::ForbiddenCode(
+            "BOUND_CREDENTIAL",
+            "a credential bound to one organization (a bound API key or an Entra ID token) cannot see or answer invitations; sign in with your password, or use an unbound key".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// An invitation as its invitee sees it.
 fn received_view(i: &Invitation, org_name: &str) -> Value {
     json!({
@@ -60,6 +72,7 @@ pub(crate) async fn accept_in(
 impl Service {
     /// Open invitations addressed to the caller, in every organization.
     pub async fn my_invitations(&self, identity: &Identity) -> ServiceResult<Vec<Value>> {
+        refuse_bound(identity)?;
         let now = self.clock.now();
         let mut tx = self.store.identity(Mode::Read).await?;
         Ok(tx
@@ -140,12 +153,7 @@ impl Service {
         id: &str,
         now: Timestamp,
     ) -> ServiceResult<Invitation> {
-        if identity.is_bound_key() {
-            return Err(ServiceError::ForbiddenCode(
-                "KEY_BOUND",
-                "a key bound to one organization cannot answer invitations; sign in, or use an unbound key".into(),
-            ));
-        }
+        refuse_bound(identity)?;
         let id: InvitationId = id.parse().map_err(|_| ServiceError::NotFound)?;
         let invitation = tx
             .invitation_by_id(id)

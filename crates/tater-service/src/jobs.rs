@@ -21,6 +21,8 @@ use crate::{Service, ServiceError, ServiceResult};
 pub const MAX_TARGETS: usize = 500;
 /// Output kept per stream, as the agent caps it.
 pub const MAX_OUTPUT_BYTES: usize = 64 * 1024;
+/// A refusal's or failure's reason, as an agent reports it.
+const MAX_REASON_BYTES: usize = 1024;
 /// Commands handed to an agent per poll.
 const COMMANDS_PER_POLL: u32 = 20;
 
@@ -194,6 +196,9 @@ impl Service {
                 .store
                 .tenant(&TenantScope::of(actor), Mode::Write)
                 .await?;
+            // Again in the transaction that stores the job: the switch may have been turned
+            // off since the check above.
+            self.require_remote_execution(&mut *tx).await?;
             let mut targets = Vec::new();
             for e in endpoints.into_iter().take(MAX_TARGETS) {
                 if let Some(ep) = tx.endpoint(e).await? {
@@ -518,24 +523,22 @@ fn parse_outcome(body: &Value, endpoint: tater_domain::EndpointId) -> ServiceRes
     if status.is_none() {
         errors.add("status", "must be succeeded, failed, timedOut or refused");
     }
-    let text = |k: &str, errors: &mut ValidationErrors| match obj.get(k) {
+    let text = |k: &str, max: usize, errors: &mut ValidationErrors| match obj.get(k) {
         None | Some(Value::Null) => None,
-        // Scripts may print NUL; PostgreSQL text cannot hold it, so both engines store U+FFFD.
-        Some(Value::String(s)) if s.len() <= MAX_OUTPUT_BYTES + 64 => {
-            Some(s.replace('\0', "\u{fffd}"))
+        // Scripts may print NUL; PostgreSQL text cannot hold it, so both engines store U+FFFD
+        // (three bytes for one): what is kept is cut back to the limit afterwards.
+        Some(Value::String(s)) if s.len() <= max + 64 => {
+            Some(truncate_at(s.replace('\0', "\u{fffd}"), max))
         }
         Some(_) => {
-            errors.add(
-                k,
-                format!("must be text of at most {MAX_OUTPUT_BYTES} bytes"),
-            );
+            errors.add(k, format!("must be text of at most {max} bytes"));
             None
         }
     };
     let (stdout, stderr, reason) = (
-        text("stdout", &mut errors),
-        text("stderr", &mut errors),
-        text("reason", &mut errors),
+        text("stdout", MAX_OUTPUT_BYTES, &mut errors),
+        text("stderr", MAX_OUTPUT_BYTES, &mut errors),
+        text("reason", MAX_REASON_BYTES, &mut errors),
     );
     let int = |k: &str| obj.get(k).and_then(Value::as_i64);
     errors
@@ -552,6 +555,18 @@ fn parse_outcome(body: &Value, endpoint: tater_domain::EndpointId) -> ServiceRes
             finished_at: None,
         })
         .map_err(Into::into)
+}
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+fn truncate_at(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
 }
 
 /// A jobs cursor: `<created-at millis>.<job id>` of the last job of the previous page.

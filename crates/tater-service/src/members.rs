@@ -16,6 +16,9 @@ use crate::{Service, ServiceError, ServiceResult};
 pub const INVITATION_TTL_SECS: i64 = 14 * 24 * 3600;
 /// Invitations listed for an organization, newest first.
 const MAX_LISTED_INVITATIONS: u32 = 500;
+/// Invitations read when looking for the open ones a removed member sent (open ones are at
+/// most 14 days old, so they are among the newest).
+const MAX_OPEN_INVITATIONS: u32 = 10_000;
 
 /// An invitation as the inviting organization sees it: nothing about any account.
 pub fn invitation_view(i: &Invitation, now: Timestamp) -> Value {
@@ -275,6 +278,23 @@ impl Service {
                     &[],
                 );
             tx.revoke_api_key(key.id, now, &audit).await?;
+        }
+        // Invitations they sent and nobody answered yet go too: an invitation speaks for the
+        // organization only while its sender does.
+        let sent = tx.invitations(MAX_OPEN_INVITATIONS).await?;
+        for invitation in sent
+            .iter()
+            .filter(|i| i.invited_by == user.id.to_string() && i.is_open(now))
+        {
+            let audit =
+                AuditDraft::new(actor, AuditAction::Delete, "invitation", invitation.id, now)
+                    .with_changes(
+                        Some(&json!({ "status": "pending" })),
+                        Some(&json!({ "status": "revoked", "reason": "inviter removed" })),
+                        &[],
+                    );
+            tx.close_invitation(invitation.id, InvitationStatus::Revoked, now, &audit)
+                .await?;
         }
         let audit = AuditDraft::new(actor, AuditAction::Delete, "membership", user.id, now)
             .with_changes(Some(&audit_view(&user, current.role)), None, &[]);

@@ -1243,7 +1243,11 @@ macro_rules! impl_engine {
             }
 
             async fn settings(&mut self) -> Result<$crate::OrgSettings> {
-                let row = sqlx::query("SELECT remote_execution FROM org_settings WHERE tenant_id = $1")
+                // Locked in write transactions: a job created, or a command handed out, under
+                // the switch's protection cannot interleave with the switch being turned off.
+                let lock = if self.mode == Mode::Write { $lock } else { "" };
+                let sql = format!("SELECT remote_execution FROM org_settings WHERE tenant_id = $1{lock}");
+                let row = sqlx::query(&sql)
                     .bind(self.tenant())
                     .fetch_optional(&mut *self.tx)
                     .await?;
@@ -2106,15 +2110,8 @@ macro_rules! impl_engine {
             }
 
             async fn delivered(&mut self, org: OrgId, id: DestinationId, through_seq: i64, count: i64, now: Timestamp) -> Result<()> {
-                sqlx::query(
-                    "DELETE FROM siem_outbox WHERE tenant_id = $1 AND destination_id = $2 \
-                     AND state = 'pending' AND seq <= $3",
-                )
-                .bind(org.to_string())
-                .bind(id.to_string())
-                .bind(through_seq)
-                .execute(&mut *self.tx)
-                .await?;
+                // The destination row first, then its outbox rows: the order deleting a
+                // destination takes them in, so the two never wait on each other.
                 sqlx::query(
                     "UPDATE siem_destinations SET delivered = delivered + $3, last_success_at = $4, \
                      attempts = 0, failing_since = NULL, next_attempt_at = 0 \
@@ -2126,20 +2123,21 @@ macro_rules! impl_engine {
                 .bind(now.millis())
                 .execute(&mut *self.tx)
                 .await?;
+                sqlx::query(
+                    "DELETE FROM siem_outbox WHERE tenant_id = $1 AND destination_id = $2 \
+                     AND state = 'pending' AND seq <= $3",
+                )
+                .bind(org.to_string())
+                .bind(id.to_string())
+                .bind(through_seq)
+                .execute(&mut *self.tx)
+                .await?;
                 Ok(())
             }
 
             async fn failed(&mut self, org: OrgId, id: DestinationId, seq: i64, error: &str, now: Timestamp, retry_at: Timestamp) -> Result<()> {
-                sqlx::query(
-                    "UPDATE siem_outbox SET attempts = attempts + 1, last_error = $4 \
-                     WHERE tenant_id = $1 AND destination_id = $2 AND seq = $3",
-                )
-                .bind(org.to_string())
-                .bind(id.to_string())
-                .bind(seq)
-                .bind(error)
-                .execute(&mut *self.tx)
-                .await?;
+                // The destination row first, then its outbox rows: the order deleting a
+                // destination takes them in, so the two never wait on each other.
                 sqlx::query(
                     "UPDATE siem_destinations SET attempts = attempts + 1, last_error = $3, \
                      last_error_at = $4, failing_since = COALESCE(failing_since, $4), \
@@ -2152,10 +2150,32 @@ macro_rules! impl_engine {
                 .bind(retry_at.millis())
                 .execute(&mut *self.tx)
                 .await?;
+                sqlx::query(
+                    "UPDATE siem_outbox SET attempts = attempts + 1, last_error = $4 \
+                     WHERE tenant_id = $1 AND destination_id = $2 AND seq = $3",
+                )
+                .bind(org.to_string())
+                .bind(id.to_string())
+                .bind(seq)
+                .bind(error)
+                .execute(&mut *self.tx)
+                .await?;
                 Ok(())
             }
 
             async fn dead(&mut self, org: OrgId, id: DestinationId, seq: i64, error: &str, now: Timestamp) -> Result<()> {
+                // The destination row first, then its outbox rows: the order deleting a
+                // destination takes them in, so the two never wait on each other.
+                sqlx::query(
+                    "UPDATE siem_destinations SET last_error = $3, last_error_at = $4 \
+                     WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(org.to_string())
+                .bind(id.to_string())
+                .bind(error)
+                .bind(now.millis())
+                .execute(&mut *self.tx)
+                .await?;
                 sqlx::query(
                     "UPDATE siem_outbox SET state = 'dead', attempts = attempts + 1, last_error = $4, \
                      dead_at = $5 WHERE tenant_id = $1 AND destination_id = $2 AND seq = $3",
@@ -2163,16 +2183,6 @@ macro_rules! impl_engine {
                 .bind(org.to_string())
                 .bind(id.to_string())
                 .bind(seq)
-                .bind(error)
-                .bind(now.millis())
-                .execute(&mut *self.tx)
-                .await?;
-                sqlx::query(
-                    "UPDATE siem_destinations SET last_error = $3, last_error_at = $4 \
-                     WHERE tenant_id = $1 AND id = $2",
-                )
-                .bind(org.to_string())
-                .bind(id.to_string())
                 .bind(error)
                 .bind(now.millis())
                 .execute(&mut *self.tx)

@@ -418,7 +418,8 @@ pub trait TenantTx: Send {
         audit: &AuditDraft,
     ) -> Result<()>;
 
-    /// The organization's settings (defaults when never saved).
+    /// The organization's settings (defaults when never saved); locked in write mode, so
+    /// what a write transaction decides under them holds until it commits.
     async fn settings(&mut self) -> Result<OrgSettings>;
     async fn put_settings(
         &mut self,

@@ -70,10 +70,9 @@ async fn download(
     Path((version, os, arch)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
     // Set by the rate-limit layer, which every route but /healthz passes.
-    let ip = client.map_or(
-        IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        |Extension(ClientIp(ip))| ip,
-    );
+    let ip = client.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |Extension(c)| {
+        c.cap_key()
+    });
     // Counted before any work: a refused client costs a map lookup.
     let permit = match s.gates.downloads.acquire(ip) {
         Ok(p) => p,

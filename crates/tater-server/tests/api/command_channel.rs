@@ -258,6 +258,31 @@ async fn admins_cancel_pending_commands(db: TestDb) {
         )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
+    // Output is kept to its limit even when the NULs it holds are stored as U+FFFD (three
+    // bytes for one); a reason is short.
+    let job3 = c.run().await;
+    let id3 = job3["id"].as_str().unwrap();
+    assert_eq!(c.poll(0).await.len(), 1);
+    let result3 = format!("/api/agent/commands/{id3}/result");
+    let long_reason = json!({ "status": "failed", "reason": "x".repeat(2000) });
+    let (s, _) = c
+        .app
+        .send(Method::POST, &result3, &c.agents[0], &long_reason)
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "a reason of 2000 bytes");
+    let nuls = json!({ "status": "succeeded", "stdout": "\0".repeat(64 * 1024) });
+    let (s, _) = c
+        .app
+        .send(Method::POST, &result3, &c.agents[0], &nuls)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, view) = c.app.get(&format!("/api/jobs/{id3}"), &c.admin).await;
+    let kept = view["targets"][0]["stdout"].as_str().unwrap();
+    assert!(
+        kept.len() <= 64 * 1024 && kept.chars().all(|ch| ch == '\u{fffd}'),
+        "{}",
+        kept.len()
+    );
     // An agent cannot report the server's own end states.
     let job2 = c.run().await;
     let id2 = job2["id"].as_str().unwrap();

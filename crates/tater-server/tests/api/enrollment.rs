@@ -180,7 +180,7 @@ async fn reenrolling_a_hostname_needs_proof_of_continuity(db: TestDb) {
     let (s, p) = json_of(app.req(Method::POST, &allow, &admin).send().await.unwrap()).await;
     assert_eq!(
         (s, p["error"].as_str()),
-        (StatusCode::CONFLICT, Some("ENDPOINT_EXISTS"))
+        (StatusCode::CONFLICT, Some("ENDPOINT_RETIRED"))
     );
     assert_eq!(
         app.get(&format!("/api/endpoints/{id}"), &admin).await.1["status"],

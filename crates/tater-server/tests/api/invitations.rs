@@ -140,8 +140,21 @@ async fn an_orgadmin_cannot_capture_another_organizations_account(db: TestDb) {
     .await;
     assert_eq!(
         (s, p["error"].as_str()),
-        (StatusCode::FORBIDDEN, Some("KEY_BOUND"))
+        (StatusCode::FORBIDDEN, Some("BOUND_CREDENTIAL"))
     );
+    // Nor may it even see them: they are the person's, across organizations. An Entra ID
+    // token is bound to its tenant's organization the same way.
+    let entra = app
+        .member_as(Cred::Entra, home, "entra@home.test", Role::Viewer)
+        .await;
+    invite(&app, &attacker, "entra@home.test", "viewer").await;
+    for bound in [&victim_bound, &entra] {
+        let (s, p) = app.get("/api/invitations", bound).await;
+        assert_eq!(
+            (s, p["error"].as_str()),
+            (StatusCode::FORBIDDEN, Some("BOUND_CREDENTIAL"))
+        );
+    }
     let res = app
         .req(
             Method::POST,
@@ -306,6 +319,33 @@ async fn invitations_are_accepted_declined_revoked_or_expire(db: TestDb) {
         emails.contains(&"bob@home.test") && emails.contains(&"ann@home.test"),
         "{emails:?}"
     );
+
+    // An OrgAdmin who is removed takes their unanswered invitations along.
+    let leaver = app.member(org, "leaver@team.test", Role::OrgAdmin).await;
+    let (_, sent) = invite(&app, &leaver, "carol@home.test", "admin").await;
+    let carol = app.person(home, "carol@home.test", Role::Viewer).await;
+    assert_eq!(app.invitations(&carol).await.len(), 1);
+    let leaver_id = app.get("/api/me", &leaver).await.1["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.req(Method::DELETE, &format!("/api/members/{leaver_id}"), &boss)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert!(app.invitations(&carol).await.is_empty());
+    let (_, listed) = app.get("/api/members/invitations", &boss).await;
+    let closed = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == sent["id"])
+        .unwrap();
+    assert_eq!(closed["status"], "revoked");
 }
 
 async fn keys_are_managed_within_the_organization_and_by_rank(db: TestDb) {

@@ -308,6 +308,9 @@ async fn exports_per_organization_are_capped() {
     let viewer = app
         .member(org, "viewer@busy.test", tater_domain::Role::Viewer)
         .await;
+    let second = app
+        .member(org, "second@busy.test", tater_domain::Role::Viewer)
+        .await;
     let admin = app
         .member(org, "admin@busy.test", tater_domain::Role::Admin)
         .await;
@@ -321,11 +324,29 @@ async fn exports_per_organization_are_capped() {
     let addr: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
     let path = "/api/config-docs/export?format=json";
     let mut held = Vec::new();
-    for _ in 0..4 {
-        let r = SlowReader::open(addr, path, &[(viewer.header, &viewer.value)], 100).await;
+    for who in [&viewer, &viewer] {
+        let r = SlowReader::open(addr, path, &[(who.header, &who.value)], 100).await;
         assert_eq!(r.status(), 200, "{}", r.head);
         held.push(r);
     }
+    // One person holds at most half the organization's slots.
+    let res = app
+        .req(reqwest::Method::GET, path, &viewer)
+        .send()
+        .await
+        .unwrap();
+    let (s, p) = json_of(res).await;
+    assert_eq!(
+        (s, p["error"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("TOO_MANY_CONCURRENT")),
+        "{p}"
+    );
+    for who in [&second, &second] {
+        let r = SlowReader::open(addr, path, &[(who.header, &who.value)], 100).await;
+        assert_eq!(r.status(), 200, "{}", r.head);
+        held.push(r);
+    }
+    // The organization's four are taken: anyone else of it waits.
     for over in [
         path,
         "/api/endpoints/export?format=csv",
@@ -359,7 +380,7 @@ async fn exports_per_organization_are_capped() {
     drop(held.pop());
     let start = std::time::Instant::now();
     loop {
-        let r = SlowReader::open(addr, path, &[(viewer.header, &viewer.value)], 100).await;
+        let r = SlowReader::open(addr, path, &[(second.header, &second.value)], 100).await;
         if r.status() == 200 {
             break;
         }
