@@ -202,12 +202,7 @@ async fn admins_cancel_pending_commands(db: TestDb) {
     let other = c.app.org("Other").await;
     let stranger = c.app.member(other, "admin@other.test", Role::Admin).await;
     assert_eq!(
-        c.app
-            .req(Method::POST, &cancel, &stranger)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        c.app.status(Method::POST, &cancel, &stranger).await,
         StatusCode::NOT_FOUND
     );
     assert_eq!(c.poll(0).await.len(), 1, "web-1 takes its command");

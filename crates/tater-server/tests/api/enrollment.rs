@@ -107,11 +107,7 @@ async fn reenrolling_a_hostname_needs_proof_of_continuity(db: TestDb) {
     // A reinstalled machine: an Admin allows one re-enrolment within the hour.
     let allow = format!("/api/endpoints/{id}/allow-reenroll");
     assert_eq!(
-        app.req(Method::POST, &allow, &viewer)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.status(Method::POST, &allow, &viewer).await,
         StatusCode::FORBIDDEN
     );
     let outsider_org = app.org("Elsewhere").await;
@@ -119,11 +115,7 @@ async fn reenrolling_a_hostname_needs_proof_of_continuity(db: TestDb) {
         .member(outsider_org, "admin@elsewhere.test", Role::Admin)
         .await;
     assert_eq!(
-        app.req(Method::POST, &allow, &outsider)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.status(Method::POST, &allow, &outsider).await,
         StatusCode::NOT_FOUND
     );
     let (s, allowed) = json_of(app.req(Method::POST, &allow, &admin).send().await.unwrap()).await;

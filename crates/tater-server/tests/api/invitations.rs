@@ -80,15 +80,12 @@ async fn an_orgadmin_cannot_capture_another_organizations_account(db: TestDb) {
     let (_, mine) = app.get("/api/me", &unbound).await;
     let key_id = mine["apiKey"]["id"].as_str().unwrap();
     assert_eq!(
-        app.req(
+        app.status(
             Method::DELETE,
             &format!("/api/api-keys/{key_id}"),
             &attacker
         )
-        .send()
-        .await
-        .unwrap()
-        .status(),
+        .await,
         StatusCode::NOT_FOUND
     );
     assert_eq!(app.get("/api/poam", &unbound).await.0, StatusCode::OK);
@@ -110,11 +107,7 @@ async fn an_orgadmin_cannot_capture_another_organizations_account(db: TestDb) {
     assert!(app.invitations(&bystander).await.is_empty());
     let accept = format!("/api/invitations/{id}/accept");
     assert_eq!(
-        app.req(Method::POST, &accept, &bystander)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.status(Method::POST, &accept, &bystander).await,
         StatusCode::NOT_FOUND
     );
     let victim_bound = Key::api(
@@ -175,11 +168,7 @@ async fn an_orgadmin_cannot_capture_another_organizations_account(db: TestDb) {
         .unwrap();
     assert_eq!(declined["status"], "declined");
     assert_eq!(
-        app.req(Method::POST, &accept, &victim)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.status(Method::POST, &accept, &victim).await,
         StatusCode::CONFLICT,
         "a declined invitation cannot be accepted later"
     );
@@ -256,19 +245,11 @@ async fn invitations_are_accepted_declined_revoked_or_expire(db: TestDb) {
         pending["id"].as_str().unwrap()
     );
     assert_eq!(
-        app.req(Method::DELETE, &revoke, &admin)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.status(Method::DELETE, &revoke, &admin).await,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        app.req(Method::DELETE, &revoke, &boss)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.status(Method::DELETE, &revoke, &boss).await,
         StatusCode::NO_CONTENT
     );
     assert!(app.invitations(&bob).await.is_empty());
@@ -277,19 +258,11 @@ async fn invitations_are_accepted_declined_revoked_or_expire(db: TestDb) {
         pending["id"].as_str().unwrap()
     );
     assert_eq!(
-        app.req(Method::POST, &accept, &bob)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.status(Method::POST, &accept, &bob).await,
         StatusCode::CONFLICT
     );
     assert_eq!(
-        app.req(Method::DELETE, &revoke, &boss)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.status(Method::DELETE, &revoke, &boss).await,
         StatusCode::CONFLICT,
         "only pending invitations are withdrawn"
     );
@@ -330,11 +303,8 @@ async fn invitations_are_accepted_declined_revoked_or_expire(db: TestDb) {
         .unwrap()
         .to_owned();
     assert_eq!(
-        app.req(Method::DELETE, &format!("/api/members/{leaver_id}"), &boss)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.status(Method::DELETE, &format!("/api/members/{leaver_id}"), &boss)
+            .await,
         StatusCode::NO_CONTENT
     );
     assert!(app.invitations(&carol).await.is_empty());
@@ -391,15 +361,12 @@ async fn keys_are_managed_within_the_organization_and_by_rank(db: TestDb) {
     assert_eq!(s, StatusCode::FORBIDDEN);
     // Below or at one's rank: allowed. The SuperAdmin revokes the OrgAdmin's own key too.
     assert_eq!(
-        app.req(
+        app.status(
             Method::DELETE,
             &format!("/api/api-keys/{worker_key}"),
             &owner
         )
-        .send()
-        .await
-        .unwrap()
-        .status(),
+        .await,
         StatusCode::NO_CONTENT
     );
     assert_eq!(
@@ -408,15 +375,12 @@ async fn keys_are_managed_within_the_organization_and_by_rank(db: TestDb) {
     );
     let owner_key = id_of(&app.get("/api/me", &owner).await.1);
     assert_eq!(
-        app.req(
+        app.status(
             Method::DELETE,
             &format!("/api/api-keys/{owner_key}"),
             &platform
         )
-        .send()
-        .await
-        .unwrap()
-        .status(),
+        .await,
         StatusCode::NO_CONTENT
     );
 
@@ -460,11 +424,8 @@ async fn keys_are_managed_within_the_organization_and_by_rank(db: TestDb) {
     let fresh_key = Key::api(fresh.key);
     assert_eq!(app.get("/api/poam", &fresh_key).await.0, StatusCode::OK);
     assert_eq!(
-        app.req(Method::DELETE, &format!("/api/members/{uid}"), &platform)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.status(Method::DELETE, &format!("/api/members/{uid}"), &platform)
+            .await,
         StatusCode::NO_CONTENT
     );
     // Invited and accepted again: the old bound key stays dead.

@@ -170,11 +170,8 @@ async fn members_are_managed_by_org_admins(db: TestDb) {
         (StatusCode::CONFLICT, Some("LAST_ORG_ADMIN"))
     );
     let s = app
-        .req(Method::DELETE, &format!("/api/members/{owner_id}"), &owner)
-        .send()
-        .await
-        .unwrap()
-        .status();
+        .status(Method::DELETE, &format!("/api/members/{owner_id}"), &owner)
+        .await;
     assert_eq!(s, StatusCode::CONFLICT);
     assert_eq!(app.snapshot(org).await, before);
     // With a second OrgAdmin, the first may step down.
@@ -352,11 +349,8 @@ async fn api_keys_are_managed_by_org_admins(db: TestDb) {
     // Revocation: foreign orgs cannot; the owner can, with immediate effect.
     let id = created["id"].as_str().unwrap();
     let s = app
-        .req(Method::DELETE, &format!("/api/api-keys/{id}"), &foreign)
-        .send()
-        .await
-        .unwrap()
-        .status();
+        .status(Method::DELETE, &format!("/api/api-keys/{id}"), &foreign)
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(
         app.get("/api/poam", &ci).await.0,
@@ -364,11 +358,8 @@ async fn api_keys_are_managed_by_org_admins(db: TestDb) {
         "still valid"
     );
     let s = app
-        .req(Method::DELETE, &format!("/api/api-keys/{id}"), &owner)
-        .send()
-        .await
-        .unwrap()
-        .status();
+        .status(Method::DELETE, &format!("/api/api-keys/{id}"), &owner)
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert_eq!(
         app.get("/api/poam", &ci).await.0,
@@ -376,11 +367,8 @@ async fn api_keys_are_managed_by_org_admins(db: TestDb) {
         "revoked at once"
     );
     let s = app
-        .req(Method::DELETE, &format!("/api/api-keys/{id}"), &owner)
-        .send()
-        .await
-        .unwrap()
-        .status();
+        .status(Method::DELETE, &format!("/api/api-keys/{id}"), &owner)
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "already revoked");
     let (_, list) = app.get("/api/api-keys", &owner).await;
     let revoked = list["items"]

@@ -41,6 +41,23 @@ async fn settle(server: &ServerProcess, limit: Duration) {
     }
 }
 
+/// Waits until a reader that left has given its slot back: a new reader gets 200.
+async fn slot_comes_back(addr: std::net::SocketAddr, path: &str, headers: &[(&str, &str)]) {
+    let start = std::time::Instant::now();
+    loop {
+        let r = SlowReader::open(addr, path, headers, 100).await;
+        if r.status() == 200 {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the slot never came back: {}",
+            r.head
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Finding 1: a hundred slow readers of a 64 MiB release cost one copy of it, not a hundred.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_readers_of_an_agent_release_share_one_copy() {
@@ -183,19 +200,7 @@ async fn downloads_per_address_are_capped() {
     .await;
     assert_eq!(s, StatusCode::OK);
     drop(held.pop());
-    let start = std::time::Instant::now();
-    loop {
-        let r = SlowReader::open(addr, path, &[], 100).await;
-        if r.status() == 200 {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the slot never came back: {}",
-            r.head
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    slot_comes_back(addr, path, &[]).await;
 }
 
 /// A configuration document of `kib` KiB.
@@ -378,17 +383,5 @@ async fn exports_per_organization_are_capped() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     drop(held.pop());
-    let start = std::time::Instant::now();
-    loop {
-        let r = SlowReader::open(addr, path, &[(second.header, &second.value)], 100).await;
-        if r.status() == 200 {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the slot never came back: {}",
-            r.head
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    slot_comes_back(addr, path, &[(second.header, &second.value)]).await;
 }

@@ -66,12 +66,7 @@ async fn role_matrix(db: TestDb, cred: Cred) {
                 StatusCode::FORBIDDEN
             };
             assert_eq!(s, expect, "PUT {path} as {role}");
-            let s = app
-                .req(Method::DELETE, &path, key)
-                .send()
-                .await
-                .unwrap()
-                .status();
+            let s = app.status(Method::DELETE, &path, key).await;
             let expect = if allowed {
                 StatusCode::NO_CONTENT
             } else {

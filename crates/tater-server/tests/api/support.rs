@@ -264,6 +264,11 @@ impl TestApp {
             .header(key.header, &key.value)
     }
 
+    /// The status of a request without a body.
+    pub async fn status(&self, method: Method, path: &str, key: &Key) -> StatusCode {
+        self.req(method, path, key).send().await.unwrap().status()
+    }
+
     pub async fn get(&self, path: &str, key: &Key) -> (StatusCode, Value) {
         json_of(self.req(Method::GET, path, key).send().await.unwrap()).await
     }
