@@ -150,13 +150,8 @@ impl Service {
             .tenant(&TenantScope::of(actor), Mode::Write)
             .await?;
         let (_, owner_role) = tx.api_key_here(id).await?.ok_or(ServiceError::NotFound)?;
-        if let Some(role) = owner_role
-            && role > actor.role()
-        {
-            return Err(ServiceError::Forbidden(tater_domain::policy::Denied {
-                required: role,
-                actual: actor.role(),
-            }));
+        if let Some(role) = owner_role {
+            crate::members::within_own_role(actor, role)?;
         }
         tx.revoke_api_key(id, now, &audit).await?;
         tx.commit().await?;

@@ -58,8 +58,8 @@ fn parse_user_id(id: &str) -> ServiceResult<UserId> {
     id.parse().map_err(|_| ServiceError::NotFound)
 }
 
-/// Refuses granting, or touching a member with, a role above the caller's own.
-fn within_own_role(actor: &Actor, role: Role) -> ServiceResult<()> {
+/// Refuses granting, or touching a member (or their key) with, a role above the caller's own.
+pub(crate) fn within_own_role(actor: &Actor, role: Role) -> ServiceResult<()> {
     if role > actor.role() {
         return Err(ServiceError::Forbidden(Denied {
             required: role,

@@ -379,6 +379,38 @@ async fn entra_token_attacks(db: TestDb) {
         "UNAUTHORIZED",
     )
     .await;
+    // A member the operator added by e-mail alone (no password, no oid) is linked by its
+    // first sign-in, as before invitations existed.
+    w.app
+        .service
+        .admin_create_user(
+            &operator(),
+            AdminOrgRef(&a.to_string()),
+            "legacy@a.example",
+            Role::Admin,
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    let legacy_oid = uuid::Uuid::new_v4().to_string();
+    w.accepted(
+        "first sign-in links a member added by the operator",
+        w.bearer(&sign(
+            "k1",
+            &claims(&tid_a, &legacy_oid, "legacy@a.example"),
+        )),
+    )
+    .await;
+    assert!(
+        w.app
+            .audit_entries(a)
+            .await
+            .iter()
+            .any(|e| e["entityType"] == "user"
+                && e["action"] == "update"
+                && e["changes"]["entraOid"]["after"] == legacy_oid.as_str())
+    );
     // A member with a local password is never linked by UPN.
     let a_ref = a.to_string();
     w.app
@@ -773,13 +805,7 @@ async fn outside_attack_findings(db: TestDb) {
         .member(hostile, "boss@hostile.example", Role::OrgAdmin)
         .await;
     let victim = app.person(home, "victim@home.example", Role::Admin).await;
-    let victim_key = Key::api(
-        app.service
-            .admin_create_api_key(&operator(), "victim@home.example", None, "ci", None, None)
-            .await
-            .unwrap()
-            .key,
-    );
+    let victim_key = app.api_key_of("victim@home.example", None).await;
     let key_id = |k: &Key| {
         let k = k.clone();
         async move {

@@ -229,14 +229,7 @@ async fn admins_cancel_pending_commands(db: TestDb) {
         json!(["web-2"])
     );
     // Nothing left to cancel: 409, and nothing more is audited.
-    let (s, p) = json_of(
-        c.app
-            .req(Method::POST, &cancel, &c.admin)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, p) = c.app.call(Method::POST, &cancel, &c.admin).await;
     assert_eq!(
         (s, p["error"].as_str()),
         (StatusCode::CONFLICT, Some("CONFLICT"))

@@ -118,7 +118,7 @@ async fn reenrolling_a_hostname_needs_proof_of_continuity(db: TestDb) {
         app.status(Method::POST, &allow, &outsider).await,
         StatusCode::NOT_FOUND
     );
-    let (s, allowed) = json_of(app.req(Method::POST, &allow, &admin).send().await.unwrap()).await;
+    let (s, allowed) = app.call(Method::POST, &allow, &admin).await;
     assert_eq!(s, StatusCode::OK, "{allowed}");
     assert_eq!(allowed["reenrollAllowedUntil"], "2027-01-15T09:00:00.000Z");
     let entry = &app.audit_entries(org).await[0];
@@ -145,7 +145,7 @@ async fn reenrolling_a_hostname_needs_proof_of_continuity(db: TestDb) {
         Value::Null
     );
     // And for an hour only.
-    json_of(app.req(Method::POST, &allow, &admin).send().await.unwrap()).await;
+    app.call(Method::POST, &allow, &admin).await;
     clock.advance_secs(3601);
     let (s, _) = enroll(&app, &t, "web-01").await;
     assert_eq!(s, StatusCode::CONFLICT, "the allowance expired");
@@ -169,7 +169,7 @@ async fn reenrolling_a_hostname_needs_proof_of_continuity(db: TestDb) {
             "{p}"
         );
     }
-    let (s, p) = json_of(app.req(Method::POST, &allow, &admin).send().await.unwrap()).await;
+    let (s, p) = app.call(Method::POST, &allow, &admin).await;
     assert_eq!(
         (s, p["error"].as_str()),
         (StatusCode::CONFLICT, Some("ENDPOINT_RETIRED"))
@@ -179,13 +179,9 @@ async fn reenrolling_a_hostname_needs_proof_of_continuity(db: TestDb) {
         "retired"
     );
     // Deleting it frees the hostname for a fresh enrolment.
-    let (s, _) = json_of(
-        app.req(Method::DELETE, &format!("/api/endpoints/{id}"), &admin)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, _) = app
+        .call(Method::DELETE, &format!("/api/endpoints/{id}"), &admin)
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, fresh) = enroll(&app, &t, "web-01").await;
     assert_eq!(s, StatusCode::CREATED);

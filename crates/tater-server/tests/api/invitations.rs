@@ -45,13 +45,7 @@ async fn an_orgadmin_cannot_capture_another_organizations_account(db: TestDb) {
         .member(hostile, "boss@hostile.test", Role::OrgAdmin)
         .await;
     // The victim's unbound key, for automation in their own organization.
-    let unbound = Key::api(
-        app.service
-            .admin_create_api_key(&operator(), "victim@home.test", None, "ci", None, None)
-            .await
-            .unwrap()
-            .key,
-    );
+    let unbound = app.api_key_of("victim@home.test", None).await;
     let keys_before = app.get("/api/api-keys", &attacker).await.1;
 
     // Inviting an existing account and an unknown address: the same answer.
@@ -110,27 +104,8 @@ async fn an_orgadmin_cannot_capture_another_organizations_account(db: TestDb) {
         app.status(Method::POST, &accept, &bystander).await,
         StatusCode::NOT_FOUND
     );
-    let victim_bound = Key::api(
-        app.service
-            .admin_create_api_key(
-                &operator(),
-                "victim@home.test",
-                Some(tater_service::AdminOrgRef(&home.to_string())),
-                "bound",
-                None,
-                None,
-            )
-            .await
-            .unwrap()
-            .key,
-    );
-    let (s, p) = json_of(
-        app.req(Method::POST, &accept, &victim_bound)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let victim_bound = app.api_key_of("victim@home.test", Some(home)).await;
+    let (s, p) = app.call(Method::POST, &accept, &victim_bound).await;
     assert_eq!(
         (s, p["error"].as_str()),
         (StatusCode::FORBIDDEN, Some("BOUND_CREDENTIAL"))
@@ -274,7 +249,7 @@ async fn invitations_are_accepted_declined_revoked_or_expire(db: TestDb) {
     let boss = app.member(org, "boss2@team.test", Role::OrgAdmin).await;
     assert!(app.invitations(&bob).await.is_empty());
     let accept = format!("/api/invitations/{}/accept", old["id"].as_str().unwrap());
-    let (s, p) = json_of(app.req(Method::POST, &accept, &bob).send().await.unwrap()).await;
+    let (s, p) = app.call(Method::POST, &accept, &bob).await;
     assert_eq!(s, StatusCode::CONFLICT, "{p}");
     let (_, listed) = app.get("/api/members/invitations", &boss).await;
     assert_eq!(listed["items"][0]["status"], "expired");
@@ -292,6 +267,42 @@ async fn invitations_are_accepted_declined_revoked_or_expire(db: TestDb) {
         emails.contains(&"bob@home.test") && emails.contains(&"ann@home.test"),
         "{emails:?}"
     );
+
+    // Nobody withdraws an invitation for a role above their own.
+    let root = app.member(org, "root@team.test", Role::SuperAdmin).await;
+    let (s, high) = invite(&app, &root, "eve@home.test", "superadmin").await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{high}");
+    let withdraw = format!("/api/members/invitations/{}", high["id"].as_str().unwrap());
+    let (s, p) = app.call(Method::DELETE, &withdraw, &boss).await;
+    assert_eq!(
+        (s, p["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("FORBIDDEN"))
+    );
+    assert_eq!(
+        app.status(Method::DELETE, &withdraw, &root).await,
+        StatusCode::NO_CONTENT
+    );
+    // Someone the operator added meanwhile cannot accept on top of it.
+    invite(&app, &boss, "dave@home.test", "viewer").await;
+    let dave = app.person(home, "dave@home.test", Role::Viewer).await;
+    let pending = app.invitations(&dave).await;
+    app.service
+        .admin_create_user(
+            &operator(),
+            tater_service::AdminOrgRef(&org.to_string()),
+            "dave@home.test",
+            Role::Admin,
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    let accept = format!(
+        "/api/invitations/{}/accept",
+        pending[0]["id"].as_str().unwrap()
+    );
+    let (s, p) = app.call(Method::POST, &accept, &dave).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{p}");
 
     // An OrgAdmin who is removed takes their unanswered invitations along.
     let leaver = app.member(org, "leaver@team.test", Role::OrgAdmin).await;
@@ -333,13 +344,9 @@ async fn keys_are_managed_within_the_organization_and_by_rank(db: TestDb) {
     let worker_key = id_of(&app.get("/api/me", &worker).await.1);
 
     // An OrgAdmin cannot revoke a SuperAdmin's key (as with members); it keeps working.
-    let (s, p) = json_of(
-        app.req(Method::DELETE, &format!("/api/api-keys/{root_key}"), &owner)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, p) = app
+        .call(Method::DELETE, &format!("/api/api-keys/{root_key}"), &owner)
+        .await;
     assert_eq!(
         (s, p["error"].as_str()),
         (StatusCode::FORBIDDEN, Some("FORBIDDEN"))
@@ -386,11 +393,11 @@ async fn keys_are_managed_within_the_organization_and_by_rank(db: TestDb) {
 
     // Only keys bound to the organization are listed: the worker's unbound key (which also
     // acts in Other) is theirs, not Org's.
-    let unbound = app
-        .service
-        .admin_create_api_key(&operator(), "worker@org.test", None, "mine", None, None)
-        .await
-        .unwrap();
+    let unbound_key = app.api_key_of("worker@org.test", None).await;
+    let unbound_id = app.get("/api/me", &unbound_key).await.1["apiKey"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (_, list) = app.get("/api/api-keys", &platform).await;
     let items = list["items"].as_array().unwrap();
     assert!(
@@ -399,29 +406,13 @@ async fn keys_are_managed_within_the_organization_and_by_rank(db: TestDb) {
             .all(|k| k["bound"] == true && k["orgId"] == org.to_string()),
         "{list}"
     );
-    assert!(
-        !items
-            .iter()
-            .any(|k| k["id"] == unbound.record.id.to_string())
-    );
+    assert!(!items.iter().any(|k| k["id"] == unbound_id.as_str()));
 
     // Removing the worker from Org revokes their keys bound to Org, not their unbound key.
-    let worker_id = app.get("/api/me", &Key::api(unbound.key.clone())).await;
+    let worker_id = app.get("/api/me", &unbound_key).await;
     assert_eq!(worker_id.0, StatusCode::OK);
     let uid = worker_id.1["user"]["id"].as_str().unwrap().to_owned();
-    let fresh = app
-        .service
-        .admin_create_api_key(
-            &operator(),
-            "worker@org.test",
-            Some(tater_service::AdminOrgRef(&org.to_string())),
-            "again",
-            None,
-            None,
-        )
-        .await
-        .unwrap();
-    let fresh_key = Key::api(fresh.key);
+    let fresh_key = app.api_key_of("worker@org.test", Some(org)).await;
     assert_eq!(app.get("/api/poam", &fresh_key).await.0, StatusCode::OK);
     assert_eq!(
         app.status(Method::DELETE, &format!("/api/members/{uid}"), &platform)
@@ -433,7 +424,6 @@ async fn keys_are_managed_within_the_organization_and_by_rank(db: TestDb) {
         app.get("/api/poam", &fresh_key).await.0,
         StatusCode::UNAUTHORIZED
     );
-    let unbound_key = Key::api(unbound.key);
     assert_eq!(
         app.get("/api/poam", &unbound_key).await.0,
         StatusCode::OK,

@@ -5,9 +5,15 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
+/// The `tater` binary under test: this build's, or another build's named by
+/// `TATER_TEST_SERVER_BIN` (to measure a before and after in one run).
+fn tater_bin() -> String {
+    std::env::var("TATER_TEST_SERVER_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_tater").into())
+}
+
 /// `tater <args>` on the SQLite data directory `data`.
 pub fn tater_cli(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tater"));
+    let mut cmd = Command::new(tater_bin());
     cmd.args(args)
         .env("TATER_DATA_DIR", data)
         .env_remove("TATER_DATABASE_URL")
@@ -33,7 +39,7 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(data: &Path, env: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tater"));
+        let mut cmd = Command::new(tater_bin());
         cmd.args(["serve", "--listen", "127.0.0.1:0"])
             .env("TATER_DATA_DIR", data)
             .env_remove("TATER_DATABASE_URL")

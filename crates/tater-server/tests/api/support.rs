@@ -264,6 +264,29 @@ impl TestApp {
             .header(key.header, &key.value)
     }
 
+    /// A request without a body: its status and JSON.
+    pub async fn call(&self, method: Method, path: &str, key: &Key) -> (StatusCode, Value) {
+        json_of(self.req(method, path, key).send().await.unwrap()).await
+    }
+
+    /// An API key for the account `email` made by the operator: bound to `org`, or unbound.
+    pub async fn api_key_of(&self, email: &str, org: Option<OrgId>) -> Key {
+        let org_ref = org.map(|o| o.to_string());
+        let key = self
+            .service
+            .admin_create_api_key(
+                &operator(),
+                email,
+                org_ref.as_deref().map(AdminOrgRef),
+                "test",
+                None,
+                None,
+            )
+            .await
+            .unwrap();
+        Key::api(key.key)
+    }
+
     /// The status of a request without a body.
     pub async fn status(&self, method: Method, path: &str, key: &Key) -> StatusCode {
         self.req(method, path, key).send().await.unwrap().status()
