@@ -179,19 +179,7 @@ impl TestApp {
             .admin_create_user(&operator(), AdminOrgRef(&org_ref), email, role, None, None)
             .await
             .unwrap();
-        let key = self
-            .service
-            .admin_create_api_key(
-                &operator(),
-                email,
-                Some(AdminOrgRef(&org_ref)),
-                "test",
-                None,
-                None,
-            )
-            .await
-            .unwrap();
-        Key::api(key.key)
+        self.api_key_of(email, Some(org)).await
     }
 
     /// A member of `org` with a password, signed in: a session token (which, unlike a bound
