@@ -18,6 +18,9 @@ pub struct CheckResult {
     pub title: String,
     pub status: Status,
     pub severity: Severity,
+    /// The SP 800-53 controls the check gives evidence for, so an offline result says what
+    /// it covers without the server's catalog.
+    pub controls: Vec<String>,
     pub evidence: String,
     pub duration_ms: u64,
 }
@@ -41,6 +44,7 @@ pub fn run(checks: &[Check], root: &Root) -> Vec<CheckResult> {
                 title: c.title.clone(),
                 status: outcome.status,
                 severity: c.severity,
+                controls: c.controls.clone(),
                 evidence: cap(outcome.evidence),
                 duration_ms: started.elapsed().as_millis() as u64,
             }

@@ -83,3 +83,32 @@ fn there_are_at_least_sixty_linux_checks_each_with_a_rule_and_controls() {
         );
     }
 }
+
+/// `tater-agent scan --format json` works offline: each result names the SP 800-53 controls
+/// its check gives evidence for, the same ones the catalog (and the server) maps it to.
+#[test]
+fn the_offline_json_result_names_each_checks_controls() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare("weak", dir.path());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tater-agent"))
+        .args(["scan", "--format", "json", "--root"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let results: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let catalog = CheckCatalog::builtin().unwrap();
+    assert!(results.len() >= 60, "{} results", results.len());
+    for r in &results {
+        let id = r["checkId"].as_str().unwrap();
+        let controls: Vec<&str> = r["controls"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{id}: no controls in {r}"))
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        let check = catalog.get(id).unwrap();
+        assert!(!controls.is_empty(), "{id}");
+        assert_eq!(controls, check.controls, "{id}");
+    }
+}

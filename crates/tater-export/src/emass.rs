@@ -305,6 +305,20 @@ pub struct EmassHeader {
 
 /// The first data row (Excel row 8).
 const FIRST_DATA_ROW: RowNum = 7;
+/// The rows an Excel worksheet holds (Excel's limit, and so eMASS's).
+pub const EXCEL_MAX_ROWS: u32 = 1_048_576;
+
+/// Why a workbook could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum EmassError {
+    /// The selection needs more rows than a worksheet holds: the caller must narrow it.
+    #[error(
+        "this selection needs more than Excel's {EXCEL_MAX_ROWS} rows (the first {items} items fit); narrow the filters and export it in parts"
+    )]
+    TooManyRows { items: u64 },
+    #[error(transparent)]
+    Xlsx(#[from] XlsxError),
+}
 /// How far down the lists of allowed values reach (the template's validated range).
 const VALIDATED_ROWS: RowNum = 5_000;
 
@@ -339,7 +353,7 @@ pub fn emass_xlsx(
     header: &EmassHeader,
     layout: Layout,
     items: impl IntoIterator<Item = Map<String, Value>>,
-) -> Result<Vec<u8>, XlsxError> {
+) -> Result<Vec<u8>, EmassError> {
     let columns = layout.columns();
     let formats = Formats::new();
     let mut workbook = Workbook::new();
@@ -356,12 +370,27 @@ pub fn emass_xlsx(
         sheet.set_freeze_panes(FIRST_DATA_ROW, 0)?;
         add_validations(sheet, &columns)?;
         let mut row = FIRST_DATA_ROW;
-        for item in items {
+        for (written, item) in (0u64..).zip(items) {
+            // Checked before the item is begun, so a workbook never holds half an item.
+            if u64::from(row) + rows_of(&item) > u64::from(EXCEL_MAX_ROWS) {
+                return Err(EmassError::TooManyRows { items: written });
+            }
             row = write_item(sheet, row, &columns, &item, header, &formats)?;
         }
     }
     write_instructions(workbook.add_worksheet(), layout)?;
-    workbook.save_to_buffer()
+    Ok(workbook.save_to_buffer()?)
+}
+
+/// The rows an item takes: one, or one per milestone (risk-accepted items keep their
+/// milestones in Comments).
+fn rows_of(item: &Map<String, Value>) -> u64 {
+    let status = text(item, "status").unwrap_or_default();
+    if emass_status(&status) == "Risk Accepted" {
+        return 1;
+    }
+    let milestones = u64::try_from(objects(item, "milestones").count()).unwrap_or(u64::MAX);
+    milestones.max(1)
 }
 
 /// Column index (B = 1) of the `i`-th template column.
@@ -670,6 +699,46 @@ mod tests {
             assert_eq!(Layout::parse(l.name()), Some(l));
         }
         assert_eq!(Layout::parse("Navy"), None);
+    }
+
+    /// A selection past Excel's row limit is refused before the item that would cross it,
+    /// with a message that says to narrow it; the last one that fits still fits.
+    #[test]
+    fn a_selection_past_excels_row_limit_is_refused() {
+        let header = EmassHeader {
+            classification: String::new(),
+            date_exported: "2026-12-01".into(),
+            exported_by: "isso@example.com".into(),
+            component: String::new(),
+            system_name: "S".into(),
+            it_registration: String::new(),
+            system_type: String::new(),
+            omb_project_id: String::new(),
+            poc_name: String::new(),
+            poc_phone: String::new(),
+            poc_email: String::new(),
+            security_costs: String::new(),
+            organization: "Org".into(),
+        };
+        let milestones: Vec<Value> = (0..100)
+            .map(|i| serde_json::json!({ "description": format!("m{i}") }))
+            .collect();
+        let item = |n: usize| {
+            let mut m = Map::new();
+            m.insert("weakness".into(), Value::String(format!("w{n}")));
+            m.insert("milestones".into(), Value::Array(milestones.clone()));
+            m
+        };
+        // Rows 8 onwards hold 1,048,569 rows: 10,485 items of 100 rows, and 69 single rows.
+        let fit = (u64::from(EXCEL_MAX_ROWS) - u64::from(FIRST_DATA_ROW)) / 100;
+        let items = (0..=fit as usize).map(item);
+        match emass_xlsx(&header, Layout::Navy, items) {
+            Err(e @ EmassError::TooManyRows { items }) => {
+                assert_eq!(items, fit);
+                assert!(e.to_string().contains("narrow the filters"), "{e}");
+            }
+            other => panic!("expected TooManyRows, got {:?}", other.map(|b| b.len())),
+        }
     }
 
     #[test]

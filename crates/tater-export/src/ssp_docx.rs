@@ -98,7 +98,9 @@ pub fn ssp_docx(doc: &SspDocument<'_>) -> std::io::Result<Vec<u8>> {
         };
     }
     let mut out = std::io::Cursor::new(Vec::new());
-    docx.build()
+    let mut parts = docx.build();
+    parts.styles = with_default_paragraph_style(&parts.styles)?;
+    parts
         .pack(&mut out)
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     Ok(out.into_inner())
@@ -214,12 +216,8 @@ fn with_styles(docx: Docx) -> Docx {
             .bold()
             .color("1F3864")
     };
+    // docx-rs writes the `Normal` style itself; a second definition would repeat its id.
     docx.default_size(21)
-        .add_style(
-            Style::new("Normal", StyleType::Paragraph)
-                .name("Normal")
-                .q_format(true),
-        )
         .add_style(
             Style::new("Title", StyleType::Paragraph)
                 .name("Title")
@@ -250,6 +248,27 @@ fn with_styles(docx: Docx) -> Docx {
         )
         .add_style(toc(1))
         .add_style(toc(2))
+}
+
+/// The element docx-rs writes for the one `Normal` style.
+const NORMAL_STYLE: &str = r#"<w:style w:type="paragraph" w:styleId="Normal">"#;
+
+/// Marks `Normal` as the default paragraph style (`w:default="1"`), which docx-rs cannot
+/// express: without it, readers such as python-docx find no style for unstyled paragraphs.
+fn with_default_paragraph_style(styles: &[u8]) -> std::io::Result<Vec<u8>> {
+    let xml = std::str::from_utf8(styles).map_err(std::io::Error::other)?;
+    if xml.matches(NORMAL_STYLE).count() != 1 {
+        return Err(std::io::Error::other(
+            "styles.xml must define the Normal paragraph style exactly once",
+        ));
+    }
+    Ok(xml
+        .replacen(
+            NORMAL_STYLE,
+            r#"<w:style w:type="paragraph" w:default="1" w:styleId="Normal">"#,
+            1,
+        )
+        .into_bytes())
 }
 
 fn toc(level: usize) -> Style {

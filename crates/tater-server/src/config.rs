@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
+use clap::builder::BoolishValueParser;
 use ipnet::IpNet;
 use tater_service::EntraConfig;
 
@@ -72,7 +73,7 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub storage: StorageArgs,
     /// Seed a demo organization with sample data (idempotent) and print its login.
-    #[arg(long, env = "TATER_DEMO")]
+    #[arg(long, env = "TATER_DEMO", value_parser = BoolishValueParser::new())]
     pub demo: bool,
     /// The disclosure contact in /.well-known/security.txt (a mailto: or https: URI).
     #[arg(
@@ -137,7 +138,7 @@ pub struct SiemArgs {
     #[arg(long, env = "TATER_EGRESS_ALLOW", value_delimiter = ',')]
     pub egress_allow: Vec<IpNet>,
     /// Allow plain http webhook URLs (only for receivers on a trusted network).
-    #[arg(long, env = "TATER_EGRESS_ALLOW_HTTP")]
+    #[arg(long, env = "TATER_EGRESS_ALLOW_HTTP", value_parser = BoolishValueParser::new())]
     pub egress_allow_http: bool,
     /// The DNS server (ip:port) for destination names; unset: the system's resolver.
     #[arg(long, env = "TATER_EGRESS_DNS")]

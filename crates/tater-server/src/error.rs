@@ -159,7 +159,7 @@ impl From<ServiceError> for Problem {
             ServiceError::LastOrgAdmin => {
                 Problem::new(S::CONFLICT, "LAST_ORG_ADMIN", "Conflict", e.to_string())
             }
-            ServiceError::OrgMismatch => {
+            ServiceError::OrgMismatch(_) => {
                 Problem::new(S::FORBIDDEN, "ORG_MISMATCH", "Forbidden", e.to_string())
             }
             ServiceError::NotAMember => {
@@ -216,7 +216,7 @@ mod tests {
                 403,
                 "FORBIDDEN",
             ),
-            (ServiceError::OrgMismatch, 403, "ORG_MISMATCH"),
+            (ServiceError::OrgMismatch(""), 403, "ORG_MISMATCH"),
             (
                 ServiceError::FeatureDisabled("off"),
                 403,

@@ -153,7 +153,13 @@ impl Identity {
             .transpose()?;
         let bound = self.bound_org;
         let chosen = match (bound, wanted) {
-            (Some(b), Some(w)) if b != w => return Err(ServiceError::OrgMismatch),
+            (Some(b), Some(w)) if b != w => {
+                return Err(ServiceError::OrgMismatch(if self.key.is_some() {
+                    "this API key is bound to another organization"
+                } else {
+                    "this Entra ID token acts only in the organization of its tenant, not in the one named"
+                }));
+            }
             (Some(b), _) => Some(b),
             (None, w) => w,
         };
@@ -322,7 +328,9 @@ impl Service {
         if let Some(h) = org_header
             && h.trim().parse::<OrgId>().ok() != Some(endpoint.org)
         {
-            return Err(ServiceError::OrgMismatch);
+            return Err(ServiceError::OrgMismatch(
+                "this endpoint's credential belongs to another organization",
+            ));
         }
         let now = self.clock.now();
         if endpoint

@@ -16,9 +16,10 @@ pub enum ServiceError {
     /// Authenticated, but the role is too low.
     #[error("{0}")]
     Forbidden(Denied),
-    /// A bound API key named another organization.
-    #[error("this API key is bound to another organization")]
-    OrgMismatch,
+    /// A credential that acts in one organization only (a bound API key, an Entra ID token,
+    /// an endpoint's credential) named another; the message names the credential used.
+    #[error("{0}")]
+    OrgMismatch(&'static str),
     /// `x-organization-id` named an organization the caller is not a member of.
     #[error("you are not a member of that organization")]
     NotAMember,

@@ -5,7 +5,7 @@ use serde_json::Value;
 use tater_domain::module::ListQuery;
 use tater_domain::modules::POAM;
 use tater_domain::{Actor, Timestamp};
-use tater_export::emass::{EmassHeader, Layout, emass_xlsx};
+use tater_export::emass::{EmassError, EmassHeader, Layout, emass_xlsx};
 use tater_export::oscal_poam::PoamWriter;
 
 use crate::{Service, ServiceError, ServiceResult};
@@ -113,6 +113,13 @@ impl Service {
         writer
             .await
             .map_err(|e| ServiceError::Internal(anyhow::anyhow!("eMASS export task: {e}")))?
-            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("eMASS workbook: {e}")))
+            .map_err(|e| match e {
+                too_many @ EmassError::TooManyRows { .. } => {
+                    tater_domain::ValidationErrors::single("filters", too_many.to_string()).into()
+                }
+                EmassError::Xlsx(e) => {
+                    ServiceError::Internal(anyhow::anyhow!("eMASS workbook: {e}"))
+                }
+            })
     }
 }

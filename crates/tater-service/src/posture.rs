@@ -31,6 +31,15 @@ use crate::{Service, ServiceResult};
 
 pub const SCORE_FORMULA: &str = "100 × Σw(Pass, Override) / Σw(Pass, Override, Fail, Manual Review, Error); w: Critical 4, High 3, Medium 2, Low 1; Skip and Not Applicable excluded; Override = Fail under an active risk acceptance";
 
+/// Per-endpoint rows in one answer: `/api/posture` holds the first page, and
+/// `/api/posture/endpoints` pages on (10,000 endpoints would be 3 MB in one answer).
+const BY_ENDPOINT_PAGE: u32 = 50;
+
+/// A hostname cursor: hostnames are at most 253 characters.
+fn hostname_cursor(v: &str) -> Option<String> {
+    (!v.is_empty() && v.len() <= 253).then(|| v.to_owned())
+}
+
 /// A result's status after acceptances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Outcome {
@@ -285,6 +294,7 @@ impl Service {
         let computed = self.compute_posture(actor).await?;
         let now = self.clock.now();
         let total = computed.total();
+        let by_endpoint = self.by_endpoint(&computed, now, None, BY_ENDPOINT_PAGE);
         Ok(json!({
             "generatedAt": now,
             "score": total.score(),
@@ -292,7 +302,8 @@ impl Service {
             "totals": total.totals(),
             "byFramework": by_framework(&catalog, &checks, &computed),
             "byFamily": by_family(&catalog, &checks, &computed),
-            "byEndpoint": self.by_endpoint(&computed, now),
+            "byEndpoint": by_endpoint.items,
+            "byEndpointNextCursor": by_endpoint.next_cursor,
             "failing": failing(&catalog, &checks, &computed),
             "endpoints": {
                 "active": computed.endpoints.len(),
@@ -302,10 +313,48 @@ impl Service {
         }))
     }
 
-    fn by_endpoint(&self, computed: &Computed, now: Timestamp) -> Vec<Value> {
-        computed
-            .endpoints
-            .iter()
+    /// `GET /api/posture/endpoints`: the per-endpoint rows of the posture, by hostname,
+    /// `limit` (1–500, default 50) at a time after `cursor` (the last hostname of a page).
+    pub async fn posture_endpoints(
+        &self,
+        actor: &Actor,
+        params: &[(String, String)],
+    ) -> ServiceResult<crate::Page> {
+        authorize(actor, Action::Read)?;
+        let mut limit = BY_ENDPOINT_PAGE;
+        let mut after = None;
+        let mut errors = ValidationErrors::new();
+        for (k, v) in params {
+            match k.as_str() {
+                "limit" => limit = crate::paging::parse_limit(v, &mut errors).unwrap_or(limit),
+                "cursor" => after = crate::paging::parse_cursor(v, hostname_cursor, &mut errors),
+                other => errors.add(other, "unknown parameter"),
+            }
+        }
+        errors.into_result(())?;
+        let computed = self.compute_posture(actor).await?;
+        Ok(self.by_endpoint(&computed, self.clock.now(), after.as_deref(), limit))
+    }
+
+    /// One page of per-endpoint rows: up to `limit` active endpoints whose hostname sorts
+    /// (bytewise, whatever the database's collation) after `after`.
+    fn by_endpoint(
+        &self,
+        computed: &Computed,
+        now: Timestamp,
+        after: Option<&str>,
+        limit: u32,
+    ) -> crate::Page {
+        let mut sorted: Vec<&Endpoint> = computed.endpoints.iter().collect();
+        sorted.sort_unstable_by(|a, b| a.hostname.cmp(&b.hostname));
+        let mut rest = sorted
+            .into_iter()
+            .filter(|e| after.is_none_or(|a| e.hostname.as_str() > a));
+        let page: Vec<&Endpoint> = rest.by_ref().take(limit as usize).collect();
+        let more = rest.next().is_some();
+        let next_cursor = crate::paging::next_cursor(&page, more, |e| e.hostname.clone());
+        let items = page
+            .into_iter()
             .map(|e| {
                 let tally = computed.by_endpoint.get(&e.id).cloned().unwrap_or_default();
                 json!({
@@ -314,7 +363,8 @@ impl Service {
                     "score": tally.score(), "totals": tally.totals(),
                 })
             })
-            .collect()
+            .collect();
+        crate::Page { items, next_cursor }
     }
 
     pub(crate) fn endpoint_is_stale(&self, e: &Endpoint, now: Timestamp) -> bool {

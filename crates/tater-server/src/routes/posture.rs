@@ -18,8 +18,16 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
     api.route(
         Op::get("/api/posture", "posture", "Compliance posture from the latest scan of every active endpoint, risk acceptances applied")
             .tag("posture").access(read)
-            .ok(200, "score, totals, byFramework, byFamily, byEndpoint, failing", Some(s("object"))),
+            .ok(200, "score, totals, byFramework, byFamily, the first page of byEndpoint (byEndpointNextCursor continues it at /api/posture/endpoints), failing", Some(s("object"))),
         get(posture),
+    )
+    .route(
+        Op::get("/api/posture/endpoints", "posture_endpoints", "The posture of each active endpoint, by hostname, a page at a time")
+            .tag("posture").access(read)
+            .query("limit", json!({ "type": "integer", "minimum": 1, "maximum": 500, "default": 50 }), "page size")
+            .query("cursor", s("string"), "nextCursor of the previous page, or byEndpointNextCursor of /api/posture")
+            .ok(200, "items and nextCursor", Some(s("object"))),
+        get(endpoints),
     )
     .route(
         Op::get("/api/posture/trend", "posture_trend", "One point per scan (raw counts at scan time) and the current resolved totals")
@@ -63,6 +71,17 @@ async fn from_control(
 
 async fn posture(State(s): State<AppState>, AuthActor(actor): AuthActor) -> ApiResult<Json<Value>> {
     Ok(Json(s.service.posture(&actor).await?))
+}
+
+async fn endpoints(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    Params(p): Params,
+) -> ApiResult<Json<Value>> {
+    let page = s.service.posture_endpoints(&actor, &p).await?;
+    Ok(Json(
+        json!({ "items": page.items, "nextCursor": page.next_cursor }),
+    ))
 }
 
 async fn trend(

@@ -60,7 +60,14 @@ impl World {
     }
 
     /// Sends `req`, expects `status` and `code`, and checks every organization is unchanged.
-    async fn refused(&self, case: &str, req: RequestBuilder, status: StatusCode, code: &str) {
+    /// Sends `req`, expects the refusal and that no organization changed; returns the problem.
+    async fn refused(
+        &self,
+        case: &str,
+        req: RequestBuilder,
+        status: StatusCode,
+        code: &str,
+    ) -> Value {
         let mut before = Vec::new();
         for org in &self.orgs {
             before.push(self.app.snapshot(*org).await);
@@ -76,6 +83,7 @@ impl World {
             );
         }
         self.refused.fetch_add(1, Ordering::SeqCst);
+        body
     }
 
     async fn accepted(&self, case: &str, req: RequestBuilder) -> Value {
@@ -266,13 +274,20 @@ async fn entra_token_attacks(db: TestDb) {
     let req = w
         .bearer(&sign("k1", &good))
         .header("x-organization-id", b.to_string());
-    w.refused(
-        "token for A, x-organization-id of B",
-        req,
-        StatusCode::FORBIDDEN,
-        "ORG_MISMATCH",
-    )
-    .await;
+    let problem = w
+        .refused(
+            "token for A, x-organization-id of B",
+            req,
+            StatusCode::FORBIDDEN,
+            "ORG_MISMATCH",
+        )
+        .await;
+    // The detail names the credential actually used.
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("Entra ID token") && !detail.contains("API key"),
+        "{detail}"
+    );
     // A viewer's valid token cannot write.
     w.refused(
         "valid viewer token writes",

@@ -305,3 +305,66 @@ fn the_server_sbom_is_valid_cyclonedx() {
         .collect();
     assert!(names.contains(&"sqlx") && names.contains(&"axum") && names.contains(&"tater-audit"));
 }
+
+/// Boolean environment variables take the usual spellings (`1/0`, `true/false`, `yes/no`,
+/// `on/off`, any case); anything else stops the server with a message naming the variable.
+#[test]
+fn boolean_environment_variables_take_the_usual_spellings() {
+    for (value, seeded) in [
+        ("1", true),
+        ("yes", true),
+        ("On", true),
+        ("TRUE", true),
+        ("0", false),
+        ("off", false),
+        ("no", false),
+        ("false", false),
+    ] {
+        let data = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tater"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("TATER_DATA_DIR", data.path())
+            .env_remove("TATER_DATABASE_URL")
+            .env("TATER_LOG", "warn")
+            .env("TATER_DEMO", value)
+            .env("TATER_EGRESS_ALLOW_HTTP", value)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        assert!(
+            first.starts_with("Tater is running at "),
+            "TATER_DEMO={value}: {first:?}"
+        );
+        // The demo login follows at once when the demo is on; after a kill, nothing follows.
+        let second = if seeded {
+            lines.next().and_then(Result::ok).unwrap_or_default()
+        } else {
+            child.kill().unwrap();
+            lines.map_while(Result::ok).collect::<Vec<_>>().join("\n")
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(
+            second.starts_with("Demo login: "),
+            seeded,
+            "TATER_DEMO={value}: {second:?}"
+        );
+    }
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tater"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("TATER_DATA_DIR", data.path())
+        .env_remove("TATER_DATABASE_URL")
+        .env("TATER_DEMO", "maybe")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("maybe") && stderr.contains("--demo"),
+        "{stderr}"
+    );
+}

@@ -107,6 +107,26 @@ async fn posture_follows_scans_and_acceptances(db: TestDb) {
         "hostnames are lower-cased"
     );
     assert_eq!(by_host(&p, "db-01")["score"], 25.0);
+    // Both rows fit the first page; /api/posture/endpoints pages them by hostname.
+    assert_eq!(p["byEndpointNextCursor"], Value::Null);
+    let (s, first) = app.get("/api/posture/endpoints?limit=1", &admin).await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    assert_eq!(first["items"], json!([by_host(&p, "db-01")]));
+    let cursor = first["nextCursor"].as_str().unwrap().to_owned();
+    let (_, second) = app
+        .get(
+            &format!("/api/posture/endpoints?limit=1&cursor={cursor}"),
+            &admin,
+        )
+        .await;
+    assert_eq!(second["items"], json!([by_host(&p, "web-01")]));
+    assert_eq!(second["nextCursor"], Value::Null);
+    for bad in ["limit=0", "limit=501", "cursor=", "page=2"] {
+        let (s, v) = app
+            .get(&format!("/api/posture/endpoints?{bad}"), &admin)
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {v}");
+    }
     // Family AC: root login (web Fail 3, db Pass 3), UID 0 (web Pass 4), empty passwords (db Fail 4) → 7 / 14.
     let ac = p["byFamily"]
         .as_array()

@@ -298,6 +298,7 @@ async fn organization_selection_and_keys(db: TestDb) {
         (s, p["error"].as_str()),
         (StatusCode::FORBIDDEN, Some("ORG_MISMATCH"))
     );
+    assert_eq!(p["detail"], "this API key is bound to another organization");
     let (s, list) = json_of(
         with_org(&bound_b, None, Method::GET, "/api/poam")
             .send()

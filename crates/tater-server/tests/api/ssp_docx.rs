@@ -218,7 +218,68 @@ async fn the_ssp_exports_as_a_word_document(db: TestDb) {
         StatusCode::BAD_REQUEST
     );
 
+    // One definition per style id, and Normal is the default paragraph style.
+    let style_doc = roxmltree::Document::parse(&styles).unwrap();
+    let mut ids: Vec<&str> = style_doc
+        .descendants()
+        .filter(|n| n.has_tag_name((W, "style")))
+        .filter_map(|n| n.attribute((W, "styleId")))
+        .collect();
+    let count = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "a style id is defined twice: {styles}");
+    let defaults: Vec<_> = style_doc
+        .descendants()
+        .filter(|n| n.has_tag_name((W, "style")) && n.attribute((W, "default")) == Some("1"))
+        .map(|n| (n.attribute((W, "type")), n.attribute((W, "styleId"))))
+        .collect();
+    assert_eq!(defaults, [(Some("paragraph"), Some("Normal"))]);
+
+    python_docx_reads(&bytes);
     libreoffice_converts(&bytes);
+}
+
+/// python-docx, a second independent reader, finds a style for every paragraph (unstyled
+/// ones get the default paragraph style) and the headings by their Word names.
+fn python_docx_reads(docx: &[u8]) {
+    let has_reader = std::process::Command::new("python3")
+        .args(["-c", "import docx"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_reader {
+        eprintln!(
+            "skipped: python-docx is not installed (pip install python-docx), so the second reader did not run"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("ssp.docx");
+    std::fs::write(&input, docx).unwrap();
+    let script = r#"
+import sys, docx
+from docx.enum.style import WD_STYLE_TYPE
+d = docx.Document(sys.argv[1])
+default = d.styles.default(WD_STYLE_TYPE.PARAGRAPH)
+assert default is not None and default.name == "Normal", default
+ids = [s.style_id for s in d.styles]
+assert len(ids) == len(set(ids)), ids
+unstyled = [p.text for p in d.paragraphs if p.style is None]
+assert not unstyled, unstyled[:5]
+names = {p.style.name for p in d.paragraphs}
+assert {"Normal", "Heading 1", "Heading 2", "Heading 3", "Title"} <= names, names
+print(len(d.paragraphs))
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python-docx: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// LibreOffice, where installed, converts the document to PDF without error.
