@@ -262,3 +262,87 @@ async fn the_api_document_covers_every_route() {
     );
     assert_eq!(poam["additionalProperties"], false);
 }
+
+/// One line per documented operation: method, path, operation id, least role, parameters
+/// (name, place, required) and request body, in a stable order.
+fn contract_lines(doc: &Value) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let mut params: Vec<String> = op["parameters"]
+                .as_array()
+                .map(|ps| {
+                    ps.iter()
+                        .map(|p| {
+                            let required = if p["required"] == true { "!" } else { "" };
+                            format!(
+                                "{}:{}{required}",
+                                p["in"].as_str().unwrap(),
+                                p["name"].as_str().unwrap()
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            params.sort();
+            let role = op["x-tater-min-role"].as_str().unwrap_or("-");
+            let body = if op.get("requestBody").is_some() {
+                " body"
+            } else {
+                ""
+            };
+            let ok: Vec<&String> = op["responses"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| k.starts_with('2'))
+                .collect();
+            lines.push(format!(
+                "{} {path} {} role={role} ok={} params=[{}]{body}",
+                method.to_uppercase(),
+                op["operationId"].as_str().unwrap(),
+                ok.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","),
+                params.join(" "),
+            ));
+        }
+    }
+    lines.sort();
+    lines
+}
+
+/// The REST contract as it stood after the security issue (21) landed: every operation of
+/// that snapshot is still served with the same id, least role, success status, parameters
+/// and body (operations may be added). `TATER_WRITE_CONTRACT=1` rewrites the snapshot, for a
+/// deliberate change of contract that a reviewer then sees in the diff.
+#[tokio::test]
+async fn the_rest_contract_is_unchanged() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let (_, doc) = json_of(
+        app.client
+            .get(app.url("/api/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let now = contract_lines(&doc);
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/api/contract/operations.txt"
+    );
+    if std::env::var("TATER_WRITE_CONTRACT").is_ok_and(|v| v == "1") {
+        std::fs::write(file, now.join("\n") + "\n").unwrap();
+        return;
+    }
+    let snapshot = std::fs::read_to_string(file).unwrap();
+    let missing: Vec<&str> = snapshot
+        .lines()
+        .filter(|l| !now.iter().any(|n| n == l))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "operations changed or gone:\n{}\n\nnow:\n{}",
+        missing.join("\n"),
+        now.join("\n")
+    );
+}
