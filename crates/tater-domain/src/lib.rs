@@ -33,8 +33,9 @@ pub use ids::{
     ScanId, UserId,
 };
 pub use jobs::{Job, JobTarget, TargetStatus};
+pub use policy::{Action, Denied, Permit, authorize};
 pub use role::Role;
 pub use scan::{CheckStatus, Counts, Scan, ScanResult};
-pub use scope::TenantScope;
+pub use scope::{Mode, SystemPurpose, TenantScope};
 pub use siem::{DeliveryState, Destination, DestinationKind};
 pub use time::Timestamp;

@@ -1,6 +1,7 @@
 //! The one policy function: who may do what, for every channel (REST, MCP, AI, agent, jobs).
 
-use crate::{Actor, Role};
+use crate::scope::{Mode, SystemPurpose, TenantScope};
+use crate::{Actor, OrgId, Role};
 
 /// Everything a caller can ask to do, at the granularity roles distinguish.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +50,105 @@ impl Action {
     }
 }
 
+impl Action {
+    /// Whether the action changes anything: its transactions write (and lock what they read).
+    pub fn mode(self) -> Mode {
+        match self {
+            Action::Read | Action::ReadRecords(_) | Action::ReadChecks | Action::ReadAudit => {
+                Mode::Read
+            }
+            Action::WriteRecord
+            | Action::ManageSettings
+            | Action::ManageMembers
+            | Action::ManageKeys
+            | Action::ExportAll
+            | Action::CrossOrg
+            | Action::AgentReport => Mode::Write,
+        }
+    }
+}
+
+/// What [`authorize`] hands out: the capability to open a transaction on one organization's
+/// data, in the mode the action needs. The store opens tenant transactions only from a
+/// permit, and a permit's fields are private, so a use case that skips `authorize` has no
+/// way to reach tenant data — it does not compile:
+///
+/// ```compile_fail
+/// use tater_domain::{Mode, Permit, TenantScope};
+/// // Neither a permit nor a scope can be made by hand.
+/// fn forged(scope: TenantScope) -> Permit {
+///     Permit { scope, mode: Mode::Write, action: None }
+/// }
+/// ```
+///
+/// ```compile_fail
+/// use tater_domain::{Actor, TenantScope};
+/// fn scope_of(actor: &Actor) -> TenantScope {
+///     TenantScope::of(actor)
+/// }
+/// ```
+///
+/// ```
+/// use tater_domain::policy::{Action, authorize};
+/// use tater_domain::{Actor, Channel, Email, Mode, OrgId, Principal, Role, UserId};
+/// let viewer = Actor::authenticated(
+///     Principal::User { id: UserId::generate(), email: Email::parse("v@example.com").unwrap(), oid: None },
+///     OrgId::generate(),
+///     Role::Viewer,
+///     Channel::Web,
+///     false,
+/// );
+/// let permit = authorize(&viewer, Action::Read).unwrap();
+/// assert_eq!((permit.org(), permit.mode()), (viewer.org(), Mode::Read));
+/// assert!(authorize(&viewer, Action::WriteRecord).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Permit {
+    scope: TenantScope,
+    mode: Mode,
+    /// `None` for a system operation's permit.
+    action: Option<Action>,
+}
+
+impl Permit {
+    /// A permit for named system work outside any request (operator tooling, test suites);
+    /// an architecture test lists where production code may call it.
+    pub fn system(org: OrgId, purpose: SystemPurpose, mode: Mode) -> Self {
+        let _ = purpose;
+        Self {
+            scope: TenantScope::system(org),
+            mode,
+            action: None,
+        }
+    }
+
+    /// The same permit for a transaction that only reads (a write action's use case that
+    /// looks before it changes anything, or lists).
+    pub fn read_only(&self) -> Self {
+        Self {
+            mode: Mode::Read,
+            ..self.clone()
+        }
+    }
+
+    pub fn scope(&self) -> TenantScope {
+        self.scope
+    }
+
+    pub fn org(&self) -> OrgId {
+        self.scope.org()
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The action authorized; `None` for a system permit.
+    pub fn action(&self) -> Option<Action> {
+        self.action
+    }
+}
+
 /// Refusal: the caller's role is below the action's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("this needs the {required} role; you have {actual}")]
@@ -57,8 +157,9 @@ pub struct Denied {
     pub actual: Role,
 }
 
-/// Decides whether `actor` may perform `action` in its organization.
-pub fn authorize(actor: &Actor, action: Action) -> Result<(), Denied> {
+/// Decides whether `actor` may perform `action` in its organization, and if so hands out the
+/// permit to open that organization's data in the action's mode.
+pub fn authorize(actor: &Actor, action: Action) -> Result<Permit, Denied> {
     let required = action.required_role();
     // Reports come from endpoints; a person's role, however high, does not make one.
     if action == Action::AgentReport && actor.endpoint_id().is_none() {
@@ -68,7 +169,11 @@ pub fn authorize(actor: &Actor, action: Action) -> Result<(), Denied> {
         });
     }
     if actor.role() >= required {
-        Ok(())
+        Ok(Permit {
+            scope: TenantScope::of(actor),
+            mode: action.mode(),
+            action: Some(action),
+        })
     } else {
         Err(Denied {
             required,

@@ -2,11 +2,10 @@
 
 use crate::{Actor, OrgId};
 
-/// Proof that the holder may touch one organization's data. Every store method on tenant data
-/// takes one, so a query without a tenant cannot be written (SPEC T1).
-///
-/// It can be obtained only from an authenticated [`Actor`] or, for named cross-tenant work
-/// (SPEC T2), from [`TenantScope::system`], whose `purpose` says why.
+/// The one organization a transaction on tenant data is confined to (SPEC T1). It is held
+/// inside a [`crate::policy::Permit`], the only thing the store opens a tenant transaction
+/// from, so it is made only by [`crate::policy::authorize`] or, for named system work, by
+/// [`crate::policy::Permit::system`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TenantScope {
     org: OrgId,
@@ -20,14 +19,22 @@ pub enum SystemPurpose {
     Inspection,
 }
 
+/// Whether a transaction will write. SQLite write transactions take the write lock up front
+/// (`BEGIN IMMEDIATE`); PostgreSQL write transactions lock the rows they read for update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Read,
+    Write,
+}
+
 impl TenantScope {
-    pub fn of(actor: &Actor) -> Self {
+    /// The actor's organization. Crate-private: outside the domain a scope comes only in a
+    /// permit.
+    pub(crate) fn of(actor: &Actor) -> Self {
         Self { org: actor.org() }
     }
 
-    /// A scope for a system operation, not for a request.
-    pub fn system(org: OrgId, purpose: SystemPurpose) -> Self {
-        let _ = purpose;
+    pub(crate) fn system(org: OrgId) -> Self {
         Self { org }
     }
 

@@ -15,11 +15,10 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 use tater_catalog::{Catalog, Check, CheckCatalog, Severity};
-use tater_domain::scope::SystemPurpose;
 use tater_domain::{
     Actor, AuditAction, AuditDraft, Channel, CheckStatus, Counts, OrgId, Scan, ScanId, ScanResult,
-    TenantScope,
 };
+use tater_domain::{Permit, SystemPurpose};
 use tater_server::{App, AppConfig};
 use tater_service::{EnrollRequest, Service, SystemOperator};
 use tater_store::Mode;
@@ -272,10 +271,10 @@ async fn seed_scans(
     org: OrgId,
     endpoints: &[(tater_domain::EndpointId, String)],
 ) {
-    let scope = TenantScope::system(org, SystemPurpose::Inspection);
+    let permit = Permit::system(org, SystemPurpose::Inspection, Mode::Write);
     let actor = Actor::system("bench", "seed", org, Channel::Agent);
     for (batch_no, batch) in endpoints.chunks(50).enumerate() {
-        let mut tx = service.store().tenant(&scope, Mode::Write).await.unwrap();
+        let mut tx = service.store().tenant(&permit).await.unwrap();
         for (i, (endpoint, _)) in batch.iter().enumerate() {
             let n = batch_no * 50 + i;
             let results: Vec<ScanResult> = (0..RESULTS)

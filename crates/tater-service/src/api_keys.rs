@@ -8,10 +8,8 @@
 use serde_json::{Value, json};
 use tater_domain::policy::{Action, authorize};
 use tater_domain::{
-    Actor, ApiKey, ApiKeyId, AuditAction, AuditDraft, Role, TenantScope, Timestamp, User,
-    ValidationErrors,
+    Actor, ApiKey, ApiKeyId, AuditAction, AuditDraft, Role, Timestamp, User, ValidationErrors,
 };
-use tater_store::Mode;
 
 use crate::secrets::{display_prefix, generate_api_key, hash_api_key};
 use crate::{NewApiKey, Service, ServiceError, ServiceResult};
@@ -52,12 +50,9 @@ fn audit_view(k: &ApiKey) -> Value {
 
 impl Service {
     pub async fn list_api_keys(&self, actor: &Actor) -> ServiceResult<Vec<Value>> {
-        authorize(actor, Action::ManageKeys)?;
+        let permit = authorize(actor, Action::ManageKeys)?;
         let now = self.clock.now();
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Read)
-            .await?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
         Ok(tx
             .api_keys()
             .await?
@@ -75,7 +70,7 @@ impl Service {
         role: Option<Role>,
         expires_at: Option<Timestamp>,
     ) -> ServiceResult<(NewApiKey, Value)> {
-        authorize(actor, Action::ManageKeys)?;
+        let permit = authorize(actor, Action::ManageKeys)?;
         let user = actor
             .user_id()
             .ok_or_else(|| ServiceError::BadRequest("only a user can own an API key".into()))?;
@@ -119,10 +114,7 @@ impl Service {
         };
         let audit = AuditDraft::new(actor, AuditAction::Create, "api-key", record.id, now)
             .with_changes(None, Some(&audit_view(&record)), &[]);
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Write)
-            .await?;
+        let mut tx = self.store.tenant(&permit).await?;
         tx.insert_api_key(&record, &audit).await?;
         let owner = tx
             .member(user)
@@ -137,7 +129,7 @@ impl Service {
     /// Revokes a key bound to the active organization; others answer 404. As with members,
     /// nobody touches the key of someone ranked above them (403).
     pub async fn revoke_api_key(&self, actor: &Actor, id: &str) -> ServiceResult<()> {
-        authorize(actor, Action::ManageKeys)?;
+        let permit = authorize(actor, Action::ManageKeys)?;
         let id: ApiKeyId = id.parse().map_err(|_| ServiceError::NotFound)?;
         let now = self.clock.now();
         let audit = AuditDraft::new(actor, AuditAction::Delete, "api-key", id, now).with_changes(
@@ -145,10 +137,7 @@ impl Service {
             Some(&json!({ "revokedAt": now })),
             &[],
         );
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Write)
-            .await?;
+        let mut tx = self.store.tenant(&permit).await?;
         let (_, owner_role) = tx.api_key_here(id).await?.ok_or(ServiceError::NotFound)?;
         if let Some(role) = owner_role {
             crate::members::within_own_role(actor, role)?;

@@ -6,8 +6,8 @@ use tater_audit::{Report, Verifier};
 use tater_domain::module::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 use crate::paging::PAGE_BYTES;
-use tater_domain::policy::{Action, authorize};
-use tater_domain::{Actor, AuditEntry, TenantScope, Timestamp, ValidationErrors};
+use tater_domain::policy::{Action, Permit, authorize};
+use tater_domain::{Actor, AuditEntry, Timestamp, ValidationErrors};
 use tater_store::{AuditQuery, Mode, TenantTx};
 
 use crate::{Page, Service, ServiceError, ServiceResult};
@@ -89,12 +89,9 @@ impl Service {
         actor: &Actor,
         params: &[(String, String)],
     ) -> ServiceResult<Page> {
-        authorize(actor, Action::ReadAudit)?;
+        let permit = authorize(actor, Action::ReadAudit)?;
         let q = parse_audit_query(params)?;
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Read)
-            .await?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
         let (rows, more) = tx.page_audit(&q, PAGE_BYTES).await?;
         let next_cursor = if more {
             rows.last().map(|e| e.seq.to_string())
@@ -117,7 +114,7 @@ const WALK_PAGE: u32 = 1000;
 /// so memory stays flat however long the log.
 pub struct AuditExport {
     service: Service,
-    scope: TenantScope,
+    permit: Permit,
     query: AuditQuery,
     header: ExportHeader,
     started: bool,
@@ -145,7 +142,7 @@ impl AuditExport {
             self.started = true;
             lines.push(Line::Header(self.header.clone()));
         }
-        let mut tx = self.service.store.tenant(&self.scope, Mode::Read).await?;
+        let mut tx = self.service.store.tenant(&self.permit).await?;
         let (page, _) = tx.page_audit(&self.query, PAGE_BYTES).await?;
         let Some(last) = page.last() else {
             self.finished = true;
@@ -195,14 +192,13 @@ impl Service {
         actor: &Actor,
         params: &[(String, String)],
     ) -> ServiceResult<AuditExport> {
-        authorize(actor, Action::ReadAudit)?;
+        let permit = authorize(actor, Action::ReadAudit)?;
         if let Some((key, _)) = params.iter().find(|(k, _)| k == "limit" || k == "cursor") {
             let message = "does not apply to an export (it holds every matching entry)";
             return Err(ValidationErrors::single(key.as_str(), message).into());
         }
         let mut query = parse_audit_query(params)?;
-        let scope = TenantScope::of(actor);
-        let mut tx = self.store.tenant(&scope, Mode::Read).await?;
+        let mut tx = self.store.tenant(&permit).await?;
         let (head, _) = tx.audit_head().await?;
         let filtered = is_filtered(&query);
         let beyond_head = if filtered {
@@ -215,7 +211,7 @@ impl Service {
         query.limit = WALK_PAGE;
         Ok(AuditExport {
             service: self.clone(),
-            scope,
+            permit,
             header: ExportHeader::new(actor.org(), filtered, self.now()),
             query,
             started: false,
@@ -229,9 +225,8 @@ impl Service {
     /// Verifies the active organization's whole audit log in the database: every entry's
     /// hash and signature, the chain, the checkpoints and the head. Auditor and above.
     pub async fn verify_audit(&self, actor: &Actor) -> ServiceResult<Report> {
-        authorize(actor, Action::ReadAudit)?;
-        let scope = TenantScope::of(actor);
-        let mut tx = self.store.tenant(&scope, Mode::Read).await?;
+        let permit = authorize(actor, Action::ReadAudit)?;
+        let mut tx = self.store.tenant(&permit).await?;
         let (head_seq, head_hash) = tx.audit_head().await?;
         let mut v = Verifier::new(&self.audit_keys, false);
         for cp in tx.audit_checkpoints(0, i64::MAX).await? {
@@ -244,7 +239,7 @@ impl Service {
             ..AuditQuery::default()
         };
         loop {
-            let page = self.audit_page(&scope, &query).await?;
+            let page = self.audit_page(&permit, &query).await?;
             let Some(last) = page.last().map(|e| e.seq) else {
                 break;
             };
@@ -259,10 +254,10 @@ impl Service {
 
     async fn audit_page(
         &self,
-        scope: &TenantScope,
+        permit: &Permit,
         query: &AuditQuery,
     ) -> ServiceResult<Vec<AuditEntry>> {
-        let mut tx: Box<dyn TenantTx> = self.store.tenant(scope, Mode::Read).await?;
+        let mut tx: Box<dyn TenantTx> = self.store.tenant(permit).await?;
         Ok(tx.page_audit(query, PAGE_BYTES).await?.0)
     }
 

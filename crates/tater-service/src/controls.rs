@@ -9,8 +9,8 @@ use tater_catalog::{Catalog, Control};
 use tater_domain::module::{ListQuery, MAX_PAGE_SIZE, Record, parse_list_query};
 use tater_domain::modules::{CONTROL_OVERLAYS, IMPLEMENTATION_STATUSES, overlay_record_id};
 use tater_domain::policy::{Action, authorize};
-use tater_domain::{Actor, AuditAction, AuditDraft, TenantScope, ValidationErrors};
-use tater_store::{Mode, TenantTx};
+use tater_domain::{Actor, AuditAction, AuditDraft, ValidationErrors};
+use tater_store::TenantTx;
 
 use crate::{Page, Service, ServiceError, ServiceResult};
 
@@ -296,13 +296,10 @@ impl Service {
         actor: &Actor,
         params: &[(String, String)],
     ) -> ServiceResult<Page> {
-        authorize(actor, Action::Read)?;
+        let permit = authorize(actor, Action::Read)?;
         let catalog = self.catalog()?;
         let q = parse_control_query(&catalog, params)?;
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Read)
-            .await?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
         let overlays = overlays(&mut *tx, self.clock.now().date()).await?;
         drop(tx);
         let framework = q.framework.as_deref().and_then(|f| catalog.framework(f));
@@ -357,13 +354,10 @@ impl Service {
     }
 
     pub async fn get_control(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
-        authorize(actor, Action::Read)?;
+        let permit = authorize(actor, Action::Read)?;
         let catalog = self.catalog()?;
         let control = catalog.control(id).ok_or(ServiceError::NotFound)?;
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Read)
-            .await?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
         let overlay = tx
             .get_record(CONTROL_OVERLAYS.name, overlay_record_id(&control.id))
             .await?;
@@ -393,7 +387,7 @@ impl Service {
     /// Creates or replaces the organization's overlay of a control. A `version` in the body
     /// must match the stored overlay's.
     pub async fn put_overlay(&self, actor: &Actor, id: &str, body: &Value) -> ServiceResult<Value> {
-        authorize(actor, Action::WriteRecord)?;
+        let permit = authorize(actor, Action::WriteRecord)?;
         let catalog = self.catalog()?;
         let control = catalog.control(id).ok_or(ServiceError::NotFound)?;
         if control.withdrawn {
@@ -410,9 +404,12 @@ impl Service {
         crate::records::upsert_singleton(
             self,
             actor,
-            &CONTROL_OVERLAYS,
-            overlay_record_id(&control.id),
-            &control.id,
+            &permit,
+            crate::records::Singleton {
+                def: &CONTROL_OVERLAYS,
+                record_id: overlay_record_id(&control.id),
+                entity_id: &control.id,
+            },
             &body,
             |data, errors| check_parameter_values(control, data, errors),
         )
@@ -423,14 +420,11 @@ impl Service {
 
     /// Removes the organization's overlay; the control reads as the catalog has it again.
     pub async fn delete_overlay(&self, actor: &Actor, id: &str) -> ServiceResult<()> {
-        authorize(actor, Action::WriteRecord)?;
+        let permit = authorize(actor, Action::WriteRecord)?;
         let catalog = self.catalog()?;
         let control = catalog.control(id).ok_or(ServiceError::NotFound)?;
         let record_id = overlay_record_id(&control.id);
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Write)
-            .await?;
+        let mut tx = self.store.tenant(&permit).await?;
         let current = tx
             .get_record(CONTROL_OVERLAYS.name, record_id)
             .await?

@@ -4,8 +4,7 @@
 
 use serde_json::Value;
 use tater_domain::policy::{Action, authorize};
-use tater_domain::{Actor, AuditAction, AuditDraft, TenantScope};
-use tater_store::Mode;
+use tater_domain::{Actor, AuditAction, AuditDraft};
 
 use crate::{Service, ServiceResult};
 
@@ -22,7 +21,7 @@ impl Service {
     /// Records that `actor` took a full export (`summary`: what it held), as the creation of
     /// a `data-export` with its own id. Returns that id.
     pub async fn record_data_export(&self, actor: &Actor, summary: Value) -> ServiceResult<String> {
-        authorize(actor, Action::ExportAll)?;
+        let permit = authorize(actor, Action::ExportAll)?;
         let id = tater_domain::RecordId::generate().to_string();
         let mut draft = AuditDraft::new(
             actor,
@@ -32,10 +31,7 @@ impl Service {
             self.now(),
         );
         draft.changes = serde_json::json!({ "contents": { "before": null, "after": summary } });
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Write)
-            .await?;
+        let mut tx = self.store.tenant(&permit).await?;
         tx.record_event(&draft).await?;
         tx.commit().await?;
         Ok(id)

@@ -2,10 +2,10 @@
 
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
-use tater_domain::policy::{Action, authorize};
+use tater_domain::policy::{Action, Permit, authorize};
 use tater_domain::{
     Actor, AuditAction, AuditDraft, Endpoint, EndpointId, EnrollmentToken, EnrollmentTokenId,
-    TenantScope, Timestamp, ValidationErrors,
+    Timestamp, ValidationErrors,
 };
 use tater_store::{EndpointQuery, Mode};
 
@@ -192,7 +192,7 @@ impl Service {
         single_use: bool,
         hostnames: Option<&[String]>,
     ) -> ServiceResult<(String, Value)> {
-        authorize(actor, Action::WriteRecord)?;
+        let permit = authorize(actor, Action::WriteRecord)?;
         let mut errors = ValidationErrors::new();
         let hostnames = hostnames.map(|list| token_hostnames(&mut errors, list));
         let label = label.trim();
@@ -233,22 +233,16 @@ impl Service {
             now,
         )
         .with_changes(None, Some(&after), &[]);
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Write)
-            .await?;
+        let mut tx = self.store.tenant(&permit).await?;
         tx.insert_enrollment_token(&token, &audit).await?;
         tx.commit().await?;
         Ok((secret, view))
     }
 
     pub async fn list_enrollment_tokens(&self, actor: &Actor) -> ServiceResult<Vec<Value>> {
-        authorize(actor, Action::WriteRecord)?;
+        let permit = authorize(actor, Action::WriteRecord)?;
         let now = self.clock.now();
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Read)
-            .await?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
         Ok(tx
             .enrollment_tokens()
             .await?
@@ -258,15 +252,12 @@ impl Service {
     }
 
     pub async fn revoke_enrollment_token(&self, actor: &Actor, id: &str) -> ServiceResult<()> {
-        authorize(actor, Action::WriteRecord)?;
+        let permit = authorize(actor, Action::WriteRecord)?;
         let id: EnrollmentTokenId = id.parse().map_err(|_| ServiceError::NotFound)?;
         let now = self.clock.now();
         let audit = AuditDraft::new(actor, AuditAction::Delete, "enrollment-token", id, now)
             .with_changes(None, Some(&json!({ "revokedAt": now })), &[]);
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Write)
-            .await?;
+        let mut tx = self.store.tenant(&permit).await?;
         tx.revoke_enrollment_token(id, now, &audit).await?;
         tx.commit().await?;
         Ok(())
@@ -379,14 +370,11 @@ impl Service {
     /// Lets an agent enroll this endpoint's hostname again once within the next hour without
     /// its current credential (a reinstalled machine). Admin; audited.
     pub async fn allow_reenroll(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
-        authorize(actor, Action::WriteRecord)?;
+        let permit = authorize(actor, Action::WriteRecord)?;
         let id: EndpointId = id.parse().map_err(|_| ServiceError::NotFound)?;
         let until = self.clock.now().plus_seconds(REENROLL_WINDOW_SECS);
         {
-            let mut tx = self
-                .store
-                .tenant(&TenantScope::of(actor), Mode::Read)
-                .await?;
+            let mut tx = self.store.tenant(&permit.read_only()).await?;
             let e = tx.endpoint(id).await?.ok_or(ServiceError::NotFound)?;
             if e.status != "active" {
                 return Err(ServiceError::ConflictCode(
@@ -395,8 +383,10 @@ impl Service {
                 ));
             }
         }
-        self.change_endpoint(actor, id, None, |e| e.reenroll_allowed_until = Some(until))
-            .await
+        self.change_endpoint(actor, &permit, id, None, |e| {
+            e.reenroll_allowed_until = Some(until)
+        })
+        .await
     }
 
     /// The inventory: `status`, `q` (hostname), `stale`, `limit`, `cursor`.
@@ -405,7 +395,7 @@ impl Service {
         actor: &Actor,
         params: &[(String, String)],
     ) -> ServiceResult<crate::Page> {
-        authorize(actor, Action::Read)?;
+        let permit = authorize(actor, Action::Read)?;
         let mut q = EndpointQuery {
             limit: 50,
             ..Default::default()
@@ -433,10 +423,7 @@ impl Service {
         }
         errors.into_result(())?;
         let now = self.clock.now();
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Read)
-            .await?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
         let mut items = Vec::new();
         let mut next_cursor = None;
         // The stale filter is applied here, so keep reading pages until this one is full.
@@ -466,12 +453,9 @@ impl Service {
     }
 
     pub async fn get_endpoint(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
-        authorize(actor, Action::Read)?;
+        let permit = authorize(actor, Action::Read)?;
         let id: EndpointId = id.parse().map_err(|_| ServiceError::NotFound)?;
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Read)
-            .await?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
         let e = tx.endpoint(id).await?.ok_or(ServiceError::NotFound)?;
         let mut view = endpoint_view(&e, self.endpoint_is_stale(&e, self.clock.now()));
         if let Some(scan_id) = e.last_scan_id
@@ -490,20 +474,20 @@ impl Service {
         new_tags: &[String],
         version: Option<i64>,
     ) -> ServiceResult<Value> {
-        authorize(actor, Action::WriteRecord)?;
+        let permit = authorize(actor, Action::WriteRecord)?;
         let id: EndpointId = id.parse().map_err(|_| ServiceError::NotFound)?;
         let mut errors = ValidationErrors::new();
         let new_tags = tags(&mut errors, new_tags);
         errors.into_result(())?;
-        self.change_endpoint(actor, id, version, |e| e.tags = new_tags.clone())
+        self.change_endpoint(actor, &permit, id, version, |e| e.tags = new_tags.clone())
             .await
     }
 
     /// Retires an endpoint: its credential stops working at once; its history stays.
     pub async fn retire_endpoint(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
-        authorize(actor, Action::WriteRecord)?;
+        let permit = authorize(actor, Action::WriteRecord)?;
         let id: EndpointId = id.parse().map_err(|_| ServiceError::NotFound)?;
-        self.change_endpoint(actor, id, None, |e| {
+        self.change_endpoint(actor, &permit, id, None, |e| {
             e.status = "retired".into();
             e.credential_hash = None;
             e.credential_prefix = None;
@@ -515,15 +499,13 @@ impl Service {
     async fn change_endpoint(
         &self,
         actor: &Actor,
+        permit: &Permit,
         id: EndpointId,
         version: Option<i64>,
         change: impl Fn(&mut Endpoint),
     ) -> ServiceResult<Value> {
         let now = self.clock.now();
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Write)
-            .await?;
+        let mut tx = self.store.tenant(permit).await?;
         let current = tx.endpoint(id).await?.ok_or(ServiceError::NotFound)?;
         if version.is_some_and(|v| v != current.version) {
             return Err(ServiceError::Conflict(format!(
@@ -554,12 +536,9 @@ impl Service {
 
     /// Deletes an endpoint with its scans.
     pub async fn delete_endpoint(&self, actor: &Actor, id: &str) -> ServiceResult<()> {
-        authorize(actor, Action::WriteRecord)?;
+        let permit = authorize(actor, Action::WriteRecord)?;
         let id: EndpointId = id.parse().map_err(|_| ServiceError::NotFound)?;
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Write)
-            .await?;
+        let mut tx = self.store.tenant(&permit).await?;
         let current = tx.endpoint(id).await?.ok_or(ServiceError::NotFound)?;
         let before = json!({ "hostname": current.hostname, "os": current.os, "tags": current.tags, "status": current.status });
         let audit = AuditDraft::new(actor, AuditAction::Delete, "endpoint", id, self.clock.now())

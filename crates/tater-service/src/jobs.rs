@@ -10,7 +10,7 @@ use tater_domain::modules::SCRIPTS;
 use tater_domain::policy::{Action, authorize};
 use tater_domain::{
     Actor, AuditAction, AuditDraft, Channel, CheckStatus, Job, JobTarget, OrgId, RecordId,
-    TargetStatus, TenantScope, ValidationErrors,
+    TargetStatus, ValidationErrors,
 };
 use tater_store::{Mode, TenantTx};
 
@@ -70,13 +70,10 @@ impl Service {
         script_id: &str,
         body: &Value,
     ) -> ServiceResult<Value> {
-        authorize(actor, Action::WriteRecord)?;
+        let permit = authorize(actor, Action::WriteRecord)?;
         let script_id: RecordId = script_id.parse().map_err(|_| ServiceError::NotFound)?;
         let hostnames = parse_targets(body)?;
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Write)
-            .await?;
+        let mut tx = self.store.tenant(&permit).await?;
         let script = tx
             .get_record(SCRIPTS.name, script_id)
             .await?
@@ -154,7 +151,7 @@ impl Service {
     /// Runs the remediation scripts of the checks failing a control on the endpoints where
     /// they fail: one job per check. Checks without a script are listed, not run.
     pub async fn remediate_control(&self, actor: &Actor, control: &str) -> ServiceResult<Value> {
-        authorize(actor, Action::WriteRecord)?;
+        let permit = authorize(actor, Action::WriteRecord)?;
         let catalog = self.catalog()?;
         let control = catalog
             .control(control)
@@ -167,10 +164,7 @@ impl Service {
             .iter()
             .filter(|c| c.controls.contains(&control))
             .collect();
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Read)
-            .await?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
         self.require_remote_execution(&mut *tx).await?;
         let ids: Vec<String> = mapped.iter().map(|c| c.id.clone()).collect();
         let failing = tx
@@ -192,10 +186,7 @@ impl Service {
                 without_script.push(check.id.clone());
                 continue;
             };
-            let mut tx = self
-                .store
-                .tenant(&TenantScope::of(actor), Mode::Write)
-                .await?;
+            let mut tx = self.store.tenant(&permit).await?;
             // Again in the transaction that stores the job: the switch may have been turned
             // off since the check above.
             self.require_remote_execution(&mut *tx).await?;
@@ -231,7 +222,7 @@ impl Service {
         params: &[(String, String)],
     ) -> ServiceResult<crate::Page> {
         // Jobs carry the scripts they ran and their output: readable as the scripts are.
-        authorize(actor, Action::ReadRecords(SCRIPTS.read_role))?;
+        let permit = authorize(actor, Action::ReadRecords(SCRIPTS.read_role))?;
         let mut limit = 50u32;
         let mut before = None;
         let mut errors = ValidationErrors::new();
@@ -247,10 +238,7 @@ impl Service {
             }
         }
         errors.into_result(())?;
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Read)
-            .await?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
         let (jobs, more) = tx.jobs(before, limit, PAGE_BYTES).await?;
         let next_cursor = next_cursor(&jobs, more, |(j, _)| {
             format!("{}.{}", j.created_at.millis(), j.id)
@@ -263,12 +251,9 @@ impl Service {
 
     pub async fn get_job(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
         // Jobs carry the scripts they ran and their output: readable as the scripts are.
-        authorize(actor, Action::ReadRecords(SCRIPTS.read_role))?;
+        let permit = authorize(actor, Action::ReadRecords(SCRIPTS.read_role))?;
         let id: RecordId = id.parse().map_err(|_| ServiceError::NotFound)?;
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Read)
-            .await?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
         let (job, targets) = tx.job(id).await?.ok_or(ServiceError::NotFound)?;
         Ok(job_view(&job, &targets))
     }
@@ -277,12 +262,9 @@ impl Service {
     /// lifetime are checked here, at delivery, not only when a job is created: a command that
     /// is no longer allowed is never handed out.
     pub async fn agent_commands(&self, actor: &Actor) -> ServiceResult<Vec<Value>> {
-        authorize(actor, Action::AgentReport)?;
+        let permit = authorize(actor, Action::AgentReport)?;
         let endpoint = actor.endpoint_id().ok_or(ServiceError::NotFound)?;
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Write)
-            .await?;
+        let mut tx = self.store.tenant(&permit).await?;
         let open = self.stop_what_may_not_run(&mut *tx, actor.org()).await?;
         let jobs = if open {
             tx.take_commands(endpoint, self.now(), COMMANDS_PER_POLL)
@@ -297,12 +279,9 @@ impl Service {
     /// Cancels a job's targets that are still pending (Admin, audited). Commands already sent
     /// cannot be recalled; 409 when nothing is left to cancel.
     pub async fn cancel_job(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
-        authorize(actor, Action::WriteRecord)?;
+        let permit = authorize(actor, Action::WriteRecord)?;
         let id: RecordId = id.parse().map_err(|_| ServiceError::NotFound)?;
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Write)
-            .await?;
+        let mut tx = self.store.tenant(&permit).await?;
         tx.job(id).await?.ok_or(ServiceError::NotFound)?;
         let reason = format!("cancelled by {}", actor.audit_upn());
         let ended = end_pending(
@@ -338,10 +317,8 @@ impl Service {
         let mut ended = 0;
         for org in orgs {
             let system = job_sweeper(org, "job lifetime and remote-execution switch");
-            let mut tx = self
-                .store
-                .tenant(&TenantScope::of(&system), Mode::Write)
-                .await?;
+            let permit = authorize(&system, Action::WriteRecord)?;
+            let mut tx = self.store.tenant(&permit).await?;
             ended += self.stop_pending_in(&mut *tx, org).await?;
             tx.commit().await?;
         }
@@ -398,7 +375,7 @@ impl Service {
         job_id: &str,
         body: &Value,
     ) -> ServiceResult<()> {
-        authorize(actor, Action::AgentReport)?;
+        let permit = authorize(actor, Action::AgentReport)?;
         let endpoint = actor.endpoint_id().ok_or(ServiceError::NotFound)?;
         let job: RecordId = job_id.parse().map_err(|_| ServiceError::NotFound)?;
         let outcome = parse_outcome(body, endpoint)?;
@@ -412,10 +389,7 @@ impl Service {
             Some(&json!({ "endpointId": endpoint, "status": outcome.status.as_str(), "exitCode": outcome.exit_code })),
             &[],
         );
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Write)
-            .await?;
+        let mut tx = self.store.tenant(&permit).await?;
         tx.finish_command(job, &outcome, &audit).await?;
         tx.commit().await?;
         Ok(())

@@ -8,7 +8,7 @@ use tater_domain::{
     Actor, AuditAction, AuditDraft, Email, Invitation, InvitationId, InvitationStatus, Membership,
     Role, Timestamp, User, UserId, ValidationErrors,
 };
-use tater_store::{Mode, TenantTx};
+use tater_store::TenantTx;
 
 use crate::{Service, ServiceError, ServiceResult};
 
@@ -85,11 +85,8 @@ async fn keep_an_admin(
 
 impl Service {
     pub async fn list_members(&self, actor: &Actor) -> ServiceResult<Vec<Value>> {
-        authorize(actor, Action::ManageMembers)?;
-        let mut tx = self
-            .store
-            .tenant(&tater_domain::TenantScope::of(actor), Mode::Read)
-            .await?;
+        let permit = authorize(actor, Action::ManageMembers)?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
         Ok(tx
             .members()
             .await?
@@ -108,15 +105,12 @@ impl Service {
         email: &str,
         role: Role,
     ) -> ServiceResult<Value> {
-        authorize(actor, Action::ManageMembers)?;
+        let permit = authorize(actor, Action::ManageMembers)?;
         within_own_role(actor, role)?;
         let email =
             Email::parse(email).map_err(|e| ValidationErrors::single("email", e.to_string()))?;
         let now = self.clock.now();
-        let mut tx = self
-            .store
-            .tenant(&tater_domain::TenantScope::of(actor), Mode::Write)
-            .await?;
+        let mut tx = self.store.tenant(&permit).await?;
         if tx.members().await?.iter().any(|(_, u)| u.email == email) {
             return Err(ServiceError::Conflict(
                 "that person is already a member".into(),
@@ -171,12 +165,9 @@ impl Service {
 
     /// The organization's invitations, newest first (OrgAdmin).
     pub async fn list_invitations(&self, actor: &Actor) -> ServiceResult<Vec<Value>> {
-        authorize(actor, Action::ManageMembers)?;
+        let permit = authorize(actor, Action::ManageMembers)?;
         let now = self.clock.now();
-        let mut tx = self
-            .store
-            .tenant(&tater_domain::TenantScope::of(actor), Mode::Read)
-            .await?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
         Ok(tx
             .invitations(MAX_LISTED_INVITATIONS)
             .await?
@@ -187,13 +178,10 @@ impl Service {
 
     /// Withdraws a pending invitation (OrgAdmin; never one for a role above the caller's).
     pub async fn revoke_invitation(&self, actor: &Actor, id: &str) -> ServiceResult<()> {
-        authorize(actor, Action::ManageMembers)?;
+        let permit = authorize(actor, Action::ManageMembers)?;
         let id: InvitationId = id.parse().map_err(|_| ServiceError::NotFound)?;
         let now = self.clock.now();
-        let mut tx = self
-            .store
-            .tenant(&tater_domain::TenantScope::of(actor), Mode::Write)
-            .await?;
+        let mut tx = self.store.tenant(&permit).await?;
         let invitation = tx.invitation(id).await?.ok_or(ServiceError::NotFound)?;
         within_own_role(actor, invitation.role)?;
         if !invitation.is_open(now) {
@@ -220,13 +208,10 @@ impl Service {
         user_id: &str,
         role: Role,
     ) -> ServiceResult<Value> {
-        authorize(actor, Action::ManageMembers)?;
+        let permit = authorize(actor, Action::ManageMembers)?;
         let user_id = parse_user_id(user_id)?;
         within_own_role(actor, role)?;
-        let mut tx = self
-            .store
-            .tenant(&tater_domain::TenantScope::of(actor), Mode::Write)
-            .await?;
+        let mut tx = self.store.tenant(&permit).await?;
         let (current, user) = tx.member(user_id).await?.ok_or(ServiceError::NotFound)?;
         within_own_role(actor, current.role)?;
         if current.role == role {
@@ -253,12 +238,9 @@ impl Service {
     }
 
     pub async fn remove_member(&self, actor: &Actor, user_id: &str) -> ServiceResult<()> {
-        authorize(actor, Action::ManageMembers)?;
+        let permit = authorize(actor, Action::ManageMembers)?;
         let user_id = parse_user_id(user_id)?;
-        let mut tx = self
-            .store
-            .tenant(&tater_domain::TenantScope::of(actor), Mode::Write)
-            .await?;
+        let mut tx = self.store.tenant(&permit).await?;
         let (current, user) = tx.member(user_id).await?.ok_or(ServiceError::NotFound)?;
         within_own_role(actor, current.role)?;
         keep_an_admin(&mut *tx, current.role, None).await?;

@@ -36,7 +36,7 @@ impl Service {
             )
             .into());
         }
-        let profile = self.system_profile_record(actor).await?;
+        let profile = self.system_profile_record(export.permit()).await?;
         let system_name = match profile
             .as_ref()
             .and_then(|p| p.data.get("name"))
@@ -62,7 +62,7 @@ impl Service {
     ) -> ServiceResult<Vec<u8>> {
         let mut export = self.export_records(actor, &POAM, query)?;
         let profile = self
-            .system_profile_record(actor)
+            .system_profile_record(export.permit())
             .await?
             .map(|r| r.data)
             .unwrap_or_default();

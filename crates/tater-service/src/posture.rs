@@ -20,11 +20,9 @@ use serde_json::{Value, json};
 use tater_catalog::{Catalog, CheckCatalog, Severity};
 use tater_domain::module::parse_list_query;
 use tater_domain::modules::{RISK_ACCEPTANCES, acceptance_is_active};
-use tater_domain::policy::{Action, authorize};
-use tater_domain::{
-    Actor, CheckStatus, Endpoint, EndpointId, TenantScope, Timestamp, ValidationErrors,
-};
-use tater_store::{EndpointQuery, Mode, ResultCount, ResultFilter, ResultGroup, TenantTx};
+use tater_domain::policy::{Action, Permit, authorize};
+use tater_domain::{Actor, CheckStatus, Endpoint, EndpointId, Timestamp, ValidationErrors};
+use tater_store::{EndpointQuery, ResultCount, ResultFilter, ResultGroup, TenantTx};
 
 use crate::scans::counts_view;
 use crate::{Service, ServiceResult};
@@ -193,13 +191,10 @@ impl Computed {
 
 impl Service {
     /// Latest results with acceptances applied, by check and by endpoint.
-    pub(crate) async fn compute_posture(&self, actor: &Actor) -> ServiceResult<Computed> {
+    pub(crate) async fn compute_posture(&self, permit: &Permit) -> ServiceResult<Computed> {
         let checks = self.check_catalog()?;
         let today = self.clock.now().date();
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Read)
-            .await?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
         let acceptances = active_acceptances(&mut *tx, today).await?;
         let mut by_check: HashMap<String, Tally> = HashMap::new();
         // Both come from counts kept at write time: no pass over every result.
@@ -288,10 +283,10 @@ impl Service {
 
     /// `GET /api/posture`.
     pub async fn posture(&self, actor: &Actor) -> ServiceResult<Value> {
-        authorize(actor, Action::Read)?;
+        let permit = authorize(actor, Action::Read)?;
         let catalog = self.catalog()?;
         let checks = self.check_catalog()?;
-        let computed = self.compute_posture(actor).await?;
+        let computed = self.compute_posture(&permit).await?;
         let now = self.clock.now();
         let total = computed.total();
         let by_endpoint = self.by_endpoint(&computed, now, None, BY_ENDPOINT_PAGE);
@@ -320,7 +315,7 @@ impl Service {
         actor: &Actor,
         params: &[(String, String)],
     ) -> ServiceResult<crate::Page> {
-        authorize(actor, Action::Read)?;
+        let permit = authorize(actor, Action::Read)?;
         let mut limit = BY_ENDPOINT_PAGE;
         let mut after = None;
         let mut errors = ValidationErrors::new();
@@ -332,7 +327,7 @@ impl Service {
             }
         }
         errors.into_result(())?;
-        let computed = self.compute_posture(actor).await?;
+        let computed = self.compute_posture(&permit).await?;
         Ok(self.by_endpoint(&computed, self.clock.now(), after.as_deref(), limit))
     }
 
@@ -380,7 +375,7 @@ impl Service {
         actor: &Actor,
         params: &[(String, String)],
     ) -> ServiceResult<Value> {
-        authorize(actor, Action::Read)?;
+        let permit = authorize(actor, Action::Read)?;
         let mut from = None;
         let mut to = None;
         let mut limit = 500u32;
@@ -405,10 +400,7 @@ impl Service {
             }
         }
         errors.into_result(())?;
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Read)
-            .await?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
         let mut scans = tx.scans(from, to, limit).await?;
         drop(tx);
         let truncated = scans.len() > limit as usize;
@@ -417,7 +409,7 @@ impl Service {
             .iter()
             .map(|s| json!({ "scanId": s.id, "endpointId": s.endpoint, "finishedAt": s.finished_at, "counts": counts_view(&s.counts) }))
             .collect();
-        let total = self.compute_posture(actor).await?.total();
+        let total = self.compute_posture(&permit).await?.total();
         Ok(json!({
             "points": points,
             "truncated": truncated,
@@ -548,7 +540,7 @@ impl Service {
         scheduled: Option<&str>,
     ) -> ServiceResult<Value> {
         use tater_domain::modules::POAM;
-        authorize(actor, Action::WriteRecord)?;
+        let permit = authorize(actor, Action::WriteRecord)?;
         let catalog = self.catalog()?;
         let checks = self.check_catalog()?;
         let control = catalog.control(control).ok_or_else(|| {
@@ -560,10 +552,7 @@ impl Service {
             .filter(|c| c.controls.contains(&control.id))
             .map(|c| c.id.clone())
             .collect();
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Read)
-            .await?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
         let accepted = active_acceptances(&mut *tx, self.clock.now().date()).await?;
         // Results under an active acceptance are Overrides, not failures (as in posture).
         let failed: Vec<(EndpointId, tater_domain::ScanResult)> = tx

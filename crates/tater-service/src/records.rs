@@ -4,14 +4,15 @@ use serde_json::{Map, Value, json};
 use tater_domain::module::{
     ListQuery, ModuleDef, PageCursor, Record, RecordMeta, parse_list_query, record_view, validate,
 };
-use tater_domain::policy::{Action, authorize};
-use tater_domain::{Actor, AuditAction, AuditDraft, RecordId, TenantScope, ValidationErrors};
-use tater_store::{Mode, TenantTx};
+use tater_domain::policy::{Action, Permit, authorize};
+use tater_domain::{Actor, AuditAction, AuditDraft, RecordId, ValidationErrors};
+use tater_store::TenantTx;
 
 use crate::{Service, ServiceError, ServiceResult};
 
-/// One page of a list.
-#[derive(Debug, Clone)]
+/// One page of a list, as every channel shows it: `{"items": [...], "nextCursor": ...}`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Page {
     pub items: Vec<Value>,
     /// Pass back as `cursor` for the next page; `None` on the last page.
@@ -32,6 +33,7 @@ pub struct HeatMap {
 pub struct RecordExport {
     service: Service,
     actor: Actor,
+    permit: Permit,
     def: &'static ModuleDef,
     query: ListQuery,
     done: bool,
@@ -46,10 +48,6 @@ fn parse_id(id: &str) -> ServiceResult<RecordId> {
 }
 
 impl Service {
-    async fn tenant_tx(&self, actor: &Actor, mode: Mode) -> ServiceResult<Box<dyn TenantTx>> {
-        Ok(self.store.tenant(&TenantScope::of(actor), mode).await?)
-    }
-
     /// Control ids must name controls of the catalog (the shape was checked by validation).
     fn check_control_ids(
         &self,
@@ -112,8 +110,8 @@ impl Service {
         def: &'static ModuleDef,
         query: &ListQuery,
     ) -> ServiceResult<Page> {
-        authorize(actor, Action::ReadRecords(def.read_role))?;
-        let mut tx = self.tenant_tx(actor, Mode::Read).await?;
+        let permit = authorize(actor, Action::ReadRecords(def.read_role))?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
         let (rows, more) = tx
             .page_records(def.name, query, crate::paging::PAGE_BYTES)
             .await?;
@@ -137,9 +135,9 @@ impl Service {
         def: &'static ModuleDef,
         id: &str,
     ) -> ServiceResult<Value> {
-        authorize(actor, Action::ReadRecords(def.read_role))?;
+        let permit = authorize(actor, Action::ReadRecords(def.read_role))?;
         let id = parse_id(id)?;
-        let mut tx = self.tenant_tx(actor, Mode::Read).await?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
         let record = existing(&mut *tx, def, id).await?;
         Ok(self.view(def, &record))
     }
@@ -150,7 +148,7 @@ impl Service {
         def: &'static ModuleDef,
         body: &Value,
     ) -> ServiceResult<Value> {
-        authorize(actor, Action::WriteRecord)?;
+        let permit = authorize(actor, Action::WriteRecord)?;
         let data = validate(def, body, None, &self.rule_context())?;
         self.check_control_ids(def, &data)?;
         let now = self.clock.now();
@@ -174,7 +172,7 @@ impl Service {
             now,
         )
         .with_changes(None, Some(&after), &[]);
-        let mut tx = self.tenant_tx(actor, Mode::Write).await?;
+        let mut tx = self.store.tenant(&permit).await?;
         check_endpoint_refs(&mut *tx, def, &record.data).await?;
         tx.insert_record(def.name, &record, &audit).await?;
         tx.commit().await?;
@@ -191,9 +189,9 @@ impl Service {
         id: &str,
         body: &Value,
     ) -> ServiceResult<Value> {
-        authorize(actor, Action::WriteRecord)?;
+        let permit = authorize(actor, Action::WriteRecord)?;
         let id = parse_id(id)?;
-        let mut tx = self.tenant_tx(actor, Mode::Write).await?;
+        let mut tx = self.store.tenant(&permit).await?;
         let current = existing(&mut *tx, def, id).await?;
         let data = validate(def, body, Some(&current.data), &self.rule_context())?;
         self.check_control_ids(def, &data)?;
@@ -228,9 +226,9 @@ impl Service {
         def: &'static ModuleDef,
         id: &str,
     ) -> ServiceResult<()> {
-        authorize(actor, Action::WriteRecord)?;
+        let permit = authorize(actor, Action::WriteRecord)?;
         let id = parse_id(id)?;
-        let mut tx = self.tenant_tx(actor, Mode::Write).await?;
+        let mut tx = self.store.tenant(&permit).await?;
         let current = existing(&mut *tx, def, id).await?;
         let before = Value::Object(current.data.clone());
         let audit = AuditDraft::new(
@@ -254,12 +252,13 @@ impl Service {
         def: &'static ModuleDef,
         mut query: ListQuery,
     ) -> ServiceResult<RecordExport> {
-        authorize(actor, Action::ReadRecords(def.read_role))?;
+        let permit = authorize(actor, Action::ReadRecords(def.read_role))?;
         query.limit = EXPORT_PAGE;
         query.after = None;
         Ok(RecordExport {
             service: self.clone(),
             actor: actor.clone(),
+            permit,
             def,
             query,
             done: false,
@@ -268,7 +267,7 @@ impl Service {
 
     /// Counts risks on the 5×5 grid, inherent or residual.
     pub async fn risk_heat_map(&self, actor: &Actor, residual: bool) -> ServiceResult<HeatMap> {
-        authorize(
+        let permit = authorize(
             actor,
             Action::ReadRecords(tater_domain::modules::RISKS.read_role),
         )?;
@@ -277,7 +276,7 @@ impl Service {
         } else {
             ["likelihood", "impact"]
         };
-        let mut tx = self.tenant_tx(actor, Mode::Read).await?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
         let groups = tx
             .count_by(tater_domain::modules::RISKS.name, &fields)
             .await?;
@@ -340,20 +339,27 @@ async fn existing(tx: &mut dyn TenantTx, def: &ModuleDef, id: RecordId) -> Servi
 /// Creates or replaces a module's one record with a fixed id (a control's overlay, the system
 /// profile): validation (plus `extra` checks), the body's `version` against the stored one,
 /// and one audit entry naming `entity_id` — none when nothing changed.
+/// A module's one record with a fixed id, and the id its audit entries name.
+pub(crate) struct Singleton<'a> {
+    pub def: &'static ModuleDef,
+    pub record_id: RecordId,
+    pub entity_id: &'a str,
+}
+
 pub(crate) async fn upsert_singleton(
     service: &Service,
     actor: &Actor,
-    def: &'static ModuleDef,
-    record_id: RecordId,
-    entity_id: &str,
+    permit: &Permit,
+    Singleton {
+        def,
+        record_id,
+        entity_id,
+    }: Singleton<'_>,
     body: &Value,
     extra: impl FnOnce(&mut Map<String, Value>, &mut ValidationErrors),
 ) -> ServiceResult<()> {
     let now = service.clock.now();
-    let mut tx = service
-        .store
-        .tenant(&TenantScope::of(actor), Mode::Write)
-        .await?;
+    let mut tx = service.store.tenant(permit).await?;
     let current = tx.get_record(def.name, record_id).await?;
     let mut errors = ValidationErrors::new();
     let mut data = match validate(
@@ -427,6 +433,11 @@ pub(crate) fn check_version(body: &Value, stored: i64) -> ServiceResult<()> {
 impl RecordExport {
     pub fn module(&self) -> &'static ModuleDef {
         self.def
+    }
+
+    /// The permit the export was authorized with (to read what goes with it).
+    pub fn permit(&self) -> &Permit {
+        &self.permit
     }
 
     /// The next page of record views, or `None` when done.

@@ -6,8 +6,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use tater_domain::policy::{Action, authorize};
-use tater_domain::{Actor, CheckStatus, TenantScope, ValidationErrors};
-use tater_store::{LatestResult, Mode, ResultFilter, ResultKey};
+use tater_domain::{Actor, CheckStatus, ValidationErrors};
+use tater_store::{LatestResult, ResultFilter, ResultKey};
 
 use crate::paging::{PAGE_BYTES, next_cursor, parse_cursor, parse_limit};
 use crate::{Page, Service, ServiceResult};
@@ -38,7 +38,7 @@ impl Service {
         actor: &Actor,
         params: &[(String, String)],
     ) -> ServiceResult<Page> {
-        authorize(actor, Action::Read)?;
+        let permit = authorize(actor, Action::Read)?;
         let checks = self.check_catalog()?;
         let catalog = self.catalog()?;
         let mut filter = ResultFilter::default();
@@ -81,10 +81,7 @@ impl Service {
             }
         }
         errors.into_result(())?;
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Read)
-            .await?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
         let (rows, more) = tx
             .latest_results_page(&filter, after.as_ref(), limit, PAGE_BYTES)
             .await?;

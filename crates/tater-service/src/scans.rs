@@ -6,10 +6,9 @@ use serde_json::{Map, Value, json};
 use tater_catalog::Severity;
 use tater_domain::policy::{Action, authorize};
 use tater_domain::{
-    Actor, AuditAction, AuditDraft, CheckStatus, Counts, Scan, ScanId, ScanResult, TenantScope,
-    Timestamp, ValidationErrors,
+    Actor, AuditAction, AuditDraft, CheckStatus, Counts, Scan, ScanId, ScanResult, Timestamp,
+    ValidationErrors,
 };
-use tater_store::Mode;
 
 use crate::{Service, ServiceError, ServiceResult};
 
@@ -70,7 +69,7 @@ impl Service {
     /// a retry: answered, not stored twice. Scan ids are the agent's, unique per endpoint: the
     /// answer carries the agent's `scanId` and the stored `id`.
     pub async fn ingest_scan(&self, actor: &Actor, body: &Value) -> ServiceResult<Ingested> {
-        authorize(actor, Action::AgentReport)?;
+        let permit = authorize(actor, Action::AgentReport)?;
         let endpoint = actor.endpoint_id().ok_or(ServiceError::NotFound)?;
         let checks = self.check_catalog()?;
         let now = self.clock.now();
@@ -201,10 +200,7 @@ impl Service {
             received_at: now,
             counts: Counts::of(&results),
         };
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Write)
-            .await?;
+        let mut tx = self.store.tenant(&permit).await?;
         // A retry: stored under the derived id, or (reported before scan ids were per
         // endpoint) under the agent's own id by this same endpoint. Anyone else's scan with
         // that id is not looked at.
@@ -239,12 +235,9 @@ impl Service {
 
     /// A scan with its results.
     pub async fn get_scan(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
-        authorize(actor, Action::Read)?;
+        let permit = authorize(actor, Action::Read)?;
         let id: ScanId = id.parse().map_err(|_| ServiceError::NotFound)?;
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Read)
-            .await?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
         let scan = tx.scan(id).await?.ok_or(ServiceError::NotFound)?;
         let results: Vec<Value> = tx
             .scan_results(id)

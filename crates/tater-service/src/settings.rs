@@ -2,8 +2,8 @@
 
 use serde_json::{Value, json};
 use tater_domain::policy::{Action, authorize};
-use tater_domain::{Actor, AuditAction, AuditDraft, TargetStatus, TenantScope, ValidationErrors};
-use tater_store::{Mode, OrgSettings};
+use tater_domain::{Actor, AuditAction, AuditDraft, TargetStatus, ValidationErrors};
+use tater_store::OrgSettings;
 
 use crate::{Service, ServiceResult};
 
@@ -14,17 +14,14 @@ pub fn settings_view(s: &OrgSettings) -> Value {
 impl Service {
     /// The active organization's settings (any member may read them).
     pub async fn get_settings(&self, actor: &Actor) -> ServiceResult<Value> {
-        authorize(actor, Action::Read)?;
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Read)
-            .await?;
+        let permit = authorize(actor, Action::Read)?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
         Ok(settings_view(&tx.settings().await?))
     }
 
     /// Replaces the settings: `{"remoteExecution": bool}`. OrgAdmin; audited when it changes.
     pub async fn update_settings(&self, actor: &Actor, body: &Value) -> ServiceResult<Value> {
-        authorize(actor, Action::ManageSettings)?;
+        let permit = authorize(actor, Action::ManageSettings)?;
         let obj = body
             .as_object()
             .ok_or_else(|| ValidationErrors::single("body", "must be a JSON object"))?;
@@ -43,10 +40,7 @@ impl Service {
         let new = OrgSettings {
             remote_execution: remote,
         };
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Write)
-            .await?;
+        let mut tx = self.store.tenant(&permit).await?;
         let old = tx.settings().await?;
         if old != new {
             let now = self.now();

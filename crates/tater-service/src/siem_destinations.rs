@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use tater_domain::policy::{Action, authorize};
 use tater_domain::{
     Actor, AuditAction, AuditDraft, AuditEntry, AuditId, AuditSeal, DeliveryState, Destination,
-    DestinationId, TenantScope, Timestamp, ValidationErrors,
+    DestinationId, Timestamp, ValidationErrors,
 };
 use tater_siem::Event;
 use tater_siem::deliver::{Failure, Sender, Target};
@@ -125,11 +125,8 @@ impl Service {
     }
 
     pub async fn list_destinations(&self, actor: &Actor) -> ServiceResult<Vec<Value>> {
-        authorize(actor, Action::ManageSettings)?;
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Read)
-            .await?;
+        let permit = authorize(actor, Action::ManageSettings)?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
         let rows = tx.destinations().await?;
         rows.iter()
             .map(|(d, s)| self.destination_view(d, s))
@@ -144,9 +141,13 @@ impl Service {
         id: &str,
         mode: Mode,
     ) -> ServiceResult<(Box<dyn TenantTx>, Destination, DeliveryState)> {
-        authorize(actor, Action::ManageSettings)?;
+        let permit = authorize(actor, Action::ManageSettings)?;
+        let permit = match mode {
+            Mode::Read => permit.read_only(),
+            Mode::Write => permit,
+        };
         let id = parse_id(id)?;
-        let mut tx = self.store.tenant(&TenantScope::of(actor), mode).await?;
+        let mut tx = self.store.tenant(&permit).await?;
         let (d, s) = tx.destination(id).await?.ok_or(ServiceError::NotFound)?;
         Ok((tx, d, s))
     }
@@ -157,7 +158,7 @@ impl Service {
     }
 
     pub async fn create_destination(&self, actor: &Actor, body: &Value) -> ServiceResult<Value> {
-        authorize(actor, Action::ManageSettings)?;
+        let permit = authorize(actor, Action::ManageSettings)?;
         let input = destination::parse(body, true)?;
         self.vet(&input.spec).await?;
         let now = self.now();
@@ -189,10 +190,7 @@ impl Service {
             Some(&audit_view(&d, secret.as_deref())),
             &["secret"],
         );
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Write)
-            .await?;
+        let mut tx = self.store.tenant(&permit).await?;
         tx.insert_destination(&d, &audit)
             .await
             .map_err(name_taken)?;

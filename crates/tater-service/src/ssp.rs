@@ -3,8 +3,8 @@
 
 use serde_json::{Map, Value};
 use tater_domain::modules::{SYSTEM_PROFILE, system_profile_record_id};
-use tater_domain::policy::{Action, authorize};
-use tater_domain::{Actor, TenantScope, Timestamp};
+use tater_domain::policy::{Action, Permit, authorize};
+use tater_domain::{Actor, Timestamp};
 use tater_export::oscal_ssp::{SspInput, ssp};
 use tater_export::ssp_docx::{ControlHeading, SspDocument, ssp_docx};
 use tater_store::{EndpointQuery, Mode};
@@ -71,12 +71,9 @@ impl Service {
 
     /// What both SSP exports show, and the baseline's title.
     async fn ssp_input(&self, actor: &Actor) -> ServiceResult<(SspInput, String)> {
-        authorize(actor, Action::Read)?;
+        let permit = authorize(actor, Action::Read)?;
         let catalog = self.catalog()?;
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Read)
-            .await?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
         let profile = tx
             .get_record(SYSTEM_PROFILE.name, system_profile_record_id())
             .await?;
@@ -143,12 +140,9 @@ impl Service {
 
     pub(crate) async fn system_profile_record(
         &self,
-        actor: &Actor,
+        permit: &Permit,
     ) -> ServiceResult<Option<tater_domain::module::Record>> {
-        let mut tx = self
-            .store
-            .tenant(&TenantScope::of(actor), Mode::Read)
-            .await?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
         Ok(tx
             .get_record(SYSTEM_PROFILE.name, system_profile_record_id())
             .await?)

@@ -768,11 +768,26 @@ macro_rules! impl_engine {
             pub(crate) scope: TenantScope,
             pub(crate) mode: Mode,
             pub(crate) audit: std::sync::Arc<AuditSettings>,
+            /// A write was refused (read-only permit): the transaction can only roll back.
+            pub(crate) refused: bool,
         }
 
         impl EngineTenantTx {
             fn tenant(&self) -> String {
                 self.scope.org().to_string()
+            }
+
+            /// Appends the audit entry of a write. Every write of tenant data comes with one,
+            /// so this is also where a write under a read-only permit is refused (and the
+            /// transaction, never committed, rolls the write back).
+            async fn audited(&mut self, audit: &AuditDraft) -> Result<()> {
+                if self.mode != Mode::Write {
+                    // The row change before the entry already ran: make sure it never commits.
+                    self.refused = true;
+                    return Err(StoreError::ReadOnly);
+                }
+                let org = self.scope.org();
+                append_audit(&mut self.tx, &self.audit, org, audit).await
             }
         }
 
@@ -901,7 +916,7 @@ macro_rules! impl_engine {
                 .bind(json_size(&data_json(record)))
                 .execute(&mut *self.tx)
                 .await?;
-                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
+                self.audited(audit).await
             }
 
             async fn update_record(
@@ -930,7 +945,7 @@ macro_rules! impl_engine {
                 if done.rows_affected() == 0 {
                     return Err(self.missing_or_changed(module, m.id).await);
                 }
-                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
+                self.audited(audit).await
             }
 
             async fn delete_record(
@@ -953,7 +968,7 @@ macro_rules! impl_engine {
                 if done.rows_affected() == 0 {
                     return Err(self.missing_or_changed(module, id).await);
                 }
-                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
+                self.audited(audit).await
             }
 
             async fn list_audit(&mut self, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
@@ -1030,7 +1045,7 @@ macro_rules! impl_engine {
                     .execute(&mut *self.tx)
                     .await?;
                 }
-                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
+                self.audited(audit).await
             }
 
             async fn job(&mut self, id: RecordId) -> Result<Option<(tater_domain::Job, Vec<tater_domain::JobTarget>)>> {
@@ -1216,7 +1231,7 @@ macro_rules! impl_engine {
                 .await?
                 .rows_affected();
                 if ended > 0 {
-                    append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await?;
+                    self.audited(audit).await?;
                 }
                 Ok(ended)
             }
@@ -1268,7 +1283,7 @@ macro_rules! impl_engine {
                 .bind(now.millis())
                 .execute(&mut *self.tx)
                 .await?;
-                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
+                self.audited(audit).await
             }
 
             async fn insert_destination(&mut self, d: &Destination, audit: &AuditDraft) -> Result<()> {
@@ -1289,7 +1304,7 @@ macro_rules! impl_engine {
                 .bind(d.updated_at.millis())
                 .execute(&mut *self.tx)
                 .await?;
-                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
+                self.audited(audit).await
             }
 
             async fn update_destination(&mut self, d: &Destination, expected_version: i64, audit: &AuditDraft) -> Result<()> {
@@ -1316,7 +1331,7 @@ macro_rules! impl_engine {
                         None => StoreError::NotFound,
                     });
                 }
-                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
+                self.audited(audit).await
             }
 
             async fn delete_destination(&mut self, id: DestinationId, audit: &AuditDraft) -> Result<()> {
@@ -1328,7 +1343,7 @@ macro_rules! impl_engine {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
-                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
+                self.audited(audit).await
             }
 
             async fn destinations(&mut self) -> Result<Vec<(Destination, DeliveryState)>> {
@@ -1391,7 +1406,7 @@ macro_rules! impl_engine {
                     .execute(&mut *self.tx)
                     .await?;
                 if done.rows_affected() > 0 {
-                    append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await?;
+                    self.audited(audit).await?;
                 }
                 Ok(done.rows_affected())
             }
@@ -1470,7 +1485,7 @@ macro_rules! impl_engine {
 
             async fn insert_user(&mut self, user: &User, audit: &AuditDraft) -> Result<()> {
                 insert_user_row(&mut self.tx, user).await?;
-                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
+                self.audited(audit).await
             }
 
             async fn add_member(&mut self, m: &Membership, audit: &AuditDraft) -> Result<()> {
@@ -1485,7 +1500,7 @@ macro_rules! impl_engine {
                 .bind(m.updated_at.millis())
                 .execute(&mut *self.tx)
                 .await?;
-                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
+                self.audited(audit).await
             }
 
             async fn set_member_role(
@@ -1530,7 +1545,7 @@ macro_rules! impl_engine {
             async fn insert_api_key(&mut self, key: &ApiKey, audit: &AuditDraft) -> Result<()> {
                 let bound = ApiKey { org: Some(self.scope.org()), ..key.clone() };
                 insert_key_row(&mut self.tx, &bound).await?;
-                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
+                self.audited(audit).await
             }
 
             async fn api_key_here(&mut self, id: ApiKeyId) -> Result<Option<(ApiKey, Option<Role>)>> {
@@ -1604,7 +1619,7 @@ macro_rules! impl_engine {
                 .bind(i.user.map(|u| u.to_string()))
                 .execute(&mut *self.tx)
                 .await?;
-                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
+                self.audited(audit).await
             }
 
             async fn close_invitation(
@@ -1708,7 +1723,7 @@ macro_rules! impl_engine {
                 .bind(t.hostnames.as_ref().map(Json))
                 .execute(&mut *self.tx)
                 .await?;
-                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
+                self.audited(audit).await
             }
 
             async fn revoke_enrollment_token(
@@ -1765,7 +1780,7 @@ macro_rules! impl_engine {
             }
 
             async fn update_endpoint(&mut self, e: &Endpoint, expected_version: i64, audit: &AuditDraft) -> Result<()> {
-                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await?;
+                self.audited(audit).await?;
                 let tenant = self.tenant();
                 let before = endpoint_state(&mut self.tx, &tenant, &e.id.to_string()).await?;
                 let done = sqlx::query(
@@ -1796,7 +1811,7 @@ macro_rules! impl_engine {
             }
 
             async fn delete_endpoint(&mut self, id: EndpointId, audit: &AuditDraft) -> Result<()> {
-                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await?;
+                self.audited(audit).await?;
                 let tenant = self.tenant();
                 let (status, latest, _) = endpoint_state(&mut self.tx, &tenant, &id.to_string()).await?.ok_or(StoreError::NotFound)?;
                 follow_status(&mut self.tx, &tenant, &id.to_string(), latest.as_deref(), status == "active", false).await?;
@@ -1857,7 +1872,7 @@ macro_rules! impl_engine {
                 // Only now the audit head: it orders the tenant's writers, so the shared posture
                 // rows below are always locked in one order (no deadlocks), while the bulk of
                 // the work above ran in parallel with other reports.
-                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await?;
+                self.audited(audit).await?;
                 let (status, old_latest, old_finished) =
                     endpoint_state(&mut self.tx, &tenant, &endpoint).await?.ok_or(StoreError::NotFound)?;
                 // The newest finished scan is the endpoint's latest; a late retry of an older
@@ -2022,10 +2037,14 @@ macro_rules! impl_engine {
             }
 
             async fn record_event(&mut self, audit: &AuditDraft) -> Result<()> {
-                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
+                self.audited(audit).await
             }
 
             async fn commit(self: Box<Self>) -> Result<()> {
+                if self.refused {
+                    // Dropping the transaction rolls it back.
+                    return Err(StoreError::ReadOnly);
+                }
                 Ok(self.tx.commit().await?)
             }
         }
@@ -2037,7 +2056,7 @@ macro_rules! impl_engine {
                 if rows == 0 {
                     return Err(StoreError::NotFound);
                 }
-                append_audit(&mut self.tx, &self.audit, self.scope.org(), audit).await
+                self.audited(audit).await
             }
 
             /// After an update or delete touched no row: was the record deleted, or changed?

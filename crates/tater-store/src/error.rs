@@ -16,6 +16,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database: {0}")]
     Database(#[source] sqlx::Error),
+    /// A write in a transaction opened from a read-only permit: a defect in the caller.
+    #[error("a write in a read-only transaction")]
+    ReadOnly,
     #[error("migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
 }

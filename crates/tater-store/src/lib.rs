@@ -2,8 +2,8 @@
 //!
 //! * SQLite (embedded, the default) and PostgreSQL (scale-out) implement the same traits from
 //!   one body of SQL (see `engine.rs`), with migrations per engine under `migrations/`.
-//! * Tenant data is reachable only through [`Store::tenant`], which takes a
-//!   [`TenantScope`]; every query it runs is filtered by that tenant. On PostgreSQL the
+//! * Tenant data is reachable only through [`Store::tenant`], which takes the [`Permit`] that
+//!   `authorize` hands out; every query it runs is filtered by the permit's tenant. On PostgreSQL the
 //!   transaction also sets `tater.tenant_id`, and row-level security refuses any row of another
 //!   tenant even if a query forgot its filter.
 //! * Every write method takes the audit entry that describes it and writes both in the same
@@ -29,6 +29,7 @@ pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use tater_audit;
+pub use tater_domain::{Mode, Permit};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -37,14 +38,6 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub enum Engine {
     Sqlite,
     Postgres,
-}
-
-/// Whether a transaction will write. SQLite write transactions take the write lock up front
-/// (`BEGIN IMMEDIATE`); PostgreSQL write transactions lock the rows they read for update.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Read,
-    Write,
 }
 
 /// Opens the store named by `url`: `postgres://` or `postgresql://` selects PostgreSQL,
@@ -72,8 +65,35 @@ pub async fn open_with(url: &str, audit: AuditSettings) -> Result<std::sync::Arc
 pub trait Store: Send + Sync + 'static {
     fn engine(&self) -> Engine;
 
-    /// Begins a transaction on one tenant's data.
-    async fn tenant(&self, scope: &TenantScope, mode: Mode) -> Result<Box<dyn TenantTx>>;
+    /// Begins a transaction on one tenant's data: the organization and the mode (read, or
+    /// write with rows locked) come from the permit `authorize` gave for the action.
+    ///
+    /// ```
+    /// # async fn use_case(store: &dyn tater_store::Store, actor: &tater_domain::Actor)
+    /// #     -> Result<(), Box<dyn std::error::Error>> {
+    /// let permit = tater_domain::authorize(actor, tater_domain::Action::Read)?;
+    /// let tx = store.tenant(&permit).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Without a permit there is no transaction: an actor, an organization id or a scope
+    /// does not open one.
+    ///
+    /// ```compile_fail
+    /// # async fn use_case(store: &dyn tater_store::Store, actor: &tater_domain::Actor)
+    /// #     -> Result<(), Box<dyn std::error::Error>> {
+    /// let tx = store.tenant(actor).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// ```compile_fail
+    /// # async fn use_case(store: &dyn tater_store::Store, actor: &tater_domain::Actor)
+    /// #     -> Result<(), Box<dyn std::error::Error>> {
+    /// let scope = tater_domain::TenantScope::of(actor);
+    /// let tx = store.tenant(&scope).await?;
+    /// # Ok(()) }
+    /// ```
+    async fn tenant(&self, permit: &Permit) -> Result<Box<dyn TenantTx>>;
 
     /// Begins a transaction on identity data (organizations, users, memberships, API keys).
     /// Authentication must find a user's memberships before it knows the tenant, and the

@@ -81,13 +81,15 @@ impl Store for PgStore {
         Engine::Postgres
     }
 
-    async fn tenant(&self, scope: &TenantScope, mode: Mode) -> Result<Box<dyn TenantTx>> {
+    async fn tenant(&self, permit: &crate::Permit) -> Result<Box<dyn TenantTx>> {
+        let (scope, mode) = (permit.scope(), permit.mode());
         let tx = self.begin(Setting::Tenant(scope.org())).await?;
         Ok(Box::new(EngineTenantTx {
             tx,
-            scope: *scope,
+            scope,
             mode,
             audit: self.audit.clone(),
+            refused: false,
         }))
     }
 

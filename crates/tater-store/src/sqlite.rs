@@ -57,13 +57,15 @@ impl Store for SqliteStore {
         Engine::Sqlite
     }
 
-    async fn tenant(&self, scope: &TenantScope, mode: Mode) -> Result<Box<dyn TenantTx>> {
+    async fn tenant(&self, permit: &crate::Permit) -> Result<Box<dyn TenantTx>> {
+        let (scope, mode) = (permit.scope(), permit.mode());
         let tx = self.begin(mode).await?;
         Ok(Box::new(EngineTenantTx {
             tx,
-            scope: *scope,
+            scope,
             mode,
             audit: self.audit.clone(),
+            refused: false,
         }))
     }
 

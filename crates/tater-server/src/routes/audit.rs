@@ -189,9 +189,6 @@ async fn audit_log(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     Params(p): Params,
-) -> ApiResult<Json<Value>> {
-    let page = s.service.audit_log(&actor, &p).await?;
-    Ok(Json(
-        json!({ "items": page.items, "nextCursor": page.next_cursor }),
-    ))
+) -> ApiResult<Json<tater_service::Page>> {
+    Ok(Json(s.service.audit_log(&actor, &p).await?))
 }

@@ -125,11 +125,8 @@ async fn list_controls(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     Params(p): Params,
-) -> ApiResult<Json<Value>> {
-    let page = s.service.list_controls(&actor, &p).await?;
-    Ok(Json(
-        json!({ "items": page.items, "nextCursor": page.next_cursor }),
-    ))
+) -> ApiResult<Json<tater_service::Page>> {
+    Ok(Json(s.service.list_controls(&actor, &p).await?))
 }
 
 async fn get_control(

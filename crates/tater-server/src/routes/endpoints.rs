@@ -134,11 +134,8 @@ async fn list_scan_results(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     Params(p): Params,
-) -> ApiResult<Json<Value>> {
-    let page = s.service.list_scan_results(&actor, &p).await?;
-    Ok(Json(
-        json!({ "items": page.items, "nextCursor": page.next_cursor }),
-    ))
+) -> ApiResult<Json<tater_service::Page>> {
+    Ok(Json(s.service.list_scan_results(&actor, &p).await?))
 }
 
 #[derive(Deserialize)]
@@ -229,11 +226,8 @@ async fn list_endpoints(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     Params(p): Params,
-) -> ApiResult<Json<Value>> {
-    let page = s.service.list_endpoints(&actor, &p).await?;
-    Ok(Json(
-        json!({ "items": page.items, "nextCursor": page.next_cursor }),
-    ))
+) -> ApiResult<Json<tater_service::Page>> {
+    Ok(Json(s.service.list_endpoints(&actor, &p).await?))
 }
 
 async fn get_endpoint(

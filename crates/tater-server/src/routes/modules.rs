@@ -190,12 +190,9 @@ async fn list(
     AuthActor(actor): AuthActor,
     Params(p): Params,
     def: &'static ModuleDef,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<tater_service::Page>> {
     let query = s.service.list_query(def, &p, &[])?;
-    let page = s.service.list_records(&actor, def, &query).await?;
-    Ok(Json(
-        json!({ "items": page.items, "nextCursor": page.next_cursor }),
-    ))
+    Ok(Json(s.service.list_records(&actor, def, &query).await?))
 }
 
 async fn get_one(

@@ -77,11 +77,8 @@ async fn endpoints(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     Params(p): Params,
-) -> ApiResult<Json<Value>> {
-    let page = s.service.posture_endpoints(&actor, &p).await?;
-    Ok(Json(
-        json!({ "items": page.items, "nextCursor": page.next_cursor }),
-    ))
+) -> ApiResult<Json<tater_service::Page>> {
+    Ok(Json(s.service.posture_endpoints(&actor, &p).await?))
 }
 
 async fn trend(

@@ -2,8 +2,8 @@ use std::sync::Arc;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
-use tater_domain::scope::SystemPurpose;
-use tater_domain::{OrgId, Role, TenantScope};
+use tater_domain::{OrgId, Role};
+use tater_domain::{Permit, SystemPurpose};
 use tater_server::rate_limit::RateLimitConfig;
 use tater_server::{App, AppConfig};
 use tater_service::{AdminOrgRef, Clock, Service, SystemClock, SystemOperator};
@@ -305,13 +305,8 @@ impl TestApp {
     /// Every record of every module and the audit log of `org`, read through the store, to
     /// prove that something changed nothing.
     pub async fn snapshot(&self, org: OrgId) -> Value {
-        let scope = TenantScope::system(org, SystemPurpose::Inspection);
-        let mut tx = self
-            .service
-            .store()
-            .tenant(&scope, Mode::Read)
-            .await
-            .unwrap();
+        let permit = Permit::system(org, SystemPurpose::Inspection, Mode::Read);
+        let mut tx = self.service.store().tenant(&permit).await.unwrap();
         let mut out = serde_json::Map::new();
         for def in tater_domain::modules::ALL {
             let q = tater_domain::module::parse_list_query(
@@ -342,13 +337,8 @@ impl TestApp {
     }
 
     pub async fn audit_entries(&self, org: OrgId) -> Vec<Value> {
-        let scope = TenantScope::system(org, SystemPurpose::Inspection);
-        let mut tx = self
-            .service
-            .store()
-            .tenant(&scope, Mode::Read)
-            .await
-            .unwrap();
+        let permit = Permit::system(org, SystemPurpose::Inspection, Mode::Read);
+        let mut tx = self.service.store().tenant(&permit).await.unwrap();
         let audit = tx
             .list_audit(&AuditQuery {
                 limit: 500,

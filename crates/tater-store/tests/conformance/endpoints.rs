@@ -66,7 +66,7 @@ async fn enrollment_and_credentials(db: TestDb) {
     let (_, sb) = new_org(&*store, "B").await;
     let once = token(a, "a1", true);
     let many = token(a, "b2", false);
-    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
     tx.insert_enrollment_token(
         &once,
         &draft(a, AuditAction::Create, "enrollment-token", once.id),
@@ -160,7 +160,7 @@ async fn enrollment_and_credentials(db: TestDb) {
     itx.commit().await.unwrap();
 
     // Tenant B sees none of it.
-    let mut tx = store.tenant(&sb, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&sb.permit(Mode::Write)).await.unwrap();
     assert!(tx.enrollment_tokens().await.unwrap().is_empty());
     assert!(
         tx.endpoints(&EndpointQuery {
@@ -182,7 +182,7 @@ async fn enrollment_and_credentials(db: TestDb) {
     assert!(matches!(revoke, Err(StoreError::NotFound)));
     drop(tx);
 
-    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
     let tokens = tx.enrollment_tokens().await.unwrap();
     assert_eq!(tokens.iter().map(|t| t.uses).sum::<i64>(), 2);
     let list = tx
@@ -272,7 +272,7 @@ async fn scans_latest_results_and_isolation(db: TestDb) {
     let (a, sa) = new_org(&*store, "A").await;
     let (_, sb) = new_org(&*store, "B").await;
     let tok = token(a, "f6", false);
-    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
     tx.insert_enrollment_token(
         &tok,
         &draft(a, AuditAction::Create, "enrollment-token", tok.id),
@@ -298,7 +298,7 @@ async fn scans_latest_results_and_isolation(db: TestDb) {
     let first = results(700, 7);
     let s1 = scan(a, &e1, NOW + 10_000, &first);
     let s2 = scan(a, &e2, NOW + 10_000, &results(10, 2));
-    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
     tx.insert_scan(&s1, &first, &draft(a, AuditAction::Create, "scan", s1.id))
         .await
         .unwrap();
@@ -311,7 +311,7 @@ async fn scans_latest_results_and_isolation(db: TestDb) {
     .unwrap();
     tx.commit().await.unwrap();
 
-    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
     assert_eq!(tx.scan(s1.id).await.unwrap().unwrap(), s1);
     assert_eq!(tx.scan_results(s1.id).await.unwrap().len(), 700);
     let by_endpoint = tx
@@ -471,7 +471,7 @@ async fn scans_latest_results_and_isolation(db: TestDb) {
     tx.commit().await.unwrap();
 
     // Tenant B sees no scan of A's.
-    let mut tx = store.tenant(&sb, Mode::Read).await.unwrap();
+    let mut tx = store.tenant(&sb.permit(Mode::Read)).await.unwrap();
     assert!(tx.scan(s1.id).await.unwrap().is_none());
     assert!(tx.scan_results(s1.id).await.unwrap().is_empty());
     assert!(
@@ -491,7 +491,7 @@ async fn scans_latest_results_and_isolation(db: TestDb) {
     drop(tx);
 
     // Deleting an endpoint deletes its scans and results.
-    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
     tx.delete_endpoint(e1.id, &draft(a, AuditAction::Delete, "endpoint", e1.id))
         .await
         .unwrap();
@@ -544,7 +544,7 @@ async fn posture_counts_follow_every_change(db: TestDb) {
     let store = open(&db).await;
     let (a, sa) = new_org(&*store, "A").await;
     let tok = token(a, "ab", false);
-    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
     tx.insert_enrollment_token(
         &tok,
         &draft(a, AuditAction::Create, "enrollment-token", tok.id),
@@ -566,7 +566,7 @@ async fn posture_counts_follow_every_change(db: TestDb) {
     }
     itx.commit().await.unwrap();
 
-    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
     let (r1, r2, r3) = (results(50, 3), results(50, 5), results(50, 2));
     let s1 = scan(a, &e1, NOW + 1_000, &r1);
     tx.insert_scan(&s1, &r1, &draft(a, AuditAction::Create, "scan", s1.id))
@@ -618,7 +618,7 @@ async fn posture_counts_follow_every_change(db: TestDb) {
         .await;
     assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
     drop(itx);
-    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
     check(&mut *tx, "a retired endpoint stays out of posture").await;
     tx.delete_endpoint(e1.id, &draft(a, AuditAction::Delete, "endpoint", e1.id))
         .await

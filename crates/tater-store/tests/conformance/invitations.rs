@@ -44,7 +44,7 @@ async fn invitations_are_pending_until_decided(db: TestDb) {
     let (b, sb) = new_org(&*store, "B").await;
     let to_ann = invitation(a, "ann@example.com");
     let from_b = invitation(b, "ann@example.com");
-    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
     tx.insert_invitation(&to_ann, &draft(a, AuditAction::Create, to_ann.id))
         .await
         .unwrap();
@@ -57,12 +57,12 @@ async fn invitations_are_pending_until_decided(db: TestDb) {
         .await;
     assert!(matches!(twice, Err(StoreError::Conflict(_))), "{twice:?}");
     drop(tx);
-    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
     tx.insert_invitation(&to_ann, &draft(a, AuditAction::Create, to_ann.id))
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let mut tx = store.tenant(&sb, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&sb.permit(Mode::Write)).await.unwrap();
     tx.insert_invitation(&from_b, &draft(b, AuditAction::Create, from_b.id))
         .await
         .unwrap();
@@ -123,7 +123,7 @@ async fn invitations_are_pending_until_decided(db: TestDb) {
     assert!(matches!(again, Err(StoreError::NotFound)), "{again:?}");
     itx.commit().await.unwrap();
 
-    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
     let stored = tx.invitation(to_ann.id).await.unwrap().unwrap();
     assert_eq!(
         (stored.status, stored.user, stored.decided_at),

@@ -53,7 +53,7 @@ async fn members_are_managed_within_their_tenant(db: TestDb) {
     let (b, sb) = new_org(&*store, "B").await;
     let ann = user("ann@example.com");
     let bob = user("bob@example.com");
-    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
     tx.insert_user(&ann, &draft(a, AuditAction::Create, "user", ann.id))
         .await
         .unwrap();
@@ -76,7 +76,7 @@ async fn members_are_managed_within_their_tenant(db: TestDb) {
 
     // Adding an existing member is a conflict (in its own transaction: on PostgreSQL a failed
     // statement ends the transaction).
-    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
     let again = tx
         .add_member(
             &membership(&bob, Role::Admin),
@@ -86,7 +86,7 @@ async fn members_are_managed_within_their_tenant(db: TestDb) {
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
     drop(tx);
 
-    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
     assert_eq!(
         tx.count_members_with(&[Role::OrgAdmin, Role::SuperAdmin])
             .await
@@ -110,7 +110,7 @@ async fn members_are_managed_within_their_tenant(db: TestDb) {
     tx.commit().await.unwrap();
 
     // Tenant B sees none of it and cannot change it.
-    let mut tx = store.tenant(&sb, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&sb.permit(Mode::Write)).await.unwrap();
     assert!(tx.member(bob.id).await.unwrap().is_none());
     assert!(tx.members().await.unwrap().is_empty());
     let upd = tx
@@ -129,7 +129,7 @@ async fn members_are_managed_within_their_tenant(db: TestDb) {
     assert_eq!(tx.count_members_with(&[Role::OrgAdmin]).await.unwrap(), 0);
     drop(tx);
 
-    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
     tx.remove_member(bob.id, &draft(a, AuditAction::Delete, "membership", bob.id))
         .await
         .unwrap();
@@ -159,7 +159,7 @@ async fn api_keys_are_listed_and_revoked_per_tenant(db: TestDb) {
     let (a, sa) = new_org(&*store, "A").await;
     let (b, sb) = new_org(&*store, "B").await;
     let ann = user("ann@example.com");
-    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
     tx.insert_user(&ann, &draft(a, AuditAction::Create, "user", ann.id))
         .await
         .unwrap();
@@ -183,7 +183,7 @@ async fn api_keys_are_listed_and_revoked_per_tenant(db: TestDb) {
     itx.insert_api_key(&unbound, &[]).await.unwrap();
     itx.commit().await.unwrap();
 
-    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
     let keys = tx.api_keys().await.unwrap();
     let ids: Vec<ApiKeyId> = keys.iter().map(|(k, _)| k.id).collect();
     assert_eq!(ids, vec![bound.id]);
@@ -201,7 +201,7 @@ async fn api_keys_are_listed_and_revoked_per_tenant(db: TestDb) {
     assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
     drop(tx);
 
-    let mut tx = store.tenant(&sb, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&sb.permit(Mode::Write)).await.unwrap();
     assert!(
         tx.api_keys().await.unwrap().is_empty(),
         "B sees no key of A's members"
@@ -219,7 +219,7 @@ async fn api_keys_are_listed_and_revoked_per_tenant(db: TestDb) {
     );
     drop(tx);
 
-    let mut tx = store.tenant(&sa, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
     tx.revoke_api_key(
         bound.id,
         Timestamp::from_millis(NOW + 5),

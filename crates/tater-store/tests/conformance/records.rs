@@ -1,4 +1,5 @@
 use serde_json::json;
+use tater_domain::module::Record;
 use tater_domain::module::{PageCursor, parse_list_query};
 use tater_domain::modules::{POAM, RISKS};
 use tater_domain::{AuditAction, Timestamp};
@@ -11,6 +12,7 @@ use crate::support::*;
 both_engines!(
     crud_writes_record_and_audit_together,
     rollback_leaves_neither_record_nor_audit,
+    a_read_only_permit_writes_nothing,
     other_tenant_sees_and_changes_nothing,
     stale_version_is_a_conflict,
     filters_sort_and_search,
@@ -32,7 +34,7 @@ async fn crud_writes_record_and_audit_together(db: TestDb) {
     )
     .await;
 
-    let mut tx = store.tenant(&scope, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&scope.permit(Mode::Write)).await.unwrap();
     let mut got = tx.get_record("poam", rec.meta.id).await.unwrap().unwrap();
     assert_eq!(got, rec);
     got.data.insert("title".into(), json!("B"));
@@ -47,7 +49,7 @@ async fn crud_writes_record_and_audit_together(db: TestDb) {
     .unwrap();
     tx.commit().await.unwrap();
 
-    let mut tx = store.tenant(&scope, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&scope.permit(Mode::Write)).await.unwrap();
     let now = tx.get_record("poam", rec.meta.id).await.unwrap().unwrap();
     assert_eq!(
         (now.data["title"].clone(), now.meta.version),
@@ -63,7 +65,7 @@ async fn crud_writes_record_and_audit_together(db: TestDb) {
     .unwrap();
     tx.commit().await.unwrap();
 
-    let mut tx = store.tenant(&scope, Mode::Read).await.unwrap();
+    let mut tx = store.tenant(&scope.permit(Mode::Read)).await.unwrap();
     assert!(tx.get_record("poam", rec.meta.id).await.unwrap().is_none());
     let log = tx
         .list_audit(&AuditQuery {
@@ -93,7 +95,7 @@ async fn rollback_leaves_neither_record_nor_audit(db: TestDb) {
         NOW,
     );
     {
-        let mut tx = store.tenant(&scope, Mode::Write).await.unwrap();
+        let mut tx = store.tenant(&scope.permit(Mode::Write)).await.unwrap();
         tx.insert_record(
             "poam",
             &rec,
@@ -103,7 +105,38 @@ async fn rollback_leaves_neither_record_nor_audit(db: TestDb) {
         .unwrap();
         // dropped without commit
     }
-    let mut tx = store.tenant(&scope, Mode::Read).await.unwrap();
+    nothing_but_the_org(&*store, &scope, &rec).await;
+}
+
+/// A transaction opened from a read-only permit refuses a write, even one whose statement
+/// the database would run, and what it tried is gone with the transaction.
+async fn a_read_only_permit_writes_nothing(db: TestDb) {
+    let store = open(&db).await;
+    let (_, scope) = new_org(&*store, "Acme").await;
+    let rec = record(
+        &POAM,
+        json!({"title": "A", "weaknessDescription": "w"}),
+        NOW,
+    );
+    {
+        let mut tx = store.tenant(&scope.permit(Mode::Read)).await.unwrap();
+        let refused = tx
+            .insert_record(
+                "poam",
+                &rec,
+                &audit_for(&scope, AuditAction::Create, &POAM, rec.meta.id),
+            )
+            .await;
+        assert!(matches!(refused, Err(StoreError::ReadOnly)), "{refused:?}");
+        // Even a commit keeps nothing of it: it is refused, and the transaction rolls back.
+        assert!(matches!(tx.commit().await, Err(StoreError::ReadOnly)));
+    }
+    nothing_but_the_org(&*store, &scope, &rec).await;
+}
+
+/// `rec` is not stored, and the organization's log holds only its own creation.
+async fn nothing_but_the_org(store: &dyn tater_store::Store, scope: &Scope, rec: &Record) {
+    let mut tx = store.tenant(&scope.permit(Mode::Read)).await.unwrap();
     assert!(tx.get_record("poam", rec.meta.id).await.unwrap().is_none());
     let log = tx
         .list_audit(&AuditQuery {
@@ -129,7 +162,7 @@ async fn other_tenant_sees_and_changes_nothing(db: TestDb) {
     )
     .await;
 
-    let mut tx = store.tenant(&b, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&b.permit(Mode::Write)).await.unwrap();
     assert!(tx.get_record("poam", rec.meta.id).await.unwrap().is_none());
     let mut changed = rec.clone();
     changed.data.insert("title".into(), json!("stolen"));
@@ -155,12 +188,12 @@ async fn other_tenant_sees_and_changes_nothing(db: TestDb) {
     tx.commit().await.unwrap();
 
     assert!(list(&*store, &b, &POAM, &[]).await.is_empty());
-    let mut tx = store.tenant(&a, Mode::Read).await.unwrap();
+    let mut tx = store.tenant(&a.permit(Mode::Read)).await.unwrap();
     assert_eq!(
         tx.get_record("poam", rec.meta.id).await.unwrap().unwrap(),
         rec
     );
-    let mut tx = store.tenant(&b, Mode::Read).await.unwrap();
+    let mut tx = store.tenant(&b.permit(Mode::Read)).await.unwrap();
     let log = tx
         .list_audit(&AuditQuery {
             limit: 10,
@@ -183,7 +216,7 @@ async fn stale_version_is_a_conflict(db: TestDb) {
     )
     .await;
     rec.meta.version = 2;
-    let mut tx = store.tenant(&scope, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&scope.permit(Mode::Write)).await.unwrap();
     tx.update_record(
         "poam",
         &rec,
@@ -328,7 +361,7 @@ async fn cursor_pages_cover_everything_once(db: TestDb) {
                 params.push(("cursor".into(), c.clone()));
             }
             let q = parse_list_query(&POAM, &params, date!(2026 - 11 - 29), &[]).unwrap();
-            let mut tx = store.tenant(&s, Mode::Read).await.unwrap();
+            let mut tx = store.tenant(&s.permit(Mode::Read)).await.unwrap();
             let mut page = tx.list_records("poam", &q).await.unwrap();
             let more = page.len() > 4;
             page.truncate(4);
@@ -368,7 +401,7 @@ async fn count_by_groups_integers(db: TestDb) {
         .await;
     }
     insert(&*store, &s, &RISKS, json!({"title": "unrated"}), NOW).await;
-    let mut tx = store.tenant(&s, Mode::Read).await.unwrap();
+    let mut tx = store.tenant(&s.permit(Mode::Read)).await.unwrap();
     let mut groups = tx
         .count_by("risks", &["likelihood", "impact"])
         .await
@@ -399,7 +432,7 @@ async fn audit_sequence_and_filters(db: TestDb) {
         .await;
     }
     insert(&*store, &b, &RISKS, json!({"title": "b"}), NOW).await;
-    let mut tx = store.tenant(&a, Mode::Read).await.unwrap();
+    let mut tx = store.tenant(&a.permit(Mode::Read)).await.unwrap();
     let all = tx
         .list_audit(&AuditQuery {
             limit: 100,
@@ -455,7 +488,7 @@ async fn audit_sequence_and_filters(db: TestDb) {
         .await
         .unwrap();
     assert!(none.is_empty());
-    let mut tx = store.tenant(&b, Mode::Read).await.unwrap();
+    let mut tx = store.tenant(&b.permit(Mode::Read)).await.unwrap();
     let b_log = tx
         .list_audit(&AuditQuery {
             limit: 100,
@@ -500,7 +533,7 @@ async fn pages_are_bounded_by_bytes(db: TestDb) {
     .unwrap();
     let mut seen = Vec::new();
     let mut pages = 0;
-    let mut tx = store.tenant(&scope, Mode::Read).await.unwrap();
+    let mut tx = store.tenant(&scope.permit(Mode::Read)).await.unwrap();
     loop {
         let (page, more) = tx.page_records(def.name, &q, 30_000).await.unwrap();
         assert!(!page.is_empty());

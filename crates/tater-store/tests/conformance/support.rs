@@ -2,10 +2,8 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use tater_domain::module::{ModuleDef, Record, RecordMeta, parse_list_query, validate};
-use tater_domain::scope::SystemPurpose;
-use tater_domain::{
-    Actor, AuditAction, AuditDraft, Channel, Org, OrgId, RecordId, TenantScope, Timestamp,
-};
+use tater_domain::{Actor, AuditAction, AuditDraft, Channel, Org, OrgId, RecordId, Timestamp};
+use tater_domain::{Permit, SystemPurpose};
 use tater_store::{Mode, Store};
 use tater_testkit::TestDb;
 use time::macros::date;
@@ -16,11 +14,26 @@ pub async fn open(db: &TestDb) -> Arc<dyn Store> {
     tater_store::open(&db.url).await.expect("open store")
 }
 
+/// One organization's data as the suite reaches it: through system permits (the store opens
+/// tenant transactions only from a permit).
+#[derive(Debug, Clone, Copy)]
+pub struct Scope(pub OrgId);
+
+impl Scope {
+    pub fn permit(&self, mode: Mode) -> Permit {
+        Permit::system(self.0, SystemPurpose::Inspection, mode)
+    }
+
+    pub fn org(&self) -> OrgId {
+        self.0
+    }
+}
+
 pub fn system(org: OrgId) -> Actor {
     Actor::system("conformance", "test", org, Channel::Api)
 }
 
-pub async fn new_org(store: &dyn Store, name: &str) -> (OrgId, TenantScope) {
+pub async fn new_org(store: &dyn Store, name: &str) -> (OrgId, Scope) {
     let org = Org {
         id: OrgId::generate(),
         name: name.to_owned(),
@@ -38,10 +51,7 @@ pub async fn new_org(store: &dyn Store, name: &str) -> (OrgId, TenantScope) {
     let mut tx = store.identity(Mode::Write).await.unwrap();
     tx.insert_org(&org, &audit).await.unwrap();
     tx.commit().await.unwrap();
-    (
-        org.id,
-        TenantScope::system(org.id, SystemPurpose::Inspection),
-    )
+    (org.id, Scope(org.id))
 }
 
 pub fn record(def: &ModuleDef, body: Value, at: i64) -> Record {
@@ -66,12 +76,7 @@ pub fn record(def: &ModuleDef, body: Value, at: i64) -> Record {
     }
 }
 
-pub fn audit_for(
-    scope: &TenantScope,
-    action: AuditAction,
-    def: &ModuleDef,
-    id: RecordId,
-) -> AuditDraft {
+pub fn audit_for(scope: &Scope, action: AuditAction, def: &ModuleDef, id: RecordId) -> AuditDraft {
     AuditDraft::new(
         &system(scope.org()),
         action,
@@ -84,13 +89,13 @@ pub fn audit_for(
 
 pub async fn insert(
     store: &dyn Store,
-    scope: &TenantScope,
+    scope: &Scope,
     def: &ModuleDef,
     body: Value,
     at: i64,
 ) -> Record {
     let rec = record(def, body, at);
-    let mut tx = store.tenant(scope, Mode::Write).await.unwrap();
+    let mut tx = store.tenant(&scope.permit(Mode::Write)).await.unwrap();
     tx.insert_record(
         def.name,
         &rec,
@@ -104,7 +109,7 @@ pub async fn insert(
 
 pub async fn list(
     store: &dyn Store,
-    scope: &TenantScope,
+    scope: &Scope,
     def: &ModuleDef,
     params: &[(&str, &str)],
 ) -> Vec<Record> {
@@ -113,7 +118,7 @@ pub async fn list(
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let q = parse_list_query(def, &params, date!(2026 - 11 - 29), &[]).expect("valid query");
-    let mut tx = store.tenant(scope, Mode::Read).await.unwrap();
+    let mut tx = store.tenant(&scope.permit(Mode::Read)).await.unwrap();
     tx.list_records(def.name, &q).await.unwrap()
 }
 
