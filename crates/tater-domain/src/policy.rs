@@ -51,6 +51,23 @@ impl Action {
 }
 
 impl Action {
+    /// The action's name in the API document (`x-tater-action`) and in tool registries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Read => "read",
+            Action::ReadRecords(_) => "read-records",
+            Action::ReadChecks => "read-checks",
+            Action::ReadAudit => "read-audit",
+            Action::WriteRecord => "write-record",
+            Action::ManageSettings => "manage-settings",
+            Action::ManageMembers => "manage-members",
+            Action::ManageKeys => "manage-keys",
+            Action::ExportAll => "export-all",
+            Action::CrossOrg => "cross-org",
+            Action::AgentReport => "agent-report",
+        }
+    }
+
     /// Whether the action changes anything: its transactions write (and lock what they read).
     pub fn mode(self) -> Mode {
         match self {

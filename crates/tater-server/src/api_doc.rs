@@ -1,11 +1,11 @@
 //! Routes and their OpenAPI description are registered together, so the document at
 //! `/api/openapi.json` cannot drift from the router: a route exists only if it is documented.
 
-use axum::Router;
 use axum::http::Method;
 use axum::routing::MethodRouter;
+use axum::{Extension, Router};
 use serde_json::{Map, Value, json};
-use tater_domain::Role;
+use tater_domain::policy::Action;
 
 use crate::extract::{API_KEY_HEADER, ORG_HEADER};
 use crate::state::AppState;
@@ -14,11 +14,17 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Copy)]
 pub enum Access {
     Public,
-    /// Authenticated, with at least this role in the active organization.
-    Role(Role),
+    /// Authenticated and allowed this action in the active organization. The policy says
+    /// which role that takes (the document shows it), and the route checks it as soon as
+    /// the caller is known, before any body is read.
+    Action(Action),
     /// Authenticated; no organization needs to be selected.
     Signed,
 }
+
+/// The action a route serves, in its request's extensions for [`crate::extract::AuthActor`].
+#[derive(Debug, Clone, Copy)]
+pub struct DeclaredAction(pub Action);
 
 /// One documented operation.
 pub struct Op {
@@ -134,7 +140,7 @@ impl Op {
         });
         match self.access {
             Access::Public => {}
-            Access::Role(_) | Access::Signed => {
+            Access::Action(_) | Access::Signed => {
                 op["security"] = json!([{ "bearer": [] }, { "apiKey": [] }]);
                 responses.insert("401".into(), problem("No valid credential (UNAUTHORIZED)"));
                 responses.insert("403".into(), problem("Role too low (FORBIDDEN), or organization not yours (ORG_MISMATCH, NOT_A_MEMBER)"));
@@ -145,11 +151,15 @@ impl Op {
                 }));
             }
         }
-        if let Access::Role(role) = self.access {
+        if let Access::Action(action) = self.access {
+            let role = action.required_role();
             op["x-tater-min-role"] = json!(role);
-            op["description"] = json!(format!(
-                "Requires the {role} role or higher in the active organization."
-            ));
+            op["x-tater-action"] = json!(action.name());
+            op["description"] = json!(if action == Action::AgentReport {
+                "An endpoint agent's own credential only; no person may call it.".to_owned()
+            } else {
+                format!("Requires the {role} role or higher in the active organization.")
+            });
         }
         if self.path.contains('{') {
             responses.insert(
@@ -220,6 +230,10 @@ impl ApiRouter {
             .entry(op.path.clone())
             .or_insert_with(|| json!({}));
         entry[op.method.as_str().to_ascii_lowercase()] = op.to_json();
+        let handler = match op.access {
+            Access::Action(action) => handler.layer(Extension(DeclaredAction(action))),
+            Access::Public | Access::Signed => handler,
+        };
         self.router = self.router.route(&op.path, handler);
         self
     }

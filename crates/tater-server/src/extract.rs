@@ -8,9 +8,10 @@ use bytes::Bytes;
 use percent_encoding::percent_decode_str;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tater_domain::{Actor, ValidationErrors};
+use tater_domain::{Actor, ValidationErrors, authorize};
 use tater_service::{Credential, Identity};
 
+use crate::api_doc::DeclaredAction;
 use crate::error::Problem;
 use crate::gate::ExportPermit;
 use crate::rate_limit::TenantBucket;
@@ -114,6 +115,11 @@ impl FromRequestParts<AppState> for AuthActor {
         // The tenant's bucket, now that the tenant is known (SPEC A6).
         if let Some(bucket) = parts.extensions.get::<TenantBucket>() {
             bucket.check(actor.org()).await?;
+        }
+        // The action the route declared, checked before any body is read (the use case
+        // checks it again, and opens its transaction from the permit it gets).
+        if let Some(DeclaredAction(action)) = parts.extensions.get::<DeclaredAction>() {
+            authorize(&actor, *action).map_err(tater_service::ServiceError::from)?;
         }
         Ok(Self(actor))
     }

@@ -12,6 +12,7 @@ use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::ApiResult;
 use crate::extract::{AuthActor, IdPath, JsonBody};
 use crate::state::AppState;
+use tater_domain::Action;
 
 pub fn routes(mut api: ApiRouter) -> ApiRouter {
     let s = |t: &str| json!({ "type": t });
@@ -36,7 +37,7 @@ pub fn routes(mut api: ApiRouter) -> ApiRouter {
             "expiresAt": { "type": "string", "description": "RFC 3339, in the future, within five years" },
         },
     });
-    let admin = Access::Role(Role::OrgAdmin);
+    let admin = Access::Action(Action::ManageKeys);
     api.route(
         Op::get("/api/api-keys", "api_keys_list", "API keys that can act in the organization").tag("api keys").access(admin)
             .ok(200, "Keys (never their secrets)", Some(json!({ "type": "object", "properties": { "items": { "type": "array", "items": key.clone() } } }))),

@@ -8,13 +8,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 use tater_audit::export::{CSV_COLUMNS, Line, csv_cells};
-use tater_domain::Role;
 use tater_service::AuditExport;
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{AuthActor, ExportSlot, Params};
 use crate::state::AppState;
+use tater_domain::Action;
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     let s = |t: &str| json!({ "type": t });
@@ -36,7 +36,7 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
     });
     let op = Op::get("/api/audit-log", "audit_log", "The organization's audit log, newest first")
         .tag("audit")
-        .access(Access::Role(Role::Auditor))
+        .access(Access::Action(Action::ReadAudit))
         .query("via", json!({ "enum": ["web", "mcp", "copilot", "claude", "agent", "api", "cron"] }), "channel")
         .query("userId", s("string"), "actor's user id (or system:<name>)")
         .query("entityType", s("string"), "e.g. poam, risk, config-doc, user, membership, api-key, organization")
@@ -49,7 +49,7 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
         .ok(200, "A page of entries", Some(json!({ "type": "object", "properties": { "items": { "type": "array", "items": entry }, "nextCursor": { "type": ["string", "null"] } } })));
     let filters = |op: Op| {
         op.tag("audit")
-            .access(Access::Role(Role::Auditor))
+            .access(Access::Action(Action::ReadAudit))
             .query(
                 "via",
                 json!({ "enum": ["web", "mcp", "copilot", "claude", "agent", "api", "cron"] }),
@@ -79,7 +79,7 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
         "Verifies the organization's audit log in the database: hashes, chain, signatures, checkpoints, head",
     )
     .tag("audit")
-    .access(Access::Role(Role::Auditor))
+    .access(Access::Action(Action::ReadAudit))
     .ok(200, "The verification report (ok is false when anything is wrong)", Some(json!({ "type": "object" })));
     api.route(op, get(audit_log))
         .route(export, get(audit_export))

@@ -5,7 +5,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, put};
 use serde_json::{Value, json};
-use tater_domain::Role;
 use tater_domain::module::input_schema;
 use tater_domain::modules::CONTROL_OVERLAYS;
 
@@ -13,6 +12,7 @@ use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::ApiResult;
 use crate::extract::{AuthActor, IdPath, JsonBody, Params};
 use crate::state::AppState;
+use tater_domain::Action;
 
 pub fn routes(mut api: ApiRouter) -> ApiRouter {
     let s = |t: &str| json!({ "type": t });
@@ -34,8 +34,8 @@ pub fn routes(mut api: ApiRouter) -> ApiRouter {
         }),
     );
     let overlay = api.schema("ControlOverlayInput", input_schema(&CONTROL_OVERLAYS));
-    let read = Access::Role(Role::Viewer);
-    let write = Access::Role(Role::Admin);
+    let read = Access::Action(Action::Read);
+    let write = Access::Action(Action::WriteRecord);
     let list = Op::get("/api/controls", "controls_list", "Controls with the organization's overlays")
         .tag("controls")
         .access(read)
@@ -55,7 +55,7 @@ pub fn routes(mut api: ApiRouter) -> ApiRouter {
             "Technical checks the agent runs, with severity and mapped controls",
         )
         .tag("controls")
-        .access(read)
+        .access(Access::Action(Action::ReadChecks))
         .ok(200, "Checks", Some(json!({ "type": "object" }))),
         get(checks),
     )

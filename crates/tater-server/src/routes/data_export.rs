@@ -16,7 +16,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Map, Value, json};
-use tater_domain::{Actor, Role};
+use tater_domain::Actor;
 use tater_service::RecordExport;
 use tokio::sync::mpsc;
 use zip::write::SimpleFileOptions;
@@ -26,6 +26,7 @@ use crate::error::{ApiResult, Problem};
 use crate::extract::{ExportSlot, Params};
 use crate::routes::list_export::Source;
 use crate::state::AppState;
+use tater_domain::Action;
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     api.route(
@@ -35,7 +36,7 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
             "Everything the organization holds, as a zip of JSON files with a manifest (audited)",
         )
         .tag("organization")
-        .access(Access::Role(Role::OrgAdmin))
+        .access(Access::Action(Action::ExportAll))
         .ok_content(
             "application/zip",
             json!({ "type": "string", "format": "binary" }),

@@ -7,13 +7,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tater_domain::Role;
 use tater_service::EnrollRequest;
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::ApiResult;
 use crate::extract::{API_KEY_HEADER, AuthActor, IdPath, JsonBody, Params};
 use crate::state::AppState;
+use tater_domain::Action;
 
 /// Scan reports carry up to 16 KiB of evidence per result; they get a larger body limit.
 pub const SCAN_BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -21,9 +21,9 @@ pub const SCAN_BODY_LIMIT: usize = 16 * 1024 * 1024;
 pub fn routes(api: ApiRouter) -> ApiRouter {
     let s = |t: &str| json!({ "type": t });
     let obj = Some(s("object"));
-    let admin = Access::Role(Role::Admin);
-    let read = Access::Role(Role::Viewer);
-    let agent = Access::Role(Role::Agent);
+    let admin = Access::Action(Action::WriteRecord);
+    let read = Access::Action(Action::Read);
+    let agent = Access::Action(Action::AgentReport);
     let enroll_body = json!({
         "type": "object", "additionalProperties": false,
         "required": ["token", "hostname", "os", "osVersion", "arch", "agentVersion"],

@@ -6,16 +6,16 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use tater_domain::Role;
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::ApiResult;
 use crate::extract::{AuthActor, IdPath, JsonBody, Params};
 use crate::state::AppState;
+use tater_domain::Action;
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     let obj = Some(json!({ "type": "object" }));
-    let admin = Access::Role(Role::Admin);
+    let admin = Access::Action(Action::WriteRecord);
     api.route(
         Op::post("/api/scripts/{id}/execute", "scripts_execute", "Run a script on endpoints by hostname (Admin; needs remoteExecution); audited")
             .tag("commands").access(admin).path_id()
@@ -30,14 +30,14 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
         post(remediate),
     )
     .route(
-        Op::get("/api/jobs", "jobs_list", "The command channel's history, newest first, each job with its status on each endpoint").tag("commands").access(Access::Role(tater_domain::modules::SCRIPTS.read_role))
+        Op::get("/api/jobs", "jobs_list", "The command channel's history, newest first, each job with its status on each endpoint").tag("commands").access(Access::Action(Action::ReadRecords(tater_domain::modules::SCRIPTS.read_role)))
             .query("limit", json!({ "type": "integer", "minimum": 1, "maximum": 500 }), "page size")
             .query("cursor", json!({ "type": "string" }), "nextCursor of the previous page")
             .ok(200, "A page of jobs", obj.clone()),
         get(list_jobs),
     )
     .route(
-        Op::get("/api/jobs/{id}", "jobs_get", "A job and its status on each endpoint").tag("commands").access(Access::Role(tater_domain::modules::SCRIPTS.read_role)).path_id()
+        Op::get("/api/jobs/{id}", "jobs_get", "A job and its status on each endpoint").tag("commands").access(Access::Action(Action::ReadRecords(tater_domain::modules::SCRIPTS.read_role))).path_id()
             .ok(200, "The job", obj.clone()),
         get(job),
     )
@@ -48,12 +48,12 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
         post(cancel),
     )
     .route(
-        Op::get("/api/agent/commands", "agent_commands", "An agent's pending commands (agent credential); they are marked sent").tag("agent").access(Access::Role(Role::Agent))
+        Op::get("/api/agent/commands", "agent_commands", "An agent's pending commands (agent credential); they are marked sent").tag("agent").access(Access::Action(Action::AgentReport))
             .ok(200, "`{items: [{jobId, name, language, runAs, timeoutSecs, content}]}`", obj.clone()),
         get(commands),
     )
     .route(
-        Op::post("/api/agent/commands/{id}/result", "agent_command_result", "An agent reports a command's outcome (agent credential)").tag("agent").access(Access::Role(Role::Agent)).path_id()
+        Op::post("/api/agent/commands/{id}/result", "agent_command_result", "An agent reports a command's outcome (agent credential)").tag("agent").access(Access::Action(Action::AgentReport)).path_id()
             .body(json!({ "type": "object", "required": ["status"], "properties": { "status": { "enum": ["succeeded", "failed", "timedOut", "refused"] }, "exitCode": { "type": "integer" }, "stdout": { "type": "string" }, "stderr": { "type": "string" }, "durationMs": { "type": "integer" }, "reason": { "type": "string" } } }))
             .ok(204, "Recorded", None),
         post(command_result),

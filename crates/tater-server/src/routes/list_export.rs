@@ -12,13 +12,14 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
-use tater_domain::{Actor, Role};
+use tater_domain::Actor;
 use tater_service::Page;
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ExportSlot, Params};
 use crate::state::AppState;
+use tater_domain::Action;
 
 const PAGE: &str = "500";
 
@@ -52,12 +53,12 @@ impl Source {
         }
     }
 
-    /// Who may export it (the list's own rule; the service checks it again).
-    fn access(self) -> Role {
+    /// The action its list serves (the service checks it again).
+    fn action(self) -> Action {
         match self {
-            Source::Members => Role::OrgAdmin,
-            Source::Jobs => tater_domain::modules::SCRIPTS.read_role,
-            _ => Role::Viewer,
+            Source::Members => Action::ManageMembers,
+            Source::Jobs => Action::ReadRecords(tater_domain::modules::SCRIPTS.read_role),
+            _ => Action::Read,
         }
     }
 
@@ -200,7 +201,7 @@ pub fn routes(mut api: ApiRouter) -> ApiRouter {
             Source::Jobs => "commands",
             _ => "endpoints",
         })
-        .access(Access::Role(source.access()))
+        .access(Access::Action(source.action()))
         .query(
             "format",
             json!({ "enum": ["csv", "json"] }),

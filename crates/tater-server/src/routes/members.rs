@@ -12,6 +12,7 @@ use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::ApiResult;
 use crate::extract::{AuthActor, IdPath, JsonBody};
 use crate::state::AppState;
+use tater_domain::Action;
 
 pub fn routes(mut api: ApiRouter) -> ApiRouter {
     let roles = json!({ "type": "string", "enum": ["viewer", "auditor", "admin", "orgadmin", "superadmin"] });
@@ -43,7 +44,7 @@ pub fn routes(mut api: ApiRouter) -> ApiRouter {
             },
         }),
     );
-    let admin = Access::Role(Role::OrgAdmin);
+    let admin = Access::Action(Action::ManageMembers);
     api.route(
         Op::get("/api/members", "members_list", "Members of the organization").tag("members").access(admin)
             .ok(200, "Members", Some(json!({ "type": "object", "properties": { "items": { "type": "array", "items": member.clone() } } }))),

@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use futures::StreamExt;
 use serde_json::{Value, json};
+use tater_domain::Actor;
 use tater_domain::module::{ModuleDef, input_schema, output_schema};
-use tater_domain::{Actor, Role};
 use tater_export::CsvExport;
 use tater_export::emass::Layout;
 
@@ -18,6 +18,7 @@ use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{AuthActor, ExportSlot, IdPath, JsonBody, Params};
 use crate::state::AppState;
+use tater_domain::Action;
 
 fn list_params(mut op: Op, def: &ModuleDef) -> Op {
     op = op
@@ -73,8 +74,8 @@ pub fn routes(mut api: ApiRouter, def: &'static ModuleDef) -> ApiRouter {
     });
     let base = format!("/api/{name}");
     let one = format!("/api/{name}/{{id}}");
-    let read = Access::Role(def.read_role);
-    let write = Access::Role(Role::Admin);
+    let read = Access::Action(Action::ReadRecords(def.read_role));
+    let write = Access::Action(Action::WriteRecord);
 
     let list_op = list_params(
         Op::get(

@@ -6,12 +6,12 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tater_domain::Role;
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::ApiResult;
 use crate::extract::{AuthActor, JsonBody};
 use crate::state::AppState;
+use tater_domain::Action;
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     let op = Op::get(
@@ -20,11 +20,11 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
         "Cross-organization: every organization on this server",
     )
     .tag("platform")
-    .access(Access::Role(Role::SuperAdmin))
+    .access(Access::Action(Action::CrossOrg))
     .ok(200, "All organizations", Some(json!({ "type": "object" })));
     let create = Op::post("/api/organizations", "cross_org_create_organization", "Cross-organization: create an organization (you become its OrgAdmin)")
         .tag("platform")
-        .access(Access::Role(Role::SuperAdmin))
+        .access(Access::Action(Action::CrossOrg))
         .body(json!({
             "type": "object", "additionalProperties": false, "required": ["name"],
             "properties": { "name": { "type": "string", "maxLength": 200 }, "entraTenantId": { "type": "string", "format": "uuid" } },

@@ -5,16 +5,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use tater_domain::Role;
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::ApiResult;
 use crate::extract::{AuthActor, JsonBody, Params};
 use crate::state::AppState;
+use tater_domain::Action;
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     let s = |t: &str| json!({ "type": t });
-    let read = Access::Role(Role::Viewer);
+    let read = Access::Action(Action::Read);
     api.route(
         Op::get("/api/posture", "posture", "Compliance posture from the latest scan of every active endpoint, risk acceptances applied")
             .tag("posture").access(read)
@@ -40,7 +40,7 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
     )
     .route(
         Op::post("/api/poam/from-control", "poam_from_control", "Create a POAM item for a failing control, from its failed checks, endpoints and evidence")
-            .tag("POAM items").access(Access::Role(Role::Admin))
+            .tag("POAM items").access(Access::Action(Action::WriteRecord))
             .body(json!({
                 "type": "object", "additionalProperties": false, "required": ["control"],
                 "properties": { "control": s("string"), "scheduledCompletion": { "type": "string", "format": "date" } },

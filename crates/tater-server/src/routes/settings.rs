@@ -4,12 +4,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::routing::{get, put};
 use serde_json::{Value, json};
-use tater_domain::Role;
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::ApiResult;
 use crate::extract::{AuthActor, JsonBody};
 use crate::state::AppState;
+use tater_domain::Action;
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     let schema = json!({
@@ -23,7 +23,7 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
             "The organization's settings",
         )
         .tag("settings")
-        .access(Access::Role(Role::Viewer))
+        .access(Access::Action(Action::Read))
         .ok(200, "Settings", Some(schema.clone())),
         get(get_settings),
     )
@@ -34,7 +34,7 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
             "Change the organization's settings (audited)",
         )
         .tag("settings")
-        .access(Access::Role(Role::OrgAdmin))
+        .access(Access::Action(Action::ManageSettings))
         .body(schema.clone())
         .ok(200, "Settings", Some(schema)),
         put(update_settings),

@@ -6,12 +6,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use tater_domain::Role;
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::ApiResult;
 use crate::extract::{AuthActor, IdPath, JsonBody};
 use crate::state::AppState;
+use tater_domain::Action;
 
 pub fn routes(mut api: ApiRouter) -> ApiRouter {
     let s = |t: &str| json!({ "type": t });
@@ -52,7 +52,7 @@ pub fn routes(mut api: ApiRouter) -> ApiRouter {
                 "enabled": s("boolean"), "version": s("integer") } },
         ],
     });
-    let admin = Access::Role(Role::OrgAdmin);
+    let admin = Access::Action(Action::ManageSettings);
     let list = json!({ "type": "object", "properties": { "items": { "type": "array", "items": dest.clone() } } });
     let tag = "siem";
     api.route(

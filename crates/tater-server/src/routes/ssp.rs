@@ -7,18 +7,18 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
-use tater_domain::Role;
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ExportSlot, Params};
 use crate::state::AppState;
+use tater_domain::Action;
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     api.route(
         Op::get("/api/ssp", "ssp_get", "The System Security Plan as OSCAL 1.2.1 JSON (deterministic UUIDs: unchanged data gives identical bytes) or as a Word document")
             .tag("federal")
-            .access(Access::Role(Role::Viewer))
+            .access(Access::Action(Action::Read))
             .query("format", json!({ "enum": ["oscal-json", "docx"], "default": "oscal-json" }), "oscal-json (default) or docx")
             .ok(200, "An OSCAL `system-security-plan` document", Some(json!({ "type": "object" })))
             .ok_content(DOCX, json!({ "type": "string", "format": "binary" })),

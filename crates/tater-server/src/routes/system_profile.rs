@@ -5,13 +5,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::routing::{get, put};
 use serde_json::Value;
-use tater_domain::Role;
 use tater_domain::modules::SYSTEM_PROFILE;
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::ApiResult;
 use crate::extract::{AuthActor, JsonBody};
 use crate::state::AppState;
+use tater_domain::Action;
 
 pub fn routes(mut api: ApiRouter) -> ApiRouter {
     let schema = api.schema(
@@ -26,7 +26,7 @@ pub fn routes(mut api: ApiRouter) -> ApiRouter {
             "The system profile (or `{configured: false}`)",
         )
         .tag("federal")
-        .access(Access::Role(Role::Viewer))
+        .access(Access::Action(Action::Read))
         .ok(200, "The profile", Some(schema.clone())),
         get(get_profile),
     )
@@ -37,7 +37,7 @@ pub fn routes(mut api: ApiRouter) -> ApiRouter {
             "Create or replace the system profile (OrgAdmin; audited)",
         )
         .tag("federal")
-        .access(Access::Role(Role::OrgAdmin))
+        .access(Access::Action(Action::ManageSettings))
         .body(input)
         .ok(200, "The profile", Some(schema)),
         put(put_profile),

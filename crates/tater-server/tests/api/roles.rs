@@ -9,10 +9,60 @@ use tater_testkit::{TestDb, both_engines};
 use crate::support::*;
 
 both_engines!(
+    every_documented_operation_by_every_role,
     every_write_route_by_every_role,
     every_write_route_by_every_role_with_entra_tokens,
     reads_audit_and_cross_org_by_role
 );
+
+/// The matrix by construction: every operation `/api/openapi.json` documents with a least
+/// role (`x-tater-min-role`, derived from the action the route declares), called by a member
+/// of every role. Below it the answer is 403 FORBIDDEN — before any body is read, so an
+/// empty body is enough to ask; at or above it, never FORBIDDEN. Operations of endpoint
+/// agents refuse every person. A new route is in the matrix by being documented.
+async fn every_documented_operation_by_every_role(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Org").await;
+    let mut members = Vec::new();
+    for role in Role::ALL {
+        let key = app.member(org, &format!("{role}@example.com"), role).await;
+        members.push((role, key));
+    }
+    let res = app.client.get(app.url("/api/openapi.json")).send().await;
+    let (_, doc) = json_of(res.unwrap()).await;
+    let id = new_id();
+    let mut asked = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let Some(least) = op["x-tater-min-role"].as_str() else {
+                continue;
+            };
+            // `agent` is no member's role: every person is at or above it.
+            let least = match least {
+                "agent" => Role::Agent,
+                person => person.parse::<Role>().unwrap(),
+            };
+            let agents_only = op["x-tater-action"] == "agent-report";
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let url = path.replace("{id}", &id);
+            for (role, key) in &members {
+                let mut req = app.req(method.clone(), &url, key);
+                if method == Method::POST || method == Method::PUT {
+                    req = req.json(&serde_json::json!({}));
+                }
+                let (s, body) = json_of(req.send().await.unwrap()).await;
+                let refused = s == StatusCode::FORBIDDEN && body["error"] == "FORBIDDEN";
+                let allowed = *role >= least && !agents_only;
+                assert_eq!(
+                    refused, !allowed,
+                    "{method} {path} as {role} (least {least}): {s} {body}"
+                );
+                asked += 1;
+            }
+        }
+    }
+    assert!(asked >= 90 * Role::ALL.len(), "{asked} calls");
+}
 
 async fn every_write_route_by_every_role(db: TestDb) {
     role_matrix(db, Cred::ApiKey).await;
