@@ -38,4 +38,4 @@ pub use role::Role;
 pub use scan::{CheckStatus, Counts, Scan, ScanResult};
 pub use scope::{Mode, SystemPurpose, TenantScope};
 pub use siem::{DeliveryState, Destination, DestinationKind};
-pub use time::Timestamp;
+pub use time::{Clock, Timestamp};

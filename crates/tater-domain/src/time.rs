@@ -116,6 +116,14 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// The one source of the current time for the server: services, the SIEM worker, the rate
+/// limiter and the Entra ID key cache all read it, so tests move time by moving one clock.
+/// The implementations (the wall clock, a clock tests set) live in the service crate; the
+/// domain only names the trait.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> Timestamp;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

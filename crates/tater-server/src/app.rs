@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use tater_service::{Clock, EntraConfig, Service, ServiceConfig};
@@ -124,7 +124,7 @@ impl App {
             .await
             .context("opening the database")?;
         let siem = match &config.siem {
-            Some(c) => Some(siem_support(c)?),
+            Some(c) => Some(siem_support(c, config.clock.clone())?),
             None => None,
         };
         let service = Service::new(
@@ -150,14 +150,13 @@ impl App {
             None => None,
         };
         let info = Arc::new(ServerInfo {
-            started: Instant::now(),
             started_at: service.now(),
             engine: store.engine(),
             security_contact: config.security_contact,
             demo_email: demo_login.as_ref().map(|d| d.email.clone()),
             openapi: OnceLock::new(),
         });
-        let limiter = Arc::new(RateLimiter::new(config.rate_limits).await?);
+        let limiter = Arc::new(RateLimiter::new(config.rate_limits, config.clock.clone()).await?);
         let gates = Arc::new(Gates::new(
             config.download_concurrency,
             config.export_concurrency,
@@ -177,16 +176,13 @@ impl App {
             .with_context(|| format!("listening on {}", config.listen))?;
         let addr = listener.local_addr()?;
         let worker = match (&siem, config.siem.as_ref().and_then(|c| c.worker.clone())) {
-            (Some(support), Some(wc)) => {
-                let clock = service.clone();
-                Some(Arc::new(tater_siem::worker::Worker::new(
-                    store.clone(),
-                    support.sender.clone(),
-                    support.secrets.clone(),
-                    wc,
-                    Arc::new(move || clock.now()),
-                )))
-            }
+            (Some(support), Some(wc)) => Some(Arc::new(tater_siem::worker::Worker::new(
+                store.clone(),
+                support.sender.clone(),
+                support.secrets.clone(),
+                wc,
+                config.clock.clone(),
+            ))),
             _ => None,
         };
         Ok(App {
@@ -236,7 +232,10 @@ impl App {
 }
 
 /// The egress module, sender and secret box behind SIEM destinations.
-fn siem_support(c: &SiemConfig) -> anyhow::Result<tater_service::SiemSupport> {
+fn siem_support(
+    c: &SiemConfig,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<tater_service::SiemSupport> {
     if c.egress.allow.is_empty() {
         tracing::info!("egress allowlist is empty: destinations must be public addresses");
     } else {
@@ -247,7 +246,7 @@ fn siem_support(c: &SiemConfig) -> anyhow::Result<tater_service::SiemSupport> {
     }
     let egress = Arc::new(tater_egress::Egress::new(c.egress.clone()).context("egress resolver")?);
     Ok(tater_service::SiemSupport {
-        sender: tater_siem::deliver::Sender::new(egress, c.hostname.clone()),
+        sender: tater_siem::deliver::Sender::new(egress, c.hostname.clone(), clock),
         secrets: tater_siem::secret_box::SecretBox::from_text(&c.master_key)
             .context("master key")?,
         failing_after_secs: c.failing_after_secs,

@@ -1,7 +1,6 @@
 //! What every handler can reach.
 
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
 
 use serde_json::Value;
 use tater_domain::Timestamp;
@@ -18,7 +17,6 @@ pub struct AppState {
 
 /// Facts about this running server.
 pub struct ServerInfo {
-    pub started: Instant,
     pub started_at: Timestamp,
     pub engine: Engine,
     /// The RFC 9116 `Contact:` value, e.g. `mailto:security@example.com`.

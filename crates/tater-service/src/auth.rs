@@ -13,6 +13,7 @@ use tater_domain::{
 };
 use tater_store::Mode;
 
+use crate::Clock;
 use crate::entra::EntraVerifier;
 use crate::secrets::{
     AGENT_CREDENTIAL_PREFIX, hash_api_key, is_well_formed, is_well_formed_api_key,
@@ -73,7 +74,10 @@ pub(crate) struct AuthKeys {
 }
 
 impl AuthKeys {
-    pub(crate) fn new(config: &ServiceConfig) -> anyhow::Result<Self> {
+    pub(crate) fn new(
+        config: &ServiceConfig,
+        clock: std::sync::Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         anyhow::ensure!(
             config.jwt_secret.len() >= 32,
             "the JWT secret must be at least 32 bytes"
@@ -87,7 +91,11 @@ impl AuthKeys {
             decoding: DecodingKey::from_secret(&config.jwt_secret),
             ttl_secs: config.session_ttl_secs,
             dummy_hash: hash_password(&crate::generate_api_key())?,
-            entra: config.entra.clone().map(EntraVerifier::new).transpose()?,
+            entra: config
+                .entra
+                .clone()
+                .map(|c| EntraVerifier::new(c, clock))
+                .transpose()?,
         })
     }
 }

@@ -2,11 +2,8 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
+pub use tater_domain::Clock;
 use tater_domain::Timestamp;
-
-pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> Timestamp;
-}
 
 /// The wall clock.
 pub struct SystemClock;

@@ -5,12 +5,14 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use tater_domain::{Clock, Timestamp};
 use tokio::sync::{Mutex, RwLock};
 
 /// Where Entra ID tokens come from and whom they must be for.
@@ -91,7 +93,7 @@ pub(crate) struct EntraClaims {
 
 struct KeySet {
     keys: HashMap<String, DecodingKey>,
-    fresh_until: Instant,
+    fresh_until: Timestamp,
 }
 
 /// The verifier: configuration, HTTP client and the cached keys.
@@ -100,7 +102,9 @@ pub(crate) struct EntraVerifier {
     client: reqwest::Client,
     keys: RwLock<Option<KeySet>>,
     /// When the keys were last fetched; also serialises fetches (one at a time).
-    last_fetch: Mutex<Option<Instant>>,
+    last_fetch: Mutex<Option<Timestamp>>,
+    /// The server's one clock: key freshness and the refresh floor follow it.
+    clock: Arc<dyn Clock>,
     /// Tokens that already passed every check, by SHA-256 of the token, so a client reusing its
     /// access token costs no RSA verification. Used only while the key set is fresh, emptied
     /// whenever it is refetched, and times are still checked on every use.
@@ -136,7 +140,7 @@ fn key_lifetime(headers: &reqwest::header::HeaderMap) -> Duration {
 }
 
 impl EntraVerifier {
-    pub(crate) fn new(config: EntraConfig) -> anyhow::Result<Self> {
+    pub(crate) fn new(config: EntraConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         config.validate()?;
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
@@ -147,6 +151,7 @@ impl EntraVerifier {
             client,
             keys: RwLock::new(None),
             last_fetch: Mutex::new(None),
+            clock,
             verified: std::sync::Mutex::new(HashMap::new()),
         })
     }
@@ -163,7 +168,7 @@ impl EntraVerifier {
             .read()
             .await
             .as_ref()
-            .is_some_and(|k| k.fresh_until > Instant::now());
+            .is_some_and(|k| k.fresh_until > self.clock.now());
         let cached = if fresh {
             self.verified
                 .lock()
@@ -224,10 +229,11 @@ impl EntraVerifier {
     /// The key for `kid`: from the cache while fresh; otherwise refetched, at most once per
     /// `refresh_floor` for unknown ids, so a flood of made-up kids cannot hammer the JWKS host.
     async fn key(&self, kid: &str) -> Result<DecodingKey, Rejection> {
+        let now = self.clock.now();
         {
             let keys = self.keys.read().await;
             if let Some(set) = keys.as_ref()
-                && set.fresh_until > Instant::now()
+                && set.fresh_until > now
                 && let Some(k) = set.keys.get(kid)
             {
                 return Ok(k.clone());
@@ -236,7 +242,7 @@ impl EntraVerifier {
         let mut last = self.last_fetch.lock().await;
         // Another request may have refreshed while this one waited.
         if let Some(set) = self.keys.read().await.as_ref()
-            && set.fresh_until > Instant::now()
+            && set.fresh_until > now
             && let Some(k) = set.keys.get(kid)
         {
             return Ok(k.clone());
@@ -246,11 +252,12 @@ impl EntraVerifier {
             .read()
             .await
             .as_ref()
-            .is_none_or(|s| s.fresh_until <= Instant::now());
-        let floor_passed = last.is_none_or(|t| t.elapsed() >= self.config.refresh_floor);
+            .is_none_or(|s| s.fresh_until <= now);
+        let floor = i64::try_from(self.config.refresh_floor.as_millis()).unwrap_or(i64::MAX);
+        let floor_passed = last.is_none_or(|t| t.plus_millis(floor) <= now);
         if stale || floor_passed {
-            *last = Some(Instant::now());
-            let set = self.fetch().await?;
+            *last = Some(now);
+            let set = self.fetch(now).await?;
             *self.keys.write().await = Some(set);
             // Verdicts reached under the old keys do not outlive them.
             if let Ok(mut cache) = self.verified.lock() {
@@ -265,7 +272,7 @@ impl EntraVerifier {
             .ok_or_else(|| Rejection::UnknownKey(kid.chars().take(64).collect()))
     }
 
-    async fn fetch(&self) -> Result<KeySet, Rejection> {
+    async fn fetch(&self, now: Timestamp) -> Result<KeySet, Rejection> {
         let fail = |e: String| Rejection::Jwks(e);
         let res = self
             .client
@@ -309,7 +316,7 @@ impl EntraVerifier {
         tracing::info!(keys = keys.len(), "fetched Entra ID signing keys");
         Ok(KeySet {
             keys,
-            fresh_until: Instant::now() + lifetime,
+            fresh_until: now.plus_seconds(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)),
         })
     }
 }

@@ -118,7 +118,7 @@ impl Service {
         clock: Arc<dyn Clock>,
         config: ServiceConfig,
     ) -> anyhow::Result<Self> {
-        let auth = Arc::new(auth::AuthKeys::new(&config)?);
+        let auth = Arc::new(auth::AuthKeys::new(&config, clock.clone())?);
         let catalog = config.catalog.clone();
         let compliance = config.compliance;
         let checks = config.checks.clone();

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
+use tater_domain::Clock;
 use tater_egress::{Egress, HostRef};
 use tokio::io::AsyncWriteExt;
 
@@ -57,11 +58,17 @@ pub struct Sender {
     egress: Arc<Egress>,
     /// The HOSTNAME of syslog messages.
     hostname: String,
+    /// The server's one clock: webhook signatures carry its time.
+    clock: Arc<dyn Clock>,
 }
 
 impl Sender {
-    pub fn new(egress: Arc<Egress>, hostname: String) -> Self {
-        Self { egress, hostname }
+    pub fn new(egress: Arc<Egress>, hostname: String, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            egress,
+            hostname,
+            clock,
+        }
     }
 
     pub fn egress(&self) -> &Egress {
@@ -174,9 +181,7 @@ impl Sender {
         for (i, event) in events.iter().enumerate() {
             let body = event.json.to_string().into_bytes();
             let delivery = webhook::delivery_id(&target.id, event.view().id);
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64);
+            let now = self.clock.now().millis().div_euclid(1000);
             let headers = webhook::headers(&secret, &delivery, now, &body);
             let failure = match self.egress.post(&c.url, &headers, body).await {
                 Ok(reply) => classify(reply.status, reply.retry_after, &reply.body),

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
-use tater_domain::Timestamp;
+use tater_domain::{Clock, Timestamp};
 use tater_store::{DueDestination, Store};
 
 use crate::deliver::{Failure, Sender, Target};
@@ -58,7 +58,7 @@ pub struct Worker {
     sender: Sender,
     secrets: SecretBox,
     config: WorkerConfig,
-    now: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    clock: Arc<dyn Clock>,
     /// Names this worker's leases: a fresh id per worker, so two never share one.
     owner: String,
 }
@@ -69,14 +69,14 @@ impl Worker {
         sender: Sender,
         secrets: SecretBox,
         config: WorkerConfig,
-        now: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             store,
             sender,
             secrets,
             config,
-            now,
+            clock,
             owner: uuid::Uuid::new_v4().to_string(),
         }
     }
@@ -107,7 +107,7 @@ impl Worker {
     /// One round: claim due destinations and deliver to them concurrently. Returns how many
     /// destinations were served.
     pub async fn round(&self) -> Result<usize, tater_store::StoreError> {
-        let now = (self.now)();
+        let now = self.clock.now();
         let lease_ms = self.config.lease.as_millis() as i64;
         let mut tx = self.store.delivery().await?;
         let due = tx
@@ -127,7 +127,7 @@ impl Worker {
     /// Delivers batches to one destination until its queue is empty, a delivery fails, or
     /// half the lease has passed.
     async fn serve(&self, due: DueDestination) -> Result<(), tater_store::StoreError> {
-        let started = (self.now)();
+        let started = self.clock.now();
         let target = match self.target(&due) {
             Ok(t) => t,
             Err(error) => {
@@ -144,7 +144,7 @@ impl Worker {
             }
             let events: Vec<Event> = entries.iter().map(Event::of).collect();
             let sent = self.sender.send(&target, &events).await;
-            let now = (self.now)();
+            let now = self.clock.now();
             let mut tx = self.store.delivery().await?;
             if sent.accepted > 0 {
                 let through = entries[sent.accepted - 1].seq;
@@ -168,7 +168,7 @@ impl Worker {
             };
             tx.commit().await?;
             let lease_half = self.config.lease.as_millis() as i64 / 2;
-            if stop || (self.now)().millis() - started.millis() > lease_half {
+            if stop || self.clock.now().millis() - started.millis() > lease_half {
                 break;
             }
         }
@@ -190,7 +190,7 @@ impl Worker {
             due.id,
             seq.unwrap_or(0),
             error,
-            (self.now)(),
+            self.clock.now(),
             retry,
         )
         .await?;
@@ -235,6 +235,6 @@ impl Worker {
         let jittered = rand::rng().random_range(ms / 10..=ms);
         let asked = retry_after.map_or(0, |d| d.min(Duration::from_secs(3600)).as_millis() as u64);
         let delay = jittered.max(asked) as i64;
-        (self.now)().plus_millis(delay)
+        self.clock.now().plus_millis(delay)
     }
 }

@@ -116,17 +116,14 @@ impl FakeEntra {
         *self.published.lock().unwrap() = kids.iter().map(|k| (*k).to_owned()).collect();
     }
 
-    pub fn config(&self) -> tater_service::EntraConfig {
-        tater_service::EntraConfig {
-            jwks_url: self.jwks_url.clone(),
-            audiences: vec![
-                AUDIENCE.into(),
-                "00000000-1111-2222-3333-444444444444".into(),
-            ],
-            refresh_floor: std::time::Duration::from_secs(60),
-        }
+    /// Where the stand-in serves its key set (the server's `--entra-jwks-url`).
+    pub fn jwks_url(&self) -> &str {
+        &self.jwks_url
     }
 }
+
+/// The audiences tokens of the stand-in may carry (the server's `--entra-audiences`).
+pub const AUDIENCES: [&str; 2] = [AUDIENCE, "00000000-1111-2222-3333-444444444444"];
 
 /// Claims of a v2.0 access token for (`tid`, `oid`).
 pub fn claims(tid: &str, oid: &str, upn: &str) -> Value {

@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
-use tater_domain::OrgId;
+use tater_domain::{Clock, OrgId};
 
 use crate::error::Problem;
 pub use gcra::{Outcome, decide};
@@ -203,19 +203,15 @@ pub struct RateLimiter {
     memory: Mutex<HashMap<String, i64>>,
     checks: AtomicU64,
     redis: Option<redis::RedisBuckets>,
-}
-
-fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
+    /// The server's one clock, for buckets kept in memory (Redis buckets use Redis's own
+    /// time, which every replica shares).
+    clock: Arc<dyn Clock>,
 }
 
 impl RateLimiter {
     /// Connects to Redis when configured; start-up fails if it cannot, so replicas never run
     /// with limits silently unshared.
-    pub async fn new(config: RateLimitConfig) -> anyhow::Result<Self> {
+    pub async fn new(config: RateLimitConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let redis = match &config.redis_url {
             Some(url) => Some(redis::RedisBuckets::connect(url, &config.redis_prefix).await?),
             None => None,
@@ -225,6 +221,7 @@ impl RateLimiter {
             memory: Mutex::new(HashMap::new()),
             checks: AtomicU64::new(0),
             redis,
+            clock,
         })
     }
 
@@ -257,7 +254,7 @@ impl RateLimiter {
     }
 
     fn decide_in_memory(&self, key: &str, limit: u32) -> Outcome {
-        let now = now_us();
+        let now = self.clock.now().millis().saturating_mul(1000);
         let mut buckets = self
             .memory
             .lock()
@@ -387,6 +384,9 @@ mod tests {
             memory: Mutex::new(HashMap::new()),
             checks: AtomicU64::new(0),
             redis: None,
+            clock: Arc::new(tater_service::FixedClock::new(
+                tater_domain::Timestamp::from_millis(0),
+            )),
         }
     }
 

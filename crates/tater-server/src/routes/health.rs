@@ -65,7 +65,7 @@ async fn status(State(s): State<AppState>) -> Json<Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "database": engine,
         "startedAt": s.info.started_at,
-        "uptimeSeconds": s.info.started.elapsed().as_secs(),
+        "uptimeSeconds": (s.service.now().millis() - s.info.started_at.millis()).max(0) / 1000,
     }))
 }
 

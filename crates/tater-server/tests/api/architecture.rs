@@ -132,14 +132,104 @@ fn no_sql_outside_the_store() {
 
 #[test]
 fn only_the_clock_reads_the_time() {
-    // The server reads time through one injected clock; the endpoint agent is a program of
-    // its own and reads the machine's time in one place too (its reports carry it).
-    let readers = users_of("now_utc()");
+    // The server reads the time through one injected clock (`tater_domain::Clock`), handed
+    // to the services, the SIEM worker and sender, the rate limiter and the Entra key cache,
+    // so tests move time by moving that clock. The exceptions are named: the wall clock
+    // itself, request latency in logs (a monotonic duration nothing decides on), and the
+    // endpoint agent, a program of its own that reads its machine's time.
+    let sources_of_time = [
+        "now_utc(",
+        "SystemTime::now(",
+        "Instant::now(",
+        "OffsetDateTime::now",
+        "Utc::now(",
+        "Local::now(",
+    ];
+    let mut readers: Vec<String> = Vec::new();
+    for needle in sources_of_time {
+        readers.extend(users_of(needle));
+    }
+    // The agent is its own program; the testkit stands in for outside services in tests.
+    readers.retain(|path| {
+        !path.starts_with("crates/tater-agent/") && !path.starts_with("crates/tater-testkit/")
+    });
+    readers.sort();
+    readers.dedup();
     assert_eq!(
         readers,
         vec![
-            "crates/tater-agent/src/report.rs",
-            "crates/tater-service/src/clock.rs"
+            "crates/tater-server/src/middleware.rs",
+            "crates/tater-service/src/clock.rs",
         ]
+    );
+    // UUIDv7 ids carry the time they were made in, for ordering only: `now_v7` is the one
+    // other reader, and only id generation uses it.
+    for path in users_of("now_v7(") {
+        assert!(
+            path.ends_with("/ids.rs") || path.ends_with("/middleware.rs"),
+            "{path} makes time-ordered ids"
+        );
+    }
+}
+
+#[test]
+fn tenant_id_leads_every_index_but_the_named_cross_tenant_ones() {
+    let dir = workspace().join("crates/tater-store/migrations/postgres");
+    let mut sql = String::new();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for f in files {
+        sql.push_str(&std::fs::read_to_string(f).unwrap());
+    }
+    // Tables with a tenant_id column.
+    let mut tenant_tables = Vec::new();
+    for chunk in sql.split("CREATE TABLE ").skip(1) {
+        let name = chunk.split_whitespace().next().unwrap().to_owned();
+        let body = chunk.split(");").next().unwrap();
+        if body
+            .lines()
+            .any(|l| l.trim_start().starts_with("tenant_id "))
+        {
+            tenant_tables.push(name);
+        }
+    }
+    let mut leading_elsewhere = Vec::new();
+    for line in sql
+        .lines()
+        .filter(|l| l.contains(" INDEX ") && l.contains(" ON "))
+    {
+        let name = line
+            .split(" INDEX ")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap();
+        let rest = line.split(" ON ").nth(1).unwrap();
+        let table = rest.split_whitespace().next().unwrap();
+        let first_column = rest
+            .split('(')
+            .nth(1)
+            .unwrap()
+            .split([',', ')'])
+            .next()
+            .unwrap();
+        if tenant_tables.iter().any(|t| t == table) && first_column.trim() != "tenant_id" {
+            leading_elsewhere.push(name.to_owned());
+        }
+    }
+    leading_elsewhere.sort();
+    assert_eq!(
+        leading_elsewhere,
+        [
+            "api_keys_by_user",
+            "invitations_by_email",
+            "memberships_by_user",
+            "siem_destinations_due"
+        ],
+        "ARCHITECTURE.md names these; any other index must lead with tenant_id"
     );
 }

@@ -96,12 +96,24 @@ impl World {
 
 const UNAUTHORIZED: StatusCode = StatusCode::UNAUTHORIZED;
 
+/// A server clock that starts at the real time (tokens of the Entra stand-in carry it) and
+/// moves only when the test moves it.
+fn clock_at_now() -> std::sync::Arc<tater_service::FixedClock> {
+    std::sync::Arc::new(tater_service::FixedClock::new(Timestamp::from_millis(
+        idp::now_secs() * 1000,
+    )))
+}
+
 async fn entra_token_attacks(db: TestDb) {
     let entra = FakeEntra::start().await;
-    let mut cfg = entra.config();
-    // A short floor so the test can wait it out; production uses 60 s.
-    cfg.refresh_floor = std::time::Duration::from_secs(1);
-    let app = TestApp::spawn_configured(db, |c| c.entra = Some(cfg)).await;
+    let cfg = entra_config(&entra);
+    // The server's clock starts at the stand-in's time; the test moves it past the floor.
+    let clock = clock_at_now();
+    let app = TestApp::spawn_configured(db, |c| {
+        c.entra = Some(cfg);
+        c.clock = clock.clone();
+    })
+    .await;
     let (a, tid_a) = app.entra_org("Org A").await;
     let (b, tid_b) = app.entra_org("Org B").await;
     let (_, oid) = app
@@ -298,7 +310,7 @@ async fn entra_token_attacks(db: TestDb) {
     .await;
 
     // Unknown kid: exactly one refresh, then 401; a flood of unknown kids refreshes no more.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    clock.advance_secs(61);
     let before = entra.hits();
     w.refused(
         "unknown kid",
@@ -469,7 +481,7 @@ async fn entra_token_attacks(db: TestDb) {
 /// Microsoft rotates keys: a token signed with a newly published key works after one refresh.
 async fn entra_key_rotation(db: TestDb) {
     let entra = FakeEntra::start().await;
-    let mut cfg = entra.config();
+    let mut cfg = entra_config(&entra);
     cfg.refresh_floor = std::time::Duration::ZERO;
     let app = TestApp::spawn_configured(db, |c| c.entra = Some(cfg)).await;
     let (a, tid) = app.entra_org("Org A").await;
@@ -493,7 +505,8 @@ async fn entra_key_rotation(db: TestDb) {
 }
 
 async fn local_token_and_key_attacks(db: TestDb) {
-    let app = TestApp::spawn(db).await;
+    let clock = clock_at_now();
+    let app = TestApp::spawn_with(db, clock.clone()).await;
     let a = app.org("Org A").await;
     let b = app.org("Org B").await;
     let c = app.org("Org C").await;
@@ -592,7 +605,7 @@ async fn local_token_and_key_attacks(db: TestDb) {
             .await;
     }
     // Replay after a password change and after "sign out everywhere".
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    clock.advance_secs(1);
     let res = w.app.client.post(w.app.url("/api/auth/password")).bearer_auth(&token)
         .json(&json!({ "currentPassword": "correct horse battery", "newPassword": "an even better passphrase" })).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
@@ -612,7 +625,7 @@ async fn local_token_and_key_attacks(db: TestDb) {
         with_org(w.bearer(&fresh), a),
     )
     .await;
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    clock.advance_secs(1);
     let res = w
         .app
         .client
@@ -724,7 +737,7 @@ async fn local_token_and_key_attacks(db: TestDb) {
     assert_eq!(s, StatusCode::NO_CONTENT);
     w.refused("revoked key", api(&bound_a), UNAUTHORIZED, "UNAUTHORIZED")
         .await;
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    clock.advance_secs(2);
     w.refused("expired key", api(&expiring), UNAUTHORIZED, "UNAUTHORIZED")
         .await;
     let malformed = [
@@ -778,9 +791,7 @@ async fn local_token_and_key_attacks(db: TestDb) {
 
 /// A token verified once is not RSA-checked again, but its expiry still applies on every use.
 async fn entra_verdicts_are_cached_but_tokens_still_expire(db: TestDb) {
-    let clock = std::sync::Arc::new(tater_service::FixedClock::new(Timestamp::from_millis(
-        idp::now_secs() * 1000,
-    )));
+    let clock = clock_at_now();
     let app = TestApp::spawn_with(db, clock.clone()).await;
     let (a, tid) = app.entra_org("Org A").await;
     let (key, _) = app

@@ -109,6 +109,20 @@ async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// Waits until the destination's outbox is empty: every entry sent and acknowledged.
+async fn drained(app: &TestApp, key: &Key, id: &str) {
+    let path = format!("/api/siem-destinations/{id}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, d) = app.get(&path, key).await;
+        if d["delivery"]["pending"] == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "outbox not drained: {d}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn org_admin(app: &TestApp, name: &str) -> (OrgId, Key, Key) {
     let org = app.org(name).await;
     let boss = app
@@ -368,8 +382,14 @@ fn assert_in_order_once(bodies: &[Value], from_seq: i64, to_seq: i64) {
 async fn outage_and_restart_lose_nothing(db: TestDb) {
     let url = db.url.clone();
     let mut siem = test_siem();
-    siem.failing_after_secs = 1;
-    let mut app = TestApp::spawn_configured(db, |c| c.siem = Some(siem.clone())).await;
+    siem.failing_after_secs = 60;
+    // Real time that the test can move forward; both servers below share it.
+    let clock = Arc::new(ShiftedClock::default());
+    let mut app = TestApp::spawn_configured(db, |c| {
+        c.siem = Some(siem.clone());
+        c.clock = clock.clone();
+    })
+    .await;
     let port = free_port().await;
     let (org, boss, admin) = org_admin(&app, "outage").await;
     let d = add_webhook(&app, &boss, &format!("http://127.0.0.1:{port}/hook")).await;
@@ -403,7 +423,7 @@ async fn outage_and_restart_lose_nothing(db: TestDb) {
         "{seen}"
     );
     // Past the configured time, the destination shows as failing; entries keep queueing.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance_secs(61);
     let (_, seen) = app.get(&path, &boss).await;
     assert_eq!(seen["delivery"]["state"], "failing", "{seen}");
     assert_eq!(seen["delivery"]["pending"], N + 1, "{seen}");
@@ -416,6 +436,7 @@ async fn outage_and_restart_lose_nothing(db: TestDb) {
     app.stop().await;
     let mut cfg = config_for_url(&url);
     cfg.siem = Some(siem);
+    cfg.clock = clock.clone();
     let app = TestApp::start(
         tater_server::App::build(cfg).await.unwrap(),
         None,
@@ -423,7 +444,7 @@ async fn outage_and_restart_lose_nothing(db: TestDb) {
     );
     let rx = Receiver::start(port).await;
     eventually("all entries after the outage", || rx.bodies().len() > N).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    drained(&app, &boss, &id).await;
     let bodies = rx.bodies();
     let first = bodies[0]["seq"].as_i64().unwrap();
     assert_eq!(bodies[0]["entityType"], "siem-destination");
@@ -575,9 +596,11 @@ async fn two_replicas_deliver_each_entry_once(db: TestDb) {
     );
     let rx = AcceptAll::start().await;
     let mut orgs = Vec::new();
+    let mut destinations = Vec::new();
     for n in 0..4 {
         let (org, boss, admin) = org_admin(&first, &format!("replica{n}")).await;
-        add_webhook(&first, &boss, &rx.url()).await;
+        let d = add_webhook(&first, &boss, &rx.url()).await;
+        destinations.push((boss, d["id"].as_str().unwrap().to_owned()));
         orgs.push((org, admin));
     }
     const PER_ORG: usize = 10;
@@ -591,7 +614,10 @@ async fn two_replicas_deliver_each_entry_once(db: TestDb) {
     }
     let total = orgs.len() * (PER_ORG + 1);
     eventually("every entry", || rx.got.lock().unwrap().len() >= total).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Once every outbox is empty nothing is left that could be sent a second time.
+    for (boss, id) in &destinations {
+        drained(&first, boss, id).await;
+    }
     let got = rx.got.lock().unwrap().clone();
     let ids: std::collections::HashSet<&String> = got.iter().map(|(_, d)| d).collect();
     assert_eq!(

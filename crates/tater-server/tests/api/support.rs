@@ -9,6 +9,7 @@ use tater_server::{App, AppConfig};
 use tater_service::{AdminOrgRef, Clock, Service, SystemClock, SystemOperator};
 use tater_store::{AuditQuery, Mode};
 use tater_testkit::TestDb;
+use tater_testkit::entra::FakeEntra;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -64,7 +65,7 @@ impl TestApp {
     pub async fn spawn_with(db: TestDb, clock: Arc<dyn Clock>) -> Self {
         let entra = tater_testkit::entra::FakeEntra::start().await;
         let mut cfg = config(&db, clock);
-        cfg.entra = Some(entra.config());
+        cfg.entra = Some(entra_config(&entra));
         let app = App::build(cfg).await.expect("app builds");
         Self::start(app, Some(db), entra)
     }
@@ -73,7 +74,7 @@ impl TestApp {
     pub async fn spawn_configured(db: TestDb, adjust: impl FnOnce(&mut AppConfig)) -> Self {
         let entra = tater_testkit::entra::FakeEntra::start().await;
         let mut cfg = config(&db, Arc::new(SystemClock));
-        cfg.entra = Some(entra.config());
+        cfg.entra = Some(entra_config(&entra));
         adjust(&mut cfg);
         let app = App::build(cfg).await.expect("app builds");
         Self::start(app, Some(db), entra)
@@ -439,6 +440,34 @@ pub fn in_days(days: i64) -> String {
 
 pub fn modules() -> impl Iterator<Item = &'static str> {
     tater_domain::modules::ALL.iter().map(|m| m.name)
+}
+
+/// The wall clock shifted by an offset the test moves forward: time keeps running (retries
+/// come due, workers make progress) and a test can still jump past a period without waiting.
+#[derive(Default)]
+pub struct ShiftedClock(std::sync::atomic::AtomicI64);
+
+impl ShiftedClock {
+    pub fn advance_secs(&self, secs: i64) {
+        self.0
+            .fetch_add(secs * 1000, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> tater_domain::Timestamp {
+        let offset = self.0.load(std::sync::atomic::Ordering::SeqCst);
+        SystemClock.now().plus_millis(offset)
+    }
+}
+
+/// The server's Entra ID settings for the stand-in `entra`.
+pub fn entra_config(entra: &FakeEntra) -> tater_service::EntraConfig {
+    tater_service::EntraConfig {
+        jwks_url: entra.jwks_url().to_owned(),
+        audiences: tater_testkit::entra::AUDIENCES.map(str::to_owned).to_vec(),
+        refresh_floor: std::time::Duration::from_secs(60),
+    }
 }
 
 /// Limits no test run reaches.
