@@ -10,6 +10,20 @@ use serde::{Deserialize, Serialize};
 #[serde(transparent)]
 pub struct Email(String);
 
+impl schemars::JsonSchema for Email {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Email".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "format": "email" })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not a valid e-mail address")]
 pub struct InvalidEmail;

@@ -7,7 +7,19 @@ use serde::{Deserialize, Serialize};
 
 /// A member's role in an organization. The derived order is the privilege order:
 /// `Viewer < Auditor < Admin < OrgAdmin < SuperAdmin`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// An endpoint agent's credential: reports scans and reads the check catalog, nothing

@@ -116,6 +116,24 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+impl schemars::JsonSchema for Timestamp {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "date-time",
+            "description": "UTC, milliseconds: 2026-11-29T21:44:13.123Z",
+        })
+    }
+}
+
 /// The one source of the current time for the server: services, the SIEM worker, the rate
 /// limiter and the Entra ID key cache all read it, so tests move time by moving one clock.
 /// The implementations (the wall clock, a clock tests set) live in the service crate; the

@@ -40,6 +40,8 @@ pub struct Op {
     ok_description: String,
     /// Response media types and their schemas (several when a route serves several formats).
     ok_content: Vec<(String, Value)>,
+    /// Problem answers particular to this operation.
+    problems: Vec<(u16, String)>,
 }
 
 impl Op {
@@ -56,6 +58,7 @@ impl Op {
             ok_status: 200,
             ok_description: "OK".into(),
             ok_content: Vec::new(),
+            problems: Vec::new(),
         }
     }
 
@@ -110,6 +113,12 @@ impl Op {
             .map(|s| ("application/json".to_owned(), s))
             .into_iter()
             .collect();
+        self
+    }
+
+    /// A problem answer this operation gives besides the ones every operation documents.
+    pub fn problem(mut self, status: u16, description: &str) -> Self {
+        self.problems.push((status, description.to_owned()));
         self
     }
 
@@ -192,6 +201,9 @@ impl Op {
             "500".into(),
             problem("Internal error (INTERNAL); details are logged, never returned"),
         );
+        for (status, description) in &self.problems {
+            responses.insert(status.to_string(), problem(description));
+        }
         if !params.is_empty() {
             op["parameters"] = Value::Array(params);
         }
@@ -205,6 +217,9 @@ pub struct ApiRouter {
     router: Router<AppState>,
     paths: Map<String, Value>,
     schemas: Map<String, Value>,
+    /// Makes schemas from types (draft 2020-12); the types they name go to
+    /// `components/schemas` once, whichever operations share them.
+    generator: schemars::SchemaGenerator,
 }
 
 impl Default for ApiRouter {
@@ -217,10 +232,14 @@ impl ApiRouter {
     pub fn new() -> Self {
         let mut schemas = Map::new();
         schemas.insert("Problem".into(), problem_schema());
+        let settings = schemars::generate::SchemaSettings::draft2020_12().with(|s| {
+            s.definitions_path = "/components/schemas".into();
+        });
         Self {
             router: Router::new(),
             paths: Map::new(),
             schemas,
+            generator: settings.into_generator(),
         }
     }
 
@@ -244,8 +263,17 @@ impl ApiRouter {
         json!({ "$ref": format!("#/components/schemas/{name}") })
     }
 
+    /// The schema of `T`, made from the type (a `$ref` into `components/schemas` for named
+    /// types): what a use case returns is what the document says.
+    pub fn schema_of<T: schemars::JsonSchema>(&mut self) -> Value {
+        self.generator.subschema_for::<T>().to_value()
+    }
+
     /// The router and the OpenAPI 3.1 document describing it.
-    pub fn finish(self) -> (Router<AppState>, Value) {
+    pub fn finish(mut self) -> (Router<AppState>, Value) {
+        for (name, schema) in self.generator.take_definitions(true) {
+            self.schemas.entry(name).or_insert(schema);
+        }
         let doc = json!({
             "openapi": "3.1.0",
             "info": {

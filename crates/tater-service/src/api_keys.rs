@@ -5,43 +5,90 @@
 //! member ranked above them; unbound keys belong to their owner across organizations and no
 //! single organization manages them.
 
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::{Value, json};
 use tater_domain::policy::{Action, authorize};
 use tater_domain::{
-    Actor, ApiKey, ApiKeyId, AuditAction, AuditDraft, Role, Timestamp, User, ValidationErrors,
+    Actor, ApiKey, ApiKeyId, AuditAction, AuditDraft, Email, OrgId, Role, Timestamp, User, UserId,
+    ValidationErrors,
 };
 
 use crate::secrets::{display_prefix, generate_api_key, hash_api_key};
-use crate::{NewApiKey, Service, ServiceError, ServiceResult};
+use crate::{Service, ServiceError, ServiceResult};
 
 /// Keys expire at most this long after creation when an expiry is given.
 const MAX_KEY_LIFETIME_SECS: i64 = 5 * 366 * 24 * 3600;
 const MAX_KEY_NAME: usize = 100;
 
 /// A key as listed: never the secret or its hash.
-pub fn api_key_view(k: &ApiKey, owner: &User, now: Timestamp) -> Value {
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyView {
+    pub id: ApiKeyId,
+    pub name: String,
+    /// The first characters of the key, to recognise it by.
+    pub prefix: String,
+    pub user_id: UserId,
+    pub email: Email,
+    /// The organization a bound key acts in; `null` for a key of its owner's every membership.
+    pub org_id: Option<OrgId>,
+    pub bound: bool,
+    /// A role below the owner's, when the key carries one.
+    pub role: Option<Role>,
+    pub status: KeyStatus,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    Active,
+    Revoked,
+    Expired,
+}
+
+/// A key just created: its record and, this once, the key itself.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub view: ApiKeyView,
+    /// The key: shown this once, never stored (only its hash is).
+    pub key: String,
+}
+
+/// A list answer without paging: `{"items": [...]}`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
+pub fn api_key_view(k: &ApiKey, owner: &User, now: Timestamp) -> ApiKeyView {
     let status = if k.revoked_at.is_some() {
-        "revoked"
+        KeyStatus::Revoked
     } else if k.expires_at.is_some_and(|e| e <= now) {
-        "expired"
+        KeyStatus::Expired
     } else {
-        "active"
+        KeyStatus::Active
     };
-    json!({
-        "id": k.id,
-        "name": k.name,
-        "prefix": k.prefix,
-        "userId": owner.id,
-        "email": owner.email,
-        "orgId": k.org,
-        "bound": k.org.is_some(),
-        "role": k.role,
-        "status": status,
-        "createdAt": k.created_at,
-        "expiresAt": k.expires_at,
-        "lastUsedAt": k.last_used_at,
-        "revokedAt": k.revoked_at,
-    })
+    ApiKeyView {
+        id: k.id,
+        name: k.name.clone(),
+        prefix: k.prefix.clone(),
+        user_id: owner.id,
+        email: owner.email.clone(),
+        org_id: k.org,
+        bound: k.org.is_some(),
+        role: k.role,
+        status,
+        created_at: k.created_at,
+        expires_at: k.expires_at,
+        last_used_at: k.last_used_at,
+        revoked_at: k.revoked_at,
+    }
 }
 
 fn audit_view(k: &ApiKey) -> Value {
@@ -49,16 +96,17 @@ fn audit_view(k: &ApiKey) -> Value {
 }
 
 impl Service {
-    pub async fn list_api_keys(&self, actor: &Actor) -> ServiceResult<Vec<Value>> {
+    pub async fn list_api_keys(&self, actor: &Actor) -> ServiceResult<Items<ApiKeyView>> {
         let permit = authorize(actor, Action::ManageKeys)?;
         let now = self.clock.now();
         let mut tx = self.store.tenant(&permit.read_only()).await?;
-        Ok(tx
+        let items = tx
             .api_keys()
             .await?
             .iter()
             .map(|(k, u)| api_key_view(k, u, now))
-            .collect())
+            .collect();
+        Ok(Items { items })
     }
 
     /// Creates a key for the caller, bound to the active organization. `role` may only lower
@@ -69,7 +117,7 @@ impl Service {
         name: &str,
         role: Option<Role>,
         expires_at: Option<Timestamp>,
-    ) -> ServiceResult<(NewApiKey, Value)> {
+    ) -> ServiceResult<CreatedApiKey> {
         let permit = authorize(actor, Action::ManageKeys)?;
         let user = actor
             .user_id()
@@ -122,8 +170,10 @@ impl Service {
             .map(|(_, u)| u)
             .ok_or(ServiceError::NotAMember)?;
         tx.commit().await?;
-        let view = api_key_view(&record, &owner, now);
-        Ok((NewApiKey { key, record }, view))
+        Ok(CreatedApiKey {
+            view: api_key_view(&record, &owner, now),
+            key,
+        })
     }
 
     /// Revokes a key bound to the active organization; others answer 404. As with members,

@@ -8,8 +8,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tater_domain::{
-    Actor, ApiKey, AuditAction, AuditDraft, Channel, Email, Membership, OrgId, Principal, Role,
-    Timestamp, User, ValidationErrors,
+    Actor, ApiKey, ApiKeyId, AuditAction, AuditDraft, Channel, Email, Membership, OrgId, Principal,
+    Role, Timestamp, User, UserId, ValidationErrors,
 };
 use tater_store::Mode;
 
@@ -43,11 +43,67 @@ pub enum Credential {
     ApiKey(String),
 }
 
-/// A session token from a successful sign-in.
-#[derive(Debug, Clone)]
+/// A session token from a successful sign-in, as every channel shows it.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct LoginToken {
+    /// Send as `Authorization: Bearer <token>`.
     pub token: String,
+    pub token_type: BearerType,
     pub expires_at: Timestamp,
+}
+
+/// `GET /api/me`: who the credential is, how it came in, and where it may act.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MeView {
+    pub user: UserView,
+    /// The channel the credential counts as (`web` for sessions and Entra ID, `api` for keys).
+    pub via: Channel,
+    /// The API key used, when it was one.
+    pub api_key: Option<KeyRef>,
+    /// The organization this request acts in, when one is chosen or there is only one.
+    pub active_organization: Option<ActiveOrganization>,
+    pub memberships: Vec<MembershipView>,
+}
+
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub id: UserId,
+    pub email: Email,
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyRef {
+    pub id: ApiKeyId,
+    pub prefix: String,
+    /// The one organization a bound key acts in.
+    pub org_id: Option<OrgId>,
+    /// A role below the owner's, when the key carries one.
+    pub role: Option<Role>,
+}
+
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct ActiveOrganization {
+    pub id: OrgId,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MembershipView {
+    pub org_id: OrgId,
+    pub org_name: String,
+    pub role: Role,
+}
+
+/// The one token type Tater issues.
+#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
+pub enum BearerType {
+    Bearer,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -286,7 +342,11 @@ impl Service {
         let token =
             jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.auth.encoding)
                 .map_err(|e| ServiceError::Internal(e.into()))?;
-        Ok(LoginToken { token, expires_at })
+        Ok(LoginToken {
+            token,
+            token_type: BearerType::Bearer,
+            expires_at,
+        })
     }
 
     /// Verifies a credential and loads the caller's memberships.
@@ -651,20 +711,36 @@ impl Service {
     }
 
     /// The caller's account and memberships, for `GET /api/me`.
-    pub async fn me(&self, identity: &Identity, active: Option<&Actor>) -> ServiceResult<Value> {
+    pub async fn me(&self, identity: &Identity, active: Option<&Actor>) -> ServiceResult<MeView> {
         let mut tx = self.store.identity(Mode::Read).await?;
         let mut memberships = Vec::new();
         for m in identity.memberships() {
-            let name = tx.org(m.org).await?.map(|o| o.name).unwrap_or_default();
-            memberships.push(json!({ "orgId": m.org, "orgName": name, "role": m.role }));
+            let org_name = tx.org(m.org).await?.map(|o| o.name).unwrap_or_default();
+            memberships.push(MembershipView {
+                org_id: m.org,
+                org_name,
+                role: m.role,
+            });
         }
         let user = identity.user();
-        Ok(json!({
-            "user": { "id": user.id, "email": user.email, "displayName": user.display_name },
-            "via": identity.channel,
-            "apiKey": identity.key.as_ref().map(|k| json!({ "id": k.id, "prefix": k.prefix, "orgId": k.org, "role": k.role })),
-            "activeOrganization": active.map(|a| json!({ "id": a.org(), "role": a.role() })),
-            "memberships": memberships,
-        }))
+        Ok(MeView {
+            user: UserView {
+                id: user.id,
+                email: user.email.clone(),
+                display_name: user.display_name.clone(),
+            },
+            via: identity.channel,
+            api_key: identity.key.as_ref().map(|k| KeyRef {
+                id: k.id,
+                prefix: k.prefix.clone(),
+                org_id: k.org,
+                role: k.role,
+            }),
+            active_organization: active.map(|a| ActiveOrganization {
+                id: a.org(),
+                role: a.role(),
+            }),
+            memberships,
+        })
     }
 }

@@ -34,9 +34,12 @@ use tater_store::Store;
 
 pub use admin::{AdminOrgRef, NewApiKey, SystemOperator};
 pub use agent_releases::{MAX_RELEASE_BYTES, parse_version};
-pub use api_keys::api_key_view;
+pub use api_keys::{ApiKeyView, CreatedApiKey, Items, KeyStatus, api_key_view};
 pub use audit_log::{AuditExport, audit_entry_view};
-pub use auth::{Credential, Identity, LoginToken, MIN_PASSWORD_LEN, hash_password};
+pub use auth::{
+    ActiveOrganization, BearerType, Credential, Identity, KeyRef, LoginToken, MIN_PASSWORD_LEN,
+    MeView, MembershipView, UserView, hash_password,
+};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use endpoints::{EnrollRequest, Enrolled, endpoint_view};
 pub use entra::{DEFAULT_JWKS_URL, EntraConfig};

@@ -5,8 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use tater_domain::{Role, Timestamp};
+use tater_service::{ApiKeyView, CreatedApiKey, Items};
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::ApiResult;
@@ -15,20 +16,8 @@ use crate::state::AppState;
 use tater_domain::Action;
 
 pub fn routes(mut api: ApiRouter) -> ApiRouter {
-    let s = |t: &str| json!({ "type": t });
-    let key = api.schema(
-        "ApiKey",
-        json!({
-            "type": "object",
-            "properties": {
-                "id": s("string"), "name": s("string"), "prefix": s("string"), "userId": s("string"), "email": s("string"),
-                "orgId": { "type": ["string", "null"] }, "bound": s("boolean"), "role": { "type": ["string", "null"] },
-                "status": { "enum": ["active", "revoked", "expired"] },
-                "createdAt": s("string"), "expiresAt": { "type": ["string", "null"] },
-                "lastUsedAt": { "type": ["string", "null"] }, "revokedAt": { "type": ["string", "null"] },
-            },
-        }),
-    );
+    let listed = api.schema_of::<Items<ApiKeyView>>();
+    let created = api.schema_of::<CreatedApiKey>();
     let create = json!({
         "type": "object", "additionalProperties": false, "required": ["name"],
         "properties": {
@@ -39,17 +28,38 @@ pub fn routes(mut api: ApiRouter) -> ApiRouter {
     });
     let admin = Access::Action(Action::ManageKeys);
     api.route(
-        Op::get("/api/api-keys", "api_keys_list", "API keys that can act in the organization").tag("api keys").access(admin)
-            .ok(200, "Keys (never their secrets)", Some(json!({ "type": "object", "properties": { "items": { "type": "array", "items": key.clone() } } }))),
+        Op::get(
+            "/api/api-keys",
+            "api_keys_list",
+            "API keys that can act in the organization",
+        )
+        .tag("api keys")
+        .access(admin)
+        .ok(200, "Keys (never their secrets)", Some(listed)),
         get(list),
     )
     .route(
-        Op::post("/api/api-keys", "api_keys_create", "Create an API key for yourself, bound to the organization; the key is shown once").tag("api keys").access(admin)
-            .body(create).ok(201, "The key (field `key`) and its record", Some(key)),
+        Op::post(
+            "/api/api-keys",
+            "api_keys_create",
+            "Create an API key for yourself, bound to the organization; the key is shown once",
+        )
+        .tag("api keys")
+        .access(admin)
+        .body(create)
+        .ok(201, "The key (field `key`) and its record", Some(created)),
         post(create_key),
     )
     .route(
-        Op::delete("/api/api-keys/{id}", "api_keys_revoke", "Revoke a key, with immediate effect").tag("api keys").access(admin).path_id().ok(204, "Revoked", None),
+        Op::delete(
+            "/api/api-keys/{id}",
+            "api_keys_revoke",
+            "Revoke a key, with immediate effect",
+        )
+        .tag("api keys")
+        .access(admin)
+        .path_id()
+        .ok(204, "Revoked", None),
         delete(revoke),
     )
 }
@@ -62,23 +72,23 @@ struct CreateBody {
     expires_at: Option<Timestamp>,
 }
 
-async fn list(State(s): State<AppState>, AuthActor(actor): AuthActor) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "items": s.service.list_api_keys(&actor).await? }),
-    ))
+async fn list(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+) -> ApiResult<Json<Items<ApiKeyView>>> {
+    Ok(Json(s.service.list_api_keys(&actor).await?))
 }
 
 async fn create_key(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     JsonBody(body): JsonBody<CreateBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let (created, mut view) = s
+) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
+    let created = s
         .service
         .create_api_key(&actor, &body.name, body.role, body.expires_at)
         .await?;
-    view["key"] = json!(created.key);
-    Ok((StatusCode::CREATED, Json(view)))
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 async fn revoke(

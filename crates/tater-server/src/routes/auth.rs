@@ -4,24 +4,23 @@ use axum::Json;
 use axum::extract::State;
 use axum::routing::{get, post};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
+use tater_service::{LoginToken, MeView};
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::ApiResult;
 use crate::extract::{AuthIdentity, JsonBody};
 use crate::state::AppState;
 
-pub fn routes(api: ApiRouter) -> ApiRouter {
+pub fn routes(mut api: ApiRouter) -> ApiRouter {
     let login_body = json!({
         "type": "object",
         "required": ["email", "password"],
         "additionalProperties": false,
         "properties": { "email": { "type": "string" }, "password": { "type": "string" } },
     });
-    let token = json!({
-        "type": "object",
-        "properties": { "token": { "type": "string" }, "tokenType": { "const": "Bearer" }, "expiresAt": { "type": "string" } },
-    });
+    let token = api.schema_of::<LoginToken>();
+    let account = api.schema_of::<MeView>();
     api.route(
         Op::post(
             "/api/auth/login",
@@ -30,7 +29,8 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
         )
         .tag("identity")
         .body(login_body)
-        .ok(200, "A session token", Some(token)),
+        .problem(401, "Wrong email or password (UNAUTHORIZED); which one is never said")
+        .ok(200, "A session token", Some(token.clone())),
         post(login),
     )
     .route(
@@ -41,7 +41,7 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
         )
         .tag("identity")
         .access(Access::Signed)
-        .ok(200, "Account", Some(json!({ "type": "object" }))),
+        .ok(200, "Account", Some(account)),
         get(me),
     )
     .route(
@@ -56,7 +56,7 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
                 "type": "object", "additionalProperties": false, "required": ["currentPassword", "newPassword"],
                 "properties": { "currentPassword": { "type": "string" }, "newPassword": { "type": "string", "minLength": 12 } },
             }))
-            .ok(200, "A new session token", None),
+            .ok(200, "A new session token", Some(token)),
         post(change_password),
     )
 }
@@ -71,16 +71,13 @@ struct LoginBody {
 async fn login(
     State(s): State<AppState>,
     JsonBody(body): JsonBody<LoginBody>,
-) -> ApiResult<Json<Value>> {
-    let token = s.service.login(&body.email, &body.password).await?;
-    Ok(Json(
-        json!({ "token": token.token, "tokenType": "Bearer", "expiresAt": token.expires_at }),
-    ))
+) -> ApiResult<Json<LoginToken>> {
+    Ok(Json(s.service.login(&body.email, &body.password).await?))
 }
 
 /// Works without an organization selected, so a client can discover its memberships; the
 /// active organization is shown when one is chosen (or is the only one).
-async fn me(State(s): State<AppState>, who: AuthIdentity) -> ApiResult<Json<Value>> {
+async fn me(State(s): State<AppState>, who: AuthIdentity) -> ApiResult<Json<MeView>> {
     let active = who.identity.actor(who.org_header.as_deref()).ok();
     Ok(Json(s.service.me(&who.identity, active.as_ref()).await?))
 }
@@ -104,12 +101,10 @@ async fn change_password(
     State(s): State<AppState>,
     who: AuthIdentity,
     JsonBody(body): JsonBody<PasswordBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LoginToken>> {
     let token = s
         .service
         .change_password(&who.identity, &body.current_password, &body.new_password)
         .await?;
-    Ok(Json(
-        json!({ "token": token.token, "tokenType": "Bearer", "expiresAt": token.expires_at }),
-    ))
+    Ok(Json(token))
 }

@@ -222,7 +222,10 @@ async fn fill(s: &AppState, actor: &Actor, archive: &mut Archive) -> ApiResult<(
     let settings = s.service.get_settings(actor).await?;
     archive.file("settings.json", pretty(&settings)).await?;
     let lists = [
-        ("api-keys.json", s.service.list_api_keys(actor).await?),
+        (
+            "api-keys.json",
+            as_values(&s.service.list_api_keys(actor).await?.items)?,
+        ),
         (
             "enrollment-tokens.json",
             s.service.list_enrollment_tokens(actor).await?,
@@ -236,6 +239,15 @@ async fn fill(s: &AppState, actor: &Actor, archive: &mut Archive) -> ApiResult<(
         archive.array(name, Pages::Once(Some(items))).await?;
     }
     audit_log(s, actor, archive).await
+}
+
+/// Views as JSON values, for the archive's generic array writer.
+fn as_values<T: serde::Serialize>(views: &[T]) -> ApiResult<Vec<Value>> {
+    views
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<_, _>>()
+        .map_err(|e| tater_service::ServiceError::Internal(e.into()).into())
 }
 
 /// The audit log in the signed JSON Lines form of `GET /api/audit-log/export`.

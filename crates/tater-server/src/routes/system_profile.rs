@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::routing::{get, put};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tater_domain::modules::SYSTEM_PROFILE;
 
 use crate::api_doc::{Access, ApiRouter, Op};
@@ -14,9 +14,21 @@ use crate::state::AppState;
 use tater_domain::Action;
 
 pub fn routes(mut api: ApiRouter) -> ApiRouter {
+    // The record as the module declares it, marked `configured: true`; or, before an
+    // OrgAdmin writes one, only `{"configured": false}`.
+    let mut record = tater_domain::module::output_schema(&SYSTEM_PROFILE);
+    record["properties"]["configured"] = json!({ "const": true });
     let schema = api.schema(
         "SystemProfile",
-        tater_domain::module::output_schema(&SYSTEM_PROFILE),
+        json!({
+            "oneOf": [
+                record,
+                {
+                    "type": "object", "additionalProperties": false, "required": ["configured"],
+                    "properties": { "configured": { "const": false } },
+                },
+            ],
+        }),
     );
     let input = tater_domain::module::input_schema(&SYSTEM_PROFILE);
     api.route(

@@ -340,3 +340,71 @@ async fn the_rest_contract_is_unchanged() {
         now.join("\n")
     );
 }
+
+/// Every schema the API document holds — components, request bodies, parameters and
+/// responses — is a valid JSON Schema (draft 2020-12) to an independent validator (Python's
+/// jsonschema), and every `$ref` names a component that exists.
+#[tokio::test]
+async fn every_schema_in_the_api_document_is_valid_json_schema() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let doc = api_document(&app).await;
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    let components = doc["components"]["schemas"].as_object().unwrap();
+    for r in &refs {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("{r} points outside components/schemas"));
+        assert!(components.contains_key(name), "{r} names no component");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("openapi.json");
+    std::fs::write(&path, doc.to_string()).unwrap();
+    let script = r#"
+import json, sys
+from jsonschema import Draft202012Validator
+doc = json.load(open(sys.argv[1]))
+schemas = list(doc["components"]["schemas"].items())
+for path, ops in doc["paths"].items():
+    for method, op in ops.items():
+        where = f"{method.upper()} {path}"
+        for p in op.get("parameters", []):
+            schemas.append((f"{where} parameter {p['name']}", p["schema"]))
+        for media, c in op.get("requestBody", {}).get("content", {}).items():
+            schemas.append((f"{where} body {media}", c["schema"]))
+        for status, r in op["responses"].items():
+            for media, c in r.get("content", {}).items():
+                schemas.append((f"{where} {status} {media}", c["schema"]))
+for name, schema in schemas:
+    try:
+        Draft202012Validator.check_schema(schema)
+    except Exception as e:
+        sys.exit(f"{name}: {e}")
+print(len(schemas))
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let checked: usize = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!(checked > 300, "{checked} schemas checked");
+}
+
+fn collect_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get("$ref") {
+                out.push(r.clone());
+            }
+            m.values().for_each(|x| collect_refs(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_refs(x, out)),
+        _ => {}
+    }
+}
