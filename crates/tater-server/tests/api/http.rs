@@ -382,17 +382,7 @@ for name, schema in schemas:
         sys.exit(f"{name}: {e}")
 print(len(schemas))
 "#;
-    let out = std::process::Command::new("python3")
-        .args(["-c", script])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let checked: usize = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let checked: usize = python(script, &path).trim().parse().unwrap();
     assert!(checked > 300, "{checked} schemas checked");
 }
 

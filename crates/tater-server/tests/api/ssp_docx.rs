@@ -270,16 +270,7 @@ names = {p.style.name for p in d.paragraphs}
 assert {"Normal", "Heading 1", "Heading 2", "Heading 3", "Title"} <= names, names
 print(len(d.paragraphs))
 "#;
-    let out = std::process::Command::new("python3")
-        .args(["-c", script])
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "python-docx: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    python(script, &input);
 }
 
 /// LibreOffice, where installed, converts the document to PDF without error.

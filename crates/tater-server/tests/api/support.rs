@@ -442,6 +442,22 @@ pub fn modules() -> impl Iterator<Item = &'static str> {
     tater_domain::modules::ALL.iter().map(|m| m.name)
 }
 
+/// Runs `python3 -c script file` (an independent reader or validator) and returns what it
+/// printed; fails the test with its error output when it fails.
+pub fn python(script: &str, file: &std::path::Path) -> String {
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(file)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The wall clock shifted by an offset the test moves forward: time keeps running (retries
 /// come due, workers make progress) and a test can still jump past a period without waiting.
 #[derive(Default)]
