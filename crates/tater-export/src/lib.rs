@@ -1,4 +1,4 @@
-//! Export formats for module records.
+//! Export formats for module records and every other list.
 //!
 //! CSV follows RFC 4180 (comma, CRLF, quotes doubled), starts with a UTF-8 byte-order mark so
 //! Excel reads accents correctly, and neutralises formula injection: a text cell that begins
@@ -19,37 +19,123 @@ pub const UTF8_BOM: &str = "\u{feff}";
 /// Characters that make a spreadsheet treat a cell as a formula.
 const FORMULA_TRIGGERS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
-/// Writes CSV chunks for one module: the header first, then rows as pages arrive.
+/// Writes CSV chunks for one list: the header first, then rows as pages arrive.
 pub struct CsvExport {
-    def: &'static ModuleDef,
+    columns: &'static [&'static str],
 }
 
 impl CsvExport {
+    /// A module's declared columns.
     pub fn new(def: &'static ModuleDef) -> Self {
-        Self { def }
+        Self::with_columns(def.csv_columns)
     }
 
-    /// The byte-order mark and the header row (the module's declared column names).
+    /// Any list's columns (the JSON export carries every field; the CSV these).
+    pub fn with_columns(columns: &'static [&'static str]) -> Self {
+        Self { columns }
+    }
+
+    /// The byte-order mark and the header row.
     pub fn header(&self) -> Vec<u8> {
         let mut out = UTF8_BOM.as_bytes().to_vec();
-        out.extend(encode_row(
-            self.def.csv_columns.iter().map(|c| (*c).to_owned()),
-        ));
+        out.extend(encode_row(self.columns.iter().map(|c| (*c).to_owned())));
         out
     }
 
-    /// One CSV row per record view.
-    pub fn rows(&self, records: &[Value]) -> Vec<u8> {
+    /// One CSV row per item.
+    pub fn rows(&self, items: &[Value]) -> Vec<u8> {
         let mut out = Vec::new();
-        for r in records {
+        for item in items {
             let cells = self
-                .def
-                .csv_columns
+                .columns
                 .iter()
-                .map(|c| cell(r.get(*c).unwrap_or(&Value::Null)));
+                .map(|c| cell(item.get(*c).unwrap_or(&Value::Null)));
             out.extend(encode_row(cells));
         }
         out
+    }
+}
+
+/// The two formats every list exports in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListFormat {
+    Csv,
+    Json,
+}
+
+impl ListFormat {
+    /// `csv` or `json`; anything else is not a list format.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "csv" => Some(Self::Csv),
+            "json" => Some(Self::Json),
+            _ => None,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Csv => "text/csv; charset=utf-8",
+            Self::Json => "application/json",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::Json => "json",
+        }
+    }
+}
+
+/// Encodes a list a page at a time, in either format: `head`, then `page` for each page as
+/// it arrives, then `tail`. Only the page being encoded is ever in memory.
+pub struct ListEncoder {
+    format: ListFormat,
+    csv: CsvExport,
+    /// No JSON item written yet (no comma before the next).
+    first: bool,
+}
+
+impl ListEncoder {
+    pub fn new(format: ListFormat, columns: &'static [&'static str]) -> Self {
+        Self {
+            format,
+            csv: CsvExport::with_columns(columns),
+            first: true,
+        }
+    }
+
+    pub fn head(&self) -> Vec<u8> {
+        match self.format {
+            ListFormat::Csv => self.csv.header(),
+            ListFormat::Json => b"[".to_vec(),
+        }
+    }
+
+    pub fn page(&mut self, items: &[Value]) -> Vec<u8> {
+        match self.format {
+            ListFormat::Csv => self.csv.rows(items),
+            ListFormat::Json => {
+                let mut out = Vec::new();
+                for item in items {
+                    if !self.first {
+                        out.push(b',');
+                    }
+                    self.first = false;
+                    out.push(b'\n');
+                    out.extend(item.to_string().into_bytes());
+                }
+                out
+            }
+        }
+    }
+
+    pub fn tail(&self) -> Vec<u8> {
+        match self.format {
+            ListFormat::Csv => Vec::new(),
+            ListFormat::Json => b"\n]\n".to_vec(),
+        }
     }
 }
 
@@ -128,6 +214,40 @@ mod tests {
             ),
             "id: 1, description: a | id: 2, description: =b"
         );
+    }
+
+    #[test]
+    fn a_list_encodes_a_page_at_a_time_as_json_or_csv() {
+        let pages = [
+            vec![json!({"id": 1, "name": "a"})],
+            vec![],
+            vec![json!({"id": 2, "name": "=b"})],
+        ];
+        let mut json_out = ListEncoder::new(ListFormat::Json, &["id", "name"]);
+        let mut bytes = json_out.head();
+        for p in &pages {
+            bytes.extend(json_out.page(p));
+        }
+        bytes.extend(json_out.tail());
+        let parsed: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            parsed,
+            json!([{"id": 1, "name": "a"}, {"id": 2, "name": "=b"}])
+        );
+        let empty = ListEncoder::new(ListFormat::Json, &["id"]);
+        let mut bytes = empty.head();
+        bytes.extend(empty.tail());
+        assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap(), json!([]));
+        let mut csv_out = ListEncoder::new(ListFormat::Csv, &["id", "name"]);
+        let mut text = csv_out.head();
+        for p in &pages {
+            text.extend(csv_out.page(p));
+        }
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            "\u{feff}id,name\r\n1,a\r\n2,'=b\r\n"
+        );
+        assert_eq!(ListFormat::parse("xml"), None);
     }
 
     #[test]

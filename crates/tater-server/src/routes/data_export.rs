@@ -17,14 +17,14 @@ use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Map, Value, json};
 use tater_domain::Actor;
-use tater_service::RecordExport;
+use tater_export::{ListEncoder, ListFormat};
+use tater_service::{ExportList, OnePage, PagedSource};
 use tokio::sync::mpsc;
 use zip::write::SimpleFileOptions;
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ExportSlot, Params};
-use crate::routes::list_export::Source;
 use crate::state::AppState;
 use tater_domain::Action;
 
@@ -134,60 +134,19 @@ impl Archive {
     }
 
     /// A list as a JSON array, written a page at a time.
-    async fn array(&mut self, name: &str, mut pages: Pages<'_>) -> ApiResult<()> {
+    async fn array(&mut self, name: &str, mut pages: Box<dyn PagedSource + '_>) -> ApiResult<()> {
         self.send(Part::File(name.to_owned())).await?;
-        self.send(Part::Bytes(b"[".to_vec())).await?;
-        let mut count = 0u64;
-        while let Some(items) = pages.next().await? {
-            let mut chunk = Vec::new();
-            for item in &items {
-                chunk.extend(if count == 0 { "\n" } else { ",\n" }.as_bytes());
-                chunk.extend(item.to_string().into_bytes());
-                count += 1;
-            }
-            self.send(Part::Bytes(chunk)).await?;
+        let mut encoder = ListEncoder::new(ListFormat::Json, &[]);
+        self.send(Part::Bytes(encoder.head())).await?;
+        let mut count = 0usize;
+        while let Some(items) = pages.next_page().await? {
+            count += items.len();
+            self.send(Part::Bytes(encoder.page(&items))).await?;
         }
-        self.send(Part::Bytes(b"\n]\n".to_vec())).await?;
+        self.send(Part::Bytes(encoder.tail())).await?;
         self.files
             .insert(name.to_owned(), json!({ "items": count }));
         Ok(())
-    }
-}
-
-/// Where the pages of one array come from.
-enum Pages<'a> {
-    Records(Box<RecordExport>),
-    List {
-        s: &'a AppState,
-        actor: &'a Actor,
-        source: Source,
-        cursor: Option<String>,
-        done: bool,
-    },
-    Once(Option<Vec<Value>>),
-}
-
-impl Pages<'_> {
-    async fn next(&mut self) -> ApiResult<Option<Vec<Value>>> {
-        match self {
-            Pages::Records(export) => Ok(export.next_page().await?),
-            Pages::List {
-                s,
-                actor,
-                source,
-                cursor,
-                done,
-            } => {
-                if *done {
-                    return Ok(None);
-                }
-                let (items, next) = source.next(s, actor, &[], cursor.take()).await?;
-                *done = next.is_none();
-                *cursor = next;
-                Ok(Some(items))
-            }
-            Pages::Once(items) => Ok(items.take()),
-        }
     }
 }
 
@@ -197,22 +156,13 @@ async fn fill(s: &AppState, actor: &Actor, archive: &mut Archive) -> ApiResult<(
         let query = s.service.list_query(def, &[], &[])?;
         let export = s.service.export_records(actor, def, query)?;
         archive
-            .array(
-                &format!("{}.json", def.name),
-                Pages::Records(Box::new(export)),
-            )
+            .array(&format!("{}.json", def.name), Box::new(export))
             .await?;
     }
-    for source in Source::ALL {
-        let pages = Pages::List {
-            s,
-            actor,
-            source,
-            cursor: None,
-            done: false,
-        };
+    for list in ExportList::ALL {
+        let export = s.service.export_list(actor, list, Vec::new())?;
         archive
-            .array(&format!("{}.json", source.name()), pages)
+            .array(&format!("{}.json", list.name()), Box::new(export))
             .await?;
     }
     let profile = s.service.get_system_profile(actor).await?;
@@ -236,7 +186,7 @@ async fn fill(s: &AppState, actor: &Actor, archive: &mut Archive) -> ApiResult<(
         ),
     ];
     for (name, items) in lists {
-        archive.array(name, Pages::Once(Some(items))).await?;
+        archive.array(name, Box::new(OnePage(Some(items)))).await?;
     }
     audit_log(s, actor, archive).await
 }

@@ -7,16 +7,16 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use futures::StreamExt;
 use serde_json::{Value, json};
 use tater_domain::Actor;
 use tater_domain::module::{ModuleDef, input_schema, output_schema};
-use tater_export::CsvExport;
+use tater_export::ListFormat;
 use tater_export::emass::Layout;
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{AuthActor, ExportSlot, IdPath, JsonBody, Params};
+use crate::routes::list_export;
 use crate::state::AppState;
 use tater_domain::Action;
 
@@ -245,12 +245,6 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Format {
-    Csv,
-    Json,
-}
-
 /// Streams every matching record. The first page is read before the response starts, so a bad
 /// filter or a missing permission is still a proper error status.
 async fn export(
@@ -259,114 +253,45 @@ async fn export(
     Params(p): Params,
     def: &'static ModuleDef,
 ) -> ApiResult<Response> {
-    let res = export_records(&s, &slot.actor, &p, def).await?;
+    let res = export_records(&s, &slot.actor, p, def).await?;
     Ok(slot.permit.hold_until_sent(res))
 }
 
 async fn export_records(
     s: &AppState,
     actor: &Actor,
-    p: &[(String, String)],
+    p: Vec<(String, String)>,
     def: &'static ModuleDef,
 ) -> ApiResult<Response> {
-    let format = match p
-        .iter()
-        .find(|(k, _)| k == "format")
-        .map(|(_, v)| v.as_str())
-    {
-        None | Some("json") => Format::Json,
-        Some("csv") => Format::Csv,
-        // The POA&M also exports as OSCAL for OSCAL toolchains.
-        Some("oscal-json") if def.name == tater_domain::modules::POAM.name => {
-            let query = s.service.list_query(def, p, &["format"])?;
+    let is_poam = def.name == tater_domain::modules::POAM.name;
+    let allowed: &[&'static str] = if is_poam {
+        &["csv", "json", "oscal-json", "emass-xlsx"]
+    } else {
+        &["csv", "json"]
+    };
+    let (format, filters) = list_export::format_and_filters(p, allowed)?;
+    match format {
+        // The POA&M also exports as OSCAL and eMASS for federal toolchains.
+        Some("oscal-json") => {
+            let query = s.service.list_query(def, &filters, &[])?;
             let doc = s.service.poam_oscal(actor, query).await?;
-            return Ok((
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                )],
-                doc,
-            )
-                .into_response());
+            let json = HeaderValue::from_static("application/json");
+            return Ok(([(header::CONTENT_TYPE, json)], doc).into_response());
         }
-        Some("emass-xlsx") if def.name == tater_domain::modules::POAM.name => {
-            return emass_export(s, actor, p).await;
-        }
-        Some(_) => {
-            let allowed = if def.name == tater_domain::modules::POAM.name {
-                "must be csv, json, oscal-json or emass-xlsx"
-            } else {
-                "must be csv or json"
-            };
-            return Err(Problem::validation(
-                tater_domain::ValidationErrors::single("format", allowed).0,
-            ));
-        }
-    };
-    let query = s.service.list_query(def, p, &["format"])?;
-    let mut export = s.service.export_records(actor, def, query)?;
-    let first = export.next_page().await?;
-    let csv = CsvExport::new(def);
-    let head = match format {
-        Format::Csv => csv.header(),
-        Format::Json => b"[".to_vec(),
-    };
-    let stream = futures::stream::unfold(
-        (export, first, true, false),
-        move |(mut export, pending, mut first_item, finished)| {
-            let csv = CsvExport::new(def);
-            async move {
-                if finished {
-                    return None;
-                }
-                let page = match pending {
-                    Some(p) => Some(p),
-                    None => match export.next_page().await {
-                        Ok(p) => p,
-                        Err(e) => {
-                            tracing::error!(error = %e, module = def.name, "export stopped");
-                            return Some((
-                                Err(std::io::Error::other("export failed")),
-                                (export, None, first_item, true),
-                            ));
-                        }
-                    },
-                };
-                let Some(items) = page else {
-                    let tail = if format == Format::Json {
-                        b"]\n".to_vec()
-                    } else {
-                        Vec::new()
-                    };
-                    return Some((Ok(tail), (export, None, first_item, true)));
-                };
-                let chunk = match format {
-                    Format::Csv => csv.rows(&items),
-                    Format::Json => json_chunk(&items, &mut first_item),
-                };
-                Some((Ok(chunk), (export, None, first_item, false)))
-            }
-        },
-    );
-    let body = Body::from_stream(
-        futures::stream::once(async move { Ok::<_, std::io::Error>(head) }).chain(stream),
-    );
-    let (content_type, ext) = match format {
-        Format::Csv => ("text/csv; charset=utf-8", "csv"),
-        Format::Json => ("application/json", "json"),
-    };
-    let filename = format!(
-        "{}-{}.{ext}",
+        Some("emass-xlsx") => return emass_export(s, actor, &filters).await,
+        _ => {}
+    }
+    let format = format
+        .and_then(ListFormat::parse)
+        .unwrap_or(ListFormat::Json);
+    let query = s.service.list_query(def, &filters, &[])?;
+    let export = s.service.export_records(actor, def, query)?;
+    let name = format!(
+        "{}-{}",
         def.name,
         tater_domain::time::format_date(s.service.now().date())
     );
-    let mut res = Response::new(body);
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(res)
+    list_export::stream(export, format, def.csv_columns, &name).await
 }
 
 /// The POA&M as an eMASS import workbook; `layout` picks the template (default `navy`).
@@ -388,7 +313,7 @@ async fn emass_export(s: &AppState, actor: &Actor, p: &[(String, String)]) -> Ap
         })?,
     };
     let def = &tater_domain::modules::POAM;
-    let query = s.service.list_query(def, p, &["format", "layout"])?;
+    let query = s.service.list_query(def, p, &["layout"])?;
     let bytes = s.service.poam_emass(actor, query, layout).await?;
     let filename = format!(
         "poam-emass-{}-{}.xlsx",
@@ -407,17 +332,4 @@ async fn emass_export(s: &AppState, actor: &Actor, p: &[(String, String)]) -> Ap
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(res)
-}
-
-fn json_chunk(items: &[Value], first: &mut bool) -> Vec<u8> {
-    let mut out = Vec::new();
-    for item in items {
-        if !*first {
-            out.push(b',');
-        }
-        *first = false;
-        out.push(b'\n');
-        out.extend(item.to_string().into_bytes());
-    }
-    out
 }
