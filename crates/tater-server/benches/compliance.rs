@@ -102,10 +102,11 @@ async fn org_with_endpoints(
     };
     let org = service.admin_create_org(&op, name, None).await.unwrap().id;
     let actor = Actor::system("bench", "bench", org, Channel::Api);
-    let (token, _) = service
+    let token = service
         .create_enrollment_token(&actor, "bench", Some(24), false, None)
         .await
-        .unwrap();
+        .unwrap()
+        .token;
     let mut endpoints = Vec::with_capacity(n);
     for i in 0..n {
         let req = EnrollRequest {

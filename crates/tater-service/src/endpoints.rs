@@ -1,11 +1,13 @@
 //! Endpoints: enrollment tokens (Admin), enrollment by agents, and the endpoint inventory.
 
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use tater_domain::policy::{Action, Permit, authorize};
 use tater_domain::{
     Actor, AuditAction, AuditDraft, Endpoint, EndpointId, EnrollmentToken, EnrollmentTokenId,
-    Timestamp, ValidationErrors,
+    ScanId, Timestamp, ValidationErrors,
 };
 use tater_store::{EndpointQuery, Mode};
 
@@ -41,33 +43,130 @@ pub struct Enrolled {
     pub credential: String,
 }
 
-fn token_view(t: &EnrollmentToken, now: Timestamp) -> Value {
+/// An enrollment token as listed: never the token or its hash.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrollmentTokenView {
+    pub id: EnrollmentTokenId,
+    pub label: String,
+    /// The first characters of the token, to recognise it by.
+    pub prefix: String,
+    pub single_use: bool,
+    pub uses: i64,
+    pub status: TokenStatus,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+    /// Audit `userId` of the creator.
+    pub created_by: String,
+    /// The only hostnames the token enrolls; `null` for any.
+    pub hostnames: Option<Vec<String>>,
+}
+
+/// A token just created: its record and, this once, the token itself.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CreatedEnrollmentToken {
+    #[serde(flatten)]
+    pub view: EnrollmentTokenView,
+    /// Give it to the agent (`tater-agent enroll --token`); shown this once, never stored.
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenStatus {
+    Active,
+    Used,
+    Expired,
+    Revoked,
+}
+
+fn token_view(t: &EnrollmentToken, now: Timestamp) -> EnrollmentTokenView {
     let status = if t.revoked_at.is_some() {
-        "revoked"
+        TokenStatus::Revoked
     } else if t.single_use && t.uses > 0 {
-        "used"
+        TokenStatus::Used
     } else if t.expires_at <= now {
-        "expired"
+        TokenStatus::Expired
     } else {
-        "active"
+        TokenStatus::Active
     };
-    json!({
-        "id": t.id, "label": t.label, "prefix": t.prefix, "singleUse": t.single_use, "uses": t.uses,
-        "status": status, "createdAt": t.created_at, "expiresAt": t.expires_at, "revokedAt": t.revoked_at,
-        "createdBy": t.created_by, "hostnames": t.hostnames,
-    })
+    EnrollmentTokenView {
+        id: t.id,
+        label: t.label.clone(),
+        prefix: t.prefix.clone(),
+        single_use: t.single_use,
+        uses: t.uses,
+        status,
+        created_at: t.created_at,
+        expires_at: t.expires_at,
+        revoked_at: t.revoked_at,
+        created_by: t.created_by.clone(),
+        hostnames: t.hostnames.clone(),
+    }
+}
+
+/// An endpoint as the API shows it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointView {
+    pub id: EndpointId,
+    /// Lower-case; unique within the organization.
+    pub hostname: String,
+    pub os: String,
+    pub os_version: String,
+    pub arch: String,
+    pub agent_version: String,
+    pub tags: Vec<String>,
+    /// `active`, or `retired` (its credential no longer works; its history stays).
+    #[schemars(extend("enum" = ["active", "retired"]))]
+    pub status: String,
+    /// No contact within the stale window (`--stale-after-hours`).
+    pub stale: bool,
+    pub enrolled_at: Timestamp,
+    pub last_seen_at: Option<Timestamp>,
+    pub last_scan_id: Option<ScanId>,
+    /// The first characters of the agent credential; `null` once retired.
+    pub credential_prefix: Option<String>,
+    /// Until when the hostname may enroll again without the current credential.
+    pub reenroll_allowed_until: Option<Timestamp>,
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// One endpoint with its latest scan (`GET /api/endpoints/{id}`).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointDetail {
+    #[serde(flatten)]
+    pub endpoint: EndpointView,
+    /// The latest scan with its results; absent before the first report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_scan: Option<Value>,
 }
 
 /// An endpoint as the API shows it; `stale` when it has not reported a scan within the window.
-pub fn endpoint_view(e: &Endpoint, stale: bool) -> Value {
-    json!({
-        "id": e.id, "hostname": e.hostname, "os": e.os, "osVersion": e.os_version, "arch": e.arch,
-        "agentVersion": e.agent_version, "tags": e.tags, "status": e.status, "stale": stale,
-        "enrolledAt": e.enrolled_at, "lastSeenAt": e.last_seen_at, "lastScanId": e.last_scan_id,
-        "credentialPrefix": e.credential_prefix, "reenrollAllowedUntil": e.reenroll_allowed_until,
-        "version": e.version,
-        "createdAt": e.created_at, "updatedAt": e.updated_at,
-    })
+pub fn endpoint_view(e: &Endpoint, stale: bool) -> EndpointView {
+    EndpointView {
+        id: e.id,
+        hostname: e.hostname.clone(),
+        os: e.os.clone(),
+        os_version: e.os_version.clone(),
+        arch: e.arch.clone(),
+        agent_version: e.agent_version.clone(),
+        tags: e.tags.clone(),
+        status: e.status.clone(),
+        stale,
+        enrolled_at: e.enrolled_at,
+        last_seen_at: e.last_seen_at,
+        last_scan_id: e.last_scan_id,
+        credential_prefix: e.credential_prefix.clone(),
+        reenroll_allowed_until: e.reenroll_allowed_until,
+        version: e.version,
+        created_at: e.created_at,
+        updated_at: e.updated_at,
+    }
 }
 
 /// A short identifier field: trimmed, 1 to `max` characters of `[A-Za-z0-9._ ()+-]`.
@@ -191,7 +290,7 @@ impl Service {
         expires_in_hours: Option<i64>,
         single_use: bool,
         hostnames: Option<&[String]>,
-    ) -> ServiceResult<(String, Value)> {
+    ) -> ServiceResult<CreatedEnrollmentToken> {
         let permit = authorize(actor, Action::WriteRecord)?;
         let mut errors = ValidationErrors::new();
         let hostnames = hostnames.map(|list| token_hostnames(&mut errors, list));
@@ -236,10 +335,16 @@ impl Service {
         let mut tx = self.store.tenant(&permit).await?;
         tx.insert_enrollment_token(&token, &audit).await?;
         tx.commit().await?;
-        Ok((secret, view))
+        Ok(CreatedEnrollmentToken {
+            view,
+            token: secret,
+        })
     }
 
-    pub async fn list_enrollment_tokens(&self, actor: &Actor) -> ServiceResult<Vec<Value>> {
+    pub async fn list_enrollment_tokens(
+        &self,
+        actor: &Actor,
+    ) -> ServiceResult<Vec<EnrollmentTokenView>> {
         let permit = authorize(actor, Action::WriteRecord)?;
         let now = self.clock.now();
         let mut tx = self.store.tenant(&permit.read_only()).await?;
@@ -369,7 +474,7 @@ impl Service {
 
     /// Lets an agent enroll this endpoint's hostname again once within the next hour without
     /// its current credential (a reinstalled machine). Admin; audited.
-    pub async fn allow_reenroll(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
+    pub async fn allow_reenroll(&self, actor: &Actor, id: &str) -> ServiceResult<EndpointView> {
         let permit = authorize(actor, Action::WriteRecord)?;
         let id: EndpointId = id.parse().map_err(|_| ServiceError::NotFound)?;
         let until = self.clock.now().plus_seconds(REENROLL_WINDOW_SECS);
@@ -394,7 +499,7 @@ impl Service {
         &self,
         actor: &Actor,
         params: &[(String, String)],
-    ) -> ServiceResult<crate::Page> {
+    ) -> ServiceResult<crate::Page<EndpointView>> {
         let permit = authorize(actor, Action::Read)?;
         let mut q = EndpointQuery {
             limit: 50,
@@ -437,10 +542,7 @@ impl Service {
                     continue;
                 }
                 if items.len() == q.limit as usize {
-                    next_cursor = items
-                        .last()
-                        .and_then(|v: &Value| v["hostname"].as_str())
-                        .map(str::to_owned);
+                    next_cursor = items.last().map(|v: &EndpointView| v.hostname.clone());
                     break 'pages;
                 }
                 items.push(endpoint_view(&e, stale));
@@ -452,18 +554,19 @@ impl Service {
         Ok(crate::Page { items, next_cursor })
     }
 
-    pub async fn get_endpoint(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
+    pub async fn get_endpoint(&self, actor: &Actor, id: &str) -> ServiceResult<EndpointDetail> {
         let permit = authorize(actor, Action::Read)?;
         let id: EndpointId = id.parse().map_err(|_| ServiceError::NotFound)?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         let e = tx.endpoint(id).await?.ok_or(ServiceError::NotFound)?;
-        let mut view = endpoint_view(&e, self.endpoint_is_stale(&e, self.clock.now()));
-        if let Some(scan_id) = e.last_scan_id
-            && let Some(scan) = tx.scan(scan_id).await?
-        {
-            view["lastScan"] = crate::scans::scan_view(&scan);
-        }
-        Ok(view)
+        let last_scan = match e.last_scan_id {
+            Some(scan_id) => tx.scan(scan_id).await?.map(|s| crate::scans::scan_view(&s)),
+            None => None,
+        };
+        Ok(EndpointDetail {
+            endpoint: endpoint_view(&e, self.endpoint_is_stale(&e, self.clock.now())),
+            last_scan,
+        })
     }
 
     /// Changes an endpoint's tags (the only field people edit; the rest comes from the agent).
@@ -473,7 +576,7 @@ impl Service {
         id: &str,
         new_tags: &[String],
         version: Option<i64>,
-    ) -> ServiceResult<Value> {
+    ) -> ServiceResult<EndpointView> {
         let permit = authorize(actor, Action::WriteRecord)?;
         let id: EndpointId = id.parse().map_err(|_| ServiceError::NotFound)?;
         let mut errors = ValidationErrors::new();
@@ -484,7 +587,7 @@ impl Service {
     }
 
     /// Retires an endpoint: its credential stops working at once; its history stays.
-    pub async fn retire_endpoint(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
+    pub async fn retire_endpoint(&self, actor: &Actor, id: &str) -> ServiceResult<EndpointView> {
         let permit = authorize(actor, Action::WriteRecord)?;
         let id: EndpointId = id.parse().map_err(|_| ServiceError::NotFound)?;
         self.change_endpoint(actor, &permit, id, None, |e| {
@@ -503,7 +606,7 @@ impl Service {
         id: EndpointId,
         version: Option<i64>,
         change: impl Fn(&mut Endpoint),
-    ) -> ServiceResult<Value> {
+    ) -> ServiceResult<EndpointView> {
         let now = self.clock.now();
         let mut tx = self.store.tenant(permit).await?;
         let current = tx.endpoint(id).await?.ok_or(ServiceError::NotFound)?;

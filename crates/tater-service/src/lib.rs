@@ -42,7 +42,10 @@ pub use auth::{
     MeView, MembershipView, UserView, hash_password,
 };
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use endpoints::{EnrollRequest, Enrolled, endpoint_view};
+pub use endpoints::{
+    CreatedEnrollmentToken, EndpointDetail, EndpointView, EnrollRequest, Enrolled,
+    EnrollmentTokenView, TokenStatus, endpoint_view,
+};
 pub use entra::{DEFAULT_JWKS_URL, EntraConfig};
 pub use error::{ServiceError, ServiceResult};
 pub use list_export::{ExportList, ListExport, NextPage, OnePage, PagedSource};

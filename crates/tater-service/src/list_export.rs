@@ -228,7 +228,7 @@ impl Service {
         params: &[(String, String)],
     ) -> ServiceResult<Page> {
         Ok(match list {
-            ExportList::Endpoints => self.list_endpoints(actor, params).await?,
+            ExportList::Endpoints => self.list_endpoints(actor, params).await?.into_values()?,
             ExportList::Controls => self.list_controls(actor, params).await?,
             ExportList::ScanResults => self.list_scan_results(actor, params).await?,
             ExportList::Jobs => self.list_jobs(actor, params).await?,

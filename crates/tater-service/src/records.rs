@@ -11,12 +11,29 @@ use tater_store::TenantTx;
 use crate::{Service, ServiceError, ServiceResult};
 
 /// One page of a list, as every channel shows it: `{"items": [...], "nextCursor": ...}`.
-#[derive(Debug, Clone, serde::Serialize)]
+/// Lists with a view type of their own page that type; the rest still page JSON values.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Page {
-    pub items: Vec<Value>,
+pub struct Page<T = Value> {
+    pub items: Vec<T>,
     /// Pass back as `cursor` for the next page; `None` on the last page.
     pub next_cursor: Option<String>,
+}
+
+impl<T: serde::Serialize> Page<T> {
+    /// The same page with its items as JSON values (for channels that pass any list on).
+    pub fn into_values(self) -> ServiceResult<Page> {
+        let items = self
+            .items
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<_, _>>()
+            .map_err(|e| ServiceError::Internal(e.into()))?;
+        Ok(Page {
+            items,
+            next_cursor: self.next_cursor,
+        })
+    }
 }
 
 /// Counts of risks on the 5×5 grid: `cells[likelihood - 1][impact - 1]`.

@@ -178,7 +178,7 @@ async fn fill(s: &AppState, actor: &Actor, archive: &mut Archive) -> ApiResult<(
         ),
         (
             "enrollment-tokens.json",
-            s.service.list_enrollment_tokens(actor).await?,
+            as_values(&s.service.list_enrollment_tokens(actor).await?)?,
         ),
         (
             "siem-destinations.json",

@@ -7,7 +7,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tater_service::EnrollRequest;
+use tater_service::{
+    CreatedEnrollmentToken, EndpointDetail, EndpointView, EnrollRequest, EnrollmentTokenView,
+    Items, Page,
+};
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::ApiResult;
@@ -18,9 +21,14 @@ use tater_domain::Action;
 /// Scan reports carry up to 16 KiB of evidence per result; they get a larger body limit.
 pub const SCAN_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
-pub fn routes(api: ApiRouter) -> ApiRouter {
+pub fn routes(mut api: ApiRouter) -> ApiRouter {
     let s = |t: &str| json!({ "type": t });
     let obj = Some(s("object"));
+    let endpoint = Some(api.schema_of::<EndpointView>());
+    let endpoints = Some(api.schema_of::<Page<EndpointView>>());
+    let detail = Some(api.schema_of::<EndpointDetail>());
+    let tokens = Some(api.schema_of::<Items<EnrollmentTokenView>>());
+    let created_token = Some(api.schema_of::<CreatedEnrollmentToken>());
     let admin = Access::Action(Action::WriteRecord);
     let read = Access::Action(Action::Read);
     let agent = Access::Action(Action::AgentReport);
@@ -58,11 +66,11 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
         },
     });
     api.route(
-        Op::post("/api/enrollment-tokens", "enrollment_tokens_create", "Create an enrollment token (shown once)").tag("endpoints").access(admin).body(token_body).ok(201, "The token (field `token`)", obj.clone()),
+        Op::post("/api/enrollment-tokens", "enrollment_tokens_create", "Create an enrollment token (shown once)").tag("endpoints").access(admin).body(token_body).ok(201, "The token (field `token`)", created_token),
         post(create_token),
     )
     .route(
-        Op::get("/api/enrollment-tokens", "enrollment_tokens_list", "Enrollment tokens (never their secrets)").tag("endpoints").access(admin).ok(200, "Tokens", obj.clone()),
+        Op::get("/api/enrollment-tokens", "enrollment_tokens_list", "Enrollment tokens (never their secrets)").tag("endpoints").access(admin).ok(200, "Tokens", tokens),
         get(list_tokens),
     )
     .route(
@@ -88,25 +96,25 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
             .query("q", s("string"), "text in the hostname")
             .query("limit", json!({ "type": "integer", "minimum": 1, "maximum": 500 }), "page size")
             .query("cursor", s("string"), "nextCursor of the previous page")
-            .ok(200, "A page of endpoints", obj.clone()),
+            .ok(200, "A page of endpoints", endpoints),
         get(list_endpoints),
     )
     .route(
-        Op::get("/api/endpoints/{id}", "endpoints_get", "One endpoint, with its latest scan").tag("endpoints").access(read).path_id().ok(200, "The endpoint", obj.clone()),
+        Op::get("/api/endpoints/{id}", "endpoints_get", "One endpoint, with its latest scan").tag("endpoints").access(read).path_id().ok(200, "The endpoint", detail),
         get(get_endpoint),
     )
     .route(
         Op::put("/api/endpoints/{id}", "endpoints_update", "Change an endpoint's tags").tag("endpoints").access(admin).path_id()
             .body(json!({ "type": "object", "additionalProperties": false, "required": ["tags"], "properties": { "tags": { "type": "array", "items": s("string") }, "version": s("integer") } }))
-            .ok(200, "The endpoint", obj.clone()),
+            .ok(200, "The endpoint", endpoint.clone()),
         axum::routing::put(update_endpoint),
     )
     .route(
-        Op::post("/api/endpoints/{id}/retire", "endpoints_retire", "Retire an endpoint: its credential stops working, its history stays").tag("endpoints").access(admin).path_id().ok(200, "The endpoint", obj.clone()),
+        Op::post("/api/endpoints/{id}/retire", "endpoints_retire", "Retire an endpoint: its credential stops working, its history stays").tag("endpoints").access(admin).path_id().ok(200, "The endpoint", endpoint.clone()),
         post(retire_endpoint),
     )
     .route(
-        Op::post("/api/endpoints/{id}/allow-reenroll", "endpoints_allow_reenroll", "Allow one re-enrolment of this endpoint's hostname without its current credential, within the next hour (a reinstalled machine); audited").tag("endpoints").access(admin).path_id().ok(200, "The endpoint, with reenrollAllowedUntil", obj.clone()),
+        Op::post("/api/endpoints/{id}/allow-reenroll", "endpoints_allow_reenroll", "Allow one re-enrolment of this endpoint's hostname without its current credential, within the next hour (a reinstalled machine); audited").tag("endpoints").access(admin).path_id().ok(200, "The endpoint, with reenrollAllowedUntil", endpoint.clone()),
         post(allow_reenroll),
     )
     .route(
@@ -153,8 +161,8 @@ async fn create_token(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     JsonBody(b): JsonBody<TokenBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let (secret, mut view) = s
+) -> ApiResult<(StatusCode, Json<CreatedEnrollmentToken>)> {
+    let created = s
         .service
         .create_enrollment_token(
             &actor,
@@ -164,17 +172,15 @@ async fn create_token(
             b.hostnames.as_deref(),
         )
         .await?;
-    view["token"] = json!(secret);
-    Ok((StatusCode::CREATED, Json(view)))
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 async fn list_tokens(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "items": s.service.list_enrollment_tokens(&actor).await? }),
-    ))
+) -> ApiResult<Json<Items<EnrollmentTokenView>>> {
+    let items = s.service.list_enrollment_tokens(&actor).await?;
+    Ok(Json(Items { items }))
 }
 
 async fn revoke_token(
@@ -226,7 +232,7 @@ async fn list_endpoints(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     Params(p): Params,
-) -> ApiResult<Json<tater_service::Page>> {
+) -> ApiResult<Json<Page<EndpointView>>> {
     Ok(Json(s.service.list_endpoints(&actor, &p).await?))
 }
 
@@ -234,7 +240,7 @@ async fn get_endpoint(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     IdPath(id): IdPath,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EndpointDetail>> {
     Ok(Json(s.service.get_endpoint(&actor, &id).await?))
 }
 
@@ -250,7 +256,7 @@ async fn update_endpoint(
     AuthActor(actor): AuthActor,
     IdPath(id): IdPath,
     JsonBody(b): JsonBody<TagsBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EndpointView>> {
     Ok(Json(
         s.service
             .update_endpoint_tags(&actor, &id, &b.tags, b.version)
@@ -262,7 +268,7 @@ async fn allow_reenroll(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     IdPath(id): IdPath,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EndpointView>> {
     Ok(Json(s.service.allow_reenroll(&actor, &id).await?))
 }
 
@@ -270,7 +276,7 @@ async fn retire_endpoint(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     IdPath(id): IdPath,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EndpointView>> {
     Ok(Json(s.service.retire_endpoint(&actor, &id).await?))
 }
 
