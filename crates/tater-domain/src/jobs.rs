@@ -26,7 +26,10 @@ pub struct Job {
 }
 
 /// Where a job stands on one endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
 pub enum TargetStatus {
     /// Waiting for the agent to fetch it.
     Pending,

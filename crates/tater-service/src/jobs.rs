@@ -5,12 +5,14 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tater_domain::modules::SCRIPTS;
 use tater_domain::policy::{Action, authorize};
 use tater_domain::{
-    Actor, AuditAction, AuditDraft, Channel, CheckStatus, Job, JobTarget, OrgId, RecordId,
-    TargetStatus, ValidationErrors,
+    Actor, AuditAction, AuditDraft, Channel, CheckStatus, EndpointId, Job, JobTarget, OrgId,
+    RecordId, TargetStatus, Timestamp, ValidationErrors,
 };
 use tater_store::{Mode, TenantTx};
 
@@ -26,22 +28,88 @@ const MAX_REASON_BYTES: usize = 1024;
 /// Commands handed to an agent per poll.
 const COMMANDS_PER_POLL: u32 = 20;
 
-pub fn job_view(job: &Job, targets: &[JobTarget]) -> Value {
-    let counts: BTreeMap<&str, usize> = targets.iter().fold(BTreeMap::new(), |mut m, t| {
-        *m.entry(t.status.as_str()).or_default() += 1;
+/// A command-channel job and how it went on each endpoint.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobView {
+    pub id: RecordId,
+    pub name: String,
+    /// The library script and its version that ran; `null` for a check's remediation.
+    pub script_id: Option<RecordId>,
+    pub script_version: Option<i64>,
+    /// The check whose remediation this is, if any.
+    pub check_id: Option<String>,
+    pub language: String,
+    pub run_as: String,
+    pub timeout_secs: i64,
+    /// Audit `userId` of who asked.
+    pub created_by: String,
+    pub created_at: Timestamp,
+    /// How many endpoints stand at each status.
+    pub counts: BTreeMap<TargetStatus, usize>,
+    pub targets: Vec<JobTargetView>,
+}
+
+/// Where a job stands on one endpoint.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobTargetView {
+    pub endpoint_id: EndpointId,
+    pub hostname: String,
+    pub status: TargetStatus,
+    pub exit_code: Option<i64>,
+    /// At most 64 KiB, as the agent reported it.
+    pub stdout: Option<String>,
+    pub stderr: Option<String>,
+    pub duration_ms: Option<i64>,
+    /// Why it was refused, cancelled or expired.
+    pub reason: Option<String>,
+    pub sent_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+}
+
+/// The jobs a control's remediation started, and its failing checks that have no script.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Remediation {
+    pub control: String,
+    pub jobs: Vec<JobView>,
+    pub failing_without_script: Vec<String>,
+}
+
+pub fn job_view(job: &Job, targets: &[JobTarget]) -> JobView {
+    let counts = targets.iter().fold(BTreeMap::new(), |mut m, t| {
+        *m.entry(t.status).or_default() += 1;
         m
     });
-    json!({
-        "id": job.id, "name": job.name, "scriptId": job.script_id, "scriptVersion": job.script_version,
-        "checkId": job.check_id, "language": job.language, "runAs": job.run_as,
-        "timeoutSecs": job.timeout_secs, "createdBy": job.created_by, "createdAt": job.created_at,
-        "counts": counts,
-        "targets": targets.iter().map(|t| json!({
-            "endpointId": t.endpoint, "hostname": t.hostname, "status": t.status.as_str(),
-            "exitCode": t.exit_code, "stdout": t.stdout, "stderr": t.stderr, "durationMs": t.duration_ms,
-            "reason": t.reason, "sentAt": t.sent_at, "finishedAt": t.finished_at,
-        })).collect::<Vec<_>>(),
-    })
+    JobView {
+        id: job.id,
+        name: job.name.clone(),
+        script_id: job.script_id,
+        script_version: job.script_version,
+        check_id: job.check_id.clone(),
+        language: job.language.clone(),
+        run_as: job.run_as.clone(),
+        timeout_secs: job.timeout_secs,
+        created_by: job.created_by.clone(),
+        created_at: job.created_at,
+        counts,
+        targets: targets
+            .iter()
+            .map(|t| JobTargetView {
+                endpoint_id: t.endpoint,
+                hostname: t.hostname.clone(),
+                status: t.status,
+                exit_code: t.exit_code,
+                stdout: t.stdout.clone(),
+                stderr: t.stderr.clone(),
+                duration_ms: t.duration_ms,
+                reason: t.reason.clone(),
+                sent_at: t.sent_at,
+                finished_at: t.finished_at,
+            })
+            .collect(),
+    }
 }
 
 /// What the agent receives: what to run, never who asked.
@@ -69,7 +137,7 @@ impl Service {
         actor: &Actor,
         script_id: &str,
         body: &Value,
-    ) -> ServiceResult<Value> {
+    ) -> ServiceResult<JobView> {
         let permit = authorize(actor, Action::WriteRecord)?;
         let script_id: RecordId = script_id.parse().map_err(|_| ServiceError::NotFound)?;
         let hostnames = parse_targets(body)?;
@@ -135,7 +203,7 @@ impl Service {
         mut tx: Box<dyn TenantTx>,
         job: Job,
         targets: Vec<JobTarget>,
-    ) -> ServiceResult<Value> {
+    ) -> ServiceResult<JobView> {
         let after = json!({
             "name": job.name, "scriptId": job.script_id, "scriptVersion": job.script_version, "checkId": job.check_id,
             "targets": targets.iter().map(|t| t.hostname.clone()).collect::<Vec<_>>(),
@@ -150,7 +218,11 @@ impl Service {
 
     /// Runs the remediation scripts of the checks failing a control on the endpoints where
     /// they fail: one job per check. Checks without a script are listed, not run.
-    pub async fn remediate_control(&self, actor: &Actor, control: &str) -> ServiceResult<Value> {
+    pub async fn remediate_control(
+        &self,
+        actor: &Actor,
+        control: &str,
+    ) -> ServiceResult<Remediation> {
         let permit = authorize(actor, Action::WriteRecord)?;
         let catalog = self.catalog()?;
         let control = catalog
@@ -212,7 +284,11 @@ impl Service {
             };
             jobs.push(self.store_job(actor, tx, job, targets).await?);
         }
-        Ok(json!({ "control": control, "jobs": jobs, "failingWithoutScript": without_script }))
+        Ok(Remediation {
+            control,
+            jobs,
+            failing_without_script: without_script,
+        })
     }
 
     /// The command channel's history, newest first: `limit` (1–500, default 50), `cursor`.
@@ -220,7 +296,7 @@ impl Service {
         &self,
         actor: &Actor,
         params: &[(String, String)],
-    ) -> ServiceResult<crate::Page> {
+    ) -> ServiceResult<crate::Page<JobView>> {
         // Jobs carry the scripts they ran and their output: readable as the scripts are.
         let permit = authorize(actor, Action::ReadRecords(SCRIPTS.read_role))?;
         let mut limit = 50u32;
@@ -249,7 +325,7 @@ impl Service {
         })
     }
 
-    pub async fn get_job(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
+    pub async fn get_job(&self, actor: &Actor, id: &str) -> ServiceResult<JobView> {
         // Jobs carry the scripts they ran and their output: readable as the scripts are.
         let permit = authorize(actor, Action::ReadRecords(SCRIPTS.read_role))?;
         let id: RecordId = id.parse().map_err(|_| ServiceError::NotFound)?;
@@ -278,7 +354,7 @@ impl Service {
 
     /// Cancels a job's targets that are still pending (Admin, audited). Commands already sent
     /// cannot be recalled; 409 when nothing is left to cancel.
-    pub async fn cancel_job(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
+    pub async fn cancel_job(&self, actor: &Actor, id: &str) -> ServiceResult<JobView> {
         let permit = authorize(actor, Action::WriteRecord)?;
         let id: RecordId = id.parse().map_err(|_| ServiceError::NotFound)?;
         let mut tx = self.store.tenant(&permit).await?;

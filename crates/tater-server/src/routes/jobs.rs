@@ -7,44 +7,49 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
+use tater_service::{JobView, Page, Remediation};
+
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::ApiResult;
 use crate::extract::{AuthActor, IdPath, JsonBody, Params};
 use crate::state::AppState;
 use tater_domain::Action;
 
-pub fn routes(api: ApiRouter) -> ApiRouter {
+pub fn routes(mut api: ApiRouter) -> ApiRouter {
     let obj = Some(json!({ "type": "object" }));
+    let job = Some(api.schema_of::<JobView>());
+    let jobs = Some(api.schema_of::<Page<JobView>>());
+    let remediation = Some(api.schema_of::<Remediation>());
     let admin = Access::Action(Action::WriteRecord);
     api.route(
         Op::post("/api/scripts/{id}/execute", "scripts_execute", "Run a script on endpoints by hostname (Admin; needs remoteExecution); audited")
             .tag("commands").access(admin).path_id()
             .body(json!({ "type": "object", "additionalProperties": false, "required": ["targets"], "properties": { "targets": { "type": "array", "minItems": 1, "maxItems": 500, "items": { "type": "string" } } } }))
-            .ok(201, "The job", obj.clone()),
+            .ok(201, "The job", job.clone()),
         post(execute),
     )
     .route(
         Op::post("/api/controls/{id}/remediate", "controls_remediate", "Run the failing checks' remediation scripts on the failing endpoints (Admin; needs remoteExecution); audited")
             .tag("commands").access(admin).path_id()
-            .ok(200, "`{control, jobs, failingWithoutScript}`", obj.clone()),
+            .ok(200, "The jobs started, and the failing checks without a script", remediation),
         post(remediate),
     )
     .route(
         Op::get("/api/jobs", "jobs_list", "The command channel's history, newest first, each job with its status on each endpoint").tag("commands").access(Access::Action(Action::ReadRecords(tater_domain::modules::SCRIPTS.read_role)))
             .query("limit", json!({ "type": "integer", "minimum": 1, "maximum": 500 }), "page size")
             .query("cursor", json!({ "type": "string" }), "nextCursor of the previous page")
-            .ok(200, "A page of jobs", obj.clone()),
+            .ok(200, "A page of jobs", jobs),
         get(list_jobs),
     )
     .route(
         Op::get("/api/jobs/{id}", "jobs_get", "A job and its status on each endpoint").tag("commands").access(Access::Action(Action::ReadRecords(tater_domain::modules::SCRIPTS.read_role))).path_id()
-            .ok(200, "The job", obj.clone()),
-        get(job),
+            .ok(200, "The job", job.clone()),
+        get(get_job),
     )
     .route(
         Op::post("/api/jobs/{id}/cancel", "jobs_cancel", "Cancel a job's targets that are still pending (Admin); audited. Commands already sent cannot be recalled (409 when nothing is pending)")
             .tag("commands").access(admin).path_id()
-            .ok(200, "The job, its pending targets now `cancelled`", obj.clone()),
+            .ok(200, "The job, its pending targets now `cancelled`", job),
         post(cancel),
     )
     .route(
@@ -64,7 +69,7 @@ async fn list_jobs(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     Params(p): Params,
-) -> ApiResult<Json<tater_service::Page>> {
+) -> ApiResult<Json<Page<JobView>>> {
     Ok(Json(s.service.list_jobs(&actor, &p).await?))
 }
 
@@ -72,7 +77,7 @@ async fn cancel(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     IdPath(id): IdPath,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<JobView>> {
     Ok(Json(s.service.cancel_job(&actor, &id).await?))
 }
 
@@ -81,7 +86,7 @@ async fn execute(
     AuthActor(actor): AuthActor,
     IdPath(id): IdPath,
     JsonBody(body): JsonBody<Value>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<JobView>)> {
     Ok((
         StatusCode::CREATED,
         Json(s.service.execute_script(&actor, &id, &body).await?),
@@ -92,15 +97,15 @@ async fn remediate(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Remediation>> {
     Ok(Json(s.service.remediate_control(&actor, &id).await?))
 }
 
-async fn job(
+async fn get_job(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     IdPath(id): IdPath,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<JobView>> {
     Ok(Json(s.service.get_job(&actor, &id).await?))
 }
 
