@@ -99,15 +99,20 @@ impl FromStr for TargetStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// Where a job stands on one endpoint (shown as stored).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct JobTarget {
+    #[serde(rename = "endpointId")]
     pub endpoint: EndpointId,
     pub hostname: String,
     pub status: TargetStatus,
     pub exit_code: Option<i64>,
+    /// At most 64 KiB, as the agent reported it.
     pub stdout: Option<String>,
     pub stderr: Option<String>,
     pub duration_ms: Option<i64>,
+    /// Why it was refused, cancelled or expired.
     pub reason: Option<String>,
     pub sent_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,

@@ -11,8 +11,8 @@ use serde_json::{Map, Value, json};
 use tater_domain::modules::SCRIPTS;
 use tater_domain::policy::{Action, authorize};
 use tater_domain::{
-    Actor, AuditAction, AuditDraft, Channel, CheckStatus, EndpointId, Job, JobTarget, OrgId,
-    RecordId, TargetStatus, Timestamp, ValidationErrors,
+    Actor, AuditAction, AuditDraft, Channel, CheckStatus, Job, JobTarget, OrgId, RecordId,
+    TargetStatus, Timestamp, ValidationErrors,
 };
 use tater_store::{Mode, TenantTx};
 
@@ -47,25 +47,7 @@ pub struct JobView {
     pub created_at: Timestamp,
     /// How many endpoints stand at each status.
     pub counts: BTreeMap<TargetStatus, usize>,
-    pub targets: Vec<JobTargetView>,
-}
-
-/// Where a job stands on one endpoint.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct JobTargetView {
-    pub endpoint_id: EndpointId,
-    pub hostname: String,
-    pub status: TargetStatus,
-    pub exit_code: Option<i64>,
-    /// At most 64 KiB, as the agent reported it.
-    pub stdout: Option<String>,
-    pub stderr: Option<String>,
-    pub duration_ms: Option<i64>,
-    /// Why it was refused, cancelled or expired.
-    pub reason: Option<String>,
-    pub sent_at: Option<Timestamp>,
-    pub finished_at: Option<Timestamp>,
+    pub targets: Vec<JobTarget>,
 }
 
 /// The jobs a control's remediation started, and its failing checks that have no script.
@@ -94,21 +76,7 @@ pub fn job_view(job: &Job, targets: &[JobTarget]) -> JobView {
         created_by: job.created_by.clone(),
         created_at: job.created_at,
         counts,
-        targets: targets
-            .iter()
-            .map(|t| JobTargetView {
-                endpoint_id: t.endpoint,
-                hostname: t.hostname.clone(),
-                status: t.status,
-                exit_code: t.exit_code,
-                stdout: t.stdout.clone(),
-                stderr: t.stderr.clone(),
-                duration_ms: t.duration_ms,
-                reason: t.reason.clone(),
-                sent_at: t.sent_at,
-                finished_at: t.finished_at,
-            })
-            .collect(),
+        targets: targets.to_vec(),
     }
 }
 

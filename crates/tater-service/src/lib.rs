@@ -15,7 +15,7 @@ mod entra;
 mod error;
 mod invitations;
 mod jobs;
-pub use jobs::{JobTargetView, JobView, Remediation};
+pub use jobs::{JobView, Remediation};
 mod list_export;
 mod members;
 mod paging;
