@@ -15,11 +15,11 @@ both_engines!(
     posture_counts_follow_every_change
 );
 
-fn draft(org: OrgId, action: AuditAction, kind: &str, id: impl ToString) -> AuditDraft {
+pub(crate) fn draft(org: OrgId, action: AuditAction, kind: &str, id: impl ToString) -> AuditDraft {
     AuditDraft::new(&system(org), action, kind, id, Timestamp::from_millis(NOW))
 }
 
-fn token(org: OrgId, hash: &str, single_use: bool) -> EnrollmentToken {
+pub(crate) fn token(org: OrgId, hash: &str, single_use: bool) -> EnrollmentToken {
     EnrollmentToken {
         id: EnrollmentTokenId::generate(),
         org,
@@ -36,7 +36,7 @@ fn token(org: OrgId, hash: &str, single_use: bool) -> EnrollmentToken {
     }
 }
 
-fn endpoint(org: OrgId, hostname: &str, credential: &str) -> Endpoint {
+pub(crate) fn endpoint(org: OrgId, hostname: &str, credential: &str) -> Endpoint {
     let t = Timestamp::from_millis(NOW);
     Endpoint {
         id: EndpointId::generate(),

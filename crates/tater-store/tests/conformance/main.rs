@@ -5,6 +5,7 @@
 mod endpoints;
 mod identity;
 mod invitations;
+mod jobs;
 mod members;
 mod records;
 mod releases;
