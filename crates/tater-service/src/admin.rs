@@ -122,13 +122,15 @@ impl Service {
         actor: &Actor,
         name: &str,
         entra_tenant: Option<&str>,
-    ) -> ServiceResult<Org> {
+    ) -> ServiceResult<OrgView> {
         tater_domain::policy::authorize(actor, tater_domain::policy::Action::CrossOrg)?;
         let creator = actor.user_id().ok_or_else(|| {
             ServiceError::BadRequest("only a user can create organizations here".into())
         })?;
-        self.create_org(name, entra_tenant, |_| actor.clone(), Some(creator))
-            .await
+        let org = self
+            .create_org(name, entra_tenant, |_| actor.clone(), Some(creator))
+            .await?;
+        Ok(OrgView::of(&org))
     }
 
     /// Creates an organization, audited (as `audit_as` returns for the new id) as the first
@@ -385,9 +387,35 @@ fn user_audit_view(u: &User) -> Value {
 
 impl Service {
     /// Cross-organization (SPEC T2): every organization on the server. SuperAdmin only.
-    pub async fn cross_org_list_organizations(&self, actor: &Actor) -> ServiceResult<Vec<Org>> {
+    pub async fn cross_org_list_organizations(
+        &self,
+        actor: &Actor,
+    ) -> ServiceResult<crate::Items<OrgView>> {
         tater_domain::policy::authorize(actor, tater_domain::policy::Action::CrossOrg)?;
         let mut tx = self.store.identity(Mode::Read).await?;
-        Ok(tx.orgs().await?)
+        let items = tx.orgs().await?.iter().map(OrgView::of).collect();
+        Ok(crate::Items { items })
+    }
+}
+
+/// An organization as the cross-organization operations show it.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgView {
+    pub id: OrgId,
+    pub name: String,
+    /// The Entra ID tenant whose people sign in here, when onboarded.
+    pub entra_tenant_id: Option<String>,
+    pub created_at: tater_domain::Timestamp,
+}
+
+impl OrgView {
+    fn of(o: &Org) -> Self {
+        Self {
+            id: o.id,
+            name: o.name.clone(),
+            entra_tenant_id: o.entra_tenant_id.clone(),
+            created_at: o.created_at,
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! validates input and writes the change with its audit entry in one transaction.
 
 mod admin;
+pub use admin::OrgView;
 mod agent_releases;
 mod api_keys;
 mod audit_log;

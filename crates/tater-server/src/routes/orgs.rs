@@ -5,7 +5,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
+use tater_service::{Items, OrgView};
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::ApiResult;
@@ -13,7 +14,9 @@ use crate::extract::{AuthActor, JsonBody};
 use crate::state::AppState;
 use tater_domain::Action;
 
-pub fn routes(api: ApiRouter) -> ApiRouter {
+pub fn routes(mut api: ApiRouter) -> ApiRouter {
+    let org = api.schema_of::<OrgView>();
+    let orgs = api.schema_of::<Items<OrgView>>();
     let op = Op::get(
         "/api/organizations",
         "cross_org_list_organizations",
@@ -21,7 +24,7 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
     )
     .tag("platform")
     .access(Access::Action(Action::CrossOrg))
-    .ok(200, "All organizations", Some(json!({ "type": "object" })));
+    .ok(200, "All organizations", Some(orgs));
     let create = Op::post("/api/organizations", "cross_org_create_organization", "Cross-organization: create an organization (you become its OrgAdmin)")
         .tag("platform")
         .access(Access::Action(Action::CrossOrg))
@@ -29,7 +32,7 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
             "type": "object", "additionalProperties": false, "required": ["name"],
             "properties": { "name": { "type": "string", "maxLength": 200 }, "entraTenantId": { "type": "string", "format": "uuid" } },
         }))
-        .ok(201, "Created", Some(json!({ "type": "object" })));
+        .ok(201, "Created", Some(org));
     api.route(op, get(list_all)).route(create, post(create_org))
 }
 
@@ -40,27 +43,21 @@ struct CreateOrg {
     entra_tenant_id: Option<String>,
 }
 
-fn org_view(o: &tater_domain::Org) -> Value {
-    json!({ "id": o.id, "name": o.name, "entraTenantId": o.entra_tenant_id, "createdAt": o.created_at })
-}
-
 async fn create_org(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     JsonBody(body): JsonBody<CreateOrg>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<OrgView>)> {
     let org = s
         .service
         .cross_org_create_organization(&actor, &body.name, body.entra_tenant_id.as_deref())
         .await?;
-    Ok((StatusCode::CREATED, Json(org_view(&org))))
+    Ok((StatusCode::CREATED, Json(org)))
 }
 
 async fn list_all(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
-) -> ApiResult<Json<Value>> {
-    let orgs = s.service.cross_org_list_organizations(&actor).await?;
-    let items: Vec<Value> = orgs.iter().map(org_view).collect();
-    Ok(Json(json!({ "items": items })))
+) -> ApiResult<Json<Items<OrgView>>> {
+    Ok(Json(s.service.cross_org_list_organizations(&actor).await?))
 }
