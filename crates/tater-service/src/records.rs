@@ -23,17 +23,20 @@ pub struct Page<T = Value> {
 impl<T: serde::Serialize> Page<T> {
     /// The same page with its items as JSON values (for channels that pass any list on).
     pub fn into_values(self) -> ServiceResult<Page> {
-        let items = self
-            .items
-            .iter()
-            .map(serde_json::to_value)
-            .collect::<Result<_, _>>()
-            .map_err(|e| ServiceError::Internal(e.into()))?;
         Ok(Page {
-            items,
+            items: to_values(&self.items)?,
             next_cursor: self.next_cursor,
         })
     }
+}
+
+/// Views as JSON values, for writers that take any list (the zip archive, list exports).
+pub fn to_values<T: serde::Serialize>(views: &[T]) -> ServiceResult<Vec<Value>> {
+    views
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<_, _>>()
+        .map_err(|e| ServiceError::Internal(e.into()))
 }
 
 /// Counts of risks on the 5×5 grid: `cells[likelihood - 1][impact - 1]`.

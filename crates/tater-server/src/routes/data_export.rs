@@ -174,11 +174,11 @@ async fn fill(s: &AppState, actor: &Actor, archive: &mut Archive) -> ApiResult<(
     let lists = [
         (
             "api-keys.json",
-            as_values(&s.service.list_api_keys(actor).await?.items)?,
+            tater_service::to_values(&s.service.list_api_keys(actor).await?.items)?,
         ),
         (
             "enrollment-tokens.json",
-            as_values(&s.service.list_enrollment_tokens(actor).await?)?,
+            tater_service::to_values(&s.service.list_enrollment_tokens(actor).await?)?,
         ),
         (
             "siem-destinations.json",
@@ -189,15 +189,6 @@ async fn fill(s: &AppState, actor: &Actor, archive: &mut Archive) -> ApiResult<(
         archive.array(name, Box::new(OnePage(Some(items)))).await?;
     }
     audit_log(s, actor, archive).await
-}
-
-/// Views as JSON values, for the archive's generic array writer.
-fn as_values<T: serde::Serialize>(views: &[T]) -> ApiResult<Vec<Value>> {
-    views
-        .iter()
-        .map(serde_json::to_value)
-        .collect::<Result<_, _>>()
-        .map_err(|e| tater_service::ServiceError::Internal(e.into()).into())
 }
 
 /// The audit log in the signed JSON Lines form of `GET /api/audit-log/export`.
