@@ -207,9 +207,11 @@ impl App {
         if let Some(every) = self.checkpoint_interval {
             jobs.push(tokio::spawn(checkpoint_job(self.service.clone(), every)));
         }
-        if let Some(worker) = &self.worker {
-            jobs.push(tokio::spawn(worker.clone().run()));
-        }
+        let (stop_delivery, delivery_stopped) = tokio::sync::watch::channel(false);
+        let delivery = self
+            .worker
+            .as_ref()
+            .map(|worker| tokio::spawn(worker.clone().run(delivery_stopped)));
         jobs.push(tokio::spawn(job_expiry(self.service.clone())));
         let app = self
             .router
@@ -221,13 +223,32 @@ impl App {
             job.abort();
             let _ = job.await;
         }
-        if let Some(worker) = &self.worker
-            && let Err(e) = worker.release_leases().await
-        {
-            tracing::warn!(error = %e, "could not give back SIEM delivery leases; they expire on their own");
+        let _ = stop_delivery.send(true);
+        if let (Some(worker), Some(delivery)) = (&self.worker, delivery) {
+            stop_siem_delivery(worker, delivery).await;
         }
         self.store.close().await;
         Ok(served?)
+    }
+}
+
+/// Waits for the delivery worker to finish its batch in flight (bounded: a receiver that hangs
+/// does not hold the shutdown), then gives back its leases so a restarted server or another
+/// replica delivers at once.
+async fn stop_siem_delivery(
+    worker: &tater_siem::worker::Worker,
+    mut delivery: tokio::task::JoinHandle<()>,
+) {
+    const GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+    if tokio::time::timeout(GRACE, &mut delivery).await.is_err() {
+        tracing::warn!(
+            "SIEM delivery did not stop within {GRACE:?}; abandoning its batch in flight"
+        );
+        delivery.abort();
+        let _ = delivery.await;
+    }
+    if let Err(e) = worker.release_leases().await {
+        tracing::warn!(error = %e, "could not give back SIEM delivery leases; they expire on their own");
     }
 }
 

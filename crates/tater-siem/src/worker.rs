@@ -11,6 +11,8 @@
 //! * **Dead letters.** An entry the receiver refuses for good (webhook 400/413/422) is kept as a
 //!   dead letter, visible and replayable, and delivery goes on.
 //! * **Restarts.** All state is in the database: a restarted server picks up where it stopped.
+//!   Stopping is a signal, not an abort: the worker finishes the batch in flight and records
+//!   it, so no lease claim can commit after [`Worker::release_leases`] has given the leases back.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +20,7 @@ use std::time::Duration;
 use rand::Rng;
 use tater_domain::{Clock, Timestamp};
 use tater_store::{DueDestination, Store};
+use tokio::sync::watch;
 
 use crate::deliver::{Failure, Sender, Target};
 use crate::destination::{Spec, secret_context, stored_spec};
@@ -52,7 +55,8 @@ impl Default for WorkerConfig {
     }
 }
 
-/// The worker. Run it with [`Worker::run`] in a task; drop the task to stop it.
+/// The worker. Run it with [`Worker::run`] in a task; signal its `stop` channel and await the
+/// task to stop it, then call [`Worker::release_leases`].
 pub struct Worker {
     store: Arc<dyn Store>,
     sender: Sender,
@@ -81,16 +85,25 @@ impl Worker {
         }
     }
 
-    /// Runs rounds forever. Errors (the database away, say) are logged and retried.
-    pub async fn run(self: Arc<Self>) {
-        loop {
-            match self.round().await {
-                Ok(0) => tokio::time::sleep(self.config.poll).await,
-                Ok(_) => {}
+    /// Runs rounds until `stop` turns true (or its sender is gone). Errors (the database
+    /// away, say) are logged and retried.
+    ///
+    /// Why not abort the task instead: an abort can land while a lease claim's COMMIT is on
+    /// the wire. PostgreSQL then commits it after `release_leases` has already looked for (and
+    /// not yet seen) that lease, and a restarted server waits out the whole lease.
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        while !stopping(&stop) {
+            let pause = match self.round_until(&stop).await {
+                Ok(0) => self.config.poll,
+                Ok(_) => continue,
                 Err(e) => {
                     tracing::error!(error = %e, "SIEM delivery round failed");
-                    tokio::time::sleep(self.config.poll * 4).await;
+                    self.config.poll * 4
                 }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                _ = stop.changed() => {}
             }
         }
     }
@@ -107,6 +120,16 @@ impl Worker {
     /// One round: claim due destinations and deliver to them concurrently. Returns how many
     /// destinations were served.
     pub async fn round(&self) -> Result<usize, tater_store::StoreError> {
+        let (_keep, never) = watch::channel(false);
+        self.round_until(&never).await
+    }
+
+    /// A round that ends each destination's delivery early, after the batch in flight, once
+    /// `stop` turns true.
+    async fn round_until(
+        &self,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<usize, tater_store::StoreError> {
         let now = self.clock.now();
         let lease_ms = self.config.lease.as_millis() as i64;
         let mut tx = self.store.delivery().await?;
@@ -115,7 +138,7 @@ impl Worker {
             .await?;
         tx.commit().await?;
         let n = due.len();
-        let rounds = due.into_iter().map(|d| self.serve(d));
+        let rounds = due.into_iter().map(|d| self.serve(d, stop));
         for result in futures::future::join_all(rounds).await {
             if let Err(e) = result {
                 tracing::error!(error = %e, "SIEM delivery failed to record its progress");
@@ -124,9 +147,13 @@ impl Worker {
         Ok(n)
     }
 
-    /// Delivers batches to one destination until its queue is empty, a delivery fails, or
-    /// half the lease has passed.
-    async fn serve(&self, due: DueDestination) -> Result<(), tater_store::StoreError> {
+    /// Delivers batches to one destination until its queue is empty, a delivery fails, half
+    /// the lease has passed, or the worker is stopping.
+    async fn serve(
+        &self,
+        due: DueDestination,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<(), tater_store::StoreError> {
         let started = self.clock.now();
         let target = match self.target(&due) {
             Ok(t) => t,
@@ -152,7 +179,7 @@ impl Worker {
                     .await?;
             }
             let failed_seq = entries.get(sent.accepted).map(|e| e.seq);
-            let stop = match (sent.failure, failed_seq) {
+            let failed = match (sent.failure, failed_seq) {
                 (Some(Failure::Dead { error }), Some(seq)) => {
                     tracing::warn!(destination = %due.id, seq, %error, "SIEM entry refused for good: kept as a dead letter");
                     tx.dead(due.org, due.id, seq, &error, now).await?;
@@ -168,7 +195,8 @@ impl Worker {
             };
             tx.commit().await?;
             let lease_half = self.config.lease.as_millis() as i64 / 2;
-            if stop || self.clock.now().millis() - started.millis() > lease_half {
+            let lease_spent = self.clock.now().millis() - started.millis() > lease_half;
+            if failed || lease_spent || stopping(stop) {
                 break;
             }
         }
@@ -237,4 +265,10 @@ impl Worker {
         let delay = jittered.max(asked) as i64;
         self.clock.now().plus_millis(delay)
     }
+}
+
+/// True once the stop signal is given, or its sender is dropped (nobody can stop us any more,
+/// so the server is going away).
+fn stopping(stop: &watch::Receiver<bool>) -> bool {
+    *stop.borrow() || stop.has_changed().is_err()
 }
