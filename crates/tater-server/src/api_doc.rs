@@ -1,11 +1,19 @@
 //! Routes and their OpenAPI description are registered together, so the document at
 //! `/api/openapi.json` cannot drift from the router: a route exists only if it is documented.
+//!
+//! What an operation does comes from the use-case registry ([`tater_service::use_cases`]):
+//! its summary, who may call it, its parameters and body (the use case's input, split into
+//! path, query and body) and its answer. A route names its use case by operation id and adds
+//! only what is particular to HTTP: method, path, status, media types of files. The few
+//! operations that are not use cases (the start page, health, sign-in, the agent's own
+//! endpoints) say so with [`Op::outside_registry`].
 
 use axum::http::Method;
 use axum::routing::MethodRouter;
 use axum::{Extension, Router};
 use serde_json::{Map, Value, json};
 use tater_domain::policy::Action;
+use tater_service::use_cases::{self, Gate, Output, UseCase};
 
 use crate::extract::{API_KEY_HEADER, ORG_HEADER};
 use crate::state::AppState;
@@ -42,15 +50,19 @@ pub struct Op {
     ok_content: Vec<(String, Value)>,
     /// Problem answers particular to this operation.
     problems: Vec<(u16, String)>,
+    /// Not a use case: documented by hand here.
+    outside: bool,
+    /// Set by hand (only allowed outside the registry).
+    hand_written: bool,
 }
 
 impl Op {
-    fn new(method: Method, path: &str, id: &str, summary: &str) -> Self {
+    fn new(method: Method, path: &str, id: &str) -> Self {
         Self {
             method,
             path: path.to_owned(),
             id: id.to_owned(),
-            summary: summary.to_owned(),
+            summary: String::new(),
             tag: "platform".into(),
             access: Access::Public,
             params: Vec::new(),
@@ -59,20 +71,37 @@ impl Op {
             ok_description: "OK".into(),
             ok_content: Vec::new(),
             problems: Vec::new(),
+            outside: false,
+            hand_written: false,
         }
     }
 
-    pub fn get(path: &str, id: &str, summary: &str) -> Self {
-        Self::new(Method::GET, path, id, summary)
+    /// An operation that is not a use case (pages, health, sign-in, the agent's own calls):
+    /// its access, parameters and body are written here.
+    pub fn outside_registry(mut self) -> Self {
+        self.outside = true;
+        self
     }
-    pub fn post(path: &str, id: &str, summary: &str) -> Self {
-        Self::new(Method::POST, path, id, summary)
+
+    pub fn get(path: &str, id: &str) -> Self {
+        Self::new(Method::GET, path, id)
     }
-    pub fn put(path: &str, id: &str, summary: &str) -> Self {
-        Self::new(Method::PUT, path, id, summary)
+    pub fn post(path: &str, id: &str) -> Self {
+        Self::new(Method::POST, path, id)
     }
-    pub fn delete(path: &str, id: &str, summary: &str) -> Self {
-        Self::new(Method::DELETE, path, id, summary)
+    pub fn put(path: &str, id: &str) -> Self {
+        Self::new(Method::PUT, path, id)
+    }
+    pub fn delete(path: &str, id: &str) -> Self {
+        Self::new(Method::DELETE, path, id)
+    }
+
+    /// What the operation does, for one outside the registry (the others take their use
+    /// case's summary).
+    pub fn summary(mut self, summary: &str) -> Self {
+        self.hand_written = true;
+        self.summary = summary.to_owned();
+        self
     }
 
     pub fn tag(mut self, tag: &str) -> Self {
@@ -81,32 +110,38 @@ impl Op {
     }
 
     pub fn access(mut self, access: Access) -> Self {
+        self.hand_written = true;
         self.access = access;
         self
     }
 
     pub fn query(mut self, name: &str, schema: Value, description: &str) -> Self {
+        self.hand_written = true;
         self.params.push(json!({ "name": name, "in": "query", "required": false, "schema": schema, "description": description }));
         self
     }
 
     /// A required string path parameter.
     pub fn path_param(mut self, name: &str, description: &str) -> Self {
+        self.hand_written = true;
         self.params.push(json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" }, "description": description }));
         self
     }
 
     pub fn path_id(mut self) -> Self {
+        self.hand_written = true;
         self.params.push(json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } }));
         self
     }
 
     pub fn body(mut self, schema: Value) -> Self {
+        self.hand_written = true;
         self.body = Some(schema);
         self
     }
 
     pub fn ok(mut self, status: u16, description: &str, schema: Option<Value>) -> Self {
+        self.hand_written |= schema.is_some();
         self.ok_status = status;
         self.ok_description = description.to_owned();
         self.ok_content = schema
@@ -125,6 +160,72 @@ impl Op {
     pub fn ok_content(mut self, content_type: &str, schema: Value) -> Self {
         self.ok_content.push((content_type.to_owned(), schema));
         self
+    }
+
+    /// Takes from the use case what it says: summary, access, parameters, body, answer.
+    fn derive(&mut self, uc: &UseCase, generator: &mut schemars::SchemaGenerator) {
+        self.summary = uc.summary.clone();
+        self.access = match uc.gate {
+            Gate::Public => Access::Public,
+            Gate::Signed => Access::Signed,
+            Gate::Action(action) => Access::Action(action),
+        };
+        let input = uc.input.with(generator);
+        let fields = use_cases::properties(&input);
+        let in_path = path_names(&self.path);
+        let required: Vec<&str> = input
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        for name in &in_path {
+            let schema = fields
+                .get(*name)
+                .map_or_else(|| json!({ "type": "string" }), param_schema);
+            self.params
+                .push(json!({ "name": name, "in": "path", "required": true, "schema": schema }));
+        }
+        let rest = use_cases::without_properties(&input, &in_path);
+        if self.method == Method::POST || self.method == Method::PUT {
+            let has_fields = !use_cases::properties(&rest).is_empty();
+            if has_fields || rest.get("oneOf").is_some() {
+                self.body = Some(rest);
+            }
+        } else {
+            for (name, schema) in use_cases::properties(&rest) {
+                let mut param = json!({
+                    "name": name, "in": "query", "required": required.contains(&name.as_str()),
+                    "schema": param_schema(&schema),
+                });
+                if let Some(d) = schema.get("description") {
+                    param["description"] = d.clone();
+                }
+                self.params.push(param);
+            }
+        }
+        match &uc.output {
+            Output::Json(shape) => {
+                self.ok_content = vec![("application/json".to_owned(), shape.with(generator))];
+            }
+            // A route may say more of a file's shape (a JSON export is an array); every
+            // media type the use case names is documented either way.
+            Output::File(media_types) => {
+                for media in media_types.iter() {
+                    if !self.ok_content.iter().any(|(m, _)| m == media) {
+                        let schema = match *media {
+                            m if m.starts_with("text/") || m.ends_with("ndjson") => {
+                                json!({ "type": "string" })
+                            }
+                            // A JSON document; the use case does not say its shape.
+                            m if m.ends_with("json") => json!({}),
+                            _ => json!({ "type": "string", "format": "binary" }),
+                        };
+                        self.ok_content.push(((*media).to_owned(), schema));
+                    }
+                }
+            }
+            Output::Nothing => {}
+        }
     }
 
     fn to_json(&self) -> Value {
@@ -220,6 +321,8 @@ pub struct ApiRouter {
     /// Makes schemas from types (draft 2020-12); the types they name go to
     /// `components/schemas` once, whichever operations share them.
     generator: schemars::SchemaGenerator,
+    /// Routes that do not match the registry; `finish` refuses to build with any.
+    errors: Vec<String>,
 }
 
 impl Default for ApiRouter {
@@ -240,10 +343,24 @@ impl ApiRouter {
             paths: Map::new(),
             schemas,
             generator: settings.into_generator(),
+            errors: Vec::new(),
         }
     }
 
-    pub fn route(mut self, op: Op, handler: MethodRouter<AppState>) -> Self {
+    pub fn route(mut self, mut op: Op, handler: MethodRouter<AppState>) -> Self {
+        if !op.outside {
+            match use_cases::registry().get(&op.id) {
+                Some(uc) if !op.hand_written => op.derive(uc, &mut self.generator),
+                Some(_) => self.errors.push(format!(
+                    "{} {}: access, parameters, body and answer come from the use case {}",
+                    op.method, op.path, op.id
+                )),
+                None => self.errors.push(format!(
+                    "{} {}: no use case named {} in the registry",
+                    op.method, op.path, op.id
+                )),
+            }
+        }
         let entry = self
             .paths
             .entry(op.path.clone())
@@ -269,8 +386,12 @@ impl ApiRouter {
         self.generator.subschema_for::<T>().to_value()
     }
 
-    /// The router and the OpenAPI 3.1 document describing it.
-    pub fn finish(mut self) -> (Router<AppState>, Value) {
+    /// The router and the OpenAPI 3.1 document describing it, or what does not match the
+    /// use-case registry.
+    pub fn finish(mut self) -> Result<(Router<AppState>, Value), String> {
+        if !self.errors.is_empty() {
+            return Err(self.errors.join("; "));
+        }
         for (name, schema) in self.generator.take_definitions(true) {
             self.schemas.entry(name).or_insert(schema);
         }
@@ -290,7 +411,7 @@ impl ApiRouter {
             },
             "paths": self.paths,
         });
-        (self.router, doc)
+        Ok((self.router, doc))
     }
 }
 
@@ -312,4 +433,45 @@ fn problem_schema() -> Value {
             "requestId": { "type": "string" },
         },
     })
+}
+
+/// The names of a path's parameters: `/api/x/{id}` has `id`.
+fn path_names(path: &str) -> Vec<&str> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .collect()
+}
+
+/// A field's schema as a parameter: a parameter left out is how it is null, so the null
+/// alternative goes.
+fn param_schema(schema: &Value) -> Value {
+    let mut s = schema.clone();
+    for key in ["anyOf", "oneOf"] {
+        let branches = s.get(key).and_then(Value::as_array).cloned();
+        if let Some(branches) = branches {
+            let kept: Vec<Value> = branches
+                .into_iter()
+                .filter(|b| b.get("type") != Some(&json!("null")))
+                .collect();
+            if let ([only], Some(o)) = (kept.as_slice(), s.as_object_mut()) {
+                o.remove(key);
+                if let Some(only) = only.as_object() {
+                    for (k, v) in only {
+                        o.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+    }
+    if let Some(Value::Array(types)) = s.get_mut("type") {
+        types.retain(|t| t != "null");
+        if types.len() == 1 {
+            let only = types[0].clone();
+            s["type"] = only;
+        }
+    }
+    if let Some(o) = s.as_object_mut() {
+        o.remove("description");
+    }
+    s
 }

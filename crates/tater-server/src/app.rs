@@ -170,7 +170,7 @@ impl App {
             body_bytes: config.body_limit,
             request_timeout: Duration::from_secs(30),
         };
-        let router = router(state, limits, limiter);
+        let router = router(state, limits, limiter)?;
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listening on {}", config.listen))?;

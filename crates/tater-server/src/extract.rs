@@ -168,6 +168,44 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// A use case's input from a request: the path's parameters and the JSON body's fields as one
+/// object, read as the use case's input type (which refuses unknown fields). A body field that
+/// contradicts the path is refused.
+pub struct Input<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        let (mut parts, body) = req.into_parts();
+        let path = Path::<std::collections::BTreeMap<String, String>>::from_request_parts(
+            &mut parts, state,
+        )
+        .await
+        .map(|Path(p)| p)
+        .unwrap_or_default();
+        let JsonBody(value) =
+            JsonBody::<Value>::from_request(Request::from_parts(parts, body), state).await?;
+        let Value::Object(mut fields) = value else {
+            return Err(Problem::validation(
+                ValidationErrors::single("", "the body must be a JSON object").0,
+            ));
+        };
+        for (name, value) in path {
+            let value = Value::String(value);
+            if fields.get(&name).is_some_and(|given| given != &value) {
+                return Err(Problem::validation(
+                    ValidationErrors::single(&name, "differs from the path").0,
+                ));
+            }
+            fields.insert(name, value);
+        }
+        let typed = T::deserialize(Value::Object(fields))
+            .map_err(|e| Problem::validation(ValidationErrors::single("", e.to_string()).0))?;
+        Ok(Self(typed))
+    }
+}
+
 /// Most parameters a list accepts at once; more is an abuse, not a query.
 const MAX_PARAMS: usize = 64;
 const MAX_PARAM_LEN: usize = 4096;

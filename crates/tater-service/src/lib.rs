@@ -30,6 +30,7 @@ mod settings;
 mod siem_destinations;
 mod ssp;
 mod system_profile;
+pub mod use_cases;
 
 use std::sync::Arc;
 

@@ -30,21 +30,20 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
         },
     });
     api.route(
-        Op::get(
-            "/api/agent/version",
-            "agent_version",
-            "The newest agent version and its downloads (no credentials)",
-        )
-        .tag("agent")
-        .ok(200, "The version document", Some(doc)),
+        Op::get("/api/agent/version", "agent_version")
+            .summary("The newest agent version and its downloads (no credentials)")
+            .outside_registry()
+            .tag("agent")
+            .ok(200, "The version document", Some(doc)),
         get(version),
     )
     .route(
         Op::get(
             "/api/agent/download/{version}/{os}/{arch}",
             "agent_download",
-            "An agent binary (no credentials); verify it against the version document",
         )
+        .summary("An agent binary (no credentials); verify it against the version document")
+        .outside_registry()
         .tag("agent")
         .path_param("version", "e.g. 1.2.3")
         .path_param("os", "linux")

@@ -14,17 +14,17 @@ use crate::state::AppState;
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     api.route(
-        Op::get(
-            "/",
-            "home",
-            "Start page: what is running and how to sign in",
-        )
-        .tag("pages")
-        .ok_content("text/html", json!({ "type": "string" })),
+        Op::get("/", "home")
+            .summary("Start page: what is running and how to sign in")
+            .outside_registry()
+            .tag("pages")
+            .ok_content("text/html", json!({ "type": "string" })),
         get(home),
     )
     .route(
-        Op::get("/assets/tater.css", "stylesheet", "Stylesheet of the pages")
+        Op::get("/assets/tater.css", "stylesheet")
+            .summary("Stylesheet of the pages")
+            .outside_registry()
             .tag("pages")
             .ok_content("text/css", json!({ "type": "string" })),
         get(stylesheet),

@@ -15,7 +15,7 @@ use serde_json::json;
 use tater_export::{ListEncoder, ListFormat};
 use tater_service::{ExportList, PagedSource};
 
-use crate::api_doc::{Access, ApiRouter, Op};
+use crate::api_doc::{ApiRouter, Op};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ExportSlot, Params};
 use crate::state::AppState;
@@ -23,32 +23,18 @@ use crate::state::AppState;
 pub fn routes(mut api: ApiRouter) -> ApiRouter {
     for list in ExportList::ALL {
         let path = format!("/api/{}/export", list.name());
-        let op = Op::get(
-            &path,
-            &format!("{}_export", list.name().replace('-', "_")),
-            &format!(
-                "The {} as CSV or JSON, with the list's filters ({}), streamed",
-                list.name().replace('-', " "),
-                list.filters()
-            ),
-        )
-        .tag(match list {
-            ExportList::Controls => "controls",
-            ExportList::Members => "members",
-            ExportList::Jobs => "commands",
-            _ => "endpoints",
-        })
-        .access(Access::Action(list.action()))
-        .query(
-            "format",
-            json!({ "enum": ["csv", "json"] }),
-            "json (default) or csv",
-        )
-        .ok_content(
-            "application/json",
-            json!({ "type": "array", "items": { "type": "object" } }),
-        )
-        .ok_content("text/csv", json!({ "type": "string" }));
+        let op = Op::get(&path, &format!("{}_export", list.name().replace('-', "_")))
+            .tag(match list {
+                ExportList::Controls => "controls",
+                ExportList::Members => "members",
+                ExportList::Jobs => "commands",
+                _ => "endpoints",
+            })
+            .ok_content(
+                "application/json",
+                json!({ "type": "array", "items": { "type": "object" } }),
+            )
+            .ok_content("text/csv", json!({ "type": "string" }));
         api = api.route(
             op,
             get(move |s: State<AppState>, a: ExportSlot, p: Params| export(s, a, p, list)),

@@ -46,7 +46,12 @@ pub struct HttpLimits {
 }
 
 /// The whole application: documented routes, fallbacks and the layers every request passes.
-pub fn router(state: AppState, limits: HttpLimits, limiter: Arc<RateLimiter>) -> Router {
+/// Fails when a route does not match the use-case registry.
+pub fn router(
+    state: AppState,
+    limits: HttpLimits,
+    limiter: Arc<RateLimiter>,
+) -> anyhow::Result<Router> {
     let mut api = ApiRouter::new();
     api = home::routes(api);
     api = health::routes(api);
@@ -72,9 +77,11 @@ pub fn router(state: AppState, limits: HttpLimits, limiter: Arc<RateLimiter>) ->
     api = jobs::routes(api);
     api = orgs::routes(api);
     api = openapi::routes(api);
-    let (router, doc) = api.finish();
+    let (router, doc) = api
+        .finish()
+        .map_err(|e| anyhow::anyhow!("routes do not match the use cases: {e}"))?;
     let _ = state.info.openapi.set(doc);
-    router
+    Ok(router
         .fallback(|| async { Problem::from_status(StatusCode::NOT_FOUND) })
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.body_bytes))
@@ -85,5 +92,5 @@ pub fn router(state: AppState, limits: HttpLimits, limiter: Arc<RateLimiter>) ->
         .layer(CatchPanicLayer::new())
         // Inside the request context, so a 429 is a problem with a request id and headers.
         .layer(axum::middleware::from_fn_with_state(limiter, rate_limit))
-        .layer(axum::middleware::from_fn(request_context))
+        .layer(axum::middleware::from_fn(request_context)))
 }

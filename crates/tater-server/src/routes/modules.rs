@@ -9,134 +9,42 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use serde_json::{Value, json};
 use tater_domain::Actor;
-use tater_domain::module::{ModuleDef, input_schema, output_schema};
+use tater_domain::module::ModuleDef;
 use tater_export::ListFormat;
 use tater_export::emass::Layout;
 
-use crate::api_doc::{Access, ApiRouter, Op};
+use crate::api_doc::{ApiRouter, Op};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{AuthActor, ExportSlot, IdPath, JsonBody, Params};
 use crate::routes::list_export;
 use crate::state::AppState;
-use tater_domain::Action;
 
-fn list_params(mut op: Op, def: &ModuleDef) -> Op {
-    op = op
-        .query(
-            "limit",
-            json!({ "type": "integer", "minimum": 1, "maximum": 500, "default": 50 }),
-            "page size",
-        )
-        .query(
-            "cursor",
-            json!({ "type": "string" }),
-            "nextCursor of the previous page",
-        )
-        .query(
-            "sort",
-            json!({ "type": "string", "default": def.default_sort }),
-            "field to sort by; prefix - for descending",
-        )
-        .query(
-            "q",
-            json!({ "type": "string", "maxLength": 200 }),
-            "case-insensitive text search",
-        );
-    for f in def.fields.iter().filter(|f| f.filter) {
-        op = op.query(f.name, json!({ "type": "string" }), &format!("filter on {} (comma-separated values for choices; .gte/.lte/.gt/.lt for numbers and dates)", f.label));
-    }
-    for d in def.derived {
-        op = op.query(
-            d.name,
-            json!({ "type": "string" }),
-            &format!("filter on {}", d.label),
-        );
-    }
-    op
-}
-
-pub fn routes(mut api: ApiRouter, def: &'static ModuleDef) -> ApiRouter {
+pub fn routes(api: ApiRouter, def: &'static ModuleDef) -> ApiRouter {
     let name = def.name;
     let key = name.replace('-', "_");
     let tag = def.plural;
-    // PascalCase of the entity type: poam → Poam, config-doc → ConfigDoc.
-    let schema_name: String = def
-        .entity_type
-        .split('-')
-        .map(|w| w[..1].to_ascii_uppercase() + &w[1..])
-        .collect();
-    let input = api.schema(&format!("{schema_name}Input"), input_schema(def));
-    let output = api.schema(&schema_name, output_schema(def));
-    let page = json!({
-        "type": "object",
-        "required": ["items", "nextCursor"],
-        "properties": { "items": { "type": "array", "items": output }, "nextCursor": { "type": ["string", "null"] } },
-    });
     let base = format!("/api/{name}");
     let one = format!("/api/{name}/{{id}}");
-    let read = Access::Action(Action::ReadRecords(def.read_role));
-    let write = Access::Action(Action::WriteRecord);
-
-    let list_op = list_params(
-        Op::get(
-            &base,
-            &format!("{key}_list"),
-            &format!("List {}", def.plural),
-        ),
-        def,
-    )
-    .tag(tag)
-    .access(read)
-    .ok(200, "A page of records", Some(page));
-    let export_op = list_params(
-        Op::get(
-            &format!("{base}/export"),
-            &format!("{key}_export"),
-            &format!("Export {} as CSV or JSON", def.plural),
-        ),
-        def,
-    )
-    .tag(tag)
-    .access(read);
-    let export_op = if def.name == tater_domain::modules::POAM.name {
-        export_op
-            .query(
-                "format",
-                json!({ "type": "string", "enum": ["csv", "json", "oscal-json", "emass-xlsx"], "default": "json" }),
-                "file format: CSV, JSON, OSCAL 1.2.1 POA&M, or the DoD eMASS import workbook",
-            )
-            .query(
-                "layout",
-                json!({ "type": "string", "enum": Layout::NAMES, "default": "navy" }),
-                "eMASS template layout (with format=emass-xlsx)",
-            )
-            .ok_content(
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                json!({ "type": "string", "format": "binary" }),
-            )
-    } else {
-        export_op.query(
-            "format",
-            json!({ "type": "string", "enum": ["csv", "json"], "default": "json" }),
-            "file format",
-        )
-    }
-    .ok_content("text/csv", json!({ "type": "string" }))
-    .ok_content("application/json", json!({ "type": "array", "items": { "type": "object" } }));
+    let list_op =
+        Op::get(&base, &format!("{key}_list"))
+            .tag(tag)
+            .ok(200, "A page of records", None);
+    // The JSON export is an array of records; the use case names every other format.
+    let export_op = Op::get(&format!("{base}/export"), &format!("{key}_export"))
+        .tag(tag)
+        .ok_content("text/csv", json!({ "type": "string" }))
+        .ok_content(
+            "application/json",
+            json!({ "type": "array", "items": { "type": "object" } }),
+        );
     api.route(
         list_op,
         get(move |s: State<AppState>, a: AuthActor, p: Params| list(s, a, p, def)),
     )
     .route(
-        Op::post(
-            &base,
-            &format!("{key}_create"),
-            &format!("Create a {}", def.singular),
-        )
-        .tag(tag)
-        .access(write)
-        .body(input.clone())
-        .ok(201, "Created", Some(output.clone())),
+        Op::post(&base, &format!("{key}_create"))
+            .tag(tag)
+            .ok(201, "Created", None),
         post(move |s: State<AppState>, a: AuthActor, b: JsonBody<Value>| create(s, a, b, def)),
     )
     .route(
@@ -144,28 +52,15 @@ pub fn routes(mut api: ApiRouter, def: &'static ModuleDef) -> ApiRouter {
         get(move |s: State<AppState>, a: ExportSlot, p: Params| export(s, a, p, def)),
     )
     .route(
-        Op::get(
-            &one,
-            &format!("{key}_get"),
-            &format!("Get a {}", def.singular),
-        )
-        .tag(tag)
-        .access(read)
-        .path_id()
-        .ok(200, "The record", Some(output.clone())),
+        Op::get(&one, &format!("{key}_get"))
+            .tag(tag)
+            .ok(200, "The record", None),
         get(move |s: State<AppState>, a: AuthActor, id: IdPath| get_one(s, a, id, def)),
     )
     .route(
-        Op::put(
-            &one,
-            &format!("{key}_update"),
-            &format!("Replace a {}", def.singular),
-        )
-        .tag(tag)
-        .access(write)
-        .path_id()
-        .body(input)
-        .ok(200, "Updated", Some(output)),
+        Op::put(&one, &format!("{key}_update"))
+            .tag(tag)
+            .ok(200, "Updated", None),
         put(
             move |s: State<AppState>, a: AuthActor, id: IdPath, b: JsonBody<Value>| {
                 update(s, a, id, b, def)
@@ -173,15 +68,9 @@ pub fn routes(mut api: ApiRouter, def: &'static ModuleDef) -> ApiRouter {
         ),
     )
     .route(
-        Op::delete(
-            &one,
-            &format!("{key}_delete"),
-            &format!("Delete a {}", def.singular),
-        )
-        .tag(tag)
-        .access(write)
-        .path_id()
-        .ok(204, "Deleted", None),
+        Op::delete(&one, &format!("{key}_delete"))
+            .tag(tag)
+            .ok(204, "Deleted", None),
         delete(move |s: State<AppState>, a: AuthActor, id: IdPath| remove(s, a, id, def)),
     )
 }

@@ -3,29 +3,18 @@
 use axum::Json;
 use axum::extract::State;
 use axum::routing::get;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tater_domain::ValidationErrors;
 
-use crate::api_doc::{Access, ApiRouter, Op};
+use crate::api_doc::{ApiRouter, Op};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{AuthActor, Params};
 use crate::state::AppState;
-use tater_domain::Action;
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
-    let op = Op::get("/api/risks/heat-map", "risks_heat_map", "Counts of risks on the 5×5 likelihood × impact grid")
+    let op = Op::get("/api/risks/heat-map", "risks_heat_map")
         .tag("Risks")
-        .access(Access::Action(Action::ReadRecords(tater_domain::modules::RISKS.read_role)))
-        .query("kind", json!({ "type": "string", "enum": ["inherent", "residual"], "default": "inherent" }), "inherent or residual ratings")
-        .ok(200, "cells[likelihood-1][impact-1] = count", Some(json!({
-            "type": "object",
-            "properties": {
-                "kind": { "type": "string" },
-                "cells": { "type": "array", "items": { "type": "array", "items": { "type": "integer" } } },
-                "total": { "type": "integer" },
-                "unscored": { "type": "integer" },
-            },
-        })));
+        .ok(200, "cells[likelihood-1][impact-1] = count", None);
     api.route(op, get(heat_map))
 }
 

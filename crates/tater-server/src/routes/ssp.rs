@@ -8,20 +8,24 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
-use crate::api_doc::{Access, ApiRouter, Op};
+use crate::api_doc::{ApiRouter, Op};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ExportSlot, Params};
 use crate::state::AppState;
-use tater_domain::Action;
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     api.route(
-        Op::get("/api/ssp", "ssp_get", "The System Security Plan as OSCAL 1.2.1 JSON (deterministic UUIDs: unchanged data gives identical bytes) or as a Word document")
+        Op::get("/api/ssp", "ssp_get")
             .tag("federal")
-            .access(Access::Action(Action::Read))
-            .query("format", json!({ "enum": ["oscal-json", "docx"], "default": "oscal-json" }), "oscal-json (default) or docx")
-            .ok(200, "An OSCAL `system-security-plan` document", Some(json!({ "type": "object" })))
-            .ok_content(DOCX, json!({ "type": "string", "format": "binary" })),
+            .ok(
+                200,
+                "An OSCAL `system-security-plan` document, or the Word document",
+                None,
+            )
+            .ok_content(
+                "application/json",
+                json!({ "type": "object", "required": ["system-security-plan"] }),
+            ),
         get(ssp),
     )
 }

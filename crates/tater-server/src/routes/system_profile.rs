@@ -7,51 +7,26 @@ use axum::routing::{get, put};
 use serde_json::{Value, json};
 use tater_domain::modules::SYSTEM_PROFILE;
 
-use crate::api_doc::{Access, ApiRouter, Op};
+use crate::api_doc::{ApiRouter, Op};
 use crate::error::ApiResult;
 use crate::extract::{AuthActor, JsonBody};
 use crate::state::AppState;
-use tater_domain::Action;
 
-pub fn routes(mut api: ApiRouter) -> ApiRouter {
+pub fn routes(api: ApiRouter) -> ApiRouter {
     // The record as the module declares it, marked `configured: true`; or, before an
     // OrgAdmin writes one, only `{"configured": false}`.
     let mut record = tater_domain::module::output_schema(&SYSTEM_PROFILE);
     record["properties"]["configured"] = json!({ "const": true });
-    let schema = api.schema(
-        "SystemProfile",
-        json!({
-            "oneOf": [
-                record,
-                {
-                    "type": "object", "additionalProperties": false, "required": ["configured"],
-                    "properties": { "configured": { "const": false } },
-                },
-            ],
-        }),
-    );
-    let input = tater_domain::module::input_schema(&SYSTEM_PROFILE);
     api.route(
-        Op::get(
-            "/api/system-profile",
-            "system_profile_get",
-            "The system profile (or `{configured: false}`)",
-        )
-        .tag("federal")
-        .access(Access::Action(Action::Read))
-        .ok(200, "The profile", Some(schema.clone())),
+        Op::get("/api/system-profile", "system_profile_get")
+            .tag("federal")
+            .ok(200, "The profile", None),
         get(get_profile),
     )
     .route(
-        Op::put(
-            "/api/system-profile",
-            "system_profile_put",
-            "Create or replace the system profile (OrgAdmin; audited)",
-        )
-        .tag("federal")
-        .access(Access::Action(Action::ManageSettings))
-        .body(input)
-        .ok(200, "The profile", Some(schema)),
+        Op::put("/api/system-profile", "system_profile_put")
+            .tag("federal")
+            .ok(200, "The profile", None),
         put(put_profile),
     )
 }

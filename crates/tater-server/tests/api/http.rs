@@ -182,7 +182,7 @@ async fn status_page_and_security_txt() {
 }
 
 /// `/api/openapi.json`, fetched without a credential.
-async fn api_document(app: &TestApp) -> Value {
+pub(crate) async fn api_document(app: &TestApp) -> Value {
     let res = app.client.get(app.url("/api/openapi.json")).send().await;
     let (status, doc) = json_of(res.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
@@ -255,13 +255,21 @@ async fn the_api_document_covers_every_route() {
             "{op} is documented but not routed ({status})"
         );
     }
-    // Module schemas come from the declarations.
-    let poam = &doc["components"]["schemas"]["PoamInput"];
+    // Module schemas come from the declarations (through the use-case registry).
+    let poam =
+        &doc["paths"]["/api/poam"]["post"]["requestBody"]["content"]["application/json"]["schema"];
     assert_eq!(
         poam["properties"]["impact"]["anyOf"][0]["enum"],
         json!(["High", "Moderate", "Low"])
     );
     assert_eq!(poam["additionalProperties"], false);
+    let record = &doc["components"]["schemas"]["Poam"];
+    assert!(
+        record["required"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("id"))
+    );
 }
 
 /// One line per documented operation: method, path, operation id, least role, parameters

@@ -34,3 +34,4 @@ mod ssp_docx;
 mod support;
 mod syslog;
 mod system_profile;
+mod use_cases;

@@ -1,0 +1,530 @@
+//! The use cases that are not module records, by area.
+
+use serde_json::{Value, json};
+use tater_domain::Action;
+use tater_domain::module::{input_schema, output_schema};
+use tater_domain::modules::{CONTROL_OVERLAYS, RISKS, SCRIPTS, SYSTEM_PROFILE};
+
+use super::modules::record_name;
+use super::{Gate, Shape, UseCase, declared, inputs::*};
+use crate::{
+    ApiKeyView, CreatedApiKey, CreatedEnrollmentToken, EndpointDetail, EndpointView,
+    EnrollmentTokenView, Items, JobView, MeView, OrgView, Page, Remediation,
+};
+
+const READ: Gate = Gate::Action(Action::Read);
+const WRITE: Gate = Gate::Action(Action::WriteRecord);
+const AUDIT: Gate = Gate::Action(Action::ReadAudit);
+const SETTINGS: Gate = Gate::Action(Action::ManageSettings);
+const MEMBERS: Gate = Gate::Action(Action::ManageMembers);
+const KEYS: Gate = Gate::Action(Action::ManageKeys);
+const CROSS_ORG: Gate = Gate::Action(Action::CrossOrg);
+
+/// Media types of a list export.
+const LIST_FILES: &[&str] = &["application/json", "text/csv"];
+
+pub(super) fn use_cases() -> Vec<UseCase> {
+    [
+        platform(),
+        identity(),
+        members(),
+        endpoints(),
+        commands(),
+        controls(),
+        posture(),
+        federal(),
+        audit(),
+        siem(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+fn items(item: Value) -> Value {
+    json!({ "type": "object", "required": ["items"], "properties": { "items": { "type": "array", "items": item } } })
+}
+
+fn object(description: &str) -> Value {
+    json!({ "type": "object", "description": description })
+}
+
+fn platform() -> Vec<UseCase> {
+    vec![
+        UseCase::read(
+            "status",
+            "Version, database engine and uptime",
+            Gate::Public,
+        )
+        .gives_declared(object("version, database engine and uptime")),
+        UseCase::read("security_txt", "RFC 9116 security contact", Gate::Public)
+            .gives_file(&["text/plain"]),
+        UseCase::read(
+            "cross_org_list_organizations",
+            "Cross-organization: every organization on this server",
+            CROSS_ORG,
+        )
+        .gives::<Items<OrgView>>(),
+        UseCase::write(
+            "cross_org_create_organization",
+            "Cross-organization: create an organization (you become its OrgAdmin)",
+            CROSS_ORG,
+        )
+        .takes::<CreateOrganization>()
+        .gives::<OrgView>(),
+        UseCase::read(
+            "data_export",
+            "Everything the organization holds, as a zip of JSON files with a manifest (audited)",
+            Gate::Action(Action::ExportAll),
+        )
+        .gives_file(&["application/zip"]),
+        UseCase::read("settings_get", "The organization's settings", READ).gives::<OrgSettings>(),
+        UseCase::write(
+            "settings_update",
+            "Change the organization's settings (audited)",
+            SETTINGS,
+        )
+        .takes::<OrgSettings>()
+        .gives::<OrgSettings>(),
+    ]
+}
+
+fn identity() -> Vec<UseCase> {
+    vec![
+        UseCase::read(
+            "me",
+            "The caller's account, memberships and active organization",
+            Gate::Signed,
+        )
+        .gives::<MeView>(),
+        UseCase::read(
+            "invitations_mine",
+            "Open invitations addressed to your account, in every organization",
+            Gate::Signed,
+        )
+        .gives_declared(items(declared::received_invitation())),
+        UseCase::write(
+            "invitations_accept",
+            "Join the organization with the invited role (not with a key bound to another organization); audited there",
+            Gate::Signed,
+        )
+        .takes::<ById>()
+        .gives_declared(object("`{orgId, orgName, role}`")),
+        UseCase::write(
+            "invitations_decline",
+            "Turn an invitation down; the organization sees it declined",
+            Gate::Signed,
+        )
+        .takes::<ById>(),
+        UseCase::read(
+            "api_keys_list",
+            "API keys that can act in the organization",
+            KEYS,
+        )
+        .gives::<Items<ApiKeyView>>(),
+        UseCase::write(
+            "api_keys_create",
+            "Create an API key for yourself, bound to the organization; the key is shown once",
+            KEYS,
+        )
+        .takes::<CreateApiKey>()
+        .gives::<CreatedApiKey>(),
+        UseCase::delete(
+            "api_keys_revoke",
+            "Revoke a key, with immediate effect",
+            KEYS,
+        )
+        .takes::<ById>(),
+    ]
+}
+
+fn members() -> Vec<UseCase> {
+    let member = Shape::Named("Member".into(), declared::member());
+    let invitation = Shape::Named("Invitation".into(), declared::invitation());
+    vec![
+        UseCase::read("members_list", "Members of the organization", MEMBERS)
+            .gives_shape(Shape::Items(Box::new(member.clone()))),
+        UseCase::read("members_export", "The members as CSV or JSON, streamed", MEMBERS)
+            .takes::<ListExportInput>()
+            .gives_file(LIST_FILES),
+        UseCase::write(
+            "members_invite",
+            "Invite a person by email with a role (never above your own). Nobody joins until they accept: the answer is the pending invitation, the same whether or not the address has an account",
+            MEMBERS,
+        )
+        .takes::<InviteMember>()
+        .gives_shape(invitation.clone()),
+        UseCase::read(
+            "members_invitations",
+            "The organization's invitations, newest first, with their status",
+            MEMBERS,
+        )
+        .gives_shape(Shape::Items(Box::new(invitation.clone()))),
+        UseCase::delete(
+            "members_invitation_revoke",
+            "Withdraw a pending invitation",
+            MEMBERS,
+        )
+        .takes::<ById>(),
+        UseCase::write(
+            "members_change_role",
+            "Change a member's role; the last OrgAdmin cannot be demoted",
+            MEMBERS,
+        )
+        .takes::<ChangeRole>()
+        .gives_shape(member),
+        UseCase::delete(
+            "members_remove",
+            "Remove a member; the last OrgAdmin cannot be removed",
+            MEMBERS,
+        )
+        .takes::<ById>(),
+    ]
+}
+
+fn endpoints() -> Vec<UseCase> {
+    vec![
+        UseCase::write(
+            "enrollment_tokens_create",
+            "Create an enrollment token (shown once)",
+            WRITE,
+        )
+        .takes::<CreateEnrollmentToken>()
+        .gives::<CreatedEnrollmentToken>(),
+        UseCase::read(
+            "enrollment_tokens_list",
+            "Enrollment tokens (never their secrets)",
+            WRITE,
+        )
+        .gives::<Items<EnrollmentTokenView>>(),
+        UseCase::delete(
+            "enrollment_tokens_revoke",
+            "Revoke an enrollment token",
+            WRITE,
+        )
+        .takes::<ById>(),
+        UseCase::read("endpoints_list", "Enrolled endpoints", READ)
+            .takes::<EndpointsQuery>()
+            .gives::<Page<EndpointView>>(),
+        UseCase::read("endpoints_export", "The endpoints as CSV or JSON, streamed", READ)
+            .takes::<ListExportInput>()
+            .gives_file(LIST_FILES),
+        UseCase::read("endpoints_get", "One endpoint, with its latest scan", READ)
+            .takes::<ById>()
+            .gives::<EndpointDetail>(),
+        UseCase::write("endpoints_update", "Change an endpoint's tags", WRITE)
+            .takes::<UpdateEndpointTags>()
+            .gives::<EndpointView>(),
+        UseCase::write(
+            "endpoints_retire",
+            "Retire an endpoint: its credential stops working, its history stays",
+            WRITE,
+        )
+        .takes::<ById>()
+        .gives::<EndpointView>(),
+        UseCase::write(
+            "endpoints_allow_reenroll",
+            "Allow one re-enrolment of this endpoint's hostname without its current credential, within the next hour (a reinstalled machine); audited",
+            WRITE,
+        )
+        .takes::<ById>()
+        .gives::<EndpointView>(),
+        UseCase::delete("endpoints_delete", "Delete an endpoint and its scans", WRITE)
+            .takes::<ById>(),
+        UseCase::read("scans_get", "A scan with its results", READ)
+            .takes::<ById>()
+            .gives_declared(object("the scan and its results")),
+        UseCase::read(
+            "scan_results_list",
+            "Current results: the latest result of every check on every active endpoint, by hostname",
+            READ,
+        )
+        .takes::<ScanResultsQuery>()
+.gives_shape(Shape::Page(Box::new(Shape::Declared(object("the latest result of a check on an endpoint"))))),
+        UseCase::read(
+            "scan_results_export",
+            "The current scan results as CSV or JSON, streamed",
+            READ,
+        )
+        .takes::<ListExportInput>()
+        .gives_file(LIST_FILES),
+    ]
+}
+
+fn commands() -> Vec<UseCase> {
+    let read_jobs = Gate::Action(Action::ReadRecords(SCRIPTS.read_role));
+    vec![
+        UseCase::write(
+            "scripts_execute",
+            "Run a script on endpoints by hostname (Admin; needs remoteExecution); audited",
+            WRITE,
+        )
+        .takes::<ExecuteScript>()
+        .gives::<JobView>(),
+        UseCase::read(
+            "jobs_list",
+            "The command channel's history, newest first, each job with its status on each endpoint",
+            read_jobs,
+        )
+        .takes::<Paging>()
+        .gives::<Page<JobView>>(),
+        UseCase::read("jobs_export", "The jobs as CSV or JSON, streamed", read_jobs)
+            .takes::<ListExportInput>()
+            .gives_file(LIST_FILES),
+        UseCase::read("jobs_get", "A job and its status on each endpoint", read_jobs)
+            .takes::<ById>()
+            .gives::<JobView>(),
+        UseCase::write(
+            "jobs_cancel",
+            "Cancel a job's targets that are still pending (Admin); audited. Commands already sent cannot be recalled (409 when nothing is pending)",
+            WRITE,
+        )
+        .takes::<ById>()
+        .gives::<JobView>(),
+    ]
+}
+
+fn controls() -> Vec<UseCase> {
+    let mut overlay = input_schema(&CONTROL_OVERLAYS);
+    if let Some(props) = overlay.get_mut("properties").and_then(Value::as_object_mut) {
+        props.insert(
+            "id".into(),
+            json!({ "type": "string", "description": "the control id, e.g. ac-2.1 or AC-2(1)" }),
+        );
+    }
+    if let Some(o) = overlay.as_object_mut() {
+        let mut required = vec![json!("id")];
+        if let Some(Value::Array(rest)) = o.remove("required") {
+            required.extend(rest);
+        }
+        o.insert("required".into(), Value::Array(required));
+    }
+    let control = declared::control();
+    vec![
+        UseCase::read("controls_list", "Controls with the organization's overlays", READ)
+            .takes::<ControlsQuery>()
+            .gives_shape(Shape::Page(Box::new(Shape::Named("Control".into(), control.clone())))),
+        UseCase::read("controls_export", "The controls as CSV or JSON, streamed", READ)
+            .takes::<ListExportInput>()
+            .gives_file(LIST_FILES),
+        UseCase::read(
+            "controls_get",
+            "One control (ac-2.1 or AC-2(1)) with the organization's overlay",
+            READ,
+        )
+        .takes::<ControlRef>()
+        .gives_shape(Shape::Named("Control".into(), control.clone())),
+        UseCase::write(
+            "controls_put_overlay",
+            "Tailor a control for this organization",
+            WRITE,
+        )
+        .takes_declared(overlay)
+        .gives_shape(Shape::Named("Control".into(), control)),
+        UseCase::delete(
+            "controls_delete_overlay",
+            "Remove this organization's tailoring of a control",
+            WRITE,
+        )
+        .takes::<ControlRef>(),
+        UseCase::write(
+            "controls_remediate",
+            "Run the failing checks' remediation scripts on the failing endpoints (Admin; needs remoteExecution); audited",
+            WRITE,
+        )
+        .takes::<ControlRef>()
+        .gives::<Remediation>(),
+        UseCase::read(
+            "checks_list",
+            "Technical checks the agent runs, with severity and mapped controls",
+            Gate::Action(Action::ReadChecks),
+        )
+        .gives_declared(items(object("a check"))),
+        UseCase::read(
+            "frameworks_list",
+            "Frameworks (SP 800-53 Rev 5 and its baselines)",
+            READ,
+        )
+        .gives_declared(items(object("a framework"))),
+    ]
+}
+
+fn posture() -> Vec<UseCase> {
+    vec![
+        UseCase::read(
+            "posture",
+            "Compliance posture from the latest scan of every active endpoint, risk acceptances applied",
+            READ,
+        )
+        .gives_declared(object("score, totals, byFramework, byFamily, the first page of byEndpoint (byEndpointNextCursor continues it at posture_endpoints), failing")),
+        UseCase::read(
+            "posture_endpoints",
+            "The posture of each active endpoint, by hostname, a page at a time",
+            READ,
+        )
+        .takes::<Paging>()
+        .gives_declared(object("items and nextCursor")),
+        UseCase::read(
+            "posture_trend",
+            "One point per scan (raw counts at scan time) and the current resolved totals",
+            READ,
+        )
+        .takes::<TrendQuery>()
+        .gives_declared(object("points and latest")),
+        UseCase::write(
+            "poam_from_control",
+            "Create a POAM item for a failing control, from its failed checks, endpoints and evidence",
+            WRITE,
+        )
+        .takes::<PoamFromControl>()
+        .gives_shape(Shape::Named(
+            record_name(&tater_domain::modules::POAM),
+            output_schema(&tater_domain::modules::POAM),
+        )),
+        UseCase::read(
+            "risks_heat_map",
+            "Counts of risks on the 5×5 likelihood × impact grid",
+            Gate::Action(Action::ReadRecords(RISKS.read_role)),
+        )
+        .takes::<HeatMapQuery>()
+        .gives_declared(json!({
+            "type": "object",
+            "description": "cells[likelihood-1][impact-1] = count",
+            "properties": {
+                "kind": { "type": "string" },
+                "cells": { "type": "array", "items": { "type": "array", "items": { "type": "integer" } } },
+                "total": { "type": "integer" },
+                "unscored": { "type": "integer" },
+            },
+        })),
+    ]
+}
+
+fn federal() -> Vec<UseCase> {
+    // The record as the module declares it, marked `configured: true`; or, before an
+    // OrgAdmin writes one, only `{"configured": false}`.
+    let mut record = output_schema(&SYSTEM_PROFILE);
+    record["properties"]["configured"] = json!({ "const": true });
+    let profile = json!({
+        "oneOf": [
+            record,
+            {
+                "type": "object", "additionalProperties": false, "required": ["configured"],
+                "properties": { "configured": { "const": false } },
+            },
+        ],
+    });
+    vec![
+        UseCase::read(
+            "system_profile_get",
+            "The system profile (or `{configured: false}`)",
+            READ,
+        )
+        .gives_declared(profile.clone()),
+        UseCase::write(
+            "system_profile_put",
+            "Create or replace the system profile (OrgAdmin; audited)",
+            SETTINGS,
+        )
+        .takes_declared(input_schema(&SYSTEM_PROFILE))
+        .gives_declared(profile),
+        UseCase::read(
+            "ssp_get",
+            "The System Security Plan as OSCAL 1.2.1 JSON (deterministic UUIDs: unchanged data gives identical bytes) or as a Word document",
+            READ,
+        )
+        .takes::<SspInput>()
+        .gives_file(&[
+            "application/json",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ]),
+    ]
+}
+
+fn audit() -> Vec<UseCase> {
+    let entry = declared::audit_entry();
+    vec![
+        UseCase::read("audit_log", "The organization's audit log, newest first", AUDIT)
+            .takes::<AuditQuery>()
+            .gives_shape(Shape::Page(Box::new(Shape::Named("AuditEntry".into(), entry)))),
+        UseCase::read(
+            "audit_log_export",
+            "The whole audit log, oldest first, streamed: JSON Lines (header, entries, checkpoints, signed end line) for `tater audit verify`, or CSV",
+            AUDIT,
+        )
+        .takes::<AuditExportInput>()
+        .gives_file(&["application/x-ndjson", "text/csv"]),
+        UseCase::read(
+            "audit_log_verify",
+            "Verifies the organization's audit log in the database: hashes, chain, signatures, checkpoints, head",
+            AUDIT,
+        )
+        .gives_declared(object("the verification report (ok is false when anything is wrong)")),
+    ]
+}
+
+fn siem() -> Vec<UseCase> {
+    let dest = Shape::Named("SiemDestination".into(), declared::siem_destination());
+    let mut update = declared::siem_destination_input();
+    // Each kind of destination takes the id of the one it replaces.
+    if let Some(Value::Array(kinds)) = update.get_mut("oneOf") {
+        for kind in kinds {
+            kind["properties"]["id"] = json!({ "type": "string", "format": "uuid" });
+            if let Some(Value::Array(req)) = kind.get_mut("required") {
+                req.insert(0, json!("id"));
+            }
+        }
+    }
+    vec![
+        UseCase::read(
+            "siem_destinations_list",
+            "SIEM destinations and how delivery to each is going",
+            SETTINGS,
+        )
+        .gives_shape(Shape::Items(Box::new(dest.clone()))),
+        UseCase::write(
+            "siem_destinations_create",
+            "Add a syslog or webhook destination; a refused address answers 400 with the reason",
+            SETTINGS,
+        )
+        .takes_declared(declared::siem_destination_input())
+        .gives_shape(dest.clone()),
+        UseCase::read("siem_destinations_get", "One destination", SETTINGS)
+            .takes::<ById>()
+            .gives_shape(dest.clone()),
+        UseCase::write(
+            "siem_destinations_update",
+            "Replace a destination's settings (send `version` to refuse overwriting a concurrent change)",
+            SETTINGS,
+        )
+        .takes_declared(update)
+        .gives_shape(dest),
+        UseCase::delete(
+            "siem_destinations_delete",
+            "Delete a destination and its queue",
+            SETTINGS,
+        )
+        .takes::<ById>(),
+        UseCase::write(
+            "siem_destinations_test",
+            "Send a test event now and say whether it was accepted",
+            SETTINGS,
+        )
+        .takes::<ById>()
+        .gives_declared(object("`{delivered, eventId, error?}`")),
+        UseCase::read(
+            "siem_destinations_dead_letters",
+            "Entries the destination refused for good",
+            SETTINGS,
+        )
+        .takes::<ById>()
+        .gives_declared(object("dead letters by sequence number")),
+        UseCase::write(
+            "siem_destinations_replay",
+            "Queue the dead letters again",
+            SETTINGS,
+        )
+        .takes::<ById>()
+        .gives_declared(object("`{replayed}`")),
+    ]
+}

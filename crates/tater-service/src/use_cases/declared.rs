@@ -1,0 +1,130 @@
+//! The answers whose views are not Rust types yet: their schemas as declared JSON, in one
+//! place, until each view becomes a type with a derived schema (then its function goes).
+
+use serde_json::{Value, json};
+
+fn roles() -> Value {
+    json!({ "type": "string", "enum": ["viewer", "auditor", "admin", "orgadmin", "superadmin"] })
+}
+
+/// A destination's settings (never its secret) and delivery status.
+pub(super) fn siem_destination() -> Value {
+    let s = |t: &str| json!({ "type": t });
+    json!({
+        "type": "object",
+        "description": "A destination's settings (never its secret) and delivery status",
+        "properties": {
+            "id": s("string"), "type": { "enum": ["syslog", "webhook"] }, "name": s("string"), "enabled": s("boolean"),
+            "host": s("string"), "port": s("integer"), "transport": { "enum": ["udp", "tcp", "tls"] },
+            "facility": s("integer"), "appName": s("string"), "caCert": s("string"),
+            "url": s("string"), "secretSet": s("boolean"),
+            "delivery": { "type": "object", "properties": {
+                "state": { "enum": ["ok", "delivering", "retrying", "failing", "disabled"] },
+                "pending": s("integer"), "lagSeconds": { "type": ["integer", "null"] }, "delivered": s("integer"),
+                "deadLetters": s("integer"), "lastSuccessAt": { "type": ["string", "null"] },
+                "lastError": { "type": ["string", "null"] }, "failingSince": { "type": ["string", "null"] },
+                "nextAttemptAt": { "type": ["string", "null"] },
+            } },
+            "version": s("integer"), "createdAt": s("string"), "updatedAt": s("string"),
+        },
+    })
+}
+
+/// A syslog or webhook destination as created or replaced.
+pub(super) fn siem_destination_input() -> Value {
+    let s = |t: &str| json!({ "type": t });
+    json!({
+        "type": "object",
+        "oneOf": [
+            { "type": "object", "additionalProperties": false, "required": ["type", "name", "host", "port", "transport"],
+              "properties": { "type": { "const": "syslog" }, "name": { "type": "string", "maxLength": 100 },
+                "host": s("string"), "port": { "type": "integer", "minimum": 1, "maximum": 65535 },
+                "transport": { "enum": ["udp", "tcp", "tls"] }, "facility": { "type": "integer", "minimum": 0, "maximum": 23, "default": 13 },
+                "appName": { "type": "string", "maxLength": 48, "default": "tater" },
+                "caCert": { "type": "string", "description": "PEM CA to trust for tls instead of the public roots" },
+                "enabled": s("boolean"), "version": s("integer") } },
+            { "type": "object", "additionalProperties": false, "required": ["type", "name", "url"],
+              "properties": { "type": { "const": "webhook" }, "name": { "type": "string", "maxLength": 100 },
+                "url": { "type": "string", "description": "https (a public address, or one the operator allowlisted)" },
+                "secret": { "type": "string", "minLength": 16, "maxLength": 256, "description": "required on create; kept when left out of an update" },
+                "enabled": s("boolean"), "version": s("integer") } },
+        ],
+    })
+}
+
+/// A catalog control merged with the organization's overlay.
+pub(super) fn control() -> Value {
+    let s = |t: &str| json!({ "type": t });
+    json!({
+        "type": "object",
+        "description": "A catalog control merged with the organization's overlay; provenance says, per field, catalog / organization / default / unset.",
+        "properties": {
+            "id": s("string"), "label": s("string"), "title": s("string"), "family": s("string"), "familyTitle": s("string"),
+            "parent": { "type": ["string", "null"] }, "withdrawn": s("boolean"), "statement": s("string"), "guidance": s("string"),
+            "source": s("string"), "frameworks": { "type": "array", "items": s("string") },
+            "params": { "type": "array", "items": s("object") },
+            "applicability": s("string"), "implementationStatus": { "type": ["string", "null"] },
+            "narrative": { "type": ["string", "null"] }, "responsibleRoles": { "type": "array", "items": s("string") },
+            "owner": { "type": ["string", "null"] }, "notes": { "type": ["string", "null"] }, "justification": { "type": ["string", "null"] },
+            "provenance": s("object"), "overlay": { "type": ["object", "null"] },
+        },
+    })
+}
+
+/// One audit log entry.
+pub(super) fn audit_entry() -> Value {
+    let s = |t: &str| json!({ "type": t });
+    json!({
+        "type": "object",
+        "properties": {
+            "id": s("string"), "tenantId": s("string"), "seq": s("integer"),
+            "action": { "enum": ["create", "update", "delete"] },
+            "entityType": s("string"), "entityId": s("string"), "userId": s("string"),
+            "upn": { "type": ["string", "null"] }, "oid": { "type": ["string", "null"] },
+            "timestamp": { "type": "string", "description": "ISO 8601 UTC with milliseconds" },
+            "via": { "enum": ["web", "mcp", "copilot", "claude", "agent", "api", "cron"] },
+            "changes": { "type": "object", "description": "{field: {before, after}}, secrets redacted" },
+            "prevHash": { "type": "string", "description": "the previous entry's hash (64 zeros for the first)" },
+            "hash": { "type": "string", "description": "hex SHA-256 of prevHash and the canonical entry" },
+            "keyId": { "type": ["string", "null"], "description": "the signing key's id" },
+            "signature": { "type": ["string", "null"], "description": "hex HMAC-SHA256 of id|tenantId|action|entityType|entityId|userId|timestamp" },
+        },
+    })
+}
+
+/// A member of the organization.
+pub(super) fn member() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "userId": { "type": "string" }, "email": { "type": "string" }, "displayName": { "type": ["string", "null"] },
+            "role": roles(), "entraLinked": { "type": "boolean" }, "hasPassword": { "type": "boolean" },
+            "createdAt": { "type": "string" }, "updatedAt": { "type": "string" },
+        },
+    })
+}
+
+/// An invitation as the organization sees it.
+pub(super) fn invitation() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "id": { "type": "string" }, "email": { "type": "string" }, "role": roles(),
+            "status": { "enum": ["pending", "accepted", "declined", "revoked", "expired"] },
+            "invitedBy": { "type": "string" }, "createdAt": { "type": "string" },
+            "expiresAt": { "type": "string" }, "decidedAt": { "type": ["string", "null"] },
+        },
+    })
+}
+
+/// An invitation as the invited person sees it.
+pub(super) fn received_invitation() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "id": { "type": "string" }, "orgId": { "type": "string" }, "orgName": { "type": "string" },
+            "role": { "type": "string" }, "invitedBy": { "type": "string" },
+            "createdAt": { "type": "string" }, "expiresAt": { "type": "string" },
+        },
+    })
+}

@@ -1,0 +1,353 @@
+//! The typed inputs of the use cases that are not module records. Each is the one JSON object
+//! a channel passes: REST splits it into the path, the query and the body; MCP passes it whole.
+//! Unknown fields are refused.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use tater_domain::{Role, Timestamp};
+
+/// No input.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoInput {}
+
+/// One thing by its id.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ById {
+    #[schemars(extend("format" = "uuid"))]
+    pub id: String,
+}
+
+/// One control, by its id in either spelling (`ac-2.1` or `AC-2(1)`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ControlRef {
+    /// The control id, e.g. ac-2.1 or AC-2(1).
+    pub id: String,
+}
+
+/// One page of a list that has no filters.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Paging {
+    /// Page size.
+    #[schemars(range(min = 1, max = 500))]
+    pub limit: Option<u32>,
+    /// nextCursor of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The format of a list export.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ListFileFormat {
+    Csv,
+    Json,
+}
+
+/// A list's export: every row, as a file.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListExportInput {
+    /// json (default) or csv.
+    pub format: Option<ListFileFormat>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateApiKey {
+    #[schemars(length(max = 100))]
+    pub name: String,
+    /// Lower the key's role below yours.
+    pub role: Option<Role>,
+    /// RFC 3339, in the future, within five years.
+    pub expires_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateEnrollmentToken {
+    /// What the token is for, e.g. "laptop rollout".
+    #[serde(default)]
+    #[schemars(length(max = 200))]
+    pub label: String,
+    /// Hours until it expires (default 24, at most 720).
+    #[schemars(range(min = 1, max = 720))]
+    pub expires_in_hours: Option<i64>,
+    /// Works for one enrolment only.
+    #[serde(default)]
+    pub single_use: bool,
+    /// The only host names this token enrolls (default: any).
+    #[schemars(length(min = 1, max = 500))]
+    pub hostnames: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointStatusFilter {
+    Active,
+    Retired,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointsQuery {
+    /// Active or retired endpoints only.
+    pub status: Option<EndpointStatusFilter>,
+    /// No contact within the stale window.
+    pub stale: Option<bool>,
+    /// Text in the hostname.
+    #[schemars(length(max = 200))]
+    pub q: Option<String>,
+    /// Page size.
+    #[schemars(range(min = 1, max = 500))]
+    pub limit: Option<u32>,
+    /// nextCursor of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateEndpointTags {
+    #[schemars(extend("format" = "uuid"))]
+    pub id: String,
+    pub tags: Vec<String>,
+    /// The version you read; a concurrent change answers a conflict.
+    pub version: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+pub enum ResultStatusFilter {
+    Pass,
+    Fail,
+    #[serde(rename = "Manual Review")]
+    ManualReview,
+    Skip,
+    Error,
+    #[serde(rename = "Not Applicable")]
+    NotApplicable,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScanResultsQuery {
+    /// Result status.
+    pub status: Option<ResultStatusFilter>,
+    /// Endpoint id.
+    pub endpoint: Option<String>,
+    /// Check id.
+    pub check: Option<String>,
+    /// Control id: the checks mapped to it.
+    pub control: Option<String>,
+    /// Page size.
+    #[schemars(range(min = 1, max = 500))]
+    pub limit: Option<u32>,
+    /// nextCursor of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteScript {
+    /// The script's id.
+    #[schemars(extend("format" = "uuid"))]
+    pub id: String,
+    /// Host names of the endpoints to run it on.
+    #[schemars(length(min = 1, max = 500))]
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteMember {
+    /// The person's email address.
+    #[schemars(extend("format" = "email"))]
+    pub email: String,
+    /// Never above your own.
+    pub role: Role,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeRole {
+    /// The member's user id.
+    #[schemars(extend("format" = "uuid"))]
+    pub id: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateOrganization {
+    #[schemars(length(max = 200))]
+    pub name: String,
+    /// The Entra ID tenant whose people may sign in to it.
+    #[schemars(extend("format" = "uuid"))]
+    pub entra_tenant_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrendQuery {
+    /// Inclusive start (RFC 3339 or YYYY-MM-DD).
+    pub from: Option<String>,
+    /// Exclusive end.
+    pub to: Option<String>,
+    /// Points at most.
+    #[schemars(range(min = 1, max = 5000))]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PoamFromControl {
+    /// The failing control's id.
+    pub control: String,
+    /// When the weakness should be fixed.
+    #[schemars(extend("format" = "date"))]
+    pub scheduled_completion: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RatingKind {
+    Inherent,
+    Residual,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeatMapQuery {
+    /// Inherent (default) or residual ratings.
+    pub kind: Option<RatingKind>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OrgSettings {
+    /// Admins may run scripts on endpoints (off by default).
+    pub remote_execution: bool,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImplementationFilter {
+    Unset,
+    Implemented,
+    Partial,
+    Planned,
+    Alternative,
+    NotApplicable,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApplicabilityFilter {
+    Applicable,
+    NotApplicable,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ControlsQuery {
+    /// Framework id (see frameworks_list).
+    pub framework: Option<String>,
+    /// Control family, e.g. ac.
+    pub family: Option<String>,
+    /// Implementation status from the overlay.
+    pub status: Option<ImplementationFilter>,
+    /// Applicability from the overlay.
+    pub applicability: Option<ApplicabilityFilter>,
+    /// Withdrawn controls only, or none.
+    pub withdrawn: Option<bool>,
+    /// Text in id, label, title or statement.
+    pub q: Option<String>,
+    /// Page size.
+    #[schemars(range(min = 1, max = 500))]
+    pub limit: Option<u32>,
+    /// nextCursor of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ViaFilter {
+    Web,
+    Mcp,
+    Copilot,
+    Claude,
+    Agent,
+    Api,
+    Cron,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    Create,
+    Update,
+    Delete,
+}
+
+/// Which audit entries.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AuditFilters {
+    /// The channel the change came through.
+    pub via: Option<ViaFilter>,
+    /// The actor's user id (or system:<name>).
+    pub user_id: Option<String>,
+    /// e.g. poam, risk, config-doc, user, membership, api-key, organization.
+    pub entity_type: Option<String>,
+    /// Id of the changed entity.
+    pub entity_id: Option<String>,
+    /// Kind of change.
+    pub action: Option<ChangeKind>,
+    /// Inclusive start (RFC 3339 or YYYY-MM-DD).
+    pub from: Option<String>,
+    /// Exclusive end (RFC 3339 or YYYY-MM-DD).
+    pub to: Option<String>,
+}
+
+/// (serde cannot refuse unknown fields next to a flattened struct; the service's own
+/// validation refuses them.)
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct AuditQuery {
+    #[serde(flatten)]
+    pub filters: AuditFilters,
+    /// Page size.
+    #[schemars(range(min = 1, max = 500))]
+    pub limit: Option<u32>,
+    /// nextCursor of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditFileFormat {
+    Jsonl,
+    Csv,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct AuditExportInput {
+    #[serde(flatten)]
+    pub filters: AuditFilters,
+    /// jsonl (default) or csv.
+    pub format: Option<AuditFileFormat>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SspFormat {
+    OscalJson,
+    Docx,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SspInput {
+    /// oscal-json (default) or docx.
+    pub format: Option<SspFormat>,
+}

@@ -1,0 +1,327 @@
+//! The registry of use cases: one table of everything a person or an assistant can do, with
+//! its name, the [`Action`] it needs, whether it reads, writes or deletes, and the JSON
+//! Schemas of its one input object and its answer.
+//!
+//! Every channel is generated from this table: the REST API takes each operation's summary,
+//! role, parameters, body and answer from it (an operation without an entry does not start),
+//! and the MCP server, the web application and the AI analyst list the same entries. A new
+//! module appears in all of them by its declaration alone (see [`modules`]).
+//!
+//! An input is one JSON object holding everything the use case takes: the record's `id` (a
+//! path parameter in REST), filters and paging (query parameters), and the fields of the body.
+
+mod catalog;
+mod declared;
+mod inputs;
+mod modules;
+
+use std::sync::LazyLock;
+
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use tater_domain::Action;
+
+pub use inputs::*;
+pub use modules::{ExtraFormat, extra_formats, record_name};
+
+/// Who may call a use case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// Anyone, without a credential (the server's status, its security contact).
+    Public,
+    /// Any signed-in person; no organization needs to be selected (their own account and
+    /// invitations).
+    Signed,
+    /// Allowed this action in the active organization.
+    Action(Action),
+}
+
+/// What calling a use case does to the organization's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    Read,
+    Write,
+    Delete,
+}
+
+/// A JSON Schema, from a Rust type or from a declaration ([`tater_domain::module::ModuleDef`]).
+#[derive(Clone)]
+pub enum Shape {
+    /// Made by the schema generator it is given, so each channel chooses where the named
+    /// types go (`components/schemas` in the API document, `$defs` in a standalone schema).
+    Typed(fn(&mut SchemaGenerator) -> Schema),
+    Declared(Value),
+    /// A declared schema shared by name (a module's record): kept once among the
+    /// generator's named types, referred to wherever it appears.
+    Named(String, Value),
+    /// A page of a list: `items` of the inner shape and the `nextCursor` that continues it.
+    Page(Box<Shape>),
+    /// A whole (short) list: `items` of the inner shape.
+    Items(Box<Shape>),
+}
+
+impl Shape {
+    /// The schema of `T`, inline (an input, whose fields channels split up).
+    pub fn input<T: JsonSchema>() -> Self {
+        Shape::Typed(T::json_schema)
+    }
+
+    /// The schema of `T`, by reference when `T` is a named type (an answer, shared).
+    pub fn output<T: JsonSchema>() -> Self {
+        Shape::Typed(|g| g.subschema_for::<T>())
+    }
+
+    /// The schema with `generator` holding the named types it refers to.
+    pub fn with(&self, generator: &mut SchemaGenerator) -> Value {
+        match self {
+            Shape::Typed(make) => make(generator).to_value(),
+            Shape::Declared(v) => v.clone(),
+            Shape::Named(name, v) => {
+                let path = generator.settings().definitions_path.clone();
+                generator
+                    .definitions_mut()
+                    .entry(name.clone())
+                    .or_insert_with(|| v.clone());
+                json!({ "$ref": format!("#{path}/{name}") })
+            }
+            Shape::Items(item) => json!({
+                "type": "object",
+                "required": ["items"],
+                "properties": { "items": { "type": "array", "items": item.with(generator) } },
+            }),
+            Shape::Page(item) => json!({
+                "type": "object",
+                "required": ["items", "nextCursor"],
+                "properties": {
+                    "items": { "type": "array", "items": item.with(generator) },
+                    "nextCursor": { "type": ["string", "null"], "description": "continues the list; null on its last page" },
+                },
+            }),
+        }
+    }
+
+    /// The schema on its own: draft 2020-12, its named types under `$defs`.
+    pub fn standalone(&self) -> Value {
+        let mut generator = SchemaSettings::draft2020_12().into_generator();
+        let mut schema = self.with(&mut generator);
+        let defs = generator.take_definitions(true);
+        if let Some(o) = schema.as_object_mut() {
+            o.insert(
+                "$schema".into(),
+                json!("https://json-schema.org/draft/2020-12/schema"),
+            );
+            if !defs.is_empty() {
+                o.insert("$defs".into(), Value::Object(defs));
+            }
+        }
+        schema
+    }
+}
+
+/// What a use case answers.
+#[derive(Clone)]
+pub enum Output {
+    /// A JSON document of this shape.
+    Json(Shape),
+    /// A file in one of these media types (exports, documents).
+    File(Vec<&'static str>),
+    /// Nothing: the call succeeding is the answer.
+    Nothing,
+}
+
+/// One use case.
+#[derive(Clone)]
+pub struct UseCase {
+    /// Unique, in snake case: `risks_list`, `api_keys_create`. The REST operation id and the
+    /// MCP tool name.
+    pub name: String,
+    /// One sentence for people and assistants choosing what to call.
+    pub summary: String,
+    pub gate: Gate,
+    pub effect: Effect,
+    pub input: Shape,
+    pub output: Output,
+}
+
+impl UseCase {
+    fn new(name: &str, summary: &str, gate: Gate, effect: Effect) -> Self {
+        Self {
+            name: name.to_owned(),
+            summary: summary.to_owned(),
+            gate,
+            effect,
+            input: Shape::input::<NoInput>(),
+            output: Output::Nothing,
+        }
+    }
+
+    /// A use case that only reads.
+    pub fn read(name: &str, summary: &str, gate: Gate) -> Self {
+        Self::new(name, summary, gate, Effect::Read)
+    }
+
+    /// A use case that creates or changes something (and writes its audit entry).
+    pub fn write(name: &str, summary: &str, gate: Gate) -> Self {
+        Self::new(name, summary, gate, Effect::Write)
+    }
+
+    /// A use case that deletes or revokes something.
+    pub fn delete(name: &str, summary: &str, gate: Gate) -> Self {
+        Self::new(name, summary, gate, Effect::Delete)
+    }
+
+    pub fn takes<T: JsonSchema>(mut self) -> Self {
+        self.input = Shape::input::<T>();
+        self
+    }
+
+    pub fn takes_declared(mut self, schema: Value) -> Self {
+        self.input = Shape::Declared(schema);
+        self
+    }
+
+    pub fn gives<T: JsonSchema>(mut self) -> Self {
+        self.output = Output::Json(Shape::output::<T>());
+        self
+    }
+
+    pub fn gives_declared(mut self, schema: Value) -> Self {
+        self.output = Output::Json(Shape::Declared(schema));
+        self
+    }
+
+    pub fn gives_shape(mut self, shape: Shape) -> Self {
+        self.output = Output::Json(shape);
+        self
+    }
+
+    pub fn gives_file(mut self, media_types: &[&'static str]) -> Self {
+        self.output = Output::File(media_types.to_vec());
+        self
+    }
+
+    /// The input's schema on its own (draft 2020-12).
+    pub fn input_schema(&self) -> Value {
+        self.input.standalone()
+    }
+
+    /// The answer's schema on its own; a file is a string of its bytes (base64 for the
+    /// binary formats), nothing is `null`.
+    pub fn output_schema(&self) -> Value {
+        match &self.output {
+            Output::Json(shape) => shape.standalone(),
+            Output::File(media_types) => json!({
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "type": "string",
+                "description": format!("a file: {}", media_types.join(", ")),
+            }),
+            Output::Nothing => json!({
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "type": "null",
+            }),
+        }
+    }
+}
+
+/// Every use case, looked up by name.
+pub struct Registry {
+    cases: Vec<UseCase>,
+}
+
+impl Registry {
+    pub fn get(&self, name: &str) -> Option<&UseCase> {
+        self.cases.iter().find(|c| c.name == name)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &UseCase> {
+        self.cases.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.cases.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cases.is_empty()
+    }
+}
+
+static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
+    let mut cases = catalog::use_cases();
+    for def in tater_domain::modules::ALL {
+        cases.extend(modules::use_cases(def));
+    }
+    Registry { cases }
+});
+
+/// The registry: the hand-declared use cases and those of every declared module.
+pub fn registry() -> &'static Registry {
+    &REGISTRY
+}
+
+/// `schema` with `names` taken out of its properties and required list: what is left of an
+/// input once a channel has taken those fields from elsewhere (REST: the path).
+pub fn without_properties(schema: &Value, names: &[&str]) -> Value {
+    let mut s = schema.clone();
+    if let Some(o) = s.as_object_mut() {
+        if let Some(Value::Object(props)) = o.get_mut("properties") {
+            props.retain(|k, _| !names.contains(&k.as_str()));
+        }
+        if let Some(Value::Array(req)) = o.get_mut("required") {
+            req.retain(|r| r.as_str().is_none_or(|r| !names.contains(&r)));
+        }
+    }
+    s
+}
+
+/// The properties of an object schema, in declaration order.
+pub fn properties(schema: &Value) -> Map<String, Value> {
+    schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for c in registry().iter() {
+            assert!(seen.insert(c.name.clone()), "{} twice", c.name);
+            assert!(
+                c.name
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_'),
+                "{}",
+                c.name
+            );
+            assert!(!c.summary.is_empty(), "{} has no summary", c.name);
+        }
+    }
+
+    #[test]
+    fn every_input_is_an_object() {
+        for c in registry().iter() {
+            let s = c.input_schema();
+            assert_eq!(s["type"], "object", "{}: {s}", c.name);
+        }
+    }
+
+    #[test]
+    fn modules_appear_by_declaration() {
+        for def in tater_domain::modules::ALL {
+            let key = def.name.replace('-', "_");
+            for verb in ["list", "export", "get", "create", "update", "delete"] {
+                let name = format!("{key}_{verb}");
+                assert!(registry().get(&name).is_some(), "{name} missing");
+            }
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The use cases of a declared module, made from its declaration: list, export, get, create,
+//! update and delete, with schemas from its fields.
+
+use serde_json::{Map, Value, json};
+use tater_domain::Action;
+use tater_domain::module::{
+    DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ModuleDef, input_schema, output_schema,
+};
+
+use super::{Gate, Shape, UseCase};
+
+/// The export formats every module has; a module may add its own ([`extra_formats`]).
+const FORMATS: &[&str] = &["csv", "json"];
+
+pub(super) fn use_cases(def: &'static ModuleDef) -> Vec<UseCase> {
+    let key = def.name.replace('-', "_");
+    let read = Gate::Action(Action::ReadRecords(def.read_role));
+    let write = Gate::Action(Action::WriteRecord);
+    let record = Shape::Named(record_name(def), output_schema(def));
+    let page = Shape::Page(Box::new(record.clone()));
+    let mut update = input_schema(def);
+    add_id(&mut update);
+    vec![
+        UseCase::read(
+            &format!("{key}_list"),
+            &format!("List {}", def.plural),
+            read,
+        )
+        .takes_declared(list_input(def))
+        .gives_shape(page),
+        UseCase::read(
+            &format!("{key}_export"),
+            &format!("Export {} as {}", def.plural, format_names(def)),
+            read,
+        )
+        .takes_declared(export_input(def))
+        .gives_file(&export_media_types(def)),
+        UseCase::read(
+            &format!("{key}_get"),
+            &format!("Get a {}", def.singular),
+            read,
+        )
+        .takes_declared(id_only())
+        .gives_shape(record.clone()),
+        UseCase::write(
+            &format!("{key}_create"),
+            &format!("Create a {}", def.singular),
+            write,
+        )
+        .takes_declared(input_schema(def))
+        .gives_shape(record.clone()),
+        UseCase::write(
+            &format!("{key}_update"),
+            &format!("Replace a {}", def.singular),
+            write,
+        )
+        .takes_declared(update)
+        .gives_shape(record),
+        UseCase::delete(
+            &format!("{key}_delete"),
+            &format!("Delete a {}", def.singular),
+            write,
+        )
+        .takes_declared(id_only()),
+    ]
+}
+
+/// The name a module's record goes by in schemas: the entity type in PascalCase
+/// (poam → Poam, config-doc → ConfigDoc).
+pub fn record_name(def: &ModuleDef) -> String {
+    def.entity_type
+        .split('-')
+        .map(|w| {
+            let mut chars = w.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn id_schema() -> Value {
+    json!({ "type": "string", "format": "uuid", "description": "the record's id" })
+}
+
+fn id_only() -> Value {
+    json!({
+        "type": "object", "additionalProperties": false, "required": ["id"],
+        "properties": { "id": id_schema() },
+    })
+}
+
+/// Puts a required `id` first in an object schema.
+fn add_id(schema: &mut Value) {
+    let Some(o) = schema.as_object_mut() else {
+        return;
+    };
+    let mut props = Map::new();
+    props.insert("id".into(), id_schema());
+    if let Some(Value::Object(rest)) = o.remove("properties") {
+        props.extend(rest.into_iter().filter(|(k, _)| k != "id"));
+    }
+    o.insert("properties".into(), Value::Object(props));
+    let mut required = vec![json!("id")];
+    if let Some(Value::Array(rest)) = o.remove("required") {
+        required.extend(rest.into_iter().filter(|r| r != "id"));
+    }
+    o.insert("required".into(), Value::Array(required));
+}
+
+/// Paging, sorting, search and one filter per filterable field.
+fn list_input(def: &ModuleDef) -> Value {
+    let mut props = Map::new();
+    props.insert(
+        "limit".into(),
+        json!({ "type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE, "description": "page size" }),
+    );
+    props.insert(
+        "cursor".into(),
+        json!({ "type": "string", "description": "nextCursor of the previous page" }),
+    );
+    props.insert(
+        "sort".into(),
+        json!({ "type": "string", "default": def.default_sort, "description": "field to sort by; prefix - for descending" }),
+    );
+    props.insert(
+        "q".into(),
+        json!({ "type": "string", "maxLength": 200, "description": "case-insensitive text search" }),
+    );
+    for f in def.fields.iter().filter(|f| f.filter) {
+        props.insert(
+            f.name.into(),
+            json!({ "type": "string", "description": format!("filter on {} (comma-separated values for choices; .gte/.lte/.gt/.lt for numbers and dates)", f.label) }),
+        );
+    }
+    for d in def.derived {
+        props.insert(
+            d.name.into(),
+            json!({ "type": "string", "description": format!("filter on {}", d.label) }),
+        );
+    }
+    json!({ "type": "object", "properties": props })
+}
+
+/// A list's input plus the file format (and what a module's own formats need).
+fn export_input(def: &ModuleDef) -> Value {
+    let mut schema = list_input(def);
+    let formats: Vec<&str> = FORMATS
+        .iter()
+        .copied()
+        .chain(extra_formats(def).iter().map(|f| f.name))
+        .collect();
+    if let Some(Value::Object(props)) = schema.get_mut("properties") {
+        props.insert(
+            "format".into(),
+            json!({ "type": "string", "enum": formats, "default": "json", "description": format!("file format: {}", format_names(def)) }),
+        );
+        for f in extra_formats(def) {
+            for (name, param) in (f.params)() {
+                props.insert(name.into(), param);
+            }
+        }
+    }
+    schema
+}
+
+fn format_names(def: &ModuleDef) -> String {
+    let mut names = vec!["CSV".to_owned(), "JSON".to_owned()];
+    names.extend(extra_formats(def).iter().map(|f| f.label.to_owned()));
+    names.join(", ")
+}
+
+fn export_media_types(def: &ModuleDef) -> Vec<&'static str> {
+    let mut media = vec!["text/csv", "application/json"];
+    for f in extra_formats(def) {
+        if !media.contains(&f.media_type) {
+            media.push(f.media_type);
+        }
+    }
+    media
+}
+
+/// A module's own export format, beyond CSV and JSON.
+pub struct ExtraFormat {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub media_type: &'static str,
+    /// Input fields the format adds, with their schemas.
+    pub params: fn() -> Vec<(&'static str, Value)>,
+}
+
+/// The POA&M also exports as OSCAL and as the eMASS import workbook, for federal toolchains.
+static POAM_FORMATS: &[ExtraFormat] = &[
+    ExtraFormat {
+        name: "oscal-json",
+        label: "OSCAL 1.2.1 POA&M",
+        media_type: "application/json",
+        params: Vec::new,
+    },
+    ExtraFormat {
+        name: "emass-xlsx",
+        label: "the DoD eMASS import workbook",
+        media_type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        params: || {
+            vec![(
+                "layout",
+                json!({ "type": "string", "enum": tater_export::emass::Layout::NAMES, "default": "navy", "description": "eMASS template layout (with format=emass-xlsx)" }),
+            )]
+        },
+    },
+];
+
+/// The formats `def` exports in besides CSV and JSON.
+pub fn extra_formats(def: &ModuleDef) -> &'static [ExtraFormat] {
+    if def.name == tater_domain::modules::POAM.name {
+        POAM_FORMATS
+    } else {
+        &[]
+    }
+}
