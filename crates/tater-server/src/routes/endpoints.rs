@@ -5,7 +5,6 @@ use axum::Json;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, post};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tater_service::{
     CreatedEnrollmentToken, EndpointDetail, EndpointView, EnrollRequest, EnrollmentTokenView,
@@ -14,9 +13,10 @@ use tater_service::{
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::ApiResult;
-use crate::extract::{API_KEY_HEADER, AuthActor, IdPath, JsonBody, Params};
+use crate::extract::{API_KEY_HEADER, AuthActor, IdPath, Input, JsonBody, Params};
 use crate::state::AppState;
 use tater_domain::Action;
+use tater_service::use_cases::{CreateEnrollmentToken, UpdateEndpointTags};
 
 /// Scan reports carry up to 16 KiB of evidence per result; they get a larger body limit.
 pub const SCAN_BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -118,21 +118,10 @@ async fn list_scan_results(
     Ok(Json(s.service.list_scan_results(&actor, &p).await?))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct TokenBody {
-    #[serde(default)]
-    label: String,
-    expires_in_hours: Option<i64>,
-    #[serde(default)]
-    single_use: bool,
-    hostnames: Option<Vec<String>>,
-}
-
 async fn create_token(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
-    JsonBody(b): JsonBody<TokenBody>,
+    JsonBody(b): JsonBody<CreateEnrollmentToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedEnrollmentToken>)> {
     let created = s
         .service
@@ -216,22 +205,14 @@ async fn get_endpoint(
     Ok(Json(s.service.get_endpoint(&actor, &id).await?))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TagsBody {
-    tags: Vec<String>,
-    version: Option<i64>,
-}
-
 async fn update_endpoint(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
-    IdPath(id): IdPath,
-    JsonBody(b): JsonBody<TagsBody>,
+    Input(b): Input<UpdateEndpointTags>,
 ) -> ApiResult<Json<EndpointView>> {
     Ok(Json(
         s.service
-            .update_endpoint_tags(&actor, &id, &b.tags, b.version)
+            .update_endpoint_tags(&actor, &b.id, &b.tags, b.version)
             .await?,
     ))
 }

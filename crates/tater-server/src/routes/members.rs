@@ -4,14 +4,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
-use serde::Deserialize;
 use serde_json::{Value, json};
-use tater_domain::Role;
 
 use crate::api_doc::{ApiRouter, Op};
 use crate::error::ApiResult;
-use crate::extract::{AuthActor, IdPath, JsonBody};
+use crate::extract::{AuthActor, IdPath, Input, JsonBody};
 use crate::state::AppState;
+use tater_service::use_cases::{ChangeRole, InviteMember};
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     api.route(
@@ -52,19 +51,6 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
     )
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InviteBody {
-    email: String,
-    role: Role,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RoleBody {
-    role: Role,
-}
-
 async fn list(State(s): State<AppState>, AuthActor(actor): AuthActor) -> ApiResult<Json<Value>> {
     Ok(Json(
         json!({ "items": s.service.list_members(&actor).await? }),
@@ -92,7 +78,7 @@ async fn revoke_invitation(
 async fn invite_member(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
-    JsonBody(body): JsonBody<InviteBody>,
+    JsonBody(body): JsonBody<InviteMember>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     Ok((
         StatusCode::ACCEPTED,
@@ -107,11 +93,12 @@ async fn invite_member(
 async fn change_role(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
-    IdPath(id): IdPath,
-    JsonBody(body): JsonBody<RoleBody>,
+    Input(body): Input<ChangeRole>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(
-        s.service.change_member_role(&actor, &id, body.role).await?,
+        s.service
+            .change_member_role(&actor, &body.id, body.role)
+            .await?,
     ))
 }
 

@@ -4,13 +4,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use serde::Deserialize;
 use tater_service::{Items, OrgView};
 
 use crate::api_doc::{ApiRouter, Op};
 use crate::error::ApiResult;
 use crate::extract::{AuthActor, JsonBody};
 use crate::state::AppState;
+use tater_service::use_cases::CreateOrganization;
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     let op = Op::get("/api/organizations", "cross_org_list_organizations")
@@ -22,17 +22,10 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
     api.route(op, get(list_all)).route(create, post(create_org))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct CreateOrg {
-    name: String,
-    entra_tenant_id: Option<String>,
-}
-
 async fn create_org(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
-    JsonBody(body): JsonBody<CreateOrg>,
+    JsonBody(body): JsonBody<CreateOrganization>,
 ) -> ApiResult<(StatusCode, Json<OrgView>)> {
     let org = s
         .service

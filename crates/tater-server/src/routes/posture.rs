@@ -10,6 +10,7 @@ use crate::api_doc::{ApiRouter, Op};
 use crate::error::ApiResult;
 use crate::extract::{AuthActor, JsonBody, Params};
 use crate::state::AppState;
+use tater_service::use_cases::PoamFromControl;
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     api.route(
@@ -38,17 +39,10 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
     )
 }
 
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct FromControl {
-    control: String,
-    scheduled_completion: Option<String>,
-}
-
 async fn from_control(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
-    JsonBody(b): JsonBody<FromControl>,
+    JsonBody(b): JsonBody<PoamFromControl>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let item = s
         .service
