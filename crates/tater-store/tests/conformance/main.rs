@@ -11,4 +11,5 @@ mod members;
 mod records;
 mod releases;
 mod rls;
+mod siem;
 mod support;
