@@ -45,6 +45,7 @@ pub use auth::{
     MeView, MembershipView, UserView, hash_password,
 };
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use data_export::OrgArchive;
 pub use endpoints::{
     CreatedEnrollmentToken, EndpointDetail, EndpointView, EnrollRequest, Enrolled,
     EnrollmentTokenView, TokenStatus, endpoint_view,
