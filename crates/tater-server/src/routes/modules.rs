@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 use tater_domain::Actor;
 use tater_domain::module::ModuleDef;
 use tater_export::ListFormat;
-use tater_export::emass::Layout;
+use tater_service::use_cases::{ExportedFile, extra_formats};
 
 use crate::api_doc::{ApiRouter, Op};
-use crate::error::{ApiResult, Problem};
+use crate::error::ApiResult;
 use crate::extract::{AuthActor, ExportSlot, IdPath, JsonBody, Params};
 use crate::routes::list_export;
 use crate::state::AppState;
@@ -152,23 +152,14 @@ async fn export_records(
     p: Vec<(String, String)>,
     def: &'static ModuleDef,
 ) -> ApiResult<Response> {
-    let is_poam = def.name == tater_domain::modules::POAM.name;
-    let allowed: &[&'static str] = if is_poam {
-        &["csv", "json", "oscal-json", "emass-xlsx"]
-    } else {
-        &["csv", "json"]
-    };
-    let (format, filters) = list_export::format_and_filters(p, allowed)?;
-    match format {
-        // The POA&M also exports as OSCAL and eMASS for federal toolchains.
-        Some("oscal-json") => {
-            let query = s.service.list_query(def, &filters, &[])?;
-            let doc = s.service.poam_oscal(actor, query).await?;
-            let json = HeaderValue::from_static("application/json");
-            return Ok(([(header::CONTENT_TYPE, json)], doc).into_response());
-        }
-        Some("emass-xlsx") => return emass_export(s, actor, &filters).await,
-        _ => {}
+    let extra = extra_formats(def);
+    let mut allowed = vec!["csv", "json"];
+    allowed.extend(extra.iter().map(|f| f.name));
+    let (format, filters) = list_export::format_and_filters(p, &allowed)?;
+    // A format of the module's own (the POA&M's OSCAL and eMASS) makes its file by its hook.
+    if let Some(own) = format.and_then(|f| extra.iter().find(|x| x.name == f)) {
+        let file = (own.export)(&s.service, actor, &filters).await?;
+        return Ok(file_response(file));
     }
     let format = format
         .and_then(ListFormat::parse)
@@ -183,42 +174,17 @@ async fn export_records(
     list_export::stream(export, format, def.csv_columns, &name).await
 }
 
-/// The POA&M as an eMASS import workbook; `layout` picks the template (default `navy`).
-async fn emass_export(s: &AppState, actor: &Actor, p: &[(String, String)]) -> ApiResult<Response> {
-    let layout = match p
-        .iter()
-        .find(|(k, _)| k == "layout")
-        .map(|(_, v)| v.as_str())
-    {
-        None => Layout::Navy,
-        Some(v) => Layout::parse(v).ok_or_else(|| {
-            Problem::validation(
-                tater_domain::ValidationErrors::single(
-                    "layout",
-                    "must be navy, army, marine-corps or legacy",
-                )
-                .0,
-            )
-        })?,
-    };
-    let def = &tater_domain::modules::POAM;
-    let query = s.service.list_query(def, p, &["layout"])?;
-    let bytes = s.service.poam_emass(actor, query, layout).await?;
-    let filename = format!(
-        "poam-emass-{}-{}.xlsx",
-        layout.name(),
-        tater_domain::time::format_date(s.service.now().date())
-    );
-    let mut res = Response::new(Body::from(bytes));
+fn file_response(file: ExportedFile) -> Response {
+    let mut res = Response::new(Body::from(file.bytes));
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        ),
+        HeaderValue::from_static(file.media_type),
     );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+    if let Some(name) = file.filename
+        && let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+    {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    Ok(res)
+    res
 }

@@ -24,7 +24,7 @@ use serde_json::{Map, Value, json};
 use tater_domain::Action;
 
 pub use inputs::*;
-pub use modules::{ExtraFormat, extra_formats, record_name};
+pub use modules::{ExportHook, ExportedFile, ExtraFormat, extra_formats, record_name};
 
 /// Who may call a use case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,8 +1,15 @@
 //! The use cases of a declared module, made from its declaration: list, export, get, create,
 //! update and delete, with schemas from its fields.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use serde_json::{Map, Value, json};
-use tater_domain::Action;
+use tater_domain::modules::POAM;
+use tater_domain::{Action, Actor, ValidationErrors};
+use tater_export::emass::Layout;
+
+use crate::{Service, ServiceResult};
 use tater_domain::module::{
     DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ModuleDef, input_schema, output_schema,
 };
@@ -181,13 +188,33 @@ fn export_media_types(def: &ModuleDef) -> Vec<&'static str> {
     media
 }
 
-/// A module's own export format, beyond CSV and JSON.
+/// A module's own export format, beyond CSV and JSON: how it is named and documented, and
+/// the hook that makes the file. Every channel finds it here, so the generic module routes
+/// need no branch per module.
 pub struct ExtraFormat {
     pub name: &'static str,
     pub label: &'static str,
     pub media_type: &'static str,
     /// Input fields the format adds, with their schemas.
     pub params: fn() -> Vec<(&'static str, Value)>,
+    /// Makes the file from the list's filters (and the format's own fields among them).
+    pub export: ExportHook,
+}
+
+/// The hook of an [`ExtraFormat`].
+pub type ExportHook =
+    for<'a> fn(
+        &'a Service,
+        &'a Actor,
+        &'a [(String, String)],
+    ) -> Pin<Box<dyn Future<Output = ServiceResult<ExportedFile>> + Send + 'a>>;
+
+/// A file a module's own format made.
+pub struct ExportedFile {
+    pub media_type: &'static str,
+    /// What to save it as, when the format names one.
+    pub filename: Option<String>,
+    pub bytes: Vec<u8>,
 }
 
 /// The POA&M also exports as OSCAL and as the eMASS import workbook, for federal toolchains.
@@ -197,23 +224,62 @@ static POAM_FORMATS: &[ExtraFormat] = &[
         label: "OSCAL 1.2.1 POA&M",
         media_type: "application/json",
         params: Vec::new,
+        export: |service, actor, filters| {
+            Box::pin(async move {
+                let query = service.list_query(&POAM, filters, &[])?;
+                Ok(ExportedFile {
+                    media_type: "application/json",
+                    filename: None,
+                    bytes: service.poam_oscal(actor, query).await?,
+                })
+            })
+        },
     },
     ExtraFormat {
         name: "emass-xlsx",
         label: "the DoD eMASS import workbook",
-        media_type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        media_type: XLSX,
         params: || {
             vec![(
                 "layout",
-                json!({ "type": "string", "enum": tater_export::emass::Layout::NAMES, "default": "navy", "description": "eMASS template layout (with format=emass-xlsx)" }),
+                json!({ "type": "string", "enum": Layout::NAMES, "default": "navy", "description": "eMASS template layout (with format=emass-xlsx)" }),
             )]
         },
+        export: |service, actor, filters| Box::pin(emass(service, actor, filters)),
     },
 ];
 
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// The POA&M as an eMASS import workbook; `layout` picks the template (default `navy`).
+async fn emass(
+    service: &Service,
+    actor: &Actor,
+    filters: &[(String, String)],
+) -> ServiceResult<ExportedFile> {
+    let layout = match filters.iter().find(|(k, _)| k == "layout") {
+        None => Layout::Navy,
+        Some((_, v)) => Layout::parse(v).ok_or_else(|| {
+            ValidationErrors::single("layout", "must be navy, army, marine-corps or legacy")
+        })?,
+    };
+    let query = service.list_query(&POAM, filters, &["layout"])?;
+    let bytes = service.poam_emass(actor, query, layout).await?;
+    let filename = format!(
+        "poam-emass-{}-{}.xlsx",
+        layout.name(),
+        tater_domain::time::format_date(service.now().date())
+    );
+    Ok(ExportedFile {
+        media_type: XLSX,
+        filename: Some(filename),
+        bytes,
+    })
+}
+
 /// The formats `def` exports in besides CSV and JSON.
 pub fn extra_formats(def: &ModuleDef) -> &'static [ExtraFormat] {
-    if def.name == tater_domain::modules::POAM.name {
+    if def.name == POAM.name {
         POAM_FORMATS
     } else {
         &[]
