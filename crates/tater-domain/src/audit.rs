@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::{Actor, AuditId, Channel, OrgId, Timestamp};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AuditAction {
     Create,

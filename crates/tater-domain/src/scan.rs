@@ -6,13 +6,27 @@ use std::str::FromStr;
 use crate::{EndpointId, OrgId, ScanId, Timestamp};
 
 /// The outcome of one check on one endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 pub enum CheckStatus {
     Pass,
     Fail,
+    #[serde(rename = "Manual Review")]
     ManualReview,
     Skip,
     Error,
+    #[serde(rename = "Not Applicable")]
     NotApplicable,
 }
 

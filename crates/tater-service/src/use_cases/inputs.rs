@@ -4,7 +4,7 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use tater_domain::{Role, Timestamp};
+use tater_domain::{AuditAction, Channel, CheckStatus, Role, Timestamp};
 
 /// No input.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -117,23 +117,11 @@ pub struct UpdateEndpointTags {
     pub version: Option<i64>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
-pub enum ResultStatusFilter {
-    Pass,
-    Fail,
-    #[serde(rename = "Manual Review")]
-    ManualReview,
-    Skip,
-    Error,
-    #[serde(rename = "Not Applicable")]
-    NotApplicable,
-}
-
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScanResultsQuery {
     /// Result status.
-    pub status: Option<ResultStatusFilter>,
+    pub status: Option<CheckStatus>,
     /// Endpoint id.
     pub endpoint: Option<String>,
     /// Check id.
@@ -270,32 +258,12 @@ pub struct ControlsQuery {
     pub cursor: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ViaFilter {
-    Web,
-    Mcp,
-    Copilot,
-    Claude,
-    Agent,
-    Api,
-    Cron,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ChangeKind {
-    Create,
-    Update,
-    Delete,
-}
-
 /// Which audit entries.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AuditFilters {
     /// The channel the change came through.
-    pub via: Option<ViaFilter>,
+    pub via: Option<Channel>,
     /// The actor's user id (or system:<name>).
     pub user_id: Option<String>,
     /// e.g. poam, risk, config-doc, user, membership, api-key, organization.
@@ -303,7 +271,7 @@ pub struct AuditFilters {
     /// Id of the changed entity.
     pub entity_id: Option<String>,
     /// Kind of change.
-    pub action: Option<ChangeKind>,
+    pub action: Option<AuditAction>,
     /// Inclusive start (RFC 3339 or YYYY-MM-DD).
     pub from: Option<String>,
     /// Exclusive end (RFC 3339 or YYYY-MM-DD).
