@@ -256,6 +256,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     }
 }
 
+/// A use case's input from the query string: decoded strictly (as [`Params`]), then read
+/// as the typed input, which refuses names it does not know.
+pub struct QueryInput<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryInput<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        let pairs = parse_query(parts.uri.query())?;
+        tater_service::use_cases::from_pairs(&pairs)
+            .map(QueryInput)
+            .map_err(|e| Problem::validation(e.0))
+    }
+}
+
 /// The `{id}` of a record route. An id that cannot be decoded cannot exist: 404.
 pub struct IdPath(pub String);
 

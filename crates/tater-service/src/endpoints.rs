@@ -498,34 +498,34 @@ impl Service {
     pub async fn list_endpoints(
         &self,
         actor: &Actor,
-        params: &[(String, String)],
+        input: &crate::use_cases::EndpointsQuery,
     ) -> ServiceResult<crate::Page<EndpointView>> {
+        use crate::use_cases::EndpointStatusFilter;
         let permit = authorize(actor, Action::Read)?;
+        let mut errors = ValidationErrors::new();
+        let paging = crate::use_cases::Paging {
+            limit: input.limit,
+            cursor: None,
+        };
         let mut q = EndpointQuery {
-            limit: 50,
+            limit: paging.page_size(&mut errors),
+            status: input.status.map(|s| match s {
+                EndpointStatusFilter::Active => "active".into(),
+                EndpointStatusFilter::Retired => "retired".into(),
+            }),
             ..Default::default()
         };
-        let mut stale_filter = None;
-        let mut errors = ValidationErrors::new();
-        for (k, v) in params {
-            match (k.as_str(), v.as_str()) {
-                ("status", s @ ("active" | "retired")) => q.status = Some(s.into()),
-                ("status", _) => errors.add("status", "must be active or retired"),
-                ("q", s) if s.chars().count() <= 200 => q.q = Some(s.trim().to_ascii_lowercase()),
-                ("q", _) => errors.add("q", "must be at most 200 characters"),
-                ("stale", "true") => stale_filter = Some(true),
-                ("stale", "false") => stale_filter = Some(false),
-                ("stale", _) => errors.add("stale", "must be true or false"),
-                ("limit", s) => {
-                    if let Some(n) = crate::paging::parse_limit(s, &mut errors) {
-                        q.limit = n;
-                    }
-                }
-                ("cursor", s) if s.len() <= 253 => q.after_hostname = Some(s.to_owned()),
-                ("cursor", _) => errors.add("cursor", "is not a cursor this server issued"),
-                (other, _) => errors.add(other, "unknown parameter"),
-            }
+        match input.q.as_deref() {
+            Some(s) if s.chars().count() > 200 => errors.add("q", "must be at most 200 characters"),
+            Some(s) => q.q = Some(s.trim().to_ascii_lowercase()),
+            None => {}
         }
+        match input.cursor.as_deref() {
+            Some(c) if c.len() > 253 => errors.add("cursor", "is not a cursor this server issued"),
+            Some(c) => q.after_hostname = Some(c.to_owned()),
+            None => {}
+        }
+        let stale_filter = input.stale;
         errors.into_result(())?;
         let now = self.clock.now();
         let mut tx = self.store.tenant(&permit.read_only()).await?;

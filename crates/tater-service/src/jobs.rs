@@ -16,7 +16,7 @@ use tater_domain::{
 };
 use tater_store::{Mode, TenantTx};
 
-use crate::paging::{PAGE_BYTES, next_cursor, parse_cursor, parse_limit};
+use crate::paging::{PAGE_BYTES, next_cursor, parse_cursor};
 use crate::{Service, ServiceError, ServiceResult};
 
 /// Endpoints one job may target.
@@ -263,24 +263,16 @@ impl Service {
     pub async fn list_jobs(
         &self,
         actor: &Actor,
-        params: &[(String, String)],
+        query: &crate::use_cases::Paging,
     ) -> ServiceResult<crate::Page<JobView>> {
         // Jobs carry the scripts they ran and their output: readable as the scripts are.
         let permit = authorize(actor, Action::ReadRecords(SCRIPTS.read_role))?;
-        let mut limit = 50u32;
-        let mut before = None;
         let mut errors = ValidationErrors::new();
-        for (k, v) in params {
-            match k.as_str() {
-                "limit" => {
-                    if let Some(n) = parse_limit(v, &mut errors) {
-                        limit = n;
-                    }
-                }
-                "cursor" => before = parse_cursor(v, decode_job_cursor, &mut errors),
-                other => errors.add(other, "unknown parameter"),
-            }
-        }
+        let limit = query.page_size(&mut errors);
+        let before = query
+            .cursor
+            .as_deref()
+            .and_then(|c| parse_cursor(c, decode_job_cursor, &mut errors));
         errors.into_result(())?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         let (jobs, more) = tx.jobs(before, limit, PAGE_BYTES).await?;

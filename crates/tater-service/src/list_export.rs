@@ -228,10 +228,16 @@ impl Service {
         params: &[(String, String)],
     ) -> ServiceResult<Page> {
         Ok(match list {
-            ExportList::Endpoints => self.list_endpoints(actor, params).await?.into_values()?,
+            ExportList::Endpoints => {
+                let query = crate::use_cases::from_pairs(params)?;
+                self.list_endpoints(actor, &query).await?.into_values()?
+            }
             ExportList::Controls => self.list_controls(actor, params).await?,
             ExportList::ScanResults => self.list_scan_results(actor, params).await?,
-            ExportList::Jobs => self.list_jobs(actor, params).await?.into_values()?,
+            ExportList::Jobs => {
+                let query = crate::use_cases::from_pairs(params)?;
+                self.list_jobs(actor, &query).await?.into_values()?
+            }
             // A short list, read whole: one page.
             ExportList::Members => {
                 if let Some((k, _)) = params.iter().find(|(k, _)| k != "limit" && k != "cursor") {

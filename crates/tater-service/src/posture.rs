@@ -313,19 +313,17 @@ impl Service {
     pub async fn posture_endpoints(
         &self,
         actor: &Actor,
-        params: &[(String, String)],
+        query: &crate::use_cases::Paging,
     ) -> ServiceResult<crate::Page> {
         let permit = authorize(actor, Action::Read)?;
-        let mut limit = BY_ENDPOINT_PAGE;
-        let mut after = None;
         let mut errors = ValidationErrors::new();
-        for (k, v) in params {
-            match k.as_str() {
-                "limit" => limit = crate::paging::parse_limit(v, &mut errors).unwrap_or(limit),
-                "cursor" => after = crate::paging::parse_cursor(v, hostname_cursor, &mut errors),
-                other => errors.add(other, "unknown parameter"),
-            }
-        }
+        let limit = query
+            .limit
+            .map_or(BY_ENDPOINT_PAGE, |_| query.page_size(&mut errors));
+        let after = query
+            .cursor
+            .as_deref()
+            .and_then(|c| crate::paging::parse_cursor(c, hostname_cursor, &mut errors));
         errors.into_result(())?;
         let computed = self.compute_posture(&permit).await?;
         Ok(self.by_endpoint(&computed, self.clock.now(), after.as_deref(), limit))
@@ -373,32 +371,20 @@ impl Service {
     pub async fn posture_trend(
         &self,
         actor: &Actor,
-        params: &[(String, String)],
+        query: &crate::use_cases::TrendQuery,
     ) -> ServiceResult<Value> {
         let permit = authorize(actor, Action::Read)?;
-        let mut from = None;
-        let mut to = None;
-        let mut limit = 500u32;
         let mut errors = ValidationErrors::new();
-        for (k, v) in params {
-            match k.as_str() {
-                "from" => {
-                    from = Timestamp::parse(v)
-                        .map_err(|e| errors.add("from", e.to_string()))
-                        .ok()
-                }
-                "to" => {
-                    to = Timestamp::parse(v)
-                        .map_err(|e| errors.add("to", e.to_string()))
-                        .ok()
-                }
-                "limit" => match v.parse::<u32>() {
-                    Ok(n) if (1..=5000).contains(&n) => limit = n,
-                    _ => errors.add("limit", "must be a whole number from 1 to 5000"),
-                },
-                other => errors.add(other, "unknown parameter"),
-            }
-        }
+        let mut time = |field: &str, v: &Option<String>| {
+            v.as_deref().and_then(|v| {
+                Timestamp::parse(v)
+                    .map_err(|e| errors.add(field, e.to_string()))
+                    .ok()
+            })
+        };
+        let from = time("from", &query.from);
+        let to = time("to", &query.to);
+        let limit = query.points(&mut errors);
         errors.into_result(())?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         let mut scans = tx.scans(from, to, limit).await?;

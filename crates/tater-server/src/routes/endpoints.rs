@@ -13,10 +13,10 @@ use tater_service::{
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::ApiResult;
-use crate::extract::{API_KEY_HEADER, AuthActor, IdPath, Input, JsonBody, Params};
+use crate::extract::{API_KEY_HEADER, AuthActor, IdPath, Input, JsonBody, Params, QueryInput};
 use crate::state::AppState;
 use tater_domain::Action;
-use tater_service::use_cases::{CreateEnrollmentToken, UpdateEndpointTags};
+use tater_service::use_cases::{CreateEnrollmentToken, EndpointsQuery, UpdateEndpointTags};
 
 /// Scan reports carry up to 16 KiB of evidence per result; they get a larger body limit.
 pub const SCAN_BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -192,9 +192,9 @@ async fn report_scan(
 async fn list_endpoints(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
-    Params(p): Params,
+    QueryInput(q): QueryInput<EndpointsQuery>,
 ) -> ApiResult<Json<Page<EndpointView>>> {
-    Ok(Json(s.service.list_endpoints(&actor, &p).await?))
+    Ok(Json(s.service.list_endpoints(&actor, &q).await?))
 }
 
 async fn get_endpoint(

@@ -11,9 +11,10 @@ use tater_service::{JobView, Page, Remediation};
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::ApiResult;
-use crate::extract::{AuthActor, IdPath, JsonBody, Params};
+use crate::extract::{AuthActor, IdPath, JsonBody, QueryInput};
 use crate::state::AppState;
 use tater_domain::Action;
+use tater_service::use_cases::Paging;
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     let obj = Some(json!({ "type": "object" }));
@@ -61,9 +62,9 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
 async fn list_jobs(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
-    Params(p): Params,
+    QueryInput(q): QueryInput<Paging>,
 ) -> ApiResult<Json<Page<JobView>>> {
-    Ok(Json(s.service.list_jobs(&actor, &p).await?))
+    Ok(Json(s.service.list_jobs(&actor, &q).await?))
 }
 
 async fn cancel(

@@ -8,9 +8,10 @@ use serde_json::Value;
 
 use crate::api_doc::{ApiRouter, Op};
 use crate::error::ApiResult;
-use crate::extract::{AuthActor, JsonBody, Params};
+use crate::extract::{AuthActor, JsonBody, QueryInput};
 use crate::state::AppState;
 use tater_service::use_cases::PoamFromControl;
+use tater_service::use_cases::{Paging, TrendQuery};
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     api.route(
@@ -58,15 +59,15 @@ async fn posture(State(s): State<AppState>, AuthActor(actor): AuthActor) -> ApiR
 async fn endpoints(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
-    Params(p): Params,
+    QueryInput(q): QueryInput<Paging>,
 ) -> ApiResult<Json<tater_service::Page>> {
-    Ok(Json(s.service.posture_endpoints(&actor, &p).await?))
+    Ok(Json(s.service.posture_endpoints(&actor, &q).await?))
 }
 
 async fn trend(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
-    Params(p): Params,
+    QueryInput(q): QueryInput<TrendQuery>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(s.service.posture_trend(&actor, &p).await?))
+    Ok(Json(s.service.posture_trend(&actor, &q).await?))
 }

@@ -14,6 +14,7 @@ mod catalog;
 mod declared;
 mod inputs;
 mod modules;
+mod query;
 
 use std::sync::LazyLock;
 
@@ -25,6 +26,7 @@ use tater_domain::Action;
 
 pub use inputs::*;
 pub use modules::{ExportHook, ExportedFile, ExtraFormat, extra_formats, record_name};
+pub use query::from_pairs;
 
 /// Who may call a use case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
