@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 use tater_catalog::{Catalog, Control};
-use tater_domain::module::{ListQuery, MAX_PAGE_SIZE, Record, parse_list_query};
-use tater_domain::modules::{CONTROL_OVERLAYS, IMPLEMENTATION_STATUSES, overlay_record_id};
+use tater_domain::module::{ListQuery, Record, parse_list_query};
+use tater_domain::modules::{CONTROL_OVERLAYS, overlay_record_id};
 use tater_domain::policy::{Action, authorize};
 use tater_domain::{Actor, AuditAction, AuditDraft, ValidationErrors};
 use tater_store::TenantTx;
@@ -32,77 +32,60 @@ struct ControlQuery {
     limit: usize,
 }
 
-fn set<T>(slot: &mut Option<T>, value: T) -> Result<(), String> {
-    *slot = Some(value);
-    Ok(())
-}
-
 fn parse_control_query(
     catalog: &Catalog,
-    params: &[(String, String)],
+    input: &crate::use_cases::ControlsQuery,
 ) -> Result<ControlQuery, ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    let paging = crate::use_cases::Paging {
+        limit: input.limit,
+        cursor: None,
+    };
     let mut q = ControlQuery {
-        limit: 50,
+        limit: paging.page_size(&mut errors) as usize,
+        status: input.status.map(|s| serde_name(&s)),
+        applicability: input.applicability.map(|a| serde_name(&a)),
+        withdrawn: input.withdrawn,
         ..Default::default()
     };
-    let mut errors = ValidationErrors::new();
-    let mut seen: Vec<&str> = Vec::new();
-    for (key, value) in params {
-        if seen.contains(&key.as_str()) {
-            errors.add(key.as_str(), "is given more than once");
-            continue;
+    if let Some(v) = &input.framework {
+        match catalog.framework(v.trim()) {
+            Some(f) => q.framework = Some(f.id.clone()),
+            None => errors.add("framework", "is not a framework (see GET /api/frameworks)"),
         }
-        seen.push(key);
-        let v = value.trim();
-        let result = match key.as_str() {
-            "framework" => match catalog.framework(v) {
-                Some(f) => set(&mut q.framework, f.id.clone()),
-                None => Err("is not a framework (see GET /api/frameworks)".into()),
-            },
-            "family" => match catalog
-                .families()
-                .iter()
-                .find(|(f, _)| f.eq_ignore_ascii_case(v))
-            {
-                Some((f, _)) => set(&mut q.family, f.clone()),
-                None => Err("is not a control family (e.g. ac, au, si)".into()),
-            },
-            "status" if v == "unset" || IMPLEMENTATION_STATUSES.contains(&v) => {
-                set(&mut q.status, v.to_owned())
-            }
-            "status" => Err(format!(
-                "must be unset or one of: {}",
-                IMPLEMENTATION_STATUSES.join(", ")
-            )),
-            "applicability" if v == "applicable" || v == "not-applicable" => {
-                set(&mut q.applicability, v.to_owned())
-            }
-            "applicability" => Err("must be applicable or not-applicable".into()),
-            "withdrawn" => match v {
-                "true" => set(&mut q.withdrawn, true),
-                "false" => set(&mut q.withdrawn, false),
-                _ => Err("must be true or false".into()),
-            },
-            "q" if v.chars().count() <= MAX_SEARCH => set(&mut q.q, v.to_lowercase()),
-            "q" => Err(format!("must be at most {MAX_SEARCH} characters")),
-            "limit" => match v.parse::<usize>() {
-                Ok(n) if (1..=MAX_PAGE_SIZE as usize).contains(&n) => {
-                    q.limit = n;
-                    Ok(())
-                }
-                _ => Err(format!("must be a whole number from 1 to {MAX_PAGE_SIZE}")),
-            },
-            "cursor" => match catalog.control(v) {
-                Some(c) => set(&mut q.after, c.id.clone()),
-                None => Err("is not a cursor this server issued".into()),
-            },
-            _ => Err("unknown parameter".into()),
-        };
-        if let Err(message) = result {
-            errors.add(key.as_str(), message);
+    }
+    if let Some(v) = &input.family {
+        match catalog
+            .families()
+            .iter()
+            .find(|(f, _)| f.eq_ignore_ascii_case(v.trim()))
+        {
+            Some((f, _)) => q.family = Some(f.clone()),
+            None => errors.add("family", "is not a control family (e.g. ac, au, si)"),
+        }
+    }
+    match input.q.as_deref().map(str::trim) {
+        Some(v) if v.chars().count() > MAX_SEARCH => {
+            errors.add("q", format!("must be at most {MAX_SEARCH} characters"))
+        }
+        Some(v) => q.q = Some(v.to_lowercase()),
+        None => {}
+    }
+    if let Some(v) = &input.cursor {
+        match catalog.control(v.trim()) {
+            Some(c) => q.after = Some(c.id.clone()),
+            None => errors.add("cursor", "is not a cursor this server issued"),
         }
     }
     errors.into_result(q)
+}
+
+/// The name serde gives a unit variant (`not-applicable`): the filter value the store knows.
+fn serde_name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// The control merged with the organization's overlay; `provenance` names the origin of each
@@ -294,11 +277,11 @@ impl Service {
     pub async fn list_controls(
         &self,
         actor: &Actor,
-        params: &[(String, String)],
+        input: &crate::use_cases::ControlsQuery,
     ) -> ServiceResult<Page> {
         let permit = authorize(actor, Action::Read)?;
         let catalog = self.catalog()?;
-        let q = parse_control_query(&catalog, params)?;
+        let q = parse_control_query(&catalog, input)?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         let overlays = overlays(&mut *tx, self.clock.now().date()).await?;
         drop(tx);

@@ -232,8 +232,14 @@ impl Service {
                 let query = crate::use_cases::from_pairs(params)?;
                 self.list_endpoints(actor, &query).await?.into_values()?
             }
-            ExportList::Controls => self.list_controls(actor, params).await?,
-            ExportList::ScanResults => self.list_scan_results(actor, params).await?,
+            ExportList::Controls => {
+                let query = crate::use_cases::from_pairs(params)?;
+                self.list_controls(actor, &query).await?
+            }
+            ExportList::ScanResults => {
+                let query = crate::use_cases::from_pairs(params)?;
+                self.list_scan_results(actor, &query).await?
+            }
             ExportList::Jobs => {
                 let query = crate::use_cases::from_pairs(params)?;
                 self.list_jobs(actor, &query).await?.into_values()?

@@ -1,28 +1,14 @@
-//! What every keyset-paged list that is not a module shares: reading `limit` and `cursor`,
-//! the byte budget of a page, and the next cursor.
+//! What every keyset-paged list that is not a module shares: reading `cursor` (the page
+//! size is [`crate::use_cases::Paging::page_size`]), the byte budget of a page, and the
+//! next cursor.
 
 use tater_domain::ValidationErrors;
-use tater_domain::module::MAX_PAGE_SIZE;
 
 /// The most record data one page for a client holds (lists and every export's pages): a
 /// page stops at `limit` rows or at this many bytes, whichever comes first (at least one row
 /// always comes). A slow reader of an export holds one such page, so memory per client stays
 /// bounded whatever the records weigh.
 pub const PAGE_BYTES: u64 = 1024 * 1024;
-
-/// A page size of 1 to [`MAX_PAGE_SIZE`], or an error noted on `limit`.
-pub(crate) fn parse_limit(v: &str, errors: &mut ValidationErrors) -> Option<u32> {
-    match v.parse::<u32>() {
-        Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Some(n),
-        _ => {
-            errors.add(
-                "limit",
-                format!("must be a whole number from 1 to {MAX_PAGE_SIZE}"),
-            );
-            None
-        }
-    }
-}
 
 /// A cursor this server issued, read by `decode`, or an error noted on `cursor`.
 pub(crate) fn parse_cursor<T>(
@@ -58,11 +44,8 @@ mod tests {
     #[test]
     fn limits_and_pages() {
         let mut errors = ValidationErrors::new();
-        assert_eq!(parse_limit("500", &mut errors), Some(500));
-        assert_eq!(parse_limit("0", &mut errors), None);
-        assert_eq!(parse_limit("501", &mut errors), None);
         assert_eq!(parse_cursor("x", |_| None::<u8>, &mut errors), None);
-        assert_eq!(errors.0.len(), 3);
+        assert_eq!(errors.0.len(), 1);
         let rows = vec![1, 2];
         assert_eq!(
             next_cursor(&rows, true, |n| n.to_string()),

@@ -6,10 +6,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use tater_domain::policy::{Action, authorize};
-use tater_domain::{Actor, CheckStatus, ValidationErrors};
+use tater_domain::{Actor, ValidationErrors};
 use tater_store::{LatestResult, ResultFilter, ResultKey};
 
-use crate::paging::{PAGE_BYTES, next_cursor, parse_cursor, parse_limit};
+use crate::paging::{PAGE_BYTES, next_cursor, parse_cursor};
 use crate::{Page, Service, ServiceResult};
 
 fn encode_cursor(k: &ResultKey) -> String {
@@ -36,50 +36,51 @@ impl Service {
     pub async fn list_scan_results(
         &self,
         actor: &Actor,
-        params: &[(String, String)],
+        input: &crate::use_cases::ScanResultsQuery,
     ) -> ServiceResult<Page> {
         let permit = authorize(actor, Action::Read)?;
         let checks = self.check_catalog()?;
         let catalog = self.catalog()?;
-        let mut filter = ResultFilter::default();
-        let mut limit = 50u32;
-        let mut after = None;
         let mut errors = ValidationErrors::new();
-        for (k, v) in params {
-            match k.as_str() {
-                "status" => match v.parse::<CheckStatus>() {
-                    Ok(s) => filter.status = Some(s),
-                    Err(e) => errors.add("status", e.to_string()),
-                },
-                "endpoint" => match v.parse() {
-                    Ok(id) => filter.endpoint = Some(id),
-                    Err(_) => errors.add("endpoint", "must be an endpoint id"),
-                },
-                "check" => match checks.get(v) {
-                    Some(c) => filter.checks = Some(vec![c.id.clone()]),
-                    None => errors.add("check", "is not a check of the catalog"),
-                },
-                "control" => match catalog.control(&v.to_lowercase()) {
-                    Some(c) => {
-                        let mapped = checks
-                            .checks()
-                            .iter()
-                            .filter(|k| k.controls.contains(&c.id))
-                            .map(|k| k.id.clone())
-                            .collect();
-                        filter.checks = Some(mapped);
-                    }
-                    None => errors.add("control", "is not a control of the catalog"),
-                },
-                "limit" => {
-                    if let Some(n) = parse_limit(v, &mut errors) {
-                        limit = n;
-                    }
-                }
-                "cursor" => after = parse_cursor(v, decode_cursor, &mut errors),
-                other => errors.add(other, "unknown parameter"),
+        let mut filter = ResultFilter {
+            status: input.status,
+            ..Default::default()
+        };
+        if let Some(v) = &input.endpoint {
+            match v.parse() {
+                Ok(id) => filter.endpoint = Some(id),
+                Err(_) => errors.add("endpoint", "must be an endpoint id"),
             }
         }
+        if let Some(v) = &input.check {
+            match checks.get(v) {
+                Some(c) => filter.checks = Some(vec![c.id.clone()]),
+                None => errors.add("check", "is not a check of the catalog"),
+            }
+        }
+        if let Some(v) = &input.control {
+            match catalog.control(&v.to_lowercase()) {
+                Some(c) => {
+                    let mapped = checks
+                        .checks()
+                        .iter()
+                        .filter(|k| k.controls.contains(&c.id))
+                        .map(|k| k.id.clone())
+                        .collect();
+                    filter.checks = Some(mapped);
+                }
+                None => errors.add("control", "is not a control of the catalog"),
+            }
+        }
+        let paging = crate::use_cases::Paging {
+            limit: input.limit,
+            cursor: None,
+        };
+        let limit = paging.page_size(&mut errors);
+        let after = input
+            .cursor
+            .as_deref()
+            .and_then(|c| parse_cursor(c, decode_cursor, &mut errors));
         errors.into_result(())?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         let (rows, more) = tx

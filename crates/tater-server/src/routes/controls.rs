@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 
 use crate::api_doc::{ApiRouter, Op};
 use crate::error::ApiResult;
-use crate::extract::{AuthActor, IdPath, JsonBody, Params};
+use crate::extract::{AuthActor, IdPath, JsonBody, QueryInput};
 use crate::state::AppState;
+use tater_service::use_cases::ControlsQuery;
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     let list = Op::get("/api/controls", "controls_list")
@@ -62,9 +63,9 @@ async fn frameworks(
 async fn list_controls(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
-    Params(p): Params,
+    QueryInput(q): QueryInput<ControlsQuery>,
 ) -> ApiResult<Json<tater_service::Page>> {
-    Ok(Json(s.service.list_controls(&actor, &p).await?))
+    Ok(Json(s.service.list_controls(&actor, &q).await?))
 }
 
 async fn get_control(

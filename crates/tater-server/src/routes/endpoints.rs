@@ -13,10 +13,12 @@ use tater_service::{
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::ApiResult;
-use crate::extract::{API_KEY_HEADER, AuthActor, IdPath, Input, JsonBody, Params, QueryInput};
+use crate::extract::{API_KEY_HEADER, AuthActor, IdPath, Input, JsonBody, QueryInput};
 use crate::state::AppState;
 use tater_domain::Action;
-use tater_service::use_cases::{CreateEnrollmentToken, EndpointsQuery, UpdateEndpointTags};
+use tater_service::use_cases::{
+    CreateEnrollmentToken, EndpointsQuery, ScanResultsQuery, UpdateEndpointTags,
+};
 
 /// Scan reports carry up to 16 KiB of evidence per result; they get a larger body limit.
 pub const SCAN_BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -113,9 +115,9 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
 async fn list_scan_results(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
-    Params(p): Params,
+    QueryInput(q): QueryInput<ScanResultsQuery>,
 ) -> ApiResult<Json<tater_service::Page>> {
-    Ok(Json(s.service.list_scan_results(&actor, &p).await?))
+    Ok(Json(s.service.list_scan_results(&actor, &q).await?))
 }
 
 async fn create_token(

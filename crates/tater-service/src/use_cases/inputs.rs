@@ -218,7 +218,7 @@ pub struct OrgSettings {
     pub remote_execution: bool,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ImplementationFilter {
     Unset,
@@ -229,7 +229,7 @@ pub enum ImplementationFilter {
     NotApplicable,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ApplicabilityFilter {
     Applicable,
