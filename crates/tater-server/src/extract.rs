@@ -260,7 +260,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 /// as the typed input, which refuses names it does not know.
 pub struct QueryInput<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryInput<T> {
+impl<T: DeserializeOwned + schemars::JsonSchema, S: Send + Sync> FromRequestParts<S>
+    for QueryInput<T>
+{
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {

@@ -3,7 +3,7 @@
 use serde_json::Value;
 use tater_audit::export::{ExportEnd, ExportHeader, Line};
 use tater_audit::{Report, Verifier};
-use tater_domain::module::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use tater_domain::module::DEFAULT_PAGE_SIZE;
 
 use crate::paging::PAGE_BYTES;
 use tater_domain::policy::{Action, Permit, authorize};
@@ -19,67 +19,40 @@ pub fn audit_entry_view(e: &AuditEntry) -> Value {
 
 const MAX_FILTER_LEN: usize = 200;
 
-/// Parses `via`, `userId`, `entityType`, `entityId`, `action`, `from`, `to`, `limit`, `cursor`.
-pub fn parse_audit_query(params: &[(String, String)]) -> Result<AuditQuery, ValidationErrors> {
-    let mut q = AuditQuery {
+/// The store's query from the typed filters; free text is trimmed and bounded.
+fn audit_query(f: &crate::use_cases::AuditFilters, errors: &mut ValidationErrors) -> AuditQuery {
+    let mut text = |field: &str, v: &Option<String>| {
+        let v = v.as_deref()?.trim();
+        if v.is_empty() || v.chars().count() > MAX_FILTER_LEN {
+            errors.add(field, format!("must be 1 to {MAX_FILTER_LEN} characters"));
+            None
+        } else {
+            Some(v.to_owned())
+        }
+    };
+    let user_id = text("userId", &f.user_id);
+    let entity_type = text("entityType", &f.entity_type);
+    let entity_id = text("entityId", &f.entity_id);
+    let mut time = |field: &str, v: &Option<String>| {
+        v.as_deref().and_then(|v| {
+            Timestamp::parse(v)
+                .map_err(|e| errors.add(field, e.to_string()))
+                .ok()
+        })
+    };
+    let from = time("from", &f.from);
+    let to = time("to", &f.to);
+    AuditQuery {
+        via: f.via,
+        action: f.action,
+        user_id,
+        entity_type,
+        entity_id,
+        from,
+        to,
         limit: DEFAULT_PAGE_SIZE,
         ..Default::default()
-    };
-    let mut errors = ValidationErrors::new();
-    let mut seen: Vec<&str> = Vec::new();
-    for (key, value) in params {
-        if seen.contains(&key.as_str()) {
-            errors.add(key.as_str(), "is given more than once");
-            continue;
-        }
-        seen.push(key);
-        let text = || -> Result<String, String> {
-            let v = value.trim();
-            if v.is_empty() || v.chars().count() > MAX_FILTER_LEN {
-                Err(format!("must be 1 to {MAX_FILTER_LEN} characters"))
-            } else {
-                Ok(v.to_owned())
-            }
-        };
-        let result: Result<(), String> = match key.as_str() {
-            "via" => value
-                .parse()
-                .map(|v| q.via = Some(v))
-                .map_err(|e: tater_domain::channel::UnknownChannel| e.to_string()),
-            "action" => value
-                .parse()
-                .map(|v| q.action = Some(v))
-                .map_err(|e: tater_domain::audit::UnknownAction| e.to_string()),
-            "userId" => text().map(|v| q.user_id = Some(v)),
-            "entityType" => text().map(|v| q.entity_type = Some(v)),
-            "entityId" => text().map(|v| q.entity_id = Some(v)),
-            "from" => Timestamp::parse(value)
-                .map(|t| q.from = Some(t))
-                .map_err(|e| e.to_string()),
-            "to" => Timestamp::parse(value)
-                .map(|t| q.to = Some(t))
-                .map_err(|e| e.to_string()),
-            "limit" => match value.parse::<u32>() {
-                Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => {
-                    q.limit = n;
-                    Ok(())
-                }
-                _ => Err(format!("must be a whole number from 1 to {MAX_PAGE_SIZE}")),
-            },
-            "cursor" => match value.parse::<i64>() {
-                Ok(n) if n > 0 => {
-                    q.before_seq = Some(n);
-                    Ok(())
-                }
-                _ => Err("is not a cursor this server issued".into()),
-            },
-            _ => Err("unknown parameter".into()),
-        };
-        if let Err(message) = result {
-            errors.add(key.as_str(), message);
-        }
     }
-    errors.into_result(q)
 }
 
 impl Service {
@@ -87,10 +60,25 @@ impl Service {
     pub async fn audit_log(
         &self,
         actor: &Actor,
-        params: &[(String, String)],
+        input: &crate::use_cases::AuditQuery,
     ) -> ServiceResult<Page> {
         let permit = authorize(actor, Action::ReadAudit)?;
-        let q = parse_audit_query(params)?;
+        let mut errors = ValidationErrors::new();
+        let mut q = audit_query(&input.filters, &mut errors);
+        let paging = crate::use_cases::Paging {
+            limit: input.limit,
+            cursor: None,
+        };
+        q.limit = paging.page_size(&mut errors);
+        q.before_seq = match input.cursor.as_deref().map(str::parse::<i64>) {
+            None => None,
+            Some(Ok(n)) if n > 0 => Some(n),
+            Some(_) => {
+                errors.add("cursor", "is not a cursor this server issued");
+                None
+            }
+        };
+        errors.into_result(())?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         let (rows, more) = tx.page_audit(&q, PAGE_BYTES).await?;
         let next_cursor = if more {
@@ -190,14 +178,12 @@ impl Service {
     pub async fn export_audit(
         &self,
         actor: &Actor,
-        params: &[(String, String)],
+        filters: &crate::use_cases::AuditFilters,
     ) -> ServiceResult<AuditExport> {
         let permit = authorize(actor, Action::ReadAudit)?;
-        if let Some((key, _)) = params.iter().find(|(k, _)| k == "limit" || k == "cursor") {
-            let message = "does not apply to an export (it holds every matching entry)";
-            return Err(ValidationErrors::single(key.as_str(), message).into());
-        }
-        let mut query = parse_audit_query(params)?;
+        let mut errors = ValidationErrors::new();
+        let mut query = audit_query(filters, &mut errors);
+        errors.into_result(())?;
         let mut tx = self.store.tenant(&permit).await?;
         let (head, _) = tx.audit_head().await?;
         let filtered = is_filtered(&query);

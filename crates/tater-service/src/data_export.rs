@@ -199,7 +199,7 @@ async fn fill(s: &Service, actor: &Actor, archive: &mut Archive) -> ServiceResul
 
 /// The audit log in the signed JSON Lines form of `GET /api/audit-log/export`.
 async fn audit_log(s: &Service, actor: &Actor, archive: &mut Archive) -> ServiceResult<()> {
-    let mut export = s.export_audit(actor, &[]).await?;
+    let mut export = s.export_audit(actor, &Default::default()).await?;
     archive
         .send(Part::File("audit-log.jsonl".to_owned()))
         .await?;

@@ -11,9 +11,10 @@ use tater_audit::export::{CSV_COLUMNS, Line, csv_cells};
 use tater_service::AuditExport;
 
 use crate::api_doc::{ApiRouter, Op};
-use crate::error::{ApiResult, Problem};
-use crate::extract::{AuthActor, ExportSlot, Params};
+use crate::error::ApiResult;
+use crate::extract::{AuthActor, ExportSlot, QueryInput};
 use crate::state::AppState;
+use tater_service::use_cases::{AuditExportInput, AuditFileFormat, AuditQuery};
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     let op = Op::get("/api/audit-log", "audit_log")
@@ -45,24 +46,14 @@ enum Format {
 async fn audit_export(
     State(s): State<AppState>,
     slot: ExportSlot,
-    Params(p): Params,
+    QueryInput(input): QueryInput<AuditExportInput>,
 ) -> ApiResult<Response> {
     let ExportSlot { actor, permit } = slot;
-    let format = match p
-        .iter()
-        .find(|(k, _)| k == "format")
-        .map(|(_, v)| v.as_str())
-    {
-        None | Some("jsonl") => Format::Jsonl,
-        Some("csv") => Format::Csv,
-        Some(_) => {
-            return Err(Problem::validation(
-                tater_domain::ValidationErrors::single("format", "must be jsonl or csv").0,
-            ));
-        }
+    let format = match input.format {
+        None | Some(AuditFileFormat::Jsonl) => Format::Jsonl,
+        Some(AuditFileFormat::Csv) => Format::Csv,
     };
-    let filters: Vec<(String, String)> = p.into_iter().filter(|(k, _)| k != "format").collect();
-    let export = s.service.export_audit(&actor, &filters).await?;
+    let export = s.service.export_audit(&actor, &input.filters).await?;
     let head = match format {
         Format::Csv => {
             let mut out = tater_export::UTF8_BOM.as_bytes().to_vec();
@@ -136,7 +127,7 @@ async fn audit_verify(
 async fn audit_log(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
-    Params(p): Params,
+    QueryInput(q): QueryInput<AuditQuery>,
 ) -> ApiResult<Json<tater_service::Page>> {
-    Ok(Json(s.service.audit_log(&actor, &p).await?))
+    Ok(Json(s.service.audit_log(&actor, &q).await?))
 }

@@ -2,6 +2,7 @@
 //! exports that page through them share this one reader, so no list parses its parameters
 //! by hand.
 
+use schemars::{JsonSchema, SchemaGenerator};
 use serde::de::DeserializeOwned;
 use tater_domain::ValidationErrors;
 use tater_domain::module::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
@@ -10,7 +11,19 @@ use super::{Paging, TrendQuery};
 
 /// `T` from decoded query parameters: numbers and booleans read from their text, a name `T`
 /// does not know refused as an unknown parameter, every error on the field it concerns.
-pub fn from_pairs<T: DeserializeOwned>(pairs: &[(String, String)]) -> Result<T, ValidationErrors> {
+///
+/// The names `T` knows are its schema's properties: that also holds for inputs made of a
+/// flattened part (the audit log's filters), where serde cannot refuse unknown fields.
+pub fn from_pairs<T: DeserializeOwned + JsonSchema>(
+    pairs: &[(String, String)],
+) -> Result<T, ValidationErrors> {
+    let schema = SchemaGenerator::default().into_root_schema_for::<T>();
+    let known = super::properties(&schema.to_value());
+    let mut errors = ValidationErrors::new();
+    for (name, _) in pairs.iter().filter(|(k, _)| !known.contains_key(k)) {
+        errors.add(name, "unknown parameter");
+    }
+    errors.into_result(())?;
     let encoded = serde_urlencoded::to_string(pairs)
         .map_err(|e| ValidationErrors::single("", e.to_string()))?;
     let reader = serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
@@ -91,6 +104,22 @@ mod tests {
         let e = from_pairs::<EndpointsQuery>(&pairs(&[("status", "gone")])).unwrap_err();
         assert_eq!(e.0[0].field, "status");
         assert!(from_pairs::<Paging>(&pairs(&[("limit", "1"), ("limit", "2")])).is_err());
+    }
+
+    #[test]
+    fn flattened_inputs_still_refuse_unknown_names() {
+        use crate::use_cases::AuditQuery;
+        let q: AuditQuery = from_pairs(&pairs(&[
+            ("entityType", "risk"),
+            ("limit", "5"),
+            ("via", "api"),
+        ]))
+        .unwrap();
+        assert_eq!(q.filters.entity_type.as_deref(), Some("risk"));
+        assert_eq!(q.limit, Some(5));
+        let e = from_pairs::<AuditQuery>(&pairs(&[("tenant_id", "x")])).unwrap_err();
+        assert_eq!(e.0[0].field, "tenant_id");
+        assert!(from_pairs::<AuditQuery>(&pairs(&[("via", "fax")])).is_err());
     }
 
     #[test]
