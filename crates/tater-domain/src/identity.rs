@@ -135,7 +135,8 @@ pub struct Endpoint {
 
 /// Where an invitation stands. Nobody becomes a member of an organization until they accept
 /// (or, for an address without an account, sign in for the first time through it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum InvitationStatus {
     Pending,
     Accepted,

@@ -178,7 +178,8 @@ async fn fill(s: &Service, actor: &Actor, archive: &mut Archive) -> ServiceResul
     archive
         .file("system-profile.json", pretty(&profile))
         .await?;
-    let settings = s.get_settings(actor).await?;
+    let settings = serde_json::to_value(s.get_settings(actor).await?)
+        .map_err(|e| internal(&format!("settings: {e}")))?;
     archive.file("settings.json", pretty(&settings)).await?;
     let lists = [
         (

@@ -53,7 +53,7 @@ pub use endpoints::{
 pub use entra::{DEFAULT_JWKS_URL, EntraConfig};
 pub use error::{ServiceError, ServiceResult};
 pub use list_export::{ExportList, ListExport, NextPage, OnePage, PagedSource};
-pub use members::{INVITATION_TTL_SECS, invitation_view, member_view};
+pub use members::{INVITATION_TTL_SECS, InvitationView, MemberView, invitation_view, member_view};
 pub use records::{HeatMap, Page, RecordExport, to_values};
 pub use scans::Ingested;
 pub use secrets::{API_KEY_PREFIX, generate_api_key, hash_api_key, is_well_formed_api_key};

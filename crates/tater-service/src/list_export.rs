@@ -254,7 +254,7 @@ impl Service {
                     .into());
                 }
                 Page {
-                    items: self.list_members(actor).await?,
+                    items: crate::to_values(&self.list_members(actor).await?)?,
                     next_cursor: None,
                 }
             }

@@ -2,6 +2,8 @@
 //! Nobody grants a role above their own or touches a member ranked above them, and the last
 //! OrgAdmin can be neither demoted nor removed.
 
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::{Value, json};
 use tater_domain::policy::{Action, Denied, authorize};
 use tater_domain::{
@@ -21,33 +23,64 @@ const MAX_LISTED_INVITATIONS: u32 = 500;
 const MAX_OPEN_INVITATIONS: u32 = 10_000;
 
 /// An invitation as the inviting organization sees it: nothing about any account.
-pub fn invitation_view(i: &Invitation, now: Timestamp) -> Value {
-    json!({
-        "id": i.id,
-        "email": i.email,
-        "role": i.role,
-        "status": i.status_at(now).as_str(),
-        "invitedBy": i.invited_by_email,
-        "createdAt": i.created_at,
-        "expiresAt": i.expires_at,
-        "decidedAt": i.decided_at,
-    })
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationView {
+    pub id: InvitationId,
+    pub email: Email,
+    pub role: Role,
+    pub status: InvitationStatus,
+    /// The inviter's e-mail address.
+    pub invited_by: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub decided_at: Option<Timestamp>,
+}
+
+pub fn invitation_view(i: &Invitation, now: Timestamp) -> InvitationView {
+    InvitationView {
+        id: i.id,
+        email: i.email.clone(),
+        role: i.role,
+        status: i.status_at(now),
+        invited_by: i.invited_by_email.clone(),
+        created_at: i.created_at,
+        expires_at: i.expires_at,
+        decided_at: i.decided_at,
+    }
 }
 
 /// Roles that administer an organization; at least one member must keep one.
 const ADMIN_ROLES: [Role; 2] = [Role::OrgAdmin, Role::SuperAdmin];
 
-pub fn member_view(m: &Membership, u: &User) -> Value {
-    json!({
-        "userId": u.id,
-        "email": u.email,
-        "displayName": u.display_name,
-        "role": m.role,
-        "entraLinked": u.entra_oid.is_some(),
-        "hasPassword": u.password_hash.is_some(),
-        "createdAt": m.created_at,
-        "updatedAt": m.updated_at,
-    })
+/// A member of the organization: their account as far as the organization may see it, and
+/// their role there.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberView {
+    pub user_id: UserId,
+    pub email: Email,
+    pub display_name: Option<String>,
+    pub role: Role,
+    /// Signs in with Entra ID.
+    pub entra_linked: bool,
+    /// Has a local password.
+    pub has_password: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+pub fn member_view(m: &Membership, u: &User) -> MemberView {
+    MemberView {
+        user_id: u.id,
+        email: u.email.clone(),
+        display_name: u.display_name.clone(),
+        role: m.role,
+        entra_linked: u.entra_oid.is_some(),
+        has_password: u.password_hash.is_some(),
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    }
 }
 
 fn audit_view(u: &User, role: Role) -> Value {
@@ -84,7 +117,7 @@ async fn keep_an_admin(
 }
 
 impl Service {
-    pub async fn list_members(&self, actor: &Actor) -> ServiceResult<Vec<Value>> {
+    pub async fn list_members(&self, actor: &Actor) -> ServiceResult<Vec<MemberView>> {
         let permit = authorize(actor, Action::ManageMembers)?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         Ok(tx
@@ -104,7 +137,7 @@ impl Service {
         actor: &Actor,
         email: &str,
         role: Role,
-    ) -> ServiceResult<Value> {
+    ) -> ServiceResult<InvitationView> {
         let permit = authorize(actor, Action::ManageMembers)?;
         within_own_role(actor, role)?;
         let email =
@@ -164,7 +197,7 @@ impl Service {
     }
 
     /// The organization's invitations, newest first (OrgAdmin).
-    pub async fn list_invitations(&self, actor: &Actor) -> ServiceResult<Vec<Value>> {
+    pub async fn list_invitations(&self, actor: &Actor) -> ServiceResult<Vec<InvitationView>> {
         let permit = authorize(actor, Action::ManageMembers)?;
         let now = self.clock.now();
         let mut tx = self.store.tenant(&permit.read_only()).await?;
@@ -207,7 +240,7 @@ impl Service {
         actor: &Actor,
         user_id: &str,
         role: Role,
-    ) -> ServiceResult<Value> {
+    ) -> ServiceResult<MemberView> {
         let permit = authorize(actor, Action::ManageMembers)?;
         let user_id = parse_user_id(user_id)?;
         within_own_role(actor, role)?;

@@ -4,13 +4,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
-use serde_json::{Value, json};
 
 use crate::api_doc::{ApiRouter, Op};
 use crate::error::ApiResult;
 use crate::extract::{AuthActor, IdPath, Input, JsonBody};
 use crate::state::AppState;
 use tater_service::use_cases::{ChangeRole, InviteMember};
+use tater_service::{InvitationView, Items, MemberView};
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     api.route(
@@ -51,19 +51,20 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
     )
 }
 
-async fn list(State(s): State<AppState>, AuthActor(actor): AuthActor) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "items": s.service.list_members(&actor).await? }),
-    ))
+async fn list(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+) -> ApiResult<Json<Items<MemberView>>> {
+    let items = s.service.list_members(&actor).await?;
+    Ok(Json(Items { items }))
 }
 
 async fn list_invitations(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "items": s.service.list_invitations(&actor).await? }),
-    ))
+) -> ApiResult<Json<Items<InvitationView>>> {
+    let items = s.service.list_invitations(&actor).await?;
+    Ok(Json(Items { items }))
 }
 
 async fn revoke_invitation(
@@ -79,7 +80,7 @@ async fn invite_member(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     JsonBody(body): JsonBody<InviteMember>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<InvitationView>)> {
     Ok((
         StatusCode::ACCEPTED,
         Json(
@@ -94,7 +95,7 @@ async fn change_role(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     Input(body): Input<ChangeRole>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MemberView>> {
     Ok(Json(
         s.service
             .change_member_role(&actor, &body.id, body.role)

@@ -3,12 +3,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::routing::{get, put};
-use serde_json::Value;
 
 use crate::api_doc::{ApiRouter, Op};
 use crate::error::ApiResult;
 use crate::extract::{AuthActor, JsonBody};
 use crate::state::AppState;
+use tater_service::use_cases::OrgSettings;
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     api.route(
@@ -28,14 +28,14 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
 async fn get_settings(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<OrgSettings>> {
     Ok(Json(s.service.get_settings(&actor).await?))
 }
 
 async fn update_settings(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
-    JsonBody(body): JsonBody<Value>,
-) -> ApiResult<Json<Value>> {
+    JsonBody(body): JsonBody<OrgSettings>,
+) -> ApiResult<Json<OrgSettings>> {
     Ok(Json(s.service.update_settings(&actor, &body).await?))
 }

@@ -9,7 +9,8 @@ use super::modules::record_name;
 use super::{Gate, Shape, UseCase, declared, inputs::*};
 use crate::{
     ApiKeyView, CreatedApiKey, CreatedEnrollmentToken, EndpointDetail, EndpointView,
-    EnrollmentTokenView, Items, JobView, MeView, OrgView, Page, Remediation,
+    EnrollmentTokenView, InvitationView, Items, JobView, MeView, MemberView, OrgView, Page,
+    Remediation,
 };
 
 const READ: Gate = Gate::Action(Action::Read);
@@ -139,11 +140,9 @@ fn identity() -> Vec<UseCase> {
 }
 
 fn members() -> Vec<UseCase> {
-    let member = Shape::Named("Member".into(), declared::member());
-    let invitation = Shape::Named("Invitation".into(), declared::invitation());
     vec![
         UseCase::read("members_list", "Members of the organization", MEMBERS)
-            .gives_shape(Shape::Items(Box::new(member.clone()))),
+            .gives::<Items<MemberView>>(),
         UseCase::read("members_export", "The members as CSV or JSON, streamed", MEMBERS)
             .takes::<ListExportInput>()
             .gives_file(LIST_FILES),
@@ -153,13 +152,13 @@ fn members() -> Vec<UseCase> {
             MEMBERS,
         )
         .takes::<InviteMember>()
-        .gives_shape(invitation.clone()),
+        .gives::<InvitationView>(),
         UseCase::read(
             "members_invitations",
             "The organization's invitations, newest first, with their status",
             MEMBERS,
         )
-        .gives_shape(Shape::Items(Box::new(invitation.clone()))),
+        .gives::<Items<InvitationView>>(),
         UseCase::delete(
             "members_invitation_revoke",
             "Withdraw a pending invitation",
@@ -172,7 +171,7 @@ fn members() -> Vec<UseCase> {
             MEMBERS,
         )
         .takes::<ChangeRole>()
-        .gives_shape(member),
+        .gives::<MemberView>(),
         UseCase::delete(
             "members_remove",
             "Remove a member; the last OrgAdmin cannot be removed",

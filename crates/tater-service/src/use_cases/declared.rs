@@ -3,10 +3,6 @@
 
 use serde_json::{Value, json};
 
-fn roles() -> Value {
-    json!({ "type": "string", "enum": ["viewer", "auditor", "admin", "orgadmin", "superadmin"] })
-}
-
 /// A destination's settings (never its secret) and delivery status.
 pub(super) fn siem_destination() -> Value {
     let s = |t: &str| json!({ "type": t });
@@ -88,31 +84,6 @@ pub(super) fn audit_entry() -> Value {
             "hash": { "type": "string", "description": "hex SHA-256 of prevHash and the canonical entry" },
             "keyId": { "type": ["string", "null"], "description": "the signing key's id" },
             "signature": { "type": ["string", "null"], "description": "hex HMAC-SHA256 of id|tenantId|action|entityType|entityId|userId|timestamp" },
-        },
-    })
-}
-
-/// A member of the organization.
-pub(super) fn member() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "userId": { "type": "string" }, "email": { "type": "string" }, "displayName": { "type": ["string", "null"] },
-            "role": roles(), "entraLinked": { "type": "boolean" }, "hasPassword": { "type": "boolean" },
-            "createdAt": { "type": "string" }, "updatedAt": { "type": "string" },
-        },
-    })
-}
-
-/// An invitation as the organization sees it.
-pub(super) fn invitation() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "id": { "type": "string" }, "email": { "type": "string" }, "role": roles(),
-            "status": { "enum": ["pending", "accepted", "declined", "revoked", "expired"] },
-            "invitedBy": { "type": "string" }, "createdAt": { "type": "string" },
-            "expiresAt": { "type": "string" }, "decidedAt": { "type": ["string", "null"] },
         },
     })
 }

@@ -211,7 +211,7 @@ pub struct HeatMapQuery {
     pub kind: Option<RatingKind>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct OrgSettings {
     /// Admins may run scripts on endpoints (off by default).
