@@ -2,10 +2,12 @@
 //! account's e-mail in every organization, and accepts or declines each. Acceptance is the
 //! only way into an organization besides the operator's CLI and a first Entra ID sign-in.
 
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::json;
 use tater_domain::{
-    Actor, AuditAction, AuditDraft, Invitation, InvitationId, InvitationStatus, Membership,
-    Timestamp,
+    Actor, AuditAction, AuditDraft, Invitation, InvitationId, InvitationStatus, Membership, OrgId,
+    Role, Timestamp,
 };
 use tater_store::{IdentityTx, Mode};
 
@@ -24,16 +26,38 @@ fn refuse_bound(identity: &Identity) -> ServiceResult<()> {
 }
 
 /// An invitation as its invitee sees it.
-fn received_view(i: &Invitation, org_name: &str) -> Value {
-    json!({
-        "id": i.id,
-        "orgId": i.org,
-        "orgName": org_name,
-        "role": i.role,
-        "invitedBy": i.invited_by_email,
-        "createdAt": i.created_at,
-        "expiresAt": i.expires_at,
-    })
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceivedInvitation {
+    pub id: InvitationId,
+    pub org_id: OrgId,
+    pub org_name: String,
+    pub role: Role,
+    /// The inviter's e-mail address.
+    pub invited_by: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+fn received_view(i: &Invitation, org_name: &str) -> ReceivedInvitation {
+    ReceivedInvitation {
+        id: i.id,
+        org_id: i.org,
+        org_name: org_name.to_owned(),
+        role: i.role,
+        invited_by: i.invited_by_email.clone(),
+        created_at: i.created_at,
+        expires_at: i.expires_at,
+    }
+}
+
+/// The organization an accepted invitation joined, with the role.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Joined {
+    pub org_id: OrgId,
+    pub org_name: String,
+    pub role: Role,
 }
 
 /// Makes the membership and closes the invitation as accepted, audited in its organization
@@ -71,7 +95,10 @@ pub(crate) async fn accept_in(
 
 impl Service {
     /// Open invitations addressed to the caller, in every organization.
-    pub async fn my_invitations(&self, identity: &Identity) -> ServiceResult<Vec<Value>> {
+    pub async fn my_invitations(
+        &self,
+        identity: &Identity,
+    ) -> ServiceResult<Vec<ReceivedInvitation>> {
         refuse_bound(identity)?;
         let now = self.clock.now();
         let mut tx = self.store.identity(Mode::Read).await?;
@@ -85,7 +112,7 @@ impl Service {
     }
 
     /// Joins the organization of an invitation addressed to the caller, with its role.
-    pub async fn accept_invitation(&self, identity: &Identity, id: &str) -> ServiceResult<Value> {
+    pub async fn accept_invitation(&self, identity: &Identity, id: &str) -> ServiceResult<Joined> {
         let now = self.clock.now();
         let mut tx = self.store.identity(Mode::Write).await?;
         let invitation = self.addressed_to(&mut *tx, identity, id, now).await?;
@@ -118,7 +145,11 @@ impl Service {
             .map(|o| o.name)
             .unwrap_or_default();
         tx.commit().await?;
-        Ok(json!({ "orgId": invitation.org, "orgName": name, "role": invitation.role }))
+        Ok(Joined {
+            org_id: invitation.org,
+            org_name: name,
+            role: invitation.role,
+        })
     }
 
     /// Turns an invitation addressed to the caller down; the organization sees it declined.

@@ -16,6 +16,7 @@ mod entra;
 mod error;
 mod invitations;
 mod jobs;
+pub use invitations::{Joined, ReceivedInvitation};
 pub use jobs::{JobView, Remediation};
 mod list_export;
 mod members;

@@ -6,12 +6,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use serde_json::{Value, json};
 
 use crate::api_doc::{ApiRouter, Op};
 use crate::error::ApiResult;
 use crate::extract::{AuthIdentity, IdPath};
 use crate::state::AppState;
+use tater_service::{Items, Joined, ReceivedInvitation};
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     api.route(
@@ -34,17 +34,19 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
     )
 }
 
-async fn mine(State(s): State<AppState>, who: AuthIdentity) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "items": s.service.my_invitations(&who.identity).await? }),
-    ))
+async fn mine(
+    State(s): State<AppState>,
+    who: AuthIdentity,
+) -> ApiResult<Json<Items<ReceivedInvitation>>> {
+    let items = s.service.my_invitations(&who.identity).await?;
+    Ok(Json(Items { items }))
 }
 
 async fn accept(
     State(s): State<AppState>,
     who: AuthIdentity,
     IdPath(id): IdPath,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Joined>> {
     Ok(Json(s.service.accept_invitation(&who.identity, &id).await?))
 }
 

@@ -9,8 +9,8 @@ use super::modules::record_name;
 use super::{Gate, Shape, UseCase, declared, inputs::*};
 use crate::{
     ApiKeyView, CreatedApiKey, CreatedEnrollmentToken, EndpointDetail, EndpointView,
-    EnrollmentTokenView, InvitationView, Items, JobView, MeView, MemberView, OrgView, Page,
-    Remediation,
+    EnrollmentTokenView, InvitationView, Items, JobView, Joined, MeView, MemberView, OrgView, Page,
+    ReceivedInvitation, Remediation,
 };
 
 const READ: Gate = Gate::Action(Action::Read);
@@ -103,14 +103,14 @@ fn identity() -> Vec<UseCase> {
             "Open invitations addressed to your account, in every organization",
             Gate::Signed,
         )
-        .gives_declared(items(declared::received_invitation())),
+        .gives::<Items<ReceivedInvitation>>(),
         UseCase::write(
             "invitations_accept",
             "Join the organization with the invited role (not with a key bound to another organization); audited there",
             Gate::Signed,
         )
         .takes::<ById>()
-        .gives_declared(object("`{orgId, orgName, role}`")),
+        .gives::<Joined>(),
         UseCase::write(
             "invitations_decline",
             "Turn an invitation down; the organization sees it declined",

@@ -87,15 +87,3 @@ pub(super) fn audit_entry() -> Value {
         },
     })
 }
-
-/// An invitation as the invited person sees it.
-pub(super) fn received_invitation() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "id": { "type": "string" }, "orgId": { "type": "string" }, "orgName": { "type": "string" },
-            "role": { "type": "string" }, "invitedBy": { "type": "string" },
-            "createdAt": { "type": "string" }, "expiresAt": { "type": "string" },
-        },
-    })
-}
