@@ -3,6 +3,8 @@
 //! (and again by the worker at every delivery); webhook secrets are encrypted at rest and never
 //! shown again.
 
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tater_domain::policy::{Action, authorize};
 use tater_domain::{
@@ -27,6 +29,35 @@ pub struct SiemSupport {
 }
 
 const ENTITY: &str = "siem-destination";
+
+/// What sending a test event to a destination did.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TestDelivery {
+    pub delivered: bool,
+    /// The test event's id (`x-tater-delivery` of a webhook, the syslog message id).
+    pub event_id: AuditId,
+    /// Why the receiver did not take it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// An entry the destination refused for good, kept for replay.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetterView {
+    /// The audit entry's sequence number.
+    pub seq: i64,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub dead_at: Option<Timestamp>,
+}
+
+/// How many dead letters were queued again.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Replayed {
+    pub replayed: u64,
+}
 const MAX_DEAD_LETTERS_SHOWN: u32 = 500;
 
 /// A destination as the API shows it: settings, never the secret, and delivery status.
@@ -282,7 +313,7 @@ impl Service {
     }
 
     /// Sends a test event (not an audit entry, not queued) and says how it went.
-    pub async fn test_destination(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
+    pub async fn test_destination(&self, actor: &Actor, id: &str) -> ServiceResult<TestDelivery> {
         let (tx, d, _) = self.open_destination(actor, id, Mode::Read).await?;
         drop(tx);
         let siem = self.siem()?;
@@ -314,27 +345,39 @@ impl Service {
             seal: AuditSeal::default(),
         };
         let sent = siem.sender.send(&target, &[Event::of(&entry)]).await;
-        Ok(match sent.failure {
-            None => json!({ "delivered": true, "eventId": entry.draft.id }),
-            Some(Failure::Retry { error, .. } | Failure::Dead { error }) => {
-                json!({ "delivered": false, "eventId": entry.draft.id, "error": error })
-            }
+        let error = match sent.failure {
+            None => None,
+            Some(Failure::Retry { error, .. } | Failure::Dead { error }) => Some(error),
+        };
+        Ok(TestDelivery {
+            delivered: error.is_none(),
+            event_id: entry.draft.id,
+            error,
         })
     }
 
     /// Entries the destination refused for good.
-    pub async fn dead_letters(&self, actor: &Actor, id: &str) -> ServiceResult<Vec<Value>> {
+    pub async fn dead_letters(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> ServiceResult<Vec<DeadLetterView>> {
         let (mut tx, found, _) = self.open_destination(actor, id, Mode::Read).await?;
         let id = found.id;
         let rows = tx.dead_letters(id, MAX_DEAD_LETTERS_SHOWN).await?;
         Ok(rows
             .iter()
-            .map(|r| json!({ "seq": r.seq, "attempts": r.attempts, "lastError": r.last_error, "deadAt": r.dead_at }))
+            .map(|r| DeadLetterView {
+                seq: r.seq,
+                attempts: r.attempts,
+                last_error: r.last_error.clone(),
+                dead_at: r.dead_at,
+            })
             .collect())
     }
 
     /// Queues the dead letters again (after the receiver was fixed). Audited.
-    pub async fn replay_dead_letters(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
+    pub async fn replay_dead_letters(&self, actor: &Actor, id: &str) -> ServiceResult<Replayed> {
         let (mut tx, found, _) = self.open_destination(actor, id, Mode::Write).await?;
         let (id, now) = (found.id, self.now());
         let audit = AuditDraft::new(actor, AuditAction::Update, ENTITY, id, now).with_changes(
@@ -344,7 +387,7 @@ impl Service {
         );
         let n = tx.replay_dead_letters(id, &audit).await?;
         tx.commit().await?;
-        Ok(json!({ "replayed": n }))
+        Ok(Replayed { replayed: n })
     }
 }
 

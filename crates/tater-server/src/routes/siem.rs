@@ -11,6 +11,7 @@ use crate::api_doc::{ApiRouter, Op};
 use crate::error::ApiResult;
 use crate::extract::{AuthActor, IdPath, JsonBody};
 use crate::state::AppState;
+use tater_service::{DeadLetterView, Items, Replayed, TestDelivery};
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     let tag = "siem";
@@ -122,7 +123,7 @@ async fn test(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     IdPath(id): IdPath,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TestDelivery>> {
     Ok(Json(s.service.test_destination(&actor, &id).await?))
 }
 
@@ -130,16 +131,15 @@ async fn dead_letters(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     IdPath(id): IdPath,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "items": s.service.dead_letters(&actor, &id).await? }),
-    ))
+) -> ApiResult<Json<Items<DeadLetterView>>> {
+    let items = s.service.dead_letters(&actor, &id).await?;
+    Ok(Json(Items { items }))
 }
 
 async fn replay(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     IdPath(id): IdPath,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Replayed>> {
     Ok(Json(s.service.replay_dead_letters(&actor, &id).await?))
 }

@@ -8,9 +8,9 @@ use tater_domain::modules::{CONTROL_OVERLAYS, RISKS, SCRIPTS, SYSTEM_PROFILE};
 use super::modules::record_name;
 use super::{Gate, Shape, UseCase, declared, inputs::*};
 use crate::{
-    ApiKeyView, CreatedApiKey, CreatedEnrollmentToken, EndpointDetail, EndpointView,
-    EnrollmentTokenView, InvitationView, Items, JobView, Joined, MeView, MemberView, OrgView, Page,
-    ReceivedInvitation, Remediation,
+    ApiKeyView, CreatedApiKey, CreatedEnrollmentToken, DeadLetterView, EndpointDetail,
+    EndpointView, EnrollmentTokenView, InvitationView, Items, JobView, Joined, MeView, MemberView,
+    OrgView, Page, ReceivedInvitation, Remediation, Replayed, TestDelivery,
 };
 
 const READ: Gate = Gate::Action(Action::Read);
@@ -510,20 +510,20 @@ fn siem() -> Vec<UseCase> {
             SETTINGS,
         )
         .takes::<ById>()
-        .gives_declared(object("`{delivered, eventId, error?}`")),
+        .gives::<TestDelivery>(),
         UseCase::read(
             "siem_destinations_dead_letters",
             "Entries the destination refused for good",
             SETTINGS,
         )
         .takes::<ById>()
-        .gives_declared(object("dead letters by sequence number")),
+        .gives::<Items<DeadLetterView>>(),
         UseCase::write(
             "siem_destinations_replay",
             "Queue the dead letters again",
             SETTINGS,
         )
         .takes::<ById>()
-        .gives_declared(object("`{replayed}`")),
+        .gives::<Replayed>(),
     ]
 }
