@@ -348,6 +348,12 @@ impl ApiRouter {
     }
 
     pub fn route(mut self, mut op: Op, handler: MethodRouter<AppState>) -> Self {
+        if op.outside && use_cases::registry().get(&op.id).is_some() {
+            self.errors.push(format!(
+                "{} {}: {} is a use case, not an operation outside the registry",
+                op.method, op.path, op.id
+            ));
+        }
         if !op.outside {
             match use_cases::registry().get(&op.id) {
                 Some(uc) if !op.hand_written => op.derive(uc, &mut self.generator),

@@ -178,12 +178,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
         let (mut parts, body) = req.into_parts();
-        let path = Path::<std::collections::BTreeMap<String, String>>::from_request_parts(
+        // A path that cannot be decoded names nothing: 404, never "the body's id instead".
+        let Path(path) = Path::<std::collections::BTreeMap<String, String>>::from_request_parts(
             &mut parts, state,
         )
         .await
-        .map(|Path(p)| p)
-        .unwrap_or_default();
+        .map_err(|_| Problem::not_found())?;
         let JsonBody(value) =
             JsonBody::<Value>::from_request(Request::from_parts(parts, body), state).await?;
         let Value::Object(mut fields) = value else {
@@ -260,7 +260,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 /// as the typed input, which refuses names it does not know.
 pub struct QueryInput<T>(pub T);
 
-impl<T: DeserializeOwned + schemars::JsonSchema, S: Send + Sync> FromRequestParts<S>
+impl<T: DeserializeOwned + schemars::JsonSchema + 'static, S: Send + Sync> FromRequestParts<S>
     for QueryInput<T>
 {
     type Rejection = Problem;

@@ -162,7 +162,9 @@ impl Worker {
                 return self.record_failure(&due, None, &error, retry).await;
             }
         };
-        loop {
+        // Stopping is checked before each batch too: a destination claimed just before the
+        // signal starts nothing new.
+        while !stopping(stop) {
             let mut tx = self.store.delivery().await?;
             let entries = tx.pending(due.org, due.id, self.config.batch).await?;
             tx.commit().await?;

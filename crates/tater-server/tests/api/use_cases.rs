@@ -34,6 +34,28 @@ fn properties(schema: &Value) -> BTreeSet<String> {
     names
 }
 
+fn path_params(op: &Value) -> Vec<String> {
+    op["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["in"] == "path")
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Whether `schema`, or any alternative in it, requires `name`.
+fn requires(schema: &Value, name: &str) -> bool {
+    schema["required"]
+        .as_array()
+        .is_some_and(|r| r.iter().any(|n| n == name))
+        || schema["oneOf"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|b| requires(b, name))
+}
+
 /// A body schema from the document, with a `$ref` into components followed.
 fn resolved<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
     match schema["$ref"].as_str() {
@@ -194,4 +216,37 @@ print(n)
     let checked: usize = python(script, &path).trim().parse().unwrap();
     assert_eq!(checked, 2 * registry().len());
     assert!(registry().len() > 90, "{} use cases", registry().len());
+}
+
+#[tokio::test]
+async fn a_path_that_cannot_be_read_is_not_replaced_by_the_body() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let org = app.org("paths").await;
+    let boss = app
+        .member(org, "boss@paths.test", tater_domain::Role::OrgAdmin)
+        .await;
+    let (_, members) = app.get("/api/members", &boss).await;
+    let me = members["items"][0]["userId"].as_str().unwrap().to_owned();
+    let (status, problem) = app
+        .send(
+            reqwest::Method::PUT,
+            "/api/members/%FF",
+            &boss,
+            &json!({ "id": me, "role": "viewer" }),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::NOT_FOUND, "{problem}");
+    // And a body that names another member than the path is refused.
+    let (status, problem) = app
+        .send(
+            reqwest::Method::PUT,
+            &format!("/api/members/{}", tater_domain::UserId::generate()),
+            &boss,
+            &json!({ "id": me, "role": "viewer" }),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "id");
+    let (_, after) = app.get("/api/members", &boss).await;
+    assert_eq!(after["items"][0]["role"], "orgadmin", "nothing changed");
 }

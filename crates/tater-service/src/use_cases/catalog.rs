@@ -143,7 +143,7 @@ fn members() -> Vec<UseCase> {
     vec![
         UseCase::read("members_list", "Members of the organization", MEMBERS)
             .gives::<Items<MemberView>>(),
-        UseCase::read("members_export", "The members as CSV or JSON, streamed", MEMBERS)
+        UseCase::read("members_export", "The members as CSV or JSON, streamed (no filters)", MEMBERS)
             .takes::<ListExportInput>()
             .gives_file(LIST_FILES),
         UseCase::write(
@@ -205,7 +205,7 @@ fn endpoints() -> Vec<UseCase> {
         UseCase::read("endpoints_list", "Enrolled endpoints", READ)
             .takes::<EndpointsQuery>()
             .gives::<Page<EndpointView>>(),
-        UseCase::read("endpoints_export", "The endpoints as CSV or JSON, streamed", READ)
+        UseCase::read("endpoints_export", "The endpoints as CSV or JSON, streamed; takes the list's filters (status, q, stale)", READ)
             .takes::<ListExportInput>()
             .gives_file(LIST_FILES),
         UseCase::read("endpoints_get", "One endpoint, with its latest scan", READ)
@@ -242,7 +242,7 @@ fn endpoints() -> Vec<UseCase> {
 .gives_shape(Shape::Page(Box::new(Shape::Declared(object("the latest result of a check on an endpoint"))))),
         UseCase::read(
             "scan_results_export",
-            "The current scan results as CSV or JSON, streamed",
+            "The current scan results as CSV or JSON, streamed; takes the list's filters (status, endpoint, check, control)",
             READ,
         )
         .takes::<ListExportInput>()
@@ -267,7 +267,7 @@ fn commands() -> Vec<UseCase> {
         )
         .takes::<Paging>()
         .gives::<Page<JobView>>(),
-        UseCase::read("jobs_export", "The jobs as CSV or JSON, streamed", read_jobs)
+        UseCase::read("jobs_export", "The jobs as CSV or JSON, streamed (no filters)", read_jobs)
             .takes::<ListExportInput>()
             .gives_file(LIST_FILES),
         UseCase::read("jobs_get", "A job and its status on each endpoint", read_jobs)
@@ -303,7 +303,7 @@ fn controls() -> Vec<UseCase> {
         UseCase::read("controls_list", "Controls with the organization's overlays", READ)
             .takes::<ControlsQuery>()
             .gives_shape(Shape::Page(Box::new(Shape::Named("Control".into(), control.clone())))),
-        UseCase::read("controls_export", "The controls as CSV or JSON, streamed", READ)
+        UseCase::read("controls_export", "The controls as CSV or JSON, streamed; takes the list's filters (framework, family, status, applicability, withdrawn, q)", READ)
             .takes::<ListExportInput>()
             .gives_file(LIST_FILES),
         UseCase::read(

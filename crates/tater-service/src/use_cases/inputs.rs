@@ -57,7 +57,7 @@ pub struct ListExportInput {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateApiKey {
-    #[schemars(length(max = 100))]
+    #[schemars(length(min = 1, max = 100))]
     pub name: String,
     /// Lower the key's role below yours.
     pub role: Option<Role>,
@@ -112,6 +112,7 @@ pub struct EndpointsQuery {
 pub struct UpdateEndpointTags {
     #[schemars(extend("format" = "uuid"))]
     pub id: String,
+    #[schemars(length(max = 50), inner(length(min = 1, max = 64)))]
     pub tags: Vec<String>,
     /// The version you read; a concurrent change answers a conflict.
     pub version: Option<i64>,
@@ -250,6 +251,7 @@ pub struct ControlsQuery {
     /// Withdrawn controls only, or none.
     pub withdrawn: Option<bool>,
     /// Text in id, label, title or statement.
+    #[schemars(length(max = 200))]
     pub q: Option<String>,
     /// Page size.
     #[schemars(range(min = 1, max = 500))]
@@ -265,10 +267,13 @@ pub struct AuditFilters {
     /// The channel the change came through.
     pub via: Option<Channel>,
     /// The actor's user id (or system:<name>).
+    #[schemars(length(min = 1, max = 200))]
     pub user_id: Option<String>,
     /// e.g. poam, risk, config-doc, user, membership, api-key, organization.
+    #[schemars(length(min = 1, max = 200))]
     pub entity_type: Option<String>,
     /// Id of the changed entity.
+    #[schemars(length(min = 1, max = 200))]
     pub entity_id: Option<String>,
     /// Kind of change.
     pub action: Option<AuditAction>,

@@ -264,19 +264,32 @@ pub fn registry() -> &'static Registry {
     &REGISTRY
 }
 
-/// `schema` with `names` taken out of its properties and required list: what is left of an
-/// input once a channel has taken those fields from elsewhere (REST: the path).
+/// `schema` with `names` taken out of its properties and required list (and out of each of
+/// its alternatives): what is left of an input once a channel has taken those fields from
+/// elsewhere (REST: the path).
 pub fn without_properties(schema: &Value, names: &[&str]) -> Value {
     let mut s = schema.clone();
-    if let Some(o) = s.as_object_mut() {
-        if let Some(Value::Object(props)) = o.get_mut("properties") {
-            props.retain(|k, _| !names.contains(&k.as_str()));
-        }
-        if let Some(Value::Array(req)) = o.get_mut("required") {
-            req.retain(|r| r.as_str().is_none_or(|r| !names.contains(&r)));
+    strip(&mut s, names);
+    s
+}
+
+fn strip(schema: &mut Value, names: &[&str]) {
+    let Some(o) = schema.as_object_mut() else {
+        return;
+    };
+    if let Some(Value::Object(props)) = o.get_mut("properties") {
+        props.retain(|k, _| !names.contains(&k.as_str()));
+    }
+    if let Some(Value::Array(req)) = o.get_mut("required") {
+        req.retain(|r| r.as_str().is_none_or(|r| !names.contains(&r)));
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(Value::Array(branches)) = o.get_mut(key) {
+            for b in branches {
+                strip(b, names);
+            }
         }
     }
-    s
 }
 
 /// The properties of an object schema, in declaration order.

@@ -2,6 +2,10 @@
 //! exports that page through them share this one reader, so no list parses its parameters
 //! by hand.
 
+use std::any::TypeId;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, LazyLock, Mutex};
+
 use schemars::{JsonSchema, SchemaGenerator};
 use serde::de::DeserializeOwned;
 use tater_domain::ValidationErrors;
@@ -14,14 +18,20 @@ use super::{Paging, TrendQuery};
 ///
 /// The names `T` knows are its schema's properties: that also holds for inputs made of a
 /// flattened part (the audit log's filters), where serde cannot refuse unknown fields.
-pub fn from_pairs<T: DeserializeOwned + JsonSchema>(
+pub fn from_pairs<T: DeserializeOwned + JsonSchema + 'static>(
     pairs: &[(String, String)],
 ) -> Result<T, ValidationErrors> {
-    let schema = SchemaGenerator::default().into_root_schema_for::<T>();
-    let known = super::properties(&schema.to_value());
+    let known = known_names::<T>();
     let mut errors = ValidationErrors::new();
-    for (name, _) in pairs.iter().filter(|(k, _)| !known.contains_key(k)) {
-        errors.add(name, "unknown parameter");
+    // A few names are enough to say what is wrong; a hostile query does not get its 64
+    // names of 4 KiB echoed back.
+    for (name, _) in pairs
+        .iter()
+        .filter(|(k, _)| !known.contains(k))
+        .take(MAX_REPORTED)
+    {
+        let shown: String = name.chars().take(64).collect();
+        errors.add(&shown, "unknown parameter");
     }
     errors.into_result(())?;
     let encoded = serde_urlencoded::to_string(pairs)
@@ -38,6 +48,30 @@ pub fn from_pairs<T: DeserializeOwned + JsonSchema>(
             }
         }
     })
+}
+
+/// Unknown parameter names reported at most.
+const MAX_REPORTED: usize = 8;
+
+/// The property names of `T`'s schema, made once per type.
+fn known_names<T: JsonSchema + 'static>() -> Arc<BTreeSet<String>> {
+    static KNOWN: LazyLock<Mutex<HashMap<TypeId, Arc<BTreeSet<String>>>>> =
+        LazyLock::new(Mutex::default);
+    let mut cache = KNOWN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    cache
+        .entry(TypeId::of::<T>())
+        .or_insert_with(|| {
+            let schema = SchemaGenerator::default().into_root_schema_for::<T>();
+            Arc::new(
+                super::properties(&schema.to_value())
+                    .keys()
+                    .cloned()
+                    .collect(),
+            )
+        })
+        .clone()
 }
 
 /// The name in serde's "unknown field `x`, expected ..." message.
