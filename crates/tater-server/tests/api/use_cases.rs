@@ -125,7 +125,13 @@ async fn the_registry_covers_every_rest_operation_and_agrees_with_it() {
             if let Some(body) =
                 op["requestBody"]["content"]["application/json"]["schema"].as_object()
             {
-                rest_fields.extend(properties(resolved(&doc, &Value::Object(body.clone()))));
+                let body = Value::Object(body.clone());
+                let body = resolved(&doc, &body);
+                rest_fields.extend(properties(body));
+                // What the path carries is never also required of the body.
+                for name in path_params(op) {
+                    assert!(!requires(body, &name), "{what}: the body requires {name}");
+                }
             }
             assert_eq!(
                 rest_fields, input,
