@@ -7,7 +7,7 @@ use tater_domain::module::DEFAULT_PAGE_SIZE;
 
 use crate::paging::PAGE_BYTES;
 use tater_domain::policy::{Action, Permit, authorize};
-use tater_domain::{Actor, AuditEntry, Timestamp, ValidationErrors};
+use tater_domain::{Actor, AuditEntry, ValidationErrors};
 use tater_store::{AuditQuery, Mode, TenantTx};
 
 use crate::{Page, Service, ServiceError, ServiceResult};
@@ -33,15 +33,8 @@ fn audit_query(f: &crate::use_cases::AuditFilters, errors: &mut ValidationErrors
     let user_id = text("userId", &f.user_id);
     let entity_type = text("entityType", &f.entity_type);
     let entity_id = text("entityId", &f.entity_id);
-    let mut time = |field: &str, v: &Option<String>| {
-        v.as_deref().and_then(|v| {
-            Timestamp::parse(v)
-                .map_err(|e| errors.add(field, e.to_string()))
-                .ok()
-        })
-    };
-    let from = time("from", &f.from);
-    let to = time("to", &f.to);
+    let from = crate::paging::time_bound("from", f.from.as_deref(), errors);
+    let to = crate::paging::time_bound("to", f.to.as_deref(), errors);
     AuditQuery {
         via: f.via,
         action: f.action,

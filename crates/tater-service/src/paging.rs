@@ -10,6 +10,20 @@ use tater_domain::ValidationErrors;
 /// bounded whatever the records weigh.
 pub const PAGE_BYTES: u64 = 1024 * 1024;
 
+/// A time bound (`from`, `to`: RFC 3339 or YYYY-MM-DD) when given, or an error noted on
+/// its field.
+pub(crate) fn time_bound(
+    field: &str,
+    v: Option<&str>,
+    errors: &mut ValidationErrors,
+) -> Option<tater_domain::Timestamp> {
+    v.and_then(|v| {
+        tater_domain::Timestamp::parse(v)
+            .map_err(|e| errors.add(field, e.to_string()))
+            .ok()
+    })
+}
+
 /// A cursor this server issued, read by `decode`, or an error noted on `cursor`.
 pub(crate) fn parse_cursor<T>(
     v: &str,

@@ -375,15 +375,8 @@ impl Service {
     ) -> ServiceResult<Value> {
         let permit = authorize(actor, Action::Read)?;
         let mut errors = ValidationErrors::new();
-        let mut time = |field: &str, v: &Option<String>| {
-            v.as_deref().and_then(|v| {
-                Timestamp::parse(v)
-                    .map_err(|e| errors.add(field, e.to_string()))
-                    .ok()
-            })
-        };
-        let from = time("from", &query.from);
-        let to = time("to", &query.to);
+        let from = crate::paging::time_bound("from", query.from.as_deref(), &mut errors);
+        let to = crate::paging::time_bound("to", query.to.as_deref(), &mut errors);
         let limit = query.points(&mut errors);
         errors.into_result(())?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
