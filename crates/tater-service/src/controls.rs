@@ -14,6 +14,37 @@ use tater_store::TenantTx;
 
 use crate::{Page, Service, ServiceError, ServiceResult};
 
+/// A framework of the catalog (SP 800-53 Rev 5, a baseline, an operator's profile).
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FrameworkView {
+    /// What `framework=` filters take.
+    pub id: String,
+    pub title: String,
+    pub control_count: usize,
+}
+
+/// A technical check the agent runs.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct CheckView {
+    pub id: String,
+    pub title: String,
+    #[schemars(with = "String", extend("enum" = ["Critical", "High", "Medium", "Low"]))]
+    pub severity: tater_catalog::Severity,
+    pub rationale: String,
+    pub remediation: String,
+    /// The SP 800-53 controls it gives evidence for.
+    pub controls: Vec<MappedControl>,
+    pub platforms: Vec<String>,
+}
+
+/// A control a check maps to, with its label (`AC-2(1)`) when the catalog knows it.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct MappedControl {
+    pub id: String,
+    pub label: Option<String>,
+}
+
 /// Longest `q` accepted on the control list.
 const MAX_SEARCH: usize = 200;
 /// Overlays read per request; an organization has at most one per control.
@@ -264,13 +295,17 @@ impl Service {
         }
     }
 
-    pub fn list_frameworks(&self, actor: &Actor) -> ServiceResult<Vec<Value>> {
+    pub fn list_frameworks(&self, actor: &Actor) -> ServiceResult<Vec<FrameworkView>> {
         authorize(actor, Action::Read)?;
         let catalog = self.catalog()?;
         Ok(catalog
             .frameworks()
             .iter()
-            .map(|f| json!({ "id": f.id, "title": f.title, "controlCount": f.controls.len() }))
+            .map(|f| FrameworkView {
+                id: f.id.clone(),
+                title: f.title.clone(),
+                control_count: f.controls.len(),
+            })
             .collect())
     }
 
@@ -443,23 +478,28 @@ impl Service {
     }
 
     /// Every technical check, with the controls it gives evidence for.
-    pub fn list_checks(&self, actor: &Actor) -> ServiceResult<Vec<Value>> {
+    pub fn list_checks(&self, actor: &Actor) -> ServiceResult<Vec<CheckView>> {
         authorize(actor, Action::ReadChecks)?;
         let catalog = self.catalog()?;
         Ok(self
             .check_catalog()?
             .checks()
             .iter()
-            .map(|c| {
-                let controls: Vec<Value> = c
+            .map(|c| CheckView {
+                id: c.id.clone(),
+                title: c.title.clone(),
+                severity: c.severity,
+                rationale: c.rationale.clone(),
+                remediation: c.remediation.clone(),
+                controls: c
                     .controls
                     .iter()
-                    .map(|id| json!({ "id": id, "label": catalog.control(id).map(|k| k.label.clone()) }))
-                    .collect();
-                json!({
-                    "id": c.id, "title": c.title, "severity": c.severity, "rationale": c.rationale,
-                    "remediation": c.remediation, "controls": controls, "platforms": c.platforms,
-                })
+                    .map(|id| MappedControl {
+                        id: id.clone(),
+                        label: catalog.control(id).map(|k| k.label.clone()),
+                    })
+                    .collect(),
+                platforms: c.platforms.clone(),
             })
             .collect())
     }

@@ -46,6 +46,7 @@ pub use auth::{
     MeView, MembershipView, UserView, hash_password,
 };
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use controls::{CheckView, FrameworkView, MappedControl};
 pub use data_export::OrgArchive;
 pub use endpoints::{
     CreatedEnrollmentToken, EndpointDetail, EndpointView, EnrollRequest, Enrolled,

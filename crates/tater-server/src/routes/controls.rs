@@ -4,13 +4,14 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, put};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::api_doc::{ApiRouter, Op};
 use crate::error::ApiResult;
 use crate::extract::{AuthActor, IdPath, JsonBody, QueryInput};
 use crate::state::AppState;
 use tater_service::use_cases::ControlsQuery;
+use tater_service::{CheckView, FrameworkView, Items};
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     let list = Op::get("/api/controls", "controls_list")
@@ -49,15 +50,22 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
     )
 }
 
-async fn checks(State(s): State<AppState>, AuthActor(actor): AuthActor) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "items": s.service.list_checks(&actor)? })))
+async fn checks(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+) -> ApiResult<Json<Items<CheckView>>> {
+    Ok(Json(Items {
+        items: s.service.list_checks(&actor)?,
+    }))
 }
 
 async fn frameworks(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "items": s.service.list_frameworks(&actor)? })))
+) -> ApiResult<Json<Items<FrameworkView>>> {
+    Ok(Json(Items {
+        items: s.service.list_frameworks(&actor)?,
+    }))
 }
 
 async fn list_controls(

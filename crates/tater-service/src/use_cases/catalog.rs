@@ -8,9 +8,9 @@ use tater_domain::modules::{CONTROL_OVERLAYS, RISKS, SCRIPTS, SYSTEM_PROFILE};
 use super::modules::record_name;
 use super::{Gate, Shape, UseCase, declared, inputs::*};
 use crate::{
-    ApiKeyView, CreatedApiKey, CreatedEnrollmentToken, DeadLetterView, EndpointDetail,
-    EndpointView, EnrollmentTokenView, InvitationView, Items, JobView, Joined, MeView, MemberView,
-    OrgView, Page, ReceivedInvitation, Remediation, Replayed, TestDelivery,
+    ApiKeyView, CheckView, CreatedApiKey, CreatedEnrollmentToken, DeadLetterView, EndpointDetail,
+    EndpointView, EnrollmentTokenView, FrameworkView, InvitationView, Items, JobView, Joined,
+    MeView, MemberView, OrgView, Page, ReceivedInvitation, Remediation, Replayed, TestDelivery,
 };
 
 const READ: Gate = Gate::Action(Action::Read);
@@ -40,10 +40,6 @@ pub(super) fn use_cases() -> Vec<UseCase> {
     .into_iter()
     .flatten()
     .collect()
-}
-
-fn items(item: Value) -> Value {
-    json!({ "type": "object", "required": ["items"], "properties": { "items": { "type": "array", "items": item } } })
 }
 
 fn object(description: &str) -> Value {
@@ -338,13 +334,13 @@ fn controls() -> Vec<UseCase> {
             "Technical checks the agent runs, with severity and mapped controls",
             Gate::Action(Action::ReadChecks),
         )
-        .gives_declared(items(object("a check"))),
+        .gives::<Items<CheckView>>(),
         UseCase::read(
             "frameworks_list",
             "Frameworks (SP 800-53 Rev 5 and its baselines)",
             READ,
         )
-        .gives_declared(items(object("a framework"))),
+        .gives::<Items<FrameworkView>>(),
     ]
 }
 
