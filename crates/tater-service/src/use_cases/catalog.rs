@@ -9,8 +9,9 @@ use super::modules::record_name;
 use super::{Gate, Shape, UseCase, declared, inputs::*};
 use crate::{
     ApiKeyView, CheckView, CreatedApiKey, CreatedEnrollmentToken, DeadLetterView, EndpointDetail,
-    EndpointView, EnrollmentTokenView, FrameworkView, InvitationView, Items, JobView, Joined,
-    MeView, MemberView, OrgView, Page, ReceivedInvitation, Remediation, Replayed, TestDelivery,
+    EndpointView, EnrollmentTokenView, ExportList, FrameworkView, InvitationView, Items, JobView,
+    Joined, MeView, MemberView, OrgView, Page, ReceivedInvitation, Remediation, Replayed,
+    TestDelivery,
 };
 
 const READ: Gate = Gate::Action(Action::Read);
@@ -36,6 +37,7 @@ pub(super) fn use_cases() -> Vec<UseCase> {
         federal(),
         audit(),
         siem(),
+        list_exports(),
     ]
     .into_iter()
     .flatten()
@@ -139,9 +141,6 @@ fn members() -> Vec<UseCase> {
     vec![
         UseCase::read("members_list", "Members of the organization", MEMBERS)
             .gives::<Items<MemberView>>(),
-        UseCase::read("members_export", "The members as CSV or JSON, streamed (no filters)", MEMBERS)
-            .takes::<ListExportInput>()
-            .gives_file(LIST_FILES),
         UseCase::write(
             "members_invite",
             "Invite a person by email with a role (never above your own). Nobody joins until they accept: the answer is the pending invitation, the same whether or not the address has an account",
@@ -201,9 +200,6 @@ fn endpoints() -> Vec<UseCase> {
         UseCase::read("endpoints_list", "Enrolled endpoints", READ)
             .takes::<EndpointsQuery>()
             .gives::<Page<EndpointView>>(),
-        UseCase::read("endpoints_export", "The endpoints as CSV or JSON, streamed; takes the list's filters (status, q, stale)", READ)
-            .takes::<ListExportInput>()
-            .gives_file(LIST_FILES),
         UseCase::read("endpoints_get", "One endpoint, with its latest scan", READ)
             .takes::<ById>()
             .gives::<EndpointDetail>(),
@@ -236,13 +232,6 @@ fn endpoints() -> Vec<UseCase> {
         )
         .takes::<ScanResultsQuery>()
 .gives_shape(Shape::Page(Box::new(Shape::Declared(object("the latest result of a check on an endpoint"))))),
-        UseCase::read(
-            "scan_results_export",
-            "The current scan results as CSV or JSON, streamed; takes the list's filters (status, endpoint, check, control)",
-            READ,
-        )
-        .takes::<ListExportInput>()
-        .gives_file(LIST_FILES),
     ]
 }
 
@@ -263,9 +252,6 @@ fn commands() -> Vec<UseCase> {
         )
         .takes::<Paging>()
         .gives::<Page<JobView>>(),
-        UseCase::read("jobs_export", "The jobs as CSV or JSON, streamed (no filters)", read_jobs)
-            .takes::<ListExportInput>()
-            .gives_file(LIST_FILES),
         UseCase::read("jobs_get", "A job and its status on each endpoint", read_jobs)
             .takes::<ById>()
             .gives::<JobView>(),
@@ -299,9 +285,6 @@ fn controls() -> Vec<UseCase> {
         UseCase::read("controls_list", "Controls with the organization's overlays", READ)
             .takes::<ControlsQuery>()
             .gives_shape(Shape::Page(Box::new(Shape::Named("Control".into(), control.clone())))),
-        UseCase::read("controls_export", "The controls as CSV or JSON, streamed; takes the list's filters (framework, family, status, applicability, withdrawn, q)", READ)
-            .takes::<ListExportInput>()
-            .gives_file(LIST_FILES),
         UseCase::read(
             "controls_get",
             "One control (ac-2.1 or AC-2(1)) with the organization's overlay",
@@ -522,4 +505,29 @@ fn siem() -> Vec<UseCase> {
         .takes::<ById>()
         .gives::<Replayed>(),
     ]
+}
+
+/// The lists that export as CSV or JSON outside the modules (endpoints, controls, scan
+/// results, members, jobs), one use case each, from the export pipeline's own table: the
+/// same name, action and filters it uses.
+fn list_exports() -> Vec<UseCase> {
+    ExportList::ALL
+        .into_iter()
+        .map(|list| {
+            let what = list.name().replace('-', " ");
+            let summary = match list.filters() {
+                "none" => format!("The {what} as CSV or JSON, streamed (no filters)"),
+                filters => format!(
+                    "The {what} as CSV or JSON, streamed; takes the list's filters ({filters})"
+                ),
+            };
+            UseCase::read(
+                &format!("{}_export", list.name().replace('-', "_")),
+                &summary,
+                Gate::Action(list.action()),
+            )
+            .takes::<ListExportInput>()
+            .gives_file(LIST_FILES)
+        })
+        .collect()
 }
