@@ -9,6 +9,7 @@
 //! * Every write method takes the audit entry that describes it and writes both in the same
 //!   transaction (SPEC L1); there is no write without an audit entry.
 
+mod driver;
 mod engine;
 mod error;
 mod postgres;

@@ -4,11 +4,15 @@ use std::str::FromStr;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use crate::engine::impl_engine;
-use crate::{Engine, Store};
+use async_trait::async_trait;
+use tater_domain::OrgId;
+
+use crate::driver::driver;
+use crate::engine::{EngineDeliveryTx, EngineIdentityTx, EngineTenantTx, seal_legacy_entries};
+use crate::{Engine, IdentityTx, Mode, Result, Store, StoreError, TenantTx};
 
 // Replicas claim different destinations: a row another one is claiming is skipped.
-impl_engine!(db: sqlx::Postgres, engine: crate::Engine::Postgres, lock: " FOR UPDATE", skip_locked: " FOR UPDATE SKIP LOCKED");
+driver!(PgDriver, sqlx::Postgres, sqlx::postgres::PgRow, Engine::Postgres, lock: " FOR UPDATE", skip_locked: " FOR UPDATE SKIP LOCKED");
 
 /// The transaction-local setting row-level security reads.
 enum Setting {
@@ -49,7 +53,7 @@ impl PgStore {
         }
         let self_ = Self { pool, audit };
         let mut tx = self_.begin(Setting::CrossTenant).await?;
-        seal_legacy_entries(&mut tx, &self_.audit).await?;
+        seal_legacy_entries::<PgDriver>(&mut tx, &self_.audit).await?;
         tx.commit().await?;
         Ok(self_)
     }
@@ -84,7 +88,7 @@ impl Store for PgStore {
     async fn tenant(&self, permit: &crate::Permit) -> Result<Box<dyn TenantTx>> {
         let (scope, mode) = (permit.scope(), permit.mode());
         let tx = self.begin(Setting::Tenant(scope.org())).await?;
-        Ok(Box::new(EngineTenantTx {
+        Ok(Box::new(EngineTenantTx::<PgDriver> {
             tx,
             scope,
             mode,
@@ -95,7 +99,7 @@ impl Store for PgStore {
 
     async fn identity(&self, _mode: Mode) -> Result<Box<dyn IdentityTx>> {
         let tx = self.begin(Setting::CrossTenant).await?;
-        Ok(Box::new(EngineIdentityTx {
+        Ok(Box::new(EngineIdentityTx::<PgDriver> {
             tx,
             audit: self.audit.clone(),
         }))
@@ -103,7 +107,7 @@ impl Store for PgStore {
 
     async fn delivery(&self) -> Result<Box<dyn crate::DeliveryTx>> {
         let tx = self.begin(Setting::CrossTenant).await?;
-        Ok(Box::new(EngineDeliveryTx { tx }))
+        Ok(Box::new(EngineDeliveryTx::<PgDriver> { tx }))
     }
 
     async fn ping(&self) -> Result<()> {

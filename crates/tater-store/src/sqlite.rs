@@ -7,11 +7,14 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::engine::impl_engine;
-use crate::{Engine, Store};
+use async_trait::async_trait;
+
+use crate::driver::driver;
+use crate::engine::{EngineDeliveryTx, EngineIdentityTx, EngineTenantTx, seal_legacy_entries};
+use crate::{Engine, IdentityTx, Mode, Result, Store, StoreError, TenantTx};
 
 // SQLite has one writer at a time, so claiming needs no row locks.
-impl_engine!(db: sqlx::Sqlite, engine: crate::Engine::Sqlite, lock: "", skip_locked: "");
+driver!(SqliteDriver, sqlx::Sqlite, sqlx::sqlite::SqliteRow, Engine::Sqlite, lock: "", skip_locked: "");
 
 /// SQLite in WAL mode, shared safely by the server and the admin CLI: every connection gets a
 /// busy timeout and foreign keys, and write transactions take the write lock up front.
@@ -36,7 +39,7 @@ impl SqliteStore {
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         let self_ = Self { pool, audit };
         let mut tx = self_.begin(Mode::Write).await?;
-        seal_legacy_entries(&mut tx, &self_.audit).await?;
+        seal_legacy_entries::<SqliteDriver>(&mut tx, &self_.audit).await?;
         tx.commit().await?;
         Ok(self_)
     }
@@ -60,7 +63,7 @@ impl Store for SqliteStore {
     async fn tenant(&self, permit: &crate::Permit) -> Result<Box<dyn TenantTx>> {
         let (scope, mode) = (permit.scope(), permit.mode());
         let tx = self.begin(mode).await?;
-        Ok(Box::new(EngineTenantTx {
+        Ok(Box::new(EngineTenantTx::<SqliteDriver> {
             tx,
             scope,
             mode,
@@ -71,7 +74,7 @@ impl Store for SqliteStore {
 
     async fn identity(&self, mode: Mode) -> Result<Box<dyn IdentityTx>> {
         let tx = self.begin(mode).await?;
-        Ok(Box::new(EngineIdentityTx {
+        Ok(Box::new(EngineIdentityTx::<SqliteDriver> {
             tx,
             audit: self.audit.clone(),
         }))
@@ -79,7 +82,7 @@ impl Store for SqliteStore {
 
     async fn delivery(&self) -> Result<Box<dyn crate::DeliveryTx>> {
         let tx = self.begin(Mode::Write).await?;
-        Ok(Box::new(EngineDeliveryTx { tx }))
+        Ok(Box::new(EngineDeliveryTx::<SqliteDriver> { tx }))
     }
 
     async fn ping(&self) -> Result<()> {
