@@ -1,7 +1,8 @@
 //! Tater's storage: one [`Store`] trait, two engines.
 //!
 //! * SQLite (embedded, the default) and PostgreSQL (scale-out) implement the same traits from
-//!   one body of SQL (see `engine.rs`), with migrations per engine under `migrations/`.
+//!   one body of SQL (`engine/`, one module per capability, generic over the `Driver` of
+//!   `driver.rs`), with migrations per engine under `migrations/`.
 //! * Tenant data is reachable only through [`Store::tenant`], which takes the [`Permit`] that
 //!   `authorize` hands out; every query it runs is filtered by the permit's tenant. On PostgreSQL the
 //!   transaction also sets `tater.tenant_id`, and row-level security refuses any row of another
@@ -11,6 +12,7 @@
 
 mod driver;
 mod engine;
+
 mod error;
 mod postgres;
 mod sql;
@@ -31,6 +33,13 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use tater_audit;
 pub use tater_domain::{Mode, Permit};
+
+/// The capability traits of a tenant transaction, to import together: `use tater_store::tx::*;`.
+pub mod tx {
+    pub use crate::{
+        AuditTx, EndpointsTx, JobsTx, MembersTx, RecordsTx, ScansTx, SettingsTx, SiemTx, TenantTx,
+    };
+}
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -319,11 +328,21 @@ pub struct ResultCount {
     pub count: i64,
 }
 
-/// A transaction on one tenant's data. Dropping it without [`TenantTx::commit`] rolls back.
+/// A transaction on one tenant's data, with every capability below. Dropping it without
+/// [`TenantTx::commit`] rolls back. Service code names the capability traits it calls (they
+/// are in [`tx`]), so a use case's imports say which kinds of tenant data it touches.
 #[async_trait]
-pub trait TenantTx: Send {
+pub trait TenantTx:
+    RecordsTx + AuditTx + MembersTx + EndpointsTx + ScansTx + JobsTx + SettingsTx + SiemTx
+{
     fn scope(&self) -> TenantScope;
 
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// Module records (every declared module's rows).
+#[async_trait]
+pub trait RecordsTx: Send {
     async fn get_record(&mut self, module: &str, id: RecordId) -> Result<Option<Record>>;
 
     /// Up to `query.limit + 1` records, so the caller can tell whether another page exists.
@@ -369,7 +388,11 @@ pub trait TenantTx: Send {
         expected_version: i64,
         audit: &AuditDraft,
     ) -> Result<()>;
+}
 
+/// The tenant's audit log.
+#[async_trait]
+pub trait AuditTx: Send {
     async fn list_audit(&mut self, query: &AuditQuery) -> Result<Vec<AuditEntry>>;
 
     /// A page of the audit log: at most `query.limit` entries and `max_bytes` of their
@@ -379,114 +402,6 @@ pub trait TenantTx: Send {
         query: &AuditQuery,
         max_bytes: u64,
     ) -> Result<(Vec<AuditEntry>, bool)>;
-
-    /// The organization's endpoint with this (lower-case) hostname.
-    async fn endpoint_named(&mut self, hostname: &str) -> Result<Option<Endpoint>>;
-    /// Stores a job and its targets (all pending).
-    async fn insert_job(
-        &mut self,
-        job: &tater_domain::Job,
-        targets: &[tater_domain::JobTarget],
-        audit: &AuditDraft,
-    ) -> Result<()>;
-    /// A job and how it stands on each endpoint.
-    async fn job(
-        &mut self,
-        id: RecordId,
-    ) -> Result<Option<(tater_domain::Job, Vec<tater_domain::JobTarget>)>>;
-    /// Jobs newest first (by creation time, then id), each with its targets, created before
-    /// `before`: at most `limit` jobs and about `max_bytes` of scripts and output (at least
-    /// one job), and whether more follow.
-    #[allow(clippy::type_complexity)]
-    async fn jobs(
-        &mut self,
-        before: Option<(Timestamp, RecordId)>,
-        limit: u32,
-        max_bytes: u64,
-    ) -> Result<(Vec<(tater_domain::Job, Vec<tater_domain::JobTarget>)>, bool)>;
-    /// The pending commands of an endpoint, oldest first, now marked sent.
-    async fn take_commands(
-        &mut self,
-        endpoint: EndpointId,
-        now: Timestamp,
-        limit: u32,
-    ) -> Result<Vec<tater_domain::Job>>;
-    /// Jobs with targets still pending, oldest first, each with those targets' hostnames:
-    /// only `job`, or only jobs created before `created_before`, or any; at most `limit` jobs.
-    /// Locked in write mode.
-    async fn pending_targets(
-        &mut self,
-        job: Option<RecordId>,
-        created_before: Option<Timestamp>,
-        limit: u32,
-    ) -> Result<Vec<(RecordId, Vec<String>)>>;
-    /// Ends a job's still-pending targets as `status` (cancelled or expired) with `reason`;
-    /// returns how many it ended, and writes `audit` only when that is more than none.
-    async fn end_pending_targets(
-        &mut self,
-        job: RecordId,
-        status: tater_domain::TargetStatus,
-        reason: &str,
-        now: Timestamp,
-        audit: &AuditDraft,
-    ) -> Result<u64>;
-    /// Records an endpoint's outcome of a command it was sent; `NotFound` unless the command
-    /// is this endpoint's and still awaiting its outcome.
-    async fn finish_command(
-        &mut self,
-        job: RecordId,
-        outcome: &tater_domain::JobTarget,
-        audit: &AuditDraft,
-    ) -> Result<()>;
-
-    /// The organization's settings (defaults when never saved); locked in write mode, so
-    /// what a write transaction decides under them holds until it commits.
-    async fn settings(&mut self) -> Result<OrgSettings>;
-    async fn put_settings(
-        &mut self,
-        s: &OrgSettings,
-        now: Timestamp,
-        audit: &AuditDraft,
-    ) -> Result<()>;
-
-    async fn insert_destination(
-        &mut self,
-        d: &tater_domain::Destination,
-        audit: &AuditDraft,
-    ) -> Result<()>;
-    /// Replaces a destination if its version is still `expected_version`; it is tried again
-    /// at once.
-    async fn update_destination(
-        &mut self,
-        d: &tater_domain::Destination,
-        expected_version: i64,
-        audit: &AuditDraft,
-    ) -> Result<()>;
-    /// Deletes a destination and its queued entries.
-    async fn delete_destination(
-        &mut self,
-        id: tater_domain::DestinationId,
-        audit: &AuditDraft,
-    ) -> Result<()>;
-    async fn destinations(
-        &mut self,
-    ) -> Result<Vec<(tater_domain::Destination, tater_domain::DeliveryState)>>;
-    /// One destination (locked in write mode).
-    async fn destination(
-        &mut self,
-        id: tater_domain::DestinationId,
-    ) -> Result<Option<(tater_domain::Destination, tater_domain::DeliveryState)>>;
-    async fn dead_letters(
-        &mut self,
-        id: tater_domain::DestinationId,
-        limit: u32,
-    ) -> Result<Vec<DeadLetter>>;
-    /// Queues a destination's dead letters again; returns how many (audited when any).
-    async fn replay_dead_letters(
-        &mut self,
-        id: tater_domain::DestinationId,
-        audit: &AuditDraft,
-    ) -> Result<u64>;
 
     /// The tenant's audit head: the last sequence number and its hash (0 and the genesis hash
     /// for an empty log).
@@ -499,6 +414,13 @@ pub trait TenantTx: Send {
         upto_seq: i64,
     ) -> Result<Vec<tater_audit::Checkpoint>>;
 
+    /// Records an event that changed no row but belongs in the audit log (a full data export).
+    async fn record_event(&mut self, audit: &AuditDraft) -> Result<()>;
+}
+
+/// Members, API keys and invitations of the tenant.
+#[async_trait]
+pub trait MembersTx: Send {
     async fn members(&mut self) -> Result<Vec<(Membership, User)>>;
 
     /// One member of this tenant (locked for update in a PostgreSQL write transaction).
@@ -564,7 +486,13 @@ pub trait TenantTx: Send {
         at: Timestamp,
         audit: &AuditDraft,
     ) -> Result<()>;
+}
 
+/// Enrolled endpoints and enrollment tokens.
+#[async_trait]
+pub trait EndpointsTx: Send {
+    /// The organization's endpoint with this (lower-case) hostname.
+    async fn endpoint_named(&mut self, hostname: &str) -> Result<Option<Endpoint>>;
     async fn enrollment_tokens(&mut self) -> Result<Vec<EnrollmentToken>>;
     /// Stores a token of this tenant (whatever `token.org` says).
     async fn insert_enrollment_token(
@@ -591,7 +519,11 @@ pub trait TenantTx: Send {
     ) -> Result<()>;
     /// Deletes the endpoint with its scans and results.
     async fn delete_endpoint(&mut self, id: EndpointId, audit: &AuditDraft) -> Result<()>;
+}
 
+/// Scans, results and posture.
+#[async_trait]
+pub trait ScansTx: Send {
     async fn scan(&mut self, id: ScanId) -> Result<Option<Scan>>;
     /// Stores a scan and its results, and makes it the endpoint's latest scan if it finished
     /// after the current one.
@@ -640,11 +572,124 @@ pub trait TenantTx: Send {
         limit: u32,
         max_bytes: u64,
     ) -> Result<(Vec<LatestResult>, bool)>;
+}
 
-    /// Records an event that changed no row but belongs in the audit log (a full data export).
-    async fn record_event(&mut self, audit: &AuditDraft) -> Result<()>;
+/// Script jobs and agent commands.
+#[async_trait]
+pub trait JobsTx: Send {
+    /// Stores a job and its targets (all pending).
+    async fn insert_job(
+        &mut self,
+        job: &tater_domain::Job,
+        targets: &[tater_domain::JobTarget],
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    /// A job and how it stands on each endpoint.
+    async fn job(
+        &mut self,
+        id: RecordId,
+    ) -> Result<Option<(tater_domain::Job, Vec<tater_domain::JobTarget>)>>;
+    /// Jobs newest first (by creation time, then id), each with its targets, created before
+    /// `before`: at most `limit` jobs and about `max_bytes` of scripts and output (at least
+    /// one job), and whether more follow.
+    #[allow(clippy::type_complexity)]
+    async fn jobs(
+        &mut self,
+        before: Option<(Timestamp, RecordId)>,
+        limit: u32,
+        max_bytes: u64,
+    ) -> Result<(Vec<(tater_domain::Job, Vec<tater_domain::JobTarget>)>, bool)>;
+    /// The pending commands of an endpoint, oldest first, now marked sent.
+    async fn take_commands(
+        &mut self,
+        endpoint: EndpointId,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<tater_domain::Job>>;
+    /// Jobs with targets still pending, oldest first, each with those targets' hostnames:
+    /// only `job`, or only jobs created before `created_before`, or any; at most `limit` jobs.
+    /// Locked in write mode.
+    async fn pending_targets(
+        &mut self,
+        job: Option<RecordId>,
+        created_before: Option<Timestamp>,
+        limit: u32,
+    ) -> Result<Vec<(RecordId, Vec<String>)>>;
+    /// Ends a job's still-pending targets as `status` (cancelled or expired) with `reason`;
+    /// returns how many it ended, and writes `audit` only when that is more than none.
+    async fn end_pending_targets(
+        &mut self,
+        job: RecordId,
+        status: tater_domain::TargetStatus,
+        reason: &str,
+        now: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<u64>;
+    /// Records an endpoint's outcome of a command it was sent; `NotFound` unless the command
+    /// is this endpoint's and still awaiting its outcome.
+    async fn finish_command(
+        &mut self,
+        job: RecordId,
+        outcome: &tater_domain::JobTarget,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+}
 
-    async fn commit(self: Box<Self>) -> Result<()>;
+/// The organization's settings document.
+#[async_trait]
+pub trait SettingsTx: Send {
+    /// The organization's settings (defaults when never saved); locked in write mode, so
+    /// what a write transaction decides under them holds until it commits.
+    async fn settings(&mut self) -> Result<OrgSettings>;
+    async fn put_settings(
+        &mut self,
+        s: &OrgSettings,
+        now: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+}
+
+/// SIEM destinations and their dead letters.
+#[async_trait]
+pub trait SiemTx: Send {
+    async fn insert_destination(
+        &mut self,
+        d: &tater_domain::Destination,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    /// Replaces a destination if its version is still `expected_version`; it is tried again
+    /// at once.
+    async fn update_destination(
+        &mut self,
+        d: &tater_domain::Destination,
+        expected_version: i64,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    /// Deletes a destination and its queued entries.
+    async fn delete_destination(
+        &mut self,
+        id: tater_domain::DestinationId,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    async fn destinations(
+        &mut self,
+    ) -> Result<Vec<(tater_domain::Destination, tater_domain::DeliveryState)>>;
+    /// One destination (locked in write mode).
+    async fn destination(
+        &mut self,
+        id: tater_domain::DestinationId,
+    ) -> Result<Option<(tater_domain::Destination, tater_domain::DeliveryState)>>;
+    async fn dead_letters(
+        &mut self,
+        id: tater_domain::DestinationId,
+        limit: u32,
+    ) -> Result<Vec<DeadLetter>>;
+    /// Queues a destination's dead letters again; returns how many (audited when any).
+    async fn replay_dead_letters(
+        &mut self,
+        id: tater_domain::DestinationId,
+        audit: &AuditDraft,
+    ) -> Result<u64>;
 }
 
 /// A transaction on identity data. Each write names the organizations whose audit logs record

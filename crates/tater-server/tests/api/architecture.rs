@@ -109,7 +109,7 @@ fn no_production_code_makes_a_system_permit() {
             "crates/tater-domain/src/lib.rs",
             "crates/tater-domain/src/policy.rs",
             "crates/tater-domain/src/scope.rs",
-            "crates/tater-store/src/engine.rs",
+            "crates/tater-store/src/engine/mod.rs",
             "crates/tater-store/src/lib.rs",
         ]
     );

@@ -1,0 +1,426 @@
+//! Members, API keys and invitations, seen from inside one organization.
+
+use super::*;
+
+pub(super) const USER_COLUMNS: &str = "id, email, display_name, password_hash, entra_oid, \
+     tokens_valid_after, created_at, updated_at";
+pub(super) const ORG_COLUMNS: &str = "id, name, entra_tenant_id, created_at, updated_at";
+pub(super) const MEMBERSHIP_COLUMNS: &str = "m.tenant_id AS m_tenant_id, m.user_id AS m_user_id, \
+     m.role AS m_role, m.created_at AS m_created_at, m.updated_at AS m_updated_at";
+pub(super) const KEY_COLUMNS: &str = "id, user_id, tenant_id, key_hash, prefix, name, role, \
+     created_at, expires_at, last_used_at, revoked_at";
+
+pub(super) const INVITATION_COLUMNS: &str = "tenant_id, id, email, role, status, invited_by, \
+     invited_by_email, created_at, expires_at, decided_at, user_id";
+
+pub(super) fn invitation_from_row(r: &impl RowRead) -> Result<tater_domain::Invitation> {
+    let email: String = r.try_get("email")?;
+    let status: String = r.try_get("status")?;
+    Ok(tater_domain::Invitation {
+        id: parse_col(r, "id")?,
+        org: parse_col(r, "tenant_id")?,
+        email: Email::parse(&email).map_err(|_| corrupt("email"))?,
+        role: parse_col(r, "role")?,
+        status: status.parse().map_err(|_| corrupt("status"))?,
+        invited_by: r.try_get("invited_by")?,
+        invited_by_email: r.try_get("invited_by_email")?,
+        created_at: ts(r, "created_at")?,
+        expires_at: ts(r, "expires_at")?,
+        decided_at: opt_ts(r, "decided_at")?,
+        user: parse_opt_col(r, "user_id")?,
+    })
+}
+
+/// Reads a user from columns named `<prefix><column>`.
+pub(super) fn user_from_row(row: &impl RowRead, prefix: &str) -> Result<User> {
+    let col = |c: &str| format!("{prefix}{c}");
+    let email: String = row.try_get(col("email").as_str())?;
+    Ok(User {
+        id: parse_col(row, &col("id"))?,
+        email: Email::parse(&email).map_err(|_| corrupt("email"))?,
+        display_name: row.try_get(col("display_name").as_str())?,
+        password_hash: row.try_get(col("password_hash").as_str())?,
+        entra_oid: row.try_get(col("entra_oid").as_str())?,
+        tokens_valid_after: ts(row, &col("tokens_valid_after"))?,
+        created_at: ts(row, &col("created_at"))?,
+        updated_at: ts(row, &col("updated_at"))?,
+    })
+}
+
+/// `USER_COLUMNS` of table alias `u`, renamed `u_<column>`.
+pub(super) fn user_columns_as_u() -> String {
+    USER_COLUMNS
+        .split(", ")
+        .map(|c| format!("u.{c} AS u_{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(super) fn org_from_row(row: &impl RowRead) -> Result<Org> {
+    Ok(Org {
+        id: parse_col(row, "id")?,
+        name: row.try_get("name")?,
+        entra_tenant_id: row.try_get("entra_tenant_id")?,
+        created_at: ts(row, "created_at")?,
+        updated_at: ts(row, "updated_at")?,
+    })
+}
+
+/// Reads a membership from the columns of `MEMBERSHIP_COLUMNS`.
+pub(super) fn membership_from_row(row: &impl RowRead) -> Result<Membership> {
+    Ok(Membership {
+        org: parse_col(row, "m_tenant_id")?,
+        user: parse_col(row, "m_user_id")?,
+        role: parse_col(row, "m_role")?,
+        created_at: ts(row, "m_created_at")?,
+        updated_at: ts(row, "m_updated_at")?,
+    })
+}
+
+/// Memberships from a `LEFT JOIN`: none when the joined columns are null.
+pub(super) fn memberships_from_rows(rows: &[impl RowRead]) -> Result<Vec<Membership>> {
+    let mut out = Vec::new();
+    for row in rows {
+        if row.try_get::<Option<String>>("m_tenant_id")?.is_some() {
+            out.push(membership_from_row(row)?);
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn key_from_row(row: &impl RowRead) -> Result<ApiKey> {
+    Ok(ApiKey {
+        id: parse_col(row, "id")?,
+        user: parse_col(row, "user_id")?,
+        org: parse_opt_col(row, "tenant_id")?,
+        key_hash: row.try_get("key_hash")?,
+        prefix: row.try_get("prefix")?,
+        name: row.try_get("name")?,
+        role: parse_opt_col(row, "role")?,
+        created_at: ts(row, "created_at")?,
+        expires_at: opt_ts(row, "expires_at")?,
+        last_used_at: opt_ts(row, "last_used_at")?,
+        revoked_at: opt_ts(row, "revoked_at")?,
+    })
+}
+
+pub(super) async fn insert_user_row<D: Driver>(conn: &mut Conn<D>, user: &User) -> Result<()> {
+    D::query(
+        "INSERT INTO users (id, email, display_name, password_hash, entra_oid, \
+         tokens_valid_after, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(user.id.to_string())
+    .bind(user.email.as_str())
+    .bind(&user.display_name)
+    .bind(&user.password_hash)
+    .bind(&user.entra_oid)
+    .bind(user.tokens_valid_after.millis())
+    .bind(user.created_at.millis())
+    .bind(user.updated_at.millis())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn insert_key_row<D: Driver>(conn: &mut Conn<D>, key: &ApiKey) -> Result<()> {
+    D::query(
+        "INSERT INTO api_keys (id, user_id, tenant_id, key_hash, prefix, name, role, \
+         created_at, expires_at, last_used_at, revoked_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(key.id.to_string())
+    .bind(key.user.to_string())
+    .bind(key.org.map(|o| o.to_string()))
+    .bind(&key.key_hash)
+    .bind(&key.prefix)
+    .bind(&key.name)
+    .bind(key.role.map(|r| r.as_str()))
+    .bind(key.created_at.millis())
+    .bind(key.expires_at.map(Timestamp::millis))
+    .bind(key.last_used_at.map(Timestamp::millis))
+    .bind(key.revoked_at.map(Timestamp::millis))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl<D: Driver> MembersTx for EngineTenantTx<D> {
+    async fn members(&mut self) -> Result<Vec<(Membership, User)>> {
+        let sql = format!(
+            "SELECT {MEMBERSHIP_COLUMNS}, {} FROM memberships m \
+             JOIN users u ON u.id = m.user_id WHERE m.tenant_id = $1 ORDER BY u.email",
+            user_columns_as_u()
+        );
+        let rows = D::query(&sql)
+            .bind(self.tenant())
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((membership_from_row(r)?, user_from_row(r, "u_")?)))
+            .collect()
+    }
+
+    async fn member(&mut self, user: UserId) -> Result<Option<(Membership, User)>> {
+        let lock = if self.mode == Mode::Write {
+            " FOR UPDATE OF m"
+        } else {
+            ""
+        };
+        let lock = if D::LOCK.is_empty() { "" } else { lock };
+        let sql = format!(
+            "SELECT {MEMBERSHIP_COLUMNS}, {} FROM memberships m \
+             JOIN users u ON u.id = m.user_id WHERE m.tenant_id = $1 AND m.user_id = $2{lock}",
+            user_columns_as_u()
+        );
+        let row = D::query(&sql)
+            .bind(self.tenant())
+            .bind(user.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref()
+            .map(|r| Ok((membership_from_row(r)?, user_from_row(r, "u_")?)))
+            .transpose()
+    }
+
+    async fn count_members_with(&mut self, roles: &[Role]) -> Result<i64> {
+        if roles.is_empty() {
+            return Ok(0);
+        }
+        // Lock the rows counted, so two concurrent demotions cannot both pass.
+        let lock = if self.mode == Mode::Write {
+            D::LOCK
+        } else {
+            ""
+        };
+        let placeholders: Vec<String> = (0..roles.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT user_id FROM memberships WHERE tenant_id = $1 AND role IN ({}){lock}",
+            placeholders.join(", ")
+        );
+        let mut q = D::query(&sql).bind(self.tenant());
+        for r in roles {
+            q = q.bind(r.as_str());
+        }
+        Ok(q.fetch_all(&mut *self.tx).await?.len() as i64)
+    }
+
+    async fn insert_user(&mut self, user: &User, audit: &AuditDraft) -> Result<()> {
+        insert_user_row::<D>(&mut self.tx, user).await?;
+        self.audited(audit).await
+    }
+
+    async fn add_member(&mut self, m: &Membership, audit: &AuditDraft) -> Result<()> {
+        D::query(
+            "INSERT INTO memberships (tenant_id, user_id, role, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(self.tenant())
+        .bind(m.user.to_string())
+        .bind(m.role.as_str())
+        .bind(m.created_at.millis())
+        .bind(m.updated_at.millis())
+        .execute(&mut *self.tx)
+        .await?;
+        self.audited(audit).await
+    }
+
+    async fn set_member_role(
+        &mut self,
+        user: UserId,
+        role: Role,
+        now: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        let done = D::query(
+            "UPDATE memberships SET role = $3, updated_at = $4 WHERE tenant_id = $1 AND user_id = $2",
+        )
+        .bind(self.tenant())
+        .bind(user.to_string())
+        .bind(role.as_str())
+        .bind(now.millis())
+        .execute(&mut *self.tx)
+        .await?;
+        self.audit_if_touched(done.rows_affected(), audit).await
+    }
+
+    async fn remove_member(&mut self, user: UserId, audit: &AuditDraft) -> Result<()> {
+        let done = D::query("DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2")
+            .bind(self.tenant())
+            .bind(user.to_string())
+            .execute(&mut *self.tx)
+            .await?;
+        self.audit_if_touched(done.rows_affected(), audit).await
+    }
+
+    async fn api_keys(&mut self) -> Result<Vec<(ApiKey, User)>> {
+        let sql = format!(
+            "SELECT {}, {} FROM api_keys k JOIN users u ON u.id = k.user_id \
+             WHERE k.tenant_id = $1 ORDER BY k.created_at DESC, k.id",
+            KEY_COLUMNS
+                .split(", ")
+                .map(|c| format!("k.{c}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            user_columns_as_u()
+        );
+        let rows = D::query(&sql)
+            .bind(self.tenant())
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((key_from_row(r)?, user_from_row(r, "u_")?)))
+            .collect()
+    }
+
+    async fn insert_api_key(&mut self, key: &ApiKey, audit: &AuditDraft) -> Result<()> {
+        let bound = ApiKey {
+            org: Some(self.scope.org()),
+            ..key.clone()
+        };
+        insert_key_row::<D>(&mut self.tx, &bound).await?;
+        self.audited(audit).await
+    }
+
+    async fn api_key_here(&mut self, id: ApiKeyId) -> Result<Option<(ApiKey, Option<Role>)>> {
+        let lock = if self.mode == Mode::Write {
+            " FOR UPDATE OF k"
+        } else {
+            ""
+        };
+        let lock = if D::LOCK.is_empty() { "" } else { lock };
+        let sql = format!(
+            "SELECT {}, m.role AS owner_role FROM api_keys k LEFT JOIN memberships m \
+             ON m.tenant_id = k.tenant_id AND m.user_id = k.user_id \
+             WHERE k.tenant_id = $1 AND k.id = $2{lock}",
+            KEY_COLUMNS
+                .split(", ")
+                .map(|c| format!("k.{c}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        let row = D::query(&sql)
+            .bind(self.tenant())
+            .bind(id.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref()
+            .map(|r| Ok((key_from_row(r)?, parse_opt_col(r, "owner_role")?)))
+            .transpose()
+    }
+
+    async fn invitations(&mut self, limit: u32) -> Result<Vec<tater_domain::Invitation>> {
+        let sql = format!(
+            "SELECT {INVITATION_COLUMNS} FROM invitations WHERE tenant_id = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT {limit}"
+        );
+        let rows = D::query(&sql)
+            .bind(self.tenant())
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(invitation_from_row).collect()
+    }
+
+    async fn invitation(
+        &mut self,
+        id: tater_domain::InvitationId,
+    ) -> Result<Option<tater_domain::Invitation>> {
+        let lock = if self.mode == Mode::Write {
+            D::LOCK
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT {INVITATION_COLUMNS} FROM invitations WHERE tenant_id = $1 AND id = $2{lock}"
+        );
+        let row = D::query(&sql)
+            .bind(self.tenant())
+            .bind(id.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(invitation_from_row).transpose()
+    }
+
+    async fn pending_invitation(
+        &mut self,
+        email: &Email,
+    ) -> Result<Option<tater_domain::Invitation>> {
+        let lock = if self.mode == Mode::Write {
+            D::LOCK
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT {INVITATION_COLUMNS} FROM invitations WHERE tenant_id = $1 AND email = $2 \
+             AND status = 'pending'{lock}"
+        );
+        let row = D::query(&sql)
+            .bind(self.tenant())
+            .bind(email.as_str())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(invitation_from_row).transpose()
+    }
+
+    async fn insert_invitation(
+        &mut self,
+        i: &tater_domain::Invitation,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        D::query(&format!(
+            "INSERT INTO invitations ({INVITATION_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(self.tenant())
+        .bind(i.id.to_string())
+        .bind(i.email.as_str())
+        .bind(i.role.as_str())
+        .bind(i.status.as_str())
+        .bind(&i.invited_by)
+        .bind(&i.invited_by_email)
+        .bind(i.created_at.millis())
+        .bind(i.expires_at.millis())
+        .bind(i.decided_at.map(Timestamp::millis))
+        .bind(i.user.map(|u| u.to_string()))
+        .execute(&mut *self.tx)
+        .await?;
+        self.audited(audit).await
+    }
+
+    async fn close_invitation(
+        &mut self,
+        id: tater_domain::InvitationId,
+        status: tater_domain::InvitationStatus,
+        at: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        let done = D::query(
+            "UPDATE invitations SET status = $3, decided_at = $4 \
+             WHERE tenant_id = $1 AND id = $2 AND status = 'pending'",
+        )
+        .bind(self.tenant())
+        .bind(id.to_string())
+        .bind(status.as_str())
+        .bind(at.millis())
+        .execute(&mut *self.tx)
+        .await?;
+        self.audit_if_touched(done.rows_affected(), audit).await
+    }
+
+    async fn revoke_api_key(
+        &mut self,
+        id: ApiKeyId,
+        now: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        let sql = "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 \
+             AND revoked_at IS NULL";
+        let done = D::query(sql)
+            .bind(self.tenant())
+            .bind(id.to_string())
+            .bind(now.millis())
+            .execute(&mut *self.tx)
+            .await?;
+        self.audit_if_touched(done.rows_affected(), audit).await
+    }
+}

@@ -1,0 +1,131 @@
+//! The SQL both engines share, written once over a [`Driver`] (see `driver.rs`): the
+//! transaction types and their trait implementations are generic, and `sqlite.rs` and
+//! `postgres.rs` name them with their own driver. Where the engines differ, `sql.rs` and the
+//! driver's constants say how.
+
+use crate::driver::{Bound as _, Conn, Driver, RowRead};
+use crate::tx::*;
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::types::Json;
+use tater_domain::module::{ListQuery, Record, RecordMeta};
+use tater_domain::{
+    ApiKey, ApiKeyId, AuditDraft, AuditEntry, CheckStatus, Counts, DeliveryState, Destination,
+    DestinationId, Email, Endpoint, EndpointId, EnrollmentToken, EnrollmentTokenId, Membership,
+    Org, OrgId, RecordId, Role, Scan, ScanId, ScanResult, TenantScope, Timestamp, User, UserId,
+};
+
+use crate::sql::{Arg, SqlBuilder, byte_length, integer_expr, push_conditions, push_page};
+use crate::{
+    AuditQuery, AuditSettings, DeadLetter, DeliveryTx, DueDestination, EndpointQuery, IdentityTx,
+    LatestResult, Mode, Result, ResultCount, ResultFilter, ResultGroup, ResultKey, StoreError,
+    TenantTx, data_json, fit_page, json_size,
+};
+
+mod audit;
+mod endpoints;
+mod identity;
+mod jobs;
+mod members;
+mod records;
+mod scans;
+mod settings;
+mod siem;
+
+// Row readers and helpers the capability modules share.
+use audit::*;
+use endpoints::*;
+use members::*;
+use scans::*;
+
+pub(crate) use audit::seal_legacy_entries;
+pub(crate) use identity::EngineIdentityTx;
+pub(crate) use siem::EngineDeliveryTx;
+
+fn bind_args<'q, D: Driver>(mut q: D::Query<'q>, args: &'q [Arg]) -> D::Query<'q> {
+    for a in args {
+        q = match a {
+            Arg::Text(s) => q.bind(s.as_str()),
+            Arg::Int(i) => q.bind(*i),
+            Arg::Real(r) => q.bind(*r),
+        };
+    }
+    q
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+fn parse_col<T: std::str::FromStr>(row: &impl RowRead, col: &str) -> Result<T> {
+    let s: String = row.try_get(col)?;
+    s.parse().map_err(|_| corrupt(col))
+}
+
+fn parse_opt_col<T: std::str::FromStr>(row: &impl RowRead, col: &str) -> Result<Option<T>> {
+    let s: Option<String> = row.try_get(col)?;
+    s.map(|s| s.parse().map_err(|_| corrupt(col))).transpose()
+}
+
+fn ts(row: &impl RowRead, col: &str) -> Result<Timestamp> {
+    Ok(Timestamp::from_millis(row.try_get::<i64>(col)?))
+}
+
+fn opt_ts(row: &impl RowRead, col: &str) -> Result<Option<Timestamp>> {
+    Ok(row.try_get::<Option<i64>>(col)?.map(Timestamp::from_millis))
+}
+
+/// A transaction on one tenant's data.
+pub struct EngineTenantTx<D: Driver> {
+    pub(crate) tx: sqlx::Transaction<'static, D::Db>,
+    pub(crate) scope: TenantScope,
+    pub(crate) mode: Mode,
+    pub(crate) audit: std::sync::Arc<AuditSettings>,
+    /// A write was refused (read-only permit): the transaction can only roll back.
+    pub(crate) refused: bool,
+}
+
+impl<D: Driver> EngineTenantTx<D> {
+    fn tenant(&self) -> String {
+        self.scope.org().to_string()
+    }
+
+    /// Appends the audit entry of a write. Every write of tenant data comes with one,
+    /// so this is also where a write under a read-only permit is refused (and the
+    /// transaction, never committed, rolls the write back).
+    async fn audited(&mut self, audit: &AuditDraft) -> Result<()> {
+        if self.mode != Mode::Write {
+            // The row change before the entry already ran: make sure it never commits.
+            self.refused = true;
+            return Err(StoreError::ReadOnly);
+        }
+        let org = self.scope.org();
+        append_audit::<D>(&mut self.tx, &self.audit, org, audit).await
+    }
+}
+
+impl<D: Driver> EngineTenantTx<D> {
+    /// Writes the audit entry of a change that had to touch a row; `NotFound` if it
+    /// touched none (another tenant's or a missing row).
+    async fn audit_if_touched(&mut self, rows: u64, audit: &AuditDraft) -> Result<()> {
+        if rows == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.audited(audit).await
+    }
+}
+
+#[async_trait]
+impl<D: Driver> TenantTx for EngineTenantTx<D> {
+    fn scope(&self) -> TenantScope {
+        self.scope
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        if self.refused {
+            // Dropping the transaction rolls it back.
+            return Err(StoreError::ReadOnly);
+        }
+        Ok(self.tx.commit().await?)
+    }
+}

@@ -1,0 +1,228 @@
+//! Module records: the generic rows every declared module keeps.
+
+use super::*;
+
+pub(super) const RECORD_COLUMNS: &str =
+    "id, data, version, created_at, updated_at, created_by, updated_by";
+pub(super) fn record_from_row(row: &impl RowRead) -> Result<Record> {
+    let Json(data): Json<Value> = row.try_get("data")?;
+    let Value::Object(data) = data else {
+        return Err(corrupt("record data is not an object"));
+    };
+    Ok(Record {
+        meta: RecordMeta {
+            id: parse_col(row, "id")?,
+            version: row.try_get("version")?,
+            created_at: ts(row, "created_at")?,
+            updated_at: ts(row, "updated_at")?,
+            created_by: row.try_get("created_by")?,
+            updated_by: row.try_get("updated_by")?,
+        },
+        data,
+    })
+}
+
+impl<D: Driver> EngineTenantTx<D> {
+    /// After an update or delete touched no row: was the record deleted, or changed?
+    async fn missing_or_changed(&mut self, module: &str, id: RecordId) -> StoreError {
+        match self.get_record(module, id).await {
+            Ok(Some(_)) => StoreError::Conflict("the record was changed by someone else".into()),
+            Ok(None) => StoreError::NotFound,
+            Err(e) => e,
+        }
+    }
+}
+
+#[async_trait]
+impl<D: Driver> RecordsTx for EngineTenantTx<D> {
+    async fn get_record(&mut self, module: &str, id: RecordId) -> Result<Option<Record>> {
+        let lock = if self.mode == Mode::Write {
+            D::LOCK
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM records \
+             WHERE tenant_id = $1 AND module = $2 AND id = $3{lock}"
+        );
+        let row = D::query(&sql)
+            .bind(self.tenant())
+            .bind(module)
+            .bind(id.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    async fn list_records(&mut self, module: &str, query: &ListQuery) -> Result<Vec<Record>> {
+        let mut b = SqlBuilder::new(
+            D::KIND,
+            format!("SELECT {RECORD_COLUMNS} FROM records WHERE tenant_id = $1 AND module = $2"),
+            2,
+        );
+        push_conditions(&mut b, &query.filter);
+        push_page(&mut b, query);
+        let tenant = self.tenant();
+        let q = D::query(&b.sql).bind(tenant).bind(module);
+        let rows = bind_args::<D>(q, &b.args).fetch_all(&mut *self.tx).await?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    async fn page_records(
+        &mut self,
+        module: &str,
+        query: &ListQuery,
+        max_bytes: u64,
+    ) -> Result<(Vec<Record>, bool)> {
+        // First the ids and sizes of the candidates, in page order; then only the rows
+        // that fit are read whole.
+        let mut b = SqlBuilder::new(
+            D::KIND,
+            "SELECT id, size_bytes FROM records WHERE tenant_id = $1 AND module = $2".to_owned(),
+            2,
+        );
+        push_conditions(&mut b, &query.filter);
+        push_page(&mut b, query);
+        let tenant = self.tenant();
+        let sized = bind_args::<D>(D::query(&b.sql).bind(&tenant).bind(module), &b.args)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        let sizes = sized
+            .iter()
+            .map(|r| r.try_get::<i64>("size_bytes"))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let (n, more) = fit_page(&sizes, query.limit, max_bytes);
+        if n == 0 {
+            return Ok((Vec::new(), false));
+        }
+        let ids = sized[..n]
+            .iter()
+            .map(|r| r.try_get::<String>("id"))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut b = SqlBuilder::new(
+            D::KIND,
+            format!(
+                "SELECT {RECORD_COLUMNS} FROM records WHERE tenant_id = $1 AND module = $2 AND id"
+            ),
+            2,
+        );
+        b.in_list(ids.iter().map(|id| Arg::Text(id.clone())));
+        let rows = bind_args::<D>(D::query(&b.sql).bind(&tenant).bind(module), &b.args)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        let mut by_id: std::collections::HashMap<String, Record> = std::collections::HashMap::new();
+        for row in &rows {
+            let r = record_from_row(row)?;
+            by_id.insert(r.meta.id.to_string(), r);
+        }
+        // In page order; a row deleted between the two reads is simply not there.
+        Ok((ids.iter().filter_map(|id| by_id.remove(id)).collect(), more))
+    }
+
+    async fn count_by(
+        &mut self,
+        module: &str,
+        fields: &[&'static str],
+    ) -> Result<Vec<(Vec<Option<i64>>, i64)>> {
+        let exprs: Vec<String> = fields.iter().map(|f| integer_expr(D::KIND, f)).collect();
+        let keys: Vec<String> = (1..=fields.len()).map(|i| i.to_string()).collect();
+        let sql = format!(
+            "SELECT {}, COUNT(*) AS n FROM records WHERE tenant_id = $1 AND module = $2 \
+             GROUP BY {}",
+            exprs.join(", "),
+            keys.join(", ")
+        );
+        let rows = D::query(&sql)
+            .bind(self.tenant())
+            .bind(module)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let mut key = Vec::with_capacity(fields.len());
+                for i in 0..fields.len() {
+                    key.push(row.try_get_at::<Option<i64>>(i)?);
+                }
+                Ok((key, row.try_get::<i64>("n")?))
+            })
+            .collect()
+    }
+
+    async fn insert_record(
+        &mut self,
+        module: &str,
+        record: &Record,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        let m = &record.meta;
+        D::query(
+            "INSERT INTO records (tenant_id, module, id, data, version, created_at, \
+             updated_at, created_by, updated_by, size_bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(self.tenant())
+        .bind(module)
+        .bind(m.id.to_string())
+        .bind(Json(data_json(record)))
+        .bind(m.version)
+        .bind(m.created_at.millis())
+        .bind(m.updated_at.millis())
+        .bind(&m.created_by)
+        .bind(&m.updated_by)
+        .bind(json_size(&data_json(record)))
+        .execute(&mut *self.tx)
+        .await?;
+        self.audited(audit).await
+    }
+
+    async fn update_record(
+        &mut self,
+        module: &str,
+        record: &Record,
+        expected_version: i64,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        let m = &record.meta;
+        let done = D::query(
+            "UPDATE records SET data = $4, version = $5, updated_at = $6, updated_by = $7, \
+             size_bytes = $9 WHERE tenant_id = $1 AND module = $2 AND id = $3 AND version = $8",
+        )
+        .bind(self.tenant())
+        .bind(module)
+        .bind(m.id.to_string())
+        .bind(Json(data_json(record)))
+        .bind(m.version)
+        .bind(m.updated_at.millis())
+        .bind(&m.updated_by)
+        .bind(expected_version)
+        .bind(json_size(&data_json(record)))
+        .execute(&mut *self.tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(self.missing_or_changed(module, m.id).await);
+        }
+        self.audited(audit).await
+    }
+
+    async fn delete_record(
+        &mut self,
+        module: &str,
+        id: RecordId,
+        expected_version: i64,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        let done = D::query(
+            "DELETE FROM records WHERE tenant_id = $1 AND module = $2 AND id = $3 \
+             AND version = $4",
+        )
+        .bind(self.tenant())
+        .bind(module)
+        .bind(id.to_string())
+        .bind(expected_version)
+        .execute(&mut *self.tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(self.missing_or_changed(module, id).await);
+        }
+        self.audited(audit).await
+    }
+}
