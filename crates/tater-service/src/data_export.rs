@@ -190,7 +190,10 @@ async fn fill(s: &Service, actor: &Actor, archive: &mut Archive) -> ServiceResul
             "enrollment-tokens.json",
             crate::to_values(&s.list_enrollment_tokens(actor).await?)?,
         ),
-        ("siem-destinations.json", s.list_destinations(actor).await?),
+        (
+            "siem-destinations.json",
+            crate::to_values(&s.list_destinations(actor).await?)?,
+        ),
     ];
     for (name, items) in lists {
         archive.array(name, Box::new(OnePage(Some(items)))).await?;

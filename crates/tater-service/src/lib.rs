@@ -60,7 +60,8 @@ pub use records::{HeatMap, Page, RecordExport, to_values};
 pub use scans::Ingested;
 pub use secrets::{API_KEY_PREFIX, generate_api_key, hash_api_key, is_well_formed_api_key};
 pub use siem_destinations::{
-    DeadLetterView, Replayed, SiemSupport, TestDelivery, destination_view,
+    DeadLetterView, DeliveryHealth, DeliveryView, DestinationSettings, DestinationView, Replayed,
+    SiemSupport, TestDelivery, destination_view,
 };
 
 /// Settings the use cases need; the server fills them from flags and environment.

@@ -5,7 +5,7 @@
 
 use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tater_domain::policy::{Action, authorize};
 use tater_domain::{
     Actor, AuditAction, AuditDraft, AuditEntry, AuditId, AuditSeal, DeliveryState, Destination,
@@ -13,7 +13,9 @@ use tater_domain::{
 };
 use tater_siem::Event;
 use tater_siem::deliver::{Failure, Sender, Target};
-use tater_siem::destination::{self, DestinationInput, Spec, secret_context, stored_spec};
+use tater_siem::destination::{
+    self, DestinationInput, Spec, SyslogConfig, WebhookConfig, secret_context, stored_spec,
+};
 use tater_siem::secret_box::SecretBox;
 use tater_store::{Mode, TenantTx};
 
@@ -60,61 +62,121 @@ pub struct Replayed {
 }
 const MAX_DEAD_LETTERS_SHOWN: u32 = 500;
 
+/// A destination's kind and settings as stored (never its secret).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum DestinationSettings {
+    Syslog(SyslogConfig),
+    Webhook(WebhookConfig),
+}
+
+/// How delivery to a destination is going, in one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryHealth {
+    /// Nothing waiting.
+    Ok,
+    /// Entries waiting, no failure.
+    Delivering,
+    /// Failing for less than the server's failing threshold.
+    Retrying,
+    /// Failing for longer than the threshold.
+    Failing,
+    /// Switched off; entries keep queueing.
+    Disabled,
+}
+
+/// Delivery status of a destination.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryView {
+    pub state: DeliveryHealth,
+    /// Entries waiting.
+    pub pending: i64,
+    /// Seconds since the oldest waiting entry was written.
+    pub lag_seconds: Option<i64>,
+    pub oldest_pending_at: Option<Timestamp>,
+    pub delivered: i64,
+    pub dead_letters: i64,
+    pub last_success_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<Timestamp>,
+    /// Since when deliveries have failed without a success in between.
+    pub failing_since: Option<Timestamp>,
+    pub consecutive_failures: i64,
+    pub next_attempt_at: Option<Timestamp>,
+}
+
 /// A destination as the API shows it: settings, never the secret, and delivery status.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "SiemDestination")]
+pub struct DestinationView {
+    pub id: DestinationId,
+    #[serde(flatten)]
+    pub settings: DestinationSettings,
+    pub name: String,
+    pub enabled: bool,
+    /// Present (true) when a webhook secret is stored; the secret itself is never shown.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub secret_set: bool,
+    pub delivery: DeliveryView,
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A destination as the API shows it; `None` if its stored settings do not read back.
 pub fn destination_view(
     d: &Destination,
     s: &DeliveryState,
     now: Timestamp,
     failing_after_secs: i64,
-) -> Value {
-    let mut v = Map::new();
-    v.insert("id".into(), json!(d.id));
-    v.insert("type".into(), json!(d.kind.as_str()));
-    v.insert("name".into(), json!(d.name));
-    v.insert("enabled".into(), json!(d.enabled));
-    if let Value::Object(config) = &d.config {
-        v.extend(config.clone());
-    }
-    if d.secret_enc.is_some() {
-        v.insert("secretSet".into(), json!(true));
-    }
+) -> Option<DestinationView> {
+    let settings = match stored_spec(d.kind, &d.config)? {
+        Spec::Syslog(c) => DestinationSettings::Syslog(c),
+        Spec::Webhook { config, .. } => DestinationSettings::Webhook(config),
+    };
     let state = if !d.enabled {
-        "disabled"
+        DeliveryHealth::Disabled
     } else if let Some(since) = s.failing_since {
         if now.millis() - since.millis() >= failing_after_secs * 1000 {
-            "failing"
+            DeliveryHealth::Failing
         } else {
-            "retrying"
+            DeliveryHealth::Retrying
         }
     } else if s.pending > 0 {
-        "delivering"
+        DeliveryHealth::Delivering
     } else {
-        "ok"
+        DeliveryHealth::Ok
     };
     let lag = s
         .oldest_pending_at
         .map(|t| (now.millis() - t.millis()).max(0) / 1000);
-    v.insert(
-        "delivery".into(),
-        json!({
-            "state": state,
-            "pending": s.pending,
-            "lagSeconds": lag,
-            "oldestPendingAt": s.oldest_pending_at,
-            "delivered": s.delivered,
-            "deadLetters": s.dead_letters,
-            "lastSuccessAt": s.last_success_at,
-            "lastError": s.last_error,
-            "lastErrorAt": s.last_error_at,
-            "failingSince": s.failing_since,
-            "consecutiveFailures": s.attempts,
-            "nextAttemptAt": s.next_attempt_at,
-        }),
-    );
-    v.insert("version".into(), json!(d.version));
-    v.insert("createdAt".into(), json!(d.created_at));
-    v.insert("updatedAt".into(), json!(d.updated_at));
-    Value::Object(v)
+    Some(DestinationView {
+        id: d.id,
+        settings,
+        name: d.name.clone(),
+        enabled: d.enabled,
+        secret_set: d.secret_enc.is_some(),
+        delivery: DeliveryView {
+            state,
+            pending: s.pending,
+            lag_seconds: lag,
+            oldest_pending_at: s.oldest_pending_at,
+            delivered: s.delivered,
+            dead_letters: s.dead_letters,
+            last_success_at: s.last_success_at,
+            last_error: s.last_error.clone(),
+            last_error_at: s.last_error_at,
+            failing_since: s.failing_since,
+            consecutive_failures: s.attempts,
+            next_attempt_at: s.next_attempt_at,
+        },
+        version: d.version,
+        created_at: d.created_at,
+        updated_at: d.updated_at,
+    })
 }
 
 /// What the audit entry records of a destination; `secret` is redacted by the diff.
@@ -150,12 +212,21 @@ impl Service {
         result.map_err(|e| ValidationErrors::single(field, e.to_string()).into())
     }
 
-    fn destination_view(&self, d: &Destination, s: &DeliveryState) -> ServiceResult<Value> {
+    fn destination_view(
+        &self,
+        d: &Destination,
+        s: &DeliveryState,
+    ) -> ServiceResult<DestinationView> {
         let failing_after = self.siem()?.failing_after_secs;
-        Ok(destination_view(d, s, self.now(), failing_after))
+        destination_view(d, s, self.now(), failing_after).ok_or_else(|| {
+            ServiceError::Internal(anyhow::anyhow!(
+                "destination {} has unreadable settings",
+                d.id
+            ))
+        })
     }
 
-    pub async fn list_destinations(&self, actor: &Actor) -> ServiceResult<Vec<Value>> {
+    pub async fn list_destinations(&self, actor: &Actor) -> ServiceResult<Vec<DestinationView>> {
         let permit = authorize(actor, Action::ManageSettings)?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         let rows = tx.destinations().await?;
@@ -183,12 +254,16 @@ impl Service {
         Ok((tx, d, s))
     }
 
-    pub async fn get_destination(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
+    pub async fn get_destination(&self, actor: &Actor, id: &str) -> ServiceResult<DestinationView> {
         let (_, d, s) = self.open_destination(actor, id, Mode::Read).await?;
         self.destination_view(&d, &s)
     }
 
-    pub async fn create_destination(&self, actor: &Actor, body: &Value) -> ServiceResult<Value> {
+    pub async fn create_destination(
+        &self,
+        actor: &Actor,
+        body: &Value,
+    ) -> ServiceResult<DestinationView> {
         let permit = authorize(actor, Action::ManageSettings)?;
         let input = destination::parse(body, true)?;
         self.vet(&input.spec).await?;
@@ -235,7 +310,7 @@ impl Service {
         actor: &Actor,
         id: &str,
         body: &Value,
-    ) -> ServiceResult<Value> {
+    ) -> ServiceResult<DestinationView> {
         authorize(actor, Action::ManageSettings)?;
         let input: DestinationInput = destination::parse(body, false)?;
         let (mut tx, old, _) = self.open_destination(actor, id, Mode::Write).await?;

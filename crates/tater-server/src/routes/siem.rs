@@ -5,13 +5,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::api_doc::{ApiRouter, Op};
 use crate::error::ApiResult;
 use crate::extract::{AuthActor, IdPath, JsonBody};
 use crate::state::AppState;
-use tater_service::{DeadLetterView, Items, Replayed, TestDelivery};
+use tater_service::{DeadLetterView, DestinationView, Items, Replayed, TestDelivery};
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     let tag = "siem";
@@ -74,17 +74,16 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
 async fn list_destinations(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "items": s.service.list_destinations(&actor).await? }),
-    ))
+) -> ApiResult<Json<Items<DestinationView>>> {
+    let items = s.service.list_destinations(&actor).await?;
+    Ok(Json(Items { items }))
 }
 
 async fn create(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     JsonBody(body): JsonBody<Value>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<DestinationView>)> {
     Ok((
         StatusCode::CREATED,
         Json(s.service.create_destination(&actor, &body).await?),
@@ -95,7 +94,7 @@ async fn get_one(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     IdPath(id): IdPath,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DestinationView>> {
     Ok(Json(s.service.get_destination(&actor, &id).await?))
 }
 
@@ -104,7 +103,7 @@ async fn update(
     AuthActor(actor): AuthActor,
     IdPath(id): IdPath,
     JsonBody(body): JsonBody<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DestinationView>> {
     Ok(Json(
         s.service.update_destination(&actor, &id, &body).await?,
     ))

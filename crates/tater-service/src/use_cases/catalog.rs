@@ -8,10 +8,10 @@ use tater_domain::modules::{CONTROL_OVERLAYS, RISKS, SCRIPTS, SYSTEM_PROFILE};
 use super::modules::record_name;
 use super::{Gate, Shape, UseCase, declared, inputs::*};
 use crate::{
-    ApiKeyView, CheckView, CreatedApiKey, CreatedEnrollmentToken, DeadLetterView, EndpointDetail,
-    EndpointView, EnrollmentTokenView, ExportList, FrameworkView, InvitationView, Items, JobView,
-    Joined, MeView, MemberView, OrgView, Page, ReceivedInvitation, Remediation, Replayed,
-    TestDelivery,
+    ApiKeyView, CheckView, CreatedApiKey, CreatedEnrollmentToken, DeadLetterView, DestinationView,
+    EndpointDetail, EndpointView, EnrollmentTokenView, ExportList, FrameworkView, InvitationView,
+    Items, JobView, Joined, MeView, MemberView, OrgView, Page, ReceivedInvitation, Remediation,
+    Replayed, TestDelivery,
 };
 
 const READ: Gate = Gate::Action(Action::Read);
@@ -442,7 +442,7 @@ fn audit() -> Vec<UseCase> {
 }
 
 fn siem() -> Vec<UseCase> {
-    let dest = Shape::Named("SiemDestination".into(), declared::siem_destination());
+    let dest = Shape::output::<DestinationView>();
     let mut update = declared::siem_destination_input();
     // Each kind of destination takes the id of the one it replaces.
     if let Some(Value::Array(kinds)) = update.get_mut("oneOf") {

@@ -3,29 +3,6 @@
 
 use serde_json::{Value, json};
 
-/// A destination's settings (never its secret) and delivery status.
-pub(super) fn siem_destination() -> Value {
-    let s = |t: &str| json!({ "type": t });
-    json!({
-        "type": "object",
-        "description": "A destination's settings (never its secret) and delivery status",
-        "properties": {
-            "id": s("string"), "type": { "enum": ["syslog", "webhook"] }, "name": s("string"), "enabled": s("boolean"),
-            "host": s("string"), "port": s("integer"), "transport": { "enum": ["udp", "tcp", "tls"] },
-            "facility": s("integer"), "appName": s("string"), "caCert": s("string"),
-            "url": s("string"), "secretSet": s("boolean"),
-            "delivery": { "type": "object", "properties": {
-                "state": { "enum": ["ok", "delivering", "retrying", "failing", "disabled"] },
-                "pending": s("integer"), "lagSeconds": { "type": ["integer", "null"] }, "delivered": s("integer"),
-                "deadLetters": s("integer"), "lastSuccessAt": { "type": ["string", "null"] },
-                "lastError": { "type": ["string", "null"] }, "failingSince": { "type": ["string", "null"] },
-                "nextAttemptAt": { "type": ["string", "null"] },
-            } },
-            "version": s("integer"), "createdAt": s("string"), "updatedAt": s("string"),
-        },
-    })
-}
-
 /// A syslog or webhook destination as created or replaced.
 pub(super) fn siem_destination_input() -> Value {
     let s = |t: &str| json!({ "type": t });
