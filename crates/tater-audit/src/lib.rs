@@ -21,7 +21,7 @@ pub mod verify;
 
 pub use keys::{AuditKeys, InvalidKey, SigningKey};
 pub use seal::{
-    Checkpoint, GENESIS_HASH, canonical, canonical_of, chain_hash, entry_json, seal,
+    Checkpoint, EntryView, GENESIS_HASH, canonical, canonical_of, chain_hash, entry_json, seal,
     signature_payload, signature_payload_of,
 };
 pub use verify::{Finding, FindingKind, Report, Verifier, verify_jsonl};

@@ -2,9 +2,9 @@
 //! and checkpoints over the chain.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tater_domain::{AuditEntry, AuditSeal, OrgId, Timestamp};
+use tater_domain::{AuditAction, AuditEntry, AuditId, AuditSeal, Channel, OrgId, Timestamp};
 
 use crate::AuditKeys;
 
@@ -39,26 +39,63 @@ pub const SIGNED_FIELDS: [&str; 7] = [
 ];
 
 /// An entry as the API and the export show it: the entry's fields and its seal.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "AuditEntry")]
+pub struct EntryView {
+    pub id: AuditId,
+    pub tenant_id: OrgId,
+    /// Position in the organization's log, 1-based, without gaps.
+    pub seq: i64,
+    pub action: AuditAction,
+    pub entity_type: String,
+    pub entity_id: String,
+    pub user_id: String,
+    pub upn: Option<String>,
+    pub oid: Option<String>,
+    /// ISO 8601 UTC with milliseconds.
+    pub timestamp: Timestamp,
+    pub via: Channel,
+    /// `{field: {before, after}}`, secrets redacted.
+    pub changes: Value,
+    /// The previous entry's hash (64 zeros for the first).
+    pub prev_hash: String,
+    /// Hex SHA-256 of prevHash and the canonical entry.
+    pub hash: String,
+    /// The signing key's id.
+    pub key_id: Option<String>,
+    /// Hex HMAC-SHA256 of id|tenantId|action|entityType|entityId|userId|timestamp.
+    pub signature: Option<String>,
+}
+
+impl From<&AuditEntry> for EntryView {
+    fn from(e: &AuditEntry) -> Self {
+        let d = &e.draft;
+        Self {
+            id: d.id,
+            tenant_id: e.tenant_id,
+            seq: e.seq,
+            action: d.action,
+            entity_type: d.entity_type.clone(),
+            entity_id: d.entity_id.clone(),
+            user_id: d.user_id.clone(),
+            upn: d.upn.clone(),
+            oid: d.oid.clone(),
+            timestamp: d.timestamp,
+            via: d.via,
+            changes: d.changes.clone(),
+            prev_hash: e.seal.prev_hash.clone(),
+            hash: e.seal.hash.clone(),
+            key_id: e.seal.key_id.clone(),
+            signature: e.seal.signature.clone(),
+        }
+    }
+}
+
+/// [`EntryView`] as JSON (what export lines and signature checks read).
 pub fn entry_json(e: &AuditEntry) -> Value {
-    let d = &e.draft;
-    json!({
-        "id": d.id,
-        "tenantId": e.tenant_id,
-        "seq": e.seq,
-        "action": d.action,
-        "entityType": d.entity_type,
-        "entityId": d.entity_id,
-        "userId": d.user_id,
-        "upn": d.upn,
-        "oid": d.oid,
-        "timestamp": d.timestamp,
-        "via": d.via,
-        "changes": d.changes,
-        "prevHash": e.seal.prev_hash,
-        "hash": e.seal.hash,
-        "keyId": e.seal.key_id,
-        "signature": e.seal.signature,
-    })
+    // A struct of strings, numbers and a JSON value always serializes.
+    serde_json::to_value(EntryView::from(e)).unwrap_or(Value::Null)
 }
 
 /// The string L2 signs: `id|tenantId|action|entityType|entityId|userId|timestamp`, each field

@@ -16,7 +16,7 @@ use crate::{AuditKeys, Checkpoint};
 /// At most this many findings are listed (all are counted).
 pub const MAX_FINDINGS: usize = 1000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum FindingKind {
     /// A line that is not a well-formed record.
@@ -35,7 +35,7 @@ pub enum FindingKind {
     Truncated,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Finding {
     pub kind: FindingKind,
@@ -44,7 +44,8 @@ pub struct Finding {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// What verifying a log found (`ok` is false when anything is wrong).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     pub ok: bool,

@@ -98,7 +98,8 @@ pub struct ScanResult {
 }
 
 /// Results per status.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Counts {
     pub pass: i64,
     pub fail: i64,

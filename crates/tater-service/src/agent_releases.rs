@@ -7,7 +7,8 @@ use std::sync::{Arc, Weak};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tater_domain::ValidationErrors;
 use tater_store::{AgentRelease, Mode, Store};
@@ -29,6 +30,27 @@ pub fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
 /// Where an artifact is downloaded from, relative to the server.
 pub fn download_path(r: &AgentRelease) -> String {
     format!("/api/agent/download/{}/{}/{}", r.version, r.os, r.arch)
+}
+
+/// The version document agents poll (no credentials).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct AgentVersion {
+    /// The newest published version.
+    pub version: Option<String>,
+    pub artifacts: Vec<AgentArtifact>,
+}
+
+/// One download of the newest version.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct AgentArtifact {
+    pub os: String,
+    pub arch: String,
+    /// Download path, relative to the server.
+    pub url: String,
+    pub sha256: String,
+    pub size: i64,
+    /// Base64 Ed25519 over the binary.
+    pub signature: Option<String>,
 }
 
 impl Service {
@@ -82,7 +104,7 @@ impl Service {
     }
 
     /// The version document: the newest version and its artifacts.
-    pub async fn agent_version(&self) -> ServiceResult<Value> {
+    pub async fn agent_version(&self) -> ServiceResult<AgentVersion> {
         let mut tx = self.store.identity(Mode::Read).await?;
         let releases = tx.releases().await?;
         let latest = releases
@@ -90,17 +112,22 @@ impl Service {
             .filter_map(|r| parse_version(&r.version).map(|v| (v, r.version.clone())))
             .max()
             .map(|(_, v)| v);
-        let artifacts: Vec<Value> = releases
+        let artifacts = releases
             .iter()
             .filter(|r| Some(&r.version) == latest.as_ref())
-            .map(|r| {
-                json!({
-                    "os": r.os, "arch": r.arch, "url": download_path(r), "sha256": r.sha256,
-                    "size": r.size, "signature": r.signature,
-                })
+            .map(|r| AgentArtifact {
+                os: r.os.clone(),
+                arch: r.arch.clone(),
+                url: download_path(r),
+                sha256: r.sha256.clone(),
+                size: r.size,
+                signature: r.signature.clone(),
             })
             .collect();
-        Ok(json!({ "version": latest, "artifacts": artifacts }))
+        Ok(AgentVersion {
+            version: latest,
+            artifacts,
+        })
     }
 
     /// A release's metadata and bytes. The bytes are one buffer shared by every download in

@@ -1,8 +1,7 @@
 //! Reading the audit log (SPEC L3).
 
-use serde_json::Value;
 use tater_audit::export::{ExportEnd, ExportHeader, Line};
-use tater_audit::{Report, Verifier};
+use tater_audit::{EntryView, Report, Verifier};
 use tater_domain::module::DEFAULT_PAGE_SIZE;
 
 use crate::paging::PAGE_BYTES;
@@ -13,8 +12,8 @@ use tater_store::{AuditQuery, Mode, TenantTx};
 use crate::{Page, Service, ServiceError, ServiceResult};
 
 /// An entry as the API returns it (the same object as an export line).
-pub fn audit_entry_view(e: &AuditEntry) -> Value {
-    tater_audit::entry_json(e)
+pub fn audit_entry_view(e: &AuditEntry) -> EntryView {
+    EntryView::from(e)
 }
 
 const MAX_FILTER_LEN: usize = 200;
@@ -54,7 +53,7 @@ impl Service {
         &self,
         actor: &Actor,
         input: &crate::use_cases::AuditQuery,
-    ) -> ServiceResult<Page> {
+    ) -> ServiceResult<Page<EntryView>> {
         let permit = authorize(actor, Action::ReadAudit)?;
         let mut errors = ValidationErrors::new();
         let mut q = audit_query(&input.filters, &mut errors);
@@ -142,7 +141,7 @@ impl AuditExport {
         .into_iter()
         .peekable();
         for e in &page {
-            lines.push(Line::Entry(audit_entry_view(e)));
+            lines.push(Line::Entry(tater_audit::entry_json(e)));
             while let Some(cp) = checkpoints.next_if(|c| c.seq <= e.seq) {
                 lines.push(Line::Checkpoint(cp));
             }
@@ -223,7 +222,7 @@ impl Service {
                 break;
             };
             for e in &page {
-                v.entry(&audit_entry_view(e));
+                v.entry(&tater_audit::entry_json(e));
             }
             query.after_seq = Some(last);
         }

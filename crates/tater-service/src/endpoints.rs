@@ -2,7 +2,7 @@
 
 use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use subtle::ConstantTimeEq;
 use tater_domain::policy::{Action, Permit, authorize};
 use tater_domain::{
@@ -37,9 +37,12 @@ pub struct EnrollRequest {
 }
 
 /// What enrollment returns: shown once.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Enrolled {
     pub endpoint_id: EndpointId,
+    /// The agent credential, shown this once.
+    #[serde(rename = "apiKey")]
     pub credential: String,
 }
 
@@ -141,9 +144,9 @@ pub struct EndpointView {
 pub struct EndpointDetail {
     #[serde(flatten)]
     pub endpoint: EndpointView,
-    /// The latest scan with its results; absent before the first report.
+    /// The latest scan; absent before the first report.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_scan: Option<Value>,
+    pub last_scan: Option<crate::scans::ScanView>,
 }
 
 /// An endpoint as the API shows it; `stale` when it has not reported a scan within the window.

@@ -81,11 +81,27 @@ pub fn job_view(job: &Job, targets: &[JobTarget]) -> JobView {
 }
 
 /// What the agent receives: what to run, never who asked.
-fn command_view(job: &Job) -> Value {
-    json!({
-        "jobId": job.id, "name": job.name, "language": job.language, "runAs": job.run_as,
-        "timeoutSecs": job.timeout_secs, "content": job.content,
-    })
+/// A command as its agent receives it: the script to run and how.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentCommand {
+    pub job_id: RecordId,
+    pub name: String,
+    pub language: String,
+    pub run_as: String,
+    pub timeout_secs: i64,
+    pub content: String,
+}
+
+fn command_view(job: &Job) -> AgentCommand {
+    AgentCommand {
+        job_id: job.id,
+        name: job.name.clone(),
+        language: job.language.clone(),
+        run_as: job.run_as.clone(),
+        timeout_secs: job.timeout_secs,
+        content: job.content.clone(),
+    }
 }
 
 impl Service {
@@ -297,7 +313,7 @@ impl Service {
     /// An agent's pending commands (now marked sent). The organization's switch and the job
     /// lifetime are checked here, at delivery, not only when a job is created: a command that
     /// is no longer allowed is never handed out.
-    pub async fn agent_commands(&self, actor: &Actor) -> ServiceResult<Vec<Value>> {
+    pub async fn agent_commands(&self, actor: &Actor) -> ServiceResult<Vec<AgentCommand>> {
         let permit = authorize(actor, Action::AgentReport)?;
         let endpoint = actor.endpoint_id().ok_or(ServiceError::NotFound)?;
         let mut tx = self.store.tenant(&permit).await?;

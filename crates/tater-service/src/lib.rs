@@ -30,6 +30,7 @@ mod secrets;
 mod settings;
 mod siem_destinations;
 mod ssp;
+mod status;
 mod system_profile;
 pub mod use_cases;
 
@@ -38,6 +39,7 @@ use std::sync::Arc;
 use tater_store::Store;
 
 pub use admin::{AdminOrgRef, NewApiKey, SystemOperator};
+pub use agent_releases::{AgentArtifact, AgentVersion};
 pub use agent_releases::{MAX_RELEASE_BYTES, parse_version};
 pub use api_keys::{ApiKeyView, CreatedApiKey, Items, KeyStatus, api_key_view};
 pub use audit_log::{AuditExport, audit_entry_view};
@@ -54,15 +56,22 @@ pub use endpoints::{
 };
 pub use entra::{DEFAULT_JWKS_URL, EntraConfig};
 pub use error::{ServiceError, ServiceResult};
+pub use jobs::AgentCommand;
 pub use list_export::{ExportList, ListExport, NextPage, OnePage, PagedSource};
 pub use members::{INVITATION_TTL_SECS, InvitationView, MemberView, invitation_view, member_view};
-pub use records::{HeatMap, Page, RecordExport, to_values};
-pub use scans::Ingested;
+pub use posture::{
+    EndpointCounts, EndpointPosture, FailingControl, FamilyPosture, FrameworkPosture,
+    PostureTotals, PostureTrend, PostureView, Summary, TrendLatest, TrendPoint,
+};
+pub use records::{HeatMap, HeatMapAxes, HeatMapView, Page, RecordExport, to_values};
+pub use scan_results::LatestResultView;
+pub use scans::{Ingested, IngestedScan, ScanDetail, ScanResultView, ScanView};
 pub use secrets::{API_KEY_PREFIX, generate_api_key, hash_api_key, is_well_formed_api_key};
 pub use siem_destinations::{
     DeadLetterView, DeliveryHealth, DeliveryView, DestinationSettings, DestinationView, Replayed,
     SiemSupport, TestDelivery, destination_view,
 };
+pub use status::StatusView;
 
 /// Settings the use cases need; the server fills them from flags and environment.
 #[derive(Clone)]

@@ -238,7 +238,7 @@ impl Service {
             }
             ExportList::ScanResults => {
                 let query = crate::use_cases::from_pairs(params)?;
-                self.list_scan_results(actor, &query).await?
+                self.list_scan_results(actor, &query).await?.into_values()?
             }
             ExportList::Jobs => {
                 let query = crate::use_cases::from_pairs(params)?;

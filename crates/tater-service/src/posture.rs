@@ -16,15 +16,16 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::{Value, json};
 use tater_catalog::{Catalog, CheckCatalog, Severity};
 use tater_domain::module::parse_list_query;
 use tater_domain::modules::{RISK_ACCEPTANCES, acceptance_is_active};
 use tater_domain::policy::{Action, Permit, authorize};
-use tater_domain::{Actor, CheckStatus, Endpoint, EndpointId, Timestamp, ValidationErrors};
+use tater_domain::{Actor, CheckStatus, Endpoint, EndpointId, ScanId, Timestamp, ValidationErrors};
 use tater_store::{EndpointQuery, ResultCount, ResultFilter, ResultGroup, TenantTx};
 
-use crate::scans::counts_view;
 use crate::{Service, ServiceResult};
 
 pub const SCORE_FORMULA: &str = "100 × Σw(Pass, Override) / Σw(Pass, Override, Fail, Manual Review, Error); w: Critical 4, High 3, Medium 2, Low 1; Skip and Not Applicable excluded; Override = Fail under an active risk acceptance";
@@ -100,22 +101,154 @@ impl Tally {
             .then(|| (1000.0 * self.weighted(&resolved) as f64 / denominator as f64).round() / 10.0)
     }
 
-    pub fn totals(&self) -> Value {
+    pub fn totals(&self) -> PostureTotals {
         use CheckStatus::*;
-        json!({
-            "pass": self.count(Outcome::Status(Pass)),
-            "fail": self.count(Outcome::Status(Fail)),
-            "manualReview": self.count(Outcome::Status(ManualReview)),
-            "notApplicable": self.count(Outcome::Status(NotApplicable)),
-            "override": self.count(Outcome::Override),
-            "skip": self.count(Outcome::Status(Skip)),
-            "error": self.count(Outcome::Status(Error)),
-        })
+        PostureTotals {
+            pass: self.count(Outcome::Status(Pass)),
+            fail: self.count(Outcome::Status(Fail)),
+            manual_review: self.count(Outcome::Status(ManualReview)),
+            not_applicable: self.count(Outcome::Status(NotApplicable)),
+            accepted: self.count(Outcome::Override),
+            skip: self.count(Outcome::Status(Skip)),
+            error: self.count(Outcome::Status(Error)),
+        }
     }
 
-    fn summary(&self) -> Value {
-        json!({ "score": self.score(), "totals": self.totals() })
+    fn summary(&self) -> Summary {
+        Summary {
+            score: self.score(),
+            totals: self.totals(),
+        }
     }
+}
+
+/// Latest results by outcome, risk acceptances applied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PostureTotals {
+    pub pass: i64,
+    pub fail: i64,
+    pub manual_review: i64,
+    pub not_applicable: i64,
+    /// Failed results under an active risk acceptance (they count as resolved).
+    #[serde(rename = "override")]
+    pub accepted: i64,
+    pub skip: i64,
+    pub error: i64,
+}
+
+/// A score and the totals it comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Summary {
+    /// 0–100 with one decimal; null when no result counts.
+    pub score: Option<f64>,
+    pub totals: PostureTotals,
+}
+
+/// The posture of the checks mapped to one framework's controls.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct FrameworkPosture {
+    pub id: String,
+    pub title: String,
+    #[serde(flatten)]
+    pub summary: Summary,
+}
+
+/// The posture of the checks mapped to one control family.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct FamilyPosture {
+    pub family: String,
+    pub title: String,
+    #[serde(flatten)]
+    pub summary: Summary,
+}
+
+fn severity_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "enum": ["Critical", "High", "Medium", "Low"] })
+}
+
+/// A control with failed results after acceptances.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FailingControl {
+    pub control: String,
+    pub label: Option<String>,
+    pub title: Option<String>,
+    pub family: Option<String>,
+    /// The worst severity among its failed checks.
+    #[schemars(schema_with = "severity_schema")]
+    pub severity: Severity,
+    pub failed_results: i64,
+    pub checks: Vec<String>,
+}
+
+/// One active endpoint's posture.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointPosture {
+    pub endpoint_id: EndpointId,
+    pub hostname: String,
+    pub last_seen_at: Option<Timestamp>,
+    pub last_scan_id: Option<ScanId>,
+    /// No scan within the staleness window.
+    pub stale: bool,
+    #[serde(flatten)]
+    pub summary: Summary,
+}
+
+/// How many endpoints the posture covers.
+#[derive(Debug, Clone, Copy, Serialize, JsonSchema)]
+pub struct EndpointCounts {
+    pub active: usize,
+    /// Active endpoints with at least one scan.
+    pub reporting: usize,
+    pub stale: usize,
+}
+
+/// The organization's compliance posture.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PostureView {
+    pub generated_at: Timestamp,
+    /// 0–100 with one decimal; null when no result counts.
+    pub score: Option<f64>,
+    pub score_formula: &'static str,
+    pub totals: PostureTotals,
+    pub by_framework: Vec<FrameworkPosture>,
+    pub by_family: Vec<FamilyPosture>,
+    /// The first page of per-endpoint rows, by hostname.
+    pub by_endpoint: Vec<EndpointPosture>,
+    /// Continues `byEndpoint` at `GET /api/posture/endpoints?cursor=`.
+    pub by_endpoint_next_cursor: Option<String>,
+    pub failing: Vec<FailingControl>,
+    pub endpoints: EndpointCounts,
+}
+
+/// One scan in the trend: raw counts at scan time.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TrendPoint {
+    pub scan_id: ScanId,
+    pub endpoint_id: EndpointId,
+    pub finished_at: Timestamp,
+    pub counts: tater_domain::Counts,
+}
+
+/// The current resolved posture, for the end of the trend line.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct TrendLatest {
+    pub at: Timestamp,
+    #[serde(flatten)]
+    pub summary: Summary,
+}
+
+/// The posture over time.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PostureTrend {
+    pub points: Vec<TrendPoint>,
+    /// More scans fell in the window than points were asked for.
+    pub truncated: bool,
+    pub latest: TrendLatest,
 }
 
 fn severity(s: &str) -> Severity {
@@ -282,7 +415,7 @@ impl Service {
     }
 
     /// `GET /api/posture`.
-    pub async fn posture(&self, actor: &Actor) -> ServiceResult<Value> {
+    pub async fn posture(&self, actor: &Actor) -> ServiceResult<PostureView> {
         let permit = authorize(actor, Action::Read)?;
         let catalog = self.catalog()?;
         let checks = self.check_catalog()?;
@@ -290,22 +423,26 @@ impl Service {
         let now = self.clock.now();
         let total = computed.total();
         let by_endpoint = self.by_endpoint(&computed, now, None, BY_ENDPOINT_PAGE);
-        Ok(json!({
-            "generatedAt": now,
-            "score": total.score(),
-            "scoreFormula": SCORE_FORMULA,
-            "totals": total.totals(),
-            "byFramework": by_framework(&catalog, &checks, &computed),
-            "byFamily": by_family(&catalog, &checks, &computed),
-            "byEndpoint": by_endpoint.items,
-            "byEndpointNextCursor": by_endpoint.next_cursor,
-            "failing": failing(&catalog, &checks, &computed),
-            "endpoints": {
-                "active": computed.endpoints.len(),
-                "reporting": computed.by_endpoint.len(),
-                "stale": computed.endpoints.iter().filter(|e| self.endpoint_is_stale(e, now)).count(),
+        Ok(PostureView {
+            generated_at: now,
+            score: total.score(),
+            score_formula: SCORE_FORMULA,
+            totals: total.totals(),
+            by_framework: by_framework(&catalog, &checks, &computed),
+            by_family: by_family(&catalog, &checks, &computed),
+            by_endpoint: by_endpoint.items,
+            by_endpoint_next_cursor: by_endpoint.next_cursor,
+            failing: failing(&catalog, &checks, &computed),
+            endpoints: EndpointCounts {
+                active: computed.endpoints.len(),
+                reporting: computed.by_endpoint.len(),
+                stale: computed
+                    .endpoints
+                    .iter()
+                    .filter(|e| self.endpoint_is_stale(e, now))
+                    .count(),
             },
-        }))
+        })
     }
 
     /// `GET /api/posture/endpoints`: the per-endpoint rows of the posture, by hostname,
@@ -314,7 +451,7 @@ impl Service {
         &self,
         actor: &Actor,
         query: &crate::use_cases::Paging,
-    ) -> ServiceResult<crate::Page> {
+    ) -> ServiceResult<crate::Page<EndpointPosture>> {
         let permit = authorize(actor, Action::Read)?;
         let mut errors = ValidationErrors::new();
         let limit = query
@@ -337,7 +474,7 @@ impl Service {
         now: Timestamp,
         after: Option<&str>,
         limit: u32,
-    ) -> crate::Page {
+    ) -> crate::Page<EndpointPosture> {
         let mut sorted: Vec<&Endpoint> = computed.endpoints.iter().collect();
         sorted.sort_unstable_by(|a, b| a.hostname.cmp(&b.hostname));
         let mut rest = sorted
@@ -350,11 +487,14 @@ impl Service {
             .into_iter()
             .map(|e| {
                 let tally = computed.by_endpoint.get(&e.id).cloned().unwrap_or_default();
-                json!({
-                    "endpointId": e.id, "hostname": e.hostname, "lastSeenAt": e.last_seen_at,
-                    "lastScanId": e.last_scan_id, "stale": self.endpoint_is_stale(e, now),
-                    "score": tally.score(), "totals": tally.totals(),
-                })
+                EndpointPosture {
+                    endpoint_id: e.id,
+                    hostname: e.hostname.clone(),
+                    last_seen_at: e.last_seen_at,
+                    last_scan_id: e.last_scan_id,
+                    stale: self.endpoint_is_stale(e, now),
+                    summary: tally.summary(),
+                }
             })
             .collect();
         crate::Page { items, next_cursor }
@@ -372,7 +512,7 @@ impl Service {
         &self,
         actor: &Actor,
         query: &crate::use_cases::TrendQuery,
-    ) -> ServiceResult<Value> {
+    ) -> ServiceResult<PostureTrend> {
         let permit = authorize(actor, Action::Read)?;
         let mut errors = ValidationErrors::new();
         let from = crate::paging::time_bound("from", query.from.as_deref(), &mut errors);
@@ -384,16 +524,24 @@ impl Service {
         drop(tx);
         let truncated = scans.len() > limit as usize;
         scans.truncate(limit as usize);
-        let points: Vec<Value> = scans
+        let points = scans
             .iter()
-            .map(|s| json!({ "scanId": s.id, "endpointId": s.endpoint, "finishedAt": s.finished_at, "counts": counts_view(&s.counts) }))
+            .map(|s| TrendPoint {
+                scan_id: s.id,
+                endpoint_id: s.endpoint,
+                finished_at: s.finished_at,
+                counts: s.counts,
+            })
             .collect();
         let total = self.compute_posture(&permit).await?.total();
-        Ok(json!({
-            "points": points,
-            "truncated": truncated,
-            "latest": { "at": self.clock.now(), "score": total.score(), "totals": total.totals() },
-        }))
+        Ok(PostureTrend {
+            points,
+            truncated,
+            latest: TrendLatest {
+                at: self.clock.now(),
+                summary: total.summary(),
+            },
+        })
     }
 }
 
@@ -416,7 +564,11 @@ fn grouped<'a>(
     out
 }
 
-fn by_framework(catalog: &Catalog, checks: &CheckCatalog, computed: &Computed) -> Vec<Value> {
+fn by_framework(
+    catalog: &Catalog,
+    checks: &CheckCatalog,
+    computed: &Computed,
+) -> Vec<FrameworkPosture> {
     catalog
         .frameworks()
         .iter()
@@ -424,15 +576,16 @@ fn by_framework(catalog: &Catalog, checks: &CheckCatalog, computed: &Computed) -
             let tally = grouped(checks, computed, |c| f.contains(c).then_some(f.id.as_str()))
                 .remove(f.id.as_str())
                 .unwrap_or_default();
-            let mut v = tally.summary();
-            v["id"] = json!(f.id);
-            v["title"] = json!(f.title);
-            v
+            FrameworkPosture {
+                id: f.id.clone(),
+                title: f.title.clone(),
+                summary: tally.summary(),
+            }
         })
         .collect()
 }
 
-fn by_family(catalog: &Catalog, checks: &CheckCatalog, computed: &Computed) -> Vec<Value> {
+fn by_family(catalog: &Catalog, checks: &CheckCatalog, computed: &Computed) -> Vec<FamilyPosture> {
     let tallies = grouped(checks, computed, |c| {
         catalog.control(c).map(|k| k.family.as_str())
     });
@@ -441,16 +594,17 @@ fn by_family(catalog: &Catalog, checks: &CheckCatalog, computed: &Computed) -> V
         .iter()
         .filter_map(|(id, title)| {
             let tally = tallies.get(id.as_str())?;
-            let mut v = tally.summary();
-            v["family"] = json!(id);
-            v["title"] = json!(title);
-            Some(v)
+            Some(FamilyPosture {
+                family: id.clone(),
+                title: title.clone(),
+                summary: tally.summary(),
+            })
         })
         .collect()
 }
 
 /// Controls with failed results (after acceptances), worst severity first.
-fn failing(catalog: &Catalog, checks: &CheckCatalog, computed: &Computed) -> Vec<Value> {
+fn failing(catalog: &Catalog, checks: &CheckCatalog, computed: &Computed) -> Vec<FailingControl> {
     struct Failing<'a> {
         worst: Severity,
         results: i64,
@@ -500,10 +654,15 @@ fn failing(catalog: &Catalog, checks: &CheckCatalog, computed: &Computed) -> Vec
         .map(|(id, mut f)| {
             f.checks.sort();
             let c = catalog.control(id);
-            json!({
-                "control": id, "label": c.map(|c| c.label.clone()), "title": c.map(|c| c.title.clone()),
-                "family": c.map(|c| c.family.clone()), "severity": f.worst, "failedResults": f.results, "checks": f.checks,
-            })
+            FailingControl {
+                control: id.to_owned(),
+                label: c.map(|c| c.label.clone()),
+                title: c.map(|c| c.title.clone()),
+                family: c.map(|c| c.family.clone()),
+                severity: f.worst,
+                failed_results: f.results,
+                checks: f.checks.into_iter().map(str::to_owned).collect(),
+            }
         })
         .collect()
 }
@@ -662,8 +821,8 @@ mod tests {
         assert_eq!(t.score(), Some(33.3), "2 / 6");
         t.accept(Severity::Critical, 1);
         assert_eq!(t.score(), Some(100.0));
-        assert_eq!(t.totals()["override"], 1);
-        assert_eq!(t.totals()["fail"], 0);
+        assert_eq!(t.totals().accepted, 1);
+        assert_eq!(t.totals().fail, 0);
         t.add(
             Outcome::Status(CheckStatus::ManualReview),
             Severity::Medium,

@@ -1,6 +1,6 @@
 //! Use cases of declared modules: list, get, create, update, delete, export, heat map.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tater_domain::module::{
     ListQuery, ModuleDef, PageCursor, Record, RecordMeta, parse_list_query, record_view, validate,
 };
@@ -483,13 +483,41 @@ impl RecordExport {
 }
 
 impl HeatMap {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "kind": if self.residual { "residual" } else { "inherent" },
-            "axes": { "rows": "likelihood 1–5", "columns": "impact 1–5" },
-            "cells": self.cells,
-            "total": self.cells.iter().flatten().sum::<i64>(),
-            "unscored": self.unscored,
-        })
+    pub fn view(&self) -> HeatMapView {
+        HeatMapView {
+            kind: if self.residual {
+                crate::use_cases::RatingKind::Residual
+            } else {
+                crate::use_cases::RatingKind::Inherent
+            },
+            axes: HeatMapAxes {
+                rows: "likelihood 1–5",
+                columns: "impact 1–5",
+            },
+            cells: self.cells,
+            total: self.cells.iter().flatten().sum(),
+            unscored: self.unscored,
+        }
     }
+}
+
+/// Counts of risks on the 5×5 grid.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct HeatMapView {
+    /// Which ratings place the risks.
+    pub kind: crate::use_cases::RatingKind,
+    pub axes: HeatMapAxes,
+    /// `cells[likelihood - 1][impact - 1]` = count.
+    pub cells: [[i64; 5]; 5],
+    /// Risks on the grid.
+    pub total: i64,
+    /// Risks without both ratings.
+    pub unscored: i64,
+}
+
+/// What the grid's rows and columns are.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct HeatMapAxes {
+    pub rows: &'static str,
+    pub columns: &'static str,
 }

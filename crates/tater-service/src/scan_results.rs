@@ -4,7 +4,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::{Value, json};
+use serde_json::json;
 use tater_domain::policy::{Action, authorize};
 use tater_domain::{Actor, ValidationErrors};
 use tater_store::{LatestResult, ResultFilter, ResultKey};
@@ -37,7 +37,7 @@ impl Service {
         &self,
         actor: &Actor,
         input: &crate::use_cases::ScanResultsQuery,
-    ) -> ServiceResult<Page> {
+    ) -> ServiceResult<Page<LatestResultView>> {
         let permit = authorize(actor, Action::Read)?;
         let checks = self.check_catalog()?;
         let catalog = self.catalog()?;
@@ -97,18 +97,39 @@ impl Service {
         Ok(Page { items, next_cursor })
     }
 
-    fn result_view(&self, checks: &tater_catalog::CheckCatalog, r: &LatestResult) -> Value {
+    fn result_view(
+        &self,
+        checks: &tater_catalog::CheckCatalog,
+        r: &LatestResult,
+    ) -> LatestResultView {
         let check = checks.get(&r.result.check_id);
-        json!({
-            "endpointId": r.endpoint,
-            "hostname": r.hostname,
-            "scanId": r.scan,
-            "checkId": r.result.check_id,
-            "checkTitle": check.map(|c| c.title.as_str()),
-            "controls": check.map(|c| c.controls.clone()).unwrap_or_default(),
-            "status": r.result.status.as_str(),
-            "severity": r.result.severity,
-            "evidence": r.result.evidence,
-        })
+        LatestResultView {
+            endpoint_id: r.endpoint,
+            hostname: r.hostname.clone(),
+            scan_id: r.scan,
+            check_id: r.result.check_id.clone(),
+            check_title: check.map(|c| c.title.clone()),
+            controls: check.map(|c| c.controls.clone()).unwrap_or_default(),
+            status: r.result.status,
+            severity: r.result.severity.clone(),
+            evidence: r.result.evidence.clone(),
+        }
     }
+}
+
+/// The latest result of a check on an active endpoint.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LatestResultView {
+    pub endpoint_id: tater_domain::EndpointId,
+    pub hostname: String,
+    pub scan_id: tater_domain::ScanId,
+    pub check_id: String,
+    /// Null for a check the server's catalog does not know.
+    pub check_title: Option<String>,
+    /// The SP 800-53 controls the check maps to.
+    pub controls: Vec<String>,
+    pub status: tater_domain::CheckStatus,
+    pub severity: String,
+    pub evidence: String,
 }

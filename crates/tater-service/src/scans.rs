@@ -2,12 +2,14 @@
 
 use std::collections::HashSet;
 
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tater_catalog::Severity;
 use tater_domain::policy::{Action, authorize};
 use tater_domain::{
-    Actor, AuditAction, AuditDraft, CheckStatus, Counts, Scan, ScanId, ScanResult, Timestamp,
-    ValidationErrors,
+    Actor, AuditAction, AuditDraft, CheckStatus, Counts, EndpointId, Scan, ScanId, ScanResult,
+    Timestamp, ValidationErrors,
 };
 
 use crate::{Service, ServiceError, ServiceResult};
@@ -21,25 +23,63 @@ const MAX_FUTURE_SECS: i64 = 300;
 /// A report with more problems than this lists only the first ones.
 const MAX_ERRORS: usize = 50;
 
-pub fn scan_view(s: &Scan) -> Value {
-    json!({
-        "id": s.id, "endpointId": s.endpoint, "startedAt": s.started_at, "finishedAt": s.finished_at,
-        "receivedAt": s.received_at, "counts": counts_view(&s.counts),
-    })
+/// A stored scan: when it ran, when it arrived, its results counted by status.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScanView {
+    pub id: ScanId,
+    pub endpoint_id: EndpointId,
+    pub started_at: Timestamp,
+    pub finished_at: Timestamp,
+    pub received_at: Timestamp,
+    pub counts: Counts,
 }
 
-pub fn counts_view(c: &Counts) -> Value {
-    json!({
-        "pass": c.pass, "fail": c.fail, "manualReview": c.manual_review, "skip": c.skip,
-        "error": c.error, "notApplicable": c.not_applicable,
-    })
+pub fn scan_view(s: &Scan) -> ScanView {
+    ScanView {
+        id: s.id,
+        endpoint_id: s.endpoint,
+        started_at: s.started_at,
+        finished_at: s.finished_at,
+        received_at: s.received_at,
+        counts: s.counts,
+    }
+}
+
+/// One check's outcome in a scan.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScanResultView {
+    pub check_id: String,
+    pub status: CheckStatus,
+    pub severity: String,
+    /// What the agent saw, as it reported it.
+    pub evidence: String,
+}
+
+/// A scan with its results.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScanDetail {
+    #[serde(flatten)]
+    pub scan: ScanView,
+    pub results: Vec<ScanResultView>,
+}
+
+/// A stored scan as its agent is told: `id` is the server's, `scanId` the one the agent sent.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestedScan {
+    #[serde(flatten)]
+    pub scan: ScanView,
+    pub scan_id: ScanId,
 }
 
 /// Outcome of an ingestion.
 pub struct Ingested {
     /// False when the same scan had been stored before (a retry).
     pub created: bool,
-    pub scan: Value,
+    pub scan: IngestedScan,
 }
 
 fn time_field(
@@ -210,14 +250,15 @@ impl Service {
             None => tx.scan(stored).await?,
         };
         if let Some(existing) = existing {
-            let mut view = scan_view(&existing);
-            view["scanId"] = json!(id);
             return Ok(Ingested {
                 created: false,
-                scan: view,
+                scan: IngestedScan {
+                    scan: scan_view(&existing),
+                    scan_id: id,
+                },
             });
         }
-        let after = json!({ "scanId": id, "endpointId": endpoint, "startedAt": started_at, "finishedAt": finished_at, "counts": counts_view(&scan.counts) });
+        let after = json!({ "scanId": id, "endpointId": endpoint, "startedAt": started_at, "finishedAt": finished_at, "counts": scan.counts });
         let audit = AuditDraft::new(actor, AuditAction::Create, "scan", stored, now).with_changes(
             None,
             Some(&after),
@@ -225,28 +266,35 @@ impl Service {
         );
         tx.insert_scan(&scan, &results, &audit).await?;
         tx.commit().await?;
-        let mut view = scan_view(&scan);
-        view["scanId"] = json!(id);
         Ok(Ingested {
             created: true,
-            scan: view,
+            scan: IngestedScan {
+                scan: scan_view(&scan),
+                scan_id: id,
+            },
         })
     }
 
     /// A scan with its results.
-    pub async fn get_scan(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
+    pub async fn get_scan(&self, actor: &Actor, id: &str) -> ServiceResult<ScanDetail> {
         let permit = authorize(actor, Action::Read)?;
         let id: ScanId = id.parse().map_err(|_| ServiceError::NotFound)?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         let scan = tx.scan(id).await?.ok_or(ServiceError::NotFound)?;
-        let results: Vec<Value> = tx
+        let results = tx
             .scan_results(id)
             .await?
-            .iter()
-            .map(|r| json!({ "checkId": r.check_id, "status": r.status.as_str(), "severity": r.severity, "evidence": r.evidence }))
+            .into_iter()
+            .map(|r| ScanResultView {
+                check_id: r.check_id,
+                status: r.status,
+                severity: r.severity,
+                evidence: r.evidence,
+            })
             .collect();
-        let mut view = scan_view(&scan);
-        view["results"] = Value::Array(results);
-        Ok(view)
+        Ok(ScanDetail {
+            scan: scan_view(&scan),
+            results,
+        })
     }
 }

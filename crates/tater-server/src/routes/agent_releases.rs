@@ -9,26 +9,15 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::api_doc::{ApiRouter, Op};
 use crate::error::ApiResult;
 use crate::gate::ClientIp;
 use crate::state::AppState;
 
-pub fn routes(api: ApiRouter) -> ApiRouter {
-    let doc = json!({
-        "type": "object",
-        "properties": {
-            "version": { "type": ["string", "null"], "description": "the newest published version" },
-            "artifacts": { "type": "array", "items": { "type": "object", "properties": {
-                "os": { "type": "string" }, "arch": { "type": "string" },
-                "url": { "type": "string", "description": "download path, relative to the server" },
-                "sha256": { "type": "string" }, "size": { "type": "integer" },
-                "signature": { "type": ["string", "null"], "description": "base64 Ed25519 over the binary" },
-            } } },
-        },
-    });
+pub fn routes(mut api: ApiRouter) -> ApiRouter {
+    let doc = api.schema_of::<tater_service::AgentVersion>();
     api.route(
         Op::get("/api/agent/version", "agent_version")
             .summary("The newest agent version and its downloads (no credentials)")
@@ -56,7 +45,7 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
     )
 }
 
-async fn version(State(s): State<AppState>) -> ApiResult<Json<Value>> {
+async fn version(State(s): State<AppState>) -> ApiResult<Json<tater_service::AgentVersion>> {
     Ok(Json(s.service.agent_version().await?))
 }
 

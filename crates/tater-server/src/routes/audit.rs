@@ -128,6 +128,6 @@ async fn audit_log(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     QueryInput(q): QueryInput<AuditQuery>,
-) -> ApiResult<Json<tater_service::Page>> {
+) -> ApiResult<Json<tater_service::Page<tater_audit::EntryView>>> {
     Ok(Json(s.service.audit_log(&actor, &q).await?))
 }

@@ -23,9 +23,10 @@ use tater_service::use_cases::{
 /// Scan reports carry up to 16 KiB of evidence per result; they get a larger body limit.
 pub const SCAN_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
-pub fn routes(api: ApiRouter) -> ApiRouter {
+pub fn routes(mut api: ApiRouter) -> ApiRouter {
     let s = |t: &str| json!({ "type": t });
-    let obj = Some(s("object"));
+    let enrolled_doc = api.schema_of::<tater_service::Enrolled>();
+    let scan_doc = api.schema_of::<tater_service::IngestedScan>();
     let agent = Access::Action(Action::AgentReport);
     let enroll_body = json!({
         "type": "object", "additionalProperties": false,
@@ -64,7 +65,7 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
         delete(revoke_token),
     )
     .route(
-        Op::post("/api/agent/enroll", "agent_enroll").summary("Enroll an endpoint with a token; returns its agent credential once. A hostname already enrolled needs the endpoint's current credential in X-API-Key, or an Admin's allowance (409 ENDPOINT_EXISTS otherwise); a retired endpoint stays retired").outside_registry().tag("agent").body(enroll_body).ok(201, "{endpointId, apiKey}", obj.clone()),
+        Op::post("/api/agent/enroll", "agent_enroll").summary("Enroll an endpoint with a token; returns its agent credential once. A hostname already enrolled needs the endpoint's current credential in X-API-Key, or an Admin's allowance (409 ENDPOINT_EXISTS otherwise); a retired endpoint stays retired").outside_registry().tag("agent").body(enroll_body).ok(201, "The endpoint and its agent credential (shown once)", Some(enrolled_doc)),
         post(enroll),
     )
     .route(
@@ -72,7 +73,7 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
         post(heartbeat),
     )
     .route(
-        Op::post("/api/agent/scans", "agent_report_scan").summary("Report a scan (agent credential); retries with the same scanId are stored once").outside_registry().tag("agent").access(agent).body(scan_body).ok(201, "Stored (200: already stored)", obj.clone()),
+        Op::post("/api/agent/scans", "agent_report_scan").summary("Report a scan (agent credential); retries with the same scanId are stored once").outside_registry().tag("agent").access(agent).body(scan_body).ok(201, "Stored (200: already stored)", Some(scan_doc)),
         post(report_scan).layer(DefaultBodyLimit::max(SCAN_BODY_LIMIT)),
     )
     .route(
@@ -116,7 +117,7 @@ async fn list_scan_results(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     QueryInput(q): QueryInput<ScanResultsQuery>,
-) -> ApiResult<Json<tater_service::Page>> {
+) -> ApiResult<Json<tater_service::Page<tater_service::LatestResultView>>> {
     Ok(Json(s.service.list_scan_results(&actor, &q).await?))
 }
 
@@ -159,14 +160,11 @@ async fn enroll(
     State(s): State<AppState>,
     headers: HeaderMap,
     JsonBody(req): JsonBody<EnrollRequest>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<tater_service::Enrolled>)> {
     // An agent re-enrolling its own machine proves continuity with its current credential.
     let presented = headers.get(API_KEY_HEADER).and_then(|v| v.to_str().ok());
     let enrolled = s.service.enroll(&req, presented).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "endpointId": enrolled.endpoint_id, "apiKey": enrolled.credential })),
-    ))
+    Ok((StatusCode::CREATED, Json(enrolled)))
 }
 
 async fn heartbeat(
@@ -181,7 +179,7 @@ async fn report_scan(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     JsonBody(body): JsonBody<Value>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<tater_service::IngestedScan>)> {
     let ingested = s.service.ingest_scan(&actor, &body).await?;
     let status = if ingested.created {
         StatusCode::CREATED
@@ -248,6 +246,6 @@ async fn get_scan(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     IdPath(id): IdPath,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<tater_service::ScanDetail>> {
     Ok(Json(s.service.get_scan(&actor, &id).await?))
 }

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::{Value, json};
+use serde_json::json;
 use tater_store::Engine;
 
 use crate::api_doc::{ApiRouter, Op};
@@ -44,18 +44,18 @@ async fn healthz(State(s): State<AppState>) -> Response {
     }
 }
 
-async fn status(State(s): State<AppState>) -> Json<Value> {
+async fn status(State(s): State<AppState>) -> Json<tater_service::StatusView> {
     let engine = match s.info.engine {
         Engine::Sqlite => "sqlite",
         Engine::Postgres => "postgres",
     };
-    Json(json!({
-        "status": "ok",
-        "version": env!("CARGO_PKG_VERSION"),
-        "database": engine,
-        "startedAt": s.info.started_at,
-        "uptimeSeconds": (s.service.now().millis() - s.info.started_at.millis()).max(0) / 1000,
-    }))
+    Json(tater_service::StatusView {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+        database: engine,
+        started_at: s.info.started_at,
+        uptime_seconds: (s.service.now().millis() - s.info.started_at.millis()).max(0) / 1000,
+    })
 }
 
 /// RFC 9116: `Contact` and `Expires` are required; the file is valid for a year from now.

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use tater_service::{JobView, Page, Remediation};
+use tater_service::{AgentCommand, Items, JobView, Page, Remediation};
 
 use crate::api_doc::{Access, ApiRouter, Op};
 use crate::error::ApiResult;
@@ -16,8 +16,8 @@ use crate::state::AppState;
 use tater_domain::Action;
 use tater_service::use_cases::Paging;
 
-pub fn routes(api: ApiRouter) -> ApiRouter {
-    let obj = Some(json!({ "type": "object" }));
+pub fn routes(mut api: ApiRouter) -> ApiRouter {
+    let commands_doc = api.schema_of::<Items<AgentCommand>>();
     api.route(
         Op::post("/api/scripts/{id}/execute", "scripts_execute")
             .tag("commands")
@@ -48,7 +48,7 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
     )
     .route(
         Op::get("/api/agent/commands", "agent_commands").summary("An agent's pending commands (agent credential); they are marked sent").outside_registry().tag("agent").access(Access::Action(Action::AgentReport))
-            .ok(200, "`{items: [{jobId, name, language, runAs, timeoutSecs, content}]}`", obj.clone()),
+            .ok(200, "The commands to run", Some(commands_doc)),
         get(commands),
     )
     .route(
@@ -106,10 +106,9 @@ async fn get_job(
 async fn commands(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "items": s.service.agent_commands(&actor).await? }),
-    ))
+) -> ApiResult<Json<Items<AgentCommand>>> {
+    let items = s.service.agent_commands(&actor).await?;
+    Ok(Json(Items { items }))
 }
 
 async fn command_result(

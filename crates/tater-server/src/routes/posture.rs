@@ -52,7 +52,10 @@ async fn from_control(
     Ok((StatusCode::CREATED, Json(item)))
 }
 
-async fn posture(State(s): State<AppState>, AuthActor(actor): AuthActor) -> ApiResult<Json<Value>> {
+async fn posture(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+) -> ApiResult<Json<tater_service::PostureView>> {
     Ok(Json(s.service.posture(&actor).await?))
 }
 
@@ -60,7 +63,7 @@ async fn endpoints(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     QueryInput(q): QueryInput<Paging>,
-) -> ApiResult<Json<tater_service::Page>> {
+) -> ApiResult<Json<tater_service::Page<tater_service::EndpointPosture>>> {
     Ok(Json(s.service.posture_endpoints(&actor, &q).await?))
 }
 
@@ -68,6 +71,6 @@ async fn trend(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     QueryInput(q): QueryInput<TrendQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<tater_service::PostureTrend>> {
     Ok(Json(s.service.posture_trend(&actor, &q).await?))
 }

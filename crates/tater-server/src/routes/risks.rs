@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::extract::State;
 use axum::routing::get;
-use serde_json::Value;
 
 use crate::api_doc::{ApiRouter, Op};
 use crate::error::ApiResult;
@@ -22,9 +21,9 @@ async fn heat_map(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     QueryInput(q): QueryInput<HeatMapQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<tater_service::HeatMapView>> {
     let residual = matches!(q.kind, Some(RatingKind::Residual));
     Ok(Json(
-        s.service.risk_heat_map(&actor, residual).await?.to_json(),
+        s.service.risk_heat_map(&actor, residual).await?.view(),
     ))
 }

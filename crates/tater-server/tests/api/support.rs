@@ -347,7 +347,7 @@ impl TestApp {
             })
             .await
             .unwrap();
-        audit.iter().map(tater_service::audit_entry_view).collect()
+        audit.iter().map(tater_audit::entry_json).collect()
     }
 }
 

@@ -44,10 +44,6 @@ pub(super) fn use_cases() -> Vec<UseCase> {
     .collect()
 }
 
-fn object(description: &str) -> Value {
-    json!({ "type": "object", "description": description })
-}
-
 fn platform() -> Vec<UseCase> {
     vec![
         UseCase::read(
@@ -55,7 +51,7 @@ fn platform() -> Vec<UseCase> {
             "Version, database engine and uptime",
             Gate::Public,
         )
-        .gives_declared(object("version, database engine and uptime")),
+        .gives::<crate::StatusView>(),
         UseCase::read("security_txt", "RFC 9116 security contact", Gate::Public)
             .gives_file(&["text/plain"]),
         UseCase::read(
@@ -224,14 +220,14 @@ fn endpoints() -> Vec<UseCase> {
             .takes::<ById>(),
         UseCase::read("scans_get", "A scan with its results", READ)
             .takes::<ById>()
-            .gives_declared(object("the scan and its results")),
+            .gives::<crate::scans::ScanDetail>(),
         UseCase::read(
             "scan_results_list",
             "Current results: the latest result of every check on every active endpoint, by hostname",
             READ,
         )
         .takes::<ScanResultsQuery>()
-.gives_shape(Shape::Page(Box::new(Shape::Declared(object("the latest result of a check on an endpoint"))))),
+.gives::<Page<crate::LatestResultView>>(),
     ]
 }
 
@@ -334,21 +330,21 @@ fn posture() -> Vec<UseCase> {
             "Compliance posture from the latest scan of every active endpoint, risk acceptances applied",
             READ,
         )
-        .gives_declared(object("score, totals, byFramework, byFamily, the first page of byEndpoint (byEndpointNextCursor continues it at posture_endpoints), failing")),
+        .gives::<crate::posture::PostureView>(),
         UseCase::read(
             "posture_endpoints",
             "The posture of each active endpoint, by hostname, a page at a time",
             READ,
         )
         .takes::<Paging>()
-        .gives_declared(object("items and nextCursor")),
+        .gives::<Page<crate::posture::EndpointPosture>>(),
         UseCase::read(
             "posture_trend",
             "One point per scan (raw counts at scan time) and the current resolved totals",
             READ,
         )
         .takes::<TrendQuery>()
-        .gives_declared(object("points and latest")),
+        .gives::<crate::posture::PostureTrend>(),
         UseCase::write(
             "poam_from_control",
             "Create a POAM item for a failing control, from its failed checks, endpoints and evidence",
@@ -365,16 +361,7 @@ fn posture() -> Vec<UseCase> {
             Gate::Action(Action::ReadRecords(RISKS.read_role)),
         )
         .takes::<HeatMapQuery>()
-        .gives_declared(json!({
-            "type": "object",
-            "description": "cells[likelihood-1][impact-1] = count",
-            "properties": {
-                "kind": { "type": "string" },
-                "cells": { "type": "array", "items": { "type": "array", "items": { "type": "integer" } } },
-                "total": { "type": "integer" },
-                "unscored": { "type": "integer" },
-            },
-        })),
+        .gives::<crate::HeatMapView>(),
     ]
 }
 
@@ -420,11 +407,10 @@ fn federal() -> Vec<UseCase> {
 }
 
 fn audit() -> Vec<UseCase> {
-    let entry = declared::audit_entry();
     vec![
         UseCase::read("audit_log", "The organization's audit log, newest first", AUDIT)
             .takes::<AuditQuery>()
-            .gives_shape(Shape::Page(Box::new(Shape::Named("AuditEntry".into(), entry)))),
+            .gives::<Page<tater_audit::EntryView>>(),
         UseCase::read(
             "audit_log_export",
             "The whole audit log, oldest first, streamed: JSON Lines (header, entries, checkpoints, signed end line) for `tater audit verify`, or CSV",
@@ -437,7 +423,7 @@ fn audit() -> Vec<UseCase> {
             "Verifies the organization's audit log in the database: hashes, chain, signatures, checkpoints, head",
             AUDIT,
         )
-        .gives_declared(object("the verification report (ok is false when anything is wrong)")),
+        .gives::<tater_audit::Report>(),
     ]
 }
 

@@ -43,24 +43,3 @@ pub(super) fn control() -> Value {
         },
     })
 }
-
-/// One audit log entry.
-pub(super) fn audit_entry() -> Value {
-    let s = |t: &str| json!({ "type": t });
-    json!({
-        "type": "object",
-        "properties": {
-            "id": s("string"), "tenantId": s("string"), "seq": s("integer"),
-            "action": { "enum": ["create", "update", "delete"] },
-            "entityType": s("string"), "entityId": s("string"), "userId": s("string"),
-            "upn": { "type": ["string", "null"] }, "oid": { "type": ["string", "null"] },
-            "timestamp": { "type": "string", "description": "ISO 8601 UTC with milliseconds" },
-            "via": { "enum": ["web", "mcp", "copilot", "claude", "agent", "api", "cron"] },
-            "changes": { "type": "object", "description": "{field: {before, after}}, secrets redacted" },
-            "prevHash": { "type": "string", "description": "the previous entry's hash (64 zeros for the first)" },
-            "hash": { "type": "string", "description": "hex SHA-256 of prevHash and the canonical entry" },
-            "keyId": { "type": ["string", "null"], "description": "the signing key's id" },
-            "signature": { "type": ["string", "null"], "description": "hex HMAC-SHA256 of id|tenantId|action|entityType|entityId|userId|timestamp" },
-        },
-    })
-}

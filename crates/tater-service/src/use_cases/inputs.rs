@@ -3,7 +3,7 @@
 //! Unknown fields are refused.
 
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tater_domain::{AuditAction, Channel, CheckStatus, Role, Timestamp};
 
 /// No input.
@@ -198,7 +198,7 @@ pub struct PoamFromControl {
     pub scheduled_completion: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RatingKind {
     Inherent,
