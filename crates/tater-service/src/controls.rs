@@ -4,12 +4,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value};
 use tater_catalog::{Catalog, Control};
 use tater_domain::module::{ListQuery, Record, parse_list_query};
 use tater_domain::modules::{CONTROL_OVERLAYS, overlay_record_id};
 use tater_domain::policy::{Action, authorize};
-use tater_domain::{Actor, AuditAction, AuditDraft, ValidationErrors};
+use tater_domain::{Actor, AuditAction, AuditDraft, RecordId, Timestamp, ValidationErrors};
 use tater_store::TenantTx;
 
 use crate::{Page, Service, ServiceError, ServiceResult};
@@ -119,94 +121,235 @@ fn serde_name<T: serde::Serialize>(v: &T) -> String {
         .unwrap_or_default()
 }
 
+/// Where a field of a control's view comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// The published catalog.
+    Catalog,
+    /// This organization's overlay.
+    Organization,
+    /// A value nobody set (applicability reads as `applicable`).
+    Default,
+    /// Nobody set it and it has no default.
+    Unset,
+}
+
+/// A parameter of a control, with the organization's value if it set one.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ParamView {
+    pub id: String,
+    /// The same parameter's ids in other releases.
+    pub alt_ids: Vec<String>,
+    pub label: String,
+    pub guidelines: String,
+    /// For selection parameters, the allowed choices.
+    pub choices: Vec<String>,
+    /// `one` or `one-or-more` for selections.
+    pub how_many: Option<String>,
+    pub value: Option<String>,
+    pub value_source: Origin,
+}
+
+/// Where each field of a control's view comes from.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Provenance {
+    pub label: Origin,
+    pub title: Origin,
+    pub family: Origin,
+    pub statement: Origin,
+    pub guidance: Origin,
+    pub params: Origin,
+    pub withdrawn: Origin,
+    pub applicability: Origin,
+    pub implementation_status: Origin,
+    pub justification: Origin,
+    pub narrative: Origin,
+    pub responsible_roles: Origin,
+    pub owner: Origin,
+    pub notes: Origin,
+    pub parameter_values: Origin,
+}
+
+/// When and by whom the organization's overlay was written.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OverlayMeta {
+    pub version: i64,
+    pub updated_at: Timestamp,
+    pub updated_by: String,
+    pub created_at: Timestamp,
+}
+
+/// A POA&M item that names the control.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PoamRef {
+    pub id: RecordId,
+    pub title: Option<String>,
+    pub status: Option<String>,
+}
+
+/// A catalog control merged with the organization's overlay.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "Control")]
+pub struct ControlView {
+    /// OSCAL id: `ac-2`, `ac-2.1`.
+    pub id: String,
+    /// As people write it: `AC-2`, `AC-2(1)`.
+    pub label: String,
+    pub title: String,
+    pub family: String,
+    pub family_title: String,
+    /// For enhancements, the base control.
+    pub parent: Option<String>,
+    pub withdrawn: bool,
+    pub statement: String,
+    pub guidance: String,
+    /// The catalog the control comes from.
+    pub source: String,
+    /// The baselines that include it.
+    pub frameworks: Vec<String>,
+    pub params: Vec<ParamView>,
+    /// `applicable` (the default) or `not-applicable`.
+    pub applicability: String,
+    /// OSCAL implementation status; null when unset.
+    pub implementation_status: Option<String>,
+    pub justification: Option<String>,
+    pub narrative: Option<String>,
+    pub responsible_roles: Vec<String>,
+    pub owner: Option<String>,
+    pub notes: Option<String>,
+    pub provenance: Provenance,
+    /// Null when the organization has not tailored the control.
+    pub overlay: Option<OverlayMeta>,
+    /// The POA&M items naming the control (one control's read only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poams: Option<Vec<PoamRef>>,
+}
+
 /// The control merged with the organization's overlay; `provenance` names the origin of each
-/// field: `catalog`, `organization`, `default` (a value nobody set) or `unset`.
-pub fn control_view(catalog: &Catalog, control: &Control, overlay: Option<&Record>) -> Value {
+/// field.
+pub fn control_view(catalog: &Catalog, control: &Control, overlay: Option<&Record>) -> ControlView {
     let data = overlay.map(|o| &o.data);
-    let get = |k: &str| {
+    // The overlay's declaration (`CONTROL_OVERLAYS`) makes these strings and string lists;
+    // an empty list counts as unset.
+    let text = |k: &str| {
         data.and_then(|d| d.get(k))
-            .filter(|v| !v.is_null())
-            .cloned()
+            .and_then(Value::as_str)
+            .map(str::to_owned)
     };
-    let nonempty = |v: &Value| match v {
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-        Value::Null => false,
-        _ => true,
+    let list = |k: &str| {
+        data.and_then(|d| d.get(k))
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|a| !a.is_empty())
     };
-    let values = get("parameterValues")
-        .and_then(|v| v.as_object().cloned())
+    let origin = |set: bool| {
+        if set {
+            Origin::Organization
+        } else {
+            Origin::Unset
+        }
+    };
+    let values = data
+        .and_then(|d| d.get("parameterValues"))
+        .and_then(Value::as_object)
+        .cloned()
         .unwrap_or_default();
-    let params: Vec<Value> = control
+    let params = control
         .params
         .iter()
         .map(|p| {
-            let value = values.get(&p.id).cloned();
-            json!({
-                "id": p.id, "altIds": p.alt_ids, "label": p.label, "guidelines": p.guidelines,
-                "choices": p.choices, "howMany": p.how_many,
-                "value": value, "valueSource": if value.is_some() { "organization" } else { "catalog" },
-            })
+            let value = values.get(&p.id).and_then(Value::as_str).map(str::to_owned);
+            ParamView {
+                id: p.id.clone(),
+                alt_ids: p.alt_ids.clone(),
+                label: p.label.clone(),
+                guidelines: p.guidelines.clone(),
+                choices: p.choices.clone(),
+                how_many: p.how_many.clone(),
+                value_source: if value.is_some() {
+                    Origin::Organization
+                } else {
+                    Origin::Catalog
+                },
+                value,
+            }
         })
         .collect();
-    let mut provenance = Map::new();
-    for k in [
-        "label",
-        "title",
-        "family",
-        "statement",
-        "guidance",
-        "params",
-        "withdrawn",
-    ] {
-        provenance.insert(k.into(), json!("catalog"));
-    }
-    let mut out = json!({
-        "id": control.id, "label": control.label, "title": control.title,
-        "family": control.family, "familyTitle": control.family_title, "parent": control.parent,
-        "withdrawn": control.withdrawn, "statement": control.statement, "guidance": control.guidance,
-        "source": &*control.source, "frameworks": catalog.frameworks_of(&control.id), "params": params,
-    });
-    for field in [
-        "applicability",
-        "implementationStatus",
-        "justification",
-        "narrative",
-        "responsibleRoles",
-        "owner",
-        "notes",
-    ] {
-        let value = get(field).filter(nonempty);
-        let origin = match (&value, field) {
-            (Some(_), _) => "organization",
-            (None, "applicability") => "default",
-            (None, _) => "unset",
-        };
-        let shown = match (value, field) {
-            (Some(v), _) => v,
-            (None, "applicability") => json!("applicable"),
-            (None, "responsibleRoles") => json!([]),
-            (None, _) => Value::Null,
-        };
-        out[field] = shown;
-        provenance.insert(field.into(), json!(origin));
-    }
-    provenance.insert(
-        "parameterValues".into(),
-        json!(if values.is_empty() {
-            "catalog"
+    let applicability = text("applicability");
+    let implementation_status = text("implementationStatus");
+    let justification = text("justification");
+    let narrative = text("narrative");
+    let responsible_roles = list("responsibleRoles");
+    let owner = text("owner");
+    let notes = text("notes");
+    let provenance = Provenance {
+        label: Origin::Catalog,
+        title: Origin::Catalog,
+        family: Origin::Catalog,
+        statement: Origin::Catalog,
+        guidance: Origin::Catalog,
+        params: Origin::Catalog,
+        withdrawn: Origin::Catalog,
+        applicability: if applicability.is_some() {
+            Origin::Organization
         } else {
-            "organization"
-        }),
-    );
-    out["provenance"] = Value::Object(provenance);
-    out["overlay"] = match overlay {
-        Some(o) => {
-            json!({ "version": o.meta.version, "updatedAt": o.meta.updated_at, "updatedBy": o.meta.updated_by, "createdAt": o.meta.created_at })
-        }
-        None => Value::Null,
+            Origin::Default
+        },
+        implementation_status: origin(implementation_status.is_some()),
+        justification: origin(justification.is_some()),
+        narrative: origin(narrative.is_some()),
+        responsible_roles: origin(responsible_roles.is_some()),
+        owner: origin(owner.is_some()),
+        notes: origin(notes.is_some()),
+        parameter_values: if values.is_empty() {
+            Origin::Catalog
+        } else {
+            Origin::Organization
+        },
     };
-    out
+    ControlView {
+        id: control.id.clone(),
+        label: control.label.clone(),
+        title: control.title.clone(),
+        family: control.family.clone(),
+        family_title: control.family_title.clone(),
+        parent: control.parent.clone(),
+        withdrawn: control.withdrawn,
+        statement: control.statement.clone(),
+        guidance: control.guidance.clone(),
+        source: control.source.to_string(),
+        frameworks: catalog
+            .frameworks_of(&control.id)
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        params,
+        applicability: applicability.unwrap_or_else(|| "applicable".to_owned()),
+        implementation_status,
+        justification,
+        narrative,
+        responsible_roles: responsible_roles.unwrap_or_default(),
+        owner,
+        notes,
+        provenance,
+        overlay: overlay.map(|o| OverlayMeta {
+            version: o.meta.version,
+            updated_at: o.meta.updated_at,
+            updated_by: o.meta.updated_by.clone(),
+            created_at: o.meta.created_at,
+        }),
+        poams: None,
+    }
 }
 
 /// Checks parameter values against the control's parameters; names may be either id form and
@@ -313,7 +456,7 @@ impl Service {
         &self,
         actor: &Actor,
         input: &crate::use_cases::ControlsQuery,
-    ) -> ServiceResult<Page> {
+    ) -> ServiceResult<Page<ControlView>> {
         let permit = authorize(actor, Action::Read)?;
         let catalog = self.catalog()?;
         let q = parse_control_query(&catalog, input)?;
@@ -360,10 +503,7 @@ impl Service {
                 continue;
             }
             if items.len() == q.limit {
-                next_cursor = items
-                    .last()
-                    .and_then(|v: &Value| v["id"].as_str())
-                    .map(str::to_owned);
+                next_cursor = items.last().map(|v: &ControlView| v.id.clone());
                 break;
             }
             items.push(control_view(&catalog, control, overlay));
@@ -371,7 +511,7 @@ impl Service {
         Ok(Page { items, next_cursor })
     }
 
-    pub async fn get_control(&self, actor: &Actor, id: &str) -> ServiceResult<Value> {
+    pub async fn get_control(&self, actor: &Actor, id: &str) -> ServiceResult<ControlView> {
         let permit = authorize(actor, Action::Read)?;
         let catalog = self.catalog()?;
         let control = catalog.control(id).ok_or(ServiceError::NotFound)?;
@@ -390,21 +530,31 @@ impl Service {
             self.clock.now().date(),
             &[],
         )?;
-        let poams: Vec<Value> = tx
+        let text = |r: &Record, k: &str| r.data.get(k).and_then(Value::as_str).map(str::to_owned);
+        let poams = tx
             .list_records(tater_domain::modules::POAM.name, &q)
             .await?
             .iter()
             .take(100)
-            .map(|r| json!({ "id": r.meta.id, "title": r.data.get("title"), "status": r.data.get("status") }))
+            .map(|r| PoamRef {
+                id: r.meta.id,
+                title: text(r, "title"),
+                status: text(r, "status"),
+            })
             .collect();
         let mut view = control_view(&catalog, control, overlay.as_ref());
-        view["poams"] = Value::Array(poams);
+        view.poams = Some(poams);
         Ok(view)
     }
 
     /// Creates or replaces the organization's overlay of a control. A `version` in the body
     /// must match the stored overlay's.
-    pub async fn put_overlay(&self, actor: &Actor, id: &str, body: &Value) -> ServiceResult<Value> {
+    pub async fn put_overlay(
+        &self,
+        actor: &Actor,
+        id: &str,
+        body: &Value,
+    ) -> ServiceResult<ControlView> {
         let permit = authorize(actor, Action::WriteRecord)?;
         let catalog = self.catalog()?;
         let control = catalog.control(id).ok_or(ServiceError::NotFound)?;

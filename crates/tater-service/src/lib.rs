@@ -48,7 +48,10 @@ pub use auth::{
     MeView, MembershipView, UserView, hash_password,
 };
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use controls::{CheckView, FrameworkView, MappedControl};
+pub use controls::{
+    CheckView, ControlView, FrameworkView, MappedControl, Origin, OverlayMeta, ParamView, PoamRef,
+    Provenance,
+};
 pub use data_export::OrgArchive;
 pub use endpoints::{
     CreatedEnrollmentToken, EndpointDetail, EndpointView, EnrollRequest, Enrolled,

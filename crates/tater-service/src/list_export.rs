@@ -234,7 +234,7 @@ impl Service {
             }
             ExportList::Controls => {
                 let query = crate::use_cases::from_pairs(params)?;
-                self.list_controls(actor, &query).await?
+                self.list_controls(actor, &query).await?.into_values()?
             }
             ExportList::ScanResults => {
                 let query = crate::use_cases::from_pairs(params)?;

@@ -11,7 +11,7 @@ use crate::error::ApiResult;
 use crate::extract::{AuthActor, IdPath, JsonBody, QueryInput};
 use crate::state::AppState;
 use tater_service::use_cases::ControlsQuery;
-use tater_service::{CheckView, FrameworkView, Items};
+use tater_service::{CheckView, ControlView, FrameworkView, Items};
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     let list = Op::get("/api/controls", "controls_list")
@@ -72,7 +72,7 @@ async fn list_controls(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     QueryInput(q): QueryInput<ControlsQuery>,
-) -> ApiResult<Json<tater_service::Page>> {
+) -> ApiResult<Json<tater_service::Page<ControlView>>> {
     Ok(Json(s.service.list_controls(&actor, &q).await?))
 }
 
@@ -80,7 +80,7 @@ async fn get_control(
     State(s): State<AppState>,
     AuthActor(actor): AuthActor,
     IdPath(id): IdPath,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ControlView>> {
     Ok(Json(s.service.get_control(&actor, &id).await?))
 }
 
@@ -89,7 +89,7 @@ async fn put_overlay(
     AuthActor(actor): AuthActor,
     IdPath(id): IdPath,
     JsonBody(body): JsonBody<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ControlView>> {
     Ok(Json(s.service.put_overlay(&actor, &id, &body).await?))
 }
 

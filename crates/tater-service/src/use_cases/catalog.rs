@@ -276,25 +276,25 @@ fn controls() -> Vec<UseCase> {
         }
         o.insert("required".into(), Value::Array(required));
     }
-    let control = declared::control();
+    let control = Shape::output::<crate::ControlView>();
     vec![
         UseCase::read("controls_list", "Controls with the organization's overlays", READ)
             .takes::<ControlsQuery>()
-            .gives_shape(Shape::Page(Box::new(Shape::Named("Control".into(), control.clone())))),
+            .gives_shape(Shape::Page(Box::new(control.clone()))),
         UseCase::read(
             "controls_get",
             "One control (ac-2.1 or AC-2(1)) with the organization's overlay",
             READ,
         )
         .takes::<ControlRef>()
-        .gives_shape(Shape::Named("Control".into(), control.clone())),
+        .gives_shape(control.clone()),
         UseCase::write(
             "controls_put_overlay",
             "Tailor a control for this organization",
             WRITE,
         )
         .takes_declared(overlay)
-        .gives_shape(Shape::Named("Control".into(), control)),
+        .gives_shape(control),
         UseCase::delete(
             "controls_delete_overlay",
             "Remove this organization's tailoring of a control",

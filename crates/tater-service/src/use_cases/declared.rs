@@ -24,22 +24,3 @@ pub(super) fn siem_destination_input() -> Value {
         ],
     })
 }
-
-/// A catalog control merged with the organization's overlay.
-pub(super) fn control() -> Value {
-    let s = |t: &str| json!({ "type": t });
-    json!({
-        "type": "object",
-        "description": "A catalog control merged with the organization's overlay; provenance says, per field, catalog / organization / default / unset.",
-        "properties": {
-            "id": s("string"), "label": s("string"), "title": s("string"), "family": s("string"), "familyTitle": s("string"),
-            "parent": { "type": ["string", "null"] }, "withdrawn": s("boolean"), "statement": s("string"), "guidance": s("string"),
-            "source": s("string"), "frameworks": { "type": "array", "items": s("string") },
-            "params": { "type": "array", "items": s("object") },
-            "applicability": s("string"), "implementationStatus": { "type": ["string", "null"] },
-            "narrative": { "type": ["string", "null"] }, "responsibleRoles": { "type": "array", "items": s("string") },
-            "owner": { "type": ["string", "null"] }, "notes": { "type": ["string", "null"] }, "justification": { "type": ["string", "null"] },
-            "provenance": s("object"), "overlay": { "type": ["object", "null"] },
-        },
-    })
-}
