@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::Value;
 use tater_domain::Actor;
 use tater_domain::policy::Action;
@@ -148,15 +149,34 @@ impl ExportList {
         }
     }
 
-    /// The list's filters, for the API description.
-    pub fn filters(self) -> &'static str {
+    /// The input of the list's export, for every channel: the list's own query without
+    /// `limit` and `cursor` (an export holds every matching row), and `format`.
+    pub fn input(self) -> fn(&mut SchemaGenerator) -> Schema {
+        use crate::use_cases::{ControlsQuery, EndpointsQuery, NoInput, ScanResultsQuery};
         match self {
-            ExportList::Endpoints => "status, q, stale",
-            ExportList::Controls => "framework, family, status, applicability, withdrawn, q",
-            ExportList::ScanResults => "status, endpoint, check, control",
-            ExportList::Members | ExportList::Jobs => "none",
+            ExportList::Endpoints => export_input::<EndpointsQuery>,
+            ExportList::Controls => export_input::<ControlsQuery>,
+            ExportList::ScanResults => export_input::<ScanResultsQuery>,
+            ExportList::Members | ExportList::Jobs => export_input::<NoInput>,
         }
     }
+}
+
+/// `Q`'s filters (its properties but `limit` and `cursor`) and the export's `format`.
+fn export_input<Q: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    let query = Q::json_schema(generator).to_value();
+    let mut input = crate::use_cases::without_properties(&query, &["limit", "cursor"]);
+    let format = crate::use_cases::ListExportInput::json_schema(generator).to_value();
+    if let (Some(Value::Object(input)), Some(Value::Object(more))) = (
+        input.as_object_mut().map(|o| {
+            o.entry("properties")
+                .or_insert_with(|| serde_json::json!({}))
+        }),
+        format.get("properties"),
+    ) {
+        input.extend(more.clone());
+    }
+    Schema::try_from(input).unwrap_or_else(|_| Schema::default())
 }
 
 /// An export of one of the [`ExportList`]s in progress: its filters, and where the next page

@@ -501,18 +501,26 @@ fn list_exports() -> Vec<UseCase> {
         .into_iter()
         .map(|list| {
             let what = list.name().replace('-', " ");
-            let summary = match list.filters() {
-                "none" => format!("The {what} as CSV or JSON, streamed (no filters)"),
-                filters => format!(
-                    "The {what} as CSV or JSON, streamed; takes the list's filters ({filters})"
-                ),
+            let input = Shape::Typed(list.input());
+            let filters: Vec<String> = super::properties(&input.with(&mut Default::default()))
+                .into_iter()
+                .map(|(name, _)| name)
+                .filter(|name| name != "format")
+                .collect();
+            let summary = if filters.is_empty() {
+                format!("The {what} as CSV or JSON, streamed (no filters)")
+            } else {
+                format!(
+                    "The {what} as CSV or JSON, streamed; takes the list's filters ({})",
+                    filters.join(", ")
+                )
             };
             UseCase::read(
                 &format!("{}_export", list.name().replace('-', "_")),
                 &summary,
                 Gate::Action(list.action()),
             )
-            .takes::<ListExportInput>()
+            .takes_shape(input)
             .gives_file(LIST_FILES)
         })
         .collect()

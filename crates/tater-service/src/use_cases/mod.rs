@@ -180,6 +180,13 @@ impl UseCase {
         self
     }
 
+    /// An input composed of other types' schemas (a list export: the list's filters and a
+    /// format).
+    pub fn takes_shape(mut self, shape: Shape) -> Self {
+        self.input = shape;
+        self
+    }
+
     pub fn takes_declared(mut self, schema: Value) -> Self {
         self.input = Shape::Declared(schema);
         self
