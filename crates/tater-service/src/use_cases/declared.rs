@@ -1,5 +1,5 @@
-//! The answers whose views are not Rust types yet: their schemas as declared JSON, in one
-//! place, until each view becomes a type with a derived schema (then its function goes).
+//! The inputs whose shape is not a Rust type yet, as declared JSON: a SIEM destination's body,
+//! which `tater_siem::destination::parse` reads and validates field by field.
 
 use serde_json::{Value, json};
 
