@@ -5,18 +5,25 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::json;
 use tater_store::Engine;
 
 use crate::api_doc::{ApiRouter, Op};
 use crate::state::AppState;
 
-pub fn routes(api: ApiRouter) -> ApiRouter {
+/// Whether the server and its database answer.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Health {
+    /// `ok`, or `unavailable` (with status 503) when the database does not answer.
+    status: &'static str,
+}
+
+pub fn routes(mut api: ApiRouter) -> ApiRouter {
+    let health = api.schema_of::<Health>();
     api.route(
         Op::get("/healthz", "healthz")
             .summary("Liveness and database reachability")
             .outside_registry()
-            .ok(200, "Healthy", Some(json!({ "type": "object" }))),
+            .ok(200, "Healthy", Some(health)),
         get(healthz),
     )
     .route(
@@ -32,12 +39,14 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
 /// 200 when the database answers, 503 otherwise (so orchestrators restart or route around us).
 async fn healthz(State(s): State<AppState>) -> Response {
     match s.service.store().ping().await {
-        Ok(()) => Json(json!({ "status": "ok" })).into_response(),
+        Ok(()) => Json(Health { status: "ok" }).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable" })),
+                Json(Health {
+                    status: "unavailable",
+                }),
             )
                 .into_response()
         }

@@ -24,7 +24,14 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
             )
             .ok_content(
                 "application/json",
-                json!({ "type": "object", "required": ["system-security-plan"] }),
+                json!({
+                    "type": "object",
+                    "required": ["system-security-plan"],
+                    "properties": { "system-security-plan": {
+                        "type": "object",
+                        "description": "An OSCAL 1.2.1 system security plan; NIST's oscal_ssp_schema.json validates the whole document",
+                    } },
+                }),
             ),
         get(ssp),
     )

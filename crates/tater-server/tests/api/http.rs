@@ -206,6 +206,20 @@ async fn the_api_document_covers_every_route() {
                 "{method} {path}"
             );
             assert!(op["operationId"].is_string());
+            // Every JSON answer documents its shape (the API document's own is OpenAPI's).
+            for (status, res) in op["responses"].as_object().unwrap() {
+                let schema = &res["content"]["application/json"]["schema"];
+                if !status.starts_with('2') || schema.is_null() || path == "/api/openapi.json" {
+                    continue;
+                }
+                let shaped = ["$ref", "properties", "items", "oneOf", "anyOf", "allOf"]
+                    .iter()
+                    .any(|k| schema.get(k).is_some());
+                assert!(
+                    shaped,
+                    "{method} {path} {status} documents no shape: {schema}"
+                );
+            }
         }
     }
     for expected in [
