@@ -108,6 +108,11 @@ struct Fixture {
 async fn tater(db: &TestDb) -> Fixture {
     let entra = FakeEntra::start().await;
     let mut config = AppConfig::for_tests(&db.url);
+    config.entra = Some(tater_service::EntraConfig {
+        jwks_url: entra.jwks_url().to_owned(),
+        audiences: tater_testkit::entra::AUDIENCES.map(str::to_owned).to_vec(),
+        refresh_floor: Duration::from_secs(60),
+    });
     // Rate limiting stays on (its cost is part of every request) but never trips.
     config.rate_limits = tater_server::rate_limit::RateLimitConfig {
         limits: unlimited(),
@@ -240,6 +245,14 @@ async fn bare() -> String {
 }
 
 fn row(name: &str, s: &Stats, baseline: f64) {
+    // A row of failures measures nothing: stop rather than print a zero.
+    assert_eq!(
+        s.errors,
+        0,
+        "{name}: {} of {} requests failed",
+        s.errors,
+        s.requests + s.errors
+    );
     println!(
         "{name:<44} {:>9.0} {:>8.2} {:>8.2} {:>8.3} {:>7} {:>6}",
         s.rps,
