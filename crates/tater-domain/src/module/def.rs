@@ -15,6 +15,9 @@ pub struct ModuleDef {
     /// Human names, for documents and pages.
     pub singular: &'static str,
     pub plural: &'static str,
+    /// What an assistant calls one record and many, in snake case (`poam_item`,
+    /// `poam_items`): the module's tools are `list_<many>`, `get_<one>`, `create_<one>`, …
+    pub nouns: (&'static str, &'static str),
     pub description: &'static str,
     /// The least role that reads the module's records (lists, records, exports); writes
     /// need Admin. Most modules are for every member; some hold what only auditors and above

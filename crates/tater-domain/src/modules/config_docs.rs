@@ -11,6 +11,7 @@ pub static CONFIG_DOCS: ModuleDef = ModuleDef {
     entity_type: "config-doc",
     singular: "Configuration document",
     plural: "Configuration documents",
+    nouns: ("config_doc", "config_docs"),
     description: "A configuration document in Markdown. Its `version` goes up on every update.",
     read_role: Role::Viewer,
     fields: &[

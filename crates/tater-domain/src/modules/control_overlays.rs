@@ -24,6 +24,7 @@ pub static CONTROL_OVERLAYS: ModuleDef = ModuleDef {
     entity_type: "control-overlay",
     singular: "Control overlay",
     plural: "Control overlays",
+    nouns: ("control_overlay", "control_overlays"),
     description: "An organization's tailoring of a catalog control: applicability, implementation status and narrative, responsible roles, parameter values, owner and notes.",
     read_role: Role::Viewer,
     fields: &[

@@ -35,6 +35,7 @@ pub static POAM: ModuleDef = ModuleDef {
     entity_type: "poam",
     singular: "POAM item",
     plural: "POAM items",
+    nouns: ("poam_item", "poam_items"),
     description: "A weakness with its plan of action and milestones (eMASS POA&M).",
     read_role: Role::Viewer,
     fields: &[

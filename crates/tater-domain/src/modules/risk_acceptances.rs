@@ -20,6 +20,7 @@ pub static RISK_ACCEPTANCES: ModuleDef = ModuleDef {
     entity_type: "risk-acceptance",
     singular: "Risk acceptance",
     plural: "Risk acceptances",
+    nouns: ("risk_acceptance", "risk_acceptances"),
     description: "An accepted risk for a failing control, organization-wide or on one endpoint, until it expires or is revoked.",
     read_role: Role::Viewer,
     fields: &[

@@ -23,6 +23,7 @@ pub static RISKS: ModuleDef = ModuleDef {
     entity_type: "risk",
     singular: "Risk",
     plural: "Risks",
+    nouns: ("risk", "risks"),
     description: "A risk in the register, rated on a 5×5 likelihood × impact grid.",
     read_role: Role::Viewer,
     fields: &[

@@ -16,6 +16,7 @@ pub static SCRIPTS: ModuleDef = ModuleDef {
     entity_type: "script",
     singular: "Script",
     plural: "Scripts",
+    nouns: ("script", "scripts"),
     description: "A script for the command channel. Its `version` goes up on every save. Readable from Auditor up: scripts run as root and may carry secrets.",
     read_role: Role::Auditor,
     fields: &[

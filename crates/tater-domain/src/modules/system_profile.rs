@@ -39,6 +39,7 @@ pub static SYSTEM_PROFILE: ModuleDef = ModuleDef {
     entity_type: "system-profile",
     singular: "System profile",
     plural: "System profiles",
+    nouns: ("system_profile", "system_profiles"),
     description: "The organization's system as an SSP describes it: name, categorization, boundary, people, baseline.",
     read_role: Role::Viewer,
     fields: &[

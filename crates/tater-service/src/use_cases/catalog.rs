@@ -51,20 +51,24 @@ fn platform() -> Vec<UseCase> {
             "Version, database engine and uptime",
             Gate::Public,
         )
+        .tool("get_server_status")
         .gives::<crate::StatusView>(),
         UseCase::read("security_txt", "RFC 9116 security contact", Gate::Public)
+            .tool("get_security_contact")
             .gives_file(&["text/plain"]),
         UseCase::read(
             "cross_org_list_organizations",
             "Cross-organization: every organization on this server",
             CROSS_ORG,
         )
+        .tool("list_organizations")
         .gives::<Items<OrgView>>(),
         UseCase::write(
             "cross_org_create_organization",
             "Cross-organization: create an organization (you become its OrgAdmin)",
             CROSS_ORG,
         )
+        .tool("create_organization")
         .takes::<CreateOrganization>()
         .gives::<OrgView>(),
         UseCase::read(
@@ -72,13 +76,18 @@ fn platform() -> Vec<UseCase> {
             "Everything the organization holds, as a zip of JSON files with a manifest (audited)",
             Gate::Action(Action::ExportAll),
         )
+        .tool("export_organization_data")
         .gives_file(&["application/zip"]),
-        UseCase::read("settings_get", "The organization's settings", READ).gives::<OrgSettings>(),
+        UseCase::read("settings_get", "The organization's settings", READ)
+            .tool("get_settings")
+            .gives::<OrgSettings>(),
         UseCase::write(
             "settings_update",
             "Change the organization's settings (audited)",
             SETTINGS,
         )
+        .tool("update_settings")
+        .idempotent()
         .takes::<OrgSettings>()
         .gives::<OrgSettings>(),
     ]
@@ -91,18 +100,21 @@ fn identity() -> Vec<UseCase> {
             "The caller's account, memberships and active organization",
             Gate::Signed,
         )
+            .tool("get_current_user")
         .gives::<MeView>(),
         UseCase::read(
             "invitations_mine",
             "Open invitations addressed to your account, in every organization",
             Gate::Signed,
         )
+            .tool("list_my_invitations")
         .gives::<Items<ReceivedInvitation>>(),
         UseCase::write(
             "invitations_accept",
             "Join the organization with the invited role (not with a key bound to another organization); audited there",
             Gate::Signed,
         )
+            .tool("accept_invitation")
         .takes::<ById>()
         .gives::<Joined>(),
         UseCase::write(
@@ -110,18 +122,21 @@ fn identity() -> Vec<UseCase> {
             "Turn an invitation down; the organization sees it declined",
             Gate::Signed,
         )
+            .tool("decline_invitation")
         .takes::<ById>(),
         UseCase::read(
             "api_keys_list",
             "API keys that can act in the organization",
             KEYS,
         )
+            .tool("list_api_keys")
         .gives::<Items<ApiKeyView>>(),
         UseCase::write(
             "api_keys_create",
             "Create an API key for yourself, bound to the organization; the key is shown once",
             KEYS,
         )
+            .tool("create_api_key")
         .takes::<CreateApiKey>()
         .gives::<CreatedApiKey>(),
         UseCase::delete(
@@ -129,6 +144,7 @@ fn identity() -> Vec<UseCase> {
             "Revoke a key, with immediate effect",
             KEYS,
         )
+            .tool("revoke_api_key")
         .takes::<ById>(),
     ]
 }
@@ -136,12 +152,14 @@ fn identity() -> Vec<UseCase> {
 fn members() -> Vec<UseCase> {
     vec![
         UseCase::read("members_list", "Members of the organization", MEMBERS)
+            .tool("list_members")
             .gives::<Items<MemberView>>(),
         UseCase::write(
             "members_invite",
             "Invite a person by email with a role (never above your own). Nobody joins until they accept: the answer is the pending invitation, the same whether or not the address has an account",
             MEMBERS,
         )
+            .tool("invite_member")
         .takes::<InviteMember>()
         .gives::<InvitationView>(),
         UseCase::read(
@@ -149,18 +167,22 @@ fn members() -> Vec<UseCase> {
             "The organization's invitations, newest first, with their status",
             MEMBERS,
         )
+            .tool("list_member_invitations")
         .gives::<Items<InvitationView>>(),
         UseCase::delete(
             "members_invitation_revoke",
             "Withdraw a pending invitation",
             MEMBERS,
         )
+            .tool("revoke_invitation")
         .takes::<ById>(),
         UseCase::write(
             "members_change_role",
             "Change a member's role; the last OrgAdmin cannot be demoted",
             MEMBERS,
         )
+            .tool("change_member_role")
+            .idempotent()
         .takes::<ChangeRole>()
         .gives::<MemberView>(),
         UseCase::delete(
@@ -168,6 +190,7 @@ fn members() -> Vec<UseCase> {
             "Remove a member; the last OrgAdmin cannot be removed",
             MEMBERS,
         )
+            .tool("remove_member")
         .takes::<ById>(),
     ]
 }
@@ -179,6 +202,7 @@ fn endpoints() -> Vec<UseCase> {
             "Create an enrollment token (shown once)",
             WRITE,
         )
+            .tool("create_enrollment_token")
         .takes::<CreateEnrollmentToken>()
         .gives::<CreatedEnrollmentToken>(),
         UseCase::read(
@@ -186,20 +210,26 @@ fn endpoints() -> Vec<UseCase> {
             "Enrollment tokens (never their secrets)",
             WRITE,
         )
+            .tool("list_enrollment_tokens")
         .gives::<Items<EnrollmentTokenView>>(),
         UseCase::delete(
             "enrollment_tokens_revoke",
             "Revoke an enrollment token",
             WRITE,
         )
+            .tool("revoke_enrollment_token")
         .takes::<ById>(),
         UseCase::read("endpoints_list", "Enrolled endpoints", READ)
+            .tool("list_endpoints")
             .takes::<EndpointsQuery>()
             .gives::<Page<EndpointView>>(),
         UseCase::read("endpoints_get", "One endpoint, with its latest scan", READ)
+            .tool("get_endpoint")
             .takes::<ById>()
             .gives::<EndpointDetail>(),
         UseCase::write("endpoints_update", "Change an endpoint's tags", WRITE)
+            .tool("set_endpoint_tags")
+            .idempotent()
             .takes::<UpdateEndpointTags>()
             .gives::<EndpointView>(),
         UseCase::write(
@@ -207,6 +237,9 @@ fn endpoints() -> Vec<UseCase> {
             "Retire an endpoint: its credential stops working, its history stays",
             WRITE,
         )
+            .tool("retire_endpoint")
+            .destructive()
+            .idempotent()
         .takes::<ById>()
         .gives::<EndpointView>(),
         UseCase::write(
@@ -214,11 +247,14 @@ fn endpoints() -> Vec<UseCase> {
             "Allow one re-enrolment of this endpoint's hostname without its current credential, within the next hour (a reinstalled machine); audited",
             WRITE,
         )
+            .tool("allow_endpoint_reenrollment")
         .takes::<ById>()
         .gives::<EndpointView>(),
         UseCase::delete("endpoints_delete", "Delete an endpoint and its scans", WRITE)
+            .tool("delete_endpoint")
             .takes::<ById>(),
         UseCase::read("scans_get", "A scan with its results", READ)
+            .tool("get_scan")
             .takes::<ById>()
             .gives::<crate::scans::ScanDetail>(),
         UseCase::read(
@@ -226,6 +262,7 @@ fn endpoints() -> Vec<UseCase> {
             "Current results: the latest result of every check on every active endpoint, by hostname",
             READ,
         )
+            .tool("list_scan_results")
         .takes::<ScanResultsQuery>()
 .gives::<Page<crate::LatestResultView>>(),
     ]
@@ -239,6 +276,8 @@ fn commands() -> Vec<UseCase> {
             "Run a script on endpoints by hostname (Admin; needs remoteExecution); audited",
             WRITE,
         )
+            .tool("execute_script")
+            .destructive()
         .takes::<ExecuteScript>()
         .gives::<JobView>(),
         UseCase::read(
@@ -246,9 +285,11 @@ fn commands() -> Vec<UseCase> {
             "The command channel's history, newest first, each job with its status on each endpoint",
             read_jobs,
         )
+            .tool("list_jobs")
         .takes::<Paging>()
         .gives::<Page<JobView>>(),
         UseCase::read("jobs_get", "A job and its status on each endpoint", read_jobs)
+            .tool("get_job")
             .takes::<ById>()
             .gives::<JobView>(),
         UseCase::write(
@@ -256,6 +297,7 @@ fn commands() -> Vec<UseCase> {
             "Cancel a job's targets that are still pending (Admin); audited. Commands already sent cannot be recalled (409 when nothing is pending)",
             WRITE,
         )
+            .tool("cancel_job")
         .takes::<ById>()
         .gives::<JobView>(),
     ]
@@ -279,6 +321,7 @@ fn controls() -> Vec<UseCase> {
     let control = Shape::output::<crate::ControlView>();
     vec![
         UseCase::read("controls_list", "Controls with the organization's overlays", READ)
+            .tool("list_controls")
             .takes::<ControlsQuery>()
             .gives_shape(Shape::Page(Box::new(control.clone()))),
         UseCase::read(
@@ -286,6 +329,7 @@ fn controls() -> Vec<UseCase> {
             "One control (ac-2.1 or AC-2(1)) with the organization's overlay",
             READ,
         )
+            .tool("get_control")
         .takes::<ControlRef>()
         .gives_shape(control.clone()),
         UseCase::write(
@@ -293,6 +337,8 @@ fn controls() -> Vec<UseCase> {
             "Tailor a control for this organization",
             WRITE,
         )
+            .tool("set_control_overlay")
+            .idempotent()
         .takes_declared(overlay)
         .gives_shape(control),
         UseCase::delete(
@@ -300,12 +346,15 @@ fn controls() -> Vec<UseCase> {
             "Remove this organization's tailoring of a control",
             WRITE,
         )
+            .tool("delete_control_overlay")
         .takes::<ControlRef>(),
         UseCase::write(
             "controls_remediate",
             "Run the failing checks' remediation scripts on the failing endpoints (Admin; needs remoteExecution); audited",
             WRITE,
         )
+            .tool("trigger_remediation")
+            .destructive()
         .takes::<ControlRef>()
         .gives::<Remediation>(),
         UseCase::read(
@@ -313,12 +362,14 @@ fn controls() -> Vec<UseCase> {
             "Technical checks the agent runs, with severity and mapped controls",
             Gate::Action(Action::ReadChecks),
         )
+            .tool("list_checks")
         .gives::<Items<CheckView>>(),
         UseCase::read(
             "frameworks_list",
             "Frameworks (SP 800-53 Rev 5 and its baselines)",
             READ,
         )
+            .tool("list_frameworks")
         .gives::<Items<FrameworkView>>(),
     ]
 }
@@ -330,12 +381,14 @@ fn posture() -> Vec<UseCase> {
             "Compliance posture from the latest scan of every active endpoint, risk acceptances applied",
             READ,
         )
+            .tool("get_posture")
         .gives::<crate::posture::PostureView>(),
         UseCase::read(
             "posture_endpoints",
             "The posture of each active endpoint, by hostname, a page at a time",
             READ,
         )
+            .tool("list_endpoint_posture")
         .takes::<Paging>()
         .gives::<Page<crate::posture::EndpointPosture>>(),
         UseCase::read(
@@ -343,6 +396,7 @@ fn posture() -> Vec<UseCase> {
             "One point per scan (raw counts at scan time) and the current resolved totals",
             READ,
         )
+            .tool("get_posture_trend")
         .takes::<TrendQuery>()
         .gives::<crate::posture::PostureTrend>(),
         UseCase::write(
@@ -350,6 +404,7 @@ fn posture() -> Vec<UseCase> {
             "Create a POAM item for a failing control, from its failed checks, endpoints and evidence",
             WRITE,
         )
+            .tool("create_poam_item_from_control")
         .takes::<PoamFromControl>()
         .gives_shape(Shape::Named(
             record_name(&tater_domain::modules::POAM),
@@ -360,6 +415,7 @@ fn posture() -> Vec<UseCase> {
             "Counts of risks on the 5×5 likelihood × impact grid",
             Gate::Action(Action::ReadRecords(RISKS.read_role)),
         )
+            .tool("get_risk_heat_map")
         .takes::<HeatMapQuery>()
         .gives::<crate::HeatMapView>(),
     ]
@@ -385,12 +441,15 @@ fn federal() -> Vec<UseCase> {
             "The system profile (or `{configured: false}`)",
             READ,
         )
+            .tool("get_system_profile")
         .gives_declared(profile.clone()),
         UseCase::write(
             "system_profile_put",
             "Create or replace the system profile (OrgAdmin; audited)",
             SETTINGS,
         )
+            .tool("set_system_profile")
+            .idempotent()
         .takes_declared(input_schema(&SYSTEM_PROFILE))
         .gives_declared(profile),
         UseCase::read(
@@ -398,6 +457,7 @@ fn federal() -> Vec<UseCase> {
             "The System Security Plan as OSCAL 1.2.1 JSON (deterministic UUIDs: unchanged data gives identical bytes) or as a Word document",
             READ,
         )
+            .tool("export_ssp")
         .takes::<SspInput>()
         .gives_file(&[
             "application/json",
@@ -409,6 +469,7 @@ fn federal() -> Vec<UseCase> {
 fn audit() -> Vec<UseCase> {
     vec![
         UseCase::read("audit_log", "The organization's audit log, newest first", AUDIT)
+            .tool("list_audit_log")
             .takes::<AuditQuery>()
             .gives::<Page<tater_audit::EntryView>>(),
         UseCase::read(
@@ -416,6 +477,7 @@ fn audit() -> Vec<UseCase> {
             "The whole audit log, oldest first, streamed: JSON Lines (header, entries, checkpoints, signed end line) for `tater audit verify`, or CSV",
             AUDIT,
         )
+            .tool("export_audit_log")
         .takes::<AuditExportInput>()
         .gives_file(&["application/x-ndjson", "text/csv"]),
         UseCase::read(
@@ -423,6 +485,7 @@ fn audit() -> Vec<UseCase> {
             "Verifies the organization's audit log in the database: hashes, chain, signatures, checkpoints, head",
             AUDIT,
         )
+            .tool("verify_audit_log")
         .gives::<tater_audit::Report>(),
     ]
 }
@@ -445,15 +508,18 @@ fn siem() -> Vec<UseCase> {
             "SIEM destinations and how delivery to each is going",
             SETTINGS,
         )
+            .tool("list_siem_destinations")
         .gives_shape(Shape::Items(Box::new(dest.clone()))),
         UseCase::write(
             "siem_destinations_create",
             "Add a syslog or webhook destination; a refused address answers 400 with the reason",
             SETTINGS,
         )
+            .tool("create_siem_destination")
         .takes_declared(declared::siem_destination_input())
         .gives_shape(dest.clone()),
         UseCase::read("siem_destinations_get", "One destination", SETTINGS)
+            .tool("get_siem_destination")
             .takes::<ById>()
             .gives_shape(dest.clone()),
         UseCase::write(
@@ -461,6 +527,8 @@ fn siem() -> Vec<UseCase> {
             "Replace a destination's settings (send `version` to refuse overwriting a concurrent change)",
             SETTINGS,
         )
+            .tool("update_siem_destination")
+            .idempotent()
         .takes_declared(update)
         .gives_shape(dest),
         UseCase::delete(
@@ -468,12 +536,15 @@ fn siem() -> Vec<UseCase> {
             "Delete a destination and its queue",
             SETTINGS,
         )
+            .tool("delete_siem_destination")
         .takes::<ById>(),
         UseCase::write(
             "siem_destinations_test",
             "Send a test event now and say whether it was accepted",
             SETTINGS,
         )
+            .tool("test_siem_destination")
+            .open_world()
         .takes::<ById>()
         .gives::<TestDelivery>(),
         UseCase::read(
@@ -481,6 +552,7 @@ fn siem() -> Vec<UseCase> {
             "Entries the destination refused for good",
             SETTINGS,
         )
+            .tool("list_siem_dead_letters")
         .takes::<ById>()
         .gives::<Items<DeadLetterView>>(),
         UseCase::write(
@@ -488,6 +560,7 @@ fn siem() -> Vec<UseCase> {
             "Queue the dead letters again",
             SETTINGS,
         )
+            .tool("replay_siem_dead_letters")
         .takes::<ById>()
         .gives::<Replayed>(),
     ]
@@ -520,6 +593,7 @@ fn list_exports() -> Vec<UseCase> {
                 &summary,
                 Gate::Action(list.action()),
             )
+            .tool(&format!("export_{}", list.name().replace('-', "_")))
             .takes_shape(input)
             .gives_file(LIST_FILES)
         })

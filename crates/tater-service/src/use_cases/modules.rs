@@ -27,12 +27,14 @@ pub(super) fn use_cases(def: &'static ModuleDef) -> Vec<UseCase> {
     let page = Shape::Page(Box::new(record.clone()));
     let mut update = input_schema(def);
     add_id(&mut update);
+    let (one, many) = def.nouns;
     vec![
         UseCase::read(
             &format!("{key}_list"),
             &format!("List {}", def.plural),
             read,
         )
+        .tool(&format!("list_{many}"))
         .takes_declared(list_input(def))
         .gives_shape(page),
         UseCase::read(
@@ -40,6 +42,7 @@ pub(super) fn use_cases(def: &'static ModuleDef) -> Vec<UseCase> {
             &format!("Export {} as {}", def.plural, format_names(def)),
             read,
         )
+        .tool(&format!("export_{many}"))
         .takes_declared(export_input(def))
         .gives_file(&export_media_types(def)),
         UseCase::read(
@@ -47,6 +50,7 @@ pub(super) fn use_cases(def: &'static ModuleDef) -> Vec<UseCase> {
             &format!("Get a {}", def.singular),
             read,
         )
+        .tool(&format!("get_{one}"))
         .takes_declared(id_only())
         .gives_shape(record.clone()),
         UseCase::write(
@@ -54,6 +58,7 @@ pub(super) fn use_cases(def: &'static ModuleDef) -> Vec<UseCase> {
             &format!("Create a {}", def.singular),
             write,
         )
+        .tool(&format!("create_{one}"))
         .takes_declared(input_schema(def))
         .gives_shape(record.clone()),
         UseCase::write(
@@ -61,6 +66,8 @@ pub(super) fn use_cases(def: &'static ModuleDef) -> Vec<UseCase> {
             &format!("Replace a {}", def.singular),
             write,
         )
+        .tool(&format!("update_{one}"))
+        .idempotent()
         .takes_declared(update)
         .gives_shape(record),
         UseCase::delete(
@@ -68,6 +75,7 @@ pub(super) fn use_cases(def: &'static ModuleDef) -> Vec<UseCase> {
             &format!("Delete a {}", def.singular),
             write,
         )
+        .tool(&format!("delete_{one}"))
         .takes_declared(id_only()),
     ]
 }
