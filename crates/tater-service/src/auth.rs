@@ -183,6 +183,7 @@ pub(crate) fn endpoint_actor(endpoint: &tater_domain::Endpoint) -> Actor {
 }
 
 /// Who a credential belongs to, before an organization is chosen.
+#[derive(Clone)]
 pub struct Identity {
     user: User,
     memberships: Vec<Membership>,

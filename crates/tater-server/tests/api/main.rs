@@ -19,6 +19,7 @@ mod exports;
 mod http;
 mod identity;
 mod invitations;
+mod invoke;
 mod isolation;
 mod lifecycle;
 mod members;

@@ -5,6 +5,7 @@ use tater_domain::Action;
 use tater_domain::module::{input_schema, output_schema};
 use tater_domain::modules::{CONTROL_OVERLAYS, RISKS, SCRIPTS, SYSTEM_PROFILE};
 
+use super::invoke::{self, json, nothing};
 use super::modules::record_name;
 use super::{Gate, Shape, UseCase, declared, inputs::*};
 use crate::{
@@ -62,6 +63,9 @@ fn platform() -> Vec<UseCase> {
             CROSS_ORG,
         )
         .tool("list_organizations")
+        .runs(json(|s, c, _: NoInput| async move {
+            s.cross_org_list_organizations(&c.actor).await
+        }))
         .gives::<Items<OrgView>>(),
         UseCase::write(
             "cross_org_create_organization",
@@ -69,6 +73,10 @@ fn platform() -> Vec<UseCase> {
             CROSS_ORG,
         )
         .tool("create_organization")
+        .runs(json(|s, c, i: CreateOrganization| async move {
+            s.cross_org_create_organization(&c.actor, &i.name, i.entra_tenant_id.as_deref())
+                .await
+        }))
         .takes::<CreateOrganization>()
         .gives::<OrgView>(),
         UseCase::read(
@@ -80,6 +88,9 @@ fn platform() -> Vec<UseCase> {
         .gives_file(&["application/zip"]),
         UseCase::read("settings_get", "The organization's settings", READ)
             .tool("get_settings")
+            .runs(json(|s, c, _: NoInput| async move {
+                s.get_settings(&c.actor).await
+            }))
             .gives::<OrgSettings>(),
         UseCase::write(
             "settings_update",
@@ -87,6 +98,9 @@ fn platform() -> Vec<UseCase> {
             SETTINGS,
         )
         .tool("update_settings")
+        .runs(json(|s, c, i: OrgSettings| async move {
+            s.update_settings(&c.actor, &i).await
+        }))
         .idempotent()
         .takes::<OrgSettings>()
         .gives::<OrgSettings>(),
@@ -101,6 +115,7 @@ fn identity() -> Vec<UseCase> {
             Gate::Signed,
         )
             .tool("get_current_user")
+            .runs(json(|s, c, _: NoInput| async move { s.me(&c.identity, Some(&c.actor)).await }))
         .gives::<MeView>(),
         UseCase::read(
             "invitations_mine",
@@ -108,6 +123,7 @@ fn identity() -> Vec<UseCase> {
             Gate::Signed,
         )
             .tool("list_my_invitations")
+            .runs(json(|s, c, _: NoInput| async move { s.my_invitations(&c.identity).await.map(|items| Items { items }) }))
         .gives::<Items<ReceivedInvitation>>(),
         UseCase::write(
             "invitations_accept",
@@ -115,6 +131,7 @@ fn identity() -> Vec<UseCase> {
             Gate::Signed,
         )
             .tool("accept_invitation")
+            .runs(json(|s, c, i: ById| async move { s.accept_invitation(&c.identity, &i.id).await }))
         .takes::<ById>()
         .gives::<Joined>(),
         UseCase::write(
@@ -123,6 +140,7 @@ fn identity() -> Vec<UseCase> {
             Gate::Signed,
         )
             .tool("decline_invitation")
+            .runs(nothing(|s, c, i: ById| async move { s.decline_invitation(&c.identity, &i.id).await }))
         .takes::<ById>(),
         UseCase::read(
             "api_keys_list",
@@ -130,6 +148,7 @@ fn identity() -> Vec<UseCase> {
             KEYS,
         )
             .tool("list_api_keys")
+            .runs(json(|s, c, _: NoInput| async move { s.list_api_keys(&c.actor).await }))
         .gives::<Items<ApiKeyView>>(),
         UseCase::write(
             "api_keys_create",
@@ -137,6 +156,7 @@ fn identity() -> Vec<UseCase> {
             KEYS,
         )
             .tool("create_api_key")
+            .runs(json(|s, c, i: CreateApiKey| async move { s.create_api_key(&c.actor, &i.name, i.role, i.expires_at).await }))
         .takes::<CreateApiKey>()
         .gives::<CreatedApiKey>(),
         UseCase::delete(
@@ -145,6 +165,7 @@ fn identity() -> Vec<UseCase> {
             KEYS,
         )
             .tool("revoke_api_key")
+            .runs(nothing(|s, c, i: ById| async move { s.revoke_api_key(&c.actor, &i.id).await }))
         .takes::<ById>(),
     ]
 }
@@ -153,6 +174,7 @@ fn members() -> Vec<UseCase> {
     vec![
         UseCase::read("members_list", "Members of the organization", MEMBERS)
             .tool("list_members")
+            .runs(json(|s, c, _: NoInput| async move { s.list_members(&c.actor).await.map(|items| Items { items }) }))
             .gives::<Items<MemberView>>(),
         UseCase::write(
             "members_invite",
@@ -160,6 +182,7 @@ fn members() -> Vec<UseCase> {
             MEMBERS,
         )
             .tool("invite_member")
+            .runs(json(|s, c, i: InviteMember| async move { s.invite_member(&c.actor, &i.email, i.role).await }))
         .takes::<InviteMember>()
         .gives::<InvitationView>(),
         UseCase::read(
@@ -168,6 +191,7 @@ fn members() -> Vec<UseCase> {
             MEMBERS,
         )
             .tool("list_member_invitations")
+            .runs(json(|s, c, _: NoInput| async move { s.list_invitations(&c.actor).await.map(|items| Items { items }) }))
         .gives::<Items<InvitationView>>(),
         UseCase::delete(
             "members_invitation_revoke",
@@ -175,6 +199,7 @@ fn members() -> Vec<UseCase> {
             MEMBERS,
         )
             .tool("revoke_invitation")
+            .runs(nothing(|s, c, i: ById| async move { s.revoke_invitation(&c.actor, &i.id).await }))
         .takes::<ById>(),
         UseCase::write(
             "members_change_role",
@@ -182,6 +207,7 @@ fn members() -> Vec<UseCase> {
             MEMBERS,
         )
             .tool("change_member_role")
+            .runs(json(|s, c, i: ChangeRole| async move { s.change_member_role(&c.actor, &i.id, i.role).await }))
             .idempotent()
         .takes::<ChangeRole>()
         .gives::<MemberView>(),
@@ -191,6 +217,7 @@ fn members() -> Vec<UseCase> {
             MEMBERS,
         )
             .tool("remove_member")
+            .runs(nothing(|s, c, i: ById| async move { s.remove_member(&c.actor, &i.id).await }))
         .takes::<ById>(),
     ]
 }
@@ -203,6 +230,7 @@ fn endpoints() -> Vec<UseCase> {
             WRITE,
         )
             .tool("create_enrollment_token")
+            .runs(json(|s, c, i: CreateEnrollmentToken| async move { s.create_enrollment_token(&c.actor, &i.label, i.expires_in_hours, i.single_use, i.hostnames.as_deref()).await }))
         .takes::<CreateEnrollmentToken>()
         .gives::<CreatedEnrollmentToken>(),
         UseCase::read(
@@ -211,6 +239,7 @@ fn endpoints() -> Vec<UseCase> {
             WRITE,
         )
             .tool("list_enrollment_tokens")
+            .runs(json(|s, c, _: NoInput| async move { s.list_enrollment_tokens(&c.actor).await.map(|items| Items { items }) }))
         .gives::<Items<EnrollmentTokenView>>(),
         UseCase::delete(
             "enrollment_tokens_revoke",
@@ -218,17 +247,21 @@ fn endpoints() -> Vec<UseCase> {
             WRITE,
         )
             .tool("revoke_enrollment_token")
+            .runs(nothing(|s, c, i: ById| async move { s.revoke_enrollment_token(&c.actor, &i.id).await }))
         .takes::<ById>(),
         UseCase::read("endpoints_list", "Enrolled endpoints", READ)
             .tool("list_endpoints")
+            .runs(json(|s, c, i: EndpointsQuery| async move { s.list_endpoints(&c.actor, &i).await }))
             .takes::<EndpointsQuery>()
             .gives::<Page<EndpointView>>(),
         UseCase::read("endpoints_get", "One endpoint, with its latest scan", READ)
             .tool("get_endpoint")
+            .runs(json(|s, c, i: ById| async move { s.get_endpoint(&c.actor, &i.id).await }))
             .takes::<ById>()
             .gives::<EndpointDetail>(),
         UseCase::write("endpoints_update", "Change an endpoint's tags", WRITE)
             .tool("set_endpoint_tags")
+            .runs(json(|s, c, i: UpdateEndpointTags| async move { s.update_endpoint_tags(&c.actor, &i.id, &i.tags, i.version).await }))
             .idempotent()
             .takes::<UpdateEndpointTags>()
             .gives::<EndpointView>(),
@@ -238,6 +271,7 @@ fn endpoints() -> Vec<UseCase> {
             WRITE,
         )
             .tool("retire_endpoint")
+            .runs(json(|s, c, i: ById| async move { s.retire_endpoint(&c.actor, &i.id).await }))
             .destructive()
             .idempotent()
         .takes::<ById>()
@@ -248,13 +282,16 @@ fn endpoints() -> Vec<UseCase> {
             WRITE,
         )
             .tool("allow_endpoint_reenrollment")
+            .runs(json(|s, c, i: ById| async move { s.allow_reenroll(&c.actor, &i.id).await }))
         .takes::<ById>()
         .gives::<EndpointView>(),
         UseCase::delete("endpoints_delete", "Delete an endpoint and its scans", WRITE)
             .tool("delete_endpoint")
+            .runs(nothing(|s, c, i: ById| async move { s.delete_endpoint(&c.actor, &i.id).await }))
             .takes::<ById>(),
         UseCase::read("scans_get", "A scan with its results", READ)
             .tool("get_scan")
+            .runs(json(|s, c, i: ById| async move { s.get_scan(&c.actor, &i.id).await }))
             .takes::<ById>()
             .gives::<crate::scans::ScanDetail>(),
         UseCase::read(
@@ -263,6 +300,7 @@ fn endpoints() -> Vec<UseCase> {
             READ,
         )
             .tool("list_scan_results")
+            .runs(json(|s, c, i: ScanResultsQuery| async move { s.list_scan_results(&c.actor, &i).await }))
         .takes::<ScanResultsQuery>()
 .gives::<Page<crate::LatestResultView>>(),
     ]
@@ -277,6 +315,7 @@ fn commands() -> Vec<UseCase> {
             WRITE,
         )
             .tool("execute_script")
+            .runs(json(|s, c, i: serde_json::Map<String, Value>| async move { let (id, body) = invoke::split_id(i)?; s.execute_script(&c.actor, &id, &body).await }))
             .destructive()
         .takes::<ExecuteScript>()
         .gives::<JobView>(),
@@ -286,10 +325,12 @@ fn commands() -> Vec<UseCase> {
             read_jobs,
         )
             .tool("list_jobs")
+            .runs(json(|s, c, i: Paging| async move { s.list_jobs(&c.actor, &i).await }))
         .takes::<Paging>()
         .gives::<Page<JobView>>(),
         UseCase::read("jobs_get", "A job and its status on each endpoint", read_jobs)
             .tool("get_job")
+            .runs(json(|s, c, i: ById| async move { s.get_job(&c.actor, &i.id).await }))
             .takes::<ById>()
             .gives::<JobView>(),
         UseCase::write(
@@ -298,6 +339,7 @@ fn commands() -> Vec<UseCase> {
             WRITE,
         )
             .tool("cancel_job")
+            .runs(json(|s, c, i: ById| async move { s.cancel_job(&c.actor, &i.id).await }))
         .takes::<ById>()
         .gives::<JobView>(),
     ]
@@ -322,6 +364,7 @@ fn controls() -> Vec<UseCase> {
     vec![
         UseCase::read("controls_list", "Controls with the organization's overlays", READ)
             .tool("list_controls")
+            .runs(json(|s, c, i: ControlsQuery| async move { s.list_controls(&c.actor, &i).await }))
             .takes::<ControlsQuery>()
             .gives_shape(Shape::Page(Box::new(control.clone()))),
         UseCase::read(
@@ -330,6 +373,7 @@ fn controls() -> Vec<UseCase> {
             READ,
         )
             .tool("get_control")
+            .runs(json(|s, c, i: ControlRef| async move { s.get_control(&c.actor, &i.id).await }))
         .takes::<ControlRef>()
         .gives_shape(control.clone()),
         UseCase::write(
@@ -338,6 +382,7 @@ fn controls() -> Vec<UseCase> {
             WRITE,
         )
             .tool("set_control_overlay")
+            .runs(json(|s, c, i: serde_json::Map<String, Value>| async move { let (id, body) = invoke::split_id(i)?; s.put_overlay(&c.actor, &id, &body).await }))
             .idempotent()
         .takes_declared(overlay)
         .gives_shape(control),
@@ -347,6 +392,7 @@ fn controls() -> Vec<UseCase> {
             WRITE,
         )
             .tool("delete_control_overlay")
+            .runs(nothing(|s, c, i: ControlRef| async move { s.delete_overlay(&c.actor, &i.id).await }))
         .takes::<ControlRef>(),
         UseCase::write(
             "controls_remediate",
@@ -354,6 +400,7 @@ fn controls() -> Vec<UseCase> {
             WRITE,
         )
             .tool("trigger_remediation")
+            .runs(json(|s, c, i: ControlRef| async move { s.remediate_control(&c.actor, &i.id).await }))
             .destructive()
         .takes::<ControlRef>()
         .gives::<Remediation>(),
@@ -363,6 +410,7 @@ fn controls() -> Vec<UseCase> {
             Gate::Action(Action::ReadChecks),
         )
             .tool("list_checks")
+            .runs(json(|s, c, _: NoInput| async move { s.list_checks(&c.actor).map(|items| Items { items }) }))
         .gives::<Items<CheckView>>(),
         UseCase::read(
             "frameworks_list",
@@ -370,6 +418,7 @@ fn controls() -> Vec<UseCase> {
             READ,
         )
             .tool("list_frameworks")
+            .runs(json(|s, c, _: NoInput| async move { s.list_frameworks(&c.actor).map(|items| Items { items }) }))
         .gives::<Items<FrameworkView>>(),
     ]
 }
@@ -382,6 +431,7 @@ fn posture() -> Vec<UseCase> {
             READ,
         )
             .tool("get_posture")
+            .runs(json(|s, c, _: NoInput| async move { s.posture(&c.actor).await }))
         .gives::<crate::posture::PostureView>(),
         UseCase::read(
             "posture_endpoints",
@@ -389,6 +439,7 @@ fn posture() -> Vec<UseCase> {
             READ,
         )
             .tool("list_endpoint_posture")
+            .runs(json(|s, c, i: Paging| async move { s.posture_endpoints(&c.actor, &i).await }))
         .takes::<Paging>()
         .gives::<Page<crate::posture::EndpointPosture>>(),
         UseCase::read(
@@ -397,6 +448,7 @@ fn posture() -> Vec<UseCase> {
             READ,
         )
             .tool("get_posture_trend")
+            .runs(json(|s, c, i: TrendQuery| async move { s.posture_trend(&c.actor, &i).await }))
         .takes::<TrendQuery>()
         .gives::<crate::posture::PostureTrend>(),
         UseCase::write(
@@ -405,6 +457,7 @@ fn posture() -> Vec<UseCase> {
             WRITE,
         )
             .tool("create_poam_item_from_control")
+            .runs(json(|s, c, i: PoamFromControl| async move { s.poam_from_control(&c.actor, &i.control, i.scheduled_completion.as_deref()).await }))
         .takes::<PoamFromControl>()
         .gives_shape(Shape::Named(
             record_name(&tater_domain::modules::POAM),
@@ -416,6 +469,7 @@ fn posture() -> Vec<UseCase> {
             Gate::Action(Action::ReadRecords(RISKS.read_role)),
         )
             .tool("get_risk_heat_map")
+            .runs(json(|s, c, i: HeatMapQuery| async move { let residual = matches!(i.kind, Some(RatingKind::Residual)); s.risk_heat_map(&c.actor, residual).await.map(|m| m.view()) }))
         .takes::<HeatMapQuery>()
         .gives::<crate::HeatMapView>(),
     ]
@@ -442,6 +496,7 @@ fn federal() -> Vec<UseCase> {
             READ,
         )
             .tool("get_system_profile")
+            .runs(json(|s, c, _: NoInput| async move { s.get_system_profile(&c.actor).await }))
         .gives_declared(profile.clone()),
         UseCase::write(
             "system_profile_put",
@@ -449,6 +504,7 @@ fn federal() -> Vec<UseCase> {
             SETTINGS,
         )
             .tool("set_system_profile")
+            .runs(json(|s, c, i: Value| async move { s.put_system_profile(&c.actor, &i).await }))
             .idempotent()
         .takes_declared(input_schema(&SYSTEM_PROFILE))
         .gives_declared(profile),
@@ -470,6 +526,7 @@ fn audit() -> Vec<UseCase> {
     vec![
         UseCase::read("audit_log", "The organization's audit log, newest first", AUDIT)
             .tool("list_audit_log")
+            .runs(json(|s, c, i: AuditQuery| async move { s.audit_log(&c.actor, &i).await }))
             .takes::<AuditQuery>()
             .gives::<Page<tater_audit::EntryView>>(),
         UseCase::read(
@@ -486,6 +543,7 @@ fn audit() -> Vec<UseCase> {
             AUDIT,
         )
             .tool("verify_audit_log")
+            .runs(json(|s, c, _: NoInput| async move { s.verify_audit(&c.actor).await }))
         .gives::<tater_audit::Report>(),
     ]
 }
@@ -509,6 +567,7 @@ fn siem() -> Vec<UseCase> {
             SETTINGS,
         )
             .tool("list_siem_destinations")
+            .runs(json(|s, c, _: NoInput| async move { s.list_destinations(&c.actor).await.map(|items| Items { items }) }))
         .gives_shape(Shape::Items(Box::new(dest.clone()))),
         UseCase::write(
             "siem_destinations_create",
@@ -516,10 +575,12 @@ fn siem() -> Vec<UseCase> {
             SETTINGS,
         )
             .tool("create_siem_destination")
+            .runs(json(|s, c, i: Value| async move { s.create_destination(&c.actor, &i).await }))
         .takes_declared(declared::siem_destination_input())
         .gives_shape(dest.clone()),
         UseCase::read("siem_destinations_get", "One destination", SETTINGS)
             .tool("get_siem_destination")
+            .runs(json(|s, c, i: ById| async move { s.get_destination(&c.actor, &i.id).await }))
             .takes::<ById>()
             .gives_shape(dest.clone()),
         UseCase::write(
@@ -528,6 +589,7 @@ fn siem() -> Vec<UseCase> {
             SETTINGS,
         )
             .tool("update_siem_destination")
+            .runs(json(|s, c, i: serde_json::Map<String, Value>| async move { let (id, body) = invoke::split_id(i)?; s.update_destination(&c.actor, &id, &body).await }))
             .idempotent()
         .takes_declared(update)
         .gives_shape(dest),
@@ -537,6 +599,7 @@ fn siem() -> Vec<UseCase> {
             SETTINGS,
         )
             .tool("delete_siem_destination")
+            .runs(nothing(|s, c, i: ById| async move { s.delete_destination(&c.actor, &i.id).await }))
         .takes::<ById>(),
         UseCase::write(
             "siem_destinations_test",
@@ -544,6 +607,7 @@ fn siem() -> Vec<UseCase> {
             SETTINGS,
         )
             .tool("test_siem_destination")
+            .runs(json(|s, c, i: ById| async move { s.test_destination(&c.actor, &i.id).await }))
             .open_world()
         .takes::<ById>()
         .gives::<TestDelivery>(),
@@ -553,6 +617,7 @@ fn siem() -> Vec<UseCase> {
             SETTINGS,
         )
             .tool("list_siem_dead_letters")
+            .runs(json(|s, c, i: ById| async move { s.dead_letters(&c.actor, &i.id).await.map(|items| Items { items }) }))
         .takes::<ById>()
         .gives::<Items<DeadLetterView>>(),
         UseCase::write(
@@ -561,6 +626,7 @@ fn siem() -> Vec<UseCase> {
             SETTINGS,
         )
             .tool("replay_siem_dead_letters")
+            .runs(json(|s, c, i: ById| async move { s.replay_dead_letters(&c.actor, &i.id).await }))
         .takes::<ById>()
         .gives::<Replayed>(),
     ]

@@ -13,6 +13,7 @@
 mod catalog;
 mod declared;
 mod inputs;
+pub mod invoke;
 mod modules;
 mod query;
 
@@ -25,6 +26,7 @@ use serde_json::{Map, Value, json};
 use tater_domain::Action;
 
 pub use inputs::*;
+pub use invoke::{Answer, Caller, Invoker};
 pub use modules::{ExportHook, ExportedFile, ExtraFormat, extra_formats, record_name};
 pub use query::from_pairs;
 
@@ -157,6 +159,9 @@ pub struct UseCase {
     /// `execute_script`), unique. The MCP tool name.
     pub tool: String,
     pub hints: Hints,
+    /// How a generated channel calls it; `None` for what only REST serves (files, public
+    /// pages).
+    pub invoke: Option<Invoker>,
     /// One sentence for people and assistants choosing what to call.
     pub summary: String,
     pub gate: Gate,
@@ -177,6 +182,7 @@ impl UseCase {
                 idempotent: effect != Effect::Write,
                 open_world: false,
             },
+            invoke: None,
             summary: summary.to_owned(),
             gate,
             effect,
@@ -203,6 +209,12 @@ impl UseCase {
     /// The name an assistant calls it by (see [`UseCase::tool`]).
     pub fn tool(mut self, name: &str) -> Self {
         self.tool = name.to_owned();
+        self
+    }
+
+    /// How generated channels call it (see [`invoke`]).
+    pub fn runs(mut self, invoker: Invoker) -> Self {
+        self.invoke = Some(invoker);
         self
     }
 
@@ -466,5 +478,23 @@ mod tests {
         // 75; none is added to reach the number).
         let callable = registry().iter().filter(|c| c.gate != Gate::Public).count();
         assert!(callable >= 75, "{callable} tools");
+    }
+
+    #[test]
+    fn every_json_use_case_can_be_called_by_a_generated_channel() {
+        // Files (exports, documents) and the public pages are REST's alone for now: the MCP
+        // server hands files out as resources or links.
+        for c in registry().iter() {
+            let file = matches!(c.output, Output::File(_));
+            let public = c.gate == Gate::Public;
+            assert_eq!(
+                c.invoke.is_some(),
+                !file && !public,
+                "{} ({}): invoker present = {}",
+                c.name,
+                c.tool,
+                c.invoke.is_some()
+            );
+        }
     }
 }

@@ -14,6 +14,7 @@ use tater_domain::module::{
     DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ModuleDef, input_schema, output_schema,
 };
 
+use super::invoke::{self, json, nothing};
 use super::{Gate, Shape, UseCase};
 
 /// The export formats every module has; a module may add its own ([`extra_formats`]).
@@ -35,6 +36,10 @@ pub(super) fn use_cases(def: &'static ModuleDef) -> Vec<UseCase> {
             read,
         )
         .tool(&format!("list_{many}"))
+        .runs(json(move |s, c, i: Map<String, Value>| async move {
+            let query = s.list_query(def, &invoke::to_pairs(i)?, &[])?;
+            s.list_records(&c.actor, def, &query).await
+        }))
         .takes_declared(list_input(def))
         .gives_shape(page),
         UseCase::read(
@@ -51,6 +56,9 @@ pub(super) fn use_cases(def: &'static ModuleDef) -> Vec<UseCase> {
             read,
         )
         .tool(&format!("get_{one}"))
+        .runs(json(move |s, c, i: super::ById| async move {
+            s.get_record(&c.actor, def, &i.id).await
+        }))
         .takes_declared(id_only())
         .gives_shape(record.clone()),
         UseCase::write(
@@ -59,6 +67,9 @@ pub(super) fn use_cases(def: &'static ModuleDef) -> Vec<UseCase> {
             write,
         )
         .tool(&format!("create_{one}"))
+        .runs(json(move |s, c, i: Value| async move {
+            s.create_record(&c.actor, def, &i).await
+        }))
         .takes_declared(input_schema(def))
         .gives_shape(record.clone()),
         UseCase::write(
@@ -67,6 +78,10 @@ pub(super) fn use_cases(def: &'static ModuleDef) -> Vec<UseCase> {
             write,
         )
         .tool(&format!("update_{one}"))
+        .runs(json(move |s, c, i: Map<String, Value>| async move {
+            let (id, body) = invoke::split_id(i)?;
+            s.update_record(&c.actor, def, &id, &body).await
+        }))
         .idempotent()
         .takes_declared(update)
         .gives_shape(record),
@@ -76,6 +91,9 @@ pub(super) fn use_cases(def: &'static ModuleDef) -> Vec<UseCase> {
             write,
         )
         .tool(&format!("delete_{one}"))
+        .runs(nothing(move |s, c, i: super::ById| async move {
+            s.delete_record(&c.actor, def, &i.id).await
+        }))
         .takes_declared(id_only()),
     ]
 }

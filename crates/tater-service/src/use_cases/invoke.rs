@@ -1,0 +1,139 @@
+//! Calling a use case with one JSON object, as channels generated from the registry do (the
+//! MCP server's tools, the AI analyst's tools): the input is read into the use case's own
+//! input type, the service function runs with the caller's identity and organization, and the
+//! answer comes back as JSON. The service function authorizes as it does for REST, so a
+//! generated channel cannot skip a check.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use tater_domain::{Actor, ValidationErrors};
+
+use crate::{Identity, Service, ServiceError, ServiceResult};
+
+/// Who calls: the signed-in identity, acting in one of its organizations.
+#[derive(Clone)]
+pub struct Caller {
+    pub identity: Identity,
+    pub actor: Actor,
+}
+
+/// What a call answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// The use case's view, as JSON.
+    Json(Value),
+    /// Done; nothing to show.
+    Nothing,
+}
+
+type Running = Pin<Box<dyn Future<Output = ServiceResult<Answer>> + Send>>;
+
+/// A use case's entry point for generated channels.
+#[derive(Clone)]
+pub struct Invoker(Arc<dyn Fn(Service, Caller, Value) -> Running + Send + Sync>);
+
+impl Invoker {
+    pub async fn call(
+        &self,
+        service: Service,
+        caller: Caller,
+        input: Value,
+    ) -> ServiceResult<Answer> {
+        (self.0)(service, caller, input).await
+    }
+}
+
+/// Reads `input` into `I`; a field that does not fit is a validation error on that field.
+pub fn decode<I: DeserializeOwned>(input: Value) -> ServiceResult<I> {
+    serde_path_to_error::deserialize(input).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { String::new() } else { path };
+        ValidationErrors::single(field, e.into_inner().to_string()).into()
+    })
+}
+
+fn run<I, F, Fut>(f: F, finish: fn(Fut::Output) -> ServiceResult<Answer>) -> Invoker
+where
+    I: DeserializeOwned + Send + 'static,
+    F: Fn(Service, Caller, I) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+{
+    Invoker(Arc::new(move |service, caller, input| {
+        match decode::<I>(input) {
+            Ok(input) => {
+                let running = f(service, caller, input);
+                Box::pin(async move { finish(running.await) })
+            }
+            Err(e) => Box::pin(async move { Err(e) }),
+        }
+    }))
+}
+
+/// A use case that answers a view.
+pub fn json<I, O, F, Fut>(f: F) -> Invoker
+where
+    I: DeserializeOwned + Send + 'static,
+    O: Serialize,
+    F: Fn(Service, Caller, I) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ServiceResult<O>> + Send + 'static,
+{
+    run(f, |answer| {
+        let view = answer?;
+        serde_json::to_value(view)
+            .map(Answer::Json)
+            .map_err(|e| ServiceError::Internal(e.into()))
+    })
+}
+
+/// A use case whose success is the whole answer.
+pub fn nothing<I, F, Fut>(f: F) -> Invoker
+where
+    I: DeserializeOwned + Send + 'static,
+    F: Fn(Service, Caller, I) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ServiceResult<()>> + Send + 'static,
+{
+    run(f, |done| done.map(|()| Answer::Nothing))
+}
+
+/// An input that names a record and carries its new content (`{"id": …, …fields}`): the id,
+/// and the content without it, as the service functions take them.
+pub fn split_id(input: Map<String, Value>) -> ServiceResult<(String, Value)> {
+    let mut body = input;
+    match body.remove("id") {
+        Some(Value::String(id)) => Ok((id, Value::Object(body))),
+        _ => Err(ValidationErrors::single("id", "is required (a string)").into()),
+    }
+}
+
+/// A list's input as the query parameters its parser reads: text as it is, numbers and
+/// booleans as written, a list as the parameter repeated.
+pub fn to_pairs(input: Map<String, Value>) -> ServiceResult<Vec<(String, String)>> {
+    let mut pairs = Vec::new();
+    for (name, value) in input {
+        let mut add = |v: &Value| match v {
+            Value::String(t) => {
+                pairs.push((name.clone(), t.clone()));
+                Ok(())
+            }
+            Value::Number(_) | Value::Bool(_) => {
+                pairs.push((name.clone(), v.to_string()));
+                Ok(())
+            }
+            _ => Err(ValidationErrors::single(
+                name.clone(),
+                "must be text, a number or true/false",
+            )),
+        };
+        match &value {
+            Value::Null => {}
+            Value::Array(items) => items.iter().try_for_each(&mut add)?,
+            other => add(other)?,
+        }
+    }
+    Ok(pairs)
+}
