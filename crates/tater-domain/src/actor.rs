@@ -94,6 +94,12 @@ impl Actor {
         self.verified
     }
 
+    /// The same actor, its changes audited as made through `channel` (an MCP client, …).
+    pub fn through(mut self, channel: Channel) -> Self {
+        self.channel = channel;
+        self
+    }
+
     pub fn user_id(&self) -> Option<UserId> {
         match &self.principal {
             Principal::User { id, .. } => Some(*id),

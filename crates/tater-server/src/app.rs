@@ -34,6 +34,10 @@ pub struct AppConfig {
     pub clock: Arc<dyn Clock>,
     /// Entra ID sign-in, when configured.
     pub entra: Option<EntraConfig>,
+    /// Which hosts and origins `/mcp` answers.
+    pub mcp: tater_mcp::McpConfig,
+    /// The server's external address, when it is behind a proxy.
+    pub public_url: Option<String>,
     pub rate_limits: RateLimitConfig,
     pub compliance: tater_service::ComplianceConfig,
     /// The control catalog; `None` means the built-in one.
@@ -67,6 +71,8 @@ impl AppConfig {
             demo_password_file: None,
             clock: Arc::new(tater_service::SystemClock),
             entra: None,
+            mcp: Default::default(),
+            public_url: None,
             rate_limits: RateLimitConfig {
                 limits: crate::rate_limit::Limits {
                     auth: 0,
@@ -155,6 +161,7 @@ impl App {
             security_contact: config.security_contact,
             demo_email: demo_login.as_ref().map(|d| d.email.clone()),
             openapi: OnceLock::new(),
+            public_url: config.public_url.clone(),
         });
         let limiter = Arc::new(RateLimiter::new(config.rate_limits, config.clock.clone()).await?);
         let gates = Arc::new(Gates::new(
@@ -170,7 +177,7 @@ impl App {
             body_bytes: config.body_limit,
             request_timeout: Duration::from_secs(30),
         };
-        let router = router(state, limits, limiter)?;
+        let router = router(state, limits, limiter, &config.mcp)?;
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listening on {}", config.listen))?;

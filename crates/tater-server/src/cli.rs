@@ -149,6 +149,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         demo_password_file: args.demo.then(|| data_dir.join("demo-password")),
         clock: Arc::new(SystemClock),
         entra: args.entra.config(),
+        mcp: args.mcp.config(args.public_url.as_deref())?,
+        public_url: args.public_url.clone(),
         rate_limits: args.rate_limits.config(),
         compliance: tater_service::ComplianceConfig {
             stale_after_secs: i64::from(args.stale_after_hours) * 3600,

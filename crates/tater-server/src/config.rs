@@ -108,6 +108,12 @@ pub struct ServeArgs {
     /// SP 800-53 Rev 5; each profile becomes a framework named after its file.
     #[arg(long, env = "TATER_CATALOG_DIR")]
     pub catalog_dir: Option<PathBuf>,
+    /// The address people and clients reach this server at (`https://tater.example.com`), when
+    /// it is behind a proxy; names the MCP resource in its metadata.
+    #[arg(long, env = "TATER_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    #[command(flatten)]
+    pub mcp: McpArgs,
     #[command(flatten)]
     pub entra: EntraArgs,
     #[command(flatten)]
@@ -351,4 +357,38 @@ pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))?;
     f.write_all(contents.as_bytes())?;
     Ok(())
+}
+
+/// The MCP endpoint (`/mcp`).
+#[derive(Debug, Clone, Args)]
+pub struct McpArgs {
+    /// `Host` header values `/mcp` answers (comma-separated `host` or `host:port`; a host
+    /// without a port matches any). Default: loopback and the host of `--public-url`. A
+    /// request naming another host is refused (DNS rebinding).
+    #[arg(long, env = "TATER_MCP_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub mcp_allowed_hosts: Vec<String>,
+    /// Browser origins allowed to call `/mcp` (comma-separated, e.g. `https://app.example`).
+    /// Default: none (MCP clients send no Origin; a page on another origin is refused).
+    #[arg(long, env = "TATER_MCP_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub mcp_allowed_origins: Vec<String>,
+}
+
+impl McpArgs {
+    pub fn config(&self, public_url: Option<&str>) -> anyhow::Result<tater_mcp::McpConfig> {
+        let mut hosts = self.mcp_allowed_hosts.clone();
+        if !hosts.is_empty() || public_url.is_some() {
+            hosts.extend(["localhost", "127.0.0.1", "::1"].map(str::to_owned));
+        }
+        if let Some(url) = public_url {
+            let parsed = url::Url::parse(url)
+                .map_err(|e| anyhow::anyhow!("--public-url is not a URL: {e}"))?;
+            if let Some(host) = parsed.host_str() {
+                hosts.push(host.to_owned());
+            }
+        }
+        Ok(tater_mcp::McpConfig {
+            allowed_hosts: hosts,
+            allowed_origins: self.mcp_allowed_origins.clone(),
+        })
+    }
 }

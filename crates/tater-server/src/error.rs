@@ -149,43 +149,42 @@ impl IntoResponse for Problem {
 impl From<ServiceError> for Problem {
     fn from(e: ServiceError) -> Self {
         use StatusCode as S;
+        let code = e.code();
         match e {
             ServiceError::Unauthorized(msg) => {
-                Problem::new(S::UNAUTHORIZED, "UNAUTHORIZED", "Unauthorized", msg)
+                Problem::new(S::UNAUTHORIZED, code, "Unauthorized", msg)
             }
             ServiceError::Forbidden(denied) => {
-                Problem::new(S::FORBIDDEN, "FORBIDDEN", "Forbidden", denied.to_string())
+                Problem::new(S::FORBIDDEN, code, "Forbidden", denied.to_string())
             }
             ServiceError::LastOrgAdmin => {
-                Problem::new(S::CONFLICT, "LAST_ORG_ADMIN", "Conflict", e.to_string())
+                Problem::new(S::CONFLICT, code, "Conflict", e.to_string())
             }
             ServiceError::OrgMismatch(_) => {
-                Problem::new(S::FORBIDDEN, "ORG_MISMATCH", "Forbidden", e.to_string())
+                Problem::new(S::FORBIDDEN, code, "Forbidden", e.to_string())
             }
             ServiceError::NotAMember => {
-                Problem::new(S::FORBIDDEN, "NOT_A_MEMBER", "Forbidden", e.to_string())
+                Problem::new(S::FORBIDDEN, code, "Forbidden", e.to_string())
             }
             ServiceError::NoMembership => {
-                Problem::new(S::FORBIDDEN, "NO_MEMBERSHIP", "Forbidden", e.to_string())
+                Problem::new(S::FORBIDDEN, code, "Forbidden", e.to_string())
             }
             ServiceError::AmbiguousOrg => Problem::new(
                 S::BAD_REQUEST,
-                "AMBIGUOUS_ORG",
+                code,
                 "Organization not selected",
                 e.to_string(),
             ),
-            ServiceError::BadRequest(msg) => Problem::bad_request("BAD_REQUEST", msg),
+            ServiceError::BadRequest(msg) => Problem::bad_request(code, msg),
             ServiceError::NotFound => Problem::not_found(),
             ServiceError::Validation(errors) => Problem::validation(errors.0),
-            ServiceError::Conflict(msg) => Problem::new(S::CONFLICT, "CONFLICT", "Conflict", msg),
-            ServiceError::ConflictCode(code, msg) => {
-                Problem::new(S::CONFLICT, code, "Conflict", msg)
-            }
-            ServiceError::ForbiddenCode(code, msg) => {
+            ServiceError::Conflict(msg) => Problem::new(S::CONFLICT, code, "Conflict", msg),
+            ServiceError::ConflictCode(_, msg) => Problem::new(S::CONFLICT, code, "Conflict", msg),
+            ServiceError::ForbiddenCode(_, msg) => {
                 Problem::new(S::FORBIDDEN, code, "Forbidden", msg)
             }
             ServiceError::FeatureDisabled(msg) => {
-                Problem::new(S::FORBIDDEN, "FEATURE_DISABLED", "Feature disabled", msg)
+                Problem::new(S::FORBIDDEN, code, "Feature disabled", msg)
             }
             ServiceError::Internal(cause) => {
                 tracing::error!(error = ?cause, "internal error");

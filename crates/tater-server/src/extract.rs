@@ -21,7 +21,10 @@ use crate::state::AppState;
 pub const ORG_HEADER: &str = "x-organization-id";
 pub const API_KEY_HEADER: &str = "x-api-key";
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Problem> {
+pub(crate) fn header_str<'a>(
+    headers: &'a HeaderMap,
+    name: &str,
+) -> Result<Option<&'a str>, Problem> {
     headers
         .get(name)
         .map(|v| {
@@ -32,7 +35,7 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>,
         .transpose()
 }
 
-fn credential(headers: &HeaderMap) -> Result<Credential, Problem> {
+pub(crate) fn credential(headers: &HeaderMap) -> Result<Credential, Problem> {
     let unauthorized = |msg: &str| {
         Problem::new(
             StatusCode::UNAUTHORIZED,

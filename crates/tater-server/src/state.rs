@@ -25,4 +25,6 @@ pub struct ServerInfo {
     pub demo_email: Option<String>,
     /// The OpenAPI document, set once the router is built.
     pub openapi: OnceLock<Value>,
+    /// The server's external address (`--public-url`), when it is behind a proxy.
+    pub public_url: Option<String>,
 }

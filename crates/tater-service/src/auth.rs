@@ -200,6 +200,12 @@ impl Identity {
         &self.user
     }
 
+    /// The same identity, its changes audited as made through `channel`.
+    pub fn through(mut self, channel: Channel) -> Self {
+        self.channel = channel;
+        self
+    }
+
     pub fn memberships(&self) -> &[Membership] {
         &self.memberships
     }
@@ -274,7 +280,10 @@ impl Identity {
             email: self.user.email.clone(),
             oid: self.user.entra_oid.clone(),
         };
-        Actor::authenticated(principal, membership.org, role, self.channel, false)
+        // A session (a local sign-in, an Entra ID token) is an interactive sign-in, so its
+        // identity counts as verified; an API key's does not.
+        let verified = self.key.is_none();
+        Actor::authenticated(principal, membership.org, role, self.channel, verified)
     }
 
     /// One audit draft per organization of the caller, for changes to the account itself.

@@ -54,6 +54,28 @@ pub enum ServiceError {
     Internal(#[source] anyhow::Error),
 }
 
+impl ServiceError {
+    /// The machine code every channel shows (REST problems, MCP tool errors).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServiceError::Unauthorized(_) => "UNAUTHORIZED",
+            ServiceError::Forbidden(_) => "FORBIDDEN",
+            ServiceError::OrgMismatch(_) => "ORG_MISMATCH",
+            ServiceError::NotAMember => "NOT_A_MEMBER",
+            ServiceError::NoMembership => "NO_MEMBERSHIP",
+            ServiceError::AmbiguousOrg => "AMBIGUOUS_ORG",
+            ServiceError::BadRequest(_) => "BAD_REQUEST",
+            ServiceError::NotFound => "NOT_FOUND",
+            ServiceError::Validation(_) => "VALIDATION_FAILED",
+            ServiceError::Conflict(_) => "CONFLICT",
+            ServiceError::ConflictCode(code, _) | ServiceError::ForbiddenCode(code, _) => code,
+            ServiceError::LastOrgAdmin => "LAST_ORG_ADMIN",
+            ServiceError::FeatureDisabled(_) => "FEATURE_DISABLED",
+            ServiceError::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
 impl From<Denied> for ServiceError {
     fn from(d: Denied) -> Self {
         ServiceError::Forbidden(d)

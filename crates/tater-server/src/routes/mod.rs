@@ -12,6 +12,7 @@ mod home;
 mod invitations;
 mod jobs;
 mod list_export;
+mod mcp;
 mod members;
 mod modules;
 mod openapi;
@@ -51,6 +52,7 @@ pub fn router(
     state: AppState,
     limits: HttpLimits,
     limiter: Arc<RateLimiter>,
+    mcp_config: &tater_mcp::McpConfig,
 ) -> anyhow::Result<Router> {
     let mut api = ApiRouter::new();
     api = home::routes(api);
@@ -77,10 +79,12 @@ pub fn router(
     api = jobs::routes(api);
     api = orgs::routes(api);
     api = openapi::routes(api);
+    api = mcp::routes(api);
     let (router, doc) = api
         .finish()
         .map_err(|e| anyhow::anyhow!("routes do not match the use cases: {e}"))?;
     let _ = state.info.openapi.set(doc);
+    let router = router.merge(mcp::endpoint(state.clone(), mcp_config));
     Ok(router
         .fallback(|| async { Problem::from_status(StatusCode::NOT_FOUND) })
         .with_state(state)

@@ -22,6 +22,7 @@ mod invitations;
 mod invoke;
 mod isolation;
 mod lifecycle;
+mod mcp;
 mod members;
 mod memory;
 mod modules;

@@ -12,7 +12,7 @@ use crate::http::api_document;
 use crate::support::*;
 
 /// Operations that are not use cases: pages, health, the API document itself, signing in and
-/// out, and the endpoint agent's own calls.
+/// out, the MCP endpoint's sign-in metadata, and the endpoint agent's own calls.
 fn outside_registry(path: &str) -> bool {
     path == "/"
         || path.starts_with("/assets/")
@@ -20,6 +20,8 @@ fn outside_registry(path: &str) -> bool {
         || path == "/api/openapi.json"
         || path.starts_with("/api/auth/")
         || path.starts_with("/api/agent/")
+        // How to sign in to the MCP endpoint: protocol metadata, not a use case.
+        || path == "/.well-known/oauth-protected-resource"
 }
 
 fn properties(schema: &Value) -> BTreeSet<String> {

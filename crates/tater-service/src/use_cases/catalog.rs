@@ -481,6 +481,7 @@ fn federal() -> Vec<UseCase> {
     let mut record = output_schema(&SYSTEM_PROFILE);
     record["properties"]["configured"] = json!({ "const": true });
     let profile = json!({
+        "type": "object",
         "oneOf": [
             record,
             {

@@ -22,6 +22,16 @@ pub struct Caller {
     pub actor: Actor,
 }
 
+impl Caller {
+    /// The same caller, its changes audited as made through `channel`.
+    pub fn through(self, channel: tater_domain::Channel) -> Self {
+        Self {
+            identity: self.identity.through(channel),
+            actor: self.actor.through(channel),
+        }
+    }
+}
+
 /// What a call answers.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {

@@ -1,0 +1,32 @@
+//! What a tool answers when its use case refuses: the same machine codes REST's problems carry,
+//! as a tool error the model can read and act on.
+
+use serde_json::{Value, json};
+use tater_service::ServiceError;
+
+/// A use case's refusal as a tool error: `{"error": {"code", "message", "errors"?}}`. An
+/// internal error shows no detail (its cause is logged).
+pub fn tool_error(e: ServiceError) -> Value {
+    let code = e.code();
+    match e {
+        ServiceError::Validation(errors) => json!({ "error": {
+            "code": code,
+            "message": "some fields are not valid",
+            "errors": errors.0,
+        } }),
+        ServiceError::Internal(cause) => {
+            tracing::error!(error = ?cause, "internal error in an MCP tool");
+            json!({ "error": { "code": code, "message": "internal error" } })
+        }
+        other => json!({ "error": { "code": code, "message": other.to_string() } }),
+    }
+}
+
+/// A write asked for with an API key whose owner has not proved who they are.
+pub fn unverified() -> Value {
+    json!({ "error": {
+        "code": "IDENTITY_UNVERIFIED",
+        "message": "tools that change the organization need a verified identity; this API key's owner has not verified it, so nothing was changed",
+        "nextStep": "sign in interactively (a Bearer session token counts as verified); verification by an emailed code for API keys is not available on this server yet",
+    } })
+}

@@ -1,0 +1,258 @@
+//! Tater's MCP server: every use case of the registry (`tater_service::use_cases`) that a
+//! generated channel can call is a tool — its name, description, input and output schemas and
+//! annotations come from the registry, so a module declared later becomes tools without MCP
+//! code. Each call runs the use case's invoker as the authenticated caller, so the service
+//! authorizes and audits it exactly as it does a REST call.
+//!
+//! The HTTP layer in front (the server's `/mcp` route) authenticates the request and puts the
+//! [`Caller`] into its extensions; rmcp hands the request's parts to the handler, which reads
+//! the caller from there. No credential is parsed here.
+
+use std::sync::Arc;
+
+use rmcp::model::{
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, Implementation,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    ToolAnnotations,
+};
+use rmcp::service::RequestContext;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use serde_json::{Map, Value, json};
+use tater_domain::Channel;
+use tater_domain::policy::authorize;
+use tater_service::Service;
+use tater_service::use_cases::{Answer, Caller, Gate, Output, UseCase, registry};
+
+mod errors;
+
+pub use errors::tool_error;
+
+/// Where the server is reachable, as MCP's transport checks it.
+#[derive(Debug, Clone, Default)]
+pub struct McpConfig {
+    /// `Host` values accepted (`host` or `host:port`); loopback when empty.
+    pub allowed_hosts: Vec<String>,
+    /// `Origin` values accepted from browsers (`https://app.example`); none when empty.
+    pub allowed_origins: Vec<String>,
+}
+
+/// The tower service to mount at `/mcp`, behind the layer that authenticates.
+pub fn service(
+    service: Service,
+    config: &McpConfig,
+) -> StreamableHttpService<TaterMcp, LocalSessionManager> {
+    let mut transport = StreamableHttpServerConfig::default()
+        // MCP clients send no Origin; a browser page on another origin must not drive a
+        // signed-in user's tools.
+        .enforce_origin_validation()
+        .with_json_response(true);
+    if !config.allowed_hosts.is_empty() {
+        transport = transport.with_allowed_hosts(config.allowed_hosts.clone());
+    }
+    if !config.allowed_origins.is_empty() {
+        transport = transport.with_allowed_origins(config.allowed_origins.clone());
+    }
+    StreamableHttpService::new(
+        move || Ok(TaterMcp::new(service.clone())),
+        Arc::new(LocalSessionManager::default()),
+        transport,
+    )
+}
+
+/// The MCP handler: the registry as tools, for one caller at a time.
+#[derive(Clone)]
+pub struct TaterMcp {
+    service: Service,
+}
+
+impl TaterMcp {
+    pub fn new(service: Service) -> Self {
+        Self { service }
+    }
+}
+
+/// The caller the authenticating layer put on the request.
+fn caller(cx: &RequestContext<RoleServer>) -> Result<Caller, ErrorData> {
+    cx.extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Caller>())
+        .cloned()
+        .ok_or_else(|| ErrorData::internal_error("the request was not authenticated", None))
+}
+
+/// The channel a change is audited under: `claude` when the client says it is Claude, else
+/// `mcp` (one mapping, see `tater_domain::Channel`).
+fn channel(cx: &RequestContext<RoleServer>) -> (Channel, Option<Implementation>) {
+    // 2026-07-28 names the client in each request's metadata; 2025-11-25 once, when the
+    // session starts.
+    let client = if cx.meta.protocol_version().is_some() {
+        cx.meta.client_info()
+    } else {
+        cx.peer.peer_info().map(|p| p.client_info.clone())
+    };
+    let claude = client
+        .as_ref()
+        .is_some_and(|c| c.name.to_ascii_lowercase().contains("claude"));
+    (
+        if claude {
+            Channel::Claude
+        } else {
+            Channel::Mcp
+        },
+        client,
+    )
+}
+
+/// Whether `caller` may call `case` at all: it has an invoker and the caller's role passes
+/// its gate. A tool the caller may not call is neither listed nor callable.
+fn callable(case: &UseCase, caller: &Caller) -> bool {
+    case.invoke.is_some()
+        && match case.gate {
+            Gate::Public => false,
+            Gate::Signed => true,
+            Gate::Action(action) => authorize(&caller.actor, action).is_ok(),
+        }
+}
+
+fn object(schema: Value) -> Map<String, Value> {
+    match schema {
+        Value::Object(o) => o,
+        _ => Map::new(),
+    }
+}
+
+/// A schema whose root is an object (MCP clients of 2025-11-25 drop any other): a root that
+/// only refers to one of its `$defs` becomes that definition.
+fn object_root(schema: Value) -> Map<String, Value> {
+    let mut root = object(schema);
+    let target = root
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#/$defs/"))
+        .map(str::to_owned);
+    if let Some(name) = target {
+        let def = root
+            .get("$defs")
+            .and_then(|d| d.get(&name))
+            .cloned()
+            .map(object);
+        if let Some(mut def) = def {
+            root.remove("$ref");
+            for (k, v) in root {
+                def.entry(k).or_insert(v);
+            }
+            return def;
+        }
+    }
+    root
+}
+
+/// What a use case that answers nothing answers here.
+fn done_schema() -> Map<String, Value> {
+    object(json!({
+        "type": "object",
+        "properties": { "done": { "const": true } },
+        "required": ["done"],
+    }))
+}
+
+fn tool(case: &UseCase) -> Tool {
+    let output = match &case.output {
+        Output::Json(_) => object_root(case.output_schema()),
+        _ => done_schema(),
+    };
+    let h = case.hints;
+    Tool::new(
+        case.tool.clone(),
+        case.summary.clone(),
+        Arc::new(object(case.input_schema())),
+    )
+    .with_raw_output_schema(Arc::new(output))
+    .with_annotations(
+        ToolAnnotations::new()
+            .read_only(h.read_only)
+            .destructive(h.destructive)
+            .idempotent(h.idempotent)
+            .open_world(h.open_world),
+    )
+}
+
+impl ServerHandler for TaterMcp {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("tater", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Tater: compliance posture and GRC for one organization (the one your \
+                 credential acts in). Tools read and change that organization's records; \
+                 every change is audited.",
+            )
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        registry()
+            .iter()
+            .find(|c| c.tool == name && c.invoke.is_some())
+            .map(tool)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let caller = caller(&cx)?;
+        // Registry order, filtered by the caller's role: deterministic, and private to the
+        // caller (no shared cache).
+        let tools = registry()
+            .iter()
+            .filter(|c| callable(c, &caller))
+            .map(tool)
+            .collect();
+        Ok(ListToolsResult::with_all_items(tools)
+            .with_ttl_ms(0)
+            .with_cache_scope(CacheScope::Private))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        cx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let caller = caller(&cx)?;
+        // A tool the caller may not call answers as an unknown one: the list and the refusal
+        // tell the same story.
+        let Some(case) = registry()
+            .iter()
+            .find(|c| c.tool == request.name && callable(c, &caller))
+        else {
+            return Err(ErrorData::invalid_params(
+                format!("unknown tool: {}", request.name),
+                None,
+            ));
+        };
+        if !case.hints.read_only && !caller.actor.is_verified() {
+            return Ok(CallToolResult::structured_error(errors::unverified()).into());
+        }
+        let (via, client) = channel(&cx);
+        tracing::info!(
+            tool = %case.tool,
+            org = %caller.actor.org(),
+            via = %via,
+            client = client.as_ref().map(|c| c.name.as_str()).unwrap_or("unknown"),
+            "mcp tool call"
+        );
+        let caller = caller.through(via);
+        let input = Value::Object(request.arguments.unwrap_or_default());
+        let Some(invoker) = case.invoke.as_ref() else {
+            return Err(ErrorData::internal_error("tool without an invoker", None));
+        };
+        let result = match invoker.call(self.service.clone(), caller, input).await {
+            Ok(Answer::Json(view)) => CallToolResult::structured(view),
+            Ok(Answer::Nothing) => CallToolResult::structured(json!({ "done": true })),
+            Err(e) => CallToolResult::structured_error(tool_error(e)),
+        };
+        Ok(result.into())
+    }
+}

@@ -1,0 +1,120 @@
+//! `/mcp`: the MCP server (`tater-mcp`) behind the same authentication as the REST API, and
+//! the protected-resource metadata (RFC 9728) MCP clients read to learn how to sign in.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Serialize;
+use tater_service::use_cases::Caller;
+
+use crate::api_doc::{ApiRouter, Op};
+use crate::error::Problem;
+use crate::extract::{ORG_HEADER, credential, header_str};
+use crate::rate_limit::TenantBucket;
+use crate::state::AppState;
+
+/// What an OAuth client learns about this resource (RFC 9728).
+#[derive(Serialize, schemars::JsonSchema)]
+struct ProtectedResource {
+    /// The MCP endpoint's URL.
+    resource: String,
+    resource_name: &'static str,
+    /// Credentials go in the Authorization header (or X-API-Key).
+    bearer_methods_supported: Vec<&'static str>,
+}
+
+pub fn routes(mut api: ApiRouter) -> ApiRouter {
+    let doc = api.schema_of::<ProtectedResource>();
+    api.route(
+        Op::get(
+            "/.well-known/oauth-protected-resource",
+            "oauth_protected_resource",
+        )
+        .summary("How to authenticate to the MCP endpoint (RFC 9728 protected-resource metadata)")
+        .outside_registry()
+        .tag("mcp")
+        .ok(200, "The metadata", Some(doc)),
+        get(protected_resource),
+    )
+}
+
+/// The MCP endpoint, each request authenticated first.
+pub fn endpoint(state: AppState, config: &tater_mcp::McpConfig) -> Router<AppState> {
+    let mcp = tater_mcp::service(state.service.clone(), config);
+    Router::new()
+        .nest_service("/mcp", mcp)
+        .layer(axum::middleware::from_fn_with_state(state, authenticate))
+}
+
+/// The server's address as clients name it: `--public-url`, else what this request says.
+fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    match &state.info.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    }
+}
+
+async fn protected_resource(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+) -> Json<ProtectedResource> {
+    Json(ProtectedResource {
+        resource: format!("{}/mcp", base_url(&s, &headers)),
+        resource_name: "Tater",
+        bearer_methods_supported: vec!["header"],
+    })
+}
+
+/// Authenticates as the REST API does (API key or Bearer token, `x-organization-id` among the
+/// caller's memberships) and hands the caller to the MCP handler. A 401 names the metadata.
+async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    // Owned copies: the request body is not shared across the awaits below.
+    let headers = req.headers().clone();
+    let bucket = req.extensions().get::<TenantBucket>().cloned();
+    match caller(&s, &headers, bucket).await {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        Err(problem) => {
+            let unauthorized = problem.status == StatusCode::UNAUTHORIZED;
+            let mut res = problem.into_response();
+            if unauthorized {
+                let metadata = format!(
+                    "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource\"",
+                    base_url(&s, &headers)
+                );
+                if let Ok(v) = HeaderValue::from_str(&metadata) {
+                    res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                }
+            }
+            res
+        }
+    }
+}
+
+async fn caller(
+    s: &AppState,
+    headers: &HeaderMap,
+    bucket: Option<TenantBucket>,
+) -> Result<Caller, Problem> {
+    let credential = credential(headers)?;
+    let org = header_str(headers, ORG_HEADER)?;
+    let identity = s.service.identify(credential).await?;
+    let actor = identity.actor(org)?;
+    // The organization's share of the rate limit, as on REST.
+    if let Some(bucket) = bucket {
+        bucket.check(actor.org()).await?;
+    }
+    Ok(Caller { identity, actor })
+}

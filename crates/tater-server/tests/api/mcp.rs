@@ -1,0 +1,244 @@
+//! The MCP endpoint, driven by a client Tater did not write: the official MCP Python SDK, in
+//! both protocol revisions (2026-07-28 stateless, 2025-11-25 with the initialize handshake).
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tater_domain::{Role, Timestamp};
+use tater_service::FixedClock;
+use tater_testkit::{TestDb, both_engines};
+
+use crate::support::*;
+
+both_engines!(
+    tools_answer_what_rest_answers_in_both_revisions,
+    writes_need_a_verified_identity_and_are_attributed,
+    a_viewer_neither_sees_nor_calls_write_tools
+);
+
+/// Whether the MCP Python SDK is installed (`pip install mcp`; `.ci/run` installs it). Without
+/// it these tests say "skipped" rather than fail a newcomer's run.
+async fn sdk() -> bool {
+    let found = tokio::process::Command::new("python3")
+        .args(["-c", "import mcp, httpx2"])
+        .output()
+        .await
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("skipped: the MCP Python SDK is not installed (pip install mcp)");
+    }
+    found
+}
+
+/// Runs `python/mcp_client.py` against `/mcp` as `key`: lists the tools, then makes `calls`.
+async fn mcp(app: &TestApp, key: &Key, mode: &str, client: &str, calls: Value) -> Value {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/api/python/mcp_client.py"
+    );
+    let out = tokio::process::Command::new("python3")
+        .arg(script)
+        .arg(app.url("/mcp"))
+        .arg(key.header)
+        .arg(&key.value)
+        .arg(mode)
+        .arg(client)
+        .arg(calls.to_string())
+        .output()
+        .await
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "the MCP client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the client prints JSON")
+}
+
+fn tool<'a>(listed: &'a Value, name: &str) -> Option<&'a Value> {
+    listed["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+}
+
+fn poam() -> Value {
+    json!({ "title": "From an assistant", "weaknessDescription": "w", "impact": "Low",
+            "scheduledCompletion": "2030-01-01", "controls": ["AC-2"] })
+}
+
+async fn tools_answer_what_rest_answers_in_both_revisions(db: TestDb) {
+    if !sdk().await {
+        return;
+    }
+    let clock = Arc::new(FixedClock::new(Timestamp::from_millis(1_800_000_000_000)));
+    let app = TestApp::spawn_with(db, clock).await;
+    let org = app.org("MCP").await;
+    let boss = app.member(org, "boss@mcp.test", Role::OrgAdmin).await;
+    app.create("poam", &boss, poam()).await;
+    for (mode, protocol) in [("auto", "2026-07-28"), ("legacy", "2025-11-25")] {
+        let calls = json!([["get_posture", {}], ["list_poam_items", { "limit": 5 }],
+                           ["get_control", { "id": "ac-2" }]]);
+        let out = mcp(&app, &boss, mode, "test-client", calls).await;
+        assert_eq!(out["protocol"], protocol);
+        let tools = out["tools"].as_array().unwrap();
+        assert!(tools.len() >= 75, "{} tools", tools.len());
+        for seed in [
+            "create_risk_acceptance",
+            "execute_script",
+            "trigger_remediation",
+        ] {
+            assert!(tool(&out, seed).is_some(), "{seed} missing");
+        }
+        for t in tools {
+            let name = t["name"].as_str().unwrap();
+            assert_eq!(t["inputSchema"]["type"], "object", "{name}");
+            assert_eq!(
+                t["outputSchema"]["type"], "object",
+                "{name} has no object output schema"
+            );
+            assert!(
+                !t["description"].as_str().unwrap_or("").is_empty(),
+                "{name}"
+            );
+            let case = tater_service::use_cases::registry()
+                .iter()
+                .find(|c| c.tool == name)
+                .unwrap();
+            assert_eq!(t["readOnly"], case.hints.read_only, "{name}");
+            assert_eq!(t["destructive"], case.hints.destructive, "{name}");
+        }
+        assert_eq!(tool(&out, "execute_script").unwrap()["destructive"], true);
+        // The same answers as REST (the client also checked each against its output schema).
+        let rest = [
+            app.get("/api/posture", &boss).await.1,
+            app.get("/api/poam?limit=5", &boss).await.1,
+            app.get("/api/controls/ac-2", &boss).await.1,
+        ];
+        for (call, rest) in out["calls"].as_array().unwrap().iter().zip(rest) {
+            assert_eq!(call["isError"], false, "{call}");
+            assert_eq!(call["structured"], rest, "{}", call["tool"]);
+            // And the same JSON as text, for clients that read only text.
+            let text: Value = serde_json::from_str(call["text"][0].as_str().unwrap()).unwrap();
+            assert_eq!(text, rest);
+        }
+    }
+}
+
+async fn writes_need_a_verified_identity_and_are_attributed(db: TestDb) {
+    if !sdk().await {
+        return;
+    }
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Writes").await;
+    let key = app.member(org, "keyholder@mcp.test", Role::Admin).await;
+    // An API key's owner has not verified who they are: the write is refused, nothing changes.
+    let before = app.snapshot(org).await;
+    let out = mcp(
+        &app,
+        &key,
+        "auto",
+        "claude-code",
+        json!([["create_poam_item", poam()]]),
+    )
+    .await;
+    let call = &out["calls"][0];
+    assert_eq!(call["isError"], true, "{call}");
+    assert_eq!(call["structured"]["error"]["code"], "IDENTITY_UNVERIFIED");
+    assert_eq!(
+        app.snapshot(org).await,
+        before,
+        "an unverified write changed something"
+    );
+
+    // A signed-in person's session counts as verified; the change is audited by channel.
+    let person = app.person(org, "person@mcp.test", Role::Admin).await;
+    for (mode, client, via) in [
+        ("legacy", "Claude-Desktop", "claude"),
+        ("auto", "some-ide", "mcp"),
+    ] {
+        let out = mcp(
+            &app,
+            &person,
+            mode,
+            client,
+            json!([["create_poam_item", poam()]]),
+        )
+        .await;
+        let call = &out["calls"][0];
+        assert_eq!(call["isError"], false, "{call}");
+        let id = call["structured"]["id"].as_str().unwrap().to_owned();
+        let (_, log) = app.get("/api/audit-log?entityType=poam", &person).await;
+        let entry = log["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["entityId"] == id.as_str())
+            .unwrap_or_else(|| panic!("no audit entry for {id}"));
+        assert_eq!(entry["via"], via, "{client}");
+        assert_eq!(entry["upn"], "person@mcp.test");
+    }
+}
+
+async fn a_viewer_neither_sees_nor_calls_write_tools(db: TestDb) {
+    if !sdk().await {
+        return;
+    }
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Viewers").await;
+    let viewer = app.person(org, "viewer@mcp.test", Role::Viewer).await;
+    let before = app.snapshot(org).await;
+    let calls = json!([["create_poam_item", poam()], ["list_api_keys", {}]]);
+    let out = mcp(&app, &viewer, "auto", "claude-code", calls).await;
+    // The only changes a viewer may ask for are to their own account (invitations).
+    for t in out["tools"].as_array().unwrap() {
+        let case = tater_service::use_cases::registry()
+            .iter()
+            .find(|c| c.tool == t["name"].as_str().unwrap())
+            .unwrap();
+        assert!(
+            t["readOnly"] == true || case.gate == tater_service::use_cases::Gate::Signed,
+            "a viewer sees {}",
+            t["name"]
+        );
+    }
+    // Calling a tool one may not see is the same as calling one that does not exist.
+    for call in out["calls"].as_array().unwrap() {
+        assert_eq!(call["protocolError"], -32602, "{call}");
+    }
+    assert_eq!(app.snapshot(org).await, before);
+    // Without a credential: 401 naming where to learn how to sign in.
+    let res = app
+        .client
+        .post(app.url("/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let challenge = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("/.well-known/oauth-protected-resource"),
+        "{challenge}"
+    );
+    let (status, meta) = json_of(
+        app.client
+            .get(app.url("/.well-known/oauth-protected-resource"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        meta["resource"].as_str().unwrap().ends_with("/mcp"),
+        "{meta}"
+    );
+}
