@@ -26,23 +26,31 @@ use tater_service::Service;
 use tater_service::use_cases::{Answer, Caller, Gate, Output, UseCase, registry};
 
 mod errors;
+mod sessions;
 
 pub use errors::tool_error;
+pub use sessions::{SESSIONS_PER_PRINCIPAL, SessionOwners};
 
-/// Where the server is reachable, as MCP's transport checks it.
+/// Where the server is reachable, as MCP's transport checks it, and how much it reads.
 #[derive(Debug, Clone, Default)]
 pub struct McpConfig {
+    /// The largest request body (the server's `--body-limit`); rmcp's own 4 MiB when 0.
+    pub body_limit: usize,
     /// `Host` values accepted (`host` or `host:port`); loopback when empty.
     pub allowed_hosts: Vec<String>,
     /// `Origin` values accepted from browsers (`https://app.example`); none when empty.
     pub allowed_origins: Vec<String>,
 }
 
-/// The tower service to mount at `/mcp`, behind the layer that authenticates.
+/// The tower service to mount at `/mcp`, behind the layer that authenticates, and the record
+/// of who opened each (2025-11-25) session, which that layer keeps.
 pub fn service(
     service: Service,
     config: &McpConfig,
-) -> StreamableHttpService<TaterMcp, LocalSessionManager> {
+) -> (
+    StreamableHttpService<TaterMcp, LocalSessionManager>,
+    Arc<SessionOwners>,
+) {
     let mut transport = StreamableHttpServerConfig::default()
         // MCP clients send no Origin; a browser page on another origin must not drive a
         // signed-in user's tools.
@@ -54,11 +62,17 @@ pub fn service(
     if !config.allowed_origins.is_empty() {
         transport = transport.with_allowed_origins(config.allowed_origins.clone());
     }
-    StreamableHttpService::new(
+    if config.body_limit > 0 {
+        transport = transport.with_max_request_body_bytes(config.body_limit);
+    }
+    let manager = Arc::new(LocalSessionManager::default());
+    let owners = Arc::new(SessionOwners::new(manager.clone()));
+    let http = StreamableHttpService::new(
         move || Ok(TaterMcp::new(service.clone())),
-        Arc::new(LocalSessionManager::default()),
+        manager,
         transport,
-    )
+    );
+    (http, owners)
 }
 
 /// The MCP handler: the registry as tools, for one caller at a time.
@@ -248,7 +262,14 @@ impl ServerHandler for TaterMcp {
         let Some(invoker) = case.invoke.as_ref() else {
             return Err(ErrorData::internal_error("tool without an invoker", None));
         };
-        let result = match invoker.call(self.service.clone(), caller, input).await {
+        // A client that goes away stops its call (rmcp cancels the request's token).
+        let answer = tokio::select! {
+            answer = invoker.call(self.service.clone(), caller, input) => answer,
+            () = cx.ct.cancelled() => {
+                return Err(ErrorData::internal_error("the request was cancelled", None));
+            }
+        };
+        let result = match answer {
             Ok(Answer::Json(view)) => CallToolResult::structured(view),
             Ok(Answer::Nothing) => CallToolResult::structured(json!({ "done": true })),
             Err(e) => CallToolResult::structured_error(tool_error(e)),

@@ -177,7 +177,12 @@ impl App {
             body_bytes: config.body_limit,
             request_timeout: Duration::from_secs(30),
         };
-        let router = router(state, limits, limiter, &config.mcp)?;
+        // `/mcp` reads no more than any other route.
+        let mcp = tater_mcp::McpConfig {
+            body_limit: config.body_limit,
+            ..config.mcp.clone()
+        };
+        let router = router(state, limits, limiter, &mcp)?;
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listening on {}", config.listen))?;

@@ -387,6 +387,8 @@ impl McpArgs {
             }
         }
         Ok(tater_mcp::McpConfig {
+            // Set from --body-limit when the server starts.
+            body_limit: 0,
             allowed_hosts: hosts,
             allowed_origins: self.mcp_allowed_origins.clone(),
         })

@@ -209,9 +209,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
     }
 }
 
-/// Most parameters a list accepts at once; more is an abuse, not a query.
-const MAX_PARAMS: usize = 64;
-const MAX_PARAM_LEN: usize = 4096;
+use tater_service::use_cases::{MAX_PARAM_LEN, MAX_PARAMS};
 
 /// Query parameters in order, percent-decoded strictly: invalid UTF-8 is a 400, never
 /// silently replaced with U+FFFD.

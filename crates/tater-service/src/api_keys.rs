@@ -119,6 +119,9 @@ impl Service {
         expires_at: Option<Timestamp>,
     ) -> ServiceResult<CreatedApiKey> {
         let permit = authorize(actor, Action::ManageKeys)?;
+        if let Some(role) = role {
+            crate::members::person_role(role)?;
+        }
         let user = actor
             .user_id()
             .ok_or_else(|| ServiceError::BadRequest("only a user can own an API key".into()))?;

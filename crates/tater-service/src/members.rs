@@ -93,11 +93,24 @@ fn parse_user_id(id: &str) -> ServiceResult<UserId> {
 
 /// Refuses granting, or touching a member (or their key) with, a role above the caller's own.
 pub(crate) fn within_own_role(actor: &Actor, role: Role) -> ServiceResult<()> {
+    person_role(role)?;
     if role > actor.role() {
         return Err(ServiceError::Forbidden(Denied {
             required: role,
             actual: actor.role(),
         }));
+    }
+    Ok(())
+}
+
+/// Refuses the endpoint agents' role for a person (a member, an invitation, an API key).
+pub(crate) fn person_role(role: Role) -> ServiceResult<()> {
+    if role == Role::Agent {
+        return Err(ValidationErrors::single(
+            "role",
+            "agent is the role of endpoint agents, not of a person",
+        )
+        .into());
     }
     Ok(())
 }

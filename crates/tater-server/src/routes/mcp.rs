@@ -4,11 +4,14 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
+use std::sync::Arc;
+
+use tater_mcp::SessionOwners;
 use tater_service::use_cases::Caller;
 
 use crate::api_doc::{ApiRouter, Op};
@@ -42,13 +45,23 @@ pub fn routes(mut api: ApiRouter) -> ApiRouter {
     )
 }
 
+/// What the `/mcp` layer needs: the application, and who opened which MCP session.
+#[derive(Clone)]
+struct Gate {
+    app: AppState,
+    owners: Arc<SessionOwners>,
+}
+
 /// The MCP endpoint, each request authenticated first.
 pub fn endpoint(state: AppState, config: &tater_mcp::McpConfig) -> Router<AppState> {
-    let mcp = tater_mcp::service(state.service.clone(), config);
+    let (mcp, owners) = tater_mcp::service(state.service.clone(), config);
+    let gate = Gate { app: state, owners };
     Router::new()
         .nest_service("/mcp", mcp)
-        .layer(axum::middleware::from_fn_with_state(state, authenticate))
+        .layer(axum::middleware::from_fn_with_state(gate, authenticate))
 }
+
+const SESSION_HEADER: &str = "mcp-session-id";
 
 /// The server's address as clients name it: `--public-url`, else what this request says.
 fn base_url(state: &AppState, headers: &HeaderMap) -> String {
@@ -77,14 +90,37 @@ async fn protected_resource(
 
 /// Authenticates as the REST API does (API key or Bearer token, `x-organization-id` among the
 /// caller's memberships) and hands the caller to the MCP handler. A 401 names the metadata.
-async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+async fn authenticate(State(gate): State<Gate>, mut req: Request, next: Next) -> Response {
+    let s = &gate.app;
     // Owned copies: the request body is not shared across the awaits below.
     let headers = req.headers().clone();
     let bucket = req.extensions().get::<TenantBucket>().cloned();
-    match caller(&s, &headers, bucket).await {
+    match caller(s, &headers, bucket).await {
         Ok(caller) => {
+            let principal = caller.actor.audit_user_id();
+            let session = headers
+                .get(SESSION_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            // A session serves only whoever opened it; to anyone else it does not exist.
+            if let Some(id) = &session
+                && !gate.owners.may_use(id, &principal)
+            {
+                return Problem::not_found().into_response();
+            }
+            let closing = req.method() == Method::DELETE;
             req.extensions_mut().insert(caller);
-            next.run(req).await
+            let res = next.run(req).await;
+            match (&session, res.headers().get(SESSION_HEADER)) {
+                (None, Some(opened)) => {
+                    if let Ok(id) = opened.to_str() {
+                        gate.owners.opened(id, &principal).await;
+                    }
+                }
+                (Some(id), _) if closing && res.status().is_success() => gate.owners.closed(id),
+                _ => {}
+            }
+            res
         }
         Err(problem) => {
             let unauthorized = problem.status == StatusCode::UNAUTHORIZED;
@@ -92,7 +128,7 @@ async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -
             if unauthorized {
                 let metadata = format!(
                     "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource\"",
-                    base_url(&s, &headers)
+                    base_url(s, &headers)
                 );
                 if let Ok(v) = HeaderValue::from_str(&metadata) {
                     res.headers_mut().insert(header::WWW_AUTHENTICATE, v);

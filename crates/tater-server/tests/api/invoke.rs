@@ -173,6 +173,41 @@ async fn generated_writes_are_checked_and_audited(db: TestDb) {
         panic!("update failed: {updated:?}")
     };
     assert_eq!(updated["title"], "Renamed");
+    // Inputs are bounded before any work, as REST bounds its query strings.
+    let many: serde_json::Map<String, Value> =
+        (0..300).map(|n| (format!("k{n}"), json!(1))).collect();
+    let too_big = call(&app, &as_admin, "list_poam_items", Value::Object(many)).await;
+    assert!(
+        matches!(too_big, Err(ServiceError::Validation(_))),
+        "{too_big:?}"
+    );
+    let values: Vec<String> = (0..100).map(|n| format!("s{n}")).collect();
+    let too_many = call(
+        &app,
+        &as_admin,
+        "list_poam_items",
+        json!({ "status": values }),
+    )
+    .await;
+    assert!(
+        matches!(too_many, Err(ServiceError::Validation(_))),
+        "{too_many:?}"
+    );
+    // Nobody invites a person as an endpoint agent.
+    let agent = call(
+        &app,
+        &as_admin,
+        "invite_member",
+        json!({ "email": "x@invoke.test", "role": "agent" }),
+    )
+    .await;
+    assert!(
+        matches!(
+            agent,
+            Err(ServiceError::Validation(_)) | Err(ServiceError::Forbidden(_))
+        ),
+        "{agent:?}"
+    );
     let deleted = call(&app, &as_admin, "delete_poam_item", json!({ "id": id })).await;
     assert_eq!(deleted.ok(), Some(Answer::Nothing));
     let (status, _) = app.get(&format!("/api/poam/{id}"), &admin).await;

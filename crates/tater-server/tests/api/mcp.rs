@@ -12,6 +12,7 @@ use tater_testkit::{TestDb, both_engines};
 use crate::support::*;
 
 both_engines!(
+    sessions_serve_only_their_opener_and_are_capped,
     tools_answer_what_rest_answers_in_both_revisions,
     writes_need_a_verified_identity_and_are_attributed,
     a_viewer_neither_sees_nor_calls_write_tools
@@ -241,4 +242,68 @@ async fn a_viewer_neither_sees_nor_calls_write_tools(db: TestDb) {
         meta["resource"].as_str().unwrap().ends_with("/mcp"),
         "{meta}"
     );
+}
+
+/// Opens a 2025-11-25 session by hand (raw JSON-RPC `initialize`) and answers its id.
+async fn open_session(app: &TestApp, key: &Key) -> String {
+    let res = app
+        .client
+        .post(app.url("/mcp"))
+        .header(key.header, &key.value)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(
+            json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {},
+                "clientInfo": { "name": "raw", "version": "1" } } })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.headers()["mcp-session-id"].to_str().unwrap().to_owned()
+}
+
+/// A request on session `id` as `key`: its status.
+async fn on_session(app: &TestApp, key: &Key, id: &str) -> StatusCode {
+    app.client
+        .post(app.url("/mcp"))
+        .header(key.header, &key.value)
+        .header("mcp-session-id", id)
+        .header("mcp-protocol-version", "2025-11-25")
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" }).to_string())
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn sessions_serve_only_their_opener_and_are_capped(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let a = app.org("A").await;
+    let b = app.org("B").await;
+    let alice = app.member(a, "alice@a.test", Role::Admin).await;
+    let mallory = app.member(b, "mallory@b.test", Role::OrgAdmin).await;
+    let id = open_session(&app, &alice).await;
+    assert_eq!(on_session(&app, &alice, &id).await, StatusCode::OK);
+    // Someone else holding the id finds no such session, and cannot close it.
+    assert_eq!(on_session(&app, &mallory, &id).await, StatusCode::NOT_FOUND);
+    let closed = app
+        .client
+        .delete(app.url("/mcp"))
+        .header(mallory.header, &mallory.value)
+        .header("mcp-session-id", &id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.status(), StatusCode::NOT_FOUND);
+    assert_eq!(on_session(&app, &alice, &id).await, StatusCode::OK);
+    // One account keeps a bounded number of sessions: opening more closes the oldest.
+    for _ in 0..tater_mcp::SESSIONS_PER_PRINCIPAL {
+        open_session(&app, &alice).await;
+    }
+    assert_eq!(on_session(&app, &alice, &id).await, StatusCode::NOT_FOUND);
 }

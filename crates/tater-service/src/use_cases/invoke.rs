@@ -122,22 +122,36 @@ pub fn split_id(input: Map<String, Value>) -> ServiceResult<(String, Value)> {
 
 /// A list's input as the query parameters its parser reads: text as it is, numbers and
 /// booleans as written, a list as the parameter repeated.
+/// Bounded as REST bounds a query string: at most [`super::MAX_PARAMS`] parameters of
+/// [`super::MAX_PARAM_LEN`] characters.
 pub fn to_pairs(input: Map<String, Value>) -> ServiceResult<Vec<(String, String)>> {
     let mut pairs = Vec::new();
     for (name, value) in input {
-        let mut add = |v: &Value| match v {
-            Value::String(t) => {
-                pairs.push((name.clone(), t.clone()));
-                Ok(())
+        let mut add = |v: &Value| {
+            let text = match v {
+                Value::String(t) => t.clone(),
+                Value::Number(_) | Value::Bool(_) => v.to_string(),
+                _ => {
+                    return Err(ValidationErrors::single(
+                        name.clone(),
+                        "must be text, a number or true/false",
+                    ));
+                }
+            };
+            if pairs.len() == super::MAX_PARAMS {
+                return Err(ValidationErrors::single(
+                    "",
+                    format!("a list takes at most {} parameters", super::MAX_PARAMS),
+                ));
             }
-            Value::Number(_) | Value::Bool(_) => {
-                pairs.push((name.clone(), v.to_string()));
-                Ok(())
+            if text.chars().count() > super::MAX_PARAM_LEN {
+                return Err(ValidationErrors::single(
+                    name.clone(),
+                    format!("is limited to {} characters", super::MAX_PARAM_LEN),
+                ));
             }
-            _ => Err(ValidationErrors::single(
-                name.clone(),
-                "must be text, a number or true/false",
-            )),
+            pairs.push((name.clone(), text));
+            Ok(())
         };
         match &value {
             Value::Null => {}

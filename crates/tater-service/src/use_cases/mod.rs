@@ -28,7 +28,7 @@ use tater_domain::Action;
 pub use inputs::*;
 pub use invoke::{Answer, Caller, Invoker};
 pub use modules::{ExportHook, ExportedFile, ExtraFormat, extra_formats, record_name};
-pub use query::from_pairs;
+pub use query::{MAX_PARAM_LEN, MAX_PARAMS, from_pairs};
 
 /// Who may call a use case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,6 +13,11 @@ use tater_domain::module::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 use super::{Paging, TrendQuery};
 
+/// Most parameters a list takes at once, on any channel; more is an abuse, not a query.
+pub const MAX_PARAMS: usize = 64;
+/// Longest parameter value, in characters.
+pub const MAX_PARAM_LEN: usize = 4096;
+
 /// `T` from decoded query parameters: numbers and booleans read from their text, a name `T`
 /// does not know refused as an unknown parameter, every error on the field it concerns.
 ///
