@@ -394,3 +394,35 @@ impl McpArgs {
         })
     }
 }
+
+#[cfg(test)]
+mod mcp_tests {
+    use super::McpArgs;
+
+    fn args(hosts: &[&str]) -> McpArgs {
+        McpArgs {
+            mcp_allowed_hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
+            mcp_allowed_origins: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn mcp_hosts_default_to_loopback_and_add_the_public_host() {
+        // Nothing set: rmcp's own default (loopback only) applies.
+        assert!(args(&[]).config(None).unwrap().allowed_hosts.is_empty());
+        let hosts = args(&[])
+            .config(Some("https://tater.example.com/"))
+            .unwrap()
+            .allowed_hosts;
+        for h in ["localhost", "127.0.0.1", "::1", "tater.example.com"] {
+            assert!(hosts.iter().any(|x| x == h), "{h} missing from {hosts:?}");
+        }
+        let hosts = args(&["grc.internal:8443"])
+            .config(None)
+            .unwrap()
+            .allowed_hosts;
+        assert!(hosts.iter().any(|x| x == "grc.internal:8443"));
+        assert!(hosts.iter().any(|x| x == "127.0.0.1"), "loopback stays");
+        assert!(args(&[]).config(Some("not a url")).is_err());
+    }
+}

@@ -306,4 +306,22 @@ async fn sessions_serve_only_their_opener_and_are_capped(db: TestDb) {
         open_session(&app, &alice).await;
     }
     assert_eq!(on_session(&app, &alice, &id).await, StatusCode::NOT_FOUND);
+    // A request naming a host the server was not configured for is refused (DNS rebinding).
+    let rebound = app
+        .client
+        .post(app.url("/mcp"))
+        .header("host", "attacker.example")
+        .header(alice.header, &alice.value)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(
+            json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": { "name": "raw", "version": "1" } } })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), StatusCode::FORBIDDEN);
 }

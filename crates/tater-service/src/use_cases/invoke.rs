@@ -60,11 +60,7 @@ impl Invoker {
 
 /// Reads `input` into `I`; a field that does not fit is a validation error on that field.
 pub fn decode<I: DeserializeOwned>(input: Value) -> ServiceResult<I> {
-    serde_path_to_error::deserialize(input).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." { String::new() } else { path };
-        ValidationErrors::single(field, e.into_inner().to_string()).into()
-    })
+    serde_path_to_error::deserialize(input).map_err(|e| super::query::field_error(e).into())
 }
 
 fn run<I, F, Fut>(f: F, finish: fn(Fut::Output) -> ServiceResult<Answer>) -> Invoker

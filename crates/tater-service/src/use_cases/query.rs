@@ -42,17 +42,23 @@ pub fn from_pairs<T: DeserializeOwned + JsonSchema + 'static>(
     let encoded = serde_urlencoded::to_string(pairs)
         .map_err(|e| ValidationErrors::single("", e.to_string()))?;
     let reader = serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
-    serde_path_to_error::deserialize(reader).map_err(|e| {
-        let message = e.inner().to_string();
-        match unknown_field(&message) {
-            Some(name) => ValidationErrors::single(name, "unknown parameter"),
-            None => {
-                let field = e.path().to_string();
-                let field = if field == "." { String::new() } else { field };
-                ValidationErrors::single(&field, message)
-            }
+    serde_path_to_error::deserialize(reader).map_err(field_error)
+}
+
+/// A value that does not fit its type, as a validation error on the field it names (an
+/// unknown one by its own name).
+pub(super) fn field_error<E: std::fmt::Display>(
+    e: serde_path_to_error::Error<E>,
+) -> ValidationErrors {
+    let message = e.inner().to_string();
+    match unknown_field(&message) {
+        Some(name) => ValidationErrors::single(name, "unknown parameter"),
+        None => {
+            let field = e.path().to_string();
+            let field = if field == "." { String::new() } else { field };
+            ValidationErrors::single(&field, message)
         }
-    })
+    }
 }
 
 /// Unknown parameter names reported at most.
