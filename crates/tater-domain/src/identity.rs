@@ -69,6 +69,37 @@ pub struct ApiKey {
     pub expires_at: Option<Timestamp>,
     pub last_used_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
+    /// When its owner last proved who they are by an emailed code (MCP writes need it).
+    pub verified_at: Option<Timestamp>,
+    /// Until when that verification counts.
+    pub verified_until: Option<Timestamp>,
+}
+
+impl ApiKey {
+    /// Whether the owner's identity counts as verified for this key at `now`: verified, not
+    /// past the window, and not before the owner last changed their password or signed out
+    /// everywhere (`tokens_valid_after`).
+    pub fn is_verified(&self, now: Timestamp, tokens_valid_after: Timestamp) -> bool {
+        match (self.verified_at, self.verified_until) {
+            (Some(at), Some(until)) => now < until && at >= tokens_valid_after,
+            _ => false,
+        }
+    }
+}
+
+/// A code emailed to an API key's owner to verify their identity. Only its keyed hash is
+/// kept; it is bound to the key it was sent for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityCode {
+    pub id: crate::IdentityCodeId,
+    pub key: ApiKeyId,
+    /// Lowercase hex HMAC-SHA256 of the code, keyed by the server and bound to the key.
+    pub code_hash: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// Wrong codes tried against it so far (and the right one, once).
+    pub attempts: i64,
+    pub used_at: Option<Timestamp>,
 }
 
 /// A one-time or reusable secret that lets an agent enroll its endpoint in an organization.

@@ -103,6 +103,10 @@ typed_id!(
     ApiKeyId
 );
 typed_id!(
+    /// A code emailed to verify an API key owner's identity (the id, never the code).
+    IdentityCodeId
+);
+typed_id!(
     /// An audit log entry.
     AuditId
 );

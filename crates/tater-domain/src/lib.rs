@@ -26,11 +26,12 @@ pub use channel::Channel;
 pub use email::Email;
 pub use error::{FieldError, ValidationErrors};
 pub use identity::{
-    ApiKey, Endpoint, EnrollmentToken, Invitation, InvitationStatus, Membership, Org, User,
+    ApiKey, Endpoint, EnrollmentToken, IdentityCode, Invitation, InvitationStatus, Membership, Org,
+    User,
 };
 pub use ids::{
-    ApiKeyId, AuditId, DestinationId, EndpointId, EnrollmentTokenId, InvitationId, OrgId, RecordId,
-    ScanId, UserId,
+    ApiKeyId, AuditId, DestinationId, EndpointId, EnrollmentTokenId, IdentityCodeId, InvitationId,
+    OrgId, RecordId, ScanId, UserId,
 };
 pub use jobs::{Job, JobTarget, TargetStatus};
 pub use policy::{Action, Denied, Permit, authorize};

@@ -27,6 +27,6 @@ pub fn unverified() -> Value {
     json!({ "error": {
         "code": "IDENTITY_UNVERIFIED",
         "message": "tools that change the organization need a verified identity; this API key's owner has not verified it, so nothing was changed",
-        "nextStep": "sign in interactively (a Bearer session token counts as verified); verification by an emailed code for API keys is not available on this server yet",
+        "nextStep": "call request_identity_verification: a 6-digit code goes to the key owner's email; then call verify_identity with it and repeat this call (a signed-in session's Bearer token counts as verified too)",
     } })
 }

@@ -20,8 +20,8 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Map, Value, json};
-use tater_domain::Channel;
 use tater_domain::policy::authorize;
+use tater_domain::{Channel, Role};
 use tater_service::Service;
 use tater_service::use_cases::{Answer, Caller, Gate, Output, UseCase, registry};
 
@@ -119,15 +119,19 @@ fn channel(cx: &RequestContext<RoleServer>) -> (Channel, Option<Implementation>)
     )
 }
 
-/// Whether `caller` may call `case` at all: it has an invoker and the caller's role passes
-/// its gate. A tool the caller may not call is neither listed nor callable.
+/// Whether `caller` may call `case` at all: it has an invoker, the caller's role passes its
+/// gate, and a change needs at least Admin through MCP (no silent writes: an assistant
+/// acting for a Viewer or an Auditor changes nothing). The identity step is the exception:
+/// anyone may verify who they are. A tool the caller may not call is neither listed nor
+/// callable.
 fn callable(case: &UseCase, caller: &Caller) -> bool {
-    case.invoke.is_some()
-        && match case.gate {
-            Gate::Public => false,
-            Gate::Signed => true,
-            Gate::Action(action) => authorize(&caller.actor, action).is_ok(),
-        }
+    let gate = match case.gate {
+        Gate::Public => false,
+        Gate::Signed => true,
+        Gate::Action(action) => authorize(&caller.actor, action).is_ok(),
+    };
+    let role = case.hints.read_only || case.identity_step || caller.actor.role() >= Role::Admin;
+    case.invoke.is_some() && gate && role
 }
 
 fn object(schema: Value) -> Map<String, Value> {
@@ -246,7 +250,7 @@ impl ServerHandler for TaterMcp {
                 None,
             ));
         };
-        if !case.hints.read_only && !caller.actor.is_verified() {
+        if case.needs_verified_identity() && !caller.actor.is_verified() {
             return Ok(CallToolResult::structured_error(errors::unverified()).into());
         }
         let (via, client) = channel(&cx);

@@ -36,6 +36,8 @@ pub struct AppConfig {
     pub entra: Option<EntraConfig>,
     /// Which hosts and origins `/mcp` answers.
     pub mcp: tater_mcp::McpConfig,
+    /// Email and the window of verified identities (MCP writes with API keys).
+    pub verification: tater_service::VerificationConfig,
     /// The server's external address, when it is behind a proxy.
     pub public_url: Option<String>,
     pub rate_limits: RateLimitConfig,
@@ -72,6 +74,7 @@ impl AppConfig {
             clock: Arc::new(tater_service::SystemClock),
             entra: None,
             mcp: Default::default(),
+            verification: Default::default(),
             public_url: None,
             rate_limits: RateLimitConfig {
                 limits: crate::rate_limit::Limits {
@@ -145,6 +148,7 @@ impl App {
                 compliance: config.compliance,
                 audit_keys,
                 siem: siem.clone(),
+                verification: config.verification,
             },
         )?;
         let demo_login = match &config.demo_password_file {

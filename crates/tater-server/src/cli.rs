@@ -150,6 +150,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         clock: Arc::new(SystemClock),
         entra: args.entra.config(),
         mcp: args.mcp.config(args.public_url.as_deref())?,
+        verification: args.mail.verification(args.mcp.mcp_verification_hours),
         public_url: args.public_url.clone(),
         rate_limits: args.rate_limits.config(),
         compliance: tater_service::ComplianceConfig {
@@ -232,6 +233,7 @@ pub async fn admin(args: AdminArgs) -> anyhow::Result<()> {
             compliance: Default::default(),
             audit_keys,
             siem: None,
+            verification: Default::default(),
         },
     )?;
     let op = operator();

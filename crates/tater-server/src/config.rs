@@ -115,6 +115,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub mcp: McpArgs,
     #[command(flatten)]
+    pub mail: MailArgs,
+    #[command(flatten)]
     pub entra: EntraArgs,
     #[command(flatten)]
     pub rate_limits: RateLimitArgs,
@@ -371,6 +373,43 @@ pub struct McpArgs {
     /// Default: none (MCP clients send no Origin; a page on another origin is refused).
     #[arg(long, env = "TATER_MCP_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub mcp_allowed_origins: Vec<String>,
+    /// How long an API key's owner stays verified for MCP writes after entering an emailed
+    /// code, in hours.
+    #[arg(long, env = "TATER_MCP_VERIFICATION_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=720))]
+    pub mcp_verification_hours: u32,
+}
+
+/// Outgoing email (identity verification codes).
+#[derive(Debug, Clone, Args)]
+pub struct MailArgs {
+    /// The SMTP relay: `smtps://host[:465]` (TLS), `smtp://host[:587]` (STARTTLS, required),
+    /// or plain `smtp://` to a loopback relay only; credentials as `smtp://user:pass@host`.
+    /// Unset: no email is sent, and MCP writes with an API key stay blocked.
+    #[arg(long, env = "TATER_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of Tater's email.
+    #[arg(
+        long,
+        env = "TATER_MAIL_FROM",
+        default_value = "Tater <tater@localhost>"
+    )]
+    pub mail_from: String,
+}
+
+impl MailArgs {
+    /// How identities are verified, with the window from `--mcp-verification-hours`.
+    pub fn verification(&self, hours: u32) -> tater_service::VerificationConfig {
+        tater_service::VerificationConfig {
+            mail: self
+                .smtp_url
+                .clone()
+                .map(|smtp_url| tater_service::MailConfig {
+                    smtp_url,
+                    from: self.mail_from.clone(),
+                }),
+            verified_secs: i64::from(hours) * 3600,
+        }
+    }
 }
 
 impl McpArgs {
@@ -403,6 +442,7 @@ mod mcp_tests {
         McpArgs {
             mcp_allowed_hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
             mcp_allowed_origins: Vec::new(),
+            mcp_verification_hours: 12,
         }
     }
 

@@ -183,6 +183,12 @@ impl From<ServiceError> for Problem {
             ServiceError::ForbiddenCode(_, msg) => {
                 Problem::new(S::FORBIDDEN, code, "Forbidden", msg)
             }
+            ServiceError::TooManyCode(_, msg) => {
+                Problem::new(S::TOO_MANY_REQUESTS, code, "Too many requests", msg)
+            }
+            ServiceError::UnavailableCode(_, msg) => {
+                Problem::new(S::SERVICE_UNAVAILABLE, code, "Service unavailable", msg)
+            }
             ServiceError::FeatureDisabled(msg) => {
                 Problem::new(S::FORBIDDEN, code, "Feature disabled", msg)
             }
@@ -242,6 +248,16 @@ mod tests {
                 ServiceError::ForbiddenCode("HOSTNAME_NOT_ALLOWED", "x".into()),
                 403,
                 "HOSTNAME_NOT_ALLOWED",
+            ),
+            (
+                ServiceError::TooManyCode("TOO_MANY_CODES", "x".into()),
+                429,
+                "TOO_MANY_CODES",
+            ),
+            (
+                ServiceError::UnavailableCode("EMAIL_NOT_CONFIGURED", "x".into()),
+                503,
+                "EMAIL_NOT_CONFIGURED",
             ),
             (
                 ServiceError::Internal(anyhow::anyhow!("SELECT secret FROM x")),

@@ -128,6 +128,41 @@ impl FromRequestParts<AppState> for AuthActor {
     }
 }
 
+/// An authenticated person acting in one organization, with the identity behind it (for use
+/// cases about the credential itself, such as verifying its owner). Agents' credentials are
+/// not persons and are refused.
+pub struct AuthCaller(pub tater_service::use_cases::Caller);
+
+impl FromRequestParts<AppState> for AuthCaller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let bucket = parts.extensions.get::<TenantBucket>();
+        let caller = resolve_caller(state, &parts.headers, bucket).await?;
+        if let Some(DeclaredAction(action)) = parts.extensions.get::<DeclaredAction>() {
+            authorize(&caller.actor, *action).map_err(tater_service::ServiceError::from)?;
+        }
+        Ok(Self(caller))
+    }
+}
+
+/// The person a request's credential names, acting in the organization it selects (among its
+/// memberships), counted against that organization's share of the rate limit (SPEC A6).
+pub(crate) async fn resolve_caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    bucket: Option<&TenantBucket>,
+) -> Result<tater_service::use_cases::Caller, Problem> {
+    let credential = credential(headers)?;
+    let org_header = header_str(headers, ORG_HEADER)?;
+    let identity = state.service.identify(credential).await?;
+    let actor = identity.actor(org_header)?;
+    if let Some(bucket) = bucket {
+        bucket.check(actor.org()).await?;
+    }
+    Ok(tater_service::use_cases::Caller { identity, actor })
+}
+
 /// A JSON body: `Content-Type: application/json` required, size capped by the body limit,
 /// syntax errors and type errors answered as problems.
 pub struct JsonBody<T>(pub T);

@@ -350,6 +350,8 @@ impl Service {
             expires_at,
             last_used_at: None,
             revoked_at: None,
+            verified_at: None,
+            verified_until: None,
         };
         let after = json!({
             "name": record.name, "prefix": record.prefix, "userId": user.id, "email": user.email,

@@ -41,6 +41,9 @@ pub struct ApiKeyView {
     pub expires_at: Option<Timestamp>,
     pub last_used_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
+    /// Until when the owner's identity counts as verified for this key's MCP writes (an
+    /// emailed code); `null` when it does not.
+    pub verified_until: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
@@ -88,6 +91,9 @@ pub fn api_key_view(k: &ApiKey, owner: &User, now: Timestamp) -> ApiKeyView {
         expires_at: k.expires_at,
         last_used_at: k.last_used_at,
         revoked_at: k.revoked_at,
+        verified_until: k
+            .verified_until
+            .filter(|_| k.is_verified(now, owner.tokens_valid_after)),
     }
 }
 
@@ -162,6 +168,8 @@ impl Service {
             expires_at,
             last_used_at: None,
             revoked_at: None,
+            verified_at: None,
+            verified_until: None,
         };
         let audit = AuditDraft::new(actor, AuditAction::Create, "api-key", record.id, now)
             .with_changes(None, Some(&audit_view(&record)), &[]);

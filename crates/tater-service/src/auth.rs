@@ -127,6 +127,8 @@ pub(crate) struct AuthKeys {
     dummy_hash: String,
     /// Set when Entra ID sign-in is configured.
     entra: Option<EntraVerifier>,
+    /// Keys the hashes of emailed identity codes (`identity_verification.rs`).
+    pub(crate) code_secret: Vec<u8>,
 }
 
 impl AuthKeys {
@@ -147,6 +149,7 @@ impl AuthKeys {
             decoding: DecodingKey::from_secret(&config.jwt_secret),
             ttl_secs: config.session_ttl_secs,
             dummy_hash: hash_password(&crate::generate_api_key())?,
+            code_secret: config.jwt_secret.clone(),
             entra: config
                 .entra
                 .clone()
@@ -193,6 +196,9 @@ pub struct Identity {
     bound_org: Option<OrgId>,
     /// Set for API keys (role ceiling, display).
     key: Option<ApiKey>,
+    /// Whether an API key's owner has verified their identity (an emailed code) within the
+    /// window; sessions are interactive sign-ins and need no such step.
+    key_verified: bool,
 }
 
 impl Identity {
@@ -208,6 +214,11 @@ impl Identity {
 
     pub fn memberships(&self) -> &[Membership] {
         &self.memberships
+    }
+
+    /// The API key the credential was, when it was one.
+    pub fn api_key(&self) -> Option<&ApiKey> {
+        self.key.as_ref()
     }
 
     /// Picks the organization to act in: the one named by `x-organization-id` (among the
@@ -281,8 +292,9 @@ impl Identity {
             oid: self.user.entra_oid.clone(),
         };
         // A session (a local sign-in, an Entra ID token) is an interactive sign-in, so its
-        // identity counts as verified; an API key's does not.
-        let verified = self.key.is_none();
+        // identity counts as verified; an API key's only once its owner entered an emailed
+        // code (`identity_verification.rs`).
+        let verified = self.key.is_none() || self.key_verified;
         Actor::authenticated(principal, membership.org, role, self.channel, verified)
     }
 
@@ -461,6 +473,7 @@ impl Service {
             channel: Channel::Web,
             bound_org: None,
             key: None,
+            key_verified: false,
         })
     }
 
@@ -487,6 +500,7 @@ impl Service {
             self.touch_api_key(&stored, now).await;
         }
         Ok(Identity {
+            key_verified: stored.is_verified(now, user.tokens_valid_after),
             user,
             memberships,
             channel: Channel::Api,
@@ -537,6 +551,7 @@ impl Service {
                 channel: Channel::Web,
                 bound_org: Some(org),
                 key: None,
+                key_verified: false,
             });
         }
         let mut tx = self.store.identity(Mode::Read).await?;
@@ -622,6 +637,7 @@ impl Service {
             channel: Channel::Web,
             bound_org: Some(org),
             key: None,
+            key_verified: false,
         };
         let Some(here) = identity.memberships.iter().find(|m| m.org == org) else {
             return Ok(None);

@@ -47,6 +47,13 @@ pub enum ServiceError {
     /// The change would leave the organization without an OrgAdmin.
     #[error("the organization must keep at least one OrgAdmin")]
     LastOrgAdmin,
+    /// Too many of something in too short a time (codes emailed), with a machine code: 429.
+    #[error("{1}")]
+    TooManyCode(&'static str, String),
+    /// Something the server needs is not configured or not answering (the SMTP relay), with
+    /// a machine code: 503.
+    #[error("{1}")]
+    UnavailableCode(&'static str, String),
     /// The organization has not turned the feature on (its settings).
     #[error("{0}")]
     FeatureDisabled(&'static str),
@@ -68,7 +75,10 @@ impl ServiceError {
             ServiceError::NotFound => "NOT_FOUND",
             ServiceError::Validation(_) => "VALIDATION_FAILED",
             ServiceError::Conflict(_) => "CONFLICT",
-            ServiceError::ConflictCode(code, _) | ServiceError::ForbiddenCode(code, _) => code,
+            ServiceError::ConflictCode(code, _)
+            | ServiceError::ForbiddenCode(code, _)
+            | ServiceError::TooManyCode(code, _)
+            | ServiceError::UnavailableCode(code, _) => code,
             ServiceError::LastOrgAdmin => "LAST_ORG_ADMIN",
             ServiceError::FeatureDisabled(_) => "FEATURE_DISABLED",
             ServiceError::Internal(_) => "INTERNAL",

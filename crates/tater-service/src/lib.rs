@@ -14,8 +14,10 @@ mod data_export;
 mod endpoints;
 mod entra;
 mod error;
+mod identity_verification;
 mod invitations;
 mod jobs;
+mod mail;
 pub use invitations::{Joined, ReceivedInvitation};
 pub use jobs::{JobView, Remediation};
 mod list_export;
@@ -59,8 +61,12 @@ pub use endpoints::{
 };
 pub use entra::{DEFAULT_JWKS_URL, EntraConfig};
 pub use error::{ServiceError, ServiceResult};
+pub use identity_verification::{
+    IdentityVerified, VerificationConfig, VerificationSent, VerifyIdentity,
+};
 pub use jobs::AgentCommand;
 pub use list_export::{ExportList, ListExport, NextPage, OnePage, PagedSource};
+pub use mail::{MailConfig, Mailer};
 pub use members::{INVITATION_TTL_SECS, InvitationView, MemberView, invitation_view, member_view};
 pub use posture::{
     EndpointCounts, EndpointPosture, FailingControl, FamilyPosture, FrameworkPosture,
@@ -94,6 +100,8 @@ pub struct ServiceConfig {
     pub audit_keys: tater_audit::AuditKeys,
     /// SIEM destinations (egress, secrets); `None` where forwarding is not offered (the CLI).
     pub siem: Option<SiemSupport>,
+    /// Verifying API key owners by emailed code (MCP writes).
+    pub verification: VerificationConfig,
 }
 
 /// Knobs of the compliance engine.
@@ -139,6 +147,8 @@ pub struct Service {
     siem: Option<Arc<SiemSupport>>,
     /// Agent release bytes shared by the downloads in flight.
     releases: Arc<agent_releases::ReleaseCache>,
+    verification: Arc<VerificationConfig>,
+    mailer: Option<Arc<Mailer>>,
 }
 
 impl Service {
@@ -153,6 +163,11 @@ impl Service {
         let checks = config.checks.clone();
         let audit_keys = Arc::new(config.audit_keys.clone());
         let siem = config.siem.clone().map(Arc::new);
+        let mailer = identity_verification::mailer(&config.verification)?.map(Arc::new);
+        anyhow::ensure!(
+            config.verification.verified_secs > 0,
+            "the identity verification window must be positive"
+        );
         Ok(Self {
             store,
             clock,
@@ -163,6 +178,8 @@ impl Service {
             audit_keys,
             siem,
             releases: Default::default(),
+            verification: Arc::new(config.verification),
+            mailer,
         })
     }
 

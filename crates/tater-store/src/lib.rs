@@ -23,9 +23,9 @@ use serde_json::Value;
 use tater_domain::module::{ListQuery, Record};
 use tater_domain::{
     ApiKey, ApiKeyId, AuditAction, AuditDraft, AuditEntry, Channel, CheckStatus, Email, Endpoint,
-    EndpointId, EnrollmentToken, EnrollmentTokenId, Invitation, InvitationId, InvitationStatus,
-    Membership, Org, OrgId, RecordId, Role, Scan, ScanId, ScanResult, TenantScope, Timestamp, User,
-    UserId,
+    EndpointId, EnrollmentToken, EnrollmentTokenId, IdentityCode, IdentityCodeId, Invitation,
+    InvitationId, InvitationStatus, Membership, Org, OrgId, RecordId, Role, Scan, ScanId,
+    ScanResult, TenantScope, Timestamp, User, UserId,
 };
 
 pub use error::StoreError;
@@ -38,6 +38,7 @@ pub use tater_domain::{Mode, Permit};
 pub mod tx {
     pub use crate::{
         AuditTx, EndpointsTx, JobsTx, MembersTx, RecordsTx, ScansTx, SettingsTx, SiemTx, TenantTx,
+        VerificationTx,
     };
 }
 
@@ -692,10 +693,44 @@ pub trait SiemTx: Send {
     ) -> Result<u64>;
 }
 
+/// Verifying an API key owner's identity by an emailed code (part of the identity
+/// transaction: keys are the user's, across organizations).
+#[async_trait]
+pub trait VerificationTx: Send {
+    /// The key, locked until the transaction ends (write mode), so that counting and issuing
+    /// codes, or trying one, is one step however many requests race.
+    async fn lock_api_key(&mut self, id: ApiKeyId) -> Result<Option<ApiKey>>;
+    /// How many codes were issued for `key` at or after `since`.
+    async fn codes_issued_since(&mut self, key: ApiKeyId, since: Timestamp) -> Result<i64>;
+    async fn insert_identity_code(
+        &mut self,
+        code: &IdentityCode,
+        audits: &[(OrgId, AuditDraft)],
+    ) -> Result<()>;
+    /// The newest code issued for `key`, if any.
+    async fn latest_identity_code(&mut self, key: ApiKeyId) -> Result<Option<IdentityCode>>;
+    /// Counts one attempt against a code and writes `audits` (a failure is audited too).
+    async fn count_code_attempt(
+        &mut self,
+        code: IdentityCodeId,
+        audits: &[(OrgId, AuditDraft)],
+    ) -> Result<()>;
+    /// Writes audit entries that go with no other change (a refused verification).
+    async fn record_audits(&mut self, audits: &[(OrgId, AuditDraft)]) -> Result<()>;
+    /// Uses the code up and marks its key verified from `at` until `until`.
+    async fn verify_api_key(
+        &mut self,
+        code: IdentityCodeId,
+        at: Timestamp,
+        until: Timestamp,
+        audits: &[(OrgId, AuditDraft)],
+    ) -> Result<()>;
+}
+
 /// A transaction on identity data. Each write names the organizations whose audit logs record
 /// it.
 #[async_trait]
-pub trait IdentityTx: Send {
+pub trait IdentityTx: VerificationTx + Send {
     /// Stores (or replaces) an agent release and its bytes. Platform-wide data.
     async fn publish_release(&mut self, release: &AgentRelease, content: &[u8]) -> Result<()>;
     /// Every published release (without bytes).

@@ -15,6 +15,7 @@ pub mod dns;
 pub mod entra;
 pub mod rsyslog;
 pub mod sbom;
+pub mod smtp;
 
 use std::path::PathBuf;
 

@@ -12,11 +12,10 @@ use serde::Serialize;
 use std::sync::Arc;
 
 use tater_mcp::SessionOwners;
-use tater_service::use_cases::Caller;
 
 use crate::api_doc::{ApiRouter, Op};
 use crate::error::Problem;
-use crate::extract::{ORG_HEADER, credential, header_str};
+use crate::extract::resolve_caller;
 use crate::rate_limit::TenantBucket;
 use crate::state::AppState;
 
@@ -95,7 +94,7 @@ async fn authenticate(State(gate): State<Gate>, mut req: Request, next: Next) ->
     // Owned copies: the request body is not shared across the awaits below.
     let headers = req.headers().clone();
     let bucket = req.extensions().get::<TenantBucket>().cloned();
-    match caller(s, &headers, bucket).await {
+    match resolve_caller(s, &headers, bucket.as_ref()).await {
         Ok(caller) => {
             let principal = caller.actor.audit_user_id();
             let session = headers
@@ -137,20 +136,4 @@ async fn authenticate(State(gate): State<Gate>, mut req: Request, next: Next) ->
             res
         }
     }
-}
-
-async fn caller(
-    s: &AppState,
-    headers: &HeaderMap,
-    bucket: Option<TenantBucket>,
-) -> Result<Caller, Problem> {
-    let credential = credential(headers)?;
-    let org = header_str(headers, ORG_HEADER)?;
-    let identity = s.service.identify(credential).await?;
-    let actor = identity.actor(org)?;
-    // The organization's share of the rate limit, as on REST.
-    if let Some(bucket) = bucket {
-        bucket.check(actor.org()).await?;
-    }
-    Ok(Caller { identity, actor })
 }

@@ -9,6 +9,7 @@ mod data_export;
 mod endpoints;
 mod health;
 mod home;
+mod identity_verification;
 mod invitations;
 mod jobs;
 mod list_export;
@@ -58,6 +59,7 @@ pub fn router(
     api = home::routes(api);
     api = health::routes(api);
     api = auth::routes(api);
+    api = identity_verification::routes(api);
     for def in tater_domain::modules::ALL {
         api = modules::routes(api, def);
     }

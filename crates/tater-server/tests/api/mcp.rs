@@ -20,7 +20,7 @@ both_engines!(
 
 /// Whether the MCP Python SDK is installed (`pip install mcp`; `.ci/run` installs it). Without
 /// it these tests say "skipped" rather than fail a newcomer's run.
-async fn sdk() -> bool {
+pub async fn sdk() -> bool {
     let found = tokio::process::Command::new("python3")
         .args(["-c", "import mcp, httpx2"])
         .output()
@@ -34,6 +34,18 @@ async fn sdk() -> bool {
 
 /// Runs `python/mcp_client.py` against `/mcp` as `key`: lists the tools, then makes `calls`.
 async fn mcp(app: &TestApp, key: &Key, mode: &str, client: &str, calls: Value) -> Value {
+    mcp_with(app, key, mode, client, calls, &[]).await
+}
+
+/// [`mcp`] with environment variables for the client (`TATER_TEST_MAILDIR`).
+pub async fn mcp_with(
+    app: &TestApp,
+    key: &Key,
+    mode: &str,
+    client: &str,
+    calls: Value,
+    env: &[(&str, &std::path::Path)],
+) -> Value {
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/api/python/mcp_client.py"
@@ -46,6 +58,7 @@ async fn mcp(app: &TestApp, key: &Key, mode: &str, client: &str, calls: Value) -
         .arg(mode)
         .arg(client)
         .arg(calls.to_string())
+        .envs(env.iter().copied())
         .output()
         .await
         .expect("python3 runs");
@@ -57,7 +70,7 @@ async fn mcp(app: &TestApp, key: &Key, mode: &str, client: &str, calls: Value) -
     serde_json::from_slice(&out.stdout).expect("the client prints JSON")
 }
 
-fn tool<'a>(listed: &'a Value, name: &str) -> Option<&'a Value> {
+pub fn tool<'a>(listed: &'a Value, name: &str) -> Option<&'a Value> {
     listed["tools"]
         .as_array()
         .unwrap()
@@ -65,7 +78,7 @@ fn tool<'a>(listed: &'a Value, name: &str) -> Option<&'a Value> {
         .find(|t| t["name"] == name)
 }
 
-fn poam() -> Value {
+pub fn poam() -> Value {
     json!({ "title": "From an assistant", "weaknessDescription": "w", "impact": "Low",
             "scheduledCompletion": "2030-01-01", "controls": ["AC-2"] })
 }
@@ -193,14 +206,15 @@ async fn a_viewer_neither_sees_nor_calls_write_tools(db: TestDb) {
     let before = app.snapshot(org).await;
     let calls = json!([["create_poam_item", poam()], ["list_api_keys", {}]]);
     let out = mcp(&app, &viewer, "auto", "claude-code", calls).await;
-    // The only changes a viewer may ask for are to their own account (invitations).
+    // Through MCP a viewer changes nothing: the only non-read tools it sees are the identity
+    // step (asking for and entering an emailed code).
     for t in out["tools"].as_array().unwrap() {
         let case = tater_service::use_cases::registry()
             .iter()
             .find(|c| c.tool == t["name"].as_str().unwrap())
             .unwrap();
         assert!(
-            t["readOnly"] == true || case.gate == tater_service::use_cases::Gate::Signed,
+            t["readOnly"] == true || case.identity_step,
             "a viewer sees {}",
             t["name"]
         );
@@ -209,7 +223,26 @@ async fn a_viewer_neither_sees_nor_calls_write_tools(db: TestDb) {
     for call in out["calls"].as_array().unwrap() {
         assert_eq!(call["protocolError"], -32602, "{call}");
     }
-    assert_eq!(app.snapshot(org).await, before);
+    // Every write tool, called directly, as a viewer and as an auditor.
+    let auditor = app.person(org, "auditor@mcp.test", Role::Auditor).await;
+    let writes = tater_service::use_cases::registry()
+        .iter()
+        .filter(|c| c.invoke.is_some() && !c.hints.read_only && !c.identity_step);
+    let mut called = 0;
+    for case in writes {
+        for who in [&viewer, &auditor] {
+            let answer = raw_call(&app, who, &case.tool, json!({ "id": "x" }))
+                .await
+                .expect("HTTP 200");
+            assert_eq!(answer["error"]["code"], -32602, "{}: {answer}", case.tool);
+            called += 1;
+        }
+    }
+    assert!(called > 60, "{called} calls");
+    let mut after = app.snapshot(org).await;
+    // The auditor's account joined the organization (one audited membership), nothing else.
+    after["auditCount"] = before["auditCount"].clone();
+    assert_eq!(after, before);
     // Without a credential: 401 naming where to learn how to sign in.
     let res = app
         .client
@@ -324,4 +357,48 @@ async fn sessions_serve_only_their_opener_and_are_capped(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(rebound.status(), StatusCode::FORBIDDEN);
+}
+
+/// One `tools/call` as a 2026-07-28 client sends it, by hand (stateless: no session): the
+/// JSON-RPC answer, or the HTTP status when the request is refused before MCP sees it.
+pub async fn raw_call(
+    app: &TestApp,
+    key: &Key,
+    tool: &str,
+    arguments: Value,
+) -> Result<Value, StatusCode> {
+    raw_call_in(app, key, None, tool, arguments).await
+}
+
+/// [`raw_call`] naming the organization to act in (`x-organization-id`).
+pub async fn raw_call_in(
+    app: &TestApp,
+    key: &Key,
+    org: Option<&str>,
+    tool: &str,
+    arguments: Value,
+) -> Result<Value, StatusCode> {
+    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": tool, "arguments": arguments, "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": { "name": "raw-test", "version": "1" },
+        } } });
+    let mut req = app
+        .client
+        .post(app.url("/mcp"))
+        .header(key.header, &key.value)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", tool);
+    if let Some(org) = org {
+        req = req.header("x-organization-id", org);
+    }
+    let res = req.body(body.to_string()).send().await.unwrap();
+    if !res.status().is_success() {
+        return Err(res.status());
+    }
+    Ok(res.json().await.unwrap())
 }

@@ -10,9 +10,9 @@ use super::modules::record_name;
 use super::{Gate, Shape, UseCase, declared, inputs::*};
 use crate::{
     ApiKeyView, CheckView, CreatedApiKey, CreatedEnrollmentToken, DeadLetterView, DestinationView,
-    EndpointDetail, EndpointView, EnrollmentTokenView, ExportList, FrameworkView, InvitationView,
-    Items, JobView, Joined, MeView, MemberView, OrgView, Page, ReceivedInvitation, Remediation,
-    Replayed, TestDelivery,
+    EndpointDetail, EndpointView, EnrollmentTokenView, ExportList, FrameworkView, IdentityVerified,
+    InvitationView, Items, JobView, Joined, MeView, MemberView, OrgView, Page, ReceivedInvitation,
+    Remediation, Replayed, TestDelivery, VerificationSent, VerifyIdentity,
 };
 
 const READ: Gate = Gate::Action(Action::Read);
@@ -167,6 +167,27 @@ fn identity() -> Vec<UseCase> {
             .tool("revoke_api_key")
             .runs(nothing(|s, c, i: ById| async move { s.revoke_api_key(&c.actor, &i.id).await }))
         .takes::<ById>(),
+        UseCase::write(
+            "identity_verification_request",
+            "Email a 6-digit code to the owner of the API key in use; entering it (verify_identity) lets the key make changes through MCP for a while. At most 3 codes per 15 minutes",
+            READ,
+        )
+            .tool("request_identity_verification")
+            .identity_step()
+            .open_world()
+            .runs(json(|s, c, _: NoInput| async move { s.request_identity_verification(&c.identity, &c.actor).await }))
+        .gives::<VerificationSent>(),
+        UseCase::write(
+            "identity_verification_verify",
+            "Enter the emailed code: the API key in use may then make changes through MCP until the returned time (5 tries per code, 10 minutes)",
+            READ,
+        )
+            .tool("verify_identity")
+            .identity_step()
+            .idempotent()
+            .runs(json(|s, c, i: VerifyIdentity| async move { s.verify_identity(&c.identity, &c.actor, &i.code).await }))
+        .takes::<VerifyIdentity>()
+        .gives::<IdentityVerified>(),
     ]
 }
 

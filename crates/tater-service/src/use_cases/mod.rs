@@ -159,6 +159,9 @@ pub struct UseCase {
     /// `execute_script`), unique. The MCP tool name.
     pub tool: String,
     pub hints: Hints,
+    /// The identity step itself (asking for and entering an emailed code): a change, yet
+    /// callable before the caller's identity is verified.
+    pub identity_step: bool,
     /// How a generated channel calls it; `None` for what only REST serves (files, public
     /// pages).
     pub invoke: Option<Invoker>,
@@ -182,6 +185,7 @@ impl UseCase {
                 idempotent: effect != Effect::Write,
                 open_world: false,
             },
+            identity_step: false,
             invoke: None,
             summary: summary.to_owned(),
             gate,
@@ -228,6 +232,18 @@ impl UseCase {
     pub fn idempotent(mut self) -> Self {
         self.hints.idempotent = true;
         self
+    }
+
+    /// It is the identity step itself (see [`UseCase::identity_step`]).
+    pub fn identity_step(mut self) -> Self {
+        self.identity_step = true;
+        self
+    }
+
+    /// Whether an unverified caller (an API key through MCP) is refused: every change but
+    /// the identity step.
+    pub fn needs_verified_identity(&self) -> bool {
+        !self.hints.read_only && !self.identity_step
     }
 
     /// It reaches outside Tater.
@@ -413,7 +429,7 @@ mod tests {
     const VERBS: &[&str] = &[
         "list", "get", "create", "update", "delete", "export", "set", "revoke", "remove", "invite",
         "change", "accept", "decline", "allow", "retire", "execute", "cancel", "trigger", "verify",
-        "test", "replay",
+        "test", "replay", "request",
     ];
 
     #[test]

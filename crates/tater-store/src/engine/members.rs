@@ -8,7 +8,7 @@ pub(super) const ORG_COLUMNS: &str = "id, name, entra_tenant_id, created_at, upd
 pub(super) const MEMBERSHIP_COLUMNS: &str = "m.tenant_id AS m_tenant_id, m.user_id AS m_user_id, \
      m.role AS m_role, m.created_at AS m_created_at, m.updated_at AS m_updated_at";
 pub(super) const KEY_COLUMNS: &str = "id, user_id, tenant_id, key_hash, prefix, name, role, \
-     created_at, expires_at, last_used_at, revoked_at";
+     created_at, expires_at, last_used_at, revoked_at, verified_at, verified_until";
 
 pub(super) const INVITATION_COLUMNS: &str = "tenant_id, id, email, role, status, invited_by, \
      invited_by_email, created_at, expires_at, decided_at, user_id";
@@ -101,6 +101,8 @@ pub(super) fn key_from_row(row: &impl RowRead) -> Result<ApiKey> {
         expires_at: opt_ts(row, "expires_at")?,
         last_used_at: opt_ts(row, "last_used_at")?,
         revoked_at: opt_ts(row, "revoked_at")?,
+        verified_at: opt_ts(row, "verified_at")?,
+        verified_until: opt_ts(row, "verified_until")?,
     })
 }
 
@@ -125,8 +127,8 @@ pub(super) async fn insert_user_row<D: Driver>(conn: &mut Conn<D>, user: &User) 
 pub(super) async fn insert_key_row<D: Driver>(conn: &mut Conn<D>, key: &ApiKey) -> Result<()> {
     D::query(
         "INSERT INTO api_keys (id, user_id, tenant_id, key_hash, prefix, name, role, \
-         created_at, expires_at, last_used_at, revoked_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         created_at, expires_at, last_used_at, revoked_at, verified_at, verified_until) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(key.id.to_string())
     .bind(key.user.to_string())
@@ -139,6 +141,8 @@ pub(super) async fn insert_key_row<D: Driver>(conn: &mut Conn<D>, key: &ApiKey) 
     .bind(key.expires_at.map(Timestamp::millis))
     .bind(key.last_used_at.map(Timestamp::millis))
     .bind(key.revoked_at.map(Timestamp::millis))
+    .bind(key.verified_at.map(Timestamp::millis))
+    .bind(key.verified_until.map(Timestamp::millis))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -413,8 +417,9 @@ impl<D: Driver> MembersTx for EngineTenantTx<D> {
         now: Timestamp,
         audit: &AuditDraft,
     ) -> Result<()> {
-        let sql = "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 \
-             AND revoked_at IS NULL";
+        // A revoked key's verified identity ends with it.
+        let sql = "UPDATE api_keys SET revoked_at = $3, verified_until = NULL \
+             WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL";
         let done = D::query(sql)
             .bind(self.tenant())
             .bind(id.to_string())

@@ -31,6 +31,7 @@ mod records;
 mod scans;
 mod settings;
 mod siem;
+mod verification;
 
 // Row readers and helpers the capability modules share.
 use audit::*;

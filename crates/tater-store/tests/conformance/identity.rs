@@ -60,6 +60,8 @@ async fn identity_round_trip(db: TestDb) {
         expires_at: None,
         last_used_at: None,
         revoked_at: None,
+        verified_at: None,
+        verified_until: None,
     };
     tx.insert_api_key(
         &key,

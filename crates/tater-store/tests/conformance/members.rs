@@ -151,6 +151,8 @@ fn key(owner: &User, hash: &str) -> ApiKey {
         expires_at: None,
         last_used_at: None,
         revoked_at: None,
+        verified_at: None,
+        verified_until: None,
     }
 }
 

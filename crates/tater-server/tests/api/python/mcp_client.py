@@ -2,17 +2,36 @@
 
 Usage: mcp_client.py URL HEADER VALUE MODE CLIENT_NAME CALLS_JSON
   MODE: "auto" (2026-07-28) or "legacy" (2025-11-25 initialize handshake)
-  CALLS_JSON: [[tool, arguments], ...] called in order after tools/list
+  CALLS_JSON: [[tool, arguments], ...] called in order after tools/list; an argument whose
+    value is "$EMAILED_CODE" becomes the six-digit code of the newest message in the Maildir
+    named by TATER_TEST_MAILDIR (read here, independently of the Rust suite)
 Prints one JSON object: the protocol, every tool (name, annotations, schemas) and each call's
 result (isError, structuredContent).
 """
 import asyncio
+import email
 import json
+import os
+import re
 import sys
 
 import httpx2
 from mcp import Client, MCPError, types
 from mcp.client.streamable_http import streamable_http_client
+
+
+def emailed_code():
+    """The code in the newest message the SMTP sink accepted."""
+    new = os.path.join(os.environ["TATER_TEST_MAILDIR"], "new")
+    newest = max((os.path.join(new, f) for f in os.listdir(new)), key=os.path.getmtime)
+    with open(newest, "rb") as f:
+        message = email.message_from_binary_file(f)
+    body = message.get_payload(decode=True).decode()
+    return re.search(r"\b(\d{6})\b", body).group(1)
+
+
+def resolved(arguments):
+    return {k: emailed_code() if v == "$EMAILED_CODE" else v for k, v in arguments.items()}
 
 
 async def main(url, header, value, mode, name, calls):
@@ -43,7 +62,7 @@ async def main(url, header, value, mode, name, calls):
             }
             for tool, arguments in calls:
                 try:
-                    r = await client.call_tool(tool, arguments)
+                    r = await client.call_tool(tool, resolved(arguments))
                 except MCPError as e:
                     out["calls"].append({"tool": tool, "protocolError": e.code, "message": str(e)})
                     continue

@@ -1,0 +1,124 @@
+//! A private SMTP sink on loopback: PyPI's `aiosmtpd` (an independent SMTP server) writing
+//! every message it accepts into a Maildir the test reads. `.ci/run` installs it.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct MailSink {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+/// One accepted message: its envelope recipients and its whole text.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub text: String,
+}
+
+impl MailSink {
+    /// Starts the sink, or says why not and returns `None` when `aiosmtpd` is not installed.
+    pub fn start() -> Option<Self> {
+        let found = Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            eprintln!("skipped: the SMTP sink is not installed (pip install aiosmtpd)");
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let maildir = dir.path().join("mail");
+        let child = Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "aiosmtpd did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(Self { port, dir, child })
+    }
+
+    /// `smtp://127.0.0.1:PORT`: plain SMTP, which Tater allows to loopback only.
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// The Maildir messages land in (for independent readers).
+    pub fn maildir(&self) -> PathBuf {
+        self.dir.path().join("mail")
+    }
+
+    fn new_dir(&self) -> PathBuf {
+        self.maildir().join("new")
+    }
+
+    /// Every message accepted so far, oldest first.
+    pub fn messages(&self) -> Vec<Mail> {
+        let Ok(entries) = std::fs::read_dir(self.new_dir()) else {
+            return Vec::new();
+        };
+        let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+            .flatten()
+            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .filter_map(|(_, p)| std::fs::read_to_string(p).ok())
+            .map(|text| Mail {
+                to: header(&text, "X-RcptTo").unwrap_or_default(),
+                text,
+            })
+            .collect()
+    }
+
+    /// The six-digit code in the newest message to `to`, if there is one.
+    pub fn last_code_for(&self, to: &str) -> Option<String> {
+        self.messages()
+            .into_iter()
+            .rev()
+            .find(|m| m.to.contains(to))
+            .and_then(|m| six_digits(&m.text))
+    }
+}
+
+fn header(text: &str, name: &str) -> Option<String> {
+    text.lines()
+        .take_while(|l| !l.trim_end().is_empty())
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .map(|v| v.trim().to_owned())
+}
+
+/// The first run of exactly six digits in the body.
+fn six_digits(text: &str) -> Option<String> {
+    let body: String = text
+        .lines()
+        .skip_while(|l| !l.trim_end().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    body.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .map(str::to_owned)
+}
+
+impl Drop for MailSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
