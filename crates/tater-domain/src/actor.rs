@@ -34,6 +34,34 @@ pub struct Actor {
     channel: Channel,
     /// Whether the identity has been verified beyond the credential (for MCP write tools).
     verified: bool,
+    /// The software that made the call, as it names itself (an MCP client's name and
+    /// version); recorded under `_client` in the changes of the entries it causes.
+    client: Option<ClientInfo>,
+}
+
+/// An MCP client's own account of itself: a claim, kept short and printable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub name: String,
+    pub version: String,
+}
+
+impl ClientInfo {
+    /// The longest name or version kept.
+    pub const MAX_LEN: usize = 128;
+
+    pub fn new(name: &str, version: &str) -> Self {
+        let clean = |s: &str| -> String {
+            s.chars()
+                .filter(|c| !c.is_control())
+                .take(Self::MAX_LEN)
+                .collect()
+        };
+        Self {
+            name: clean(name),
+            version: clean(version),
+        }
+    }
 }
 
 impl Actor {
@@ -51,6 +79,7 @@ impl Actor {
             role,
             channel,
             verified,
+            client: None,
         }
     }
 
@@ -71,6 +100,7 @@ impl Actor {
             role: Role::SuperAdmin,
             channel,
             verified: true,
+            client: None,
         }
     }
 
@@ -98,6 +128,16 @@ impl Actor {
     pub fn through(mut self, channel: Channel) -> Self {
         self.channel = channel;
         self
+    }
+
+    /// The same actor, its changes noting the client software that made them.
+    pub fn with_client(mut self, client: Option<ClientInfo>) -> Self {
+        self.client = client;
+        self
+    }
+
+    pub fn client(&self) -> Option<&ClientInfo> {
+        self.client.as_ref()
     }
 
     pub fn user_id(&self) -> Option<UserId> {

@@ -52,6 +52,13 @@ impl FromStr for AuditAction {
 /// Shown instead of the value of a secret field, before and after.
 pub const REDACTED: &str = "[redacted]";
 
+/// Where an entry's changes name the client software that caused them (MCP clients).
+pub const CLIENT_KEY: &str = "_client";
+
+fn client_json(c: &crate::actor::ClientInfo) -> Value {
+    serde_json::json!({ "name": c.name, "version": c.version })
+}
+
 /// An audit entry before the store gives it its tenant sequence number.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditDraft {
@@ -78,6 +85,10 @@ impl AuditDraft {
         now: Timestamp,
     ) -> Self {
         let upn = actor.audit_upn();
+        let mut changes = Map::new();
+        if let Some(c) = actor.client() {
+            changes.insert(CLIENT_KEY.into(), client_json(c));
+        }
         Self {
             id: AuditId::generate(),
             action,
@@ -88,7 +99,7 @@ impl AuditDraft {
             oid: actor.audit_oid(),
             timestamp: now,
             via: actor.channel(),
-            changes: Value::Object(Map::new()),
+            changes: Value::Object(changes),
         }
     }
 
@@ -100,7 +111,11 @@ impl AuditDraft {
         after: Option<&Value>,
         secret: &[&str],
     ) -> Self {
+        let client = self.changes.get(CLIENT_KEY).cloned();
         self.changes = diff(before, after, secret);
+        if let (Some(c), Some(o)) = (client, self.changes.as_object_mut()) {
+            o.insert(CLIENT_KEY.into(), c);
+        }
         self
     }
 }

@@ -20,7 +20,7 @@ pub mod scope;
 pub mod siem;
 pub mod time;
 
-pub use actor::{Actor, Principal};
+pub use actor::{Actor, ClientInfo, Principal};
 pub use audit::{AuditAction, AuditDraft, AuditEntry, AuditSeal};
 pub use channel::Channel;
 pub use email::Email;

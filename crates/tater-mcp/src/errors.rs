@@ -30,3 +30,12 @@ pub fn unverified() -> Value {
         "nextStep": "call request_identity_verification: a 6-digit code goes to the key owner's email; then call verify_identity with it and repeat this call (a signed-in session's Bearer token counts as verified too)",
     } })
 }
+
+/// The organization's bucket for this kind of call is spent.
+pub fn rate_limited(wait_secs: u64) -> Value {
+    json!({ "error": {
+        "code": "RATE_LIMITED",
+        "message": format!("too many calls of this kind for the organization; retry in {wait_secs} s"),
+        "retryAfterSeconds": wait_secs,
+    } })
+}

@@ -8,6 +8,8 @@
 //! [`Caller`] into its extensions; rmcp hands the request's parts to the handler, which reads
 //! the caller from there. No credential is parsed here.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use rmcp::model::{
@@ -21,9 +23,9 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Map, Value, json};
 use tater_domain::policy::authorize;
-use tater_domain::{Channel, Role};
-use tater_service::Service;
-use tater_service::use_cases::{Answer, Caller, Gate, Output, UseCase, registry};
+use tater_domain::{Channel, ClientInfo, OrgId, Role};
+use tater_service::use_cases::{Answer, Caller, Gate, Output, RateClass, UseCase, registry};
+use tater_service::{McpPolicy, Service, ServiceError};
 
 mod errors;
 mod sessions;
@@ -85,6 +87,52 @@ impl TaterMcp {
     pub fn new(service: Service) -> Self {
         Self { service }
     }
+
+    /// The caller's organization's tool policy, read for every request so that a change
+    /// applies to the next call on every replica.
+    async fn policy(&self, caller: &Caller) -> Result<McpPolicy, ErrorData> {
+        self.service
+            .mcp_policy_for(&caller.actor)
+            .await
+            .map_err(|e| match e {
+                ServiceError::Internal(cause) => {
+                    tracing::error!(error = ?cause, "reading the MCP tool policy");
+                    ErrorData::internal_error("internal error", None)
+                }
+                other => ErrorData::invalid_request(other.to_string(), None),
+            })
+    }
+}
+
+/// Counts one call against the caller's organization's bucket of a class; `Err` holds the
+/// seconds to wait when it is spent. The server's rate limiter, put on each request by the
+/// layer in front (absent: no limit).
+#[derive(Clone)]
+pub struct ToolLimits(
+    #[allow(clippy::type_complexity)]
+    pub  Arc<
+        dyn Fn(OrgId, RateClass) -> Pin<Box<dyn Future<Output = Result<(), u64>> + Send>>
+            + Send
+            + Sync,
+    >,
+);
+
+/// Counts the request against the bucket of `class` (issue 13 §3: a tool call is limited by
+/// what it does, not by the HTTP method of its envelope).
+async fn count(
+    cx: &RequestContext<RoleServer>,
+    caller: &Caller,
+    class: RateClass,
+) -> Result<(), u64> {
+    let limits = cx
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<ToolLimits>())
+        .cloned();
+    match limits {
+        Some(ToolLimits(check)) => check(caller.actor.org(), class).await,
+        None => Ok(()),
+    }
 }
 
 /// The caller the authenticating layer put on the request.
@@ -132,6 +180,12 @@ fn callable(case: &UseCase, caller: &Caller) -> bool {
     };
     let role = case.hints.read_only || case.identity_step || caller.actor.role() >= Role::Admin;
     case.invoke.is_some() && gate && role
+}
+
+/// Whether `case` is offered to `caller`: callable by its role, and allowed by the
+/// organization's tool policy (which never hides the identity step).
+fn offered(case: &UseCase, caller: &Caller, policy: &McpPolicy) -> bool {
+    callable(case, caller) && (case.identity_step || policy.allows(&case.tool, caller.actor.role()))
 }
 
 fn object(schema: Value) -> Map<String, Value> {
@@ -221,11 +275,18 @@ impl ServerHandler for TaterMcp {
         cx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let caller = caller(&cx)?;
-        // Registry order, filtered by the caller's role: deterministic, and private to the
-        // caller (no shared cache).
+        if let Err(wait) = count(&cx, &caller, RateClass::General).await {
+            return Err(ErrorData::invalid_request(
+                format!("too many requests; retry in {wait} s"),
+                Some(json!({ "code": "RATE_LIMITED", "retryAfterSeconds": wait })),
+            ));
+        }
+        let policy = self.policy(&caller).await?;
+        // Registry order, filtered by the caller's role and the organization's policy:
+        // deterministic, and private to the caller (no shared cache).
         let tools = registry()
             .iter()
-            .filter(|c| callable(c, &caller))
+            .filter(|c| offered(c, &caller, &policy))
             .map(tool)
             .collect();
         Ok(ListToolsResult::with_all_items(tools)
@@ -239,17 +300,21 @@ impl ServerHandler for TaterMcp {
         cx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = caller(&cx)?;
+        let policy = self.policy(&caller).await?;
         // A tool the caller may not call answers as an unknown one: the list and the refusal
         // tell the same story.
         let Some(case) = registry()
             .iter()
-            .find(|c| c.tool == request.name && callable(c, &caller))
+            .find(|c| c.tool == request.name && offered(c, &caller, &policy))
         else {
             return Err(ErrorData::invalid_params(
                 format!("unknown tool: {}", request.name),
                 None,
             ));
         };
+        if let Err(wait) = count(&cx, &caller, case.rate_class()).await {
+            return Ok(CallToolResult::structured_error(errors::rate_limited(wait)).into());
+        }
         if case.needs_verified_identity() && !caller.actor.is_verified() {
             return Ok(CallToolResult::structured_error(errors::unverified()).into());
         }
@@ -261,7 +326,8 @@ impl ServerHandler for TaterMcp {
             client = client.as_ref().map(|c| c.name.as_str()).unwrap_or("unknown"),
             "mcp tool call"
         );
-        let caller = caller.through(via);
+        let client = client.map(|c| ClientInfo::new(&c.name, &c.version));
+        let caller = caller.through(via).with_client(client);
         let input = Value::Object(request.arguments.unwrap_or_default());
         let Some(invoker) = case.invoke.as_ref() else {
             return Err(ErrorData::internal_error("tool without an invoker", None));

@@ -199,6 +199,8 @@ pub struct Identity {
     /// Whether an API key's owner has verified their identity (an emailed code) within the
     /// window; sessions are interactive sign-ins and need no such step.
     key_verified: bool,
+    /// The client software calling (MCP), noted in the audit entries of its changes.
+    client: Option<tater_domain::ClientInfo>,
 }
 
 impl Identity {
@@ -209,6 +211,12 @@ impl Identity {
     /// The same identity, its changes audited as made through `channel`.
     pub fn through(mut self, channel: Channel) -> Self {
         self.channel = channel;
+        self
+    }
+
+    /// The same identity, its changes noting the client software that made them.
+    pub fn with_client(mut self, client: Option<tater_domain::ClientInfo>) -> Self {
+        self.client = client;
         self
     }
 
@@ -296,6 +304,7 @@ impl Identity {
         // code (`identity_verification.rs`).
         let verified = self.key.is_none() || self.key_verified;
         Actor::authenticated(principal, membership.org, role, self.channel, verified)
+            .with_client(self.client.clone())
     }
 
     /// One audit draft per organization of the caller, for changes to the account itself.
@@ -474,6 +483,7 @@ impl Service {
             bound_org: None,
             key: None,
             key_verified: false,
+            client: None,
         })
     }
 
@@ -501,6 +511,7 @@ impl Service {
         }
         Ok(Identity {
             key_verified: stored.is_verified(now, user.tokens_valid_after),
+            client: None,
             user,
             memberships,
             channel: Channel::Api,
@@ -552,6 +563,7 @@ impl Service {
                 bound_org: Some(org),
                 key: None,
                 key_verified: false,
+                client: None,
             });
         }
         let mut tx = self.store.identity(Mode::Read).await?;
@@ -638,6 +650,7 @@ impl Service {
             bound_org: Some(org),
             key: None,
             key_verified: false,
+            client: None,
         };
         let Some(here) = identity.memberships.iter().find(|m| m.org == org) else {
             return Ok(None);

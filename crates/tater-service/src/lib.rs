@@ -18,6 +18,7 @@ mod identity_verification;
 mod invitations;
 mod jobs;
 mod mail;
+mod mcp_policy;
 pub use invitations::{Joined, ReceivedInvitation};
 pub use jobs::{JobView, Remediation};
 mod list_export;
@@ -67,6 +68,7 @@ pub use identity_verification::{
 pub use jobs::AgentCommand;
 pub use list_export::{ExportList, ListExport, NextPage, OnePage, PagedSource};
 pub use mail::{MailConfig, Mailer};
+pub use mcp_policy::{McpMode, McpPolicy, RoleAllowlists};
 pub use members::{INVITATION_TTL_SECS, InvitationView, MemberView, invitation_view, member_view};
 pub use posture::{
     EndpointCounts, EndpointPosture, FailingControl, FamilyPosture, FrameworkPosture,

@@ -648,6 +648,14 @@ pub trait SettingsTx: Send {
         now: Timestamp,
         audit: &AuditDraft,
     ) -> Result<()>;
+    /// The organization's MCP tool policy as stored (JSON), if it ever set one.
+    async fn mcp_policy(&mut self) -> Result<Option<Value>>;
+    async fn put_mcp_policy(
+        &mut self,
+        policy: &Value,
+        now: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<()>;
 }
 
 /// SIEM destinations and their dead letters.

@@ -87,6 +87,10 @@ impl Category {
         let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
         if path == "/healthz" {
             None
+        } else if under("/mcp") {
+            // Each tool call is counted by what it does once the tool is known (see
+            // `routes/mcp.rs`); the envelope counts as general traffic.
+            Some(Category::General)
         } else if under("/api/auth") || path == "/api/agent/enroll" {
             Some(Category::Auth)
         } else if under("/api/members")
@@ -312,18 +316,24 @@ pub struct TenantBucket {
 impl TenantBucket {
     /// Counts the request against `org`'s bucket; the 429 problem when it is spent.
     pub async fn check(&self, org: OrgId) -> Result<(), Problem> {
-        let v = self
-            .limiter
-            .check(Subject::Tenant(org), self.category)
-            .await;
+        self.check_as(org, self.category)
+            .await
+            .map_err(|v| v.problem())
+    }
+
+    /// Counts against `org`'s bucket of `category` (an MCP tool call, whose category is what
+    /// the tool does); the refusing verdict when it is spent.
+    pub async fn check_as(&self, org: OrgId, category: Category) -> Result<(), Verdict> {
+        let v = self.limiter.check(Subject::Tenant(org), category).await;
         if let Ok(mut slot) = self.verdict.lock() {
             *slot = Some(v);
         }
-        if v.outcome.allowed {
-            Ok(())
-        } else {
-            Err(v.problem())
-        }
+        if v.outcome.allowed { Ok(()) } else { Err(v) }
+    }
+
+    /// Seconds until a refused verdict's bucket has room again.
+    pub fn wait_secs(v: &Verdict) -> u64 {
+        u64::try_from(Verdict::secs(v.outcome.retry_after_us).max(1)).unwrap_or(1)
     }
 }
 

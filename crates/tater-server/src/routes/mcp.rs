@@ -16,8 +16,9 @@ use tater_mcp::SessionOwners;
 use crate::api_doc::{ApiRouter, Op};
 use crate::error::Problem;
 use crate::extract::resolve_caller;
-use crate::rate_limit::TenantBucket;
+use crate::rate_limit::{Category, TenantBucket};
 use crate::state::AppState;
+use tater_service::use_cases::RateClass;
 
 /// What an OAuth client learns about this resource (RFC 9728).
 #[derive(Serialize, schemars::JsonSchema)]
@@ -94,7 +95,8 @@ async fn authenticate(State(gate): State<Gate>, mut req: Request, next: Next) ->
     // Owned copies: the request body is not shared across the awaits below.
     let headers = req.headers().clone();
     let bucket = req.extensions().get::<TenantBucket>().cloned();
-    match resolve_caller(s, &headers, bucket.as_ref()).await {
+    // The organization's bucket is counted per tool call, by the tool's class.
+    match resolve_caller(s, &headers, None).await {
         Ok(caller) => {
             let principal = caller.actor.audit_user_id();
             let session = headers
@@ -109,6 +111,9 @@ async fn authenticate(State(gate): State<Gate>, mut req: Request, next: Next) ->
             }
             let closing = req.method() == Method::DELETE;
             req.extensions_mut().insert(caller);
+            if let Some(bucket) = bucket {
+                req.extensions_mut().insert(tool_limits(bucket));
+            }
             let res = next.run(req).await;
             match (&session, res.headers().get(SESSION_HEADER)) {
                 (None, Some(opened)) => {
@@ -136,4 +141,23 @@ async fn authenticate(State(gate): State<Gate>, mut req: Request, next: Next) ->
             res
         }
     }
+}
+
+/// The organization's rate-limit buckets, for the MCP handler to count each call in the one
+/// its tool belongs to.
+fn tool_limits(bucket: TenantBucket) -> tater_mcp::ToolLimits {
+    tater_mcp::ToolLimits(Arc::new(move |org, class| {
+        let bucket = bucket.clone();
+        Box::pin(async move {
+            let category = match class {
+                RateClass::General => Category::General,
+                RateClass::Write => Category::Write,
+                RateClass::Settings => Category::Settings,
+            };
+            bucket
+                .check_as(org, category)
+                .await
+                .map_err(|v| TenantBucket::wait_secs(&v))
+        })
+    }))
 }

@@ -23,6 +23,7 @@ mod invoke;
 mod isolation;
 mod lifecycle;
 mod mcp;
+mod mcp_attacks;
 mod mcp_identity;
 mod members;
 mod memory;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tater_domain::{Role, Timestamp};
 use tater_service::FixedClock;
@@ -15,7 +15,8 @@ both_engines!(
     sessions_serve_only_their_opener_and_are_capped,
     tools_answer_what_rest_answers_in_both_revisions,
     writes_need_a_verified_identity_and_are_attributed,
-    a_viewer_neither_sees_nor_calls_write_tools
+    a_viewer_neither_sees_nor_calls_write_tools,
+    an_organizations_tool_policy_hides_and_refuses_tools
 );
 
 /// Whether the MCP Python SDK is installed (`pip install mcp`; `.ci/run` installs it). Without
@@ -378,12 +379,39 @@ pub async fn raw_call_in(
     tool: &str,
     arguments: Value,
 ) -> Result<Value, StatusCode> {
-    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
-        "name": tool, "arguments": arguments, "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {},
-            "io.modelcontextprotocol/clientInfo": { "name": "raw-test", "version": "1" },
-        } } });
+    let params = json!({ "name": tool, "arguments": arguments });
+    raw_rpc(app, key, org, "tools/call", Some(tool), params).await
+}
+
+/// The names `tools/list` shows `key`, as a 2026-07-28 client sees them.
+pub async fn raw_tool_names(app: &TestApp, key: &Key) -> Vec<String> {
+    let answer = raw_rpc(app, key, None, "tools/list", None, json!({}))
+        .await
+        .expect("HTTP 200");
+    answer["result"]["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// One stateless 2026-07-28 request: the JSON-RPC answer, or the HTTP status when the
+/// request is refused before MCP sees it.
+async fn raw_rpc(
+    app: &TestApp,
+    key: &Key,
+    org: Option<&str>,
+    method: &str,
+    name: Option<&str>,
+    mut params: Value,
+) -> Result<Value, StatusCode> {
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": { "name": "raw-test", "version": "1" },
+    });
+    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
     let mut req = app
         .client
         .post(app.url("/mcp"))
@@ -391,8 +419,10 @@ pub async fn raw_call_in(
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
         .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", tool);
+        .header("mcp-method", method);
+    if let Some(name) = name {
+        req = req.header("mcp-name", name);
+    }
     if let Some(org) = org {
         req = req.header("x-organization-id", org);
     }
@@ -401,4 +431,91 @@ pub async fn raw_call_in(
         return Err(res.status());
     }
     Ok(res.json().await.unwrap())
+}
+
+async fn an_organizations_tool_policy_hides_and_refuses_tools(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Policy").await;
+    let boss = app.person(org, "boss@policy.test", Role::OrgAdmin).await;
+    let admin = app.person(org, "admin@policy.test", Role::Admin).await;
+    let viewer = app.person(org, "viewer@policy.test", Role::Viewer).await;
+    let (status, policy) = app.get("/api/settings/mcp", &boss).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(policy["mode"], "permissive");
+    assert!(
+        raw_tool_names(&app, &admin)
+            .await
+            .contains(&"create_poam_item".to_owned())
+    );
+    // Only OrgAdmins set it, and only with tool names.
+    let disable = json!({ "disabledTools": ["create_poam_item"] });
+    let (status, _) = app
+        .send(Method::PUT, "/api/settings/mcp", &admin, &disable)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let bad = json!({ "disabledTools": ["drop_everything"] });
+    let (status, problem) = app
+        .send(Method::PUT, "/api/settings/mcp", &boss, &bad)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "disabledTools[0]");
+
+    // A disabled tool is gone from the list and refused when called directly.
+    let (status, _) = app
+        .send(Method::PUT, "/api/settings/mcp", &boss, &disable)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, log) = app.get("/api/audit-log?entityType=mcp-policy", &boss).await;
+    assert_eq!(log["items"].as_array().unwrap().len(), 1, "{log}");
+    let before = app.snapshot(org).await;
+    assert!(
+        !raw_tool_names(&app, &admin)
+            .await
+            .contains(&"create_poam_item".to_owned())
+    );
+    let answer = raw_call(&app, &admin, "create_poam_item", poam())
+        .await
+        .unwrap();
+    assert_eq!(answer["error"]["code"], -32602, "{answer}");
+    assert_eq!(app.snapshot(org).await, before);
+
+    // Strict: each role sees only its allowlist (and the identity step, always).
+    let strict = json!({ "mode": "strict", "roleAllowlists": {
+        "viewer": ["list_poam_items", "get_posture"], "orgadmin": ["get_mcp_policy", "set_mcp_policy"] },
+        "disabledTools": ["get_posture"] });
+    let (status, _) = app
+        .send(Method::PUT, "/api/settings/mcp", &boss, &strict)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let step = ["request_identity_verification", "verify_identity"];
+    let mut seen = raw_tool_names(&app, &viewer).await;
+    seen.retain(|t| !step.contains(&t.as_str()));
+    assert_eq!(seen, ["list_poam_items"]);
+    let mut seen = raw_tool_names(&app, &admin).await;
+    seen.retain(|t| !step.contains(&t.as_str()));
+    assert!(seen.is_empty(), "{seen:?}");
+    for (who, tool) in [(&viewer, "get_posture"), (&admin, "list_poam_items")] {
+        let answer = raw_call(&app, who, tool, json!({})).await.unwrap();
+        assert_eq!(answer["error"]["code"], -32602, "{tool}: {answer}");
+    }
+    let answer = raw_call(&app, &viewer, "list_poam_items", json!({}))
+        .await
+        .unwrap();
+    assert!(
+        answer["result"]["structuredContent"]["items"].is_array(),
+        "{answer}"
+    );
+    // The OrgAdmin can still change it back through MCP.
+    let answer = raw_call(&app, &boss, "set_mcp_policy", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(
+        answer["result"]["structuredContent"]["mode"], "permissive",
+        "{answer}"
+    );
+    assert!(
+        raw_tool_names(&app, &admin)
+            .await
+            .contains(&"create_poam_item".to_owned())
+    );
 }

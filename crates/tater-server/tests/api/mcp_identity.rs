@@ -141,6 +141,12 @@ async fn an_api_key_verified_by_emailed_code_writes_and_is_attributed(db: TestDb
         .expect("the write is audited");
     assert_eq!(created["via"], "claude");
     assert_eq!(created["upn"], "keyholder@verify.test");
+    // The client's own name and version, beside the canonical fields.
+    assert_eq!(
+        created["changes"]["_client"]["name"], "claude-code",
+        "{created}"
+    );
+    assert_eq!(created["changes"]["_client"]["version"], "1.0");
     // The request and the success are audited, and no entry holds the code.
     let steps: Vec<&str> = entries
         .iter()

@@ -7,6 +7,7 @@ use tater_domain::Role;
 use tater_server::rate_limit::{Limits, RateLimitConfig};
 use tater_testkit::TestDb;
 
+use crate::mcp::{poam, raw_call};
 use crate::support::*;
 
 fn limits(auth: u32, write: u32) -> Limits {
@@ -176,4 +177,63 @@ async fn replicas_sharing_redis_share_the_limit() {
         login_attempt(&third, None).await.status(),
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// Through MCP a call counts in the bucket of what its tool does, not the envelope's method
+/// (every tool call is a POST): writes in `write`, settings in `settings`, reads in `general`.
+#[tokio::test]
+async fn mcp_tool_calls_count_by_what_the_tool_does() {
+    let app = TestApp::spawn_configured(TestDb::sqlite(), |c| {
+        c.rate_limits = RateLimitConfig {
+            limits: Limits {
+                auth: 1_000,
+                write: 2,
+                settings: 1,
+                general: 1_000,
+            },
+            ..Default::default()
+        };
+    })
+    .await;
+    let org = app.org("Limited").await;
+    let boss = app.person(org, "boss@limits.test", Role::OrgAdmin).await;
+    let outcome = |answer: Value| answer["result"]["structuredContent"]["error"]["code"].clone();
+    for _ in 0..2 {
+        let answer = raw_call(&app, &boss, "create_poam_item", poam())
+            .await
+            .unwrap();
+        assert!(
+            answer["result"]["structuredContent"]["id"].is_string(),
+            "{answer}"
+        );
+    }
+    let answer = raw_call(&app, &boss, "create_poam_item", poam())
+        .await
+        .unwrap();
+    assert_eq!(outcome(answer.clone()), "RATE_LIMITED", "{answer}");
+    assert!(
+        answer["result"]["structuredContent"]["error"]["retryAfterSeconds"].as_u64() >= Some(1)
+    );
+    // Reads are not writes, even in a POST.
+    for _ in 0..5 {
+        let answer = raw_call(&app, &boss, "list_poam_items", json!({}))
+            .await
+            .unwrap();
+        assert!(
+            answer["result"]["structuredContent"]["items"].is_array(),
+            "{answer}"
+        );
+    }
+    // A settings tool has its own bucket, read or not.
+    let answer = raw_call(&app, &boss, "get_mcp_policy", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(
+        answer["result"]["structuredContent"]["mode"], "permissive",
+        "{answer}"
+    );
+    let answer = raw_call(&app, &boss, "get_mcp_policy", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(outcome(answer.clone()), "RATE_LIMITED", "{answer}");
 }

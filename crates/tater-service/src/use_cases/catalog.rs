@@ -11,8 +11,8 @@ use super::{Gate, Shape, UseCase, declared, inputs::*};
 use crate::{
     ApiKeyView, CheckView, CreatedApiKey, CreatedEnrollmentToken, DeadLetterView, DestinationView,
     EndpointDetail, EndpointView, EnrollmentTokenView, ExportList, FrameworkView, IdentityVerified,
-    InvitationView, Items, JobView, Joined, MeView, MemberView, OrgView, Page, ReceivedInvitation,
-    Remediation, Replayed, TestDelivery, VerificationSent, VerifyIdentity,
+    InvitationView, Items, JobView, Joined, McpPolicy, MeView, MemberView, OrgView, Page,
+    ReceivedInvitation, Remediation, Replayed, TestDelivery, VerificationSent, VerifyIdentity,
 };
 
 const READ: Gate = Gate::Action(Action::Read);
@@ -104,6 +104,26 @@ fn platform() -> Vec<UseCase> {
         .idempotent()
         .takes::<OrgSettings>()
         .gives::<OrgSettings>(),
+        UseCase::read(
+            "mcp_policy_get",
+            "Which MCP tools the organization offers, per role",
+            SETTINGS,
+        )
+        .tool("get_mcp_policy")
+        .runs(json(|s, c, _: NoInput| async move { s.get_mcp_policy(&c.actor).await }))
+        .gives::<McpPolicy>(),
+        UseCase::write(
+            "mcp_policy_update",
+            "Set which MCP tools the organization offers: permissive (every tool a role allows, minus disabledTools) or strict (only each role's allowlist, minus disabledTools); audited",
+            SETTINGS,
+        )
+        .tool("set_mcp_policy")
+        .runs(json(|s, c, i: McpPolicy| async move {
+            s.update_mcp_policy(&c.actor, i).await
+        }))
+        .idempotent()
+        .takes::<McpPolicy>()
+        .gives::<McpPolicy>(),
     ]
 }
 

@@ -30,6 +30,15 @@ impl Caller {
             actor: self.actor.through(channel),
         }
     }
+
+    /// The same caller, its changes noting the client software that made them (`_client`
+    /// in their audit entries).
+    pub fn with_client(self, client: Option<tater_domain::ClientInfo>) -> Self {
+        Self {
+            identity: self.identity.with_client(client.clone()),
+            actor: self.actor.with_client(client),
+        }
+    }
 }
 
 /// What a call answers.

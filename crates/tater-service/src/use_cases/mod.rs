@@ -136,6 +136,16 @@ pub enum Output {
     Nothing,
 }
 
+/// Which rate-limit bucket a call counts against, whatever channel carries it: reads the
+/// general one, changes the write one, and the organization's settings, members and keys the
+/// settings one (as their REST paths do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateClass {
+    General,
+    Write,
+    Settings,
+}
+
 /// What an assistant may assume of a call (MCP tool annotations). Hints only: the server
 /// enforces every rule itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -238,6 +248,18 @@ impl UseCase {
     pub fn identity_step(mut self) -> Self {
         self.identity_step = true;
         self
+    }
+
+    /// The rate-limit bucket a call counts against.
+    pub fn rate_class(&self) -> RateClass {
+        use tater_domain::Action as A;
+        match self.gate {
+            Gate::Action(A::ManageSettings | A::ManageMembers | A::ManageKeys) => {
+                RateClass::Settings
+            }
+            _ if self.hints.read_only => RateClass::General,
+            _ => RateClass::Write,
+        }
     }
 
     /// Whether an unverified caller (an API key through MCP) is refused: every change but

@@ -43,4 +43,40 @@ impl<D: Driver> SettingsTx for EngineTenantTx<D> {
         .await?;
         self.audited(audit).await
     }
+
+    async fn mcp_policy(&mut self) -> Result<Option<Value>> {
+        let row = D::query("SELECT mcp_policy FROM org_settings WHERE tenant_id = $1")
+            .bind(self.tenant())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        let Some(text) = row
+            .map(|r| r.try_get::<Option<String>>("mcp_policy"))
+            .transpose()?
+            .flatten()
+        else {
+            return Ok(None);
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|_| corrupt("org_settings.mcp_policy"))
+    }
+
+    async fn put_mcp_policy(
+        &mut self,
+        policy: &Value,
+        now: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        D::query(
+            "INSERT INTO org_settings (tenant_id, remote_execution, mcp_policy, updated_at) \
+             VALUES ($1, FALSE, $2, $3) ON CONFLICT (tenant_id) DO UPDATE SET \
+             mcp_policy = excluded.mcp_policy, updated_at = excluded.updated_at",
+        )
+        .bind(self.tenant())
+        .bind(policy.to_string())
+        .bind(now.millis())
+        .execute(&mut *self.tx)
+        .await?;
+        self.audited(audit).await
+    }
 }

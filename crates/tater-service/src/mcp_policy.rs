@@ -1,0 +1,196 @@
+//! Which MCP tools an organization offers (issue 13 §4; OrgAdmin, audited). Permissive: every
+//! tool a role allows, minus `disabledTools`. Strict: for each role only the tools on its
+//! allowlist, minus `disabledTools`. A tool a policy leaves out is absent from `tools/list`
+//! and refused when called. The identity step (`request_identity_verification`,
+//! `verify_identity`) is not a tool on the organization's data and is always offered.
+
+use std::collections::BTreeSet;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tater_domain::policy::{Action, authorize};
+use tater_domain::{Actor, AuditAction, AuditDraft, Role, ValidationErrors};
+
+use crate::use_cases::registry;
+use crate::{Service, ServiceResult};
+
+/// The longest list a policy may hold (more than there are tools).
+const MAX_NAMES: usize = 1024;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum McpMode {
+    /// Every tool a role allows, minus the disabled ones.
+    #[default]
+    Permissive,
+    /// Only the tools on each role's allowlist, minus the disabled ones.
+    Strict,
+}
+
+/// Tool names per role, for strict mode.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleAllowlists {
+    #[serde(default)]
+    pub viewer: Vec<String>,
+    #[serde(default)]
+    pub auditor: Vec<String>,
+    #[serde(default)]
+    pub admin: Vec<String>,
+    /// Also what SuperAdmins acting in the organization get.
+    #[serde(default)]
+    pub orgadmin: Vec<String>,
+}
+
+/// An organization's MCP tool policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct McpPolicy {
+    #[serde(default)]
+    pub mode: McpMode,
+    /// Tools nobody in the organization may call through MCP.
+    #[serde(default)]
+    pub disabled_tools: Vec<String>,
+    /// In strict mode, the only tools each role may call.
+    #[serde(default)]
+    pub role_allowlists: RoleAllowlists,
+}
+
+impl McpPolicy {
+    /// Whether a member with `role` may call `tool` through MCP under this policy (their role
+    /// must allow it too; the MCP server checks both).
+    pub fn allows(&self, tool: &str, role: Role) -> bool {
+        if self.disabled_tools.iter().any(|t| t == tool) {
+            return false;
+        }
+        match self.mode {
+            McpMode::Permissive => true,
+            McpMode::Strict => {
+                let list = match role {
+                    Role::Agent => return false,
+                    Role::Viewer => &self.role_allowlists.viewer,
+                    Role::Auditor => &self.role_allowlists.auditor,
+                    Role::Admin => &self.role_allowlists.admin,
+                    Role::OrgAdmin | Role::SuperAdmin => &self.role_allowlists.orgadmin,
+                };
+                list.iter().any(|t| t == tool)
+            }
+        }
+    }
+
+    /// Every name a tool's, each list without repeats, in a stable order.
+    fn checked(mut self) -> ServiceResult<Self> {
+        let tools: BTreeSet<&str> = registry()
+            .iter()
+            .filter(|c| c.invoke.is_some())
+            .map(|c| c.tool.as_str())
+            .collect();
+        let mut errors = ValidationErrors::default();
+        let mut check = |field: &str, names: &mut Vec<String>| {
+            if names.len() > MAX_NAMES {
+                errors.add(field, format!("at most {MAX_NAMES} tool names"));
+                return;
+            }
+            for (i, name) in names.iter().enumerate() {
+                if !tools.contains(name.as_str()) {
+                    errors.add(format!("{field}[{i}]"), "is not a tool name");
+                }
+            }
+            let unique: BTreeSet<String> = names.drain(..).collect();
+            names.extend(unique);
+        };
+        check("disabledTools", &mut self.disabled_tools);
+        let lists = &mut self.role_allowlists;
+        check("roleAllowlists.viewer", &mut lists.viewer);
+        check("roleAllowlists.auditor", &mut lists.auditor);
+        check("roleAllowlists.admin", &mut lists.admin);
+        check("roleAllowlists.orgadmin", &mut lists.orgadmin);
+        Ok(errors.into_result(self)?)
+    }
+}
+
+fn stored(value: Option<Value>) -> McpPolicy {
+    // A document this server wrote; one it cannot read is the default, with a warning.
+    value
+        .map(|v| {
+            serde_json::from_value(v).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "unreadable MCP policy; using the default");
+                McpPolicy::default()
+            })
+        })
+        .unwrap_or_default()
+}
+
+impl Service {
+    /// The organization's MCP tool policy (OrgAdmin).
+    pub async fn get_mcp_policy(&self, actor: &Actor) -> ServiceResult<McpPolicy> {
+        let permit = authorize(actor, Action::ManageSettings)?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
+        Ok(stored(tx.mcp_policy().await?))
+    }
+
+    /// The policy the MCP server applies to `actor`'s calls (any member; not a use case).
+    pub async fn mcp_policy_for(&self, actor: &Actor) -> ServiceResult<McpPolicy> {
+        let permit = authorize(actor, Action::Read)?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
+        Ok(stored(tx.mcp_policy().await?))
+    }
+
+    /// Replaces the organization's MCP tool policy (OrgAdmin; audited when it changes).
+    pub async fn update_mcp_policy(
+        &self,
+        actor: &Actor,
+        input: McpPolicy,
+    ) -> ServiceResult<McpPolicy> {
+        let permit = authorize(actor, Action::ManageSettings)?;
+        let new = input.checked()?;
+        let mut tx = self.store.tenant(&permit).await?;
+        let old = stored(tx.mcp_policy().await?);
+        if old != new {
+            let now = self.now();
+            let json = |p: &McpPolicy| serde_json::to_value(p).unwrap_or_default();
+            let audit = AuditDraft::new(actor, AuditAction::Update, "mcp-policy", actor.org(), now)
+                .with_changes(Some(&json(&old)), Some(&json(&new)), &[]);
+            tx.put_mcp_policy(&json(&new), now, &audit).await?;
+            tx.commit().await?;
+        }
+        Ok(new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_offers_only_the_allowlist_and_disabled_wins() {
+        let p = McpPolicy {
+            mode: McpMode::Strict,
+            disabled_tools: vec!["get_posture".into()],
+            role_allowlists: RoleAllowlists {
+                viewer: vec!["list_poam_items".into(), "get_posture".into()],
+                ..Default::default()
+            },
+        };
+        assert!(p.allows("list_poam_items", Role::Viewer));
+        assert!(!p.allows("get_posture", Role::Viewer));
+        assert!(!p.allows("list_poam_items", Role::Admin));
+        let open = McpPolicy::default();
+        assert!(open.allows("execute_script", Role::Admin));
+    }
+
+    #[test]
+    fn unknown_names_are_refused_and_repeats_dropped() {
+        let p = McpPolicy {
+            disabled_tools: vec!["get_posture".into(), "get_posture".into()],
+            ..Default::default()
+        };
+        assert_eq!(p.checked().unwrap().disabled_tools, ["get_posture"]);
+        let bad = McpPolicy {
+            disabled_tools: vec!["drop_database".into()],
+            ..Default::default()
+        };
+        assert!(bad.checked().is_err());
+    }
+}
