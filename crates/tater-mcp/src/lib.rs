@@ -28,9 +28,11 @@ use tater_service::use_cases::{Answer, Caller, Gate, Output, RateClass, UseCase,
 use tater_service::{McpPolicy, Service, ServiceError};
 
 mod errors;
+mod files;
 mod sessions;
 
 pub use errors::tool_error;
+pub use files::{EMBED_MAX_BYTES, Fetched, FileFetcher};
 pub use sessions::{SESSIONS_PER_PRINCIPAL, SessionOwners};
 
 /// Where the server is reachable, as MCP's transport checks it, and how much it reads.
@@ -86,6 +88,30 @@ pub struct TaterMcp {
 impl TaterMcp {
     pub fn new(service: Service) -> Self {
         Self { service }
+    }
+
+    /// A file tool: its REST route, called in-process with the caller's credential.
+    async fn file(
+        &self,
+        cx: &RequestContext<RoleServer>,
+        case: &UseCase,
+        arguments: Map<String, Value>,
+        via: Channel,
+        client: Option<ClientInfo>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let fetcher = cx
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<FileFetcher>())
+            .cloned()
+            .ok_or_else(|| ErrorData::internal_error("files are not served here", None))?;
+        let fetched = tokio::select! {
+            fetched = (fetcher.0)(case.name.clone(), arguments, via, client) => fetched,
+            () = cx.ct.cancelled() => {
+                return Err(ErrorData::internal_error("the request was cancelled", None));
+            }
+        };
+        Ok(files::answer(fetched).into())
     }
 
     /// The caller's organization's tool policy, read for every request so that a change
@@ -179,7 +205,12 @@ fn callable(case: &UseCase, caller: &Caller) -> bool {
         Gate::Action(action) => authorize(&caller.actor, action).is_ok(),
     };
     let role = case.hints.read_only || case.identity_step || caller.actor.role() >= Role::Admin;
-    case.invoke.is_some() && gate && role
+    (case.invoke.is_some() || is_file(case)) && gate && role
+}
+
+/// A use case that answers a file (served through its REST route; see `files.rs`).
+fn is_file(case: &UseCase) -> bool {
+    matches!(case.output, Output::File(_)) && case.gate != Gate::Public
 }
 
 /// Whether `case` is offered to `caller`: callable by its role, and allowed by the
@@ -233,7 +264,8 @@ fn done_schema() -> Map<String, Value> {
 fn tool(case: &UseCase) -> Tool {
     let output = match &case.output {
         Output::Json(_) => object_root(case.output_schema()),
-        _ => done_schema(),
+        Output::File(_) => files::file_schema(),
+        Output::Nothing => done_schema(),
     };
     let h = case.hints;
     Tool::new(
@@ -265,7 +297,7 @@ impl ServerHandler for TaterMcp {
     fn get_tool(&self, name: &str) -> Option<Tool> {
         registry()
             .iter()
-            .find(|c| c.tool == name && c.invoke.is_some())
+            .find(|c| c.tool == name && (c.invoke.is_some() || is_file(c)))
             .map(tool)
     }
 
@@ -327,11 +359,12 @@ impl ServerHandler for TaterMcp {
             "mcp tool call"
         );
         let client = client.map(|c| ClientInfo::new(&c.name, &c.version));
-        let caller = caller.through(via).with_client(client);
-        let input = Value::Object(request.arguments.unwrap_or_default());
+        let caller = caller.through(via).with_client(client.clone());
+        let arguments = request.arguments.unwrap_or_default();
         let Some(invoker) = case.invoke.as_ref() else {
-            return Err(ErrorData::internal_error("tool without an invoker", None));
+            return self.file(&cx, case, arguments, via, client).await;
         };
+        let input = Value::Object(arguments);
         // A client that goes away stops its call (rmcp cancels the request's token).
         let answer = tokio::select! {
             answer = invoker.call(self.service.clone(), caller, input) => answer,

@@ -105,6 +105,15 @@ impl FromRequestParts<AppState> for ExportSlot {
     }
 }
 
+/// Put on a request the MCP server makes to a route in-process (a file tool): the caller's
+/// changes and exports are audited through MCP, naming the client. An extension, so no
+/// outside request can carry it.
+#[derive(Clone)]
+pub struct ViaMcp {
+    pub channel: tater_domain::Channel,
+    pub client: Option<tater_domain::ClientInfo>,
+}
+
 /// An authenticated caller acting in one organization.
 pub struct AuthActor(pub Actor);
 
@@ -114,7 +123,10 @@ impl FromRequestParts<AppState> for AuthActor {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
         let credential = credential(&parts.headers)?;
         let org_header = header_str(&parts.headers, ORG_HEADER)?;
-        let actor = state.service.authenticate(credential, org_header).await?;
+        let mut actor = state.service.authenticate(credential, org_header).await?;
+        if let Some(via) = parts.extensions.get::<ViaMcp>() {
+            actor = actor.through(via.channel).with_client(via.client.clone());
+        }
         // The tenant's bucket, now that the tenant is known (SPEC A6).
         if let Some(bucket) = parts.extensions.get::<TenantBucket>() {
             bucket.check(actor.org()).await?;

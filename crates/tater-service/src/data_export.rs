@@ -95,14 +95,18 @@ impl Service {
     async fn record_data_export(&self, actor: &Actor, summary: Value) -> ServiceResult<String> {
         let permit = authorize(actor, Action::ExportAll)?;
         let id = tater_domain::RecordId::generate().to_string();
-        let mut draft = AuditDraft::new(
+        let draft = AuditDraft::new(
             actor,
             AuditAction::Create,
             DATA_EXPORT_ENTITY,
             &id,
             self.now(),
+        )
+        .with_changes(
+            Some(&serde_json::json!({})),
+            Some(&serde_json::json!({ "contents": summary })),
+            &[],
         );
-        draft.changes = serde_json::json!({ "contents": { "before": null, "after": summary } });
         let mut tx = self.store.tenant(&permit).await?;
         tx.record_event(&draft).await?;
         tx.commit().await?;

@@ -9,6 +9,7 @@ mod api_keys;
 mod audit_log;
 mod auth;
 mod clock;
+mod config_docs;
 mod controls;
 mod data_export;
 mod endpoints;

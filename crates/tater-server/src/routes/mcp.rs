@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -15,10 +15,16 @@ use tater_mcp::SessionOwners;
 
 use crate::api_doc::{ApiRouter, Op};
 use crate::error::Problem;
-use crate::extract::resolve_caller;
+use crate::extract::{API_KEY_HEADER, ORG_HEADER, ViaMcp, resolve_caller};
 use crate::rate_limit::{Category, TenantBucket};
 use crate::state::AppState;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use tater_mcp::Fetched;
 use tater_service::use_cases::RateClass;
+use tater_service::use_cases::invoke::to_pairs;
+use tower::ServiceExt as _;
 
 /// What an OAuth client learns about this resource (RFC 9728).
 #[derive(Serialize, schemars::JsonSchema)]
@@ -45,17 +51,47 @@ pub fn routes(mut api: ApiRouter) -> ApiRouter {
     )
 }
 
-/// What the `/mcp` layer needs: the application, and who opened which MCP session.
+/// What the `/mcp` layer needs: the application, who opened which MCP session, and the
+/// routes file tools are served through.
 #[derive(Clone)]
 struct Gate {
     app: AppState,
     owners: Arc<SessionOwners>,
+    files: Arc<FileRoutes>,
+}
+
+/// The documented routes, called in-process for the MCP tools that answer files: each file
+/// use case has one implementation, its REST route.
+pub struct FileRoutes {
+    router: Router,
+    /// Use case name → the path template of its `GET` route.
+    paths: HashMap<String, String>,
+}
+
+impl FileRoutes {
+    pub fn new(router: Router, doc: &Value) -> Self {
+        let mut paths = HashMap::new();
+        for (path, ops) in doc["paths"].as_object().into_iter().flatten() {
+            if let Some(id) = ops["get"]["operationId"].as_str() {
+                paths.insert(id.to_owned(), path.clone());
+            }
+        }
+        Self { router, paths }
+    }
 }
 
 /// The MCP endpoint, each request authenticated first.
-pub fn endpoint(state: AppState, config: &tater_mcp::McpConfig) -> Router<AppState> {
+pub fn endpoint(
+    state: AppState,
+    config: &tater_mcp::McpConfig,
+    files: FileRoutes,
+) -> Router<AppState> {
     let (mcp, owners) = tater_mcp::service(state.service.clone(), config);
-    let gate = Gate { app: state, owners };
+    let gate = Gate {
+        app: state,
+        owners,
+        files: Arc::new(files),
+    };
     Router::new()
         .nest_service("/mcp", mcp)
         .layer(axum::middleware::from_fn_with_state(gate, authenticate))
@@ -114,6 +150,8 @@ async fn authenticate(State(gate): State<Gate>, mut req: Request, next: Next) ->
             if let Some(bucket) = bucket {
                 req.extensions_mut().insert(tool_limits(bucket));
             }
+            let fetcher = file_fetcher(gate.files.clone(), &headers, base_url(s, &headers));
+            req.extensions_mut().insert(fetcher);
             let res = next.run(req).await;
             match (&session, res.headers().get(SESSION_HEADER)) {
                 (None, Some(opened)) => {
@@ -160,4 +198,114 @@ fn tool_limits(bucket: TenantBucket) -> tater_mcp::ToolLimits {
                 .map_err(|v| TenantBucket::wait_secs(&v))
         })
     }))
+}
+
+/// Fetches a file tool's file through its REST route, as the caller of this request.
+fn file_fetcher(
+    files: Arc<FileRoutes>,
+    headers: &HeaderMap,
+    base: String,
+) -> tater_mcp::FileFetcher {
+    // Only what authenticates and picks the organization goes along.
+    let mut credentials = HeaderMap::new();
+    for name in [header::AUTHORIZATION.as_str(), API_KEY_HEADER, ORG_HEADER] {
+        if let Some(v) = headers.get(name) {
+            credentials.insert(HeaderName::from_static(name), v.clone());
+        }
+    }
+    tater_mcp::FileFetcher(Arc::new(move |name, input, channel, client| {
+        let files = files.clone();
+        let credentials = credentials.clone();
+        let base = base.clone();
+        Box::pin(async move {
+            let via = ViaMcp { channel, client };
+            fetch(&files, credentials, &base, &name, input, via).await
+        })
+    }))
+}
+
+async fn fetch(
+    files: &FileRoutes,
+    credentials: HeaderMap,
+    base: &str,
+    name: &str,
+    mut input: Map<String, Value>,
+    via: ViaMcp,
+) -> Fetched {
+    let refused = |e: tater_service::ServiceError| Fetched::Refused(Problem::from(e).body(None));
+    let Some(template) = files.paths.get(name) else {
+        return refused(tater_service::ServiceError::NotFound);
+    };
+    // Path parameters from the input; the rest is the query string, bounded as REST's is.
+    let mut path = String::new();
+    for segment in template.split('/').skip(1) {
+        path.push('/');
+        match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(param) => {
+                let value = match input.remove(param) {
+                    Some(Value::String(v)) => v,
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                };
+                path.extend(utf8_percent_encode(&value, NON_ALPHANUMERIC));
+            }
+            None => path.push_str(segment),
+        }
+    }
+    let pairs = match to_pairs(input) {
+        Ok(p) => p,
+        Err(e) => return refused(e),
+    };
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    let uri = if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{query}")
+    };
+    let mut req = Request::new(axum::body::Body::empty());
+    *req.method_mut() = Method::GET;
+    match uri.parse() {
+        Ok(u) => *req.uri_mut() = u,
+        Err(_) => {
+            return refused(tater_service::ServiceError::BadRequest(
+                "not a valid path".into(),
+            ));
+        }
+    }
+    *req.headers_mut() = credentials;
+    req.extensions_mut().insert(via);
+    let Ok(res) = files.router.clone().oneshot(req).await;
+    let status = res.status();
+    let media_type = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    let filename = res
+        .headers()
+        .get(header::CONTENT_DISPOSITION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|d| d.split("filename=\"").nth(1))
+        .map(|n| n.trim_end_matches('"').to_owned());
+    let url = format!("{base}{uri}");
+    if !status.is_success() {
+        let body = axum::body::to_bytes(res.into_body(), 64 * 1024)
+            .await
+            .unwrap_or_default();
+        let problem = serde_json::from_slice(&body)
+            .unwrap_or_else(|_| json!({ "error": "INTERNAL", "detail": "the export failed" }));
+        return Fetched::Refused(problem);
+    }
+    match axum::body::to_bytes(res.into_body(), tater_mcp::EMBED_MAX_BYTES).await {
+        Ok(bytes) => Fetched::File {
+            media_type,
+            filename,
+            bytes: bytes.to_vec(),
+            url,
+        },
+        Err(_) => Fetched::TooLarge { media_type, url },
+    }
 }

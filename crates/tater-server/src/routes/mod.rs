@@ -4,6 +4,7 @@ mod agent_releases;
 mod api_keys;
 mod audit;
 mod auth;
+mod config_docs;
 mod controls;
 mod data_export;
 mod endpoints;
@@ -47,14 +48,8 @@ pub struct HttpLimits {
     pub request_timeout: Duration,
 }
 
-/// The whole application: documented routes, fallbacks and the layers every request passes.
-/// Fails when a route does not match the use-case registry.
-pub fn router(
-    state: AppState,
-    limits: HttpLimits,
-    limiter: Arc<RateLimiter>,
-    mcp_config: &tater_mcp::McpConfig,
-) -> anyhow::Result<Router> {
+/// Every documented route, with the OpenAPI document they make.
+fn documented() -> anyhow::Result<(Router<AppState>, serde_json::Value)> {
     let mut api = ApiRouter::new();
     api = home::routes(api);
     api = health::routes(api);
@@ -63,6 +58,7 @@ pub fn router(
     for def in tater_domain::modules::ALL {
         api = modules::routes(api, def);
     }
+    api = config_docs::routes(api);
     api = risks::routes(api);
     api = controls::routes(api);
     api = list_export::routes(api);
@@ -82,11 +78,25 @@ pub fn router(
     api = orgs::routes(api);
     api = openapi::routes(api);
     api = mcp::routes(api);
-    let (router, doc) = api
-        .finish()
-        .map_err(|e| anyhow::anyhow!("routes do not match the use cases: {e}"))?;
-    let _ = state.info.openapi.set(doc);
-    let router = router.merge(mcp::endpoint(state.clone(), mcp_config));
+    api.finish()
+        .map_err(|e| anyhow::anyhow!("routes do not match the use cases: {e}"))
+}
+
+/// The whole application: documented routes, fallbacks and the layers every request passes.
+/// Fails when a route does not match the use-case registry.
+pub fn router(
+    state: AppState,
+    limits: HttpLimits,
+    limiter: Arc<RateLimiter>,
+    mcp_config: &tater_mcp::McpConfig,
+) -> anyhow::Result<Router> {
+    let (router, doc) = documented()?;
+    let _ = state.info.openapi.set(doc.clone());
+    // The same routes again, for the MCP server to serve files through (a second copy, so
+    // that nothing the application holds refers back to the router that holds it).
+    let (inner, _) = documented()?;
+    let files = mcp::FileRoutes::new(inner.with_state(state.clone()), &doc);
+    let router = router.merge(mcp::endpoint(state.clone(), mcp_config, files));
     Ok(router
         .fallback(|| async { Problem::from_status(StatusCode::NOT_FOUND) })
         .with_state(state)

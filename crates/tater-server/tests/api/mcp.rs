@@ -16,7 +16,9 @@ both_engines!(
     tools_answer_what_rest_answers_in_both_revisions,
     writes_need_a_verified_identity_and_are_attributed,
     a_viewer_neither_sees_nor_calls_write_tools,
-    an_organizations_tool_policy_hides_and_refuses_tools
+    an_organizations_tool_policy_hides_and_refuses_tools,
+    files_come_back_embedded_with_their_type_and_are_audited_as_mcp,
+    upsert_config_doc_creates_then_replaces_by_title
 );
 
 /// Whether the MCP Python SDK is installed (`pip install mcp`; `.ci/run` installs it). Without
@@ -99,11 +101,19 @@ async fn tools_answer_what_rest_answers_in_both_revisions(db: TestDb) {
         let out = mcp(&app, &boss, mode, "test-client", calls).await;
         assert_eq!(out["protocol"], protocol);
         let tools = out["tools"].as_array().unwrap();
-        assert!(tools.len() >= 75, "{} tools", tools.len());
+        // Every use case an OrgAdmin may call, files included (SPEC I1 asks for 75); only
+        // the two cross-organization ones are a SuperAdmin's alone.
+        let member_callable = tater_service::use_cases::registry()
+            .iter()
+            .filter(|c| c.gate != tater_service::use_cases::Gate::Public)
+            .count();
+        assert_eq!(tools.len(), member_callable - 2, "{} tools", tools.len());
+        assert!(tools.len() >= 95, "{} tools", tools.len());
         for seed in [
             "create_risk_acceptance",
             "execute_script",
             "trigger_remediation",
+            "upsert_config_doc",
         ] {
             assert!(tool(&out, seed).is_some(), "{seed} missing");
         }
@@ -518,4 +528,120 @@ async fn an_organizations_tool_policy_hides_and_refuses_tools(db: TestDb) {
             .await
             .contains(&"create_poam_item".to_owned())
     );
+}
+
+async fn files_come_back_embedded_with_their_type_and_are_audited_as_mcp(db: TestDb) {
+    if !sdk().await {
+        return;
+    }
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Files").await;
+    let boss = app.person(org, "boss@files.test", Role::OrgAdmin).await;
+    app.create("poam", &boss, poam()).await;
+    let calls = json!([
+        ["export_poam_items", { "format": "csv" }],
+        ["export_ssp", { "format": "docx" }],
+        ["export_organization_data", {}],
+        ["export_poam_items", { "format": "xml" }],
+    ]);
+    let out = mcp(&app, &boss, "auto", "claude-desktop", calls).await;
+    let c = out["calls"].as_array().unwrap();
+    // Text comes back as text, the same bytes REST serves.
+    assert_eq!(c[0]["isError"], false, "{}", c[0]);
+    let csv = &c[0]["resources"][0];
+    assert!(
+        csv["mimeType"].as_str().unwrap().starts_with("text/csv"),
+        "{csv}"
+    );
+    let rest = app
+        .req(Method::GET, "/api/poam/export?format=csv", &boss)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv["text"].as_str().unwrap(), rest.text().await.unwrap());
+    assert_eq!(c[0]["structured"]["file"]["embedded"], true);
+    assert!(
+        c[0]["structured"]["file"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("/api/poam/export?format=csv")
+    );
+    // A file past the embedding cap comes as a link to its REST route: the Word SSP (the
+    // whole SP 800-53 catalog) is larger than 512 KiB.
+    let docx = &c[1];
+    assert_eq!(docx["structured"]["file"]["embedded"], false, "{docx}");
+    let link = docx["resources"][0]["link"].as_str().unwrap();
+    let fetched = app
+        .client
+        .get(link)
+        .header(boss.header, &boss.value)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fetched.status(), StatusCode::OK);
+    let bytes = fetched.bytes().await.unwrap();
+    assert!(bytes.len() > tater_mcp::EMBED_MAX_BYTES && bytes.starts_with(b"PK"));
+    // Binary files within the cap come as base64 with their type: the organization's zip.
+    let zip = &c[2]["resources"][0];
+    assert_eq!(zip["mimeType"], "application/zip");
+    assert!(base64_decode(zip["blob"].as_str().unwrap()).starts_with(b"PK"));
+    // A refusal is the REST problem's code as a tool error.
+    assert_eq!(c[3]["isError"], true);
+    assert_eq!(
+        c[3]["structured"]["error"]["code"], "VALIDATION_FAILED",
+        "{}",
+        c[3]
+    );
+    // The audited export says it came through Claude, and which client.
+    let (_, log) = app
+        .get("/api/audit-log?entityType=data-export", &boss)
+        .await;
+    let entry = &log["items"][0];
+    assert_eq!(entry["via"], "claude", "{log}");
+    assert_eq!(
+        entry["changes"]["_client"]["name"], "claude-desktop",
+        "{entry}"
+    );
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+async fn upsert_config_doc_creates_then_replaces_by_title(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Docs").await;
+    let admin = app.person(org, "admin@docs.test", Role::Admin).await;
+    // A document whose body mentions the title is not the one titled so.
+    app.create(
+        "config-docs",
+        &admin,
+        json!({ "title": "Other", "body": "see SSH baseline" }),
+    )
+    .await;
+    let doc = |body: &str| json!({ "title": "SSH baseline", "body": body, "tags": ["ssh"] });
+    let first = raw_call(&app, &admin, "upsert_config_doc", doc("v1"))
+        .await
+        .unwrap();
+    let first = &first["result"]["structuredContent"];
+    assert_eq!(first["version"], 1, "{first}");
+    let (status, second) = app
+        .send(Method::PUT, "/api/config-docs", &admin, &doc("v2"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(second["id"], first["id"]);
+    assert_eq!(second["version"], 2);
+    assert_eq!(second["body"], "v2");
+    let (_, all) = app.get("/api/config-docs", &admin).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 2);
+    let (status, problem) = app
+        .send(
+            Method::PUT,
+            "/api/config-docs",
+            &admin,
+            &json!({ "body": "x" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
 }

@@ -39,6 +39,7 @@ pub(super) fn use_cases() -> Vec<UseCase> {
         audit(),
         siem(),
         list_exports(),
+        config_docs(),
     ]
     .into_iter()
     .flatten()
@@ -706,4 +707,23 @@ fn list_exports() -> Vec<UseCase> {
             .gives_file(LIST_FILES)
         })
         .collect()
+}
+
+fn config_docs() -> Vec<UseCase> {
+    use tater_domain::modules::CONFIG_DOCS;
+    vec![
+        UseCase::write(
+            "config_docs_upsert",
+            "Create the configuration document with this title, or replace the one that has it (matched exactly)",
+            WRITE,
+        )
+        .tool("upsert_config_doc")
+        .idempotent()
+        .runs(json(|s, c, i: Value| async move { s.upsert_config_doc(&c.actor, &i).await }))
+        .takes_declared(input_schema(&CONFIG_DOCS))
+        .gives_shape(Shape::Named(
+            record_name(&CONFIG_DOCS),
+            output_schema(&CONFIG_DOCS),
+        )),
+    ]
 }

@@ -451,7 +451,7 @@ mod tests {
     const VERBS: &[&str] = &[
         "list", "get", "create", "update", "delete", "export", "set", "revoke", "remove", "invite",
         "change", "accept", "decline", "allow", "retire", "execute", "cancel", "trigger", "verify",
-        "test", "replay", "request",
+        "test", "replay", "request", "upsert",
     ];
 
     #[test]
@@ -474,12 +474,12 @@ mod tests {
                 c.tool
             );
         }
-        // The names the trust page promises (the fourth, upsert_config_doc, comes with the MCP
-        // server, which adds the upsert itself).
+        // The names the trust page promises.
         for seed in [
             "create_risk_acceptance",
             "execute_script",
             "trigger_remediation",
+            "upsert_config_doc",
         ] {
             assert!(seen.contains(seed), "{seed} missing");
         }

@@ -67,8 +67,18 @@ async def main(url, header, value, mode, name, calls):
                     out["calls"].append({"tool": tool, "protocolError": e.code, "message": str(e)})
                     continue
                 text = [c.text for c in r.content if getattr(c, "type", "") == "text"]
+                resources = []
+                for c in r.content:
+                    kind = getattr(c, "type", "")
+                    if kind == "resource":
+                        res = c.resource
+                        resources.append({"uri": str(res.uri), "mimeType": res.mime_type,
+                                          "text": getattr(res, "text", None), "blob": getattr(res, "blob", None)})
+                    elif kind == "resource_link":
+                        resources.append({"link": str(c.uri), "mimeType": c.mime_type})
                 out["calls"].append(
-                    {"tool": tool, "isError": bool(r.is_error), "structured": r.structured_content, "text": text}
+                    {"tool": tool, "isError": bool(r.is_error), "structured": r.structured_content, "text": text,
+                     "resources": resources}
                 )
             print(json.dumps(out))
 
