@@ -27,6 +27,7 @@ use tater_domain::{Channel, ClientInfo, OrgId, Role};
 use tater_service::use_cases::{Answer, Caller, Gate, Output, RateClass, UseCase, registry};
 use tater_service::{McpPolicy, Service, ServiceError};
 
+pub mod bridge;
 mod errors;
 mod files;
 mod sessions;

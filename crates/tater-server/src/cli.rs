@@ -31,6 +31,32 @@ pub enum Command {
     /// The audit trail, offline.
     #[command(subcommand)]
     Audit(crate::audit_cli::AuditCommand),
+    /// A stdio bridge to a Tater server's MCP endpoint, for desktop MCP clients that launch
+    /// local commands (Claude Desktop, Claude Code, VS Code). The API key comes from
+    /// TATER_API_KEY only.
+    Mcp(McpBridgeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct McpBridgeArgs {
+    /// The Tater server (`https://tater.example.com`; plain http only to this machine).
+    #[arg(long, env = "TATER_SERVER")]
+    pub server: String,
+    /// The organization to act in (id), when the key's owner belongs to several.
+    #[arg(long, env = "TATER_ORG")]
+    pub org: Option<String>,
+}
+
+/// `tater mcp`: relays stdin and stdout to the server's `/mcp` until stdin closes.
+pub async fn mcp_bridge(args: McpBridgeArgs) -> anyhow::Result<()> {
+    let api_key = std::env::var("TATER_API_KEY")
+        .map_err(|_| anyhow::anyhow!("set TATER_API_KEY to the API key the bridge acts with"))?;
+    tater_mcp::bridge::run(tater_mcp::bridge::BridgeConfig {
+        url: args.server,
+        api_key,
+        org: args.org,
+    })
+    .await
 }
 
 #[derive(Debug, clap::Args)]

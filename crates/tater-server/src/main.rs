@@ -32,6 +32,11 @@ async fn main() -> std::process::ExitCode {
             cli::admin(args).await
         }
         Command::Audit(command) => return tater_server::audit_cli::run(command),
+        Command::Mcp(args) => {
+            // stdout carries the protocol; logs go to stderr.
+            init_logging(LogFormat::Text, "warn");
+            cli::mcp_bridge(args).await
+        }
         Command::Sbom => {
             if cli::SBOM.is_empty() {
                 eprintln!(

@@ -49,13 +49,25 @@ pub async fn mcp_with(
     calls: Value,
     env: &[(&str, &std::path::Path)],
 ) -> Value {
+    mcp_via(&app.url("/mcp"), key, mode, client, calls, env).await
+}
+
+/// [`mcp_with`] at `url`: an `/mcp` endpoint, or `stdio:BINARY` for the stdio bridge.
+pub async fn mcp_via(
+    url: &str,
+    key: &Key,
+    mode: &str,
+    client: &str,
+    calls: Value,
+    env: &[(&str, &std::path::Path)],
+) -> Value {
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/api/python/mcp_client.py"
     );
     let out = tokio::process::Command::new("python3")
         .arg(script)
-        .arg(app.url("/mcp"))
+        .arg(url)
         .arg(key.header)
         .arg(&key.value)
         .arg(mode)

@@ -11,14 +11,15 @@ use tater_service::{FixedClock, MailConfig};
 use tater_testkit::smtp::MailSink;
 use tater_testkit::{TestDb, both_engines};
 
-use crate::mcp::{mcp_with, poam, raw_call, sdk};
+use crate::mcp::{mcp_via, mcp_with, poam, raw_call, sdk};
 use crate::support::*;
 
 both_engines!(
     an_api_key_verified_by_emailed_code_writes_and_is_attributed,
     codes_resist_guessing_expiry_reuse_and_other_keys,
     a_verification_ends_with_revocation_password_change_and_sign_out,
-    without_smtp_the_tool_says_so_and_writes_stay_blocked
+    without_smtp_the_tool_says_so_and_writes_stay_blocked,
+    the_stdio_bridge_serves_the_same_client_in_both_revisions
 );
 
 fn mail(sink: &MailSink) -> MailConfig {
@@ -369,4 +370,74 @@ async fn without_smtp_the_tool_says_so_and_writes_stay_blocked(db: TestDb) {
     let person = app.person(org, "p@verify.test", Role::Admin).await;
     let v = call(&app, &person, "request_identity_verification", json!({})).await;
     assert_eq!(code_of(&v), "ALREADY_VERIFIED", "{v}");
+}
+
+/// `tater mcp --server URL`, launched by the official SDK's stdio client as a desktop client
+/// would: the same tools, the same answers, the same identity step, attributed to the real
+/// client.
+async fn the_stdio_bridge_serves_the_same_client_in_both_revisions(db: TestDb) {
+    let Some(sink) = MailSink::start() else {
+        return;
+    };
+    if !sdk().await {
+        return;
+    }
+    let app = TestApp::spawn_configured(db, {
+        let m = mail(&sink);
+        move |c| c.verification.mail = Some(m)
+    })
+    .await;
+    let org = app.org("Bridge").await;
+    app.member(org, "boss@verify.test", Role::OrgAdmin).await;
+    let key = app.member(org, "bridged@verify.test", Role::Admin).await;
+    let binary = format!("stdio:{}", env!("CARGO_BIN_EXE_tater"));
+    let server = app.url("");
+    let maildir = sink.maildir();
+    let env = [
+        ("TATER_SERVER", std::path::Path::new(&server)),
+        ("TATER_TEST_MAILDIR", maildir.as_path()),
+    ];
+    let (_, mut rest_posture) = app.get("/api/posture", &key).await;
+    rest_posture["generatedAt"] = Value::Null;
+    for (mode, protocol) in [("auto", "2026-07-28"), ("legacy", "2025-11-25")] {
+        let calls = json!([
+            ["get_posture", {}],
+            ["create_poam_item", poam()],
+            ["request_identity_verification", {}],
+            ["verify_identity", { "code": "$EMAILED_CODE" }],
+            ["create_poam_item", poam()],
+        ]);
+        let out = mcp_via(&binary, &key, mode, "Claude Desktop", calls, &env).await;
+        assert_eq!(out["protocol"], protocol);
+        let c = out["calls"].as_array().unwrap();
+        let mut posture = c[0]["structured"].clone();
+        posture["generatedAt"] = Value::Null;
+        assert_eq!(posture, rest_posture, "{mode}");
+        assert_eq!(
+            code_of(&c[1]["structured"]),
+            "IDENTITY_UNVERIFIED",
+            "{mode}: {}",
+            c[1]
+        );
+        assert_eq!(c[3]["isError"], false, "{mode}: {}", c[3]);
+        assert_eq!(c[4]["isError"], false, "{mode}: {}", c[4]);
+        let id = c[4]["structured"]["id"].as_str().unwrap();
+        let (_, log) = app.get("/api/audit-log?entityType=poam", &key).await;
+        let entry = log["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["entityId"] == id)
+            .unwrap();
+        assert_eq!(entry["via"], "claude", "{mode}");
+        assert_eq!(entry["changes"]["_client"]["name"], "Claude Desktop");
+        // Signing out everywhere ends the verification, so the next revision walks the
+        // whole path again.
+        if mode == "auto" {
+            let (status, _) = app
+                .send(Method::POST, "/api/auth/logout-all", &key, &json!({}))
+                .await;
+            assert_eq!(status, StatusCode::NO_CONTENT);
+        }
+    }
 }

@@ -1,6 +1,8 @@
 """Drives Tater's MCP endpoint with the official MCP Python SDK (an independent client).
 
 Usage: mcp_client.py URL HEADER VALUE MODE CLIENT_NAME CALLS_JSON
+  URL: the /mcp endpoint, or "stdio:BINARY" to launch `BINARY mcp --server $TATER_SERVER` with
+    VALUE as TATER_API_KEY and talk to it over stdio
   MODE: "auto" (2026-07-28) or "legacy" (2025-11-25 initialize handshake)
   CALLS_JSON: [[tool, arguments], ...] called in order after tools/list; an argument whose
     value is "$EMAILED_CODE" becomes the six-digit code of the newest message in the Maildir
@@ -16,7 +18,7 @@ import re
 import sys
 
 import httpx2
-from mcp import Client, MCPError, types
+from mcp import Client, MCPError, StdioServerParameters, types
 from mcp.client.streamable_http import streamable_http_client
 
 
@@ -34,10 +36,19 @@ def resolved(arguments):
     return {k: emailed_code() if v == "$EMAILED_CODE" else v for k, v in arguments.items()}
 
 
+def bridge(binary, key):
+    """`tater mcp --server URL` as a stdio server: the bridge a desktop client launches."""
+    env = {"TATER_API_KEY": key, "PATH": os.environ.get("PATH", "")}
+    return StdioServerParameters(command=binary, args=["mcp", "--server", os.environ["TATER_SERVER"]], env=env)
+
+
 async def main(url, header, value, mode, name, calls):
     async with httpx2.AsyncClient(headers={header: value}, timeout=httpx2.Timeout(30, read=120)) as http:
+        # URL "stdio:BINARY" drives the stdio bridge instead of HTTP.
+        server = bridge(url[len("stdio:"):], value) if url.startswith("stdio:") else \
+            streamable_http_client(url, http_client=http)
         async with Client(
-            streamable_http_client(url, http_client=http),
+            server,
             mode=mode,
             cache=None,
             client_info=types.Implementation(name=name, version="1.0"),
