@@ -262,6 +262,20 @@ fn done_schema() -> Map<String, Value> {
     }))
 }
 
+/// Every use case a generated channel can call, with its tool, made once: generating ~100
+/// schemas is far more work than a call (rmcp also looks a tool up on every call).
+fn tools() -> &'static [(&'static UseCase, Tool)] {
+    static TOOLS: std::sync::LazyLock<Vec<(&'static UseCase, Tool)>> =
+        std::sync::LazyLock::new(|| {
+            registry()
+                .iter()
+                .filter(|c| c.invoke.is_some() || is_file(c))
+                .map(|c| (c, tool(c)))
+                .collect()
+        });
+    &TOOLS
+}
+
 fn tool(case: &UseCase) -> Tool {
     let output = match &case.output {
         Output::Json(_) => object_root(case.output_schema()),
@@ -296,10 +310,10 @@ impl ServerHandler for TaterMcp {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        registry()
+        tools()
             .iter()
-            .find(|c| c.tool == name && (c.invoke.is_some() || is_file(c)))
-            .map(tool)
+            .find(|(c, _)| c.tool == name)
+            .map(|(_, t)| t.clone())
     }
 
     async fn list_tools(
@@ -317,10 +331,10 @@ impl ServerHandler for TaterMcp {
         let policy = self.policy(&caller).await?;
         // Registry order, filtered by the caller's role and the organization's policy:
         // deterministic, and private to the caller (no shared cache).
-        let tools = registry()
+        let tools = tools()
             .iter()
-            .filter(|c| offered(c, &caller, &policy))
-            .map(tool)
+            .filter(|(c, _)| offered(c, &caller, &policy))
+            .map(|(_, t)| t.clone())
             .collect();
         Ok(ListToolsResult::with_all_items(tools)
             .with_ttl_ms(0)

@@ -35,8 +35,41 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// `concurrency` workers issue requests back to back for `seconds`, after a one-second warm-up.
+/// A `GET` of `url`, with a credential header if given.
 async fn measure(client: &reqwest::Client, url: &str, credential: Option<(&str, &str)>) -> Stats {
+    measure_with(client, url, credential, None).await
+}
+
+/// One stateless (2026-07-28) MCP request as a client sends it: `POST /mcp` with the method
+/// and tool in headers and the client's metadata in `_meta`.
+fn mcp_body(method: &str, params: serde_json::Value) -> (Vec<(&'static str, String)>, String) {
+    let mut params = params;
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": { "name": "bench", "version": "1" },
+    });
+    let mut headers = vec![
+        ("content-type", "application/json".to_owned()),
+        ("accept", "application/json, text/event-stream".to_owned()),
+        ("mcp-protocol-version", "2026-07-28".to_owned()),
+        ("mcp-method", method.to_owned()),
+    ];
+    if let Some(name) = params["name"].as_str() {
+        headers.push(("mcp-name", name.to_owned()));
+    }
+    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+    (headers, body.to_string())
+}
+
+/// `concurrency` workers issue requests back to back for `seconds`, after a one-second warm-up:
+/// `GET url`, or a `POST` of `post` (headers and body) when given.
+async fn measure_with(
+    client: &reqwest::Client,
+    url: &str,
+    credential: Option<(&str, &str)>,
+    post: Option<(Vec<(&'static str, String)>, String)>,
+) -> Stats {
     let seconds = env_or("TATER_BENCH_SECONDS", 5);
     let concurrency = env_or("TATER_BENCH_CONCURRENCY", 16) as usize;
     let run = |window: Duration| {
@@ -45,21 +78,32 @@ async fn measure(client: &reqwest::Client, url: &str, credential: Option<(&str, 
             let client = client.clone();
             let url = url.to_owned();
             let credential = credential.map(|(h, v)| (h.to_owned(), v.to_owned()));
+            let post = post.clone();
             workers.push(tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut errors = 0;
                 let end = Instant::now() + window;
                 while Instant::now() < end {
                     let started = Instant::now();
-                    let mut req = client.get(&url);
+                    let mut req = match &post {
+                        Some((headers, body)) => {
+                            let mut r = client.post(&url).body(body.clone());
+                            for (h, v) in headers {
+                                r = r.header(*h, v);
+                            }
+                            r
+                        }
+                        None => client.get(&url),
+                    };
                     if let Some((h, v)) = &credential {
                         req = req.header(h, v);
                     }
                     match req.send().await {
-                        Ok(res) if res.status().is_success() => {
-                            let _ = res.bytes().await;
-                            latencies.push(started.elapsed());
-                        }
+                        // A JSON-RPC or tool error inside a 200 counts as an error too.
+                        Ok(res) if res.status().is_success() => match res.bytes().await {
+                            Ok(b) if !is_mcp_error(&b) => latencies.push(started.elapsed()),
+                            _ => errors += 1,
+                        },
                         _ => errors += 1,
                     }
                 }
@@ -92,6 +136,12 @@ async fn measure(client: &reqwest::Client, url: &str, credential: Option<(&str, 
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
     }
+}
+
+fn is_mcp_error(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| {
+        v.get("jsonrpc").is_some() && (v["error"].is_object() || v["result"]["isError"] == true)
+    })
 }
 
 /// A running Tater with one organization (onboarded for an Entra ID tenant), a member who
@@ -332,6 +382,40 @@ async fn main() {
                 baseline.rps,
             );
         }
+        // The same read as an MCP tool call (issue 13: goal ≥ 0.8× the REST call), and the
+        // tool list.
+        let session = ("authorization", format!("Bearer {}", f.session));
+        let rest = measure(&client, &one, Some((session.0, &session.1))).await;
+        let call = mcp_body(
+            "tools/call",
+            json!({ "name": "get_poam_item", "arguments": { "id": f.id } }),
+        );
+        let mcp_url = format!("{}/mcp", f.base);
+        let tool = measure_with(&client, &mcp_url, Some((session.0, &session.1)), Some(call)).await;
+        row(
+            &format!("{engine}: REST GET /api/poam/{{id}} (session)"),
+            &rest,
+            baseline.rps,
+        );
+        row(
+            &format!("{engine}: MCP tools/call get_poam_item"),
+            &tool,
+            baseline.rps,
+        );
+        println!(
+            "{engine}: MCP tool call / REST call = {:.3} (req/s), p50 {:.2} ms vs {:.2} ms",
+            tool.rps / rest.rps,
+            tool.p50_ms,
+            rest.p50_ms
+        );
+        let list = mcp_body("tools/list", json!({}));
+        let listed =
+            measure_with(&client, &mcp_url, Some((session.0, &session.1)), Some(list)).await;
+        row(
+            &format!("{engine}: MCP tools/list (97 tools)"),
+            &listed,
+            baseline.rps,
+        );
         if *engine == "sqlite" {
             login_timing(&client, &f.base).await;
         }

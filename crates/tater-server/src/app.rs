@@ -136,13 +136,14 @@ impl App {
             Some(c) => Some(siem_support(c, config.clock.clone())?),
             None => None,
         };
+        let entra = config.entra.clone();
         let service = Service::new(
             store.clone(),
             config.clock.clone(),
             ServiceConfig {
                 jwt_secret: config.jwt_secret,
                 session_ttl_secs: config.session_ttl_secs,
-                entra: config.entra,
+                entra: entra.clone(),
                 catalog: config.catalog,
                 checks: config.checks,
                 compliance: config.compliance,
@@ -166,6 +167,16 @@ impl App {
             demo_email: demo_login.as_ref().map(|d| d.email.clone()),
             openapi: OnceLock::new(),
             public_url: config.public_url.clone(),
+            authorization_servers: entra
+                .iter()
+                .filter_map(|e| crate::state::entra_issuer(&e.jwks_url))
+                .collect(),
+            scopes: entra
+                .iter()
+                .flat_map(|e| e.audiences.iter())
+                .filter(|a| a.starts_with("api://"))
+                .map(|a| format!("{a}/.default"))
+                .collect(),
         });
         let limiter = Arc::new(RateLimiter::new(config.rate_limits, config.clock.clone()).await?);
         let gates = Arc::new(Gates::new(

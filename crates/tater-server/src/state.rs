@@ -27,4 +27,18 @@ pub struct ServerInfo {
     pub openapi: OnceLock<Value>,
     /// The server's external address (`--public-url`), when it is behind a proxy.
     pub public_url: Option<String>,
+    /// Where Entra ID tokens come from, when Entra ID sign-in is configured: the issuer of
+    /// the JWKS's authority and the scopes of the accepted audiences (for the MCP endpoint's
+    /// protected-resource metadata).
+    pub authorization_servers: Vec<String>,
+    pub scopes: Vec<String>,
+}
+
+/// The authorization server (issuer) behind an Entra ID JWKS URL
+/// (`https://login.microsoftonline.com/common/discovery/v2.0/keys` →
+/// `https://login.microsoftonline.com/common/v2.0`).
+pub fn entra_issuer(jwks_url: &str) -> Option<String> {
+    jwks_url
+        .strip_suffix("/discovery/v2.0/keys")
+        .map(|authority| format!("{authority}/v2.0"))
 }

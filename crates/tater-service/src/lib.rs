@@ -152,6 +152,8 @@ pub struct Service {
     releases: Arc<agent_releases::ReleaseCache>,
     verification: Arc<VerificationConfig>,
     mailer: Option<Arc<Mailer>>,
+    /// Organizations' MCP tool policies, read recently.
+    mcp_policies: Arc<mcp_policy::PolicyCache>,
 }
 
 impl Service {
@@ -183,6 +185,7 @@ impl Service {
             releases: Default::default(),
             verification: Arc::new(config.verification),
             mailer,
+            mcp_policies: Default::default(),
         })
     }
 

@@ -4,13 +4,13 @@
 //! and refused when called. The identity step (`request_identity_verification`,
 //! `verify_identity`) is not a tool on the organization's data and is always offered.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tater_domain::policy::{Action, authorize};
-use tater_domain::{Actor, AuditAction, AuditDraft, Role, ValidationErrors};
+use tater_domain::{Actor, AuditAction, AuditDraft, OrgId, Role, Timestamp, ValidationErrors};
 
 use crate::use_cases::registry;
 use crate::{Service, ServiceResult};
@@ -110,6 +110,38 @@ impl McpPolicy {
     }
 }
 
+/// How long a replica keeps an organization's policy before reading it again.
+pub const POLICY_TTL_MS: i64 = 2_000;
+/// Organizations whose policy is kept at once (the cache starts over past it).
+const POLICY_CACHE_MAX: usize = 10_000;
+
+/// The policies read recently, per organization.
+#[derive(Default)]
+pub(crate) struct PolicyCache(std::sync::Mutex<HashMap<OrgId, (McpPolicy, Timestamp)>>);
+
+impl PolicyCache {
+    fn get(&self, org: OrgId, now: Timestamp) -> Option<McpPolicy> {
+        let cache = self.0.lock().ok()?;
+        let (policy, at) = cache.get(&org)?;
+        (now.millis() - at.millis() < POLICY_TTL_MS).then(|| policy.clone())
+    }
+
+    fn put(&self, org: OrgId, policy: McpPolicy, now: Timestamp) {
+        if let Ok(mut cache) = self.0.lock() {
+            if cache.len() >= POLICY_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(org, (policy, now));
+        }
+    }
+
+    fn forget(&self, org: OrgId) {
+        if let Ok(mut cache) = self.0.lock() {
+            cache.remove(&org);
+        }
+    }
+}
+
 fn stored(value: Option<Value>) -> McpPolicy {
     // A document this server wrote; one it cannot read is the default, with a warning.
     value
@@ -131,10 +163,18 @@ impl Service {
     }
 
     /// The policy the MCP server applies to `actor`'s calls (any member; not a use case).
+    /// Kept for [`POLICY_TTL_MS`] per organization: a change made here applies at once, one
+    /// made on another replica within that time.
     pub async fn mcp_policy_for(&self, actor: &Actor) -> ServiceResult<McpPolicy> {
         let permit = authorize(actor, Action::Read)?;
+        let now = self.now();
+        if let Some(p) = self.mcp_policies.get(actor.org(), now) {
+            return Ok(p);
+        }
         let mut tx = self.store.tenant(&permit.read_only()).await?;
-        Ok(stored(tx.mcp_policy().await?))
+        let policy = stored(tx.mcp_policy().await?);
+        self.mcp_policies.put(actor.org(), policy.clone(), now);
+        Ok(policy)
     }
 
     /// Replaces the organization's MCP tool policy (OrgAdmin; audited when it changes).
@@ -154,6 +194,7 @@ impl Service {
                 .with_changes(Some(&json(&old)), Some(&json(&new)), &[]);
             tx.put_mcp_policy(&json(&new), now, &audit).await?;
             tx.commit().await?;
+            self.mcp_policies.forget(actor.org());
         }
         Ok(new)
     }

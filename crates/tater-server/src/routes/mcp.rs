@@ -34,6 +34,11 @@ struct ProtectedResource {
     resource_name: &'static str,
     /// Credentials go in the Authorization header (or X-API-Key).
     bearer_methods_supported: Vec<&'static str>,
+    /// Where Entra ID tokens for this resource come from, when Entra ID is configured.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    authorization_servers: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    scopes_supported: Vec<String>,
 }
 
 pub fn routes(mut api: ApiRouter) -> ApiRouter {
@@ -121,6 +126,8 @@ async fn protected_resource(
         resource: format!("{}/mcp", base_url(&s, &headers)),
         resource_name: "Tater",
         bearer_methods_supported: vec!["header"],
+        authorization_servers: s.info.authorization_servers.clone(),
+        scopes_supported: s.info.scopes.clone(),
     })
 }
 

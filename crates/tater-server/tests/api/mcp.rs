@@ -298,6 +298,9 @@ async fn a_viewer_neither_sees_nor_calls_write_tools(db: TestDb) {
         meta["resource"].as_str().unwrap().ends_with("/mcp"),
         "{meta}"
     );
+    // With Entra ID configured, its authorization server (the JWKS's authority) is named.
+    let issuer = meta["authorization_servers"][0].as_str().unwrap();
+    assert!(issuer.ends_with("/common/v2.0"), "{meta}");
 }
 
 /// Opens a 2025-11-25 session by hand (raw JSON-RPC `initialize`) and answers its id.
