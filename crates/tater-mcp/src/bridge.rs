@@ -101,8 +101,10 @@ pub async fn run(config: BridgeConfig) -> anyhow::Result<()> {
         }
     });
     let relay = Arc::new(Relay {
+        // A redirect would carry X-API-Key elsewhere (reqwest strips only Authorization).
         http: reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
             .build()?,
         url,
         base,

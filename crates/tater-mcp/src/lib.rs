@@ -206,12 +206,7 @@ fn callable(case: &UseCase, caller: &Caller) -> bool {
         Gate::Action(action) => authorize(&caller.actor, action).is_ok(),
     };
     let role = case.hints.read_only || case.identity_step || caller.actor.role() >= Role::Admin;
-    (case.invoke.is_some() || is_file(case)) && gate && role
-}
-
-/// A use case that answers a file (served through its REST route; see `files.rs`).
-fn is_file(case: &UseCase) -> bool {
-    matches!(case.output, Output::File(_)) && case.gate != Gate::Public
+    case.is_tool() && gate && role
 }
 
 /// Whether `case` is offered to `caller`: callable by its role, and allowed by the
@@ -269,7 +264,7 @@ fn tools() -> &'static [(&'static UseCase, Tool)] {
         std::sync::LazyLock::new(|| {
             registry()
                 .iter()
-                .filter(|c| c.invoke.is_some() || is_file(c))
+                .filter(|c| c.is_tool())
                 .map(|c| (c, tool(c)))
                 .collect()
         });

@@ -4,7 +4,8 @@
 //! - A code is kept only as an HMAC keyed by the server and bound to the key it was sent for,
 //!   so a stolen database yields no code and one key's code verifies no other key.
 //! - It expires after 10 minutes and allows 5 attempts; at most 3 are sent per key per 15
-//!   minutes (the key's row is locked while counting, so racing requests cannot send more).
+//!   minutes and 10 per person per day over all their keys (the key's row is locked while
+//!   counting, so racing requests cannot send more).
 //! - A right code marks the key verified for a window (`--mcp-verification-hours`). Revoking
 //!   the key ends it; so does its owner changing their password or signing out everywhere
 //!   (a verification older than the owner's `tokens_valid_after` does not count).
@@ -35,6 +36,9 @@ pub const CODE_ATTEMPTS: i64 = 5;
 /// At most this many codes are sent per key in [`SEND_WINDOW_SECS`].
 pub const CODES_PER_WINDOW: i64 = 3;
 pub const SEND_WINDOW_SECS: i64 = 15 * 60;
+/// At most this many codes are sent per person (across all their keys) in a day: minting
+/// keys does not buy more guesses.
+pub const CODES_PER_USER_PER_DAY: i64 = 10;
 /// How long a verification counts unless configured otherwise (12 hours).
 pub const DEFAULT_VERIFIED_SECS: i64 = 12 * 3600;
 
@@ -182,6 +186,15 @@ impl Service {
         );
         let mut tx = self.locked_key(key.id).await?;
         let since = now.plus_seconds(-SEND_WINDOW_SECS);
+        let day = now.plus_seconds(-24 * 3600);
+        if tx.codes_issued_for_user_since(key.user, day).await? >= CODES_PER_USER_PER_DAY {
+            return Err(ServiceError::TooManyCode(
+                "TOO_MANY_CODES",
+                format!(
+                    "at most {CODES_PER_USER_PER_DAY} codes are sent per person in a day, over all their keys; try again tomorrow or sign in interactively"
+                ),
+            ));
+        }
         if tx.codes_issued_since(key.id, since).await? >= CODES_PER_WINDOW {
             return Err(ServiceError::TooManyCode(
                 "TOO_MANY_CODES",
@@ -235,7 +248,10 @@ impl Service {
         let live = tx
             .latest_identity_code(key.id)
             .await?
-            .filter(|c| c.used_at.is_none() && now < c.expires_at && c.attempts < CODE_ATTEMPTS);
+            .filter(|c| c.used_at.is_none() && now < c.expires_at && c.attempts < CODE_ATTEMPTS)
+            // A code sent before the owner signed out everywhere or changed their password
+            // belongs to what those ended.
+            .filter(|c| c.created_at >= identity.user().tokens_valid_after);
         let Some(live) = live else {
             let audit = failure(actor, key.id, now, "no code waiting", 0);
             tx.record_audits(&[(org, audit)]).await?;

@@ -83,7 +83,7 @@ impl McpPolicy {
     fn checked(mut self) -> ServiceResult<Self> {
         let tools: BTreeSet<&str> = registry()
             .iter()
-            .filter(|c| c.invoke.is_some())
+            .filter(|c| c.is_tool())
             .map(|c| c.tool.as_str())
             .collect();
         let mut errors = ValidationErrors::default();
@@ -143,12 +143,16 @@ impl PolicyCache {
 }
 
 fn stored(value: Option<Value>) -> McpPolicy {
-    // A document this server wrote; one it cannot read is the default, with a warning.
+    // A document this server wrote. One it cannot read (written by a newer version, say) must
+    // not drop the restrictions it holds: it offers nothing until an OrgAdmin sets it again.
     value
         .map(|v| {
             serde_json::from_value(v).unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "unreadable MCP policy; using the default");
-                McpPolicy::default()
+                tracing::error!(error = %e, "unreadable MCP tool policy; offering no tools");
+                McpPolicy {
+                    mode: McpMode::Strict,
+                    ..McpPolicy::default()
+                }
             })
         })
         .unwrap_or_default()
@@ -233,5 +237,14 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.checked().is_err());
+        // File tools are tools too: they can be disabled.
+        let files = McpPolicy {
+            disabled_tools: vec!["export_organization_data".into()],
+            ..Default::default()
+        };
+        assert!(files.checked().is_ok());
+        // A policy that cannot be read offers nothing.
+        let unreadable = stored(Some(serde_json::json!({ "mode": "someday" })));
+        assert!(!unreadable.allows("list_poam_items", Role::OrgAdmin));
     }
 }

@@ -710,6 +710,8 @@ pub trait VerificationTx: Send {
     async fn lock_api_key(&mut self, id: ApiKeyId) -> Result<Option<ApiKey>>;
     /// How many codes were issued for `key` at or after `since`.
     async fn codes_issued_since(&mut self, key: ApiKeyId, since: Timestamp) -> Result<i64>;
+    /// How many codes were issued for any key of `user` at or after `since`.
+    async fn codes_issued_for_user_since(&mut self, user: UserId, since: Timestamp) -> Result<i64>;
     async fn insert_identity_code(
         &mut self,
         code: &IdentityCode,

@@ -473,7 +473,7 @@ async fn an_organizations_tool_policy_hides_and_refuses_tools(db: TestDb) {
             .contains(&"create_poam_item".to_owned())
     );
     // Only OrgAdmins set it, and only with tool names.
-    let disable = json!({ "disabledTools": ["create_poam_item"] });
+    let disable = json!({ "disabledTools": ["create_poam_item", "export_organization_data"] });
     let (status, _) = app
         .send(Method::PUT, "/api/settings/mcp", &admin, &disable)
         .await;
@@ -498,6 +498,16 @@ async fn an_organizations_tool_policy_hides_and_refuses_tools(db: TestDb) {
             .await
             .contains(&"create_poam_item".to_owned())
     );
+    // File tools too.
+    assert!(
+        !raw_tool_names(&app, &boss)
+            .await
+            .contains(&"export_organization_data".to_owned())
+    );
+    let answer = raw_call(&app, &boss, "export_organization_data", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(answer["error"]["code"], -32602, "{answer}");
     let answer = raw_call(&app, &admin, "create_poam_item", poam())
         .await
         .unwrap();

@@ -29,6 +29,18 @@ fn mail(sink: &MailSink) -> MailConfig {
     }
 }
 
+/// A server that emails through a fresh sink, when the sink and the MCP Python SDK are both
+/// installed (each says "skipped" otherwise).
+async fn with_mail_and_sdk(db: TestDb) -> Option<(MailSink, TestApp)> {
+    let sink = MailSink::start()?;
+    if !sdk().await {
+        return None;
+    }
+    let m = mail(&sink);
+    let app = TestApp::spawn_configured(db, move |c| c.verification.mail = Some(m)).await;
+    Some((sink, app))
+}
+
 /// A server that emails through `sink`, on `clock`.
 async fn spawn(db: TestDb, sink: &MailSink, clock: Arc<FixedClock>) -> TestApp {
     let mail = mail(sink);
@@ -75,17 +87,9 @@ fn code_of(v: &Value) -> &str {
 }
 
 async fn an_api_key_verified_by_emailed_code_writes_and_is_attributed(db: TestDb) {
-    let Some(sink) = MailSink::start() else {
+    let Some((sink, app)) = with_mail_and_sdk(db).await else {
         return;
     };
-    if !sdk().await {
-        return;
-    }
-    let app = TestApp::spawn_configured(db, {
-        let m = mail(&sink);
-        move |c| c.verification.mail = Some(m)
-    })
-    .await;
     let org = app.org("Verify").await;
     app.member(org, "boss@verify.test", Role::OrgAdmin).await;
     let key = app.member(org, "keyholder@verify.test", Role::Admin).await;
@@ -269,6 +273,21 @@ async fn codes_resist_guessing_expiry_reuse_and_other_keys(db: TestDb) {
     assert_eq!(code_of(&v), "NO_ACTIVE_CODE", "a code is used once: {v}");
     let created = call(&app, &a, "create_poam_item", poam()).await;
     assert!(created["id"].is_string(), "{created}");
+
+    // Minting keys buys no more guesses: at most 10 codes per person a day over all keys.
+    let mut sent = 3;
+    loop {
+        let extra = app.api_key_of("a@verify.test", Some(org)).await;
+        let v = call(&app, &extra, "request_identity_verification", json!({})).await;
+        if code_of(&v) == "TOO_MANY_CODES" {
+            assert!(v.to_string().contains("per person"), "{v}");
+            break;
+        }
+        assert!(v["sentTo"].is_string(), "{v}");
+        sent += 1;
+        assert!(sent <= 10, "more than 10 codes in a day");
+    }
+    assert_eq!(sent, 10);
 }
 
 async fn a_verification_ends_with_revocation_password_change_and_sign_out(db: TestDb) {
@@ -279,7 +298,7 @@ async fn a_verification_ends_with_revocation_password_change_and_sign_out(db: Te
     let app = spawn(db, &sink, clock.clone()).await;
     let org = app.org("Endings").await;
     let boss = app.person(org, "boss@verify.test", Role::OrgAdmin).await;
-    let person = app.person(org, "p@verify.test", Role::Admin).await;
+    app.person(org, "p@verify.test", Role::Admin).await;
     let verify = |key: Key| {
         let app = &app;
         let sink = &sink;
@@ -295,6 +314,26 @@ async fn a_verification_ends_with_revocation_password_change_and_sign_out(db: Te
         let app = &app;
         async move { call(app, &key, "create_poam_item", poam()).await["id"].is_string() }
     };
+
+    // A code sent before signing out everywhere is void after it.
+    let early_key = app.api_key_of("p@verify.test", Some(org)).await;
+    call(&app, &early_key, "request_identity_verification", json!({})).await;
+    let early = sink.last_code_for("p@verify.test").unwrap();
+    clock.advance_secs(1);
+    let (status, _) = app
+        .send(Method::POST, "/api/auth/logout-all", &early_key, &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let v = call(
+        &app,
+        &early_key,
+        "verify_identity",
+        json!({ "code": early }),
+    )
+    .await;
+    assert_eq!(code_of(&v), "NO_ACTIVE_CODE", "{v}");
+    clock.advance_secs(1);
+    let person = app.login("p@verify.test").await;
 
     // Signing out everywhere ends it.
     let key = verify(app.api_key_of("p@verify.test", Some(org)).await).await;
@@ -376,17 +415,9 @@ async fn without_smtp_the_tool_says_so_and_writes_stay_blocked(db: TestDb) {
 /// would: the same tools, the same answers, the same identity step, attributed to the real
 /// client.
 async fn the_stdio_bridge_serves_the_same_client_in_both_revisions(db: TestDb) {
-    let Some(sink) = MailSink::start() else {
+    let Some((sink, app)) = with_mail_and_sdk(db).await else {
         return;
     };
-    if !sdk().await {
-        return;
-    }
-    let app = TestApp::spawn_configured(db, {
-        let m = mail(&sink);
-        move |c| c.verification.mail = Some(m)
-    })
-    .await;
     let org = app.org("Bridge").await;
     app.member(org, "boss@verify.test", Role::OrgAdmin).await;
     let key = app.member(org, "bridged@verify.test", Role::Admin).await;

@@ -250,6 +250,14 @@ impl UseCase {
         self
     }
 
+    /// Whether a generated channel (MCP, the AI analyst) offers it as a tool: everything with
+    /// an invoker, and the files someone signed in may fetch (served through their REST
+    /// route).
+    pub fn is_tool(&self) -> bool {
+        self.invoke.is_some()
+            || (matches!(self.output, Output::File(_)) && self.gate != Gate::Public)
+    }
+
     /// The rate-limit bucket a call counts against.
     pub fn rate_class(&self) -> RateClass {
         use tater_domain::Action as A;

@@ -44,6 +44,18 @@ impl<D: Driver> VerificationTx for EngineIdentityTx<D> {
         Ok(row.try_get("n")?)
     }
 
+    async fn codes_issued_for_user_since(&mut self, user: UserId, since: Timestamp) -> Result<i64> {
+        let row = D::query(
+            "SELECT COUNT(*) AS n FROM identity_codes c JOIN api_keys k ON k.id = c.api_key_id \
+             WHERE k.user_id = $1 AND c.created_at >= $2",
+        )
+        .bind(user.to_string())
+        .bind(since.millis())
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
     async fn insert_identity_code(
         &mut self,
         code: &IdentityCode,
