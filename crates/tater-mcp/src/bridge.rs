@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, bail};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -113,23 +113,31 @@ pub async fn run(config: BridgeConfig) -> anyhow::Result<()> {
     });
     let mut inflight: HashMap<String, JoinHandle<()>> = HashMap::new();
     let mut stdin = BufReader::new(tokio::io::stdin());
-    let mut line = String::new();
+    let mut line = Vec::new();
     loop {
         line.clear();
-        if stdin.read_line(&mut line).await? == 0 {
+        // Never hold more than one message's limit: a longer line is read past, not kept.
+        let read = (&mut stdin)
+            .take(MAX_MESSAGE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .await?;
+        if read == 0 {
             break;
         }
-        if line.trim().is_empty() {
-            continue;
-        }
-        inflight.retain(|_, task| !task.is_finished());
         if line.len() > MAX_MESSAGE_BYTES {
+            if !line.ends_with(b"\n") {
+                skip_line(&mut stdin).await?;
+            }
             relay
                 .send(error(&Value::Null, -32600, "message too large"))
                 .await;
             continue;
         }
-        let Ok(message) = serde_json::from_str::<Value>(&line) else {
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        inflight.retain(|_, task| !task.is_finished());
+        let Ok(message) = serde_json::from_slice::<Value>(&line) else {
             relay.send(error(&Value::Null, -32700, "not JSON")).await;
             continue;
         };
@@ -160,6 +168,26 @@ pub async fn run(config: BridgeConfig) -> anyhow::Result<()> {
     drop(relay);
     let _ = writer.await;
     Ok(())
+}
+
+/// Reads up to and including the next newline, keeping nothing.
+async fn skip_line(stdin: &mut BufReader<tokio::io::Stdin>) -> std::io::Result<()> {
+    loop {
+        let buf = stdin.fill_buf().await?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => {
+                stdin.consume(i + 1);
+                return Ok(());
+            }
+            None => {
+                let n = buf.len();
+                stdin.consume(n);
+            }
+        }
+    }
 }
 
 fn error(id: &Value, code: i64, message: &str) -> String {

@@ -95,7 +95,15 @@ pub fn router(
     // The same routes again, for the MCP server to serve files through (a second copy, so
     // that nothing the application holds refers back to the router that holds it).
     let (inner, _) = documented()?;
-    let files = mcp::FileRoutes::new(inner.with_state(state.clone()), &doc);
+    // A file tool's export runs under the same timeout and panic guard as a REST request.
+    let inner = inner
+        .with_state(state.clone())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+        .layer(CatchPanicLayer::new());
+    let files = mcp::FileRoutes::new(inner, &doc);
     let router = router.merge(mcp::endpoint(state.clone(), mcp_config, files));
     Ok(router
         .fallback(|| async { Problem::from_status(StatusCode::NOT_FOUND) })
