@@ -255,9 +255,9 @@ mod tests {
                 "TOO_MANY_CODES",
             ),
             (
-                ServiceError::UnavailableCode("EMAIL_NOT_CONFIGURED", "x".into()),
+                ServiceError::UnavailableCode("EMAIL_FAILED", "x".into()),
                 503,
-                "EMAIL_NOT_CONFIGURED",
+                "EMAIL_FAILED",
             ),
             (
                 ServiceError::Internal(anyhow::anyhow!("SELECT secret FROM x")),

@@ -156,7 +156,7 @@ impl Service {
         authorize(actor, Action::Read)?;
         let key = key_of(identity)?;
         let Some(mailer) = self.mailer.as_ref() else {
-            return Err(ServiceError::UnavailableCode(
+            return Err(ServiceError::ForbiddenCode(
                 "EMAIL_NOT_CONFIGURED",
                 "this server sends no email (no --smtp-url), so identities cannot be verified by code; writes through MCP need a signed-in session (Bearer token) here".into(),
             ));

@@ -26,11 +26,15 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
         )
         .problem(
             429,
-            "Three codes were sent in the last 15 minutes (TOO_MANY_CODES)",
+            "Three codes for this key in 15 minutes, or ten for this person in a day (TOO_MANY_CODES)",
+        )
+        .problem(
+            403,
+            "This server sends no email (EMAIL_NOT_CONFIGURED): MCP writes need a session here",
         )
         .problem(
             503,
-            "No mail relay is configured (EMAIL_NOT_CONFIGURED) or it failed (EMAIL_FAILED)",
+            "The mail relay refused or did not answer (EMAIL_FAILED)",
         )
         .ok(
             201,

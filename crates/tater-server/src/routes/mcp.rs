@@ -35,9 +35,9 @@ struct ProtectedResource {
     /// Credentials go in the Authorization header (or X-API-Key).
     bearer_methods_supported: Vec<&'static str>,
     /// Where Entra ID tokens for this resource come from, when Entra ID is configured.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     authorization_servers: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     scopes_supported: Vec<String>,
 }
 
