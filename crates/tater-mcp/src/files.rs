@@ -4,8 +4,8 @@
 //! authorized, limited and audited exactly as on REST (audited by the MCP channel).
 //!
 //! Up to [`EMBED_MAX_BYTES`] the file comes back embedded (text as text, anything else as
-//! base64 with its MIME type); beyond it, as a link to the REST route to fetch with the same
-//! credential.
+//! base64 with its MIME type); beyond it, as a short-lived download link that needs no
+//! credential (the server signs it for this caller, this path and a few minutes).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use rmcp::model::{CallToolResult, ContentBlock, Resource, ResourceContents};
 use serde_json::{Map, Value, json};
-use tater_domain::{Channel, ClientInfo};
+use tater_domain::{Channel, ClientInfo, Timestamp};
 
 /// The largest file embedded in a tool answer (512 KiB; about 700 KB once base64-encoded).
 pub const EMBED_MAX_BYTES: usize = 512 * 1024;
@@ -28,8 +28,13 @@ pub enum Fetched {
         bytes: Vec<u8>,
         url: String,
     },
-    /// Larger than [`EMBED_MAX_BYTES`]: where to fetch it instead.
-    TooLarge { media_type: String, url: String },
+    /// Larger than [`EMBED_MAX_BYTES`]: a signed link to fetch it instead, and when the link
+    /// stops working.
+    TooLarge {
+        media_type: String,
+        url: String,
+        expires_at: Timestamp,
+    },
     /// The route refused: its problem document (`error` holds the machine code).
     Refused(Value),
 }
@@ -64,7 +69,8 @@ pub fn file_schema() -> Map<String, Value> {
                 "mimeType": { "type": "string" },
                 "size": { "type": ["integer", "null"], "description": "bytes, when embedded" },
                 "embedded": { "type": "boolean", "description": "whether the file is in this answer (an embedded resource) or only linked" },
-                "uri": { "type": "string", "description": "the REST URL of the same file (send the same credential)" },
+                "uri": { "type": "string", "description": "embedded: the REST URL of the same file (send the same credential); linked: a download link that needs no credential until expiresAt" },
+                "expiresAt": { "type": ["string", "null"], "format": "date-time", "description": "when a download link stops working (ask for the file again after)" },
             },
         } },
     });
@@ -103,9 +109,13 @@ pub fn answer(fetched: Fetched) -> CallToolResult {
             result.content.push(ContentBlock::resource(contents));
             result
         }
-        Fetched::TooLarge { media_type, url } => {
+        Fetched::TooLarge {
+            media_type,
+            url,
+            expires_at,
+        } => {
             let info = json!({ "file": { "name": null, "mimeType": media_type, "size": null,
-                "embedded": false, "uri": url } });
+                "embedded": false, "uri": url, "expiresAt": expires_at } });
             let mut link = Resource::new(url, "export");
             link.mime_type = Some(media_type);
             let mut result = CallToolResult::structured(info);

@@ -114,6 +114,12 @@ pub struct ViaMcp {
     pub client: Option<tater_domain::ClientInfo>,
 }
 
+/// Put on a request the server dispatches in-process after authenticating it another way (a
+/// redeemed download link): the route acts as this caller and reads no credential headers.
+/// An extension, so no outside request can carry it.
+#[derive(Clone)]
+pub struct PreAuthenticated(pub Actor);
+
 /// An authenticated caller acting in one organization.
 pub struct AuthActor(pub Actor);
 
@@ -121,9 +127,14 @@ impl FromRequestParts<AppState> for AuthActor {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
-        let credential = credential(&parts.headers)?;
-        let org_header = header_str(&parts.headers, ORG_HEADER)?;
-        let mut actor = state.service.authenticate(credential, org_header).await?;
+        let mut actor = match parts.extensions.get::<PreAuthenticated>() {
+            Some(PreAuthenticated(actor)) => actor.clone(),
+            None => {
+                let credential = credential(&parts.headers)?;
+                let org_header = header_str(&parts.headers, ORG_HEADER)?;
+                state.service.authenticate(credential, org_header).await?
+            }
+        };
         if let Some(via) = parts.extensions.get::<ViaMcp>() {
             actor = actor.through(via.channel).with_client(via.client.clone());
         }

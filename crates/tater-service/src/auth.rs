@@ -129,6 +129,8 @@ pub(crate) struct AuthKeys {
     entra: Option<EntraVerifier>,
     /// Keys the hashes of emailed identity codes (`identity_verification.rs`).
     pub(crate) code_secret: Vec<u8>,
+    /// Sign download links (`download_links.rs`).
+    pub(crate) links: crate::download_links::LinkKeys,
 }
 
 impl AuthKeys {
@@ -150,6 +152,7 @@ impl AuthKeys {
             ttl_secs: config.session_ttl_secs,
             dummy_hash: hash_password(&crate::generate_api_key())?,
             code_secret: config.jwt_secret.clone(),
+            links: crate::download_links::LinkKeys::derive(&config.jwt_secret)?,
             entra: config
                 .entra
                 .clone()
@@ -222,6 +225,30 @@ impl Identity {
 
     pub fn memberships(&self) -> &[Membership] {
         &self.memberships
+    }
+
+    /// Whom a download link acts as (`download_links.rs`): the link's person in its one
+    /// organization, through its key when it was made with one. Reads only, so the key's
+    /// identity step is not counted.
+    pub(crate) fn for_link(
+        user: User,
+        memberships: Vec<Membership>,
+        org: OrgId,
+        key: Option<ApiKey>,
+    ) -> Self {
+        Self {
+            channel: if key.is_some() {
+                Channel::Api
+            } else {
+                Channel::Web
+            },
+            user,
+            memberships,
+            bound_org: Some(org),
+            key,
+            key_verified: false,
+            client: None,
+        }
     }
 
     /// The API key the credential was, when it was one.

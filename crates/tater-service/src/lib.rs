@@ -12,6 +12,7 @@ mod clock;
 mod config_docs;
 mod controls;
 mod data_export;
+mod download_links;
 mod endpoints;
 mod entra;
 mod error;
@@ -57,6 +58,7 @@ pub use controls::{
     Provenance,
 };
 pub use data_export::OrgArchive;
+pub use download_links::{DownloadLink, LINK_TTL_SECS, Redeemed};
 pub use endpoints::{
     CreatedEnrollmentToken, EndpointDetail, EndpointView, EnrollRequest, Enrolled,
     EnrollmentTokenView, TokenStatus, endpoint_view,

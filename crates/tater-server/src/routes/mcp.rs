@@ -15,12 +15,13 @@ use tater_mcp::SessionOwners;
 
 use crate::api_doc::{ApiRouter, Op};
 use crate::error::Problem;
-use crate::extract::{API_KEY_HEADER, ORG_HEADER, ViaMcp, resolve_caller};
+use crate::extract::{API_KEY_HEADER, ORG_HEADER, PreAuthenticated, ViaMcp, resolve_caller};
 use crate::rate_limit::{Category, TenantBucket};
 use crate::state::AppState;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
+use tater_domain::Timestamp;
 use tater_mcp::Fetched;
 use tater_service::use_cases::RateClass;
 use tater_service::use_cases::invoke::to_pairs;
@@ -44,6 +45,23 @@ struct ProtectedResource {
 pub fn routes(mut api: ApiRouter) -> ApiRouter {
     let doc = api.schema_of::<ProtectedResource>();
     api.route(
+        Op::get("/api/downloads", "download_file")
+            .summary("A file an MCP tool answered with a link (no credential: the link is one, for 5 minutes)")
+            .outside_registry()
+            .tag("mcp")
+            .query(
+                "token",
+                json!({ "type": "string", "maxLength": MAX_TOKEN_LEN }),
+                "the signed token from the tool answer's link",
+            )
+            .ok_content(
+                "application/octet-stream",
+                json!({ "type": "string", "format": "binary" }),
+            )
+            .problem(401, "The link is not valid, has expired, or its caller may no longer fetch it"),
+        get(download),
+    )
+    .route(
         Op::get(
             "/.well-known/oauth-protected-resource",
             "oauth_protected_resource",
@@ -54,6 +72,58 @@ pub fn routes(mut api: ApiRouter) -> ApiRouter {
         .ok(200, "The metadata", Some(doc)),
         get(protected_resource),
     )
+}
+
+/// Longer than any link Tater signs (a path with its query, a client name, ids).
+const MAX_TOKEN_LEN: usize = 4096;
+
+/// Fetches the file a download link names, as the caller who asked for it (loaded again now),
+/// through the file's own route. The token rides in the query string, which the request log
+/// leaves out.
+async fn download(
+    State(s): State<AppState>,
+    files: Option<axum::Extension<Arc<FileRoutes>>>,
+    bucket: Option<axum::Extension<TenantBucket>>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let token = query.as_deref().and_then(query_token).unwrap_or_default();
+    if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+        return Problem::from(tater_service::ServiceError::Unauthorized(
+            "send the token of a download link",
+        ))
+        .into_response();
+    }
+    let (Some(axum::Extension(files)), redeemed) = (files, s.service.redeem_download(&token).await)
+    else {
+        return Problem::not_found().into_response();
+    };
+    let redeemed = match redeemed {
+        Ok(r) => r,
+        Err(e) => return Problem::from(e).into_response(),
+    };
+    let mut req = Request::new(axum::body::Body::empty());
+    match redeemed.path.parse() {
+        Ok(u) => *req.uri_mut() = u,
+        Err(_) => return Problem::not_found().into_response(),
+    }
+    if let Some(axum::Extension(bucket)) = bucket {
+        req.extensions_mut().insert(bucket);
+    }
+    req.extensions_mut().insert(ViaMcp {
+        channel: redeemed.actor.channel(),
+        client: redeemed.actor.client().cloned(),
+    });
+    req.extensions_mut()
+        .insert(PreAuthenticated(redeemed.actor));
+    let Ok(res) = files.router.clone().oneshot(req).await;
+    res
+}
+
+/// The `token` of a query string.
+fn query_token(query: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
 }
 
 /// What the `/mcp` layer needs: the application, who opened which MCP session, and the
@@ -89,13 +159,13 @@ impl FileRoutes {
 pub fn endpoint(
     state: AppState,
     config: &tater_mcp::McpConfig,
-    files: FileRoutes,
+    files: Arc<FileRoutes>,
 ) -> Router<AppState> {
     let (mcp, owners) = tater_mcp::service(state.service.clone(), config);
     let gate = Gate {
         app: state,
         owners,
-        files: Arc::new(files),
+        files,
     };
     Router::new()
         .nest_service("/mcp", mcp)
@@ -153,11 +223,16 @@ async fn authenticate(State(gate): State<Gate>, mut req: Request, next: Next) ->
                 return Problem::not_found().into_response();
             }
             let closing = req.method() == Method::DELETE;
+            let signer = LinkSigner {
+                service: s.service.clone(),
+                identity: caller.identity.clone(),
+                actor: caller.actor.clone(),
+            };
             req.extensions_mut().insert(caller);
             if let Some(bucket) = bucket {
                 req.extensions_mut().insert(tool_limits(bucket));
             }
-            let fetcher = file_fetcher(gate.files.clone(), &headers, base_url(s, &headers));
+            let fetcher = file_fetcher(gate.files.clone(), &headers, base_url(s, &headers), signer);
             req.extensions_mut().insert(fetcher);
             let res = next.run(req).await;
             match (&session, res.headers().get(SESSION_HEADER)) {
@@ -207,11 +282,39 @@ fn tool_limits(bucket: TenantBucket) -> tater_mcp::ToolLimits {
     }))
 }
 
+/// Signs download links for files too large to embed, as the caller of this request.
+#[derive(Clone)]
+struct LinkSigner {
+    service: tater_service::Service,
+    identity: tater_service::Identity,
+    actor: tater_domain::Actor,
+}
+
+impl LinkSigner {
+    /// A link to `path` (with its query), audited through the channel of the tool call.
+    fn link(&self, base: &str, path: &str, via: &ViaMcp) -> Result<(String, Timestamp), Value> {
+        let actor = self
+            .actor
+            .clone()
+            .through(via.channel)
+            .with_client(via.client.clone());
+        let link = self
+            .service
+            .sign_download(&self.identity, &actor, path)
+            .map_err(|e| Problem::from(e).body(None))?;
+        let token = form_urlencoded::Serializer::new(String::new())
+            .append_pair("token", &link.token)
+            .finish();
+        Ok((format!("{base}/api/downloads?{token}"), link.expires_at))
+    }
+}
+
 /// Fetches a file tool's file through its REST route, as the caller of this request.
 fn file_fetcher(
     files: Arc<FileRoutes>,
     headers: &HeaderMap,
     base: String,
+    signer: LinkSigner,
 ) -> tater_mcp::FileFetcher {
     // Only what authenticates and picks the organization goes along.
     let mut credentials = HeaderMap::new();
@@ -224,9 +327,10 @@ fn file_fetcher(
         let files = files.clone();
         let credentials = credentials.clone();
         let base = base.clone();
+        let signer = signer.clone();
         Box::pin(async move {
             let via = ViaMcp { channel, client };
-            fetch(&files, credentials, &base, &name, input, via).await
+            fetch(&files, credentials, &base, &name, input, via, &signer).await
         })
     }))
 }
@@ -238,6 +342,7 @@ async fn fetch(
     name: &str,
     mut input: Map<String, Value>,
     via: ViaMcp,
+    signer: &LinkSigner,
 ) -> Fetched {
     let refused = |e: tater_service::ServiceError| Fetched::Refused(Problem::from(e).body(None));
     let Some(template) = files.paths.get(name) else {
@@ -282,7 +387,7 @@ async fn fetch(
         }
     }
     *req.headers_mut() = credentials;
-    req.extensions_mut().insert(via);
+    req.extensions_mut().insert(via.clone());
     let Ok(res) = files.router.clone().oneshot(req).await;
     let status = res.status();
     let media_type = res
@@ -313,6 +418,14 @@ async fn fetch(
             bytes: bytes.to_vec(),
             url,
         },
-        Err(_) => Fetched::TooLarge { media_type, url },
+        // Too large to embed: a link that works without the credential, for a short while.
+        Err(_) => match signer.link(base, &uri, &via) {
+            Ok((url, expires_at)) => Fetched::TooLarge {
+                media_type,
+                url,
+                expires_at,
+            },
+            Err(problem) => Fetched::Refused(problem),
+        },
     }
 }

@@ -103,9 +103,11 @@ pub fn router(
             limits.request_timeout,
         ))
         .layer(CatchPanicLayer::new());
-    let files = mcp::FileRoutes::new(inner, &doc);
-    let router = router.merge(mcp::endpoint(state.clone(), mcp_config, files));
+    let files = Arc::new(mcp::FileRoutes::new(inner, &doc));
+    let router = router.merge(mcp::endpoint(state.clone(), mcp_config, files.clone()));
     Ok(router
+        // For download links, which fetch their file through the same routes.
+        .layer(axum::Extension(files))
         .fallback(|| async { Problem::from_status(StatusCode::NOT_FOUND) })
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.body_bytes))

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tater_domain::{Role, Timestamp};
-use tater_service::FixedClock;
+use tater_service::{Clock, FixedClock};
 use tater_testkit::{TestDb, both_engines};
 
 use crate::support::*;
@@ -18,6 +18,7 @@ both_engines!(
     a_viewer_neither_sees_nor_calls_write_tools,
     an_organizations_tool_policy_hides_and_refuses_tools,
     files_come_back_embedded_with_their_type_and_are_audited_as_mcp,
+    large_files_come_as_short_lived_links_that_end_with_their_caller,
     upsert_config_doc_creates_then_replaces_by_title
 );
 
@@ -591,18 +592,13 @@ async fn files_come_back_embedded_with_their_type_and_are_audited_as_mcp(db: Tes
             .unwrap()
             .ends_with("/api/poam/export?format=csv")
     );
-    // A file past the embedding cap comes as a link to its REST route: the Word SSP (the
-    // whole SP 800-53 catalog) is larger than 512 KiB.
+    // A file past the embedding cap comes as a download link that needs no credential: the
+    // Word SSP (the whole SP 800-53 catalog) is larger than 512 KiB.
     let docx = &c[1];
     assert_eq!(docx["structured"]["file"]["embedded"], false, "{docx}");
     let link = docx["resources"][0]["link"].as_str().unwrap();
-    let fetched = app
-        .client
-        .get(link)
-        .header(boss.header, &boss.value)
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(docx["structured"]["file"]["uri"], link, "{docx}");
+    let fetched = app.client.get(link).send().await.unwrap();
     assert_eq!(fetched.status(), StatusCode::OK);
     let bytes = fetched.bytes().await.unwrap();
     assert!(bytes.len() > tater_mcp::EMBED_MAX_BYTES && bytes.starts_with(b"PK"));
@@ -627,6 +623,101 @@ async fn files_come_back_embedded_with_their_type_and_are_audited_as_mcp(db: Tes
         entry["changes"]["_client"]["name"], "claude-desktop",
         "{entry}"
     );
+}
+
+/// A file too large to embed comes as a link that works without a credential, for a few
+/// minutes, for its one file, and only while its caller could still fetch the file.
+async fn large_files_come_as_short_lived_links_that_end_with_their_caller(db: TestDb) {
+    let clock = Arc::new(ShiftedClock::default());
+    let app = TestApp::spawn_with(db, clock.clone()).await;
+    let org = app.org("Links").await;
+    let boss = app.person(org, "boss@links.test", Role::OrgAdmin).await;
+    let key = app.api_key_of("boss@links.test", Some(org)).await;
+    let link = || async {
+        let answer = raw_call(&app, &key, "export_ssp", json!({ "format": "docx" }))
+            .await
+            .unwrap();
+        let file = &answer["result"]["structuredContent"]["file"];
+        assert_eq!(file["embedded"], false, "{answer}");
+        let expires = Timestamp::parse(file["expiresAt"].as_str().unwrap()).unwrap();
+        let uri = file["uri"].as_str().unwrap().to_owned();
+        assert!(uri.starts_with(&app.url("/api/downloads?token=")), "{uri}");
+        (uri, expires)
+    };
+    let fetch = |uri: String| {
+        let client = app.client.clone();
+        async move { client.get(uri).send().await.unwrap() }
+    };
+    let (first, expires) = link().await;
+    let ttl = expires.millis() - clock.now().millis();
+    assert!(
+        ttl > 0 && ttl <= tater_service::LINK_TTL_SECS * 1000,
+        "{ttl}"
+    );
+    // No credential: the link is one. The file is the Word SSP, served as an attachment.
+    let res = fetch(first.clone()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let disposition = res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(disposition.starts_with("attachment"), "{disposition}");
+    let bytes = res.bytes().await.unwrap();
+    assert!(bytes.len() > tater_mcp::EMBED_MAX_BYTES && bytes.starts_with(b"PK"));
+
+    // A changed token, no token, and credentials of the wrong kind are all refused alike.
+    let mut forged = first.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(fetch(forged).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        fetch(app.url("/api/downloads")).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let session_as_link = app.url(&format!("/api/downloads?token={}", boss.value));
+    assert_eq!(
+        fetch(session_as_link).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let token = first.split("token=").nth(1).unwrap();
+    let link_as_session = app
+        .client
+        .get(app.url("/api/ssp?format=docx"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(link_as_session.status(), StatusCode::UNAUTHORIZED);
+
+    // Past its few minutes, the link is dead.
+    clock.advance_secs(tater_service::LINK_TTL_SECS + 1);
+    assert_eq!(fetch(first).await.status(), StatusCode::UNAUTHORIZED);
+
+    // Revoking the key ends the links it made, however fresh.
+    let (second, _) = link().await;
+    assert_eq!(fetch(second.clone()).await.status(), StatusCode::OK);
+    let (_, keys) = app.get("/api/api-keys", &boss).await;
+    let id = keys["items"][0]["id"].as_str().unwrap();
+    let revoked = app
+        .status(Method::DELETE, &format!("/api/api-keys/{id}"), &boss)
+        .await;
+    assert!(revoked.is_success(), "{revoked}");
+    assert_eq!(fetch(second).await.status(), StatusCode::UNAUTHORIZED);
+
+    // A session's link ends when its person signs out everywhere.
+    let own = app.login("boss@links.test").await;
+    let answer = raw_call(&app, &own, "export_ssp", json!({ "format": "docx" }))
+        .await
+        .unwrap();
+    let third = answer["result"]["structuredContent"]["file"]["uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(fetch(third.clone()).await.status(), StatusCode::OK);
+    clock.advance_secs(1);
+    let out = app.status(Method::POST, "/api/auth/logout-all", &own).await;
+    assert!(out.is_success(), "{out}");
+    assert_eq!(fetch(third).await.status(), StatusCode::UNAUTHORIZED);
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {

@@ -22,6 +22,8 @@ fn outside_registry(path: &str) -> bool {
         || path.starts_with("/api/agent/")
         // How to sign in to the MCP endpoint: protocol metadata, not a use case.
         || path == "/.well-known/oauth-protected-resource"
+        // A download link runs the file use case it was signed for: the link is the credential.
+        || path == "/api/downloads"
 }
 
 fn properties(schema: &Value) -> BTreeSet<String> {
