@@ -102,6 +102,25 @@ pub struct IdentityCode {
     pub used_at: Option<Timestamp>,
 }
 
+/// A browser's signed-in session in the web application. Kept on the server: the browser holds
+/// only a random secret in a cookie, stored here as its SHA-256, so a copy of the database
+/// signs no one in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSession {
+    /// Lowercase hex SHA-256 of the cookie's secret.
+    pub id_hash: String,
+    pub user: UserId,
+    /// The organization the person is working in (the organization switcher), once chosen.
+    pub org: Option<OrgId>,
+    /// Sent back by every state-changing request (forms and htmx), compared in constant time.
+    pub csrf_token: String,
+    pub created_at: Timestamp,
+    /// The last request seen: past the idle timeout after it, the session is over.
+    pub last_seen_at: Timestamp,
+    /// The absolute end, however active the session.
+    pub expires_at: Timestamp,
+}
+
 /// A one-time or reusable secret that lets an agent enroll its endpoint in an organization.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnrollmentToken {

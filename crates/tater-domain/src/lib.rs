@@ -27,7 +27,7 @@ pub use email::Email;
 pub use error::{FieldError, ValidationErrors};
 pub use identity::{
     ApiKey, Endpoint, EnrollmentToken, IdentityCode, Invitation, InvitationStatus, Membership, Org,
-    User,
+    User, WebSession,
 };
 pub use ids::{
     ApiKeyId, AuditId, DestinationId, EndpointId, EnrollmentTokenId, IdentityCodeId, InvitationId,

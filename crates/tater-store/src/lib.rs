@@ -25,7 +25,7 @@ use tater_domain::{
     ApiKey, ApiKeyId, AuditAction, AuditDraft, AuditEntry, Channel, CheckStatus, Email, Endpoint,
     EndpointId, EnrollmentToken, EnrollmentTokenId, IdentityCode, IdentityCodeId, Invitation,
     InvitationId, InvitationStatus, Membership, Org, OrgId, RecordId, Role, Scan, ScanId,
-    ScanResult, TenantScope, Timestamp, User, UserId,
+    ScanResult, TenantScope, Timestamp, User, UserId, WebSession,
 };
 
 pub use error::StoreError;
@@ -38,7 +38,7 @@ pub use tater_domain::{Mode, Permit};
 pub mod tx {
     pub use crate::{
         AuditTx, EndpointsTx, JobsTx, MembersTx, RecordsTx, ScansTx, SettingsTx, SiemTx, TenantTx,
-        VerificationTx,
+        VerificationTx, WebSessionTx,
     };
 }
 
@@ -737,10 +737,30 @@ pub trait VerificationTx: Send {
     ) -> Result<()>;
 }
 
+/// The web application's sign-in sessions (part of the identity transaction: a session is a
+/// person's, across organizations).
+#[async_trait]
+pub trait WebSessionTx: Send {
+    async fn insert_web_session(&mut self, session: &WebSession) -> Result<()>;
+    /// The session whose secret hashes to `id_hash`, if any (expired ones included: the
+    /// caller judges time).
+    async fn web_session(&mut self, id_hash: &str) -> Result<Option<WebSession>>;
+    /// Records a request at `at` (the idle timeout counts from the last one).
+    async fn touch_web_session(&mut self, id_hash: &str, at: Timestamp) -> Result<()>;
+    /// Sets the organization the session works in.
+    async fn set_web_session_org(&mut self, id_hash: &str, org: OrgId) -> Result<()>;
+    /// Ends one session (sign-out).
+    async fn delete_web_session(&mut self, id_hash: &str) -> Result<()>;
+    /// Ends every session of `user` (sign out everywhere); how many there were.
+    async fn delete_web_sessions_of(&mut self, user: UserId) -> Result<u64>;
+    /// Forgets sessions whose absolute end is at or before `before`; how many.
+    async fn delete_expired_web_sessions(&mut self, before: Timestamp) -> Result<u64>;
+}
+
 /// A transaction on identity data. Each write names the organizations whose audit logs record
 /// it.
 #[async_trait]
-pub trait IdentityTx: VerificationTx + Send {
+pub trait IdentityTx: VerificationTx + WebSessionTx + Send {
     /// Stores (or replaces) an agent release and its bytes. Platform-wide data.
     async fn publish_release(&mut self, release: &AgentRelease, content: &[u8]) -> Result<()>;
     /// Every published release (without bytes).

@@ -32,6 +32,7 @@ mod scans;
 mod settings;
 mod siem;
 mod verification;
+mod web_sessions;
 
 // Row readers and helpers the capability modules share.
 use audit::*;

@@ -1,12 +1,17 @@
 use tater_domain::{
     ApiKey, ApiKeyId, AuditAction, AuditDraft, Email, Membership, Role, Timestamp, User, UserId,
+    WebSession,
 };
 use tater_store::{Mode, StoreError};
 use tater_testkit::{TestDb, both_engines};
 
 use crate::support::*;
 
-both_engines!(identity_round_trip, unique_names_and_emails);
+both_engines!(
+    identity_round_trip,
+    unique_names_and_emails,
+    web_sessions_round_trip_and_end
+);
 
 fn user(email: &str) -> User {
     let t = Timestamp::from_millis(NOW);
@@ -162,4 +167,57 @@ async fn unique_names_and_emails(db: TestDb) {
     let again = tx.insert_user(&user("x@example.com"), &[]).await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
     let _ = a;
+}
+
+async fn web_sessions_round_trip_and_end(db: TestDb) {
+    let store = open(&db).await;
+    let (a, _) = new_org(&*store, "A").await;
+    let ann = user("ann@sessions.test");
+    let bob = user("bob@sessions.test");
+    let t = Timestamp::from_millis(NOW);
+    let mut tx = store.identity(Mode::Write).await.unwrap();
+    for u in [&ann, &bob] {
+        let audit = AuditDraft::new(&system(a), AuditAction::Create, "user", u.id, t);
+        tx.insert_user(u, &[(a, audit)]).await.unwrap();
+    }
+    let session = |user: UserId, hash: &str, expires: i64| WebSession {
+        id_hash: hash.into(),
+        user,
+        org: None,
+        csrf_token: format!("csrf-{hash}"),
+        created_at: t,
+        last_seen_at: t,
+        expires_at: Timestamp::from_millis(NOW + expires),
+    };
+    let one = session(ann.id, "h1", 1_000);
+    tx.insert_web_session(&one).await.unwrap();
+    tx.insert_web_session(&session(ann.id, "h2", 5_000))
+        .await
+        .unwrap();
+    tx.insert_web_session(&session(bob.id, "h3", 5_000))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.identity(Mode::Write).await.unwrap();
+    assert_eq!(tx.web_session("h1").await.unwrap(), Some(one.clone()));
+    assert_eq!(tx.web_session("nope").await.unwrap(), None);
+    let later = Timestamp::from_millis(NOW + 10);
+    tx.touch_web_session("h1", later).await.unwrap();
+    tx.set_web_session_org("h1", a).await.unwrap();
+    let got = tx.web_session("h1").await.unwrap().unwrap();
+    assert_eq!((got.last_seen_at, got.org), (later, Some(a)));
+    // Past its absolute end a session is forgotten by the sweep; the others stay.
+    let swept = tx
+        .delete_expired_web_sessions(Timestamp::from_millis(NOW + 1_000))
+        .await
+        .unwrap();
+    assert_eq!(swept, 1);
+    assert_eq!(tx.web_session("h1").await.unwrap(), None);
+    // Sign out everywhere ends every session of the person and no one else's.
+    assert_eq!(tx.delete_web_sessions_of(ann.id).await.unwrap(), 1);
+    assert_eq!(tx.web_session("h2").await.unwrap(), None);
+    tx.delete_web_session("h3").await.unwrap();
+    assert_eq!(tx.web_session("h3").await.unwrap(), None);
+    tx.commit().await.unwrap();
 }
