@@ -38,6 +38,8 @@ pub struct AppConfig {
     pub mcp: tater_mcp::McpConfig,
     /// Email and the window of verified identities (MCP writes with API keys).
     pub verification: tater_service::VerificationConfig,
+    /// Idle and absolute ends of web application sessions.
+    pub web_sessions: tater_service::WebSessionConfig,
     /// The server's external address, when it is behind a proxy.
     pub public_url: Option<String>,
     pub rate_limits: RateLimitConfig,
@@ -75,6 +77,7 @@ impl AppConfig {
             entra: None,
             mcp: Default::default(),
             verification: Default::default(),
+            web_sessions: Default::default(),
             public_url: None,
             rate_limits: RateLimitConfig {
                 limits: crate::rate_limit::Limits {
@@ -150,6 +153,7 @@ impl App {
                 audit_keys,
                 siem: siem.clone(),
                 verification: config.verification,
+                web: config.web_sessions,
             },
         )?;
         let demo_login = match &config.demo_password_file {

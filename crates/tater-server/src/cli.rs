@@ -177,6 +177,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         entra: args.entra.config(),
         mcp: args.mcp.config(args.public_url.as_deref())?,
         verification: args.mail.verification(args.mcp.mcp_verification_hours),
+        web_sessions: tater_service::WebSessionConfig {
+            idle_secs: i64::from(args.web_idle_minutes) * 60,
+            absolute_secs: i64::from(args.session_ttl_hours) * 3600,
+        },
         public_url: args.public_url.clone(),
         rate_limits: args.rate_limits.config(),
         compliance: tater_service::ComplianceConfig {
@@ -260,6 +264,7 @@ pub async fn admin(args: AdminArgs) -> anyhow::Result<()> {
             audit_keys,
             siem: None,
             verification: Default::default(),
+            web: Default::default(),
         },
     )?;
     let op = operator();

@@ -89,6 +89,10 @@ pub struct ServeArgs {
     /// Lifetime of a session token, in hours.
     #[arg(long, env = "TATER_SESSION_TTL_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=720))]
     pub session_ttl_hours: u32,
+    /// A web application session ends after this many minutes without a request (and in any
+    /// case after `--session-ttl-hours`).
+    #[arg(long, env = "TATER_WEB_IDLE_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=720))]
+    pub web_idle_minutes: u32,
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "TATER_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,

@@ -266,6 +266,8 @@ mod tests {
             ),
         ];
         for (err, status, code) in cases {
+            // The pages answer with the same status (they read it from the error).
+            assert_eq!(err.status(), status, "{err}");
             let p = Problem::from(err);
             assert_eq!((p.status.as_u16(), p.code), (status, code));
             assert!(!p.detail.contains("SELECT"), "internal details never leak");

@@ -56,16 +56,18 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
 
 /// Gives every error response a problem+json body carrying the request id: problems from our
 /// handlers are rendered from the `Problem` they left in the extensions; plain errors from
-/// routing, timeouts or caught panics get a generic problem for their status.
+/// routing, timeouts or caught panics get a generic problem for their status. HTML error
+/// pages of the web application stay pages.
 fn render_problem(mut res: Response, request_id: &str) -> Response {
     let problem = match res.extensions_mut().remove::<Problem>() {
         Some(p) => p,
         None => {
-            let is_problem = res
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-            if res.status().as_u16() < 400 || is_problem {
+            let content_type = res.headers().get(header::CONTENT_TYPE);
+            let is_problem =
+                content_type.is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+            // The web application's own error pages are for people: left as they are.
+            let is_page = content_type.is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+            if res.status().as_u16() < 400 || is_problem || is_page {
                 return res;
             }
             Problem::from_status(res.status())

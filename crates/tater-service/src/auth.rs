@@ -227,6 +227,20 @@ impl Identity {
         &self.memberships
     }
 
+    /// A person signed in interactively (a local session token or a web session): no key,
+    /// any of their organizations.
+    pub(crate) fn interactive(user: User, memberships: Vec<Membership>) -> Self {
+        Self {
+            user,
+            memberships,
+            channel: Channel::Web,
+            bound_org: None,
+            key: None,
+            key_verified: false,
+            client: None,
+        }
+    }
+
     /// Whom a download link acts as (`download_links.rs`): the link's person in its one
     /// organization, through its key when it was made with one. Reads only, so the key's
     /// identity step is not counted.
@@ -361,6 +375,13 @@ impl Identity {
 impl Service {
     /// Email and password sign-in. Every failure gives the same answer after the same work.
     pub async fn login(&self, email: &str, password: &str) -> ServiceResult<LoginToken> {
+        let user = self.check_password(email, password).await?;
+        self.issue_token(&user)
+    }
+
+    /// The account `email` names when `password` is its password. Every failure gives the
+    /// same answer after the same work (an unknown address is checked against a dummy hash).
+    pub(crate) async fn check_password(&self, email: &str, password: &str) -> ServiceResult<User> {
         if password.len() > MAX_PASSWORD_LEN {
             return Err(ServiceError::Unauthorized(BAD_LOGIN));
         }
@@ -380,7 +401,7 @@ impl Service {
             .await
             .map_err(|e| ServiceError::Internal(e.into()))?;
         match user {
-            Some(user) if matches && user.password_hash.is_some() => self.issue_token(&user),
+            Some(user) if matches && user.password_hash.is_some() => Ok(user),
             _ => Err(ServiceError::Unauthorized(BAD_LOGIN)),
         }
     }
@@ -503,15 +524,7 @@ impl Service {
         if claims.iat_ms < user.tokens_valid_after.millis() {
             return Err(ServiceError::Unauthorized(BAD_TOKEN));
         }
-        Ok(Identity {
-            user,
-            memberships,
-            channel: Channel::Web,
-            bound_org: None,
-            key: None,
-            key_verified: false,
-            client: None,
-        })
+        Ok(Identity::interactive(user, memberships))
     }
 
     async fn identify_api_key(&self, key: &str) -> ServiceResult<Identity> {
@@ -718,6 +731,8 @@ impl Service {
         let mut tx = self.store.identity(Mode::Write).await?;
         tx.update_user(&user, &identity.account_audits(&before, &after, now))
             .await?;
+        // Browser sessions end too (they would fail the tokens_valid_after check anyway).
+        tx.delete_web_sessions_of(user.id).await?;
         tx.commit().await?;
         Ok(())
     }

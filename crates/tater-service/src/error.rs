@@ -84,6 +84,29 @@ impl ServiceError {
             ServiceError::Internal(_) => "INTERNAL",
         }
     }
+
+    /// The HTTP status every web channel answers it with (REST problems, pages).
+    pub fn status(&self) -> u16 {
+        match self {
+            ServiceError::Unauthorized(_) => 401,
+            ServiceError::Forbidden(_)
+            | ServiceError::OrgMismatch(_)
+            | ServiceError::NotAMember
+            | ServiceError::NoMembership
+            | ServiceError::ForbiddenCode(..)
+            | ServiceError::FeatureDisabled(_) => 403,
+            ServiceError::AmbiguousOrg
+            | ServiceError::BadRequest(_)
+            | ServiceError::Validation(_) => 400,
+            ServiceError::NotFound => 404,
+            ServiceError::Conflict(_)
+            | ServiceError::ConflictCode(..)
+            | ServiceError::LastOrgAdmin => 409,
+            ServiceError::TooManyCode(..) => 429,
+            ServiceError::UnavailableCode(..) => 503,
+            ServiceError::Internal(_) => 500,
+        }
+    }
 }
 
 impl From<Denied> for ServiceError {

@@ -38,6 +38,7 @@ mod ssp;
 mod status;
 mod system_profile;
 pub mod use_cases;
+mod web_sessions;
 
 use std::sync::Arc;
 
@@ -86,6 +87,7 @@ pub use siem_destinations::{
     SiemSupport, TestDelivery, destination_view,
 };
 pub use status::StatusView;
+pub use web_sessions::{NewWebSession, WebCaller, WebSessionConfig};
 
 /// Settings the use cases need; the server fills them from flags and environment.
 #[derive(Clone)]
@@ -107,6 +109,8 @@ pub struct ServiceConfig {
     pub siem: Option<SiemSupport>,
     /// Verifying API key owners by emailed code (MCP writes).
     pub verification: VerificationConfig,
+    /// How long web application sessions last.
+    pub web: WebSessionConfig,
 }
 
 /// Knobs of the compliance engine.
@@ -156,6 +160,7 @@ pub struct Service {
     mailer: Option<Arc<Mailer>>,
     /// Organizations' MCP tool policies, read recently.
     mcp_policies: Arc<mcp_policy::PolicyCache>,
+    web: WebSessionConfig,
 }
 
 impl Service {
@@ -175,6 +180,10 @@ impl Service {
             config.verification.verified_secs > 0,
             "the identity verification window must be positive"
         );
+        anyhow::ensure!(
+            config.web.idle_secs > 0 && config.web.absolute_secs >= config.web.idle_secs,
+            "web sessions need a positive idle timeout no longer than their lifetime"
+        );
         Ok(Self {
             store,
             clock,
@@ -188,6 +197,7 @@ impl Service {
             verification: Arc::new(config.verification),
             mailer,
             mcp_policies: Default::default(),
+            web: config.web,
         })
     }
 

@@ -91,7 +91,10 @@ impl Category {
             // Each tool call is counted by what it does once the tool is known (see
             // `routes/mcp.rs`); the envelope counts as general traffic.
             Some(Category::General)
-        } else if under("/api/auth") || path == "/api/agent/enroll" {
+        } else if under("/api/auth")
+            || path == "/api/agent/enroll"
+            || (path == tater_web::SIGN_IN_PATH && *method == Method::POST)
+        {
             Some(Category::Auth)
         } else if under("/api/members")
             || under("/api/api-keys")

@@ -43,10 +43,7 @@ struct HomePage<'a> {
 async fn home(State(s): State<AppState>) -> ApiResult<Html<String>> {
     let page = HomePage {
         version: env!("CARGO_PKG_VERSION"),
-        engine: match s.info.engine {
-            Engine::Sqlite => "SQLite (embedded)",
-            Engine::Postgres => "PostgreSQL",
-        },
+        engine: engine_label(s.info.engine),
         demo_email: s.info.demo_email.as_deref(),
         modules: tater_domain::modules::ALL
             .iter()
@@ -59,8 +56,19 @@ async fn home(State(s): State<AppState>) -> ApiResult<Html<String>> {
     })
 }
 
+/// The database engine as pages name it.
+pub(crate) fn engine_label(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite => "SQLite (embedded)",
+        Engine::Postgres => "PostgreSQL",
+    }
+}
+
 async fn stylesheet() -> Response {
-    let mut res = include_str!("../../assets/tater.css").into_response();
+    let Some(css) = tater_web::assets::by_name("tater.css") else {
+        return Problem::from_status(axum::http::StatusCode::NOT_FOUND).into_response();
+    };
+    let mut res = css.bytes.into_response();
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

@@ -48,6 +48,19 @@ pub struct HttpLimits {
     pub request_timeout: Duration,
 }
 
+/// The web application (`tater-web`): pages, not API operations, so outside the document.
+fn web_app(state: &AppState) -> Router {
+    tater_web::router(tater_web::Web {
+        service: state.service.clone(),
+        info: Arc::new(tater_web::WebInfo {
+            version: env!("CARGO_PKG_VERSION"),
+            engine: home::engine_label(state.info.engine),
+            demo_email: state.info.demo_email.clone(),
+            public_url: state.info.public_url.clone(),
+        }),
+    })
+}
+
 /// Every documented route, with the OpenAPI document they make.
 fn documented() -> anyhow::Result<(Router<AppState>, serde_json::Value)> {
     let mut api = ApiRouter::new();
@@ -105,11 +118,13 @@ pub fn router(
         .layer(CatchPanicLayer::new());
     let files = Arc::new(mcp::FileRoutes::new(inner, &doc));
     let router = router.merge(mcp::endpoint(state.clone(), mcp_config, files.clone()));
+    let web = web_app(&state);
     Ok(router
         // For download links, which fetch their file through the same routes.
         .layer(axum::Extension(files))
         .fallback(|| async { Problem::from_status(StatusCode::NOT_FOUND) })
         .with_state(state)
+        .merge(web)
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

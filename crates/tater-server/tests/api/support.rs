@@ -243,6 +243,21 @@ impl TestApp {
         v
     }
 
+    /// `person` (signed in as `email`) joins `org` with `role`: invited by `inviter`, an
+    /// OrgAdmin there, and accepted.
+    pub async fn join(&self, inviter: &Key, person: &Key, email: &str, org: OrgId, role: &str) {
+        let (s, v) = self
+            .send(
+                Method::POST,
+                "/api/members",
+                inviter,
+                &json!({ "email": email, "role": role }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+        self.accept_invitation(person, org).await;
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -1,0 +1,169 @@
+//! The web application in a real browser: Debian's Chromium driven by Playwright for Python
+//! (`python/browser.py`), against the real server. Without Playwright or Chromium the test
+//! says "skipped" (`.ci/run` installs both).
+//!
+//! `TATER_WRITE_SCREENSHOTS=1` keeps the screenshots under `docs/screenshots/` (the README's).
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tater_domain::Role;
+use tater_testkit::{TestDb, both_engines};
+
+use crate::support::*;
+
+both_engines!(a_person_signs_in_works_and_signs_out_in_chromium);
+
+/// Whether Playwright and Debian's Chromium are here.
+async fn browser_available() -> bool {
+    let playwright = tokio::process::Command::new("python3")
+        .args(["-c", "import playwright"])
+        .output()
+        .await
+        .is_ok_and(|o| o.status.success());
+    let chromium = std::path::Path::new("/usr/bin/chromium").exists();
+    if !(playwright && chromium) {
+        eprintln!(
+            "skipped: the browser tests need Playwright for Python (pip install playwright) and \
+             Debian's chromium (apt install chromium)"
+        );
+    }
+    playwright && chromium
+}
+
+/// Runs `python/browser.py` against the app as `email`; its observations.
+async fn drive(app: &TestApp, email: &str, shots: &std::path::Path) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/api/python/browser.py");
+    let out = tokio::process::Command::new("python3")
+        .arg(script)
+        .arg(app.url(""))
+        .arg(email)
+        .arg(TEST_PASSWORD)
+        .arg(shots)
+        .output()
+        .await
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "the browser script failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the script prints JSON")
+}
+
+fn screenshot_dir() -> (std::path::PathBuf, Option<tempfile::TempDir>) {
+    if std::env::var_os("TATER_WRITE_SCREENSHOTS").is_some() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        (dir, None)
+    } else {
+        let tmp = tempfile::tempdir().unwrap();
+        (tmp.path().to_owned(), Some(tmp))
+    }
+}
+
+/// Two endpoints' scans (each twice, for a trend line) and rated risks: a score of 45.5 (as in
+/// `compliance.rs`).
+async fn seed_posture(app: &TestApp, admin: &Key) {
+    let t = token(app, admin, false).await;
+    let scans = [
+        (
+            "web-01",
+            vec![
+                ("linux.ssh.root-login", "Fail"),
+                ("linux.accounts.uid0", "Pass"),
+                ("linux.auditd.active", "Pass"),
+                ("linux.time.sync", "Skip"),
+            ],
+        ),
+        (
+            "db-01",
+            vec![
+                ("linux.ssh.root-login", "Pass"),
+                ("linux.accounts.empty-passwords", "Fail"),
+                ("linux.firewall.active", "Manual Review"),
+                ("linux.sysctl.aslr", "Error"),
+            ],
+        ),
+    ];
+    for (host, results) in scans {
+        let (s, enrolled) = enroll(app, &t, host).await;
+        assert_eq!(s, StatusCode::CREATED, "{enrolled}");
+        let key = Key::api(enrolled["apiKey"].as_str().unwrap().to_owned());
+        for finished in ["2026-11-28T09:00:00Z", "2026-11-29T09:00:00Z"] {
+            let scan = report(&new_id(), finished, &results);
+            let (s, stored) = app
+                .send(Method::POST, "/api/agent/scans", &key, &scan)
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{stored}");
+        }
+    }
+    for n in 0..2 {
+        app.create("risks", admin, sample("risks", n)).await;
+    }
+}
+
+async fn a_person_signs_in_works_and_signs_out_in_chromium(db: TestDb) {
+    if !browser_available().await {
+        return;
+    }
+    let app = TestApp::spawn(db).await;
+    let home = app.org("Home Org").await;
+    let other = app.org("Other Org").await;
+    let boss = app.person(other, "boss@browser.test", Role::OrgAdmin).await;
+    let ann = app.person(home, "ann@browser.test", Role::Admin).await;
+    app.join(&boss, &ann, "ann@browser.test", other, "viewer")
+        .await;
+    let admin = app.member(home, "admin@browser.test", Role::Admin).await;
+    seed_posture(&app, &admin).await;
+    // What the JSON API says the dashboard must show.
+    let (_, posture) = app.get("/api/posture", &admin).await;
+    let failing: Vec<Value> = posture["failing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(10)
+        .map(|f| f["severity"].clone())
+        .collect();
+    assert!(!failing.is_empty());
+
+    let (shots, _keep) = screenshot_dir();
+    let seen = drive(&app, "ann@browser.test", &shots).await;
+    let sign_in = app.url(tater_web::SIGN_IN_PATH);
+    assert_eq!(seen["unsignedLandsOn"], sign_in.as_str(), "{seen}");
+    assert_eq!(seen["wrongPassword"]["url"], sign_in.as_str());
+    assert!(
+        seen["wrongPassword"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("do not match")
+    );
+    assert_eq!(seen["signedInOn"], app.url("/app").as_str(), "{seen}");
+    assert_eq!(seen["title"], "Dashboard · Tater");
+    // The dashboard shows the organization's own numbers.
+    assert_eq!(seen["score"], "45.5", "{seen}");
+    assert_eq!(seen["failing"], json!(failing));
+    assert_eq!(seen["heatCell"], "2", "likelihood 3, impact 4");
+    // The browser kept the session cookie as set: secure, out of script's reach.
+    assert_eq!(
+        seen["cookies"],
+        json!([{ "name": "__Host-tater_session", "secure": true, "httpOnly": true,
+                 "sameSite": "Lax", "path": "/" }])
+    );
+    assert_eq!(seen["scriptSeesCookie"], "");
+    assert_eq!(seen["postWithoutToken"], 403);
+    assert!(
+        seen["expectedRefusals"].to_string().contains("403"),
+        "{seen}"
+    );
+    assert_eq!(seen["organizations"], json!(["Home Org", "Other Org"]));
+    assert_eq!(seen["switchedTo"], "Other Org");
+    assert_eq!(seen["roleThere"], "viewer");
+    assert_eq!(seen["signedOutOn"], sign_in.as_str());
+    assert_eq!(seen["afterSignOut"], sign_in.as_str());
+    assert_eq!(seen["cookiesAfterSignOut"], json!([]));
+    // Not one console error, CSP violation or script error on any page visited.
+    assert_eq!(seen["console"], json!([]), "{seen}");
+    assert_eq!(seen["csp"], json!([]), "{seen}");
+    assert!(seen["visited"].as_array().unwrap().len() >= 4);
+    assert!(shots.join("dashboard.png").exists());
+}

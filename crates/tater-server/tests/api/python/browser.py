@@ -1,0 +1,113 @@
+"""Drives Tater's web application in Debian's Chromium through Playwright (an independent
+browser, not Tater's code), and reports what a person would see.
+
+Usage: browser.py BASE_URL EMAIL PASSWORD SCREENSHOT_DIR
+  The account belongs to two organizations. Prints one JSON object of observations; the Rust
+  test asserts on them.
+"""
+import asyncio
+import json
+import sys
+
+from playwright.async_api import async_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update"]
+
+# Collects Content-Security-Policy violations the page reports (the init script runs through
+# the DevTools protocol, outside the page's CSP).
+CSP_WATCH = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation',
+  e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
+"""
+
+
+async def main(base, email, password, shots):
+    seen = {"console": [], "csp": [], "visited": []}
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = await browser.new_context(viewport={"width": 1280, "height": 900})
+        await context.add_init_script(CSP_WATCH)
+        page = await context.new_page()
+        page.on("console", lambda m: m.type in ("error", "warning")
+                and seen["console"].append(f"{page.url}: {m.text}"))
+        page.on("pageerror", lambda e: seen["console"].append(f"{page.url}: {e}"))
+
+        async def visited():
+            seen["visited"].append(page.url)
+            seen["csp"] += await page.evaluate("window.__csp || []")
+
+        # Not signed in: the dashboard sends the browser to the sign-in page.
+        await page.goto(base + "/app")
+        seen["unsignedLandsOn"] = page.url
+        await visited()
+
+        # A wrong password keeps the browser on the form, with a message.
+        await page.fill("#email", email)
+        await page.fill("#password", "not the password")
+        await page.click("button[type=submit]")
+        await page.wait_for_load_state()
+        seen["wrongPassword"] = {
+            "url": page.url,
+            "message": await page.locator("#sign-in-error").inner_text(),
+        }
+        await visited()
+
+        # Signed in: the dashboard, and the session cookie as the browser keeps it.
+        await page.fill("#password", password)
+        await page.click("button[type=submit]")
+        await page.wait_for_load_state()
+        seen["signedInOn"] = page.url
+        seen["title"] = await page.title()
+        seen["heading"] = await page.locator("h1").inner_text()
+        seen["score"] = await page.locator(".gauge-label").text_content()
+        seen["failing"] = await page.locator("table.list tbody td:nth-child(2)").all_inner_texts()
+        seen["heatCell"] = await page.locator(
+            "table.heat tbody tr:nth-child(3) td:nth-child(5)").inner_text()
+        await visited()
+        cookies = await context.cookies()
+        seen["cookies"] = [{k: c[k] for k in ("name", "secure", "httpOnly", "sameSite", "path")}
+                           for c in cookies]
+        # Script in the page cannot read the session cookie.
+        seen["scriptSeesCookie"] = await page.evaluate("document.cookie")
+        await page.screenshot(path=f"{shots}/dashboard.png", full_page=True)
+
+        # A form post without the CSRF token, from the page itself: refused (the browser logs
+        # the refusal; it is this step's expected outcome, kept apart from the page's errors).
+        before = len(seen["console"])
+        seen["postWithoutToken"] = await page.evaluate(
+            """fetch('/app/sign-out', {method: 'POST',
+                 headers: {'content-type': 'application/x-www-form-urlencoded'}, body: ''})
+               .then(r => r.status)""")
+        await page.wait_for_timeout(100)
+        seen["expectedRefusals"] = seen["console"][before:]
+        del seen["console"][before:]
+
+        # The organization switcher.
+        options = page.locator("#org option")
+        seen["organizations"] = await options.all_inner_texts()
+        other = [t for t in seen["organizations"]
+                 if t != await page.locator("#org option:checked").inner_text()][0]
+        await page.select_option("#org", label=other)
+        await page.click("form.org button")
+        await page.wait_for_load_state()
+        seen["switchedTo"] = await page.locator("#org option:checked").inner_text()
+        seen["roleThere"] = await page.locator(".role").inner_text()
+        await visited()
+
+        # Sign out: back to the form, and the dashboard stays closed.
+        await page.click("text=Sign out")
+        await page.wait_for_load_state()
+        seen["signedOutOn"] = page.url
+        await page.goto(base + "/app")
+        seen["afterSignOut"] = page.url
+        seen["cookiesAfterSignOut"] = [c["name"] for c in await context.cookies()]
+        await visited()
+        await browser.close()
+    print(json.dumps(seen))
+
+
+if __name__ == "__main__":
+    asyncio.run(main(*sys.argv[1:5]))

@@ -1,0 +1,157 @@
+//! Sign-in sessions of the web application. The browser holds a random secret in a cookie;
+//! the server keeps the session (by the secret's SHA-256), so signing out, "sign out
+//! everywhere" and a password change end it on the server, not just in the browser.
+//!
+//! A session ends at the first of: its absolute lifetime, the idle timeout after its last
+//! request, sign-out, or its person's `tokens_valid_after` moving past its start. Every
+//! state-changing request carries the session's CSRF token, compared in constant time.
+
+use subtle::ConstantTimeEq;
+use tater_domain::{Actor, OrgId, Timestamp, WebSession};
+use tater_store::Mode;
+
+use crate::secrets::{generate_secret, hash_api_key, is_well_formed};
+use crate::{Identity, Service, ServiceError, ServiceResult};
+
+/// The shape of a session secret: `tater_web_` and 32 hex digits (128 random bits).
+const SESSION_PREFIX: &str = "tater_web_";
+const CSRF_PREFIX: &str = "csrf_";
+/// The last request is recorded at most this often (a write per request would be waste).
+const TOUCH_INTERVAL_SECS: i64 = 60;
+const SIGNED_OUT: &str = "you are not signed in, or your session has ended";
+
+/// How long web sessions last.
+#[derive(Debug, Clone, Copy)]
+pub struct WebSessionConfig {
+    /// Without a request for this long, a session is over.
+    pub idle_secs: i64,
+    /// However active, a session is over this long after sign-in.
+    pub absolute_secs: i64,
+}
+
+impl Default for WebSessionConfig {
+    fn default() -> Self {
+        Self {
+            idle_secs: 30 * 60,
+            absolute_secs: 12 * 3600,
+        }
+    }
+}
+
+/// A session just started: the secret goes into the cookie and is never shown again.
+pub struct NewWebSession {
+    pub secret: String,
+    pub expires_at: Timestamp,
+}
+
+/// A signed-in browser: who it is and its session.
+#[derive(Clone)]
+pub struct WebCaller {
+    pub identity: Identity,
+    pub session: WebSession,
+}
+
+impl WebCaller {
+    /// The person acting in the session's organization: the one chosen, while they are still
+    /// a member of it, else their first. `NoMembership` when they belong to none.
+    pub fn actor(&self) -> ServiceResult<Actor> {
+        let memberships = self.identity.memberships();
+        let chosen = self
+            .session
+            .org
+            .filter(|o| memberships.iter().any(|m| m.org == *o))
+            .or_else(|| memberships.first().map(|m| m.org))
+            .ok_or(ServiceError::NoMembership)?;
+        self.identity.actor(Some(&chosen.to_string()))
+    }
+
+    /// Whether `sent` is this session's CSRF token.
+    pub fn csrf_matches(&self, sent: &str) -> bool {
+        let expected = self.session.csrf_token.as_bytes();
+        bool::from(expected.ct_eq(sent.as_bytes()))
+    }
+}
+
+impl Service {
+    /// Email and password sign-in for the browser: a new server-side session.
+    pub async fn web_sign_in(&self, email: &str, password: &str) -> ServiceResult<NewWebSession> {
+        let user = self.check_password(email, password).await?;
+        let now = self.clock.now();
+        let secret = generate_secret(SESSION_PREFIX);
+        let session = WebSession {
+            id_hash: hash_api_key(&secret),
+            user: user.id,
+            org: None,
+            csrf_token: generate_secret(CSRF_PREFIX),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now.plus_seconds(self.web.absolute_secs),
+        };
+        let mut tx = self.store.identity(Mode::Write).await?;
+        tx.insert_web_session(&session).await?;
+        tx.commit().await?;
+        Ok(NewWebSession {
+            secret,
+            expires_at: session.expires_at,
+        })
+    }
+
+    /// The signed-in browser a cookie's secret names, if its session is still on. Every
+    /// refusal is the same 401.
+    pub async fn web_session(&self, secret: &str) -> ServiceResult<WebCaller> {
+        let signed_out = || ServiceError::Unauthorized(SIGNED_OUT);
+        if !is_well_formed(SESSION_PREFIX, secret) {
+            return Err(signed_out());
+        }
+        let id_hash = hash_api_key(secret);
+        let now = self.clock.now();
+        let mut tx = self.store.identity(Mode::Read).await?;
+        let session = tx.web_session(&id_hash).await?.ok_or_else(signed_out)?;
+        let (user, memberships) = tx
+            .user_identity(session.user)
+            .await?
+            .ok_or_else(signed_out)?;
+        tx.commit().await?;
+        let idle_end = session.last_seen_at.plus_seconds(self.web.idle_secs);
+        if session.expires_at <= now
+            || idle_end <= now
+            || session.created_at < user.tokens_valid_after
+        {
+            return Err(signed_out());
+        }
+        if session.last_seen_at.plus_seconds(TOUCH_INTERVAL_SECS) <= now {
+            let touched = async {
+                let mut tx = self.store.identity(Mode::Write).await?;
+                tx.touch_web_session(&id_hash, now).await?;
+                tx.commit().await
+            }
+            .await;
+            if let Err(e) = touched {
+                tracing::warn!(error = %e, "could not record web session activity");
+            }
+        }
+        Ok(WebCaller {
+            identity: Identity::interactive(user, memberships),
+            session,
+        })
+    }
+
+    /// Ends the session (sign-out). Ending one that is already over is not an error.
+    pub async fn web_sign_out(&self, caller: &WebCaller) -> ServiceResult<()> {
+        let mut tx = self.store.identity(Mode::Write).await?;
+        tx.delete_web_session(&caller.session.id_hash).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Switches the session to another of the person's organizations.
+    pub async fn web_choose_org(&self, caller: &WebCaller, org: OrgId) -> ServiceResult<()> {
+        if !caller.identity.memberships().iter().any(|m| m.org == org) {
+            return Err(ServiceError::NotAMember);
+        }
+        let mut tx = self.store.identity(Mode::Write).await?;
+        tx.set_web_session_org(&caller.session.id_hash, org).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

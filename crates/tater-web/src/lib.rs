@@ -1,0 +1,51 @@
+//! Tater's web application: server-rendered pages over the service layer. No SQL and no
+//! policy here — every page calls a use case as the signed-in person, so the service
+//! authorizes, scopes and audits it (`via: web`) exactly as it does a REST call.
+//!
+//! - `session.rs`: the session cookie, the signed-in extractor, the CSRF check on every post.
+//! - `pages/`: one file per area (sign-in, dashboard, …), each a handful of handlers and the
+//!   templates under `templates/` they render.
+//! - `charts.rs`: SVG drawn on the server (no script, no inline style: the CSP stays strict).
+//! - `error.rs`: what a refused or failed page shows.
+//! - `assets.rs`: the stylesheet and icons, under content-hashed names.
+
+pub mod assets;
+mod charts;
+mod error;
+mod pages;
+mod session;
+
+use axum::Router;
+use tater_service::Service;
+
+pub use session::SESSION_COOKIE;
+
+/// Where the application lives: pages under `/app`, the sign-in page among them.
+pub const APP_PATH: &str = "/app";
+/// The sign-in page (and form target).
+pub const SIGN_IN_PATH: &str = "/app/sign-in";
+
+/// What the pages need besides the service.
+#[derive(Clone)]
+pub struct WebInfo {
+    pub version: &'static str,
+    /// The database engine, as the start page names it.
+    pub engine: &'static str,
+    /// The demo account's address, when the demo organization is loaded.
+    pub demo_email: Option<String>,
+    /// The server's external address (`--public-url`), when set.
+    pub public_url: Option<String>,
+}
+
+/// The state of every page handler.
+#[derive(Clone)]
+pub struct Web {
+    pub service: Service,
+    pub info: std::sync::Arc<WebInfo>,
+}
+
+/// The application's routes, ready to merge into the server's router (which adds the body
+/// limit, time-out, rate limits and security headers every response gets).
+pub fn router(web: Web) -> Router {
+    pages::routes().with_state(web)
+}

@@ -1,0 +1,122 @@
+//! The dashboard: posture score and totals, its trend, failing controls by severity, stale
+//! endpoints and the risk heat map.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use tater_service::use_cases::TrendQuery;
+use tater_service::{FailingControl, PostureTotals};
+
+use super::Layout;
+use crate::Web;
+use crate::charts::{Bar, Gauge, trend_points};
+use crate::error::PageResult;
+use crate::session::Signed;
+
+/// Failing controls listed by name (the rest are counted).
+const FAILING_SHOWN: usize = 10;
+/// Scans on the trend line at most.
+const TREND_POINTS: u32 = 200;
+const TREND_WIDTH: f64 = 600.0;
+const TREND_HEIGHT: f64 = 120.0;
+const SEVERITIES: [&str; 4] = ["Critical", "High", "Medium", "Low"];
+
+#[derive(Template, WebTemplate)]
+#[template(path = "dashboard.html")]
+pub struct DashboardPage {
+    layout: Layout,
+    gauge: Gauge,
+    formula: &'static str,
+    totals: PostureTotals,
+    endpoints: tater_service::EndpointCounts,
+    frameworks: Vec<Bar>,
+    by_severity: Vec<(&'static str, usize)>,
+    failing: Vec<FailingControl>,
+    failing_more: usize,
+    trend: String,
+    trend_count: usize,
+    /// `heat[likelihood 5..1][impact 1..5]`: count and its intensity class.
+    heat: Vec<(u8, Vec<(i64, &'static str)>)>,
+    unscored_risks: i64,
+}
+
+pub async fn page(State(web): State<Web>, signed: Signed) -> PageResult<DashboardPage> {
+    let layout = Layout::new(&web, &signed, "Dashboard", "dashboard").await?;
+    let service = &web.service;
+    let posture = service.posture(&signed.actor).await?;
+    let query = TrendQuery {
+        from: None,
+        to: None,
+        limit: Some(TREND_POINTS),
+    };
+    let trend = service.posture_trend(&signed.actor, &query).await?;
+    let heat_map = service.risk_heat_map(&signed.actor, false).await?;
+
+    // Raw pass rate per scan, oldest first (the API lists newest first).
+    let rates: Vec<f64> = trend
+        .points
+        .iter()
+        .rev()
+        .filter_map(|p| {
+            let c = &p.counts;
+            let counted = c.pass + c.fail + c.manual_review + c.error;
+            (counted > 0).then(|| 100.0 * c.pass as f64 / counted as f64)
+        })
+        .collect();
+    let frameworks = posture
+        .by_framework
+        .iter()
+        .map(|f| Bar::new(f.title.clone(), f.summary.score, 100.0))
+        .collect();
+    let by_severity = SEVERITIES
+        .iter()
+        .map(|s| {
+            let n = posture
+                .failing
+                .iter()
+                .filter(|f| f.severity.as_str() == *s)
+                .count();
+            (*s, n)
+        })
+        .collect();
+    let failing_more = posture.failing.len().saturating_sub(FAILING_SHOWN);
+    let mut failing = posture.failing;
+    failing.truncate(FAILING_SHOWN);
+    let most = heat_map.cells.iter().flatten().copied().max().unwrap_or(0);
+    let heat = (1..=5u8)
+        .rev()
+        .map(|likelihood| {
+            let row = heat_map.cells[usize::from(likelihood) - 1]
+                .iter()
+                .map(|&n| (n, intensity(n, most)))
+                .collect();
+            (likelihood, row)
+        })
+        .collect();
+    Ok(DashboardPage {
+        layout,
+        gauge: Gauge::new(posture.score),
+        formula: posture.score_formula,
+        totals: posture.totals,
+        endpoints: posture.endpoints,
+        frameworks,
+        by_severity,
+        failing,
+        failing_more,
+        trend_count: rates.len(),
+        trend: trend_points(&rates, TREND_WIDTH, TREND_HEIGHT),
+        heat,
+        unscored_risks: heat_map.unscored,
+    })
+}
+
+/// The colour class of a heat map cell: none, or one of four steps of the busiest cell.
+fn intensity(n: i64, most: i64) -> &'static str {
+    match (n, most) {
+        (0, _) | (_, 0) => "h0",
+        _ if n * 4 <= most => "h1",
+        _ if n * 2 <= most => "h2",
+        _ if n * 4 <= most * 3 => "h3",
+        _ => "h4",
+    }
+}

@@ -1,0 +1,172 @@
+//! Signing in and out, and choosing the organization to work in.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::error::{PageError, PageResult};
+use crate::session::{Posted, SESSION_COOKIE, cleared_cookie, cookie, same_origin, session_cookie};
+use crate::{APP_PATH, SIGN_IN_PATH, Web};
+
+const FORM_MAX_BYTES: usize = 8 * 1024;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "sign_in.html")]
+struct SignInPage {
+    version: &'static str,
+    engine: &'static str,
+    demo_email: Option<String>,
+    email: String,
+    error: Option<String>,
+    /// Reached over plain HTTP from another machine: the browser will not keep the cookie.
+    needs_tls: bool,
+}
+
+impl SignInPage {
+    fn new(web: &Web, headers: &HeaderMap, email: String, error: Option<String>) -> Self {
+        Self {
+            version: web.info.version,
+            engine: web.info.engine,
+            demo_email: web.info.demo_email.clone(),
+            email,
+            error,
+            needs_tls: needs_tls(web, headers),
+        }
+    }
+}
+
+/// Browsers keep `Secure` cookies only over HTTPS or on loopback. Tater serves plain HTTP
+/// (TLS belongs in front of it), so a page reached by another address over HTTP cannot sign
+/// in — unless `--public-url` says HTTPS is in front.
+fn needs_tls(web: &Web, headers: &HeaderMap) -> bool {
+    if web
+        .info
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"))
+    {
+        return false;
+    }
+    let forwarded_https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let loopback = name == "localhost"
+        || name.ends_with(".localhost")
+        || name == "[::1]"
+        || name
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !(loopback || forwarded_https)
+}
+
+/// The sign-in page (a signed-in browser goes straight to the dashboard).
+pub async fn form(State(web): State<Web>, headers: HeaderMap) -> Response {
+    if let Some(secret) = cookie(&headers, SESSION_COOKIE)
+        && web.service.web_session(secret).await.is_ok()
+    {
+        return Redirect::to(APP_PATH).into_response();
+    }
+    SignInPage::new(&web, &headers, String::new(), None).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct Credentials {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Checks the email and password; on success starts a session and goes to the dashboard.
+pub async fn submit(State(web): State<Web>, req: Request) -> PageResult<Response> {
+    let (parts, body) = req.into_parts();
+    // Login CSRF: only this origin's own sign-in form may sign a browser in.
+    same_origin(&parts.headers, &web)?;
+    let bytes = axum::body::to_bytes(body, FORM_MAX_BYTES)
+        .await
+        .map_err(|_| PageError::bad_request("The form is larger than this server accepts."))?;
+    let sent: Credentials = serde_html_form::from_bytes(&bytes)
+        .map_err(|_| PageError::bad_request("Send an email address and a password."))?;
+    match web
+        .service
+        .web_sign_in(sent.email.trim(), &sent.password)
+        .await
+    {
+        Ok(session) => {
+            let mut res = Redirect::to(APP_PATH).into_response();
+            if let Some(cookie) = session_cookie(&session.secret) {
+                res.headers_mut().insert(header::SET_COOKIE, cookie);
+            }
+            Ok(res)
+        }
+        Err(tater_service::ServiceError::Unauthorized(_)) => {
+            let page = SignInPage::new(
+                &web,
+                &parts.headers,
+                sent.email,
+                Some("That email address and password do not match an account.".into()),
+            );
+            // The form again with its message, as an ordinary page: a person mistyped.
+            Ok(page.into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A form with nothing but its CSRF token.
+#[derive(Deserialize)]
+pub struct Empty {}
+
+fn signed_out() -> Response {
+    let mut res = Redirect::to(SIGN_IN_PATH).into_response();
+    res.headers_mut()
+        .insert(header::SET_COOKIE, cleared_cookie());
+    res
+}
+
+/// Ends this browser's session.
+pub async fn sign_out(State(web): State<Web>, posted: Posted<Empty>) -> PageResult<Response> {
+    web.service.web_sign_out(&posted.signed.caller).await?;
+    Ok(signed_out())
+}
+
+/// Ends every session and token of the person, everywhere.
+pub async fn sign_out_everywhere(
+    State(web): State<Web>,
+    posted: Posted<Empty>,
+) -> PageResult<Response> {
+    web.service
+        .logout_everywhere(&posted.signed.caller.identity)
+        .await?;
+    Ok(signed_out())
+}
+
+#[derive(Deserialize)]
+pub struct OrgForm {
+    org: String,
+}
+
+/// Switches to another of the person's organizations.
+pub async fn choose_org(State(web): State<Web>, posted: Posted<OrgForm>) -> PageResult<Redirect> {
+    let org = posted
+        .form
+        .org
+        .parse()
+        .map_err(|_| PageError::bad_request("Choose one of your organizations."))?;
+    web.service
+        .web_choose_org(&posted.signed.caller, org)
+        .await?;
+    Ok(Redirect::to(APP_PATH))
+}

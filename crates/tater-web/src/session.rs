@@ -1,0 +1,132 @@
+//! The session cookie, the signed-in extractor and the checks on every posted form.
+//!
+//! The cookie holds only a random secret (`__Host-` prefix: Secure, `Path=/`, no `Domain`;
+//! HttpOnly; SameSite=Lax); the session itself is on the server. A post must come from this
+//! origin (`Sec-Fetch-Site`/`Origin`, when the browser sends them) and carry the session's
+//! CSRF token as `_csrf`, compared in constant time.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tater_domain::Actor;
+use tater_service::WebCaller;
+
+use crate::Web;
+use crate::error::PageError;
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "__Host-tater_session";
+/// The largest form a page posts (the server's body limit is larger, for the API).
+const FORM_MAX_BYTES: usize = 64 * 1024;
+const STALE_FORM: &str =
+    "This form's security token is missing or out of date. Reload the page and try again.";
+
+/// A cookie's value from the request's `Cookie` headers.
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The `Set-Cookie` value that keeps `secret` for the browser session.
+pub(crate) fn session_cookie(secret: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={secret}; Path=/; Secure; HttpOnly; SameSite=Lax"
+    ))
+    .ok()
+}
+
+/// The `Set-Cookie` value that makes the browser forget the session.
+pub(crate) fn cleared_cookie() -> HeaderValue {
+    HeaderValue::from_static(
+        "__Host-tater_session=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0",
+    )
+}
+
+/// A signed-in person and the organization they work in.
+pub struct Signed {
+    pub caller: WebCaller,
+    pub actor: Actor,
+}
+
+impl FromRequestParts<Web> for Signed {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, web: &Web) -> Result<Self, PageError> {
+        let secret = cookie(&parts.headers, SESSION_COOKIE).ok_or(PageError::SignIn)?;
+        let caller = web.service.web_session(secret).await?;
+        let actor = caller.actor()?;
+        Ok(Self { caller, actor })
+    }
+}
+
+/// Refuses a post another site made. Browsers say where a request comes from in
+/// `Sec-Fetch-Site`; one too old to send it is judged by `Origin` (sent as `null` under
+/// Tater's `no-referrer` policy, so only a named origin is compared). The CSRF token is
+/// checked besides, for every signed-in post.
+pub(crate) fn same_origin(headers: &HeaderMap, web: &Web) -> Result<(), PageError> {
+    let refused = || PageError::forbidden("This form was sent from another site.");
+    let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let sites = headers.get_all("sec-fetch-site");
+    if sites.iter().next().is_some() {
+        // Every value must say so: a request naming two sites is not from this one.
+        let ours = sites
+            .iter()
+            .all(|v| matches!(v.to_str(), Ok("same-origin" | "none")));
+        return if ours { Ok(()) } else { Err(refused()) };
+    }
+    if let Some(origin) = text(header::ORIGIN).filter(|o| *o != "null") {
+        let authority = origin.split_once("://").map(|(_, a)| a).unwrap_or(origin);
+        let host = text(header::HOST).unwrap_or_default();
+        let public = web
+            .info
+            .public_url
+            .as_deref()
+            .map(|u| u.trim_end_matches('/'));
+        if authority != host && Some(origin) != public {
+            return Err(refused());
+        }
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct CsrfField {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+}
+
+/// A form posted from a signed-in page: same origin, the session's CSRF token, then the
+/// fields as `T`.
+pub struct Posted<T> {
+    pub signed: Signed,
+    pub form: T,
+}
+
+impl<T: DeserializeOwned> FromRequest<Web> for Posted<T> {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, web: &Web) -> Result<Self, PageError> {
+        let (mut parts, body) = req.into_parts();
+        same_origin(&parts.headers, web)?;
+        let signed = Signed::from_request_parts(&mut parts, web).await?;
+        let bytes = axum::body::to_bytes(body, FORM_MAX_BYTES)
+            .await
+            .map_err(|_| PageError::bad_request("The form is larger than this server accepts."))?;
+        let sent: CsrfField =
+            serde_html_form::from_bytes(&bytes).map_err(|_| PageError::forbidden(STALE_FORM))?;
+        if !signed.caller.csrf_matches(&sent.csrf) {
+            return Err(PageError::forbidden(STALE_FORM));
+        }
+        let form = serde_html_form::from_bytes(&bytes)
+            .map_err(|e| PageError::bad_request(&format!("The form is not complete: {e}.")))?;
+        Ok(Self { signed, form })
+    }
+}
