@@ -12,10 +12,18 @@
 pub mod assets;
 mod charts;
 mod error;
+mod form;
 mod pages;
 mod session;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
 use axum::Router;
+use axum::http::Extensions;
+use axum::response::Response;
+use tater_domain::Actor;
 use tater_service::Service;
 
 pub use session::SESSION_COOKIE;
@@ -37,11 +45,25 @@ pub struct WebInfo {
     pub public_url: Option<String>,
 }
 
+/// Serves a file a REST route makes (`GET` path with its query) as `Actor`, given the page
+/// request's extensions (its rate-limit bucket): downloads run the same route as the API.
+#[derive(Clone)]
+#[allow(clippy::type_complexity)]
+pub struct FileDispatch(
+    pub  Arc<
+        dyn Fn(Actor, String, Extensions) -> Pin<Box<dyn Future<Output = Response> + Send>>
+            + Send
+            + Sync,
+    >,
+);
+
 /// The state of every page handler.
 #[derive(Clone)]
 pub struct Web {
     pub service: Service,
-    pub info: std::sync::Arc<WebInfo>,
+    pub info: Arc<WebInfo>,
+    /// Downloads (exports); `None` offers none.
+    pub files: Option<FileDispatch>,
 }
 
 /// The application's routes, ready to merge into the server's router (which adds the body

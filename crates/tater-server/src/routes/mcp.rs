@@ -101,22 +101,14 @@ async fn download(
         Ok(r) => r,
         Err(e) => return Problem::from(e).into_response(),
     };
-    let mut req = Request::new(axum::body::Body::empty());
-    match redeemed.path.parse() {
-        Ok(u) => *req.uri_mut() = u,
-        Err(_) => return Problem::not_found().into_response(),
-    }
-    if let Some(axum::Extension(bucket)) = bucket {
-        req.extensions_mut().insert(bucket);
-    }
-    req.extensions_mut().insert(ViaMcp {
+    let via = ViaMcp {
         channel: redeemed.actor.channel(),
         client: redeemed.actor.client().cloned(),
-    });
-    req.extensions_mut()
-        .insert(PreAuthenticated(redeemed.actor));
-    let Ok(res) = files.router.clone().oneshot(req).await;
-    res
+    };
+    let bucket = bucket.map(|axum::Extension(b)| b);
+    files
+        .serve_as(redeemed.actor, &redeemed.path, bucket, Some(via))
+        .await
 }
 
 /// The `token` of a query string.
@@ -152,6 +144,33 @@ impl FileRoutes {
             }
         }
         Self { router, paths }
+    }
+}
+
+impl FileRoutes {
+    /// `GET path` (with its query) through the documented routes as `actor`, authenticated
+    /// already (a redeemed download link, a web session), counted in `bucket`.
+    pub async fn serve_as(
+        &self,
+        actor: tater_domain::Actor,
+        path: &str,
+        bucket: Option<TenantBucket>,
+        via: Option<ViaMcp>,
+    ) -> Response {
+        let mut req = Request::new(axum::body::Body::empty());
+        match path.parse() {
+            Ok(u) => *req.uri_mut() = u,
+            Err(_) => return Problem::not_found().into_response(),
+        }
+        if let Some(bucket) = bucket {
+            req.extensions_mut().insert(bucket);
+        }
+        if let Some(via) = via {
+            req.extensions_mut().insert(via);
+        }
+        req.extensions_mut().insert(PreAuthenticated(actor));
+        let Ok(res) = self.router.clone().oneshot(req).await;
+        res
     }
 }
 

@@ -49,8 +49,17 @@ pub struct HttpLimits {
 }
 
 /// The web application (`tater-web`): pages, not API operations, so outside the document.
-fn web_app(state: &AppState) -> Router {
+fn web_app(state: &AppState, files: Arc<mcp::FileRoutes>) -> Router {
+    // Downloads run the REST export routes as the session's person.
+    let dispatch = tater_web::FileDispatch(Arc::new(move |actor, path, extensions| {
+        let files = files.clone();
+        Box::pin(async move {
+            let bucket = extensions.get::<crate::rate_limit::TenantBucket>().cloned();
+            files.serve_as(actor, &path, bucket, None).await
+        })
+    }));
     tater_web::router(tater_web::Web {
+        files: Some(dispatch),
         service: state.service.clone(),
         info: Arc::new(tater_web::WebInfo {
             version: env!("CARGO_PKG_VERSION"),
@@ -118,7 +127,7 @@ pub fn router(
         .layer(CatchPanicLayer::new());
     let files = Arc::new(mcp::FileRoutes::new(inner, &doc));
     let router = router.merge(mcp::endpoint(state.clone(), mcp_config, files.clone()));
-    let web = web_app(&state);
+    let web = web_app(&state, files.clone());
     Ok(router
         // For download links, which fetch their file through the same routes.
         .layer(axum::Extension(files))

@@ -155,6 +155,31 @@ async fn a_person_signs_in_works_and_signs_out_in_chromium(db: TestDb) {
         seen["expectedRefusals"].to_string().contains("403"),
         "{seen}"
     );
+    // The POA&M item made from its form, found by filter, downloaded, and in the log.
+    let created = &seen["created"];
+    assert_eq!(created["title"], "Rotate the VPN certificates", "{seen}");
+    assert_eq!(created["milestones"], 2);
+    let id = created["url"].as_str().unwrap().rsplit('/').next().unwrap();
+    let (_, stored) = app.get(&format!("/api/poam/{id}"), &admin).await;
+    assert_eq!(stored["controls"], json!(["sc-12", "ia-5"]));
+    assert_eq!(stored["milestones"][1]["status"], "In Progress");
+    assert_eq!(seen["filtered"], json!(["Rotate the VPN certificates"]));
+    let csv = seen["csv"].as_str().unwrap();
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    assert!(csv.contains("Rotate the VPN certificates"));
+    assert!(seen["csvName"].as_str().unwrap().ends_with(".csv"));
+    let activity = seen["activity"].to_string();
+    assert!(
+        activity.contains("poam") && activity.contains("web"),
+        "{activity}"
+    );
+    assert!(!activity.contains("\tapi\t"), "{activity}");
+    assert!(
+        seen["verdict"]
+            .as_str()
+            .unwrap()
+            .contains("The log verifies")
+    );
     assert_eq!(seen["organizations"], json!(["Home Org", "Other Org"]));
     assert_eq!(seen["switchedTo"], "Other Org");
     assert_eq!(seen["roleThere"], "viewer");

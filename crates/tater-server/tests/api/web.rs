@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
 use tater_domain::Role;
 use tater_testkit::{TestDb, both_engines};
 
@@ -14,7 +15,13 @@ both_engines!(
     signing_in_sets_a_host_only_secure_cookie_and_opens_the_dashboard,
     a_session_ends_at_sign_out_idle_time_its_lifetime_and_sign_out_everywhere,
     posts_need_the_sessions_csrf_token_and_this_origin,
-    the_organization_switcher_offers_only_the_persons_organizations
+    the_organization_switcher_offers_only_the_persons_organizations,
+    every_module_has_pages_from_its_declaration_alone,
+    a_form_with_errors_keeps_what_was_typed_and_saves_nothing,
+    a_viewer_is_offered_no_changes_and_a_forged_post_is_refused,
+    filters_paging_and_downloads_keep_the_list_as_shown,
+    another_organizations_records_are_not_found,
+    the_activity_log_shows_who_changed_what_through_which_channel
 );
 
 /// A client that shows redirects instead of following them, as a test of a browser's view.
@@ -403,5 +410,436 @@ async fn the_organization_switcher_offers_only_the_persons_organizations(db: Tes
             .await
             .body
             .contains(&selected)
+    );
+}
+
+/// A record's JSON as the fields of its form: lists comma-separated, objects as numbered rows.
+fn form_pairs(body: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (name, v) in body.as_object().unwrap() {
+        match v {
+            Value::Array(items) if items.iter().all(Value::is_object) && !items.is_empty() => {
+                for (i, item) in items.iter().enumerate() {
+                    for (sub, sv) in item.as_object().unwrap() {
+                        out.push((format!("{name}[{i}].{sub}"), text(sv)));
+                    }
+                }
+            }
+            other => out.push((name.clone(), text(other))),
+        }
+    }
+    out
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
+}
+
+/// Posts `pairs` and the session's CSRF token (taken from `page_path`).
+async fn submit(
+    app: &TestApp,
+    secret: &str,
+    page_path: &str,
+    action: &str,
+    pairs: &[(String, String)],
+) -> Seen {
+    let token = csrf_of(&page(app, Some(secret), page_path).await.body);
+    let mut fields: Vec<(&str, &str)> = vec![("_csrf", token.as_str())];
+    fields.extend(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    post(app, Some(secret), action, &fields, &[]).await
+}
+
+async fn every_module_has_pages_from_its_declaration_alone(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Pages").await;
+    let bearer = app.person(org, "ann@pages.test", Role::Admin).await;
+    let secret = sign_in(&app, "ann@pages.test").await;
+    for def in tater_domain::modules::ALL {
+        let base = format!("/app/{}", def.name);
+        let list = page(&app, Some(&secret), &base).await;
+        assert_eq!(list.status, StatusCode::OK, "{base}");
+        assert!(list.body.contains(def.plural) && list.body.contains("New "));
+        let form = page(&app, Some(&secret), &format!("{base}/new")).await;
+        for f in def.fields {
+            assert!(
+                form.body.contains(f.label),
+                "{base}: the form offers {}",
+                f.name
+            );
+        }
+
+        // Created from the form: the same record REST returns, audited as made on the web.
+        let created = submit(
+            &app,
+            &secret,
+            &format!("{base}/new"),
+            &base,
+            &form_pairs(&sample(def.name, 1)),
+        )
+        .await;
+        assert_eq!(
+            created.status,
+            StatusCode::SEE_OTHER,
+            "{base}: {}",
+            created.body
+        );
+        let at = created.location.unwrap();
+        let id = at.rsplit('/').next().unwrap().to_owned();
+        let (s, record) = app.get(&format!("/api/{}/{id}", def.name), &bearer).await;
+        assert_eq!(s, StatusCode::OK, "{record}");
+        let label = label_field(def.name);
+        assert_eq!(record[label], sample(def.name, 1)[label]);
+        let shown = page(&app, Some(&secret), &at).await;
+        assert!(shown.body.contains(record[label].as_str().unwrap()));
+        assert!(shown.body.contains("Edit") && shown.body.contains("Delete"));
+
+        // Edited through its form, which shows what is stored.
+        let edit = page(&app, Some(&secret), &format!("{at}/edit")).await;
+        assert!(edit.body.contains(record[label].as_str().unwrap()));
+        let updated = submit(
+            &app,
+            &secret,
+            &format!("{at}/edit"),
+            &at,
+            &form_pairs(&changed(def.name, 2)),
+        )
+        .await;
+        assert_eq!(
+            updated.status,
+            StatusCode::SEE_OTHER,
+            "{base}: {}",
+            updated.body
+        );
+        let (_, record) = app.get(&format!("/api/{}/{id}", def.name), &bearer).await;
+        assert_eq!(record[label], "Changed 2", "{base}");
+
+        // Deleted after a confirmation page.
+        let confirm = page(&app, Some(&secret), &format!("{at}/delete")).await;
+        assert!(confirm.body.contains("will be deleted"), "{base}");
+        let deleted = submit(
+            &app,
+            &secret,
+            &format!("{at}/delete"),
+            &format!("{at}/delete"),
+            &[],
+        )
+        .await;
+        assert_eq!(deleted.location.as_deref(), Some(base.as_str()));
+        let (s, _) = app.get(&format!("/api/{}/{id}", def.name), &bearer).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+
+        // Each change is in the audit log, made through the web.
+        let (_, log) = app
+            .get(&format!("/api/audit-log?entityId={id}"), &bearer)
+            .await;
+        let actions: Vec<(&str, &str)> = log["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["action"].as_str().unwrap(), e["via"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            actions,
+            [("delete", "web"), ("update", "web"), ("create", "web")],
+            "{base}"
+        );
+    }
+}
+
+async fn a_form_with_errors_keeps_what_was_typed_and_saves_nothing(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Typos").await;
+    let bearer = app.person(org, "ann@typos.test", Role::Admin).await;
+    let secret = sign_in(&app, "ann@typos.test").await;
+    let typed = vec![
+        ("title".to_owned(), String::new()),
+        (
+            "weaknessDescription".to_owned(),
+            "Typed <b>with care</b>".to_owned(),
+        ),
+        ("impact".to_owned(), "High".to_owned()),
+        (
+            "milestones[0].description".to_owned(),
+            "First step".to_owned(),
+        ),
+        ("milestones[0].status".to_owned(), "Open".to_owned()),
+        (
+            "milestones[0].scheduledCompletion".to_owned(),
+            "2031-02-30".to_owned(),
+        ),
+        // A blank row (its status still at the default) adds nothing.
+        ("milestones[1].description".to_owned(), String::new()),
+        ("milestones[1].status".to_owned(), "Open".to_owned()),
+    ];
+    let res = submit(&app, &secret, "/app/poam/new", "/app/poam", &typed).await;
+    assert_eq!(res.status, StatusCode::OK, "the form again");
+    assert!(res.body.contains("Nothing was saved"));
+    // The errors are at their fields, and what was typed is still there (escaped).
+    assert!(res.body.contains("id=\"e-title\""), "{}", res.body);
+    assert!(
+        res.body
+            .contains("id=\"e-milestones[0].scheduledCompletion\"")
+    );
+    assert!(res.body.contains("Typed &") && !res.body.contains("<b>with care"));
+    assert!(res.body.contains("value=\"First step\"") || res.body.contains(">First step<"));
+    let (_, list) = app.get("/api/poam", &bearer).await;
+    assert_eq!(list["items"], json!([]));
+}
+
+async fn a_viewer_is_offered_no_changes_and_a_forged_post_is_refused(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Readers").await;
+    let admin = app.person(org, "admin@readers.test", Role::Admin).await;
+    app.person(org, "viewer@readers.test", Role::Viewer).await;
+    let record = app.create("poam", &admin, sample("poam", 1)).await;
+    let id = record["id"].as_str().unwrap();
+    let viewer = sign_in(&app, "viewer@readers.test").await;
+    let list = page(&app, Some(&viewer), "/app/poam").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(!list.body.contains("/app/poam/new"));
+    let shown = page(&app, Some(&viewer), &format!("/app/poam/{id}")).await;
+    assert!(shown.body.contains("POAM 1"));
+    assert!(!shown.body.contains("/edit") && !shown.body.contains("/delete"));
+    assert_eq!(
+        page(&app, Some(&viewer), "/app/poam/new").await.status,
+        StatusCode::FORBIDDEN
+    );
+    // A post with the viewer's own valid token: the service refuses it all the same.
+    let forged = submit(
+        &app,
+        &viewer,
+        "/app/poam",
+        "/app/poam",
+        &form_pairs(&sample("poam", 2)),
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let deleting = submit(
+        &app,
+        &viewer,
+        "/app/poam",
+        &format!("/app/poam/{id}/delete"),
+        &[],
+    )
+    .await;
+    assert_eq!(deleting.status, StatusCode::FORBIDDEN);
+    let (_, all) = app.get("/api/poam", &admin).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 1);
+    // Scripts are read by Auditors and above: a Viewer is not offered them.
+    assert!(!list.body.contains("/app/scripts"));
+    assert_eq!(
+        page(&app, Some(&viewer), "/app/scripts").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+async fn filters_paging_and_downloads_keep_the_list_as_shown(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Lists").await;
+    let admin = app.person(org, "ann@lists.test", Role::Admin).await;
+    for (n, impact) in [(1, "High"), (2, "Low"), (3, "High")] {
+        let mut body = sample("poam", n);
+        body["impact"] = json!(impact);
+        app.create("poam", &admin, body).await;
+    }
+    let secret = sign_in(&app, "ann@lists.test").await;
+    let high = page(&app, Some(&secret), "/app/poam?impact=High&q=&sort=title").await;
+    assert_eq!(high.status, StatusCode::OK);
+    let rows = high.body.matches("<tr><td><a href=\"/app/poam/").count();
+    assert_eq!(rows, 2, "{}", high.body);
+    assert!(high.body.find("POAM 1").unwrap() < high.body.find("POAM 3").unwrap());
+    // A filter that is not valid is shown at its field, not an error page.
+    let bad = page(
+        &app,
+        Some(&secret),
+        "/app/poam?scheduledCompletion.gte=soon",
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::OK);
+    assert!(
+        bad.body.contains("id=\"e-scheduledCompletion.gte\""),
+        "{}",
+        bad.body
+    );
+    // Keyset paging: one per page, then the next.
+    let first = page(
+        &app,
+        Some(&secret),
+        "/app/poam?impact=High&sort=title&limit=1",
+    )
+    .await;
+    let at = first
+        .body
+        .find("rel=\"next\"")
+        .map(|i| &first.body[..i])
+        .unwrap();
+    let next = at
+        .rsplit("href=\"")
+        .next()
+        .unwrap()
+        .trim_end_matches("\" ")
+        .replace("&#38;", "&");
+    let second = page(&app, Some(&secret), &next).await;
+    assert!(
+        second.body.contains("POAM 3") && !second.body.contains("POAM 1"),
+        "{next}"
+    );
+    // The CSV download keeps the filters, and comes from the same export as REST.
+    let csv_link = high
+        .body
+        .split("href=\"")
+        .find(|s| s.starts_with("/app/poam/export?"))
+        .unwrap();
+    let csv_link = csv_link.split('"').next().unwrap().replace("&#38;", "&");
+    assert!(
+        csv_link.contains("impact=High") && csv_link.contains("format=csv"),
+        "{csv_link}"
+    );
+    let res = page(&app, Some(&secret), &csv_link).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(
+        res.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let rest = app
+        .req(
+            Method::GET,
+            "/api/poam/export?impact=High&sort=title&format=csv",
+            &admin,
+        )
+        .send()
+        .await
+        .unwrap();
+    let rest = rest.text().await.unwrap();
+    assert_eq!(res.body.lines().count(), 3, "{}", res.body);
+    assert_eq!(res.body.lines().next(), rest.lines().next());
+    // Downloads need a session like any page.
+    assert!(is_sign_in_redirect(&page(&app, None, &csv_link).await));
+}
+
+async fn another_organizations_records_are_not_found(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let mine = app.org("Mine").await;
+    let theirs = app.org("Theirs").await;
+    app.person(mine, "ann@mine.test", Role::OrgAdmin).await;
+    let them = app.person(theirs, "bob@theirs.test", Role::OrgAdmin).await;
+    let record = app.create("poam", &them, sample("poam", 1)).await;
+    let id = record["id"].as_str().unwrap();
+    let secret = sign_in(&app, "ann@mine.test").await;
+    for path in [
+        format!("/app/poam/{id}"),
+        format!("/app/poam/{id}/edit"),
+        format!("/app/poam/{id}/delete"),
+    ] {
+        let seen = page(&app, Some(&secret), &path).await;
+        assert_eq!(seen.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!seen.body.contains("POAM 1"));
+    }
+    let edit = submit(
+        &app,
+        &secret,
+        "/app/poam",
+        &format!("/app/poam/{id}"),
+        &form_pairs(&changed("poam", 9)),
+    )
+    .await;
+    assert_eq!(edit.status, StatusCode::NOT_FOUND);
+    let delete = submit(
+        &app,
+        &secret,
+        "/app/poam",
+        &format!("/app/poam/{id}/delete"),
+        &[],
+    )
+    .await;
+    assert_eq!(delete.status, StatusCode::NOT_FOUND);
+    let (_, still) = app.get(&format!("/api/poam/{id}"), &them).await;
+    assert_eq!(still["title"], "POAM 1");
+}
+
+async fn the_activity_log_shows_who_changed_what_through_which_channel(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Activity").await;
+    app.person(org, "ann@activity.test", Role::Admin).await;
+    app.person(org, "audrey@activity.test", Role::Auditor).await;
+    app.person(org, "vic@activity.test", Role::Viewer).await;
+    let key = app.member(org, "robot@activity.test", Role::Admin).await;
+    let ann = sign_in(&app, "ann@activity.test").await;
+    let made = submit(
+        &app,
+        &ann,
+        "/app/poam/new",
+        "/app/poam",
+        &form_pairs(&sample("poam", 1)),
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER);
+    app.create("risks", &key, sample("risks", 1)).await;
+
+    let auditor = sign_in(&app, "audrey@activity.test").await;
+    let all = page(&app, Some(&auditor), "/app/activity").await;
+    assert_eq!(all.status, StatusCode::OK);
+    assert!(all.body.contains("<td class=\"via\">web</td>"));
+    assert!(all.body.contains("<td class=\"via\">api</td>"));
+    assert!(all.body.contains("ann@activity.test"));
+    let web_only = page(&app, Some(&auditor), "/app/activity?via=web&action=create").await;
+    let vias: Vec<&str> = web_only
+        .body
+        .split("<td class=\"via\">")
+        .skip(1)
+        .map(|s| s.split('<').next().unwrap())
+        .collect();
+    assert_eq!(vias, ["web"], "{}", web_only.body);
+    // The record's entry links to its page.
+    let link = made.location.unwrap();
+    assert!(web_only.body.contains(&format!("href=\"{link}\"")));
+    // A filter the log does not know is said so.
+    let bad = page(&app, Some(&auditor), "/app/activity?via=telepathy").await;
+    assert!(bad.body.contains("not valid"), "{}", bad.body);
+
+    let check = page(&app, Some(&auditor), "/app/activity/verify").await;
+    assert!(check.body.contains("The log verifies"), "{}", check.body);
+    let csv = page(
+        &app,
+        Some(&auditor),
+        "/app/activity/export?via=api&format=csv",
+    )
+    .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(
+        csv.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    assert!(
+        csv.body.lines().skip(1).all(|l| l.contains(",api,")),
+        "{}",
+        csv.body
+    );
+
+    // Viewers read records, not the log: not offered, and refused.
+    let viewer = sign_in(&app, "vic@activity.test").await;
+    assert!(
+        !page(&app, Some(&viewer), "/app")
+            .await
+            .body
+            .contains("/app/activity")
+    );
+    assert_eq!(
+        page(&app, Some(&viewer), "/app/activity").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        page(&app, Some(&viewer), "/app/activity/export?format=csv")
+            .await
+            .status,
+        StatusCode::FORBIDDEN
     );
 }

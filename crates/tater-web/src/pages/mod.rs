@@ -1,6 +1,8 @@
 //! The pages, one module per area, and the layout every signed-in page shares.
 
+mod activity;
 mod dashboard;
+mod records;
 mod sign_in;
 
 use axum::Router;
@@ -12,7 +14,8 @@ use crate::error::PageResult;
 use crate::session::Signed;
 
 pub fn routes() -> Router<Web> {
-    Router::new()
+    let router = Router::new();
+    records::routes(router)
         .route(crate::APP_PATH, get(dashboard::page))
         .route(
             crate::SIGN_IN_PATH,
@@ -24,7 +27,67 @@ pub fn routes() -> Router<Web> {
             post(sign_in::sign_out_everywhere),
         )
         .route("/app/organization", post(sign_in::choose_org))
+        .route(activity::PATH, get(activity::page))
+        .route("/app/activity/export", get(activity::export))
+        .route("/app/activity/verify", get(activity::verify))
         .route("/assets/{file}", get(crate::assets::serve))
+}
+
+/// A query string's pairs, without the ones a form left empty.
+pub(crate) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    serde_html_form::from_str::<Vec<(String, String)>>(query.unwrap_or_default())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .collect()
+}
+
+/// The file the REST route `path` (with its query) makes, as the signed-in person: pages'
+/// downloads run the same export as the API.
+pub(crate) async fn download(
+    web: &Web,
+    actor: tater_domain::Actor,
+    path: String,
+    extensions: axum::http::Extensions,
+) -> PageResult<axum::response::Response> {
+    let Some(files) = &web.files else {
+        return Err(tater_service::ServiceError::NotFound.into());
+    };
+    Ok((files.0)(actor, path, extensions).await)
+}
+
+/// A link of the main navigation.
+pub struct NavLink {
+    pub href: String,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+/// The navigation: the dashboard and every module the role may read.
+fn nav(actor: &tater_domain::Actor, section: &str) -> Vec<NavLink> {
+    let mut links = vec![NavLink {
+        href: crate::APP_PATH.to_owned(),
+        label: "Dashboard",
+        current: section == "dashboard",
+    }];
+    links.extend(
+        tater_domain::modules::ALL
+            .iter()
+            .filter(|m| actor.role() >= m.read_role.max(tater_domain::Role::Viewer))
+            .map(|m| NavLink {
+                href: format!("/app/{}", m.name),
+                label: m.plural,
+                current: section == m.name,
+            }),
+    );
+    if activity::may_read(actor) {
+        links.push(NavLink {
+            href: activity::PATH.to_owned(),
+            label: "Activity Log",
+            current: section == "activity",
+        });
+    }
+    links
 }
 
 /// An organization in the switcher.
@@ -43,17 +106,11 @@ pub struct Layout {
     pub role: String,
     pub csrf: String,
     pub orgs: Vec<OrgChoice>,
-    /// The section the page belongs to, for the navigation.
-    pub section: &'static str,
+    pub nav: Vec<NavLink>,
 }
 
 impl Layout {
-    pub async fn new(
-        web: &Web,
-        signed: &Signed,
-        title: &str,
-        section: &'static str,
-    ) -> PageResult<Self> {
+    pub async fn new(web: &Web, signed: &Signed, title: &str, section: &str) -> PageResult<Self> {
         let me = web
             .service
             .me(&signed.caller.identity, Some(&signed.actor))
@@ -80,7 +137,7 @@ impl Layout {
                     selected: m.org_id == current,
                 })
                 .collect(),
-            section,
+            nav: nav(&signed.actor, section),
         })
     }
 }

@@ -85,6 +85,58 @@ async def main(base, email, password, shots):
         seen["expectedRefusals"] = seen["console"][before:]
         del seen["console"][before:]
 
+        # A POA&M item with two milestones, from the form.
+        await page.click("nav >> text=POAM items")
+        await page.click("text=New POAM item")
+        await page.fill("#i-title", "Rotate the VPN certificates")
+        await page.fill("[id='i-weaknessDescription']", "Certificates expire in March.")
+        await page.select_option("#i-impact", "High")
+        await page.fill("#i-controls", "SC-12, IA-5")
+        await page.fill("[id='i-milestones[0].description']", "Order new certificates")
+        await page.fill("[id='i-milestones[0].scheduledCompletion']", "2030-01-15")
+        await page.fill("[id='i-milestones[1].description']", "Deploy to every gateway")
+        await page.select_option("[id='i-milestones[1].status']", "In Progress")
+        await page.click("button.primary")
+        await page.wait_for_load_state()
+        seen["created"] = {
+            "url": page.url,
+            "title": await page.locator("h1").inner_text(),
+            "milestones": await page.locator("dl.record table tbody tr").count(),
+        }
+        await visited()
+        await page.screenshot(path=f"{shots}/poam-item.png", full_page=True)
+
+        # Found again by filter, and downloaded as CSV with the filter kept.
+        await page.click("text=All POAM items")
+        await page.select_option("#f-impact", "High")
+        await page.fill("#f-q", "VPN")
+        await page.click("form.filters button")
+        await page.wait_for_load_state()
+        seen["filtered"] = await page.locator("table.records tbody tr td:first-child").all_inner_texts()
+        await visited()
+        await page.screenshot(path=f"{shots}/poam-list.png", full_page=True)
+        async with page.expect_download() as info:
+            await page.click("a[download] >> text=CSV")
+        download = await info.value
+        path = await download.path()
+        with open(path, encoding="utf-8") as f:
+            seen["csv"] = f.read()
+        seen["csvName"] = download.suggested_filename
+
+        # The change in the Activity Log, made through the web.
+        await page.click("nav >> text=Activity Log")
+        await page.select_option("#f-via", "web")
+        await page.click("form.filters button")
+        await page.wait_for_load_state()
+        seen["activity"] = await page.locator("table.activity tbody tr").all_inner_texts()
+        await visited()
+        await page.screenshot(path=f"{shots}/activity-log.png", full_page=True)
+        await page.click("text=Verify the chain and signatures")
+        await page.wait_for_load_state()
+        seen["verdict"] = await page.locator("#verdict").inner_text()
+        await visited()
+        await page.goto(base + "/app")
+
         # The organization switcher.
         options = page.locator("#org option")
         seen["organizations"] = await options.all_inner_texts()

@@ -1,0 +1,203 @@
+//! The Activity Log: the organization's audit entries, newest first, filtered by channel
+//! (what an AI agent did: `via` claude, mcp or copilot), actor, entity, action and time;
+//! downloads of the filtered log; and the chain and signature check.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{RawQuery, State};
+use axum::http::Extensions;
+use axum::response::Response;
+use serde_json::Value;
+use tater_domain::policy::Action;
+use tater_domain::{AuditAction, Channel};
+use tater_service::ServiceError;
+use tater_service::use_cases::AuditQuery;
+
+use super::{Layout, download, query_pairs};
+use crate::Web;
+use crate::error::{PageError, PageResult};
+use crate::session::Signed;
+
+pub const PATH: &str = "/app/activity";
+
+/// One entry as a row.
+pub struct Row {
+    pub seq: i64,
+    pub time: String,
+    pub who: String,
+    pub via: &'static str,
+    pub action: &'static str,
+    pub entity_type: String,
+    pub entity_id: String,
+    /// A link to the record, when the entity is a module's record.
+    pub href: Option<String>,
+    /// The fields the entry changed.
+    pub fields: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "activity.html")]
+pub struct ActivityPage {
+    layout: Layout,
+    vias: Vec<(&'static str, bool)>,
+    actions: Vec<(&'static str, bool)>,
+    user_id: String,
+    entity_type: String,
+    entity_id: String,
+    from: String,
+    to: String,
+    rows: Vec<Row>,
+    next: Option<String>,
+    downloads: Vec<(&'static str, String)>,
+    problem: Option<String>,
+}
+
+/// Whether the person may read the log (Auditor and above).
+pub fn may_read(actor: &tater_domain::Actor) -> bool {
+    actor.role() >= Action::ReadAudit.required_role()
+}
+
+fn value_of(pairs: &[(String, String)], name: &str) -> String {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+fn row(e: &tater_audit::EntryView) -> Row {
+    let module = tater_domain::modules::ALL
+        .iter()
+        .find(|m| m.entity_type == e.entity_type);
+    let href = match (module, e.action) {
+        (Some(m), AuditAction::Create | AuditAction::Update) => {
+            Some(format!("/app/{}/{}", m.name, e.entity_id))
+        }
+        _ => None,
+    };
+    let fields = match &e.changes {
+        Value::Object(m) => m
+            .keys()
+            .filter(|k| !k.starts_with('_'))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => String::new(),
+    };
+    Row {
+        seq: e.seq,
+        time: e.timestamp.to_string(),
+        who: e.upn.clone().unwrap_or_else(|| e.user_id.clone()),
+        via: e.via.as_str(),
+        action: e.action.as_str(),
+        entity_type: e.entity_type.clone(),
+        entity_id: e.entity_id.clone(),
+        href,
+        fields,
+    }
+}
+
+pub async fn page(
+    State(web): State<Web>,
+    signed: Signed,
+    RawQuery(query): RawQuery,
+) -> PageResult<ActivityPage> {
+    if !may_read(&signed.actor) {
+        return Err(PageError::forbidden(
+            "The Activity Log is open to Auditors and above.",
+        ));
+    }
+    let layout = Layout::new(&web, &signed, "Activity Log", "activity").await?;
+    let pairs = query_pairs(query.as_deref());
+    let filters: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(k, _)| k != "cursor")
+        .cloned()
+        .collect();
+    let encoded = serde_html_form::to_string(&filters).unwrap_or_default();
+    let parsed = serde_html_form::to_string(&pairs)
+        .ok()
+        .and_then(|q| serde_html_form::from_str::<AuditQuery>(&q).ok());
+    let (rows, next, problem) = match parsed {
+        None => (
+            Vec::new(),
+            None,
+            Some("Some filters are not valid.".to_owned()),
+        ),
+        Some(q) => match web.service.audit_log(&signed.actor, &q).await {
+            Ok(page) => {
+                let next = page.next_cursor.map(|c| {
+                    let sep = if encoded.is_empty() { "" } else { "&" };
+                    format!("{PATH}?{encoded}{sep}cursor={c}")
+                });
+                (page.items.iter().map(row).collect(), next, None)
+            }
+            Err(ServiceError::Validation(errors)) => (
+                Vec::new(),
+                None,
+                Some(format!("Some filters are not valid: {errors}.")),
+            ),
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let via = value_of(&pairs, "via");
+    let action = value_of(&pairs, "action");
+    let sep = if encoded.is_empty() { "" } else { "&" };
+    Ok(ActivityPage {
+        layout,
+        vias: Channel::ALL
+            .iter()
+            .map(|c| (c.as_str(), c.as_str() == via))
+            .collect(),
+        actions: [
+            AuditAction::Create,
+            AuditAction::Update,
+            AuditAction::Delete,
+        ]
+        .iter()
+        .map(|a| (a.as_str(), a.as_str() == action))
+        .collect(),
+        user_id: value_of(&pairs, "userId"),
+        entity_type: value_of(&pairs, "entityType"),
+        entity_id: value_of(&pairs, "entityId"),
+        from: value_of(&pairs, "from"),
+        to: value_of(&pairs, "to"),
+        rows,
+        next,
+        downloads: vec![
+            ("CSV", format!("{PATH}/export?{encoded}{sep}format=csv")),
+            (
+                "JSON Lines (signed, verifiable)",
+                format!("{PATH}/export?{encoded}{sep}format=jsonl"),
+            ),
+        ],
+        problem,
+    })
+}
+
+/// The filtered log as a file, made by the REST export as the signed-in person.
+pub async fn export(
+    State(web): State<Web>,
+    signed: Signed,
+    RawQuery(query): RawQuery,
+    extensions: Extensions,
+) -> PageResult<Response> {
+    let pairs = query_pairs(query.as_deref());
+    let encoded = serde_html_form::to_string(&pairs).unwrap_or_default();
+    let path = format!("/api/audit-log/export?{encoded}");
+    download(&web, signed.actor, path, extensions).await
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "activity_verify.html")]
+pub struct VerifyPage {
+    layout: Layout,
+    report: tater_audit::Report,
+}
+
+/// Checks the whole log: every entry's hash and signature, the chain, the checkpoints.
+pub async fn verify(State(web): State<Web>, signed: Signed) -> PageResult<VerifyPage> {
+    let report = web.service.verify_audit(&signed.actor).await?;
+    let layout = Layout::new(&web, &signed, "Activity Log check", "activity").await?;
+    Ok(VerifyPage { layout, report })
+}
