@@ -49,9 +49,20 @@ pub fn fields(
     values: &Map<String, Value>,
     errors: &HashMap<String, String>,
 ) -> Vec<FormField> {
+    fields_except(def, values, errors, &[])
+}
+
+/// [`fields`] without the fields named in `skip` (ones the server sets, or a page shows its
+/// own way).
+pub fn fields_except(
+    def: &ModuleDef,
+    values: &Map<String, Value>,
+    errors: &HashMap<String, String>,
+    skip: &[&str],
+) -> Vec<FormField> {
     def.fields
         .iter()
-        .filter(|f| !matches!(f.kind, FieldKind::TextMap { .. }))
+        .filter(|f| !matches!(f.kind, FieldKind::TextMap { .. }) && !skip.contains(&f.name))
         .map(|f| match f.kind {
             FieldKind::Objects { fields, max_items } => {
                 let items = values

@@ -168,9 +168,19 @@ async fn a_person_signs_in_works_and_signs_out_in_chromium(db: TestDb) {
     assert_eq!(csv.lines().count(), 2, "{csv}");
     assert!(csv.contains("Rotate the VPN certificates"));
     assert!(seen["csvName"].as_str().unwrap().ends_with(".csv"));
+    assert!(
+        seen["controlsFound"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("SC-12")),
+        "{seen}"
+    );
+    assert_eq!(seen["overlayStatus"], "partial");
+    let (_, control) = app.get("/api/controls/sc-12", &admin).await;
+    assert_eq!(control["implementationStatus"], "partial");
     let activity = seen["activity"].to_string();
     assert!(
-        activity.contains("poam") && activity.contains("web"),
+        activity.contains("poam") && activity.contains("control-overlay"),
         "{activity}"
     );
     assert!(!activity.contains("\tapi\t"), "{activity}");

@@ -21,7 +21,8 @@ both_engines!(
     a_viewer_is_offered_no_changes_and_a_forged_post_is_refused,
     filters_paging_and_downloads_keep_the_list_as_shown,
     another_organizations_records_are_not_found,
-    the_activity_log_shows_who_changed_what_through_which_channel
+    the_activity_log_shows_who_changed_what_through_which_channel,
+    a_control_page_shows_the_catalog_and_saves_the_overlay
 );
 
 /// A client that shows redirects instead of following them, as a test of a browser's view.
@@ -842,4 +843,120 @@ async fn the_activity_log_shows_who_changed_what_through_which_channel(db: TestD
             .status,
         StatusCode::FORBIDDEN
     );
+}
+
+async fn a_control_page_shows_the_catalog_and_saves_the_overlay(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Controls").await;
+    let bearer = app.person(org, "ann@controls.test", Role::Admin).await;
+    app.person(org, "vic@controls.test", Role::Viewer).await;
+    let secret = sign_in(&app, "ann@controls.test").await;
+    let list = page(
+        &app,
+        Some(&secret),
+        "/app/controls?framework=nist-800-53-rev5-moderate&family=ac&q=",
+    )
+    .await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("href=\"/app/controls/ac-2\""));
+    assert!(!list.body.contains("href=\"/app/controls/sc-7\""));
+
+    let control = page(&app, Some(&secret), "/app/controls/ac-2").await;
+    assert!(control.body.contains("Account Management"));
+    assert!(
+        control
+            .body
+            .contains("Define and document the types of accounts")
+    );
+    assert!(
+        control
+            .body
+            .contains("href=\"/app/poam/new?controls=AC-2\"")
+    );
+    let prefilled = page(&app, Some(&secret), "/app/poam/new?controls=AC-2").await;
+    assert!(
+        prefilled
+            .body
+            .contains("name=\"controls\" type=\"text\" value=\"AC-2\"")
+    );
+
+    // The overlay form saves through the same use case as PUT /api/controls/{id}/overlay.
+    let (_, rest) = app.get("/api/controls/ac-2", &bearer).await;
+    let param = rest["params"][0]["id"].as_str().unwrap().to_owned();
+    let fields = vec![
+        ("implementationStatus".to_owned(), "implemented".to_owned()),
+        (
+            "narrative".to_owned(),
+            "Accounts come from the HR feed.".to_owned(),
+        ),
+        (
+            "responsibleRoles".to_owned(),
+            "Identity Team, HR".to_owned(),
+        ),
+        (
+            format!("parameterValues.{param}"),
+            "quarterly review".to_owned(),
+        ),
+        ("version".to_owned(), String::new()),
+    ];
+    let saved = post_overlay(&app, &secret, &fields).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let (_, stored) = app.get("/api/controls/ac-2", &bearer).await;
+    assert_eq!(stored["implementationStatus"], "implemented");
+    assert_eq!(stored["responsibleRoles"], json!(["Identity Team", "HR"]));
+    assert_eq!(stored["params"][0]["value"], "quarterly review");
+    let (_, log) = app
+        .get("/api/audit-log?entityType=control-overlay", &bearer)
+        .await;
+    assert_eq!(log["items"][0]["via"], "web", "{log}");
+
+    // Not applicable needs a justification: said at the field, nothing saved, nothing lost.
+    let fields = vec![
+        ("applicability".to_owned(), "not-applicable".to_owned()),
+        ("narrative".to_owned(), "Kept while correcting".to_owned()),
+        ("version".to_owned(), "1".to_owned()),
+    ];
+    let refused = post_overlay(&app, &secret, &fields).await;
+    assert_eq!(refused.status, StatusCode::OK);
+    assert!(
+        refused.body.contains("id=\"e-justification\""),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("Kept while correcting"));
+    let (_, unchanged) = app.get("/api/controls/ac-2", &bearer).await;
+    assert_eq!(unchanged["applicability"], "applicable");
+    // A form older than the stored overlay does not overwrite it.
+    let stale = vec![
+        ("implementationStatus".to_owned(), "planned".to_owned()),
+        ("version".to_owned(), "99".to_owned()),
+    ];
+    let conflict = post_overlay(&app, &secret, &stale).await;
+    assert_eq!(conflict.status, StatusCode::CONFLICT, "{}", conflict.body);
+
+    // A Viewer reads the control, is offered no form, and cannot post one.
+    let viewer = sign_in(&app, "vic@controls.test").await;
+    let seen = page(&app, Some(&viewer), "/app/controls/ac-2").await;
+    assert!(seen.body.contains("Account Management"));
+    assert!(!seen.body.contains("/overlay") && !seen.body.contains("/app/poam/new"));
+    let forged = post_overlay(&app, &viewer, &stale).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        page(&app, Some(&viewer), "/app/controls/xx-99")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// Posts the AC-2 overlay form as the session `secret`.
+async fn post_overlay(app: &TestApp, secret: &str, fields: &[(String, String)]) -> Seen {
+    submit(
+        app,
+        secret,
+        "/app/controls/ac-2",
+        "/app/controls/ac-2/overlay",
+        fields,
+    )
+    .await
 }

@@ -1,6 +1,7 @@
 //! The pages, one module per area, and the layout every signed-in page shares.
 
 mod activity;
+mod controls;
 mod dashboard;
 mod records;
 mod sign_in;
@@ -27,6 +28,9 @@ pub fn routes() -> Router<Web> {
             post(sign_in::sign_out_everywhere),
         )
         .route("/app/organization", post(sign_in::choose_org))
+        .route(controls::PATH, get(controls::list))
+        .route("/app/controls/{id}", get(controls::detail))
+        .route("/app/controls/{id}/overlay", post(controls::save_overlay))
         .route(activity::PATH, get(activity::page))
         .route("/app/activity/export", get(activity::export))
         .route("/app/activity/verify", get(activity::verify))
@@ -70,6 +74,11 @@ fn nav(actor: &tater_domain::Actor, section: &str) -> Vec<NavLink> {
         label: "Dashboard",
         current: section == "dashboard",
     }];
+    links.push(NavLink {
+        href: controls::PATH.to_owned(),
+        label: "Controls",
+        current: section == "controls",
+    });
     links.extend(
         tater_domain::modules::ALL
             .iter()

@@ -45,7 +45,7 @@ fn module_routes(router: Router<Web>, def: &'static ModuleDef) -> Router<Web> {
         )
         .route(
             &format!("{base}/new"),
-            get(move |w: State<Web>, s: Signed| new_form(w, s, def)),
+            get(move |w: State<Web>, s: Signed, q: RawQuery| new_form(w, s, q, def)),
         )
         .route(
             &format!("{base}/export"),
@@ -505,9 +505,12 @@ fn form_page(
     }
 }
 
+/// The create form, filled with any of the module's fields named in the query (the control
+/// page's "Open a POA&M item" names its control).
 async fn new_form(
     State(web): State<Web>,
     signed: Signed,
+    RawQuery(query): RawQuery,
     def: &'static ModuleDef,
 ) -> PageResult<Response> {
     if !can_write(&signed.actor) {
@@ -515,7 +518,10 @@ async fn new_form(
     }
     let title = format!("New {}", def.singular);
     let layout = Layout::new(&web, &signed, &title, def.name).await?;
-    Ok(form_page(layout, def, None, &Map::new(), &HashMap::new()).into_response())
+    let given = query_pairs(query.as_deref());
+    let (prefill, _) = form::to_body(def, &given);
+    let values = prefill.as_object().cloned().unwrap_or_default();
+    Ok(form_page(layout, def, None, &values, &HashMap::new()).into_response())
 }
 
 async fn edit_form(

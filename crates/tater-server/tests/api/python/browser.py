@@ -123,7 +123,27 @@ async def main(base, email, password, shots):
             seen["csv"] = f.read()
         seen["csvName"] = download.suggested_filename
 
-        # The change in the Activity Log, made through the web.
+        # A control found by filter, and its overlay edited.
+        await page.click("nav >> text=Controls")
+        await page.select_option("#f-framework", "nist-800-53-rev5-moderate")
+        await page.select_option("#f-family", "sc")
+        await page.fill("#f-q", "cryptographic key")
+        await page.click("form.filters button")
+        await page.wait_for_load_state()
+        seen["controlsFound"] = await page.locator("table.records tbody tr td:first-child a").all_inner_texts()
+        await visited()
+        await page.click("text=SC-12")
+        await page.wait_for_load_state()
+        await page.select_option("#i-implementationStatus", "partial")
+        await page.fill("#i-narrative", "Keys live in the HSM; rotation is manual.")
+        await page.click("text=Save the overlay")
+        await page.wait_for_load_state()
+        seen["overlayStatus"] = await page.locator(
+            "dl.record dt:has-text('Implementation status') + dd").inner_text()
+        await visited()
+        await page.screenshot(path=f"{shots}/control.png", full_page=False)
+
+        # Both changes in the Activity Log, made through the web.
         await page.click("nav >> text=Activity Log")
         await page.select_option("#f-via", "web")
         await page.click("form.filters button")

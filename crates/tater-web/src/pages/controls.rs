@@ -1,0 +1,339 @@
+//! Controls: the catalog (1,189 SP 800-53 controls and enhancements) filtered by framework,
+//! family, status and text; a control with its statement, guidance and parameters, the
+//! organization's overlay and its edit form, the latest results per endpoint of the checks
+//! mapped to it, and the POA&M items and risks that name it.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::{Map, Value};
+use tater_domain::modules::{CONTROL_OVERLAYS, RISKS};
+use tater_domain::policy::Action;
+use tater_service::use_cases::{ControlsQuery, ScanResultsQuery};
+use tater_service::{ControlView, LatestResultView, ServiceError};
+
+use super::{Layout, query_pairs};
+use crate::Web;
+use crate::error::{PageError, PageResult};
+use crate::form::{self, FormField};
+use crate::session::{Posted, Signed};
+
+pub const PATH: &str = "/app/controls";
+/// Results and linked records shown on a control's page at most.
+const SHOWN: u32 = 100;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "controls_list.html")]
+pub struct ListPage {
+    layout: Layout,
+    frameworks: Vec<(String, String, bool)>,
+    families: Vec<(String, String, bool)>,
+    statuses: Vec<(&'static str, bool)>,
+    q: String,
+    controls: Vec<ControlView>,
+    next: Option<String>,
+    problem: Option<String>,
+}
+
+const STATUSES: [&str; 6] = [
+    "unset",
+    "implemented",
+    "partial",
+    "planned",
+    "alternative",
+    "not-applicable",
+];
+
+pub async fn list(
+    State(web): State<Web>,
+    signed: Signed,
+    RawQuery(query): RawQuery,
+) -> PageResult<ListPage> {
+    let layout = Layout::new(&web, &signed, "Controls", "controls").await?;
+    let pairs = query_pairs(query.as_deref());
+    let value = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let catalog = web.service.catalog()?;
+    let frameworks = web
+        .service
+        .list_frameworks(&signed.actor)?
+        .into_iter()
+        .map(|f| {
+            let selected = f.id == value("framework");
+            (
+                f.id,
+                format!("{} ({} controls)", f.title, f.control_count),
+                selected,
+            )
+        })
+        .collect();
+    let families = catalog
+        .families()
+        .iter()
+        .map(|(id, title)| {
+            (
+                id.clone(),
+                format!("{} — {title}", id.to_uppercase()),
+                *id == value("family"),
+            )
+        })
+        .collect();
+    let encoded = serde_html_form::to_string(&pairs).unwrap_or_default();
+    let parsed = serde_html_form::from_str::<ControlsQuery>(&encoded);
+    let (controls, next, problem) = match parsed {
+        Err(_) => (
+            Vec::new(),
+            None,
+            Some("Some filters are not valid.".to_owned()),
+        ),
+        Ok(q) => match web.service.list_controls(&signed.actor, &q).await {
+            Ok(page) => {
+                let next = page.next_cursor.map(|c| {
+                    let mut p: Vec<(String, String)> = pairs
+                        .iter()
+                        .filter(|(k, _)| k != "cursor")
+                        .cloned()
+                        .collect();
+                    p.push(("cursor".into(), c));
+                    format!(
+                        "{PATH}?{}",
+                        serde_html_form::to_string(&p).unwrap_or_default()
+                    )
+                });
+                (page.items, next, None)
+            }
+            Err(ServiceError::Validation(e)) => (
+                Vec::new(),
+                None,
+                Some(format!("Some filters are not valid: {e}.")),
+            ),
+            Err(e) => return Err(e.into()),
+        },
+    };
+    Ok(ListPage {
+        layout,
+        frameworks,
+        families,
+        statuses: STATUSES
+            .iter()
+            .map(|s| (*s, *s == value("status")))
+            .collect(),
+        q: value("q"),
+        controls,
+        next,
+        problem,
+    })
+}
+
+/// A parameter with its input on the overlay form.
+pub struct ParamInput {
+    pub name: String,
+    pub label: String,
+    pub guidelines: String,
+    pub value: String,
+    pub choices: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "control.html")]
+pub struct ControlPage {
+    layout: Layout,
+    control: ControlView,
+    results: Vec<LatestResultView>,
+    risks: Vec<(String, String)>,
+    can_write: bool,
+    form: Vec<FormField>,
+    params: Vec<ParamInput>,
+    version: String,
+    problem: Option<String>,
+    errors: Vec<(String, String)>,
+}
+
+/// The overlay's fields as the form shows them (what is stored, or what was posted).
+fn overlay_values(control: &ControlView) -> Map<String, Value> {
+    let mut m = Map::new();
+    let mut put = |k: &str, v: Option<&String>| {
+        if let Some(v) = v {
+            m.insert(k.to_owned(), Value::String(v.clone()));
+        }
+    };
+    if control.overlay.is_some() {
+        put("applicability", Some(&control.applicability));
+    }
+    put(
+        "implementationStatus",
+        control.implementation_status.as_ref(),
+    );
+    put("justification", control.justification.as_ref());
+    put("narrative", control.narrative.as_ref());
+    put("owner", control.owner.as_ref());
+    put("notes", control.notes.as_ref());
+    m.insert(
+        "responsibleRoles".into(),
+        Value::Array(
+            control
+                .responsible_roles
+                .iter()
+                .cloned()
+                .map(Value::String)
+                .collect(),
+        ),
+    );
+    m
+}
+
+async fn render(
+    web: &Web,
+    signed: &Signed,
+    control: ControlView,
+    values: &Map<String, Value>,
+    params: &HashMap<String, String>,
+    errors: HashMap<String, String>,
+) -> PageResult<ControlPage> {
+    let title = format!("{} {}", control.label, control.title);
+    let layout = Layout::new(web, signed, &title, "controls").await?;
+    let results = web
+        .service
+        .list_scan_results(
+            &signed.actor,
+            &ScanResultsQuery {
+                control: Some(control.id.clone()),
+                limit: Some(SHOWN),
+                ..Default::default()
+            },
+        )
+        .await?
+        .items;
+    let risk_query = web.service.list_query(
+        &RISKS,
+        &[
+            ("controls".into(), control.id.clone()),
+            ("limit".into(), SHOWN.to_string()),
+        ],
+        &[],
+    )?;
+    let risks = web
+        .service
+        .list_records(&signed.actor, &RISKS, &risk_query)
+        .await?
+        .items
+        .iter()
+        .map(|r| {
+            let id = r["id"].as_str().unwrap_or_default();
+            (format!("/app/risks/{id}"), form::shown(&r["title"]))
+        })
+        .collect();
+    let param_inputs = control
+        .params
+        .iter()
+        .map(|p| {
+            let name = format!("parameterValues.{}", p.id);
+            ParamInput {
+                value: params
+                    .get(&p.id)
+                    .cloned()
+                    .or_else(|| p.value.clone())
+                    .unwrap_or_default(),
+                error: errors.get(&name).cloned(),
+                label: if p.label.is_empty() {
+                    p.id.clone()
+                } else {
+                    p.label.clone()
+                },
+                guidelines: p.guidelines.clone(),
+                choices: p.choices.join("; "),
+                name,
+            }
+        })
+        .collect();
+    Ok(ControlPage {
+        layout,
+        can_write: signed.actor.role() >= Action::WriteRecord.required_role() && !control.withdrawn,
+        form: form::fields_except(&CONTROL_OVERLAYS, values, &errors, &["control"]),
+        params: param_inputs,
+        version: control
+            .overlay
+            .as_ref()
+            .map(|o| o.version.to_string())
+            .unwrap_or_default(),
+        problem: (!errors.is_empty())
+            .then(|| "Nothing was saved: please correct the fields marked below.".to_owned()),
+        errors: errors.into_iter().collect(),
+        results,
+        risks,
+        control,
+    })
+}
+
+pub async fn detail(
+    State(web): State<Web>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> PageResult<ControlPage> {
+    let control = web.service.get_control(&signed.actor, &id).await?;
+    let values = overlay_values(&control);
+    render(
+        &web,
+        &signed,
+        control,
+        &values,
+        &HashMap::new(),
+        HashMap::new(),
+    )
+    .await
+}
+
+/// Saves the overlay form; invalid input shows the page again with the errors at their
+/// fields and what was typed kept.
+pub async fn save_overlay(
+    State(web): State<Web>,
+    Path(id): Path<String>,
+    posted: Posted<Vec<(String, String)>>,
+) -> PageResult<Response> {
+    let (mut body, rows) = form::to_body(&CONTROL_OVERLAYS, &posted.form);
+    let mut params = HashMap::new();
+    for (k, v) in &posted.form {
+        if let Some(param) = k.strip_prefix("parameterValues.") {
+            params.insert(param.to_owned(), v.clone());
+        }
+    }
+    let chosen: Map<String, Value> = params
+        .iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| (k.clone(), Value::String(v.trim().to_owned())))
+        .collect();
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert("parameterValues".into(), Value::Object(chosen));
+        let version = posted.form.iter().find(|(k, _)| k == "version");
+        if let Some(v) = version.and_then(|(_, v)| v.parse::<i64>().ok()) {
+            obj.insert("version".into(), Value::from(v));
+        }
+    }
+    let actor = &posted.signed.actor;
+    match web.service.put_overlay(actor, &id, &body).await {
+        Ok(control) => Ok(Redirect::to(&format!("{PATH}/{}", control.id)).into_response()),
+        Err(ServiceError::Validation(errors)) => {
+            let control = web.service.get_control(actor, &id).await?;
+            let values = body.as_object().cloned().unwrap_or_default();
+            let page = render(
+                &web,
+                &posted.signed,
+                control,
+                &values,
+                &params,
+                rows.errors(&errors),
+            );
+            Ok(page.await?.into_response())
+        }
+        Err(e) => Err(PageError::from(e)),
+    }
+}
