@@ -22,7 +22,8 @@ both_engines!(
     filters_paging_and_downloads_keep_the_list_as_shown,
     another_organizations_records_are_not_found,
     the_activity_log_shows_who_changed_what_through_which_channel,
-    a_control_page_shows_the_catalog_and_saves_the_overlay
+    a_control_page_shows_the_catalog_and_saves_the_overlay,
+    endpoints_are_enrolled_watched_and_retired_from_their_pages
 );
 
 /// A client that shows redirects instead of following them, as a test of a browser's view.
@@ -959,4 +960,111 @@ async fn post_overlay(app: &TestApp, secret: &str, fields: &[(String, String)]) 
         fields,
     )
     .await
+}
+
+async fn endpoints_are_enrolled_watched_and_retired_from_their_pages(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Fleet").await;
+    app.person(org, "ann@fleet.test", Role::Admin).await;
+    app.person(org, "vic@fleet.test", Role::Viewer).await;
+    let secret = sign_in(&app, "ann@fleet.test").await;
+    let fields = vec![
+        ("label".to_owned(), "laptops".to_owned()),
+        ("expiresInHours".to_owned(), "48".to_owned()),
+        ("hostnames".to_owned(), String::new()),
+    ];
+    let created = submit(
+        &app,
+        &secret,
+        "/app/endpoints/tokens",
+        "/app/endpoints/tokens",
+        &fields,
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let at = created.body.find("id=\"new-token\">").unwrap() + 15;
+    let token = created.body[at..].split('<').next().unwrap().to_owned();
+    assert!(token.starts_with("tater_enroll_"), "{token}");
+    // Shown once: the list afterwards has only its prefix.
+    let again = page(&app, Some(&secret), "/app/endpoints/tokens").await;
+    assert!(!again.body.contains(&token) && again.body.contains("laptops"));
+    // A bad number of hours is said at its field.
+    let bad = vec![
+        ("label".to_owned(), "x".to_owned()),
+        ("expiresInHours".to_owned(), "soon".to_owned()),
+    ];
+    let refused = submit(
+        &app,
+        &secret,
+        "/app/endpoints/tokens",
+        "/app/endpoints/tokens",
+        &bad,
+    )
+    .await;
+    assert!(refused.body.contains("whole number of hours"));
+
+    let (s, enrolled) = enroll(&app, &token, "web-01").await;
+    assert_eq!(s, StatusCode::CREATED, "{enrolled}");
+    let agent = Key::api(enrolled["apiKey"].as_str().unwrap().to_owned());
+    let scan = report(
+        &new_id(),
+        "2026-11-29T09:00:00Z",
+        &[("linux.ssh.root-login", "Fail")],
+    );
+    let (s, _) = app
+        .send(Method::POST, "/api/agent/scans", &agent, &scan)
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let list = page(&app, Some(&secret), "/app/endpoints?status=active").await;
+    let id = enrolled["endpointId"].as_str().unwrap();
+    assert!(
+        list.body
+            .contains(&format!("href=\"/app/endpoints/{id}\">web-01")),
+        "{}",
+        list.body
+    );
+    let detail = page(&app, Some(&secret), &format!("/app/endpoints/{id}")).await;
+    assert!(
+        detail.body.contains("linux.ssh.root-login: Fail"),
+        "the evidence"
+    );
+    let retired = submit(
+        &app,
+        &secret,
+        &format!("/app/endpoints/{id}"),
+        &format!("/app/endpoints/{id}/retire"),
+        &[],
+    )
+    .await;
+    assert_eq!(retired.status, StatusCode::SEE_OTHER);
+    let (s, _) = app
+        .send(Method::POST, "/api/agent/scans", &agent, &scan)
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "a retired endpoint's credential stops working"
+    );
+    let detail = page(&app, Some(&secret), &format!("/app/endpoints/{id}")).await;
+    assert!(detail.body.contains("retired") && !detail.body.contains("/retire\""));
+
+    // Revoking a token from its row.
+    let tokens = page(&app, Some(&secret), "/app/endpoints/tokens").await;
+    let at = tokens.body.find("/app/endpoints/tokens/").unwrap();
+    let revoke = tokens.body[at..].split('"').next().unwrap().to_owned();
+    let res = submit(&app, &secret, "/app/endpoints/tokens", &revoke, &[]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    let (s, _) = enroll(&app, &token, "web-02").await;
+    assert_ne!(s, StatusCode::CREATED, "a revoked token enrolls nothing");
+
+    // A Viewer sees the fleet but not the tokens.
+    let viewer = sign_in(&app, "vic@fleet.test").await;
+    let seen = page(&app, Some(&viewer), "/app/endpoints").await;
+    assert!(seen.body.contains("web-01") && !seen.body.contains("/app/endpoints/tokens"));
+    assert_eq!(
+        page(&app, Some(&viewer), "/app/endpoints/tokens")
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
 }

@@ -3,6 +3,7 @@
 mod activity;
 mod controls;
 mod dashboard;
+mod endpoints;
 mod records;
 mod sign_in;
 
@@ -31,6 +32,17 @@ pub fn routes() -> Router<Web> {
         .route(controls::PATH, get(controls::list))
         .route("/app/controls/{id}", get(controls::detail))
         .route("/app/controls/{id}/overlay", post(controls::save_overlay))
+        .route(endpoints::PATH, get(endpoints::list))
+        .route(
+            endpoints::TOKENS_PATH,
+            get(endpoints::tokens).post(endpoints::create_token),
+        )
+        .route(
+            "/app/endpoints/tokens/{id}/revoke",
+            post(endpoints::revoke_token),
+        )
+        .route("/app/endpoints/{id}", get(endpoints::detail))
+        .route("/app/endpoints/{id}/retire", post(endpoints::retire))
         .route(activity::PATH, get(activity::page))
         .route("/app/activity/export", get(activity::export))
         .route("/app/activity/verify", get(activity::verify))
@@ -78,6 +90,11 @@ fn nav(actor: &tater_domain::Actor, section: &str) -> Vec<NavLink> {
         href: controls::PATH.to_owned(),
         label: "Controls",
         current: section == "controls",
+    });
+    links.push(NavLink {
+        href: endpoints::PATH.to_owned(),
+        label: "Endpoints",
+        current: section == "endpoints",
     });
     links.extend(
         tater_domain::modules::ALL
