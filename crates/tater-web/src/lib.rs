@@ -14,6 +14,7 @@ mod charts;
 mod error;
 mod form;
 mod pages;
+mod schema_form;
 mod session;
 
 use std::future::Future;

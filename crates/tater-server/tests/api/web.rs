@@ -23,7 +23,8 @@ both_engines!(
     another_organizations_records_are_not_found,
     the_activity_log_shows_who_changed_what_through_which_channel,
     a_control_page_shows_the_catalog_and_saves_the_overlay,
-    endpoints_are_enrolled_watched_and_retired_from_their_pages
+    endpoints_are_enrolled_watched_and_retired_from_their_pages,
+    every_use_case_has_a_page_from_the_registry
 );
 
 /// A client that shows redirects instead of following them, as a test of a browser's view.
@@ -1067,4 +1068,121 @@ async fn endpoints_are_enrolled_watched_and_retired_from_their_pages(db: TestDb)
             .status,
         StatusCode::FORBIDDEN
     );
+}
+
+async fn every_use_case_has_a_page_from_the_registry(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Registry").await;
+    let bearer = app.person(org, "boss@registry.test", Role::OrgAdmin).await;
+    app.person(org, "vic@registry.test", Role::Viewer).await;
+    let boss = sign_in(&app, "boss@registry.test").await;
+    let index = page(&app, Some(&boss), "/app/actions").await;
+    assert!(index.body.contains("/app/actions/create_api_key"));
+    assert!(index.body.contains("/app/actions/list_members"));
+    assert!(!index.body.contains("request_identity_verification"));
+
+    // A change from its generated form; invalid input is said at the field.
+    let empty = vec![("name".to_owned(), String::new())];
+    let refused = submit(
+        &app,
+        &boss,
+        "/app/actions/create_api_key",
+        "/app/actions/create_api_key",
+        &empty,
+    )
+    .await;
+    assert!(refused.body.contains("id=\"e-name\""), "{}", refused.body);
+    let fields = vec![
+        ("name".to_owned(), "from the web".to_owned()),
+        ("role".to_owned(), "viewer".to_owned()),
+    ];
+    let made = submit(
+        &app,
+        &boss,
+        "/app/actions/create_api_key",
+        "/app/actions/create_api_key",
+        &fields,
+    )
+    .await;
+    assert!(made.body.contains("id=\"done\""), "{}", made.body);
+    let at = made.body.find("<dt>Key</dt><dd>").unwrap() + 16;
+    let key = made.body[at..].split('<').next().unwrap().to_owned();
+    let (s, me) = app.get("/api/me", &Key::api(key.clone())).await;
+    assert_eq!(s, StatusCode::OK, "{me}");
+
+    // A read runs at once; its rows offer their own changes.
+    let keys = page(&app, Some(&boss), "/app/actions/list_api_keys").await;
+    assert!(keys.body.contains("from the web"));
+    let (_, listed) = app.get("/api/api-keys", &bearer).await;
+    let id = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "from the web")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(keys.body.contains(&format!("name=\"id\" value=\"{id}\"")));
+    let fields = vec![("id".to_owned(), id.clone())];
+    let revoked = submit(
+        &app,
+        &boss,
+        "/app/actions/list_api_keys",
+        "/app/actions/revoke_api_key",
+        &fields,
+    )
+    .await;
+    assert!(revoked.body.contains("id=\"done\""), "{}", revoked.body);
+    assert_eq!(
+        app.get("/api/me", &Key::api(key)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (_, log) = app
+        .get(&format!("/api/audit-log?entityId={id}"), &bearer)
+        .await;
+    assert!(
+        log["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["via"] == "web"),
+        "{log}"
+    );
+
+    // A checkbox turns a setting on.
+    let on = vec![("remoteExecution".to_owned(), "on".to_owned())];
+    let set = submit(
+        &app,
+        &boss,
+        "/app/actions/update_settings",
+        "/app/actions/update_settings",
+        &on,
+    )
+    .await;
+    assert!(set.body.contains("id=\"done\""), "{}", set.body);
+    let (_, settings) = app.get("/api/settings", &bearer).await;
+    assert_eq!(settings["remoteExecution"], true, "{settings}");
+
+    // A Viewer is offered what a Viewer may do, and nothing else exists for them.
+    let viewer = sign_in(&app, "vic@registry.test").await;
+    let theirs = page(&app, Some(&viewer), "/app/actions").await;
+    assert!(!theirs.body.contains("create_api_key") && theirs.body.contains("list_poam_items"));
+    assert_eq!(
+        page(&app, Some(&viewer), "/app/actions/create_api_key")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let forged = submit(
+        &app,
+        &viewer,
+        "/app/actions",
+        "/app/actions/update_settings",
+        &[],
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::NOT_FOUND);
+    let (_, settings) = app.get("/api/settings", &bearer).await;
+    assert_eq!(settings["remoteExecution"], true);
 }

@@ -1,5 +1,6 @@
 //! The pages, one module per area, and the layout every signed-in page shares.
 
+mod actions;
 mod activity;
 mod controls;
 mod dashboard;
@@ -43,6 +44,11 @@ pub fn routes() -> Router<Web> {
         )
         .route("/app/endpoints/{id}", get(endpoints::detail))
         .route("/app/endpoints/{id}/retire", post(endpoints::retire))
+        .route(actions::PATH, get(actions::index))
+        .route(
+            "/app/actions/{tool}",
+            get(actions::page).post(actions::submit),
+        )
         .route(activity::PATH, get(activity::page))
         .route("/app/activity/export", get(activity::export))
         .route("/app/activity/verify", get(activity::verify))
@@ -113,6 +119,11 @@ fn nav(actor: &tater_domain::Actor, section: &str) -> Vec<NavLink> {
             current: section == "activity",
         });
     }
+    links.push(NavLink {
+        href: actions::PATH.to_owned(),
+        label: "More",
+        current: section == "actions",
+    });
     links
 }
 

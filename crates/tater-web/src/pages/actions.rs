@@ -1,0 +1,296 @@
+//! Every use case of the registry as a page, from its declaration alone: a read runs with
+//! what its form (from the input schema) says and shows the answer; a change shows its form
+//! and runs on a post with the session's CSRF token. Lists offer their records' own changes
+//! (revoke, remove, change role) on each row. The same registry makes the REST routes and
+//! the MCP tools, so the three cannot drift apart.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, RawQuery, State};
+use serde_json::{Map, Value};
+use tater_domain::Actor;
+use tater_domain::policy::authorize;
+use tater_service::ServiceError;
+use tater_service::use_cases::{Answer, Caller, Gate, UseCase, registry};
+
+use super::{Layout, query_pairs};
+use crate::Web;
+use crate::error::{PageError, PageResult};
+use crate::schema_form::{self, SchemaInput, escape};
+use crate::session::{Posted, Signed};
+
+pub const PATH: &str = "/app/actions";
+
+/// Whether the page offers `case` to `actor`: a use case a generated channel can call,
+/// whose gate the role passes. (The service checks again when it runs.)
+pub fn offered(case: &UseCase, actor: &Actor) -> bool {
+    let gate = match case.gate {
+        Gate::Public => false,
+        Gate::Signed => true,
+        Gate::Action(action) => authorize(actor, action).is_ok(),
+    };
+    case.invoke.is_some() && !case.identity_step && gate
+}
+
+fn find(tool: &str, actor: &Actor) -> PageResult<&'static UseCase> {
+    registry()
+        .iter()
+        .find(|c| c.tool == tool && offered(c, actor))
+        .ok_or_else(|| ServiceError::NotFound.into())
+}
+
+/// A use case in the index.
+pub struct Entry {
+    pub tool: String,
+    pub summary: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "actions.html")]
+pub struct IndexPage {
+    layout: Layout,
+    reads: Vec<Entry>,
+    changes: Vec<Entry>,
+}
+
+/// Everything the person may do here, reads and changes.
+pub async fn index(State(web): State<Web>, signed: Signed) -> PageResult<IndexPage> {
+    let layout = Layout::new(&web, &signed, "Everything you can do", "actions").await?;
+    let entry = |c: &UseCase| Entry {
+        tool: c.tool.clone(),
+        summary: c.summary.clone(),
+    };
+    let offered: Vec<&UseCase> = registry()
+        .iter()
+        .filter(|c| offered(c, &signed.actor))
+        .collect();
+    Ok(IndexPage {
+        layout,
+        reads: offered
+            .iter()
+            .filter(|c| c.hints.read_only)
+            .map(|c| entry(c))
+            .collect(),
+        changes: offered
+            .iter()
+            .filter(|c| !c.hints.read_only)
+            .map(|c| entry(c))
+            .collect(),
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "action.html")]
+pub struct ActionPage {
+    layout: Layout,
+    tool: String,
+    summary: String,
+    read: bool,
+    destructive: bool,
+    inputs: Vec<SchemaInput>,
+    /// The answer, as HTML whose every text is escaped (`schema_form::answer_html`).
+    answer: Option<String>,
+    done: bool,
+    problem: Option<String>,
+}
+
+fn caller(signed: &Signed) -> Caller {
+    Caller {
+        identity: signed.caller.identity.clone(),
+        actor: signed.actor.clone(),
+    }
+}
+
+fn field_errors(e: &tater_domain::ValidationErrors) -> HashMap<String, String> {
+    e.0.iter()
+        .map(|f| (f.field.clone(), f.message.clone()))
+        .collect()
+}
+
+/// A read runs at once with the query's inputs; a change shows its form (filled from the
+/// query, as a row's "change role" link does).
+pub async fn page(
+    State(web): State<Web>,
+    signed: Signed,
+    Path(tool): Path<String>,
+    RawQuery(query): RawQuery,
+) -> PageResult<ActionPage> {
+    let case = find(&tool, &signed.actor)?;
+    let schema = case.input_schema();
+    let pairs = query_pairs(query.as_deref());
+    let mut page = ActionPage {
+        layout: Layout::new(&web, &signed, &case.summary, "actions").await?,
+        tool: case.tool.clone(),
+        summary: case.summary.clone(),
+        read: case.hints.read_only,
+        destructive: case.hints.destructive,
+        inputs: Vec::new(),
+        answer: None,
+        done: false,
+        problem: None,
+    };
+    let input = match schema_form::input_value(&schema, &pairs) {
+        Ok(v) => v,
+        Err(errors) => {
+            page.inputs = schema_form::inputs(&schema, &Map::new(), &errors);
+            return Ok(page);
+        }
+    };
+    let values = input.as_object().cloned().unwrap_or_default();
+    if !case.hints.read_only {
+        page.inputs = schema_form::inputs(&schema, &values, &HashMap::new());
+        return Ok(page);
+    }
+    let mut errors = HashMap::new();
+    match run(&web, &signed, case, input).await {
+        Ok(answer) => page.answer = Some(render(&answer, case, &signed)),
+        Err(ServiceError::Validation(e)) => {
+            errors = field_errors(&e);
+            page.problem = Some(format!("Not possible with these inputs: {e}."));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    page.inputs = schema_form::inputs(&schema, &values, &errors);
+    Ok(page)
+}
+
+async fn run(
+    web: &Web,
+    signed: &Signed,
+    case: &UseCase,
+    input: Value,
+) -> Result<Answer, ServiceError> {
+    let Some(invoke) = &case.invoke else {
+        return Err(ServiceError::NotFound);
+    };
+    invoke
+        .call(web.service.clone(), caller(signed), input)
+        .await
+}
+
+/// Runs a change with the posted form; invalid input shows the form again, errors at their
+/// fields, nothing lost.
+pub async fn submit(
+    State(web): State<Web>,
+    Path(tool): Path<String>,
+    posted: Posted<Vec<(String, String)>>,
+) -> PageResult<ActionPage> {
+    let signed = &posted.signed;
+    let case = find(&tool, &signed.actor)?;
+    if case.hints.read_only {
+        return Err(PageError::bad_request("This is a read: open it instead."));
+    }
+    let schema = case.input_schema();
+    let fields: Vec<(String, String)> = posted
+        .form
+        .iter()
+        .filter(|(k, _)| k != "_csrf")
+        .cloned()
+        .collect();
+    let mut page = ActionPage {
+        layout: Layout::new(&web, signed, &case.summary, "actions").await?,
+        tool: case.tool.clone(),
+        summary: case.summary.clone(),
+        read: false,
+        destructive: case.hints.destructive,
+        inputs: Vec::new(),
+        answer: None,
+        done: false,
+        problem: None,
+    };
+    let input = match schema_form::input_value(&schema, &fields) {
+        Ok(v) => v,
+        Err(errors) => {
+            page.problem =
+                Some("Nothing was changed: please correct the fields marked below.".into());
+            page.inputs = schema_form::inputs(&schema, &Map::new(), &errors);
+            return Ok(page);
+        }
+    };
+    let values = input.as_object().cloned().unwrap_or_default();
+    match run(&web, signed, case, input).await {
+        Ok(answer) => {
+            page.done = true;
+            page.answer = Some(render(&answer, case, signed));
+            // The form again, empty, for another.
+            page.inputs = schema_form::inputs(&schema, &Map::new(), &HashMap::new());
+        }
+        Err(ServiceError::Validation(e)) => {
+            page.problem =
+                Some("Nothing was changed: please correct the fields marked below.".into());
+            page.inputs = schema_form::inputs(&schema, &values, &field_errors(&e));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(page)
+}
+
+/// The changes a list's rows offer: use cases of the same resource (`api_keys_list` →
+/// `api_keys_revoke`) that take the row's `id`.
+fn row_actions(case: &UseCase, actor: &Actor) -> Vec<(&'static UseCase, bool)> {
+    let Some(prefix) = case.name.strip_suffix("_list") else {
+        return Vec::new();
+    };
+    registry()
+        .iter()
+        .filter(|c| c.name.starts_with(&format!("{prefix}_")) && !c.hints.read_only)
+        .filter(|c| offered(c, actor))
+        .filter_map(|c| {
+            let schema = c.input_schema();
+            let required: Vec<&str> = schema["required"]
+                .as_array()?
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            required.contains(&"id").then_some((c, required == ["id"]))
+        })
+        .collect()
+}
+
+/// The answer as HTML; a list's rows get buttons or links for their own changes.
+fn render(answer: &Answer, case: &UseCase, signed: &Signed) -> String {
+    let value = match answer {
+        Answer::Json(v) => v,
+        Answer::Nothing => return "<p>Done.</p>".into(),
+    };
+    let mut html = schema_form::answer_html(value);
+    let actions = row_actions(case, &signed.actor);
+    let ids: Vec<&str> = value["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["id"].as_str().or(i["userId"].as_str()))
+        .collect();
+    if actions.is_empty() || ids.is_empty() {
+        return html;
+    }
+    let csrf = escape(&signed.caller.session.csrf_token);
+    html.push_str("<h2>Act on a row</h2><table class=\"list records row-actions\"><tbody>");
+    for id in ids {
+        let id = escape(id);
+        html.push_str(&format!("<tr><td><code>{id}</code></td><td>"));
+        for (c, id_only) in &actions {
+            let tool = escape(&c.tool);
+            let verb = escape(
+                &c.tool
+                    .split('_')
+                    .next()
+                    .unwrap_or_default()
+                    .replace('-', " "),
+            );
+            if *id_only {
+                html.push_str(&format!(
+                    "<form method=\"post\" action=\"{PATH}/{tool}\"><input type=\"hidden\" name=\"_csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"id\" value=\"{id}\"><button type=\"submit\" class=\"{}\">{verb}</button></form> ",
+                    if c.hints.destructive { "danger" } else { "" }
+                ));
+            } else {
+                html.push_str(&format!("<a href=\"{PATH}/{tool}?id={id}\">{verb}…</a> "));
+            }
+        }
+        html.push_str("</td></tr>");
+    }
+    html.push_str("</tbody></table>");
+    html
+}
