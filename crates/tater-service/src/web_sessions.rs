@@ -76,11 +76,20 @@ impl Service {
     /// Email and password sign-in for the browser: a new server-side session.
     pub async fn web_sign_in(&self, email: &str, password: &str) -> ServiceResult<NewWebSession> {
         let user = self.check_password(email, password).await?;
+        self.start_web_session(user.id).await
+    }
+
+    /// A new session for the person `user` (signed in, or just changed their password,
+    /// which ended every earlier one).
+    pub async fn start_web_session(
+        &self,
+        user: tater_domain::UserId,
+    ) -> ServiceResult<NewWebSession> {
         let now = self.clock.now();
         let secret = generate_secret(SESSION_PREFIX);
         let session = WebSession {
             id_hash: hash_api_key(&secret),
-            user: user.id,
+            user,
             org: None,
             csrf_token: generate_secret(CSRF_PREFIX),
             created_at: now,

@@ -24,7 +24,8 @@ both_engines!(
     the_activity_log_shows_who_changed_what_through_which_channel,
     a_control_page_shows_the_catalog_and_saves_the_overlay,
     endpoints_are_enrolled_watched_and_retired_from_their_pages,
-    every_use_case_has_a_page_from_the_registry
+    every_use_case_has_a_page_from_the_registry,
+    the_account_page_changes_the_password_and_ends_other_sessions
 );
 
 /// A client that shows redirects instead of following them, as a test of a browser's view.
@@ -1185,4 +1186,77 @@ async fn every_use_case_has_a_page_from_the_registry(db: TestDb) {
     assert_eq!(forged.status, StatusCode::NOT_FOUND);
     let (_, settings) = app.get("/api/settings", &bearer).await;
     assert_eq!(settings["remoteExecution"], true);
+}
+
+async fn the_account_page_changes_the_password_and_ends_other_sessions(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Account").await;
+    let bearer = app.person(org, "ann@account.test", Role::Viewer).await;
+    let here = sign_in(&app, "ann@account.test").await;
+    let elsewhere = sign_in(&app, "ann@account.test").await;
+    let wrong = vec![
+        ("currentPassword".to_owned(), "not it".to_owned()),
+        (
+            "newPassword".to_owned(),
+            "an even longer new password".to_owned(),
+        ),
+    ];
+    let refused = submit(&app, &here, "/app/account", "/app/account/password", &wrong).await;
+    assert!(
+        refused.body.contains("id=\"e-password\""),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        page(&app, Some(&elsewhere), "/app").await.status,
+        StatusCode::OK
+    );
+
+    let right = vec![
+        ("currentPassword".to_owned(), TEST_PASSWORD.to_owned()),
+        (
+            "newPassword".to_owned(),
+            "an even longer new password".to_owned(),
+        ),
+    ];
+    let changed = submit(&app, &here, "/app/account", "/app/account/password", &right).await;
+    assert!(
+        changed.body.contains("id=\"password-changed\""),
+        "{}",
+        changed.body
+    );
+    let cookie = changed.headers["set-cookie"].to_str().unwrap();
+    let fresh = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned();
+    // This browser stays signed in with its new session; every other session and token ends.
+    assert_eq!(
+        page(&app, Some(&fresh), "/app").await.status,
+        StatusCode::OK
+    );
+    assert!(is_sign_in_redirect(&page(&app, Some(&here), "/app").await));
+    assert!(is_sign_in_redirect(
+        &page(&app, Some(&elsewhere), "/app").await
+    ));
+    assert_eq!(
+        app.get("/api/me", &bearer).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // The SSP downloads, as the REST route makes them.
+    let word = page(&app, Some(&fresh), "/app/ssp/download?format=docx").await;
+    assert_eq!(word.status, StatusCode::OK);
+    assert!(
+        word.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(".docx")
+    );
+    let oscal = page(&app, Some(&fresh), "/app/ssp/download?format=oscal-json").await;
+    assert!(oscal.body.contains("system-security-plan"));
 }

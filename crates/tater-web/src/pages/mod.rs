@@ -1,5 +1,6 @@
 //! The pages, one module per area, and the layout every signed-in page shares.
 
+mod account;
 mod actions;
 mod activity;
 mod controls;
@@ -44,6 +45,10 @@ pub fn routes() -> Router<Web> {
         )
         .route("/app/endpoints/{id}", get(endpoints::detail))
         .route("/app/endpoints/{id}/retire", post(endpoints::retire))
+        .route(account::PATH, get(account::page))
+        .route("/app/account/password", post(account::change_password))
+        .route(account::SSP_PATH, get(account::ssp))
+        .route("/app/ssp/download", get(account::ssp_download))
         .route(actions::PATH, get(actions::index))
         .route(
             "/app/actions/{tool}",
@@ -119,6 +124,11 @@ fn nav(actor: &tater_domain::Actor, section: &str) -> Vec<NavLink> {
             current: section == "activity",
         });
     }
+    links.push(NavLink {
+        href: account::SSP_PATH.to_owned(),
+        label: "SSP",
+        current: section == "ssp",
+    });
     links.push(NavLink {
         href: actions::PATH.to_owned(),
         label: "More",
