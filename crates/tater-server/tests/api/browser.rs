@@ -199,6 +199,13 @@ async fn a_person_signs_in_works_and_signs_out_in_chromium(db: TestDb) {
     // Not one console error, CSP violation or script error on any page visited.
     assert_eq!(seen["console"], json!([]), "{seen}");
     assert_eq!(seen["csp"], json!([]), "{seen}");
+    // axe-core finds nothing serious or critical on any page visited.
+    assert_eq!(
+        seen["accessibility"],
+        json!({}),
+        "{}",
+        seen["accessibility"]
+    );
     assert!(seen["visited"].as_array().unwrap().len() >= 4);
     assert!(shots.join("dashboard.png").exists());
 }

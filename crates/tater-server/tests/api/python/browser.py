@@ -7,11 +7,21 @@ Usage: browser.py BASE_URL EMAIL PASSWORD SCREENSHOT_DIR
 """
 import asyncio
 import json
+import os
 import sys
 
 from playwright.async_api import async_playwright
 
 CHROMIUM = "/usr/bin/chromium"
+# axe-core, vendored for the tests (vendor/axe-core/README.md); injected through the DevTools
+# protocol, so the pages' CSP stays as it is.
+AXE = os.path.join(os.path.dirname(__file__), "..", "vendor", "axe-core", "axe.min.js")
+# What axe must not find on any page.
+AXE_CHECK = """
+axe.run(document, { resultTypes: ['violations'] }).then(r => r.violations
+  .filter(v => v.impact === 'serious' || v.impact === 'critical')
+  .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', ')))
+"""
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update"]
 
@@ -30,6 +40,8 @@ async def main(base, email, password, shots):
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = await browser.new_context(viewport={"width": 1280, "height": 900})
         await context.add_init_script(CSP_WATCH)
+        await context.add_init_script(path=AXE)
+        seen["accessibility"] = {}
         page = await context.new_page()
         page.on("console", lambda m: m.type in ("error", "warning")
                 and seen["console"].append(f"{page.url}: {m.text}"))
@@ -38,6 +50,10 @@ async def main(base, email, password, shots):
         async def visited():
             seen["visited"].append(page.url)
             seen["csp"] += await page.evaluate("window.__csp || []")
+            path = page.url.split("?")[0].replace(base, "")
+            found = await page.evaluate(AXE_CHECK)
+            if found:
+                seen["accessibility"][path] = found
 
         # Not signed in: the dashboard sends the browser to the sign-in page.
         await page.goto(base + "/app")
@@ -156,6 +172,13 @@ async def main(base, email, password, shots):
         seen["verdict"] = await page.locator("#verdict").inner_text()
         await visited()
         await page.goto(base + "/app")
+
+        # The other main pages, for the console, CSP and accessibility checks.
+        for path in ["/app/endpoints", "/app/endpoints/tokens", "/app/risks", "/app/actions",
+                     "/app/actions/get_posture", "/app/actions/set_endpoint_tags", "/app/account",
+                     "/app/ssp", "/app/controls/ac-2"]:
+            await page.goto(base + path)
+            await visited()
 
         # The organization switcher.
         options = page.locator("#org option")
