@@ -4,6 +4,8 @@
 //!    (`POST /api/agent/scans`: authentication, validation, audit); compared with a bare bulk
 //!    insert of the same rows into a table of the same shape, in the same database and run.
 //! 2. Posture: `GET /api/posture` for an organization with 10,000 endpoints × 300 results.
+//! 3. The web application at that size: server render time (p50/p99) of the dashboard and of
+//!    the controls list, each against the JSON API call with the same data.
 //!
 //! Run: `cargo bench -p tater-server --bench compliance` (with `TATER_TEST_POSTGRES_URL` for
 //! PostgreSQL). `TATER_BENCH_INGEST_ENDPOINTS` and `TATER_BENCH_POSTURE_ENDPOINTS` scale it.
@@ -26,6 +28,8 @@ use tater_testkit::{Engine, TestDb};
 
 const RESULTS: usize = 300;
 const CONCURRENCY: usize = 8;
+/// The reader's password, for the web application's pages.
+const WEB_PASSWORD: &str = "a benchmark reader's password";
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -303,27 +307,47 @@ async fn seed_scans(
     }
 }
 
-async fn posture_latency(base: &str, key: &str) -> (f64, f64, f64, usize) {
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+/// Latencies of `GET url` with `header` (after one warm-up): min, p50, p99 in ms over
+/// `runs`, and the answer's size.
+async fn latency(url: &str, header: (&str, &str), runs: usize) -> (f64, f64, f64, usize) {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let get = || async {
         let started = Instant::now();
-        let res = client
-            .get(format!("{base}/api/posture"))
-            .header("x-api-key", key)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
+        let res = client.get(url).header(header.0, header.1).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{url}");
         let body = res.bytes().await.unwrap();
         (started.elapsed().as_secs_f64() * 1000.0, body.len())
     };
     let (_, size) = get().await;
     let mut times = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..runs {
         times.push(get().await.0);
     }
     times.sort_by(f64::total_cmp);
-    (times[0], times[2], times[4], size)
+    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    (times[0], at(0.5), at(0.99), size)
+}
+
+/// A web session's cookie for `email` (signed in through the sign-in form).
+async fn web_cookie(base: &str, email: &str, password: &str) -> String {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = client
+        .post(format!("{base}{}", tater_web::SIGN_IN_PATH))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_owned()
 }
 
 #[tokio::main]
@@ -369,7 +393,7 @@ async fn main() {
                 tater_service::AdminOrgRef(&org_ref),
                 "reader@example.com",
                 tater_domain::Role::Viewer,
-                None,
+                Some(WEB_PASSWORD),
                 None,
             )
             .await
@@ -386,11 +410,34 @@ async fn main() {
             .await
             .unwrap()
             .key;
-        let (min, median, max, size) = posture_latency(&base, &key).await;
+        let posture = format!("{base}/api/posture");
+        let (min, median, p99, size) = latency(&posture, ("x-api-key", &key), 5).await;
         println!(
-            "{engine}: GET /api/posture with {} results: min {min:.0} ms, median {median:.0} ms, max {max:.0} ms ({} KiB; seeding took {seeded:.0} s)",
+            "{engine}: GET /api/posture with {} results: min {min:.0} ms, median {median:.0} ms, p99 {p99:.0} ms ({} KiB; seeding took {seeded:.0} s)",
             posture_n * RESULTS,
             size / 1024
         );
+        // The web application's pages over the same data, against the JSON they show.
+        let cookie = web_cookie(&base, "reader@example.com", WEB_PASSWORD).await;
+        let runs = env_or("TATER_BENCH_PAGE_RUNS", 20);
+        let controls = "framework=nist-800-53-rev5-moderate&limit=50";
+        for (page, api) in [
+            (format!("{base}/app"), posture.clone()),
+            (
+                format!("{base}/app/controls?{controls}"),
+                format!("{base}/api/controls?{controls}"),
+            ),
+        ] {
+            let (_, p50, p99, size) = latency(&page, ("cookie", &cookie), runs).await;
+            let (_, a50, a99, asize) = latency(&api, ("x-api-key", &key), runs).await;
+            println!(
+                "{engine}: page {} p50 {p50:.1} ms p99 {p99:.1} ms ({} KiB) | JSON {} p50 {a50:.1} ms p99 {a99:.1} ms ({} KiB) | page/JSON p50 {:.2}",
+                page.trim_start_matches(&base),
+                size / 1024,
+                api.trim_start_matches(&base),
+                asize / 1024,
+                p50 / a50
+            );
+        }
     }
 }
