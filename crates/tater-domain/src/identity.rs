@@ -121,6 +121,16 @@ pub struct WebSession {
     pub expires_at: Timestamp,
 }
 
+/// One view of a web application page: which page (its path template, never the query),
+/// in which organization, when — and when the row is deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageView {
+    pub org: OrgId,
+    pub path: String,
+    pub viewed_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
 /// A one-time or reusable secret that lets an agent enroll its endpoint in an organization.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnrollmentToken {

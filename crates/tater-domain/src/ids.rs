@@ -130,6 +130,10 @@ typed_id!(
     /// An invitation to join an organization.
     InvitationId
 );
+typed_id!(
+    /// One recorded view of a web application page.
+    PageViewId
+);
 
 #[cfg(test)]
 mod tests {

@@ -27,11 +27,11 @@ pub use email::Email;
 pub use error::{FieldError, ValidationErrors};
 pub use identity::{
     ApiKey, Endpoint, EnrollmentToken, IdentityCode, Invitation, InvitationStatus, Membership, Org,
-    User, WebSession,
+    PageView, User, WebSession,
 };
 pub use ids::{
     ApiKeyId, AuditId, DestinationId, EndpointId, EnrollmentTokenId, IdentityCodeId, InvitationId,
-    OrgId, RecordId, ScanId, UserId,
+    OrgId, PageViewId, RecordId, ScanId, UserId,
 };
 pub use jobs::{Job, JobTarget, TargetStatus};
 pub use policy::{Action, Denied, Permit, authorize};

@@ -317,7 +317,12 @@ async fn latency(url: &str, header: (&str, &str), runs: usize) -> (f64, f64, f64
         .unwrap();
     let get = || async {
         let started = Instant::now();
-        let res = client.get(url).header(header.0, header.1).send().await.unwrap();
+        let res = client
+            .get(url)
+            .header(header.0, header.1)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 200, "{url}");
         let body = res.bytes().await.unwrap();
         (started.elapsed().as_secs_f64() * 1000.0, body.len())

@@ -37,6 +37,7 @@ mod siem_destinations;
 mod ssp;
 mod status;
 mod system_profile;
+mod telemetry;
 pub mod use_cases;
 mod web_sessions;
 
@@ -87,6 +88,7 @@ pub use siem_destinations::{
     SiemSupport, TestDelivery, destination_view,
 };
 pub use status::StatusView;
+pub use telemetry::{PAGE_VIEW_TTL_DAYS, PageViewCount};
 pub use web_sessions::{NewWebSession, WebCaller, WebSessionConfig};
 
 /// Settings the use cases need; the server fills them from flags and environment.

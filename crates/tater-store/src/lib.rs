@@ -755,6 +755,12 @@ pub trait WebSessionTx: Send {
     async fn delete_web_sessions_of(&mut self, user: UserId) -> Result<u64>;
     /// Forgets sessions whose absolute end is at or before `before`; how many.
     async fn delete_expired_web_sessions(&mut self, before: Timestamp) -> Result<u64>;
+    /// Records one page view (platform telemetry, kept until its expiry).
+    async fn record_page_view(&mut self, view: &tater_domain::PageView) -> Result<()>;
+    /// Views per organization and page since `since`, most viewed first.
+    async fn page_view_counts(&mut self, since: Timestamp) -> Result<Vec<(OrgId, String, i64)>>;
+    /// Forgets page views whose expiry is at or before `before`; how many.
+    async fn delete_expired_page_views(&mut self, before: Timestamp) -> Result<u64>;
 }
 
 /// A transaction on identity data. Each write names the organizations whose audit logs record

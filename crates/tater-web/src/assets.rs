@@ -26,6 +26,11 @@ const FILES: &[Asset] = &[
         bytes: include_bytes!("../assets/tater.css"),
     },
     Asset {
+        name: "beacon.js",
+        media_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../assets/beacon.js"),
+    },
+    Asset {
         name: "favicon.svg",
         media_type: "image/svg+xml",
         bytes: include_bytes!("../assets/favicon.svg"),

@@ -54,6 +54,10 @@ pub(crate) fn cleared_cookie() -> HeaderValue {
 pub struct Signed {
     pub caller: WebCaller,
     pub actor: Actor,
+    /// The page's route template (`/app/poam/{id}`), for the page-view beacon.
+    pub page: String,
+    /// The browser carries the beacon's opt-out cookie.
+    pub beacon_opted_out: bool,
 }
 
 impl FromRequestParts<Web> for Signed {
@@ -63,7 +67,17 @@ impl FromRequestParts<Web> for Signed {
         let secret = cookie(&parts.headers, SESSION_COOKIE).ok_or(PageError::SignIn)?;
         let caller = web.service.web_session(secret).await?;
         let actor = caller.actor()?;
-        Ok(Self { caller, actor })
+        let page = parts
+            .extensions
+            .get::<axum::extract::MatchedPath>()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default();
+        Ok(Self {
+            caller,
+            actor,
+            page,
+            beacon_opted_out: cookie(&parts.headers, "tater_beacon_optout") == Some("1"),
+        })
     }
 }
 

@@ -19,7 +19,19 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
     let create = Op::post("/api/organizations", "cross_org_create_organization")
         .tag("platform")
         .ok(201, "Created", None);
-    api.route(op, get(list_all)).route(create, post(create_org))
+    let views = Op::get("/api/page-views", "cross_org_page_views")
+        .tag("platform")
+        .ok(200, "Page views per organization and page", None);
+    api.route(op, get(list_all))
+        .route(create, post(create_org))
+        .route(views, get(page_views))
+}
+
+async fn page_views(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+) -> ApiResult<Json<Items<tater_service::PageViewCount>>> {
+    Ok(Json(s.service.cross_org_page_views(&actor).await?))
 }
 
 async fn create_org(

@@ -190,6 +190,11 @@ async fn a_person_signs_in_works_and_signs_out_in_chromium(db: TestDb) {
             .unwrap()
             .contains("The log verifies")
     );
+    // The page-view beacon: sent while browsing, never after the opt-out or with DNT.
+    assert!(seen["beacons"].as_u64().unwrap() >= 5, "{seen}");
+    assert_eq!(seen["beaconsAfterOptOut"], 0);
+    assert!(seen["dntSignedIn"].as_str().unwrap().ends_with("/app/poam"));
+    assert_eq!(seen["beaconsWithDnt"], 0);
     assert_eq!(seen["organizations"], json!(["Home Org", "Other Org"]));
     assert_eq!(seen["switchedTo"], "Other Org");
     assert_eq!(seen["roleThere"], "viewer");

@@ -25,7 +25,8 @@ both_engines!(
     a_control_page_shows_the_catalog_and_saves_the_overlay,
     endpoints_are_enrolled_watched_and_retired_from_their_pages,
     every_use_case_has_a_page_from_the_registry,
-    the_account_page_changes_the_password_and_ends_other_sessions
+    the_account_page_changes_the_password_and_ends_other_sessions,
+    page_views_are_counted_without_identifying_anyone_and_never_against_dnt
 );
 
 /// A client that shows redirects instead of following them, as a test of a browser's view.
@@ -185,7 +186,11 @@ async fn signing_in_sets_a_host_only_secure_cookie_and_opens_the_dashboard(db: T
         csp.contains("script-src 'self'") && !csp.contains("unsafe"),
         "{csp}"
     );
-    assert!(!dash.body.contains("<script") && !dash.body.contains("style="));
+    assert!(!dash.body.contains("style="));
+    // The one script is the page-view beacon, from this origin under its hashed name.
+    let scripts: Vec<&str> = dash.body.split("<script").skip(1).collect();
+    assert_eq!(scripts.len(), 1, "{}", dash.body);
+    assert!(scripts[0].trim_start().starts_with("src=\"/assets/beacon."));
 
     // The stylesheet is served under its content hash, cached for good; the plain name stays.
     let at = dash.body.find("/assets/tater.").unwrap();
@@ -1259,4 +1264,100 @@ async fn the_account_page_changes_the_password_and_ends_other_sessions(db: TestD
     );
     let oscal = page(&app, Some(&fresh), "/app/ssp/download?format=oscal-json").await;
     assert!(oscal.body.contains("system-security-plan"));
+}
+
+async fn page_views_are_counted_without_identifying_anyone_and_never_against_dnt(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Counted").await;
+    app.person(org, "ann@counted.test", Role::Viewer).await;
+    let root = app.member(org, "root@counted.test", Role::SuperAdmin).await;
+    let secret = sign_in(&app, "ann@counted.test").await;
+    let dash = page(&app, Some(&secret), "/app").await;
+    assert!(
+        dash.body.contains("data-page=\"/app\""),
+        "the route template"
+    );
+    let token = csrf_of(&dash.body);
+    let beacon = |page: &str, token: &str, headers: Vec<(&'static str, String)>| {
+        let mut req = no_redirects()
+            .post(app.url("/app/beacon"))
+            .header("cookie", cookie_header(&secret))
+            .header("sec-fetch-site", "same-origin")
+            .header("content-type", "text/plain;charset=UTF-8")
+            .body(json!({ "page": page, "csrf": token }).to_string());
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        async move { req.send().await.unwrap().status() }
+    };
+    assert_eq!(
+        beacon("/app/poam/{id}", &token, vec![]).await,
+        StatusCode::NO_CONTENT
+    );
+    // Do Not Track, Global Privacy Control and the opt-out cookie: accepted, not counted.
+    assert_eq!(
+        beacon("/app", &token, vec![("dnt", "1".into())]).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        beacon("/app", &token, vec![("sec-gpc", "1".into())]).await,
+        StatusCode::NO_CONTENT
+    );
+    let opted = format!("{}; tater_beacon_optout=1", cookie_header(&secret));
+    let res = no_redirects()
+        .post(app.url("/app/beacon"))
+        .header("cookie", opted)
+        .header("sec-fetch-site", "same-origin")
+        .body(json!({ "page": "/app", "csrf": token }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    // Another session's token, another site, or a path that is not a page template: refused.
+    assert_eq!(
+        beacon("/app", "csrf_x", vec![]).await,
+        StatusCode::FORBIDDEN
+    );
+    let cross = vec![("sec-fetch-site", "cross-site".to_owned())];
+    assert_eq!(beacon("/app", &token, cross).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        beacon("/app/poam/01a2?q=secret", &token, vec![]).await,
+        StatusCode::BAD_REQUEST
+    );
+
+    // Platform operators see the counts: the one beacon, by page and organization only.
+    let (s, counts) = app.get("/api/page-views", &root).await;
+    assert_eq!(s, StatusCode::OK, "{counts}");
+    assert_eq!(
+        counts["items"],
+        json!([{ "orgId": org.to_string(), "page": "/app/poam/{id}", "views": 1 }])
+    );
+    let viewer_key = app.api_key_of("ann@counted.test", Some(org)).await;
+    assert_eq!(
+        app.get("/api/page-views", &viewer_key).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    // The account page's switch sets the opt-out cookie, and shows it set.
+    let off = vec![("optout".to_owned(), "on".to_owned())];
+    let res = submit(&app, &secret, "/app/account", "/app/account/beacon", &off).await;
+    let set = res.headers["set-cookie"].to_str().unwrap();
+    assert!(
+        set.starts_with("tater_beacon_optout=1;") && !set.contains("HttpOnly"),
+        "{set}"
+    );
+    let account = no_redirects()
+        .get(app.url("/app/account"))
+        .header(
+            "cookie",
+            format!("{}; tater_beacon_optout=1", cookie_header(&secret)),
+        )
+        .send()
+        .await
+        .unwrap();
+    let body = account.text().await.unwrap();
+    assert!(
+        body.contains("name=\"optout\" value=\"on\" checked"),
+        "{body}"
+    );
 }

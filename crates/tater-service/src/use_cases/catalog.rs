@@ -68,6 +68,16 @@ fn platform() -> Vec<UseCase> {
             s.cross_org_list_organizations(&c.actor).await
         }))
         .gives::<Items<OrgView>>(),
+        UseCase::read(
+            "cross_org_page_views",
+            "Cross-organization: web application page views per organization and page (90 days)",
+            CROSS_ORG,
+        )
+        .tool("list_page_views")
+        .runs(json(|s, c, _: NoInput| async move {
+            s.cross_org_page_views(&c.actor).await
+        }))
+        .gives::<Items<crate::PageViewCount>>(),
         UseCase::write(
             "cross_org_create_organization",
             "Cross-organization: create an organization (you become its OrgAdmin)",

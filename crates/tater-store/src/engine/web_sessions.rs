@@ -1,5 +1,5 @@
 //! The web application's sign-in sessions: one row per signed-in browser, found by the hash of
-//! its cookie's secret. Part of the identity transaction (a session is a person's, across
+//! its cookie's secret; and its page-view telemetry. Part of the identity transaction (a session is a person's, across
 //! organizations). Nothing here is audited: signing in and out changes no tenant data.
 
 use super::*;
@@ -89,6 +89,42 @@ impl<D: Driver> WebSessionTx for EngineIdentityTx<D> {
 
     async fn delete_expired_web_sessions(&mut self, before: Timestamp) -> Result<u64> {
         let done = D::query("DELETE FROM web_sessions WHERE expires_at <= $1")
+            .bind(before.millis())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn record_page_view(&mut self, view: &tater_domain::PageView) -> Result<()> {
+        D::query(
+            "INSERT INTO page_views (id, org_id, path, viewed_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(tater_domain::PageViewId::generate().to_string())
+        .bind(view.org.to_string())
+        .bind(&view.path)
+        .bind(view.viewed_at.millis())
+        .bind(view.expires_at.millis())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn page_view_counts(&mut self, since: Timestamp) -> Result<Vec<(OrgId, String, i64)>> {
+        let rows = D::query(
+            "SELECT org_id, path, COUNT(*) AS n FROM page_views WHERE viewed_at >= $1 \
+             GROUP BY org_id, path ORDER BY n DESC, org_id, path LIMIT 1000",
+        )
+        .bind(since.millis())
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((parse_col(r, "org_id")?, r.try_get("path")?, r.try_get("n")?)))
+            .collect()
+    }
+
+    async fn delete_expired_page_views(&mut self, before: Timestamp) -> Result<u64> {
+        let done = D::query("DELETE FROM page_views WHERE expires_at <= $1")
             .bind(before.millis())
             .execute(&mut *self.tx)
             .await?;

@@ -22,6 +22,8 @@ pub const SSP_PATH: &str = "/app/ssp";
 #[template(path = "account.html")]
 pub struct AccountPage {
     layout: Layout,
+    /// Page views are not sent from this browser.
+    opted_out: bool,
     has_password: bool,
     memberships: Vec<(String, String)>,
     changed: bool,
@@ -40,6 +42,7 @@ async fn account_page(
         .me(&signed.caller.identity, Some(&signed.actor))
         .await?;
     Ok(AccountPage {
+        opted_out: signed.beacon_opted_out,
         layout,
         has_password: signed.caller.identity.user().password_hash.is_some(),
         memberships: me

@@ -1,8 +1,9 @@
 //! The pages, one module per area, and the layout every signed-in page shares.
 
-mod account;
+pub(crate) mod account;
 mod actions;
 mod activity;
+mod beacon;
 mod controls;
 mod dashboard;
 mod endpoints;
@@ -46,6 +47,8 @@ pub fn routes() -> Router<Web> {
         .route("/app/endpoints/{id}", get(endpoints::detail))
         .route("/app/endpoints/{id}/retire", post(endpoints::retire))
         .route(account::PATH, get(account::page))
+        .route("/app/account/beacon", post(beacon::opt_out))
+        .route("/app/beacon", post(beacon::record))
         .route("/app/account/password", post(account::change_password))
         .route(account::SSP_PATH, get(account::ssp))
         .route("/app/ssp/download", get(account::ssp_download))
@@ -154,6 +157,8 @@ pub struct Layout {
     pub csrf: String,
     pub orgs: Vec<OrgChoice>,
     pub nav: Vec<NavLink>,
+    /// The page's route template, which the page-view beacon reports.
+    pub page: String,
 }
 
 impl Layout {
@@ -185,6 +190,7 @@ impl Layout {
                 })
                 .collect(),
             nav: nav(&signed.actor, section),
+            page: signed.page.clone(),
         })
     }
 }

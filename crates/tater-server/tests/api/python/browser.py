@@ -42,6 +42,8 @@ async def main(base, email, password, shots):
         await context.add_init_script(CSP_WATCH)
         await context.add_init_script(path=AXE)
         seen["accessibility"] = {}
+        beacons = []
+        context.on("request", lambda r: "/app/beacon" in r.url and beacons.append(r.url))
         page = await context.new_page()
         page.on("console", lambda m: m.type in ("error", "warning")
                 and seen["console"].append(f"{page.url}: {m.text}"))
@@ -179,6 +181,42 @@ async def main(base, email, password, shots):
                      "/app/ssp", "/app/controls/ac-2"]:
             await page.goto(base + path)
             await visited()
+
+        # Page views went out while browsing; switched off on the account page, none do.
+        await page.wait_for_timeout(300)
+        seen["beacons"] = len(beacons)
+        await page.goto(base + "/app/account")
+        await page.check("#i-optout")
+        await page.click("form[action='/app/account/beacon'] button")
+        await page.wait_for_load_state()
+        await visited()
+        before = len(beacons)
+        for path in ["/app", "/app/poam", "/app/controls"]:
+            await page.goto(base + path)
+        await page.wait_for_timeout(300)
+        seen["beaconsAfterOptOut"] = len(beacons) - before
+        await page.goto(base + "/app/account")
+        await page.uncheck("#i-optout")
+        await page.click("form[action='/app/account/beacon'] button")
+        await page.wait_for_load_state()
+
+        # A browser that says Do Not Track sends none (a second browser, signed in afresh).
+        dnt = await browser.new_context(extra_http_headers={"DNT": "1"})
+        await dnt.add_init_script(
+            "Object.defineProperty(Navigator.prototype, 'doNotTrack', { get: () => '1' });")
+        dnt_beacons = []
+        dnt.on("request", lambda r: "/app/beacon" in r.url and dnt_beacons.append(r.url))
+        other = await dnt.new_page()
+        await other.goto(base + "/app")
+        await other.fill("#email", email)
+        await other.fill("#password", password)
+        await other.click("button[type=submit]")
+        await other.wait_for_load_state()
+        await other.goto(base + "/app/poam")
+        await other.wait_for_timeout(300)
+        seen["dntSignedIn"] = other.url
+        seen["beaconsWithDnt"] = len(dnt_beacons)
+        await dnt.close()
 
         # The organization switcher.
         options = page.locator("#org option")
