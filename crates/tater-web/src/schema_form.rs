@@ -281,20 +281,13 @@ pub fn input_value(
     }
 }
 
-/// Escapes text for HTML content and attribute values.
+/// Escapes text for HTML content and attribute values, with askama's own escaper (the one
+/// the templates use).
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
+    match askama::filters::escape(text, askama::filters::Html) {
+        Ok(safe) => safe.0.to_string(),
+        Err(never) => match never {},
     }
-    out
 }
 
 /// The deepest nesting rendered; below it, values show as JSON text.
@@ -430,8 +423,9 @@ mod tests {
     fn answers_render_escaped() {
         let html =
             answer_html(&json!({ "items": [{ "name": "<script>", "n": 1 }], "note": "a & b" }));
-        assert!(html.contains("&lt;script&gt;") && !html.contains("<script>"));
-        assert!(html.contains("a &amp; b"));
+        assert!(html.contains("&#60;script&#62;") && !html.contains("<script>"));
+        assert!(html.contains("a &#38; b"));
+        assert_eq!(escape("\"'"), "&#34;&#39;");
         assert!(html.contains("<table"));
     }
 }

@@ -1,6 +1,6 @@
 use tater_domain::{
-    ApiKey, ApiKeyId, AuditAction, AuditDraft, Email, Membership, Role, Timestamp, User, UserId,
-    WebSession,
+    ApiKey, ApiKeyId, AuditAction, AuditDraft, Email, Membership, PageView, Role, Timestamp, User,
+    UserId, WebSession,
 };
 use tater_store::{Mode, StoreError};
 use tater_testkit::{TestDb, both_engines};
@@ -219,5 +219,39 @@ async fn web_sessions_round_trip_and_end(db: TestDb) {
     assert_eq!(tx.web_session("h2").await.unwrap(), None);
     tx.delete_web_session("h3").await.unwrap();
     assert_eq!(tx.web_session("h3").await.unwrap(), None);
+
+    // Page views: counted per organization and page since a time, swept at their expiry.
+    let view = |path: &str, at: i64, ttl: i64| PageView {
+        org: a,
+        path: path.into(),
+        viewed_at: Timestamp::from_millis(NOW + at),
+        expires_at: Timestamp::from_millis(NOW + at + ttl),
+    };
+    for v in [
+        view("/app", 0, 100),
+        view("/app", 10, 5_000),
+        view("/app/poam", 20, 5_000),
+    ] {
+        tx.record_page_view(&v).await.unwrap();
+    }
+    let counts = tx.page_view_counts(t).await.unwrap();
+    assert_eq!(
+        counts,
+        [(a, "/app".to_owned(), 2), (a, "/app/poam".to_owned(), 1)]
+    );
+    let later = tx
+        .page_view_counts(Timestamp::from_millis(NOW + 5))
+        .await
+        .unwrap();
+    assert_eq!(
+        later,
+        [(a, "/app".to_owned(), 1), (a, "/app/poam".to_owned(), 1)]
+    );
+    let swept = tx
+        .delete_expired_page_views(Timestamp::from_millis(NOW + 100))
+        .await
+        .unwrap();
+    assert_eq!(swept, 1);
+    assert_eq!(tx.page_view_counts(t).await.unwrap().len(), 2);
     tx.commit().await.unwrap();
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use tater_domain::policy::Action;
 use tater_service::ServiceError;
 
-use super::{Layout, download};
+use super::{Layout, allowed, download};
 use crate::Web;
 use crate::error::PageResult;
 use crate::session::{Posted, Signed, session_cookie};
@@ -123,7 +123,7 @@ pub async fn ssp(State(web): State<Web>, signed: Signed) -> PageResult<SspPage> 
     let layout = Layout::new(&web, &signed, "System Security Plan", "ssp").await?;
     Ok(SspPage {
         layout,
-        can_edit: signed.actor.role() >= Action::WriteRecord.required_role(),
+        can_edit: allowed(&signed.actor, Action::WriteRecord),
     })
 }
 

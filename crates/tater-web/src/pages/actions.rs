@@ -11,11 +11,10 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, RawQuery, State};
 use serde_json::{Map, Value};
 use tater_domain::Actor;
-use tater_domain::policy::authorize;
 use tater_service::ServiceError;
 use tater_service::use_cases::{Answer, Caller, Gate, UseCase, registry};
 
-use super::{Layout, query_pairs};
+use super::{Layout, allowed, query_pairs};
 use crate::Web;
 use crate::error::{PageError, PageResult};
 use crate::schema_form::{self, SchemaInput, escape};
@@ -29,7 +28,7 @@ pub fn offered(case: &UseCase, actor: &Actor) -> bool {
     let gate = match case.gate {
         Gate::Public => false,
         Gate::Signed => true,
-        Gate::Action(action) => authorize(actor, action).is_ok(),
+        Gate::Action(action) => allowed(actor, action),
     };
     case.invoke.is_some() && !case.identity_step && gate
 }

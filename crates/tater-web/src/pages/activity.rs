@@ -10,10 +10,9 @@ use axum::response::Response;
 use serde_json::Value;
 use tater_domain::policy::Action;
 use tater_domain::{AuditAction, Channel};
-use tater_service::ServiceError;
 use tater_service::use_cases::AuditQuery;
 
-use super::{Layout, download, query_pairs};
+use super::{Layout, ListParams, allowed, download, query_pairs, typed_list};
 use crate::Web;
 use crate::error::{PageError, PageResult};
 use crate::session::Signed;
@@ -54,15 +53,7 @@ pub struct ActivityPage {
 
 /// Whether the person may read the log (Auditor and above).
 pub fn may_read(actor: &tater_domain::Actor) -> bool {
-    actor.role() >= Action::ReadAudit.required_role()
-}
-
-fn value_of(pairs: &[(String, String)], name: &str) -> String {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default()
+    allowed(actor, Action::ReadAudit)
 }
 
 fn row(e: &tater_audit::EntryView) -> Row {
@@ -108,40 +99,15 @@ pub async fn page(
         ));
     }
     let layout = Layout::new(&web, &signed, "Activity Log", "activity").await?;
-    let pairs = query_pairs(query.as_deref());
-    let filters: Vec<(String, String)> = pairs
-        .iter()
-        .filter(|(k, _)| k != "cursor")
-        .cloned()
-        .collect();
-    let encoded = serde_html_form::to_string(&filters).unwrap_or_default();
-    let parsed = serde_html_form::to_string(&pairs)
-        .ok()
-        .and_then(|q| serde_html_form::from_str::<AuditQuery>(&q).ok());
-    let (rows, next, problem) = match parsed {
-        None => (
-            Vec::new(),
-            None,
-            Some("Some filters are not valid.".to_owned()),
-        ),
-        Some(q) => match web.service.audit_log(&signed.actor, &q).await {
-            Ok(page) => {
-                let next = page.next_cursor.map(|c| {
-                    let sep = if encoded.is_empty() { "" } else { "&" };
-                    format!("{PATH}?{encoded}{sep}cursor={c}")
-                });
-                (page.items.iter().map(row).collect(), next, None)
-            }
-            Err(ServiceError::Validation(errors)) => (
-                Vec::new(),
-                None,
-                Some(format!("Some filters are not valid: {errors}.")),
-            ),
-            Err(e) => return Err(e.into()),
-        },
-    };
-    let via = value_of(&pairs, "via");
-    let action = value_of(&pairs, "action");
+    let params = ListParams::parse(query.as_deref());
+    let (service, actor) = (&web.service, &signed.actor);
+    let listed = typed_list(&params, PATH, |q: AuditQuery| async move {
+        service.audit_log(actor, &q).await
+    })
+    .await?;
+    let encoded = serde_html_form::to_string(params.filters()).unwrap_or_default();
+    let via = params.value("via");
+    let action = params.value("action");
     let sep = if encoded.is_empty() { "" } else { "&" };
     Ok(ActivityPage {
         layout,
@@ -157,13 +123,13 @@ pub async fn page(
         .iter()
         .map(|a| (a.as_str(), a.as_str() == action))
         .collect(),
-        user_id: value_of(&pairs, "userId"),
-        entity_type: value_of(&pairs, "entityType"),
-        entity_id: value_of(&pairs, "entityId"),
-        from: value_of(&pairs, "from"),
-        to: value_of(&pairs, "to"),
-        rows,
-        next,
+        user_id: params.value("userId"),
+        entity_type: params.value("entityType"),
+        entity_id: params.value("entityId"),
+        from: params.value("from"),
+        to: params.value("to"),
+        rows: listed.items.iter().map(row).collect(),
+        next: listed.next,
         downloads: vec![
             ("CSV", format!("{PATH}/export?{encoded}{sep}format=csv")),
             (
@@ -171,7 +137,7 @@ pub async fn page(
                 format!("{PATH}/export?{encoded}{sep}format=jsonl"),
             ),
         ],
-        problem,
+        problem: listed.problem,
     })
 }
 

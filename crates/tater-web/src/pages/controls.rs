@@ -15,7 +15,7 @@ use tater_domain::policy::Action;
 use tater_service::use_cases::{ControlsQuery, ScanResultsQuery};
 use tater_service::{ControlView, LatestResultView, ServiceError};
 
-use super::{Layout, query_pairs};
+use super::{Layout, ListParams, allowed, typed_list};
 use crate::Web;
 use crate::error::{PageError, PageResult};
 use crate::form::{self, FormField};
@@ -53,14 +53,8 @@ pub async fn list(
     RawQuery(query): RawQuery,
 ) -> PageResult<ListPage> {
     let layout = Layout::new(&web, &signed, "Controls", "controls").await?;
-    let pairs = query_pairs(query.as_deref());
-    let value = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let params = ListParams::parse(query.as_deref());
+    let value = |name: &str| params.value(name);
     let catalog = web.service.catalog()?;
     let frameworks = web
         .service
@@ -86,38 +80,11 @@ pub async fn list(
             )
         })
         .collect();
-    let encoded = serde_html_form::to_string(&pairs).unwrap_or_default();
-    let parsed = serde_html_form::from_str::<ControlsQuery>(&encoded);
-    let (controls, next, problem) = match parsed {
-        Err(_) => (
-            Vec::new(),
-            None,
-            Some("Some filters are not valid.".to_owned()),
-        ),
-        Ok(q) => match web.service.list_controls(&signed.actor, &q).await {
-            Ok(page) => {
-                let next = page.next_cursor.map(|c| {
-                    let mut p: Vec<(String, String)> = pairs
-                        .iter()
-                        .filter(|(k, _)| k != "cursor")
-                        .cloned()
-                        .collect();
-                    p.push(("cursor".into(), c));
-                    format!(
-                        "{PATH}?{}",
-                        serde_html_form::to_string(&p).unwrap_or_default()
-                    )
-                });
-                (page.items, next, None)
-            }
-            Err(ServiceError::Validation(e)) => (
-                Vec::new(),
-                None,
-                Some(format!("Some filters are not valid: {e}.")),
-            ),
-            Err(e) => return Err(e.into()),
-        },
-    };
+    let (service, actor) = (&web.service, &signed.actor);
+    let listed = typed_list(&params, PATH, |q: ControlsQuery| async move {
+        service.list_controls(actor, &q).await
+    })
+    .await?;
     Ok(ListPage {
         layout,
         frameworks,
@@ -127,9 +94,9 @@ pub async fn list(
             .map(|s| (*s, *s == value("status")))
             .collect(),
         q: value("q"),
-        controls,
-        next,
-        problem,
+        controls: listed.items,
+        next: listed.next,
+        problem: listed.problem,
     })
 }
 
@@ -257,7 +224,7 @@ async fn render(
         .collect();
     Ok(ControlPage {
         layout,
-        can_write: signed.actor.role() >= Action::WriteRecord.required_role() && !control.withdrawn,
+        can_write: allowed(&signed.actor, Action::WriteRecord) && !control.withdrawn,
         form: form::fields_except(&CONTROL_OVERLAYS, values, &errors, &["control"]),
         params: param_inputs,
         version: control

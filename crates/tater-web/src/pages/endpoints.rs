@@ -16,7 +16,7 @@ use tater_service::{
     ServiceError,
 };
 
-use super::{Layout, query_pairs};
+use super::{Layout, ListParams, allowed, typed_list};
 use crate::Web;
 use crate::error::{PageError, PageResult};
 use crate::session::{Posted, Signed};
@@ -27,7 +27,7 @@ pub const TOKENS_PATH: &str = "/app/endpoints/tokens";
 const SHOWN: u32 = 500;
 
 fn can_manage(actor: &tater_domain::Actor) -> bool {
-    actor.role() >= Action::WriteRecord.required_role()
+    allowed(actor, Action::WriteRecord)
 }
 
 #[derive(Template, WebTemplate)]
@@ -49,54 +49,21 @@ pub async fn list(
     RawQuery(query): RawQuery,
 ) -> PageResult<ListPage> {
     let layout = Layout::new(&web, &signed, "Endpoints", "endpoints").await?;
-    let pairs = query_pairs(query.as_deref());
-    let value = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let encoded = serde_html_form::to_string(&pairs).unwrap_or_default();
-    let (endpoints, next, problem) = match serde_html_form::from_str::<EndpointsQuery>(&encoded) {
-        Err(_) => (
-            Vec::new(),
-            None,
-            Some("Some filters are not valid.".to_owned()),
-        ),
-        Ok(q) => match web.service.list_endpoints(&signed.actor, &q).await {
-            Ok(page) => {
-                let next = page.next_cursor.map(|c| {
-                    let mut p: Vec<(String, String)> = pairs
-                        .iter()
-                        .filter(|(k, _)| k != "cursor")
-                        .cloned()
-                        .collect();
-                    p.push(("cursor".into(), c));
-                    format!(
-                        "{PATH}?{}",
-                        serde_html_form::to_string(&p).unwrap_or_default()
-                    )
-                });
-                (page.items, next, None)
-            }
-            Err(ServiceError::Validation(e)) => (
-                Vec::new(),
-                None,
-                Some(format!("Some filters are not valid: {e}.")),
-            ),
-            Err(e) => return Err(e.into()),
-        },
-    };
+    let params = ListParams::parse(query.as_deref());
+    let (service, actor) = (&web.service, &signed.actor);
+    let listed = typed_list(&params, PATH, |q: EndpointsQuery| async move {
+        service.list_endpoints(actor, &q).await
+    })
+    .await?;
     Ok(ListPage {
         layout,
-        endpoints,
-        status: value("status"),
-        stale: value("stale"),
-        q: value("q"),
-        next,
+        endpoints: listed.items,
+        status: params.value("status"),
+        stale: params.value("stale"),
+        q: params.value("q"),
+        next: listed.next,
         can_manage: can_manage(&signed.actor),
-        problem,
+        problem: listed.problem,
     })
 }
 

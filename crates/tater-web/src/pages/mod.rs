@@ -72,6 +72,98 @@ pub(crate) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The query string of a list page: what its filter form sent, and the links it makes.
+pub(crate) struct ListParams {
+    pub pairs: Vec<(String, String)>,
+}
+
+impl ListParams {
+    pub fn parse(query: Option<&str>) -> Self {
+        Self {
+            pairs: query_pairs(query),
+        }
+    }
+
+    /// A parameter's value, or empty.
+    pub fn value(&self, name: &str) -> String {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+
+    /// The filters without the page's position: what downloads and the next page keep.
+    pub fn filters(&self) -> Vec<(String, String)> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k != "cursor")
+            .cloned()
+            .collect()
+    }
+
+    /// The same list at `cursor`.
+    pub fn next_link(&self, path: &str, cursor: String) -> String {
+        let mut p = self.filters();
+        p.push(("cursor".into(), cursor));
+        format!(
+            "{path}?{}",
+            serde_html_form::to_string(&p).unwrap_or_default()
+        )
+    }
+
+    /// The parameters read into a use case's typed query; `None` when they do not fit it.
+    pub fn typed<Q: serde::de::DeserializeOwned>(&self) -> Option<Q> {
+        let encoded = serde_html_form::to_string(&self.pairs).ok()?;
+        serde_html_form::from_str(&encoded).ok()
+    }
+}
+
+/// One page of a typed list use case run with the page's parameters: its items, the next
+/// page's link, and what was wrong with the filters (shown on the page, not as an error).
+pub(crate) struct Listed<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+    pub problem: Option<String>,
+}
+
+pub(crate) async fn typed_list<Q, T, F, Fut>(
+    params: &ListParams,
+    path: &str,
+    run: F,
+) -> PageResult<Listed<T>>
+where
+    Q: serde::de::DeserializeOwned,
+    F: FnOnce(Q) -> Fut,
+    Fut: std::future::Future<Output = tater_service::ServiceResult<tater_service::Page<T>>>,
+{
+    let empty = |problem: String| Listed {
+        items: Vec::new(),
+        next: None,
+        problem: Some(problem),
+    };
+    let Some(query) = params.typed::<Q>() else {
+        return Ok(empty("Some filters are not valid.".into()));
+    };
+    match run(query).await {
+        Ok(page) => Ok(Listed {
+            next: page.next_cursor.map(|c| params.next_link(path, c)),
+            items: page.items,
+            problem: None,
+        }),
+        Err(tater_service::ServiceError::Validation(e)) => {
+            Ok(empty(format!("Some filters are not valid: {e}.")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether the policy allows `actor` `action`: what pages offer (the service decides again
+/// when the page's use case runs).
+pub(crate) fn allowed(actor: &tater_domain::Actor, action: tater_domain::policy::Action) -> bool {
+    tater_domain::policy::authorize(actor, action).is_ok()
+}
+
 /// The file the REST route `path` (with its query) makes, as the signed-in person: pages'
 /// downloads run the same export as the API.
 pub(crate) async fn download(
@@ -113,7 +205,12 @@ fn nav(actor: &tater_domain::Actor, section: &str) -> Vec<NavLink> {
     links.extend(
         tater_domain::modules::ALL
             .iter()
-            .filter(|m| actor.role() >= m.read_role.max(tater_domain::Role::Viewer))
+            .filter(|m| {
+                allowed(
+                    actor,
+                    tater_domain::policy::Action::ReadRecords(m.read_role),
+                )
+            })
             .map(|m| NavLink {
                 href: format!("/app/{}", m.name),
                 label: m.plural,

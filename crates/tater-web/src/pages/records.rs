@@ -19,7 +19,7 @@ use tater_domain::{Actor, ValidationErrors};
 use tater_service::ServiceError;
 use tater_service::use_cases::extra_formats;
 
-use super::{Layout, download, query_pairs};
+use super::{Layout, ListParams, allowed, download, query_pairs};
 use crate::Web;
 use crate::error::{PageError, PageResult};
 use crate::form::{self, FormField};
@@ -79,7 +79,7 @@ fn module_routes(router: Router<Web>, def: &'static ModuleDef) -> Router<Web> {
 /// Whether the person may change records (the pages offer no write controls otherwise; the
 /// service refuses anyway).
 fn can_write(actor: &Actor) -> bool {
-    actor.role() >= Action::WriteRecord.required_role()
+    allowed(actor, Action::WriteRecord)
 }
 
 fn encode(pairs: &[(String, String)]) -> String {
@@ -316,18 +316,16 @@ async fn list(
     def: &'static ModuleDef,
 ) -> PageResult<ListPage> {
     let layout = Layout::new(&web, &signed, def.plural, def.name).await?;
-    let given = query_pairs(query.as_deref());
-    let current_sort = given
-        .iter()
-        .find(|(k, _)| k == "sort")
-        .map_or(def.default_sort, |(_, v)| v.as_str())
-        .to_owned();
-    let filter_pairs: Vec<(String, String)> = given
-        .iter()
-        .filter(|(k, _)| k != "cursor")
-        .cloned()
-        .collect();
-    let (page, errors) = match web.service.list_query(def, &given, &[]) {
+    let params = ListParams::parse(query.as_deref());
+    let given = &params.pairs;
+    let sort = params.value("sort");
+    let current_sort = if sort.is_empty() {
+        def.default_sort.to_owned()
+    } else {
+        sort
+    };
+    let filter_pairs = params.filters();
+    let (page, errors) = match web.service.list_query(def, given, &[]) {
         Ok(q) => (
             Some(web.service.list_records(&signed.actor, def, &q).await?),
             HashMap::new(),
@@ -347,11 +345,8 @@ async fn list(
                     (format!("/app/{}/{id}", def.name), title_of(def, r), cells)
                 })
                 .collect();
-            let next = page.next_cursor.map(|c| {
-                let mut p = filter_pairs.clone();
-                p.push(("cursor".into(), c));
-                format!("/app/{}?{}", def.name, encode(&p))
-            });
+            let path = format!("/app/{}", def.name);
+            let next = page.next_cursor.map(|c| params.next_link(&path, c));
             (rows, next)
         }
         None => (Vec::new(), None),
@@ -359,7 +354,7 @@ async fn list(
     Ok(ListPage {
         layout,
         def,
-        filters: filters(def, &given, &errors),
+        filters: filters(def, given, &errors),
         sorts: sorts(def, &current_sort),
         columns: cols,
         rows,
