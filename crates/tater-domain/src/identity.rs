@@ -112,6 +112,9 @@ pub struct WebSession {
     pub user: UserId,
     /// The organization the person is working in (the organization switcher), once chosen.
     pub org: Option<OrgId>,
+    /// Set for a "Sign in with Microsoft" session: the one organization it may act in (the
+    /// one onboarded for the person's Entra ID tenant), as with their Entra ID tokens.
+    pub bound_org: Option<OrgId>,
     /// Sent back by every state-changing request (forms and htmx), compared in constant time.
     pub csrf_token: String,
     pub created_at: Timestamp,

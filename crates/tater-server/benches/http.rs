@@ -162,6 +162,7 @@ async fn tater(db: &TestDb) -> Fixture {
         jwks_url: entra.jwks_url().to_owned(),
         audiences: tater_testkit::entra::AUDIENCES.map(str::to_owned).to_vec(),
         refresh_floor: Duration::from_secs(60),
+        sign_in: None,
     });
     // Rate limiting stays on (its cost is part of every request) but never trips.
     config.rate_limits = tater_server::rate_limit::RateLimitConfig {

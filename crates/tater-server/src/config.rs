@@ -256,7 +256,8 @@ impl AuditArgs {
     }
 }
 
-/// Entra ID sign-in (SPEC A1); off unless audiences are set.
+/// Entra ID (SPEC A1): bearer tokens on the API when audiences are set, and the web
+/// application's "Sign in with Microsoft" when a client id is set.
 #[derive(Debug, Clone, Args)]
 pub struct EntraArgs {
     /// Accepted token audiences (the API's application id and/or App ID URI), comma-separated.
@@ -269,21 +270,60 @@ pub struct EntraArgs {
     /// The JWKS with Entra ID's signing keys (https; http only to a loopback address).
     #[arg(long = "entra-jwks-url", env = "TATER_ENTRA_JWKS_URL", default_value = tater_service::DEFAULT_JWKS_URL)]
     pub jwks_url: String,
+    /// The application (client) id of Tater's app registration: turns on "Sign in with
+    /// Microsoft" in the web application. Needs `--public-url` (the redirect URI is
+    /// `<public-url>/app/sign-in/entra/callback`) and the client secret in
+    /// `TATER_ENTRA_CLIENT_SECRET` (never a flag, so it stays out of process listings).
+    #[arg(long = "entra-client-id", env = "TATER_ENTRA_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// Where Entra ID's authorize and token endpoints live.
+    #[arg(long = "entra-authority", env = "TATER_ENTRA_AUTHORITY", default_value = tater_service::DEFAULT_ENTRA_AUTHORITY)]
+    pub authority: String,
+    /// The tenant segment of those endpoints: `organizations` (any work account; onboarding
+    /// decides who gets in), or your tenant id for a single-tenant app registration.
+    #[arg(long = "entra-sign-in-tenant", env = "TATER_ENTRA_SIGN_IN_TENANT", default_value = tater_service::DEFAULT_ENTRA_SIGN_IN_TENANT)]
+    pub sign_in_tenant: String,
 }
 
 impl EntraArgs {
-    pub fn config(&self) -> Option<EntraConfig> {
+    /// The Entra ID configuration, if any part is on. The client secret is read from
+    /// `TATER_ENTRA_CLIENT_SECRET` here.
+    pub fn config(&self, public_url: Option<&str>) -> anyhow::Result<Option<EntraConfig>> {
         let audiences: Vec<String> = self
             .audiences
             .iter()
             .map(|a| a.trim().to_owned())
             .filter(|a| !a.is_empty())
             .collect();
-        (!audiences.is_empty()).then(|| EntraConfig {
-            jwks_url: self.jwks_url.clone(),
-            audiences,
-            refresh_floor: std::time::Duration::from_secs(60),
-        })
+        let sign_in = match self.client_id.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(client_id) => {
+                let public_url = public_url.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--entra-client-id needs --public-url (the address Entra ID sends browsers back to)"
+                    )
+                })?;
+                Some(tater_service::EntraSignInConfig {
+                    client_id: client_id.to_owned(),
+                    client_secret: std::env::var("TATER_ENTRA_CLIENT_SECRET").unwrap_or_default(),
+                    authority: self.authority.clone(),
+                    tenant: self.sign_in_tenant.trim().to_owned(),
+                    redirect_uri: format!(
+                        "{}{}",
+                        public_url.trim_end_matches('/'),
+                        tater_service::ENTRA_CALLBACK_PATH
+                    ),
+                })
+            }
+        };
+        Ok(
+            (!audiences.is_empty() || sign_in.is_some()).then(|| EntraConfig {
+                jwks_url: self.jwks_url.clone(),
+                audiences,
+                refresh_floor: std::time::Duration::from_secs(60),
+                sign_in,
+            }),
+        )
     }
 }
 

@@ -15,6 +15,7 @@ use tater_store::Mode;
 
 use crate::Clock;
 use crate::entra::EntraVerifier;
+use crate::secrets::DerivedKeys;
 use crate::secrets::{
     AGENT_CREDENTIAL_PREFIX, hash_api_key, is_well_formed, is_well_formed_api_key,
 };
@@ -126,11 +127,15 @@ pub(crate) struct AuthKeys {
     /// so that unknown emails take as long as wrong passwords.
     dummy_hash: String,
     /// Set when Entra ID sign-in is configured.
-    entra: Option<EntraVerifier>,
+    pub(crate) entra: Option<EntraVerifier>,
     /// Keys the hashes of emailed identity codes (`identity_verification.rs`).
     pub(crate) code_secret: Vec<u8>,
     /// Sign download links (`download_links.rs`).
-    pub(crate) links: crate::download_links::LinkKeys,
+    pub(crate) links: crate::secrets::DerivedKeys,
+    /// Sign the browser's part of a "Sign in with Microsoft" in progress (`entra_sign_in.rs`).
+    pub(crate) sign_in_flows: crate::secrets::DerivedKeys,
+    /// "Sign in with Microsoft" for the web application, when configured.
+    pub(crate) entra_sign_in: Option<crate::entra_sign_in::EntraSignIn>,
 }
 
 impl AuthKeys {
@@ -152,7 +157,14 @@ impl AuthKeys {
             ttl_secs: config.session_ttl_secs,
             dummy_hash: hash_password(&crate::generate_api_key())?,
             code_secret: config.jwt_secret.clone(),
-            links: crate::download_links::LinkKeys::derive(&config.jwt_secret)?,
+            links: DerivedKeys::derive(&config.jwt_secret, b"tater download links v1")?,
+            sign_in_flows: DerivedKeys::derive(&config.jwt_secret, b"tater entra sign-in v1")?,
+            entra_sign_in: config
+                .entra
+                .as_ref()
+                .and_then(|c| c.sign_in.clone())
+                .map(crate::entra_sign_in::EntraSignIn::new)
+                .transpose()?,
             entra: config
                 .entra
                 .clone()
@@ -239,6 +251,17 @@ impl Identity {
             key_verified: false,
             client: None,
         }
+    }
+
+    /// The same person, able to act only in `org` (a "Sign in with Microsoft" web session).
+    pub(crate) fn bound_to(mut self, org: OrgId) -> Self {
+        self.bound_org = Some(org);
+        self
+    }
+
+    /// The one organization this credential may act in, when it is bound to one.
+    pub fn bound_org(&self) -> Option<OrgId> {
+        self.bound_org
     }
 
     /// Whom a download link acts as (`download_links.rs`): the link's person in its one
@@ -588,15 +611,32 @@ impl Service {
             ServiceError::Unauthorized(BAD_TOKEN)
         };
         let claims = verifier
-            .verify(token, self.clock.now().millis() / 1000)
+            .verify(
+                token,
+                self.clock.now().millis() / 1000,
+                crate::entra::TokenUse::Access,
+                verifier.access_audiences(),
+            )
             .await
             .map_err(|r| refuse(&r))?;
+        self.entra_identity(&claims)
+            .await?
+            .ok_or_else(|| refuse(&"not a member of the organization onboarded for its tenant"))
+    }
+
+    /// The person verified Entra ID claims name, bound to the organization onboarded for
+    /// their tenant (the first-sign-in rule of [`Service::identify_entra`] included); `None`
+    /// when the tenant is not onboarded or the person is not its member.
+    pub(crate) async fn entra_identity(
+        &self,
+        claims: &crate::entra::EntraClaims,
+    ) -> ServiceResult<Option<Identity>> {
         // One query on the hot path: the org for tid, the member for oid, its memberships.
         let mut tx = self.store.identity(Mode::Read).await?;
         let found = tx.entra_identity(&claims.tid, &claims.oid).await?;
         tx.commit().await?;
         if let Some((org, user, memberships)) = found {
-            return Ok(Identity {
+            return Ok(Some(Identity {
                 user,
                 memberships,
                 channel: Channel::Web,
@@ -604,18 +644,15 @@ impl Service {
                 key: None,
                 key_verified: false,
                 client: None,
-            });
+            }));
         }
         let mut tx = self.store.identity(Mode::Read).await?;
-        let org = tx
-            .org_by_entra_tenant(&claims.tid)
-            .await?
-            .ok_or_else(|| refuse(&"tenant is not onboarded"))?;
+        let org = tx.org_by_entra_tenant(&claims.tid).await?;
         drop(tx);
-        let org = org.id;
-        self.link_entra_user(org, &claims)
-            .await?
-            .ok_or_else(|| refuse(&"oid is not a member"))
+        match org {
+            Some(org) => self.link_entra_user(org.id, claims).await,
+            None => Ok(None),
+        }
     }
 
     /// The first sign-in described on [`Service::identify_entra`]: an address invited into

@@ -9,10 +9,8 @@
 //! exactly as it would the caller's own request. The signing key is derived from the server
 //! secret for this use alone, so a link never verifies as a session token or the reverse.
 
-use hmac::{Hmac, Mac};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use tater_domain::{Actor, Channel, ClientInfo, Timestamp};
 use tater_store::Mode;
 
@@ -29,26 +27,6 @@ const LINK_TYPE: &str = "tater-download-link";
 const BAD_LINK: &str = "this download link is not valid or has expired: ask for the file again";
 /// Paths a link may name: the API's own routes, nothing else.
 const LINK_PATH_PREFIX: &str = "/api/";
-
-/// The keys links are signed and checked with.
-pub(crate) struct LinkKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-}
-
-impl LinkKeys {
-    /// Derived from the server secret under a label of its own.
-    pub(crate) fn derive(secret: &[u8]) -> anyhow::Result<Self> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret)
-            .map_err(|e| anyhow::anyhow!("cannot key the download-link signer: {e}"))?;
-        mac.update(b"tater download links v1");
-        let key = mac.finalize().into_bytes();
-        Ok(Self {
-            encoding: EncodingKey::from_secret(&key),
-            decoding: DecodingKey::from_secret(&key),
-        })
-    }
-}
 
 #[derive(Serialize, Deserialize)]
 struct LinkClaims {

@@ -24,6 +24,8 @@ pub struct EntraConfig {
     pub audiences: Vec<String>,
     /// Least time between two refreshes caused by unknown key ids.
     pub refresh_floor: Duration,
+    /// The web application's "Sign in with Microsoft", when configured.
+    pub sign_in: Option<crate::entra_sign_in::EntraSignInConfig>,
 }
 
 pub const DEFAULT_JWKS_URL: &str = "https://login.microsoftonline.com/common/discovery/v2.0/keys";
@@ -39,23 +41,61 @@ const MAX_JWKS_BYTES: usize = 512 * 1024;
 impl EntraConfig {
     /// Checks the URL: https, or plain http only to a loopback address.
     pub fn validate(&self) -> anyhow::Result<()> {
-        let url = url::Url::parse(&self.jwks_url)?;
-        let loopback = match url.host() {
-            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-            None => false,
-        };
-        match url.scheme() {
-            "https" => {}
-            "http" if loopback => {}
-            _ => anyhow::bail!(
-                "TATER_ENTRA_JWKS_URL must be https (http only to a loopback address)"
-            ),
+        require_https_or_loopback(&self.jwks_url, "TATER_ENTRA_JWKS_URL")?;
+        anyhow::ensure!(
+            !self.audiences.is_empty() || self.sign_in.is_some(),
+            "TATER_ENTRA_AUDIENCES is empty"
+        );
+        if let Some(sign_in) = &self.sign_in {
+            sign_in.validate()?;
         }
-        anyhow::ensure!(!self.audiences.is_empty(), "TATER_ENTRA_AUDIENCES is empty");
         Ok(())
     }
+}
+
+/// Entra ID's addresses must be https; plain http is allowed only to a loopback address (the
+/// stand-in of tests).
+pub(crate) fn require_https_or_loopback(address: &str, name: &str) -> anyhow::Result<()> {
+    let url = url::Url::parse(address).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => anyhow::bail!("{name} must be https (http only to a loopback address)"),
+    }
+}
+
+/// An answer's body, refused once it passes `max` bytes (whatever its Content-Length says),
+/// so an identity provider's answer holds a bounded amount of memory.
+pub(crate) async fn read_bounded(
+    mut res: reqwest::Response,
+    max: usize,
+) -> Result<Vec<u8>, String> {
+    if res.content_length().is_some_and(|n| n > max as u64) {
+        return Err("answer too large".into());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > max {
+            return Err("answer too large".into());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// What a token is presented as: an API access token (`Authorization: Bearer`), or the id
+/// token of the web application's own sign-in. The two never stand in for each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenUse {
+    Access,
+    /// An id token issued to this client id, carrying the sign-in's nonce.
+    SignIn,
 }
 
 /// Why a token was refused, for the log only; clients always get the same 401.
@@ -73,6 +113,8 @@ pub(crate) enum Rejection {
     Issuer,
     #[error("token expired or not yet valid")]
     Time,
+    #[error("an id token was presented as an access token, or the reverse")]
+    WrongUse,
 }
 
 /// The claims Tater reads. `upn` (or, as v2.0 tokens carry it by default,
@@ -89,6 +131,8 @@ pub(crate) struct EntraClaims {
     pub nbf: Option<i64>,
     pub upn: Option<String>,
     pub preferred_username: Option<String>,
+    /// Id tokens carry the nonce their sign-in sent; Entra ID access tokens never do.
+    pub nonce: Option<String>,
 }
 
 struct KeySet {
@@ -140,6 +184,11 @@ fn key_lifetime(headers: &reqwest::header::HeaderMap) -> Duration {
 }
 
 impl EntraVerifier {
+    /// The audiences API access tokens may carry.
+    pub(crate) fn access_audiences(&self) -> &[String] {
+        &self.config.audiences
+    }
+
     pub(crate) fn new(config: EntraConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         config.validate()?;
         let client = reqwest::Client::builder()
@@ -156,13 +205,24 @@ impl EntraVerifier {
         })
     }
 
-    /// Verifies signature, audience, issuer/tenant and times; returns the claims.
+    /// Verifies signature, audience, issuer/tenant and times; returns the claims. An access
+    /// token must be for one of the configured audiences and carry no nonce; a sign-in's id
+    /// token must be for `audiences` alone (the client id) — the nonce is the caller's check.
     pub(crate) async fn verify(
         &self,
         token: &str,
         now_secs: i64,
+        token_use: TokenUse,
+        audiences: &[String],
     ) -> Result<EntraClaims, Rejection> {
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if audiences.is_empty() {
+            return Err(Rejection::Invalid("no audience is accepted".into()));
+        }
+        // Verdicts are cached per use, so a token verified as one is never taken as the other.
+        let mut hasher = Sha256::new();
+        hasher.update([token_use as u8]);
+        hasher.update(token.as_bytes());
+        let digest: [u8; 32] = hasher.finalize().into();
         let fresh = self
             .keys
             .read()
@@ -180,7 +240,7 @@ impl EntraVerifier {
         let claims = match cached {
             Some(claims) => claims,
             None => {
-                let claims = self.verify_signature_and_claims(token).await?;
+                let claims = self.verify_signature_and_claims(token, audiences).await?;
                 if let Ok(mut cache) = self.verified.lock() {
                     if cache.len() >= MAX_VERIFIED {
                         cache.clear();
@@ -195,11 +255,18 @@ impl EntraVerifier {
         if expired || early {
             return Err(Rejection::Time);
         }
+        if (token_use == TokenUse::Access) == claims.nonce.is_some() {
+            return Err(Rejection::WrongUse);
+        }
         Ok(claims)
     }
 
     /// Signature, algorithm, audience, issuer/tenant: everything but the times.
-    async fn verify_signature_and_claims(&self, token: &str) -> Result<EntraClaims, Rejection> {
+    async fn verify_signature_and_claims(
+        &self,
+        token: &str,
+        audiences: &[String],
+    ) -> Result<EntraClaims, Rejection> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::Header)?;
         let kid = match (header.alg, header.kid) {
             (Algorithm::RS256, Some(kid)) if !kid.is_empty() && kid.len() <= 128 => kid,
@@ -211,7 +278,7 @@ impl EntraVerifier {
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        validation.set_audience(&self.config.audiences);
+        validation.set_audience(audiences);
         let claims = jsonwebtoken::decode::<EntraClaims>(token, &key, &validation)
             .map_err(|e| Rejection::Invalid(e.to_string()))?
             .claims;
@@ -284,16 +351,7 @@ impl EntraVerifier {
             return Err(fail(format!("status {}", res.status())));
         }
         let lifetime = key_lifetime(res.headers());
-        if res
-            .content_length()
-            .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
-        {
-            return Err(fail("document too large".into()));
-        }
-        let body = res.bytes().await.map_err(|e| fail(e.to_string()))?;
-        if body.len() > MAX_JWKS_BYTES {
-            return Err(fail("document too large".into()));
-        }
+        let body = read_bounded(res, MAX_JWKS_BYTES).await.map_err(fail)?;
         let set: JwkSet = serde_json::from_slice(&body).map_err(|e| fail(e.to_string()))?;
         let mut keys = HashMap::new();
         for jwk in &set.keys {
@@ -331,6 +389,7 @@ mod tests {
             jwks_url: url.into(),
             audiences: vec!["a".into()],
             refresh_floor: Duration::from_secs(60),
+            sign_in: None,
         };
         assert!(cfg(DEFAULT_JWKS_URL).validate().is_ok());
         assert!(cfg("http://127.0.0.1:9/keys").validate().is_ok());

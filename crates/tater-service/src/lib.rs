@@ -15,6 +15,7 @@ mod data_export;
 mod download_links;
 mod endpoints;
 mod entra;
+mod entra_sign_in;
 mod error;
 mod identity_verification;
 mod invitations;
@@ -66,6 +67,11 @@ pub use endpoints::{
     EnrollmentTokenView, TokenStatus, endpoint_view,
 };
 pub use entra::{DEFAULT_JWKS_URL, EntraConfig};
+pub use entra_sign_in::{
+    CALLBACK_PATH as ENTRA_CALLBACK_PATH, DEFAULT_AUTHORITY as DEFAULT_ENTRA_AUTHORITY,
+    DEFAULT_SIGN_IN_TENANT as DEFAULT_ENTRA_SIGN_IN_TENANT, EntraRedirect, EntraSignInConfig,
+    FLOW_TTL_SECS as ENTRA_FLOW_TTL_SECS,
+};
 pub use error::{ServiceError, ServiceResult};
 pub use identity_verification::{
     IdentityVerified, VerificationConfig, VerificationSent, VerifyIdentity,

@@ -1,7 +1,31 @@
-//! API key material: generation, format and hashing.
+//! Secret material: API keys and other random secrets (generation, format, hashing), and
+//! signing keys derived from the server secret for one use each.
 
+use hmac::{Hmac, Mac};
+use jsonwebtoken::{DecodingKey, EncodingKey};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+
+/// HS256 keys derived from the server secret under a label of their own, so a grant signed
+/// for one use (a download link, a sign-in in progress) never verifies as another's or as a
+/// session token.
+pub(crate) struct DerivedKeys {
+    pub(crate) encoding: EncodingKey,
+    pub(crate) decoding: DecodingKey,
+}
+
+impl DerivedKeys {
+    pub(crate) fn derive(secret: &[u8], label: &[u8]) -> anyhow::Result<Self> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret)
+            .map_err(|e| anyhow::anyhow!("cannot derive a signing key: {e}"))?;
+        mac.update(label);
+        let key = mac.finalize().into_bytes();
+        Ok(Self {
+            encoding: EncodingKey::from_secret(&key),
+            decoding: DecodingKey::from_secret(&key),
+        })
+    }
+}
 
 /// Every API key starts with this, so secret scanners can spot leaked keys.
 pub const API_KEY_PREFIX: &str = "tater_";

@@ -58,7 +58,8 @@ impl WebCaller {
         let memberships = self.identity.memberships();
         let chosen = self
             .session
-            .org
+            .bound_org
+            .or(self.session.org)
             .filter(|o| memberships.iter().any(|m| m.org == *o))
             .or_else(|| memberships.first().map(|m| m.org))
             .ok_or(ServiceError::NoMembership)?;
@@ -76,21 +77,23 @@ impl Service {
     /// Email and password sign-in for the browser: a new server-side session.
     pub async fn web_sign_in(&self, email: &str, password: &str) -> ServiceResult<NewWebSession> {
         let user = self.check_password(email, password).await?;
-        self.start_web_session(user.id).await
+        self.start_web_session(user.id, None).await
     }
 
     /// A new session for the person `user` (signed in, or just changed their password,
-    /// which ended every earlier one).
+    /// which ended every earlier one); `bound_org` limits it to one organization (Entra ID).
     pub async fn start_web_session(
         &self,
         user: tater_domain::UserId,
+        bound_org: Option<OrgId>,
     ) -> ServiceResult<NewWebSession> {
         let now = self.clock.now();
         let secret = generate_secret(SESSION_PREFIX);
         let session = WebSession {
             id_hash: hash_api_key(&secret),
             user,
-            org: None,
+            org: bound_org,
+            bound_org,
             csrf_token: generate_secret(CSRF_PREFIX),
             created_at: now,
             last_seen_at: now,
@@ -106,8 +109,10 @@ impl Service {
     }
 
     /// The signed-in browser a cookie's secret names, if its session is still on. Every
-    /// refusal is the same 401.
-    pub async fn web_session(&self, secret: &str) -> ServiceResult<WebCaller> {
+    /// refusal is the same 401. `activity` is false for requests a page makes by itself (a
+    /// section refreshing its status): they do not count as the person being active, so a
+    /// tab left open still reaches the idle timeout.
+    pub async fn web_session(&self, secret: &str, activity: bool) -> ServiceResult<WebCaller> {
         let signed_out = || ServiceError::Unauthorized(SIGNED_OUT);
         if !is_well_formed(SESSION_PREFIX, secret) {
             return Err(signed_out());
@@ -128,7 +133,7 @@ impl Service {
         {
             return Err(signed_out());
         }
-        if session.last_seen_at.plus_seconds(TOUCH_INTERVAL_SECS) <= now {
+        if activity && session.last_seen_at.plus_seconds(TOUCH_INTERVAL_SECS) <= now {
             let touched = async {
                 let mut tx = self.store.identity(Mode::Write).await?;
                 tx.touch_web_session(&id_hash, now).await?;
@@ -139,8 +144,12 @@ impl Service {
                 tracing::warn!(error = %e, "could not record web session activity");
             }
         }
+        let identity = Identity::interactive(user, memberships);
         Ok(WebCaller {
-            identity: Identity::interactive(user, memberships),
+            identity: match session.bound_org {
+                Some(org) => identity.bound_to(org),
+                None => identity,
+            },
             session,
         })
     }
@@ -157,6 +166,11 @@ impl Service {
     pub async fn web_choose_org(&self, caller: &WebCaller, org: OrgId) -> ServiceResult<()> {
         if !caller.identity.memberships().iter().any(|m| m.org == org) {
             return Err(ServiceError::NotAMember);
+        }
+        if caller.session.bound_org.is_some_and(|b| b != org) {
+            return Err(ServiceError::OrgMismatch(
+                "signed in through Entra ID, this session acts only in the organization of your tenant",
+            ));
         }
         let mut tx = self.store.identity(Mode::Write).await?;
         tx.set_web_session_org(&caller.session.id_hash, org).await?;

@@ -67,6 +67,10 @@ pub fn now_secs() -> i64 {
 /// The fake identity provider's JWKS endpoint.
 pub struct FakeEntra {
     pub jwks_url: String,
+    /// Where its authorize and token endpoints live (the server's `--entra-authority`).
+    pub authority: String,
+    /// Who is signed in at the stand-in, and what its endpoints were asked.
+    pub desk: crate::entra_sign_in::SignInDesk,
     hits: Arc<AtomicUsize>,
     published: Arc<Mutex<Vec<String>>>,
 }
@@ -98,11 +102,15 @@ impl FakeEntra {
                 }
             }),
         );
+        let desk = crate::entra_sign_in::SignInDesk::default();
+        let router = router.merge(desk.routes());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, router).await });
         Self {
             jwks_url: format!("http://{addr}/common/discovery/v2.0/keys"),
+            authority: format!("http://{addr}"),
+            desk,
             hits,
             published,
         }

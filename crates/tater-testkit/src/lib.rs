@@ -13,6 +13,7 @@
 
 pub mod dns;
 pub mod entra;
+pub mod entra_sign_in;
 pub mod rsyslog;
 pub mod sbom;
 pub mod smtp;

@@ -30,6 +30,12 @@ const FILES: &[Asset] = &[
         media_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../assets/beacon.js"),
     },
+    // htmx 2, vendored from npm (assets/vendor/htmx/README.md).
+    Asset {
+        name: "htmx.min.js",
+        media_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../assets/vendor/htmx/htmx.min.js"),
+    },
     Asset {
         name: "favicon.svg",
         media_type: "image/svg+xml",

@@ -27,12 +27,14 @@ use axum::response::Response;
 use tater_domain::Actor;
 use tater_service::Service;
 
-pub use session::SESSION_COOKIE;
+pub use session::{BACKGROUND_HEADER, SESSION_COOKIE};
 
 /// Where the application lives: pages under `/app`, the sign-in page among them.
 pub const APP_PATH: &str = "/app";
 /// The sign-in page (and form target).
 pub const SIGN_IN_PATH: &str = "/app/sign-in";
+/// "Sign in with Microsoft" (its start and its callback) lives under this path.
+pub const ENTRA_SIGN_IN_PREFIX: &str = "/app/sign-in/entra";
 
 /// What the pages need besides the service.
 #[derive(Clone)]

@@ -10,6 +10,9 @@ use serde_json::{Map, Value};
 /// One input of a generated form.
 pub struct SchemaInput {
     pub name: String,
+    /// What element ids are made of (`i-name`, `e-name`: the name; on a page with several
+    /// forms, prefixed by `prefixed`).
+    pub id: String,
     pub label: String,
     pub description: String,
     /// `text`, `number`, `checkbox`, `select`, `list` (comma-separated) or `json`.
@@ -114,12 +117,87 @@ fn root_alternatives(schema: &Value) -> bool {
     schema["oneOf"].is_array() && schema["properties"].is_null()
 }
 
+/// The alternatives of a schema told apart by a `type` constant (a SIEM destination: syslog
+/// or webhook), each with its name.
+fn variants(schema: &Value) -> Option<Vec<(&str, &Value)>> {
+    schema["oneOf"]
+        .as_array()?
+        .iter()
+        .map(|v| v["properties"]["type"]["const"].as_str().map(|t| (t, v)))
+        .collect()
+}
+
+/// One form for every alternative: a "Type" choice, then each alternative's inputs once,
+/// those of some alternatives only saying which.
+fn variant_inputs(
+    variants: &[(&str, &Value)],
+    values: &Map<String, Value>,
+    errors: &HashMap<String, String>,
+) -> Vec<SchemaInput> {
+    let chosen = values.get("type").map(shown).unwrap_or_default();
+    let mut options = vec![(String::new(), String::new(), chosen.is_empty())];
+    options.extend(
+        variants
+            .iter()
+            .map(|(t, _)| ((*t).to_owned(), String::new(), *t == chosen)),
+    );
+    let mut all = vec![SchemaInput {
+        name: "type".into(),
+        id: "type".into(),
+        label: "Type".into(),
+        description: String::new(),
+        kind: "select",
+        required: true,
+        value: chosen,
+        checked: false,
+        options,
+        error: errors.get("type").cloned(),
+    }];
+    // Each input with the alternatives that have it, and whether all of them require it.
+    let mut found: Vec<(SchemaInput, Vec<&str>, bool)> = Vec::new();
+    for (name, variant) in variants {
+        for input in inputs(variant, values, errors) {
+            if input.name == "type" {
+                continue;
+            }
+            match found.iter_mut().find(|(i, _, _)| i.name == input.name) {
+                Some((_, of, required)) => {
+                    of.push(name);
+                    *required &= input.required;
+                }
+                None => {
+                    let required = input.required;
+                    found.push((input, vec![name], required));
+                }
+            }
+        }
+    }
+    for (mut input, of, required) in found {
+        input.required = required && of.len() == variants.len();
+        if of.len() < variants.len() {
+            let only = format!("{} only.", of.join(", "));
+            input.description = if input.description.is_empty() {
+                only
+            } else {
+                format!("{only} {}", input.description)
+            };
+        }
+        all.push(input);
+    }
+    all
+}
+
 /// The inputs of `schema` (a use case's input), filled from `values`, errors at their names.
 pub fn inputs(
     schema: &Value,
     values: &Map<String, Value>,
     errors: &HashMap<String, String>,
 ) -> Vec<SchemaInput> {
+    if root_alternatives(schema)
+        && let Some(variants) = variants(schema)
+    {
+        return variant_inputs(&variants, values, errors);
+    }
     if root_alternatives(schema) {
         let value = if values.is_empty() {
             String::new()
@@ -128,6 +206,7 @@ pub fn inputs(
         };
         return vec![SchemaInput {
             name: "_json".into(),
+            id: "_json".into(),
             label: "Settings (JSON)".into(),
             description: "One of the shapes in the API document.".into(),
             kind: "json",
@@ -161,6 +240,7 @@ pub fn inputs(
             let is_required = required.contains(&name.as_str()) && !nullable;
             let mut input = SchemaInput {
                 name: name.clone(),
+                id: name.clone(),
                 label: label(name),
                 description,
                 kind: "text",
@@ -199,6 +279,17 @@ pub fn inputs(
         .collect()
 }
 
+/// The same inputs with ids unique on a page holding several forms (`i-{prefix}-{name}`).
+pub fn prefixed(inputs: Vec<SchemaInput>, prefix: &str) -> Vec<SchemaInput> {
+    inputs
+        .into_iter()
+        .map(|i| SchemaInput {
+            id: format!("{prefix}-{}", i.name),
+            ..i
+        })
+        .collect()
+}
+
 /// What a posted form means as the use case's input, or the errors of fields that could
 /// not be read (JSON that does not parse).
 pub fn input_value(
@@ -217,6 +308,20 @@ pub fn input_value(
             })
             .ok()
     };
+    if root_alternatives(schema)
+        && let Some(variants) = variants(schema)
+    {
+        // The chosen alternative reads the form; the others' fields are not its own.
+        let chosen = posted.get("type").map(|t| t.trim()).unwrap_or_default();
+        return match variants.iter().find(|(t, _)| *t == chosen) {
+            Some((_, variant)) => input_value(variant, pairs),
+            None => {
+                let names: Vec<&str> = variants.iter().map(|(t, _)| *t).collect();
+                errors.insert("type".into(), format!("choose one: {}", names.join(", ")));
+                Err(errors)
+            }
+        };
+    }
     if root_alternatives(schema) {
         let raw = posted.get("_json").copied().unwrap_or_default();
         return match parse_json("_json", raw, &mut errors) {
@@ -374,6 +479,52 @@ mod tests {
                 { "type": "string", "const": "admin", "description": "Writes." },
             ] } },
         })
+    }
+
+    /// Two alternatives told apart by `type`, as a SIEM destination's input.
+    fn alternatives() -> Value {
+        json!({ "type": "object", "oneOf": [
+            { "type": "object", "required": ["type", "name", "host"], "properties": {
+                "type": { "const": "syslog" }, "name": { "type": "string" },
+                "host": { "type": "string" }, "enabled": { "type": "boolean", "default": true } } },
+            { "type": "object", "required": ["type", "name", "url"], "properties": {
+                "type": { "const": "webhook" }, "name": { "type": "string" },
+                "url": { "type": "string", "description": "https." },
+                "enabled": { "type": "boolean", "default": true } } },
+        ] })
+    }
+
+    #[test]
+    fn alternatives_become_one_form_read_by_the_chosen_one() {
+        let inputs = inputs(&alternatives(), &Map::new(), &HashMap::new());
+        let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["type", "name", "host", "enabled", "url"]);
+        let of = |n: &str| inputs.iter().find(|i| i.name == n).unwrap();
+        assert_eq!(of("type").kind, "select");
+        assert!(of("name").required && !of("host").required);
+        assert_eq!(of("host").description, "syslog only.");
+        assert_eq!(of("url").description, "webhook only. https.");
+        assert!(of("enabled").checked, "the schema's default");
+        let form = |pairs: &[(&str, &str)]| {
+            let pairs: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            input_value(&alternatives(), &pairs)
+        };
+        let posted = form(&[
+            ("type", "webhook"),
+            ("name", "Hook"),
+            ("host", "ignored.example"),
+            ("url", "https://siem.example/in"),
+            ("enabled", "on"),
+        ]);
+        assert_eq!(
+            posted.unwrap(),
+            json!({ "type": "webhook", "name": "Hook", "url": "https://siem.example/in", "enabled": true })
+        );
+        let errors = form(&[("name", "No type")]).unwrap_err();
+        assert_eq!(errors["type"], "choose one: syslog, webhook");
     }
 
     #[test]

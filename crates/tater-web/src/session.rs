@@ -18,6 +18,8 @@ use crate::error::PageError;
 
 /// The name of the session cookie.
 pub const SESSION_COOKIE: &str = "__Host-tater_session";
+/// Sent by requests a page makes by itself (`hx-headers` on a refreshing section).
+pub const BACKGROUND_HEADER: &str = "x-tater-background";
 /// The largest form a page posts (the server's body limit is larger, for the API).
 const FORM_MAX_BYTES: usize = 64 * 1024;
 const STALE_FORM: &str =
@@ -65,7 +67,9 @@ impl FromRequestParts<Web> for Signed {
 
     async fn from_request_parts(parts: &mut Parts, web: &Web) -> Result<Self, PageError> {
         let secret = cookie(&parts.headers, SESSION_COOKIE).ok_or(PageError::SignIn)?;
-        let caller = web.service.web_session(secret).await?;
+        // A page's own refresh (htmx polling sends this header) is not the person's activity.
+        let background = parts.headers.contains_key(BACKGROUND_HEADER);
+        let caller = web.service.web_session(secret, !background).await?;
         let actor = caller.actor()?;
         let page = parts
             .extensions

@@ -94,6 +94,8 @@ impl Category {
         } else if under("/api/auth")
             || path == "/api/agent/enroll"
             || (path == tater_web::SIGN_IN_PATH && *method == Method::POST)
+            // "Sign in with Microsoft": each start signs a flow, each callback redeems a code.
+            || path.starts_with(tater_web::ENTRA_SIGN_IN_PREFIX)
         {
             Some(Category::Auth)
         } else if under("/api/members")

@@ -7,6 +7,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tater_domain::Role;
+use tater_service::SystemClock;
 use tater_testkit::{TestDb, both_engines};
 
 use crate::support::*;
@@ -106,11 +107,16 @@ async fn a_person_signs_in_works_and_signs_out_in_chromium(db: TestDb) {
     if !browser_available().await {
         return;
     }
-    let app = TestApp::spawn(db).await;
+    let app = TestApp::spawn_with_entra_sign_in(db, std::sync::Arc::new(SystemClock)).await;
+    let (tenant, tid) = app.entra_org("Tenant Org").await;
+    let (_, oid) = app
+        .entra_member(tenant, &tid, "eve@browser.test", Role::Auditor)
+        .await;
+    app.entra.desk.sign_in_as(&tid, &oid, "eve@browser.test");
     let home = app.org("Home Org").await;
     let other = app.org("Other Org").await;
     let boss = app.person(other, "boss@browser.test", Role::OrgAdmin).await;
-    let ann = app.person(home, "ann@browser.test", Role::Admin).await;
+    let ann = app.person(home, "ann@browser.test", Role::OrgAdmin).await;
     app.join(&boss, &ann, "ann@browser.test", other, "viewer")
         .await;
     let admin = app.member(home, "admin@browser.test", Role::Admin).await;
@@ -164,6 +170,16 @@ async fn a_person_signs_in_works_and_signs_out_in_chromium(db: TestDb) {
     assert_eq!(stored["controls"], json!(["sc-12", "ia-5"]));
     assert_eq!(stored["milestones"][1]["status"], "In Progress");
     assert_eq!(seen["filtered"], json!(["Rotate the VPN certificates"]));
+    let filtered_url = seen["filteredUrl"].as_str().unwrap();
+    assert!(
+        filtered_url.contains("impact=High") && filtered_url.contains("q=VPN"),
+        "live filtering keeps the filters in the address: {filtered_url}"
+    );
+    let csv_href = seen["csvHref"].as_str().unwrap();
+    assert!(
+        csv_href.contains("impact=High") && csv_href.contains("q=VPN"),
+        "the download links follow the live filter: {csv_href}"
+    );
     let csv = seen["csv"].as_str().unwrap();
     assert_eq!(csv.lines().count(), 2, "{csv}");
     assert!(csv.contains("Rotate the VPN certificates"));
@@ -201,6 +217,15 @@ async fn a_person_signs_in_works_and_signs_out_in_chromium(db: TestDb) {
     assert_eq!(seen["signedOutOn"], sign_in.as_str());
     assert_eq!(seen["afterSignOut"], sign_in.as_str());
     assert_eq!(seen["cookiesAfterSignOut"], json!([]));
+    // Signed in through the Entra ID stand-in, in her tenant's organization; the flow's
+    // cookie is gone, the session's kept.
+    assert_eq!(seen["entra"]["url"], app.url("/app").as_str(), "{seen}");
+    assert_eq!(seen["entra"]["org"], "Tenant Org");
+    assert_eq!(
+        seen["entra"]["cookies"],
+        json!([tater_web::SESSION_COOKIE]),
+        "{seen}"
+    );
     // Not one console error, CSP violation or script error on any page visited.
     assert_eq!(seen["console"], json!([]), "{seen}");
     assert_eq!(seen["csp"], json!([]), "{seen}");

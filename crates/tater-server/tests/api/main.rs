@@ -41,3 +41,5 @@ mod syslog;
 mod system_profile;
 mod use_cases;
 mod web;
+mod web_entra;
+mod web_settings;

@@ -80,6 +80,27 @@ impl TestApp {
         Self::start(app, Some(db), entra)
     }
 
+    /// A server whose web application offers "Sign in with Microsoft" through the stand-in:
+    /// its public URL is its own loopback address (the redirect URI needs one before the
+    /// server starts, so the port is picked first).
+    pub async fn spawn_with_entra_sign_in(db: TestDb, clock: Arc<dyn Clock>) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let public_url = format!("http://127.0.0.1:{port}");
+        let entra = tater_testkit::entra::FakeEntra::start().await;
+        let mut cfg = config(&db, clock);
+        cfg.listen = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        cfg.public_url = Some(public_url.clone());
+        cfg.entra = Some(tater_service::EntraConfig {
+            sign_in: Some(entra_sign_in_config(&entra, &public_url)),
+            ..entra_config(&entra)
+        });
+        let app = App::build(cfg).await.expect("app builds");
+        Self::start(app, Some(db), entra)
+    }
+
     /// An organization onboarded for a fresh Entra ID tenant; returns its id and the `tid`.
     pub async fn entra_org(&self, name: &str) -> (OrgId, String) {
         let tid = uuid::Uuid::new_v4().to_string();
@@ -498,6 +519,22 @@ pub fn entra_config(entra: &FakeEntra) -> tater_service::EntraConfig {
         jwks_url: entra.jwks_url().to_owned(),
         audiences: tater_testkit::entra::AUDIENCES.map(str::to_owned).to_vec(),
         refresh_floor: std::time::Duration::from_secs(60),
+        sign_in: None,
+    }
+}
+
+/// "Sign in with Microsoft" through the stand-in, for a server at `public_url`.
+pub fn entra_sign_in_config(
+    entra: &FakeEntra,
+    public_url: &str,
+) -> tater_service::EntraSignInConfig {
+    use tater_testkit::entra_sign_in::{CLIENT_ID, CLIENT_SECRET};
+    tater_service::EntraSignInConfig {
+        client_id: CLIENT_ID.into(),
+        client_secret: CLIENT_SECRET.into(),
+        authority: entra.authority.clone(),
+        tenant: tater_service::DEFAULT_ENTRA_SIGN_IN_TENANT.into(),
+        redirect_uri: format!("{public_url}{}", tater_service::ENTRA_CALLBACK_PATH),
     }
 }
 

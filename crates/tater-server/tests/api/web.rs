@@ -30,7 +30,7 @@ both_engines!(
 );
 
 /// A client that shows redirects instead of following them, as a test of a browser's view.
-fn no_redirects() -> reqwest::Client {
+pub(crate) fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
@@ -39,14 +39,14 @@ fn no_redirects() -> reqwest::Client {
 }
 
 /// What a page request answered.
-struct Seen {
-    status: StatusCode,
-    location: Option<String>,
-    headers: HeaderMap,
-    body: String,
+pub(crate) struct Seen {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub headers: HeaderMap,
+    pub body: String,
 }
 
-async fn seen(res: reqwest::Response) -> Seen {
+pub(crate) async fn seen(res: reqwest::Response) -> Seen {
     let status = res.status();
     let headers = res.headers().clone();
     let location = headers
@@ -60,11 +60,11 @@ async fn seen(res: reqwest::Response) -> Seen {
     }
 }
 
-fn cookie_header(secret: &str) -> String {
+pub(crate) fn cookie_header(secret: &str) -> String {
     format!("{}={secret}", tater_web::SESSION_COOKIE)
 }
 
-async fn page(app: &TestApp, secret: Option<&str>, path: &str) -> Seen {
+pub(crate) async fn page(app: &TestApp, secret: Option<&str>, path: &str) -> Seen {
     let mut req = no_redirects().get(app.url(path));
     if let Some(s) = secret {
         req = req.header("cookie", cookie_header(s));
@@ -74,7 +74,7 @@ async fn page(app: &TestApp, secret: Option<&str>, path: &str) -> Seen {
 
 /// Posts a form as a browser on this origin would (`Sec-Fetch-Site: same-origin`), plus
 /// `headers`.
-async fn post(
+pub(crate) async fn post(
     app: &TestApp,
     secret: Option<&str>,
     path: &str,
@@ -95,7 +95,7 @@ async fn post(
 }
 
 /// Signs `email` in through the form; the session cookie's secret.
-async fn sign_in(app: &TestApp, email: &str) -> String {
+pub(crate) async fn sign_in(app: &TestApp, email: &str) -> String {
     let res = post(
         app,
         None,
@@ -118,7 +118,7 @@ async fn sign_in(app: &TestApp, email: &str) -> String {
 }
 
 /// The CSRF token a page's forms carry.
-fn csrf_of(body: &str) -> String {
+pub(crate) fn csrf_of(body: &str) -> String {
     let at = body
         .find("name=\"_csrf\" value=\"")
         .expect("a form with a token")
@@ -126,7 +126,25 @@ fn csrf_of(body: &str) -> String {
     body[at..].split('"').next().unwrap().to_owned()
 }
 
-fn is_sign_in_redirect(s: &Seen) -> bool {
+/// A server on `clock` whose web sessions end after `idle` seconds without a request and
+/// `absolute` seconds after sign-in.
+pub(crate) async fn with_session_times(
+    db: TestDb,
+    clock: Arc<ShiftedClock>,
+    idle: i64,
+    absolute: i64,
+) -> TestApp {
+    TestApp::spawn_configured(db, move |c| {
+        c.clock = clock;
+        c.web_sessions = tater_service::WebSessionConfig {
+            idle_secs: idle,
+            absolute_secs: absolute,
+        };
+    })
+    .await
+}
+
+pub(crate) fn is_sign_in_redirect(s: &Seen) -> bool {
     s.status == StatusCode::SEE_OTHER && s.location.as_deref() == Some(tater_web::SIGN_IN_PATH)
 }
 
@@ -187,10 +205,28 @@ async fn signing_in_sets_a_host_only_secure_cookie_and_opens_the_dashboard(db: T
         "{csp}"
     );
     assert!(!dash.body.contains("style="));
-    // The one script is the page-view beacon, from this origin under its hashed name.
+    // The two scripts are htmx (vendored) and the page-view beacon, from this origin under
+    // their hashed names; htmx is told by a meta tag to inject no style and evaluate nothing.
     let scripts: Vec<&str> = dash.body.split("<script").skip(1).collect();
-    assert_eq!(scripts.len(), 1, "{}", dash.body);
-    assert!(scripts[0].trim_start().starts_with("src=\"/assets/beacon."));
+    assert_eq!(scripts.len(), 2, "{}", dash.body);
+    assert!(
+        scripts[0]
+            .trim_start()
+            .starts_with("src=\"/assets/htmx.min.")
+    );
+    assert!(scripts[1].trim_start().starts_with("src=\"/assets/beacon."));
+    for setting in [
+        r#""includeIndicatorStyles":false"#,
+        r#""allowEval":false"#,
+        r#""historyCacheSize":0"#,
+    ] {
+        assert!(dash.body.contains(setting), "{setting}");
+    }
+    let at = dash.body.find("/assets/htmx.min.").unwrap();
+    let htmx = dash.body[at..].split('"').next().unwrap();
+    let res = app.client.get(app.url(htmx)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains("htmx"));
 
     // The stylesheet is served under its content hash, cached for good; the plain name stays.
     let at = dash.body.find("/assets/tater.").unwrap();
@@ -222,15 +258,7 @@ async fn signing_in_sets_a_host_only_secure_cookie_and_opens_the_dashboard(db: T
 
 async fn a_session_ends_at_sign_out_idle_time_its_lifetime_and_sign_out_everywhere(db: TestDb) {
     let clock = Arc::new(ShiftedClock::default());
-    let shared = clock.clone();
-    let app = TestApp::spawn_configured(db, move |c| {
-        c.clock = shared;
-        c.web_sessions = tater_service::WebSessionConfig {
-            idle_secs: 120,
-            absolute_secs: 300,
-        };
-    })
-    .await;
+    let app = with_session_times(db, clock.clone(), 120, 300).await;
     let org = app.org("Ends").await;
     let bearer = app.person(org, "ann@ends.test", Role::Viewer).await;
 

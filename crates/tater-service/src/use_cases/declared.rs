@@ -15,12 +15,12 @@ pub(super) fn siem_destination_input() -> Value {
                 "transport": { "enum": ["udp", "tcp", "tls"] }, "facility": { "type": "integer", "minimum": 0, "maximum": 23, "default": 13 },
                 "appName": { "type": "string", "maxLength": 48, "default": "tater" },
                 "caCert": { "type": "string", "description": "PEM CA to trust for tls instead of the public roots" },
-                "enabled": s("boolean"), "version": s("integer") } },
+                "enabled": { "type": "boolean", "default": true }, "version": s("integer") } },
             { "type": "object", "additionalProperties": false, "required": ["type", "name", "url"],
               "properties": { "type": { "const": "webhook" }, "name": { "type": "string", "maxLength": 100 },
                 "url": { "type": "string", "description": "https (a public address, or one the operator allowlisted)" },
                 "secret": { "type": "string", "minLength": 16, "maxLength": 256, "description": "required on create; kept when left out of an update" },
-                "enabled": s("boolean"), "version": s("integer") } },
+                "enabled": { "type": "boolean", "default": true }, "version": s("integer") } },
         ],
     })
 }

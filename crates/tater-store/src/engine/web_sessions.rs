@@ -7,17 +7,21 @@ use crate::WebSessionTx;
 use tater_domain::WebSession;
 
 const SESSION_COLUMNS: &str =
-    "id_hash, user_id, org_id, csrf_token, created_at, last_seen_at, expires_at";
+    "id_hash, user_id, org_id, bound_org_id, csrf_token, created_at, last_seen_at, expires_at";
+
+fn org_col(r: &impl RowRead, column: &str) -> Result<Option<OrgId>> {
+    let org: Option<String> = r.try_get(column)?;
+    org.map(|o| o.parse())
+        .transpose()
+        .map_err(|_| StoreError::Corrupt(format!("web_sessions.{column} is not an id")))
+}
 
 fn session_from_row(r: &impl RowRead) -> Result<WebSession> {
-    let org: Option<String> = r.try_get("org_id")?;
     Ok(WebSession {
         id_hash: r.try_get("id_hash")?,
         user: parse_col(r, "user_id")?,
-        org: org
-            .map(|o| o.parse())
-            .transpose()
-            .map_err(|_| StoreError::Corrupt("web_sessions.org_id is not an id".into()))?,
+        org: org_col(r, "org_id")?,
+        bound_org: org_col(r, "bound_org_id")?,
         csrf_token: r.try_get("csrf_token")?,
         created_at: ts(r, "created_at")?,
         last_seen_at: ts(r, "last_seen_at")?,
@@ -29,12 +33,13 @@ fn session_from_row(r: &impl RowRead) -> Result<WebSession> {
 impl<D: Driver> WebSessionTx for EngineIdentityTx<D> {
     async fn insert_web_session(&mut self, s: &WebSession) -> Result<()> {
         D::query(
-            "INSERT INTO web_sessions (id_hash, user_id, org_id, csrf_token, created_at, \
-             last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO web_sessions (id_hash, user_id, org_id, bound_org_id, csrf_token, \
+             created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&s.id_hash)
         .bind(s.user.to_string())
         .bind(s.org.map(|o| o.to_string()))
+        .bind(s.bound_org.map(|o| o.to_string()))
         .bind(&s.csrf_token)
         .bind(s.created_at.millis())
         .bind(s.last_seen_at.millis())

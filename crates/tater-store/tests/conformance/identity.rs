@@ -184,6 +184,7 @@ async fn web_sessions_round_trip_and_end(db: TestDb) {
         id_hash: hash.into(),
         user,
         org: None,
+        bound_org: None,
         csrf_token: format!("csrf-{hash}"),
         created_at: t,
         last_seen_at: t,
@@ -194,14 +195,19 @@ async fn web_sessions_round_trip_and_end(db: TestDb) {
     tx.insert_web_session(&session(ann.id, "h2", 5_000))
         .await
         .unwrap();
-    tx.insert_web_session(&session(bob.id, "h3", 5_000))
-        .await
-        .unwrap();
+    // Bob's session was started through Entra ID: bound to its organization.
+    let bound = WebSession {
+        org: Some(a),
+        bound_org: Some(a),
+        ..session(bob.id, "h3", 5_000)
+    };
+    tx.insert_web_session(&bound).await.unwrap();
     tx.commit().await.unwrap();
 
     let mut tx = store.identity(Mode::Write).await.unwrap();
     assert_eq!(tx.web_session("h1").await.unwrap(), Some(one.clone()));
     assert_eq!(tx.web_session("nope").await.unwrap(), None);
+    assert_eq!(tx.web_session("h3").await.unwrap(), Some(bound));
     let later = Timestamp::from_millis(NOW + 10);
     tx.touch_web_session("h1", later).await.unwrap();
     tx.set_web_session_org("h1", a).await.unwrap();

@@ -86,7 +86,10 @@ pub async fn change_password(
         Ok(_) => {
             let session = web
                 .service
-                .start_web_session(signed.caller.identity.user().id)
+                .start_web_session(
+                    signed.caller.identity.user().id,
+                    signed.caller.session.bound_org,
+                )
                 .await?;
             let mut res = account_page(&web, signed, true, None)
                 .await?

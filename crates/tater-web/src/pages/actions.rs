@@ -93,16 +93,18 @@ pub struct ActionPage {
     answer: Option<String>,
     done: bool,
     problem: Option<String>,
+    /// The Settings section this change belongs to, when it is one of theirs.
+    back: Option<String>,
 }
 
-fn caller(signed: &Signed) -> Caller {
+pub(crate) fn caller(signed: &Signed) -> Caller {
     Caller {
         identity: signed.caller.identity.clone(),
         actor: signed.actor.clone(),
     }
 }
 
-fn field_errors(e: &tater_domain::ValidationErrors) -> HashMap<String, String> {
+pub(crate) fn field_errors(e: &tater_domain::ValidationErrors) -> HashMap<String, String> {
     e.0.iter()
         .map(|f| (f.field.clone(), f.message.clone()))
         .collect()
@@ -129,6 +131,7 @@ pub async fn page(
         answer: None,
         done: false,
         problem: None,
+        back: super::settings::section_of(&case.tool),
     };
     let input = match schema_form::input_value(&schema, &pairs) {
         Ok(v) => v,
@@ -155,7 +158,7 @@ pub async fn page(
     Ok(page)
 }
 
-async fn run(
+pub(crate) async fn run(
     web: &Web,
     signed: &Signed,
     case: &UseCase,
@@ -198,6 +201,7 @@ pub async fn submit(
         answer: None,
         done: false,
         problem: None,
+        back: super::settings::section_of(&case.tool),
     };
     let input = match schema_form::input_value(&schema, &fields) {
         Ok(v) => v,
@@ -226,15 +230,15 @@ pub async fn submit(
     Ok(page)
 }
 
-/// The changes a list's rows offer: use cases of the same resource (`api_keys_list` →
-/// `api_keys_revoke`) that take the row's `id`.
+/// What a list's rows offer: use cases of the same resource (`api_keys_list` →
+/// `api_keys_revoke`, `siem_destinations_dead_letters`) that take the row's `id`.
 fn row_actions(case: &UseCase, actor: &Actor) -> Vec<(&'static UseCase, bool)> {
     let Some(prefix) = case.name.strip_suffix("_list") else {
         return Vec::new();
     };
     registry()
         .iter()
-        .filter(|c| c.name.starts_with(&format!("{prefix}_")) && !c.hints.read_only)
+        .filter(|c| c.name.starts_with(&format!("{prefix}_")) && c.name != case.name)
         .filter(|c| offered(c, actor))
         .filter_map(|c| {
             let schema = c.input_schema();
@@ -249,7 +253,7 @@ fn row_actions(case: &UseCase, actor: &Actor) -> Vec<(&'static UseCase, bool)> {
 }
 
 /// The answer as HTML; a list's rows get buttons or links for their own changes.
-fn render(answer: &Answer, case: &UseCase, signed: &Signed) -> String {
+pub(crate) fn render(answer: &Answer, case: &UseCase, signed: &Signed) -> String {
     let value = match answer {
         Answer::Json(v) => v,
         Answer::Nothing => return "<p>Done.</p>".into(),
@@ -279,7 +283,13 @@ fn render(answer: &Answer, case: &UseCase, signed: &Signed) -> String {
                     .unwrap_or_default()
                     .replace('-', " "),
             );
-            if *id_only {
+            if c.hints.read_only {
+                // A read of the row opens its page, which runs it at once.
+                html.push_str(&format!(
+                    "<a href=\"{PATH}/{tool}?id={id}\">{}</a> ",
+                    escape(&c.summary)
+                ));
+            } else if *id_only {
                 html.push_str(&format!(
                     "<form method=\"post\" action=\"{PATH}/{tool}\"><input type=\"hidden\" name=\"_csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"id\" value=\"{id}\"><button type=\"submit\" class=\"{}\">{verb}</button></form> ",
                     if c.hints.destructive { "danger" } else { "" }

@@ -8,6 +8,7 @@ mod controls;
 mod dashboard;
 mod endpoints;
 mod records;
+mod settings;
 mod sign_in;
 
 use axum::Router;
@@ -25,6 +26,11 @@ pub fn routes() -> Router<Web> {
         .route(
             crate::SIGN_IN_PATH,
             get(sign_in::form).post(sign_in::submit),
+        )
+        .route(sign_in::ENTRA_START_PATH, get(sign_in::entra_start))
+        .route(
+            tater_service::ENTRA_CALLBACK_PATH,
+            get(sign_in::entra_callback),
         )
         .route("/app/sign-out", post(sign_in::sign_out))
         .route(
@@ -53,6 +59,7 @@ pub fn routes() -> Router<Web> {
         .route(account::SSP_PATH, get(account::ssp))
         .route("/app/ssp/download", get(account::ssp_download))
         .route(actions::PATH, get(actions::index))
+        .route(settings::PATH, get(settings::page))
         .route(
             "/app/actions/{tool}",
             get(actions::page).post(actions::submit),
@@ -229,6 +236,13 @@ fn nav(actor: &tater_domain::Actor, section: &str) -> Vec<NavLink> {
         label: "SSP",
         current: section == "ssp",
     });
+    if settings::any_offered(actor) {
+        links.push(NavLink {
+            href: settings::PATH.to_owned(),
+            label: "Settings",
+            current: section == "settings",
+        });
+    }
     links.push(NavLink {
         href: actions::PATH.to_owned(),
         label: "More",
@@ -277,9 +291,17 @@ impl Layout {
                 .unwrap_or_default(),
             role: signed.actor.role().to_string(),
             csrf: signed.caller.session.csrf_token.clone(),
+            // A session bound to one organization (Entra ID) is offered no other.
             orgs: me
                 .memberships
                 .iter()
+                .filter(|m| {
+                    signed
+                        .caller
+                        .session
+                        .bound_org
+                        .is_none_or(|b| b == m.org_id)
+                })
                 .map(|m| OrgChoice {
                     id: m.org_id.to_string(),
                     name: name_of(m),

@@ -362,8 +362,32 @@ async fn list(
         paged: given.iter().any(|(k, _)| k == "cursor"),
         downloads: downloads(def, &filter_pairs),
         can_write: can_write(&signed.actor),
-        problem: (!errors.is_empty()).then(|| "Some filters are not valid.".to_owned()),
+        problem: filter_problem(def, &errors),
     })
+}
+
+/// What is wrong with the filters, by field label: shown above the results, which live
+/// filtering replaces (the marks at the fields come with a full page load).
+fn filter_problem(def: &ModuleDef, errors: &HashMap<String, String>) -> Option<String> {
+    if errors.is_empty() {
+        return None;
+    }
+    let mut parts: Vec<String> = errors
+        .iter()
+        .map(|(field, message)| {
+            let label = def
+                .fields
+                .iter()
+                .find(|f| f.name == field)
+                .map_or(field.as_str(), |f| f.label);
+            format!("{label}: {message}")
+        })
+        .collect();
+    parts.sort();
+    Some(format!(
+        "Some filters are not valid — {}.",
+        parts.join("; ")
+    ))
 }
 
 fn field_errors(errors: &ValidationErrors) -> HashMap<String, String> {

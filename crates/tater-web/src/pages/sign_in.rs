@@ -2,8 +2,8 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, header};
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
@@ -12,6 +12,11 @@ use crate::session::{Posted, SESSION_COOKIE, cleared_cookie, cookie, same_origin
 use crate::{APP_PATH, SIGN_IN_PATH, Web};
 
 const FORM_MAX_BYTES: usize = 8 * 1024;
+/// Where "Sign in with Microsoft" starts (a plain link, so `form-action 'self'` stays).
+pub const ENTRA_START_PATH: &str = crate::ENTRA_SIGN_IN_PREFIX;
+/// Keeps the signed state, nonce and PKCE verifier of a sign-in while the browser is at
+/// Entra ID. `SameSite=Lax` still sends it on Entra ID's top-level redirect back.
+const FLOW_COOKIE: &str = "__Host-tater_entra";
 
 #[derive(Template, WebTemplate)]
 #[template(path = "sign_in.html")]
@@ -23,6 +28,8 @@ struct SignInPage {
     error: Option<String>,
     /// Reached over plain HTTP from another machine: the browser will not keep the cookie.
     needs_tls: bool,
+    /// "Sign in with Microsoft" is configured.
+    entra: bool,
 }
 
 impl SignInPage {
@@ -34,6 +41,7 @@ impl SignInPage {
             email,
             error,
             needs_tls: needs_tls(web, headers),
+            entra: web.service.entra_sign_in_enabled(),
         }
     }
 }
@@ -74,7 +82,7 @@ fn needs_tls(web: &Web, headers: &HeaderMap) -> bool {
 /// The sign-in page (a signed-in browser goes straight to the dashboard).
 pub async fn form(State(web): State<Web>, headers: HeaderMap) -> Response {
     if let Some(secret) = cookie(&headers, SESSION_COOKIE)
-        && web.service.web_session(secret).await.is_ok()
+        && web.service.web_session(secret, true).await.is_ok()
     {
         return Redirect::to(APP_PATH).into_response();
     }
@@ -169,4 +177,87 @@ pub async fn choose_org(State(web): State<Web>, posted: Posted<OrgForm>) -> Page
         .web_choose_org(&posted.signed.caller, org)
         .await?;
     Ok(Redirect::to(APP_PATH))
+}
+
+/// Sends the browser to Entra ID, keeping the sign-in's secrets in a short-lived cookie.
+pub async fn entra_start(State(web): State<Web>) -> PageResult<Response> {
+    let flow = web.service.entra_sign_in_start()?;
+    let mut res = Redirect::to(&flow.location).into_response();
+    let cookie = HeaderValue::from_str(&format!(
+        "{FLOW_COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={}",
+        flow.flow,
+        tater_service::ENTRA_FLOW_TTL_SECS
+    ))
+    .map_err(|_| PageError::bad_request("could not start signing in"))?;
+    res.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(res)
+}
+
+/// What Entra ID sends the browser back with.
+#[derive(Deserialize)]
+pub struct EntraAnswer {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// Entra ID's answer: a new session and the dashboard, or the sign-in page saying why not.
+pub async fn entra_callback(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Query(answer): Query<EntraAnswer>,
+) -> PageResult<Response> {
+    let refused = |message: String| {
+        let mut res = (
+            StatusCode::UNAUTHORIZED,
+            SignInPage::new(&web, &headers, String::new(), Some(message)),
+        )
+            .into_response();
+        res.headers_mut()
+            .append(header::SET_COOKIE, cleared_flow_cookie());
+        res
+    };
+    if let Some(error) = answer.error {
+        // Only the error code, and only when it looks like one: the rest is the sender's text.
+        let code: String = error
+            .chars()
+            .filter(|c| c.is_ascii_lowercase() || *c == '_')
+            .take(40)
+            .collect();
+        return Ok(refused(format!(
+            "Microsoft did not sign you in ({code}). Try again, or sign in with your email and password."
+        )));
+    }
+    let (Some(flow), Some(code), Some(state)) =
+        (cookie(&headers, FLOW_COOKIE), answer.code, answer.state)
+    else {
+        return Ok(refused(
+            "That sign-in was not started from this browser, or took too long. Start again.".into(),
+        ));
+    };
+    match web.service.entra_sign_in_finish(flow, &state, &code).await {
+        Ok(session) => {
+            let mut res = Redirect::to(APP_PATH).into_response();
+            res.headers_mut()
+                .append(header::SET_COOKIE, cleared_flow_cookie());
+            if let Some(cookie) = session_cookie(&session.secret) {
+                res.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            Ok(res)
+        }
+        Err(tater_service::ServiceError::Unauthorized(message)) => {
+            let mut message = message.to_owned();
+            if let Some(first) = message.get(..1) {
+                message = first.to_uppercase() + &message[1..] + ".";
+            }
+            Ok(refused(message))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn cleared_flow_cookie() -> HeaderValue {
+    HeaderValue::from_static(
+        "__Host-tater_entra=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0",
+    )
 }

@@ -2,7 +2,8 @@
 browser, not Tater's code), and reports what a person would see.
 
 Usage: browser.py BASE_URL EMAIL PASSWORD SCREENSHOT_DIR
-  The account belongs to two organizations. Prints one JSON object of observations; the Rust
+  The account belongs to two organizations. The Entra ID stand-in signs in a member of a
+  third organization. Prints one JSON object of observations; the Rust
   test asserts on them.
 """
 import asyncio
@@ -31,7 +32,15 @@ CSP_WATCH = """
 window.__csp = [];
 document.addEventListener('securitypolicyviolation',
   e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
+document.addEventListener('htmx:afterSettle', () => { window.__settledAt = location.href; });
 """
+
+
+async def live_results(page, expect_in_url):
+    """Waits until htmx has swapped in the results for a URL containing `expect_in_url` (the
+    filters apply as they are typed; htmx pushes the URL before it swaps)."""
+    await page.wait_for_function(
+        "f => (window.__settledAt || '').includes(f)", arg=expect_in_url, timeout=10000)
 
 
 async def main(base, email, password, shots):
@@ -126,13 +135,16 @@ async def main(base, email, password, shots):
 
         # Found again by filter, and downloaded as CSV with the filter kept.
         await page.click("text=All POAM items")
+        await page.wait_for_load_state()
         await page.select_option("#f-impact", "High")
         await page.fill("#f-q", "VPN")
-        await page.click("form.filters button")
-        await page.wait_for_load_state()
+        # No "Apply": htmx runs the filter as it is typed, and keeps it in the address.
+        await live_results(page, "q=VPN")
+        seen["filteredUrl"] = page.url
         seen["filtered"] = await page.locator("table.records tbody tr td:first-child").all_inner_texts()
         await visited()
         await page.screenshot(path=f"{shots}/poam-list.png", full_page=True)
+        seen["csvHref"] = await page.get_attribute("a[download] >> text=CSV", "href")
         async with page.expect_download() as info:
             await page.click("a[download] >> text=CSV")
         download = await info.value
@@ -147,7 +159,7 @@ async def main(base, email, password, shots):
         await page.select_option("#f-family", "sc")
         await page.fill("#f-q", "cryptographic key")
         await page.click("form.filters button")
-        await page.wait_for_load_state()
+        await live_results(page, "q=cryptographic")
         seen["controlsFound"] = await page.locator("table.records tbody tr td:first-child a").all_inner_texts()
         await visited()
         await page.click("text=SC-12")
@@ -163,9 +175,9 @@ async def main(base, email, password, shots):
 
         # Both changes in the Activity Log, made through the web.
         await page.click("nav >> text=Activity Log")
-        await page.select_option("#f-via", "web")
-        await page.click("form.filters button")
         await page.wait_for_load_state()
+        await page.select_option("#f-via", "web")
+        await live_results(page, "via=web")
         seen["activity"] = await page.locator("table.activity tbody tr").all_inner_texts()
         await visited()
         await page.screenshot(path=f"{shots}/activity-log.png", full_page=True)
@@ -178,7 +190,7 @@ async def main(base, email, password, shots):
         # The other main pages, for the console, CSP and accessibility checks.
         for path in ["/app/endpoints", "/app/endpoints/tokens", "/app/risks", "/app/actions",
                      "/app/actions/get_posture", "/app/actions/set_endpoint_tags", "/app/account",
-                     "/app/ssp", "/app/controls/ac-2"]:
+                     "/app/ssp", "/app/controls/ac-2", "/app/settings"]:
             await page.goto(base + path)
             await visited()
 
@@ -238,6 +250,24 @@ async def main(base, email, password, shots):
         seen["afterSignOut"] = page.url
         seen["cookiesAfterSignOut"] = [c["name"] for c in await context.cookies()]
         await visited()
+
+        # "Sign in with Microsoft": a plain link to the Entra ID stand-in's authorize endpoint,
+        # which sends the browser back with a code the server redeems at its token endpoint.
+        microsoft = await browser.new_context()
+        await microsoft.add_init_script(CSP_WATCH)
+        page = await microsoft.new_page()
+        page.on("console", lambda m: m.type in ("error", "warning")
+                and seen["console"].append(f"{page.url}: {m.text}"))
+        await page.goto(base + "/app/sign-in")
+        await page.click("#entra-sign-in")
+        await page.wait_for_load_state()
+        seen["entra"] = {
+            "url": page.url,
+            "org": await page.locator("span.org").inner_text(),
+            "cookies": sorted(c["name"] for c in await microsoft.cookies()),
+        }
+        seen["csp"] += await page.evaluate("window.__csp || []")
+        await microsoft.close()
         await browser.close()
     print(json.dumps(seen))
 

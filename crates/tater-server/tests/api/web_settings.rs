@@ -1,0 +1,173 @@
+//! The Settings page: sections made of the registry's own use cases (features, members, API
+//! keys, SIEM destinations, the MCP tool policy), only what the role may use, changes through
+//! the same forms as every use case, and a self-refreshing status that is not activity.
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use tater_domain::Role;
+use tater_testkit::{TestDb, both_engines};
+
+use crate::support::*;
+use crate::web::{
+    cookie_header, csrf_of, is_sign_in_redirect, no_redirects, page, post, seen, sign_in,
+    with_session_times,
+};
+
+both_engines!(the_settings_page_is_made_of_the_registrys_use_cases_for_the_role);
+
+/// The `<input …>` tag with `id`.
+fn input_tag<'a>(body: &'a str, id: &str) -> &'a str {
+    let at = body
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id} in {body}"));
+    let start = body[..at].rfind('<').unwrap();
+    let end = at + body[at..].find('>').unwrap();
+    &body[start..=end]
+}
+
+async fn the_settings_page_is_made_of_the_registrys_use_cases_for_the_role(db: TestDb) {
+    let clock = Arc::new(ShiftedClock::default());
+    let app = with_session_times(db, clock.clone(), 120, 3600).await;
+    let org = app.org("Settled Inc").await;
+    let admin = app.person(org, "oa@settings.test", Role::OrgAdmin).await;
+    app.person(org, "vi@settings.test", Role::Viewer).await;
+
+    let secret = sign_in(&app, "oa@settings.test").await;
+    let settings = page(&app, Some(&secret), "/app/settings").await;
+    assert_eq!(settings.status, StatusCode::OK, "{}", settings.body);
+    for title in [
+        "Features",
+        "Members",
+        "API keys",
+        "SIEM destinations",
+        "MCP tool policy",
+    ] {
+        assert!(settings.body.contains(&format!(">{title}</h2>")), "{title}");
+    }
+    assert!(
+        settings.body.contains("href=\"/app/settings\""),
+        "in the navigation"
+    );
+    // The features form shows what is set now: remote execution off.
+    let switch = input_tag(&settings.body, "i-update_settings-remoteExecution");
+    assert!(!switch.contains("checked"), "{switch}");
+    assert!(
+        settings.body.contains("oa@settings.test"),
+        "members are listed"
+    );
+
+    // Turned on from the form; the way back leads to its section.
+    let csrf = csrf_of(&settings.body);
+    let done = post(
+        &app,
+        Some(&secret),
+        "/app/actions/update_settings",
+        &[("_csrf", &csrf), ("remoteExecution", "on")],
+        &[],
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done.body.contains("id=\"done\""), "{}", done.body);
+    assert!(done.body.contains("href=\"/app/settings#features\""));
+    let (_, now) = app.get("/api/settings", &admin).await;
+    assert_eq!(now["remoteExecution"], true);
+    let settings = page(&app, Some(&secret), "/app/settings").await;
+    let switch = input_tag(&settings.body, "i-update_settings-remoteExecution");
+    assert!(switch.contains("checked"), "{switch}");
+
+    // A SIEM destination from fields, not JSON: a type to choose, each type's own fields.
+    assert!(input_tag(&settings.body, "i-create_siem_destination-type").starts_with("<select"));
+    let enabled = input_tag(&settings.body, "i-create_siem_destination-enabled");
+    assert!(enabled.contains("checked"), "on unless unticked: {enabled}");
+    // Missing the webhook's address: said at the field, nothing saved.
+    let refused = post(
+        &app,
+        Some(&secret),
+        "/app/actions/create_siem_destination",
+        &[
+            ("_csrf", &csrf),
+            ("type", "webhook"),
+            ("name", "Hook"),
+            ("host", "ignored.example"),
+            ("enabled", "on"),
+        ],
+        &[],
+    )
+    .await;
+    assert!(
+        refused.body.contains("Nothing was changed"),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("id=\"e-url\""), "{}", refused.body);
+    let made = post(
+        &app,
+        Some(&secret),
+        "/app/actions/create_siem_destination",
+        &[
+            ("_csrf", &csrf),
+            ("type", "syslog"),
+            ("name", "Splunk HEC relay"),
+            ("host", "127.0.0.1"),
+            ("port", "5514"),
+            ("transport", "udp"),
+            ("url", "https://not-this-type.example"),
+            ("enabled", "on"),
+        ],
+        &[],
+    )
+    .await;
+    assert!(made.body.contains("id=\"done\""), "{}", made.body);
+    let (_, listed) = app.get("/api/siem-destinations", &admin).await;
+    let items = listed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{listed}");
+    assert_eq!(
+        (&items[0]["name"], &items[0]["type"], &items[0]["enabled"]),
+        (&"Splunk HEC relay".into(), &"syslog".into(), &true.into())
+    );
+    let id = items[0]["id"].as_str().unwrap();
+    // Listed with its delivery status, and each row's own reads and changes.
+    let settings = page(&app, Some(&secret), "/app/settings").await;
+    assert!(settings.body.contains("Splunk HEC relay"));
+    assert!(
+        settings
+            .body
+            .contains(&format!("/app/actions/list_siem_dead_letters?id={id}")),
+        "{}",
+        settings.body
+    );
+    assert!(settings.body.contains("hx-trigger=\"every 15s\""));
+
+    // One section alone, as its refresh asks for it.
+    let only = page(&app, Some(&secret), "/app/settings?section=siem").await;
+    assert!(only.body.contains(">SIEM destinations</h2>"));
+    assert!(!only.body.contains(">MCP tool policy</h2>"));
+
+    // A refresh the page makes by itself is not activity: the idle timeout still comes.
+    clock.advance_secs(100);
+    let refreshed = seen(
+        no_redirects()
+            .get(app.url("/app/settings?section=siem"))
+            .header("cookie", cookie_header(&secret))
+            .header(tater_web::BACKGROUND_HEADER, "1")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(refreshed.status, StatusCode::OK);
+    clock.advance_secs(100);
+    assert!(is_sign_in_redirect(
+        &page(&app, Some(&secret), "/app").await
+    ));
+
+    // A viewer is offered no Settings, and the page is not there for them.
+    let viewer = sign_in(&app, "vi@settings.test").await;
+    let dash = page(&app, Some(&viewer), "/app").await;
+    assert!(!dash.body.contains("href=\"/app/settings\""));
+    assert_eq!(
+        page(&app, Some(&viewer), "/app/settings").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
