@@ -133,6 +133,8 @@ pub(crate) struct EntraClaims {
     pub preferred_username: Option<String>,
     /// Id tokens carry the nonce their sign-in sent; Entra ID access tokens never do.
     pub nonce: Option<String>,
+    /// The delegated scopes of a user's access token; id tokens never carry them.
+    pub scp: Option<String>,
 }
 
 struct KeySet {
@@ -255,7 +257,16 @@ impl EntraVerifier {
         if expired || early {
             return Err(Rejection::Time);
         }
-        if (token_use == TokenUse::Access) == claims.nonce.is_some() {
+        // An access token is a person's delegated token: scopes, no nonce. An id token (even
+        // one issued without a nonce, to a registration shared with the API) has no scopes.
+        let access_shaped =
+            claims.scp.as_deref().is_some_and(|s| !s.trim().is_empty()) && claims.nonce.is_none();
+        let id_shaped = claims.scp.is_none() && claims.nonce.is_some();
+        let fits = match token_use {
+            TokenUse::Access => access_shaped,
+            TokenUse::SignIn => id_shaped,
+        };
+        if !fits {
             return Err(Rejection::WrongUse);
         }
         Ok(claims)

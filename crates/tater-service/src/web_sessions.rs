@@ -56,6 +56,12 @@ impl WebCaller {
     /// a member of it, else their first. `NoMembership` when they belong to none.
     pub fn actor(&self) -> ServiceResult<Actor> {
         let memberships = self.identity.memberships();
+        // A session bound to an organization the person has left is over, not moved.
+        if let Some(bound) = self.session.bound_org
+            && !memberships.iter().any(|m| m.org == bound)
+        {
+            return Err(ServiceError::Unauthorized(SIGNED_OUT));
+        }
         let chosen = self
             .session
             .bound_org
@@ -158,6 +164,18 @@ impl Service {
     pub async fn web_sign_out(&self, caller: &WebCaller) -> ServiceResult<()> {
         let mut tx = self.store.identity(Mode::Write).await?;
         tx.delete_web_session(&caller.session.id_hash).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ends the session a cookie's secret names, if any (a browser signing in anew leaves no
+    /// earlier session of its own behind).
+    pub async fn end_web_session(&self, secret: &str) -> ServiceResult<()> {
+        if !is_well_formed(SESSION_PREFIX, secret) {
+            return Ok(());
+        }
+        let mut tx = self.store.identity(Mode::Write).await?;
+        tx.delete_web_session(&hash_api_key(secret)).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -14,6 +14,11 @@ use crate::SIGN_IN_PATH;
 pub enum PageError {
     /// Not signed in (or the session ended): to the sign-in page.
     SignIn,
+    /// The same, for a request htmx made: 401 with `HX-Redirect`, so the whole page goes to
+    /// the sign-in page instead of a fragment being swapped for nothing.
+    SignInFromScript,
+    /// The organization's rate limit is spent: a page saying when to try again.
+    Limited { retry_after_secs: u64 },
     /// Any other refusal or failure, shown as a page.
     Shown {
         status: StatusCode,
@@ -80,6 +85,22 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
             Self::SignIn => Redirect::to(SIGN_IN_PATH).into_response(),
+            Self::SignInFromScript => {
+                (StatusCode::UNAUTHORIZED, [("hx-redirect", SIGN_IN_PATH)]).into_response()
+            }
+            Self::Limited { retry_after_secs } => {
+                let message = format!(
+                    "Your organization has made more requests than its limit allows. Try again in {retry_after_secs} s."
+                );
+                let page = ErrorPage {
+                    title: "Too many requests",
+                    message: &message,
+                };
+                let mut res = (StatusCode::TOO_MANY_REQUESTS, page).into_response();
+                res.headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
+                res
+            }
             Self::Shown {
                 status,
                 title,

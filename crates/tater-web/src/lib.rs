@@ -29,6 +29,15 @@ use tater_service::Service;
 
 pub use session::{BACKGROUND_HEADER, SESSION_COOKIE};
 
+/// Counts a signed-in page against its organization's rate-limit bucket. The server puts one
+/// in every request it limits (this crate keeps no limiter of its own); `Err` carries the
+/// seconds until the bucket has room again.
+#[derive(Clone)]
+pub struct OrgLimit(pub Arc<dyn Fn(tater_domain::OrgId) -> LimitCheck + Send + Sync>);
+
+/// One check of an [`OrgLimit`]: `Err` carries the seconds to wait.
+pub type LimitCheck = Pin<Box<dyn Future<Output = Result<(), u64>> + Send>>;
+
 /// Where the application lives: pages under `/app`, the sign-in page among them.
 pub const APP_PATH: &str = "/app";
 /// The sign-in page (and form target).

@@ -15,7 +15,8 @@ pub struct SchemaInput {
     pub id: String,
     pub label: String,
     pub description: String,
-    /// `text`, `number`, `checkbox`, `select`, `list` (comma-separated) or `json`.
+    /// `text`, `password` (a `writeOnly` secret), `textarea` (multi-line text such as PEM),
+    /// `number`, `checkbox`, `select`, `list` (comma-separated) or `json`.
     pub kind: &'static str,
     pub required: bool,
     pub value: String,
@@ -268,8 +269,14 @@ pub fn inputs(
                     Some("integer" | "number") => "number",
                     Some("array") if s["items"]["type"] == "string" => "list",
                     Some("array" | "object") => "json",
+                    _ if s["writeOnly"] == true || prop["writeOnly"] == true => "password",
+                    _ if s["contentMediaType"].is_string() => "textarea",
                     _ => "text",
                 };
+                if input.kind == "password" {
+                    // A secret is never shown back, not even what was just typed.
+                    input.value.clear();
+                }
                 if input.kind == "json" && !current.is_null() {
                     input.value = serde_json::to_string_pretty(current).unwrap_or_default();
                 }
@@ -486,10 +493,13 @@ mod tests {
         json!({ "type": "object", "oneOf": [
             { "type": "object", "required": ["type", "name", "host"], "properties": {
                 "type": { "const": "syslog" }, "name": { "type": "string" },
-                "host": { "type": "string" }, "enabled": { "type": "boolean", "default": true } } },
+                "host": { "type": "string" },
+                "caCert": { "type": "string", "contentMediaType": "application/x-pem-file" },
+                "enabled": { "type": "boolean", "default": true } } },
             { "type": "object", "required": ["type", "name", "url"], "properties": {
                 "type": { "const": "webhook" }, "name": { "type": "string" },
                 "url": { "type": "string", "description": "https." },
+                "secret": { "type": "string", "writeOnly": true },
                 "enabled": { "type": "boolean", "default": true } } },
         ] })
     }
@@ -498,13 +508,24 @@ mod tests {
     fn alternatives_become_one_form_read_by_the_chosen_one() {
         let inputs = inputs(&alternatives(), &Map::new(), &HashMap::new());
         let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
-        assert_eq!(names, ["type", "name", "host", "enabled", "url"]);
+        assert_eq!(
+            names,
+            ["type", "name", "host", "caCert", "enabled", "url", "secret"]
+        );
         let of = |n: &str| inputs.iter().find(|i| i.name == n).unwrap();
         assert_eq!(of("type").kind, "select");
         assert!(of("name").required && !of("host").required);
         assert_eq!(of("host").description, "syslog only.");
         assert_eq!(of("url").description, "webhook only. https.");
         assert!(of("enabled").checked, "the schema's default");
+        // A PEM keeps its lines; a secret is typed unseen and never shown back.
+        assert_eq!(
+            (of("caCert").kind, of("secret").kind),
+            ("textarea", "password")
+        );
+        let typed = Map::from_iter([("secret".to_owned(), json!("s3cret-s3cret-s3cret"))]);
+        let again = super::inputs(&alternatives(), &typed, &HashMap::new());
+        assert!(again.iter().all(|i| !i.value.contains("s3cret")));
         let form = |pairs: &[(&str, &str)]| {
             let pairs: Vec<(String, String)> = pairs
                 .iter()
@@ -519,6 +540,19 @@ mod tests {
             ("url", "https://siem.example/in"),
             ("enabled", "on"),
         ]);
+        let pem = form(&[
+            ("type", "syslog"),
+            ("name", "Relay"),
+            ("host", "siem.example"),
+            (
+                "caCert",
+                "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+            ),
+        ]);
+        assert_eq!(
+            pem.unwrap()["caCert"],
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"
+        );
         assert_eq!(
             posted.unwrap(),
             json!({ "type": "webhook", "name": "Hook", "url": "https://siem.example/in", "enabled": true })

@@ -66,23 +66,41 @@ impl FromRequestParts<Web> for Signed {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, web: &Web) -> Result<Self, PageError> {
-        let secret = cookie(&parts.headers, SESSION_COOKIE).ok_or(PageError::SignIn)?;
-        // A page's own refresh (htmx polling sends this header) is not the person's activity.
-        let background = parts.headers.contains_key(BACKGROUND_HEADER);
-        let caller = web.service.web_session(secret, !background).await?;
-        let actor = caller.actor()?;
-        let page = parts
-            .extensions
-            .get::<axum::extract::MatchedPath>()
-            .map(|p| p.as_str().to_owned())
-            .unwrap_or_default();
-        Ok(Self {
-            caller,
-            actor,
-            page,
-            beacon_opted_out: cookie(&parts.headers, "tater_beacon_optout") == Some("1"),
+        // htmx cannot follow a redirect to the sign-in page into its swap (it would swap in
+        // nothing): it is told to load that page instead.
+        let from_htmx = parts.headers.contains_key("hx-request");
+        signed(parts, web).await.map_err(|e| match e {
+            PageError::SignIn if from_htmx => PageError::SignInFromScript,
+            other => other,
         })
     }
+}
+
+async fn signed(parts: &mut Parts, web: &Web) -> Result<Signed, PageError> {
+    let secret = cookie(&parts.headers, SESSION_COOKIE).ok_or(PageError::SignIn)?;
+    // A page's own refresh (htmx polling sends this header on GETs) is not the person's
+    // activity; anything else is.
+    let background =
+        parts.method == axum::http::Method::GET && parts.headers.contains_key(BACKGROUND_HEADER);
+    let caller = web.service.web_session(secret, !background).await?;
+    let actor = caller.actor()?;
+    // The organization's bucket, as for an API call made in it.
+    if let Some(limit) = parts.extensions.get::<crate::OrgLimit>() {
+        (limit.0)(actor.org())
+            .await
+            .map_err(|retry_after_secs| PageError::Limited { retry_after_secs })?;
+    }
+    let page = parts
+        .extensions
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    Ok(Signed {
+        caller,
+        actor,
+        page,
+        beacon_opted_out: cookie(&parts.headers, "tater_beacon_optout") == Some("1"),
+    })
 }
 
 /// Refuses a post another site made. Browsers say where a request comes from in

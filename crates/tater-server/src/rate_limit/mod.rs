@@ -342,6 +342,20 @@ impl TenantBucket {
     }
 }
 
+/// The tenant bucket as the web application asks for it (its pages know the organization
+/// once the session cookie is read).
+fn web_org_limit(slot: TenantBucket) -> tater_web::OrgLimit {
+    tater_web::OrgLimit(Arc::new(move |org| {
+        let slot = slot.clone();
+        Box::pin(async move {
+            let category = slot.category;
+            slot.check_as(org, category)
+                .await
+                .map_err(|v| TenantBucket::wait_secs(&v))
+        })
+    }))
+}
+
 /// Counts every request against its client IP's bucket, and lets authentication count the
 /// tenant's.
 pub async fn rate_limit(
@@ -371,6 +385,7 @@ pub async fn rate_limit(
         verdict: Arc::new(Mutex::new(None)),
     };
     req.extensions_mut().insert(slot.clone());
+    req.extensions_mut().insert(web_org_limit(slot.clone()));
     let mut res = next.run(req).await;
     let by_tenant = slot.verdict.lock().ok().and_then(|mut v| v.take());
     let shown = match by_tenant {

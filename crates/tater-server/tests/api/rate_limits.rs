@@ -31,6 +31,12 @@ async fn login_attempt(app: &TestApp, forwarded_for: Option<&str>) -> reqwest::R
 }
 
 fn assert_throttled(res: &reqwest::Response, what: &str) {
+    assert_limited(res, what);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+}
+
+/// A 429 with its wait and the spent bucket in the headers, whatever the body.
+fn assert_limited(res: &reqwest::Response, what: &str) {
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "{what}");
     let h = res.headers();
     let retry: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
@@ -40,7 +46,6 @@ fn assert_throttled(res: &reqwest::Response, what: &str) {
         h["ratelimit"].to_str().unwrap().contains(";r=0;t="),
         "{what}"
     );
-    assert_eq!(h["content-type"], "application/problem+json");
 }
 
 #[tokio::test]
@@ -236,4 +241,55 @@ async fn mcp_tool_calls_count_by_what_the_tool_does() {
         .await
         .unwrap();
     assert_eq!(outcome(answer.clone()), "RATE_LIMITED", "{answer}");
+}
+
+/// Web pages count against their organization's bucket too, whatever address they come
+/// from: one organization's browsers cannot spend a shared server's capacity for everyone.
+#[tokio::test]
+async fn web_pages_count_against_their_organizations_bucket() {
+    let app = TestApp::spawn_configured(TestDb::sqlite(), |c| {
+        c.rate_limits = RateLimitConfig {
+            limits: Limits {
+                general: 6,
+                ..limits(1_000, 1_000)
+            },
+            trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+            ..Default::default()
+        };
+    })
+    .await;
+    let org = app.org("Busy Org").await;
+    let other = app.org("Quiet Org").await;
+    app.person(org, "busy@limits.test", Role::Viewer).await;
+    app.person(other, "quiet@limits.test", Role::Viewer).await;
+    let busy = crate::web::sign_in(&app, "busy@limits.test").await;
+    let quiet = crate::web::sign_in(&app, "quiet@limits.test").await;
+    let open = |secret: &str, ip: String| {
+        crate::web::no_redirects()
+            .get(app.url("/app/poam"))
+            .header("cookie", crate::web::cookie_header(secret))
+            .header("x-forwarded-for", ip)
+    };
+    for n in 0..6 {
+        let res = open(&busy, format!("198.51.100.{n}")).send().await.unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "page {n} from its own address"
+        );
+    }
+    let res = open(&busy, "198.51.100.99".into()).send().await.unwrap();
+    // A page for the browser, with the same headers as the API's refusals.
+    assert_limited(&res, "7th page of the organization from a 7th address");
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Try again in"), "{body}");
+    // Another organization's pages, from an address already used: their own bucket.
+    let res = open(&quiet, "198.51.100.1".into()).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
 }

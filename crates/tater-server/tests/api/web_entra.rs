@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use tater_domain::Role;
 use tater_service::{AdminOrgRef, SystemClock};
 use tater_testkit::entra_sign_in::CLIENT_ID;
@@ -57,9 +57,19 @@ async fn at_microsoft(authorize: &str) -> String {
 
 /// The browser's return to Tater's callback, carrying `flow` when given.
 async fn come_back(callback: &str, flow: Option<&str>) -> Seen {
+    come_back_signed_in(callback, flow, None).await
+}
+
+/// The same, from a browser that still holds the session cookie `session`.
+async fn come_back_signed_in(callback: &str, flow: Option<&str>, session: Option<&str>) -> Seen {
+    let cookies: Vec<String> = flow
+        .map(|f| format!("{FLOW_COOKIE}={f}"))
+        .into_iter()
+        .chain(session.map(|s| format!("{}={s}", tater_web::SESSION_COOKIE)))
+        .collect();
     let mut req = no_redirects().get(callback);
-    if let Some(flow) = flow {
-        req = req.header("cookie", format!("{FLOW_COOKIE}={flow}"));
+    if !cookies.is_empty() {
+        req = req.header("cookie", cookies.join("; "));
     }
     seen(req.send().await.unwrap()).await
 }
@@ -174,6 +184,17 @@ async fn signing_in_with_microsoft_opens_a_session_bound_to_the_tenants_organiza
     assert!(is_refused(&replay, "did not complete"), "{}", replay.body);
     assert_eq!(app.entra.desk.refused_tokens(), ["unknown code"]);
 
+    // Signing in again in the same browser ends the session it held before.
+    let (flow, authorize) = leave_for_microsoft(&app).await;
+    let again =
+        come_back_signed_in(&at_microsoft(&authorize).await, Some(&flow), Some(&secret)).await;
+    let secret_again = set_cookie(&again, tater_web::SESSION_COOKIE).expect("a session");
+    assert_eq!(
+        page(&app, Some(&secret), "/app").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let secret = secret_again;
+
     // Sign out everywhere ends the Microsoft session like any other.
     let csrf = csrf_of(&page(&app, Some(&secret), "/app/account").await.body);
     post(
@@ -188,6 +209,30 @@ async fn signing_in_with_microsoft_opens_a_session_bound_to_the_tenants_organiza
         page(&app, Some(&secret), "/app").await.status,
         StatusCode::SEE_OTHER
     );
+
+    // Removed from the tenant's organization, her Microsoft session is over — not moved to
+    // the other organization she still belongs to.
+    let (flow, authorize) = leave_for_microsoft(&app).await;
+    let back = come_back(&at_microsoft(&authorize).await, Some(&flow)).await;
+    let secret = set_cookie(&back, tater_web::SESSION_COOKIE).expect("a session");
+    let boss = app.person(org, "boss@entra-web.test", Role::OrgAdmin).await;
+    let (_, members) = app.get("/api/members", &boss).await;
+    let eve = members["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == "eve@entra-web.test")
+        .expect("eve is listed")["userId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let status = app
+        .status(Method::DELETE, &format!("/api/members/{eve}"), &boss)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let after = page(&app, Some(&secret), "/app").await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER, "{}", after.body);
+    assert_eq!(after.location.as_deref(), Some(tater_web::SIGN_IN_PATH));
 }
 
 async fn a_sign_in_is_refused_unless_this_browser_started_it_recently_and_microsoft_vouches(
@@ -216,9 +261,11 @@ async fn a_sign_in_is_refused_unless_this_browser_started_it_recently_and_micros
     );
 
     // A flow cookie not signed by this server is refused.
+    // (The signature's first character: changing it always changes the decoded bytes.)
+    let at = attackers.rfind('.').unwrap() + 1;
     let mut forged = attackers.clone();
-    forged.pop();
-    forged.push(if attackers.ends_with('A') { 'B' } else { 'A' });
+    let flipped = if &attackers[at..=at] == "A" { "B" } else { "A" };
+    forged.replace_range(at..=at, flipped);
     let tampered = come_back(&attackers_callback, Some(&forged)).await;
     assert!(
         is_refused(&tampered, "did not complete"),
@@ -267,6 +314,14 @@ async fn a_sign_in_is_refused_unless_this_browser_started_it_recently_and_micros
     claims["nonce"] = "0123456789abcdef0123456789abcdef".into();
     let id_token = tater_testkit::entra::sign("k1", &claims);
     let (status, _) = app.get("/api/me", &Key::bearer(&id_token)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Nor is an id token issued without a nonce (a registration shared with the API): an
+    // access token carries the person's delegated scopes.
+    let mut claims = tater_testkit::entra::claims(&tid, &oid, "ivy@entra-web.test");
+    claims.as_object_mut().unwrap().remove("scp");
+    let no_scopes = tater_testkit::entra::sign("k1", &claims);
+    let (status, _) = app.get("/api/me", &Key::bearer(&no_scopes)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // The person declined at Microsoft: said so, and only the error's code is shown.

@@ -158,6 +158,19 @@ async fn the_settings_page_is_made_of_the_registrys_use_cases_for_the_role(db: T
     .await;
     assert_eq!(refreshed.status, StatusCode::OK);
     clock.advance_secs(100);
+    // htmx, asking for a fragment after the session ended, is told to load the sign-in page.
+    let from_htmx = seen(
+        no_redirects()
+            .get(app.url("/app/settings?section=siem"))
+            .header("cookie", cookie_header(&secret))
+            .header("hx-request", "true")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(from_htmx.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(from_htmx.headers["hx-redirect"], tater_web::SIGN_IN_PATH);
     assert!(is_sign_in_redirect(
         &page(&app, Some(&secret), "/app").await
     ));

@@ -41,16 +41,19 @@ pub struct DashboardPage {
 }
 
 pub async fn page(State(web): State<Web>, signed: Signed) -> PageResult<DashboardPage> {
-    let layout = Layout::new(&web, &signed, "Dashboard", "dashboard").await?;
     let service = &web.service;
-    let posture = service.posture(&signed.actor).await?;
     let query = TrendQuery {
         from: None,
         to: None,
         limit: Some(TREND_POINTS),
     };
-    let trend = service.posture_trend(&signed.actor, &query).await?;
-    let heat_map = service.risk_heat_map(&signed.actor, false).await?;
+    // Four independent reads: at once, so the page takes as long as the slowest of them.
+    let (layout, posture, trend, heat_map) = tokio::try_join!(
+        Layout::new(&web, &signed, "Dashboard", "dashboard"),
+        async { Ok(service.posture(&signed.actor).await?) },
+        async { Ok(service.posture_trend(&signed.actor, &query).await?) },
+        async { Ok(service.risk_heat_map(&signed.actor, false).await?) },
+    )?;
 
     // Raw pass rate per scan, oldest first (the API lists newest first).
     let rates: Vec<f64> = trend

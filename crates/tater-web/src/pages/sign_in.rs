@@ -113,6 +113,7 @@ pub async fn submit(State(web): State<Web>, req: Request) -> PageResult<Response
         .await
     {
         Ok(session) => {
+            end_earlier_session(&web, &parts.headers).await;
             let mut res = Redirect::to(APP_PATH).into_response();
             if let Some(cookie) = session_cookie(&session.secret) {
                 res.headers_mut().insert(header::SET_COOKIE, cookie);
@@ -237,6 +238,7 @@ pub async fn entra_callback(
     };
     match web.service.entra_sign_in_finish(flow, &state, &code).await {
         Ok(session) => {
+            end_earlier_session(&web, &headers).await;
             let mut res = Redirect::to(APP_PATH).into_response();
             res.headers_mut()
                 .append(header::SET_COOKIE, cleared_flow_cookie());
@@ -253,6 +255,15 @@ pub async fn entra_callback(
             Ok(refused(message))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// A browser signing in anew ends the session its cookie named before, on the server too.
+async fn end_earlier_session(web: &Web, headers: &HeaderMap) {
+    if let Some(secret) = cookie(headers, SESSION_COOKIE)
+        && let Err(e) = web.service.end_web_session(secret).await
+    {
+        tracing::warn!(error = %e, "could not end the browser's earlier session");
     }
 }
 
