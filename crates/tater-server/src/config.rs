@@ -510,3 +510,43 @@ mod mcp_tests {
         assert!(args(&[]).config(Some("not a url")).is_err());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entra(client_id: Option<&str>, audiences: &[&str]) -> EntraArgs {
+        EntraArgs {
+            audiences: audiences.iter().map(|a| (*a).to_owned()).collect(),
+            jwks_url: tater_service::DEFAULT_JWKS_URL.into(),
+            client_id: client_id.map(str::to_owned),
+            authority: tater_service::DEFAULT_ENTRA_AUTHORITY.into(),
+            sign_in_tenant: " organizations ".into(),
+        }
+    }
+
+    #[test]
+    fn microsoft_sign_in_needs_the_public_url_and_builds_its_redirect_from_it() {
+        let none = entra(None, &[]).config(None).unwrap();
+        assert!(none.is_none(), "nothing configured: Entra ID is off");
+        let err = entra(Some("app-id"), &[]).config(None).unwrap_err();
+        assert!(err.to_string().contains("--public-url"), "{err}");
+        let on = entra(Some(" app-id "), &[])
+            .config(Some("https://tater.example.com/"))
+            .unwrap()
+            .unwrap();
+        let sign_in = on.sign_in.unwrap();
+        assert_eq!(sign_in.client_id, "app-id");
+        assert_eq!(sign_in.tenant, "organizations");
+        assert_eq!(
+            sign_in.redirect_uri,
+            "https://tater.example.com/app/sign-in/entra/callback"
+        );
+        assert!(on.audiences.is_empty(), "bearer tokens stay off");
+        let bearer_only = entra(Some(" "), &["api://x"])
+            .config(None)
+            .unwrap()
+            .unwrap();
+        assert!(bearer_only.sign_in.is_none());
+    }
+}
