@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde_json::{Value, json};
 use tater_domain::module::ModuleDef;
-use tater_domain::modules::{CONFIG_DOCS, POAM, RISKS};
+use tater_domain::modules::{CONFIG_DOCS, EVIDENCE, PEOPLE, POAM, RISKS, TASKS};
 use tater_domain::{Actor, Channel, Role};
 use tater_service::{AdminOrgRef, Service, ServiceError, SystemOperator};
 use time::Duration;
@@ -82,6 +82,15 @@ pub async fn seed(service: &Service, password_file: &Path) -> anyhow::Result<Dem
         }
         for body in config_docs() {
             service.create_record(&actor, &CONFIG_DOCS, &body).await?;
+        }
+        for body in tasks(&day) {
+            service.create_record(&actor, &TASKS, &body).await?;
+        }
+        for body in evidence(&day) {
+            service.create_record(&actor, &EVIDENCE, &body).await?;
+        }
+        for body in people() {
+            service.create_record(&actor, &PEOPLE, &body).await?;
         }
         // What the SSP and the eMASS header block show: a system and some tailoring.
         service
@@ -203,6 +212,36 @@ fn risks() -> Vec<Value> {
     ]
 }
 
+fn tasks(day: &dyn Fn(i64) -> String) -> Vec<Value> {
+    vec![
+        json!({"title": "Quarterly access review for the engineering VPN", "priority": "High",
+               "status": "In Progress", "assignee": DEMO_EMAIL, "dueDate": day(5), "controls": ["AC-2", "AC-17"]}),
+        json!({"title": "Renew the incident response tabletop", "priority": "Medium",
+               "assignee": "ciso@tater.local", "dueDate": day(-3), "controls": ["IR-3"]}),
+        json!({"title": "Collect backup restore test results", "priority": "Low", "status": "Done",
+               "dueDate": day(-10), "controls": ["CP-9"]}),
+    ]
+}
+
+fn evidence(day: &dyn Fn(i64) -> String) -> Vec<Value> {
+    vec![
+        json!({"title": "Access review minutes, Q3", "status": "accepted", "collectedOn": day(-40),
+               "validUntil": day(50), "controls": ["AC-2"], "source": "Quarterly review meeting",
+               "description": "All 42 VPN accounts reviewed; 3 removed (leavers), 1 downgraded."}),
+        json!({"title": "SIEM forwarding screenshot", "status": "draft", "collectedOn": day(-1),
+               "controls": ["AU-6"], "collectedBy": "agent"}),
+    ]
+}
+
+fn people() -> Vec<Value> {
+    vec![
+        json!({"name": "Dana Whitfield", "email": "ciso@tater.local", "department": "Security",
+               "title": "CISO"}),
+        json!({"name": "Ravi Natarajan", "email": "it-ops@tater.local", "department": "IT Operations",
+               "title": "Systems administrator"}),
+    ]
+}
+
 fn config_docs() -> Vec<Value> {
     vec![
         json!({"title": "SSH server baseline", "tags": ["linux", "baseline"], "controls": ["CM-6", "AC-17"],
@@ -226,9 +265,9 @@ fn system_profile() -> Value {
         "authorizationBoundary": "Two cloud VPCs (web and data tiers), the office LAN's admin jump hosts and the CI runners that deploy to them.",
         "networkArchitecture": "Internet → WAF → load balancer → web tier → API tier → database; administration only through the jump hosts over SSH with MFA.",
         "dataFlow": "Users upload contract documents through the portal over TLS 1.3; the API tier stores them encrypted in the database and object storage.",
-        "systemOwnerName": "Dana Owner", "systemOwnerEmail": "owner@demo.tater.local",
-        "issoName": "Ivy Isso", "issoEmail": "isso@demo.tater.local", "issoPhone": "555-0100",
-        "authorizingOfficialName": "Al Official", "authorizingOfficialEmail": "ao@demo.tater.local",
+        "systemOwnerName": "Dana Owner", "systemOwnerEmail": "owner@tater.local",
+        "issoName": "Ivy Isso", "issoEmail": "isso@tater.local", "issoPhone": "555-0100",
+        "authorizingOfficialName": "Al Official", "authorizingOfficialEmail": "ao@tater.local",
         "component": "Demo Agency", "systemType": "IS Major Application",
         "baseline": "nist-800-53-rev5-moderate",
     })

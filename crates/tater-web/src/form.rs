@@ -132,6 +132,7 @@ fn input(
         FieldKind::Integer { .. } => ("number", "1", Vec::new()),
         FieldKind::Number { .. } => ("number", "any", Vec::new()),
         FieldKind::Date => ("date", "", Vec::new()),
+        FieldKind::Email => ("email", "", Vec::new()),
         FieldKind::ControlIds | FieldKind::Tags => ("list", "", Vec::new()),
         _ => ("text", "", Vec::new()),
     };

@@ -112,6 +112,9 @@ pub enum FieldKind {
     ControlIds,
     /// The id of one of the organization's endpoints (the service checks it exists there).
     EndpointRef,
+    /// An e-mail address, stored trimmed and lower-cased (a member's or a contact's), so a
+    /// filter on it matches however it was typed.
+    Email,
     /// Short labels.
     Tags,
     /// A list of small objects (e.g. milestones), each with an integer `id` that the server
@@ -183,6 +186,10 @@ impl FieldDef {
         Self::new(name, label, FieldKind::EndpointRef)
     }
 
+    pub const fn email(name: &'static str, label: &'static str) -> Self {
+        Self::new(name, label, FieldKind::Email)
+    }
+
     pub const fn control_ids(name: &'static str, label: &'static str) -> Self {
         Self::new(name, label, FieldKind::ControlIds)
     }
@@ -248,7 +255,8 @@ impl FieldDef {
             | FieldKind::LongText { .. }
             | FieldKind::Date
             | FieldKind::ControlId
-            | FieldKind::EndpointRef => ValueType::Text,
+            | FieldKind::EndpointRef
+            | FieldKind::Email => ValueType::Text,
             FieldKind::Enum(values) => ValueType::Rank(values),
             FieldKind::Integer { .. } | FieldKind::Number { .. } => ValueType::Number,
             FieldKind::ControlIds | FieldKind::Tags | FieldKind::Objects { .. } => ValueType::List,

@@ -359,6 +359,9 @@ fn parse_filter(def: &ModuleDef, key: &str, value: &str, today: Date) -> Result<
                 .parse::<crate::EndpointId>()
                 .map(|id| Condition::Eq(operand, Scalar::Text(id.to_string())))
                 .map_err(|_| "must be an endpoint id".into()),
+            (FieldKind::Email, None) => crate::Email::parse(value)
+                .map(|e| Condition::Eq(operand, Scalar::Text(e.as_str().to_owned())))
+                .map_err(|_| "must be an e-mail address".into()),
             (FieldKind::Date, op) => {
                 let d = parse_date(value.trim()).map_err(|_| "must be a date (YYYY-MM-DD)")?;
                 let s = Scalar::Text(format_date(d));

@@ -20,6 +20,11 @@ fn field_schema(field: &FieldDef) -> Value {
             json!({ "type": "number", "minimum": min, "maximum": max })
         }
         FieldKind::Date => json!({ "type": "string", "format": "date" }),
+        FieldKind::Email => json!({
+            "type": "string",
+            "format": "email",
+            "maxLength": crate::Email::MAX_LEN,
+        }),
         FieldKind::ControlId => json!({
             "type": "string",
             "examples": ["ac-2", "AC-2(1)"],

@@ -145,6 +145,12 @@ fn check_kind(
                 .map(|id| Value::String(id.to_string()))
                 .map_err(|_| "must be the id of one of your endpoints".into())
         }
+        FieldKind::Email => {
+            let s = raw.as_str().ok_or("must be a string")?;
+            crate::Email::parse(s)
+                .map(|e| Value::String(e.as_str().to_owned()))
+                .map_err(|_| "must be an e-mail address".into())
+        }
         FieldKind::Tags => tags(raw),
         FieldKind::TextMap {
             max_entries,

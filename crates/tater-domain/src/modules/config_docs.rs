@@ -15,10 +15,7 @@ pub static CONFIG_DOCS: ModuleDef = ModuleDef {
     description: "A configuration document in Markdown. Its `version` goes up on every update.",
     read_role: Role::Viewer,
     fields: &[
-        FieldDef::text("title", "Title", 300)
-            .required()
-            .sort()
-            .search(),
+        super::TITLE,
         FieldDef::long_text("body", "Body (Markdown)", MAX_BODY_CHARS).search(),
         FieldDef::tags("tags", "Tags").filter(),
         FieldDef::control_ids("controls", "Linked controls").filter(),

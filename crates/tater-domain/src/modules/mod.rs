@@ -2,16 +2,21 @@
 
 mod config_docs;
 mod control_overlays;
+mod evidence;
+mod people;
 mod poam;
 mod risk_acceptances;
 mod risks;
 mod scripts;
 mod system_profile;
+mod tasks;
 
 pub use config_docs::CONFIG_DOCS;
 pub use control_overlays::{
     APPLICABILITY, CONTROL_OVERLAYS, IMPLEMENTATION_STATUSES, overlay_record_id,
 };
+pub use evidence::{COLLECTORS, EVIDENCE, EVIDENCE_STATUSES};
+pub use people::PEOPLE;
 pub use poam::POAM;
 pub use risk_acceptances::{RISK_ACCEPTANCES, is_active as acceptance_is_active};
 pub use risks::RISKS;
@@ -19,11 +24,27 @@ pub use scripts::{LANGUAGES, RISK_LEVELS, SCRIPTS};
 pub use system_profile::{
     BASELINES, IMPACT_LEVELS, SYSTEM_PROFILE, SYSTEM_STATUSES, system_profile_record_id,
 };
+pub use tasks::{PRIORITIES, TASK_SOURCES, TASK_STATUSES, TASKS};
 
-use crate::module::ModuleDef;
+use crate::module::{FieldDef, ModuleDef};
+
+/// The one-line title most modules name their records by.
+const TITLE: FieldDef = FieldDef::text("title", "Title", 300)
+    .required()
+    .sort()
+    .search();
 
 /// Every module, in the order the API document and UI list them.
-pub static ALL: &[&ModuleDef] = &[&POAM, &RISKS, &CONFIG_DOCS, &RISK_ACCEPTANCES, &SCRIPTS];
+pub static ALL: &[&ModuleDef] = &[
+    &POAM,
+    &RISKS,
+    &TASKS,
+    &EVIDENCE,
+    &CONFIG_DOCS,
+    &RISK_ACCEPTANCES,
+    &PEOPLE,
+    &SCRIPTS,
+];
 
 /// The module served at `/api/<name>`.
 pub fn by_name(name: &str) -> Option<&'static ModuleDef> {

@@ -1,15 +1,10 @@
 //! Plan of Action and Milestones items (OMB A-130, DoD eMASS).
 
 use serde_json::{Map, Value};
-use time::Date;
 
 use crate::Role;
 use crate::ValidationErrors;
-use crate::module::{
-    CmpOp, Condition, Context, Derived, DerivedWhen, FieldDef, ModuleDef, Operand, Scalar,
-    ValueType,
-};
-use crate::time::{format_date, parse_date};
+use crate::module::{Context, Due, DueRule, FieldDef, ModuleDef, past_due};
 
 pub const STATUSES: &[&str] = &[
     "Open",
@@ -39,10 +34,7 @@ pub static POAM: ModuleDef = ModuleDef {
     description: "A weakness with its plan of action and milestones (eMASS POA&M).",
     read_role: Role::Viewer,
     fields: &[
-        FieldDef::text("title", "Title", 300)
-            .required()
-            .sort()
-            .search(),
+        super::TITLE,
         FieldDef::long_text("weaknessDescription", "Weakness description", 8000)
             .required()
             .search(),
@@ -78,15 +70,7 @@ pub static POAM: ModuleDef = ModuleDef {
         ),
         FieldDef::objects("milestones", "Milestones", &MILESTONE_FIELDS, 100),
     ],
-    derived: &[Derived {
-        name: "overdue",
-        label: "Overdue",
-        value_type: ValueType::Bool,
-        when: DerivedWhen::Read,
-        compute: overdue,
-        filter: Some(overdue_filter),
-        sort: false,
-    }],
+    derived: &[past_due::<Overdue>("overdue", "Overdue")],
     rules,
     csv_columns: &[
         "id",
@@ -115,48 +99,16 @@ fn str_field<'a>(data: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
 }
 
 /// Overdue: work is still owed (Open or In Progress) and the scheduled completion date has
-/// passed. It is computed, never a status, so it cannot go stale.
-fn overdue(data: &Map<String, Value>, today: Date) -> Value {
-    let open = str_field(data, "status").is_some_and(|s| OPEN_STATUSES.contains(&s));
-    let past_due = str_field(data, "scheduledCompletion")
-        .and_then(|s| parse_date(s).ok())
-        .is_some_and(|d| d < today);
-    Value::Bool(open && past_due)
-}
+/// passed.
+struct Overdue;
 
-/// The same rule as [`overdue`], as a store condition.
-fn overdue_filter(value: &str, today: Date) -> Result<Condition, String> {
-    let wanted = match value {
-        "true" => true,
-        "false" => false,
-        _ => return Err("must be true or false".into()),
+impl Due for Overdue {
+    const RULE: DueRule = DueRule {
+        status: "status",
+        statuses: STATUSES,
+        open: OPEN_STATUSES,
+        date: "scheduledCompletion",
     };
-    let status = Operand::Field {
-        name: "status",
-        ty: ValueType::Rank(STATUSES),
-    };
-    let due = Operand::Field {
-        name: "scheduledCompletion",
-        ty: ValueType::Text,
-    };
-    let open: Vec<Scalar> = OPEN_STATUSES
-        .iter()
-        .map(|s| Scalar::Text((*s).into()))
-        .collect();
-    let today = Scalar::Text(format_date(today));
-    Ok(if wanted {
-        Condition::All(vec![
-            Condition::In(status, open),
-            Condition::NotNull(due),
-            Condition::Cmp(due, CmpOp::Lt, today),
-        ])
-    } else {
-        Condition::Any(vec![
-            Condition::NotIn(status, open),
-            Condition::IsNull(due),
-            Condition::Cmp(due, CmpOp::Gte, today),
-        ])
-    })
 }
 
 fn rules(data: &Map<String, Value>, _: &Context, errors: &mut ValidationErrors) {
@@ -189,7 +141,7 @@ mod tests {
     use serde_json::json;
     use time::macros::date;
 
-    const TODAY: Date = date!(2026 - 11 - 29);
+    const TODAY: time::Date = date!(2026 - 11 - 29);
 
     #[test]
     fn overdue_is_computed_from_status_and_date() {
@@ -203,18 +155,24 @@ mod tests {
             )
             .unwrap()
         };
-        assert_eq!(overdue(&rec("Open", "2026-11-28"), TODAY), json!(true));
         assert_eq!(
-            overdue(&rec("In Progress", "2026-11-28"), TODAY),
+            Overdue::RULE.value(&rec("Open", "2026-11-28"), TODAY),
             json!(true)
         );
-        assert_eq!(overdue(&rec("Open", "2026-11-29"), TODAY), json!(false));
         assert_eq!(
-            overdue(&rec("Completed", "2026-01-01"), TODAY),
+            Overdue::RULE.value(&rec("In Progress", "2026-11-28"), TODAY),
+            json!(true)
+        );
+        assert_eq!(
+            Overdue::RULE.value(&rec("Open", "2026-11-29"), TODAY),
             json!(false)
         );
         assert_eq!(
-            overdue(&rec("Risk Accepted", "2026-01-01"), TODAY),
+            Overdue::RULE.value(&rec("Completed", "2026-01-01"), TODAY),
+            json!(false)
+        );
+        assert_eq!(
+            Overdue::RULE.value(&rec("Risk Accepted", "2026-01-01"), TODAY),
             json!(false)
         );
     }

@@ -27,10 +27,7 @@ pub static RISKS: ModuleDef = ModuleDef {
     description: "A risk in the register, rated on a 5×5 likelihood × impact grid.",
     read_role: Role::Viewer,
     fields: &[
-        FieldDef::text("title", "Title", 300)
-            .required()
-            .sort()
-            .search(),
+        super::TITLE,
         FieldDef::long_text("description", "Description", 8000).search(),
         FieldDef::enumeration("category", "Category", CATEGORIES)
             .filter()

@@ -3,6 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tater_domain::Role;
+use tater_domain::module::FieldKind;
 use tater_testkit::{TestDb, both_engines};
 
 use crate::support::*;
@@ -47,15 +48,11 @@ async fn bad_bodies_are_refused_and_change_nothing(db: TestDb) {
     let app = TestApp::spawn(db).await;
     let org = app.org("Org").await;
     let key = app.member(org, "admin@example.com", Role::Admin).await;
-    let poam = app.create("poam", &key, sample("poam", 1)).await;
-    let risk = app.create("risks", &key, sample("risks", 1)).await;
-    let doc = app
-        .create("config-docs", &key, sample("config-docs", 1))
-        .await;
-    let acceptance = app
-        .create("risk-acceptances", &key, sample("risk-acceptances", 1))
-        .await;
-    let script = app.create("scripts", &key, sample("scripts", 1)).await;
+    // One record of every module, to PUT bad bodies onto.
+    let mut records = std::collections::HashMap::new();
+    for module in modules() {
+        records.insert(module, app.create(module, &key, sample(module, 1)).await);
+    }
     let before = app.snapshot(org).await;
 
     let poam_ok = sample("poam", 2);
@@ -246,15 +243,19 @@ async fn bad_bodies_are_refused_and_change_nothing(db: TestDb) {
             "revocationReason",
         ),
     ];
-    // 10,000-character strings in every one-line text field of every module.
+    // 10,000-character strings in every one-line text field of every module, and things
+    // that are not addresses in every e-mail field.
     for def in tater_domain::modules::ALL {
-        for f in def
-            .fields
-            .iter()
-            .filter(|f| matches!(f.kind, tater_domain::module::FieldKind::Text { .. }))
-        {
-            let body = with(&sample(def.name, 3), f.name, json!(long(10_000)));
-            cases.push((def.name, body, "VALIDATION_FAILED", f.name));
+        for f in def.fields {
+            let bad = match f.kind {
+                FieldKind::Text { .. } => vec![json!(long(10_000))],
+                FieldKind::Email => vec![json!("no-at-sign"), json!("a@"), json!(long(300))],
+                _ => continue,
+            };
+            for value in bad {
+                let body = with(&sample(def.name, 3), f.name, value);
+                cases.push((def.name, body, "VALIDATION_FAILED", f.name));
+            }
         }
     }
     for (module, body, code, field) in &cases {
@@ -262,14 +263,7 @@ async fn bad_bodies_are_refused_and_change_nothing(db: TestDb) {
             (Method::POST, format!("/api/{module}")),
             (
                 Method::PUT,
-                format!(
-                    "/api/{module}/{}",
-                    [&poam, &risk, &doc, &acceptance, &script]
-                        .iter()
-                        .find(|r| module_of(r) == *module)
-                        .map(|r| r["id"].as_str().unwrap())
-                        .unwrap()
-                ),
+                format!("/api/{module}/{}", records[module]["id"].as_str().unwrap()),
             ),
         ] {
             let (s, p) = raw(
@@ -348,20 +342,6 @@ async fn bad_bodies_are_refused_and_change_nothing(db: TestDb) {
         before,
         "nothing changed, nothing audited"
     );
-}
-
-fn module_of(record: &Value) -> &'static str {
-    if record.get("timeoutSecs").is_some() {
-        "scripts"
-    } else if record.get("weaknessDescription").is_some() {
-        "poam"
-    } else if record.get("likelihood").is_some() {
-        "risks"
-    } else if record.get("justification").is_some() && record.get("expires").is_some() {
-        "risk-acceptances"
-    } else {
-        "config-docs"
-    }
 }
 
 async fn bad_queries_and_ids_are_refused(db: TestDb) {

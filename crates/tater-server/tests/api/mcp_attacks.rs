@@ -12,15 +12,6 @@ use crate::support::*;
 
 both_engines!(no_tool_reaches_another_organization);
 
-/// Modules the suite has sample records for.
-const MODULES: &[&str] = &[
-    "poam",
-    "risks",
-    "config-docs",
-    "risk-acceptances",
-    "scripts",
-];
-
 async fn no_tool_reaches_another_organization(db: TestDb) {
     let app = TestApp::spawn(db).await;
     let a = app.org("A").await;
@@ -30,7 +21,7 @@ async fn no_tool_reaches_another_organization(db: TestDb) {
     let bob = app.person(b, "bob@b.test", Role::OrgAdmin).await;
     // Something of B's behind every kind of id a tool takes.
     let mut ids: Vec<(String, Value)> = Vec::new();
-    for module in MODULES {
+    for module in modules() {
         let created = app.create(module, &bob, sample(module, 1)).await;
         ids.push((
             created["id"].as_str().unwrap().to_owned(),

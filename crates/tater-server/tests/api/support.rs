@@ -448,6 +448,18 @@ pub fn sample(module: &str, n: usize) -> Value {
         }
         "scripts" => json!({ "name": format!("Script {n}"), "language": "bash", "riskLevel": "Low",
                               "timeoutSecs": 60, "content": "echo hello" }),
+        "tasks" => {
+            json!({ "title": format!("Task {n}"), "priority": "High", "assignee": "ann@example.com",
+                           "dueDate": in_days(7), "controls": ["AC-2"] })
+        }
+        "evidence" => {
+            json!({ "title": format!("Evidence {n}"), "description": "Access review minutes",
+                              "controls": ["AC-2"], "collectedOn": in_days(-1), "validUntil": in_days(365) })
+        }
+        "people" => {
+            json!({ "name": format!("Person {n}"), "email": format!("person{n}@example.com"),
+                            "department": "Security" })
+        }
         other => panic!("no sample for {other}"),
     }
 }
@@ -463,7 +475,7 @@ pub fn changed(module: &str, n: usize) -> Value {
 pub fn label_field(module: &str) -> &'static str {
     match module {
         "risk-acceptances" => "justification",
-        "scripts" => "name",
+        "scripts" | "people" => "name",
         _ => "title",
     }
 }

@@ -1,0 +1,50 @@
+//! People: the compliance program's contacts (owners of controls, risks, policies and tasks),
+//! who need not hold an account.
+
+use crate::Role;
+use crate::module::{FieldDef, ModuleDef, no_rules};
+
+pub static PEOPLE: ModuleDef = ModuleDef {
+    name: "people",
+    entity_type: "person",
+    singular: "Person",
+    plural: "People",
+    nouns: ("person", "people"),
+    description: "A compliance contact: someone who owns controls, risks, policies or tasks. \
+                  Matched to a member of the organization by e-mail address.",
+    read_role: Role::Viewer,
+    fields: &[
+        FieldDef::text("name", "Name", 200)
+            .required()
+            .sort()
+            .search(),
+        FieldDef::email("email", "E-mail")
+            .required()
+            .filter()
+            .sort()
+            .search(),
+        FieldDef::text("department", "Department", 200)
+            .filter()
+            .sort()
+            .search(),
+        FieldDef::text("title", "Job title", 200).sort().search(),
+        FieldDef::text("phone", "Phone", 50),
+        FieldDef::tags("tags", "Tags").filter(),
+        FieldDef::long_text("notes", "Notes", 4000),
+    ],
+    derived: &[],
+    rules: no_rules,
+    csv_columns: &[
+        "id",
+        "name",
+        "email",
+        "department",
+        "title",
+        "phone",
+        "tags",
+        "notes",
+        "createdAt",
+        "updatedAt",
+    ],
+    default_sort: "name",
+};
