@@ -1,4 +1,4 @@
-//! Audit entries (SPEC L1): one per create, update or delete of any entity.
+//! Audit entries (SPEC L1): one per create, update, delete or status transition of any entity.
 
 use std::fmt;
 use std::str::FromStr;
@@ -14,14 +14,25 @@ pub enum AuditAction {
     Create,
     Update,
     Delete,
+    /// A move in a module's status flow.
+    Transition,
 }
 
 impl AuditAction {
+    /// Every action, in the order filters offer them.
+    pub const ALL: [AuditAction; 4] = [
+        AuditAction::Create,
+        AuditAction::Update,
+        AuditAction::Delete,
+        AuditAction::Transition,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::Create => "create",
             AuditAction::Update => "update",
             AuditAction::Delete => "delete",
+            AuditAction::Transition => "transition",
         }
     }
 }
@@ -33,7 +44,7 @@ impl fmt::Display for AuditAction {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown action (expected create, update or delete)")]
+#[error("unknown action (expected create, update, delete or transition)")]
 pub struct UnknownAction;
 
 impl FromStr for AuditAction {
@@ -44,6 +55,7 @@ impl FromStr for AuditAction {
             "create" => Ok(AuditAction::Create),
             "update" => Ok(AuditAction::Update),
             "delete" => Ok(AuditAction::Delete),
+            "transition" => Ok(AuditAction::Transition),
             _ => Err(UnknownAction),
         }
     }
@@ -115,6 +127,18 @@ impl AuditDraft {
         self.changes = diff(before, after, secret);
         if let (Some(c), Some(o)) = (client, self.changes.as_object_mut()) {
             o.insert(CLIENT_KEY.into(), c);
+        }
+        self
+    }
+}
+
+impl AuditDraft {
+    /// Adds what the field diff cannot say (a transition's comment, a snapshot's hash) under
+    /// a key that starts with `_`, so it never reads as a field of the record.
+    pub fn with_detail(mut self, key: &'static str, value: Value) -> Self {
+        debug_assert!(key.starts_with('_'));
+        if let Some(o) = self.changes.as_object_mut() {
+            o.insert(key.into(), value);
         }
         self
     }

@@ -99,6 +99,10 @@ typed_id!(
     RecordId
 );
 typed_id!(
+    /// A move of a record in its module's status flow.
+    TransitionId
+);
+typed_id!(
     /// An API key (the id, never the secret).
     ApiKeyId
 );

@@ -5,9 +5,9 @@ use std::path::Path;
 use anyhow::Context;
 use serde_json::{Value, json};
 use tater_domain::module::ModuleDef;
-use tater_domain::modules::{CONFIG_DOCS, EVIDENCE, PEOPLE, POAM, RISKS, TASKS};
+use tater_domain::modules::{CONFIG_DOCS, EVIDENCE, EXCEPTIONS, PEOPLE, POAM, RISKS, TASKS};
 use tater_domain::{Actor, Channel, Role};
-use tater_service::{AdminOrgRef, Service, ServiceError, SystemOperator};
+use tater_service::{AdminOrgRef, Service, ServiceError, SystemOperator, TransitionInput};
 use time::Duration;
 
 pub const DEMO_ORG: &str = "Demo Organization";
@@ -84,10 +84,13 @@ pub async fn seed(service: &Service, password_file: &Path) -> anyhow::Result<Dem
             service.create_record(&actor, &CONFIG_DOCS, &body).await?;
         }
         for body in tasks(&day) {
-            service.create_record(&actor, &TASKS, &body).await?;
+            create_in_state(service, &actor, &TASKS, body).await?;
         }
         for body in evidence(&day) {
-            service.create_record(&actor, &EVIDENCE, &body).await?;
+            create_in_state(service, &actor, &EVIDENCE, body).await?;
+        }
+        for body in exceptions(&day) {
+            create_in_state(service, &actor, &EXCEPTIONS, body).await?;
         }
         for body in people() {
             service.create_record(&actor, &PEOPLE, &body).await?;
@@ -104,6 +107,29 @@ pub async fn seed(service: &Service, password_file: &Path) -> anyhow::Result<Dem
         email: DEMO_EMAIL.into(),
         password,
     })
+}
+
+/// Creates a record of a module with a status flow and moves it to the sample's status, as a
+/// person would: the status of such a record changes only through transitions.
+async fn create_in_state(
+    service: &Service,
+    actor: &Actor,
+    def: &'static ModuleDef,
+    mut body: Value,
+) -> anyhow::Result<()> {
+    let state = match (def.flow, body.as_object_mut()) {
+        (Some(flow), Some(o)) => o.remove(flow.field).filter(|s| s != flow.initial),
+        _ => None,
+    };
+    let created = service.create_record(actor, def, &body).await?;
+    if let (Some(Value::String(to)), Some(id)) = (state, created["id"].as_str()) {
+        let input = TransitionInput {
+            to,
+            comment: Some("Demo sample".into()),
+        };
+        service.transition_record(actor, def, id, &input).await?;
+    }
+    Ok(())
 }
 
 /// Samples are added only to an organization that has no records of any module, so a demo
@@ -230,6 +256,15 @@ fn evidence(day: &dyn Fn(i64) -> String) -> Vec<Value> {
                "description": "All 42 VPN accounts reviewed; 3 removed (leavers), 1 downgraded."}),
         json!({"title": "SIEM forwarding screenshot", "status": "draft", "collectedOn": day(-1),
                "controls": ["AU-6"], "collectedBy": "agent"}),
+    ]
+}
+
+fn exceptions(day: &dyn Fn(i64) -> String) -> Vec<Value> {
+    vec![
+        json!({"title": "Legacy lab controller keeps SMBv1", "control": "CM-7", "riskLevel": "High",
+                "justification": "The spectrometer's vendor software speaks only SMBv1; replacement is budgeted for next year.",
+                "compensatingControls": "Isolated VLAN, no internet route, file transfer through a scanning gateway.",
+                "requestedUntil": day(180)}),
     ]
 }
 

@@ -346,6 +346,21 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
     }
 }
 
+/// The `{id}/…/{other}` of a route under a record (a move of a record): 404 when either
+/// cannot be decoded.
+pub struct TwoIds(pub String, pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for TwoIds {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map(|Path((a, b))| TwoIds(a, b))
+            .map_err(|_| Problem::not_found())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,6 +39,7 @@ mod ssp;
 mod status;
 mod system_profile;
 mod telemetry;
+mod transitions;
 pub mod use_cases;
 mod web_sessions;
 
@@ -95,6 +96,9 @@ pub use siem_destinations::{
 };
 pub use status::StatusView;
 pub use telemetry::{PAGE_VIEW_TTL_DAYS, PageViewCount};
+pub use transitions::{
+    HISTORY_LIMIT, MAX_COMMENT_CHARS, TransitionHistory, TransitionInput, TransitionView,
+};
 pub use web_sessions::{NewWebSession, WebCaller, WebSessionConfig};
 
 /// Settings the use cases need; the server fills them from flags and environment.

@@ -110,7 +110,7 @@ impl Service {
         self.clock.now().date()
     }
 
-    fn view(&self, def: &ModuleDef, record: &Record) -> Value {
+    pub(crate) fn view(&self, def: &ModuleDef, record: &Record) -> Value {
         record_view(def, record, self.today())
     }
 

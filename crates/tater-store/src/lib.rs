@@ -20,12 +20,12 @@ mod sqlite;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use tater_domain::module::{ListQuery, Record};
+use tater_domain::module::{ListQuery, Record, RecordTransition};
 use tater_domain::{
     ApiKey, ApiKeyId, AuditAction, AuditDraft, AuditEntry, Channel, CheckStatus, Email, Endpoint,
     EndpointId, EnrollmentToken, EnrollmentTokenId, IdentityCode, IdentityCodeId, Invitation,
     InvitationId, InvitationStatus, Membership, Org, OrgId, RecordId, Role, Scan, ScanId,
-    ScanResult, TenantScope, Timestamp, User, UserId, WebSession,
+    ScanResult, TenantScope, Timestamp, TransitionId, User, UserId, WebSession,
 };
 
 pub use error::StoreError;
@@ -382,6 +382,7 @@ pub trait RecordsTx: Send {
         audit: &AuditDraft,
     ) -> Result<()>;
 
+    /// Deletes the record and its transitions.
     async fn delete_record(
         &mut self,
         module: &str,
@@ -389,6 +390,26 @@ pub trait RecordsTx: Send {
         expected_version: i64,
         audit: &AuditDraft,
     ) -> Result<()>;
+
+    /// Keeps a status-flow move of an existing record (the record's update carries the audit
+    /// entry, in the same transaction).
+    async fn insert_transition(&mut self, module: &str, t: &RecordTransition) -> Result<()>;
+
+    /// The record's moves, newest first, at most `limit`, without snapshots.
+    async fn list_transitions(
+        &mut self,
+        module: &str,
+        record_id: RecordId,
+        limit: u32,
+    ) -> Result<Vec<RecordTransition>>;
+
+    /// One move of the record, with its snapshot.
+    async fn get_transition(
+        &mut self,
+        module: &str,
+        record_id: RecordId,
+        id: TransitionId,
+    ) -> Result<Option<RecordTransition>>;
 }
 
 /// The tenant's audit log.

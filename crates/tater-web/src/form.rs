@@ -63,6 +63,8 @@ pub fn fields_except(
     def.fields
         .iter()
         .filter(|f| !matches!(f.kind, FieldKind::TextMap { .. }) && !skip.contains(&f.name))
+        // A flow's status moves by transitions (the record page's buttons), not by the form.
+        .filter(|f| def.flow.is_none_or(|flow| flow.field != f.name))
         .map(|f| match f.kind {
             FieldKind::Objects { fields, max_items } => {
                 let items = values

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 use time::Date;
 
+use super::flow::Flow;
 use super::query::Condition;
 use crate::{Role, ValidationErrors};
 
@@ -32,6 +33,8 @@ pub struct ModuleDef {
     pub csv_columns: &'static [&'static str],
     /// Sort used when the client names none, e.g. `-createdAt`.
     pub default_sort: &'static str,
+    /// The status flow, for modules whose status moves only by transitions.
+    pub flow: Option<&'static Flow>,
 }
 
 impl ModuleDef {

@@ -5,6 +5,7 @@ use serde_json::{Map, Number, Value};
 use super::def::{
     Context, DerivedWhen, FieldDef, FieldKind, MAX_CONTROL_IDS, MAX_TAG_LEN, MAX_TAGS, ModuleDef,
 };
+use super::flow::Flow;
 use super::normalize_control_id;
 use super::view::META_FIELDS;
 use crate::ValidationErrors;
@@ -37,7 +38,10 @@ pub fn validate(
     let mut out = Map::new();
     for field in def.fields {
         let prev = previous.and_then(|p| p.get(field.name));
-        let value = check_field(field, obj.get(field.name), prev, field.name, &mut errors);
+        let value = match def.flow.filter(|f| f.field == field.name) {
+            Some(flow) => flow_state(def, flow, obj.get(field.name), prev, &mut errors),
+            None => check_field(field, obj.get(field.name), prev, field.name, &mut errors),
+        };
         out.insert(field.name.to_owned(), value);
     }
     if errors.is_empty() {
@@ -47,6 +51,33 @@ pub fn validate(
         out.insert(derived.name.to_owned(), (derived.compute)(&out, ctx.today));
     }
     errors.into_result(out)
+}
+
+/// A flow's status is the stored one (the initial state on create): a body may echo it back
+/// but not change it, since moves go through transitions, each checked and audited.
+fn flow_state(
+    def: &ModuleDef,
+    flow: &Flow,
+    raw: Option<&Value>,
+    previous: Option<&Value>,
+    errors: &mut ValidationErrors,
+) -> Value {
+    let current = previous
+        .and_then(Value::as_str)
+        .unwrap_or(flow.initial)
+        .to_owned();
+    match raw.and_then(Value::as_str) {
+        Some(s) if s != current => errors.add(
+            flow.field,
+            format!(
+                "is '{current}'; it changes only through POST /api/{}/{{id}}/transitions",
+                def.name
+            ),
+        ),
+        None if raw.is_some_and(|v| !v.is_null()) => errors.add(flow.field, "must be a string"),
+        _ => {}
+    }
+    Value::String(current)
 }
 
 fn check_field(

@@ -33,4 +33,5 @@ pub static CONFIG_DOCS: ModuleDef = ModuleDef {
         "updatedAt",
     ],
     default_sort: "title",
+    flow: None,
 };

@@ -66,6 +66,7 @@ pub static CONTROL_OVERLAYS: ModuleDef = ModuleDef {
         "updatedAt",
     ],
     default_sort: "-updatedAt",
+    flow: None,
 };
 
 fn rules(data: &Map<String, Value>, _: &Context, errors: &mut ValidationErrors) {

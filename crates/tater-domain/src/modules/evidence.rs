@@ -2,13 +2,26 @@
 //! collected it and until when it holds.
 
 use crate::Role;
-use crate::module::{Due, DueRule, FieldDef, ModuleDef, no_rules, past_due};
+use crate::module::{Due, DueRule, FieldDef, Flow, ModuleDef, Transition, no_rules, past_due};
 
 pub const COLLECTORS: &[&str] = &["person", "agent", "ai"];
 /// Drafts (an assistant's above all) wait for a person to accept or reject them.
 pub const EVIDENCE_STATUSES: &[&str] = &["draft", "accepted", "rejected"];
 
 /// Accepted evidence stops counting once its valid-until date has passed.
+/// A person decides on a draft; a decision can be taken back to draft with a reason.
+static FLOW: Flow = Flow {
+    field: "status",
+    initial: "draft",
+    transitions: &[
+        Transition::new(&["draft"], "accepted").decision(),
+        Transition::new(&["draft"], "rejected")
+            .with_comment()
+            .decision(),
+        Transition::new(&["accepted", "rejected"], "draft").with_comment(),
+    ],
+};
+
 struct Expired;
 
 impl Due for Expired {
@@ -66,4 +79,5 @@ pub static EVIDENCE: ModuleDef = ModuleDef {
         "updatedAt",
     ],
     default_sort: "-createdAt",
+    flow: Some(&FLOW),
 };

@@ -3,6 +3,7 @@
 mod config_docs;
 mod control_overlays;
 mod evidence;
+mod exceptions;
 mod people;
 mod poam;
 mod risk_acceptances;
@@ -16,6 +17,7 @@ pub use control_overlays::{
     APPLICABILITY, CONTROL_OVERLAYS, IMPLEMENTATION_STATUSES, overlay_record_id,
 };
 pub use evidence::{COLLECTORS, EVIDENCE, EVIDENCE_STATUSES};
+pub use exceptions::{EXCEPTION_STATUSES, EXCEPTIONS};
 pub use people::PEOPLE;
 pub use poam::POAM;
 pub use risk_acceptances::{RISK_ACCEPTANCES, is_active as acceptance_is_active};
@@ -41,6 +43,7 @@ pub static ALL: &[&ModuleDef] = &[
     &TASKS,
     &EVIDENCE,
     &CONFIG_DOCS,
+    &EXCEPTIONS,
     &RISK_ACCEPTANCES,
     &PEOPLE,
     &SCRIPTS,
@@ -71,6 +74,21 @@ mod tests {
                 m.name,
                 m.default_sort
             );
+            if let Some(flow) = m.flow {
+                let field = m.field(flow.field);
+                let Some(crate::module::FieldKind::Enum(values)) = field.map(|f| f.kind) else {
+                    panic!("{}: flow field {} is not an enum", m.name, flow.field);
+                };
+                for state in flow.states() {
+                    assert!(values.contains(&state), "{}: state {state}", m.name);
+                }
+                assert_eq!(
+                    field.and_then(|f| f.default),
+                    Some(flow.initial),
+                    "{}",
+                    m.name
+                );
+            }
             for f in m.fields {
                 if let (Some(d), crate::module::FieldKind::Enum(values)) = (f.default, f.kind) {
                     assert!(values.contains(&d), "{}.{} default", m.name, f.name);

@@ -47,4 +47,5 @@ pub static PEOPLE: ModuleDef = ModuleDef {
         "updatedAt",
     ],
     default_sort: "name",
+    flow: None,
 };

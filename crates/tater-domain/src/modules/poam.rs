@@ -92,6 +92,7 @@ pub static POAM: ModuleDef = ModuleDef {
         "updatedAt",
     ],
     default_sort: "-createdAt",
+    flow: None,
 };
 
 fn str_field<'a>(data: &'a Map<String, Value>, name: &str) -> Option<&'a str> {

@@ -68,6 +68,7 @@ pub static RISK_ACCEPTANCES: ModuleDef = ModuleDef {
         "updatedAt",
     ],
     default_sort: "-createdAt",
+    flow: None,
 };
 
 fn date_field(data: &Map<String, Value>, name: &str) -> Option<Date> {

@@ -112,6 +112,7 @@ pub static RISKS: ModuleDef = ModuleDef {
         "updatedAt",
     ],
     default_sort: "-createdAt",
+    flow: None,
 };
 
 fn num(data: &Map<String, Value>, name: &str) -> Option<f64> {

@@ -54,4 +54,5 @@ pub static SCRIPTS: ModuleDef = ModuleDef {
         "updatedAt",
     ],
     default_sort: "name",
+    flow: None,
 };

@@ -101,6 +101,7 @@ pub static SYSTEM_PROFILE: ModuleDef = ModuleDef {
         "updatedAt",
     ],
     default_sort: "name",
+    flow: None,
 };
 
 /// The profile's record id (the same in every organization; records are per tenant).

@@ -1,7 +1,7 @@
 //! Tasks: work someone owes the compliance program, with an assignee and a due date.
 
 use crate::Role;
-use crate::module::{Due, DueRule, FieldDef, ModuleDef, no_rules, past_due};
+use crate::module::{Due, DueRule, FieldDef, Flow, ModuleDef, Transition, no_rules, past_due};
 
 pub const TASK_STATUSES: &[&str] = &["To Do", "In Progress", "In Review", "Done"];
 pub const PRIORITIES: &[&str] = &["Critical", "High", "Medium", "Low"];
@@ -12,6 +12,18 @@ pub const TASK_SOURCES: &[&str] = &[
     "Audit finding",
     "Expiring exception",
 ];
+
+/// Work moves forward through review, can be sent back from review, and reopened when done.
+static FLOW: Flow = Flow {
+    field: "status",
+    initial: "To Do",
+    transitions: &[
+        Transition::new(&["To Do", "In Review"], "In Progress"),
+        Transition::new(&["To Do", "In Progress"], "In Review"),
+        Transition::new(&["To Do", "In Progress", "In Review"], "Done").decision(),
+        Transition::new(&["Done"], "To Do").with_comment(),
+    ],
+};
 
 struct Overdue;
 
@@ -73,6 +85,7 @@ pub static TASKS: ModuleDef = ModuleDef {
         "updatedAt",
     ],
     default_sort: "dueDate",
+    flow: Some(&FLOW),
 };
 
 #[cfg(test)]
@@ -90,7 +103,7 @@ mod tests {
                 &TASKS,
                 &json!({"title": "t", "status": status, "dueDate": "2026-12-02",
                         "assignee": " Ann@Example.COM "}),
-                None,
+                Some(&json!({ "status": status }).as_object().unwrap().clone()),
                 &Context::on(today),
             )
             .unwrap()

@@ -12,14 +12,87 @@ use tater_domain::Actor;
 use tater_domain::module::ModuleDef;
 use tater_export::ListFormat;
 use tater_service::use_cases::{ExportedFile, extra_formats};
+use tater_service::{TransitionHistory, TransitionInput, TransitionView};
 
 use crate::api_doc::{ApiRouter, Op};
 use crate::error::ApiResult;
-use crate::extract::{AuthActor, ExportSlot, IdPath, JsonBody, Params};
+use crate::extract::{AuthActor, ExportSlot, IdPath, JsonBody, Params, TwoIds};
 use crate::routes::list_export;
 use crate::state::AppState;
 
 pub fn routes(api: ApiRouter, def: &'static ModuleDef) -> ApiRouter {
+    let api = record_routes(api, def);
+    if def.flow.is_some() {
+        flow_routes(api, def)
+    } else {
+        api
+    }
+}
+
+/// A flow's moves: `POST/GET /api/<m>/{id}/transitions`, `GET …/transitions/{transitionId}`.
+fn flow_routes(api: ApiRouter, def: &'static ModuleDef) -> ApiRouter {
+    let key = def.name.replace('-', "_");
+    let moves = format!("/api/{}/{{id}}/transitions", def.name);
+    let one = format!("{moves}/{{transitionId}}");
+    api.route(
+        Op::post(&moves, &format!("{key}_transition"))
+            .tag(def.plural)
+            .ok(200, "The record in its new state", None),
+        post(
+            move |s: State<AppState>, a: AuthActor, id: IdPath, b: JsonBody<TransitionInput>| {
+                transition(s, a, id, b, def)
+            },
+        ),
+    )
+    .route(
+        Op::get(&moves, &format!("{key}_transitions"))
+            .tag(def.plural)
+            .ok(200, "The record's moves, newest first", None),
+        get(move |s: State<AppState>, a: AuthActor, id: IdPath| history(s, a, id, def)),
+    )
+    .route(
+        Op::get(&one, &format!("{key}_transition_get"))
+            .tag(def.plural)
+            .ok(200, "The move", None),
+        get(move |s: State<AppState>, a: AuthActor, ids: TwoIds| one_move(s, a, ids, def)),
+    )
+}
+
+async fn transition(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+    JsonBody(body): JsonBody<TransitionInput>,
+    def: &'static ModuleDef,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        s.service.transition_record(&actor, def, &id, &body).await?,
+    ))
+}
+
+async fn history(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+    def: &'static ModuleDef,
+) -> ApiResult<Json<TransitionHistory>> {
+    Ok(Json(s.service.list_transitions(&actor, def, &id).await?))
+}
+
+async fn one_move(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    TwoIds(id, transition): TwoIds,
+    def: &'static ModuleDef,
+) -> ApiResult<Json<TransitionView>> {
+    Ok(Json(
+        s.service
+            .get_transition(&actor, def, &id, &transition)
+            .await?,
+    ))
+}
+
+fn record_routes(api: ApiRouter, def: &'static ModuleDef) -> ApiRouter {
     let name = def.name;
     let key = name.replace('-', "_");
     let tag = def.plural;

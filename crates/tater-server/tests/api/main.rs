@@ -43,3 +43,4 @@ mod use_cases;
 mod web;
 mod web_entra;
 mod web_settings;
+mod workflows;

@@ -456,6 +456,10 @@ pub fn sample(module: &str, n: usize) -> Value {
             json!({ "title": format!("Evidence {n}"), "description": "Access review minutes",
                               "controls": ["AC-2"], "collectedOn": in_days(-1), "validUntil": in_days(365) })
         }
+        "exceptions" => {
+            json!({ "title": format!("Exception {n}"), "control": "AC-2", "riskLevel": "Moderate",
+                    "justification": "Legacy system", "requestedUntil": in_days(60) })
+        }
         "people" => {
             json!({ "name": format!("Person {n}"), "email": format!("person{n}@example.com"),
                             "department": "Security" })

@@ -490,6 +490,56 @@ async fn submit(
     post(app, Some(secret), action, &fields, &[]).await
 }
 
+/// The record page offers exactly the moves an Admin who created the record may make, and one
+/// of them moves it (audited as made on the web).
+async fn moves_from_the_record_page(
+    app: &TestApp,
+    secret: &str,
+    bearer: &Key,
+    def: &tater_domain::module::ModuleDef,
+    flow: &tater_domain::module::Flow,
+    at: &str,
+    id: &str,
+) {
+    let shown = page(app, Some(secret), at).await;
+    assert!(
+        shown.body.contains(&format!("Status: {}", flow.initial)),
+        "{at}"
+    );
+    let mut made = None;
+    for t in flow.from(flow.initial) {
+        let offered = t.role <= Role::Admin && !t.not_requester;
+        let button = format!("name=\"to\" value=\"{}\"", t.to);
+        assert_eq!(
+            shown.body.contains(&button),
+            offered,
+            "{at}: move to {}",
+            t.to
+        );
+        if offered && made.is_none() {
+            made = Some(t.to);
+        }
+    }
+    let Some(to) = made else { return };
+    let pairs = [
+        ("to".to_owned(), to.to_owned()),
+        ("comment".to_owned(), "from the page".to_owned()),
+    ];
+    let moved = submit(app, secret, at, &format!("{at}/transitions"), &pairs).await;
+    assert_eq!(moved.status, StatusCode::SEE_OTHER, "{at}: {}", moved.body);
+    let (_, record) = app.get(&format!("/api/{}/{id}", def.name), bearer).await;
+    assert_eq!(record[flow.field], to, "{at}");
+    let (_, history) = app
+        .get(&format!("/api/{}/{id}/transitions", def.name), bearer)
+        .await;
+    assert_eq!(history["items"][0]["comment"], "from the page");
+    let shown = page(app, Some(secret), at).await;
+    assert!(
+        shown.body.contains("from the page"),
+        "{at}: the history shows the move"
+    );
+}
+
 async fn every_module_has_pages_from_its_declaration_alone(db: TestDb) {
     let app = TestApp::spawn(db).await;
     let org = app.org("Pages").await;
@@ -502,11 +552,14 @@ async fn every_module_has_pages_from_its_declaration_alone(db: TestDb) {
         assert!(list.body.contains(def.plural) && list.body.contains("New "));
         let form = page(&app, Some(&secret), &format!("{base}/new")).await;
         for f in def.fields {
-            assert!(
-                form.body.contains(f.label),
-                "{base}: the form offers {}",
-                f.name
-            );
+            // A flow's status moves by the record page's buttons, never by the form.
+            let by_flow = def.flow.is_some_and(|flow| flow.field == f.name);
+            let offered = if by_flow {
+                form.body.contains(&format!("name=\"{}\"", f.name))
+            } else {
+                form.body.contains(f.label)
+            };
+            assert_eq!(offered, !by_flow, "{base}: the form offers {}", f.name);
         }
 
         // Created from the form: the same record REST returns, audited as made on the web.
@@ -533,6 +586,9 @@ async fn every_module_has_pages_from_its_declaration_alone(db: TestDb) {
         let shown = page(&app, Some(&secret), &at).await;
         assert!(shown.body.contains(record[label].as_str().unwrap()));
         assert!(shown.body.contains("Edit") && shown.body.contains("Delete"));
+        if let Some(flow) = def.flow {
+            moves_from_the_record_page(&app, &secret, &bearer, def, flow, &at, &id).await;
+        }
 
         // Edited through its form, which shows what is stored.
         let edit = page(&app, Some(&secret), &format!("{at}/edit")).await;
@@ -579,11 +635,17 @@ async fn every_module_has_pages_from_its_declaration_alone(db: TestDb) {
             .iter()
             .map(|e| (e["action"].as_str().unwrap(), e["via"].as_str().unwrap()))
             .collect();
-        assert_eq!(
-            actions,
-            [("delete", "web"), ("update", "web"), ("create", "web")],
-            "{base}"
-        );
+        // A module whose flow lets an Admin requester move its records made one move too.
+        let moved = def.flow.is_some_and(|flow| {
+            flow.from(flow.initial)
+                .any(|t| t.role <= Role::Admin && !t.not_requester)
+        });
+        let mut expected = vec![("delete", "web"), ("update", "web")];
+        if moved {
+            expected.push(("transition", "web"));
+        }
+        expected.push(("create", "web"));
+        assert_eq!(actions, expected, "{base}");
     }
 }
 

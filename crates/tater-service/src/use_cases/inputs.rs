@@ -19,6 +19,38 @@ pub struct ById {
     pub id: String,
 }
 
+/// A move of a record in its module's status flow.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionRequest {
+    #[schemars(extend("format" = "uuid"))]
+    pub id: String,
+    pub to: String,
+    pub comment: Option<String>,
+}
+
+impl TransitionRequest {
+    /// The record's id, and the move as the service takes it.
+    pub fn split(self) -> (String, crate::TransitionInput) {
+        let input = crate::TransitionInput {
+            to: self.to,
+            comment: self.comment,
+        };
+        (self.id, input)
+    }
+}
+
+/// One move of a record.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TransitionRef {
+    /// The record's id.
+    #[schemars(extend("format" = "uuid"))]
+    pub id: String,
+    #[schemars(extend("format" = "uuid"))]
+    pub transition_id: String,
+}
+
 /// One control, by its id in either spelling (`ac-2.1` or `AC-2(1)`).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

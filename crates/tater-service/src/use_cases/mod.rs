@@ -457,9 +457,30 @@ mod tests {
     /// The verbs a tool name may start with: a small, fixed vocabulary, so an assistant can
     /// guess what a tool does from its name.
     const VERBS: &[&str] = &[
-        "list", "get", "create", "update", "delete", "export", "set", "revoke", "remove", "invite",
-        "change", "accept", "decline", "allow", "retire", "execute", "cancel", "trigger", "verify",
-        "test", "replay", "request", "upsert",
+        "list",
+        "get",
+        "create",
+        "update",
+        "delete",
+        "export",
+        "set",
+        "revoke",
+        "remove",
+        "invite",
+        "change",
+        "accept",
+        "decline",
+        "allow",
+        "retire",
+        "execute",
+        "cancel",
+        "trigger",
+        "verify",
+        "test",
+        "replay",
+        "request",
+        "upsert",
+        "transition",
     ];
 
     #[test]

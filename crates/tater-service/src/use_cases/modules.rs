@@ -9,13 +9,13 @@ use tater_domain::modules::POAM;
 use tater_domain::{Action, Actor, ValidationErrors};
 use tater_export::emass::Layout;
 
-use crate::{Service, ServiceResult};
+use crate::{MAX_COMMENT_CHARS, Service, ServiceResult, TransitionHistory, TransitionView};
 use tater_domain::module::{
-    DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ModuleDef, input_schema, output_schema,
+    DEFAULT_PAGE_SIZE, Flow, MAX_PAGE_SIZE, ModuleDef, input_schema, output_schema,
 };
 
 use super::invoke::{self, json, nothing};
-use super::{Gate, Shape, UseCase};
+use super::{Gate, Shape, TransitionRef, TransitionRequest, UseCase};
 
 /// The export formats every module has; a module may add its own ([`extra_formats`]).
 const FORMATS: &[&str] = &["csv", "json"];
@@ -29,7 +29,7 @@ pub(super) fn use_cases(def: &'static ModuleDef) -> Vec<UseCase> {
     let mut update = input_schema(def);
     add_id(&mut update);
     let (one, many) = def.nouns;
-    vec![
+    let mut cases = vec![
         UseCase::read(
             &format!("{key}_list"),
             &format!("List {}", def.plural),
@@ -95,7 +95,80 @@ pub(super) fn use_cases(def: &'static ModuleDef) -> Vec<UseCase> {
             s.delete_record(&c.actor, def, &i.id).await
         }))
         .takes_declared(id_only()),
+    ];
+    if let Some(flow) = def.flow {
+        cases.extend(flow_use_cases(def, flow, record_name(def)));
+    }
+    cases
+}
+
+/// A module with a status flow also has its moves: make one, list them, read one (with the
+/// snapshot a decision kept).
+fn flow_use_cases(def: &'static ModuleDef, flow: &Flow, record: String) -> Vec<UseCase> {
+    let key = def.name.replace('-', "_");
+    let read = Gate::Action(Action::ReadRecords(def.read_role));
+    let (one, _) = def.nouns;
+    let moves: Vec<String> = flow
+        .transitions
+        .iter()
+        .map(|t| format!("{} → {}", t.from.join("/"), t.to))
+        .collect();
+    vec![
+        UseCase::write(
+            &format!("{key}_transition"),
+            &format!(
+                "Move a {} to another {} ({}); refused with INVALID_TRANSITION when the flow does not allow it; audited",
+                def.singular,
+                flow.field,
+                moves.join("; ")
+            ),
+            Gate::Action(Action::WriteRecord),
+        )
+        .tool(&format!("transition_{one}"))
+        .runs(json(move |s, c, i: TransitionRequest| async move {
+            let (id, input) = i.split();
+            s.transition_record(&c.actor, def, &id, &input).await
+        }))
+        .takes_declared(transition_input(flow))
+        .gives_shape(Shape::Named(record, output_schema(def))),
+        UseCase::read(
+            &format!("{key}_transitions"),
+            &format!("The moves of a {}, newest first", def.singular),
+            read,
+        )
+        .tool(&format!("list_{one}_transitions"))
+        .runs(json(move |s, c, i: super::ById| async move {
+            s.list_transitions(&c.actor, def, &i.id).await
+        }))
+        .takes_declared(id_only())
+        .gives::<TransitionHistory>(),
+        UseCase::read(
+            &format!("{key}_transition_get"),
+            &format!(
+                "One move of a {}, with the snapshot of the record a decision kept",
+                def.singular
+            ),
+            read,
+        )
+        .tool(&format!("get_{one}_transition"))
+        .runs(json(move |s, c, i: TransitionRef| async move {
+            s.get_transition(&c.actor, def, &i.id, &i.transition_id)
+                .await
+        }))
+        .takes::<TransitionRef>()
+        .gives::<TransitionView>(),
     ]
+}
+
+fn transition_input(flow: &Flow) -> Value {
+    json!({
+        "type": "object", "additionalProperties": false, "required": ["id", "to"],
+        "properties": {
+            "id": id_schema(),
+            "to": { "type": "string", "enum": flow.states(), "description": "the state to move to" },
+            "comment": { "type": "string", "maxLength": MAX_COMMENT_CHARS, "description": "why (Markdown); some moves need one" },
+        },
+    })
 }
 
 /// The name a module's record goes by in schemas: the entity type in PascalCase

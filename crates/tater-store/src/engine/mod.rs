@@ -8,11 +8,12 @@ use crate::tx::*;
 use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::types::Json;
-use tater_domain::module::{ListQuery, Record, RecordMeta};
+use tater_domain::module::{ListQuery, Record, RecordMeta, RecordTransition};
 use tater_domain::{
     ApiKey, ApiKeyId, AuditDraft, AuditEntry, CheckStatus, Counts, DeliveryState, Destination,
     DestinationId, Email, Endpoint, EndpointId, EnrollmentToken, EnrollmentTokenId, Membership,
-    Org, OrgId, RecordId, Role, Scan, ScanId, ScanResult, TenantScope, Timestamp, User, UserId,
+    Org, OrgId, RecordId, Role, Scan, ScanId, ScanResult, TenantScope, Timestamp, TransitionId,
+    User, UserId,
 };
 
 use crate::sql::{Arg, SqlBuilder, byte_length, integer_expr, push_conditions, push_page};

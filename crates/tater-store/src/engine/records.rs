@@ -225,4 +225,91 @@ impl<D: Driver> RecordsTx for EngineTenantTx<D> {
         }
         self.audited(audit).await
     }
+
+    async fn insert_transition(&mut self, module: &str, t: &RecordTransition) -> Result<()> {
+        let snapshot = t.snapshot.clone().map(|m| Json(Value::Object(m)));
+        D::query(
+            "INSERT INTO record_transitions (tenant_id, module, record_id, id, from_state, \
+             to_state, actor, at, comment, snapshot) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(self.tenant())
+        .bind(module)
+        .bind(t.record_id.to_string())
+        .bind(t.id.to_string())
+        .bind(&t.from)
+        .bind(&t.to)
+        .bind(&t.actor)
+        .bind(t.at.millis())
+        .bind(t.comment.clone())
+        .bind(snapshot)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_transitions(
+        &mut self,
+        module: &str,
+        record_id: RecordId,
+        limit: u32,
+    ) -> Result<Vec<RecordTransition>> {
+        let rows = D::query(
+            "SELECT id, record_id, from_state, to_state, actor, at, comment, \
+             CASE WHEN snapshot IS NULL THEN 0 ELSE 1 END AS decision \
+             FROM record_transitions WHERE tenant_id = $1 AND module = $2 AND record_id = $3 \
+             ORDER BY at DESC, id DESC LIMIT $4",
+        )
+        .bind(self.tenant())
+        .bind(module)
+        .bind(record_id.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter().map(|r| transition_from_row(r, false)).collect()
+    }
+
+    async fn get_transition(
+        &mut self,
+        module: &str,
+        record_id: RecordId,
+        id: TransitionId,
+    ) -> Result<Option<RecordTransition>> {
+        let row = D::query(
+            "SELECT id, record_id, from_state, to_state, actor, at, comment, snapshot, \
+             CASE WHEN snapshot IS NULL THEN 0 ELSE 1 END AS decision \
+             FROM record_transitions WHERE tenant_id = $1 AND module = $2 AND record_id = $3 \
+             AND id = $4",
+        )
+        .bind(self.tenant())
+        .bind(module)
+        .bind(record_id.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.map(|r| transition_from_row(&r, true)).transpose()
+    }
+}
+
+fn transition_from_row(row: &impl RowRead, with_snapshot: bool) -> Result<RecordTransition> {
+    let snapshot = if with_snapshot {
+        match row.try_get::<Option<Json<Value>>>("snapshot")? {
+            Some(Json(Value::Object(m))) => Some(m),
+            Some(_) => return Err(corrupt("transition snapshot is not an object")),
+            None => None,
+        }
+    } else {
+        None
+    };
+    Ok(RecordTransition {
+        id: parse_col(row, "id")?,
+        record_id: parse_col(row, "record_id")?,
+        from: row.try_get("from_state")?,
+        to: row.try_get("to_state")?,
+        actor: row.try_get("actor")?,
+        at: ts(row, "at")?,
+        comment: row.try_get("comment")?,
+        decision: row.try_get::<i32>("decision")? == 1,
+        snapshot,
+    })
 }

@@ -13,3 +13,4 @@ mod releases;
 mod rls;
 mod siem;
 mod support;
+mod transitions;

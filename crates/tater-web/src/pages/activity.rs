@@ -115,14 +115,10 @@ pub async fn page(
             .iter()
             .map(|c| (c.as_str(), c.as_str() == via))
             .collect(),
-        actions: [
-            AuditAction::Create,
-            AuditAction::Update,
-            AuditAction::Delete,
-        ]
-        .iter()
-        .map(|a| (a.as_str(), a.as_str() == action))
-        .collect(),
+        actions: AuditAction::ALL
+            .iter()
+            .map(|a| (a.as_str(), a.as_str() == action))
+            .collect(),
         user_id: params.value("userId"),
         entity_type: params.value("entityType"),
         entity_id: params.value("entityId"),

@@ -11,13 +11,13 @@ use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::Extensions;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::{Map, Value};
 use tater_domain::module::{DerivedWhen, FieldKind, ModuleDef, ValueType};
 use tater_domain::policy::Action;
 use tater_domain::{Actor, ValidationErrors};
-use tater_service::ServiceError;
 use tater_service::use_cases::extra_formats;
+use tater_service::{ServiceError, TransitionInput, TransitionView};
 
 use super::{Layout, ListParams, allowed, download, query_pairs};
 use crate::Web;
@@ -58,6 +58,14 @@ fn module_routes(router: Router<Web>, def: &'static ModuleDef) -> Router<Web> {
             get(move |w: State<Web>, s: Signed, id: Path<String>| detail(w, s, id, def)).post(
                 move |w: State<Web>, id: Path<String>, p: Posted<Vec<(String, String)>>| {
                     update(w, id, p, def)
+                },
+            ),
+        )
+        .route(
+            &format!("{base}/{{id}}/transitions"),
+            post(
+                move |w: State<Web>, id: Path<String>, p: Posted<Vec<(String, String)>>| {
+                    transition(w, id, p, def)
                 },
             ),
         )
@@ -469,6 +477,13 @@ pub struct RecordPage {
     id: String,
     fields: Vec<Shown>,
     can_write: bool,
+    /// For a module with a status flow: the current state, the moves this person may make
+    /// (state, whether it needs a comment) and the record's moves so far.
+    state: Option<String>,
+    moves: Vec<(&'static str, bool)>,
+    /// The moves offered that need a comment, for the comment's label.
+    comment_needed: String,
+    history: Vec<TransitionView>,
 }
 
 async fn detail(
@@ -479,13 +494,53 @@ async fn detail(
 ) -> PageResult<RecordPage> {
     let record = web.service.get_record(&signed.actor, def, &id).await?;
     let layout = Layout::new(&web, &signed, &title_of(def, &record), def.name).await?;
+    let (state, history) = match def.flow {
+        Some(flow) => (
+            record[flow.field].as_str().map(str::to_owned),
+            web.service
+                .list_transitions(&signed.actor, def, &id)
+                .await?
+                .items,
+        ),
+        None => (None, Vec::new()),
+    };
+    let moves = web.service.transitions_offered(&signed.actor, def, &record);
+    let comment_needed: Vec<&str> = moves.iter().filter(|m| m.1).map(|m| m.0).collect();
     Ok(RecordPage {
         layout,
         def,
+        comment_needed: comment_needed.join(" or "),
+        moves,
         fields: shown_fields(def, &record),
         can_write: can_write(&signed.actor),
+        state,
+        history,
         id,
     })
+}
+
+/// A move from the record page's buttons; back to the record, which shows its new state.
+async fn transition(
+    State(web): State<Web>,
+    Path(id): Path<String>,
+    posted: Posted<Vec<(String, String)>>,
+    def: &'static ModuleDef,
+) -> PageResult<Redirect> {
+    let value = |name: &str| {
+        posted
+            .form
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let input = TransitionInput {
+        to: value("to").unwrap_or_default(),
+        comment: value("comment").filter(|c| !c.trim().is_empty()),
+    };
+    web.service
+        .transition_record(&posted.signed.actor, def, &id, &input)
+        .await?;
+    Ok(Redirect::to(&format!("/app/{}/{id}", def.name)))
 }
 
 #[derive(Template, WebTemplate)]

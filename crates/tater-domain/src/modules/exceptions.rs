@@ -1,0 +1,124 @@
+//! Exceptions: a request to live with a failing control for a while, with a business
+//! justification and compensating controls, decided by an OrgAdmin other than the requester.
+
+use serde_json::{Map, Value};
+use time::Duration;
+
+use crate::module::{Context, FieldDef, Flow, ModuleDef, Transition};
+use crate::time::{format_date, parse_date};
+use crate::{Role, ValidationErrors};
+
+pub const EXCEPTION_STATUSES: &[&str] = &[
+    "Pending",
+    "Under Review",
+    "Info Requested",
+    "Approved",
+    "Denied",
+    "Expired",
+];
+pub const RISK_LEVELS: &[&str] = &["Low", "Moderate", "High", "Critical"];
+
+/// Submitted → reviewed by an OrgAdmin → approved or denied by an OrgAdmin who is not the
+/// requester (four eyes), or sent back for information; an approval ends early by expiry.
+static FLOW: Flow = Flow {
+    field: "status",
+    initial: "Pending",
+    transitions: &[
+        Transition::new(&["Pending"], "Under Review").by(Role::OrgAdmin),
+        Transition::new(&["Under Review"], "Info Requested")
+            .by(Role::OrgAdmin)
+            .with_comment(),
+        Transition::new(&["Info Requested"], "Pending"),
+        Transition::new(&["Under Review"], "Approved")
+            .by(Role::OrgAdmin)
+            .four_eyes()
+            .decision(),
+        Transition::new(&["Under Review"], "Denied")
+            .by(Role::OrgAdmin)
+            .four_eyes()
+            .with_comment()
+            .decision(),
+        Transition::new(&["Approved"], "Expired")
+            .by(Role::OrgAdmin)
+            .with_comment(),
+    ],
+};
+
+pub static EXCEPTIONS: ModuleDef = ModuleDef {
+    name: "exceptions",
+    entity_type: "exception",
+    singular: "Exception",
+    plural: "Exceptions",
+    nouns: ("exception", "exceptions"),
+    description: "A time-boxed exception to a control: justification, compensating controls, \
+                  risk assessment and requested end date. Its status moves Pending → Under \
+                  Review → Approved / Denied / Info Requested; an OrgAdmin other than the \
+                  requester decides.",
+    read_role: Role::Viewer,
+    fields: &[
+        super::TITLE,
+        FieldDef::control_id("control", "Affected control")
+            .required()
+            .filter()
+            .sort(),
+        FieldDef::enumeration("riskLevel", "Risk level", RISK_LEVELS)
+            .required()
+            .filter()
+            .sort(),
+        FieldDef::long_text("justification", "Business justification", 8000)
+            .required()
+            .search(),
+        FieldDef::long_text("compensatingControls", "Compensating controls", 8000).search(),
+        FieldDef::long_text("riskAssessment", "Risk assessment", 8000),
+        FieldDef::date("requestedUntil", "Requested until")
+            .required()
+            .filter()
+            .sort(),
+        FieldDef::enumeration("status", "Status", EXCEPTION_STATUSES)
+            .default_value("Pending")
+            .filter()
+            .sort(),
+    ],
+    derived: &[],
+    rules,
+    csv_columns: &[
+        "id",
+        "title",
+        "control",
+        "riskLevel",
+        "status",
+        "requestedUntil",
+        "justification",
+        "compensatingControls",
+        "riskAssessment",
+        "createdBy",
+        "createdAt",
+        "updatedAt",
+    ],
+    default_sort: "-createdAt",
+    flow: Some(&FLOW),
+};
+
+/// The end date is in the future and within the organization's longest acceptance.
+fn rules(data: &Map<String, Value>, ctx: &Context, errors: &mut ValidationErrors) {
+    let Some(until) = data
+        .get("requestedUntil")
+        .and_then(Value::as_str)
+        .and_then(|s| parse_date(s).ok())
+    else {
+        return;
+    };
+    let latest = ctx.today + Duration::days(ctx.max_acceptance_days);
+    if until <= ctx.today {
+        errors.add("requestedUntil", "must be after today");
+    } else if until > latest {
+        errors.add(
+            "requestedUntil",
+            format!(
+                "must be at most {} days from today ({})",
+                ctx.max_acceptance_days,
+                format_date(latest)
+            ),
+        );
+    }
+}

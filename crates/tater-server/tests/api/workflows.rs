@@ -1,0 +1,353 @@
+//! Status flows, from the declarations alone: every move of every module with a flow, by
+//! every role, allowed exactly when declared; refusals change nothing; decisions keep a
+//! snapshot the audit chain vouches for.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tater_domain::Role;
+use tater_domain::module::{Flow, ModuleDef, Transition};
+use tater_testkit::{TestDb, both_engines};
+
+use crate::support::*;
+
+both_engines!(
+    every_move_of_every_flow_is_allowed_or_refused_as_declared,
+    status_moves_only_by_transitions_and_decisions_keep_a_snapshot,
+);
+
+fn flows() -> impl Iterator<Item = (&'static ModuleDef, &'static Flow)> {
+    tater_domain::modules::ALL
+        .iter()
+        .filter_map(|d| d.flow.map(|f| (*d, f)))
+}
+
+/// The shortest chain of moves from the initial state to `to`.
+fn path_to(flow: &'static Flow, to: &str) -> Option<Vec<&'static Transition>> {
+    let mut paths: Vec<(&str, Vec<&'static Transition>)> = vec![(flow.initial, Vec::new())];
+    let mut seen = vec![flow.initial];
+    let mut i = 0;
+    while i < paths.len() {
+        let (at, path) = paths[i].clone();
+        if at == to {
+            return Some(path);
+        }
+        for t in flow.from(at) {
+            if !seen.contains(&t.to) {
+                seen.push(t.to);
+                let mut next = path.clone();
+                next.push(t);
+                paths.push((t.to, next));
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+struct Cast {
+    requester: Key,
+    /// An OrgAdmin who did not create the records (the second pair of eyes).
+    reviewer: Key,
+    /// Everyone who tries each move, with whether they are the requester.
+    movers: Vec<(&'static str, Role, Key, bool)>,
+}
+
+async fn cast(app: &TestApp, org: tater_domain::OrgId) -> Cast {
+    let requester = app.member(org, "requester@flow.test", Role::OrgAdmin).await;
+    let reviewer = app.member(org, "reviewer@flow.test", Role::OrgAdmin).await;
+    let mut movers = vec![("requester", Role::OrgAdmin, requester.clone(), true)];
+    for (name, role) in [
+        ("viewer", Role::Viewer),
+        ("auditor", Role::Auditor),
+        ("admin", Role::Admin),
+        ("orgadmin", Role::OrgAdmin),
+    ] {
+        let key = app.member(org, &format!("{name}@flow.test"), role).await;
+        movers.push((name, role, key, false));
+    }
+    Cast {
+        requester,
+        reviewer,
+        movers,
+    }
+}
+
+async fn move_to(
+    app: &TestApp,
+    def: &ModuleDef,
+    id: &str,
+    key: &Key,
+    to: &str,
+) -> (StatusCode, Value) {
+    app.send(
+        Method::POST,
+        &format!("/api/{}/{id}/transitions", def.name),
+        key,
+        &json!({ "to": to, "comment": "because" }),
+    )
+    .await
+}
+
+/// A new record of `def`, created by the requester and brought to `state`.
+async fn record_in(
+    app: &TestApp,
+    cast: &Cast,
+    def: &ModuleDef,
+    flow: &'static Flow,
+    state: &str,
+    n: usize,
+) -> String {
+    let created = app
+        .create(def.name, &cast.requester, sample(def.name, n))
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    for step in path_to(flow, state).unwrap() {
+        let key = if step.not_requester {
+            &cast.reviewer
+        } else {
+            &cast.requester
+        };
+        let (status, body) = move_to(app, def, &id, key, step.to).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "setting up {} → {}: {body}",
+            def.name,
+            step.to
+        );
+    }
+    id
+}
+
+/// What the declaration says of `mover` moving a record from `from` to `to`.
+fn expected(
+    flow: &Flow,
+    from: &str,
+    to: &str,
+    role: Role,
+    is_requester: bool,
+) -> (StatusCode, &'static str) {
+    if role < Role::Admin {
+        return (StatusCode::FORBIDDEN, "FORBIDDEN");
+    }
+    let Some(t) = flow.from(from).find(|t| t.to == to) else {
+        return (StatusCode::CONFLICT, "INVALID_TRANSITION");
+    };
+    if role < t.role.max(Role::Admin) {
+        (StatusCode::FORBIDDEN, "FORBIDDEN")
+    } else if t.not_requester && is_requester {
+        (StatusCode::FORBIDDEN, "FOUR_EYES_REQUIRED")
+    } else {
+        (StatusCode::OK, "")
+    }
+}
+
+async fn every_move_of_every_flow_is_allowed_or_refused_as_declared(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Flows").await;
+    let cast = cast(&app, org).await;
+    let mut n = 0;
+    let (mut allowed, mut refused) = (0, 0);
+    for (def, flow) in flows() {
+        for from in flow.states() {
+            if path_to(flow, from).is_none() {
+                continue;
+            }
+            n += 1;
+            let mut id = record_in(&app, &cast, def, flow, from, n).await;
+            for to in flow.states() {
+                for (who, role, key, is_requester) in &cast.movers {
+                    let want = expected(flow, from, to, *role, *is_requester);
+                    let before = app.snapshot(org).await;
+                    let (status, body) = move_to(&app, def, &id, key, to).await;
+                    let case = format!("{} {from} → {to} by {who}", def.name);
+                    assert_eq!(status, want.0, "{case}: {body}");
+                    if status == StatusCode::OK {
+                        assert_eq!(body[flow.field], to, "{case}");
+                        allowed += 1;
+                        n += 1;
+                        id = record_in(&app, &cast, def, flow, from, n).await;
+                    } else {
+                        assert_eq!(body["error"], want.1, "{case}: {body}");
+                        // The flow's refusals say which move; the role check before
+                        // it says which role.
+                        let detail = body["detail"].as_str().unwrap_or_default();
+                        let names = if *role < Role::Admin { "admin" } else { to };
+                        assert!(detail.contains(names), "{case}: {body}");
+                        assert_eq!(app.snapshot(org).await, before, "{case} changed something");
+                        refused += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        allowed >= 10 && refused >= 100,
+        "{allowed} allowed, {refused} refused"
+    );
+}
+
+async fn status_moves_only_by_transitions_and_decisions_keep_a_snapshot(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Flows").await;
+    let cast = cast(&app, org).await;
+    let other_org = app.org("Elsewhere").await;
+    let stranger = app
+        .member(other_org, "boss@else.test", Role::OrgAdmin)
+        .await;
+    let def = &tater_domain::modules::EXCEPTIONS;
+
+    // The status is the flow's: not set on create, not changed by an update.
+    let mut body = sample("exceptions", 1);
+    body["status"] = json!("Approved");
+    let (status, p) = app
+        .send(Method::POST, "/api/exceptions", &cast.requester, &body)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{p}");
+    assert_eq!(p["errors"][0]["field"], "status", "{p}");
+    assert!(
+        p["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/transitions"),
+        "{p}"
+    );
+    let created = app
+        .create("exceptions", &cast.requester, sample("exceptions", 1))
+        .await;
+    assert_eq!(created["status"], "Pending");
+    let id = created["id"].as_str().unwrap();
+    let mut echo = created.clone();
+    echo["justification"] = json!("Updated justification");
+    let (status, updated) = app
+        .send(
+            Method::PUT,
+            &format!("/api/exceptions/{id}"),
+            &cast.requester,
+            &echo,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "echoing the status back is fine: {updated}"
+    );
+    echo["status"] = json!("Under Review");
+    let (status, p) = app
+        .send(
+            Method::PUT,
+            &format!("/api/exceptions/{id}"),
+            &cast.requester,
+            &echo,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{p}");
+
+    // A move that needs a comment, without one: the field is named.
+    move_to(&app, def, id, &cast.reviewer, "Under Review").await;
+    let (status, p) = app
+        .send(
+            Method::POST,
+            &format!("/api/exceptions/{id}/transitions"),
+            &cast.reviewer,
+            &json!({ "to": "Denied", "comment": "  " }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{p}");
+    assert_eq!(p["errors"][0]["field"], "comment", "{p}");
+    // Unknown fields and states are refused before anything is read.
+    let (status, _) = app
+        .send(
+            Method::POST,
+            &format!("/api/exceptions/{id}/transitions"),
+            &cast.reviewer,
+            &json!({ "to": "Approved", "status": "x" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Approval by the second pair of eyes keeps the record as it stood.
+    let (status, approved) = move_to(&app, def, id, &cast.reviewer, "Approved").await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    let (_, history) = app
+        .get(
+            &format!("/api/exceptions/{id}/transitions"),
+            &cast.requester,
+        )
+        .await;
+    let moves: Vec<(&str, &str)> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["from"].as_str().unwrap(), t["to"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        moves,
+        [("Under Review", "Approved"), ("Pending", "Under Review")]
+    );
+    let decision = &history["items"][0];
+    assert_eq!(decision["decision"], true);
+    assert!(
+        decision.get("snapshot").is_none(),
+        "lists leave snapshots out"
+    );
+    let tid = decision["id"].as_str().unwrap();
+    let (status, one) = app
+        .get(
+            &format!("/api/exceptions/{id}/transitions/{tid}"),
+            &cast.requester,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!(one["snapshot"]["status"], "Under Review");
+    assert_eq!(one["snapshot"]["justification"], "Updated justification");
+    assert_eq!(one["comment"], "because");
+
+    // The audit entry is a transition, and its hash vouches for the snapshot.
+    let entries = app.audit_entries(org).await;
+    let entry = entries
+        .iter()
+        .find(|e| e["action"] == "transition" && e["changes"]["_transition"]["id"] == tid)
+        .expect("a transition entry");
+    assert_eq!(entry["entityType"], "exception");
+    assert_eq!(
+        entry["changes"]["status"],
+        json!({ "before": "Under Review", "after": "Approved" })
+    );
+    let bytes = serde_json::to_vec(&one["snapshot"]).unwrap();
+    assert_eq!(
+        entry["changes"]["_transition"]["snapshotSha256"],
+        hex::encode(Sha256::digest(bytes))
+    );
+
+    // Another organization reaches none of it; deleting the record deletes its history.
+    for path in [
+        format!("/api/exceptions/{id}/transitions"),
+        format!("/api/exceptions/{id}/transitions/{tid}"),
+    ] {
+        assert_eq!(
+            app.get(&path, &stranger).await.0,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    let (status, _) = move_to(&app, def, id, &stranger, "Expired").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .send(
+            Method::DELETE,
+            &format!("/api/exceptions/{id}"),
+            &cast.requester,
+            &json!(null),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app
+        .get(
+            &format!("/api/exceptions/{id}/transitions/{tid}"),
+            &cast.requester,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
