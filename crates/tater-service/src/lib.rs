@@ -39,6 +39,7 @@ mod ssp;
 mod status;
 mod system_profile;
 mod telemetry;
+mod transition_effects;
 mod transitions;
 pub mod use_cases;
 mod web_sessions;

@@ -5,7 +5,7 @@ use tater_domain::module::{
     ListQuery, ModuleDef, PageCursor, Record, RecordMeta, parse_list_query, record_view, validate,
 };
 use tater_domain::policy::{Action, Permit, authorize};
-use tater_domain::{Actor, AuditAction, AuditDraft, RecordId, ValidationErrors};
+use tater_domain::{Actor, AuditAction, AuditDraft, RecordId, Timestamp, ValidationErrors};
 use tater_store::TenantTx;
 
 use crate::{Service, ServiceError, ServiceResult};
@@ -172,17 +172,7 @@ impl Service {
         let data = validate(def, body, None, &self.rule_context())?;
         self.check_control_ids(def, &data)?;
         let now = self.clock.now();
-        let record = Record {
-            meta: RecordMeta {
-                id: RecordId::generate(),
-                version: 1,
-                created_at: now,
-                updated_at: now,
-                created_by: actor.audit_user_id(),
-                updated_by: actor.audit_user_id(),
-            },
-            data,
-        };
+        let record = new_record(RecordId::generate(), actor, data, now);
         let after = Value::Object(record.data.clone());
         let audit = AuditDraft::new(
             actor,
@@ -193,7 +183,7 @@ impl Service {
         )
         .with_changes(None, Some(&after), &[]);
         let mut tx = self.store.tenant(&permit).await?;
-        check_endpoint_refs(&mut *tx, def, &record.data).await?;
+        check_references(&mut *tx, def, &record.data, None).await?;
         tx.insert_record(def.name, &record, &audit).await?;
         tx.commit().await?;
         Ok(self.view(def, &record))
@@ -219,19 +209,11 @@ impl Service {
         if data == current.data {
             return Ok(self.view(def, &current));
         }
-        check_endpoint_refs(&mut *tx, def, &data).await?;
+        check_references(&mut *tx, def, &data, Some(&current.data)).await?;
         let now = self.clock.now();
         let before = Value::Object(current.data.clone());
         let after = Value::Object(data.clone());
-        let updated = Record {
-            meta: RecordMeta {
-                version: current.meta.version + 1,
-                updated_at: now,
-                updated_by: actor.audit_user_id(),
-                ..current.meta.clone()
-            },
-            data,
-        };
+        let updated = next_version(&current, actor, data, now);
         let audit = AuditDraft::new(actor, AuditAction::Update, def.entity_type, id, now)
             .with_changes(Some(&before), Some(&after), &[]);
         tx.update_record(def.name, &updated, current.meta.version, &audit)
@@ -320,29 +302,60 @@ impl Service {
     }
 }
 
-/// Endpoint references must name endpoints of the record's own organization, checked in the
-/// transaction that writes the record. Another organization's endpoint reads as unknown.
-async fn check_endpoint_refs(
+/// References must name endpoints and records of the record's own organization, checked in
+/// the transaction that writes the record. Another organization's ids read as unknown. Ids
+/// the stored version already held are not checked again: a record whose referent was deleted
+/// since can still be edited.
+pub(crate) async fn check_references(
     tx: &mut dyn TenantTx,
     def: &ModuleDef,
     data: &Map<String, Value>,
+    previous: Option<&Map<String, Value>>,
 ) -> ServiceResult<()> {
     use tater_domain::module::FieldKind;
     let mut errors = ValidationErrors::new();
-    for field in def
-        .fields
-        .iter()
-        .filter(|f| matches!(f.kind, FieldKind::EndpointRef))
-    {
-        let Some(id) = data.get(field.name).and_then(Value::as_str) else {
-            continue;
+    for field in def.fields {
+        let held = |v: Option<&Value>| -> Vec<String> {
+            match v {
+                Some(Value::String(s)) => vec![s.clone()],
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
+                _ => Vec::new(),
+            }
         };
-        let known = match id.parse() {
-            Ok(id) => tx.endpoint(id).await?.is_some(),
-            Err(_) => false,
+        let before = held(previous.and_then(|p| p.get(field.name)));
+        let ids: Vec<String> = held(data.get(field.name))
+            .into_iter()
+            .filter(|id| !before.contains(id))
+            .collect();
+        let message = match field.kind {
+            FieldKind::EndpointRef | FieldKind::EndpointRefs => {
+                let mut unknown = false;
+                for id in &ids {
+                    unknown |= match id.parse() {
+                        Ok(id) => tx.endpoint(id).await?.is_none(),
+                        Err(_) => true,
+                    };
+                }
+                unknown.then(|| "is not an endpoint of this organization".to_owned())
+            }
+            FieldKind::RecordRef(module) => {
+                let mut unknown = false;
+                for id in &ids {
+                    unknown |= match id.parse() {
+                        Ok(id) => tx.get_record(module, id).await?.is_none(),
+                        Err(_) => true,
+                    };
+                }
+                unknown.then(|| format!("is not one of this organization's {module} records"))
+            }
+            _ => None,
         };
-        if !known {
-            errors.add(field.name, "is not an endpoint of this organization");
+        if let Some(message) = message {
+            errors.add(field.name, message);
         }
     }
     errors.into_result(())?;
@@ -398,22 +411,13 @@ pub(crate) async fn upsert_singleton(
     errors.into_result(())?;
     check_version(body, current.as_ref().map_or(0, |r| r.meta.version))?;
     let after = Value::Object(data.clone());
-    let by = actor.audit_user_id();
     match current {
         Some(cur) if cur.data == data => return Ok(()),
         Some(cur) => {
             let audit =
                 AuditDraft::new(actor, AuditAction::Update, def.entity_type, entity_id, now)
                     .with_changes(Some(&Value::Object(cur.data.clone())), Some(&after), &[]);
-            let updated = Record {
-                meta: RecordMeta {
-                    version: cur.meta.version + 1,
-                    updated_at: now,
-                    updated_by: by,
-                    ..cur.meta.clone()
-                },
-                data,
-            };
+            let updated = next_version(&cur, actor, data, now);
             tx.update_record(def.name, &updated, cur.meta.version, &audit)
                 .await?;
         }
@@ -421,20 +425,50 @@ pub(crate) async fn upsert_singleton(
             let audit =
                 AuditDraft::new(actor, AuditAction::Create, def.entity_type, entity_id, now)
                     .with_changes(None, Some(&after), &[]);
-            let meta = RecordMeta {
-                id: record_id,
-                version: 1,
-                created_at: now,
-                updated_at: now,
-                created_by: by.clone(),
-                updated_by: by,
-            };
-            tx.insert_record(def.name, &Record { meta, data }, &audit)
+            tx.insert_record(def.name, &new_record(record_id, actor, data, now), &audit)
                 .await?;
         }
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// A record's first version, written by `actor` now.
+pub(crate) fn new_record(
+    id: RecordId,
+    actor: &Actor,
+    data: Map<String, Value>,
+    now: Timestamp,
+) -> Record {
+    Record {
+        meta: RecordMeta {
+            id,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            created_by: actor.audit_user_id(),
+            updated_by: actor.audit_user_id(),
+        },
+        data,
+    }
+}
+
+/// The record's next version holding `data`, written by `actor` now.
+pub(crate) fn next_version(
+    current: &Record,
+    actor: &Actor,
+    data: Map<String, Value>,
+    now: Timestamp,
+) -> Record {
+    Record {
+        meta: RecordMeta {
+            version: current.meta.version + 1,
+            updated_at: now,
+            updated_by: actor.audit_user_id(),
+            ..current.meta.clone()
+        },
+        data,
+    }
 }
 
 pub(crate) fn check_version(body: &Value, stored: i64) -> ServiceResult<()> {

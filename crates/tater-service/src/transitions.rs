@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tater_domain::ValidationErrors;
 use tater_domain::module::{
-    DerivedWhen, Flow, ModuleDef, Mover, Record, RecordMeta, RecordTransition, Refusal,
+    DerivedWhen, Flow, ModuleDef, Mover, Record, RecordTransition, Refusal,
 };
 use tater_domain::policy::{Action, authorize};
 use tater_domain::{Actor, AuditAction, AuditDraft, RecordId, Timestamp, TransitionId};
@@ -170,10 +170,21 @@ impl Service {
             decision: step.decision,
             snapshot,
         };
+        let mut touched = Vec::new();
+        if let Some(effect) = step.effect {
+            touched = self
+                .apply_effect(&mut *tx, actor, effect, &current, comment.as_deref(), now)
+                .await?;
+        }
+        let effects: Vec<Value> = touched
+            .iter()
+            .map(|t| json!({ "module": t.module, "id": t.id.to_string() }))
+            .collect();
         let detail = json!({
             "id": moved.id.to_string(),
             "comment": comment,
             "snapshotSha256": moved.snapshot.as_ref().map(snapshot_hash).transpose()?,
+            "effects": effects,
         });
         let audit = AuditDraft::new(actor, AuditAction::Transition, def.entity_type, id, now)
             .with_changes(
@@ -205,15 +216,7 @@ impl Service {
             let value = (d.compute)(&data, now.date());
             data.insert(d.name.to_owned(), value);
         }
-        Record {
-            meta: RecordMeta {
-                version: current.meta.version + 1,
-                updated_at: now,
-                updated_by: actor.audit_user_id(),
-                ..current.meta.clone()
-            },
-            data,
-        }
+        crate::records::next_version(current, actor, data, now)
     }
 
     /// The record's moves, newest first (at most [`HISTORY_LIMIT`]), without snapshots.

@@ -135,7 +135,9 @@ fn input(
         FieldKind::Number { .. } => ("number", "any", Vec::new()),
         FieldKind::Date => ("date", "", Vec::new()),
         FieldKind::Email => ("email", "", Vec::new()),
-        FieldKind::ControlIds | FieldKind::Tags => ("list", "", Vec::new()),
+        FieldKind::ControlIds | FieldKind::Tags | FieldKind::EndpointRefs => {
+            ("list", "", Vec::new())
+        }
         _ => ("text", "", Vec::new()),
     };
     Input {
@@ -191,7 +193,7 @@ pub fn to_body(def: &ModuleDef, pairs: &[(String, String)]) -> (Value, RowMap) {
 fn value(f: &FieldDef, raw: &str) -> Option<Value> {
     let trimmed = raw.trim();
     match f.kind {
-        FieldKind::ControlIds | FieldKind::Tags => Some(Value::Array(
+        FieldKind::ControlIds | FieldKind::Tags | FieldKind::EndpointRefs => Some(Value::Array(
             trimmed
                 .split([',', '\n'])
                 .map(str::trim)

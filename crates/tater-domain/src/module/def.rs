@@ -115,6 +115,12 @@ pub enum FieldKind {
     ControlIds,
     /// The id of one of the organization's endpoints (the service checks it exists there).
     EndpointRef,
+    /// Ids of the organization's endpoints, at most [`MAX_ENDPOINT_REFS`] (the service
+    /// checks each exists there).
+    EndpointRefs,
+    /// The id of a record of the named module in the same organization (the service checks
+    /// it exists there): a finding's audit, an acceptance's exception.
+    RecordRef(&'static str),
     /// An e-mail address, stored trimmed and lower-cased (a member's or a contact's), so a
     /// filter on it matches however it was typed.
     Email,
@@ -138,6 +144,7 @@ pub enum FieldKind {
 pub const MAX_CONTROL_IDS: usize = 500;
 pub const MAX_TAGS: usize = 50;
 pub const MAX_TAG_LEN: usize = 64;
+pub const MAX_ENDPOINT_REFS: usize = 100;
 
 impl FieldDef {
     const fn new(name: &'static str, label: &'static str, kind: FieldKind) -> Self {
@@ -187,6 +194,14 @@ impl FieldDef {
 
     pub const fn endpoint_ref(name: &'static str, label: &'static str) -> Self {
         Self::new(name, label, FieldKind::EndpointRef)
+    }
+
+    pub const fn endpoint_refs(name: &'static str, label: &'static str) -> Self {
+        Self::new(name, label, FieldKind::EndpointRefs)
+    }
+
+    pub const fn record_ref(name: &'static str, label: &'static str, module: &'static str) -> Self {
+        Self::new(name, label, FieldKind::RecordRef(module))
     }
 
     pub const fn email(name: &'static str, label: &'static str) -> Self {
@@ -259,10 +274,14 @@ impl FieldDef {
             | FieldKind::Date
             | FieldKind::ControlId
             | FieldKind::EndpointRef
+            | FieldKind::RecordRef(_)
             | FieldKind::Email => ValueType::Text,
             FieldKind::Enum(values) => ValueType::Rank(values),
             FieldKind::Integer { .. } | FieldKind::Number { .. } => ValueType::Number,
-            FieldKind::ControlIds | FieldKind::Tags | FieldKind::Objects { .. } => ValueType::List,
+            FieldKind::ControlIds
+            | FieldKind::Tags
+            | FieldKind::EndpointRefs
+            | FieldKind::Objects { .. } => ValueType::List,
             FieldKind::TextMap { .. } => ValueType::List,
         }
     }

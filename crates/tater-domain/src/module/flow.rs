@@ -46,6 +46,19 @@ pub struct Transition {
     pub comment_required: bool,
     /// A decision: the transition keeps a snapshot of the record as it stood when decided.
     pub decision: bool,
+    /// What else the move does, in the same transaction.
+    pub effect: Option<Effect>,
+}
+
+/// Something a move does besides changing the status; the service carries it out in the
+/// move's transaction, each change audited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Approving an exception: a risk acceptance (an override in posture) of its control, one
+    /// per named endpoint or one organization-wide, until its end date, naming the exception.
+    AcceptRisk,
+    /// Ending an exception: the risk acceptances naming it are revoked today.
+    EndAcceptances,
 }
 
 impl Transition {
@@ -58,7 +71,13 @@ impl Transition {
             not_requester: false,
             comment_required: false,
             decision: false,
+            effect: None,
         }
+    }
+
+    pub const fn then(mut self, effect: Effect) -> Self {
+        self.effect = Some(effect);
+        self
     }
 
     pub const fn by(mut self, role: Role) -> Self {

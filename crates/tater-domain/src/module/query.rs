@@ -379,6 +379,16 @@ fn parse_filter(def: &ModuleDef, key: &str, value: &str, today: Date) -> Result<
             (FieldKind::ControlIds, None) => normalize_control_id(value)
                 .map(|id| Condition::Contains(operand, id))
                 .ok_or_else(|| "must be a control id (e.g. AC-2 or AC-2(1))".into()),
+            (FieldKind::EndpointRefs, None) => value
+                .trim()
+                .parse::<crate::EndpointId>()
+                .map(|id| Condition::Contains(operand, id.to_string()))
+                .map_err(|_| "must be an endpoint id".into()),
+            (FieldKind::RecordRef(_), None) => value
+                .trim()
+                .parse::<crate::RecordId>()
+                .map(|id| Condition::Eq(operand, Scalar::Text(id.to_string())))
+                .map_err(|_| "must be a record id".into()),
             (FieldKind::Tags, None) => Ok(Condition::Contains(operand, value.trim().to_owned())),
             _ => Err("this filter does not take .gte/.lte/.gt/.lt".into()),
         };

@@ -4,7 +4,8 @@
 use serde_json::{Map, Value, json};
 
 use super::def::{
-    FieldDef, FieldKind, MAX_CONTROL_IDS, MAX_TAG_LEN, MAX_TAGS, ModuleDef, ValueType,
+    FieldDef, FieldKind, MAX_CONTROL_IDS, MAX_ENDPOINT_REFS, MAX_TAG_LEN, MAX_TAGS, ModuleDef,
+    ValueType,
 };
 
 fn field_schema(field: &FieldDef) -> Value {
@@ -20,6 +21,17 @@ fn field_schema(field: &FieldDef) -> Value {
             json!({ "type": "number", "minimum": min, "maximum": max })
         }
         FieldKind::Date => json!({ "type": "string", "format": "date" }),
+        FieldKind::EndpointRefs => json!({
+            "type": "array",
+            "maxItems": MAX_ENDPOINT_REFS,
+            "items": { "type": "string", "format": "uuid" },
+            "description": "ids of the organization's endpoints",
+        }),
+        FieldKind::RecordRef(module) => json!({
+            "type": "string",
+            "format": "uuid",
+            "description": format!("the id of one of the organization's {module} records"),
+        }),
         FieldKind::Email => json!({
             "type": "string",
             "format": "email",

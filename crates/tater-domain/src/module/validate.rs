@@ -3,7 +3,8 @@
 use serde_json::{Map, Number, Value};
 
 use super::def::{
-    Context, DerivedWhen, FieldDef, FieldKind, MAX_CONTROL_IDS, MAX_TAG_LEN, MAX_TAGS, ModuleDef,
+    Context, DerivedWhen, FieldDef, FieldKind, MAX_CONTROL_IDS, MAX_ENDPOINT_REFS, MAX_TAG_LEN,
+    MAX_TAGS, ModuleDef,
 };
 use super::flow::Flow;
 use super::normalize_control_id;
@@ -113,9 +114,10 @@ fn check_field(
 /// Unset lists are empty lists, so clients never have to tell null from `[]`.
 fn empty_value(field: &FieldDef) -> Value {
     match field.kind {
-        FieldKind::ControlIds | FieldKind::Tags | FieldKind::Objects { .. } => {
-            Value::Array(Vec::new())
-        }
+        FieldKind::ControlIds
+        | FieldKind::Tags
+        | FieldKind::EndpointRefs
+        | FieldKind::Objects { .. } => Value::Array(Vec::new()),
         FieldKind::TextMap { .. } => Value::Object(Map::new()),
         _ => Value::Null,
     }
@@ -175,6 +177,26 @@ fn check_kind(
             s.parse::<crate::EndpointId>()
                 .map(|id| Value::String(id.to_string()))
                 .map_err(|_| "must be the id of one of your endpoints".into())
+        }
+        FieldKind::EndpointRefs => {
+            let mut out: Vec<String> = Vec::new();
+            for item in string_list(raw, MAX_ENDPOINT_REFS)? {
+                let id = item
+                    .trim()
+                    .parse::<crate::EndpointId>()
+                    .map_err(|_| "must hold ids of your endpoints")?
+                    .to_string();
+                if !out.contains(&id) {
+                    out.push(id);
+                }
+            }
+            Ok(Value::from(out))
+        }
+        FieldKind::RecordRef(module) => {
+            let s = raw.as_str().ok_or("must be a string")?.trim();
+            s.parse::<crate::RecordId>()
+                .map(|id| Value::String(id.to_string()))
+                .map_err(|_| format!("must be the id of one of your {module} records"))
         }
         FieldKind::Email => {
             let s = raw.as_str().ok_or("must be a string")?;

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 use time::Duration;
 
-use crate::module::{Context, FieldDef, Flow, ModuleDef, Transition};
+use crate::module::{Context, Effect, FieldDef, Flow, ModuleDef, Transition};
 use crate::time::{format_date, parse_date};
 use crate::{Role, ValidationErrors};
 
@@ -32,7 +32,8 @@ static FLOW: Flow = Flow {
         Transition::new(&["Under Review"], "Approved")
             .by(Role::OrgAdmin)
             .four_eyes()
-            .decision(),
+            .decision()
+            .then(Effect::AcceptRisk),
         Transition::new(&["Under Review"], "Denied")
             .by(Role::OrgAdmin)
             .four_eyes()
@@ -40,7 +41,8 @@ static FLOW: Flow = Flow {
             .decision(),
         Transition::new(&["Approved"], "Expired")
             .by(Role::OrgAdmin)
-            .with_comment(),
+            .with_comment()
+            .then(Effect::EndAcceptances),
     ],
 };
 
@@ -53,7 +55,9 @@ pub static EXCEPTIONS: ModuleDef = ModuleDef {
     description: "A time-boxed exception to a control: justification, compensating controls, \
                   risk assessment and requested end date. Its status moves Pending → Under \
                   Review → Approved / Denied / Info Requested; an OrgAdmin other than the \
-                  requester decides.",
+                  requester decides. Approval creates the risk acceptances (overrides in \
+                  posture): one per named endpoint, or one organization-wide; ending it early \
+                  (Approved → Expired) revokes them.",
     read_role: Role::Viewer,
     fields: &[
         super::TITLE,
@@ -61,6 +65,7 @@ pub static EXCEPTIONS: ModuleDef = ModuleDef {
             .required()
             .filter()
             .sort(),
+        FieldDef::endpoint_refs("endpoints", "Affected endpoints (none: every endpoint)").filter(),
         FieldDef::enumeration("riskLevel", "Risk level", RISK_LEVELS)
             .required()
             .filter()
@@ -85,6 +90,7 @@ pub static EXCEPTIONS: ModuleDef = ModuleDef {
         "id",
         "title",
         "control",
+        "endpoints",
         "riskLevel",
         "status",
         "requestedUntil",

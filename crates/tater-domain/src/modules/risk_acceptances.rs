@@ -42,6 +42,7 @@ pub static RISK_ACCEPTANCES: ModuleDef = ModuleDef {
             .sort(),
         FieldDef::date("revokedOn", "Revoked on").filter(),
         FieldDef::long_text("revocationReason", "Reason for revocation", 4000),
+        FieldDef::record_ref("exception", "From exception", "exceptions").filter(),
     ],
     derived: &[Derived {
         name: "status",
@@ -64,6 +65,7 @@ pub static RISK_ACCEPTANCES: ModuleDef = ModuleDef {
         "expires",
         "revokedOn",
         "revocationReason",
+        "exception",
         "createdAt",
         "updatedAt",
     ],

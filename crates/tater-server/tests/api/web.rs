@@ -13,6 +13,7 @@ use crate::support::*;
 
 both_engines!(
     signing_in_sets_a_host_only_secure_cookie_and_opens_the_dashboard,
+    the_dashboard_counts_work_due_and_each_count_opens_its_list,
     a_session_ends_at_sign_out_idle_time_its_lifetime_and_sign_out_everywhere,
     posts_need_the_sessions_csrf_token_and_this_origin,
     the_organization_switcher_offers_only_the_persons_organizations,
@@ -1449,5 +1450,71 @@ async fn page_views_are_counted_without_identifying_anyone_and_never_against_dnt
     assert!(
         body.contains("name=\"optout\" value=\"on\" checked"),
         "{body}"
+    );
+}
+
+async fn the_dashboard_counts_work_due_and_each_count_opens_its_list(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Due").await;
+    let boss = app.person(org, "boss@due.test", Role::OrgAdmin).await;
+    let second = app.member(org, "second@due.test", Role::OrgAdmin).await;
+    let secret = sign_in(&app, "boss@due.test").await;
+    let mut late = sample("poam", 1);
+    late["scheduledCompletion"] = json!(in_days(-3));
+    app.create("poam", &boss, late).await;
+    app.create("poam", &boss, sample("poam", 2)).await;
+    let mut task = sample("tasks", 1);
+    task["dueDate"] = json!(in_days(-1));
+    app.create("tasks", &boss, task).await;
+    // An approved exception ending in ten days, and one ending later.
+    for (n, days) in [(1, 10), (2, 90)] {
+        let mut body = sample("exceptions", n);
+        body["requestedUntil"] = json!(in_days(days));
+        let e = app.create("exceptions", &boss, body).await;
+        let at = format!("/api/exceptions/{}/transitions", e["id"].as_str().unwrap());
+        for to in ["Under Review", "Approved"] {
+            let (s, p) = app
+                .send(Method::POST, &at, &second, &json!({ "to": to }))
+                .await;
+            assert_eq!(s, StatusCode::OK, "{p}");
+        }
+    }
+
+    let dash = page(&app, Some(&secret), "/app").await;
+    assert_eq!(dash.status, StatusCode::OK);
+    let ends_by = in_days(30);
+    for (href, count, shows) in [
+        ("/app/poam?overdue=true".to_owned(), 1, "POAM 1"),
+        ("/app/tasks?overdue=true".to_owned(), 1, "Task 1"),
+        (
+            format!(
+                "/app/exceptions?status=Approved&#38;requestedUntil.lte={ends_by}&#38;sort=requestedUntil"
+            ),
+            1,
+            "Exception 1",
+        ),
+    ] {
+        assert!(
+            dash.body
+                .contains(&format!("<a href=\"{href}\">{count}</a>")),
+            "{href}: {}",
+            dash.body
+        );
+        let list = page(&app, Some(&secret), &href.replace("&#38;", "&")).await;
+        assert_eq!(list.status, StatusCode::OK, "{href}");
+        assert!(list.body.contains(shows), "{href} lists {shows}");
+    }
+    assert!(dash.body.contains("Exception 1</a> ends"));
+    assert!(!dash.body.contains("Exception 2</a>"));
+    assert!(
+        !page(&app, Some(&secret), "/app/poam?overdue=true")
+            .await
+            .body
+            .contains("POAM 2")
+    );
+    assert!(dash.body.contains("href=\"/app/endpoints?stale=true\""));
+    assert!(
+        dash.body
+            .contains("href=\"/app/risks?likelihood=5&amp;impact=1\"")
     );
 }

@@ -14,6 +14,7 @@ use crate::support::*;
 both_engines!(
     every_move_of_every_flow_is_allowed_or_refused_as_declared,
     status_moves_only_by_transitions_and_decisions_keep_a_snapshot,
+    an_approved_exception_overrides_its_failures_until_it_ends,
 );
 
 fn flows() -> impl Iterator<Item = (&'static ModuleDef, &'static Flow)> {
@@ -350,4 +351,147 @@ async fn status_moves_only_by_transitions_and_decisions_keep_a_snapshot(db: Test
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn an_approved_exception_overrides_its_failures_until_it_ends(db: TestDb) {
+    let clock = std::sync::Arc::new(tater_service::FixedClock::new(
+        tater_domain::Timestamp::parse("2026-11-29T10:00:00Z").unwrap(),
+    ));
+    let app = TestApp::spawn_with(db, clock).await;
+    let org = app.org("Exceptions").await;
+    let cast = cast(&app, org).await;
+    let def = &tater_domain::modules::EXCEPTIONS;
+    // Two endpoints fail the empty-password check (IA-5).
+    let t = token(&app, &cast.requester, false).await;
+    let mut hosts = Vec::new();
+    for host in ["web-01", "db-01"] {
+        let (s, enrolled) = enroll(&app, &t, host).await;
+        assert_eq!(s, StatusCode::CREATED, "{enrolled}");
+        let key = Key::api(enrolled["apiKey"].as_str().unwrap().to_owned());
+        let scan = report(
+            &new_id(),
+            "2026-11-29T09:00:00Z",
+            &[("linux.accounts.empty-passwords", "Fail")],
+        );
+        assert_eq!(
+            app.send(Method::POST, "/api/agent/scans", &key, &scan)
+                .await
+                .0,
+            StatusCode::CREATED
+        );
+        hosts.push(enrolled["endpointId"].as_str().unwrap().to_owned());
+    }
+    let overrides = |p: &Value| (p["totals"]["fail"].clone(), p["totals"]["override"].clone());
+    let (_, before) = app.get("/api/posture", &cast.requester).await;
+    assert_eq!(overrides(&before), (json!(2), json!(0)));
+
+    // Another organization's endpoint cannot be named.
+    let elsewhere = app.org("Elsewhere").await;
+    let boss = app
+        .member(elsewhere, "boss@else.test", Role::OrgAdmin)
+        .await;
+    let (_, foreign) = enroll(&app, &token(&app, &boss, false).await, "theirs").await;
+    let mut body = sample("exceptions", 1);
+    body["control"] = json!("IA-5");
+    body["endpoints"] = json!([foreign["endpointId"]]);
+    let (status, p) = app
+        .send(Method::POST, "/api/exceptions", &cast.requester, &body)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{p}");
+    assert_eq!(p["errors"][0]["field"], "endpoints");
+
+    // Approved for db-01 only: one acceptance, naming the exception and its approver.
+    body["endpoints"] = json!([hosts[1]]);
+    let exception = app.create("exceptions", &cast.requester, body).await;
+    let id = exception["id"].as_str().unwrap();
+    for step in ["Under Review", "Approved"] {
+        let (status, p) = move_to(&app, def, id, &cast.reviewer, step).await;
+        assert_eq!(status, StatusCode::OK, "{p}");
+    }
+    let (_, accepted) = app
+        .get(
+            &format!("/api/risk-acceptances?exception={id}"),
+            &cast.requester,
+        )
+        .await;
+    let items = accepted["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{accepted}");
+    assert_eq!(items[0]["endpoint"], hosts[1].as_str());
+    assert_eq!(items[0]["control"], "ia-5");
+    assert_eq!(items[0]["approvedBy"], "reviewer@flow.test");
+    assert_eq!(items[0]["expires"], exception["requestedUntil"]);
+    assert_eq!(items[0]["status"], "Active");
+    let (_, during) = app.get("/api/posture", &cast.requester).await;
+    assert_eq!(
+        overrides(&during),
+        (json!(1), json!(1)),
+        "db-01's failure is overridden"
+    );
+    let entries = app.audit_entries(org).await;
+    let approval = entries
+        .iter()
+        .find(|e| e["action"] == "transition" && e["changes"]["status"]["after"] == "Approved")
+        .unwrap();
+    assert_eq!(
+        approval["changes"]["_transition"]["effects"],
+        json!([{ "module": "risk-acceptances", "id": items[0]["id"] }])
+    );
+    assert!(entries.iter().any(|e| e["action"] == "create"
+        && e["entityType"] == "risk-acceptance"
+        && e["entityId"] == items[0]["id"]
+        && e["userId"] == approval["userId"]));
+
+    // Ended early: the acceptance is revoked and the failure counts again.
+    let (status, p) = move_to(&app, def, id, &cast.reviewer, "Expired").await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    let (_, ended) = app
+        .get(
+            &format!("/api/risk-acceptances/{}", items[0]["id"].as_str().unwrap()),
+            &cast.requester,
+        )
+        .await;
+    assert_eq!(ended["status"], "Revoked", "{ended}");
+    assert_eq!(ended["revocationReason"], "The exception ended: because");
+    let (_, after) = app.get("/api/posture", &cast.requester).await;
+    assert_eq!(overrides(&after), (json!(2), json!(0)));
+
+    // Without endpoints: one organization-wide acceptance covers both.
+    let mut wide = sample("exceptions", 2);
+    wide["control"] = json!("IA-5");
+    let wide = app.create("exceptions", &cast.requester, wide).await;
+    let wide_id = wide["id"].as_str().unwrap();
+    for step in ["Under Review", "Approved"] {
+        move_to(&app, def, wide_id, &cast.reviewer, step).await;
+    }
+    let (_, accepted) = app
+        .get(
+            &format!("/api/risk-acceptances?exception={wide_id}"),
+            &cast.requester,
+        )
+        .await;
+    assert_eq!(accepted["items"].as_array().unwrap().len(), 1);
+    assert_eq!(accepted["items"][0]["endpoint"], Value::Null);
+    let (_, wide_posture) = app.get("/api/posture", &cast.requester).await;
+    assert_eq!(overrides(&wide_posture), (json!(0), json!(2)));
+
+    // The exception can be deleted; its acceptances stay, and can still be edited.
+    app.send(
+        Method::DELETE,
+        &format!("/api/exceptions/{wide_id}"),
+        &cast.requester,
+        &json!(null),
+    )
+    .await;
+    let acc_id = accepted["items"][0]["id"].as_str().unwrap();
+    let mut edit = accepted["items"][0].clone();
+    edit["compensatingControls"] = json!("Monitored weekly");
+    let (status, p) = app
+        .send(
+            Method::PUT,
+            &format!("/api/risk-acceptances/{acc_id}"),
+            &cast.requester,
+            &edit,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{p}");
 }

@@ -1,9 +1,13 @@
 //! The dashboard: posture score and totals, its trend, failing controls by severity, stale
-//! endpoints and the risk heat map.
+//! endpoints, work that is due (overdue POA&M items and tasks, exceptions ending soon) and the
+//! risk heat map — each count a link to the list behind it.
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
+use tater_domain::module::ModuleDef;
+use tater_domain::modules::{EXCEPTIONS, POAM, TASKS};
+use tater_domain::time::format_date;
 use tater_service::use_cases::TrendQuery;
 use tater_service::{FailingControl, PostureTotals};
 
@@ -20,6 +24,47 @@ const TREND_POINTS: u32 = 200;
 const TREND_WIDTH: f64 = 600.0;
 const TREND_HEIGHT: f64 = 120.0;
 const SEVERITIES: [&str; 4] = ["Critical", "High", "Medium", "Low"];
+/// Exceptions ending within this many days are listed.
+const ENDING_WITHIN_DAYS: i64 = 30;
+/// Records counted per list; more shows as "500+".
+const COUNTED: &str = "500";
+/// Ending exceptions listed by name.
+const ENDING_SHOWN: usize = 5;
+
+/// A count and the list page it was taken from.
+pub struct Due {
+    pub label: &'static str,
+    pub count: String,
+    pub href: String,
+    pub bad: bool,
+}
+
+/// How many records of `def` match `filters` (up to [`COUNTED`]), the first of them, and the
+/// list page that shows them all.
+async fn due(
+    web: &Web,
+    actor: &tater_domain::Actor,
+    def: &'static ModuleDef,
+    label: &'static str,
+    filters: &[(&str, String)],
+) -> PageResult<(Due, Vec<serde_json::Value>)> {
+    let mut pairs: Vec<(String, String)> = filters
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    let href = format!("/app/{}?{}", def.name, super::records::encode(&pairs));
+    pairs.push(("limit".into(), COUNTED.into()));
+    let query = web.service.list_query(def, &pairs, &[])?;
+    let page = web.service.list_records(actor, def, &query).await?;
+    let more = if page.next_cursor.is_some() { "+" } else { "" };
+    let due = Due {
+        label,
+        count: format!("{}{more}", page.items.len()),
+        bad: !page.items.is_empty(),
+        href,
+    };
+    Ok((due, page.items))
+}
 
 #[derive(Template, WebTemplate)]
 #[template(path = "dashboard.html")]
@@ -37,6 +82,10 @@ pub struct DashboardPage {
     trend_count: usize,
     /// `heat[likelihood 5..1][impact 1..5]`: count and its intensity class.
     heat: Vec<(u8, Vec<(i64, &'static str)>)>,
+    /// Overdue POA&M items, overdue tasks, exceptions ending soon.
+    due: Vec<Due>,
+    /// The exceptions ending soonest: (id, title, end date).
+    ending: Vec<(String, String, String)>,
     unscored_risks: i64,
 }
 
@@ -47,13 +96,44 @@ pub async fn page(State(web): State<Web>, signed: Signed) -> PageResult<Dashboar
         to: None,
         limit: Some(TREND_POINTS),
     };
-    // Four independent reads: at once, so the page takes as long as the slowest of them.
-    let (layout, posture, trend, heat_map) = tokio::try_join!(
+    let actor = &signed.actor;
+    let ends_by = format_date(
+        service
+            .now()
+            .plus_seconds(ENDING_WITHIN_DAYS * 86_400)
+            .date(),
+    );
+    let overdue = [("overdue", "true".to_owned())];
+    let ending_soon = [
+        ("status", "Approved".to_owned()),
+        ("requestedUntil.lte", ends_by),
+        ("sort", "requestedUntil".to_owned()),
+    ];
+    // Independent reads: at once, so the page takes as long as the slowest of them.
+    let (layout, posture, trend, heat_map, poam, tasks, exceptions) = tokio::try_join!(
         Layout::new(&web, &signed, "Dashboard", "dashboard"),
-        async { Ok(service.posture(&signed.actor).await?) },
-        async { Ok(service.posture_trend(&signed.actor, &query).await?) },
-        async { Ok(service.risk_heat_map(&signed.actor, false).await?) },
+        async { Ok(service.posture(actor).await?) },
+        async { Ok(service.posture_trend(actor, &query).await?) },
+        async { Ok(service.risk_heat_map(actor, false).await?) },
+        due(&web, actor, &POAM, "Overdue POA&M items", &overdue),
+        due(&web, actor, &TASKS, "Overdue tasks", &overdue),
+        due(
+            &web,
+            actor,
+            &EXCEPTIONS,
+            "Exceptions ending within 30 days",
+            &ending_soon
+        ),
     )?;
+    let ending = exceptions
+        .1
+        .iter()
+        .take(ENDING_SHOWN)
+        .map(|e| {
+            let text = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+            (text("id"), text("title"), text("requestedUntil"))
+        })
+        .collect();
 
     // Raw pass rate per scan, oldest first (the API lists newest first).
     let rates: Vec<f64> = trend
@@ -110,6 +190,8 @@ pub async fn page(State(web): State<Web>, signed: Signed) -> PageResult<Dashboar
         trend: trend_points(&rates, TREND_WIDTH, TREND_HEIGHT),
         heat,
         unscored_risks: heat_map.unscored,
+        due: vec![poam.0, tasks.0, exceptions.0],
+        ending,
     })
 }
 

@@ -90,7 +90,7 @@ fn can_write(actor: &Actor) -> bool {
     allowed(actor, Action::WriteRecord)
 }
 
-fn encode(pairs: &[(String, String)]) -> String {
+pub(super) fn encode(pairs: &[(String, String)]) -> String {
     serde_html_form::to_string(pairs).unwrap_or_default()
 }
 
