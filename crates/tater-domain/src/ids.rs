@@ -99,6 +99,10 @@ typed_id!(
     RecordId
 );
 typed_id!(
+    /// A comment on a record.
+    CommentId
+);
+typed_id!(
     /// A move of a record in its module's status flow.
     TransitionId
 );

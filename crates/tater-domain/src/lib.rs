@@ -30,8 +30,8 @@ pub use identity::{
     PageView, User, WebSession,
 };
 pub use ids::{
-    ApiKeyId, AuditId, DestinationId, EndpointId, EnrollmentTokenId, IdentityCodeId, InvitationId,
-    OrgId, PageViewId, RecordId, ScanId, TransitionId, UserId,
+    ApiKeyId, AuditId, CommentId, DestinationId, EndpointId, EnrollmentTokenId, IdentityCodeId,
+    InvitationId, OrgId, PageViewId, RecordId, ScanId, TransitionId, UserId,
 };
 pub use jobs::{Job, JobTarget, TargetStatus};
 pub use policy::{Action, Denied, Permit, authorize};

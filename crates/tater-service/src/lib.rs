@@ -9,6 +9,7 @@ mod api_keys;
 mod audit_log;
 mod auth;
 mod clock;
+mod comments;
 mod config_docs;
 mod controls;
 mod data_export;
@@ -58,6 +59,7 @@ pub use auth::{
     MeView, MembershipView, UserView, hash_password,
 };
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use comments::{COMMENTS_LIMIT, CommentInput, CommentList, CommentView, MAX_COMMENT_BODY};
 pub use controls::{
     CheckView, ControlView, FrameworkView, MappedControl, Origin, OverlayMeta, ParamView, PoamRef,
     Provenance,

@@ -20,7 +20,7 @@ mod sqlite;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use tater_domain::module::{ListQuery, Record, RecordTransition};
+use tater_domain::module::{ListQuery, Record, RecordComment, RecordTransition};
 use tater_domain::{
     ApiKey, ApiKeyId, AuditAction, AuditDraft, AuditEntry, Channel, CheckStatus, Email, Endpoint,
     EndpointId, EnrollmentToken, EnrollmentTokenId, IdentityCode, IdentityCodeId, Invitation,
@@ -410,6 +410,22 @@ pub trait RecordsTx: Send {
         record_id: RecordId,
         id: TransitionId,
     ) -> Result<Option<RecordTransition>>;
+
+    /// Keeps a comment on an existing record, with its audit entry.
+    async fn insert_comment(
+        &mut self,
+        module: &str,
+        c: &RecordComment,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+
+    /// The record's comments, newest first, at most `limit`.
+    async fn list_comments(
+        &mut self,
+        module: &str,
+        record_id: RecordId,
+        limit: u32,
+    ) -> Result<Vec<RecordComment>>;
 }
 
 /// The tenant's audit log.

@@ -7,6 +7,18 @@ use serde_json::{Map, Value};
 use crate::time::Timestamp;
 use crate::{RecordId, Role, TransitionId};
 
+/// A comment on a record: kept with the record for as long as the record is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordComment {
+    pub id: crate::CommentId,
+    pub record_id: RecordId,
+    /// Audit `userId` of whoever wrote it.
+    pub author: String,
+    pub at: Timestamp,
+    /// Markdown.
+    pub body: String,
+}
+
 /// A transition made: kept with the record for as long as the record is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordTransition {

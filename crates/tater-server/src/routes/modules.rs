@@ -12,7 +12,9 @@ use tater_domain::Actor;
 use tater_domain::module::ModuleDef;
 use tater_export::ListFormat;
 use tater_service::use_cases::{ExportedFile, extra_formats};
-use tater_service::{TransitionHistory, TransitionInput, TransitionView};
+use tater_service::{
+    CommentInput, CommentList, CommentView, TransitionHistory, TransitionInput, TransitionView,
+};
 
 use crate::api_doc::{ApiRouter, Op};
 use crate::error::ApiResult;
@@ -21,7 +23,7 @@ use crate::routes::list_export;
 use crate::state::AppState;
 
 pub fn routes(api: ApiRouter, def: &'static ModuleDef) -> ApiRouter {
-    let api = record_routes(api, def);
+    let api = comment_routes(record_routes(api, def), def);
     if def.flow.is_some() {
         flow_routes(api, def)
     } else {
@@ -56,6 +58,48 @@ fn flow_routes(api: ApiRouter, def: &'static ModuleDef) -> ApiRouter {
             .ok(200, "The move", None),
         get(move |s: State<AppState>, a: AuthActor, ids: TwoIds| one_move(s, a, ids, def)),
     )
+}
+
+/// `GET/POST /api/<m>/{id}/comments`.
+fn comment_routes(api: ApiRouter, def: &'static ModuleDef) -> ApiRouter {
+    let key = def.name.replace('-', "_");
+    let path = format!("/api/{}/{{id}}/comments", def.name);
+    api.route(
+        Op::get(&path, &format!("{key}_comments"))
+            .tag(def.plural)
+            .ok(200, "The record's comments, newest first", None),
+        get(move |s: State<AppState>, a: AuthActor, id: IdPath| comments(s, a, id, def)),
+    )
+    .route(
+        Op::post(&path, &format!("{key}_comment_create"))
+            .tag(def.plural)
+            .ok(201, "The comment", None),
+        post(
+            move |s: State<AppState>, a: AuthActor, id: IdPath, b: JsonBody<CommentInput>| {
+                comment(s, a, id, b, def)
+            },
+        ),
+    )
+}
+
+async fn comments(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+    def: &'static ModuleDef,
+) -> ApiResult<Json<CommentList>> {
+    Ok(Json(s.service.list_comments(&actor, def, &id).await?))
+}
+
+async fn comment(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+    JsonBody(body): JsonBody<CommentInput>,
+    def: &'static ModuleDef,
+) -> ApiResult<(StatusCode, Json<CommentView>)> {
+    let made = s.service.add_comment(&actor, def, &id, &body).await?;
+    Ok((StatusCode::CREATED, Json(made)))
 }
 
 async fn transition(

@@ -590,6 +590,14 @@ async fn every_module_has_pages_from_its_declaration_alone(db: TestDb) {
         if let Some(flow) = def.flow {
             moves_from_the_record_page(&app, &secret, &bearer, def, flow, &at, &id).await;
         }
+        let pairs = [("body".to_owned(), "Noted <b>here</b>".to_owned())];
+        let said = submit(&app, &secret, &at, &format!("{at}/comments"), &pairs).await;
+        assert_eq!(said.status, StatusCode::SEE_OTHER, "{at}: {}", said.body);
+        let shown = page(&app, Some(&secret), &at).await;
+        assert!(
+            shown.body.contains("Noted &#60;b&#62;here&#60;/b&#62;"),
+            "{at}: the comment, escaped"
+        );
 
         // Edited through its form, which shows what is stored.
         let edit = page(&app, Some(&secret), &format!("{at}/edit")).await;

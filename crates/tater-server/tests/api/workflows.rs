@@ -15,6 +15,7 @@ both_engines!(
     every_move_of_every_flow_is_allowed_or_refused_as_declared,
     status_moves_only_by_transitions_and_decisions_keep_a_snapshot,
     an_approved_exception_overrides_its_failures_until_it_ends,
+    every_record_takes_comments_in_its_own_organization,
 );
 
 fn flows() -> impl Iterator<Item = (&'static ModuleDef, &'static Flow)> {
@@ -494,4 +495,102 @@ async fn an_approved_exception_overrides_its_failures_until_it_ends(db: TestDb) 
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{p}");
+}
+
+async fn every_record_takes_comments_in_its_own_organization(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Comments").await;
+    let admin = app.member(org, "admin@c.test", Role::Admin).await;
+    let viewer = app.member(org, "viewer@c.test", Role::Viewer).await;
+    let auditor = app.member(org, "auditor@c.test", Role::Auditor).await;
+    let elsewhere = app.org("Elsewhere").await;
+    let stranger = app
+        .member(elsewhere, "boss@else.test", Role::OrgAdmin)
+        .await;
+    for module in modules() {
+        let record = app.create(module, &admin, sample(module, 1)).await;
+        let path = format!("/api/{module}/{}/comments", record["id"].as_str().unwrap());
+        let (status, made) = app
+            .send(
+                Method::POST,
+                &path,
+                &admin,
+                &json!({ "body": "  **Checked** with IT.\n  " }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{module}: {made}");
+        assert_eq!(made["body"], "**Checked** with IT.", "trimmed");
+        app.send(Method::POST, &path, &admin, &json!({ "body": "second" }))
+            .await;
+        // Read by whoever reads the module's records (scripts: Auditors and above).
+        let read_role = tater_domain::modules::by_name(module).unwrap().read_role;
+        let viewer_reads = app.get(&path, &viewer).await.0;
+        assert_eq!(
+            viewer_reads == StatusCode::OK,
+            read_role <= Role::Viewer,
+            "{module}"
+        );
+        let (status, list) = app.get(&path, &auditor).await;
+        assert_eq!(status, StatusCode::OK, "{module}: {list}");
+        let bodies: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["body"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            bodies,
+            ["second", "**Checked** with IT."],
+            "{module}: newest first"
+        );
+
+        let before = app.snapshot(org).await;
+        let refusals = [
+            (&viewer, json!({ "body": "hi" }), StatusCode::FORBIDDEN),
+            (&stranger, json!({ "body": "hi" }), StatusCode::NOT_FOUND),
+            (&admin, json!({ "body": " \n " }), StatusCode::BAD_REQUEST),
+            (
+                &admin,
+                json!({ "body": "x".repeat(16_001) }),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                &admin,
+                json!({ "body": "a\u{0}b" }),
+                StatusCode::BAD_REQUEST,
+            ),
+            (&admin, json!({ "text": "hi" }), StatusCode::BAD_REQUEST),
+        ];
+        for (key, body, want) in refusals {
+            let (status, p) = app.send(Method::POST, &path, key, &body).await;
+            assert_eq!(status, want, "{module} {body}: {p}");
+        }
+        assert_eq!(app.get(&path, &stranger).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(
+            app.snapshot(org).await,
+            before,
+            "{module}: refusals changed nothing"
+        );
+
+        let entries = app.audit_entries(org).await;
+        let audited = entries
+            .iter()
+            .filter(|e| {
+                e["entityType"] == "comment" && e["changes"]["recordId"]["after"] == record["id"]
+            })
+            .count();
+        assert_eq!(audited, 2, "{module}: each comment audited");
+        app.send(
+            Method::DELETE,
+            &format!("/api/{module}/{}", record["id"].as_str().unwrap()),
+            &admin,
+            &json!(null),
+        )
+        .await;
+        assert_eq!(
+            app.get(&path, &admin).await.0,
+            StatusCode::NOT_FOUND,
+            "{module}: gone with its record"
+        );
+    }
 }

@@ -40,6 +40,18 @@ impl TransitionRequest {
     }
 }
 
+/// A comment to add to a record.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommentRequest {
+    /// The record's id.
+    #[schemars(extend("format" = "uuid"))]
+    pub id: String,
+    /// Markdown.
+    #[schemars(length(min = 1, max = 16000))]
+    pub body: String,
+}
+
 /// One move of a record.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

@@ -9,13 +9,16 @@ use tater_domain::modules::POAM;
 use tater_domain::{Action, Actor, ValidationErrors};
 use tater_export::emass::Layout;
 
-use crate::{MAX_COMMENT_CHARS, Service, ServiceResult, TransitionHistory, TransitionView};
+use crate::{
+    CommentList, CommentView, MAX_COMMENT_CHARS, Service, ServiceResult, TransitionHistory,
+    TransitionView,
+};
 use tater_domain::module::{
     DEFAULT_PAGE_SIZE, Flow, MAX_PAGE_SIZE, ModuleDef, input_schema, output_schema,
 };
 
 use super::invoke::{self, json, nothing};
-use super::{Gate, Shape, TransitionRef, TransitionRequest, UseCase};
+use super::{CommentRequest, Gate, Shape, TransitionRef, TransitionRequest, UseCase};
 
 /// The export formats every module has; a module may add its own ([`extra_formats`]).
 const FORMATS: &[&str] = &["csv", "json"];
@@ -96,10 +99,42 @@ pub(super) fn use_cases(def: &'static ModuleDef) -> Vec<UseCase> {
         }))
         .takes_declared(id_only()),
     ];
+    cases.extend(comment_use_cases(def));
     if let Some(flow) = def.flow {
         cases.extend(flow_use_cases(def, flow, record_name(def)));
     }
     cases
+}
+
+/// Every module's records take comments: list them, add one.
+fn comment_use_cases(def: &'static ModuleDef) -> Vec<UseCase> {
+    let key = def.name.replace('-', "_");
+    let (one, _) = def.nouns;
+    vec![
+        UseCase::read(
+            &format!("{key}_comments"),
+            &format!("The comments on a {}, newest first", def.singular),
+            Gate::Action(Action::ReadRecords(def.read_role)),
+        )
+        .tool(&format!("list_{one}_comments"))
+        .runs(json(move |s, c, i: super::ById| async move {
+            s.list_comments(&c.actor, def, &i.id).await
+        }))
+        .takes_declared(id_only())
+        .gives::<CommentList>(),
+        UseCase::write(
+            &format!("{key}_comment_create"),
+            &format!("Comment on a {} (Markdown); audited", def.singular),
+            Gate::Action(Action::WriteRecord),
+        )
+        .tool(&format!("create_{one}_comment"))
+        .runs(json(move |s, c, i: CommentRequest| async move {
+            let input = crate::CommentInput { body: i.body };
+            s.add_comment(&c.actor, def, &i.id, &input).await
+        }))
+        .takes::<CommentRequest>()
+        .gives::<CommentView>(),
+    ]
 }
 
 /// A module with a status flow also has its moves: make one, list them, read one (with the

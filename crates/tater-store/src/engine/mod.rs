@@ -8,7 +8,7 @@ use crate::tx::*;
 use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::types::Json;
-use tater_domain::module::{ListQuery, Record, RecordMeta, RecordTransition};
+use tater_domain::module::{ListQuery, Record, RecordComment, RecordMeta, RecordTransition};
 use tater_domain::{
     ApiKey, ApiKeyId, AuditDraft, AuditEntry, CheckStatus, Counts, DeliveryState, Destination,
     DestinationId, Email, Endpoint, EndpointId, EnrollmentToken, EnrollmentTokenId, Membership,

@@ -289,6 +289,58 @@ impl<D: Driver> RecordsTx for EngineTenantTx<D> {
         .await?;
         row.map(|r| transition_from_row(&r, true)).transpose()
     }
+
+    async fn insert_comment(
+        &mut self,
+        module: &str,
+        c: &RecordComment,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        D::query(
+            "INSERT INTO record_comments (tenant_id, module, record_id, id, author, at, body) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(self.tenant())
+        .bind(module)
+        .bind(c.record_id.to_string())
+        .bind(c.id.to_string())
+        .bind(&c.author)
+        .bind(c.at.millis())
+        .bind(&c.body)
+        .execute(&mut *self.tx)
+        .await?;
+        self.audited(audit).await
+    }
+
+    async fn list_comments(
+        &mut self,
+        module: &str,
+        record_id: RecordId,
+        limit: u32,
+    ) -> Result<Vec<RecordComment>> {
+        let rows = D::query(
+            "SELECT id, record_id, author, at, body FROM record_comments \
+             WHERE tenant_id = $1 AND module = $2 AND record_id = $3 \
+             ORDER BY at DESC, id DESC LIMIT $4",
+        )
+        .bind(self.tenant())
+        .bind(module)
+        .bind(record_id.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RecordComment {
+                    id: parse_col(row, "id")?,
+                    record_id: parse_col(row, "record_id")?,
+                    author: row.try_get("author")?,
+                    at: ts(row, "at")?,
+                    body: row.try_get("body")?,
+                })
+            })
+            .collect()
+    }
 }
 
 fn transition_from_row(row: &impl RowRead, with_snapshot: bool) -> Result<RecordTransition> {

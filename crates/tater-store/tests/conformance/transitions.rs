@@ -1,13 +1,16 @@
 use serde_json::json;
-use tater_domain::module::RecordTransition;
+use tater_domain::module::{RecordComment, RecordTransition};
 use tater_domain::modules::TASKS;
-use tater_domain::{AuditAction, Timestamp, TransitionId};
+use tater_domain::{AuditAction, CommentId, Timestamp, TransitionId};
 use tater_store::Mode;
 use tater_testkit::{TestDb, both_engines};
 
 use crate::support::*;
 
-both_engines!(transitions_are_kept_per_record_newest_first_and_go_with_it);
+both_engines!(
+    transitions_are_kept_per_record_newest_first_and_go_with_it,
+    comments_are_kept_per_record_newest_first_and_go_with_it,
+);
 
 fn moved(record: &tater_domain::module::Record, n: i64, snapshot: bool) -> RecordTransition {
     RecordTransition {
@@ -125,5 +128,64 @@ async fn transitions_are_kept_per_record_newest_first_and_go_with_it(db: TestDb)
             .unwrap()
             .len(),
         1
+    );
+}
+
+async fn comments_are_kept_per_record_newest_first_and_go_with_it(db: TestDb) {
+    let store = open(&db).await;
+    let (_, scope) = new_org(&*store, "Acme").await;
+    let (_, other) = new_org(&*store, "Other").await;
+    let task = insert(&*store, &scope, &TASKS, json!({"title": "T"}), NOW).await;
+    let said: Vec<RecordComment> = (0..3)
+        .map(|n| RecordComment {
+            id: CommentId::generate(),
+            record_id: task.meta.id,
+            author: "user-1".into(),
+            at: Timestamp::from_millis(NOW + n),
+            body: format!("**note** {n}"),
+        })
+        .collect();
+    let mut tx = store.tenant(&scope.permit(Mode::Write)).await.unwrap();
+    for c in &said {
+        let audit = audit_for(&scope, AuditAction::Create, &TASKS, task.meta.id);
+        tx.insert_comment("tasks", c, &audit).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let mut tx = store.tenant(&scope.permit(Mode::Read)).await.unwrap();
+    let listed = tx.list_comments("tasks", task.meta.id, 10).await.unwrap();
+    let newest_first: Vec<RecordComment> = said.iter().rev().cloned().collect();
+    assert_eq!(listed, newest_first);
+    assert_eq!(
+        tx.list_comments("tasks", task.meta.id, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    drop(tx);
+    let mut tx = store.tenant(&other.permit(Mode::Read)).await.unwrap();
+    assert!(
+        tx.list_comments("tasks", task.meta.id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    drop(tx);
+    let mut tx = store.tenant(&scope.permit(Mode::Write)).await.unwrap();
+    tx.delete_record(
+        "tasks",
+        task.meta.id,
+        1,
+        &audit_for(&scope, AuditAction::Delete, &TASKS, task.meta.id),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.tenant(&scope.permit(Mode::Read)).await.unwrap();
+    assert!(
+        tx.list_comments("tasks", task.meta.id, 10)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }

@@ -17,7 +17,7 @@ use tater_domain::module::{DerivedWhen, FieldKind, ModuleDef, ValueType};
 use tater_domain::policy::Action;
 use tater_domain::{Actor, ValidationErrors};
 use tater_service::use_cases::extra_formats;
-use tater_service::{ServiceError, TransitionInput, TransitionView};
+use tater_service::{CommentInput, CommentView, ServiceError, TransitionInput, TransitionView};
 
 use super::{Layout, ListParams, allowed, download, query_pairs};
 use crate::Web;
@@ -58,6 +58,14 @@ fn module_routes(router: Router<Web>, def: &'static ModuleDef) -> Router<Web> {
             get(move |w: State<Web>, s: Signed, id: Path<String>| detail(w, s, id, def)).post(
                 move |w: State<Web>, id: Path<String>, p: Posted<Vec<(String, String)>>| {
                     update(w, id, p, def)
+                },
+            ),
+        )
+        .route(
+            &format!("{base}/{{id}}/comments"),
+            post(
+                move |w: State<Web>, id: Path<String>, p: Posted<Vec<(String, String)>>| {
+                    comment(w, id, p, def)
                 },
             ),
         )
@@ -484,6 +492,8 @@ pub struct RecordPage {
     /// The moves offered that need a comment, for the comment's label.
     comment_needed: String,
     history: Vec<TransitionView>,
+    /// The record's comments, newest first.
+    comments: Vec<CommentView>,
 }
 
 async fn detail(
@@ -504,6 +514,11 @@ async fn detail(
         ),
         None => (None, Vec::new()),
     };
+    let comments = web
+        .service
+        .list_comments(&signed.actor, def, &id)
+        .await?
+        .items;
     let moves = web.service.transitions_offered(&signed.actor, def, &record);
     let comment_needed: Vec<&str> = moves.iter().filter(|m| m.1).map(|m| m.0).collect();
     Ok(RecordPage {
@@ -515,8 +530,29 @@ async fn detail(
         can_write: can_write(&signed.actor),
         state,
         history,
+        comments,
         id,
     })
+}
+
+/// A comment from the record page's form; back to the record, which lists it.
+async fn comment(
+    State(web): State<Web>,
+    Path(id): Path<String>,
+    posted: Posted<Vec<(String, String)>>,
+    def: &'static ModuleDef,
+) -> PageResult<Redirect> {
+    let body = posted
+        .form
+        .iter()
+        .find(|(k, _)| k == "body")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let input = CommentInput { body };
+    web.service
+        .add_comment(&posted.signed.actor, def, &id, &input)
+        .await?;
+    Ok(Redirect::to(&format!("/app/{}/{id}#comments", def.name)))
 }
 
 /// A move from the record page's buttons; back to the record, which shows its new state.
