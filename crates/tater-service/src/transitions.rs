@@ -93,6 +93,14 @@ fn refused(r: Refusal) -> ServiceError {
     }
 }
 
+/// Who asks for a move: their role, and whether they created the record (four eyes).
+fn mover(actor: &Actor, created_by: &str) -> Mover {
+    Mover {
+        role: actor.role(),
+        is_requester: created_by == actor.audit_user_id(),
+    }
+}
+
 fn check_input(input: &TransitionInput) -> ServiceResult<Option<String>> {
     let mut errors = ValidationErrors::new();
     if input.to.trim().is_empty() || input.to.chars().count() > 100 {
@@ -149,10 +157,7 @@ impl Service {
             .and_then(Value::as_str)
             .unwrap_or(flow.initial)
             .to_owned();
-        let mover = Mover {
-            role: actor.role(),
-            is_requester: current.meta.created_by == actor.audit_user_id(),
-        };
+        let mover = mover(actor, &current.meta.created_by);
         let step = flow
             .check(&from, input.to.trim(), mover, comment.as_deref())
             .map_err(refused)?;
@@ -276,11 +281,8 @@ impl Service {
             .get(flow.field)
             .and_then(Value::as_str)
             .unwrap_or(flow.initial);
-        let mover = Mover {
-            role: actor.role(),
-            is_requester: record.get("createdBy").and_then(Value::as_str)
-                == Some(actor.audit_user_id().as_str()),
-        };
+        let created_by = record.get("createdBy").and_then(Value::as_str);
+        let mover = mover(actor, created_by.unwrap_or_default());
         flow.from(from)
             .filter(|t| flow.check(from, t.to, mover, Some("-")).is_ok())
             .map(|t| (t.to, t.comment_required))

@@ -323,6 +323,21 @@ async fn status_moves_only_by_transitions_and_decisions_keep_a_snapshot(db: Test
         hex::encode(Sha256::digest(bytes))
     );
 
+    // Ids that cannot exist are absent, not errors of ours.
+    for path in [
+        format!("/api/exceptions/{id}/transitions/not-an-id"),
+        "/api/exceptions/not-an-id/transitions".to_owned(),
+        format!(
+            "/api/exceptions/{}/transitions",
+            tater_domain::RecordId::generate()
+        ),
+    ] {
+        assert_eq!(
+            app.get(&path, &cast.requester).await.0,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
     // Another organization reaches none of it; deleting the record deletes its history.
     for path in [
         format!("/api/exceptions/{id}/transitions"),
