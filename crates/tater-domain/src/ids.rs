@@ -107,6 +107,10 @@ typed_id!(
     TransitionId
 );
 typed_id!(
+    /// A link between a record and another record or a control.
+    LinkId
+);
+typed_id!(
     /// An API key (the id, never the secret).
     ApiKeyId
 );

@@ -31,7 +31,7 @@ pub use identity::{
 };
 pub use ids::{
     ApiKeyId, AuditId, CommentId, DestinationId, EndpointId, EnrollmentTokenId, IdentityCodeId,
-    InvitationId, OrgId, PageViewId, RecordId, ScanId, TransitionId, UserId,
+    InvitationId, LinkId, OrgId, PageViewId, RecordId, ScanId, TransitionId, UserId,
 };
 pub use jobs::{Job, JobTarget, TargetStatus};
 pub use policy::{Action, Denied, Permit, authorize};

@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 use tater_domain::module::ModuleDef;
 use tater_domain::modules::{CONFIG_DOCS, EVIDENCE, EXCEPTIONS, PEOPLE, POAM, RISKS, TASKS};
 use tater_domain::{Actor, Channel, Role};
-use tater_service::{AdminOrgRef, Service, ServiceError, SystemOperator, TransitionInput};
+use tater_service::{
+    AdminOrgRef, LinkInput, LinkTarget, Service, ServiceError, SystemOperator, TransitionInput,
+};
 use time::Duration;
 
 pub const DEMO_ORG: &str = "Demo Organization";
@@ -74,20 +76,32 @@ pub async fn seed(service: &Service, password_file: &Path) -> anyhow::Result<Dem
     if untouched {
         let today = service.now().date();
         let day = |offset: i64| tater_domain::time::format_date(today + Duration::days(offset));
+        let mut made: Vec<(&'static ModuleDef, String)> = Vec::new();
+        let mut keep = |def: &'static ModuleDef, v: &Value| {
+            if let Some(id) = v["id"].as_str() {
+                made.push((def, id.to_owned()));
+            }
+        };
         for body in poams(&day) {
-            service.create_record(&actor, &POAM, &body).await?;
+            keep(&POAM, &service.create_record(&actor, &POAM, &body).await?);
         }
         for body in risks() {
-            service.create_record(&actor, &RISKS, &body).await?;
+            keep(&RISKS, &service.create_record(&actor, &RISKS, &body).await?);
         }
         for body in config_docs() {
             service.create_record(&actor, &CONFIG_DOCS, &body).await?;
         }
         for body in tasks(&day) {
-            create_in_state(service, &actor, &TASKS, body).await?;
+            keep(
+                &TASKS,
+                &create_in_state(service, &actor, &TASKS, body).await?,
+            );
         }
         for body in evidence(&day) {
-            create_in_state(service, &actor, &EVIDENCE, body).await?;
+            keep(
+                &EVIDENCE,
+                &create_in_state(service, &actor, &EVIDENCE, body).await?,
+            );
         }
         for body in exceptions(&day) {
             create_in_state(service, &actor, &EXCEPTIONS, body).await?;
@@ -95,6 +109,7 @@ pub async fn seed(service: &Service, password_file: &Path) -> anyhow::Result<Dem
         for body in people() {
             service.create_record(&actor, &PEOPLE, &body).await?;
         }
+        link_samples(service, &actor, &made).await?;
         // What the SSP and the eMASS header block show: a system and some tailoring.
         service
             .put_system_profile(&actor, &system_profile())
@@ -116,7 +131,7 @@ async fn create_in_state(
     actor: &Actor,
     def: &'static ModuleDef,
     mut body: Value,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Value> {
     let state = match (def.flow, body.as_object_mut()) {
         (Some(flow), Some(o)) => o.remove(flow.field).filter(|s| s != flow.initial),
         _ => None,
@@ -127,7 +142,40 @@ async fn create_in_state(
             to,
             comment: Some("Demo sample".into()),
         };
-        service.transition_record(actor, def, id, &input).await?;
+        return Ok(service.transition_record(actor, def, id, &input).await?);
+    }
+    Ok(created)
+}
+
+/// Links the first risk to the first POA&M item, task and evidence, and the first evidence to
+/// AC-2, so the record pages show how a program's pieces hang together.
+async fn link_samples(
+    service: &Service,
+    actor: &Actor,
+    made: &[(&'static ModuleDef, String)],
+) -> anyhow::Result<()> {
+    let first = |def: &ModuleDef| {
+        made.iter()
+            .find(|(d, _)| d.name == def.name)
+            .map(|(d, id)| (*d, id.clone()))
+    };
+    let (Some((risks, risk)), Some((evidence, proof))) = (first(&RISKS), first(&EVIDENCE)) else {
+        return Ok(());
+    };
+    let mut links = vec![(evidence, proof.clone(), "controls", "ac-2".to_owned())];
+    for def in [&POAM, &TASKS, &EVIDENCE] {
+        if let Some((d, id)) = first(def) {
+            links.push((risks, risk.clone(), d.name, id));
+        }
+    }
+    for (def, id, module, to) in links {
+        let input = LinkInput {
+            to: LinkTarget {
+                module: module.to_owned(),
+                id: to,
+            },
+        };
+        service.add_link(actor, def, &id, &input).await?;
     }
     Ok(())
 }

@@ -21,6 +21,7 @@ mod error;
 mod identity_verification;
 mod invitations;
 mod jobs;
+mod links;
 mod mail;
 mod mcp_policy;
 pub use invitations::{Joined, ReceivedInvitation};
@@ -81,6 +82,7 @@ pub use identity_verification::{
     IdentityVerified, VerificationConfig, VerificationSent, VerifyIdentity,
 };
 pub use jobs::AgentCommand;
+pub use links::{LinkEndView, LinkInput, LinkList, LinkTarget, LinkView, MAX_LINKS, record_label};
 pub use list_export::{ExportList, ListExport, NextPage, OnePage, PagedSource};
 pub use mail::{MailConfig, Mailer};
 pub use mcp_policy::{McpMode, McpPolicy, RoleAllowlists};

@@ -233,7 +233,9 @@ impl Service {
         let mut tx = self.store.tenant(&permit).await?;
         let current = existing(&mut *tx, def, id).await?;
         let before = Value::Object(current.data.clone());
-        let audit = AuditDraft::new(
+        // The record's links go with it; its entry says how many.
+        let links = Service::count_links(&mut *tx, def.name, id).await?;
+        let mut audit = AuditDraft::new(
             actor,
             AuditAction::Delete,
             def.entity_type,
@@ -241,6 +243,9 @@ impl Service {
             self.clock.now(),
         )
         .with_changes(Some(&before), None, &[]);
+        if links > 0 {
+            audit = audit.with_detail("_linksRemoved", links.into());
+        }
         tx.delete_record(def.name, id, current.meta.version, &audit)
             .await?;
         tx.commit().await?;

@@ -20,11 +20,13 @@ mod sqlite;
 
 use async_trait::async_trait;
 use serde_json::Value;
-use tater_domain::module::{ListQuery, Record, RecordComment, RecordTransition};
+use tater_domain::module::{
+    LinkEnd, ListQuery, Record, RecordComment, RecordLink, RecordTransition,
+};
 use tater_domain::{
     ApiKey, ApiKeyId, AuditAction, AuditDraft, AuditEntry, Channel, CheckStatus, Email, Endpoint,
     EndpointId, EnrollmentToken, EnrollmentTokenId, IdentityCode, IdentityCodeId, Invitation,
-    InvitationId, InvitationStatus, Membership, Org, OrgId, RecordId, Role, Scan, ScanId,
+    InvitationId, InvitationStatus, LinkId, Membership, Org, OrgId, RecordId, Role, Scan, ScanId,
     ScanResult, TenantScope, Timestamp, TransitionId, User, UserId, WebSession,
 };
 
@@ -37,8 +39,8 @@ pub use tater_domain::{Mode, Permit};
 /// The capability traits of a tenant transaction, to import together: `use tater_store::tx::*;`.
 pub mod tx {
     pub use crate::{
-        AuditTx, EndpointsTx, JobsTx, MembersTx, RecordsTx, ScansTx, SettingsTx, SiemTx, TenantTx,
-        VerificationTx, WebSessionTx,
+        AuditTx, EndpointsTx, JobsTx, LinksTx, MembersTx, RecordsTx, ScansTx, SettingsTx, SiemTx,
+        TenantTx, VerificationTx, WebSessionTx,
     };
 }
 
@@ -334,7 +336,7 @@ pub struct ResultCount {
 /// are in [`tx`]), so a use case's imports say which kinds of tenant data it touches.
 #[async_trait]
 pub trait TenantTx:
-    RecordsTx + AuditTx + MembersTx + EndpointsTx + ScansTx + JobsTx + SettingsTx + SiemTx
+    RecordsTx + LinksTx + AuditTx + MembersTx + EndpointsTx + ScansTx + JobsTx + SettingsTx + SiemTx
 {
     fn scope(&self) -> TenantScope;
 
@@ -426,6 +428,22 @@ pub trait RecordsTx: Send {
         record_id: RecordId,
         limit: u32,
     ) -> Result<Vec<RecordComment>>;
+}
+
+/// Links between records, and between a record and a control.
+#[async_trait]
+pub trait LinksTx: Send {
+    /// Keeps a link between existing ends, with its audit entry; [`StoreError::Conflict`]
+    /// when the two are linked already.
+    async fn insert_link(&mut self, link: &RecordLink, audit: &AuditDraft) -> Result<()>;
+
+    async fn get_link(&mut self, id: LinkId) -> Result<Option<RecordLink>>;
+
+    /// Removes a link, with its audit entry; [`StoreError::NotFound`] if it is gone.
+    async fn delete_link(&mut self, id: LinkId, audit: &AuditDraft) -> Result<()>;
+
+    /// The links that have `end` at either end, newest first, at most `limit`.
+    async fn list_links(&mut self, end: &LinkEnd, limit: u32) -> Result<Vec<RecordLink>>;
 }
 
 /// The tenant's audit log.

@@ -8,6 +8,7 @@ mod controls;
 mod def;
 mod due;
 mod flow;
+mod links;
 mod query;
 mod schema;
 mod validate;
@@ -17,6 +18,7 @@ pub use controls::normalize_control_id;
 pub use def::{Context, Derived, DerivedWhen, FieldDef, FieldKind, ModuleDef, ValueType, no_rules};
 pub use due::{Due, DueRule, past_due};
 pub use flow::{Effect, Flow, Mover, RecordComment, RecordTransition, Refusal, Transition};
+pub use links::{CONTROLS, LinkEnd, RecordLink};
 pub use query::{
     CmpOp, Condition, CursorError, DEFAULT_PAGE_SIZE, ListQuery, MAX_PAGE_SIZE, MAX_SEARCH_LEN,
     Operand, PageCursor, Scalar, SortSpec, parse_list_query,

@@ -11,7 +11,7 @@ use crate::error::ApiResult;
 use crate::extract::{AuthActor, IdPath, JsonBody, QueryInput};
 use crate::state::AppState;
 use tater_service::use_cases::ControlsQuery;
-use tater_service::{CheckView, ControlView, FrameworkView, Items};
+use tater_service::{CheckView, ControlView, FrameworkView, Items, LinkList};
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     let list = Op::get("/api/controls", "controls_list")
@@ -35,6 +35,12 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
             .tag("controls")
             .ok(200, "The control", None),
         get(get_control),
+    )
+    .route(
+        Op::get("/api/controls/{id}/links", "controls_links")
+            .tag("controls")
+            .ok(200, "The records linked to the control, newest first", None),
+        get(control_links),
     )
     .route(
         Op::put("/api/controls/{id}/overlay", "controls_put_overlay")
@@ -82,6 +88,14 @@ async fn get_control(
     IdPath(id): IdPath,
 ) -> ApiResult<Json<ControlView>> {
     Ok(Json(s.service.get_control(&actor, &id).await?))
+}
+
+async fn control_links(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<LinkList>> {
+    Ok(Json(s.service.list_control_links(&actor, &id).await?))
 }
 
 async fn put_overlay(

@@ -13,7 +13,8 @@ use tater_domain::module::ModuleDef;
 use tater_export::ListFormat;
 use tater_service::use_cases::{ExportedFile, extra_formats};
 use tater_service::{
-    CommentInput, CommentList, CommentView, TransitionHistory, TransitionInput, TransitionView,
+    CommentInput, CommentList, CommentView, LinkInput, LinkList, LinkView, TransitionHistory,
+    TransitionInput, TransitionView,
 };
 
 use crate::api_doc::{ApiRouter, Op};
@@ -23,7 +24,7 @@ use crate::routes::list_export;
 use crate::state::AppState;
 
 pub fn routes(api: ApiRouter, def: &'static ModuleDef) -> ApiRouter {
-    let api = comment_routes(record_routes(api, def), def);
+    let api = link_routes(comment_routes(record_routes(api, def), def), def);
     if def.flow.is_some() {
         flow_routes(api, def)
     } else {
@@ -58,6 +59,66 @@ fn flow_routes(api: ApiRouter, def: &'static ModuleDef) -> ApiRouter {
             .ok(200, "The move", None),
         get(move |s: State<AppState>, a: AuthActor, ids: TwoIds| one_move(s, a, ids, def)),
     )
+}
+
+/// `GET/POST /api/<m>/{id}/links`, `DELETE …/links/{linkId}`.
+fn link_routes(api: ApiRouter, def: &'static ModuleDef) -> ApiRouter {
+    let key = def.name.replace('-', "_");
+    let path = format!("/api/{}/{{id}}/links", def.name);
+    api.route(
+        Op::get(&path, &format!("{key}_links")).tag(def.plural).ok(
+            200,
+            "The records and controls linked to the record, newest first",
+            None,
+        ),
+        get(move |s: State<AppState>, a: AuthActor, id: IdPath| links(s, a, id, def)),
+    )
+    .route(
+        Op::post(&path, &format!("{key}_link_create"))
+            .tag(def.plural)
+            .ok(201, "The link, seen from the record", None),
+        post(
+            move |s: State<AppState>, a: AuthActor, id: IdPath, b: JsonBody<LinkInput>| {
+                link(s, a, id, b, def)
+            },
+        ),
+    )
+    .route(
+        Op::delete(&format!("{path}/{{linkId}}"), &format!("{key}_link_delete"))
+            .tag(def.plural)
+            .ok(204, "Removed", None),
+        delete(move |s: State<AppState>, a: AuthActor, ids: TwoIds| unlink(s, a, ids, def)),
+    )
+}
+
+async fn links(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+    def: &'static ModuleDef,
+) -> ApiResult<Json<LinkList>> {
+    Ok(Json(s.service.list_links(&actor, def, &id).await?))
+}
+
+async fn link(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+    JsonBody(body): JsonBody<LinkInput>,
+    def: &'static ModuleDef,
+) -> ApiResult<(StatusCode, Json<LinkView>)> {
+    let made = s.service.add_link(&actor, def, &id, &body).await?;
+    Ok((StatusCode::CREATED, Json(made)))
+}
+
+async fn unlink(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    TwoIds(id, link): TwoIds,
+    def: &'static ModuleDef,
+) -> ApiResult<StatusCode> {
+    s.service.remove_link(&actor, def, &id, &link).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET/POST /api/<m>/{id}/comments`.

@@ -23,6 +23,7 @@ mod invitations;
 mod invoke;
 mod isolation;
 mod lifecycle;
+mod links;
 mod mcp;
 mod mcp_attacks;
 mod mcp_identity;

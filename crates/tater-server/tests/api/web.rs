@@ -18,6 +18,7 @@ both_engines!(
     posts_need_the_sessions_csrf_token_and_this_origin,
     the_organization_switcher_offers_only_the_persons_organizations,
     every_module_has_pages_from_its_declaration_alone,
+    a_link_by_a_title_several_records_share_names_them_and_links_nothing,
     a_form_with_errors_keeps_what_was_typed_and_saves_nothing,
     a_viewer_is_offered_no_changes_and_a_forged_post_is_refused,
     filters_paging_and_downloads_keep_the_list_as_shown,
@@ -541,11 +542,123 @@ async fn moves_from_the_record_page(
     );
 }
 
+/// Links made from the record page (a record by its title, a control by its id), shown on
+/// the record's and the control's pages, and removed by the record page's button.
+async fn links_from_the_record_page(
+    app: &TestApp,
+    secret: &str,
+    bearer: &Key,
+    def: &tater_domain::module::ModuleDef,
+    at: &str,
+    id: &str,
+    hub: &str,
+) {
+    for (module, which) in [("risks", "hub RISK"), ("controls", "AC-2")] {
+        let pairs = [
+            ("module".to_owned(), module.to_owned()),
+            ("target".to_owned(), which.to_owned()),
+        ];
+        let linked = submit(app, secret, at, &format!("{at}/links"), &pairs).await;
+        assert_eq!(
+            linked.status,
+            StatusCode::SEE_OTHER,
+            "{at}: {}",
+            linked.body
+        );
+    }
+    let shown = page(app, Some(secret), at).await;
+    assert!(
+        shown
+            .body
+            .contains(&format!("href=\"/app/risks/{hub}\">Hub risk</a>")),
+        "{at}: the record page lists the linked risk"
+    );
+    let control = page(app, Some(secret), "/app/controls/ac-2").await;
+    assert!(
+        control.body.contains(&format!("href=\"{at}\"")),
+        "{at}: the control's page lists the record"
+    );
+    let links_of = format!("/api/{}/{id}/links", def.name);
+    let (_, links) = app.get(&links_of, bearer).await;
+    let to_control = links["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["to"]["module"] == "controls")
+        .and_then(|l| l["id"].as_str())
+        .unwrap()
+        .to_owned();
+    let unlinked = submit(
+        app,
+        secret,
+        at,
+        &format!("{at}/links/{to_control}/delete"),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        unlinked.status,
+        StatusCode::SEE_OTHER,
+        "{at}: {}",
+        unlinked.body
+    );
+    let (_, links) = app.get(&links_of, bearer).await;
+    assert_eq!(links["items"].as_array().unwrap().len(), 1, "{at}: {links}");
+}
+
+async fn a_link_by_a_title_several_records_share_names_them_and_links_nothing(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Ambiguous").await;
+    let bearer = app.person(org, "ann@amb.test", Role::Admin).await;
+    let secret = sign_in(&app, "ann@amb.test").await;
+    for title in ["Backup gap east", "Backup gap west"] {
+        app.create(
+            "risks",
+            &bearer,
+            json!({ "title": title, "likelihood": 2, "impact": 2 }),
+        )
+        .await;
+    }
+    let task = app.create("tasks", &bearer, sample("tasks", 1)).await;
+    let at = format!("/app/tasks/{}", task["id"].as_str().unwrap());
+    let tries = [
+        ("risks", "backup gap", "several Risks match (Backup gap"),
+        ("risks", "nothing like it", "no Risk has"),
+        ("controls", "zz-99", "is not a control of the catalog"),
+    ];
+    for (module, which, says) in tries {
+        let pairs = [
+            ("module".to_owned(), module.to_owned()),
+            ("target".to_owned(), which.to_owned()),
+        ];
+        let tried = submit(&app, &secret, &at, &format!("{at}/links"), &pairs).await;
+        assert_eq!(tried.status, StatusCode::BAD_REQUEST, "{which}");
+        assert!(tried.body.contains(says), "{which}: {}", tried.body);
+    }
+    let (_, links) = app
+        .get(
+            &format!("/api/tasks/{}/links", task["id"].as_str().unwrap()),
+            &bearer,
+        )
+        .await;
+    assert_eq!(links["items"], json!([]));
+}
+
 async fn every_module_has_pages_from_its_declaration_alone(db: TestDb) {
     let app = TestApp::spawn(db).await;
     let org = app.org("Pages").await;
     let bearer = app.person(org, "ann@pages.test", Role::Admin).await;
     let secret = sign_in(&app, "ann@pages.test").await;
+    let hub = app
+        .create(
+            "risks",
+            &bearer,
+            json!({ "title": "Hub risk", "likelihood": 2, "impact": 2 }),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     for def in tater_domain::modules::ALL {
         let base = format!("/app/{}", def.name);
         let list = page(&app, Some(&secret), &base).await;
@@ -598,6 +711,7 @@ async fn every_module_has_pages_from_its_declaration_alone(db: TestDb) {
             shown.body.contains("Noted &#60;b&#62;here&#60;/b&#62;"),
             "{at}: the comment, escaped"
         );
+        links_from_the_record_page(&app, &secret, &bearer, def, &at, &id, &hub).await;
 
         // Edited through its form, which shows what is stored.
         let edit = page(&app, Some(&secret), &format!("{at}/edit")).await;

@@ -428,6 +428,15 @@ fn controls() -> Vec<UseCase> {
             .runs(json(|s, c, i: ControlRef| async move { s.get_control(&c.actor, &i.id).await }))
         .takes::<ControlRef>()
         .gives_shape(control.clone()),
+        UseCase::read(
+            "controls_links",
+            "The records of any module linked to a control, newest first",
+            READ,
+        )
+        .tool("list_control_links")
+        .runs(json(|s, c, i: ControlRef| async move { s.list_control_links(&c.actor, &i.id).await }))
+        .takes::<ControlRef>()
+        .gives::<crate::LinkList>(),
         UseCase::write(
             "controls_put_overlay",
             "Tailor a control for this organization",

@@ -52,6 +52,28 @@ pub struct CommentRequest {
     pub body: String,
 }
 
+/// A link to make from a record to another record or a control.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRequest {
+    /// The record's id.
+    #[schemars(extend("format" = "uuid"))]
+    pub id: String,
+    /// The other end: a module's record, or a control (`{"module": "controls", "id": "ac-2"}`).
+    pub to: crate::LinkTarget,
+}
+
+/// One link of a record.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LinkRef {
+    /// The record's id.
+    #[schemars(extend("format" = "uuid"))]
+    pub id: String,
+    #[schemars(extend("format" = "uuid"))]
+    pub link_id: String,
+}
+
 /// One move of a record.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

@@ -481,6 +481,8 @@ mod tests {
         "request",
         "upsert",
         "transition",
+        "link",
+        "unlink",
     ];
 
     #[test]

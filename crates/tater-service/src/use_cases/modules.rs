@@ -10,15 +10,17 @@ use tater_domain::{Action, Actor, ValidationErrors};
 use tater_export::emass::Layout;
 
 use crate::{
-    CommentList, CommentView, MAX_COMMENT_CHARS, Service, ServiceResult, TransitionHistory,
-    TransitionView,
+    CommentList, CommentView, LinkList, LinkView, MAX_COMMENT_CHARS, Service, ServiceResult,
+    TransitionHistory, TransitionView,
 };
 use tater_domain::module::{
     DEFAULT_PAGE_SIZE, Flow, MAX_PAGE_SIZE, ModuleDef, input_schema, output_schema,
 };
 
 use super::invoke::{self, json, nothing};
-use super::{CommentRequest, Gate, Shape, TransitionRef, TransitionRequest, UseCase};
+use super::{
+    CommentRequest, Gate, LinkRef, LinkRequest, Shape, TransitionRef, TransitionRequest, UseCase,
+};
 
 /// The export formats every module has; a module may add its own ([`extra_formats`]).
 const FORMATS: &[&str] = &["csv", "json"];
@@ -100,6 +102,7 @@ pub(super) fn use_cases(def: &'static ModuleDef) -> Vec<UseCase> {
         .takes_declared(id_only()),
     ];
     cases.extend(comment_use_cases(def));
+    cases.extend(link_use_cases(def));
     if let Some(flow) = def.flow {
         cases.extend(flow_use_cases(def, flow, record_name(def)));
     }
@@ -134,6 +137,53 @@ fn comment_use_cases(def: &'static ModuleDef) -> Vec<UseCase> {
         }))
         .takes::<CommentRequest>()
         .gives::<CommentView>(),
+    ]
+}
+
+/// Every module's records link to records of any module and to controls: list, make, remove.
+fn link_use_cases(def: &'static ModuleDef) -> Vec<UseCase> {
+    let key = def.name.replace('-', "_");
+    let (one, _) = def.nouns;
+    vec![
+        UseCase::read(
+            &format!("{key}_links"),
+            &format!(
+                "The records and controls linked to a {}, newest first",
+                def.singular
+            ),
+            Gate::Action(Action::ReadRecords(def.read_role)),
+        )
+        .tool(&format!("list_{one}_links"))
+        .runs(json(move |s, c, i: super::ById| async move {
+            s.list_links(&c.actor, def, &i.id).await
+        }))
+        .takes_declared(id_only())
+        .gives::<LinkList>(),
+        UseCase::write(
+            &format!("{key}_link_create"),
+            &format!(
+                "Link a {} to a record of any module or to a control (module `controls`); listed from both ends; audited",
+                def.singular
+            ),
+            Gate::Action(Action::WriteRecord),
+        )
+        .tool(&format!("link_{one}"))
+        .runs(json(move |s, c, i: LinkRequest| async move {
+            let input = crate::LinkInput { to: i.to };
+            s.add_link(&c.actor, def, &i.id, &input).await
+        }))
+        .takes::<LinkRequest>()
+        .gives::<LinkView>(),
+        UseCase::delete(
+            &format!("{key}_link_delete"),
+            &format!("Remove a link of a {}; audited", def.singular),
+            Gate::Action(Action::WriteRecord),
+        )
+        .tool(&format!("unlink_{one}"))
+        .runs(nothing(move |s, c, i: LinkRef| async move {
+            s.remove_link(&c.actor, def, &i.id, &i.link_id).await
+        }))
+        .takes::<LinkRef>(),
     ]
 }
 

@@ -8,12 +8,14 @@ use crate::tx::*;
 use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::types::Json;
-use tater_domain::module::{ListQuery, Record, RecordComment, RecordMeta, RecordTransition};
+use tater_domain::module::{
+    LinkEnd, ListQuery, Record, RecordComment, RecordLink, RecordMeta, RecordTransition,
+};
 use tater_domain::{
     ApiKey, ApiKeyId, AuditDraft, AuditEntry, CheckStatus, Counts, DeliveryState, Destination,
-    DestinationId, Email, Endpoint, EndpointId, EnrollmentToken, EnrollmentTokenId, Membership,
-    Org, OrgId, RecordId, Role, Scan, ScanId, ScanResult, TenantScope, Timestamp, TransitionId,
-    User, UserId,
+    DestinationId, Email, Endpoint, EndpointId, EnrollmentToken, EnrollmentTokenId, LinkId,
+    Membership, Org, OrgId, RecordId, Role, Scan, ScanId, ScanResult, TenantScope, Timestamp,
+    TransitionId, User, UserId,
 };
 
 use crate::sql::{Arg, SqlBuilder, byte_length, integer_expr, push_conditions, push_page};
@@ -27,6 +29,7 @@ mod audit;
 mod endpoints;
 mod identity;
 mod jobs;
+mod links;
 mod members;
 mod records;
 mod scans;

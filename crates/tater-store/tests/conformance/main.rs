@@ -7,6 +7,7 @@ mod endpoints;
 mod identity;
 mod invitations;
 mod jobs;
+mod links;
 mod members;
 mod records;
 mod releases;

@@ -117,6 +117,8 @@ pub struct ControlPage {
     control: ControlView,
     results: Vec<LatestResultView>,
     risks: Vec<(String, String)>,
+    /// The records linked to the control, newest first.
+    links: Vec<super::links::LinkRow>,
     can_write: bool,
     form: Vec<FormField>,
     params: Vec<ParamInput>,
@@ -222,8 +224,14 @@ async fn render(
             }
         })
         .collect();
+    let links = web
+        .service
+        .list_control_links(&signed.actor, &control.id)
+        .await?
+        .items;
     Ok(ControlPage {
         layout,
+        links: super::links::rows(links),
         can_write: allowed(&signed.actor, Action::WriteRecord) && !control.withdrawn,
         form: form::fields_except(&CONTROL_OVERLAYS, values, &errors, &["control"]),
         params: param_inputs,

@@ -7,6 +7,7 @@ mod beacon;
 mod controls;
 mod dashboard;
 mod endpoints;
+mod links;
 mod records;
 mod settings;
 mod sign_in;
@@ -21,7 +22,7 @@ use crate::session::Signed;
 
 pub fn routes() -> Router<Web> {
     let router = Router::new();
-    records::routes(router)
+    links::routes(records::routes(router))
         .route(crate::APP_PATH, get(dashboard::page))
         .route(
             crate::SIGN_IN_PATH,
@@ -84,6 +85,14 @@ pub(crate) struct ListParams {
     pub pairs: Vec<(String, String)>,
 }
 
+/// The first value named `name` among a query's or a form's pairs.
+pub fn pair<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
 impl ListParams {
     pub fn parse(query: Option<&str>) -> Self {
         Self {
@@ -93,11 +102,7 @@ impl ListParams {
 
     /// A parameter's value, or empty.
     pub fn value(&self, name: &str) -> String {
-        self.pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
+        pair(&self.pairs, name).unwrap_or_default().to_owned()
     }
 
     /// The filters without the page's position: what downloads and the next page keep.

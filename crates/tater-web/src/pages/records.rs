@@ -19,7 +19,7 @@ use tater_domain::{Actor, ValidationErrors};
 use tater_service::use_cases::extra_formats;
 use tater_service::{CommentInput, CommentView, ServiceError, TransitionInput, TransitionView};
 
-use super::{Layout, ListParams, allowed, download, query_pairs};
+use super::{Layout, ListParams, allowed, download, pair, query_pairs};
 use crate::Web;
 use crate::error::{PageError, PageResult};
 use crate::form::{self, FormField};
@@ -118,13 +118,7 @@ fn filters(
     given: &[(String, String)],
     errors: &HashMap<String, String>,
 ) -> Vec<Filter> {
-    let value_of = |name: &str| {
-        given
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let value_of = |name: &str| pair(given, name).unwrap_or_default().to_owned();
     let make = |name: String, label: String, kind, options: &[&str]| {
         let value = value_of(&name);
         let mut choices = vec![(String::new(), value.is_empty())];
@@ -494,6 +488,9 @@ pub struct RecordPage {
     history: Vec<TransitionView>,
     /// The record's comments, newest first.
     comments: Vec<CommentView>,
+    /// What the record is linked to, newest first, and what the link form offers.
+    links: Vec<super::links::LinkRow>,
+    link_targets: Vec<(&'static str, String)>,
 }
 
 async fn detail(
@@ -519,6 +516,7 @@ async fn detail(
         .list_comments(&signed.actor, def, &id)
         .await?
         .items;
+    let links = web.service.list_links(&signed.actor, def, &id).await?.items;
     let moves = web.service.transitions_offered(&signed.actor, def, &record);
     let comment_needed: Vec<&str> = moves.iter().filter(|m| m.1).map(|m| m.0).collect();
     Ok(RecordPage {
@@ -531,6 +529,8 @@ async fn detail(
         state,
         history,
         comments,
+        links: super::links::rows(links),
+        link_targets: super::links::targets(&signed.actor),
         id,
     })
 }
@@ -542,12 +542,7 @@ async fn comment(
     posted: Posted<Vec<(String, String)>>,
     def: &'static ModuleDef,
 ) -> PageResult<Redirect> {
-    let body = posted
-        .form
-        .iter()
-        .find(|(k, _)| k == "body")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    let body = pair(&posted.form, "body").unwrap_or_default().to_owned();
     let input = CommentInput { body };
     web.service
         .add_comment(&posted.signed.actor, def, &id, &input)
@@ -562,13 +557,7 @@ async fn transition(
     posted: Posted<Vec<(String, String)>>,
     def: &'static ModuleDef,
 ) -> PageResult<Redirect> {
-    let value = |name: &str| {
-        posted
-            .form
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+    let value = |name: &str| pair(&posted.form, name).map(str::to_owned);
     let input = TransitionInput {
         to: value("to").unwrap_or_default(),
         comment: value("comment").filter(|c| !c.trim().is_empty()),
