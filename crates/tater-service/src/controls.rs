@@ -60,6 +60,8 @@ struct ControlQuery {
     status: Option<String>,
     applicability: Option<String>,
     withdrawn: Option<bool>,
+    /// Some current evidence (true) or none (false).
+    covered: Option<bool>,
     q: Option<String>,
     after: Option<String>,
     limit: usize,
@@ -79,6 +81,9 @@ fn parse_control_query(
         status: input.status.map(|s| serde_name(&s)),
         applicability: input.applicability.map(|a| serde_name(&a)),
         withdrawn: input.withdrawn,
+        covered: input
+            .evidence
+            .map(|e| e == crate::use_cases::EvidenceFilter::Covered),
         ..Default::default()
     };
     if let Some(v) = &input.framework {
@@ -225,6 +230,9 @@ pub struct ControlView {
     pub provenance: Provenance,
     /// Null when the organization has not tailored the control.
     pub overlay: Option<OverlayMeta>,
+    /// How many evidence records support the control now: accepted, still valid, and naming
+    /// the control or linked to it.
+    pub evidence: u32,
     /// The POA&M items naming the control (one control's read only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub poams: Option<Vec<PoamRef>>,
@@ -348,6 +356,7 @@ pub fn control_view(catalog: &Catalog, control: &Control, overlay: Option<&Recor
             updated_by: o.meta.updated_by.clone(),
             created_at: o.meta.created_at,
         }),
+        evidence: 0,
         poams: None,
     }
 }
@@ -463,6 +472,7 @@ impl Service {
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         let overlays = overlays(&mut *tx, self.clock.now().date()).await?;
         drop(tx);
+        let coverage = self.evidence_coverage(actor).await?;
         let framework = q.framework.as_deref().and_then(|f| catalog.framework(f));
         let start = q
             .after
@@ -483,6 +493,8 @@ impl Service {
             let keep = framework.is_none_or(|f| f.contains(&control.id))
                 && q.family.as_deref().is_none_or(|f| control.family == f)
                 && q.withdrawn.is_none_or(|w| control.withdrawn == w)
+                && q.covered
+                    .is_none_or(|c| (coverage.of(&control.id) > 0) == c)
                 && q.applicability
                     .as_deref()
                     .is_none_or(|a| a == applicability)
@@ -506,7 +518,9 @@ impl Service {
                 next_cursor = items.last().map(|v: &ControlView| v.id.clone());
                 break;
             }
-            items.push(control_view(&catalog, control, overlay));
+            let mut view = control_view(&catalog, control, overlay);
+            view.evidence = coverage.of(&control.id);
+            items.push(view);
         }
         Ok(Page { items, next_cursor })
     }
@@ -542,8 +556,10 @@ impl Service {
                 status: text(r, "status"),
             })
             .collect();
+        drop(tx);
         let mut view = control_view(&catalog, control, overlay.as_ref());
         view.poams = Some(poams);
+        view.evidence = self.evidence_coverage(actor).await?.of(&control.id);
         Ok(view)
     }
 

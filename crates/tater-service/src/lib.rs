@@ -4,6 +4,7 @@
 
 mod admin;
 pub use admin::OrgView;
+pub use evidence_coverage::{Coverage, MAX_COVERAGE_EVIDENCE};
 mod agent_releases;
 mod api_keys;
 mod audit_log;
@@ -18,6 +19,7 @@ mod endpoints;
 mod entra;
 mod entra_sign_in;
 mod error;
+mod evidence_coverage;
 mod identity_verification;
 mod invitations;
 mod jobs;

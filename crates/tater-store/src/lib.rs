@@ -444,6 +444,14 @@ pub trait LinksTx: Send {
 
     /// The links that have `end` at either end, newest first, at most `limit`.
     async fn list_links(&mut self, end: &LinkEnd, limit: u32) -> Result<Vec<RecordLink>>;
+
+    /// The controls `module`'s records are linked to, as `(record, control)` pairs, at most
+    /// `limit` (what a control's coverage counts).
+    async fn control_links_of(
+        &mut self,
+        module: &str,
+        limit: u32,
+    ) -> Result<Vec<(RecordId, String)>>;
 }
 
 /// The tenant's audit log.

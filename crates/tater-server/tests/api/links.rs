@@ -13,6 +13,7 @@ both_engines!(
     every_record_links_to_any_module_and_to_controls_from_both_ends,
     links_are_refused_clearly_and_stay_in_their_organization,
     a_record_holds_at_most_two_hundred_links,
+    controls_count_current_evidence_named_or_linked_once_each,
 );
 
 fn id(v: &Value) -> &str {
@@ -346,4 +347,107 @@ async fn a_record_holds_at_most_two_hundred_links(db: TestDb) {
         200,
         "all of them listed"
     );
+}
+
+/// Evidence of `title` naming `controls`, brought to `status` (a draft stays one).
+async fn evidence(
+    app: &TestApp,
+    key: &Key,
+    title: &str,
+    controls: &[&str],
+    valid_until: &str,
+    status: &str,
+) -> String {
+    let made = app
+        .create(
+            "evidence",
+            key,
+            json!({ "title": title, "controls": controls, "validUntil": valid_until }),
+        )
+        .await;
+    let at = format!("/api/evidence/{}", id(&made));
+    if status != "draft" {
+        let (code, moved) = app
+            .send(
+                Method::POST,
+                &format!("{at}/transitions"),
+                key,
+                &json!({ "to": status, "comment": "reviewed" }),
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{moved}");
+    }
+    at
+}
+
+/// `control id → evidence count` of a controls list page.
+async fn coverage(app: &TestApp, query: &str, key: &Key) -> Vec<(String, u64)> {
+    let (status, list) = app.get(&format!("/api/controls?{query}"), key).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_owned(),
+                c["evidence"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+async fn controls_count_current_evidence_named_or_linked_once_each(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Coverage").await;
+    let admin = app.member(org, "admin@c.test", Role::Admin).await;
+    let future = "2099-12-31";
+    // Counted: named in the field; linked only; named and linked (once).
+    evidence(
+        &app,
+        &admin,
+        "Account review",
+        &["ac-2"],
+        future,
+        "accepted",
+    )
+    .await;
+    let linked = evidence(&app, &admin, "Audit config", &[], future, "accepted").await;
+    let both = evidence(&app, &admin, "Both", &["ac-2"], future, "accepted").await;
+    for (at, control) in [(&linked, "au-2"), (&both, "ac-2")] {
+        let (status, made) = app
+            .send(
+                Method::POST,
+                &format!("{at}/links"),
+                &admin,
+                &json!({ "to": { "module": "controls", "id": control } }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+    }
+    // Not counted: a draft, a rejected one, one past its valid-until date.
+    evidence(&app, &admin, "Draft", &["ac-2", "ac-3"], future, "draft").await;
+    evidence(&app, &admin, "Rejected", &["ac-3"], future, "rejected").await;
+    evidence(&app, &admin, "Stale", &["ac-3"], "2020-01-01", "accepted").await;
+
+    let covered = coverage(&app, "evidence=covered&limit=500", &admin).await;
+    assert_eq!(
+        covered,
+        vec![("ac-2".to_owned(), 2), ("au-2".to_owned(), 1)],
+        "ac-3 has no current evidence"
+    );
+    let (_, one) = app.get("/api/controls/ac-2", &admin).await;
+    assert_eq!(one["evidence"], 2, "{one}");
+    let uncovered = coverage(&app, "family=ac&evidence=uncovered&limit=500", &admin).await;
+    assert!(uncovered.iter().any(|(c, n)| c == "ac-3" && *n == 0));
+    assert!(!uncovered.iter().any(|(c, _)| c == "ac-2"));
+    let (status, bad) = app.get("/api/controls?evidence=some", &admin).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+
+    // Another organization's evidence counts for nobody else.
+    let other = app.org("Other").await;
+    let theirs = app.member(other, "admin@o.test", Role::Admin).await;
+    assert!(coverage(&app, "evidence=covered", &theirs).await.is_empty());
+    let (_, one) = app.get("/api/controls/ac-2", &theirs).await;
+    assert_eq!(one["evidence"], 0, "{one}");
 }

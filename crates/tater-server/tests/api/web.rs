@@ -1082,7 +1082,35 @@ async fn a_control_page_shows_the_catalog_and_saves_the_overlay(db: TestDb) {
     assert!(list.body.contains("href=\"/app/controls/ac-2\""));
     assert!(!list.body.contains("href=\"/app/controls/sc-7\""));
 
+    // Evidence coverage: a column, a filter, and the count on the control's page.
+    let proof = app
+        .create(
+            "evidence",
+            &bearer,
+            json!({ "title": "Account review", "controls": ["ac-2"] }),
+        )
+        .await;
+    let at = format!(
+        "/api/evidence/{}/transitions",
+        proof["id"].as_str().unwrap()
+    );
+    let (status, _) = app
+        .send(Method::POST, &at, &bearer, &json!({ "to": "accepted" }))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let covered = page(
+        &app,
+        Some(&secret),
+        "/app/controls?family=ac&evidence=covered",
+    )
+    .await;
+    assert!(covered.body.contains("href=\"/app/controls/ac-2\""));
+    assert!(!covered.body.contains("href=\"/app/controls/ac-3\""));
+    assert!(covered.body.contains("<td class=\"evidence\">1</td>"));
+    assert!(covered.body.contains("<option value=\"covered\" selected>"));
+
     let control = page(&app, Some(&secret), "/app/controls/ac-2").await;
+    assert!(control.body.contains("id=\"evidence\">1 current"));
     assert!(control.body.contains("Account Management"));
     assert!(
         control

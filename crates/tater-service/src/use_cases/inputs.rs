@@ -303,6 +303,13 @@ pub enum ApplicabilityFilter {
     NotApplicable,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvidenceFilter {
+    Covered,
+    Uncovered,
+}
+
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ControlsQuery {
@@ -316,6 +323,8 @@ pub struct ControlsQuery {
     pub applicability: Option<ApplicabilityFilter>,
     /// Withdrawn controls only, or none.
     pub withdrawn: Option<bool>,
+    /// Controls with current evidence (accepted, still valid), or without any.
+    pub evidence: Option<EvidenceFilter>,
     /// Text in id, label, title or statement.
     #[schemars(length(max = 200))]
     pub q: Option<String>,

@@ -122,4 +122,24 @@ impl<D: Driver> LinksTx for EngineTenantTx<D> {
         };
         rows.iter().map(link_from_row).collect()
     }
+
+    async fn control_links_of(
+        &mut self,
+        module: &str,
+        limit: u32,
+    ) -> Result<Vec<(RecordId, String)>> {
+        // A control is always the far end (`b`): `RecordLink::new` puts the record first.
+        let rows = D::query(
+            "SELECT a_id, b_control FROM record_links WHERE tenant_id = $1 AND a_module = $2 \
+             AND b_control IS NOT NULL ORDER BY a_id, b_control LIMIT $3",
+        )
+        .bind(self.tenant())
+        .bind(module)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((parse_col(r, "a_id")?, r.try_get("b_control")?)))
+            .collect()
+    }
 }

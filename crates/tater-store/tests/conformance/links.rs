@@ -80,6 +80,11 @@ async fn links_are_listed_from_both_ends_once_per_pair_and_go_with_either_record
     );
     assert_eq!(tx.list_links(&r, 2).await.unwrap().len(), 2);
     assert_eq!(
+        tx.control_links_of("risks", 10).await.unwrap(),
+        vec![(risk.meta.id, "ac-2".to_owned())]
+    );
+    assert!(tx.control_links_of("poam", 10).await.unwrap().is_empty());
+    assert_eq!(
         tx.get_link(made[1].id).await.unwrap(),
         Some(made[1].clone())
     );
@@ -141,11 +146,17 @@ async fn links_stay_in_their_organization(db: TestDb) {
     let mut tx = store.tenant(&scope.permit(Mode::Write)).await.unwrap();
     let audit = audit_for(&scope, AuditAction::Create, &RISKS, risk.meta.id);
     tx.insert_link(&made, &audit).await.unwrap();
+    let control = LinkEnd::Control("ac-2".into());
+    let to_control = link(&r, &control, 2);
+    let again = audit_for(&scope, AuditAction::Create, &RISKS, risk.meta.id);
+    tx.insert_link(&to_control, &again).await.unwrap();
     tx.commit().await.unwrap();
 
     let mut tx = store.tenant(&other.permit(Mode::Write)).await.unwrap();
     let audit = audit_for(&other, AuditAction::Create, &TASKS, theirs.meta.id);
     assert!(tx.list_links(&r, 10).await.unwrap().is_empty());
+    assert!(tx.list_links(&control, 10).await.unwrap().is_empty());
+    assert!(tx.control_links_of("risks", 10).await.unwrap().is_empty());
     assert_eq!(tx.get_link(made.id).await.unwrap(), None);
     assert!(matches!(
         tx.delete_link(made.id, &audit).await,
@@ -158,5 +169,5 @@ async fn links_stay_in_their_organization(db: TestDb) {
     );
     drop(tx);
     let mut tx = store.tenant(&scope.permit(Mode::Read)).await.unwrap();
-    assert_eq!(tx.list_links(&r, 10).await.unwrap(), vec![made]);
+    assert_eq!(tx.list_links(&r, 10).await.unwrap(), vec![to_control, made]);
 }

@@ -32,6 +32,8 @@ pub struct ListPage {
     frameworks: Vec<(String, String, bool)>,
     families: Vec<(String, String, bool)>,
     statuses: Vec<(&'static str, bool)>,
+    /// The evidence filter's choices: value, label, selected.
+    coverage: Vec<(&'static str, &'static str, bool)>,
     q: String,
     controls: Vec<ControlView>,
     next: Option<String>,
@@ -93,6 +95,12 @@ pub async fn list(
             .iter()
             .map(|s| (*s, *s == value("status")))
             .collect(),
+        coverage: [
+            ("covered", "some current evidence"),
+            ("uncovered", "no current evidence"),
+        ]
+        .map(|(s, label)| (s, label, s == value("evidence")))
+        .to_vec(),
         q: value("q"),
         controls: listed.items,
         next: listed.next,
