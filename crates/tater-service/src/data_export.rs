@@ -1,6 +1,7 @@
 //! "Take all my data" (`GET /api/export`, and every other channel): a zip with every
 //! container of the organization as JSON — each module, controls with overlays, endpoints,
-//! current scan results, the command channel's jobs, the system profile, settings, members,
+//! the links between records and to controls, comments, status-flow moves (decisions with
+//! their snapshots), current scan results, the command channel's jobs, the system profile, settings, members,
 //! API keys, enrollment tokens and SIEM destinations (never their secrets), the audit log as
 //! the signed JSON Lines export `tater audit verify` checks — and a `manifest.json` saying
 //! what each file holds.
@@ -20,6 +21,7 @@ use tater_export::{ListEncoder, ListFormat};
 use tokio::sync::mpsc;
 use zip::write::SimpleFileOptions;
 
+use crate::record_history_export::{History, HistoryExport};
 use crate::{ExportList, OnePage, PagedSource, Service, ServiceError, ServiceResult};
 
 /// The audit entity type of a full export.
@@ -171,6 +173,15 @@ async fn fill(s: &Service, actor: &Actor, archive: &mut Archive) -> ServiceResul
         archive
             .array(&format!("{}.json", def.name), Box::new(export))
             .await?;
+    }
+    for history in [
+        History::Links(None),
+        History::Comments(None),
+        History::Transitions(None),
+    ] {
+        let name = history.file_name();
+        let export = HistoryExport::new(s, actor, history)?;
+        archive.array(name, Box::new(export)).await?;
     }
     for list in ExportList::ALL {
         let export = s.export_list(actor, list, Vec::new())?;

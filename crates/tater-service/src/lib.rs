@@ -33,6 +33,7 @@ mod members;
 mod paging;
 mod poam_export;
 mod posture;
+mod record_history_export;
 mod records;
 mod scan_results;
 mod scans;

@@ -24,10 +24,10 @@ use tater_domain::module::{
     LinkEnd, ListQuery, Record, RecordComment, RecordLink, RecordTransition,
 };
 use tater_domain::{
-    ApiKey, ApiKeyId, AuditAction, AuditDraft, AuditEntry, Channel, CheckStatus, Email, Endpoint,
-    EndpointId, EnrollmentToken, EnrollmentTokenId, IdentityCode, IdentityCodeId, Invitation,
-    InvitationId, InvitationStatus, LinkId, Membership, Org, OrgId, RecordId, Role, Scan, ScanId,
-    ScanResult, TenantScope, Timestamp, TransitionId, User, UserId, WebSession,
+    ApiKey, ApiKeyId, AuditAction, AuditDraft, AuditEntry, Channel, CheckStatus, CommentId, Email,
+    Endpoint, EndpointId, EnrollmentToken, EnrollmentTokenId, IdentityCode, IdentityCodeId,
+    Invitation, InvitationId, InvitationStatus, LinkId, Membership, Org, OrgId, RecordId, Role,
+    Scan, ScanId, ScanResult, TenantScope, Timestamp, TransitionId, User, UserId, WebSession,
 };
 
 pub use error::StoreError;
@@ -428,6 +428,21 @@ pub trait RecordsTx: Send {
         record_id: RecordId,
         limit: u32,
     ) -> Result<Vec<RecordComment>>;
+
+    /// Every move of the organization's records with its module and snapshot, a page at a
+    /// time, by id, after `after` (the full export reads them all).
+    async fn page_all_transitions(
+        &mut self,
+        after: Option<TransitionId>,
+        limit: u32,
+    ) -> Result<Vec<(String, RecordTransition)>>;
+
+    /// Every comment of the organization with its record's module, a page at a time, by id.
+    async fn page_all_comments(
+        &mut self,
+        after: Option<CommentId>,
+        limit: u32,
+    ) -> Result<Vec<(String, RecordComment)>>;
 }
 
 /// Links between records, and between a record and a control.
@@ -452,6 +467,14 @@ pub trait LinksTx: Send {
         module: &str,
         limit: u32,
     ) -> Result<Vec<(RecordId, String)>>;
+
+    /// Every link of the organization a page at a time, by id, after `after` (the full
+    /// export reads them all).
+    async fn page_all_links(
+        &mut self,
+        after: Option<LinkId>,
+        limit: u32,
+    ) -> Result<Vec<RecordLink>>;
 }
 
 /// The tenant's audit log.

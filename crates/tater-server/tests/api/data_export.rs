@@ -287,7 +287,40 @@ async fn the_whole_organization_exports_as_a_zip(db: TestDb) {
     let admin = app.member(org, "admin2@whole.test", Role::Admin).await;
     let (other_org, other) = fleet(&app, "Stranger", &["stranger-01"]).await;
     app.create("poam", &boss, json!({ "title": "Whole POAM", "weaknessDescription": "w", "milestones": [{ "description": "m1" }] })).await;
-    app.create("risks", &boss, sample("risks", 1)).await;
+    let risk = app.create("risks", &boss, sample("risks", 1)).await;
+    let (s, link) = app
+        .send(
+            Method::POST,
+            &format!("/api/risks/{}/links", risk["id"].as_str().unwrap()),
+            &boss,
+            &json!({ "to": { "module": "controls", "id": "AC-2" } }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{link}");
+    let (s, said) = app
+        .send(
+            Method::POST,
+            &format!("/api/risks/{}/comments", risk["id"].as_str().unwrap()),
+            &boss,
+            &json!({ "body": "Reviewed with **the ISSO**" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{said}");
+    let proof = app
+        .create("evidence", &boss, json!({ "title": "Account review" }))
+        .await;
+    let (s, moved) = app
+        .send(
+            Method::POST,
+            &format!(
+                "/api/evidence/{}/transitions",
+                proof["id"].as_str().unwrap()
+            ),
+            &boss,
+            &json!({ "to": "accepted" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{moved}");
     app.create(
         "poam",
         &other,
@@ -342,6 +375,9 @@ async fn the_whole_organization_exports_as_a_zip(db: TestDb) {
     for expected in [
         "poam.json",
         "risks.json",
+        "links.json",
+        "comments.json",
+        "transitions.json",
         "config-docs.json",
         "risk-acceptances.json",
         "scripts.json",
@@ -370,6 +406,27 @@ async fn the_whole_organization_exports_as_a_zip(db: TestDb) {
     assert_eq!(poam[0]["title"], "Whole POAM");
     assert_eq!(poam[0]["milestones"][0]["description"], "m1");
     assert_eq!(json("risks.json").as_array().unwrap().len(), 1);
+    let links = json("links.json");
+    assert_eq!(links.as_array().unwrap().len(), 1, "{links}");
+    assert_eq!(links[0]["a"]["id"], risk["id"]);
+    assert_eq!(links[0]["b"], json!({ "module": "controls", "id": "ac-2" }));
+    let comments = json("comments.json");
+    assert_eq!(comments.as_array().unwrap().len(), 1, "{comments}");
+    assert_eq!(comments[0]["module"], "risks");
+    assert_eq!(comments[0]["recordId"], risk["id"]);
+    assert_eq!(comments[0]["body"], "Reviewed with **the ISSO**");
+    let moves = json("transitions.json");
+    assert_eq!(moves.as_array().unwrap().len(), 1, "{moves}");
+    assert_eq!(moves[0]["module"], "evidence");
+    assert_eq!(
+        (&moves[0]["from"], &moves[0]["to"]),
+        (&json!("draft"), &json!("accepted"))
+    );
+    assert_eq!(moves[0]["decision"], true);
+    assert_eq!(
+        moves[0]["snapshot"]["title"], "Account review",
+        "decided as it stood"
+    );
     assert_eq!(json("endpoints.json")[0]["hostname"], "whole-01");
     assert_eq!(json("scan-results.json").as_array().unwrap().len(), 3);
     assert_eq!(

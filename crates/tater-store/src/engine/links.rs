@@ -142,4 +142,21 @@ impl<D: Driver> LinksTx for EngineTenantTx<D> {
             .map(|r| Ok((parse_col(r, "a_id")?, r.try_get("b_control")?)))
             .collect()
     }
+
+    async fn page_all_links(
+        &mut self,
+        after: Option<LinkId>,
+        limit: u32,
+    ) -> Result<Vec<RecordLink>> {
+        let rows = D::query(&format!(
+            "SELECT {LINK_COLUMNS} FROM record_links WHERE tenant_id = $1 AND id > $2 \
+             ORDER BY id LIMIT $3"
+        ))
+        .bind(self.tenant())
+        .bind(after.map(|a| a.to_string()).unwrap_or_default())
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter().map(link_from_row).collect()
+    }
 }

@@ -12,10 +12,10 @@ use tater_domain::module::{
     LinkEnd, ListQuery, Record, RecordComment, RecordLink, RecordMeta, RecordTransition,
 };
 use tater_domain::{
-    ApiKey, ApiKeyId, AuditDraft, AuditEntry, CheckStatus, Counts, DeliveryState, Destination,
-    DestinationId, Email, Endpoint, EndpointId, EnrollmentToken, EnrollmentTokenId, LinkId,
-    Membership, Org, OrgId, RecordId, Role, Scan, ScanId, ScanResult, TenantScope, Timestamp,
-    TransitionId, User, UserId,
+    ApiKey, ApiKeyId, AuditDraft, AuditEntry, CheckStatus, CommentId, Counts, DeliveryState,
+    Destination, DestinationId, Email, Endpoint, EndpointId, EnrollmentToken, EnrollmentTokenId,
+    LinkId, Membership, Org, OrgId, RecordId, Role, Scan, ScanId, ScanResult, TenantScope,
+    Timestamp, TransitionId, User, UserId,
 };
 
 use crate::sql::{Arg, SqlBuilder, byte_length, integer_expr, push_conditions, push_page};

@@ -329,18 +329,57 @@ impl<D: Driver> RecordsTx for EngineTenantTx<D> {
         .bind(i64::from(limit))
         .fetch_all(&mut *self.tx)
         .await?;
+        rows.iter().map(comment_from_row).collect()
+    }
+
+    async fn page_all_transitions(
+        &mut self,
+        after: Option<TransitionId>,
+        limit: u32,
+    ) -> Result<Vec<(String, RecordTransition)>> {
+        let rows = D::query(
+            "SELECT module, id, record_id, from_state, to_state, actor, at, comment, snapshot, \
+             CASE WHEN snapshot IS NULL THEN 0 ELSE 1 END AS decision \
+             FROM record_transitions WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(self.tenant())
+        .bind(after.map(|a| a.to_string()).unwrap_or_default())
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.tx)
+        .await?;
         rows.iter()
-            .map(|row| {
-                Ok(RecordComment {
-                    id: parse_col(row, "id")?,
-                    record_id: parse_col(row, "record_id")?,
-                    author: row.try_get("author")?,
-                    at: ts(row, "at")?,
-                    body: row.try_get("body")?,
-                })
-            })
+            .map(|r| Ok((r.try_get("module")?, transition_from_row(r, true)?)))
             .collect()
     }
+
+    async fn page_all_comments(
+        &mut self,
+        after: Option<CommentId>,
+        limit: u32,
+    ) -> Result<Vec<(String, RecordComment)>> {
+        let rows = D::query(
+            "SELECT module, id, record_id, author, at, body FROM record_comments \
+             WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(self.tenant())
+        .bind(after.map(|a| a.to_string()).unwrap_or_default())
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("module")?, comment_from_row(r)?)))
+            .collect()
+    }
+}
+
+fn comment_from_row(row: &impl RowRead) -> Result<RecordComment> {
+    Ok(RecordComment {
+        id: parse_col(row, "id")?,
+        record_id: parse_col(row, "record_id")?,
+        author: row.try_get("author")?,
+        at: ts(row, "at")?,
+        body: row.try_get("body")?,
+    })
 }
 
 fn transition_from_row(row: &impl RowRead, with_snapshot: bool) -> Result<RecordTransition> {

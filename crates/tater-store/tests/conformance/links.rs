@@ -84,6 +84,12 @@ async fn links_are_listed_from_both_ends_once_per_pair_and_go_with_either_record
         vec![(risk.meta.id, "ac-2".to_owned())]
     );
     assert!(tx.control_links_of("poam", 10).await.unwrap().is_empty());
+    let mut by_id = made.to_vec();
+    by_id.sort_by_key(|l| l.id.to_string());
+    let first = tx.page_all_links(None, 2).await.unwrap();
+    assert_eq!(first, by_id[..2]);
+    let rest = tx.page_all_links(Some(first[1].id), 2).await.unwrap();
+    assert_eq!(rest, by_id[2..]);
     assert_eq!(
         tx.get_link(made[1].id).await.unwrap(),
         Some(made[1].clone())
@@ -157,6 +163,7 @@ async fn links_stay_in_their_organization(db: TestDb) {
     assert!(tx.list_links(&r, 10).await.unwrap().is_empty());
     assert!(tx.list_links(&control, 10).await.unwrap().is_empty());
     assert!(tx.control_links_of("risks", 10).await.unwrap().is_empty());
+    assert!(tx.page_all_links(None, 10).await.unwrap().is_empty());
     assert_eq!(tx.get_link(made.id).await.unwrap(), None);
     assert!(matches!(
         tx.delete_link(made.id, &audit).await,

@@ -86,6 +86,17 @@ async fn transitions_are_kept_per_record_newest_first_and_go_with_it(db: TestDb)
         None,
         "only under its own record"
     );
+    // The full export's read: every move of the organization, by id, snapshots included.
+    let all = tx.page_all_transitions(None, 3).await.unwrap();
+    let more = tx.page_all_transitions(Some(all[2].1.id), 3).await.unwrap();
+    assert_eq!((all.len(), more.len()), (3, 1));
+    let read: Vec<&RecordTransition> = all.iter().chain(&more).map(|(_, t)| t).collect();
+    assert!(
+        read.windows(2)
+            .all(|w| w[0].id.to_string() < w[1].id.to_string())
+    );
+    assert!(all.iter().chain(&more).all(|(m, _)| m == "tasks"));
+    assert!(read.contains(&&made[1]), "with the decision's snapshot");
     drop(tx);
 
     let mut tx = store.tenant(&other.permit(Mode::Read)).await.unwrap();
@@ -95,6 +106,7 @@ async fn transitions_are_kept_per_record_newest_first_and_go_with_it(db: TestDb)
             .unwrap()
             .is_empty()
     );
+    assert!(tx.page_all_transitions(None, 10).await.unwrap().is_empty());
     assert_eq!(
         tx.get_transition("tasks", task.meta.id, made[0].id)
             .await
@@ -155,6 +167,15 @@ async fn comments_are_kept_per_record_newest_first_and_go_with_it(db: TestDb) {
     let listed = tx.list_comments("tasks", task.meta.id, 10).await.unwrap();
     let newest_first: Vec<RecordComment> = said.iter().rev().cloned().collect();
     assert_eq!(listed, newest_first);
+    let mut by_id: Vec<(String, RecordComment)> = said
+        .iter()
+        .map(|c| ("tasks".to_owned(), c.clone()))
+        .collect();
+    by_id.sort_by_key(|(_, c)| c.id.to_string());
+    let first = tx.page_all_comments(None, 2).await.unwrap();
+    assert_eq!(first, by_id[..2]);
+    let rest = tx.page_all_comments(Some(first[1].1.id), 2).await.unwrap();
+    assert_eq!(rest, by_id[2..]);
     assert_eq!(
         tx.list_comments("tasks", task.meta.id, 1)
             .await
@@ -170,6 +191,7 @@ async fn comments_are_kept_per_record_newest_first_and_go_with_it(db: TestDb) {
             .unwrap()
             .is_empty()
     );
+    assert!(tx.page_all_comments(None, 10).await.unwrap().is_empty());
     drop(tx);
     let mut tx = store.tenant(&scope.permit(Mode::Write)).await.unwrap();
     tx.delete_record(
