@@ -16,15 +16,18 @@ pub enum AuditAction {
     Delete,
     /// A move in a module's status flow.
     Transition,
+    /// A message sent about a record (a task reminder), changing nothing.
+    Notify,
 }
 
 impl AuditAction {
     /// Every action, in the order filters offer them.
-    pub const ALL: [AuditAction; 4] = [
+    pub const ALL: [AuditAction; 5] = [
         AuditAction::Create,
         AuditAction::Update,
         AuditAction::Delete,
         AuditAction::Transition,
+        AuditAction::Notify,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -33,6 +36,7 @@ impl AuditAction {
             AuditAction::Update => "update",
             AuditAction::Delete => "delete",
             AuditAction::Transition => "transition",
+            AuditAction::Notify => "notify",
         }
     }
 }
@@ -44,7 +48,7 @@ impl fmt::Display for AuditAction {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown action (expected create, update, delete or transition)")]
+#[error("unknown action (expected create, update, delete, transition or notify)")]
 pub struct UnknownAction;
 
 impl FromStr for AuditAction {
@@ -56,6 +60,7 @@ impl FromStr for AuditAction {
             "update" => Ok(AuditAction::Update),
             "delete" => Ok(AuditAction::Delete),
             "transition" => Ok(AuditAction::Transition),
+            "notify" => Ok(AuditAction::Notify),
             _ => Err(UnknownAction),
         }
     }

@@ -58,6 +58,8 @@ pub struct AppConfig {
     pub download_concurrency: usize,
     /// Exports one organization may run at once (0: no cap).
     pub export_concurrency: usize,
+    /// Time between rounds of the background job runner; `None`: this server runs none.
+    pub runner_poll: Option<Duration>,
 }
 
 impl AppConfig {
@@ -96,6 +98,7 @@ impl AppConfig {
             siem: None,
             download_concurrency: DEFAULT_DOWNLOAD_CONCURRENCY,
             export_concurrency: DEFAULT_EXPORT_CONCURRENCY,
+            runner_poll: None,
         }
     }
 }
@@ -122,6 +125,7 @@ pub struct App {
     router: axum::Router,
     store: Arc<dyn Store>,
     checkpoint_interval: Option<Duration>,
+    runner_poll: Option<Duration>,
     /// The SIEM delivery worker, started with the server.
     worker: Option<Arc<tater_siem::worker::Worker>>,
 }
@@ -224,6 +228,7 @@ impl App {
             router,
             store,
             checkpoint_interval: config.checkpoint_interval,
+            runner_poll: config.runner_poll,
             worker,
         })
     }
@@ -244,6 +249,17 @@ impl App {
             .as_ref()
             .map(|worker| tokio::spawn(worker.clone().run(delivery_stopped)));
         jobs.push(tokio::spawn(job_expiry(self.service.clone())));
+        let (stop_runner, runner_stopped) = tokio::sync::watch::channel(false);
+        let runner = self.runner_poll.map(|every| {
+            let options = tater_service::RunnerOptions::new();
+            tracing::info!(owner = %options.owner, every = ?every, "background job runner started");
+            tokio::spawn(run_jobs(
+                self.service.clone(),
+                options,
+                every,
+                runner_stopped,
+            ))
+        });
         let app = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -253,6 +269,10 @@ impl App {
         for job in jobs {
             job.abort();
             let _ = job.await;
+        }
+        let _ = stop_runner.send(true);
+        if let Some(runner) = runner {
+            stop_background(runner, "the job runner").await;
         }
         let _ = stop_delivery.send(true);
         if let (Some(worker), Some(delivery)) = (&self.worker, delivery) {
@@ -303,6 +323,54 @@ fn siem_support(
             .context("master key")?,
         failing_after_secs: c.failing_after_secs,
     })
+}
+
+/// The background job runner's loop: a round every `every` (at once again while rounds find
+/// work) until told to stop; then its leases are given back so another replica takes over.
+async fn run_jobs(
+    service: Service,
+    options: tater_service::RunnerOptions,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !*stop.borrow() {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.changed() => break,
+        }
+        // Drain what is due (bounded, so a flood of work still yields to the stop signal).
+        for _ in 0..50 {
+            match service.run_work(&options).await {
+                Ok(round) if round.finished + round.failed == 0 => break,
+                Ok(_) if *stop.borrow() => break,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "a round of the job runner failed");
+                    break;
+                }
+            }
+        }
+    }
+    match service.release_work(&options).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(jobs = n, "gave back background job leases"),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not give back background job leases; they expire on their own")
+        }
+    }
+}
+
+/// Waits for a background task told to stop (bounded: a hung mail relay does not hold the
+/// shutdown).
+async fn stop_background(mut task: tokio::task::JoinHandle<()>, what: &str) {
+    const GRACE: Duration = Duration::from_secs(30);
+    if tokio::time::timeout(GRACE, &mut task).await.is_err() {
+        tracing::warn!("{what} did not stop within {GRACE:?}; abandoning its work in flight");
+        task.abort();
+        let _ = task.await;
+    }
 }
 
 /// Says which audit keys are in use (their ids, never the keys).

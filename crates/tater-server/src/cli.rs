@@ -202,6 +202,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .then(|| std::time::Duration::from_secs(args.audit_checkpoint_interval)),
         download_concurrency: args.download_concurrency,
         export_concurrency: args.export_concurrency,
+        runner_poll: (args.runner_poll_secs > 0)
+            .then(|| std::time::Duration::from_secs(args.runner_poll_secs)),
     };
     let app = App::build(config).await?;
     println!("Tater is running at http://{}/", app.addr);

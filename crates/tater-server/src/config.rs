@@ -132,6 +132,10 @@ pub struct ServeArgs {
     /// checkpoints every N entries).
     #[arg(long, env = "TATER_AUDIT_CHECKPOINT_INTERVAL", default_value_t = 3600)]
     pub audit_checkpoint_interval: u64,
+    /// Seconds between rounds of the background job runner (exception expiry, task
+    /// reminders); every replica runs one and they share the work (0: this server runs none).
+    #[arg(long, env = "TATER_RUNNER_POLL_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub runner_poll_secs: u64,
     /// Agent downloads one client address may run at once (0: no cap); the ones over it get
     /// 429 with Retry-After.
     #[arg(long, env = "TATER_DOWNLOAD_CONCURRENCY", default_value_t = crate::app::DEFAULT_DOWNLOAD_CONCURRENCY)]

@@ -35,6 +35,8 @@ mod poam_export;
 mod posture;
 mod record_history_export;
 mod records;
+mod reminders;
+mod runner;
 mod scan_results;
 mod scans;
 mod secrets;
@@ -95,6 +97,7 @@ pub use posture::{
     PostureTotals, PostureTrend, PostureView, Summary, TrendLatest, TrendPoint,
 };
 pub use records::{HeatMap, HeatMapAxes, HeatMapView, Page, RecordExport, to_values};
+pub use runner::{MAX_ATTEMPTS, RunnerOptions, RunnerRound};
 pub use scan_results::LatestResultView;
 pub use scans::{Ingested, IngestedScan, ScanDetail, ScanResultView, ScanView};
 pub use secrets::{API_KEY_PREFIX, generate_api_key, hash_api_key, is_well_formed_api_key};

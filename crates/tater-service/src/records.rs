@@ -106,7 +106,7 @@ impl Service {
         }
     }
 
-    fn today(&self) -> time::Date {
+    pub(crate) fn today(&self) -> time::Date {
         self.clock.now().date()
     }
 

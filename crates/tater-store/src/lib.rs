@@ -118,6 +118,11 @@ pub trait Store: Send + Sync + 'static {
     /// across all tenants (SPEC T2: a named system operation, used only by the worker).
     async fn delivery(&self) -> Result<Box<dyn DeliveryTx>>;
 
+    /// Begins the background job runner's transaction: queueing, leasing and finishing jobs
+    /// across all tenants (SPEC T2: a named system operation, used only by the runner). It
+    /// reads no tenant data; the jobs it hands out act through [`Store::tenant`].
+    async fn runner(&self) -> Result<Box<dyn RunnerTx>>;
+
     /// Checks the database answers (for `/healthz` and the status endpoint).
     async fn ping(&self) -> Result<()>;
 
@@ -226,6 +231,79 @@ pub trait DeliveryTx: Send {
     ) -> Result<()>;
     /// Gives back every lease `owner` holds (a worker stopping cleanly).
     async fn release_all(&mut self, owner: &str) -> Result<u64>;
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// Work to queue for the background runner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRunnerJob {
+    /// The organization the work is for (`None`: the whole server, such as planning).
+    pub org: Option<OrgId>,
+    /// What to do (the payload's type).
+    pub kind: String,
+    /// Unique across all jobs ever queued: the same key is queued once, however many
+    /// replicas plan it.
+    pub idempotency_key: String,
+    pub payload: Value,
+    /// Not before.
+    pub run_at: Timestamp,
+}
+
+/// A job the runner leased.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunnerJob {
+    pub id: String,
+    pub org: Option<OrgId>,
+    pub kind: String,
+    pub idempotency_key: String,
+    pub payload: Value,
+    /// Attempts so far, this one included.
+    pub attempts: i64,
+}
+
+/// Where a runner job stands, for operators and tests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunnerJobState {
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+/// The background runner's transaction. Dropping it without commit rolls back.
+#[async_trait]
+pub trait RunnerTx: Send {
+    /// Queues a job unless one with its key was ever queued; whether it was new.
+    async fn enqueue(&mut self, job: &NewRunnerJob, now: Timestamp) -> Result<bool>;
+    /// Leases up to `limit` jobs that are due, or whose runner's lease ran out, for
+    /// `lease_ms`; counts the attempt. On PostgreSQL rows another runner is claiming right
+    /// now are skipped.
+    async fn claim(
+        &mut self,
+        owner: &str,
+        now: Timestamp,
+        lease_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<RunnerJob>>;
+    /// The job is done. `false` when `owner` no longer holds its lease (another runner took
+    /// it over), so the caller knows its work may run twice.
+    async fn finish(&mut self, id: &str, owner: &str, now: Timestamp) -> Result<bool>;
+    /// The attempt failed: try again at `retry_at`, or, when `retry_at` is `None`, give up
+    /// and keep the job as failed with its error.
+    async fn fail(
+        &mut self,
+        id: &str,
+        owner: &str,
+        error: &str,
+        now: Timestamp,
+        retry_at: Option<Timestamp>,
+    ) -> Result<()>;
+    /// Gives back every lease `owner` holds (a runner stopping cleanly): its jobs are due
+    /// again at once for another runner.
+    async fn release_all(&mut self, owner: &str) -> Result<u64>;
+    /// Jobs due or running at `now` (work not yet done).
+    async fn unfinished(&mut self, now: Timestamp) -> Result<i64>;
+    /// A job's state by its idempotency key.
+    async fn job_state(&mut self, idempotency_key: &str) -> Result<Option<RunnerJobState>>;
     async fn commit(self: Box<Self>) -> Result<()>;
 }
 

@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use tater_domain::OrgId;
 
 use crate::driver::driver;
-use crate::engine::{EngineDeliveryTx, EngineIdentityTx, EngineTenantTx, seal_legacy_entries};
+use crate::engine::{
+    EngineDeliveryTx, EngineIdentityTx, EngineRunnerTx, EngineTenantTx, seal_legacy_entries,
+};
 use crate::{Engine, IdentityTx, Mode, Result, Store, StoreError, TenantTx};
 
 // Replicas claim different destinations: a row another one is claiming is skipped.
@@ -108,6 +110,11 @@ impl Store for PgStore {
     async fn delivery(&self) -> Result<Box<dyn crate::DeliveryTx>> {
         let tx = self.begin(Setting::CrossTenant).await?;
         Ok(Box::new(EngineDeliveryTx::<PgDriver> { tx }))
+    }
+
+    async fn runner(&self) -> Result<Box<dyn crate::RunnerTx>> {
+        let tx = self.begin(Setting::CrossTenant).await?;
+        Ok(Box::new(EngineRunnerTx::<PgDriver> { tx }))
     }
 
     async fn ping(&self) -> Result<()> {

@@ -10,7 +10,9 @@ use sqlx::sqlite::{
 use async_trait::async_trait;
 
 use crate::driver::driver;
-use crate::engine::{EngineDeliveryTx, EngineIdentityTx, EngineTenantTx, seal_legacy_entries};
+use crate::engine::{
+    EngineDeliveryTx, EngineIdentityTx, EngineRunnerTx, EngineTenantTx, seal_legacy_entries,
+};
 use crate::{Engine, IdentityTx, Mode, Result, Store, StoreError, TenantTx};
 
 // SQLite has one writer at a time, so claiming needs no row locks.
@@ -83,6 +85,11 @@ impl Store for SqliteStore {
     async fn delivery(&self) -> Result<Box<dyn crate::DeliveryTx>> {
         let tx = self.begin(Mode::Write).await?;
         Ok(Box::new(EngineDeliveryTx::<SqliteDriver> { tx }))
+    }
+
+    async fn runner(&self) -> Result<Box<dyn crate::RunnerTx>> {
+        let tx = self.begin(Mode::Write).await?;
+        Ok(Box::new(EngineRunnerTx::<SqliteDriver> { tx }))
     }
 
     async fn ping(&self) -> Result<()> {

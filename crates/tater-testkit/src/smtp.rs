@@ -21,19 +21,25 @@ pub struct Mail {
 impl MailSink {
     /// Starts the sink, or says why not and returns `None` when `aiosmtpd` is not installed.
     pub fn start() -> Option<Self> {
+        Self::installed().then(|| Self::start_on(free_port()))
+    }
+
+    /// Whether `aiosmtpd` is installed; says "skipped" when it is not.
+    pub fn installed() -> bool {
         let found = Command::new("python3")
             .args(["-c", "import aiosmtpd"])
             .output()
             .is_ok_and(|o| o.status.success());
         if !found {
             eprintln!("skipped: the SMTP sink is not installed (pip install aiosmtpd)");
-            return None;
         }
+        found
+    }
+
+    /// Starts the sink on `port` (a relay that comes back where it was); `aiosmtpd` must be
+    /// installed ([`MailSink::start`] says "skipped" when it is not).
+    pub fn start_on(port: u16) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|s| s.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
         let maildir = dir.path().join("mail");
         let child = Command::new("python3")
             .args(["-m", "aiosmtpd", "-n", "-l"])
@@ -50,7 +56,7 @@ impl MailSink {
             assert!(Instant::now() < deadline, "aiosmtpd did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Some(Self { port, dir, child })
+        Self { port, dir, child }
     }
 
     /// `smtp://127.0.0.1:PORT`: plain SMTP, which Tater allows to loopback only.
@@ -95,6 +101,14 @@ impl MailSink {
             .find(|m| m.to.contains(to))
             .and_then(|m| six_digits(&m.text))
     }
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 fn header(text: &str, name: &str) -> Option<String> {

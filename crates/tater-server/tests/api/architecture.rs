@@ -89,7 +89,8 @@ fn only_authentication_creates_request_actors() {
         vec![
             "crates/tater-server/src/demo.rs",
             "crates/tater-service/src/admin.rs",
-            "crates/tater-service/src/jobs.rs"
+            "crates/tater-service/src/jobs.rs",
+            "crates/tater-service/src/runner.rs"
         ],
         "system actors only for named operator actions"
     );
@@ -228,6 +229,7 @@ fn tenant_id_leads_every_index_but_the_named_cross_tenant_ones() {
             "api_keys_by_user",
             "invitations_by_email",
             "memberships_by_user",
+            "runner_jobs_due",
             "siem_destinations_due"
         ],
         "ARCHITECTURE.md names these; any other index must lead with tenant_id"

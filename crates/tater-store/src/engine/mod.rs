@@ -32,6 +32,7 @@ mod jobs;
 mod links;
 mod members;
 mod records;
+mod runner;
 mod scans;
 mod settings;
 mod siem;
@@ -46,6 +47,7 @@ use scans::*;
 
 pub(crate) use audit::seal_legacy_entries;
 pub(crate) use identity::EngineIdentityTx;
+pub(crate) use runner::EngineRunnerTx;
 pub(crate) use siem::EngineDeliveryTx;
 
 fn bind_args<'q, D: Driver>(mut q: D::Query<'q>, args: &'q [Arg]) -> D::Query<'q> {

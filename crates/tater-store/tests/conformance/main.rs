@@ -12,6 +12,7 @@ mod members;
 mod records;
 mod releases;
 mod rls;
+mod runner;
 mod siem;
 mod support;
 mod transitions;

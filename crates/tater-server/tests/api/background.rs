@@ -1,0 +1,405 @@
+//! The background job runner, seen from outside: two servers on one database share the work;
+//! task reminders reach a real SMTP server (aiosmtpd) 7, 3 and 1 days before the due date and
+//! once when overdue, each once; an approved exception ends by itself when its period is
+//! over, and the failure it covered counts again. Time moves by the injectable clock, never by sleeping; the
+//! test only waits for the runners to notice.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tater_domain::{OrgId, Role, Timestamp};
+use tater_service::{FixedClock, MailConfig};
+use tater_testkit::smtp::MailSink;
+use tater_testkit::{TestDb, both_engines};
+
+use crate::support::*;
+
+both_engines!(
+    two_servers_send_each_reminder_once,
+    a_reminder_the_relay_refused_is_sent_when_it_is_back,
+    an_approved_exception_expires_by_itself
+);
+
+/// Rounds every 50 ms, so a test waits little for the runners.
+const POLL: Duration = Duration::from_millis(50);
+const START: &str = "2026-12-07T08:00:00Z";
+
+fn mail(sink: &MailSink) -> MailConfig {
+    MailConfig {
+        smtp_url: sink.url(),
+        from: "Tater <tater@reminders.test>".into(),
+    }
+}
+
+/// Two servers on `db`'s database, on one clock, both running the job runner.
+async fn two_servers(
+    db: TestDb,
+    clock: Arc<FixedClock>,
+    sink: Option<&MailSink>,
+) -> (TestApp, TestApp) {
+    two_servers_mailing(db, clock, sink.map(mail)).await
+}
+
+async fn two_servers_mailing(
+    db: TestDb,
+    clock: Arc<FixedClock>,
+    mail: Option<MailConfig>,
+) -> (TestApp, TestApp) {
+    let url = db.url.clone();
+    let (c, m) = (clock.clone(), mail.clone());
+    let first = TestApp::spawn_configured(db, move |cfg| {
+        cfg.clock = c;
+        cfg.verification.mail = m;
+        cfg.runner_poll = Some(POLL);
+    })
+    .await;
+    let mut cfg = config_for_url(&url);
+    cfg.clock = clock;
+    cfg.verification.mail = mail;
+    cfg.runner_poll = Some(POLL);
+    let second = TestApp::start(
+        tater_server::App::build(cfg).await.unwrap(),
+        None,
+        tater_testkit::entra::FakeEntra::start().await,
+    );
+    (first, second)
+}
+
+fn at(s: &str) -> Timestamp {
+    Timestamp::parse(s).unwrap()
+}
+
+/// `START` plus `days` days and `hours` hours.
+fn later(days: i64, hours: i64) -> Timestamp {
+    at(START).plus_seconds(days * 86_400 + hours * 3600)
+}
+
+fn date(days: i64) -> String {
+    tater_domain::time::format_date(later(days, 0).date())
+}
+
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Moves the clock and waits until `org`'s plan for the new hour has run and every job it
+/// queued is done, so what the runners would send is sent.
+async fn move_clock_and_settle(app: &TestApp, clock: &FixedClock, org: OrgId, to: Timestamp) {
+    clock.set(to);
+    let hour: String = to.to_string().chars().take(13).collect();
+    let key = format!("plan:{hour}:{org}");
+    eventually(&format!("the plan {key}"), async || {
+        state(app, &key).await.as_deref() == Some("done")
+    })
+    .await;
+    eventually("the planned work", async || {
+        app.service.runner_jobs_pending().await.unwrap() == 0
+    })
+    .await;
+}
+
+async fn state(app: &TestApp, key: &str) -> Option<String> {
+    let job = app.service.runner_job_state(key).await.unwrap();
+    job.map(|j| j.state)
+}
+
+fn subjects_to(sink: &MailSink, to: &str) -> Vec<String> {
+    sink.messages()
+        .into_iter()
+        .filter(|m| m.to.contains(to))
+        .filter_map(|m| {
+            m.text
+                .lines()
+                .find_map(|l| l.strip_prefix("Subject: ").map(str::to_owned))
+        })
+        .collect()
+}
+
+async fn two_servers_send_each_reminder_once(db: TestDb) {
+    let Some(sink) = MailSink::start() else {
+        return;
+    };
+    let clock = Arc::new(FixedClock::new(at(START)));
+    let (first, second) = two_servers(db, clock.clone(), Some(&sink)).await;
+    let org = first.org("Reminders").await;
+    let admin = first
+        .member(org, "lead@reminders.test", Role::OrgAdmin)
+        .await;
+    let task = |title: &str, assignee: Option<&str>, due: i64| {
+        let mut t = json!({ "title": title, "priority": "High", "dueDate": date(due) });
+        if let Some(a) = assignee {
+            t["assignee"] = json!(a);
+        }
+        t
+    };
+    let patch = first
+        .create(
+            "tasks",
+            &admin,
+            task("Patch the VPN", Some("ann@reminders.test"), 7),
+        )
+        .await;
+    // Done before it is due, not assigned, or not due for weeks: no reminders.
+    let done = second
+        .create(
+            "tasks",
+            &admin,
+            task("Rotate keys", Some("bob@reminders.test"), 1),
+        )
+        .await;
+    let (status, p) = second
+        .send(
+            Method::POST,
+            &format!("/api/tasks/{}/transitions", done["id"].as_str().unwrap()),
+            &admin,
+            &json!({ "to": "Done" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    second
+        .create("tasks", &admin, task("Nobody's", None, 1))
+        .await;
+    second
+        .create(
+            "tasks",
+            &admin,
+            task("Far off", Some("carl@reminders.test"), 30),
+        )
+        .await;
+
+    // Each stage once, whichever server plans or sends it, however often they look.
+    let expected = [
+        (0, 1, "Due in 7 days: Patch the VPN"),
+        (0, 2, "Due in 7 days: Patch the VPN"),
+        (4, 0, "Due in 3 days: Patch the VPN"),
+        (6, 0, "Due tomorrow: Patch the VPN"),
+        (6, 5, "Due tomorrow: Patch the VPN"),
+        (8, 0, "Overdue: Patch the VPN"),
+        (9, 0, "Overdue: Patch the VPN"),
+    ];
+    let mut sent: Vec<String> = Vec::new();
+    for (days, hours, subject) in expected {
+        move_clock_and_settle(&first, &clock, org, later(days, hours)).await;
+        if sent.last().map(String::as_str) != Some(subject) {
+            sent.push(subject.to_owned());
+        }
+        assert_eq!(
+            subjects_to(&sink, "ann@reminders.test"),
+            sent,
+            "after day {days} hour {hours}"
+        );
+    }
+    assert_eq!(sent.len(), 4);
+    let others: Vec<String> = sink
+        .messages()
+        .into_iter()
+        .filter(|m| !m.to.contains("ann@"))
+        .map(|m| m.to)
+        .collect();
+    assert!(others.is_empty(), "nobody else was reminded: {others:?}");
+    let text = &sink.messages()[0].text;
+    assert!(text.contains("Priority: High"), "{text}");
+    assert!(text.contains(patch["id"].as_str().unwrap()), "{text}");
+    assert!(text.contains("Reminders"), "names the organization: {text}");
+
+    // Every reminder is in the organization's audit log, made by the runner via cron.
+    let notes: Vec<Value> = first
+        .audit_entries(org)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "notify")
+        .collect();
+    assert_eq!(notes.len(), 4, "{notes:?}");
+    for n in &notes {
+        assert_eq!(n["via"], "cron");
+        assert_eq!(n["userId"], "system:runner");
+        assert_eq!(n["entityType"], "task");
+        assert_eq!(n["entityId"], patch["id"]);
+        assert_eq!(n["changes"]["_reminder"]["to"], "ann@reminders.test");
+    }
+    let stages: Vec<&Value> = notes
+        .iter()
+        .map(|n| &n["changes"]["_reminder"]["stage"])
+        .collect();
+    for stage in ["7d", "3d", "1d", "overdue"] {
+        assert!(stages.contains(&&json!(stage)), "{stages:?}");
+    }
+    let (_, log) = first
+        .get("/api/audit-log?action=notify&via=cron", &admin)
+        .await;
+    assert_eq!(log["items"].as_array().unwrap().len(), 4, "{log}");
+
+    // Moving the due date plans afresh; finishing the task stops what is left.
+    let id = patch["id"].as_str().unwrap();
+    let mut moved = patch.clone();
+    moved["dueDate"] = json!(date(12));
+    moved["version"] = Value::Null;
+    let (status, p) = second
+        .send(Method::PUT, &format!("/api/tasks/{id}"), &admin, &moved)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    move_clock_and_settle(&first, &clock, org, later(9, 2)).await;
+    assert_eq!(
+        subjects_to(&sink, "ann@reminders.test").last().unwrap(),
+        "Due in 3 days: Patch the VPN"
+    );
+    let (status, _) = first
+        .send(
+            Method::POST,
+            &format!("/api/tasks/{id}/transitions"),
+            &admin,
+            &json!({ "to": "Done" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    move_clock_and_settle(&first, &clock, org, later(11, 0)).await;
+    move_clock_and_settle(&first, &clock, org, later(13, 0)).await;
+    assert_eq!(subjects_to(&sink, "ann@reminders.test").len(), 5);
+}
+
+async fn a_reminder_the_relay_refused_is_sent_when_it_is_back(db: TestDb) {
+    if !MailSink::installed() {
+        return;
+    }
+    // The relay is down when the reminder is due.
+    let port = tater_testkit::smtp::free_port();
+    let relay = MailConfig {
+        smtp_url: format!("smtp://127.0.0.1:{port}"),
+        from: "Tater <tater@reminders.test>".into(),
+    };
+    let clock = Arc::new(FixedClock::new(at(START)));
+    let (first, _second) = two_servers_mailing(db, clock.clone(), Some(relay)).await;
+    let org = first.org("Relay").await;
+    let admin = first.member(org, "lead@relay.test", Role::OrgAdmin).await;
+    let task = first
+        .create(
+            "tasks",
+            &admin,
+            json!({ "title": "Renew the certificate", "assignee": "dee@relay.test",
+                    "dueDate": date(3) }),
+        )
+        .await;
+    let key = format!(
+        "reminder:{org}:{}:{}:3d:dee@relay.test",
+        task["id"].as_str().unwrap(),
+        date(3)
+    );
+    clock.set(later(0, 1));
+    eventually("the refused attempt", async || {
+        let job = first.service.runner_job_state(&key).await.unwrap();
+        job.is_some_and(|j| j.state == "queued" && j.attempts == 1 && j.last_error.is_some())
+    })
+    .await;
+    assert!(
+        first
+            .audit_entries(org)
+            .await
+            .iter()
+            .all(|e| e["action"] != "notify"),
+        "nothing sent, nothing audited"
+    );
+
+    // Back a minute later: the retry sends it, once.
+    let sink = MailSink::start_on(port);
+    move_clock_and_settle(&first, &clock, org, later(0, 1).plus_seconds(61)).await;
+    let job = first.service.runner_job_state(&key).await.unwrap().unwrap();
+    assert_eq!((job.state.as_str(), job.attempts), ("done", 2));
+    assert_eq!(
+        subjects_to(&sink, "dee@relay.test"),
+        ["Due in 3 days: Renew the certificate"]
+    );
+    move_clock_and_settle(&first, &clock, org, later(0, 3)).await;
+    assert_eq!(sink.messages().len(), 1);
+}
+
+async fn an_approved_exception_expires_by_itself(db: TestDb) {
+    let clock = Arc::new(FixedClock::new(at(START)));
+    let (first, second) = two_servers(db, clock.clone(), None).await;
+    let org = first.org("Expiry").await;
+    let requester = first.member(org, "req@expiry.test", Role::OrgAdmin).await;
+    let reviewer = first.member(org, "rev@expiry.test", Role::OrgAdmin).await;
+    // One endpoint fails the empty-password check (IA-5).
+    let t = token(&first, &requester, false).await;
+    let (_, enrolled) = enroll(&first, &t, "web-01").await;
+    let agent = Key::api(enrolled["apiKey"].as_str().unwrap().to_owned());
+    let scan = report(
+        &new_id(),
+        "2026-12-07T07:00:00Z",
+        &[("linux.accounts.empty-passwords", "Fail")],
+    );
+    let (status, _) = first
+        .send(Method::POST, "/api/agent/scans", &agent, &scan)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let body = json!({ "title": "Legacy login", "control": "IA-5", "riskLevel": "Moderate",
+                       "justification": "Vendor appliance", "requestedUntil": date(10) });
+    let exception = first.create("exceptions", &requester, body).await;
+    let id = exception["id"].as_str().unwrap();
+    for step in ["Under Review", "Approved"] {
+        let (status, p) = second
+            .send(
+                Method::POST,
+                &format!("/api/exceptions/{id}/transitions"),
+                &reviewer,
+                &json!({ "to": step }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{p}");
+    }
+    let overrides = |p: &Value| (p["totals"]["fail"].clone(), p["totals"]["override"].clone());
+    let (_, during) = first.get("/api/posture", &requester).await;
+    assert_eq!(overrides(&during), (json!(0), json!(1)));
+
+    // The last approved day passes nothing; the day after, the runner ends it.
+    move_clock_and_settle(&first, &clock, org, later(10, 1)).await;
+    let (_, still) = first
+        .get(&format!("/api/exceptions/{id}"), &requester)
+        .await;
+    assert_eq!(still["status"], "Approved");
+    move_clock_and_settle(&first, &clock, org, later(11, 1)).await;
+    let (_, ended) = first
+        .get(&format!("/api/exceptions/{id}"), &requester)
+        .await;
+    assert_eq!(ended["status"], "Expired", "{ended}");
+    let (_, acceptances) = first
+        .get(&format!("/api/risk-acceptances?exception={id}"), &requester)
+        .await;
+    // The acceptance ran to the same end date: expired, not revoked early.
+    let acceptance = &acceptances["items"][0];
+    assert_eq!(acceptance["status"], "Expired", "{acceptance}");
+    assert_eq!(acceptance["revokedOn"], Value::Null);
+    let (_, after) = first.get("/api/posture", &requester).await;
+    assert_eq!(overrides(&after), (json!(1), json!(0)));
+
+    // One move, made by the runner via cron, with the reason.
+    let (_, history) = first
+        .get(&format!("/api/exceptions/{id}/transitions"), &requester)
+        .await;
+    let expiries: Vec<&Value> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["to"] == "Expired")
+        .collect();
+    assert_eq!(expiries.len(), 1, "{history}");
+    assert_eq!(expiries[0]["by"], "system:runner");
+    assert_eq!(
+        expiries[0]["comment"],
+        format!("The approved period ended on {}.", date(10))
+    );
+    let moves: Vec<Value> = first
+        .audit_entries(org)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "transition" && e["changes"]["status"]["after"] == "Expired")
+        .collect();
+    assert_eq!(moves.len(), 1);
+    assert_eq!(moves[0]["via"], "cron");
+}

@@ -1,0 +1,440 @@
+//! The background job runner: one queue of work in the database (`runner_jobs`) that every
+//! replica works from.
+//!
+//! * Work is queued under an **idempotency key** that is unique for ever: several replicas
+//!   planning the same reminder queue it once, and a done job keeps its key, so it is not
+//!   planned again.
+//! * A runner **leases** the jobs it takes. A replica that dies holding a lease loses it when
+//!   the lease runs out and another runs the job again: execution is at least once, so every
+//!   job checks, when it runs, that its work is still wanted (a task done since, an exception
+//!   already ended) and does nothing otherwise.
+//! * Time comes from the injectable clock; the runner's loop only decides how often to look.
+//!
+//! What runs: every hour a plan per organization ([`Work::PlanOrg`]) queues the exceptions
+//! whose approved period ended ([`Work::ExpireException`]) and the task reminders that are due
+//! ([`Work::Remind`], see `reminders.rs`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tater_domain::module::{ListQuery, Record, parse_list_query};
+use tater_domain::modules::EXCEPTIONS;
+use tater_domain::{Actor, Channel, Mode, OrgId, RecordId, Timestamp, authorize};
+use tater_store::{NewRunnerJob, RunnerJob};
+use time::Date;
+
+use crate::reminders::Stage;
+use crate::transitions::TransitionInput;
+use crate::{Service, ServiceError, ServiceResult};
+
+/// How a runner works: who it is, how long its leases last, how much it takes at once.
+#[derive(Debug, Clone)]
+pub struct RunnerOptions {
+    /// Unique per running server (names its leases).
+    pub owner: String,
+    /// How long a job is this runner's before another may take it over. Longer than a
+    /// batch takes (a reminder may wait up to 15 s for the mail relay).
+    pub lease_secs: i64,
+    /// Jobs taken per round.
+    pub batch: u32,
+}
+
+impl RunnerOptions {
+    /// A runner with a fresh name and the default lease and batch.
+    pub fn new() -> Self {
+        Self {
+            owner: format!("runner-{}", RecordId::generate()),
+            lease_secs: 600,
+            batch: 20,
+        }
+    }
+}
+
+impl Default for RunnerOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Attempts before a job is given up and kept as failed.
+pub const MAX_ATTEMPTS: i64 = 6;
+/// Records one plan looks at per module and organization (oldest due first).
+const PLAN_LIMIT: usize = 5_000;
+const PLAN_PAGE: u32 = 500;
+
+/// A unit of background work, stored as its JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub(crate) enum Work {
+    /// Queues one [`Work::PlanOrg`] per organization (once an hour).
+    Plan { hour: String },
+    /// Queues what is due in one organization.
+    PlanOrg { org: OrgId, hour: String },
+    /// An approved exception whose requested end date passed becomes Expired.
+    ExpireException {
+        org: OrgId,
+        exception: RecordId,
+        until: String,
+    },
+    /// Emails a task's assignee that the task is due soon, or overdue.
+    Remind {
+        org: OrgId,
+        task: RecordId,
+        due: String,
+        stage: Stage,
+        to: String,
+    },
+}
+
+impl Work {
+    fn kind(&self) -> &'static str {
+        match self {
+            Work::Plan { .. } => "plan",
+            Work::PlanOrg { .. } => "planOrg",
+            Work::ExpireException { .. } => "expireException",
+            Work::Remind { .. } => "remind",
+        }
+    }
+
+    fn org(&self) -> Option<OrgId> {
+        match self {
+            Work::Plan { .. } => None,
+            Work::PlanOrg { org, .. }
+            | Work::ExpireException { org, .. }
+            | Work::Remind { org, .. } => Some(*org),
+        }
+    }
+
+    /// The key that makes this work happen once.
+    fn key(&self) -> String {
+        match self {
+            Work::Plan { hour } => format!("plan:{hour}"),
+            Work::PlanOrg { org, hour } => format!("plan:{hour}:{org}"),
+            Work::ExpireException {
+                org,
+                exception,
+                until,
+            } => format!("expire-exception:{org}:{exception}:{until}"),
+            Work::Remind {
+                org,
+                task,
+                due,
+                stage,
+                to,
+            } => format!("reminder:{org}:{task}:{due}:{}:{to}", stage.as_str()),
+        }
+    }
+}
+
+/// Why a job did not finish.
+pub(crate) struct Failure {
+    pub message: String,
+    /// Worth another attempt later (a relay or database that may come back).
+    pub retry: bool,
+}
+
+impl Failure {
+    pub(crate) fn retry(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            retry: true,
+        }
+    }
+}
+
+impl From<ServiceError> for Failure {
+    fn from(e: ServiceError) -> Self {
+        Failure::retry(e.to_string())
+    }
+}
+
+impl From<tater_store::StoreError> for Failure {
+    fn from(e: tater_store::StoreError) -> Self {
+        ServiceError::from(e).into()
+    }
+}
+
+impl From<tater_domain::policy::Denied> for Failure {
+    fn from(e: tater_domain::policy::Denied) -> Self {
+        ServiceError::from(e).into()
+    }
+}
+
+/// What one round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunnerRound {
+    pub finished: usize,
+    pub failed: usize,
+}
+
+/// The wait before attempt `attempts + 1`: 1, 4, 16, 64 minutes...
+fn backoff_ms(attempts: i64) -> i64 {
+    let exp = u32::try_from(attempts.clamp(1, 6) - 1).unwrap_or(0);
+    60_000 * 4_i64.pow(exp)
+}
+
+fn hour_of(now: Timestamp) -> String {
+    now.to_string().chars().take(13).collect()
+}
+
+/// The system actor of background work in `org`: audited as `system:runner`, via `cron`.
+pub(crate) fn runner_actor(org: OrgId, what: &str) -> Actor {
+    Actor::system("runner", what, org, Channel::Cron)
+}
+
+impl Service {
+    /// Queues `work` unless its key was ever queued.
+    pub(crate) async fn enqueue(&self, work: &Work, run_at: Timestamp) -> ServiceResult<bool> {
+        let payload = serde_json::to_value(work).map_err(|e| ServiceError::Internal(e.into()))?;
+        let job = NewRunnerJob {
+            org: work.org(),
+            kind: work.kind().into(),
+            idempotency_key: work.key(),
+            payload,
+            run_at,
+        };
+        let mut tx = self.store.runner().await?;
+        let new = tx.enqueue(&job, self.now()).await?;
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    /// One round of the runner: queues this hour's plan (once across replicas), then takes
+    /// the jobs that are due and runs them one after another.
+    pub async fn run_work(&self, options: &RunnerOptions) -> ServiceResult<RunnerRound> {
+        let now = self.now();
+        self.enqueue(&Work::Plan { hour: hour_of(now) }, now)
+            .await?;
+        let mut tx = self.store.runner().await?;
+        let jobs = tx
+            .claim(
+                &options.owner,
+                now,
+                options.lease_secs.saturating_mul(1000),
+                options.batch,
+            )
+            .await?;
+        tx.commit().await?;
+        let mut round = RunnerRound::default();
+        for job in jobs {
+            if self.run_job(&job, &options.owner).await? {
+                round.finished += 1;
+            } else {
+                round.failed += 1;
+            }
+        }
+        Ok(round)
+    }
+
+    /// Runs a leased job and records how it went; whether it finished.
+    async fn run_job(&self, job: &RunnerJob, owner: &str) -> ServiceResult<bool> {
+        let outcome = if job.attempts > MAX_ATTEMPTS {
+            Err(Failure {
+                message: format!("given up after {MAX_ATTEMPTS} attempts"),
+                retry: false,
+            })
+        } else {
+            match serde_json::from_value::<Work>(job.payload.clone()) {
+                Ok(work) => self.perform(work).await,
+                Err(e) => Err(Failure {
+                    message: format!("unreadable job: {e}"),
+                    retry: false,
+                }),
+            }
+        };
+        let now = self.now();
+        let mut tx = self.store.runner().await?;
+        let finished = match outcome {
+            Ok(()) => {
+                if !tx.finish(&job.id, owner, now).await? {
+                    tracing::warn!(job = %job.idempotency_key, "a job outlived its lease; another runner may have run it too");
+                }
+                true
+            }
+            Err(f) => {
+                let retry_at = (f.retry && job.attempts < MAX_ATTEMPTS)
+                    .then(|| now.plus_millis(backoff_ms(job.attempts)));
+                tracing::warn!(job = %job.idempotency_key, attempts = job.attempts, error = %f.message, retry = retry_at.is_some(), "background job failed");
+                let error: String = f.message.chars().take(1000).collect();
+                tx.fail(&job.id, owner, &error, now, retry_at).await?;
+                false
+            }
+        };
+        tx.commit().await?;
+        Ok(finished)
+    }
+
+    async fn perform(&self, work: Work) -> Result<(), Failure> {
+        match work {
+            Work::Plan { hour } => self.plan_orgs(&hour).await,
+            Work::PlanOrg { org, .. } => self.plan_org(org).await,
+            Work::ExpireException {
+                org,
+                exception,
+                until,
+            } => self.expire_exception(org, exception, &until).await,
+            Work::Remind {
+                org,
+                task,
+                due,
+                stage,
+                to,
+            } => self.remind(org, task, &due, stage, &to).await,
+        }
+    }
+
+    /// Gives back this runner's leases (a clean stop): another replica takes its jobs at once.
+    pub async fn release_work(&self, options: &RunnerOptions) -> ServiceResult<u64> {
+        let mut tx = self.store.runner().await?;
+        let released = tx.release_all(&options.owner).await?;
+        tx.commit().await?;
+        Ok(released)
+    }
+
+    /// Where the job with `key` stands (`queued`, `running`, `done`, `failed`, its attempts
+    /// and last error), for tests and operators.
+    pub async fn runner_job_state(
+        &self,
+        key: &str,
+    ) -> ServiceResult<Option<tater_store::RunnerJobState>> {
+        let mut tx = self.store.runner().await?;
+        Ok(tx.job_state(key).await?)
+    }
+
+    /// How many jobs are due or running now (none: the runners are idle).
+    pub async fn runner_jobs_pending(&self) -> ServiceResult<i64> {
+        let mut tx = self.store.runner().await?;
+        Ok(tx.unfinished(self.now()).await?)
+    }
+
+    async fn plan_orgs(&self, hour: &str) -> Result<(), Failure> {
+        let orgs = {
+            let mut tx = self.store.identity(Mode::Read).await?;
+            tx.orgs().await?
+        };
+        let now = self.now();
+        for org in orgs {
+            let work = Work::PlanOrg {
+                org: org.id,
+                hour: hour.to_owned(),
+            };
+            self.enqueue(&work, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Queues what is due in `org`: exceptions to end, reminders to send.
+    async fn plan_org(&self, org: OrgId) -> Result<(), Failure> {
+        let now = self.now();
+        let today = now.date();
+        let ended = self
+            .scan_records(
+                org,
+                &EXCEPTIONS,
+                &[
+                    ("status", "Approved".to_owned()),
+                    ("requestedUntil.lt", tater_domain::time::format_date(today)),
+                ],
+            )
+            .await?;
+        for exception in ended {
+            let Some(until) = exception.data.get("requestedUntil").and_then(Value::as_str) else {
+                continue;
+            };
+            let work = Work::ExpireException {
+                org,
+                exception: exception.meta.id,
+                until: until.to_owned(),
+            };
+            self.enqueue(&work, now).await?;
+        }
+        self.plan_reminders(org, today).await
+    }
+
+    /// The records of `def` in `org` that match `filters`, oldest first, at most
+    /// [`PLAN_LIMIT`] (the rest wait for the next plan).
+    pub(crate) async fn scan_records(
+        &self,
+        org: OrgId,
+        def: &'static tater_domain::module::ModuleDef,
+        filters: &[(&str, String)],
+    ) -> Result<Vec<Record>, Failure> {
+        let mut params: Vec<(String, String)> = filters
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        params.push(("sort".into(), "createdAt".into()));
+        params.push(("limit".into(), PLAN_PAGE.to_string()));
+        let mut query: ListQuery =
+            parse_list_query(def, &params, self.today(), &[]).map_err(|e| Failure {
+                message: format!("planning query: {e:?}"),
+                retry: false,
+            })?;
+        let actor = runner_actor(org, "plan");
+        let permit = authorize(&actor, tater_domain::Action::ReadRecords(def.read_role))?;
+        let mut found = Vec::new();
+        loop {
+            let mut tx = self.store.tenant(&permit.read_only()).await?;
+            let (rows, more) = tx
+                .page_records(def.name, &query, crate::paging::PAGE_BYTES)
+                .await?;
+            let last = rows.last().map(|r| tater_domain::module::PageCursor {
+                value: query.sort.value_of(r),
+                id: r.meta.id,
+            });
+            found.extend(rows);
+            match last {
+                Some(cursor) if more && found.len() < PLAN_LIMIT => query.after = Some(cursor),
+                _ => break,
+            }
+        }
+        found.truncate(PLAN_LIMIT);
+        Ok(found)
+    }
+
+    /// Ends an approved exception whose period is over, as the system: the move is audited
+    /// `via: cron` and its acceptances are revoked with it. Nothing to do when someone moved
+    /// or deleted it since it was planned.
+    async fn expire_exception(&self, org: OrgId, id: RecordId, until: &str) -> Result<(), Failure> {
+        let actor = runner_actor(org, "exception end date");
+        let permit = authorize(
+            &actor,
+            tater_domain::Action::ReadRecords(EXCEPTIONS.read_role),
+        )?;
+        let current = {
+            let mut tx = self.store.tenant(&permit.read_only()).await?;
+            tx.get_record(EXCEPTIONS.name, id).await?
+        };
+        let text =
+            |r: &Record, name: &str| r.data.get(name).and_then(Value::as_str).map(str::to_owned);
+        // Still approved, still ending on the planned date (an edit since replans it), and
+        // that date is past.
+        let still_due = current.as_ref().is_some_and(|r| {
+            text(r, "status").as_deref() == Some("Approved")
+                && text(r, "requestedUntil").as_deref() == Some(until)
+                && tater_domain::time::parse_date(until).is_ok_and(|d| d < self.today())
+        });
+        if !still_due {
+            return Ok(());
+        }
+        let input = TransitionInput {
+            to: "Expired".into(),
+            comment: Some(format!("The approved period ended on {until}.")),
+        };
+        match self
+            .transition_record(&actor, &EXCEPTIONS, &id.to_string(), &input)
+            .await
+        {
+            Ok(_) | Err(ServiceError::NotFound) | Err(ServiceError::ConflictCode(..)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Days from `today` to `date` (negative when past).
+pub(crate) fn days_until(today: Date, date: Date) -> i64 {
+    (date - today).whole_days()
+}
