@@ -35,6 +35,13 @@ impl Channel {
         Channel::Cron,
     ];
 
+    /// Whether an AI assistant acts through this channel (MCP clients, the in-product
+    /// analyst, Claude acting for the organization): decisions marked for a person are
+    /// refused here.
+    pub fn is_assistant(self) -> bool {
+        matches!(self, Channel::Mcp | Channel::Copilot | Channel::Claude)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Web => "web",

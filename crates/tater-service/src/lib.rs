@@ -20,6 +20,7 @@ mod entra;
 mod entra_sign_in;
 mod error;
 mod evidence_coverage;
+mod expiring_exceptions;
 mod identity_verification;
 mod invitations;
 mod jobs;

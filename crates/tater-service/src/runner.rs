@@ -11,19 +11,17 @@
 //! * Time comes from the injectable clock; the runner's loop only decides how often to look.
 //!
 //! What runs: every hour a plan per organization ([`Work::PlanOrg`]) queues the exceptions
-//! whose approved period ended ([`Work::ExpireException`]) and the task reminders that are due
+//! whose approved period ended ([`Work::ExpireException`]) or ends soon
+//! ([`Work::ExceptionTask`], see `expiring_exceptions.rs`) and the task reminders that are due
 //! ([`Work::Remind`], see `reminders.rs`).
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tater_domain::module::{ListQuery, Record, parse_list_query};
-use tater_domain::modules::EXCEPTIONS;
 use tater_domain::{Actor, Channel, Mode, OrgId, RecordId, Timestamp, authorize};
 use tater_store::{NewRunnerJob, RunnerJob};
 use time::Date;
 
 use crate::reminders::Stage;
-use crate::transitions::TransitionInput;
 use crate::{Service, ServiceError, ServiceResult};
 
 /// How a runner works: who it is, how long its leases last, how much it takes at once.
@@ -79,6 +77,12 @@ pub(crate) enum Work {
         exception: RecordId,
         until: String,
     },
+    /// An approved exception that ends soon gets a renewal task.
+    ExceptionTask {
+        org: OrgId,
+        exception: RecordId,
+        until: String,
+    },
     /// Emails a task's assignee that the task is due soon, or overdue.
     Remind {
         org: OrgId,
@@ -95,6 +99,7 @@ impl Work {
             Work::Plan { .. } => "plan",
             Work::PlanOrg { .. } => "planOrg",
             Work::ExpireException { .. } => "expireException",
+            Work::ExceptionTask { .. } => "exceptionTask",
             Work::Remind { .. } => "remind",
         }
     }
@@ -104,6 +109,7 @@ impl Work {
             Work::Plan { .. } => None,
             Work::PlanOrg { org, .. }
             | Work::ExpireException { org, .. }
+            | Work::ExceptionTask { org, .. }
             | Work::Remind { org, .. } => Some(*org),
         }
     }
@@ -118,6 +124,11 @@ impl Work {
                 exception,
                 until,
             } => format!("expire-exception:{org}:{exception}:{until}"),
+            Work::ExceptionTask {
+                org,
+                exception,
+                until,
+            } => format!("exception-task:{org}:{exception}:{until}"),
             Work::Remind {
                 org,
                 task,
@@ -276,6 +287,11 @@ impl Service {
                 exception,
                 until,
             } => self.expire_exception(org, exception, &until).await,
+            Work::ExceptionTask {
+                org,
+                exception,
+                until,
+            } => self.open_exception_task(org, exception, &until).await,
             Work::Remind {
                 org,
                 task,
@@ -326,31 +342,10 @@ impl Service {
         Ok(())
     }
 
-    /// Queues what is due in `org`: exceptions to end, reminders to send.
+    /// Queues what is due in `org`: exceptions to end or to renew, reminders to send.
     async fn plan_org(&self, org: OrgId) -> Result<(), Failure> {
-        let now = self.now();
-        let today = now.date();
-        let ended = self
-            .scan_records(
-                org,
-                &EXCEPTIONS,
-                &[
-                    ("status", "Approved".to_owned()),
-                    ("requestedUntil.lt", tater_domain::time::format_date(today)),
-                ],
-            )
-            .await?;
-        for exception in ended {
-            let Some(until) = exception.data.get("requestedUntil").and_then(Value::as_str) else {
-                continue;
-            };
-            let work = Work::ExpireException {
-                org,
-                exception: exception.meta.id,
-                until: until.to_owned(),
-            };
-            self.enqueue(&work, now).await?;
-        }
+        let today = self.today();
+        self.plan_exceptions(org, today).await?;
         self.plan_reminders(org, today).await
     }
 
@@ -393,44 +388,6 @@ impl Service {
         }
         found.truncate(PLAN_LIMIT);
         Ok(found)
-    }
-
-    /// Ends an approved exception whose period is over, as the system: the move is audited
-    /// `via: cron` and its acceptances are revoked with it. Nothing to do when someone moved
-    /// or deleted it since it was planned.
-    async fn expire_exception(&self, org: OrgId, id: RecordId, until: &str) -> Result<(), Failure> {
-        let actor = runner_actor(org, "exception end date");
-        let permit = authorize(
-            &actor,
-            tater_domain::Action::ReadRecords(EXCEPTIONS.read_role),
-        )?;
-        let current = {
-            let mut tx = self.store.tenant(&permit.read_only()).await?;
-            tx.get_record(EXCEPTIONS.name, id).await?
-        };
-        let text =
-            |r: &Record, name: &str| r.data.get(name).and_then(Value::as_str).map(str::to_owned);
-        // Still approved, still ending on the planned date (an edit since replans it), and
-        // that date is past.
-        let still_due = current.as_ref().is_some_and(|r| {
-            text(r, "status").as_deref() == Some("Approved")
-                && text(r, "requestedUntil").as_deref() == Some(until)
-                && tater_domain::time::parse_date(until).is_ok_and(|d| d < self.today())
-        });
-        if !still_due {
-            return Ok(());
-        }
-        let input = TransitionInput {
-            to: "Expired".into(),
-            comment: Some(format!("The approved period ended on {until}.")),
-        };
-        match self
-            .transition_record(&actor, &EXCEPTIONS, &id.to_string(), &input)
-            .await
-        {
-            Ok(_) | Err(ServiceError::NotFound) | Err(ServiceError::ConflictCode(..)) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
     }
 }
 

@@ -8,10 +8,11 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tater_domain::ValidationErrors;
 use tater_domain::module::{
-    DerivedWhen, Flow, ModuleDef, Mover, Record, RecordTransition, Refusal,
+    DerivedWhen, Flow, ModuleDef, Mover, Record, RecordTransition, Refusal, Transition,
 };
 use tater_domain::policy::{Action, authorize};
-use tater_domain::{Actor, AuditAction, AuditDraft, RecordId, Timestamp, TransitionId};
+use tater_domain::{Actor, AuditAction, AuditDraft, Principal, RecordId, Timestamp, TransitionId};
+use tater_store::TenantTx;
 
 use crate::{Service, ServiceError, ServiceResult};
 
@@ -80,25 +81,56 @@ fn record_id(id: &str) -> ServiceResult<RecordId> {
 }
 
 /// A refusal as every channel shows it: the role is 403 `FORBIDDEN`, four eyes 403
-/// `FOUR_EYES_REQUIRED`, a missing comment a field error, any other 409 `INVALID_TRANSITION`.
+/// `FOUR_EYES_REQUIRED`, a person's decision asked through an assistant 403 `PERSON_REQUIRED`, a missing comment a field error, any other 409 `INVALID_TRANSITION`.
 fn refused(r: Refusal) -> ServiceError {
     let say = format!("this transition is refused: {r}");
     match r {
         Refusal::Role { .. } => ServiceError::ForbiddenCode("FORBIDDEN", say),
-        Refusal::FourEyes { .. } => ServiceError::ForbiddenCode("FOUR_EYES_REQUIRED", say),
+        Refusal::FourEyes { .. } | Refusal::SameApprover { .. } => {
+            ServiceError::ForbiddenCode("FOUR_EYES_REQUIRED", say)
+        }
+        Refusal::NotDesignated { .. } => ServiceError::ForbiddenCode("FORBIDDEN", say),
+        Refusal::PersonRequired { .. } => ServiceError::ForbiddenCode("PERSON_REQUIRED", say),
         Refusal::CommentRequired { .. } => ValidationErrors::single("comment", &say).into(),
-        Refusal::UnknownState { .. } | Refusal::NotAllowed { .. } => {
+        Refusal::UnknownState { .. } | Refusal::NotAllowed { .. } | Refusal::Condition { .. } => {
             ServiceError::ConflictCode("INVALID_TRANSITION", say)
         }
     }
 }
 
-/// Who asks for a move: their role, and whether they created the record (four eyes).
-fn mover(actor: &Actor, created_by: &str) -> Mover {
-    Mover {
+/// Who asks for a move, as far as the flow asks: their role, whether they created the record
+/// (four eyes), whether they come through an assistant, whether the organization designates
+/// them (read only for flows that ask), and whether they made the record's last move.
+async fn mover(
+    tx: &mut dyn TenantTx,
+    actor: &Actor,
+    def: &ModuleDef,
+    flow: &Flow,
+    id: RecordId,
+    created_by: &str,
+) -> ServiceResult<Mover> {
+    let asks = |f: fn(&Transition) -> bool| flow.transitions.iter().any(f);
+    let is_designated = if asks(|t| t.designated) {
+        let approver = tx.settings().await?.exception_approver;
+        matches!(actor.principal(), Principal::User { email, .. }
+            if approver.as_deref() == Some(email.as_str()))
+    } else {
+        false
+    };
+    let made_last_move = if asks(|t| t.not_last_mover) {
+        let last = tx.list_transitions(def.name, id, 1).await?;
+        last.first()
+            .is_some_and(|m| m.actor == actor.audit_user_id())
+    } else {
+        false
+    };
+    Ok(Mover {
         role: actor.role(),
         is_requester: created_by == actor.audit_user_id(),
-    }
+        is_assistant: actor.channel().is_assistant(),
+        is_designated,
+        made_last_move,
+    })
 }
 
 fn check_input(input: &TransitionInput) -> ServiceResult<Option<String>> {
@@ -157,9 +189,15 @@ impl Service {
             .and_then(Value::as_str)
             .unwrap_or(flow.initial)
             .to_owned();
-        let mover = mover(actor, &current.meta.created_by);
+        let mover = mover(&mut *tx, actor, def, flow, id, &current.meta.created_by).await?;
         let step = flow
-            .check(&from, input.to.trim(), mover, comment.as_deref())
+            .check(
+                &from,
+                input.to.trim(),
+                mover,
+                comment.as_deref(),
+                &current.data,
+            )
             .map_err(refused)?;
         let now = self.clock.now();
         let updated = self.moved(def, flow, &current, step.to, actor, now);
@@ -265,27 +303,39 @@ impl Service {
 
     /// The moves `actor` may make from the record's current state (for pages' buttons): the
     /// declaration's own check, so nothing is offered that would be refused.
-    pub fn transitions_offered(
+    pub async fn transitions_offered(
         &self,
         actor: &Actor,
         def: &ModuleDef,
         record: &Value,
-    ) -> Vec<(&'static str, bool)> {
+    ) -> ServiceResult<Vec<(&'static str, bool)>> {
         let Some(flow) = def.flow else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
-        if authorize(actor, Action::WriteRecord).is_err() {
-            return Vec::new();
-        }
-        let from = record
+        let (Ok(permit), Some(data)) = (authorize(actor, Action::WriteRecord), record.as_object())
+        else {
+            return Ok(Vec::new());
+        };
+        let id = record_id(data.get("id").and_then(Value::as_str).unwrap_or_default())?;
+        let from = data
             .get(flow.field)
             .and_then(Value::as_str)
             .unwrap_or(flow.initial);
-        let created_by = record.get("createdBy").and_then(Value::as_str);
-        let mover = mover(actor, created_by.unwrap_or_default());
-        flow.from(from)
-            .filter(|t| flow.check(from, t.to, mover, Some("-")).is_ok())
+        let created_by = data.get("createdBy").and_then(Value::as_str);
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
+        let mover = mover(
+            &mut *tx,
+            actor,
+            def,
+            flow,
+            id,
+            created_by.unwrap_or_default(),
+        )
+        .await?;
+        Ok(flow
+            .from(from)
+            .filter(|t| flow.check(from, t.to, mover, Some("-"), data).is_ok())
             .map(|t| (t.to, t.comment_required))
-            .collect()
+            .collect())
     }
 }

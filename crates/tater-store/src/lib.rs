@@ -307,11 +307,14 @@ pub trait RunnerTx: Send {
     async fn commit(self: Box<Self>) -> Result<()>;
 }
 
-/// An organization's feature switches.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// An organization's feature switches and designations.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrgSettings {
     /// Whether Admins may run scripts on endpoints (the command channel).
     pub remote_execution: bool,
+    /// The e-mail address of the member who gives High and Critical exceptions their second
+    /// approval.
+    pub exception_approver: Option<String>,
 }
 
 /// Releases are stored in chunks of this many bytes, so reading one never needs a second

@@ -54,12 +54,32 @@ pub struct Transition {
     pub role: Role,
     /// Four eyes: the person who created the record may not make this move.
     pub not_requester: bool,
+    /// Only when the record meets this condition (a High-risk exception needs a second
+    /// approver; a lower one does not).
+    pub guard: Option<Guard>,
+    /// Only the member the organization's settings designate for the module's decisions (an
+    /// exception approver) may make it — not a role, a named person.
+    pub designated: bool,
+    /// Whoever made the move into the current state may not make this one (a second
+    /// approver is someone other than the first).
+    pub not_last_mover: bool,
+    /// A person's decision: refused through an AI assistant's channel (MCP, the in-product
+    /// analyst, Claude acting for the organization), so an assistant's draft waits for a
+    /// person in the web application or the REST API.
+    pub person_only: bool,
     /// The move needs a comment (a denial's reason, a request for information).
     pub comment_required: bool,
     /// A decision: the transition keeps a snapshot of the record as it stood when decided.
     pub decision: bool,
     /// What else the move does, in the same transaction.
     pub effect: Option<Effect>,
+}
+
+/// A condition on the record for a move to exist: `says` completes "only when the record …".
+#[derive(Clone, Copy)]
+pub struct Guard {
+    pub says: &'static str,
+    pub holds: fn(&Map<String, Value>) -> bool,
 }
 
 /// Something a move does besides changing the status; the service carries it out in the
@@ -81,6 +101,10 @@ impl Transition {
             to,
             role: Role::Admin,
             not_requester: false,
+            guard: None,
+            designated: false,
+            not_last_mover: false,
+            person_only: false,
             comment_required: false,
             decision: false,
             effect: None,
@@ -102,6 +126,23 @@ impl Transition {
         self
     }
 
+    pub const fn when(mut self, guard: Guard) -> Self {
+        self.guard = Some(guard);
+        self
+    }
+
+    /// By the organization's designated approver, who did not make the previous move.
+    pub const fn by_designated_second(mut self) -> Self {
+        self.designated = true;
+        self.not_last_mover = true;
+        self
+    }
+
+    pub const fn by_person(mut self) -> Self {
+        self.person_only = true;
+        self
+    }
+
     pub const fn with_comment(mut self) -> Self {
         self.comment_required = true;
         self
@@ -113,11 +154,31 @@ impl Transition {
     }
 }
 
-/// Who asks for a move: their role, and whether they created the record.
+/// Who asks for a move: their role, whether they created the record, and whether they come
+/// through an AI assistant's channel.
 #[derive(Debug, Clone, Copy)]
 pub struct Mover {
     pub role: Role,
     pub is_requester: bool,
+    pub is_assistant: bool,
+    /// The organization designates this person for the module's decisions.
+    pub is_designated: bool,
+    /// This person made the move into the record's current state.
+    pub made_last_move: bool,
+}
+
+impl Mover {
+    /// A person with `role` who neither created the record nor moved it last, through a
+    /// person's channel, designated for nothing.
+    pub fn with_role(role: Role) -> Self {
+        Self {
+            role,
+            is_requester: false,
+            is_assistant: false,
+            is_designated: false,
+            made_last_move: false,
+        }
+    }
 }
 
 /// Why a move is refused. Each reads as a sentence after "This transition is refused: ".
@@ -133,8 +194,24 @@ pub enum Refusal {
     },
     #[error("moving to '{to}' needs the {role} role")]
     Role { to: String, role: Role },
+    #[error("a record in '{from}' moves to '{to}' only when {says}")]
+    Condition {
+        from: String,
+        to: String,
+        says: &'static str,
+    },
+    #[error(
+        "moving to '{to}' is for the member the organization designates in its settings; you are not designated"
+    )]
+    NotDesignated { to: String },
+    #[error("moving to '{to}' needs a second approver: whoever made the previous move may not")]
+    SameApprover { to: String },
     #[error("moving to '{to}' needs a second person: the requester may not make it")]
     FourEyes { to: String },
+    #[error(
+        "moving to '{to}' is a person's decision: make it in the web application or with the REST API, not through an AI assistant"
+    )]
+    PersonRequired { to: String },
     #[error("moving to '{to}' needs a comment")]
     CommentRequired { to: String },
 }
@@ -161,13 +238,15 @@ impl Flow {
             .filter(move |t| t.from.contains(&from.as_str()))
     }
 
-    /// The move from `from` to `to`, if `mover` may make it with this comment.
+    /// The move from `from` to `to`, if `mover` may make it with this comment, for a record
+    /// holding `data` (which a move's condition reads).
     pub fn check(
         &self,
         from: &str,
         to: &str,
         mover: Mover,
         comment: Option<&str>,
+        data: &Map<String, Value>,
     ) -> Result<&'static Transition, Refusal> {
         if !self.states().contains(&to) {
             return Err(Refusal::UnknownState {
@@ -187,6 +266,13 @@ impl Flow {
                 },
             });
         };
+        if let Some(g) = t.guard.filter(|g| !(g.holds)(data)) {
+            return Err(Refusal::Condition {
+                from: from.to_owned(),
+                to: to.to_owned(),
+                says: g.says,
+            });
+        }
         let role = t.role.max(Role::Admin);
         if mover.role < role {
             return Err(Refusal::Role {
@@ -196,6 +282,15 @@ impl Flow {
         }
         if t.not_requester && mover.is_requester {
             return Err(Refusal::FourEyes { to: to.to_owned() });
+        }
+        if t.designated && !mover.is_designated {
+            return Err(Refusal::NotDesignated { to: to.to_owned() });
+        }
+        if t.not_last_mover && mover.made_last_move {
+            return Err(Refusal::SameApprover { to: to.to_owned() });
+        }
+        if t.person_only && mover.is_assistant {
+            return Err(Refusal::PersonRequired { to: to.to_owned() });
         }
         if t.comment_required && comment.is_none_or(|c| c.trim().is_empty()) {
             return Err(Refusal::CommentRequired { to: to.to_owned() });
@@ -214,7 +309,10 @@ mod tests {
     }
 
     fn mover(role: Role, is_requester: bool) -> Mover {
-        Mover { role, is_requester }
+        Mover {
+            is_requester,
+            ..Mover::with_role(role)
+        }
     }
 
     #[test]
@@ -228,24 +326,31 @@ mod tests {
                 "Under Review",
                 "Info Requested",
                 "Approved",
+                "Second Approval",
                 "Denied",
                 "Expired"
             ]
         );
         assert!(matches!(
-            flow.check("Pending", "Nope", boss, None),
+            flow.check("Pending", "Nope", boss, None, &Map::new()),
             Err(Refusal::UnknownState { .. })
         ));
         assert!(matches!(
-            flow.check("Pending", "Approved", boss, None),
+            flow.check("Pending", "Approved", boss, None, &Map::new()),
             Err(Refusal::NotAllowed { .. })
         ));
         assert!(matches!(
-            flow.check("Denied", "Approved", boss, None),
+            flow.check("Denied", "Approved", boss, None, &Map::new()),
             Err(Refusal::NotAllowed { allowed, .. }) if allowed == "none, it is final"
         ));
         assert!(matches!(
-            flow.check("Pending", "Under Review", mover(Role::Admin, false), None),
+            flow.check(
+                "Pending",
+                "Under Review",
+                mover(Role::Admin, false),
+                None,
+                &Map::new()
+            ),
             Err(Refusal::Role {
                 role: Role::OrgAdmin,
                 ..
@@ -256,20 +361,34 @@ mod tests {
                 "Under Review",
                 "Approved",
                 mover(Role::OrgAdmin, true),
-                None
+                None,
+                &Map::new()
             ),
             Err(Refusal::FourEyes { .. })
         ));
+        let assistant = Mover {
+            is_assistant: true,
+            ..boss
+        };
         assert!(matches!(
-            flow.check("Under Review", "Denied", boss, Some("  ")),
+            flow.check("Under Review", "Approved", assistant, None, &Map::new()),
+            Err(Refusal::PersonRequired { .. })
+        ));
+        assert!(
+            flow.check("Pending", "Under Review", assistant, None, &Map::new())
+                .is_ok(),
+            "only decisions marked for a person are"
+        );
+        assert!(matches!(
+            flow.check("Under Review", "Denied", boss, Some("  "), &Map::new()),
             Err(Refusal::CommentRequired { .. })
         ));
         assert!(
-            flow.check("Under Review", "Denied", boss, Some("no"))
+            flow.check("Under Review", "Denied", boss, Some("no"), &Map::new())
                 .is_ok()
         );
         assert!(
-            flow.check("Under Review", "Approved", boss, None)
+            flow.check("Under Review", "Approved", boss, None, &Map::new())
                 .unwrap()
                 .decision
         );

@@ -17,7 +17,7 @@ mod view;
 pub use controls::normalize_control_id;
 pub use def::{Context, Derived, DerivedWhen, FieldDef, FieldKind, ModuleDef, ValueType, no_rules};
 pub use due::{Due, DueRule, past_due};
-pub use flow::{Effect, Flow, Mover, RecordComment, RecordTransition, Refusal, Transition};
+pub use flow::{Effect, Flow, Guard, Mover, RecordComment, RecordTransition, Refusal, Transition};
 pub use links::{CONTROLS, LinkEnd, RecordLink};
 pub use query::{
     CmpOp, Condition, CursorError, DEFAULT_PAGE_SIZE, ListQuery, MAX_PAGE_SIZE, MAX_SEARCH_LEN,

@@ -9,13 +9,17 @@ pub const COLLECTORS: &[&str] = &["person", "agent", "ai"];
 pub const EVIDENCE_STATUSES: &[&str] = &["draft", "accepted", "rejected"];
 
 /// Accepted evidence stops counting once its valid-until date has passed.
-/// A person decides on a draft; a decision can be taken back to draft with a reason.
+/// A person decides on a draft (never an AI assistant: its drafts wait for a person); a
+/// decision can be taken back to draft with a reason.
 static FLOW: Flow = Flow {
     field: "status",
     initial: "draft",
     transitions: &[
-        Transition::new(&["draft"], "accepted").decision(),
+        Transition::new(&["draft"], "accepted")
+            .by_person()
+            .decision(),
         Transition::new(&["draft"], "rejected")
+            .by_person()
             .with_comment()
             .decision(),
         Transition::new(&["accepted", "rejected"], "draft").with_comment(),

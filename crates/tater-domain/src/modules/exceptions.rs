@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 use time::Duration;
 
-use crate::module::{Context, Effect, FieldDef, Flow, ModuleDef, Transition};
+use crate::module::{Context, Effect, FieldDef, Flow, Guard, ModuleDef, Transition};
 use crate::time::{format_date, parse_date};
 use crate::{Role, ValidationErrors};
 
@@ -12,14 +12,39 @@ pub const EXCEPTION_STATUSES: &[&str] = &[
     "Pending",
     "Under Review",
     "Info Requested",
+    "Second Approval",
     "Approved",
     "Denied",
     "Expired",
 ];
 pub const RISK_LEVELS: &[&str] = &["Low", "Moderate", "High", "Critical"];
 
+fn high_risk(data: &Map<String, Value>) -> bool {
+    matches!(
+        data.get("riskLevel").and_then(Value::as_str),
+        Some("High" | "Critical")
+    )
+}
+
+fn not_high_risk(data: &Map<String, Value>) -> bool {
+    !high_risk(data)
+}
+
+const HIGH: Guard = Guard {
+    says: "its risk level is High or Critical",
+    holds: high_risk,
+};
+
+const BELOW_HIGH: Guard = Guard {
+    says: "its risk level is below High (a High or Critical one goes to 'Second Approval' for the organization's designated exception approver)",
+    holds: not_high_risk,
+};
+
 /// Submitted → reviewed by an OrgAdmin → approved or denied by an OrgAdmin who is not the
-/// requester (four eyes), or sent back for information; an approval ends early by expiry.
+/// requester (four eyes), or sent back for information. A High or Critical one, once the
+/// first OrgAdmin approves, waits for a second approver: the member the organization's
+/// settings designate (not a role), who is neither the requester nor the first approver.
+/// Decisions are a person's, never an assistant's; an approval ends early by expiry.
 static FLOW: Flow = Flow {
     field: "status",
     initial: "Pending",
@@ -31,14 +56,38 @@ static FLOW: Flow = Flow {
         Transition::new(&["Info Requested"], "Pending"),
         Transition::new(&["Under Review"], "Approved")
             .by(Role::OrgAdmin)
+            .when(BELOW_HIGH)
             .four_eyes()
+            .by_person()
+            .decision()
+            .then(Effect::AcceptRisk),
+        Transition::new(&["Under Review"], "Second Approval")
+            .by(Role::OrgAdmin)
+            .when(HIGH)
+            .four_eyes()
+            .by_person()
+            .decision(),
+        Transition::new(&["Second Approval"], "Approved")
+            .by_designated_second()
+            .four_eyes()
+            .by_person()
             .decision()
             .then(Effect::AcceptRisk),
         Transition::new(&["Under Review"], "Denied")
             .by(Role::OrgAdmin)
             .four_eyes()
+            .by_person()
             .with_comment()
             .decision(),
+        Transition::new(&["Second Approval"], "Denied")
+            .by_designated_second()
+            .four_eyes()
+            .by_person()
+            .with_comment()
+            .decision(),
+        Transition::new(&["Second Approval"], "Under Review")
+            .by(Role::OrgAdmin)
+            .with_comment(),
         Transition::new(&["Approved"], "Expired")
             .by(Role::OrgAdmin)
             .with_comment()
@@ -55,7 +104,9 @@ pub static EXCEPTIONS: ModuleDef = ModuleDef {
     description: "A time-boxed exception to a control: justification, compensating controls, \
                   risk assessment and requested end date. Its status moves Pending → Under \
                   Review → Approved / Denied / Info Requested; an OrgAdmin other than the \
-                  requester decides. Approval creates the risk acceptances (overrides in \
+                  requester decides. A High or Critical one goes from Under Review to Second \
+                  Approval, where the member the organization's settings designate as \
+                  exception approver (not the requester, not the first approver) approves it. Approval creates the risk acceptances (overrides in \
                   posture): one per named endpoint, or one organization-wide; ending it early \
                   (Approved → Expired) revokes them.",
     read_role: Role::Viewer,

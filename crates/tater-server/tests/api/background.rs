@@ -1,7 +1,7 @@
 //! The background job runner, seen from outside: two servers on one database share the work;
 //! task reminders reach a real SMTP server (aiosmtpd) 7, 3 and 1 days before the due date and
-//! once when overdue, each once; an approved exception ends by itself when its period is
-//! over, and the failure it covered counts again. Time moves by the injectable clock, never by sleeping; the
+//! once when overdue, each once; an approved exception gets a renewal task 30 days before it
+//! ends and ends by itself when its period is over, and the failure it covered counts again. Time moves by the injectable clock, never by sleeping; the
 //! test only waits for the runners to notice.
 
 use std::sync::Arc;
@@ -357,12 +357,47 @@ async fn an_approved_exception_expires_by_itself(db: TestDb) {
     let (_, during) = first.get("/api/posture", &requester).await;
     assert_eq!(overrides(&during), (json!(0), json!(1)));
 
-    // The last approved day passes nothing; the day after, the runner ends it.
+    // Ending within 30 days: a renewal task for the requester, due on the end date, linked.
+    move_clock_and_settle(&first, &clock, org, later(0, 1)).await;
+    let renewal = async |app: &TestApp| {
+        let path = "/api/tasks?source=Expiring%20exception";
+        app.get(path, &requester).await.1["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let tasks = renewal(&first).await;
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    let task = &tasks[0];
+    assert_eq!(task["assignee"], "req@expiry.test");
+    assert_eq!(task["dueDate"], date(10));
+    assert_eq!(task["priority"], "Medium");
+    assert_eq!(task["status"], "To Do");
+    assert_eq!(task["controls"], json!(["ia-5"]));
+    assert!(
+        task["title"].as_str().unwrap().contains("Legacy login"),
+        "{task}"
+    );
+    let (_, links) = first
+        .get(&format!("/api/exceptions/{id}/links"), &requester)
+        .await;
+    assert_eq!(links["items"][0]["to"]["id"], task["id"], "{links}");
+    let made = first
+        .audit_entries(org)
+        .await
+        .into_iter()
+        .find(|e| e["action"] == "create" && e["entityId"] == task["id"])
+        .unwrap();
+    assert_eq!(made["userId"], "system:runner");
+    assert_eq!(made["via"], "cron");
+
+    // The last approved day passes nothing new; the day after, the runner ends it.
     move_clock_and_settle(&first, &clock, org, later(10, 1)).await;
     let (_, still) = first
         .get(&format!("/api/exceptions/{id}"), &requester)
         .await;
     assert_eq!(still["status"], "Approved");
+    assert_eq!(renewal(&second).await.len(), 1, "one renewal task");
     move_clock_and_settle(&first, &clock, org, later(11, 1)).await;
     let (_, ended) = first
         .get(&format!("/api/exceptions/{id}"), &requester)

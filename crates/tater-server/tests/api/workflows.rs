@@ -16,6 +16,8 @@ both_engines!(
     status_moves_only_by_transitions_and_decisions_keep_a_snapshot,
     an_approved_exception_overrides_its_failures_until_it_ends,
     every_record_takes_comments_in_its_own_organization,
+    an_assistant_drafts_and_a_person_decides,
+    a_high_risk_exception_needs_the_designated_second_approver,
 );
 
 fn flows() -> impl Iterator<Item = (&'static ModuleDef, &'static Flow)> {
@@ -24,8 +26,15 @@ fn flows() -> impl Iterator<Item = (&'static ModuleDef, &'static Flow)> {
         .filter_map(|d| d.flow.map(|f| (*d, f)))
 }
 
-/// The shortest chain of moves from the initial state to `to`.
-fn path_to(flow: &'static Flow, to: &str) -> Option<Vec<&'static Transition>> {
+/// Whether the module's sample record meets the move's condition.
+fn holds(def: &ModuleDef, t: &Transition) -> bool {
+    let data = sample(def.name, 0);
+    t.guard.is_none_or(|g| (g.holds)(data.as_object().unwrap()))
+}
+
+/// The shortest chain of moves from the initial state to `to` that the module's sample record
+/// may take (a state only a High-risk exception reaches is not reached).
+fn path_to(def: &ModuleDef, flow: &'static Flow, to: &str) -> Option<Vec<&'static Transition>> {
     let mut paths: Vec<(&str, Vec<&'static Transition>)> = vec![(flow.initial, Vec::new())];
     let mut seen = vec![flow.initial];
     let mut i = 0;
@@ -34,7 +43,7 @@ fn path_to(flow: &'static Flow, to: &str) -> Option<Vec<&'static Transition>> {
         if at == to {
             return Some(path);
         }
-        for t in flow.from(at) {
+        for t in flow.from(at).filter(|t| holds(def, t)) {
             if !seen.contains(&t.to) {
                 seen.push(t.to);
                 let mut next = path.clone();
@@ -104,7 +113,7 @@ async fn record_in(
         .create(def.name, &cast.requester, sample(def.name, n))
         .await;
     let id = created["id"].as_str().unwrap().to_owned();
-    for step in path_to(flow, state).unwrap() {
+    for step in path_to(def, flow, state).unwrap() {
         let key = if step.not_requester {
             &cast.reviewer
         } else {
@@ -124,6 +133,7 @@ async fn record_in(
 
 /// What the declaration says of `mover` moving a record from `from` to `to`.
 fn expected(
+    def: &ModuleDef,
     flow: &Flow,
     from: &str,
     to: &str,
@@ -136,10 +146,15 @@ fn expected(
     let Some(t) = flow.from(from).find(|t| t.to == to) else {
         return (StatusCode::CONFLICT, "INVALID_TRANSITION");
     };
-    if role < t.role.max(Role::Admin) {
+    if !holds(def, t) {
+        (StatusCode::CONFLICT, "INVALID_TRANSITION")
+    } else if role < t.role.max(Role::Admin) {
         (StatusCode::FORBIDDEN, "FORBIDDEN")
     } else if t.not_requester && is_requester {
         (StatusCode::FORBIDDEN, "FOUR_EYES_REQUIRED")
+    } else if t.designated {
+        // Nobody is designated in this organization.
+        (StatusCode::FORBIDDEN, "FORBIDDEN")
     } else {
         (StatusCode::OK, "")
     }
@@ -153,14 +168,14 @@ async fn every_move_of_every_flow_is_allowed_or_refused_as_declared(db: TestDb) 
     let (mut allowed, mut refused) = (0, 0);
     for (def, flow) in flows() {
         for from in flow.states() {
-            if path_to(flow, from).is_none() {
+            if path_to(def, flow, from).is_none() {
                 continue;
             }
             n += 1;
             let mut id = record_in(&app, &cast, def, flow, from, n).await;
             for to in flow.states() {
                 for (who, role, key, is_requester) in &cast.movers {
-                    let want = expected(flow, from, to, *role, *is_requester);
+                    let want = expected(def, flow, from, to, *role, *is_requester);
                     let before = app.snapshot(org).await;
                     let (status, body) = move_to(&app, def, &id, key, to).await;
                     let case = format!("{} {from} → {to} by {who}", def.name);
@@ -608,4 +623,230 @@ async fn every_record_takes_comments_in_its_own_organization(db: TestDb) {
             "{module}: gone with its record"
         );
     }
+}
+
+/// Evidence an assistant drafts through MCP waits for a person: the same signed-in person
+/// cannot accept it (or decide an exception) through MCP, and can in the REST API.
+async fn an_assistant_drafts_and_a_person_decides(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Assisted").await;
+    let requester = app.member(org, "req@assist.test", Role::OrgAdmin).await;
+    let lead = app.person(org, "lead@assist.test", Role::OrgAdmin).await;
+    let call = |tool: &'static str, args: Value| {
+        let lead = lead.clone();
+        let app = &app;
+        async move {
+            let answer = crate::mcp::raw_call(app, &lead, tool, args)
+                .await
+                .expect("HTTP 200");
+            answer["result"]["structuredContent"].clone()
+        }
+    };
+    let drafted = call(
+        "create_evidence_item",
+        json!({ "title": "Access review (drafted)", "description": "Minutes",
+                "controls": ["AC-2"], "collectedBy": "ai" }),
+    )
+    .await;
+    assert_eq!(drafted["status"], "draft", "{drafted}");
+    let id = drafted["id"].as_str().unwrap().to_owned();
+    let refused = call(
+        "transition_evidence_item",
+        json!({ "id": id, "to": "accepted" }),
+    )
+    .await;
+    assert_eq!(refused["error"]["code"], "PERSON_REQUIRED", "{refused}");
+    let (_, still) = app.get(&format!("/api/evidence/{id}"), &lead).await;
+    assert_eq!(still["status"], "draft");
+    // A move that is not a decision is fine through an assistant.
+    let exception = app
+        .create("exceptions", &requester, sample("exceptions", 1))
+        .await;
+    let eid = exception["id"].as_str().unwrap().to_owned();
+    let reviewed = call(
+        "transition_exception",
+        json!({ "id": eid, "to": "Under Review" }),
+    )
+    .await;
+    assert_eq!(reviewed["status"], "Under Review", "{reviewed}");
+    let refused = call(
+        "transition_exception",
+        json!({ "id": eid, "to": "Approved" }),
+    )
+    .await;
+    assert_eq!(refused["error"]["code"], "PERSON_REQUIRED", "{refused}");
+
+    // The person decides in the REST API.
+    for (module, record, to) in [
+        ("evidence", &id, "accepted"),
+        ("exceptions", &eid, "Approved"),
+    ] {
+        let (status, p) = app
+            .send(
+                Method::POST,
+                &format!("/api/{module}/{record}/transitions"),
+                &lead,
+                &json!({ "to": to }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{p}");
+        assert_eq!(p["status"], to);
+    }
+    let (status, p) = app
+        .send(
+            Method::POST,
+            &format!("/api/evidence/{id}/transitions"),
+            &lead,
+            &json!({ "to": "draft", "comment": "again" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+}
+
+/// A High or Critical exception, approved once, waits for the member the organization's
+/// settings designate — who is neither the requester nor the first approver.
+async fn a_high_risk_exception_needs_the_designated_second_approver(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Second").await;
+    let cast = cast(&app, org).await;
+    let ciso = app.member(org, "ciso@flow.test", Role::Admin).await;
+    app.member(org, "reader@flow.test", Role::Viewer).await;
+    let designate = async |who: &str| {
+        let body = json!({ "remoteExecution": false, "exceptionApprover": who });
+        app.send(Method::PUT, "/api/settings", &cast.reviewer, &body)
+            .await
+    };
+    for (who, why) in [
+        ("nobody@flow.test", "must be a member"),
+        ("reader@flow.test", "Admin role"),
+        ("not an address", "e-mail"),
+    ] {
+        let (status, p) = designate(who).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{who}: {p}");
+        assert_eq!(p["errors"][0]["field"], "exceptionApprover", "{p}");
+        assert!(
+            p["errors"][0]["message"].as_str().unwrap().contains(why),
+            "{p}"
+        );
+    }
+    let (status, p) = designate(" CISO@flow.test ").await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    assert_eq!(p["exceptionApprover"], "ciso@flow.test");
+    let (_, read) = app.get("/api/settings", &ciso).await;
+    assert_eq!(read["exceptionApprover"], "ciso@flow.test");
+
+    let def = &tater_domain::modules::EXCEPTIONS;
+    let mut body = sample("exceptions", 1);
+    body["riskLevel"] = json!("Critical");
+    let high = app.create("exceptions", &cast.requester, body).await;
+    let id = high["id"].as_str().unwrap();
+    let try_move = async |key: &Key, to: &str| {
+        let (status, p) = move_to(&app, def, id, key, to).await;
+        (
+            status,
+            p["error"].as_str().unwrap_or_default().to_owned(),
+            p,
+        )
+    };
+    assert_eq!(
+        try_move(&cast.reviewer, "Under Review").await.0,
+        StatusCode::OK
+    );
+    let (status, code, p) = try_move(&cast.reviewer, "Approved").await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::CONFLICT, "INVALID_TRANSITION"),
+        "{p}"
+    );
+    assert!(
+        p["detail"].as_str().unwrap().contains("Second Approval"),
+        "{p}"
+    );
+    let (status, _, p) = try_move(&cast.reviewer, "Second Approval").await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    let (_, none) = app
+        .get(
+            &format!("/api/risk-acceptances?exception={id}"),
+            &cast.reviewer,
+        )
+        .await;
+    assert_eq!(
+        none["items"],
+        json!([]),
+        "nothing accepted after one approval"
+    );
+
+    // Not designated; the first approver; the requester: each refused, nothing changes.
+    let (status, code, p) = try_move(&cast.reviewer, "Approved").await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::FORBIDDEN, "FORBIDDEN"),
+        "{p}"
+    );
+    assert!(p["detail"].as_str().unwrap().contains("designate"), "{p}");
+    designate("reviewer@flow.test").await;
+    let (status, code, p) = try_move(&cast.reviewer, "Approved").await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::FORBIDDEN, "FOUR_EYES_REQUIRED"),
+        "{p}"
+    );
+    designate("requester@flow.test").await;
+    let (status, code, p) = try_move(&cast.requester, "Approved").await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::FORBIDDEN, "FOUR_EYES_REQUIRED"),
+        "{p}"
+    );
+    let (_, still) = app
+        .get(&format!("/api/exceptions/{id}"), &cast.reviewer)
+        .await;
+    assert_eq!(still["status"], "Second Approval");
+
+    // The designated second approver, an Admin, approves: the acceptance is theirs.
+    designate("ciso@flow.test").await;
+    let (status, _, p) = try_move(&ciso, "Approved").await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    let (_, accepted) = app
+        .get(
+            &format!("/api/risk-acceptances?exception={id}"),
+            &cast.reviewer,
+        )
+        .await;
+    assert_eq!(
+        accepted["items"][0]["approvedBy"], "ciso@flow.test",
+        "{accepted}"
+    );
+    let (_, history) = app
+        .get(&format!("/api/exceptions/{id}/transitions"), &cast.reviewer)
+        .await;
+    let decisions: Vec<&Value> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["decision"] == true)
+        .collect();
+    assert_eq!(
+        decisions.len(),
+        2,
+        "two approvals, each with its snapshot: {history}"
+    );
+
+    // Below High there is no second step.
+    let low = app
+        .create("exceptions", &cast.requester, sample("exceptions", 2))
+        .await;
+    let low_id = low["id"].as_str().unwrap();
+    move_to(&app, def, low_id, &cast.reviewer, "Under Review").await;
+    let (status, p) = move_to(&app, def, low_id, &cast.reviewer, "Second Approval").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{p}");
+    let (status, p) = move_to(&app, def, low_id, &cast.reviewer, "Approved").await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    let settings = app
+        .audit_entries(org)
+        .await
+        .into_iter()
+        .filter(|e| e["entityType"] == "settings")
+        .count();
+    assert_eq!(settings, 4, "each designation audited");
 }

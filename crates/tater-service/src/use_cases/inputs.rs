@@ -283,6 +283,12 @@ pub struct HeatMapQuery {
 pub struct OrgSettings {
     /// Admins may run scripts on endpoints (off by default).
     pub remote_execution: bool,
+    /// The e-mail address of the member (Admin or above) who gives High and Critical
+    /// exceptions their second approval; `""` for nobody (they then wait in Second Approval
+    /// until one is named); left out or `null`, unchanged.
+    #[serde(default)]
+    #[schemars(length(max = 254))]
+    pub exception_approver: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, JsonSchema)]

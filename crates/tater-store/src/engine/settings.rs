@@ -12,7 +12,9 @@ impl<D: Driver> SettingsTx for EngineTenantTx<D> {
         } else {
             ""
         };
-        let sql = format!("SELECT remote_execution FROM org_settings WHERE tenant_id = $1{lock}");
+        let sql = format!(
+            "SELECT remote_execution, exception_approver FROM org_settings WHERE tenant_id = $1{lock}"
+        );
         let row = D::query(&sql)
             .bind(self.tenant())
             .fetch_optional(&mut *self.tx)
@@ -20,6 +22,7 @@ impl<D: Driver> SettingsTx for EngineTenantTx<D> {
         Ok(match row {
             Some(r) => crate::OrgSettings {
                 remote_execution: r.try_get("remote_execution")?,
+                exception_approver: r.try_get("exception_approver")?,
             },
             None => crate::OrgSettings::default(),
         })
@@ -32,12 +35,14 @@ impl<D: Driver> SettingsTx for EngineTenantTx<D> {
         audit: &AuditDraft,
     ) -> Result<()> {
         D::query(
-            "INSERT INTO org_settings (tenant_id, remote_execution, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (tenant_id) DO UPDATE SET remote_execution = excluded.remote_execution, \
-             updated_at = excluded.updated_at",
+            "INSERT INTO org_settings (tenant_id, remote_execution, exception_approver, updated_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id) DO UPDATE SET \
+             remote_execution = excluded.remote_execution, \
+             exception_approver = excluded.exception_approver, updated_at = excluded.updated_at",
         )
         .bind(self.tenant())
         .bind(st.remote_execution)
+        .bind(st.exception_approver.as_deref())
         .bind(now.millis())
         .execute(&mut *self.tx)
         .await?;

@@ -27,6 +27,7 @@ async fn settings_default_off_and_round_trip(db: TestDb) {
     tx.put_settings(
         &OrgSettings {
             remote_execution: true,
+            ..Default::default()
         },
         Timestamp::from_millis(NOW),
         &draft(a, AuditAction::Update, "settings", a),

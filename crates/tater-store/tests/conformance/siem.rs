@@ -48,6 +48,7 @@ async fn with_destination(store: &dyn Store, scope: &Scope, writes: usize) -> De
         tx.put_settings(
             &OrgSettings {
                 remote_execution: i % 2 == 0,
+                ..Default::default()
             },
             Timestamp::from_millis(NOW),
             &draft(org, AuditAction::Update, "settings", org),

@@ -517,7 +517,10 @@ async fn detail(
         .await?
         .items;
     let links = web.service.list_links(&signed.actor, def, &id).await?.items;
-    let moves = web.service.transitions_offered(&signed.actor, def, &record);
+    let moves = web
+        .service
+        .transitions_offered(&signed.actor, def, &record)
+        .await?;
     let comment_needed: Vec<&str> = moves.iter().filter(|m| m.1).map(|m| m.0).collect();
     Ok(RecordPage {
         layout,
