@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tater_domain::module::Record;
 use tater_domain::modules::{EXCEPTIONS, TASKS};
 use tater_domain::time::{format_date, parse_date};
-use tater_domain::{Action, Mode, OrgId, RecordId, UserId, authorize};
+use tater_domain::{Action, OrgId, RecordId, UserId, authorize};
 use time::{Date, Duration};
 
 use crate::links::{LinkInput, LinkTarget};
@@ -153,7 +153,10 @@ impl Service {
             "controls": [control],
             "source": "Expiring exception",
         });
-        if let Some(email) = self.requester_email(&exception.meta.created_by).await? {
+        if let Some(email) = self
+            .requester_email(org, &exception.meta.created_by)
+            .await?
+        {
             task["assignee"] = json!(email);
         }
         let made = self.create_record(&actor, &TASKS, &task).await?;
@@ -197,12 +200,22 @@ impl Service {
         Ok(false)
     }
 
-    /// The e-mail address of the member who requested a record, if a person did.
-    async fn requester_email(&self, created_by: &str) -> Result<Option<String>, Failure> {
+    /// The e-mail address of the member who requested a record, if a person did and is still
+    /// a member of `org` (a leaver gets nothing of the organization's).
+    async fn requester_email(
+        &self,
+        org: OrgId,
+        created_by: &str,
+    ) -> Result<Option<String>, Failure> {
         let Ok(user) = created_by.parse::<UserId>() else {
             return Ok(None);
         };
-        let mut tx = self.store.identity(Mode::Read).await?;
-        Ok(tx.user(user).await?.map(|u| u.email.as_str().to_owned()))
+        let actor = runner_actor(org, "expiring exception");
+        let permit = authorize(&actor, Action::Read)?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
+        Ok(tx
+            .member(user)
+            .await?
+            .map(|(_, u)| u.email.as_str().to_owned()))
     }
 }

@@ -203,6 +203,7 @@ impl Service {
         let id = parse_id(id)?;
         let mut tx = self.store.tenant(&permit).await?;
         let current = existing(&mut *tx, def, id).await?;
+        check_editable(def, &current)?;
         let data = validate(def, body, Some(&current.data), &self.rule_context())?;
         self.check_control_ids(def, &data)?;
         check_version(body, current.meta.version)?;
@@ -474,6 +475,31 @@ pub(crate) fn next_version(
         },
         data,
     }
+}
+
+/// A record in a decided state of its flow changes only by its moves (409 `RECORD_DECIDED`).
+fn check_editable(def: &ModuleDef, current: &Record) -> ServiceResult<()> {
+    let Some(flow) = def.flow else {
+        return Ok(());
+    };
+    let state = current
+        .data
+        .get(flow.field)
+        .and_then(Value::as_str)
+        .unwrap_or(flow.initial);
+    if flow.is_editable(state) {
+        return Ok(());
+    }
+    let editable = flow.editable.unwrap_or_default().join(", ");
+    Err(ServiceError::ConflictCode(
+        "RECORD_DECIDED",
+        format!(
+            "this {} is in '{state}', where it changes only by its moves \
+             (POST /api/{}/{{id}}/transitions); it can be edited in: {editable}",
+            def.nouns.0.replace('_', " "),
+            def.name
+        ),
+    ))
 }
 
 pub(crate) fn check_version(body: &Value, stored: i64) -> ServiceResult<()> {

@@ -4,13 +4,16 @@
 //! plans afresh. Each is checked again when it runs (the task may be done by then) and
 //! audited as a `notify` entry `via: cron`.
 //!
+//! Mail goes only to members of the organization and to its People (compliance contacts):
+//! an assignee field is not a way to send the organization's text to any address.
+//!
 //! A stage is a window, not a single day: a task planned 5 days before it is due gets the
 //! 7-day reminder (saying 5 days), and a server that was down on the day still sends the
 //! stage it missed, once.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tater_domain::modules::TASKS;
+use tater_domain::modules::{PEOPLE, TASKS};
 use tater_domain::time::{format_date, parse_date};
 use tater_domain::{AuditAction, AuditDraft, Email, Mode, OrgId, RecordId, authorize};
 use time::{Date, Duration};
@@ -20,6 +23,11 @@ use crate::runner::{Failure, Work, days_until, runner_actor};
 
 /// Task statuses that still owe work (every status but Done).
 const OPEN: &[&str] = &["To Do", "In Progress", "In Review"];
+/// The longest one reminder's delivery may take.
+const SEND_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long after its due date an open task can still get its overdue reminder (a server
+/// that was down that long sends none).
+const OVERDUE_DAYS: i64 = 30;
 
 /// Which reminder: how close the due date is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,9 +118,22 @@ impl Service {
         if self.mailer.is_none() {
             return Ok(());
         }
-        let horizon = format_date(today + Duration::days(7));
+        // Open tasks due within a week or overdue by at most a month, soonest first: done
+        // and long-forgotten tasks never crowd out the ones still to remind.
         let tasks = self
-            .scan_records(org, &TASKS, &[("dueDate.lte", horizon)])
+            .scan_records(
+                org,
+                &TASKS,
+                &[
+                    ("status", OPEN.join(",")),
+                    ("dueDate.lte", format_date(today + Duration::days(7))),
+                    (
+                        "dueDate.gte",
+                        format_date(today - Duration::days(OVERDUE_DAYS)),
+                    ),
+                    ("sort", "dueDate".into()),
+                ],
+            )
             .await?;
         let now = self.now();
         for task in tasks {
@@ -141,6 +162,21 @@ impl Service {
             self.enqueue(&work, now).await?;
         }
         Ok(())
+    }
+
+    /// Whether `address` belongs to a member of `org` or to one of its People.
+    async fn is_known_address(&self, org: OrgId, address: &Email) -> Result<bool, Failure> {
+        let actor = runner_actor(org, "task reminder");
+        let permit = authorize(&actor, tater_domain::Action::Read)?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
+        if tx.members().await?.iter().any(|(_, u)| &u.email == address) {
+            return Ok(true);
+        }
+        drop(tx);
+        let contacts = self
+            .scan_records(org, &PEOPLE, &[("email", address.as_str().to_owned())])
+            .await?;
+        Ok(!contacts.is_empty())
     }
 
     /// Sends one planned reminder if the task still owes work, is still due then and still
@@ -178,6 +214,11 @@ impl Service {
         let Ok(address) = Email::parse(to) else {
             return Ok(());
         };
+        if !self.is_known_address(org, &address).await? {
+            // Only members and the organization's own contacts (People) get mail from it:
+            // an assignee field is not a way to send the organization's text to anyone.
+            return Ok(());
+        }
         let org_name = {
             let mut tx = self.store.identity(Mode::Read).await?;
             tx.org(org).await?.map(|o| o.name)
@@ -192,10 +233,14 @@ impl Service {
             due,
             days,
         };
-        mailer
-            .send(&address, &subject(days, title), body(&facts))
-            .await
-            .map_err(|e| Failure::retry(format!("{e:#}")))?;
+        // One bound on the whole delivery (the relay's own timeout is per SMTP step), so a
+        // round never outlives its lease.
+        let subject = subject(days, title);
+        let send = mailer.send(&address, &subject, body(&facts));
+        match tokio::time::timeout(SEND_LIMIT, send).await {
+            Ok(sent) => sent.map_err(|e| Failure::retry(format!("{e:#}")))?,
+            Err(_) => return Err(Failure::retry("the mail relay took too long")),
+        }
         let audit = AuditDraft::new(
             &actor,
             AuditAction::Notify,

@@ -30,7 +30,7 @@ pub struct RunnerOptions {
     /// Unique per running server (names its leases).
     pub owner: String,
     /// How long a job is this runner's before another may take it over. Longer than a
-    /// batch takes (a reminder may wait up to 15 s for the mail relay).
+    /// batch takes (a reminder's delivery is bounded to 30 s).
     pub lease_secs: i64,
     /// Jobs taken per round.
     pub batch: u32,
@@ -41,8 +41,10 @@ impl RunnerOptions {
     pub fn new() -> Self {
         Self {
             owner: format!("runner-{}", RecordId::generate()),
+            // A batch of 10 jobs each bounded to 30 s (a reminder's delivery) ends well
+            // inside the lease.
             lease_secs: 600,
-            batch: 20,
+            batch: 10,
         }
     }
 }
@@ -157,8 +159,20 @@ impl Failure {
 }
 
 impl From<ServiceError> for Failure {
+    /// Worth another attempt only when the trouble may pass (the database, a race with
+    /// another writer, a limit); a refusal of the work itself would only repeat.
     fn from(e: ServiceError) -> Self {
-        Failure::retry(e.to_string())
+        let retry = matches!(
+            e,
+            ServiceError::Internal(_)
+                | ServiceError::Conflict(_)
+                | ServiceError::UnavailableCode(..)
+                | ServiceError::TooManyCode(..)
+        );
+        Failure {
+            message: e.to_string(),
+            retry,
+        }
     }
 }
 
@@ -327,6 +341,14 @@ impl Service {
     }
 
     async fn plan_orgs(&self, hour: &str) -> Result<(), Failure> {
+        // Past hours' plans can never be planned again: their rows go after two days (the
+        // keys of reminders and expiries stay, they are what makes those once-only).
+        let before = self.now().plus_seconds(-2 * 86_400);
+        let mut tx = self.store.runner().await?;
+        for kind in ["plan", "planOrg"] {
+            tx.prune_done(kind, before).await?;
+        }
+        tx.commit().await?;
         let orgs = {
             let mut tx = self.store.identity(Mode::Read).await?;
             tx.orgs().await?
@@ -349,8 +371,8 @@ impl Service {
         self.plan_reminders(org, today).await
     }
 
-    /// The records of `def` in `org` that match `filters`, oldest first, at most
-    /// [`PLAN_LIMIT`] (the rest wait for the next plan).
+    /// The records of `def` in `org` that match `filters` (and their `sort`; oldest first
+    /// without one), at most [`PLAN_LIMIT`] (the rest wait for the next plan).
     pub(crate) async fn scan_records(
         &self,
         org: OrgId,
@@ -361,7 +383,9 @@ impl Service {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
             .collect();
-        params.push(("sort".into(), "createdAt".into()));
+        if !params.iter().any(|(k, _)| k == "sort") {
+            params.push(("sort".into(), "createdAt".into()));
+        }
         params.push(("limit".into(), PLAN_PAGE.to_string()));
         let mut query: ListQuery =
             parse_list_query(def, &params, self.today(), &[]).map_err(|e| Failure {

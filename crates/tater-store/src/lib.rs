@@ -300,6 +300,9 @@ pub trait RunnerTx: Send {
     /// Gives back every lease `owner` holds (a runner stopping cleanly): its jobs are due
     /// again at once for another runner.
     async fn release_all(&mut self, owner: &str) -> Result<u64>;
+    /// Deletes the done jobs of `kind` that finished before `before` (work whose key can
+    /// never come again, such as an hour's plan); how many.
+    async fn prune_done(&mut self, kind: &str, before: Timestamp) -> Result<u64>;
     /// Jobs due or running at `now` (work not yet done).
     async fn unfinished(&mut self, now: Timestamp) -> Result<i64>;
     /// A job's state by its idempotency key.

@@ -43,6 +43,10 @@ pub struct Flow {
     pub field: &'static str,
     /// The state every record starts in.
     pub initial: &'static str,
+    /// The states in which the record's fields may still be edited (`None`: all). Outside
+    /// them the record is decided: it changes only by its moves, so what was approved is what
+    /// stays approved.
+    pub editable: Option<&'static [&'static str]>,
     pub transitions: &'static [Transition],
 }
 
@@ -228,6 +232,11 @@ impl Flow {
             }
         }
         out
+    }
+
+    /// Whether a record in `state` may be edited.
+    pub fn is_editable(&self, state: &str) -> bool {
+        self.editable.is_none_or(|states| states.contains(&state))
     }
 
     /// The moves out of `from` (whoever may make them).

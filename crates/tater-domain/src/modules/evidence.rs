@@ -14,6 +14,7 @@ pub const EVIDENCE_STATUSES: &[&str] = &["draft", "accepted", "rejected"];
 static FLOW: Flow = Flow {
     field: "status",
     initial: "draft",
+    editable: Some(&["draft"]),
     transitions: &[
         Transition::new(&["draft"], "accepted")
             .by_person()

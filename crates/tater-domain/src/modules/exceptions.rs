@@ -48,6 +48,9 @@ const BELOW_HIGH: Guard = Guard {
 static FLOW: Flow = Flow {
     field: "status",
     initial: "Pending",
+    // What a reviewer looks at and an approver approves no longer moves under them: to
+    // change it, the exception goes back to the requester (Info Requested → Pending).
+    editable: Some(&["Pending", "Info Requested"]),
     transitions: &[
         Transition::new(&["Pending"], "Under Review").by(Role::OrgAdmin),
         Transition::new(&["Under Review"], "Info Requested")

@@ -17,6 +17,7 @@ pub const TASK_SOURCES: &[&str] = &[
 static FLOW: Flow = Flow {
     field: "status",
     initial: "To Do",
+    editable: None,
     transitions: &[
         Transition::new(&["To Do", "In Review"], "In Progress"),
         Transition::new(&["To Do", "In Progress"], "In Review"),

@@ -138,6 +138,12 @@ async fn two_servers_send_each_reminder_once(db: TestDb) {
         }
         t
     };
+    // Ann and Carl are the organization's contacts, Bob a member; Eve is nobody to it.
+    for who in ["ann", "carl"] {
+        let person = json!({ "name": who, "email": format!("{who}@reminders.test") });
+        first.create("people", &admin, person).await;
+    }
+    first.member(org, "bob@reminders.test", Role::Admin).await;
     let patch = first
         .create(
             "tasks",
@@ -145,7 +151,14 @@ async fn two_servers_send_each_reminder_once(db: TestDb) {
             task("Patch the VPN", Some("ann@reminders.test"), 7),
         )
         .await;
-    // Done before it is due, not assigned, or not due for weeks: no reminders.
+    second
+        .create(
+            "tasks",
+            &admin,
+            task("Buy a watch", Some("eve@elsewhere.test"), 2),
+        )
+        .await;
+    // Done before it is due, not assigned, not due for weeks, or for a stranger: no reminders.
     let done = second
         .create(
             "tasks",
@@ -277,6 +290,13 @@ async fn a_reminder_the_relay_refused_is_sent_when_it_is_back(db: TestDb) {
     let (first, _second) = two_servers_mailing(db, clock.clone(), Some(relay)).await;
     let org = first.org("Relay").await;
     let admin = first.member(org, "lead@relay.test", Role::OrgAdmin).await;
+    first
+        .create(
+            "people",
+            &admin,
+            json!({ "name": "Dee", "email": "dee@relay.test" }),
+        )
+        .await;
     let task = first
         .create(
             "tasks",

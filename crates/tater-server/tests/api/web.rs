@@ -700,9 +700,6 @@ async fn every_module_has_pages_from_its_declaration_alone(db: TestDb) {
         let shown = page(&app, Some(&secret), &at).await;
         assert!(shown.body.contains(record[label].as_str().unwrap()));
         assert!(shown.body.contains("Edit") && shown.body.contains("Delete"));
-        if let Some(flow) = def.flow {
-            moves_from_the_record_page(&app, &secret, &bearer, def, flow, &at, &id).await;
-        }
         let pairs = [("body".to_owned(), "Noted <b>here</b>".to_owned())];
         let said = submit(&app, &secret, &at, &format!("{at}/comments"), &pairs).await;
         assert_eq!(said.status, StatusCode::SEE_OTHER, "{at}: {}", said.body);
@@ -732,6 +729,10 @@ async fn every_module_has_pages_from_its_declaration_alone(db: TestDb) {
         );
         let (_, record) = app.get(&format!("/api/{}/{id}", def.name), &bearer).await;
         assert_eq!(record[label], "Changed 2", "{base}");
+        // Moved from its page (after the edit: a decided record changes only by its moves).
+        if let Some(flow) = def.flow {
+            moves_from_the_record_page(&app, &secret, &bearer, def, flow, &at, &id).await;
+        }
 
         // Deleted after a confirmation page.
         let confirm = page(&app, Some(&secret), &format!("{at}/delete")).await;
@@ -763,11 +764,11 @@ async fn every_module_has_pages_from_its_declaration_alone(db: TestDb) {
             flow.from(flow.initial)
                 .any(|t| t.role <= Role::Admin && !t.not_requester)
         });
-        let mut expected = vec![("delete", "web"), ("update", "web")];
+        let mut expected = vec![("delete", "web")];
         if moved {
             expected.push(("transition", "web"));
         }
-        expected.push(("create", "web"));
+        expected.extend([("update", "web"), ("create", "web")]);
         assert_eq!(actions, expected, "{base}");
     }
 }

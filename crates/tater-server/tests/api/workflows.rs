@@ -692,6 +692,18 @@ async fn an_assistant_drafts_and_a_person_decides(db: TestDb) {
         assert_eq!(status, StatusCode::OK, "{p}");
         assert_eq!(p["status"], to);
     }
+    // Accepted evidence is decided: edited only once back in draft.
+    let (_, accepted) = app.get(&format!("/api/evidence/{id}"), &lead).await;
+    let mut edit = accepted.clone();
+    edit["description"] = json!("Rewritten after acceptance");
+    let (status, p) = app
+        .send(Method::PUT, &format!("/api/evidence/{id}"), &lead, &edit)
+        .await;
+    assert_eq!(
+        (status, p["error"].as_str()),
+        (StatusCode::CONFLICT, Some("RECORD_DECIDED")),
+        "{p}"
+    );
     let (status, p) = app
         .send(
             Method::POST,
@@ -701,6 +713,13 @@ async fn an_assistant_drafts_and_a_person_decides(db: TestDb) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{p}");
+    edit["version"] = Value::Null;
+    edit["status"] = json!("draft");
+    let (status, p) = app
+        .send(Method::PUT, &format!("/api/evidence/{id}"), &lead, &edit)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    assert_eq!(p["description"], "Rewritten after acceptance");
 }
 
 /// A High or Critical exception, approved once, waits for the member the organization's
@@ -802,6 +821,19 @@ async fn a_high_risk_exception_needs_the_designated_second_approver(db: TestDb) 
         .get(&format!("/api/exceptions/{id}"), &cast.reviewer)
         .await;
     assert_eq!(still["status"], "Second Approval");
+    // What the first approver approved cannot be edited under the second.
+    let mut lowered = still.clone();
+    lowered["riskLevel"] = json!("Low");
+    let (status, p) = app
+        .send(
+            Method::PUT,
+            &format!("/api/exceptions/{id}"),
+            &cast.requester,
+            &lowered,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{p}");
+    assert_eq!(p["error"], "RECORD_DECIDED", "{p}");
 
     // The designated second approver, an Admin, approves: the acceptance is theirs.
     designate("ciso@flow.test").await;

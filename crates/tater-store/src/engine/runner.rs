@@ -120,6 +120,17 @@ impl<D: Driver> RunnerTx for EngineRunnerTx<D> {
         Ok(done.rows_affected())
     }
 
+    async fn prune_done(&mut self, kind: &str, before: Timestamp) -> Result<u64> {
+        let done = D::query(
+            "DELETE FROM runner_jobs WHERE kind = $1 AND state = 'done' AND finished_at < $2",
+        )
+        .bind(kind)
+        .bind(before.millis())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn unfinished(&mut self, now: Timestamp) -> Result<i64> {
         let row = D::query(
             "SELECT COUNT(*) AS n FROM runner_jobs \

@@ -109,6 +109,17 @@ async fn a_key_is_queued_once_and_a_lease_keeps_others_off(db: TestDb) {
         !enqueue(&*store, &job("a", Some(org), 0)).await,
         "a done job keeps its key"
     );
+    // Until it is pruned: then the key is free again.
+    let mut tx = store.runner().await.unwrap();
+    assert_eq!(tx.prune_done("other", at(10 * LEASE_MS)).await.unwrap(), 0);
+    assert_eq!(
+        tx.prune_done("test", at(0)).await.unwrap(),
+        0,
+        "finished later"
+    );
+    assert_eq!(tx.prune_done("test", at(10 * LEASE_MS)).await.unwrap(), 2);
+    tx.commit().await.unwrap();
+    assert!(enqueue(&*store, &job("a", Some(org), 0)).await);
 }
 
 async fn failures_retry_later_and_give_up_with_their_error(db: TestDb) {

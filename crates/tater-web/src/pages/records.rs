@@ -479,6 +479,8 @@ pub struct RecordPage {
     id: String,
     fields: Vec<Shown>,
     can_write: bool,
+    /// Whether the record's state still allows editing (decided records move only).
+    can_edit: bool,
     /// For a module with a status flow: the current state, the moves this person may make
     /// (state, whether it needs a comment) and the record's moves so far.
     state: Option<String>,
@@ -529,6 +531,10 @@ async fn detail(
         moves,
         fields: shown_fields(def, &record),
         can_write: can_write(&signed.actor),
+        can_edit: def
+            .flow
+            .zip(state.as_deref())
+            .is_none_or(|(flow, s)| flow.is_editable(s)),
         state,
         history,
         comments,
