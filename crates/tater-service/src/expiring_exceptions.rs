@@ -24,7 +24,7 @@ use crate::{Service, ServiceError};
 pub const EXPIRY_NOTICE_DAYS: i64 = 30;
 
 fn text<'a>(r: &'a Record, name: &str) -> Option<&'a str> {
-    r.data.get(name).and_then(Value::as_str)
+    crate::reminders::text(&r.data, name)
 }
 
 /// The task's priority for the exception's risk level.

@@ -108,7 +108,8 @@ fn body(t: &TaskFacts) -> String {
     )
 }
 
-fn text<'a>(data: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a str> {
+/// A text field of a record's data.
+pub(crate) fn text<'a>(data: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a str> {
     data.get(name).and_then(Value::as_str)
 }
 
