@@ -18,6 +18,13 @@ pub enum Principal {
     /// appears as the audit `userId` as `system:<name>`; `detail` (for example the operating
     /// system account that ran the CLI) appears as the audit `upn`.
     System { name: &'static str, detail: String },
+    /// An outside auditor holding a read-only token for one audit's snapshots. Audited as
+    /// `auditor-token:<id>` with the token's label as `upn`; allowed nothing else.
+    AuditorToken {
+        id: crate::AuditorTokenId,
+        audit: crate::RecordId,
+        label: String,
+    },
 }
 
 /// An authenticated caller acting in exactly one organization. Built once per request by
@@ -143,7 +150,9 @@ impl Actor {
     pub fn user_id(&self) -> Option<UserId> {
         match &self.principal {
             Principal::User { id, .. } => Some(*id),
-            Principal::Endpoint { .. } | Principal::System { .. } => None,
+            Principal::Endpoint { .. }
+            | Principal::System { .. }
+            | Principal::AuditorToken { .. } => None,
         }
     }
 
@@ -154,12 +163,21 @@ impl Actor {
         }
     }
 
+    /// The audit an auditor token opens, when the caller holds one.
+    pub fn auditor_audit(&self) -> Option<crate::RecordId> {
+        match &self.principal {
+            Principal::AuditorToken { audit, .. } => Some(*audit),
+            _ => None,
+        }
+    }
+
     /// The `userId` written to the audit log: the user's id, or `system:<name>`.
     pub fn audit_user_id(&self) -> String {
         match &self.principal {
             Principal::User { id, .. } => id.to_string(),
             Principal::Endpoint { id, .. } => format!("endpoint:{id}"),
             Principal::System { name, .. } => format!("system:{name}"),
+            Principal::AuditorToken { id, .. } => format!("auditor-token:{id}"),
         }
     }
 
@@ -170,13 +188,17 @@ impl Actor {
             Principal::User { email, .. } => email.to_string(),
             Principal::Endpoint { hostname, .. } => hostname.clone(),
             Principal::System { detail, .. } => detail.clone(),
+            // Marked, so a label that looks like someone's address cannot pass for them.
+            Principal::AuditorToken { label, .. } => format!("auditor: {label}"),
         }
     }
 
     pub fn audit_oid(&self) -> Option<String> {
         match &self.principal {
             Principal::User { oid, .. } => oid.clone(),
-            Principal::Endpoint { .. } | Principal::System { .. } => None,
+            Principal::Endpoint { .. }
+            | Principal::System { .. }
+            | Principal::AuditorToken { .. } => None,
         }
     }
 }

@@ -18,16 +18,19 @@ pub enum AuditAction {
     Transition,
     /// A message sent about a record (a task reminder), changing nothing.
     Notify,
+    /// A read that is itself recorded: an auditor token's every use.
+    Read,
 }
 
 impl AuditAction {
     /// Every action, in the order filters offer them.
-    pub const ALL: [AuditAction; 5] = [
+    pub const ALL: [AuditAction; 6] = [
         AuditAction::Create,
         AuditAction::Update,
         AuditAction::Delete,
         AuditAction::Transition,
         AuditAction::Notify,
+        AuditAction::Read,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +40,7 @@ impl AuditAction {
             AuditAction::Delete => "delete",
             AuditAction::Transition => "transition",
             AuditAction::Notify => "notify",
+            AuditAction::Read => "read",
         }
     }
 }
@@ -48,7 +52,7 @@ impl fmt::Display for AuditAction {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown action (expected create, update, delete, transition or notify)")]
+#[error("unknown action (expected create, update, delete, transition, notify or read)")]
 pub struct UnknownAction;
 
 impl FromStr for AuditAction {
@@ -61,6 +65,7 @@ impl FromStr for AuditAction {
             "delete" => Ok(AuditAction::Delete),
             "transition" => Ok(AuditAction::Transition),
             "notify" => Ok(AuditAction::Notify),
+            "read" => Ok(AuditAction::Read),
             _ => Err(UnknownAction),
         }
     }

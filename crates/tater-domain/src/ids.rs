@@ -115,6 +115,14 @@ typed_id!(
     ApiKeyId
 );
 typed_id!(
+    /// A frozen copy of an audit's scope (control results, overlays, evidence) at a moment.
+    SnapshotId
+);
+typed_id!(
+    /// An auditor's read-only access to one audit (the id, never the secret).
+    AuditorTokenId
+);
+typed_id!(
     /// A code emailed to verify an API key owner's identity (the id, never the code).
     IdentityCodeId
 );

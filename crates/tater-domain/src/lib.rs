@@ -5,6 +5,7 @@
 
 pub mod actor;
 pub mod audit;
+pub mod auditing;
 pub mod channel;
 pub mod email;
 pub mod error;
@@ -22,6 +23,7 @@ pub mod time;
 
 pub use actor::{Actor, ClientInfo, Principal};
 pub use audit::{AuditAction, AuditDraft, AuditEntry, AuditSeal};
+pub use auditing::{AuditSnapshot, AuditorToken};
 pub use channel::Channel;
 pub use email::Email;
 pub use error::{FieldError, ValidationErrors};
@@ -30,8 +32,9 @@ pub use identity::{
     PageView, User, WebSession,
 };
 pub use ids::{
-    ApiKeyId, AuditId, CommentId, DestinationId, EndpointId, EnrollmentTokenId, IdentityCodeId,
-    InvitationId, LinkId, OrgId, PageViewId, RecordId, ScanId, TransitionId, UserId,
+    ApiKeyId, AuditId, AuditorTokenId, CommentId, DestinationId, EndpointId, EnrollmentTokenId,
+    IdentityCodeId, InvitationId, LinkId, OrgId, PageViewId, RecordId, ScanId, SnapshotId,
+    TransitionId, UserId,
 };
 pub use jobs::{Job, JobTarget, TargetStatus};
 pub use policy::{Action, Denied, Permit, authorize};

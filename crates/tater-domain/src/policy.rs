@@ -29,13 +29,16 @@ pub enum Action {
     CrossOrg,
     /// Report scans and heartbeats: endpoint agents only, never people.
     AgentReport,
+    /// Read one audit's snapshots with an auditor token (each read audited): auditor tokens
+    /// only, and they may do nothing else.
+    AuditorAccess,
 }
 
 impl Action {
     /// The least role that may perform the action.
     pub fn required_role(self) -> Role {
         match self {
-            Action::ReadChecks | Action::AgentReport => Role::Agent,
+            Action::ReadChecks | Action::AgentReport | Action::AuditorAccess => Role::Agent,
             Action::Read => Role::Viewer,
             // Never below Viewer, whatever a declaration says.
             Action::ReadRecords(role) => role.max(Role::Viewer),
@@ -65,6 +68,7 @@ impl Action {
             Action::ExportAll => "export-all",
             Action::CrossOrg => "cross-org",
             Action::AgentReport => "agent-report",
+            Action::AuditorAccess => "auditor-access",
         }
     }
 
@@ -80,7 +84,9 @@ impl Action {
             | Action::ManageKeys
             | Action::ExportAll
             | Action::CrossOrg
-            | Action::AgentReport => Mode::Write,
+            | Action::AgentReport
+            // Every read is audited: the entry is a write.
+            | Action::AuditorAccess => Mode::Write,
         }
     }
 }
@@ -185,6 +191,13 @@ pub fn authorize(actor: &Actor, action: Action) -> Result<Permit, Denied> {
             actual: actor.role(),
         });
     }
+    // An auditor token opens its audit's snapshots and nothing else; nothing else opens them.
+    if (action == Action::AuditorAccess) != actor.auditor_audit().is_some() {
+        return Err(Denied {
+            required,
+            actual: actor.role(),
+        });
+    }
     if actor.role() >= required {
         Ok(Permit {
             scope: TenantScope::of(actor),
@@ -231,13 +244,14 @@ mod tests {
             (ManageMembers, Role::OrgAdmin),
             (ManageKeys, Role::OrgAdmin),
             (CrossOrg, Role::SuperAdmin),
+            (AuditorAccess, Role::SuperAdmin),
             (ReadRecords(Role::Viewer), Role::Viewer),
             (ReadRecords(Role::Auditor), Role::Auditor),
             (ReadRecords(Role::Agent), Role::Viewer),
         ];
         for (action, least) in expect {
             for role in Role::ALL {
-                let allowed = role >= least && action != AgentReport;
+                let allowed = role >= least && action != AgentReport && action != AuditorAccess;
                 assert_eq!(
                     authorize(&actor(role), action).is_ok(),
                     allowed,
@@ -269,5 +283,30 @@ mod tests {
         }
         assert!(authorize(&endpoint, AgentReport).is_ok());
         assert!(authorize(&endpoint, ReadChecks).is_ok());
+        assert!(authorize(&endpoint, AuditorAccess).is_err());
+        // An auditor token reads its audit's snapshots, and nothing else.
+        let auditor = Actor::authenticated(
+            Principal::AuditorToken {
+                id: crate::AuditorTokenId::generate(),
+                audit: crate::RecordId::generate(),
+                label: "Assessor LLP".into(),
+            },
+            OrgId::generate(),
+            Role::Agent,
+            Channel::Api,
+            false,
+        );
+        for action in [
+            Read,
+            ReadRecords(Role::Viewer),
+            ReadChecks,
+            ReadAudit,
+            AgentReport,
+            WriteRecord,
+            ManageKeys,
+        ] {
+            assert!(authorize(&auditor, action).is_err(), "{action:?}");
+        }
+        assert!(authorize(&auditor, AuditorAccess).is_ok());
     }
 }

@@ -250,6 +250,13 @@ impl Op {
         });
         match self.access {
             Access::Public => {}
+            Access::Action(Action::AuditorAccess) => {
+                op["security"] = json!([{ "auditorToken": [] }]);
+                responses.insert(
+                    "401".into(),
+                    problem("No valid auditor token: unknown, revoked or expired (UNAUTHORIZED)"),
+                );
+            }
             Access::Action(_) | Access::Signed => {
                 op["security"] = json!([{ "bearer": [] }, { "apiKey": [] }]);
                 responses.insert("401".into(), problem("No valid credential (UNAUTHORIZED)"));
@@ -267,6 +274,11 @@ impl Op {
             op["x-tater-action"] = json!(action.name());
             op["description"] = json!(if action == Action::AgentReport {
                 "An endpoint agent's own credential only; no person may call it.".to_owned()
+            } else if action == Action::AuditorAccess {
+                "An auditor token only (`Authorization: Bearer tater_auditor_…`, made by an \
+                 OrgAdmin for one audit): read-only, that audit's snapshots alone, every use \
+                 audited as `auditor-token:<id>`."
+                    .to_owned()
             } else {
                 format!("Requires the {role} role or higher in the active organization.")
             });
@@ -412,6 +424,7 @@ impl ApiRouter {
                 "securitySchemes": {
                     "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "A session token from POST /api/auth/login" },
                     "apiKey": { "type": "apiKey", "in": "header", "name": API_KEY_HEADER, "description": "tater_ followed by 32 hex digits" },
+                    "auditorToken": { "type": "http", "scheme": "bearer", "description": "An auditor token: tater_auditor_ followed by 32 hex digits, scoped to one audit" },
                 },
                 "schemas": self.schemas,
             },

@@ -5,7 +5,9 @@ use std::path::Path;
 use anyhow::Context;
 use serde_json::{Value, json};
 use tater_domain::module::ModuleDef;
-use tater_domain::modules::{CONFIG_DOCS, EVIDENCE, EXCEPTIONS, PEOPLE, POAM, RISKS, TASKS};
+use tater_domain::modules::{
+    AUDITS, CONFIG_DOCS, EVIDENCE, EXCEPTIONS, FINDINGS, PEOPLE, POAM, RISKS, TASKS,
+};
 use tater_domain::{Actor, Channel, Role};
 use tater_service::{
     AdminOrgRef, LinkInput, LinkTarget, Service, ServiceError, SystemOperator, TransitionInput,
@@ -109,6 +111,7 @@ pub async fn seed(service: &Service, password_file: &Path) -> anyhow::Result<Dem
         for body in people() {
             service.create_record(&actor, &PEOPLE, &body).await?;
         }
+        audit_sample(service, &actor, &day).await?;
         link_samples(service, &actor, &made).await?;
         // What the SSP and the eMASS header block show: a system and some tailoring.
         service
@@ -177,6 +180,32 @@ async fn link_samples(
         };
         service.add_link(actor, def, &id, &input).await?;
     }
+    Ok(())
+}
+
+/// An assessment in fieldwork with one finding (which opens its corrective-action task) and
+/// a snapshot of its scope, so the audit pages and the auditor's view have something to show.
+async fn audit_sample(
+    service: &Service,
+    actor: &Actor,
+    day: &dyn Fn(i64) -> String,
+) -> anyhow::Result<()> {
+    let audit = json!({"title": "CMMC Level 2 readiness assessment", "framework": "CMMC",
+        "status": "Fieldwork", "periodStart": day(-14), "periodEnd": day(30),
+        "scope": ["AC-2", "AU-6", "CP-9", "IA-5"], "leadAuditor": "assessor@c3pao.example",
+        "auditingBody": "Example C3PAO",
+        "scopeNotes": "Corporate network and the engineering VPN; the lab VLAN is out of scope."});
+    let audit = create_in_state(service, actor, &AUDITS, audit).await?;
+    let Some(id) = audit["id"].as_str() else {
+        return Ok(());
+    };
+    let finding = json!({"title": "Dormant VPN accounts not disabled after 35 days",
+        "audit": id, "severity": "Moderate", "control": "AC-2",
+        "description": "Four VPN accounts had no sign-in for over 90 days and were still enabled.",
+        "recommendation": "Disable accounts after 35 days of inactivity; review the list monthly.",
+        "owner": DEMO_EMAIL, "dueDate": day(21)});
+    service.create_record(actor, &FINDINGS, &finding).await?;
+    service.take_snapshot(actor, id).await?;
     Ok(())
 }
 

@@ -151,6 +151,33 @@ impl FromRequestParts<AppState> for AuthActor {
     }
 }
 
+/// An outside auditor holding an auditor token (`Authorization: Bearer tater_auditor_…`):
+/// it opens one audit's snapshots and nothing else. No other credential is one.
+pub struct AuditorActor(pub Actor);
+
+impl FromRequestParts<AppState> for AuditorActor {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let Credential::Bearer(token) = credential(&parts.headers)? else {
+            return Err(Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHORIZED",
+                "Unauthorized",
+                "send the auditor token as Authorization: Bearer <token>",
+            ));
+        };
+        let actor = state.service.authenticate_auditor(&token).await?;
+        if let Some(bucket) = parts.extensions.get::<TenantBucket>() {
+            bucket.check(actor.org()).await?;
+        }
+        if let Some(DeclaredAction(action)) = parts.extensions.get::<DeclaredAction>() {
+            authorize(&actor, *action).map_err(tater_service::ServiceError::from)?;
+        }
+        Ok(Self(actor))
+    }
+}
+
 /// An authenticated person acting in one organization, with the identity behind it (for use
 /// cases about the credential itself, such as verifying its owner). Agents' credentials are
 /// not persons and are refused.

@@ -17,7 +17,8 @@ use crate::Clock;
 use crate::entra::EntraVerifier;
 use crate::secrets::DerivedKeys;
 use crate::secrets::{
-    AGENT_CREDENTIAL_PREFIX, hash_api_key, is_well_formed, is_well_formed_api_key,
+    AGENT_CREDENTIAL_PREFIX, AUDITOR_TOKEN_PREFIX, hash_api_key, is_well_formed,
+    is_well_formed_api_key,
 };
 use crate::{Service, ServiceConfig, ServiceError, ServiceResult};
 
@@ -35,6 +36,7 @@ const KEY_TOUCH_INTERVAL_SECS: i64 = 60;
 const BAD_LOGIN: &str = "the email or password is incorrect";
 const BAD_TOKEN: &str = "the token is invalid or expired";
 const BAD_KEY: &str = "the API key is invalid, revoked or expired";
+const BAD_AUDITOR_TOKEN: &str = "the auditor token is invalid, revoked or expired";
 
 /// A credential as presented by a client.
 pub enum Credential {
@@ -198,6 +200,38 @@ pub(crate) fn endpoint_actor(endpoint: &tater_domain::Endpoint) -> Actor {
         hostname: endpoint.hostname.clone(),
     };
     Actor::authenticated(principal, endpoint.org, Role::Agent, Channel::Agent, true)
+}
+
+impl Service {
+    /// An auditor token: its holder reads its audit's snapshots in the token's organization
+    /// and nothing else (the policy allows an auditor token one action), audited as
+    /// `auditor-token:<id>` with the token's label.
+    pub async fn authenticate_auditor(&self, secret: &str) -> ServiceResult<Actor> {
+        if !is_well_formed(AUDITOR_TOKEN_PREFIX, secret) {
+            return Err(ServiceError::Unauthorized(BAD_AUDITOR_TOKEN));
+        }
+        let mut tx = self.store.identity(Mode::Read).await?;
+        let token = tx
+            .auditor_token_by_hash(&hash_api_key(secret))
+            .await?
+            .ok_or(ServiceError::Unauthorized(BAD_AUDITOR_TOKEN))?;
+        tx.commit().await?;
+        if !token.usable(self.clock.now()) {
+            return Err(ServiceError::Unauthorized(BAD_AUDITOR_TOKEN));
+        }
+        let principal = Principal::AuditorToken {
+            id: token.id,
+            audit: token.audit,
+            label: token.label,
+        };
+        Ok(Actor::authenticated(
+            principal,
+            token.org,
+            Role::Agent,
+            Channel::Api,
+            false,
+        ))
+    }
 }
 
 /// Who a credential belongs to, before an organization is chosen.

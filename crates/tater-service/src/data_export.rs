@@ -213,7 +213,32 @@ async fn fill(s: &Service, actor: &Actor, archive: &mut Archive) -> ServiceResul
     for (name, items) in lists {
         archive.array(name, Box::new(OnePage(Some(items)))).await?;
     }
+    auditing(s, actor, archive).await?;
     audit_log(s, actor, archive).await
+}
+
+/// Audits' snapshots (with their bodies, one at a time) and auditor tokens (never secrets).
+async fn auditing(s: &Service, actor: &Actor, archive: &mut Archive) -> ServiceResult<()> {
+    let snapshots = crate::audit_snapshots::SnapshotExport::new(s, actor).await?;
+    archive
+        .array("audit-snapshots.json", Box::new(snapshots))
+        .await?;
+    let query = s.list_query(&tater_domain::modules::AUDITS, &[], &[])?;
+    let mut audits = s.export_records(actor, &tater_domain::modules::AUDITS, query)?;
+    let mut tokens = Vec::new();
+    while let Some(page) = audits.next_page().await? {
+        for id in page
+            .iter()
+            .filter_map(|v| v.get("id").and_then(Value::as_str))
+        {
+            tokens.extend(crate::to_values(
+                &s.list_auditor_tokens(actor, id).await?.items,
+            )?);
+        }
+    }
+    archive
+        .array("auditor-tokens.json", Box::new(OnePage(Some(tokens))))
+        .await
 }
 
 /// The audit log in the signed JSON Lines form of `GET /api/audit-log/export`.

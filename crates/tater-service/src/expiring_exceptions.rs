@@ -8,14 +8,13 @@
 //! Both check again when they run that the exception is still approved with the same end
 //! date, so an exception renewed, denied or deleted since it was planned is left alone.
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tater_domain::module::Record;
 use tater_domain::modules::{EXCEPTIONS, TASKS};
 use tater_domain::time::{format_date, parse_date};
 use tater_domain::{Action, OrgId, RecordId, UserId, authorize};
 use time::{Date, Duration};
 
-use crate::links::{LinkInput, LinkTarget};
 use crate::runner::{Failure, Work, runner_actor};
 use crate::transitions::TransitionInput;
 use crate::{Service, ServiceError};
@@ -25,16 +24,6 @@ pub const EXPIRY_NOTICE_DAYS: i64 = 30;
 
 fn text<'a>(r: &'a Record, name: &str) -> Option<&'a str> {
     crate::reminders::text(&r.data, name)
-}
-
-/// The task's priority for the exception's risk level.
-fn priority(risk_level: Option<&str>) -> &'static str {
-    match risk_level {
-        Some("Critical") => "Critical",
-        Some("High") => "High",
-        Some("Low") => "Low",
-        _ => "Medium",
-    }
 }
 
 impl Service {
@@ -148,7 +137,7 @@ impl Service {
                  exception), fix the control, or let it end; its risk acceptances end with it.",
                 control.to_uppercase()
             ),
-            "priority": priority(text(&exception, "riskLevel")),
+            "priority": crate::transition_effects::task_priority(text(&exception, "riskLevel")),
             "dueDate": until,
             "controls": [control],
             "source": "Expiring exception",
@@ -159,15 +148,21 @@ impl Service {
         {
             task["assignee"] = json!(email);
         }
-        let made = self.create_record(&actor, &TASKS, &task).await?;
-        let task_id = made.get("id").and_then(Value::as_str).unwrap_or_default();
-        let link = LinkInput {
-            to: LinkTarget {
-                module: EXCEPTIONS.name.into(),
-                id: id.to_string(),
-            },
-        };
-        self.add_link(&actor, &TASKS, task_id, &link).await?;
+        // The task and its link to the exception are one write: a run that dies between
+        // them leaves neither, so the next run's check above sees no task and makes both.
+        let permit = authorize(&actor, Action::WriteRecord)?;
+        let mut tx = self.store.tenant(&permit).await?;
+        let now = self.clock.now();
+        self.create_linked(
+            &mut *tx,
+            &actor,
+            &TASKS,
+            &task,
+            (&EXCEPTIONS, &exception),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -8,6 +8,8 @@ pub use evidence_coverage::{Coverage, MAX_COVERAGE_EVIDENCE};
 mod agent_releases;
 mod api_keys;
 mod audit_log;
+mod audit_snapshots;
+mod auditor_access;
 mod auth;
 mod clock;
 mod comments;
@@ -61,6 +63,11 @@ pub use agent_releases::{AgentArtifact, AgentVersion};
 pub use agent_releases::{MAX_RELEASE_BYTES, parse_version};
 pub use api_keys::{ApiKeyView, CreatedApiKey, Items, KeyStatus, api_key_view};
 pub use audit_log::{AuditExport, audit_entry_view};
+pub use audit_snapshots::{MAX_SNAPSHOT_EVIDENCE, MAX_SNAPSHOTS, SnapshotView};
+pub use auditor_access::{
+    AuditorAuditView, AuditorTokenStatus, AuditorTokenView, CreateAuditorToken,
+    CreatedAuditorToken, MAX_AUDITOR_TOKEN_DAYS,
+};
 pub use auth::{
     ActiveOrganization, BearerType, Credential, Identity, KeyRef, LoginToken, MIN_PASSWORD_LEN,
     MeView, MembershipView, UserView, hash_password,

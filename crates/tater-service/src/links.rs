@@ -64,6 +64,24 @@ pub struct LinkList {
     pub items: Vec<LinkView>,
 }
 
+/// The audit entry of a link made from `from` to `to`.
+pub(crate) fn link_created(
+    actor: &Actor,
+    link: &RecordLink,
+    (from, to): (&LinkEnd, &LinkEnd),
+    now: tater_domain::Timestamp,
+) -> AuditDraft {
+    let after = json!({
+        "from": { "module": from.module(), "id": from.id() },
+        "to": { "module": to.module(), "id": to.id() },
+    });
+    AuditDraft::new(actor, AuditAction::Create, "link", link.id, now).with_changes(
+        None,
+        Some(&after),
+        &[],
+    )
+}
+
 fn parse<T: std::str::FromStr>(id: &str) -> ServiceResult<T> {
     id.parse().map_err(|_| ServiceError::NotFound)
 }
@@ -122,15 +140,7 @@ impl Service {
         }
         let now = self.clock.now();
         let link = RecordLink::new(from.clone(), to.clone(), actor.audit_user_id(), now);
-        let after = json!({
-            "from": { "module": from.module(), "id": from.id() },
-            "to": { "module": to.module(), "id": to.id() },
-        });
-        let audit = AuditDraft::new(actor, AuditAction::Create, "link", link.id, now).with_changes(
-            None,
-            Some(&after),
-            &[],
-        );
+        let audit = link_created(actor, &link, (&from, &to), now);
         match tx.insert_link(&link, &audit).await {
             Err(StoreError::Conflict(_)) => {
                 return Err(ServiceError::ConflictCode(

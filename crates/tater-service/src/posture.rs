@@ -114,7 +114,7 @@ impl Tally {
         }
     }
 
-    fn summary(&self) -> Summary {
+    pub(crate) fn summary(&self) -> Summary {
         Summary {
             score: self.score(),
             totals: self.totals(),
@@ -546,7 +546,7 @@ impl Service {
 }
 
 /// Tallies of the checks that map to any control selected by `keep`.
-fn grouped<'a>(
+pub(crate) fn grouped<'a>(
     checks: &CheckCatalog,
     computed: &Computed,
     keep: impl Fn(&str) -> Option<&'a str>,

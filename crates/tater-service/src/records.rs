@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 use tater_domain::module::{
     ListQuery, ModuleDef, PageCursor, Record, RecordMeta, parse_list_query, record_view, validate,
 };
+use tater_domain::modules::AUDITS;
 use tater_domain::policy::{Action, Permit, authorize};
 use tater_domain::{Actor, AuditAction, AuditDraft, RecordId, Timestamp, ValidationErrors};
 use tater_store::TenantTx;
@@ -185,6 +186,10 @@ impl Service {
         let mut tx = self.store.tenant(&permit).await?;
         check_references(&mut *tx, def, &record.data, None).await?;
         tx.insert_record(def.name, &record, &audit).await?;
+        if let Some(effect) = def.on_create {
+            self.apply_effect(&mut *tx, actor, effect, &record, None, now)
+                .await?;
+        }
         tx.commit().await?;
         Ok(self.view(def, &record))
     }
@@ -236,6 +241,17 @@ impl Service {
         let before = Value::Object(current.data.clone());
         // The record's links go with it; its entry says how many.
         let links = Service::count_links(&mut *tx, def.name, id).await?;
+        // So do an audit's snapshots and auditor tokens: taking away what an outside auditor
+        // holds is an OrgAdmin's, as giving it is, and the entry says what went.
+        let (snapshots, tokens) = if def.name == AUDITS.name {
+            let now = self.clock.now();
+            crate::audit_snapshots::held_by_audit(&mut *tx, id, now).await?
+        } else {
+            (0, 0)
+        };
+        if snapshots + tokens > 0 {
+            authorize(actor, Action::ManageKeys)?;
+        }
         let mut audit = AuditDraft::new(
             actor,
             AuditAction::Delete,
@@ -246,6 +262,12 @@ impl Service {
         .with_changes(Some(&before), None, &[]);
         if links > 0 {
             audit = audit.with_detail("_linksRemoved", links.into());
+        }
+        if snapshots > 0 {
+            audit = audit.with_detail("_snapshotsRemoved", snapshots.into());
+        }
+        if tokens > 0 {
+            audit = audit.with_detail("_auditorTokensRevoked", tokens.into());
         }
         tx.delete_record(def.name, id, current.meta.version, &audit)
             .await?;

@@ -46,6 +46,9 @@ pub const AGENT_CREDENTIAL_PREFIX: &str = "tater_agent_";
 /// Enrollment tokens: `tater_enroll_` and 32 lowercase hex digits.
 pub const ENROLLMENT_TOKEN_PREFIX: &str = "tater_enroll_";
 
+/// Auditor tokens: `tater_auditor_` and 32 lowercase hex digits.
+pub const AUDITOR_TOKEN_PREFIX: &str = "tater_auditor_";
+
 /// A new secret: `prefix` and 32 lowercase hex digits (128 random bits).
 pub fn generate_secret(prefix: &str) -> String {
     let mut bytes = [0u8; API_KEY_HEX_LEN / 2];

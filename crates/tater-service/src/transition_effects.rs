@@ -2,12 +2,15 @@
 //! transaction, each change validated as a client's would be and audited as the mover's.
 
 use serde_json::{Value, json};
-use tater_domain::module::{Effect, ModuleDef, Record, parse_list_query, validate};
-use tater_domain::modules::RISK_ACCEPTANCES;
+use tater_domain::module::{
+    Effect, LinkEnd, ModuleDef, Record, RecordLink, parse_list_query, validate,
+};
+use tater_domain::modules::{AUDITS, FINDINGS, POAM, RISK_ACCEPTANCES, TASKS};
 use tater_domain::{Actor, AuditAction, AuditDraft, RecordId, Timestamp};
 use tater_store::TenantTx;
 
 use crate::records::{check_references, new_record, next_version};
+use crate::reminders::text;
 use crate::{Service, ServiceResult};
 
 /// A record the effect made or changed: the move's audit entry names them.
@@ -29,7 +32,97 @@ impl Service {
         match effect {
             Effect::AcceptRisk => self.accept_risk(tx, actor, source, now).await,
             Effect::EndAcceptances => self.end_acceptances(tx, actor, source, comment, now).await,
+            Effect::OpenCorrectiveTask => {
+                let task = corrective_task(source);
+                let made = self
+                    .create_linked(tx, actor, &TASKS, &task, (&FINDINGS, source), now)
+                    .await?;
+                Ok(vec![made])
+            }
+            Effect::OpenPoamItem => {
+                // A finding taken into the POA&M again (reopened, tracked anew) keeps the
+                // item it opened the first time.
+                let end = LinkEnd::record(FINDINGS.name, source.meta.id);
+                let links = tx.list_links(&end, crate::links::MAX_LINKS).await?;
+                if links
+                    .iter()
+                    .any(|l| l.a.module() == POAM.name || l.b.module() == POAM.name)
+                {
+                    return Ok(Vec::new());
+                }
+                let item = self.poam_item(tx, source).await?;
+                let made = self
+                    .create_linked(tx, actor, &POAM, &item, (&FINDINGS, source), now)
+                    .await?;
+                Ok(vec![made])
+            }
         }
+    }
+
+    /// Records `body` in `def` for `actor`, validated as a client's would be, and links it to
+    /// `source` — both audited, in the caller's transaction, so neither exists without the
+    /// other.
+    pub(crate) async fn create_linked(
+        &self,
+        tx: &mut dyn TenantTx,
+        actor: &Actor,
+        def: &'static ModuleDef,
+        body: &Value,
+        (source_def, source): (&ModuleDef, &Record),
+        now: Timestamp,
+    ) -> ServiceResult<Touched> {
+        let data = validate(def, body, None, &self.rule_context())?;
+        check_references(tx, def, &data, None).await?;
+        let record = new_record(RecordId::generate(), actor, data, now);
+        tx.insert_record(def.name, &record, &created(actor, def, &record, now))
+            .await?;
+        let from = LinkEnd::record(def.name, record.meta.id);
+        let to = LinkEnd::record(source_def.name, source.meta.id);
+        let link = RecordLink::new(from.clone(), to.clone(), actor.audit_user_id(), now);
+        let audit = crate::links::link_created(actor, &link, (&from, &to), now);
+        tx.insert_link(&link, &audit).await?;
+        Ok(Touched {
+            module: def.name,
+            id: record.meta.id,
+        })
+    }
+
+    /// The POA&M item for a finding: its weakness, the recommendation as the first
+    /// milestone, the audit it came from as the source.
+    async fn poam_item(&self, tx: &mut dyn TenantTx, finding: &Record) -> ServiceResult<Value> {
+        let data = &finding.data;
+        let mut source = format!("Audit finding {}", finding.meta.id);
+        let audit_id = text(data, "audit").and_then(|id| id.parse().ok());
+        if let Some(id) = audit_id
+            && let Some(audit) = tx.get_record(AUDITS.name, id).await?
+        {
+            let title = text(&audit.data, "title").unwrap_or_default();
+            source = clip(
+                &format!("Audit: {title} (finding {})", finding.meta.id),
+                500,
+            );
+        }
+        let impact = match text(data, "severity") {
+            Some("Critical" | "High") => "High",
+            Some("Moderate") => "Moderate",
+            _ => "Low",
+        };
+        let mut item = json!({
+            "title": text(data, "title"),
+            "weaknessDescription": text(data, "description"),
+            "impact": impact,
+            "controls": [text(data, "control")],
+            "source": source,
+            "scheduledCompletion": text(data, "dueDate"),
+            "pointOfContact": text(data, "owner"),
+        });
+        if let Some(recommendation) = text(data, "recommendation") {
+            item["milestones"] = json!([{
+                "description": clip(recommendation, 2000),
+                "scheduledCompletion": text(data, "dueDate"),
+            }]);
+        }
+        Ok(item)
     }
 
     /// One acceptance per named endpoint, or one organization-wide, until the exception's end.
@@ -144,4 +237,39 @@ fn created(actor: &Actor, def: &ModuleDef, record: &Record, now: Timestamp) -> A
         now,
     )
     .with_changes(None, Some(&after), &[])
+}
+
+/// At most `max` characters of `s`: a field of the record made holds less than its source's.
+fn clip(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// A task's priority for a finding's severity or an exception's risk level.
+pub(crate) fn task_priority(level: Option<&str>) -> &'static str {
+    match level {
+        Some("Critical") => "Critical",
+        Some("High") => "High",
+        Some("Low" | "Informational") => "Low",
+        _ => "Medium",
+    }
+}
+
+/// The corrective-action task a finding opens: for its owner, by its due date.
+fn corrective_task(finding: &Record) -> Value {
+    let data = &finding.data;
+    let title = text(data, "title").unwrap_or("finding");
+    let found = text(data, "description").unwrap_or_default();
+    let description = match text(data, "recommendation") {
+        Some(fix) => format!("{fix}\n\n**Finding:** {found}"),
+        None => format!("**Finding:** {found}"),
+    };
+    json!({
+        "title": clip(&format!("Corrective action: {title}"), 300),
+        "description": clip(&description, 8000),
+        "priority": task_priority(text(data, "severity")),
+        "assignee": text(data, "owner"),
+        "dueDate": text(data, "dueDate"),
+        "controls": [text(data, "control")],
+        "source": "Audit finding",
+    })
 }

@@ -53,6 +53,7 @@ const SECURITY_ENTITIES: &[&str] = &[
     "enrollment-token",
     "siem-destination",
     "endpoint",
+    "auditor-token",
 ];
 
 /// CEF severity 0–10: routine record changes 3, deletions 5, security-relevant changes 6,
@@ -136,12 +137,16 @@ pub fn extension_values(e: &EntryView<'_>) -> [String; 17] {
 /// records with a title or name, that title.
 pub fn message(e: &EntryView<'_>) -> String {
     let who = e.upn.unwrap_or(e.user_id);
-    let mut msg = format!(
-        "{who} {}d {} {}",
-        e.action.trim_end_matches('e'),
-        e.entity_type,
-        e.entity_id
-    );
+    let did = match e.action {
+        "create" => "created",
+        "update" => "updated",
+        "delete" => "deleted",
+        "transition" => "moved",
+        "notify" => "notified about",
+        "read" => "read",
+        other => other,
+    };
+    let mut msg = format!("{who} {did} {} {}", e.entity_type, e.entity_id);
     if let Value::Object(changes) = e.changes {
         let title = ["title", "name"].iter().find_map(|k| {
             let c = changes.get(*k)?;

@@ -39,8 +39,8 @@ pub use tater_domain::{Mode, Permit};
 /// The capability traits of a tenant transaction, to import together: `use tater_store::tx::*;`.
 pub mod tx {
     pub use crate::{
-        AuditTx, EndpointsTx, JobsTx, LinksTx, MembersTx, RecordsTx, ScansTx, SettingsTx, SiemTx,
-        TenantTx, VerificationTx, WebSessionTx,
+        AuditTx, AuditingTx, EndpointsTx, JobsTx, LinksTx, MembersTx, RecordsTx, ScansTx,
+        SettingsTx, SiemTx, TenantTx, VerificationTx, WebSessionTx,
     };
 }
 
@@ -420,7 +420,16 @@ pub struct ResultCount {
 /// are in [`tx`]), so a use case's imports say which kinds of tenant data it touches.
 #[async_trait]
 pub trait TenantTx:
-    RecordsTx + LinksTx + AuditTx + MembersTx + EndpointsTx + ScansTx + JobsTx + SettingsTx + SiemTx
+    RecordsTx
+    + LinksTx
+    + AuditTx
+    + AuditingTx
+    + MembersTx
+    + EndpointsTx
+    + ScansTx
+    + JobsTx
+    + SettingsTx
+    + SiemTx
 {
     fn scope(&self) -> TenantScope;
 
@@ -587,6 +596,45 @@ pub trait AuditTx: Send {
 
     /// Records an event that changed no row but belongs in the audit log (a full data export).
     async fn record_event(&mut self, audit: &AuditDraft) -> Result<()>;
+}
+
+/// Audits' snapshots and auditor tokens (both go with their audit record).
+#[async_trait]
+pub trait AuditingTx: Send {
+    /// Keeps a snapshot (its body as the compact JSON text its `sha256` is of) and writes
+    /// `audit`.
+    async fn insert_audit_snapshot(
+        &mut self,
+        snapshot: &tater_domain::AuditSnapshot,
+        body: &str,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    /// An audit's snapshots, newest first, at most `limit`, without their bodies.
+    async fn audit_snapshots(
+        &mut self,
+        audit: RecordId,
+        limit: u32,
+    ) -> Result<Vec<tater_domain::AuditSnapshot>>;
+    /// One snapshot with its body (as stored, the text its hash is of).
+    async fn audit_snapshot(
+        &mut self,
+        id: tater_domain::SnapshotId,
+    ) -> Result<Option<(tater_domain::AuditSnapshot, String)>>;
+    async fn insert_auditor_token(
+        &mut self,
+        token: &tater_domain::AuditorToken,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    /// An audit's tokens, newest first (revoked and expired ones too).
+    async fn auditor_tokens(&mut self, audit: RecordId) -> Result<Vec<tater_domain::AuditorToken>>;
+    /// Revokes a token not yet revoked and writes `audit`; [`StoreError::NotFound`] when
+    /// there is none.
+    async fn revoke_auditor_token(
+        &mut self,
+        id: tater_domain::AuditorTokenId,
+        at: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<()>;
 }
 
 /// Members, API keys and invitations of the tenant.
@@ -1025,6 +1073,12 @@ pub trait IdentityTx: VerificationTx + WebSessionTx + Send {
         &mut self,
         token_hash: &str,
     ) -> Result<Option<EnrollmentToken>>;
+    /// An auditor token by the SHA-256 of its secret, whatever its organization (its
+    /// holder is nobody's member: the token names the organization).
+    async fn auditor_token_by_hash(
+        &mut self,
+        token_hash: &str,
+    ) -> Result<Option<tater_domain::AuditorToken>>;
     async fn endpoint_by_hostname(
         &mut self,
         org: OrgId,

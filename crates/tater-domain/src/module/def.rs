@@ -35,6 +35,9 @@ pub struct ModuleDef {
     pub default_sort: &'static str,
     /// The status flow, for modules whose status moves only by transitions.
     pub flow: Option<&'static Flow>,
+    /// What recording a record also does, in the same transaction (a finding opens its
+    /// corrective-action task).
+    pub on_create: Option<super::Effect>,
 }
 
 impl ModuleDef {

@@ -95,6 +95,11 @@ pub enum Effect {
     AcceptRisk,
     /// Ending an exception: the risk acceptances naming it are revoked today.
     EndAcceptances,
+    /// Recording a finding: a corrective-action task for its owner, due when the finding
+    /// says, linked to it.
+    OpenCorrectiveTask,
+    /// Taking a finding into the POA&M: an item describing its weakness, linked to it.
+    OpenPoamItem,
 }
 
 impl Transition {

@@ -67,6 +67,7 @@ pub static CONTROL_OVERLAYS: ModuleDef = ModuleDef {
     ],
     default_sort: "-updatedAt",
     flow: None,
+    on_create: None,
 };
 
 fn rules(data: &Map<String, Value>, _: &Context, errors: &mut ValidationErrors) {

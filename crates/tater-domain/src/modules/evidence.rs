@@ -85,4 +85,5 @@ pub static EVIDENCE: ModuleDef = ModuleDef {
     ],
     default_sort: "-createdAt",
     flow: Some(&FLOW),
+    on_create: None,
 };

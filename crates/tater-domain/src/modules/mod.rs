@@ -1,9 +1,11 @@
 //! The declared modules. Adding a module is adding a `static ModuleDef` here and to [`ALL`].
 
+mod audits;
 mod config_docs;
 mod control_overlays;
 mod evidence;
 mod exceptions;
+mod findings;
 mod people;
 mod poam;
 mod risk_acceptances;
@@ -12,12 +14,14 @@ mod scripts;
 mod system_profile;
 mod tasks;
 
+pub use audits::{AUDIT_STATUSES, AUDITS, FRAMEWORKS};
 pub use config_docs::CONFIG_DOCS;
 pub use control_overlays::{
     APPLICABILITY, CONTROL_OVERLAYS, IMPLEMENTATION_STATUSES, overlay_record_id,
 };
 pub use evidence::{COLLECTORS, EVIDENCE, EVIDENCE_STATUSES};
 pub use exceptions::{EXCEPTION_STATUSES, EXCEPTIONS};
+pub use findings::{FINDING_STATUSES, FINDINGS, SEVERITIES};
 pub use people::PEOPLE;
 pub use poam::POAM;
 pub use risk_acceptances::{RISK_ACCEPTANCES, is_active as acceptance_is_active};
@@ -45,6 +49,8 @@ pub static ALL: &[&ModuleDef] = &[
     &CONFIG_DOCS,
     &EXCEPTIONS,
     &RISK_ACCEPTANCES,
+    &AUDITS,
+    &FINDINGS,
     &PEOPLE,
     &SCRIPTS,
 ];

@@ -93,6 +93,7 @@ pub static POAM: ModuleDef = ModuleDef {
     ],
     default_sort: "-createdAt",
     flow: None,
+    on_create: None,
 };
 
 fn str_field<'a>(data: &'a Map<String, Value>, name: &str) -> Option<&'a str> {

@@ -55,4 +55,5 @@ pub static SCRIPTS: ModuleDef = ModuleDef {
     ],
     default_sort: "name",
     flow: None,
+    on_create: None,
 };

@@ -102,6 +102,7 @@ pub static SYSTEM_PROFILE: ModuleDef = ModuleDef {
     ],
     default_sort: "name",
     flow: None,
+    on_create: None,
 };
 
 /// The profile's record id (the same in every organization; records are per tenant).

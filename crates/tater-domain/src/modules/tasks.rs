@@ -87,6 +87,7 @@ pub static TASKS: ModuleDef = ModuleDef {
     ],
     default_sort: "dueDate",
     flow: Some(&FLOW),
+    on_create: None,
 };
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ async fn export_all(
 }
 
 /// The archive as the response body, read from its file a chunk at a time.
-fn stream_file(archive: tater_service::OrgArchive) -> Response {
+pub(super) fn stream_file(archive: tater_service::OrgArchive) -> Response {
     let tater_service::OrgArchive {
         file,
         len,

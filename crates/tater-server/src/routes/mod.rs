@@ -3,6 +3,7 @@
 mod agent_releases;
 mod api_keys;
 mod audit;
+mod audits;
 mod auth;
 mod config_docs;
 mod controls;
@@ -80,6 +81,7 @@ fn documented() -> anyhow::Result<(Router<AppState>, serde_json::Value)> {
     for def in tater_domain::modules::ALL {
         api = modules::routes(api, def);
     }
+    api = audits::routes(api);
     api = config_docs::routes(api);
     api = risks::routes(api);
     api = controls::routes(api);

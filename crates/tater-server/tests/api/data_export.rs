@@ -269,7 +269,7 @@ async fn controls_export_with_overlays(db: TestDb) {
     );
 }
 
-fn unzip(bytes: &[u8]) -> BTreeMap<String, String> {
+pub(crate) fn unzip(bytes: &[u8]) -> BTreeMap<String, String> {
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
     (0..zip.len())
         .map(|i| {
@@ -337,6 +337,26 @@ async fn the_whole_organization_exports_as_a_zip(db: TestDb) {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{key}");
     let secret = key["key"].as_str().unwrap().to_owned();
+    let audit = app.create("audits", &boss, sample("audits", 1)).await;
+    let audit_path = format!("/api/audits/{}", audit["id"].as_str().unwrap());
+    let (s, snapshot) = app
+        .send(
+            Method::POST,
+            &format!("{audit_path}/snapshots"),
+            &boss,
+            &json!(null),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{snapshot}");
+    let (s, grant) = app
+        .send(
+            Method::POST,
+            &format!("{audit_path}/auditor-tokens"),
+            &boss,
+            &json!({ "label": "Assessor" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{grant}");
     app.send(
         Method::PUT,
         "/api/system-profile",
@@ -390,6 +410,8 @@ async fn the_whole_organization_exports_as_a_zip(db: TestDb) {
         "api-keys.json",
         "siem-destinations.json",
         "enrollment-tokens.json",
+        "audit-snapshots.json",
+        "auditor-tokens.json",
         "audit-log.jsonl",
         "manifest.json",
     ] {
@@ -427,6 +449,13 @@ async fn the_whole_organization_exports_as_a_zip(db: TestDb) {
         moves[0]["snapshot"]["title"], "Account review",
         "decided as it stood"
     );
+    let snapshots = json("audit-snapshots.json");
+    assert_eq!(snapshots.as_array().unwrap().len(), 1, "{snapshots}");
+    assert_eq!(snapshots[0]["sha256"], snapshot["sha256"]);
+    assert_eq!(snapshots[0]["body"]["audit"]["title"], "Audit 1");
+    let auditors = json("auditor-tokens.json");
+    assert_eq!(auditors[0]["label"], "Assessor");
+    assert!(!files["auditor-tokens.json"].contains(grant["token"].as_str().unwrap()));
     assert_eq!(json("endpoints.json")[0]["hostname"], "whole-01");
     assert_eq!(json("scan-results.json").as_array().unwrap().len(), 3);
     assert_eq!(

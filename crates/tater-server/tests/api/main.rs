@@ -7,6 +7,7 @@ mod architecture;
 mod attacks;
 mod audit;
 mod audit_trail;
+mod audits;
 mod background;
 mod bad_input;
 mod browser;

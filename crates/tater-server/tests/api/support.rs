@@ -460,6 +460,15 @@ pub fn sample(module: &str, n: usize) -> Value {
             json!({ "title": format!("Exception {n}"), "control": "AC-2", "riskLevel": "Moderate",
                     "justification": "Legacy system", "requestedUntil": in_days(60) })
         }
+        "audits" => {
+            json!({ "title": format!("Audit {n}"), "framework": "CMMC", "periodStart": in_days(-30),
+                    "periodEnd": in_days(30), "scope": ["AC-2"], "leadAuditor": "lead@example.com" })
+        }
+        "findings" => {
+            json!({ "title": format!("Finding {n}"), "severity": "High", "control": "AC-2",
+                    "description": "Stale accounts", "recommendation": "Review accounts monthly",
+                    "owner": "ann@example.com", "dueDate": in_days(30) })
+        }
         "people" => {
             json!({ "name": format!("Person {n}"), "email": format!("person{n}@example.com"),
                             "department": "Security" })

@@ -40,6 +40,7 @@ pub(super) fn use_cases() -> Vec<UseCase> {
         siem(),
         list_exports(),
         config_docs(),
+        audits(),
     ]
     .into_iter()
     .flatten()
@@ -744,5 +745,69 @@ fn config_docs() -> Vec<UseCase> {
             record_name(&CONFIG_DOCS),
             output_schema(&CONFIG_DOCS),
         )),
+    ]
+}
+
+/// What an audit holds beyond its record: snapshots of its scope and their evidence
+/// packages, auditor tokens, and the reads an outside auditor makes with one.
+fn audits() -> Vec<UseCase> {
+    let auditor = Gate::Action(Action::AuditorAccess);
+    vec![
+        UseCase::write(
+            "audit_snapshots_create",
+            "Freeze an audit's scope now: control results, overlays and evidence list, kept unchanged with its SHA-256 (audited)",
+            WRITE,
+        )
+        .tool("create_audit_snapshot")
+        .runs(json(|s, c, i: ById| async move { s.take_snapshot(&c.actor, &i.id).await }))
+        .takes::<ById>()
+        .gives::<crate::SnapshotView>(),
+        UseCase::read("audit_snapshots_list", "An audit's snapshots, newest first (without bodies)", READ)
+            .tool("list_audit_snapshots")
+            .runs(json(|s, c, i: ById| async move { s.list_snapshots(&c.actor, &i.id).await }))
+            .takes::<ById>()
+            .gives::<Items<crate::SnapshotView>>(),
+        UseCase::read("audit_snapshots_get", "One snapshot of an audit with its body, checked against its SHA-256", READ)
+            .tool("get_audit_snapshot")
+            .runs(json(|s, c, i: SnapshotRef| async move { s.get_snapshot(&c.actor, &i.id, &i.snapshot_id).await }))
+            .takes::<SnapshotRef>()
+            .gives::<crate::SnapshotView>(),
+        UseCase::read(
+            "audit_snapshots_package",
+            "A snapshot's evidence package: zip of the snapshot, control status and evidence list as CSV, and a manifest of SHA-256s (Admin; audited)",
+            WRITE,
+        )
+        .tool("get_evidence_package")
+        .takes::<SnapshotRef>()
+        .gives_file(&["application/zip"]),
+        UseCase::write(
+            "auditor_tokens_create",
+            "Give an outside auditor read-only access to one audit's snapshots for up to 90 days; the token is shown once (OrgAdmin; audited)",
+            KEYS,
+        )
+        .tool("create_auditor_token")
+        .runs(json(|s, c, i: CreateAuditorTokenRequest| async move { s.create_auditor_token(&c.actor, &i.id, &i.token).await }))
+        .takes::<CreateAuditorTokenRequest>()
+        .gives::<crate::CreatedAuditorToken>(),
+        UseCase::read("auditor_tokens_list", "An audit's auditor tokens (never their secrets)", KEYS)
+            .tool("list_auditor_tokens")
+            .runs(json(|s, c, i: ById| async move { s.list_auditor_tokens(&c.actor, &i.id).await }))
+            .takes::<ById>()
+            .gives::<Items<crate::AuditorTokenView>>(),
+        UseCase::delete("auditor_tokens_revoke", "Revoke an auditor token, with immediate effect (audited)", KEYS)
+            .tool("revoke_auditor_token")
+            .runs(nothing(|s, c, i: AuditorTokenRef| async move { s.revoke_auditor_token(&c.actor, &i.id, &i.token_id).await }))
+            .takes::<AuditorTokenRef>(),
+        UseCase::read("auditor_audit", "With an auditor token: its audit and the audit's snapshots (audited)", auditor)
+            .tool("get_auditor_audit")
+            .gives::<crate::AuditorAuditView>(),
+        UseCase::read("auditor_snapshot", "With an auditor token: one snapshot of its audit, with its body (audited)", auditor)
+            .tool("get_auditor_snapshot")
+            .takes::<AuditorSnapshotRef>()
+            .gives::<crate::SnapshotView>(),
+        UseCase::read("auditor_package", "With an auditor token: a snapshot's evidence package (audited)", auditor)
+            .tool("get_auditor_package")
+            .takes::<AuditorSnapshotRef>()
+            .gives_file(&["application/zip"]),
     ]
 }

@@ -405,3 +405,44 @@ pub struct SspInput {
     /// oscal-json (default) or docx.
     pub format: Option<SspFormat>,
 }
+
+/// One snapshot of an audit.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SnapshotRef {
+    /// The audit's id.
+    #[schemars(extend("format" = "uuid"))]
+    pub id: String,
+    #[schemars(extend("format" = "uuid"))]
+    pub snapshot_id: String,
+}
+
+/// One snapshot of the audit an auditor token opens.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AuditorSnapshotRef {
+    #[schemars(extend("format" = "uuid"))]
+    pub snapshot_id: String,
+}
+
+/// One auditor token of an audit.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AuditorTokenRef {
+    /// The audit's id.
+    #[schemars(extend("format" = "uuid"))]
+    pub id: String,
+    #[schemars(extend("format" = "uuid"))]
+    pub token_id: String,
+}
+
+/// An auditor token to make for an audit.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateAuditorTokenRequest {
+    /// The audit's id.
+    #[schemars(extend("format" = "uuid"))]
+    pub id: String,
+    #[serde(flatten)]
+    pub token: crate::CreateAuditorToken,
+}

@@ -254,8 +254,11 @@ impl UseCase {
     /// an invoker, and the files someone signed in may fetch (served through their REST
     /// route).
     pub fn is_tool(&self) -> bool {
-        self.invoke.is_some()
-            || (matches!(self.output, Output::File(_)) && self.gate != Gate::Public)
+        // An auditor token's reads are for the auditor's own client, never a member's tool.
+        let auditors_only = self.gate == Gate::Action(Action::AuditorAccess);
+        !auditors_only
+            && (self.invoke.is_some()
+                || (matches!(self.output, Output::File(_)) && self.gate != Gate::Public))
     }
 
     /// The rate-limit bucket a call counts against.
@@ -553,12 +556,14 @@ mod tests {
     fn every_json_use_case_can_be_called_by_a_generated_channel() {
         // Files (exports, documents) and the public pages are REST's alone for now: the MCP
         // server hands files out as resources or links.
+        // An auditor token's reads are REST's alone: they are nobody's tools.
         for c in registry().iter() {
             let file = matches!(c.output, Output::File(_));
             let public = c.gate == Gate::Public;
+            let auditors = c.gate == Gate::Action(Action::AuditorAccess);
             assert_eq!(
                 c.invoke.is_some(),
-                !file && !public,
+                !file && !public && !auditors,
                 "{} ({}): invoker present = {}",
                 c.name,
                 c.tool,

@@ -444,6 +444,19 @@ impl<D: Driver> IdentityTx for EngineIdentityTx<D> {
         row.as_ref().map(token_from_row).transpose()
     }
 
+    async fn auditor_token_by_hash(
+        &mut self,
+        token_hash: &str,
+    ) -> Result<Option<tater_domain::AuditorToken>> {
+        let sql =
+            format!("SELECT {AUDITOR_TOKEN_COLUMNS} FROM auditor_tokens WHERE token_hash = $1");
+        let row = D::query(&sql)
+            .bind(token_hash)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(auditor_token_from_row).transpose()
+    }
+
     async fn endpoint_by_hostname(
         &mut self,
         org: OrgId,

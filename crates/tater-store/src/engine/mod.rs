@@ -26,6 +26,7 @@ use crate::{
 };
 
 mod audit;
+mod auditing;
 mod endpoints;
 mod identity;
 mod jobs;
@@ -41,6 +42,7 @@ mod web_sessions;
 
 // Row readers and helpers the capability modules share.
 use audit::*;
+use auditing::*;
 use endpoints::*;
 use members::*;
 use scans::*;

@@ -1,0 +1,136 @@
+//! Audits' snapshots and auditor tokens.
+
+use tater_domain::{AuditSnapshot, AuditorToken, AuditorTokenId, SnapshotId};
+
+use super::*;
+
+pub(super) const AUDITOR_TOKEN_COLUMNS: &str = "id, tenant_id, record_id, label, token_hash, \
+     prefix, created_by, created_at, expires_at, revoked_at";
+const SNAPSHOT_COLUMNS: &str = "id, record_id, taken_at, taken_by, sha256";
+
+pub(super) fn auditor_token_from_row(row: &impl RowRead) -> Result<AuditorToken> {
+    Ok(AuditorToken {
+        id: parse_col(row, "id")?,
+        org: parse_col(row, "tenant_id")?,
+        audit: parse_col(row, "record_id")?,
+        label: row.try_get("label")?,
+        token_hash: row.try_get("token_hash")?,
+        prefix: row.try_get("prefix")?,
+        created_by: row.try_get("created_by")?,
+        created_at: ts(row, "created_at")?,
+        expires_at: ts(row, "expires_at")?,
+        revoked_at: opt_ts(row, "revoked_at")?,
+    })
+}
+
+fn snapshot_from_row(row: &impl RowRead) -> Result<AuditSnapshot> {
+    Ok(AuditSnapshot {
+        id: parse_col(row, "id")?,
+        audit: parse_col(row, "record_id")?,
+        taken_at: ts(row, "taken_at")?,
+        taken_by: row.try_get("taken_by")?,
+        sha256: row.try_get("sha256")?,
+        body: None,
+    })
+}
+
+#[async_trait]
+impl<D: Driver> AuditingTx for EngineTenantTx<D> {
+    async fn insert_audit_snapshot(
+        &mut self,
+        s: &AuditSnapshot,
+        body: &str,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        D::query(
+            "INSERT INTO audit_snapshots (tenant_id, record_id, id, taken_at, taken_by, sha256, \
+             body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(self.tenant())
+        .bind(s.audit.to_string())
+        .bind(s.id.to_string())
+        .bind(s.taken_at.millis())
+        .bind(&s.taken_by)
+        .bind(&s.sha256)
+        .bind(body)
+        .execute(&mut *self.tx)
+        .await?;
+        self.audited(audit).await
+    }
+
+    async fn audit_snapshots(&mut self, audit: RecordId, limit: u32) -> Result<Vec<AuditSnapshot>> {
+        let rows = D::query(&format!(
+            "SELECT {SNAPSHOT_COLUMNS} FROM audit_snapshots WHERE tenant_id = $1 \
+             AND record_id = $2 ORDER BY taken_at DESC, id DESC LIMIT $3"
+        ))
+        .bind(self.tenant())
+        .bind(audit.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter().map(snapshot_from_row).collect()
+    }
+
+    async fn audit_snapshot(&mut self, id: SnapshotId) -> Result<Option<(AuditSnapshot, String)>> {
+        let row = D::query(&format!(
+            "SELECT {SNAPSHOT_COLUMNS}, body FROM audit_snapshots WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(self.tenant())
+        .bind(id.to_string())
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.map(|r| Ok((snapshot_from_row(&r)?, r.try_get("body")?)))
+            .transpose()
+    }
+
+    async fn insert_auditor_token(&mut self, t: &AuditorToken, audit: &AuditDraft) -> Result<()> {
+        D::query(
+            "INSERT INTO auditor_tokens (tenant_id, record_id, id, label, token_hash, prefix, \
+             created_by, created_at, expires_at, revoked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(self.tenant())
+        .bind(t.audit.to_string())
+        .bind(t.id.to_string())
+        .bind(&t.label)
+        .bind(&t.token_hash)
+        .bind(&t.prefix)
+        .bind(&t.created_by)
+        .bind(t.created_at.millis())
+        .bind(t.expires_at.millis())
+        .bind(t.revoked_at.map(Timestamp::millis))
+        .execute(&mut *self.tx)
+        .await?;
+        self.audited(audit).await
+    }
+
+    async fn auditor_tokens(&mut self, audit: RecordId) -> Result<Vec<AuditorToken>> {
+        let rows = D::query(&format!(
+            "SELECT {AUDITOR_TOKEN_COLUMNS} FROM auditor_tokens WHERE tenant_id = $1 \
+             AND record_id = $2 ORDER BY created_at DESC, id DESC"
+        ))
+        .bind(self.tenant())
+        .bind(audit.to_string())
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter().map(auditor_token_from_row).collect()
+    }
+
+    async fn revoke_auditor_token(
+        &mut self,
+        id: AuditorTokenId,
+        at: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        let done = D::query(
+            "UPDATE auditor_tokens SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 \
+             AND revoked_at IS NULL",
+        )
+        .bind(self.tenant())
+        .bind(id.to_string())
+        .bind(at.millis())
+        .execute(&mut *self.tx)
+        .await?;
+        self.audit_if_touched(done.rows_affected(), audit).await
+    }
+}
