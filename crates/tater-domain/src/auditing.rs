@@ -1,9 +1,9 @@
-//! What an audit keeps beyond its record: frozen snapshots of its scope, and the read-only
-//! tokens that let an outside auditor read them.
+//! What an audit keeps beyond its record — frozen snapshots of its scope, and the read-only
+//! tokens that let an outside auditor read them — and the files evidence carries.
 
 use serde_json::Value;
 
-use crate::{AuditorTokenId, OrgId, RecordId, SnapshotId, Timestamp};
+use crate::{AuditorTokenId, FileId, OrgId, RecordId, SnapshotId, Timestamp};
 
 /// The control results, overlays and evidence list of an audit's scope as they stood at
 /// `taken_at`. Never changed once taken; it goes only with its audit.
@@ -45,4 +45,21 @@ impl AuditorToken {
     pub fn usable(&self, now: Timestamp) -> bool {
         self.revoked_at.is_none() && self.expires_at > now
     }
+}
+
+/// A file attached to an evidence record: its bytes are kept by content (SHA-256) in the
+/// organization's part of the file store, so the same file attached twice is stored once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceFile {
+    pub id: FileId,
+    pub evidence: RecordId,
+    /// The name it was uploaded under (no directories).
+    pub name: String,
+    /// The media type it was uploaded as (its essence, lower case).
+    pub media_type: String,
+    pub bytes: i64,
+    /// Lowercase hex SHA-256 of its bytes.
+    pub sha256: String,
+    pub uploaded_by: String,
+    pub uploaded_at: Timestamp,
 }

@@ -123,6 +123,10 @@ typed_id!(
     AuditorTokenId
 );
 typed_id!(
+    /// A file attached to an evidence record.
+    FileId
+);
+typed_id!(
     /// A code emailed to verify an API key owner's identity (the id, never the code).
     IdentityCodeId
 );

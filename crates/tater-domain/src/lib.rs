@@ -23,7 +23,7 @@ pub mod time;
 
 pub use actor::{Actor, ClientInfo, Principal};
 pub use audit::{AuditAction, AuditDraft, AuditEntry, AuditSeal};
-pub use auditing::{AuditSnapshot, AuditorToken};
+pub use auditing::{AuditSnapshot, AuditorToken, EvidenceFile};
 pub use channel::Channel;
 pub use email::Email;
 pub use error::{FieldError, ValidationErrors};
@@ -33,7 +33,7 @@ pub use identity::{
 };
 pub use ids::{
     ApiKeyId, AuditId, AuditorTokenId, CommentId, DestinationId, EndpointId, EnrollmentTokenId,
-    IdentityCodeId, InvitationId, LinkId, OrgId, PageViewId, RecordId, ScanId, SnapshotId,
+    FileId, IdentityCodeId, InvitationId, LinkId, OrgId, PageViewId, RecordId, ScanId, SnapshotId,
     TransitionId, UserId,
 };
 pub use jobs::{Job, JobTarget, TargetStatus};

@@ -48,6 +48,8 @@ pub struct Op {
     ok_description: String,
     /// Response media types and their schemas (several when a route serves several formats).
     ok_content: Vec<(String, Value)>,
+    /// The request body's media type (JSON, or raw bytes for an upload).
+    body_type: &'static str,
     /// Problem answers particular to this operation.
     problems: Vec<(u16, String)>,
     /// Not a use case: documented by hand here.
@@ -70,6 +72,7 @@ impl Op {
             ok_status: 200,
             ok_description: "OK".into(),
             ok_content: Vec::new(),
+            body_type: "application/json",
             problems: Vec::new(),
             outside: false,
             hand_written: false,
@@ -131,6 +134,14 @@ impl Op {
     pub fn path_id(mut self) -> Self {
         self.hand_written = true;
         self.params.push(json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } }));
+        self
+    }
+
+    /// A request body of raw bytes (a file upload) instead of JSON.
+    pub fn file_body(mut self) -> Self {
+        self.hand_written = true;
+        self.body = Some(json!({ "type": "string", "format": "binary" }));
+        self.body_type = "application/octet-stream";
         self
     }
 
@@ -290,7 +301,8 @@ impl Op {
             );
         }
         if let Some(schema) = &self.body {
-            op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": schema } } });
+            op["requestBody"] =
+                json!({ "required": true, "content": { self.body_type: { "schema": schema } } });
             responses.insert(
                 "413".into(),
                 problem("Body over the size limit (PAYLOAD_TOO_LARGE)"),

@@ -60,6 +60,8 @@ pub struct AppConfig {
     pub export_concurrency: usize,
     /// Time between rounds of the background job runner; `None`: this server runs none.
     pub runner_poll: Option<Duration>,
+    /// Where evidence files go, how large and of which types.
+    pub files: tater_service::FilesConfig,
 }
 
 impl AppConfig {
@@ -99,8 +101,16 @@ impl AppConfig {
             download_concurrency: DEFAULT_DOWNLOAD_CONCURRENCY,
             export_concurrency: DEFAULT_EXPORT_CONCURRENCY,
             runner_poll: None,
+            files: tater_service::files_config(test_blob_store(), 4 * 1024 * 1024, None),
         }
     }
+}
+
+/// A fresh directory for a test server's files (under the system's temporary directory).
+fn test_blob_store() -> Option<tater_blobs::BlobStore> {
+    let dir =
+        std::env::temp_dir().join(format!("tater-files-{}", tater_domain::FileId::generate()));
+    tater_blobs::BlobStore::directory(&dir).ok()
 }
 
 /// SIEM forwarding settings.
@@ -158,6 +168,7 @@ impl App {
                 siem: siem.clone(),
                 verification: config.verification,
                 web: config.web_sessions,
+                files: config.files,
             },
         )?;
         let demo_login = match &config.demo_password_file {

@@ -161,6 +161,19 @@ pub enum ApiKeyCommand {
     },
 }
 
+/// The file store named, or `<data-dir>/evidence-files`.
+fn open_blob_store(
+    named: Option<&str>,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<tater_blobs::BlobStore> {
+    match named {
+        Some(location) => tater_blobs::BlobStore::open(location)
+            .with_context(|| format!("opening the file store {location}")),
+        None => tater_blobs::BlobStore::directory(&data_dir.join("evidence-files"))
+            .context("creating the evidence-files directory"),
+    }
+}
+
 /// `tater serve`: prints the URL (and demo login) on stdout, serves until SIGTERM/Ctrl-C.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let database_url = args.storage.database_url()?;
@@ -204,6 +217,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         export_concurrency: args.export_concurrency,
         runner_poll: (args.runner_poll_secs > 0)
             .then(|| std::time::Duration::from_secs(args.runner_poll_secs)),
+        files: tater_service::files_config(
+            Some(open_blob_store(args.blob_store.as_deref(), &data_dir)?),
+            args.evidence_max_bytes,
+            args.evidence_types.as_deref(),
+        ),
     };
     let app = App::build(config).await?;
     println!("Tater is running at http://{}/", app.addr);
@@ -267,6 +285,7 @@ pub async fn admin(args: AdminArgs) -> anyhow::Result<()> {
             siem: None,
             verification: Default::default(),
             web: Default::default(),
+            files: Default::default(),
         },
     )?;
     let op = operator();

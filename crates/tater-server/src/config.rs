@@ -136,6 +136,20 @@ pub struct ServeArgs {
     /// reminders); every replica runs one and they share the work (0: this server runs none).
     #[arg(long, env = "TATER_RUNNER_POLL_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub runner_poll_secs: u64,
+    /// Where evidence files' bytes go: a directory (`file:///path` or a path) or
+    /// S3-compatible storage (`s3://bucket/prefix`, credentials, region and endpoint from the
+    /// standard `AWS_*` variables). Default: `<data-dir>/evidence-files`.
+    #[arg(long, env = "TATER_BLOB_STORE")]
+    pub blob_store: Option<String>,
+    /// The largest evidence file accepted, in bytes (the upload route's own limit; the body
+    /// limit stays for every other route).
+    #[arg(long, env = "TATER_EVIDENCE_MAX_BYTES", default_value_t = tater_service::DEFAULT_MAX_FILE_BYTES, value_parser = clap::value_parser!(u64).range(1..=(4u64 << 30)))]
+    pub evidence_max_bytes: u64,
+    /// Media types evidence files may have, comma-separated (`type/*` and `*/*` allowed).
+    /// Default: PDF, text, CSV, HTML, Markdown, JSON, XML, PNG, JPEG, GIF, SVG, zip, Office
+    /// documents and application/octet-stream.
+    #[arg(long, env = "TATER_EVIDENCE_TYPES")]
+    pub evidence_types: Option<String>,
     /// Agent downloads one client address may run at once (0: no cap); the ones over it get
     /// 429 with Retry-After.
     #[arg(long, env = "TATER_DOWNLOAD_CONCURRENCY", default_value_t = crate::app::DEFAULT_DOWNLOAD_CONCURRENCY)]

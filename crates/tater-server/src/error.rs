@@ -192,6 +192,15 @@ impl From<ServiceError> for Problem {
             ServiceError::FeatureDisabled(msg) => {
                 Problem::new(S::FORBIDDEN, code, "Feature disabled", msg)
             }
+            ServiceError::TooLargeCode(_, msg) => {
+                Problem::new(S::PAYLOAD_TOO_LARGE, code, "Payload too large", msg)
+            }
+            ServiceError::UnsupportedCode(_, msg) => Problem::new(
+                S::UNSUPPORTED_MEDIA_TYPE,
+                code,
+                "Unsupported media type",
+                msg,
+            ),
             ServiceError::Internal(cause) => {
                 tracing::error!(error = ?cause, "internal error");
                 Problem::from_status(S::INTERNAL_SERVER_ERROR)

@@ -89,6 +89,11 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
      img-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; \
      base-uri 'none'; form-action 'self'";
 
+/// The policy of an uploaded file served back: a sandbox (no script, no same-origin access,
+/// no forms) that loads nothing, so an HTML or SVG file cannot act in Tater's origin even if a
+/// browser were to render it.
+pub const FILE_CONTENT_SECURITY_POLICY: &str = "sandbox; default-src 'none'";
+
 fn security_headers(h: &mut HeaderMap) {
     let set = |h: &mut HeaderMap, name: HeaderName, value: &'static str| {
         h.insert(name, HeaderValue::from_static(value));
@@ -98,7 +103,13 @@ fn security_headers(h: &mut HeaderMap) {
         header::STRICT_TRANSPORT_SECURITY,
         "max-age=31536000; includeSubDomains",
     );
-    set(h, header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY);
+    // A downloaded file keeps the stricter policy its route set (a sandbox, nothing loads).
+    if h.get(header::CONTENT_SECURITY_POLICY)
+        .map(HeaderValue::as_bytes)
+        != Some(FILE_CONTENT_SECURITY_POLICY.as_bytes())
+    {
+        set(h, header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY);
+    }
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(h, header::REFERRER_POLICY, "no-referrer");
     set(h, header::X_FRAME_OPTIONS, "DENY");

@@ -54,6 +54,12 @@ pub enum ServiceError {
     /// a machine code: 503.
     #[error("{1}")]
     UnavailableCode(&'static str, String),
+    /// An upload past the size this server accepts, with a machine code: 413.
+    #[error("{1}")]
+    TooLargeCode(&'static str, String),
+    /// An upload of a type this server does not accept, with a machine code: 415.
+    #[error("{1}")]
+    UnsupportedCode(&'static str, String),
     /// The organization has not turned the feature on (its settings).
     #[error("{0}")]
     FeatureDisabled(&'static str),
@@ -78,7 +84,9 @@ impl ServiceError {
             ServiceError::ConflictCode(code, _)
             | ServiceError::ForbiddenCode(code, _)
             | ServiceError::TooManyCode(code, _)
-            | ServiceError::UnavailableCode(code, _) => code,
+            | ServiceError::UnavailableCode(code, _)
+            | ServiceError::TooLargeCode(code, _)
+            | ServiceError::UnsupportedCode(code, _) => code,
             ServiceError::LastOrgAdmin => "LAST_ORG_ADMIN",
             ServiceError::FeatureDisabled(_) => "FEATURE_DISABLED",
             ServiceError::Internal(_) => "INTERNAL",
@@ -104,6 +112,8 @@ impl ServiceError {
             | ServiceError::LastOrgAdmin => 409,
             ServiceError::TooManyCode(..) => 429,
             ServiceError::UnavailableCode(..) => 503,
+            ServiceError::TooLargeCode(..) => 413,
+            ServiceError::UnsupportedCode(..) => 415,
             ServiceError::Internal(_) => 500,
         }
     }

@@ -5,6 +5,10 @@
 mod admin;
 pub use admin::OrgView;
 pub use evidence_coverage::{Coverage, MAX_COVERAGE_EVIDENCE};
+pub use evidence_files::{
+    DEFAULT_FILE_TYPES, DEFAULT_MAX_FILE_BYTES, EvidenceFileView, FilesConfig,
+    MAX_FILES_PER_EVIDENCE, OpenedFile, files_config,
+};
 mod agent_releases;
 mod api_keys;
 mod audit_log;
@@ -22,6 +26,7 @@ mod entra;
 mod entra_sign_in;
 mod error;
 mod evidence_coverage;
+mod evidence_files;
 mod expiring_exceptions;
 mod identity_verification;
 mod invitations;
@@ -142,6 +147,8 @@ pub struct ServiceConfig {
     pub verification: VerificationConfig,
     /// How long web application sessions last.
     pub web: WebSessionConfig,
+    /// Where evidence files go and what is accepted.
+    pub files: FilesConfig,
 }
 
 /// Knobs of the compliance engine.
@@ -192,6 +199,7 @@ pub struct Service {
     /// Organizations' MCP tool policies, read recently.
     mcp_policies: Arc<mcp_policy::PolicyCache>,
     web: WebSessionConfig,
+    files: Arc<FilesConfig>,
 }
 
 impl Service {
@@ -229,6 +237,7 @@ impl Service {
             mailer,
             mcp_policies: Default::default(),
             web: config.web,
+            files: Arc::new(config.files),
         })
     }
 

@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 use tater_domain::module::{
     ListQuery, ModuleDef, PageCursor, Record, RecordMeta, parse_list_query, record_view, validate,
 };
-use tater_domain::modules::AUDITS;
+use tater_domain::modules::{AUDITS, EVIDENCE};
 use tater_domain::policy::{Action, Permit, authorize};
 use tater_domain::{Actor, AuditAction, AuditDraft, RecordId, Timestamp, ValidationErrors};
 use tater_store::TenantTx;
@@ -252,6 +252,12 @@ impl Service {
         if snapshots + tokens > 0 {
             authorize(actor, Action::ManageKeys)?;
         }
+        // An evidence record's files go with it; their bytes too, once nothing holds them.
+        let files = if def.name == EVIDENCE.name {
+            Service::files_of(&mut *tx, id).await?
+        } else {
+            Vec::new()
+        };
         let mut audit = AuditDraft::new(
             actor,
             AuditAction::Delete,
@@ -269,9 +275,13 @@ impl Service {
         if tokens > 0 {
             audit = audit.with_detail("_auditorTokensRevoked", tokens.into());
         }
+        if !files.is_empty() {
+            audit = audit.with_detail("_filesRemoved", files.len().into());
+        }
         tx.delete_record(def.name, id, current.meta.version, &audit)
             .await?;
         tx.commit().await?;
+        self.forget_blobs(actor, files).await;
         Ok(())
     }
 
@@ -500,7 +510,7 @@ pub(crate) fn next_version(
 }
 
 /// A record in a decided state of its flow changes only by its moves (409 `RECORD_DECIDED`).
-fn check_editable(def: &ModuleDef, current: &Record) -> ServiceResult<()> {
+pub(crate) fn check_editable(def: &ModuleDef, current: &Record) -> ServiceResult<()> {
     let Some(flow) = def.flow else {
         return Ok(());
     };

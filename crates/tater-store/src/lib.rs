@@ -635,6 +635,31 @@ pub trait AuditingTx: Send {
         at: Timestamp,
         audit: &AuditDraft,
     ) -> Result<()>;
+
+    /// Records a file attached to an evidence record and writes `audit`.
+    async fn insert_evidence_file(
+        &mut self,
+        file: &tater_domain::EvidenceFile,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    /// An evidence record's files, oldest first, at most `limit`.
+    async fn evidence_files(
+        &mut self,
+        evidence: RecordId,
+        limit: u32,
+    ) -> Result<Vec<tater_domain::EvidenceFile>>;
+    async fn evidence_file(
+        &mut self,
+        id: tater_domain::FileId,
+    ) -> Result<Option<tater_domain::EvidenceFile>>;
+    /// Removes a file's row and writes `audit`; [`StoreError::NotFound`] when there is none.
+    async fn delete_evidence_file(
+        &mut self,
+        id: tater_domain::FileId,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    /// How many attachments of the tenant hold the bytes with this SHA-256.
+    async fn file_references(&mut self, sha256: &str) -> Result<i64>;
 }
 
 /// Members, API keys and invitations of the tenant.

@@ -9,6 +9,7 @@ mod config_docs;
 mod controls;
 mod data_export;
 mod endpoints;
+mod evidence_files;
 mod health;
 mod home;
 mod identity_verification;
@@ -82,6 +83,7 @@ fn documented() -> anyhow::Result<(Router<AppState>, serde_json::Value)> {
         api = modules::routes(api, def);
     }
     api = audits::routes(api);
+    api = evidence_files::routes(api);
     api = config_docs::routes(api);
     api = risks::routes(api);
     api = controls::routes(api);

@@ -15,7 +15,7 @@ use crate::support::*;
 both_engines!(a_person_signs_in_works_and_signs_out_in_chromium);
 
 /// Whether Playwright and Debian's Chromium are here.
-async fn browser_available() -> bool {
+pub(crate) async fn browser_available() -> bool {
     let playwright = tokio::process::Command::new("python3")
         .args(["-c", "import playwright"])
         .output()

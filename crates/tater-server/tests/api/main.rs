@@ -18,6 +18,7 @@ mod controls;
 mod data_export;
 mod emass;
 mod enrollment;
+mod evidence_files;
 mod exports;
 mod http;
 mod identity;

@@ -13,8 +13,10 @@ use crate::support::*;
 
 /// Operations that are not use cases: pages, health, the API document itself, signing in and
 /// out, the MCP endpoint's sign-in metadata, and the endpoint agent's own calls.
-fn outside_registry(path: &str) -> bool {
-    path == "/"
+fn outside_registry(method: &str, path: &str) -> bool {
+    // An upload streams raw bytes, which no generated channel carries: REST's alone.
+    (method == "post" && path == "/api/evidence/{id}/files")
+        || path == "/"
         || path.starts_with("/assets/")
         || path == "/healthz"
         || path == "/api/openapi.json"
@@ -82,7 +84,7 @@ async fn the_registry_covers_every_rest_operation_and_agrees_with_it() {
             let id = op["operationId"].as_str().unwrap();
             let what = format!("{} {path} ({id})", method.to_uppercase());
             let uc = registry().get(id);
-            if outside_registry(path) {
+            if outside_registry(method, path) {
                 assert!(
                     uc.is_none(),
                     "{what} is outside the registry but named in it"

@@ -41,6 +41,7 @@ pub(super) fn use_cases() -> Vec<UseCase> {
         list_exports(),
         config_docs(),
         audits(),
+        evidence_files(),
     ]
     .into_iter()
     .flatten()
@@ -809,5 +810,35 @@ fn audits() -> Vec<UseCase> {
             .tool("get_auditor_package")
             .takes::<AuditorSnapshotRef>()
             .gives_file(&["application/zip"]),
+    ]
+}
+
+/// Files attached to evidence records (the upload itself streams through its REST route).
+fn evidence_files() -> Vec<UseCase> {
+    let read = Gate::Action(Action::ReadRecords(
+        tater_domain::modules::EVIDENCE.read_role,
+    ));
+    vec![
+        UseCase::read("evidence_files_list", "The files attached to an evidence record, with their SHA-256", read)
+            .tool("list_evidence_files")
+            .runs(json(|s, c, i: ById| async move { s.list_evidence_files(&c.actor, &i.id).await }))
+            .takes::<ById>()
+            .gives::<Items<crate::EvidenceFileView>>(),
+        UseCase::read(
+            "evidence_files_download",
+            "A file of an evidence record, checked against its SHA-256 before it is sent (always as an attachment)",
+            read,
+        )
+        .tool("get_evidence_file")
+        .takes::<FileRef>()
+        .gives_file(&["application/octet-stream"]),
+        UseCase::delete(
+            "evidence_files_delete",
+            "Remove a file from a draft evidence record (audited); its bytes go when nothing else holds them",
+            WRITE,
+        )
+        .tool("delete_evidence_file")
+        .runs(nothing(|s, c, i: FileRef| async move { s.remove_evidence_file(&c.actor, &i.id, &i.file_id).await }))
+        .takes::<FileRef>(),
     ]
 }

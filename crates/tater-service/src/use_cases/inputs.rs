@@ -446,3 +446,14 @@ pub struct CreateAuditorTokenRequest {
     #[serde(flatten)]
     pub token: crate::CreateAuditorToken,
 }
+
+/// One file of an evidence record.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FileRef {
+    /// The evidence record's id.
+    #[schemars(extend("format" = "uuid"))]
+    pub id: String,
+    #[schemars(extend("format" = "uuid"))]
+    pub file_id: String,
+}

@@ -1,12 +1,27 @@
-//! Audits' snapshots and auditor tokens.
+//! Audits' snapshots and auditor tokens, and the files evidence carries.
 
-use tater_domain::{AuditSnapshot, AuditorToken, AuditorTokenId, SnapshotId};
+use tater_domain::{AuditSnapshot, AuditorToken, AuditorTokenId, EvidenceFile, FileId, SnapshotId};
 
 use super::*;
 
 pub(super) const AUDITOR_TOKEN_COLUMNS: &str = "id, tenant_id, record_id, label, token_hash, \
      prefix, created_by, created_at, expires_at, revoked_at";
 const SNAPSHOT_COLUMNS: &str = "id, record_id, taken_at, taken_by, sha256";
+const FILE_COLUMNS: &str =
+    "id, record_id, name, media_type, bytes, sha256, uploaded_by, uploaded_at";
+
+fn file_from_row(row: &impl RowRead) -> Result<EvidenceFile> {
+    Ok(EvidenceFile {
+        id: parse_col(row, "id")?,
+        evidence: parse_col(row, "record_id")?,
+        name: row.try_get("name")?,
+        media_type: row.try_get("media_type")?,
+        bytes: row.try_get("bytes")?,
+        sha256: row.try_get("sha256")?,
+        uploaded_by: row.try_get("uploaded_by")?,
+        uploaded_at: ts(row, "uploaded_at")?,
+    })
+}
 
 pub(super) fn auditor_token_from_row(row: &impl RowRead) -> Result<AuditorToken> {
     Ok(AuditorToken {
@@ -132,5 +147,72 @@ impl<D: Driver> AuditingTx for EngineTenantTx<D> {
         .execute(&mut *self.tx)
         .await?;
         self.audit_if_touched(done.rows_affected(), audit).await
+    }
+
+    async fn insert_evidence_file(&mut self, f: &EvidenceFile, audit: &AuditDraft) -> Result<()> {
+        D::query(
+            "INSERT INTO evidence_files (tenant_id, record_id, id, name, media_type, bytes, \
+             sha256, uploaded_by, uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(self.tenant())
+        .bind(f.evidence.to_string())
+        .bind(f.id.to_string())
+        .bind(&f.name)
+        .bind(&f.media_type)
+        .bind(f.bytes)
+        .bind(&f.sha256)
+        .bind(&f.uploaded_by)
+        .bind(f.uploaded_at.millis())
+        .execute(&mut *self.tx)
+        .await?;
+        self.audited(audit).await
+    }
+
+    async fn evidence_files(
+        &mut self,
+        evidence: RecordId,
+        limit: u32,
+    ) -> Result<Vec<EvidenceFile>> {
+        let rows = D::query(&format!(
+            "SELECT {FILE_COLUMNS} FROM evidence_files WHERE tenant_id = $1 AND record_id = $2 \
+             ORDER BY uploaded_at, id LIMIT $3"
+        ))
+        .bind(self.tenant())
+        .bind(evidence.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter().map(file_from_row).collect()
+    }
+
+    async fn evidence_file(&mut self, id: FileId) -> Result<Option<EvidenceFile>> {
+        let row = D::query(&format!(
+            "SELECT {FILE_COLUMNS} FROM evidence_files WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(self.tenant())
+        .bind(id.to_string())
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.as_ref().map(file_from_row).transpose()
+    }
+
+    async fn delete_evidence_file(&mut self, id: FileId, audit: &AuditDraft) -> Result<()> {
+        let done = D::query("DELETE FROM evidence_files WHERE tenant_id = $1 AND id = $2")
+            .bind(self.tenant())
+            .bind(id.to_string())
+            .execute(&mut *self.tx)
+            .await?;
+        self.audit_if_touched(done.rows_affected(), audit).await
+    }
+
+    async fn file_references(&mut self, sha256: &str) -> Result<i64> {
+        let row = D::query(
+            "SELECT COUNT(*) AS n FROM evidence_files WHERE tenant_id = $1 AND sha256 = $2",
+        )
+        .bind(self.tenant())
+        .bind(sha256)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(row.try_get("n")?)
     }
 }
