@@ -23,6 +23,9 @@ const S3_PART_BYTES: usize = 5 * 1024 * 1024;
 const DIRECTORY_PART_BYTES: usize = 1024 * 1024;
 /// Bytes per read of a spooled upload.
 const READ_BYTES: usize = 64 * 1024;
+/// How long an upload may send nothing before it is given up (a client trickling bytes holds
+/// a connection and a temporary file, and is not waited for).
+const SPOOL_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
@@ -34,6 +37,9 @@ pub enum BlobError {
     Body(String),
     #[error("no such file")]
     NotFound,
+    /// The bytes read back do not hash to what was recorded.
+    #[error("the stored bytes no longer match their SHA-256 {expected}")]
+    Altered { expected: String },
     #[error(transparent)]
     Store(object_store::Error),
     #[error(transparent)]
@@ -136,7 +142,15 @@ impl BlobStore {
         let mut hasher = Sha256::new();
         let mut bytes: u64 = 0;
         let mut body = std::pin::pin!(body);
-        while let Some(chunk) = body.next().await {
+        loop {
+            let next = tokio::time::timeout(SPOOL_IDLE, body.next())
+                .await
+                .map_err(|_| {
+                    BlobError::Body(format!("nothing arrived for {}s", SPOOL_IDLE.as_secs()))
+                })?;
+            let Some(chunk) = next else {
+                break;
+            };
             let chunk = chunk.map_err(|e| BlobError::Body(e.to_string()))?;
             bytes += chunk.len() as u64;
             if bytes > limit {
@@ -166,14 +180,22 @@ impl BlobStore {
         let upload = self.store.put_multipart(&path).await?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, self.part_bytes);
         let mut buf = vec![0u8; READ_BYTES];
-        loop {
-            let n = spooled.file.read(&mut buf).await?;
-            if n == 0 {
-                break;
+        let written: Result<(), BlobError> = async {
+            loop {
+                let n = spooled.file.read(&mut buf).await?;
+                if n == 0 {
+                    return Ok(());
+                }
+                // One part in flight at a time: memory stays a part or two, whatever the size.
+                writer.wait_for_capacity(1).await?;
+                writer.write(&buf[..n]);
             }
-            // One part in flight at a time: memory stays a part or two, whatever the size.
-            writer.wait_for_capacity(1).await?;
-            writer.write(&buf[..n]);
+        }
+        .await;
+        if let Err(e) = written {
+            // S3 keeps an unfinished upload's parts (and bills them) until it is aborted.
+            let _ = writer.abort().await;
+            return Err(e);
         }
         writer.finish().await?;
         Ok(())
@@ -186,6 +208,59 @@ impl BlobStore {
     ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
         let got = self.store.get(&StorePath::from(key)).await?;
         Ok(got.into_stream().map_err(BlobError::from).boxed())
+    }
+
+    /// The bytes under `key`, read once and hashed on the way: the last chunk is held back
+    /// until the whole has hashed to `sha256`, so a file changed in the store ends in
+    /// [`BlobError::Altered`] and is never received whole.
+    pub async fn read_verified(
+        &self,
+        key: &str,
+        sha256: &str,
+    ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
+        struct Reading {
+            inner: BoxStream<'static, Result<Bytes, BlobError>>,
+            hasher: Sha256,
+            held: Option<Bytes>,
+            expected: String,
+            done: bool,
+        }
+        let start = Reading {
+            inner: self.read(key).await?,
+            hasher: Sha256::new(),
+            held: None,
+            expected: sha256.to_owned(),
+            done: false,
+        };
+        let stream = futures::stream::unfold(start, |mut r| async move {
+            if r.done {
+                return None;
+            }
+            loop {
+                match r.inner.next().await {
+                    Some(Ok(chunk)) => {
+                        r.hasher.update(&chunk);
+                        if let Some(previous) = r.held.replace(chunk) {
+                            return Some((Ok(previous), r));
+                        }
+                    }
+                    Some(Err(e)) => {
+                        r.done = true;
+                        return Some((Err(e), r));
+                    }
+                    None => {
+                        r.done = true;
+                        let got = hex::encode(std::mem::take(&mut r.hasher).finalize());
+                        if got != r.expected {
+                            let expected = r.expected.clone();
+                            return Some((Err(BlobError::Altered { expected }), r));
+                        }
+                        return r.held.take().map(|last| (Ok(last), r));
+                    }
+                }
+            }
+        });
+        Ok(stream.boxed())
     }
 
     /// The SHA-256 of the bytes under `key`, read through once.

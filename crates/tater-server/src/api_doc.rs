@@ -124,6 +124,13 @@ impl Op {
         self
     }
 
+    /// A query parameter the operation cannot do without.
+    pub fn required_query(mut self, name: &str, schema: Value, description: &str) -> Self {
+        self.hand_written = true;
+        self.params.push(json!({ "name": name, "in": "query", "required": true, "schema": schema, "description": description }));
+        self
+    }
+
     /// A required string path parameter.
     pub fn path_param(mut self, name: &str, description: &str) -> Self {
         self.hand_written = true;

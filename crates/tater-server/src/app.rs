@@ -210,6 +210,7 @@ impl App {
         let limits = HttpLimits {
             body_bytes: config.body_limit,
             request_timeout: Duration::from_secs(30),
+            upload_timeout: Duration::from_secs(30 * 60),
         };
         // `/mcp` reads no more than any other route.
         let mcp = tater_mcp::McpConfig {

@@ -24,6 +24,9 @@ use crate::{Items, Service, ServiceError, ServiceResult};
 
 /// The most files one evidence record carries.
 pub const MAX_FILES_PER_EVIDENCE: u32 = 50;
+/// How long an upload's claim on its bytes lasts if the server dies before it ends (longer
+/// than any upload may take).
+const UPLOAD_CLAIM_SECS: i64 = 2 * 3600;
 /// The default upload limit: 50 MiB.
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 50 * 1024 * 1024;
 /// The media types accepted unless the operator names others. HTML and SVG are among them:
@@ -130,6 +133,13 @@ fn file_name(raw: &str) -> ServiceResult<String> {
     Ok(base.to_owned())
 }
 
+fn too_many_files() -> ServiceError {
+    ServiceError::ConflictCode(
+        "TOO_MANY_FILES",
+        format!("an evidence record carries at most {MAX_FILES_PER_EVIDENCE} files"),
+    )
+}
+
 fn blob_failed(e: BlobError, limit: u64) -> ServiceError {
     match e {
         BlobError::TooLarge { .. } => ServiceError::TooLargeCode(
@@ -183,7 +193,13 @@ impl Service {
             .get_record(EVIDENCE.name, id)
             .await?
             .ok_or(ServiceError::NotFound)?;
-        check_editable(&EVIDENCE, &record)
+        check_editable(&EVIDENCE, &record)?;
+        // Refused before a byte is read, not after the whole file was kept.
+        let held = tx.evidence_files(id, MAX_FILES_PER_EVIDENCE).await?;
+        if held.len() >= MAX_FILES_PER_EVIDENCE as usize {
+            return Err(too_many_files());
+        }
+        Ok(())
     }
 
     /// Attaches a file to a draft evidence record (Admin and above): `body` is read in
@@ -211,47 +227,84 @@ impl Service {
             .await
             .map_err(|e| blob_failed(e, limit))?;
         let (sha256, bytes) = (spooled.sha256.clone(), spooled.bytes);
-        blobs
-            .keep(&blob_key(actor.org(), &sha256), spooled)
-            .await
-            .map_err(|e| blob_failed(e, limit))?;
-        let now = self.clock.now();
+        // Counted as under way before the bytes go in: a removal of the same content now
+        // leaves them alone, and one that started first has finished deleting them.
+        let mut tx = self.store.tenant(&permit).await?;
+        let until = self.clock.now().plus_seconds(UPLOAD_CLAIM_SECS);
+        tx.begin_blob_upload(&sha256, until).await?;
+        tx.commit().await?;
         let file = EvidenceFile {
             id: FileId::generate(),
             evidence,
             name,
             media_type,
             bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
-            sha256,
+            sha256: sha256.clone(),
             uploaded_by: actor.audit_user_id(),
-            uploaded_at: now,
+            uploaded_at: self.clock.now(),
         };
+        let recorded = self
+            .record_upload(actor, &permit, blobs, spooled, &file)
+            .await;
+        if recorded.is_err() {
+            // Nothing holds what was kept: give back the claim and the bytes (best effort).
+            if let Ok(mut tx) = self.store.tenant(&permit).await
+                && tx.end_blob_upload(&sha256).await.is_ok()
+            {
+                let _ = tx.commit().await;
+            }
+            self.forget_blobs(actor, vec![sha256]).await;
+        }
+        recorded.map(|()| file_view(&file))
+    }
+
+    /// Keeps the bytes and records the attachment, its upload ending with the record.
+    async fn record_upload(
+        &self,
+        actor: &Actor,
+        permit: &tater_domain::Permit,
+        blobs: &BlobStore,
+        spooled: tater_blobs::Spooled,
+        file: &EvidenceFile,
+    ) -> ServiceResult<()> {
+        let limit = self.files.max_bytes;
+        blobs
+            .keep(&blob_key(actor.org(), &file.sha256), spooled)
+            .await
+            .map_err(|e| blob_failed(e, limit))?;
         let after = json!({
-            "evidence": evidence.to_string(),
+            "evidence": file.evidence.to_string(),
             "name": file.name,
             "mediaType": file.media_type,
             "bytes": file.bytes,
             "sha256": file.sha256,
         });
-        let entry = AuditDraft::new(actor, AuditAction::Create, "evidence-file", file.id, now)
-            .with_changes(None, Some(&after), &[]);
-        let mut tx = self.store.tenant(&permit).await?;
-        // Checked again where it is written: the record may have moved on meanwhile.
+        let entry = AuditDraft::new(
+            actor,
+            AuditAction::Create,
+            "evidence-file",
+            file.id,
+            file.uploaded_at,
+        )
+        .with_changes(None, Some(&after), &[]);
+        let mut tx = self.store.tenant(permit).await?;
+        // Checked again where it is written, the record locked: it may have moved on
+        // meanwhile, and a move waits for this.
         let record = tx
-            .get_record(EVIDENCE.name, evidence)
+            .get_record(EVIDENCE.name, file.evidence)
             .await?
             .ok_or(ServiceError::NotFound)?;
         check_editable(&EVIDENCE, &record)?;
-        let held = tx.evidence_files(evidence, MAX_FILES_PER_EVIDENCE).await?;
+        let held = tx
+            .evidence_files(file.evidence, MAX_FILES_PER_EVIDENCE)
+            .await?;
         if held.len() >= MAX_FILES_PER_EVIDENCE as usize {
-            return Err(ServiceError::ConflictCode(
-                "TOO_MANY_FILES",
-                format!("an evidence record carries at most {MAX_FILES_PER_EVIDENCE} files"),
-            ));
+            return Err(too_many_files());
         }
-        tx.insert_evidence_file(&file, &entry).await?;
+        tx.insert_evidence_file(file, &entry).await?;
+        tx.end_blob_upload(&file.sha256).await?;
         tx.commit().await?;
-        Ok(file_view(&file))
+        Ok(())
     }
 
     /// An evidence record's files, oldest first.
@@ -272,8 +325,8 @@ impl Service {
         })
     }
 
-    /// A file's bytes, after reading them through once to check them against the SHA-256
-    /// recorded at upload (a file changed in the store is refused, not served).
+    /// A file's bytes, checked against the SHA-256 recorded at upload as they are read: the
+    /// last chunk waits for the check, so a file changed in the store is never received whole.
     pub async fn open_evidence_file(
         &self,
         actor: &Actor,
@@ -290,22 +343,15 @@ impl Service {
                 .filter(|f| f.evidence == evidence)
                 .ok_or(ServiceError::NotFound)?
         };
-        let key = blob_key(actor.org(), &file.sha256);
-        let digest = blobs.digest(&key).await.map_err(|e| match e {
-            BlobError::NotFound => ServiceError::Internal(anyhow::anyhow!(
-                "file {id}: its bytes are missing from the file store"
-            )),
-            other => ServiceError::Internal(other.into()),
-        })?;
-        if digest != file.sha256 {
-            return Err(ServiceError::Internal(anyhow::anyhow!(
-                "file {id} no longer matches its SHA-256: the stored bytes were altered"
-            )));
-        }
         let body = blobs
-            .read(&key)
+            .read_verified(&blob_key(actor.org(), &file.sha256), &file.sha256)
             .await
-            .map_err(|e| ServiceError::Internal(e.into()))?;
+            .map_err(|e| match e {
+                BlobError::NotFound => ServiceError::Internal(anyhow::anyhow!(
+                    "file {id}: its bytes are missing from the file store"
+                )),
+                other => ServiceError::Internal(other.into()),
+            })?;
         Ok(OpenedFile {
             file: file_view(&file),
             body,
@@ -361,8 +407,9 @@ impl Service {
         Ok(files.into_iter().map(|f| f.sha256).collect())
     }
 
-    /// Removes the bytes of `shas` that no attachment of the organization holds any more.
-    /// Best effort: a failure leaves bytes behind (logged), never a row without bytes.
+    /// Removes the bytes of `shas` that no attachment of the organization holds any more and
+    /// no upload is putting back. Best effort: a failure leaves bytes behind (logged), never an
+    /// attachment without bytes.
     pub(crate) async fn forget_blobs(&self, actor: &Actor, shas: Vec<String>) {
         let Some(blobs) = self.files.store.as_ref() else {
             return;
@@ -371,18 +418,22 @@ impl Service {
             return;
         };
         for sha in shas {
-            let unused = match self.store.tenant(&permit.read_only()).await {
-                Ok(mut tx) => tx.file_references(&sha).await.map(|n| n == 0),
-                Err(e) => Err(e),
-            };
-            match unused {
-                Ok(true) => {
-                    if let Err(e) = blobs.delete(&blob_key(actor.org(), &sha)).await {
-                        tracing::warn!(error = %e, sha, "removing unused file bytes failed");
-                    }
+            let forgotten: ServiceResult<()> = async {
+                let mut tx = self.store.tenant(&permit).await?;
+                // The bytes are deleted while their row is locked: an upload of the same
+                // content waits, then finds them gone and writes them again.
+                if tx.claim_unused_blob(&sha, self.clock.now()).await? {
+                    blobs
+                        .delete(&blob_key(actor.org(), &sha))
+                        .await
+                        .map_err(|e| ServiceError::Internal(e.into()))?;
                 }
-                Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, sha, "counting file references failed"),
+                tx.commit().await?;
+                Ok(())
+            }
+            .await;
+            if let Err(e) = forgotten {
+                tracing::warn!(error = %e, sha, "removing unused file bytes failed");
             }
         }
     }

@@ -9,7 +9,7 @@
 //! date, so an exception renewed, denied or deleted since it was planned is left alone.
 
 use serde_json::json;
-use tater_domain::module::Record;
+use tater_domain::module::{LinkEnd, Record};
 use tater_domain::modules::{EXCEPTIONS, TASKS};
 use tater_domain::time::{format_date, parse_date};
 use tater_domain::{Action, OrgId, RecordId, UserId, authorize};
@@ -158,7 +158,7 @@ impl Service {
             &actor,
             &TASKS,
             &task,
-            (&EXCEPTIONS, &exception),
+            LinkEnd::record(EXCEPTIONS.name, exception.meta.id),
             now,
         )
         .await?;

@@ -28,6 +28,7 @@ mod error;
 mod evidence_coverage;
 mod evidence_files;
 mod expiring_exceptions;
+mod failing_controls;
 mod identity_verification;
 mod invitations;
 mod jobs;

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tater_catalog::{Catalog, CheckCatalog, Severity};
 use tater_domain::module::parse_list_query;
 use tater_domain::modules::{RISK_ACCEPTANCES, acceptance_is_active};
@@ -251,17 +251,17 @@ pub struct PostureTrend {
     pub latest: TrendLatest,
 }
 
-fn severity(s: &str) -> Severity {
+pub(crate) fn severity(s: &str) -> Severity {
     Severity::parse(s).unwrap_or(Severity::Low)
 }
 
 /// Active acceptances: organization-wide controls, and controls per endpoint.
-struct Acceptances {
-    org_wide: HashSet<String>,
-    scoped: HashMap<EndpointId, HashSet<String>>,
+pub(crate) struct Acceptances {
+    pub(crate) org_wide: HashSet<String>,
+    pub(crate) scoped: HashMap<EndpointId, HashSet<String>>,
 }
 
-async fn active_acceptances(
+pub(crate) async fn active_acceptances(
     tx: &mut dyn TenantTx,
     today: time::Date,
 ) -> ServiceResult<Acceptances> {
@@ -293,6 +293,17 @@ async fn active_acceptances(
         }
     }
     Ok(out)
+}
+
+/// The organization's active endpoints (every one: posture is over all of them).
+pub(crate) async fn active_endpoints(tx: &mut dyn TenantTx) -> ServiceResult<Vec<Endpoint>> {
+    Ok(tx
+        .endpoints(&EndpointQuery {
+            status: Some("active".into()),
+            limit: 1_000_000,
+            ..Default::default()
+        })
+        .await?)
 }
 
 /// Checks (ids) that map to any of `controls`.
@@ -400,13 +411,7 @@ impl Service {
                 }
             }
         }
-        let endpoints = tx
-            .endpoints(&EndpointQuery {
-                status: Some("active".into()),
-                limit: 1_000_000,
-                ..Default::default()
-            })
-            .await?;
+        let endpoints = active_endpoints(&mut *tx).await?;
         Ok(Computed {
             by_check,
             by_endpoint,
@@ -665,142 +670,6 @@ fn failing(catalog: &Catalog, checks: &CheckCatalog, computed: &Computed) -> Vec
             }
         })
         .collect()
-}
-
-impl Service {
-    /// Creates a POAM item for a control that is failing now: its failed checks, the endpoints
-    /// they failed on and their evidence, source `Scan`. The item lists the control, and the
-    /// control's reads list the item, so each leads to the other.
-    pub async fn poam_from_control(
-        &self,
-        actor: &Actor,
-        control: &str,
-        scheduled: Option<&str>,
-    ) -> ServiceResult<Value> {
-        use tater_domain::modules::POAM;
-        let permit = authorize(actor, Action::WriteRecord)?;
-        let catalog = self.catalog()?;
-        let checks = self.check_catalog()?;
-        let control = catalog.control(control).ok_or_else(|| {
-            ValidationErrors::single("control", "is not a control of the catalog")
-        })?;
-        let mapped: Vec<String> = checks
-            .checks()
-            .iter()
-            .filter(|c| c.controls.contains(&control.id))
-            .map(|c| c.id.clone())
-            .collect();
-        let mut tx = self.store.tenant(&permit.read_only()).await?;
-        let accepted = active_acceptances(&mut *tx, self.clock.now().date()).await?;
-        // Results under an active acceptance are Overrides, not failures (as in posture).
-        let failed: Vec<(EndpointId, tater_domain::ScanResult)> = tx
-            .latest_results_of(&mapped, CheckStatus::Fail, 1000)
-            .await?
-            .into_iter()
-            .filter(|(endpoint, r)| {
-                let controls = checks
-                    .get(&r.check_id)
-                    .map(|c| c.controls.as_slice())
-                    .unwrap_or_default();
-                !controls.iter().any(|c| {
-                    accepted.org_wide.contains(c)
-                        || accepted.scoped.get(endpoint).is_some_and(|s| s.contains(c))
-                })
-            })
-            .collect();
-        let endpoints = tx
-            .endpoints(&EndpointQuery {
-                status: Some("active".into()),
-                limit: 1_000_000,
-                ..Default::default()
-            })
-            .await?;
-        drop(tx);
-        if failed.is_empty() {
-            return Err(ValidationErrors::single(
-                "control",
-                format!(
-                    "{} has no failed results in the latest scans",
-                    control.label
-                ),
-            )
-            .into());
-        }
-        let host = |id: &EndpointId| {
-            endpoints
-                .iter()
-                .find(|e| e.id == *id)
-                .map_or_else(|| id.to_string(), |e| e.hostname.clone())
-        };
-        let mut hosts: Vec<String> = failed.iter().map(|(e, _)| host(e)).collect();
-        hosts.sort();
-        hosts.dedup();
-        let worst = failed
-            .iter()
-            .map(|(_, r)| severity(&r.severity))
-            .min()
-            .unwrap_or(Severity::Low);
-        let impact = match worst {
-            Severity::Critical | Severity::High => "High",
-            Severity::Medium => "Moderate",
-            Severity::Low => "Low",
-        };
-        let mut lines = vec![format!(
-            "{} {} is failing in the latest scans.",
-            control.label, control.title
-        )];
-        for check_id in &mapped {
-            let on: Vec<&(EndpointId, tater_domain::ScanResult)> = failed
-                .iter()
-                .filter(|(_, r)| &r.check_id == check_id)
-                .collect();
-            if on.is_empty() {
-                continue;
-            }
-            let title = checks
-                .get(check_id)
-                .map_or(check_id.as_str(), |c| c.title.as_str());
-            let mut names: Vec<String> = on.iter().map(|(e, _)| host(e)).collect();
-            names.sort();
-            lines.push(format!(
-                "- {title} ({check_id}) failed on {}.",
-                names.join(", ")
-            ));
-            if let Some((_, r)) = on.iter().find(|(_, r)| !r.evidence.is_empty()) {
-                let evidence: String = r.evidence.chars().take(500).collect();
-                lines.push(format!("  Evidence: {evidence}"));
-            }
-        }
-        let mut description: String = lines.join("\n");
-        if description.chars().count() > 7900 {
-            description = description.chars().take(7900).collect::<String>() + "…";
-        }
-        let mut asset = hosts.join(", ");
-        if asset.chars().count() > 500 {
-            asset = asset.chars().take(480).collect::<String>()
-                + &format!("… ({} endpoints)", hosts.len());
-        }
-        let title: String = format!(
-            "{} {}: failing on {} endpoint(s)",
-            control.label,
-            control.title,
-            hosts.len()
-        )
-        .chars()
-        .take(300)
-        .collect();
-        let body = json!({
-            "title": title,
-            "weaknessDescription": description,
-            "impact": impact,
-            "status": "Open",
-            "source": "Scan",
-            "asset": asset,
-            "controls": [control.id],
-            "scheduledCompletion": scheduled,
-        });
-        self.create_record(actor, &POAM, &body).await
-    }
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ impl Service {
             Effect::OpenCorrectiveTask => {
                 let task = corrective_task(source);
                 let made = self
-                    .create_linked(tx, actor, &TASKS, &task, (&FINDINGS, source), now)
+                    .create_linked(tx, actor, &TASKS, &task, finding_end(source), now)
                     .await?;
                 Ok(vec![made])
             }
@@ -52,7 +52,7 @@ impl Service {
                 }
                 let item = self.poam_item(tx, source).await?;
                 let made = self
-                    .create_linked(tx, actor, &POAM, &item, (&FINDINGS, source), now)
+                    .create_linked(tx, actor, &POAM, &item, finding_end(source), now)
                     .await?;
                 Ok(vec![made])
             }
@@ -60,15 +60,15 @@ impl Service {
     }
 
     /// Records `body` in `def` for `actor`, validated as a client's would be, and links it to
-    /// `source` — both audited, in the caller's transaction, so neither exists without the
-    /// other.
+    /// `to` (the record or control it was made for) — both audited, in the caller's
+    /// transaction, so neither exists without the other.
     pub(crate) async fn create_linked(
         &self,
         tx: &mut dyn TenantTx,
         actor: &Actor,
         def: &'static ModuleDef,
         body: &Value,
-        (source_def, source): (&ModuleDef, &Record),
+        to: LinkEnd,
         now: Timestamp,
     ) -> ServiceResult<Touched> {
         let data = validate(def, body, None, &self.rule_context())?;
@@ -77,7 +77,6 @@ impl Service {
         tx.insert_record(def.name, &record, &created(actor, def, &record, now))
             .await?;
         let from = LinkEnd::record(def.name, record.meta.id);
-        let to = LinkEnd::record(source_def.name, source.meta.id);
         let link = RecordLink::new(from.clone(), to.clone(), actor.audit_user_id(), now);
         let audit = crate::links::link_created(actor, &link, (&from, &to), now);
         tx.insert_link(&link, &audit).await?;
@@ -272,4 +271,8 @@ fn corrective_task(finding: &Record) -> Value {
         "controls": [text(data, "control")],
         "source": "Audit finding",
     })
+}
+
+fn finding_end(finding: &Record) -> LinkEnd {
+    LinkEnd::record(FINDINGS.name, finding.meta.id)
 }

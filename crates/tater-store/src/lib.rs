@@ -660,6 +660,14 @@ pub trait AuditingTx: Send {
     ) -> Result<()>;
     /// How many attachments of the tenant hold the bytes with this SHA-256.
     async fn file_references(&mut self, sha256: &str) -> Result<i64>;
+    /// Counts an upload of these bytes as under way until it ends or `until` passes.
+    async fn begin_blob_upload(&mut self, sha256: &str, until: Timestamp) -> Result<()>;
+    /// An upload of these bytes ended (recorded or given up).
+    async fn end_blob_upload(&mut self, sha256: &str) -> Result<()>;
+    /// Whether the bytes may be deleted now: no attachment holds them and no upload of them
+    /// is under way. Locks their row for the rest of the (write) transaction, so no upload of
+    /// them starts until it ends; when it answers `true` the row is gone with the commit.
+    async fn claim_unused_blob(&mut self, sha256: &str, now: Timestamp) -> Result<bool>;
 }
 
 /// Members, API keys and invitations of the tenant.

@@ -21,8 +21,9 @@ use crate::extract::{AuthActor, IdPath, Params, TwoIds};
 use crate::middleware::FILE_CONTENT_SECURITY_POLICY;
 use crate::state::AppState;
 
-pub fn routes(api: ApiRouter) -> ApiRouter {
+pub fn routes(mut api: ApiRouter) -> ApiRouter {
     let files = "/api/evidence/{id}/files";
+    let made = api.schema_of::<EvidenceFileView>();
     api.route(
         Op::get(files, "evidence_files_list")
             .tag("evidence")
@@ -36,15 +37,16 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
             .tag("evidence")
             .access(Access::Action(Action::WriteRecord))
             .path_id()
-            .query(
+            .required_query(
                 "name",
                 json!({ "type": "string", "minLength": 1, "maxLength": 255 }),
-                "The file's name (required; no directories)",
+                "The file's name (no directories)",
             )
             .file_body()
             .problem(413, "Larger than this server accepts (FILE_TOO_LARGE)")
             .problem(415, "A type this server does not accept (UNSUPPORTED_FILE_TYPE)")
-            .ok(201, "The file, with its SHA-256", None),
+            .problem(409, "The record is decided (RECORD_DECIDED) or carries 50 files (TOO_MANY_FILES)")
+            .ok(201, "The file, with its SHA-256", Some(made)),
         post(upload),
     )
     .route(
@@ -115,7 +117,11 @@ async fn download(
 ) -> ApiResult<Response> {
     let opened = s.service.open_evidence_file(&actor, &id, &file).await?;
     let f = opened.file;
-    let body = opened.body.map_err(std::io::Error::other);
+    let body = opened.body.map_err(|e| {
+        // The last chunk was held back: the client never gets a whole altered file.
+        tracing::error!(error = %e, "an evidence file failed its check while being sent");
+        std::io::Error::other(e)
+    });
     let mut res = Response::new(Body::from_stream(body));
     let h = res.headers_mut();
     let typed = HeaderValue::from_str(&f.media_type)

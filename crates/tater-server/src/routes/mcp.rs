@@ -420,7 +420,9 @@ async fn fetch(
         .get(header::CONTENT_DISPOSITION)
         .and_then(|v| v.to_str().ok())
         .and_then(|d| d.split("filename=\"").nth(1))
-        .map(|n| n.trim_end_matches('"').to_owned());
+        // The quoted name ends at its closing quote (a `filename*` may follow).
+        .and_then(|n| n.split('"').next())
+        .map(str::to_owned);
     let url = format!("{base}{uri}");
     if !status.is_success() {
         let body = axum::body::to_bytes(res.into_body(), 64 * 1024)

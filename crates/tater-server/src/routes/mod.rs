@@ -48,6 +48,36 @@ use crate::state::AppState;
 pub struct HttpLimits {
     pub body_bytes: usize,
     pub request_timeout: Duration,
+    /// An evidence file upload's deadline: it carries up to `--evidence-max-bytes` (its
+    /// spool also gives up on a client that sends nothing for a minute).
+    pub upload_timeout: Duration,
+}
+
+/// Whether the request uploads an evidence file (`POST /api/evidence/{id}/files`).
+fn is_upload(req: &axum::extract::Request) -> bool {
+    let path = req.uri().path();
+    req.method() == axum::http::Method::POST
+        && path.starts_with("/api/evidence/")
+        && path.ends_with("/files")
+        && path.matches('/').count() == 4
+}
+
+/// Every request ends by its deadline with `408`: the general one, or an upload's.
+async fn deadline(
+    axum::extract::State(limits): axum::extract::State<HttpLimits>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let limit = if is_upload(&req) {
+        limits.upload_timeout
+    } else {
+        limits.request_timeout
+    };
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
 }
 
 /// The web application (`tater-web`): pages, not API operations, so outside the document.
@@ -139,10 +169,7 @@ pub fn router(
         .with_state(state)
         .merge(web)
         .layer(DefaultBodyLimit::max(limits.body_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            limits.request_timeout,
-        ))
+        .layer(axum::middleware::from_fn_with_state(limits, deadline))
         .layer(CatchPanicLayer::new())
         // Inside the request context, so a 429 is a problem with a request id and headers.
         .layer(axum::middleware::from_fn_with_state(limiter, rate_limit))

@@ -38,6 +38,29 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
             .ok(201, "The POAM item", None),
         post(from_control),
     )
+    .route(
+        Op::post("/api/tasks/from-control", "tasks_from_control")
+            .tag("tasks")
+            .ok(201, "The task, linked to the control", None),
+        post(task_from_control),
+    )
+}
+
+async fn task_from_control(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    JsonBody(b): JsonBody<tater_service::use_cases::TaskFromControl>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let task = s
+        .service
+        .task_from_control(
+            &actor,
+            &b.control,
+            b.assignee.as_deref(),
+            b.due_date.as_deref(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(task)))
 }
 
 async fn from_control(

@@ -291,6 +291,42 @@ async fn posture_follows_scans_and_acceptances(db: TestDb) {
     );
     let (_, control) = app.get("/api/controls/ac-6.2", &admin).await;
     assert_eq!(control["poams"][0]["id"], item["id"]);
+
+    // A task to fix it, on request: the same failures, linked to the control.
+    let (s, task) = app
+        .send(
+            Method::POST,
+            "/api/tasks/from-control",
+            &admin,
+            &json!({ "control": "AC-6(2)", "assignee": "Ops@Example.com", "dueDate": "2026-12-20" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{task}");
+    assert_eq!(task["source"], "Failing control");
+    assert_eq!(task["priority"], "High");
+    assert_eq!(task["assignee"], "ops@example.com");
+    assert_eq!(task["controls"], json!(["ac-6.2"]));
+    assert!(task["title"].as_str().unwrap().starts_with("Fix AC-6(2) "));
+    assert!(task["description"].as_str().unwrap().contains("web-01"));
+    let (_, linked) = app.get("/api/controls/ac-6.2/links", &admin).await;
+    assert!(
+        linked["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["to"]["id"] == task["id"]),
+        "{linked}"
+    );
+    let (s, p) = app
+        .send(
+            Method::POST,
+            "/api/tasks/from-control",
+            &admin,
+            &json!({ "control": "AC-2" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "nothing fails: {p}");
+    assert_eq!(p["errors"][0]["field"], "control");
 }
 
 async fn ingestion_is_idempotent_and_rejects_bad_reports(db: TestDb) {

@@ -442,3 +442,53 @@ async fn an_uploaded_html_file_downloads_and_never_runs_in_chromium() {
         "the file's script ran: {seen}"
     );
 }
+
+/// Bytes changed in the store behind the application's back never reach a client whole: the
+/// download is checked as it is read and its last chunk waits for the check.
+#[tokio::test]
+async fn a_file_altered_in_the_store_is_never_received_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = tater_blobs::BlobStore::directory(dir.path()).unwrap();
+    let app = TestApp::spawn_configured(TestDb::sqlite(), |c| {
+        c.files = tater_service::files_config(Some(store), 4 * 1024 * 1024, None);
+    })
+    .await;
+    let org = app.org("Tamper").await;
+    let admin = app.member(org, "admin@tamper.test", Role::Admin).await;
+    let evidence = app.create("evidence", &admin, sample("evidence", 1)).await;
+    let id = evidence["id"].as_str().unwrap();
+    let original: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    let (status, made) = upload(
+        &app,
+        &admin,
+        id,
+        "log.bin",
+        "application/octet-stream",
+        original.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let stored = dir
+        .path()
+        .join(org.to_string())
+        .join(made["sha256"].as_str().unwrap());
+    let mut altered = original.clone();
+    altered[150_000] ^= 0xff;
+    std::fs::write(&stored, &altered).unwrap();
+
+    let path = format!("/api/evidence/{id}/files/{}", made["id"].as_str().unwrap());
+    let res = app.req(Method::GET, &path, &admin).send().await.unwrap();
+    let received = res.bytes().await;
+    match received {
+        Err(_) => {}
+        Ok(bytes) => assert!(
+            bytes.len() < altered.len(),
+            "an altered file came through whole ({} bytes)",
+            bytes.len()
+        ),
+    }
+    // Put right, it downloads again.
+    std::fs::write(&stored, &original).unwrap();
+    let res = app.req(Method::GET, &path, &admin).send().await.unwrap();
+    assert_eq!(res.bytes().await.unwrap().to_vec(), original);
+}

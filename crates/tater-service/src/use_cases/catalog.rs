@@ -526,6 +526,18 @@ fn posture() -> Vec<UseCase> {
             record_name(&tater_domain::modules::POAM),
             output_schema(&tater_domain::modules::POAM),
         )),
+        UseCase::write(
+            "tasks_from_control",
+            "Open a task to fix a failing control: its failed checks, endpoints and evidence as the description, priority from the worst failure, linked to the control",
+            WRITE,
+        )
+            .tool("create_task_from_control")
+            .runs(json(|s, c, i: TaskFromControl| async move { s.task_from_control(&c.actor, &i.control, i.assignee.as_deref(), i.due_date.as_deref()).await }))
+        .takes::<TaskFromControl>()
+        .gives_shape(Shape::Named(
+            record_name(&tater_domain::modules::TASKS),
+            output_schema(&tater_domain::modules::TASKS),
+        )),
         UseCase::read(
             "risks_heat_map",
             "Counts of risks on the 5×5 likelihood × impact grid",

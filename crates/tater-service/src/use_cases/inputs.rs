@@ -264,6 +264,20 @@ pub struct PoamFromControl {
     pub scheduled_completion: Option<String>,
 }
 
+/// A task to fix a control that is failing now.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TaskFromControl {
+    /// The failing control's id.
+    pub control: String,
+    /// Who should fix it (an e-mail address).
+    #[schemars(extend("format" = "email"))]
+    pub assignee: Option<String>,
+    /// By when.
+    #[schemars(extend("format" = "date"))]
+    pub due_date: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RatingKind {

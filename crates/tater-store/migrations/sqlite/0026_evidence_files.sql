@@ -18,3 +18,15 @@ CREATE TABLE evidence_files (
 );
 CREATE INDEX evidence_files_by_record ON evidence_files (tenant_id, record_id, uploaded_at);
 CREATE INDEX evidence_files_by_sha ON evidence_files (tenant_id, sha256);
+
+-- One row per stored content of a tenant while uploads of it are in flight: a removal locks
+-- it and deletes the bytes only when no attachment holds them and no upload is under way, so
+-- an upload of the same file at the same moment is never left pointing at deleted bytes.
+-- `pending_until` ends a crashed upload's claim.
+CREATE TABLE file_blobs (
+    tenant_id     TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    sha256        TEXT NOT NULL,
+    uploads       INTEGER NOT NULL DEFAULT 0,
+    pending_until INTEGER,
+    PRIMARY KEY (tenant_id, sha256)
+);

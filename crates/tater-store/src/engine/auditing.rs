@@ -215,4 +215,63 @@ impl<D: Driver> AuditingTx for EngineTenantTx<D> {
         .await?;
         Ok(row.try_get("n")?)
     }
+
+    async fn begin_blob_upload(&mut self, sha256: &str, until: Timestamp) -> Result<()> {
+        D::query(
+            "INSERT INTO file_blobs (tenant_id, sha256, uploads, pending_until) \
+             VALUES ($1, $2, 1, $3) ON CONFLICT (tenant_id, sha256) DO UPDATE \
+             SET uploads = file_blobs.uploads + 1, pending_until = excluded.pending_until",
+        )
+        .bind(self.tenant())
+        .bind(sha256)
+        .bind(until.millis())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn end_blob_upload(&mut self, sha256: &str) -> Result<()> {
+        D::query(
+            "UPDATE file_blobs SET uploads = uploads - 1 \
+             WHERE tenant_id = $1 AND sha256 = $2 AND uploads > 0",
+        )
+        .bind(self.tenant())
+        .bind(sha256)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn claim_unused_blob(&mut self, sha256: &str, now: Timestamp) -> Result<bool> {
+        // The row exists from here on, so locking it holds off any upload of these bytes.
+        D::query(
+            "INSERT INTO file_blobs (tenant_id, sha256) VALUES ($1, $2) \
+             ON CONFLICT (tenant_id, sha256) DO NOTHING",
+        )
+        .bind(self.tenant())
+        .bind(sha256)
+        .execute(&mut *self.tx)
+        .await?;
+        let row = D::query(&format!(
+            "SELECT uploads, pending_until FROM file_blobs \
+             WHERE tenant_id = $1 AND sha256 = $2{}",
+            D::LOCK
+        ))
+        .bind(self.tenant())
+        .bind(sha256)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        let uploads: i64 = row.try_get("uploads")?;
+        let pending = opt_ts(&row, "pending_until")?;
+        let uploading = uploads > 0 && pending.is_some_and(|until| until > now);
+        if uploading || self.file_references(sha256).await? > 0 {
+            return Ok(false);
+        }
+        D::query("DELETE FROM file_blobs WHERE tenant_id = $1 AND sha256 = $2")
+            .bind(self.tenant())
+            .bind(sha256)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(true)
+    }
 }
