@@ -18,8 +18,9 @@ use crate::error::ApiResult;
 use crate::extract::{AuditorActor, AuthActor, ExportSlot, IdPath, JsonBody, TwoIds};
 use crate::state::AppState;
 
-pub fn routes(api: ApiRouter) -> ApiRouter {
+pub fn routes(mut api: ApiRouter) -> ApiRouter {
     let snapshots = "/api/audits/{id}/snapshots";
+    let snapshot = api.schema_of::<SnapshotView>();
     let tokens = "/api/audits/{id}/auditor-tokens";
     api.route(
         Op::post(snapshots, "audit_snapshots_create")
@@ -41,7 +42,8 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
             "audit_snapshots_get",
         )
         .tag("audits")
-        .ok(200, "The snapshot with its body", None),
+        .ok(200, "The snapshot with its body", None)
+        .ok_content("application/json", snapshot),
         get(get_snapshot),
     )
     .route(

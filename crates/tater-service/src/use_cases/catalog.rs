@@ -780,11 +780,12 @@ fn audits() -> Vec<UseCase> {
             .runs(json(|s, c, i: ById| async move { s.list_snapshots(&c.actor, &i.id).await }))
             .takes::<ById>()
             .gives::<Items<crate::SnapshotView>>(),
-        UseCase::read("audit_snapshots_get", "One snapshot of an audit with its body, checked against its SHA-256", READ)
+        // A file, not a JSON answer: a snapshot can run to megabytes, which an assistant gets
+        // as a link past the embedding limit rather than in its context.
+        UseCase::read("audit_snapshots_get", "One snapshot of an audit with its body, checked against its SHA-256 (a JSON document)", READ)
             .tool("get_audit_snapshot")
-            .runs(json(|s, c, i: SnapshotRef| async move { s.get_snapshot(&c.actor, &i.id, &i.snapshot_id).await }))
             .takes::<SnapshotRef>()
-            .gives::<crate::SnapshotView>(),
+            .gives_file(&["application/json"]),
         UseCase::read(
             "audit_snapshots_package",
             "A snapshot's evidence package: zip of the snapshot, control status and evidence list as CSV, and a manifest of SHA-256s (Admin; audited)",
