@@ -40,6 +40,7 @@ pub use jobs::{JobView, Remediation};
 mod list_export;
 mod members;
 mod paging;
+mod people_members;
 mod poam_export;
 mod posture;
 mod record_history_export;

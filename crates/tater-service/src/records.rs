@@ -9,7 +9,7 @@ use tater_domain::policy::{Action, Permit, authorize};
 use tater_domain::{Actor, AuditAction, AuditDraft, RecordId, Timestamp, ValidationErrors};
 use tater_store::TenantTx;
 
-use crate::{Service, ServiceError, ServiceResult};
+use crate::{Service, ServiceError, ServiceResult, people_members};
 
 /// One page of a list, as every channel shows it: `{"items": [...], "nextCursor": ...}`.
 /// Lists with a view type of their own page that type; the rest still page JSON values.
@@ -146,7 +146,8 @@ impl Service {
             ),
             _ => None,
         };
-        let items = rows.iter().map(|r| self.view(def, r)).collect();
+        let mut items: Vec<Value> = rows.iter().map(|r| self.view(def, r)).collect();
+        people_members::match_views(&mut *tx, def, &mut items).await?;
         Ok(Page { items, next_cursor })
     }
 
@@ -160,7 +161,9 @@ impl Service {
         let id = parse_id(id)?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         let record = existing(&mut *tx, def, id).await?;
-        Ok(self.view(def, &record))
+        let mut view = self.view(def, &record);
+        people_members::match_views(&mut *tx, def, std::slice::from_mut(&mut view)).await?;
+        Ok(view)
     }
 
     pub async fn create_record(
@@ -170,8 +173,10 @@ impl Service {
         body: &Value,
     ) -> ServiceResult<Value> {
         let permit = authorize(actor, Action::WriteRecord)?;
-        let data = validate(def, body, None, &self.rule_context())?;
+        let mut data = validate(def, body, None, &self.rule_context())?;
         self.check_control_ids(def, &data)?;
+        let mut tx = self.store.tenant(&permit).await?;
+        people_members::match_record(&mut *tx, def, &mut data).await?;
         let now = self.clock.now();
         let record = new_record(RecordId::generate(), actor, data, now);
         let after = Value::Object(record.data.clone());
@@ -183,7 +188,6 @@ impl Service {
             now,
         )
         .with_changes(None, Some(&after), &[]);
-        let mut tx = self.store.tenant(&permit).await?;
         check_references(&mut *tx, def, &record.data, None).await?;
         tx.insert_record(def.name, &record, &audit).await?;
         if let Some(effect) = def.on_create {
@@ -209,9 +213,10 @@ impl Service {
         let mut tx = self.store.tenant(&permit).await?;
         let current = existing(&mut *tx, def, id).await?;
         check_editable(def, &current)?;
-        let data = validate(def, body, Some(&current.data), &self.rule_context())?;
+        let mut data = validate(def, body, Some(&current.data), &self.rule_context())?;
         self.check_control_ids(def, &data)?;
         check_version(body, current.meta.version)?;
+        people_members::match_record(&mut *tx, def, &mut data).await?;
         if data == current.data {
             return Ok(self.view(def, &current));
         }

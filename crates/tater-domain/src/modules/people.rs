@@ -11,7 +11,8 @@ pub static PEOPLE: ModuleDef = ModuleDef {
     plural: "People",
     nouns: ("person", "people"),
     description: "A compliance contact: someone who owns controls, risks, policies or tasks. \
-                  Matched to a member of the organization by e-mail address.",
+                  `member` is the user id of the organization's member with the same e-mail \
+                  address (null when none is), kept by the server.",
     read_role: Role::Viewer,
     fields: &[
         FieldDef::text("name", "Name", 200)
@@ -31,6 +32,9 @@ pub static PEOPLE: ModuleDef = ModuleDef {
         FieldDef::text("phone", "Phone", 50),
         FieldDef::tags("tags", "Tags").filter(),
         FieldDef::long_text("notes", "Notes", 4000),
+        // Whatever a client sends, the server sets it: the member of the organization whose
+        // e-mail address this is, as it stands when the record is written or read.
+        FieldDef::text("member", "Member with this e-mail (set by the server)", 64),
     ],
     derived: &[],
     rules: no_rules,
@@ -43,6 +47,7 @@ pub static PEOPLE: ModuleDef = ModuleDef {
         "phone",
         "tags",
         "notes",
+        "member",
         "createdAt",
         "updatedAt",
     ],

@@ -58,6 +58,7 @@ pub fn routes(mut api: ApiRouter) -> ApiRouter {
     .route(
         Op::delete(&format!("{files}/{{fileId}}"), "evidence_files_delete")
             .tag("evidence")
+            .problem(409, "The record is decided (RECORD_DECIDED): files change only while it is a draft")
             .ok(204, "Removed", None),
         delete(remove),
     )

@@ -10,7 +10,8 @@ use crate::support::*;
 
 both_engines!(
     members_are_managed_by_org_admins,
-    api_keys_are_managed_by_org_admins
+    api_keys_are_managed_by_org_admins,
+    people_name_the_member_with_their_address,
 );
 
 async fn members_are_managed_by_org_admins(db: TestDb) {
@@ -387,4 +388,45 @@ async fn api_keys_are_managed_by_org_admins(db: TestDb) {
         .map(|e| e["action"].as_str().unwrap().to_owned())
         .collect();
     assert!(kinds.contains(&"create".to_owned()) && kinds.contains(&"delete".to_owned()));
+}
+
+/// A People record names the organization's member with its e-mail address, as members are
+/// now: whoever joins later is named from then on; a client cannot name one; another
+/// organization's member with that address is nobody here.
+async fn people_name_the_member_with_their_address(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("People").await;
+    let admin = app.member(org, "admin@people.test", Role::Admin).await;
+    let (_, me) = app.get("/api/me", &admin).await;
+    let admin_id = me["user"]["id"].clone();
+    let person = |email: &str| json!({ "name": "Someone", "email": email, "member": "forged" });
+
+    let made = app
+        .create("people", &admin, person("Admin@People.test"))
+        .await;
+    assert_eq!(made["member"], admin_id, "{made}");
+    let later = app
+        .create("people", &admin, person("later@people.test"))
+        .await;
+    assert_eq!(later["member"], Value::Null, "{later}");
+
+    let other = app.org("Elsewhere").await;
+    app.member(other, "shared@people.test", Role::Viewer).await;
+    let shared = app
+        .create("people", &admin, person("shared@people.test"))
+        .await;
+    assert_eq!(
+        shared["member"],
+        Value::Null,
+        "another organization's member"
+    );
+
+    // They join: their record names them from now on, in the record and in the list.
+    let joined = app.member(org, "later@people.test", Role::Viewer).await;
+    let (_, me) = app.get("/api/me", &joined).await;
+    let path = format!("/api/people/{}", later["id"].as_str().unwrap());
+    let (_, read) = app.get(&path, &admin).await;
+    assert_eq!(read["member"], me["user"]["id"]);
+    let (_, list) = app.get("/api/people?email=later@people.test", &admin).await;
+    assert_eq!(list["items"][0]["member"], me["user"]["id"]);
 }
