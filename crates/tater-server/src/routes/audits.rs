@@ -25,6 +25,10 @@ pub fn routes(mut api: ApiRouter) -> ApiRouter {
     api.route(
         Op::post(snapshots, "audit_snapshots_create")
             .tag("audits")
+            .problem(
+                409,
+                "The audit keeps 50 snapshots already (TOO_MANY_SNAPSHOTS), or its scope is too large to freeze (SNAPSHOT_TOO_LARGE)",
+            )
             .ok(201, "The snapshot (without its body)", None),
         post(take_snapshot),
     )

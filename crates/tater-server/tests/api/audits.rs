@@ -397,6 +397,19 @@ async fn a_snapshot_freezes_the_scope_and_its_package_carries_the_hashes(db: Tes
         .unwrap();
     assert_eq!(made["changes"]["sha256"]["after"], taken["sha256"]);
 
+    // An audit keeps at most 50 snapshots.
+    for _ in 1..tater_service::MAX_SNAPSHOTS {
+        let (status, _) = app
+            .send(Method::POST, &snapshots, &a.lead, &json!(null))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (status, p) = app
+        .send(Method::POST, &snapshots, &a.lead, &json!(null))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{p}");
+    assert_eq!(p["error"], "TOO_MANY_SNAPSHOTS");
+
     // Another organization sees none of it.
     let other = app.org("Other").await;
     let theirs = app.member(other, "them@other.test", Role::OrgAdmin).await;
