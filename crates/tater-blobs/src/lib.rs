@@ -315,6 +315,51 @@ mod tests {
         store.delete(&key).await.unwrap();
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn an_upload_that_goes_silent_is_given_up() {
+        let silent = chunks(&[b"a start"]).chain(futures::stream::pending());
+        let got = BlobStore::spool(silent, 100).await;
+        assert!(matches!(got, Err(BlobError::Body(why)) if why.contains("60s")));
+    }
+
+    #[tokio::test]
+    async fn bytes_changed_in_the_store_never_come_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::directory(dir.path()).unwrap();
+        let content: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let spooled = BlobStore::spool(
+            futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from(content.clone()))]),
+            1 << 20,
+        )
+        .await
+        .unwrap();
+        let sha = spooled.sha256.clone();
+        store.keep("o/x", spooled).await.unwrap();
+        let whole: Vec<Bytes> = store
+            .read_verified("o/x", &sha)
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(whole.concat(), content);
+        let wrong = "0".repeat(64);
+        let mut read = store.read_verified("o/x", &wrong).await.unwrap();
+        let mut got = 0;
+        let mut failed = false;
+        while let Some(chunk) = read.next().await {
+            match chunk {
+                Ok(b) => got += b.len(),
+                Err(BlobError::Altered { .. }) => failed = true,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(
+            failed && got < content.len(),
+            "{got} bytes, failed: {failed}"
+        );
+    }
+
     #[tokio::test]
     async fn an_upload_past_its_limit_is_refused() {
         let got = BlobStore::spool(chunks(&[b"12345", b"67890"]), 8).await;

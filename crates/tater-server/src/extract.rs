@@ -120,6 +120,19 @@ pub struct ViaMcp {
 #[derive(Clone)]
 pub struct PreAuthenticated(pub Actor);
 
+/// What every authenticated request passes once its caller is known: the tenant's rate-limit
+/// bucket (SPEC A6), then the action the route declared, checked before any body is read (the
+/// use case checks it again, and opens its transaction from the permit it gets).
+async fn admit(parts: &Parts, actor: &Actor) -> Result<(), Problem> {
+    if let Some(bucket) = parts.extensions.get::<TenantBucket>() {
+        bucket.check(actor.org()).await?;
+    }
+    if let Some(DeclaredAction(action)) = parts.extensions.get::<DeclaredAction>() {
+        authorize(actor, *action).map_err(tater_service::ServiceError::from)?;
+    }
+    Ok(())
+}
+
 /// An authenticated caller acting in one organization.
 pub struct AuthActor(pub Actor);
 
@@ -138,15 +151,7 @@ impl FromRequestParts<AppState> for AuthActor {
         if let Some(via) = parts.extensions.get::<ViaMcp>() {
             actor = actor.through(via.channel).with_client(via.client.clone());
         }
-        // The tenant's bucket, now that the tenant is known (SPEC A6).
-        if let Some(bucket) = parts.extensions.get::<TenantBucket>() {
-            bucket.check(actor.org()).await?;
-        }
-        // The action the route declared, checked before any body is read (the use case
-        // checks it again, and opens its transaction from the permit it gets).
-        if let Some(DeclaredAction(action)) = parts.extensions.get::<DeclaredAction>() {
-            authorize(&actor, *action).map_err(tater_service::ServiceError::from)?;
-        }
+        admit(parts, &actor).await?;
         Ok(Self(actor))
     }
 }
@@ -168,12 +173,7 @@ impl FromRequestParts<AppState> for AuditorActor {
             ));
         };
         let actor = state.service.authenticate_auditor(&token).await?;
-        if let Some(bucket) = parts.extensions.get::<TenantBucket>() {
-            bucket.check(actor.org()).await?;
-        }
-        if let Some(DeclaredAction(action)) = parts.extensions.get::<DeclaredAction>() {
-            authorize(&actor, *action).map_err(tater_service::ServiceError::from)?;
-        }
+        admit(parts, &actor).await?;
         Ok(Self(actor))
     }
 }

@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 use tater_domain::modules::{AUDITS, CONTROL_OVERLAYS, EVIDENCE};
 use tater_domain::policy::{Action, Permit, authorize};
 use tater_domain::{
@@ -17,7 +16,9 @@ use tater_domain::{
 use tater_store::TenantTx;
 
 use crate::posture::{Tally, grouped};
+use crate::records::parse_id;
 use crate::reminders::text;
+pub(crate) use crate::secrets::sha256_hex;
 use crate::{Items, Service, ServiceError, ServiceResult};
 
 /// The most snapshots one audit keeps: each is a full copy of its scope.
@@ -70,14 +71,6 @@ fn strings(data: &Map<String, Value>, field: &str) -> BTreeSet<String> {
         .filter_map(Value::as_str)
         .map(str::to_owned)
         .collect()
-}
-
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-fn parse<T: std::str::FromStr>(id: &str) -> ServiceResult<T> {
-    id.trim().parse().map_err(|_| ServiceError::NotFound)
 }
 
 /// The audit record, or `NotFound` (another organization's reads as unknown).
@@ -151,11 +144,35 @@ pub(crate) async fn held_by_audit(
     Ok((snapshots, tokens.iter().filter(|t| t.usable(now)).count()))
 }
 
+/// What a snapshot and an auditor show of the audit record: what it is, not who edited it
+/// when.
+pub(crate) fn audit_summary(record: &tater_domain::module::Record) -> Value {
+    let mut out = serde_json::Map::new();
+    out.insert("id".into(), json!(record.meta.id.to_string()));
+    for name in [
+        "title",
+        "framework",
+        "periodStart",
+        "periodEnd",
+        "status",
+        "leadAuditor",
+        "auditingBody",
+        "scope",
+        "scopeNotes",
+    ] {
+        out.insert(
+            name.into(),
+            record.data.get(name).cloned().unwrap_or(Value::Null),
+        );
+    }
+    Value::Object(out)
+}
+
 impl Service {
     /// Freezes the audit's scope as it stands now (Admin and above).
     pub async fn take_snapshot(&self, actor: &Actor, audit: &str) -> ServiceResult<SnapshotView> {
         let permit = authorize(actor, Action::WriteRecord)?;
-        let audit_id: RecordId = parse(audit)?;
+        let audit_id: RecordId = parse_id(audit)?;
         let record = {
             let mut tx = self.store.tenant(&permit.read_only()).await?;
             audit_record(&mut *tx, audit_id).await?
@@ -208,7 +225,7 @@ impl Service {
         audit: &str,
     ) -> ServiceResult<Items<SnapshotView>> {
         let permit = authorize(actor, Action::ReadRecords(AUDITS.read_role))?;
-        let audit_id: RecordId = parse(audit)?;
+        let audit_id: RecordId = parse_id(audit)?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         audit_record(&mut *tx, audit_id).await?;
         let items = tx.audit_snapshots(audit_id, MAX_SNAPSHOTS).await?;
@@ -225,7 +242,7 @@ impl Service {
         snapshot: &str,
     ) -> ServiceResult<SnapshotView> {
         let permit = authorize(actor, Action::ReadRecords(AUDITS.read_role))?;
-        let (audit_id, id) = (parse(audit)?, parse(snapshot)?);
+        let (audit_id, id) = (parse_id(audit)?, parse_id(snapshot)?);
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         let stored = stored_snapshot(&mut *tx, audit_id, id).await?;
         Ok(snapshot_view(&stored.snapshot))
@@ -290,24 +307,13 @@ impl Service {
                 })
             })
             .collect();
-        let field = |name: &str| audit.data.get(name).cloned().unwrap_or(Value::Null);
+        let mut frozen_audit = audit_summary(audit);
+        frozen_audit["version"] = json!(audit.meta.version);
         Ok(json!({
             "format": FORMAT,
             "takenAt": now,
             "takenBy": actor.audit_upn(),
-            "audit": {
-                "id": audit.meta.id.to_string(),
-                "version": audit.meta.version,
-                "title": field("title"),
-                "framework": field("framework"),
-                "periodStart": field("periodStart"),
-                "periodEnd": field("periodEnd"),
-                "status": field("status"),
-                "leadAuditor": field("leadAuditor"),
-                "auditingBody": field("auditingBody"),
-                "scope": field("scope"),
-                "scopeNotes": field("scopeNotes"),
-            },
+            "audit": frozen_audit,
             "posture": whole.summary(),
             "controls": controls,
             "evidence": evidence,
@@ -433,7 +439,7 @@ impl SnapshotExport {
                 let Some(id) = view.get("id").and_then(Value::as_str) else {
                     continue;
                 };
-                let id: RecordId = parse(id)?;
+                let id: RecordId = parse_id(id)?;
                 for s in tx.audit_snapshots(id, MAX_SNAPSHOTS).await? {
                     queue.push((id, s.id));
                 }

@@ -18,9 +18,10 @@ use tater_export::CsvExport;
 use zip::write::SimpleFileOptions;
 
 use crate::audit_snapshots::{
-    MAX_SNAPSHOTS, SnapshotView, StoredSnapshot, audit_record, sha256_hex, snapshot_view,
-    stored_snapshot,
+    MAX_SNAPSHOTS, SnapshotView, StoredSnapshot, audit_record, audit_summary, sha256_hex,
+    snapshot_view, stored_snapshot,
 };
+use crate::records::parse_id;
 use crate::secrets::{AUDITOR_TOKEN_PREFIX, display_prefix, generate_secret, hash_api_key};
 use crate::{Items, OrgArchive, Service, ServiceError, ServiceResult};
 
@@ -103,38 +104,11 @@ fn token_view(t: &AuditorToken, now: Timestamp) -> AuditorTokenView {
     }
 }
 
-fn parse<T: std::str::FromStr>(id: &str) -> ServiceResult<T> {
-    id.trim().parse().map_err(|_| ServiceError::NotFound)
-}
-
 /// The audit an auditor-token actor opens (the policy has let only such actors through).
 fn audit_of(actor: &Actor) -> ServiceResult<RecordId> {
     actor
         .auditor_audit()
         .ok_or(ServiceError::Unauthorized("an auditor token is required"))
-}
-
-/// What an auditor reads of the audit record: what it is, not who edited it when.
-fn audit_summary(record: &tater_domain::module::Record) -> Value {
-    let mut out = serde_json::Map::new();
-    out.insert("id".into(), json!(record.meta.id.to_string()));
-    for name in [
-        "title",
-        "framework",
-        "periodStart",
-        "periodEnd",
-        "status",
-        "leadAuditor",
-        "auditingBody",
-        "scope",
-        "scopeNotes",
-    ] {
-        out.insert(
-            name.into(),
-            record.data.get(name).cloned().unwrap_or(Value::Null),
-        );
-    }
-    Value::Object(out)
 }
 
 impl Service {
@@ -147,7 +121,7 @@ impl Service {
         input: &CreateAuditorToken,
     ) -> ServiceResult<CreatedAuditorToken> {
         let permit = authorize(actor, Action::ManageKeys)?;
-        let audit_id: RecordId = parse(audit)?;
+        let audit_id: RecordId = parse_id(audit)?;
         let mut errors = ValidationErrors::new();
         let label = input.label.trim();
         if label.is_empty() || label.chars().count() > 200 || label.chars().any(char::is_control) {
@@ -200,7 +174,7 @@ impl Service {
         audit: &str,
     ) -> ServiceResult<Items<AuditorTokenView>> {
         let permit = authorize(actor, Action::ManageKeys)?;
-        let audit_id: RecordId = parse(audit)?;
+        let audit_id: RecordId = parse_id(audit)?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         audit_record(&mut *tx, audit_id).await?;
         let now = self.clock.now();
@@ -218,7 +192,7 @@ impl Service {
         token: &str,
     ) -> ServiceResult<()> {
         let permit = authorize(actor, Action::ManageKeys)?;
-        let (audit_id, id): (RecordId, AuditorTokenId) = (parse(audit)?, parse(token)?);
+        let (audit_id, id): (RecordId, AuditorTokenId) = (parse_id(audit)?, parse_id(token)?);
         let mut tx = self.store.tenant(&permit).await?;
         let held = tx.auditor_tokens(audit_id).await?;
         let Some(current) = held.iter().find(|t| t.id == id) else {
@@ -266,7 +240,7 @@ impl Service {
     ) -> ServiceResult<SnapshotView> {
         let permit = authorize(actor, Action::AuditorAccess)?;
         let audit_id = audit_of(actor)?;
-        let id: SnapshotId = parse(snapshot)?;
+        let id: SnapshotId = parse_id(snapshot)?;
         let stored = {
             let mut tx = self.store.tenant(&permit.read_only()).await?;
             stored_snapshot(&mut *tx, audit_id, id).await?
@@ -284,7 +258,7 @@ impl Service {
     ) -> ServiceResult<OrgArchive> {
         let permit = authorize(actor, Action::AuditorAccess)?;
         let audit_id = audit_of(actor)?;
-        self.packaged(actor, &permit, audit_id, parse(snapshot)?)
+        self.packaged(actor, &permit, audit_id, parse_id(snapshot)?)
             .await
     }
 
@@ -297,7 +271,7 @@ impl Service {
         snapshot: &str,
     ) -> ServiceResult<OrgArchive> {
         let permit = authorize(actor, Action::WriteRecord)?;
-        self.packaged(actor, &permit, parse(audit)?, parse(snapshot)?)
+        self.packaged(actor, &permit, parse_id(audit)?, parse_id(snapshot)?)
             .await
     }
 

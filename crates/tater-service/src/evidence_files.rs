@@ -20,6 +20,7 @@ use tater_domain::{
 };
 
 use crate::records::check_editable;
+use crate::records::parse_id;
 use crate::{Items, Service, ServiceError, ServiceResult};
 
 /// The most files one evidence record carries.
@@ -109,10 +110,6 @@ pub struct OpenedFile {
 
 fn blob_key(org: OrgId, sha256: &str) -> String {
     format!("{org}/{sha256}")
-}
-
-fn parse<T: std::str::FromStr>(id: &str) -> ServiceResult<T> {
-    id.trim().parse().map_err(|_| ServiceError::NotFound)
 }
 
 /// The name without any directory, on one line, 1–255 characters.
@@ -217,7 +214,7 @@ impl Service {
         E: std::fmt::Display,
     {
         let permit = authorize(actor, Action::WriteRecord)?;
-        let evidence: RecordId = parse(evidence)?;
+        let evidence: RecordId = parse_id(evidence)?;
         let blobs = self.blobs()?;
         let name = file_name(name)?;
         let media_type = self.accepted_type(media_type)?;
@@ -314,7 +311,7 @@ impl Service {
         evidence: &str,
     ) -> ServiceResult<Items<EvidenceFileView>> {
         let permit = authorize(actor, Action::ReadRecords(EVIDENCE.read_role))?;
-        let evidence: RecordId = parse(evidence)?;
+        let evidence: RecordId = parse_id(evidence)?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         tx.get_record(EVIDENCE.name, evidence)
             .await?
@@ -334,7 +331,7 @@ impl Service {
         file: &str,
     ) -> ServiceResult<OpenedFile> {
         let permit = authorize(actor, Action::ReadRecords(EVIDENCE.read_role))?;
-        let (evidence, id): (RecordId, FileId) = (parse(evidence)?, parse(file)?);
+        let (evidence, id): (RecordId, FileId) = (parse_id(evidence)?, parse_id(file)?);
         let blobs = self.blobs()?;
         let file = {
             let mut tx = self.store.tenant(&permit.read_only()).await?;
@@ -367,7 +364,7 @@ impl Service {
         file: &str,
     ) -> ServiceResult<()> {
         let permit = authorize(actor, Action::WriteRecord)?;
-        let (evidence, id): (RecordId, FileId) = (parse(evidence)?, parse(file)?);
+        let (evidence, id): (RecordId, FileId) = (parse_id(evidence)?, parse_id(file)?);
         let mut tx = self.store.tenant(&permit).await?;
         let record = tx
             .get_record(EVIDENCE.name, evidence)

@@ -11,6 +11,7 @@ use tater_domain::policy::{Action, authorize};
 use tater_domain::{Actor, AuditAction, AuditDraft, LinkId, RecordId, ValidationErrors};
 use tater_store::{StoreError, TenantTx};
 
+use crate::records::parse_id;
 use crate::{Service, ServiceError, ServiceResult};
 
 /// The most links one record (or one control) may have: every list shows them all.
@@ -82,10 +83,6 @@ pub(crate) fn link_created(
     )
 }
 
-fn parse<T: std::str::FromStr>(id: &str) -> ServiceResult<T> {
-    id.parse().map_err(|_| ServiceError::NotFound)
-}
-
 /// A record's name: its first field, when that is text or a number.
 pub fn record_label(def: &ModuleDef, data: &serde_json::Map<String, Value>) -> String {
     let first = def.fields.first().and_then(|f| data.get(f.name));
@@ -115,7 +112,7 @@ impl Service {
         input: &LinkInput,
     ) -> ServiceResult<LinkView> {
         let permit = authorize(actor, Action::WriteRecord)?;
-        let record_id: RecordId = parse(id)?;
+        let record_id: RecordId = parse_id(id)?;
         let from = LinkEnd::record(def.name, record_id);
         let mut tx = self.store.tenant(&permit).await?;
         if tx.get_record(def.name, record_id).await?.is_none() {
@@ -205,7 +202,11 @@ impl Service {
                 format!("is not one of this organization's {} records", other.name),
             )
         };
-        let id: RecordId = target.id.trim().parse().map_err(|_| unknown())?;
+        let id: RecordId = target
+            .id
+            .trim()
+            .parse::<RecordId>()
+            .map_err(|_| unknown())?;
         let record = tx.get_record(other.name, id).await?.ok_or_else(unknown)?;
         Ok((
             LinkEnd::record(other.name, id),
@@ -222,8 +223,8 @@ impl Service {
         link_id: &str,
     ) -> ServiceResult<()> {
         let permit = authorize(actor, Action::WriteRecord)?;
-        let from = LinkEnd::record(def.name, parse(id)?);
-        let link_id: LinkId = parse(link_id)?;
+        let from = LinkEnd::record(def.name, parse_id(id)?);
+        let link_id: LinkId = parse_id(link_id)?;
         let mut tx = self.store.tenant(&permit).await?;
         let link = tx.get_link(link_id).await?.ok_or(ServiceError::NotFound)?;
         let Some(to) = link.seen_from(&from) else {
@@ -254,7 +255,7 @@ impl Service {
         id: &str,
     ) -> ServiceResult<LinkList> {
         let permit = authorize(actor, Action::ReadRecords(def.read_role))?;
-        let record_id: RecordId = parse(id)?;
+        let record_id: RecordId = parse_id(id)?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         if tx.get_record(def.name, record_id).await?.is_none() {
             return Err(ServiceError::NotFound);

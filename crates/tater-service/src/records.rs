@@ -63,9 +63,10 @@ pub struct RecordExport {
 /// Rows per page of an export.
 const EXPORT_PAGE: u32 = 500;
 
-fn parse_id(id: &str) -> ServiceResult<RecordId> {
-    // An id that cannot exist is as absent as one that does not.
-    id.parse().map_err(|_| ServiceError::NotFound)
+/// An id from a path or a tool's input. One that cannot be decoded cannot exist: it is as
+/// absent as one that does not (404, never a parse error).
+pub(crate) fn parse_id<T: std::str::FromStr>(id: &str) -> ServiceResult<T> {
+    id.trim().parse().map_err(|_| ServiceError::NotFound)
 }
 
 impl Service {

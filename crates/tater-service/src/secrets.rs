@@ -66,7 +66,12 @@ pub fn is_well_formed(prefix: &str, secret: &str) -> bool {
 /// What is stored: lowercase hex SHA-256 of the whole key. Keys carry 128 random bits, so a
 /// fast hash is safe here and keeps per-request verification cheap.
 pub fn hash_api_key(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
+    sha256_hex(key.as_bytes())
+}
+
+/// Lowercase hex SHA-256 of `bytes`: how every hash the server keeps is written.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// The part of a key kept for display: the prefix and the first four hex digits.

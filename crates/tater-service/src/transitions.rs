@@ -5,7 +5,6 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 use tater_domain::ValidationErrors;
 use tater_domain::module::{
     DerivedWhen, Flow, ModuleDef, Mover, Record, RecordTransition, Refusal, Transition,
@@ -161,7 +160,7 @@ fn check_input(input: &TransitionInput) -> ServiceResult<Option<String>> {
 /// SHA-256 of the snapshot as stored, so the audit chain vouches for it.
 fn snapshot_hash(snapshot: &Map<String, Value>) -> ServiceResult<String> {
     let bytes = serde_json::to_vec(snapshot).map_err(|e| ServiceError::Internal(e.into()))?;
-    Ok(hex::encode(Sha256::digest(bytes)))
+    Ok(crate::secrets::sha256_hex(&bytes))
 }
 
 impl Service {

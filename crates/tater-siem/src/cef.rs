@@ -170,6 +170,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_action_reads_as_a_past_tense() {
+        let changes = serde_json::json!({});
+        let said = |action: &str| {
+            message(&EntryView {
+                id: "e",
+                tenant_id: "t",
+                seq: 1,
+                action,
+                entity_type: "finding",
+                entity_id: "f1",
+                user_id: "u",
+                upn: Some("ann@example.com"),
+                timestamp: "2026-12-04T00:00:00.000Z",
+                timestamp_ms: 0,
+                via: "api",
+                changes: &changes,
+            })
+        };
+        for (action, phrase) in [
+            ("create", "created"),
+            ("update", "updated"),
+            ("delete", "deleted"),
+            ("transition", "moved"),
+            ("notify", "notified about"),
+            ("read", "read"),
+        ] {
+            assert_eq!(said(action), format!("ann@example.com {phrase} finding f1"));
+        }
+        assert_eq!(
+            severity("auditor-token", "create"),
+            severity("api-key", "create")
+        );
+    }
+
+    #[test]
     fn escaping_follows_the_two_rule_sets() {
         assert_eq!(escape_header(r"a|b\c"), r"a\|b\\c");
         assert_eq!(escape_header("a\nb"), "a b");

@@ -587,3 +587,38 @@ async fn an_auditor_token_reads_only_its_audit_until_revoked_or_expired(db: Test
         .unwrap();
     assert_eq!(deleted["changes"]["_snapshotsRemoved"], 1);
 }
+
+/// A snapshot edited in the database, its own hash with it, no longer matches the hash its
+/// sealed audit entry recorded: it is refused, not served.
+#[tokio::test]
+async fn a_snapshot_rewritten_behind_the_application_is_refused() {
+    let db = TestDb::sqlite();
+    let url = db.url.clone();
+    let app = TestApp::spawn(db).await;
+    let a = audited(&app).await;
+    let snapshots = format!("/api/audits/{}/snapshots", a.audit);
+    let (_, taken) = app
+        .send(Method::POST, &snapshots, &a.lead, &json!(null))
+        .await;
+    let id = taken["id"].as_str().unwrap();
+    let forged = r#"{"format":"tater-audit-snapshot/1","controls":[],"evidence":[]}"#;
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE audit_snapshots SET body = ?1, sha256 = ?2 WHERE id = ?3")
+        .bind(forged)
+        .bind(sha256(forged.as_bytes()))
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let path = format!("{snapshots}/{id}");
+    assert_eq!(
+        app.status(Method::GET, &path, &a.lead).await,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    let res = app
+        .req(Method::GET, &format!("{path}/package"), &a.lead)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}

@@ -4,6 +4,7 @@
 
 mod checkpoints;
 mod endpoints;
+mod files;
 mod identity;
 mod invitations;
 mod jobs;
