@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod module;
 pub mod modules;
 pub mod policy;
+pub mod policy_versions;
 pub mod role;
 pub mod scan;
 pub mod scope;
@@ -38,6 +39,7 @@ pub use ids::{
 };
 pub use jobs::{Job, JobTarget, TargetStatus};
 pub use policy::{Action, Denied, Permit, authorize};
+pub use policy_versions::{PolicyAcknowledgement, PolicyVersion};
 pub use role::Role;
 pub use scan::{CheckStatus, Counts, Scan, ScanResult};
 pub use scope::{Mode, SystemPurpose, TenantScope};

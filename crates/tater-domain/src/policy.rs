@@ -1,7 +1,7 @@
 //! The one policy function: who may do what, for every channel (REST, MCP, AI, agent, jobs).
 
 use crate::scope::{Mode, SystemPurpose, TenantScope};
-use crate::{Actor, OrgId, Role};
+use crate::{Actor, OrgId, Principal, Role};
 
 /// Everything a caller can ask to do, at the granularity roles distinguish.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,9 @@ pub enum Action {
     CrossOrg,
     /// Report scans and heartbeats: endpoint agents only, never people.
     AgentReport,
+    /// Acknowledge a published policy: a member's own statement that they have read it, so
+    /// only a person who signed in makes it (never an API key, an agent or the system).
+    Acknowledge,
     /// Read one audit's snapshots with an auditor token (each read audited): auditor tokens
     /// only, and they may do nothing else.
     AuditorAccess,
@@ -39,7 +42,7 @@ impl Action {
     pub fn required_role(self) -> Role {
         match self {
             Action::ReadChecks | Action::AgentReport | Action::AuditorAccess => Role::Agent,
-            Action::Read => Role::Viewer,
+            Action::Read | Action::Acknowledge => Role::Viewer,
             // Never below Viewer, whatever a declaration says.
             Action::ReadRecords(role) => role.max(Role::Viewer),
             Action::ReadAudit => Role::Auditor,
@@ -69,6 +72,7 @@ impl Action {
             Action::CrossOrg => "cross-org",
             Action::AgentReport => "agent-report",
             Action::AuditorAccess => "auditor-access",
+            Action::Acknowledge => "acknowledge",
         }
     }
 
@@ -85,6 +89,7 @@ impl Action {
             | Action::ExportAll
             | Action::CrossOrg
             | Action::AgentReport
+            | Action::Acknowledge
             // Every read is audited: the entry is a write.
             | Action::AuditorAccess => Mode::Write,
         }
@@ -186,6 +191,13 @@ pub fn authorize(actor: &Actor, action: Action) -> Result<Permit, Denied> {
     let required = action.required_role();
     // Reports come from endpoints; a person's role, however high, does not make one.
     if action == Action::AgentReport && actor.endpoint_id().is_none() {
+        return Err(Denied {
+            required,
+            actual: actor.role(),
+        });
+    }
+    // An acknowledgement speaks for the person who makes it.
+    if action == Action::Acknowledge && !matches!(actor.principal(), Principal::User { .. }) {
         return Err(Denied {
             required,
             actual: actor.role(),

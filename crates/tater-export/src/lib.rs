@@ -8,8 +8,10 @@
 pub mod emass;
 pub mod oscal_poam;
 pub mod oscal_ssp;
+pub mod policy_pdf;
 pub mod ssp_docx;
 
+pub use policy_pdf::{PdfError, PolicyPdf, policy_pdf};
 use serde_json::Value;
 use tater_domain::module::ModuleDef;
 

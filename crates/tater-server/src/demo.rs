@@ -6,7 +6,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 use tater_domain::module::ModuleDef;
 use tater_domain::modules::{
-    AUDITS, CONFIG_DOCS, EVIDENCE, EXCEPTIONS, FINDINGS, PEOPLE, POAM, RISKS, TASKS,
+    AUDITS, CONFIG_DOCS, EVIDENCE, EXCEPTIONS, FINDINGS, PEOPLE, POAM, POLICIES, RISKS, TASKS,
 };
 use tater_domain::{Actor, Channel, Role};
 use tater_service::{
@@ -112,6 +112,7 @@ pub async fn seed(service: &Service, password_file: &Path) -> anyhow::Result<Dem
             service.create_record(&actor, &PEOPLE, &body).await?;
         }
         audit_sample(service, &actor, &day).await?;
+        policy_sample(service, &actor, org.id, &day).await?;
         link_samples(service, &actor, &made).await?;
         // What the SSP and the eMASS header block show: a system and some tailoring.
         service
@@ -206,6 +207,55 @@ async fn audit_sample(
         "owner": DEMO_EMAIL, "dueDate": day(21)});
     service.create_record(actor, &FINDINGS, &finding).await?;
     service.take_snapshot(actor, id).await?;
+    Ok(())
+}
+
+/// A published access-control policy (version 1, for the demo account to acknowledge) and a
+/// draft of its successor. Publishing is a second person's: the demo's reviewer, another
+/// named system actor, approves what the seed sent for review.
+async fn policy_sample(
+    service: &Service,
+    actor: &Actor,
+    org: tater_domain::OrgId,
+    day: &dyn Fn(i64) -> String,
+) -> anyhow::Result<()> {
+    let body = "# Purpose\n\nThis policy sets how accounts on the organization's systems are \
+        requested, approved, reviewed and removed (NIST SP 800-53 AC-1, AC-2).\n\n\
+        ## Rules\n\n1. Every account has a named owner and a documented business need.\n\
+        2. Accounts are **reviewed every quarter** by their owners; unclaimed accounts are \
+        disabled within five working days.\n3. Accounts unused for 35 days are disabled \
+        automatically.\n4. Shared and generic accounts are forbidden unless an exception \
+        is approved.\n\n## Responsibilities\n\n- *System owners* approve access requests.\n\
+        - *The ISSO* runs the quarterly review and keeps its evidence.\n\n\
+        > Questions go to the security team.";
+    let policy = json!({"title": "Account Management Policy", "category": "Access Control",
+        "owner": DEMO_EMAIL, "effectiveDate": day(0), "reviewBy": day(365),
+        "controls": ["AC-1", "AC-2"], "body": body});
+    let created = service.create_record(actor, &POLICIES, &policy).await?;
+    let Some(id) = created["id"].as_str() else {
+        return Ok(());
+    };
+    let moves = [
+        (actor.clone(), "In Review"),
+        (
+            Actor::system("demo-reviewer", "tater serve --demo", org, Channel::Api),
+            "Published",
+        ),
+    ];
+    for (who, to) in moves {
+        let input = TransitionInput {
+            to: to.into(),
+            comment: Some("Demo sample".into()),
+        };
+        service
+            .transition_record(&who, &POLICIES, id, &input)
+            .await?;
+    }
+    let draft = json!({"title": "Incident Response Policy", "category": "Incident Response",
+        "owner": DEMO_EMAIL, "effectiveDate": day(30), "controls": ["IR-1", "IR-8"],
+        "body": "# Purpose\n\nHow incidents are reported, triaged and closed.\n\n\
+        ## Reporting\n\nReport suspected incidents to the security team within one hour."});
+    service.create_record(actor, &POLICIES, &draft).await?;
     Ok(())
 }
 

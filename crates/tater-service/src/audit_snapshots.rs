@@ -430,19 +430,12 @@ pub(crate) struct SnapshotExport {
 impl SnapshotExport {
     pub(crate) async fn new(service: &Service, actor: &Actor) -> ServiceResult<Self> {
         let permit = authorize(actor, Action::ExportAll)?;
-        let query = service.list_query(&AUDITS, &[], &[])?;
-        let mut audits = service.export_records(actor, &AUDITS, query)?;
         let mut queue = Vec::new();
-        while let Some(page) = audits.next_page().await? {
-            let mut tx = service.store.tenant(&permit.read_only()).await?;
-            for view in page {
-                let Some(id) = view.get("id").and_then(Value::as_str) else {
-                    continue;
-                };
-                let id: RecordId = parse_id(id)?;
-                for s in tx.audit_snapshots(id, MAX_SNAPSHOTS).await? {
-                    queue.push((id, s.id));
-                }
+        let ids = service.all_record_ids(actor, &AUDITS).await?;
+        let mut tx = service.store.tenant(&permit.read_only()).await?;
+        for id in ids {
+            for s in tx.audit_snapshots(id, MAX_SNAPSHOTS).await? {
+                queue.push((id, s.id));
             }
         }
         queue.reverse();

@@ -2,7 +2,8 @@
 //! container of the organization as JSON — each module, controls with overlays, endpoints,
 //! the links between records and to controls, comments, status-flow moves (decisions with
 //! their snapshots), current scan results, the command channel's jobs, the system profile, settings, members,
-//! API keys, enrollment tokens and SIEM destinations (never their secrets), the audit log as
+//! API keys, enrollment tokens and SIEM destinations (never their secrets), audits' snapshots
+//! and auditor tokens, policies' published versions with their acknowledgements, the audit log as
 //! the signed JSON Lines export `tater audit verify` checks — and a `manifest.json` saying
 //! what each file holds.
 //!
@@ -214,6 +215,10 @@ async fn fill(s: &Service, actor: &Actor, archive: &mut Archive) -> ServiceResul
         archive.array(name, Box::new(OnePage(Some(items)))).await?;
     }
     auditing(s, actor, archive).await?;
+    let versions = crate::policy_versions::PolicyVersionExport::new(s, actor).await?;
+    archive
+        .array("policy-versions.json", Box::new(versions))
+        .await?;
     audit_log(s, actor, archive).await
 }
 
@@ -223,18 +228,14 @@ async fn auditing(s: &Service, actor: &Actor, archive: &mut Archive) -> ServiceR
     archive
         .array("audit-snapshots.json", Box::new(snapshots))
         .await?;
-    let query = s.list_query(&tater_domain::modules::AUDITS, &[], &[])?;
-    let mut audits = s.export_records(actor, &tater_domain::modules::AUDITS, query)?;
     let mut tokens = Vec::new();
-    while let Some(page) = audits.next_page().await? {
-        for id in page
-            .iter()
-            .filter_map(|v| v.get("id").and_then(Value::as_str))
-        {
-            tokens.extend(crate::to_values(
-                &s.list_auditor_tokens(actor, id).await?.items,
-            )?);
-        }
+    for id in s
+        .all_record_ids(actor, &tater_domain::modules::AUDITS)
+        .await?
+    {
+        tokens.extend(crate::to_values(
+            &s.list_auditor_tokens(actor, &id.to_string()).await?.items,
+        )?);
     }
     archive
         .array("auditor-tokens.json", Box::new(OnePage(Some(tokens))))

@@ -37,11 +37,13 @@ mod mail;
 mod mcp_policy;
 pub use invitations::{Joined, ReceivedInvitation};
 pub use jobs::{JobView, Remediation};
+mod holdings;
 mod list_export;
 mod members;
 mod paging;
 mod people_members;
 mod poam_export;
+mod policy_versions;
 mod posture;
 mod record_history_export;
 mod records;
@@ -107,6 +109,10 @@ pub use list_export::{ExportList, ListExport, NextPage, OnePage, PagedSource};
 pub use mail::{MailConfig, Mailer};
 pub use mcp_policy::{McpMode, McpPolicy, RoleAllowlists};
 pub use members::{INVITATION_TTL_SECS, InvitationView, MemberView, invitation_view, member_view};
+pub use policy_versions::{
+    Acknowledged, AcknowledgementReport, AcknowledgementView, OutstandingMember,
+    PolicyToAcknowledge, PolicyVersionView,
+};
 pub use posture::{
     EndpointCounts, EndpointPosture, FailingControl, FamilyPosture, FrameworkPosture,
     PostureTotals, PostureTrend, PostureView, Summary, TrendLatest, TrendPoint,

@@ -4,7 +4,6 @@ use serde_json::{Map, Value};
 use tater_domain::module::{
     ListQuery, ModuleDef, PageCursor, Record, RecordMeta, parse_list_query, record_view, validate,
 };
-use tater_domain::modules::{AUDITS, EVIDENCE};
 use tater_domain::policy::{Action, Permit, authorize};
 use tater_domain::{Actor, AuditAction, AuditDraft, RecordId, Timestamp, ValidationErrors};
 use tater_store::TenantTx;
@@ -192,7 +191,7 @@ impl Service {
         check_references(&mut *tx, def, &record.data, None).await?;
         tx.insert_record(def.name, &record, &audit).await?;
         if let Some(effect) = def.on_create {
-            self.apply_effect(&mut *tx, actor, effect, &record, None, now)
+            self.apply_effect(&mut *tx, actor, effect, &record, Default::default(), now)
                 .await?;
         }
         tx.commit().await?;
@@ -247,23 +246,8 @@ impl Service {
         let before = Value::Object(current.data.clone());
         // The record's links go with it; its entry says how many.
         let links = Service::count_links(&mut *tx, def.name, id).await?;
-        // So do an audit's snapshots and auditor tokens: taking away what an outside auditor
-        // holds is an OrgAdmin's, as giving it is, and the entry says what went.
-        let (snapshots, tokens) = if def.name == AUDITS.name {
-            let now = self.clock.now();
-            crate::audit_snapshots::held_by_audit(&mut *tx, id, now).await?
-        } else {
-            (0, 0)
-        };
-        if snapshots + tokens > 0 {
-            authorize(actor, Action::ManageKeys)?;
-        }
-        // An evidence record's files go with it; their bytes too, once nothing holds them.
-        let files = if def.name == EVIDENCE.name {
-            Service::files_of(&mut *tx, id).await?
-        } else {
-            Vec::new()
-        };
+        // So does what the module declares it holds (snapshots, files, published versions).
+        let held = self.held_by(&mut *tx, actor, def, id).await?;
         let mut audit = AuditDraft::new(
             actor,
             AuditAction::Delete,
@@ -275,20 +259,34 @@ impl Service {
         if links > 0 {
             audit = audit.with_detail("_linksRemoved", links.into());
         }
-        if snapshots > 0 {
-            audit = audit.with_detail("_snapshotsRemoved", snapshots.into());
-        }
-        if tokens > 0 {
-            audit = audit.with_detail("_auditorTokensRevoked", tokens.into());
-        }
-        if !files.is_empty() {
-            audit = audit.with_detail("_filesRemoved", files.len().into());
+        for (key, count) in &held.details {
+            audit = audit.with_detail(key, (*count).into());
         }
         tx.delete_record(def.name, id, current.meta.version, &audit)
             .await?;
         tx.commit().await?;
-        self.forget_blobs(actor, files).await;
+        self.forget_blobs(actor, held.files).await;
         Ok(())
+    }
+
+    /// The ids of every record of `def` the actor may read, page by page (for exports that
+    /// walk what each record holds).
+    pub(crate) async fn all_record_ids(
+        &self,
+        actor: &Actor,
+        def: &'static ModuleDef,
+    ) -> ServiceResult<Vec<RecordId>> {
+        let query = self.list_query(def, &[], &[])?;
+        let mut records = self.export_records(actor, def, query)?;
+        let mut ids = Vec::new();
+        while let Some(page) = records.next_page().await? {
+            for view in page {
+                if let Some(id) = view.get("id").and_then(Value::as_str) {
+                    ids.push(parse_id(id)?);
+                }
+            }
+        }
+        Ok(ids)
     }
 
     /// Starts an export of every record matching `query` (its limit and cursor are ignored).

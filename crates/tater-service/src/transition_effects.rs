@@ -6,7 +6,7 @@ use tater_domain::module::{
     Effect, LinkEnd, ModuleDef, Record, RecordLink, parse_list_query, validate,
 };
 use tater_domain::modules::{AUDITS, FINDINGS, POAM, RISK_ACCEPTANCES, TASKS};
-use tater_domain::{Actor, AuditAction, AuditDraft, RecordId, Timestamp};
+use tater_domain::{Actor, AuditAction, AuditDraft, RecordId, Timestamp, TransitionId};
 use tater_store::TenantTx;
 
 use crate::records::{check_references, new_record, next_version};
@@ -17,6 +17,16 @@ use crate::{Service, ServiceResult};
 pub(crate) struct Touched {
     pub module: &'static str,
     pub id: RecordId,
+    /// What else the entry says of it (a published version's number and hash).
+    pub detail: Option<Value>,
+}
+
+/// What set an effect off: the move (its id and comment), or nothing when a record's
+/// creation did.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Cause<'a> {
+    pub transition: Option<TransitionId>,
+    pub comment: Option<&'a str>,
 }
 
 impl Service {
@@ -26,9 +36,10 @@ impl Service {
         actor: &Actor,
         effect: Effect,
         source: &Record,
-        comment: Option<&str>,
+        cause: Cause<'_>,
         now: Timestamp,
     ) -> ServiceResult<Vec<Touched>> {
+        let comment = cause.comment;
         match effect {
             Effect::AcceptRisk => self.accept_risk(tx, actor, source, now).await,
             Effect::EndAcceptances => self.end_acceptances(tx, actor, source, comment, now).await,
@@ -55,6 +66,12 @@ impl Service {
                     .create_linked(tx, actor, &POAM, &item, finding_end(source), now)
                     .await?;
                 Ok(vec![made])
+            }
+            Effect::PublishPolicyVersion => {
+                let published = self
+                    .publish_policy_version(tx, actor, source, cause.transition, now)
+                    .await?;
+                Ok(vec![published])
             }
         }
     }
@@ -83,6 +100,7 @@ impl Service {
         Ok(Touched {
             module: def.name,
             id: record.meta.id,
+            detail: None,
         })
     }
 
@@ -157,6 +175,7 @@ impl Service {
             made.push(Touched {
                 module: RISK_ACCEPTANCES.name,
                 id: record.meta.id,
+                detail: None,
             });
         }
         Ok(made)
@@ -220,6 +239,7 @@ impl Service {
             ended.push(Touched {
                 module: RISK_ACCEPTANCES.name,
                 id: current.meta.id,
+                detail: None,
             });
         }
         Ok(ended)

@@ -215,12 +215,29 @@ impl Service {
         let mut touched = Vec::new();
         if let Some(effect) = step.effect {
             touched = self
-                .apply_effect(&mut *tx, actor, effect, &current, comment.as_deref(), now)
+                .apply_effect(
+                    &mut *tx,
+                    actor,
+                    effect,
+                    &current,
+                    crate::transition_effects::Cause {
+                        transition: Some(moved.id),
+                        comment: comment.as_deref(),
+                    },
+                    now,
+                )
                 .await?;
         }
         let effects: Vec<Value> = touched
             .iter()
-            .map(|t| json!({ "module": t.module, "id": t.id.to_string() }))
+            .map(|t| {
+                let mut effect = json!({ "module": t.module, "id": t.id.to_string() });
+                if let (Some(all), Some(Value::Object(more))) = (effect.as_object_mut(), &t.detail)
+                {
+                    all.extend(more.clone());
+                }
+                effect
+            })
             .collect();
         let detail = json!({
             "id": moved.id.to_string(),

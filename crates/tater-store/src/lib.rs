@@ -39,8 +39,8 @@ pub use tater_domain::{Mode, Permit};
 /// The capability traits of a tenant transaction, to import together: `use tater_store::tx::*;`.
 pub mod tx {
     pub use crate::{
-        AuditTx, AuditingTx, EndpointsTx, JobsTx, LinksTx, MembersTx, RecordsTx, ScansTx,
-        SettingsTx, SiemTx, TenantTx, VerificationTx, WebSessionTx,
+        AuditTx, AuditingTx, EndpointsTx, JobsTx, LinksTx, MembersTx, PoliciesTx, RecordsTx,
+        ScansTx, SettingsTx, SiemTx, TenantTx, VerificationTx, WebSessionTx,
     };
 }
 
@@ -424,6 +424,7 @@ pub trait TenantTx:
     + LinksTx
     + AuditTx
     + AuditingTx
+    + PoliciesTx
     + MembersTx
     + EndpointsTx
     + ScansTx
@@ -668,6 +669,49 @@ pub trait AuditingTx: Send {
     /// is under way. Locks their row for the rest of the (write) transaction, so no upload of
     /// them starts until it ends; when it answers `true` the row is gone with the commit.
     async fn claim_unused_blob(&mut self, sha256: &str, now: Timestamp) -> Result<bool>;
+}
+
+/// Policies' published versions and their acknowledgements (both go with their policy).
+#[async_trait]
+pub trait PoliciesTx: Send {
+    /// Keeps a published version (in the publishing move's transaction, whose entry names
+    /// it); [`StoreError::Conflict`] when the policy has this version already.
+    async fn insert_policy_version(&mut self, version: &tater_domain::PolicyVersion) -> Result<()>;
+    /// A policy's versions, newest first, at most `limit`, without their bodies (`body`
+    /// empty).
+    async fn policy_versions(
+        &mut self,
+        policy: RecordId,
+        limit: u32,
+    ) -> Result<Vec<tater_domain::PolicyVersion>>;
+    /// One version with its body.
+    async fn policy_version(
+        &mut self,
+        policy: RecordId,
+        version: u32,
+    ) -> Result<Option<tater_domain::PolicyVersion>>;
+    /// How many acknowledgements each of a policy's versions has, as `(version, count)`.
+    async fn acknowledgement_counts(&mut self, policy: RecordId) -> Result<Vec<(u32, i64)>>;
+    /// Records an acknowledgement and writes `audit`; `false` (and no entry) when this
+    /// member had acknowledged this version already.
+    async fn insert_policy_acknowledgement(
+        &mut self,
+        ack: &tater_domain::PolicyAcknowledgement,
+        audit: &AuditDraft,
+    ) -> Result<bool>;
+    /// A version's acknowledgements, oldest first, at most `limit`.
+    async fn policy_acknowledgements(
+        &mut self,
+        policy: RecordId,
+        version: u32,
+        limit: u32,
+    ) -> Result<Vec<tater_domain::PolicyAcknowledgement>>;
+    /// The `(policy, version)` pairs this member has acknowledged, at most `limit`.
+    async fn acknowledged_by(
+        &mut self,
+        user: tater_domain::UserId,
+        limit: u32,
+    ) -> Result<Vec<(RecordId, u32)>>;
 }
 
 /// Members, API keys and invitations of the tenant.

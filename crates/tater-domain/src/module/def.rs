@@ -38,6 +38,22 @@ pub struct ModuleDef {
     /// What recording a record also does, in the same transaction (a finding opens its
     /// corrective-action task).
     pub on_create: Option<super::Effect>,
+    /// What a record keeps besides its fields, links and comments, which goes when it is
+    /// deleted (the deletion's audit entry says how much).
+    pub holds: &'static [Holding],
+}
+
+/// Something a record of a module keeps besides its fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holding {
+    /// An audit's snapshots and auditor tokens: taking away what an outside auditor holds is
+    /// an OrgAdmin's, as giving it is.
+    AuditorAccess,
+    /// Attached files (evidence): their bytes go once no record holds them.
+    Files,
+    /// A policy's published versions and the members' acknowledgements of them: the record
+    /// of who agreed to what, so removing it is an OrgAdmin's.
+    PublishedVersions,
 }
 
 impl ModuleDef {

@@ -100,6 +100,9 @@ pub enum Effect {
     OpenCorrectiveTask,
     /// Taking a finding into the POA&M: an item describing its weakness, linked to it.
     OpenPoamItem,
+    /// Publishing a policy: its text as it stands becomes the next numbered version, the one
+    /// members acknowledge from then on.
+    PublishPolicyVersion,
 }
 
 impl Transition {
@@ -143,6 +146,12 @@ impl Transition {
     /// By the organization's designated approver, who did not make the previous move.
     pub const fn by_designated_second(mut self) -> Self {
         self.designated = true;
+        self.not_last_mover = true;
+        self
+    }
+
+    /// By someone other than whoever made the previous move (who sent it for review).
+    pub const fn by_second_person(mut self) -> Self {
         self.not_last_mover = true;
         self
     }

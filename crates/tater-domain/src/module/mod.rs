@@ -15,7 +15,9 @@ mod validate;
 mod view;
 
 pub use controls::normalize_control_id;
-pub use def::{Context, Derived, DerivedWhen, FieldDef, FieldKind, ModuleDef, ValueType, no_rules};
+pub use def::{
+    Context, Derived, DerivedWhen, FieldDef, FieldKind, Holding, ModuleDef, ValueType, no_rules,
+};
 pub use due::{Due, DueRule, past_due};
 pub use flow::{Effect, Flow, Guard, Mover, RecordComment, RecordTransition, Refusal, Transition};
 pub use links::{CONTROLS, LinkEnd, RecordLink};

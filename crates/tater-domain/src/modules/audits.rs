@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::module::{Context, FieldDef, Flow, ModuleDef, Transition};
+use crate::module::{Context, FieldDef, Flow, Holding, ModuleDef, Transition};
 use crate::time::parse_date;
 use crate::{Role, ValidationErrors};
 
@@ -101,6 +101,7 @@ pub static AUDITS: ModuleDef = ModuleDef {
     default_sort: "-periodStart",
     flow: Some(&FLOW),
     on_create: None,
+    holds: &[Holding::AuditorAccess],
 };
 
 /// The period ends on or after it starts.

@@ -35,4 +35,5 @@ pub static CONFIG_DOCS: ModuleDef = ModuleDef {
     default_sort: "title",
     flow: None,
     on_create: None,
+    holds: &[],
 };

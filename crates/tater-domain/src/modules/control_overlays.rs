@@ -68,6 +68,7 @@ pub static CONTROL_OVERLAYS: ModuleDef = ModuleDef {
     default_sort: "-updatedAt",
     flow: None,
     on_create: None,
+    holds: &[],
 };
 
 fn rules(data: &Map<String, Value>, _: &Context, errors: &mut ValidationErrors) {

@@ -2,7 +2,9 @@
 //! collected it and until when it holds.
 
 use crate::Role;
-use crate::module::{Due, DueRule, FieldDef, Flow, ModuleDef, Transition, no_rules, past_due};
+use crate::module::{
+    Due, DueRule, FieldDef, Flow, Holding, ModuleDef, Transition, no_rules, past_due,
+};
 
 pub const COLLECTORS: &[&str] = &["person", "agent", "ai"];
 /// Drafts (an assistant's above all) wait for a person to accept or reject them.
@@ -86,4 +88,5 @@ pub static EVIDENCE: ModuleDef = ModuleDef {
     default_sort: "-createdAt",
     flow: Some(&FLOW),
     on_create: None,
+    holds: &[Holding::Files],
 };

@@ -158,6 +158,7 @@ pub static EXCEPTIONS: ModuleDef = ModuleDef {
     default_sort: "-createdAt",
     flow: Some(&FLOW),
     on_create: None,
+    holds: &[],
 };
 
 /// The end date is in the future and within the organization's longest acceptance.

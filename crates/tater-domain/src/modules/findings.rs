@@ -83,4 +83,5 @@ pub static FINDINGS: ModuleDef = ModuleDef {
     default_sort: "-createdAt",
     flow: Some(&FLOW),
     on_create: Some(Effect::OpenCorrectiveTask),
+    holds: &[],
 };

@@ -8,6 +8,7 @@ mod exceptions;
 mod findings;
 mod people;
 mod poam;
+mod policies;
 mod risk_acceptances;
 mod risks;
 mod scripts;
@@ -24,6 +25,7 @@ pub use exceptions::{EXCEPTION_STATUSES, EXCEPTIONS};
 pub use findings::{FINDING_STATUSES, FINDINGS, SEVERITIES};
 pub use people::PEOPLE;
 pub use poam::POAM;
+pub use policies::{MAX_POLICY_BODY_CHARS, POLICIES, POLICY_CATEGORIES, POLICY_STATUSES};
 pub use risk_acceptances::{RISK_ACCEPTANCES, is_active as acceptance_is_active};
 pub use risks::RISKS;
 pub use scripts::{LANGUAGES, RISK_LEVELS, SCRIPTS};
@@ -46,6 +48,7 @@ pub static ALL: &[&ModuleDef] = &[
     &RISKS,
     &TASKS,
     &EVIDENCE,
+    &POLICIES,
     &CONFIG_DOCS,
     &EXCEPTIONS,
     &RISK_ACCEPTANCES,

@@ -54,4 +54,5 @@ pub static PEOPLE: ModuleDef = ModuleDef {
     default_sort: "name",
     flow: None,
     on_create: None,
+    holds: &[],
 };

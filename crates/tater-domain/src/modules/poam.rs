@@ -94,6 +94,7 @@ pub static POAM: ModuleDef = ModuleDef {
     default_sort: "-createdAt",
     flow: None,
     on_create: None,
+    holds: &[],
 };
 
 fn str_field<'a>(data: &'a Map<String, Value>, name: &str) -> Option<&'a str> {

@@ -72,6 +72,7 @@ pub static RISK_ACCEPTANCES: ModuleDef = ModuleDef {
     default_sort: "-createdAt",
     flow: None,
     on_create: None,
+    holds: &[],
 };
 
 fn date_field(data: &Map<String, Value>, name: &str) -> Option<Date> {

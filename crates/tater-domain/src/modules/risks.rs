@@ -114,6 +114,7 @@ pub static RISKS: ModuleDef = ModuleDef {
     default_sort: "-createdAt",
     flow: None,
     on_create: None,
+    holds: &[],
 };
 
 fn num(data: &Map<String, Value>, name: &str) -> Option<f64> {

@@ -56,4 +56,5 @@ pub static SCRIPTS: ModuleDef = ModuleDef {
     default_sort: "name",
     flow: None,
     on_create: None,
+    holds: &[],
 };

@@ -103,6 +103,7 @@ pub static SYSTEM_PROFILE: ModuleDef = ModuleDef {
     default_sort: "name",
     flow: None,
     on_create: None,
+    holds: &[],
 };
 
 /// The profile's record id (the same in every organization; records are per tenant).

@@ -88,6 +88,7 @@ pub static TASKS: ModuleDef = ModuleDef {
     default_sort: "dueDate",
     flow: Some(&FLOW),
     on_create: None,
+    holds: &[],
 };
 
 #[cfg(test)]

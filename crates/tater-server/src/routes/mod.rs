@@ -21,6 +21,7 @@ mod members;
 mod modules;
 mod openapi;
 mod orgs;
+mod policies;
 mod posture;
 mod risks;
 mod settings;
@@ -114,6 +115,7 @@ fn documented() -> anyhow::Result<(Router<AppState>, serde_json::Value)> {
     }
     api = audits::routes(api);
     api = evidence_files::routes(api);
+    api = policies::routes(api);
     api = config_docs::routes(api);
     api = risks::routes(api);
     api = controls::routes(api);

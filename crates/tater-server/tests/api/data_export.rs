@@ -412,6 +412,7 @@ async fn the_whole_organization_exports_as_a_zip(db: TestDb) {
         "enrollment-tokens.json",
         "audit-snapshots.json",
         "auditor-tokens.json",
+        "policy-versions.json",
         "audit-log.jsonl",
         "manifest.json",
     ] {

@@ -33,6 +33,7 @@ mod mcp_identity;
 mod members;
 mod memory;
 mod modules;
+mod policies;
 mod process;
 mod rate_limits;
 mod references;

@@ -469,6 +469,12 @@ pub fn sample(module: &str, n: usize) -> Value {
                     "description": "Stale accounts", "recommendation": "Review accounts monthly",
                     "owner": "ann@example.com", "dueDate": in_days(30) })
         }
+        "policies" => {
+            json!({ "title": format!("Policy {n}"), "category": "Access Control",
+                    "owner": "ciso@example.com", "effectiveDate": in_days(0),
+                    "reviewBy": in_days(365), "controls": ["AC-1"],
+                    "body": "# Purpose\n\nAccounts are **reviewed** every quarter." })
+        }
         "people" => {
             json!({ "name": format!("Person {n}"), "email": format!("person{n}@example.com"),
                             "department": "Security" })

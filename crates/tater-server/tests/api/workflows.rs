@@ -114,7 +114,7 @@ async fn record_in(
         .await;
     let id = created["id"].as_str().unwrap().to_owned();
     for step in path_to(def, flow, state).unwrap() {
-        let key = if step.not_requester {
+        let key = if by_reviewer(step) {
             &cast.reviewer
         } else {
             &cast.requester
@@ -131,10 +131,23 @@ async fn record_in(
     id
 }
 
+/// Whether setting a record up takes this step as the reviewer: a move the requester may not
+/// make, or one for a second person after the requester's move.
+fn by_reviewer(step: &Transition) -> bool {
+    step.not_requester || step.not_last_mover
+}
+
+/// Whether the requester made the move that brought a set-up record into `state`.
+fn requester_moved_last(def: &ModuleDef, flow: &'static Flow, state: &str) -> bool {
+    path_to(def, flow, state)
+        .and_then(|path| path.last().map(|step| !by_reviewer(step)))
+        .unwrap_or(false)
+}
+
 /// What the declaration says of `mover` moving a record from `from` to `to`.
 fn expected(
     def: &ModuleDef,
-    flow: &Flow,
+    flow: &'static Flow,
     from: &str,
     to: &str,
     role: Role,
@@ -155,6 +168,8 @@ fn expected(
     } else if t.designated {
         // Nobody is designated in this organization.
         (StatusCode::FORBIDDEN, "FORBIDDEN")
+    } else if t.not_last_mover && is_requester && requester_moved_last(def, flow, from) {
+        (StatusCode::FORBIDDEN, "FOUR_EYES_REQUIRED")
     } else {
         (StatusCode::OK, "")
     }

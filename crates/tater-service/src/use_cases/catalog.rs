@@ -42,6 +42,7 @@ pub(super) fn use_cases() -> Vec<UseCase> {
         config_docs(),
         audits(),
         evidence_files(),
+        policies(),
     ]
     .into_iter()
     .flatten()
@@ -772,11 +773,13 @@ fn audits() -> Vec<UseCase> {
             WRITE,
         )
         .tool("create_audit_snapshot")
+            .about(&tater_domain::modules::AUDITS)
         .runs(json(|s, c, i: ById| async move { s.take_snapshot(&c.actor, &i.id).await }))
         .takes::<ById>()
         .gives::<crate::SnapshotView>(),
         UseCase::read("audit_snapshots_list", "An audit's snapshots, newest first (without bodies)", READ)
             .tool("list_audit_snapshots")
+            .about(&tater_domain::modules::AUDITS)
             .runs(json(|s, c, i: ById| async move { s.list_snapshots(&c.actor, &i.id).await }))
             .takes::<ById>()
             .gives::<Items<crate::SnapshotView>>(),
@@ -784,6 +787,7 @@ fn audits() -> Vec<UseCase> {
         // as a link past the embedding limit rather than in its context.
         UseCase::read("audit_snapshots_get", "One snapshot of an audit with its body, checked against its SHA-256 (a JSON document)", READ)
             .tool("get_audit_snapshot")
+            .about(&tater_domain::modules::AUDITS)
             .takes::<SnapshotRef>()
             .gives_file(&["application/json"]),
         UseCase::read(
@@ -792,6 +796,7 @@ fn audits() -> Vec<UseCase> {
             WRITE,
         )
         .tool("get_evidence_package")
+            .about(&tater_domain::modules::AUDITS)
         .takes::<SnapshotRef>()
         .gives_file(&["application/zip"]),
         UseCase::write(
@@ -800,16 +805,19 @@ fn audits() -> Vec<UseCase> {
             KEYS,
         )
         .tool("create_auditor_token")
+            .about(&tater_domain::modules::AUDITS)
         .runs(json(|s, c, i: CreateAuditorTokenRequest| async move { s.create_auditor_token(&c.actor, &i.id, &i.token).await }))
         .takes::<CreateAuditorTokenRequest>()
         .gives::<crate::CreatedAuditorToken>(),
         UseCase::read("auditor_tokens_list", "An audit's auditor tokens (never their secrets)", KEYS)
             .tool("list_auditor_tokens")
+            .about(&tater_domain::modules::AUDITS)
             .runs(json(|s, c, i: ById| async move { s.list_auditor_tokens(&c.actor, &i.id).await }))
             .takes::<ById>()
             .gives::<Items<crate::AuditorTokenView>>(),
         UseCase::delete("auditor_tokens_revoke", "Revoke an auditor token, with immediate effect (audited)", KEYS)
             .tool("revoke_auditor_token")
+            .about(&tater_domain::modules::AUDITS)
             .runs(nothing(|s, c, i: AuditorTokenRef| async move { s.revoke_auditor_token(&c.actor, &i.id, &i.token_id).await }))
             .takes::<AuditorTokenRef>(),
         UseCase::read("auditor_audit", "With an auditor token: its audit and the audit's snapshots (audited)", auditor)
@@ -834,6 +842,7 @@ fn evidence_files() -> Vec<UseCase> {
     vec![
         UseCase::read("evidence_files_list", "The files attached to an evidence record, with their SHA-256", read)
             .tool("list_evidence_files")
+            .about(&tater_domain::modules::EVIDENCE)
             .runs(json(|s, c, i: ById| async move { s.list_evidence_files(&c.actor, &i.id).await }))
             .takes::<ById>()
             .gives::<Items<crate::EvidenceFileView>>(),
@@ -843,6 +852,7 @@ fn evidence_files() -> Vec<UseCase> {
             read,
         )
         .tool("get_evidence_file")
+            .about(&tater_domain::modules::EVIDENCE)
         .takes::<FileRef>()
         .gives_file(&["application/octet-stream"]),
         UseCase::delete(
@@ -851,7 +861,52 @@ fn evidence_files() -> Vec<UseCase> {
             WRITE,
         )
         .tool("delete_evidence_file")
+            .about(&tater_domain::modules::EVIDENCE)
         .runs(nothing(|s, c, i: FileRef| async move { s.remove_evidence_file(&c.actor, &i.id, &i.file_id).await }))
         .takes::<FileRef>(),
+    ]
+}
+
+/// What publishing a policy keeps: its versions, their PDFs and acknowledgements.
+fn policies() -> Vec<UseCase> {
+    let read = Gate::Action(Action::ReadRecords(
+        tater_domain::modules::POLICIES.read_role,
+    ));
+    vec![
+        UseCase::read("policy_versions_list", "A policy's published versions, newest first, each with its acknowledgement rate among the organization's members", read)
+            .tool("list_policy_versions")
+            .about(&tater_domain::modules::POLICIES)
+            .runs(json(|s, c, i: ById| async move { s.list_policy_versions(&c.actor, &i.id).await }))
+            .takes::<ById>()
+            .gives::<Items<crate::PolicyVersionView>>(),
+        UseCase::read("policy_versions_get", "One published version of a policy with its text (Markdown) and SHA-256", read)
+            .tool("get_policy_version")
+            .about(&tater_domain::modules::POLICIES)
+            .runs(json(|s, c, i: PolicyVersionRef| async move { s.get_policy_version(&c.actor, &i.id, &i.version.to_string()).await }))
+            .takes::<PolicyVersionRef>()
+            .gives::<crate::PolicyVersionView>(),
+        UseCase::read("policy_versions_pdf", "A published version of a policy as a PDF (A4, rendered in-process)", read)
+            .tool("get_policy_pdf")
+            .about(&tater_domain::modules::POLICIES)
+            .takes::<PolicyVersionRef>()
+            .gives_file(&["application/pdf"]),
+        UseCase::read("policy_acknowledgements_list", "Who acknowledged a version of a policy and when, and which members have not yet", read)
+            .tool("list_policy_acknowledgements")
+            .about(&tater_domain::modules::POLICIES)
+            .runs(json(|s, c, i: PolicyVersionRef| async move { s.policy_acknowledgements(&c.actor, &i.id, &i.version.to_string()).await }))
+            .takes::<PolicyVersionRef>()
+            .gives::<crate::AcknowledgementReport>(),
+        // A person's own statement: never an assistant's tool (see `UseCase::is_tool`).
+        UseCase::write("policy_acknowledgements_create", "Acknowledge the version in force of a policy as the member signed in (audited; acknowledging again changes nothing)", Gate::Action(Action::Acknowledge))
+            .tool("acknowledge_policy")
+            .about(&tater_domain::modules::POLICIES)
+            .idempotent()
+            .runs(json(|s, c, i: PolicyVersionRef| async move { s.acknowledge_policy(&c.actor, &i.id, &i.version.to_string()).await }))
+            .takes::<PolicyVersionRef>()
+            .gives::<crate::Acknowledged>(),
+        UseCase::read("policies_to_acknowledge", "The policies whose version in force the caller has not acknowledged yet", read)
+            .tool("list_policies_to_acknowledge")
+            .runs(json(|s, c, _: NoInput| async move { s.policies_to_acknowledge(&c.actor).await }))
+            .gives::<Items<crate::PolicyToAcknowledge>>(),
     ]
 }

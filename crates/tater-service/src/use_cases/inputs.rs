@@ -471,3 +471,15 @@ pub struct FileRef {
     #[schemars(extend("format" = "uuid"))]
     pub file_id: String,
 }
+
+/// One published version of a policy.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PolicyVersionRef {
+    /// The policy's id.
+    #[schemars(extend("format" = "uuid"))]
+    pub id: String,
+    /// The version's number (1 for the first publication).
+    #[schemars(range(min = 1))]
+    pub version: u32,
+}

@@ -181,6 +181,9 @@ pub struct UseCase {
     pub effect: Effect,
     pub input: Shape,
     pub output: Output,
+    /// The module whose one record it acts on (its input's `id`), so that record's page can
+    /// offer it: an audit's snapshots, a policy's versions.
+    pub about: Option<&'static str>,
 }
 
 impl UseCase {
@@ -202,6 +205,7 @@ impl UseCase {
             effect,
             input: Shape::input::<NoInput>(),
             output: Output::Nothing,
+            about: None,
         }
     }
 
@@ -223,6 +227,12 @@ impl UseCase {
     /// The name an assistant calls it by (see [`UseCase::tool`]).
     pub fn tool(mut self, name: &str) -> Self {
         self.tool = name.to_owned();
+        self
+    }
+
+    /// It acts on one record of `module`, named by its input's `id` (see [`UseCase::about`]).
+    pub fn about(mut self, module: &'static tater_domain::module::ModuleDef) -> Self {
+        self.about = Some(module.name);
         self
     }
 
@@ -256,7 +266,10 @@ impl UseCase {
     pub fn is_tool(&self) -> bool {
         // An auditor token's reads are for the auditor's own client, never a member's tool.
         let auditors_only = self.gate == Gate::Action(Action::AuditorAccess);
+        // An acknowledgement is a person's own statement, never made through an assistant.
+        let persons_own = self.gate == Gate::Action(Action::Acknowledge);
         !auditors_only
+            && !persons_own
             && (self.invoke.is_some()
                 || (matches!(self.output, Output::File(_)) && self.gate != Gate::Public))
     }
@@ -472,6 +485,7 @@ mod tests {
         "invite",
         "change",
         "accept",
+        "acknowledge",
         "decline",
         "allow",
         "retire",

@@ -32,6 +32,7 @@ mod identity;
 mod jobs;
 mod links;
 mod members;
+mod policies;
 mod records;
 mod runner;
 mod scans;

@@ -10,6 +10,7 @@ mod invitations;
 mod jobs;
 mod links;
 mod members;
+mod policies;
 mod records;
 mod releases;
 mod rls;

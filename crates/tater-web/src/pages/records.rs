@@ -493,6 +493,30 @@ pub struct RecordPage {
     /// What the record is linked to, newest first, and what the link form offers.
     links: Vec<super::links::LinkRow>,
     link_targets: Vec<(&'static str, String)>,
+    /// What else this person may do with the record: the registry's use cases about its
+    /// module (a policy's versions, an audit's snapshots), as links to their pages.
+    more: Vec<MoreLink>,
+}
+
+/// A use case about one record, opened from the record's page with its id filled in.
+pub struct MoreLink {
+    pub href: String,
+    pub summary: String,
+    pub read: bool,
+}
+
+/// The registry's use cases about `def`'s records that `actor` may run, for record `id`.
+fn more_links(def: &ModuleDef, actor: &tater_domain::Actor, id: &str) -> Vec<MoreLink> {
+    tater_service::use_cases::registry()
+        .iter()
+        .filter(|c| c.about == Some(def.name) && super::actions::offered(c, actor))
+        .map(|c| MoreLink {
+            // The record's own id as the server wrote it: a UUID, nothing to encode.
+            href: format!("{}/{}?id={id}", super::actions::PATH, c.tool),
+            summary: c.summary.clone(),
+            read: c.hints.read_only,
+        })
+        .collect()
 }
 
 async fn detail(
@@ -540,6 +564,11 @@ async fn detail(
         comments,
         links: super::links::rows(links),
         link_targets: super::links::targets(&signed.actor),
+        more: more_links(
+            def,
+            &signed.actor,
+            record["id"].as_str().unwrap_or_default(),
+        ),
         id,
     })
 }
