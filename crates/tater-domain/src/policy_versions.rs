@@ -5,8 +5,8 @@ use time::Date;
 
 use crate::{RecordId, Timestamp, TransitionId, UserId};
 
-/// A policy's text as it was approved and published. Never changed once kept; it goes only
-/// with its policy.
+/// A policy's text as it was approved and published. Never changed once kept but for the
+/// moment its policy is retired; it goes only with its policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyVersion {
     pub policy: RecordId,
@@ -26,6 +26,8 @@ pub struct PolicyVersion {
     pub transition: TransitionId,
     /// Lowercase hex SHA-256 of `body` (UTF-8), named in the publication's audit entry.
     pub sha256: String,
+    /// When its policy was retired: from then on nothing of it is in force.
+    pub retired_at: Option<Timestamp>,
 }
 
 /// A member's statement that they have read a version of a policy.

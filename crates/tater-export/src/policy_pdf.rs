@@ -33,6 +33,12 @@ const BODY_SIZE: f32 = 10.5;
 const CODE_SIZE: f32 = 9.0;
 /// How far each list level or quote moves the text in.
 const INDENT: f32 = 18.0;
+/// Deeper lists and quotes than this are set at this depth (the text keeps its width).
+const MAX_DEPTH: usize = 8;
+/// Characters with no width that a font may not have: dropped before setting.
+const ZERO_WIDTH: [char; 6] = [
+    '\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}', '\u{AD}',
+];
 
 /// What the PDF of one version prints.
 pub struct PolicyPdf<'a> {
@@ -55,11 +61,29 @@ pub enum PdfError {
     Font(&'static str),
     #[error("the PDF cannot be written: {0}")]
     Write(String),
+    /// Characters the embedded fonts have no glyphs for (CJK, Hebrew, Devanagari, emoji…):
+    /// rather than print empty boxes under a hash that vouches for the text, no PDF.
+    #[error("the PDF fonts have no glyphs for these characters: {0}")]
+    Unsupported(String),
 }
 
 /// The version as PDF bytes.
 pub fn policy_pdf(doc: &PolicyPdf<'_>) -> Result<Vec<u8>, PdfError> {
     let faces = Faces::load()?;
+    let printed = [
+        doc.organization,
+        doc.title,
+        doc.category.unwrap_or_default(),
+        doc.owner.unwrap_or_default(),
+        doc.approved_by,
+        doc.body,
+    ];
+    let missing = faces
+        .regular
+        .missing(printed.iter().flat_map(|t| t.chars()));
+    if !missing.is_empty() {
+        return Err(PdfError::Unsupported(missing));
+    }
     let mut layout = Layout::new(&faces);
     layout.heading_block(doc);
     layout.markdown(doc.body);
@@ -82,27 +106,23 @@ pub fn policy_pdf(doc: &PolicyPdf<'_>) -> Result<Vec<u8>, PdfError> {
         let mut surface = page.surface();
         for mark in marks {
             match mark {
-                Mark::Text(t) => surface.draw_text(
-                    Point::from_xy(t.x, t.y),
-                    faces.get(t.style).font.clone(),
-                    t.size,
-                    &t.text,
-                    false,
-                    TextDirection::Auto,
-                ),
-                Mark::Rule { y } => {
-                    let mut path = PathBuilder::new();
-                    path.move_to(MARGIN_X, *y);
-                    path.line_to(PAGE_W - MARGIN_X, *y);
-                    if let Some(path) = path.finish() {
-                        surface.set_stroke(Some(Stroke {
-                            width: 0.6,
-                            ..Stroke::default()
-                        }));
-                        surface.draw_path(&path);
-                        surface.set_stroke(None);
+                Mark::Text(t) => {
+                    let face = faces.get(t.style);
+                    surface.draw_text(
+                        Point::from_xy(t.x, t.y),
+                        face.font.clone(),
+                        t.size,
+                        &t.text,
+                        false,
+                        TextDirection::Auto,
+                    );
+                    if t.struck {
+                        let y = t.y - t.size * 0.3;
+                        let end = t.x + face.width(&t.text, t.size);
+                        line(&mut surface, t.x, end, y, t.size / 16.0);
                     }
                 }
+                Mark::Rule { y } => line(&mut surface, MARGIN_X, PAGE_W - MARGIN_X, *y, 0.6),
             }
         }
         let number = format!("Page {} of {total}", i + 1);
@@ -134,6 +154,21 @@ pub fn policy_pdf(doc: &PolicyPdf<'_>) -> Result<Vec<u8>, PdfError> {
         .map_err(|e| PdfError::Write(format!("{e:?}")))
 }
 
+/// A horizontal line from `x0` to `x1` at `y`.
+fn line(surface: &mut krilla::surface::Surface<'_>, x0: f32, x1: f32, y: f32, width: f32) {
+    let mut path = PathBuilder::new();
+    path.move_to(x0, y);
+    path.line_to(x1, y);
+    if let Some(path) = path.finish() {
+        surface.set_stroke(Some(Stroke {
+            width,
+            ..Stroke::default()
+        }));
+        surface.draw_path(&path);
+        surface.set_stroke(None);
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Style {
     Regular,
@@ -159,6 +194,21 @@ impl Face {
             charmap: parsed.charmap(),
             metrics: parsed.glyph_metrics(Size::new(1.0), LocationRef::default()),
         })
+    }
+
+    /// Up to 10 distinct printable characters of `text` the face has no glyph for.
+    fn missing(&self, text: impl Iterator<Item = char>) -> String {
+        let mut out = String::new();
+        for c in text {
+            let printable = !c.is_whitespace() && !c.is_control() && !ZERO_WIDTH.contains(&c);
+            if printable && self.charmap.map(c).is_none() && !out.contains(c) {
+                out.push(c);
+                if out.chars().count() == 10 {
+                    break;
+                }
+            }
+        }
+        out
     }
 
     fn char_width(&self, c: char) -> f32 {
@@ -225,6 +275,9 @@ struct Placed {
     style: Style,
     size: f32,
     text: String,
+    /// Struck through (`~~text~~`): drawn with a line through it, so deleted words never
+    /// read as the rule.
+    struck: bool,
 }
 
 enum Mark {
@@ -235,6 +288,7 @@ enum Mark {
 /// A word to set, with whether a space comes before it; `None` text is a line break.
 struct Token {
     style: Style,
+    struck: bool,
     text: Option<String>,
     space_before: bool,
 }
@@ -245,6 +299,7 @@ struct Inline {
     tokens: Vec<Token>,
     strong: u32,
     emphasis: u32,
+    strike: u32,
     /// The link being read: its address and where its text started.
     link: Option<(String, usize)>,
     pending_space: bool,
@@ -267,6 +322,7 @@ impl Inline {
         for word in text.split_whitespace() {
             self.tokens.push(Token {
                 style,
+                struck: self.strike > 0,
                 text: Some(word.to_owned()),
                 space_before: space,
             });
@@ -287,6 +343,7 @@ impl Inline {
     fn hard_break(&mut self) {
         self.tokens.push(Token {
             style: Style::Regular,
+            struck: false,
             text: None,
             space_before: false,
         });
@@ -299,8 +356,9 @@ impl Inline {
     }
 }
 
-/// A line being filled: runs of one style with their offsets from the line's start.
-type Line = Vec<(Style, String, f32)>;
+/// A line being filled: runs of one style (struck or not) with their offsets from the
+/// line's start.
+type Line = Vec<(Style, bool, String, f32)>;
 
 /// Pages of marks, filled top to bottom.
 struct Layout<'f> {
@@ -357,7 +415,7 @@ impl<'f> Layout<'f> {
         self.y += 10.0;
     }
 
-    fn place(&mut self, x: f32, style: Style, size: f32, text: String) {
+    fn place(&mut self, x: f32, style: Style, size: f32, text: String, struck: bool) {
         let y = self.y + size;
         self.page().push(Mark::Text(Placed {
             x,
@@ -365,6 +423,7 @@ impl<'f> Layout<'f> {
             style,
             size,
             text,
+            struck,
         }));
     }
 
@@ -382,10 +441,10 @@ impl<'f> Layout<'f> {
             layout.room_for(leading);
             if let Some(m) = marker.take() {
                 let mw = layout.faces.regular.width(m, size);
-                layout.place(x0 - mw - 6.0, Style::Regular, size, m.to_owned());
+                layout.place(x0 - mw - 6.0, Style::Regular, size, m.to_owned(), false);
             }
-            for (style, text, x) in line.drain(..) {
-                layout.place(x0 + x, style, size, text);
+            for (style, struck, text, x) in line.drain(..) {
+                layout.place(x0 + x, style, size, text, struck);
             }
             layout.y += leading;
         };
@@ -419,13 +478,15 @@ impl<'f> Layout<'f> {
                 };
                 match line.last_mut() {
                     // Runs of one style are drawn as one piece of text.
-                    Some((style, run, _)) if *style == token.style => {
+                    Some((style, struck, run, _))
+                        if *style == token.style && *struck == token.struck =>
+                    {
                         if gap > 0.0 {
                             run.push(' ');
                         }
                         run.push_str(&piece);
                     }
-                    _ => line.push((token.style, piece.clone(), used + gap)),
+                    _ => line.push((token.style, token.struck, piece.clone(), used + gap)),
                 }
                 used += gap + pw;
             }
@@ -482,8 +543,12 @@ impl<'f> Layout<'f> {
         let mut heading: Option<f32> = None;
         let mut code: Option<String> = None;
         let mut marker: Option<String> = None;
-        let indent = |lists: &Vec<List>, quotes: u32| INDENT * (lists.len() as f32 + quotes as f32);
-        for event in Parser::new_ext(body, options) {
+        let indent = |lists: &Vec<List>, quotes: u32| {
+            let depth = (lists.len() + quotes as usize).min(MAX_DEPTH);
+            INDENT * depth as f32
+        };
+        let body: String = body.chars().filter(|c| !ZERO_WIDTH.contains(c)).collect();
+        for event in Parser::new_ext(&body, options) {
             if let Some(buf) = code.as_mut() {
                 match event {
                     Event::Text(t) => buf.push_str(&t),
@@ -553,6 +618,9 @@ impl<'f> Layout<'f> {
                 }
                 Event::End(TagEnd::Item) => {
                     self.flush(&mut inline, indent(&lists, quotes), &mut marker, None);
+                    // An item that was only a block (code, a table) leaves no marker for
+                    // whatever comes next.
+                    marker = None;
                 }
                 Event::Start(Tag::BlockQuote(_)) => {
                     self.flush(&mut inline, indent(&lists, quotes), &mut marker, None);
@@ -568,6 +636,10 @@ impl<'f> Layout<'f> {
                 }
                 Event::Start(Tag::Strong) => inline.strong += 1,
                 Event::End(TagEnd::Strong) => inline.strong = inline.strong.saturating_sub(1),
+                Event::Start(Tag::Strikethrough) => inline.strike += 1,
+                Event::End(TagEnd::Strikethrough) => {
+                    inline.strike = inline.strike.saturating_sub(1);
+                }
                 Event::Start(Tag::Emphasis) => inline.emphasis += 1,
                 Event::End(TagEnd::Emphasis) => {
                     inline.emphasis = inline.emphasis.saturating_sub(1);
@@ -660,7 +732,13 @@ impl<'f> Layout<'f> {
             let line = line.replace('\t', "    ");
             for piece in split_to_fit(face, &line, CODE_SIZE, width) {
                 self.room_for(leading);
-                self.place(MARGIN_X + indent + 8.0, Style::Mono, CODE_SIZE, piece);
+                self.place(
+                    MARGIN_X + indent + 8.0,
+                    Style::Mono,
+                    CODE_SIZE,
+                    piece,
+                    false,
+                );
                 self.y += leading;
             }
         }
@@ -741,6 +819,78 @@ mod tests {
         if let Ok(path) = std::env::var("TATER_WRITE_PDF") {
             std::fs::write(path, &bytes).unwrap();
         }
+    }
+
+    fn laid_out(body: &str) -> Vec<Vec<Mark>> {
+        let faces = Faces::load().unwrap();
+        let mut layout = Layout::new(&faces);
+        layout.markdown(body);
+        layout.pages
+    }
+
+    fn texts(pages: &[Vec<Mark>]) -> Vec<&Placed> {
+        pages
+            .iter()
+            .flatten()
+            .filter_map(|m| match m {
+                Mark::Text(t) => Some(t),
+                Mark::Rule { .. } => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn struck_words_are_drawn_struck_and_the_rest_not() {
+        let pages = laid_out("Staff ~~may share~~ must never share passwords.");
+        let placed = texts(&pages);
+        let struck: Vec<&str> = placed
+            .iter()
+            .filter(|t| t.struck)
+            .map(|t| t.text.as_str())
+            .collect();
+        assert_eq!(struck, ["may share"]);
+        assert!(
+            placed
+                .iter()
+                .any(|t| !t.struck && t.text.contains("must never"))
+        );
+    }
+
+    #[test]
+    fn deep_nesting_keeps_the_text_on_the_page() {
+        let body = format!("{} {}", ">".repeat(40), "word ".repeat(2000));
+        let pages = laid_out(&body);
+        let faces = Faces::load().unwrap();
+        assert!(pages.len() < 10, "{} pages", pages.len());
+        for t in texts(&pages) {
+            let right = t.x + faces.get(t.style).width(&t.text, t.size);
+            assert!(right <= PAGE_W - MARGIN_X + 0.5, "{} at {}", t.text, t.x);
+        }
+    }
+
+    #[test]
+    fn a_marker_stays_with_its_item() {
+        let pages = laid_out("1. ```\n   code\n   ```\n\nAfter the list.");
+        let placed = texts(&pages);
+        assert!(
+            placed.iter().all(|t| t.text != "1."),
+            "an unused marker is dropped"
+        );
+    }
+
+    #[test]
+    fn characters_the_fonts_lack_are_refused_not_boxed() {
+        let body = "Policy: 情報セキュリティ and \u{200B}zero width.";
+        match policy_pdf(&doc(body)) {
+            Err(PdfError::Unsupported(chars)) => assert!(chars.starts_with("情報"), "{chars}"),
+            other => panic!("{:?}", other.map(|b| b.len())),
+        }
+        assert!(
+            policy_pdf(&doc(
+                "Zugriffsrechte – naïve café, Ελληνικά, русский \u{200B}"
+            ))
+            .is_ok()
+        );
     }
 
     #[test]

@@ -72,7 +72,7 @@ impl Service {
                         .first()
                         .map_or(0, |v| v.version as usize);
                     let acknowledgements: i64 = tx
-                        .acknowledgement_counts(id)
+                        .acknowledgement_counts(id, false)
                         .await?
                         .iter()
                         .map(|(_, n)| n)

@@ -32,8 +32,8 @@ use crate::{Items, Service, ServiceError, ServiceResult};
 pub const MAX_VERSIONS_LISTED: u32 = 500;
 /// The most acknowledgements of one version read at once.
 pub const MAX_ACKNOWLEDGEMENTS: u32 = 50_000;
-/// The most policies a "to acknowledge" list looks at.
-const MAX_POLICIES_SCANNED: u32 = 1000;
+/// The most policies a "to acknowledge" list names.
+const MAX_TO_ACKNOWLEDGE: u32 = 500;
 
 /// A published version as clients see it.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -135,17 +135,13 @@ fn text(data: &serde_json::Map<String, Value>, field: &str) -> Option<String> {
     data.get(field).and_then(Value::as_str).map(str::to_owned)
 }
 
-fn is_retired(policy: &Record) -> bool {
-    policy.data.get("status").and_then(Value::as_str) == Some("Retired")
-}
-
 async fn policy(tx: &mut dyn TenantTx, id: RecordId) -> ServiceResult<Record> {
     tx.get_record(POLICIES.name, id)
         .await?
         .ok_or(ServiceError::NotFound)
 }
 
-/// Members of the organization now, by user id, with their e-mail addresses.
+/// Members of the organization now, as `(user id, e-mail)`.
 async fn members(tx: &mut dyn TenantTx) -> ServiceResult<Vec<(String, String)>> {
     Ok(tx
         .members()
@@ -153,6 +149,10 @@ async fn members(tx: &mut dyn TenantTx) -> ServiceResult<Vec<(String, String)>> 
         .into_iter()
         .map(|(_, user)| (user.id.to_string(), user.email.to_string()))
         .collect())
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// The rate as clients see it: a fraction rounded to four places.
@@ -187,31 +187,47 @@ fn version_view(
     }
 }
 
-/// The version in force: the newest one, unless the policy is retired.
-async fn in_force(tx: &mut dyn TenantTx, policy: &Record) -> ServiceResult<Option<u32>> {
-    if is_retired(policy) {
-        return Ok(None);
-    }
-    let newest = tx.policy_versions(policy.meta.id, 1).await?;
-    Ok(newest.first().map(|v| v.version))
+/// The version in force: the policy's newest, unless the policy is retired.
+async fn in_force(tx: &mut dyn TenantTx, policy: RecordId) -> ServiceResult<Option<u32>> {
+    let newest = tx.policy_versions(policy, 1).await?;
+    Ok(newest
+        .first()
+        .filter(|v| v.retired_at.is_none())
+        .map(|v| v.version))
 }
 
-/// Acknowledgements of a version by the organization's current members.
-async fn current_acknowledgements(
+/// Acknowledgements by the organization's current members, per version.
+async fn member_counts(
     tx: &mut dyn TenantTx,
     policy: RecordId,
-    version: u32,
-    members: &[(String, String)],
-) -> ServiceResult<(Vec<PolicyAcknowledgement>, u32)> {
-    let acks = tx
-        .policy_acknowledgements(policy, version, MAX_ACKNOWLEDGEMENTS)
-        .await?;
-    let ids: BTreeSet<&str> = members.iter().map(|(id, _)| id.as_str()).collect();
-    let by_members = acks
-        .iter()
-        .filter(|a| ids.contains(a.user.to_string().as_str()))
-        .count();
-    Ok((acks, u32::try_from(by_members).unwrap_or(u32::MAX)))
+) -> ServiceResult<HashMap<u32, u32>> {
+    Ok(tx
+        .acknowledgement_counts(policy, true)
+        .await?
+        .into_iter()
+        .map(|(v, n)| (v, u32::try_from(n).unwrap_or(u32::MAX)))
+        .collect())
+}
+
+/// One version as clients see it, with its rate among the organization's members now.
+async fn counted_version(
+    tx: &mut dyn TenantTx,
+    policy: RecordId,
+    number: u32,
+) -> ServiceResult<(PolicyVersion, PolicyVersionView)> {
+    let v = tx
+        .policy_version(policy, number)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    let in_force = in_force(&mut *tx, policy).await? == Some(number);
+    let members = count(tx.members().await?.len());
+    let acknowledged = member_counts(&mut *tx, policy)
+        .await?
+        .get(&number)
+        .copied()
+        .unwrap_or(0);
+    let view = version_view(&v, in_force, acknowledged, members);
+    Ok((v, view))
 }
 
 impl Service {
@@ -229,7 +245,7 @@ impl Service {
             ServiceError::Internal(anyhow::anyhow!("a policy is published only by a move"))
         })?;
         let newest = tx.policy_versions(source.meta.id, 1).await?;
-        let version = newest.first().map_or(1, |v| v.version + 1);
+        let version = newest.first().map_or(1, |v| v.version.saturating_add(1));
         let body = text(&source.data, "body").unwrap_or_default();
         let effective_date = text(&source.data, "effectiveDate")
             .and_then(|d| parse_date(&d).ok())
@@ -246,12 +262,29 @@ impl Service {
             approved_by: actor.audit_user_id(),
             approved_at: now,
             transition,
+            retired_at: None,
         };
         tx.insert_policy_version(&kept).await?;
         Ok(Touched {
             module: POLICIES.name,
             id: source.meta.id,
             detail: Some(json!({ "version": version, "sha256": kept.sha256 })),
+        })
+    }
+
+    /// Retiring a policy: none of its versions is in force from now on (the `Retired` move's
+    /// effect; its audit entry says how many versions it retired).
+    pub(crate) async fn retire_policy(
+        &self,
+        tx: &mut dyn TenantTx,
+        source: &Record,
+        now: Timestamp,
+    ) -> ServiceResult<Touched> {
+        let retired = tx.retire_policy_versions(source.meta.id, now).await?;
+        Ok(Touched {
+            module: POLICIES.name,
+            id: source.meta.id,
+            detail: Some(json!({ "versionsRetired": retired })),
         })
     }
 
@@ -265,22 +298,18 @@ impl Service {
         let permit = authorize(actor, Action::ReadRecords(POLICIES.read_role))?;
         let id = parse_id(id)?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
-        let record = policy(&mut *tx, id).await?;
-        let in_force = in_force(&mut *tx, &record).await?;
-        let members = members(&mut *tx).await?;
+        policy(&mut *tx, id).await?;
+        let in_force = in_force(&mut *tx, id).await?;
+        let members = count(tx.members().await?.len());
+        let counts = member_counts(&mut *tx, id).await?;
         let versions = tx.policy_versions(id, MAX_VERSIONS_LISTED).await?;
-        let mut items = Vec::with_capacity(versions.len());
-        for v in &versions {
-            let (_, acknowledged) =
-                current_acknowledgements(&mut *tx, id, v.version, &members).await?;
-            let count = u32::try_from(members.len()).unwrap_or(u32::MAX);
-            items.push(version_view(
-                v,
-                in_force == Some(v.version),
-                acknowledged,
-                count,
-            ));
-        }
+        let items = versions
+            .iter()
+            .map(|v| {
+                let acknowledged = counts.get(&v.version).copied().unwrap_or(0);
+                version_view(v, in_force == Some(v.version), acknowledged, members)
+            })
+            .collect();
         Ok(Items { items })
     }
 
@@ -291,35 +320,37 @@ impl Service {
         id: &str,
         version: &str,
     ) -> ServiceResult<PolicyVersionView> {
-        let report = self.policy_acknowledgements(actor, id, version).await?;
-        Ok(report.version)
+        let permit = authorize(actor, Action::ReadRecords(POLICIES.read_role))?;
+        let id = parse_id(id)?;
+        let number = version_no(version)?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
+        policy(&mut *tx, id).await?;
+        let (v, mut view) = counted_version(&mut *tx, id, number).await?;
+        view.body = Some(v.body);
+        Ok(view)
     }
 
     /// Who acknowledged a version (current and former members), and which current members
-    /// have not; the version comes with its text.
+    /// have not. It names members, so it is for those who read the audit log (Auditor up),
+    /// as the member list is not for every Viewer.
     pub async fn policy_acknowledgements(
         &self,
         actor: &Actor,
         id: &str,
         version: &str,
     ) -> ServiceResult<AcknowledgementReport> {
-        let permit = authorize(actor, Action::ReadRecords(POLICIES.read_role))?;
+        let permit = authorize(actor, Action::ReadAudit)?;
         let id = parse_id(id)?;
         let number = version_no(version)?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
-        let record = policy(&mut *tx, id).await?;
-        let v = tx
-            .policy_version(id, number)
-            .await?
-            .ok_or(ServiceError::NotFound)?;
-        let in_force = in_force(&mut *tx, &record).await? == Some(number);
+        policy(&mut *tx, id).await?;
+        let (_, view) = counted_version(&mut *tx, id, number).await?;
         let members = members(&mut *tx).await?;
-        let (acks, count) = current_acknowledgements(&mut *tx, id, number, &members).await?;
+        let acks = tx
+            .policy_acknowledgements(id, number, MAX_ACKNOWLEDGEMENTS)
+            .await?;
         let member_ids: BTreeSet<&str> = members.iter().map(|(id, _)| id.as_str()).collect();
         let acked: BTreeSet<String> = acks.iter().map(|a| a.user.to_string()).collect();
-        let total = u32::try_from(members.len()).unwrap_or(u32::MAX);
-        let mut view = version_view(&v, in_force, count, total);
-        view.body = Some(v.body.clone());
         Ok(AcknowledgementReport {
             version: view,
             acknowledged: acks
@@ -371,18 +402,18 @@ impl Service {
             return Err(ServiceError::ForbiddenCode(
                 "IDENTITY_UNVERIFIED",
                 "an acknowledgement with an API key needs its owner's identity verified by an \
-                 e-mailed code first (POST /api/identity-verification), or a sign-in"
+                 e-mailed code first (POST /api/me/verification-codes), or a sign-in"
                     .into(),
             ));
         }
         let id = parse_id(id)?;
         let number = version_no(version)?;
         let mut tx = self.store.tenant(&permit).await?;
-        let record = policy(&mut *tx, id).await?;
+        policy(&mut *tx, id).await?;
         if tx.policy_version(id, number).await?.is_none() {
             return Err(ServiceError::NotFound);
         }
-        match in_force(&mut *tx, &record).await? {
+        match in_force(&mut *tx, id).await? {
             Some(current) if current == number => {}
             Some(current) => {
                 return Err(ServiceError::ConflictCode(
@@ -396,6 +427,14 @@ impl Service {
                     "the policy is retired: there is nothing in force to acknowledge".into(),
                 ));
             }
+        }
+        if let Some(before) = tx.acknowledgement_of(id, number, *user).await? {
+            return Ok(Acknowledged {
+                policy_id: id.to_string(),
+                version: number,
+                acknowledged_at: before.at,
+                created: false,
+            });
         }
         let now = self.clock.now();
         let ack = PolicyAcknowledgement {
@@ -417,25 +456,20 @@ impl Service {
             Some(&json!({ "policy": id.to_string(), "version": number })),
             &[],
         );
+        // A concurrent acknowledgement by the same person may have landed in between: then
+        // this one records nothing and says so.
         let created = tx.insert_policy_acknowledgement(&ack, &entry).await?;
-        let at = if created {
-            tx.commit().await?;
-            now
-        } else {
-            let acks = tx
-                .policy_acknowledgements(id, number, MAX_ACKNOWLEDGEMENTS)
-                .await?;
-            acks.iter().find(|a| a.user == *user).map_or(now, |a| a.at)
-        };
+        tx.commit().await?;
         Ok(Acknowledged {
             policy_id: id.to_string(),
             version: number,
-            acknowledged_at: at,
+            acknowledged_at: now,
             created,
         })
     }
 
-    /// The versions in force the caller has not acknowledged yet, by policy title.
+    /// The versions in force the caller has not acknowledged yet, by policy title (also while
+    /// a revision of the policy is under way).
     pub async fn policies_to_acknowledge(
         &self,
         actor: &Actor,
@@ -444,39 +478,20 @@ impl Service {
         let Principal::User { id: user, .. } = actor.principal() else {
             return Ok(Items { items: Vec::new() });
         };
-        let mut query =
-            self.list_query(&POLICIES, &[("status".into(), "Published".into())], &[])?;
-        query.limit = MAX_POLICIES_SCANNED;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
-        let published = tx.list_records(POLICIES.name, &query).await?;
-        let done: HashMap<RecordId, BTreeSet<u32>> = tx
-            .acknowledged_by(*user, MAX_POLICIES_SCANNED * 20)
-            .await?
+        let open = tx
+            .unacknowledged_in_force(*user, MAX_TO_ACKNOWLEDGE)
+            .await?;
+        let items = open
             .into_iter()
-            .fold(HashMap::new(), |mut all, (p, v)| {
-                all.entry(p).or_default().insert(v);
-                all
-            });
-        let mut items = Vec::new();
-        for record in published.iter().take(MAX_POLICIES_SCANNED as usize) {
-            let Some(v) = tx.policy_versions(record.meta.id, 1).await?.pop() else {
-                continue;
-            };
-            if done
-                .get(&record.meta.id)
-                .is_some_and(|s| s.contains(&v.version))
-            {
-                continue;
-            }
-            items.push(PolicyToAcknowledge {
+            .map(|v| PolicyToAcknowledge {
                 policy_id: v.policy.to_string(),
                 title: v.title,
                 version: v.version,
                 effective_date: format_date(v.effective_date),
                 approved_at: v.approved_at,
-            });
-        }
-        items.sort_by(|a, b| a.title.cmp(&b.title));
+            })
+            .collect();
         Ok(Items { items })
     }
 
@@ -532,7 +547,16 @@ fn render(doc: &PolicyDocument) -> ServiceResult<Vec<u8>> {
         sha256: &v.sha256,
         body: &v.body,
     };
-    tater_export::policy_pdf(&page).map_err(|e| ServiceError::Internal(e.into()))
+    tater_export::policy_pdf(&page).map_err(|e| match e {
+        tater_export::PdfError::Unsupported(chars) => ServiceError::ConflictCode(
+            "PDF_UNSUPPORTED_CHARACTERS",
+            format!(
+                "the PDF fonts cover Latin, Greek and Cyrillic scripts but not these characters \
+                 of the version: {chars} (its text is whole through GET …/versions/{{version}})"
+            ),
+        ),
+        other => ServiceError::Internal(other.into()),
+    })
 }
 
 /// Every published version of every policy, each with its text and acknowledgements, one

@@ -73,6 +73,7 @@ impl Service {
                     .await?;
                 Ok(vec![published])
             }
+            Effect::RetirePolicy => Ok(vec![self.retire_policy(tx, source, now).await?]),
         }
     }
 

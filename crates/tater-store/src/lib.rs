@@ -690,8 +690,15 @@ pub trait PoliciesTx: Send {
         policy: RecordId,
         version: u32,
     ) -> Result<Option<tater_domain::PolicyVersion>>;
-    /// How many acknowledgements each of a policy's versions has, as `(version, count)`.
-    async fn acknowledgement_counts(&mut self, policy: RecordId) -> Result<Vec<(u32, i64)>>;
+    /// Marks every version of the policy retired at `at` (those not retired yet); how many.
+    async fn retire_policy_versions(&mut self, policy: RecordId, at: Timestamp) -> Result<u64>;
+    /// How many acknowledgements each of a policy's versions has, as `(version, count)`:
+    /// all of them, or only those by the organization's current members.
+    async fn acknowledgement_counts(
+        &mut self,
+        policy: RecordId,
+        members_only: bool,
+    ) -> Result<Vec<(u32, i64)>>;
     /// Records an acknowledgement and writes `audit`; `false` (and no entry) when this
     /// member had acknowledged this version already.
     async fn insert_policy_acknowledgement(
@@ -706,12 +713,20 @@ pub trait PoliciesTx: Send {
         version: u32,
         limit: u32,
     ) -> Result<Vec<tater_domain::PolicyAcknowledgement>>;
-    /// The `(policy, version)` pairs this member has acknowledged, at most `limit`.
-    async fn acknowledged_by(
+    /// One member's acknowledgement of a version.
+    async fn acknowledgement_of(
+        &mut self,
+        policy: RecordId,
+        version: u32,
+        user: tater_domain::UserId,
+    ) -> Result<Option<tater_domain::PolicyAcknowledgement>>;
+    /// The versions in force (each policy's newest, unless retired) that this member has not
+    /// acknowledged, by title, at most `limit`, without their bodies.
+    async fn unacknowledged_in_force(
         &mut self,
         user: tater_domain::UserId,
         limit: u32,
-    ) -> Result<Vec<(RecordId, u32)>>;
+    ) -> Result<Vec<tater_domain::PolicyVersion>>;
 }
 
 /// Members, API keys and invitations of the tenant.

@@ -103,6 +103,8 @@ pub enum Effect {
     /// Publishing a policy: its text as it stands becomes the next numbered version, the one
     /// members acknowledge from then on.
     PublishPolicyVersion,
+    /// Retiring a policy: none of its versions is in force any more.
+    RetirePolicy,
 }
 
 impl Transition {

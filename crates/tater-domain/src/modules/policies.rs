@@ -31,7 +31,7 @@ pub const MAX_POLICY_BODY_CHARS: usize = 131_072;
 /// Written in Draft, sent for review, published by someone other than whoever sent it (the
 /// publication is the approval: it freezes the text as the next numbered version). Revising
 /// a published policy opens a new draft while the published version stays in force;
-/// retiring ends it.
+/// retiring (an OrgAdmin's, final) ends it.
 static FLOW: Flow = Flow {
     field: "status",
     initial: "Draft",
@@ -46,10 +46,11 @@ static FLOW: Flow = Flow {
             .decision()
             .then(Effect::PublishPolicyVersion),
         Transition::new(&["Published"], "Draft"),
-        Transition::new(&["Published"], "Retired")
+        // Final: a policy brought back is a new policy, approved anew.
+        Transition::new(&["Draft", "In Review", "Published"], "Retired")
             .by(Role::OrgAdmin)
-            .with_comment(),
-        Transition::new(&["Retired"], "Draft").by(Role::OrgAdmin),
+            .with_comment()
+            .then(Effect::RetirePolicy),
     ],
 };
 
@@ -88,7 +89,7 @@ pub static POLICIES: ModuleDef = ModuleDef {
                   text as the next numbered version, which members acknowledge \
                   (`/api/policies/{id}/versions`). Editing happens in Draft; revising a \
                   published policy opens a new draft while the published version stays in \
-                  force.",
+                  force. Retiring (OrgAdmin, with a comment) is final.",
     read_role: Role::Viewer,
     fields: &[
         super::TITLE,

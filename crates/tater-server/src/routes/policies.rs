@@ -37,6 +37,10 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
     .route(
         Op::get(&format!("{version}/pdf"), "policy_versions_pdf")
             .tag("policies")
+            .problem(
+                409,
+                "The text holds characters the PDF fonts cannot show (PDF_UNSUPPORTED_CHARACTERS)",
+            )
             .ok(200, "The version as a PDF (an attachment)", None),
         get(version_pdf),
     )

@@ -173,8 +173,8 @@ fn only_the_clock_reads_the_time() {
     }
 }
 
-#[test]
-fn tenant_id_leads_every_index_but_the_named_cross_tenant_ones() {
+/// Every PostgreSQL migration, in order, as one text.
+fn postgres_migrations() -> String {
     let dir = workspace().join("crates/tater-store/migrations/postgres");
     let mut sql = String::new();
     let mut files: Vec<_> = std::fs::read_dir(&dir)
@@ -185,8 +185,12 @@ fn tenant_id_leads_every_index_but_the_named_cross_tenant_ones() {
     for f in files {
         sql.push_str(&std::fs::read_to_string(f).unwrap());
     }
-    // Tables with a tenant_id column.
-    let mut tenant_tables = Vec::new();
+    sql
+}
+
+/// The tables with a tenant_id column.
+fn tenant_tables(sql: &str) -> Vec<String> {
+    let mut tables = Vec::new();
     for chunk in sql.split("CREATE TABLE ").skip(1) {
         let name = chunk.split_whitespace().next().unwrap().to_owned();
         let body = chunk.split(");").next().unwrap();
@@ -194,9 +198,40 @@ fn tenant_id_leads_every_index_but_the_named_cross_tenant_ones() {
             .lines()
             .any(|l| l.trim_start().starts_with("tenant_id "))
         {
-            tenant_tables.push(name);
+            tables.push(name);
         }
     }
+    tables
+}
+
+#[test]
+fn every_tenant_table_has_the_row_level_second_wall() {
+    let sql = postgres_migrations();
+    let mut without: Vec<String> = tenant_tables(&sql)
+        .into_iter()
+        .filter(|t| {
+            let wall = [
+                format!("ALTER TABLE {t} ENABLE ROW LEVEL SECURITY;"),
+                format!("ALTER TABLE {t} FORCE ROW LEVEL SECURITY;"),
+                format!("CREATE POLICY tenant_isolation ON {t}\n"),
+            ];
+            !wall.iter().all(|w| sql.contains(w.as_str()))
+        })
+        .collect();
+    without.sort();
+    // API keys are the identity store's: a user's key, bound to one organization or none, is
+    // looked up by its hash before any organization is known.
+    assert_eq!(
+        without,
+        ["api_keys"],
+        "every table holding a tenant's rows enables, forces and scopes row-level security"
+    );
+}
+
+#[test]
+fn tenant_id_leads_every_index_but_the_named_cross_tenant_ones() {
+    let sql = postgres_migrations();
+    let tenant_tables = tenant_tables(&sql);
     let mut leading_elsewhere = Vec::new();
     for line in sql
         .lines()

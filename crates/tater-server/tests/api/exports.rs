@@ -461,6 +461,25 @@ async fn the_demo_organizations_artifacts_validate(db: TestDb) {
     assert_eq!(s, StatusCode::OK, "{session}");
     let demo = Key::bearer(session["token"].as_str().unwrap());
 
+    // A published policy (approved by the demo's second person) waits for the demo account's
+    // acknowledgement, and prints.
+    let (_, mine) = app.get("/api/me/policies-to-acknowledge", &demo).await;
+    assert_eq!(
+        mine["items"][0]["title"], "Account Management Policy",
+        "{mine}"
+    );
+    let policy = mine["items"][0]["policyId"].as_str().unwrap();
+    let pdf = app
+        .req(
+            Method::GET,
+            &format!("/api/policies/{policy}/versions/1/pdf"),
+            &demo,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), StatusCode::OK);
+
     let ssp: Value = serde_json::from_str(&ssp_text(&app, &demo).await).unwrap();
     assert_eq!(schema_errors(&ssp), Vec::<String>::new());
     let plan = &ssp["system-security-plan"];

@@ -147,6 +147,8 @@ async fn a_policy_is_published_by_a_second_person_and_acknowledged_version_by_ve
     let (status, _) = move_policy(&app, &author, &id, "Draft").await;
     assert_eq!(status, StatusCode::OK);
     let (_, mine) = app.get("/api/me/policies-to-acknowledge", &author).await;
+    assert_eq!(mine["items"][0]["version"], 1, "still in force: {mine}");
+    let (_, mine) = app.get("/api/me/policies-to-acknowledge", &staff).await;
     assert_eq!(mine["items"].as_array().unwrap().len(), 0, "{mine}");
     let second_text = format!("{first_text}\n3. Shared accounts are forbidden.");
     text["body"] = json!(second_text);
@@ -182,7 +184,11 @@ async fn a_policy_is_published_by_a_second_person_and_acknowledged_version_by_ve
     let (_, mine) = app.get("/api/me/policies-to-acknowledge", &staff).await;
     assert_eq!(mine["items"].as_array().unwrap().len(), 0, "{mine}");
 
-    // Who has and who has not.
+    // Who has and who has not: it names members, so it is not every Viewer's to read.
+    let (status, _) = app
+        .get(&format!("{versions}/2/acknowledgements"), &staff)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, report) = app
         .get(&format!("{versions}/2/acknowledgements"), &chief)
         .await;
@@ -211,11 +217,16 @@ async fn a_policy_is_published_by_a_second_person_and_acknowledged_version_by_ve
         ]
     );
 
-    // Retiring is an OrgAdmin's, with a reason; a retired policy has nothing in force.
+    // Retiring is an OrgAdmin's, with a reason, and final; a retired policy has nothing in
+    // force, and nobody is asked to acknowledge it.
     let (status, _) = move_policy(&app, &author, &id, "Retired").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, v) = move_policy(&app, &chief, &id, "Retired").await;
     assert_eq!(status, StatusCode::OK, "{v}");
+    let (status, v) = move_policy(&app, &chief, &id, "Draft").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    let (_, mine) = app.get("/api/me/policies-to-acknowledge", &author).await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 0, "{mine}");
     let (status, v) = acknowledge(&app, &chief, &id, 2).await;
     assert_eq!(status, StatusCode::CONFLICT, "{v}");
     assert_eq!(v["error"], "POLICY_RETIRED");
@@ -396,8 +407,18 @@ async fn a_member_acknowledges_from_the_policys_page(db: TestDb) {
     let id = policy["id"].as_str().unwrap();
     publish(&app, &author, &approver, id).await;
 
-    // The policy's page offers what the registry says is about policies, to this person.
+    // The dashboard says what the person has to acknowledge; the policy's page offers what
+    // the registry says is about policies, to this person.
     let secret = sign_in(&app, "staff@paged.test").await;
+    let dashboard = page(&app, Some(&secret), "/app").await;
+    assert!(
+        dashboard.body.contains("Policies for you to acknowledge")
+            && dashboard
+                .body
+                .contains("/app/actions/list_policies_to_acknowledge\">1</a>"),
+        "{}",
+        dashboard.body
+    );
     let shown = page(&app, Some(&secret), &format!("/app/policies/{id}")).await;
     assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
     assert!(shown.body.contains("More on this policy"), "{}", shown.body);

@@ -890,7 +890,7 @@ fn policies() -> Vec<UseCase> {
             .about(&tater_domain::modules::POLICIES)
             .takes::<PolicyVersionRef>()
             .gives_file(&["application/pdf"]),
-        UseCase::read("policy_acknowledgements_list", "Who acknowledged a version of a policy and when, and which members have not yet", read)
+        UseCase::read("policy_acknowledgements_list", "Who acknowledged a version of a policy and when, and which members have not yet (Auditor up: it names members)", AUDIT)
             .tool("list_policy_acknowledgements")
             .about(&tater_domain::modules::POLICIES)
             .runs(json(|s, c, i: PolicyVersionRef| async move { s.policy_acknowledgements(&c.actor, &i.id, &i.version.to_string()).await }))

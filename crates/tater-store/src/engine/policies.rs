@@ -6,7 +6,8 @@ use tater_domain::{PolicyAcknowledgement, PolicyVersion, UserId};
 use super::*;
 
 const VERSION_COLUMNS: &str = "record_id, version, title, category, owner, effective_date, \
-     approved_by, approved_at, transition_id, sha256";
+     approved_by, approved_at, transition_id, sha256, retired_at";
+const ACK_COLUMNS: &str = "record_id, version, user_id, email, at";
 
 fn version_no(row: &impl RowRead, col: &str) -> Result<u32> {
     u32::try_from(row.try_get::<i64>(col)?).map_err(|_| corrupt(col))
@@ -26,6 +27,7 @@ fn version_from_row(row: &impl RowRead, body: String) -> Result<PolicyVersion> {
         approved_at: ts(row, "approved_at")?,
         transition: parse_col(row, "transition_id")?,
         sha256: row.try_get("sha256")?,
+        retired_at: opt_ts(row, "retired_at")?,
     })
 }
 
@@ -101,11 +103,34 @@ impl<D: Driver> PoliciesTx for EngineTenantTx<D> {
             .transpose()
     }
 
-    async fn acknowledgement_counts(&mut self, policy: RecordId) -> Result<Vec<(u32, i64)>> {
-        let rows = D::query(
-            "SELECT version, COUNT(*) AS n FROM policy_acknowledgements WHERE tenant_id = $1 \
-             AND record_id = $2 GROUP BY version",
+    async fn retire_policy_versions(&mut self, policy: RecordId, at: Timestamp) -> Result<u64> {
+        let done = D::query(
+            "UPDATE policy_versions SET retired_at = $3 WHERE tenant_id = $1 AND record_id = $2 \
+             AND retired_at IS NULL",
         )
+        .bind(self.tenant())
+        .bind(policy.to_string())
+        .bind(at.millis())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn acknowledgement_counts(
+        &mut self,
+        policy: RecordId,
+        members_only: bool,
+    ) -> Result<Vec<(u32, i64)>> {
+        let members = if members_only {
+            " AND EXISTS (SELECT 1 FROM memberships m WHERE m.tenant_id = a.tenant_id \
+             AND m.user_id = a.user_id)"
+        } else {
+            ""
+        };
+        let rows = D::query(&format!(
+            "SELECT a.version, COUNT(*) AS n FROM policy_acknowledgements a \
+             WHERE a.tenant_id = $1 AND a.record_id = $2{members} GROUP BY a.version"
+        ))
         .bind(self.tenant())
         .bind(policy.to_string())
         .fetch_all(&mut *self.tx)
@@ -145,11 +170,11 @@ impl<D: Driver> PoliciesTx for EngineTenantTx<D> {
         version: u32,
         limit: u32,
     ) -> Result<Vec<PolicyAcknowledgement>> {
-        let rows = D::query(
-            "SELECT record_id, version, user_id, email, at FROM policy_acknowledgements \
+        let rows = D::query(&format!(
+            "SELECT {ACK_COLUMNS} FROM policy_acknowledgements \
              WHERE tenant_id = $1 AND record_id = $2 AND version = $3 \
-             ORDER BY at, user_id LIMIT $4",
-        )
+             ORDER BY at, user_id LIMIT $4"
+        ))
         .bind(self.tenant())
         .bind(policy.to_string())
         .bind(i64::from(version))
@@ -159,18 +184,47 @@ impl<D: Driver> PoliciesTx for EngineTenantTx<D> {
         rows.iter().map(acknowledgement_from_row).collect()
     }
 
-    async fn acknowledged_by(&mut self, user: UserId, limit: u32) -> Result<Vec<(RecordId, u32)>> {
-        let rows = D::query(
-            "SELECT record_id, version FROM policy_acknowledgements WHERE tenant_id = $1 \
-             AND user_id = $2 ORDER BY record_id, version LIMIT $3",
-        )
+    async fn acknowledgement_of(
+        &mut self,
+        policy: RecordId,
+        version: u32,
+        user: UserId,
+    ) -> Result<Option<PolicyAcknowledgement>> {
+        let row = D::query(&format!(
+            "SELECT {ACK_COLUMNS} FROM policy_acknowledgements WHERE tenant_id = $1 \
+             AND record_id = $2 AND version = $3 AND user_id = $4"
+        ))
+        .bind(self.tenant())
+        .bind(policy.to_string())
+        .bind(i64::from(version))
+        .bind(user.to_string())
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.as_ref().map(acknowledgement_from_row).transpose()
+    }
+
+    async fn unacknowledged_in_force(
+        &mut self,
+        user: UserId,
+        limit: u32,
+    ) -> Result<Vec<PolicyVersion>> {
+        let rows = D::query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM policy_versions v WHERE v.tenant_id = $1 \
+             AND v.retired_at IS NULL \
+             AND v.version = (SELECT MAX(w.version) FROM policy_versions w \
+                 WHERE w.tenant_id = v.tenant_id AND w.record_id = v.record_id) \
+             AND NOT EXISTS (SELECT 1 FROM policy_acknowledgements a \
+                 WHERE a.tenant_id = v.tenant_id AND a.record_id = v.record_id \
+                 AND a.version = v.version AND a.user_id = $2) \
+             ORDER BY v.title, v.record_id LIMIT $3"
+        ))
         .bind(self.tenant())
         .bind(user.to_string())
         .bind(i64::from(limit))
         .fetch_all(&mut *self.tx)
         .await?;
         rows.iter()
-            .map(|r| Ok((parse_col(r, "record_id")?, version_no(r, "version")?)))
+            .map(|r| version_from_row(r, String::new()))
             .collect()
     }
 }

@@ -28,6 +28,7 @@ fn version(policy: RecordId, n: u32, body: &str) -> PolicyVersion {
         approved_at: Timestamp::from_millis(NOW + i64::from(n)),
         transition: TransitionId::generate(),
         sha256: "ab".repeat(32),
+        retired_at: None,
     }
 }
 
@@ -101,16 +102,66 @@ async fn versions_and_acknowledgements_are_kept_per_policy_and_organization(db: 
     let one = tx.policy_version(id, 1).await.unwrap().unwrap();
     assert_eq!(one.body, "first");
     assert_eq!(one.effective_date, time::macros::date!(2026 - 12 - 01));
-    assert_eq!(tx.acknowledgement_counts(id).await.unwrap(), [(2, 1)]);
-    assert_eq!(tx.policy_acknowledgements(id, 2, 10).await.unwrap(), [ack]);
-    assert_eq!(tx.acknowledged_by(user, 10).await.unwrap(), [(id, 2)]);
+    assert_eq!(
+        tx.acknowledgement_counts(id, false).await.unwrap(),
+        [(2, 1)]
+    );
+    assert_eq!(
+        tx.acknowledgement_counts(id, true).await.unwrap(),
+        [],
+        "the acknowledging user is no member of this organization"
+    );
+    assert_eq!(
+        tx.policy_acknowledgements(id, 2, 10).await.unwrap(),
+        std::slice::from_ref(&ack)
+    );
+    assert_eq!(tx.acknowledgement_of(id, 2, user).await.unwrap(), Some(ack));
+    assert_eq!(tx.acknowledgement_of(id, 1, user).await.unwrap(), None);
+    let open: Vec<u32> = tx
+        .unacknowledged_in_force(UserId::generate(), 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|v| v.version)
+        .collect();
+    assert_eq!(open, [2], "the newest version is the one in force");
+    assert!(
+        tx.unacknowledged_in_force(user, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     drop(tx);
 
     // Another organization sees none of it.
     let mut tx = store.tenant(&other.permit(Mode::Read)).await.unwrap();
     assert!(tx.policy_versions(id, 10).await.unwrap().is_empty());
     assert!(tx.policy_version(id, 1).await.unwrap().is_none());
-    assert!(tx.acknowledged_by(user, 10).await.unwrap().is_empty());
+    assert!(
+        tx.unacknowledged_in_force(UserId::generate(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    drop(tx);
+
+    // Retired: nothing of it is in force.
+    let mut tx = store.tenant(&scope.permit(Mode::Write)).await.unwrap();
+    let at = Timestamp::from_millis(NOW + 100);
+    assert_eq!(tx.retire_policy_versions(id, at).await.unwrap(), 2);
+    assert_eq!(tx.retire_policy_versions(id, at).await.unwrap(), 0);
+    tx.commit().await.unwrap();
+    let mut tx = store.tenant(&scope.permit(Mode::Read)).await.unwrap();
+    assert_eq!(
+        tx.policy_version(id, 2).await.unwrap().unwrap().retired_at,
+        Some(at)
+    );
+    assert!(
+        tx.unacknowledged_in_force(UserId::generate(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     drop(tx);
 
     // Deleting the policy takes its versions and their acknowledgements.
@@ -122,5 +173,10 @@ async fn versions_and_acknowledgements_are_kept_per_policy_and_organization(db: 
     tx.commit().await.unwrap();
     let mut tx = store.tenant(&scope.permit(Mode::Read)).await.unwrap();
     assert!(tx.policy_versions(id, 10).await.unwrap().is_empty());
-    assert!(tx.acknowledged_by(user, 10).await.unwrap().is_empty());
+    assert!(
+        tx.acknowledgement_counts(id, false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

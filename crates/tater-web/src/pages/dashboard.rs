@@ -1,5 +1,6 @@
 //! The dashboard: posture score and totals, its trend, failing controls by severity, stale
-//! endpoints, work that is due (overdue POA&M items and tasks, exceptions ending soon) and the
+//! endpoints, work that is due (overdue POA&M items and tasks, exceptions ending soon, policies
+//! the person has to acknowledge) and the
 //! risk heat map — each count a link to the list behind it.
 
 use askama::Template;
@@ -66,6 +67,22 @@ async fn due(
     Ok((due, page.items))
 }
 
+/// The published policies the person has not acknowledged yet, and where they are listed.
+async fn to_acknowledge(web: &Web, actor: &tater_domain::Actor) -> PageResult<Due> {
+    let open = web
+        .service
+        .policies_to_acknowledge(actor)
+        .await?
+        .items
+        .len();
+    Ok(Due {
+        label: "Policies for you to acknowledge",
+        count: open.to_string(),
+        href: format!("{}/list_policies_to_acknowledge", super::actions::PATH),
+        bad: open > 0,
+    })
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "dashboard.html")]
 pub struct DashboardPage {
@@ -82,7 +99,7 @@ pub struct DashboardPage {
     trend_count: usize,
     /// `heat[likelihood 5..1][impact 1..5]`: count and its intensity class.
     heat: Vec<(u8, Vec<(i64, &'static str)>)>,
-    /// Overdue POA&M items, overdue tasks, exceptions ending soon.
+    /// Overdue POA&M items, overdue tasks, exceptions ending soon, policies to acknowledge.
     due: Vec<Due>,
     /// The exceptions ending soonest: (id, title, end date).
     ending: Vec<(String, String, String)>,
@@ -110,7 +127,7 @@ pub async fn page(State(web): State<Web>, signed: Signed) -> PageResult<Dashboar
         ("sort", "requestedUntil".to_owned()),
     ];
     // Independent reads: at once, so the page takes as long as the slowest of them.
-    let (layout, posture, trend, heat_map, poam, tasks, exceptions) = tokio::try_join!(
+    let (layout, posture, trend, heat_map, poam, tasks, exceptions, policies) = tokio::try_join!(
         Layout::new(&web, &signed, "Dashboard", "dashboard"),
         async { Ok(service.posture(actor).await?) },
         async { Ok(service.posture_trend(actor, &query).await?) },
@@ -124,6 +141,7 @@ pub async fn page(State(web): State<Web>, signed: Signed) -> PageResult<Dashboar
             "Exceptions ending within 30 days",
             &ending_soon
         ),
+        to_acknowledge(&web, actor),
     )?;
     let ending = exceptions
         .1
@@ -190,7 +208,7 @@ pub async fn page(State(web): State<Web>, signed: Signed) -> PageResult<Dashboar
         trend: trend_points(&rates, TREND_WIDTH, TREND_HEIGHT),
         heat,
         unscored_risks: heat_map.unscored,
-        due: vec![poam.0, tasks.0, exceptions.0],
+        due: vec![poam.0, tasks.0, exceptions.0, policies],
         ending,
     })
 }
