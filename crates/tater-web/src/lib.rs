@@ -76,6 +76,9 @@ pub struct Web {
     pub info: Arc<WebInfo>,
     /// Downloads (exports); `None` offers none.
     pub files: Option<FileDispatch>,
+    /// The path template of each file use case's `GET` route, by use case name: a file
+    /// use case's page downloads through its REST route.
+    pub file_paths: Arc<std::collections::HashMap<String, String>>,
 }
 
 /// The application's routes, ready to merge into the server's router (which adds the body

@@ -18,13 +18,11 @@ use crate::error::Problem;
 use crate::extract::{API_KEY_HEADER, ORG_HEADER, PreAuthenticated, ViaMcp, resolve_caller};
 use crate::rate_limit::{Category, TenantBucket};
 use crate::state::AppState;
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use tater_domain::Timestamp;
 use tater_mcp::Fetched;
 use tater_service::use_cases::RateClass;
-use tater_service::use_cases::invoke::to_pairs;
 use tower::ServiceExt as _;
 
 /// What an OAuth client learns about this resource (RFC 9728).
@@ -133,6 +131,13 @@ pub struct FileRoutes {
     router: Router,
     /// Use case name → the path template of its `GET` route.
     paths: HashMap<String, String>,
+}
+
+impl FileRoutes {
+    /// Use case name → the path template of its `GET` route.
+    pub fn paths(&self) -> &HashMap<String, String> {
+        &self.paths
+    }
 }
 
 impl FileRoutes {
@@ -359,7 +364,7 @@ async fn fetch(
     credentials: HeaderMap,
     base: &str,
     name: &str,
-    mut input: Map<String, Value>,
+    input: Map<String, Value>,
     via: ViaMcp,
     signer: &LinkSigner,
 ) -> Fetched {
@@ -367,33 +372,9 @@ async fn fetch(
     let Some(template) = files.paths.get(name) else {
         return refused(tater_service::ServiceError::NotFound);
     };
-    // Path parameters from the input; the rest is the query string, bounded as REST's is.
-    let mut path = String::new();
-    for segment in template.split('/').skip(1) {
-        path.push('/');
-        match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            Some(param) => {
-                let value = match input.remove(param) {
-                    Some(Value::String(v)) => v,
-                    Some(other) => other.to_string(),
-                    None => String::new(),
-                };
-                path.extend(utf8_percent_encode(&value, NON_ALPHANUMERIC));
-            }
-            None => path.push_str(segment),
-        }
-    }
-    let pairs = match to_pairs(input) {
-        Ok(p) => p,
+    let uri = match tater_service::use_cases::invoke::route_uri(template, input) {
+        Ok(uri) => uri,
         Err(e) => return refused(e),
-    };
-    let query = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish();
-    let uri = if query.is_empty() {
-        path
-    } else {
-        format!("{path}?{query}")
     };
     let mut req = Request::new(axum::body::Body::empty());
     *req.method_mut() = Method::GET;

@@ -84,15 +84,18 @@ async fn deadline(
 /// The web application (`tater-web`): pages, not API operations, so outside the document.
 fn web_app(state: &AppState, files: Arc<mcp::FileRoutes>) -> Router {
     // Downloads run the REST export routes as the session's person.
+    let routes = files.clone();
     let dispatch = tater_web::FileDispatch(Arc::new(move |actor, path, extensions| {
-        let files = files.clone();
+        let files = routes.clone();
         Box::pin(async move {
             let bucket = extensions.get::<crate::rate_limit::TenantBucket>().cloned();
             files.serve_as(actor, &path, bucket, None).await
         })
     }));
+    let file_paths = Arc::new(files.paths().clone());
     tater_web::router(tater_web::Web {
         files: Some(dispatch),
+        file_paths,
         service: state.service.clone(),
         info: Arc::new(tater_web::WebInfo {
             version: env!("CARGO_PKG_VERSION"),

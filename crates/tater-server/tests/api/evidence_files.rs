@@ -13,6 +13,7 @@ use crate::support::*;
 both_engines!(
     a_file_streams_in_and_out_checked_and_sandboxed,
     files_change_only_while_the_record_is_a_draft_and_go_with_it,
+    a_file_downloads_from_the_evidence_page_as_from_the_api,
 );
 
 /// A page that would run script if a browser rendered it in Tater's origin.
@@ -491,4 +492,56 @@ async fn a_file_altered_in_the_store_is_never_received_whole() {
     std::fs::write(&stored, &original).unwrap();
     let res = app.req(Method::GET, &path, &admin).send().await.unwrap();
     assert_eq!(res.bytes().await.unwrap().to_vec(), original);
+}
+
+/// The web application offers an evidence record's files from its page — listed, each a
+/// download through the REST route (the same checks and sandbox), as the signed-in person.
+async fn a_file_downloads_from_the_evidence_page_as_from_the_api(db: TestDb) {
+    use crate::web::{page, sign_in};
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Paged files").await;
+    let admin = app.person(org, "admin@pagedfiles.test", Role::Admin).await;
+    app.person(org, "viewer@pagedfiles.test", Role::Viewer)
+        .await;
+    let evidence = app.create("evidence", &admin, sample("evidence", 1)).await;
+    let id = evidence["id"].as_str().unwrap();
+    let html = HOSTILE_HTML.as_bytes().to_vec();
+    let (status, made) = upload(&app, &admin, id, "report.html", "text/html", html.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let file = made["id"].as_str().unwrap();
+
+    let secret = sign_in(&app, "viewer@pagedfiles.test").await;
+    let record = page(&app, Some(&secret), &format!("/app/evidence/{id}")).await;
+    let listing = format!("/app/actions/list_evidence_files?id={id}");
+    assert!(record.body.contains(&listing), "{}", record.body);
+    let listed = page(&app, Some(&secret), &listing).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    let link = format!("/app/actions/get_evidence_file?id={id}&amp;fileId={file}&amp;_download=1");
+    assert!(listed.body.contains(&link), "{}", listed.body);
+    assert!(
+        !listed.body.contains("delete_evidence_file"),
+        "a Viewer is offered no removal"
+    );
+
+    let got = page(&app, Some(&secret), &link.replace("&amp;", "&")).await;
+    assert_eq!(got.status, StatusCode::OK, "{}", got.body);
+    assert_eq!(got.body.as_bytes(), html.as_slice());
+    assert!(
+        got.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;")
+    );
+    assert_eq!(
+        got.headers["content-security-policy"],
+        "sandbox; default-src 'none'"
+    );
+
+    // Another organization's member gets nothing of it.
+    let other = app.org("Elsewhere files").await;
+    app.person(other, "outsider@elsewhere-files.test", Role::OrgAdmin)
+        .await;
+    let outsider = sign_in(&app, "outsider@elsewhere-files.test").await;
+    let refused = page(&app, Some(&outsider), &link.replace("&amp;", "&")).await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
 }

@@ -434,6 +434,21 @@ async fn a_member_acknowledges_from_the_policys_page(db: TestDb) {
             .contains(&sha256_hex(sample("policies", 1)["body"].as_str().unwrap()))
     );
 
+    // The PDF from its page: a form for the version, then the file through its REST route.
+    let pdf_form = format!("/app/actions/get_policy_pdf?id={id}");
+    assert!(shown.body.contains(&pdf_form), "{}", shown.body);
+    let asked = page(&app, Some(&secret), &pdf_form).await;
+    assert!(asked.body.contains("name=\"_download\""), "{}", asked.body);
+    let pdf = page(
+        &app,
+        Some(&secret),
+        &format!("{pdf_form}&version=1&_download=1"),
+    )
+    .await;
+    assert_eq!(pdf.status, StatusCode::OK);
+    assert_eq!(pdf.headers["content-type"], "application/pdf");
+    assert!(pdf.body.starts_with("%PDF-"));
+
     let opened = page(&app, Some(&secret), &form).await;
     assert_eq!(opened.status, StatusCode::OK, "{}", opened.body);
     let csrf = csrf_of(&opened.body);

@@ -125,6 +125,36 @@ pub fn split_id(input: Map<String, Value>) -> ServiceResult<(String, Value)> {
     }
 }
 
+/// The URI of a `GET` route for an input: each `{param}` of `template` from the input
+/// (percent-encoded), the rest as the query string ([`to_pairs`], bounded as REST's is).
+/// How file use cases are served through their REST route to other channels.
+pub fn route_uri(template: &str, mut input: Map<String, Value>) -> ServiceResult<String> {
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    let mut path = String::new();
+    for segment in template.split('/').skip(1) {
+        path.push('/');
+        match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(param) => {
+                let value = match input.remove(param) {
+                    Some(Value::String(v)) => v,
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                };
+                path.extend(utf8_percent_encode(&value, NON_ALPHANUMERIC));
+            }
+            None => path.push_str(segment),
+        }
+    }
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(to_pairs(input)?)
+        .finish();
+    Ok(if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{query}")
+    })
+}
+
 /// A list's input as the query parameters its parser reads: text as it is, numbers and
 /// booleans as written, a list as the parameter repeated.
 /// Bounded as REST bounds a query string: at most [`super::MAX_PARAMS`] parameters of

@@ -9,10 +9,12 @@ use std::collections::HashMap;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::Extensions;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use tater_domain::Actor;
 use tater_service::ServiceError;
-use tater_service::use_cases::{Answer, Caller, Gate, UseCase, registry};
+use tater_service::use_cases::{Answer, Caller, Gate, Output, UseCase, registry};
 
 use super::{Layout, allowed, query_pairs};
 use crate::Web;
@@ -22,16 +24,25 @@ use crate::session::{Posted, Signed};
 
 pub const PATH: &str = "/app/actions";
 
-/// Whether the page offers `case` to `actor`: a use case a generated channel can call,
-/// whose gate the role passes. (The service checks again when it runs.)
+/// Whether the page offers `case` to `actor`: a use case a generated channel can call, or
+/// a file its REST route makes (downloaded through that route), whose gate the role passes.
+/// (The service checks again when it runs.)
 pub fn offered(case: &UseCase, actor: &Actor) -> bool {
     let gate = match case.gate {
         Gate::Public => false,
         Gate::Signed => true,
         Gate::Action(action) => allowed(actor, action),
     };
-    case.invoke.is_some() && !case.identity_step && gate
+    (case.invoke.is_some() || is_file(case)) && !case.identity_step && gate
 }
+
+/// A use case whose answer is a file.
+fn is_file(case: &UseCase) -> bool {
+    matches!(case.output, Output::File(_))
+}
+
+/// The query parameter that asks a file use case's page for the file itself.
+const DOWNLOAD: &str = "_download";
 
 fn find(tool: &str, actor: &Actor) -> PageResult<&'static UseCase> {
     registry()
@@ -95,6 +106,8 @@ pub struct ActionPage {
     problem: Option<String>,
     /// The Settings section this change belongs to, when it is one of theirs.
     back: Option<String>,
+    /// A file: the form downloads it.
+    download: bool,
 }
 
 pub(crate) fn caller(signed: &Signed) -> Caller {
@@ -111,43 +124,51 @@ pub(crate) fn field_errors(e: &tater_domain::ValidationErrors) -> HashMap<String
 }
 
 /// A read runs at once with the query's inputs; a change shows its form (filled from the
-/// query, as a row's "change role" link does).
+/// query, as a row's "change role" link does); a file shows its form, and downloads through
+/// its REST route when the query asks for it (`_download`).
 pub async fn page(
     State(web): State<Web>,
     signed: Signed,
     Path(tool): Path<String>,
     RawQuery(query): RawQuery,
-) -> PageResult<ActionPage> {
+    extensions: Extensions,
+) -> PageResult<Response> {
     let case = find(&tool, &signed.actor)?;
     let schema = case.input_schema();
-    let pairs = query_pairs(query.as_deref());
+    let mut pairs = query_pairs(query.as_deref());
+    let wants_file = pairs.iter().any(|(k, _)| k == DOWNLOAD);
+    pairs.retain(|(k, _)| k != DOWNLOAD);
     let mut page = ActionPage {
         layout: Layout::new(&web, &signed, &case.summary, "actions").await?,
         tool: case.tool.clone(),
         summary: case.summary.clone(),
-        read: case.hints.read_only,
+        read: case.hints.read_only || is_file(case),
         destructive: case.hints.destructive,
         inputs: Vec::new(),
         answer: None,
         done: false,
         problem: None,
         back: super::settings::section_of(&case.tool),
+        download: is_file(case),
     };
     let input = match schema_form::input_value(&schema, &pairs) {
         Ok(v) => v,
         Err(errors) => {
             page.inputs = schema_form::inputs(&schema, &Map::new(), &errors);
-            return Ok(page);
+            return Ok(page.into_response());
         }
     };
     let values = input.as_object().cloned().unwrap_or_default();
-    if !case.hints.read_only {
+    if is_file(case) && wants_file {
+        return file(&web, &signed, case, values, extensions).await;
+    }
+    if !case.hints.read_only || is_file(case) {
         page.inputs = schema_form::inputs(&schema, &values, &HashMap::new());
-        return Ok(page);
+        return Ok(page.into_response());
     }
     let mut errors = HashMap::new();
     match run(&web, &signed, case, input).await {
-        Ok(answer) => page.answer = Some(render(&answer, case, &signed)),
+        Ok(answer) => page.answer = Some(render(&answer, case, &signed, &values)),
         Err(ServiceError::Validation(e)) => {
             errors = field_errors(&e);
             page.problem = Some(format!("Not possible with these inputs: {e}."));
@@ -155,7 +176,22 @@ pub async fn page(
         Err(e) => return Err(e.into()),
     }
     page.inputs = schema_form::inputs(&schema, &values, &errors);
-    Ok(page)
+    Ok(page.into_response())
+}
+
+/// A file use case's file, made by its REST route as the signed-in person.
+async fn file(
+    web: &Web,
+    signed: &Signed,
+    case: &UseCase,
+    input: Map<String, Value>,
+    extensions: Extensions,
+) -> PageResult<Response> {
+    let Some(template) = web.file_paths.get(&case.name) else {
+        return Err(ServiceError::NotFound.into());
+    };
+    let uri = tater_service::use_cases::invoke::route_uri(template, input)?;
+    super::download(web, signed.actor.clone(), uri, extensions).await
 }
 
 pub(crate) async fn run(
@@ -202,6 +238,7 @@ pub async fn submit(
         done: false,
         problem: None,
         back: super::settings::section_of(&case.tool),
+        download: false,
     };
     let input = match schema_form::input_value(&schema, &fields) {
         Ok(v) => v,
@@ -216,7 +253,7 @@ pub async fn submit(
     match run(&web, signed, case, input).await {
         Ok(answer) => {
             page.done = true;
-            page.answer = Some(render(&answer, case, signed));
+            page.answer = Some(render(&answer, case, signed, &values));
             // The form again, empty, for another.
             page.inputs = schema_form::inputs(&schema, &Map::new(), &HashMap::new());
         }
@@ -230,12 +267,24 @@ pub async fn submit(
     Ok(page)
 }
 
+/// What a row offers: a use case of the same resource and what fills its inputs.
+struct RowAction {
+    case: &'static UseCase,
+    /// It needs the row's id alone (a button does it at once).
+    id_only: bool,
+    /// Its second id is the row's, next to the list's own `id` (an audit's snapshot, an
+    /// evidence record's file): `(name of the row's id, the list's id)`.
+    under: Option<(String, String)>,
+}
+
 /// What a list's rows offer: use cases of the same resource (`api_keys_list` →
-/// `api_keys_revoke`, `siem_destinations_dead_letters`) that take the row's `id`.
-fn row_actions(case: &UseCase, actor: &Actor) -> Vec<(&'static UseCase, bool)> {
+/// `api_keys_revoke`, `siem_destinations_dead_letters`, `evidence_files_list` →
+/// `evidence_files_download`) that take the row's `id`, or the list's `id` and the row's.
+fn row_actions(case: &UseCase, actor: &Actor, input: &Map<String, Value>) -> Vec<RowAction> {
     let Some(prefix) = case.name.strip_suffix("_list") else {
         return Vec::new();
     };
+    let listed_under = input.get("id").and_then(Value::as_str);
     registry()
         .iter()
         .filter(|c| c.name.starts_with(&format!("{prefix}_")) && c.name != case.name)
@@ -247,19 +296,35 @@ fn row_actions(case: &UseCase, actor: &Actor) -> Vec<(&'static UseCase, bool)> {
                 .iter()
                 .filter_map(Value::as_str)
                 .collect();
-            required.contains(&"id").then_some((c, required == ["id"]))
+            let under = match (listed_under, required.as_slice()) {
+                (Some(list_id), ["id", other] | [other, "id"]) => {
+                    Some(((*other).to_owned(), list_id.to_owned()))
+                }
+                _ => None,
+            };
+            (required.contains(&"id")).then_some(RowAction {
+                case: c,
+                id_only: required == ["id"],
+                under,
+            })
         })
         .collect()
 }
 
-/// The answer as HTML; a list's rows get buttons or links for their own changes.
-pub(crate) fn render(answer: &Answer, case: &UseCase, signed: &Signed) -> String {
+/// The answer as HTML; a list's rows get buttons or links for their own changes, reads and
+/// files. `input` is what the list was asked with.
+pub(crate) fn render(
+    answer: &Answer,
+    case: &UseCase,
+    signed: &Signed,
+    input: &Map<String, Value>,
+) -> String {
     let value = match answer {
         Answer::Json(v) => v,
         Answer::Nothing => return "<p>Done.</p>".into(),
     };
     let mut html = schema_form::answer_html(value);
-    let actions = row_actions(case, &signed.actor);
+    let actions = row_actions(case, &signed.actor, input);
     let ids: Vec<&str> = value["items"]
         .as_array()
         .into_iter()
@@ -274,32 +339,47 @@ pub(crate) fn render(answer: &Answer, case: &UseCase, signed: &Signed) -> String
     for id in ids {
         let id = escape(id);
         html.push_str(&format!("<tr><td><code>{id}</code></td><td>"));
-        for (c, id_only) in &actions {
-            let tool = escape(&c.tool);
-            let verb = escape(
-                &c.tool
-                    .split('_')
-                    .next()
-                    .unwrap_or_default()
-                    .replace('-', " "),
-            );
-            if c.hints.read_only {
-                // A read of the row opens its page, which runs it at once.
-                html.push_str(&format!(
-                    "<a href=\"{PATH}/{tool}?id={id}\">{}</a> ",
-                    escape(&c.summary)
-                ));
-            } else if *id_only {
-                html.push_str(&format!(
-                    "<form method=\"post\" action=\"{PATH}/{tool}\"><input type=\"hidden\" name=\"_csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"id\" value=\"{id}\"><button type=\"submit\" class=\"{}\">{verb}</button></form> ",
-                    if c.hints.destructive { "danger" } else { "" }
-                ));
-            } else {
-                html.push_str(&format!("<a href=\"{PATH}/{tool}?id={id}\">{verb}…</a> "));
-            }
+        for action in &actions {
+            html.push_str(&row_action(action, &id, &csrf));
         }
         html.push_str("</td></tr>");
     }
     html.push_str("</tbody></table>");
     html
+}
+
+/// One row's link or button for `action` (`id` and `csrf` escaped already).
+fn row_action(action: &RowAction, id: &str, csrf: &str) -> String {
+    let c = action.case;
+    let tool = escape(&c.tool);
+    let verb = escape(
+        &c.tool
+            .split('_')
+            .next()
+            .unwrap_or_default()
+            .replace('-', " "),
+    );
+    if let Some((name, list_id)) = &action.under {
+        // The row's id goes under its own name; a file downloads at once.
+        let (name, list_id) = (escape(name), escape(list_id));
+        let file = if is_file(c) { "&amp;_download=1" } else { "" };
+        return format!(
+            "<a href=\"{PATH}/{tool}?id={list_id}&amp;{name}={id}{file}\">{}</a> ",
+            escape(&c.summary)
+        );
+    }
+    if c.hints.read_only {
+        // A read of the row opens its page, which runs it at once.
+        format!(
+            "<a href=\"{PATH}/{tool}?id={id}\">{}</a> ",
+            escape(&c.summary)
+        )
+    } else if action.id_only {
+        format!(
+            "<form method=\"post\" action=\"{PATH}/{tool}\"><input type=\"hidden\" name=\"_csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"id\" value=\"{id}\"><button type=\"submit\" class=\"{}\">{verb}</button></form> ",
+            if c.hints.destructive { "danger" } else { "" }
+        )
+    } else {
+        format!("<a href=\"{PATH}/{tool}?id={id}\">{verb}…</a> ")
+    }
 }

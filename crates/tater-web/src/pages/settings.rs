@@ -148,7 +148,10 @@ async fn panel(web: &Web, signed: &Signed, def: &'static SectionDef) -> PageResu
     let mut answers = Vec::new();
     for case in def.shows.iter().filter_map(|n| use_case(n, signed)) {
         let answer = actions::run(web, signed, case, Value::Object(Map::new())).await?;
-        answers.push((case.summary.clone(), actions::render(&answer, case, signed)));
+        answers.push((
+            case.summary.clone(),
+            actions::render(&answer, case, signed, &Map::new()),
+        ));
     }
     let mut forms = Vec::new();
     for (name, current) in def.forms {
