@@ -537,6 +537,16 @@ async fn a_file_downloads_from_the_evidence_page_as_from_the_api(db: TestDb) {
         "sandbox; default-src 'none'"
     );
 
+    // A link from another site makes nothing in this person's name.
+    let res = no_redirects_client()
+        .get(app.url(&link.replace("&amp;", "&")))
+        .header("cookie", crate::web::cookie_header(&secret))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
     // Another organization's member gets nothing of it.
     let other = app.org("Elsewhere files").await;
     app.person(other, "outsider@elsewhere-files.test", Role::OrgAdmin)
@@ -544,4 +554,11 @@ async fn a_file_downloads_from_the_evidence_page_as_from_the_api(db: TestDb) {
     let outsider = sign_in(&app, "outsider@elsewhere-files.test").await;
     let refused = page(&app, Some(&outsider), &link.replace("&amp;", "&")).await;
     assert_eq!(refused.status, StatusCode::NOT_FOUND);
+}
+
+fn no_redirects_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::Extensions;
+use axum::http::{Extensions, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use tater_domain::Actor;
@@ -131,6 +131,7 @@ pub async fn page(
     signed: Signed,
     Path(tool): Path<String>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
     extensions: Extensions,
 ) -> PageResult<Response> {
     let case = find(&tool, &signed.actor)?;
@@ -160,6 +161,8 @@ pub async fn page(
     };
     let values = input.as_object().cloned().unwrap_or_default();
     if is_file(case) && wants_file {
+        // A link from another site does not make an export in this person's name.
+        crate::session::same_origin(&headers, &web)?;
         return file(&web, &signed, case, values, extensions).await;
     }
     if !case.hints.read_only || is_file(case) {
@@ -296,8 +299,9 @@ fn row_actions(case: &UseCase, actor: &Actor, input: &Map<String, Value>) -> Vec
                 .iter()
                 .filter_map(Value::as_str)
                 .collect();
+            // Only a second *id* is the row's (`fileId`, `tokenId`): a `label` is not.
             let under = match (listed_under, required.as_slice()) {
-                (Some(list_id), ["id", other] | [other, "id"]) => {
+                (Some(list_id), ["id", other] | [other, "id"]) if other.ends_with("Id") => {
                     Some(((*other).to_owned(), list_id.to_owned()))
                 }
                 _ => None,
@@ -381,5 +385,37 @@ fn row_action(action: &RowAction, id: &str, csrf: &str) -> String {
         )
     } else {
         format!("<a href=\"{PATH}/{tool}?id={id}\">{verb}…</a> ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use tater_domain::{Channel, OrgId};
+
+    use super::*;
+
+    #[test]
+    fn a_rows_id_fills_only_an_id_field_next_to_the_lists() {
+        let actor = Actor::system("unit-test", "actions", OrgId::generate(), Channel::Web);
+        let list = registry()
+            .iter()
+            .find(|c| c.name == "auditor_tokens_list")
+            .unwrap();
+        let mut input = Map::new();
+        input.insert("id".into(), json!("an-audit"));
+        let actions: Vec<(&str, bool)> = row_actions(list, &actor, &input)
+            .iter()
+            .map(|a| (a.case.name.as_str(), a.under.is_some()))
+            .collect();
+        assert!(
+            actions.contains(&("auditor_tokens_revoke", true)),
+            "{actions:?}"
+        );
+        // Its `label` is no row's id: a token row never opens a filled-in grant.
+        assert!(
+            !actions.contains(&("auditor_tokens_create", true)),
+            "{actions:?}"
+        );
     }
 }
