@@ -22,7 +22,7 @@ pub const SESSION_COOKIE: &str = "__Host-tater_session";
 pub const BACKGROUND_HEADER: &str = "x-tater-background";
 /// The largest form a page posts (the server's body limit is larger, for the API).
 const FORM_MAX_BYTES: usize = 64 * 1024;
-const STALE_FORM: &str =
+pub(crate) const STALE_FORM: &str =
     "This form's security token is missing or out of date. Reload the page and try again.";
 
 /// A cookie's value from the request's `Cookie` headers.

@@ -54,11 +54,12 @@ pub struct HttpLimits {
     pub upload_timeout: Duration,
 }
 
-/// Whether the request uploads an evidence file (`POST /api/evidence/{id}/files`).
+/// Whether the request uploads an evidence file (`POST /api/evidence/{id}/files`, or the
+/// web form's `POST /app/evidence/{id}/files`).
 fn is_upload(req: &axum::extract::Request) -> bool {
     let path = req.uri().path();
     req.method() == axum::http::Method::POST
-        && path.starts_with("/api/evidence/")
+        && (path.starts_with("/api/evidence/") || path.starts_with("/app/evidence/"))
         && path.ends_with("/files")
         && path.matches('/').count() == 4
 }

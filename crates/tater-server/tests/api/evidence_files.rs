@@ -14,6 +14,7 @@ both_engines!(
     a_file_streams_in_and_out_checked_and_sandboxed,
     files_change_only_while_the_record_is_a_draft_and_go_with_it,
     a_file_downloads_from_the_evidence_page_as_from_the_api,
+    a_file_uploads_from_the_evidence_page_with_the_sessions_token,
 );
 
 /// A page that would run script if a browser rendered it in Tater's origin.
@@ -561,4 +562,122 @@ fn no_redirects_client() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
+}
+
+const BOUNDARY: &str = "tater-test-boundary-7d1f";
+
+/// A `multipart/form-data` body of `(name, file name, bytes)` parts, in order.
+fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, file, bytes) in parts {
+        body.extend(format!("--{BOUNDARY}\r\n").as_bytes());
+        match file {
+            Some(f) => body.extend(
+                format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\n\
+                     Content-Type: text/plain\r\n\r\n"
+                )
+                .as_bytes(),
+            ),
+            None => body.extend(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        body.extend(*bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+async fn post_upload(app: &TestApp, secret: &str, evidence: &str, body: Vec<u8>) -> StatusCode {
+    no_redirects_client()
+        .post(app.url(&format!("/app/evidence/{evidence}/files")))
+        .header("cookie", crate::web::cookie_header(secret))
+        .header("sec-fetch-site", "same-origin")
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn a_file_uploads_from_the_evidence_page_with_the_sessions_token(db: TestDb) {
+    use crate::web::{csrf_of, page, sign_in};
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Uploads").await;
+    let admin = app.person(org, "admin@uploads.test", Role::Admin).await;
+    app.person(org, "viewer@uploads.test", Role::Viewer).await;
+    let evidence = app.create("evidence", &admin, sample("evidence", 1)).await;
+    let id = evidence["id"].as_str().unwrap();
+    let files = |key| {
+        let path = format!("/api/evidence/{id}/files");
+        let app = &app;
+        async move {
+            app.get(&path, key).await.1["items"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+
+    let secret = sign_in(&app, "admin@uploads.test").await;
+    let shown = page(&app, Some(&secret), &format!("/app/evidence/{id}")).await;
+    let action = format!("action=\"/app/evidence/{id}/files\" enctype=\"multipart/form-data\"");
+    assert!(shown.body.contains(&action), "{}", shown.body);
+    let csrf = csrf_of(&shown.body);
+    let minutes = b"Access review minutes, Q3: 42 accounts reviewed, 3 removed.";
+
+    // Without the session's token first, nothing is stored.
+    let no_token = multipart(&[("file", Some("minutes.txt"), minutes)]);
+    assert_eq!(
+        post_upload(&app, &secret, id, no_token).await,
+        StatusCode::FORBIDDEN
+    );
+    let wrong = multipart(&[
+        ("_csrf", None, b"forged"),
+        ("file", Some("minutes.txt"), minutes),
+    ]);
+    assert_eq!(
+        post_upload(&app, &secret, id, wrong).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(files(&admin).await, 0);
+
+    let good = multipart(&[
+        ("_csrf", None, csrf.as_bytes()),
+        ("file", Some("minutes.txt"), minutes),
+    ]);
+    assert_eq!(
+        post_upload(&app, &secret, id, good).await,
+        StatusCode::SEE_OTHER
+    );
+    let (_, listed) = app.get(&format!("/api/evidence/{id}/files"), &admin).await;
+    assert_eq!(listed["items"][0]["name"], "minutes.txt", "{listed}");
+    assert_eq!(listed["items"][0]["sha256"], sha256(minutes));
+    let entries = app.audit_entries(org).await;
+    let uploaded = entries
+        .iter()
+        .find(|e| e["entityType"] == "evidence-file")
+        .unwrap();
+    assert_eq!(uploaded["via"], "web");
+
+    // A Viewer is offered no form, and a post of theirs stores nothing.
+    let viewer = sign_in(&app, "viewer@uploads.test").await;
+    let shown = page(&app, Some(&viewer), &format!("/app/evidence/{id}")).await;
+    assert!(!shown.body.contains("multipart/form-data"));
+    let token = csrf_of(&shown.body);
+    let theirs = multipart(&[
+        ("_csrf", None, token.as_bytes()),
+        ("file", Some("more.txt"), minutes),
+    ]);
+    assert_eq!(
+        post_upload(&app, &viewer, id, theirs).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(files(&admin).await, 1);
 }

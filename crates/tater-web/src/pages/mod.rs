@@ -7,6 +7,7 @@ mod beacon;
 mod controls;
 mod dashboard;
 mod endpoints;
+mod files;
 mod links;
 mod records;
 mod settings;
@@ -65,6 +66,7 @@ pub fn routes() -> Router<Web> {
             "/app/actions/{tool}",
             get(actions::page).post(actions::submit),
         )
+        .route("/app/evidence/{id}/files", post(files::upload))
         .route(activity::PATH, get(activity::page))
         .route("/app/activity/export", get(activity::export))
         .route("/app/activity/verify", get(activity::verify))

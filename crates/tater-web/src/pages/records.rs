@@ -13,7 +13,7 @@ use axum::http::Extensions;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde_json::{Map, Value};
-use tater_domain::module::{DerivedWhen, FieldKind, ModuleDef, ValueType};
+use tater_domain::module::{DerivedWhen, FieldKind, Holding, ModuleDef, ValueType};
 use tater_domain::policy::Action;
 use tater_domain::{Actor, ValidationErrors};
 use tater_service::use_cases::extra_formats;
@@ -496,6 +496,8 @@ pub struct RecordPage {
     /// What else this person may do with the record: the registry's use cases about its
     /// module (a policy's versions, an audit's snapshots), as links to their pages.
     more: Vec<MoreLink>,
+    /// Where a file is uploaded, for a record that holds files and may still change.
+    upload: Option<String>,
 }
 
 /// A use case about one record, opened from the record's page with its id filled in.
@@ -548,6 +550,10 @@ async fn detail(
         .transitions_offered(&signed.actor, def, &record)
         .await?;
     let comment_needed: Vec<&str> = moves.iter().filter(|m| m.1).map(|m| m.0).collect();
+    let editable = def
+        .flow
+        .zip(state.as_deref())
+        .is_none_or(|(flow, s)| flow.is_editable(s));
     Ok(RecordPage {
         layout,
         def,
@@ -555,10 +561,7 @@ async fn detail(
         moves,
         fields: shown_fields(def, &record),
         can_write: can_write(&signed.actor),
-        can_edit: def
-            .flow
-            .zip(state.as_deref())
-            .is_none_or(|(flow, s)| flow.is_editable(s)),
+        can_edit: editable,
         state,
         history,
         comments,
@@ -569,6 +572,8 @@ async fn detail(
             &signed.actor,
             record["id"].as_str().unwrap_or_default(),
         ),
+        upload: (def.holds.contains(&Holding::Files) && can_write(&signed.actor) && editable)
+            .then(|| super::files::upload_path(&id)),
         id,
     })
 }
