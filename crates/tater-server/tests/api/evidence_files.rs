@@ -648,6 +648,22 @@ async fn a_file_uploads_from_the_evidence_page_with_the_sessions_token(db: TestD
     );
     assert_eq!(files(&admin).await, 0);
 
+    // Bytes that never reach a part are not kept: past 256 KiB the upload is refused.
+    let endless = vec![b'A'; 2 * 1024 * 1024];
+    assert_eq!(
+        post_upload(&app, &secret, id, endless).await,
+        StatusCode::FORBIDDEN
+    );
+    let mut padded =
+        format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n").into_bytes();
+    padded.extend(b"X-Pad: ");
+    padded.extend(vec![b'A'; 2 * 1024 * 1024]);
+    assert_eq!(
+        post_upload(&app, &secret, id, padded).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(files(&admin).await, 0);
+
     let good = multipart(&[
         ("_csrf", None, csrf.as_bytes()),
         ("file", Some("minutes.txt"), minutes),

@@ -7,7 +7,11 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Redirect;
-use futures::TryStreamExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::body::Bytes;
+use futures::{StreamExt, TryStreamExt};
 use tater_domain::modules::EVIDENCE;
 
 use crate::Web;
@@ -16,6 +20,12 @@ use crate::session::{STALE_FORM, Signed, same_origin};
 
 /// The longest CSRF field read (a token is far shorter).
 const CSRF_FIELD_MAX: u64 = 512;
+/// The most bytes read before the file's own bytes begin (the token, part headers and
+/// whatever a client puts before them): multer keeps those in memory until it finds what it
+/// looks for, so they are bounded, at a few of hyper's chunks.
+const BEFORE_FILE_MAX: u64 = 256 * 1024;
+/// A client that sends nothing for this long is given up on.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Where an evidence record's form uploads a file.
 pub fn upload_path(id: &str) -> String {
@@ -31,6 +41,16 @@ pub async fn upload(
     body: Body,
 ) -> PageResult<Redirect> {
     same_origin(&headers, &web)?;
+    // Refused before a byte of the body is read: only those who may attach files send one.
+    if !super::allowed(&signed.actor, tater_domain::policy::Action::WriteRecord) {
+        return Err(
+            tater_service::ServiceError::Forbidden(tater_domain::Denied {
+                required: tater_domain::Role::Admin,
+                actual: signed.actor.role(),
+            })
+            .into(),
+        );
+    }
     let boundary = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -41,8 +61,9 @@ pub async fn upload(
     let constraints = multer::Constraints::new()
         .allowed_fields(vec!["_csrf", "file"])
         .size_limit(multer::SizeLimit::new().for_field("_csrf", CSRF_FIELD_MAX));
-    let mut form =
-        multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
+    let file_started = Arc::new(AtomicBool::new(false));
+    let body = bounded(body, file_started.clone());
+    let mut form = multer::Multipart::with_constraints(body, boundary, constraints);
     let refused = || PageError::forbidden(STALE_FORM);
     let csrf = form.next_field().await.map_err(|_| refused())?;
     let csrf = match csrf {
@@ -60,17 +81,51 @@ pub async fn upload(
         .map_err(|_| PageError::bad_request("The upload ended before its file."))?
         .filter(|f| f.name() == Some("file"))
         .ok_or_else(|| PageError::bad_request("Choose a file to upload."))?;
+    file_started.store(true, Ordering::SeqCst);
     let name = file.file_name().unwrap_or_default().to_owned();
     let media_type = file.content_type().map_or_else(
         || "application/octet-stream".to_owned(),
         ToString::to_string,
     );
     let bytes = file.map_err(|e| e.to_string());
-    web.service
+    let made = web
+        .service
         .attach_evidence_file(&signed.actor, &id, &name, &media_type, bytes)
         .await?;
+    // The record's id as the server wrote it (a UUID), not the path's spelling of it.
     Ok(Redirect::to(&format!(
-        "{}/list_evidence_files?id={id}",
-        super::actions::PATH
+        "{}/list_evidence_files?id={}",
+        super::actions::PATH,
+        made.evidence
     )))
+}
+
+/// The request's body, ended with an error when the client falls silent for [`IDLE`] or
+/// sends more than [`BEFORE_FILE_MAX`] bytes before `file_started` is set.
+fn bounded(
+    body: Body,
+    file_started: Arc<AtomicBool>,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send {
+    let stream = body.into_data_stream();
+    futures::stream::unfold((stream, 0u64), move |(mut stream, seen)| {
+        let file_started = file_started.clone();
+        async move {
+            let next = match tokio::time::timeout(IDLE, stream.next()).await {
+                Err(_) => Some(Err(std::io::Error::other(
+                    "the client sent nothing for a minute",
+                ))),
+                Ok(None) => None,
+                Ok(Some(Err(e))) => Some(Err(std::io::Error::other(e))),
+                Ok(Some(Ok(chunk))) => {
+                    let seen = seen.saturating_add(chunk.len() as u64);
+                    if seen > BEFORE_FILE_MAX && !file_started.load(Ordering::SeqCst) {
+                        Some(Err(std::io::Error::other("too much before the file")))
+                    } else {
+                        return Some((Ok(chunk), (stream, seen)));
+                    }
+                }
+            };
+            next.map(|item| (item, (stream, u64::MAX)))
+        }
+    })
 }
