@@ -352,7 +352,7 @@ async fn export_records(
     list_export::stream(export, format, def.csv_columns, &name).await
 }
 
-fn file_response(file: ExportedFile) -> Response {
+pub(super) fn file_response(file: ExportedFile) -> Response {
     let mut res = Response::new(Body::from(file.bytes));
     let h = res.headers_mut();
     h.insert(

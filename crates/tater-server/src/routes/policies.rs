@@ -2,11 +2,11 @@
 //! versions with their acknowledgement rates, a version's PDF, and members' acknowledgements.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
+use tater_service::use_cases::ExportedFile;
 use tater_service::{
     Acknowledged, AcknowledgementReport, Items, PolicyToAcknowledge, PolicyVersionView,
 };
@@ -104,15 +104,11 @@ async fn version_pdf(
 ) -> ApiResult<Response> {
     let ExportSlot { actor, permit } = slot;
     let (filename, bytes) = s.service.policy_pdf(&actor, &id, &version).await?;
-    let mut res = Response::new(Body::from(bytes));
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/pdf"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
+    let res = super::modules::file_response(ExportedFile {
+        media_type: "application/pdf",
+        filename: Some(filename),
+        bytes,
+    });
     Ok(permit.hold_until_sent(res))
 }
 

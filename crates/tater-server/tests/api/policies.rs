@@ -326,6 +326,19 @@ print(json.dumps({"pages": pages, "title": r.metadata.title, "author": r.metadat
     ] {
         assert!(all.contains(expected), "{expected:?} is not in the PDF");
     }
+    // A text the fonts cannot draw is refused with a reason, never printed as boxes.
+    let mut body = sample("policies", 2);
+    body["body"] = json!("# 情報セキュリティ方針");
+    let policy = app.create("policies", &author, body).await;
+    let cjk = policy["id"].as_str().unwrap();
+    publish(&app, &author, &approver, cjk).await;
+    let (status, v) = app
+        .get(&format!("/api/policies/{cjk}/versions/1/pdf"), &author)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["error"], "PDF_UNSUPPORTED_CHARACTERS");
+    assert!(v["detail"].as_str().unwrap().contains('情'), "{v}");
+
     for (i, page) in pages.iter().enumerate() {
         let footer = format!("Page {} of {}", i + 1, pages.len());
         assert!(page.contains(&footer), "page {} has no {footer:?}", i + 1);

@@ -42,15 +42,8 @@ pub async fn upload(
 ) -> PageResult<Redirect> {
     same_origin(&headers, &web)?;
     // Refused before a byte of the body is read: only those who may attach files send one.
-    if !super::allowed(&signed.actor, tater_domain::policy::Action::WriteRecord) {
-        return Err(
-            tater_service::ServiceError::Forbidden(tater_domain::Denied {
-                required: tater_domain::Role::Admin,
-                actual: signed.actor.role(),
-            })
-            .into(),
-        );
-    }
+    tater_domain::policy::authorize(&signed.actor, tater_domain::policy::Action::WriteRecord)
+        .map_err(tater_service::ServiceError::from)?;
     let boundary = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
