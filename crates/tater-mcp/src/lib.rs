@@ -162,6 +162,17 @@ async fn count(
     }
 }
 
+/// The span of the HTTP request a call arrived in, for the call's tool, channel, client and
+/// organization to join the request's log line (rmcp answers in tasks of its own, outside it).
+#[derive(Clone)]
+pub struct RequestSpan(pub tracing::Span);
+
+fn request_span(cx: &RequestContext<RoleServer>) -> Option<&RequestSpan> {
+    cx.extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<RequestSpan>())
+}
+
 /// The caller the authenticating layer put on the request.
 fn caller(cx: &RequestContext<RoleServer>) -> Result<Caller, ErrorData> {
     cx.extensions
@@ -361,13 +372,14 @@ impl ServerHandler for TaterMcp {
             return Ok(CallToolResult::structured_error(errors::unverified()).into());
         }
         let (via, client) = channel(&cx);
-        tracing::info!(
-            tool = %case.tool,
-            org = %caller.actor.org(),
-            via = %via,
-            client = client.as_ref().map(|c| c.name.as_str()).unwrap_or("unknown"),
-            "mcp tool call"
-        );
+        if let Some(RequestSpan(span)) = request_span(&cx) {
+            span.record("tool", tracing::field::display(&case.tool));
+            span.record("via", tracing::field::display(via));
+            span.record("org", tracing::field::display(caller.actor.org()));
+            if let Some(c) = &client {
+                span.record("client", c.name.as_str());
+            }
+        }
         let client = client.map(|c| ClientInfo::new(&c.name, &c.version));
         let caller = caller.through(via).with_client(client.clone());
         let arguments = request.arguments.unwrap_or_default();

@@ -40,9 +40,52 @@ async fn measure(client: &reqwest::Client, url: &str, credential: Option<(&str, 
     measure_with(client, url, credential, None).await
 }
 
+/// A request the workers send over and over, built once so that the load generator's own
+/// work (it shares the machine with the server) stays out of the comparison.
+#[derive(Clone)]
+struct Load {
+    url: String,
+    headers: reqwest::header::HeaderMap,
+    /// `POST` this body when given, else `GET`.
+    body: Option<bytes::Bytes>,
+}
+
+impl Load {
+    fn new(url: &str, credential: Option<(&str, &str)>, post: Option<Post>) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let (extra, body) = match post {
+            Some((h, b)) => (h, Some(bytes::Bytes::from(b))),
+            None => (Vec::new(), None),
+        };
+        let credential = credential.map(|(h, v)| (h, v.to_owned()));
+        for (h, v) in extra.iter().map(|(h, v)| (*h, v.clone())).chain(credential) {
+            headers.insert(
+                reqwest::header::HeaderName::from_bytes(h.as_bytes()).unwrap(),
+                reqwest::header::HeaderValue::from_str(&v).unwrap(),
+            );
+        }
+        Self {
+            url: url.to_owned(),
+            headers,
+            body,
+        }
+    }
+
+    fn request(&self, client: &reqwest::Client) -> reqwest::RequestBuilder {
+        let req = match &self.body {
+            Some(body) => client.post(&self.url).body(body.clone()),
+            None => client.get(&self.url),
+        };
+        req.headers(self.headers.clone())
+    }
+}
+
+/// Headers and body of a `POST`.
+type Post = (Vec<(&'static str, String)>, String);
+
 /// One stateless (2026-07-28) MCP request as a client sends it: `POST /mcp` with the method
 /// and tool in headers and the client's metadata in `_meta`.
-fn mcp_body(method: &str, params: serde_json::Value) -> (Vec<(&'static str, String)>, String) {
+fn mcp_body(method: &str, params: serde_json::Value) -> Post {
     let mut params = params;
     params["_meta"] = json!({
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
@@ -68,62 +111,74 @@ async fn measure_with(
     client: &reqwest::Client,
     url: &str,
     credential: Option<(&str, &str)>,
-    post: Option<(Vec<(&'static str, String)>, String)>,
+    post: Option<Post>,
 ) -> Stats {
-    let seconds = env_or("TATER_BENCH_SECONDS", 5);
+    let load = Load::new(url, credential, post);
+    run(client, &load, Duration::from_secs(1)).await;
+    let window = Duration::from_secs(env_or("TATER_BENCH_SECONDS", 5));
+    let (latencies, errors) = run(client, &load, window).await;
+    stats(latencies, errors, window)
+}
+
+/// Two loads measured in turns (`rounds` windows each, alternating), so that drift in the
+/// machine's speed during the run weighs on both alike: for a ratio of the two.
+async fn measure_in_turns(client: &reqwest::Client, a: &Load, b: &Load) -> (Stats, Stats) {
+    let rounds = 4;
+    let window = Duration::from_secs(env_or("TATER_BENCH_SECONDS", 5).div_ceil(2).max(1));
+    run(client, a, Duration::from_secs(1)).await;
+    run(client, b, Duration::from_secs(1)).await;
+    let (mut la, mut lb, mut ea, mut eb) = (Vec::new(), Vec::new(), 0, 0);
+    for _ in 0..rounds {
+        let (l, e) = run(client, a, window).await;
+        la.extend(l);
+        ea += e;
+        let (l, e) = run(client, b, window).await;
+        lb.extend(l);
+        eb += e;
+    }
+    (
+        stats(la, ea, window * rounds),
+        stats(lb, eb, window * rounds),
+    )
+}
+
+/// `concurrency` workers sending `load` back to back for `window`: each answer's latency,
+/// and the number of failures.
+async fn run(client: &reqwest::Client, load: &Load, window: Duration) -> (Vec<Duration>, usize) {
     let concurrency = env_or("TATER_BENCH_CONCURRENCY", 16) as usize;
-    let run = |window: Duration| {
-        let mut workers = Vec::new();
-        for _ in 0..concurrency {
-            let client = client.clone();
-            let url = url.to_owned();
-            let credential = credential.map(|(h, v)| (h.to_owned(), v.to_owned()));
-            let post = post.clone();
-            workers.push(tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut errors = 0;
-                let end = Instant::now() + window;
-                while Instant::now() < end {
-                    let started = Instant::now();
-                    let mut req = match &post {
-                        Some((headers, body)) => {
-                            let mut r = client.post(&url).body(body.clone());
-                            for (h, v) in headers {
-                                r = r.header(*h, v);
-                            }
-                            r
-                        }
-                        None => client.get(&url),
-                    };
-                    if let Some((h, v)) = &credential {
-                        req = req.header(h, v);
-                    }
-                    match req.send().await {
-                        // A JSON-RPC or tool error inside a 200 counts as an error too.
-                        Ok(res) if res.status().is_success() => match res.bytes().await {
-                            Ok(b) if !is_mcp_error(&b) => latencies.push(started.elapsed()),
-                            _ => errors += 1,
-                        },
-                        _ => errors += 1,
-                    }
-                }
-                (latencies, errors)
-            }));
-        }
-        async move {
-            let mut all = Vec::new();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let client = client.clone();
+        let load = load.clone();
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
             let mut errors = 0;
-            for w in workers {
-                let (l, e) = w.await.unwrap();
-                all.extend(l);
-                errors += e;
+            let end = Instant::now() + window;
+            while Instant::now() < end {
+                let started = Instant::now();
+                match load.request(&client).send().await {
+                    // A JSON-RPC or tool error inside a 200 counts as an error too.
+                    Ok(res) if res.status().is_success() => match res.bytes().await {
+                        Ok(b) if !is_mcp_error(&b) => latencies.push(started.elapsed()),
+                        _ => errors += 1,
+                    },
+                    _ => errors += 1,
+                }
             }
-            (all, errors)
-        }
-    };
-    run(Duration::from_secs(1)).await;
-    let window = Duration::from_secs(seconds);
-    let (mut latencies, errors) = run(window).await;
+            (latencies, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for w in workers {
+        let (l, e) = w.await.unwrap();
+        all.extend(l);
+        errors += e;
+    }
+    (all, errors)
+}
+
+fn stats(mut latencies: Vec<Duration>, errors: usize, window: Duration) -> Stats {
     latencies.sort();
     let pct = |p: f64| {
         let i = ((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1));
@@ -138,9 +193,23 @@ async fn measure_with(
     }
 }
 
+/// Whether a JSON-RPC answer is an error or a tool error. Read into a shape that skips what it
+/// does not name, so checking costs the load generator little next to the server's work.
 fn is_mcp_error(body: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| {
-        v.get("jsonrpc").is_some() && (v["error"].is_object() || v["result"]["isError"] == true)
+    #[derive(serde::Deserialize)]
+    struct Reply {
+        jsonrpc: Option<serde::de::IgnoredAny>,
+        error: Option<serde::de::IgnoredAny>,
+        result: Option<Outcome>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Outcome {
+        #[serde(rename = "isError", default)]
+        is_error: bool,
+    }
+    // A REST answer (no `jsonrpc`) is judged by its status alone.
+    serde_json::from_slice::<Reply>(body).is_ok_and(|r| {
+        r.jsonrpc.is_some() && (r.error.is_some() || r.result.is_some_and(|o| o.is_error))
     })
 }
 
@@ -319,7 +388,7 @@ fn row(name: &str, s: &Stats, baseline: f64) {
 async fn main() {
     // Log every request as production does, into a sink.
     tracing_subscriber::fmt()
-        .with_env_filter("info,sqlx=warn")
+        .with_env_filter(tater_server::middleware::SERVE_LOG_FILTER)
         .with_writer(std::io::sink)
         .init();
     let client = reqwest::Client::builder()
@@ -337,6 +406,8 @@ async fn main() {
         "{:<44} {:>9} {:>8} {:>8} {:>8} {:>7} {:>6}",
         "target", "req/s", "p50 ms", "p99 ms", "× bare", "n", "errors"
     );
+    // `TATER_BENCH_ONLY=mcp`: the MCP rows alone (for profiling the tool path).
+    let only_mcp = std::env::var("TATER_BENCH_ONLY").is_ok_and(|v| v == "mcp");
     let bare_url = bare().await;
     let baseline = measure(&client, &bare_url, None).await;
     row("bare axum handler", &baseline, baseline.rps);
@@ -348,51 +419,23 @@ async fn main() {
     for (engine, db) in &engines {
         let f = tater(db).await;
         let one = format!("{}/api/poam/{}", f.base, f.id);
-        let status = measure(&client, &format!("{}/api/status", f.base), None).await;
-        row(
-            &format!("{engine}: GET /api/status (no auth)"),
-            &status,
-            baseline.rps,
-        );
-        let list = measure(
-            &client,
-            &format!("{}/api/poam?limit=50", f.base),
-            Some(("x-api-key", &f.api_key)),
-        )
-        .await;
-        row(
-            &format!("{engine}: GET /api/poam?limit=50 (API key)"),
-            &list,
-            baseline.rps,
-        );
-        for (name, header) in [
-            ("API key", ("x-api-key", f.api_key.clone())),
-            (
-                "local JWT",
-                ("authorization", format!("Bearer {}", f.session)),
-            ),
-            (
-                "Entra ID token",
-                ("authorization", format!("Bearer {}", f.entra_token)),
-            ),
-        ] {
-            let s = measure(&client, &one, Some((header.0, &header.1))).await;
-            row(
-                &format!("{engine}: GET /api/poam/{{id}} ({name})"),
-                &s,
-                baseline.rps,
-            );
+        if !only_mcp {
+            rest_rows(&client, engine, &f, &one, baseline.rps).await;
         }
         // The same read as an MCP tool call (issue 13: goal ≥ 0.8× the REST call), and the
         // tool list.
         let session = ("authorization", format!("Bearer {}", f.session));
-        let rest = measure(&client, &one, Some((session.0, &session.1))).await;
         let call = mcp_body(
             "tools/call",
             json!({ "name": "get_poam_item", "arguments": { "id": f.id } }),
         );
         let mcp_url = format!("{}/mcp", f.base);
-        let tool = measure_with(&client, &mcp_url, Some((session.0, &session.1)), Some(call)).await;
+        let (rest, tool) = measure_in_turns(
+            &client,
+            &Load::new(&one, Some((session.0, &session.1)), None),
+            &Load::new(&mcp_url, Some((session.0, &session.1)), Some(call)),
+        )
+        .await;
         row(
             &format!("{engine}: REST GET /api/poam/{{id}} (session)"),
             &rest,
@@ -404,7 +447,7 @@ async fn main() {
             baseline.rps,
         );
         println!(
-            "{engine}: MCP tool call / REST call = {:.3} (req/s), p50 {:.2} ms vs {:.2} ms",
+            "{engine}: MCP tool call / REST call = {:.3} (req/s, in turns), p50 {:.2} ms vs {:.2} ms",
             tool.rps / rest.rps,
             tool.p50_ms,
             rest.p50_ms
@@ -417,9 +460,48 @@ async fn main() {
             &listed,
             baseline.rps,
         );
-        if *engine == "sqlite" {
+        if *engine == "sqlite" && !only_mcp {
             login_timing(&client, &f.base).await;
         }
+    }
+}
+
+/// The REST rows: an unauthenticated status, a list, and one record by each credential.
+async fn rest_rows(client: &reqwest::Client, engine: &str, f: &Fixture, one: &str, baseline: f64) {
+    let status = measure(client, &format!("{}/api/status", f.base), None).await;
+    row(
+        &format!("{engine}: GET /api/status (no auth)"),
+        &status,
+        baseline,
+    );
+    let list = measure(
+        client,
+        &format!("{}/api/poam?limit=50", f.base),
+        Some(("x-api-key", &f.api_key)),
+    )
+    .await;
+    row(
+        &format!("{engine}: GET /api/poam?limit=50 (API key)"),
+        &list,
+        baseline,
+    );
+    for (name, header) in [
+        ("API key", ("x-api-key", f.api_key.clone())),
+        (
+            "local JWT",
+            ("authorization", format!("Bearer {}", f.session)),
+        ),
+        (
+            "Entra ID token",
+            ("authorization", format!("Bearer {}", f.entra_token)),
+        ),
+    ] {
+        let s = measure(client, one, Some((header.0, &header.1))).await;
+        row(
+            &format!("{engine}: GET /api/poam/{{id}} ({name})"),
+            &s,
+            baseline,
+        );
     }
 }
 

@@ -24,7 +24,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => {
-            init_logging(args.log_format, "info,sqlx=warn");
+            init_logging(args.log_format, tater_server::middleware::SERVE_LOG_FILTER);
             cli::serve(*args).await
         }
         Command::Admin(args) => {

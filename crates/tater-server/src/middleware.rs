@@ -16,6 +16,11 @@ use crate::error::{PROBLEM_JSON, Problem};
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+/// The log filter of `tater serve` when `TATER_LOG` is not set. rmcp logs each stateless MCP
+/// request's service start and end at `info` (three lines a call, one with the client's whole
+/// capabilities): `warn` keeps its problems and leaves one line a request, the response's.
+pub const SERVE_LOG_FILTER: &str = "info,sqlx=warn,rmcp=warn";
+
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// A client-supplied id is kept when it is short and plain, so it can join logs across
@@ -33,7 +38,18 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     let id = incoming_id(req.headers()).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
     // The path only: query strings can carry search text users consider private.
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    // An MCP tool call names its tool, channel, client and organization on the same line
+    // (recorded by `tater-mcp` when it knows them).
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.uri().path(),
+        tool = tracing::field::Empty,
+        via = tracing::field::Empty,
+        client = tracing::field::Empty,
+        org = tracing::field::Empty,
+    );
     let started = Instant::now();
     let res = next.run(req).instrument(span.clone()).await;
     let mut res = render_problem(res, &id);

@@ -253,6 +253,8 @@ async fn authenticate(State(gate): State<Gate>, mut req: Request, next: Next) ->
                 actor: caller.actor.clone(),
             };
             req.extensions_mut().insert(caller);
+            req.extensions_mut()
+                .insert(tater_mcp::RequestSpan(tracing::Span::current()));
             if let Some(bucket) = bucket {
                 req.extensions_mut().insert(tool_limits(bucket));
             }

@@ -762,3 +762,79 @@ async fn upsert_config_doc_creates_then_replaces_by_title(db: TestDb) {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
 }
+
+/// With the default log filter, a tool call is one line, the request's own: its request id,
+/// tool, channel, organization and client together, and none of rmcp's per-call chatter (three
+/// lines a call at `info`, one with the client's whole capabilities).
+#[tokio::test]
+async fn a_tool_call_is_one_log_line_naming_the_tool_and_channel() {
+    let data = tempfile::tempdir().unwrap();
+    let line = |out: std::process::Output| String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let cli = |args: &[&str]| line(crate::process::tater_cli(data.path(), args, &[]));
+    let org = cli(&["admin", "org", "create", "--name", "Logged"]);
+    cli(&[
+        "admin",
+        "user",
+        "create",
+        "--org",
+        &org,
+        "--email",
+        "a@log.test",
+        "--role",
+        "admin",
+    ]);
+    let key = cli(&[
+        "admin",
+        "api-key",
+        "create",
+        "--user",
+        "a@log.test",
+        "--org",
+        &org,
+    ]);
+    let log = data.path().join("server.log");
+    let server = crate::process::ServerProcess::start_logging_to(data.path(), &[], &log);
+    let body = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {
+            "name": "get_posture", "arguments": {},
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientInfo": { "name": "Claude Code", "version": "2.1" },
+            },
+        },
+    });
+    let res = reqwest::Client::new()
+        .post(format!("{}/mcp", server.base))
+        .header("x-api-key", &key)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "get_posture")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["result"]["isError"], json!(false), "{answer}");
+    drop(server);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains(&id)).collect();
+    assert_eq!(lines.len(), 1, "one line for the call:\n{text}");
+    for part in [
+        "path=/mcp",
+        "tool=get_posture",
+        "via=claude",
+        &format!("org={org}"),
+        "client=\"Claude Code\"",
+        "status=200",
+    ] {
+        assert!(lines[0].contains(part), "{part} in {}", lines[0]);
+    }
+    assert!(!text.contains("rmcp"), "rmcp's per-call lines:\n{text}");
+    assert!(!text.contains(&key), "the key in the log:\n{text}");
+}

@@ -39,13 +39,27 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(data: &Path, env: &[(&str, &str)]) -> Self {
+        Self::spawn(data, env, None)
+    }
+
+    /// Started with the default log filter (no `TATER_LOG`), its log written to `log`.
+    pub fn start_logging_to(data: &Path, env: &[(&str, &str)], log: &Path) -> Self {
+        Self::spawn(data, env, Some(log))
+    }
+
+    fn spawn(data: &Path, env: &[(&str, &str)], log: Option<&Path>) -> Self {
         let mut cmd = Command::new(tater_bin());
         cmd.args(["serve", "--listen", "127.0.0.1:0"])
             .env("TATER_DATA_DIR", data)
             .env_remove("TATER_DATABASE_URL")
-            .env("TATER_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stdout(Stdio::piped());
+        match log {
+            Some(path) => {
+                let file = std::fs::File::create(path).expect("create the log file");
+                cmd.env_remove("TATER_LOG").stderr(file)
+            }
+            None => cmd.env("TATER_LOG", "warn").stderr(Stdio::inherit()),
+        };
         for (k, v) in env {
             cmd.env(k, v);
         }
