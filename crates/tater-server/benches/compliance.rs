@@ -424,7 +424,7 @@ async fn main() {
         );
         // The web application's pages over the same data, against the JSON they show.
         let cookie = web_cookie(&base, "reader@example.com", WEB_PASSWORD).await;
-        let runs = env_or("TATER_BENCH_PAGE_RUNS", 20);
+        let runs = env_or("TATER_BENCH_PAGE_RUNS", 100);
         let controls = "framework=nist-800-53-rev5-moderate&limit=50";
         for (page, api) in [
             (format!("{base}/app"), posture.clone()),

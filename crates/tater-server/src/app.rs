@@ -260,7 +260,7 @@ impl App {
             .worker
             .as_ref()
             .map(|worker| tokio::spawn(worker.clone().run(delivery_stopped)));
-        jobs.push(tokio::spawn(job_expiry(self.service.clone())));
+        jobs.push(tokio::spawn(housekeeping(self.service.clone())));
         let (stop_runner, runner_stopped) = tokio::sync::watch::channel(false);
         let runner = self.runner_poll.map(|every| {
             let options = tater_service::RunnerOptions::new();
@@ -414,9 +414,10 @@ async fn checkpoint_job(service: Service, every: Duration) {
     }
 }
 
-/// Expires commands nobody fetched within the job lifetime, and cancels any still queued where
-/// remote execution is off, every minute (agents' polls do the same for their own commands).
-async fn job_expiry(service: Service) {
+/// Every minute: expires commands nobody fetched within the job lifetime and cancels any
+/// still queued where remote execution is off (agents' polls do the same for their own
+/// commands), and forgets web sessions past their lifetime and page views past their 90 days.
+async fn housekeeping(service: Service) {
     let mut ticks = tokio::time::interval(Duration::from_secs(60));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -425,6 +426,15 @@ async fn job_expiry(service: Service) {
             Ok(0) => {}
             Ok(n) => tracing::info!(targets = n, "queued commands expired or cancelled"),
             Err(e) => tracing::error!(error = %e, "the job expiry sweep failed"),
+        }
+        match service.forget_expired_web_data().await {
+            Ok(f) if f == tater_service::Forgotten::default() => {}
+            Ok(f) => tracing::info!(
+                web_sessions = f.web_sessions,
+                page_views = f.page_views,
+                "expired web sessions and page views forgotten"
+            ),
+            Err(e) => tracing::error!(error = %e, "forgetting expired web data failed"),
         }
     }
 }

@@ -473,6 +473,19 @@ impl Service {
         let overlays = overlays(&mut *tx, self.clock.now().date()).await?;
         drop(tx);
         let coverage = self.evidence_coverage(actor).await?;
+        let failing = match input.failing {
+            // The posture's own list, so the dashboard's counts and this list agree.
+            Some(wanted) => Some(
+                self.posture(actor)
+                    .await?
+                    .failing
+                    .into_iter()
+                    .filter(|f| wanted.admits(f.severity.as_str()))
+                    .map(|f| f.control)
+                    .collect::<std::collections::HashSet<String>>(),
+            ),
+            None => None,
+        };
         let framework = q.framework.as_deref().and_then(|f| catalog.framework(f));
         let start = q
             .after
@@ -495,6 +508,7 @@ impl Service {
                 && q.withdrawn.is_none_or(|w| control.withdrawn == w)
                 && q.covered
                     .is_none_or(|c| (coverage.of(&control.id) > 0) == c)
+                && failing.as_ref().is_none_or(|f| f.contains(&control.id))
                 && q.applicability
                     .as_deref()
                     .is_none_or(|a| a == applicability)

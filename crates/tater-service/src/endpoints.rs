@@ -497,7 +497,7 @@ impl Service {
         .await
     }
 
-    /// The inventory: `status`, `q` (hostname), `stale`, `limit`, `cursor`.
+    /// The inventory: `status`, `q` (hostname), `stale`, `scanned`, `limit`, `cursor`.
     pub async fn list_endpoints(
         &self,
         actor: &Actor,
@@ -528,20 +528,23 @@ impl Service {
             Some(c) => q.after_hostname = Some(c.to_owned()),
             None => {}
         }
-        let stale_filter = input.stale;
+        let (stale_filter, scanned_filter) = (input.stale, input.scanned);
         errors.into_result(())?;
         let now = self.clock.now();
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         let mut items = Vec::new();
         let mut next_cursor = None;
-        // The stale filter is applied here, so keep reading pages until this one is full.
+        // The stale and scanned filters are applied here, so keep reading pages until this
+        // one is full.
         'pages: loop {
             let page = tx.endpoints(&q).await?;
             let more = page.len() > q.limit as usize;
             for e in page.into_iter().take(q.limit as usize) {
                 q.after_hostname = Some(e.hostname.clone());
                 let stale = self.endpoint_is_stale(&e, now);
-                if stale_filter.is_some_and(|want| want != stale) {
+                if stale_filter.is_some_and(|want| want != stale)
+                    || scanned_filter.is_some_and(|want| want != e.last_scan_id.is_some())
+                {
                     continue;
                 }
                 if items.len() == q.limit as usize {

@@ -48,6 +48,7 @@ mod posture;
 mod record_history_export;
 mod records;
 mod reminders;
+mod retention;
 mod runner;
 mod scan_results;
 mod scans;
@@ -118,6 +119,7 @@ pub use posture::{
     PostureTotals, PostureTrend, PostureView, Summary, TrendLatest, TrendPoint,
 };
 pub use records::{HeatMap, HeatMapAxes, HeatMapView, Page, RecordExport, to_values};
+pub use retention::Forgotten;
 pub use runner::{MAX_ATTEMPTS, RunnerOptions, RunnerRound};
 pub use scan_results::LatestResultView;
 pub use scans::{Ingested, IngestedScan, ScanDetail, ScanResultView, ScanView};

@@ -86,6 +86,63 @@ pub fn trend_points(values: &[f64], width: f64, height: f64) -> String {
         .join(" ")
 }
 
+/// One cell of the 5×5 risk heat map, placed in the chart's box: likelihood 5 at the top,
+/// impact 1 on the left, as risk registers draw it.
+pub struct HeatCell {
+    pub likelihood: u8,
+    pub impact: u8,
+    pub count: i64,
+    /// `h0` (empty) to `h4` (the busiest cells): the colour class.
+    pub class: &'static str,
+    pub x: u32,
+    pub y: u32,
+    /// The cell's centre, where its count and the axis numbers go.
+    pub cx: u32,
+    pub cy: u32,
+}
+
+/// A heat map cell's side and the gap between cells, in the SVG's units.
+pub const HEAT_CELL: u32 = 56;
+const HEAT_GAP: u32 = 4;
+/// Room on the left for the likelihood axis.
+pub const HEAT_LEFT: u32 = 44;
+
+/// The 25 cells of `cells[likelihood - 1][impact - 1]`, top row first.
+pub fn heat_cells(cells: &[[i64; 5]; 5]) -> Vec<HeatCell> {
+    let most = cells.iter().flatten().copied().max().unwrap_or(0);
+    let step = HEAT_CELL + HEAT_GAP;
+    let mut out = Vec::with_capacity(25);
+    for likelihood in (1..=5u8).rev() {
+        for impact in 1..=5u8 {
+            let count = cells[usize::from(likelihood) - 1][usize::from(impact) - 1];
+            let x = HEAT_LEFT + u32::from(impact - 1) * step;
+            let y = u32::from(5 - likelihood) * step;
+            out.push(HeatCell {
+                likelihood,
+                impact,
+                count,
+                class: intensity(count, most),
+                x,
+                y,
+                cx: x + HEAT_CELL / 2,
+                cy: y + HEAT_CELL / 2,
+            });
+        }
+    }
+    out
+}
+
+/// The colour class of a heat map cell: none, or one of four steps of the busiest cell.
+fn intensity(n: i64, most: i64) -> &'static str {
+    match (n, most) {
+        (0, _) | (_, 0) => "h0",
+        _ if n * 4 <= most => "h1",
+        _ if n * 2 <= most => "h2",
+        _ if n * 4 <= most * 3 => "h3",
+        _ => "h4",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +172,33 @@ mod tests {
         assert_eq!(Bar::new("a".into(), Some(50.0), 100.0).width, 50);
         assert_eq!(Bar::new("a".into(), Some(5.0), 0.0).width, 0);
         assert_eq!(Bar::new("a".into(), None, 100.0).value, "–");
+    }
+
+    #[test]
+    fn the_heat_map_puts_likely_risks_on_top_and_colours_by_the_busiest_cell() {
+        let mut cells = [[0; 5]; 5];
+        cells[4][0] = 8; // likelihood 5, impact 1
+        cells[0][4] = 1; // likelihood 1, impact 5
+        let drawn = heat_cells(&cells);
+        assert_eq!(drawn.len(), 25);
+        let top_left = &drawn[0];
+        assert_eq!(
+            (top_left.likelihood, top_left.impact, top_left.count),
+            (5, 1, 8)
+        );
+        assert_eq!(
+            (top_left.x, top_left.y, top_left.class),
+            (HEAT_LEFT, 0, "h4")
+        );
+        let bottom_right = &drawn[24];
+        assert_eq!((bottom_right.likelihood, bottom_right.impact), (1, 5));
+        assert_eq!(bottom_right.class, "h1");
+        assert!(bottom_right.y > top_left.y && bottom_right.x > top_left.x);
+        assert!(
+            drawn
+                .iter()
+                .filter(|c| c.count == 0)
+                .all(|c| c.class == "h0")
+        );
     }
 }

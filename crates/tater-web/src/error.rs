@@ -88,19 +88,10 @@ impl IntoResponse for PageError {
             Self::SignInFromScript => {
                 (StatusCode::UNAUTHORIZED, [("hx-redirect", SIGN_IN_PATH)]).into_response()
             }
-            Self::Limited { retry_after_secs } => {
-                let message = format!(
-                    "Your organization has made more requests than its limit allows. Try again in {retry_after_secs} s."
-                );
-                let page = ErrorPage {
-                    title: "Too many requests",
-                    message: &message,
-                };
-                let mut res = (StatusCode::TOO_MANY_REQUESTS, page).into_response();
-                res.headers_mut()
-                    .insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
-                res
-            }
+            Self::Limited { retry_after_secs } => too_many_requests(
+                "Your organization has made more requests than its limit allows.",
+                retry_after_secs,
+            ),
             Self::Shown {
                 status,
                 title,
@@ -114,4 +105,19 @@ impl IntoResponse for PageError {
             }
         }
     }
+}
+
+/// The page a browser gets for a refused request: `why`, and when to try again (also in
+/// `Retry-After`). The server answers the web application's paths with it when a limit of
+/// its own (per address) refuses them, as the pages do for their organization's.
+pub fn too_many_requests(why: &str, retry_after_secs: u64) -> Response {
+    let message = format!("{why} Try again in {retry_after_secs} s.");
+    let page = ErrorPage {
+        title: "Too many requests",
+        message: &message,
+    };
+    let mut res = (StatusCode::TOO_MANY_REQUESTS, page).into_response();
+    res.headers_mut()
+        .insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
+    res
 }

@@ -27,6 +27,7 @@ use axum::response::Response;
 use tater_domain::Actor;
 use tater_service::Service;
 
+pub use error::too_many_requests;
 pub use session::{BACKGROUND_HEADER, SESSION_COOKIE};
 
 /// Counts a signed-in page against its organization's rate-limit bucket. The server puts one

@@ -16,7 +16,8 @@ pub struct SchemaInput {
     pub label: String,
     pub description: String,
     /// `text`, `password` (a `writeOnly` secret), `textarea` (multi-line text such as PEM),
-    /// `number`, `checkbox`, `select`, `list` (comma-separated) or `json`.
+    /// `number`, `checkbox`, `select`, `list` (comma-separated), `json`, or `hidden` (the
+    /// version a prefilled form was filled from).
     pub kind: &'static str,
     pub required: bool,
     pub value: String,
@@ -25,6 +26,9 @@ pub struct SchemaInput {
     pub options: Vec<(String, String, bool)>,
     pub error: Option<String>,
 }
+
+/// The read-only property a form carries back (hidden): the version it was filled from.
+const VERSION: &str = "version";
 
 /// Follows a `$ref` into the schema's `$defs`, and unwraps "X or null".
 fn resolve<'a>(root: &'a Value, schema: &'a Value) -> (&'a Value, bool) {
@@ -227,6 +231,9 @@ pub fn inputs(
     };
     props
         .iter()
+        // What the server keeps (ids, times, derived values) is not typed in; only the
+        // version goes back, hidden, so a save over someone else's change is refused.
+        .filter(|(name, prop)| prop["readOnly"] != true || name.as_str() == VERSION)
         .map(|(name, prop)| {
             let (s, nullable) = resolve(schema, prop);
             let description = prop["description"]
@@ -276,6 +283,9 @@ pub fn inputs(
                 if input.kind == "password" {
                     // A secret is never shown back, not even what was just typed.
                     input.value.clear();
+                }
+                if prop["readOnly"] == true {
+                    input.kind = "hidden";
                 }
                 if input.kind == "json" && !current.is_null() {
                     input.value = serde_json::to_string_pretty(current).unwrap_or_default();
@@ -342,6 +352,9 @@ pub fn input_value(
         .unwrap_or_default();
     let mut out = Map::new();
     for (name, prop) in schema["properties"].as_object().into_iter().flatten() {
+        if prop["readOnly"] == true && name != VERSION {
+            continue;
+        }
         let (s, _) = resolve(schema, prop);
         let raw = posted.get(name.as_str()).copied().unwrap_or_default();
         let trimmed = raw.trim();

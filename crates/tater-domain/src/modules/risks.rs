@@ -4,7 +4,9 @@ use serde_json::{Map, Value};
 use time::Date;
 
 use crate::Role;
-use crate::module::{Derived, DerivedWhen, FieldDef, ModuleDef, ValueType, no_rules};
+use crate::module::{
+    Condition, Derived, DerivedWhen, FieldDef, ModuleDef, Operand, ValueType, no_rules,
+};
 
 pub const CATEGORIES: &[&str] = &[
     "Operational",
@@ -88,6 +90,15 @@ pub static RISKS: ModuleDef = ModuleDef {
             filter: None,
             sort: true,
         },
+        Derived {
+            name: "rated",
+            label: "Rated (both likelihood and impact set)",
+            value_type: ValueType::Bool,
+            when: DerivedWhen::Read,
+            compute: rated,
+            filter: Some(rated_filter),
+            sort: false,
+        },
     ],
     rules: no_rules,
     csv_columns: &[
@@ -146,6 +157,31 @@ fn score(data: &Map<String, Value>, _: Date) -> Value {
 
 fn residual_score(data: &Map<String, Value>, _: Date) -> Value {
     product(data, "residualLikelihood", "residualImpact")
+}
+
+/// Whether the risk has both inherent ratings: only then is it on the heat map.
+fn rated(data: &Map<String, Value>, _: Date) -> Value {
+    let set = |n: &str| data.get(n).is_some_and(|v| !v.is_null());
+    Value::Bool(set("likelihood") && set("impact"))
+}
+
+/// `rated=true|false` as a store condition, consistent with [`rated`].
+fn rated_filter(value: &str, _: Date) -> Result<Condition, String> {
+    let [likelihood, impact] = ["likelihood", "impact"].map(|name| Operand::Field {
+        name,
+        ty: ValueType::Number,
+    });
+    match value {
+        "true" => Ok(Condition::All(vec![
+            Condition::NotNull(likelihood),
+            Condition::NotNull(impact),
+        ])),
+        "false" => Ok(Condition::Any(vec![
+            Condition::IsNull(likelihood),
+            Condition::IsNull(impact),
+        ])),
+        _ => Err("must be true or false".into()),
+    }
 }
 
 #[cfg(test)]

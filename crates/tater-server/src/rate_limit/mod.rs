@@ -375,7 +375,14 @@ pub async fn rate_limit(
     let by_ip = limiter.check(Subject::Ip(ip), category).await;
     if !by_ip.outcome.allowed {
         tracing::info!(%ip, category = category.name(), "rate limited (client IP)");
-        let mut res = by_ip.problem().into_response();
+        let path = req.uri().path();
+        let mut res = if path == tater_web::APP_PATH || path.starts_with("/app/") {
+            // A browser's form (sign-in): a page, not JSON.
+            let why = "Too many attempts from your address.";
+            tater_web::too_many_requests(why, TenantBucket::wait_secs(&by_ip))
+        } else {
+            by_ip.problem().into_response()
+        };
         by_ip.write_headers(res.headers_mut());
         return res;
     }

@@ -32,7 +32,7 @@ pub(crate) async fn browser_available() -> bool {
 }
 
 /// Runs `python/browser.py` against the app as `email`; its observations.
-async fn drive(app: &TestApp, email: &str, shots: &std::path::Path) -> Value {
+async fn drive(app: &TestApp, email: &str, shots: &std::path::Path, theirs: &str) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/api/python/browser.py");
     let out = tokio::process::Command::new("python3")
         .arg(script)
@@ -40,6 +40,7 @@ async fn drive(app: &TestApp, email: &str, shots: &std::path::Path) -> Value {
         .arg(email)
         .arg(TEST_PASSWORD)
         .arg(shots)
+        .arg(theirs)
         .output()
         .await
         .expect("python3 runs");
@@ -119,6 +120,8 @@ async fn a_person_signs_in_works_and_signs_out_in_chromium(db: TestDb) {
     let ann = app.person(home, "ann@browser.test", Role::OrgAdmin).await;
     app.join(&boss, &ann, "ann@browser.test", other, "viewer")
         .await;
+    let theirs = app.create("poam", &boss, sample("poam", 1)).await;
+    let theirs = theirs["id"].as_str().unwrap();
     let admin = app.member(home, "admin@browser.test", Role::Admin).await;
     seed_posture(&app, &admin).await;
     // What the JSON API says the dashboard must show.
@@ -133,7 +136,7 @@ async fn a_person_signs_in_works_and_signs_out_in_chromium(db: TestDb) {
     assert!(!failing.is_empty());
 
     let (shots, _keep) = screenshot_dir();
-    let seen = drive(&app, "ann@browser.test", &shots).await;
+    let seen = drive(&app, "ann@browser.test", &shots, theirs).await;
     let sign_in = app.url(tater_web::SIGN_IN_PATH);
     assert_eq!(seen["unsignedLandsOn"], sign_in.as_str(), "{seen}");
     assert_eq!(seen["wrongPassword"]["url"], sign_in.as_str());
@@ -214,6 +217,15 @@ async fn a_person_signs_in_works_and_signs_out_in_chromium(db: TestDb) {
     assert_eq!(seen["organizations"], json!(["Home Org", "Other Org"]));
     assert_eq!(seen["switchedTo"], "Other Org");
     assert_eq!(seen["roleThere"], "viewer");
+    // As a Viewer: no form that changes anything, no Edit, Delete or New on any page; the
+    // forged delete with the session's own token answers 403 and deletes nothing.
+    for (path, writes) in seen["viewerWriteControls"].as_object().unwrap() {
+        assert_eq!(writes, 0, "{path} offers a Viewer a change");
+    }
+    assert_eq!(seen["viewerWriteControls"].as_object().unwrap().len(), 6);
+    assert_eq!(seen["viewerForgedPost"], 403, "{seen}");
+    let (s, still) = app.get(&format!("/api/poam/{theirs}"), &boss).await;
+    assert_eq!((s, &still["title"]), (StatusCode::OK, &json!("POAM 1")));
     assert_eq!(seen["signedOutOn"], sign_in.as_str());
     assert_eq!(seen["afterSignOut"], sign_in.as_str());
     assert_eq!(seen["cookiesAfterSignOut"], json!([]));

@@ -564,10 +564,10 @@ fn no_redirects_client() -> reqwest::Client {
         .unwrap()
 }
 
-const BOUNDARY: &str = "tater-test-boundary-7d1f";
+pub(crate) const BOUNDARY: &str = "tater-test-boundary-7d1f";
 
 /// A `multipart/form-data` body of `(name, file name, bytes)` parts, in order.
-fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
+pub(crate) fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
     let mut body = Vec::new();
     for (name, file, bytes) in parts {
         body.extend(format!("--{BOUNDARY}\r\n").as_bytes());
@@ -590,7 +590,12 @@ fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
     body
 }
 
-async fn post_upload(app: &TestApp, secret: &str, evidence: &str, body: Vec<u8>) -> StatusCode {
+pub(crate) async fn post_upload(
+    app: &TestApp,
+    secret: &str,
+    evidence: &str,
+    body: Vec<u8>,
+) -> StatusCode {
     no_redirects_client()
         .post(app.url(&format!("/app/evidence/{evidence}/files")))
         .header("cookie", crate::web::cookie_header(secret))

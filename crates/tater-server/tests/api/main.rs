@@ -47,5 +47,6 @@ mod system_profile;
 mod use_cases;
 mod web;
 mod web_entra;
+mod web_isolation;
 mod web_settings;
 mod workflows;

@@ -769,29 +769,9 @@ async fn upsert_config_doc_creates_then_replaces_by_title(db: TestDb) {
 #[tokio::test]
 async fn a_tool_call_is_one_log_line_naming_the_tool_and_channel() {
     let data = tempfile::tempdir().unwrap();
-    let line = |out: std::process::Output| String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let cli = |args: &[&str]| line(crate::process::tater_cli(data.path(), args, &[]));
-    let org = cli(&["admin", "org", "create", "--name", "Logged"]);
-    cli(&[
-        "admin",
-        "user",
-        "create",
-        "--org",
-        &org,
-        "--email",
-        "a@log.test",
-        "--role",
-        "admin",
-    ]);
-    let key = cli(&[
-        "admin",
-        "api-key",
-        "create",
-        "--user",
-        "a@log.test",
-        "--org",
-        &org,
-    ]);
+    let (org, keys) =
+        crate::process::org_with_keys(data.path(), "Logged", &[("a@log.test", "admin")]);
+    let key = &keys[0];
     let log = data.path().join("server.log");
     let server = crate::process::ServerProcess::start_logging_to(data.path(), &[], &log);
     let body = json!({
@@ -807,7 +787,7 @@ async fn a_tool_call_is_one_log_line_naming_the_tool_and_channel() {
     });
     let res = reqwest::Client::new()
         .post(format!("{}/mcp", server.base))
-        .header("x-api-key", &key)
+        .header("x-api-key", key)
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
         .header("mcp-protocol-version", "2026-07-28")
@@ -836,5 +816,5 @@ async fn a_tool_call_is_one_log_line_naming_the_tool_and_channel() {
         assert!(lines[0].contains(part), "{part} in {}", lines[0]);
     }
     assert!(!text.contains("rmcp"), "rmcp's per-call lines:\n{text}");
-    assert!(!text.contains(&key), "the key in the log:\n{text}");
+    assert!(!text.contains(key.as_str()), "the key in the log:\n{text}");
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 
-use crate::process::{ServerProcess, SlowReader, mib, tater_cli};
+use crate::process::{ServerProcess, SlowReader, mib, org_with_keys, tater_cli};
 use crate::support::*;
 
 const RELEASE_BYTES: usize = 64 * 1024 * 1024;
@@ -219,27 +219,11 @@ fn big_doc(n: usize, kib: usize) -> serde_json::Value {
 async fn slow_readers_of_an_export_hold_one_bounded_page_each() {
     const DOCS: usize = 200;
     let data = tempfile::tempdir().unwrap();
-    let line = |out: std::process::Output| String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let org = line(tater_cli(
+    let (_, keys) = org_with_keys(
         data.path(),
-        &["admin", "org", "create", "--name", "Big Docs"],
-        &[],
-    ));
-    let mut keys = Vec::new();
-    for (email, role) in [("admin@big.test", "admin"), ("viewer@big.test", "viewer")] {
-        tater_cli(
-            data.path(),
-            &[
-                "admin", "user", "create", "--org", &org, "--email", email, "--role", role,
-            ],
-            &[],
-        );
-        keys.push(line(tater_cli(
-            data.path(),
-            &["admin", "api-key", "create", "--user", email, "--org", &org],
-            &[],
-        )));
-    }
+        "Big Docs",
+        &[("admin@big.test", "admin"), ("viewer@big.test", "viewer")],
+    );
     let server = ServerProcess::start(
         data.path(),
         &[
@@ -394,40 +378,8 @@ async fn a_large_evidence_upload_streams_through() {
     const SMALL: usize = 2 * 1024 * 1024;
     const LARGE: usize = 20 * 1024 * 1024;
     let data = tempfile::tempdir().unwrap();
-    let line = |out: std::process::Output| String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let org = line(tater_cli(
-        data.path(),
-        &["admin", "org", "create", "--name", "Big Files"],
-        &[],
-    ));
-    tater_cli(
-        data.path(),
-        &[
-            "admin",
-            "user",
-            "create",
-            "--org",
-            &org,
-            "--email",
-            "admin@files.test",
-            "--role",
-            "admin",
-        ],
-        &[],
-    );
-    let key = line(tater_cli(
-        data.path(),
-        &[
-            "admin",
-            "api-key",
-            "create",
-            "--user",
-            "admin@files.test",
-            "--org",
-            &org,
-        ],
-        &[],
-    ));
+    let (_, keys) = org_with_keys(data.path(), "Big Files", &[("admin@files.test", "admin")]);
+    let key = &keys[0];
     let server = ServerProcess::start(
         data.path(),
         &[
@@ -438,7 +390,7 @@ async fn a_large_evidence_upload_streams_through() {
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let evidence: serde_json::Value = client
         .post(format!("{}/api/evidence", server.base))
-        .header("x-api-key", &key)
+        .header("x-api-key", key)
         .json(&serde_json::json!({ "title": "Full disk image hash report" }))
         .send()
         .await
@@ -460,7 +412,7 @@ async fn a_large_evidence_upload_streams_through() {
         let before = server.hwm();
         let res = client
             .post(format!("{files}?name={name}"))
-            .header("x-api-key", &key)
+            .header("x-api-key", key)
             .header("content-type", "application/octet-stream")
             .body(content)
             .send()
@@ -489,7 +441,7 @@ async fn a_large_evidence_upload_streams_through() {
     let (id, sha) = last.unwrap();
     let back = client
         .get(format!("{files}/{id}"))
-        .header("x-api-key", &key)
+        .header("x-api-key", key)
         .send()
         .await
         .unwrap();

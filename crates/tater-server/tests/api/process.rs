@@ -30,6 +30,27 @@ pub fn tater_cli(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     out
 }
 
+/// Through the CLI, as an operator sets up a server: the organization `name` and, for each
+/// `(email, role)`, a member with an API key. The organization's id and the keys, in order.
+pub fn org_with_keys(data: &Path, name: &str, members: &[(&str, &str)]) -> (String, Vec<String>) {
+    let line = |out: Output| String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let org = line(tater_cli(
+        data,
+        &["admin", "org", "create", "--name", name],
+        &[],
+    ));
+    let mut keys = Vec::new();
+    for (email, role) in members {
+        let user = [
+            "admin", "user", "create", "--org", &org, "--email", email, "--role", role,
+        ];
+        tater_cli(data, &user, &[]);
+        let key = ["admin", "api-key", "create", "--user", email, "--org", &org];
+        keys.push(line(tater_cli(data, &key, &[])));
+    }
+    (org, keys)
+}
+
 /// `tater serve` on a random loopback port; killed when dropped.
 pub struct ServerProcess {
     child: Child,

@@ -293,3 +293,56 @@ async fn web_pages_count_against_their_organizations_bucket() {
     let res = open(&quiet, "198.51.100.1".into()).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_sign_in_form_counts_against_the_login_limit() {
+    let app = TestApp::spawn_configured(TestDb::sqlite(), |c| {
+        c.rate_limits = RateLimitConfig {
+            limits: limits(3, 1_000),
+            ..Default::default()
+        };
+    })
+    .await;
+    let org = app.org("Guarded").await;
+    app.person(org, "ann@example.com", Role::Viewer).await;
+    let sign_in = |password: &'static str| {
+        let app = &app;
+        async move {
+            crate::web::no_redirects()
+                .post(app.url(tater_web::SIGN_IN_PATH))
+                .header("sec-fetch-site", "same-origin")
+                .form(&[("email", "ann@example.com"), ("password", password)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // (Making the account signed in once through the API: that counted too.)
+    let remaining = |res: &reqwest::Response| -> u32 {
+        res.headers()["ratelimit-remaining"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let mut left = 3;
+    while left > 0 {
+        let res = sign_in("not the password").await;
+        assert_eq!(res.status(), StatusCode::OK, "the form again");
+        assert!(remaining(&res) < left, "each attempt counts");
+        left = remaining(&res);
+    }
+    // The fourth, even with the right password: a page saying when to try again, no session.
+    let res = sign_in(TEST_PASSWORD).await;
+    assert_limited(&res, "4th sign-in");
+    assert!(res.headers().get("set-cookie").is_none());
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(res.text().await.unwrap().contains("Try again in"));
+    // The form and the API's login share the one bucket per address.
+    assert_throttled(&login_attempt(&app, None).await, "the API after the form");
+}

@@ -28,7 +28,10 @@ both_engines!(
     endpoints_are_enrolled_watched_and_retired_from_their_pages,
     every_use_case_has_a_page_from_the_registry,
     the_account_page_changes_the_password_and_ends_other_sessions,
-    page_views_are_counted_without_identifying_anyone_and_never_against_dnt
+    page_views_are_counted_without_identifying_anyone_and_never_against_dnt,
+    expired_sessions_and_page_views_are_forgotten,
+    the_dashboards_posture_numbers_open_the_lists_behind_them,
+    the_ssp_page_edits_the_system_profile_it_shows
 );
 
 /// A client that shows redirects instead of following them, as a test of a browser's view.
@@ -951,6 +954,85 @@ async fn filters_paging_and_downloads_keep_the_list_as_shown(db: TestDb) {
     assert_eq!(res.body.lines().next(), rest.lines().next());
     // Downloads need a session like any page.
     assert!(is_sign_in_redirect(&page(&app, None, &csv_link).await));
+    every_poam_download_keeps_the_filter(&app, &secret, &admin, &high.body).await;
+}
+
+/// The POA&M list's downloads besides CSV: JSON, OSCAL and the eMASS workbook in each of
+/// its four layouts, each the REST export of the list as filtered (and not of all items).
+async fn every_poam_download_keeps_the_filter(app: &TestApp, secret: &str, key: &Key, list: &str) {
+    let links: Vec<String> = list
+        .split("href=\"")
+        .filter(|s| s.starts_with("/app/poam/export?"))
+        .map(|s| s.split('"').next().unwrap().replace("&#38;", "&"))
+        .collect();
+    let format_of = |link: &str| {
+        let url = reqwest::Url::parse(&format!("http://page{link}")).unwrap();
+        let q: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        assert_eq!(get("impact").as_deref(), Some("High"), "{link}");
+        match get("layout") {
+            Some(layout) => format!("{}:{layout}", get("format").unwrap()),
+            None => get("format").unwrap(),
+        }
+    };
+    let formats: Vec<String> = links.iter().map(|l| format_of(l)).collect();
+    assert_eq!(
+        formats,
+        [
+            "csv",
+            "json",
+            "oscal-json",
+            "emass-xlsx:navy",
+            "emass-xlsx:army",
+            "emass-xlsx:marine-corps",
+            "emass-xlsx:legacy"
+        ]
+    );
+    let rest = |query: String| async move {
+        let res = app.req(Method::GET, &format!("/api/poam/export?{query}"), key);
+        res.send().await.unwrap().bytes().await.unwrap().to_vec()
+    };
+    for link in links.iter().skip(1) {
+        let res = no_redirects()
+            .get(app.url(link))
+            .header("cookie", cookie_header(secret))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{link}");
+        let disposition = res.headers()["content-disposition"].to_str().unwrap();
+        assert!(
+            disposition.starts_with("attachment"),
+            "{link}: {disposition}"
+        );
+        let web = res.bytes().await.unwrap().to_vec();
+        let query = link.split_once('?').unwrap().1.to_owned();
+        let everything: String = query
+            .split('&')
+            .filter(|p| !p.starts_with("impact="))
+            .collect::<Vec<_>>()
+            .join("&");
+        let (same, all) = (rest(query).await, rest(everything).await);
+        let content = |bytes: &[u8]| -> Value {
+            if bytes.starts_with(b"PK") {
+                let mut book: calamine::Xlsx<_> =
+                    calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec())).unwrap();
+                let sheet = calamine::Reader::worksheet_range(&mut book, "POA&M").unwrap();
+                json!(
+                    sheet
+                        .rows()
+                        .map(|r| r.iter().map(|c| c.to_string()).collect::<Vec<_>>())
+                        .collect::<Vec<_>>()
+                )
+            } else {
+                let doc: Value = serde_json::from_slice(bytes).unwrap();
+                let items = &doc["plan-of-action-and-milestones"]["poam-items"];
+                if items.is_array() { items.clone() } else { doc }
+            }
+        };
+        assert_eq!(content(&web), content(&same), "{link}: the REST export's");
+        assert_ne!(content(&web), content(&all), "{link}: filtered");
+    }
 }
 
 async fn another_organizations_records_are_not_found(db: TestDb) {
@@ -1378,7 +1460,20 @@ async fn every_use_case_has_a_page_from_the_registry(db: TestDb) {
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(keys.body.contains(&format!("name=\"id\" value=\"{id}\"")));
+    // Revoking destroys: the row leads to the form, filled with the key's id, to confirm.
+    let confirm = format!("/app/actions/revoke_api_key?id={id}");
+    assert!(
+        keys.body.contains(&format!("href=\"{confirm}\"")),
+        "{}",
+        keys.body
+    );
+    let form = page(&app, Some(&boss), &confirm).await;
+    assert!(
+        form.body.contains(&format!("value=\"{id}\"")),
+        "{}",
+        form.body
+    );
+    assert!(form.body.contains("class=\"danger\""));
     let fields = vec![("id".to_owned(), id.clone())];
     let revoked = submit(
         &app,
@@ -1515,6 +1610,152 @@ async fn the_account_page_changes_the_password_and_ends_other_sessions(db: TestD
     assert!(oscal.body.contains("system-security-plan"));
 }
 
+/// The SSP page holds the system profile's form, filled with the profile as it is: only what
+/// a person types (no ids or times), the version carried back hidden so a stale form cannot
+/// overwrite a newer profile; a Viewer gets the downloads and no form.
+async fn the_ssp_page_edits_the_system_profile_it_shows(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Profiled").await;
+    let boss = app.person(org, "boss@ssp.test", Role::OrgAdmin).await;
+    app.person(org, "vi@ssp.test", Role::Viewer).await;
+    let profile = json!({ "name": "Acme Mission System", "abbreviation": "AMS", "confidentiality": "moderate" });
+    let (s, saved) = app
+        .send(Method::PUT, "/api/system-profile", &boss, &profile)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{saved}");
+
+    let secret = sign_in(&app, "boss@ssp.test").await;
+    let shown = page(&app, Some(&secret), "/app/ssp").await;
+    assert_eq!(shown.status, StatusCode::OK);
+    let form = &shown.body[shown
+        .body
+        .find("action=\"/app/actions/set_system_profile\"")
+        .unwrap()..];
+    assert!(form.contains("value=\"Acme Mission System\""), "{form}");
+    assert!(
+        form.contains("<option value=\"moderate\" selected>"),
+        "{form}"
+    );
+    assert!(form.contains("<input type=\"hidden\" name=\"version\" value=\"1\">"));
+    for server_kept in ["id", "createdAt", "updatedAt", "createdBy", "updatedBy"] {
+        assert!(
+            !form.contains(&format!("name=\"{server_kept}\"")),
+            "{server_kept} is not typed in"
+        );
+    }
+
+    let csrf = csrf_of(&shown.body);
+    let save = |version: &'static str, name: &'static str| {
+        let (app, secret, csrf) = (&app, &secret, &csrf);
+        async move {
+            let fields = [
+                ("_csrf", csrf.as_str()),
+                ("version", version),
+                ("name", name),
+                ("abbreviation", "AMS"),
+                ("confidentiality", "high"),
+            ];
+            post(
+                app,
+                Some(secret),
+                "/app/actions/set_system_profile",
+                &fields,
+                &[],
+            )
+            .await
+        }
+    };
+    let saved = save("1", "Acme Mission System II").await;
+    assert_eq!(saved.status, StatusCode::OK);
+    assert!(saved.body.contains("id=\"done\""), "{}", saved.body);
+    let (_, now) = app.get("/api/system-profile", &boss).await;
+    assert_eq!(
+        (&now["name"], &now["confidentiality"], &now["version"]),
+        (&json!("Acme Mission System II"), &json!("high"), &json!(2))
+    );
+    // The form this page showed before that save is stale now: refused, nothing lost.
+    let stale = save("1", "Overwritten").await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
+    assert_eq!(
+        app.get("/api/system-profile", &boss).await.1["name"],
+        "Acme Mission System II"
+    );
+    let newest = &app.audit_entries(org).await[0];
+    assert_eq!(
+        (&newest["via"], &newest["changes"]["name"]["after"]),
+        (&json!("web"), &json!("Acme Mission System II"))
+    );
+
+    let viewer = sign_in(&app, "vi@ssp.test").await;
+    let shown = page(&app, Some(&viewer), "/app/ssp").await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert!(!shown.body.contains("set_system_profile"));
+    assert!(shown.body.contains("/app/ssp/download?format=docx"));
+}
+
+/// Posts a page view as the beacon script does (a `text/plain` body, as `sendBeacon` sends).
+async fn send_beacon(
+    app: &TestApp,
+    secret: &str,
+    page: &str,
+    token: String,
+    headers: Vec<(&'static str, String)>,
+) -> StatusCode {
+    let mut req = no_redirects()
+        .post(app.url("/app/beacon"))
+        .header("cookie", cookie_header(secret))
+        .header("sec-fetch-site", "same-origin")
+        .header("content-type", "text/plain;charset=UTF-8")
+        .body(json!({ "page": page, "csrf": token }).to_string());
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    req.send().await.unwrap().status()
+}
+
+/// Sessions past their lifetime and page views past their 90 days are deleted by the
+/// server's housekeeping sweep, not merely ignored; what is still current stays.
+async fn expired_sessions_and_page_views_are_forgotten(db: TestDb) {
+    let clock = Arc::new(ShiftedClock::default());
+    let app = with_session_times(db, clock.clone(), 120, 300).await;
+    let org = app.org("Forgetful").await;
+    app.person(org, "ann@forget.test", Role::Viewer).await;
+    let root = app.member(org, "root@forget.test", Role::SuperAdmin).await;
+    let counts = || async { app.get("/api/page-views", &root).await.1["items"].clone() };
+
+    let first = sign_in(&app, "ann@forget.test").await;
+    let token = csrf_of(&page(&app, Some(&first), "/app").await.body);
+    let sent = send_beacon(&app, &first, "/app/controls", token, vec![]).await;
+    assert_eq!(sent, StatusCode::NO_CONTENT);
+    let nothing = tater_service::Forgotten::default();
+    assert_eq!(
+        app.service.forget_expired_web_data().await.unwrap(),
+        nothing
+    );
+
+    // Past its lifetime the first session is deleted; a newer one is kept and still works.
+    clock.advance_secs(301);
+    let second = sign_in(&app, "ann@forget.test").await;
+    let swept = app.service.forget_expired_web_data().await.unwrap();
+    assert_eq!((swept.web_sessions, swept.page_views), (1, 0));
+    assert_eq!(
+        page(&app, Some(&second), "/app").await.status,
+        StatusCode::OK
+    );
+    assert!(is_sign_in_redirect(&page(&app, Some(&first), "/app").await));
+
+    // The view is counted until its 90th day ends, then deleted.
+    let ninety_days = tater_service::PAGE_VIEW_TTL_DAYS * 86_400;
+    clock.advance_secs(ninety_days - 302);
+    let swept = app.service.forget_expired_web_data().await.unwrap();
+    assert_eq!((swept.web_sessions, swept.page_views), (1, 0));
+    assert_eq!(counts().await.as_array().unwrap().len(), 1);
+    clock.advance_secs(1);
+    let swept = app.service.forget_expired_web_data().await.unwrap();
+    assert_eq!(swept.page_views, 1);
+    assert_eq!(counts().await, json!([]));
+}
+
 async fn page_views_are_counted_without_identifying_anyone_and_never_against_dnt(db: TestDb) {
     let app = TestApp::spawn(db).await;
     let org = app.org("Counted").await;
@@ -1527,17 +1768,8 @@ async fn page_views_are_counted_without_identifying_anyone_and_never_against_dnt
         "the route template"
     );
     let token = csrf_of(&dash.body);
-    let beacon = |page: &str, token: &str, headers: Vec<(&'static str, String)>| {
-        let mut req = no_redirects()
-            .post(app.url("/app/beacon"))
-            .header("cookie", cookie_header(&secret))
-            .header("sec-fetch-site", "same-origin")
-            .header("content-type", "text/plain;charset=UTF-8")
-            .body(json!({ "page": page, "csrf": token }).to_string());
-        for (k, v) in headers {
-            req = req.header(k, v);
-        }
-        async move { req.send().await.unwrap().status() }
+    let beacon = |page: &'static str, token: &str, headers: Vec<(&'static str, String)>| {
+        send_beacon(&app, &secret, page, token.to_owned(), headers)
     };
     assert_eq!(
         beacon("/app/poam/{id}", &token, vec![]).await,
@@ -1675,4 +1907,122 @@ async fn the_dashboard_counts_work_due_and_each_count_opens_its_list(db: TestDb)
         dash.body
             .contains("href=\"/app/risks?likelihood=5&amp;impact=1\"")
     );
+}
+
+/// The posture numbers lead to their lists too: results by status, endpoints that report,
+/// controls failing by severity, and the risks not on the heat map for want of a rating.
+async fn the_dashboards_posture_numbers_open_the_lists_behind_them(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Numbers").await;
+    let boss = app.person(org, "boss@numbers.test", Role::OrgAdmin).await;
+    let secret = sign_in(&app, "boss@numbers.test").await;
+    let t = token(&app, &boss, false).await;
+    let (_, enrolled) = enroll(&app, &t, "web-01").await;
+    enroll(&app, &t, "never-scanned").await;
+    let agent = Key::api(enrolled["apiKey"].as_str().unwrap().to_owned());
+    let results = [
+        ("linux.ssh.root-login", "Fail"),
+        ("linux.accounts.empty-passwords", "Pass"),
+    ];
+    let scan = report(&new_id(), "2026-11-29T09:00:00Z", &results);
+    let (s, stored) = app
+        .send(Method::POST, "/api/agent/scans", &agent, &scan)
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{stored}");
+    app.create("risks", &boss, sample("risks", 1)).await;
+    app.create("risks", &boss, json!({ "title": "Unrated risk" }))
+        .await;
+
+    let dash = page(&app, Some(&secret), "/app").await;
+    let shown = |href: &str, count: &str| {
+        let link = format!("<a href=\"{href}\">{count}</a>");
+        assert!(dash.body.contains(&link), "{link} in {}", dash.body);
+        href.replace("&amp;", "&")
+    };
+    // (the link and its count on the dashboard, what its list shows, what it must not)
+    let opened = [
+        (
+            shown("/app/actions/list_scan_results?status=Fail", "1"),
+            "linux.ssh.root-login",
+            "linux.accounts.empty-passwords",
+        ),
+        (
+            shown("/app/actions/list_scan_results?status=Pass", "1"),
+            "linux.accounts.empty-passwords",
+            "linux.ssh.root-login",
+        ),
+        (
+            shown("/app/endpoints?status=active&amp;scanned=true", "1"),
+            "web-01",
+            "never-scanned",
+        ),
+        (
+            shown("/app/controls?failing=High", "<strong>3</strong>"),
+            "AC-17",
+            "AC-2<",
+        ),
+        (
+            shown("/app/risks?rated=false", "1"),
+            "Unrated risk",
+            "Risk 1",
+        ),
+    ];
+    for (href, lists, not) in opened {
+        let list = page(&app, Some(&secret), &href).await;
+        assert_eq!(list.status, StatusCode::OK, "{href}: {}", list.body);
+        assert!(list.body.contains(lists), "{href} lists {lists}");
+        assert!(!list.body.contains(not), "{href} lists {not}");
+    }
+    assert!(dash.body.contains("href=\"/app/controls/ac-17#results\""));
+
+    // The control's page: its latest results per endpoint, its guidance and parameters (for
+    // a Viewer too), and the POA&M items and risks that name it.
+    let mut item = sample("poam", 7);
+    item["controls"] = json!(["AC-17"]);
+    let item = app.create("poam", &boss, item).await;
+    let risk = app
+        .create(
+            "risks",
+            &boss,
+            json!({ "title": "Remote access abuse", "controls": ["ac-17"] }),
+        )
+        .await;
+    app.person(org, "vi@numbers.test", Role::Viewer).await;
+    let viewer = sign_in(&app, "vi@numbers.test").await;
+    let (_, control) = app.get("/api/controls/ac-17", &boss).await;
+    let shown = page(&app, Some(&viewer), "/app/controls/ac-17").await;
+    let body = &shown.body;
+    let results = &body[body.find("id=\"results\"").unwrap()..];
+    assert!(
+        results.contains(
+            "<td>web-01</td><td>SSH does not allow root to log in</td><td>Fail</td><td>High</td>"
+        ),
+        "{results}"
+    );
+    assert!(body.contains("<summary>Guidance</summary>"));
+    let guidance = control["guidance"].as_str().unwrap();
+    let words: String = guidance
+        .split_whitespace()
+        .take(4)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(body.contains(&words), "the guidance: {words}");
+    for p in control["params"].as_array().unwrap() {
+        let id = p["id"].as_str().unwrap();
+        assert!(
+            body.contains(&format!("<code class=\"small\">{id}</code>")),
+            "{id}"
+        );
+    }
+    assert!(
+        body.contains(&format!(
+            "href=\"/app/poam/{}\">POAM 7</a> — Open",
+            item["id"].as_str().unwrap()
+        )),
+        "{body}"
+    );
+    assert!(body.contains(&format!(
+        "href=\"/app/risks/{}\">Remote access abuse</a>",
+        risk["id"].as_str().unwrap()
+    )));
 }

@@ -14,7 +14,10 @@ use crate::web::{
     with_session_times,
 };
 
-both_engines!(the_settings_page_is_made_of_the_registrys_use_cases_for_the_role);
+both_engines!(
+    the_settings_page_is_made_of_the_registrys_use_cases_for_the_role,
+    members_and_the_mcp_tool_policy_change_from_settings
+);
 
 /// The `<input …>` tag with `id`.
 fn input_tag<'a>(body: &'a str, id: &str) -> &'a str {
@@ -182,5 +185,144 @@ async fn the_settings_page_is_made_of_the_registrys_use_cases_for_the_role(db: T
     assert_eq!(
         page(&app, Some(&viewer), "/app/settings").await.status,
         StatusCode::NOT_FOUND
+    );
+}
+
+/// Members are invited, given another role and removed from the Settings page, and the MCP
+/// tool policy's form (filled with the policy as it is) switches tools off for AI assistants.
+async fn members_and_the_mcp_tool_policy_change_from_settings(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Staffed").await;
+    let boss = app.person(org, "oa@staff.test", Role::OrgAdmin).await;
+    app.person(org, "bob@staff.test", Role::Viewer).await;
+    let (_, members) = app.get("/api/members", &boss).await;
+    let bob = members["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == "bob@staff.test")
+        .unwrap()["userId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let role_of = |email: &'static str| {
+        let app = &app;
+        let boss = &boss;
+        async move {
+            let (_, members) = app.get("/api/members", boss).await;
+            members["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["email"] == email)
+                .map(|m| m["role"].as_str().unwrap().to_owned())
+        }
+    };
+
+    let secret = sign_in(&app, "oa@staff.test").await;
+    let settings = page(&app, Some(&secret), "/app/settings").await;
+    // Each member's row offers its own changes.
+    for tool in ["change_member_role", "remove_member"] {
+        assert!(
+            settings
+                .body
+                .contains(&format!("/app/actions/{tool}?id={bob}")),
+            "{tool} on bob's row"
+        );
+    }
+    let csrf = csrf_of(&settings.body);
+    let run = |tool: &'static str, fields: Vec<(&'static str, String)>| {
+        let (app, secret, csrf) = (&app, &secret, &csrf);
+        async move {
+            let mut all = vec![("_csrf", csrf.clone())];
+            all.extend(fields);
+            let pairs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let done = post(
+                app,
+                Some(secret),
+                &format!("/app/actions/{tool}"),
+                &pairs,
+                &[],
+            )
+            .await;
+            assert_eq!(done.status, StatusCode::OK, "{tool}: {}", done.body);
+            assert!(done.body.contains("id=\"done\""), "{tool}: {}", done.body);
+            assert!(done.body.contains("href=\"/app/settings#"), "the way back");
+        }
+    };
+
+    run(
+        "invite_member",
+        vec![
+            ("email", "carol@staff.test".into()),
+            ("role", "auditor".into()),
+        ],
+    )
+    .await;
+    let (_, invited) = app.get("/api/members/invitations", &boss).await;
+    assert_eq!(
+        invited["items"][0]["email"], "carol@staff.test",
+        "{invited}"
+    );
+    assert_eq!(invited["items"][0]["role"], "auditor");
+    run(
+        "change_member_role",
+        vec![("id", bob.clone()), ("role", "admin".into())],
+    )
+    .await;
+    assert_eq!(role_of("bob@staff.test").await.as_deref(), Some("admin"));
+    run("remove_member", vec![("id", bob.clone())]).await;
+    assert_eq!(role_of("bob@staff.test").await, None);
+    let changes: Vec<(String, String)> = app
+        .audit_entries(org)
+        .await
+        .iter()
+        .take(3)
+        .map(|e| {
+            (
+                e["entityType"].as_str().unwrap().to_owned(),
+                e["via"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(changes.iter().all(|(_, via)| via == "web"), "{changes:?}");
+
+    // The policy's form shows the policy as it is, and saving it hides tools from MCP.
+    let mode = input_tag(&settings.body, "i-set_mcp_policy-mode");
+    assert!(mode.starts_with("<select"), "{mode}");
+    assert!(
+        settings
+            .body
+            .contains("<option value=\"permissive\" selected>"),
+        "permissive now"
+    );
+    let key = app.api_key_of("oa@staff.test", Some(org)).await;
+    assert!(
+        crate::mcp::raw_tool_names(&app, &key)
+            .await
+            .contains(&"export_ssp".to_owned())
+    );
+    run(
+        "set_mcp_policy",
+        vec![
+            ("mode", "permissive".into()),
+            ("disabledTools", "export_ssp, list_poam_items".into()),
+        ],
+    )
+    .await;
+    let (_, policy) = app.get("/api/settings/mcp", &boss).await;
+    assert_eq!(
+        policy["disabledTools"],
+        serde_json::json!(["export_ssp", "list_poam_items"])
+    );
+    let tools = crate::mcp::raw_tool_names(&app, &key).await;
+    assert!(!tools.contains(&"export_ssp".to_owned()));
+    assert!(!tools.contains(&"list_poam_items".to_owned()));
+    assert!(tools.contains(&"get_poam_item".to_owned()));
+    let settings = page(&app, Some(&secret), "/app/settings").await;
+    assert!(
+        input_tag(&settings.body, "i-set_mcp_policy-disabledTools")
+            .contains("value=\"export_ssp, list_poam_items\""),
+        "the form shows the policy saved"
     );
 }

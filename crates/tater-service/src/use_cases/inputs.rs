@@ -163,6 +163,8 @@ pub struct EndpointsQuery {
     pub status: Option<EndpointStatusFilter>,
     /// No contact within the stale window.
     pub stale: Option<bool>,
+    /// Endpoints that have sent at least one scan, or none yet.
+    pub scanned: Option<bool>,
     /// Text in the hostname.
     #[schemars(length(max = 200))]
     pub q: Option<String>,
@@ -330,6 +332,30 @@ pub enum EvidenceFilter {
     Uncovered,
 }
 
+/// Which failing controls: any, or those whose worst failed check has this severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum FailingFilter {
+    #[serde(rename = "any")]
+    Any,
+    Critical,
+    High,
+    Medium,
+    Low,
+}
+
+impl FailingFilter {
+    /// Whether a control failing at worst with `severity` is wanted.
+    pub fn admits(self, severity: &str) -> bool {
+        match self {
+            FailingFilter::Any => true,
+            FailingFilter::Critical => severity == "Critical",
+            FailingFilter::High => severity == "High",
+            FailingFilter::Medium => severity == "Medium",
+            FailingFilter::Low => severity == "Low",
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ControlsQuery {
@@ -345,6 +371,9 @@ pub struct ControlsQuery {
     pub withdrawn: Option<bool>,
     /// Controls with current evidence (accepted, still valid), or without any.
     pub evidence: Option<EvidenceFilter>,
+    /// Controls failing now (a failed latest result on an active endpoint, accepted risks
+    /// applied): any, or by the worst severity among their failed checks.
+    pub failing: Option<FailingFilter>,
     /// Text in id, label, title or statement.
     #[schemars(length(max = 200))]
     pub q: Option<String>,

@@ -411,9 +411,10 @@ static POAM_FORMATS: &[ExtraFormat] = &[
         export: |service, actor, filters| {
             Box::pin(async move {
                 let query = service.list_query(&POAM, filters, &[])?;
+                let date = tater_domain::time::format_date(service.now().date());
                 Ok(ExportedFile {
                     media_type: "application/json",
-                    filename: None,
+                    filename: Some(format!("poam-oscal-{date}.json")),
                     bytes: service.poam_oscal(actor, query).await?,
                 })
             })

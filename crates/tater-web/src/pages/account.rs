@@ -7,10 +7,9 @@ use axum::extract::State;
 use axum::http::{Extensions, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use tater_domain::policy::Action;
 use tater_service::ServiceError;
 
-use super::{Layout, allowed, download};
+use super::{Layout, download};
 use crate::Web;
 use crate::error::PageResult;
 use crate::session::{Posted, Signed, session_cookie};
@@ -118,16 +117,22 @@ pub async fn change_password(
 #[template(path = "ssp.html")]
 pub struct SspPage {
     layout: Layout,
-    can_edit: bool,
+    /// The system profile's form, filled with the profile as it is (for those who may
+    /// change it).
+    form: Option<super::settings::SectionForm>,
 }
 
 /// The System Security Plan: the system profile behind it and its downloads.
 pub async fn ssp(State(web): State<Web>, signed: Signed) -> PageResult<SspPage> {
     let layout = Layout::new(&web, &signed, "System Security Plan", "ssp").await?;
-    Ok(SspPage {
-        layout,
-        can_edit: allowed(&signed.actor, Action::WriteRecord),
-    })
+    let form = super::settings::section_form(
+        &web,
+        &signed,
+        "system_profile_put",
+        Some("system_profile_get"),
+    )
+    .await?;
+    Ok(SspPage { layout, form })
 }
 
 #[derive(Deserialize)]

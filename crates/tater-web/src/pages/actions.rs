@@ -273,7 +273,7 @@ pub async fn submit(
 /// What a row offers: a use case of the same resource and what fills its inputs.
 struct RowAction {
     case: &'static UseCase,
-    /// It needs the row's id alone (a button does it at once).
+    /// It needs the row's id alone (a button does it at once, unless it destroys).
     id_only: bool,
     /// Its second id is the row's, next to the list's own `id` (an audit's snapshot, an
     /// evidence record's file): `(name of the row's id, the list's id)`.
@@ -378,12 +378,14 @@ fn row_action(action: &RowAction, id: &str, csrf: &str) -> String {
             "<a href=\"{PATH}/{tool}?id={id}\">{}</a> ",
             escape(&c.summary)
         )
-    } else if action.id_only {
+    } else if action.id_only && !c.hints.destructive {
         format!(
             "<form method=\"post\" action=\"{PATH}/{tool}\"><input type=\"hidden\" name=\"_csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"id\" value=\"{id}\"><button type=\"submit\" class=\"{}\">{verb}</button></form> ",
             if c.hints.destructive { "danger" } else { "" }
         )
     } else {
+        // A change with more to say, or one that destroys (revoke, remove): its form first,
+        // filled with the row's id, so nothing is lost to one stray click.
         format!("<a href=\"{PATH}/{tool}?id={id}\">{verb}…</a> ")
     }
 }

@@ -34,6 +34,8 @@ pub struct ListPage {
     statuses: Vec<(&'static str, bool)>,
     /// The evidence filter's choices: value, label, selected.
     coverage: Vec<(&'static str, &'static str, bool)>,
+    /// The failing filter's choices: value, label, selected.
+    failing: Vec<(&'static str, &'static str, bool)>,
     q: String,
     controls: Vec<ControlView>,
     next: Option<String>,
@@ -100,6 +102,15 @@ pub async fn list(
             ("uncovered", "no current evidence"),
         ]
         .map(|(s, label)| (s, label, s == value("evidence")))
+        .to_vec(),
+        failing: [
+            ("any", "any severity"),
+            ("Critical", "critical"),
+            ("High", "high"),
+            ("Medium", "medium"),
+            ("Low", "low"),
+        ]
+        .map(|(s, label)| (s, label, s == value("failing")))
         .to_vec(),
         q: value("q"),
         controls: listed.items,

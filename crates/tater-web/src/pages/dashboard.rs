@@ -14,7 +14,7 @@ use tater_service::{FailingControl, PostureTotals};
 
 use super::Layout;
 use crate::Web;
-use crate::charts::{Bar, Gauge, trend_points};
+use crate::charts::{Bar, Gauge, HEAT_CELL, HEAT_LEFT, HeatCell, heat_cells, trend_points};
 use crate::error::PageResult;
 use crate::session::Signed;
 
@@ -97,8 +97,11 @@ pub struct DashboardPage {
     failing_more: usize,
     trend: String,
     trend_count: usize,
-    /// `heat[likelihood 5..1][impact 1..5]`: count and its intensity class.
-    heat: Vec<(u8, Vec<(i64, &'static str)>)>,
+    /// The risk heat map's 25 cells, likelihood 5 first.
+    heat: Vec<HeatCell>,
+    /// A heat map cell's side, and the room left of the cells for the likelihood axis.
+    heat_side: u32,
+    heat_left: u32,
     /// Overdue POA&M items, overdue tasks, exceptions ending soon, policies to acknowledge.
     due: Vec<Due>,
     /// The exceptions ending soonest: (id, title, end date).
@@ -183,17 +186,7 @@ pub async fn page(State(web): State<Web>, signed: Signed) -> PageResult<Dashboar
     let failing_more = posture.failing.len().saturating_sub(FAILING_SHOWN);
     let mut failing = posture.failing;
     failing.truncate(FAILING_SHOWN);
-    let most = heat_map.cells.iter().flatten().copied().max().unwrap_or(0);
-    let heat = (1..=5u8)
-        .rev()
-        .map(|likelihood| {
-            let row = heat_map.cells[usize::from(likelihood) - 1]
-                .iter()
-                .map(|&n| (n, intensity(n, most)))
-                .collect();
-            (likelihood, row)
-        })
-        .collect();
+    let heat = heat_cells(&heat_map.cells);
     Ok(DashboardPage {
         layout,
         gauge: Gauge::new(posture.score),
@@ -207,19 +200,10 @@ pub async fn page(State(web): State<Web>, signed: Signed) -> PageResult<Dashboar
         trend_count: rates.len(),
         trend: trend_points(&rates, TREND_WIDTH, TREND_HEIGHT),
         heat,
+        heat_side: HEAT_CELL,
+        heat_left: HEAT_LEFT,
         unscored_risks: heat_map.unscored,
         due: vec![poam.0, tasks.0, exceptions.0, policies],
         ending,
     })
-}
-
-/// The colour class of a heat map cell: none, or one of four steps of the busiest cell.
-fn intensity(n: i64, most: i64) -> &'static str {
-    match (n, most) {
-        (0, _) | (_, 0) => "h0",
-        _ if n * 4 <= most => "h1",
-        _ if n * 2 <= most => "h2",
-        _ if n * 4 <= most * 3 => "h3",
-        _ => "h4",
-    }
 }

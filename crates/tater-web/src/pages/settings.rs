@@ -132,16 +132,51 @@ pub fn any_offered(signed_actor: &tater_domain::Actor) -> bool {
     })
 }
 
-/// The Settings section a change belongs to, for the way back after it ran.
+/// The Settings section a change belongs to, for the way back after it ran: one of its
+/// forms, or a change its lists' rows offer (`members_list` → `members_remove`).
 pub fn section_of(tool: &str) -> Option<String> {
+    let name = &registry().iter().find(|c| c.tool == tool)?.name;
     SECTIONS
         .iter()
         .find(|s| {
-            s.forms
-                .iter()
-                .any(|(name, _)| registry().iter().any(|c| c.name == *name && c.tool == tool))
+            s.forms.iter().any(|(form, _)| form == name)
+                || s.shows.iter().any(|list| {
+                    list.strip_suffix("_list")
+                        .is_some_and(|family| name.starts_with(&format!("{family}_")))
+                })
         })
         .map(|s| format!("{PATH}#{}", s.id))
+}
+
+/// The form of the change `name`, filled with what the read `current` answers now when the
+/// person may read it; `None` when the person may not make the change.
+pub(crate) async fn section_form(
+    web: &Web,
+    signed: &Signed,
+    name: &str,
+    current: Option<&str>,
+) -> PageResult<Option<SectionForm>> {
+    let Some(case) = use_case(name, signed) else {
+        return Ok(None);
+    };
+    let values = match current.and_then(|n| use_case(n, signed)) {
+        Some(read) => match actions::run(web, signed, read, Value::Object(Map::new())).await? {
+            Answer::Json(Value::Object(m)) => Some(m),
+            _ => None,
+        },
+        None => None,
+    };
+    let inputs = schema_form::inputs(
+        &case.input_schema(),
+        values.as_ref().unwrap_or(&Map::new()),
+        &HashMap::new(),
+    );
+    Ok(Some(SectionForm {
+        tool: case.tool.clone(),
+        summary: case.summary.clone(),
+        inputs: schema_form::prefixed(inputs, &case.tool),
+        current: values.is_some(),
+    }))
 }
 
 async fn panel(web: &Web, signed: &Signed, def: &'static SectionDef) -> PageResult<Panel> {
@@ -155,28 +190,7 @@ async fn panel(web: &Web, signed: &Signed, def: &'static SectionDef) -> PageResu
     }
     let mut forms = Vec::new();
     for (name, current) in def.forms {
-        let Some(case) = use_case(name, signed) else {
-            continue;
-        };
-        // What is set now fills the form, when the person may read it.
-        let values = match current.and_then(|n| use_case(n, signed)) {
-            Some(read) => match actions::run(web, signed, read, Value::Object(Map::new())).await? {
-                Answer::Json(Value::Object(m)) => Some(m),
-                _ => None,
-            },
-            None => None,
-        };
-        let inputs = schema_form::inputs(
-            &case.input_schema(),
-            values.as_ref().unwrap_or(&Map::new()),
-            &HashMap::new(),
-        );
-        forms.push(SectionForm {
-            tool: case.tool.clone(),
-            summary: case.summary.clone(),
-            inputs: schema_form::prefixed(inputs, &case.tool),
-            current: values.is_some(),
-        });
+        forms.extend(section_form(web, signed, name, *current).await?);
     }
     Ok(Panel {
         id: def.id,

@@ -1,9 +1,9 @@
 """Drives Tater's web application in Debian's Chromium through Playwright (an independent
 browser, not Tater's code), and reports what a person would see.
 
-Usage: browser.py BASE_URL EMAIL PASSWORD SCREENSHOT_DIR
-  The account belongs to two organizations. The Entra ID stand-in signs in a member of a
-  third organization. Prints one JSON object of observations; the Rust
+Usage: browser.py BASE_URL EMAIL PASSWORD SCREENSHOT_DIR POAM_ID
+  The account belongs to two organizations, a Viewer in the second, which holds the POA&M
+  item POAM_ID. The Entra ID stand-in signs in a member of a third organization. Prints one JSON object of observations; the Rust
   test asserts on them.
 """
 import asyncio
@@ -17,11 +17,53 @@ CHROMIUM = "/usr/bin/chromium"
 # axe-core, vendored for the tests (vendor/axe-core/README.md); injected through the DevTools
 # protocol, so the pages' CSP stays as it is.
 AXE = os.path.join(os.path.dirname(__file__), "..", "vendor", "axe-core", "axe.min.js")
-# What axe must not find on any page.
+# What axe must not find on any page: serious or critical violations; and text whose contrast
+# axe could not decide ("incomplete": text on SVG shapes, overlapping boxes) is measured here,
+# foreground against the first painted box or shape under its centre, and must reach WCAG AA
+# (4.5:1, or 3:1 for large text).
 AXE_CHECK = """
-axe.run(document, { resultTypes: ['violations'] }).then(r => r.violations
-  .filter(v => v.impact === 'serious' || v.impact === 'critical')
-  .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', ')))
+(async () => {
+  const channel = c => c.match(/[\\d.]+/g).slice(0, 4).map(Number);
+  const lum = c => channel(c).slice(0, 3).map(v => v / 255)
+    .map(v => v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4))
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const painted = c => c && c.startsWith('rgb') && (channel(c)[3] === undefined || channel(c)[3] === 1);
+  const SHAPES = ['rect', 'path', 'circle', 'polygon', 'ellipse'];
+  const measure = el => {
+    el.scrollIntoView({ block: 'center' });
+    const s = getComputedStyle(el);
+    const fg = el instanceof SVGElement ? s.fill : s.color;
+    const box = el.getBoundingClientRect();
+    let bg = null;
+    for (const u of document.elementsFromPoint(box.left + box.width / 2, box.top + box.height / 2)) {
+      if (u === el || el.contains(u)) continue;
+      const us = getComputedStyle(u);
+      const c = u instanceof SVGElement
+        ? (SHAPES.includes(u.tagName) ? us.fill : null) : us.backgroundColor;
+      if (painted(c)) { bg = c; break; }
+    }
+    bg = bg || 'rgb(255, 255, 255)';
+    const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+    const size = parseFloat(s.fontSize), bold = parseInt(s.fontWeight) >= 700;
+    const needed = size >= 24 || (size >= 18.66 && bold) ? 3 : 4.5;
+    return { fg, bg, ratio: Math.round((hi + 0.05) / (lo + 0.05) * 100) / 100, needed };
+  };
+  const r = await axe.run(document, { resultTypes: ['violations', 'incomplete'] });
+  const found = r.violations
+    .filter(v => v.impact === 'serious' || v.impact === 'critical')
+    .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '));
+  for (const v of r.incomplete.filter(v => v.id === 'color-contrast')) {
+    for (const n of v.nodes) {
+      const el = document.querySelector(n.target[0]);
+      const m = el ? measure(el) : null;
+      if (!m || m.ratio < m.needed) {
+        found.push('color-contrast (measured): ' + n.target.join(' ') + ' ' + JSON.stringify(m));
+      }
+    }
+  }
+  window.scrollTo(0, 0);
+  return found;
+})()
 """
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update"]
@@ -43,7 +85,7 @@ async def live_results(page, expect_in_url):
         "f => (window.__settledAt || '').includes(f)", arg=expect_in_url, timeout=10000)
 
 
-async def main(base, email, password, shots):
+async def main(base, email, password, shots, theirs):
     seen = {"console": [], "csp": [], "visited": []}
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -92,7 +134,7 @@ async def main(base, email, password, shots):
         seen["score"] = await page.locator(".gauge-label").text_content()
         seen["failing"] = await page.locator("table.list tbody td:nth-child(2)").all_inner_texts()
         seen["heatCell"] = await page.locator(
-            "table.heat tbody tr:nth-child(3) td:nth-child(5)").inner_text()
+            "svg.heat a[href='/app/risks?likelihood=3&impact=4'] text").text_content()
         await visited()
         cookies = await context.cookies()
         seen["cookies"] = [{k: c[k] for k in ("name", "secure", "httpOnly", "sameSite", "path")}
@@ -242,6 +284,26 @@ async def main(base, email, password, shots):
         seen["roleThere"] = await page.locator(".role").inner_text()
         await visited()
 
+        # A Viewer there: no page offers a change, and a post forged with the session's own
+        # token (as a script in the page could) is refused all the same.
+        writes = ("main form[method=post], main a.button:text-is('Edit'), "
+                  "main a.button:text-is('Delete'), main a.button:has-text('New ')")
+        seen["viewerWriteControls"] = {}
+        for path in ["/app/poam", f"/app/poam/{theirs}", "/app/risks", "/app/controls/ac-2",
+                     "/app/endpoints", "/app/actions"]:
+            await page.goto(base + path)
+            seen["viewerWriteControls"][path] = await page.locator(writes).count()
+            await visited()
+        before = len(seen["console"])
+        seen["viewerForgedPost"] = await page.evaluate(
+            """id => fetch('/app/poam/' + id + '/delete', {method: 'POST',
+                 headers: {'content-type': 'application/x-www-form-urlencoded'},
+                 body: new URLSearchParams({_csrf: document.querySelector('input[name=_csrf]').value})})
+               .then(r => r.status)""", theirs)
+        await page.wait_for_timeout(100)
+        seen["expectedRefusals"] += seen["console"][before:]
+        del seen["console"][before:]
+
         # Sign out: back to the form, and the dashboard stays closed.
         await page.click("text=Sign out")
         await page.wait_for_load_state()
@@ -273,4 +335,4 @@ async def main(base, email, password, shots):
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:5]))
+    asyncio.run(main(*sys.argv[1:6]))
