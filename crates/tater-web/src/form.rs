@@ -186,8 +186,18 @@ pub fn to_body(def: &ModuleDef, pairs: &[(String, String)]) -> (Value, RowMap) {
             }
         }
     }
+    // The version the form was filled from: a save over a newer change is refused.
+    if let Some(v) = posted
+        .get(VERSION)
+        .and_then(|v| v.trim().parse::<i64>().ok())
+    {
+        body.insert(VERSION.to_owned(), Value::from(v));
+    }
     (Value::Object(body), rows)
 }
+
+/// The hidden field an edit form carries its record's version in.
+pub const VERSION: &str = "version";
 
 /// What one posted text means for a field; `None` when left empty.
 fn value(f: &FieldDef, raw: &str) -> Option<Value> {

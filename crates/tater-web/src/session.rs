@@ -76,6 +76,19 @@ impl FromRequestParts<Web> for Signed {
     }
 }
 
+/// A request this site's own pages made (or the person typed): required of the GETs that do
+/// heavy work in the person's name (exports, downloads, the log check), so a link on another
+/// site cannot start them. See [`same_origin`].
+pub struct SameOrigin;
+
+impl FromRequestParts<Web> for SameOrigin {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, web: &Web) -> Result<Self, PageError> {
+        same_origin(&parts.headers, web).map(|()| SameOrigin)
+    }
+}
+
 async fn signed(parts: &mut Parts, web: &Web) -> Result<Signed, PageError> {
     let secret = cookie(&parts.headers, SESSION_COOKIE).ok_or(PageError::SignIn)?;
     // A page's own refresh (htmx polling sends this header on GETs) is not the person's

@@ -31,7 +31,8 @@ both_engines!(
     page_views_are_counted_without_identifying_anyone_and_never_against_dnt,
     expired_sessions_and_page_views_are_forgotten,
     the_dashboards_posture_numbers_open_the_lists_behind_them,
-    the_ssp_page_edits_the_system_profile_it_shows
+    the_ssp_page_edits_the_system_profile_it_shows,
+    an_edit_over_a_newer_change_is_refused_and_keeps_what_was_typed
 );
 
 /// A client that shows redirects instead of following them, as a test of a browser's view.
@@ -401,6 +402,31 @@ async fn posts_need_the_sessions_csrf_token_and_this_origin(db: TestDb) {
     .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert!(res.headers.get("set-cookie").is_none());
+    // A link on another site starts no export, download or log check in the person's name;
+    // the same link followed on this site (or typed) does.
+    for path in [
+        "/app/poam/export?format=csv",
+        "/app/activity/export?format=csv",
+        "/app/activity/verify",
+        "/app/ssp/download?format=docx",
+        "/app/actions/export_ssp?format=docx&_download=1",
+    ] {
+        for (site, expected) in [
+            ("cross-site", StatusCode::FORBIDDEN),
+            ("same-site", StatusCode::FORBIDDEN),
+            ("same-origin", StatusCode::OK),
+            ("none", StatusCode::OK),
+        ] {
+            let res = no_redirects()
+                .get(app.url(path))
+                .header("cookie", cookie_header(&ann))
+                .header("sec-fetch-site", site)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), expected, "{path} from {site}");
+        }
+    }
     // The right token from this origin works.
     assert!(is_sign_in_redirect(
         &sign_out(vec![("_csrf", token)], vec![]).await
@@ -1691,6 +1717,63 @@ async fn the_ssp_page_edits_the_system_profile_it_shows(db: TestDb) {
     assert_eq!(shown.status, StatusCode::OK);
     assert!(!shown.body.contains("set_system_profile"));
     assert!(shown.body.contains("/app/ssp/download?format=docx"));
+}
+
+/// Two people edit the same record: the second save, from a form filled before the first,
+/// is refused (409) with what was typed kept and the newer version named; saving that form
+/// again then replaces the change knowingly.
+async fn an_edit_over_a_newer_change_is_refused_and_keeps_what_was_typed(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Edits").await;
+    let bearer = app.person(org, "ann@edits.test", Role::Admin).await;
+    let record = app.create("risks", &bearer, sample("risks", 1)).await;
+    let at = format!("/app/risks/{}", record["id"].as_str().unwrap());
+    let secret = sign_in(&app, "ann@edits.test").await;
+    let form = page(&app, Some(&secret), &format!("{at}/edit")).await;
+    assert!(
+        form.body
+            .contains("<input type=\"hidden\" name=\"version\" value=\"1\">")
+    );
+
+    // Meanwhile, through the API.
+    let mut theirs = sample("risks", 1);
+    theirs["title"] = json!("Renamed through the API");
+    let (s, _) = app
+        .send(Method::PUT, &format!("/api{}", &at[4..]), &bearer, &theirs)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    let mine = [
+        ("_csrf", csrf_of(&form.body)),
+        ("version", "1".to_owned()),
+        ("title", "Typed in the browser".to_owned()),
+        ("likelihood", "2".to_owned()),
+        ("impact", "2".to_owned()),
+    ];
+    let fields: Vec<(&str, &str)> = mine.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = post(&app, Some(&secret), &at, &fields, &[]).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert!(refused.body.contains("someone else changed this risk"));
+    assert!(refused.body.contains("value=\"Typed in the browser\""));
+    assert!(
+        refused
+            .body
+            .contains("<input type=\"hidden\" name=\"version\" value=\"2\">")
+    );
+    let (_, stored) = app.get(&format!("/api{}", &at[4..]), &bearer).await;
+    assert_eq!(stored["title"], "Renamed through the API");
+
+    let again: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| if *k == "version" { (*k, "2") } else { (*k, *v) })
+        .collect();
+    let saved = post(&app, Some(&secret), &at, &again, &[]).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let (_, stored) = app.get(&format!("/api{}", &at[4..]), &bearer).await;
+    assert_eq!(
+        (&stored["title"], &stored["version"]),
+        (&json!("Typed in the browser"), &json!(3))
+    );
 }
 
 /// Posts a page view as the beacon script does (a `text/plain` body, as `sendBeacon` sends).

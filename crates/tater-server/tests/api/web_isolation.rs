@@ -83,6 +83,17 @@ async fn theirs(app: &TestApp, bob: &Key) -> Theirs {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{key}");
     let (_, me) = app.get("/api/me", bob).await;
+    // A move of B's exception and a snapshot of B's audit: ids a second field takes.
+    let moves = format!("/api/exceptions/{}/transitions", record("exceptions"));
+    let (s, moved) = app
+        .send(Method::POST, &moves, bob, &json!({ "to": "Under Review" }))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{moved}");
+    let (_, history) = app.get(&moves, bob).await;
+    let transition = history["items"][0]["id"].as_str().unwrap().to_owned();
+    let snapshots = format!("/api/audits/{}/snapshots", record("audits"));
+    let (s, snapshot) = app.send(Method::POST, &snapshots, bob, &json!(null)).await;
+    assert_eq!(s, StatusCode::CREATED, "{snapshot}");
     secrets.extend(
         [
             "B-only minutes",
@@ -110,6 +121,8 @@ async fn theirs(app: &TestApp, bob: &Key) -> Theirs {
         out.file.clone(),
         key["id"].as_str().unwrap().to_owned(),
         me["user"]["id"].as_str().unwrap().to_owned(),
+        transition,
+        snapshot["id"].as_str().unwrap().to_owned(),
     ]);
     out
 }
@@ -233,24 +246,49 @@ async fn no_page_or_download_reaches_another_organization(db: TestDb) {
         StatusCode::NOT_FOUND
     );
 
-    // Every use case's page that takes an id, with each of B's ids: reads and downloads
-    // answer 404; changes are refused (404, or their form again when the id is not even
-    // the kind they take). Downloads ask as the page's own link does.
+    // Every use case's page that takes an id: with each of B's ids, and with each of A's own
+    // records holding B's ids in its second id (a file, snapshot, link or move of B's under
+    // A's record). Reads and downloads answer 404; changes are refused (404, or their form
+    // again when an id is not even the kind they take). Downloads ask as a page's link does.
+    let ann = app.api_key_of("ann@a.test", Some(a)).await;
+    // A's records of the kinds that hold others: files, snapshots, moves, links.
+    let mut ours = Vec::new();
+    for module in ["evidence", "audits", "exceptions", "poam"] {
+        let made = app.create(module, &ann, sample(module, 3)).await;
+        ours.push(made["id"].as_str().unwrap().to_owned());
+    }
     for case in registry().iter() {
-        let takes_id = properties(&case.input_schema()).contains_key("id");
+        let props = properties(&case.input_schema());
         let file = matches!(case.output, Output::File(_));
-        if !takes_id || (case.invoke.is_none() && !file) || case.tool.is_empty() {
+        if !props.contains_key("id") || (case.invoke.is_none() && !file) || case.tool.is_empty() {
             continue;
         }
-        let at = format!("/app/actions/{}", case.tool);
-        for id in &theirs.ids {
+        // The second ids: other properties that name a record (`fileId`, `snapshotId`, …).
+        let seconds: Vec<&String> = props
+            .iter()
+            .filter(|(name, p)| *name != "id" && p["format"] == "uuid")
+            .map(|(name, _)| name)
+            .collect();
+        let mut tries: Vec<(&str, &str)> = theirs
+            .ids
+            .iter()
+            .map(|b| (b.as_str(), b.as_str()))
+            .collect();
+        if !seconds.is_empty() {
+            for mine in &ours {
+                tries.extend(theirs.ids.iter().map(|b| (mine.as_str(), b.as_str())));
+            }
+        }
+        for (id, second) in tries {
+            let mut fields = vec![("id".to_owned(), id.to_owned())];
+            fields.extend(seconds.iter().map(|n| ((*n).clone(), second.to_owned())));
             let shown = if case.hints.read_only || file {
-                let mut query = format!("{at}?id={id}&file={}", theirs.file);
                 if file {
-                    query.push_str("&_download=1");
+                    fields.push(("_download".into(), "1".into()));
                 }
+                let query: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 let res = no_redirects()
-                    .get(app.url(&query))
+                    .get(app.url(&format!("/app/actions/{}?{}", case.tool, query.join("&"))))
                     .header("cookie", cookie_header(&secret))
                     .header("sec-fetch-site", "same-origin")
                     .send()
@@ -258,9 +296,9 @@ async fn no_page_or_download_reaches_another_organization(db: TestDb) {
                     .unwrap();
                 seen(res).await
             } else {
-                send(at.clone(), pairs(&[("id", id)])).await
+                send(format!("/app/actions/{}", case.tool), fields).await
             };
-            let what = format!("{} with {id}", case.tool);
+            let what = format!("{} with {id} and {second}", case.tool);
             shows_nothing_of(&shown, &theirs, &what);
             assert!(!shown.body.contains("id=\"done\""), "{what} ran");
             assert!(

@@ -12,7 +12,7 @@ use tater_service::ServiceError;
 use super::{Layout, download};
 use crate::Web;
 use crate::error::PageResult;
-use crate::session::{Posted, Signed, session_cookie};
+use crate::session::{Posted, SameOrigin, Signed, session_cookie};
 
 pub const PATH: &str = "/app/account";
 pub const SSP_PATH: &str = "/app/ssp";
@@ -144,6 +144,7 @@ pub struct SspQuery {
 /// The SSP as OSCAL JSON or Word, made by the REST route as the signed-in person.
 pub async fn ssp_download(
     State(web): State<Web>,
+    _: SameOrigin,
     signed: Signed,
     axum::extract::Query(q): axum::extract::Query<SspQuery>,
     extensions: Extensions,

@@ -15,7 +15,7 @@ use tater_service::use_cases::AuditQuery;
 use super::{Layout, ListParams, allowed, download, query_pairs, typed_list};
 use crate::Web;
 use crate::error::{PageError, PageResult};
-use crate::session::Signed;
+use crate::session::{SameOrigin, Signed};
 
 pub const PATH: &str = "/app/activity";
 
@@ -140,6 +140,7 @@ pub async fn page(
 /// The filtered log as a file, made by the REST export as the signed-in person.
 pub async fn export(
     State(web): State<Web>,
+    _: SameOrigin,
     signed: Signed,
     RawQuery(query): RawQuery,
     extensions: Extensions,
@@ -158,7 +159,11 @@ pub struct VerifyPage {
 }
 
 /// Checks the whole log: every entry's hash and signature, the chain, the checkpoints.
-pub async fn verify(State(web): State<Web>, signed: Signed) -> PageResult<VerifyPage> {
+pub async fn verify(
+    State(web): State<Web>,
+    _: SameOrigin,
+    signed: Signed,
+) -> PageResult<VerifyPage> {
     let report = web.service.verify_audit(&signed.actor).await?;
     let layout = Layout::new(&web, &signed, "Activity Log check", "activity").await?;
     Ok(VerifyPage { layout, report })

@@ -307,10 +307,6 @@ pub async fn save_overlay(
         .collect();
     if let Some(obj) = body.as_object_mut() {
         obj.insert("parameterValues".into(), Value::Object(chosen));
-        let version = posted.form.iter().find(|(k, _)| k == "version");
-        if let Some(v) = version.and_then(|(_, v)| v.parse::<i64>().ok()) {
-            obj.insert("version".into(), Value::from(v));
-        }
     }
     let actor = &posted.signed.actor;
     match web.service.put_overlay(actor, &id, &body).await {

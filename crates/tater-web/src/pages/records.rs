@@ -9,7 +9,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::Extensions;
+use axum::http::{Extensions, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde_json::{Map, Value};
@@ -23,7 +23,7 @@ use super::{Layout, ListParams, allowed, download, pair, query_pairs};
 use crate::Web;
 use crate::error::{PageError, PageResult};
 use crate::form::{self, FormField};
-use crate::session::{Posted, Signed};
+use crate::session::{Posted, SameOrigin, Signed};
 
 /// Columns of a list besides the record's name.
 const LIST_COLUMNS: usize = 5;
@@ -50,7 +50,9 @@ fn module_routes(router: Router<Web>, def: &'static ModuleDef) -> Router<Web> {
         .route(
             &format!("{base}/export"),
             get(
-                move |w: State<Web>, s: Signed, q: RawQuery, e: Extensions| export(w, s, q, e, def),
+                move |w: State<Web>, o: SameOrigin, s: Signed, q: RawQuery, e: Extensions| {
+                    export(w, o, s, q, e, def)
+                },
             ),
         )
         .route(
@@ -621,6 +623,8 @@ pub struct FormPage {
     back: String,
     fields: Vec<FormField>,
     problem: Option<String>,
+    /// The version an edit form was filled from (carried back hidden).
+    version: Option<i64>,
 }
 
 fn form_page(
@@ -644,6 +648,7 @@ fn form_page(
         fields: form::fields(def, values, errors),
         problem: (!errors.is_empty())
             .then(|| "Nothing was saved: please correct the fields marked below.".to_owned()),
+        version: id.and(values.get(form::VERSION)).and_then(Value::as_i64),
     }
 }
 
@@ -712,8 +717,38 @@ async fn save(
             // The form again, as an ordinary page (a person is correcting it).
             Ok(page.into_response())
         }
+        Err(ServiceError::Conflict(message)) => match id {
+            Some(id) => conflicted(web, &posted, def, id, &body).await,
+            None => Err(ServiceError::Conflict(message).into()),
+        },
         Err(e) => Err(e.into()),
     }
+}
+
+/// Someone saved the record after this form was filled: what was typed comes back with the
+/// newer version, so saving again is a choice made knowing it replaces their change.
+async fn conflicted(
+    web: &Web,
+    posted: &Posted<Vec<(String, String)>>,
+    def: &'static ModuleDef,
+    id: &str,
+    typed: &Value,
+) -> PageResult<Response> {
+    let current = web
+        .service
+        .get_record(&posted.signed.actor, def, id)
+        .await?;
+    let title = format!("Edit {}", title_of(def, &current));
+    let layout = Layout::new(web, &posted.signed, &title, def.name).await?;
+    let mut values = typed.as_object().cloned().unwrap_or_default();
+    values.insert(form::VERSION.to_owned(), current[form::VERSION].clone());
+    let mut page = form_page(layout, def, Some(id), &values, &HashMap::new());
+    page.problem = Some(format!(
+        "Nothing was saved: someone else changed this {} since you opened it (it is at version {} now). What you typed is below; save again to replace their change, or cancel to see it.",
+        def.singular.to_lowercase(),
+        current[form::VERSION]
+    ));
+    Ok((StatusCode::CONFLICT, page).into_response())
 }
 
 async fn create(
@@ -778,6 +813,7 @@ async fn delete(
 /// signed-in person.
 async fn export(
     State(web): State<Web>,
+    _: SameOrigin,
     signed: Signed,
     RawQuery(query): RawQuery,
     extensions: Extensions,
