@@ -187,7 +187,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         body_limit: args.body_limit,
         demo_password_file: args.demo.then(|| data_dir.join("demo-password")),
         clock: Arc::new(SystemClock),
-        entra: args.entra.config(args.public_url.as_deref())?,
+        entra: args.entra.config(
+            args.public_url.as_deref(),
+            std::env::var("TATER_ENTRA_CLIENT_SECRET").ok(),
+        )?,
         mcp: args.mcp.config(args.public_url.as_deref())?,
         verification: args.mail.verification(args.mcp.mcp_verification_hours),
         web_sessions: tater_service::WebSessionConfig {

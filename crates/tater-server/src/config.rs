@@ -304,9 +304,13 @@ pub struct EntraArgs {
 }
 
 impl EntraArgs {
-    /// The Entra ID configuration, if any part is on. The client secret is read from
-    /// `TATER_ENTRA_CLIENT_SECRET` here.
-    pub fn config(&self, public_url: Option<&str>) -> anyhow::Result<Option<EntraConfig>> {
+    /// The Entra ID configuration, if any part is on; `client_secret` is
+    /// `TATER_ENTRA_CLIENT_SECRET` (the caller reads it: never a flag).
+    pub fn config(
+        &self,
+        public_url: Option<&str>,
+        client_secret: Option<String>,
+    ) -> anyhow::Result<Option<EntraConfig>> {
         let audiences: Vec<String> = self
             .audiences
             .iter()
@@ -321,9 +325,17 @@ impl EntraArgs {
                         "--entra-client-id needs --public-url (the address Entra ID sends browsers back to)"
                     )
                 })?;
+                // Checked at start-up: without it every sign-in would fail at the token call.
+                let client_secret = client_secret
+                    .filter(|s| !s.trim().is_empty())
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "--entra-client-id needs TATER_ENTRA_CLIENT_SECRET (the app registration's client secret)"
+                        )
+                    })?;
                 Some(tater_service::EntraSignInConfig {
                     client_id: client_id.to_owned(),
-                    client_secret: std::env::var("TATER_ENTRA_CLIENT_SECRET").unwrap_or_default(),
+                    client_secret,
                     authority: self.authority.clone(),
                     tenant: self.sign_in_tenant.trim().to_owned(),
                     redirect_uri: format!(
@@ -545,12 +557,25 @@ mod tests {
 
     #[test]
     fn microsoft_sign_in_needs_the_public_url_and_builds_its_redirect_from_it() {
-        let none = entra(None, &[]).config(None).unwrap();
+        let secret = || Some("s3cret".to_owned());
+        let none = entra(None, &[]).config(None, None).unwrap();
         assert!(none.is_none(), "nothing configured: Entra ID is off");
-        let err = entra(Some("app-id"), &[]).config(None).unwrap_err();
+        let err = entra(Some("app-id"), &[])
+            .config(None, secret())
+            .unwrap_err();
         assert!(err.to_string().contains("--public-url"), "{err}");
+        let public = Some("https://tater.example.com/");
+        for missing in [None, Some(" ".to_owned())] {
+            let err = entra(Some("app-id"), &[])
+                .config(public, missing)
+                .unwrap_err();
+            assert!(
+                err.to_string().contains("TATER_ENTRA_CLIENT_SECRET"),
+                "{err}"
+            );
+        }
         let on = entra(Some(" app-id "), &[])
-            .config(Some("https://tater.example.com/"))
+            .config(public, secret())
             .unwrap()
             .unwrap();
         let sign_in = on.sign_in.unwrap();
@@ -562,7 +587,7 @@ mod tests {
         );
         assert!(on.audiences.is_empty(), "bearer tokens stay off");
         let bearer_only = entra(Some(" "), &["api://x"])
-            .config(None)
+            .config(None, None)
             .unwrap()
             .unwrap();
         assert!(bearer_only.sign_in.is_none());

@@ -25,14 +25,30 @@ pub struct PageViewCount {
     pub views: i64,
 }
 
-/// A path template as pages name themselves: `/app` and below, letters, digits and
-/// `/ - _ . { }` only (never an id or a query).
+/// A path template as pages name themselves: `/app` and below, each segment a word of
+/// lowercase letters, `-` and `_`, or a `{placeholder}` — so never an id, a number, a name
+/// with a dot (a host, an address) or a query.
 fn is_page_template(path: &str) -> bool {
+    let word = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'_')
+    };
+    let segment = |s: &str| {
+        word(s)
+            || s.strip_prefix('{')
+                .and_then(|s| s.strip_suffix('}'))
+                .is_some_and(|inner| {
+                    inner.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_') && !inner.is_empty()
+                })
+    };
     path.len() <= MAX_PATH_LEN
-        && (path == "/app" || path.starts_with("/app/"))
-        && path
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/-_.{}".contains(&b))
+        && path.strip_prefix("/app").is_some_and(|rest| {
+            rest.is_empty()
+                || rest
+                    .strip_prefix('/')
+                    .is_some_and(|r| r.split('/').all(segment))
+        })
 }
 
 impl Service {
@@ -98,6 +114,11 @@ mod tests {
             "/app/poam/01a2 3",
             "/apps",
             "/app/<script>",
+            "/app/poam/01a24188-7511-736a-8085-54373ea0421c",
+            "/app/endpoints/web-01.example.com",
+            "/app/controls/ac-2",
+            "/app/poam/{}",
+            "/app//poam",
             "",
         ] {
             assert!(!super::is_page_template(bad), "{bad}");

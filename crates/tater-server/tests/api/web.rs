@@ -1137,6 +1137,15 @@ async fn the_activity_log_shows_who_changed_what_through_which_channel(db: TestD
     // The record's entry links to its page.
     let link = made.location.unwrap();
     assert!(web_only.body.contains(&format!("href=\"{link}\"")));
+    // A name in the log filters it to that person's entries.
+    let name = "\">ann@activity.test</a>";
+    let at = web_only.body.find(name).unwrap();
+    let start = web_only.body[..at].rfind("href=\"").unwrap() + 6;
+    let hers = web_only.body[start..at].replace("&#38;", "&");
+    assert!(hers.starts_with("/app/activity?userId="), "{hers}");
+    let only_hers = page(&app, Some(&auditor), &hers).await;
+    assert!(only_hers.body.contains("ann@activity.test"));
+    assert!(!only_hers.body.contains("robot@activity.test"));
     // A filter the log does not know is said so.
     let bad = page(&app, Some(&auditor), "/app/activity?via=telepathy").await;
     assert!(bad.body.contains("not valid"), "{}", bad.body);
@@ -1311,6 +1320,20 @@ async fn a_control_page_shows_the_catalog_and_saves_the_overlay(db: TestDb) {
             .await
             .status,
         StatusCode::NOT_FOUND
+    );
+
+    // A control named by more risks than its page lists says so, and links to them all.
+    let few = page(&app, Some(&viewer), "/app/controls/ac-3").await;
+    assert!(!few.body.contains("Every risk naming this control"));
+    for n in 0..101 {
+        let body = json!({ "title": format!("Access risk {n}"), "controls": ["AC-3"] });
+        app.create("risks", &bearer, body).await;
+    }
+    let many = page(&app, Some(&viewer), "/app/controls/ac-3").await;
+    assert_eq!(many.body.matches("<li>Risk: ").count(), 100);
+    assert!(
+        many.body
+            .contains("<a href=\"/app/risks?controls=ac-3\">Every risk naming this control</a>")
     );
 }
 
@@ -2056,6 +2079,21 @@ async fn the_dashboards_posture_numbers_open_the_lists_behind_them(db: TestDb) {
         assert!(list.body.contains(lists), "{href} lists {lists}");
         assert!(!list.body.contains(not), "{href} lists {not}");
     }
+    // A heat map cell's exact rating has no input of the risk list's own: the list keeps it
+    // (hidden, so filtering further keeps it too) and says so.
+    let cell = page(&app, Some(&secret), "/app/risks?likelihood=3&impact=4").await;
+    assert!(cell.body.contains("Risk 1") && !cell.body.contains("Unrated risk"));
+    for kept in ["likelihood\" value=\"3", "impact\" value=\"4"] {
+        assert!(
+            cell.body
+                .contains(&format!("<input type=\"hidden\" name=\"{kept}\">")),
+            "{kept}"
+        );
+    }
+    assert!(
+        cell.body
+            .contains("Also filtered by <strong>likelihood = 3</strong>")
+    );
     assert!(dash.body.contains("href=\"/app/controls/ac-17#results\""));
 
     // The control's page: its latest results per endpoint, its guidance and parameters (for

@@ -221,7 +221,14 @@ async fn members_and_the_mcp_tool_policy_change_from_settings(db: TestDb) {
 
     let secret = sign_in(&app, "oa@staff.test").await;
     let settings = page(&app, Some(&secret), "/app/settings").await;
-    // Each member's row offers its own changes.
+    // Each member's row, named by the address, offers its own changes.
+    assert!(
+        settings.body.contains(&format!(
+            "<th scope=\"row\">bob@staff.test <code class=\"small\">{bob}</code>"
+        )),
+        "{}",
+        settings.body
+    );
     for tool in ["change_member_role", "remove_member"] {
         assert!(
             settings

@@ -329,20 +329,30 @@ pub(crate) fn render(
     };
     let mut html = schema_form::answer_html(value);
     let actions = row_actions(case, &signed.actor, input);
-    let ids: Vec<&str> = value["items"]
+    // Each row by its id and what a person knows it by (a member's address, a key's name).
+    let rows: Vec<(&str, &str)> = value["items"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|i| i["id"].as_str().or(i["userId"].as_str()))
+        .filter_map(|i| {
+            let id = i["id"].as_str().or(i["userId"].as_str())?;
+            let name = ROW_NAMES
+                .iter()
+                .find_map(|n| i[*n].as_str())
+                .unwrap_or_default();
+            Some((id, name))
+        })
         .collect();
-    if actions.is_empty() || ids.is_empty() {
+    if actions.is_empty() || rows.is_empty() {
         return html;
     }
     let csrf = escape(&signed.caller.session.csrf_token);
     html.push_str("<h2>Act on a row</h2><table class=\"list records row-actions\"><tbody>");
-    for id in ids {
-        let id = escape(id);
-        html.push_str(&format!("<tr><td><code>{id}</code></td><td>"));
+    for (id, name) in rows {
+        let (id, name) = (escape(id), escape(name));
+        html.push_str(&format!(
+            "<tr><th scope=\"row\">{name} <code class=\"small\">{id}</code></th><td>"
+        ));
         for action in &actions {
             html.push_str(&row_action(action, &id, &csrf));
         }
@@ -351,6 +361,9 @@ pub(crate) fn render(
     html.push_str("</tbody></table>");
     html
 }
+
+/// The fields a listed row is known by, first found first.
+const ROW_NAMES: [&str; 6] = ["email", "name", "title", "hostname", "label", "version"];
 
 /// One row's link or button for `action` (`id` and `csrf` escaped already).
 fn row_action(action: &RowAction, id: &str, csrf: &str) -> String {

@@ -24,6 +24,8 @@ pub struct Row {
     pub seq: i64,
     pub time: String,
     pub who: String,
+    /// The log filtered to the same actor.
+    pub who_filter: String,
     pub via: &'static str,
     pub action: &'static str,
     pub entity_type: String,
@@ -79,6 +81,10 @@ fn row(e: &tater_audit::EntryView) -> Row {
         seq: e.seq,
         time: e.timestamp.to_string(),
         who: e.upn.clone().unwrap_or_else(|| e.user_id.clone()),
+        who_filter: format!(
+            "{PATH}?{}",
+            serde_html_form::to_string([("userId", &e.user_id)]).unwrap_or_default()
+        ),
         via: e.via.as_str(),
         action: e.action.as_str(),
         entity_type: e.entity_type.clone(),

@@ -136,6 +136,9 @@ pub struct ControlPage {
     control: ControlView,
     results: Vec<LatestResultView>,
     risks: Vec<(String, String)>,
+    /// Where the rest are listed, when the page shows only the first [`SHOWN`].
+    more_results: Option<String>,
+    more_risks: Option<String>,
     /// The records linked to the control, newest first.
     links: Vec<super::links::LinkRow>,
     can_write: bool,
@@ -199,8 +202,12 @@ async fn render(
                 ..Default::default()
             },
         )
-        .await?
-        .items;
+        .await?;
+    let more_results = results
+        .next_cursor
+        .as_ref()
+        .map(|_| format!("/app/actions/list_scan_results?control={}", control.id));
+    let results = results.items;
     let risk_query = web.service.list_query(
         &RISKS,
         &[
@@ -212,7 +219,12 @@ async fn render(
     let risks = web
         .service
         .list_records(&signed.actor, &RISKS, &risk_query)
-        .await?
+        .await?;
+    let more_risks = risks
+        .next_cursor
+        .as_ref()
+        .map(|_| format!("/app/risks?controls={}", control.id));
+    let risks = risks
         .items
         .iter()
         .map(|r| {
@@ -264,6 +276,8 @@ async fn render(
         errors: errors.into_iter().collect(),
         results,
         risks,
+        more_results,
+        more_risks,
         control,
     })
 }

@@ -75,6 +75,8 @@ pub struct EndpointPage {
     layout: Layout,
     endpoint: EndpointDetail,
     results: Vec<LatestResultView>,
+    /// Where the rest of its results are listed, when the page shows only the first.
+    more_results: Option<String>,
     can_manage: bool,
 }
 
@@ -89,14 +91,18 @@ pub async fn detail(
         limit: Some(SHOWN),
         ..Default::default()
     };
-    let results = web
-        .service
-        .list_scan_results(&signed.actor, &query)
-        .await?
-        .items;
+    let results = web.service.list_scan_results(&signed.actor, &query).await?;
+    let more_results = results.next_cursor.as_ref().map(|_| {
+        format!(
+            "/app/actions/list_scan_results?endpoint={}",
+            endpoint.endpoint.id
+        )
+    });
+    let results = results.items;
     let layout = Layout::new(&web, &signed, &endpoint.endpoint.hostname, "endpoints").await?;
     Ok(EndpointPage {
         layout,
+        more_results,
         can_manage: can_manage(&signed.actor) && endpoint.endpoint.status == "active",
         endpoint,
         results,

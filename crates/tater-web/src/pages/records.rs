@@ -319,6 +319,19 @@ pub struct ListPage {
     downloads: Vec<Download>,
     can_write: bool,
     problem: Option<String>,
+    /// Filters the address holds that the form has no input for (a dashboard link's exact
+    /// `likelihood=3`): kept as hidden inputs so live filtering keeps them, and shown.
+    kept: Vec<(String, String)>,
+}
+
+/// The query's filters the list's form has no input for.
+fn kept_filters(filters: &[Filter], given: &[(String, String)]) -> Vec<(String, String)> {
+    const PAGING: [&str; 3] = ["sort", "limit", "cursor"];
+    given
+        .iter()
+        .filter(|(k, _)| !PAGING.contains(&k.as_str()) && !filters.iter().any(|f| &f.name == k))
+        .cloned()
+        .collect()
 }
 
 async fn list(
@@ -363,10 +376,12 @@ async fn list(
         }
         None => (Vec::new(), None),
     };
+    let filters = filters(def, given, &errors);
     Ok(ListPage {
         layout,
         def,
-        filters: filters(def, given, &errors),
+        kept: kept_filters(&filters, given),
+        filters,
         sorts: sorts(def, &current_sort),
         columns: cols,
         rows,
