@@ -120,6 +120,14 @@ async fn a_person_signs_in_works_and_signs_out_in_chromium(db: TestDb) {
     let ann = app.person(home, "ann@browser.test", Role::OrgAdmin).await;
     app.join(&boss, &ann, "ann@browser.test", other, "viewer")
         .await;
+    let profile =
+        json!({ "name": "Home System", "abbreviation": "HS", "confidentiality": "moderate" });
+    // (Her key acts in the home organization; she belongs to two.)
+    let ann_home = app.api_key_of("ann@browser.test", Some(home)).await;
+    let (s, _) = app
+        .send(Method::PUT, "/api/system-profile", &ann_home, &profile)
+        .await;
+    assert_eq!(s, StatusCode::OK);
     let theirs = app.create("poam", &boss, sample("poam", 1)).await;
     let theirs = theirs["id"].as_str().unwrap();
     let admin = app.member(home, "admin@browser.test", Role::Admin).await;
@@ -195,6 +203,24 @@ async fn a_person_signs_in_works_and_signs_out_in_chromium(db: TestDb) {
         "{seen}"
     );
     assert_eq!(seen["overlayStatus"], "partial");
+    // The profile saved from the SSP page keeps what the form was not asked to change.
+    assert_eq!(seen["profileShown"], "Home System");
+    assert_eq!(seen["profileSaved"], 1, "{seen}");
+    let (_, saved) = app.get("/api/system-profile", &ann_home).await;
+    assert_eq!(
+        (
+            &saved["name"],
+            &saved["abbreviation"],
+            &saved["confidentiality"],
+            &saved["version"]
+        ),
+        (
+            &json!("Home System (renamed in the browser)"),
+            &json!("HS"),
+            &json!("moderate"),
+            &json!(2)
+        )
+    );
     let (_, control) = app.get("/api/controls/sc-12", &admin).await;
     assert_eq!(control["implementationStatus"], "partial");
     let activity = seen["activity"].to_string();

@@ -96,17 +96,26 @@ async def main(base, email, password, shots, theirs):
         beacons = []
         context.on("request", lambda r: "/app/beacon" in r.url and beacons.append(r.url))
         page = await context.new_page()
-        page.on("console", lambda m: m.type in ("error", "warning")
-                and seen["console"].append(f"{page.url}: {m.text}"))
-        page.on("pageerror", lambda e: seen["console"].append(f"{page.url}: {e}"))
 
-        async def visited():
-            seen["visited"].append(page.url)
-            seen["csp"] += await page.evaluate("window.__csp || []")
-            path = page.url.split("?")[0].replace(base, "")
-            found = await page.evaluate(AXE_CHECK)
+        def watch(tab):
+            """Collects the tab's console errors and warnings and its script errors."""
+            tab.on("console", lambda m: m.type in ("error", "warning")
+                   and seen["console"].append(f"{tab.url}: {m.text}"))
+            tab.on("pageerror", lambda e: seen["console"].append(f"{tab.url}: {e}"))
+
+        async def checked(tab):
+            """The page in `tab`: its CSP violations and what axe finds on it."""
+            seen["visited"].append(tab.url)
+            seen["csp"] += await tab.evaluate("window.__csp || []")
+            path = tab.url.split("?")[0].replace(base, "")
+            found = await tab.evaluate(AXE_CHECK)
             if found:
                 seen["accessibility"][path] = found
+
+        async def visited():
+            await checked(page)
+
+        watch(page)
 
         # Not signed in: the dashboard sends the browser to the sign-in page.
         await page.goto(base + "/app")
@@ -236,6 +245,15 @@ async def main(base, email, password, shots, theirs):
             await page.goto(base + path)
             await visited()
 
+        # The system profile, edited where the SSP is: the form holds the profile as it is.
+        await page.goto(base + "/app/ssp")
+        seen["profileShown"] = await page.input_value("#i-set_system_profile-name")
+        await page.fill("#i-set_system_profile-name", "Home System (renamed in the browser)")
+        await page.click("text=Save the system profile")
+        await page.wait_for_load_state()
+        seen["profileSaved"] = await page.locator("#done").count()
+        await visited()
+
         # Page views went out while browsing; switched off on the account page, none do.
         await page.wait_for_timeout(300)
         seen["beacons"] = len(beacons)
@@ -258,9 +276,12 @@ async def main(base, email, password, shots, theirs):
         dnt = await browser.new_context(extra_http_headers={"DNT": "1"})
         await dnt.add_init_script(
             "Object.defineProperty(Navigator.prototype, 'doNotTrack', { get: () => '1' });")
+        await dnt.add_init_script(CSP_WATCH)
+        await dnt.add_init_script(path=AXE)
         dnt_beacons = []
         dnt.on("request", lambda r: "/app/beacon" in r.url and dnt_beacons.append(r.url))
         other = await dnt.new_page()
+        watch(other)
         await other.goto(base + "/app")
         await other.fill("#email", email)
         await other.fill("#password", password)
@@ -268,6 +289,7 @@ async def main(base, email, password, shots, theirs):
         await other.wait_for_load_state()
         await other.goto(base + "/app/poam")
         await other.wait_for_timeout(300)
+        await checked(other)
         seen["dntSignedIn"] = other.url
         seen["beaconsWithDnt"] = len(dnt_beacons)
         await dnt.close()
@@ -317,9 +339,9 @@ async def main(base, email, password, shots, theirs):
         # which sends the browser back with a code the server redeems at its token endpoint.
         microsoft = await browser.new_context()
         await microsoft.add_init_script(CSP_WATCH)
+        await microsoft.add_init_script(path=AXE)
         page = await microsoft.new_page()
-        page.on("console", lambda m: m.type in ("error", "warning")
-                and seen["console"].append(f"{page.url}: {m.text}"))
+        watch(page)
         await page.goto(base + "/app/sign-in")
         await page.click("#entra-sign-in")
         await page.wait_for_load_state()
@@ -328,7 +350,7 @@ async def main(base, email, password, shots, theirs):
             "org": await page.locator("span.org").inner_text(),
             "cookies": sorted(c["name"] for c in await microsoft.cookies()),
         }
-        seen["csp"] += await page.evaluate("window.__csp || []")
+        await checked(page)
         await microsoft.close()
         await browser.close()
     print(json.dumps(seen))
