@@ -62,6 +62,8 @@ pub struct AppConfig {
     pub runner_poll: Option<Duration>,
     /// Where evidence files go, how large and of which types.
     pub files: tater_service::FilesConfig,
+    /// How the AI features reach Anthropic.
+    pub ai: tater_service::AiConfig,
 }
 
 impl AppConfig {
@@ -102,6 +104,7 @@ impl AppConfig {
             export_concurrency: DEFAULT_EXPORT_CONCURRENCY,
             runner_poll: None,
             files: tater_service::files_config(test_blob_store(), 4 * 1024 * 1024, None),
+            ai: Default::default(),
         }
     }
 }
@@ -169,6 +172,7 @@ impl App {
                 verification: config.verification,
                 web: config.web_sessions,
                 files: config.files,
+                ai: config.ai,
             },
         )?;
         let demo_login = match &config.demo_password_file {

@@ -225,6 +225,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.evidence_max_bytes,
             args.evidence_types.as_deref(),
         ),
+        ai: args
+            .ai
+            .config(std::env::var("TATER_ANTHROPIC_API_KEY").ok())?,
     };
     let app = App::build(config).await?;
     println!("Tater is running at http://{}/", app.addr);
@@ -289,6 +292,7 @@ pub async fn admin(args: AdminArgs) -> anyhow::Result<()> {
             verification: Default::default(),
             web: Default::default(),
             files: Default::default(),
+            ai: Default::default(),
         },
     )?;
     let op = operator();

@@ -128,6 +128,8 @@ pub struct ServeArgs {
     pub audit: AuditArgs,
     #[command(flatten)]
     pub siem: SiemArgs,
+    #[command(flatten)]
+    pub ai: AiArgs,
     /// Seconds between checkpoints of every organization's audit head (0: only the inline
     /// checkpoints every N entries).
     #[arg(long, env = "TATER_AUDIT_CHECKPOINT_INTERVAL", default_value_t = 3600)]
@@ -158,6 +160,45 @@ pub struct ServeArgs {
     /// may run at once (0: no cap); the ones over it get 429 with Retry-After.
     #[arg(long, env = "TATER_EXPORT_CONCURRENCY", default_value_t = crate::app::DEFAULT_EXPORT_CONCURRENCY)]
     pub export_concurrency: usize,
+}
+
+/// The AI features' way to Anthropic (issue 16). Each organization turns AI on and brings
+/// its own key; the operator's key is offered to all only when said so.
+#[derive(Debug, Clone, Args)]
+pub struct AiArgs {
+    /// The model organizations use unless they choose one.
+    #[arg(long, env = "TATER_ANTHROPIC_MODEL", default_value = tater_service::DEFAULT_ANTHROPIC_MODEL)]
+    pub anthropic_model: String,
+    /// The Messages API's address: a proxy or a gateway instead of Anthropic's own.
+    #[arg(long, env = "TATER_ANTHROPIC_BASE_URL", default_value = tater_service::DEFAULT_ANTHROPIC_BASE_URL)]
+    pub anthropic_base_url: String,
+    /// Organizations without a key of their own use the server's (`TATER_ANTHROPIC_API_KEY`,
+    /// environment only).
+    #[arg(long, env = "TATER_AI_SERVER_KEY_FOR_ALL", value_parser = BoolishValueParser::new())]
+    pub ai_server_key_for_all: bool,
+}
+
+impl AiArgs {
+    /// The configuration; `server_key` is `TATER_ANTHROPIC_API_KEY` (the caller reads it).
+    pub fn config(&self, server_key: Option<String>) -> anyhow::Result<tater_service::AiConfig> {
+        let base_url = url::Url::parse(self.anthropic_base_url.trim())
+            .ok()
+            .filter(|u| matches!(u.scheme(), "https" | "http"))
+            .ok_or_else(|| anyhow::anyhow!("--anthropic-base-url must be an http(s) URL"))?;
+        let model = self.anthropic_model.trim();
+        anyhow::ensure!(!model.is_empty(), "--anthropic-model must name a model");
+        let server_key = server_key.filter(|k| !k.trim().is_empty());
+        anyhow::ensure!(
+            !self.ai_server_key_for_all || server_key.is_some(),
+            "--ai-server-key-for-all needs TATER_ANTHROPIC_API_KEY"
+        );
+        Ok(tater_service::AiConfig {
+            default_model: model.to_owned(),
+            base_url: base_url.as_str().trim_end_matches('/').to_owned(),
+            server_key,
+            server_key_for_all: self.ai_server_key_for_all,
+        })
+    }
 }
 
 /// SIEM forwarding and the egress rules for customer-supplied addresses (SPEC L4, L6, T4).

@@ -3,7 +3,11 @@
 //! validates input and writes the change with its audit entry in one transaction.
 
 mod admin;
+mod ai_settings;
 pub use admin::OrgView;
+pub use ai_settings::{
+    AiConfig, AiSettingsView, DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_ANTHROPIC_MODEL, KeySource,
+};
 pub use evidence_coverage::{Coverage, MAX_COVERAGE_EVIDENCE};
 pub use evidence_files::{
     DEFAULT_FILE_TYPES, DEFAULT_MAX_FILE_BYTES, EvidenceFileView, FilesConfig,
@@ -159,6 +163,8 @@ pub struct ServiceConfig {
     pub web: WebSessionConfig,
     /// Where evidence files go and what is accepted.
     pub files: FilesConfig,
+    /// How the AI features reach Anthropic.
+    pub ai: AiConfig,
 }
 
 /// Knobs of the compliance engine.
@@ -210,6 +216,7 @@ pub struct Service {
     mcp_policies: Arc<mcp_policy::PolicyCache>,
     web: WebSessionConfig,
     files: Arc<FilesConfig>,
+    ai: Arc<AiConfig>,
 }
 
 impl Service {
@@ -248,6 +255,7 @@ impl Service {
             mcp_policies: Default::default(),
             web: config.web,
             files: Arc::new(config.files),
+            ai: Arc::new(config.ai),
         })
     }
 

@@ -11,12 +11,17 @@ pub fn settings_view(s: &OrgSettings) -> crate::use_cases::OrgSettings {
     crate::use_cases::OrgSettings {
         remote_execution: s.remote_execution,
         exception_approver: s.exception_approver.clone(),
+        ai_enabled: Some(s.ai_enabled),
     }
 }
 
 /// The settings as an audit entry records them.
 fn audited(s: &OrgSettings) -> Value {
-    json!({ "remoteExecution": s.remote_execution, "exceptionApprover": s.exception_approver })
+    json!({
+        "remoteExecution": s.remote_execution,
+        "exceptionApprover": s.exception_approver,
+        "aiEnabled": s.ai_enabled,
+    })
 }
 
 /// The designated exception approver as given: a member's address (normalised), or nobody
@@ -76,6 +81,7 @@ impl Service {
         let new = OrgSettings {
             remote_execution: input.remote_execution,
             exception_approver: approver,
+            ai_enabled: input.ai_enabled.unwrap_or(old.ai_enabled),
         };
         if old != new {
             let now = self.now();

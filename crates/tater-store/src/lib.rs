@@ -318,6 +318,25 @@ pub struct OrgSettings {
     /// The e-mail address of the member who gives High and Critical exceptions their second
     /// approval.
     pub exception_approver: Option<String>,
+    /// Whether the AI features may run for the organization (off until an OrgAdmin says).
+    pub ai_enabled: bool,
+}
+
+/// The organization's own Anthropic API key, as stored: sealed, with what may be shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AiKey {
+    /// The key sealed under the master key for this organization (`SecretBox`).
+    pub sealed: String,
+    pub last4: String,
+    pub set_at: Timestamp,
+}
+
+/// The organization's AI configuration besides the switch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AiSettings {
+    pub key: Option<AiKey>,
+    /// The model it chose; `None`: the server's default.
+    pub model: Option<String>,
 }
 
 /// Releases are stored in chunks of this many bytes, so reading one never needs a second
@@ -963,6 +982,14 @@ pub trait SettingsTx: Send {
     async fn put_mcp_policy(
         &mut self,
         policy: &Value,
+        now: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    /// The organization's AI key (sealed) and model.
+    async fn ai_settings(&mut self) -> Result<AiSettings>;
+    async fn put_ai_settings(
+        &mut self,
+        ai: &AiSettings,
         now: Timestamp,
         audit: &AuditDraft,
     ) -> Result<()>;

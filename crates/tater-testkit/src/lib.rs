@@ -11,6 +11,7 @@
 
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)] // test support: failing loudly is the point
 
+pub mod anthropic;
 pub mod dns;
 pub mod entra;
 pub mod entra_sign_in;
@@ -180,6 +181,33 @@ pub struct DbOwner {
 }
 
 impl DbOwner {
+    /// Everything the database holds, as an attacker with a copy of it would read it: the
+    /// SQLite file and its write-ahead log as bytes, or PostgreSQL's `pg_dump` of the schema.
+    /// For checking that a secret is nowhere in clear.
+    pub fn everything(&self) -> Vec<u8> {
+        match &self.pg {
+            None => {
+                let path = self.url.trim_start_matches("sqlite://");
+                let mut bytes = std::fs::read(path).expect("read the SQLite file");
+                // The write-ahead log holds recent pages until a checkpoint.
+                bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+                bytes
+            }
+            Some((admin_url, schema)) => {
+                let out = std::process::Command::new("pg_dump")
+                    .args(["--data-only", "--schema", schema, admin_url])
+                    .output()
+                    .expect("pg_dump runs (apt install postgresql-client)");
+                assert!(
+                    out.status.success(),
+                    "pg_dump: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                out.stdout
+            }
+        }
+    }
+
     pub async fn exec(&self, sql: &str) {
         match &self.pg {
             None => {

@@ -1,16 +1,17 @@
-//! Organization settings: `GET /api/settings` (members), `PUT /api/settings` (OrgAdmin), and
-//! the MCP tool policy `GET/PUT /api/settings/mcp` (OrgAdmin).
+//! Organization settings: `GET /api/settings` (members), `PUT /api/settings` (OrgAdmin), the
+//! MCP tool policy `GET/PUT /api/settings/mcp` and the AI key and model
+//! `GET/PUT/DELETE /api/settings/ai` (OrgAdmin).
 
 use axum::Json;
 use axum::extract::State;
-use axum::routing::{get, put};
+use axum::routing::get;
 
 use crate::api_doc::{ApiRouter, Op};
 use crate::error::ApiResult;
 use crate::extract::{AuthActor, JsonBody};
 use crate::state::AppState;
-use tater_service::McpPolicy;
-use tater_service::use_cases::OrgSettings;
+use tater_service::use_cases::{AiSettingsInput, OrgSettings};
+use tater_service::{AiSettingsView, McpPolicy};
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     api.route(
@@ -23,7 +24,7 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
         Op::put("/api/settings", "settings_update")
             .tag("settings")
             .ok(200, "Settings", None),
-        put(update_settings),
+        axum::routing::put(update_settings),
     )
     .route(
         Op::get("/api/settings/mcp", "mcp_policy_get")
@@ -35,8 +36,52 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
         Op::put("/api/settings/mcp", "mcp_policy_update")
             .tag("settings")
             .ok(200, "The MCP tool policy as stored", None),
-        put(update_mcp_policy),
+        axum::routing::put(update_mcp_policy),
     )
+    .route(
+        Op::get("/api/settings/ai", "ai_settings_get")
+            .tag("settings")
+            .ok(200, "The AI configuration (never the key)", None),
+        get(get_ai_settings),
+    )
+    .route(
+        Op::put("/api/settings/ai", "ai_settings_update")
+            .tag("settings")
+            .ok(200, "The AI configuration as stored", None),
+        axum::routing::put(put_ai_settings),
+    )
+    .route(
+        Op::delete("/api/settings/ai", "ai_settings_delete")
+            .tag("settings")
+            .ok(
+                200,
+                "The AI configuration without the organization's key",
+                None,
+            ),
+        axum::routing::delete(delete_ai_settings),
+    )
+}
+
+async fn get_ai_settings(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+) -> ApiResult<Json<AiSettingsView>> {
+    Ok(Json(s.service.get_ai_settings(&actor).await?))
+}
+
+async fn put_ai_settings(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    JsonBody(body): JsonBody<AiSettingsInput>,
+) -> ApiResult<Json<AiSettingsView>> {
+    Ok(Json(s.service.put_ai_settings(&actor, &body).await?))
+}
+
+async fn delete_ai_settings(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+) -> ApiResult<Json<AiSettingsView>> {
+    Ok(Json(s.service.delete_ai_settings(&actor).await?))
 }
 
 async fn get_mcp_policy(

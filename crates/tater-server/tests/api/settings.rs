@@ -20,7 +20,7 @@ async fn remote_execution_is_off_until_an_orgadmin_turns_it_on(db: TestDb) {
 
     assert_eq!(
         app.get("/api/settings", &viewer).await.1,
-        json!({ "remoteExecution": false, "exceptionApprover": null })
+        json!({ "remoteExecution": false, "exceptionApprover": null, "aiEnabled": false })
     );
     let on = json!({ "remoteExecution": true });
     assert_eq!(
@@ -44,7 +44,7 @@ async fn remote_execution_is_off_until_an_orgadmin_turns_it_on(db: TestDb) {
         (status, v),
         (
             StatusCode::OK,
-            json!({ "remoteExecution": true, "exceptionApprover": null })
+            json!({ "remoteExecution": true, "exceptionApprover": null, "aiEnabled": false })
         )
     );
     let entries = app.audit_entries(org).await;
@@ -63,6 +63,6 @@ async fn remote_execution_is_off_until_an_orgadmin_turns_it_on(db: TestDb) {
     );
     assert_eq!(
         app.get("/api/settings", &other_boss).await.1,
-        json!({ "remoteExecution": false, "exceptionApprover": null })
+        json!({ "remoteExecution": false, "exceptionApprover": null, "aiEnabled": false })
     );
 }

@@ -138,6 +138,36 @@ fn platform() -> Vec<UseCase> {
         .idempotent()
         .takes::<McpPolicy>()
         .gives::<McpPolicy>(),
+        UseCase::read(
+            "ai_settings_get",
+            "The organization's AI configuration: whether it is on, whose Anthropic key it uses (never the key), and its model",
+            SETTINGS,
+        )
+        .tool("get_ai_settings")
+        .runs(json(|s, c, _: NoInput| async move { s.get_ai_settings(&c.actor).await }))
+        .gives::<crate::AiSettingsView>(),
+        UseCase::write(
+            "ai_settings_update",
+            "Set the organization's own Anthropic API key (stored sealed, never shown again) and model; a key left out stays (audited without the key)",
+            SETTINGS,
+        )
+        .tool("set_ai_settings")
+        .runs(json(|s, c, i: AiSettingsInput| async move {
+            s.put_ai_settings(&c.actor, &i).await
+        }))
+        .idempotent()
+        .takes::<AiSettingsInput>()
+        .gives::<crate::AiSettingsView>(),
+        UseCase::delete(
+            "ai_settings_delete",
+            "Forget the organization's Anthropic API key and model choice (audited)",
+            SETTINGS,
+        )
+        .tool("delete_ai_settings")
+        .runs(json(|s, c, _: NoInput| async move { s.delete_ai_settings(&c.actor).await }))
+        .destructive()
+        .idempotent()
+        .gives::<crate::AiSettingsView>(),
     ]
 }
 

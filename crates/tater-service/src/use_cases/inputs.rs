@@ -305,6 +305,24 @@ pub struct OrgSettings {
     #[serde(default)]
     #[schemars(length(max = 254))]
     pub exception_approver: Option<String>,
+    /// The AI features (the analyst, the Evidence Agent) may run; off by default. Left out
+    /// or `null`, unchanged; always in answers.
+    #[serde(default)]
+    pub ai_enabled: Option<bool>,
+}
+
+/// The organization's Anthropic API key and model (OrgAdmin). The key is stored sealed and
+/// never shown again: answers name only its last four characters and when it was set.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AiSettingsInput {
+    /// An Anthropic API key (`sk-ant-…`); left out to change only the model.
+    #[schemars(length(min = 20, max = 300), extend("writeOnly" = true))]
+    pub api_key: Option<String>,
+    /// The model id the organization's AI features use; left out or `null`: the server's
+    /// default.
+    #[schemars(length(min = 1, max = 100))]
+    pub model: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, JsonSchema)]

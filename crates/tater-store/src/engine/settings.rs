@@ -13,7 +13,8 @@ impl<D: Driver> SettingsTx for EngineTenantTx<D> {
             ""
         };
         let sql = format!(
-            "SELECT remote_execution, exception_approver FROM org_settings WHERE tenant_id = $1{lock}"
+            "SELECT remote_execution, exception_approver, ai_enabled FROM org_settings \
+             WHERE tenant_id = $1{lock}"
         );
         let row = D::query(&sql)
             .bind(self.tenant())
@@ -23,6 +24,7 @@ impl<D: Driver> SettingsTx for EngineTenantTx<D> {
             Some(r) => crate::OrgSettings {
                 remote_execution: r.try_get("remote_execution")?,
                 exception_approver: r.try_get("exception_approver")?,
+                ai_enabled: r.try_get("ai_enabled")?,
             },
             None => crate::OrgSettings::default(),
         })
@@ -35,14 +37,17 @@ impl<D: Driver> SettingsTx for EngineTenantTx<D> {
         audit: &AuditDraft,
     ) -> Result<()> {
         D::query(
-            "INSERT INTO org_settings (tenant_id, remote_execution, exception_approver, updated_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id) DO UPDATE SET \
+            "INSERT INTO org_settings \
+             (tenant_id, remote_execution, exception_approver, ai_enabled, updated_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id) DO UPDATE SET \
              remote_execution = excluded.remote_execution, \
-             exception_approver = excluded.exception_approver, updated_at = excluded.updated_at",
+             exception_approver = excluded.exception_approver, \
+             ai_enabled = excluded.ai_enabled, updated_at = excluded.updated_at",
         )
         .bind(self.tenant())
         .bind(st.remote_execution)
         .bind(st.exception_approver.as_deref())
+        .bind(st.ai_enabled)
         .bind(now.millis())
         .execute(&mut *self.tx)
         .await?;
@@ -79,6 +84,64 @@ impl<D: Driver> SettingsTx for EngineTenantTx<D> {
         )
         .bind(self.tenant())
         .bind(policy.to_string())
+        .bind(now.millis())
+        .execute(&mut *self.tx)
+        .await?;
+        self.audited(audit).await
+    }
+
+    async fn ai_settings(&mut self) -> Result<crate::AiSettings> {
+        let row = D::query(
+            "SELECT ai_key_enc, ai_key_last4, ai_key_set_at, ai_model FROM org_settings \
+             WHERE tenant_id = $1",
+        )
+        .bind(self.tenant())
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        let Some(r) = row else {
+            return Ok(crate::AiSettings::default());
+        };
+        let sealed: Option<String> = r.try_get("ai_key_enc")?;
+        let key = match sealed {
+            Some(sealed) => Some(crate::AiKey {
+                sealed,
+                last4: r
+                    .try_get::<Option<String>>("ai_key_last4")?
+                    .unwrap_or_default(),
+                set_at: Timestamp::from_millis(
+                    r.try_get::<Option<i64>>("ai_key_set_at")?
+                        .unwrap_or_default(),
+                ),
+            }),
+            None => None,
+        };
+        Ok(crate::AiSettings {
+            key,
+            model: r.try_get("ai_model")?,
+        })
+    }
+
+    async fn put_ai_settings(
+        &mut self,
+        ai: &crate::AiSettings,
+        now: Timestamp,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        let key = ai.key.as_ref();
+        D::query(
+            "INSERT INTO org_settings \
+             (tenant_id, remote_execution, ai_key_enc, ai_key_last4, ai_key_set_at, ai_model, \
+              updated_at) \
+             VALUES ($1, FALSE, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id) DO UPDATE SET \
+             ai_key_enc = excluded.ai_key_enc, ai_key_last4 = excluded.ai_key_last4, \
+             ai_key_set_at = excluded.ai_key_set_at, ai_model = excluded.ai_model, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(self.tenant())
+        .bind(key.map(|k| k.sealed.as_str()))
+        .bind(key.map(|k| k.last4.as_str()))
+        .bind(key.map(|k| k.set_at.millis()))
+        .bind(ai.model.as_deref())
         .bind(now.millis())
         .execute(&mut *self.tx)
         .await?;

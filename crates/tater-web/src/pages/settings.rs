@@ -40,9 +40,12 @@ const SECTIONS: &[SectionDef] = &[
     SectionDef {
         id: "features",
         title: "Features",
-        intro: "Switches for the whole organization. Each change is audited.",
-        shows: &[],
-        forms: &[("settings_update", Some("settings_get"))],
+        intro: "Switches for the whole organization, and the Anthropic API key the AI features use (stored encrypted, never shown again). Each change is audited.",
+        shows: &["ai_settings_get"],
+        forms: &[
+            ("settings_update", Some("settings_get")),
+            ("ai_settings_update", Some("ai_settings_get")),
+        ],
         refresh_secs: None,
     },
     SectionDef {
