@@ -66,56 +66,37 @@ impl Reply {
     /// A streamed answer of these text pieces, with a ping and an event of a kind newer
     /// than this client among them.
     pub fn streamed_text(pieces: &[&str]) -> Self {
-        let mut events = vec![
-            event(
-                "message_start",
-                json!({ "type": "message_start", "message": {
-                    "id": "msg_fake", "type": "message", "role": "assistant", "model": "claude-fake",
-                    "content": [], "stop_reason": null, "usage": { "input_tokens": 12, "output_tokens": 1 } } }),
-            ),
-            event(
-                "content_block_start",
-                json!({ "type": "content_block_start", "index": 0, "content_block": { "type": "text", "text": "" } }),
-            ),
+        let noise = vec![
             event("ping", json!({ "type": "ping" })),
             event(
                 "future_event",
                 json!({ "type": "future_event", "detail": "unknown to the client" }),
             ),
         ];
-        for piece in pieces {
-            events.push(event(
-                "content_block_delta",
-                json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "text_delta", "text": piece } }),
-            ));
-        }
-        events.extend(stop(0, "end_turn"));
-        Self::Events(events)
+        let deltas = pieces
+            .iter()
+            .map(|p| json!({ "type": "text_delta", "text": p }))
+            .collect();
+        Self::Events(one_block(
+            json!({ "type": "text", "text": "" }),
+            noise,
+            deltas,
+            "end_turn",
+        ))
     }
 
     /// A streamed tool call whose input arrives in pieces of JSON text.
     pub fn streamed_tool_use(id: &str, name: &str, input_pieces: &[&str]) -> Self {
-        let mut events = vec![
-            event(
-                "message_start",
-                json!({ "type": "message_start", "message": {
-                    "id": "msg_fake", "type": "message", "role": "assistant", "model": "claude-fake",
-                    "content": [], "stop_reason": null, "usage": { "input_tokens": 12, "output_tokens": 1 } } }),
-            ),
-            event(
-                "content_block_start",
-                json!({ "type": "content_block_start", "index": 0,
-                        "content_block": { "type": "tool_use", "id": id, "name": name, "input": {} } }),
-            ),
-        ];
-        for piece in input_pieces {
-            events.push(event(
-                "content_block_delta",
-                json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "input_json_delta", "partial_json": piece } }),
-            ));
-        }
-        events.extend(stop(0, "tool_use"));
-        Self::Events(events)
+        let deltas = input_pieces
+            .iter()
+            .map(|p| json!({ "type": "input_json_delta", "partial_json": p }))
+            .collect();
+        Self::Events(one_block(
+            json!({ "type": "tool_use", "id": id, "name": name, "input": {} }),
+            Vec::new(),
+            deltas,
+            "tool_use",
+        ))
     }
 
     /// This stream cut off after its first `keep` events (the connection dropped).
@@ -145,6 +126,37 @@ impl Reply {
 
 fn event(name: &str, data: Value) -> (String, String) {
     (name.to_owned(), data.to_string())
+}
+
+/// A whole stream of one content block: `message_start`, the block's start, `noise` (events
+/// the client must skip), its `deltas`, and the end with `reason`.
+fn one_block(
+    block: Value,
+    noise: Vec<(String, String)>,
+    deltas: Vec<Value>,
+    reason: &str,
+) -> Vec<(String, String)> {
+    let mut events = vec![
+        event(
+            "message_start",
+            json!({ "type": "message_start", "message": {
+                "id": "msg_fake", "type": "message", "role": "assistant", "model": "claude-fake",
+                "content": [], "stop_reason": null, "usage": { "input_tokens": 12, "output_tokens": 1 } } }),
+        ),
+        event(
+            "content_block_start",
+            json!({ "type": "content_block_start", "index": 0, "content_block": block }),
+        ),
+    ];
+    events.extend(noise);
+    events.extend(deltas.into_iter().map(|delta| {
+        event(
+            "content_block_delta",
+            json!({ "type": "content_block_delta", "index": 0, "delta": delta }),
+        )
+    }));
+    events.extend(stop(0, reason));
+    events
 }
 
 /// The end of a stream: the block's stop, the stop reason, `message_stop`.
