@@ -44,6 +44,9 @@ pub struct Actor {
     /// The software that made the call, as it names itself (an MCP client's name and
     /// version); recorded under `_client` in the changes of the entries it causes.
     client: Option<ClientInfo>,
+    /// The AI analyst conversation a confirmed action came from; recorded under
+    /// `_conversation` in the changes of the entries it causes.
+    conversation: Option<crate::ConversationId>,
 }
 
 /// An MCP client's own account of itself: a claim, kept short and printable.
@@ -87,6 +90,7 @@ impl Actor {
             channel,
             verified,
             client: None,
+            conversation: None,
         }
     }
 
@@ -108,6 +112,7 @@ impl Actor {
             channel,
             verified: true,
             client: None,
+            conversation: None,
         }
     }
 
@@ -145,6 +150,16 @@ impl Actor {
 
     pub fn client(&self) -> Option<&ClientInfo> {
         self.client.as_ref()
+    }
+
+    /// The same actor, its changes noting the analyst conversation they came from.
+    pub fn in_conversation(mut self, conversation: crate::ConversationId) -> Self {
+        self.conversation = Some(conversation);
+        self
+    }
+
+    pub fn conversation(&self) -> Option<crate::ConversationId> {
+        self.conversation
     }
 
     pub fn user_id(&self) -> Option<UserId> {

@@ -76,6 +76,10 @@ pub const REDACTED: &str = "[redacted]";
 
 /// Where an entry's changes name the client software that caused them (MCP clients).
 pub const CLIENT_KEY: &str = "_client";
+/// Where an entry's changes name the AI analyst conversation that proposed them.
+pub const CONVERSATION_KEY: &str = "_conversation";
+/// What an entry's changes say of how they were made, kept whatever the field diff says.
+const ATTRIBUTION_KEYS: [&str; 2] = [CLIENT_KEY, CONVERSATION_KEY];
 
 fn client_json(c: &crate::actor::ClientInfo) -> Value {
     serde_json::json!({ "name": c.name, "version": c.version })
@@ -111,6 +115,9 @@ impl AuditDraft {
         if let Some(c) = actor.client() {
             changes.insert(CLIENT_KEY.into(), client_json(c));
         }
+        if let Some(c) = actor.conversation() {
+            changes.insert(CONVERSATION_KEY.into(), Value::String(c.to_string()));
+        }
         Self {
             id: AuditId::generate(),
             action,
@@ -133,10 +140,15 @@ impl AuditDraft {
         after: Option<&Value>,
         secret: &[&str],
     ) -> Self {
-        let client = self.changes.get(CLIENT_KEY).cloned();
+        let kept: Vec<(&str, Value)> = ATTRIBUTION_KEYS
+            .iter()
+            .filter_map(|k| self.changes.get(*k).map(|v| (*k, v.clone())))
+            .collect();
         self.changes = diff(before, after, secret);
-        if let (Some(c), Some(o)) = (client, self.changes.as_object_mut()) {
-            o.insert(CLIENT_KEY.into(), c);
+        if let Some(o) = self.changes.as_object_mut() {
+            for (k, v) in kept {
+                o.insert(k.into(), v);
+            }
         }
         self
     }

@@ -158,6 +158,14 @@ typed_id!(
     /// One recorded view of a web application page.
     PageViewId
 );
+typed_id!(
+    /// A member's conversation with the AI analyst.
+    ConversationId
+);
+typed_id!(
+    /// A write the AI analyst proposed, waiting for its member's confirmation.
+    AiActionId
+);
 
 #[cfg(test)]
 mod tests {

@@ -33,9 +33,9 @@ pub use identity::{
     PageView, User, WebSession,
 };
 pub use ids::{
-    ApiKeyId, AuditId, AuditorTokenId, CommentId, DestinationId, EndpointId, EnrollmentTokenId,
-    FileId, IdentityCodeId, InvitationId, LinkId, OrgId, PageViewId, RecordId, ScanId, SnapshotId,
-    TransitionId, UserId,
+    AiActionId, ApiKeyId, AuditId, AuditorTokenId, CommentId, ConversationId, DestinationId,
+    EndpointId, EnrollmentTokenId, FileId, IdentityCodeId, InvitationId, LinkId, OrgId, PageViewId,
+    RecordId, ScanId, SnapshotId, TransitionId, UserId,
 };
 pub use jobs::{Job, JobTarget, TargetStatus};
 pub use policy::{Action, Denied, Permit, authorize};

@@ -32,6 +32,10 @@ pub enum Action {
     /// Acknowledge a published policy: a member's own statement that they have read it, so
     /// only a person who signed in makes it (never an API key, an agent or the system).
     Acknowledge,
+    /// Talk with the AI analyst: keep one's own conversations and decide the writes it
+    /// proposes (each runs under its own action). People only: conversations belong to the
+    /// member who holds them.
+    Converse,
     /// Read one audit's snapshots with an auditor token (each read audited): auditor tokens
     /// only, and they may do nothing else.
     AuditorAccess,
@@ -42,7 +46,7 @@ impl Action {
     pub fn required_role(self) -> Role {
         match self {
             Action::ReadChecks | Action::AgentReport | Action::AuditorAccess => Role::Agent,
-            Action::Read | Action::Acknowledge => Role::Viewer,
+            Action::Read | Action::Acknowledge | Action::Converse => Role::Viewer,
             // Never below Viewer, whatever a declaration says.
             Action::ReadRecords(role) => role.max(Role::Viewer),
             Action::ReadAudit => Role::Auditor,
@@ -73,6 +77,7 @@ impl Action {
             Action::AgentReport => "agent-report",
             Action::AuditorAccess => "auditor-access",
             Action::Acknowledge => "acknowledge",
+            Action::Converse => "converse",
         }
     }
 
@@ -90,6 +95,7 @@ impl Action {
             | Action::CrossOrg
             | Action::AgentReport
             | Action::Acknowledge
+            | Action::Converse
             // Every read is audited: the entry is a write.
             | Action::AuditorAccess => Mode::Write,
         }
@@ -196,8 +202,10 @@ pub fn authorize(actor: &Actor, action: Action) -> Result<Permit, Denied> {
             actual: actor.role(),
         });
     }
-    // An acknowledgement speaks for the person who makes it.
-    if action == Action::Acknowledge && !matches!(actor.principal(), Principal::User { .. }) {
+    // An acknowledgement speaks for the person who makes it; a conversation is a person's.
+    if matches!(action, Action::Acknowledge | Action::Converse)
+        && !matches!(actor.principal(), Principal::User { .. })
+    {
         return Err(Denied {
             required,
             actual: actor.role(),

@@ -22,9 +22,9 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Map, Value, json};
-use tater_domain::policy::authorize;
-use tater_domain::{Channel, ClientInfo, OrgId, Role};
-use tater_service::use_cases::{Answer, Caller, Gate, Output, RateClass, UseCase, registry};
+use tater_domain::{Channel, ClientInfo, OrgId};
+use tater_service::use_cases::offer::offered;
+use tater_service::use_cases::{Answer, Caller, Output, RateClass, UseCase, registry};
 use tater_service::{McpPolicy, Service, ServiceError};
 
 pub mod bridge;
@@ -203,27 +203,6 @@ fn channel(cx: &RequestContext<RoleServer>) -> (Channel, Option<Implementation>)
         },
         client,
     )
-}
-
-/// Whether `caller` may call `case` at all: it has an invoker, the caller's role passes its
-/// gate, and a change needs at least Admin through MCP (no silent writes: an assistant
-/// acting for a Viewer or an Auditor changes nothing). The identity step is the exception:
-/// anyone may verify who they are. A tool the caller may not call is neither listed nor
-/// callable.
-fn callable(case: &UseCase, caller: &Caller) -> bool {
-    let gate = match case.gate {
-        Gate::Public => false,
-        Gate::Signed => true,
-        Gate::Action(action) => authorize(&caller.actor, action).is_ok(),
-    };
-    let role = case.hints.read_only || case.identity_step || caller.actor.role() >= Role::Admin;
-    case.is_tool() && gate && role
-}
-
-/// Whether `case` is offered to `caller`: callable by its role, and allowed by the
-/// organization's tool policy (which never hides the identity step).
-fn offered(case: &UseCase, caller: &Caller, policy: &McpPolicy) -> bool {
-    callable(case, caller) && (case.identity_step || policy.allows(&case.tool, caller.actor.role()))
 }
 
 fn object(schema: Value) -> Map<String, Value> {

@@ -176,6 +176,10 @@ pub struct AiArgs {
     /// environment only).
     #[arg(long, env = "TATER_AI_SERVER_KEY_FOR_ALL", value_parser = BoolishValueParser::new())]
     pub ai_server_key_for_all: bool,
+    /// Days an idle AI analyst conversation is kept before the job runner deletes it.
+    #[arg(long, env = "TATER_AI_RETENTION_DAYS", default_value_t = tater_service::DEFAULT_AI_RETENTION_DAYS,
+          value_parser = clap::value_parser!(i64).range(1..=3650))]
+    pub ai_retention_days: i64,
 }
 
 impl AiArgs {
@@ -197,6 +201,7 @@ impl AiArgs {
             base_url: base_url.as_str().trim_end_matches('/').to_owned(),
             server_key,
             server_key_for_all: self.ai_server_key_for_all,
+            retention_days: self.ai_retention_days,
         })
     }
 }

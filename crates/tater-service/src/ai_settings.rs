@@ -18,7 +18,11 @@ use crate::{Service, ServiceError, ServiceResult};
 pub const DEFAULT_ANTHROPIC_MODEL: &str = "claude-sonnet-5-5";
 /// Where the Messages API is (`--anthropic-base-url`: a proxy or a gateway instead).
 pub const DEFAULT_ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
+/// Days an idle analyst conversation is kept, unless the operator says otherwise (the trust
+/// page's retention table).
+pub const DEFAULT_AI_RETENTION_DAYS: i64 = 30;
 const ENTITY: &str = "ai-settings";
+const AI_OFF: &str = "the AI features are off for this organization; an OrgAdmin turns them on in Settings → Features";
 
 /// How the server reaches Anthropic, as the operator configured it.
 #[derive(Clone)]
@@ -30,6 +34,8 @@ pub struct AiConfig {
     /// Organizations without a key of their own may use the server's
     /// (`--ai-server-key-for-all`); otherwise they bring their own.
     pub server_key_for_all: bool,
+    /// Days an idle analyst conversation is kept (`--ai-retention-days`).
+    pub retention_days: i64,
 }
 
 impl Default for AiConfig {
@@ -39,6 +45,7 @@ impl Default for AiConfig {
             base_url: DEFAULT_ANTHROPIC_BASE_URL.into(),
             server_key: None,
             server_key_for_all: false,
+            retention_days: DEFAULT_AI_RETENTION_DAYS,
         }
     }
 }
@@ -53,6 +60,7 @@ impl std::fmt::Debug for AiConfig {
                 &self.server_key.as_ref().map(|_| "[redacted]"),
             )
             .field("server_key_for_all", &self.server_key_for_all)
+            .field("retention_days", &self.retention_days)
             .finish()
     }
 }
@@ -215,6 +223,19 @@ impl Service {
         Ok(self.ai_view(enabled, &new))
     }
 
+    /// `FEATURE_DISABLED` unless the organization turned the AI features on.
+    pub(crate) async fn ai_enabled(&self, actor: &Actor) -> ServiceResult<()> {
+        let permit = authorize(actor, Action::Read)?;
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
+        let on = tx.settings().await?.ai_enabled;
+        tx.commit().await?;
+        if on {
+            Ok(())
+        } else {
+            Err(ServiceError::FeatureDisabled(AI_OFF))
+        }
+    }
+
     /// The key and model the organization's AI calls use: `FEATURE_DISABLED` while the switch
     /// is off, and refused when no key is available. The key is opened here, for the call
     /// alone.
@@ -222,9 +243,7 @@ impl Service {
         let permit = authorize(actor, Action::Read)?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         if !tx.settings().await?.ai_enabled {
-            return Err(ServiceError::FeatureDisabled(
-                "the AI features are off for this organization; an OrgAdmin turns them on in Settings → Features",
-            ));
+            return Err(ServiceError::FeatureDisabled(AI_OFF));
         }
         let ai = tx.ai_settings().await?;
         tx.commit().await?;

@@ -3,10 +3,22 @@
 //! validates input and writes the change with its audit entry in one transaction.
 
 mod admin;
+mod ai_actions;
+mod ai_analyst;
+mod ai_conversations;
 mod ai_settings;
 pub use admin::OrgView;
+pub use ai_analyst::{
+    AnalystEvent, AnalystEvents, ExchangeView, MAX_QUESTION_CHARS, MAX_ROUNDS, MessageInput,
+    Question,
+};
+pub use ai_conversations::{
+    ActionState, ActionView, ConversationDetail, ConversationView, MAX_CONVERSATIONS_PAGE,
+    MessageView, Speaker, ToolCallView,
+};
 pub use ai_settings::{
-    AiConfig, AiSettingsView, DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_ANTHROPIC_MODEL, KeySource,
+    AiConfig, AiSettingsView, DEFAULT_AI_RETENTION_DAYS, DEFAULT_ANTHROPIC_BASE_URL,
+    DEFAULT_ANTHROPIC_MODEL, KeySource,
 };
 pub use evidence_coverage::{Coverage, MAX_COVERAGE_EVIDENCE};
 pub use evidence_files::{
@@ -217,6 +229,8 @@ pub struct Service {
     web: WebSessionConfig,
     files: Arc<FilesConfig>,
     ai: Arc<AiConfig>,
+    /// The Messages API, at the operator's base URL.
+    anthropic: tater_anthropic::Client,
 }
 
 impl Service {
@@ -255,6 +269,7 @@ impl Service {
             mcp_policies: Default::default(),
             web: config.web,
             files: Arc::new(config.files),
+            anthropic: tater_anthropic::Client::new(&config.ai.base_url)?,
             ai: Arc::new(config.ai),
         })
     }

@@ -13,7 +13,8 @@
 //! What runs: every hour a plan per organization ([`Work::PlanOrg`]) queues the exceptions
 //! whose approved period ended ([`Work::ExpireException`]) or ends soon
 //! ([`Work::ExceptionTask`], see `expiring_exceptions.rs`) and the task reminders that are due
-//! ([`Work::Remind`], see `reminders.rs`).
+//! ([`Work::Remind`], see `reminders.rs`); the plan also deletes the analyst conversations
+//! idle past their retention (`ai_conversations.rs`).
 
 use serde::{Deserialize, Serialize};
 use tater_domain::module::{ListQuery, Record, parse_list_query};
@@ -367,6 +368,8 @@ impl Service {
     /// Queues what is due in `org`: exceptions to end or to renew, reminders to send.
     async fn plan_org(&self, org: OrgId) -> Result<(), Failure> {
         let today = self.today();
+        self.forget_ai_conversations(&runner_actor(org, "retention"))
+            .await?;
         self.plan_exceptions(org, today).await?;
         self.plan_reminders(org, today).await
     }

@@ -39,7 +39,7 @@ pub use tater_domain::{Mode, Permit};
 /// The capability traits of a tenant transaction, to import together: `use tater_store::tx::*;`.
 pub mod tx {
     pub use crate::{
-        AuditTx, AuditingTx, EndpointsTx, JobsTx, LinksTx, MembersTx, PoliciesTx, RecordsTx,
+        AiTx, AuditTx, AuditingTx, EndpointsTx, JobsTx, LinksTx, MembersTx, PoliciesTx, RecordsTx,
         ScansTx, SettingsTx, SiemTx, TenantTx, VerificationTx, WebSessionTx,
     };
 }
@@ -339,6 +339,47 @@ pub struct AiSettings {
     pub model: Option<String>,
 }
 
+/// A member's conversation with the AI analyst (its turns are read separately).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AiConversation {
+    pub id: tater_domain::ConversationId,
+    /// The member it belongs to: nobody else reads it.
+    pub user: UserId,
+    pub title: String,
+    pub created_at: Timestamp,
+    /// The last message; the retention period counts from here.
+    pub updated_at: Timestamp,
+    /// Tokens the model read and wrote for it, in all.
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+}
+
+/// One turn of a conversation as the Messages API takes it back: its role (`user` or
+/// `assistant`) and its content blocks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AiTurn {
+    pub seq: i64,
+    pub role: String,
+    pub content: Value,
+    pub at: Timestamp,
+}
+
+/// A write the analyst proposed: the tool and its exact arguments, and what became of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AiAction {
+    pub id: tater_domain::AiActionId,
+    pub conversation: tater_domain::ConversationId,
+    pub tool: String,
+    pub arguments: Value,
+    /// `proposed`, then `confirmed` (it ran), `failed` (it ran and was refused) or
+    /// `dismissed`.
+    pub state: String,
+    /// The tool's answer or its refusal, once decided.
+    pub result: Option<Value>,
+    pub created_at: Timestamp,
+    pub decided_at: Option<Timestamp>,
+}
+
 /// Releases are stored in chunks of this many bytes, so reading one never needs a second
 /// whole copy in memory.
 pub const RELEASE_CHUNK_BYTES: usize = 1024 * 1024;
@@ -450,6 +491,7 @@ pub trait TenantTx:
     + JobsTx
     + SettingsTx
     + SiemTx
+    + AiTx
 {
     fn scope(&self) -> TenantScope;
 
@@ -993,6 +1035,61 @@ pub trait SettingsTx: Send {
         now: Timestamp,
         audit: &AuditDraft,
     ) -> Result<()>;
+}
+
+/// The AI analyst's conversations, their turns and proposed actions. Only these rows hold
+/// prompts and replies; writing them is not audited (the audit log must never hold a prompt),
+/// but creating and deleting a conversation is.
+#[async_trait]
+pub trait AiTx: Send {
+    async fn insert_conversation(&mut self, c: &AiConversation, audit: &AuditDraft) -> Result<()>;
+    /// `user`'s conversation with this id (another member's is not found); locked in write
+    /// mode, so one message at a time is added to it.
+    async fn conversation(
+        &mut self,
+        user: UserId,
+        id: tater_domain::ConversationId,
+    ) -> Result<Option<AiConversation>>;
+    /// `user`'s conversations, the latest first, after `after` (the cursor: the last one of
+    /// the previous page), up to `limit + 1`.
+    async fn list_conversations(
+        &mut self,
+        user: UserId,
+        after: Option<(Timestamp, tater_domain::ConversationId)>,
+        limit: u32,
+    ) -> Result<Vec<AiConversation>>;
+    /// Deletes `user`'s conversation with its turns and actions; `NotFound` when there is none.
+    async fn delete_conversation(
+        &mut self,
+        user: UserId,
+        id: tater_domain::ConversationId,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    /// The conversation's turns in order, the last `limit` of them.
+    async fn turns(
+        &mut self,
+        conversation: tater_domain::ConversationId,
+        limit: u32,
+    ) -> Result<Vec<AiTurn>>;
+    /// Appends turns (their `seq` continues the conversation's) and saves the conversation's
+    /// title, time and token counts.
+    async fn append_turns(&mut self, c: &AiConversation, turns: &[AiTurn]) -> Result<()>;
+    async fn insert_action(&mut self, a: &AiAction) -> Result<()>;
+    /// An action of one of `user`'s conversations (another member's is not found); locked in
+    /// write mode.
+    async fn action(
+        &mut self,
+        user: UserId,
+        id: tater_domain::AiActionId,
+    ) -> Result<Option<AiAction>>;
+    async fn conversation_actions(
+        &mut self,
+        conversation: tater_domain::ConversationId,
+    ) -> Result<Vec<AiAction>>;
+    /// Records what became of a proposed action.
+    async fn decide_action(&mut self, a: &AiAction) -> Result<()>;
+    /// Deletes up to `limit` conversations idle since before `before`; how many.
+    async fn forget_conversations(&mut self, before: Timestamp, limit: u32) -> Result<u64>;
 }
 
 /// SIEM destinations and their dead letters.

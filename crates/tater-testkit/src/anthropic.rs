@@ -159,6 +159,51 @@ fn one_block(
     events
 }
 
+/// A whole message as the stream that carries it (what the API sends when a request asks
+/// to stream): each block started, its text or its input's JSON as one delta, stopped.
+fn streamed(message: &Value) -> Vec<(String, String)> {
+    let mut start = message.clone();
+    start["content"] = json!([]);
+    start["stop_reason"] = Value::Null;
+    let mut events = vec![event(
+        "message_start",
+        json!({ "type": "message_start", "message": start }),
+    )];
+    let blocks = message["content"].as_array().cloned().unwrap_or_default();
+    for (index, block) in blocks.iter().enumerate() {
+        let (empty, delta) = match block["type"].as_str() {
+            Some("tool_use") => {
+                let mut empty = block.clone();
+                empty["input"] = json!({});
+                let delta = json!({ "type": "input_json_delta", "partial_json": block["input"].to_string() });
+                (empty, delta)
+            }
+            _ => (
+                json!({ "type": "text", "text": "" }),
+                json!({ "type": "text_delta", "text": block["text"].as_str().unwrap_or("") }),
+            ),
+        };
+        events.push(event(
+            "content_block_start",
+            json!({ "type": "content_block_start", "index": index, "content_block": empty }),
+        ));
+        events.push(event(
+            "content_block_delta",
+            json!({ "type": "content_block_delta", "index": index, "delta": delta }),
+        ));
+        events.push(event(
+            "content_block_stop",
+            json!({ "type": "content_block_stop", "index": index }),
+        ));
+    }
+    events.push(event(
+        "message_delta",
+        json!({ "type": "message_delta", "delta": { "stop_reason": message["stop_reason"] }, "usage": { "output_tokens": 9 } }),
+    ));
+    events.push(event("message_stop", json!({ "type": "message_stop" })));
+    events
+}
+
 /// The end of a stream: the block's stop, the stop reason, `message_stop`.
 fn stop(index: usize, reason: &str) -> Vec<(String, String)> {
     vec![
@@ -228,12 +273,23 @@ impl FakeAnthropic {
 }
 
 async fn messages(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: String) -> Response {
-    let body = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    let body: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    let streams = body["stream"] == true;
     if let Ok(mut received) = shared.received.lock() {
         received.push(Received { headers, body });
     }
     let next = shared.replies.lock().ok().and_then(|mut q| q.pop_front());
-    let reply = next.unwrap_or_else(|| Reply::error(500, "api_error", Vec::new()));
+    let mut reply = next.unwrap_or_else(|| Reply::error(500, "api_error", Vec::new()));
+    // A request that asks for a stream gets a scripted message as the stream carrying it.
+    if let Reply::Json {
+        status: 200,
+        body: message,
+        ..
+    } = &reply
+        && streams
+    {
+        reply = Reply::Events(streamed(message));
+    }
     let mut builder = Response::builder();
     let body = match reply {
         Reply::Json {

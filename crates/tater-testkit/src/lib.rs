@@ -208,6 +208,48 @@ impl DbOwner {
         }
     }
 
+    /// Every row of every table as text, one line per row, each line starting with its
+    /// table's name and a tab (SQLite read by Python's `sqlite3`, PostgreSQL by `pg_dump`):
+    /// for checking what a table other than some holds.
+    pub fn rows_text(&self) -> Vec<(String, String)> {
+        match &self.pg {
+            None => {
+                let path = self.url.trim_start_matches("sqlite://");
+                let script = include_str!("sqlite_rows.py");
+                let out = std::process::Command::new("python3")
+                    .args(["-c", script, path])
+                    .output()
+                    .expect("python3 runs");
+                assert!(
+                    out.status.success(),
+                    "python3 sqlite3: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .filter_map(|l| l.split_once('\t'))
+                    .map(|(t, r)| (t.to_owned(), r.to_owned()))
+                    .collect()
+            }
+            Some(_) => {
+                let dump = String::from_utf8_lossy(&self.everything()).into_owned();
+                let mut table = None;
+                let mut rows = Vec::new();
+                for line in dump.lines() {
+                    if let Some(rest) = line.strip_prefix("COPY ") {
+                        let name = rest.split_whitespace().next().unwrap_or("");
+                        table = Some(name.rsplit('.').next().unwrap_or(name).to_owned());
+                    } else if line == "\\." {
+                        table = None;
+                    } else if let Some(t) = &table {
+                        rows.push((t.clone(), line.to_owned()));
+                    }
+                }
+                rows
+            }
+        }
+    }
+
     pub async fn exec(&self, sql: &str) {
         match &self.pg {
             None => {

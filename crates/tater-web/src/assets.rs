@@ -30,6 +30,11 @@ const FILES: &[Asset] = &[
         media_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../assets/beacon.js"),
     },
+    Asset {
+        name: "analyst.js",
+        media_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../assets/analyst.js"),
+    },
     // htmx 2, vendored from npm (assets/vendor/htmx/README.md).
     Asset {
         name: "htmx.min.js",

@@ -9,6 +9,7 @@
 //! - `error.rs`: what a refused or failed page shows.
 //! - `assets.rs`: the stylesheet and icons, under content-hashed names.
 
+pub mod analyst_stream;
 pub mod assets;
 mod charts;
 mod error;

@@ -1,6 +1,7 @@
 //! The router: one module per resource, each adding its documented routes.
 
 mod agent_releases;
+mod ai;
 mod api_keys;
 mod audit;
 mod audits;
@@ -134,6 +135,7 @@ fn documented() -> anyhow::Result<(Router<AppState>, serde_json::Value)> {
     api = api_keys::routes(api);
     api = siem::routes(api);
     api = settings::routes(api);
+    api = ai::routes(api);
     api = system_profile::routes(api);
     api = ssp::routes(api);
     api = jobs::routes(api);

@@ -33,14 +33,26 @@ pub(crate) async fn browser_available() -> bool {
 
 /// Runs `python/browser.py` against the app as `email`; its observations.
 async fn drive(app: &TestApp, email: &str, shots: &std::path::Path, theirs: &str) -> Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/api/python/browser.py");
+    run_browser_script(app, "browser.py", email, shots, &[theirs]).await
+}
+
+/// Runs the Playwright script `python/{script}` against the app as `email` (with its
+/// password), saving screenshots to `shots`; the JSON object of observations it prints.
+pub(crate) async fn run_browser_script(
+    app: &TestApp,
+    script: &str,
+    email: &str,
+    shots: &std::path::Path,
+    more: &[&str],
+) -> Value {
+    let path = format!("{}/tests/api/python/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = tokio::process::Command::new("python3")
-        .arg(script)
+        .arg(path)
         .arg(app.url(""))
         .arg(email)
         .arg(TEST_PASSWORD)
         .arg(shots)
-        .arg(theirs)
+        .args(more)
         .output()
         .await
         .expect("python3 runs");
@@ -52,7 +64,7 @@ async fn drive(app: &TestApp, email: &str, shots: &std::path::Path, theirs: &str
     serde_json::from_slice(&out.stdout).expect("the script prints JSON")
 }
 
-fn screenshot_dir() -> (std::path::PathBuf, Option<tempfile::TempDir>) {
+pub(crate) fn screenshot_dir() -> (std::path::PathBuf, Option<tempfile::TempDir>) {
     if std::env::var_os("TATER_WRITE_SCREENSHOTS").is_some() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
         std::fs::create_dir_all(&dir).unwrap();

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a panic is a failed assertion
 
+mod ai_analyst;
 mod ai_settings;
 mod architecture;
 mod attacks;

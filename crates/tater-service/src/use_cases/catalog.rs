@@ -22,6 +22,7 @@ const SETTINGS: Gate = Gate::Action(Action::ManageSettings);
 const MEMBERS: Gate = Gate::Action(Action::ManageMembers);
 const KEYS: Gate = Gate::Action(Action::ManageKeys);
 const CROSS_ORG: Gate = Gate::Action(Action::CrossOrg);
+const CONVERSE: Gate = Gate::Action(Action::Converse);
 
 /// Media types of a list export.
 const LIST_FILES: &[&str] = &["application/json", "text/csv"];
@@ -43,6 +44,7 @@ pub(super) fn use_cases() -> Vec<UseCase> {
         audits(),
         evidence_files(),
         policies(),
+        analyst(),
     ]
     .into_iter()
     .flatten()
@@ -938,5 +940,90 @@ fn policies() -> Vec<UseCase> {
             .tool("list_policies_to_acknowledge")
             .runs(json(|s, c, _: NoInput| async move { s.policies_to_acknowledge(&c.actor).await }))
             .gives::<Items<crate::PolicyToAcknowledge>>(),
+    ]
+}
+
+/// The AI analyst: a member's own conversations and their decisions on proposed changes.
+/// A person's alone: none of these is an assistant's tool.
+fn analyst() -> Vec<UseCase> {
+    use crate::{ActionView, ConversationDetail, ConversationView, ExchangeView, MessageInput};
+    vec![
+        UseCase::write(
+            "ai_conversations_create",
+            "Start a conversation with the AI analyst (the AI features must be on)",
+            CONVERSE,
+        )
+        .tool("create_ai_conversation")
+        .runs(json(|s, c, _: NoInput| async move {
+            s.create_ai_conversation(&c.actor).await
+        }))
+        .gives::<ConversationView>(),
+        UseCase::read(
+            "ai_conversations_list",
+            "Your conversations with the AI analyst, the latest first",
+            CONVERSE,
+        )
+        .tool("list_ai_conversations")
+        .runs(json(|s, c, i: Paging| async move {
+            s.list_ai_conversations(&c.actor, i.cursor.as_deref(), i.limit)
+                .await
+        }))
+        .takes::<Paging>()
+        .gives_shape(Shape::Page(Box::new(Shape::output::<ConversationView>()))),
+        UseCase::read(
+            "ai_conversations_get",
+            "One of your conversations with the AI analyst: its messages and the changes it proposed",
+            CONVERSE,
+        )
+        .tool("get_ai_conversation")
+        .runs(json(|s, c, i: ById| async move {
+            s.get_ai_conversation(&c.actor, &i.id).await
+        }))
+        .takes::<ById>()
+        .gives::<ConversationDetail>(),
+        UseCase::delete(
+            "ai_conversations_delete",
+            "Delete one of your conversations with everything said in it",
+            CONVERSE,
+        )
+        .tool("delete_ai_conversation")
+        .runs(nothing(|s, c, i: ById| async move {
+            s.delete_ai_conversation(&c.actor, &i.id).await
+        }))
+        .takes::<ById>(),
+        UseCase::write(
+            "ai_messages_create",
+            "Ask the AI analyst: it reads with your tools and proposes changes for you to confirm (answers stream as server-sent events unless JSON is asked for)",
+            CONVERSE,
+        )
+        .tool("send_ai_message")
+        .runs(json(|s, c, i: AiMessageRequest| async move {
+            let message = MessageInput { content: i.content };
+            s.post_ai_message(&c, &i.id, &message, None).await
+        }))
+        .takes::<AiMessageRequest>()
+        .gives::<ExchangeView>(),
+        UseCase::write(
+            "ai_actions_confirm",
+            "Run a change the AI analyst proposed, exactly as proposed, with your role (audited via copilot)",
+            CONVERSE,
+        )
+        .tool("confirm_ai_action")
+        .runs(json(|s, c, i: ById| async move {
+            s.confirm_ai_action(&c, &i.id).await
+        }))
+        .takes::<ById>()
+        .gives::<ActionView>(),
+        UseCase::write(
+            "ai_actions_dismiss",
+            "Turn down a change the AI analyst proposed; it never runs",
+            CONVERSE,
+        )
+        .tool("dismiss_ai_action")
+        .runs(json(|s, c, i: ById| async move {
+            s.dismiss_ai_action(&c, &i.id).await
+        }))
+        .takes::<ById>()
+        .gives::<ActionView>(),
     ]
 }

@@ -19,6 +19,17 @@ pub struct ById {
     pub id: String,
 }
 
+/// A member's message to the analyst in one of their conversations.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AiMessageRequest {
+    /// The conversation.
+    #[schemars(extend("format" = "uuid"))]
+    pub id: String,
+    /// The question or instruction (at most 20,000 characters).
+    pub content: String,
+}
+
 /// A move of a record in its module's status flow.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

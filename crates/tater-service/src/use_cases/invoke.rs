@@ -31,6 +31,15 @@ impl Caller {
         }
     }
 
+    /// The same caller, its changes noting the analyst conversation that proposed them
+    /// (`_conversation` in their audit entries).
+    pub fn in_conversation(self, conversation: tater_domain::ConversationId) -> Self {
+        Self {
+            identity: self.identity,
+            actor: self.actor.in_conversation(conversation),
+        }
+    }
+
     /// The same caller, its changes noting the client software that made them (`_client`
     /// in their audit entries).
     pub fn with_client(self, client: Option<tater_domain::ClientInfo>) -> Self {

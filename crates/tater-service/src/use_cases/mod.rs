@@ -15,6 +15,7 @@ mod declared;
 mod inputs;
 pub mod invoke;
 mod modules;
+pub mod offer;
 mod query;
 
 use std::sync::LazyLock;
@@ -266,8 +267,12 @@ impl UseCase {
     pub fn is_tool(&self) -> bool {
         // An auditor token's reads are for the auditor's own client, never a member's tool.
         let auditors_only = self.gate == Gate::Action(Action::AuditorAccess);
-        // An acknowledgement is a person's own statement, never made through an assistant.
-        let persons_own = self.gate == Gate::Action(Action::Acknowledge);
+        // An acknowledgement is a person's own statement, and a conversation with the analyst
+        // (with its confirmations) a person's own, never made through an assistant.
+        let persons_own = matches!(
+            self.gate,
+            Gate::Action(Action::Acknowledge | Action::Converse)
+        );
         !auditors_only
             && !persons_own
             && (self.invoke.is_some()
@@ -493,6 +498,9 @@ mod tests {
         "cancel",
         "trigger",
         "verify",
+        "send",
+        "confirm",
+        "dismiss",
         "test",
         "replay",
         "request",

@@ -25,6 +25,7 @@ use crate::{
     TenantTx, data_json, fit_page, json_size,
 };
 
+mod ai;
 mod audit;
 mod auditing;
 mod endpoints;

@@ -33,7 +33,9 @@ pub fn offered(case: &UseCase, actor: &Actor) -> bool {
         Gate::Signed => true,
         Gate::Action(action) => allowed(actor, action),
     };
-    (case.invoke.is_some() || is_file(case)) && !case.identity_step && gate
+    // A conversation with the analyst is had on its own page (`analyst.rs`).
+    let analyst = case.gate == Gate::Action(tater_domain::policy::Action::Converse);
+    (case.invoke.is_some() || is_file(case)) && !case.identity_step && !analyst && gate
 }
 
 /// A use case whose answer is a file.

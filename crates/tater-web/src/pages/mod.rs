@@ -3,6 +3,7 @@
 pub(crate) mod account;
 mod actions;
 mod activity;
+mod analyst;
 mod beacon;
 mod controls;
 mod dashboard;
@@ -61,6 +62,12 @@ pub fn routes() -> Router<Web> {
         .route(account::SSP_PATH, get(account::ssp))
         .route("/app/ssp/download", get(account::ssp_download))
         .route(actions::PATH, get(actions::index))
+        .route(analyst::PATH, get(analyst::list).post(analyst::create))
+        .route("/app/analyst/{id}", get(analyst::show))
+        .route("/app/analyst/{id}/messages", post(analyst::ask))
+        .route("/app/analyst/{id}/delete", post(analyst::delete))
+        .route("/app/analyst/actions/{id}/confirm", post(analyst::confirm))
+        .route("/app/analyst/actions/{id}/dismiss", post(analyst::dismiss))
         .route(settings::PATH, get(settings::page))
         .route(
             "/app/actions/{tool}",
@@ -243,6 +250,13 @@ fn nav(actor: &tater_domain::Actor, section: &str) -> Vec<NavLink> {
         label: "SSP",
         current: section == "ssp",
     });
+    if allowed(actor, tater_domain::policy::Action::Converse) {
+        links.push(NavLink {
+            href: analyst::PATH.to_owned(),
+            label: "Analyst",
+            current: section == "analyst",
+        });
+    }
     if settings::any_offered(actor) {
         links.push(NavLink {
             href: settings::PATH.to_owned(),
