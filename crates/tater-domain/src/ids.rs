@@ -166,6 +166,10 @@ typed_id!(
     /// A write the AI analyst proposed, waiting for its member's confirmation.
     AiActionId
 );
+typed_id!(
+    /// An Evidence Agent job: evidence gathered for some controls.
+    EvidenceJobId
+);
 
 #[cfg(test)]
 mod tests {

@@ -34,8 +34,8 @@ pub use identity::{
 };
 pub use ids::{
     AiActionId, ApiKeyId, AuditId, AuditorTokenId, CommentId, ConversationId, DestinationId,
-    EndpointId, EnrollmentTokenId, FileId, IdentityCodeId, InvitationId, LinkId, OrgId, PageViewId,
-    RecordId, ScanId, SnapshotId, TransitionId, UserId,
+    EndpointId, EnrollmentTokenId, EvidenceJobId, FileId, IdentityCodeId, InvitationId, LinkId,
+    OrgId, PageViewId, RecordId, ScanId, SnapshotId, TransitionId, UserId,
 };
 pub use jobs::{Job, JobTarget, TargetStatus};
 pub use policy::{Action, Denied, Permit, authorize};

@@ -93,7 +93,7 @@ fn analyst_tools(caller: &Caller, policy: &McpPolicy) -> Vec<&'static UseCase> {
         .collect()
 }
 
-fn api_tool(case: &UseCase) -> Tool {
+pub(crate) fn api_tool(case: &UseCase) -> Tool {
     let mut schema = case.input_schema();
     if let Some(o) = schema.as_object_mut() {
         o.remove("$schema");
@@ -141,7 +141,7 @@ fn turn(role: &str, blocks: &[Block], at: Timestamp) -> ServiceResult<AiTurn> {
 }
 
 /// A tool answer as the model gets it: JSON text, cut at [`MAX_TOOL_RESULT_BYTES`].
-fn bounded(value: &Value) -> String {
+pub(crate) fn bounded(value: &Value) -> String {
     let text = value.to_string();
     if text.len() <= MAX_TOOL_RESULT_BYTES {
         return text;
@@ -333,7 +333,7 @@ impl Service {
     }
 
     /// One model call, streamed; its text reported as it comes.
-    async fn ask(
+    pub(crate) async fn ask(
         &self,
         key: &str,
         request: &Request,

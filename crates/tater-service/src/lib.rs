@@ -20,6 +20,9 @@ pub use ai_settings::{
     AiConfig, AiSettingsView, DEFAULT_AI_RETENTION_DAYS, DEFAULT_ANTHROPIC_BASE_URL,
     DEFAULT_ANTHROPIC_MODEL, KeySource,
 };
+pub use evidence_agent::{
+    DRAFTS_PER_CONTROL, EvidenceJobInput, EvidenceJobView, JobState, MAX_JOB_CONTROLS,
+};
 pub use evidence_coverage::{Coverage, MAX_COVERAGE_EVIDENCE};
 pub use evidence_files::{
     DEFAULT_FILE_TYPES, DEFAULT_MAX_FILE_BYTES, EvidenceFileView, FilesConfig,
@@ -41,6 +44,7 @@ mod endpoints;
 mod entra;
 mod entra_sign_in;
 mod error;
+mod evidence_agent;
 mod evidence_coverage;
 mod evidence_files;
 mod expiring_exceptions;

@@ -86,6 +86,13 @@ pub(crate) enum Work {
         exception: RecordId,
         until: String,
     },
+    /// The Evidence Agent's work on one control of a job (`evidence_agent.rs`); queues the
+    /// next control's when done.
+    EvidenceStep {
+        org: OrgId,
+        job: tater_domain::EvidenceJobId,
+        index: usize,
+    },
     /// Emails a task's assignee that the task is due soon, or overdue.
     Remind {
         org: OrgId,
@@ -104,6 +111,7 @@ impl Work {
             Work::ExpireException { .. } => "expireException",
             Work::ExceptionTask { .. } => "exceptionTask",
             Work::Remind { .. } => "remind",
+            Work::EvidenceStep { .. } => "evidenceStep",
         }
     }
 
@@ -113,7 +121,8 @@ impl Work {
             Work::PlanOrg { org, .. }
             | Work::ExpireException { org, .. }
             | Work::ExceptionTask { org, .. }
-            | Work::Remind { org, .. } => Some(*org),
+            | Work::Remind { org, .. }
+            | Work::EvidenceStep { org, .. } => Some(*org),
         }
     }
 
@@ -139,6 +148,7 @@ impl Work {
                 stage,
                 to,
             } => format!("reminder:{org}:{task}:{due}:{}:{to}", stage.as_str()),
+            Work::EvidenceStep { org, job, index } => format!("evidence-job:{org}:{job}:{index}"),
         }
     }
 }
@@ -314,6 +324,7 @@ impl Service {
                 stage,
                 to,
             } => self.remind(org, task, &due, stage, &to).await,
+            Work::EvidenceStep { org, job, index } => self.evidence_step(org, job, index).await,
         }
     }
 
@@ -370,6 +381,7 @@ impl Service {
         let today = self.today();
         self.forget_ai_conversations(&runner_actor(org, "retention"))
             .await?;
+        self.forget_evidence_jobs(org).await?;
         self.plan_exceptions(org, today).await?;
         self.plan_reminders(org, today).await
     }

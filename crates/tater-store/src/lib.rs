@@ -380,6 +380,26 @@ pub struct AiAction {
     pub decided_at: Option<Timestamp>,
 }
 
+/// An Evidence Agent job: the controls asked for, those done, the drafts written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceJob {
+    pub id: tater_domain::EvidenceJobId,
+    /// The member who asked; the agent reads with their access.
+    pub requested_by: UserId,
+    pub controls: Vec<String>,
+    pub done: Vec<String>,
+    /// The draft evidence records written.
+    pub drafts: Vec<RecordId>,
+    /// `queued`, `running`, `done`, `failed` or `cancelled`.
+    pub state: String,
+    pub error: Option<String>,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+}
+
 /// Releases are stored in chunks of this many bytes, so reading one never needs a second
 /// whole copy in memory.
 pub const RELEASE_CHUNK_BYTES: usize = 1024 * 1024;
@@ -1090,6 +1110,32 @@ pub trait AiTx: Send {
     async fn decide_action(&mut self, a: &AiAction) -> Result<()>;
     /// Deletes up to `limit` conversations idle since before `before`; how many.
     async fn forget_conversations(&mut self, before: Timestamp, limit: u32) -> Result<u64>;
+    async fn insert_evidence_job(&mut self, job: &EvidenceJob, audit: &AuditDraft) -> Result<()>;
+    /// A job; locked in write mode (one step at a time changes it).
+    async fn evidence_job(
+        &mut self,
+        id: tater_domain::EvidenceJobId,
+    ) -> Result<Option<EvidenceJob>>;
+    /// Jobs, the newest first, after the cursor `after` (the last of the previous page), up
+    /// to `limit + 1`.
+    async fn list_evidence_jobs(
+        &mut self,
+        after: Option<(Timestamp, tater_domain::EvidenceJobId)>,
+        limit: u32,
+    ) -> Result<Vec<EvidenceJob>>;
+    /// Saves a job's progress; with `audit` when a person changed it (a cancellation).
+    async fn save_evidence_job(
+        &mut self,
+        job: &EvidenceJob,
+        audit: Option<&AuditDraft>,
+    ) -> Result<()>;
+    /// Up to `limit` jobs made before `before`, the oldest first.
+    async fn evidence_jobs_before(
+        &mut self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<EvidenceJob>>;
+    async fn delete_evidence_job(&mut self, id: tater_domain::EvidenceJobId) -> Result<()>;
 }
 
 /// SIEM destinations and their dead letters.

@@ -1,6 +1,6 @@
 //! The AI analyst (issue 16 §3): a member's conversations, their questions (answered as
 //! server-sent events, or as one JSON document when the request asks for JSON) and their
-//! decisions on the changes the analyst proposes.
+//! decisions on the changes the analyst proposes; and the Evidence Agent's jobs.
 
 use axum::Json;
 use axum::extract::State;
@@ -9,7 +9,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 use tater_service::use_cases::Paging;
-use tater_service::{ActionView, ConversationDetail, ConversationView, MessageInput, Page};
+use tater_service::{
+    ActionView, ConversationDetail, ConversationView, EvidenceJobInput, EvidenceJobView,
+    MessageInput, Page,
+};
 
 use crate::api_doc::{ApiRouter, Op};
 use crate::error::{ApiResult, Problem};
@@ -17,7 +20,7 @@ use crate::extract::{AuthActor, AuthCaller, IdPath, JsonBody, QueryInput};
 use crate::state::AppState;
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
-    api.route(
+    evidence_jobs(api).route(
         Op::post("/api/ai/conversations", "ai_conversations_create")
             .tag("ai")
             .problem(403, "The AI features are off (FEATURE_DISABLED)")
@@ -78,6 +81,77 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
             .ok(200, "The action, dismissed", None),
         post(dismiss),
     )
+}
+
+fn evidence_jobs(api: ApiRouter) -> ApiRouter {
+    api.route(
+        Op::post("/api/ai/evidence-jobs", "ai_evidence_jobs_create")
+            .tag("ai")
+            .problem(
+                403,
+                "The AI features are off, or no key is set (FEATURE_DISABLED)",
+            )
+            .ok(201, "The job, queued", None),
+        post(create_job),
+    )
+    .route(
+        Op::get("/api/ai/evidence-jobs", "ai_evidence_jobs_list")
+            .tag("ai")
+            .ok(200, "The organization's jobs, the newest first", None),
+        get(list_jobs),
+    )
+    .route(
+        Op::get("/api/ai/evidence-jobs/{id}", "ai_evidence_jobs_get")
+            .tag("ai")
+            .ok(200, "The job", None),
+        get(one_job),
+    )
+    .route(
+        Op::post(
+            "/api/ai/evidence-jobs/{id}/cancel",
+            "ai_evidence_jobs_cancel",
+        )
+        .tag("ai")
+        .ok(200, "The job, cancelled (or as it finished)", None),
+        post(cancel_job),
+    )
+}
+
+async fn create_job(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    JsonBody(body): JsonBody<EvidenceJobInput>,
+) -> ApiResult<(StatusCode, Json<EvidenceJobView>)> {
+    let job = s.service.create_evidence_job(&actor, &body).await?;
+    Ok((StatusCode::CREATED, Json(job)))
+}
+
+async fn list_jobs(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    QueryInput(q): QueryInput<Paging>,
+) -> ApiResult<Json<Page<EvidenceJobView>>> {
+    Ok(Json(
+        s.service
+            .list_evidence_jobs(&actor, q.cursor.as_deref(), q.limit)
+            .await?,
+    ))
+}
+
+async fn one_job(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<EvidenceJobView>> {
+    Ok(Json(s.service.get_evidence_job(&actor, &id).await?))
+}
+
+async fn cancel_job(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<EvidenceJobView>> {
+    Ok(Json(s.service.cancel_evidence_job(&actor, &id).await?))
 }
 
 async fn create(

@@ -841,3 +841,53 @@ async fn the_chat_page_streams_the_answer_and_confirms_in_chromium() {
     assert_eq!(seen["csp"], json!([]), "{seen}");
     assert_eq!(seen["accessibility"], json!({}), "{seen}");
 }
+
+/// The analyst against Anthropic's real Messages API, when `TATER_TEST_ANTHROPIC_API_KEY`
+/// is set (`TATER_TEST_ANTHROPIC_MODEL` picks the model); skipped otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_question_to_anthropic() {
+    let Ok(key) = std::env::var("TATER_TEST_ANTHROPIC_API_KEY") else {
+        eprintln!("skipped: set TATER_TEST_ANTHROPIC_API_KEY to ask Anthropic's API for real");
+        return;
+    };
+    let model = std::env::var("TATER_TEST_ANTHROPIC_MODEL").ok();
+    let app = TestApp::spawn_configured(TestDb::sqlite(), move |c| {
+        if let Some(m) = model {
+            c.ai.default_model = m;
+        }
+    })
+    .await;
+    let org = app.org("Live").await;
+    let boss = app.person(org, "boss@live.test", Role::OrgAdmin).await;
+    let on = json!({ "remoteExecution": false, "aiEnabled": true });
+    app.send(Method::PUT, "/api/settings", &boss, &on).await;
+    let (s, v) = app
+        .send(
+            Method::PUT,
+            "/api/settings/ai",
+            &boss,
+            &json!({ "apiKey": key }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    app.create("poam", &boss, sample("poam", 1)).await;
+    let c = conversation(&app, &boss).await;
+    let (s, answer) = ask(
+        &app,
+        &boss,
+        &c,
+        "How many POA&M items do we have? Look it up with a tool, then answer in one sentence.",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{answer}");
+    let messages = answer["messages"].as_array().unwrap();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m["toolCalls"].as_array().is_some_and(|t| !t.is_empty())),
+        "the model used a tool: {answer}"
+    );
+    let last = messages.last().unwrap();
+    assert_eq!(last["role"], "assistant");
+    assert!(!last["text"].as_str().unwrap().is_empty(), "{answer}");
+}

@@ -89,6 +89,8 @@ fn only_authentication_creates_request_actors() {
         vec![
             "crates/tater-server/src/demo.rs",
             "crates/tater-service/src/admin.rs",
+            // The Evidence Agent's drafts: `system:evidence-agent` via claude (issue 16).
+            "crates/tater-service/src/evidence_agent.rs",
             "crates/tater-service/src/jobs.rs",
             "crates/tater-service/src/runner.rs"
         ],

@@ -20,6 +20,7 @@ mod controls;
 mod data_export;
 mod emass;
 mod enrollment;
+mod evidence_agent;
 mod evidence_files;
 mod exports;
 mod http;

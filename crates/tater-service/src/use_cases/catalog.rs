@@ -45,6 +45,7 @@ pub(super) fn use_cases() -> Vec<UseCase> {
         evidence_files(),
         policies(),
         analyst(),
+        evidence_agent(),
     ]
     .into_iter()
     .flatten()
@@ -940,6 +941,60 @@ fn policies() -> Vec<UseCase> {
             .tool("list_policies_to_acknowledge")
             .runs(json(|s, c, _: NoInput| async move { s.policies_to_acknowledge(&c.actor).await }))
             .gives::<Items<crate::PolicyToAcknowledge>>(),
+    ]
+}
+
+/// The Evidence Agent's jobs: started by an Admin, read by members.
+fn evidence_agent() -> Vec<UseCase> {
+    use crate::{EvidenceJobInput, EvidenceJobView};
+    vec![
+        UseCase::write(
+            "ai_evidence_jobs_create",
+            "Ask the Evidence Agent to gather evidence for controls (or a family's) in the background: it writes draft evidence records citing what it read, for a person to accept or reject",
+            WRITE,
+        )
+        .tool("create_evidence_job")
+        .runs(json(|s, c, i: EvidenceJobInput| async move {
+            s.create_evidence_job(&c.actor, &i).await
+        }))
+        .open_world()
+        .takes::<EvidenceJobInput>()
+        .gives::<EvidenceJobView>(),
+        UseCase::read(
+            "ai_evidence_jobs_list",
+            "The Evidence Agent's jobs, the newest first: state, controls done, drafts, tokens used",
+            READ,
+        )
+        .tool("list_evidence_jobs")
+        .runs(json(|s, c, i: Paging| async move {
+            s.list_evidence_jobs(&c.actor, i.cursor.as_deref(), i.limit)
+                .await
+        }))
+        .takes::<Paging>()
+        .gives_shape(Shape::Page(Box::new(Shape::output::<EvidenceJobView>()))),
+        UseCase::read(
+            "ai_evidence_jobs_get",
+            "One Evidence Agent job: its state, controls done, drafts and tokens used",
+            READ,
+        )
+        .tool("get_evidence_job")
+        .runs(json(|s, c, i: ById| async move {
+            s.get_evidence_job(&c.actor, &i.id).await
+        }))
+        .takes::<ById>()
+        .gives::<EvidenceJobView>(),
+        UseCase::write(
+            "ai_evidence_jobs_cancel",
+            "Stop an Evidence Agent job at its next step; drafts already written stay for review (audited)",
+            WRITE,
+        )
+        .tool("cancel_evidence_job")
+        .runs(json(|s, c, i: ById| async move {
+            s.cancel_evidence_job(&c.actor, &i.id).await
+        }))
+        .idempotent()
+        .takes::<ById>()
+        .gives::<EvidenceJobView>(),
     ]
 }
 

@@ -2,8 +2,8 @@
 //! replies live here and nowhere else: nothing in this module writes them to the audit log.
 
 use super::*;
-use crate::{AiAction, AiConversation, AiTurn, AiTx};
-use tater_domain::{AiActionId, ConversationId};
+use crate::{AiAction, AiConversation, AiTurn, AiTx, EvidenceJob};
+use tater_domain::{AiActionId, ConversationId, EvidenceJobId};
 
 const CONVERSATION_COLUMNS: &str =
     "id, user_id, title, created_at, updated_at, input_tokens, output_tokens";
@@ -290,5 +290,184 @@ impl<D: Driver> AiTx for EngineTenantTx<D> {
         .execute(&mut *self.tx)
         .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn insert_evidence_job(&mut self, job: &EvidenceJob, audit: &AuditDraft) -> Result<()> {
+        self.insert_job(job).await?;
+        self.audited(audit).await
+    }
+
+    async fn evidence_job(&mut self, id: EvidenceJobId) -> Result<Option<EvidenceJob>> {
+        self.evidence_job_row(id).await
+    }
+
+    async fn list_evidence_jobs(
+        &mut self,
+        after: Option<(Timestamp, EvidenceJobId)>,
+        limit: u32,
+    ) -> Result<Vec<EvidenceJob>> {
+        self.jobs_page(after, None, limit + 1).await
+    }
+
+    async fn save_evidence_job(
+        &mut self,
+        job: &EvidenceJob,
+        audit: Option<&AuditDraft>,
+    ) -> Result<()> {
+        self.update_job(job).await?;
+        match audit {
+            Some(a) => self.audited(a).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn evidence_jobs_before(
+        &mut self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<EvidenceJob>> {
+        self.jobs_page(None, Some(before), limit).await
+    }
+
+    async fn delete_evidence_job(&mut self, id: EvidenceJobId) -> Result<()> {
+        self.unaudited_write()?;
+        D::query("DELETE FROM ai_evidence_jobs WHERE tenant_id = $1 AND id = $2")
+            .bind(self.tenant())
+            .bind(id.to_string())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+}
+
+const JOB_COLUMNS: &str = "id, requested_by, controls, done, drafts, state, error, \
+     input_tokens, output_tokens, created_at, updated_at, finished_at";
+
+fn job_from_row(r: &impl RowRead) -> Result<EvidenceJob> {
+    let list = |col: &str| -> Result<Vec<String>> {
+        let Json(v): Json<Vec<String>> = r.try_get(col)?;
+        Ok(v)
+    };
+    Ok(EvidenceJob {
+        id: parse_col(r, "id")?,
+        requested_by: parse_col(r, "requested_by")?,
+        controls: list("controls")?,
+        done: list("done")?,
+        drafts: list("drafts")?
+            .iter()
+            .map(|d| d.parse().map_err(|_| corrupt("ai_evidence_jobs.drafts")))
+            .collect::<Result<_>>()?,
+        state: r.try_get("state")?,
+        error: r.try_get("error")?,
+        input_tokens: r.try_get("input_tokens")?,
+        output_tokens: r.try_get("output_tokens")?,
+        created_at: ts(r, "created_at")?,
+        updated_at: ts(r, "updated_at")?,
+        finished_at: opt_ts(r, "finished_at")?,
+    })
+}
+
+fn drafts_json(job: &EvidenceJob) -> Json<Vec<String>> {
+    Json(job.drafts.iter().map(|d| d.to_string()).collect())
+}
+
+impl<D: Driver> EngineTenantTx<D> {
+    pub(super) async fn evidence_job_row(
+        &mut self,
+        id: EvidenceJobId,
+    ) -> Result<Option<EvidenceJob>> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM ai_evidence_jobs WHERE tenant_id = $1 AND id = $2{}",
+            self.lock()
+        );
+        let row = D::query(&sql)
+            .bind(self.tenant())
+            .bind(id.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(job_from_row).transpose()
+    }
+
+    pub(super) async fn insert_job(&mut self, job: &EvidenceJob) -> Result<()> {
+        self.unaudited_write()?;
+        D::query(
+            "INSERT INTO ai_evidence_jobs (tenant_id, id, requested_by, controls, done, drafts, \
+             state, error, input_tokens, output_tokens, created_at, updated_at, finished_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(self.tenant())
+        .bind(job.id.to_string())
+        .bind(job.requested_by.to_string())
+        .bind(Json(job.controls.clone()))
+        .bind(Json(job.done.clone()))
+        .bind(drafts_json(job))
+        .bind(&job.state)
+        .bind(job.error.clone())
+        .bind(job.input_tokens)
+        .bind(job.output_tokens)
+        .bind(job.created_at.millis())
+        .bind(job.updated_at.millis())
+        .bind(job.finished_at.map(|t| t.millis()))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn update_job(&mut self, job: &EvidenceJob) -> Result<()> {
+        self.unaudited_write()?;
+        let done = D::query(
+            "UPDATE ai_evidence_jobs SET done = $3, drafts = $4, state = $5, error = $6, \
+             input_tokens = $7, output_tokens = $8, updated_at = $9, finished_at = $10 \
+             WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(self.tenant())
+        .bind(job.id.to_string())
+        .bind(Json(job.done.clone()))
+        .bind(drafts_json(job))
+        .bind(&job.state)
+        .bind(job.error.clone())
+        .bind(job.input_tokens)
+        .bind(job.output_tokens)
+        .bind(job.updated_at.millis())
+        .bind(job.finished_at.map(|t| t.millis()))
+        .execute(&mut *self.tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub(super) async fn jobs_page(
+        &mut self,
+        after: Option<(Timestamp, EvidenceJobId)>,
+        before: Option<Timestamp>,
+        limit: u32,
+    ) -> Result<Vec<EvidenceJob>> {
+        // Newest first with a cursor (a list), or the oldest made before a time (retention).
+        let sql = match before {
+            None => format!(
+                "SELECT {JOB_COLUMNS} FROM ai_evidence_jobs WHERE tenant_id = $1 \
+                 AND (created_at < $2 OR (created_at = $2 AND ($3 = '' OR id < $3))) \
+                 ORDER BY created_at DESC, id DESC LIMIT $4"
+            ),
+            Some(_) => format!(
+                "SELECT {JOB_COLUMNS} FROM ai_evidence_jobs WHERE tenant_id = $1 \
+                 AND created_at < $2 AND $3 = '' ORDER BY created_at, id LIMIT $4"
+            ),
+        };
+        let (at, id) = match (after, before) {
+            (_, Some(b)) => (b.millis(), String::new()),
+            (Some((at, id)), None) => (at.millis(), id.to_string()),
+            (None, None) => (i64::MAX, String::new()),
+        };
+        let rows = D::query(&sql)
+            .bind(self.tenant())
+            .bind(at)
+            .bind(id)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(job_from_row).collect()
     }
 }
