@@ -213,12 +213,23 @@ pub(crate) fn conversation_id(id: &str) -> ServiceResult<ConversationId> {
     id.parse().map_err(|_| ServiceError::NotFound)
 }
 
-fn parse_cursor(cursor: &str) -> ServiceResult<(Timestamp, ConversationId)> {
+/// A list's cursor: the time and id of the last item of the previous page.
+pub(crate) fn parse_time_cursor<I: std::str::FromStr>(
+    cursor: &str,
+) -> ServiceResult<(Timestamp, I)> {
     let bad = || ValidationErrors::single("cursor", "is not a cursor this list gave");
     let (at, id) = cursor.split_once('.').ok_or_else(bad)?;
     let at: i64 = at.parse().map_err(|_| bad())?;
     let id = id.parse().map_err(|_| bad())?;
     Ok((Timestamp::from_millis(at), id))
+}
+
+/// The cursor after `(at, id)`, when more follow.
+pub(crate) fn time_cursor(more: bool, last: Option<(Timestamp, String)>) -> Option<String> {
+    match last {
+        Some((at, id)) if more => Some(format!("{}.{id}", at.millis())),
+        _ => None,
+    }
 }
 
 impl Service {
@@ -264,16 +275,13 @@ impl Service {
     ) -> ServiceResult<Page<ConversationView>> {
         let (user, permit) = member(actor)?;
         let limit = limit.unwrap_or(50).clamp(1, MAX_CONVERSATIONS_PAGE);
-        let after = cursor.map(parse_cursor).transpose()?;
+        let after = cursor.map(parse_time_cursor).transpose()?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         let mut rows = tx.list_conversations(user, after, limit).await?;
         tx.commit().await?;
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
-        let next_cursor = match rows.last() {
-            Some(last) if more => Some(format!("{}.{}", last.updated_at.millis(), last.id)),
-            _ => None,
-        };
+        let next_cursor = time_cursor(more, rows.last().map(|c| (c.updated_at, c.id.to_string())));
         Ok(Page {
             items: rows.iter().map(|c| self.conversation_view(c)).collect(),
             next_cursor,

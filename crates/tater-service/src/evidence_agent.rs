@@ -22,6 +22,7 @@ use tater_domain::{
 };
 use tater_store::EvidenceJob;
 
+use crate::ai_conversations::{parse_time_cursor, time_cursor};
 use crate::records::Page;
 use crate::runner::{Failure, Work, runner_actor};
 use crate::use_cases::offer::offered;
@@ -326,24 +327,13 @@ impl Service {
     ) -> ServiceResult<Page<EvidenceJobView>> {
         let permit = authorize(actor, Action::Read)?;
         let limit = limit.unwrap_or(50).clamp(1, 100);
-        let after = match cursor {
-            Some(c) => {
-                let bad = || ValidationErrors::single("cursor", "is not a cursor this list gave");
-                let (at, id) = c.split_once('.').ok_or_else(bad)?;
-                let at: i64 = at.parse().map_err(|_| bad())?;
-                Some((Timestamp::from_millis(at), id.parse().map_err(|_| bad())?))
-            }
-            None => None,
-        };
+        let after = cursor.map(parse_time_cursor).transpose()?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         let mut jobs = tx.list_evidence_jobs(after, limit).await?;
         tx.commit().await?;
         let more = jobs.len() > limit as usize;
         jobs.truncate(limit as usize);
-        let next_cursor = match jobs.last() {
-            Some(j) if more => Some(format!("{}.{}", j.created_at.millis(), j.id)),
-            _ => None,
-        };
+        let next_cursor = time_cursor(more, jobs.last().map(|j| (j.created_at, j.id.to_string())));
         Ok(Page {
             items: jobs.iter().map(|j| self.job_view(j)).collect(),
             next_cursor,

@@ -97,7 +97,7 @@ fn offered(request: &Value) -> Vec<String> {
 }
 
 /// The tool results a request to the model carried back, by tool call id.
-fn tool_results(request: &Value) -> Vec<(String, String, bool)> {
+pub(crate) fn tool_results(request: &Value) -> Vec<(String, String, bool)> {
     let mut out = Vec::new();
     for m in request["messages"].as_array().into_iter().flatten() {
         for b in m["content"].as_array().into_iter().flatten() {
@@ -735,6 +735,29 @@ async fn conversations_are_their_members_alone(db: TestDb) {
     assert_eq!(fake.received().len(), calls);
     let (_, mine) = app.get("/api/ai/conversations", &boss).await;
     assert_eq!(mine["items"][0]["id"], json!(c));
+    // Paged, the latest first, each once.
+    for _ in 0..4 {
+        conversation(&app, &boss).await;
+    }
+    let mut seen = Vec::new();
+    let mut path = "/api/ai/conversations?limit=2".to_owned();
+    loop {
+        let (s, page) = app.get(&path, &boss).await;
+        assert_eq!(s, StatusCode::OK, "{page}");
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        seen.extend(items.iter().map(|i| i["id"].as_str().unwrap().to_owned()));
+        match page["nextCursor"].as_str() {
+            Some(cursor) => path = format!("/api/ai/conversations?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    assert_eq!(seen.last(), Some(&c), "the oldest last");
+    let unique: std::collections::HashSet<_> = seen.iter().collect();
+    assert_eq!(unique.len(), 5);
+    let (s, _) = app.get("/api/ai/conversations?cursor=nonsense", &boss).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
 
     // Deleting it takes everything said in it (audited, without the words).
     assert_eq!(

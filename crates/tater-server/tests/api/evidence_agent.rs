@@ -13,6 +13,7 @@ use tater_service::RunnerOptions;
 use tater_testkit::anthropic::{FakeAnthropic, Reply};
 use tater_testkit::{TestDb, both_engines};
 
+use crate::ai_analyst::tool_results as results;
 use crate::support::*;
 
 both_engines!(
@@ -102,23 +103,6 @@ impl Agent {
         assert_eq!(s, StatusCode::OK, "{job}");
         job
     }
-}
-
-/// The tool results the model was sent in one request, by call id.
-fn results(request: &Value) -> Vec<(String, String, bool)> {
-    let mut out = Vec::new();
-    for m in request["messages"].as_array().into_iter().flatten() {
-        for b in m["content"].as_array().into_iter().flatten() {
-            if b["type"] == "tool_result" {
-                out.push((
-                    b["tool_use_id"].as_str().unwrap_or("").to_owned(),
-                    b["content"].as_str().unwrap_or("").to_owned(),
-                    b["is_error"] == true,
-                ));
-            }
-        }
-    }
-    out
 }
 
 async fn the_agent_drafts_cited_evidence_for_a_person_to_review(db: TestDb) {
