@@ -504,6 +504,21 @@ async fn planted_instructions_change_nothing_and_reach_no_other_organization(db:
     evidence["description"] = json!(PLANTED);
     app.create("evidence", &boss, evidence).await;
     let script = app.create("scripts", &boss, sample("scripts", 1)).await;
+    // And in a scan's evidence, as an endpoint (or whoever controls one) reports it.
+    let enrolment = token(&app, &boss, false).await;
+    let (s, enrolled) = enroll(&app, &enrolment, "web-01").await;
+    assert_eq!(s, StatusCode::CREATED, "{enrolled}");
+    let agent = Key::api(enrolled["apiKey"].as_str().unwrap().to_owned());
+    let mut scan = report(
+        &new_id(),
+        "2026-12-01T09:00:00Z",
+        &[("linux.ssh.root-login", "Fail")],
+    );
+    scan["results"][0]["evidence"] = json!(PLANTED);
+    let (s, stored) = app
+        .send(Method::POST, "/api/agent/scans", &agent, &scan)
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{stored}");
     // Organization B's secret, which must never reach A's analyst.
     let mut secret = sample("risks", 9);
     secret["title"] = json!("BYSTANDER-SECRET-RISK");
@@ -517,6 +532,7 @@ async fn planted_instructions_change_nothing_and_reach_no_other_organization(db:
                 { "type": "tool_use", "id": "r1", "name": "list_poam_items", "input": {} },
                 { "type": "tool_use", "id": "r2", "name": "list_config_docs", "input": {} },
                 { "type": "tool_use", "id": "r3", "name": "list_evidence_items", "input": {} },
+                { "type": "tool_use", "id": "r4", "name": "list_scan_results", "input": {} },
             ]),
             "tool_use",
         ),
@@ -542,11 +558,11 @@ async fn planted_instructions_change_nothing_and_reach_no_other_organization(db:
 
     // The planted text reached the model as tool data, under the system prompt's warning.
     let sent = fake.received();
-    assert!(
-        tool_results(&sent[1].body)
-            .iter()
-            .any(|r| r.1.contains("SYSTEM OVERRIDE"))
-    );
+    let planted = tool_results(&sent[1].body);
+    assert_eq!(planted.len(), 4, "{planted:?}");
+    for r in &planted {
+        assert!(!r.2 && r.1.contains("SYSTEM OVERRIDE"), "{r:?}");
+    }
     // Zero changes: every write is only a proposal, for the member to see.
     assert_eq!(app.snapshot(org).await, before);
     assert_eq!(app.snapshot(other).await, before_theirs);
@@ -756,7 +772,9 @@ async fn conversations_are_their_members_alone(db: TestDb) {
     assert_eq!(seen.last(), Some(&c), "the oldest last");
     let unique: std::collections::HashSet<_> = seen.iter().collect();
     assert_eq!(unique.len(), 5);
-    let (s, _) = app.get("/api/ai/conversations?cursor=nonsense", &boss).await;
+    let (s, _) = app
+        .get("/api/ai/conversations?cursor=nonsense", &boss)
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 
     // Deleting it takes everything said in it (audited, without the words).
