@@ -748,7 +748,40 @@ async fn conversations_are_their_members_alone(db: TestDb) {
         let (_, list) = app.get("/api/ai/conversations", who).await;
         assert_eq!(list["items"], json!([]), "{list}");
     }
+    // The chat pages say the same to the colleague's and the stranger's browsers.
+    for email in ["colleague@mine.test", "boss@theirs.test"] {
+        let session = crate::web::sign_in(&app, email).await;
+        let page = crate::web::page(&app, Some(&session), &format!("/app/analyst/{c}")).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{email}");
+        assert!(!page.body.contains("Record it"));
+        let list = crate::web::page(&app, Some(&session), "/app/analyst").await;
+        assert_eq!(list.status, StatusCode::OK);
+        assert!(
+            !list.body.contains(&c),
+            "{email} sees the conversation listed"
+        );
+        let csrf = crate::web::csrf_of(&list.body);
+        for path in [
+            format!("/app/analyst/actions/{action}/confirm"),
+            format!("/app/analyst/actions/{action}/dismiss"),
+            format!("/app/analyst/{c}/delete"),
+            format!("/app/analyst/{c}/messages"),
+        ] {
+            let fields = [
+                ("_csrf", csrf.as_str()),
+                ("conversation", c.as_str()),
+                ("content", "hi"),
+            ];
+            let res = crate::web::post(&app, Some(&session), &path, &fields, &[]).await;
+            assert_eq!(res.status, StatusCode::NOT_FOUND, "{email} {path}");
+        }
+    }
     assert_eq!(fake.received().len(), calls);
+    let (_, detail) = app.get(&format!("/api/ai/conversations/{c}"), &boss).await;
+    assert_eq!(
+        detail["actions"][0]["state"], "proposed",
+        "still waiting for its member"
+    );
     let (_, mine) = app.get("/api/ai/conversations", &boss).await;
     assert_eq!(mine["items"][0]["id"], json!(c));
     // Paged, the latest first, each once.
