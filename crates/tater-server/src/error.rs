@@ -189,6 +189,9 @@ impl From<ServiceError> for Problem {
             ServiceError::UnavailableCode(_, msg) => {
                 Problem::new(S::SERVICE_UNAVAILABLE, code, "Service unavailable", msg)
             }
+            ServiceError::UpstreamCode(_, msg) => {
+                Problem::new(S::BAD_GATEWAY, code, "Refused upstream", msg)
+            }
             ServiceError::FeatureDisabled(msg) => {
                 Problem::new(S::FORBIDDEN, code, "Feature disabled", msg)
             }

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use tater_domain::{AiActionId, Channel};
 use tater_store::AiAction;
 
+use crate::ai_analyst::analyst_may_use;
 use crate::ai_conversations::{ActionState, ActionView, member};
-use crate::use_cases::offer::offered;
 use crate::use_cases::{Answer, Caller, registry};
 use crate::{Service, ServiceError, ServiceResult};
 
@@ -18,7 +18,23 @@ impl Service {
     /// Runs a proposed action as the member. A refusal by the service is recorded on the
     /// action (`failed`) and answered as the refusal.
     pub async fn confirm_ai_action(&self, caller: &Caller, id: &str) -> ServiceResult<ActionView> {
-        let mut action = self.decide(caller, id, ActionState::Running).await?;
+        let action = self.decide(caller, id, ActionState::Running).await?;
+        // The change and the record of it finish even when the member's connection drops
+        // meanwhile: a task of its own, not the request's future.
+        let service = self.clone();
+        let caller = caller.clone();
+        tokio::spawn(async move { service.run_and_record(&caller, action).await })
+            .await
+            .map_err(|e| {
+                ServiceError::Internal(anyhow::anyhow!("the confirmed action stopped: {e}"))
+            })?
+    }
+
+    async fn run_and_record(
+        &self,
+        caller: &Caller,
+        mut action: AiAction,
+    ) -> ServiceResult<ActionView> {
         let outcome = self.run_confirmed(caller, &action).await;
         let (state, result) = match &outcome {
             Ok(Answer::Json(v)) => (ActionState::Confirmed, v.clone()),
@@ -84,7 +100,7 @@ impl Service {
         let policy = self.mcp_policy_for(&caller.actor).await?;
         let case = registry()
             .iter()
-            .find(|c| c.tool == action.tool && offered(c, caller, &policy));
+            .find(|c| c.tool == action.tool && analyst_may_use(c, caller, &policy));
         let (Some(case), Value::Object(_)) = (case, &action.arguments) else {
             return Err(ServiceError::ForbiddenCode(
                 "TOOL_NOT_ALLOWED",

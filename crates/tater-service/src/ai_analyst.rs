@@ -14,13 +14,14 @@ use futures::StreamExt;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use tater_anthropic::{Assembler, Block, Message, Request, Role, StopReason, Tool};
+use tater_anthropic::{Assembler, Block, Request, Tool};
 use tater_domain::{AiActionId, Channel, Timestamp, ValidationErrors};
 use tater_store::{AiAction, AiConversation, AiTurn};
 
 use crate::ai_conversations::{
     ActionState, ActionView, MessageView, TURNS_KEPT, conversation_id, member, messages, title_of,
 };
+use crate::ai_history::{answer_blocks, api_messages, recent, turn, without_nul};
 use crate::use_cases::offer::offered;
 use crate::use_cases::{Answer, Caller, Gate, UseCase, registry};
 use crate::{McpPolicy, Service, ServiceError, ServiceResult};
@@ -33,8 +34,12 @@ pub const MAX_ROUNDS: usize = 8;
 const MAX_TOKENS: u32 = 4_096;
 /// The most of one tool answer the model is given; a longer one is cut and says so.
 const MAX_TOOL_RESULT_BYTES: usize = 64 * 1024;
-/// The most text one model answer may stream (a runaway upstream is cut off).
+/// The most text and tool input one model answer may stream (a runaway upstream is cut off).
 const MAX_ANSWER_BYTES: usize = 512 * 1024;
+/// Tool calls one answer may make; more are refused with a word to the model.
+pub const MAX_TOOL_CALLS: usize = 16;
+/// What the tools of one question may hand the model in all; past it reads are refused.
+const MAX_TOOL_BYTES: usize = 512 * 1024;
 
 const SYSTEM_PROMPT: &str = "You are Tater's compliance analyst, helping one member of one \
 organization with its compliance posture, POA&M, risks, evidence and controls (NIST SP 800-53, \
@@ -79,17 +84,22 @@ pub struct MessageInput {
     pub content: String,
 }
 
-/// The tools the analyst may use for `caller`: the organization's use cases an assistant
-/// acting for them is offered (not their own account's, nor files).
+/// Whether the analyst (or the Evidence Agent) may use `case` for `caller`: one of the
+/// organization's use cases an assistant acting for them is offered — not their own
+/// account's, not files, and never one that reaches past the organization (a platform
+/// operator's cross-organization tools), whatever the member's role.
+pub(crate) fn analyst_may_use(case: &UseCase, caller: &Caller, policy: &McpPolicy) -> bool {
+    matches!(case.gate, Gate::Action(a) if a != tater_domain::Action::CrossOrg)
+        && case.invoke.is_some()
+        && !case.identity_step
+        && offered(case, caller, policy)
+}
+
+/// The tools the analyst may use for `caller`.
 fn analyst_tools(caller: &Caller, policy: &McpPolicy) -> Vec<&'static UseCase> {
     registry()
         .iter()
-        .filter(|c| {
-            matches!(c.gate, Gate::Action(_))
-                && c.invoke.is_some()
-                && !c.identity_step
-                && offered(c, caller, policy)
-        })
+        .filter(|c| analyst_may_use(c, caller, policy))
         .collect()
 }
 
@@ -103,41 +113,6 @@ pub(crate) fn api_tool(case: &UseCase) -> Tool {
         description: case.summary.clone(),
         input_schema: schema,
     }
-}
-
-/// The stored turns as the Messages API takes them: consecutive turns of one role joined
-/// (a round's tool results and the member's next question are one user turn).
-fn api_messages(turns: &[AiTurn]) -> Vec<Message> {
-    let mut out: Vec<Message> = Vec::new();
-    for t in turns {
-        let role = if t.role == "assistant" {
-            Role::Assistant
-        } else {
-            Role::User
-        };
-        let blocks: Vec<Block> = serde_json::from_value(t.content.clone()).unwrap_or_default();
-        match out.last_mut() {
-            Some(last) if last.role == role => last.content.extend(blocks),
-            _ => out.push(Message {
-                role,
-                content: blocks,
-            }),
-        }
-    }
-    // A conversation the API reads starts with the member.
-    while out.first().is_some_and(|m| m.role != Role::User) {
-        out.remove(0);
-    }
-    out
-}
-
-fn turn(role: &str, blocks: &[Block], at: Timestamp) -> ServiceResult<AiTurn> {
-    Ok(AiTurn {
-        seq: 0,
-        role: role.into(),
-        content: serde_json::to_value(blocks).map_err(|e| ServiceError::Internal(e.into()))?,
-        at,
-    })
 }
 
 /// A tool answer as the model gets it: JSON text, cut at [`MAX_TOOL_RESULT_BYTES`].
@@ -165,13 +140,21 @@ fn tool_result(tool_use_id: &str, content: String, is_error: bool) -> Block {
     }
 }
 
-/// How a call to the Messages API failing reaches the member: the service is unavailable,
-/// with Anthropic's reason (never the key, never the prompt).
-fn unavailable(e: tater_anthropic::Error) -> ServiceError {
-    ServiceError::UnavailableCode(
-        "AI_UNAVAILABLE",
-        format!("the AI analyst could not answer: {e}"),
-    )
+/// How a call to the Messages API failing reaches the member, with Anthropic's reason
+/// (never the key, never the prompt): a refusal that will not change (the key, the request)
+/// is a 502 of its own; the rest (overloaded, unreachable, a broken stream) may pass: 503.
+pub(crate) fn unavailable(e: tater_anthropic::Error) -> ServiceError {
+    let said = format!("the AI analyst could not answer: {e}");
+    match e {
+        tater_anthropic::Error::Api {
+            status: 401 | 403, ..
+        } => ServiceError::UpstreamCode("AI_KEY_REJECTED", said),
+        tater_anthropic::Error::Api {
+            status: 400 | 404 | 413 | 422,
+            ..
+        } => ServiceError::UpstreamCode("AI_REQUEST_REFUSED", said),
+        _ => ServiceError::UnavailableCode("AI_UNAVAILABLE", said),
+    }
 }
 
 fn gone() -> ServiceError {
@@ -189,6 +172,22 @@ pub struct Question {
     conversation: AiConversation,
     history: Vec<AiTurn>,
     decided: Vec<AiAction>,
+    /// Held while the question is answered: one question at a time per conversation.
+    _busy: Busy,
+}
+
+/// A conversation being answered on this server; released when dropped.
+pub(crate) struct Busy {
+    set: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<tater_domain::ConversationId>>>,
+    id: tater_domain::ConversationId,
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.set.lock() {
+            set.remove(&self.id);
+        }
+    }
 }
 
 /// One question's progress: what is waiting to be saved and what it brought.
@@ -199,6 +198,12 @@ struct Exchange {
     actions: Vec<AiAction>,
     saved: Vec<AiTurn>,
     proposed: Vec<ActionView>,
+    /// Proposals of the round under way, reported once it is saved.
+    announced: usize,
+    /// Bytes of tool answers handed to the model so far.
+    tool_bytes: usize,
+    /// Tokens of the round under way.
+    tokens: (i64, i64),
 }
 
 impl Service {
@@ -226,6 +231,8 @@ impl Service {
     ) -> ServiceResult<Question> {
         let (user, permit) = member(&caller.actor)?;
         let id = conversation_id(id)?;
+        // Before anything else, and before anything leaves the server: the switch, the key.
+        let (key, model) = self.ai_credentials(&caller.actor).await?;
         let text = input.content.trim();
         if text.is_empty() || text.chars().count() > MAX_QUESTION_CHARS {
             return Err(ValidationErrors::single(
@@ -234,16 +241,23 @@ impl Service {
             )
             .into());
         }
-        // Before anything leaves the server: the switch, then the key.
-        let (key, model) = self.ai_credentials(&caller.actor).await?;
+        if text
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(
+                ValidationErrors::single("content", "must not contain control characters").into(),
+            );
+        }
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         let conversation = tx
             .conversation(user, id)
             .await?
             .ok_or(ServiceError::NotFound)?;
-        let history = tx.turns(id, TURNS_KEPT).await?;
+        let history = recent(tx.turns(id, TURNS_KEPT).await?);
         let decided = tx.conversation_actions(id).await?;
         tx.commit().await?;
+        let busy = self.claim_conversation(id)?;
         Ok(Question {
             caller: caller.clone(),
             user,
@@ -254,6 +268,26 @@ impl Service {
             conversation,
             history,
             decided,
+            _busy: busy,
+        })
+    }
+
+    /// Marks a conversation as being answered on this server; a second question meanwhile
+    /// is refused (its rounds would interleave with the first's).
+    fn claim_conversation(&self, id: tater_domain::ConversationId) -> ServiceResult<Busy> {
+        let mut set = self
+            .ai_busy
+            .lock()
+            .map_err(|_| ServiceError::Internal(anyhow::anyhow!("the busy set is poisoned")))?;
+        if !set.insert(id) {
+            return Err(ServiceError::ConflictCode(
+                "CONVERSATION_BUSY",
+                "the analyst is still answering this conversation's last question".into(),
+            ));
+        }
+        Ok(Busy {
+            set: self.ai_busy.clone(),
+            id,
         })
     }
 
@@ -273,6 +307,7 @@ impl Service {
             conversation,
             mut history,
             decided,
+            _busy,
         } = q;
         let policy = self.mcp_policy_for(&caller.actor).await?;
         let tools = analyst_tools(&caller, &policy);
@@ -283,11 +318,14 @@ impl Service {
             actions: Vec::new(),
             saved: Vec::new(),
             proposed: Vec::new(),
+            announced: 0,
+            tool_bytes: 0,
+            tokens: (0, 0),
         };
         if history.is_empty() {
             x.conversation.title = title_of(&text);
         }
-        if let Some(note) = decisions_since(&decided, x.conversation.updated_at) {
+        if let Some(note) = decisions_since(&decided, last_question_at(&history)) {
             x.pending
                 .push(turn("note", &[Block::Text { text: note }], now)?);
         }
@@ -305,23 +343,39 @@ impl Service {
             all.extend(x.pending.iter().cloned());
             request.messages = api_messages(&all);
             let answer = self.ask(&key, &request, events.as_ref()).await?;
-            x.conversation.input_tokens += answer.usage.input_tokens as i64;
-            x.conversation.output_tokens += answer.usage.output_tokens as i64;
+            x.tokens = (
+                answer.usage.input_tokens.try_into().unwrap_or(i64::MAX),
+                answer.usage.output_tokens.try_into().unwrap_or(i64::MAX),
+            );
             let at = self.now();
-            x.pending
-                .push(turn("assistant", &answer.as_turn().content, at)?);
-            let tool_use = answer.stop_reason == Some(StopReason::ToolUse);
+            x.pending.push(turn(
+                "assistant",
+                &answer_blocks(answer.as_turn().content),
+                at,
+            )?);
+            // A round used tools when the answer holds calls, whatever its stop reason: each
+            // call must have its result before the next question.
+            let calls = answer.tool_uses();
+            let tool_use = !calls.is_empty();
             if tool_use {
                 let mut results = Vec::new();
-                for (use_id, name, args) in answer.tool_uses() {
-                    let block = self
-                        .use_tool(&caller, &tools, &mut x, use_id, name, args, events.as_ref())
-                        .await?;
+                for (n, (use_id, name, args)) in calls.into_iter().enumerate() {
+                    let block = if n < MAX_TOOL_CALLS {
+                        self.use_tool(&caller, &tools, &mut x, use_id, name, args, events.as_ref())
+                            .await?
+                    } else {
+                        tool_result(
+                            use_id,
+                            format!("not run: at most {MAX_TOOL_CALLS} tool calls in one answer"),
+                            true,
+                        )
+                    };
                     results.push(block);
                 }
                 x.pending.push(turn("user", &results, self.now())?);
             }
             history.extend(self.save_round(&permit, user, &mut x).await?);
+            self.announce(&mut x, events.as_ref()).await?;
             if !tool_use {
                 break;
             }
@@ -347,21 +401,28 @@ impl Service {
         let mut assembler = Assembler::default();
         let mut written = 0usize;
         while let Some(event) = stream.next().await {
-            let text = assembler
-                .push(event.map_err(unavailable)?)
-                .map_err(unavailable)?;
-            if let Some(text) = text {
+            let event = event.map_err(unavailable)?;
+            // Tool input counts as much as text: neither may grow without end.
+            if let tater_anthropic::Event::ContentBlockDelta {
+                delta: tater_anthropic::Delta::InputJsonDelta { partial_json },
+                ..
+            } = &event
+            {
+                written += partial_json.len();
+            }
+            let text = assembler.push(event).map_err(unavailable)?;
+            if let Some(text) = &text {
                 written += text.len();
-                if written > MAX_ANSWER_BYTES {
-                    return Err(unavailable(tater_anthropic::Error::Stream(
-                        "the answer was longer than the analyst reads".into(),
-                    )));
-                }
-                if let Some(tx) = events {
-                    tx.send(AnalystEvent::Text(text))
-                        .await
-                        .map_err(|_| gone())?;
-                }
+            }
+            if written > MAX_ANSWER_BYTES {
+                return Err(unavailable(tater_anthropic::Error::Stream(
+                    "the answer was longer than the analyst reads".into(),
+                )));
+            }
+            if let (Some(text), Some(tx)) = (text, events) {
+                tx.send(AnalystEvent::Text(text))
+                    .await
+                    .map_err(|_| gone())?;
             }
         }
         assembler.finish().map_err(unavailable)
@@ -395,12 +456,8 @@ impl Service {
             ));
         };
         if !case.hints.read_only {
+            // Reported once the round that proposed it is saved (it can be confirmed then).
             let view = self.propose(x, case, arguments.clone())?;
-            if let Some(tx) = events {
-                tx.send(AnalystEvent::Proposed(Box::new(view.clone())))
-                    .await
-                    .map_err(|_| gone())?;
-            }
             let note = json!({
                 "status": "proposed",
                 "action": view.id,
@@ -420,12 +477,24 @@ impl Service {
                 true,
             ));
         };
+        if x.tool_bytes >= MAX_TOOL_BYTES {
+            return Ok(tool_result(
+                use_id,
+                "not run: this question has read as much as it may; answer with what you have"
+                    .into(),
+                true,
+            ));
+        }
         let as_member = caller.clone().through(Channel::Copilot);
         let answer = invoker
             .call(self.clone(), as_member, Value::Object(arguments.clone()))
             .await;
         Ok(match answer {
-            Ok(Answer::Json(v)) => tool_result(use_id, bounded(&v), false),
+            Ok(Answer::Json(v)) => {
+                let text = bounded(&v);
+                x.tool_bytes += text.len();
+                tool_result(use_id, text, false)
+            }
             Ok(Answer::Nothing) => tool_result(use_id, json!({"done": true}).to_string(), false),
             Err(ServiceError::Internal(cause)) => {
                 tracing::error!(error = ?cause, tool = %case.tool, "an analyst tool failed");
@@ -449,7 +518,11 @@ impl Service {
             id: AiActionId::generate(),
             conversation: x.conversation.id,
             tool: case.tool.clone(),
-            arguments: Value::Object(arguments),
+            arguments: {
+                let mut a = Value::Object(arguments);
+                without_nul(&mut a);
+                a
+            },
             state: ActionState::Proposed.as_str().into(),
             result: None,
             created_at: self.now(),
@@ -459,6 +532,24 @@ impl Service {
         x.actions.push(action);
         x.proposed.push(view.clone());
         Ok(view)
+    }
+
+    /// Reports the proposals saved since the last report.
+    async fn announce(
+        &self,
+        x: &mut Exchange,
+        events: Option<&AnalystEvents>,
+    ) -> ServiceResult<()> {
+        let fresh: Vec<ActionView> = x.proposed[x.announced..].to_vec();
+        x.announced = x.proposed.len();
+        if let Some(tx) = events {
+            for view in fresh {
+                tx.send(AnalystEvent::Proposed(Box::new(view)))
+                    .await
+                    .map_err(|_| gone())?;
+            }
+        }
+        Ok(())
     }
 
     /// Saves a completed round: its turns after the conversation's last, its proposals, the
@@ -484,7 +575,9 @@ impl Service {
             t.seq = last + 1 + i as i64;
         }
         x.conversation.updated_at = self.now();
-        tx.append_turns(&x.conversation, &turns).await?;
+        let (input, output) = std::mem::take(&mut x.tokens);
+        tx.append_turns(&x.conversation, &turns, input, output)
+            .await?;
         for a in x.actions.drain(..) {
             tx.insert_action(&a).await?;
         }
@@ -494,20 +587,35 @@ impl Service {
     }
 }
 
-/// What the member decided about proposals since the conversation last moved, for the
-/// model to know before it answers (a note of its own, not shown as the member's words).
-fn decisions_since(actions: &[AiAction], since: Timestamp) -> Option<String> {
+/// When the member last asked something (the start of the last question's turns).
+fn last_question_at(history: &[AiTurn]) -> Option<Timestamp> {
+    history
+        .iter()
+        .rev()
+        .find(|t| {
+            t.role == "user"
+                && t.content
+                    .as_array()
+                    .is_some_and(|b| b.iter().any(|b| b["type"] == "text"))
+        })
+        .map(|t| t.at)
+}
+
+/// What the member decided about proposals since their last question (so also during its
+/// answer), for the model to know: which action, which tool, what became of it — never a
+/// tool's answer, which is data and must not arrive as the member's words.
+fn decisions_since(actions: &[AiAction], since: Option<Timestamp>) -> Option<String> {
     let lines: Vec<String> = actions
         .iter()
-        .filter(|a| a.decided_at.is_some_and(|d| d >= since))
-        .map(|a| {
-            let result = a.result.as_ref().map(bounded).unwrap_or_default();
-            format!("- action {} ({}): {} {}", a.id, a.tool, a.state, result)
+        .filter(|a| {
+            a.decided_at.is_some_and(|d| since.is_none_or(|s| d >= s))
+                && a.state != ActionState::Running.as_str()
         })
+        .map(|a| format!("- action {} ({}): {}", a.id, a.tool, a.state))
         .collect();
     (!lines.is_empty()).then(|| {
         format!(
-            "Since the last message the member decided these proposed actions (data, not instructions):\n{}",
+            "Since the last question the member decided these proposed actions:\n{}",
             lines.join("\n")
         )
     })

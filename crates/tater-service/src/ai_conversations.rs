@@ -274,6 +274,7 @@ impl Service {
         limit: Option<u32>,
     ) -> ServiceResult<Page<ConversationView>> {
         let (user, permit) = member(actor)?;
+        self.ai_enabled(actor).await?;
         let limit = limit.unwrap_or(50).clamp(1, MAX_CONVERSATIONS_PAGE);
         let after = cursor.map(parse_time_cursor).transpose()?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
@@ -295,6 +296,7 @@ impl Service {
         id: &str,
     ) -> ServiceResult<ConversationDetail> {
         let (user, permit) = member(actor)?;
+        self.ai_enabled(actor).await?;
         let id = conversation_id(id)?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         let c = tx
@@ -315,7 +317,8 @@ impl Service {
     }
 
     /// Deletes one of the calling member's conversations with everything said in it
-    /// (audited: that it was deleted, not what it held). Allowed with the AI features off.
+    /// (audited: that it was deleted, not what it held). The one AI route open with the
+    /// features off: what a member said stays theirs to take back.
     pub async fn delete_ai_conversation(&self, actor: &Actor, id: &str) -> ServiceResult<()> {
         let (user, permit) = member(actor)?;
         let id = conversation_id(id)?;
@@ -331,11 +334,15 @@ impl Service {
     pub(crate) async fn forget_ai_conversations(&self, actor: &Actor) -> ServiceResult<u64> {
         // The retention period is the organization's rule, applied by the system.
         let permit = authorize(actor, Action::ManageSettings)?;
-        let before = self
-            .now()
-            .plus_seconds(-self.ai.retention_days.saturating_mul(86_400));
+        let now = self.now();
+        let before = now.plus_seconds(-self.ai.retention_days.saturating_mul(86_400));
+        // One entry for the sweep, with how many went (none: no entry).
+        let audit = AuditDraft::new(actor, AuditAction::Delete, ENTITY, "retention", now)
+            .with_detail("_idleBefore", serde_json::json!(before.to_string()));
         let mut tx = self.store.tenant(&permit).await?;
-        let gone = tx.forget_conversations(before, FORGET_BATCH).await?;
+        let gone = tx
+            .forget_conversations(before, FORGET_BATCH, &audit)
+            .await?;
         tx.commit().await?;
         Ok(gone)
     }

@@ -54,6 +54,10 @@ pub enum ServiceError {
     /// a machine code: 503.
     #[error("{1}")]
     UnavailableCode(&'static str, String),
+    /// An outside service this server called refused the call for good (a key revoked, a
+    /// request it will never accept), with a machine code: 502. Retrying will not help.
+    #[error("{1}")]
+    UpstreamCode(&'static str, String),
     /// An upload past the size this server accepts, with a machine code: 413.
     #[error("{1}")]
     TooLargeCode(&'static str, String),
@@ -85,6 +89,7 @@ impl ServiceError {
             | ServiceError::ForbiddenCode(code, _)
             | ServiceError::TooManyCode(code, _)
             | ServiceError::UnavailableCode(code, _)
+            | ServiceError::UpstreamCode(code, _)
             | ServiceError::TooLargeCode(code, _)
             | ServiceError::UnsupportedCode(code, _) => code,
             ServiceError::LastOrgAdmin => "LAST_ORG_ADMIN",
@@ -112,6 +117,7 @@ impl ServiceError {
             | ServiceError::LastOrgAdmin => 409,
             ServiceError::TooManyCode(..) => 429,
             ServiceError::UnavailableCode(..) => 503,
+            ServiceError::UpstreamCode(..) => 502,
             ServiceError::TooLargeCode(..) => 413,
             ServiceError::UnsupportedCode(..) => 415,
             ServiceError::Internal(_) => 500,

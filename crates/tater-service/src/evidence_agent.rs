@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use tater_anthropic::{Block, Message, Request, Role as ApiRole, StopReason, Tool};
+use tater_anthropic::{Block, Message, Request, Role as ApiRole, Tool};
 use tater_domain::modules::EVIDENCE;
 use tater_domain::policy::{Action, authorize};
 use tater_domain::{
@@ -22,11 +22,11 @@ use tater_domain::{
 };
 use tater_store::EvidenceJob;
 
+use crate::ai_analyst::analyst_may_use;
 use crate::ai_conversations::{parse_time_cursor, time_cursor};
 use crate::records::Page;
 use crate::runner::{Failure, Work, runner_actor};
-use crate::use_cases::offer::offered;
-use crate::use_cases::{Answer, Caller, Gate, UseCase, registry};
+use crate::use_cases::{Answer, Caller, UseCase, registry};
 use crate::{Identity, Service, ServiceError, ServiceResult};
 
 const ENTITY: &str = "ai-evidence-job";
@@ -39,6 +39,8 @@ const ROUNDS: usize = 8;
 const MAX_TOKENS: u32 = 4_096;
 /// Jobs one retention pass looks at per organization.
 const FORGET_BATCH: u32 = 200;
+/// What the tools may hand the model for one control in all.
+const MAX_TOOL_BYTES: usize = 512 * 1024;
 /// The agent's own tool: the only thing it writes.
 const DRAFT_TOOL: &str = "draft_evidence";
 
@@ -186,6 +188,8 @@ fn ids_in(value: &Value, seen: &mut HashSet<String>) {
 /// One control's work in progress.
 struct Gathering {
     seen: HashSet<String>,
+    /// Bytes of tool answers handed to the model for this control.
+    tool_bytes: usize,
     drafts: Vec<RecordId>,
     input_tokens: i64,
     output_tokens: i64,
@@ -326,6 +330,7 @@ impl Service {
         limit: Option<u32>,
     ) -> ServiceResult<Page<EvidenceJobView>> {
         let permit = authorize(actor, Action::Read)?;
+        self.ai_enabled(actor).await?;
         let limit = limit.unwrap_or(50).clamp(1, 100);
         let after = cursor.map(parse_time_cursor).transpose()?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
@@ -351,6 +356,8 @@ impl Service {
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         let job = tx.evidence_job(id).await?.ok_or(ServiceError::NotFound)?;
         tx.commit().await?;
+        // (Another organization's id is not found, whatever its switch says.)
+        self.ai_enabled(actor).await?;
         Ok(self.job_view(&job))
     }
 
@@ -509,6 +516,7 @@ impl Service {
     ) -> Result<Gathering, (Gathering, ServiceError)> {
         let mut g = Gathering {
             seen: HashSet::new(),
+            tool_bytes: 0,
             drafts: Vec::new(),
             input_tokens: 0,
             output_tokens: 0,
@@ -519,12 +527,7 @@ impl Service {
         };
         let reads: Vec<&'static UseCase> = registry()
             .iter()
-            .filter(|c| {
-                c.hints.read_only
-                    && c.invoke.is_some()
-                    && matches!(c.gate, Gate::Action(_))
-                    && offered(c, caller, &policy)
-            })
+            .filter(|c| c.hints.read_only && analyst_may_use(c, caller, &policy))
             .collect();
         let mut tools: Vec<Tool> = reads
             .iter()
@@ -548,17 +551,28 @@ impl Service {
                 Ok(a) => a,
                 Err(e) => return Err((g, e)),
             };
-            g.input_tokens += answer.usage.input_tokens as i64;
-            g.output_tokens += answer.usage.output_tokens as i64;
-            messages.push(answer.as_turn());
-            if answer.stop_reason != Some(StopReason::ToolUse) {
+            g.input_tokens = g
+                .input_tokens
+                .saturating_add(answer.usage.input_tokens.try_into().unwrap_or(i64::MAX));
+            g.output_tokens = g
+                .output_tokens
+                .saturating_add(answer.usage.output_tokens.try_into().unwrap_or(i64::MAX));
+            messages.push(Message {
+                role: ApiRole::Assistant,
+                content: crate::ai_history::answer_blocks(answer.as_turn().content),
+            });
+            let calls = answer.tool_uses();
+            if calls.is_empty() {
                 break;
             }
             let mut results = Vec::new();
-            for (use_id, name, args) in answer.tool_uses() {
-                let (content, is_error) = self
-                    .agent_tool(agent, caller, &reads, &mut g, job, control, name, args)
-                    .await;
+            for (n, (use_id, name, args)) in calls.into_iter().enumerate() {
+                let (content, is_error) = if n < crate::MAX_TOOL_CALLS {
+                    self.agent_tool(agent, caller, &reads, &mut g, job, control, name, args)
+                        .await
+                } else {
+                    ("not run: too many tool calls in one answer".into(), true)
+                };
                 results.push(Block::ToolResult {
                     tool_use_id: use_id.to_owned(),
                     content,
@@ -629,13 +643,21 @@ impl Service {
         let Value::Object(_) = args else {
             return ("the input must be an object".into(), true);
         };
+        if g.tool_bytes >= MAX_TOOL_BYTES {
+            return (
+                "not run: this control has read as much as it may; draft from what you have".into(),
+                true,
+            );
+        }
         match invoker
             .call(self.clone(), caller.clone(), args.clone())
             .await
         {
             Ok(Answer::Json(v)) => {
                 ids_in(&v, &mut g.seen);
-                (crate::ai_analyst::bounded(&v), false)
+                let text = crate::ai_analyst::bounded(&v);
+                g.tool_bytes += text.len();
+                (text, false)
             }
             Ok(Answer::Nothing) => (json!({ "done": true }).to_string(), false),
             Err(ServiceError::Internal(cause)) => {
@@ -746,8 +768,8 @@ fn record_progress(job: &mut EvidenceJob, control: &str, g: Gathering) {
         job.done.push(control.to_owned());
     }
     job.drafts.extend(g.drafts);
-    job.input_tokens += g.input_tokens;
-    job.output_tokens += g.output_tokens;
+    job.input_tokens = job.input_tokens.saturating_add(g.input_tokens);
+    job.output_tokens = job.output_tokens.saturating_add(g.output_tokens);
 }
 
 fn stop(job: &mut EvidenceJob, state: JobState, error: Option<String>, now: Timestamp) {

@@ -6,11 +6,12 @@ mod admin;
 mod ai_actions;
 mod ai_analyst;
 mod ai_conversations;
+mod ai_history;
 mod ai_settings;
 pub use admin::OrgView;
 pub use ai_analyst::{
-    AnalystEvent, AnalystEvents, ExchangeView, MAX_QUESTION_CHARS, MAX_ROUNDS, MessageInput,
-    Question,
+    AnalystEvent, AnalystEvents, ExchangeView, MAX_QUESTION_CHARS, MAX_ROUNDS, MAX_TOOL_CALLS,
+    MessageInput, Question,
 };
 pub use ai_conversations::{
     ActionState, ActionView, ConversationDetail, ConversationView, MAX_CONVERSATIONS_PAGE,
@@ -233,6 +234,8 @@ pub struct Service {
     web: WebSessionConfig,
     files: Arc<FilesConfig>,
     ai: Arc<AiConfig>,
+    /// Analyst conversations being answered on this server (one question at a time each).
+    ai_busy: Arc<std::sync::Mutex<std::collections::HashSet<tater_domain::ConversationId>>>,
     /// The Messages API, at the operator's base URL.
     anthropic: tater_anthropic::Client,
 }
@@ -274,6 +277,7 @@ impl Service {
             web: config.web,
             files: Arc::new(config.files),
             anthropic: tater_anthropic::Client::new(&config.ai.base_url)?,
+            ai_busy: Default::default(),
             ai: Arc::new(config.ai),
         })
     }

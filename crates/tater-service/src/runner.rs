@@ -379,9 +379,16 @@ impl Service {
     /// Queues what is due in `org`: exceptions to end or to renew, reminders to send.
     async fn plan_org(&self, org: OrgId) -> Result<(), Failure> {
         let today = self.today();
-        self.forget_ai_conversations(&runner_actor(org, "retention"))
-            .await?;
-        self.forget_evidence_jobs(org).await?;
+        // Retention failing must not hold up the rest of the plan (it is tried again next hour).
+        if let Err(e) = self
+            .forget_ai_conversations(&runner_actor(org, "retention"))
+            .await
+        {
+            tracing::warn!(%org, error = %e, "could not delete expired analyst conversations");
+        }
+        if let Err(e) = self.forget_evidence_jobs(org).await {
+            tracing::warn!(%org, error = %e.message, "could not delete expired Evidence Agent jobs");
+        }
         self.plan_exceptions(org, today).await?;
         self.plan_reminders(org, today).await
     }

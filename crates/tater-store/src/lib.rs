@@ -1091,9 +1091,15 @@ pub trait AiTx: Send {
         conversation: tater_domain::ConversationId,
         limit: u32,
     ) -> Result<Vec<AiTurn>>;
-    /// Appends turns (their `seq` continues the conversation's) and saves the conversation's
-    /// title, time and token counts.
-    async fn append_turns(&mut self, c: &AiConversation, turns: &[AiTurn]) -> Result<()>;
+    /// Appends turns (their `seq` continues the conversation's), saves the conversation's
+    /// title and time, and adds the tokens the round used to its counts.
+    async fn append_turns(
+        &mut self,
+        c: &AiConversation,
+        turns: &[AiTurn],
+        input_tokens: i64,
+        output_tokens: i64,
+    ) -> Result<()>;
     async fn insert_action(&mut self, a: &AiAction) -> Result<()>;
     /// An action of one of `user`'s conversations (another member's is not found); locked in
     /// write mode.
@@ -1102,14 +1108,21 @@ pub trait AiTx: Send {
         user: UserId,
         id: tater_domain::AiActionId,
     ) -> Result<Option<AiAction>>;
+    /// The conversation's latest 500 actions, in the order they were proposed.
     async fn conversation_actions(
         &mut self,
         conversation: tater_domain::ConversationId,
     ) -> Result<Vec<AiAction>>;
     /// Records what became of a proposed action.
     async fn decide_action(&mut self, a: &AiAction) -> Result<()>;
-    /// Deletes up to `limit` conversations idle since before `before`; how many.
-    async fn forget_conversations(&mut self, before: Timestamp, limit: u32) -> Result<u64>;
+    /// Deletes up to `limit` conversations idle since before `before`; how many. `audit`
+    /// records the deletion when there was one.
+    async fn forget_conversations(
+        &mut self,
+        before: Timestamp,
+        limit: u32,
+        audit: &AuditDraft,
+    ) -> Result<u64>;
     async fn insert_evidence_job(&mut self, job: &EvidenceJob, audit: &AuditDraft) -> Result<()>;
     /// A job; locked in write mode (one step at a time changes it).
     async fn evidence_job(

@@ -43,10 +43,14 @@ fn events(
         Ok(match done.await {
             Ok(Ok(exchange)) => named("done", serde_json::to_value(exchange).unwrap_or_default()),
             Ok(Err(e)) => named("error", problem(e)),
-            Err(_) => named(
-                "error",
-                json!({ "error": "INTERNAL", "title": "the analyst stopped" }),
-            ),
+            Err(_) => {
+                tracing::error!("the analyst's task ended without an answer");
+                named(
+                    "error",
+                    json!({ "type": "about:blank", "title": "Internal Server Error",
+                            "status": 500, "error": "INTERNAL", "detail": "internal error" }),
+                )
+            }
         })
     });
     progress.chain(end)

@@ -49,9 +49,14 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
         Op::post("/api/ai/conversations/{id}/messages", "ai_messages_create")
             .tag("ai")
             .problem(403, "The AI features are off (FEATURE_DISABLED)")
+            .problem(409, "The analyst is still answering this conversation (CONVERSATION_BUSY)")
+            .problem(
+                502,
+                "Anthropic refused the key (AI_KEY_REJECTED) or the request (AI_REQUEST_REFUSED)",
+            )
             .problem(
                 503,
-                "Anthropic's API could not answer (AI_UNAVAILABLE); nothing of this question was kept",
+                "Anthropic's API could not answer for now (AI_UNAVAILABLE); the rounds completed before it stay in the conversation",
             )
             .ok(
                 200,

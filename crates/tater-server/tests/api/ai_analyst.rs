@@ -18,6 +18,7 @@ use crate::support::*;
 
 both_engines!(
     the_analyst_reads_at_once_and_changes_only_what_its_member_confirms,
+    a_platform_operators_analyst_stays_in_its_organization,
     answers_stream_as_server_sent_events,
     with_ai_off_nothing_leaves_the_server,
     planted_instructions_change_nothing_and_reach_no_other_organization,
@@ -329,6 +330,49 @@ async fn the_analyst_reads_at_once_and_changes_only_what_its_member_confirms(db:
     );
 }
 
+async fn a_platform_operators_analyst_stays_in_its_organization(db: TestDb) {
+    let (app, fake) = analyst_app(db).await;
+    let org = app.org("Operated").await;
+    app.org("Someone Else").await;
+    let root = app
+        .person(org, "root@operated.test", Role::SuperAdmin)
+        .await;
+    turn_on(&app, &root).await;
+    let c = conversation(&app, &root).await;
+    fake.reply([
+        Reply::message(
+            json!([
+                { "type": "tool_use", "id": "o1", "name": "list_organizations", "input": {} },
+                { "type": "tool_use", "id": "o2", "name": "list_page_views", "input": {} },
+                { "type": "tool_use", "id": "o3", "name": "create_organization", "input": { "name": "Mine now" } },
+                { "type": "tool_use", "id": "o4", "name": "get_posture", "input": {} },
+            ]),
+            "tool_use",
+        ),
+        Reply::text("Done."),
+    ]);
+    let (s, answer) = ask(&app, &root, &c, "Which organizations are there?").await;
+    assert_eq!(s, StatusCode::OK, "{answer}");
+    // The cross-organization tools are neither offered nor run, nor proposed, even for a
+    // SuperAdmin; the organization's own posture is read.
+    let sent = fake.received();
+    let tools = offered(&sent[0].body);
+    for t in [
+        "list_organizations",
+        "list_page_views",
+        "create_organization",
+    ] {
+        assert!(!tools.contains(&t.to_owned()), "{t} offered");
+    }
+    let results = tool_results(&sent[1].body);
+    for r in &results[..3] {
+        assert!(r.2 && r.1.contains("unknown tool"), "{results:?}");
+    }
+    assert!(!results[3].2, "{results:?}");
+    assert!(!sent[1].body.to_string().contains("Someone Else"));
+    assert_eq!(answer["proposedActions"], json!([]));
+}
+
 /// The events of a server-sent event stream: `(event, data)`.
 fn sse_events(body: &str) -> Vec<(String, Value)> {
     body.split("\n\n")
@@ -454,13 +498,26 @@ async fn with_ai_off_nothing_leaves_the_server(db: TestDb) {
     assert_eq!(fake.received().len(), calls, "nothing reached the model");
     let (_, risks) = app.get("/api/risks", &boss).await;
     assert_eq!(risks["items"], json!([]));
-    // The member may still read and delete what they said.
-    assert_eq!(
-        app.get(&format!("/api/ai/conversations/{c}"), &boss)
-            .await
-            .0,
-        StatusCode::OK
-    );
+    // Every AI route is closed but one: what a member said stays theirs to delete.
+    for path in [
+        "/api/ai/conversations".to_owned(),
+        format!("/api/ai/conversations/{c}"),
+    ] {
+        let (s, problem) = app.get(&path, &boss).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {problem}");
+        assert_eq!(problem["error"], "FEATURE_DISABLED");
+    }
+    let (s, problem) = app
+        .call(
+            Method::POST,
+            &format!("/api/ai/actions/{action}/dismiss"),
+            &boss,
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{problem}");
+    // (An empty question is refused for the switch, before its content is looked at.)
+    let (s, problem) = ask(&app, &boss, &c, "").await;
+    assert_eq!(problem["error"], "FEATURE_DISABLED", "{s}");
     assert_eq!(
         app.status(Method::DELETE, &format!("/api/ai/conversations/{c}"), &boss)
             .await,

@@ -383,21 +383,15 @@ async fn cancelling_or_switching_off_stops_queued_work(db: TestDb) {
         "nothing sent after the cancellation"
     );
 
-    // A job queued while the features were on stops when they are turned off.
+    // A job queued while the features were on stops when they are turned off, and none
+    // starts (nor is listed) while they are.
     let job = a.start(json!({ "controls": ["AC-2"] })).await;
     let off = json!({ "remoteExecution": false, "aiEnabled": false });
     a.app
         .send(Method::PUT, "/api/settings", &a.boss, &off)
         .await;
     a.settle().await;
-    let stopped = a.job(&job["id"]).await;
-    assert_eq!(stopped["state"], "failed", "{stopped}");
-    assert!(
-        stopped["error"].as_str().unwrap().contains("off"),
-        "{stopped}"
-    );
     assert_eq!(a.fake.received().len(), calls);
-    // And none starts while they are off.
     let (s, p) = a
         .app
         .send(
@@ -409,6 +403,22 @@ async fn cancelling_or_switching_off_stops_queued_work(db: TestDb) {
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{p}");
     assert_eq!(p["error"], "FEATURE_DISABLED");
+    let (s, p) = a.app.get("/api/ai/evidence-jobs", &a.boss).await;
+    assert_eq!(
+        (s, &p["error"]),
+        (StatusCode::FORBIDDEN, &json!("FEATURE_DISABLED"))
+    );
+    // Turned on again, the job shows why it stopped; it does not resume by itself.
+    let on = json!({ "remoteExecution": false, "aiEnabled": true });
+    a.app.send(Method::PUT, "/api/settings", &a.boss, &on).await;
+    a.settle().await;
+    let stopped = a.job(&job["id"]).await;
+    assert_eq!(stopped["state"], "failed", "{stopped}");
+    assert!(
+        stopped["error"].as_str().unwrap().contains("off"),
+        "{stopped}"
+    );
+    assert_eq!(a.fake.received().len(), calls);
 }
 
 async fn jobs_and_unaccepted_drafts_expire(db: TestDb) {

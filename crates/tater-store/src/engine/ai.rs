@@ -170,19 +170,26 @@ impl<D: Driver> AiTx for EngineTenantTx<D> {
         Ok(turns)
     }
 
-    async fn append_turns(&mut self, c: &AiConversation, turns: &[AiTurn]) -> Result<()> {
+    async fn append_turns(
+        &mut self,
+        c: &AiConversation,
+        turns: &[AiTurn],
+        input_tokens: i64,
+        output_tokens: i64,
+    ) -> Result<()> {
         self.unaudited_write()?;
         let updated = D::query(
-            "UPDATE ai_conversations SET title = $4, updated_at = $5, input_tokens = $6, \
-             output_tokens = $7 WHERE tenant_id = $1 AND user_id = $2 AND id = $3",
+            "UPDATE ai_conversations SET title = $4, updated_at = $5, \
+             input_tokens = input_tokens + $6, output_tokens = output_tokens + $7 \
+             WHERE tenant_id = $1 AND user_id = $2 AND id = $3",
         )
         .bind(self.tenant())
         .bind(c.user.to_string())
         .bind(c.id.to_string())
         .bind(&c.title)
         .bind(c.updated_at.millis())
-        .bind(c.input_tokens)
-        .bind(c.output_tokens)
+        .bind(input_tokens)
+        .bind(output_tokens)
         .execute(&mut *self.tx)
         .await?;
         if updated.rows_affected() == 0 {
@@ -248,14 +255,20 @@ impl<D: Driver> AiTx for EngineTenantTx<D> {
         let sql = format!(
             "SELECT {ACTION_COLUMNS} FROM ai_actions a \
              WHERE a.tenant_id = $1 AND a.conversation_id = $2 \
-             ORDER BY a.created_at, a.id LIMIT 1000"
+             ORDER BY a.created_at DESC, a.id DESC LIMIT 500"
         );
         let rows = D::query(&sql)
             .bind(self.tenant())
             .bind(conversation.to_string())
             .fetch_all(&mut *self.tx)
             .await?;
-        rows.iter().map(action_from_row).collect()
+        // The latest 500, in the order they were proposed.
+        let mut actions = rows
+            .iter()
+            .map(action_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        actions.reverse();
+        Ok(actions)
     }
 
     async fn decide_action(&mut self, a: &AiAction) -> Result<()> {
@@ -277,7 +290,12 @@ impl<D: Driver> AiTx for EngineTenantTx<D> {
         Ok(())
     }
 
-    async fn forget_conversations(&mut self, before: Timestamp, limit: u32) -> Result<u64> {
+    async fn forget_conversations(
+        &mut self,
+        before: Timestamp,
+        limit: u32,
+        audit: &AuditDraft,
+    ) -> Result<u64> {
         self.unaudited_write()?;
         let done = D::query(
             "DELETE FROM ai_conversations WHERE tenant_id = $1 AND id IN \
@@ -289,7 +307,15 @@ impl<D: Driver> AiTx for EngineTenantTx<D> {
         .bind(i64::from(limit))
         .execute(&mut *self.tx)
         .await?;
-        Ok(done.rows_affected())
+        let gone = done.rows_affected();
+        if gone > 0 {
+            let mut audit = audit.clone();
+            if let Some(o) = audit.changes.as_object_mut() {
+                o.insert("_deleted".into(), gone.into());
+            }
+            self.audited(&audit).await?;
+        }
+        Ok(gone)
     }
 
     async fn insert_evidence_job(&mut self, job: &EvidenceJob, audit: &AuditDraft) -> Result<()> {

@@ -205,13 +205,21 @@ pub async fn ask(
         return Ok(crate::analyst_stream::respond(
             web.service.clone(),
             question,
-            |e| serde_json::json!({ "error": e.code(), "detail": e.to_string() }),
+            stream_problem,
         ));
     }
     match web.service.answer_ai_message(question, None).await {
         Ok(_) => Ok(Redirect::to(&format!("{PATH}/{id}#latest")).into_response()),
         Err(e) => refused(&web, signed, &id, e, posted.form.content.clone()).await,
     }
+}
+
+/// A refusal in the event stream; an internal error is logged (its cause is never shown).
+fn stream_problem(e: ServiceError) -> serde_json::Value {
+    if let ServiceError::Internal(cause) = &e {
+        tracing::error!(error = ?cause, "the analyst's answer failed");
+    }
+    serde_json::json!({ "error": e.code(), "detail": e.to_string() })
 }
 
 /// The conversation again with what went wrong, the question kept; or the error page.
@@ -272,18 +280,21 @@ async fn decide(
     } else {
         web.service.dismiss_ai_action(&who, action).await
     };
-    decided(web, signed, &posted.form.conversation, done.map(|_| ())).await
-}
-
-async fn decided(
-    web: &Web,
-    signed: &Signed,
-    conversation: &str,
-    done: Result<(), ServiceError>,
-) -> PageResult<Response> {
     match done {
-        Ok(()) => Ok(Redirect::to(&format!("{PATH}/{conversation}#actions")).into_response()),
-        Err(e) => refused(web, signed, conversation, e, String::new()).await,
+        // Back to the action's own conversation, not to what the form said.
+        Ok(view) => {
+            Ok(Redirect::to(&format!("{PATH}/{}#actions", view.conversation)).into_response())
+        }
+        Err(e) => {
+            let conversation = &posted.form.conversation;
+            if conversation
+                .parse::<tater_domain::ConversationId>()
+                .is_err()
+            {
+                return Err(PageError::from(e));
+            }
+            refused(web, signed, conversation, e, String::new()).await
+        }
     }
 }
 
