@@ -173,19 +173,68 @@ pub struct Question {
     history: Vec<AiTurn>,
     decided: Vec<AiAction>,
     /// Held while the question is answered: one question at a time per conversation.
-    _busy: Busy,
+    busy: Busy,
 }
 
-/// A conversation being answered on this server; released when dropped.
+/// How long a question may hold its conversation: longer than an answer can take (8 model
+/// calls), short enough that a server dying mid-answer gives it back soon.
+const LEASE_SECS: i64 = 15 * 60;
+
+/// A conversation held for one question (its lease in the database, so every server sees
+/// it). Given back when the answer ends; when the answer is dropped instead (the reader went
+/// away, the server stops), given back by a task of its own, and at worst when the lease
+/// runs out.
 pub(crate) struct Busy {
-    set: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<tater_domain::ConversationId>>>,
+    service: Service,
+    permit: tater_domain::Permit,
     id: tater_domain::ConversationId,
+    released: bool,
+}
+
+impl Busy {
+    /// This lease, leaving in its place one that gives nothing back (the question's answer
+    /// releases the real one itself, when it ends).
+    fn take_out(&mut self) -> Busy {
+        let taken = Busy {
+            service: self.service.clone(),
+            permit: self.permit.clone(),
+            id: self.id,
+            released: self.released,
+        };
+        self.released = true;
+        taken
+    }
+
+    async fn release(mut self) {
+        self.released = true;
+        release(&self.service, &self.permit, self.id).await;
+    }
+}
+
+async fn release(
+    service: &Service,
+    permit: &tater_domain::Permit,
+    id: tater_domain::ConversationId,
+) {
+    let released = async {
+        let mut tx = service.store.tenant(permit).await?;
+        tx.release_conversation(id).await?;
+        tx.commit().await
+    }
+    .await;
+    if let Err(e) = released {
+        tracing::warn!(conversation = %id, error = %e, "could not give a conversation back; its lease will run out");
+    }
 }
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        if let Ok(mut set) = self.set.lock() {
-            set.remove(&self.id);
+        if self.released {
+            return;
+        }
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let (service, permit, id) = (self.service.clone(), self.permit.clone(), self.id);
+            handle.spawn(async move { release(&service, &permit, id).await });
         }
     }
 }
@@ -257,7 +306,7 @@ impl Service {
         let history = recent(tx.turns(id, TURNS_KEPT).await?);
         let decided = tx.conversation_actions(id).await?;
         tx.commit().await?;
-        let busy = self.claim_conversation(id)?;
+        let busy = self.claim_conversation(&permit, user, id).await?;
         Ok(Question {
             caller: caller.clone(),
             user,
@@ -268,31 +317,51 @@ impl Service {
             conversation,
             history,
             decided,
-            _busy: busy,
+            busy,
         })
     }
 
-    /// Marks a conversation as being answered on this server; a second question meanwhile
-    /// is refused (its rounds would interleave with the first's).
-    fn claim_conversation(&self, id: tater_domain::ConversationId) -> ServiceResult<Busy> {
-        let mut set = self
-            .ai_busy
-            .lock()
-            .map_err(|_| ServiceError::Internal(anyhow::anyhow!("the busy set is poisoned")))?;
-        if !set.insert(id) {
+    /// Takes the conversation for this question; a second question meanwhile, on any
+    /// server, is refused (its rounds would interleave with the first's).
+    async fn claim_conversation(
+        &self,
+        permit: &tater_domain::Permit,
+        user: tater_domain::UserId,
+        id: tater_domain::ConversationId,
+    ) -> ServiceResult<Busy> {
+        let now = self.now();
+        let mut tx = self.store.tenant(permit).await?;
+        let taken = tx
+            .claim_conversation(user, id, now, now.plus_seconds(LEASE_SECS))
+            .await?;
+        tx.commit().await?;
+        if !taken {
             return Err(ServiceError::ConflictCode(
                 "CONVERSATION_BUSY",
                 "the analyst is still answering this conversation's last question".into(),
             ));
         }
         Ok(Busy {
-            set: self.ai_busy.clone(),
+            service: self.clone(),
+            permit: permit.clone(),
             id,
+            released: false,
         })
     }
 
     /// The analyst's answer to a prepared question.
     pub async fn answer_ai_message(
+        &self,
+        mut q: Question,
+        events: Option<AnalystEvents>,
+    ) -> ServiceResult<ExchangeView> {
+        let busy = q.busy.take_out();
+        let answer = self.answer(q, events).await;
+        busy.release().await;
+        answer
+    }
+
+    async fn answer(
         &self,
         q: Question,
         events: Option<AnalystEvents>,
@@ -307,7 +376,7 @@ impl Service {
             conversation,
             mut history,
             decided,
-            _busy,
+            busy: _,
         } = q;
         let policy = self.mcp_policy_for(&caller.actor).await?;
         let tools = analyst_tools(&caller, &policy);

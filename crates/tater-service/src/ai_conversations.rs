@@ -24,6 +24,8 @@ pub const MAX_CONVERSATIONS_PAGE: u32 = 100;
 pub(crate) const TURNS_KEPT: u32 = 200;
 /// How long a title is (the start of the first question).
 const TITLE_CHARS: usize = 80;
+/// A confirmed action still running after this long lost its server.
+const STALE_RUN_SECS: i64 = 30 * 60;
 /// Conversations one plan deletes per organization (the rest go at the next).
 const FORGET_BATCH: u32 = 1_000;
 
@@ -340,6 +342,14 @@ impl Service {
         let audit = AuditDraft::new(actor, AuditAction::Delete, ENTITY, "retention", now)
             .with_detail("_idleBefore", serde_json::json!(before.to_string()));
         let mut tx = self.store.tenant(&permit).await?;
+        // A confirmed action whose server stopped while it ran is not left running for ever:
+        // its outcome is unknown (the Activity Log says whether its change was made).
+        let unknown = serde_json::json!({
+            "error": "OUTCOME_UNKNOWN",
+            "detail": "the server stopped while this ran; the Activity Log shows whether its change was made",
+        });
+        tx.fail_stale_actions(now.plus_seconds(-STALE_RUN_SECS), &unknown, now)
+            .await?;
         let gone = tx
             .forget_conversations(before, FORGET_BATCH, &audit)
             .await?;

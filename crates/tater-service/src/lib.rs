@@ -234,8 +234,6 @@ pub struct Service {
     web: WebSessionConfig,
     files: Arc<FilesConfig>,
     ai: Arc<AiConfig>,
-    /// Analyst conversations being answered on this server (one question at a time each).
-    ai_busy: Arc<std::sync::Mutex<std::collections::HashSet<tater_domain::ConversationId>>>,
     /// The Messages API, at the operator's base URL.
     anthropic: tater_anthropic::Client,
 }
@@ -277,7 +275,6 @@ impl Service {
             web: config.web,
             files: Arc::new(config.files),
             anthropic: tater_anthropic::Client::new(&config.ai.base_url)?,
-            ai_busy: Default::default(),
             ai: Arc::new(config.ai),
         })
     }

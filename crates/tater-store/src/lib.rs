@@ -1070,6 +1070,18 @@ pub trait AiTx: Send {
         user: UserId,
         id: tater_domain::ConversationId,
     ) -> Result<Option<AiConversation>>;
+    /// Takes `user`'s conversation for one question until `until`, unless another question
+    /// holds it (a lease not yet run out at `now`); whether it was taken. Bookkeeping, not
+    /// audited.
+    async fn claim_conversation(
+        &mut self,
+        user: UserId,
+        id: tater_domain::ConversationId,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool>;
+    /// Gives the conversation back (its question is answered, or failed).
+    async fn release_conversation(&mut self, id: tater_domain::ConversationId) -> Result<()>;
     /// `user`'s conversations, the latest first, after `after` (the cursor: the last one of
     /// the previous page), up to `limit + 1`.
     async fn list_conversations(
@@ -1115,6 +1127,14 @@ pub trait AiTx: Send {
     ) -> Result<Vec<AiAction>>;
     /// Records what became of a proposed action.
     async fn decide_action(&mut self, a: &AiAction) -> Result<()>;
+    /// Marks the actions confirmed before `before` and still running (their server stopped
+    /// mid-run) as failed with `result`; how many.
+    async fn fail_stale_actions(
+        &mut self,
+        before: Timestamp,
+        result: &Value,
+        now: Timestamp,
+    ) -> Result<u64>;
     /// Deletes up to `limit` conversations idle since before `before`; how many. `audit`
     /// records the deletion when there was one.
     async fn forget_conversations(

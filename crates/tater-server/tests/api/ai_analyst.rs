@@ -23,6 +23,7 @@ both_engines!(
     with_ai_off_nothing_leaves_the_server,
     planted_instructions_change_nothing_and_reach_no_other_organization,
     prompts_and_replies_stay_in_the_conversation,
+    one_question_at_a_time_on_every_server,
     conversations_are_their_members_alone
 );
 
@@ -328,6 +329,57 @@ async fn the_analyst_reads_at_once_and_changes_only_what_its_member_confirms(db:
         results[0].2 && results[0].1.contains("unknown tool"),
         "{results:?}"
     );
+}
+
+async fn one_question_at_a_time_on_every_server(db: TestDb) {
+    let owner = db.owner();
+    let url = db.url.clone();
+    // Two servers of one deployment: one database, one master key.
+    let master = tater_siem::secret_box::SecretBox::generate_key_text();
+    let fake = FakeAnthropic::start().await;
+    let shared = |cfg: &mut tater_server::app::AppConfig| {
+        cfg.ai.base_url = fake.base_url.clone();
+        if let Some(siem) = cfg.siem.as_mut() {
+            siem.master_key = master.clone();
+        }
+    };
+    let app = TestApp::spawn_configured(db, shared).await;
+    let mut cfg = config_for_url(&url);
+    shared(&mut cfg);
+    let second = TestApp::start(
+        tater_server::App::build(cfg).await.unwrap(),
+        None,
+        tater_testkit::entra::FakeEntra::start().await,
+    );
+    let org = app.org("Serialised").await;
+    let boss = app.person(org, "boss@serial.test", Role::OrgAdmin).await;
+    turn_on(&app, &boss).await;
+    let c = conversation(&app, &boss).await;
+    // An answer gives its conversation back: the next question is taken at once.
+    fake.reply([Reply::text("One."), Reply::text("Two.")]);
+    for q in ["first", "second"] {
+        let (s, answer) = ask(&app, &boss, &c, q).await;
+        assert_eq!(s, StatusCode::OK, "{answer}");
+    }
+    // While a question holds it (as one being answered on some server does), a second is
+    // refused on every server, before anything is sent.
+    let calls = fake.received().len();
+    owner
+        .exec("UPDATE ai_conversations SET busy_until = 99999999999999")
+        .await;
+    for server in [&app, &second] {
+        let (s, problem) = ask(server, &boss, &c, "meanwhile").await;
+        assert_eq!(s, StatusCode::CONFLICT, "{problem}");
+        assert_eq!(problem["error"], "CONVERSATION_BUSY");
+    }
+    assert_eq!(fake.received().len(), calls);
+    // A lease that ran out (its server died mid-answer) no longer holds it.
+    owner
+        .exec("UPDATE ai_conversations SET busy_until = 1")
+        .await;
+    fake.reply([Reply::text("Three.")]);
+    let (s, answer) = ask(&second, &boss, &c, "again").await;
+    assert_eq!(s, StatusCode::OK, "{answer}");
 }
 
 async fn a_platform_operators_analyst_stays_in_its_organization(db: TestDb) {

@@ -20,7 +20,8 @@ both_engines!(
     the_agent_drafts_cited_evidence_for_a_person_to_review,
     planted_instructions_get_the_agent_nothing_but_drafts,
     cancelling_or_switching_off_stops_queued_work,
-    jobs_and_unaccepted_drafts_expire
+    jobs_and_unaccepted_drafts_expire,
+    an_action_whose_server_stopped_mid_run_is_marked_failed
 );
 
 const KEY: &str = "sk-ant-api03-evidence-agent-test-key-0123456789";
@@ -510,4 +511,55 @@ async fn jobs_and_unaccepted_drafts_expire(db: TestDb) {
         .await,
         StatusCode::NOT_FOUND
     );
+}
+
+async fn an_action_whose_server_stopped_mid_run_is_marked_failed(db: TestDb) {
+    let owner = db.owner();
+    let (a, _org) = agent_app(db, "Interrupted").await;
+    let (_, c) = a
+        .app
+        .call(Method::POST, "/api/ai/conversations", &a.boss)
+        .await;
+    let c = c["id"].as_str().unwrap().to_owned();
+    a.fake.reply([
+        Reply::tool_use("w", "create_risk", sample("risks", 1)),
+        Reply::text("Proposed."),
+    ]);
+    let status = a
+        .app
+        .req(
+            Method::POST,
+            &format!("/api/ai/conversations/{c}/messages"),
+            &a.boss,
+        )
+        .header("accept", "application/json")
+        .json(&json!({ "content": "Record it" }))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::OK);
+    // Its confirmation began an hour ago on a server that then stopped.
+    owner
+        .exec("UPDATE ai_actions SET state = 'running', decided_at = 1")
+        .await;
+    a.settle().await;
+    let (_, detail) = a
+        .app
+        .get(&format!("/api/ai/conversations/{c}"), &a.boss)
+        .await;
+    let action = &detail["actions"][0];
+    assert_eq!(action["state"], "failed", "{detail}");
+    assert_eq!(action["result"]["error"], "OUTCOME_UNKNOWN");
+    // Decided, it cannot be confirmed again.
+    let id = action["id"].as_str().unwrap();
+    let (s, _) = a
+        .app
+        .call(
+            Method::POST,
+            &format!("/api/ai/actions/{id}/confirm"),
+            &a.boss,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
 }

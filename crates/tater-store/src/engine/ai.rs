@@ -97,6 +97,39 @@ impl<D: Driver> AiTx for EngineTenantTx<D> {
         row.as_ref().map(conversation_from_row).transpose()
     }
 
+    async fn claim_conversation(
+        &mut self,
+        user: UserId,
+        id: ConversationId,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool> {
+        self.unaudited_write()?;
+        let done = D::query(
+            "UPDATE ai_conversations SET busy_until = $4 \
+             WHERE tenant_id = $1 AND user_id = $2 AND id = $3 \
+             AND (busy_until IS NULL OR busy_until < $5)",
+        )
+        .bind(self.tenant())
+        .bind(user.to_string())
+        .bind(id.to_string())
+        .bind(until.millis())
+        .bind(now.millis())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_conversation(&mut self, id: ConversationId) -> Result<()> {
+        self.unaudited_write()?;
+        D::query("UPDATE ai_conversations SET busy_until = NULL WHERE tenant_id = $1 AND id = $2")
+            .bind(self.tenant())
+            .bind(id.to_string())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
     async fn list_conversations(
         &mut self,
         user: UserId,
@@ -288,6 +321,26 @@ impl<D: Driver> AiTx for EngineTenantTx<D> {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+
+    async fn fail_stale_actions(
+        &mut self,
+        before: Timestamp,
+        result: &Value,
+        now: Timestamp,
+    ) -> Result<u64> {
+        self.unaudited_write()?;
+        let done = D::query(
+            "UPDATE ai_actions SET state = 'failed', result = $3, decided_at = $4 \
+             WHERE tenant_id = $1 AND state = 'running' AND decided_at < $2",
+        )
+        .bind(self.tenant())
+        .bind(before.millis())
+        .bind(Json(result.clone()))
+        .bind(now.millis())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     async fn forget_conversations(
