@@ -37,7 +37,7 @@ async fn analyst_app(db: TestDb) -> (TestApp, FakeAnthropic) {
 }
 
 /// An OrgAdmin turns the AI features on with the organization's own key.
-async fn turn_on(app: &TestApp, boss: &Key) {
+pub(crate) async fn turn_on(app: &TestApp, boss: &Key) {
     let on = json!({ "remoteExecution": false, "aiEnabled": true });
     let (s, v) = app.send(Method::PUT, "/api/settings", boss, &on).await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -46,7 +46,7 @@ async fn turn_on(app: &TestApp, boss: &Key) {
     assert_eq!(s, StatusCode::OK, "{v}");
 }
 
-async fn conversation(app: &TestApp, who: &Key) -> String {
+pub(crate) async fn conversation(app: &TestApp, who: &Key) -> String {
     let (s, c) = app.call(Method::POST, "/api/ai/conversations", who).await;
     assert_eq!(s, StatusCode::CREATED, "{c}");
     c["id"].as_str().unwrap().to_owned()
@@ -66,6 +66,26 @@ async fn ask(app: &TestApp, who: &Key, conversation: &str, content: &str) -> (St
         .await
         .unwrap();
     json_of(res).await
+}
+
+/// `who` asks in `conversation`; the model proposes a risk. The proposed action's id.
+pub(crate) async fn proposed_risk(
+    app: &TestApp,
+    fake: &FakeAnthropic,
+    who: &Key,
+    conversation: &str,
+    n: usize,
+) -> String {
+    fake.reply([
+        Reply::tool_use("w", "create_risk", sample("risks", n)),
+        Reply::text("Proposed."),
+    ]);
+    let (s, answer) = ask(app, who, conversation, "Record it").await;
+    assert_eq!(s, StatusCode::OK, "{answer}");
+    answer["proposedActions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// A question answered as server-sent events (no `Accept` asks for JSON).
@@ -289,13 +309,7 @@ async fn the_analyst_reads_at_once_and_changes_only_what_its_member_confirms(db:
     let admin = app.member(org, "admin@analyst.test", Role::Admin).await;
     let viewer = app.person(org, "viewer@analyst.test", Role::Viewer).await;
     let ca = conversation(&app, &admin).await;
-    fake.reply([
-        Reply::tool_use("w", "create_risk", sample("risks", 2)),
-        Reply::text("Proposed."),
-    ]);
-    let (s, a) = ask(&app, &admin, &ca, "Record a risk").await;
-    assert_eq!(s, StatusCode::OK, "{a}");
-    let action = a["proposedActions"][0]["id"].as_str().unwrap().to_owned();
+    let action = proposed_risk(&app, &fake, &admin, &ca, 2).await;
     let (s, refused) = app
         .call(
             Method::POST,
@@ -520,15 +534,7 @@ async fn with_ai_off_nothing_leaves_the_server(db: TestDb) {
     // On, a proposal waits; turned off again, no question is sent and nothing confirmed.
     turn_on(&app, &boss).await;
     let c = conversation(&app, &boss).await;
-    fake.reply([
-        Reply::tool_use("w", "create_risk", sample("risks", 5)),
-        Reply::text("Proposed."),
-    ]);
-    let (_, answer) = ask(&app, &boss, &c, "Record it").await;
-    let action = answer["proposedActions"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let action = proposed_risk(&app, &fake, &boss, &c, 5).await;
     let calls = fake.received().len();
     let off = json!({ "remoteExecution": false, "aiEnabled": false });
     let (s, _) = app.send(Method::PUT, "/api/settings", &boss, &off).await;
@@ -816,25 +822,9 @@ async fn conversations_are_their_members_alone(db: TestDb) {
     let colleague = app.person(org, "colleague@mine.test", Role::OrgAdmin).await;
     let stranger = app.person(other, "boss@theirs.test", Role::OrgAdmin).await;
     turn_on(&app, &boss).await;
-    let on = json!({ "remoteExecution": false, "aiEnabled": true });
-    app.send(Method::PUT, "/api/settings", &stranger, &on).await;
-    app.send(
-        Method::PUT,
-        "/api/settings/ai",
-        &stranger,
-        &json!({ "apiKey": KEY }),
-    )
-    .await;
+    turn_on(&app, &stranger).await;
     let c = conversation(&app, &boss).await;
-    fake.reply([
-        Reply::tool_use("w", "create_risk", sample("risks", 6)),
-        Reply::text("Proposed."),
-    ]);
-    let (_, answer) = ask(&app, &boss, &c, "Record it").await;
-    let action = answer["proposedActions"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let action = proposed_risk(&app, &fake, &boss, &c, 6).await;
     let calls = fake.received().len();
 
     // Nobody else reads, continues, decides or deletes it: not even an OrgAdmin of the same

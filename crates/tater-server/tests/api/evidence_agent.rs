@@ -24,8 +24,6 @@ both_engines!(
     an_action_whose_server_stopped_mid_run_is_marked_failed
 );
 
-const KEY: &str = "sk-ant-api03-evidence-agent-test-key-0123456789";
-
 struct Agent {
     app: TestApp,
     fake: FakeAnthropic,
@@ -48,18 +46,7 @@ async fn agent_app(db: TestDb, org_name: &str) -> (Agent, tater_domain::OrgId) {
     let boss = app
         .person(org, &format!("boss@{org}.test"), Role::OrgAdmin)
         .await;
-    let on = json!({ "remoteExecution": false, "aiEnabled": true });
-    assert_eq!(
-        app.send(Method::PUT, "/api/settings", &boss, &on).await.0,
-        StatusCode::OK
-    );
-    let key = json!({ "apiKey": KEY });
-    assert_eq!(
-        app.send(Method::PUT, "/api/settings/ai", &boss, &key)
-            .await
-            .0,
-        StatusCode::OK
-    );
+    crate::ai_analyst::turn_on(&app, &boss).await;
     (
         Agent {
             app,
@@ -516,29 +503,8 @@ async fn jobs_and_unaccepted_drafts_expire(db: TestDb) {
 async fn an_action_whose_server_stopped_mid_run_is_marked_failed(db: TestDb) {
     let owner = db.owner();
     let (a, _org) = agent_app(db, "Interrupted").await;
-    let (_, c) = a
-        .app
-        .call(Method::POST, "/api/ai/conversations", &a.boss)
-        .await;
-    let c = c["id"].as_str().unwrap().to_owned();
-    a.fake.reply([
-        Reply::tool_use("w", "create_risk", sample("risks", 1)),
-        Reply::text("Proposed."),
-    ]);
-    let status = a
-        .app
-        .req(
-            Method::POST,
-            &format!("/api/ai/conversations/{c}/messages"),
-            &a.boss,
-        )
-        .header("accept", "application/json")
-        .json(&json!({ "content": "Record it" }))
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, StatusCode::OK);
+    let c = crate::ai_analyst::conversation(&a.app, &a.boss).await;
+    crate::ai_analyst::proposed_risk(&a.app, &a.fake, &a.boss, &c, 1).await;
     // Its confirmation began an hour ago on a server that then stopped.
     owner
         .exec("UPDATE ai_actions SET state = 'running', decided_at = 1")

@@ -37,26 +37,6 @@ fn action_from_row(r: &impl RowRead) -> Result<AiAction> {
     })
 }
 
-impl<D: Driver> EngineTenantTx<D> {
-    /// A write that has no audit entry of its own (a conversation's turns): refused, as an
-    /// audited one is, under a read-only permit.
-    fn unaudited_write(&mut self) -> Result<()> {
-        if self.mode != Mode::Write {
-            self.refused = true;
-            return Err(StoreError::ReadOnly);
-        }
-        Ok(())
-    }
-
-    fn lock(&self) -> &'static str {
-        if self.mode == Mode::Write {
-            D::LOCK
-        } else {
-            ""
-        }
-    }
-}
-
 #[async_trait]
 impl<D: Driver> AiTx for EngineTenantTx<D> {
     async fn insert_conversation(&mut self, c: &AiConversation, audit: &AuditDraft) -> Result<()> {

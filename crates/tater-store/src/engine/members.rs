@@ -192,11 +192,7 @@ impl<D: Driver> MembersTx for EngineTenantTx<D> {
             return Ok(0);
         }
         // Lock the rows counted, so two concurrent demotions cannot both pass.
-        let lock = if self.mode == Mode::Write {
-            D::LOCK
-        } else {
-            ""
-        };
+        let lock = self.lock();
         let placeholders: Vec<String> = (0..roles.len()).map(|i| format!("${}", i + 2)).collect();
         let sql = format!(
             "SELECT user_id FROM memberships WHERE tenant_id = $1 AND role IN ({}){lock}",
@@ -329,11 +325,7 @@ impl<D: Driver> MembersTx for EngineTenantTx<D> {
         &mut self,
         id: tater_domain::InvitationId,
     ) -> Result<Option<tater_domain::Invitation>> {
-        let lock = if self.mode == Mode::Write {
-            D::LOCK
-        } else {
-            ""
-        };
+        let lock = self.lock();
         let sql = format!(
             "SELECT {INVITATION_COLUMNS} FROM invitations WHERE tenant_id = $1 AND id = $2{lock}"
         );
@@ -349,11 +341,7 @@ impl<D: Driver> MembersTx for EngineTenantTx<D> {
         &mut self,
         email: &Email,
     ) -> Result<Option<tater_domain::Invitation>> {
-        let lock = if self.mode == Mode::Write {
-            D::LOCK
-        } else {
-            ""
-        };
+        let lock = self.lock();
         let sql = format!(
             "SELECT {INVITATION_COLUMNS} FROM invitations WHERE tenant_id = $1 AND email = $2 \
              AND status = 'pending'{lock}"

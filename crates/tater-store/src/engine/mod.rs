@@ -106,17 +106,33 @@ impl<D: Driver> EngineTenantTx<D> {
     /// so this is also where a write under a read-only permit is refused (and the
     /// transaction, never committed, rolls the write back).
     async fn audited(&mut self, audit: &AuditDraft) -> Result<()> {
-        if self.mode != Mode::Write {
-            // The row change before the entry already ran: make sure it never commits.
-            self.refused = true;
-            return Err(StoreError::ReadOnly);
-        }
+        self.unaudited_write()?;
         let org = self.scope.org();
         append_audit::<D>(&mut self.tx, &self.audit, org, audit).await
     }
 }
 
 impl<D: Driver> EngineTenantTx<D> {
+    /// Refuses a write under a read-only permit. A row change before it may already have
+    /// run: the transaction is marked so that it never commits. Audited writes pass here
+    /// too; bookkeeping with no entry of its own (a conversation's turns) calls it directly.
+    fn unaudited_write(&mut self) -> Result<()> {
+        if self.mode != Mode::Write {
+            self.refused = true;
+            return Err(StoreError::ReadOnly);
+        }
+        Ok(())
+    }
+
+    /// The row lock a `SELECT` takes in write mode (`FOR UPDATE` where rows lock).
+    fn lock(&self) -> &'static str {
+        if self.mode == Mode::Write {
+            D::LOCK
+        } else {
+            ""
+        }
+    }
+
     /// Writes the audit entry of a change that had to touch a row; `NotFound` if it
     /// touched none (another tenant's or a missing row).
     async fn audit_if_touched(&mut self, rows: u64, audit: &AuditDraft) -> Result<()> {

@@ -36,11 +36,7 @@ impl<D: Driver> EngineTenantTx<D> {
 #[async_trait]
 impl<D: Driver> RecordsTx for EngineTenantTx<D> {
     async fn get_record(&mut self, module: &str, id: RecordId) -> Result<Option<Record>> {
-        let lock = if self.mode == Mode::Write {
-            D::LOCK
-        } else {
-            ""
-        };
+        let lock = self.lock();
         let sql = format!(
             "SELECT {RECORD_COLUMNS} FROM records \
              WHERE tenant_id = $1 AND module = $2 AND id = $3{lock}"

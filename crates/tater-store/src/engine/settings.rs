@@ -7,11 +7,7 @@ impl<D: Driver> SettingsTx for EngineTenantTx<D> {
     async fn settings(&mut self) -> Result<crate::OrgSettings> {
         // Locked in write transactions: a job created, or a command handed out, under
         // the switch's protection cannot interleave with the switch being turned off.
-        let lock = if self.mode == Mode::Write {
-            D::LOCK
-        } else {
-            ""
-        };
+        let lock = self.lock();
         let sql = format!(
             "SELECT remote_execution, exception_approver, ai_enabled FROM org_settings \
              WHERE tenant_id = $1{lock}"
