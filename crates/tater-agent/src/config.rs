@@ -1,17 +1,15 @@
 //! The agent's configuration (SPEC G3): server URL, endpoint id, credential and flags, in a
-//! JSON file only root can read. The agent refuses to start when the file is readable by
-//! anyone else, and says how to fix it.
+//! JSON file only the agent's account can read (mode 0600; an owner-only access list on
+//! Windows). The agent refuses to start when the file is readable by anyone else, and says how
+//! to fix it.
 
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::os::Access;
 use crate::sealed::ConfigKey;
-
-/// Where `enroll` writes and `run` reads by default.
-pub const DEFAULT_PATH: &str = "/etc/tater-agent/config.json";
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -41,7 +39,7 @@ fn default_interval() -> u64 {
 }
 
 fn default_spool() -> String {
-    "/var/lib/tater-agent/spool".into()
+    crate::os::default_spool_dir().display().to_string()
 }
 
 impl std::fmt::Debug for AgentConfig {
@@ -73,7 +71,8 @@ impl AgentConfig {
         }
     }
 
-    /// Writes the file with mode 0600 (replacing it atomically), creating its directory 0700.
+    /// Writes the file readable by this account only (replacing it atomically), creating its
+    /// directory.
     pub fn save(&self, path: &Path) -> Result<(), String> {
         self.save_with(path, None)
     }
@@ -81,23 +80,16 @@ impl AgentConfig {
     /// [`AgentConfig::save`], encrypted under `key` when given.
     pub fn save_with(&self, path: &Path, key: Option<&ConfigKey>) -> Result<(), String> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+            crate::os::create_private_dir(dir)
+                .map_err(|e| format!("creating {}: {e}", dir.display()))?;
         }
         let tmp = path.with_extension("tmp");
         let mut text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
         if let Some(k) = key {
             text = k.seal(&text)?;
         }
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .and_then(|()| f.write_all(text.as_bytes()))
-            .and_then(|()| f.sync_all())
+        crate::os::create_private(&tmp, Access::ReadWrite, false)
+            .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
             .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
         std::fs::rename(&tmp, path).map_err(|e| format!("writing {}: {e}", path.display()))
     }
@@ -110,21 +102,15 @@ impl AgentConfig {
     /// [`AgentConfig::load`] of a file that may be encrypted (then `key`, or the systemd
     /// credential, opens it).
     pub fn load_with(path: &Path, key: Option<&ConfigKey>) -> Result<Self, String> {
-        let meta = std::fs::metadata(path).map_err(|e| {
+        std::fs::metadata(path).map_err(|e| {
             format!(
                 "cannot read {}: {e} (run `tater-agent enroll` first)",
                 path.display()
             )
         })?;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(format!(
-                "{} is accessible to other users (mode {mode:03o}); it holds the agent's credential. \
-                 Fix it with `chmod 600 {}` (and check who may have read it).",
-                path.display(),
-                path.display()
-            ));
-        }
+        crate::os::check_private(path, Access::ReadWrite).map_err(|e| {
+            format!("{e}. It holds the agent's credential: check who may have read it.")
+        })?;
         let mut text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         if text.starts_with(crate::sealed::MAGIC) {
@@ -148,29 +134,26 @@ impl AgentConfig {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_file_is_private_and_a_readable_one_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("etc/config.json");
-        let c = AgentConfig::new(
+    fn sample() -> AgentConfig {
+        AgentConfig::new(
             "https://t.example/",
             "e1".into(),
             "tater_agent_x".into(),
             None,
-        );
+        )
+    }
+
+    #[test]
+    fn the_file_is_private_and_encrypted_only_with_a_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("etc").join("config.json");
+        let c = sample();
         c.save(&path).unwrap();
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        crate::os::check_private(&path, Access::ReadWrite).unwrap();
         assert_eq!(AgentConfig::load(&path).unwrap(), c);
         assert_eq!(c.server, "https://t.example");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let err = AgentConfig::load(&path).unwrap_err();
-        assert!(err.contains("chmod 600"), "{err}");
         assert!(!format!("{c:?}").contains("tater_agent_x"));
         // Encrypted at rest: unreadable without the key, readable with it.
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         let key = ConfigKey::load_or_create(&dir.path().join("key")).unwrap();
         c.save_with(&path, Some(&key)).unwrap();
         assert!(
@@ -180,5 +163,22 @@ mod tests {
         );
         assert!(AgentConfig::load(&path).unwrap_err().contains("--key-file"));
         assert_eq!(AgentConfig::load_with(&path, Some(&key)).unwrap(), c);
+    }
+
+    #[test]
+    fn a_file_others_can_read_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        sample().save(&path).unwrap();
+        crate::os::test_support::open_to_everyone(&path);
+        let err = AgentConfig::load(&path).unwrap_err();
+        assert!(err.contains("accessible to other users"), "{err}");
+        #[cfg(unix)]
+        assert!(err.contains("chmod 600"), "{err}");
+        #[cfg(windows)]
+        assert!(err.contains("icacls"), "{err}");
+        // Saving again makes it private again.
+        sample().save(&path).unwrap();
+        assert_eq!(AgentConfig::load(&path).unwrap(), sample());
     }
 }

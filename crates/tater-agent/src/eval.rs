@@ -2,7 +2,6 @@
 //! person can act on (the value found and where); a rule that cannot decide says Error and why.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::os::unix::fs::MetadataExt;
 use std::time::Instant;
 
 use regex::RegexBuilder;
@@ -384,27 +383,27 @@ fn file_mode(
     let Some(meta) = root.symlink_metadata(path) else {
         return Ok(missing(m, path));
     };
-    let mode = meta.mode() & 0o7777;
+    let meta = crate::os::unix_mode(&meta).ok_or_else(no_unix_modes)?;
+    let mode = meta.mode & 0o7777;
     let mut problems = Vec::new();
     if mode & !max != 0 {
         problems.push(format!("mode {mode:04o} allows more than {max:04o}"));
     }
     if let Some(u) = uid
-        && meta.uid() != u
+        && meta.uid != u
     {
-        problems.push(format!("owner uid {} (expected {u})", meta.uid()));
+        problems.push(format!("owner uid {} (expected {u})", meta.uid));
     }
     // A group other than root is accepted when it is the expected one or root.
     if let Some(g) = gid
-        && meta.gid() != g
-        && meta.gid() != 0
+        && meta.gid != g
+        && meta.gid != 0
     {
-        problems.push(format!("group gid {} (expected {g} or 0)", meta.gid()));
+        problems.push(format!("group gid {} (expected {g} or 0)", meta.gid));
     }
     let desc = format!(
         "{path}: mode {mode:04o}, uid {}, gid {}",
-        meta.uid(),
-        meta.gid()
+        meta.uid, meta.gid
     );
     Ok(if problems.is_empty() {
         outcome(Status::Pass, desc)
@@ -732,6 +731,11 @@ fn pam(root: &Root, paths: &[String], module: &str, args: &BTreeMap<String, Expe
 /// Files visited at most per world-writable scan.
 const MAX_VISITS: usize = 500_000;
 
+/// Unix permission checks need a filesystem that has Unix permissions.
+fn no_unix_modes() -> String {
+    "Unix file modes cannot be read on this platform".into()
+}
+
 fn world_writable(root: &Root, dirs: &[String], deadline: Instant) -> R {
     let mut found = Vec::new();
     let mut visited = 0usize;
@@ -756,7 +760,7 @@ fn world_writable(root: &Root, dirs: &[String], deadline: Instant) -> R {
             if ft.is_symlink() {
                 continue;
             }
-            let mode = meta.mode();
+            let mode = crate::os::unix_mode(&meta).ok_or_else(no_unix_modes)?.mode;
             let shown = || {
                 format!(
                     "/{}",

@@ -1,11 +1,10 @@
 //! Running a command from the server — only when this machine's own configuration allows it
-//! (`allowRemoteScripts`, off by default). The script runs in its own process group so a
-//! timeout kills everything it started; stdout and stderr are kept up to 64 KiB each.
+//! (`allowRemoteScripts`, off by default). The script runs contained (a process group on Unix,
+//! a Job Object on Windows) so a timeout kills everything it started; stdout and stderr are
+//! kept up to 64 KiB each.
 
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -42,18 +41,6 @@ fn refused(reason: &str) -> Value {
     json!({ "status": "refused", "reason": reason })
 }
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("Uid:")
-                    .map(|u| u.split_whitespace().next() == Some("0"))
-            })
-        })
-        .unwrap_or(false)
-}
-
 /// Runs `cmd` if allowed and returns the outcome the server takes.
 pub async fn run(cmd: &Command, allowed: bool) -> Value {
     if !allowed {
@@ -61,44 +48,23 @@ pub async fn run(cmd: &Command, allowed: bool) -> Value {
             "remote scripts are disabled on this endpoint (its configuration has allowRemoteScripts: false)",
         );
     }
-    if cmd.language != "bash" {
-        return refused(&format!(
-            "{} scripts do not run on this platform",
-            cmd.language
-        ));
-    }
-    let root = is_root();
-    let mut process = if cmd.run_as == "root" || cmd.run_as.is_empty() {
-        if !root {
-            return refused("the script must run as root, and this agent does not");
-        }
-        let mut c = tokio::process::Command::new("/bin/bash");
-        c.arg("-c").arg(&cmd.content);
-        c
-    } else if root {
-        let mut c = tokio::process::Command::new("runuser");
-        c.args(["-u", &cmd.run_as, "--", "/bin/bash", "-c", &cmd.content]);
-        c
-    } else {
-        return refused(&format!(
-            "running as {} needs an agent running as root",
-            cmd.run_as
-        ));
+    let script = match crate::os::script_command(cmd) {
+        Ok(s) => s,
+        Err(why) => return refused(&why),
     };
+    let mut process = script.command;
     process
-        .process_group(0)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);
     let started = Instant::now();
-    let mut child = match process.spawn() {
+    let (contained, mut child) = match crate::os::Contained::spawn(process) {
         Ok(c) => c,
         Err(e) => {
             return json!({ "status": "failed", "reason": format!("could not start the script: {e}") });
         }
     };
-    let pid = child.id();
     let out = tokio::spawn(capped(child.stdout.take()));
     let err = tokio::spawn(capped(child.stderr.take()));
     let waited = tokio::time::timeout(Duration::from_secs(cmd.timeout_secs), child.wait()).await;
@@ -114,10 +80,8 @@ pub async fn run(cmd: &Command, allowed: bool) -> Value {
         }
         Ok(Err(e)) => ("failed", None, Some(format!("waiting for the script: {e}"))),
         Err(_) => {
-            // The whole process group: the shell and everything it started.
-            if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
-                let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-            }
+            // The shell and everything it started.
+            contained.kill_tree();
             let _ = child.wait().await;
             (
                 "timedOut",

@@ -12,6 +12,9 @@ pub struct Facts {
 
 /// Reads host name and OS release under `root`.
 pub fn gather(root: &Root) -> Facts {
+    if root.platform() == "windows" {
+        return windows(root);
+    }
     let read = |p: &str| {
         root.read(p)
             .ok()
@@ -38,6 +41,21 @@ pub fn gather(root: &Root) -> Facts {
         os_version: field("VERSION_ID")
             .or_else(|| field("VERSION"))
             .unwrap_or_else(|| "unknown".into()),
+        arch: std::env::consts::ARCH.into(),
+    }
+}
+
+/// A Windows system: its computer name when live (the registry gives the rest once read).
+fn windows(root: &Root) -> Facts {
+    let hostname = std::env::var("COMPUTERNAME")
+        .ok()
+        .filter(|_| root.is_live())
+        .filter(|h| !h.trim().is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    Facts {
+        hostname,
+        os: "Windows".into(),
+        os_version: "unknown".into(),
         arch: std::env::consts::ARCH.into(),
     }
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod eval;
 pub mod exec;
 pub mod facts;
+pub mod os;
 pub mod report;
 pub mod root;
 pub mod scan;

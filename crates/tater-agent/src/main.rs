@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::time::{Duration, Instant};
 
-use tater_agent::config::{AgentConfig, DEFAULT_PATH};
+use tater_agent::config::AgentConfig;
 use tater_agent::report::{ScanReport, now_millis, now_rfc3339};
 use tater_agent::sealed::ConfigKey;
 use tater_agent::spool::Spool;
-use tater_agent::{CheckResult, Status, client, facts, root::Root, run, update};
+use tater_agent::{CheckResult, Status, client, facts, os, root::Root, run, update};
 use tater_checks::CheckCatalog;
 
 #[derive(Debug, Parser)]
@@ -29,8 +29,9 @@ struct Cli {
 enum Command {
     /// Run the checks now, without a server; exits 1 if any check failed, 2 on errors only.
     Scan {
-        /// Audit this directory as the root filesystem (a mounted image or container root).
-        #[arg(long, default_value = "/")]
+        /// Audit this directory as the root filesystem (a mounted image or container root;
+        /// default: this system's, / or C:\).
+        #[arg(long, default_value_os_t = os::default_root())]
         root: PathBuf,
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
@@ -49,7 +50,7 @@ enum Command {
         /// The server (default: the one in the configuration).
         #[arg(long)]
         server: Option<String>,
-        #[arg(long, default_value = DEFAULT_PATH)]
+        #[arg(long, default_value_os_t = os::default_config_path())]
         config: PathBuf,
         #[arg(long)]
         key_file: Option<PathBuf>,
@@ -58,29 +59,30 @@ enum Command {
         public_key: Option<String>,
     },
     /// Enroll this machine with a server using an enrollment token; writes the configuration
-    /// (mode 0600).
+    /// (readable by this account only).
     Enroll {
         #[arg(long)]
         server: String,
         #[arg(long, env = "TATER_ENROLL_TOKEN", hide_env_values = true)]
         token: String,
-        #[arg(long, default_value = DEFAULT_PATH)]
+        #[arg(long, default_value_os_t = os::default_config_path())]
         config: PathBuf,
-        /// Where reports wait for the server (default /var/lib/tater-agent/spool).
+        /// Where reports wait for the server (default /var/lib/tater-agent/spool;
+        /// %ProgramData%\Tater\Agent\spool on Windows).
         #[arg(long)]
         spool_dir: Option<String>,
         /// Encrypt the configuration with the key in this file (created 0400 if missing).
         #[arg(long)]
         key_file: Option<PathBuf>,
-        #[arg(long, default_value = "/")]
+        #[arg(long, default_value_os_t = os::default_root())]
         root: PathBuf,
     },
     /// The daemon: scan at start and on the configured schedule, deliver spooled reports with
     /// backoff, send heartbeats. `--once`: scan, deliver, exit (1 if reports stay spooled).
     Run {
-        #[arg(long, default_value = DEFAULT_PATH)]
+        #[arg(long, default_value_os_t = os::default_config_path())]
         config: PathBuf,
-        #[arg(long, default_value = "/")]
+        #[arg(long, default_value_os_t = os::default_root())]
         root: PathBuf,
         #[arg(long)]
         once: bool,
@@ -254,10 +256,7 @@ async fn auto_update(http: &reqwest::Client, config: &AgentConfig) {
     match update::update(http, &config.server, &exe, key.as_ref(), false).await {
         Ok(update::Outcome::Updated { version, .. }) => {
             eprintln!("updated to tater-agent {version}; restarting into it");
-            use std::os::unix::process::CommandExt;
-            let err = std::process::Command::new(&exe)
-                .args(std::env::args_os().skip(1))
-                .exec();
+            let err = os::restart_into(&exe);
             eprintln!("could not restart into the new binary: {err}; it runs at the next start");
         }
         Ok(_) => {}

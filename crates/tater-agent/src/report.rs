@@ -58,13 +58,10 @@ impl ScanReport {
     }
 }
 
-/// A random (version 4) UUID from the kernel's random source.
+/// A random (version 4) UUID from the system's random source.
 pub fn uuid_v4() -> String {
     let mut b = [0u8; 16];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut f, &mut b);
-    }
-    if b == [0u8; 16] {
+    if crate::os::random_bytes(&mut b).is_err() || b == [0u8; 16] {
         // No random source: fall back to the clock and process id, still unique per scan.
         let t = now().unix_timestamp_nanos().to_le_bytes();
         b.copy_from_slice(&t[..16]);

@@ -17,7 +17,7 @@ pub struct Root {
 
 impl Root {
     pub fn new(base: &Path) -> Self {
-        let live = fs::canonicalize(base).is_ok_and(|p| p == Path::new("/"));
+        let live = crate::os::is_system_root(base);
         Self {
             base: base.to_path_buf(),
             live,
@@ -26,6 +26,18 @@ impl Root {
 
     pub fn is_live(&self) -> bool {
         self.live
+    }
+
+    /// Which system's checks apply: the running system's when live; for a mounted volume,
+    /// "windows" when it holds a Windows registry, else "linux".
+    pub fn platform(&self) -> &'static str {
+        if self.live {
+            crate::os::PLATFORM
+        } else if self.path("/Windows/System32/config/SYSTEM").is_file() {
+            "windows"
+        } else {
+            "linux"
+        }
     }
 
     /// `path` (absolute, as on the audited system) under the root. `..` components are

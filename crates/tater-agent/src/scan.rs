@@ -25,11 +25,12 @@ pub struct CheckResult {
     pub duration_ms: u64,
 }
 
-/// Runs `checks` (those with rules for this platform) under `root`.
+/// Runs `checks` (those for the root's platform) under `root`.
 pub fn run(checks: &[Check], root: &Root) -> Vec<CheckResult> {
+    let platform = root.platform();
     checks
         .iter()
-        .filter(|c| c.platforms.iter().any(|p| p == "linux"))
+        .filter(|c| c.platforms.iter().any(|p| p == platform))
         .map(|c| {
             let started = Instant::now();
             let outcome = match &c.rule {

@@ -8,12 +8,13 @@
 //! image that holds both); with a systemd-encrypted credential the key is bound to the
 //! machine's TPM or host key, which closes the image case.
 
-use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
+
+use crate::os::Access;
 
 /// What an encrypted configuration file starts with.
 pub const MAGIC: &str = "tater-agent-sealed-config:v1:";
@@ -33,9 +34,7 @@ impl std::fmt::Debug for ConfigKey {
 
 fn random<const N: usize>() -> Result<[u8; N], String> {
     let mut b = [0u8; N];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut b))
-        .map_err(|e| format!("no random source: {e}"))?;
+    crate::os::random_bytes(&mut b)?;
     Ok(b)
 }
 
@@ -54,18 +53,13 @@ impl ConfigKey {
         })
     }
 
-    /// Reads a key file (refusing one others can read), or creates it (mode 0400).
+    /// Reads a key file (refusing one others can read), or creates it (mode 0400; owner-only
+    /// on Windows).
     pub fn load_or_create(path: &Path) -> Result<Self, String> {
         match std::fs::metadata(path) {
-            Ok(meta) => {
-                let mode = meta.permissions().mode() & 0o777;
-                if mode & 0o077 != 0 {
-                    return Err(format!(
-                        "the key file {} is accessible to other users (mode {mode:03o}); fix it with `chmod 400 {}`",
-                        path.display(),
-                        path.display()
-                    ));
-                }
+            Ok(_) => {
+                crate::os::check_private(path, Access::ReadOnly)
+                    .map_err(|e| format!("the key file {e}"))?;
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| format!("reading {}: {e}", path.display()))?;
                 Self::from_hex(&text, &path.display().to_string())
@@ -74,13 +68,9 @@ impl ConfigKey {
                 let key: [u8; 32] = random()?;
                 let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+                    crate::os::create_private_dir(dir).map_err(|e| e.to_string())?;
                 }
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o400)
-                    .open(path)
+                crate::os::create_private(path, Access::ReadOnly, true)
                     .and_then(|mut f| f.write_all(hex.as_bytes()))
                     .map_err(|e| format!("creating {}: {e}", path.display()))?;
                 Self::from_hex(&hex, &path.display().to_string())
@@ -150,29 +140,32 @@ mod tests {
     #[test]
     fn sealed_text_opens_only_with_its_key() {
         let dir = tempfile::tempdir().unwrap();
-        let k = ConfigKey::load_or_create(&dir.path().join("key")).unwrap();
-        assert_eq!(
-            std::fs::metadata(dir.path().join("key"))
-                .unwrap()
-                .permissions()
-                .mode()
-                & 0o777,
-            0o400
-        );
+        let path = dir.path().join("key");
+        let k = ConfigKey::load_or_create(&path).unwrap();
+        crate::os::check_private(&path, Access::ReadOnly).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o400);
+        }
         let sealed = k.seal("{\"apiKey\":\"secret\"}").unwrap();
         assert!(sealed.starts_with(MAGIC) && !sealed.contains("secret"));
         assert_eq!(k.open(&sealed).unwrap(), "{\"apiKey\":\"secret\"}");
+        // The same file gives the same key; another file another key.
+        assert!(
+            ConfigKey::load_or_create(&path)
+                .unwrap()
+                .open(&sealed)
+                .is_ok()
+        );
         let other = ConfigKey::load_or_create(&dir.path().join("other")).unwrap();
         assert!(other.open(&sealed).is_err());
-        std::fs::set_permissions(
-            dir.path().join("key"),
-            std::fs::Permissions::from_mode(0o644),
-        )
-        .unwrap();
-        assert!(
-            ConfigKey::load_or_create(&dir.path().join("key"))
-                .unwrap_err()
-                .contains("chmod 400")
-        );
+        crate::os::test_support::open_to_everyone(&path);
+        let err = ConfigKey::load_or_create(&path).unwrap_err();
+        #[cfg(unix)]
+        assert!(err.contains("chmod 400"), "{err}");
+        #[cfg(windows)]
+        assert!(err.contains("icacls"), "{err}");
     }
 }

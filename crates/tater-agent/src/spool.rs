@@ -1,11 +1,13 @@
 //! Reports waiting for the server, on disk, so an outage or a restart loses no scan. Each is
-//! one file (mode 0600, written to a temporary name and renamed), named so that a directory
+//! one private file (mode 0600 on Unix, an owner-only access list on Windows, in a directory
+//! only the agent's account can enter; written to a temporary name and renamed), named so that a directory
 //! listing gives them oldest first. A report the server refuses for good is moved to
 //! `rejected/` with the reason beside it, never deleted silently.
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+
+use crate::os::Access;
 
 pub struct Spool {
     dir: PathBuf,
@@ -13,7 +15,7 @@ pub struct Spool {
 
 impl Spool {
     pub fn open(dir: &Path) -> Result<Self, String> {
-        std::fs::create_dir_all(dir)
+        crate::os::create_private_dir(dir)
             .map_err(|e| format!("creating the spool {}: {e}", dir.display()))?;
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -25,12 +27,7 @@ impl Spool {
         let path = self.dir.join(format!("{name}.json"));
         let tmp = self.dir.join(format!(".{name}.tmp"));
         let write = || -> std::io::Result<()> {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
+            let mut f = crate::os::create_private(&tmp, Access::ReadWrite, false)?;
             f.write_all(body)?;
             f.sync_all()?;
             std::fs::rename(&tmp, &path)

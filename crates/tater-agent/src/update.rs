@@ -5,7 +5,6 @@
 //! `<binary>.previous` for rollback. Any mismatch leaves the running binary untouched.
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -171,12 +170,7 @@ fn install(exe: &Path, content: &[u8]) -> Result<PathBuf, String> {
     let staged = dir.join(format!(".{name}.new"));
     let previous = dir.join(format!("{name}.previous"));
     let write = || -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o755)
-            .open(&staged)?;
+        let mut f = crate::os::create_executable(&staged)?;
         f.write_all(content)?;
         f.sync_all()
     };

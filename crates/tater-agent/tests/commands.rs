@@ -2,7 +2,7 @@
 //! remote execution off; refused (and reported) while the endpoint's own configuration says
 //! no; then run, with the exit code, output, a timeout that kills the sleeping script's
 //! whole process group, and output cut at 64 KiB.
-
+#![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests
 
 mod common;

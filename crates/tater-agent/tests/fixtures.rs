@@ -2,7 +2,7 @@
 //! check must give on each (`fixtures/*.expected.json`, written by hand: all Pass on the
 //! hardened root, all Fail on the weak one). Git keeps neither modes nor owners, so each
 //! fixture's `MODES` file says them and the test applies it to a copy before scanning.
-
+#![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests
 
 mod common;

@@ -1,6 +1,6 @@
 //! SPEC G4: `tater-agent sbom` prints a CycloneDX 1.5 SBOM of what was built, valid against
 //! the official schema (checked by Python's jsonschema), rustls and no OpenSSL in it.
-
+#![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests
 
 use std::process::Command;

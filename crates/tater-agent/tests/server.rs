@@ -1,33 +1,21 @@
 //! The agent against a real `tater serve` (in process, on a random port): enroll with a token,
 //! scan a fixture root, see the results in posture; stop the server during a report, find it
 //! spooled, start the server again and see it delivered exactly once.
-
+#![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests
 
 mod common;
 
-use common::{agent, start, text};
+use common::{agent, get, start, text};
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tater_domain::Role;
 use tater_testkit::{TestDb, both_engines};
 
 both_engines!(enroll_scan_report_and_survive_an_outage);
-
-async fn get(client: &reqwest::Client, url: String, key: &str) -> Value {
-    client
-        .get(url)
-        .header("x-api-key", key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
 
 async fn enroll_scan_report_and_survive_an_outage(db: TestDb) {
     let (server, service) = start(&db, "127.0.0.1:0".parse().unwrap()).await;
@@ -35,17 +23,7 @@ async fn enroll_scan_report_and_survive_an_outage(db: TestDb) {
     let org = common::org(&service, "Agents").await;
     let key = common::member_key(&service, &org, "admin@agents.test", Role::Admin).await;
     let http = reqwest::Client::new();
-    let token: Value = http
-        .post(format!("{base}/api/enrollment-tokens"))
-        .header("x-api-key", &key)
-        .json(&json!({ "label": "agents", "expiresInHours": 1 }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["token"].as_str().unwrap().to_owned();
+    let token = common::enrollment_token(&http, &base, &key).await;
 
     let work = tempfile::tempdir().unwrap();
     let root = work.path().join("root");

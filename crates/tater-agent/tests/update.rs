@@ -1,7 +1,7 @@
 //! SPEC G2 end to end: releases published with `tater admin agent publish`'s use case, served
 //! by a real server; the agent refuses a wrong hash and a wrong signature (its binary
 //! untouched), and installs a good release, keeping the previous binary.
-
+#![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests
 
 use std::os::unix::fs::PermissionsExt;

@@ -144,3 +144,31 @@ fn operator() -> tater_service::SystemOperator {
         detail: "agent-tests".into(),
     }
 }
+
+/// `GET url` as JSON with an API key.
+pub async fn get(client: &reqwest::Client, url: String, key: &str) -> serde_json::Value {
+    client
+        .get(url)
+        .header("x-api-key", key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// A new enrollment token (valid an hour), made by an Admin's key.
+pub async fn enrollment_token(client: &reqwest::Client, base: &str, key: &str) -> String {
+    let token: serde_json::Value = client
+        .post(format!("{base}/api/enrollment-tokens"))
+        .header("x-api-key", key)
+        .json(&serde_json::json!({ "label": "agents", "expiresInHours": 1 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    token["token"].as_str().unwrap().to_owned()
+}
