@@ -79,19 +79,32 @@ impl AgentConfig {
 
     /// [`AgentConfig::save`], encrypted under `key` when given.
     pub fn save_with(&self, path: &Path, key: Option<&ConfigKey>) -> Result<(), String> {
+        let mut text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
+        if let Some(k) = key {
+            text = k.seal(&text)?;
+        }
+        self.write(path, &text)
+    }
+
+    /// Writes `text` as the private file at `path`, atomically.
+    fn write(&self, path: &Path, text: &str) -> Result<(), String> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             crate::os::create_private_dir(dir)
                 .map_err(|e| format!("creating {}: {e}", dir.display()))?;
         }
         let tmp = path.with_extension("tmp");
-        let mut text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
-        if let Some(k) = key {
-            text = k.seal(&text)?;
-        }
         crate::os::create_private(&tmp, Access::ReadWrite, false)
             .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
             .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
         std::fs::rename(&tmp, path).map_err(|e| format!("writing {}: {e}", path.display()))
+    }
+
+    /// [`AgentConfig::save`], encrypted with Windows DPAPI for this account, or for this
+    /// machine (`machine`: what a service running as LocalSystem needs, and what an
+    /// administrator of the machine can also open).
+    pub fn save_protected(&self, path: &Path, machine: bool) -> Result<(), String> {
+        let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
+        self.write(path, &crate::sealed::dpapi_seal(&text, machine)?)
     }
 
     /// Reads the file, refusing one that group or others can read or write.
@@ -124,6 +137,9 @@ impl AgentConfig {
                 )
             })?;
             text = key.open(&text)?;
+        } else if text.starts_with(crate::sealed::DPAPI_MAGIC) {
+            text =
+                crate::sealed::dpapi_open(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         }
         serde_json::from_str(&text)
             .map_err(|e| format!("{} is not a valid agent configuration: {e}", path.display()))
@@ -163,6 +179,31 @@ mod tests {
         );
         assert!(AgentConfig::load(&path).unwrap_err().contains("--key-file"));
         assert_eq!(AgentConfig::load_with(&path, Some(&key)).unwrap(), c);
+    }
+
+    #[test]
+    fn dpapi_protects_the_file_on_windows_and_is_refused_elsewhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        let saved = sample().save_protected(&path, false);
+        if cfg!(windows) {
+            saved.unwrap();
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(
+                text.starts_with(crate::sealed::DPAPI_MAGIC) && !text.contains("tater_agent_x")
+            );
+            crate::os::check_private(&path, Access::ReadWrite).unwrap();
+            assert_eq!(AgentConfig::load(&path).unwrap(), sample());
+            sample().save_protected(&path, true).unwrap();
+            assert_eq!(AgentConfig::load(&path).unwrap(), sample());
+        } else {
+            assert!(saved.unwrap_err().contains("--key-file"));
+            // A DPAPI file copied here says where it opens.
+            sample().save(&path).unwrap();
+            std::fs::write(&path, format!("{}00ff", crate::sealed::DPAPI_MAGIC)).unwrap();
+            let err = AgentConfig::load(&path).unwrap_err();
+            assert!(err.contains("only on that Windows machine"), "{err}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use serde::Serialize;
 use tater_checks::{AccountTest, Expect, Missing, Rule};
 
 use crate::root::Root;
+use crate::windows_rules;
 
 /// A check result, named as the server names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
@@ -53,7 +54,7 @@ fn pass_if(ok: bool, evidence: impl Into<String>) -> Outcome {
     outcome(if ok { Status::Pass } else { Status::Fail }, evidence)
 }
 
-fn missing(m: Missing, what: &str) -> Outcome {
+pub(crate) fn missing(m: Missing, what: &str) -> Outcome {
     let status = match m {
         Missing::Fail => Status::Fail,
         Missing::Pass => Status::Pass,
@@ -119,6 +120,25 @@ fn eval(rule: &Rule, root: &Root, deadline: Instant) -> R {
             args,
         } => pam(root, paths, module, args),
         Rule::WorldWritable { dirs } => world_writable(root, dirs, deadline),
+        Rule::Registry {
+            key,
+            value,
+            expect,
+            default,
+            missing: m,
+        } => windows_rules::registry(root, key, value, expect, default.as_deref(), *m),
+        Rule::SecurityPolicy {
+            section,
+            key,
+            expect,
+            default,
+        } => windows_rules::security_policy(root, section, key, expect, default.as_deref()),
+        Rule::AuditPolicy {
+            subcategory,
+            success,
+            failure,
+        } => windows_rules::audit_policy(root, subcategory, *success, *failure),
+        Rule::BitLocker { volume } => windows_rules::bitlocker(root, volume),
         Rule::Any { rules } => combine(rules, root, deadline, true),
         Rule::All { rules } => combine(rules, root, deadline, false),
     }
@@ -173,7 +193,7 @@ fn compare(value: &str, expect: &Expect) -> Result<(), String> {
     Ok(())
 }
 
-fn judged(what: &str, value: &str, source: &str, expect: &Expect) -> Outcome {
+pub(crate) fn judged(what: &str, value: &str, source: &str, expect: &Expect) -> Outcome {
     match compare(value, expect) {
         Ok(()) => outcome(Status::Pass, format!("{what} = {value} ({source})")),
         Err(why) => outcome(Status::Fail, format!("{what} = {value} ({source}); {why}")),

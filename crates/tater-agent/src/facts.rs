@@ -45,17 +45,30 @@ pub fn gather(root: &Root) -> Facts {
     }
 }
 
-/// A Windows system: its computer name when live (the registry gives the rest once read).
+/// A Windows system, described by its registry (the running one, or the volume's hives).
 fn windows(root: &Root) -> Facts {
-    let hostname = std::env::var("COMPUTERNAME")
-        .ok()
-        .filter(|_| root.is_live())
-        .filter(|h| !h.trim().is_empty())
-        .unwrap_or_else(|| "localhost".into());
+    let text = |key: &str, name: &str| {
+        root.registry_value(key, name)
+            .ok()
+            .flatten()
+            .map(|v| v.as_text().trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    const VERSION: &str = "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion";
+    let hostname = text(
+        "HKLM\\SYSTEM\\CurrentControlSet\\Control\\ComputerName\\ComputerName",
+        "ComputerName",
+    )
+    .or_else(|| {
+        std::env::var("COMPUTERNAME")
+            .ok()
+            .filter(|_| root.is_live())
+    })
+    .unwrap_or_else(|| "localhost".into());
     Facts {
         hostname,
-        os: "Windows".into(),
-        os_version: "unknown".into(),
+        os: text(VERSION, "ProductName").unwrap_or_else(|| "Windows".into()),
+        os_version: text(VERSION, "CurrentBuild").unwrap_or_else(|| "unknown".into()),
         arch: std::env::consts::ARCH.into(),
     }
 }

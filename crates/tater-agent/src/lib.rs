@@ -12,12 +12,16 @@ pub mod eval;
 pub mod exec;
 pub mod facts;
 pub mod os;
+pub mod registry;
 pub mod report;
 pub mod root;
 pub mod scan;
 pub mod sealed;
+#[cfg(windows)]
+pub mod service;
 pub mod spool;
 pub mod update;
+pub mod windows_rules;
 
 pub use eval::Status;
 pub use scan::{CheckResult, run};

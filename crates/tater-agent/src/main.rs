@@ -72,10 +72,19 @@ enum Command {
         #[arg(long)]
         spool_dir: Option<String>,
         /// Encrypt the configuration with the key in this file (created 0400 if missing).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "protect")]
         key_file: Option<PathBuf>,
+        /// Windows: encrypt the configuration with DPAPI, for this account (`user`, the
+        /// default) or for this machine (`machine`, for a service running as LocalSystem).
+        #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "user")]
+        protect: Option<Scope>,
         #[arg(long, default_value_os_t = os::default_root())]
         root: PathBuf,
+    },
+    /// Windows: install, remove or (as the service manager does) run the Tater Agent service.
+    Service {
+        #[command(subcommand)]
+        action: ServiceAction,
     },
     /// The daemon: scan at start and on the configured schedule, deliver spooled reports with
     /// backoff, send heartbeats. `--once`: scan, deliver, exit (1 if reports stay spooled).
@@ -95,6 +104,81 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum ServiceAction {
+    /// Register the service (automatic start, LocalSystem, restarted on failure and after an
+    /// update) to run `service run --config PATH`.
+    Install {
+        #[arg(long, default_value_os_t = os::default_config_path())]
+        config: PathBuf,
+    },
+    /// Stop and remove the service.
+    Uninstall,
+    /// What the service control manager starts (not for use by hand).
+    #[command(hide = true)]
+    Run {
+        #[arg(long, default_value_os_t = os::default_config_path())]
+        config: PathBuf,
+        #[arg(long, default_value_os_t = os::default_root())]
+        root: PathBuf,
+    },
+}
+
+#[cfg(windows)]
+fn service(action: ServiceAction) -> ExitCode {
+    use tater_agent::service;
+    let done = match action {
+        ServiceAction::Install { config } => service::install(&config).map(|()| {
+            println!(
+                "installed the {} service (automatic start); start it with `sc start {}`",
+                service::NAME,
+                service::NAME
+            )
+        }),
+        ServiceAction::Uninstall => {
+            service::uninstall().map(|()| println!("removed the {} service", service::NAME))
+        }
+        ServiceAction::Run { config, root } => service::run(Box::new(move |stop| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            let options = DaemonOptions {
+                once: false,
+                no_scan: false,
+                service: true,
+            };
+            let stop = async {
+                let _ = stop.await;
+            };
+            rt.block_on(daemon(&config, &root, None, options, stop))
+                .map(|end| end.restart)
+        })),
+    };
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+#[cfg(not(windows))]
+fn service(_action: ServiceAction) -> ExitCode {
+    eprintln!(
+        "error: the service mode is Windows's; on Linux install crates/tater-agent/dist/tater-agent.service (systemd)"
+    );
+    ExitCode::from(3)
+}
+
+/// Whose DPAPI key protects the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scope {
+    User,
+    Machine,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Format {
     Table,
@@ -111,6 +195,7 @@ fn main() -> ExitCode {
             config,
             spool_dir,
             key_file,
+            protect,
             root,
         } => block_on(enroll(
             &server,
@@ -119,6 +204,7 @@ fn main() -> ExitCode {
             spool_dir,
             &root,
             key_file.as_deref(),
+            protect,
         )),
         Command::Run {
             config,
@@ -126,7 +212,20 @@ fn main() -> ExitCode {
             once,
             no_scan,
             key_file,
-        } => block_on(daemon(&config, &root, once, no_scan, key_file.as_deref())),
+        } => block_on(async move {
+            let stop = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            let options = DaemonOptions {
+                once,
+                no_scan,
+                service: false,
+            };
+            daemon(&config, &root, key_file.as_deref(), options, stop)
+                .await
+                .map(|end| end.code)
+        }),
+        Command::Service { action } => service(action),
         Command::Sbom => sbom(),
         Command::Update {
             check,
@@ -171,9 +270,13 @@ async fn enroll(
     spool: Option<String>,
     root: &std::path::Path,
     key_file: Option<&std::path::Path>,
+    protect: Option<Scope>,
 ) -> Result<ExitCode, String> {
-    // The key first: a bad key file should not cost an enrollment token.
+    // The key first: a bad key file (or no DPAPI) should not cost an enrollment token.
     let key = key_file.map(ConfigKey::load_or_create).transpose()?;
+    if protect.is_some() {
+        tater_agent::sealed::dpapi_seal("{}", protect == Some(Scope::Machine))?;
+    }
     let facts = facts::gather(&Root::new(root));
     // Enrolling again from a machine that is already enrolled with this server: its current
     // credential proves it is the same machine, so the server lets it keep its endpoint.
@@ -182,7 +285,11 @@ async fn enroll(
         .filter(|c| c.server.trim_end_matches('/') == server.trim_end_matches('/'))
         .map(|c| c.api_key);
     let (endpoint_id, api_key) = client::enroll(server, token, &facts, current.as_deref()).await?;
-    AgentConfig::new(server, endpoint_id.clone(), api_key, spool).save_with(path, key.as_ref())?;
+    let config = AgentConfig::new(server, endpoint_id.clone(), api_key, spool);
+    match protect {
+        Some(scope) => config.save_protected(path, scope == Scope::Machine)?,
+        None => config.save_with(path, key.as_ref())?,
+    }
     println!(
         "enrolled {} as endpoint {endpoint_id}; configuration in {}",
         facts.hostname,
@@ -234,9 +341,9 @@ const HEARTBEAT_EVERY: Duration = Duration::from_secs(300);
 const POLL_COMMANDS_EVERY: Duration = Duration::from_secs(30);
 const UPDATE_CHECK_EVERY: Duration = Duration::from_secs(6 * 3600);
 
-/// The daemon's periodic update: verified like `tater-agent update`; once the new binary is in
-/// place, the process replaces itself with it (same arguments), so the service keeps running.
-async fn auto_update(http: &reqwest::Client, config: &AgentConfig) {
+/// The daemon's periodic update: verified like `tater-agent update`. Says whether a new binary
+/// is in place (then the daemon restarts into it).
+async fn auto_update(http: &reqwest::Client, config: &AgentConfig) -> bool {
     let key = match config
         .release_public_key
         .as_deref()
@@ -247,21 +354,42 @@ async fn auto_update(http: &reqwest::Client, config: &AgentConfig) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("update check skipped: {e}");
-            return;
+            return false;
         }
     };
     let Ok(exe) = std::env::current_exe() else {
-        return;
+        return false;
     };
     match update::update(http, &config.server, &exe, key.as_ref(), false).await {
         Ok(update::Outcome::Updated { version, .. }) => {
             eprintln!("updated to tater-agent {version}; restarting into it");
-            let err = os::restart_into(&exe);
-            eprintln!("could not restart into the new binary: {err}; it runs at the next start");
+            true
         }
-        Ok(_) => {}
-        Err(e) => eprintln!("update check: {e}"),
+        Ok(_) => false,
+        Err(e) => {
+            eprintln!("update check: {e}");
+            false
+        }
     }
+}
+
+/// How the daemon runs.
+#[derive(Debug, Clone, Copy)]
+struct DaemonOptions {
+    /// Scan, deliver and exit.
+    once: bool,
+    /// With `once`: deliver what is spooled without scanning.
+    no_scan: bool,
+    /// Under the Windows service manager (which restarts it after an update).
+    service: bool,
+}
+
+/// How the daemon ended.
+struct DaemonEnd {
+    code: ExitCode,
+    /// A new binary is in place and the service manager should start it.
+    #[cfg_attr(not(windows), allow(dead_code))] // only the Windows service reads it
+    restart: bool,
 }
 
 /// Fetches this endpoint's commands, runs each (if the configuration allows remote
@@ -283,10 +411,20 @@ const MAX_BACKOFF: Duration = Duration::from_secs(900);
 async fn daemon(
     path: &std::path::Path,
     root: &std::path::Path,
-    once: bool,
-    no_scan: bool,
     key_file: Option<&std::path::Path>,
-) -> Result<ExitCode, String> {
+    options: DaemonOptions,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<DaemonEnd, String> {
+    let DaemonOptions {
+        once,
+        no_scan,
+        service,
+    } = options;
+    let end = |code| DaemonEnd {
+        code,
+        restart: false,
+    };
+    tokio::pin!(stop);
     let key = key_file.map(ConfigKey::load_or_create).transpose()?;
     let config = AgentConfig::load_with(path, key.as_ref())?;
     let spool = Spool::open(std::path::Path::new(&config.spool_dir))?;
@@ -311,16 +449,29 @@ async fn daemon(
         }
         if !once && last_update_check.elapsed() >= UPDATE_CHECK_EVERY {
             last_update_check = Instant::now();
-            auto_update(&http, &config).await;
+            if auto_update(&http, &config).await {
+                if service {
+                    return Ok(DaemonEnd {
+                        code: ExitCode::SUCCESS,
+                        restart: true,
+                    });
+                }
+                if let Ok(exe) = std::env::current_exe() {
+                    let err = os::restart_into(&exe);
+                    eprintln!(
+                        "could not restart into the new binary: {err}; it runs at the next start"
+                    );
+                }
+            }
         }
         if once {
-            return Ok(match flushed {
+            return Ok(end(match flushed {
                 Ok(_) => ExitCode::SUCCESS,
                 Err(why) => {
                     eprintln!("reports stay spooled in {}: {why}", config.spool_dir);
                     ExitCode::from(1)
                 }
-            });
+            }));
         }
         if last_heartbeat.is_none_or(|t| t.elapsed() >= HEARTBEAT_EVERY) {
             if let Err(e) = client::heartbeat(&http, &config).await {
@@ -344,7 +495,7 @@ async fn daemon(
         };
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
-            _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
+            () = &mut stop => return Ok(end(ExitCode::SUCCESS)),
         }
     }
 }

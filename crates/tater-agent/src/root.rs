@@ -1,9 +1,14 @@
 //! The filesystem being audited: `/` on a live machine, or a mounted image or container root
 //! (`--root DIR`). Every path a rule names is read under it; nothing is ever written.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::registry::{OfflineRegistry, Value};
+use crate::windows_rules::LiveTool;
 
 /// Files larger than this are read only up to it (configuration files are far smaller).
 const MAX_READ: u64 = 4 * 1024 * 1024;
@@ -13,6 +18,10 @@ pub struct Root {
     base: PathBuf,
     /// Whether this is the running system (then /proc and the running mounts count).
     live: bool,
+    /// A Windows volume's hives, read once per scan.
+    registry: OfflineRegistry,
+    /// What the system tools said, asked once per scan.
+    tools: Arc<Mutex<HashMap<LiveTool, Result<String, String>>>>,
 }
 
 impl Root {
@@ -21,6 +30,8 @@ impl Root {
         Self {
             base: base.to_path_buf(),
             live,
+            registry: OfflineRegistry::default(),
+            tools: Arc::default(),
         }
     }
 
@@ -28,12 +39,50 @@ impl Root {
         self.live
     }
 
+    /// A Windows registry value: the running registry when live, else the volume's hives.
+    pub fn registry_value(&self, key: &str, name: &str) -> Result<Option<Value>, String> {
+        if self.live {
+            crate::os::registry_value(key, name)
+        } else {
+            self.registry.value(&self.base, key, name)
+        }
+    }
+
+    /// The names of a registry key's subkeys (`None` when the key does not exist).
+    pub fn registry_subkeys(&self, key: &str) -> Result<Option<Vec<String>>, String> {
+        if self.live {
+            crate::os::registry_subkeys(key)
+        } else {
+            self.registry.subkeys(&self.base, key)
+        }
+    }
+
+    /// What a system tool reports on the running system, asked once per scan.
+    pub fn live_tool_output(&self, tool: LiveTool) -> Result<String, String> {
+        if !self.live || crate::os::PLATFORM != "windows" {
+            return Err("this rule needs a running Windows system".into());
+        }
+        let mut tools = match self.tools.lock() {
+            Ok(t) => t,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        tools
+            .entry(tool)
+            .or_insert_with_key(crate::windows_rules::run_tool)
+            .clone()
+    }
+
     /// Which system's checks apply: the running system's when live; for a mounted volume,
     /// "windows" when it holds a Windows registry, else "linux".
     pub fn platform(&self) -> &'static str {
         if self.live {
             crate::os::PLATFORM
-        } else if self.path("/Windows/System32/config/SYSTEM").is_file() {
+        } else if crate::registry::find_ignoring_case(
+            &self.base,
+            &["Windows", "System32", "config", "SYSTEM"],
+        )
+        .is_some_and(|p| p.is_file())
+        {
             "windows"
         } else {
             "linux"

@@ -18,6 +18,42 @@ use crate::os::Access;
 
 /// What an encrypted configuration file starts with.
 pub const MAGIC: &str = "tater-agent-sealed-config:v1:";
+/// What a configuration protected with Windows DPAPI starts with.
+pub const DPAPI_MAGIC: &str = "tater-agent-dpapi-config:v1:";
+
+/// Seals text with Windows DPAPI, for this account or (`machine`) for this machine: the key is
+/// Windows's own, bound to the account's logon secret or to the machine, so the file opens
+/// nowhere else. No key file to keep apart.
+pub fn dpapi_seal(plain: &str, machine: bool) -> Result<String, String> {
+    let blob = crate::os::dpapi_protect(plain.as_bytes(), machine)?;
+    Ok(format!("{DPAPI_MAGIC}{}", hex(&blob)))
+}
+
+/// Opens text sealed by [`dpapi_seal`] on this machine.
+pub fn dpapi_open(sealed: &str) -> Result<String, String> {
+    let blob = sealed
+        .trim()
+        .strip_prefix(DPAPI_MAGIC)
+        .and_then(unhex)
+        .ok_or("the DPAPI-protected configuration is damaged")?;
+    let plain = crate::os::dpapi_unprotect(&blob)?;
+    String::from_utf8(plain).map_err(|_| "the decrypted configuration is not text".into())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect()
+}
+
 /// The systemd credential name.
 pub const CREDENTIAL: &str = "tater-agent-config-key";
 const AAD: &[u8] = b"tater-agent-config";
@@ -103,10 +139,7 @@ impl ConfigKey {
             .map_err(|_| "encryption failed".to_owned())?;
         let mut raw = nonce.to_vec();
         raw.extend(ct);
-        Ok(format!(
-            "{MAGIC}{}",
-            raw.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        ))
+        Ok(format!("{MAGIC}{}", hex(&raw)))
     }
 
     pub fn open(&self, sealed: &str) -> Result<String, String> {
@@ -114,13 +147,7 @@ impl ConfigKey {
             .trim()
             .strip_prefix(MAGIC)
             .ok_or("not an encrypted configuration")?;
-        let raw: Vec<u8> = (0..hex.len())
-            .step_by(2)
-            .map(|i| {
-                hex.get(i..i + 2)
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-            })
-            .collect::<Option<Vec<u8>>>()
+        let raw: Vec<u8> = unhex(hex)
             .filter(|r| r.len() > 12)
             .ok_or("the encrypted configuration is damaged")?;
         let (nonce, ct) = raw.split_at(12);

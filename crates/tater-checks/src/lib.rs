@@ -96,8 +96,10 @@ pub struct CheckCatalog {
 }
 
 /// The built-in check files.
-pub const BUILTIN_CHECKS: &[(&str, &[u8])] =
-    &[("linux.json", include_bytes!("../data/linux.json"))];
+pub const BUILTIN_CHECKS: &[(&str, &[u8])] = &[
+    ("linux.json", include_bytes!("../data/linux.json")),
+    ("windows.json", include_bytes!("../data/windows.json")),
+];
 
 impl CheckCatalog {
     /// The built-in checks, parsed once per process.

@@ -141,6 +141,38 @@ pub enum Rule {
     /// No world-writable regular files (or directories without the sticky bit) under these
     /// directories; symbolic links are not followed.
     WorldWritable { dirs: Vec<String> },
+    /// A Windows registry value: the running registry, or a mounted volume's hive files.
+    /// `key` starts with `HKLM\`; a last component `*` means every subkey (each network
+    /// interface, say) must satisfy it.
+    Registry {
+        key: String,
+        value: String,
+        expect: Expect,
+        /// What Windows does when the value is not set, judged as if it were.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        default: Option<String>,
+        /// When neither the value nor a default exists.
+        #[serde(default)]
+        missing: Missing,
+    },
+    /// A local security policy setting as `secedit /export /areas SECURITYPOLICY` writes it
+    /// (`[System Access]`, `MinimumPasswordLength`). Needs the running system.
+    SecurityPolicy {
+        section: String,
+        key: String,
+        expect: Expect,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        default: Option<String>,
+    },
+    /// An advanced audit policy subcategory (`auditpol /get /category:*`) audits successes
+    /// and/or failures as required. Needs the running system.
+    AuditPolicy {
+        subcategory: String,
+        success: bool,
+        failure: bool,
+    },
+    /// BitLocker protects the volume (`manage-bde -status`). Needs the running system.
+    BitLocker { volume: String },
     /// Passes when any of the rules passes.
     Any { rules: Vec<Rule> },
     /// Passes when all of the rules pass.

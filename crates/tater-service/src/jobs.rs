@@ -259,7 +259,12 @@ impl Service {
                 script_id: None,
                 script_version: None,
                 check_id: Some(check.id.clone()),
-                language: "bash".into(),
+                // Windows checks' scripts are PowerShell, run as the agent's service account.
+                language: if check.platforms.iter().any(|p| p == "windows") {
+                    "powershell".into()
+                } else {
+                    "bash".into()
+                },
                 run_as: "root".into(),
                 timeout_secs: 600,
                 content: script.clone(),

@@ -22,7 +22,10 @@ mod windows;
 #[cfg(windows)]
 use windows as imp;
 
-pub use imp::{Contained, is_admin, restart_into, script_command};
+pub use imp::{
+    Contained, dpapi_protect, dpapi_unprotect, is_admin, registry_subkeys, registry_value,
+    restart_into, script_command,
+};
 
 /// The platform name checks are written for (`platforms` in the check files).
 #[cfg(windows)]

@@ -93,6 +93,28 @@ pub fn unix_mode(meta: &std::fs::Metadata) -> Option<UnixMode> {
     })
 }
 
+/// A running Linux system has no Windows registry (a mounted Windows volume is read from its
+/// hive files instead).
+pub fn registry_value(key: &str, _name: &str) -> Result<Option<crate::registry::Value>, String> {
+    Err(format!("{key}: this system has no Windows registry"))
+}
+
+pub fn registry_subkeys(key: &str) -> Result<Option<Vec<String>>, String> {
+    Err(format!("{key}: this system has no Windows registry"))
+}
+
+const NO_DPAPI: &str = "DPAPI is Windows's; on Linux protect the configuration with --key-file (or a systemd credential)";
+
+pub fn dpapi_protect(_plain: &[u8], _machine: bool) -> Result<Vec<u8>, String> {
+    Err(NO_DPAPI.into())
+}
+
+pub fn dpapi_unprotect(_sealed: &[u8]) -> Result<Vec<u8>, String> {
+    Err(format!(
+        "this configuration was protected with Windows DPAPI and opens only on that Windows machine ({NO_DPAPI})"
+    ))
+}
+
 pub fn is_admin() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()

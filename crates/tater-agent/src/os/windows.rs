@@ -10,14 +10,18 @@ use std::os::windows::io::FromRawHandle;
 use std::path::{Path, PathBuf};
 
 use windows_sys::Win32::Foundation::{
-    CloseHandle, ERROR_SUCCESS, GENERIC_READ, GENERIC_WRITE, HANDLE, HLOCAL, INVALID_HANDLE_VALUE,
-    LocalFree,
+    CloseHandle, ERROR_FILE_NOT_FOUND, ERROR_MORE_DATA, ERROR_NO_MORE_ITEMS, ERROR_PATH_NOT_FOUND,
+    ERROR_SUCCESS, GENERIC_READ, GENERIC_WRITE, HANDLE, HLOCAL, INVALID_HANDLE_VALUE, LocalFree,
 };
 use windows_sys::Win32::Security::Authorization::{
     ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW,
     EXPLICIT_ACCESS_W, GetNamedSecurityInfoW, NO_MULTIPLE_TRUSTEE, SDDL_REVISION_1, SE_FILE_OBJECT,
     SET_ACCESS, SetEntriesInAclW, SetNamedSecurityInfoW, TRUSTEE_IS_SID, TRUSTEE_IS_USER,
     TRUSTEE_W,
+};
+use windows_sys::Win32::Security::Cryptography::{
+    CRYPT_INTEGER_BLOB, CRYPTPROTECT_LOCAL_MACHINE, CRYPTPROTECT_UI_FORBIDDEN, CryptProtectData,
+    CryptUnprotectData,
 };
 use windows_sys::Win32::Security::{
     ACCESS_ALLOWED_ACE, ACE_HEADER, ACL, ACL_SIZE_INFORMATION, AclSizeInformation,
@@ -35,6 +39,10 @@ use windows_sys::Win32::System::JobObjects::{
     AssignProcessToJobObject, CreateJobObjectW, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
     JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectExtendedLimitInformation,
     SetInformationJobObject, TerminateJobObject,
+};
+use windows_sys::Win32::System::Registry::{
+    HKEY, HKEY_LOCAL_MACHINE, KEY_READ, KEY_WOW64_64KEY, RegCloseKey, RegEnumKeyExW, RegOpenKeyExW,
+    RegQueryValueExW,
 };
 use windows_sys::Win32::System::SystemServices::ACCESS_ALLOWED_ACE_TYPE;
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
@@ -458,6 +466,197 @@ pub fn unix_mode(_meta: &std::fs::Metadata) -> Option<UnixMode> {
     None
 }
 
+/// An open registry key, closed when dropped.
+struct RegKey(HKEY);
+
+impl Drop for RegKey {
+    fn drop(&mut self) {
+        // SAFETY: the key was opened by `open_hklm` and is closed exactly once.
+        unsafe { RegCloseKey(self.0) };
+    }
+}
+
+/// Opens `HKLM\...` for reading, in the 64-bit view; `None` when it does not exist.
+fn open_hklm(key: &str) -> Result<Option<RegKey>, String> {
+    let (root, path) = key.split_once('\\').unwrap_or((key, ""));
+    if !matches!(
+        root.to_ascii_uppercase().as_str(),
+        "HKLM" | "HKEY_LOCAL_MACHINE"
+    ) {
+        return Err(format!(
+            "{key}: only HKEY_LOCAL_MACHINE keys can be audited"
+        ));
+    }
+    let name: Vec<u16> = path.encode_utf16().chain(Some(0)).collect();
+    let mut handle: HKEY = std::ptr::null_mut();
+    // SAFETY: `name` is NUL-terminated; `handle` receives the key, closed by `RegKey`.
+    let rc = unsafe {
+        RegOpenKeyExW(
+            HKEY_LOCAL_MACHINE,
+            name.as_ptr(),
+            0,
+            KEY_READ | KEY_WOW64_64KEY,
+            &mut handle,
+        )
+    };
+    match rc {
+        ERROR_SUCCESS => Ok(Some(RegKey(handle))),
+        ERROR_FILE_NOT_FOUND | ERROR_PATH_NOT_FOUND => Ok(None),
+        e => Err(format!(
+            "{key}: {}",
+            std::io::Error::from_raw_os_error(e as i32)
+        )),
+    }
+}
+
+/// The largest value read from the live registry.
+const MAX_VALUE: u32 = 16 * 1024 * 1024;
+
+/// A value of the running registry; `None` when the key or value does not exist.
+pub fn registry_value(key: &str, name: &str) -> Result<Option<crate::registry::Value>, String> {
+    let Some(k) = open_hklm(key)? else {
+        return Ok(None);
+    };
+    let wide_name: Vec<u16> = name.encode_utf16().chain(Some(0)).collect();
+    let mut size = 256u32;
+    loop {
+        let mut data = vec![0u8; size as usize];
+        let (mut kind, mut len) = (0u32, size);
+        // SAFETY: `data` holds `len` bytes; the name is NUL-terminated; the key is open.
+        let rc = unsafe {
+            RegQueryValueExW(
+                k.0,
+                wide_name.as_ptr(),
+                std::ptr::null(),
+                &mut kind,
+                data.as_mut_ptr(),
+                &mut len,
+            )
+        };
+        match rc {
+            ERROR_SUCCESS => {
+                data.truncate(len as usize);
+                return Ok(Some(crate::registry::Value::from_raw(kind, &data)));
+            }
+            ERROR_MORE_DATA if len > size && len <= MAX_VALUE => size = len,
+            ERROR_FILE_NOT_FOUND => return Ok(None),
+            e => {
+                return Err(format!(
+                    "{key}\\{name}: {}",
+                    std::io::Error::from_raw_os_error(e as i32)
+                ));
+            }
+        }
+    }
+}
+
+/// The names of the subkeys of a key of the running registry.
+pub fn registry_subkeys(key: &str) -> Result<Option<Vec<String>>, String> {
+    let Some(k) = open_hklm(key)? else {
+        return Ok(None);
+    };
+    let mut names = Vec::new();
+    for index in 0..100_000u32 {
+        // Key names are at most 255 characters.
+        let mut name = [0u16; 256];
+        let mut len = name.len() as u32;
+        // SAFETY: `name` holds `len` characters; class and time are not asked for.
+        let rc = unsafe {
+            RegEnumKeyExW(
+                k.0,
+                index,
+                name.as_mut_ptr(),
+                &mut len,
+                std::ptr::null(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        };
+        match rc {
+            ERROR_SUCCESS => names.push(String::from_utf16_lossy(
+                name.get(..len as usize).unwrap_or(&[]),
+            )),
+            ERROR_NO_MORE_ITEMS => break,
+            e => {
+                return Err(format!(
+                    "{key}: {}",
+                    std::io::Error::from_raw_os_error(e as i32)
+                ));
+            }
+        }
+    }
+    Ok(Some(names))
+}
+
+/// Extra entropy mixed into the agent's DPAPI blobs, so another program running as the same
+/// account cannot open them by simply calling CryptUnprotectData.
+const DPAPI_ENTROPY: &[u8] = b"tater-agent-config:v1";
+
+/// Encrypts with DPAPI: for this account (`machine` false) or for any account on this machine
+/// (`machine` true, for a service account's file that an administrator may also open).
+pub fn dpapi_protect(plain: &[u8], machine: bool) -> Result<Vec<u8>, String> {
+    let flags = CRYPTPROTECT_UI_FORBIDDEN
+        | if machine {
+            CRYPTPROTECT_LOCAL_MACHINE
+        } else {
+            0
+        };
+    dpapi(plain, Some(flags))
+}
+
+/// Decrypts a DPAPI blob made by [`dpapi_protect`] on this machine (and account).
+pub fn dpapi_unprotect(sealed: &[u8]) -> Result<Vec<u8>, String> {
+    dpapi(sealed, None)
+}
+
+/// One DPAPI call: protect with `flags`, or unprotect when `None`.
+fn dpapi(input: &[u8], protect: Option<u32>) -> Result<Vec<u8>, String> {
+    let len = u32::try_from(input.len()).map_err(|_| "too much data for DPAPI".to_owned())?;
+    let data_in = CRYPT_INTEGER_BLOB {
+        cbData: len,
+        pbData: input.as_ptr().cast_mut(),
+    };
+    let entropy = CRYPT_INTEGER_BLOB {
+        cbData: DPAPI_ENTROPY.len() as u32,
+        pbData: DPAPI_ENTROPY.as_ptr().cast_mut(),
+    };
+    let mut out = CRYPT_INTEGER_BLOB::default();
+    // SAFETY: both input blobs point at live memory of the lengths given, which DPAPI only
+    // reads; `out` receives a LocalAlloc'd buffer, copied and then freed below.
+    let ok = unsafe {
+        match protect {
+            Some(flags) => CryptProtectData(
+                &data_in,
+                std::ptr::null(),
+                &entropy,
+                std::ptr::null(),
+                std::ptr::null(),
+                flags,
+                &mut out,
+            ),
+            None => CryptUnprotectData(
+                &data_in,
+                std::ptr::null_mut(),
+                &entropy,
+                std::ptr::null(),
+                std::ptr::null(),
+                CRYPTPROTECT_UI_FORBIDDEN,
+                &mut out,
+            ),
+        }
+    };
+    let _free = Local(out.pbData.cast());
+    if ok == 0 || out.pbData.is_null() {
+        return Err(match protect {
+            Some(_) => format!("DPAPI could not protect the configuration: {}", std::io::Error::last_os_error()),
+            None => "the configuration does not open with DPAPI here (it was protected on another machine or for another account, or it was altered)".into(),
+        });
+    }
+    // SAFETY: DPAPI returned `cbData` bytes at `pbData`, valid until `_free` frees them.
+    Ok(unsafe { std::slice::from_raw_parts(out.pbData, out.cbData as usize) }.to_vec())
+}
+
 /// Whether this process runs elevated (an administrator's full token, or LocalSystem).
 pub fn is_admin() -> bool {
     token_information(TokenElevation)
@@ -646,6 +845,22 @@ mod tests {
             .expect("the job's processes end when it is terminated")
             .unwrap();
         assert_eq!(status.code(), Some(1));
+    }
+
+    #[test]
+    fn dpapi_blobs_open_only_unaltered_and_with_the_agents_entropy() {
+        for machine in [false, true] {
+            let sealed = dpapi_protect(b"{\"apiKey\":\"secret\"}", machine).unwrap();
+            assert!(!sealed.windows(6).any(|w| w == b"secret"));
+            assert_eq!(
+                dpapi_unprotect(&sealed).unwrap(),
+                b"{\"apiKey\":\"secret\"}"
+            );
+            let mut altered = sealed.clone();
+            let last = altered.len() - 1;
+            altered[last] ^= 1;
+            assert!(dpapi_unprotect(&altered).is_err());
+        }
     }
 
     #[test]

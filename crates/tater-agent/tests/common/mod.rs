@@ -172,3 +172,83 @@ pub async fn enrollment_token(client: &reqwest::Client, base: &str, key: &str) -
         .unwrap();
     token["token"].as_str().unwrap().to_owned()
 }
+
+pub mod regf;
+
+/// One line of a Windows fixture's REGISTRY file.
+pub struct RegistryLine {
+    /// `SYSTEM` or `SOFTWARE`: the hive file.
+    pub hive: String,
+    /// The key inside the hive.
+    pub key: String,
+    pub name: String,
+    pub data: regf::Data,
+}
+
+/// Reads a Windows fixture's REGISTRY file (`key | value | type | data`, `#` comments).
+pub fn registry_lines(name: &str) -> Vec<RegistryLine> {
+    let text = std::fs::read_to_string(fixtures().join(name).join("REGISTRY")).unwrap();
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let f: Vec<&str> = l.splitn(4, '|').map(str::trim).collect();
+            let (hive, key) = f[0].split_once('\\').unwrap();
+            let data = match f[2] {
+                "dword" => regf::Data::Dword(f[3].parse().unwrap()),
+                "string" => regf::Data::String(f.get(3).copied().unwrap_or("").to_owned()),
+                other => panic!("unknown type {other} in {l}"),
+            };
+            RegistryLine {
+                hive: hive.to_owned(),
+                key: key.to_owned(),
+                name: f[1].to_owned(),
+                data,
+            }
+        })
+        .collect()
+}
+
+/// Writes a Windows fixture's hives under `into/Windows/System32/config`, and reads every
+/// value back with hivex's `hivexget` (an independent reader) when it is installed; returns
+/// whether it was.
+pub fn prepare_windows(name: &str, into: &Path) -> bool {
+    let lines = registry_lines(name);
+    let config = into.join("Windows/System32/config");
+    std::fs::create_dir_all(&config).unwrap();
+    for hive in ["SYSTEM", "SOFTWARE"] {
+        let mut root = regf::Node::default();
+        for l in lines.iter().filter(|l| l.hive == hive) {
+            root.key(&l.key).set(&l.name, l.data.clone());
+        }
+        std::fs::write(config.join(hive), regf::hive(&root)).unwrap();
+    }
+    if Command::new("hivexget").arg("--help").output().is_err() {
+        eprintln!(
+            "hivexget (Debian's libhivex-bin) is not installed: the fixture hives were not read back independently"
+        );
+        return false;
+    }
+    for l in &lines {
+        let out = Command::new("hivexget")
+            .arg(config.join(&l.hive))
+            .arg(&l.key)
+            .arg(&l.name)
+            .output()
+            .unwrap();
+        let got = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let want = match &l.data {
+            regf::Data::Dword(d) => d.to_string(),
+            regf::Data::String(s) => s.clone(),
+            regf::Data::MultiString(v) => v.join("\n"),
+        };
+        assert!(
+            out.status.success() && got == want,
+            "hivexget {}\\{} {}: {got:?} (expected {want:?}): {}",
+            l.hive,
+            l.key,
+            l.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    true
+}
