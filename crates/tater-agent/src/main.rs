@@ -530,7 +530,24 @@ fn scan(root: &std::path::Path, format: Format, only: &[String]) -> ExitCode {
         .filter(|c| only.is_empty() || only.contains(&c.id))
         .cloned()
         .collect();
-    let results = run(&checks, &Root::new(root));
+    let root = Root::new(root);
+    // A check named with --only that this system cannot run would otherwise vanish from
+    // the results without a word.
+    let platform = root.platform();
+    let elsewhere: Vec<String> = checks
+        .iter()
+        .filter(|c| !only.is_empty() && !c.platforms.iter().any(|p| p == platform))
+        .map(|c| format!("{} (for {})", c.id, c.platforms.join(", ")))
+        .collect();
+    if !elsewhere.is_empty() {
+        eprintln!(
+            "error: this is a {platform} system; these checks are for another platform: {} \
+             (scan a mounted volume of that system with --root)",
+            elsewhere.join(", ")
+        );
+        return ExitCode::from(3);
+    }
+    let results = run(&checks, &root);
     let written = match format {
         Format::Json => serde_json::to_string_pretty(&results)
             .map(|s| println!("{s}"))

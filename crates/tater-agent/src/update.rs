@@ -68,8 +68,12 @@ pub async fn update(
         .get("artifacts")
         .and_then(Value::as_array)
         .and_then(|a| {
-            a.iter()
-                .find(|x| x["os"] == std::env::consts::OS && x["arch"] == std::env::consts::ARCH)
+            a.iter().find(|x| {
+                x["os"] == std::env::consts::OS
+                    && x["arch"] == std::env::consts::ARCH
+                    // The binary, never the installer (a server before kinds names none).
+                    && x.get("kind").is_none_or(|k| k == "exe")
+            })
         })
         .ok_or_else(|| {
             format!(

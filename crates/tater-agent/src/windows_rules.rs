@@ -206,11 +206,7 @@ fn run(program: &str, args: &[&std::ffi::OsStr]) -> Result<String, String> {
 /// Text that may be UTF-16LE with a byte-order mark (secedit's files) or ANSI/UTF-8.
 pub fn decode_text(bytes: &[u8]) -> String {
     if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
-        let units: Vec<u16> = rest
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .collect();
-        return String::from_utf16_lossy(&units);
+        return crate::registry::utf16le(rest);
     }
     String::from_utf8_lossy(bytes).into_owned()
 }

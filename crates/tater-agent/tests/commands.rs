@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::{agent, start, text};
@@ -22,6 +23,47 @@ struct Api {
 }
 
 impl Api {
+    /// Enrolls an agent that scans `root`, its configuration and spool in `dir`; the
+    /// configuration's path.
+    async fn enroll(&self, key: &str, root: &Path, dir: &Path) -> PathBuf {
+        let (_, token) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/enrollment-tokens",
+                key,
+                Some(json!({ "label": "c" })),
+            )
+            .await;
+        let cfg = dir.join("config.json");
+        let s = |p: &Path| p.display().to_string();
+        let out = agent(vec![
+            "enroll".into(),
+            "--server".into(),
+            self.base.clone(),
+            "--token".into(),
+            token["token"].as_str().unwrap().into(),
+            "--config".into(),
+            s(&cfg),
+            "--spool-dir".into(),
+            s(&dir.join("spool")),
+            "--root".into(),
+            s(root),
+        ])
+        .await;
+        assert!(out.status.success(), "{}", text(&out));
+        let out = agent(vec![
+            "run".into(),
+            "--once".into(),
+            "--config".into(),
+            s(&cfg),
+            "--root".into(),
+            s(root),
+        ])
+        .await;
+        assert!(out.status.success(), "{}", text(&out));
+        cfg
+    }
+
     /// A job as `GET /api/jobs/{id}` shows it now.
     async fn job(&self, key: &str, job: &Value) -> Value {
         let path = format!("/api/jobs/{}", job["id"].as_str().unwrap());
@@ -59,34 +101,11 @@ async fn commands_run_only_when_both_sides_allow_them(db: TestDb) {
     let boss = common::member_key(&service, &org, "boss@cmd.test", Role::OrgAdmin).await;
 
     // Enroll the agent (facts from the weak fixture: hostname weak-host).
-    let (_, token) = api
-        .call(
-            reqwest::Method::POST,
-            "/api/enrollment-tokens",
-            &admin,
-            Some(json!({ "label": "c" })),
-        )
-        .await;
     let work = tempfile::tempdir().unwrap();
     let root = work.path().join("root");
     common::prepare("weak", &root);
-    let cfg = work.path().join("config.json");
+    let cfg = api.enroll(&admin, &root, work.path()).await;
     let s = |p: &std::path::Path| p.display().to_string();
-    let out = agent(vec![
-        "enroll".into(),
-        "--server".into(),
-        api.base.clone(),
-        "--token".into(),
-        token["token"].as_str().unwrap().into(),
-        "--config".into(),
-        s(&cfg),
-        "--spool-dir".into(),
-        s(&work.path().join("spool")),
-        "--root".into(),
-        s(&root),
-    ])
-    .await;
-    assert!(out.status.success(), "{}", text(&out));
     let run_agent = || {
         agent(vec![
             "run".into(),
@@ -250,19 +269,15 @@ async fn commands_run_only_when_both_sides_allow_them(db: TestDb) {
         "NUL is stored as U+FFFD on both engines"
     );
 
-    // Remediation: after a scan of the weak root, remediating a control opens one job per
-    // failing check that has a script, targeting the failing endpoint. (Not run here: it
-    // would change the machine the tests run on.)
-    let out = agent(vec![
-        "run".into(),
-        "--once".into(),
-        "--config".into(),
-        s(&cfg),
-        "--root".into(),
-        s(&root),
-    ])
-    .await;
-    assert!(out.status.success(), "{}", text(&out));
+    // Remediation: after scans of the weak root and of a weak Windows volume (read offline
+    // from its hives), remediating a control opens one job per failing check that has a
+    // script, targeting the failing endpoint, in the endpoint's language: bash for Linux
+    // checks, PowerShell for Windows ones. (Not run here: it would change the machine the
+    // tests run on.)
+    let windows = tempfile::tempdir().unwrap();
+    let volume = windows.path().join("volume");
+    common::prepare_windows("windows-weak", &volume);
+    api.enroll(&admin, &volume, windows.path()).await;
     let (status, remediation) = api
         .call(
             reqwest::Method::POST,
@@ -273,10 +288,24 @@ async fn commands_run_only_when_both_sides_allow_them(db: TestDb) {
         .await;
     assert_eq!(status, 200, "{remediation}");
     let jobs = remediation["jobs"].as_array().unwrap();
-    assert!(jobs.len() >= 5, "{remediation}");
-    for j in jobs {
-        assert!(j["checkId"].as_str().unwrap().starts_with("linux."));
+    let of = |prefix: &str| {
+        jobs.iter()
+            .filter(|j| j["checkId"].as_str().unwrap().starts_with(prefix))
+            .collect::<Vec<_>>()
+    };
+    let (linux, win) = (of("linux."), of("win."));
+    assert!(linux.len() >= 5, "{remediation}");
+    assert!(win.len() >= 5, "{remediation}");
+    assert_eq!(linux.len() + win.len(), jobs.len(), "{remediation}");
+    for j in linux {
+        assert_eq!(j["language"], "bash", "{j}");
         assert_eq!(j["targets"][0]["hostname"], "weak-host");
+        assert_eq!(j["targets"][0]["status"], "pending");
+    }
+    for j in win {
+        assert_eq!(j["language"], "powershell", "{j}");
+        assert_eq!(j["targets"].as_array().unwrap().len(), 1, "{j}");
+        assert_ne!(j["targets"][0]["hostname"], "weak-host", "{j}");
         assert_eq!(j["targets"][0]["status"], "pending");
     }
     let (status, _) = api

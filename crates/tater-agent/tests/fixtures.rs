@@ -203,3 +203,50 @@ fn the_offline_json_result_names_each_checks_controls() {
         assert_eq!(controls, check.controls, "{id}");
     }
 }
+
+/// `scan --only` with a check of another platform says so, instead of an empty result.
+#[test]
+fn a_check_for_another_platform_is_refused_by_name() {
+    let linux = tempfile::tempdir().unwrap();
+    prepare("weak", linux.path());
+    let windows = tempfile::tempdir().unwrap();
+    prepare_windows("windows-weak", windows.path());
+    let scan = |root: &std::path::Path, only: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tater-agent"))
+            .args(["scan", "--format", "json", "--only", only, "--root"])
+            .arg(root)
+            .output()
+            .unwrap()
+    };
+    for (root, other, own, platform) in [
+        (
+            linux.path(),
+            "win.llmnr.off",
+            "linux.ssh.root-login",
+            "linux",
+        ),
+        (
+            windows.path(),
+            "linux.ssh.root-login",
+            "win.llmnr.off",
+            "windows",
+        ),
+    ] {
+        let out = scan(root, other);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{said}");
+        assert!(out.stdout.is_empty());
+        assert!(
+            said.contains(&format!("this is a {platform} system"))
+                && said.contains(other)
+                && said.contains("--root"),
+            "{said}"
+        );
+        // The platform's own check runs (and fails: both roots are the weak ones).
+        let out = scan(root, own);
+        let results: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        assert_eq!(results.len(), 1, "{results:?}");
+        assert_eq!(results[0]["status"], "Fail", "{results:?}");
+    }
+}

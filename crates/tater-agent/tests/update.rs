@@ -12,6 +12,7 @@ use ed25519_dalek::{Signer, SigningKey};
 use sha2::{Digest, Sha256};
 use tater_server::{App, AppConfig};
 use tater_service::SystemOperator;
+use tater_store::ReleaseKey;
 use tater_testkit::{TestDb, both_engines};
 
 both_engines!(updates_are_verified_before_anything_changes);
@@ -57,9 +58,7 @@ async fn updates_are_verified_before_anything_changes(db: TestDb) {
             service
                 .admin_publish_agent_release(
                     op,
-                    "9.9.9",
-                    "linux",
-                    "x86_64",
+                    &ReleaseKey::exe("9.9.9", "linux", "x86_64"),
                     content,
                     signature.as_deref(),
                 )

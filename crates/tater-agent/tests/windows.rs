@@ -19,9 +19,13 @@ use ed25519_dalek::{Signer, SigningKey};
 use serde_json::Value;
 use tater_domain::Role;
 use tater_service::SystemOperator;
+use tater_store::ReleaseKey;
 use tater_testkit::{TestDb, both_engines};
 
 use common::{get, start, text};
+
+/// The first bytes of an OLE compound document (every MSI is one).
+const OLE_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 
 both_engines!(the_windows_agent_enrolls_and_reports_under_wine);
 both_engines!(a_tampered_update_is_refused_under_wine);
@@ -140,15 +144,7 @@ async fn the_agent_runs_as_a_windows_service_under_wine() {
     )
     .await;
     assert!(out.status.success(), "{}", text(&out));
-    let started = tokio::task::spawn_blocking(|| {
-        Command::new("wine")
-            .args(["net", "start", "TaterAgent"])
-            .env("WINEDEBUG", "-all")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let started = net_start().await;
     // (Wine's `net start` may answer "already running": its service manager can start an
     // automatic service as soon as it exists. What counts is the scan below.)
     let reported = scan_arrives(&http, &base, &key).await;
@@ -176,24 +172,13 @@ async fn the_agent_runs_as_a_windows_service_under_wine() {
     let org = common::org(&service, "Deployed by MSI").await;
     let key = common::member_key(&service, &org, "admin@msi.test", Role::Admin).await;
     let token = common::enrollment_token(&http, &base, &key).await;
-    let msiexec = |args: Vec<String>| {
-        tokio::task::spawn_blocking(move || {
-            Command::new("wine")
-                .arg("msiexec")
-                .args(args)
-                .env("WINEDEBUG", "-all")
-                .output()
-                .unwrap()
-        })
-    };
+    let msiexec = |args: Vec<String>| wine("msiexec", args);
     let msi = win(Path::new(&msi));
     // An earlier, interrupted run may have left this version installed.
     let _ = msiexec(vec!["/x".into(), msi.clone(), "/qn".into()]).await;
     let prefix = PathBuf::from(std::env::var_os("WINEPREFIX").unwrap());
     let _ = std::fs::remove_dir_all(prefix.join("drive_c/Program Files/Tater"));
-    let out = msiexec(vec!["/i".into(), msi.clone(), "/qn".into()])
-        .await
-        .unwrap();
+    let out = msiexec(vec!["/i".into(), msi.clone(), "/qn".into()]).await;
     assert!(out.status.success(), "msiexec /i: {}", text(&out));
     let installed = prefix.join("drive_c/Program Files/Tater/Agent/tater-agent.exe");
     assert!(installed.is_file(), "the binary is installed");
@@ -217,13 +202,7 @@ async fn the_agent_runs_as_a_windows_service_under_wine() {
         stored.starts_with("tater-agent-dpapi-config:v1:"),
         "{stored}"
     );
-    let _ = tokio::task::spawn_blocking(|| {
-        Command::new("wine")
-            .args(["net", "start", "TaterAgent"])
-            .env("WINEDEBUG", "-all")
-            .output()
-    })
-    .await;
+    let _ = net_start().await;
     let reported = scan_arrives(&http, &base, &key).await;
     // Removing the package: asked for, but not asserted. Wine's installer forgets an
     // installation made in the same prefix between runs and then removes nothing; what removal
@@ -235,6 +214,11 @@ async fn the_agent_runs_as_a_windows_service_under_wine() {
     let _ = std::fs::remove_dir_all(prefix.join("drive_c/Program Files/Tater"));
     assert!(reported, "the service the MSI registered delivered a scan");
     server.shutdown().await;
+}
+
+/// `net start TaterAgent` under Wine.
+async fn net_start() -> Output {
+    wine("net", vec!["start".into(), "TaterAgent".into()]).await
 }
 
 /// `tater-agent.exe enroll` with its configuration sealed by DPAPI for the machine.
@@ -379,12 +363,13 @@ fn win(p: &Path) -> String {
     format!("Z:{}", p.display()).replace('/', "\\")
 }
 
-/// Runs `exe` under Wine (blocking, on a worker thread so the in-process server keeps serving).
-async fn wine(exe: &Path, args: Vec<String>) -> Output {
-    let exe = exe.to_path_buf();
+/// Runs a program under Wine: a built `.exe`, or one of Wine's own (`net`, `msiexec`).
+/// Blocking, on a worker thread so the in-process server keeps serving.
+async fn wine(program: impl Into<std::ffi::OsString>, args: Vec<String>) -> Output {
+    let program = program.into();
     tokio::task::spawn_blocking(move || {
         Command::new("wine")
-            .arg(exe)
+            .arg(program)
             .args(&args)
             .env("WINEDEBUG", "-all")
             .output()
@@ -501,19 +486,16 @@ async fn a_tampered_update_is_refused_under_wine(db: TestDb) {
     std::fs::copy(&built, &exe).unwrap();
     let original = std::fs::read(&exe).unwrap();
     // The "new release" is the same program, so that once installed it can be run.
-    let publish = |key: &SigningKey| {
-        let signature = b64(&key.sign(&original).to_bytes());
-        let (service, op, content) = (service.clone(), &op, original.clone());
+    let publish = |key: &SigningKey, kind: &str, content: &[u8]| {
+        let signature = b64(&key.sign(content).to_bytes());
+        let (service, op, content) = (service.clone(), &op, content.to_vec());
+        let release = ReleaseKey {
+            kind: kind.into(),
+            ..ReleaseKey::exe("9.9.9", "windows", "x86_64")
+        };
         async move {
             service
-                .admin_publish_agent_release(
-                    op,
-                    "9.9.9",
-                    "windows",
-                    "x86_64",
-                    &content,
-                    Some(&signature),
-                )
+                .admin_publish_agent_release(op, &release, &content, Some(&signature))
                 .await
                 .unwrap();
         }
@@ -531,7 +513,11 @@ async fn a_tampered_update_is_refused_under_wine(db: TestDb) {
         )
     };
 
-    publish(&other_key).await;
+    // The installer of the same version comes first in the version document: an update
+    // must still pick the executable (installing these bytes as the .exe would break it).
+    let msi = [&OLE_MAGIC[..], b" an installer, not the agent"].concat();
+    publish(&release_key, "msi", &msi).await;
+    publish(&other_key, "exe", &original).await;
     let out = update().await;
     assert!(!out.status.success(), "{}", text(&out));
     assert!(
@@ -542,7 +528,7 @@ async fn a_tampered_update_is_refused_under_wine(db: TestDb) {
     assert_eq!(std::fs::read(&exe).unwrap(), original, "binary unchanged");
     assert!(!work.path().join("tater-agent.exe.previous").exists());
 
-    publish(&release_key).await;
+    publish(&release_key, "exe", &original).await;
     let out = update().await;
     assert!(out.status.success(), "{}", text(&out));
     assert!(

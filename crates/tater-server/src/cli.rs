@@ -98,6 +98,10 @@ pub enum AgentCommand {
         os: String,
         #[arg(long, default_value = "x86_64")]
         arch: String,
+        /// `exe`: the agent binary (what `tater-agent update` installs); `msi`: the Windows
+        /// installer from `scripts/package-msi` (with `--os windows`).
+        #[arg(long, default_value = "exe", value_parser = ["exe", "msi"])]
+        kind: String,
         /// Base64 Ed25519 signature of the file, made offline with the release key.
         #[arg(long)]
         signature: Option<String>,
@@ -367,26 +371,24 @@ pub async fn admin(args: AdminArgs) -> anyhow::Result<()> {
             version,
             os,
             arch,
+            kind,
             signature,
         }) => {
             let content =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let key = tater_store::ReleaseKey {
+                version,
+                os,
+                arch,
+                kind,
+            };
             let release = service
-                .admin_publish_agent_release(
-                    &op,
-                    &version,
-                    &os,
-                    &arch,
-                    &content,
-                    signature.as_deref(),
-                )
+                .admin_publish_agent_release(&op, &key, &content, signature.as_deref())
                 .await
                 .map_err(explain)?;
             eprintln!(
-                "agent {} for {}/{} published ({} bytes{})",
-                release.version,
-                release.os,
-                release.arch,
+                "agent {} published ({} bytes{})",
+                release.key,
                 release.size,
                 if release.signature.is_some() {
                     ", signed"

@@ -91,7 +91,7 @@ use tater_store::Store;
 
 pub use admin::{AdminOrgRef, NewApiKey, SystemOperator};
 pub use agent_releases::{AgentArtifact, AgentVersion};
-pub use agent_releases::{MAX_RELEASE_BYTES, parse_version};
+pub use agent_releases::{DEFAULT_KIND, MAX_RELEASE_BYTES, download_file_name, parse_version};
 pub use api_keys::{ApiKeyView, CreatedApiKey, Items, KeyStatus, api_key_view};
 pub use audit_log::{AuditExport, audit_entry_view};
 pub use audit_snapshots::{MAX_SNAPSHOT_EVIDENCE, MAX_SNAPSHOTS, SnapshotView};

@@ -404,12 +404,42 @@ pub struct EvidenceJob {
 /// whole copy in memory.
 pub const RELEASE_CHUNK_BYTES: usize = 1024 * 1024;
 
-/// A published agent build (its bytes are fetched separately).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentRelease {
+/// Which artifact a release row is: one per version, operating system, architecture and kind.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ReleaseKey {
     pub version: String,
     pub os: String,
     pub arch: String,
+    /// `exe` (the agent binary itself, on every OS) or `msi` (the Windows installer).
+    pub kind: String,
+}
+
+impl ReleaseKey {
+    /// The agent binary of `version` for `os`/`arch`.
+    pub fn exe(version: &str, os: &str, arch: &str) -> Self {
+        Self {
+            version: version.to_owned(),
+            os: os.to_owned(),
+            arch: arch.to_owned(),
+            kind: "exe".to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for ReleaseKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}/{} {}",
+            self.version, self.os, self.arch, self.kind
+        )
+    }
+}
+
+/// A published agent build (its bytes are fetched separately).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRelease {
+    pub key: ReleaseKey,
     /// Lowercase hex SHA-256 of the binary.
     pub sha256: String,
     pub size: i64,
@@ -1285,20 +1315,9 @@ pub trait IdentityTx: VerificationTx + WebSessionTx + Send {
     /// Every published release (without bytes).
     async fn releases(&mut self) -> Result<Vec<AgentRelease>>;
     /// One release (without bytes).
-    async fn release(
-        &mut self,
-        version: &str,
-        os: &str,
-        arch: &str,
-    ) -> Result<Option<AgentRelease>>;
+    async fn release(&mut self, key: &ReleaseKey) -> Result<Option<AgentRelease>>;
     /// Chunk `seq` of a release's bytes ([`RELEASE_CHUNK_BYTES`] each, the last one shorter).
-    async fn release_chunk(
-        &mut self,
-        version: &str,
-        os: &str,
-        arch: &str,
-        seq: i64,
-    ) -> Result<Option<Vec<u8>>>;
+    async fn release_chunk(&mut self, key: &ReleaseKey, seq: i64) -> Result<Option<Vec<u8>>>;
 
     /// Organizations with command-channel targets still pending (SPEC T2: a named operation
     /// over all tenants, for the job expiry sweep).

@@ -107,11 +107,7 @@ impl Hive {
         if compressed {
             bytes.iter().map(|&b| char::from(b)).collect()
         } else {
-            let units: Vec<u16> = bytes
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                .collect();
-            String::from_utf16_lossy(&units)
+            super::utf16le(bytes)
         }
     }
 

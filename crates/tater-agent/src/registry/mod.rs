@@ -23,22 +23,25 @@ pub enum Value {
     Binary(Vec<u8>),
 }
 
+/// UTF-16LE bytes as text (an odd last byte is dropped; unpaired surrogates become U+FFFD):
+/// how Windows stores registry strings and names, and how its tools write their files.
+pub fn utf16le(bytes: &[u8]) -> String {
+    let units: Vec<u16> = bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    String::from_utf16_lossy(&units)
+}
+
 impl Value {
     /// Decodes a value of registry type `kind` (REG_SZ 1, REG_EXPAND_SZ 2, REG_BINARY 3,
     /// REG_DWORD 4, REG_DWORD_BIG_ENDIAN 5, REG_MULTI_SZ 7, REG_QWORD 11).
     pub fn from_raw(kind: u32, bytes: &[u8]) -> Value {
-        let utf16 = |b: &[u8]| -> String {
-            let units: Vec<u16> = b
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                .collect();
-            String::from_utf16_lossy(&units)
-        };
         let word = |b: &[u8]| b.get(..4).and_then(|w| <[u8; 4]>::try_from(w).ok());
         match kind {
-            1 | 2 => Value::String(utf16(bytes).trim_end_matches('\0').to_owned()),
+            1 | 2 => Value::String(utf16le(bytes).trim_end_matches('\0').to_owned()),
             7 => Value::MultiString(
-                utf16(bytes)
+                utf16le(bytes)
                     .split('\0')
                     .filter(|s| !s.is_empty())
                     .map(str::to_owned)

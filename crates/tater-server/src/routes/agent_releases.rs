@@ -10,9 +10,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json};
 use serde_json::json;
+use tater_store::ReleaseKey;
 
 use crate::api_doc::{ApiRouter, Op};
 use crate::error::ApiResult;
+use crate::extract::QueryInput;
 use crate::gate::ClientIp;
 use crate::state::AppState;
 
@@ -37,6 +39,11 @@ pub fn routes(mut api: ApiRouter) -> ApiRouter {
         .path_param("version", "e.g. 1.2.3")
         .path_param("os", "linux")
         .path_param("arch", "x86_64")
+        .query(
+            "kind",
+            json!({ "type": "string", "enum": ["exe", "msi"], "default": "exe" }),
+            "exe: the agent binary; msi: the Windows installer",
+        )
         .ok_content(
             "application/octet-stream",
             json!({ "type": "string", "format": "binary" }),
@@ -49,6 +56,20 @@ async fn version(State(s): State<AppState>) -> ApiResult<Json<tater_service::Age
     Ok(Json(s.service.agent_version().await?))
 }
 
+/// Which artifact of a version/OS/architecture a download asks for.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct DownloadQuery {
+    kind: Option<ArtifactKind>,
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+enum ArtifactKind {
+    Exe,
+    Msi,
+}
+
 /// Bytes per frame of a download: slices of the shared buffer, so no copy is made per client.
 const FRAME_BYTES: usize = 64 * 1024;
 
@@ -56,6 +77,7 @@ async fn download(
     State(s): State<AppState>,
     client: Option<Extension<ClientIp>>,
     Path((version, os, arch)): Path<(String, String, String)>,
+    QueryInput(query): QueryInput<DownloadQuery>,
 ) -> ApiResult<Response> {
     // Set by the rate-limit layer, which every route but /healthz passes.
     let ip = client.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |Extension(c)| {
@@ -69,11 +91,18 @@ async fn download(
             return Ok(refused.into_response());
         }
     };
-    let (release, content) = s.service.agent_download(&version, &os, &arch).await?;
-    let name = format!(
-        "tater-agent-{}-{}-{}",
-        release.version, release.os, release.arch
-    );
+    let kind = match query.kind {
+        Some(ArtifactKind::Msi) => "msi",
+        Some(ArtifactKind::Exe) | None => tater_service::DEFAULT_KIND,
+    };
+    let key = ReleaseKey {
+        version,
+        os,
+        arch,
+        kind: kind.to_owned(),
+    };
+    let (release, content) = s.service.agent_download(&key).await?;
+    let name = tater_service::download_file_name(&release.key);
     let len = content.len();
     // The permit lives as long as the body: until the last byte is sent or the client leaves.
     let frames = futures::stream::iter((0..len).step_by(FRAME_BYTES).map(move |at| {

@@ -6,6 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use tater_testkit::{Engine, TestDb, both_engines};
 
 both_engines!(admin_commands_then_serve);
@@ -172,6 +173,7 @@ async fn admin_commands_then_serve(db: TestDb) {
     ));
     assert!(tater_service::is_well_formed_api_key(&unbound));
     assert_ne!(bound, unbound);
+    let releases = publish_windows_release(&db);
 
     // Serve the same storage and use what the CLI made.
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tater"));
@@ -231,6 +233,8 @@ async fn admin_commands_then_serve(db: TestDb) {
         .unwrap();
     assert_eq!(res.status(), 200);
 
+    windows_release_is_served(&client, &base, &releases).await;
+
     // The CLI's changes are in the audit log, attributed to the named system actor.
     let log: Value = client
         .get(format!("{base}/api/audit-log?limit=500"))
@@ -277,6 +281,99 @@ async fn admin_commands_then_serve(db: TestDb) {
             "server did not stop on SIGTERM"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// What `publish_windows_release` published: the executable's and the installer's bytes.
+struct WindowsRelease {
+    exe: Vec<u8>,
+    msi: Vec<u8>,
+}
+
+/// Issue 17: the Windows executable and its MSI go out through `tater admin agent publish`
+/// (`--kind msi`); an installer for another OS, or a file that is no MSI, is refused.
+fn publish_windows_release(db: &TestDb) -> WindowsRelease {
+    let dir = tempfile::tempdir().unwrap();
+    let release = WindowsRelease {
+        exe: b"MZ this stands for tater-agent.exe".to_vec(),
+        // An MSI is an OLE compound document: its magic, then anything.
+        msi: [
+            &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1][..],
+            b" this stands for the MSI",
+        ]
+        .concat(),
+    };
+    let publish = |name: &str, bytes: &[u8], os: &str, kind: &str| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, bytes).unwrap();
+        let file = file.display().to_string();
+        let mut args = vec!["admin", "agent", "publish", "--file", &file];
+        args.extend_from_slice(&["--version", "2.0.0", "--os", os, "--kind", kind]);
+        tater(db, &args, None)
+    };
+    let exe = stdout_line(&publish("a.exe", &release.exe, "windows", "exe"));
+    assert_eq!(exe, hex::encode(Sha256::digest(&release.exe)));
+    let msi = stdout_line(&publish("a.msi", &release.msi, "windows", "msi"));
+    assert_eq!(msi, hex::encode(Sha256::digest(&release.msi)));
+    let linux_msi = publish("b.msi", &release.msi, "linux", "msi");
+    assert!(!linux_msi.status.success());
+    assert!(String::from_utf8_lossy(&linux_msi.stderr).contains("Windows installer"));
+    let not_msi = publish("c.msi", &release.exe, "windows", "msi");
+    assert!(!not_msi.status.success());
+    assert!(String::from_utf8_lossy(&not_msi.stderr).contains("is not an MSI"));
+    let bad_kind = publish("d.zip", &release.exe, "windows", "zip");
+    assert_eq!(bad_kind.status.code(), Some(2), "usage error");
+    release
+}
+
+/// Both artifacts in the version document, each downloadable under its own kind with its
+/// own digest and file name; an unknown kind is a clear 400.
+async fn windows_release_is_served(client: &reqwest::Client, base: &str, r: &WindowsRelease) {
+    let fetch = |path: &str| client.get(format!("{base}{path}")).send();
+    let doc: Value = fetch("/api/agent/version")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["version"], "2.0.0");
+    let artifacts = doc["artifacts"].as_array().unwrap();
+    assert_eq!(artifacts.len(), 2, "{doc}");
+    for (kind, bytes, file, url) in [
+        (
+            "exe",
+            &r.exe,
+            "tater-agent-2.0.0-windows-x86_64.exe",
+            "/api/agent/download/2.0.0/windows/x86_64",
+        ),
+        (
+            "msi",
+            &r.msi,
+            "tater-agent-2.0.0-x86_64.msi",
+            "/api/agent/download/2.0.0/windows/x86_64?kind=msi",
+        ),
+    ] {
+        let a = artifacts.iter().find(|a| a["kind"] == kind).unwrap();
+        assert_eq!(
+            (a["os"].as_str(), a["arch"].as_str()),
+            (Some("windows"), Some("x86_64"))
+        );
+        assert_eq!(a["sha256"], hex::encode(Sha256::digest(bytes)));
+        assert_eq!(
+            (a["size"].as_u64(), a["url"].as_str()),
+            (Some(bytes.len() as u64), Some(url))
+        );
+        let res = fetch(url).await.unwrap();
+        assert_eq!(res.status(), 200);
+        let disposition = format!("attachment; filename=\"{file}\"");
+        assert_eq!(res.headers()["content-disposition"], disposition.as_str());
+        assert_eq!(res.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    }
+    for (path, status) in [
+        ("/api/agent/download/2.0.0/windows/x86_64?kind=zip", 400),
+        ("/api/agent/download/2.0.0/linux/x86_64?kind=msi", 404),
+    ] {
+        assert_eq!(fetch(path).await.unwrap().status(), status, "{path}");
     }
 }
 

@@ -164,9 +164,7 @@ async fn downloads_per_address_are_capped() {
     app.service
         .admin_publish_agent_release(
             &operator(),
-            "1.0.0",
-            "linux",
-            "x86_64",
+            &tater_store::ReleaseKey::exe("1.0.0", "linux", "x86_64"),
             &release_bytes(8 * 1024 * 1024),
             None,
         )

@@ -2,19 +2,33 @@
 
 use super::*;
 
-pub(super) const RELEASE_COLUMNS: &str = "version, os, arch, sha256, size, signature, published_at";
+pub(super) const RELEASE_COLUMNS: &str =
+    "version, os, arch, kind, sha256, size, signature, published_at";
 
 pub(super) fn release_from_row(r: &impl RowRead) -> Result<crate::AgentRelease> {
     Ok(crate::AgentRelease {
-        version: r.try_get("version")?,
-        os: r.try_get("os")?,
-        arch: r.try_get("arch")?,
+        key: crate::ReleaseKey {
+            version: r.try_get("version")?,
+            os: r.try_get("os")?,
+            arch: r.try_get("arch")?,
+            kind: r.try_get("kind")?,
+        },
         sha256: r.try_get("sha256")?,
         size: r.try_get("size")?,
         signature: r.try_get("signature")?,
         published_at: ts(r, "published_at")?,
     })
 }
+
+/// Binds a release key as the next four parameters (version, os, arch, kind).
+fn bind_key<'q, D: Driver>(q: D::Query<'q>, k: &'q crate::ReleaseKey) -> D::Query<'q> {
+    q.bind(k.version.as_str())
+        .bind(k.os.as_str())
+        .bind(k.arch.as_str())
+        .bind(k.kind.as_str())
+}
+
+const RELEASE_KEY_MATCHES: &str = "version = $1 AND os = $2 AND arch = $3 AND kind = $4";
 
 /// A transaction on identity data.
 pub struct EngineIdentityTx<D: Driver> {
@@ -25,35 +39,37 @@ pub struct EngineIdentityTx<D: Driver> {
 #[async_trait]
 impl<D: Driver> IdentityTx for EngineIdentityTx<D> {
     async fn publish_release(&mut self, r: &crate::AgentRelease, content: &[u8]) -> Result<()> {
-        D::query(
-            "INSERT INTO agent_releases (version, os, arch, sha256, size, signature, content, published_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (version, os, arch) DO UPDATE SET \
-             sha256 = excluded.sha256, size = excluded.size, signature = excluded.signature, \
-             content = excluded.content, published_at = excluded.published_at",
+        bind_key::<D>(
+            D::query(
+                "INSERT INTO agent_releases (version, os, arch, kind, sha256, size, signature, published_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (version, os, arch, kind) DO UPDATE SET \
+                 sha256 = excluded.sha256, size = excluded.size, signature = excluded.signature, \
+                 published_at = excluded.published_at",
+            ),
+            &r.key,
         )
-        .bind(&r.version)
-        .bind(&r.os)
-        .bind(&r.arch)
         .bind(&r.sha256)
         .bind(r.size)
         .bind(&r.signature)
-        .bind(&[] as &[u8])
         .bind(r.published_at.millis())
         .execute(&mut *self.tx)
         .await?;
-        D::query("DELETE FROM agent_release_chunks WHERE version = $1 AND os = $2 AND arch = $3")
-            .bind(&r.version)
-            .bind(&r.os)
-            .bind(&r.arch)
-            .execute(&mut *self.tx)
-            .await?;
+        bind_key::<D>(
+            D::query(&format!(
+                "DELETE FROM agent_release_chunks WHERE {RELEASE_KEY_MATCHES}"
+            )),
+            &r.key,
+        )
+        .execute(&mut *self.tx)
+        .await?;
         for (seq, chunk) in content.chunks(crate::RELEASE_CHUNK_BYTES).enumerate() {
-            D::query(
-                "INSERT INTO agent_release_chunks (version, os, arch, seq, bytes) VALUES ($1, $2, $3, $4, $5)",
+            bind_key::<D>(
+                D::query(
+                    "INSERT INTO agent_release_chunks (version, os, arch, kind, seq, bytes) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                ),
+                &r.key,
             )
-            .bind(&r.version)
-            .bind(&r.os)
-            .bind(&r.arch)
             .bind(seq as i64)
             .bind(chunk)
             .execute(&mut *self.tx)
@@ -71,39 +87,27 @@ impl<D: Driver> IdentityTx for EngineIdentityTx<D> {
         rows.iter().map(release_from_row).collect()
     }
 
-    async fn release(
-        &mut self,
-        version: &str,
-        os: &str,
-        arch: &str,
-    ) -> Result<Option<crate::AgentRelease>> {
-        let row = D::query(&format!(
-            "SELECT {RELEASE_COLUMNS} FROM agent_releases WHERE version = $1 AND os = $2 AND arch = $3"
-        ))
-        .bind(version)
-        .bind(os)
-        .bind(arch)
-        .fetch_optional(&mut *self.tx)
-        .await?;
+    async fn release(&mut self, key: &crate::ReleaseKey) -> Result<Option<crate::AgentRelease>> {
+        let sql =
+            format!("SELECT {RELEASE_COLUMNS} FROM agent_releases WHERE {RELEASE_KEY_MATCHES}");
+        let row = bind_key::<D>(D::query(&sql), key)
+            .fetch_optional(&mut *self.tx)
+            .await?;
         row.as_ref().map(release_from_row).transpose()
     }
 
     async fn release_chunk(
         &mut self,
-        version: &str,
-        os: &str,
-        arch: &str,
+        key: &crate::ReleaseKey,
         seq: i64,
     ) -> Result<Option<Vec<u8>>> {
-        let row = D::query(
-            "SELECT bytes FROM agent_release_chunks WHERE version = $1 AND os = $2 AND arch = $3 AND seq = $4",
-        )
-        .bind(version)
-        .bind(os)
-        .bind(arch)
-        .bind(seq)
-        .fetch_optional(&mut *self.tx)
-        .await?;
+        let sql = format!(
+            "SELECT bytes FROM agent_release_chunks WHERE {RELEASE_KEY_MATCHES} AND seq = $5"
+        );
+        let row = bind_key::<D>(D::query(&sql), key)
+            .bind(seq)
+            .fetch_optional(&mut *self.tx)
+            .await?;
         Ok(row.map(|r| r.try_get("bytes")).transpose()?)
     }
 

@@ -1,7 +1,7 @@
 //! Agent releases are stored in chunks; a republished build replaces every chunk.
 
 use tater_domain::Timestamp;
-use tater_store::{AgentRelease, Mode, RELEASE_CHUNK_BYTES};
+use tater_store::{AgentRelease, Mode, RELEASE_CHUNK_BYTES, ReleaseKey};
 use tater_testkit::{TestDb, both_engines};
 
 use crate::support::*;
@@ -10,9 +10,7 @@ both_engines!(releases_are_stored_in_chunks);
 
 fn release(version: &str, content: &[u8]) -> AgentRelease {
     AgentRelease {
-        version: version.into(),
-        os: "linux".into(),
-        arch: "x86_64".into(),
+        key: ReleaseKey::exe(version, "linux", "x86_64"),
         sha256: format!("{:064x}", content.len()),
         size: content.len() as i64,
         signature: None,
@@ -25,7 +23,7 @@ async fn read_all(store: &dyn tater_store::Store, version: &str) -> Vec<u8> {
     let mut out = Vec::new();
     let mut seq = 0;
     while let Some(chunk) = tx
-        .release_chunk(version, "linux", "x86_64", seq)
+        .release_chunk(&ReleaseKey::exe(version, "linux", "x86_64"), seq)
         .await
         .unwrap()
     {
@@ -54,13 +52,13 @@ async fn releases_are_stored_in_chunks(db: TestDb) {
     assert_eq!(read_all(&*store, "1.0.1").await, b"small");
     let mut tx = store.identity(Mode::Read).await.unwrap();
     let one = tx
-        .release("1.0.0", "linux", "x86_64")
+        .release(&ReleaseKey::exe("1.0.0", "linux", "x86_64"))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(one, release("1.0.0", &big));
     assert!(
-        tx.release("1.0.0", "windows", "x86_64")
+        tx.release(&ReleaseKey::exe("1.0.0", "windows", "x86_64"))
             .await
             .unwrap()
             .is_none()
@@ -75,4 +73,32 @@ async fn releases_are_stored_in_chunks(db: TestDb) {
         .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(read_all(&*store, "1.0.0").await, b"rebuilt");
+
+    // The Windows installer of a version is a release of its own, beside the executable:
+    // publishing one replaces nothing of the other.
+    let exe = ReleaseKey::exe("1.0.0", "windows", "x86_64");
+    let msi = ReleaseKey {
+        kind: "msi".into(),
+        ..exe.clone()
+    };
+    let mut tx = store.identity(Mode::Write).await.unwrap();
+    for (key, bytes) in [(&exe, &b"the exe"[..]), (&msi, &b"the msi"[..])] {
+        let r = AgentRelease {
+            key: key.clone(),
+            ..release("1.0.0", bytes)
+        };
+        tx.publish_release(&r, bytes).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let mut tx = store.identity(Mode::Read).await.unwrap();
+    assert_eq!(
+        tx.release_chunk(&exe, 0).await.unwrap().unwrap(),
+        b"the exe"
+    );
+    assert_eq!(
+        tx.release_chunk(&msi, 0).await.unwrap().unwrap(),
+        b"the msi"
+    );
+    assert_eq!(tx.release(&msi).await.unwrap().unwrap().key, msi);
+    assert_eq!(tx.releases().await.unwrap().len(), 4);
 }
