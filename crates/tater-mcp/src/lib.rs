@@ -247,8 +247,8 @@ fn done_schema() -> Map<String, Value> {
     }))
 }
 
-/// Every use case a generated channel can call, with its tool, made once: generating ~100
-/// schemas is far more work than a call (rmcp also looks a tool up on every call).
+/// Every use case a generated channel can call, with its tool, made once: generating
+/// hundreds of schemas is far more work than a call (rmcp also looks a tool up on every call).
 fn tools() -> &'static [(&'static UseCase, Tool)] {
     static TOOLS: std::sync::LazyLock<Vec<(&'static UseCase, Tool)>> =
         std::sync::LazyLock::new(|| {
@@ -259,6 +259,60 @@ fn tools() -> &'static [(&'static UseCase, Tool)] {
                 .collect()
         });
     &TOOLS
+}
+
+/// The JSON size of each tool of [`tools`], in the same order, for paging `tools/list`.
+fn tool_sizes() -> &'static [usize] {
+    static SIZES: std::sync::LazyLock<Vec<usize>> = std::sync::LazyLock::new(|| {
+        tools()
+            .iter()
+            .map(|(_, t)| serde_json::to_vec(t).map_or(0, |v| v.len()))
+            .collect()
+    });
+    &SIZES
+}
+
+/// The most tool JSON one `tools/list` page carries. Every tool at once is several MiB (each
+/// module brings a dozen tools with its schemas), more than clients take in one message (the
+/// official Python SDK refuses a server-sent event over 1 MiB); a page always holds at least
+/// one tool.
+const TOOLS_PAGE_BYTES: usize = 256 * 1024;
+
+/// One page of the tools at `offered` (indexes into [`tools`], in order), starting after the
+/// tool the cursor names: the page and the cursor of the next one (the page's last tool).
+fn tools_page(
+    offered: &[usize],
+    cursor: Option<&str>,
+) -> Result<(Vec<Tool>, Option<String>), ErrorData> {
+    let all = tools();
+    let start = match cursor {
+        None => 0,
+        Some(after) => offered
+            .iter()
+            .position(|&i| all[i].1.name == after)
+            .map(|at| at + 1)
+            .ok_or_else(|| {
+                ErrorData::invalid_params(
+                    "unknown cursor: start again without one",
+                    Some(json!({ "code": "BAD_CURSOR" })),
+                )
+            })?,
+    };
+    let mut page = Vec::new();
+    let mut bytes = 0;
+    for &i in offered.iter().skip(start) {
+        let size = tool_sizes().get(i).copied().unwrap_or(0);
+        if !page.is_empty() && bytes + size > TOOLS_PAGE_BYTES {
+            break;
+        }
+        bytes += size;
+        page.push(all[i].1.clone());
+    }
+    let more = start + page.len() < offered.len();
+    let next = more
+        .then(|| page.last().map(|t| t.name.to_string()))
+        .flatten();
+    Ok((page, next))
 }
 
 fn tool(case: &UseCase) -> Tool {
@@ -303,7 +357,7 @@ impl ServerHandler for TaterMcp {
 
     async fn list_tools(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         cx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let caller = caller(&cx)?;
@@ -315,15 +369,20 @@ impl ServerHandler for TaterMcp {
         }
         let policy = self.policy(&caller).await?;
         // Registry order, filtered by the caller's role and the organization's policy:
-        // deterministic, and private to the caller (no shared cache).
-        let tools = tools()
+        // deterministic, and private to the caller (no shared cache); in pages.
+        let shown: Vec<usize> = tools()
             .iter()
-            .filter(|(c, _)| offered(c, &caller, &policy))
-            .map(|(_, t)| t.clone())
+            .enumerate()
+            .filter(|(_, (c, _))| offered(c, &caller, &policy))
+            .map(|(i, _)| i)
             .collect();
-        Ok(ListToolsResult::with_all_items(tools)
+        let cursor = request.as_ref().and_then(|r| r.cursor.as_deref());
+        let (page, next) = tools_page(&shown, cursor)?;
+        let mut result = ListToolsResult::with_all_items(page)
             .with_ttl_ms(0)
-            .with_cache_scope(CacheScope::Private))
+            .with_cache_scope(CacheScope::Private);
+        result.next_cursor = next;
+        Ok(result)
     }
 
     async fn call_tool(

@@ -6,7 +6,8 @@ use anyhow::Context;
 use serde_json::{Value, json};
 use tater_domain::module::ModuleDef;
 use tater_domain::modules::{
-    AUDITS, CONFIG_DOCS, EVIDENCE, EXCEPTIONS, FINDINGS, PEOPLE, POAM, POLICIES, RISKS, TASKS,
+    AUDITS, BCP_PLANS, CONFIG_DOCS, DATA_LABELS, DEFAULT_LABELS, EVIDENCE, EXCEPTIONS, FINDINGS,
+    PEOPLE, POAM, POLICIES, REGULATORY_CHANGES, RISKS, TASKS, TRAINING_COURSES, VENDORS,
 };
 use tater_domain::{Actor, Channel, Role};
 use tater_service::{
@@ -110,6 +111,9 @@ pub async fn seed(service: &Service, password_file: &Path) -> anyhow::Result<Dem
         }
         for body in people() {
             service.create_record(&actor, &PEOPLE, &body).await?;
+        }
+        for (def, body) in registers(&day) {
+            service.create_record(&actor, def, &body).await?;
         }
         audit_sample(service, &actor, &day).await?;
         policy_sample(service, &actor, org.id, &day).await?;
@@ -402,6 +406,31 @@ fn people() -> Vec<Value> {
         json!({"name": "Ravi Natarajan", "email": "it-ops@tater.local", "department": "IT Operations",
                "title": "Systems administrator"}),
     ]
+}
+
+/// A first entry in the other registers, and the customary four data labels (an
+/// organization's labels are its own records: it renames or adds to them as it likes).
+fn registers(day: &dyn Fn(i64) -> String) -> Vec<(&'static ModuleDef, Value)> {
+    let mut out: Vec<(&'static ModuleDef, Value)> = DEFAULT_LABELS
+        .iter()
+        .zip(1..)
+        .map(|(name, rank)| (&DATA_LABELS, json!({ "name": name, "rank": rank })))
+        .collect();
+    out.extend([
+        (&BCP_PLANS, json!({"title": "Headquarters continuity plan", "owner": "ciso@tater.local",
+            "status": "Active", "rtoHours": 8, "rpoHours": 4, "criticalProcesses": ["payroll", "contract delivery"],
+            "lastTested": day(-400), "nextTest": day(-35), "nextReview": day(30), "controls": ["CP-2", "CP-4"]})),
+        (&VENDORS, json!({"name": "Northwind Managed Cloud", "riskTier": "High", "status": "Active",
+            "services": "IaaS hosting of the mission support system", "dataShared": ["CUI"],
+            "contractStart": day(-300), "contractEnd": day(430), "owner": "it-ops@tater.local",
+            "nextAssessment": day(20), "controls": ["SA-9", "SR-6"]})),
+        (&TRAINING_COURSES, json!({"title": "CUI handling and insider threat awareness",
+            "provider": "In-house", "durationMinutes": 40, "frequency": "Annual", "controls": ["AT-2", "AT-2(2)"]})),
+        (&REGULATORY_CHANGES, json!({"title": "CMMC program rule (32 CFR 170)", "regulation": "32 CFR Part 170",
+            "jurisdiction": "US (DoD)", "effectiveDate": day(-60), "impact": "High",
+            "summary": "Level 2 assessments required in new DoD contracts.", "controls": ["CA-2"]})),
+    ]);
+    out
 }
 
 fn config_docs() -> Vec<Value> {

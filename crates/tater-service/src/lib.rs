@@ -66,6 +66,7 @@ mod people_members;
 mod poam_export;
 mod policy_versions;
 mod posture;
+mod record_counts;
 mod record_history_export;
 mod records;
 mod reminders;
@@ -139,6 +140,7 @@ pub use posture::{
     EndpointCounts, EndpointPosture, FailingControl, FamilyPosture, FrameworkPosture,
     PostureTotals, PostureTrend, PostureView, Summary, TrendLatest, TrendPoint,
 };
+pub use record_counts::{MAX_GROUPS, RecordCounts, ValueCount, countable};
 pub use records::{HeatMap, HeatMapAxes, HeatMapView, Page, RecordExport, to_values};
 pub use retention::Forgotten;
 pub use runner::{MAX_ATTEMPTS, RunnerOptions, RunnerRound};

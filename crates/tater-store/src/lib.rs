@@ -565,6 +565,17 @@ pub trait RecordsTx: Send {
         max_bytes: u64,
     ) -> Result<(Vec<Record>, bool)>;
 
+    /// Counts the records that meet `filter`, grouped by the text value of `field` (absent
+    /// values as `None`), largest groups first, at most `limit` groups; and how many records
+    /// met `filter` in all.
+    async fn count_grouped(
+        &mut self,
+        module: &str,
+        field: &'static str,
+        filter: &[tater_domain::module::Condition],
+        limit: u32,
+    ) -> Result<(Vec<(Option<String>, i64)>, i64)>;
+
     /// Counts records grouped by the integer values of `fields` (e.g. a 5×5 heat map).
     async fn count_by(
         &mut self,

@@ -89,7 +89,8 @@ fn checked(name: &'static str) -> &'static str {
     }
 }
 
-fn text_expr(engine: Engine, name: &'static str) -> String {
+/// A field's value as text (a `GROUP BY` key; absent or null is NULL).
+pub fn text_expr(engine: Engine, name: &'static str) -> String {
     let name = checked(name);
     match engine {
         Engine::Sqlite => format!("json_extract(data, '$.{name}')"),

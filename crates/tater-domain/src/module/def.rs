@@ -57,6 +57,27 @@ pub enum Holding {
 }
 
 impl ModuleDef {
+    /// What a declaration need not spell out (`..ModuleDef::PLAIN`): read by every member, no
+    /// derived fields, no rules across fields, no status flow, nothing done on create and
+    /// nothing held besides fields, links and comments.
+    pub const PLAIN: ModuleDef = ModuleDef {
+        name: "",
+        entity_type: "",
+        singular: "",
+        plural: "",
+        nouns: ("", ""),
+        description: "",
+        read_role: Role::Viewer,
+        fields: &[],
+        derived: &[],
+        rules: no_rules,
+        csv_columns: &[],
+        default_sort: "-createdAt",
+        flow: None,
+        on_create: None,
+        holds: &[],
+    };
+
     pub fn field(&self, name: &str) -> Option<&'static FieldDef> {
         self.fields.iter().find(|f| f.name == name)
     }

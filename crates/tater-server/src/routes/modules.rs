@@ -1,5 +1,6 @@
 //! Routes of every declared module, derived from its declaration:
-//! `GET/POST /api/<m>`, `GET/PUT/DELETE /api/<m>/{id}`, `GET /api/<m>/export`.
+//! `GET/POST /api/<m>`, `GET/PUT/DELETE /api/<m>/{id}`, `GET /api/<m>/export`,
+//! `GET /api/<m>/counts`.
 
 use axum::Json;
 use axum::body::Body;
@@ -230,6 +231,12 @@ fn record_routes(api: ApiRouter, def: &'static ModuleDef) -> ApiRouter {
         get(move |s: State<AppState>, a: ExportSlot, p: Params| export(s, a, p, def)),
     )
     .route(
+        Op::get(&format!("{base}/counts"), &format!("{key}_counts"))
+            .tag(tag)
+            .ok(200, "Records per value of the field", None),
+        get(move |s: State<AppState>, a: AuthActor, p: Params| counts(s, a, p, def)),
+    )
+    .route(
         Op::get(&one, &format!("{key}_get"))
             .tag(tag)
             .ok(200, "The record", None),
@@ -261,6 +268,15 @@ async fn list(
 ) -> ApiResult<Json<tater_service::Page>> {
     let query = s.service.list_query(def, &p, &[])?;
     Ok(Json(s.service.list_records(&actor, def, &query).await?))
+}
+
+async fn counts(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    Params(p): Params,
+    def: &'static ModuleDef,
+) -> ApiResult<Json<tater_service::RecordCounts>> {
+    Ok(Json(s.service.count_records(&actor, def, &p).await?))
 }
 
 async fn get_one(

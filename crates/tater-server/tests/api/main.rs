@@ -40,6 +40,7 @@ mod policies;
 mod process;
 mod rate_limits;
 mod references;
+mod registers;
 mod roles;
 mod settings;
 mod siem;

@@ -123,6 +123,18 @@ async fn tools_answer_what_rest_answers_in_both_revisions(db: TestDb) {
             .count();
         assert_eq!(tools.len(), member_callable - 3, "{} tools", tools.len());
         assert!(tools.len() >= 100, "{} tools", tools.len());
+        // Hundreds of tools with their schemas come in pages the SDK reads one by one (it
+        // refuses a message over 1 MiB), each tool exactly once.
+        assert!(out["pages"].as_u64().unwrap() > 1, "{}", out["pages"]);
+        let mut names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), tools.len(), "no tool listed twice");
+        eprintln!(
+            "tools/list: {} tools in {} pages",
+            tools.len(),
+            out["pages"]
+        );
         for seed in [
             "create_risk_acceptance",
             "execute_script",
@@ -410,17 +422,23 @@ pub async fn raw_call_in(
     raw_rpc(app, key, org, "tools/call", Some(tool), params).await
 }
 
-/// The names `tools/list` shows `key`, as a 2026-07-28 client sees them.
+/// The names `tools/list` shows `key`, as a 2026-07-28 client sees them, every page.
 pub async fn raw_tool_names(app: &TestApp, key: &Key) -> Vec<String> {
-    let answer = raw_rpc(app, key, None, "tools/list", None, json!({}))
-        .await
-        .expect("HTTP 200");
-    answer["result"]["tools"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{answer}"))
-        .iter()
-        .map(|t| t["name"].as_str().unwrap().to_owned())
-        .collect()
+    let mut names = Vec::new();
+    let mut params = json!({});
+    loop {
+        let answer = raw_rpc(app, key, None, "tools/list", None, params)
+            .await
+            .expect("HTTP 200");
+        let page = answer["result"]["tools"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{answer}"));
+        names.extend(page.iter().map(|t| t["name"].as_str().unwrap().to_owned()));
+        match answer["result"]["nextCursor"].as_str() {
+            Some(next) => params = json!({ "cursor": next }),
+            None => return names,
+        }
+    }
 }
 
 /// One stateless 2026-07-28 request: the JSON-RPC answer, or the HTTP status when the
@@ -531,6 +549,15 @@ async fn an_organizations_tool_policy_hides_and_refuses_tools(db: TestDb) {
     let mut seen = raw_tool_names(&app, &admin).await;
     seen.retain(|t| !step.contains(&t.as_str()));
     assert!(seen.is_empty(), "{seen:?}");
+    // A cursor naming a tool this caller is not shown (or none at all) starts nothing.
+    for cursor in ["get_posture", "no_such_tool"] {
+        let params = json!({ "cursor": cursor });
+        let answer = raw_rpc(&app, &viewer, None, "tools/list", None, params)
+            .await
+            .unwrap();
+        assert_eq!(answer["error"]["code"], -32602, "{cursor}: {answer}");
+        assert_eq!(answer["error"]["data"]["code"], "BAD_CURSOR", "{answer}");
+    }
     for (who, tool) in [(&viewer, "get_posture"), (&admin, "list_poam_items")] {
         let answer = raw_call(&app, who, tool, json!({})).await.unwrap();
         assert_eq!(answer["error"]["code"], -32602, "{tool}: {answer}");

@@ -479,6 +479,56 @@ pub fn sample(module: &str, n: usize) -> Value {
             json!({ "name": format!("Person {n}"), "email": format!("person{n}@example.com"),
                             "department": "Security" })
         }
+        "bcp-plans" => json!({ "title": format!("Plan {n}"), "scope": "HQ operations",
+            "owner": "ann@example.com", "status": "Active", "rtoHours": 4, "rpoHours": 1,
+            "criticalProcesses": ["payroll"], "nextTest": in_days(90), "nextReview": in_days(180),
+            "controls": ["CP-2"] }),
+        "bcp-exercises" => json!({ "title": format!("Exercise {n}"), "exerciseType": "Tabletop",
+            "heldOn": in_days(-3), "result": "Passed with findings", "findings": "Call tree out of date" }),
+        "data-labels" => {
+            json!({ "name": format!("Label {n}"), "rank": 3, "description": "Customer data",
+            "controls": ["MP-3"] })
+        }
+        "data-assets" => json!({ "name": format!("Asset {n}"), "owner": "ann@example.com",
+            "location": "eu-west-1", "retentionDays": 2555, "dataTypes": ["PII"] }),
+        "training-courses" => json!({ "title": format!("Course {n}"), "provider": "In-house",
+            "durationMinutes": 45, "frequency": "Annual", "controls": ["AT-2"] }),
+        "training-campaigns" => json!({ "title": format!("Campaign {n}"), "audience": "Members",
+            "startDate": in_days(0), "dueDate": in_days(30), "owner": "ann@example.com" }),
+        "training-assignments" => json!({ "assignee": "ann@example.com", "dueDate": in_days(30),
+            "status": "In Progress", "notes": format!("Assignment {n}") }),
+        "control-test-procedures" => json!({ "title": format!("Procedure {n}"), "control": "AC-2",
+            "method": "Examine", "steps": "Sample ten accounts", "frequency": "Quarterly" }),
+        "control-test-runs" => json!({ "control": "AC-2", "tester": "ann@example.com",
+            "testedOn": in_days(-1), "result": "Satisfied", "notes": format!("Run {n}") }),
+        "vendors" => json!({ "name": format!("Vendor {n}"), "riskTier": "High", "status": "Active",
+            "services": "Payroll", "dataShared": ["PII"], "contractStart": in_days(-100),
+            "contractEnd": in_days(265), "owner": "ann@example.com", "nextAssessment": in_days(60) }),
+        "vendor-assessments" => {
+            json!({ "title": format!("Assessment {n}"), "assessor": "ann@example.com",
+            "assessedOn": in_days(-2), "riskTier": "Medium", "result": "Approved" })
+        }
+        "questionnaire-templates" => {
+            json!({ "title": format!("Template {n}"), "description": "SIG lite",
+            "tags": ["vendor"] })
+        }
+        "questionnaire-responses" => json!({ "title": format!("Response {n}"), "scope": "Internal",
+            "respondent": "ann@example.com" }),
+        "change-requests" => {
+            json!({ "title": format!("Change {n}"), "changeType": "Normal", "risk": "Low",
+            "description": "Patch the web tier", "windowStart": in_days(7), "windowEnd": in_days(8),
+            "controls": ["CM-3"], "implementer": "ann@example.com" })
+        }
+        "cab-boards" => json!({ "name": format!("Board {n}"), "description": "Production changes",
+            "approvalThreshold": 2 }),
+        "regulatory-changes" => {
+            json!({ "title": format!("Regulation {n}"), "regulation": "DFARS safeguarding clause",
+            "jurisdiction": "US", "effectiveDate": in_days(90), "impact": "High", "controls": ["IR-6"] })
+        }
+        "access-reviews" => json!({ "title": format!("Review {n}"), "reviewer": "ann@example.com",
+            "dueDate": in_days(14), "controls": ["AC-2"] }),
+        "access-review-items" => json!({ "subject": format!("Account {n}"), "currentRole": "admin",
+            "decision": "Keep" }),
         other => panic!("no sample for {other}"),
     }
 }
@@ -494,7 +544,9 @@ pub fn changed(module: &str, n: usize) -> Value {
 pub fn label_field(module: &str) -> &'static str {
     match module {
         "risk-acceptances" => "justification",
-        "scripts" | "people" => "name",
+        "scripts" | "people" | "data-labels" | "data-assets" | "vendors" | "cab-boards" => "name",
+        "training-assignments" | "control-test-runs" => "notes",
+        "access-review-items" => "subject",
         _ => "title",
     }
 }

@@ -479,6 +479,7 @@ mod tests {
     /// guess what a tool does from its name.
     const VERBS: &[&str] = &[
         "list",
+        "count",
         "get",
         "create",
         "update",

@@ -10,8 +10,8 @@ use tater_domain::{Action, Actor, ValidationErrors};
 use tater_export::emass::Layout;
 
 use crate::{
-    CommentList, CommentView, LinkList, LinkView, MAX_COMMENT_CHARS, Service, ServiceResult,
-    TransitionHistory, TransitionView,
+    CommentList, CommentView, LinkList, LinkView, MAX_COMMENT_CHARS, RecordCounts, Service,
+    ServiceResult, TransitionHistory, TransitionView,
 };
 use tater_domain::module::{
     DEFAULT_PAGE_SIZE, Flow, MAX_PAGE_SIZE, ModuleDef, input_schema, output_schema,
@@ -55,6 +55,20 @@ pub(super) fn use_cases(def: &'static ModuleDef) -> Vec<UseCase> {
         .tool(&format!("export_{many}"))
         .takes_declared(export_input(def))
         .gives_file(&export_media_types(def)),
+        UseCase::read(
+            &format!("{key}_counts"),
+            &format!(
+                "Count {} per value of one field (`by`), under the list's filters, with each value's share",
+                def.plural
+            ),
+            read,
+        )
+        .tool(&format!("count_{many}"))
+        .runs(json(move |s, c, i: Map<String, Value>| async move {
+            s.count_records(&c.actor, def, &invoke::to_pairs(i)?).await
+        }))
+        .takes_declared(counts_input(def))
+        .gives::<RecordCounts>(),
         UseCase::read(
             &format!("{key}_get"),
             &format!("Get a {}", def.singular),
@@ -332,6 +346,24 @@ fn list_input(def: &ModuleDef) -> Value {
         );
     }
     json!({ "type": "object", "properties": props })
+}
+
+/// A list's filters (no paging or order: a count has neither) and the field to count by.
+fn counts_input(def: &ModuleDef) -> Value {
+    let mut schema = list_input(def);
+    if let Some(Value::Object(props)) = schema.get_mut("properties") {
+        for paging in ["limit", "cursor", "sort"] {
+            props.remove(paging);
+        }
+        props.insert(
+            "by".into(),
+            json!({ "type": "string", "enum": crate::record_counts::countable(def), "description": "the field to count the records by" }),
+        );
+    }
+    if let Some(o) = schema.as_object_mut() {
+        o.insert("required".into(), json!(["by"]));
+    }
+    schema
 }
 
 /// A list's input plus the file format (and what a module's own formats need).

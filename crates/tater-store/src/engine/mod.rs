@@ -18,7 +18,9 @@ use tater_domain::{
     Timestamp, TransitionId, User, UserId,
 };
 
-use crate::sql::{Arg, SqlBuilder, byte_length, integer_expr, push_conditions, push_page};
+use crate::sql::{
+    Arg, SqlBuilder, byte_length, integer_expr, push_conditions, push_page, text_expr,
+};
 use crate::{
     AuditQuery, AuditSettings, DeadLetter, DeliveryTx, DueDestination, EndpointQuery, IdentityTx,
     LatestResult, Mode, Result, ResultCount, ResultFilter, ResultGroup, ResultKey, StoreError,

@@ -115,6 +115,42 @@ impl<D: Driver> RecordsTx for EngineTenantTx<D> {
         Ok((ids.iter().filter_map(|id| by_id.remove(id)).collect(), more))
     }
 
+    async fn count_grouped(
+        &mut self,
+        module: &str,
+        field: &'static str,
+        filter: &[tater_domain::module::Condition],
+        limit: u32,
+    ) -> Result<(Vec<(Option<String>, i64)>, i64)> {
+        let key = text_expr(D::KIND, field);
+        let mut b = SqlBuilder::new(
+            D::KIND,
+            format!(
+                "SELECT {key} AS k, COUNT(*) AS n, CAST(SUM(COUNT(*)) OVER () AS BIGINT) AS total FROM records \
+                 WHERE tenant_id = $1 AND module = $2"
+            ),
+            2,
+        );
+        push_conditions(&mut b, filter);
+        b.push(" GROUP BY 1 ORDER BY 2 DESC, 1 NULLS LAST");
+        let limit = b.arg(Arg::Int(i64::from(limit)));
+        b.push(&format!(" LIMIT {limit}"));
+        let tenant = self.tenant();
+        let rows = bind_args::<D>(D::query(&b.sql).bind(tenant).bind(module), &b.args)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        let mut total = 0;
+        let mut groups = Vec::with_capacity(rows.len());
+        for row in &rows {
+            total = row.try_get::<i64>("total")?;
+            groups.push((
+                row.try_get::<Option<String>>("k")?,
+                row.try_get::<i64>("n")?,
+            ));
+        }
+        Ok((groups, total))
+    }
+
     async fn count_by(
         &mut self,
         module: &str,

@@ -18,6 +18,7 @@ both_engines!(
     filters_sort_and_search,
     cursor_pages_cover_everything_once,
     count_by_groups_integers,
+    count_grouped_counts_each_value_under_the_filter,
     audit_sequence_and_filters,
     pages_are_bounded_by_bytes,
 );
@@ -415,6 +416,57 @@ async fn count_by_groups_integers(db: TestDb) {
             (vec![Some(5), Some(3)], 1)
         ]
     );
+}
+
+async fn count_grouped_counts_each_value_under_the_filter(db: TestDb) {
+    let store = open(&db).await;
+    let (_, s) = new_org(&*store, "Acme").await;
+    let (_, other) = new_org(&*store, "Other").await;
+    for (treatment, category) in [
+        ("Mitigate", "Technical"),
+        ("Mitigate", "Financial"),
+        ("Accept", "Technical"),
+    ] {
+        let body = json!({"title": "r", "treatment": treatment, "category": category});
+        insert(&*store, &s, &RISKS, body.clone(), NOW).await;
+        insert(&*store, &other, &RISKS, body, NOW).await;
+    }
+    insert(&*store, &s, &RISKS, json!({"title": "untreated"}), NOW).await;
+    let mut tx = store.tenant(&s.permit(Mode::Read)).await.unwrap();
+    let all = tx
+        .count_grouped("risks", "treatment", &[], 500)
+        .await
+        .unwrap();
+    assert_eq!(
+        all,
+        (
+            vec![
+                (Some("Mitigate".to_owned()), 2),
+                (Some("Accept".to_owned()), 1),
+                (None, 1)
+            ],
+            4
+        ),
+        "largest first, then by value (none last); only this organization's"
+    );
+    let q = parse_list_query(
+        &RISKS,
+        &[("category".into(), "Technical".into())],
+        date!(2026 - 01 - 01),
+        &[],
+    )
+    .unwrap();
+    let technical = tx
+        .count_grouped("risks", "treatment", &q.filter, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        technical,
+        (vec![(Some("Accept".to_owned()), 1)], 2),
+        "ties by value; the total counts past the limit"
+    );
+    let none = tx.count_grouped("poam", "status", &[], 10).await.unwrap();
+    assert_eq!(none, (vec![], 0));
 }
 
 async fn audit_sequence_and_filters(db: TestDb) {

@@ -10,7 +10,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Map, Value};
-use tater_domain::modules::{CONTROL_OVERLAYS, RISKS};
+use tater_domain::modules::{CONTROL_OVERLAYS, CONTROL_TEST_RUNS, RISKS};
 use tater_domain::policy::Action;
 use tater_service::use_cases::{ControlsQuery, ScanResultsQuery};
 use tater_service::{ControlView, LatestResultView, ServiceError};
@@ -139,6 +139,8 @@ pub struct ControlPage {
     /// Where the rest are listed, when the page shows only the first [`SHOWN`].
     more_results: Option<String>,
     more_risks: Option<String>,
+    /// The control's most recent test run, if any.
+    last_test: Option<LastTest>,
     /// The records linked to the control, newest first.
     links: Vec<super::links::LinkRow>,
     can_write: bool,
@@ -147,6 +149,40 @@ pub struct ControlPage {
     version: String,
     problem: Option<String>,
     errors: Vec<(String, String)>,
+}
+
+/// The newest control test run of a control, as the control page shows it.
+struct LastTest {
+    href: String,
+    tested_on: String,
+    result: String,
+    tester: String,
+}
+
+/// The control's newest test run (control-test-runs sorted by test date).
+async fn last_test(web: &Web, signed: &Signed, control: &str) -> PageResult<Option<LastTest>> {
+    let query = web.service.list_query(
+        &CONTROL_TEST_RUNS,
+        &[
+            ("control".into(), control.to_owned()),
+            ("sort".into(), "-testedOn".into()),
+            ("limit".into(), "1".into()),
+        ],
+        &[],
+    )?;
+    let page = web
+        .service
+        .list_records(&signed.actor, &CONTROL_TEST_RUNS, &query)
+        .await?;
+    Ok(page.items.first().map(|r| LastTest {
+        href: format!(
+            "/app/control-test-runs/{}",
+            r["id"].as_str().unwrap_or_default()
+        ),
+        tested_on: form::shown(&r["testedOn"]),
+        result: form::shown(&r["result"]),
+        tester: form::shown(&r["tester"]),
+    }))
 }
 
 /// The overlay's fields as the form shows them (what is stored, or what was posted).
@@ -255,6 +291,7 @@ async fn render(
             }
         })
         .collect();
+    let last_test = last_test(web, signed, &control.id).await?;
     let links = web
         .service
         .list_control_links(&signed.actor, &control.id)
@@ -278,6 +315,7 @@ async fn render(
         risks,
         more_results,
         more_risks,
+        last_test,
         control,
     })
 }

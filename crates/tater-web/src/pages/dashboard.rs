@@ -7,7 +7,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
 use tater_domain::module::ModuleDef;
-use tater_domain::modules::{EXCEPTIONS, POAM, TASKS};
+use tater_domain::modules::{BCP_PLANS, EXCEPTIONS, POAM, TASKS};
 use tater_domain::time::format_date;
 use tater_service::use_cases::TrendQuery;
 use tater_service::{FailingControl, PostureTotals};
@@ -102,7 +102,8 @@ pub struct DashboardPage {
     /// A heat map cell's side, and the room left of the cells for the likelihood axis.
     heat_side: u32,
     heat_left: u32,
-    /// Overdue POA&M items, overdue tasks, exceptions ending soon, policies to acknowledge.
+    /// Overdue POA&M items, overdue tasks, exceptions ending soon, policies to acknowledge,
+    /// continuity plans past their review or test date.
     due: Vec<Due>,
     /// The exceptions ending soonest: (id, title, end date).
     ending: Vec<(String, String, String)>,
@@ -130,6 +131,8 @@ pub async fn page(State(web): State<Web>, signed: Signed) -> PageResult<Dashboar
         ("sort", "requestedUntil".to_owned()),
     ];
     // Independent reads: at once, so the page takes as long as the slowest of them.
+    let review = [("reviewOverdue", "true".to_owned())];
+    let test = [("testOverdue", "true".to_owned())];
     let (layout, posture, trend, heat_map, poam, tasks, exceptions, policies) = tokio::try_join!(
         Layout::new(&web, &signed, "Dashboard", "dashboard"),
         async { Ok(service.posture(actor).await?) },
@@ -145,6 +148,22 @@ pub async fn page(State(web): State<Web>, signed: Signed) -> PageResult<Dashboar
             &ending_soon
         ),
         to_acknowledge(&web, actor),
+    )?;
+    let (plans_review, plans_test) = tokio::try_join!(
+        due(
+            &web,
+            actor,
+            &BCP_PLANS,
+            "Continuity plans past review",
+            &review
+        ),
+        due(
+            &web,
+            actor,
+            &BCP_PLANS,
+            "Continuity plans past their test",
+            &test
+        ),
     )?;
     let ending = exceptions
         .1
@@ -203,7 +222,14 @@ pub async fn page(State(web): State<Web>, signed: Signed) -> PageResult<Dashboar
         heat_side: HEAT_CELL,
         heat_left: HEAT_LEFT,
         unscored_risks: heat_map.unscored,
-        due: vec![poam.0, tasks.0, exceptions.0, policies],
+        due: vec![
+            poam.0,
+            tasks.0,
+            exceptions.0,
+            policies,
+            plans_review.0,
+            plans_test.0,
+        ],
         ending,
     })
 }

@@ -53,9 +53,16 @@ async def main(url, header, value, mode, name, calls):
             cache=None,
             client_info=types.Implementation(name=name, version="1.0"),
         ) as client:
+            # tools/list comes in pages: follow nextCursor to the end, as a client must.
             listed = await client.list_tools()
+            tools, pages = list(listed.tools), 1
+            while listed.next_cursor:
+                listed = await client.list_tools(cursor=listed.next_cursor)
+                tools.extend(listed.tools)
+                pages += 1
             out = {
                 "protocol": str(client.protocol_version),
+                "pages": pages,
                 "tools": [
                     {
                         "name": t.name,
@@ -67,7 +74,7 @@ async def main(url, header, value, mode, name, calls):
                         "idempotent": t.annotations.idempotent_hint if t.annotations else None,
                         "openWorld": t.annotations.open_world_hint if t.annotations else None,
                     }
-                    for t in listed.tools
+                    for t in tools
                 ],
                 "calls": [],
             }
