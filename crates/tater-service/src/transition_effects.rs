@@ -5,7 +5,9 @@ use serde_json::{Value, json};
 use tater_domain::module::{
     Effect, LinkEnd, ModuleDef, Record, RecordLink, parse_list_query, validate,
 };
-use tater_domain::modules::{AUDITS, FINDINGS, POAM, RISK_ACCEPTANCES, TASKS};
+use tater_domain::modules::{
+    AUDITS, FINDINGS, PEOPLE, POAM, RISK_ACCEPTANCES, TASKS, TRAINING_ASSIGNMENTS,
+};
 use tater_domain::{Actor, AuditAction, AuditDraft, RecordId, Timestamp, TransitionId};
 use tater_store::TenantTx;
 
@@ -74,6 +76,7 @@ impl Service {
                 Ok(vec![published])
             }
             Effect::RetirePolicy => Ok(vec![self.retire_policy(tx, source, now).await?]),
+            Effect::AssignTraining => self.assign_training(tx, actor, source, now).await,
         }
     }
 
@@ -257,6 +260,103 @@ fn created(actor: &Actor, def: &ModuleDef, record: &Record, now: Timestamp) -> A
         now,
     )
     .with_changes(None, Some(&after), &[])
+}
+
+/// The most people one campaign assigns: a larger audience is refused rather than cut.
+pub const MAX_ASSIGNEES: usize = 2_000;
+
+impl Service {
+    /// A campaign's assignments: one per e-mail address of its audience (the organization's
+    /// members, its People, or both) that has none in the campaign yet, due when the
+    /// campaign is; each audited as the launcher's.
+    async fn assign_training(
+        &self,
+        tx: &mut dyn TenantTx,
+        actor: &Actor,
+        campaign: &Record,
+        now: Timestamp,
+    ) -> ServiceResult<Vec<Touched>> {
+        let audience = text(&campaign.data, "audience").unwrap_or("Members");
+        let mut emails = std::collections::BTreeSet::new();
+        if audience.contains("Members") {
+            for (_, user) in tx.members().await? {
+                emails.insert(user.email.as_str().to_owned());
+            }
+        }
+        if audience.contains("people") || audience == "People" {
+            for person in all_records(tx, &PEOPLE, &[], self.today()).await? {
+                if let Some(email) = text(&person.data, "email") {
+                    emails.insert(email.to_owned());
+                }
+            }
+        }
+        let id = campaign.meta.id.to_string();
+        let campaign_filter = [("campaign".to_owned(), id.clone())];
+        let assigned = all_records(tx, &TRAINING_ASSIGNMENTS, &campaign_filter, self.today());
+        for assigned in assigned.await? {
+            if let Some(email) = text(&assigned.data, "assignee") {
+                emails.remove(email);
+            }
+        }
+        if emails.len() > MAX_ASSIGNEES {
+            return Err(tater_domain::ValidationErrors::single(
+                "audience",
+                format!(
+                    "holds {} people; a campaign assigns at most {MAX_ASSIGNEES}",
+                    emails.len()
+                ),
+            )
+            .into());
+        }
+        let mut made = Vec::with_capacity(emails.len());
+        for email in emails {
+            let body = json!({
+                "assignee": email,
+                "campaign": id,
+                "course": campaign.data.get("course"),
+                "dueDate": campaign.data.get("dueDate"),
+            });
+            let data = validate(&TRAINING_ASSIGNMENTS, &body, None, &self.rule_context())?;
+            let record = new_record(RecordId::generate(), actor, data, now);
+            let audit = created(actor, &TRAINING_ASSIGNMENTS, &record, now);
+            tx.insert_record(TRAINING_ASSIGNMENTS.name, &record, &audit)
+                .await?;
+            made.push(Touched {
+                module: TRAINING_ASSIGNMENTS.name,
+                id: record.meta.id,
+                detail: None,
+            });
+        }
+        Ok(made)
+    }
+}
+
+/// Every record of `def` that `filters` select, a page at a time, at most
+/// [`MAX_ASSIGNEES`] + 1 (enough to tell a too-large audience).
+async fn all_records(
+    tx: &mut dyn TenantTx,
+    def: &ModuleDef,
+    filters: &[(String, String)],
+    today: time::Date,
+) -> ServiceResult<Vec<Record>> {
+    let mut out = Vec::new();
+    let mut params = filters.to_vec();
+    params.push(("limit".into(), "500".into()));
+    loop {
+        let query = parse_list_query(def, &params, today, &[])?;
+        let page = tx.list_records(def.name, &query).await?;
+        let more = page.len() > query.limit as usize;
+        out.extend(page.into_iter().take(query.limit as usize));
+        let Some(last) = out.last().filter(|_| more && out.len() <= MAX_ASSIGNEES) else {
+            return Ok(out);
+        };
+        let cursor = tater_domain::module::PageCursor {
+            value: query.sort.value_of(last),
+            id: last.meta.id,
+        };
+        params.retain(|(k, _)| k != "cursor");
+        params.push(("cursor".into(), cursor.encode(&query.sort)));
+    }
 }
 
 /// At most `max` characters of `s`: a field of the record made holds less than its source's.

@@ -105,6 +105,9 @@ pub enum Effect {
     PublishPolicyVersion,
     /// Retiring a policy: none of its versions is in force any more.
     RetirePolicy,
+    /// Launching a training campaign: an assignment of its course, due on its due date, for
+    /// everyone in its audience who has none in the campaign yet.
+    AssignTraining,
 }
 
 impl Transition {

@@ -4,7 +4,9 @@
 use serde_json::{Map, Value};
 
 use crate::ValidationErrors;
-use crate::module::{Context, Due, DueRule, FieldDef, Flow, ModuleDef, Transition, past_due};
+use crate::module::{
+    Context, Due, DueRule, Effect, FieldDef, Flow, ModuleDef, Transition, past_due,
+};
 
 pub const FREQUENCIES: &[&str] = &["Once", "Annual", "Semi-annual", "Quarterly", "Monthly"];
 pub const CAMPAIGN_STATUSES: &[&str] = &["Draft", "Active", "Closed"];
@@ -56,9 +58,13 @@ static CAMPAIGN_FLOW: Flow = Flow {
     initial: "Draft",
     editable: Some(&["Draft", "Active"]),
     transitions: &[
-        Transition::new(&["Draft"], "Active").decision(),
+        Transition::new(&["Draft"], "Active")
+            .decision()
+            .then(Effect::AssignTraining),
         Transition::new(&["Active"], "Closed").decision(),
-        Transition::new(&["Closed"], "Active").with_comment(),
+        Transition::new(&["Closed"], "Active")
+            .with_comment()
+            .then(Effect::AssignTraining),
     ],
 };
 

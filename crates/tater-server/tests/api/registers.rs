@@ -8,7 +8,10 @@ use tater_testkit::{TestDb, both_engines};
 
 use crate::support::*;
 
-both_engines!(counts_answer_per_label_per_campaign_and_stay_in_the_organization);
+both_engines!(
+    counts_answer_per_label_per_campaign_and_stay_in_the_organization,
+    launching_a_campaign_assigns_its_audience_once,
+);
 
 async fn id_of(app: &TestApp, module: &str, key: &Key, body: Value) -> String {
     app.create(module, key, body).await["id"]
@@ -150,4 +153,117 @@ async fn counts_answer_per_label_per_campaign_and_stay_in_the_organization(db: T
         .get("/api/access-review-items/counts?by=decision", &viewer)
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+async fn launching_a_campaign_assigns_its_audience_once(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Training").await;
+    let admin = app.member(org, "admin@train.test", Role::Admin).await;
+    app.member(org, "viewer@train.test", Role::Viewer).await;
+    let elsewhere = app.org("Elsewhere").await;
+    app.member(elsewhere, "stranger@else.test", Role::Admin)
+        .await;
+    // A contact who is also a member is assigned once.
+    for email in ["ann@people.test", "viewer@train.test"] {
+        id_of(
+            &app,
+            "people",
+            &admin,
+            json!({"name": email, "email": email}),
+        )
+        .await;
+    }
+    let course = id_of(
+        &app,
+        "training-courses",
+        &admin,
+        json!({"title": "CUI handling"}),
+    )
+    .await;
+    let due = in_days(30);
+    let campaign = id_of(
+        &app,
+        "training-campaigns",
+        &admin,
+        json!({"title": "FY27",
+        "course": course, "dueDate": due, "audience": "Members and people"}),
+    )
+    .await;
+    let moves = format!("/api/training-campaigns/{campaign}/transitions");
+    let assigned = || async {
+        let path = format!("/api/training-assignments?campaign={campaign}&limit=500");
+        let (_, page) = app.get(&path, &admin).await;
+        let mut who: Vec<String> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                assert_eq!(
+                    (&a["course"], &a["dueDate"]),
+                    (&json!(course), &json!(due)),
+                    "{a}"
+                );
+                assert_eq!(a["status"], "Assigned");
+                a["assignee"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        who.sort();
+        who
+    };
+    assert!(assigned().await.is_empty(), "a draft assigns nobody");
+
+    let (status, moved) = app
+        .send(Method::POST, &moves, &admin, &json!({"to": "Active"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert_eq!(
+        assigned().await,
+        ["admin@train.test", "ann@people.test", "viewer@train.test"]
+    );
+    let (_, audit) = app
+        .get(
+            "/api/audit-log?entityType=training-assignment&limit=50",
+            &admin,
+        )
+        .await;
+    assert_eq!(
+        audit["items"].as_array().unwrap().len(),
+        3,
+        "each one audited"
+    );
+
+    // Closed and launched again: only who joined since is assigned.
+    id_of(
+        &app,
+        "people",
+        &admin,
+        json!({"name": "Bo", "email": "bo@people.test"}),
+    )
+    .await;
+    for (to, comment) in [("Closed", None), ("Active", Some("late joiners"))] {
+        let (status, moved) = app
+            .send(
+                Method::POST,
+                &moves,
+                &admin,
+                &json!({"to": to, "comment": comment}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{moved}");
+    }
+    assert_eq!(
+        assigned().await,
+        [
+            "admin@train.test",
+            "ann@people.test",
+            "bo@people.test",
+            "viewer@train.test"
+        ]
+    );
+    let path = format!("/api/training-assignments/counts?by=status&campaign={campaign}");
+    let (_, counts) = app.get(&path, &admin).await;
+    assert_eq!(
+        counts["counts"],
+        json!([{"value": "Assigned", "count": 4, "percent": 100.0}])
+    );
 }
