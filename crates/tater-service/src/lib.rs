@@ -35,6 +35,7 @@ mod audit_log;
 mod audit_snapshots;
 mod auditor_access;
 mod auth;
+mod change_votes;
 mod clock;
 mod comments;
 mod config_docs;
@@ -104,6 +105,7 @@ pub use auth::{
     ActiveOrganization, BearerType, Credential, Identity, KeyRef, LoginToken, MIN_PASSWORD_LEN,
     MeView, MembershipView, UserView, hash_password,
 };
+pub use change_votes::{ChangeVotes, VoteChoice, VoteInput, VoteView};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use comments::{COMMENTS_LIMIT, CommentInput, CommentList, CommentView, MAX_COMMENT_BODY};
 pub use controls::{

@@ -400,6 +400,22 @@ pub struct EvidenceJob {
     pub finished_at: Option<Timestamp>,
 }
 
+/// A vote on a record put to a board (a change request before its CAB): one voter's, in one
+/// round (the move that put the record to the vote).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordVote {
+    pub record_id: tater_domain::RecordId,
+    pub round: tater_domain::TransitionId,
+    /// The voter's e-mail address, as the board lists them.
+    pub voter: String,
+    /// Audit `userId` of whoever cast it.
+    pub cast_by: String,
+    /// `approve`, `reject` or `abstain`.
+    pub vote: String,
+    pub comment: Option<String>,
+    pub at: Timestamp,
+}
+
 /// Releases are stored in chunks of this many bytes, so reading one never needs a second
 /// whole copy in memory.
 pub const RELEASE_CHUNK_BYTES: usize = 1024 * 1024;
@@ -638,6 +654,18 @@ pub trait RecordsTx: Send {
     ) -> Result<()>;
 
     /// The record's comments, newest first, at most `limit`.
+    /// Records a vote, replacing the voter's earlier one in the same round; audited.
+    async fn put_vote(&mut self, module: &str, vote: &RecordVote, audit: &AuditDraft)
+    -> Result<()>;
+
+    /// The votes of one round on a record, oldest first.
+    async fn list_votes(
+        &mut self,
+        module: &str,
+        record_id: RecordId,
+        round: tater_domain::TransitionId,
+    ) -> Result<Vec<RecordVote>>;
+
     async fn list_comments(
         &mut self,
         module: &str,

@@ -6,6 +6,7 @@ mod api_keys;
 mod audit;
 mod audits;
 mod auth;
+mod change_votes;
 mod config_docs;
 mod controls;
 mod data_export;
@@ -123,6 +124,7 @@ fn documented() -> anyhow::Result<(Router<AppState>, serde_json::Value)> {
     api = policies::routes(api);
     api = config_docs::routes(api);
     api = risks::routes(api);
+    api = change_votes::routes(api);
     api = controls::routes(api);
     api = list_export::routes(api);
     api = data_export::routes(api);

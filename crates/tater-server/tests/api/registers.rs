@@ -11,6 +11,7 @@ use crate::support::*;
 both_engines!(
     counts_answer_per_label_per_campaign_and_stay_in_the_organization,
     launching_a_campaign_assigns_its_audience_once,
+    a_change_is_decided_by_its_boards_votes,
 );
 
 async fn id_of(app: &TestApp, module: &str, key: &Key, body: Value) -> String {
@@ -266,4 +267,192 @@ async fn launching_a_campaign_assigns_its_audience_once(db: TestDb) {
         counts["counts"],
         json!([{"value": "Assigned", "count": 4, "percent": 100.0}])
     );
+}
+
+/// The answer to a vote, or the problem's code.
+async fn vote(
+    app: &TestApp,
+    key: &Key,
+    change: &str,
+    vote: &str,
+) -> Result<Value, (StatusCode, String)> {
+    let path = format!("/api/change-requests/{change}/votes");
+    let (status, body) = app
+        .send(
+            Method::POST,
+            &path,
+            key,
+            &json!({"vote": vote, "comment": format!("I {vote}")}),
+        )
+        .await;
+    if status == StatusCode::OK {
+        Ok(body)
+    } else {
+        Err((
+            status,
+            body["error"].as_str().unwrap_or_default().to_owned(),
+        ))
+    }
+}
+
+async fn a_change_is_decided_by_its_boards_votes(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("CAB").await;
+    let mut keys = std::collections::HashMap::new();
+    for who in ["req", "chair", "v1", "v2", "obs", "out"] {
+        let key = app
+            .member(org, &format!("{who}@cab.test"), Role::Admin)
+            .await;
+        keys.insert(who, key);
+    }
+    let viewer = app.member(org, "viewer@cab.test", Role::Viewer).await;
+    let members = json!([
+        {"email": "chair@cab.test", "role": "Chair"}, {"email": "v1@cab.test", "role": "Voting"},
+        {"email": "v2@cab.test", "role": "Voting"}, {"email": "req@cab.test", "role": "Voting"},
+        {"email": "obs@cab.test", "role": "Observer"},
+    ]);
+    let board = id_of(
+        &app,
+        "cab-boards",
+        &keys["chair"],
+        json!({"name": "Production CAB", "members": members, "approvalThreshold": 2}),
+    )
+    .await;
+    let change = |title: &str, kind: &str| {
+        let mut body = json!({"title": title, "changeType": kind, "board": board,
+            "controls": ["CM-3"], "windowStart": in_days(7), "windowEnd": in_days(8)});
+        if kind == "Emergency" {
+            body["justification"] = json!("the outage");
+        }
+        body
+    };
+    let submitted = |body: Value| {
+        let (app, req) = (&app, &keys["req"]);
+        async move {
+            let id = id_of(app, "change-requests", req, body).await;
+            let path = format!("/api/change-requests/{id}/transitions");
+            let (status, moved) = app
+                .send(Method::POST, &path, req, &json!({"to": "Submitted"}))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{moved}");
+            id
+        }
+    };
+
+    // Only a submitted change is voted on, only by its board's chair and voting members,
+    // never by its requester.
+    let a = id_of(
+        &app,
+        "change-requests",
+        &keys["req"],
+        change("Patch the web tier", "Normal"),
+    )
+    .await;
+    assert_eq!(
+        vote(&app, &keys["v1"], &a, "approve").await.unwrap_err().1,
+        "NOT_SUBMITTED"
+    );
+    let path = format!("/api/change-requests/{a}/transitions");
+    app.send(
+        Method::POST,
+        &path,
+        &keys["req"],
+        &json!({"to": "Submitted"}),
+    )
+    .await;
+    for who in ["obs", "out"] {
+        assert_eq!(
+            vote(&app, &keys[who], &a, "approve").await.unwrap_err(),
+            (StatusCode::FORBIDDEN, "NOT_A_VOTER".into())
+        );
+    }
+    assert_eq!(
+        vote(&app, &keys["req"], &a, "approve").await.unwrap_err().1,
+        "FOUR_EYES_REQUIRED"
+    );
+    assert_eq!(
+        vote(&app, &keys["v1"], &a, "maybe").await.unwrap_err().0,
+        StatusCode::BAD_REQUEST
+    );
+
+    // A later vote replaces the voter's earlier one; the threshold's approval decides.
+    vote(&app, &keys["v1"], &a, "reject").await.unwrap();
+    let tally = vote(&app, &keys["v1"], &a, "approve").await.unwrap();
+    assert_eq!(
+        (tally["approve"].as_u64(), tally["reject"].as_u64()),
+        (Some(1), Some(0)),
+        "{tally}"
+    );
+    assert_eq!(
+        (tally["voters"].as_u64(), tally["needed"].as_u64()),
+        (Some(4), Some(2))
+    );
+    assert_eq!(tally["status"], "Submitted");
+    let tally = vote(&app, &keys["chair"], &a, "approve").await.unwrap();
+    assert_eq!(tally["status"], "Approved", "{tally}");
+    let (_, moves) = app
+        .get(&format!("/api/change-requests/{a}/transitions"), &viewer)
+        .await;
+    let decided = &moves["items"][0];
+    assert_eq!(
+        (&decided["to"], &decided["decision"]),
+        (&json!("Approved"), &json!(true)),
+        "{moves}"
+    );
+    assert!(
+        decided["comment"]
+            .as_str()
+            .unwrap()
+            .contains("2 approve, 0 reject"),
+        "{decided}"
+    );
+    assert_eq!(
+        vote(&app, &keys["v2"], &a, "reject").await.unwrap_err().1,
+        "NOT_SUBMITTED"
+    );
+    let (status, seen) = app
+        .get(&format!("/api/change-requests/{a}/votes"), &viewer)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    assert_eq!(seen["votes"].as_array().unwrap().len(), 2, "{seen}");
+    let (_, audit) = app
+        .get(
+            "/api/audit-log?entityType=change-vote&limit=50",
+            &keys["chair"],
+        )
+        .await;
+    assert_eq!(
+        audit["items"].as_array().unwrap().len(),
+        3,
+        "every vote cast is audited"
+    );
+
+    // A second change on the same control in an overlapping window: approved, and named as
+    // in conflict with the first.
+    let b = submitted(change("Rotate TLS certificates", "Normal")).await;
+    vote(&app, &keys["v1"], &b, "approve").await.unwrap();
+    let tally = vote(&app, &keys["v2"], &b, "approve").await.unwrap();
+    assert_eq!(
+        (&tally["status"], &tally["conflicts"]),
+        (&json!("Approved"), &json!([a])),
+        "{tally}"
+    );
+
+    // Rejected once the threshold can no longer be reached (4 voters, 2 needed: 3 rejections).
+    let c = submitted(change("Open port 23", "Normal")).await;
+    for who in ["chair", "v1"] {
+        assert_eq!(
+            vote(&app, &keys[who], &c, "reject").await.unwrap()["status"],
+            "Submitted"
+        );
+    }
+    assert_eq!(
+        vote(&app, &keys["v2"], &c, "reject").await.unwrap()["status"],
+        "Rejected"
+    );
+
+    // An emergency change is escalated to the chair, whose approval decides it.
+    let d = submitted(change("Block the exploited service", "Emergency")).await;
+    let tally = vote(&app, &keys["chair"], &d, "approve").await.unwrap();
+    assert_eq!(tally["status"], "Approved", "{tally}");
 }

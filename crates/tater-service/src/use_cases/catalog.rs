@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 use tater_domain::Action;
 use tater_domain::module::{input_schema, output_schema};
-use tater_domain::modules::{CONTROL_OVERLAYS, RISKS, SCRIPTS, SYSTEM_PROFILE};
+use tater_domain::modules::{CHANGE_REQUESTS, CONTROL_OVERLAYS, RISKS, SCRIPTS, SYSTEM_PROFILE};
 
 use super::invoke::{self, json, nothing};
 use super::modules::record_name;
@@ -46,6 +46,7 @@ pub(super) fn use_cases() -> Vec<UseCase> {
         policies(),
         analyst(),
         evidence_agent(),
+        change_management(),
     ]
     .into_iter()
     .flatten()
@@ -581,6 +582,34 @@ fn posture() -> Vec<UseCase> {
             .runs(json(|s, c, i: HeatMapQuery| async move { let residual = matches!(i.kind, Some(RatingKind::Residual)); s.risk_heat_map(&c.actor, residual).await.map(|m| m.view()) }))
         .takes::<HeatMapQuery>()
         .gives::<crate::HeatMapView>(),
+    ]
+}
+
+/// A change advisory board's votes on the change requests put to it.
+fn change_management() -> Vec<UseCase> {
+    let read = Gate::Action(Action::ReadRecords(CHANGE_REQUESTS.read_role));
+    vec![
+        UseCase::write(
+            "change_request_votes_create",
+            "Vote on a submitted change request as its board's chair or a voting member (approve, reject or abstain; a later vote replaces yours); when the votes reach the board's threshold, or can no longer, the change is Approved or Rejected with the tally; an emergency change is decided by its chair's approval; audited",
+            WRITE,
+        )
+        .tool("vote_on_change_request")
+        .runs(json(|s, c, i: VoteRequest| async move {
+            let input = crate::VoteInput { vote: i.vote, comment: i.comment };
+            s.vote_on_change(&c.actor, &i.id, &input).await
+        }))
+        .takes::<VoteRequest>()
+        .gives::<crate::ChangeVotes>(),
+        UseCase::read(
+            "change_request_votes",
+            "The votes of a change request's current round, the tally against the board's threshold, and the approved changes it conflicts with",
+            read,
+        )
+        .tool("list_change_request_votes")
+        .runs(json(|s, c, i: ById| async move { s.change_votes(&c.actor, &i.id).await }))
+        .takes::<ById>()
+        .gives::<crate::ChangeVotes>(),
     ]
 }
 

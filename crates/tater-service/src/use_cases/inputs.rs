@@ -63,6 +63,19 @@ pub struct CommentRequest {
     pub body: String,
 }
 
+/// A board member's vote on a submitted change request.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VoteRequest {
+    /// The change request's id.
+    #[schemars(extend("format" = "uuid"))]
+    pub id: String,
+    pub vote: crate::VoteChoice,
+    /// Why (Markdown).
+    #[schemars(length(max = 4000))]
+    pub comment: Option<String>,
+}
+
 /// A link to make from a record to another record or a control.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -480,6 +480,7 @@ mod tests {
     const VERBS: &[&str] = &[
         "list",
         "count",
+        "vote",
         "get",
         "create",
         "update",

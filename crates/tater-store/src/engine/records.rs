@@ -344,6 +344,65 @@ impl<D: Driver> RecordsTx for EngineTenantTx<D> {
         self.audited(audit).await
     }
 
+    async fn put_vote(
+        &mut self,
+        module: &str,
+        v: &crate::RecordVote,
+        audit: &AuditDraft,
+    ) -> Result<()> {
+        D::query(
+            "INSERT INTO record_votes (tenant_id, module, record_id, round, voter, cast_by, \
+             vote, comment, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (tenant_id, module, record_id, round, voter) DO UPDATE SET \
+             cast_by = excluded.cast_by, vote = excluded.vote, comment = excluded.comment, \
+             at = excluded.at",
+        )
+        .bind(self.tenant())
+        .bind(module)
+        .bind(v.record_id.to_string())
+        .bind(v.round.to_string())
+        .bind(&v.voter)
+        .bind(&v.cast_by)
+        .bind(&v.vote)
+        .bind(v.comment.clone())
+        .bind(v.at.millis())
+        .execute(&mut *self.tx)
+        .await?;
+        self.audited(audit).await
+    }
+
+    async fn list_votes(
+        &mut self,
+        module: &str,
+        record_id: RecordId,
+        round: TransitionId,
+    ) -> Result<Vec<crate::RecordVote>> {
+        let rows = D::query(
+            "SELECT record_id, round, voter, cast_by, vote, comment, at FROM record_votes \
+             WHERE tenant_id = $1 AND module = $2 AND record_id = $3 AND round = $4 \
+             ORDER BY at, voter",
+        )
+        .bind(self.tenant())
+        .bind(module)
+        .bind(record_id.to_string())
+        .bind(round.to_string())
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(crate::RecordVote {
+                    record_id: parse_col(r, "record_id")?,
+                    round: parse_col(r, "round")?,
+                    voter: r.try_get("voter")?,
+                    cast_by: r.try_get("cast_by")?,
+                    vote: r.try_get("vote")?,
+                    comment: r.try_get("comment")?,
+                    at: ts(r, "at")?,
+                })
+            })
+            .collect()
+    }
+
     async fn list_comments(
         &mut self,
         module: &str,
