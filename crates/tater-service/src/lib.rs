@@ -29,6 +29,7 @@ pub use evidence_files::{
     DEFAULT_FILE_TYPES, DEFAULT_MAX_FILE_BYTES, EvidenceFileView, FilesConfig,
     MAX_FILES_PER_EVIDENCE, OpenedFile, files_config,
 };
+mod access_review_apply;
 mod agent_releases;
 mod api_keys;
 mod audit_log;
@@ -91,6 +92,7 @@ use std::sync::Arc;
 
 use tater_store::Store;
 
+pub use access_review_apply::{ItemOutcome, MAX_REVIEW_ITEMS, ReviewApplied};
 pub use admin::{AdminOrgRef, NewApiKey, SystemOperator};
 pub use agent_releases::{AgentArtifact, AgentVersion};
 pub use agent_releases::{DEFAULT_KIND, MAX_RELEASE_BYTES, download_file_name, parse_version};

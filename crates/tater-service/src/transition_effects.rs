@@ -333,7 +333,7 @@ impl Service {
 
 /// Every record of `def` that `filters` select, a page at a time, at most
 /// [`MAX_ASSIGNEES`] + 1 (enough to tell a too-large audience).
-async fn all_records(
+pub(crate) async fn all_records(
     tx: &mut dyn TenantTx,
     def: &ModuleDef,
     filters: &[(String, String)],

@@ -12,6 +12,7 @@ both_engines!(
     counts_answer_per_label_per_campaign_and_stay_in_the_organization,
     launching_a_campaign_assigns_its_audience_once,
     a_change_is_decided_by_its_boards_votes,
+    an_access_reviews_decisions_are_applied_under_the_members_rules,
 );
 
 async fn id_of(app: &TestApp, module: &str, key: &Key, body: Value) -> String {
@@ -455,4 +456,128 @@ async fn a_change_is_decided_by_its_boards_votes(db: TestDb) {
     let d = submitted(change("Block the exploited service", "Emergency")).await;
     let tally = vote(&app, &keys["chair"], &d, "approve").await.unwrap();
     assert_eq!(tally["status"], "Approved", "{tally}");
+}
+
+async fn an_access_reviews_decisions_are_applied_under_the_members_rules(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Reviewed").await;
+    let boss = app.member(org, "boss@rev.test", Role::OrgAdmin).await;
+    let admin = app.member(org, "admin@rev.test", Role::Admin).await;
+    let leaver = app.member(org, "leaver@rev.test", Role::Viewer).await;
+    let (status, key) = app
+        .send(
+            Method::POST,
+            "/api/api-keys",
+            &boss,
+            &json!({"name": "ci", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{key}");
+    let ci = Key::api(key["key"].as_str().unwrap().to_owned());
+    let review = id_of(
+        &app,
+        "access-reviews",
+        &boss,
+        json!({"title": "Q4 access review"}),
+    )
+    .await;
+    let why = "left the program";
+    for item in [
+        json!({"subject": "leaver@rev.test", "decision": "Revoke", "justification": why}),
+        json!({"subject": "admin@rev.test", "decision": "Change role", "newRole": "viewer",
+               "justification": "no longer edits"}),
+        json!({"subject": key["prefix"], "subjectType": "API key", "decision": "Revoke",
+               "justification": "unused"}),
+        // The organization's only OrgAdmin stays, whatever a review says.
+        json!({"subject": "boss@rev.test", "decision": "Revoke", "justification": "test"}),
+        json!({"subject": "ghost@rev.test", "decision": "Change role", "newRole": "admin",
+               "justification": "typo"}),
+        json!({"subject": "keep@rev.test", "decision": "Keep"}),
+        json!({"subject": "pending@rev.test"}),
+    ] {
+        let mut item = item;
+        item["review"] = json!(review);
+        id_of(&app, "access-review-items", &boss, item).await;
+    }
+    let apply = format!("/api/access-reviews/{review}/apply");
+    let (status, refused) = app.send(Method::POST, &apply, &boss, &json!({})).await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (StatusCode::CONFLICT, Some("NOT_COMPLETED"))
+    );
+    let moves = format!("/api/access-reviews/{review}/transitions");
+    let (status, moved) = app
+        .send(Method::POST, &moves, &boss, &json!({"to": "Completed"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    let (status, _) = app.send(Method::POST, &apply, &admin, &json!({})).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "an Admin does not change members"
+    );
+
+    let (status, done) = app.send(Method::POST, &apply, &boss, &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    let outcome = |subject: &str| {
+        let items = done["items"].as_array().unwrap();
+        let item = items.iter().find(|i| i["subject"] == subject).unwrap();
+        (
+            item["outcome"].as_str().unwrap().to_owned(),
+            item["detail"].as_str().unwrap_or("").to_owned(),
+        )
+    };
+    assert_eq!(done["applied"], 3, "{done}");
+    for subject in [
+        "leaver@rev.test",
+        "admin@rev.test",
+        key["prefix"].as_str().unwrap(),
+    ] {
+        assert_eq!(outcome(subject).0, "applied", "{subject}: {done}");
+    }
+    assert!(
+        outcome("boss@rev.test").1.starts_with("LAST_ORG_ADMIN"),
+        "{done}"
+    );
+    assert!(
+        outcome("ghost@rev.test").1.starts_with("NOT_FOUND"),
+        "{done}"
+    );
+    for subject in ["keep@rev.test", "pending@rev.test"] {
+        assert_eq!(outcome(subject).0, "unchanged");
+    }
+    // What was decided holds: the leaver (and their keys, which go with the membership) and
+    // the reviewed key are out, the admin is a viewer.
+    assert_eq!(
+        app.get("/api/poam", &leaver).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.get("/api/poam", &ci).await.0, StatusCode::UNAUTHORIZED);
+    let (_, members) = app.get("/api/members", &boss).await;
+    let role_of = |email: &str| {
+        members
+            .as_array()
+            .or(members["items"].as_array())
+            .unwrap()
+            .iter()
+            .find(|m| m["email"] == email)
+            .map(|m| m["role"].clone())
+    };
+    assert_eq!(role_of("admin@rev.test"), Some(json!("viewer")));
+    assert_eq!(role_of("leaver@rev.test"), None);
+    assert_eq!(role_of("boss@rev.test"), Some(json!("orgadmin")));
+
+    // Again: nothing more to do.
+    let (_, again) = app.send(Method::POST, &apply, &boss, &json!({})).await;
+    assert_eq!(again["applied"], 0, "{again}");
+    let (_, log) = app
+        .get("/api/audit-log?entityType=access-review&limit=50", &boss)
+        .await;
+    let applied: Vec<&Value> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "update")
+        .collect();
+    assert_eq!(applied.len(), 2, "each application audited: {log}");
 }

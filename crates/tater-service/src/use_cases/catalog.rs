@@ -585,7 +585,8 @@ fn posture() -> Vec<UseCase> {
     ]
 }
 
-/// A change advisory board's votes on the change requests put to it.
+/// A change advisory board's votes on the change requests put to it, and applying an access
+/// review's decisions.
 fn change_management() -> Vec<UseCase> {
     let read = Gate::Action(Action::ReadRecords(CHANGE_REQUESTS.read_role));
     vec![
@@ -610,6 +611,16 @@ fn change_management() -> Vec<UseCase> {
         .runs(json(|s, c, i: ById| async move { s.change_votes(&c.actor, &i.id).await }))
         .takes::<ById>()
         .gives::<crate::ChangeVotes>(),
+        UseCase::write(
+            "access_review_apply",
+            "Carry out a Completed access review's decisions: revoke the members and API keys decided so and give members their new role, under the members API's rules (rank, last OrgAdmin); each change audited, each item's outcome answered; applying again changes nothing more",
+            MEMBERS,
+        )
+        .tool("apply_access_review")
+        .destructive()
+        .runs(json(|s, c, i: ById| async move { s.apply_access_review(&c.actor, &i.id).await }))
+        .takes::<ById>()
+        .gives::<crate::ReviewApplied>(),
     ]
 }
 

@@ -481,6 +481,7 @@ mod tests {
         "list",
         "count",
         "vote",
+        "apply",
         "get",
         "create",
         "update",

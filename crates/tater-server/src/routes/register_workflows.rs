@@ -1,5 +1,6 @@
-//! A change advisory board's votes on a change request: `POST/GET
-//! /api/change-requests/{id}/votes`.
+//! The registers' workflows beyond their declarations: a change advisory board's votes on a
+//! change request (`POST/GET /api/change-requests/{id}/votes`) and applying an access
+//! review's decisions (`POST /api/access-reviews/{id}/apply`).
 
 use axum::Json;
 use axum::extract::State;
@@ -25,6 +26,20 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
             .ok(200, "The round's votes and where they stand", None),
         get(votes),
     )
+    .route(
+        Op::post("/api/access-reviews/{id}/apply", "access_review_apply")
+            .tag("Access reviews")
+            .ok(200, "Each item's outcome", None),
+        post(apply_review),
+    )
+}
+
+async fn apply_review(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<tater_service::ReviewApplied>> {
+    Ok(Json(s.service.apply_access_review(&actor, &id).await?))
 }
 
 async fn vote(
