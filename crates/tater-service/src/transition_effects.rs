@@ -77,6 +77,20 @@ impl Service {
             }
             Effect::RetirePolicy => Ok(vec![self.retire_policy(tx, source, now).await?]),
             Effect::AssignTraining => self.assign_training(tx, actor, source, now).await,
+            Effect::OpenFollowUpTask {
+                module,
+                about,
+                source: from,
+            } => {
+                let Some(task) = follow_up_task(source, about, from) else {
+                    return Ok(Vec::new());
+                };
+                let end = LinkEnd::record(module, source.meta.id);
+                let made = self
+                    .create_linked(tx, actor, &TASKS, &task, end, now)
+                    .await?;
+                Ok(vec![made])
+            }
         }
     }
 
@@ -260,6 +274,20 @@ fn created(actor: &Actor, def: &ModuleDef, record: &Record, now: Timestamp) -> A
         now,
     )
     .with_changes(None, Some(&after), &[])
+}
+
+/// The task a record's `about` text calls for, if it has any.
+fn follow_up_task(record: &Record, about: &str, source: &str) -> Option<Value> {
+    let body = text(&record.data, about)
+        .map(str::trim)
+        .filter(|b| !b.is_empty())?;
+    let title = text(&record.data, "title").unwrap_or("record");
+    Some(json!({
+        "title": clip(&format!("Follow up: {title}"), 300),
+        "description": clip(body, 8000),
+        "source": source,
+        "controls": record.data.get("controls").cloned().unwrap_or(json!([])),
+    }))
 }
 
 /// The most people one campaign assigns: a larger audience is refused rather than cut.

@@ -108,6 +108,14 @@ pub enum Effect {
     /// Launching a training campaign: an assignment of its course, due on its due date, for
     /// everyone in its audience who has none in the campaign yet.
     AssignTraining,
+    /// Work the record calls for (an exercise's findings, a regulation to implement): a task
+    /// titled after it, the text of its `about` field as the description, from `source`,
+    /// linked to it — none while that field is empty. `module` is the record's own.
+    OpenFollowUpTask {
+        module: &'static str,
+        about: &'static str,
+        source: &'static str,
+    },
 }
 
 impl Transition {

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::ValidationErrors;
-use crate::module::{Context, Due, DueRule, FieldDef, ModuleDef, past_due};
+use crate::module::{Context, Due, DueRule, Effect, FieldDef, ModuleDef, past_due};
 
 pub const PLAN_STATUSES: &[&str] = &["Draft", "Active", "Retired"];
 pub const EXERCISE_TYPES: &[&str] = &["Tabletop", "Partial", "Full"];
@@ -129,6 +129,11 @@ pub static BCP_EXERCISES: ModuleDef = ModuleDef {
         "updatedAt",
     ],
     default_sort: "-heldOn",
+    on_create: Some(Effect::OpenFollowUpTask {
+        module: "bcp-exercises",
+        about: "findings",
+        source: "Continuity exercise",
+    }),
     ..ModuleDef::PLAIN
 };
 

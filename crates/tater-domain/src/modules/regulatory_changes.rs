@@ -1,7 +1,7 @@
 //! Regulatory change management: a new or changed regulation, where it applies, when it takes
 //! effect, what it does to the program, and the tasks opened from it.
 
-use crate::module::{Due, DueRule, FieldDef, Flow, ModuleDef, Transition, past_due};
+use crate::module::{Due, DueRule, Effect, FieldDef, Flow, ModuleDef, Transition, past_due};
 
 pub const IMPACT_LEVELS: &[&str] = &["High", "Moderate", "Low", "None"];
 pub const REGULATORY_STATUSES: &[&str] =
@@ -13,7 +13,11 @@ static FLOW: Flow = Flow {
     editable: None,
     transitions: &[
         Transition::new(&["New"], "Assessing"),
-        Transition::new(&["New", "Assessing"], "Implementing"),
+        Transition::new(&["New", "Assessing"], "Implementing").then(Effect::OpenFollowUpTask {
+            module: "regulatory-changes",
+            about: "summary",
+            source: "Regulatory change",
+        }),
         Transition::new(&["Assessing", "Implementing"], "Done").decision(),
         Transition::new(&["New", "Assessing"], "Not applicable")
             .with_comment()

@@ -11,6 +11,8 @@ pub const TASK_SOURCES: &[&str] = &[
     "Failing control",
     "Audit finding",
     "Expiring exception",
+    "Continuity exercise",
+    "Regulatory change",
 ];
 
 /// Work moves forward through review, can be sent back from review, and reopened when done.

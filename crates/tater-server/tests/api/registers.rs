@@ -13,6 +13,7 @@ both_engines!(
     launching_a_campaign_assigns_its_audience_once,
     a_change_is_decided_by_its_boards_votes,
     an_access_reviews_decisions_are_applied_under_the_members_rules,
+    exercise_findings_and_regulations_open_follow_up_tasks,
 );
 
 async fn id_of(app: &TestApp, module: &str, key: &Key, body: Value) -> String {
@@ -580,4 +581,68 @@ async fn an_access_reviews_decisions_are_applied_under_the_members_rules(db: Tes
         .filter(|e| e["action"] == "update")
         .collect();
     assert_eq!(applied.len(), 2, "each application audited: {log}");
+}
+
+async fn exercise_findings_and_regulations_open_follow_up_tasks(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Follow-up").await;
+    let admin = app.member(org, "admin@fu.test", Role::Admin).await;
+    let tasks_from = |source: &'static str| {
+        let app = &app;
+        let admin = &admin;
+        async move {
+            let (_, page) = app.get(&format!("/api/tasks?source={source}"), admin).await;
+            page["items"].as_array().unwrap().clone()
+        }
+    };
+    id_of(
+        &app,
+        "bcp-exercises",
+        &admin,
+        json!({"title": "Clean run", "exerciseType": "Full",
+        "heldOn": in_days(-1), "result": "Passed"}),
+    )
+    .await;
+    assert!(
+        tasks_from("Continuity exercise").await.is_empty(),
+        "nothing found, nothing owed"
+    );
+    let drill = id_of(
+        &app,
+        "bcp-exercises",
+        &admin,
+        json!({"title": "Ransomware tabletop",
+        "exerciseType": "Tabletop", "heldOn": in_days(-1), "result": "Passed with findings",
+        "findings": "The call tree is out of date."}),
+    )
+    .await;
+    let tasks = tasks_from("Continuity exercise").await;
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(tasks[0]["title"], "Follow up: Ransomware tabletop");
+    assert_eq!(tasks[0]["description"], "The call tree is out of date.");
+    let (_, links) = app
+        .get(&format!("/api/bcp-exercises/{drill}/links"), &admin)
+        .await;
+    assert_eq!(links["items"][0]["to"]["id"], tasks[0]["id"], "{links}");
+
+    let regulation = id_of(
+        &app,
+        "regulatory-changes",
+        &admin,
+        json!({"title": "CMMC rule",
+        "regulation": "32 CFR 170", "summary": "Level 2 assessments", "controls": ["CA-2"]}),
+    )
+    .await;
+    assert!(tasks_from("Regulatory change").await.is_empty());
+    let moves = format!("/api/regulatory-changes/{regulation}/transitions");
+    let (status, moved) = app
+        .send(Method::POST, &moves, &admin, &json!({"to": "Implementing"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    let tasks = tasks_from("Regulatory change").await;
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(
+        (&tasks[0]["title"], &tasks[0]["controls"]),
+        (&json!("Follow up: CMMC rule"), &json!(["ca-2"]))
+    );
 }
