@@ -277,7 +277,23 @@ impl Service {
         let id = record_id(id)?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         let change = get(&mut *tx, &CHANGE_REQUESTS, id).await?;
-        let board = board_of(&mut *tx, &change).await?;
+        let board = match board_of(&mut *tx, &change).await {
+            Ok(board) => board,
+            // Nobody votes on a change without a board: nothing to show, nothing wrong.
+            Err(ServiceError::ConflictCode("NO_BOARD", _)) => {
+                return Ok(ChangeVotes {
+                    status: text(&change.data, "status").unwrap_or_default().to_owned(),
+                    votes: Vec::new(),
+                    approve: 0,
+                    reject: 0,
+                    abstain: 0,
+                    voters: 0,
+                    needed: 0,
+                    conflicts: Vec::new(),
+                });
+            }
+            Err(e) => return Err(e),
+        };
         match current_round(&mut *tx, id).await? {
             Some(round) => self.tally(&mut *tx, &change, &board, round).await,
             None => Ok(self.tally_of(&change, &board, Vec::new())),

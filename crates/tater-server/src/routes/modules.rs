@@ -25,7 +25,20 @@ use crate::routes::list_export;
 use crate::state::AppState;
 
 pub fn routes(api: ApiRouter, def: &'static ModuleDef) -> ApiRouter {
-    let api = link_routes(comment_routes(record_routes(api, def), def), def);
+    let mut api = link_routes(comment_routes(record_routes(api, def), def), def);
+    // Counting needs a field to count by: a module without one has no counts.
+    if !tater_service::countable(def).is_empty() {
+        let key = def.name.replace('-', "_");
+        api = api.route(
+            Op::get(
+                &format!("/api/{}/counts", def.name),
+                &format!("{key}_counts"),
+            )
+            .tag(def.plural)
+            .ok(200, "Records per value of the field", None),
+            get(move |s: State<AppState>, a: AuthActor, p: Params| counts(s, a, p, def)),
+        );
+    }
     if def.flow.is_some() {
         flow_routes(api, def)
     } else {
@@ -229,12 +242,6 @@ fn record_routes(api: ApiRouter, def: &'static ModuleDef) -> ApiRouter {
     .route(
         export_op,
         get(move |s: State<AppState>, a: ExportSlot, p: Params| export(s, a, p, def)),
-    )
-    .route(
-        Op::get(&format!("{base}/counts"), &format!("{key}_counts"))
-            .tag(tag)
-            .ok(200, "Records per value of the field", None),
-        get(move |s: State<AppState>, a: AuthActor, p: Params| counts(s, a, p, def)),
     )
     .route(
         Op::get(&one, &format!("{key}_get"))

@@ -17,7 +17,11 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
     api.route(
         Op::post(path, "change_request_votes_create")
             .tag("Change requests")
-            .ok(200, "The round's votes and where they stand", None),
+            .ok(200, "The round's votes and where they stand", None)
+            .problem(
+                409,
+                "The change is not Submitted (NOT_SUBMITTED) or names no board (NO_BOARD)",
+            ),
         post(vote),
     )
     .route(
@@ -29,7 +33,8 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
     .route(
         Op::post("/api/access-reviews/{id}/apply", "access_review_apply")
             .tag("Access reviews")
-            .ok(200, "Each item's outcome", None),
+            .ok(200, "Each item's outcome", None)
+            .problem(409, "The review is not Completed yet (NOT_COMPLETED)"),
         post(apply_review),
     )
 }

@@ -56,20 +56,6 @@ pub(super) fn use_cases(def: &'static ModuleDef) -> Vec<UseCase> {
         .takes_declared(export_input(def))
         .gives_file(&export_media_types(def)),
         UseCase::read(
-            &format!("{key}_counts"),
-            &format!(
-                "Count {} per value of one field (`by`), under the list's filters, with each value's share",
-                def.plural
-            ),
-            read,
-        )
-        .tool(&format!("count_{many}"))
-        .runs(json(move |s, c, i: Map<String, Value>| async move {
-            s.count_records(&c.actor, def, &invoke::to_pairs(i)?).await
-        }))
-        .takes_declared(counts_input(def))
-        .gives::<RecordCounts>(),
-        UseCase::read(
             &format!("{key}_get"),
             &format!("Get a {}", def.singular),
             read,
@@ -115,12 +101,37 @@ pub(super) fn use_cases(def: &'static ModuleDef) -> Vec<UseCase> {
         }))
         .takes_declared(id_only()),
     ];
+    // Counting needs a field to count by: a module without one has no counts.
+    if !crate::record_counts::countable(def).is_empty() {
+        cases.push(counts_use_case(def));
+    }
     cases.extend(comment_use_cases(def));
     cases.extend(link_use_cases(def));
     if let Some(flow) = def.flow {
         cases.extend(flow_use_cases(def, flow, record_name(def)));
     }
     cases
+}
+
+/// Records per value of one of the module's fields, under the list's filters.
+fn counts_use_case(def: &'static ModuleDef) -> UseCase {
+    let key = def.name.replace('-', "_");
+    let read = Gate::Action(Action::ReadRecords(def.read_role));
+    let (_, many) = def.nouns;
+    UseCase::read(
+            &format!("{key}_counts"),
+            &format!(
+                "Count {} per value of one field (`by`), under the list's filters, with each value's share",
+                def.plural
+            ),
+            read,
+        )
+        .tool(&format!("count_{many}"))
+        .runs(json(move |s, c, i: Map<String, Value>| async move {
+            s.count_records(&c.actor, def, &invoke::to_pairs(i)?).await
+        }))
+        .takes_declared(counts_input(def))
+        .gives::<RecordCounts>()
 }
 
 /// Every module's records take comments: list them, add one.

@@ -15,3 +15,11 @@ CREATE TABLE record_votes (
     FOREIGN KEY (tenant_id, module, record_id)
         REFERENCES records (tenant_id, module, id) ON DELETE CASCADE
 );
+
+ALTER TABLE record_votes ENABLE ROW LEVEL SECURITY;
+ALTER TABLE record_votes FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON record_votes
+    USING (tenant_id = current_setting('tater.tenant_id', true)
+           OR current_setting('tater.cross_tenant', true) = 'on')
+    WITH CHECK (tenant_id = current_setting('tater.tenant_id', true)
+           OR current_setting('tater.cross_tenant', true) = 'on');
