@@ -12,9 +12,9 @@
 //!
 //! What runs: every hour a plan per organization ([`Work::PlanOrg`]) queues the exceptions
 //! whose approved period ended ([`Work::ExpireException`]) or ends soon
-//! ([`Work::ExceptionTask`], see `expiring_exceptions.rs`) and the task reminders that are due
-//! ([`Work::Remind`], see `reminders.rs`); the plan also deletes the analyst conversations
-//! idle past their retention (`ai_conversations.rs`).
+//! ([`Work::ExceptionTask`], see `expiring_exceptions.rs`) and the due-date reminders the
+//! modules declare ([`Work::Remind`], see `reminders.rs`); the plan also deletes the analyst
+//! conversations idle past their retention (`ai_conversations.rs`).
 
 use serde::{Deserialize, Serialize};
 use tater_domain::module::{ListQuery, Record, parse_list_query};
@@ -22,7 +22,7 @@ use tater_domain::{Actor, Channel, Mode, OrgId, RecordId, Timestamp, authorize};
 use tater_store::{NewRunnerJob, RunnerJob};
 use time::Date;
 
-use crate::reminders::Stage;
+use crate::reminders::Reminder;
 use crate::{Service, ServiceError, ServiceResult};
 
 /// How a runner works: who it is, how long its leases last, how much it takes at once.
@@ -93,14 +93,8 @@ pub(crate) enum Work {
         job: tater_domain::EvidenceJobId,
         index: usize,
     },
-    /// Emails a task's assignee that the task is due soon, or overdue.
-    Remind {
-        org: OrgId,
-        task: RecordId,
-        due: String,
-        stage: Stage,
-        to: String,
-    },
+    /// Emails the person a record names that its date is near, or has passed.
+    Remind(Reminder),
 }
 
 impl Work {
@@ -110,7 +104,7 @@ impl Work {
             Work::PlanOrg { .. } => "planOrg",
             Work::ExpireException { .. } => "expireException",
             Work::ExceptionTask { .. } => "exceptionTask",
-            Work::Remind { .. } => "remind",
+            Work::Remind(_) => "remind",
             Work::EvidenceStep { .. } => "evidenceStep",
         }
     }
@@ -121,7 +115,7 @@ impl Work {
             Work::PlanOrg { org, .. }
             | Work::ExpireException { org, .. }
             | Work::ExceptionTask { org, .. }
-            | Work::Remind { org, .. }
+            | Work::Remind(Reminder { org, .. })
             | Work::EvidenceStep { org, .. } => Some(*org),
         }
     }
@@ -141,13 +135,7 @@ impl Work {
                 exception,
                 until,
             } => format!("exception-task:{org}:{exception}:{until}"),
-            Work::Remind {
-                org,
-                task,
-                due,
-                stage,
-                to,
-            } => format!("reminder:{org}:{task}:{due}:{}:{to}", stage.as_str()),
+            Work::Remind(r) => r.key(),
             Work::EvidenceStep { org, job, index } => format!("evidence-job:{org}:{job}:{index}"),
         }
     }
@@ -317,13 +305,7 @@ impl Service {
                 exception,
                 until,
             } => self.open_exception_task(org, exception, &until).await,
-            Work::Remind {
-                org,
-                task,
-                due,
-                stage,
-                to,
-            } => self.remind(org, task, &due, stage, &to).await,
+            Work::Remind(reminder) => self.remind(&reminder).await,
             Work::EvidenceStep { org, job, index } => self.evidence_step(org, job, index).await,
         }
     }

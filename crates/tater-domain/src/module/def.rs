@@ -41,6 +41,8 @@ pub struct ModuleDef {
     /// What a record keeps besides its fields, links and comments, which goes when it is
     /// deleted (the deletion's audit entry says how much).
     pub holds: &'static [Holding],
+    /// The due dates its people are reminded of by email.
+    pub remind: &'static [super::Remind],
 }
 
 /// Something a record of a module keeps besides its fields.
@@ -76,6 +78,7 @@ impl ModuleDef {
         flow: None,
         on_create: None,
         holds: &[],
+        remind: &[],
     };
 
     pub fn field(&self, name: &str) -> Option<&'static FieldDef> {

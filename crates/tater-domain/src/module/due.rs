@@ -92,3 +92,20 @@ fn due_value<D: Due>(data: &Map<String, Value>, today: Date) -> Value {
 fn due_condition<D: Due>(value: &str, today: Date) -> Result<Condition, String> {
     D::RULE.condition(value, today)
 }
+
+/// An email reminder of a due date, declared by the module that has one: the person named in
+/// the `to` field gets it 7, 3 and 1 days before the rule's date and once when it has passed,
+/// while the record's status still owes work (see the server's `reminders.rs`).
+pub struct Remind {
+    /// What is due, as the mail names it ("Task", "Vendor assessment", "Plan review").
+    pub what: &'static str,
+    /// Which date, and which statuses still owe work.
+    pub rule: &'static DueRule,
+    /// The e-mail field of the person reminded.
+    pub to: &'static str,
+    /// The field that names the record in the subject (a record reference shows the title of
+    /// the record it names).
+    pub headline: &'static str,
+    /// Fields listed in the body under their labels.
+    pub details: &'static [&'static str],
+}

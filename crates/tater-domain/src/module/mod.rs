@@ -18,7 +18,7 @@ pub use controls::normalize_control_id;
 pub use def::{
     Context, Derived, DerivedWhen, FieldDef, FieldKind, Holding, ModuleDef, ValueType, no_rules,
 };
-pub use due::{Due, DueRule, past_due};
+pub use due::{Due, DueRule, Remind, past_due};
 pub use flow::{Effect, Flow, Guard, Mover, RecordComment, RecordTransition, Refusal, Transition};
 pub use links::{CONTROLS, LinkEnd, RecordLink};
 pub use query::{

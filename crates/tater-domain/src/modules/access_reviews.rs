@@ -3,7 +3,9 @@
 
 use serde_json::{Map, Value};
 
-use crate::module::{Context, Due, DueRule, FieldDef, Flow, ModuleDef, Transition, past_due};
+use crate::module::{
+    Context, Due, DueRule, FieldDef, Flow, ModuleDef, Remind, Transition, past_due,
+};
 use crate::{Role, ValidationErrors};
 
 pub const REVIEW_SCOPES: &[&str] = &["Members", "API keys", "Members and API keys"];
@@ -65,6 +67,13 @@ pub static ACCESS_REVIEWS: ModuleDef = ModuleDef {
         FieldDef::control_ids("controls", "Linked controls (e.g. AC-2)").filter(),
     ],
     derived: &[past_due::<ReviewDue>("overdue", "Overdue")],
+    remind: &[Remind {
+        what: "Access review",
+        rule: &ReviewDue::RULE,
+        to: "reviewer",
+        headline: "title",
+        details: &["scope", "status"],
+    }],
     csv_columns: &[
         "id",
         "title",

@@ -102,6 +102,7 @@ pub static AUDITS: ModuleDef = ModuleDef {
     flow: Some(&FLOW),
     on_create: None,
     holds: &[Holding::AuditorAccess],
+    remind: &[],
 };
 
 /// The period ends on or after it starts.

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::ValidationErrors;
-use crate::module::{Context, Due, DueRule, Effect, FieldDef, ModuleDef, past_due};
+use crate::module::{Context, Due, DueRule, Effect, FieldDef, ModuleDef, Remind, past_due};
 
 pub const PLAN_STATUSES: &[&str] = &["Draft", "Active", "Retired"];
 pub const EXERCISE_TYPES: &[&str] = &["Tabletop", "Partial", "Full"];
@@ -87,6 +87,22 @@ pub static BCP_PLANS: ModuleDef = ModuleDef {
         "updatedAt",
     ],
     default_sort: "nextReview",
+    remind: &[
+        Remind {
+            what: "Plan review",
+            rule: &ReviewDue::RULE,
+            to: "owner",
+            headline: "title",
+            details: &["status"],
+        },
+        Remind {
+            what: "Plan test",
+            rule: &TestDue::RULE,
+            to: "owner",
+            headline: "title",
+            details: &["status", "lastTested"],
+        },
+    ],
     ..ModuleDef::PLAIN
 };
 

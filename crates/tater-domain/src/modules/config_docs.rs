@@ -36,4 +36,5 @@ pub static CONFIG_DOCS: ModuleDef = ModuleDef {
     flow: None,
     on_create: None,
     holds: &[],
+    remind: &[],
 };

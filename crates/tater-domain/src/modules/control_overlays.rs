@@ -69,6 +69,7 @@ pub static CONTROL_OVERLAYS: ModuleDef = ModuleDef {
     flow: None,
     on_create: None,
     holds: &[],
+    remind: &[],
 };
 
 fn rules(data: &Map<String, Value>, _: &Context, errors: &mut ValidationErrors) {

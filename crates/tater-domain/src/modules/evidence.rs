@@ -89,4 +89,5 @@ pub static EVIDENCE: ModuleDef = ModuleDef {
     flow: Some(&FLOW),
     on_create: None,
     holds: &[Holding::Files],
+    remind: &[],
 };

@@ -159,6 +159,7 @@ pub static EXCEPTIONS: ModuleDef = ModuleDef {
     flow: Some(&FLOW),
     on_create: None,
     holds: &[],
+    remind: &[],
 };
 
 /// The end date is in the future and within the organization's longest acceptance.

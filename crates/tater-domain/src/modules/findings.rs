@@ -84,4 +84,5 @@ pub static FINDINGS: ModuleDef = ModuleDef {
     flow: Some(&FLOW),
     on_create: Some(Effect::OpenCorrectiveTask),
     holds: &[],
+    remind: &[],
 };

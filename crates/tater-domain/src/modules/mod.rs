@@ -252,6 +252,28 @@ mod tests {
                     assert!(values.contains(&d), "{}.{} default", m.name, f.name);
                 }
             }
+            reminders_are_consistent(m);
+        }
+    }
+
+    /// A reminder's status and date are filters (the planner lists by them), the person is an
+    /// e-mail field and the fields the mail shows exist.
+    fn reminders_are_consistent(m: &ModuleDef) {
+        use crate::module::FieldKind;
+        for r in m.remind {
+            let filter = |name: &str| m.field(name).is_some_and(|f| f.filter);
+            assert!(
+                filter(r.rule.status),
+                "{}: {} filter",
+                m.name,
+                r.rule.status
+            );
+            assert!(filter(r.rule.date), "{}: {} filter", m.name, r.rule.date);
+            let to = m.field(r.to).map(|f| f.kind);
+            assert!(matches!(to, Some(FieldKind::Email)), "{}: {}", m.name, r.to);
+            for name in std::iter::once(&r.headline).chain(r.details) {
+                assert!(m.field(name).is_some(), "{}: remind shows {name}", m.name);
+            }
         }
     }
 }

@@ -55,4 +55,5 @@ pub static PEOPLE: ModuleDef = ModuleDef {
     flow: None,
     on_create: None,
     holds: &[],
+    remind: &[],
 };

@@ -95,6 +95,7 @@ pub static POAM: ModuleDef = ModuleDef {
     flow: None,
     on_create: None,
     holds: &[],
+    remind: &[],
 };
 
 fn str_field<'a>(data: &'a Map<String, Value>, name: &str) -> Option<&'a str> {

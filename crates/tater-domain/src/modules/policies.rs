@@ -6,7 +6,8 @@ use crate::Role;
 use serde_json::{Map, Value};
 
 use crate::module::{
-    Due, DueRule, Effect, FieldDef, Flow, Guard, Holding, ModuleDef, Transition, no_rules, past_due,
+    Due, DueRule, Effect, FieldDef, Flow, Guard, Holding, ModuleDef, Remind, Transition, no_rules,
+    past_due,
 };
 
 pub const POLICY_STATUSES: &[&str] = &["Draft", "In Review", "Published", "Retired"];
@@ -133,4 +134,11 @@ pub static POLICIES: ModuleDef = ModuleDef {
     flow: Some(&FLOW),
     on_create: None,
     holds: &[Holding::PublishedVersions],
+    remind: &[Remind {
+        what: "Policy review",
+        rule: &ReviewDue::RULE,
+        to: "owner",
+        headline: "title",
+        details: &["category", "status"],
+    }],
 };

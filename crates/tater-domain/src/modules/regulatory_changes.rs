@@ -1,7 +1,9 @@
 //! Regulatory change management: a new or changed regulation, where it applies, when it takes
 //! effect, what it does to the program, and the tasks opened from it.
 
-use crate::module::{Due, DueRule, Effect, FieldDef, Flow, ModuleDef, Transition, past_due};
+use crate::module::{
+    Due, DueRule, Effect, FieldDef, Flow, ModuleDef, Remind, Transition, past_due,
+};
 
 pub const IMPACT_LEVELS: &[&str] = &["High", "Moderate", "Low", "None"];
 pub const REGULATORY_STATUSES: &[&str] =
@@ -94,5 +96,12 @@ pub static REGULATORY_CHANGES: ModuleDef = ModuleDef {
     ],
     default_sort: "effectiveDate",
     flow: Some(&FLOW),
+    remind: &[Remind {
+        what: "Regulatory change",
+        rule: &NotReady::RULE,
+        to: "owner",
+        headline: "title",
+        details: &["regulation", "impact", "status"],
+    }],
     ..ModuleDef::PLAIN
 };

@@ -73,6 +73,7 @@ pub static RISK_ACCEPTANCES: ModuleDef = ModuleDef {
     flow: None,
     on_create: None,
     holds: &[],
+    remind: &[],
 };
 
 fn date_field(data: &Map<String, Value>, name: &str) -> Option<Date> {

@@ -126,6 +126,7 @@ pub static RISKS: ModuleDef = ModuleDef {
     flow: None,
     on_create: None,
     holds: &[],
+    remind: &[],
 };
 
 fn num(data: &Map<String, Value>, name: &str) -> Option<f64> {

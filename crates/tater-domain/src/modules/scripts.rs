@@ -57,4 +57,5 @@ pub static SCRIPTS: ModuleDef = ModuleDef {
     flow: None,
     on_create: None,
     holds: &[],
+    remind: &[],
 };

@@ -104,6 +104,7 @@ pub static SYSTEM_PROFILE: ModuleDef = ModuleDef {
     flow: None,
     on_create: None,
     holds: &[],
+    remind: &[],
 };
 
 /// The profile's record id (the same in every organization; records are per tenant).

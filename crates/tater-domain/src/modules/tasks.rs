@@ -1,7 +1,9 @@
 //! Tasks: work someone owes the compliance program, with an assignee and a due date.
 
 use crate::Role;
-use crate::module::{Due, DueRule, FieldDef, Flow, ModuleDef, Transition, no_rules, past_due};
+use crate::module::{
+    Due, DueRule, FieldDef, Flow, ModuleDef, Remind, Transition, no_rules, past_due,
+};
 
 pub const TASK_STATUSES: &[&str] = &["To Do", "In Progress", "In Review", "Done"];
 pub const PRIORITIES: &[&str] = &["Critical", "High", "Medium", "Low"];
@@ -91,6 +93,13 @@ pub static TASKS: ModuleDef = ModuleDef {
     flow: Some(&FLOW),
     on_create: None,
     holds: &[],
+    remind: &[Remind {
+        what: "Task",
+        rule: &Overdue::RULE,
+        to: "assignee",
+        headline: "title",
+        details: &["priority", "status"],
+    }],
 };
 
 #[cfg(test)]

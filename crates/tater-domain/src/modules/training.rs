@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::ValidationErrors;
 use crate::module::{
-    Context, Due, DueRule, Effect, FieldDef, Flow, ModuleDef, Transition, past_due,
+    Context, Due, DueRule, Effect, FieldDef, Flow, ModuleDef, Remind, Transition, past_due,
 };
 
 pub const FREQUENCIES: &[&str] = &["Once", "Annual", "Semi-annual", "Quarterly", "Monthly"];
@@ -164,6 +164,13 @@ pub static TRAINING_ASSIGNMENTS: ModuleDef = ModuleDef {
     ],
     derived: &[past_due::<AssignmentDue>("overdue", "Overdue")],
     rules: assignment_rules,
+    remind: &[Remind {
+        what: "Training",
+        rule: &AssignmentDue::RULE,
+        to: "assignee",
+        headline: "course",
+        details: &["campaign", "status"],
+    }],
     csv_columns: &[
         "id",
         "assignee",

@@ -1,7 +1,7 @@
 //! Third-party risk: vendors with their risk tier, contract and data, and the assessments
 //! that rate them (with a questionnaire response).
 
-use crate::module::{Due, DueRule, FieldDef, ModuleDef, past_due};
+use crate::module::{Due, DueRule, FieldDef, ModuleDef, Remind, past_due};
 
 pub const RISK_TIERS: &[&str] = &["Critical", "High", "Medium", "Low"];
 pub const VENDOR_STATUSES: &[&str] = &["Prospective", "Active", "Offboarding", "Terminated"];
@@ -76,6 +76,13 @@ pub static VENDORS: ModuleDef = ModuleDef {
         "updatedAt",
     ],
     default_sort: "name",
+    remind: &[Remind {
+        what: "Vendor assessment",
+        rule: &AssessmentDue::RULE,
+        to: "owner",
+        headline: "name",
+        details: &["riskTier", "status"],
+    }],
     ..ModuleDef::PLAIN
 };
 

@@ -1,6 +1,7 @@
 //! The background job runner, seen from outside: two servers on one database share the work;
-//! task reminders reach a real SMTP server (aiosmtpd) 7, 3 and 1 days before the due date and
-//! once when overdue, each once; an approved exception gets a renewal task 30 days before it
+//! due-date reminders (tasks, training, vendor assessments, plan reviews and tests, …) reach
+//! a real SMTP server (aiosmtpd) 7, 3 and 1 days before the date and once when overdue, each
+//! once; an approved exception gets a renewal task 30 days before it
 //! ends and ends by itself when its period is over, and the failure it covered counts again. Time moves by the injectable clock, never by sleeping; the
 //! test only waits for the runners to notice.
 
@@ -19,6 +20,7 @@ use crate::support::*;
 both_engines!(
     two_servers_send_each_reminder_once,
     a_reminder_the_relay_refused_is_sent_when_it_is_back,
+    every_module_that_declares_a_reminder_sends_it,
     an_approved_exception_expires_by_itself
 );
 
@@ -188,13 +190,13 @@ async fn two_servers_send_each_reminder_once(db: TestDb) {
 
     // Each stage once, whichever server plans or sends it, however often they look.
     let expected = [
-        (0, 1, "Due in 7 days: Patch the VPN"),
-        (0, 2, "Due in 7 days: Patch the VPN"),
-        (4, 0, "Due in 3 days: Patch the VPN"),
-        (6, 0, "Due tomorrow: Patch the VPN"),
-        (6, 5, "Due tomorrow: Patch the VPN"),
-        (8, 0, "Overdue: Patch the VPN"),
-        (9, 0, "Overdue: Patch the VPN"),
+        (0, 1, "Task due in 7 days: Patch the VPN"),
+        (0, 2, "Task due in 7 days: Patch the VPN"),
+        (4, 0, "Task due in 3 days: Patch the VPN"),
+        (6, 0, "Task due tomorrow: Patch the VPN"),
+        (6, 5, "Task due tomorrow: Patch the VPN"),
+        (8, 0, "Task overdue: Patch the VPN"),
+        (9, 0, "Task overdue: Patch the VPN"),
     ];
     let mut sent: Vec<String> = Vec::new();
     for (days, hours, subject) in expected {
@@ -260,7 +262,7 @@ async fn two_servers_send_each_reminder_once(db: TestDb) {
     move_clock_and_settle(&first, &clock, org, later(9, 2)).await;
     assert_eq!(
         subjects_to(&sink, "ann@reminders.test").last().unwrap(),
-        "Due in 3 days: Patch the VPN"
+        "Task due in 3 days: Patch the VPN"
     );
     let (status, _) = first
         .send(
@@ -327,10 +329,122 @@ async fn a_reminder_the_relay_refused_is_sent_when_it_is_back(db: TestDb) {
     assert_eq!((job.state.as_str(), job.attempts), ("done", 2));
     assert_eq!(
         subjects_to(&sink, "dee@relay.test"),
-        ["Due in 3 days: Renew the certificate"]
+        ["Task due in 3 days: Renew the certificate"]
     );
     move_clock_and_settle(&first, &clock, org, later(0, 3)).await;
     assert_eq!(sink.messages().len(), 1);
+}
+
+/// Training launched to People, a vendor's assessment and a plan's review and test: each
+/// reaches the person its record names, with referenced records named by their titles; what
+/// no longer owes work (a retired plan, a completed assignment) reminds nobody.
+async fn every_module_that_declares_a_reminder_sends_it(db: TestDb) {
+    let Some(sink) = MailSink::start() else {
+        return;
+    };
+    let clock = Arc::new(FixedClock::new(at(START)));
+    let (app, _second) = two_servers(db, clock.clone(), Some(&sink)).await;
+    let org = app.org("Registers").await;
+    let admin = app.member(org, "lead@registers.test", Role::OrgAdmin).await;
+    let pat = "pat@registers.test";
+    app.create("people", &admin, json!({ "name": "Pat", "email": pat }))
+        .await;
+    let course = app
+        .create(
+            "training-courses",
+            &admin,
+            json!({ "title": "Security awareness" }),
+        )
+        .await;
+    let campaign = app
+        .create(
+            "training-campaigns",
+            &admin,
+            json!({ "title": "Winter awareness", "course": course["id"], "audience": "People",
+                    "dueDate": date(3) }),
+        )
+        .await;
+    let path = format!(
+        "/api/training-campaigns/{}/transitions",
+        campaign["id"].as_str().unwrap()
+    );
+    let (status, p) = app
+        .send(Method::POST, &path, &admin, &json!({ "to": "Active" }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    app.create(
+        "vendors",
+        &admin,
+        json!({ "name": "Acme Hosting", "status": "Active", "riskTier": "High", "owner": pat,
+                "nextAssessment": date(2) }),
+    )
+    .await;
+    let plan = json!({ "title": "Failover", "status": "Active", "owner": pat,
+                       "nextReview": date(5), "nextTest": date(12) });
+    app.create("bcp-plans", &admin, plan).await;
+    let retired = json!({ "title": "Old site", "status": "Retired", "owner": pat,
+                          "nextReview": date(1) });
+    app.create("bcp-plans", &admin, retired).await;
+
+    move_clock_and_settle(&app, &clock, org, later(0, 1)).await;
+    let mut subjects = subjects_to(&sink, pat);
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        [
+            "Plan review due in 5 days: Failover",
+            "Training due in 3 days: Security awareness",
+            "Vendor assessment due in 2 days: Acme Hosting",
+        ]
+    );
+    let training = sink
+        .messages()
+        .into_iter()
+        .find(|m| m.text.contains("Subject: Training"))
+        .map(|m| m.text)
+        .unwrap_or_default();
+    assert!(
+        training.contains("Campaign: Winter awareness"),
+        "{training}"
+    );
+    assert!(training.contains("Status: Assigned"), "{training}");
+
+    // Pat completes the training; a week on, the plan's test is near and the rest overdue.
+    let (_, mine) = app
+        .get(
+            "/api/training-assignments?assignee=pat%40registers.test",
+            &admin,
+        )
+        .await;
+    let mut done = mine["items"][0].clone();
+    done["status"] = json!("Completed");
+    done["completedOn"] = json!(date(1));
+    done["version"] = Value::Null;
+    let path = format!("/api/training-assignments/{}", done["id"].as_str().unwrap());
+    let (status, p) = app.send(Method::PUT, &path, &admin, &done).await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    move_clock_and_settle(&app, &clock, org, later(7, 0)).await;
+    let mut later_ones = subjects_to(&sink, pat).split_off(3);
+    later_ones.sort();
+    assert_eq!(
+        later_ones,
+        [
+            "Plan review overdue: Failover",
+            "Plan test due in 5 days: Failover",
+            "Vendor assessment overdue: Acme Hosting",
+        ]
+    );
+    let kinds: Vec<Value> = app
+        .audit_entries(org)
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "notify")
+        .map(|e| e["entityType"].clone())
+        .collect();
+    for kind in ["training-assignment", "vendor", "bcp-plan"] {
+        assert!(kinds.contains(&json!(kind)), "{kinds:?}");
+    }
+    assert_eq!(kinds.len(), 6, "{kinds:?}");
 }
 
 async fn an_approved_exception_expires_by_itself(db: TestDb) {
