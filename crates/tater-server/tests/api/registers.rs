@@ -161,7 +161,7 @@ async fn counts_answer_per_label_per_campaign_and_stay_in_the_organization(db: T
 async fn launching_a_campaign_assigns_its_audience_once(db: TestDb) {
     let app = TestApp::spawn(db).await;
     let org = app.org("Training").await;
-    let admin = app.member(org, "admin@train.test", Role::Admin).await;
+    let admin = app.person(org, "admin@train.test", Role::Admin).await;
     app.member(org, "viewer@train.test", Role::Viewer).await;
     let elsewhere = app.org("Elsewhere").await;
     app.member(elsewhere, "stranger@else.test", Role::Admin)
@@ -268,6 +268,45 @@ async fn launching_a_campaign_assigns_its_audience_once(db: TestDb) {
     assert_eq!(
         counts["counts"],
         json!([{"value": "Assigned", "count": 4, "percent": 100.0}])
+    );
+
+    // The campaign's page counts its assignments (its completion) and opens their list.
+    let secret = crate::web::sign_in(&app, "admin@train.test").await;
+    let shown = crate::web::page(
+        &app,
+        Some(&secret),
+        &format!("/app/training-campaigns/{campaign}"),
+    )
+    .await;
+    assert_eq!(shown.status, StatusCode::OK);
+    let list = format!("/app/training-assignments?campaign={campaign}");
+    assert!(
+        shown.body.contains(&format!("href=\"{list}\"")),
+        "{}",
+        shown.body
+    );
+    assert!(
+        shown
+            .body
+            .contains("Training assignments (campaign)</a>: 4 — Assigned 4 (100%)"),
+        "{}",
+        shown.body
+    );
+    let listed = crate::web::page(&app, Some(&secret), &list).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert!(listed.body.contains("bo@people.test"), "{}", listed.body);
+    let course_page = crate::web::page(
+        &app,
+        Some(&secret),
+        &format!("/app/training-courses/{course}"),
+    )
+    .await;
+    assert!(
+        course_page
+            .body
+            .contains("Training campaigns (course)</a>: 1 — Active 1 (100%)"),
+        "{}",
+        course_page.body
     );
 }
 

@@ -11,6 +11,7 @@ mod endpoints;
 mod files;
 mod links;
 mod records;
+mod referrers;
 mod settings;
 mod sign_in;
 

@@ -515,6 +515,8 @@ pub struct RecordPage {
     more: Vec<MoreLink>,
     /// Where a file is uploaded, for a record that holds files and may still change.
     upload: Option<String>,
+    /// The records that refer to this one, counted by how far they got.
+    referrers: Vec<super::referrers::Referrers>,
 }
 
 /// A use case about one record, opened from the record's page with its id filled in.
@@ -562,6 +564,7 @@ async fn detail(
         .await?
         .items;
     let links = web.service.list_links(&signed.actor, def, &id).await?.items;
+    let referrers = super::referrers::referrers(&web, &signed.actor, def, &id).await?;
     let moves = web
         .service
         .transitions_offered(&signed.actor, def, &record)
@@ -591,6 +594,7 @@ async fn detail(
         ),
         upload: (def.holds.contains(&Holding::Files) && can_write(&signed.actor) && editable)
             .then(|| super::files::upload_path(&id)),
+        referrers,
         id,
     })
 }
