@@ -1,7 +1,7 @@
 //! "Take all my data" (`GET /api/export`, and every other channel): a zip with every
 //! container of the organization as JSON — each module, controls with overlays, endpoints,
 //! the links between records and to controls, comments, status-flow moves (decisions with
-//! their snapshots), current scan results, the command channel's jobs, the system profile, settings, members,
+//! their snapshots), board votes, current scan results, the command channel's jobs, the system profile, settings, members,
 //! API keys, enrollment tokens and SIEM destinations (never their secrets), audits' snapshots
 //! and auditor tokens, policies' published versions with their acknowledgements, the audit log as
 //! the signed JSON Lines export `tater audit verify` checks — and a `manifest.json` saying
@@ -179,6 +179,7 @@ async fn fill(s: &Service, actor: &Actor, archive: &mut Archive) -> ServiceResul
         History::Links(None),
         History::Comments(None),
         History::Transitions(None),
+        History::Votes(None),
     ] {
         let name = history.file_name();
         let export = HistoryExport::new(s, actor, history)?;

@@ -1,12 +1,13 @@
-//! What the full export holds besides the records themselves: their links, comments and
-//! status-flow moves (decisions with the snapshot they kept), each read across the whole
-//! organization a page at a time by id, so memory stays bounded however much there is.
+//! What the full export holds besides the records themselves: their links, comments,
+//! status-flow moves (decisions with the snapshot they kept) and board votes, each read across
+//! the whole organization a page at a time by key, so memory stays bounded however much
+//! there is.
 
 use serde_json::{Value, json};
 use tater_domain::module::{CONTROLS, LinkEnd, RecordComment, RecordLink, RecordTransition};
 use tater_domain::policy::{Action, Permit, authorize};
 use tater_domain::{Actor, CommentId, LinkId, TransitionId};
-use tater_store::TenantTx;
+use tater_store::{RecordVote, TenantTx, VoteKey};
 
 use crate::{NextPage, PagedSource, Service, ServiceResult};
 
@@ -15,12 +16,14 @@ use crate::{NextPage, PagedSource, Service, ServiceResult};
 const LINKS_PAGE: u32 = 500;
 const COMMENTS_PAGE: u32 = 100;
 const TRANSITIONS_PAGE: u32 = 25;
+const VOTES_PAGE: u32 = 500;
 
 /// Which table, and the last id read from it.
 pub(crate) enum History {
     Links(Option<LinkId>),
     Comments(Option<CommentId>),
     Transitions(Option<TransitionId>),
+    Votes(Option<VoteKey>),
 }
 
 impl History {
@@ -30,6 +33,7 @@ impl History {
             History::Links(_) => "links.json",
             History::Comments(_) => "comments.json",
             History::Transitions(_) => "transitions.json",
+            History::Votes(_) => "votes.json",
         }
     }
 
@@ -54,11 +58,22 @@ impl History {
                 let full = rows.len() == TRANSITIONS_PAGE as usize;
                 (rows.iter().map(|(m, t)| transition(m, t)).collect(), full)
             }
+            History::Votes(after) => {
+                let rows = tx.page_all_votes(after.as_ref(), VOTES_PAGE).await?;
+                *after = rows.last().map(|(module, v)| VoteKey {
+                    module: module.clone(),
+                    record_id: v.record_id,
+                    round: v.round,
+                    voter: v.voter.clone(),
+                });
+                let full = rows.len() == VOTES_PAGE as usize;
+                (rows.iter().map(|(m, v)| vote(m, v)).collect(), full)
+            }
         })
     }
 }
 
-/// One of the three, as a source of pages for the archive.
+/// One of them, as a source of pages for the archive.
 pub(crate) struct HistoryExport {
     service: Service,
     permit: Permit,
@@ -131,5 +146,18 @@ fn transition(module: &str, t: &RecordTransition) -> Value {
         "comment": t.comment,
         "decision": t.decision,
         "snapshot": t.snapshot,
+    })
+}
+
+fn vote(module: &str, v: &RecordVote) -> Value {
+    json!({
+        "module": module,
+        "recordId": v.record_id.to_string(),
+        "round": v.round.to_string(),
+        "voter": v.voter,
+        "castBy": v.cast_by,
+        "vote": v.vote,
+        "comment": v.comment,
+        "at": v.at,
     })
 }

@@ -400,6 +400,15 @@ pub struct EvidenceJob {
     pub finished_at: Option<Timestamp>,
 }
 
+/// Where a page of votes ends: a vote's key (module, record, round, voter).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoteKey {
+    pub module: String,
+    pub record_id: tater_domain::RecordId,
+    pub round: tater_domain::TransitionId,
+    pub voter: String,
+}
+
 /// A vote on a record put to a board (a change request before its CAB): one voter's, in one
 /// round (the move that put the record to the vote).
 #[derive(Debug, Clone, PartialEq)]
@@ -672,6 +681,14 @@ pub trait RecordsTx: Send {
         record_id: RecordId,
         limit: u32,
     ) -> Result<Vec<RecordComment>>;
+
+    /// Every vote of the organization with its record's module, a page at a time in key
+    /// order, after `after` (the full export reads them all).
+    async fn page_all_votes(
+        &mut self,
+        after: Option<&VoteKey>,
+        limit: u32,
+    ) -> Result<Vec<(String, RecordVote)>>;
 
     /// Every move of the organization's records with its module and snapshot, a page at a
     /// time, by id, after `after` (the full export reads them all).

@@ -496,6 +496,30 @@ async fn a_change_is_decided_by_its_boards_votes(db: TestDb) {
     let d = submitted(change("Block the exploited service", "Emergency")).await;
     let tally = vote(&app, &keys["chair"], &d, "approve").await.unwrap();
     assert_eq!(tally["status"], "Approved", "{tally}");
+
+    // The organization's full export holds every vote (the last of each voter per round).
+    let boss = app.member(org, "boss@cab.test", Role::OrgAdmin).await;
+    let res = app
+        .req(Method::GET, "/api/export", &boss)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let files = crate::data_export::unzip(&res.bytes().await.unwrap());
+    let votes: Vec<Value> = serde_json::from_str(&files["votes.json"]).unwrap();
+    assert_eq!(votes.len(), 8, "{votes:?}");
+    let v1_on_a = votes
+        .iter()
+        .find(|v| v["recordId"] == json!(a) && v["voter"] == "v1@cab.test")
+        .unwrap();
+    assert_eq!(
+        (&v1_on_a["module"], &v1_on_a["vote"], &v1_on_a["comment"]),
+        (
+            &json!("change-requests"),
+            &json!("approve"),
+            &json!("I approve")
+        )
+    );
 }
 
 async fn an_access_reviews_decisions_are_applied_under_the_members_rules(db: TestDb) {

@@ -388,18 +388,38 @@ impl<D: Driver> RecordsTx for EngineTenantTx<D> {
         .bind(round.to_string())
         .fetch_all(&mut *self.tx)
         .await?;
+        rows.iter().map(vote_from_row).collect()
+    }
+
+    async fn page_all_votes(
+        &mut self,
+        after: Option<&crate::VoteKey>,
+        limit: u32,
+    ) -> Result<Vec<(String, crate::RecordVote)>> {
+        // Keyset on the primary key's own order, so each page is an index range.
+        let (module, record, round, voter) = after.map_or_else(Default::default, |k| {
+            (
+                k.module.clone(),
+                k.record_id.to_string(),
+                k.round.to_string(),
+                k.voter.clone(),
+            )
+        });
+        let rows = D::query(
+            "SELECT module, record_id, round, voter, cast_by, vote, comment, at FROM record_votes \
+             WHERE tenant_id = $1 AND (module, record_id, round, voter) > ($2, $3, $4, $5) \
+             ORDER BY module, record_id, round, voter LIMIT $6",
+        )
+        .bind(self.tenant())
+        .bind(module)
+        .bind(record)
+        .bind(round)
+        .bind(voter)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.tx)
+        .await?;
         rows.iter()
-            .map(|r| {
-                Ok(crate::RecordVote {
-                    record_id: parse_col(r, "record_id")?,
-                    round: parse_col(r, "round")?,
-                    voter: r.try_get("voter")?,
-                    cast_by: r.try_get("cast_by")?,
-                    vote: r.try_get("vote")?,
-                    comment: r.try_get("comment")?,
-                    at: ts(r, "at")?,
-                })
-            })
+            .map(|r| Ok((r.try_get("module")?, vote_from_row(r)?)))
             .collect()
     }
 
@@ -461,6 +481,18 @@ impl<D: Driver> RecordsTx for EngineTenantTx<D> {
             .map(|r| Ok((r.try_get("module")?, comment_from_row(r)?)))
             .collect()
     }
+}
+
+fn vote_from_row(r: &impl RowRead) -> Result<crate::RecordVote> {
+    Ok(crate::RecordVote {
+        record_id: parse_col(r, "record_id")?,
+        round: parse_col(r, "round")?,
+        voter: r.try_get("voter")?,
+        cast_by: r.try_get("cast_by")?,
+        vote: r.try_get("vote")?,
+        comment: r.try_get("comment")?,
+        at: ts(r, "at")?,
+    })
 }
 
 fn comment_from_row(row: &impl RowRead) -> Result<RecordComment> {

@@ -21,6 +21,7 @@ both_engines!(
     count_grouped_counts_each_value_under_the_filter,
     audit_sequence_and_filters,
     pages_are_bounded_by_bytes,
+    votes_page_in_key_order_each_once,
 );
 
 async fn crud_writes_record_and_audit_together(db: TestDb) {
@@ -647,4 +648,63 @@ async fn pages_are_bounded_by_bytes(db: TestDb) {
         .unwrap();
     assert_eq!(newest.len(), 2);
     assert!(newest[0].seq > newest[1].seq, "newest first");
+}
+
+/// The full export's read of votes: pages in key order cover each vote of the organization
+/// once, whatever the page size, and none of another's.
+async fn votes_page_in_key_order_each_once(db: TestDb) {
+    use tater_domain::modules::CHANGE_REQUESTS;
+    let store = open(&db).await;
+    let (_, s) = new_org(&*store, "Acme").await;
+    let (_, other) = new_org(&*store, "Other").await;
+    let mut cast = Vec::new();
+    for scope in [&s, &other] {
+        for title in ["a", "b"] {
+            let change = json!({"title": title, "changeType": "Normal"});
+            let rec = insert(&*store, scope, &CHANGE_REQUESTS, change, NOW).await;
+            let round = tater_domain::TransitionId::generate();
+            for voter in ["x@v.test", "y@v.test", "z@v.test"] {
+                let vote = tater_store::RecordVote {
+                    record_id: rec.meta.id,
+                    round,
+                    voter: voter.into(),
+                    cast_by: "u".into(),
+                    vote: "approve".into(),
+                    comment: None,
+                    at: Timestamp::from_millis(NOW),
+                };
+                let audit = audit_for(scope, AuditAction::Create, &CHANGE_REQUESTS, rec.meta.id);
+                let mut tx = store.tenant(&scope.permit(Mode::Write)).await.unwrap();
+                tx.put_vote(CHANGE_REQUESTS.name, &vote, &audit)
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+                if scope.org() == s.org() {
+                    cast.push((rec.meta.id, voter.to_owned()));
+                }
+            }
+        }
+    }
+    cast.sort();
+    for limit in [1, 2, 4, 6, 10] {
+        let mut seen = Vec::new();
+        let mut after: Option<tater_store::VoteKey> = None;
+        let mut tx = store.tenant(&s.permit(Mode::Read)).await.unwrap();
+        loop {
+            let page = tx.page_all_votes(after.as_ref(), limit).await.unwrap();
+            assert!(page.len() <= limit as usize);
+            let Some((module, last)) = page.last() else {
+                break;
+            };
+            after = Some(tater_store::VoteKey {
+                module: module.clone(),
+                record_id: last.record_id,
+                round: last.round,
+                voter: last.voter.clone(),
+            });
+            seen.extend(page.iter().map(|(_, v)| (v.record_id, v.voter.clone())));
+        }
+        seen.sort();
+        assert_eq!(seen, cast, "page size {limit}");
+    }
 }
