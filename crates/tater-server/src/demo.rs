@@ -6,8 +6,8 @@ use anyhow::Context;
 use serde_json::{Value, json};
 use tater_domain::module::ModuleDef;
 use tater_domain::modules::{
-    AUDITS, BCP_PLANS, CONFIG_DOCS, DATA_LABELS, DEFAULT_LABELS, EVIDENCE, EXCEPTIONS, FINDINGS,
-    PEOPLE, POAM, POLICIES, REGULATORY_CHANGES, RISKS, TASKS, TRAINING_COURSES, VENDORS,
+    AUDITS, BCP_PLANS, CONFIG_DOCS, EVIDENCE, EXCEPTIONS, FINDINGS, PEOPLE, POAM, POLICIES,
+    REGULATORY_CHANGES, RISKS, TASKS, TRAINING_COURSES, VENDORS,
 };
 use tater_domain::{Actor, Channel, Role};
 use tater_service::{
@@ -408,14 +408,10 @@ fn people() -> Vec<Value> {
     ]
 }
 
-/// A first entry in the other registers, and the customary four data labels (an
-/// organization's labels are its own records: it renames or adds to them as it likes).
+/// A first entry in the other registers (the data labels are every organization's own from
+/// the start).
 fn registers(day: &dyn Fn(i64) -> String) -> Vec<(&'static ModuleDef, Value)> {
-    let mut out: Vec<(&'static ModuleDef, Value)> = DEFAULT_LABELS
-        .iter()
-        .zip(1..)
-        .map(|(name, rank)| (&DATA_LABELS, json!({ "name": name, "rank": rank })))
-        .collect();
+    let mut out: Vec<(&'static ModuleDef, Value)> = Vec::new();
     out.extend([
         (&BCP_PLANS, json!({"title": "Headquarters continuity plan", "owner": "ciso@tater.local",
             "status": "Active", "rtoHours": 8, "rpoHours": 4, "criticalProcesses": ["payroll", "contract delivery"],

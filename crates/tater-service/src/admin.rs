@@ -189,7 +189,27 @@ impl Service {
             tx.put_membership(&membership, &audit).await?;
         }
         tx.commit().await?;
+        self.start_org(org.id, &actor).await;
         Ok(org)
+    }
+
+    /// Gives a new organization the records the modules start it with (the customary data
+    /// labels), each audited as made by `system:org-setup` on behalf of whoever created it
+    /// (their name as the entry's `upn`, their channel). The organization exists either
+    /// way: a failure here is logged, and the labels can be made by hand.
+    async fn start_org(&self, org: OrgId, creator: &Actor) {
+        let actor = Actor::system("org-setup", creator.audit_upn(), org, creator.channel());
+        for def in tater_domain::modules::ALL {
+            for body in def.starter_records {
+                let made = match serde_json::from_str::<serde_json::Value>(body) {
+                    Ok(body) => self.create_record(&actor, def, &body).await.map(drop),
+                    Err(e) => Err(ServiceError::Internal(e.into())),
+                };
+                if let Err(e) = made {
+                    tracing::warn!(%org, module = def.name, error = %e, "starter record not made");
+                }
+            }
+        }
     }
 
     /// Creates the user (or finds it by email) and gives it `role` in the organization.

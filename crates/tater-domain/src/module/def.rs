@@ -43,6 +43,9 @@ pub struct ModuleDef {
     pub holds: &'static [Holding],
     /// The due dates its people are reminded of by email.
     pub remind: &'static [super::Remind],
+    /// Records (as JSON bodies) every new organization starts with: the customary data
+    /// labels. They are the organization's own from then on.
+    pub starter_records: &'static [&'static str],
 }
 
 /// Something a record of a module keeps besides its fields.
@@ -79,6 +82,7 @@ impl ModuleDef {
         on_create: None,
         holds: &[],
         remind: &[],
+        starter_records: &[],
     };
 
     pub fn field(&self, name: &str) -> Option<&'static FieldDef> {

@@ -103,6 +103,7 @@ pub static AUDITS: ModuleDef = ModuleDef {
     on_create: None,
     holds: &[Holding::AuditorAccess],
     remind: &[],
+    starter_records: &[],
 };
 
 /// The period ends on or after it starts.

@@ -37,4 +37,5 @@ pub static CONFIG_DOCS: ModuleDef = ModuleDef {
     on_create: None,
     holds: &[],
     remind: &[],
+    starter_records: &[],
 };

@@ -70,6 +70,7 @@ pub static CONTROL_OVERLAYS: ModuleDef = ModuleDef {
     on_create: None,
     holds: &[],
     remind: &[],
+    starter_records: &[],
 };
 
 fn rules(data: &Map<String, Value>, _: &Context, errors: &mut ValidationErrors) {

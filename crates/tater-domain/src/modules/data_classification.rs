@@ -3,8 +3,21 @@
 
 use crate::module::{FieldDef, ModuleDef};
 
-/// The customary labels (the demo organization starts with them).
-pub const DEFAULT_LABELS: &[&str] = &["Public", "Internal", "Confidential", "Restricted"];
+/// The customary labels every new organization starts with (its own records from then on:
+/// renamed, reworded, added to or deleted as it likes).
+const STARTER_LABELS: &[&str] = &[
+    r#"{"name": "Public", "rank": 1, "description": "Approved for release to anyone.",
+        "handling": "No restrictions."}"#,
+    r#"{"name": "Internal", "rank": 2,
+        "description": "For the organization's people and contractors; not for public release.",
+        "handling": "Share inside the organization; do not post publicly."}"#,
+    r#"{"name": "Confidential", "rank": 3,
+        "description": "Harm if disclosed: contracts, personnel and customer data.",
+        "handling": "Need to know only; encrypted in transit and at rest."}"#,
+    r#"{"name": "Restricted", "rank": 4,
+        "description": "Serious harm if disclosed: CUI, export-controlled data, credentials.",
+        "handling": "Named people only; encrypted; marked as its category requires."}"#,
+];
 
 pub static DATA_LABELS: ModuleDef = ModuleDef {
     name: "data-labels",
@@ -38,6 +51,7 @@ pub static DATA_LABELS: ModuleDef = ModuleDef {
         "updatedAt",
     ],
     default_sort: "rank",
+    starter_records: STARTER_LABELS,
     ..ModuleDef::PLAIN
 };
 

@@ -90,4 +90,5 @@ pub static EVIDENCE: ModuleDef = ModuleDef {
     on_create: None,
     holds: &[Holding::Files],
     remind: &[],
+    starter_records: &[],
 };

@@ -160,6 +160,7 @@ pub static EXCEPTIONS: ModuleDef = ModuleDef {
     on_create: None,
     holds: &[],
     remind: &[],
+    starter_records: &[],
 };
 
 /// The end date is in the future and within the organization's longest acceptance.

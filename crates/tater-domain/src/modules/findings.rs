@@ -85,4 +85,5 @@ pub static FINDINGS: ModuleDef = ModuleDef {
     on_create: Some(Effect::OpenCorrectiveTask),
     holds: &[],
     remind: &[],
+    starter_records: &[],
 };

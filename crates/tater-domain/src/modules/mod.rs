@@ -33,7 +33,7 @@ pub use control_overlays::{
     APPLICABILITY, CONTROL_OVERLAYS, IMPLEMENTATION_STATUSES, overlay_record_id,
 };
 pub use control_testing::{CONTROL_TEST_PROCEDURES, CONTROL_TEST_RUNS, TEST_RESULTS};
-pub use data_classification::{DATA_ASSETS, DATA_LABELS, DEFAULT_LABELS};
+pub use data_classification::{DATA_ASSETS, DATA_LABELS};
 pub use evidence::{COLLECTORS, EVIDENCE, EVIDENCE_STATUSES};
 pub use exceptions::{EXCEPTION_STATUSES, EXCEPTIONS};
 pub use findings::{FINDING_STATUSES, FINDINGS, SEVERITIES};
@@ -253,6 +253,15 @@ mod tests {
                 }
             }
             reminders_are_consistent(m);
+            for body in m.starter_records {
+                let body: Value = serde_json::from_str(body).expect("starter JSON");
+                let context = crate::module::Context {
+                    today: time::macros::date!(2026 - 01 - 01),
+                    max_acceptance_days: 365,
+                };
+                let valid = crate::module::validate(m, &body, None, &context);
+                assert!(valid.is_ok(), "{}: starter {body} {valid:?}", m.name);
+            }
         }
     }
 

@@ -56,4 +56,5 @@ pub static PEOPLE: ModuleDef = ModuleDef {
     on_create: None,
     holds: &[],
     remind: &[],
+    starter_records: &[],
 };

@@ -96,6 +96,7 @@ pub static POAM: ModuleDef = ModuleDef {
     on_create: None,
     holds: &[],
     remind: &[],
+    starter_records: &[],
 };
 
 fn str_field<'a>(data: &'a Map<String, Value>, name: &str) -> Option<&'a str> {

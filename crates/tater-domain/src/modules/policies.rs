@@ -141,4 +141,5 @@ pub static POLICIES: ModuleDef = ModuleDef {
         headline: "title",
         details: &["category", "status"],
     }],
+    starter_records: &[],
 };

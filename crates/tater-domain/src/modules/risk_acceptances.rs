@@ -74,6 +74,7 @@ pub static RISK_ACCEPTANCES: ModuleDef = ModuleDef {
     on_create: None,
     holds: &[],
     remind: &[],
+    starter_records: &[],
 };
 
 fn date_field(data: &Map<String, Value>, name: &str) -> Option<Date> {

@@ -127,6 +127,7 @@ pub static RISKS: ModuleDef = ModuleDef {
     on_create: None,
     holds: &[],
     remind: &[],
+    starter_records: &[],
 };
 
 fn num(data: &Map<String, Value>, name: &str) -> Option<f64> {

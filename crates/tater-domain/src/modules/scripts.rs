@@ -58,4 +58,5 @@ pub static SCRIPTS: ModuleDef = ModuleDef {
     on_create: None,
     holds: &[],
     remind: &[],
+    starter_records: &[],
 };

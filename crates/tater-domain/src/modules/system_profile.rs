@@ -105,6 +105,7 @@ pub static SYSTEM_PROFILE: ModuleDef = ModuleDef {
     on_create: None,
     holds: &[],
     remind: &[],
+    starter_records: &[],
 };
 
 /// The profile's record id (the same in every organization; records are per tenant).

@@ -100,6 +100,7 @@ pub static TASKS: ModuleDef = ModuleDef {
         headline: "title",
         details: &["priority", "status"],
     }],
+    starter_records: &[],
 };
 
 #[cfg(test)]

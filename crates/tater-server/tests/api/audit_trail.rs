@@ -521,8 +521,10 @@ async fn rotated_keys_still_verify(db: TestDb) {
 
 async fn periodic_checkpoints_pin_the_head(db: TestDb) {
     let app = signed_app(db, KEY, &[]).await;
-    let (org, auditor) = org_with_entries(&app, "periodic", 7).await;
-    // The periodic job checkpoints every head that moved: this organization's at entry 7.
+    let (org, auditor) = org_with_entries(&app, "periodic", 12).await;
+    // The periodic job checkpoints every head that moved: this organization's at entry 12
+    // (a new organization's setup — itself, its starter data labels, two members and
+    // their keys — writes 9, so risks make 10 to 12).
     assert!(app.service.checkpoint_audit_heads().await.unwrap() >= 1);
     assert_eq!(
         app.service.checkpoint_audit_heads().await.unwrap(),
@@ -531,19 +533,19 @@ async fn periodic_checkpoints_pin_the_head(db: TestDb) {
     );
     let (_, report) = server_report(&app, &auditor).await;
     assert_eq!(
-        report["checkpoints"], 2,
-        "inline at 5, periodic at 7: {report}"
+        report["checkpoints"], 3,
+        "inline at 5 and 10, periodic at 12: {report}"
     );
     let text = export_text(&app, &auditor, "").await;
     let cps: Vec<Value> = lines(&text)
         .into_iter()
         .filter_map(|l| l.get("checkpoint").cloned())
         .collect();
-    assert_eq!(cps.len(), 2);
-    let last = &cps[1];
+    assert_eq!(cps.len(), 3);
+    let last = &cps[2];
     assert_eq!(
         (last["seq"].as_i64(), last["tenantId"].as_str()),
-        (Some(7), Some(org.to_string().as_str()))
+        (Some(12), Some(org.to_string().as_str()))
     );
     let payload = format!(
         "checkpoint|{}|{}|{}|{}",

@@ -244,8 +244,14 @@ async fn reads_audit_and_cross_org_by_role(db: TestDb) {
                 .iter()
                 .map(|e| e["entityType"].as_str().unwrap())
                 .collect();
-            assert_eq!(kinds, vec!["membership", "organization"]);
-            assert_eq!(log[0]["changes"]["role"]["after"], "orgadmin");
+            let starters = ["data-label"; 4];
+            assert_eq!(
+                kinds,
+                [&starters[..], &["membership", "organization"]].concat()
+            );
+            assert_eq!(log[4]["changes"]["role"]["after"], "orgadmin");
+            assert_eq!(log[0]["userId"], "system:org-setup");
+            assert_eq!(log[0]["upn"], log[4]["upn"], "on behalf of the creator");
         }
     }
     let (_, all) = app
