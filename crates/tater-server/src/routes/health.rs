@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tater_store::Engine;
@@ -34,7 +34,14 @@ pub fn routes(mut api: ApiRouter) -> ApiRouter {
         Op::get("/.well-known/security.txt", "security_txt").ok(200, "The contact", None),
         get(security_txt),
     )
+    .route(
+        Op::get(POLICY_PATH, "security_policy").ok(200, "The disclosure policy", None),
+        get(security_policy),
+    )
 }
+
+/// Where the disclosure policy (`SECURITY.md`, built in) is served; security.txt's `Policy`.
+const POLICY_PATH: &str = "/security-policy";
 
 /// 200 when the database answers, 503 otherwise (so orchestrators restart or route around us).
 async fn healthz(State(s): State<AppState>) -> Response {
@@ -68,16 +75,29 @@ async fn status(State(s): State<AppState>) -> Json<tater_service::StatusView> {
 }
 
 /// RFC 9116: `Contact` and `Expires` are required; the file is valid for a year from now.
-async fn security_txt(State(s): State<AppState>) -> Response {
+/// `Policy` names the disclosure policy this server serves.
+async fn security_txt(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let expires = s.service.now().plus_seconds(365 * 24 * 3600);
     let body = format!(
-        "Contact: {}\nExpires: {}\nPreferred-Languages: en\n",
-        s.info.security_contact, expires
+        "Contact: {}\nExpires: {}\nPolicy: {}{POLICY_PATH}\nPreferred-Languages: en\n",
+        s.info.security_contact,
+        expires,
+        super::mcp::base_url(&s, &headers)
     );
+    with_type(body, "text/plain; charset=utf-8")
+}
+
+/// The project's `SECURITY.md`: how to report, what we promise, safe harbour.
+async fn security_policy() -> Response {
+    with_type(
+        include_str!("../../../../SECURITY.md"),
+        "text/markdown; charset=utf-8",
+    )
+}
+
+fn with_type(body: impl IntoResponse, content_type: &'static str) -> Response {
     let mut res = body.into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     res
 }

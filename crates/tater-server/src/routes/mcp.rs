@@ -199,7 +199,7 @@ pub fn endpoint(
 const SESSION_HEADER: &str = "mcp-session-id";
 
 /// The server's address as clients name it: `--public-url`, else what this request says.
-fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+pub(super) fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     match &state.info.public_url {
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => {

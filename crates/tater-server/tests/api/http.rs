@@ -162,6 +162,19 @@ async fn status_page_and_security_txt() {
     assert_eq!(txt.headers()["content-type"], "text/plain; charset=utf-8");
     let txt = txt.text().await.unwrap();
     assert!(txt.contains("Contact: mailto:security@example.test\n"));
+    let policy = txt
+        .lines()
+        .find_map(|l| l.strip_prefix("Policy: "))
+        .unwrap();
+    assert_eq!(policy, app.url("/security-policy"));
+    let res = app.client.get(policy).send().await.unwrap();
+    assert_eq!(
+        res.headers()["content-type"],
+        "text/markdown; charset=utf-8"
+    );
+    let text = res.text().await.unwrap();
+    assert!(text.contains("within **1 business day**"), "{text}");
+    assert!(text.contains("Safe harbour"), "{text}");
     let expires = txt
         .lines()
         .find_map(|l| l.strip_prefix("Expires: "))
@@ -225,6 +238,7 @@ async fn the_api_document_covers_every_route() {
     for expected in [
         "GET /healthz",
         "GET /.well-known/security.txt",
+        "GET /security-policy",
         "GET /api/status",
         "GET /",
         "POST /api/auth/login",

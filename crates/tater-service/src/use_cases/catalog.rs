@@ -66,6 +66,13 @@ fn platform() -> Vec<UseCase> {
             .tool("get_security_contact")
             .gives_file(&["text/plain"]),
         UseCase::read(
+            "security_policy",
+            "The vulnerability disclosure policy (how to report, response times, safe harbour)",
+            Gate::Public,
+        )
+        .tool("get_security_policy")
+        .gives_file(&["text/markdown"]),
+        UseCase::read(
             "cross_org_list_organizations",
             "Cross-organization: every organization on this server",
             CROSS_ORG,
