@@ -64,6 +64,10 @@ pub struct AppConfig {
     pub files: tater_service::FilesConfig,
     /// How the AI features reach Anthropic.
     pub ai: tater_service::AiConfig,
+    /// Where Prometheus scrapes `/metrics` (its own listener); `None`: no metrics.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Whether metrics name organizations (SIEM queues) in their labels.
+    pub metrics_tenant_labels: bool,
 }
 
 impl AppConfig {
@@ -105,6 +109,8 @@ impl AppConfig {
             runner_poll: None,
             files: tater_service::files_config(test_blob_store(), 4 * 1024 * 1024, None),
             ai: Default::default(),
+            metrics_listen: None,
+            metrics_tenant_labels: false,
         }
     }
 }
@@ -141,6 +147,9 @@ pub struct App {
     runner_poll: Option<Duration>,
     /// The SIEM delivery worker, started with the server.
     worker: Option<Arc<tater_siem::worker::Worker>>,
+    /// The metrics listener's address, when metrics are on.
+    pub metrics_addr: Option<SocketAddr>,
+    metrics: Option<(TcpListener, axum::Router)>,
 }
 
 impl App {
@@ -221,7 +230,19 @@ impl App {
             body_limit: config.body_limit,
             ..config.mcp.clone()
         };
-        let router = router(state, limits, limiter, &mcp)?;
+        let mut router = router(state, limits, limiter, &mcp)?;
+        let metrics = match config.metrics_listen {
+            Some(addr) => {
+                router = router.layer(axum::middleware::from_fn(crate::metrics::http_metrics));
+                let tenant_labels = config.metrics_tenant_labels;
+                Some(crate::metrics::bind(addr, service.clone(), tenant_labels).await?)
+            }
+            None => None,
+        };
+        let metrics_addr = match &metrics {
+            Some((l, _)) => Some(l.local_addr()?),
+            None => None,
+        };
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listening on {}", config.listen))?;
@@ -246,6 +267,8 @@ impl App {
             checkpoint_interval: config.checkpoint_interval,
             runner_poll: config.runner_poll,
             worker,
+            metrics_addr,
+            metrics,
         })
     }
 
@@ -276,12 +299,24 @@ impl App {
                 runner_stopped,
             ))
         });
+        let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
+        let metrics = self.metrics.map(|(listener, router)| {
+            let mut stopped = metrics_stopped;
+            let stop = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            tokio::spawn(crate::metrics::serve(listener, router, stop))
+        });
         let app = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
+        let _ = stop_metrics.send(true);
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
         for job in jobs {
             job.abort();
             let _ = job.await;

@@ -222,6 +222,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .then(|| std::time::Duration::from_secs(args.audit_checkpoint_interval)),
         download_concurrency: args.download_concurrency,
         export_concurrency: args.export_concurrency,
+        metrics_listen: args.metrics_listen,
+        metrics_tenant_labels: args.metrics_tenant_labels,
         runner_poll: (args.runner_poll_secs > 0)
             .then(|| std::time::Duration::from_secs(args.runner_poll_secs)),
         files: tater_service::files_config(

@@ -138,6 +138,13 @@ pub struct ServeArgs {
     /// reminders); every replica runs one and they share the work (0: this server runs none).
     #[arg(long, env = "TATER_RUNNER_POLL_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub runner_poll_secs: u64,
+    /// Address of a separate listener serving Prometheus metrics at `/metrics` (e.g.
+    /// `127.0.0.1:9464`); off unless set. Keep it off the public network.
+    #[arg(long, env = "TATER_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Name organizations in metric labels (SIEM queues); off: destinations by id only.
+    #[arg(long, env = "TATER_METRICS_TENANT_LABELS")]
+    pub metrics_tenant_labels: bool,
     /// Where evidence files' bytes go: a directory (`file:///path` or a path) or
     /// S3-compatible storage (`s3://bucket/prefix`, credentials, region and endpoint from the
     /// standard `AWS_*` variables). Default: `<data-dir>/evidence-files`.

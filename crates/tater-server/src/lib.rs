@@ -12,6 +12,7 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod gate;
+pub mod metrics;
 pub mod middleware;
 pub mod routes;
 pub mod state;

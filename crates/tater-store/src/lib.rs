@@ -126,6 +126,9 @@ pub trait Store: Send + Sync + 'static {
     /// Checks the database answers (for `/healthz` and the status endpoint).
     async fn ping(&self) -> Result<()>;
 
+    /// The connection pool's size and use (for metrics).
+    fn pool_stats(&self) -> PoolStats;
+
     /// Closes the pool, waiting for connections in use to be returned.
     async fn close(&self);
 }
@@ -175,6 +178,27 @@ pub struct DueDestination {
     pub failing_since: Option<Timestamp>,
 }
 
+/// One SIEM destination's queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueDepth {
+    pub org: OrgId,
+    pub org_name: String,
+    pub destination: tater_domain::DestinationId,
+    /// Entries waiting (not dead).
+    pub pending: i64,
+    /// When the oldest of them was written.
+    pub oldest: Option<Timestamp>,
+}
+
+/// The connection pool right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open (in use or idle).
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
 /// The delivery worker's transaction. Dropping it without commit rolls back.
 #[async_trait]
 pub trait DeliveryTx: Send {
@@ -187,6 +211,9 @@ pub trait DeliveryTx: Send {
         lease_ms: i64,
         limit: u32,
     ) -> Result<Vec<DueDestination>>;
+    /// Each enabled destination with its organization, how many entries wait for it and
+    /// since when (the operator's view of the queue), at most `limit`.
+    async fn queue_depths(&mut self, limit: u32) -> Result<Vec<QueueDepth>>;
     /// The oldest pending entries of a destination, in sequence order.
     async fn pending(
         &mut self,
@@ -305,6 +332,8 @@ pub trait RunnerTx: Send {
     async fn prune_done(&mut self, kind: &str, before: Timestamp) -> Result<u64>;
     /// Jobs due or running at `now` (work not yet done).
     async fn unfinished(&mut self, now: Timestamp) -> Result<i64>;
+    /// When the longest-waiting queued job became due (none: nothing is waiting).
+    async fn oldest_due(&mut self, now: Timestamp) -> Result<Option<Timestamp>>;
     /// A job's state by its idempotency key.
     async fn job_state(&mut self, idempotency_key: &str) -> Result<Option<RunnerJobState>>;
     async fn commit(self: Box<Self>) -> Result<()>;

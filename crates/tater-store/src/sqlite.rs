@@ -97,6 +97,14 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn pool_stats(&self) -> crate::PoolStats {
+        crate::PoolStats {
+            open: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }

@@ -255,6 +255,15 @@ impl RateLimiter {
             },
             None => self.decide_in_memory(&key, limit),
         };
+        if !outcome.allowed {
+            let by = match subject {
+                Subject::Ip(_) => "ip",
+                Subject::Tenant(_) => "tenant",
+            };
+            metrics::counter!("tater_rate_limit_refusals_total",
+                "category" => category.name(), "bucket" => by)
+            .increment(1);
+        }
         Verdict {
             category,
             limit,

@@ -181,11 +181,12 @@ async fn report_scan(
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<(StatusCode, Json<tater_service::IngestedScan>)> {
     let ingested = s.service.ingest_scan(&actor, &body).await?;
-    let status = if ingested.created {
-        StatusCode::CREATED
+    let (status, stored) = if ingested.created {
+        (StatusCode::CREATED, "stored")
     } else {
-        StatusCode::OK
+        (StatusCode::OK, "repeat")
     };
+    metrics::counter!("tater_agent_reports_total", "result" => stored).increment(1);
     Ok((status, Json(ingested.scan)))
 }
 

@@ -35,6 +35,7 @@ mod mcp_attacks;
 mod mcp_identity;
 mod members;
 mod memory;
+mod metrics;
 mod modules;
 mod policies;
 mod process;

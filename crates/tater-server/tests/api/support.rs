@@ -20,6 +20,8 @@ pub struct TestApp {
     /// Entra tenant of each organization created with [`TestApp::org`].
     tids: std::sync::Mutex<std::collections::HashMap<OrgId, String>>,
     pub base: String,
+    /// The metrics listener's address, when the configuration asked for one.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     pub client: reqwest::Client,
     pub service: Service,
     /// Kept so the database outlives the server.
@@ -144,6 +146,7 @@ impl TestApp {
     /// Serves an already built app; `db` is kept alive as long as the server.
     pub fn start(app: App, db: Option<TestDb>, entra: tater_testkit::entra::FakeEntra) -> Self {
         let base = format!("http://{}", app.addr);
+        let metrics_addr = app.metrics_addr;
         let service = app.service.clone();
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(app.run_until(async move {
@@ -153,6 +156,7 @@ impl TestApp {
             entra,
             tids: Default::default(),
             base,
+            metrics_addr,
             client: reqwest::Client::builder().no_proxy().build().unwrap(),
             service,
             _db: db,

@@ -96,6 +96,8 @@ pub(super) async fn append_audit<D: Driver>(
     };
     let prev: String = head.try_get("head_hash")?;
     entry.seal = tater_audit::seal(&entry, &prev, &settings.keys);
+    // Counted as appended (a transaction rolled back later un-writes it; those are rare).
+    metrics::counter!("tater_audit_entries_written_total").increment(1);
     D::query(
         "INSERT INTO audit_log (tenant_id, seq, id, action, entity_type, entity_id, \
          user_id, upn, oid, ts, via, changes, prev_hash, hash, key_id, signature, size_bytes) \

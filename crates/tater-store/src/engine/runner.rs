@@ -142,6 +142,17 @@ impl<D: Driver> RunnerTx for EngineRunnerTx<D> {
         Ok(row.try_get("n")?)
     }
 
+    async fn oldest_due(&mut self, now: Timestamp) -> Result<Option<Timestamp>> {
+        let row = D::query(
+            "SELECT MIN(run_at) AS t FROM runner_jobs WHERE state = 'queued' AND run_at <= $1",
+        )
+        .bind(now.millis())
+        .fetch_one(&mut *self.tx)
+        .await?;
+        let t: Option<i64> = row.try_get("t")?;
+        Ok(t.map(Timestamp::from_millis))
+    }
+
     async fn job_state(&mut self, idempotency_key: &str) -> Result<Option<RunnerJobState>> {
         let row = D::query(
             "SELECT state, attempts, last_error FROM runner_jobs WHERE idempotency_key = $1",

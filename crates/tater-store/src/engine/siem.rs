@@ -50,6 +50,34 @@ pub struct EngineDeliveryTx<D: Driver> {
 
 #[async_trait]
 impl<D: Driver> DeliveryTx for EngineDeliveryTx<D> {
+    async fn queue_depths(&mut self, limit: u32) -> Result<Vec<crate::QueueDepth>> {
+        let rows = D::query(
+            "SELECT d.tenant_id, o.name, d.id, COUNT(x.seq) AS pending, \
+                    MIN(x.created_at) AS oldest \
+             FROM siem_destinations d \
+             JOIN organizations o ON o.id = d.tenant_id \
+             LEFT JOIN siem_outbox x ON x.tenant_id = d.tenant_id \
+                  AND x.destination_id = d.id AND x.state = 'pending' \
+             WHERE d.enabled \
+             GROUP BY d.tenant_id, o.name, d.id ORDER BY d.tenant_id, d.id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let oldest: Option<i64> = r.try_get("oldest")?;
+                Ok(crate::QueueDepth {
+                    org: parse_col(r, "tenant_id")?,
+                    org_name: r.try_get("name")?,
+                    destination: parse_col(r, "id")?,
+                    pending: r.try_get("pending")?,
+                    oldest: oldest.map(Timestamp::from_millis),
+                })
+            })
+            .collect()
+    }
+
     async fn claim_due(
         &mut self,
         owner: &str,
