@@ -83,6 +83,29 @@ pub enum AdminCommand {
     /// Endpoint agent releases.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Back up the SQLite database (a consistent copy while the server runs), the evidence
+    /// files and, beside them in `<FILE>.secrets/`, the generated secrets.
+    Backup {
+        /// The backup file to write (a zip; never overwritten).
+        #[arg(long)]
+        to: std::path::PathBuf,
+        /// Leave the secrets out: a server restored without them cannot decrypt the
+        /// secrets it stores, and every session token ends.
+        #[arg(long)]
+        without_secrets: bool,
+    },
+    /// Restore a backup into the data directory and verify every audit chain.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// The secrets written beside it (default `<FROM>.secrets` if it exists).
+        #[arg(long)]
+        secrets: Option<std::path::PathBuf>,
+        /// Replace a database the data directory already holds.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -275,6 +298,53 @@ fn explain(e: ServiceError) -> anyhow::Error {
 }
 
 pub async fn admin(args: AdminArgs) -> anyhow::Result<()> {
+    match &args.command {
+        AdminCommand::Backup {
+            to,
+            without_secrets,
+        } => {
+            let r = crate::backup::backup(&args.storage, to, !without_secrets).await?;
+            println!("{}", to.display());
+            eprintln!(
+                "backed up: database {} bytes, {} evidence files",
+                r.database_bytes, r.files
+            );
+            if *without_secrets {
+                eprintln!(
+                    "warning: no secrets saved; a server restored from this backup cannot \
+                     decrypt the secrets it stores (SIEM webhook secrets, the AI key) unless \
+                     it is given the same master key"
+                );
+            } else if r.secrets == 0 {
+                eprintln!(
+                    "no generated secrets in the data directory yet (the server makes them when it first starts)"
+                );
+            } else {
+                let secrets = crate::backup::secrets_dir(to);
+                eprintln!(
+                    "{} secrets in {} (owner-only): keep them apart from the backup",
+                    r.secrets,
+                    secrets.display()
+                );
+            }
+            return Ok(());
+        }
+        AdminCommand::Restore {
+            from,
+            secrets,
+            force,
+        } => {
+            let beside = crate::backup::secrets_dir(from);
+            let secrets = secrets
+                .clone()
+                .or_else(|| beside.is_dir().then_some(beside));
+            crate::backup::restore(&args.storage, from, secrets.as_deref(), *force).await?;
+            if secrets.is_none() {
+                eprintln!("warning: restored without secrets; stored secrets stay unreadable");
+            }
+        }
+        _ => {}
+    }
     let url = args.storage.database_url()?;
     let audit = args.audit.settings()?;
     let audit_keys = audit.keys.clone();
@@ -303,6 +373,15 @@ pub async fn admin(args: AdminArgs) -> anyhow::Result<()> {
     )?;
     let op = operator();
     let out = match args.command {
+        AdminCommand::Backup { .. } => String::new(),
+        AdminCommand::Restore { from, .. } => {
+            let orgs = crate::backup::verify_restored(&service).await?;
+            eprintln!(
+                "restored {}: {orgs} organizations, every audit chain verifies",
+                from.display()
+            );
+            String::new()
+        }
         AdminCommand::Org(OrgCommand::Create { name, entra_tenant }) => service
             .admin_create_org(&op, &name, entra_tenant.as_deref())
             .await

@@ -6,6 +6,7 @@
 pub mod api_doc;
 pub mod app;
 pub mod audit_cli;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod demo;

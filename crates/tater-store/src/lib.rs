@@ -129,6 +129,11 @@ pub trait Store: Send + Sync + 'static {
     /// The connection pool's size and use (for metrics).
     fn pool_stats(&self) -> PoolStats;
 
+    /// Writes a consistent copy of the whole database to `path` (a new file) while others
+    /// keep writing: SQLite's `VACUUM INTO`. PostgreSQL refuses: `pg_dump` and point-in-time
+    /// recovery are its tools.
+    async fn copy_into(&self, path: &std::path::Path) -> Result<()>;
+
     /// Closes the pool, waiting for connections in use to be returned.
     async fn close(&self);
 }

@@ -122,6 +122,14 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn copy_into(&self, _: &std::path::Path) -> Result<()> {
+        Err(crate::StoreError::Config(
+            "a PostgreSQL database is backed up with pg_dump or point-in-time recovery \
+             (README: Backups)"
+                .into(),
+        ))
+    }
+
     fn pool_stats(&self) -> crate::PoolStats {
         crate::PoolStats {
             open: self.pool.size(),

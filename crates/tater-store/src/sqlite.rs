@@ -97,6 +97,17 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn copy_into(&self, path: &std::path::Path) -> Result<()> {
+        let path = path
+            .to_str()
+            .ok_or_else(|| crate::StoreError::Config("the backup path is not UTF-8".into()))?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(path)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     fn pool_stats(&self) -> crate::PoolStats {
         crate::PoolStats {
             open: self.pool.size(),

@@ -11,6 +11,7 @@ mod audit;
 mod audit_trail;
 mod audits;
 mod background;
+mod backup;
 mod bad_input;
 mod browser;
 mod cli;
