@@ -35,6 +35,48 @@ pub enum Command {
     /// local commands (Claude Desktop, Claude Code, VS Code). The API key comes from
     /// TATER_API_KEY only.
     Mcp(McpBridgeArgs),
+    /// Exit 0 when the server on this machine answers its health check (`/healthz`): the
+    /// container image's HEALTHCHECK, and a probe for scripts.
+    Health(HealthArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HealthArgs {
+    /// The address the server listens on (as `serve --listen`); a wildcard address is checked
+    /// on loopback.
+    #[arg(long, env = "TATER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub timeout_secs: u64,
+}
+
+/// `tater health`: one GET of `/healthz`; an error unless it answers 2xx in time.
+pub async fn health(args: HealthArgs) -> anyhow::Result<()> {
+    let mut addr = args.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let url = format!("http://{addr}/healthz");
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(args.timeout_secs))
+        .no_proxy()
+        .build()?;
+    let answer = client
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("{url} does not answer"))?;
+    anyhow::ensure!(
+        answer.status().is_success(),
+        "{url} answered {}",
+        answer.status()
+    );
+    println!("ok");
+    Ok(())
 }
 
 #[derive(Debug, clap::Args)]
@@ -203,6 +245,7 @@ fn open_blob_store(
 
 /// `tater serve`: prints the URL (and demo login) on stdout, serves until SIGTERM/Ctrl-C.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let credentials = crate::credentials::Credentials::from_env();
     let database_url = args.storage.database_url()?;
     let data_dir = args.storage.ensure_data_dir()?.to_path_buf();
     let config = AppConfig {
@@ -216,7 +259,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         clock: Arc::new(SystemClock),
         entra: args.entra.config(
             args.public_url.as_deref(),
-            std::env::var("TATER_ENTRA_CLIENT_SECRET").ok(),
+            credentials.env_or("TATER_ENTRA_CLIENT_SECRET", "entra-client-secret")?,
         )?,
         mcp: args.mcp.config(args.public_url.as_deref())?,
         verification: args.mail.verification(args.mcp.mcp_verification_hours),
@@ -256,7 +299,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ),
         ai: args
             .ai
-            .config(std::env::var("TATER_ANTHROPIC_API_KEY").ok())?,
+            .config(credentials.env_or("TATER_ANTHROPIC_API_KEY", "anthropic-api-key")?)?,
     };
     let app = App::build(config).await?;
     println!("Tater is running at http://{}/", app.addr);

@@ -9,6 +9,7 @@ pub mod audit_cli;
 pub mod backup;
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod demo;
 pub mod error;
 pub mod extract;

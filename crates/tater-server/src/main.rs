@@ -21,7 +21,11 @@ fn init_logging(format: LogFormat, default: &str) {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if let Err(e) = tater_server::credentials::Credentials::from_env().apply(&mut cli) {
+        eprintln!("error: {e:#}");
+        return std::process::ExitCode::FAILURE;
+    }
     let result = match cli.command {
         Command::Serve(args) => {
             init_logging(args.log_format, tater_server::middleware::SERVE_LOG_FILTER);
@@ -37,6 +41,7 @@ async fn main() -> std::process::ExitCode {
             init_logging(LogFormat::Text, "warn");
             cli::mcp_bridge(args).await
         }
+        Command::Health(args) => cli::health(args).await,
         Command::Sbom => {
             if cli::SBOM.is_empty() {
                 eprintln!(

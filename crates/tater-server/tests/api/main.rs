@@ -19,6 +19,7 @@ mod command_channel;
 mod compliance;
 mod controls;
 mod data_export;
+mod deploy;
 mod emass;
 mod enrollment;
 mod evidence_agent;
