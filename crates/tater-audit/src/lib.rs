@@ -16,12 +16,14 @@
 
 pub mod export;
 pub mod keys;
+pub mod platform_key;
 pub mod seal;
 pub mod verify;
 
 pub use keys::{AuditKeys, InvalidKey, SigningKey};
+pub use platform_key::PlatformKey;
 pub use seal::{
-    Checkpoint, EntryView, GENESIS_HASH, canonical, canonical_of, chain_hash, entry_json, seal,
-    signature_payload, signature_payload_of,
+    Checkpoint, EntryView, GENESIS_HASH, canonical, canonical_json, canonical_of, chain_hash,
+    entry_json, seal, signature_payload, signature_payload_of,
 };
 pub use verify::{Finding, FindingKind, Report, Verifier, verify_jsonl};

@@ -148,6 +148,14 @@ pub fn canonical_of(entry: &Value) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// Any JSON value in the same canonical form: compact, object keys sorted at every depth
+/// (Python's `json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`).
+pub fn canonical_json(v: &Value) -> String {
+    let mut out = Vec::with_capacity(256);
+    write_sorted(v, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// A JSON string, escaped as serde_json escapes (the same as Python's `json.dumps` with
 /// `ensure_ascii=False`).
 fn write_str(s: &str, out: &mut Vec<u8>) {

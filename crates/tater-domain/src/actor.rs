@@ -47,6 +47,9 @@ pub struct Actor {
     /// The AI analyst conversation a confirmed action came from; recorded under
     /// `_conversation` in the changes of the entries it causes.
     conversation: Option<crate::ConversationId>,
+    /// Reading for the organization's full export, the one thing a terminated organization
+    /// still answers during its grace period (see [`Actor::for_final_export`]).
+    final_export: bool,
 }
 
 /// An MCP client's own account of itself: a claim, kept short and printable.
@@ -91,6 +94,7 @@ impl Actor {
             verified,
             client: None,
             conversation: None,
+            final_export: false,
         }
     }
 
@@ -113,6 +117,7 @@ impl Actor {
             verified: true,
             client: None,
             conversation: None,
+            final_export: false,
         }
     }
 
@@ -150,6 +155,20 @@ impl Actor {
 
     pub fn client(&self) -> Option<&ClientInfo> {
         self.client.as_ref()
+    }
+
+    /// The same actor reading for its organization's full export: the reads it makes open a
+    /// terminated organization's data during the grace period. `None` below OrgAdmin (the
+    /// export's own role).
+    pub fn for_final_export(&self) -> Option<Self> {
+        (self.role >= crate::policy::Action::ExportAll.required_role()).then(|| Self {
+            final_export: true,
+            ..self.clone()
+        })
+    }
+
+    pub fn is_final_export(&self) -> bool {
+        self.final_export
     }
 
     /// The same actor, its changes noting the analyst conversation they came from.

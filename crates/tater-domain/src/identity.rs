@@ -11,6 +11,16 @@ pub struct Org {
     pub entra_tenant_id: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// When a SuperAdmin terminated it (from then on it is closed to every credential), and
+    /// when its data is deleted.
+    pub termination: Option<Termination>,
+}
+
+/// An organization's termination: when, and when its data goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Termination {
+    pub at: Timestamp,
+    pub delete_after: Timestamp,
 }
 
 /// A person or service identity. Roles come from memberships, never from the user itself.

@@ -30,7 +30,7 @@ pub use email::Email;
 pub use error::{FieldError, ValidationErrors};
 pub use identity::{
     ApiKey, Endpoint, EnrollmentToken, IdentityCode, Invitation, InvitationStatus, Membership, Org,
-    PageView, User, WebSession,
+    PageView, Termination, User, WebSession,
 };
 pub use ids::{
     AiActionId, ApiKeyId, AuditId, AuditorTokenId, CommentId, ConversationId, DestinationId,

@@ -111,7 +111,7 @@ impl Action {
 /// use tater_domain::{Mode, Permit, TenantScope};
 /// // Neither a permit nor a scope can be made by hand.
 /// fn forged(scope: TenantScope) -> Permit {
-///     Permit { scope, mode: Mode::Write, action: None }
+///     Permit { scope, mode: Mode::Write, action: None, final_export: true }
 /// }
 /// ```
 ///
@@ -142,6 +142,8 @@ pub struct Permit {
     mode: Mode,
     /// `None` for a system operation's permit.
     action: Option<Action>,
+    /// Given to the reads of an organization's full export (see `Actor::for_final_export`).
+    final_export: bool,
 }
 
 impl Permit {
@@ -153,6 +155,7 @@ impl Permit {
             scope: TenantScope::system(org),
             mode,
             action: None,
+            final_export: false,
         }
     }
 
@@ -180,6 +183,12 @@ impl Permit {
     /// The action authorized; `None` for a system permit.
     pub fn action(&self) -> Option<Action> {
         self.action
+    }
+
+    /// Whether this permit opens a terminated organization's data: only the organization's
+    /// full export does, during the grace period before the data is deleted.
+    pub fn opens_terminated(&self) -> bool {
+        self.final_export || self.action == Some(Action::ExportAll)
     }
 }
 
@@ -223,6 +232,7 @@ pub fn authorize(actor: &Actor, action: Action) -> Result<Permit, Denied> {
             scope: TenantScope::of(actor),
             mode: action.mode(),
             action: Some(action),
+            final_export: actor.is_final_export(),
         })
     } else {
         Err(Denied {

@@ -68,6 +68,8 @@ pub struct AppConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// Whether metrics name organizations (SIEM queues) in their labels.
     pub metrics_tenant_labels: bool,
+    /// Termination grace and the platform signing key.
+    pub lifecycle: tater_service::LifecycleConfig,
 }
 
 impl AppConfig {
@@ -111,6 +113,11 @@ impl AppConfig {
             ai: Default::default(),
             metrics_listen: None,
             metrics_tenant_labels: false,
+            lifecycle: tater_service::LifecycleConfig {
+                termination_grace_days: tater_service::MAX_GRACE_DAYS,
+                // A key of the test's own: deletions are certified as in production.
+                platform_key: tater_audit::PlatformKey::generate().ok().map(Arc::new),
+            },
         }
     }
 }
@@ -182,6 +189,7 @@ impl App {
                 web: config.web_sessions,
                 files: config.files,
                 ai: config.ai,
+                lifecycle: config.lifecycle,
             },
         )?;
         let demo_login = match &config.demo_password_file {
@@ -474,6 +482,14 @@ async fn housekeeping(service: Service) {
                 "expired web sessions and page views forgotten"
             ),
             Err(e) => tracing::error!(error = %e, "forgetting expired web data failed"),
+        }
+        match service.delete_terminated_organizations().await {
+            Ok(done) => {
+                for cert in done {
+                    tracing::warn!(org = %cert.organization_id, "terminated organization deleted");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "deleting terminated organizations failed"),
         }
     }
 }

@@ -20,7 +20,7 @@ use zip::write::SimpleFileOptions;
 use crate::config::{StorageArgs, write_private};
 
 /// The generated secrets a backup carries beside it.
-pub const SECRET_FILES: &[&str] = &["master-key", "jwt-secret"];
+pub const SECRET_FILES: &[&str] = &["master-key", "jwt-secret", "platform-signing-key"];
 const DB_ENTRY: &str = "tater.db";
 const BLOBS: &str = "evidence-files";
 /// The largest file one backup entry restores (a bound on what a forged archive makes us

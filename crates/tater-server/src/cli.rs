@@ -25,7 +25,7 @@ pub enum Command {
     /// Run the server.
     Serve(Box<ServeArgs>),
     /// Operator tasks on the database, without a running server.
-    Admin(AdminArgs),
+    Admin(Box<AdminArgs>),
     /// Print the CycloneDX 1.5 SBOM of this binary's dependency tree, as built.
     Sbom,
     /// The audit trail, offline.
@@ -107,6 +107,8 @@ pub struct AdminArgs {
     pub storage: StorageArgs,
     #[command(flatten)]
     pub audit: AuditArgs,
+    #[command(flatten)]
+    pub lifecycle: crate::config::LifecycleArgs,
     #[command(subcommand)]
     pub command: AdminCommand,
 }
@@ -125,6 +127,9 @@ pub enum AdminCommand {
     /// Endpoint agent releases.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// What the server deletes on its own.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Back up the SQLite database (a consistent copy while the server runs), the evidence
     /// files and, beside them in `<FILE>.secrets/`, the generated secrets.
     Backup {
@@ -183,6 +188,26 @@ pub enum OrgCommand {
         #[arg(long)]
         entra_tenant: Option<String>,
     },
+    /// Terminate an organization: closed to every credential now, deleted (with a signed
+    /// certificate) when the grace period ends; prints when.
+    Terminate {
+        /// Organization id or name.
+        #[arg(long)]
+        org: String,
+    },
+    /// Lift a termination during its grace period.
+    CancelTermination {
+        /// Organization id or name.
+        #[arg(long)]
+        org: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Run one sweep now (the server runs it every minute): deletes terminated organizations
+    /// whose grace has ended, expired web sessions and page views; prints what it removed.
+    Run,
 }
 
 #[derive(Debug, Subcommand)]
@@ -300,6 +325,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ai: args
             .ai
             .config(credentials.env_or("TATER_ANTHROPIC_API_KEY", "anthropic-api-key")?)?,
+        lifecycle: args.lifecycle.config(&data_dir)?,
     };
     let app = App::build(config).await?;
     println!("Tater is running at http://{}/", app.addr);
@@ -412,6 +438,7 @@ pub async fn admin(args: AdminArgs) -> anyhow::Result<()> {
             web: Default::default(),
             files: Default::default(),
             ai: Default::default(),
+            lifecycle: args.lifecycle.config(args.storage.ensure_data_dir()?)?,
         },
     )?;
     let op = operator();
@@ -431,6 +458,44 @@ pub async fn admin(args: AdminArgs) -> anyhow::Result<()> {
             .map_err(explain)?
             .id
             .to_string(),
+        AdminCommand::Org(OrgCommand::Terminate { org }) => {
+            let view = service
+                .admin_set_termination(&op, &AdminOrgRef(&org), true)
+                .await
+                .map_err(explain)?;
+            format!(
+                "terminated {}; its data is deleted after {}",
+                view.id,
+                view.delete_after.map(|t| t.to_string()).unwrap_or_default()
+            )
+        }
+        AdminCommand::Org(OrgCommand::CancelTermination { org }) => service
+            .admin_set_termination(&op, &AdminOrgRef(&org), false)
+            .await
+            .map_err(explain)?
+            .id
+            .to_string(),
+        AdminCommand::Retention(RetentionCommand::Run) => {
+            let deleted = service
+                .delete_terminated_organizations()
+                .await
+                .map_err(explain)?;
+            let forgotten = service.forget_expired_web_data().await.map_err(explain)?;
+            let mut lines: Vec<String> = deleted
+                .iter()
+                .map(|c| {
+                    format!(
+                        "deleted organization {} ({})",
+                        c.organization_id, c.organization_name
+                    )
+                })
+                .collect();
+            lines.push(format!(
+                "forgot {} web sessions, {} page views",
+                forgotten.web_sessions, forgotten.page_views
+            ));
+            lines.join("\n")
+        }
         AdminCommand::User(UserCommand::Create {
             org,
             email,

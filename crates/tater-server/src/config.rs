@@ -130,6 +130,8 @@ pub struct ServeArgs {
     pub siem: SiemArgs,
     #[command(flatten)]
     pub ai: AiArgs,
+    #[command(flatten)]
+    pub lifecycle: LifecycleArgs,
     /// Seconds between checkpoints of every organization's audit head (0: only the inline
     /// checkpoints every N entries).
     #[arg(long, env = "TATER_AUDIT_CHECKPOINT_INTERVAL", default_value_t = 3600)]
@@ -264,6 +266,60 @@ pub fn host_name() -> String {
         .ok()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "-".into())
+}
+
+/// How organizations end: `serve` and `admin` both terminate and delete them.
+#[derive(Debug, Clone, Args)]
+pub struct LifecycleArgs {
+    /// Days a terminated organization's data is kept (its OrgAdmins may still take the full
+    /// export) before the sweep deletes it: at most 30; 0 deletes at the next sweep.
+    #[arg(long, env = "TATER_TERMINATION_GRACE_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=30), global = true)]
+    pub termination_grace_days: u32,
+    /// The platform's Ed25519 key (PKCS#8 PEM) that signs deletion certificates; replicas
+    /// must share it. Unset: the one kept in `<data-dir>/platform-signing-key` (created
+    /// owner-only on first use).
+    #[arg(
+        long,
+        env = "TATER_PLATFORM_SIGNING_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub platform_signing_key: Option<String>,
+}
+
+impl LifecycleArgs {
+    pub fn config(&self, data_dir: &Path) -> anyhow::Result<tater_service::LifecycleConfig> {
+        Ok(tater_service::LifecycleConfig {
+            termination_grace_days: self.termination_grace_days,
+            platform_key: Some(std::sync::Arc::new(platform_key(
+                self.platform_signing_key.as_deref(),
+                data_dir,
+            )?)),
+        })
+    }
+}
+
+/// The platform signing key: the configured one, or the one kept in
+/// `<data-dir>/platform-signing-key` (created owner-only on first use).
+pub fn platform_key(
+    configured: Option<&str>,
+    data_dir: &Path,
+) -> anyhow::Result<tater_audit::PlatformKey> {
+    if let Some(pem) = configured {
+        return tater_audit::PlatformKey::from_pem(pem).context("TATER_PLATFORM_SIGNING_KEY");
+    }
+    let path = data_dir.join("platform-signing-key");
+    match std::fs::read_to_string(&path) {
+        Ok(pem) => {
+            tater_audit::PlatformKey::from_pem(&pem).with_context(|| format!("{}", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = tater_audit::PlatformKey::generate()?;
+            write_private(&path, &key.to_pem()?)?;
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
 }
 
 /// The master key: the configured one, or the one kept in `<data-dir>/master-key` (created

@@ -31,6 +31,7 @@ pub const NAMES: &[(&str, &str)] = &[
     ("smtp-url", "TATER_SMTP_URL"),
     ("entra-client-secret", "TATER_ENTRA_CLIENT_SECRET"),
     ("anthropic-api-key", "TATER_ANTHROPIC_API_KEY"),
+    ("platform-signing-key", "TATER_PLATFORM_SIGNING_KEY"),
 ];
 
 /// The credentials directory of this process, if it has one.
@@ -107,11 +108,19 @@ impl Credentials {
         self.fill(&mut args.jwt_secret, "jwt-secret")?;
         self.fill(&mut args.audit.audit_signing_key, "audit-signing-key")?;
         self.fill(&mut args.rate_limits.redis_url, "redis-url")?;
+        self.fill(
+            &mut args.lifecycle.platform_signing_key,
+            "platform-signing-key",
+        )?;
         self.fill(&mut args.mail.smtp_url, "smtp-url")
     }
 
     fn apply_admin(&self, args: &mut AdminArgs) -> anyhow::Result<()> {
         self.fill(&mut args.storage.database_url, "database-url")?;
+        self.fill(
+            &mut args.lifecycle.platform_signing_key,
+            "platform-signing-key",
+        )?;
         self.fill(&mut args.audit.audit_signing_key, "audit-signing-key")
     }
 }

@@ -33,7 +33,7 @@ async fn main() -> std::process::ExitCode {
         }
         Command::Admin(args) => {
             init_logging(LogFormat::Text, "warn");
-            cli::admin(args).await
+            cli::admin(*args).await
         }
         Command::Audit(command) => return tater_server::audit_cli::run(command),
         Command::Mcp(args) => {

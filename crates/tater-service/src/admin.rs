@@ -31,7 +31,7 @@ pub struct SystemOperator {
 }
 
 impl SystemOperator {
-    fn actor(&self, org: OrgId) -> Actor {
+    pub(crate) fn actor(&self, org: OrgId) -> Actor {
         Actor::system(self.name, self.detail.clone(), org, Channel::Api)
     }
 }
@@ -86,7 +86,10 @@ fn check_password(password: &str) -> ServiceResult<()> {
 }
 
 impl Service {
-    async fn find_org(tx: &mut dyn IdentityTx, reference: &AdminOrgRef<'_>) -> ServiceResult<Org> {
+    pub(crate) async fn find_org(
+        tx: &mut dyn IdentityTx,
+        reference: &AdminOrgRef<'_>,
+    ) -> ServiceResult<Org> {
         let by_id = match reference.0.parse::<OrgId>() {
             Ok(id) => tx.org(id).await?,
             Err(_) => None,
@@ -160,6 +163,7 @@ impl Service {
             entra_tenant_id: guid("entraTenantId", entra_tenant)?,
             created_at: now,
             updated_at: now,
+            termination: None,
         };
         let actor = audit_as(org.id);
         let after = json!({ "name": org.name, "entraTenantId": org.entra_tenant_id });
@@ -232,6 +236,7 @@ impl Service {
         let now = self.clock.now();
         let mut tx = self.store.identity(Mode::Write).await?;
         let org = Self::find_org(&mut *tx, &org).await?;
+        crate::termination::ensure_open(&mut *tx, org.id).await?;
         let actor = op.actor(org.id);
         let (user, created) = match tx.user_by_email(&email).await? {
             Some(existing) => (existing, false),
@@ -339,6 +344,7 @@ impl Service {
         let bound = match org {
             Some(r) => {
                 let org = Self::find_org(&mut *tx, &r).await?;
+                crate::termination::ensure_open(&mut *tx, org.id).await?;
                 if !memberships.iter().any(|m| m.org == org.id) {
                     return Err(ValidationErrors::single(
                         "org",
@@ -429,15 +435,33 @@ pub struct OrgView {
     /// The Entra ID tenant whose people sign in here, when onboarded.
     pub entra_tenant_id: Option<String>,
     pub created_at: tater_domain::Timestamp,
+    /// `active`, or `terminated` (closed to every credential; deleted after `deleteAfter`).
+    pub status: OrgStatus,
+    pub terminated_at: Option<tater_domain::Timestamp>,
+    /// When a terminated organization's data is deleted.
+    pub delete_after: Option<tater_domain::Timestamp>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OrgStatus {
+    Active,
+    Terminated,
 }
 
 impl OrgView {
-    fn of(o: &Org) -> Self {
+    pub(crate) fn of(o: &Org) -> Self {
         Self {
             id: o.id,
             name: o.name.clone(),
             entra_tenant_id: o.entra_tenant_id.clone(),
             created_at: o.created_at,
+            status: match o.termination {
+                Some(_) => OrgStatus::Terminated,
+                None => OrgStatus::Active,
+            },
+            terminated_at: o.termination.map(|t| t.at),
+            delete_after: o.termination.map(|t| t.delete_after),
         }
     }
 }

@@ -404,6 +404,7 @@ impl Service {
         if !token.usable(now) {
             return Err(refused());
         }
+        crate::termination::ensure_open(&mut *tx, token.org).await?;
         if !token.allows_host(&host) {
             return Err(ServiceError::ForbiddenCode(
                 "HOSTNAME_NOT_ALLOWED",

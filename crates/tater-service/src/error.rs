@@ -142,6 +142,13 @@ impl From<StoreError> for ServiceError {
         match e {
             StoreError::NotFound => ServiceError::NotFound,
             StoreError::Conflict(what) => ServiceError::Conflict(what),
+            StoreError::OrgTerminated => ServiceError::ForbiddenCode(
+                "ORG_TERMINATED",
+                "this organization has been terminated: it is closed to every credential, and \
+                 its data is deleted when the grace period ends (its OrgAdmins may still take \
+                 the full export until then)"
+                    .into(),
+            ),
             other => ServiceError::Internal(other.into()),
         }
     }

@@ -108,7 +108,7 @@ pub struct OpenedFile {
     pub body: BoxStream<'static, Result<Bytes, BlobError>>,
 }
 
-fn blob_key(org: OrgId, sha256: &str) -> String {
+pub(crate) fn blob_key(org: OrgId, sha256: &str) -> String {
     format!("{org}/{sha256}")
 }
 

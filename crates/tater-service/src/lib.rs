@@ -8,7 +8,7 @@ mod ai_analyst;
 mod ai_conversations;
 mod ai_history;
 mod ai_settings;
-pub use admin::OrgView;
+pub use admin::{OrgStatus, OrgView};
 pub use ai_analyst::{
     AnalystEvent, AnalystEvents, ExchangeView, MAX_QUESTION_CHARS, MAX_ROUNDS, MAX_TOOL_CALLS,
     MessageInput, Question,
@@ -83,8 +83,10 @@ mod ssp;
 mod status;
 mod system_profile;
 mod telemetry;
+mod termination;
 mod transition_effects;
 mod transitions;
+mod usage;
 pub mod use_cases;
 mod web_sessions;
 
@@ -157,9 +159,11 @@ pub use siem_destinations::{
 };
 pub use status::StatusView;
 pub use telemetry::{PAGE_VIEW_TTL_DAYS, PageViewCount};
+pub use termination::{DeletionCertificateView, LifecycleConfig, MAX_GRACE_DAYS};
 pub use transitions::{
     HISTORY_LIMIT, MAX_COMMENT_CHARS, TransitionHistory, TransitionInput, TransitionView,
 };
+pub use usage::OrgUsageView;
 pub use web_sessions::{NewWebSession, WebCaller, WebSessionConfig};
 
 /// Settings the use cases need; the server fills them from flags and environment.
@@ -188,6 +192,8 @@ pub struct ServiceConfig {
     pub files: FilesConfig,
     /// How the AI features reach Anthropic.
     pub ai: AiConfig,
+    /// How organizations end (termination grace, the key that certifies deletions).
+    pub lifecycle: termination::LifecycleConfig,
 }
 
 /// Knobs of the compliance engine.
@@ -242,6 +248,7 @@ pub struct Service {
     ai: Arc<AiConfig>,
     /// The Messages API, at the operator's base URL.
     anthropic: tater_anthropic::Client,
+    lifecycle: termination::LifecycleConfig,
 }
 
 impl Service {
@@ -281,6 +288,7 @@ impl Service {
             web: config.web,
             files: Arc::new(config.files),
             anthropic: tater_anthropic::Client::new(&config.ai.base_url)?,
+            lifecycle: config.lifecycle.clone(),
             ai: Arc::new(config.ai),
         })
     }

@@ -348,7 +348,8 @@ impl Service {
             tx.orgs().await?
         };
         let now = self.now();
-        for org in orgs {
+        // A terminated organization plans nothing (its queued work is not claimed either).
+        for org in orgs.into_iter().filter(|o| o.termination.is_none()) {
             let work = Work::PlanOrg {
                 org: org.id,
                 hour: hour.to_owned(),

@@ -19,12 +19,20 @@ pub enum StoreError {
     /// A write in a transaction opened from a read-only permit: a defect in the caller.
     #[error("a write in a read-only transaction")]
     ReadOnly,
+    /// The organization has been terminated: its data is open to nothing but its final export.
+    #[error("the organization has been terminated")]
+    OrgTerminated,
     #[error("migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e
+            && db.code().as_deref() == Some(crate::ORG_TERMINATED_SQLSTATE)
+        {
+            return StoreError::OrgTerminated;
+        }
         if let sqlx::Error::Database(db) = &e
             && db.is_unique_violation()
         {

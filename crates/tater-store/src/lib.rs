@@ -36,6 +36,15 @@ pub use sqlite::SqliteStore;
 pub use tater_audit;
 pub use tater_domain::{Mode, Permit};
 
+/// Whether a tenant transaction opens on a terminated organization: only for the
+/// organization's full export, which its OrgAdmins may still take during the grace period.
+pub(crate) fn open_when_terminated(permit: &Permit) -> bool {
+    permit.opens_terminated()
+}
+
+/// The SQLSTATE PostgreSQL's `tater_enter_tenant` raises for a terminated organization.
+pub(crate) const ORG_TERMINATED_SQLSTATE: &str = "TT403";
+
 /// The capability traits of a tenant transaction, to import together: `use tater_store::tx::*;`.
 pub mod tx {
     pub use crate::{
@@ -133,6 +142,12 @@ pub trait Store: Send + Sync + 'static {
     /// keep writing: SQLite's `VACUUM INTO`. PostgreSQL refuses: `pg_dump` and point-in-time
     /// recovery are its tools.
     async fn copy_into(&self, path: &std::path::Path) -> Result<()>;
+
+    /// After a bulk delete (an organization's), makes the deleted content unrecoverable from
+    /// the database's files: SQLite (which overwrites deleted content, `secure_delete`)
+    /// checkpoints its write-ahead log and truncates it, so no earlier page image stays in
+    /// it; PostgreSQL vacuums the tables so the dead rows' space is reclaimed.
+    async fn scrub(&self) -> Result<()>;
 
     /// Closes the pool, waiting for connections in use to be returned.
     async fn close(&self);
@@ -1396,10 +1411,75 @@ pub trait WebSessionTx: Send {
     async fn delete_expired_page_views(&mut self, before: Timestamp) -> Result<u64>;
 }
 
+/// What deleting an organization removed: rows per table (largest first), and the accounts
+/// that belonged to it alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrgDeletion {
+    pub rows: Vec<(String, u64)>,
+}
+
+/// A signed deletion certificate as kept, outside any tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCertificate {
+    pub org: OrgId,
+    pub org_name: String,
+    /// The canonical JSON that was signed.
+    pub payload: String,
+    /// Base64 Ed25519 signature of `payload`.
+    pub signature: String,
+    pub key_id: String,
+    pub deleted_at: Timestamp,
+}
+
+/// Terminating and deleting organizations (part of the identity transaction: it works across
+/// tenants).
+#[async_trait]
+pub trait TerminationTx: Send {
+    /// Marks the organization terminated at `at` (to be deleted after `delete_after`), or
+    /// lifts the termination (`None`), with its audit entry. `NotFound` for no such
+    /// organization.
+    async fn set_org_termination(
+        &mut self,
+        org: OrgId,
+        terminated: Option<(Timestamp, Timestamp)>,
+        audit: &AuditDraft,
+    ) -> Result<()>;
+    /// Terminated organizations whose grace ended at or before `now`, oldest first.
+    async fn orgs_due_for_deletion(&mut self, now: Timestamp, limit: u32) -> Result<Vec<Org>>;
+    /// The storage keys of every file an organization holds (its evidence files' bytes).
+    async fn org_file_digests(&mut self, org: OrgId) -> Result<Vec<String>>;
+    /// Deletes every row of the organization in every table, and the accounts that were its
+    /// alone; checks that no table still holds a row of it.
+    async fn delete_org(&mut self, org: OrgId) -> Result<OrgDeletion>;
+    async fn insert_deletion_certificate(&mut self, cert: &StoredCertificate) -> Result<()>;
+    async fn deletion_certificate(&mut self, org: OrgId) -> Result<Option<StoredCertificate>>;
+}
+
+/// One organization's use of the platform, for the operator.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrgUsage {
+    pub members: u64,
+    pub endpoints: u64,
+    /// Records per module, by module name.
+    pub records: Vec<(String, u64)>,
+    /// Bytes of evidence files kept (each stored content once).
+    pub file_bytes: u64,
+    pub audit_entries: u64,
+    /// The time of its newest audit entry: the last change anyone made in it.
+    pub last_activity: Option<Timestamp>,
+}
+
+/// The operator's view across organizations (part of the identity transaction).
+#[async_trait]
+pub trait UsageTx: Send {
+    /// Every organization's usage, by organization (those with nothing counted are absent).
+    async fn org_usage(&mut self) -> Result<std::collections::HashMap<OrgId, OrgUsage>>;
+}
+
 /// A transaction on identity data. Each write names the organizations whose audit logs record
 /// it.
 #[async_trait]
-pub trait IdentityTx: VerificationTx + WebSessionTx + Send {
+pub trait IdentityTx: VerificationTx + WebSessionTx + TerminationTx + UsageTx + Send {
     /// Stores (or replaces) an agent release and its bytes. Platform-wide data.
     async fn publish_release(&mut self, release: &AgentRelease, content: &[u8]) -> Result<()>;
     /// Every published release (without bytes).

@@ -18,7 +18,8 @@ driver!(PgDriver, sqlx::Postgres, sqlx::postgres::PgRow, Engine::Postgres, lock:
 
 /// The transaction-local setting row-level security reads.
 enum Setting {
-    Tenant(OrgId),
+    /// The organization, and whether it opens even when terminated.
+    Tenant(OrgId, bool),
     CrossTenant,
 }
 
@@ -64,9 +65,9 @@ impl PgStore {
     /// value is written into the statement, so it must come from a trusted type: an `OrgId`
     /// (canonical UUID: hex digits and hyphens) or a constant.
     async fn begin(&self, setting: Setting) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-        let (name, value) = match setting {
-            Setting::Tenant(org) => ("tater.tenant_id", org.to_string()),
-            Setting::CrossTenant => ("tater.cross_tenant", "on".to_owned()),
+        let value = match setting {
+            Setting::Tenant(org, _) => org.to_string(),
+            Setting::CrossTenant => "on".to_owned(),
         };
         if !value
             .bytes()
@@ -76,7 +77,18 @@ impl PgStore {
                 "refusing an unsafe session setting".into(),
             ));
         }
-        let statement = format!("BEGIN; SELECT set_config('{name}', '{value}', true)");
+        // A terminated organization is refused (SQLSTATE TT403) in the same round trip, by a
+        // check run before the BEGIN: when it fails the rest of the string does not run and
+        // the connection goes back to the pool with no transaction open.
+        let statement = match setting {
+            Setting::Tenant(_, open) => format!(
+                "SELECT tater_tenant_open('{value}', {open}); BEGIN; \
+                 SELECT set_config('tater.tenant_id', '{value}', true)"
+            ),
+            Setting::CrossTenant => {
+                format!("BEGIN; SELECT set_config('tater.cross_tenant', '{value}', true)")
+            }
+        };
         Ok(self.pool.begin_with(statement).await?)
     }
 }
@@ -89,7 +101,8 @@ impl Store for PgStore {
 
     async fn tenant(&self, permit: &crate::Permit) -> Result<Box<dyn TenantTx>> {
         let (scope, mode) = (permit.scope(), permit.mode());
-        let tx = self.begin(Setting::Tenant(scope.org())).await?;
+        let setting = Setting::Tenant(scope.org(), crate::open_when_terminated(permit));
+        let tx = self.begin(setting).await?;
         Ok(Box::new(EngineTenantTx::<PgDriver> {
             tx,
             scope,
@@ -119,6 +132,26 @@ impl Store for PgStore {
 
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn scrub(&self) -> Result<()> {
+        // VACUUM cannot run in a transaction; each tenant table is vacuumed on its own.
+        let tables: Vec<(String,)> = sqlx::query_as(
+            "SELECT table_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND column_name = 'tenant_id'",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut owned: Vec<String> = tables.into_iter().map(|(t,)| t).collect();
+        owned.extend(["organizations", "users", "page_views", "web_sessions"].map(String::from));
+        for table in owned {
+            if table.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                sqlx::query(&format!("VACUUM {table}"))
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
         Ok(())
     }
 

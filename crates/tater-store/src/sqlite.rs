@@ -33,7 +33,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Deleted content is overwritten, not left in free pages (an organization's
+            // deletion must leave nothing of it in the file).
+            .pragma("secure_delete", "on");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
@@ -64,7 +67,17 @@ impl Store for SqliteStore {
 
     async fn tenant(&self, permit: &crate::Permit) -> Result<Box<dyn TenantTx>> {
         let (scope, mode) = (permit.scope(), permit.mode());
-        let tx = self.begin(mode).await?;
+        let mut tx = self.begin(mode).await?;
+        if !crate::open_when_terminated(permit) {
+            let terminated: Option<(Option<i64>,)> =
+                sqlx::query_as("SELECT terminated_at FROM organizations WHERE id = ?")
+                    .bind(scope.org().to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some((Some(_),)) = terminated {
+                return Err(StoreError::OrgTerminated);
+            }
+        }
         Ok(Box::new(EngineTenantTx::<SqliteDriver> {
             tx,
             scope,
@@ -95,6 +108,23 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn scrub(&self) -> Result<()> {
+        // TRUNCATE waits for readers and resets the log to zero bytes; a busy database may
+        // leave frames behind, so it is tried a few times.
+        for _ in 0..5 {
+            let (busy,): (i64,) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&self.pool)
+                .await?;
+            if busy == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Err(StoreError::Config(
+            "the write-ahead log could not be truncated (the database stayed busy)".into(),
+        ))
     }
 
     async fn copy_into(&self, path: &std::path::Path) -> Result<()> {

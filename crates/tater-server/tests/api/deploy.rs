@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::process::{ServerProcess, tater_cli};
+use crate::process::{ServerProcess, org_with_keys_in};
 
 fn repo_file(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -116,37 +116,13 @@ async fn the_server_takes_its_secrets_from_credentials() {
     let key = "k".repeat(40);
     let creds = credentials(dir.path(), &key);
     let creds_env = [("CREDENTIALS_DIRECTORY", creds.to_str().unwrap())];
-    let line = |out: Output| text(&out.stdout).trim().to_owned();
-    let org = line(tater_cli(
+    let (_, keys) = org_with_keys_in(
         &data,
-        &["admin", "org", "create", "--name", "Credentialed"],
+        "Credentialed",
+        &[("a@cred.test", "admin")],
         &creds_env,
-    ));
-    let user = [
-        "admin",
-        "user",
-        "create",
-        "--org",
-        &org,
-        "--email",
-        "a@cred.test",
-        "--role",
-        "admin",
-    ];
-    tater_cli(&data, &user, &creds_env);
-    let api_key = line(tater_cli(
-        &data,
-        &[
-            "admin",
-            "api-key",
-            "create",
-            "--user",
-            "a@cred.test",
-            "--org",
-            &org,
-        ],
-        &creds_env,
-    ));
+    );
+    let api_key = &keys[0];
     let server = ServerProcess::start(&data, &creds_env);
 
     for generated in ["master-key", "jwt-secret"] {
@@ -157,7 +133,7 @@ async fn the_server_takes_its_secrets_from_credentials() {
     }
     let log: Value = reqwest::Client::new()
         .get(format!("{}/api/audit-log?limit=50", server.base))
-        .header("x-api-key", &api_key)
+        .header("x-api-key", api_key)
         .send()
         .await
         .unwrap()

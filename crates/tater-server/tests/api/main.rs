@@ -51,6 +51,7 @@ mod ssp_docx;
 mod support;
 mod syslog;
 mod system_profile;
+mod termination;
 mod use_cases;
 mod web;
 mod web_entra;

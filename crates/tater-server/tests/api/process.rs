@@ -33,20 +33,30 @@ pub fn tater_cli(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
 /// Through the CLI, as an operator sets up a server: the organization `name` and, for each
 /// `(email, role)`, a member with an API key. The organization's id and the keys, in order.
 pub fn org_with_keys(data: &Path, name: &str, members: &[(&str, &str)]) -> (String, Vec<String>) {
+    org_with_keys_in(data, name, members, &[])
+}
+
+/// [`org_with_keys`] with the CLI's environment set (`env`).
+pub fn org_with_keys_in(
+    data: &Path,
+    name: &str,
+    members: &[(&str, &str)],
+    env: &[(&str, &str)],
+) -> (String, Vec<String>) {
     let line = |out: Output| String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let org = line(tater_cli(
         data,
         &["admin", "org", "create", "--name", name],
-        &[],
+        env,
     ));
     let mut keys = Vec::new();
     for (email, role) in members {
         let user = [
             "admin", "user", "create", "--org", &org, "--email", email, "--role", role,
         ];
-        tater_cli(data, &user, &[]);
+        tater_cli(data, &user, env);
         let key = ["admin", "api-key", "create", "--user", email, "--org", &org];
-        keys.push(line(tater_cli(data, &key, &[])));
+        keys.push(line(tater_cli(data, &key, env)));
     }
     (org, keys)
 }

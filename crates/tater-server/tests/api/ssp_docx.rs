@@ -287,19 +287,32 @@ fn libreoffice_converts(docx: &[u8]) {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("ssp.docx");
     std::fs::write(&input, docx).unwrap();
-    let out = std::process::Command::new(soffice)
-        .args([
-            "--headless",
-            "--norestore",
-            "--convert-to",
-            "pdf",
-            "--outdir",
-        ])
-        .arg(dir.path())
-        .arg(&input)
-        .env("HOME", dir.path())
-        .output()
-        .unwrap();
+    let convert = || {
+        std::process::Command::new(soffice)
+            .args([
+                "--headless",
+                "--norestore",
+                "--convert-to",
+                "pdf",
+                "--outdir",
+            ])
+            .arg(dir.path())
+            .arg(&input)
+            .env("HOME", dir.path())
+            .output()
+            .unwrap()
+    };
+    let mut out = convert();
+    // LibreOffice itself sometimes aborts at start-up on a loaded machine ("Fatal
+    // exception: Signal 6" before it reads the file); a document it cannot read fails the
+    // same way twice.
+    if !out.status.success() {
+        eprintln!(
+            "LibreOffice failed once; again:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out = convert();
+    }
     let pdf = dir.path().join("ssp.pdf");
     assert!(
         out.status.success() && pdf.exists(),

@@ -73,6 +73,13 @@ fn platform() -> Vec<UseCase> {
         .tool("get_security_policy")
         .gives_file(&["text/markdown"]),
         UseCase::read(
+            "platform_signing_key",
+            "The platform's Ed25519 public key (PEM), which checks deletion certificates",
+            Gate::Public,
+        )
+        .tool("get_platform_signing_key")
+        .gives_file(&["application/x-pem-file"]),
+        UseCase::read(
             "cross_org_list_organizations",
             "Cross-organization: every organization on this server",
             CROSS_ORG,
@@ -104,6 +111,55 @@ fn platform() -> Vec<UseCase> {
         }))
         .takes::<CreateOrganization>()
         .gives::<OrgView>(),
+        UseCase::read(
+            "cross_org_usage",
+            "Cross-organization: each organization's members, endpoints, records per module, \
+             stored file bytes, audit entries, last activity and status (active, or terminated \
+             with its delete date)",
+            CROSS_ORG,
+        )
+        .tool("list_organization_usage")
+        .runs(json(|s, c, _: NoInput| async move { s.cross_org_usage(&c.actor).await }))
+        .gives::<Items<crate::OrgUsageView>>(),
+        UseCase::write(
+            "cross_org_terminate_organization",
+            "Cross-organization: terminate an organization — every credential, session, agent \
+             and MCP/AI call of it is refused at once (its OrgAdmins keep the full export), and \
+             every row and file of it is deleted when the grace period ends, with a signed \
+             deletion certificate",
+            CROSS_ORG,
+        )
+        .tool("terminate_organization")
+        .runs(json(|s, c, i: ById| async move {
+            s.cross_org_terminate_organization(&c.actor, &i.id).await
+        }))
+        .destructive()
+        .takes::<ById>()
+        .gives::<OrgView>(),
+        UseCase::write(
+            "cross_org_cancel_termination",
+            "Cross-organization: lift an organization's termination during its grace period",
+            CROSS_ORG,
+        )
+        .tool("cancel_organization_termination")
+        .runs(json(|s, c, i: ById| async move {
+            s.cross_org_cancel_termination(&c.actor, &i.id).await
+        }))
+        .takes::<ById>()
+        .gives::<OrgView>(),
+        UseCase::read(
+            "cross_org_deletion_certificate",
+            "Cross-organization: the signed certificate of a deleted organization's deletion \
+             (rows per table, files, time; Ed25519, checked with the key at \
+             /.well-known/tater-signing-key)",
+            CROSS_ORG,
+        )
+        .tool("get_deletion_certificate")
+        .runs(json(|s, c, i: ById| async move {
+            s.cross_org_deletion_certificate(&c.actor, &i.id).await
+        }))
+        .takes::<ById>()
+        .gives::<crate::DeletionCertificateView>(),
         UseCase::read(
             "data_export",
             "Everything the organization holds, as a zip of JSON files with a manifest (audited)",

@@ -511,6 +511,7 @@ mod tests {
         "transition",
         "link",
         "unlink",
+        "terminate",
     ];
 
     #[test]

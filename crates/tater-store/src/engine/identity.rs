@@ -113,7 +113,9 @@ impl<D: Driver> IdentityTx for EngineIdentityTx<D> {
 
     async fn orgs_with_pending_jobs(&mut self) -> Result<Vec<OrgId>> {
         let rows = D::query(
-            "SELECT DISTINCT tenant_id FROM job_targets WHERE status = 'pending' ORDER BY tenant_id",
+            "SELECT DISTINCT tenant_id FROM job_targets WHERE status = 'pending' \
+             AND tenant_id NOT IN (SELECT id FROM organizations WHERE terminated_at IS NOT NULL) \
+             ORDER BY tenant_id",
         )
         .fetch_all(&mut *self.tx)
         .await?;

@@ -4,7 +4,8 @@ use super::*;
 
 pub(super) const USER_COLUMNS: &str = "id, email, display_name, password_hash, entra_oid, \
      tokens_valid_after, created_at, updated_at";
-pub(super) const ORG_COLUMNS: &str = "id, name, entra_tenant_id, created_at, updated_at";
+pub(super) const ORG_COLUMNS: &str =
+    "id, name, entra_tenant_id, created_at, updated_at, terminated_at, delete_after";
 pub(super) const MEMBERSHIP_COLUMNS: &str = "m.tenant_id AS m_tenant_id, m.user_id AS m_user_id, \
      m.role AS m_role, m.created_at AS m_created_at, m.updated_at AS m_updated_at";
 pub(super) const KEY_COLUMNS: &str = "id, user_id, tenant_id, key_hash, prefix, name, role, \
@@ -63,6 +64,16 @@ pub(super) fn org_from_row(row: &impl RowRead) -> Result<Org> {
         entra_tenant_id: row.try_get("entra_tenant_id")?,
         created_at: ts(row, "created_at")?,
         updated_at: ts(row, "updated_at")?,
+        termination: match (
+            row.try_get::<Option<i64>>("terminated_at")?,
+            row.try_get::<Option<i64>>("delete_after")?,
+        ) {
+            (Some(at), Some(after)) => Some(tater_domain::Termination {
+                at: Timestamp::from_millis(at),
+                delete_after: Timestamp::from_millis(after),
+            }),
+            _ => None,
+        },
     })
 }
 

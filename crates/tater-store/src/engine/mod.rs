@@ -41,6 +41,8 @@ mod runner;
 mod scans;
 mod settings;
 mod siem;
+mod termination;
+mod usage;
 mod verification;
 mod web_sessions;
 

@@ -51,7 +51,9 @@ impl<D: Driver> RunnerTx for EngineRunnerTx<D> {
             "UPDATE runner_jobs SET state = 'running', lease_owner = $1, lease_until = $2, \
              attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM runner_jobs \
-             WHERE (state = 'queued' AND run_at <= $3) OR (state = 'running' AND lease_until < $3) \
+             WHERE ((state = 'queued' AND run_at <= $3) OR (state = 'running' AND lease_until < $3)) \
+             AND (tenant_id IS NULL OR tenant_id NOT IN \
+                  (SELECT id FROM organizations WHERE terminated_at IS NOT NULL)) \
              ORDER BY run_at LIMIT $4{}) \
              RETURNING id, tenant_id, kind, idempotency_key, payload, attempts",
             D::SKIP_LOCKED

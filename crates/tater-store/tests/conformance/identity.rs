@@ -146,6 +146,7 @@ async fn unique_names_and_emails(db: TestDb) {
         entra_tenant_id: None,
         created_at: Timestamp::from_millis(NOW),
         updated_at: Timestamp::from_millis(NOW),
+        termination: None,
     };
     let mut tx = store.identity(Mode::Write).await.unwrap();
     let dup = tx

@@ -253,6 +253,7 @@ async fn entra_lookups(db: TestDb) {
         entra_tenant_id: Some("72f988bf-86f1-41af-91ab-2d7cd011db47".into()),
         created_at: Timestamp::from_millis(NOW),
         updated_at: Timestamp::from_millis(NOW),
+        termination: None,
     };
     let mut tx = store.identity(Mode::Write).await.unwrap();
     tx.insert_org(

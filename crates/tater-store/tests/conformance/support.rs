@@ -40,6 +40,7 @@ pub async fn new_org(store: &dyn Store, name: &str) -> (OrgId, Scope) {
         entra_tenant_id: None,
         created_at: Timestamp::from_millis(NOW),
         updated_at: Timestamp::from_millis(NOW),
+        termination: None,
     };
     let audit = AuditDraft::new(
         &system(org.id),
