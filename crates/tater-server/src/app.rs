@@ -479,6 +479,7 @@ async fn housekeeping(service: Service) {
             Ok(f) => tracing::info!(
                 web_sessions = f.web_sessions,
                 page_views = f.page_views,
+                identity_codes = f.identity_codes,
                 "expired web sessions and page views forgotten"
             ),
             Err(e) => tracing::error!(error = %e, "forgetting expired web data failed"),

@@ -206,6 +206,17 @@ pub async fn restore(
     if zip.by_name(DB_ENTRY).is_err() {
         bail!("{} is not a Tater backup (no {DB_ENTRY})", from.display());
     }
+    // Every name checked before anything is replaced: a bad archive leaves the data
+    // directory as it was.
+    for i in 0..zip.len() {
+        let entry = zip.by_index(i)?;
+        if entry.enclosed_name().is_none() {
+            bail!(
+                "the backup names a path outside the data directory: {:?}",
+                entry.name()
+            );
+        }
+    }
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(dir.join(format!("{DB_ENTRY}{suffix}")));
     }
@@ -225,7 +236,7 @@ pub async fn restore(
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let mut out = File::create(&target)?;
+        let mut out = create_private(&target)?;
         let copied = std::io::copy(&mut (&mut entry).take(MAX_ENTRY_BYTES), &mut out)?;
         if copied == MAX_ENTRY_BYTES {
             bail!("{} is larger than a backup entry may be", rel.display());
@@ -239,6 +250,18 @@ pub async fn restore(
         }
     }
     Ok(())
+}
+
+/// A new file (replacing any) that only its owner can read, as the backup's were.
+fn create_private(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
 }
 
 /// Verifies every organization's audit chain in the restored database (opened and migrated

@@ -109,6 +109,10 @@ pub struct AdminArgs {
     pub audit: AuditArgs,
     #[command(flatten)]
     pub lifecycle: crate::config::LifecycleArgs,
+    /// The server's evidence-file store (as `serve --blob-store`): deleting a terminated
+    /// organization deletes its files there.
+    #[arg(long, env = "TATER_BLOB_STORE", global = true)]
+    pub blob_store: Option<String>,
     #[command(subcommand)]
     pub command: AdminCommand,
 }
@@ -436,7 +440,14 @@ pub async fn admin(args: AdminArgs) -> anyhow::Result<()> {
             siem: None,
             verification: Default::default(),
             web: Default::default(),
-            files: Default::default(),
+            files: tater_service::files_config(
+                Some(open_blob_store(
+                    args.blob_store.as_deref(),
+                    args.storage.ensure_data_dir()?,
+                )?),
+                tater_service::DEFAULT_MAX_FILE_BYTES,
+                None,
+            ),
             ai: Default::default(),
             lifecycle: args.lifecycle.config(args.storage.ensure_data_dir()?)?,
         },
@@ -481,6 +492,7 @@ pub async fn admin(args: AdminArgs) -> anyhow::Result<()> {
                 .await
                 .map_err(explain)?;
             let forgotten = service.forget_expired_web_data().await.map_err(explain)?;
+            let swept = service.sweep_retention().await.map_err(explain)?;
             let mut lines: Vec<String> = deleted
                 .iter()
                 .map(|c| {
@@ -491,8 +503,13 @@ pub async fn admin(args: AdminArgs) -> anyhow::Result<()> {
                 })
                 .collect();
             lines.push(format!(
-                "forgot {} web sessions, {} page views",
-                forgotten.web_sessions, forgotten.page_views
+                "forgot {} web sessions, {} page views, {} identity codes, {} enrollment \
+                 tokens, {} dead letters",
+                forgotten.web_sessions,
+                forgotten.page_views,
+                forgotten.identity_codes,
+                swept.enrollment_tokens,
+                swept.dead_letters
             ));
             lines.join("\n")
         }

@@ -56,7 +56,7 @@ impl Service {
     ) -> ServiceResult<ReviewApplied> {
         let permit = authorize(actor, Action::ManageMembers)?;
         let review_id: RecordId = id.parse().map_err(|_| ServiceError::NotFound)?;
-        let items = {
+        let (items, completed_at) = {
             let mut tx = self.store.tenant(&permit.read_only()).await?;
             let review = tx
                 .get_record(ACCESS_REVIEWS.name, review_id)
@@ -69,14 +69,30 @@ impl Service {
                     format!("a review is applied once Completed; this one is {status}"),
                 ));
             }
+            // The OrgAdmin decided on the items as they stood when the review was completed;
+            // an item an Admin added or changed afterwards is not part of that decision.
+            let completed_at = tx
+                .list_transitions(ACCESS_REVIEWS.name, review_id, 100)
+                .await?
+                .into_iter()
+                .filter(|m| m.to == "Completed")
+                .map(|m| m.at)
+                .max()
+                .ok_or_else(|| {
+                    ServiceError::ConflictCode(
+                        "NOT_COMPLETED",
+                        "the review has no completion to apply".into(),
+                    )
+                })?;
             let filter = [("review".to_owned(), review_id.to_string())];
-            crate::transition_effects::all_records(
+            let items = crate::transition_effects::all_records(
                 &mut *tx,
                 &ACCESS_REVIEW_ITEMS,
                 &filter,
                 self.today(),
             )
-            .await?
+            .await?;
+            (items, completed_at)
         };
         if items.len() > MAX_REVIEW_ITEMS {
             return Err(ServiceError::ConflictCode(
@@ -87,11 +103,25 @@ impl Service {
         let members = self.list_members(actor).await?;
         let keys = self.list_api_keys(actor).await?.items;
         let mut outcomes = Vec::with_capacity(items.len());
+        let mut applier_removed = false;
         for item in &items {
             let subject = text(item, "subject");
             let decision = text(item, "decision");
             let is_key = text(item, "subjectType") == "API key";
+            // In the same millisecond counts as after: refusing is the safe side.
+            let changed_after = item.meta.updated_at >= completed_at;
             let done: Result<bool, ServiceError> = match (decision, is_key) {
+                _ if changed_after => Err(ServiceError::ConflictCode(
+                    "CHANGED_AFTER_COMPLETION",
+                    "this item was added or changed after the review was completed; reopen \
+                     the review to decide on it"
+                        .into(),
+                )),
+                // Whoever applies stops acting once an item has removed them.
+                _ if applier_removed => Err(ServiceError::ConflictCode(
+                    "APPLIER_REMOVED",
+                    "an earlier item removed the member applying the review".into(),
+                )),
                 ("Revoke", true) => match keys.iter().find(|k| k.prefix == subject) {
                     Some(k) if k.revoked_at.is_none() => self
                         .revoke_api_key(actor, &k.id.to_string())
@@ -105,10 +135,15 @@ impl Service {
                         .iter()
                         .find(|m| m.email.as_str().eq_ignore_ascii_case(subject))
                     {
-                        Some(m) => self
-                            .remove_member(actor, &m.user_id.to_string())
-                            .await
-                            .map(|()| true),
+                        Some(m) => {
+                            let removed = self
+                                .remove_member(actor, &m.user_id.to_string())
+                                .await
+                                .map(|()| true);
+                            applier_removed |=
+                                removed.is_ok() && actor.user_id() == Some(m.user_id);
+                            removed
+                        }
                         None => Ok(false),
                     }
                 }

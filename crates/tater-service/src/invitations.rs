@@ -158,6 +158,7 @@ impl Service {
         let now = self.clock.now();
         let mut tx = self.store.identity(Mode::Write).await?;
         let invitation = self.addressed_to(&mut *tx, identity, id, now).await?;
+        crate::termination::ensure_open(&mut *tx, invitation.org).await?;
         let actor = identity.actor_joining(invitation.org, invitation.role);
         let audit = AuditDraft::new(
             &actor,

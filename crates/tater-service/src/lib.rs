@@ -148,7 +148,7 @@ pub use posture::{
 };
 pub use record_counts::{MAX_GROUPS, RecordCounts, ValueCount, countable};
 pub use records::{HeatMap, HeatMapAxes, HeatMapView, Page, RecordExport, to_values};
-pub use retention::Forgotten;
+pub use retention::{DEAD_LETTER_DAYS, ENDED_TOKEN_DAYS, Forgotten, Swept};
 pub use runner::{MAX_ATTEMPTS, RunnerOptions, RunnerRound};
 pub use scan_results::LatestResultView;
 pub use scans::{Ingested, IngestedScan, ScanDetail, ScanResultView, ScanView};

@@ -372,6 +372,9 @@ impl Service {
         if let Err(e) = self.forget_evidence_jobs(org).await {
             tracing::warn!(%org, error = %e.message, "could not delete expired Evidence Agent jobs");
         }
+        if let Err(e) = self.sweep_org_retention(org).await {
+            tracing::warn!(%org, error = %e, "the retention sweep failed");
+        }
         self.plan_exceptions(org, today).await?;
         self.plan_reminders(org, today).await
     }

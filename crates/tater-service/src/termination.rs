@@ -261,6 +261,15 @@ impl Service {
         // Files first: should the rows' deletion fail, the sweep runs again; bytes left
         // behind by a deleted row would be found by nothing.
         let mut files = 0u64;
+        if !digests.is_empty() && self.files.store.is_none() {
+            // Deleting the rows would orphan the bytes for ever (nothing would point at them).
+            return Err(ServiceError::Internal(anyhow::anyhow!(
+                "organization {} holds {} files, but this process has no file store to delete \
+                 them from; run the deletion where the server's file store is configured",
+                org.id,
+                digests.len()
+            )));
+        }
         if let Some(blobs) = self.files.store.as_ref() {
             for sha in &digests {
                 blobs

@@ -1018,6 +1018,8 @@ pub trait MembersTx: Send {
 /// Enrolled endpoints and enrollment tokens.
 #[async_trait]
 pub trait EndpointsTx: Send {
+    /// Deletes the enrollment tokens that expired or were revoked before `before`; how many.
+    async fn delete_enrollment_tokens_ended_before(&mut self, before: Timestamp) -> Result<u64>;
     /// The organization's endpoint with this (lower-case) hostname.
     async fn endpoint_named(&mut self, hostname: &str) -> Result<Option<Endpoint>>;
     async fn enrollment_tokens(&mut self) -> Result<Vec<EnrollmentToken>>;
@@ -1309,6 +1311,8 @@ pub trait AiTx: Send {
 /// SIEM destinations and their dead letters.
 #[async_trait]
 pub trait SiemTx: Send {
+    /// Deletes the dead letters that were given up before `before`; how many.
+    async fn delete_dead_letters_before(&mut self, before: Timestamp) -> Result<u64>;
     async fn insert_destination(
         &mut self,
         d: &tater_domain::Destination,
@@ -1353,6 +1357,8 @@ pub trait SiemTx: Send {
 /// transaction: keys are the user's, across organizations).
 #[async_trait]
 pub trait VerificationTx: Send {
+    /// Forgets the codes that expired before `before` (every organization's); how many.
+    async fn delete_identity_codes_expired_before(&mut self, before: Timestamp) -> Result<u64>;
     /// The key, locked until the transaction ends (write mode), so that counting and issuing
     /// codes, or trying one, is one step however many requests race.
     async fn lock_api_key(&mut self, id: ApiKeyId) -> Result<Option<ApiKey>>;

@@ -580,9 +580,33 @@ async fn an_access_reviews_decisions_are_applied_under_the_members_rules(db: Tes
         StatusCode::FORBIDDEN,
         "an Admin does not change members"
     );
+    // Nor through the review: a decision an Admin adds once the OrgAdmin has completed it
+    // (promoting themselves) was never the OrgAdmin's, and is refused when applied.
+    let sneaky = id_of(
+        &app,
+        "access-review-items",
+        &admin,
+        json!({"review": review, "subject": "admin@rev.test", "decision": "Change role",
+               "newRole": "orgadmin", "justification": "self-promotion"}),
+    )
+    .await;
 
     let (status, done) = app.send(Method::POST, &apply, &boss, &json!({})).await;
     assert_eq!(status, StatusCode::OK, "{done}");
+    let late = done["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["item"] == json!(sneaky))
+        .unwrap();
+    assert_eq!(late["outcome"], "refused", "{done}");
+    assert!(
+        late["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("CHANGED_AFTER_COMPLETION"),
+        "{done}"
+    );
     let outcome = |subject: &str| {
         let items = done["items"].as_array().unwrap();
         let item = items.iter().find(|i| i["subject"] == subject).unwrap();

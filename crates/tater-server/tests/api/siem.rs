@@ -20,6 +20,7 @@ both_engines!(
     refused_addresses_and_secrets_stay_out,
     outage_and_restart_lose_nothing,
     dead_letters_are_kept_and_replayed,
+    dead_letters_and_ended_enrollment_tokens_go_after_thirty_days,
     two_replicas_deliver_each_entry_once
 );
 
@@ -462,6 +463,71 @@ async fn outage_and_restart_lose_nothing(db: TestDb) {
     assert_eq!(after["delivery"]["pending"], 0);
     let _ = org;
     rx.stop();
+}
+
+/// The hourly retention sweep (issue 19 §1): a dead letter and an ended enrollment token are
+/// kept 30 days, then deleted, and the organization's audit log says how many went.
+async fn dead_letters_and_ended_enrollment_tokens_go_after_thirty_days(db: TestDb) {
+    let clock = Arc::new(ShiftedClock::default());
+    let app = TestApp::spawn_with(db, clock.clone()).await;
+    let rx = Receiver::start(0).await;
+    let (org, boss, admin) = org_admin(&app, "swept").await;
+    let d = add_webhook(&app, &boss, &rx.url()).await;
+    let dead = format!(
+        "/api/siem-destinations/{}/dead-letters",
+        d["id"].as_str().unwrap()
+    );
+    app.create("risks", &admin, json!({ "title": "poison pill" }))
+        .await;
+    let (s, token) = app
+        .send(
+            Method::POST,
+            "/api/enrollment-tokens",
+            &admin,
+            &json!({ "label": "short", "expiresInHours": 1 }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{token}");
+    let mut letters = 0;
+    for _ in 0..200 {
+        let (_, listed) = app.get(&dead, &boss).await;
+        letters = listed["items"].as_array().map_or(0, Vec::len);
+        if letters > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(letters, 1, "the refused entry became a dead letter");
+
+    clock.advance_secs(29 * 86_400);
+    let kept = app.service.sweep_retention().await.unwrap();
+    assert_eq!((kept.dead_letters, kept.enrollment_tokens), (0, 0));
+    clock.advance_secs(2 * 86_400);
+    let swept = app.service.sweep_retention().await.unwrap();
+    assert_eq!((swept.dead_letters, swept.enrollment_tokens), (1, 1));
+    let (_, listed) = app.get(&dead, &boss).await;
+    assert_eq!(listed["items"], json!([]), "{listed}");
+    let (_, tokens) = app.get("/api/enrollment-tokens", &admin).await;
+    assert!(
+        !tokens.to_string().contains(token["id"].as_str().unwrap()),
+        "{tokens}"
+    );
+    let entry = app
+        .audit_entries(org)
+        .await
+        .into_iter()
+        .find(|e| e["entityType"] == "retention")
+        .expect("the sweep is audited");
+    assert_eq!(entry["via"], "cron");
+    assert_eq!(entry["action"], "delete");
+    assert_eq!(
+        entry["changes"]["deleted"]["after"],
+        json!({ "enrollmentTokens": 1, "deadLetters": 1 })
+    );
+    assert_eq!(
+        app.service.sweep_retention().await.unwrap(),
+        Default::default()
+    );
 }
 
 async fn dead_letters_are_kept_and_replayed(db: TestDb) {

@@ -52,6 +52,18 @@ pub(super) fn endpoint_from_row(row: &impl RowRead) -> Result<Endpoint> {
 
 #[async_trait]
 impl<D: Driver> EndpointsTx for EngineTenantTx<D> {
+    async fn delete_enrollment_tokens_ended_before(&mut self, before: Timestamp) -> Result<u64> {
+        let done = D::query(
+            "DELETE FROM enrollment_tokens WHERE tenant_id = $1 \
+             AND (expires_at < $2 OR revoked_at < $2)",
+        )
+        .bind(self.tenant())
+        .bind(before.millis())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn endpoint_named(&mut self, hostname: &str) -> Result<Option<Endpoint>> {
         let sql = format!(
             "SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE tenant_id = $1 AND hostname = $2"

@@ -275,6 +275,17 @@ impl<D: Driver> DeliveryTx for EngineDeliveryTx<D> {
 
 #[async_trait]
 impl<D: Driver> SiemTx for EngineTenantTx<D> {
+    async fn delete_dead_letters_before(&mut self, before: Timestamp) -> Result<u64> {
+        let done = D::query(
+            "DELETE FROM siem_outbox WHERE tenant_id = $1 AND state = 'dead' AND dead_at < $2",
+        )
+        .bind(self.tenant())
+        .bind(before.millis())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn insert_destination(&mut self, d: &Destination, audit: &AuditDraft) -> Result<()> {
         D::query(
             "INSERT INTO siem_destinations (tenant_id, id, name, kind, config, secret_enc, \

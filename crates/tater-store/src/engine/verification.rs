@@ -21,6 +21,14 @@ fn code_from_row(r: &impl RowRead) -> Result<IdentityCode> {
 
 #[async_trait]
 impl<D: Driver> VerificationTx for EngineIdentityTx<D> {
+    async fn delete_identity_codes_expired_before(&mut self, before: Timestamp) -> Result<u64> {
+        let done = D::query("DELETE FROM identity_codes WHERE expires_at < $1")
+            .bind(before.millis())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn lock_api_key(&mut self, id: ApiKeyId) -> Result<Option<ApiKey>> {
         let sql = format!(
             "SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1{}",
