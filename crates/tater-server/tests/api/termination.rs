@@ -47,6 +47,12 @@ async fn terminating_closes_every_door_at_once(db: TestDb) {
     let agent = Key::api(agent["apiKey"].as_str().unwrap().to_owned());
     let before = app.create("risks", &key, sample("risks", 1)).await;
     let risk = before["id"].as_str().unwrap();
+    let outsider = app
+        .person(home, "outsider@operator.test", Role::Viewer)
+        .await;
+    let invite = json!({ "email": "outsider@operator.test", "role": "viewer" });
+    let (s, v) = app.send(Method::POST, "/api/members", &boss, &invite).await;
+    assert!(s.is_success(), "{v}");
 
     // Only a SuperAdmin terminates, and not the organization it acts in.
     let path = format!("/api/organizations/{doomed}/terminate");
@@ -126,6 +132,25 @@ async fn terminating_closes_every_door_at_once(db: TestDb) {
         (StatusCode::FORBIDDEN, "ORG_TERMINATED"),
         "enrollment: {v}"
     );
+    // Nor does an invitation into it change it, accepted or declined.
+    let invitation = app
+        .invitations(&outsider)
+        .await
+        .into_iter()
+        .find(|i| i["orgId"] == doomed.to_string())
+        .expect("the invitation is listed");
+    for answer in ["accept", "decline"] {
+        let path = format!(
+            "/api/invitations/{}/{answer}",
+            invitation["id"].as_str().unwrap()
+        );
+        let (s, v) = app.call(Method::POST, &path, &outsider).await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::FORBIDDEN, "ORG_TERMINATED"),
+            "{answer}: {v}"
+        );
+    }
     let call = raw_call(&app, &boss, "get_posture", json!({})).await;
     let refused = match &call {
         Ok(answer) => answer["result"]["isError"] == true || answer["error"].is_object(),
