@@ -2,6 +2,9 @@
 //! checkpoints taken at it), and a signed end line. Every line is one JSON object:
 //!
 //! * `{"export": {"format": "tater-audit-log", "version": 1, "tenantId", "filtered", "generatedAt"}}`
+//! * `{"start": {"tenantId", "seq", "headHash", "timestamp", "keyId", "signature"}}` — only when
+//!   the organization's retention period deleted its oldest entries: where the kept history
+//!   begins (see `seal::HistoryStart`); it comes before the first entry
 //! * an entry exactly as `GET /api/audit-log` shows it (it has a `seq`)
 //! * `{"checkpoint": {"tenantId", "seq", "headHash", "timestamp", "keyId", "signature"}}`
 //! * `{"end": {"tenantId", "filtered", "entries", "lastSeq", "headHash", "generatedAt", "keyId",
@@ -12,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tater_domain::{OrgId, Timestamp};
 
-use crate::{AuditKeys, Checkpoint};
+use crate::{AuditKeys, Checkpoint, HistoryStart};
 
 pub const FORMAT: &str = "tater-audit-log";
 pub const VERSION: u32 = 1;
@@ -97,6 +100,7 @@ impl ExportEnd {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Line {
     Header(ExportHeader),
+    Start(HistoryStart),
     Entry(Value),
     Checkpoint(Checkpoint),
     End(ExportEnd),
@@ -107,6 +111,7 @@ impl Line {
     pub fn to_json(&self) -> String {
         match self {
             Line::Header(h) => json!({ "export": h }).to_string(),
+            Line::Start(s) => json!({ "start": s }).to_string(),
             Line::Entry(v) => v.to_string(),
             Line::Checkpoint(c) => json!({ "checkpoint": c }).to_string(),
             Line::End(e) => json!({ "end": e }).to_string(),
@@ -126,10 +131,11 @@ impl Line {
             Ok(match key {
                 "export" => Line::Header(serde_json::from_value(v).map_err(bad)?),
                 "checkpoint" => Line::Checkpoint(serde_json::from_value(v).map_err(bad)?),
+                "start" => Line::Start(serde_json::from_value(v).map_err(bad)?),
                 _ => Line::End(serde_json::from_value(v).map_err(bad)?),
             })
         };
-        for key in ["export", "checkpoint", "end"] {
+        for key in ["export", "start", "checkpoint", "end"] {
             if let Some(v) = single(key) {
                 return typed(key, v);
             }
@@ -137,7 +143,10 @@ impl Line {
         if map.get("seq").is_some_and(Value::is_i64) {
             Ok(Line::Entry(value))
         } else {
-            Err("neither an entry (no integer seq) nor an export, checkpoint or end record".into())
+            Err(
+                "neither an entry (no integer seq) nor an export, start, checkpoint or end record"
+                    .into(),
+            )
         }
     }
 }

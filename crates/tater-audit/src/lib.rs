@@ -12,6 +12,9 @@
 //!   whitespace ([`seal::canonical`]). Deleting, reordering or inserting an entry breaks it.
 //! * **Checkpoints**: signed statements "tenant T's log had `seq` entries ending in hash H at
 //!   time t", so a truncated tail or a rewritten chain is caught too ([`seal::Checkpoint`]).
+//! * **History start**: when an organization's retention period deletes the oldest entries,
+//!   a signed statement of the last deleted entry's position and hash, where the kept chain
+//!   begins ([`seal::HistoryStart`]).
 //! * **Export** ([`export`]): JSON Lines that [`verify`] checks line by line in constant memory.
 
 pub mod export;
@@ -23,7 +26,7 @@ pub mod verify;
 pub use keys::{AuditKeys, InvalidKey, SigningKey};
 pub use platform_key::PlatformKey;
 pub use seal::{
-    Checkpoint, EntryView, GENESIS_HASH, canonical, canonical_json, canonical_of, chain_hash,
-    entry_json, seal, signature_payload, signature_payload_of,
+    Checkpoint, EntryView, GENESIS_HASH, HistoryStart, canonical, canonical_json, canonical_of,
+    chain_hash, entry_json, seal, signature_payload, signature_payload_of,
 };
 pub use verify::{Finding, FindingKind, Report, Verifier, verify_jsonl};

@@ -213,13 +213,7 @@ pub fn chain_hash(prev_hash: &str, canonical: &str) -> String {
 pub fn seal(entry: &AuditEntry, prev_hash: &str, keys: &AuditKeys) -> AuditSeal {
     let view = entry_json(entry);
     let hash = chain_hash(prev_hash, &canonical_of(&view));
-    let (key_id, signature) = match keys.signing() {
-        Some(k) => (
-            Some(k.id().to_owned()),
-            Some(k.sign(&signature_payload_of(&view))),
-        ),
-        None => (None, None),
-    };
+    let (key_id, signature) = sign(keys, &signature_payload_of(&view));
     AuditSeal {
         prev_hash: prev_hash.to_owned(),
         hash,
@@ -259,10 +253,7 @@ impl Checkpoint {
             key_id: None,
             signature: None,
         };
-        if let Some(k) = keys.signing() {
-            cp.key_id = Some(k.id().to_owned());
-            cp.signature = Some(k.sign(&cp.payload()));
-        }
+        (cp.key_id, cp.signature) = sign(keys, &cp.payload());
         cp
     }
 
@@ -275,8 +266,65 @@ impl Checkpoint {
     }
 }
 
+/// The key id and signature of `payload` with the signing key, if one is configured.
+fn sign(keys: &AuditKeys, payload: &str) -> (Option<String>, Option<String>) {
+    match keys.signing() {
+        Some(k) => (Some(k.id().to_owned()), Some(k.sign(payload))),
+        None => (None, None),
+    }
+}
+
+/// A signed statement that a tenant's log was pruned by its retention period: entries 1 to
+/// `seq` were deleted at `timestamp`, and entry `seq` had hash `head_hash`. The history kept
+/// starts at entry `seq + 1`, whose `prevHash` is `head_hash`; a verifier starts the chain
+/// there instead of at the genesis hash. Signed like a checkpoint, so deleting the start of
+/// a log is only possible with the signing key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HistoryStart {
+    pub tenant_id: OrgId,
+    /// The last entry deleted.
+    pub seq: i64,
+    /// That entry's hash.
+    pub head_hash: String,
+    /// When the entries were deleted.
+    pub timestamp: Timestamp,
+    pub key_id: Option<String>,
+    pub signature: Option<String>,
+}
+
+impl HistoryStart {
+    /// The start after deleting entries up to `seq` (whose hash was `head_hash`).
+    pub fn new(
+        tenant_id: OrgId,
+        seq: i64,
+        head_hash: &str,
+        timestamp: Timestamp,
+        keys: &AuditKeys,
+    ) -> Self {
+        let mut start = Self {
+            tenant_id,
+            seq,
+            head_hash: head_hash.to_owned(),
+            timestamp,
+            key_id: None,
+            signature: None,
+        };
+        (start.key_id, start.signature) = sign(keys, &start.payload());
+        start
+    }
+
+    /// What its signature covers: `history-start|tenantId|seq|headHash|timestamp`.
+    pub fn payload(&self) -> String {
+        format!(
+            "history-start|{}|{}|{}|{}",
+            self.tenant_id, self.seq, self.head_hash, self.timestamp
+        )
+    }
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
     use tater_domain::{AuditAction, AuditDraft, AuditId, Channel};

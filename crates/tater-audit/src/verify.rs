@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use crate::export::{ExportEnd, Line};
 use crate::seal::{GENESIS_HASH, canonical_of, chain_hash, signature_payload_of};
-use crate::{AuditKeys, Checkpoint};
+use crate::{AuditKeys, Checkpoint, HistoryStart};
+use tater_domain::Timestamp;
 
 /// At most this many findings are listed (all are counted).
 pub const MAX_FINDINGS: usize = 1000;
@@ -59,6 +60,11 @@ pub struct Report {
     pub chain_checked: bool,
     pub last_seq: Option<i64>,
     pub head_hash: Option<String>,
+    /// The first entry kept when the organization's retention period deleted the ones
+    /// before it (`null`: the log is whole from entry 1).
+    pub history_starts_at: Option<i64>,
+    /// When those older entries were deleted.
+    pub pruned_at: Option<Timestamp>,
     pub altered_entries: u64,
     pub bad_signatures: u64,
     pub unknown_keys: u64,
@@ -78,6 +84,8 @@ pub struct Verifier<'k> {
     last: Option<(i64, String)>,
     pending: BTreeMap<i64, Checkpoint>,
     seen_signed: bool,
+    /// Whether the history start (if any) was unsigned: wrong once entries are signed.
+    unsigned_start: bool,
     report: Report,
 }
 
@@ -91,6 +99,7 @@ impl<'k> Verifier<'k> {
             last: None,
             pending: BTreeMap::new(),
             seen_signed: false,
+            unsigned_start: false,
             report: Report {
                 signatures_checked: keys.can_verify(),
                 chain_checked: !filtered,
@@ -250,6 +259,33 @@ impl<'k> Verifier<'k> {
         }
     }
 
+    /// Where the kept history starts (before any entry): the chain continues from the last
+    /// deleted entry's hash instead of the genesis hash.
+    pub fn start(&mut self, start: HistoryStart) {
+        if self.last.is_some() || self.report.entries_checked > 0 || start.seq < 1 {
+            let msg = format!(
+                "the history start at seq {} is out of place (it must come first and follow \
+                 at least one deleted entry)",
+                start.seq
+            );
+            self.find(FindingKind::Malformed, Some(start.seq.max(1)), msg);
+            return;
+        }
+        if !self.same_tenant(&start.tenant_id.to_string(), start.seq, "history start") {
+            return;
+        }
+        let (key_id, sig) = (start.key_id.as_deref(), start.signature.as_deref());
+        if let Some(why) =
+            self.signature_problem("history start", start.seq, key_id, sig, &start.payload())
+        {
+            self.find(FindingKind::CheckpointMismatch, Some(start.seq), why);
+        }
+        self.unsigned_start = sig.is_none();
+        self.report.history_starts_at = Some(start.seq + 1);
+        self.report.pruned_at = Some(start.timestamp);
+        self.last = Some((start.seq, start.head_hash));
+    }
+
     /// Registers a checkpoint; it is compared with the entry of its sequence number, whether
     /// that entry was already seen (the export puts checkpoints right after it) or comes later.
     pub fn checkpoint(&mut self, cp: Checkpoint) {
@@ -257,7 +293,9 @@ impl<'k> Verifier<'k> {
         if !self.same_tenant(&cp.tenant_id.to_string(), cp.seq, "checkpoint") {
             return;
         }
-        if let Some(why) = self.checkpoint_signature_problem(&cp) {
+        let (key_id, sig) = (cp.key_id.as_deref(), cp.signature.as_deref());
+        if let Some(why) = self.signature_problem("checkpoint", cp.seq, key_id, sig, &cp.payload())
+        {
             self.find(FindingKind::CheckpointMismatch, Some(cp.seq), why);
         }
         match self.last.clone() {
@@ -275,22 +313,30 @@ impl<'k> Verifier<'k> {
         }
     }
 
-    fn checkpoint_signature_problem(&self, cp: &Checkpoint) -> Option<String> {
+    /// What is wrong with the signature of a checkpoint or history start (`what`), if
+    /// anything: unsigned once entries are signed, an unknown key, or a bad signature.
+    fn signature_problem(
+        &self,
+        what: &str,
+        seq: i64,
+        key_id: Option<&str>,
+        signature: Option<&str>,
+        payload: &str,
+    ) -> Option<String> {
         if !self.keys.can_verify() {
             return None;
         }
-        let (Some(key_id), Some(sig)) = (&cp.key_id, &cp.signature) else {
+        let (Some(key_id), Some(sig)) = (key_id, signature) else {
             return self
                 .seen_signed
-                .then(|| format!("checkpoint at seq {} is unsigned", cp.seq));
+                .then(|| format!("{what} at seq {seq} is unsigned"));
         };
         match self.keys.by_id(key_id) {
             None => Some(format!(
-                "checkpoint at seq {} is signed with key {key_id}, which was not given",
-                cp.seq
+                "{what} at seq {seq} is signed with key {key_id}, which was not given"
             )),
-            Some(k) if !k.verifies(&cp.payload(), sig) => {
-                Some(format!("checkpoint at seq {} has a bad signature", cp.seq))
+            Some(k) if !k.verifies(payload, sig) => {
+                Some(format!("{what} at seq {seq} has a bad signature"))
             }
             Some(_) => None,
         }
@@ -359,6 +405,13 @@ impl<'k> Verifier<'k> {
     /// The report, after checking that no checkpoint points past the end.
     pub fn finish(mut self) -> Report {
         let (last_seq, _) = self.last.clone().unwrap_or((0, GENESIS_HASH.to_owned()));
+        if self.unsigned_start && self.seen_signed && self.keys.can_verify() {
+            let at = self.report.history_starts_at;
+            let msg = "the history start is unsigned although the entries are signed: the start \
+                       of the log may have been cut off"
+                .to_owned();
+            self.find(FindingKind::CheckpointMismatch, at, msg);
+        }
         let pending = std::mem::take(&mut self.pending);
         for cp in pending.values() {
             if self.filtered {
@@ -418,6 +471,7 @@ pub fn verify_jsonl(input: impl BufRead, keys: &AuditKeys) -> Report {
             Ok(_) if n == 1 => {
                 v.malformed(1, "the file does not start with the export header");
             }
+            Ok(Line::Start(s)) => v.start(s),
             Ok(Line::Entry(e)) => v.entry(&e),
             Ok(Line::Checkpoint(cp)) => v.checkpoint(cp),
             Ok(Line::End(end)) => {
@@ -432,4 +486,97 @@ pub fn verify_jsonl(input: impl BufRead, keys: &AuditKeys) -> Report {
         v.find(FindingKind::Truncated, Some(last + 1), msg);
     }
     v.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seal::tests::entry;
+    use crate::{HistoryStart, entry_json, seal};
+    use tater_domain::{AuditEntry, OrgId};
+
+    /// A sealed log of `n` entries of one tenant.
+    fn log(n: i64, keys: &AuditKeys) -> Vec<AuditEntry> {
+        let tenant = OrgId::generate();
+        let mut prev = GENESIS_HASH.to_owned();
+        (1..=n)
+            .map(|seq| {
+                let mut e = entry(seq);
+                e.tenant_id = tenant;
+                e.seal = seal(&e, &prev, keys);
+                prev = e.seal.hash.clone();
+                e
+            })
+            .collect()
+    }
+
+    fn verify(start: Option<HistoryStart>, entries: &[AuditEntry], keys: &AuditKeys) -> Report {
+        let mut v = Verifier::new(keys, false);
+        if let Some(s) = start {
+            v.start(s);
+        }
+        for e in entries {
+            v.entry(&entry_json(e));
+        }
+        v.finish()
+    }
+
+    #[test]
+    fn a_pruned_log_verifies_from_its_signed_start() {
+        let keys = AuditKeys::new(Some("k".repeat(32).as_str()), &[]).unwrap();
+        let entries = log(5, &keys);
+        let cut = &entries[1];
+        let at = Timestamp::from_millis(1_800_000_000_000);
+        let start = HistoryStart::new(cut.tenant_id, 2, &cut.seal.hash, at, &keys);
+        let report = verify(Some(start.clone()), &entries[2..], &keys);
+        assert!(report.ok, "{:?}", report.findings);
+        assert_eq!(report.history_starts_at, Some(3));
+        assert_eq!(report.pruned_at, Some(at));
+        assert_eq!(report.entries_checked, 3);
+
+        // Without the start, the missing entries are a chain break.
+        let bare = verify(None, &entries[2..], &keys);
+        assert!(!bare.ok);
+        assert_eq!(bare.chain_breaks, 1);
+
+        // A start that cuts more than was deleted, or points at another hash, breaks the link.
+        let wrong = HistoryStart::new(cut.tenant_id, 2, &entries[0].seal.hash, at, &keys);
+        assert_eq!(verify(Some(wrong), &entries[2..], &keys).chain_breaks, 1);
+
+        // Made without the key: unsigned, or signed with a forged signature.
+        let mut unsigned = start.clone();
+        (unsigned.key_id, unsigned.signature) = (None, None);
+        let r = verify(Some(unsigned), &entries[2..], &keys);
+        assert_eq!(r.checkpoint_mismatches, 1, "{:?}", r.findings);
+        let mut forged = start.clone();
+        forged.seq = 1;
+        forged.head_hash = entries[0].seal.hash.clone();
+        let r = verify(Some(forged), &entries[1..], &keys);
+        assert_eq!(r.checkpoint_mismatches, 1, "{:?}", r.findings);
+
+        // A start after the entries is out of place.
+        let mut v = Verifier::new(&keys, false);
+        v.entry(&entry_json(&entries[2]));
+        v.start(start);
+        assert_eq!(v.finish().malformed_lines, 1);
+    }
+
+    #[test]
+    fn an_export_with_a_start_line_verifies() {
+        let keys = AuditKeys::new(Some("k".repeat(32).as_str()), &[]).unwrap();
+        let entries = log(4, &keys);
+        let tenant = entries[0].tenant_id;
+        let at = Timestamp::from_millis(1_800_000_000_000);
+        let header = crate::export::ExportHeader::new(tenant, false, at);
+        let start = HistoryStart::new(tenant, 1, &entries[0].seal.hash, at, &keys);
+        let last = &entries[3];
+        let end = crate::export::ExportEnd::new(&header, 3, 4, &last.seal.hash, &keys);
+        let mut lines = vec![Line::Header(header), Line::Start(start)];
+        lines.extend(entries[1..].iter().map(|e| Line::Entry(entry_json(e))));
+        lines.push(Line::End(end));
+        let text: String = lines.iter().map(|l| l.to_json() + "\n").collect();
+        let report = verify_jsonl(text.as_bytes(), &keys);
+        assert!(report.ok, "{:?}", report.findings);
+        assert_eq!(report.history_starts_at, Some(2));
+    }
 }

@@ -117,6 +117,7 @@ impl AppConfig {
                 termination_grace_days: tater_service::MAX_GRACE_DAYS,
                 // A key of the test's own: deletions are certified as in production.
                 platform_key: tater_audit::PlatformKey::generate().ok().map(Arc::new),
+                retention: Default::default(),
             },
         }
     }

@@ -98,6 +98,14 @@ pub fn describe(r: &Report) -> String {
     if !r.chain_checked {
         out.push_str("chain links:           not checked (filtered export)\n");
     }
+    match (r.history_starts_at, r.pruned_at) {
+        (Some(seq), Some(at)) => out.push_str(&format!(
+            "history kept from:     entry {seq} (entries 1 to {} deleted by the retention \
+             period on {at})\n",
+            seq - 1
+        )),
+        _ => out.push_str("history kept from:     entry 1 (the whole log)\n"),
+    }
     out.push_str(&format!("checkpoints:           {}\n", r.checkpoints));
     out.push_str(&format!("altered entries:       {}\n", r.altered_entries));
     out.push_str(&format!("bad signatures:        {}\n", r.bad_signatures));

@@ -503,13 +503,18 @@ pub async fn admin(args: AdminArgs) -> anyhow::Result<()> {
                 })
                 .collect();
             lines.push(format!(
-                "forgot {} web sessions, {} page views, {} identity codes, {} enrollment \
-                 tokens, {} dead letters",
+                "forgot {} web sessions, {} page views, {} identity codes, {} AI \
+                 conversations, {} Evidence Agent jobs, {} enrollment tokens, {} dead \
+                 letters, {} audit entries, {} finished records",
                 forgotten.web_sessions,
-                forgotten.page_views,
+                forgotten.page_views + swept.page_views,
                 forgotten.identity_codes,
+                swept.ai_conversations,
+                swept.evidence_jobs,
                 swept.enrollment_tokens,
-                swept.dead_letters
+                swept.dead_letters,
+                swept.audit_entries,
+                swept.records
             ));
             lines.join("\n")
         }

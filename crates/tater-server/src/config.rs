@@ -285,11 +285,32 @@ pub struct LifecycleArgs {
         global = true
     )]
     pub platform_signing_key: Option<String>,
+    /// The shortest retention period an organization may choose (page views, conversations,
+    /// jobs, tokens, dead letters, finished records), in days.
+    #[arg(long, env = "TATER_RETENTION_MIN_DAYS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=36_500), global = true)]
+    pub retention_min_days: u32,
+    /// The longest retention period an organization may choose for the same (page views stay
+    /// at most 90 days), in days.
+    #[arg(long, env = "TATER_RETENTION_MAX_DAYS", default_value_t = 3650, value_parser = clap::value_parser!(u32).range(1..=36_500), global = true)]
+    pub retention_max_days: u32,
+    /// The shortest period an organization may keep its audit log for, in days (audit
+    /// entries are kept for ever unless it chooses a period).
+    #[arg(long, env = "TATER_AUDIT_RETENTION_MIN_DAYS", default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36_500), global = true)]
+    pub audit_retention_min_days: u32,
 }
 
 impl LifecycleArgs {
     pub fn config(&self, data_dir: &Path) -> anyhow::Result<tater_service::LifecycleConfig> {
+        anyhow::ensure!(
+            self.retention_min_days <= self.retention_max_days,
+            "--retention-min-days must not exceed --retention-max-days"
+        );
         Ok(tater_service::LifecycleConfig {
+            retention: tater_service::RetentionBounds {
+                min_days: self.retention_min_days,
+                max_days: self.retention_max_days,
+                audit_min_days: self.audit_retention_min_days,
+            },
             termination_grace_days: self.termination_grace_days,
             platform_key: Some(std::sync::Arc::new(platform_key(
                 self.platform_signing_key.as_deref(),

@@ -333,11 +333,15 @@ impl Service {
 
     /// Deletes `org`'s conversations idle for longer than the retention period (the runner's
     /// plan, as the system); how many.
-    pub(crate) async fn forget_ai_conversations(&self, actor: &Actor) -> ServiceResult<u64> {
+    pub(crate) async fn forget_ai_conversations(
+        &self,
+        actor: &Actor,
+        days: u32,
+    ) -> ServiceResult<u64> {
         // The retention period is the organization's rule, applied by the system.
         let permit = authorize(actor, Action::ManageSettings)?;
         let now = self.now();
-        let before = now.plus_seconds(-self.ai.retention_days.saturating_mul(86_400));
+        let before = now.plus_seconds(-i64::from(days).saturating_mul(86_400));
         // One entry for the sweep, with how many went (none: no entry).
         let audit = AuditDraft::new(actor, AuditAction::Delete, ENTITY, "retention", now)
             .with_detail("_idleBefore", serde_json::json!(before.to_string()));

@@ -104,6 +104,9 @@ pub struct AuditExport {
     /// Checkpoints past the head when the export began. A healthy log has none; a log whose
     /// tail was cut off in the database still has them, and the verifier reports it.
     beyond_head: Vec<tater_audit::Checkpoint>,
+    /// Where the kept history starts, when retention deleted the oldest entries (given
+    /// right after the header of an unfiltered export).
+    start: Option<tater_audit::HistoryStart>,
 }
 
 impl AuditExport {
@@ -121,6 +124,7 @@ impl AuditExport {
         if !self.started {
             self.started = true;
             lines.push(Line::Header(self.header.clone()));
+            lines.extend(self.start.take().map(Line::Start));
         }
         let mut tx = self.service.store.tenant(&self.permit).await?;
         let (page, _) = tx.page_audit(&self.query, PAGE_BYTES).await?;
@@ -179,14 +183,23 @@ impl Service {
         let mut tx = self.store.tenant(&permit).await?;
         let (head, _) = tx.audit_head().await?;
         let filtered = is_filtered(&query);
-        let beyond_head = if filtered {
-            Vec::new()
+        let (beyond_head, start) = if filtered {
+            (Vec::new(), None)
         } else {
-            tx.audit_checkpoints(head, i64::MAX).await?
+            (
+                tx.audit_checkpoints(head, i64::MAX).await?,
+                tx.audit_start().await?,
+            )
         };
         query.upto_seq = Some(head);
         query.ascending = true;
         query.limit = WALK_PAGE;
+        // The chain continues from the history start; entries the export reads start after it.
+        let last = match &start {
+            Some(s) => (s.seq, s.head_hash.clone()),
+            None => (0, tater_audit::GENESIS_HASH.to_owned()),
+        };
+        query.after_seq = start.as_ref().map(|s| s.seq);
         Ok(AuditExport {
             service: self.clone(),
             permit,
@@ -195,18 +208,41 @@ impl Service {
             started: false,
             finished: false,
             entries: 0,
-            last: (0, tater_audit::GENESIS_HASH.to_owned()),
+            last,
             beyond_head,
+            start,
         })
     }
 
     /// Verifies the active organization's whole audit log in the database: every entry's
-    /// hash and signature, the chain, the checkpoints and the head. Auditor and above.
+    /// hash and signature, the chain from its start (entry 1, or where retention left it),
+    /// the checkpoints and the head. Auditor and above.
     pub async fn verify_audit(&self, actor: &Actor) -> ServiceResult<Report> {
         let permit = authorize(actor, Action::ReadAudit)?;
-        let mut tx = self.store.tenant(&permit).await?;
+        // Retention may cut the log's oldest day while the walk runs: then the walk is
+        // repeated from the new start (a cut happens at most once a day).
+        let mut report = self.verify_audit_once(&permit).await?;
+        for _ in 0..2 {
+            let mut tx = self.store.tenant(&permit).await?;
+            let start = tx.audit_start().await?.map(|s| s.seq + 1);
+            drop(tx);
+            if start == report.history_starts_at {
+                break;
+            }
+            report = self.verify_audit_once(&permit).await?;
+        }
+        Ok(report)
+    }
+
+    async fn verify_audit_once(&self, permit: &Permit) -> ServiceResult<Report> {
+        let mut tx = self.store.tenant(permit).await?;
         let (head_seq, head_hash) = tx.audit_head().await?;
         let mut v = Verifier::new(&self.audit_keys, false);
+        let start = tx.audit_start().await?;
+        let after_seq = start.as_ref().map(|s| s.seq);
+        if let Some(s) = start {
+            v.start(s);
+        }
         for cp in tx.audit_checkpoints(0, i64::MAX).await? {
             v.checkpoint(cp);
         }
@@ -214,10 +250,11 @@ impl Service {
         let mut query = AuditQuery {
             ascending: true,
             limit: WALK_PAGE,
+            after_seq,
             ..AuditQuery::default()
         };
         loop {
-            let page = self.audit_page(&permit, &query).await?;
+            let page = self.audit_page(permit, &query).await?;
             let Some(last) = page.last().map(|e| e.seq) else {
                 break;
             };

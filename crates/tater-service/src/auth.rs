@@ -528,6 +528,9 @@ impl Service {
             .endpoint_by_credential(&hash_api_key(credential))
             .await?
             .ok_or(ServiceError::Unauthorized(BAD_KEY))?;
+        // A terminated organization's agents are refused here, before their contact is
+        // recorded: a heartbeat opens no tenant data for the store to refuse.
+        crate::termination::ensure_open(&mut *tx, endpoint.org).await?;
         tx.commit().await?;
         if let Some(h) = org_header
             && h.trim().parse::<OrgId>().ok() != Some(endpoint.org)

@@ -732,11 +732,11 @@ impl Service {
 
     /// Deletes `org`'s jobs older than the retention period with their drafts that nobody
     /// accepted (the runner's plan); how many jobs.
-    pub(crate) async fn forget_evidence_jobs(&self, org: OrgId) -> Result<u64, Failure> {
+    pub(crate) async fn forget_evidence_jobs(&self, org: OrgId, days: u32) -> Result<u64, Failure> {
         let actor = runner_actor(org, "retention");
         let before = self
             .now()
-            .plus_seconds(-self.ai.retention_days.saturating_mul(86_400));
+            .plus_seconds(-i64::from(days).saturating_mul(86_400));
         let permit = authorize(&actor, Action::ManageSettings)?;
         let jobs = {
             let mut tx = self.store.tenant(&permit.read_only()).await?;

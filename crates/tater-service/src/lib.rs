@@ -73,6 +73,11 @@ mod record_history_export;
 mod records;
 mod reminders;
 mod retention;
+mod retention_settings;
+pub use retention_settings::{
+    DEAD_LETTER_DAYS, ENROLLMENT_TOKEN_DAYS, PAGE_VIEW_DAYS, RetentionBounds, RetentionPeriod,
+    RetentionPolicy, RetentionView,
+};
 mod runner;
 mod scan_results;
 mod scans;
@@ -148,7 +153,7 @@ pub use posture::{
 };
 pub use record_counts::{MAX_GROUPS, RecordCounts, ValueCount, countable};
 pub use records::{HeatMap, HeatMapAxes, HeatMapView, Page, RecordExport, to_values};
-pub use retention::{DEAD_LETTER_DAYS, ENDED_TOKEN_DAYS, Forgotten, Swept};
+pub use retention::{Forgotten, Swept};
 pub use runner::{MAX_ATTEMPTS, RunnerOptions, RunnerRound};
 pub use scan_results::LatestResultView;
 pub use scans::{Ingested, IngestedScan, ScanDetail, ScanResultView, ScanView};

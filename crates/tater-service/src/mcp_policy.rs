@@ -14,6 +14,7 @@ use tater_domain::{Actor, AuditAction, AuditDraft, OrgId, Role, Timestamp, Valid
 
 use crate::use_cases::registry;
 use crate::{Service, ServiceResult};
+use tater_store::SettingsDoc;
 
 /// The longest list a policy may hold (more than there are tools).
 const MAX_NAMES: usize = 1024;
@@ -163,7 +164,7 @@ impl Service {
     pub async fn get_mcp_policy(&self, actor: &Actor) -> ServiceResult<McpPolicy> {
         let permit = authorize(actor, Action::ManageSettings)?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
-        Ok(stored(tx.mcp_policy().await?))
+        Ok(stored(tx.settings_doc(SettingsDoc::McpPolicy).await?))
     }
 
     /// The policy the MCP server applies to `actor`'s calls (any member; not a use case).
@@ -176,7 +177,7 @@ impl Service {
             return Ok(p);
         }
         let mut tx = self.store.tenant(&permit.read_only()).await?;
-        let policy = stored(tx.mcp_policy().await?);
+        let policy = stored(tx.settings_doc(SettingsDoc::McpPolicy).await?);
         self.mcp_policies.put(actor.org(), policy.clone(), now);
         Ok(policy)
     }
@@ -190,13 +191,14 @@ impl Service {
         let permit = authorize(actor, Action::ManageSettings)?;
         let new = input.checked()?;
         let mut tx = self.store.tenant(&permit).await?;
-        let old = stored(tx.mcp_policy().await?);
+        let old = stored(tx.settings_doc(SettingsDoc::McpPolicy).await?);
         if old != new {
             let now = self.now();
             let json = |p: &McpPolicy| serde_json::to_value(p).unwrap_or_default();
             let audit = AuditDraft::new(actor, AuditAction::Update, "mcp-policy", actor.org(), now)
                 .with_changes(Some(&json(&old)), Some(&json(&new)), &[]);
-            tx.put_mcp_policy(&json(&new), now, &audit).await?;
+            tx.put_settings_doc(SettingsDoc::McpPolicy, &json(&new), now, &audit)
+                .await?;
             tx.commit().await?;
             self.mcp_policies.forget(actor.org());
         }

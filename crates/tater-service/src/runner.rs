@@ -363,15 +363,6 @@ impl Service {
     async fn plan_org(&self, org: OrgId) -> Result<(), Failure> {
         let today = self.today();
         // Retention failing must not hold up the rest of the plan (it is tried again next hour).
-        if let Err(e) = self
-            .forget_ai_conversations(&runner_actor(org, "retention"))
-            .await
-        {
-            tracing::warn!(%org, error = %e, "could not delete expired analyst conversations");
-        }
-        if let Err(e) = self.forget_evidence_jobs(org).await {
-            tracing::warn!(%org, error = %e.message, "could not delete expired Evidence Agent jobs");
-        }
         if let Err(e) = self.sweep_org_retention(org).await {
             tracing::warn!(%org, error = %e, "the retention sweep failed");
         }

@@ -29,6 +29,8 @@ pub struct LifecycleConfig {
     pub termination_grace_days: u32,
     /// Signs deletion certificates; without it nothing is deleted.
     pub platform_key: Option<Arc<tater_audit::PlatformKey>>,
+    /// The bounds of the retention periods organizations choose.
+    pub retention: crate::RetentionBounds,
 }
 
 impl Default for LifecycleConfig {
@@ -36,6 +38,7 @@ impl Default for LifecycleConfig {
         Self {
             termination_grace_days: MAX_GRACE_DAYS,
             platform_key: None,
+            retention: crate::RetentionBounds::default(),
         }
     }
 }

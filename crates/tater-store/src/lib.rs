@@ -813,6 +813,26 @@ pub trait AuditTx: Send {
 
     /// Records an event that changed no row but belongs in the audit log (a full data export).
     async fn record_event(&mut self, audit: &AuditDraft) -> Result<()>;
+
+    /// Where the tenant's kept history starts, once its retention period deleted entries.
+    async fn audit_start(&mut self) -> Result<Option<tater_audit::HistoryStart>>;
+
+    /// Deletes the tenant's entries written before `before`, up to the last one no SIEM
+    /// destination still waits for, and the checkpoints before the cut; records (signed) where
+    /// the kept history now starts, dated `now`. What went, if anything. The caller audits it.
+    async fn prune_audit(
+        &mut self,
+        before: Timestamp,
+        now: Timestamp,
+    ) -> Result<Option<AuditPruned>>;
+}
+
+/// What pruning an audit log deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditPruned {
+    /// The last entry deleted: the kept history starts after it.
+    pub through_seq: i64,
+    pub entries: u64,
 }
 
 /// Audits' snapshots and auditor tokens (both go with their audit record).
@@ -1164,6 +1184,25 @@ pub trait JobsTx: Send {
     ) -> Result<()>;
 }
 
+/// The organization's settings kept as JSON documents, each read and replaced whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingsDoc {
+    /// Which MCP tools it offers, per role.
+    McpPolicy,
+    /// The retention periods it chose.
+    Retention,
+}
+
+impl SettingsDoc {
+    /// Its column of `org_settings`.
+    pub(crate) fn column(self) -> &'static str {
+        match self {
+            SettingsDoc::McpPolicy => "mcp_policy",
+            SettingsDoc::Retention => "retention_policy",
+        }
+    }
+}
+
 /// The organization's settings document.
 #[async_trait]
 pub trait SettingsTx: Send {
@@ -1176,11 +1215,12 @@ pub trait SettingsTx: Send {
         now: Timestamp,
         audit: &AuditDraft,
     ) -> Result<()>;
-    /// The organization's MCP tool policy as stored (JSON), if it ever set one.
-    async fn mcp_policy(&mut self) -> Result<Option<Value>>;
-    async fn put_mcp_policy(
+    /// One of the organization's settings documents as stored (JSON), if it ever set it.
+    async fn settings_doc(&mut self, doc: SettingsDoc) -> Result<Option<Value>>;
+    async fn put_settings_doc(
         &mut self,
-        policy: &Value,
+        doc: SettingsDoc,
+        value: &Value,
         now: Timestamp,
         audit: &AuditDraft,
     ) -> Result<()>;
@@ -1415,6 +1455,8 @@ pub trait WebSessionTx: Send {
     async fn page_view_counts(&mut self, since: Timestamp) -> Result<Vec<(OrgId, String, i64)>>;
     /// Forgets page views whose expiry is at or before `before`; how many.
     async fn delete_expired_page_views(&mut self, before: Timestamp) -> Result<u64>;
+    /// Forgets `org`'s page views made before `before` (its own retention period); how many.
+    async fn delete_org_page_views(&mut self, org: OrgId, before: Timestamp) -> Result<u64>;
 }
 
 /// What deleting an organization removed: rows per table (largest first), and the accounts

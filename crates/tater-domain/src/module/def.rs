@@ -46,6 +46,20 @@ pub struct ModuleDef {
     /// Records (as JSON bodies) every new organization starts with: the customary data
     /// labels. They are the organization's own from then on.
     pub starter_records: &'static [&'static str],
+    /// Finished records an organization may choose to delete after a period of its own.
+    pub retention: Option<RecordRetention>,
+}
+
+/// Which records of a module are finished, so that an organization may have them deleted a
+/// number of days after their last change (`GET/PUT /api/settings/retention`, the retention
+/// sweep): kept for ever unless the module or the organization names a period.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordRetention {
+    /// The status field (filterable), and its values in which a record is finished.
+    pub status: &'static str,
+    pub finished: &'static [&'static str],
+    /// Days a finished record is kept when the organization chose nothing (`None`: for ever).
+    pub default_days: Option<u32>,
 }
 
 /// Something a record of a module keeps besides its fields.
@@ -83,6 +97,7 @@ impl ModuleDef {
         holds: &[],
         remind: &[],
         starter_records: &[],
+        retention: None,
     };
 
     pub fn field(&self, name: &str) -> Option<&'static FieldDef> {

@@ -16,7 +16,8 @@ mod view;
 
 pub use controls::normalize_control_id;
 pub use def::{
-    Context, Derived, DerivedWhen, FieldDef, FieldKind, Holding, ModuleDef, ValueType, no_rules,
+    Context, Derived, DerivedWhen, FieldDef, FieldKind, Holding, ModuleDef, RecordRetention,
+    ValueType, no_rules,
 };
 pub use due::{Due, DueRule, Remind, past_due};
 pub use flow::{Effect, Flow, Guard, Mover, RecordComment, RecordTransition, Refusal, Transition};

@@ -104,6 +104,7 @@ pub static AUDITS: ModuleDef = ModuleDef {
     holds: &[Holding::AuditorAccess],
     remind: &[],
     starter_records: &[],
+    retention: None,
 };
 
 /// The period ends on or after it starts.

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::ValidationErrors;
-use crate::module::{Context, FieldDef, Flow, ModuleDef, Transition};
+use crate::module::{Context, FieldDef, Flow, ModuleDef, RecordRetention, Transition};
 
 pub const CHANGE_TYPES: &[&str] = &["Standard", "Normal", "Emergency"];
 pub const CHANGE_STATUSES: &[&str] = &[
@@ -134,6 +134,11 @@ pub static CHANGE_REQUESTS: ModuleDef = ModuleDef {
     ],
     default_sort: "windowStart",
     flow: Some(&FLOW),
+    retention: Some(RecordRetention {
+        status: "status",
+        finished: &["Closed"],
+        default_days: None,
+    }),
     ..ModuleDef::PLAIN
 };
 

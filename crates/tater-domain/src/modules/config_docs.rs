@@ -38,4 +38,5 @@ pub static CONFIG_DOCS: ModuleDef = ModuleDef {
     holds: &[],
     remind: &[],
     starter_records: &[],
+    retention: None,
 };

@@ -91,4 +91,5 @@ pub static EVIDENCE: ModuleDef = ModuleDef {
     holds: &[Holding::Files],
     remind: &[],
     starter_records: &[],
+    retention: None,
 };

@@ -161,6 +161,7 @@ pub static EXCEPTIONS: ModuleDef = ModuleDef {
     holds: &[],
     remind: &[],
     starter_records: &[],
+    retention: None,
 };
 
 /// The end date is in the future and within the organization's longest acceptance.

@@ -86,4 +86,5 @@ pub static FINDINGS: ModuleDef = ModuleDef {
     holds: &[],
     remind: &[],
     starter_records: &[],
+    retention: None,
 };

@@ -253,6 +253,20 @@ mod tests {
                 }
             }
             reminders_are_consistent(m);
+            if let Some(r) = m.retention {
+                // The sweep lists finished records by this filter.
+                let field = m.field(r.status).filter(|f| f.filter);
+                let Some(crate::module::FieldKind::Enum(values)) = field.map(|f| f.kind) else {
+                    panic!(
+                        "{}: retention status {} is not a filterable enum",
+                        m.name, r.status
+                    );
+                };
+                assert!(!r.finished.is_empty(), "{}", m.name);
+                for v in r.finished {
+                    assert!(values.contains(v), "{}: finished status {v}", m.name);
+                }
+            }
             for body in m.starter_records {
                 let body: Value = serde_json::from_str(body).expect("starter JSON");
                 let context = crate::module::Context {

@@ -57,4 +57,5 @@ pub static PEOPLE: ModuleDef = ModuleDef {
     holds: &[],
     remind: &[],
     starter_records: &[],
+    retention: None,
 };

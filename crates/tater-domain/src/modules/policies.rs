@@ -142,4 +142,5 @@ pub static POLICIES: ModuleDef = ModuleDef {
         details: &["category", "status"],
     }],
     starter_records: &[],
+    retention: None,
 };

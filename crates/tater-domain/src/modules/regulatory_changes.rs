@@ -2,7 +2,7 @@
 //! effect, what it does to the program, and the tasks opened from it.
 
 use crate::module::{
-    Due, DueRule, Effect, FieldDef, Flow, ModuleDef, Remind, Transition, past_due,
+    Due, DueRule, Effect, FieldDef, Flow, ModuleDef, RecordRetention, Remind, Transition, past_due,
 };
 
 pub const IMPACT_LEVELS: &[&str] = &["High", "Moderate", "Low", "None"];
@@ -103,5 +103,10 @@ pub static REGULATORY_CHANGES: ModuleDef = ModuleDef {
         headline: "title",
         details: &["regulation", "impact", "status"],
     }],
+    retention: Some(RecordRetention {
+        status: "status",
+        finished: &["Done", "Not applicable"],
+        default_days: None,
+    }),
     ..ModuleDef::PLAIN
 };

@@ -75,6 +75,7 @@ pub static RISK_ACCEPTANCES: ModuleDef = ModuleDef {
     holds: &[],
     remind: &[],
     starter_records: &[],
+    retention: None,
 };
 
 fn date_field(data: &Map<String, Value>, name: &str) -> Option<Date> {

@@ -128,6 +128,7 @@ pub static RISKS: ModuleDef = ModuleDef {
     holds: &[],
     remind: &[],
     starter_records: &[],
+    retention: None,
 };
 
 fn num(data: &Map<String, Value>, name: &str) -> Option<f64> {

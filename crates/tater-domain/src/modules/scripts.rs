@@ -59,4 +59,5 @@ pub static SCRIPTS: ModuleDef = ModuleDef {
     holds: &[],
     remind: &[],
     starter_records: &[],
+    retention: None,
 };

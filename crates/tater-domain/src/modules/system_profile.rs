@@ -106,6 +106,7 @@ pub static SYSTEM_PROFILE: ModuleDef = ModuleDef {
     holds: &[],
     remind: &[],
     starter_records: &[],
+    retention: None,
 };
 
 /// The profile's record id (the same in every organization; records are per tenant).

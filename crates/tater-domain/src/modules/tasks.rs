@@ -2,7 +2,8 @@
 
 use crate::Role;
 use crate::module::{
-    Due, DueRule, FieldDef, Flow, ModuleDef, Remind, Transition, no_rules, past_due,
+    Due, DueRule, FieldDef, Flow, ModuleDef, RecordRetention, Remind, Transition, no_rules,
+    past_due,
 };
 
 pub const TASK_STATUSES: &[&str] = &["To Do", "In Progress", "In Review", "Done"];
@@ -101,6 +102,11 @@ pub static TASKS: ModuleDef = ModuleDef {
         details: &["priority", "status"],
     }],
     starter_records: &[],
+    retention: Some(RecordRetention {
+        status: "status",
+        finished: &["Done"],
+        default_days: None,
+    }),
 };
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Organization settings: `GET /api/settings` (members), `PUT /api/settings` (OrgAdmin), the
 //! MCP tool policy `GET/PUT /api/settings/mcp` and the AI key and model
-//! `GET/PUT/DELETE /api/settings/ai` (OrgAdmin).
+//! `GET/PUT/DELETE /api/settings/ai` (OrgAdmin), the retention periods
+//! `GET /api/settings/retention` (Auditor and above) and `PUT` (OrgAdmin).
 
 use axum::Json;
 use axum::extract::State;
@@ -11,7 +12,7 @@ use crate::error::ApiResult;
 use crate::extract::{AuthActor, JsonBody};
 use crate::state::AppState;
 use tater_service::use_cases::{AiSettingsInput, OrgSettings};
-use tater_service::{AiSettingsView, McpPolicy};
+use tater_service::{AiSettingsView, McpPolicy, RetentionPolicy, RetentionView};
 
 pub fn routes(api: ApiRouter) -> ApiRouter {
     api.route(
@@ -37,6 +38,18 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
             .tag("settings")
             .ok(200, "The MCP tool policy as stored", None),
         axum::routing::put(update_mcp_policy),
+    )
+    .route(
+        Op::get("/api/settings/retention", "retention_get")
+            .tag("settings")
+            .ok(200, "The retention periods as they apply", None),
+        get(get_retention),
+    )
+    .route(
+        Op::put("/api/settings/retention", "retention_update")
+            .tag("settings")
+            .ok(200, "The retention periods as they now apply", None),
+        axum::routing::put(update_retention),
     )
     .route(
         Op::get("/api/settings/ai", "ai_settings_get")
@@ -82,6 +95,21 @@ async fn delete_ai_settings(
     AuthActor(actor): AuthActor,
 ) -> ApiResult<Json<AiSettingsView>> {
     Ok(Json(s.service.delete_ai_settings(&actor).await?))
+}
+
+async fn get_retention(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+) -> ApiResult<Json<RetentionView>> {
+    Ok(Json(s.service.get_retention(&actor).await?))
+}
+
+async fn update_retention(
+    State(s): State<AppState>,
+    AuthActor(actor): AuthActor,
+    JsonBody(body): JsonBody<RetentionPolicy>,
+) -> ApiResult<Json<RetentionView>> {
+    Ok(Json(s.service.update_retention(&actor, body).await?))
 }
 
 async fn get_mcp_policy(

@@ -44,6 +44,7 @@ mod process;
 mod rate_limits;
 mod references;
 mod registers;
+mod retention;
 mod roles;
 mod settings;
 mod siem;

@@ -126,6 +126,15 @@ async fn terminating_closes_every_door_at_once(db: TestDb) {
         (StatusCode::FORBIDDEN, "ORG_TERMINATED"),
         "agent report: {v}"
     );
+    // Not even a sign of life is taken (it opens no tenant data, so it is refused at sign-in).
+    let (s, v) = app
+        .send(Method::POST, "/api/agent/heartbeat", &agent, &json!({}))
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::FORBIDDEN, "ORG_TERMINATED"),
+        "agent heartbeat: {v}"
+    );
     let (s, v) = enroll(&app, &enrollment, "host-2").await;
     assert_eq!(
         (s, code(&v)),

@@ -206,6 +206,27 @@ fn platform() -> Vec<UseCase> {
         .takes::<McpPolicy>()
         .gives::<McpPolicy>(),
         UseCase::read(
+            "retention_get",
+            "How long the organization keeps page views, AI conversations, Evidence Agent jobs, ended enrollment tokens, SIEM dead letters, audit entries and finished records: each period as it applies, its default and the bounds the operator allows",
+            AUDIT,
+        )
+        .tool("get_retention_policy")
+        .runs(json(|s, c, _: NoInput| async move { s.get_retention(&c.actor).await }))
+        .gives::<crate::RetentionView>(),
+        UseCase::write(
+            "retention_update",
+            "Set how long the organization keeps each kind of data (days; a period left out is its default, auditLogDays left out keeps audit entries for ever). Shortening a period deletes what is older at the next hourly sweep; audited",
+            SETTINGS,
+        )
+        .tool("set_retention_policy")
+        .runs(json(|s, c, i: crate::RetentionPolicy| async move {
+            s.update_retention(&c.actor, i).await
+        }))
+        .idempotent()
+        .destructive()
+        .takes::<crate::RetentionPolicy>()
+        .gives::<crate::RetentionView>(),
+        UseCase::read(
             "ai_settings_get",
             "The organization's AI configuration: whether it is on, whose Anthropic key it uses (never the key), and its model",
             SETTINGS,

@@ -332,4 +332,90 @@ impl<D: Driver> AuditTx for EngineTenantTx<D> {
     async fn record_event(&mut self, audit: &AuditDraft) -> Result<()> {
         self.audited(audit).await
     }
+
+    async fn audit_start(&mut self) -> Result<Option<tater_audit::HistoryStart>> {
+        let row = D::query(
+            "SELECT tenant_id, seq, head_hash, ts, key_id, signature FROM audit_starts \
+             WHERE tenant_id = $1",
+        )
+        .bind(self.tenant())
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        // The same columns as a checkpoint's.
+        Ok(row
+            .map(|r| checkpoint_from_row(&r))
+            .transpose()?
+            .map(|c| tater_audit::HistoryStart {
+                tenant_id: c.tenant_id,
+                seq: c.seq,
+                head_hash: c.head_hash,
+                timestamp: c.timestamp,
+                key_id: c.key_id,
+                signature: c.signature,
+            }))
+    }
+
+    async fn prune_audit(
+        &mut self,
+        before: Timestamp,
+        now: Timestamp,
+    ) -> Result<Option<crate::AuditPruned>> {
+        self.unaudited_write()?;
+        let tenant = self.tenant();
+        // The cut: the newest entry written before `before` that no SIEM destination still
+        // waits for (a pending entry or a dead letter that may be replayed stays, and so
+        // does everything after it).
+        let cut: Option<i64> = D::query(
+            "SELECT MAX(seq) AS cut FROM audit_log WHERE tenant_id = $1 AND ts < $2 \
+             AND seq < COALESCE((SELECT MIN(seq) FROM siem_outbox WHERE tenant_id = $1), \
+             9223372036854775807)",
+        )
+        .bind(&tenant)
+        .bind(before.millis())
+        .fetch_one(&mut *self.tx)
+        .await?
+        .try_get("cut")?;
+        let Some(cut) = cut else {
+            return Ok(None);
+        };
+        let hash: String = D::query("SELECT hash FROM audit_log WHERE tenant_id = $1 AND seq = $2")
+            .bind(&tenant)
+            .bind(cut)
+            .fetch_one(&mut *self.tx)
+            .await?
+            .try_get("hash")?;
+        let start =
+            tater_audit::HistoryStart::new(self.scope.org(), cut, &hash, now, &self.audit.keys);
+        D::query(
+            "INSERT INTO audit_starts (tenant_id, seq, head_hash, ts, key_id, signature) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id) DO UPDATE SET \
+             seq = excluded.seq, head_hash = excluded.head_hash, ts = excluded.ts, \
+             key_id = excluded.key_id, signature = excluded.signature",
+        )
+        .bind(&tenant)
+        .bind(start.seq)
+        .bind(&start.head_hash)
+        .bind(start.timestamp.millis())
+        .bind(&start.key_id)
+        .bind(&start.signature)
+        .execute(&mut *self.tx)
+        .await?;
+        // Checkpoints before the cut refer to entries that are gone; one at the cut agrees
+        // with the start and stays.
+        D::query("DELETE FROM audit_checkpoints WHERE tenant_id = $1 AND seq < $2")
+            .bind(&tenant)
+            .bind(cut)
+            .execute(&mut *self.tx)
+            .await?;
+        let deleted = D::query("DELETE FROM audit_log WHERE tenant_id = $1 AND seq <= $2")
+            .bind(&tenant)
+            .bind(cut)
+            .execute(&mut *self.tx)
+            .await?
+            .rows_affected();
+        Ok(Some(crate::AuditPruned {
+            through_seq: cut,
+            entries: deleted,
+        }))
+    }
 }

@@ -50,13 +50,16 @@ impl<D: Driver> SettingsTx for EngineTenantTx<D> {
         self.audited(audit).await
     }
 
-    async fn mcp_policy(&mut self) -> Result<Option<Value>> {
-        let row = D::query("SELECT mcp_policy FROM org_settings WHERE tenant_id = $1")
+    async fn settings_doc(&mut self, doc: crate::SettingsDoc) -> Result<Option<Value>> {
+        // The column name comes from the enum, never from input.
+        let col = doc.column();
+        let sql = format!("SELECT {col} FROM org_settings WHERE tenant_id = $1");
+        let row = D::query(&sql)
             .bind(self.tenant())
             .fetch_optional(&mut *self.tx)
             .await?;
         let Some(text) = row
-            .map(|r| r.try_get::<Option<String>>("mcp_policy"))
+            .map(|r| r.try_get::<Option<String>>(col))
             .transpose()?
             .flatten()
         else {
@@ -64,25 +67,28 @@ impl<D: Driver> SettingsTx for EngineTenantTx<D> {
         };
         serde_json::from_str(&text)
             .map(Some)
-            .map_err(|_| corrupt("org_settings.mcp_policy"))
+            .map_err(|_| corrupt("org_settings document"))
     }
 
-    async fn put_mcp_policy(
+    async fn put_settings_doc(
         &mut self,
-        policy: &Value,
+        doc: crate::SettingsDoc,
+        value: &Value,
         now: Timestamp,
         audit: &AuditDraft,
     ) -> Result<()> {
-        D::query(
-            "INSERT INTO org_settings (tenant_id, remote_execution, mcp_policy, updated_at) \
+        let col = doc.column();
+        let sql = format!(
+            "INSERT INTO org_settings (tenant_id, remote_execution, {col}, updated_at) \
              VALUES ($1, FALSE, $2, $3) ON CONFLICT (tenant_id) DO UPDATE SET \
-             mcp_policy = excluded.mcp_policy, updated_at = excluded.updated_at",
-        )
-        .bind(self.tenant())
-        .bind(policy.to_string())
-        .bind(now.millis())
-        .execute(&mut *self.tx)
-        .await?;
+             {col} = excluded.{col}, updated_at = excluded.updated_at"
+        );
+        D::query(&sql)
+            .bind(self.tenant())
+            .bind(value.to_string())
+            .bind(now.millis())
+            .execute(&mut *self.tx)
+            .await?;
         self.audited(audit).await
     }
 

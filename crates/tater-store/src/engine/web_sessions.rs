@@ -135,4 +135,13 @@ impl<D: Driver> WebSessionTx for EngineIdentityTx<D> {
             .await?;
         Ok(done.rows_affected())
     }
+
+    async fn delete_org_page_views(&mut self, org: OrgId, before: Timestamp) -> Result<u64> {
+        let done = D::query("DELETE FROM page_views WHERE org_id = $1 AND viewed_at < $2")
+            .bind(org.to_string())
+            .bind(before.millis())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected())
+    }
 }
