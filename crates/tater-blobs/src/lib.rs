@@ -123,7 +123,9 @@ impl BlobStore {
     /// Files under `dir` (created if missing).
     pub fn directory(dir: &std::path::Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let store = LocalFileSystem::new_with_prefix(dir)?;
+        // A directory left empty by a deletion goes too (an organization's, once its last
+        // file is deleted): nothing of it stays behind, not even its id as a name.
+        let store = LocalFileSystem::new_with_prefix(dir)?.with_automatic_cleanup(true);
         Ok(Self {
             store: Arc::new(store),
             part_bytes: DIRECTORY_PART_BYTES,

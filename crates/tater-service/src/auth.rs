@@ -101,6 +101,9 @@ pub struct MembershipView {
     pub org_id: OrgId,
     pub org_name: String,
     pub role: Role,
+    /// Whether the organization was terminated: its data is closed (403 `ORG_TERMINATED`)
+    /// until its deletion, its OrgAdmins may still take the full export.
+    pub terminated: bool,
 }
 
 /// The one token type Tater issues.
@@ -870,10 +873,11 @@ impl Service {
         let mut tx = self.store.identity(Mode::Read).await?;
         let mut memberships = Vec::new();
         for m in identity.memberships() {
-            let org_name = tx.org(m.org).await?.map(|o| o.name).unwrap_or_default();
+            let org = tx.org(m.org).await?;
             memberships.push(MembershipView {
                 org_id: m.org,
-                org_name,
+                terminated: org.as_ref().is_some_and(|o| o.termination.is_some()),
+                org_name: org.map(|o| o.name).unwrap_or_default(),
                 role: m.role,
             });
         }

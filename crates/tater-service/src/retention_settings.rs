@@ -96,10 +96,12 @@ pub struct RetentionPeriod {
     pub max_days: u32,
 }
 
-/// The organization's retention: what it chose, and every period as it applies.
+/// The organization's retention: what it chose (the policy's own fields, so the answer fills
+/// the change's form), and every period as it applies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RetentionView {
+    #[serde(flatten)]
     pub policy: RetentionPolicy,
     pub periods: Vec<RetentionPeriod>,
 }

@@ -223,7 +223,9 @@ pub struct PoolStats {
 #[async_trait]
 pub trait DeliveryTx: Send {
     /// Leases up to `limit` enabled destinations that have pending entries and are due,
-    /// skipping those another worker holds (on PostgreSQL, also rows being claimed right now).
+    /// skipping those another worker holds (on PostgreSQL, also rows being claimed right now)
+    /// and those of terminated organizations (their entries wait: a cancelled termination
+    /// delivers them, a deletion deletes them).
     async fn claim_due(
         &mut self,
         owner: &str,

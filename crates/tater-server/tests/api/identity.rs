@@ -87,7 +87,7 @@ async fn login_tokens_and_me(db: TestDb) {
     assert_eq!(me["via"], "web");
     assert_eq!(
         me["memberships"],
-        json!([{ "orgId": org.to_string(), "orgName": "Org", "role": "admin" }])
+        json!([{ "orgId": org.to_string(), "orgName": "Org", "role": "admin", "terminated": false }])
     );
     assert_eq!(me["activeOrganization"]["role"], "admin");
 

@@ -288,6 +288,13 @@ async fn codes_resist_guessing_expiry_reuse_and_other_keys(db: TestDb) {
         assert!(sent <= 10, "more than 10 codes in a day");
     }
     assert_eq!(sent, 10);
+
+    // Codes are deleted a day after they expired (not before: the limits count them).
+    let forget = || async { app.service.forget_expired_web_data().await.unwrap() };
+    assert_eq!(forget().await.identity_codes, 0);
+    clock.advance_secs(2 * 86_400);
+    assert_eq!(forget().await.identity_codes, 11, "a's ten and b's one");
+    assert_eq!(forget().await.identity_codes, 0);
 }
 
 async fn a_verification_ends_with_revocation_password_change_and_sign_out(db: TestDb) {

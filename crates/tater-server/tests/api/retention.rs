@@ -22,6 +22,13 @@ both_engines!(
 const KEY: &str = "audit-key-for-retention-0123456789abcdef";
 const DAY: i64 = 24 * 3600;
 
+/// What the organization chose: the view without its periods.
+fn chosen(view: &Value) -> Value {
+    let mut v = view.clone();
+    v.as_object_mut().map(|m| m.remove("periods"));
+    v
+}
+
 fn period<'a>(view: &'a Value, key: &str) -> &'a Value {
     view["periods"]
         .as_array()
@@ -48,7 +55,7 @@ async fn periods_are_chosen_within_the_operators_bounds(db: TestDb) {
     // The defaults, with the bounds: audit entries and finished records kept for ever.
     let (s, view) = app.get(path, &auditor).await;
     assert_eq!(s, StatusCode::OK, "{view}");
-    assert_eq!(view["policy"], json!({}));
+    assert_eq!(chosen(&view), json!({}));
     let pages = period(&view, "pageViewDays");
     assert_eq!(
         (pages["days"].clone(), pages["maxDays"].clone()),
@@ -96,11 +103,11 @@ async fn periods_are_chosen_within_the_operators_bounds(db: TestDb) {
         .await;
     assert!(s.is_client_error(), "{problem}");
     // Nothing was stored by the refused attempts.
-    assert_eq!(app.get(path, &auditor).await.1["policy"], json!({}));
+    assert_eq!(chosen(&app.get(path, &auditor).await.1), json!({}));
 
     let (s, view) = app.send(Method::PUT, path, &boss, &good).await;
     assert_eq!(s, StatusCode::OK, "{view}");
-    assert_eq!(view["policy"], good);
+    assert_eq!(chosen(&view), good);
     assert_eq!(period(&view, "auditLogDays")["days"], 200);
     assert_eq!(period(&view, "records.tasks")["days"], 60);
     assert_eq!(app.get(path, &auditor).await.1, view);
@@ -154,8 +161,14 @@ async fn the_sweep_applies_the_periods_and_the_pruned_log_still_verifies(db: Tes
         app.create("risks", &admin, json!({ "title": format!("old {i}") }))
             .await;
     }
+    // A page view in the web application (kept 2 days by the policy below, not 90).
+    app.person(org, "ann@pruned.test", Role::Viewer).await;
+    let web = crate::web::sign_in(&app, "ann@pruned.test").await;
+    let csrf = crate::web::csrf_of(&crate::web::page(&app, Some(&web), "/app").await.body);
+    let sent = crate::web::send_beacon(&app, &web, "/app/controls", csrf, vec![]).await;
+    assert_eq!(sent, StatusCode::NO_CONTENT);
     let old_head = audit_head(&app, &auditor).await;
-    let policy = json!({ "auditLogDays": 2, "records": { "tasks": 10 } });
+    let policy = json!({ "auditLogDays": 2, "pageViewDays": 2, "records": { "tasks": 10 } });
     let (s, v) = app
         .send(Method::PUT, "/api/settings/retention", &boss, &policy)
         .await;
@@ -171,7 +184,7 @@ async fn the_sweep_applies_the_periods_and_the_pruned_log_still_verifies(db: Tes
     clock.advance_secs(3 * DAY);
     app.create("risks", &admin, json!({ "title": "new" })).await;
     let swept = app.service.sweep_retention().await.unwrap();
-    assert_eq!(swept.records, 0);
+    assert_eq!((swept.records, swept.page_views), (0, 1));
     assert_eq!(swept.audit_entries as i64, old_head + 1, "{swept:?}");
     let (s, report) = app.get("/api/audit-log/verify", &auditor).await;
     assert_eq!(s, StatusCode::OK);
@@ -194,6 +207,7 @@ async fn the_sweep_applies_the_periods_and_the_pruned_log_still_verifies(db: Tes
     assert_eq!(sweep["via"], "cron");
     let after = &sweep["changes"]["deleted"]["after"];
     assert_eq!(after["auditEntries"], old_head + 1, "{sweep}");
+    assert_eq!(after["pageViews"], 1, "{sweep}");
 
     // The export carries the signed start and verifies offline; without it, it does not.
     let export = export_text(&app, &auditor).await;

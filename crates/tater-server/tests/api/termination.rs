@@ -135,6 +135,15 @@ async fn terminating_closes_every_door_at_once(db: TestDb) {
         (StatusCode::FORBIDDEN, "ORG_TERMINATED"),
         "agent heartbeat: {v}"
     );
+    // Its members still learn who they are, and that the organization was terminated.
+    let (s, me) = app.get("/api/me", &boss).await;
+    assert_eq!(s, StatusCode::OK, "{me}");
+    let membership = me["memberships"]
+        .as_array()
+        .and_then(|ms| ms.iter().find(|m| m["orgId"] == doomed.to_string()))
+        .cloned()
+        .unwrap_or_else(|| panic!("{me}"));
+    assert_eq!(membership["terminated"], true, "{me}");
     let (s, v) = enroll(&app, &enrollment, "host-2").await;
     assert_eq!(
         (s, code(&v)),
@@ -514,6 +523,10 @@ async fn after_the_grace_nothing_of_it_remains_and_a_signed_certificate_says_so(
         "a file remains"
     );
     assert!(stored.iter().any(|(_, bytes)| holds(bytes, &stays)));
+    assert!(
+        !files.path().join(doomed.to_string()).exists(),
+        "the organization's directory is gone too"
+    );
     assert_eq!(
         app.get("/api/risks", &doomed_admin).await.0,
         StatusCode::UNAUTHORIZED

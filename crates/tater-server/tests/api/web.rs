@@ -1800,7 +1800,7 @@ async fn an_edit_over_a_newer_change_is_refused_and_keeps_what_was_typed(db: Tes
 }
 
 /// Posts a page view as the beacon script does (a `text/plain` body, as `sendBeacon` sends).
-async fn send_beacon(
+pub(crate) async fn send_beacon(
     app: &TestApp,
     secret: &str,
     page: &str,

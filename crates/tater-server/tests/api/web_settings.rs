@@ -332,4 +332,31 @@ async fn members_and_the_mcp_tool_policy_change_from_settings(db: TestDb) {
             .contains("value=\"export_ssp, list_poam_items\""),
         "the form shows the policy saved"
     );
+
+    // Retention: each period with its default and bounds, changed from the form.
+    assert!(
+        settings.body.contains("Audit log entries"),
+        "the periods are listed"
+    );
+    run(
+        "set_retention_policy",
+        vec![
+            ("auditLogDays", "400".into()),
+            ("pageViewDays", String::new()),
+            ("records", "{\"tasks\": 90}".into()),
+        ],
+    )
+    .await;
+    let (_, retention) = app.get("/api/settings/retention", &boss).await;
+    assert_eq!(retention["auditLogDays"], 400, "{retention}");
+    assert_eq!(retention["records"]["tasks"], 90, "{retention}");
+    assert!(
+        retention.get("pageViewDays").is_none(),
+        "left empty: the default"
+    );
+    let settings = page(&app, Some(&secret), "/app/settings").await;
+    assert!(
+        input_tag(&settings.body, "i-set_retention_policy-auditLogDays").contains("value=\"400\""),
+        "the form shows the periods saved"
+    );
 }

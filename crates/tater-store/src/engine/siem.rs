@@ -92,6 +92,8 @@ impl<D: Driver> DeliveryTx for EngineDeliveryTx<D> {
              AND (d.lease_until IS NULL OR d.lease_until < $3 OR d.lease_owner = $1) \
              AND EXISTS (SELECT 1 FROM siem_outbox o WHERE o.tenant_id = d.tenant_id \
              AND o.destination_id = d.id AND o.state = 'pending') \
+             AND NOT EXISTS (SELECT 1 FROM organizations g WHERE g.id = d.tenant_id \
+             AND g.terminated_at IS NOT NULL) \
              ORDER BY d.next_attempt_at LIMIT $4{}) \
              RETURNING tenant_id, id, kind, config, secret_enc, attempts, failing_since",
             D::SKIP_LOCKED

@@ -13,7 +13,8 @@ use crate::support::*;
 
 both_engines!(
     destinations_queue_every_audited_write_for_their_tenant,
-    leases_retries_and_dead_letters
+    leases_retries_and_dead_letters,
+    a_terminated_organizations_entries_wait
 );
 
 const LEASE_MS: i64 = 60_000;
@@ -265,4 +266,38 @@ async fn leases_retries_and_dead_letters(db: TestDb) {
             .len(),
         1
     );
+}
+
+/// A terminated organization's destinations are not leased (its entries wait in the outbox);
+/// cancelling the termination delivers them.
+async fn a_terminated_organizations_entries_wait(db: TestDb) {
+    let store = open(&db).await;
+    let (_, sa) = new_org(&*store, "A").await;
+    let d = with_destination(&*store, &sa, 2).await;
+    let at = Timestamp::from_millis(NOW);
+    let terminate = |on: bool| {
+        let store = &store;
+        let org = sa.org();
+        async move {
+            let mut tx = store.identity(Mode::Write).await.unwrap();
+            let when = on.then(|| (at, Timestamp::from_millis(NOW + 86_400_000)));
+            tx.set_org_termination(
+                org,
+                when,
+                &draft(org, AuditAction::Update, "organization", org),
+            )
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+        }
+    };
+    terminate(true).await;
+    let mut w = store.delivery().await.unwrap();
+    assert!(w.claim_due("w1", at, LEASE_MS, 8).await.unwrap().is_empty());
+    w.commit().await.unwrap();
+    terminate(false).await;
+    let mut w = store.delivery().await.unwrap();
+    let due = w.claim_due("w1", at, LEASE_MS, 8).await.unwrap();
+    w.commit().await.unwrap();
+    assert_eq!(due.iter().map(|d| d.id).collect::<Vec<_>>(), [d.id]);
 }

@@ -301,7 +301,13 @@ impl Layout {
             .me(&signed.caller.identity, Some(&signed.actor))
             .await?;
         let current = signed.actor.org();
-        let name_of = |m: &MembershipView| m.org_name.clone();
+        let name_of = |m: &MembershipView| {
+            if m.terminated {
+                format!("{} (terminated)", m.org_name)
+            } else {
+                m.org_name.clone()
+            }
+        };
         Ok(Self {
             title: title.to_owned(),
             email: me.user.email.to_string(),

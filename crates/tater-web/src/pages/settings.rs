@@ -1,5 +1,5 @@
-//! Settings: the organization's features, members, API keys, SIEM destinations and MCP tool
-//! policy on one page. Each section is a handful of the registry's own use cases, named here
+//! Settings: the organization's features, members, API keys, SIEM destinations, MCP tool
+//! policy and retention periods on one page. Each section is a handful of the registry's own use cases, named here
 //! and nothing more: a read's answer (with its rows' own changes), and a change's form from
 //! its input schema — filled with what is set now when a read says so — posting to the same
 //! handler as every other use case (`actions.rs`). What a role may not use is not shown; the
@@ -78,6 +78,14 @@ const SECTIONS: &[SectionDef] = &[
         intro: "Which tools AI assistants may call in this organization, per role.",
         shows: &[],
         forms: &[("mcp_policy_update", Some("mcp_policy_get"))],
+        refresh_secs: None,
+    },
+    SectionDef {
+        id: "retention",
+        title: "Retention",
+        intro: "How long this organization keeps each kind of data, in days, within the bounds the operator allows. A period left empty is its default; audit entries are kept for ever unless you choose a period. Shortening one deletes what is older within the hour. Each change is audited.",
+        shows: &["retention_get"],
+        forms: &[("retention_update", Some("retention_get"))],
         refresh_secs: None,
     },
 ];
