@@ -208,55 +208,94 @@ fn lines(text: &str) -> impl Iterator<Item = &str> {
 }
 
 fn sshd(root: &Root, key: &str, expect: &Expect, default: Option<&str>) -> R {
-    let Some(main) = root.read("/etc/ssh/sshd_config")? else {
+    let Some(main) = root.read(SSHD_CONFIG)? else {
         return Ok(outcome(
             Status::NotApplicable,
             "no OpenSSH server configuration (/etc/ssh/sshd_config)",
         ));
     };
-    let mut files = vec![("/etc/ssh/sshd_config".to_owned(), main)];
-    let mut i = 0;
-    // sshd takes the first value of a keyword; Include splices files in place, and a Match
-    // block makes everything after it conditional.
-    while i < files.len() {
-        let (name, text) = files[i].clone();
-        for line in lines(&text) {
-            let mut parts = line.splitn(2, |c: char| c.is_whitespace() || c == '=');
-            let k = parts.next().unwrap_or_default();
-            let v = parts
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .trim_start_matches('=')
-                .trim();
-            if k.eq_ignore_ascii_case("match") {
-                break;
+    let mut budget = SSHD_MAX_FILES;
+    let found = match sshd_value(root, SSHD_CONFIG, &main, key, 0, &mut budget)? {
+        SshdWalk::Found(value, source) => Some((value, source)),
+        SshdWalk::Matched | SshdWalk::NotSet => None,
+    };
+    Ok(match (found, default) {
+        (Some((v, source)), _) => judged(key, &v, &source, expect),
+        (None, Some(d)) => judged(key, d, "OpenSSH default, not set", expect),
+        (None, None) => outcome(Status::Fail, format!("{key} is not set")),
+    })
+}
+
+const SSHD_CONFIG: &str = "/etc/ssh/sshd_config";
+/// OpenSSH refuses includes nested deeper than this (servconf.c), so a cycle ends there.
+const SSHD_MAX_DEPTH: usize = 16;
+/// Files read at most per keyword: a wide fan of includes is bounded too.
+const SSHD_MAX_FILES: usize = 256;
+
+enum SshdWalk {
+    /// The keyword's first value, and the file that set it.
+    Found(String, String),
+    /// A Match block began: what follows is conditional, so nothing after it counts.
+    Matched,
+    NotSet,
+}
+
+/// sshd takes the first value of a keyword, reading `Include`d files in place (globs sorted,
+/// relative paths under /etc/ssh); a Match block makes the rest of the main file conditional
+/// (in an included file, the rest of that file).
+fn sshd_value(
+    root: &Root,
+    name: &str,
+    text: &str,
+    key: &str,
+    depth: usize,
+    budget: &mut usize,
+) -> Result<SshdWalk, String> {
+    for line in lines(text) {
+        let mut parts = line.splitn(2, |c: char| c.is_whitespace() || c == '=');
+        let k = parts.next().unwrap_or_default();
+        let v = parts
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .trim_start_matches('=')
+            .trim();
+        if k.eq_ignore_ascii_case("match") {
+            return Ok(SshdWalk::Matched);
+        }
+        if k.eq_ignore_ascii_case("include") {
+            if depth >= SSHD_MAX_DEPTH {
+                return Err(format!(
+                    "{name}: includes nested deeper than {SSHD_MAX_DEPTH} (an include cycle?)"
+                ));
             }
-            if k.eq_ignore_ascii_case("include") {
-                for pattern in v.split_whitespace() {
-                    let pattern = if pattern.starts_with('/') {
-                        pattern.to_owned()
-                    } else {
-                        format!("/etc/ssh/{pattern}")
+            for pattern in v.split_whitespace() {
+                let pattern = if pattern.starts_with('/') {
+                    pattern.to_owned()
+                } else {
+                    format!("/etc/ssh/{pattern}")
+                };
+                for path in root.expand(&pattern) {
+                    if *budget == 0 {
+                        return Err(format!("more than {SSHD_MAX_FILES} files included"));
+                    }
+                    *budget -= 1;
+                    let Some(t) = root.read(&path)? else {
+                        continue;
                     };
-                    for path in root.expand(&pattern) {
-                        if let Some(t) = root.read(&path)? {
-                            files.push((path, t));
-                        }
+                    match sshd_value(root, &path, &t, key, depth + 1, budget)? {
+                        found @ SshdWalk::Found(..) => return Ok(found),
+                        SshdWalk::Matched | SshdWalk::NotSet => {}
                     }
                 }
-                continue;
             }
-            if k.eq_ignore_ascii_case(key) {
-                return Ok(judged(key, v, &name, expect));
-            }
+            continue;
         }
-        i += 1;
+        if k.eq_ignore_ascii_case(key) {
+            return Ok(SshdWalk::Found(v.to_owned(), name.to_owned()));
+        }
     }
-    Ok(match default {
-        Some(d) => judged(key, d, "OpenSSH default, not set", expect),
-        None => outcome(Status::Fail, format!("{key} is not set")),
-    })
+    Ok(SshdWalk::NotSet)
 }
 
 fn sysctl(root: &Root, key: &str, expect: &Expect, default: Option<&str>) -> R {
@@ -825,4 +864,80 @@ fn world_writable(root: &Root, dirs: &[String], deadline: Instant) -> R {
             ),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn sshd_rule(key: &str, want: &str) -> Rule {
+        Rule::Sshd {
+            key: key.into(),
+            expect: Expect {
+                one_of: Some(vec![want.into()]),
+                ..Expect::default()
+            },
+            default: None,
+        }
+    }
+
+    fn scan(files: &[(&str, &str)], rule: &Rule) -> Outcome {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (path, text) in files {
+            let full = dir.path().join(path);
+            std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
+            std::fs::write(full, text).expect("write");
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        evaluate(rule, &Root::new(dir.path()), deadline)
+    }
+
+    #[test]
+    fn an_included_file_is_read_where_its_include_stands() {
+        // (main file, drop-in, keyword, whether the drop-in's value counts). Debian's layout puts the
+        // drop-in directory first, so its value wins over a later line; a Match block in an
+        // included file ends with that file.
+        let cases = [
+            (
+                "Include /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication yes\n",
+                "PasswordAuthentication no\n",
+                "PasswordAuthentication",
+                true,
+            ),
+            (
+                "Include sshd_config.d/*.conf\nPermitRootLogin no\n",
+                "Match User backup\n  PermitRootLogin yes\n",
+                "PermitRootLogin",
+                false,
+            ),
+        ];
+        for (main, drop_in, key, from_drop_in) in cases {
+            let files = [
+                ("etc/ssh/sshd_config", main),
+                ("etc/ssh/sshd_config.d/50-drop-in.conf", drop_in),
+            ];
+            let o = scan(&files, &sshd_rule(key, "no"));
+            assert_eq!(o.status, Status::Pass, "{o:?}");
+            assert_eq!(o.evidence.contains("50-drop-in"), from_drop_in, "{o:?}");
+        }
+    }
+
+    /// A file including itself made the agent read it for ever, its memory growing without
+    /// bound (the fuzz seed fuzz/corpus/agent_rules/sshd-self-include is that file).
+    #[test]
+    fn an_include_cycle_is_an_error_not_a_hang() {
+        let themselves = "Include /etc/ssh/sshd_config\nPermitRootLogin no\n";
+        let each_other = "Include a.conf\nPermitRootLogin no\n";
+        for main in [themselves, each_other] {
+            let files = [
+                ("etc/ssh/sshd_config", main),
+                ("etc/ssh/a.conf", "Include b.conf\n"),
+                ("etc/ssh/b.conf", "Include a.conf\n"),
+            ];
+            let o = scan(&files, &sshd_rule("PermitRootLogin", "no"));
+            assert_eq!(o.status, Status::Error, "{o:?}");
+            assert!(o.evidence.contains("include cycle"), "{o:?}");
+        }
+    }
 }

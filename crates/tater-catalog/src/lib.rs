@@ -83,6 +83,11 @@ pub enum CatalogError {
     Read { name: String, reason: String },
     #[error("profile {profile}: imports all of '{href}', which names no loaded catalog")]
     UnresolvedImport { profile: String, href: String },
+    #[error(
+        "{catalog}: control id '{id}' is not one Tater can look up (lower-case OSCAL ids such as \
+         ac-2 or ac-2.1, or letters, digits, '.', '-' and '_')"
+    )]
+    ControlId { catalog: String, id: String },
 }
 
 /// Controls and frameworks, immutable once built.
@@ -386,6 +391,18 @@ impl CatalogBuilder {
 
     /// Resolves profiles and orders controls.
     pub fn build(self) -> Result<Catalog, CatalogError> {
+        // Every id must be its own normal form, or `Catalog::control` could never find it
+        // (found by the fuzz target oscal_catalog: a control `ac;1` loaded, unreachable).
+        if let Some(c) = self
+            .controls
+            .values()
+            .find(|c| normalize_control_id(&c.id).as_deref() != Some(c.id.as_str()))
+        {
+            return Err(CatalogError::ControlId {
+                catalog: c.source.to_string(),
+                id: c.id.clone(),
+            });
+        }
         let mut controls: Vec<Control> = self.controls.into_values().collect();
         controls.sort_by(|a, b| a.sort_id.cmp(&b.sort_id).then_with(|| a.id.cmp(&b.id)));
         let index: HashMap<String, usize> = controls

@@ -100,3 +100,21 @@ fn a_bad_document_names_its_file() {
     let missing = Catalog::with_dir(&dir.path().join("nope")).unwrap_err();
     assert!(matches!(missing, CatalogError::Read { .. }), "{missing}");
 }
+
+/// Found by the fuzz target `oscal_catalog`: a control whose id is not its own normal form
+/// (`ac;1`, `AC-1`, `ac-01`) loaded, and then no lookup could ever find it. Such a catalog is
+/// refused, naming the id.
+#[test]
+fn a_control_id_that_lookups_cannot_reach_is_refused() {
+    for id in ["ac;1", "AC-1", "ac-01", "acme 1"] {
+        let doc = EXTRA_CATALOG.replace("\"acme-1\"", &format!("{:?}", id));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("acme-controls.json"), doc).unwrap();
+        let err = Catalog::with_dir(dir.path()).unwrap_err();
+        assert!(
+            matches!(&err, CatalogError::ControlId { id: bad, .. } if bad == id),
+            "{id}: {err}"
+        );
+        assert!(err.to_string().contains("Acme Internal Controls"), "{err}");
+    }
+}

@@ -7,6 +7,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tater_bearer::BearerKind;
 use tater_domain::{
     Actor, ApiKey, ApiKeyId, AuditAction, AuditDraft, Channel, Email, Membership, OrgId, Principal,
     Role, Timestamp, User, UserId, ValidationErrors,
@@ -491,12 +492,12 @@ impl Service {
     /// Verifies a credential and loads the caller's memberships.
     pub async fn identify(&self, credential: Credential) -> ServiceResult<Identity> {
         match credential {
-            // The header's algorithm only picks which verifier runs; each verifier then accepts
-            // exactly one algorithm and one token type, so neither kind passes as the other.
-            Credential::Bearer(token) => match jsonwebtoken::decode_header(&token).map(|h| h.alg) {
-                Ok(Algorithm::HS256) => self.identify_session(&token).await,
-                Ok(Algorithm::RS256) => self.identify_entra(&token).await,
-                _ => Err(ServiceError::Unauthorized(BAD_TOKEN)),
+            // The header only picks which verifier runs (tater_bearer documents why neither
+            // kind can pass as the other).
+            Credential::Bearer(token) => match tater_bearer::classify(&token) {
+                Some(BearerKind::Session) => self.identify_session(&token).await,
+                Some(BearerKind::Entra) => self.identify_entra(&token).await,
+                None => Err(ServiceError::Unauthorized(BAD_TOKEN)),
             },
             Credential::ApiKey(key) => self.identify_api_key(&key).await,
         }

@@ -278,11 +278,7 @@ impl EntraVerifier {
         token: &str,
         audiences: &[String],
     ) -> Result<EntraClaims, Rejection> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::Header)?;
-        let kid = match (header.alg, header.kid) {
-            (Algorithm::RS256, Some(kid)) if !kid.is_empty() && kid.len() <= 128 => kid,
-            _ => return Err(Rejection::Header),
-        };
+        let kid = tater_bearer::entra_key_id(token).ok_or(Rejection::Header)?;
         let key = self.key(&kid).await?;
         let mut validation = Validation::new(Algorithm::RS256);
         // Times are checked below against the service clock.

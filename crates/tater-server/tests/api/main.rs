@@ -18,6 +18,7 @@ mod cli;
 mod command_channel;
 mod compliance;
 mod controls;
+mod crash;
 mod data_export;
 mod deploy;
 mod emass;

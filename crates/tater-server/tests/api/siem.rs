@@ -24,22 +24,22 @@ both_engines!(
     two_replicas_deliver_each_entry_once
 );
 
-const SECRET: &str = "whsec-test-secret-0123456789";
+pub(crate) const SECRET: &str = "whsec-test-secret-0123456789";
 
 /// What the receiver answers.
 const ACCEPT: u16 = 204;
 
 /// A webhook receiver on loopback that records every request.
-struct Receiver {
+pub(crate) struct Receiver {
     port: u16,
-    got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
+    pub(crate) got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
     /// Whether bodies containing "poison" are refused with 422.
     refuse_poison: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Receiver {
-    async fn start(port: u16) -> Self {
+    pub(crate) async fn start(port: u16) -> Self {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .unwrap();
@@ -78,7 +78,7 @@ impl Receiver {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}/hook", self.port)
     }
 
@@ -91,7 +91,7 @@ impl Receiver {
             .collect()
     }
 
-    fn stop(self) {
+    pub(crate) fn stop(self) {
         self.task.abort();
     }
 }
@@ -638,7 +638,7 @@ impl AcceptAll {
         Self { port, got, task }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}/hook", self.port)
     }
 }
