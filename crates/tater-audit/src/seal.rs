@@ -1,6 +1,8 @@
 //! Sealing an entry: its canonical form, its link in the tenant's hash chain, its signature;
 //! and checkpoints over the chain.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -154,6 +156,197 @@ pub fn canonical_json(v: &Value) -> String {
     let mut out = Vec::with_capacity(256);
     write_sorted(v, &mut out);
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// A JSON value read only to be written in canonical form: strings borrowed from the input
+/// where it has no escapes, objects kept as lists, so no map (and no hashing of keys) is built
+/// for each entry's `changes`. [`Canon::write`] writes the same bytes as the canonical form of
+/// the same text read as a `serde_json::Value` (a repeated key keeps its last value, as there).
+#[derive(Debug, Clone)]
+pub(crate) enum Canon<'a> {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    Str(Cow<'a, str>),
+    Array(Vec<Canon<'a>>),
+    Object(Vec<(Cow<'a, str>, Canon<'a>)>),
+}
+
+impl Canon<'_> {
+    /// A field that is not there counts as `null`, as in [`canonical_of`].
+    pub(crate) fn missing() -> Self {
+        Canon::Null
+    }
+
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Canon::Null => out.extend_from_slice(b"null"),
+            Canon::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            Canon::Number(n) => {
+                let _ = serde_json::to_writer(&mut *out, n);
+            }
+            Canon::Str(s) => write_str(s, out),
+            Canon::Array(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    item.write(out);
+                }
+                out.push(b']');
+            }
+            Canon::Object(members) => {
+                // A stable sort keeps repeated keys in input order: the last one counts.
+                let mut sorted: Vec<&(Cow<'_, str>, Canon<'_>)> = members.iter().collect();
+                sorted.sort_by(|a, b| a.0.cmp(&b.0));
+                out.push(b'{');
+                let mut first = true;
+                for (i, (k, v)) in sorted.iter().map(|m| (&m.0, &m.1)).enumerate() {
+                    if sorted.get(i + 1).is_some_and(|next| next.0 == *k) {
+                        continue;
+                    }
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    write_str(k, out);
+                    out.push(b':');
+                    v.write(out);
+                }
+                out.push(b'}');
+            }
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Canon<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(CanonVisitor)
+    }
+}
+
+struct CanonVisitor;
+
+impl<'de> serde::de::Visitor<'de> for CanonVisitor {
+    type Value = Canon<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Canon::Null)
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(Canon::Null)
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
+        Ok(Canon::Bool(b))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Self::Value, E> {
+        Ok(Canon::Number(n.into()))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Self::Value, E> {
+        Ok(Canon::Number(n.into()))
+    }
+    fn visit_f64<E>(self, n: f64) -> Result<Self::Value, E> {
+        // JSON text has no NaN or infinity; serde_json's own Value writes them as null.
+        Ok(serde_json::Number::from_f64(n).map_or(Canon::Null, Canon::Number))
+    }
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(Canon::Str(Cow::Borrowed(s)))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(Canon::Str(Cow::Owned(s.to_owned())))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
+        Ok(Canon::Str(Cow::Owned(s)))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Canon::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members = Vec::new();
+        while let Some(key) = map.next_key::<Canon<'de>>()? {
+            let Canon::Str(key) = key else {
+                return Err(serde::de::Error::custom(
+                    "an object key that is not a string",
+                ));
+            };
+            members.push((key, map.next_value()?));
+        }
+        Ok(Canon::Object(members))
+    }
+}
+
+/// An entry's fields, borrowed from wherever they were read, for a reader that has them without
+/// a JSON tree (the export reader's fast path, `verify.rs`). Writes the same bytes as
+/// [`canonical_of`] and [`signature_payload_of`] of the same entry.
+pub(crate) struct EntryFields<'a> {
+    pub action: &'a str,
+    pub changes: &'a Canon<'a>,
+    pub entity_id: &'a str,
+    pub entity_type: &'a str,
+    pub id: &'a str,
+    pub oid: Option<&'a str>,
+    pub seq: i64,
+    pub tenant_id: &'a str,
+    pub timestamp: &'a str,
+    pub upn: Option<&'a str>,
+    pub user_id: &'a str,
+    pub via: &'a str,
+}
+
+impl EntryFields<'_> {
+    /// [`canonical_of`], field by field in [`CANONICAL_FIELDS`] order.
+    pub(crate) fn canonical(&self) -> String {
+        let text = |s: Option<&str>, out: &mut Vec<u8>| match s {
+            Some(s) => write_str(s, out),
+            None => out.extend_from_slice(b"null"),
+        };
+        let mut out = Vec::with_capacity(512);
+        for (i, field) in CANONICAL_FIELDS.iter().enumerate() {
+            out.push(if i == 0 { b'{' } else { b',' });
+            write_str(field, &mut out);
+            out.push(b':');
+            match *field {
+                "action" => text(Some(self.action), &mut out),
+                "changes" => self.changes.write(&mut out),
+                "entityId" => text(Some(self.entity_id), &mut out),
+                "entityType" => text(Some(self.entity_type), &mut out),
+                "id" => text(Some(self.id), &mut out),
+                "oid" => text(self.oid, &mut out),
+                "seq" => out.extend_from_slice(self.seq.to_string().as_bytes()),
+                "tenantId" => text(Some(self.tenant_id), &mut out),
+                "timestamp" => text(Some(self.timestamp), &mut out),
+                "upn" => text(self.upn, &mut out),
+                "userId" => text(Some(self.user_id), &mut out),
+                "via" => text(Some(self.via), &mut out),
+                // Not a field this type has: missing, as `canonical_of` writes a missing one.
+                _ => out.extend_from_slice(b"null"),
+            }
+        }
+        out.push(b'}');
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// [`signature_payload_of`], from the same fields.
+    pub(crate) fn signature_payload(&self) -> String {
+        [
+            self.id,
+            self.tenant_id,
+            self.action,
+            self.entity_type,
+            self.entity_id,
+            self.user_id,
+            self.timestamp,
+        ]
+        .join("|")
+    }
 }
 
 /// A JSON string, escaped as serde_json escapes (the same as Python's `json.dumps` with

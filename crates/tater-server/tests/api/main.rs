@@ -49,6 +49,7 @@ mod retention;
 mod roles;
 mod settings;
 mod siem;
+mod soak;
 mod ssp_docx;
 mod support;
 mod syslog;
