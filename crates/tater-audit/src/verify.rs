@@ -556,9 +556,11 @@ enum Prepared {
 /// An entry line in its usual shape, read without building a JSON tree (most lines, and most
 /// of the cost of verifying). A line of any other shape (a field of another type, a missing
 /// or repeated field) does not deserialize here and is read as a [`Line`], which judges it
-/// the same way, only slower.
+/// the same way, only slower. Unknown fields are refused too: serde would skip their values
+/// without checking them as strictly as a full parse does (an unpaired surrogate, `1e400`,
+/// nesting past the limit), so such a line must meet the general reader (found by review).
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct EntryLine<'a> {
     #[serde(borrow)]
     action: Cow<'a, str>,
@@ -902,6 +904,16 @@ mod tests {
                 Prepared::Entry(fast) => assert_eq!(fast, general, "{text}"),
                 _ => panic!("not read as an entry: {text}"),
             }
+        }
+        // An extra field the general reader refuses outright is not skipped past here.
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        for extra in [r#""\ud800""#, "1e400", deep.as_str()] {
+            let text = lines[0].replacen('{', &format!(r#"{{"x":{extra},"#), 1);
+            assert!(Line::parse(&text).is_err(), "{text}");
+            assert!(
+                matches!(prepare(&text, &keys), Prepared::Malformed(_)),
+                "{text}"
+            );
         }
         // A JSON array never reads as an entry, whatever serde would make of it.
         let array = format!("[{}]", lines[0]);
