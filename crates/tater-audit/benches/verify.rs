@@ -1,6 +1,8 @@
 //! `tater audit verify`'s reader (`verify_jsonl`) over a signed export of 1,000,000 entries
 //! with a checkpoint every 1,000, as `GET /api/audit-log/export` writes them (issue 20: under
-//! 2 s on two cores). Prints the wall time, entries per second and the threads used.
+//! 2 s on two cores). Prints the wall time, entries per second, the threads used and the
+//! process's peak resident memory (the export is written to a file first, streaming, so the
+//! peak is the verifier's).
 //!
 //! Run: `cargo bench -p tater-audit --bench verify` (`TATER_BENCH_VERIFY` sets the count).
 
@@ -17,6 +19,16 @@ use tater_domain::{
 };
 
 const KEY: &str = "benchmark-audit-signing-key-0123456789";
+
+/// Peak resident memory of this process so far, in MiB (Linux `VmHWM`).
+fn peak_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
 
 fn entry(org: OrgId, seq: i64) -> AuditEntry {
     AuditEntry {
@@ -80,11 +92,12 @@ fn main() {
         assert_eq!(report.entries_checked, n as u64);
     }
     println!("## verify_jsonl: {n} signed entries ({mib:.0} MiB), best of 3");
-    println!("| wall time | entries/s | threads |");
-    println!("|---|---|---|");
+    println!("| wall time | entries/s | threads | peak RSS |");
+    println!("|---|---|---|---|");
     println!(
-        "| {best:.2} s | {:.0} | {} |",
+        "| {best:.2} s | {:.0} | {} | {:.0} MiB |",
         n as f64 / best,
-        std::thread::available_parallelism().map_or(1, |p| p.get())
+        std::thread::available_parallelism().map_or(1, |p| p.get()),
+        peak_mib()
     );
 }

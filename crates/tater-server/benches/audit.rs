@@ -4,18 +4,16 @@
 //!    signature) against a raw HMAC-SHA256 of the same payloads, in the same run.
 //! 2. The write path: records created per second through the service with and without a
 //!    signing key (same database engine, same run).
-//! 3. Verification: `verify_jsonl` (what `tater audit verify` runs) over an export of
-//!    1,000,000 entries, with wall time and peak memory.
-//! 4. Delivery: entries per second drained to a loopback webhook receiver and to a loopback
+//! 3. Delivery: entries per second drained to a loopback webhook receiver and to a loopback
 //!    syslog TCP receiver, after a queue built up while they were down.
 //!
 //! Run: `cargo bench -p tater-server --bench audit` (with `TATER_TEST_POSTGRES_URL` for the
-//! PostgreSQL legs). `TATER_BENCH_SEAL`, `TATER_BENCH_WRITES`, `TATER_BENCH_VERIFY`,
+//! PostgreSQL legs). Verification has its own bench beside the reader:
+//! `cargo bench -p tater-audit --bench verify`. `TATER_BENCH_SEAL`, `TATER_BENCH_WRITES`,
 //! `TATER_BENCH_DELIVER` scale it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a benchmark, not a service
 
-use std::io::{BufReader, BufWriter, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -23,8 +21,7 @@ use std::time::{Duration, Instant};
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
-use tater_audit::export::{ExportEnd, ExportHeader, Line};
-use tater_audit::{AuditKeys, Checkpoint, GENESIS_HASH, entry_json, seal, signature_payload};
+use tater_audit::{AuditKeys, GENESIS_HASH, seal, signature_payload};
 use tater_domain::{
     Actor, AuditAction, AuditDraft, AuditEntry, AuditId, AuditSeal, Channel, OrgId, Timestamp,
 };
@@ -40,16 +37,6 @@ fn env_or(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// Peak resident memory of this process so far, in MiB (Linux `VmHWM`).
-fn peak_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 fn entry(org: OrgId, seq: i64) -> AuditEntry {
@@ -183,75 +170,6 @@ async fn test_db(engine: Engine) -> Option<TestDb> {
         Engine::Sqlite => Some(TestDb::sqlite()),
         Engine::Postgres => TestDb::postgres().await,
     }
-}
-
-fn bench_verify(n: usize) {
-    let keys = AuditKeys::new(Some(KEY), &[]).unwrap();
-    let org = OrgId::generate();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("export.jsonl");
-    let started = Instant::now();
-    {
-        let mut out = BufWriter::new(std::fs::File::create(&path).unwrap());
-        let header = ExportHeader::new(org, false, Timestamp::from_millis(1_764_500_000_000));
-        writeln!(out, "{}", Line::Header(header.clone()).to_json()).unwrap();
-        let mut prev = GENESIS_HASH.to_owned();
-        for s in 1..=n as i64 {
-            let mut e = entry(org, s);
-            e.seal = seal(&e, &prev, &keys);
-            prev = e.seal.hash.clone();
-            writeln!(out, "{}", entry_json(&e)).unwrap();
-            if s % 1000 == 0 {
-                let cp = Checkpoint::new(org, s, &prev, e.draft.timestamp, &keys);
-                writeln!(out, "{}", Line::Checkpoint(cp).to_json()).unwrap();
-            }
-        }
-        let end = ExportEnd::new(&header, n as u64, n as i64, &prev, &keys);
-        writeln!(out, "{}", Line::End(end).to_json()).unwrap();
-    }
-    let written = started.elapsed();
-    let size = std::fs::metadata(&path).unwrap().len() as f64 / 1024.0 / 1024.0;
-    let peak_before = peak_mib();
-    let started = Instant::now();
-    let report =
-        tater_audit::verify_jsonl(BufReader::new(std::fs::File::open(&path).unwrap()), &keys);
-    let took = started.elapsed();
-    assert!(report.ok, "{:?}", report.findings.first());
-    assert_eq!(report.entries_checked, n as u64);
-    let started = Instant::now();
-    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_tater"))
-        .args(["audit", "verify", "--key", KEY, "--file"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let cli_took = started.elapsed();
-    assert!(
-        cli.status.success(),
-        "{}",
-        String::from_utf8_lossy(&cli.stdout)
-    );
-    println!(
-        "## Offline verification ({n} entries, {size:.0} MiB JSON Lines, {} checkpoints)",
-        report.checkpoints
-    );
-    println!("| | wall time | entries/s | peak RSS |");
-    println!("|---|---|---|---|");
-    println!(
-        "| writing the export | {:.1} s | {:.0} | {peak_before:.0} MiB |",
-        written.as_secs_f64(),
-        n as f64 / written.as_secs_f64()
-    );
-    println!(
-        "| `verify_jsonl` in process (hashes, chain, signatures, checkpoints, end line) | {:.1} s | {:.0} | {:.0} MiB |",
-        took.as_secs_f64(),
-        n as f64 / took.as_secs_f64(),
-        peak_mib()
-    );
-    println!(
-        "| `tater audit verify --key K --file …` (the binary, end to end) | {:.1} s | {:.0} | — |\n",
-        cli_took.as_secs_f64(),
-        n as f64 / cli_took.as_secs_f64()
-    );
 }
 
 /// A webhook receiver that counts accepted requests.
@@ -393,8 +311,6 @@ async fn bench_delivery(engine: Engine, n: usize) {
 
 #[tokio::main]
 async fn main() {
-    // First, while the process is small: its peak memory is then the verifier's own.
-    bench_verify(env_or("TATER_BENCH_VERIFY", 1_000_000));
     bench_seal(env_or("TATER_BENCH_SEAL", 200_000));
 
     let writes = env_or("TATER_BENCH_WRITES", 2_000);
