@@ -60,6 +60,9 @@ pub struct AppConfig {
     pub export_concurrency: usize,
     /// Time between rounds of the background job runner; `None`: this server runs none.
     pub runner_poll: Option<Duration>,
+    /// How long a job the runner took stays its own before another replica may take it over
+    /// (the time a killed replica's work waits).
+    pub runner_lease: Duration,
     /// Where evidence files go, how large and of which types.
     pub files: tater_service::FilesConfig,
     /// How the AI features reach Anthropic.
@@ -109,6 +112,7 @@ impl AppConfig {
             download_concurrency: DEFAULT_DOWNLOAD_CONCURRENCY,
             export_concurrency: DEFAULT_EXPORT_CONCURRENCY,
             runner_poll: None,
+            runner_lease: Duration::from_secs(600),
             files: tater_service::files_config(test_blob_store(), 4 * 1024 * 1024, None),
             ai: Default::default(),
             metrics_listen: None,
@@ -153,6 +157,7 @@ pub struct App {
     store: Arc<dyn Store>,
     checkpoint_interval: Option<Duration>,
     runner_poll: Option<Duration>,
+    runner_lease: Duration,
     /// The SIEM delivery worker, started with the server.
     worker: Option<Arc<tater_siem::worker::Worker>>,
     /// The metrics listener's address, when metrics are on.
@@ -228,6 +233,7 @@ impl App {
             service: service.clone(),
             info,
             gates,
+            health: Arc::default(),
         };
         let limits = HttpLimits {
             body_bytes: config.body_limit,
@@ -275,6 +281,7 @@ impl App {
             store,
             checkpoint_interval: config.checkpoint_interval,
             runner_poll: config.runner_poll,
+            runner_lease: config.runner_lease,
             worker,
             metrics_addr,
             metrics,
@@ -299,7 +306,10 @@ impl App {
         jobs.push(tokio::spawn(housekeeping(self.service.clone())));
         let (stop_runner, runner_stopped) = tokio::sync::watch::channel(false);
         let runner = self.runner_poll.map(|every| {
-            let options = tater_service::RunnerOptions::new();
+            let options = tater_service::RunnerOptions {
+                lease_secs: i64::try_from(self.runner_lease.as_secs()).unwrap_or(i64::MAX),
+                ..tater_service::RunnerOptions::new()
+            };
             tracing::info!(owner = %options.owner, every = ?every, "background job runner started");
             tokio::spawn(run_jobs(
                 self.service.clone(),

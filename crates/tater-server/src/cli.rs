@@ -321,6 +321,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         metrics_tenant_labels: args.metrics_tenant_labels,
         runner_poll: (args.runner_poll_secs > 0)
             .then(|| std::time::Duration::from_secs(args.runner_poll_secs)),
+        runner_lease: std::time::Duration::from_secs(args.runner_lease_secs.into()),
         files: tater_service::files_config(
             Some(open_blob_store(args.blob_store.as_deref(), &data_dir)?),
             args.evidence_max_bytes,

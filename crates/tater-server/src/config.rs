@@ -140,6 +140,11 @@ pub struct ServeArgs {
     /// reminders); every replica runs one and they share the work (0: this server runs none).
     #[arg(long, env = "TATER_RUNNER_POLL_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub runner_poll_secs: u64,
+    /// Seconds a job the runner took stays its own: a replica that dies holding jobs has them
+    /// run by another after this long. Keep it above a round's work (10 jobs, a reminder's
+    /// delivery bounded to 30 s): shorter, a slow job may run twice.
+    #[arg(long, env = "TATER_RUNNER_LEASE_SECS", default_value_t = 600, value_parser = clap::value_parser!(u32).range(10..=86_400))]
+    pub runner_lease_secs: u32,
     /// Address of a separate listener serving Prometheus metrics at `/metrics` (e.g.
     /// `127.0.0.1:9464`); off unless set. Keep it off the public network.
     #[arg(long, env = "TATER_METRICS_LISTEN")]
@@ -236,6 +241,11 @@ pub struct SiemArgs {
     /// queueing).
     #[arg(long, env = "TATER_SIEM_FAILING_AFTER", default_value_t = 900)]
     pub siem_failing_after: u32,
+    /// Seconds a destination's delivery stays with the replica that took it: one that dies
+    /// mid-delivery has its destinations taken over after this long (resent entries keep
+    /// their `X-TATER-Delivery` id). Keep it above a batch's delivery time.
+    #[arg(long, env = "TATER_SIEM_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u32).range(10..=3600))]
+    pub siem_lease_secs: u32,
     /// The HOSTNAME of syslog messages; unset: this machine's host name.
     #[arg(long, env = "TATER_SYSLOG_HOSTNAME")]
     pub syslog_hostname: Option<String>,
@@ -253,7 +263,10 @@ impl SiemArgs {
             master_key: master_key(self.master_key.as_deref(), data_dir)?,
             failing_after_secs: i64::from(self.siem_failing_after),
             hostname: self.syslog_hostname.clone().unwrap_or_else(host_name),
-            worker: Some(tater_siem::worker::WorkerConfig::default()),
+            worker: Some(tater_siem::worker::WorkerConfig {
+                lease: std::time::Duration::from_secs(self.siem_lease_secs.into()),
+                ..Default::default()
+            }),
         })
     }
 }

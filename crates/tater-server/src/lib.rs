@@ -14,6 +14,7 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod gate;
+pub mod health_probe;
 pub mod metrics;
 pub mod middleware;
 pub mod routes;

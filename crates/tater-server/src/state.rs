@@ -13,6 +13,8 @@ pub struct AppState {
     pub info: Arc<ServerInfo>,
     /// Caps on long-running responses (downloads, exports).
     pub gates: Arc<crate::gate::Gates>,
+    /// The database check `/healthz` answers from.
+    pub health: Arc<crate::health_probe::HealthProbe>,
 }
 
 /// Facts about this running server.

@@ -250,6 +250,43 @@ impl DbOwner {
         }
     }
 
+    /// The rows `sql` selects, every column read as text (cast each one in the query, e.g.
+    /// `attempts::text` on PostgreSQL, `CAST(attempts AS TEXT)` on SQLite); NULL is `None`.
+    pub async fn text_rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        use sqlx::Row;
+        fn texts<R: Row>(rows: Vec<R>) -> Vec<Vec<Option<String>>>
+        where
+            for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            usize: sqlx::ColumnIndex<R>,
+        {
+            rows.iter()
+                .map(|r| {
+                    (0..r.len())
+                        .map(|i| r.try_get::<Option<String>, _>(i).expect("a text column"))
+                        .collect()
+                })
+                .collect()
+        }
+        match &self.pg {
+            None => {
+                let mut c = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("open SQLite");
+                texts(sqlx::query(sql).fetch_all(&mut c).await.expect("query"))
+            }
+            Some((admin_url, schema)) => {
+                let mut c = sqlx::PgConnection::connect(admin_url)
+                    .await
+                    .expect("connect");
+                sqlx::raw_sql(&format!("SET search_path TO {schema}"))
+                    .execute(&mut c)
+                    .await
+                    .expect("search path");
+                texts(sqlx::query(sql).fetch_all(&mut c).await.expect("query"))
+            }
+        }
+    }
+
     pub async fn exec(&self, sql: &str) {
         match &self.pg {
             None => {

@@ -93,6 +93,24 @@ impl MailSink {
             .collect()
     }
 
+    /// Freezes the sink (SIGSTOP): connections are still accepted by the kernel but nobody
+    /// answers them — a relay that hangs mid-delivery. [`MailSink::resume`] thaws it.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, which: &str) {
+        let status = Command::new("kill")
+            .args([which, &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {which} the SMTP sink");
+    }
+
     /// The six-digit code in the newest message to `to`, if there is one.
     pub fn last_code_for(&self, to: &str) -> Option<String> {
         self.messages()

@@ -80,6 +80,8 @@ fn environment(db: &TestDb) -> Vec<(&'static str, String)> {
         ("TATER_RATE_LIMIT_GENERAL", "0".to_owned()),
         ("TATER_RATE_LIMIT_SETTINGS", "0".to_owned()),
         ("TATER_RATE_LIMIT_AUTH", "0".to_owned()),
+        // The killed process's delivery lease runs out this long after each kill.
+        ("TATER_SIEM_LEASE_SECS", "10".to_owned()),
     ];
     if db.engine == Engine::Postgres {
         env.push(("TATER_DATABASE_URL", db.url.clone()));
@@ -87,13 +89,13 @@ fn environment(db: &TestDb) -> Vec<(&'static str, String)> {
     env
 }
 
-struct Client {
-    http: reqwest::Client,
-    base: String,
+pub(crate) struct Client {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
 }
 
 impl Client {
-    fn new(base: &str) -> Self {
+    pub(crate) fn new(base: &str) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -105,7 +107,7 @@ impl Client {
     }
 
     /// `key` empty: no credential. `None` when no answer came (connection refused or reset: the server is gone).
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -128,7 +130,7 @@ impl Client {
         ))
     }
 
-    async fn ok(&self, path: &str, key: &str) -> Value {
+    pub(crate) async fn ok(&self, path: &str, key: &str) -> Value {
         let (s, v) = self
             .call(Method::GET, path, key, None)
             .await
@@ -137,7 +139,7 @@ impl Client {
         v
     }
 
-    async fn post(&self, path: &str, key: &str, body: &Value) -> Value {
+    pub(crate) async fn post(&self, path: &str, key: &str, body: &Value) -> Value {
         let (s, v) = self
             .call(Method::POST, path, key, Some(body))
             .await
@@ -208,7 +210,7 @@ async fn writer(client: Arc<Client>, kind: Kind, key: String, log: Arc<Mutex<Vec
 }
 
 /// Every entry of the organization, from the JSON Lines export.
-async fn audit_entries(client: &Client, key: &str) -> Vec<Value> {
+pub(crate) async fn audit_entries(client: &Client, key: &str) -> Vec<Value> {
     let res = client
         .http
         .get(format!("{}/api/audit-log/export", client.base))
@@ -225,7 +227,7 @@ async fn audit_entries(client: &Client, key: &str) -> Vec<Value> {
 }
 
 /// All pages of a list.
-async fn all_items(client: &Client, path: &str, key: &str) -> Vec<Value> {
+pub(crate) async fn all_items(client: &Client, path: &str, key: &str) -> Vec<Value> {
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -244,7 +246,7 @@ async fn all_items(client: &Client, path: &str, key: &str) -> Vec<Value> {
 }
 
 /// The records there and the records whose create entry is in the log are the same.
-fn same(present: &BTreeSet<String>, logged: &BTreeSet<String>, what: &str) {
+pub(crate) fn same(present: &BTreeSet<String>, logged: &BTreeSet<String>, what: &str) {
     let unlogged: Vec<_> = present.difference(logged).collect();
     let ghosts: Vec<_> = logged.difference(present).collect();
     assert!(

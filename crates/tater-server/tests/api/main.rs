@@ -45,6 +45,7 @@ mod process;
 mod rate_limits;
 mod references;
 mod registers;
+mod replicas;
 mod retention;
 mod roles;
 mod settings;
