@@ -23,13 +23,18 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
     .route(
         Op::post("/api/invitations/{id}/accept", "invitations_accept")
             .tag("identity")
-            .ok(200, "`{orgId, orgName, role}`", None),
+            .ok(200, "`{orgId, orgName, role}`", None)
+            .problem(
+                409,
+                "The invitation is no longer pending, or you are already a member (CONFLICT)",
+            ),
         post(accept),
     )
     .route(
         Op::post("/api/invitations/{id}/decline", "invitations_decline")
             .tag("identity")
-            .ok(204, "Declined", None),
+            .ok(204, "Declined", None)
+            .problem(409, "The invitation is no longer pending (CONFLICT)"),
         post(decline),
     )
 }

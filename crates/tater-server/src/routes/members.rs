@@ -34,7 +34,8 @@ pub fn routes(api: ApiRouter) -> ApiRouter {
     .route(
         Op::delete("/api/members/invitations/{id}", "members_invitation_revoke")
             .tag("members")
-            .ok(204, "Withdrawn", None),
+            .ok(204, "Withdrawn", None)
+            .problem(409, "The invitation is no longer pending: accepted, declined, revoked or expired (CONFLICT)"),
         delete(revoke_invitation),
     )
     .route(
