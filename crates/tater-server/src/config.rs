@@ -141,9 +141,10 @@ pub struct ServeArgs {
     #[arg(long, env = "TATER_RUNNER_POLL_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub runner_poll_secs: u64,
     /// Seconds a job the runner took stays its own: a replica that dies holding jobs has them
-    /// run by another after this long. Keep it above a round's work (10 jobs, a reminder's
-    /// delivery bounded to 30 s): shorter, a slow job may run twice.
-    #[arg(long, env = "TATER_RUNNER_LEASE_SECS", default_value_t = 600, value_parser = clap::value_parser!(u32).range(10..=86_400))]
+    /// run by another after this long. A job starts only while 30 s of its lease are left (the
+    /// longest one may take), so the lease is at least 60 s; the jobs of a round not started
+    /// in time go back to the queue.
+    #[arg(long, env = "TATER_RUNNER_LEASE_SECS", default_value_t = 600, value_parser = clap::value_parser!(u32).range(60..=86_400))]
     pub runner_lease_secs: u32,
     /// Address of a separate listener serving Prometheus metrics at `/metrics` (e.g.
     /// `127.0.0.1:9464`); off unless set. Keep it off the public network.
@@ -243,8 +244,8 @@ pub struct SiemArgs {
     pub siem_failing_after: u32,
     /// Seconds a destination's delivery stays with the replica that took it: one that dies
     /// mid-delivery has its destinations taken over after this long (resent entries keep
-    /// their `X-TATER-Delivery` id). Keep it above a batch's delivery time.
-    #[arg(long, env = "TATER_SIEM_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u32).range(10..=3600))]
+    /// their `X-TATER-Delivery` id). At least 30 s, twice a delivery request's 15 s timeout.
+    #[arg(long, env = "TATER_SIEM_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u32).range(30..=3600))]
     pub siem_lease_secs: u32,
     /// The HOSTNAME of syslog messages; unset: this machine's host name.
     #[arg(long, env = "TATER_SYSLOG_HOSTNAME")]

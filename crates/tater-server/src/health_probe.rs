@@ -61,7 +61,10 @@ impl HealthProbe {
         }
         let ok = tokio::time::timeout(Self::PING_TIMEOUT, ping())
             .await
-            .unwrap_or(false);
+            .unwrap_or_else(|_| {
+                tracing::error!(timeout = ?Self::PING_TIMEOUT, "health check: the database did not answer in time");
+                false
+            });
         // `+ 1`: a check in the first millisecond is still told apart from "never checked".
         let at = self.elapsed_ms() + 1;
         self.last.store(at << 1 | u64::from(ok), Ordering::Release);
@@ -143,6 +146,23 @@ mod tests {
             "the database went down"
         );
         assert_eq!(pings.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_stands_as_long_as_a_success() {
+        let probe = HealthProbe::fresh_for(Duration::from_millis(20));
+        let pings = Arc::new(AtomicUsize::new(0));
+        assert!(!probe.healthy(counted(&pings, false, Duration::ZERO)).await);
+        assert!(
+            !probe.healthy(counted(&pings, true, Duration::ZERO)).await,
+            "still down"
+        );
+        assert_eq!(pings.load(Ordering::SeqCst), 1);
+        tokio::time::advance(Duration::from_millis(30)).await;
+        assert!(
+            probe.healthy(counted(&pings, true, Duration::ZERO)).await,
+            "back up"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -56,6 +56,10 @@ impl Default for RunnerOptions {
     }
 }
 
+/// The longest one job may take (a reminder's delivery is bounded to 30 s). A lease must be
+/// longer: jobs start only while this much of their lease is left.
+pub const JOB_TIME_LIMIT_SECS: i64 = 30;
+
 /// Attempts before a job is given up and kept as failed.
 pub const MAX_ATTEMPTS: i64 = 6;
 /// Records one plan looks at per module and organization (oldest due first).
@@ -242,8 +246,23 @@ impl Service {
             )
             .await?;
         tx.commit().await?;
+        // A job starts only while its lease outlasts the longest a job may take, so another
+        // runner never takes over a job that is still running here; the rest go back.
+        let last_start = now
+            .plus_seconds(options.lease_secs)
+            .plus_seconds(-JOB_TIME_LIMIT_SECS);
         let mut round = RunnerRound::default();
         for job in jobs {
+            if self.now() > last_start {
+                let mut tx = self.store.runner().await?;
+                let given_back = tx.release_all(&options.owner).await?;
+                tx.commit().await?;
+                tracing::info!(
+                    jobs = given_back,
+                    "the lease is nearly over: jobs not started are given back"
+                );
+                break;
+            }
             if self.run_job(&job, &options.owner).await? {
                 round.finished += 1;
             } else {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tater_domain::{OrgId, Role, Timestamp};
-use tater_service::{FixedClock, MailConfig};
+use tater_service::{FixedClock, MailConfig, RunnerOptions};
 use tater_testkit::smtp::MailSink;
 use tater_testkit::{TestDb, both_engines};
 
@@ -21,7 +21,8 @@ both_engines!(
     two_servers_send_each_reminder_once,
     a_reminder_the_relay_refused_is_sent_when_it_is_back,
     every_module_that_declares_a_reminder_sends_it,
-    an_approved_exception_expires_by_itself
+    an_approved_exception_expires_by_itself,
+    jobs_a_lease_cannot_cover_go_back
 );
 
 /// Rounds every 50 ms, so a test waits little for the runners.
@@ -566,4 +567,29 @@ async fn an_approved_exception_expires_by_itself(db: TestDb) {
         .collect();
     assert_eq!(moves.len(), 1);
     assert_eq!(moves[0]["via"], "cron");
+}
+
+/// A runner starts a job only while its lease outlasts the longest a job may take (30 s), so a
+/// replica taking over a lease never finds the job still running; what a round cannot start
+/// in time goes back to the queue, due at once for any runner.
+async fn jobs_a_lease_cannot_cover_go_back(db: TestDb) {
+    let clock = Arc::new(FixedClock::new(at(START)));
+    let c = clock.clone();
+    let app = TestApp::spawn_configured(db, move |cfg| cfg.clock = c).await;
+    let hour: String = at(START).to_string().chars().take(13).collect();
+    let key = format!("plan:{hour}");
+    let short = RunnerOptions {
+        lease_secs: 29,
+        ..RunnerOptions::new()
+    };
+    let round = app.service.run_work(&short).await.unwrap();
+    assert_eq!(round.finished + round.failed, 0, "nothing started");
+    assert_eq!(
+        state(&app, &key).await.as_deref(),
+        Some("queued"),
+        "given back"
+    );
+    let round = app.service.run_work(&RunnerOptions::new()).await.unwrap();
+    assert_eq!(round.finished, 1);
+    assert_eq!(state(&app, &key).await.as_deref(), Some("done"));
 }

@@ -81,7 +81,7 @@ fn environment(db: &TestDb) -> Vec<(&'static str, String)> {
         ("TATER_RATE_LIMIT_SETTINGS", "0".to_owned()),
         ("TATER_RATE_LIMIT_AUTH", "0".to_owned()),
         // The killed process's delivery lease runs out this long after each kill.
-        ("TATER_SIEM_LEASE_SECS", "10".to_owned()),
+        ("TATER_SIEM_LEASE_SECS", "30".to_owned()),
     ];
     if db.engine == Engine::Postgres {
         env.push(("TATER_DATABASE_URL", db.url.clone()));
@@ -146,6 +146,18 @@ impl Client {
             .unwrap_or_else(|| panic!("POST {path}: no answer"));
         assert!(s.is_success(), "POST {path}: {s} {v}");
         v
+    }
+
+    /// An endpoint agent enrolled as `hostname` with a token `admin` makes: its API key.
+    pub(crate) async fn enroll_agent(&self, admin: &str, hostname: &str) -> String {
+        let token = json!({ "label": hostname, "singleUse": false });
+        let token = self.post("/api/enrollment-tokens", admin, &token).await;
+        let enroll = json!({
+            "token": token["token"], "hostname": hostname, "os": "linux",
+            "osVersion": "Debian 12", "arch": "x86_64", "agentVersion": "0.1.0",
+        });
+        let enrolled = self.post("/api/agent/enroll", "", &enroll).await;
+        enrolled["apiKey"].as_str().expect("agent key").to_owned()
     }
 }
 
@@ -226,6 +238,15 @@ pub(crate) async fn audit_entries(client: &Client, key: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The ids of the `entity` records whose create entry is among `entries`.
+pub(crate) fn created_ids(entries: &[Value], entity: &str) -> BTreeSet<String> {
+    entries
+        .iter()
+        .filter(|e| e["entityType"] == entity && e["action"] == "create")
+        .filter_map(|e| e["entityId"].as_str().map(str::to_owned))
+        .collect()
+}
+
 /// All pages of a list.
 pub(crate) async fn all_items(client: &Client, path: &str, key: &str) -> Vec<Value> {
     let mut items = Vec::new();
@@ -289,24 +310,7 @@ async fn acknowledged_writes_survive_kill_nine(db: TestDb) {
     let client = Client::new(&server.base);
     let body = json!({ "type": "webhook", "name": "SOC", "url": receiver.url(), "secret": crate::siem::SECRET });
     let destination = client.post("/api/siem-destinations", &admin, &body).await;
-    let token = client
-        .post(
-            "/api/enrollment-tokens",
-            &admin,
-            &json!({ "label": "crash", "singleUse": false }),
-        )
-        .await["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
-    let enrolled = client
-        .post(
-            "/api/agent/enroll",
-            "",
-            &json!({ "token": token, "hostname": "crash-01", "os": "linux", "osVersion": "Debian 12", "arch": "x86_64", "agentVersion": "0.1.0" }),
-        )
-        .await;
-    let agent = enrolled["apiKey"].as_str().expect("agent key").to_owned();
+    let agent = client.enroll_agent(&admin, "crash-01").await;
     drop(server);
 
     let log: Arc<Mutex<Vec<Attempt>>> = Arc::default();
@@ -362,13 +366,7 @@ async fn acknowledged_writes_survive_kill_nine(db: TestDb) {
     }
 
     let entries = audit_entries(&client, &admin).await;
-    let created = |entity: &str| -> BTreeSet<String> {
-        entries
-            .iter()
-            .filter(|e| e["entityType"] == entity && e["action"] == "create")
-            .filter_map(|e| e["entityId"].as_str().map(str::to_owned))
-            .collect()
-    };
+    let created = |entity: &str| created_ids(&entries, entity);
 
     // Risks: the list and the create entries name the same records; every ack is among them.
     let risks: BTreeMap<String, String> = all_items(&client, "/api/risks", &admin)
@@ -506,15 +504,7 @@ async fn acknowledged_writes_survive_kill_nine(db: TestDb) {
             .lock()
             .expect("receiver")
             .iter()
-            .map(|(h, b)| {
-                let delivery = h
-                    .get("x-tater-delivery")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned();
-                let body: Value = serde_json::from_slice(b).unwrap_or(Value::Null);
-                (delivery, body["seq"].as_i64().unwrap_or(-1))
-            })
+            .map(|(h, b)| crate::siem::delivery_of(h, b))
             .collect();
         let seqs: BTreeSet<i64> = got.iter().map(|(_, s)| *s).collect();
         if wanted.is_subset(&seqs) || Instant::now() > deadline {

@@ -22,11 +22,11 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 use tater_testkit::smtp::MailSink;
 use tater_testkit::{DbOwner, TestDb};
 
-use crate::crash::{Client, all_items, audit_entries, same};
+use crate::crash::{Client, all_items, audit_entries, created_ids, same};
 use crate::process::{ServerProcess, org_with_keys_in};
 use crate::support::{new_id, report};
 
@@ -67,15 +67,9 @@ impl StallingReceiver {
                     w.fetch_add(1, Ordering::SeqCst);
                     let _ = opened.wait_for(|o| *o).await;
                     w.fetch_sub(1, Ordering::SeqCst);
-                    let entry: Value = serde_json::from_slice(&body).unwrap_or_default();
-                    let delivery = headers
-                        .get("x-tater-delivery")
-                        .and_then(|h| h.to_str().ok())
-                        .unwrap_or_default()
-                        .to_owned();
                     g.lock()
                         .expect("got")
-                        .push((delivery, entry["seq"].as_i64().unwrap_or(-1)));
+                        .push(crate::siem::delivery_of(&headers, &body));
                     axum::http::StatusCode::NO_CONTENT
                 }
             }),
@@ -132,8 +126,9 @@ fn environment(db: &TestDb, redis: &str, sink: &MailSink) -> Vec<(&'static str, 
         ("TATER_SMTP_URL", sink.url()),
         ("TATER_MAIL_FROM", "tater@replicas.test".to_owned()),
         ("TATER_RUNNER_POLL_SECS", "1".to_owned()),
-        ("TATER_RUNNER_LEASE_SECS", "15".to_owned()),
-        ("TATER_SIEM_LEASE_SECS", "10".to_owned()),
+        // The shortest leases allowed: the takeover comes this long after the first lease.
+        ("TATER_RUNNER_LEASE_SECS", "60".to_owned()),
+        ("TATER_SIEM_LEASE_SECS", "30".to_owned()),
         ("TATER_RATE_LIMIT_AUTH", AUTH_LIMIT.to_string()),
         ("TATER_RATE_LIMIT_WRITE", "0".to_owned()),
         ("TATER_RATE_LIMIT_GENERAL", "0".to_owned()),
@@ -339,21 +334,7 @@ async fn two_replicas_share_the_work_and_take_over_from_a_killed_one() {
         c.post("/api/tasks", &admin, &body).await;
         titles.push((title, assignee));
     }
-    let token = c
-        .post(
-            "/api/enrollment-tokens",
-            &admin,
-            &json!({ "label": "replicas", "singleUse": false }),
-        )
-        .await["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
-    let enroll = json!({ "token": token, "hostname": "replica-01", "os": "linux", "osVersion": "Debian 12", "arch": "x86_64", "agentVersion": "0.1.0" });
-    let agent = c.post("/api/agent/enroll", "", &enroll).await["apiKey"]
-        .as_str()
-        .expect("agent key")
-        .to_owned();
+    let agent = c.enroll_agent(&admin, "replica-01").await;
     drop(setup);
 
     // The first replica alone: it plans the reminders and leases them, and stalls in the
@@ -377,11 +358,13 @@ async fn two_replicas_share_the_work_and_take_over_from_a_killed_one() {
         },
     )
     .await;
-    let held_by_first: BTreeSet<String> = reminder_jobs(&owner)
-        .await
-        .into_iter()
-        .map(|(id, ..)| id)
-        .collect();
+    let leased = reminder_jobs(&owner).await;
+    let first_owner = leased[0].3.clone();
+    assert!(
+        leased.iter().all(|(.., o)| *o == first_owner),
+        "one runner took every reminder: {leased:?}"
+    );
+    let held_by_first: BTreeSet<String> = leased.into_iter().map(|(id, ..)| id).collect();
     eventually_async("the first replica's delivery to stall", 30, async || {
         rx.waiting.load(Ordering::SeqCst) > 0
     })
@@ -408,14 +391,26 @@ async fn two_replicas_share_the_work_and_take_over_from_a_killed_one() {
             ))
         })
         .collect();
-    // A third of the way in, the first replica dies holding its leases.
-    eventually_async("a third of the load", 60, async || {
+    // A third of the way in, the first replica dies holding its leases: the reminders (no
+    // other runner has them) and the destination (its request still waits at the receiver).
+    eventually_async("a third of the load", 20, async || {
         done.load(Ordering::SeqCst) >= CLIENTS * OPS / 3
     })
     .await;
+    let jobs = reminder_jobs(&owner).await;
+    assert!(
+        jobs.iter()
+            .all(|(_, s, _, o)| s == "running" && *o == first_owner),
+        "the first replica still holds every reminder at the kill: {jobs:?}"
+    );
+    assert!(
+        rx.waiting.load(Ordering::SeqCst) > 0,
+        "the first replica's delivery still waits at the kill"
+    );
     drop(first); // SIGKILL, then reaped
     dead.store(true, Ordering::SeqCst);
     let killed_at = Instant::now();
+    let killed_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
     sink.resume();
     rx.release();
     let mut tally = Tally::default();
@@ -436,7 +431,7 @@ async fn two_replicas_share_the_work_and_take_over_from_a_killed_one() {
     assert!(tally.refused.is_empty(), "refused: {:?}", tally.refused);
 
     // The survivor sends every reminder once, taking over the killed replica's leases.
-    eventually_async("every reminder", 90, async || {
+    eventually_async("every reminder", 120, async || {
         sink.messages().len() >= TASKS
             && reminder_jobs(&owner)
                 .await
@@ -458,11 +453,16 @@ async fn two_replicas_share_the_work_and_take_over_from_a_killed_one() {
     for (id, state, attempts, _) in reminder_jobs(&owner).await {
         assert_eq!(state, "done");
         // Leased by the first replica and again by the second, which ran it.
-        let want = if held_by_first.contains(&id) { 2 } else { 1 };
-        assert_eq!(attempts, want, "job {id}: leased {attempts} times");
+        assert!(held_by_first.contains(&id));
+        assert_eq!(attempts, 2, "job {id}: leased {attempts} times");
     }
+    // The plans made before the kill (a new hour's plan may be under way now).
+    let before_kill = killed_ms - 1;
     let jobs = owner
-        .text_rows("SELECT id, state, attempts::text FROM runner_jobs WHERE idempotency_key NOT LIKE 'reminder:%'")
+        .text_rows(&format!(
+            "SELECT id, state, attempts::text FROM runner_jobs \
+             WHERE idempotency_key NOT LIKE 'reminder:%' AND created_at < {before_kill}"
+        ))
         .await;
     for job in &jobs {
         assert_eq!(job[1].as_deref(), Some("done"), "job {job:?}");
@@ -482,7 +482,7 @@ async fn two_replicas_share_the_work_and_take_over_from_a_killed_one() {
         .max()
         .expect("entries");
     let wanted: BTreeSet<i64> = (from + 1..=last).collect();
-    eventually_async("every entry at the SIEM", 60, async || {
+    eventually_async("every entry at the SIEM", 90, async || {
         rx.seqs().is_superset(&wanted)
     })
     .await;
@@ -505,13 +505,7 @@ async fn two_replicas_share_the_work_and_take_over_from_a_killed_one() {
     assert_eq!(notify, TASKS, "one notify entry per reminder");
 
     // Acknowledged writes are there, with their entries; nothing is half there.
-    let created = |entity: &str| -> BTreeSet<String> {
-        entries
-            .iter()
-            .filter(|e| e["entityType"] == entity && e["action"] == "create")
-            .filter_map(|e| e["entityId"].as_str().map(str::to_owned))
-            .collect()
-    };
+    let created = |entity: &str| created_ids(&entries, entity);
     let risks: BTreeSet<String> = all_items(&b, "/api/risks", &admin)
         .await
         .iter()

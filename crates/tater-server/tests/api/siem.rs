@@ -601,6 +601,18 @@ async fn dead_letters_are_kept_and_replayed(db: TestDb) {
     rx.stop();
 }
 
+/// A webhook request's `X-TATER-Delivery` id and the sequence number of the entry it carries
+/// (empty and -1 where missing).
+pub(crate) fn delivery_of(headers: &HeaderMap, body: &[u8]) -> (String, i64) {
+    let entry: Value = serde_json::from_slice(body).unwrap_or_default();
+    let delivery = headers
+        .get("x-tater-delivery")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (delivery, entry["seq"].as_i64().unwrap_or(-1))
+}
+
 /// A receiver that accepts everything and records sequence numbers and delivery ids.
 struct AcceptAll {
     port: u16,
@@ -619,15 +631,8 @@ impl AcceptAll {
             axum::routing::post(move |headers: HeaderMap, body: Bytes| {
                 let g = g.clone();
                 async move {
-                    let v: Value = serde_json::from_slice(&body).unwrap_or_default();
-                    let delivery = headers
-                        .get("x-tater-delivery")
-                        .and_then(|h| h.to_str().ok())
-                        .unwrap_or_default()
-                        .to_owned();
-                    g.lock()
-                        .unwrap()
-                        .push((v["seq"].as_i64().unwrap_or(-1), delivery));
+                    let (delivery, seq) = delivery_of(&headers, &body);
+                    g.lock().unwrap().push((seq, delivery));
                     AxumStatus::NO_CONTENT
                 }
             }),
