@@ -689,6 +689,49 @@ mod mcp_tests {
 mod tests {
     use super::*;
 
+    /// `tater serve` with `extra` flags, as the command line parses it.
+    fn serve(extra: &[&str]) -> Result<Box<ServeArgs>, clap::Error> {
+        use clap::Parser;
+        let mut argv = vec!["tater", "serve"];
+        argv.extend_from_slice(extra);
+        match crate::cli::Cli::try_parse_from(argv)?.command {
+            crate::cli::Command::Serve(args) => Ok(args),
+            _ => unreachable!("the serve command"),
+        }
+    }
+
+    #[test]
+    fn lease_flags_keep_their_floors_and_reach_the_workers() {
+        // Shorter than the longest job (30 s) or twice a delivery request's timeout, a
+        // live replica could take over work still running: refused, naming the range.
+        for (flag, low, range) in [
+            ("--runner-lease-secs", "59", "60..=86400"),
+            ("--siem-lease-secs", "29", "30..=3600"),
+        ] {
+            let err = serve(&[flag, low]).unwrap_err().to_string();
+            assert!(err.contains(flag) && err.contains(range), "{err}");
+        }
+        let defaults = serve(&[]).unwrap();
+        assert_eq!(
+            (defaults.runner_lease_secs, defaults.siem.siem_lease_secs),
+            (600, 60)
+        );
+        let key = "ab".repeat(32);
+        let args = serve(&[
+            "--runner-lease-secs",
+            "60",
+            "--siem-lease-secs",
+            "30",
+            "--master-key",
+            &key,
+        ])
+        .unwrap();
+        assert_eq!(args.runner_lease_secs, 60);
+        let siem = args.siem.config(Path::new("/nonexistent")).unwrap();
+        let worker = siem.worker.unwrap();
+        assert_eq!(worker.lease, std::time::Duration::from_secs(30));
+    }
+
     fn entra(client_id: Option<&str>, audiences: &[&str]) -> EntraArgs {
         EntraArgs {
             audiences: audiences.iter().map(|a| (*a).to_owned()).collect(),
