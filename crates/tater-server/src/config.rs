@@ -141,9 +141,10 @@ pub struct ServeArgs {
     #[arg(long, env = "TATER_RUNNER_POLL_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub runner_poll_secs: u64,
     /// Seconds a job the runner took stays its own: a replica that dies holding jobs has them
-    /// run by another after this long. A job starts only while 30 s of its lease are left (the
-    /// longest one may take), so the lease is at least 60 s; the jobs of a round not started
-    /// in time go back to the queue.
+    /// run by another after this long. A job starts only while 30 s of its lease are left (a
+    /// reminder's delivery bound), so the lease is at least 60 s; the jobs of a round not
+    /// started in time go back to the queue. Keep it above the model's answer time where the
+    /// Evidence Agent runs.
     #[arg(long, env = "TATER_RUNNER_LEASE_SECS", default_value_t = 600, value_parser = clap::value_parser!(u32).range(60..=86_400))]
     pub runner_lease_secs: u32,
     /// Address of a separate listener serving Prometheus metrics at `/metrics` (e.g.

@@ -25,7 +25,8 @@ use crate::Service;
 use crate::runner::{Failure, Work, days_until, runner_actor};
 
 /// The longest one reminder's delivery may take.
-const SEND_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+const SEND_LIMIT: std::time::Duration =
+    std::time::Duration::from_secs(crate::runner::JOB_TIME_LIMIT_SECS.unsigned_abs());
 /// How long after its date a record can still get its overdue reminder (a server that was
 /// down that long sends none).
 const OVERDUE_DAYS: i64 = 30;

@@ -56,8 +56,11 @@ impl Default for RunnerOptions {
     }
 }
 
-/// The longest one job may take (a reminder's delivery is bounded to 30 s). A lease must be
-/// longer: jobs start only while this much of their lease is left.
+/// How much of its lease a job needs left to start: a reminder's delivery, the commonest
+/// job, is bounded to this. An Evidence Agent step waits on the model and can take longer:
+/// run again after it finished it does nothing (its control is done), but two runs at once
+/// could each draft, so its lease (600 s by default; leases are not renewed) must outlast the
+/// model's answer.
 pub const JOB_TIME_LIMIT_SECS: i64 = 30;
 
 /// Attempts before a job is given up and kept as failed.
@@ -246,8 +249,8 @@ impl Service {
             )
             .await?;
         tx.commit().await?;
-        // A job starts only while its lease outlasts the longest a job may take, so another
-        // runner never takes over a job that is still running here; the rest go back.
+        // A job starts only while its lease outlasts a reminder's delivery, so another runner
+        // does not take over a reminder still being sent here; the rest of the round goes back.
         let last_start = now
             .plus_seconds(options.lease_secs)
             .plus_seconds(-JOB_TIME_LIMIT_SECS);
