@@ -85,11 +85,14 @@ impl Service {
             )
             .into());
         }
+        let hostnames: std::collections::HashMap<EndpointId, &str> = endpoints
+            .iter()
+            .map(|e| (e.id, e.hostname.as_str()))
+            .collect();
         let host = |id: &EndpointId| {
-            endpoints
-                .iter()
-                .find(|e| e.id == *id)
-                .map_or_else(|| id.to_string(), |e| e.hostname.clone())
+            hostnames
+                .get(id)
+                .map_or_else(|| id.to_string(), |h| (*h).to_owned())
         };
         let mut hosts: Vec<String> = failed.iter().map(|(e, _)| host(e)).collect();
         hosts.sort();

@@ -24,7 +24,7 @@ use tater_domain::module::parse_list_query;
 use tater_domain::modules::{RISK_ACCEPTANCES, acceptance_is_active};
 use tater_domain::policy::{Action, Permit, authorize};
 use tater_domain::{Actor, CheckStatus, Endpoint, EndpointId, ScanId, Timestamp, ValidationErrors};
-use tater_store::{EndpointQuery, ResultCount, ResultFilter, ResultGroup, TenantTx};
+use tater_store::{EndpointQuery, ResultFilter, ResultGroup, TenantTx};
 
 use crate::{Service, ServiceResult};
 
@@ -295,7 +295,7 @@ pub(crate) async fn active_acceptances(
     Ok(out)
 }
 
-/// The organization's active endpoints (every one: posture is over all of them).
+/// The organization's active endpoints, every one.
 pub(crate) async fn active_endpoints(tx: &mut dyn TenantTx) -> ServiceResult<Vec<Endpoint>> {
     Ok(tx
         .endpoints(&EndpointQuery {
@@ -316,11 +316,16 @@ fn checks_for(checks: &CheckCatalog, controls: &HashSet<String>) -> Vec<String> 
         .collect()
 }
 
-/// The posture of one organization, computed.
+/// The organization's posture by check, with what acceptances move per endpoint: the
+/// per-endpoint rows are read a page at a time (`endpoint_page`), never all at once.
 pub struct Computed {
     pub by_check: HashMap<String, Tally>,
-    pub by_endpoint: HashMap<EndpointId, Tally>,
-    pub endpoints: Vec<Endpoint>,
+    /// Checks under an organization-wide acceptance (every endpoint's failed results of
+    /// them count as Override).
+    org_checks: Vec<String>,
+    /// Failed results moved to Override by endpoint-scoped acceptances: per endpoint,
+    /// how many of each severity.
+    scoped: HashMap<EndpointId, Vec<(Severity, i64)>>,
 }
 
 impl Computed {
@@ -333,15 +338,33 @@ impl Computed {
     }
 }
 
+const SEVERITIES: [Severity; 4] = [
+    Severity::Critical,
+    Severity::High,
+    Severity::Medium,
+    Severity::Low,
+];
+
+fn failed_of(checks: Vec<String>) -> ResultFilter {
+    ResultFilter {
+        status: Some(CheckStatus::Fail),
+        checks: Some(checks),
+        ..Default::default()
+    }
+}
+
 impl Service {
-    /// Latest results with acceptances applied, by check and by endpoint.
+    /// Latest results with acceptances applied, by check.
     pub(crate) async fn compute_posture(&self, permit: &Permit) -> ServiceResult<Computed> {
-        let checks = self.check_catalog()?;
-        let today = self.clock.now().date();
         let mut tx = self.store.tenant(&permit.read_only()).await?;
-        let acceptances = active_acceptances(&mut *tx, today).await?;
+        self.posture_in(&mut *tx).await
+    }
+
+    /// Reads counts kept at write time: no pass over every result, nor over every endpoint.
+    async fn posture_in(&self, tx: &mut dyn TenantTx) -> ServiceResult<Computed> {
+        let checks = self.check_catalog()?;
+        let acceptances = active_acceptances(tx, self.clock.now().date()).await?;
         let mut by_check: HashMap<String, Tally> = HashMap::new();
-        // Both come from counts kept at write time: no pass over every result.
         for row in tx.posture_counts().await? {
             let check = row.check_id.clone().unwrap_or_default();
             by_check.entry(check).or_default().add(
@@ -350,72 +373,43 @@ impl Service {
                 row.count,
             );
         }
-        let mut by_endpoint: HashMap<EndpointId, Tally> = HashMap::new();
-        for row in tx.latest_tallies().await? {
-            if let Some(e) = row.endpoint {
-                by_endpoint.entry(e).or_default().add(
-                    Outcome::Status(row.status),
-                    severity(&row.severity),
-                    row.count,
-                );
-            }
-        }
         // Organization-wide acceptances: every failed result of their checks.
         let org_checks = checks_for(&checks, &acceptances.org_wide);
         for check in &org_checks {
             if let Some(t) = by_check.get_mut(check) {
-                for s in [
-                    Severity::Critical,
-                    Severity::High,
-                    Severity::Medium,
-                    Severity::Low,
-                ] {
+                for s in SEVERITIES {
                     t.accept(s, i64::MAX);
                 }
-            }
-        }
-        let fail = |checks: Vec<String>, endpoint: Option<EndpointId>| ResultFilter {
-            status: Some(CheckStatus::Fail),
-            checks: Some(checks),
-            endpoint,
-        };
-        let rows: Vec<ResultCount> = tx
-            .latest_result_counts(ResultGroup::Endpoint, &fail(org_checks.clone(), None))
-            .await?;
-        for row in rows {
-            if let Some(t) = row.endpoint.and_then(|e| by_endpoint.get_mut(&e)) {
-                t.accept(severity(&row.severity), row.count);
             }
         }
         // Endpoint-scoped acceptances: that endpoint's failed results of their checks (those
         // not already accepted organization-wide).
         let org_set: HashSet<&String> = org_checks.iter().collect();
+        let mut scoped: HashMap<EndpointId, Vec<(Severity, i64)>> = HashMap::new();
         for (endpoint, controls) in &acceptances.scoped {
-            let scoped: Vec<String> = checks_for(&checks, controls)
+            let own: Vec<String> = checks_for(&checks, controls)
                 .into_iter()
                 .filter(|c| !org_set.contains(c))
                 .collect();
-            if scoped.is_empty() {
+            if own.is_empty() {
                 continue;
             }
-            for row in tx
-                .latest_result_counts(ResultGroup::Check, &fail(scoped, Some(*endpoint)))
-                .await?
-            {
+            let filter = ResultFilter {
+                endpoint: Some(*endpoint),
+                ..failed_of(own)
+            };
+            for row in tx.latest_result_counts(ResultGroup::Check, &filter).await? {
                 let s = severity(&row.severity);
                 if let Some(t) = row.check_id.as_ref().and_then(|c| by_check.get_mut(c)) {
                     t.accept(s, row.count);
                 }
-                if let Some(t) = by_endpoint.get_mut(endpoint) {
-                    t.accept(s, row.count);
-                }
+                scoped.entry(*endpoint).or_default().push((s, row.count));
             }
         }
-        let endpoints = active_endpoints(&mut *tx).await?;
         Ok(Computed {
             by_check,
-            by_endpoint,
-            endpoints,
+            org_checks,
+            scoped,
         })
     }
 
@@ -424,10 +418,20 @@ impl Service {
         let permit = authorize(actor, Action::Read)?;
         let catalog = self.catalog()?;
         let checks = self.check_catalog()?;
-        let computed = self.compute_posture(&permit).await?;
         let now = self.clock.now();
+        // One read-only transaction: the totals, the endpoint counts and the first page
+        // agree with each other.
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
+        let computed = self.posture_in(&mut *tx).await?;
+        let by_endpoint = self
+            .endpoint_page(&mut *tx, &computed, now, None, BY_ENDPOINT_PAGE)
+            .await?;
+        let counts = tx
+            .endpoint_totals(now.plus_seconds(-self.compliance.stale_after_secs))
+            .await?;
+        drop(tx);
         let total = computed.total();
-        let by_endpoint = self.by_endpoint(&computed, now, None, BY_ENDPOINT_PAGE);
+        let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
         Ok(PostureView {
             generated_at: now,
             score: total.score(),
@@ -439,13 +443,9 @@ impl Service {
             by_endpoint_next_cursor: by_endpoint.next_cursor,
             failing: failing(&catalog, &checks, &computed),
             endpoints: EndpointCounts {
-                active: computed.endpoints.len(),
-                reporting: computed.by_endpoint.len(),
-                stale: computed
-                    .endpoints
-                    .iter()
-                    .filter(|e| self.endpoint_is_stale(e, now))
-                    .count(),
+                active: count(counts.active),
+                reporting: count(counts.reporting),
+                stale: count(counts.stale),
             },
         })
     }
@@ -467,42 +467,87 @@ impl Service {
             .as_deref()
             .and_then(|c| crate::paging::parse_cursor(c, hostname_cursor, &mut errors));
         errors.into_result(())?;
-        let computed = self.compute_posture(&permit).await?;
-        Ok(self.by_endpoint(&computed, self.clock.now(), after.as_deref(), limit))
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
+        let computed = self.posture_in(&mut *tx).await?;
+        self.endpoint_page(
+            &mut *tx,
+            &computed,
+            self.clock.now(),
+            after.as_deref(),
+            limit,
+        )
+        .await
     }
 
     /// One page of per-endpoint rows: up to `limit` active endpoints whose hostname sorts
-    /// (bytewise, whatever the database's collation) after `after`.
-    fn by_endpoint(
+    /// (bytewise, whatever the database's collation) after `after`, each with its latest
+    /// scan's tally and the acceptances that apply to it.
+    async fn endpoint_page(
         &self,
+        tx: &mut dyn TenantTx,
         computed: &Computed,
         now: Timestamp,
         after: Option<&str>,
         limit: u32,
-    ) -> crate::Page<EndpointPosture> {
-        let mut sorted: Vec<&Endpoint> = computed.endpoints.iter().collect();
-        sorted.sort_unstable_by(|a, b| a.hostname.cmp(&b.hostname));
-        let mut rest = sorted
-            .into_iter()
-            .filter(|e| after.is_none_or(|a| e.hostname.as_str() > a));
-        let page: Vec<&Endpoint> = rest.by_ref().take(limit as usize).collect();
-        let more = rest.next().is_some();
+    ) -> ServiceResult<crate::Page<EndpointPosture>> {
+        let mut page = tx
+            .endpoints(&EndpointQuery {
+                status: Some("active".into()),
+                after_hostname: after.map(str::to_owned),
+                limit,
+                ..Default::default()
+            })
+            .await?;
+        let more = page.len() > limit as usize;
+        page.truncate(limit as usize);
+        let ids: Vec<EndpointId> = page.iter().map(|e| e.id).collect();
+        let mut tallies: HashMap<EndpointId, Tally> = HashMap::new();
+        for row in tx.latest_tallies(&ids).await? {
+            if let Some(e) = row.endpoint {
+                tallies.entry(e).or_default().add(
+                    Outcome::Status(row.status),
+                    severity(&row.severity),
+                    row.count,
+                );
+            }
+        }
+        if !computed.org_checks.is_empty() {
+            let filter = ResultFilter {
+                endpoints: Some(ids),
+                ..failed_of(computed.org_checks.clone())
+            };
+            for row in tx
+                .latest_result_counts(ResultGroup::Endpoint, &filter)
+                .await?
+            {
+                if let Some(t) = row.endpoint.and_then(|e| tallies.get_mut(&e)) {
+                    t.accept(severity(&row.severity), row.count);
+                }
+            }
+        }
+        for (endpoint, moves) in &computed.scoped {
+            if let Some(t) = tallies.get_mut(endpoint) {
+                for &(s, n) in moves {
+                    t.accept(s, n);
+                }
+            }
+        }
         let next_cursor = crate::paging::next_cursor(&page, more, |e| e.hostname.clone());
         let items = page
             .into_iter()
             .map(|e| {
-                let tally = computed.by_endpoint.get(&e.id).cloned().unwrap_or_default();
+                let summary = tallies.remove(&e.id).unwrap_or_default().summary();
                 EndpointPosture {
                     endpoint_id: e.id,
-                    hostname: e.hostname.clone(),
+                    stale: self.endpoint_is_stale(&e, now),
+                    hostname: e.hostname,
                     last_seen_at: e.last_seen_at,
                     last_scan_id: e.last_scan_id,
-                    stale: self.endpoint_is_stale(e, now),
-                    summary: tally.summary(),
+                    summary,
                 }
             })
             .collect();
-        crate::Page { items, next_cursor }
+        Ok(crate::Page { items, next_cursor })
     }
 
     pub(crate) fn endpoint_is_stale(&self, e: &Endpoint, now: Timestamp) -> bool {
@@ -620,12 +665,7 @@ fn failing(catalog: &Catalog, checks: &CheckCatalog, computed: &Computed) -> Vec
         let Some(check) = checks.get(check_id) else {
             continue;
         };
-        for s in [
-            Severity::Critical,
-            Severity::High,
-            Severity::Medium,
-            Severity::Low,
-        ] {
+        for s in SEVERITIES {
             let n = tally
                 .0
                 .get(&(Outcome::Status(CheckStatus::Fail), s))

@@ -572,6 +572,18 @@ pub struct ResultFilter {
     pub status: Option<CheckStatus>,
     pub checks: Option<Vec<String>>,
     pub endpoint: Option<EndpointId>,
+    /// Only these endpoints (an empty list matches nothing).
+    pub endpoints: Option<Vec<EndpointId>>,
+}
+
+/// How many active endpoints an organization has, and how many of them report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EndpointTotals {
+    pub active: u64,
+    /// Active endpoints with at least one scan.
+    pub reporting: u64,
+    /// Active endpoints not seen since the time asked about (or never).
+    pub stale: u64,
 }
 
 /// Where a page of latest results starts: after this (hostname, endpoint, check).
@@ -1058,8 +1070,10 @@ pub trait EndpointsTx: Send {
         audit: &AuditDraft,
     ) -> Result<()>;
 
-    /// Up to `query.limit + 1` endpoints.
+    /// Up to `query.limit + 1` endpoints, by hostname (bytewise on either engine).
     async fn endpoints(&mut self, query: &EndpointQuery) -> Result<Vec<Endpoint>>;
+    /// Active endpoints counted: all, with a scan, and not seen since `seen_since` (or never).
+    async fn endpoint_totals(&mut self, seen_since: Timestamp) -> Result<EndpointTotals>;
     async fn endpoint(&mut self, id: EndpointId) -> Result<Option<Endpoint>>;
     /// Replaces tags, status and credential if the version still matches.
     async fn update_endpoint(
@@ -1101,9 +1115,9 @@ pub trait ScansTx: Send {
     /// Latest results of active endpoints counted by check, status and severity, as kept
     /// current at write time (the same numbers as `latest_result_counts(Check, all)`).
     async fn posture_counts(&mut self) -> Result<Vec<ResultCount>>;
-    /// Latest results of active endpoints counted by endpoint, status and severity, from each
-    /// latest scan's tally.
-    async fn latest_tallies(&mut self) -> Result<Vec<ResultCount>>;
+    /// Latest results of the active endpoints among `of` counted by endpoint, status and
+    /// severity, from each latest scan's tally.
+    async fn latest_tallies(&mut self, of: &[EndpointId]) -> Result<Vec<ResultCount>>;
     /// Latest results with status `status` of `checks` on every active endpoint (with
     /// evidence), at most `limit`.
     async fn latest_results_of(

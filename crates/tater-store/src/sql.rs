@@ -114,6 +114,15 @@ pub fn byte_length(engine: Engine, column: &str) -> String {
     }
 }
 
+/// A text column that compares and sorts by its bytes on either engine (SQLite's default
+/// collation already does; PostgreSQL's follows the database's locale unless told).
+pub fn bytewise(engine: Engine, column: &str) -> String {
+    match engine {
+        Engine::Sqlite => column.to_owned(),
+        Engine::Postgres => format!("{column} COLLATE \"C\""),
+    }
+}
+
 /// Integer values of a field, as a `GROUP BY` key.
 pub fn integer_expr(engine: Engine, name: &'static str) -> String {
     let name = checked(name);

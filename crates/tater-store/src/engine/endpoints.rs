@@ -150,12 +150,13 @@ impl<D: Driver> EndpointsTx for EngineTenantTx<D> {
             let p = b.arg(Arg::Text(format!("%{escaped}%")));
             b.push(&format!(" AND hostname LIKE {p} ESCAPE '\\'"));
         }
+        let hostname = bytewise(D::KIND, "hostname");
         if let Some(after) = &q.after_hostname {
             let p = b.arg(Arg::Text(after.clone()));
-            b.push(&format!(" AND hostname > {p}"));
+            b.push(&format!(" AND {hostname} > {p}"));
         }
         b.push(&format!(
-            " ORDER BY hostname LIMIT {}",
+            " ORDER BY {hostname} LIMIT {}",
             u64::from(q.limit) + 1
         ));
         let query = D::query(&b.sql).bind(self.tenant());
@@ -163,6 +164,28 @@ impl<D: Driver> EndpointsTx for EngineTenantTx<D> {
             .fetch_all(&mut *self.tx)
             .await?;
         rows.iter().map(endpoint_from_row).collect()
+    }
+
+    async fn endpoint_totals(&mut self, seen_since: Timestamp) -> Result<EndpointTotals> {
+        let row = D::query(
+            "SELECT CAST(COUNT(*) AS BIGINT) AS active, \
+             CAST(COUNT(last_scan_id) AS BIGINT) AS reporting, \
+             CAST(COALESCE(SUM(CASE WHEN last_seen_at IS NULL OR last_seen_at < $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS stale \
+             FROM endpoints WHERE tenant_id = $1 AND status = 'active'",
+        )
+        .bind(self.tenant())
+        .bind(seen_since.millis())
+        .fetch_one(&mut *self.tx)
+        .await?;
+        let count = |name: &str| -> Result<u64> {
+            let n: i64 = row.try_get(name)?;
+            u64::try_from(n).map_err(|_| corrupt("endpoint count"))
+        };
+        Ok(EndpointTotals {
+            active: count("active")?,
+            reporting: count("reporting")?,
+            stale: count("stale")?,
+        })
     }
 
     async fn endpoint(&mut self, id: EndpointId) -> Result<Option<Endpoint>> {

@@ -19,12 +19,12 @@ use tater_domain::{
 };
 
 use crate::sql::{
-    Arg, SqlBuilder, byte_length, integer_expr, push_conditions, push_page, text_expr,
+    Arg, SqlBuilder, byte_length, bytewise, integer_expr, push_conditions, push_page, text_expr,
 };
 use crate::{
-    AuditQuery, AuditSettings, DeadLetter, DeliveryTx, DueDestination, EndpointQuery, IdentityTx,
-    LatestResult, Mode, Result, ResultCount, ResultFilter, ResultGroup, ResultKey, StoreError,
-    TenantTx, data_json, fit_page, json_size,
+    AuditQuery, AuditSettings, DeadLetter, DeliveryTx, DueDestination, EndpointQuery,
+    EndpointTotals, IdentityTx, LatestResult, Mode, Result, ResultCount, ResultFilter, ResultGroup,
+    ResultKey, StoreError, TenantTx, data_json, fit_page, json_size,
 };
 
 mod ai;

@@ -56,6 +56,13 @@ pub(super) fn push_result_filter(b: &mut SqlBuilder, f: &ResultFilter) -> bool {
         let p = b.arg(Arg::Text(e.to_string()));
         b.push(&format!(" AND e.id = {p}"));
     }
+    if let Some(endpoints) = &f.endpoints {
+        if endpoints.is_empty() {
+            return false;
+        }
+        b.push(" AND e.id");
+        b.in_list(endpoints.iter().map(|e| Arg::Text(e.to_string())));
+    }
     true
 }
 
@@ -217,14 +224,20 @@ impl<D: Driver> ScansTx for EngineTenantTx<D> {
             .collect()
     }
 
-    async fn latest_tallies(&mut self) -> Result<Vec<ResultCount>> {
-        let rows = D::query(
+    async fn latest_tallies(&mut self, of: &[EndpointId]) -> Result<Vec<ResultCount>> {
+        if of.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut b = SqlBuilder::new(
+            D::KIND,
             "SELECT e.id, s.tally FROM endpoints e JOIN scans s ON s.tenant_id = e.tenant_id \
-             AND s.id = e.last_scan_id WHERE e.tenant_id = $1 AND e.status = 'active'",
-        )
-        .bind(self.tenant())
-        .fetch_all(&mut *self.tx)
-        .await?;
+             AND s.id = e.last_scan_id WHERE e.tenant_id = $1 AND e.status = 'active' AND e.id",
+            1,
+        );
+        b.in_list(of.iter().map(|e| Arg::Text(e.to_string())));
+        let rows = bind_args::<D>(D::query(&b.sql).bind(self.tenant()), &b.args)
+            .fetch_all(&mut *self.tx)
+            .await?;
         let mut out = Vec::new();
         for row in &rows {
             let endpoint: EndpointId = parse_col(row, "id")?;

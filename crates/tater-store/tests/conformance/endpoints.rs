@@ -12,7 +12,8 @@ use crate::support::*;
 both_engines!(
     enrollment_and_credentials,
     scans_latest_results_and_isolation,
-    posture_counts_follow_every_change
+    posture_counts_follow_every_change,
+    endpoints_sort_bytewise_and_are_counted
 );
 
 pub(crate) fn draft(org: OrgId, action: AuditAction, kind: &str, id: impl ToString) -> AuditDraft {
@@ -332,12 +333,34 @@ async fn scans_latest_results_and_isolation(db: TestDb) {
             &ResultFilter {
                 status: Some(CheckStatus::Fail),
                 endpoint: Some(e1.id),
-                checks: None,
+                ..Default::default()
             },
         )
         .await
         .unwrap();
     assert_eq!(e1_fails.iter().map(|r| r.count).sum::<i64>(), 100);
+    let among = |endpoints: Vec<EndpointId>| ResultFilter {
+        status: Some(CheckStatus::Fail),
+        endpoints: Some(endpoints),
+        ..Default::default()
+    };
+    let e2_fails = tx
+        .latest_result_counts(ResultGroup::Endpoint, &among(vec![e2.id]))
+        .await
+        .unwrap();
+    assert!(e2_fails.iter().all(|r| r.endpoint == Some(e2.id)));
+    assert_eq!(e2_fails.iter().map(|r| r.count).sum::<i64>(), 5);
+    assert!(
+        tx.latest_result_counts(ResultGroup::Endpoint, &among(Vec::new()))
+            .await
+            .unwrap()
+            .is_empty(),
+        "an empty endpoint list matches nothing"
+    );
+    let tallies = tx.latest_tallies(&[e1.id]).await.unwrap();
+    assert!(tallies.iter().all(|r| r.endpoint == Some(e1.id)));
+    assert_eq!(tallies.iter().map(|r| r.count).sum::<i64>(), 700);
+    assert!(tx.latest_tallies(&[]).await.unwrap().is_empty());
     let some = tx
         .latest_result_counts(
             ResultGroup::Check,
@@ -401,7 +424,7 @@ async fn scans_latest_results_and_isolation(db: TestDb) {
             &ResultFilter {
                 status: Some(CheckStatus::Fail),
                 endpoint: Some(e1.id),
-                checks: None,
+                ..Default::default()
             },
             None,
             500,
@@ -446,7 +469,7 @@ async fn scans_latest_results_and_isolation(db: TestDb) {
             &ResultFilter {
                 status: Some(CheckStatus::Fail),
                 endpoint: Some(e1.id),
-                checks: None,
+                ..Default::default()
             },
         )
         .await
@@ -528,8 +551,18 @@ async fn posture_counts_follow_every_change(db: TestDb) {
             .map(|r| (key(r), r.count))
             .collect();
         assert_eq!(kept, recount, "{when}");
+        let every: Vec<EndpointId> = tx
+            .endpoints(&EndpointQuery {
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect();
         let by_endpoint: i64 = tx
-            .latest_tallies()
+            .latest_tallies(&every)
             .await
             .unwrap()
             .iter()
@@ -599,6 +632,15 @@ async fn posture_counts_follow_every_change(db: TestDb) {
     .await
     .unwrap();
     check(&mut *tx, "retired endpoint leaves posture").await;
+    let totals = tx
+        .endpoint_totals(Timestamp::from_millis(NOW))
+        .await
+        .unwrap();
+    assert_eq!(
+        (totals.active, totals.reporting, totals.stale),
+        (1, 1, 0),
+        "the retired endpoint is not counted: {totals:?}"
+    );
     tx.commit().await.unwrap();
 
     // Enrolment never brings a retired endpoint back.
@@ -625,4 +667,67 @@ async fn posture_counts_follow_every_change(db: TestDb) {
         .unwrap();
     check(&mut *tx, "deleted endpoint leaves posture").await;
     tx.commit().await.unwrap();
+}
+
+/// Hostname order (and the cursor after a hostname) is by bytes on both engines, whatever
+/// PostgreSQL's locale says (a locale would put "ab" before "a-c"); the totals count active
+/// endpoints of this organization only.
+async fn endpoints_sort_bytewise_and_are_counted(db: TestDb) {
+    let store = open(&db).await;
+    let (a, sa) = new_org(&*store, "A").await;
+    let (b, sb) = new_org(&*store, "B").await;
+    for (org, scope, hash, names) in [
+        (a, &sa, "cd", vec!["ab", "a-c", "a.d"]),
+        (b, &sb, "ef", vec!["zz"]),
+    ] {
+        let tok = token(org, hash, false);
+        let mut tx = store.tenant(&scope.permit(Mode::Write)).await.unwrap();
+        tx.insert_enrollment_token(
+            &tok,
+            &draft(org, AuditAction::Create, "enrollment-token", tok.id),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let mut itx = store.identity(Mode::Write).await.unwrap();
+        for (i, name) in names.into_iter().enumerate() {
+            let mut e = endpoint(org, name, &format!("{hash}{i}"));
+            // Enrolment is the first sighting.
+            e.enrolled_at = Timestamp::from_millis(NOW + 1000 * i as i64);
+            itx.enroll_endpoint(
+                &tok,
+                &e,
+                false,
+                &draft(org, AuditAction::Create, "endpoint", e.id),
+            )
+            .await
+            .unwrap();
+        }
+        itx.commit().await.unwrap();
+    }
+    let mut tx = store.tenant(&sa.permit(Mode::Read)).await.unwrap();
+    let page = |after: Option<&str>| EndpointQuery {
+        after_hostname: after.map(str::to_owned),
+        limit: 10,
+        ..Default::default()
+    };
+    let names = |rows: Vec<Endpoint>| rows.into_iter().map(|e| e.hostname).collect::<Vec<_>>();
+    assert_eq!(
+        names(tx.endpoints(&page(None)).await.unwrap()),
+        ["a-c", "a.d", "ab"]
+    );
+    assert_eq!(
+        names(tx.endpoints(&page(Some("a-c"))).await.unwrap()),
+        ["a.d", "ab"]
+    );
+    // "ab" was last seen at NOW, "a-c" at NOW + 1 s, "a.d" at NOW + 2 s.
+    let totals = tx
+        .endpoint_totals(Timestamp::from_millis(NOW + 2000))
+        .await
+        .unwrap();
+    assert_eq!(
+        (totals.active, totals.reporting, totals.stale),
+        (3, 0, 2),
+        "{totals:?}"
+    );
 }
