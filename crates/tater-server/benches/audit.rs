@@ -3,7 +3,8 @@
 //! 1. Sealing: signed + chained entries per second (canonical form, SHA-256 chain link, HMAC
 //!    signature) against a raw HMAC-SHA256 of the same payloads, in the same run.
 //! 2. The write path: records created per second through the service with and without a
-//!    signing key (same database engine, same run).
+//!    signing key (same database engine, same run), and on SQLite against a bare insert of
+//!    the same record row and audit entry in one transaction (the ceiling).
 //! 3. Delivery: entries per second drained to a loopback webhook receiver and to a loopback
 //!    syslog TCP receiver, after a queue built up while they were down.
 //!
@@ -137,8 +138,86 @@ async fn create_risks(service: &Service, actor: &Actor, n: usize) -> Duration {
     started.elapsed()
 }
 
+/// The ceiling of an audited write on SQLite: the same record row and audit entry the service
+/// stored last (same bytes, fresh keys) inserted with plain SQL into the same tables, one
+/// transaction each, with the store's connection settings (WAL, `synchronous = NORMAL`,
+/// `BEGIN IMMEDIATE`). Entries per second.
+async fn bare_sqlite_writes(db: &TestDb, n: usize) -> f64 {
+    use sqlx::Row;
+    let options: sqlx::sqlite::SqliteConnectOptions = std::str::FromStr::from_str(&db.url).unwrap();
+    let options = options
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(30));
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let record = sqlx::query(
+        "SELECT tenant_id, module, data, created_by FROM records WHERE module = 'risks' \
+         ORDER BY created_at DESC LIMIT 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let entry = sqlx::query(
+        "SELECT seq, entity_type, user_id, via, changes, prev_hash, hash, key_id, signature, size_bytes \
+         FROM audit_log WHERE entity_type = 'risks' ORDER BY seq DESC LIMIT 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let tenant: String = record.get("tenant_id");
+    let last_seq: i64 = entry.get("seq");
+    let started = Instant::now();
+    for i in 0..n {
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = i64::try_from(i).unwrap() + 1_800_000_000_000;
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+        sqlx::query(
+            "INSERT INTO records (tenant_id, module, id, data, version, created_at, updated_at, created_by, updated_by) \
+             VALUES ($1, $2, $3, $4, 1, $5, $5, $6, $6)",
+        )
+        .bind(&tenant)
+        .bind(record.get::<String, _>("module"))
+        .bind(&id)
+        .bind(record.get::<String, _>("data"))
+        .bind(now)
+        .bind(record.get::<String, _>("created_by"))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO audit_log (tenant_id, seq, id, action, entity_type, entity_id, user_id, ts, via, \
+             changes, prev_hash, hash, key_id, signature, size_bytes) \
+             VALUES ($1, $2, $3, 'create', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(&tenant)
+        .bind(last_seq + 1 + i64::try_from(i).unwrap())
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(entry.get::<String, _>("entity_type"))
+        .bind(&id)
+        .bind(entry.get::<String, _>("user_id"))
+        .bind(now)
+        .bind(entry.get::<String, _>("via"))
+        .bind(entry.get::<String, _>("changes"))
+        .bind(entry.get::<String, _>("prev_hash"))
+        .bind(entry.get::<String, _>("hash"))
+        .bind(entry.get::<Option<String>, _>("key_id"))
+        .bind(entry.get::<Option<String>, _>("signature"))
+        .bind(entry.get::<i64, _>("size_bytes"))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
 async fn bench_writes(engine: Engine, n: usize) {
     let mut rates = Vec::new();
+    let mut bare = None;
     for signed in [false, true] {
         let Some(db) = test_db(engine).await else {
             return;
@@ -156,9 +235,16 @@ async fn bench_writes(engine: Engine, n: usize) {
         create_risks(&app.service, &actor, 50).await; // warm-up
         let took = create_risks(&app.service, &actor, n).await;
         rates.push(n as f64 / took.as_secs_f64());
+        if signed && engine == Engine::Sqlite {
+            bare = Some(bare_sqlite_writes(&db, n).await);
+        }
     }
+    let bare_cells = bare.map_or_else(
+        || "– | –".to_owned(),
+        |b| format!("{b:.0} | {:.3}", rates[1] / b),
+    );
     println!(
-        "| {engine:?} | {:.0} | {:.0} | {:.3} |",
+        "| {engine:?} | {:.0} | {:.0} | {:.3} | {bare_cells} |",
         rates[0],
         rates[1],
         rates[1] / rates[0]
@@ -315,8 +401,10 @@ async fn main() {
 
     let writes = env_or("TATER_BENCH_WRITES", 2_000);
     println!("## Records created per second through the service, one writer ({writes} each)");
-    println!("| engine | no signing key | AUDIT_SIGNING_KEY set | ratio |");
-    println!("|---|---|---|---|");
+    println!(
+        "| engine | no signing key | AUDIT_SIGNING_KEY set | ratio | bare insert of the same row + entry | signed ÷ bare |"
+    );
+    println!("|---|---|---|---|---|---|");
     for engine in [Engine::Sqlite, Engine::Postgres] {
         bench_writes(engine, writes).await;
     }

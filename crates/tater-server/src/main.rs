@@ -5,6 +5,11 @@ use tater_server::cli::{self, Cli, Command};
 use tater_server::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc rather than glibc's malloc: the request path allocates many small, short-lived
+/// buffers, and glibc's arenas cost a sixth of a cached read in the profile (issue 20).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn init_logging(format: LogFormat, default: &str) {
     let filter = EnvFilter::try_from_env("TATER_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     // Colour only for a person at a terminal; files and journald get plain text.
