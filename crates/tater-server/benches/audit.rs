@@ -155,16 +155,18 @@ async fn bare_sqlite_writes(db: &TestDb, n: usize) -> f64 {
         .await
         .unwrap();
     let record = sqlx::query(
-        "SELECT tenant_id, module, data, created_by FROM records WHERE module = 'risks' \
+        "SELECT tenant_id, module, data, created_by FROM records WHERE module = $1 \
          ORDER BY created_at DESC LIMIT 1",
     )
+    .bind(tater_domain::modules::RISKS.name)
     .fetch_one(&pool)
     .await
     .unwrap();
     let entry = sqlx::query(
         "SELECT seq, entity_type, user_id, via, changes, prev_hash, hash, key_id, signature, size_bytes \
-         FROM audit_log WHERE entity_type = 'risks' ORDER BY seq DESC LIMIT 1",
+         FROM audit_log WHERE entity_type = $1 ORDER BY seq DESC LIMIT 1",
     )
+    .bind(tater_domain::modules::RISKS.entity_type)
     .fetch_one(&pool)
     .await
     .unwrap();

@@ -306,10 +306,9 @@ impl App {
         jobs.push(tokio::spawn(housekeeping(self.service.clone())));
         let (stop_runner, runner_stopped) = tokio::sync::watch::channel(false);
         let runner = self.runner_poll.map(|every| {
-            let options = tater_service::RunnerOptions {
-                lease_secs: i64::try_from(self.runner_lease.as_secs()).unwrap_or(i64::MAX),
-                ..tater_service::RunnerOptions::new()
-            };
+            let options = tater_service::RunnerOptions::leasing(
+                i64::try_from(self.runner_lease.as_secs()).unwrap_or(i64::MAX),
+            );
             tracing::info!(owner = %options.owner, every = ?every, "background job runner started");
             tokio::spawn(run_jobs(
                 self.service.clone(),

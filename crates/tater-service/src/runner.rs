@@ -4,10 +4,12 @@
 //! * Work is queued under an **idempotency key** that is unique for ever: several replicas
 //!   planning the same reminder queue it once, and a done job keeps its key, so it is not
 //!   planned again.
-//! * A runner **leases** the jobs it takes. A replica that dies holding a lease loses it when
-//!   the lease runs out and another runs the job again: execution is at least once, so every
-//!   job checks, when it runs, that its work is still wanted (a task done since, an exception
-//!   already ended) and does nothing otherwise.
+//! * A runner **leases** the jobs it takes, and renews a job's lease while the job runs (a
+//!   third of the lease at a time), so work that waits long, such as an Evidence Agent step
+//!   on the model, is never taken over while it still runs. A replica that dies stops
+//!   renewing and loses its leases when they run out; another runs the job again: execution
+//!   is at least once, so every job checks, when it runs, that its work is still wanted (a
+//!   task done since, an exception already ended) and does nothing otherwise.
 //! * Time comes from the injectable clock; the runner's loop only decides how often to look.
 //!
 //! What runs: every hour a plan per organization ([`Work::PlanOrg`]) queues the exceptions
@@ -35,17 +37,24 @@ pub struct RunnerOptions {
     pub lease_secs: i64,
     /// Jobs taken per round.
     pub batch: u32,
+    /// How often a running job's lease is renewed (a third of the lease by default: two
+    /// renewals can fail before another runner may take the job over).
+    pub renew_every: std::time::Duration,
 }
 
 impl RunnerOptions {
     /// A runner with a fresh name and the default lease and batch.
     pub fn new() -> Self {
+        Self::leasing(600)
+    }
+
+    /// A runner with a fresh name whose leases last `lease_secs`.
+    pub fn leasing(lease_secs: i64) -> Self {
         Self {
             owner: format!("runner-{}", RecordId::generate()),
-            // A batch of 10 jobs each bounded to 30 s (a reminder's delivery) ends well
-            // inside the lease.
-            lease_secs: 600,
+            lease_secs,
             batch: 10,
+            renew_every: std::time::Duration::from_secs((lease_secs / 3).max(1).unsigned_abs()),
         }
     }
 }
@@ -57,10 +66,8 @@ impl Default for RunnerOptions {
 }
 
 /// How much of its lease a job needs left to start: a reminder's delivery, the commonest
-/// job, is bounded to this. An Evidence Agent step waits on the model and can take longer:
-/// run again after it finished it does nothing (its control is done), but two runs at once
-/// could each draft, so its lease (600 s by default; leases are not renewed) must outlast the
-/// model's answer.
+/// job, is bounded to this. Jobs not started by then go back to the queue: their leases are
+/// not renewed until they run. (A running job's lease is renewed, whatever it waits on.)
 pub const JOB_TIME_LIMIT_SECS: i64 = 30;
 
 /// Attempts before a job is given up and kept as failed.
@@ -266,7 +273,7 @@ impl Service {
                 );
                 break;
             }
-            if self.run_job(&job, &options.owner).await? {
+            if self.run_job(&job, options).await? {
                 round.finished += 1;
             } else {
                 round.failed += 1;
@@ -275,8 +282,11 @@ impl Service {
         Ok(round)
     }
 
-    /// Runs a leased job and records how it went; whether it finished.
-    async fn run_job(&self, job: &RunnerJob, owner: &str) -> ServiceResult<bool> {
+    /// Runs a leased job, renewing its lease while it runs, and records how it went; whether
+    /// it finished.
+    async fn run_job(&self, job: &RunnerJob, options: &RunnerOptions) -> ServiceResult<bool> {
+        let owner = options.owner.as_str();
+        let _renewing = self.renew_while_running(job, options);
         let outcome = if job.attempts > MAX_ATTEMPTS {
             Err(Failure {
                 message: format!("given up after {MAX_ATTEMPTS} attempts"),
@@ -311,6 +321,44 @@ impl Service {
         };
         tx.commit().await?;
         Ok(finished)
+    }
+
+    /// Renews `job`'s lease every `options.renew_every` until the returned guard drops. A
+    /// task of its own, so a renewal never waits on the job's own (suspended) transaction.
+    fn renew_while_running(&self, job: &RunnerJob, options: &RunnerOptions) -> AbortOnDrop {
+        let service = self.clone();
+        let (id, key) = (job.id.clone(), job.idempotency_key.clone());
+        let (owner, lease_secs, every) = (
+            options.owner.clone(),
+            options.lease_secs,
+            options.renew_every,
+        );
+        AbortOnDrop(tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks.tick().await; // the first tick is at once: the claim just leased it
+            loop {
+                ticks.tick().await;
+                let until = service.now().plus_seconds(lease_secs);
+                let renewed = async {
+                    let mut tx = service.store.runner().await?;
+                    let held = tx.renew(&id, &owner, until).await?;
+                    tx.commit().await?;
+                    Ok::<bool, tater_store::StoreError>(held)
+                }
+                .await;
+                match renewed {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(job = %key, "a running job's lease was taken over; it may run twice");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(job = %key, error = %e, "could not renew a running job's lease")
+                    }
+                }
+            }
+        }))
     }
 
     async fn perform(&self, work: Work) -> Result<(), Failure> {
@@ -439,4 +487,13 @@ impl Service {
 /// Days from `today` to `date` (negative when past).
 pub(crate) fn days_until(today: Date, date: Date) -> i64 {
     (date - today).whole_days()
+}
+
+/// Aborts its task when dropped (the job it renews for ended, or its runner went away).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -316,6 +316,8 @@ pub struct RunnerJobState {
     pub state: String,
     pub attempts: i64,
     pub last_error: Option<String>,
+    /// Until when a runner holds it (while it runs).
+    pub lease_until: Option<Timestamp>,
 }
 
 /// The background runner's transaction. Dropping it without commit rolls back.
@@ -336,6 +338,9 @@ pub trait RunnerTx: Send {
     /// The job is done. `false` when `owner` no longer holds its lease (another runner took
     /// it over), so the caller knows its work may run twice.
     async fn finish(&mut self, id: &str, owner: &str, now: Timestamp) -> Result<bool>;
+    /// Extends a running job's lease to `until` (never shortens it); `false` when `owner` no
+    /// longer holds it.
+    async fn renew(&mut self, id: &str, owner: &str, until: Timestamp) -> Result<bool>;
     /// The attempt failed: try again at `retry_at`, or, when `retry_at` is `None`, give up
     /// and keep the job as failed with its error.
     async fn fail(

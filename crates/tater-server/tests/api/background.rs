@@ -22,7 +22,8 @@ both_engines!(
     a_reminder_the_relay_refused_is_sent_when_it_is_back,
     every_module_that_declares_a_reminder_sends_it,
     an_approved_exception_expires_by_itself,
-    jobs_a_lease_cannot_cover_go_back
+    jobs_a_lease_cannot_cover_go_back,
+    a_running_job_keeps_its_lease_however_long_it_takes
 );
 
 /// Rounds every 50 ms, so a test waits little for the runners.
@@ -578,10 +579,7 @@ async fn jobs_a_lease_cannot_cover_go_back(db: TestDb) {
     let app = TestApp::spawn_configured(db, move |cfg| cfg.clock = c).await;
     let hour: String = at(START).to_string().chars().take(13).collect();
     let key = format!("plan:{hour}");
-    let short = RunnerOptions {
-        lease_secs: 29,
-        ..RunnerOptions::new()
-    };
+    let short = RunnerOptions::leasing(29);
     let round = app.service.run_work(&short).await.unwrap();
     assert_eq!(round.finished + round.failed, 0, "nothing started");
     assert_eq!(
@@ -592,4 +590,81 @@ async fn jobs_a_lease_cannot_cover_go_back(db: TestDb) {
     let round = app.service.run_work(&RunnerOptions::new()).await.unwrap();
     assert_eq!(round.finished, 1);
     assert_eq!(state(&app, &key).await.as_deref(), Some("done"));
+}
+
+/// A job that runs past its lease keeps it: its runner renews the lease while the job runs
+/// (here a reminder stuck in a frozen relay), so a second runner, looking after the lease the
+/// claim gave has run out, finds nothing to take over, and the reminder is sent once.
+async fn a_running_job_keeps_its_lease_however_long_it_takes(db: TestDb) {
+    let Some(sink) = MailSink::start() else {
+        return;
+    };
+    let clock = Arc::new(FixedClock::new(at(START)));
+    let (c, m) = (clock.clone(), mail(&sink));
+    let app = TestApp::spawn_configured(db, move |cfg| {
+        cfg.clock = c;
+        cfg.verification.mail = Some(m);
+    })
+    .await;
+    let org = app.org("Leases").await;
+    let admin = app.member(org, "lead@leases.test", Role::OrgAdmin).await;
+    app.member(org, "dee@leases.test", Role::Viewer).await;
+    let task = app
+        .create(
+            "tasks",
+            &admin,
+            json!({ "title": "Renew the certificate", "assignee": "dee@leases.test",
+                    "dueDate": date(3) }),
+        )
+        .await;
+    let key = format!(
+        "reminder:{org}:{}:{}:3d:dee@leases.test",
+        task["id"].as_str().unwrap(),
+        date(3)
+    );
+    let mut first = RunnerOptions::leasing(60);
+    first.renew_every = Duration::from_millis(20);
+    // The hour's plan, then the organization's, queue the reminder.
+    for _ in 0..3 {
+        if state(&app, &key).await.is_some() {
+            break;
+        }
+        app.service.run_work(&first).await.unwrap();
+    }
+    assert_eq!(state(&app, &key).await.as_deref(), Some("queued"));
+
+    sink.pause();
+    let service = app.service.clone();
+    let runner = first.clone();
+    let running = tokio::spawn(async move { service.run_work(&runner).await });
+    let lease_until = async || {
+        let job = app.service.runner_job_state(&key).await.unwrap().unwrap();
+        (job.state == "running")
+            .then_some(job.lease_until)
+            .flatten()
+    };
+    eventually("the reminder running", async || {
+        lease_until().await.is_some()
+    })
+    .await;
+    // Two minutes on: the lease the claim gave has run out, the renewed one has not.
+    let now = at(START).plus_seconds(120);
+    clock.set(now);
+    eventually("the lease renewed", async || {
+        lease_until().await.is_some_and(|until| until > now)
+    })
+    .await;
+    let second = RunnerOptions::leasing(60);
+    let round = app.service.run_work(&second).await.unwrap();
+    assert_eq!(round.finished + round.failed, 0, "nothing to take over");
+
+    sink.resume();
+    let round = running.await.unwrap().unwrap();
+    assert_eq!(round.finished, 1);
+    let job = app.service.runner_job_state(&key).await.unwrap().unwrap();
+    assert_eq!((job.state.as_str(), job.attempts), ("done", 1));
+    assert_eq!(
+        subjects_to(&sink, "dee@leases.test"),
+        ["Task due in 3 days: Renew the certificate"]
+    );
 }

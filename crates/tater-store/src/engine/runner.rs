@@ -82,6 +82,19 @@ impl<D: Driver> RunnerTx for EngineRunnerTx<D> {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn renew(&mut self, id: &str, owner: &str, until: Timestamp) -> Result<bool> {
+        let done = D::query(
+            "UPDATE runner_jobs SET lease_until = CASE WHEN lease_until < $3 THEN $3 ELSE lease_until END \
+             WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(until.millis())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn fail(
         &mut self,
         id: &str,
@@ -157,7 +170,7 @@ impl<D: Driver> RunnerTx for EngineRunnerTx<D> {
 
     async fn job_state(&mut self, idempotency_key: &str) -> Result<Option<RunnerJobState>> {
         let row = D::query(
-            "SELECT state, attempts, last_error FROM runner_jobs WHERE idempotency_key = $1",
+            "SELECT state, attempts, last_error, lease_until FROM runner_jobs WHERE idempotency_key = $1",
         )
         .bind(idempotency_key)
         .fetch_optional(&mut *self.tx)
@@ -167,6 +180,7 @@ impl<D: Driver> RunnerTx for EngineRunnerTx<D> {
                 state: r.try_get("state")?,
                 attempts: r.try_get("attempts")?,
                 last_error: r.try_get("last_error")?,
+                lease_until: opt_ts(&r, "lease_until")?,
             })
         })
         .transpose()
