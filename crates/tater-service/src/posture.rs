@@ -419,8 +419,8 @@ impl Service {
         let catalog = self.catalog()?;
         let checks = self.check_catalog()?;
         let now = self.clock.now();
-        // One read-only transaction: the totals, the endpoint counts and the first page
-        // agree with each other.
+        // One read-only transaction for the whole answer (one snapshot on SQLite; on
+        // PostgreSQL each statement sees what was committed when it ran).
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         let computed = self.posture_in(&mut *tx).await?;
         let by_endpoint = self

@@ -334,9 +334,10 @@ impl Service {
             options.renew_every,
         );
         AbortOnDrop(tokio::spawn(async move {
+            // The first tick is at once: a job that starts late in its round has less than
+            // `every` of the claim's lease left.
             let mut ticks = tokio::time::interval(every);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            ticks.tick().await; // the first tick is at once: the claim just leased it
             loop {
                 ticks.tick().await;
                 let until = service.now().plus_seconds(lease_secs);
@@ -350,7 +351,7 @@ impl Service {
                 match renewed {
                     Ok(true) => {}
                     Ok(false) => {
-                        tracing::warn!(job = %key, "a running job's lease was taken over; it may run twice");
+                        tracing::warn!(job = %key, "a running job's lease is no longer held (it just ended, or another runner took it over and it may run twice)");
                         return;
                     }
                     Err(e) => {

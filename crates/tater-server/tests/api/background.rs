@@ -643,8 +643,18 @@ async fn a_running_job_keeps_its_lease_however_long_it_takes(db: TestDb) {
             .then_some(job.lease_until)
             .flatten()
     };
-    eventually("the reminder running", async || {
+    eventually("the reminder claimed", async || {
         lease_until().await.is_some()
+    })
+    .await;
+    // Claimed at START with a lease to START + 60 s: a renewal beyond that shows the reminder
+    // has started, not only been claimed (a jump past the round's last start, START + 30 s,
+    // before it started would give it back).
+    clock.set(at(START).plus_seconds(10));
+    eventually("the reminder running", async || {
+        lease_until()
+            .await
+            .is_some_and(|until| until > at(START).plus_seconds(60))
     })
     .await;
     // Two minutes on: the lease the claim gave has run out, the renewed one has not.
