@@ -89,6 +89,31 @@ async fn a_key_is_queued_once_and_a_lease_keeps_others_off(db: TestDb) {
         "the lease is no longer the first runner's"
     );
     assert_eq!(state(&*store, "a").await.1, 2, "two attempts counted");
+    // A running job's lease is renewed only by its holder, and never shortened.
+    let lease_of = async |key: &str| {
+        let mut tx = store.runner().await.unwrap();
+        tx.job_state(key).await.unwrap().unwrap().lease_until
+    };
+    let taken_over_until = at(LEASE_MS + 1 + LEASE_MS);
+    assert_eq!(lease_of("a").await, Some(taken_over_until));
+    let mut tx = store.runner().await.unwrap();
+    assert!(
+        !tx.renew(&first[0].id, "one", at(10 * LEASE_MS))
+            .await
+            .unwrap(),
+        "no longer the first runner's to renew"
+    );
+    assert!(tx.renew(&first[0].id, "two", at(0)).await.unwrap());
+    tx.commit().await.unwrap();
+    assert_eq!(lease_of("a").await, Some(taken_over_until), "not shortened");
+    let mut tx = store.runner().await.unwrap();
+    assert!(
+        tx.renew(&first[0].id, "two", at(3 * LEASE_MS))
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(lease_of("a").await, Some(at(3 * LEASE_MS)));
 
     // A clean stop gives the leases back at once, without counting the attempt.
     let mut tx = store.runner().await.unwrap();
