@@ -674,36 +674,19 @@ async fn posture_counts_follow_every_change(db: TestDb) {
 /// endpoints of this organization only.
 async fn endpoints_sort_bytewise_and_are_counted(db: TestDb) {
     let store = open(&db).await;
-    let (a, sa) = new_org(&*store, "A").await;
-    let (b, sb) = new_org(&*store, "B").await;
-    for (org, scope, hash, names) in [
-        (a, &sa, "cd", vec!["ab", "a-c", "a.d"]),
-        (b, &sb, "ef", vec!["zz"]),
+    let (_, sa) = new_org(&*store, "A").await;
+    let (_, sb) = new_org(&*store, "B").await;
+    for (scope, hash, names) in [
+        (&sa, "cd", vec!["ab", "a-c", "a.d"]),
+        (&sb, "ef", vec!["zz"]),
     ] {
-        let tok = token(org, hash, false);
-        let mut tx = store.tenant(&scope.permit(Mode::Write)).await.unwrap();
-        tx.insert_enrollment_token(
-            &tok,
-            &draft(org, AuditAction::Create, "enrollment-token", tok.id),
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
-        let mut itx = store.identity(Mode::Write).await.unwrap();
         for (i, name) in names.into_iter().enumerate() {
-            let mut e = endpoint(org, name, &format!("{hash}{i}"));
+            let secret = format!("{hash}{i}");
+            let mut e = endpoint(scope.org(), name, &secret);
             // Enrolment is the first sighting.
             e.enrolled_at = Timestamp::from_millis(NOW + 1000 * i as i64);
-            itx.enroll_endpoint(
-                &tok,
-                &e,
-                false,
-                &draft(org, AuditAction::Create, "endpoint", e.id),
-            )
-            .await
-            .unwrap();
+            crate::jobs::enroll(&*store, scope, &e, &secret).await;
         }
-        itx.commit().await.unwrap();
     }
     let mut tx = store.tenant(&sa.permit(Mode::Read)).await.unwrap();
     let page = |after: Option<&str>| EndpointQuery {

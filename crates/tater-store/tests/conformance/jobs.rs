@@ -57,6 +57,13 @@ async fn settings_default_off_and_round_trip(db: TestDb) {
 
 /// An endpoint of `org` enrolled with a fresh token.
 async fn enrolled(store: &dyn Store, scope: &Scope, hostname: &str, secret: &str) -> Endpoint {
+    let e = endpoint(scope.org(), hostname, secret);
+    enroll(store, scope, &e, secret).await;
+    e
+}
+
+/// Enrolls `e` with a fresh token whose hash is made of `secret` (unique per call).
+pub(crate) async fn enroll(store: &dyn Store, scope: &Scope, e: &Endpoint, secret: &str) {
     let org = scope.org();
     let t = token(org, secret, false);
     let mut tx = store.tenant(&scope.permit(Mode::Write)).await.unwrap();
@@ -67,18 +74,16 @@ async fn enrolled(store: &dyn Store, scope: &Scope, hostname: &str, secret: &str
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    let e = endpoint(org, hostname, secret);
     let mut itx = store.identity(Mode::Write).await.unwrap();
     itx.enroll_endpoint(
         &t,
-        &e,
+        e,
         false,
         &draft(org, AuditAction::Create, "endpoint", e.id),
     )
     .await
     .unwrap();
     itx.commit().await.unwrap();
-    e
 }
 
 fn job(org: OrgId, at: i64) -> Job {
