@@ -123,6 +123,25 @@ pub fn bytewise(engine: Engine, column: &str) -> String {
     }
 }
 
+/// How strongly a write transaction locks a row it read (see [`lock_rows_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowLock {
+    /// The row is updated, its keys kept: rows of other tables may still refer to it.
+    Update,
+    /// The row is deleted or its unique columns change.
+    UpdateKeys,
+}
+
+/// The clause that locks the rows of table alias `alias` in a `SELECT` (with joins) until
+/// the transaction ends; nothing on SQLite, where a writer is alone anyway.
+pub fn lock_rows_of(engine: Engine, lock: RowLock, alias: &str) -> String {
+    match (engine, lock) {
+        (Engine::Sqlite, _) => String::new(),
+        (Engine::Postgres, RowLock::Update) => format!(" FOR NO KEY UPDATE OF {alias}"),
+        (Engine::Postgres, RowLock::UpdateKeys) => format!(" FOR UPDATE OF {alias}"),
+    }
+}
+
 /// Integer values of a field, as a `GROUP BY` key.
 pub fn integer_expr(engine: Engine, name: &'static str) -> String {
     let name = checked(name);

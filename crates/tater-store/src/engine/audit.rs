@@ -1,6 +1,7 @@
 //! The audit log: appending sealed entries, reading pages, checkpoints.
 
 use super::*;
+use crate::Engine;
 
 pub(super) const AUDIT_COLUMNS: &str = "tenant_id, seq, id, action, entity_type, entity_id, user_id, upn, oid, \
      ts, via, changes, prev_hash, hash, key_id, signature";
@@ -98,45 +99,45 @@ pub(super) async fn append_audit<D: Driver>(
     entry.seal = tater_audit::seal(&entry, &prev, &settings.keys);
     // Counted as appended (a transaction rolled back later un-writes it; those are rare).
     metrics::counter!("tater_audit_entries_written_total").increment(1);
-    D::query(
-        "INSERT INTO audit_log (tenant_id, seq, id, action, entity_type, entity_id, \
+    // The entry, the head's new hash and the SIEM outbox (one row per enabled destination)
+    // in one statement on PostgreSQL: the head stays locked until the commit, so each round
+    // trip here is time every other writer of the tenant waits. SQLite has no data-changing
+    // `WITH` (and no round trips): three statements there.
+    const ENTRY: &str = "INSERT INTO audit_log (tenant_id, seq, id, action, entity_type, entity_id, \
          user_id, upn, oid, ts, via, changes, prev_hash, hash, key_id, signature, size_bytes) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-    )
-    .bind(&tenant_text)
-    .bind(entry.seq)
-    .bind(d.id.to_string())
-    .bind(d.action.as_str())
-    .bind(&d.entity_type)
-    .bind(&d.entity_id)
-    .bind(&d.user_id)
-    .bind(&d.upn)
-    .bind(&d.oid)
-    .bind(d.timestamp.millis())
-    .bind(d.via.as_str())
-    .bind(Json(&d.changes))
-    .bind(&entry.seal.prev_hash)
-    .bind(&entry.seal.hash)
-    .bind(&entry.seal.key_id)
-    .bind(&entry.seal.signature)
-    .bind(json_size(&d.changes))
-    .execute(&mut *conn)
-    .await?;
-    D::query("UPDATE audit_heads SET head_hash = $2 WHERE tenant_id = $1")
-        .bind(&tenant_text)
-        .bind(&entry.seal.hash)
-        .execute(&mut *conn)
-        .await?;
-    // The outbox: one row per enabled SIEM destination, in this same transaction.
-    D::query(
-        "INSERT INTO siem_outbox (tenant_id, destination_id, seq, created_at) \
-         SELECT tenant_id, id, $2, $3 FROM siem_destinations WHERE tenant_id = $1 AND enabled",
-    )
-    .bind(&tenant_text)
-    .bind(entry.seq)
-    .bind(d.timestamp.millis())
-    .execute(&mut *conn)
-    .await?;
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+    const HEAD: &str = "UPDATE audit_heads SET head_hash = $14 WHERE tenant_id = $1";
+    const OUTBOX: &str = "INSERT INTO siem_outbox (tenant_id, destination_id, seq, created_at) \
+         SELECT tenant_id, id, $2, $10 FROM siem_destinations WHERE tenant_id = $1 AND enabled";
+    let statements = match D::KIND {
+        Engine::Postgres => vec![format!(
+            "WITH entry AS ({ENTRY}), head AS ({HEAD}) {OUTBOX}"
+        )],
+        Engine::Sqlite => vec![ENTRY.to_owned(), HEAD.to_owned(), OUTBOX.to_owned()],
+    };
+    for sql in &statements {
+        // Every statement gets all parameters; SQLite lets a statement leave some unused.
+        D::query(sql)
+            .bind(&tenant_text)
+            .bind(entry.seq)
+            .bind(d.id.to_string())
+            .bind(d.action.as_str())
+            .bind(&d.entity_type)
+            .bind(&d.entity_id)
+            .bind(&d.user_id)
+            .bind(&d.upn)
+            .bind(&d.oid)
+            .bind(d.timestamp.millis())
+            .bind(d.via.as_str())
+            .bind(Json(&d.changes))
+            .bind(&entry.seal.prev_hash)
+            .bind(&entry.seal.hash)
+            .bind(&entry.seal.key_id)
+            .bind(&entry.seal.signature)
+            .bind(json_size(&d.changes))
+            .execute(&mut *conn)
+            .await?;
+    }
     if settings.checkpoint_every > 0 && entry.seq % settings.checkpoint_every == 0 {
         let cp = tater_audit::Checkpoint::new(
             tenant,

@@ -205,9 +205,15 @@ impl<D: Driver> EndpointsTx for EngineTenantTx<D> {
         expected_version: i64,
         audit: &AuditDraft,
     ) -> Result<()> {
-        self.audited(audit).await?;
         let tenant = self.tenant();
-        let before = endpoint_state::<D>(&mut self.tx, &tenant, &e.id.to_string()).await?;
+        // Row, counters, audit head: the order `endpoint_state` describes.
+        let before = endpoint_state::<D>(
+            &mut self.tx,
+            &tenant,
+            &e.id.to_string(),
+            RowLock::UpdateKeys,
+        )
+        .await?;
         let done = D::query(
             "UPDATE endpoints SET tags = $3, status = $4, credential_hash = $5, credential_prefix = $6, \
              version = $7, updated_at = $8, reenroll_allowed_until = $10 \
@@ -242,15 +248,16 @@ impl<D: Driver> EndpointsTx for EngineTenantTx<D> {
             status == "active",
             e.status == "active",
         )
-        .await
+        .await?;
+        self.audited(audit).await
     }
 
     async fn delete_endpoint(&mut self, id: EndpointId, audit: &AuditDraft) -> Result<()> {
-        self.audited(audit).await?;
         let tenant = self.tenant();
-        let (status, latest, _) = endpoint_state::<D>(&mut self.tx, &tenant, &id.to_string())
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let (status, latest, _) =
+            endpoint_state::<D>(&mut self.tx, &tenant, &id.to_string(), RowLock::UpdateKeys)
+                .await?
+                .ok_or(StoreError::NotFound)?;
         follow_status::<D>(
             &mut self.tx,
             &tenant,
@@ -265,6 +272,6 @@ impl<D: Driver> EndpointsTx for EngineTenantTx<D> {
             .bind(id.to_string())
             .execute(&mut *self.tx)
             .await?;
-        Ok(())
+        self.audited(audit).await
     }
 }

@@ -487,7 +487,6 @@ impl<D: Driver> IdentityTx for EngineIdentityTx<D> {
         audit: &AuditDraft,
     ) -> Result<()> {
         let org = token.org.to_string();
-        append_audit::<D>(&mut self.tx, &self.audit, token.org, audit).await?;
         if existed {
             // Only the active endpoint as the caller read it: a retired one stays
             // retired, and a concurrent re-enrolment (or a used allowance) loses.
@@ -549,7 +548,8 @@ impl<D: Driver> IdentityTx for EngineIdentityTx<D> {
                 "the enrollment token was used or revoked".into(),
             ));
         }
-        Ok(())
+        // The audit head last, as every endpoint change takes it (see `endpoint_state`).
+        append_audit::<D>(&mut self.tx, &self.audit, token.org, audit).await
     }
 
     async fn endpoint_by_credential(&mut self, credential_hash: &str) -> Result<Option<Endpoint>> {

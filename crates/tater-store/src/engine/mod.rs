@@ -19,7 +19,8 @@ use tater_domain::{
 };
 
 use crate::sql::{
-    Arg, SqlBuilder, byte_length, bytewise, integer_expr, push_conditions, push_page, text_expr,
+    Arg, RowLock, SqlBuilder, byte_length, bytewise, integer_expr, lock_rows_of, push_conditions,
+    push_page, text_expr,
 };
 use crate::{
     AuditQuery, AuditSettings, DeadLetter, DeliveryTx, DueDestination, EndpointQuery,

@@ -89,6 +89,10 @@ pub(super) fn shard_of(endpoint: &str) -> i64 {
 /// Moves the endpoint's contribution to the posture counts from scan `from` to scan
 /// `to` (either may be absent): only the results that differ between the two change a
 /// counter, so a routine re-scan touches few rows.
+///
+/// One statement, its rows in key order: two transactions moving counters of the same
+/// shard lock the shared rows in the same order, so they wait for each other instead of
+/// deadlocking, and neither needs the tenant's audit head (taken last) to be safe.
 pub(super) async fn move_posture<D: Driver>(
     conn: &mut Conn<D>,
     tenant: &str,
@@ -96,64 +100,74 @@ pub(super) async fn move_posture<D: Driver>(
     from: Option<&str>,
     to: Option<&str>,
 ) -> Result<()> {
-    let shard = shard_of(endpoint);
-    // The (check, status, severity) keys of scan `$2` that scan `$4` lacks. A set
-    // difference rather than a correlated NOT EXISTS: PostgreSQL's generic plans guess
-    // one row per side and a nested anti-join then costs seconds per report.
-    let only_in = |this: &str, other: Option<&str>| {
+    // The (check, status, severity) keys of scan `this` that scan `other` lacks, each
+    // with `sign`. A set difference rather than a correlated NOT EXISTS: PostgreSQL's
+    // generic plans guess one row per side and a nested anti-join then costs seconds
+    // per report.
+    let only_in = |this: &str, other: Option<&str>, sign: i64| {
         let pick = |scan: &str| {
             format!(
                 "SELECT check_id, status, severity FROM scan_results WHERE tenant_id = $1 AND scan_id = {scan}"
             )
         };
-        match other {
+        let keys = match other {
             Some(other) => format!("{} EXCEPT {}", pick(this), pick(other)),
             None => pick(this),
-        }
+        };
+        format!("SELECT k.check_id, k.status, k.severity, {sign} AS d FROM ({keys}) k")
     };
-    if let Some(old) = from {
-        let sql = format!(
-            "UPDATE posture_counts SET n = n - 1 WHERE tenant_id = $1 AND shard = $3 \
-             AND (check_id, status, severity) IN ({})",
-            only_in("$2", to.map(|_| "$4"))
-        );
-        let q = D::query(&sql).bind(tenant).bind(old).bind(shard);
-        match to {
-            Some(other) => q.bind(other).execute(&mut *conn).await?,
-            None => q.execute(&mut *conn).await?,
-        };
-    }
-    if let Some(new) = to {
-        let sql = format!(
-            "INSERT INTO posture_counts (tenant_id, check_id, status, severity, shard, n) \
-             SELECT $1, d.check_id, d.status, d.severity, $3, 1 FROM ({}) d WHERE true \
-             ON CONFLICT (tenant_id, check_id, status, severity, shard) DO UPDATE SET n = posture_counts.n + 1",
-            only_in("$2", from.map(|_| "$4"))
-        );
-        let q = D::query(&sql).bind(tenant).bind(new).bind(shard);
-        match from {
-            Some(other) => q.bind(other).execute(&mut *conn).await?,
-            None => q.execute(&mut *conn).await?,
-        };
-    }
+    let delta = match (from, to) {
+        (None, None) => return Ok(()),
+        (None, Some(_)) => only_in("$3", None, 1),
+        (Some(_), None) => only_in("$3", None, -1),
+        (Some(_), Some(_)) => format!(
+            "{} UNION ALL {}",
+            only_in("$4", Some("$3"), 1),
+            only_in("$3", Some("$4"), -1)
+        ),
+    };
+    // `WHERE true` keeps SQLite from reading `ON CONFLICT` as a join's `ON`.
+    let sql = format!(
+        "INSERT INTO posture_counts (tenant_id, check_id, status, severity, shard, n) \
+         SELECT $1, d.check_id, d.status, d.severity, $2, d.d FROM ({delta}) d WHERE true \
+         ORDER BY d.check_id, d.status, d.severity \
+         ON CONFLICT (tenant_id, check_id, status, severity, shard) \
+         DO UPDATE SET n = posture_counts.n + excluded.n"
+    );
+    let q = D::query(&sql).bind(tenant).bind(shard_of(endpoint));
+    let q = match (from, to) {
+        (Some(old), Some(new)) => q.bind(old).bind(new),
+        (Some(only), None) | (None, Some(only)) => q.bind(only),
+        (None, None) => return Ok(()),
+    };
+    q.execute(&mut *conn).await?;
     Ok(())
 }
 
-/// An endpoint's status and latest scan (with when it finished), before a change.
+/// An endpoint's status and latest scan (with when it finished), before a change; the
+/// endpoint's row stays locked (`lock`) until the transaction ends.
+///
+/// Lock order of every transaction that changes an endpoint or the posture counts: this
+/// row first, then the shared posture counters (in key order, see [`move_posture`]), the
+/// tenant's audit head last. The head orders all of a tenant's writers, so holding it only
+/// for the entry and the commit lets the rest of concurrent reports run side by side.
 pub(super) async fn endpoint_state<D: Driver>(
     conn: &mut Conn<D>,
     tenant: &str,
     id: &str,
+    lock: RowLock,
 ) -> Result<Option<(String, Option<String>, Option<i64>)>> {
-    let row = D::query(
+    let sql = format!(
         "SELECT e.status, e.last_scan_id, s.finished_at FROM endpoints e \
          LEFT JOIN scans s ON s.tenant_id = e.tenant_id AND s.id = e.last_scan_id \
-         WHERE e.tenant_id = $1 AND e.id = $2",
-    )
-    .bind(tenant)
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
+         WHERE e.tenant_id = $1 AND e.id = $2{}",
+        lock_rows_of(D::KIND, lock, "e")
+    );
+    let row = D::query(&sql)
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
     row.map(|r| {
         Ok((
             r.try_get("status")?,
@@ -275,6 +289,10 @@ impl<D: Driver> ScansTx for EngineTenantTx<D> {
         let tenant = self.tenant();
         let scan_id = scan.id.to_string();
         let endpoint = scan.endpoint.to_string();
+        let (status, old_latest, old_finished) =
+            endpoint_state::<D>(&mut self.tx, &tenant, &endpoint, RowLock::Update)
+                .await?
+                .ok_or(StoreError::NotFound)?;
         D::query(
             "INSERT INTO scans (tenant_id, id, endpoint_id, started_at, finished_at, received_at, counts, tally) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -309,14 +327,6 @@ impl<D: Driver> ScansTx for EngineTenantTx<D> {
                 .execute(&mut *self.tx)
                 .await?;
         }
-        // Only now the audit head: it orders the tenant's writers, so the shared posture
-        // rows below are always locked in one order (no deadlocks), while the bulk of
-        // the work above ran in parallel with other reports.
-        self.audited(audit).await?;
-        let (status, old_latest, old_finished) =
-            endpoint_state::<D>(&mut self.tx, &tenant, &endpoint)
-                .await?
-                .ok_or(StoreError::NotFound)?;
         // The newest finished scan is the endpoint's latest; a late retry of an older
         // scan is stored but does not replace it.
         let newer = old_finished.is_none_or(|f| f <= scan.finished_at.millis());
@@ -346,7 +356,9 @@ impl<D: Driver> ScansTx for EngineTenantTx<D> {
                 .execute(&mut *self.tx)
                 .await?;
         }
-        Ok(())
+        // The audit head last (see `endpoint_state`): concurrent reports of one tenant
+        // wait for each other only for the entry and the commit.
+        self.audited(audit).await
     }
 
     async fn scan_results(&mut self, scan: ScanId) -> Result<Vec<ScanResult>> {

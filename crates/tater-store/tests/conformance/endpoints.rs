@@ -13,7 +13,8 @@ both_engines!(
     enrollment_and_credentials,
     scans_latest_results_and_isolation,
     posture_counts_follow_every_change,
-    endpoints_sort_bytewise_and_are_counted
+    endpoints_sort_bytewise_and_are_counted,
+    concurrent_reports_and_endpoint_changes_all_land
 );
 
 pub(crate) fn draft(org: OrgId, action: AuditAction, kind: &str, id: impl ToString) -> AuditDraft {
@@ -524,56 +525,58 @@ async fn scans_latest_results_and_isolation(db: TestDb) {
     tx.commit().await.unwrap();
 }
 
+/// The posture counts kept at write time equal a recount of the latest results, and the
+/// endpoints' tallies add up to the same.
+async fn check(tx: &mut dyn tater_store::TenantTx, when: &str) {
+    use std::collections::BTreeMap;
+    let key = |r: &tater_store::ResultCount| {
+        (
+            r.check_id.clone().unwrap_or_default(),
+            r.status,
+            r.severity.clone(),
+        )
+    };
+    let kept: BTreeMap<_, i64> = tx
+        .posture_counts()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (key(r), r.count))
+        .collect();
+    let recount: BTreeMap<_, i64> = tx
+        .latest_result_counts(ResultGroup::Check, &ResultFilter::default())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (key(r), r.count))
+        .collect();
+    assert_eq!(kept, recount, "{when}");
+    let every: Vec<EndpointId> = tx
+        .endpoints(&EndpointQuery {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    let by_endpoint: i64 = tx
+        .latest_tallies(&every)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.count)
+        .sum();
+    assert_eq!(
+        by_endpoint,
+        recount.values().sum::<i64>(),
+        "{when}: tallies"
+    );
+}
+
 /// The counts kept at write time always equal a recount of the latest results.
 async fn posture_counts_follow_every_change(db: TestDb) {
-    use std::collections::BTreeMap;
-    use tater_store::TenantTx;
-    async fn check(tx: &mut dyn TenantTx, when: &str) {
-        let key = |r: &tater_store::ResultCount| {
-            (
-                r.check_id.clone().unwrap_or_default(),
-                r.status,
-                r.severity.clone(),
-            )
-        };
-        let kept: BTreeMap<_, i64> = tx
-            .posture_counts()
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (key(r), r.count))
-            .collect();
-        let recount: BTreeMap<_, i64> = tx
-            .latest_result_counts(ResultGroup::Check, &ResultFilter::default())
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (key(r), r.count))
-            .collect();
-        assert_eq!(kept, recount, "{when}");
-        let every: Vec<EndpointId> = tx
-            .endpoints(&EndpointQuery {
-                limit: 1000,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .iter()
-            .map(|e| e.id)
-            .collect();
-        let by_endpoint: i64 = tx
-            .latest_tallies(&every)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.count)
-            .sum();
-        assert_eq!(
-            by_endpoint,
-            recount.values().sum::<i64>(),
-            "{when}: tallies"
-        );
-    }
     let store = open(&db).await;
     let (a, sa) = new_org(&*store, "A").await;
     let tok = token(a, "ab", false);
@@ -713,4 +716,151 @@ async fn endpoints_sort_bytewise_and_are_counted(db: TestDb) {
         (3, 0, 2),
         "{totals:?}"
     );
+}
+
+/// Reports from many endpoints of one organization, endpoints retired and brought back,
+/// re-enrolled and deleted, all at once: every change lands (none is lost to a deadlock
+/// between the endpoint rows, the shared posture counters and the audit head), the counts
+/// equal a recount, and the audit chain has one entry per change without a gap.
+async fn concurrent_reports_and_endpoint_changes_all_land(db: TestDb) {
+    const ENDPOINTS: usize = 12;
+    const ROUNDS: usize = 4;
+    let store = open(&db).await;
+    let (a, sa) = new_org(&*store, "A").await;
+    let mut endpoints = Vec::new();
+    for i in 0..ENDPOINTS {
+        let secret = format!("c{i:x}");
+        let e = endpoint(a, &format!("load-{i:02}"), &secret);
+        crate::jobs::enroll(&*store, &sa, &e, &secret).await;
+        endpoints.push(e);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    // Reporters: every endpoint reports a few times, the results (and so the counters
+    // they move) changing each round. The last endpoint is deleted while it reports.
+    for (i, e) in endpoints.iter().cloned().enumerate() {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let mut landed = 0;
+            for round in 0..ROUNDS {
+                let r = results(60, 2 + (i + round) % 4);
+                let s = scan(a, &e, NOW + 1_000 * (round as i64 + 1), &r);
+                let mut tx = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
+                match tx
+                    .insert_scan(&s, &r, &draft(a, AuditAction::Create, "scan", s.id))
+                    .await
+                {
+                    Ok(()) => {
+                        tx.commit().await.unwrap();
+                        landed += 1;
+                    }
+                    Err(StoreError::NotFound) if i == ENDPOINTS - 1 => break,
+                    Err(err) => panic!("report {round} of {}: {err:?}", e.hostname),
+                }
+            }
+            landed
+        });
+    }
+    // Retire and bring back the even endpoints. Reports do not change an endpoint's
+    // version, so nothing here may conflict.
+    let toggled: Vec<Endpoint> = endpoints.iter().step_by(2).cloned().collect();
+    let store2 = store.clone();
+    tasks.spawn(async move {
+        let mut changes = 0;
+        for round in 0..ROUNDS {
+            for e in &toggled {
+                let mut tx = store2.tenant(&sa.permit(Mode::Write)).await.unwrap();
+                let mut now = tx.endpoint(e.id).await.unwrap().unwrap();
+                now.status = if round % 2 == 0 { "retired" } else { "active" }.into();
+                now.version += 1;
+                let audit = draft(a, AuditAction::Update, "endpoint", e.id);
+                tx.update_endpoint(&now, now.version - 1, &audit)
+                    .await
+                    .unwrap_or_else(|err| panic!("status of {}: {err:?}", e.hostname));
+                tx.commit().await.unwrap();
+                changes += 1;
+            }
+        }
+        changes
+    });
+    // Re-enrol odd endpoints (new credentials) while they report; not the last one,
+    // which is deleted.
+    let reenrolled: Vec<Endpoint> = endpoints
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .take(ENDPOINTS / 2 - 1)
+        .cloned()
+        .collect();
+    let store3 = store.clone();
+    tasks.spawn(async move {
+        let tok = token(a, "9e", false);
+        let mut tx = store3.tenant(&sa.permit(Mode::Write)).await.unwrap();
+        tx.insert_enrollment_token(
+            &tok,
+            &draft(a, AuditAction::Create, "enrollment-token", tok.id),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        for (k, e) in reenrolled.iter().enumerate() {
+            let mut itx = store3.identity(Mode::Write).await.unwrap();
+            let now = itx
+                .endpoint_by_hostname(a, &e.hostname)
+                .await
+                .unwrap()
+                .unwrap();
+            let next = Endpoint {
+                credential_hash: Some(format!("{:02x}", 0xa0 + k).repeat(32)),
+                version: now.version + 1,
+                ..now
+            };
+            let audit = draft(a, AuditAction::Update, "endpoint", e.id);
+            itx.enroll_endpoint(&tok, &next, true, &audit)
+                .await
+                .unwrap_or_else(|err| panic!("re-enrolment of {}: {err:?}", e.hostname));
+            itx.commit().await.unwrap();
+        }
+        1 + reenrolled.len()
+    });
+    // Delete the last endpoint while it reports.
+    let doomed = endpoints[ENDPOINTS - 1].id;
+    let store4 = store.clone();
+    tasks.spawn(async move {
+        tokio::task::yield_now().await;
+        let mut tx = store4.tenant(&sa.permit(Mode::Write)).await.unwrap();
+        tx.delete_endpoint(doomed, &draft(a, AuditAction::Delete, "endpoint", doomed))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        1
+    });
+    let mut changes = 0;
+    while let Some(done) = tasks.join_next().await {
+        changes += done.unwrap();
+    }
+
+    let mut tx = store.tenant(&sa.permit(Mode::Read)).await.unwrap();
+    check(&mut *tx, "after the concurrent changes").await;
+    let log = tx
+        .list_audit(&AuditQuery {
+            ascending: true,
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // The organization's creation, the enrolments (a token and an endpoint each), then
+    // one entry per change that landed.
+    assert_eq!(
+        log.len(),
+        1 + 2 * ENDPOINTS + changes,
+        "one entry per change"
+    );
+    for (i, pair) in log.windows(2).enumerate() {
+        assert_eq!(pair[1].seq, pair[0].seq + 1, "no gap after entry {i}");
+        assert_eq!(
+            pair[1].seal.prev_hash, pair[0].seal.hash,
+            "chain at entry {i}"
+        );
+    }
 }
