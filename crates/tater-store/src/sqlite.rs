@@ -39,6 +39,20 @@ impl SqliteStore {
             .pragma("secure_delete", "on");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // Defence in depth for the above: a connection still inside a transaction when
+            // it is handed out again is closed (which rolls it back), never reused.
+            .before_acquire(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Connection as _;
+                    let leaked = conn.is_in_transaction();
+                    if leaked {
+                        tracing::warn!(
+                            "a pooled SQLite connection was left inside a transaction; closed"
+                        );
+                    }
+                    Ok(!leaked)
+                })
+            })
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
@@ -49,13 +63,28 @@ impl SqliteStore {
         Ok(self_)
     }
 
+    /// Opens a transaction in a task of its own. sqlx-sqlite's `begin_with` is not safe to
+    /// abandon: a caller dropped between its `BEGIN` and the transaction object (a client
+    /// that disconnects, a timeout, an aborted background task) left the connection in the
+    /// pool inside a transaction that nobody ends, holding SQLite's write lock and failing
+    /// every later write it was given. In a task the opening always completes, and a
+    /// transaction nobody waits for any more is dropped there, which rolls it back.
     async fn begin(&self, mode: Mode) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(match mode {
-            // A deferred transaction that reads and then writes can fail to upgrade its lock
-            // when another connection wrote in between; take the write lock first.
-            Mode::Write => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Mode::Read => self.pool.begin().await?,
-        })
+        let pool = self.pool.clone();
+        let opening = tokio::spawn(async move {
+            match mode {
+                // A deferred transaction that reads and then writes can fail to upgrade its
+                // lock when another connection wrote in between; take the write lock first.
+                Mode::Write => pool.begin_with("BEGIN IMMEDIATE").await,
+                Mode::Read => pool.begin().await,
+            }
+        });
+        match opening.await {
+            Ok(tx) => Ok(tx?),
+            Err(join) => Err(StoreError::Database(sqlx::Error::WorkerCrashed)).inspect_err(|_| {
+                tracing::error!(error = %join, "opening a SQLite transaction failed");
+            }),
+        }
     }
 }
 

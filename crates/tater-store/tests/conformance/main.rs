@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests: a panic is a failed assertion
 
+mod cancellation;
 mod checkpoints;
 mod endpoints;
 mod files;
