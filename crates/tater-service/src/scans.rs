@@ -96,6 +96,17 @@ fn time_field(
     }
 }
 
+/// The answer to a report stored before: the stored scan, not created again.
+fn retried(existing: Scan, id: ScanId) -> Ingested {
+    Ingested {
+        created: false,
+        scan: IngestedScan {
+            scan: scan_view(&existing),
+            scan_id: id,
+        },
+    }
+}
+
 impl Service {
     /// An agent's sign of life. Authenticating it already recorded the contact (at most once
     /// a minute); this only checks that the caller is an endpoint agent.
@@ -240,23 +251,8 @@ impl Service {
             received_at: now,
             counts: Counts::of(&results),
         };
-        let mut tx = self.store.tenant(&permit).await?;
-        // A retry: stored under the derived id, or (reported before scan ids were per
-        // endpoint) under the agent's own id by this same endpoint. Anyone else's scan with
-        // that id is not looked at.
-        let legacy = tx.scan(id).await?.filter(|s| s.endpoint == endpoint);
-        let existing = match legacy {
-            Some(s) => Some(s),
-            None => tx.scan(stored).await?,
-        };
-        if let Some(existing) = existing {
-            return Ok(Ingested {
-                created: false,
-                scan: IngestedScan {
-                    scan: scan_view(&existing),
-                    scan_id: id,
-                },
-            });
+        if let Some(existing) = self.stored_scan(&permit, endpoint, id, stored).await? {
+            return Ok(retried(existing, id));
         }
         let after = json!({ "scanId": id, "endpointId": endpoint, "startedAt": started_at, "finishedAt": finished_at, "counts": scan.counts });
         let audit = AuditDraft::new(actor, AuditAction::Create, "scan", stored, now).with_changes(
@@ -264,14 +260,49 @@ impl Service {
             Some(&after),
             &[],
         );
-        tx.insert_scan(&scan, &results, &audit).await?;
-        tx.commit().await?;
+        let mut tx = self.store.tenant(&permit).await?;
+        let inserted = match tx.insert_scan(&scan, &results, &audit).await {
+            Ok(()) => tx.commit().await,
+            Err(err) => Err(err),
+        };
+        match inserted {
+            Ok(()) => {}
+            // The same report sent twice at once (an agent retrying a request that was
+            // still running): the other one stored it, so this one is its retry.
+            Err(tater_store::StoreError::Conflict(_)) => {
+                return match self.stored_scan(&permit, endpoint, id, stored).await? {
+                    Some(existing) => Ok(retried(existing, id)),
+                    None => Err(ServiceError::Conflict(
+                        "the scan was being stored by another request; send it again".into(),
+                    )),
+                };
+            }
+            Err(err) => return Err(err.into()),
+        }
         Ok(Ingested {
             created: true,
             scan: IngestedScan {
                 scan: scan_view(&scan),
                 scan_id: id,
             },
+        })
+    }
+
+    /// The scan stored before for this report, if any: under the derived id, or (reported
+    /// before scan ids were per endpoint) under the agent's own id by this same endpoint.
+    /// Anyone else's scan with that id is not looked at.
+    async fn stored_scan(
+        &self,
+        permit: &tater_domain::Permit,
+        endpoint: EndpointId,
+        id: ScanId,
+        stored: ScanId,
+    ) -> ServiceResult<Option<Scan>> {
+        let mut tx = self.store.tenant(&permit.read_only()).await?;
+        let legacy = tx.scan(id).await?.filter(|s| s.endpoint == endpoint);
+        Ok(match legacy {
+            Some(s) => Some(s),
+            None => tx.scan(stored).await?,
         })
     }
 

@@ -371,6 +371,35 @@ async fn ingestion_is_idempotent_and_rejects_bad_reports(db: TestDb) {
     let (_, trend) = app.get("/api/posture/trend", &admin).await;
     assert_eq!(trend["points"].as_array().unwrap().len(), 1);
 
+    // The same report sent several times at once (an agent retrying a request still
+    // running): one stores it, the others are answered as its retries, none fails.
+    let twin = report(
+        &new_id(),
+        "2026-11-29T09:30:00Z",
+        &[("linux.ssh.root-login", "Fail")],
+    );
+    let sends = (0..6).map(|_| app.send(Method::POST, "/api/agent/scans", &agent, &twin));
+    let answers = futures::future::join_all(sends).await;
+    let created = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::CREATED)
+        .count();
+    for (s, a) in &answers {
+        assert!(
+            matches!(*s, StatusCode::CREATED | StatusCode::OK),
+            "{s}: {a}"
+        );
+        assert_eq!(a["id"], answers[0].1["id"], "one stored scan");
+    }
+    assert_eq!(created, 1, "stored once: {answers:?}");
+    let (_, log) = app.get("/api/audit-log?entityType=scan", &admin).await;
+    assert_eq!(
+        log["items"].as_array().unwrap().len(),
+        2,
+        "one entry each: {log}"
+    );
+    let before = app.snapshot(org).await;
+
     let big = "x".repeat(16 * 1024 + 1);
     let bad: Vec<(Value, &str)> = vec![
         (
@@ -477,7 +506,11 @@ async fn ingestion_is_idempotent_and_rejects_bad_reports(db: TestDb) {
         "nothing stored, nothing audited"
     );
     let (_, trend) = app.get("/api/posture/trend", &admin).await;
-    assert_eq!(trend["points"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        trend["points"].as_array().unwrap().len(),
+        2,
+        "the first scan and the one sent at once"
+    );
 
     // The scan can be read back, with its results and evidence.
     let (s, read) = app

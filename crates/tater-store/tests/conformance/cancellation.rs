@@ -6,11 +6,10 @@
 use std::future::Future;
 use std::task::Poll;
 
-use tater_domain::AuditAction;
 use tater_store::{Mode, StoreError};
 use tater_testkit::{TestDb, both_engines};
 
-use crate::endpoints::{draft, token};
+use crate::endpoints::{add_token, token};
 use crate::support::*;
 
 both_engines!(transactions_abandoned_while_opening_leave_nothing_behind);
@@ -68,15 +67,7 @@ async fn transactions_abandoned_while_opening_leave_nothing_behind(db: TestDb) {
         let store = store.clone();
         writers.spawn(async move {
             for i in 0..3 {
-                let t = token(a, &format!("{w:x}{i:x}"), false);
-                let mut tx = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
-                tx.insert_enrollment_token(
-                    &t,
-                    &draft(a, AuditAction::Create, "enrollment-token", t.id),
-                )
-                .await
-                .unwrap();
-                tx.commit().await.unwrap();
+                add_token(&*store, &sa, &token(a, &format!("{w:x}{i:x}"), false)).await;
                 new_org(&*store, &format!("later {w}-{i}")).await;
             }
         });

@@ -38,6 +38,18 @@ pub(crate) fn token(org: OrgId, hash: &str, single_use: bool) -> EnrollmentToken
     }
 }
 
+/// Stores enrollment token `t` of `scope`'s organization, in a transaction of its own.
+pub(crate) async fn add_token(store: &dyn tater_store::Store, scope: &Scope, t: &EnrollmentToken) {
+    let mut tx = store.tenant(&scope.permit(Mode::Write)).await.unwrap();
+    tx.insert_enrollment_token(
+        t,
+        &draft(scope.org(), AuditAction::Create, "enrollment-token", t.id),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
 pub(crate) fn endpoint(org: OrgId, hostname: &str, credential: &str) -> Endpoint {
     let t = Timestamp::from_millis(NOW);
     Endpoint {
@@ -794,14 +806,7 @@ async fn concurrent_reports_and_endpoint_changes_all_land(db: TestDb) {
     let store3 = store.clone();
     tasks.spawn(async move {
         let tok = token(a, "9e", false);
-        let mut tx = store3.tenant(&sa.permit(Mode::Write)).await.unwrap();
-        tx.insert_enrollment_token(
-            &tok,
-            &draft(a, AuditAction::Create, "enrollment-token", tok.id),
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
+        add_token(&*store3, &sa, &tok).await;
         for (k, e) in reenrolled.iter().enumerate() {
             let mut itx = store3.identity(Mode::Write).await.unwrap();
             let now = itx

@@ -66,14 +66,7 @@ async fn enrolled(store: &dyn Store, scope: &Scope, hostname: &str, secret: &str
 pub(crate) async fn enroll(store: &dyn Store, scope: &Scope, e: &Endpoint, secret: &str) {
     let org = scope.org();
     let t = token(org, secret, false);
-    let mut tx = store.tenant(&scope.permit(Mode::Write)).await.unwrap();
-    tx.insert_enrollment_token(
-        &t,
-        &draft(org, AuditAction::Create, "enrollment-token", t.id),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    crate::endpoints::add_token(store, scope, &t).await;
     let mut itx = store.identity(Mode::Write).await.unwrap();
     itx.enroll_endpoint(
         &t,
