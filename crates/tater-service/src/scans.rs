@@ -263,7 +263,12 @@ impl Service {
         let mut tx = self.store.tenant(&permit).await?;
         let inserted = match tx.insert_scan(&scan, &results, &audit).await {
             Ok(()) => tx.commit().await,
-            Err(err) => Err(err),
+            Err(err) => {
+                // Ended before looking again: it holds the endpoint's row (and SQLite's
+                // write lock) and a pooled connection.
+                drop(tx);
+                Err(err)
+            }
         };
         match inserted {
             Ok(()) => {}

@@ -129,6 +129,23 @@ impl<D: Driver> EngineTenantTx<D> {
         Ok(())
     }
 
+    /// Locks the tenant's audit head now, before the rows this transaction changes next.
+    /// Every audited write locks the head and then, through the SIEM outbox's foreign key,
+    /// each enabled destination row; a change to a destination row must therefore take the
+    /// head first, or it and a writer wait for each other (PostgreSQL; SQLite has one writer).
+    async fn lock_audit_head(&mut self) -> Result<()> {
+        self.unaudited_write()?;
+        let sql = format!(
+            "SELECT last_seq FROM audit_heads WHERE tenant_id = $1{}",
+            D::LOCK
+        );
+        D::query(&sql)
+            .bind(self.tenant())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
     /// The row lock a `SELECT` takes in write mode (`FOR UPDATE` where rows lock).
     fn lock(&self) -> &'static str {
         if self.mode == Mode::Write {

@@ -157,25 +157,34 @@ pub(super) async fn endpoint_state<D: Driver>(
     id: &str,
     lock: RowLock,
 ) -> Result<Option<(String, Option<String>, Option<i64>)>> {
+    // Two statements: on PostgreSQL a locking read that waited for another writer of the
+    // row re-reads that row only, so a joined latest scan would come from the old
+    // snapshot (and miss the scan the other writer just made latest).
     let sql = format!(
-        "SELECT e.status, e.last_scan_id, s.finished_at FROM endpoints e \
-         LEFT JOIN scans s ON s.tenant_id = e.tenant_id AND s.id = e.last_scan_id \
-         WHERE e.tenant_id = $1 AND e.id = $2{}",
+        "SELECT e.status, e.last_scan_id FROM endpoints e WHERE e.tenant_id = $1 AND e.id = $2{}",
         lock_rows_of(D::KIND, lock, "e")
     );
-    let row = D::query(&sql)
+    let Some(row) = D::query(&sql)
         .bind(tenant)
         .bind(id)
         .fetch_optional(&mut *conn)
-        .await?;
-    row.map(|r| {
-        Ok((
-            r.try_get("status")?,
-            r.try_get("last_scan_id")?,
-            r.try_get("finished_at")?,
-        ))
-    })
-    .transpose()
+        .await?
+    else {
+        return Ok(None);
+    };
+    let status: String = row.try_get("status")?;
+    let latest: Option<String> = row.try_get("last_scan_id")?;
+    let finished = match &latest {
+        Some(scan) => D::query("SELECT finished_at FROM scans WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant)
+            .bind(scan)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|r| r.try_get::<i64>("finished_at"))
+            .transpose()?,
+        None => None,
+    };
+    Ok(Some((status, latest, finished)))
 }
 
 /// Keeps posture counts right when an endpoint goes from `was_active` to `is_active`

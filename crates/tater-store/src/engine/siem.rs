@@ -315,6 +315,7 @@ impl<D: Driver> SiemTx for EngineTenantTx<D> {
         expected_version: i64,
         audit: &AuditDraft,
     ) -> Result<()> {
+        self.lock_audit_head().await?;
         // A changed destination is tried again at once.
         let done = D::query(
             "UPDATE siem_destinations SET name = $3, config = $4, secret_enc = $5, enabled = $6, \
@@ -344,6 +345,7 @@ impl<D: Driver> SiemTx for EngineTenantTx<D> {
     }
 
     async fn delete_destination(&mut self, id: DestinationId, audit: &AuditDraft) -> Result<()> {
+        self.lock_audit_head().await?;
         let done = D::query("DELETE FROM siem_destinations WHERE tenant_id = $1 AND id = $2")
             .bind(self.tenant())
             .bind(id.to_string())

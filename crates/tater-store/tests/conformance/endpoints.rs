@@ -14,7 +14,8 @@ both_engines!(
     scans_latest_results_and_isolation,
     posture_counts_follow_every_change,
     endpoints_sort_bytewise_and_are_counted,
-    concurrent_reports_and_endpoint_changes_all_land
+    concurrent_reports_and_endpoint_changes_all_land,
+    a_late_older_report_never_replaces_the_newer
 );
 
 pub(crate) fn draft(org: OrgId, action: AuditAction, kind: &str, id: impl ToString) -> AuditDraft {
@@ -868,4 +869,52 @@ async fn concurrent_reports_and_endpoint_changes_all_land(db: TestDb) {
             "chain at entry {i}"
         );
     }
+}
+
+/// A report that waited for another report of the same endpoint sees the scan that one made
+/// latest: an older scan arriving while a newer one is being stored never replaces it (on
+/// PostgreSQL a locking read that waited re-reads only the locked row, so the latest scan's
+/// time must be read after the lock, not joined to it).
+async fn a_late_older_report_never_replaces_the_newer(db: TestDb) {
+    let store = open(&db).await;
+    let (a, sa) = new_org(&*store, "A").await;
+    let e = endpoint(a, "race-01", "e1");
+    crate::jobs::enroll(&*store, &sa, &e, "e1").await;
+    let (rn, ro) = (results(20, 2), results(20, 3));
+    let newer = scan(a, &e, NOW + 2_000, &rn);
+    let older = scan(a, &e, NOW + 1_000, &ro);
+    let mut first = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
+    first
+        .insert_scan(
+            &newer,
+            &rn,
+            &draft(a, AuditAction::Create, "scan", newer.id),
+        )
+        .await
+        .unwrap();
+    // The older report starts while the newer one holds the endpoint (on SQLite it waits
+    // to begin); the pause only lets it reach the lock before the newer one commits.
+    let store2 = store.clone();
+    let late = tokio::spawn(async move {
+        let mut tx = store2.tenant(&sa.permit(Mode::Write)).await.unwrap();
+        tx.insert_scan(
+            &older,
+            &ro,
+            &draft(a, AuditAction::Create, "scan", older.id),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    first.commit().await.unwrap();
+    late.await.unwrap();
+    let mut tx = store.tenant(&sa.permit(Mode::Read)).await.unwrap();
+    let now = tx.endpoint(e.id).await.unwrap().unwrap();
+    assert_eq!(
+        now.last_scan_id,
+        Some(newer.id),
+        "the newer scan stays latest"
+    );
+    check(&mut *tx, "after a late older report").await;
 }

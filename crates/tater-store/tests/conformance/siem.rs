@@ -14,7 +14,8 @@ use crate::support::*;
 both_engines!(
     destinations_queue_every_audited_write_for_their_tenant,
     leases_retries_and_dead_letters,
-    a_terminated_organizations_entries_wait
+    a_terminated_organizations_entries_wait,
+    destinations_change_while_the_tenant_writes
 );
 
 const LEASE_MS: i64 = 60_000;
@@ -300,4 +301,63 @@ async fn a_terminated_organizations_entries_wait(db: TestDb) {
     let due = w.claim_due("w1", at, LEASE_MS, 8).await.unwrap();
     w.commit().await.unwrap();
     assert_eq!(due.iter().map(|d| d.id).collect::<Vec<_>>(), [d.id]);
+}
+
+/// Destinations renamed and deleted while the organization's audited writes go on (each of
+/// which queues for every enabled destination through the outbox): every change lands. A
+/// destination change that locked its row before the audit head deadlocked with a writer
+/// that held the head and queued for that destination (PostgreSQL).
+async fn destinations_change_while_the_tenant_writes(db: TestDb) {
+    let store = open(&db).await;
+    let (org, scope) = new_org(&*store, "A").await;
+    let mut ds = Vec::new();
+    for i in 0..4 {
+        let d = destination(org, &format!("soc-{i}"));
+        let mut tx = store.tenant(&scope.permit(Mode::Write)).await.unwrap();
+        tx.insert_destination(
+            &d,
+            &draft(org, AuditAction::Create, "siem-destination", d.id),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        ds.push(d);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..6 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            for i in 0..8 {
+                let t = crate::endpoints::token(org, &format!("{w:x}{i:x}"), false);
+                crate::endpoints::add_token(&*store, &scope, &t).await;
+            }
+        });
+    }
+    let store2 = store.clone();
+    tasks.spawn(async move {
+        for d in ds {
+            // A new name (a unique column) and then the row gone: the strongest row locks.
+            let renamed = Destination {
+                name: format!("{} (old)", d.name),
+                version: d.version + 1,
+                ..d.clone()
+            };
+            let audit = draft(org, AuditAction::Update, "siem-destination", d.id);
+            let mut tx = store2.tenant(&scope.permit(Mode::Write)).await.unwrap();
+            tx.update_destination(&renamed, d.version, &audit)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            let audit = draft(org, AuditAction::Delete, "siem-destination", d.id);
+            let mut tx = store2.tenant(&scope.permit(Mode::Write)).await.unwrap();
+            tx.delete_destination(d.id, &audit).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+    });
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    let mut tx = store.tenant(&scope.permit(Mode::Read)).await.unwrap();
+    assert_eq!(tx.enrollment_tokens().await.unwrap().len(), 48);
+    assert!(tx.destinations().await.unwrap().is_empty());
 }
