@@ -81,9 +81,10 @@ impl SqliteStore {
         });
         match opening.await {
             Ok(tx) => Ok(tx?),
-            Err(join) => Err(StoreError::Database(sqlx::Error::WorkerCrashed)).inspect_err(|_| {
+            Err(join) => {
                 tracing::error!(error = %join, "opening a SQLite transaction failed");
-            }),
+                Err(StoreError::Database(sqlx::Error::WorkerCrashed))
+            }
         }
     }
 }

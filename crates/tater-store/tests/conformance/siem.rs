@@ -35,17 +35,24 @@ fn destination(org: OrgId, name: &str) -> Destination {
     }
 }
 
+/// Stores destination `d` in a transaction of its own.
+async fn add_destination(store: &dyn Store, scope: &Scope, d: &Destination) {
+    let mut tx = store.tenant(&scope.permit(Mode::Write)).await.unwrap();
+    tx.insert_destination(
+        d,
+        &draft(scope.org(), AuditAction::Create, "siem-destination", d.id),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
 /// A destination of `scope`'s organization, then `writes` audited changes after it.
 async fn with_destination(store: &dyn Store, scope: &Scope, writes: usize) -> Destination {
     let org = scope.org();
     let d = destination(org, "soc");
+    add_destination(store, scope, &d).await;
     let mut tx = store.tenant(&scope.permit(Mode::Write)).await.unwrap();
-    tx.insert_destination(
-        &d,
-        &draft(org, AuditAction::Create, "siem-destination", d.id),
-    )
-    .await
-    .unwrap();
     for i in 0..writes {
         tx.put_settings(
             &OrgSettings {
@@ -313,14 +320,7 @@ async fn destinations_change_while_the_tenant_writes(db: TestDb) {
     let mut ds = Vec::new();
     for i in 0..4 {
         let d = destination(org, &format!("soc-{i}"));
-        let mut tx = store.tenant(&scope.permit(Mode::Write)).await.unwrap();
-        tx.insert_destination(
-            &d,
-            &draft(org, AuditAction::Create, "siem-destination", d.id),
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
+        add_destination(&*store, &scope, &d).await;
         ds.push(d);
     }
     let mut tasks = tokio::task::JoinSet::new();
