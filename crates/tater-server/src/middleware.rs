@@ -111,6 +111,8 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 pub const FILE_CONTENT_SECURITY_POLICY: &str = "sandbox; default-src 'none'";
 
 fn security_headers(h: &mut HeaderMap) {
+    // Room for all of them at once, rather than growing (and rehashing) on the way.
+    h.reserve(10);
     let set = |h: &mut HeaderMap, name: HeaderName, value: &'static str| {
         h.insert(name, HeaderValue::from_static(value));
     };

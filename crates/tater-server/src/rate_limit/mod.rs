@@ -84,7 +84,10 @@ impl Category {
 
     /// The category of a request; `None` for the health check, which is never limited.
     pub fn of(method: &Method, path: &str) -> Option<Category> {
-        let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+        let under = |prefix: &str| {
+            path.strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        };
         if path == "/healthz" {
             None
         } else if under("/mcp") {

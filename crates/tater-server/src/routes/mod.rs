@@ -178,10 +178,18 @@ pub fn router(
         .fallback(|| async { Problem::from_status(StatusCode::NOT_FOUND) })
         .with_state(state)
         .merge(web)
-        .layer(DefaultBodyLimit::max(limits.body_bytes))
-        .layer(axum::middleware::from_fn_with_state(limits, deadline))
-        .layer(CatchPanicLayer::new())
-        // Inside the request context, so a 429 is a problem with a request id and headers.
-        .layer(axum::middleware::from_fn_with_state(limiter, rate_limit))
-        .layer(axum::middleware::from_fn(request_context)))
+        // The layers every request passes, outermost first, as ONE layer: `Router::layer`
+        // boxes each layer it is given around every route, and every request then clones
+        // each box again (an allocation) at each level of the stack, deeper levels once per
+        // level above them; one stack is one box a route (issue 20).
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(request_context))
+                // Inside the request context, so a 429 is a problem with a request id and
+                // headers.
+                .layer(axum::middleware::from_fn_with_state(limiter, rate_limit))
+                .layer(CatchPanicLayer::new())
+                .layer(axum::middleware::from_fn_with_state(limits, deadline))
+                .layer(DefaultBodyLimit::max(limits.body_bytes)),
+        ))
 }
