@@ -173,8 +173,6 @@ pub fn router(
     let router = router.merge(mcp::endpoint(state.clone(), mcp_config, files.clone()));
     let web = web_app(&state, files.clone());
     Ok(router
-        // For download links, which fetch their file through the same routes.
-        .layer(axum::Extension(files))
         .fallback(|| async { Problem::from_status(StatusCode::NOT_FOUND) })
         .with_state(state)
         .merge(web)
@@ -190,6 +188,8 @@ pub fn router(
                 .layer(axum::middleware::from_fn_with_state(limiter, rate_limit))
                 .layer(CatchPanicLayer::new())
                 .layer(axum::middleware::from_fn_with_state(limits, deadline))
-                .layer(DefaultBodyLimit::max(limits.body_bytes)),
+                .layer(DefaultBodyLimit::max(limits.body_bytes))
+                // For download links, which fetch their file through the same routes.
+                .layer(axum::Extension(files)),
         ))
 }
