@@ -31,8 +31,10 @@ where
 /// them to stderr in batches. Written in place, every request's line took the process-wide
 /// stderr lock and a `write` system call on the worker thread that served it; under load the
 /// workers queued on that lock (issue 20: most of the server's futex waits at `/healthz`).
-/// Never lossy: a full queue (`LOG_QUEUE_LINES`) makes the request's thread wait rather than
-/// drop a line. The guard writes what is queued when `main` returns.
+/// Not lossy while the server runs: a full queue (`LOG_QUEUE_LINES`) makes the request's thread
+/// wait rather than drop a line. On a clean stop the guard writes what is queued (tracing-appender
+/// gives it a second); a process killed outright loses the lines still queued, where before it
+/// lost at most the one being written.
 fn queued_stderr() -> (
     tracing_appender::non_blocking::NonBlocking,
     tracing_appender::non_blocking::WorkerGuard,

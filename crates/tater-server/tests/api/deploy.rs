@@ -242,7 +242,8 @@ async fn the_compose_database_role_is_ordinary_and_serves() {
     let listen = server.addr.to_string();
     let healthy = tater(&["health"], &[("TATER_LISTEN", &listen)]);
     assert!(healthy.status.success(), "{}", text(&healthy.stderr));
-    drop(server);
+    // Stopped, not killed: the server writes its log lines from a queue.
+    server.stop();
     let said = std::fs::read_to_string(&log).unwrap();
     assert!(
         !said.to_lowercase().contains("superuser") && !said.contains("BYPASSRLS"),

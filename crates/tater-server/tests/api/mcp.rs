@@ -828,7 +828,8 @@ async fn a_tool_call_is_one_log_line_naming_the_tool_and_channel() {
     let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
     let answer: Value = res.json().await.unwrap();
     assert_eq!(answer["result"]["isError"], json!(false), "{answer}");
-    drop(server);
+    // Stopped, not killed: the server writes its log lines from a queue.
+    server.stop();
     let text = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<&str> = text.lines().filter(|l| l.contains(&id)).collect();
     assert_eq!(lines.len(), 1, "one line for the call:\n{text}");

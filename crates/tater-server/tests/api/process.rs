@@ -133,6 +133,31 @@ impl ServerProcess {
     }
 }
 
+impl ServerProcess {
+    /// Stops the server as an operator would (SIGTERM) and waits for it to exit, so the log
+    /// lines it has queued are written (dropping it kills it at once). Panics if it does not
+    /// exit cleanly within 15 s.
+    pub fn stop(mut self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "SIGTERM to the server");
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(code) = self.child.try_wait().expect("the server's status") {
+                assert!(code.success(), "exit status after SIGTERM: {code}");
+                return;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(15),
+                "the server did not stop on SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
