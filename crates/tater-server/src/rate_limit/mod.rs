@@ -500,6 +500,15 @@ mod tests {
             Category::of(&Method::GET, "/api/authors"),
             Some(Category::General)
         );
+        // A prefix counts only as a whole path segment.
+        assert_eq!(
+            Category::of(&Method::GET, "/api/settingsx"),
+            Some(Category::General)
+        );
+        assert_eq!(
+            Category::of(&Method::GET, "/api/settings/mcp"),
+            Some(Category::Settings)
+        );
         assert_eq!(Category::of(&Method::GET, "/healthz"), None);
     }
 }

@@ -3,7 +3,6 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -264,23 +263,7 @@ async fn admin_commands_then_serve(db: TestDb) {
     );
 
     // SIGTERM: a clean exit.
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let started = Instant::now();
-    loop {
-        if let Some(code) = child.try_wait().unwrap() {
-            assert!(code.success(), "exit status after SIGTERM: {code}");
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "server did not stop on SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::process::terminate(&mut child);
 }
 
 /// What `publish_windows_release` published: the executable's and the installer's bytes.

@@ -135,26 +135,31 @@ impl ServerProcess {
 
 impl ServerProcess {
     /// Stops the server as an operator would (SIGTERM) and waits for it to exit, so the log
-    /// lines it has queued are written (dropping it kills it at once). Panics if it does not
-    /// exit cleanly within 15 s.
+    /// lines it has queued are written (dropping it kills it at once).
     pub fn stop(mut self) {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "SIGTERM to the server");
-        let started = std::time::Instant::now();
-        loop {
-            if let Some(code) = self.child.try_wait().expect("the server's status") {
-                assert!(code.success(), "exit status after SIGTERM: {code}");
-                return;
-            }
-            assert!(
-                started.elapsed() < std::time::Duration::from_secs(15),
-                "the server did not stop on SIGTERM"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
+        terminate(&mut self.child);
+    }
+}
+
+/// Sends a `tater` process SIGTERM and waits for its clean exit; panics if it does not exit
+/// cleanly within 15 s.
+pub fn terminate(child: &mut Child) {
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "SIGTERM to the server");
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(code) = child.try_wait().expect("the server's status") {
+            assert!(code.success(), "exit status after SIGTERM: {code}");
+            return;
         }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "the server did not stop on SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
 
