@@ -1,22 +1,73 @@
-//! The ceiling the server's HTTP figures are measured against: a bare axum handler, no
-//! middleware, answering the same small JSON the benchmarks' bare row does (`/bare`), and the
-//! same with Tater's security headers (`/headers`). `scripts/bench-wrk`
-//! runs it beside `tater serve` under the same external load generator.
+//! The ceilings the server's HTTP figures are measured against: a bare axum handler, no
+//! middleware, answering the same small JSON the benchmarks' bare row does (`/bare`); the same
+//! with Tater's security headers (`/headers`); and the same handler reading one row of about a
+//! POAM item's size by primary key from SQLite through sqlx (`/sqlite`), on a pool set up for
+//! reads as Tater's is (WAL, synchronous NORMAL, no ping before a connection is handed out) — the ceiling
+//! of any read that goes through sqlx-sqlite, before identity, tenancy and rendering.
+//! `scripts/bench-wrk` runs it beside `tater serve` under the same external load generator.
 //!
-//! Run: `cargo run --release -p tater-server --example bare_http -- 127.0.0.1:8099`
+//! Run: `cargo run --release -p tater-server --example bare_http -- 127.0.0.1:8099 [DIR]`
+//! (the SQLite file goes into DIR, default the system's temporary directory).
 
 #![allow(clippy::expect_used)] // a measuring stick, not a service
 
+use std::str::FromStr;
+
 use axum::Json;
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use serde_json::json;
+use serde_json::{Value, json};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
+
+/// A table with one row the size of a POAM item's stored JSON (about a kilobyte).
+async fn sqlite_pool(dir: &std::path::Path) -> SqlitePool {
+    let path = dir.join(format!("bare-http-{}.db", std::process::id()));
+    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+        .expect("SQLite URL")
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true);
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(8)
+        .test_before_acquire(false)
+        .connect_with(options)
+        .await
+        .expect("open SQLite");
+    sqlx::query("CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, data TEXT NOT NULL)")
+        .execute(&pool)
+        .await
+        .expect("create table");
+    let data = json!({
+        "title": "Finding 59", "weaknessDescription": "Configuration drift on a production host.",
+        "impact": "High", "scheduledCompletion": "2027-06-30", "controls": ["CM-6", "SI-2"],
+        "milestones": [{ "description": "Remediate", "id": "0193f1d2-7c4e-7b1a-9f3e-2a6b8c0d1e2f" }],
+        "status": "Ongoing", "notes": "x".repeat(600),
+    });
+    sqlx::query("INSERT OR REPLACE INTO items (id, data) VALUES ('one', ?)")
+        .bind(data.to_string())
+        .execute(&pool)
+        .await
+        .expect("insert the row");
+    pool
+}
+
+async fn read_one(State(pool): State<SqlitePool>) -> Json<Value> {
+    let (data,): (String,) = sqlx::query_as("SELECT data FROM items WHERE id = ?")
+        .bind("one")
+        .fetch_one(&pool)
+        .await
+        .expect("read the row");
+    Json(serde_json::from_str(&data).expect("stored JSON"))
+}
 
 #[tokio::main]
 async fn main() {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:8099".into());
+    let mut args = std::env::args().skip(1);
+    let addr = args.next().unwrap_or_else(|| "127.0.0.1:8099".into());
+    let dir = args.next().map_or_else(std::env::temp_dir, Into::into);
+    let pool = sqlite_pool(&dir).await;
     let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind");
     println!(
         "bare handler at http://{}/bare",
@@ -36,6 +87,8 @@ async fn main() {
                 tater_server::middleware::security_headers(res.headers_mut());
                 res
             }),
-        );
+        )
+        .route("/sqlite", get(read_one))
+        .with_state(pool);
     axum::serve(listener, router).await.expect("serve");
 }

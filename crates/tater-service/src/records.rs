@@ -2,7 +2,8 @@
 
 use serde_json::{Map, Value};
 use tater_domain::module::{
-    ListQuery, ModuleDef, PageCursor, Record, RecordMeta, parse_list_query, record_view, validate,
+    ListQuery, ModuleDef, PageCursor, Record, RecordMeta, into_record_view, parse_list_query,
+    record_view, validate,
 };
 use tater_domain::policy::{Action, Permit, authorize};
 use tater_domain::{Actor, AuditAction, AuditDraft, RecordId, Timestamp, ValidationErrors};
@@ -115,6 +116,11 @@ impl Service {
         record_view(def, record, self.today())
     }
 
+    /// [`Service::view`] of a record no longer needed: its values move into the view.
+    pub(crate) fn view_taking(&self, def: &ModuleDef, record: Record) -> Value {
+        into_record_view(def, record, self.today())
+    }
+
     /// Parses list parameters for `def` (errors name the parameter).
     pub fn list_query(
         &self,
@@ -146,7 +152,7 @@ impl Service {
             ),
             _ => None,
         };
-        let mut items: Vec<Value> = rows.iter().map(|r| self.view(def, r)).collect();
+        let mut items: Vec<Value> = rows.into_iter().map(|r| self.view_taking(def, r)).collect();
         people_members::match_views(&mut *tx, def, &mut items).await?;
         Ok(Page { items, next_cursor })
     }
@@ -161,7 +167,7 @@ impl Service {
         let id = parse_id(id)?;
         let mut tx = self.store.tenant(&permit.read_only()).await?;
         let record = existing(&mut *tx, def, id).await?;
-        let mut view = self.view(def, &record);
+        let mut view = self.view_taking(def, record);
         people_members::match_views(&mut *tx, def, std::slice::from_mut(&mut view)).await?;
         Ok(view)
     }

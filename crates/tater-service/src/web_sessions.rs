@@ -131,7 +131,7 @@ impl Service {
             .user_identity(session.user)
             .await?
             .ok_or_else(signed_out)?;
-        tx.commit().await?;
+        crate::auth::end_read(tx);
         let idle_end = session.last_seen_at.plus_seconds(self.web.idle_secs);
         if session.expires_at <= now
             || idle_end <= now

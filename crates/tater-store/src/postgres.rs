@@ -16,6 +16,44 @@ use crate::{Engine, IdentityTx, Mode, Result, Store, StoreError, TenantTx};
 // Replicas claim different destinations: a row another one is claiming is skipped.
 driver!(PgDriver, sqlx::Postgres, sqlx::postgres::PgRow, Engine::Postgres, lock: " FOR UPDATE", skip_locked: " FOR UPDATE SKIP LOCKED");
 
+/// How many dead connections one operation may meet before it gives up: every pooled one (a
+/// database restart leaves them all dead) and then one more.
+const DEAD_CONNECTION_RETRIES: u32 = MAX_CONNECTIONS + 1;
+const MAX_CONNECTIONS: u32 = 16;
+
+/// A connection the server closed under us (a restart, an administrator's
+/// `pg_terminate_backend`, a crash): the operation can run again on another one. Only for
+/// operations that did nothing before failing, such as beginning a transaction.
+fn is_dead_connection(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) => true,
+        // admin_shutdown, crash_shutdown
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("57P01" | "57P02")),
+        _ => false,
+    }
+}
+
+/// Runs `op` until it gets a live connection: sqlx no longer pings each connection before
+/// handing it out, so after a database restart the pool still holds connections that are
+/// dead. Each one found is dropped (its return ping fails and the pool closes it) and the
+/// operation runs again on another; no request fails for it.
+async fn on_live_connection<T, F, Fut>(mut op: F) -> std::result::Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, sqlx::Error>>,
+{
+    let mut tries = 0;
+    loop {
+        match op().await {
+            Err(e) if is_dead_connection(&e) && tries < DEAD_CONNECTION_RETRIES => {
+                tries += 1;
+                tracing::info!(error = %e, "a pooled PostgreSQL connection was dead; using another");
+            }
+            done => return done,
+        }
+    }
+}
+
 /// The transaction-local setting row-level security reads.
 enum Setting {
     /// The organization, and whether it opens even when terminated.
@@ -38,7 +76,11 @@ impl PgStore {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(MAX_CONNECTIONS)
+            // sqlx pings every idle connection before handing it out by default: a round trip
+            // on every transaction's path (issue 20). Not here: a connection found dead when a
+            // transaction begins is replaced instead (`on_live_connection`).
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
@@ -89,7 +131,7 @@ impl PgStore {
                 format!("BEGIN; SELECT set_config('tater.cross_tenant', '{value}', true)")
             }
         };
-        Ok(self.pool.begin_with(statement).await?)
+        Ok(on_live_connection(|| self.pool.begin_with(statement.clone())).await?)
     }
 }
 
@@ -131,7 +173,7 @@ impl Store for PgStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        on_live_connection(|| sqlx::query("SELECT 1").execute(&self.pool)).await?;
         Ok(())
     }
 

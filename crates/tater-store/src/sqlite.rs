@@ -39,6 +39,10 @@ impl SqliteStore {
             .pragma("secure_delete", "on");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // A ping before each hand-out is a trip to the connection's worker thread on every
+            // transaction's path (issue 20); a local file does not hang up while idle, and
+            // returning a connection pings it anyway.
+            .test_before_acquire(false)
             // Defence in depth for the above: a connection still inside a transaction when
             // it is handed out again is closed (which rolls it back), never reused.
             .before_acquire(|conn, _| {

@@ -28,4 +28,4 @@ pub use query::{
 };
 pub use schema::{input_schema, output_schema};
 pub use validate::validate;
-pub use view::{META_FIELDS, Record, RecordMeta, record_view};
+pub use view::{META_FIELDS, Record, RecordMeta, into_record_view, record_view};

@@ -138,6 +138,26 @@ mod tests {
         }
     }
 
+    /// A record's view takes each value out of the stored data by name
+    /// (`into_record_view`): a name declared twice would lose its value the second time, and
+    /// would be one key of the JSON object anyway.
+    #[test]
+    fn no_module_declares_a_view_name_twice() {
+        // `ALL` lists the registers; the overlays and the system profile are modules too.
+        for def in ALL.iter().chain([&&CONTROL_OVERLAYS, &&SYSTEM_PROFILE]) {
+            let mut seen = std::collections::HashSet::new();
+            let names = def.fields.iter().map(|f| f.name);
+            let names = names.chain(def.derived.iter().map(|d| d.name));
+            for name in names.chain(crate::module::META_FIELDS) {
+                assert!(
+                    seen.insert(name),
+                    "{}: `{name}` is declared twice",
+                    def.name
+                );
+            }
+        }
+    }
+
     #[test]
     fn the_registers_rules_say_which_field_is_wrong() {
         let change = |extra: Value| {

@@ -3,6 +3,7 @@
 use serde_json::json;
 use sqlx::Connection;
 use tater_domain::modules::POAM;
+use tater_store::Mode;
 use tater_testkit::TestDb;
 
 use crate::support::*;
@@ -85,4 +86,54 @@ async fn rls_alone_blocks_an_unfiltered_query() {
         .await
         .unwrap();
     assert_eq!(audit, 0, "audit log is tenant data too");
+}
+
+/// The pool does not ping a connection before handing it out (issue 20), so after a database
+/// restart it holds dead connections: a transaction that meets one begins on another, and no
+/// caller sees an error. Here the server closes every connection of this store at once (as a
+/// restart does) while they sit in the pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_survive_connections_the_server_closed() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    // A name of its own, so that only this store's connections are closed (the tests share a
+    // role and a database).
+    let name = format!("tater-test-{}", uuid::Uuid::new_v4().simple());
+    let mut url = url::Url::parse(&db.url).unwrap();
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != "application_name")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    url.query_pairs_mut()
+        .clear()
+        .extend_pairs(pairs)
+        .append_pair("application_name", &name);
+    let store = tater_store::open(url.as_str()).await.unwrap();
+    let (_, scope) = new_org(&*store, "A").await;
+    // Several connections in the pool, idle: six transactions open at once, then ended.
+    let mut open = Vec::new();
+    for _ in 0..6 {
+        open.push(store.tenant(&scope.permit(Mode::Read)).await.unwrap());
+    }
+    drop(open);
+
+    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let closed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = $1) t",
+    )
+    .bind(&name)
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert!(closed >= 1, "the store's connections were open");
+
+    for _ in 0..20 {
+        let tx = store.tenant(&scope.permit(Mode::Read)).await;
+        assert!(tx.is_ok(), "a transaction failed: {:?}", tx.err());
+        store.identity(Mode::Read).await.unwrap();
+    }
+    store.ping().await.unwrap();
 }
