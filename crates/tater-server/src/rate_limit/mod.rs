@@ -476,39 +476,20 @@ mod tests {
 
     #[test]
     fn categories() {
-        assert_eq!(
-            Category::of(&Method::POST, "/api/auth/login"),
-            Some(Category::Auth)
-        );
-        assert_eq!(
-            Category::of(&Method::DELETE, "/api/api-keys/x"),
-            Some(Category::Settings)
-        );
-        assert_eq!(
-            Category::of(&Method::GET, "/api/members"),
-            Some(Category::Settings)
-        );
-        assert_eq!(
-            Category::of(&Method::PUT, "/api/poam/x"),
-            Some(Category::Write)
-        );
-        assert_eq!(
-            Category::of(&Method::GET, "/api/poam"),
-            Some(Category::General)
-        );
-        assert_eq!(
-            Category::of(&Method::GET, "/api/authors"),
-            Some(Category::General)
-        );
-        // A prefix counts only as a whole path segment.
-        assert_eq!(
-            Category::of(&Method::GET, "/api/settingsx"),
-            Some(Category::General)
-        );
-        assert_eq!(
-            Category::of(&Method::GET, "/api/settings/mcp"),
-            Some(Category::Settings)
-        );
-        assert_eq!(Category::of(&Method::GET, "/healthz"), None);
+        let cases = [
+            (Method::POST, "/api/auth/login", Some(Category::Auth)),
+            (Method::DELETE, "/api/api-keys/x", Some(Category::Settings)),
+            (Method::GET, "/api/members", Some(Category::Settings)),
+            (Method::PUT, "/api/poam/x", Some(Category::Write)),
+            (Method::GET, "/api/poam", Some(Category::General)),
+            (Method::GET, "/api/authors", Some(Category::General)),
+            // A prefix counts only as a whole path segment.
+            (Method::GET, "/api/settingsx", Some(Category::General)),
+            (Method::GET, "/api/settings/mcp", Some(Category::Settings)),
+            (Method::GET, "/healthz", None),
+        ];
+        for (method, path, expected) in cases {
+            assert_eq!(Category::of(&method, path), expected, "{method} {path}");
+        }
     }
 }
