@@ -8,6 +8,7 @@
 //! [`Caller`] into its extensions; rmcp hands the request's parts to the handler, which reads
 //! the caller from there. No credential is parsed here.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -28,10 +29,12 @@ use tater_service::use_cases::{Answer, Caller, Output, RateClass, UseCase, regis
 use tater_service::{McpPolicy, Service, ServiceError};
 
 pub mod bridge;
+mod direct;
 mod errors;
 mod files;
 mod sessions;
 
+pub use direct::Endpoint;
 pub use errors::tool_error;
 pub use files::{EMBED_MAX_BYTES, Fetched, FileFetcher};
 pub use sessions::{SESSIONS_PER_PRINCIPAL, SessionOwners};
@@ -45,17 +48,14 @@ pub struct McpConfig {
     pub allowed_hosts: Vec<String>,
     /// `Origin` values accepted from browsers (`https://app.example`); none when empty.
     pub allowed_origins: Vec<String>,
+    /// Serve every request through rmcp's transport, stateless tool calls too (off: those
+    /// take the direct path of [`direct`]; the tests compare the two).
+    pub sdk_only: bool,
 }
 
-/// The tower service to mount at `/mcp`, behind the layer that authenticates, and the record
-/// of who opened each (2025-11-25) session, which that layer keeps.
-pub fn service(
-    service: Service,
-    config: &McpConfig,
-) -> (
-    StreamableHttpService<TaterMcp, LocalSessionManager>,
-    Arc<SessionOwners>,
-) {
+/// The endpoint to mount at `/mcp`, behind the layer that authenticates, and the record of
+/// who opened each (2025-11-25) session, which that layer keeps.
+pub fn service(service: Service, config: &McpConfig) -> (Endpoint, Arc<SessionOwners>) {
     let mut transport = StreamableHttpServerConfig::default()
         // MCP clients send no Origin; a browser page on another origin must not drive a
         // signed-in user's tools.
@@ -72,12 +72,10 @@ pub fn service(
     }
     let manager = Arc::new(LocalSessionManager::default());
     let owners = Arc::new(SessionOwners::new(manager.clone()));
-    let http = StreamableHttpService::new(
-        move || Ok(TaterMcp::new(service.clone())),
-        manager,
-        transport,
-    );
-    (http, owners)
+    let handler = TaterMcp::new(service);
+    let factory = handler.clone();
+    let sdk = StreamableHttpService::new(move || Ok(factory.clone()), manager, transport);
+    (Endpoint::new(sdk, handler, config), owners)
 }
 
 /// The MCP handler: the registry as tools, for one caller at a time.
@@ -94,21 +92,20 @@ impl TaterMcp {
     /// A file tool: its REST route, called in-process with the caller's credential.
     async fn file(
         &self,
-        cx: &RequestContext<RoleServer>,
+        http: &http::Extensions,
+        cancelled: impl Future<Output = ()>,
         case: &UseCase,
         arguments: Map<String, Value>,
         via: Channel,
         client: Option<ClientInfo>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let fetcher = cx
-            .extensions
-            .get::<http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<FileFetcher>())
+        let fetcher = http
+            .get::<FileFetcher>()
             .cloned()
             .ok_or_else(|| ErrorData::internal_error("files are not served here", None))?;
         let fetched = tokio::select! {
             fetched = (fetcher.0)(case.name.clone(), arguments, via, client) => fetched,
-            () = cx.ct.cancelled() => {
+            () = cancelled => {
                 return Err(ErrorData::internal_error("the request was cancelled", None));
             }
         };
@@ -129,6 +126,71 @@ impl TaterMcp {
                 other => ErrorData::invalid_request(other.to_string(), None),
             })
     }
+
+    /// One tool call, however it arrived (rmcp's transport, or the direct path of
+    /// [`direct`]): `http` holds what the server's layer put on the HTTP request, `client` is
+    /// the client's declared name, and the call stops when `cancelled` completes.
+    async fn call(
+        &self,
+        http: &http::Extensions,
+        client: Option<Implementation>,
+        request: CallToolRequestParams,
+        cancelled: impl Future<Output = ()>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let caller = caller(http)?;
+        let policy = self.policy(&caller).await?;
+        // A tool the caller may not call answers as an unknown one: the list and the refusal
+        // tell the same story.
+        let Some(case) = tool_named(&request.name)
+            .map(|(case, _)| *case)
+            .filter(|case| offered(case, &caller, &policy))
+        else {
+            return Err(ErrorData::invalid_params(
+                format!("unknown tool: {}", request.name),
+                None,
+            ));
+        };
+        if let Err(wait) = count(http, &caller, case.rate_class()).await {
+            return Ok(CallToolResult::structured_error(errors::rate_limited(wait)).into());
+        }
+        if case.needs_verified_identity() && !caller.actor.is_verified() {
+            return Ok(CallToolResult::structured_error(errors::unverified()).into());
+        }
+        let via = channel(client.as_ref());
+        if let Some(RequestSpan(span)) = http.get::<RequestSpan>() {
+            span.record("tool", tracing::field::display(&case.tool));
+            span.record("via", tracing::field::display(via));
+            span.record("org", tracing::field::display(caller.actor.org()));
+            if let Some(c) = &client {
+                span.record("client", c.name.as_str());
+            }
+        }
+        let client = client.map(|c| ClientInfo::new(&c.name, &c.version));
+        let caller = caller.through(via).with_client(client.clone());
+        let arguments = request.arguments.unwrap_or_default();
+        let Some(invoker) = case.invoke.as_ref() else {
+            return self
+                .file(http, cancelled, case, arguments, via, client)
+                .await;
+        };
+        let input = Value::Object(arguments);
+        let answer = tokio::select! {
+            answer = invoker.call(self.service.clone(), caller, input) => answer,
+            () = cancelled => {
+                return Err(ErrorData::internal_error("the request was cancelled", None));
+            }
+        };
+        let result = match answer {
+            Ok(Answer::Json(view)) => CallToolResult::structured(view),
+            Ok(Answer::Nothing) => CallToolResult::structured(json!({ "done": true })),
+            Err(e) => CallToolResult::structured_error(tool_error(e)),
+        };
+        Ok(result.into())
+    }
+}
+
+fn unauthenticated() -> ErrorData {
+    ErrorData::internal_error("the request was not authenticated", None)
 }
 
 /// Counts one call against the caller's organization's bucket of a class; `Err` holds the
@@ -146,17 +208,8 @@ pub struct ToolLimits(
 
 /// Counts the request against the bucket of `class` (issue 13 §3: a tool call is limited by
 /// what it does, not by the HTTP method of its envelope).
-async fn count(
-    cx: &RequestContext<RoleServer>,
-    caller: &Caller,
-    class: RateClass,
-) -> Result<(), u64> {
-    let limits = cx
-        .extensions
-        .get::<http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<ToolLimits>())
-        .cloned();
-    match limits {
+async fn count(http: &http::Extensions, caller: &Caller, class: RateClass) -> Result<(), u64> {
+    match http.get::<ToolLimits>().cloned() {
         Some(ToolLimits(check)) => check(caller.actor.org(), class).await,
         None => Ok(()),
     }
@@ -167,42 +220,48 @@ async fn count(
 #[derive(Clone)]
 pub struct RequestSpan(pub tracing::Span);
 
-fn request_span(cx: &RequestContext<RoleServer>) -> Option<&RequestSpan> {
+/// Names on the request's log line the transport that answered a tool call (`direct` or
+/// `rmcp`), so an operator — and a test — can tell.
+fn record_transport(http: &http::Extensions, transport: &'static str) {
+    if let Some(RequestSpan(span)) = http.get::<RequestSpan>() {
+        span.record("mcp", tracing::field::display(transport));
+    }
+}
+
+/// The extensions of the HTTP request a call arrived in, where the server's layer in front
+/// put the caller, its rate limits, the request's span and the file fetcher.
+fn http_extensions(cx: &RequestContext<RoleServer>) -> Option<&http::Extensions> {
     cx.extensions
         .get::<http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<RequestSpan>())
+        .map(|parts| &parts.extensions)
 }
 
 /// The caller the authenticating layer put on the request.
-fn caller(cx: &RequestContext<RoleServer>) -> Result<Caller, ErrorData> {
-    cx.extensions
-        .get::<http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<Caller>())
+fn caller(http: &http::Extensions) -> Result<Caller, ErrorData> {
+    http.get::<Caller>()
         .cloned()
         .ok_or_else(|| ErrorData::internal_error("the request was not authenticated", None))
 }
 
-/// The channel a change is audited under: `claude` when the client says it is Claude, else
-/// `mcp` (one mapping, see `tater_domain::Channel`).
-fn channel(cx: &RequestContext<RoleServer>) -> (Channel, Option<Implementation>) {
-    // 2026-07-28 names the client in each request's metadata; 2025-11-25 once, when the
-    // session starts.
-    let client = if cx.meta.protocol_version().is_some() {
+/// The client a call came from: 2026-07-28 names it in each request's metadata,
+/// 2025-11-25 once, when the session starts.
+fn client_of(cx: &RequestContext<RoleServer>) -> Option<Implementation> {
+    if cx.meta.protocol_version().is_some() {
         cx.meta.client_info()
     } else {
         cx.peer.peer_info().map(|p| p.client_info.clone())
-    };
-    let claude = client
-        .as_ref()
-        .is_some_and(|c| c.name.to_ascii_lowercase().contains("claude"));
-    (
-        if claude {
-            Channel::Claude
-        } else {
-            Channel::Mcp
-        },
-        client,
-    )
+    }
+}
+
+/// The channel a change is audited under: `claude` when the client says it is Claude, else
+/// `mcp` (one mapping, see `tater_domain::Channel`).
+fn channel(client: Option<&Implementation>) -> Channel {
+    let claude = client.is_some_and(|c| c.name.to_ascii_lowercase().contains("claude"));
+    if claude {
+        Channel::Claude
+    } else {
+        Channel::Mcp
+    }
 }
 
 fn object(schema: Value) -> Map<String, Value> {
@@ -259,6 +318,20 @@ fn tools() -> &'static [(&'static UseCase, Tool)] {
                 .collect()
         });
     &TOOLS
+}
+
+/// The use case and tool of a tool's name (each name is one tool's), without a scan of the
+/// registry on every call.
+fn tool_named(name: &str) -> Option<&'static (&'static UseCase, Tool)> {
+    static BY_NAME: std::sync::LazyLock<HashMap<&'static str, usize>> =
+        std::sync::LazyLock::new(|| {
+            tools()
+                .iter()
+                .enumerate()
+                .map(|(i, (case, _))| (case.tool.as_str(), i))
+                .collect()
+        });
+    BY_NAME.get(name).and_then(|&i| tools().get(i))
 }
 
 /// The JSON size of each tool of [`tools`], in the same order, for paging `tools/list`.
@@ -349,10 +422,7 @@ impl ServerHandler for TaterMcp {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        tools()
-            .iter()
-            .find(|(c, _)| c.tool == name)
-            .map(|(_, t)| t.clone())
+        tool_named(name).map(|(_, t)| t.clone())
     }
 
     async fn list_tools(
@@ -360,8 +430,9 @@ impl ServerHandler for TaterMcp {
         request: Option<PaginatedRequestParams>,
         cx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let caller = caller(&cx)?;
-        if let Err(wait) = count(&cx, &caller, RateClass::General).await {
+        let http = http_extensions(&cx).ok_or_else(unauthenticated)?;
+        let caller = caller(http)?;
+        if let Err(wait) = count(http, &caller, RateClass::General).await {
             return Err(ErrorData::invalid_request(
                 format!("too many requests; retry in {wait} s"),
                 Some(json!({ "code": "RATE_LIMITED", "retryAfterSeconds": wait })),
@@ -390,53 +461,10 @@ impl ServerHandler for TaterMcp {
         request: CallToolRequestParams,
         cx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let caller = caller(&cx)?;
-        let policy = self.policy(&caller).await?;
-        // A tool the caller may not call answers as an unknown one: the list and the refusal
-        // tell the same story.
-        let Some(case) = registry()
-            .iter()
-            .find(|c| c.tool == request.name && offered(c, &caller, &policy))
-        else {
-            return Err(ErrorData::invalid_params(
-                format!("unknown tool: {}", request.name),
-                None,
-            ));
-        };
-        if let Err(wait) = count(&cx, &caller, case.rate_class()).await {
-            return Ok(CallToolResult::structured_error(errors::rate_limited(wait)).into());
-        }
-        if case.needs_verified_identity() && !caller.actor.is_verified() {
-            return Ok(CallToolResult::structured_error(errors::unverified()).into());
-        }
-        let (via, client) = channel(&cx);
-        if let Some(RequestSpan(span)) = request_span(&cx) {
-            span.record("tool", tracing::field::display(&case.tool));
-            span.record("via", tracing::field::display(via));
-            span.record("org", tracing::field::display(caller.actor.org()));
-            if let Some(c) = &client {
-                span.record("client", c.name.as_str());
-            }
-        }
-        let client = client.map(|c| ClientInfo::new(&c.name, &c.version));
-        let caller = caller.through(via).with_client(client.clone());
-        let arguments = request.arguments.unwrap_or_default();
-        let Some(invoker) = case.invoke.as_ref() else {
-            return self.file(&cx, case, arguments, via, client).await;
-        };
-        let input = Value::Object(arguments);
+        let http = http_extensions(&cx).ok_or_else(unauthenticated)?;
+        record_transport(http, "rmcp");
         // A client that goes away stops its call (rmcp cancels the request's token).
-        let answer = tokio::select! {
-            answer = invoker.call(self.service.clone(), caller, input) => answer,
-            () = cx.ct.cancelled() => {
-                return Err(ErrorData::internal_error("the request was cancelled", None));
-            }
-        };
-        let result = match answer {
-            Ok(Answer::Json(view)) => CallToolResult::structured(view),
-            Ok(Answer::Nothing) => CallToolResult::structured(json!({ "done": true })),
-            Err(e) => CallToolResult::structured_error(tool_error(e)),
-        };
-        Ok(result.into())
+        self.call(http, client_of(&cx), request, cx.ct.cancelled())
+            .await
     }
 }

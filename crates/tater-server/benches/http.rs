@@ -120,26 +120,28 @@ async fn measure_with(
     stats(latencies, errors, window)
 }
 
-/// Two loads measured in turns (`rounds` windows each, alternating), so that drift in the
-/// machine's speed during the run weighs on both alike: for a ratio of the two.
-async fn measure_in_turns(client: &reqwest::Client, a: &Load, b: &Load) -> (Stats, Stats) {
+/// Loads measured in turns (`rounds` windows each, one after the other), so that drift in
+/// the machine's speed during the run weighs on all alike: for ratios between them.
+async fn measure_in_turns(client: &reqwest::Client, loads: &[&Load]) -> Vec<Stats> {
     let rounds = 4;
     let window = Duration::from_secs(env_or("TATER_BENCH_SECONDS", 5).div_ceil(2).max(1));
-    run(client, a, Duration::from_secs(1)).await;
-    run(client, b, Duration::from_secs(1)).await;
-    let (mut la, mut lb, mut ea, mut eb) = (Vec::new(), Vec::new(), 0, 0);
-    for _ in 0..rounds {
-        let (l, e) = run(client, a, window).await;
-        la.extend(l);
-        ea += e;
-        let (l, e) = run(client, b, window).await;
-        lb.extend(l);
-        eb += e;
+    for load in loads {
+        run(client, load, Duration::from_secs(1)).await;
     }
-    (
-        stats(la, ea, window * rounds),
-        stats(lb, eb, window * rounds),
-    )
+    let mut latencies = vec![Vec::new(); loads.len()];
+    let mut errors = vec![0; loads.len()];
+    for _ in 0..rounds {
+        for (i, load) in loads.iter().enumerate() {
+            let (l, e) = run(client, load, window).await;
+            latencies[i].extend(l);
+            errors[i] += e;
+        }
+    }
+    latencies
+        .into_iter()
+        .zip(errors)
+        .map(|(l, e)| stats(l, e, window * rounds))
+        .collect()
 }
 
 /// `concurrency` workers sending `load` back to back for `window`: each answer's latency,
@@ -217,6 +219,8 @@ fn is_mcp_error(body: &[u8]) -> bool {
 /// can use each kind of credential, and 1,000 POAM items (plus as many in a second tenant).
 struct Fixture {
     base: String,
+    /// A replica on the same database whose `/mcp` sends every request through rmcp.
+    sdk_base: String,
     api_key: String,
     session: String,
     entra_token: String,
@@ -224,8 +228,8 @@ struct Fixture {
     _entra: FakeEntra,
 }
 
-async fn tater(db: &TestDb) -> Fixture {
-    let entra = FakeEntra::start().await;
+/// Tater's configuration for the benchmark: the Entra ID stand-in trusted, rate limits on.
+fn bench_config(db: &TestDb, entra: &FakeEntra) -> AppConfig {
     let mut config = AppConfig::for_tests(&db.url);
     config.entra = Some(tater_service::EntraConfig {
         jwks_url: entra.jwks_url().to_owned(),
@@ -238,7 +242,17 @@ async fn tater(db: &TestDb) -> Fixture {
         limits: unlimited(),
         ..Default::default()
     };
-    let app = App::build(config).await.unwrap();
+    config
+}
+
+async fn tater(db: &TestDb) -> Fixture {
+    let entra = FakeEntra::start().await;
+    let app = App::build(bench_config(db, &entra)).await.unwrap();
+    let mut sdk_config = bench_config(db, &entra);
+    sdk_config.mcp.sdk_only = true;
+    let sdk = App::build(sdk_config).await.unwrap();
+    let sdk_base = format!("http://{}", sdk.addr);
+    tokio::spawn(sdk.run_until(std::future::pending()));
     let base = format!("http://{}", app.addr);
     let service = app.service.clone();
     let op = SystemOperator {
@@ -312,6 +326,7 @@ async fn tater(db: &TestDb) -> Fixture {
     tokio::spawn(app.run_until(std::future::pending()));
     Fixture {
         base,
+        sdk_base,
         api_key,
         session,
         entra_token,
@@ -430,25 +445,39 @@ async fn main() {
             json!({ "name": "get_poam_item", "arguments": { "id": f.id } }),
         );
         let mcp_url = format!("{}/mcp", f.base);
-        let (rest, tool) = measure_in_turns(
+        // The same call to a replica that serves every MCP request through rmcp's
+        // transport, the direct path of stateless tool calls off.
+        let sdk_url = format!("{}/mcp", f.sdk_base);
+        let credential = Some((session.0, session.1.as_str()));
+        let measured = measure_in_turns(
             &client,
-            &Load::new(&one, Some((session.0, &session.1)), None),
-            &Load::new(&mcp_url, Some((session.0, &session.1)), Some(call)),
+            &[
+                &Load::new(&one, credential, None),
+                &Load::new(&mcp_url, credential, Some(call.clone())),
+                &Load::new(&sdk_url, credential, Some(call)),
+            ],
         )
         .await;
+        let [rest, tool, through_sdk] = [&measured[0], &measured[1], &measured[2]];
         row(
             &format!("{engine}: REST GET /api/poam/{{id}} (session)"),
-            &rest,
+            rest,
             baseline.rps,
         );
         row(
             &format!("{engine}: MCP tools/call get_poam_item"),
-            &tool,
+            tool,
+            baseline.rps,
+        );
+        row(
+            &format!("{engine}: the same call, all through rmcp"),
+            through_sdk,
             baseline.rps,
         );
         println!(
-            "{engine}: MCP tool call / REST call = {:.3} (req/s, in turns), p50 {:.2} ms vs {:.2} ms",
+            "{engine}: MCP tool call / REST call = {:.3} (through rmcp {:.3}; req/s, in turns), p50 {:.2} ms vs {:.2} ms",
             tool.rps / rest.rps,
+            through_sdk.rps / rest.rps,
             tool.p50_ms,
             rest.p50_ms
         );
@@ -456,7 +485,7 @@ async fn main() {
         let listed =
             measure_with(&client, &mcp_url, Some((session.0, &session.1)), Some(list)).await;
         row(
-            &format!("{engine}: MCP tools/list (97 tools)"),
+            &format!("{engine}: MCP tools/list (first page)"),
             &listed,
             baseline.rps,
         );

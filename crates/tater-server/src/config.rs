@@ -649,6 +649,7 @@ impl McpArgs {
             body_limit: 0,
             allowed_hosts: hosts,
             allowed_origins: self.mcp_allowed_origins.clone(),
+            sdk_only: false,
         })
     }
 }

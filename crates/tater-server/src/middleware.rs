@@ -38,8 +38,8 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     let id = incoming_id(req.headers()).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
     // The path only: query strings can carry search text users consider private.
-    // An MCP tool call names its tool, channel, client and organization on the same line
-    // (recorded by `tater-mcp` when it knows them).
+    // An MCP tool call names its tool, channel, client and organization on the same line, and
+    // which transport answered it (`mcp=direct` or `mcp=rmcp`), recorded by `tater-mcp`.
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -49,6 +49,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         via = tracing::field::Empty,
         client = tracing::field::Empty,
         org = tracing::field::Empty,
+        mcp = tracing::field::Empty,
     );
     let started = Instant::now();
     let res = next.run(req).instrument(span.clone()).await;

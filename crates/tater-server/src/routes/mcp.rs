@@ -191,6 +191,7 @@ pub fn endpoint(
         owners,
         files,
     };
+    let mcp = tower::service_fn(move |req| mcp.clone().serve(req));
     Router::new()
         .nest_service("/mcp", mcp)
         .layer(axum::middleware::from_fn_with_state(gate, authenticate))
@@ -227,13 +228,15 @@ async fn protected_resource(
 
 /// Authenticates as the REST API does (API key or Bearer token, `x-organization-id` among the
 /// caller's memberships) and hands the caller to the MCP handler. A 401 names the metadata.
-async fn authenticate(State(gate): State<Gate>, mut req: Request, next: Next) -> Response {
+async fn authenticate(State(gate): State<Gate>, req: Request, next: Next) -> Response {
     let s = &gate.app;
-    // Owned copies: the request body is not shared across the awaits below.
-    let headers = req.headers().clone();
-    let bucket = req.extensions().get::<TenantBucket>().cloned();
+    // Apart: the body is not `Sync`, so the request as a whole cannot be borrowed across
+    // the awaits below; its headers can.
+    let (mut parts, body) = req.into_parts();
+    let headers = &parts.headers;
+    let bucket = parts.extensions.get::<TenantBucket>().cloned();
     // The organization's bucket is counted per tool call, by the tool's class.
-    match resolve_caller(s, &headers, None).await {
+    match resolve_caller(s, headers, None).await {
         Ok(caller) => {
             let principal = caller.actor.audit_user_id();
             let session = headers
@@ -246,21 +249,21 @@ async fn authenticate(State(gate): State<Gate>, mut req: Request, next: Next) ->
             {
                 return Problem::not_found().into_response();
             }
-            let closing = req.method() == Method::DELETE;
+            let closing = parts.method == Method::DELETE;
             let signer = LinkSigner {
                 service: s.service.clone(),
                 identity: caller.identity.clone(),
                 actor: caller.actor.clone(),
             };
-            req.extensions_mut().insert(caller);
-            req.extensions_mut()
-                .insert(tater_mcp::RequestSpan(tracing::Span::current()));
+            let fetcher = file_fetcher(gate.files.clone(), headers, base_url(s, headers), signer);
+            let extensions = &mut parts.extensions;
+            extensions.insert(caller);
+            extensions.insert(tater_mcp::RequestSpan(tracing::Span::current()));
             if let Some(bucket) = bucket {
-                req.extensions_mut().insert(tool_limits(bucket));
+                extensions.insert(tool_limits(bucket));
             }
-            let fetcher = file_fetcher(gate.files.clone(), &headers, base_url(s, &headers), signer);
-            req.extensions_mut().insert(fetcher);
-            let res = next.run(req).await;
+            extensions.insert(fetcher);
+            let res = next.run(Request::from_parts(parts, body)).await;
             match (&session, res.headers().get(SESSION_HEADER)) {
                 (None, Some(opened)) => {
                     if let Ok(id) = opened.to_str() {
@@ -278,7 +281,7 @@ async fn authenticate(State(gate): State<Gate>, mut req: Request, next: Next) ->
             if unauthorized {
                 let metadata = format!(
                     "Bearer resource_metadata=\"{}/.well-known/oauth-protected-resource\"",
-                    base_url(s, &headers)
+                    base_url(s, headers)
                 );
                 if let Ok(v) = HeaderValue::from_str(&metadata) {
                     res.headers_mut().insert(header::WWW_AUTHENTICATE, v);

@@ -36,6 +36,7 @@ mod links;
 mod mcp;
 mod mcp_attacks;
 mod mcp_identity;
+mod mcp_transport;
 mod members;
 mod memory;
 mod metrics;

@@ -839,6 +839,8 @@ async fn a_tool_call_is_one_log_line_naming_the_tool_and_channel() {
         "via=claude",
         &format!("org={org}"),
         "client=\"Claude Code\"",
+        // A stateless call as the SDKs send it is answered on the direct path.
+        "mcp=direct",
         "status=200",
     ] {
         assert!(lines[0].contains(part), "{part} in {}", lines[0]);
