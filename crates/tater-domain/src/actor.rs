@@ -64,12 +64,12 @@ impl ClientInfo {
     pub const MAX_LEN: usize = 128;
 
     pub fn new(name: &str, version: &str) -> Self {
-        let clean = |s: &str| -> String {
-            s.chars()
-                .filter(|c| !c.is_control())
-                .take(Self::MAX_LEN)
-                .collect()
+        // No control characters, and none of the bidirectional overrides and isolates that
+        // would make a name read differently from what it holds.
+        let shown = |c: &char| {
+            !c.is_control() && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
         };
+        let clean = |s: &str| -> String { s.chars().filter(shown).take(Self::MAX_LEN).collect() };
         Self {
             name: clean(name),
             version: clean(version),
@@ -234,5 +234,19 @@ impl Actor {
             | Principal::System { .. }
             | Principal::AuditorToken { .. } => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClientInfo;
+
+    #[test]
+    fn a_client_name_is_kept_short_and_reads_as_it_is() {
+        let c = ClientInfo::new("evil\u{202E}edoc\u{2066}-\n\u{7}claude", "1\u{0}");
+        assert_eq!(c.name, "eviledoc-claude");
+        assert_eq!(c.version, "1");
+        let long = ClientInfo::new(&"n".repeat(1_000_000), "v");
+        assert_eq!(long.name.chars().count(), ClientInfo::MAX_LEN);
     }
 }

@@ -45,10 +45,13 @@ fn endpoint(url: &str) -> anyhow::Result<reqwest::Url> {
         "http" => bail!("--server must be https:// (plain http only to this machine)"),
         other => bail!("--server must be an https:// URL, not {other}://"),
     }
-    if !parsed.path().trim_end_matches('/').ends_with("/mcp") {
-        let path = format!("{}/mcp", parsed.path().trim_end_matches('/'));
-        parsed.set_path(&path);
-    }
+    let trimmed = parsed.path().trim_end_matches('/').to_owned();
+    let path = if trimmed.ends_with("/mcp") {
+        trimmed
+    } else {
+        format!("{trimmed}/mcp")
+    };
+    parsed.set_path(&path);
     Ok(parsed)
 }
 
@@ -383,6 +386,10 @@ mod tests {
         assert_eq!(
             endpoint("http://127.0.0.1:8080/mcp").unwrap().as_str(),
             "http://127.0.0.1:8080/mcp"
+        );
+        assert_eq!(
+            endpoint("http://localhost:8080/mcp/").unwrap().as_str(),
+            "http://localhost:8080/mcp"
         );
         assert!(endpoint("http://tater.example.com/mcp").is_err());
         assert!(endpoint("ftp://tater.example.com").is_err());

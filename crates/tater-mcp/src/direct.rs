@@ -104,9 +104,23 @@ impl Endpoint {
     }
 }
 
+/// Marks a response whose body is a JSON-RPC message: MCP clients read an error's code and
+/// data from it (a version to negotiate, a header that contradicts the body), so the server
+/// passes it on as it is rather than as a problem document.
+#[derive(Debug, Clone, Copy)]
+pub struct JsonRpcAnswer;
+
 impl Inner {
     async fn through_sdk(&self, req: Request<Body>) -> Response<Body> {
-        self.sdk.handle(req).await.map(Body::new)
+        let mut res = self.sdk.handle(req).await.map(Body::new);
+        let json = res
+            .headers()
+            .get(CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(JSON.as_bytes()));
+        if json {
+            res.extensions_mut().insert(JsonRpcAnswer);
+        }
+        res
     }
 
     /// Runs the call and answers as rmcp answers a terminal message on a stateless request
@@ -137,6 +151,7 @@ impl Inner {
                 *res.status_mut() = status;
                 res.headers_mut()
                     .insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
+                res.extensions_mut().insert(JsonRpcAnswer);
                 res
             }
             Err(e) => {

@@ -34,7 +34,7 @@ mod errors;
 mod files;
 mod sessions;
 
-pub use direct::Endpoint;
+pub use direct::{Endpoint, JsonRpcAnswer};
 pub use errors::tool_error;
 pub use files::{EMBED_MAX_BYTES, Fetched, FileFetcher};
 pub use sessions::{SESSIONS_PER_PRINCIPAL, SessionOwners};
@@ -157,6 +157,8 @@ impl TaterMcp {
             return Ok(CallToolResult::structured_error(errors::unverified()).into());
         }
         let via = channel(client.as_ref());
+        // The client's claim, short and printable, in the log line as in the audit entry.
+        let client = client.map(|c| ClientInfo::new(&c.name, &c.version));
         if let Some(RequestSpan(span)) = http.get::<RequestSpan>() {
             span.record("tool", tracing::field::display(&case.tool));
             span.record("via", tracing::field::display(via));
@@ -165,7 +167,6 @@ impl TaterMcp {
                 span.record("client", c.name.as_str());
             }
         }
-        let client = client.map(|c| ClientInfo::new(&c.name, &c.version));
         let caller = caller.through(via).with_client(client.clone());
         let arguments = request.arguments.unwrap_or_default();
         let Some(invoker) = case.invoke.as_ref() else {

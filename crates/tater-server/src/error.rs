@@ -80,17 +80,28 @@ impl Problem {
     /// from the timeout layer, 500 from a caught panic, ...).
     pub fn from_status(status: StatusCode) -> Self {
         let (code, title, detail) = match status.as_u16() {
+            403 => ("FORBIDDEN", "Forbidden", "this request is not allowed"),
             404 => ("NOT_FOUND", "Not found", "there is nothing at this address"),
             405 => (
                 "METHOD_NOT_ALLOWED",
                 "Method not allowed",
                 "this address does not accept that method",
             ),
+            406 => (
+                "NOT_ACCEPTABLE",
+                "Not acceptable",
+                "the answer cannot be given in a type the request accepts",
+            ),
             408 => ("TIMEOUT", "Request timeout", "the request took too long"),
             413 => (
                 "PAYLOAD_TOO_LARGE",
                 "Payload too large",
                 "the request body is larger than the limit",
+            ),
+            415 => (
+                "UNSUPPORTED_MEDIA_TYPE",
+                "Unsupported media type",
+                "the request body is not of a type this address accepts",
             ),
             s if s >= 500 => (
                 "INTERNAL",

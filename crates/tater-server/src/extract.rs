@@ -25,6 +25,14 @@ pub(crate) fn header_str<'a>(
     headers: &'a HeaderMap,
     name: &str,
 ) -> Result<Option<&'a str>, Problem> {
+    // Sent twice, a credential or an organization would be whichever copy a proxy in between
+    // keeps: refused, not guessed.
+    if headers.get_all(name).iter().nth(1).is_some() {
+        return Err(Problem::bad_request(
+            "BAD_HEADER",
+            format!("send the {name} header once"),
+        ));
+    }
     headers
         .get(name)
         .map(|v| {

@@ -76,6 +76,10 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
 /// routing, timeouts or caught panics get a generic problem for their status. HTML error
 /// pages of the web application stay pages.
 fn render_problem(mut res: Response, request_id: &str) -> Response {
+    // MCP's refusals are JSON-RPC errors its clients read (codes, supported versions).
+    if res.extensions().get::<tater_mcp::JsonRpcAnswer>().is_some() {
+        return res;
+    }
     let problem = match res.extensions_mut().remove::<Problem>() {
         Some(p) => p,
         None => {

@@ -192,8 +192,11 @@ pub fn endpoint(
         files,
     };
     let mcp = tower::service_fn(move |req| mcp.clone().serve(req));
+    // `/mcp` (or `/mcp/`) exactly: nothing below it is the endpoint, so a proxy rule for
+    // `/mcp` covers all of it.
     Router::new()
-        .nest_service("/mcp", mcp)
+        .route_service("/mcp", mcp.clone())
+        .route_service("/mcp/", mcp)
         .layer(axum::middleware::from_fn_with_state(gate, authenticate))
 }
 

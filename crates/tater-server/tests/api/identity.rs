@@ -10,7 +10,58 @@ use tater_testkit::{TestDb, both_engines};
 
 use crate::support::*;
 
-both_engines!(login_tokens_and_me, organization_selection_and_keys);
+both_engines!(
+    login_tokens_and_me,
+    organization_selection_and_keys,
+    a_credential_or_organization_sent_twice_is_refused
+);
+
+/// Two copies of a credential or of `x-organization-id` (a proxy that appends instead of
+/// replacing, a client that merges): whichever copy won would be a guess, so neither does —
+/// on REST and on MCP alike.
+async fn a_credential_or_organization_sent_twice_is_refused(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let a = app.org("Twice A").await;
+    let b = app.org("Twice B").await;
+    let key_a = app.member(a, "a@twice.test", Role::OrgAdmin).await;
+    let key_b = app.member(b, "b@twice.test", Role::OrgAdmin).await;
+    let org = a.to_string();
+    let twice: [(&str, &str, &str); 3] = [
+        ("x-api-key", &key_a.value, &key_b.value),
+        ("authorization", "Bearer one", "Bearer two"),
+        ("x-organization-id", &org, &org),
+    ];
+    for (name, first, second) in twice {
+        for path in ["/api/poam", "/mcp"] {
+            let mut headers = reqwest::header::HeaderMap::new();
+            if name != "x-api-key" && name != "authorization" {
+                headers.insert("x-api-key", key_a.value.parse().unwrap());
+            }
+            headers.append(name, first.parse().unwrap());
+            headers.append(name, second.parse().unwrap());
+            let req = if path == "/mcp" {
+                app.client
+                    .post(app.url(path))
+                    .header("content-type", "application/json")
+                    .header("accept", "application/json, text/event-stream")
+                    .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#)
+            } else {
+                app.client.get(app.url(path))
+            };
+            let res = req.headers(headers).send().await.unwrap();
+            assert_eq!(
+                res.status(),
+                StatusCode::BAD_REQUEST,
+                "{name} twice on {path}"
+            );
+            let problem: Value = res.json().await.unwrap();
+            assert_eq!(
+                problem["error"], "BAD_HEADER",
+                "{name} on {path}: {problem}"
+            );
+        }
+    }
+}
 
 const PASSWORD: &str = "correct horse battery staple";
 

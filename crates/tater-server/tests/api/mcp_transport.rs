@@ -193,24 +193,46 @@ async fn requests_the_direct_path_leaves_to_rmcp_are_still_served_and_refused(db
     let headers = call_headers("get_poam_item");
     assert_eq!(post(&app, &base, &boss, &headers, &extra).await, plain);
 
-    // Headers that contradict the body are rmcp's to refuse, as before.
+    // Headers that contradict the body are rmcp's to refuse, as before, with the JSON-RPC
+    // error MCP clients read (not rewritten into a problem document).
     let headers = call_headers("list_poam_items");
     let refused = post(&app, &base, &boss, &headers, &body).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert_eq!(refused.content_type.as_deref(), Some("application/json"));
+    let error: Value = serde_json::from_str(&refused.body).unwrap();
+    assert_eq!(error["error"]["code"], -32020, "{error}");
+    assert_eq!(error["id"], 1, "{error}");
+    // A revision the server does not speak: the error says so, for the client to choose.
+    let mut headers = call_headers("get_poam_item");
+    headers[2].1 = "2099-01-01".into();
+    let mut future = body.clone();
+    future["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!("2099-01-01");
+    let refused = post(&app, &base, &boss, &headers, &future).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    let error: Value = serde_json::from_str(&refused.body).unwrap();
+    assert!(error["error"]["code"].is_i64(), "{error}");
+    assert!(refused.body.contains("2026-07-28"), "{error}");
 
     // No Accept for event streams, a browser's foreign Origin, a Host not allowed.
     let mut headers = call_headers("get_poam_item");
     headers[1].1 = "application/json".into();
     let res = post(&app, &base, &boss, &headers, &body).await;
     assert_eq!(res.status, StatusCode::NOT_ACCEPTABLE);
+    assert!(res.body.contains("NOT_ACCEPTABLE"), "{}", res.body);
     let mut headers = call_headers("get_poam_item");
     headers.push(("origin", "https://evil.example".into()));
     let res = post(&app, &base, &boss, &headers, &body).await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert!(res.body.contains("FORBIDDEN"), "{}", res.body);
     let mut headers = call_headers("get_poam_item");
     headers.push(("host", "evil.example".into()));
     let res = post(&app, &base, &boss, &headers, &body).await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
+
+    // The endpoint is `/mcp` exactly.
+    let headers = call_headers("get_poam_item");
+    let res = post(&app, &format!("{base}/mcp"), &boss, &headers, &body).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
 
     // `_meta` without the client's capabilities: rmcp's malformed-request answer.
     let mut bare = body.clone();
