@@ -33,6 +33,9 @@ use serde::Deserialize;
 
 use crate::TaterMcp;
 
+/// The hosts rmcp allows when none are configured.
+const LOOPBACK: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+
 /// rmcp's own limit on a request body when the server sets none.
 const SDK_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
@@ -56,19 +59,12 @@ impl Endpoint {
         handler: TaterMcp,
         config: &crate::McpConfig,
     ) -> Self {
-        let hosts: Vec<Authority> = if config.allowed_hosts.is_empty() {
-            // rmcp's default: loopback only.
-            ["localhost", "127.0.0.1", "::1"]
-                .iter()
-                .filter_map(|h| Authority::allowed(h))
-                .collect()
+        let allowed: Vec<&str> = if config.allowed_hosts.is_empty() {
+            LOOPBACK.to_vec()
         } else {
-            config
-                .allowed_hosts
-                .iter()
-                .filter_map(|h| Authority::allowed(h))
-                .collect()
+            config.allowed_hosts.iter().map(String::as_str).collect()
         };
+        let hosts = allowed.into_iter().filter_map(Authority::allowed).collect();
         Self(Arc::new(Inner {
             sdk,
             handler,
@@ -350,9 +346,9 @@ mod tests {
     }
 
     fn loopback() -> Vec<Authority> {
-        ["localhost", "127.0.0.1", "::1"]
-            .iter()
-            .filter_map(|h| Authority::allowed(h))
+        LOOPBACK
+            .into_iter()
+            .filter_map(Authority::allowed)
             .collect()
     }
 

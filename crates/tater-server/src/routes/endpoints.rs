@@ -162,7 +162,8 @@ async fn enroll(
     JsonBody(req): JsonBody<EnrollRequest>,
 ) -> ApiResult<(StatusCode, Json<tater_service::Enrolled>)> {
     // An agent re-enrolling its own machine proves continuity with its current credential.
-    let presented = headers.get(API_KEY_HEADER).and_then(|v| v.to_str().ok());
+    // Sent twice, which copy counts would be a guess: refused, as everywhere else.
+    let presented = crate::extract::header_str(&headers, API_KEY_HEADER)?;
     let enrolled = s.service.enroll(&req, presented).await?;
     Ok((StatusCode::CREATED, Json(enrolled)))
 }

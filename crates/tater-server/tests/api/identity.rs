@@ -61,6 +61,23 @@ async fn a_credential_or_organization_sent_twice_is_refused(db: TestDb) {
             );
         }
     }
+    // An agent re-enrolling shows its current key: twice is refused too, and the one-time
+    // token is not spent.
+    let token = token(&app, &key_a, true).await;
+    let body = json!({ "token": token, "hostname": "twice", "os": "linux",
+                       "osVersion": "Debian 12", "arch": "x86_64", "agentVersion": "0.1.0" });
+    let res = app
+        .client
+        .post(app.url("/api/agent/enroll"))
+        .header("x-api-key", "tater_agent_one")
+        .header("x-api-key", "tater_agent_two")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let (status, enrolled) = enroll(&app, &token, "twice").await;
+    assert_eq!(status, StatusCode::CREATED, "{enrolled}");
 }
 
 const PASSWORD: &str = "correct horse battery staple";
