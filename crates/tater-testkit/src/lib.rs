@@ -15,6 +15,7 @@ pub mod anthropic;
 pub mod dns;
 pub mod entra;
 pub mod entra_sign_in;
+pub mod listen;
 pub mod rsyslog;
 pub mod sbom;
 pub mod smtp;

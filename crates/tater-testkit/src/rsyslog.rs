@@ -5,7 +5,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::listen::{Proto, free_port, free_udp_port, wait_until_bound};
 
 pub struct Rsyslog {
     pub tcp_port: u16,
@@ -29,19 +31,6 @@ pub struct Received {
     pub msgid: String,
     pub structured_data: String,
     pub msg: String,
-}
-
-fn free_port(udp: bool) -> u16 {
-    if udp {
-        std::net::UdpSocket::bind("127.0.0.1:0")
-            .and_then(|s| s.local_addr())
-            .map(|a| a.port())
-    } else {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|s| s.local_addr())
-            .map(|a| a.port())
-    }
-    .expect("a free port")
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -138,7 +127,7 @@ impl Rsyslog {
                 "ext.cnf",
             ],
         );
-        let (tcp_port, tls_port, udp_port) = (free_port(false), free_port(false), free_port(true));
+        let (tcp_port, tls_port, udp_port) = (free_port(), free_port(), free_udp_port());
         let dp = d.display();
         let conf = format!(
             r#"global(workDirectory="{dp}/work"
@@ -155,7 +144,7 @@ template(name="fields" type="string" string="%pri%\t%protocol-version%\t%timerep
 "#
         );
         std::fs::write(d.join("rsyslog.conf"), conf).expect("config");
-        let child = Command::new(rsyslogd)
+        let mut child = Command::new(rsyslogd)
             .arg("-n")
             .arg("-f")
             .arg(d.join("rsyslog.conf"))
@@ -165,6 +154,23 @@ template(name="fields" type="string" string="%pri%\t%protocol-version%\t%timerep
             .stderr(std::fs::File::create(d.join("rsyslog.err")).expect("log file"))
             .spawn()
             .expect("start rsyslogd");
+        // Ready when *this* rsyslogd holds each port: a connect alone could reach another
+        // test's receiver that picked the same port first.
+        let errors = || std::fs::read_to_string(d.join("rsyslog.err")).unwrap_or_default();
+        for (port, proto) in [
+            (tcp_port, Proto::Tcp),
+            (tls_port, Proto::Tcp),
+            (udp_port, Proto::Udp),
+        ] {
+            wait_until_bound(
+                &mut child,
+                port,
+                proto,
+                "rsyslogd",
+                Duration::from_secs(10),
+                errors,
+            );
+        }
         let me = Self {
             tcp_port,
             tls_port,
@@ -173,17 +179,6 @@ template(name="fields" type="string" string="%pri%\t%protocol-version%\t%timerep
             dir,
             child,
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        for port in [tcp_port, tls_port] {
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(
-                    Instant::now() < deadline,
-                    "rsyslog did not listen: {}",
-                    me.errors()
-                );
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
         Some(me)
     }
 

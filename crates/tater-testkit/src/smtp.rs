@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::listen::{Proto, free_port, wait_until_bound};
 
 pub struct MailSink {
     pub port: u16,
@@ -41,21 +43,27 @@ impl MailSink {
     pub fn start_on(port: u16) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let maildir = dir.path().join("mail");
-        let child = Command::new("python3")
+        let errors = dir.path().join("aiosmtpd.err");
+        let mut child = Command::new("python3")
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{port}"))
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
             .arg(&maildir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&errors).expect("error file"))
             .spawn()
             .expect("python3 runs");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "aiosmtpd did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        // Ready when *this* sink holds the port: a connect alone could reach another test's
+        // sink that picked the same port first (the two tests would read each other's mail).
+        wait_until_bound(
+            &mut child,
+            port,
+            Proto::Tcp,
+            "aiosmtpd",
+            Duration::from_secs(15),
+            || std::fs::read_to_string(&errors).unwrap_or_default(),
+        );
         Self { port, dir, child }
     }
 
@@ -119,14 +127,6 @@ impl MailSink {
             .find(|m| m.to.contains(to))
             .and_then(|m| six_digits(&m.text))
     }
-}
-
-/// A loopback port nothing listens on right now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 fn header(text: &str, name: &str) -> Option<String> {

@@ -285,7 +285,7 @@ async fn a_reminder_the_relay_refused_is_sent_when_it_is_back(db: TestDb) {
         return;
     }
     // The relay is down when the reminder is due.
-    let port = tater_testkit::smtp::free_port();
+    let port = tater_testkit::listen::free_port();
     let relay = MailConfig {
         smtp_url: format!("smtp://127.0.0.1:{port}"),
         from: "Tater <tater@reminders.test>".into(),

@@ -282,7 +282,7 @@ async fn s3_emulator() -> Option<S3Emulator> {
         eprintln!("skipped: the S3 leg needs moto's S3 server (pip install 'moto[server]')");
         return None;
     }
-    let port = tater_testkit::smtp::free_port();
+    let port = tater_testkit::listen::free_port();
     let child = std::process::Command::new("python3")
         .args([
             "-m",
@@ -297,10 +297,20 @@ async fn s3_emulator() -> Option<S3Emulator> {
         .spawn()
         .expect("start moto");
     // Owned at once, so it is killed and reaped however the test ends.
-    let emulator = S3Emulator {
+    let mut emulator = S3Emulator {
         child,
         endpoint: format!("http://127.0.0.1:{port}"),
     };
+    // Ready when *this* emulator holds the port (another test's could answer a connect), and
+    // then answers HTTP.
+    tater_testkit::listen::wait_until_bound(
+        &mut emulator.child,
+        port,
+        tater_testkit::listen::Proto::Tcp,
+        "moto",
+        std::time::Duration::from_secs(20),
+        String::new,
+    );
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     for _ in 0..100 {
         if client.get(&emulator.endpoint).send().await.is_ok() {
