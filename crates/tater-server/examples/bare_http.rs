@@ -3,7 +3,9 @@
 //! with Tater's security headers (`/headers`); and the same handler reading one row of about a
 //! POAM item's size by primary key from SQLite through sqlx (`/sqlite`), on a pool set up for
 //! reads as Tater's is (WAL, synchronous NORMAL, no ping before a connection is handed out) — the ceiling
-//! of any read that goes through sqlx-sqlite, before identity, tenancy and rendering.
+//! of any read that goes through sqlx-sqlite, before identity, tenancy and rendering; and the
+//! same read through rusqlite in place (`/rusqlite`), as Tater's SQLite read path runs it (a
+//! `query_only` connection taken from a small pool, a cached statement) — that path's ceiling.
 //! `scripts/bench-wrk` runs it beside `tater serve` under the same external load generator.
 //!
 //! Run: `cargo run --release -p tater-server --example bare_http -- 127.0.0.1:8099 [DIR]`
@@ -21,8 +23,7 @@ use serde_json::{Value, json};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 
 /// A table with one row the size of a POAM item's stored JSON (about a kilobyte).
-async fn sqlite_pool(dir: &std::path::Path) -> SqlitePool {
-    let path = dir.join(format!("bare-http-{}.db", std::process::id()));
+async fn sqlite_pool(path: &std::path::Path) -> SqlitePool {
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
         .expect("SQLite URL")
         .create_if_missing(true)
@@ -53,6 +54,35 @@ async fn sqlite_pool(dir: &std::path::Path) -> SqlitePool {
     pool
 }
 
+/// Read-only rusqlite connections to the same file, handed out as Tater's read path does.
+#[derive(Clone)]
+struct InPlace {
+    path: std::sync::Arc<std::path::PathBuf>,
+    idle: std::sync::Arc<std::sync::Mutex<Vec<rusqlite::Connection>>>,
+}
+
+impl InPlace {
+    fn connection(&self) -> rusqlite::Connection {
+        let idle = self.idle.lock().expect("pool lock").pop();
+        idle.unwrap_or_else(|| {
+            let conn = rusqlite::Connection::open(&*self.path).expect("open SQLite");
+            conn.pragma_update(None, "query_only", true)
+                .expect("query_only");
+            conn
+        })
+    }
+}
+
+async fn read_in_place(State(pool): State<InPlace>) -> Json<Value> {
+    let conn = pool.connection();
+    let data: String = conn
+        .prepare_cached("SELECT data FROM items WHERE id = ?")
+        .and_then(|mut s| s.query_row(["one"], |r| r.get(0)))
+        .expect("read the row");
+    pool.idle.lock().expect("pool lock").push(conn);
+    Json(serde_json::from_str(&data).expect("stored JSON"))
+}
+
 async fn read_one(State(pool): State<SqlitePool>) -> Json<Value> {
     let (data,): (String,) = sqlx::query_as("SELECT data FROM items WHERE id = ?")
         .bind("one")
@@ -67,7 +97,12 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:8099".into());
     let dir = args.next().map_or_else(std::env::temp_dir, Into::into);
-    let pool = sqlite_pool(&dir).await;
+    let path = dir.join(format!("bare-http-{}.db", std::process::id()));
+    let pool = sqlite_pool(&path).await;
+    let in_place = InPlace {
+        path: std::sync::Arc::new(path),
+        idle: std::sync::Arc::default(),
+    };
     let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind");
     println!(
         "bare handler at http://{}/bare",
@@ -89,6 +124,7 @@ async fn main() {
             }),
         )
         .route("/sqlite", get(read_one))
-        .with_state(pool);
+        .with_state(pool)
+        .route("/rusqlite", get(read_in_place).with_state(in_place));
     axum::serve(listener, router).await.expect("serve");
 }

@@ -184,6 +184,15 @@ async fn read_gauges(s: &Scrape) -> anyhow::Result<()> {
     for (state, n) in [("open", pool.open), ("idle", pool.idle), ("max", pool.max)] {
         metrics::gauge!("tater_db_pool_connections", "state" => state).set(f64::from(n));
     }
+    if let Some(reads) = pool.reads {
+        for (state, n) in [
+            ("in_use", reads.in_use),
+            ("idle", reads.idle),
+            ("max", reads.max),
+        ] {
+            metrics::gauge!("tater_db_sqlite_readers", "state" => state).set(f64::from(n));
+        }
+    }
     let now = s.service.now();
     let secs_since =
         |t: tater_domain::Timestamp| ((now.millis() - t.millis()).max(0) as f64) / 1000.0;

@@ -1,10 +1,14 @@
 //! What differs between the engines, and nothing else.
 //!
 //! The SQL is written once, in ordinary generic modules (`records.rs`, `audit.rs`, …), over a
-//! [`Driver`]: the driver names the engine's sqlx types and its few spellings (row locks), and
-//! offers the four ways a query runs. Values bound to a query ([`Param`]) and read from a row
-//! ([`Col`]) are the types both engines encode the same way, so a query that compiles for one
-//! engine compiles for the other.
+//! [`Driver`]: the driver names the engine's connection, transaction and row types and its few
+//! spellings (row locks), and offers the four ways a query runs. Values bound to a query
+//! ([`Param`]) and read from a row ([`Col`]) are the types every driver encodes the same way,
+//! so a query that compiles for one driver compiles for the others.
+//!
+//! Three drivers exist: sqlx's PostgreSQL and SQLite ones (the [`driver!`] macro), and
+//! SQLite's read path (`sqlite_read.rs`), which runs read-only transactions on rusqlite
+//! connections in place instead of through sqlx-sqlite's worker threads.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,14 +16,18 @@ use std::pin::Pin;
 use sqlx::{Decode, Encode, Postgres, Sqlite, Type};
 
 /// The connection a driver's transactions deref to.
-pub(crate) type Conn<D> = <<D as Driver>::Db as sqlx::Database>::Connection;
+pub(crate) type Conn<D> = <D as Driver>::Conn;
 
 /// A query in flight, boxed so the generic code needs no sqlx executor bounds.
 pub(crate) type Fut<'e, T> = Pin<Box<dyn Future<Output = Result<T, sqlx::Error>> + Send + 'e>>;
 
 /// One engine's sqlx types and SQL spellings.
 pub(crate) trait Driver: Send + Sync + Sized + 'static {
-    type Db: sqlx::Database;
+    /// What a query runs on.
+    type Conn: Send;
+    /// An open transaction: queries run on the connection it derefs to; dropping it rolls
+    /// back.
+    type Tx: std::ops::DerefMut<Target = Self::Conn> + Commit + Send + 'static;
     type Row: RowRead + Send + Sync + 'static;
     type Query<'q>: Bound<'q, Self>;
     /// Which engine this is (for the spellings in `sql.rs`).
@@ -32,6 +40,17 @@ pub(crate) trait Driver: Send + Sync + Sized + 'static {
     const SKIP_LOCKED: &'static str;
 
     fn query(sql: &str) -> Self::Query<'_>;
+}
+
+/// How a driver's transaction ends well.
+pub(crate) trait Commit: Sized {
+    fn commit(self) -> Fut<'static, ()>;
+}
+
+impl<DB: sqlx::Database> Commit for sqlx::Transaction<'static, DB> {
+    fn commit(self) -> Fut<'static, ()> {
+        Box::pin(sqlx::Transaction::commit(self))
+    }
 }
 
 /// A query with its parameters, ready to run on a connection of driver `D`.
@@ -67,25 +86,45 @@ impl Done {
     }
 }
 
-/// A value both engines bind.
+/// A value every driver binds.
 pub(crate) trait Param<'q>:
-    'q + Send + Encode<'q, Sqlite> + Type<Sqlite> + Encode<'q, Postgres> + Type<Postgres>
+    'q
+    + Send
+    + Encode<'q, Sqlite>
+    + Type<Sqlite>
+    + Encode<'q, Postgres>
+    + Type<Postgres>
+    + rusqlite::ToSql
 {
 }
 
 impl<'q, T> Param<'q> for T where
-    T: 'q + Send + Encode<'q, Sqlite> + Type<Sqlite> + Encode<'q, Postgres> + Type<Postgres>
+    T: 'q
+        + Send
+        + Encode<'q, Sqlite>
+        + Type<Sqlite>
+        + Encode<'q, Postgres>
+        + Type<Postgres>
+        + rusqlite::ToSql
 {
 }
 
-/// A value both engines decode from a column.
+/// A value every driver decodes from a column.
 pub(crate) trait Col:
-    for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
+    for<'r> Decode<'r, Sqlite>
+    + Type<Sqlite>
+    + for<'r> Decode<'r, Postgres>
+    + Type<Postgres>
+    + rusqlite::types::FromSql
 {
 }
 
 impl<T> Col for T where
-    T: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
+    T: for<'r> Decode<'r, Sqlite>
+        + Type<Sqlite>
+        + for<'r> Decode<'r, Postgres>
+        + Type<Postgres>
+        + rusqlite::types::FromSql
 {
 }
 
@@ -102,7 +141,8 @@ macro_rules! driver {
         pub(crate) struct $driver;
 
         impl crate::driver::Driver for $driver {
-            type Db = $db;
+            type Conn = <$db as sqlx::Database>::Connection;
+            type Tx = sqlx::Transaction<'static, $db>;
             type Row = $row;
             type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>;
             const KIND: crate::Engine = $kind;
@@ -178,3 +218,84 @@ macro_rules! driver {
 }
 
 pub(crate) use driver;
+
+/// JSON in a column, for every driver: TEXT on SQLite, `jsonb` on PostgreSQL (through sqlx's
+/// own `Json`, which this forwards to), and TEXT through rusqlite on SQLite's read path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Json<T>(pub T);
+
+impl<T> Type<Sqlite> for Json<T> {
+    fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
+        <sqlx::types::Json<T> as Type<Sqlite>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::sqlite::SqliteTypeInfo) -> bool {
+        <sqlx::types::Json<T> as Type<Sqlite>>::compatible(ty)
+    }
+}
+
+impl<T> Type<Postgres> for Json<T> {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <sqlx::types::Json<T> as Type<Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        <sqlx::types::Json<T> as Type<Postgres>>::compatible(ty)
+    }
+}
+
+impl<'q, T: serde::Serialize> Encode<'q, Sqlite> for Json<T> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <Sqlite as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <sqlx::types::Json<&T> as Encode<'q, Sqlite>>::encode_by_ref(
+            &sqlx::types::Json(&self.0),
+            buf,
+        )
+    }
+}
+
+impl<'q, T: serde::Serialize> Encode<'q, Postgres> for Json<T> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <Postgres as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <sqlx::types::Json<&T> as Encode<'q, Postgres>>::encode_by_ref(
+            &sqlx::types::Json(&self.0),
+            buf,
+        )
+    }
+}
+
+impl<'r, T: serde::de::DeserializeOwned + 'r> Decode<'r, Sqlite> for Json<T> {
+    fn decode(value: sqlx::sqlite::SqliteValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        <sqlx::types::Json<T> as Decode<'r, Sqlite>>::decode(value).map(|j| Json(j.0))
+    }
+}
+
+impl<'r, T: serde::de::DeserializeOwned + 'r> Decode<'r, Postgres> for Json<T> {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        <sqlx::types::Json<T> as Decode<'r, Postgres>>::decode(value).map(|j| Json(j.0))
+    }
+}
+
+impl<T: serde::Serialize> rusqlite::ToSql for Json<T> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        serde_json::to_string(&self.0)
+            .map(rusqlite::types::ToSqlOutput::from)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> rusqlite::types::FromSql for Json<T> {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        use rusqlite::types::{FromSqlError, ValueRef};
+        match value {
+            ValueRef::Text(text) | ValueRef::Blob(text) => serde_json::from_slice(text)
+                .map(Json)
+                .map_err(|e| FromSqlError::Other(Box::new(e))),
+            _ => Err(FromSqlError::InvalidType),
+        }
+    }
+}

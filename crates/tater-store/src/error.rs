@@ -33,6 +33,14 @@ impl From<sqlx::Error> for StoreError {
         {
             return StoreError::OrgTerminated;
         }
+        // SQLite's read path refused a write (its connections are `query_only`).
+        if let sqlx::Error::Database(db) = &e
+            && db
+                .try_downcast_ref::<crate::sqlite_read::ReadError>()
+                .is_some_and(crate::sqlite_read::ReadError::is_refused_write)
+        {
+            return StoreError::ReadOnly;
+        }
         if let sqlx::Error::Database(db) = &e
             && db.is_unique_violation()
         {

@@ -17,6 +17,9 @@ mod error;
 mod postgres;
 mod sql;
 mod sqlite;
+mod sqlite_read;
+
+pub use sqlite_read::ReadStats;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -217,6 +220,8 @@ pub struct PoolStats {
     pub open: u32,
     pub idle: u32,
     pub max: u32,
+    /// SQLite's read path (`None` on PostgreSQL, where reads share the pool).
+    pub reads: Option<ReadStats>,
 }
 
 /// The delivery worker's transaction. Dropping it without commit rolls back.

@@ -9,19 +9,23 @@ use sqlx::sqlite::{
 
 use async_trait::async_trait;
 
-use crate::driver::driver;
+use crate::driver::{Bound as _, Driver, RowRead as _, driver};
 use crate::engine::{
     EngineDeliveryTx, EngineIdentityTx, EngineRunnerTx, EngineTenantTx, seal_legacy_entries,
 };
+use crate::sqlite_read::{ReadPool, SqliteReadDriver};
 use crate::{Engine, IdentityTx, Mode, Result, Store, StoreError, TenantTx};
 
 // SQLite has one writer at a time, so claiming needs no row locks.
 driver!(SqliteDriver, sqlx::Sqlite, sqlx::sqlite::SqliteRow, Engine::Sqlite, lock: "", skip_locked: "");
 
 /// SQLite in WAL mode, shared safely by the server and the admin CLI: every connection gets a
-/// busy timeout and foreign keys, and write transactions take the write lock up front.
+/// busy timeout and foreign keys, and write transactions take the write lock up front. Read
+/// transactions run on the read path (`sqlite_read.rs`) when the database is a file.
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// `None` for an in-memory database (a second connection would see another database).
+    reads: Option<std::sync::Arc<ReadPool>>,
     audit: std::sync::Arc<crate::AuditSettings>,
 }
 
@@ -57,10 +61,19 @@ impl SqliteStore {
                     Ok(!leaked)
                 })
             })
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        let self_ = Self { pool, audit };
+        // A database that is a file by now (an in-memory one is not) gets the read path.
+        let file = options.get_filename();
+        let reads = if file.is_file() {
+            ReadPool::for_wal_file(file)
+                .map_err(|e| StoreError::Config(format!("SQLite read path: {e}")))?
+                .map(std::sync::Arc::new)
+        } else {
+            None
+        };
+        let self_ = Self { pool, reads, audit };
         let mut tx = self_.begin(Mode::Write).await?;
         seal_legacy_entries::<SqliteDriver>(&mut tx, &self_.audit).await?;
         tx.commit().await?;
@@ -93,6 +106,36 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// The tenant transaction on an open transaction of either driver: refused when the
+    /// organization is terminated, unless the permit is for what may still run then.
+    async fn tenant_on<D: Driver>(
+        &self,
+        mut tx: D::Tx,
+        permit: &crate::Permit,
+    ) -> Result<Box<dyn TenantTx>> {
+        let scope = permit.scope();
+        if !crate::open_when_terminated(permit) {
+            let terminated = D::query("SELECT terminated_at FROM organizations WHERE id = ?")
+                .bind(scope.org().to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(row) = terminated
+                && row.try_get::<Option<i64>>("terminated_at")?.is_some()
+            {
+                return Err(StoreError::OrgTerminated);
+            }
+        }
+        Ok(Box::new(EngineTenantTx::<D> {
+            tx,
+            scope,
+            mode: permit.mode(),
+            audit: self.audit.clone(),
+            refused: false,
+        }))
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     fn engine(&self) -> Engine {
@@ -100,33 +143,23 @@ impl Store for SqliteStore {
     }
 
     async fn tenant(&self, permit: &crate::Permit) -> Result<Box<dyn TenantTx>> {
-        let (scope, mode) = (permit.scope(), permit.mode());
-        let mut tx = self.begin(mode).await?;
-        if !crate::open_when_terminated(permit) {
-            let terminated: Option<(Option<i64>,)> =
-                sqlx::query_as("SELECT terminated_at FROM organizations WHERE id = ?")
-                    .bind(scope.org().to_string())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if let Some((Some(_),)) = terminated {
-                return Err(StoreError::OrgTerminated);
-            }
+        let mode = permit.mode();
+        if let (Mode::Read, Some(reads)) = (mode, &self.reads) {
+            let tx = reads.begin().await?;
+            return self.tenant_on::<SqliteReadDriver>(tx, permit).await;
         }
-        Ok(Box::new(EngineTenantTx::<SqliteDriver> {
-            tx,
-            scope,
-            mode,
-            audit: self.audit.clone(),
-            refused: false,
-        }))
+        let tx = self.begin(mode).await?;
+        self.tenant_on::<SqliteDriver>(tx, permit).await
     }
 
     async fn identity(&self, mode: Mode) -> Result<Box<dyn IdentityTx>> {
+        let audit = self.audit.clone();
+        if let (Mode::Read, Some(reads)) = (mode, &self.reads) {
+            let tx = reads.begin().await?;
+            return Ok(Box::new(EngineIdentityTx::<SqliteReadDriver> { tx, audit }));
+        }
         let tx = self.begin(mode).await?;
-        Ok(Box::new(EngineIdentityTx::<SqliteDriver> {
-            tx,
-            audit: self.audit.clone(),
-        }))
+        Ok(Box::new(EngineIdentityTx::<SqliteDriver> { tx, audit }))
     }
 
     async fn delivery(&self) -> Result<Box<dyn crate::DeliveryTx>> {
@@ -177,10 +210,14 @@ impl Store for SqliteStore {
             open: self.pool.size(),
             idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
             max: self.pool.options().get_max_connections(),
+            reads: self.reads.as_ref().map(|r| r.stats()),
         }
     }
 
     async fn close(&self) {
+        if let Some(reads) = &self.reads {
+            reads.close();
+        }
         self.pool.close().await;
     }
 }

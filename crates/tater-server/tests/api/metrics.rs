@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tater_domain::Role;
-use tater_testkit::{TestDb, both_engines};
+use tater_testkit::{Engine, TestDb, both_engines};
 
 use crate::support::*;
 
@@ -75,7 +75,7 @@ async fn scrape(addr: std::net::SocketAddr) -> String {
 }
 
 async fn metrics_are_served_apart_and_parse_as_prometheus(db: TestDb) {
-    let url = db.url.clone();
+    let (url, engine) = (db.url.clone(), db.engine);
     let app = TestApp::spawn_configured(db, |c| {
         c.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
         c.rate_limits.limits.general = 6;
@@ -167,6 +167,17 @@ async fn metrics_are_served_apart_and_parse_as_prometheus(db: TestDb) {
     assert!(
         value(&samples, "tater_db_pool_connections", &[("state", "max")]).is_some_and(|n| n >= 1.0)
     );
+    // SQLite's read path reports its slots, all free between requests (the reads above
+    // opened some and closed them all); PostgreSQL has none.
+    let readers = |state| value(&samples, "tater_db_sqlite_readers", &[("state", state)]);
+    match engine {
+        Engine::Sqlite => {
+            assert_eq!(readers("max"), Some(32.0), "{text}");
+            assert_eq!(readers("in_use"), Some(0.0), "{text}");
+            assert!(readers("idle").is_some_and(|n| n >= 1.0), "{text}");
+        }
+        Engine::Postgres => assert_eq!(readers("max"), None, "{text}"),
+    }
     assert!(value(&samples, "tater_jobs_pending", &[]).is_some());
     let dest_id = dest["id"].as_str().unwrap();
     let depth = value(

@@ -32,7 +32,7 @@ const RELEASE_KEY_MATCHES: &str = "version = $1 AND os = $2 AND arch = $3 AND ki
 
 /// A transaction on identity data.
 pub struct EngineIdentityTx<D: Driver> {
-    pub(crate) tx: sqlx::Transaction<'static, D::Db>,
+    pub(crate) tx: D::Tx,
     pub(crate) audit: std::sync::Arc<AuditSettings>,
 }
 
@@ -583,6 +583,6 @@ impl<D: Driver> IdentityTx for EngineIdentityTx<D> {
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
-        Ok(self.tx.commit().await?)
+        Ok(crate::driver::Commit::commit(self.tx).await?)
     }
 }

@@ -3,11 +3,11 @@
 //! `postgres.rs` name them with their own driver. Where the engines differ, `sql.rs` and the
 //! driver's constants say how.
 
+use crate::driver::Json;
 use crate::driver::{Bound as _, Conn, Driver, RowRead};
 use crate::tx::*;
 use async_trait::async_trait;
 use serde_json::Value;
-use sqlx::types::Json;
 use tater_domain::module::{
     LinkEnd, ListQuery, Record, RecordComment, RecordLink, RecordMeta, RecordTransition,
 };
@@ -94,7 +94,7 @@ fn opt_ts(row: &impl RowRead, col: &str) -> Result<Option<Timestamp>> {
 
 /// A transaction on one tenant's data.
 pub struct EngineTenantTx<D: Driver> {
-    pub(crate) tx: sqlx::Transaction<'static, D::Db>,
+    pub(crate) tx: D::Tx,
     pub(crate) scope: TenantScope,
     pub(crate) mode: Mode,
     pub(crate) audit: std::sync::Arc<AuditSettings>,
@@ -176,6 +176,6 @@ impl<D: Driver> TenantTx for EngineTenantTx<D> {
             // Dropping the transaction rolls it back.
             return Err(StoreError::ReadOnly);
         }
-        Ok(self.tx.commit().await?)
+        Ok(crate::driver::Commit::commit(self.tx).await?)
     }
 }

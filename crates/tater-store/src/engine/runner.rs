@@ -5,7 +5,7 @@ use super::*;
 use crate::{NewRunnerJob, RunnerJob, RunnerJobState, RunnerTx};
 
 pub struct EngineRunnerTx<D: Driver> {
-    pub(crate) tx: sqlx::Transaction<'static, D::Db>,
+    pub(crate) tx: D::Tx,
 }
 
 fn job_from_row(r: &impl RowRead) -> Result<RunnerJob> {
@@ -187,7 +187,7 @@ impl<D: Driver> RunnerTx for EngineRunnerTx<D> {
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
-        self.tx.commit().await?;
+        crate::driver::Commit::commit(self.tx).await?;
         Ok(())
     }
 }

@@ -45,7 +45,7 @@ pub(super) fn destination_from_row(row: &impl RowRead) -> Result<(Destination, D
 
 /// The delivery worker's cross-tenant transaction (SPEC T2: a named system operation).
 pub struct EngineDeliveryTx<D: Driver> {
-    pub(crate) tx: sqlx::Transaction<'static, D::Db>,
+    pub(crate) tx: D::Tx,
 }
 
 #[async_trait]
@@ -270,7 +270,7 @@ impl<D: Driver> DeliveryTx for EngineDeliveryTx<D> {
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
-        self.tx.commit().await?;
+        crate::driver::Commit::commit(self.tx).await?;
         Ok(())
     }
 }

@@ -13,6 +13,7 @@ both_engines!(
     crud_writes_record_and_audit_together,
     rollback_leaves_neither_record_nor_audit,
     a_read_only_permit_writes_nothing,
+    a_read_neither_waits_for_nor_sees_an_open_write,
     other_tenant_sees_and_changes_nothing,
     stale_version_is_a_conflict,
     filters_sort_and_search,
@@ -134,6 +135,57 @@ async fn a_read_only_permit_writes_nothing(db: TestDb) {
         assert!(matches!(tx.commit().await, Err(StoreError::ReadOnly)));
     }
     nothing_but_the_org(&*store, &scope, &rec).await;
+}
+
+/// A write transaction holds SQLite's write lock until it ends; reads run beside it, seeing
+/// what was committed before it and nothing of what it has not committed yet.
+async fn a_read_neither_waits_for_nor_sees_an_open_write(db: TestDb) {
+    let store = open(&db).await;
+    let (_, scope) = new_org(&*store, "Acme").await;
+    let kept = insert(
+        &*store,
+        &scope,
+        &POAM,
+        json!({"title": "Kept", "weaknessDescription": "w"}),
+        NOW,
+    )
+    .await;
+    let pending = record(
+        &POAM,
+        json!({"title": "Pending", "weaknessDescription": "w"}),
+        NOW,
+    );
+    let mut writer = store.tenant(&scope.permit(Mode::Write)).await.unwrap();
+    writer
+        .insert_record(
+            "poam",
+            &pending,
+            &audit_for(&scope, AuditAction::Create, &POAM, pending.meta.id),
+        )
+        .await
+        .unwrap();
+    let read = async {
+        let mut tx = store.tenant(&scope.permit(Mode::Read)).await.unwrap();
+        let seen = (
+            tx.get_record("poam", kept.meta.id).await.unwrap(),
+            tx.get_record("poam", pending.meta.id).await.unwrap(),
+        );
+        tx.commit().await.unwrap();
+        seen
+    };
+    let (kept_seen, pending_seen) = tokio::time::timeout(std::time::Duration::from_secs(5), read)
+        .await
+        .expect("a read does not wait for the open write");
+    assert_eq!(kept_seen, Some(kept));
+    assert_eq!(pending_seen, None, "nothing uncommitted is visible");
+    writer.commit().await.unwrap();
+    let mut tx = store.tenant(&scope.permit(Mode::Read)).await.unwrap();
+    assert!(
+        tx.get_record("poam", pending.meta.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 /// `rec` is not stored, and the organization's log holds only its own creation.
