@@ -224,61 +224,43 @@ pub(crate) use driver;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Json<T>(pub T);
 
-impl<T> Type<Sqlite> for Json<T> {
-    fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
-        <sqlx::types::Json<T> as Type<Sqlite>>::type_info()
-    }
+/// `Json` on a sqlx engine: whatever sqlx's own `Json` does there.
+macro_rules! sqlx_json {
+    ($db:ty) => {
+        impl<T> Type<$db> for Json<T> {
+            fn type_info() -> <$db as sqlx::Database>::TypeInfo {
+                <sqlx::types::Json<T> as Type<$db>>::type_info()
+            }
 
-    fn compatible(ty: &sqlx::sqlite::SqliteTypeInfo) -> bool {
-        <sqlx::types::Json<T> as Type<Sqlite>>::compatible(ty)
-    }
+            fn compatible(ty: &<$db as sqlx::Database>::TypeInfo) -> bool {
+                <sqlx::types::Json<T> as Type<$db>>::compatible(ty)
+            }
+        }
+
+        impl<'q, T: serde::Serialize> Encode<'q, $db> for Json<T> {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <$db as sqlx::Database>::ArgumentBuffer<'q>,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <sqlx::types::Json<&T> as Encode<'q, $db>>::encode_by_ref(
+                    &sqlx::types::Json(&self.0),
+                    buf,
+                )
+            }
+        }
+
+        impl<'r, T: serde::de::DeserializeOwned + 'r> Decode<'r, $db> for Json<T> {
+            fn decode(
+                value: <$db as sqlx::Database>::ValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                <sqlx::types::Json<T> as Decode<'r, $db>>::decode(value).map(|j| Json(j.0))
+            }
+        }
+    };
 }
 
-impl<T> Type<Postgres> for Json<T> {
-    fn type_info() -> sqlx::postgres::PgTypeInfo {
-        <sqlx::types::Json<T> as Type<Postgres>>::type_info()
-    }
-
-    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
-        <sqlx::types::Json<T> as Type<Postgres>>::compatible(ty)
-    }
-}
-
-impl<'q, T: serde::Serialize> Encode<'q, Sqlite> for Json<T> {
-    fn encode_by_ref(
-        &self,
-        buf: &mut <Sqlite as sqlx::Database>::ArgumentBuffer<'q>,
-    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-        <sqlx::types::Json<&T> as Encode<'q, Sqlite>>::encode_by_ref(
-            &sqlx::types::Json(&self.0),
-            buf,
-        )
-    }
-}
-
-impl<'q, T: serde::Serialize> Encode<'q, Postgres> for Json<T> {
-    fn encode_by_ref(
-        &self,
-        buf: &mut <Postgres as sqlx::Database>::ArgumentBuffer<'q>,
-    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-        <sqlx::types::Json<&T> as Encode<'q, Postgres>>::encode_by_ref(
-            &sqlx::types::Json(&self.0),
-            buf,
-        )
-    }
-}
-
-impl<'r, T: serde::de::DeserializeOwned + 'r> Decode<'r, Sqlite> for Json<T> {
-    fn decode(value: sqlx::sqlite::SqliteValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-        <sqlx::types::Json<T> as Decode<'r, Sqlite>>::decode(value).map(|j| Json(j.0))
-    }
-}
-
-impl<'r, T: serde::de::DeserializeOwned + 'r> Decode<'r, Postgres> for Json<T> {
-    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-        <sqlx::types::Json<T> as Decode<'r, Postgres>>::decode(value).map(|j| Json(j.0))
-    }
-}
+sqlx_json!(Sqlite);
+sqlx_json!(Postgres);
 
 impl<T: serde::Serialize> rusqlite::ToSql for Json<T> {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
@@ -292,7 +274,8 @@ impl<T: serde::de::DeserializeOwned> rusqlite::types::FromSql for Json<T> {
     fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
         use rusqlite::types::{FromSqlError, ValueRef};
         match value {
-            ValueRef::Text(text) | ValueRef::Blob(text) => serde_json::from_slice(text)
+            // TEXT only, as sqlx-sqlite reads it.
+            ValueRef::Text(text) => serde_json::from_slice(text)
                 .map(Json)
                 .map_err(|e| FromSqlError::Other(Box::new(e))),
             _ => Err(FromSqlError::InvalidType),
