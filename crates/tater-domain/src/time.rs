@@ -81,20 +81,50 @@ pub fn format_date(d: Date) -> String {
 }
 
 impl fmt::Display for Timestamp {
+    /// Digits written straight into a fixed buffer: every record view carries two timestamps,
+    /// and the formatting machinery's padded integers were a fifth of a list's view (issue 20).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let dt = self.to_datetime().to_offset(UtcOffset::UTC);
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            dt.year(),
-            u8::from(dt.month()),
-            dt.day(),
-            dt.hour(),
-            dt.minute(),
-            dt.second(),
-            dt.millisecond()
-        )
+        let year = dt.year();
+        let Ok(year) = u32::try_from(year) else {
+            return write_padded(f, dt);
+        };
+        if year > 9999 {
+            return write_padded(f, dt);
+        }
+        let mut out = *b"0000-00-00T00:00:00.000Z";
+        let fields = [
+            (0, 4, year),
+            (5, 2, u32::from(u8::from(dt.month()))),
+            (8, 2, u32::from(dt.day())),
+            (11, 2, u32::from(dt.hour())),
+            (14, 2, u32::from(dt.minute())),
+            (17, 2, u32::from(dt.second())),
+            (20, 3, u32::from(dt.millisecond())),
+        ];
+        for (at, width, mut value) in fields {
+            for digit in out[at..at + width].iter_mut().rev() {
+                *digit = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        }
+        f.write_str(std::str::from_utf8(&out).map_err(|_| fmt::Error)?)
     }
+}
+
+/// The general form, for years outside 0000–9999 (which `time` can hold but no record does).
+fn write_padded(f: &mut fmt::Formatter<'_>, dt: OffsetDateTime) -> fmt::Result {
+    write!(
+        f,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        dt.year(),
+        u8::from(dt.month()),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second(),
+        dt.millisecond()
+    )
 }
 
 impl fmt::Debug for Timestamp {
@@ -145,6 +175,56 @@ pub trait Clock: Send + Sync + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The written form is what audit signatures cover: the digit writer must give exactly what
+    /// the padded `write!` gives, for any instant the type can hold.
+    #[test]
+    fn the_digit_writer_writes_what_the_padded_form_writes() {
+        struct Padded(Timestamp);
+        impl fmt::Display for Padded {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write_padded(f, self.0.to_datetime().to_offset(UtcOffset::UTC))
+            }
+        }
+        let year_9999_end = 253_402_300_799_999_i64;
+        let year_0_start = -62_167_219_200_000_i64;
+        let mut edges = vec![
+            0,
+            -1,
+            1,
+            999,
+            1000,
+            -1000,
+            year_9999_end,
+            year_9999_end + 1,
+            year_0_start,
+            year_0_start - 1,
+            -62_135_596_800_000,
+            i64::MIN,
+            i64::MAX,
+        ];
+        // A fixed pseudo-random walk over about years -6000 to 9999 (negative years take the
+        // padded form too; instants `time` cannot hold become the epoch in both).
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            edges.push((x % (2 * year_9999_end as u64)) as i64 - year_9999_end);
+        }
+        for ms in edges {
+            let t = Timestamp::from_millis(ms);
+            assert_eq!(t.to_string(), Padded(t).to_string(), "{ms}");
+        }
+        assert_eq!(
+            Timestamp::from_millis(0).to_string(),
+            "1970-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            Timestamp::from_millis(year_9999_end).to_string(),
+            "9999-12-31T23:59:59.999Z"
+        );
+    }
 
     #[test]
     fn formats_with_exactly_three_fraction_digits() {
