@@ -5,7 +5,9 @@
 //! reads as Tater's is (WAL, synchronous NORMAL, no ping before a connection is handed out) — the ceiling
 //! of any read that goes through sqlx-sqlite, before identity, tenancy and rendering; and the
 //! same read through rusqlite in place (`/rusqlite`), as Tater's SQLite read path runs it (a
-//! `query_only` connection taken from a small pool, a cached statement) — that path's ceiling.
+//! `query_only` connection taken from a small pool, a cached statement) — that path's ceiling;
+//! and a prepared body the size of a 50-item POAM page (`/page`, about 33 KB), the ceiling of
+//! sending a list's answer at all, before anything is read or rendered.
 //! `scripts/bench-wrk` runs it beside `tater serve` under the same external load generator.
 //!
 //! Run: `cargo run --release -p tater-server --example bare_http -- 127.0.0.1:8099 [DIR]`
@@ -92,6 +94,31 @@ async fn read_one(State(pool): State<SqlitePool>) -> Json<Value> {
     Json(serde_json::from_str(&data).expect("stored JSON"))
 }
 
+/// A page of 50 POAM items as `GET /api/poam?limit=50` renders the benchmark's items, built
+/// once: what answering a list costs in the transport alone.
+fn page_body() -> axum::body::Bytes {
+    let items: Vec<Value> = (0..50)
+        .map(|n| {
+            json!({
+                "id": format!("01a24cce-edc5-718f-b518-33112a3c{n:04}"), "title": format!("Finding {n}"),
+                "weaknessDescription": "Configuration drift on a production host.", "impact": "High",
+                "status": "Open", "scheduledCompletion": "2027-06-30", "completionDate": null,
+                "controls": ["cm-6", "si-2"], "source": null, "asset": null, "pointOfContact": null,
+                "resourcesRequired": null, "justification": null,
+                "milestones": [{ "id": 1, "description": "Remediate", "status": "Open",
+                                 "scheduledCompletion": null, "completionDate": null }],
+                "overdue": false, "version": 1, "createdAt": "2026-12-06T19:22:39.429Z",
+                "updatedAt": "2026-12-06T19:22:39.429Z",
+                "createdBy": "01a24cce-ebc3-70e2-91b2-892292c1b7c1",
+                "updatedBy": "01a24cce-ebc3-70e2-91b2-892292c1b7c1",
+            })
+        })
+        .collect();
+    json!({ "items": items, "nextCursor": "x".repeat(60) })
+        .to_string()
+        .into()
+}
+
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
@@ -103,6 +130,7 @@ async fn main() {
         path: std::sync::Arc::new(path),
         idle: std::sync::Arc::default(),
     };
+    let page = page_body();
     let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind");
     println!(
         "bare handler at http://{}/bare",
@@ -121,6 +149,20 @@ async fn main() {
                 let mut res = Json(json!({ "status": "ok", "items": [] })).into_response();
                 tater_server::middleware::security_headers(res.headers_mut());
                 res
+            }),
+        )
+        .route(
+            "/page",
+            get(move || {
+                let body = page.clone();
+                async move {
+                    let mut res = body.into_response();
+                    res.headers_mut().insert(
+                        axum::http::header::CONTENT_TYPE,
+                        axum::http::HeaderValue::from_static("application/json"),
+                    );
+                    res
+                }
             }),
         )
         .route("/sqlite", get(read_one))
