@@ -266,7 +266,7 @@ async fn authenticate(State(gate): State<Gate>, req: Request, next: Next) -> Res
                 extensions.insert(tool_limits(bucket));
             }
             extensions.insert(fetcher);
-            let res = next.run(Request::from_parts(parts, body)).await;
+            let res = explained(next.run(Request::from_parts(parts, body)).await).await;
             match (&session, res.headers().get(SESSION_HEADER)) {
                 (None, Some(opened)) => {
                     if let Ok(id) = opened.to_str() {
@@ -293,6 +293,40 @@ async fn authenticate(State(gate): State<Gate>, req: Request, next: Next) -> Res
             res
         }
     }
+}
+
+/// The most of a transport refusal's reason kept (rmcp's are one short line).
+const REASON_MAX_BYTES: usize = 512;
+
+/// rmcp refuses a transport-level mistake (a revision it does not speak named only in
+/// `MCP-Protocol-Version`, a missing header, a wrong `Accept`) with a one-line plain-text
+/// reason. The request layer would replace that with a generic problem, leaving the client to
+/// guess what to change; the reason becomes the problem's detail instead. Its JSON-RPC errors
+/// and anything else are left as they are.
+async fn explained(res: Response) -> Response {
+    let plain = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
+    let ours = res.extensions().get::<Problem>().is_some()
+        || res.extensions().get::<tater_mcp::JsonRpcAnswer>().is_some();
+    if !res.status().is_client_error() || !plain || ours {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let reason = axum::body::to_bytes(body, REASON_MAX_BYTES)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .map(|text| text.trim().to_owned())
+        .filter(|text| !text.is_empty());
+    let mut problem = Problem::from_status(parts.status);
+    if let Some(reason) = reason {
+        problem.detail = reason;
+    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.extensions.insert(problem);
+    Response::from_parts(parts, axum::body::Body::empty())
 }
 
 /// The organization's rate-limit buckets, for the MCP handler to count each call in the one

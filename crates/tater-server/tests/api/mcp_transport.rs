@@ -212,6 +212,27 @@ async fn requests_the_direct_path_leaves_to_rmcp_are_still_served_and_refused(db
     let error: Value = serde_json::from_str(&refused.body).unwrap();
     assert!(error["error"]["code"].is_i64(), "{error}");
     assert!(refused.body.contains("2026-07-28"), "{error}");
+    // The revision named in the header alone (a session-style request, no `_meta`): rmcp's
+    // one-line reason becomes the problem's detail, not a generic "could not be processed".
+    let headers = vec![
+        ("content-type", "application/json".to_owned()),
+        ("accept", "application/json, text/event-stream".to_owned()),
+        ("mcp-protocol-version", "2099-01-01".to_owned()),
+    ];
+    let listing = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {} });
+    let refused = post(&app, &base, &boss, &headers, &listing).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert_eq!(
+        refused.content_type.as_deref(),
+        Some("application/problem+json")
+    );
+    let problem: Value = serde_json::from_str(&refused.body).unwrap();
+    assert_eq!(problem["error"], "BAD_REQUEST", "{problem}");
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("Unsupported MCP-Protocol-Version: 2099-01-01"),
+        "{problem}"
+    );
 
     // No Accept for event streams, a browser's foreign Origin, a Host not allowed.
     let mut headers = call_headers("get_poam_item");
