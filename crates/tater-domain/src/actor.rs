@@ -64,10 +64,22 @@ impl ClientInfo {
     pub const MAX_LEN: usize = 128;
 
     pub fn new(name: &str, version: &str) -> Self {
-        // No control characters, and none of the bidirectional overrides and isolates that
-        // would make a name read differently from what it holds.
+        // Only characters that show as themselves: no controls, no format characters (the
+        // bidirectional marks, overrides and isolates that make a name read differently from
+        // what it holds, zero-width joiners and spaces, tags), no line or paragraph
+        // separators, nothing private-use or unassigned.
         let shown = |c: &char| {
-            !c.is_control() && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+            use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory};
+            !matches!(
+                c.general_category(),
+                G::Control
+                    | G::Format
+                    | G::Surrogate
+                    | G::PrivateUse
+                    | G::Unassigned
+                    | G::LineSeparator
+                    | G::ParagraphSeparator
+            )
         };
         let clean = |s: &str| -> String { s.chars().filter(shown).take(Self::MAX_LEN).collect() };
         Self {
@@ -246,6 +258,18 @@ mod tests {
         let c = ClientInfo::new("evil\u{202E}edoc\u{2066}-\n\u{7}claude", "1\u{0}");
         assert_eq!(c.name, "eviledoc-claude");
         assert_eq!(c.version, "1");
+        // Marks that turn text's direction (U+200E/F, U+061C), zero-width characters, a
+        // tag, line and paragraph separators and a private-use character go too; letters of
+        // any script stay.
+        let marks = ClientInfo::new(
+            "a\u{200E}b\u{200F}c\u{61C}d\u{200B}e\u{2060}f\u{FEFF}g\u{E0041}h\u{2028}i\u{2029}j\u{E000}k",
+            "\u{AD}2.0",
+        );
+        assert_eq!(marks.name, "abcdefghijk");
+        assert_eq!(marks.version, "2.0");
+        let scripts = ClientInfo::new("Клиент 客户端 عميل", "v1 β");
+        assert_eq!(scripts.name, "Клиент 客户端 عميل");
+        assert_eq!(scripts.version, "v1 β");
         let long = ClientInfo::new(&"n".repeat(1_000_000), "v");
         assert_eq!(long.name.chars().count(), ClientInfo::MAX_LEN);
     }
