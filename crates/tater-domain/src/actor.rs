@@ -64,14 +64,39 @@ impl ClientInfo {
     pub const MAX_LEN: usize = 128;
 
     pub fn new(name: &str, version: &str) -> Self {
-        // Only characters that show as themselves: no controls, no format characters (the
-        // bidirectional marks, overrides and isolates that make a name read differently from
-        // what it holds, zero-width joiners and spaces, tags), no line or paragraph
-        // separators, nothing private-use or unassigned.
-        let shown = |c: &char| {
-            use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory};
-            !matches!(
-                c.general_category(),
+        Self {
+            name: as_it_reads(name, Self::MAX_LEN),
+            version: as_it_reads(version, Self::MAX_LEN),
+        }
+    }
+}
+
+/// `text` as a reader sees it, at most `max` characters: only characters that show as
+/// themselves, and white space as single spaces between them.
+///
+/// Dropped: controls; format characters (the bidirectional marks, overrides and isolates that
+/// make text read differently from what it holds, zero-width spaces and joiners, tags);
+/// everything else Unicode calls default-ignorable (variation selectors, Hangul fillers, the
+/// combining grapheme joiner), which renders as nothing; line and paragraph separators;
+/// private-use, surrogate and unassigned code points. So two names that look the same are
+/// the same string.
+fn as_it_reads(text: &str, max: usize) -> String {
+    use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory as G, WhiteSpace};
+    use icu_properties::{CodePointMapData, CodePointSetData};
+    let category = CodePointMapData::<G>::new();
+    let ignorable = CodePointSetData::new::<DefaultIgnorableCodePoint>();
+    let space = CodePointSetData::new::<WhiteSpace>();
+    let mut out = String::new();
+    let mut kept = 0;
+    let mut space_before = false;
+    for c in text.chars() {
+        if space.contains(c) {
+            space_before = kept > 0;
+            continue;
+        }
+        let hidden = ignorable.contains(c)
+            || matches!(
+                category.get(c),
                 G::Control
                     | G::Format
                     | G::Surrogate
@@ -79,14 +104,22 @@ impl ClientInfo {
                     | G::Unassigned
                     | G::LineSeparator
                     | G::ParagraphSeparator
-            )
-        };
-        let clean = |s: &str| -> String { s.chars().filter(shown).take(Self::MAX_LEN).collect() };
-        Self {
-            name: clean(name),
-            version: clean(version),
+            );
+        if hidden {
+            continue;
         }
+        let needed = if space_before { 2 } else { 1 };
+        if kept + needed > max {
+            break;
+        }
+        if space_before {
+            out.push(' ');
+            space_before = false;
+        }
+        out.push(c);
+        kept += needed;
     }
+    out
 }
 
 impl Actor {
@@ -256,21 +289,87 @@ mod tests {
     #[test]
     fn a_client_name_is_kept_short_and_reads_as_it_is() {
         let c = ClientInfo::new("evil\u{202E}edoc\u{2066}-\n\u{7}claude", "1\u{0}");
-        assert_eq!(c.name, "eviledoc-claude");
+        assert_eq!(c.name, "eviledoc- claude");
         assert_eq!(c.version, "1");
-        // Marks that turn text's direction (U+200E/F, U+061C), zero-width characters, a
-        // tag, line and paragraph separators and a private-use character go too; letters of
-        // any script stay.
-        let marks = ClientInfo::new(
-            "a\u{200E}b\u{200F}c\u{61C}d\u{200B}e\u{2060}f\u{FEFF}g\u{E0041}h\u{2028}i\u{2029}j\u{E000}k",
-            "\u{AD}2.0",
-        );
-        assert_eq!(marks.name, "abcdefghijk");
-        assert_eq!(marks.version, "2.0");
-        let scripts = ClientInfo::new("Клиент 客户端 عميل", "v1 β");
-        assert_eq!(scripts.name, "Клиент 客户端 عميل");
-        assert_eq!(scripts.version, "v1 β");
         let long = ClientInfo::new(&"n".repeat(1_000_000), "v");
         assert_eq!(long.name.chars().count(), ClientInfo::MAX_LEN);
+        let spaced = ClientInfo::new(&format!("a{}", " b".repeat(100)), "v");
+        assert_eq!(spaced.name.chars().count(), ClientInfo::MAX_LEN - 1);
+        assert!(spaced.name.ends_with('b'));
+    }
+
+    #[test]
+    fn what_renders_as_nothing_is_dropped() {
+        // Direction marks and overrides, zero-width spaces and joiners, the word joiner, the
+        // byte-order mark, the soft hyphen, tags, variation selectors, Hangul fillers, the
+        // combining grapheme joiner, private use (both planes) and an unassigned code point.
+        let hidden = [
+            '\u{200E}',
+            '\u{200F}',
+            '\u{61C}',
+            '\u{202A}',
+            '\u{202B}',
+            '\u{202C}',
+            '\u{202D}',
+            '\u{202E}',
+            '\u{2066}',
+            '\u{2067}',
+            '\u{2068}',
+            '\u{2069}',
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{2060}',
+            '\u{FEFF}',
+            '\u{AD}',
+            '\u{E0001}',
+            '\u{E0041}',
+            '\u{E007F}',
+            '\u{FE0F}',
+            '\u{E0100}',
+            '\u{180B}',
+            '\u{115F}',
+            '\u{1160}',
+            '\u{3164}',
+            '\u{FFA0}',
+            '\u{34F}',
+            '\u{E000}',
+            '\u{F0000}',
+            '\u{50000}',
+        ];
+        for c in hidden {
+            let name = format!("cl{c}aude");
+            assert_eq!(
+                ClientInfo::new(&name, "1").name,
+                "claude",
+                "U+{:04X}",
+                c as u32
+            );
+        }
+    }
+
+    #[test]
+    fn white_space_reads_as_single_spaces_between_words() {
+        let c = ClientInfo::new(
+            " \u{3000}My\u{A0}\u{2003}client\u{2028}for\u{2029}\tteams\r\n ",
+            "\u{A0}2.0 ",
+        );
+        assert_eq!(c.name, "My client for teams");
+        assert_eq!(c.version, "2.0");
+        assert_eq!(ClientInfo::new("\u{200B} \u{FE0F}", "").name, "");
+    }
+
+    #[test]
+    fn every_script_and_its_marks_stay() {
+        for name in [
+            "Клиент 客户端 عميل",
+            "e\u{301}te\u{301}",
+            "हिन्दी",
+            "ภาษาไทย",
+            "١٢٣ ४५६",
+            "Ω-client (β) «v» — №7",
+        ] {
+            assert_eq!(ClientInfo::new(name, "v").name, name);
+        }
     }
 }

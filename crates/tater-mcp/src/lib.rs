@@ -156,9 +156,10 @@ impl TaterMcp {
         if case.needs_verified_identity() && !caller.actor.is_verified() {
             return Ok(CallToolResult::structured_error(errors::unverified()).into());
         }
-        let via = channel(client.as_ref());
-        // The client's claim, short and printable, in the log line as in the audit entry.
+        // The client's claim, short and as it reads, in the log line as in the audit entry;
+        // the channel is read from the same name (a "cl\u{200B}aude" is Claude in both).
         let client = client.map(|c| ClientInfo::new(&c.name, &c.version));
+        let via = channel(client.as_ref());
         if let Some(RequestSpan(span)) = http.get::<RequestSpan>() {
             span.record("tool", tracing::field::display(&case.tool));
             span.record("via", tracing::field::display(via));
@@ -256,7 +257,7 @@ fn client_of(cx: &RequestContext<RoleServer>) -> Option<Implementation> {
 
 /// The channel a change is audited under: `claude` when the client says it is Claude, else
 /// `mcp` (one mapping, see `tater_domain::Channel`).
-fn channel(client: Option<&Implementation>) -> Channel {
+fn channel(client: Option<&ClientInfo>) -> Channel {
     let claude = client.is_some_and(|c| c.name.to_ascii_lowercase().contains("claude"));
     if claude {
         Channel::Claude
@@ -467,5 +468,22 @@ impl ServerHandler for TaterMcp {
         // A client that goes away stops its call (rmcp cancels the request's token).
         self.call(http, client_of(&cx), request, cx.ct.cancelled())
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::channel;
+    use tater_domain::{Channel, ClientInfo};
+
+    #[test]
+    fn the_channel_is_read_from_the_name_as_recorded() {
+        let named = |name: &str| channel(Some(&ClientInfo::new(name, "1")));
+        assert_eq!(named("Claude Desktop"), Channel::Claude);
+        assert_eq!(named("claude-code"), Channel::Claude);
+        // Hidden characters inside the word: recorded as "Claude", so audited as Claude.
+        assert_eq!(named("Cl\u{200B}au\u{FE0F}de"), Channel::Claude);
+        assert_eq!(named("Cursor"), Channel::Mcp);
+        assert_eq!(channel(None), Channel::Mcp);
     }
 }
