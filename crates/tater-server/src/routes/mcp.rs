@@ -318,7 +318,7 @@ async fn explained(res: Response) -> Response {
         .await
         .ok()
         .and_then(|b| String::from_utf8(b.to_vec()).ok())
-        .map(|text| text.trim().to_owned())
+        .map(|text| without_status_prefix(text.trim(), parts.status).to_owned())
         .filter(|text| !text.is_empty());
     let mut problem = Problem::from_status(parts.status);
     if let Some(reason) = reason {
@@ -327,6 +327,20 @@ async fn explained(res: Response) -> Response {
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.extensions.insert(problem);
     Response::from_parts(parts, axum::body::Body::empty())
+}
+
+/// rmcp starts its reasons with the status's name ("Bad Request: ..."), or gives only that
+/// name ("Method Not Allowed"), which the problem's title already says: what is left, if
+/// anything.
+fn without_status_prefix(text: &str, status: StatusCode) -> &str {
+    let Some(rest) = status.canonical_reason().and_then(|n| text.strip_prefix(n)) else {
+        return text;
+    };
+    match rest.strip_prefix(':') {
+        Some(reason) => reason.trim_start(),
+        None if rest.is_empty() => rest,
+        None => text,
+    }
 }
 
 /// The organization's rate-limit buckets, for the MCP handler to count each call in the one
@@ -471,5 +485,40 @@ async fn fetch(
             },
             Err(problem) => Fetched::Refused(problem),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_status_prefix;
+    use axum::http::StatusCode;
+
+    #[test]
+    fn a_reason_loses_only_its_status_name() {
+        let bad = StatusCode::BAD_REQUEST;
+        assert_eq!(
+            without_status_prefix("Bad Request: Unsupported MCP-Protocol-Version: 9", bad),
+            "Unsupported MCP-Protocol-Version: 9"
+        );
+        // Anything else is left as it came.
+        assert_eq!(without_status_prefix("Bad Requests", bad), "Bad Requests");
+        assert_eq!(
+            without_status_prefix("Not Acceptable: x", StatusCode::NOT_ACCEPTABLE),
+            "x"
+        );
+        assert_eq!(
+            without_status_prefix("Not Acceptable: x", bad),
+            "Not Acceptable: x"
+        );
+        // Only the name, or the name and nothing after: no reason (the default detail).
+        let method = StatusCode::METHOD_NOT_ALLOWED;
+        assert_eq!(without_status_prefix("Method Not Allowed", method), "");
+        assert_eq!(without_status_prefix("Bad Request:", bad), "");
+        // A status without a standard name keeps its text.
+        let odd = StatusCode::from_u16(499).unwrap();
+        assert_eq!(
+            without_status_prefix("Client Closed: x", odd),
+            "Client Closed: x"
+        );
     }
 }

@@ -389,6 +389,8 @@ async fn a_large_evidence_upload_streams_through() {
         &[
             ("TATER_RATE_LIMIT_GENERAL", "0"),
             ("TATER_RATE_LIMIT_WRITE", "0"),
+            // The default (50 MiB) leaves the large file little room; set, not inherited.
+            ("TATER_EVIDENCE_MAX_BYTES", "67108864"),
         ],
     );
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
@@ -434,7 +436,9 @@ async fn a_large_evidence_upload_streams_through() {
         last = Some((made["id"].as_str().unwrap().to_owned(), sha));
     }
     eprintln!(
-        "evidence upload: VmHWM growth {:.1} MiB for {:.0} MiB, {:.1} MiB for {:.0} MiB; the larger file cost {:.2}× its size",
+        "evidence upload: VmHWM growth {:.1} MiB for the {:.0} MiB warm-up, {:.1} MiB for {:.0} MiB, {:.1} MiB for {:.0} MiB; the larger file cost {:.2}× its size",
+        mib(growth[0]),
+        mib(WARM_UP as u64),
         mib(growth[1]),
         mib(SMALL as u64),
         mib(growth[2]),
