@@ -78,9 +78,11 @@ impl ClientInfo {
 /// make text read differently from what it holds, zero-width spaces and joiners, tags);
 /// everything else Unicode calls default-ignorable (variation selectors, Hangul fillers, the
 /// combining grapheme joiner), which renders as nothing; line and paragraph separators;
-/// private-use, surrogate and unassigned code points. So two names that look the same are
-/// the same string.
+/// private-use, surrogate and unassigned code points. The braille blank (U+2800), a
+/// character Unicode gives a glyph that shows nothing, counts as white space. So two names
+/// that look the same are the same string.
 fn as_it_reads(text: &str, max: usize) -> String {
+    const BRAILLE_BLANK: char = '\u{2800}';
     use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory as G, WhiteSpace};
     use icu_properties::{CodePointMapData, CodePointSetData};
     let category = CodePointMapData::<G>::new();
@@ -90,7 +92,7 @@ fn as_it_reads(text: &str, max: usize) -> String {
     let mut kept = 0;
     let mut space_before = false;
     for c in text.chars() {
-        if space.contains(c) {
+        if space.contains(c) || c == BRAILLE_BLANK {
             space_before = kept > 0;
             continue;
         }
@@ -356,6 +358,10 @@ mod tests {
         );
         assert_eq!(c.name, "My client for teams");
         assert_eq!(c.version, "2.0");
+        // The braille blank shows as an empty cell: a space, never a name of its own.
+        let braille = ClientInfo::new("\u{2800}cl\u{2800}\u{2800}aude\u{2800}", "1");
+        assert_eq!(braille.name, "cl aude");
+        assert_eq!(ClientInfo::new("\u{2800}\u{2800}", "").name, "");
         assert_eq!(ClientInfo::new("\u{200B} \u{FE0F}", "").name, "");
     }
 
