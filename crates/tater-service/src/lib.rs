@@ -169,7 +169,7 @@ pub use transitions::{
     HISTORY_LIMIT, MAX_COMMENT_CHARS, TransitionHistory, TransitionInput, TransitionView,
 };
 pub use usage::OrgUsageView;
-pub use web_sessions::{NewWebSession, WebCaller, WebSessionConfig};
+pub use web_sessions::{NewWebSession, SignInToken, WebCaller, WebSessionConfig};
 
 /// Settings the use cases need; the server fills them from flags and environment.
 #[derive(Clone)]

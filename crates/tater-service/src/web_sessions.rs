@@ -16,6 +16,8 @@ use crate::{Identity, Service, ServiceError, ServiceResult};
 /// The shape of a session secret: `tater_web_` and 32 hex digits (128 random bits).
 const SESSION_PREFIX: &str = "tater_web_";
 const CSRF_PREFIX: &str = "csrf_";
+/// The shape of a sign-in form's token: `signin_` and 32 hex digits (128 random bits).
+const SIGN_IN_PREFIX: &str = "signin_";
 /// The last request is recorded at most this often (a write per request would be waste).
 const TOUCH_INTERVAL_SECS: i64 = 60;
 const SIGNED_OUT: &str = "you are not signed in, or your session has ended";
@@ -76,6 +78,33 @@ impl WebCaller {
     pub fn csrf_matches(&self, sent: &str) -> bool {
         let expected = self.session.csrf_token.as_bytes();
         bool::from(expected.ct_eq(sent.as_bytes()))
+    }
+}
+
+/// Login CSRF: the sign-in form's token, held by the browser in a cookie and sent again in
+/// the form (a double submit). Another site can make a browser post the form, but cannot
+/// read or set the cookie, so it cannot send the matching token. The form needs this of its
+/// own because it has no session to carry a CSRF token yet, and a browser that sends no
+/// `Sec-Fetch-Site` may say `Origin: null` for both a sandboxed frame and a same-origin post.
+pub struct SignInToken;
+
+impl SignInToken {
+    /// A fresh token for a sign-in form.
+    pub fn generate() -> String {
+        generate_secret(SIGN_IN_PREFIX)
+    }
+
+    /// Whether `held` (the cookie) is a token this server could have given, to reuse it
+    /// rather than replace another tab's.
+    pub fn is_well_formed(held: &str) -> bool {
+        is_well_formed(SIGN_IN_PREFIX, held)
+    }
+
+    /// Whether the form's `sent` token is the cookie's `held` one (compared in constant time).
+    pub fn matches(held: Option<&str>, sent: &str) -> bool {
+        held.is_some_and(|h| {
+            Self::is_well_formed(h) && bool::from(h.as_bytes().ct_eq(sent.as_bytes()))
+        })
     }
 }
 

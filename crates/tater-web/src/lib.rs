@@ -29,7 +29,7 @@ use tater_domain::Actor;
 use tater_service::Service;
 
 pub use error::too_many_requests;
-pub use session::{BACKGROUND_HEADER, SESSION_COOKIE};
+pub use session::{BACKGROUND_HEADER, SESSION_COOKIE, SIGN_IN_COOKIE};
 
 /// Counts a signed-in page against its organization's rate-limit bucket. The server puts one
 /// in every request it limits (this crate keeps no limiter of its own); `Err` carries the

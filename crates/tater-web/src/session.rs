@@ -45,6 +45,26 @@ pub(crate) fn session_cookie(secret: &str) -> Option<HeaderValue> {
     .ok()
 }
 
+/// The cookie holding the sign-in form's token (`tater_service::SignInToken`): `Strict`, so
+/// no post another site makes carries it.
+pub const SIGN_IN_COOKIE: &str = "__Host-tater_sign_in";
+
+/// The `Set-Cookie` value that gives the browser a sign-in form's token, for as long as the
+/// browser runs.
+pub(crate) fn sign_in_cookie(token: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{SIGN_IN_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict"
+    ))
+    .ok()
+}
+
+/// The `Set-Cookie` value that makes the browser forget the sign-in form's token.
+pub(crate) fn cleared_sign_in_cookie() -> HeaderValue {
+    HeaderValue::from_static(
+        "__Host-tater_sign_in=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0",
+    )
+}
+
 /// The `Set-Cookie` value that makes the browser forget the session.
 pub(crate) fn cleared_cookie() -> HeaderValue {
     HeaderValue::from_static(

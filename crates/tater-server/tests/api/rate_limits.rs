@@ -308,10 +308,16 @@ async fn the_sign_in_form_counts_against_the_login_limit() {
     let sign_in = |password: &'static str| {
         let app = &app;
         async move {
+            let token = crate::web::sign_in_form(app).await;
             crate::web::no_redirects()
                 .post(app.url(tater_web::SIGN_IN_PATH))
                 .header("sec-fetch-site", "same-origin")
-                .form(&[("email", "ann@example.com"), ("password", password)])
+                .header("cookie", format!("{}={token}", tater_web::SIGN_IN_COOKIE))
+                .form(&[
+                    ("email", "ann@example.com"),
+                    ("password", password),
+                    ("_signin", &token),
+                ])
                 .send()
                 .await
                 .unwrap()

@@ -16,6 +16,7 @@ both_engines!(
     the_dashboard_counts_work_due_and_each_count_opens_its_list,
     a_session_ends_at_sign_out_idle_time_its_lifetime_and_sign_out_everywhere,
     posts_need_the_sessions_csrf_token_and_this_origin,
+    the_sign_in_form_needs_the_token_its_browser_holds,
     the_organization_switcher_offers_only_the_persons_organizations,
     every_module_has_pages_from_its_declaration_alone,
     a_link_by_a_title_several_records_share_names_them_and_links_nothing,
@@ -100,16 +101,40 @@ pub(crate) async fn post(
     seen(req.send().await.unwrap()).await
 }
 
+/// The sign-in form as a browser gets it: its login-CSRF token, which the page also sets
+/// in the `SIGN_IN_COOKIE` it gives the browser.
+pub(crate) async fn sign_in_form(app: &TestApp) -> String {
+    let form = page(app, None, tater_web::SIGN_IN_PATH).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    let token = value_of(&form.body, "_signin");
+    let cookie = form.headers["set-cookie"].to_str().unwrap();
+    assert_eq!(
+        cookie.split(';').next(),
+        Some(format!("{}={token}", tater_web::SIGN_IN_COOKIE).as_str()),
+        "{cookie}"
+    );
+    token
+}
+
+/// Posts the sign-in form with `fields` as the browser that loaded it would: with the
+/// form's token in the field and in the cookie, plus `headers`.
+pub(crate) async fn post_sign_in(
+    app: &TestApp,
+    fields: &[(&str, &str)],
+    headers: &[(&'static str, &str)],
+) -> Seen {
+    let token = sign_in_form(app).await;
+    let cookie = format!("{}={token}", tater_web::SIGN_IN_COOKIE);
+    let mut fields = fields.to_vec();
+    fields.push(("_signin", &token));
+    let mut headers = headers.to_vec();
+    headers.push(("cookie", &cookie));
+    post(app, None, tater_web::SIGN_IN_PATH, &fields, &headers).await
+}
+
 /// Signs `email` in through the form; the session cookie's secret.
 pub(crate) async fn sign_in(app: &TestApp, email: &str) -> String {
-    let res = post(
-        app,
-        None,
-        tater_web::SIGN_IN_PATH,
-        &[("email", email), ("password", TEST_PASSWORD)],
-        &[],
-    )
-    .await;
+    let res = post_sign_in(app, &[("email", email), ("password", TEST_PASSWORD)], &[]).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
     assert_eq!(res.location.as_deref(), Some("/app"));
     let cookie = res.headers["set-cookie"].to_str().unwrap();
@@ -125,10 +150,13 @@ pub(crate) async fn sign_in(app: &TestApp, email: &str) -> String {
 
 /// The CSRF token a page's forms carry.
 pub(crate) fn csrf_of(body: &str) -> String {
-    let at = body
-        .find("name=\"_csrf\" value=\"")
-        .expect("a form with a token")
-        + 20;
+    value_of(body, "_csrf")
+}
+
+/// The value of the page's first input named `name`.
+fn value_of(body: &str, name: &str) -> String {
+    let field = format!("name=\"{name}\" value=\"");
+    let at = body.find(&field).expect("a form with the field") + field.len();
     body[at..].split('"').next().unwrap().to_owned()
 }
 
@@ -166,10 +194,8 @@ async fn signing_in_sets_a_host_only_secure_cookie_and_opens_the_dashboard(db: T
     assert!(!form.body.contains("plain HTTP"), "{}", form.body);
 
     // A wrong password: the form again, with the address kept and one message for both parts.
-    let wrong = post(
+    let wrong = post_sign_in(
         &app,
-        None,
-        tater_web::SIGN_IN_PATH,
         &[("email", "ann@web.test"), ("password", "not the password")],
         &[],
     )
@@ -179,10 +205,8 @@ async fn signing_in_sets_a_host_only_secure_cookie_and_opens_the_dashboard(db: T
     assert!(wrong.body.contains("value=\"ann@web.test\""));
     assert!(wrong.headers.get("set-cookie").is_none());
 
-    let res = post(
+    let res = post_sign_in(
         &app,
-        None,
-        tater_web::SIGN_IN_PATH,
         &[("email", "ann@web.test"), ("password", TEST_PASSWORD)],
         &[],
     )
@@ -339,6 +363,109 @@ async fn a_session_ends_at_sign_out_idle_time_its_lifetime_and_sign_out_everywhe
     ));
 }
 
+/// Login CSRF from a browser that sends no `Sec-Fetch-Site` (Safari before 16.4): a post
+/// from a sandboxed frame says `Origin: null`, as this site's own form does under its
+/// `no-referrer` policy, so only the form's token, held in a `Strict` cookie, tells them apart.
+async fn the_sign_in_form_needs_the_token_its_browser_holds(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("Login CSRF").await;
+    app.person(org, "ann@csrf.test", Role::Admin).await;
+    let old_browser = |fields: Vec<(&'static str, String)>, cookie: Option<String>| {
+        let app = &app;
+        async move {
+            let mut req = no_redirects()
+                .post(app.url(tater_web::SIGN_IN_PATH))
+                .header("origin", "null")
+                .form(&fields);
+            if let Some(c) = cookie {
+                req = req.header("cookie", format!("{}={c}", tater_web::SIGN_IN_COOKIE));
+            }
+            seen(req.send().await.unwrap()).await
+        }
+    };
+    let credentials = || {
+        vec![
+            ("email", "ann@csrf.test".to_owned()),
+            ("password", TEST_PASSWORD.to_owned()),
+        ]
+    };
+    let with_token = |token: &str| {
+        let mut fields = credentials();
+        fields.push(("_signin", token.to_owned()));
+        fields
+    };
+    let signed_in = |s: &Seen| {
+        s.headers.get_all("set-cookie").iter().any(|c| {
+            c.to_str()
+                .unwrap()
+                .starts_with("__Host-tater_session=tater_web_")
+        })
+    };
+    let attackers = sign_in_form(&app).await;
+    let victims = sign_in_form(&app).await;
+    assert_ne!(attackers, victims, "each browser has its own token");
+
+    // Another site's post: no token; the attacker's own token against the victim's cookie;
+    // the attacker's token where the victim's browser holds none; a token not of this
+    // server's shape on both sides.
+    for (fields, cookie) in [
+        (credentials(), None),
+        (credentials(), Some(victims.clone())),
+        (with_token(&attackers), Some(victims.clone())),
+        (with_token(&attackers), None),
+        (with_token("x"), Some("x".to_owned())),
+    ] {
+        let res = old_browser(fields, cookie).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+        assert!(!signed_in(&res));
+        // A person who reaches this page can sign in from it: the form again, with a token
+        // the browser holds (its own, or a new one it is given).
+        assert!(res.body.contains("out of date"), "{}", res.body);
+        assert!(res.body.contains("value=\"ann@csrf.test\""));
+        let token = value_of(&res.body, "_signin");
+        let given = res.headers.get("set-cookie").map(|c| c.to_str().unwrap());
+        let held = given.map_or(true, |c| {
+            c.starts_with(&format!("{}={token};", tater_web::SIGN_IN_COOKIE))
+        });
+        assert!(held, "{given:?} for {token}");
+    }
+    assert_eq!(
+        page(&app, None, "/app").await.status,
+        StatusCode::SEE_OTHER,
+        "nobody is signed in"
+    );
+
+    // The same old browser on this site, with its form's token: signed in, and the token
+    // is forgotten with its work done.
+    let res = old_browser(with_token(&victims), Some(victims.clone())).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert!(signed_in(&res));
+    let cleared = format!("{}=;", tater_web::SIGN_IN_COOKIE);
+    assert!(
+        res.headers
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with(&cleared)
+                && c.to_str().unwrap().contains("Max-Age=0"))
+    );
+    // The token's cookie: out of script's reach, and never sent on another site's post.
+    let form = page(&app, None, tater_web::SIGN_IN_PATH).await;
+    let cookie = form.headers["set-cookie"].to_str().unwrap();
+    for part in ["Path=/", "Secure", "HttpOnly", "SameSite=Strict"] {
+        assert!(cookie.split("; ").any(|p| p == part), "{part} in {cookie}");
+    }
+    // A second tab's form keeps the token the browser holds, so the first tab's still works.
+    let held = value_of(&form.body, "_signin");
+    let second = no_redirects()
+        .get(app.url(tater_web::SIGN_IN_PATH))
+        .header("cookie", format!("{}={held}", tater_web::SIGN_IN_COOKIE))
+        .send()
+        .await
+        .unwrap();
+    assert!(second.headers().get("set-cookie").is_none());
+    assert_eq!(value_of(&second.text().await.unwrap(), "_signin"), held);
+}
+
 async fn posts_need_the_sessions_csrf_token_and_this_origin(db: TestDb) {
     let app = TestApp::spawn(db).await;
     let org = app.org("Forms").await;
@@ -391,11 +518,9 @@ async fn posts_need_the_sessions_csrf_token_and_this_origin(db: TestDb) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(page(&app, Some(&ann), "/app").await.status, StatusCode::OK);
-    // Another site cannot sign a browser in either (login CSRF).
-    let res = post(
+    // Another site cannot sign a browser in either (login CSRF), even one holding a token.
+    let res = post_sign_in(
         &app,
-        None,
-        tater_web::SIGN_IN_PATH,
         &[("email", "ann@forms.test"), ("password", TEST_PASSWORD)],
         &[("sec-fetch-site", "cross-site")],
     )

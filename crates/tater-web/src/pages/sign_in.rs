@@ -8,8 +8,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::error::{PageError, PageResult};
-use crate::session::{Posted, SESSION_COOKIE, cleared_cookie, cookie, same_origin, session_cookie};
+use crate::session::{
+    Posted, SESSION_COOKIE, SIGN_IN_COOKIE, cleared_cookie, cleared_sign_in_cookie, cookie,
+    same_origin, session_cookie, sign_in_cookie,
+};
 use crate::{APP_PATH, SIGN_IN_PATH, Web};
+use tater_service::SignInToken;
 
 const FORM_MAX_BYTES: usize = 8 * 1024;
 /// Where "Sign in with Microsoft" starts (a plain link, so `form-action 'self'` stays).
@@ -30,10 +34,18 @@ struct SignInPage {
     needs_tls: bool,
     /// "Sign in with Microsoft" is configured.
     entra: bool,
+    /// The form's login-CSRF token, also in the browser's `SIGN_IN_COOKIE`.
+    token: String,
 }
 
 impl SignInPage {
-    fn new(web: &Web, headers: &HeaderMap, email: String, error: Option<String>) -> Self {
+    fn new(
+        web: &Web,
+        headers: &HeaderMap,
+        email: String,
+        error: Option<String>,
+        token: String,
+    ) -> Self {
         Self {
             version: web.info.version,
             engine: web.info.engine,
@@ -42,7 +54,27 @@ impl SignInPage {
             error,
             needs_tls: needs_tls(web, headers),
             entra: web.service.entra_sign_in_enabled(),
+            token,
         }
+    }
+
+    /// The page, giving the browser the form's token when it did not hold it already.
+    fn with_token_cookie(self, status: StatusCode, new_token: bool) -> Response {
+        let cookie = new_token.then(|| sign_in_cookie(&self.token)).flatten();
+        let mut res = (status, self).into_response();
+        if let Some(cookie) = cookie {
+            res.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        res
+    }
+}
+
+/// The sign-in token the browser holds, or a new one (`true`) to give it: kept across
+/// pages, so a second tab's form does not make the first one's stale.
+fn sign_in_token(headers: &HeaderMap) -> (String, bool) {
+    match cookie(headers, SIGN_IN_COOKIE).filter(|t| SignInToken::is_well_formed(t)) {
+        Some(held) => (held.to_owned(), false),
+        None => (SignInToken::generate(), true),
     }
 }
 
@@ -86,7 +118,9 @@ pub async fn form(State(web): State<Web>, headers: HeaderMap) -> Response {
     {
         return Redirect::to(APP_PATH).into_response();
     }
-    SignInPage::new(&web, &headers, String::new(), None).into_response()
+    let (token, new_token) = sign_in_token(&headers);
+    SignInPage::new(&web, &headers, String::new(), None, token)
+        .with_token_cookie(StatusCode::OK, new_token)
 }
 
 #[derive(Deserialize)]
@@ -95,6 +129,9 @@ pub struct Credentials {
     email: String,
     #[serde(default)]
     password: String,
+    /// The form's login-CSRF token.
+    #[serde(rename = "_signin", default)]
+    token: String,
 }
 
 /// Checks the email and password; on success starts a session and goes to the dashboard.
@@ -107,6 +144,20 @@ pub async fn submit(State(web): State<Web>, req: Request) -> PageResult<Response
         .map_err(|_| PageError::bad_request("The form is larger than this server accepts."))?;
     let sent: Credentials = serde_html_form::from_bytes(&bytes)
         .map_err(|_| PageError::bad_request("Send an email address and a password."))?;
+    // Before the password is looked at: a post without the browser's own token is refused
+    // whatever it holds, and the form comes back with a token that works.
+    if !SignInToken::matches(cookie(&parts.headers, SIGN_IN_COOKIE), &sent.token) {
+        let (token, new_token) = sign_in_token(&parts.headers);
+        let message = "This sign-in form was out of date or sent from another site. Sign in again.";
+        let page = SignInPage::new(
+            &web,
+            &parts.headers,
+            sent.email,
+            Some(message.into()),
+            token,
+        );
+        return Ok(page.with_token_cookie(StatusCode::FORBIDDEN, new_token));
+    }
     match web
         .service
         .web_sign_in(sent.email.trim(), &sent.password)
@@ -118,6 +169,9 @@ pub async fn submit(State(web): State<Web>, req: Request) -> PageResult<Response
             if let Some(cookie) = session_cookie(&session.secret) {
                 res.headers_mut().insert(header::SET_COOKIE, cookie);
             }
+            // Its work is done; a later sign-in form gets a new one.
+            res.headers_mut()
+                .append(header::SET_COOKIE, cleared_sign_in_cookie());
             Ok(res)
         }
         Err(tater_service::ServiceError::Unauthorized(_)) => {
@@ -126,6 +180,7 @@ pub async fn submit(State(web): State<Web>, req: Request) -> PageResult<Response
                 &parts.headers,
                 sent.email,
                 Some("That email address and password do not match an account.".into()),
+                sent.token,
             );
             // The form again with its message, as an ordinary page: a person mistyped.
             Ok(page.into_response())
@@ -209,11 +264,11 @@ pub async fn entra_callback(
     Query(answer): Query<EntraAnswer>,
 ) -> PageResult<Response> {
     let refused = |message: String| {
-        let mut res = (
-            StatusCode::UNAUTHORIZED,
-            SignInPage::new(&web, &headers, String::new(), Some(message)),
-        )
-            .into_response();
+        // (Entra ID's redirect back is cross-site: the Strict token cookie is not sent on
+        // it, so the form usually gets a new one.)
+        let (token, new_token) = sign_in_token(&headers);
+        let mut res = SignInPage::new(&web, &headers, String::new(), Some(message), token)
+            .with_token_cookie(StatusCode::UNAUTHORIZED, new_token);
         res.headers_mut()
             .append(header::SET_COOKIE, cleared_flow_cookie());
         res
@@ -245,6 +300,9 @@ pub async fn entra_callback(
             if let Some(cookie) = session_cookie(&session.secret) {
                 res.headers_mut().append(header::SET_COOKIE, cookie);
             }
+            // Signed in another way: the sign-in form's token is not needed either.
+            res.headers_mut()
+                .append(header::SET_COOKIE, cleared_sign_in_cookie());
             Ok(res)
         }
         Err(tater_service::ServiceError::Unauthorized(message)) => {
