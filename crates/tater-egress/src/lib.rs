@@ -171,7 +171,7 @@ impl Egress {
                     .resolver
                     .lookup_ip(format!("{name}."))
                     .await
-                    .map_err(|e| Refusal::new(format!("{name} does not resolve ({e})")))?;
+                    .map_err(|e| unresolved(name, &e))?;
                 answer.iter().collect()
             }
         };
@@ -311,4 +311,25 @@ fn classify_reqwest(e: reqwest::Error) -> EgressError {
     } else {
         EgressError::Http(e.to_string())
     }
+}
+
+/// Why `name` did not resolve, in words for the person who typed it. The resolver's own
+/// error (its query structures, record types, the DNS servers it asked) is for the
+/// operator's log, and only when the lookup itself failed.
+fn unresolved(name: &str, e: &hickory_resolver::ResolveError) -> Refusal {
+    use hickory_resolver::proto::ProtoErrorKind;
+    let why = if e.is_nx_domain() {
+        "there is no such name"
+    } else if e.is_no_records_found() {
+        "the name has no address"
+    } else if e
+        .proto()
+        .is_some_and(|p| matches!(p.kind(), ProtoErrorKind::Timeout))
+    {
+        "the DNS server did not answer in time"
+    } else {
+        tracing::warn!(host = name, error = %e, "egress: looking a destination's name up failed");
+        "the DNS lookup failed"
+    };
+    Refusal::new(format!("{name} does not resolve: {why}"))
 }
