@@ -54,7 +54,8 @@ pub fn routes(mut api: ApiRouter) -> ApiRouter {
     .route(
         Op::post("/api/agent/commands/{id}/result", "agent_command_result").summary("An agent reports a command's outcome (agent credential)").outside_registry().tag("agent").access(Access::Action(Action::AgentReport)).path_id()
             .body(json!({ "type": "object", "required": ["status"], "properties": { "status": { "enum": ["succeeded", "failed", "timedOut", "refused"] }, "exitCode": { "type": "integer" }, "stdout": { "type": "string" }, "stderr": { "type": "string" }, "durationMs": { "type": "integer" }, "reason": { "type": "string" } } }))
-            .ok(204, "Recorded", None),
+            .ok(204, "Recorded", None)
+            .problem(409, "The command takes no result now: reported already, or ended by the server (CONFLICT)"),
         post(command_result),
     )
 }

@@ -931,8 +931,9 @@ async fn outside_attack_findings(db: TestDb) {
         "reporting a cancelled command as run",
         app.req(Method::POST, &result, &real_agent)
             .json(&json!({ "status": "succeeded", "exitCode": 0, "stdout": "root:x:..." })),
-        StatusCode::NOT_FOUND,
-        "NOT_FOUND",
+        // Its own target, ended by the server: a conflict (it takes no result), not a run.
+        StatusCode::CONFLICT,
+        "CONFLICT",
     )
     .await;
     w.report("outside attack findings");

@@ -236,16 +236,44 @@ async fn admins_cancel_pending_commands(db: TestDb) {
     );
     assert_eq!(c.job_audit(&job).await.len(), entries.len());
     // The agent can still report what it ran.
+    let result = format!("/api/agent/commands/{id}/result");
     let (s, _) = c
         .app
         .send(
             Method::POST,
-            &format!("/api/agent/commands/{id}/result"),
+            &result,
             &c.agents[0],
-            &json!({ "status": "succeeded", "exitCode": 0 }),
+            &json!({ "status": "succeeded", "exitCode": 0, "stdout": "first" }),
         )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
+    // Once: a second report (an agent retrying after a lost answer) is a conflict that
+    // says why, and changes and audits nothing.
+    let audited = c.job_audit(&job).await.len();
+    let (s, p) = c
+        .app
+        .send(
+            Method::POST,
+            &result,
+            &c.agents[0],
+            &json!({ "status": "failed", "exitCode": 1, "stdout": "second" }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{p}");
+    assert!(
+        p["detail"].as_str().unwrap().contains("is succeeded"),
+        "{p}"
+    );
+    assert_eq!(c.job_audit(&job).await.len(), audited);
+    let (_, view) = c.app.get(&format!("/api/jobs/{id}"), &c.admin).await;
+    let reported: Vec<&Value> = view["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["status"] == "succeeded")
+        .collect();
+    assert_eq!(reported.len(), 1, "{view}");
+    assert_eq!(reported[0]["stdout"], "first");
     // Output is kept to its limit even when the NULs it holds are stored as U+FFFD (three
     // bytes for one); a reason is short.
     let job3 = c.run().await;

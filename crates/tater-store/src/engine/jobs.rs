@@ -329,6 +329,26 @@ impl<D: Driver> JobsTx for EngineTenantTx<D> {
         .bind(o.finished_at.map(Timestamp::millis))
         .execute(&mut *self.tx)
         .await?;
-        self.audit_if_touched(done.rows_affected(), audit).await
+        if done.rows_affected() == 0 {
+            // Told apart for the agent: its own target that takes no result now (reported
+            // already, say a retry after a lost answer, or ended by the server) is a
+            // conflict; a job that never named this endpoint is not found.
+            let now = D::query(
+                "SELECT status FROM job_targets WHERE tenant_id = $1 AND job_id = $2 AND endpoint_id = $3",
+            )
+            .bind(self.tenant())
+            .bind(job.to_string())
+            .bind(o.endpoint.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+            return Err(match now {
+                Some(row) => StoreError::Conflict(format!(
+                    "the command is {} on this endpoint and takes no result now",
+                    row.try_get::<String>("status")?
+                )),
+                None => StoreError::NotFound,
+            });
+        }
+        self.audited(audit).await
     }
 }
