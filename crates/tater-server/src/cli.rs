@@ -341,14 +341,36 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     app.run_until(shutdown_signal()).await
 }
 
-/// The OS account running the CLI, recorded as the audit `upn` of its changes.
+/// The OS account running the CLI, recorded as the audit `upn` of its changes: the name
+/// the environment gives (`USER`, `LOGNAME`) and the process's user id, which the
+/// environment cannot change and which is there when no name is (a container's root).
 fn operator() -> SystemOperator {
-    let user = std::env::var("USER")
+    let name = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
+        .ok()
+        .filter(|n| !n.is_empty());
+    let detail = match (name, process_uid()) {
+        (Some(name), Some(uid)) => format!("os-user:{name} uid={uid}"),
+        (Some(name), None) => format!("os-user:{name}"),
+        (None, Some(uid)) => format!("os-user:uid={uid}"),
+        (None, None) => "os-user:unknown".to_owned(),
+    };
     SystemOperator {
         name: "admin-cli",
-        detail: format!("os-user:{user}"),
+        detail,
+    }
+}
+
+/// The user id this process runs as: the owner of its `/proc` directory (Linux).
+fn process_uid() -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self").ok().map(|m| m.uid())
+    }
+    #[cfg(not(unix))]
+    {
+        None
     }
 }
 

@@ -256,11 +256,15 @@ async fn admin_commands_then_serve(db: TestDb) {
     assert!(entries.iter().all(|e| e["via"] == "api"
         && (e["userId"] == "system:admin-cli"
             || (e["userId"] == "system:org-setup" && e["entityType"] == "data-label"))));
-    assert!(
-        entries
-            .iter()
-            .all(|e| e["upn"].as_str().unwrap().starts_with("os-user:"))
-    );
+    // The OS account, with the user id the environment cannot change.
+    let uid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap());
+    for e in entries {
+        let upn = e["upn"].as_str().unwrap();
+        assert!(
+            upn.starts_with("os-user:") && upn.ends_with(&format!("uid={uid}")),
+            "{upn}"
+        );
+    }
 
     // SIGTERM: a clean exit.
     crate::process::terminate(&mut child);
