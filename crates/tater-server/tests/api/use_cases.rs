@@ -262,3 +262,17 @@ async fn a_path_that_cannot_be_read_is_not_replaced_by_the_body() {
     let (_, after) = app.get("/api/members", &boss).await;
     assert_eq!(after["items"][0]["role"], "orgadmin", "nothing changed");
 }
+
+/// The README's count of MCP tools is the registry's: a module added without it drifted
+/// once (the README said 484 for an OrgAdmin while `tools/list` showed 485).
+#[test]
+fn the_readme_counts_the_tools_the_registry_has() {
+    let readme = include_str!("../../../../README.md");
+    let tools = registry().iter().filter(|c| c.is_tool()).count();
+    let members = registry()
+        .iter()
+        .filter(|c| c.is_tool() && !c.name.starts_with("cross_org_"))
+        .count();
+    let said = format!("({tools} today, files included: {members} for an OrgAdmin,");
+    assert!(readme.contains(&said), "README.md should say {said:?}");
+}
