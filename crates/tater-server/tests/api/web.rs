@@ -424,9 +424,8 @@ async fn the_sign_in_form_needs_the_token_its_browser_holds(db: TestDb) {
         assert!(res.body.contains("value=\"ann@csrf.test\""));
         let token = value_of(&res.body, "_signin");
         let given = res.headers.get("set-cookie").map(|c| c.to_str().unwrap());
-        let held = given.map_or(true, |c| {
-            c.starts_with(&format!("{}={token};", tater_web::SIGN_IN_COOKIE))
-        });
+        let held =
+            given.is_none_or(|c| c.starts_with(&format!("{}={token};", tater_web::SIGN_IN_COOKIE)));
         assert!(held, "{given:?} for {token}");
     }
     assert_eq!(
