@@ -182,12 +182,25 @@ async fn jobs_and_their_targets_through_their_lifecycle(db: TestDb) {
         .unwrap();
     tx.commit().await.unwrap();
 
-    // An outcome counts once; a second report of it is refused.
+    // An outcome counts once; a second report of it is a conflict naming the target's
+    // status, and a job that never named the endpoint is not found.
     let mut tx = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
     let again = tx
         .finish_command(j.id, &outcome, &draft(a, AuditAction::Update, "job", j.id))
         .await;
-    assert!(matches!(again, Err(StoreError::NotFound)), "{again:?}");
+    assert!(
+        matches!(&again, Err(StoreError::Conflict(why)) if why.contains("is succeeded")),
+        "{again:?}"
+    );
+    let other = RecordId::generate();
+    let unknown = tx
+        .finish_command(
+            other,
+            &outcome,
+            &draft(a, AuditAction::Update, "job", other),
+        )
+        .await;
+    assert!(matches!(unknown, Err(StoreError::NotFound)), "{unknown:?}");
     drop(tx);
 
     // Cancelling ends only what is still pending: the database server's target.
