@@ -248,3 +248,23 @@ async fn responses_are_capped() {
     assert_eq!((reply.status, reply.retry_after), (500, Some(7)));
     assert_eq!(reply.body.len(), 64 * 1024);
 }
+
+/// A DNS server that never answers: the refusal says so in words, after the resolver's own
+/// bounded wait (its timeout is the connect timeout, at most 5 s, two attempts).
+#[tokio::test]
+async fn a_silent_dns_server_is_named_as_such() {
+    let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let e = Egress::new(EgressConfig {
+        nameserver: Some(silent.local_addr().unwrap()),
+        connect_timeout: std::time::Duration::from_millis(200),
+        ..EgressConfig::default()
+    })
+    .unwrap();
+    match e.vet_url("https://quiet.test/hook").await {
+        Err(EgressError::Refused(r)) => assert_eq!(
+            r.reason(),
+            "quiet.test does not resolve: the DNS server did not answer in time"
+        ),
+        other => panic!("not refused: {other:?}"),
+    }
+}
