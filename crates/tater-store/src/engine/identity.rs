@@ -1,5 +1,7 @@
 //! The cross-tenant identity transaction: organizations, users, credentials, enrollment, agent releases.
 
+use std::sync::LazyLock;
+
 use super::*;
 
 pub(super) const RELEASE_COLUMNS: &str =
@@ -173,7 +175,7 @@ impl<D: Driver> IdentityTx for EngineIdentityTx<D> {
     async fn users_by_entra_oid(&mut self, oid: &str) -> Result<Vec<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE entra_oid = $1 ORDER BY id");
         let rows = D::query(&sql).bind(oid).fetch_all(&mut *self.tx).await?;
-        rows.iter().map(|r| user_from_row(r, "")).collect()
+        rows.iter().map(|r| user_from_row(r, &USER)).collect()
     }
 
     async fn orgs(&mut self) -> Result<Vec<Org>> {
@@ -203,7 +205,7 @@ impl<D: Driver> IdentityTx for EngineIdentityTx<D> {
             .bind(id.to_string())
             .fetch_optional(&mut *self.tx)
             .await?;
-        row.as_ref().map(|r| user_from_row(r, "")).transpose()
+        row.as_ref().map(|r| user_from_row(r, &USER)).transpose()
     }
 
     async fn user_by_email(&mut self, email: &Email) -> Result<Option<User>> {
@@ -212,7 +214,7 @@ impl<D: Driver> IdentityTx for EngineIdentityTx<D> {
             .bind(email.as_str())
             .fetch_optional(&mut *self.tx)
             .await?;
-        row.as_ref().map(|r| user_from_row(r, "")).transpose()
+        row.as_ref().map(|r| user_from_row(r, &USER)).transpose()
     }
 
     async fn insert_user(&mut self, user: &User, audits: &[(OrgId, AuditDraft)]) -> Result<()> {
@@ -351,20 +353,19 @@ impl<D: Driver> IdentityTx for EngineIdentityTx<D> {
         &mut self,
         key_hash: &str,
     ) -> Result<Option<(ApiKey, User, Vec<Membership>)>> {
-        // One round trip: the key, its user, and one row per membership.
-        let sql = format!(
-            "SELECT {}, {}, {MEMBERSHIP_COLUMNS} FROM api_keys k \
-             JOIN users u ON u.id = k.user_id \
-             LEFT JOIN memberships m ON m.user_id = u.id \
-             WHERE k.key_hash = $1 ORDER BY m.tenant_id",
-            KEY_COLUMNS
-                .split(", ")
-                .map(|c| format!("k.{c}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            user_columns_as_u()
-        );
-        let rows = D::query(&sql)
+        // One round trip: the key, its user, and one row per membership. The statement is
+        // built once: this runs on every API-key request.
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {}, {}, {MEMBERSHIP_COLUMNS} FROM api_keys k \
+                 JOIN users u ON u.id = k.user_id \
+                 LEFT JOIN memberships m ON m.user_id = u.id \
+                 WHERE k.key_hash = $1 ORDER BY m.tenant_id",
+                key_columns_of_k(),
+                user_columns_as_u()
+            )
+        });
+        let rows = D::query(&SQL)
             .bind(key_hash)
             .fetch_all(&mut *self.tx)
             .await?;
@@ -373,7 +374,7 @@ impl<D: Driver> IdentityTx for EngineIdentityTx<D> {
         };
         Ok(Some((
             key_from_row(first)?,
-            user_from_row(first, "u_")?,
+            user_from_row(first, &USER_AS_U)?,
             memberships_from_rows(&rows)?,
         )))
     }
@@ -407,7 +408,11 @@ impl<D: Driver> IdentityTx for EngineIdentityTx<D> {
             let org: OrgId = parse_col(&group[0], "org_id")?;
             let memberships = memberships_from_rows(group)?;
             if memberships.iter().any(|m| m.org == org) {
-                return Ok(Some((org, user_from_row(&group[0], "u_")?, memberships)));
+                return Ok(Some((
+                    org,
+                    user_from_row(&group[0], &USER_AS_U)?,
+                    memberships,
+                )));
             }
             start = end;
         }
@@ -415,12 +420,15 @@ impl<D: Driver> IdentityTx for EngineIdentityTx<D> {
     }
 
     async fn user_identity(&mut self, id: UserId) -> Result<Option<(User, Vec<Membership>)>> {
-        let sql = format!(
-            "SELECT {}, {MEMBERSHIP_COLUMNS} FROM users u \
-             LEFT JOIN memberships m ON m.user_id = u.id WHERE u.id = $1 ORDER BY m.tenant_id",
-            user_columns_as_u()
-        );
-        let rows = D::query(&sql)
+        // Built once: this runs on every request signed in by a session token.
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {}, {MEMBERSHIP_COLUMNS} FROM users u \
+                 LEFT JOIN memberships m ON m.user_id = u.id WHERE u.id = $1 ORDER BY m.tenant_id",
+                user_columns_as_u()
+            )
+        });
+        let rows = D::query(&SQL)
             .bind(id.to_string())
             .fetch_all(&mut *self.tx)
             .await?;
@@ -428,7 +436,7 @@ impl<D: Driver> IdentityTx for EngineIdentityTx<D> {
             return Ok(None);
         };
         Ok(Some((
-            user_from_row(first, "u_")?,
+            user_from_row(first, &USER_AS_U)?,
             memberships_from_rows(&rows)?,
         )))
     }

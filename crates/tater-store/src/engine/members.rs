@@ -1,5 +1,7 @@
 //! Members, API keys and invitations, seen from inside one organization.
 
+use std::sync::LazyLock;
+
 use super::*;
 
 pub(super) const USER_COLUMNS: &str = "id, email, display_name, password_hash, entra_oid, \
@@ -32,29 +34,96 @@ pub(super) fn invitation_from_row(r: &impl RowRead) -> Result<tater_domain::Invi
     })
 }
 
-/// Reads a user from columns named `<prefix><column>`.
-pub(super) fn user_from_row(row: &impl RowRead, prefix: &str) -> Result<User> {
-    let col = |c: &str| format!("{prefix}{c}");
-    let email: String = row.try_get(col("email").as_str())?;
+/// Where a user's columns are in a row: under their stored names ([`USER`]), or renamed
+/// `u_<column>` by [`user_columns_as_u`] ([`USER_AS_U`]). Names, not a prefix to format: the
+/// identity read of every authenticated request reads a user (issue 20).
+pub(super) struct UserColumns {
+    id: &'static str,
+    email: &'static str,
+    display_name: &'static str,
+    password_hash: &'static str,
+    entra_oid: &'static str,
+    tokens_valid_after: &'static str,
+    created_at: &'static str,
+    updated_at: &'static str,
+}
+
+impl UserColumns {
+    #[cfg(test)]
+    fn names(&self) -> [&'static str; 8] {
+        [
+            self.id,
+            self.email,
+            self.display_name,
+            self.password_hash,
+            self.entra_oid,
+            self.tokens_valid_after,
+            self.created_at,
+            self.updated_at,
+        ]
+    }
+}
+
+pub(super) const USER: UserColumns = UserColumns {
+    id: "id",
+    email: "email",
+    display_name: "display_name",
+    password_hash: "password_hash",
+    entra_oid: "entra_oid",
+    tokens_valid_after: "tokens_valid_after",
+    created_at: "created_at",
+    updated_at: "updated_at",
+};
+
+pub(super) const USER_AS_U: UserColumns = UserColumns {
+    id: "u_id",
+    email: "u_email",
+    display_name: "u_display_name",
+    password_hash: "u_password_hash",
+    entra_oid: "u_entra_oid",
+    tokens_valid_after: "u_tokens_valid_after",
+    created_at: "u_created_at",
+    updated_at: "u_updated_at",
+};
+
+/// Reads a user from the columns `cols` names.
+pub(super) fn user_from_row(row: &impl RowRead, cols: &UserColumns) -> Result<User> {
+    let email: String = row.try_get(cols.email)?;
     Ok(User {
-        id: parse_col(row, &col("id"))?,
+        id: parse_col(row, cols.id)?,
         email: Email::parse(&email).map_err(|_| corrupt("email"))?,
-        display_name: row.try_get(col("display_name").as_str())?,
-        password_hash: row.try_get(col("password_hash").as_str())?,
-        entra_oid: row.try_get(col("entra_oid").as_str())?,
-        tokens_valid_after: ts(row, &col("tokens_valid_after"))?,
-        created_at: ts(row, &col("created_at"))?,
-        updated_at: ts(row, &col("updated_at"))?,
+        display_name: row.try_get(cols.display_name)?,
+        password_hash: row.try_get(cols.password_hash)?,
+        entra_oid: row.try_get(cols.entra_oid)?,
+        tokens_valid_after: ts(row, cols.tokens_valid_after)?,
+        created_at: ts(row, cols.created_at)?,
+        updated_at: ts(row, cols.updated_at)?,
     })
 }
 
-/// `USER_COLUMNS` of table alias `u`, renamed `u_<column>`.
-pub(super) fn user_columns_as_u() -> String {
-    USER_COLUMNS
-        .split(", ")
-        .map(|c| format!("u.{c} AS u_{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// `USER_COLUMNS` of table alias `u`, renamed `u_<column>`. Built once: it is spliced into
+/// statements that run on every authenticated request.
+pub(super) fn user_columns_as_u() -> &'static str {
+    static COLUMNS: LazyLock<String> = LazyLock::new(|| {
+        USER_COLUMNS
+            .split(", ")
+            .map(|c| format!("u.{c} AS u_{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    &COLUMNS
+}
+
+/// `KEY_COLUMNS` of table alias `k`. Built once, as [`user_columns_as_u`].
+pub(super) fn key_columns_of_k() -> &'static str {
+    static COLUMNS: LazyLock<String> = LazyLock::new(|| {
+        KEY_COLUMNS
+            .split(", ")
+            .map(|c| format!("k.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    &COLUMNS
 }
 
 pub(super) fn org_from_row(row: &impl RowRead) -> Result<Org> {
@@ -172,7 +241,7 @@ impl<D: Driver> MembersTx for EngineTenantTx<D> {
             .fetch_all(&mut *self.tx)
             .await?;
         rows.iter()
-            .map(|r| Ok((membership_from_row(r)?, user_from_row(r, "u_")?)))
+            .map(|r| Ok((membership_from_row(r)?, user_from_row(r, &USER_AS_U)?)))
             .collect()
     }
 
@@ -194,7 +263,7 @@ impl<D: Driver> MembersTx for EngineTenantTx<D> {
             .fetch_optional(&mut *self.tx)
             .await?;
         row.as_ref()
-            .map(|r| Ok((membership_from_row(r)?, user_from_row(r, "u_")?)))
+            .map(|r| Ok((membership_from_row(r)?, user_from_row(r, &USER_AS_U)?)))
             .transpose()
     }
 
@@ -268,11 +337,7 @@ impl<D: Driver> MembersTx for EngineTenantTx<D> {
         let sql = format!(
             "SELECT {}, {} FROM api_keys k JOIN users u ON u.id = k.user_id \
              WHERE k.tenant_id = $1 ORDER BY k.created_at DESC, k.id",
-            KEY_COLUMNS
-                .split(", ")
-                .map(|c| format!("k.{c}"))
-                .collect::<Vec<_>>()
-                .join(", "),
+            key_columns_of_k(),
             user_columns_as_u()
         );
         let rows = D::query(&sql)
@@ -280,7 +345,7 @@ impl<D: Driver> MembersTx for EngineTenantTx<D> {
             .fetch_all(&mut *self.tx)
             .await?;
         rows.iter()
-            .map(|r| Ok((key_from_row(r)?, user_from_row(r, "u_")?)))
+            .map(|r| Ok((key_from_row(r)?, user_from_row(r, &USER_AS_U)?)))
             .collect()
     }
 
@@ -304,11 +369,7 @@ impl<D: Driver> MembersTx for EngineTenantTx<D> {
             "SELECT {}, m.role AS owner_role FROM api_keys k LEFT JOIN memberships m \
              ON m.tenant_id = k.tenant_id AND m.user_id = k.user_id \
              WHERE k.tenant_id = $1 AND k.id = $2{lock}",
-            KEY_COLUMNS
-                .split(", ")
-                .map(|c| format!("k.{c}"))
-                .collect::<Vec<_>>()
-                .join(", "),
+            key_columns_of_k(),
         );
         let row = D::query(&sql)
             .bind(self.tenant())
@@ -426,5 +487,26 @@ impl<D: Driver> MembersTx for EngineTenantTx<D> {
             .execute(&mut *self.tx)
             .await?;
         self.audit_if_touched(done.rows_affected(), audit).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names a user is read by are the columns the statements select, in both spellings.
+    #[test]
+    fn user_column_names_match_the_selected_columns() {
+        let stored: Vec<&str> = USER_COLUMNS.split(", ").collect();
+        assert_eq!(USER.names().to_vec(), stored);
+        let renamed: Vec<String> = stored.iter().map(|c| format!("u_{c}")).collect();
+        assert_eq!(USER_AS_U.names().to_vec(), renamed);
+        let selected: Vec<String> = stored.iter().map(|c| format!("u.{c} AS u_{c}")).collect();
+        assert_eq!(user_columns_as_u(), selected.join(", "));
+        assert!(key_columns_of_k().starts_with("k.id, k.user_id, "));
+        assert_eq!(
+            key_columns_of_k().split(", ").count(),
+            KEY_COLUMNS.split(", ").count()
+        );
     }
 }
