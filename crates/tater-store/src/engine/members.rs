@@ -64,27 +64,24 @@ impl UserColumns {
     }
 }
 
-pub(super) const USER: UserColumns = UserColumns {
-    id: "id",
-    email: "email",
-    display_name: "display_name",
-    password_hash: "password_hash",
-    entra_oid: "entra_oid",
-    tokens_valid_after: "tokens_valid_after",
-    created_at: "created_at",
-    updated_at: "updated_at",
-};
+/// A user's column names, each as `<prefix><column>`, spelled out at compile time.
+macro_rules! user_columns {
+    ($prefix:literal) => {
+        UserColumns {
+            id: concat!($prefix, "id"),
+            email: concat!($prefix, "email"),
+            display_name: concat!($prefix, "display_name"),
+            password_hash: concat!($prefix, "password_hash"),
+            entra_oid: concat!($prefix, "entra_oid"),
+            tokens_valid_after: concat!($prefix, "tokens_valid_after"),
+            created_at: concat!($prefix, "created_at"),
+            updated_at: concat!($prefix, "updated_at"),
+        }
+    };
+}
 
-pub(super) const USER_AS_U: UserColumns = UserColumns {
-    id: "u_id",
-    email: "u_email",
-    display_name: "u_display_name",
-    password_hash: "u_password_hash",
-    entra_oid: "u_entra_oid",
-    tokens_valid_after: "u_tokens_valid_after",
-    created_at: "u_created_at",
-    updated_at: "u_updated_at",
-};
+pub(super) const USER: UserColumns = user_columns!("");
+pub(super) const USER_AS_U: UserColumns = user_columns!("u_");
 
 /// Reads a user from the columns `cols` names.
 pub(super) fn user_from_row(row: &impl RowRead, cols: &UserColumns) -> Result<User> {
