@@ -101,26 +101,25 @@ pub(super) fn user_from_row(row: &impl RowRead, cols: &UserColumns) -> Result<Us
 /// `USER_COLUMNS` of table alias `u`, renamed `u_<column>`. Built once: it is spliced into
 /// statements that run on every authenticated request.
 pub(super) fn user_columns_as_u() -> &'static str {
-    static COLUMNS: LazyLock<String> = LazyLock::new(|| {
-        USER_COLUMNS
-            .split(", ")
-            .map(|c| format!("u.{c} AS u_{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    });
+    static COLUMNS: LazyLock<String> =
+        LazyLock::new(|| each_column(USER_COLUMNS, |c| format!("u.{c} AS u_{c}")));
     &COLUMNS
 }
 
 /// `KEY_COLUMNS` of table alias `k`. Built once, as [`user_columns_as_u`].
 pub(super) fn key_columns_of_k() -> &'static str {
-    static COLUMNS: LazyLock<String> = LazyLock::new(|| {
-        KEY_COLUMNS
-            .split(", ")
-            .map(|c| format!("k.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    });
+    static COLUMNS: LazyLock<String> =
+        LazyLock::new(|| each_column(KEY_COLUMNS, |c| format!("k.{c}")));
     &COLUMNS
+}
+
+/// A column list with each column rewritten by `spell`.
+fn each_column(columns: &str, spell: fn(&str) -> String) -> String {
+    columns
+        .split(", ")
+        .map(spell)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub(super) fn org_from_row(row: &impl RowRead) -> Result<Org> {
