@@ -357,15 +357,28 @@ async fn web_cookie(base: &str, email: &str, password: &str) -> String {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    let url = format!("{base}{}", tater_web::SIGN_IN_PATH);
+    // The form's login-CSRF token, which the browser also holds in a cookie.
+    let form = client.get(&url).send().await.unwrap().text().await.unwrap();
+    let field = "name=\"_signin\" value=\"";
+    let at = form.find(field).expect("the sign-in form's token") + field.len();
+    let token = form[at..].split('"').next().unwrap();
     let res = client
-        .post(format!("{base}{}", tater_web::SIGN_IN_PATH))
+        .post(&url)
         .header("sec-fetch-site", "same-origin")
-        .form(&[("email", email), ("password", password)])
+        .header("cookie", format!("{}={token}", tater_web::SIGN_IN_COOKIE))
+        .form(&[("email", email), ("password", password), ("_signin", token)])
         .send()
         .await
         .unwrap();
-    let cookie = res.headers()["set-cookie"].to_str().unwrap();
-    cookie.split(';').next().unwrap().to_owned()
+    assert_eq!(res.status(), 303, "signing in for the page benchmark");
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|c| c.to_str().ok()?.split(';').next())
+        .find(|c| c.starts_with(&format!("{}=", tater_web::SESSION_COOKIE)))
+        .expect("a session cookie")
+        .to_owned()
 }
 
 #[tokio::main]

@@ -15,6 +15,8 @@ use std::pin::Pin;
 
 use sqlx::{Decode, Encode, Postgres, Sqlite, Type};
 
+use crate::PageFit;
+
 /// The connection a driver's transactions deref to.
 pub(crate) type Conn<D> = <D as Driver>::Conn;
 
@@ -66,6 +68,20 @@ pub(crate) trait Bound<'q, D: Driver>: Sized + Send {
     where
         'q: 'e;
     fn execute<'e>(self, conn: &'e mut Conn<D>) -> Fut<'e, Done>
+    where
+        'q: 'e;
+    /// The leading rows that fit `page`, each row's size read from its integer column `size`,
+    /// and whether a row was left out — where the driver reads a statement's rows one at a
+    /// time and can stop at any of them (SQLite's read path), so the row that does not fit is
+    /// the last one read. `None` elsewhere: a PostgreSQL server sends every row of a statement
+    /// however early its reader stops, so there a page reads its rows' sizes first and then
+    /// only the rows that fit.
+    fn fetch_page<'e>(
+        self,
+        conn: &'e mut Conn<D>,
+        page: PageFit,
+        size: &str,
+    ) -> Option<Fut<'e, (Vec<D::Row>, bool)>>
     where
         'q: 'e;
 }
@@ -202,6 +218,18 @@ macro_rules! driver {
                     let done = sqlx::query::Query::execute(self, conn).await?;
                     Ok(crate::driver::Done::new(done.rows_affected()))
                 })
+            }
+
+            fn fetch_page<'e>(
+                self,
+                _: &'e mut crate::driver::Conn<$driver>,
+                _: crate::PageFit,
+                _: &str,
+            ) -> Option<crate::driver::Fut<'e, (Vec<$row>, bool)>>
+            where
+                'q: 'e,
+            {
+                None
             }
         }
 

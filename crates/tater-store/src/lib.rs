@@ -1675,17 +1675,43 @@ pub(crate) fn json_size(v: &Value) -> i64 {
 /// `limit` rows and `max_bytes` bytes — always at least one, so a single large row still
 /// moves a client forward — and whether more rows follow.
 pub fn fit_page(sizes: &[i64], limit: u32, max_bytes: u64) -> (usize, bool) {
-    let mut total: u64 = 0;
-    let mut n = 0;
-    for size in sizes.iter().take(limit as usize) {
-        let size = u64::try_from(*size).unwrap_or(0);
-        if n > 0 && total.saturating_add(size) > max_bytes {
-            break;
-        }
-        total = total.saturating_add(size);
-        n += 1;
-    }
+    let mut page = PageFit::new(limit, max_bytes);
+    let n = sizes.iter().take_while(|size| page.admits(**size)).count();
     (n, sizes.len() > n)
+}
+
+/// A page of at most `limit` rows and `max_bytes` bytes, filled row by row in page order
+/// (the rule of [`fit_page`], for a read that stops at the first row that does not fit).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageFit {
+    limit: usize,
+    max_bytes: u64,
+    rows: usize,
+    bytes: u64,
+}
+
+impl PageFit {
+    pub(crate) fn new(limit: u32, max_bytes: u64) -> Self {
+        Self {
+            limit: usize::try_from(limit).unwrap_or(usize::MAX),
+            max_bytes,
+            rows: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Whether the next row, of `size` bytes, joins the page (and it is counted if so). Once
+    /// one does not, the page is complete. Nonsense sizes count as 0.
+    pub(crate) fn admits(&mut self, size: i64) -> bool {
+        let size = u64::try_from(size).unwrap_or(0);
+        let bytes = self.bytes.saturating_add(size);
+        if self.rows >= self.limit || (self.rows > 0 && bytes > self.max_bytes) {
+            return false;
+        }
+        self.rows += 1;
+        self.bytes = bytes;
+        true
+    }
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ use rusqlite::OpenFlags;
 use rusqlite::types::{FromSql, ToSqlOutput, Value, ValueRef};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::PageFit;
 use crate::driver::{Bound, Col, Commit, Done, Driver, Fut, Param, RowRead};
 
 /// Read transactions open at once (and idle connections kept).
@@ -281,7 +282,7 @@ impl<'q> Bound<'q, SqliteReadDriver> for ReadQuery<'q> {
     where
         'q: 'e,
     {
-        let rows = self.rows(conn, usize::MAX);
+        let rows = self.first(conn, usize::MAX);
         Box::pin(std::future::ready(conn.noting(rows)))
     }
 
@@ -289,7 +290,7 @@ impl<'q> Bound<'q, SqliteReadDriver> for ReadQuery<'q> {
     where
         'q: 'e,
     {
-        let row = self.rows(conn, 1).map(|rows| rows.into_iter().next());
+        let row = self.first(conn, 1).map(|rows| rows.into_iter().next());
         Box::pin(std::future::ready(conn.noting(row)))
     }
 
@@ -298,7 +299,7 @@ impl<'q> Bound<'q, SqliteReadDriver> for ReadQuery<'q> {
         'q: 'e,
     {
         let row = self
-            .rows(conn, 1)
+            .first(conn, 1)
             .and_then(|rows| rows.into_iter().next().ok_or(sqlx::Error::RowNotFound));
         Box::pin(std::future::ready(conn.noting(row)))
     }
@@ -309,6 +310,21 @@ impl<'q> Bound<'q, SqliteReadDriver> for ReadQuery<'q> {
     {
         let done = self.run(conn);
         Box::pin(std::future::ready(conn.noting(done)))
+    }
+
+    fn fetch_page<'e>(
+        self,
+        conn: &'e mut ReadConn,
+        page: PageFit,
+        size: &str,
+    ) -> Option<Fut<'e, (Vec<ReadRow>, bool)>>
+    where
+        'q: 'e,
+    {
+        let read = self
+            .rows(conn, Keep::Page { page, size })
+            .map(|read| (read.out, read.left));
+        Some(Box::pin(std::future::ready(conn.noting(read))))
     }
 }
 
@@ -347,21 +363,20 @@ impl ReadQuery<'_> {
         Ok(stmt)
     }
 
-    /// Up to `limit` rows of the statement. It starts in place; a statement that goes on
-    /// for more than [`IN_PLACE_ROWS`] rows is finished, and one that runs more than
+    /// The rows of the statement that `keep` keeps. It starts in place; a statement that goes
+    /// on for more than [`IN_PLACE_ROWS`] rows is finished, and one that runs more than
     /// [`IN_PLACE_TIME`] before its next row (an aggregate, a scan that finds little) is
     /// interrupted and run again, with the runtime told that this thread blocks
     /// (`block_in_place`: the worker's other tasks move to another thread). A large read so
     /// never stalls the requests queued behind it. Run again inside the same transaction,
     /// the statement reads the same snapshot, so the result is the same.
-    fn rows(&self, conn: &ReadConn, limit: usize) -> Result<Vec<ReadRow>, sqlx::Error> {
+    fn rows(&self, conn: &ReadConn, keep: Keep<'_>) -> Result<Reading, sqlx::Error> {
         let handle = conn.get()?;
         let mut stmt = self.prepare(conn)?;
-        let names: Arc<[String]> = stmt.column_names().into_iter().map(str::to_owned).collect();
-        let mut out = Vec::new();
+        let mut read = Reading::new(&stmt, keep)?;
         if !may_block_in_place() {
-            step(&mut stmt.raw_query(), &names, &mut out, limit, |_| false)?;
-            return Ok(out);
+            read.step(&mut stmt.raw_query(), |_| false)?;
+            return Ok(read);
         }
         let started = Instant::now();
         handle.progress_handler(
@@ -369,26 +384,31 @@ impl ReadQuery<'_> {
             Some(move || started.elapsed() >= IN_PLACE_TIME),
         );
         let mut rows = stmt.raw_query();
-        let in_place = step(&mut rows, &names, &mut out, limit, |n| n >= IN_PLACE_ROWS);
+        let in_place = read.step(&mut rows, |n| n >= IN_PLACE_ROWS);
         handle.progress_handler(PROGRESS_STEPS, None::<fn() -> bool>);
         match in_place {
-            Ok(true) => Ok(out),
+            Ok(true) => Ok(read),
             // Many rows: the rest of them off the runtime's core.
             Ok(false) => tokio::task::block_in_place(|| {
-                step(&mut rows, &names, &mut out, limit, |_| false)?;
-                Ok(out)
+                read.step(&mut rows, |_| false)?;
+                Ok(read)
             }),
             // A long step: interrupted (which ends nothing but the statement), run again.
             Err(e) if interrupted(&e) => {
                 drop(rows);
-                out.clear();
+                read.restart();
                 tokio::task::block_in_place(|| {
-                    step(&mut stmt.raw_query(), &names, &mut out, limit, |_| false)?;
-                    Ok(out)
+                    read.step(&mut stmt.raw_query(), |_| false)?;
+                    Ok(read)
                 })
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The first `limit` rows of the statement.
+    fn first(&self, conn: &ReadConn, limit: usize) -> Result<Vec<ReadRow>, sqlx::Error> {
+        self.rows(conn, Keep::Rows(limit)).map(|read| read.out)
     }
 
     /// Runs a statement to its end and reports the rows it changed (on a `query_only`
@@ -402,31 +422,94 @@ impl ReadQuery<'_> {
     }
 }
 
-/// Reads rows into `out` until `limit`, the end (`true`), or `pause` says stop (`false`).
-fn step(
-    rows: &mut rusqlite::Rows<'_>,
-    names: &Arc<[String]>,
-    out: &mut Vec<ReadRow>,
+/// What a read keeps of its statement's rows, in order.
+#[derive(Debug, Clone, Copy)]
+enum Keep<'a> {
+    /// The first this many.
+    Rows(usize),
+    /// The leading rows that fit a page; each row's size is in its integer column `size`.
+    Page { page: PageFit, size: &'a str },
+}
+
+/// A statement's rows being read: those kept so far, and whether one was left out.
+struct Reading {
+    names: Arc<[String]>,
+    /// At most this many rows.
     limit: usize,
-    pause: impl Fn(usize) -> bool,
-) -> Result<bool, sqlx::Error> {
-    while out.len() < limit {
-        if pause(out.len()) {
-            return Ok(false);
-        }
-        let Some(row) = rows.next().map_err(database)? else {
-            return Ok(true);
+    /// For a page: the page as it started, as it is now, and the size column's index.
+    page: Option<(PageFit, PageFit, usize)>,
+    out: Vec<ReadRow>,
+    /// A row was read that the page had no room for.
+    left: bool,
+}
+
+impl Reading {
+    fn new(stmt: &rusqlite::Statement<'_>, keep: Keep<'_>) -> Result<Self, sqlx::Error> {
+        let names: Arc<[String]> = stmt.column_names().into_iter().map(str::to_owned).collect();
+        let (limit, page) = match keep {
+            Keep::Rows(limit) => (limit, None),
+            // The last column of that name, as a row reads it by name.
+            Keep::Page { page, size } => match names.iter().rposition(|n| n == size) {
+                Some(at) => (usize::MAX, Some((page, page, at))),
+                None => return Err(sqlx::Error::ColumnNotFound(size.to_owned())),
+            },
         };
-        let mut values = Vec::with_capacity(names.len());
-        for i in 0..names.len() {
-            values.push(owned(row.get_ref(i).map_err(database)?));
-        }
-        out.push(ReadRow {
-            names: Arc::clone(names),
-            values,
-        });
+        Ok(Self {
+            names,
+            limit,
+            page,
+            out: Vec::new(),
+            left: false,
+        })
     }
-    Ok(true)
+
+    /// Back to the first row (the statement runs again).
+    fn restart(&mut self) {
+        if let Some((start, now, _)) = &mut self.page {
+            *now = *start;
+        }
+        self.out.clear();
+        self.left = false;
+    }
+
+    /// Reads rows until the read is complete (`true`: the end, the limit, or a row that does
+    /// not fit the page) or `pause`, given the rows kept so far, says stop (`false`). A row
+    /// that does not fit is not copied.
+    fn step(
+        &mut self,
+        rows: &mut rusqlite::Rows<'_>,
+        pause: impl Fn(usize) -> bool,
+    ) -> Result<bool, sqlx::Error> {
+        loop {
+            if self.out.len() >= self.limit {
+                return Ok(true);
+            }
+            if pause(self.out.len()) {
+                return Ok(false);
+            }
+            let Some(row) = rows.next().map_err(database)? else {
+                return Ok(true);
+            };
+            if let Some((_, page, size)) = &mut self.page {
+                let bytes = match row.get_ref(*size).map_err(database)? {
+                    ValueRef::Integer(n) => n,
+                    _ => 0,
+                };
+                if !page.admits(bytes) {
+                    self.left = true;
+                    return Ok(true);
+                }
+            }
+            let mut values = Vec::with_capacity(self.names.len());
+            for i in 0..self.names.len() {
+                values.push(owned(row.get_ref(i).map_err(database)?));
+            }
+            self.out.push(ReadRow {
+                names: Arc::clone(&self.names),
+                values,
+            });
+        }
+    }
 }
 
 /// Runs `BEGIN`, `COMMIT` or `ROLLBACK` from the connection's statement cache (every read
@@ -630,6 +713,63 @@ mod tests {
         });
         on_worker.await.unwrap();
         ticker.abort();
+    }
+
+    /// Rows 1..=500, each of size `x % 7` bytes (0 to 6).
+    const SIZED: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c \
+                         WHERE x < 500) SELECT x, x % 7 AS size FROM c";
+
+    /// A page read: what `page` keeps of `sql`'s rows (their `x`), and whether one was left.
+    async fn page_of(tx: &mut ReadTx, sql: &str, limit: u32, max_bytes: u64) -> (Vec<i64>, bool) {
+        let read = SqliteReadDriver::query(sql)
+            .fetch_page(tx, PageFit::new(limit, max_bytes), "size")
+            .expect("SQLite's read path reads pages in one statement");
+        let (rows, left) = read.await.unwrap();
+        (rows.iter().map(|r| r.try_get("x").unwrap()).collect(), left)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_page_stops_at_the_first_row_that_does_not_fit_in_place_or_not() {
+        let (_dir, pool) = database();
+        let on_worker = tokio::spawn(async move {
+            let mut tx = pool.begin().await.unwrap();
+            // The row limit, past the rows read in place: the page goes on as blocking work
+            // with what it has counted so far.
+            let (xs, left) = page_of(&mut tx, SIZED, 100, u64::MAX).await;
+            assert_eq!((xs, left), ((1..=100).collect::<Vec<_>>(), true));
+            // Seven rows weigh 1 + 2 + … + 6 + 0 = 21 bytes: rows 1..=98 weigh 294, rows 99,
+            // 100 and 101 (1, 2 and 3 bytes) fill 300 exactly, row 102 (4 bytes) does not fit.
+            let (xs, left) = page_of(&mut tx, SIZED, 500, 300).await;
+            assert_eq!((xs, left), ((1..=101).collect::<Vec<_>>(), true));
+            // Every row fits: nothing is left.
+            let (xs, left) = page_of(&mut tx, SIZED, 500, u64::MAX).await;
+            assert_eq!((xs.len(), left), (500, false));
+            // One large first row still comes alone.
+            let (xs, left) = page_of(
+                &mut tx,
+                "SELECT 1 AS x, 900 AS size UNION ALL SELECT 2, 1",
+                50,
+                100,
+            )
+            .await;
+            assert_eq!((xs, left), (vec![1], true));
+            // A statement interrupted in place (a long step before its row) is run again with
+            // a fresh page: the same answer.
+            let long = format!("SELECT n AS x, 5 AS size FROM ({LONG_STEP})");
+            let (xs, left) = page_of(&mut tx, &long, 50, 100).await;
+            assert_eq!((xs, left), (vec![3_000_000], false));
+            // A page over a column that is not there is an error, not a page without bounds.
+            let missing = SqliteReadDriver::query("SELECT 1 AS x")
+                .fetch_page(&mut tx, PageFit::new(10, 10), "size")
+                .expect("a page read")
+                .await;
+            assert!(
+                matches!(&missing, Err(sqlx::Error::ColumnNotFound(c)) if c == "size"),
+                "{:?}",
+                missing.map(|(rows, left)| (rows.len(), left))
+            );
+        });
+        on_worker.await.unwrap();
     }
 
     #[tokio::test]

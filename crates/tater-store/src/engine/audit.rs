@@ -265,11 +265,24 @@ impl<D: Driver> AuditTx for EngineTenantTx<D> {
         max_bytes: u64,
     ) -> Result<(Vec<AuditEntry>, bool)> {
         let order = if q.ascending { "ASC" } else { "DESC" };
+        let page_order = format!(" ORDER BY seq {order} LIMIT {}", u64::from(q.limit) + 1);
+        // Where the driver stops at the first entry that does not fit, one read.
+        let mut b = audit_select::<D>(&format!("{AUDIT_COLUMNS}, size_bytes"), q);
+        b.push(&page_order);
+        if let Some(read) = bind_args::<D>(D::query(&b.sql).bind(self.tenant()), &b.args)
+            .fetch_page(
+                &mut *self.tx,
+                PageFit::new(q.limit, max_bytes),
+                "size_bytes",
+            )
+        {
+            let (rows, more) = read.await?;
+            let entries = rows.iter().map(audit_from_row).collect::<Result<_>>()?;
+            return Ok((entries, more));
+        }
+        // Elsewhere, the sizes first, then the entries that fit.
         let mut b = audit_select::<D>("seq, size_bytes", q);
-        b.push(&format!(
-            " ORDER BY seq {order} LIMIT {}",
-            u64::from(q.limit) + 1
-        ));
+        b.push(&page_order);
         let sized = bind_args::<D>(D::query(&b.sql).bind(self.tenant()), &b.args)
             .fetch_all(&mut *self.tx)
             .await?;

@@ -24,8 +24,8 @@ use crate::sql::{
 };
 use crate::{
     AuditQuery, AuditSettings, DeadLetter, DeliveryTx, DueDestination, EndpointQuery,
-    EndpointTotals, IdentityTx, LatestResult, Mode, Result, ResultCount, ResultFilter, ResultGroup,
-    ResultKey, StoreError, TenantTx, data_json, fit_page, json_size,
+    EndpointTotals, IdentityTx, LatestResult, Mode, PageFit, Result, ResultCount, ResultFilter,
+    ResultGroup, ResultKey, StoreError, TenantTx, data_json, fit_page, json_size,
 };
 
 mod ai;

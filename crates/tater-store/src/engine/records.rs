@@ -70,8 +70,27 @@ impl<D: Driver> RecordsTx for EngineTenantTx<D> {
         query: &ListQuery,
         max_bytes: u64,
     ) -> Result<(Vec<Record>, bool)> {
-        // First the ids and sizes of the candidates, in page order; then only the rows
-        // that fit are read whole.
+        let tenant = self.tenant();
+        // Where the driver stops at the first row that does not fit, one read.
+        let mut b = SqlBuilder::new(
+            D::KIND,
+            format!(
+                "SELECT {RECORD_COLUMNS}, size_bytes FROM records WHERE tenant_id = $1 AND module = $2"
+            ),
+            2,
+        );
+        push_conditions(&mut b, &query.filter);
+        push_page(&mut b, query);
+        let page = PageFit::new(query.limit, max_bytes);
+        if let Some(read) = bind_args::<D>(D::query(&b.sql).bind(&tenant).bind(module), &b.args)
+            .fetch_page(&mut *self.tx, page, "size_bytes")
+        {
+            let (rows, more) = read.await?;
+            let records = rows.iter().map(record_from_row).collect::<Result<_>>()?;
+            return Ok((records, more));
+        }
+        // Elsewhere, first the ids and sizes of the candidates, in page order; then only the
+        // rows that fit are read whole.
         let mut b = SqlBuilder::new(
             D::KIND,
             "SELECT id, size_bytes FROM records WHERE tenant_id = $1 AND module = $2".to_owned(),
@@ -79,7 +98,6 @@ impl<D: Driver> RecordsTx for EngineTenantTx<D> {
         );
         push_conditions(&mut b, &query.filter);
         push_page(&mut b, query);
-        let tenant = self.tenant();
         let sized = bind_args::<D>(D::query(&b.sql).bind(&tenant).bind(module), &b.args)
             .fetch_all(&mut *self.tx)
             .await?;

@@ -487,8 +487,6 @@ impl<D: Driver> ScansTx for EngineTenantTx<D> {
         limit: u32,
         max_bytes: u64,
     ) -> Result<(Vec<LatestResult>, bool)> {
-        // The keys and evidence sizes of the candidates first, then only the rows that
-        // fit are read with their evidence.
         let select = |columns: &str, n: u64| -> Option<SqlBuilder> {
             let mut b = SqlBuilder::new(D::KIND, format!("SELECT {columns} {LATEST_RESULTS}"), 1);
             if !push_result_filter(&mut b, f) {
@@ -505,10 +503,23 @@ impl<D: Driver> ScansTx for EngineTenantTx<D> {
             b.push(&format!(" ORDER BY e.hostname, e.id, r.check_id LIMIT {n}"));
             Some(b)
         };
+        const COLUMNS: &str = "e.id AS endpoint_id, e.hostname, e.last_scan_id AS scan_id, r.check_id, r.status, r.severity, r.evidence";
         let sizing = format!(
             "CAST({} + 256 AS BIGINT) AS size_bytes",
             byte_length(D::KIND, "r.evidence")
         );
+        let Some(b) = select(&format!("{COLUMNS}, {sizing}"), u64::from(limit) + 1) else {
+            return Ok((Vec::new(), false));
+        };
+        // Where the driver stops at the first row that does not fit, one read.
+        if let Some(read) = bind_args::<D>(D::query(&b.sql).bind(self.tenant()), &b.args)
+            .fetch_page(&mut *self.tx, PageFit::new(limit, max_bytes), "size_bytes")
+        {
+            let (rows, more) = read.await?;
+            return Ok((latest_results_of_rows(&rows)?, more));
+        }
+        // Elsewhere, the keys and evidence sizes of the candidates first, then only the rows
+        // that fit are read with their evidence.
         let Some(b) = select(&sizing, u64::from(limit) + 1) else {
             return Ok((Vec::new(), false));
         };
@@ -523,26 +534,26 @@ impl<D: Driver> ScansTx for EngineTenantTx<D> {
         if n == 0 {
             return Ok((Vec::new(), false));
         }
-        let Some(b) = select(
-            "e.id AS endpoint_id, e.hostname, e.last_scan_id AS scan_id, r.check_id, r.status, r.severity, r.evidence",
-            n as u64,
-        ) else {
+        let Some(b) = select(COLUMNS, n as u64) else {
             return Ok((Vec::new(), false));
         };
         let rows = bind_args::<D>(D::query(&b.sql).bind(self.tenant()), &b.args)
             .fetch_all(&mut *self.tx)
             .await?;
-        let page = rows
-            .iter()
-            .map(|r| {
-                Ok(LatestResult {
-                    endpoint: parse_col(r, "endpoint_id")?,
-                    hostname: r.try_get("hostname")?,
-                    scan: parse_col(r, "scan_id")?,
-                    result: result_from_row(r)?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok((page, more))
+        Ok((latest_results_of_rows(&rows)?, more))
     }
+}
+
+/// Latest results as the page reads them (endpoint, hostname, scan, then the result).
+fn latest_results_of_rows(rows: &[impl RowRead]) -> Result<Vec<LatestResult>> {
+    rows.iter()
+        .map(|r| {
+            Ok(LatestResult {
+                endpoint: parse_col(r, "endpoint_id")?,
+                hostname: r.try_get("hostname")?,
+                scan: parse_col(r, "scan_id")?,
+                result: result_from_row(r)?,
+            })
+        })
+        .collect()
 }

@@ -669,6 +669,10 @@ async fn pages_are_bounded_by_bytes(db: TestDb) {
     q.limit = 5;
     let (page, more) = tx.page_records(def.name, &q, u64::MAX).await.unwrap();
     assert_eq!((page.len(), more), (5, true));
+    // A limit of exactly the rows there are: all of them, and no more to come.
+    q.limit = 12;
+    let (page, more) = tx.page_records(def.name, &q, u64::MAX).await.unwrap();
+    assert_eq!((page.len(), more), (12, false));
 
     // The audit log: 12 creations, big changes every third.
     let mut aq = tater_store::AuditQuery {
