@@ -283,14 +283,8 @@ impl<D: Driver> AuditTx for EngineTenantTx<D> {
         // Elsewhere, the sizes first, then the entries that fit.
         let mut b = audit_select::<D>("seq, size_bytes", q);
         b.push(&page_order);
-        let sized = bind_args::<D>(D::query(&b.sql).bind(self.tenant()), &b.args)
-            .fetch_all(&mut *self.tx)
-            .await?;
-        let sizes = sized
-            .iter()
-            .map(|r| r.try_get::<i64>("size_bytes"))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        let (n, more) = fit_page(&sizes, q.limit, max_bytes);
+        let sizing = bind_args::<D>(D::query(&b.sql).bind(self.tenant()), &b.args);
+        let (sized, n, more) = sizing_read::<D>(&mut *self.tx, sizing, q.limit, max_bytes).await?;
         if n == 0 {
             return Ok((Vec::new(), false));
         }

@@ -40,6 +40,73 @@ pub(super) fn target_from_row(r: &impl RowRead) -> Result<tater_domain::JobTarge
     })
 }
 
+impl<D: Driver> EngineTenantTx<D> {
+    /// The jobs of a page, newest first, bounded by rows and by bytes: each job's script and
+    /// each target's output plus what its view adds, so a page never reads more job output
+    /// than it returns.
+    async fn page_of_jobs(
+        &mut self,
+        before: Option<(Timestamp, RecordId)>,
+        limit: u32,
+        max_bytes: u64,
+    ) -> Result<(Vec<tater_domain::Job>, bool)> {
+        let size = format!(
+            "CAST({} + COALESCE((SELECT SUM({} + {} + {} + 256) FROM job_targets t \
+             WHERE t.tenant_id = j.tenant_id AND t.job_id = j.id), 0) AS BIGINT) AS size_bytes",
+            byte_length(D::KIND, "j.content"),
+            byte_length(D::KIND, "t.stdout"),
+            byte_length(D::KIND, "t.stderr"),
+            byte_length(D::KIND, "t.reason"),
+        );
+        let select = |columns: &str| {
+            let mut b = SqlBuilder::new(
+                D::KIND,
+                format!("SELECT {columns} FROM jobs j WHERE j.tenant_id = $1"),
+                1,
+            );
+            if let Some((at, id)) = before {
+                let t = b.arg(Arg::Int(at.millis()));
+                let i = b.arg(Arg::Text(id.to_string()));
+                b.push(&format!(" AND (j.created_at, j.id) < ({t}, {i})"));
+            }
+            b.push(&format!(
+                " ORDER BY j.created_at DESC, j.id DESC LIMIT {}",
+                u64::from(limit) + 1
+            ));
+            b
+        };
+        // Where the driver stops at the first job that does not fit, one read.
+        // The job's columns named by its table: a page's size reads another table too.
+        let columns = members::each_column(JOB_COLUMNS, |c| format!("j.{c}"));
+        let b = select(&format!("{columns}, {size}"));
+        if let Some(read) = bind_args::<D>(D::query(&b.sql).bind(self.tenant()), &b.args)
+            .fetch_page(&mut *self.tx, PageFit::new(limit, max_bytes), "size_bytes")
+        {
+            let (rows, more) = read.await?;
+            return Ok((rows.iter().map(job_from_row).collect::<Result<_>>()?, more));
+        }
+        // Elsewhere, the sizes first, then the jobs that fit.
+        let b = select(&format!("j.id, {size}"));
+        let sizing = bind_args::<D>(D::query(&b.sql).bind(self.tenant()), &b.args);
+        let (sized, n, more) = sizing_read::<D>(&mut *self.tx, sizing, limit, max_bytes).await?;
+        if n == 0 {
+            return Ok((Vec::new(), false));
+        }
+        let ids = ids_of(&sized[..n])?;
+        let mut b = SqlBuilder::new(
+            D::KIND,
+            format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND id"),
+            1,
+        );
+        b.in_list(ids.iter().map(|id| Arg::Text(id.clone())));
+        b.push(" ORDER BY created_at DESC, id DESC");
+        let rows = bind_args::<D>(D::query(&b.sql).bind(self.tenant()), &b.args)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        Ok((rows.iter().map(job_from_row).collect::<Result<_>>()?, more))
+    }
+}
+
 #[async_trait]
 impl<D: Driver> JobsTx for EngineTenantTx<D> {
     async fn insert_job(
@@ -115,58 +182,10 @@ impl<D: Driver> JobsTx for EngineTenantTx<D> {
         limit: u32,
         max_bytes: u64,
     ) -> Result<(Vec<(tater_domain::Job, Vec<tater_domain::JobTarget>)>, bool)> {
-        // Sizes first (script, and each target's output plus what its view adds), so
-        // a page never reads more job output than it returns.
-        let size = format!(
-            "{} + COALESCE((SELECT SUM({} + {} + {} + 256) FROM job_targets t \
-             WHERE t.tenant_id = j.tenant_id AND t.job_id = j.id), 0)",
-            byte_length(D::KIND, "j.content"),
-            byte_length(D::KIND, "t.stdout"),
-            byte_length(D::KIND, "t.stderr"),
-            byte_length(D::KIND, "t.reason"),
-        );
-        let mut b = SqlBuilder::new(
-            D::KIND,
-            format!(
-                "SELECT j.id, CAST({size} AS BIGINT) AS size_bytes FROM jobs j WHERE j.tenant_id = $1"
-            ),
-            1,
-        );
-        if let Some((at, id)) = before {
-            let t = b.arg(Arg::Int(at.millis()));
-            let i = b.arg(Arg::Text(id.to_string()));
-            b.push(&format!(" AND (j.created_at, j.id) < ({t}, {i})"));
+        let (jobs, more) = self.page_of_jobs(before, limit, max_bytes).await?;
+        if jobs.is_empty() {
+            return Ok((Vec::new(), more));
         }
-        b.push(&format!(
-            " ORDER BY j.created_at DESC, j.id DESC LIMIT {}",
-            u64::from(limit) + 1
-        ));
-        let sized = bind_args::<D>(D::query(&b.sql).bind(self.tenant()), &b.args)
-            .fetch_all(&mut *self.tx)
-            .await?;
-        let sizes = sized
-            .iter()
-            .map(|r| r.try_get::<i64>("size_bytes"))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        let (n, more) = fit_page(&sizes, limit, max_bytes);
-        if n == 0 {
-            return Ok((Vec::new(), false));
-        }
-        let ids = sized[..n]
-            .iter()
-            .map(|r| r.try_get::<String>("id"))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        let mut b = SqlBuilder::new(
-            D::KIND,
-            format!("SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND id"),
-            1,
-        );
-        b.in_list(ids.iter().map(|id| Arg::Text(id.clone())));
-        b.push(" ORDER BY created_at DESC, id DESC");
-        let rows = bind_args::<D>(D::query(&b.sql).bind(self.tenant()), &b.args)
-            .fetch_all(&mut *self.tx)
-            .await?;
-        let jobs = rows.iter().map(job_from_row).collect::<Result<Vec<_>>>()?;
         // Every target of the page in one read.
         let mut b = SqlBuilder::new(
             D::KIND,

@@ -114,7 +114,7 @@ pub(super) fn key_columns_of_k() -> &'static str {
 }
 
 /// A column list with each column rewritten by `spell`.
-fn each_column(columns: &str, spell: fn(&str) -> String) -> String {
+pub(super) fn each_column(columns: &str, spell: fn(&str) -> String) -> String {
     columns
         .split(", ")
         .map(spell)

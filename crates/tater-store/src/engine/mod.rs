@@ -92,6 +92,32 @@ fn opt_ts(row: &impl RowRead, col: &str) -> Result<Option<Timestamp>> {
     Ok(row.try_get::<Option<i64>>(col)?.map(Timestamp::from_millis))
 }
 
+/// A page's sizing read (rows with their `size_bytes`, in page order): its rows, how many
+/// of them fit a page of `limit` rows and `max_bytes` bytes, and whether more follow (see
+/// [`fit_page`]).
+async fn sizing_read<'q, D: Driver>(
+    conn: &mut Conn<D>,
+    q: D::Query<'q>,
+    limit: u32,
+    max_bytes: u64,
+) -> Result<(Vec<D::Row>, usize, bool)> {
+    let sized = q.fetch_all(conn).await?;
+    let sizes = sized
+        .iter()
+        .map(|r| r.try_get::<i64>("size_bytes"))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let (n, more) = fit_page(&sizes, limit, max_bytes);
+    Ok((sized, n, more))
+}
+
+/// The `id` column of each row.
+fn ids_of(rows: &[impl RowRead]) -> Result<Vec<String>> {
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get::<String>("id"))
+        .collect::<std::result::Result<Vec<_>, _>>()?)
+}
+
 /// A transaction on one tenant's data.
 pub struct EngineTenantTx<D: Driver> {
     pub(crate) tx: D::Tx,

@@ -98,21 +98,13 @@ impl<D: Driver> RecordsTx for EngineTenantTx<D> {
         );
         push_conditions(&mut b, &query.filter);
         push_page(&mut b, query);
-        let sized = bind_args::<D>(D::query(&b.sql).bind(&tenant).bind(module), &b.args)
-            .fetch_all(&mut *self.tx)
-            .await?;
-        let sizes = sized
-            .iter()
-            .map(|r| r.try_get::<i64>("size_bytes"))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        let (n, more) = fit_page(&sizes, query.limit, max_bytes);
+        let sizing = bind_args::<D>(D::query(&b.sql).bind(&tenant).bind(module), &b.args);
+        let (sized, n, more) =
+            sizing_read::<D>(&mut *self.tx, sizing, query.limit, max_bytes).await?;
         if n == 0 {
             return Ok((Vec::new(), false));
         }
-        let ids = sized[..n]
-            .iter()
-            .map(|r| r.try_get::<String>("id"))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let ids = ids_of(&sized[..n])?;
         let mut b = SqlBuilder::new(
             D::KIND,
             format!(

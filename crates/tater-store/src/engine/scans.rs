@@ -523,14 +523,8 @@ impl<D: Driver> ScansTx for EngineTenantTx<D> {
         let Some(b) = select(&sizing, u64::from(limit) + 1) else {
             return Ok((Vec::new(), false));
         };
-        let sized = bind_args::<D>(D::query(&b.sql).bind(self.tenant()), &b.args)
-            .fetch_all(&mut *self.tx)
-            .await?;
-        let sizes = sized
-            .iter()
-            .map(|r| r.try_get::<i64>("size_bytes"))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        let (n, more) = fit_page(&sizes, limit, max_bytes);
+        let sizing = bind_args::<D>(D::query(&b.sql).bind(self.tenant()), &b.args);
+        let (_, n, more) = sizing_read::<D>(&mut *self.tx, sizing, limit, max_bytes).await?;
         if n == 0 {
             return Ok((Vec::new(), false));
         }

@@ -12,7 +12,8 @@ use crate::support::*;
 
 both_engines!(
     settings_default_off_and_round_trip,
-    jobs_and_their_targets_through_their_lifecycle
+    jobs_and_their_targets_through_their_lifecycle,
+    job_pages_stop_at_their_bytes_newest_first
 );
 
 async fn settings_default_off_and_round_trip(db: TestDb) {
@@ -231,4 +232,55 @@ async fn jobs_and_their_targets_through_their_lifecycle(db: TestDb) {
     drop(tx);
     let mut itx = store.identity(Mode::Read).await.unwrap();
     assert!(!itx.orgs_with_pending_jobs().await.unwrap().contains(&a));
+}
+
+/// Jobs with large scripts every third: pages of at most 30 kB (or one job) walk every job
+/// once, newest first, each with its targets.
+async fn job_pages_stop_at_their_bytes_newest_first(db: TestDb) {
+    let store = open(&db).await;
+    let (a, sa) = new_org(&*store, "Pages").await;
+    let web = enrolled(&*store, &sa, "web-01", "p1").await;
+    let mut made = Vec::new();
+    let mut tx = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
+    for n in 0..10 {
+        let mut j = job(a, NOW + n);
+        if n % 3 == 0 {
+            j.content = "x".repeat(20_000);
+        }
+        let targets = [JobTarget::pending(web.id, web.hostname.clone())];
+        tx.insert_job(&j, &targets, &draft(a, AuditAction::Create, "job", j.id))
+            .await
+            .unwrap();
+        made.push(j.id);
+    }
+    tx.commit().await.unwrap();
+    made.reverse();
+
+    let mut tx = store.tenant(&sa.permit(Mode::Read)).await.unwrap();
+    let (mut seen, mut pages, mut before) = (Vec::new(), 0, None);
+    loop {
+        let (page, more) = tx.jobs(before, 50, 30_000).await.unwrap();
+        assert!(!page.is_empty());
+        let bytes: usize = page.iter().map(|(j, _)| j.content.len()).sum();
+        assert!(
+            page.len() == 1 || bytes <= 30_000,
+            "{} jobs, {bytes} bytes",
+            page.len()
+        );
+        assert!(page.iter().all(|(_, targets)| targets.len() == 1));
+        pages += 1;
+        seen.extend(page.iter().map(|(j, _)| j.id));
+        let (last, _) = page.last().unwrap();
+        before = Some((last.created_at, last.id));
+        if !more {
+            break;
+        }
+    }
+    assert_eq!(seen, made, "every job once, newest first");
+    assert!(pages >= 4, "the 20 kB scripts split the pages: {pages}");
+    // The row limit under a large budget; exactly the rows there are leaves none.
+    let (page, more) = tx.jobs(None, 4, u64::MAX).await.unwrap();
+    assert_eq!((page.len(), more), (4, true));
+    let (page, more) = tx.jobs(None, 10, u64::MAX).await.unwrap();
+    assert_eq!((page.len(), more), (10, false));
 }
