@@ -73,8 +73,9 @@ pub(crate) trait Bound<'q, D: Driver>: Sized + Send {
     /// The leading rows that fit `page`, each row's size read from its integer column `size`,
     /// and whether a row was left out — where the driver reads a statement's rows one at a
     /// time and can stop at any of them (SQLite's read path), so the row that does not fit is
-    /// the last one read. `None` elsewhere: a PostgreSQL server sends every row of a statement
-    /// however early its reader stops, so there a page reads its rows' sizes first and then
+    /// the last one read. `None` on the sqlx drivers: a PostgreSQL server sends every row of a
+    /// statement however early its reader stops (and sqlx-sqlite, used for SQLite's writes,
+    /// steps on a thread of its own), so there a page reads its rows' sizes first and then
     /// only the rows that fit.
     fn fetch_page<'e>(
         self,

@@ -1691,9 +1691,11 @@ pub(crate) struct PageFit {
 }
 
 impl PageFit {
+    /// A page of `limit` rows, at least one (so a client always moves forward; the store's
+    /// statements ask for `limit + 1` rows, which with a limit of 0 is one, too).
     pub(crate) fn new(limit: u32, max_bytes: u64) -> Self {
         Self {
-            limit: usize::try_from(limit).unwrap_or(usize::MAX),
+            limit: usize::try_from(limit.max(1)).unwrap_or(usize::MAX),
             max_bytes,
             rows: 0,
             bytes: 0,
@@ -1730,6 +1732,11 @@ mod tests {
             "one large row still comes"
         );
         assert_eq!(fit_page(&[50, 50, 1], 50, 100), (2, true), "exactly full");
+        assert_eq!(
+            fit_page(&[10], 0, 100),
+            (1, false),
+            "a page holds a row at least"
+        );
         assert_eq!(
             fit_page(&[-5, 1], 50, 100),
             (2, false),

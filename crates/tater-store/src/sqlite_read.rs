@@ -9,8 +9,8 @@
 //! lock and may wait for it, which must not stall the async runtime.
 //!
 //! A statement that returns many rows or runs long is finished as blocking work (see
-//! [`ReadQuery::rows`]); a single long step (an aggregate over a large table) still runs in
-//! place, as it would have occupied a core on sqlx's worker thread too.
+//! [`ReadQuery::rows`]); a single long step (an aggregate over a large table) is interrupted
+//! and run again as blocking work, on the same snapshot.
 //!
 //! The SQL is the engine's shared SQL (see `driver.rs`); this driver only binds, steps and
 //! reads rows. Its connections are opened with `query_only`, so a transaction begun as a read
@@ -491,10 +491,14 @@ impl Reading {
                 return Ok(true);
             };
             if let Some((_, page, size)) = &mut self.page {
-                let bytes = match row.get_ref(*size).map_err(database)? {
-                    ValueRef::Integer(n) => n,
-                    _ => 0,
-                };
+                // Not an integer (a damaged file): an error, as reading it by name would be.
+                let bytes =
+                    i64::column_result(row.get_ref(*size).map_err(database)?).map_err(|e| {
+                        sqlx::Error::ColumnDecode {
+                            index: self.names.get(*size).cloned().unwrap_or_default(),
+                            source: Box::new(e),
+                        }
+                    })?;
                 if !page.admits(bytes) {
                     self.left = true;
                     return Ok(true);
@@ -758,6 +762,14 @@ mod tests {
             let long = format!("SELECT n AS x, 5 AS size FROM ({LONG_STEP})");
             let (xs, left) = page_of(&mut tx, &long, 50, 100).await;
             assert_eq!((xs, left), (vec![3_000_000], false));
+            // Interrupted after three rows were kept: the run again counts from nothing, so
+            // a page of four holds the three and the count.
+            let late = format!(
+                "SELECT 1 AS x, 1 AS size UNION ALL SELECT 2, 1 UNION ALL SELECT 3, 1 \
+                 UNION ALL SELECT n, 1 FROM ({LONG_STEP})"
+            );
+            let (xs, left) = page_of(&mut tx, &late, 4, 100).await;
+            assert_eq!((xs, left), (vec![1, 2, 3, 3_000_000], false));
             // A page over a column that is not there is an error, not a page without bounds.
             let missing = SqliteReadDriver::query("SELECT 1 AS x")
                 .fetch_page(&mut tx, PageFit::new(10, 10), "size")

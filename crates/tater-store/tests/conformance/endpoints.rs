@@ -3,7 +3,8 @@ use tater_domain::{
     EnrollmentTokenId, OrgId, Scan, ScanId, ScanResult, Timestamp,
 };
 use tater_store::{
-    AuditQuery, EndpointQuery, Mode, ResultFilter, ResultGroup, ResultKey, StoreError,
+    AuditQuery, EndpointQuery, LatestResult, Mode, ResultFilter, ResultGroup, ResultKey,
+    StoreError, TenantTx,
 };
 use tater_testkit::{TestDb, both_engines};
 
@@ -402,24 +403,7 @@ async fn scans_latest_results_and_isolation(db: TestDb) {
     );
 
     // Keyset pages of latest results: every row once, ordered by hostname, endpoint, check.
-    let mut after: Option<ResultKey> = None;
-    let mut rows = Vec::new();
-    loop {
-        let (page, more) = tx
-            .latest_results_page(&ResultFilter::default(), after.as_ref(), 100, 1 << 20)
-            .await
-            .unwrap();
-        assert!(page.len() <= 100);
-        after = page.last().map(|r| ResultKey {
-            hostname: r.hostname.clone(),
-            endpoint: r.endpoint,
-            check_id: r.result.check_id.clone(),
-        });
-        rows.extend(page);
-        if !more {
-            break;
-        }
-    }
+    let rows = all_latest_results(&mut *tx).await;
     assert_eq!(rows.len(), 710);
     let keys: Vec<(String, String)> = rows
         .iter()
@@ -458,6 +442,16 @@ async fn scans_latest_results_and_isolation(db: TestDb) {
         "{}",
         small.len()
     );
+    // The same pages in a read transaction (on SQLite, one statement a page, read in place).
+    let mut read = store.tenant(&sa.permit(Mode::Read)).await.unwrap();
+    let read_rows = all_latest_results(&mut *read).await;
+    assert_eq!(read_rows, rows);
+    let (read_small, more) = read
+        .latest_results_page(&ResultFilter::default(), None, 500, 2_000)
+        .await
+        .unwrap();
+    assert_eq!((read_small, more), (small, true), "the same byte cut");
+    drop(read);
     // An event that changed no row still lands in the audit log.
     let export = draft(a, AuditAction::Create, "data-export", "export-1");
     tx.record_event(&export).await.unwrap();
@@ -917,4 +911,27 @@ async fn a_late_older_report_never_replaces_the_newer(db: TestDb) {
         "the newer scan stays latest"
     );
     check(&mut *tx, "after a late older report").await;
+}
+
+/// Every latest result, read in keyset pages of 100.
+async fn all_latest_results(tx: &mut dyn TenantTx) -> Vec<LatestResult> {
+    let mut after: Option<ResultKey> = None;
+    let mut rows = Vec::new();
+    loop {
+        let (page, more) = tx
+            .latest_results_page(&ResultFilter::default(), after.as_ref(), 100, 1 << 20)
+            .await
+            .unwrap();
+        assert!(page.len() <= 100);
+        after = page.last().map(|r| ResultKey {
+            hostname: r.hostname.clone(),
+            endpoint: r.endpoint,
+            check_id: r.result.check_id.clone(),
+        });
+        rows.extend(page);
+        if !more {
+            break;
+        }
+    }
+    rows
 }
