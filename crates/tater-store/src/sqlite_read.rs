@@ -431,13 +431,23 @@ enum Keep<'a> {
     Page { page: PageFit, size: &'a str },
 }
 
+/// A page being filled by a read.
+struct Filling {
+    /// The page before its first row (a statement run again starts from it).
+    empty: PageFit,
+    /// The page with the rows kept so far.
+    now: PageFit,
+    /// The index of the column holding each row's size.
+    size: usize,
+}
+
 /// A statement's rows being read: those kept so far, and whether one was left out.
 struct Reading {
     names: Arc<[String]>,
     /// At most this many rows.
     limit: usize,
-    /// For a page: the page as it started, as it is now, and the size column's index.
-    page: Option<(PageFit, PageFit, usize)>,
+    /// For a page: how full it is, and where each row's size is.
+    page: Option<Filling>,
     out: Vec<ReadRow>,
     /// A row was read that the page had no room for.
     left: bool,
@@ -450,7 +460,14 @@ impl Reading {
             Keep::Rows(limit) => (limit, None),
             // The last column of that name, as a row reads it by name.
             Keep::Page { page, size } => match names.iter().rposition(|n| n == size) {
-                Some(at) => (usize::MAX, Some((page, page, at))),
+                Some(size) => (
+                    usize::MAX,
+                    Some(Filling {
+                        empty: page,
+                        now: page,
+                        size,
+                    }),
+                ),
                 None => return Err(sqlx::Error::ColumnNotFound(size.to_owned())),
             },
         };
@@ -465,8 +482,8 @@ impl Reading {
 
     /// Back to the first row (the statement runs again).
     fn restart(&mut self) {
-        if let Some((start, now, _)) = &mut self.page {
-            *now = *start;
+        if let Some(filling) = &mut self.page {
+            filling.now = filling.empty;
         }
         self.out.clear();
         self.left = false;
@@ -490,7 +507,7 @@ impl Reading {
             let Some(row) = rows.next().map_err(database)? else {
                 return Ok(true);
             };
-            if let Some((_, page, size)) = &mut self.page {
+            if let Some(Filling { now, size, .. }) = &mut self.page {
                 // Not an integer (a damaged file): an error, as reading it by name would be.
                 let bytes =
                     i64::column_result(row.get_ref(*size).map_err(database)?).map_err(|e| {
@@ -499,7 +516,7 @@ impl Reading {
                             source: Box::new(e),
                         }
                     })?;
-                if !page.admits(bytes) {
+                if !now.admits(bytes) {
                     self.left = true;
                     return Ok(true);
                 }
