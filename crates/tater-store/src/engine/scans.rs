@@ -100,30 +100,26 @@ pub(super) async fn move_posture<D: Driver>(
     from: Option<&str>,
     to: Option<&str>,
 ) -> Result<()> {
-    // The (check, status, severity) keys of scan `this` that scan `other` lacks, each
-    // with `sign`. A set difference rather than a correlated NOT EXISTS: PostgreSQL's
-    // generic plans guess one row per side and a nested anti-join then costs seconds
-    // per report.
-    let only_in = |this: &str, other: Option<&str>, sign: i64| {
-        let pick = |scan: &str| {
-            format!(
-                "SELECT check_id, status, severity FROM scan_results WHERE tenant_id = $1 AND scan_id = {scan}"
-            )
-        };
-        let keys = match other {
-            Some(other) => format!("{} EXCEPT {}", pick(this), pick(other)),
-            None => pick(this),
-        };
-        format!("SELECT k.check_id, k.status, k.severity, {sign} AS d FROM ({keys}) k")
+    // Each (check, status, severity) key of the new scan counts +1, of the old one -1; a key
+    // in both sums to 0 and moves nothing. One pass over each scan's results, grouped: a pair
+    // of set differences read each scan twice (a tenth of a report's time on PostgreSQL),
+    // and a correlated NOT EXISTS misplans there (generic plans guess one row per side and a
+    // nested anti-join costs seconds per report).
+    let pick = |scan: &str, sign: i64| {
+        format!(
+            "SELECT check_id, status, severity, {sign} AS d FROM scan_results \
+             WHERE tenant_id = $1 AND scan_id = {scan}"
+        )
     };
     let delta = match (from, to) {
         (None, None) => return Ok(()),
-        (None, Some(_)) => only_in("$3", None, 1),
-        (Some(_), None) => only_in("$3", None, -1),
+        (None, Some(_)) => pick("$3", 1),
+        (Some(_), None) => pick("$3", -1),
         (Some(_), Some(_)) => format!(
-            "{} UNION ALL {}",
-            only_in("$4", Some("$3"), 1),
-            only_in("$3", Some("$4"), -1)
+            "SELECT k.check_id, k.status, k.severity, SUM(k.d) AS d FROM ({} UNION ALL {}) k \
+             GROUP BY k.check_id, k.status, k.severity HAVING SUM(k.d) <> 0",
+            pick("$4", 1),
+            pick("$3", -1)
         ),
     };
     // `WHERE true` keeps SQLite from reading `ON CONFLICT` as a join's `ON`.
