@@ -266,7 +266,13 @@ fn results(n: usize, fail_every: usize) -> Vec<ScanResult> {
             } else {
                 "Low".into()
             },
-            evidence: format!("evidence {i}"),
+            // Some evidence as hard to carry as text gets: quotes, backslashes, escapes
+            // spelled out, line breaks, JSON-looking text and characters beyond ASCII.
+            evidence: if i % 50 == 7 {
+                format!("evidence {i}: \"q\" \\ \\u0000 \n\t{{\"c\": [1]}} \u{fffd} ✓ 🔒 '; --")
+            } else {
+                format!("evidence {i}")
+            },
         })
         .collect()
 }
@@ -329,7 +335,9 @@ async fn scans_latest_results_and_isolation(db: TestDb) {
 
     let mut tx = store.tenant(&sa.permit(Mode::Write)).await.unwrap();
     assert_eq!(tx.scan(s1.id).await.unwrap().unwrap(), s1);
-    assert_eq!(tx.scan_results(s1.id).await.unwrap().len(), 700);
+    let mut stored = tx.scan_results(s1.id).await.unwrap();
+    stored.sort_by(|x, y| x.check_id.cmp(&y.check_id));
+    assert_eq!(stored, first, "every result as reported, evidence byte for byte");
     let by_endpoint = tx
         .latest_result_counts(ResultGroup::Endpoint, &ResultFilter::default())
         .await
