@@ -8,6 +8,11 @@
 -- that no table holds a row of it afterwards.
 ALTER TABLE scan_results DROP CONSTRAINT scan_results_tenant_id_scan_id_fkey;
 
+-- Its DELETE runs under the deleting session's row-level security setting: the store deletes
+-- scans only in a tenant's transaction (an endpoint's, whose scans are that tenant's) or with
+-- `tater.cross_tenant` on (an organization's purge, which then checks every table empty). A
+-- session with neither (an operator's psql) would leave the results behind: delete through
+-- Tater, or set `tater.cross_tenant` first.
 CREATE FUNCTION tater_delete_scan_results() RETURNS TRIGGER
 LANGUAGE plpgsql AS $$
 BEGIN

@@ -1,6 +1,7 @@
 //! Terminating and deleting an organization. Every tenant table names its organization in
-//! `tenant_id` and its foreign keys cascade from `organizations`, so deleting the
-//! organization's row deletes the tenant; the tables are found in the database's own catalog
+//! `tenant_id` and its foreign keys cascade from `organizations` (scan results on PostgreSQL
+//! follow their scans by a trigger, migration 0036), so deleting the organization's row
+//! deletes the tenant; the tables are found in the database's own catalog
 //! (not a list kept by hand, which a new table would slip past), counted before, and checked
 //! empty after. Accounts that belonged to the organization alone go with it.
 
@@ -163,7 +164,7 @@ impl<D: Driver> TerminationTx for EngineIdentityTx<D> {
             if count::<D>(&mut self.tx, table, "tenant_id = $1", &id).await? > 0 {
                 return Err(StoreError::Corrupt(format!(
                     "{table} still holds rows of the deleted organization (a foreign key \
-                     that does not cascade)"
+                     or trigger that does not cascade)"
                 )));
             }
         }

@@ -337,7 +337,10 @@ async fn scans_latest_results_and_isolation(db: TestDb) {
     assert_eq!(tx.scan(s1.id).await.unwrap().unwrap(), s1);
     let mut stored = tx.scan_results(s1.id).await.unwrap();
     stored.sort_by(|x, y| x.check_id.cmp(&y.check_id));
-    assert_eq!(stored, first, "every result as reported, evidence byte for byte");
+    assert_eq!(
+        stored, first,
+        "every result as reported, evidence byte for byte"
+    );
     let by_endpoint = tx
         .latest_result_counts(ResultGroup::Endpoint, &ResultFilter::default())
         .await
