@@ -10,7 +10,8 @@
 //!    the controls list, each against the JSON API call with the same data.
 //!
 //! Run: `cargo bench -p tater-server --bench compliance` (with `TATER_TEST_POSTGRES_URL` for
-//! PostgreSQL). `TATER_BENCH_INGEST_ENDPOINTS` and `TATER_BENCH_POSTURE_ENDPOINTS` scale it.
+//! PostgreSQL). `TATER_BENCH_INGEST_ENDPOINTS` and `TATER_BENCH_POSTURE_ENDPOINTS` scale it;
+//! `TATER_BENCH_AGENTS` sets the agents at a time (8).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a benchmark, not a service
 
@@ -29,7 +30,6 @@ use tater_store::Mode;
 use tater_testkit::{Engine, TestDb};
 
 const RESULTS: usize = 300;
-const CONCURRENCY: usize = 8;
 /// The reader's password, for the web application's pages.
 const WEB_PASSWORD: &str = "a benchmark reader's password";
 
@@ -38,6 +38,12 @@ fn env_or(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// Agents (and bare writers) at a time: 8 unless `TATER_BENCH_AGENTS` says otherwise. One
+/// agent shows each statement's cost without lock waits in it.
+fn agents() -> usize {
+    env_or("TATER_BENCH_AGENTS", 8).max(1)
 }
 
 /// 300 checks mapped round-robin onto the MODERATE baseline, severities cycling.
@@ -149,7 +155,7 @@ fn report(endpoint: usize, round: usize) -> Value {
     json!({ "scanId": uuid::Uuid::new_v4().to_string(), "startedAt": ts, "finishedAt": ts, "results": results })
 }
 
-/// Ingest round `round` through HTTP with `CONCURRENCY` agents at a time; results per second.
+/// Ingest round `round` through HTTP with `agents()` agents at a time; results per second.
 async fn ingest(base: &str, endpoints: &[(tater_domain::EndpointId, String)], round: usize) -> f64 {
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let reports: Vec<(String, Value)> = endpoints
@@ -158,7 +164,7 @@ async fn ingest(base: &str, endpoints: &[(tater_domain::EndpointId, String)], ro
         .map(|(i, (_, key))| (key.clone(), report(i, round)))
         .collect();
     let chunks: Vec<Vec<(String, Value)>> = reports
-        .chunks(reports.len().div_ceil(CONCURRENCY))
+        .chunks(reports.len().div_ceil(agents()))
         .map(<[_]>::to_vec)
         .collect();
     let started = Instant::now();
@@ -186,7 +192,7 @@ async fn ingest(base: &str, endpoints: &[(tater_domain::EndpointId, String)], ro
 }
 
 /// The same rows into a table of the same shape, one multi-row insert and one transaction per
-/// scan, `CONCURRENCY` writers; results per second.
+/// scan, `agents()` writers; results per second.
 async fn bare_insert(db: &TestDb, scans: usize) -> f64 {
     let ddl = "CREATE TABLE bench_bare (tenant_id TEXT NOT NULL, scan_id TEXT NOT NULL, check_id TEXT NOT NULL, \
                status TEXT NOT NULL, severity TEXT NOT NULL, evidence TEXT NOT NULL, PRIMARY KEY (tenant_id, scan_id, check_id))";
@@ -233,10 +239,10 @@ async fn bare_insert(db: &TestDb, scans: usize) -> f64 {
             sqlx::query(ddl).execute(&pool).await.unwrap();
             let started = Instant::now();
             let mut tasks = Vec::new();
-            for w in 0..CONCURRENCY {
+            for w in 0..agents() {
                 let pool = pool.clone();
                 let work: Vec<(String, Vec<String>)> =
-                    (w..scans).step_by(CONCURRENCY).map(values).collect();
+                    (w..scans).step_by(agents()).map(values).collect();
                 tasks.push(tokio::spawn(async move {
                     for (sql, args) in work {
                         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
@@ -259,10 +265,10 @@ async fn bare_insert(db: &TestDb, scans: usize) -> f64 {
             sqlx::query(ddl).execute(&pool).await.unwrap();
             let started = Instant::now();
             let mut tasks = Vec::new();
-            for w in 0..CONCURRENCY {
+            for w in 0..agents() {
                 let pool = pool.clone();
                 let work: Vec<(String, Vec<String>)> =
-                    (w..scans).step_by(CONCURRENCY).map(values).collect();
+                    (w..scans).step_by(agents()).map(values).collect();
                 tasks.push(tokio::spawn(async move {
                     for (sql, args) in work {
                         let mut tx = pool.begin().await.unwrap();
@@ -390,8 +396,9 @@ async fn main() {
     let ingest_n = env_or("TATER_BENCH_INGEST_ENDPOINTS", 1000);
     let posture_n = env_or("TATER_BENCH_POSTURE_ENDPOINTS", 10_000);
     println!(
-        "{} cores; ingest {ingest_n} endpoints × {RESULTS} results, {CONCURRENCY} agents at a time; posture {posture_n} endpoints × {RESULTS}",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        "{} cores; ingest {ingest_n} endpoints × {RESULTS} results, agents at a time: {}; posture {posture_n} endpoints × {RESULTS}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        agents()
     );
     let mut engines = vec![("sqlite", TestDb::sqlite())];
     if let Some(pg) = TestDb::postgres().await {
