@@ -4,11 +4,18 @@
 //! tokens, file uploads, and every use case's page (`/app/actions/{tool}`). Ids of B answer
 //! 404 (or a form's own validation message), never B's data, and B's records and audit log
 //! stay as they were.
+//!
+//! A use case of one module is tried with B's ids of the kinds it can take: B's record of
+//! that module and B's ids that are not records (endpoint, token, link, file, key, person,
+//! move, snapshot); its second id (a link, file, move or snapshot under the record) with A's
+//! own record of that module holding each of B's ids. Another module's record id would be
+//! refused as the wrong kind before B's organization is ever consulted, so it proves nothing
+//! and only costs time. A use case of no one module is tried with every id of B's.
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tater_domain::Role;
-use tater_service::use_cases::{Output, properties, registry};
+use tater_service::use_cases::{Output, UseCase, properties, registry};
 use tater_testkit::{TestDb, both_engines};
 
 use crate::evidence_files::{multipart, post_upload, upload};
@@ -27,6 +34,9 @@ struct Theirs {
     file: String,
     /// Every id above and B's API key's and person's: what the use case sweep tries.
     ids: Vec<String>,
+    /// The ids in `ids` that are not module records (endpoint, token, link, file, key,
+    /// person, move, snapshot).
+    others: Vec<String>,
     /// Titles and names only B's pages show.
     secrets: Vec<String>,
 }
@@ -111,10 +121,10 @@ async fn theirs(app: &TestApp, bob: &Key) -> Theirs {
         link: link["id"].as_str().unwrap().to_owned(),
         file: file["id"].as_str().unwrap().to_owned(),
         ids: Vec::new(),
+        others: Vec::new(),
         secrets,
     };
-    out.ids = out.records.iter().map(|(_, id)| id.clone()).collect();
-    out.ids.extend([
+    out.others = vec![
         out.endpoint.clone(),
         out.token.clone(),
         out.link.clone(),
@@ -123,8 +133,21 @@ async fn theirs(app: &TestApp, bob: &Key) -> Theirs {
         me["user"]["id"].as_str().unwrap().to_owned(),
         transition,
         snapshot["id"].as_str().unwrap().to_owned(),
-    ]);
+    ];
+    out.ids = out.records.iter().map(|(_, id)| id.clone()).collect();
+    out.ids.extend(out.others.iter().cloned());
     out
+}
+
+/// The module a use case acts on: the one it declares (`about`), or the module its name
+/// starts with (`risks_link_delete`); the longest such name, so that no module is taken for
+/// another whose name begins the same way.
+fn module_of(case: &UseCase) -> Option<&'static str> {
+    case.about.or_else(|| {
+        modules()
+            .filter(|m| case.name.starts_with(&format!("{}_", m.replace('-', "_"))))
+            .max_by_key(|m| m.len())
+    })
 }
 
 /// The page refused what it was asked and showed nothing of B's.
@@ -251,11 +274,12 @@ async fn no_page_or_download_reaches_another_organization(db: TestDb) {
     // A's record). Reads and downloads answer 404; changes are refused (404, or their form
     // again when an id is not even the kind they take). Downloads ask as a page's link does.
     let ann = app.api_key_of("ann@a.test", Some(a)).await;
-    // A's records of the kinds that hold others: files, snapshots, moves, links.
-    let mut ours = Vec::new();
-    for module in ["evidence", "audits", "exceptions", "poam"] {
+    // A's own record of every module, to hold B's ids in a second id (links, files, moves,
+    // snapshots).
+    let mut ours: Vec<(&str, String)> = Vec::new();
+    for module in modules() {
         let made = app.create(module, &ann, sample(module, 3)).await;
-        ours.push(made["id"].as_str().unwrap().to_owned());
+        ours.push((module, made["id"].as_str().unwrap().to_owned()));
     }
     for case in registry().iter() {
         let props = properties(&case.input_schema());
@@ -269,13 +293,23 @@ async fn no_page_or_download_reaches_another_organization(db: TestDb) {
             .filter(|(name, p)| *name != "id" && p["format"] == "uuid")
             .map(|(name, _)| name)
             .collect();
-        let mut tries: Vec<(&str, &str)> = theirs
-            .ids
-            .iter()
-            .map(|b| (b.as_str(), b.as_str()))
-            .collect();
+        let module = module_of(case);
+        // B's ids it can take: its module's record and the ids that are not records (see the
+        // module's doc), or every id when it belongs to no module.
+        let firsts: Vec<&String> = match module {
+            Some(m) => theirs
+                .records
+                .iter()
+                .filter(|(n, _)| *n == m)
+                .map(|(_, id)| id)
+                .chain(&theirs.others)
+                .collect(),
+            None => theirs.ids.iter().collect(),
+        };
+        let mut tries: Vec<(&str, &str)> =
+            firsts.iter().map(|b| (b.as_str(), b.as_str())).collect();
         if !seconds.is_empty() {
-            for mine in &ours {
+            for (_, mine) in ours.iter().filter(|(n, _)| module.is_none_or(|m| m == *n)) {
                 tries.extend(theirs.ids.iter().map(|b| (mine.as_str(), b.as_str())));
             }
         }
