@@ -561,6 +561,19 @@ pub fn modules() -> impl Iterator<Item = &'static str> {
     tater_domain::modules::ALL.iter().map(|m| m.name)
 }
 
+/// The module a use case acts on: the one it declares (`about`), or the module its name
+/// starts with (`risks_link_delete`); the longest such name, so that no module is taken for
+/// another whose name begins the same way. The isolation sweeps try a module's use cases with
+/// the other organization's record of that module: another module's id is refused as the
+/// wrong kind before the organization is ever consulted, so it proves nothing.
+pub fn module_of(case: &tater_service::use_cases::UseCase) -> Option<&'static str> {
+    case.about.or_else(|| {
+        modules()
+            .filter(|m| case.name.starts_with(&format!("{}_", m.replace('-', "_"))))
+            .max_by_key(|m| m.len())
+    })
+}
+
 /// Runs `python3 -c script file` (an independent reader or validator) and returns what it
 /// printed; fails the test with its error output when it fails.
 pub fn python(script: &str, file: &std::path::Path) -> String {

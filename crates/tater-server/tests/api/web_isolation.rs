@@ -15,7 +15,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use tater_domain::Role;
-use tater_service::use_cases::{Output, UseCase, properties, registry};
+use tater_service::use_cases::{Output, properties, registry};
 use tater_testkit::{TestDb, both_engines};
 
 use crate::evidence_files::{multipart, post_upload, upload};
@@ -137,17 +137,6 @@ async fn theirs(app: &TestApp, bob: &Key) -> Theirs {
     out.ids = out.records.iter().map(|(_, id)| id.clone()).collect();
     out.ids.extend(out.others.iter().cloned());
     out
-}
-
-/// The module a use case acts on: the one it declares (`about`), or the module its name
-/// starts with (`risks_link_delete`); the longest such name, so that no module is taken for
-/// another whose name begins the same way.
-fn module_of(case: &UseCase) -> Option<&'static str> {
-    case.about.or_else(|| {
-        modules()
-            .filter(|m| case.name.starts_with(&format!("{}_", m.replace('-', "_"))))
-            .max_by_key(|m| m.len())
-    })
 }
 
 /// The page refused what it was asked and showed nothing of B's.

@@ -188,10 +188,12 @@ async fn every_move_of_every_flow_is_allowed_or_refused_as_declared(db: TestDb) 
             }
             n += 1;
             let mut id = record_in(&app, &cast, def, flow, from, n).await;
+            // The organization as it is before each move: a refused move leaves it so (as
+            // asserted), so only a move made (and its fresh record) takes a new one.
+            let mut before = app.snapshot(org).await;
             for to in flow.states() {
                 for (who, role, key, is_requester) in &cast.movers {
                     let want = expected(def, flow, from, to, *role, *is_requester);
-                    let before = app.snapshot(org).await;
                     let (status, body) = move_to(&app, def, &id, key, to).await;
                     let case = format!("{} {from} → {to} by {who}", def.name);
                     assert_eq!(status, want.0, "{case}: {body}");
@@ -200,6 +202,7 @@ async fn every_move_of_every_flow_is_allowed_or_refused_as_declared(db: TestDb) 
                         allowed += 1;
                         n += 1;
                         id = record_in(&app, &cast, def, flow, from, n).await;
+                        before = app.snapshot(org).await;
                     } else {
                         assert_eq!(body["error"], want.1, "{case}: {body}");
                         // The flow's refusals say which move; the role check before
