@@ -261,7 +261,13 @@ async fn bare_insert(db: &TestDb, scans: usize) -> f64 {
             (scans * RESULTS) as f64 / started.elapsed().as_secs_f64()
         }
         Engine::Postgres => {
-            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+            // As many connections as the store's pool, so more agents than sqlx's default of
+            // ten do not queue on the bare side alone.
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(16)
+                .connect(&db.url)
+                .await
+                .unwrap();
             sqlx::query(ddl).execute(&pool).await.unwrap();
             let started = Instant::now();
             let mut tasks = Vec::new();

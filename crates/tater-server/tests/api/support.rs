@@ -564,8 +564,9 @@ pub fn modules() -> impl Iterator<Item = &'static str> {
 /// The module a use case acts on: the one it declares (`about`), or the module its name
 /// starts with (`risks_link_delete`); the longest such name, so that no module is taken for
 /// another whose name begins the same way. The isolation sweeps try a module's use cases with
-/// the other organization's record of that module: another module's id is refused as the
-/// wrong kind before the organization is ever consulted, so it proves nothing.
+/// the other organization's record of that module: a record is looked up by module and
+/// organization together, so another module's record is never found, and trying it could not
+/// show a missing organization condition.
 pub fn module_of(case: &tater_service::use_cases::UseCase) -> Option<&'static str> {
     case.about.or_else(|| {
         modules()

@@ -8,9 +8,10 @@
 //! A use case of one module is tried with B's ids of the kinds it can take: B's record of
 //! that module and B's ids that are not records (endpoint, token, link, file, key, person,
 //! move, snapshot); its second id (a link, file, move or snapshot under the record) with A's
-//! own record of that module holding each of B's ids. Another module's record id would be
-//! refused as the wrong kind before B's organization is ever consulted, so it proves nothing
-//! and only costs time. A use case of no one module is tried with every id of B's.
+//! own record of that module holding each of B's ids. A record is looked up by module and
+//! organization together, so another module's record is never found: trying one could not
+//! show a missing organization condition, and only cost time. A use case of no one module is
+//! tried with every id of B's.
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
