@@ -57,6 +57,7 @@ mod support;
 mod syslog;
 mod system_profile;
 mod termination;
+mod theirs;
 mod use_cases;
 mod web;
 mod web_entra;

@@ -1,14 +1,19 @@
 //! Tenant scope through MCP (issue 13 §3): a credential of organization A reaches nothing of
 //! organization B, through any tool that takes an id or by naming B in `x-organization-id`.
+//!
+//! Each tool is tried with B's ids of the kinds it can take (see `theirs`), with every other
+//! field it requires valid, and must answer NOT_FOUND: a refusal for any other reason would
+//! prove nothing about scope, and fails the sweep too.
 
-use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
-use tater_domain::Role;
-use tater_service::use_cases::{properties, registry};
+use reqwest::StatusCode;
+use serde_json::{Map, Value, json};
+use tater_domain::{Action, Role};
+use tater_service::use_cases::{Gate, UseCase, properties, registry};
 use tater_testkit::{TestDb, both_engines};
 
-use crate::mcp::{raw_call, raw_call_in};
+use crate::mcp::{raw_call, raw_call_in, raw_tool_names};
 use crate::support::*;
+use crate::theirs::{Theirs, fillers, ours, seconds, takes_id, theirs, tries};
 
 both_engines!(no_tool_reaches_another_organization);
 
@@ -19,61 +24,82 @@ async fn no_tool_reaches_another_organization(db: TestDb) {
     // Sessions: verified, so writes are not stopped by the identity step before scope is.
     let alice = app.person(a, "alice@a.test", Role::OrgAdmin).await;
     let bob = app.person(b, "bob@b.test", Role::OrgAdmin).await;
-    // Something of B's behind every kind of id a tool takes: `(module, id, arguments)`, the
-    // module `None` for ids that are not records. A module's tool is tried with B's record of
-    // that module and with the others (see `module_of`); a tool of no module with every one.
-    let mut ids: Vec<(Option<&str>, String, Value)> = Vec::new();
-    for module in modules() {
-        let created = app.create(module, &bob, sample(module, 1)).await;
-        ids.push((
-            Some(module),
-            created["id"].as_str().unwrap().to_owned(),
-            sample(module, 2),
-        ));
-    }
-    let (status, key) = app
-        .send(Method::POST, "/api/api-keys", &bob, &json!({ "name": "b" }))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{key}");
-    let (status, token) = app
-        .send(Method::POST, "/api/enrollment-tokens", &bob, &json!({}))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{token}");
-    let (_, me) = app.get("/api/me", &bob).await;
-    for v in [&key["id"], &token["id"], &me["user"]["id"]] {
-        ids.push((None, v.as_str().unwrap().to_owned(), json!({})));
-    }
+    let theirs = theirs(&app, &bob).await;
+    let ours = ours(&app, &alice).await;
     let before = app.snapshot(b).await;
 
+    // Every tool A is offered that takes an id: every tool but the cross-organization ones,
+    // which are an operator's (`UseCase::is_tool` says which use cases are tools).
+    let offered = raw_tool_names(&app, &alice).await;
+    let withheld: Vec<&str> = registry()
+        .iter()
+        .filter(|c| c.is_tool() && c.gate != Gate::Action(Action::CrossOrg))
+        .filter(|c| takes_id(c) && !offered.contains(&c.tool))
+        .map(|c| c.tool.as_str())
+        .collect();
+    assert!(
+        withheld.is_empty(),
+        "not offered to A, so not swept: {withheld:?}"
+    );
     let mut calls = 0;
-    for case in registry().iter().filter(|c| c.invoke.is_some()) {
-        if !properties(&case.input_schema()).contains_key("id") {
+    let mut proved_nothing = Vec::new();
+    for case in registry().iter().filter(|c| offered.contains(&c.tool)) {
+        if !takes_id(case) {
             continue;
         }
-        let module = module_of(case);
-        let kinds = ids
-            .iter()
-            .filter(|(m, _, _)| module.is_none() || m.is_none() || *m == module);
-        for (_, id, body) in kinds {
-            let mut args = body.clone();
-            args["id"] = json!(id);
-            let answer = raw_call(&app, &alice, &case.tool, args)
+        let fields = properties(&case.input_schema());
+        // A valid call but for whose its ids are: the fields the tool requires, and those of
+        // its module's records (for a create or update), so only the scope can refuse it.
+        let mut base = fillers(case);
+        if let Some(m) = module_of(case) {
+            for (k, v) in sample(m, 2).as_object().into_iter().flatten() {
+                if fields.contains_key(k) {
+                    base.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        let seconds = seconds(case);
+        let mut calls_of: Vec<Map<String, Value>> = Vec::new();
+        for (id, second) in tries(case, &theirs, &ours) {
+            let mut args = base.clone();
+            args.insert("id".into(), json!(id));
+            for name in &seconds {
+                args.insert(name.clone(), json!(second));
+            }
+            calls_of.push(args);
+        }
+        // A link's far end (`to: {module, id}`): A's own record linked to each of B's.
+        if fields
+            .get("to")
+            .is_some_and(|to| to["$ref"] == "#/$defs/LinkTarget")
+        {
+            link_tries(case, &base, &theirs, &ours, &mut calls_of);
+        }
+        for args in calls_of {
+            let answer = raw_call(&app, &alice, &case.tool, Value::Object(args.clone()))
                 .await
                 .expect("HTTP 200");
-            let refused = answer["error"].is_object() || answer["result"]["isError"] == true;
-            // A create (or an upsert by title) ignores an id it is given: it makes a new
-            // record in A.
-            let made_in_a = (case.tool.starts_with("create_") || case.tool.starts_with("upsert_"))
-                && answer["result"]["structuredContent"]["id"].as_str() != Some(id.as_str());
-            assert!(
-                refused || made_in_a,
-                "{} reached B's {id}: {answer}",
-                case.tool
-            );
+            let text = answer.to_string();
+            for secret in &theirs.secrets {
+                assert!(
+                    !text.contains(secret.as_str()),
+                    "{} shows {secret}: {text}",
+                    case.tool
+                );
+            }
+            if !refused(&answer) {
+                proved_nothing.push(format!("{} with {:?}: {text}", case.tool, args));
+            }
             calls += 1;
         }
     }
-    assert!(calls > 150, "{calls} calls");
+    assert!(
+        proved_nothing.is_empty(),
+        "{} calls not refused as not found:\n{}",
+        proved_nothing.len(),
+        proved_nothing.join("\n")
+    );
+    assert!(calls > 1000, "{calls} calls");
     assert_eq!(app.snapshot(b).await, before, "B changed");
 
     // Naming B's id in x-organization-id is refused before any tool runs.
@@ -94,4 +120,44 @@ async fn no_tool_reaches_another_organization(db: TestDb) {
             assert!(!input.contains_key(field), "{} takes {field}", case.tool);
         }
     }
+}
+
+/// Links from A's own record of the tool's module to each of B's records.
+fn link_tries(
+    case: &UseCase,
+    base: &Map<String, Value>,
+    theirs: &Theirs,
+    ours: &[(&'static str, String)],
+    tries: &mut Vec<Map<String, Value>>,
+) {
+    let module = module_of(case);
+    for (_, mine) in ours.iter().filter(|(n, _)| module.is_none_or(|m| m == *n)) {
+        for (their_module, their_id) in &theirs.records {
+            let mut args = base.clone();
+            args.insert("id".into(), json!(mine));
+            args.insert(
+                "to".into(),
+                json!({ "module": their_module, "id": their_id }),
+            );
+            tries.push(args);
+        }
+    }
+}
+
+/// Whether a call naming B's ids was refused as not found — what A sees of an id that is not
+/// its own. A refusal for any other reason (a field the tool found wanting) proves nothing
+/// about scope, so the sweep counts it as a failure too. Two others are taken: a link
+/// refused on its far end (B's record) as an id A does not have, and a tool refused to every
+/// MCP caller whatever its ids.
+fn refused(answer: &Value) -> bool {
+    let error = &answer["result"]["structuredContent"]["error"];
+    let code = error["code"].as_str();
+    // A link to B's record is refused on its far end, as to an id A does not have.
+    let far_end_refused = code == Some("VALIDATION_FAILED")
+        && error["errors"]
+            .as_array()
+            .is_some_and(|e| e.len() == 1 && e[0]["field"] == "to.id");
+    // A vote is refused to every MCP caller, whoever's the record (a person casts it).
+    let refused_to_all = code == Some("PERSON_REQUIRED");
+    code == Some("NOT_FOUND") || far_end_refused || refused_to_all
 }
