@@ -3,7 +3,7 @@
 //!
 //! A use case of one module is tried with B's ids of the kinds it can take: B's record of
 //! that module and B's ids that are not records (endpoint, token, link, file, key, person,
-//! move, snapshot, auditor token); its second id (a link, file, move or snapshot under the
+//! move, snapshot, auditor token, job, invitation, scan, SIEM destination); its second id (a link, file, move or snapshot under the
 //! record) with A's own record of that module holding each of B's ids. A record is looked up
 //! by module and organization together, so another module's record is never found: trying
 //! one could not show a missing organization condition, and only cost time. A use case of no
@@ -11,6 +11,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
+use tater_domain::{OrgId, Role};
 use tater_service::use_cases::{UseCase, properties};
 
 use crate::evidence_files::upload;
@@ -27,101 +28,153 @@ pub struct Theirs {
     /// Every id above and B's API key's and person's: what the use case sweep tries.
     pub ids: Vec<String>,
     /// The ids in `ids` that are not module records (endpoint, token, link, file, key,
-    /// person, move, snapshot, auditor token).
+    /// person, move, snapshot, auditor token, job, invitation, scan, SIEM destination).
     pub others: Vec<String>,
     /// Titles and names only B's pages show.
     pub secrets: Vec<String>,
 }
 
-pub async fn theirs(app: &TestApp, bob: &Key) -> Theirs {
+pub async fn theirs(app: &TestApp, b: OrgId, bob: &Key) -> Theirs {
+    holdings(app, b, bob, "B").await
+}
+
+/// One of everything an id can name, made by `key`'s organization, its words marked
+/// `{who}-only`: a record of every module, a link, a file, an enrolled endpoint, its
+/// enrollment token, an API key, the person, a move, a snapshot, an auditor token, a job, an
+/// invitation, a scan, a SIEM destination, and a published version of its policy.
+pub async fn holdings(app: &TestApp, org: OrgId, key: &Key, who: &str) -> Theirs {
+    let only = |what: &str| format!("{who}-only {what}");
     let mut records = Vec::new();
     let mut secrets = Vec::new();
     for module in modules() {
-        let secret = format!("B-only {module}");
+        let secret = only(module);
         let mut body = sample(module, 1);
         body[label_field(module)] = json!(secret);
-        let made = app.create(module, bob, body).await;
+        let made = app.create(module, key, body).await;
         records.push((module, made["id"].as_str().unwrap().to_owned()));
         secrets.push(secret);
     }
     let record = |m: &str| records.iter().find(|(n, _)| *n == m).unwrap().1.clone();
-    let (s, link) = app
-        .send(
-            Method::POST,
-            &format!("/api/poam/{}/links", record("poam")),
-            bob,
-            &json!({ "to": { "module": "risks", "id": record("risks") } }),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{link}");
-    let (s, file) = upload(
-        app,
-        bob,
-        &record("evidence"),
-        "b-minutes.txt",
-        "text/plain",
-        b"B-only minutes".to_vec(),
+    // Its policy published (by a second person: four eyes), so it has a version 1.
+    let approver = format!("{}-approver@example.com", who.to_lowercase());
+    let approver = app.person(org, &approver, Role::Admin).await;
+    let moves = format!("/api/policies/{}/transitions", record("policies"));
+    for (by, to) in [(key, "In Review"), (&approver, "Published")] {
+        let (s, moved) = app
+            .send(
+                Method::POST,
+                &moves,
+                by,
+                &json!({ "to": to, "comment": "as agreed" }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{moved}");
+    }
+    let post = |path: String, body: Value, want: StatusCode| made(app, key, path, body, want);
+    let link = post(
+        format!("/api/poam/{}/links", record("poam")),
+        json!({ "to": { "module": "risks", "id": record("risks") } }),
+        StatusCode::CREATED,
     )
     .await;
-    assert_eq!(s, StatusCode::CREATED, "{file}");
-    let (s, made) = app
+    let file_name = format!("{}-minutes.txt", who.to_lowercase());
+    let minutes = only("minutes");
+    let file = upload(
+        app,
+        key,
+        &record("evidence"),
+        &file_name,
+        "text/plain",
+        minutes.clone().into_bytes(),
+    )
+    .await;
+    assert_eq!(file.0, StatusCode::CREATED, "{}", file.1);
+    let file = file.1["id"].as_str().unwrap().to_owned();
+    let rollout = only("rollout");
+    let (s, token) = app
         .send(
             Method::POST,
             "/api/enrollment-tokens",
-            bob,
-            &json!({ "label": "B-only rollout" }),
+            key,
+            &json!({ "label": rollout }),
         )
         .await;
-    assert_eq!(s, StatusCode::CREATED, "{made}");
-    let (s, enrolled) = enroll(app, made["token"].as_str().unwrap(), "b-only-host").await;
+    assert_eq!(s, StatusCode::CREATED, "{token}");
+    let host = format!("{}-only-host", who.to_lowercase());
+    let (s, enrolled) = enroll(app, token["token"].as_str().unwrap(), &host).await;
     assert_eq!(s, StatusCode::CREATED, "{enrolled}");
-    let (s, key) = app
-        .send(
-            Method::POST,
-            "/api/api-keys",
-            bob,
-            &json!({ "name": "B-only key" }),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{key}");
-    let (_, me) = app.get("/api/me", bob).await;
-    // A move of B's exception and a snapshot of B's audit: ids a second field takes.
+    let key_name = only("key");
+    let api_key = post(
+        "/api/api-keys".into(),
+        json!({ "name": key_name }),
+        StatusCode::CREATED,
+    )
+    .await;
+    let (_, me) = app.get("/api/me", key).await;
+    // A move of the exception and a snapshot of the audit: ids a second field takes.
     let moves = format!("/api/exceptions/{}/transitions", record("exceptions"));
     let (s, moved) = app
-        .send(Method::POST, &moves, bob, &json!({ "to": "Under Review" }))
+        .send(Method::POST, &moves, key, &json!({ "to": "Under Review" }))
         .await;
     assert_eq!(s, StatusCode::OK, "{moved}");
-    let (_, history) = app.get(&moves, bob).await;
+    let (_, history) = app.get(&moves, key).await;
     let transition = history["items"][0]["id"].as_str().unwrap().to_owned();
     let snapshots = format!("/api/audits/{}/snapshots", record("audits"));
-    let (s, snapshot) = app.send(Method::POST, &snapshots, bob, &json!(null)).await;
-    assert_eq!(s, StatusCode::CREATED, "{snapshot}");
-    secrets.extend(
-        [
-            "B-only minutes",
-            "b-minutes.txt",
-            "b-only-host",
-            "B-only rollout",
-            "B-only key",
-            "B-only assessor",
-        ]
-        .map(String::from),
+    let snapshot = post(snapshots, json!(null), StatusCode::CREATED).await;
+    let assessor = only("assessor");
+    let auditor = post(
+        format!("/api/audits/{}/auditor-tokens", record("audits")),
+        json!({ "label": assessor }),
+        StatusCode::CREATED,
+    )
+    .await;
+    let on = json!({ "remoteExecution": true });
+    let (s, set) = app.send(Method::PUT, "/api/settings", key, &on).await;
+    assert_eq!(s, StatusCode::OK, "{set}");
+    let job = post(
+        format!("/api/scripts/{}/execute", record("scripts")),
+        json!({ "targets": [host] }),
+        StatusCode::CREATED,
+    )
+    .await;
+    let agent = Key::api(enrolled["apiKey"].as_str().unwrap().to_owned());
+    let scan_id = new_id();
+    let mut scan = report(
+        &scan_id,
+        "2026-11-29T09:00:00Z",
+        &[("linux.ssh.root-login", "Fail")],
     );
-    let (s, auditor) = app
-        .send(
-            Method::POST,
-            &format!("/api/audits/{}/auditor-tokens", record("audits")),
-            bob,
-            &json!({ "label": "B-only assessor" }),
-        )
+    let finding = only("scan evidence");
+    scan["results"][0]["evidence"] = json!(finding);
+    let (s, scanned) = app
+        .send(Method::POST, "/api/agent/scans", &agent, &scan)
         .await;
-    assert_eq!(s, StatusCode::CREATED, "{auditor}");
+    assert_eq!(s, StatusCode::CREATED, "{scanned}");
+    let siem_name = only("SOC webhook");
+    // Off, so no delivery runs beside the sweep.
+    let siem = post(
+        "/api/siem-destinations".into(),
+        json!({ "type": "webhook", "name": siem_name, "url": "http://127.0.0.1:9/hook",
+                "secret": "a-webhook-secret-of-32-characters", "enabled": false }),
+        StatusCode::CREATED,
+    )
+    .await;
+    let invitee = format!("{}-invitee@example.com", who.to_lowercase());
+    let invitation = post(
+        "/api/members".into(),
+        json!({ "email": invitee, "role": "viewer" }),
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    secrets.extend([
+        minutes, file_name, host, rollout, key_name, assessor, invitee, finding, siem_name,
+    ]);
     let mut out = Theirs {
         records,
         endpoint: enrolled["endpointId"].as_str().unwrap().to_owned(),
-        token: made["id"].as_str().unwrap().to_owned(),
-        link: link["id"].as_str().unwrap().to_owned(),
-        file: file["id"].as_str().unwrap().to_owned(),
+        token: token["id"].as_str().unwrap().to_owned(),
+        link,
+        file,
         ids: Vec::new(),
         others: Vec::new(),
         secrets,
@@ -131,25 +184,27 @@ pub async fn theirs(app: &TestApp, bob: &Key) -> Theirs {
         out.token.clone(),
         out.link.clone(),
         out.file.clone(),
-        key["id"].as_str().unwrap().to_owned(),
+        api_key,
         me["user"]["id"].as_str().unwrap().to_owned(),
         transition,
-        snapshot["id"].as_str().unwrap().to_owned(),
-        auditor["id"].as_str().unwrap().to_owned(),
+        snapshot,
+        auditor,
+        job,
+        invitation,
+        scanned["id"].as_str().unwrap_or(&scan_id).to_owned(),
+        siem,
     ];
     out.ids = out.records.iter().map(|(_, id)| id.clone()).collect();
     out.ids.extend(out.others.iter().cloned());
     out
 }
 
-/// A's own record of every module, to hold B's ids in a second id.
-pub async fn ours(app: &TestApp, key: &Key) -> Vec<(&'static str, String)> {
-    let mut ours = Vec::new();
-    for module in modules() {
-        let made = app.create(module, key, sample(module, 3)).await;
-        ours.push((module, made["id"].as_str().unwrap().to_owned()));
-    }
-    ours
+/// POSTs `body` to `path` as `key`, checks the answer's status, and gives the id of what it
+/// made.
+async fn made(app: &TestApp, key: &Key, path: String, body: Value, want: StatusCode) -> String {
+    let (s, v) = app.send(Method::POST, &path, key, &body).await;
+    assert_eq!(s, want, "{path}: {v}");
+    v["id"].as_str().unwrap().to_owned()
 }
 
 /// Whether `case` acts on something named by its input's `id`. A record's own `id` in a

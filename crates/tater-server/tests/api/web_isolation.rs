@@ -13,7 +13,7 @@ use tater_testkit::{TestDb, both_engines};
 
 use crate::evidence_files::{multipart, post_upload};
 use crate::support::*;
-use crate::theirs::{Theirs, fillers, ours, seconds, takes_id, theirs, tries};
+use crate::theirs::{Theirs, fillers, holdings, seconds, takes_id, theirs, tries};
 use crate::web::{Seen, cookie_header, csrf_of, no_redirects, page, post, seen, sign_in};
 
 both_engines!(no_page_or_download_reaches_another_organization);
@@ -44,7 +44,7 @@ async fn no_page_or_download_reaches_another_organization(db: TestDb) {
     let b = app.org("B").await;
     app.person(a, "ann@a.test", Role::OrgAdmin).await;
     let bob = app.person(b, "bob@b.test", Role::OrgAdmin).await;
-    let theirs = theirs(&app, &bob).await;
+    let theirs = theirs(&app, b, &bob).await;
     let before = app.snapshot(b).await;
     let (_, endpoints_before) = app.get("/api/endpoints", &bob).await;
     let (_, tokens_before) = app.get("/api/enrollment-tokens", &bob).await;
@@ -142,7 +142,7 @@ async fn no_page_or_download_reaches_another_organization(db: TestDb) {
     // A's record). Reads, downloads and changes all answer 404. Downloads ask as a page's
     // link does.
     let ann = app.api_key_of("ann@a.test", Some(a)).await;
-    let ours = ours(&app, &ann).await;
+    let ours = holdings(&app, a, &ann, "A").await.records;
     for case in registry().iter() {
         let file = matches!(case.output, Output::File(_));
         if !takes_id(case) || (case.invoke.is_none() && !file) || case.tool.is_empty() {
