@@ -3,11 +3,12 @@
 //!
 //! A use case of one module is tried with B's ids of the kinds it can take: B's record of
 //! that module and B's ids that are not records (endpoint, token, link, file, key, person,
-//! move, snapshot, auditor token, job, invitation, scan, SIEM destination); its second id (a link, file, move or snapshot under the
-//! record) with A's own record of that module holding each of B's ids. A record is looked up
-//! by module and organization together, so another module's record is never found: trying
-//! one could not show a missing organization condition, and only cost time. A use case of no
-//! one module is tried with every id of B's.
+//! move, snapshot, auditor token, job, invitation, scan, SIEM destination, evidence job);
+//! its second id (a link, file, move or snapshot under the record) with A's own record of
+//! that module holding each of B's ids. A record is looked up by module and organization
+//! together, so another module's record is never found: trying one could not show a missing
+//! organization condition, and only cost time. A use case of no one module is tried with
+//! every id of B's.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
@@ -28,7 +29,8 @@ pub struct Theirs {
     /// Every id above and B's API key's and person's: what the use case sweep tries.
     pub ids: Vec<String>,
     /// The ids in `ids` that are not module records (endpoint, token, link, file, key,
-    /// person, move, snapshot, auditor token, job, invitation, scan, SIEM destination).
+    /// person, move, snapshot, auditor token, job, invitation, scan, SIEM destination,
+    /// evidence job).
     pub others: Vec<String>,
     /// Titles and names only B's pages show.
     pub secrets: Vec<String>,
@@ -41,7 +43,8 @@ pub async fn theirs(app: &TestApp, b: OrgId, bob: &Key) -> Theirs {
 /// One of everything an id can name, made by `key`'s organization, its words marked
 /// `{who}-only`: a record of every module, a link, a file, an enrolled endpoint, its
 /// enrollment token, an API key, the person, a move, a snapshot, an auditor token, a job, an
-/// invitation, a scan, a SIEM destination, and a published version of its policy.
+/// invitation, a scan, a SIEM destination, an evidence job (queued), and a published
+/// version of its policy.
 pub async fn holdings(app: &TestApp, org: OrgId, key: &Key, who: &str) -> Theirs {
     let only = |what: &str| format!("{who}-only {what}");
     let mut records = Vec::new();
@@ -128,9 +131,22 @@ pub async fn holdings(app: &TestApp, org: OrgId, key: &Key, who: &str) -> Theirs
         StatusCode::CREATED,
     )
     .await;
-    let on = json!({ "remoteExecution": true });
+    // Scripts may run on its endpoints, and the AI features are on with a key: no model is
+    // ever called, as nothing runs the queued evidence job.
+    let on = json!({ "remoteExecution": true, "aiEnabled": true });
     let (s, set) = app.send(Method::PUT, "/api/settings", key, &on).await;
     assert_eq!(s, StatusCode::OK, "{set}");
+    let ai_key = json!({ "apiKey": "sk-ant-api03-isolation-sweep-key-0123456789-abcd" });
+    let (s, set) = app
+        .send(Method::PUT, "/api/settings/ai", key, &ai_key)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{set}");
+    let evidence_job = post(
+        "/api/ai/evidence-jobs".into(),
+        json!({ "controls": ["AC-2"] }),
+        StatusCode::CREATED,
+    )
+    .await;
     let job = post(
         format!("/api/scripts/{}/execute", record("scripts")),
         json!({ "targets": [host] }),
@@ -193,6 +209,7 @@ pub async fn holdings(app: &TestApp, org: OrgId, key: &Key, who: &str) -> Theirs
         invitation,
         scanned["id"].as_str().unwrap_or(&scan_id).to_owned(),
         siem,
+        evidence_job,
     ];
     out.ids = out.records.iter().map(|(_, id)| id.clone()).collect();
     out.ids.extend(out.others.iter().cloned());
