@@ -25,8 +25,7 @@ pub struct Theirs {
     pub endpoint: String,
     pub token: String,
     pub link: String,
-    pub file: String,
-    /// Every id above and B's API key's and person's: what the use case sweep tries.
+    /// Every id of B's: the records and the others. What the use case sweep tries.
     pub ids: Vec<String>,
     /// The ids in `ids` that are not module records (endpoint, token, link, file, key,
     /// person, move, snapshot, auditor token, job, invitation, scan, SIEM destination,
@@ -190,7 +189,6 @@ pub async fn holdings(app: &TestApp, org: OrgId, key: &Key, who: &str) -> Theirs
         endpoint: enrolled["endpointId"].as_str().unwrap().to_owned(),
         token: token["id"].as_str().unwrap().to_owned(),
         link,
-        file,
         ids: Vec::new(),
         others: Vec::new(),
         secrets,
@@ -199,7 +197,7 @@ pub async fn holdings(app: &TestApp, org: OrgId, key: &Key, who: &str) -> Theirs
         out.endpoint.clone(),
         out.token.clone(),
         out.link.clone(),
-        out.file.clone(),
+        file,
         api_key,
         me["user"]["id"].as_str().unwrap().to_owned(),
         transition,
@@ -207,7 +205,7 @@ pub async fn holdings(app: &TestApp, org: OrgId, key: &Key, who: &str) -> Theirs
         auditor,
         job,
         invitation,
-        scanned["id"].as_str().unwrap_or(&scan_id).to_owned(),
+        scanned["id"].as_str().expect("the scan's id").to_owned(),
         siem,
         evidence_job,
     ];
@@ -221,14 +219,17 @@ pub async fn holdings(app: &TestApp, org: OrgId, key: &Key, who: &str) -> Theirs
 async fn made(app: &TestApp, key: &Key, path: String, body: Value, want: StatusCode) -> String {
     let (s, v) = app.send(Method::POST, &path, key, &body).await;
     assert_eq!(s, want, "{path}: {v}");
-    v["id"].as_str().unwrap().to_owned()
+    v["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{path} answered no id: {v}"))
+        .to_owned()
 }
 
 /// Whether `case` acts on something named by its input's `id`. A record's own `id` in a
 /// create or set body is read-only (a fetched record can be sent back as it is) and names
 /// nothing to act on.
 pub fn takes_id(case: &UseCase) -> bool {
-    properties(&case.input_schema())
+    input_properties(case)
         .get("id")
         .is_some_and(|id| id["readOnly"] != true)
 }
@@ -236,11 +237,24 @@ pub fn takes_id(case: &UseCase) -> bool {
 /// The use case's second ids: its other properties that name something by id (`fileId`,
 /// `snapshotId`, `linkId`, …).
 pub fn seconds(case: &UseCase) -> Vec<String> {
-    properties(&case.input_schema())
+    input_properties(case)
         .into_iter()
         .filter(|(name, p)| name != "id" && p["format"] == "uuid")
         .map(|(name, _)| name)
         .collect()
+}
+
+/// Every property `case`'s input may have: its own, and those of each alternative of a
+/// `oneOf` input (a SIEM destination is a syslog or a webhook one, each taking the id).
+fn input_properties(case: &UseCase) -> Map<String, Value> {
+    let schema = case.input_schema();
+    let mut all = properties(&schema);
+    for branch in schema["oneOf"].as_array().into_iter().flatten() {
+        for (name, property) in properties(branch) {
+            all.entry(name).or_insert(property);
+        }
+    }
+    all
 }
 
 /// The `(id, second id)` pairs to try `case` with (see the module's doc): each of B's ids it
@@ -275,19 +289,22 @@ pub fn tries<'a>(
 /// a call given these fails only on what a sweep is testing (whose the ids are), never on a
 /// missing or malformed field, which would prove nothing.
 pub fn fillers(case: &UseCase) -> Map<String, Value> {
-    let schema = case.input_schema();
-    let defs = schema.get("$defs").cloned().unwrap_or(Value::Null);
+    let whole = case.input_schema();
+    let defs = whole.get("$defs").cloned().unwrap_or(Value::Null);
+    // Of a `oneOf` input, its first alternative.
+    let schema = whole["oneOf"].get(0).unwrap_or(&whole);
     let mut out = Map::new();
-    for (name, property) in properties(&schema) {
+    for (name, property) in properties(schema) {
         let required = schema["required"]
             .as_array()
             .is_some_and(|r| r.iter().any(|n| *n == Value::String(name.clone())));
         if required && name != "id" && property["format"] != "uuid" {
-            // A member's role is a plain string in the schema; its values are the roles.
-            let value = if name == "role" {
-                json!("viewer")
-            } else {
-                filler(&property, &defs)
+            // Plain strings in the schema whose values are few: a member's role, and a
+            // host a destination may name (this machine; the tests allow it).
+            let value = match name.as_str() {
+                "role" => json!("viewer"),
+                "host" => json!("127.0.0.1"),
+                _ => filler(&property, &defs),
             };
             out.insert(name, value);
         }
@@ -301,6 +318,9 @@ fn filler(schema: &Value, defs: &Value) -> Value {
         .and_then(|r| r.strip_prefix("#/$defs/"))
     {
         return filler(&defs[name], defs);
+    }
+    if let Some(value) = schema.get("const") {
+        return value.clone();
     }
     if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
         return first.clone();

@@ -7,8 +7,8 @@
 //! Which of B's ids each use case is tried with: see `theirs`.
 
 use reqwest::StatusCode;
-use tater_domain::Role;
-use tater_service::use_cases::{Output, registry};
+use tater_domain::{Action, Role};
+use tater_service::use_cases::{Gate, Output, registry};
 use tater_testkit::{TestDb, both_engines};
 
 use crate::evidence_files::{multipart, post_upload};
@@ -143,9 +143,17 @@ async fn no_page_or_download_reaches_another_organization(db: TestDb) {
     // link does.
     let ann = app.api_key_of("ann@a.test", Some(a)).await;
     let ours = holdings(&app, a, &ann, "A").await.records;
+    // The use cases A is offered, as the actions index links them.
+    let index = page(&app, Some(&secret), "/app/actions").await.body;
+    let mut not_offered = Vec::new();
     for case in registry().iter() {
         let file = matches!(case.output, Output::File(_));
         if !takes_id(case) || (case.invoke.is_none() && !file) || case.tool.is_empty() {
+            continue;
+        }
+        // A page A is not offered answers 404 whatever the id: its tries would prove nothing.
+        if !index.contains(&format!("href=\"/app/actions/{}\"", case.tool)) {
+            not_offered.push(case);
             continue;
         }
         let seconds = seconds(case);
@@ -189,6 +197,14 @@ async fn no_page_or_download_reaches_another_organization(db: TestDb) {
         }
     }
     assert!(checked > 300, "{checked} pages");
+    // Only an operator's, an auditor's and the analyst's use cases have no page for A here.
+    let elsewhere = [Action::CrossOrg, Action::AuditorAccess, Action::Converse].map(Gate::Action);
+    let unexpected: Vec<&str> = not_offered
+        .iter()
+        .filter(|c| !elsewhere.contains(&c.gate))
+        .map(|c| c.tool.as_str())
+        .collect();
+    assert!(unexpected.is_empty(), "no page for A: {unexpected:?}");
 
     // B as it was: records, audit log, endpoints and tokens.
     assert_eq!(app.snapshot(b).await, before, "B changed");
@@ -199,11 +215,13 @@ async fn no_page_or_download_reaches_another_organization(db: TestDb) {
     );
 }
 
-/// A JSON value as a generated form posts it: text as is, a list of words comma-separated,
-/// anything else as JSON text.
+/// A JSON value as a generated form posts it: text as is, false as nothing, a list of words
+/// comma-separated, anything else as JSON text.
 fn form_value(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(text) => text.clone(),
+        // A checkbox left unticked posts nothing.
+        serde_json::Value::Bool(false) => String::new(),
         serde_json::Value::Array(items) if items.iter().all(serde_json::Value::is_string) => items
             .iter()
             .filter_map(serde_json::Value::as_str)
