@@ -347,6 +347,12 @@ fn filler(schema: &Value, defs: &Value) -> Value {
             }
             Value::Object(object)
         }
-        _ => json!("a-filler"),
+        // Text in the format the schema names, else a word.
+        _ => match schema["format"].as_str() {
+            Some("date") => json!("2030-01-01"),
+            Some("date-time") => json!("2030-01-01T00:00:00Z"),
+            Some("email") => json!("a-filler@example.com"),
+            _ => json!("a-filler"),
+        },
     }
 }
