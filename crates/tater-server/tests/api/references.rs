@@ -2,15 +2,21 @@
 //! what another endpoint did (issue 21, finding 8).
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Map, Value, json};
 use tater_domain::Role;
+use tater_service::use_cases::{UseCase, properties, registry};
 use tater_testkit::{TestDb, both_engines};
 
+use crate::mcp::{raw_call, raw_tool_names};
 use crate::support::*;
+use crate::theirs::{
+    Names, Reference, Theirs, fillers, holdings, references, takes_id, unswept_ids,
+};
 
 both_engines!(
     a_risk_acceptance_names_an_endpoint_of_its_own_organization,
-    scan_ids_are_unique_per_endpoint
+    scan_ids_are_unique_per_endpoint,
+    no_reference_names_another_organizations
 );
 
 async fn a_risk_acceptance_names_an_endpoint_of_its_own_organization(db: TestDb) {
@@ -106,4 +112,150 @@ async fn scan_ids_are_unique_per_endpoint(db: TestDb) {
         2,
         "one result per endpoint"
     );
+}
+
+/// Every field of every tool that names another record or an endpoint (read off the
+/// registry and the module declarations: `theirs::references`), given B's: each answer is
+/// the one an id that exists nowhere gets, so B's id is neither taken nor told apart, and a
+/// change is refused on that field. The same call naming A's own is taken, so the refusal was
+/// the scope's.
+async fn no_reference_names_another_organizations(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let a = app.org("A").await;
+    let b = app.org("B").await;
+    let alice = app.person(a, "alice@a.test", Role::OrgAdmin).await;
+    let bob = app.person(b, "bob@b.test", Role::OrgAdmin).await;
+    let theirs = holdings(&app, b, &bob, "B").await;
+    let mine = holdings(&app, a, &alice, "A").await;
+    let before = app.snapshot(b).await;
+    let offered = raw_tool_names(&app, &alice).await;
+    let unswept: Vec<(&str, Vec<String>)> = registry()
+        .iter()
+        .map(|c| (c.tool.as_str(), unswept_ids(c)))
+        .filter(|(_, ids)| !ids.is_empty())
+        .collect();
+    assert!(unswept.is_empty(), "ids no sweep tries: {unswept:?}");
+    let mut swept = Vec::new();
+    let mut failures = Vec::new();
+    for case in registry().iter().filter(|c| offered.contains(&c.tool)) {
+        let refs = references(case);
+        if refs.is_empty() {
+            continue;
+        }
+        let base = valid_call(&app, &alice, case, &refs, &mine).await;
+        let own = raw_call(&app, &alice, &case.tool, Value::Object(base.clone()))
+            .await
+            .expect("HTTP 200");
+        if own["result"]["isError"] == true {
+            failures.push(format!("{} refused A's own: {own}", case.tool));
+            continue;
+        }
+        for reference in &refs {
+            let (given, nowhere) = match reference.names {
+                Names::Record(module) => (record(&theirs, module), new_id()),
+                Names::Endpoint => (theirs.endpoint.clone(), new_id()),
+                Names::Host => (theirs.host.clone(), "nowhere-host".to_owned()),
+            };
+            let mut answers = Vec::new();
+            for value in [&given, &nowhere] {
+                let mut args = base.clone();
+                let named = if reference.list {
+                    json!([value])
+                } else {
+                    json!(value)
+                };
+                args.insert(reference.name.clone(), named);
+                let answer = raw_call(&app, &alice, &case.tool, Value::Object(args))
+                    .await
+                    .expect("HTTP 200");
+                // An answer may echo what it was given; only that may differ.
+                answers.push(answer.to_string().replace(value.as_str(), "<given>"));
+            }
+            let tried = format!(
+                "{} with B's {:?} in {}",
+                case.tool, reference.names, reference.name
+            );
+            for secret in theirs.secrets.iter().filter(|s| **s != given) {
+                if answers[0].contains(secret.as_str()) {
+                    failures.push(format!("{tried} shows {secret}: {}", answers[0]));
+                }
+            }
+            if answers[0] != answers[1] {
+                failures.push(format!(
+                    "{tried}: {}\nan id of no one's: {}",
+                    answers[0], answers[1]
+                ));
+            }
+            if !case.hints.read_only && !refused_on(&answers[0], &reference.name) {
+                failures.push(format!("{tried} not refused on the field: {}", answers[0]));
+            }
+        }
+        swept.push(case.tool.as_str());
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Today: twelve modules' create, update, list, count and export, and the script run.
+    assert!(swept.len() >= 61, "swept {swept:?}");
+    assert_eq!(app.snapshot(b).await, before, "B changed");
+}
+
+/// A call of `case` valid in every field, naming A's own in each reference and acting on a
+/// new record of A's in its module (one still open to edits).
+async fn valid_call(
+    app: &TestApp,
+    alice: &Key,
+    case: &UseCase,
+    refs: &[Reference],
+    mine: &Theirs,
+) -> Map<String, Value> {
+    let fields = properties(&case.input_schema());
+    let module = module_of(case);
+    let mut args = fillers(case);
+    if let Some(m) = module {
+        for (k, v) in sample(m, 2).as_object().into_iter().flatten() {
+            if fields.contains_key(k) {
+                args.insert(k.clone(), v.clone());
+            }
+        }
+        if takes_id(case) {
+            let fresh = app.create(m, alice, sample(m, 3)).await;
+            args.insert("id".into(), fresh["id"].clone());
+        }
+    }
+    assert!(
+        module.is_some() || !takes_id(case),
+        "{}: whose record would it act on?",
+        case.tool
+    );
+    for reference in refs {
+        let own = match reference.names {
+            Names::Record(m) => record(mine, m),
+            Names::Endpoint => mine.endpoint.clone(),
+            Names::Host => mine.host.clone(),
+        };
+        let own = if reference.list {
+            json!([own])
+        } else {
+            json!(own)
+        };
+        args.insert(reference.name.clone(), own);
+    }
+    args
+}
+
+fn record(holdings: &Theirs, module: &str) -> String {
+    let (_, id) = holdings.records.iter().find(|(m, _)| *m == module).unwrap();
+    id.clone()
+}
+
+/// Whether a tool's answer (as text) refused the call as not found, or on `field` alone.
+fn refused_on(answer: &str, field: &str) -> bool {
+    let answer: Value = serde_json::from_str(answer).unwrap();
+    let error = &answer["result"]["structuredContent"]["error"];
+    match error["code"].as_str() {
+        Some("NOT_FOUND") => true,
+        Some("VALIDATION_FAILED") => error["errors"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty() && e.iter().all(|e| e["field"] == field)),
+        _ => false,
+    }
 }

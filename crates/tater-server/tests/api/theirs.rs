@@ -23,6 +23,8 @@ pub struct Theirs {
     /// `(module, record id)` for every module.
     pub records: Vec<(&'static str, String)>,
     pub endpoint: String,
+    /// The enrolled endpoint's host name (what a script run names its targets by).
+    pub host: String,
     pub token: String,
     pub link: String,
     /// Every id of B's: the records and the others. What the use case sweep tries.
@@ -182,11 +184,20 @@ pub async fn holdings(app: &TestApp, org: OrgId, key: &Key, who: &str) -> Theirs
     )
     .await;
     secrets.extend([
-        minutes, file_name, host, rollout, key_name, assessor, invitee, finding, siem_name,
+        minutes,
+        file_name,
+        host.clone(),
+        rollout,
+        key_name,
+        assessor,
+        invitee,
+        finding,
+        siem_name,
     ]);
     let mut out = Theirs {
         records,
         endpoint: enrolled["endpointId"].as_str().unwrap().to_owned(),
+        host,
         token: token["id"].as_str().unwrap().to_owned(),
         link,
         ids: Vec::new(),
@@ -240,6 +251,70 @@ pub fn seconds(case: &UseCase) -> Vec<String> {
     input_properties(case)
         .into_iter()
         .filter(|(name, p)| name != "id" && p["format"] == "uuid")
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// A field of a use case's input that names something of the organization's, other than
+/// what the use case acts on (`id`) and its second ids (`fileId`, …): a record's reference
+/// to another record (a finding's `audit`) or to endpoints (a change's `endpoints`), a
+/// script run's `targets`. Each must name the caller's own.
+pub struct Reference {
+    pub name: String,
+    /// What it names.
+    pub names: Names,
+    /// It takes a list.
+    pub list: bool,
+}
+
+/// What a [`Reference`] names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Names {
+    /// A record of this module.
+    Record(&'static str),
+    /// An endpoint, by id.
+    Endpoint,
+    /// An endpoint, by host name.
+    Host,
+}
+
+/// `case`'s references: read off its module's declaration (a record field of a reference
+/// kind), and for the one use case that names endpoints by host name, its `targets`.
+pub fn references(case: &UseCase) -> Vec<Reference> {
+    use tater_domain::module::FieldKind;
+    let input = input_properties(case);
+    let declared = module_of(case).and_then(tater_domain::modules::by_name);
+    let mut out = Vec::new();
+    for (name, property) in &input {
+        let kind = declared.and_then(|d| d.field(name)).map(|f| f.kind);
+        let names = match kind {
+            Some(FieldKind::RecordRef(module)) => Names::Record(module),
+            Some(FieldKind::EndpointRef | FieldKind::EndpointRefs) => Names::Endpoint,
+            _ if case.tool == "execute_script" && name == "targets" => Names::Host,
+            _ => continue,
+        };
+        let list = property["type"] == "array" || property["anyOf"][0]["type"] == "array";
+        out.push(Reference {
+            name: name.clone(),
+            names,
+            list,
+        });
+    }
+    out
+}
+
+/// The properties of `case`'s input that name something by id and are neither what it acts
+/// on, nor a second id, nor a [`Reference`]: none may exist, or a sweep would miss them.
+pub fn unswept_ids(case: &UseCase) -> Vec<String> {
+    let seconds = seconds(case);
+    let references: Vec<String> = references(case).into_iter().map(|r| r.name).collect();
+    let is_id = |p: &Value| p["format"] == "uuid" || p["items"]["format"] == "uuid";
+    input_properties(case)
+        .into_iter()
+        .filter(|(name, p)| {
+            let p = p["anyOf"].get(0).unwrap_or(p);
+            name != "id" && is_id(p) && !seconds.contains(name) && !references.contains(name)
+        })
         .map(|(name, _)| name)
         .collect()
 }
