@@ -13,7 +13,9 @@ use tater_testkit::{TestDb, both_engines};
 
 use crate::mcp::{raw_call, raw_call_in, raw_tool_names};
 use crate::support::*;
-use crate::theirs::{Theirs, fillers, holdings, seconds, takes_id, theirs, tries};
+use crate::theirs::{
+    Theirs, fillers, holdings, proves_something, seconds, takes_id, theirs, tries,
+};
 
 both_engines!(no_tool_reaches_another_organization);
 
@@ -151,24 +153,6 @@ async fn no_tool_reaches_another_organization(db: TestDb) {
             assert!(!input.contains_key(field), "{} takes {field}", case.tool);
         }
     }
-}
-
-/// Whether a tool's "not found" for B's ids can be checked against what it does with A's own
-/// (`finds_its_own`). Not for a tool that destroys what it finds (it would take A's ids from
-/// the tools after it), nor one with a second id (A's own move or file exists under one
-/// record, not under every module's), nor one whose id names a catalog control (the same in
-/// every organization: `controls::an_overlay_changes_only_its_org` keeps each organization's
-/// own), nor an invitation's answer (the invitee's alone: `invitations` shows no one else's
-/// counts).
-fn proves_something(case: &UseCase) -> bool {
-    let id_is_uuid = properties(&case.input_schema())
-        .get("id")
-        .is_some_and(|id| id["format"] == "uuid");
-    let invitees = ["accept_invitation", "decline_invitation"];
-    !case.hints.destructive
-        && seconds(case).is_empty()
-        && id_is_uuid
-        && !invitees.contains(&case.tool.as_str())
 }
 
 /// Whether `case`, given A's own ids of the kinds it is tried with, finds one of them: it

@@ -431,3 +431,21 @@ fn filler(schema: &Value, defs: &Value) -> Value {
         },
     }
 }
+
+/// Whether a use case's "not found" for B's ids can be checked against what it does with A's
+/// own (each sweep's own-ids check). Not for a tool that destroys what it finds (it would
+/// take A's ids from the tools after it), nor one with a second id (A's own move or file exists under one
+/// record, not under every module's), nor one whose id names a catalog control (the same in
+/// every organization: `controls::an_overlay_changes_only_its_org` keeps each organization's
+/// own), nor an invitation's answer (the invitee's alone: `invitations` shows no one else's
+/// counts).
+pub fn proves_something(case: &UseCase) -> bool {
+    let id_is_uuid = properties(&case.input_schema())
+        .get("id")
+        .is_some_and(|id| id["format"] == "uuid");
+    let invitees = ["accept_invitation", "decline_invitation"];
+    !case.hints.destructive
+        && seconds(case).is_empty()
+        && id_is_uuid
+        && !invitees.contains(&case.tool.as_str())
+}

@@ -8,12 +8,14 @@
 
 use reqwest::StatusCode;
 use tater_domain::{Action, Role};
-use tater_service::use_cases::{Gate, Output, registry};
+use tater_service::use_cases::{Gate, Output, UseCase, registry};
 use tater_testkit::{TestDb, both_engines};
 
 use crate::evidence_files::{multipart, post_upload};
 use crate::support::*;
-use crate::theirs::{Theirs, fillers, holdings, seconds, takes_id, theirs, tries};
+use crate::theirs::{
+    Theirs, fillers, holdings, proves_something, seconds, takes_id, theirs, tries,
+};
 use crate::web::{Seen, cookie_header, csrf_of, no_redirects, page, post, seen, sign_in};
 
 both_engines!(no_page_or_download_reaches_another_organization);
@@ -142,10 +144,12 @@ async fn no_page_or_download_reaches_another_organization(db: TestDb) {
     // A's record). Reads, downloads and changes all answer 404. Downloads ask as a page's
     // link does.
     let ann = app.api_key_of("ann@a.test", Some(a)).await;
-    let ours = holdings(&app, a, &ann, "A").await.records;
+    let mine = holdings(&app, a, &ann, "A").await;
+    let ours = &mine.records;
     // The use cases A is offered, as the actions index links them.
     let index = page(&app, Some(&secret), "/app/actions").await.body;
     let mut not_offered = Vec::new();
+    let mut own_checks = Vec::new();
     for case in registry().iter() {
         let file = matches!(case.output, Output::File(_));
         if !takes_id(case) || (case.invoke.is_none() && !file) || case.tool.is_empty() {
@@ -162,26 +166,11 @@ async fn no_page_or_download_reaches_another_organization(db: TestDb) {
             .into_iter()
             .map(|(name, value)| (name, form_value(&value)))
             .collect();
-        for (id, second) in tries(case, &theirs, &ours) {
+        for (id, second) in tries(case, &theirs, ours) {
             let mut fields = vec![("id".to_owned(), id.to_owned())];
             fields.extend(seconds.iter().map(|n| ((*n).clone(), second.to_owned())));
             fields.extend(filled.iter().cloned());
-            let shown = if case.hints.read_only || file {
-                if file {
-                    fields.push(("_download".into(), "1".into()));
-                }
-                let query: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                let res = no_redirects()
-                    .get(app.url(&format!("/app/actions/{}?{}", case.tool, query.join("&"))))
-                    .header("cookie", cookie_header(&secret))
-                    .header("sec-fetch-site", "same-origin")
-                    .send()
-                    .await
-                    .unwrap();
-                seen(res).await
-            } else {
-                send(format!("/app/actions/{}", case.tool), fields).await
-            };
+            let shown = ask(&app, &secret, &csrf, case, fields).await;
             let what = format!("{} with {id} and {second}", case.tool);
             shows_nothing_of(&shown, &theirs, &what);
             assert!(!shown.body.contains("id=\"done\""), "{what} ran");
@@ -195,7 +184,39 @@ async fn no_page_or_download_reaches_another_organization(db: TestDb) {
             );
             checked += 1;
         }
+        if proves_something(case) {
+            own_checks.push((case, filled));
+        }
     }
+    // Each page finds something of A's given A's own ids of the same kinds: its 404 for B's
+    // was the scope's, not that of an id it could never take. After every try of B's, as
+    // these change A's own objects.
+    let mut vacuous = Vec::new();
+    for (case, filled) in own_checks {
+        let mut found = false;
+        for (id, _) in tries(case, &mine, ours) {
+            let mut fields = vec![("id".to_owned(), id.to_owned())];
+            fields.extend(filled.iter().cloned());
+            let status = ask(&app, &secret, &csrf, case, fields).await.status;
+            // Found: shown, or refused for a reason that comes only after the lookup.
+            let before_lookup = [
+                StatusCode::NOT_FOUND,
+                StatusCode::BAD_REQUEST,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ];
+            if !before_lookup.contains(&status) && !status.is_server_error() {
+                found = true;
+                break;
+            }
+        }
+        if !found {
+            vacuous.push(case.tool.as_str());
+        }
+    }
+    assert!(
+        vacuous.is_empty(),
+        "pages that found nothing of A's own either: {vacuous:?}"
+    );
     assert!(checked > 300, "{checked} pages");
     // Only an operator's, an auditor's and the analyst's use cases have no page for A here.
     let elsewhere = [Action::CrossOrg, Action::AuditorAccess, Action::Converse].map(Gate::Action);
@@ -213,6 +234,37 @@ async fn no_page_or_download_reaches_another_organization(db: TestDb) {
         app.get("/api/enrollment-tokens", &bob).await.1,
         tokens_before
     );
+}
+
+/// A use case's page asked with `fields` as A's browser asks it: a read or a download by the
+/// GET a page's link sends, a change by its form's POST.
+async fn ask(
+    app: &TestApp,
+    secret: &str,
+    csrf: &str,
+    case: &UseCase,
+    mut fields: Vec<(String, String)>,
+) -> Seen {
+    let path = format!("/app/actions/{}", case.tool);
+    let file = matches!(case.output, Output::File(_));
+    if !case.hints.read_only && !file {
+        let mut all = vec![("_csrf".to_owned(), csrf.to_owned())];
+        all.extend(fields);
+        let pairs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        return post(app, Some(secret), &path, &pairs, &[]).await;
+    }
+    if file {
+        fields.push(("_download".into(), "1".into()));
+    }
+    let query: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let res = no_redirects()
+        .get(app.url(&format!("{path}?{}", query.join("&"))))
+        .header("cookie", cookie_header(secret))
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    seen(res).await
 }
 
 /// A JSON value as a generated form posts it: text as is, false as nothing, a list of words
