@@ -164,9 +164,13 @@ async fn finds_its_own(
     base: &Map<String, Value>,
     mine: &Theirs,
 ) -> bool {
-    for (id, _) in tries(case, mine, &mine.records) {
+    let seconds = seconds(case);
+    for (id, second) in tries(case, mine, &mine.records) {
         let mut args = base.clone();
         args.insert("id".into(), json!(id));
+        for name in &seconds {
+            args.insert(name.clone(), json!(second));
+        }
         let answer = raw_call(app, alice, &case.tool, Value::Object(args))
             .await
             .expect("HTTP 200");

@@ -3,7 +3,7 @@
 //!
 //! A use case of one module is tried with B's ids of the kinds it can take: B's record of
 //! that module and B's ids that are not records (endpoint, token, link, file, key, person,
-//! move, snapshot, auditor token, job, invitation, scan, SIEM destination, evidence job);
+//! two moves, snapshot, auditor token, job, invitation, scan, SIEM destination, evidence job);
 //! its second id (a link, file, move or snapshot under the record) with A's own record of
 //! that module holding each of B's ids. A record is looked up by module and organization
 //! together, so another module's record is never found: trying one could not show a missing
@@ -30,7 +30,7 @@ pub struct Theirs {
     /// Every id of B's: the records and the others. What the use case sweep tries.
     pub ids: Vec<String>,
     /// The ids in `ids` that are not module records (endpoint, token, link, file, key,
-    /// person, move, snapshot, auditor token, job, invitation, scan, SIEM destination,
+    /// person, two moves, snapshot, auditor token, job, invitation, scan, SIEM destination,
     /// evidence job).
     pub others: Vec<String>,
     /// Titles and names only B's pages show.
@@ -43,7 +43,8 @@ pub async fn theirs(app: &TestApp, b: OrgId, bob: &Key) -> Theirs {
 
 /// One of everything an id can name, made by `key`'s organization, its words marked
 /// `{who}-only`: a record of every module, a link, a file, an enrolled endpoint, its
-/// enrollment token, an API key, the person, a move, a snapshot, an auditor token, a job, an
+/// enrollment token, an API key, the person, a move of its exception and of its policy
+/// ([`MOVES_HELD`]), a snapshot, an auditor token, a job, an
 /// invitation, a scan, a SIEM destination, an evidence job (queued), and a published
 /// version of its policy.
 pub async fn holdings(app: &TestApp, org: OrgId, key: &Key, who: &str) -> Theirs {
@@ -74,6 +75,8 @@ pub async fn holdings(app: &TestApp, org: OrgId, key: &Key, who: &str) -> Theirs
             .await;
         assert_eq!(s, StatusCode::OK, "{moved}");
     }
+    let (_, history) = app.get(&moves, key).await;
+    let policy_move = history["items"][0]["id"].as_str().unwrap().to_owned();
     let post = |path: String, body: Value, want: StatusCode| made(app, key, path, body, want);
     let link = post(
         format!("/api/poam/{}/links", record("poam")),
@@ -212,6 +215,7 @@ pub async fn holdings(app: &TestApp, org: OrgId, key: &Key, who: &str) -> Theirs
         api_key,
         me["user"]["id"].as_str().unwrap().to_owned(),
         transition,
+        policy_move,
         snapshot,
         auditor,
         job,
@@ -434,18 +438,26 @@ fn filler(schema: &Value, defs: &Value) -> Value {
 
 /// Whether a use case's "not found" for B's ids can be checked against what it does with A's
 /// own (each sweep's own-ids check). Not for a tool that destroys what it finds (it would
-/// take A's ids from the tools after it), nor one with a second id (A's own move or file exists under one
-/// record, not under every module's), nor one whose id names a catalog control (the same in
-/// every organization: `controls::an_overlay_changes_only_its_org` keeps each organization's
-/// own), nor an invitation's answer (the invitee's alone: `invitations` shows no one else's
-/// counts).
+/// take A's ids from the tools after it), nor one whose id names a catalog control (the same
+/// in every organization: `controls::an_overlay_changes_only_its_org` keeps each
+/// organization's own), nor an invitation's answer (the invitee's alone: `invitations` shows
+/// no one else's counts), nor a move of a module whose records the holdings do not move
+/// ([`MOVES_HELD`]). A tool with a second id is checked with A's own record of its module and
+/// each of A's ids in the second (see [`tries`]): A's file, link or snapshot among them.
 pub fn proves_something(case: &UseCase) -> bool {
     let id_is_uuid = properties(&case.input_schema())
         .get("id")
         .is_some_and(|id| id["format"] == "uuid");
     let invitees = ["accept_invitation", "decline_invitation"];
+    let move_held = module_of(case).is_some_and(|m| MOVES_HELD.contains(&m));
+    let names_a_move = seconds(case).iter().any(|s| s == "transitionId");
     !case.hints.destructive
-        && seconds(case).is_empty()
         && id_is_uuid
         && !invitees.contains(&case.tool.as_str())
+        && (move_held || !names_a_move)
 }
+
+/// The modules whose records the holdings move through their workflow, so that a move of the
+/// organization's own exists to look up. Another module's move tool is swept with B's ids
+/// like every tool, but not checked against A's own.
+pub const MOVES_HELD: [&str; 2] = ["exceptions", "policies"];

@@ -194,8 +194,10 @@ async fn no_page_or_download_reaches_another_organization(db: TestDb) {
     let mut vacuous = Vec::new();
     for (case, filled) in own_checks {
         let mut found = false;
-        for (id, _) in tries(case, &mine, ours) {
+        let seconds = seconds(case);
+        for (id, second) in tries(case, &mine, ours) {
             let mut fields = vec![("id".to_owned(), id.to_owned())];
+            fields.extend(seconds.iter().map(|n| ((*n).clone(), second.to_owned())));
             fields.extend(filled.iter().cloned());
             let status = ask(&app, &secret, &csrf, case, fields).await.status;
             // Found: shown, or refused for a reason that comes only after the lookup.
