@@ -14,7 +14,7 @@ use tater_testkit::{TestDb, both_engines};
 use crate::mcp::{raw_call, raw_call_in, raw_tool_names};
 use crate::support::*;
 use crate::theirs::{
-    Theirs, fillers, holdings, proves_something, seconds, takes_id, theirs, tries,
+    Theirs, holdings, proves_something, seconds, takes_id, theirs, tries, valid_fields,
 };
 
 both_engines!(no_tool_reaches_another_organization);
@@ -54,16 +54,8 @@ async fn no_tool_reaches_another_organization(db: TestDb) {
             continue;
         }
         let fields = properties(&case.input_schema());
-        // A valid call but for whose its ids are: the fields the tool requires, and those of
-        // its module's records (for a create or update), so only the scope can refuse it.
-        let mut base = fillers(case);
-        if let Some(m) = module_of(case) {
-            for (k, v) in sample(m, 2).as_object().into_iter().flatten() {
-                if fields.contains_key(k) {
-                    base.insert(k.clone(), v.clone());
-                }
-            }
-        }
+        // A valid call but for whose its ids are, so only the scope can refuse it.
+        let mut base = valid_fields(case);
         // A link's far end, when B's id is the record linked from: one of A's own, so only
         // the scope of the near end can refuse it.
         if is_link(&fields) {

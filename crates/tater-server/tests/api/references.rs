@@ -4,13 +4,13 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 use tater_domain::Role;
-use tater_service::use_cases::{UseCase, properties, registry};
+use tater_service::use_cases::{UseCase, registry};
 use tater_testkit::{TestDb, both_engines};
 
 use crate::mcp::{raw_call, raw_tool_names};
 use crate::support::*;
 use crate::theirs::{
-    Names, Reference, Theirs, fillers, holdings, references, takes_id, unswept_ids,
+    Names, Reference, Theirs, holdings, references, takes_id, unswept_ids, valid_fields,
 };
 
 both_engines!(
@@ -207,25 +207,13 @@ async fn valid_call(
     refs: &[Reference],
     mine: &Theirs,
 ) -> Map<String, Value> {
-    let fields = properties(&case.input_schema());
-    let module = module_of(case);
-    let mut args = fillers(case);
-    if let Some(m) = module {
-        for (k, v) in sample(m, 2).as_object().into_iter().flatten() {
-            if fields.contains_key(k) {
-                args.insert(k.clone(), v.clone());
-            }
-        }
-        if takes_id(case) {
-            let fresh = app.create(m, alice, sample(m, 3)).await;
-            args.insert("id".into(), fresh["id"].clone());
-        }
+    let mut args = valid_fields(case);
+    if takes_id(case) {
+        let m = module_of(case)
+            .unwrap_or_else(|| panic!("{}: whose record would it act on?", case.tool));
+        let fresh = app.create(m, alice, sample(m, 3)).await;
+        args.insert("id".into(), fresh["id"].clone());
     }
-    assert!(
-        module.is_some() || !takes_id(case),
-        "{}: whose record would it act on?",
-        case.tool
-    );
     for reference in refs {
         let own = match reference.names {
             Names::Record(m) => record(mine, m),

@@ -391,6 +391,21 @@ pub fn fillers(case: &UseCase) -> Map<String, Value> {
     out
 }
 
+/// A valid call's fields besides its ids: what `case` requires ([`fillers`]), and the fields
+/// of its module's sample record that it takes (a create or update).
+pub fn valid_fields(case: &UseCase) -> Map<String, Value> {
+    let fields = properties(&case.input_schema());
+    let mut out = fillers(case);
+    if let Some(m) = module_of(case) {
+        for (k, v) in sample(m, 2).as_object().into_iter().flatten() {
+            if fields.contains_key(k) {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    out
+}
+
 fn filler(schema: &Value, defs: &Value) -> Value {
     if let Some(name) = schema["$ref"]
         .as_str()
